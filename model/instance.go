@@ -1,0 +1,73 @@
+package model
+
+import (
+	"slices"
+	"time"
+)
+
+// InstanceState is EC2's code/name pair (spec §1.3).
+type InstanceState struct {
+	Code int    `json:"code"`
+	Name string `json:"name"`
+}
+
+// Instance states.
+var (
+	StatePending      = InstanceState{0, "pending"}
+	StateRunning      = InstanceState{16, "running"}
+	StateShuttingDown = InstanceState{32, "shutting-down"}
+	StateTerminated   = InstanceState{48, "terminated"}
+	StateStopping     = InstanceState{64, "stopping"}
+	StateStopped      = InstanceState{80, "stopped"}
+)
+
+// Instance is a launched instance: a record with its interfaces until a lab host runs it.
+type Instance struct {
+	ID            string        `json:"id"`
+	ReservationID string        `json:"reservation"`
+	OwnerID       string        `json:"owner"`
+	ImageID       string        `json:"image"`
+	InstanceType  string        `json:"type"`
+	KeyName       string        `json:"key,omitempty"`
+	State         InstanceState `json:"state"`
+	LaunchTime    time.Time     `json:"launch"`
+	// TerminatedAt is set when the instance was terminated; it stays visible for an hour.
+	TerminatedAt   time.Time `json:"terminated,omitzero"`
+	AZ             string    `json:"az"`
+	Tenancy        string    `json:"tenancy"`
+	SubnetID       string    `json:"subnet"`
+	VpcID          string    `json:"vpc"`
+	LaunchIndex    int       `json:"launchIndex"`
+	ClientToken    string    `json:"clientToken,omitempty"`
+	UserData       []byte    `json:"userData,omitempty"`
+	NoTermination  bool      `json:"noTermination,omitempty"`
+	InterfaceIDs   []string  `json:"enis"`
+	TerminationMsg string    `json:"reason,omitempty"`
+	Tags           Tags      `json:"tags,omitempty"`
+}
+
+// Clone returns a deep copy that may be modified freely.
+func (in *Instance) Clone() *Instance {
+	c := *in
+	c.UserData = slices.Clone(in.UserData)
+	c.InterfaceIDs = slices.Clone(in.InterfaceIDs)
+	c.Tags = in.Tags.Clone()
+	return &c
+}
+
+// TerminatedVisibleFor is how long a terminated instance stays visible to DescribeInstances.
+const TerminatedVisibleFor = time.Hour
+
+// KeyPair is a stored key pair. The private key is never stored.
+type KeyPair struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	Type        string    `json:"type"`
+	Fingerprint string    `json:"fp"`
+	PublicKey   string    `json:"pub"`
+	CreateTime  time.Time `json:"created"`
+	Tags        Tags      `json:"tags,omitempty"`
+}
+
+// Clone returns a copy that may be modified freely.
+func (k *KeyPair) Clone() *KeyPair { c := *k; c.Tags = k.Tags.Clone(); return &c }

@@ -1,0 +1,51 @@
+package model
+
+import (
+	"maps"
+	"slices"
+	"strings"
+	"unicode/utf8"
+)
+
+// Tags are a resource's tags, key to value. Keys are unique and case-sensitive (spec §1.4).
+type Tags map[string]string
+
+// Tag limits (spec §1.4).
+const (
+	MaxTagsPerResource = 50
+	MaxTagKeyLen       = 128
+	MaxTagValueLen     = 256
+)
+
+// Clone returns an independent copy (nil stays nil).
+func (t Tags) Clone() Tags { return maps.Clone(t) }
+
+// Keys returns the keys in sorted order, the order describes present them in.
+func (t Tags) Keys() []string { return slices.Sorted(maps.Keys(t)) }
+
+// UserCount counts the tags that are charged to the 50-tag limit: keys starting "aws:" are
+// reserved for AWS and not counted.
+func (t Tags) UserCount() int {
+	n := 0
+	for k := range t {
+		if !strings.HasPrefix(k, "aws:") {
+			n++
+		}
+	}
+	return n
+}
+
+// ValidateTag checks one user-supplied tag.
+func ValidateTag(key, value string) error {
+	switch {
+	case key == "":
+		return InvalidValue("Tag keys must not be empty.")
+	case utf8.RuneCountInString(key) > MaxTagKeyLen:
+		return InvalidValue("Tag key exceeds the maximum length of %d characters: %q", MaxTagKeyLen, key)
+	case utf8.RuneCountInString(value) > MaxTagValueLen:
+		return InvalidValue("Tag value exceeds the maximum length of %d characters: %q", MaxTagValueLen, value)
+	case strings.HasPrefix(strings.ToLower(key), "aws:"):
+		return InvalidValue("Tag keys starting with 'aws:' are reserved for internal use")
+	}
+	return nil
+}

@@ -1,0 +1,62 @@
+package model
+
+import (
+	"strings"
+	"unicode/utf8"
+)
+
+// allowedText is EC2's character set for group names and descriptions and rule descriptions:
+// a-zA-Z0-9, space and ._-:/()#,@[]+=&;{}!$* (spec §2.1, §3.5).
+func allowedText(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
+		case strings.IndexByte(" ._-:/()#,@[]+=&;{}!$*", c) >= 0:
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+// NormalizeGroupName validates a security-group name and trims trailing spaces, as EC2 does
+// before storing ("Test SG " is stored as "Test SG").
+func NormalizeGroupName(s string) (string, error) {
+	name := strings.TrimRight(s, " ")
+	switch {
+	case name == "":
+		return "", InvalidValue("Value for parameter GroupName is invalid. The group name must not be empty.")
+	case len(name) > 255 || !allowedText(name):
+		return "", InvalidValue("Invalid security group name. Valid names are non-empty strings less than 256 characters from the following set:  a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*")
+	case strings.HasPrefix(strings.ToLower(name), "sg-"):
+		return "", InvalidValue("Group names may not be in the format sg-*")
+	}
+	return name, nil
+}
+
+// ValidateGroupDescription checks a group's description (required, ≤255, EC2's charset).
+func ValidateGroupDescription(s string) error {
+	if s == "" || len(s) > 255 || !allowedText(s) {
+		return InvalidValue("Invalid security group description. Valid descriptions are strings less than 256 characters from the following set:  a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*")
+	}
+	return nil
+}
+
+// ValidateRuleDescription checks a rule description (optional, ≤255, EC2's charset; `&` is
+// accepted everywhere, spec §3.5).
+func ValidateRuleDescription(s string) error {
+	if len(s) > 255 || !allowedText(s) {
+		return InvalidValue("Invalid rule description. Valid descriptions are strings less than 256 characters from the following set:  a-zA-Z0-9. _-:/()#,@[]+=&;{}!$*")
+	}
+	return nil
+}
+
+// ValidateFreeText checks descriptions that EC2 does not restrict to a character set (network
+// interfaces): at most max characters of valid UTF-8.
+func ValidateFreeText(field, s string, max int) error {
+	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
+		return InvalidValue("Value for parameter %s is invalid: it must be at most %d characters of UTF-8 text.", field, max)
+	}
+	return nil
+}

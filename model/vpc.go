@@ -1,0 +1,74 @@
+package model
+
+import (
+	"net/netip"
+)
+
+// VPC is a virtual network with one primary IPv4 CIDR and optionally an IPv6 /56 (spec §1.2).
+type VPC struct {
+	ID              string       `json:"id"`
+	OwnerID         string       `json:"owner"`
+	CIDR            netip.Prefix `json:"cidr"`
+	CIDRAssocID     string       `json:"cidrAssoc"`
+	IPv6CIDR        netip.Prefix `json:"cidr6,omitzero"`
+	IPv6CIDRAssocID string       `json:"cidr6Assoc,omitempty"`
+	// Tenancy is "default" or "dedicated".
+	Tenancy        string `json:"tenancy"`
+	IsDefault      bool   `json:"isDefault,omitempty"`
+	DefaultGroupID string `json:"defaultGroup"`
+	DhcpOptionsID  string `json:"dopt"`
+	Tags           Tags   `json:"tags,omitempty"`
+}
+
+// Clone returns a copy that may be modified freely.
+func (v *VPC) Clone() *VPC { c := *v; c.Tags = v.Tags.Clone(); return &c }
+
+// Subnet is an address range of a VPC in one availability zone.
+type Subnet struct {
+	ID           string       `json:"id"`
+	VpcID        string       `json:"vpc"`
+	OwnerID      string       `json:"owner"`
+	CIDR         netip.Prefix `json:"cidr"`
+	IPv6CIDR     netip.Prefix `json:"cidr6,omitzero"`
+	IPv6AssocID  string       `json:"cidr6Assoc,omitempty"`
+	AZ           string       `json:"az"`
+	AZID         string       `json:"azId"`
+	DefaultForAz bool         `json:"defaultForAz,omitempty"`
+	MapPublicIP  bool         `json:"mapPublicIp,omitempty"`
+	Tags         Tags         `json:"tags,omitempty"`
+}
+
+// Clone returns a copy that may be modified freely.
+func (s *Subnet) Clone() *Subnet { c := *s; c.Tags = s.Tags.Clone(); return &c }
+
+// ReservedAddresses is how many addresses AWS keeps in every subnet: the network address, the
+// router (.1), DNS (.2), one for future use (.3) and the broadcast address (spec §1.2).
+const ReservedAddresses = 5
+
+// Size is the number of IPv4 addresses in the subnet.
+func (s *Subnet) Size() int { return 1 << (32 - s.CIDR.Bits()) }
+
+// Usable reports whether a is an address of the subnet that may be given to an interface:
+// inside the CIDR and not one of the five reserved ones.
+func (s *Subnet) Usable(a netip.Addr) bool {
+	if !s.CIDR.Contains(a) {
+		return false
+	}
+	off := addrOffset(s.CIDR.Addr(), a)
+	return off > 3 && off < s.Size()-1
+}
+
+// AddrAt is the subnet's address at offset i from its network address.
+func (s *Subnet) AddrAt(i int) netip.Addr {
+	b := s.CIDR.Addr().As4()
+	v := uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	v += uint32(i)
+	return netip.AddrFrom4([4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)})
+}
+
+func addrOffset(base, a netip.Addr) int {
+	x, y := base.As4(), a.As4()
+	bv := uint32(x[0])<<24 | uint32(x[1])<<16 | uint32(x[2])<<8 | uint32(x[3])
+	av := uint32(y[0])<<24 | uint32(y[1])<<16 | uint32(y[2])<<8 | uint32(y[3])
+	return int(av - bv)
+}
