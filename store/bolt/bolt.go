@@ -1,0 +1,409 @@
+// Package bolt is the embedded store backend on bbolt: one file, every transaction fsynced
+// before Txn returns, concurrent transactions sharing an fsync (group commit), and a bounded
+// history of transactions from which watchers read.
+package bolt
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	bbolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+
+	"github.com/stockade/stockade/store"
+)
+
+var (
+	bucketKV      = []byte("kv")
+	bucketHistory = []byte("history")
+	bucketMeta    = []byte("meta")
+	keyRevision   = []byte("revision")
+	keyFormat     = []byte("format")
+)
+
+// format identifies our layout inside the bbolt file; a file without it is not ours.
+const format = "stockade-bolt-v1"
+
+// Options tunes a Store. The zero value gives the defaults.
+type Options struct {
+	// HistoryLimit is how many transactions are kept for Watch (default 100,000).
+	HistoryLimit int
+	// OpenTimeout is how long Open waits for another process's lock (default 1 s).
+	OpenTimeout time.Duration
+}
+
+// Store is a store.Store on one bbolt file.
+type Store struct {
+	db    *bbolt.DB
+	path  string
+	limit int64
+	rev   atomic.Int64
+
+	queue   chan *pending
+	closeMu sync.RWMutex
+	stopped chan struct{} // closed when the committer has exited
+
+	mu     sync.Mutex
+	notify chan struct{} // closed and replaced on every commit
+	closed bool
+	done   chan struct{}
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens or creates the store file at path. An existing file that is not a Stockade store,
+// or is damaged, is an error that names it; it is never overwritten.
+func Open(path string, opts Options) (*Store, error) {
+	if opts.HistoryLimit <= 0 {
+		opts.HistoryLimit = 100000
+	}
+	if opts.OpenTimeout <= 0 {
+		opts.OpenTimeout = time.Second
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	existed := false
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 {
+		existed = true
+	}
+	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.OpenTimeout, FreelistType: bbolt.FreelistMapType})
+	if err != nil {
+		switch {
+		case errors.Is(err, bolterrors.ErrTimeout):
+			return nil, fmt.Errorf("data directory is in use by another stockade process (lock on %s)", path)
+		case errors.Is(err, bolterrors.ErrInvalid), errors.Is(err, bolterrors.ErrVersionMismatch), errors.Is(err, bolterrors.ErrChecksum):
+			return nil, fmt.Errorf("store %s is damaged or not a Stockade data file (%v); refusing to start over it", path, err)
+		}
+		return nil, fmt.Errorf("store %s: %w", path, err)
+	}
+	s := &Store{db: db, path: path, limit: int64(opts.HistoryLimit), notify: make(chan struct{}), done: make(chan struct{}),
+		queue: make(chan *pending, maxGroup), stopped: make(chan struct{})}
+	if err := s.init(existed); err != nil {
+		db.Close()
+		return nil, err
+	}
+	go s.committer()
+	return s, nil
+}
+
+func (s *Store) init(existed bool) error {
+	if existed {
+		return s.db.View(func(tx *bbolt.Tx) error {
+			meta := tx.Bucket(bucketMeta)
+			if meta == nil || string(meta.Get(keyFormat)) != format || tx.Bucket(bucketKV) == nil || tx.Bucket(bucketHistory) == nil {
+				return fmt.Errorf("store %s is a bbolt file but not a Stockade data file (format %q missing); refusing to use it", s.path, format)
+			}
+			if v := meta.Get(keyRevision); len(v) == 8 {
+				s.rev.Store(int64(binary.BigEndian.Uint64(v)))
+			}
+			return nil
+		})
+	}
+	return s.db.Update(func(tx *bbolt.Tx) error {
+		for _, b := range [][]byte{bucketKV, bucketHistory, bucketMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(bucketMeta).Put(keyFormat, []byte(format))
+	})
+}
+
+func (s *Store) isClosed() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.closed
+}
+
+// Txn implements store.Store. Transactions are queued to one committer goroutine that
+// commits everything waiting in a single bbolt transaction: one fsync for the lot, no delay
+// for a lone writer.
+func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (int64, error) {
+	if len(ops) == 0 {
+		return 0, errors.New("store: transaction without operations")
+	}
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	p := &pending{conds: conds, ops: ops, hist: encodeOps(ops), done: make(chan struct{})}
+	// Enqueue under the read side of closeMu: Close takes the write side before stopping the
+	// committer, so nothing is ever queued that no committer will answer.
+	s.closeMu.RLock()
+	if s.isClosed() {
+		s.closeMu.RUnlock()
+		return 0, store.ErrClosed
+	}
+	s.queue <- p
+	s.closeMu.RUnlock()
+	<-p.done // once queued, the outcome is waited for: it may already be on disk
+	return p.rev, p.err
+}
+
+// pending is one queued transaction and, once done is closed, its outcome.
+type pending struct {
+	conds []store.Cond
+	ops   []store.Op
+	hist  []byte
+	rev   int64
+	err   error
+	done  chan struct{}
+}
+
+// maxGroup bounds how many queued transactions one commit takes.
+const maxGroup = 256
+
+func (s *Store) committer() {
+	defer close(s.stopped)
+	for {
+		var first *pending
+		select {
+		case first = <-s.queue:
+		case <-s.done:
+			s.drainClosed()
+			return
+		}
+		group := []*pending{first}
+	fill:
+		for len(group) < maxGroup {
+			select {
+			case p := <-s.queue:
+				group = append(group, p)
+			default:
+				break fill
+			}
+		}
+		s.commit(group)
+	}
+}
+
+// drainClosed fails transactions still queued when the store closes.
+func (s *Store) drainClosed() {
+	for {
+		select {
+		case p := <-s.queue:
+			p.err = store.ErrClosed
+			close(p.done)
+		default:
+			return
+		}
+	}
+}
+
+// commit applies a group in order inside one bbolt transaction. A transaction whose
+// conditions fail is skipped (ErrConflict) without affecting the others.
+func (s *Store) commit(group []*pending) {
+	var last int64
+	err := s.db.Update(func(tx *bbolt.Tx) error {
+		kv, meta, h := tx.Bucket(bucketKV), tx.Bucket(bucketMeta), tx.Bucket(bucketHistory)
+		rev := int64(0)
+		if v := meta.Get(keyRevision); len(v) == 8 {
+			rev = int64(binary.BigEndian.Uint64(v))
+		}
+		for _, p := range group {
+			p.rev, p.err = 0, nil
+			ok := true
+			for _, c := range p.conds {
+				if modRevision(kv.Get([]byte(c.Key))) != c.ModRevision {
+					ok = false
+					break
+				}
+			}
+			if !ok {
+				p.err = store.ErrConflict
+				continue
+			}
+			rev++
+			for _, op := range p.ops {
+				var err error
+				if op.Delete {
+					err = kv.Delete([]byte(op.Key))
+				} else {
+					err = kv.Put([]byte(op.Key), encodeValue(rev, op.Value))
+				}
+				if err != nil {
+					return err
+				}
+			}
+			if err := h.Put(revKey(rev), p.hist); err != nil {
+				return err
+			}
+			p.rev = rev
+		}
+		if err := compact(h, rev-s.limit); err != nil {
+			return err
+		}
+		last = rev
+		return meta.Put(keyRevision, revKey(rev))
+	})
+	if err != nil {
+		for _, p := range group {
+			p.rev, p.err = 0, fmt.Errorf("store %s: commit: %w", s.path, err)
+		}
+	} else {
+		s.rev.Store(last)
+		s.mu.Lock()
+		close(s.notify)
+		s.notify = make(chan struct{})
+		s.mu.Unlock()
+	}
+	for _, p := range group {
+		close(p.done)
+	}
+}
+
+// compact deletes history entries at or below cutoff; a few per transaction keep it cheap.
+func compact(h *bbolt.Bucket, cutoff int64) error {
+	if cutoff <= 0 {
+		return nil
+	}
+	c := h.Cursor()
+	k, _ := c.First()
+	for n := 0; k != nil && n < 16; n++ {
+		if int64(binary.BigEndian.Uint64(k)) > cutoff {
+			return nil
+		}
+		if err := c.Delete(); err != nil {
+			return err
+		}
+		k, _ = c.Next()
+	}
+	return nil
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, key string) (store.KV, bool, error) {
+	var out store.KV
+	var ok bool
+	err := s.view(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketKV).Get([]byte(key)); v != nil {
+			out, ok = decodeKV(key, v), true
+		}
+		return nil
+	})
+	return out, ok, err
+}
+
+// List implements store.Store.
+func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, error) {
+	var out []store.KV
+	var rev int64
+	err := s.view(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyRevision); len(v) == 8 {
+			rev = int64(binary.BigEndian.Uint64(v))
+		}
+		c := tx.Bucket(bucketKV).Cursor()
+		p := []byte(prefix)
+		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
+			out = append(out, decodeKV(string(k), v))
+		}
+		return nil
+	})
+	return out, rev, err
+}
+
+func (s *Store) view(fn func(*bbolt.Tx) error) error {
+	if s.isClosed() {
+		return store.ErrClosed
+	}
+	err := s.db.View(fn)
+	if errors.Is(err, bolterrors.ErrDatabaseNotOpen) {
+		return store.ErrClosed
+	}
+	return err
+}
+
+// Revision implements store.Store.
+func (s *Store) Revision() int64 { return s.rev.Load() }
+
+// Close implements store.Store. Watchers end with ErrClosed.
+func (s *Store) Close() error {
+	s.closeMu.Lock()
+	defer s.closeMu.Unlock()
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	close(s.done)
+	s.mu.Unlock()
+	<-s.stopped // the committer finishes its group: nothing queued is left hanging
+	return s.db.Close()
+}
+
+// Encoding. A stored value is uvarint(modRevision) ‖ value; a history entry is a sequence of
+// ops, each flag byte ‖ uvarint(len key) ‖ key ‖ uvarint(len value) ‖ value.
+
+func revKey(rev int64) []byte {
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(rev))
+	return b[:]
+}
+
+func encodeValue(rev int64, v []byte) []byte {
+	b := binary.AppendUvarint(make([]byte, 0, len(v)+binary.MaxVarintLen64), uint64(rev))
+	return append(b, v...)
+}
+
+func modRevision(stored []byte) int64 {
+	if stored == nil {
+		return 0
+	}
+	r, _ := binary.Uvarint(stored)
+	return int64(r)
+}
+
+func decodeKV(key string, stored []byte) store.KV {
+	r, n := binary.Uvarint(stored)
+	return store.KV{Key: key, Value: bytes.Clone(stored[n:]), ModRevision: int64(r)}
+}
+
+func encodeOps(ops []store.Op) []byte {
+	var b []byte
+	for _, op := range ops {
+		flag := byte(0)
+		if op.Delete {
+			flag = 1
+		}
+		b = append(b, flag)
+		b = binary.AppendUvarint(b, uint64(len(op.Key)))
+		b = append(b, op.Key...)
+		b = binary.AppendUvarint(b, uint64(len(op.Value)))
+		b = append(b, op.Value...)
+	}
+	return b
+}
+
+func decodeOps(b []byte) ([]store.Op, error) {
+	var ops []store.Op
+	for len(b) > 0 {
+		flag := b[0]
+		b = b[1:]
+		kl, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < kl {
+			return nil, errors.New("store: corrupt history entry")
+		}
+		key := string(b[n : n+int(kl)])
+		b = b[n+int(kl):]
+		vl, n := binary.Uvarint(b)
+		if n <= 0 || uint64(len(b)-n) < vl {
+			return nil, errors.New("store: corrupt history entry")
+		}
+		op := store.Op{Key: key, Delete: flag == 1}
+		if !op.Delete {
+			op.Value = bytes.Clone(b[n : n+int(vl)])
+		}
+		b = b[n+int(vl):]
+		ops = append(ops, op)
+	}
+	return ops, nil
+}

@@ -1,0 +1,204 @@
+package bolt
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stockade/stockade/store"
+	"github.com/stockade/stockade/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	storetest.Run(t, func(t *testing.T) store.Store {
+		s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { s.Close() })
+		return s
+	})
+}
+
+func TestCompaction(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{HistoryLimit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := 0; i < 20; i++ {
+		s.Txn(ctx, nil, []store.Op{{Key: "k", Value: []byte{byte(i)}}})
+	}
+	if _, err := s.Watch(ctx, 3); !errors.Is(err, store.ErrCompacted) {
+		t.Errorf("Watch from a compacted revision: %v", err)
+	}
+	w, err := s.Watch(ctx, 17)
+	if err != nil {
+		t.Fatalf("Watch from a retained revision: %v", err)
+	}
+	for want := int64(17); want <= 20; want++ {
+		if ev := <-w.C; ev.Revision != want {
+			t.Fatalf("event %d, want %d", ev.Revision, want)
+		}
+	}
+}
+
+func TestReopenKeepsRevision(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, _ := Open(path, Options{})
+	s.Txn(ctx, nil, []store.Op{{Key: "a", Value: []byte("1")}})
+	s.Txn(ctx, nil, []store.Op{{Key: "b", Value: []byte("2")}})
+	s.Close()
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Revision() != 2 {
+		t.Errorf("revision after reopen %d, want 2", s.Revision())
+	}
+	if rev, _ := s.Txn(ctx, nil, []store.Op{{Key: "c", Value: []byte("3")}}); rev != 3 {
+		t.Errorf("next revision %d, want 3", rev)
+	}
+}
+
+func TestRefusesForeignOrDamagedFiles(t *testing.T) {
+	dir := t.TempDir()
+	garbage := filepath.Join(dir, "garbage.db")
+	content := []byte(strings.Repeat("not a database ", 1000))
+	os.WriteFile(garbage, content, 0o600)
+	_, err := Open(garbage, Options{})
+	if err == nil || !strings.Contains(err.Error(), garbage) {
+		t.Fatalf("garbage file: %v", err)
+	}
+	if got, _ := os.ReadFile(garbage); string(got) != string(content) {
+		t.Error("Open modified a file it refused")
+	}
+	// A second Open of a file in use fails clearly instead of waiting forever.
+	path := filepath.Join(dir, "s.db")
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := Open(path, Options{OpenTimeout: 50e6}); err == nil || !strings.Contains(err.Error(), "in use") {
+		t.Errorf("second Open: %v", err)
+	}
+}
+
+// TestKillNineLosesNothingAcknowledged runs writers in a child process, kills it with SIGKILL
+// mid-burst and checks that every revision the child saw acknowledged is in the file.
+func TestKillNineLosesNothingAcknowledged(t *testing.T) {
+	if os.Getenv("STOCKADE_BOLT_CHILD") != "" {
+		childWriter(os.Getenv("STOCKADE_BOLT_CHILD"))
+		return
+	}
+	path := filepath.Join(t.TempDir(), "s.db")
+	cmd := exec.Command(os.Args[0], "-test.run=^TestKillNineLosesNothingAcknowledged$")
+	cmd.Env = append(os.Environ(), "STOCKADE_BOLT_CHILD="+path)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	acked := map[string]int64{}
+	sc := bufio.NewScanner(out)
+	for sc.Scan() {
+		f := strings.Fields(sc.Text())
+		if len(f) != 2 {
+			continue
+		}
+		rev, _ := strconv.ParseInt(f[1], 10, 64)
+		acked[f[0]] = rev
+		if len(acked) == 300 {
+			cmd.Process.Kill()
+			break
+		}
+	}
+	cmd.Wait()
+	if len(acked) < 300 {
+		t.Fatalf("child acknowledged only %d writes", len(acked))
+	}
+	s, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for k, rev := range acked {
+		kv, ok, err := s.Get(context.Background(), k)
+		if err != nil || !ok || kv.ModRevision != rev {
+			t.Errorf("acknowledged %s@%d lost after kill -9: %+v %v %v", k, rev, kv, ok, err)
+		}
+	}
+}
+
+func childWriter(path string) {
+	s, err := Open(path, Options{})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	for g := 0; g < 4; g++ {
+		wg.Add(1)
+		go func(g int) {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				k := fmt.Sprintf("g%d-%d", g, i)
+				rev, err := s.Txn(context.Background(), nil, []store.Op{{Key: k, Value: []byte("v")}})
+				if err != nil {
+					os.Exit(3)
+				}
+				mu.Lock()
+				fmt.Printf("%s %d\n", k, rev)
+				mu.Unlock()
+			}
+		}(g)
+	}
+	wg.Wait()
+}
+
+func BenchmarkTxn(b *testing.B) {
+	s, _ := Open(filepath.Join(b.TempDir(), "s.db"), Options{})
+	defer s.Close()
+	v := make([]byte, 512)
+	for i := 0; b.Loop(); i++ {
+		if _, err := s.Txn(context.Background(), nil, []store.Op{{Key: fmt.Sprint("k", i), Value: v}}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkTxnParallel(b *testing.B) {
+	s, _ := Open(filepath.Join(b.TempDir(), "s.db"), Options{})
+	defer s.Close()
+	v := make([]byte, 512)
+	var n sync.Mutex
+	i := 0
+	b.SetParallelism(8)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			n.Lock()
+			i++
+			k := fmt.Sprint("k", i)
+			n.Unlock()
+			if _, err := s.Txn(context.Background(), nil, []store.Op{{Key: k, Value: v}}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}

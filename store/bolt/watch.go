@@ -1,0 +1,110 @@
+package bolt
+
+import (
+	"context"
+	"encoding/binary"
+	"sync"
+
+	bbolt "go.etcd.io/bbolt"
+
+	"github.com/stockade/stockade/store"
+)
+
+// watchBuffer is how many events a watcher may have undelivered before it is dropped with
+// store.ErrLagging. Watchers read history themselves, so writers never wait for them.
+const watchBuffer = 1024
+
+// Watch implements store.Store. Each watcher has a goroutine that reads committed
+// transactions from the history bucket in revision order and waits for the next commit.
+func (s *Store) Watch(ctx context.Context, from int64) (*store.Watcher, error) {
+	if s.isClosed() {
+		return nil, store.ErrClosed
+	}
+	next := from
+	if next <= 0 {
+		next = s.rev.Load() + 1
+	}
+	if oldest, err := s.oldest(); err != nil {
+		return nil, err
+	} else if oldest > 0 && next < oldest {
+		return nil, store.ErrCompacted
+	} else if oldest == 0 && next <= s.rev.Load() {
+		return nil, store.ErrCompacted
+	}
+	ch := make(chan store.Event, watchBuffer)
+	var mu sync.Mutex
+	var werr error
+	setErr := func(err error) { mu.Lock(); werr = err; mu.Unlock() }
+	go func() {
+		defer close(ch)
+		for {
+			s.mu.Lock()
+			wake, closed := s.notify, s.closed
+			s.mu.Unlock()
+			if closed {
+				setErr(store.ErrClosed)
+				return
+			}
+			events, err := s.history(next, 256)
+			if err != nil {
+				setErr(err)
+				return
+			}
+			for _, ev := range events {
+				select {
+				case ch <- ev:
+				case <-ctx.Done():
+					return
+				default:
+					setErr(store.ErrLagging)
+					return
+				}
+				next = ev.Revision + 1
+			}
+			if len(events) > 0 {
+				continue
+			}
+			select {
+			case <-wake:
+			case <-s.done:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return store.NewWatcher(ch, func() error { mu.Lock(); defer mu.Unlock(); return werr }), nil
+}
+
+// oldest is the first revision still in the history, 0 when it is empty.
+func (s *Store) oldest() (int64, error) {
+	var rev int64
+	err := s.view(func(tx *bbolt.Tx) error {
+		if k, _ := tx.Bucket(bucketHistory).Cursor().First(); k != nil {
+			rev = int64(binary.BigEndian.Uint64(k))
+		}
+		return nil
+	})
+	return rev, err
+}
+
+// history reads up to max transactions from revision from on. A gap at the start means the
+// revision was compacted away while the watcher lagged.
+func (s *Store) history(from int64, max int) ([]store.Event, error) {
+	var out []store.Event
+	err := s.view(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketHistory).Cursor()
+		for k, v := c.Seek(revKey(from)); k != nil && len(out) < max; k, v = c.Next() {
+			rev := int64(binary.BigEndian.Uint64(k))
+			if len(out) == 0 && rev != from {
+				return store.ErrCompacted
+			}
+			ops, err := decodeOps(v)
+			if err != nil {
+				return err
+			}
+			out = append(out, store.Event{Revision: rev, Ops: ops})
+		}
+		return nil
+	})
+	return out, err
+}

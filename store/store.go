@@ -1,0 +1,81 @@
+// Package store is Stockade's durable state: a key-value store in which every write is one
+// transaction with a revision, strictly increasing from 1, and in which watchers can follow
+// the transactions from any retained revision. The control service keeps its resources here;
+// the agent and the change trail watch it. The embedded backend is store/bolt; every backend
+// must pass the conformance suite in store/storetest.
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// KV is one stored key with the revision of the transaction that last wrote it.
+type KV struct {
+	Key         string
+	Value       []byte
+	ModRevision int64
+}
+
+// Op is one write inside a transaction: a put, or a delete when Delete is true.
+type Op struct {
+	Key    string
+	Value  []byte
+	Delete bool
+}
+
+// Cond requires a key's ModRevision to equal ModRevision; 0 means the key must not exist.
+type Cond struct {
+	Key         string
+	ModRevision int64
+}
+
+// Event is one committed transaction as watchers see it.
+type Event struct {
+	Revision int64
+	Ops      []Op
+}
+
+var (
+	// ErrConflict is returned by Txn when a Cond does not hold; nothing was written.
+	ErrConflict = errors.New("store: condition failed")
+	// ErrCompacted is returned by Watch when the revision asked for is no longer retained.
+	ErrCompacted = errors.New("store: revision compacted")
+	// ErrClosed is returned after Close.
+	ErrClosed = errors.New("store: closed")
+	// ErrLagging ends a watch whose consumer fell too far behind; it may watch again from the
+	// last revision it saw.
+	ErrLagging = errors.New("store: watcher fell behind")
+)
+
+// Store is the interface every backend implements.
+type Store interface {
+	// Txn atomically checks conds and applies ops; the result is durable when it returns.
+	// Each successful Txn gets the next revision. A Txn with no ops is an error; deleting a
+	// missing key is a no-op.
+	Txn(ctx context.Context, conds []Cond, ops []Op) (rev int64, err error)
+	// Get returns one key.
+	Get(ctx context.Context, key string) (kv KV, ok bool, err error)
+	// List returns every key with the prefix, sorted by key, as one consistent snapshot, with
+	// the revision of that snapshot.
+	List(ctx context.Context, prefix string) ([]KV, int64, error)
+	// Revision is the revision of the last committed transaction (0 when empty).
+	Revision() int64
+	// Watch follows the transactions with Revision >= from (from == 0: from the next one on).
+	Watch(ctx context.Context, from int64) (*Watcher, error)
+	Close() error
+}
+
+// Watcher delivers committed transactions in order. Its channel is closed when the watch
+// ends: because ctx ended, the store closed, or the consumer fell behind; Err says which.
+type Watcher struct {
+	C   <-chan Event
+	err func() error
+}
+
+// NewWatcher is for backends: c is the event channel, err reports why it closed.
+func NewWatcher(c <-chan Event, err func() error) *Watcher { return &Watcher{C: c, err: err} }
+
+// Err is nil while the watch runs and after a cancelled context; ErrLagging, ErrClosed or a
+// backend error otherwise. Read it after C is closed.
+func (w *Watcher) Err() error { return w.err() }

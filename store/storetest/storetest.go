@@ -1,0 +1,196 @@
+// Package storetest is the behavioural conformance suite every store.Store backend must pass:
+// transactions and conditions, revisions, snapshots, watches and concurrency.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stockade/stockade/store"
+)
+
+// Run runs the suite; open returns a new, empty store for each subtest.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	ctx := context.Background()
+	put := func(k, v string) store.Op { return store.Op{Key: k, Value: []byte(v)} }
+
+	t.Run("TxnAndGet", func(t *testing.T) {
+		s := open(t)
+		if s.Revision() != 0 {
+			t.Fatalf("empty store at revision %d", s.Revision())
+		}
+		rev, err := s.Txn(ctx, nil, []store.Op{put("a", "1"), put("b", "2")})
+		if err != nil || rev != 1 {
+			t.Fatalf("first Txn = %d, %v", rev, err)
+		}
+		rev, err = s.Txn(ctx, nil, []store.Op{put("a", "3"), {Key: "b", Delete: true}, {Key: "missing", Delete: true}})
+		if err != nil || rev != 2 || s.Revision() != 2 {
+			t.Fatalf("second Txn = %d, %v (store at %d)", rev, err, s.Revision())
+		}
+		kv, ok, err := s.Get(ctx, "a")
+		if err != nil || !ok || string(kv.Value) != "3" || kv.ModRevision != 2 {
+			t.Errorf("Get a = %+v %v %v", kv, ok, err)
+		}
+		if _, ok, _ := s.Get(ctx, "b"); ok {
+			t.Error("deleted key b still present")
+		}
+		if _, err := s.Txn(ctx, nil, nil); err == nil {
+			t.Error("empty Txn accepted")
+		}
+	})
+
+	t.Run("Conditions", func(t *testing.T) {
+		s := open(t)
+		if _, err := s.Txn(ctx, []store.Cond{{Key: "k"}}, []store.Op{put("k", "v1")}); err != nil {
+			t.Fatal(err)
+		}
+		_, err := s.Txn(ctx, []store.Cond{{Key: "k"}}, []store.Op{put("k", "v2"), put("other", "x")})
+		if !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("create-if-absent on existing key: %v", err)
+		}
+		if _, ok, _ := s.Get(ctx, "other"); ok {
+			t.Error("a failed Txn wrote part of its ops")
+		}
+		if _, err := s.Txn(ctx, []store.Cond{{Key: "k", ModRevision: 1}}, []store.Op{put("k", "v3")}); err != nil {
+			t.Errorf("CAS on the right revision: %v", err)
+		}
+		if _, err := s.Txn(ctx, []store.Cond{{Key: "k", ModRevision: 1}}, []store.Op{put("k", "v4")}); !errors.Is(err, store.ErrConflict) {
+			t.Errorf("CAS on a stale revision: %v", err)
+		}
+		if s.Revision() != 2 {
+			t.Errorf("failed Txns moved the revision to %d", s.Revision())
+		}
+	})
+
+	t.Run("ListSnapshot", func(t *testing.T) {
+		s := open(t)
+		s.Txn(ctx, nil, []store.Op{put("r/a", "1"), put("r/c", "3"), put("r/b", "2"), put("s/x", "9"), put("r", "top")})
+		kvs, rev, err := s.List(ctx, "r/")
+		if err != nil || rev != 1 {
+			t.Fatalf("List = %v, %d, %v", kvs, rev, err)
+		}
+		var keys []string
+		for _, kv := range kvs {
+			keys = append(keys, kv.Key+"="+string(kv.Value))
+		}
+		if diff := cmp.Diff([]string{"r/a=1", "r/b=2", "r/c=3"}, keys); diff != "" {
+			t.Errorf("List r/ (-want +got):\n%s", diff)
+		}
+	})
+
+	t.Run("WatchHistoryAndLive", func(t *testing.T) {
+		s := open(t)
+		for i := 1; i <= 3; i++ {
+			s.Txn(ctx, nil, []store.Op{put(fmt.Sprint("k", i), "v")})
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		w, err := s.Watch(wctx, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Txn(ctx, nil, []store.Op{{Key: "k1", Delete: true}})
+		want := []int64{2, 3, 4}
+		for _, r := range want {
+			ev := next(t, w)
+			if ev.Revision != r {
+				t.Fatalf("event revision %d, want %d", ev.Revision, r)
+			}
+			if r == 4 && (len(ev.Ops) != 1 || !ev.Ops[0].Delete || ev.Ops[0].Key != "k1") {
+				t.Errorf("event 4 ops = %+v", ev.Ops)
+			}
+		}
+		cancel()
+		for range w.C {
+		}
+		if w.Err() != nil {
+			t.Errorf("cancelled watch Err = %v", w.Err())
+		}
+	})
+
+	t.Run("WatchFromNow", func(t *testing.T) {
+		s := open(t)
+		s.Txn(ctx, nil, []store.Op{put("old", "v")})
+		w, err := s.Watch(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Txn(ctx, nil, []store.Op{put("new", "v")})
+		if ev := next(t, w); ev.Revision != 2 || ev.Ops[0].Key != "new" {
+			t.Errorf("first event from now = %+v", ev)
+		}
+	})
+
+	t.Run("ConcurrentTxn", func(t *testing.T) {
+		s := open(t)
+		var wg sync.WaitGroup
+		revs := make(chan int64, 200)
+		for g := 0; g < 10; g++ {
+			wg.Add(1)
+			go func(g int) {
+				defer wg.Done()
+				for i := 0; i < 20; i++ {
+					rev, err := s.Txn(ctx, nil, []store.Op{put(fmt.Sprintf("g%d/%d", g, i), "v")})
+					if err != nil {
+						t.Error(err)
+						return
+					}
+					revs <- rev
+				}
+			}(g)
+		}
+		wg.Wait()
+		close(revs)
+		seen := map[int64]bool{}
+		for r := range revs {
+			if seen[r] {
+				t.Fatalf("revision %d given twice", r)
+			}
+			seen[r] = true
+		}
+		if len(seen) != 200 || s.Revision() != 200 {
+			t.Errorf("%d distinct revisions, store at %d; want 200", len(seen), s.Revision())
+		}
+		kvs, _, _ := s.List(ctx, "g")
+		if len(kvs) != 200 {
+			t.Errorf("%d keys, want 200", len(kvs))
+		}
+	})
+
+	t.Run("Closed", func(t *testing.T) {
+		s := open(t)
+		w, err := s.Watch(ctx, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+		if _, err := s.Txn(ctx, nil, []store.Op{put("a", "1")}); !errors.Is(err, store.ErrClosed) {
+			t.Errorf("Txn after Close: %v", err)
+		}
+		for range w.C {
+		}
+		if !errors.Is(w.Err(), store.ErrClosed) {
+			t.Errorf("watch after Close: %v", w.Err())
+		}
+	})
+}
+
+func next(t *testing.T, w *store.Watcher) store.Event {
+	t.Helper()
+	select {
+	case ev, ok := <-w.C:
+		if !ok {
+			t.Fatalf("watch ended: %v", w.Err())
+		}
+		return ev
+	case <-time.After(5 * time.Second):
+		t.Fatal("no event within 5s")
+	}
+	return store.Event{}
+}
