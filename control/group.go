@@ -1,0 +1,162 @@
+package control
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+
+	"github.com/stockade/stockade/model"
+)
+
+// GroupRef names a group the way EC2 requests do: by ID, or by name in the default VPC only.
+type GroupRef struct {
+	ID   string
+	Name string
+}
+
+// CreateGroupInput are CreateSecurityGroup's parameters.
+type CreateGroupInput struct {
+	Name        string
+	Description string
+	VpcID       string // empty: the default VPC
+	Tags        model.Tags
+	DryRun      bool
+}
+
+// CreateGroup creates a custom security group: no ingress, and one egress rule allowing all
+// IPv4 traffic (spec §2.4).
+func (s *Service) CreateGroup(ctx context.Context, t Tenant, in CreateGroupInput) (*model.Group, Result, error) {
+	if in.Name == "" {
+		return nil, Result{}, model.Missing("GroupName")
+	}
+	if in.Description == "" {
+		return nil, Result{}, model.Missing("GroupDescription")
+	}
+	name, err := model.NormalizeGroupName(in.Name)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	if err := model.ValidateGroupDescription(in.Description); err != nil {
+		return nil, Result{}, err
+	}
+	if strings.EqualFold(name, model.DefaultGroupName) {
+		return nil, Result{}, model.InvalidValue("Cannot use reserved security group name: %s", model.DefaultGroupName)
+	}
+	var g *model.Group
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
+		var vpc *model.VPC
+		if in.VpcID == "" {
+			if vpc = tx.tn.defaultVPC(); vpc == nil {
+				return model.Errorf("VPCIdNotSpecified", "No default VPC for this user")
+			}
+		} else if vpc, err = tx.tn.vpc(in.VpcID); err != nil {
+			return err
+		}
+		if len(tx.tn.groups) >= s.cfg.Quotas.SecurityGroups {
+			return model.Errorf("SecurityGroupLimitExceeded", "The maximum number of security groups has been reached.")
+		}
+		for _, o := range tx.tn.groups {
+			if o.VpcID == vpc.ID && strings.EqualFold(o.Name, name) {
+				return model.Errorf("InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'", name, vpc.ID)
+			}
+		}
+		g = &model.Group{
+			ID:          model.NewID(model.PrefixGroup),
+			Name:        name,
+			Description: in.Description,
+			VpcID:       vpc.ID,
+			OwnerID:     t.Account,
+			Egress: []model.Rule{{ID: model.NewID(model.PrefixRule), Egress: true, Protocol: model.ProtoAll,
+				FromPort: -1, ToPort: -1, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}}},
+			Tags: in.Tags,
+		}
+		set(tx, tx.tn.groups, kindGroup, g.ID, g)
+		return nil
+	})
+	return g, res, err
+}
+
+// DeleteGroup deletes a custom group that no interface uses and no other group references.
+// It returns the deleted group's ID.
+func (s *Service) DeleteGroup(ctx context.Context, t Tenant, ref GroupRef, dryRun bool) (string, Result, error) {
+	var id string
+	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+		g, err := tx.tn.resolveGroup(ref)
+		if err != nil {
+			return err
+		}
+		id = g.ID
+		if g.Default {
+			return model.Errorf("CannotDelete", "the specified group: \"%s\" name: \"%s\" cannot be deleted by a user", g.ID, g.Name)
+		}
+		if tx.tn.groupInUse(g.ID) {
+			return model.Errorf("DependencyViolation", "resource %s has a dependent object", g.ID)
+		}
+		set[model.Group](tx, tx.tn.groups, kindGroup, g.ID, nil)
+		return nil
+	})
+	return id, res, err
+}
+
+// groupInUse reports whether an interface carries the group or another group's rule refers to
+// it (a group's references to itself do not count, spec §2.5).
+func (tn *tenant) groupInUse(id string) bool {
+	for _, n := range tn.enis {
+		for _, gid := range n.Groups {
+			if gid == id {
+				return true
+			}
+		}
+	}
+	for _, o := range tn.groups {
+		if o.ID == id {
+			continue
+		}
+		for _, rs := range [][]model.Rule{o.Ingress, o.Egress} {
+			for i := range rs {
+				if rs[i].Peer.GroupID == id {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// group returns a group by ID with EC2's malformed and not-found errors.
+func (tn *tenant) group(id string) (*model.Group, error) {
+	if g := tn.groups[id]; g != nil {
+		return g, nil
+	}
+	if !model.ValidID(model.PrefixGroup, id) {
+		return nil, model.Errorf("InvalidGroupId.Malformed", "Invalid id: \"%s\" (expecting \"sg-...\")", id)
+	}
+	return nil, model.Errorf("InvalidGroup.NotFound", "The security group '%s' does not exist", id)
+}
+
+// groupByName finds a group by name in the default VPC, the only VPC where names identify
+// groups (spec §11.11).
+func (tn *tenant) groupByName(name string) (*model.Group, error) {
+	vpc := tn.defaultVPC()
+	if vpc == nil {
+		return nil, model.Errorf("VPCIdNotSpecified", "No default VPC for this user")
+	}
+	name = strings.TrimRight(name, " ")
+	for _, g := range tn.groups {
+		if g.VpcID == vpc.ID && strings.EqualFold(g.Name, name) {
+			return g, nil
+		}
+	}
+	return nil, model.Errorf("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", name, vpc.ID)
+}
+
+// resolveGroup finds the group a request names by GroupId or GroupName.
+func (tn *tenant) resolveGroup(ref GroupRef) (*model.Group, error) {
+	switch {
+	case ref.ID != "":
+		return tn.group(ref.ID)
+	case ref.Name != "":
+		return tn.groupByName(ref.Name)
+	}
+	return nil, model.Errorf("MissingParameter", "The request must contain the parameter groupName or groupId")
+}

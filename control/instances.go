@@ -1,0 +1,395 @@
+package control
+
+import (
+	"context"
+
+	"github.com/stockade/stockade/model"
+)
+
+// RunInterface is one NetworkInterface.N of RunInstances.
+type RunInterface struct {
+	DeviceIndex         int
+	SubnetID            string
+	GroupIDs            []string
+	NetworkInterfaceID  string // attach an existing interface instead of creating one
+	PrivateIP           string
+	DeleteOnTermination *bool
+	ConnTrack           *model.ConnTrack
+}
+
+// RunInput are RunInstances' parameters.
+type RunInput struct {
+	ImageID, InstanceType string
+	MinCount, MaxCount    int
+	SubnetID              string
+	GroupIDs, GroupNames  []string
+	Interfaces            []RunInterface
+	KeyName               string
+	Zone, Tenancy         string
+	PrivateIP             string
+	UserData              []byte // decoded
+	ClientToken           string
+	InstanceTags, ENITags model.Tags
+	DisableAPITermination bool
+	DryRun                bool
+}
+
+// Reservation is what RunInstances launched, with the instances' interfaces for rendering.
+type Reservation struct {
+	ID, OwnerID string
+	Instances   []*model.Instance
+	ENIs        map[string]*model.NetworkInterface
+}
+
+// MaxUserData is EC2's limit on user data, decoded.
+const MaxUserData = 16 << 10
+
+// RunInstances launches between MinCount and MaxCount instances, each with a primary
+// interface carrying its groups (spec §9.3). Instances are stored running; the reply shows
+// them pending, as EC2's does.
+func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Reservation, Result, error) {
+	switch {
+	case in.MinCount < 1 || in.MaxCount < 1:
+		return nil, Result{}, model.InvalidValue("MinCount and MaxCount must be at least 1")
+	case in.MinCount > in.MaxCount:
+		return nil, Result{}, model.InvalidValue("MinCount (%d) must not be greater than MaxCount (%d)", in.MinCount, in.MaxCount)
+	case len(in.UserData) > MaxUserData:
+		return nil, Result{}, model.InvalidValue("User data is limited to %d bytes", MaxUserData)
+	case in.PrivateIP != "" && in.MaxCount > 1:
+		return nil, Result{}, model.Errorf("InvalidParameterCombination", "A private IP address can only be given when launching one instance")
+	case len(in.GroupNames) > 0 && (in.SubnetID != "" || len(in.Interfaces) > 0):
+		return nil, Result{}, model.Errorf("InvalidParameterCombination", "The parameter groupName cannot be used with the parameter subnet")
+	}
+	switch in.Tenancy {
+	case "", "default", "dedicated":
+	case "host":
+		return nil, Result{}, model.InvalidValue("Tenancy 'host' needs a Dedicated Host, which Stockade does not provide; use default or dedicated")
+	default:
+		return nil, Result{}, model.InvalidValue("Value (%s) for parameter tenancy is invalid. Valid values: default, dedicated, host", in.Tenancy)
+	}
+	var resv *Reservation
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
+		fp := fingerprint("RunInstances", in)
+		if ids, done, err := tx.replay("RunInstances", in.ClientToken, fp); err != nil || done {
+			if err == nil {
+				resv, err = tx.reservation(ids, true)
+			}
+			return err
+		}
+		var err error
+		resv, err = s.launch(tx, in)
+		if err != nil {
+			return err
+		}
+		var ids []string
+		for _, i := range resv.Instances {
+			ids = append(ids, i.ID)
+		}
+		tx.remember("RunInstances", in.ClientToken, fp, ids...)
+		return nil
+	})
+	if err != nil {
+		return nil, res, err
+	}
+	return resv, res, nil
+}
+
+func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
+	tn := tx.tn
+	// Where: the primary interface's subnet, the SubnetId, or the default VPC.
+	primary := RunInterface{SubnetID: in.SubnetID, GroupIDs: in.GroupIDs, PrivateIP: in.PrivateIP}
+	var extra []RunInterface
+	if len(in.Interfaces) > 0 {
+		if len(in.GroupIDs) > 0 || in.SubnetID != "" {
+			return nil, model.Errorf("InvalidParameterCombination", "Network interfaces and an instance-level security group or subnet may not be specified on the same request")
+		}
+		found := false
+		for _, ni := range in.Interfaces {
+			if ni.DeviceIndex == 0 {
+				primary, found = ni, true
+			} else {
+				extra = append(extra, ni)
+			}
+		}
+		if !found {
+			return nil, model.InvalidValue("When specifying network interfaces, one must have DeviceIndex 0")
+		}
+	}
+	var groups []string
+	groups = append(groups, primary.GroupIDs...)
+	if len(in.GroupNames) > 0 {
+		for _, name := range in.GroupNames {
+			g, err := tn.groupByName(name)
+			if err != nil {
+				return nil, err
+			}
+			groups = append(groups, g.ID)
+		}
+	}
+	var sn *model.Subnet
+	var existing *model.NetworkInterface
+	switch {
+	case primary.NetworkInterfaceID != "":
+		n, err := tn.eni(primary.NetworkInterfaceID)
+		if err != nil {
+			return nil, err
+		}
+		if n.Attachment != nil {
+			return nil, model.Errorf("InvalidNetworkInterface.InUse", "Interface: [%s] in use.", n.ID)
+		}
+		if in.MaxCount > 1 {
+			return nil, model.Errorf("InvalidParameterCombination", "An existing network interface can only be attached when launching one instance")
+		}
+		existing = n
+		sn = tn.subnets[n.SubnetID]
+	case primary.SubnetID != "":
+		var err error
+		if sn, err = tn.subnet(primary.SubnetID); err != nil {
+			return nil, err
+		}
+	default:
+		vpc := tn.defaultVPC()
+		if vpc == nil {
+			return nil, model.Errorf("VPCIdNotSpecified", "No default VPC for this user")
+		}
+		for _, o := range tn.subnets {
+			if o.VpcID == vpc.ID && o.DefaultForAz && (in.Zone == "" || o.AZ == in.Zone) && (sn == nil || o.AZ < sn.AZ) {
+				sn = o
+			}
+		}
+		if sn == nil {
+			return nil, model.InvalidValue("The default VPC has no default subnet in availability zone %q", in.Zone)
+		}
+	}
+	if in.Zone != "" && sn.AZ != in.Zone {
+		return nil, model.InvalidValue("Subnet %s is in availability zone %s, not %s", sn.ID, sn.AZ, in.Zone)
+	}
+	if in.KeyName != "" && tn.keyPairByName(in.KeyName) == nil {
+		return nil, model.Errorf("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", in.KeyName)
+	}
+	vpc := tn.vpcs[sn.VpcID]
+	tenancy := in.Tenancy
+	if tenancy == "" || vpc.Tenancy == "dedicated" {
+		tenancy = vpc.Tenancy
+	}
+	resv := &Reservation{ID: model.NewID(model.PrefixReservation), OwnerID: tn.key.Account, ENIs: map[string]*model.NetworkInterface{}}
+	for i := 0; i < in.MaxCount; i++ {
+		inst := &model.Instance{
+			ID: model.NewID(model.PrefixInstance), ReservationID: resv.ID, OwnerID: tn.key.Account,
+			ImageID: in.ImageID, InstanceType: in.InstanceType, KeyName: in.KeyName, State: model.StateRunning,
+			LaunchTime: tx.now, AZ: sn.AZ, Tenancy: tenancy, SubnetID: sn.ID, VpcID: sn.VpcID, LaunchIndex: i,
+			ClientToken: in.ClientToken, UserData: in.UserData, NoTermination: in.DisableAPITermination, Tags: in.InstanceTags.Clone(),
+		}
+		// Each interface is staged as soon as it exists, so that the next one's address
+		// allocation sees it.
+		attach := func(n *model.NetworkInterface, device int, deleteOnTermination bool) {
+			n.Attachment = &model.Attachment{ID: model.NewID(model.PrefixAttachment), InstanceID: inst.ID, DeviceIndex: device,
+				DeleteOnTermination: deleteOnTermination, AttachTime: tx.now}
+			set(tx, tn.enis, kindENI, n.ID, n)
+			inst.InterfaceIDs = append(inst.InterfaceIDs, n.ID)
+			resv.ENIs[n.ID] = n
+		}
+		if existing != nil {
+			attach(existing.Clone(), 0, primary.DeleteOnTermination != nil && *primary.DeleteOnTermination)
+		} else {
+			n, err := s.newENI(tx, sn, groups, primary.PrivateIP, 0, primary.ConnTrack, "", in.ENITags.Clone())
+			if err != nil {
+				if i >= in.MinCount { // once MinCount is met, launch what fits, as EC2 does
+					break
+				}
+				return nil, err
+			}
+			attach(n, 0, primary.DeleteOnTermination == nil || *primary.DeleteOnTermination)
+		}
+		for _, ni := range extra {
+			if ni.NetworkInterfaceID != "" {
+				return nil, model.InvalidValue("Attaching existing network interfaces at device indexes other than 0 is not supported")
+			}
+			esn, err := tn.subnet(ni.SubnetID)
+			if err != nil {
+				return nil, err
+			}
+			if esn.AZ != sn.AZ {
+				return nil, model.InvalidValue("Network interfaces of one instance must be in one availability zone")
+			}
+			n, err := s.newENI(tx, esn, ni.GroupIDs, ni.PrivateIP, 0, ni.ConnTrack, "", in.ENITags.Clone())
+			if err != nil {
+				return nil, err
+			}
+			attach(n, ni.DeviceIndex, ni.DeleteOnTermination == nil || *ni.DeleteOnTermination)
+		}
+		set(tx, tn.instances, kindInstance, inst.ID, inst)
+		shown := inst.Clone()
+		shown.State = model.StatePending
+		resv.Instances = append(resv.Instances, shown)
+	}
+	return resv, nil
+}
+
+// reservation rebuilds the reply for a ClientToken retry.
+func (tx *tx) reservation(ids []string, pending bool) (*Reservation, error) {
+	resv := &Reservation{OwnerID: tx.tn.key.Account, ENIs: map[string]*model.NetworkInterface{}}
+	for _, id := range ids {
+		inst, err := tx.tn.instance(id)
+		if err != nil {
+			return nil, err
+		}
+		resv.ID = inst.ReservationID
+		resv.Instances = append(resv.Instances, inst)
+		for _, eid := range inst.InterfaceIDs {
+			if n := tx.tn.enis[eid]; n != nil {
+				resv.ENIs[eid] = n
+			}
+		}
+	}
+	return resv, nil
+}
+
+// StateChange is one instance's transition in a TerminateInstances reply.
+type StateChange struct {
+	ID                string
+	Previous, Current model.InstanceState
+}
+
+// TerminateInstances terminates instances, all or nothing. Interfaces created with the
+// instance are deleted — releasing their groups and addresses — and others detached.
+func (s *Service) TerminateInstances(ctx context.Context, t Tenant, ids []string, dryRun bool) ([]StateChange, Result, error) {
+	if len(ids) == 0 {
+		return nil, Result{}, model.Missing("InstanceId")
+	}
+	if len(ids) > 1000 {
+		return nil, Result{}, model.InvalidValue("At most 1000 instance IDs may be given")
+	}
+	var out []StateChange
+	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+		for _, id := range ids {
+			inst, err := tx.tn.instance(id)
+			if err != nil {
+				return err
+			}
+			if inst.NoTermination && inst.State != model.StateTerminated {
+				return model.Errorf("OperationNotPermitted", "The instance '%s' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.", id)
+			}
+		}
+		seen := map[string]bool{}
+		for _, id := range ids {
+			if seen[id] {
+				continue
+			}
+			seen[id] = true
+			inst := tx.tn.instances[id]
+			if inst.State == model.StateTerminated {
+				out = append(out, StateChange{id, model.StateTerminated, model.StateTerminated})
+				continue
+			}
+			out = append(out, StateChange{id, inst.State, model.StateShuttingDown})
+			c := inst.Clone()
+			c.State, c.TerminatedAt = model.StateTerminated, tx.now
+			for _, eid := range inst.InterfaceIDs {
+				n := tx.tn.enis[eid]
+				if n == nil {
+					continue
+				}
+				if n.Attachment != nil && n.Attachment.DeleteOnTermination {
+					set[model.NetworkInterface](tx, tx.tn.enis, kindENI, eid, nil)
+					continue
+				}
+				d := n.Clone()
+				d.Attachment = nil
+				set(tx, tx.tn.enis, kindENI, eid, d)
+			}
+			set(tx, tx.tn.instances, kindInstance, id, c)
+		}
+		return nil
+	})
+	return out, res, err
+}
+
+// ModifyInstanceInput are ModifyInstanceAttribute's parameters: exactly one attribute.
+type ModifyInstanceInput struct {
+	ID                    string
+	Groups                []string // replaces the primary interface's groups
+	SourceDestCheck       *bool
+	DisableAPITermination *bool
+	UserData              []byte // non-nil: set (stopped instances only)
+	InstanceType          *string
+	DryRun                bool
+}
+
+// ModifyInstance changes one attribute of an instance.
+func (s *Service) ModifyInstance(ctx context.Context, t Tenant, in ModifyInstanceInput) (Result, error) {
+	n := 0
+	for _, given := range []bool{len(in.Groups) > 0, in.SourceDestCheck != nil, in.DisableAPITermination != nil, in.UserData != nil, in.InstanceType != nil} {
+		if given {
+			n++
+		}
+	}
+	if n == 0 {
+		return Result{}, model.Errorf("MissingParameter", "The request must contain exactly one attribute to modify")
+	}
+	if n > 1 {
+		return Result{}, model.Errorf("InvalidParameterCombination", "Only one attribute may be modified at a time")
+	}
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
+		inst, err := tx.tn.instance(in.ID)
+		if err != nil {
+			return err
+		}
+		if inst.State == model.StateTerminated {
+			return model.Errorf("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be modified.", in.ID)
+		}
+		var primary *model.NetworkInterface
+		for _, eid := range inst.InterfaceIDs {
+			if e := tx.tn.enis[eid]; e != nil && e.Attachment != nil && e.Attachment.DeviceIndex == 0 {
+				primary = e
+			}
+		}
+		switch {
+		case len(in.Groups) > 0 || in.SourceDestCheck != nil:
+			if primary == nil {
+				return model.Errorf("IncorrectInstanceState", "The instance '%s' has no primary network interface.", in.ID)
+			}
+			c := primary.Clone()
+			if in.SourceDestCheck != nil {
+				c.SourceDestCheck = *in.SourceDestCheck
+			} else if c.Groups, err = s.checkGroups(tx.tn, c.VpcID, c.SubnetID, in.Groups); err != nil {
+				return err
+			}
+			set(tx, tx.tn.enis, kindENI, c.ID, c)
+		case in.DisableAPITermination != nil:
+			c := inst.Clone()
+			c.NoTermination = *in.DisableAPITermination
+			set(tx, tx.tn.instances, kindInstance, c.ID, c)
+		default: // user data and instance type need a stopped instance; Stockade's run until terminated
+			return model.Errorf("IncorrectInstanceState", "The instance '%s' is not in the 'stopped' state.", in.ID)
+		}
+		return nil
+	})
+}
+
+// instance returns an instance with EC2's errors; one terminated over an hour ago is gone.
+func (tn *tenant) instance(id string) (*model.Instance, error) {
+	if in := tn.instances[id]; in != nil && !tn.expired(in) {
+		return in, nil
+	}
+	if !model.ValidID(model.PrefixInstance, id) {
+		return nil, model.Errorf("InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-...\")", id)
+	}
+	return nil, model.Errorf("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
+}
+
+// expired reports whether a terminated instance has passed its hour of visibility.
+func (tn *tenant) expired(in *model.Instance) bool {
+	return !in.TerminatedAt.IsZero() && tn.now().Sub(in.TerminatedAt) > model.TerminatedVisibleFor
+}
+
+// InstanceENIs returns an instance's interfaces that still exist, primary first.
+func (v View) InstanceENIs(in *model.Instance) []*model.NetworkInterface {
+	var out []*model.NetworkInterface
+	for _, id := range in.InterfaceIDs {
+		if n := v.tn.enis[id]; n != nil && n.Attachment != nil && n.Attachment.InstanceID == in.ID {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,290 @@
+package control
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"net/netip"
+	"slices"
+
+	"github.com/stockade/stockade/model"
+)
+
+// CreateENIInput are CreateNetworkInterface's parameters.
+type CreateENIInput struct {
+	SubnetID       string
+	Groups         []string // empty: the VPC's default group
+	Description    string
+	PrivateIP      string // empty: the lowest free address
+	SecondaryCount int
+	// ConnTrack are the idle timeouts; nil keeps AWS's defaults.
+	ConnTrack   *model.ConnTrack
+	Tags        model.Tags
+	ClientToken string
+	DryRun      bool
+}
+
+// CreateENI creates a network interface in a subnet (spec §9.3).
+func (s *Service) CreateENI(ctx context.Context, t Tenant, in CreateENIInput) (*model.NetworkInterface, Result, error) {
+	if in.SubnetID == "" {
+		return nil, Result{}, model.Missing("SubnetId")
+	}
+	if err := model.ValidateFreeText("Description", in.Description, 255); err != nil {
+		return nil, Result{}, err
+	}
+	var eni *model.NetworkInterface
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
+		fp := fingerprint("CreateNetworkInterface", in)
+		if ids, done, err := tx.replay("CreateNetworkInterface", in.ClientToken, fp); err != nil || done {
+			if err == nil {
+				eni, err = tx.tn.eni(ids[0])
+			}
+			return err
+		}
+		sn, err := tx.tn.subnet(in.SubnetID)
+		if err != nil {
+			return err
+		}
+		eni, err = s.newENI(tx, sn, in.Groups, in.PrivateIP, in.SecondaryCount, in.ConnTrack, in.Description, in.Tags)
+		if err != nil {
+			return err
+		}
+		set(tx, tx.tn.enis, kindENI, eni.ID, eni)
+		tx.remember("CreateNetworkInterface", in.ClientToken, fp, eni.ID)
+		return nil
+	})
+	return eni, res, err
+}
+
+// newENI builds (without storing) an interface: groups checked, address allocated, MAC chosen.
+func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, ip string, secondary int, ct *model.ConnTrack, desc string, tags model.Tags) (*model.NetworkInterface, error) {
+	if len(tx.tn.enis) >= s.cfg.Quotas.NetworkInterfaces {
+		return nil, model.Errorf("NetworkInterfaceLimitExceeded", "The maximum number of network interfaces has been reached.")
+	}
+	gs, err := s.checkGroups(tx.tn, sn.VpcID, sn.ID, groups)
+	if err != nil {
+		return nil, err
+	}
+	conn := model.DefaultConnTrack
+	if ct != nil {
+		conn = *ct
+	}
+	if err := conn.Validate(); err != nil {
+		return nil, err
+	}
+	if secondary < 0 || secondary > 49 {
+		return nil, model.InvalidValue("Value (%d) for parameter secondaryPrivateIpAddressCount is invalid.", secondary)
+	}
+	used := tx.tn.usedAddrs(sn.ID)
+	var primary netip.Addr
+	if ip != "" {
+		a, err := netip.ParseAddr(ip)
+		if err != nil || !a.Is4() {
+			return nil, model.InvalidValue("Value (%s) for parameter privateIpAddress is invalid. It must be an IPv4 address.", ip)
+		}
+		if !sn.Usable(a) {
+			return nil, model.InvalidValue("Address %s does not fall within the subnet's address range, or is one of the five addresses AWS reserves in every subnet.", ip)
+		}
+		if used[a] {
+			return nil, model.Errorf("InvalidIPAddress.InUse", "Address %s is in use.", ip)
+		}
+		primary = a
+		used[a] = true
+	}
+	alloc := func() (netip.Addr, error) {
+		for i := 4; i < sn.Size()-1; i++ {
+			if a := sn.AddrAt(i); !used[a] {
+				used[a] = true
+				return a, nil
+			}
+		}
+		return netip.Addr{}, model.Errorf("InsufficientFreeAddressesInSubnet", "The specified subnet %s does not have enough free addresses to satisfy the request.", sn.ID)
+	}
+	if !primary.IsValid() {
+		if primary, err = alloc(); err != nil {
+			return nil, err
+		}
+	}
+	n := &model.NetworkInterface{
+		ID: model.NewID(model.PrefixENI), SubnetID: sn.ID, VpcID: sn.VpcID, AZ: sn.AZ, OwnerID: tx.tn.key.Account,
+		Description: desc, Groups: gs, MAC: tx.tn.newMAC(), PrivateIP: primary, SourceDestCheck: true, ConnTrack: conn, Tags: tags,
+	}
+	for i := 0; i < secondary; i++ {
+		a, err := alloc()
+		if err != nil {
+			return nil, err
+		}
+		n.SecondaryIPs = append(n.SecondaryIPs, a)
+	}
+	return n, nil
+}
+
+// checkGroups resolves an interface's group list: the VPC's default group when empty,
+// duplicates folded, each group existing and in the interface's VPC, within the quota.
+func (s *Service) checkGroups(tn *tenant, vpcID, subnetID string, groups []string) ([]string, error) {
+	if len(groups) == 0 {
+		vpc, err := tn.vpc(vpcID)
+		if err != nil {
+			return nil, err
+		}
+		return []string{vpc.DefaultGroupID}, nil
+	}
+	var out []string
+	for _, id := range groups {
+		if slices.Contains(out, id) {
+			continue
+		}
+		g, err := tn.group(id)
+		if err != nil {
+			return nil, err
+		}
+		if g.VpcID != vpcID {
+			return nil, model.Errorf("InvalidParameter", "Security group %s and subnet %s belong to different networks.", id, subnetID)
+		}
+		out = append(out, id)
+	}
+	if len(out) > s.cfg.Quotas.GroupsPerInterface {
+		return nil, model.Errorf("SecurityGroupsPerInterfaceLimitExceeded", "The maximum number of security groups per interface has been reached.")
+	}
+	return out, nil
+}
+
+// newMAC returns a random locally administered unicast MAC address unused in the tenant.
+func (tn *tenant) newMAC() string {
+	for {
+		var b [6]byte
+		rand.Read(b[:]) // never fails (crypto/rand)
+		b[0] = 0x02
+		mac := fmt.Sprintf("%02x:%02x:%02x:%02x:%02x:%02x", b[0], b[1], b[2], b[3], b[4], b[5])
+		if !slices.ContainsFunc(mapValues(tn.enis), func(n *model.NetworkInterface) bool { return n.MAC == mac }) {
+			return mac
+		}
+	}
+}
+
+func mapValues[T any](m map[string]*T) []*T {
+	out := make([]*T, 0, len(m))
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// DeleteENI deletes an interface that is not attached.
+func (s *Service) DeleteENI(ctx context.Context, t Tenant, id string, dryRun bool) (Result, error) {
+	return s.write(ctx, t, dryRun, func(tx *tx) error {
+		n, err := tx.tn.eni(id)
+		if err != nil {
+			return err
+		}
+		if n.Attachment != nil {
+			return model.InvalidValue("Network interface '%s' is currently in use.", id)
+		}
+		set[model.NetworkInterface](tx, tx.tn.enis, kindENI, id, nil)
+		return nil
+	})
+}
+
+// ModifyENIInput are ModifyNetworkInterfaceAttribute's parameters: exactly one attribute.
+type ModifyENIInput struct {
+	ID                  string
+	Groups              []string // replaces the whole set
+	Description         *string
+	SourceDestCheck     *bool
+	ConnTrack           *model.ConnTrack
+	DeleteOnTermination *bool
+	AttachmentID        string
+	DryRun              bool
+}
+
+// ModifyENI changes one attribute of an interface; Groups replaces the set (spec §11.21).
+func (s *Service) ModifyENI(ctx context.Context, t Tenant, in ModifyENIInput) (Result, error) {
+	n := 0
+	for _, given := range []bool{len(in.Groups) > 0, in.Description != nil, in.SourceDestCheck != nil, in.ConnTrack != nil, in.DeleteOnTermination != nil} {
+		if given {
+			n++
+		}
+	}
+	if n == 0 {
+		return Result{}, model.Errorf("MissingParameter", "The request must contain exactly one attribute to modify")
+	}
+	if n > 1 {
+		return Result{}, model.Errorf("InvalidParameterCombination", "Only one attribute may be modified at a time")
+	}
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
+		old, err := tx.tn.eni(in.ID)
+		if err != nil {
+			return err
+		}
+		c := old.Clone()
+		switch {
+		case len(in.Groups) > 0:
+			if c.Groups, err = s.checkGroups(tx.tn, c.VpcID, c.SubnetID, in.Groups); err != nil {
+				return err
+			}
+		case in.Description != nil:
+			if err := model.ValidateFreeText("Description", *in.Description, 255); err != nil {
+				return err
+			}
+			c.Description = *in.Description
+		case in.SourceDestCheck != nil:
+			c.SourceDestCheck = *in.SourceDestCheck
+		case in.ConnTrack != nil:
+			if err := in.ConnTrack.Validate(); err != nil {
+				return err
+			}
+			c.ConnTrack = *in.ConnTrack
+		case in.DeleteOnTermination != nil:
+			if c.Attachment == nil || (in.AttachmentID != "" && in.AttachmentID != c.Attachment.ID) {
+				return model.Errorf("InvalidAttachmentID.NotFound", "The attachment ID '%s' does not exist", in.AttachmentID)
+			}
+			c.Attachment.DeleteOnTermination = *in.DeleteOnTermination
+		}
+		set(tx, tx.tn.enis, kindENI, c.ID, c)
+		return nil
+	})
+}
+
+// eni returns an interface or EC2's malformed and not-found errors.
+func (tn *tenant) eni(id string) (*model.NetworkInterface, error) {
+	if n := tn.enis[id]; n != nil {
+		return n, nil
+	}
+	if !model.ValidID(model.PrefixENI, id) {
+		return nil, model.Errorf("InvalidNetworkInterfaceID.Malformed", "Invalid id: \"%s\" (expecting \"eni-...\")", id)
+	}
+	return nil, model.Errorf("InvalidNetworkInterfaceID.NotFound", "The networkInterface ID '%s' does not exist", id)
+}
+
+// Idempotency (ClientToken): a retry with the same token and the same parameters returns what
+// the first call created; the same token with other parameters is IdempotentParameterMismatch.
+
+func fingerprint(action string, in any) string {
+	sum := sha256.Sum256(fmt.Appendf(nil, "%s %+v", action, in))
+	return hex.EncodeToString(sum[:])
+}
+
+// replay reports the IDs an earlier call with this token created (done true), or an error if
+// the token was used with other parameters.
+func (tx *tx) replay(action, token, fp string) ([]string, bool, error) {
+	if token == "" {
+		return nil, false, nil
+	}
+	tok := tx.tn.tokens[action+"/"+token]
+	if tok == nil {
+		return nil, false, nil
+	}
+	if tok.Fingerprint != fp {
+		return nil, false, model.Errorf("IdempotentParameterMismatch", "The client token you have provided is associated with a resource that is already created with different parameters.")
+	}
+	return tok.IDs, true, nil
+}
+
+// remember stores what a call with a client token created.
+func (tx *tx) remember(action, token, fp string, ids ...string) {
+	if token != "" {
+		set(tx, tx.tn.tokens, kindToken, action+"/"+token, &clientToken{Fingerprint: fp, IDs: ids})
+	}
+}

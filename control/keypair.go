@@ -1,0 +1,161 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"strings"
+
+	"github.com/stockade/stockade/keypair"
+	"github.com/stockade/stockade/model"
+)
+
+// CreateKeyPairInput are CreateKeyPair's parameters.
+type CreateKeyPairInput struct {
+	Name   string
+	Type   string // rsa (default) or ed25519
+	Format string // pem (default) or ppk
+	Tags   model.Tags
+	DryRun bool
+}
+
+// CreateKeyPair generates a key pair, stores its public half and returns the private key
+// material, which is never stored.
+func (s *Service) CreateKeyPair(ctx context.Context, t Tenant, in CreateKeyPairInput) (*model.KeyPair, string, Result, error) {
+	if err := validateKeyName(in.Name); err != nil {
+		return nil, "", Result{}, err
+	}
+	if in.Type == "" {
+		in.Type = "rsa"
+	}
+	if in.Format == "" {
+		in.Format = "pem"
+	}
+	if in.Type != "rsa" && in.Type != "ed25519" {
+		return nil, "", Result{}, model.InvalidValue("Value (%s) for parameter keyType is invalid. Valid values: rsa, ed25519", in.Type)
+	}
+	if in.Format != "pem" && in.Format != "ppk" {
+		return nil, "", Result{}, model.InvalidValue("Value (%s) for parameter keyFormat is invalid. Valid values: pem, ppk", in.Format)
+	}
+	var kp *model.KeyPair
+	var material string
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
+		if err := s.checkNewKey(tx, in.Name); err != nil {
+			return err
+		}
+		if in.DryRun {
+			return nil // do not spend a key generation on a dry run
+		}
+		c, err := keypair.Generate(in.Type, in.Format, in.Name)
+		if err != nil {
+			return internalError(err)
+		}
+		material = c.Material
+		kp = &model.KeyPair{ID: model.NewID(model.PrefixKeyPair), Name: in.Name, Type: c.Type,
+			Fingerprint: c.Fingerprint, PublicKey: c.PublicKey, CreateTime: tx.now, Tags: in.Tags}
+		set(tx, tx.tn.keyPairs, kindKeyPair, kp.ID, kp)
+		return nil
+	})
+	return kp, material, res, err
+}
+
+// ImportKeyPair stores a user's public key (material is the decoded key text).
+func (s *Service) ImportKeyPair(ctx context.Context, t Tenant, name string, material []byte, tags model.Tags, dryRun bool) (*model.KeyPair, Result, error) {
+	if err := validateKeyName(name); err != nil {
+		return nil, Result{}, err
+	}
+	if len(material) == 0 {
+		return nil, Result{}, model.Missing("PublicKeyMaterial")
+	}
+	imp, err := keypair.Import(material)
+	if err != nil {
+		if errors.Is(err, keypair.ErrFormat) {
+			return nil, Result{}, &model.Error{Code: "InvalidKeyPair.Format", Message: "Key is not in valid OpenSSH public key format", Cause: err}
+		}
+		return nil, Result{}, internalError(err)
+	}
+	var kp *model.KeyPair
+	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+		if err := s.checkNewKey(tx, name); err != nil {
+			return err
+		}
+		kp = &model.KeyPair{ID: model.NewID(model.PrefixKeyPair), Name: name, Type: imp.Type,
+			Fingerprint: imp.Fingerprint, PublicKey: imp.PublicKey, CreateTime: tx.now, Tags: tags}
+		set(tx, tx.tn.keyPairs, kindKeyPair, kp.ID, kp)
+		return nil
+	})
+	return kp, res, err
+}
+
+func validateKeyName(name string) error {
+	if name == "" {
+		return model.Missing("KeyName")
+	}
+	if len(name) > 255 {
+		return model.InvalidValue("Value for parameter KeyName is invalid. Key names must be at most 255 ASCII characters.")
+	}
+	for i := 0; i < len(name); i++ {
+		if name[i] < 0x20 || name[i] > 0x7e {
+			return model.InvalidValue("Value for parameter KeyName is invalid. Key names must be printable ASCII characters.")
+		}
+	}
+	return nil
+}
+
+func (s *Service) checkNewKey(tx *tx, name string) error {
+	if tx.tn.keyPairByName(name) != nil {
+		return model.Errorf("InvalidKeyPair.Duplicate", "The keypair '%s' already exists.", name)
+	}
+	if len(tx.tn.keyPairs) >= s.cfg.Quotas.KeyPairs {
+		return model.Errorf("KeyPairLimitExceeded", "Maximum of %d keypairs reached.", s.cfg.Quotas.KeyPairs)
+	}
+	return nil
+}
+
+func (tn *tenant) keyPairByName(name string) *model.KeyPair {
+	for _, k := range tn.keyPairs {
+		if k.Name == name {
+			return k
+		}
+	}
+	return nil
+}
+
+// DeleteKeyPair deletes a key pair by name or ID and returns its ID. An unknown name succeeds,
+// as on EC2; an unknown ID is InvalidKeyPair.NotFound.
+func (s *Service) DeleteKeyPair(ctx context.Context, t Tenant, name, id string, dryRun bool) (string, Result, error) {
+	if name == "" && id == "" {
+		return "", Result{}, model.Missing("KeyName")
+	}
+	var deleted string
+	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+		var kp *model.KeyPair
+		if id != "" {
+			if kp = tx.tn.keyPairs[id]; kp == nil {
+				if !model.ValidID(model.PrefixKeyPair, id) {
+					return model.Errorf("InvalidKeyPair.Malformed", "Invalid id: \"%s\" (expecting \"key-...\")", id)
+				}
+				return model.Errorf("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", id)
+			}
+		} else if kp = tx.tn.keyPairByName(name); kp == nil {
+			return nil
+		}
+		deleted = kp.ID
+		set[model.KeyPair](tx, tx.tn.keyPairs, kindKeyPair, kp.ID, nil)
+		return nil
+	})
+	return deleted, res, err
+}
+
+// KeyPair finds a key pair by name or ID with EC2's not-found error.
+func (v View) KeyPair(name, id string) (*model.KeyPair, error) {
+	if id != "" {
+		if kp := v.tn.keyPairs[id]; kp != nil {
+			return kp, nil
+		}
+		return nil, model.Errorf("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", id)
+	}
+	if kp := v.tn.keyPairByName(strings.TrimSpace(name)); kp != nil {
+		return kp, nil
+	}
+	return nil, model.Errorf("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", name)
+}

@@ -1,0 +1,76 @@
+package control
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Quotas are the per-account, per-region limits of spec §4, with AWS's defaults.
+type Quotas struct {
+	VPCs               int // VPCs per region
+	SubnetsPerVPC      int
+	SecurityGroups     int // VPC security groups per region
+	RulesPerGroup      int // per direction and address family (the four-bucket rule)
+	GroupsPerInterface int
+	NetworkInterfaces  int
+	KeyPairs           int
+}
+
+// DefaultQuotas are AWS's defaults.
+func DefaultQuotas() Quotas {
+	return Quotas{
+		VPCs:               5,
+		SubnetsPerVPC:      200,
+		SecurityGroups:     2500,
+		RulesPerGroup:      60,
+		GroupsPerInterface: 5,
+		NetworkInterfaces:  5000,
+		KeyPairs:           5000,
+	}
+}
+
+// quotaNames maps the names accepted by Set to their fields.
+func (q *Quotas) fields() map[string]*int {
+	return map[string]*int{
+		"vpcs":                 &q.VPCs,
+		"subnets-per-vpc":      &q.SubnetsPerVPC,
+		"security-groups":      &q.SecurityGroups,
+		"rules-per-group":      &q.RulesPerGroup,
+		"groups-per-interface": &q.GroupsPerInterface,
+		"network-interfaces":   &q.NetworkInterfaces,
+		"key-pairs":            &q.KeyPairs,
+	}
+}
+
+// Set parses one "name=value" quota override, as given to `stockade server --quota`.
+func (q *Quotas) Set(s string) error {
+	name, val, ok := strings.Cut(s, "=")
+	f := q.fields()[name]
+	if !ok || f == nil {
+		return fmt.Errorf("quota %q: want name=value with name one of %s", s, strings.Join(q.Names(), ", "))
+	}
+	n, err := strconv.Atoi(val)
+	if err != nil || n < 1 {
+		return fmt.Errorf("quota %q: value must be a positive integer", s)
+	}
+	*f = n
+	return nil
+}
+
+// Names lists the quota names Set accepts.
+func (q *Quotas) Names() []string {
+	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs"}
+}
+
+// Validate checks the quotas together: AWS caps rules-per-group × groups-per-interface at 1,000,
+// so raising one must lower the other (spec §4).
+func (q Quotas) Validate() error {
+	if q.RulesPerGroup*q.GroupsPerInterface > 1000 {
+		return fmt.Errorf("quotas: rules-per-group (%d) × groups-per-interface (%d) exceeds AWS's hard limit of 1000", q.RulesPerGroup, q.GroupsPerInterface)
+	}
+	if q.GroupsPerInterface > 16 {
+		return fmt.Errorf("quotas: groups-per-interface %d exceeds AWS's ceiling of 16", q.GroupsPerInterface)
+	}
+	return nil
+}

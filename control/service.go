@@ -1,0 +1,199 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/store"
+)
+
+// Tenant names one account in one region: the unit of isolation. Resources of one tenant are
+// invisible to every other.
+type Tenant struct {
+	Account string
+	Region  string
+}
+
+// Config configures a Service. The zero value is not valid; start from DefaultConfig.
+type Config struct {
+	Quotas Quotas
+	// Now is the clock; tests replace it.
+	Now func() time.Time
+	Log *slog.Logger
+}
+
+// DefaultConfig returns AWS's quotas, the real clock and the default logger.
+func DefaultConfig() Config {
+	return Config{Quotas: DefaultQuotas(), Now: time.Now, Log: slog.Default()}
+}
+
+// Service implements every control-plane operation. It is safe for concurrent use.
+type Service struct {
+	st  store.Store
+	cfg Config
+
+	mu      sync.Mutex
+	tenants map[Tenant]*tenant
+}
+
+// Open loads every tenant's state from st. The store must already hold only data written by
+// this package (or be empty); a record that does not decode is an error naming its key, never
+// skipped.
+func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
+	if err := cfg.Quotas.Validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	s := &Service{st: st, cfg: cfg, tenants: make(map[Tenant]*tenant)}
+	kvs, _, err := st.List(ctx, resourcePrefix)
+	if err != nil {
+		return nil, fmt.Errorf("load state: %w", err)
+	}
+	for _, kv := range kvs {
+		t, kind, id, ok := parseKey(kv.Key)
+		if !ok {
+			return nil, fmt.Errorf("load state: malformed key %q", kv.Key)
+		}
+		tn := s.tenants[t]
+		if tn == nil {
+			tn = newTenant(t, s.cfg.Now)
+			s.tenants[t] = tn
+		}
+		if err := tn.load(kind, id, kv.Value); err != nil {
+			return nil, fmt.Errorf("load state: record %q: %w", kv.Key, err)
+		}
+	}
+	return s, nil
+}
+
+// Quotas returns the quotas in force.
+func (s *Service) Quotas() Quotas { return s.cfg.Quotas }
+
+// Revision is the store revision of the last committed write.
+func (s *Service) Revision() int64 { return s.st.Revision() }
+
+// tenant returns the tenant's state, creating it — with the default VPC AWS gives every account
+// in every region — on first use.
+func (s *Service) tenant(ctx context.Context, t Tenant) (*tenant, error) {
+	s.mu.Lock()
+	tn := s.tenants[t]
+	if tn == nil {
+		tn = newTenant(t, s.cfg.Now)
+		s.tenants[t] = tn
+	}
+	s.mu.Unlock()
+
+	tn.mu.RLock()
+	ready := tn.initialised
+	tn.mu.RUnlock()
+	if ready {
+		return tn, nil
+	}
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	if tn.initialised {
+		return tn, nil
+	}
+	tx := s.begin(tn)
+	if err := tx.createDefaultVPC(); err != nil {
+		tx.rollback()
+		return nil, err
+	}
+	tx.put(kindMeta, "init", &tenantMeta{Created: s.cfg.Now().UTC()})
+	if _, err := tx.commit(ctx); err != nil {
+		return nil, err
+	}
+	tn.initialised = true
+	return tn, nil
+}
+
+// Result is what a successful write reports besides its own output: the store revision that
+// holds it (the agent later reports the revision it enforces).
+type Result struct {
+	Revision int64
+}
+
+// ErrDryRun is returned by a write whose request had DryRun set and would have succeeded.
+var ErrDryRun = &model.Error{Code: "DryRunOperation", Message: "Request would have succeeded, but DryRun flag is set."}
+
+// write runs fn with the tenant's write lock held and commits what it staged in one store
+// transaction. If fn fails, dryRun is set, or the commit fails, every change fn made to memory
+// is undone.
+func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *tx) error) (Result, error) {
+	tn, err := s.tenant(ctx, t)
+	if err != nil {
+		return Result{}, err
+	}
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	tx := s.begin(tn)
+	if err := fn(tx); err != nil {
+		tx.rollback()
+		return Result{}, err
+	}
+	if dryRun {
+		tx.rollback()
+		return Result{}, ErrDryRun
+	}
+	if len(tx.ops) == 0 {
+		return Result{Revision: s.st.Revision()}, nil
+	}
+	rev, err := tx.commit(ctx)
+	return Result{Revision: rev}, err
+}
+
+// read runs fn with the tenant's read lock held.
+func (s *Service) read(ctx context.Context, t Tenant, fn func(tn *tenant) error) error {
+	tn, err := s.tenant(ctx, t)
+	if err != nil {
+		return err
+	}
+	tn.mu.RLock()
+	defer tn.mu.RUnlock()
+	return fn(tn)
+}
+
+// internalError hides a failure's text from clients while keeping it for the log.
+func internalError(err error) error {
+	var me *model.Error
+	if errors.As(err, &me) {
+		return err
+	}
+	return &model.Error{Code: "InternalError", Message: "An internal error has occurred", Cause: err}
+}
+
+// Keys: "r/<account>/<region>/<kind>/<id>". Accounts are 12 digits and regions have no "/",
+// so the split is unambiguous.
+const resourcePrefix = "r/"
+
+func storeKey(t Tenant, kind, id string) string {
+	return resourcePrefix + t.Account + "/" + t.Region + "/" + kind + "/" + id
+}
+
+func parseKey(k string) (t Tenant, kind, id string, ok bool) {
+	parts := strings.SplitN(strings.TrimPrefix(k, resourcePrefix), "/", 4)
+	if len(parts) != 4 || !strings.HasPrefix(k, resourcePrefix) {
+		return Tenant{}, "", "", false
+	}
+	return Tenant{parts[0], parts[1]}, parts[2], parts[3], true
+}
+
+func decode[T any](b []byte) (*T, error) {
+	v := new(T)
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, err
+	}
+	return v, nil
+}

@@ -1,0 +1,219 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/store"
+	"github.com/stockade/stockade/store/bolt"
+)
+
+var alice = Tenant{Account: "111122223333", Region: "us-east-1"}
+
+// flakyStore fails every Txn while failing is set: a disk error at commit time.
+type flakyStore struct {
+	store.Store
+	mu      sync.Mutex
+	failing bool
+}
+
+func (f *flakyStore) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (int64, error) {
+	f.mu.Lock()
+	failing := f.failing
+	f.mu.Unlock()
+	if failing {
+		return 0, errors.New("injected: disk full")
+	}
+	return f.Store.Txn(ctx, conds, ops)
+}
+
+func (f *flakyStore) setFailing(v bool) { f.mu.Lock(); f.failing = v; f.mu.Unlock() }
+
+func openBolt(t *testing.T, path string) store.Store {
+	t.Helper()
+	st, err := bolt.Open(path, bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+func openService(t *testing.T, st store.Store) *Service {
+	t.Helper()
+	s, err := Open(context.Background(), st, DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func code(err error) string {
+	var me *model.Error
+	if errors.As(err, &me) {
+		return me.Code
+	}
+	return fmt.Sprintf("not an API error: %v", err)
+}
+
+// TestStateSurvivesReopen checks that everything a write acknowledged is there after the
+// service is reopened on the same store, and that a deleted default VPC stays deleted.
+func TestStateSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	st := openBolt(t, path)
+	s := openService(t, st)
+	vpc, _, err := s.CreateVPC(ctx, alice, CreateVPCInput{CIDR: "10.0.0.0/16", Tags: model.Tags{"Name": "main"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "w", VpcID: vpc.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rules, _, res, err := s.Authorize(ctx, alice, AuthorizeInput{Group: GroupRef{ID: web.ID}, Permissions: []Permission{{
+		Protocol: "tcp", FromPort: 443, ToPort: 443, HasFrom: true, HasTo: true, IPv4: []CIDRPeer{{CIDR: "0.0.0.0/0", Description: "https"}}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Revision <= 0 || res.Revision != s.Revision() {
+		t.Errorf("revision %d, store at %d", res.Revision, s.Revision())
+	}
+	var dflt *model.VPC
+	s.View(ctx, alice, func(v View) error { dflt = v.DefaultVPC(); return nil })
+	for _, sn := range mustView(t, s, func(v View) []*model.Subnet { return v.Subnets() }) {
+		if _, err := s.DeleteSubnet(ctx, alice, sn.ID, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.DeleteVPC(ctx, alice, dflt.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	s2 := openService(t, openBolt(t, path))
+	err = s2.View(ctx, alice, func(v View) error {
+		g, err := v.Group(web.ID)
+		if err != nil {
+			return err
+		}
+		if len(g.Ingress) != 1 || g.Ingress[0].ID != rules[0].ID || g.Ingress[0].Description != "https" {
+			return fmt.Errorf("rules after reopen: %+v", g.Ingress)
+		}
+		if v.DefaultVPC() != nil {
+			return errors.New("deleted default VPC came back")
+		}
+		got, err := v.VPC(vpc.ID)
+		if err != nil || got.Tags["Name"] != "main" || got.DefaultGroupID == "" {
+			return fmt.Errorf("vpc after reopen: %+v %v", got, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustView[T any](t *testing.T, s *Service, f func(View) T) T {
+	t.Helper()
+	var out T
+	if err := s.View(context.Background(), alice, func(v View) error { out = f(v); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestFailedCommitChangesNothing injects a store failure at commit: the caller gets
+// InternalError without the cause's text, and memory is exactly as before.
+func TestFailedCommitChangesNothing(t *testing.T) {
+	ctx := context.Background()
+	fs := &flakyStore{Store: openBolt(t, filepath.Join(t.TempDir(), "s.db"))}
+	s := openService(t, fs)
+	vpc, _, err := s.CreateVPC(ctx, alice, CreateVPCInput{CIDR: "10.0.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	web, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "w", VpcID: vpc.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := mustView(t, s, func(v View) int { return len(v.Groups()) })
+
+	fs.setFailing(true)
+	_, _, err = s.CreateGroup(ctx, alice, CreateGroupInput{Name: "app", Description: "a", VpcID: vpc.ID})
+	if code(err) != "InternalError" {
+		t.Fatalf("CreateGroup with failing store: %v", err)
+	}
+	var me *model.Error
+	errors.As(err, &me)
+	if me.Message != "An internal error has occurred" {
+		t.Errorf("internal cause leaked into the message: %q", me.Message)
+	}
+	_, _, _, err = s.Authorize(ctx, alice, AuthorizeInput{Group: GroupRef{ID: web.ID}, Permissions: []Permission{{
+		Protocol: "-1", IPv4: []CIDRPeer{{CIDR: "10.0.0.0/8"}}}}})
+	if code(err) != "InternalError" {
+		t.Fatalf("Authorize with failing store: %v", err)
+	}
+	if _, err := s.DeleteVPC(ctx, alice, vpc.ID, false); err == nil {
+		t.Fatal("DeleteVPC succeeded although the VPC has a custom group")
+	}
+	fs.setFailing(false)
+
+	if n := mustView(t, s, func(v View) int { return len(v.Groups()) }); n != before {
+		t.Errorf("groups after failed create: %d, want %d", n, before)
+	}
+	g := mustView(t, s, func(v View) *model.Group { g, _ := v.Group(web.ID); return g })
+	if len(g.Ingress) != 0 {
+		t.Errorf("failed authorize left rules: %+v", g.Ingress)
+	}
+	// The name is free again: the failed create left nothing behind.
+	if _, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "app", Description: "a", VpcID: vpc.ID}); err != nil {
+		t.Errorf("create after failed create: %v", err)
+	}
+}
+
+// TestConcurrentWriters runs writers of several tenants and groups at once (run with -race).
+func TestConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	s := openService(t, openBolt(t, filepath.Join(t.TempDir(), "s.db")))
+	var wg sync.WaitGroup
+	errs := make(chan error, 64)
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			tn := Tenant{Account: fmt.Sprintf("%012d", 100000000000+w%2), Region: "us-east-1"}
+			for i := 0; i < 10; i++ {
+				g, _, err := s.CreateGroup(ctx, tn, CreateGroupInput{Name: fmt.Sprintf("g-%d-%d", w, i), Description: "d"})
+				if err != nil {
+					errs <- err
+					return
+				}
+				_, _, _, err = s.Authorize(ctx, tn, AuthorizeInput{Group: GroupRef{ID: g.ID}, Permissions: []Permission{{
+					Protocol: "tcp", FromPort: int64(i), ToPort: int64(i), HasFrom: true, HasTo: true, IPv4: []CIDRPeer{{CIDR: "10.0.0.0/8"}}}}})
+				if err != nil {
+					errs <- err
+					return
+				}
+				s.View(ctx, tn, func(v View) error { _ = v.Groups(); return nil })
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	for a := 0; a < 2; a++ {
+		tn := Tenant{Account: fmt.Sprintf("%012d", 100000000000+a), Region: "us-east-1"}
+		var n int
+		s.View(ctx, tn, func(v View) error { n = len(v.Groups()); return nil })
+		if n != 41 { // 4 writers × 10 groups + the default VPC's default group
+			t.Errorf("tenant %d has %d groups, want 41", a, n)
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/store"
+)
+
+// Record kinds in store keys.
+const (
+	kindMeta     = "meta"
+	kindVPC      = "vpc"
+	kindSubnet   = "subnet"
+	kindGroup    = "sg"
+	kindENI      = "eni"
+	kindInstance = "instance"
+	kindKeyPair  = "key"
+	kindToken    = "token"
+)
+
+// tenantMeta marks a tenant as initialised, so that a default VPC the user deleted is not
+// created again on the next start.
+type tenantMeta struct {
+	Created time.Time `json:"created"`
+}
+
+// clientToken remembers an idempotent request (ClientToken): a fingerprint of its parameters
+// and the IDs it created, so that a retry returns the same resources.
+type clientToken struct {
+	Fingerprint string   `json:"fp"`
+	IDs         []string `json:"ids"`
+}
+
+// tenant is the in-memory state of one account in one region. Maps hold immutable objects.
+type tenant struct {
+	key         Tenant
+	now         func() time.Time // the service's clock
+	mu          sync.RWMutex
+	initialised bool
+
+	vpcs      map[string]*model.VPC
+	subnets   map[string]*model.Subnet
+	groups    map[string]*model.Group
+	enis      map[string]*model.NetworkInterface
+	instances map[string]*model.Instance
+	keyPairs  map[string]*model.KeyPair // by ID
+	tokens    map[string]*clientToken   // by "<action>/<token>"
+}
+
+func newTenant(t Tenant, now func() time.Time) *tenant {
+	return &tenant{
+		key:       t,
+		now:       now,
+		vpcs:      map[string]*model.VPC{},
+		subnets:   map[string]*model.Subnet{},
+		groups:    map[string]*model.Group{},
+		enis:      map[string]*model.NetworkInterface{},
+		instances: map[string]*model.Instance{},
+		keyPairs:  map[string]*model.KeyPair{},
+		tokens:    map[string]*clientToken{},
+	}
+}
+
+func (tn *tenant) load(kind, id string, b []byte) error {
+	var err error
+	switch kind {
+	case kindMeta:
+		tn.initialised = true
+	case kindVPC:
+		tn.vpcs[id], err = decode[model.VPC](b)
+	case kindSubnet:
+		tn.subnets[id], err = decode[model.Subnet](b)
+	case kindGroup:
+		tn.groups[id], err = decode[model.Group](b)
+	case kindENI:
+		tn.enis[id], err = decode[model.NetworkInterface](b)
+	case kindInstance:
+		tn.instances[id], err = decode[model.Instance](b)
+	case kindKeyPair:
+		tn.keyPairs[id], err = decode[model.KeyPair](b)
+	case kindToken:
+		tn.tokens[id], err = decode[clientToken](b)
+	default:
+		err = fmt.Errorf("unknown record kind %q", kind)
+	}
+	return err
+}
+
+// tx stages one write: it changes the tenant's maps directly (the caller holds the write lock),
+// remembering how to undo each change, and collects the store operations to commit.
+type tx struct {
+	s    *Service
+	tn   *tenant
+	now  time.Time
+	ops  map[string]any // store key → object to encode, or nil to delete
+	keys []string       // ops' keys in first-staged order
+	undo []func()
+}
+
+func (s *Service) begin(tn *tenant) *tx {
+	return &tx{s: s, tn: tn, now: s.cfg.Now().UTC(), ops: map[string]any{}}
+}
+
+func (tx *tx) stage(kind, id string, v any) {
+	k := storeKey(tx.tn.key, kind, id)
+	if _, ok := tx.ops[k]; !ok {
+		tx.keys = append(tx.keys, k)
+	}
+	tx.ops[k] = v
+}
+
+// put records v as the new value of a record that has no map (metadata).
+func (tx *tx) put(kind, id string, v any) { tx.stage(kind, id, v) }
+
+// set replaces m[id] with v (nil deletes), staging the store write and the undo.
+func set[T any](tx *tx, m map[string]*T, kind, id string, v *T) {
+	old, had := m[id]
+	tx.undo = append(tx.undo, func() {
+		if had {
+			m[id] = old
+		} else {
+			delete(m, id)
+		}
+	})
+	if v == nil {
+		delete(m, id)
+		tx.stage(kind, id, nil)
+		return
+	}
+	m[id] = v
+	tx.stage(kind, id, v)
+}
+
+func (tx *tx) rollback() {
+	for i := len(tx.undo) - 1; i >= 0; i-- {
+		tx.undo[i]()
+	}
+	tx.undo = nil
+}
+
+// commit writes every staged record in one durable store transaction. On failure memory is
+// rolled back, so it never runs ahead of what is on disk.
+func (tx *tx) commit(ctx context.Context) (int64, error) {
+	ops := make([]store.Op, 0, len(tx.keys))
+	for _, k := range tx.keys {
+		v := tx.ops[k]
+		if v == nil {
+			ops = append(ops, store.Op{Key: k, Delete: true})
+			continue
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			tx.rollback()
+			return 0, internalError(fmt.Errorf("encode %s: %w", k, err))
+		}
+		ops = append(ops, store.Op{Key: k, Value: b})
+	}
+	// A commit must not be abandoned half-way because the client went away: the request may
+	// already be acknowledged to the store, and memory must match it.
+	rev, err := tx.s.st.Txn(context.WithoutCancel(ctx), nil, ops)
+	if err != nil {
+		tx.rollback()
+		return 0, internalError(fmt.Errorf("commit: %w", err))
+	}
+	return rev, nil
+}

@@ -1,0 +1,93 @@
+package control
+
+import (
+	"cmp"
+	"context"
+	"maps"
+	"slices"
+
+	"github.com/stockade/stockade/model"
+)
+
+// View is a read-only view of one tenant's state. It is valid only inside the function given to
+// Service.View; the objects it returns are immutable and stay valid after it.
+type View struct{ tn *tenant }
+
+// View runs fn with a consistent read-only view of the tenant's state.
+func (s *Service) View(ctx context.Context, t Tenant, fn func(v View) error) error {
+	return s.read(ctx, t, func(tn *tenant) error { return fn(View{tn}) })
+}
+
+// Account is the tenant's account ID.
+func (v View) Account() string { return v.tn.key.Account }
+
+// Region is the tenant's region.
+func (v View) Region() string { return v.tn.key.Region }
+
+func sorted[T any](m map[string]*T, id func(*T) string) []*T {
+	out := slices.Collect(maps.Values(m))
+	slices.SortFunc(out, func(a, b *T) int { return cmp.Compare(id(a), id(b)) })
+	return out
+}
+
+// VPCs returns every VPC, sorted by ID.
+func (v View) VPCs() []*model.VPC {
+	return sorted(v.tn.vpcs, func(x *model.VPC) string { return x.ID })
+}
+
+// VPC returns a VPC or EC2's not-found error.
+func (v View) VPC(id string) (*model.VPC, error) { return v.tn.vpc(id) }
+
+// DefaultVPC returns the default VPC, or nil when the tenant has none.
+func (v View) DefaultVPC() *model.VPC { return v.tn.defaultVPC() }
+
+// Subnets returns every subnet, sorted by ID.
+func (v View) Subnets() []*model.Subnet {
+	return sorted(v.tn.subnets, func(x *model.Subnet) string { return x.ID })
+}
+
+// Subnet returns a subnet or EC2's not-found error.
+func (v View) Subnet(id string) (*model.Subnet, error) { return v.tn.subnet(id) }
+
+// Available is a subnet's availableIpAddressCount.
+func (v View) Available(sn *model.Subnet) int { return v.tn.available(sn) }
+
+// Groups returns every security group, sorted by ID.
+func (v View) Groups() []*model.Group {
+	return sorted(v.tn.groups, func(x *model.Group) string { return x.ID })
+}
+
+// Group returns a group by ID or EC2's not-found error.
+func (v View) Group(id string) (*model.Group, error) { return v.tn.group(id) }
+
+// GroupByName resolves a group name in the default VPC, where names may identify groups.
+func (v View) GroupByName(name string) (*model.Group, error) { return v.tn.groupByName(name) }
+
+// ENIs returns every network interface, sorted by ID.
+func (v View) ENIs() []*model.NetworkInterface {
+	return sorted(v.tn.enis, func(x *model.NetworkInterface) string { return x.ID })
+}
+
+// ENI returns an interface or EC2's not-found error.
+func (v View) ENI(id string) (*model.NetworkInterface, error) { return v.tn.eni(id) }
+
+// Instances returns every instance still visible (terminated ones vanish after an hour),
+// sorted by ID.
+func (v View) Instances() []*model.Instance {
+	all := sorted(v.tn.instances, func(x *model.Instance) string { return x.ID })
+	out := all[:0]
+	for _, in := range all {
+		if !v.tn.expired(in) {
+			out = append(out, in)
+		}
+	}
+	return out
+}
+
+// Instance returns an instance or EC2's not-found error.
+func (v View) Instance(id string) (*model.Instance, error) { return v.tn.instance(id) }
+
+// KeyPairs returns every key pair, sorted by name.
+func (v View) KeyPairs() []*model.KeyPair {
+	return sorted(v.tn.keyPairs, func(x *model.KeyPair) string { return x.Name })
+}

@@ -1,0 +1,213 @@
+package control
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/netip"
+	"strings"
+
+	"github.com/stockade/stockade/model"
+)
+
+// defaultVPCCIDR is the default VPC's range on AWS, with a /20 default subnet per zone.
+var defaultVPCCIDR = netip.MustParsePrefix("172.31.0.0/16")
+
+// Zones are the availability zones Stockade reports for a region: "<region>a".."<region>c".
+func Zones(region string) []string {
+	return []string{region + "a", region + "b", region + "c"}
+}
+
+// ZoneID is an AZ ID in AWS's form: "use1-az1" for us-east-1a.
+func ZoneID(zone string) string {
+	region, letter := zone[:len(zone)-1], zone[len(zone)-1]
+	parts := strings.Split(region, "-")
+	short := map[string]string{"north": "n", "south": "s", "east": "e", "west": "w", "central": "c",
+		"northeast": "ne", "southeast": "se", "northwest": "nw", "southwest": "sw"}
+	var b strings.Builder
+	for i, p := range parts {
+		switch {
+		case i == 0 || i == len(parts)-1:
+			b.WriteString(p)
+		case short[p] != "":
+			b.WriteString(short[p])
+		default:
+			b.WriteByte(p[0])
+		}
+	}
+	return fmt.Sprintf("%s-az%d", b.String(), letter-'a'+1)
+}
+
+// CreateVPCInput are CreateVpc's parameters.
+type CreateVPCInput struct {
+	CIDR        string
+	IPv6        bool // AmazonProvidedIpv6CidrBlock
+	Tenancy     string
+	Tags        model.Tags
+	DryRun      bool
+	ClientToken string
+}
+
+// CreateVPC creates a VPC with its default security group (spec §1.2, §2.3).
+func (s *Service) CreateVPC(ctx context.Context, t Tenant, in CreateVPCInput) (*model.VPC, Result, error) {
+	if in.CIDR == "" {
+		return nil, Result{}, model.Missing("CidrBlock")
+	}
+	cidr, err := model.ParseCIDR(in.CIDR, false, "CidrBlock")
+	if err != nil {
+		return nil, Result{}, err
+	}
+	if cidr.Bits() < 16 || cidr.Bits() > 28 {
+		return nil, Result{}, model.Errorf("InvalidVpc.Range", "The CIDR '%s' is invalid.", in.CIDR)
+	}
+	switch in.Tenancy {
+	case "":
+		in.Tenancy = "default"
+	case "default", "dedicated":
+	default:
+		return nil, Result{}, model.InvalidValue("Value (%s) for parameter instanceTenancy is invalid. Valid values: default, dedicated", in.Tenancy)
+	}
+	var vpc *model.VPC
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
+		if len(tx.tn.vpcs) >= s.cfg.Quotas.VPCs {
+			return model.Errorf("VpcLimitExceeded", "The maximum number of VPCs has been reached.")
+		}
+		vpc = tx.newVPC(cidr, in.Tenancy, false, in.Tags)
+		if in.IPv6 {
+			vpc.IPv6CIDR = tx.allocIPv6()
+			vpc.IPv6CIDRAssocID = model.NewID(model.PrefixVPCCidrAssoc)
+		}
+		return tx.addVPC(vpc)
+	})
+	return vpc, res, err
+}
+
+func (tx *tx) newVPC(cidr netip.Prefix, tenancy string, isDefault bool, tags model.Tags) *model.VPC {
+	return &model.VPC{
+		ID:            model.NewID(model.PrefixVPC),
+		OwnerID:       tx.tn.key.Account,
+		CIDR:          cidr,
+		CIDRAssocID:   model.NewID(model.PrefixVPCCidrAssoc),
+		Tenancy:       tenancy,
+		IsDefault:     isDefault,
+		DhcpOptionsID: model.NewID(model.PrefixDhcpOptions),
+		Tags:          tags,
+	}
+}
+
+// addVPC stores vpc together with its default security group.
+func (tx *tx) addVPC(vpc *model.VPC) error {
+	g := &model.Group{
+		ID:          model.NewID(model.PrefixGroup),
+		Name:        model.DefaultGroupName,
+		Description: model.DefaultGroupDescription,
+		VpcID:       vpc.ID,
+		OwnerID:     vpc.OwnerID,
+		Default:     true,
+	}
+	g.Ingress = []model.Rule{{ID: model.NewID(model.PrefixRule), Protocol: model.ProtoAll, FromPort: -1, ToPort: -1,
+		Peer: model.Peer{GroupID: g.ID, UserID: g.OwnerID, VpcID: vpc.ID}}}
+	g.Egress = []model.Rule{{ID: model.NewID(model.PrefixRule), Egress: true, Protocol: model.ProtoAll, FromPort: -1, ToPort: -1,
+		Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}}}
+	if vpc.IPv6CIDR.IsValid() {
+		g.Egress = append(g.Egress, model.Rule{ID: model.NewID(model.PrefixRule), Egress: true, Protocol: model.ProtoAll, FromPort: -1, ToPort: -1,
+			Peer: model.Peer{CIDR: netip.MustParsePrefix("::/0")}})
+	}
+	vpc.DefaultGroupID = g.ID
+	set(tx, tx.tn.vpcs, kindVPC, vpc.ID, vpc)
+	set(tx, tx.tn.groups, kindGroup, g.ID, g)
+	return nil
+}
+
+// allocIPv6 picks an unused /56 from the unique-local range for an "Amazon-provided" IPv6 block.
+func (tx *tx) allocIPv6() netip.Prefix {
+	used := map[netip.Prefix]bool{}
+	for _, v := range tx.tn.vpcs {
+		used[v.IPv6CIDR] = true
+	}
+	for {
+		var b [16]byte
+		b[0] = 0xfd
+		rand.Read(b[1:7]) // never fails (crypto/rand)
+		p := netip.PrefixFrom(netip.AddrFrom16(b), 56)
+		if !used[p] {
+			return p
+		}
+	}
+}
+
+// createDefaultVPC gives a new tenant AWS's default VPC: 172.31.0.0/16 with a default /20
+// subnet in each zone (spec §1.2).
+func (tx *tx) createDefaultVPC() error {
+	vpc := tx.newVPC(defaultVPCCIDR, "default", true, nil)
+	if err := tx.addVPC(vpc); err != nil {
+		return err
+	}
+	for i, zone := range Zones(tx.tn.key.Region) {
+		base := defaultVPCCIDR.Addr().As4()
+		base[2] = byte(16 * i)
+		sn := &model.Subnet{
+			ID:           model.NewID(model.PrefixSubnet),
+			VpcID:        vpc.ID,
+			OwnerID:      vpc.OwnerID,
+			CIDR:         netip.PrefixFrom(netip.AddrFrom4(base), 20),
+			AZ:           zone,
+			AZID:         ZoneID(zone),
+			DefaultForAz: true,
+			MapPublicIP:  true,
+		}
+		set(tx, tx.tn.subnets, kindSubnet, sn.ID, sn)
+	}
+	return nil
+}
+
+// DeleteVPC deletes an empty VPC and its default group. Subnets, custom groups, interfaces and
+// instances keep it alive (DependencyViolation).
+func (s *Service) DeleteVPC(ctx context.Context, t Tenant, id string, dryRun bool) (Result, error) {
+	return s.write(ctx, t, dryRun, func(tx *tx) error {
+		vpc, err := tx.tn.vpc(id)
+		if err != nil {
+			return err
+		}
+		dep := model.Errorf("DependencyViolation", "The vpc '%s' has dependencies and cannot be deleted.", id)
+		for _, sn := range tx.tn.subnets {
+			if sn.VpcID == id {
+				return dep
+			}
+		}
+		for _, g := range tx.tn.groups {
+			if g.VpcID == id && !g.Default {
+				return dep
+			}
+		}
+		for _, n := range tx.tn.enis {
+			if n.VpcID == id {
+				return dep
+			}
+		}
+		set[model.Group](tx, tx.tn.groups, kindGroup, vpc.DefaultGroupID, nil)
+		set[model.VPC](tx, tx.tn.vpcs, kindVPC, id, nil)
+		return nil
+	})
+}
+
+// vpc returns the VPC with the given ID or EC2's not-found error.
+func (tn *tenant) vpc(id string) (*model.VPC, error) {
+	if v := tn.vpcs[id]; v != nil {
+		return v, nil
+	}
+	if !model.ValidID(model.PrefixVPC, id) {
+		return nil, model.Errorf("InvalidVpcID.Malformed", "Invalid id: \"%s\" (expecting \"vpc-...\")", id)
+	}
+	return nil, model.Errorf("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", id)
+}
+
+// defaultVPC returns the tenant's default VPC, or nil when it has none (deleted).
+func (tn *tenant) defaultVPC() *model.VPC {
+	for _, v := range tn.vpcs {
+		if v.IsDefault {
+			return v
+		}
+	}
+	return nil
+}
