@@ -1,0 +1,146 @@
+// Package adminapi is Stockade's local administration interface: a small JSON-over-HTTP API
+// served on a Unix socket inside the data directory, used by `stockade account …` to add and
+// list accounts while the server runs. Whoever can open the socket — the data directory is
+// 0700 — is an administrator; nothing on it is reachable over the network.
+package adminapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stockade/stockade/auth"
+)
+
+// SocketName is the socket's file name inside the data directory.
+const SocketName = "admin.sock"
+
+// AccountInfo is an account as listed: everything but the secret.
+type AccountInfo struct {
+	ID          string    `json:"id"`
+	Name        string    `json:"name"`
+	AccessKeyID string    `json:"accessKeyId"`
+	Admin       bool      `json:"admin"`
+	Created     time.Time `json:"created"`
+}
+
+// Handler serves the admin API over accounts.
+func Handler(accounts *auth.Registry) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
+		var out []AccountInfo
+		for _, a := range accounts.List() {
+			out = append(out, AccountInfo{a.ID, a.Name, a.AccessKeyID, a.Admin, a.Created})
+		}
+		writeJSON(w, http.StatusOK, out)
+	})
+	mux.HandleFunc("POST /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Name string `json:"name"`
+		}
+		if err := json.NewDecoder(io.LimitReader(r.Body, 4096)).Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "body must be JSON {\"name\": …}"})
+			return
+		}
+		a, err := accounts.Create(r.Context(), req.Name, false)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, a)
+	})
+	return mux
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+// Listen opens the socket in dataDir, replacing a stale one left by a crash.
+func Listen(dataDir string) (net.Listener, error) {
+	path := filepath.Join(dataDir, SocketName)
+	if c, err := net.Dial("unix", path); err == nil {
+		c.Close()
+		return nil, fmt.Errorf("admin socket %s is served by another running stockade server", path)
+	}
+	os.Remove(path)
+	l, err := net.Listen("unix", path)
+	if err != nil {
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	if err := os.Chmod(path, 0o600); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("admin socket: %w", err)
+	}
+	return l, nil
+}
+
+// Client talks to a running server's admin socket.
+type Client struct {
+	http *http.Client
+}
+
+// Dial returns a client for the server whose data directory is dataDir.
+func Dial(dataDir string) *Client {
+	path := filepath.Join(dataDir, SocketName)
+	return &Client{http: &http.Client{
+		Timeout: 10 * time.Second,
+		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			var d net.Dialer
+			c, err := d.DialContext(ctx, "unix", path)
+			if err != nil {
+				return nil, fmt.Errorf("no stockade server is running with data directory %s (%w)", dataDir, err)
+			}
+			return c, nil
+		}},
+	}}
+}
+
+// CreateAccount adds an account and returns it with its secret.
+func (c *Client) CreateAccount(ctx context.Context, name string) (auth.Account, error) {
+	var a auth.Account
+	body, _ := json.Marshal(map[string]string{"name": name})
+	err := c.do(ctx, http.MethodPost, "/v1/accounts", string(body), &a)
+	return a, err
+}
+
+// ListAccounts lists the accounts without secrets.
+func (c *Client) ListAccounts(ctx context.Context) ([]AccountInfo, error) {
+	var out []AccountInfo
+	err := c.do(ctx, http.MethodGet, "/v1/accounts", "", &out)
+	return out, err
+}
+
+func (c *Client) do(ctx context.Context, method, path, body string, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, "http://stockade"+path, strings.NewReader(body))
+	if err != nil {
+		return err
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		var ue interface{ Unwrap() error }
+		if errors.As(err, &ue) {
+			return ue.Unwrap()
+		}
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.NewDecoder(resp.Body).Decode(&e)
+		return fmt.Errorf("%s", e.Error)
+	}
+	return json.NewDecoder(resp.Body).Decode(out)
+}

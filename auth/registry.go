@@ -1,0 +1,187 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stockade/stockade/store"
+)
+
+// Account is one tenant's identity. The secret is kept because SigV4 verification needs it.
+type Account struct {
+	ID              string    `json:"id"`
+	Name            string    `json:"name"`
+	AccessKeyID     string    `json:"accessKeyId"`
+	SecretAccessKey string    `json:"secretAccessKey"`
+	Admin           bool      `json:"admin,omitempty"`
+	Created         time.Time `json:"created"`
+}
+
+// ARN is the account's caller identity as STS GetCallerIdentity reports it.
+func (a Account) ARN() string {
+	if a.Admin {
+		return "arn:aws:iam::" + a.ID + ":root"
+	}
+	return "arn:aws:iam::" + a.ID + ":user/" + a.Name
+}
+
+const keyPrefix = "accounts/"
+
+// Registry holds every account in memory, backed by the store. Safe for concurrent use.
+type Registry struct {
+	st    store.Store
+	mu    sync.RWMutex
+	byKey map[string]Account
+}
+
+// Open loads the accounts from st.
+func Open(ctx context.Context, st store.Store) (*Registry, error) {
+	kvs, _, err := st.List(ctx, keyPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("load accounts: %w", err)
+	}
+	r := &Registry{st: st, byKey: map[string]Account{}}
+	for _, kv := range kvs {
+		var a Account
+		if err := json.Unmarshal(kv.Value, &a); err != nil {
+			return nil, fmt.Errorf("load accounts: record %q: %w", kv.Key, err)
+		}
+		r.byKey[a.AccessKeyID] = a
+	}
+	return r, nil
+}
+
+// Lookup returns the account owning an access key ID.
+func (r *Registry) Lookup(accessKeyID string) (Account, bool) {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	a, ok := r.byKey[accessKeyID]
+	return a, ok
+}
+
+// Secret returns the secret of an access key; it has the shape of sigv4.SecretFunc.
+func (r *Registry) Secret(accessKeyID string) (string, bool) {
+	a, ok := r.Lookup(accessKeyID)
+	return a.SecretAccessKey, ok
+}
+
+// List returns every account, sorted by account ID.
+func (r *Registry) List() []Account {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]Account, 0, len(r.byKey))
+	for _, a := range r.byKey {
+		out = append(out, a)
+	}
+	slices.SortFunc(out, func(a, b Account) int { return strings.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Admin returns the administrator account, if one exists.
+func (r *Registry) Admin() (Account, bool) {
+	for _, a := range r.List() {
+		if a.Admin {
+			return a, true
+		}
+	}
+	return Account{}, false
+}
+
+// ValidName reports whether name is acceptable for an account: 1–64 of [A-Za-z0-9+=,.@_-],
+// IAM's user-name alphabet.
+func ValidName(name string) bool {
+	if name == "" || len(name) > 64 {
+		return false
+	}
+	for _, c := range name {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || strings.ContainsRune("+=,.@_-", c)) {
+			return false
+		}
+	}
+	return true
+}
+
+// Create makes a new account with a fresh 12-digit ID and key pair, durably.
+func (r *Registry) Create(ctx context.Context, name string, admin bool) (Account, error) {
+	if !ValidName(name) {
+		return Account{}, fmt.Errorf("account name %q: use 1-64 letters, digits or +=,.@_-", name)
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	ids := map[string]bool{}
+	for _, a := range r.byKey {
+		if a.Name == name {
+			return Account{}, fmt.Errorf("account name %q is already taken by account %s", name, a.ID)
+		}
+		ids[a.ID] = true
+	}
+	a := Account{Name: name, Admin: admin, Created: time.Now().UTC()}
+	for a.ID == "" || ids[a.ID] || strings.HasPrefix(a.ID, "0") {
+		a.ID = randomString("0123456789", 12)
+	}
+	a.AccessKeyID = "AKIA" + randomString("ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", 16)
+	a.SecretAccessKey = randomString("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", 40)
+	b, err := json.Marshal(a)
+	if err != nil {
+		return Account{}, err
+	}
+	// Must not exist yet: a second server on the same store cannot create a clashing key.
+	if _, err := r.st.Txn(ctx, []store.Cond{{Key: keyPrefix + a.AccessKeyID}}, []store.Op{{Key: keyPrefix + a.AccessKeyID, Value: b}}); err != nil {
+		return Account{}, fmt.Errorf("store account %s: %w", a.ID, err)
+	}
+	r.byKey[a.AccessKeyID] = a
+	return a, nil
+}
+
+func randomString(alphabet string, n int) string {
+	out := make([]byte, n)
+	max := big.NewInt(int64(len(alphabet)))
+	for i := range out {
+		v, err := rand.Int(rand.Reader, max)
+		if err != nil {
+			panic("crypto/rand failed: " + err.Error())
+		}
+		out[i] = alphabet[v.Int64()]
+	}
+	return string(out)
+}
+
+// CredentialsFile renders a in the AWS shared-credentials format under profile.
+func CredentialsFile(profile string, a Account) string {
+	return fmt.Sprintf("# Stockade account %s (%s)\n[%s]\naws_access_key_id = %s\naws_secret_access_key = %s\n",
+		a.ID, a.Name, profile, a.AccessKeyID, a.SecretAccessKey)
+}
+
+// WriteCredentials writes the credentials file atomically with mode 0600.
+func WriteCredentials(path, profile string, a Account) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".credentials-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	if _, err := tmp.WriteString(CredentialsFile(profile, a)); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), path)
+}

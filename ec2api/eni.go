@@ -1,0 +1,353 @@
+package ec2api
+
+import (
+	"strconv"
+	"strings"
+
+	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/ec2api/query"
+	"github.com/stockade/stockade/model"
+)
+
+// readConnTrack decodes ConnectionTrackingSpecification.*; nil when absent. Fields not given
+// keep AWS's defaults.
+func readConnTrack(r *query.Request, key string) (*model.ConnTrack, error) {
+	if !r.Has(key) {
+		return nil, nil
+	}
+	ct := model.DefaultConnTrack
+	for _, f := range []struct {
+		name string
+		dst  *int
+	}{{"TcpEstablishedTimeout", &ct.TCPEstablished}, {"UdpStreamTimeout", &ct.UDPStream}, {"UdpTimeout", &ct.UDP}} {
+		v, ok, err := optInt(r, key+"."+f.name)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			*f.dst = int(v)
+		}
+	}
+	return &ct, nil
+}
+
+func (s *Server) createNetworkInterface(c *call) error {
+	r := c.req
+	tags, err := tagsFor(r, "network-interface")
+	if err != nil {
+		return err
+	}
+	groups, err := ids(r, "SecurityGroupId")
+	if err != nil {
+		return err
+	}
+	ct, err := readConnTrack(r, "ConnectionTrackingSpecification")
+	if err != nil {
+		return err
+	}
+	in := control.CreateENIInput{
+		SubnetID: str(r, "SubnetId"), Groups: groups, Description: str(r, "Description"),
+		PrivateIP: str(r, "PrivateIpAddress"), ConnTrack: ct, Tags: tags,
+		ClientToken: str(r, "ClientToken"), DryRun: c.dryRun(),
+	}
+	for _, p := range r.List("PrivateIpAddresses") {
+		primary, _, err := optBool(p, "Primary")
+		if err != nil {
+			return err
+		}
+		if primary && in.PrivateIP == "" {
+			in.PrivateIP = str(p, "PrivateIpAddress")
+		} else {
+			in.SecondaryCount++
+		}
+	}
+	if n, ok, err := optInt(r, "SecondaryPrivateIpAddressCount"); err != nil {
+		return err
+	} else if ok {
+		if n < 0 {
+			return model.InvalidValue("Value (%d) for parameter secondaryPrivateIpAddressCount is invalid.", n)
+		}
+		in.SecondaryCount += int(n)
+	}
+	if in.SubnetID == "" {
+		return model.Missing("SubnetId")
+	}
+	eni, res, err := c.svc().CreateENI(c.ctx, c.tenant, in)
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	names, err := c.groupNames()
+	if err != nil {
+		return err
+	}
+	c.out.open("networkInterface")
+	c.writeENI(eni, names, true)
+	c.out.close("networkInterface")
+	c.out.opt("clientToken", in.ClientToken)
+	return nil
+}
+
+// groupNames maps the tenant's group IDs to names, for groupSet elements.
+func (c *call) groupNames() (map[string]string, error) {
+	names := map[string]string{}
+	err := c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+		for _, g := range v.Groups() {
+			names[g.ID] = g.Name
+		}
+		return nil
+	})
+	return names, err
+}
+
+func (s *Server) deleteNetworkInterface(c *call) error {
+	id := str(c.req, "NetworkInterfaceId")
+	if id == "" {
+		return model.Missing("NetworkInterfaceId")
+	}
+	res, err := c.svc().DeleteENI(c.ctx, c.tenant, id, c.dryRun())
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.bool("return", true)
+	return nil
+}
+
+func (s *Server) modifyNetworkInterfaceAttribute(c *call) error {
+	r := c.req
+	in := control.ModifyENIInput{ID: str(r, "NetworkInterfaceId"), DryRun: c.dryRun()}
+	if in.ID == "" {
+		return model.Missing("NetworkInterfaceId")
+	}
+	var err error
+	if in.Groups, err = ids(r, "SecurityGroupId"); err != nil {
+		return err
+	}
+	if d, ok := r.String("Description.Value"); ok {
+		in.Description = &d
+	}
+	if v, ok, err := optBool(r, "SourceDestCheck.Value"); err != nil {
+		return err
+	} else if ok {
+		in.SourceDestCheck = &v
+	}
+	if v, ok, err := optBool(r, "Attachment.DeleteOnTermination"); err != nil {
+		return err
+	} else if ok {
+		in.DeleteOnTermination, in.AttachmentID = &v, str(r, "Attachment.AttachmentId")
+	}
+	if in.ConnTrack, err = readConnTrack(r, "ConnectionTrackingSpecification"); err != nil {
+		return err
+	}
+	res, err := c.svc().ModifyENI(c.ctx, c.tenant, in)
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.bool("return", true)
+	return nil
+}
+
+type eniRow struct {
+	*model.NetworkInterface
+	names map[string]string
+}
+
+var eniFilters = filterer[eniRow]{
+	fields: fields[eniRow]{
+		"network-interface-id": one2(func(n eniRow) string { return n.ID }),
+		"group-id":             func(n eniRow) []string { return n.Groups },
+		"group-name": func(n eniRow) []string {
+			var out []string
+			for _, g := range n.Groups {
+				out = append(out, n.names[g])
+			}
+			return out
+		},
+		"subnet-id":                    one2(func(n eniRow) string { return n.SubnetID }),
+		"vpc-id":                       one2(func(n eniRow) string { return n.VpcID }),
+		"availability-zone":            one2(func(n eniRow) string { return n.AZ }),
+		"status":                       one2(func(n eniRow) string { return n.Status() }),
+		"private-ip-address":           func(n eniRow) []string { return addrStrings(n.NetworkInterface) },
+		"addresses.private-ip-address": func(n eniRow) []string { return addrStrings(n.NetworkInterface) },
+		"attachment.instance-id": func(n eniRow) []string {
+			if n.Attachment != nil {
+				return one(n.Attachment.InstanceID)
+			}
+			return nil
+		},
+		"attachment.attachment-id": func(n eniRow) []string {
+			if n.Attachment != nil {
+				return one(n.Attachment.ID)
+			}
+			return nil
+		},
+		"attachment.status": func(n eniRow) []string {
+			if n.Attachment != nil {
+				return one("attached")
+			}
+			return nil
+		},
+		"description":       func(n eniRow) []string { return one(n.Description) },
+		"mac-address":       one2(func(n eniRow) string { return n.MAC }),
+		"interface-type":    func(eniRow) []string { return one("interface") },
+		"owner-id":          one2(func(n eniRow) string { return n.OwnerID }),
+		"source-dest-check": one2(func(n eniRow) string { return boolStr(n.SourceDestCheck) }),
+		"requester-managed": func(eniRow) []string { return one("false") },
+	},
+	tagsOf: func(n eniRow) model.Tags { return n.Tags },
+}
+
+func addrStrings(n *model.NetworkInterface) []string {
+	var out []string
+	for _, a := range n.Addrs() {
+		if a.Is4() {
+			out = append(out, a.String())
+		}
+	}
+	return out
+}
+
+func (s *Server) describeNetworkInterfaces(c *call) error {
+	if err := noMaxWithIDs(c.req, "NetworkInterfaceId"); err != nil {
+		return err
+	}
+	want, err := ids(c.req, "NetworkInterfaceId")
+	if err != nil {
+		return err
+	}
+	var rows []eniRow
+	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+		names := map[string]string{}
+		for _, g := range v.Groups() {
+			names[g.ID] = g.Name
+		}
+		var ns []*model.NetworkInterface
+		if len(want) == 0 {
+			ns = v.ENIs()
+		} else if ns, err = byIDs(want, v.ENI); err != nil {
+			return err
+		}
+		for _, n := range ns {
+			rows = append(rows, eniRow{n, names})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if rows, err = eniFilters.filter(c.req, rows); err != nil {
+		return err
+	}
+	page, next, err := paginate(c.req, rows, func(n eniRow) string { return n.ID }, describeLimits)
+	if err != nil {
+		return err
+	}
+	c.out.open("networkInterfaceSet")
+	for _, n := range page {
+		c.out.open("item")
+		c.writeENI(n.NetworkInterface, n.names, true)
+		c.out.close("item")
+	}
+	c.out.close("networkInterfaceSet")
+	c.out.opt("nextToken", next)
+	return nil
+}
+
+// privateDNS is the EC2-style internal host name of an address.
+func privateDNS(region, ip string) string {
+	host := "ip-" + strings.ReplaceAll(ip, ".", "-")
+	if region == "us-east-1" {
+		return host + ".ec2.internal"
+	}
+	return host + "." + region + ".compute.internal"
+}
+
+// writeENI renders a NetworkInterface; full adds the fields only DescribeNetworkInterfaces and
+// CreateNetworkInterface carry (instances embed a shorter form).
+func (c *call) writeENI(n *model.NetworkInterface, names map[string]string, full bool) {
+	x := &c.out
+	x.str("networkInterfaceId", n.ID)
+	x.str("subnetId", n.SubnetID)
+	x.str("vpcId", n.VpcID)
+	if full {
+		x.str("availabilityZone", n.AZ)
+		x.bool("requesterManaged", false)
+	}
+	x.str("description", n.Description)
+	x.str("ownerId", n.OwnerID)
+	x.str("status", n.Status())
+	x.str("macAddress", n.MAC)
+	x.str("privateIpAddress", n.PrivateIP.String())
+	x.str("privateDnsName", privateDNS(c.tenant.Region, n.PrivateIP.String()))
+	x.bool("sourceDestCheck", n.SourceDestCheck)
+	x.str("interfaceType", "interface")
+	writeGroupSet(x, n.Groups, names)
+	if a := n.Attachment; a != nil {
+		x.open("attachment")
+		x.str("attachmentId", a.ID)
+		x.str("instanceId", a.InstanceID)
+		x.str("instanceOwnerId", n.OwnerID)
+		x.int("deviceIndex", int64(a.DeviceIndex))
+		x.str("status", "attached")
+		x.time("attachTime", a.AttachTime)
+		x.bool("deleteOnTermination", a.DeleteOnTermination)
+		x.int("networkCardIndex", 0)
+		x.close("attachment")
+	}
+	x.open("privateIpAddressesSet")
+	for i, a := range append([]string{n.PrivateIP.String()}, addrsToStrings(n)...) {
+		x.open("item")
+		x.str("privateIpAddress", a)
+		x.str("privateDnsName", privateDNS(c.tenant.Region, a))
+		x.bool("primary", i == 0)
+		x.close("item")
+	}
+	x.close("privateIpAddressesSet")
+	if len(n.IPv6) == 0 {
+		x.empty("ipv6AddressesSet")
+	} else {
+		x.open("ipv6AddressesSet")
+		for _, a := range n.IPv6 {
+			x.open("item")
+			x.str("ipv6Address", a.String())
+			x.close("item")
+		}
+		x.close("ipv6AddressesSet")
+	}
+	if full {
+		x.open("connectionTrackingConfiguration")
+		x.int("tcpEstablishedTimeout", int64(n.ConnTrack.TCPEstablished))
+		x.int("udpStreamTimeout", int64(n.ConnTrack.UDPStream))
+		x.int("udpTimeout", int64(n.ConnTrack.UDP))
+		x.close("connectionTrackingConfiguration")
+		writeTags(x, n.Tags)
+	}
+}
+
+func addrsToStrings(n *model.NetworkInterface) []string {
+	out := make([]string, len(n.SecondaryIPs))
+	for i, a := range n.SecondaryIPs {
+		out[i] = a.String()
+	}
+	return out
+}
+
+func writeGroupSet(x *xmlWriter, groups []string, names map[string]string) {
+	if len(groups) == 0 {
+		x.empty("groupSet")
+		return
+	}
+	x.open("groupSet")
+	for _, g := range groups {
+		x.open("item")
+		x.str("groupId", g)
+		x.str("groupName", names[g])
+		x.close("item")
+	}
+	x.close("groupSet")
+}
+
+// itoa is strconv.Itoa for int32 values.
+func itoa(v int) string { return strconv.Itoa(v) }

@@ -1,0 +1,482 @@
+package ec2api
+
+import (
+	"encoding/base64"
+	"strings"
+
+	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/model"
+)
+
+func (s *Server) runInstances(c *call) error {
+	r := c.req
+	specs, err := tagSpecs(r, "instance", "network-interface")
+	if err != nil {
+		return err
+	}
+	in := control.RunInput{
+		ImageID: str(r, "ImageId"), InstanceType: str(r, "InstanceType"),
+		SubnetID: str(r, "SubnetId"), KeyName: str(r, "KeyName"),
+		Zone: str(r, "Placement.AvailabilityZone"), Tenancy: str(r, "Placement.Tenancy"),
+		PrivateIP: str(r, "PrivateIpAddress"), ClientToken: str(r, "ClientToken"),
+		InstanceTags: specs["instance"], ENITags: specs["network-interface"], DryRun: c.dryRun(),
+	}
+	if in.ImageID == "" {
+		return model.Missing("ImageId")
+	}
+	if !model.ValidID("ami", in.ImageID) {
+		return model.Errorf("InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", in.ImageID)
+	}
+	if in.InstanceType == "" {
+		in.InstanceType = "m1.small" // EC2's default
+	}
+	if len(in.ClientToken) > 64 {
+		return model.InvalidValue("Value for parameter clientToken is invalid: at most 64 ASCII characters.")
+	}
+	min, hasMin, err := optInt(r, "MinCount")
+	if err != nil {
+		return err
+	}
+	max, hasMax, err := optInt(r, "MaxCount")
+	if err != nil {
+		return err
+	}
+	if !hasMin {
+		return model.Missing("MinCount")
+	}
+	if !hasMax {
+		return model.Missing("MaxCount")
+	}
+	in.MinCount, in.MaxCount = int(min), int(max)
+	if in.GroupIDs, err = ids(r, "SecurityGroupId"); err != nil {
+		return err
+	}
+	if in.GroupNames, err = ids(r, "SecurityGroup"); err != nil {
+		return err
+	}
+	if v, ok, err := optBool(r, "DisableApiTermination"); err != nil {
+		return err
+	} else if ok {
+		in.DisableAPITermination = v
+	}
+	if ud := str(r, "UserData"); ud != "" {
+		// The SDKs and the CLI base64-encode user data (spec §11.29).
+		if in.UserData, err = base64.StdEncoding.DecodeString(ud); err != nil {
+			return model.InvalidValue("Invalid BASE64 encoding of user data.")
+		}
+	}
+	for _, n := range r.List("NetworkInterface") {
+		ri := control.RunInterface{SubnetID: str(n, "SubnetId"), NetworkInterfaceID: str(n, "NetworkInterfaceId"), PrivateIP: str(n, "PrivateIpAddress")}
+		idx, ok, err := optInt(n, "DeviceIndex")
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return model.Missing("NetworkInterface.N.DeviceIndex")
+		}
+		ri.DeviceIndex = int(idx)
+		if ri.GroupIDs, err = ids(n, "SecurityGroupId"); err != nil {
+			return err
+		}
+		if v, ok, err := optBool(n, "DeleteOnTermination"); err != nil {
+			return err
+		} else if ok {
+			ri.DeleteOnTermination = &v
+		}
+		if ri.ConnTrack, err = readConnTrack(n, "ConnectionTrackingSpecification"); err != nil {
+			return err
+		}
+		in.Interfaces = append(in.Interfaces, ri)
+	}
+	resv, res, err := c.svc().RunInstances(c.ctx, c.tenant, in)
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	names, err := c.groupNames()
+	if err != nil {
+		return err
+	}
+	x := &c.out
+	x.str("reservationId", resv.ID)
+	x.str("ownerId", resv.OwnerID)
+	x.empty("groupSet")
+	x.open("instancesSet")
+	for _, inst := range resv.Instances {
+		var enis []*model.NetworkInterface
+		for _, id := range inst.InterfaceIDs {
+			if n := resv.ENIs[id]; n != nil {
+				enis = append(enis, n)
+			}
+		}
+		x.open("item")
+		c.writeInstance(inst, enis, names)
+		x.close("item")
+	}
+	x.close("instancesSet")
+	return nil
+}
+
+func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface, names map[string]string) {
+	x := &c.out
+	x.str("instanceId", in.ID)
+	x.str("imageId", in.ImageID)
+	x.open("instanceState")
+	x.int("code", int64(in.State.Code))
+	x.str("name", in.State.Name)
+	x.close("instanceState")
+	var primary *model.NetworkInterface
+	for _, n := range enis {
+		if n.Attachment != nil && n.Attachment.DeviceIndex == 0 {
+			primary = n
+		}
+	}
+	if primary != nil {
+		x.str("privateDnsName", privateDNS(c.tenant.Region, primary.PrivateIP.String()))
+	} else {
+		x.empty("privateDnsName")
+	}
+	x.empty("dnsName")
+	x.opt("reason", in.TerminationMsg)
+	x.opt("keyName", in.KeyName)
+	x.int("amiLaunchIndex", int64(in.LaunchIndex))
+	x.empty("productCodes")
+	x.str("instanceType", in.InstanceType)
+	x.time("launchTime", in.LaunchTime)
+	x.open("placement")
+	x.str("availabilityZone", in.AZ)
+	x.empty("groupName")
+	x.str("tenancy", in.Tenancy)
+	x.close("placement")
+	x.open("monitoring")
+	x.str("state", "disabled")
+	x.close("monitoring")
+	if in.State != model.StateTerminated {
+		x.str("subnetId", in.SubnetID)
+		x.str("vpcId", in.VpcID)
+	}
+	if primary != nil {
+		x.str("privateIpAddress", primary.PrivateIP.String())
+		x.bool("sourceDestCheck", primary.SourceDestCheck)
+		writeGroupSet(x, primary.Groups, names)
+	} else {
+		x.empty("groupSet")
+	}
+	if in.State == model.StateTerminated {
+		x.open("stateReason")
+		x.str("code", "Client.UserInitiatedShutdown")
+		x.str("message", "Client.UserInitiatedShutdown: User initiated shutdown")
+		x.close("stateReason")
+	}
+	x.str("architecture", "x86_64")
+	x.str("rootDeviceType", "ebs")
+	x.str("rootDeviceName", "/dev/xvda")
+	x.empty("blockDeviceMapping")
+	x.str("virtualizationType", "hvm")
+	x.opt("clientToken", in.ClientToken)
+	writeTags(x, in.Tags)
+	x.str("hypervisor", "xen")
+	x.open("networkInterfaceSet")
+	for _, n := range enis {
+		x.open("item")
+		c.writeENI(n, names, false)
+		x.close("item")
+	}
+	x.close("networkInterfaceSet")
+	x.bool("ebsOptimized", false)
+	x.bool("enaSupport", true)
+}
+
+// instanceRow is an instance with what its filters and rendering need.
+type instanceRow struct {
+	*model.Instance
+	enis  []*model.NetworkInterface
+	names map[string]string
+}
+
+func (r instanceRow) groups() []string {
+	var out []string
+	for _, n := range r.enis {
+		out = append(out, n.Groups...)
+	}
+	return out
+}
+
+func (r instanceRow) primaryGroups() []string {
+	for _, n := range r.enis {
+		if n.Attachment != nil && n.Attachment.DeviceIndex == 0 {
+			return n.Groups
+		}
+	}
+	return nil
+}
+
+func (r instanceRow) groupNamesOf(gs []string) []string {
+	out := make([]string, len(gs))
+	for i, g := range gs {
+		out[i] = r.names[g]
+	}
+	return out
+}
+
+var instanceFilters = filterer[instanceRow]{
+	fields: fields[instanceRow]{
+		"instance-id":         one2(func(r instanceRow) string { return r.ID }),
+		"instance-state-name": one2(func(r instanceRow) string { return r.State.Name }),
+		"instance-state-code": one2(func(r instanceRow) string { return itoa(r.State.Code) }),
+		"instance.group-id":   func(r instanceRow) []string { return r.primaryGroups() },
+		"instance.group-name": func(r instanceRow) []string { return r.groupNamesOf(r.primaryGroups()) },
+		"group-id":            func(r instanceRow) []string { return r.primaryGroups() },
+		"group-name":          func(r instanceRow) []string { return r.groupNamesOf(r.primaryGroups()) },
+		"network-interface.group-id": func(r instanceRow) []string {
+			return r.groups()
+		},
+		"network-interface.group-name": func(r instanceRow) []string { return r.groupNamesOf(r.groups()) },
+		"network-interface.network-interface-id": func(r instanceRow) []string {
+			return r.InterfaceIDs
+		},
+		"subnet-id":         one2(func(r instanceRow) string { return r.SubnetID }),
+		"vpc-id":            one2(func(r instanceRow) string { return r.VpcID }),
+		"key-name":          one2(func(r instanceRow) string { return r.KeyName }),
+		"tenancy":           one2(func(r instanceRow) string { return r.Tenancy }),
+		"placement-tenancy": one2(func(r instanceRow) string { return r.Tenancy }),
+		"image-id":          one2(func(r instanceRow) string { return r.ImageID }),
+		"instance-type":     one2(func(r instanceRow) string { return r.InstanceType }),
+		"availability-zone": one2(func(r instanceRow) string { return r.AZ }),
+		"reservation-id":    one2(func(r instanceRow) string { return r.ReservationID }),
+		"owner-id":          one2(func(r instanceRow) string { return r.OwnerID }),
+		"launch-index":      one2(func(r instanceRow) string { return itoa(r.LaunchIndex) }),
+		"client-token":      one2(func(r instanceRow) string { return r.ClientToken }),
+		"private-ip-address": func(r instanceRow) []string {
+			var out []string
+			for _, n := range r.enis {
+				out = append(out, addrStrings(n)...)
+			}
+			return out
+		},
+	},
+	tagsOf: func(r instanceRow) model.Tags { return r.Tags },
+}
+
+func (s *Server) describeInstances(c *call) error {
+	if err := noMaxWithIDs(c.req, "InstanceId"); err != nil {
+		return err
+	}
+	want, err := ids(c.req, "InstanceId")
+	if err != nil {
+		return err
+	}
+	var rows []instanceRow
+	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+		names := map[string]string{}
+		for _, g := range v.Groups() {
+			names[g.ID] = g.Name
+		}
+		var ins []*model.Instance
+		if len(want) == 0 {
+			ins = v.Instances()
+		} else if ins, err = byIDs(want, func(id string) (*model.Instance, error) {
+			if !model.ValidID(model.PrefixInstance, id) {
+				return nil, model.Errorf("InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-...\")", id)
+			}
+			return v.Instance(id)
+		}); err != nil {
+			return err
+		}
+		for _, in := range ins {
+			rows = append(rows, instanceRow{in, v.InstanceENIs(in), names})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if rows, err = instanceFilters.filter(c.req, rows); err != nil {
+		return err
+	}
+	page, next, err := paginate(c.req, rows, func(r instanceRow) string { return r.ID }, describeLimits)
+	if err != nil {
+		return err
+	}
+	// Instances are returned inside their reservations, in order of first appearance.
+	var order []string
+	byResv := map[string][]instanceRow{}
+	for _, r := range page {
+		if _, ok := byResv[r.ReservationID]; !ok {
+			order = append(order, r.ReservationID)
+		}
+		byResv[r.ReservationID] = append(byResv[r.ReservationID], r)
+	}
+	x := &c.out
+	x.open("reservationSet")
+	for _, id := range order {
+		rs := byResv[id]
+		x.open("item")
+		x.str("reservationId", id)
+		x.str("ownerId", rs[0].OwnerID)
+		x.empty("groupSet")
+		x.open("instancesSet")
+		for _, r := range rs {
+			x.open("item")
+			c.writeInstance(r.Instance, r.enis, r.names)
+			x.close("item")
+		}
+		x.close("instancesSet")
+		x.close("item")
+	}
+	x.close("reservationSet")
+	x.opt("nextToken", next)
+	return nil
+}
+
+func (s *Server) terminateInstances(c *call) error {
+	want, err := ids(c.req, "InstanceId")
+	if err != nil {
+		return err
+	}
+	if len(want) == 0 {
+		return model.Missing("InstanceId")
+	}
+	for _, id := range want {
+		if !model.ValidID(model.PrefixInstance, id) {
+			return model.Errorf("InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-...\")", id)
+		}
+	}
+	changes, res, err := c.svc().TerminateInstances(c.ctx, c.tenant, want, c.dryRun())
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	x := &c.out
+	x.open("instancesSet")
+	for _, ch := range changes {
+		x.open("item")
+		x.str("instanceId", ch.ID)
+		x.open("currentState")
+		x.int("code", int64(ch.Current.Code))
+		x.str("name", ch.Current.Name)
+		x.close("currentState")
+		x.open("previousState")
+		x.int("code", int64(ch.Previous.Code))
+		x.str("name", ch.Previous.Name)
+		x.close("previousState")
+		x.close("item")
+	}
+	x.close("instancesSet")
+	return nil
+}
+
+func (s *Server) modifyInstanceAttribute(c *call) error {
+	r := c.req
+	in := control.ModifyInstanceInput{ID: str(r, "InstanceId"), DryRun: c.dryRun()}
+	if in.ID == "" {
+		return model.Missing("InstanceId")
+	}
+	var err error
+	if in.Groups, err = ids(r, "GroupId"); err != nil {
+		return err
+	}
+	for _, b := range []struct {
+		key string
+		dst **bool
+	}{{"SourceDestCheck.Value", &in.SourceDestCheck}, {"DisableApiTermination.Value", &in.DisableAPITermination}} {
+		if v, ok, err := optBool(r, b.key); err != nil {
+			return err
+		} else if ok {
+			*b.dst = &v
+		}
+	}
+	if v, ok := r.String("InstanceType.Value"); ok {
+		in.InstanceType = &v
+	}
+	if v, ok := r.String("UserData.Value"); ok {
+		if in.UserData, err = base64.StdEncoding.DecodeString(v); err != nil {
+			return model.InvalidValue("Invalid BASE64 encoding of user data.")
+		}
+		if in.UserData == nil {
+			in.UserData = []byte{}
+		}
+	}
+	// The older Attribute/Value form names one attribute by its API name.
+	if attr := str(r, "Attribute"); attr != "" {
+		val := str(r, "Value")
+		switch attr {
+		case "instanceType":
+			in.InstanceType = &val
+		case "sourceDestCheck", "disableApiTermination":
+			b := strings.EqualFold(val, "true")
+			if attr == "sourceDestCheck" {
+				in.SourceDestCheck = &b
+			} else {
+				in.DisableAPITermination = &b
+			}
+		default:
+			return model.InvalidValue("Value (%s) for parameter attribute is invalid. Stockade supports instanceType, sourceDestCheck, disableApiTermination, groupSet (GroupId.N) and userData.", attr)
+		}
+	}
+	res, err := c.svc().ModifyInstance(c.ctx, c.tenant, in)
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.bool("return", true)
+	return nil
+}
+
+// describeInstanceAttribute reports one attribute of an instance.
+func (s *Server) describeInstanceAttribute(c *call) error {
+	id, attr := str(c.req, "InstanceId"), str(c.req, "Attribute")
+	if id == "" {
+		return model.Missing("InstanceId")
+	}
+	if attr == "" {
+		return model.Missing("Attribute")
+	}
+	names, err := c.groupNames()
+	if err != nil {
+		return err
+	}
+	return c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+		in, err := v.Instance(id)
+		if err != nil {
+			return err
+		}
+		x := &c.out
+		x.str("instanceId", in.ID)
+		enis := v.InstanceENIs(in)
+		var primary *model.NetworkInterface
+		for _, n := range enis {
+			if n.Attachment != nil && n.Attachment.DeviceIndex == 0 {
+				primary = n
+			}
+		}
+		value := func(name, v string) {
+			x.open(name)
+			x.str("value", v)
+			x.close(name)
+		}
+		switch attr {
+		case "instanceType":
+			value("instanceType", in.InstanceType)
+		case "userData":
+			x.open("userData")
+			if len(in.UserData) > 0 {
+				x.str("value", base64.StdEncoding.EncodeToString(in.UserData))
+			}
+			x.close("userData")
+		case "disableApiTermination":
+			value("disableApiTermination", boolStr(in.NoTermination))
+		case "sourceDestCheck":
+			value("sourceDestCheck", boolStr(primary == nil || primary.SourceDestCheck))
+		case "groupSet":
+			var gs []string
+			if primary != nil {
+				gs = primary.Groups
+			}
+			writeGroupSet(x, gs, names)
+		default:
+			return model.InvalidValue("Value (%s) for parameter attribute is invalid. Stockade reports instanceType, userData, disableApiTermination, sourceDestCheck and groupSet.", attr)
+		}
+		return nil
+	})
+}

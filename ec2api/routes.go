@@ -1,0 +1,52 @@
+package ec2api
+
+// buildRoutes is the table of every action the API serves, one line each, grouped by family.
+func (s *Server) buildRoutes() map[string]handler {
+	return map[string]handler{
+		// VPCs and subnets (vpc.go, subnet.go)
+		"CreateVpc":       s.createVpc,
+		"DeleteVpc":       s.deleteVpc,
+		"DescribeVpcs":    s.describeVpcs,
+		"CreateSubnet":    s.createSubnet,
+		"DeleteSubnet":    s.deleteSubnet,
+		"DescribeSubnets": s.describeSubnets,
+
+		// Security groups and rules (groups.go, rules.go)
+		"CreateSecurityGroup":                        s.createSecurityGroup,
+		"DeleteSecurityGroup":                        s.deleteSecurityGroup,
+		"DescribeSecurityGroups":                     s.describeSecurityGroups,
+		"DescribeSecurityGroupRules":                 s.describeSecurityGroupRules,
+		"AuthorizeSecurityGroupIngress":              s.authorizeIngress,
+		"AuthorizeSecurityGroupEgress":               s.authorizeEgress,
+		"RevokeSecurityGroupIngress":                 s.revokeIngress,
+		"RevokeSecurityGroupEgress":                  s.revokeEgress,
+		"ModifySecurityGroupRules":                   s.modifySecurityGroupRules,
+		"UpdateSecurityGroupRuleDescriptionsIngress": s.updateDescriptionsIngress,
+		"UpdateSecurityGroupRuleDescriptionsEgress":  s.updateDescriptionsEgress,
+		"DescribeSecurityGroupReferences":            s.describeSecurityGroupReferences,
+		"DescribeStaleSecurityGroups":                s.describeStaleSecurityGroups,
+
+		// Network interfaces and instances (eni.go, instances.go)
+		"CreateNetworkInterface":          s.createNetworkInterface,
+		"DeleteNetworkInterface":          s.deleteNetworkInterface,
+		"DescribeNetworkInterfaces":       s.describeNetworkInterfaces,
+		"ModifyNetworkInterfaceAttribute": s.modifyNetworkInterfaceAttribute,
+		"RunInstances":                    s.runInstances,
+		"DescribeInstances":               s.describeInstances,
+		"TerminateInstances":              s.terminateInstances,
+		"ModifyInstanceAttribute":         s.modifyInstanceAttribute,
+		"DescribeInstanceAttribute":       s.describeInstanceAttribute,
+
+		// Tags, key pairs, account (tags.go, keypairs.go, account.go)
+		"CreateTags":                s.createTags,
+		"DeleteTags":                s.deleteTags,
+		"DescribeTags":              s.describeTags,
+		"CreateKeyPair":             s.createKeyPair,
+		"ImportKeyPair":             s.importKeyPair,
+		"DescribeKeyPairs":          s.describeKeyPairs,
+		"DeleteKeyPair":             s.deleteKeyPair,
+		"DescribeAccountAttributes": s.describeAccountAttributes,
+		"DescribeAvailabilityZones": s.describeAvailabilityZones,
+		"DescribeRegions":           s.describeRegions,
+	}
+}

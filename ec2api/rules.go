@@ -1,0 +1,243 @@
+package ec2api
+
+import (
+	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/model"
+)
+
+func (s *Server) authorizeIngress(c *call) error { return s.authorize(c, false) }
+func (s *Server) authorizeEgress(c *call) error  { return s.authorize(c, true) }
+
+func (s *Server) authorize(c *call, egress bool) error {
+	r := c.req
+	perms, err := readPermissions(r, egress)
+	if err != nil {
+		return err
+	}
+	tags, err := tagsFor(r, "security-group-rule")
+	if err != nil {
+		return err
+	}
+	ref := control.GroupRef{ID: str(r, "GroupId"), Name: str(r, "GroupName")}
+	if egress && ref.ID == "" {
+		return model.Missing("GroupId")
+	}
+	rules, g, res, err := c.svc().Authorize(c.ctx, c.tenant, control.AuthorizeInput{
+		Group: ref, Egress: egress, Permissions: perms, RuleTags: tags, DryRun: c.dryRun(),
+	})
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.bool("return", true)
+	c.out.open("securityGroupRuleSet")
+	for i := range rules {
+		c.out.open("item")
+		c.writeRule(g, &rules[i])
+		c.out.close("item")
+	}
+	c.out.close("securityGroupRuleSet")
+	return nil
+}
+
+func (s *Server) revokeIngress(c *call) error { return s.revoke(c, false) }
+func (s *Server) revokeEgress(c *call) error  { return s.revoke(c, true) }
+
+func (s *Server) revoke(c *call, egress bool) error {
+	r := c.req
+	perms, err := readPermissions(r, egress)
+	if err != nil {
+		return err
+	}
+	ruleIDs, err := ids(r, "SecurityGroupRuleId")
+	if err != nil {
+		return err
+	}
+	ref := control.GroupRef{ID: str(r, "GroupId"), Name: str(r, "GroupName")}
+	if egress && ref.ID == "" {
+		return model.Missing("GroupId")
+	}
+	out, res, err := c.svc().Revoke(c.ctx, c.tenant, control.RevokeInput{
+		Group: ref, Egress: egress, Permissions: perms, RuleIDs: ruleIDs, DryRun: c.dryRun(),
+	})
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	x := &c.out
+	x.bool("return", true)
+	if len(out.Unknown) > 0 {
+		writePermissions(x, "unknownIpPermissionSet", out.Unknown)
+	}
+	x.open("revokedSecurityGroupRuleSet")
+	for i := range out.Revoked {
+		rr := &out.Revoked[i]
+		x.open("item")
+		x.str("securityGroupRuleId", rr.ID)
+		x.str("groupId", out.GroupID)
+		x.bool("isEgress", rr.Egress)
+		x.str("ipProtocol", rr.Protocol)
+		x.int("fromPort", int64(rr.FromPort))
+		x.int("toPort", int64(rr.ToPort))
+		writeRulePeer(x, rr, true)
+		x.opt("description", rr.Description)
+		x.close("item")
+	}
+	x.close("revokedSecurityGroupRuleSet")
+	return nil
+}
+
+func (s *Server) modifySecurityGroupRules(c *call) error {
+	var changes []control.RuleChange
+	for _, e := range c.req.List("SecurityGroupRule") {
+		rc := control.RuleChange{RuleID: str(e, "SecurityGroupRuleId")}
+		if !e.Has("SecurityGroupRule") {
+			return model.Missing("SecurityGroupRule.N.SecurityGroupRule")
+		}
+		d := e.Sub("SecurityGroupRule")
+		rc.Protocol = str(d, "IpProtocol")
+		var err error
+		if rc.FromPort, rc.HasFrom, err = optInt(d, "FromPort"); err != nil {
+			return err
+		}
+		if rc.ToPort, rc.HasTo, err = optInt(d, "ToPort"); err != nil {
+			return err
+		}
+		rc.CIDRv4, rc.CIDRv6 = str(d, "CidrIpv4"), str(d, "CidrIpv6")
+		rc.PrefixListID, rc.ReferencedGroupID = str(d, "PrefixListId"), str(d, "ReferencedGroupId")
+		rc.Description = str(d, "Description")
+		changes = append(changes, rc)
+	}
+	res, err := c.svc().ModifyRules(c.ctx, c.tenant, str(c.req, "GroupId"), changes, c.dryRun())
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.bool("return", true)
+	return nil
+}
+
+func (s *Server) updateDescriptionsIngress(c *call) error { return s.updateDescriptions(c, false) }
+func (s *Server) updateDescriptionsEgress(c *call) error  { return s.updateDescriptions(c, true) }
+
+func (s *Server) updateDescriptions(c *call, egress bool) error {
+	r := c.req
+	var perms []control.Permission
+	for _, p := range r.List("IpPermissions") {
+		perm, err := readPermission(p)
+		if err != nil {
+			return err
+		}
+		perms = append(perms, perm)
+	}
+	var byID []control.DescriptionChange
+	for _, d := range r.List("SecurityGroupRuleDescription") {
+		id := str(d, "SecurityGroupRuleId")
+		if id == "" {
+			return model.Missing("SecurityGroupRuleDescription.N.SecurityGroupRuleId")
+		}
+		byID = append(byID, control.DescriptionChange{RuleID: id, Description: str(d, "Description")})
+	}
+	res, err := c.svc().UpdateDescriptions(c.ctx, c.tenant, control.UpdateDescriptionsInput{
+		Group: control.GroupRef{ID: str(r, "GroupId"), Name: str(r, "GroupName")}, Egress: egress,
+		Permissions: perms, ByID: byID, DryRun: c.dryRun(),
+	})
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.bool("return", true)
+	return nil
+}
+
+// ruleRow is one rule with its group, the unit of DescribeSecurityGroupRules.
+type ruleRow struct {
+	g *model.Group
+	r *model.Rule
+}
+
+var ruleFilters = filterer[ruleRow]{
+	fields: fields[ruleRow]{
+		"group-id":               one2(func(x ruleRow) string { return x.g.ID }),
+		"security-group-rule-id": one2(func(x ruleRow) string { return x.r.ID }),
+	},
+	tagsOf: func(x ruleRow) model.Tags { return x.r.Tags },
+}
+
+func (s *Server) describeSecurityGroupRules(c *call) error {
+	want, err := ids(c.req, "SecurityGroupRuleId")
+	if err != nil {
+		return err
+	}
+	fs, err := ruleFilters.compile(c.req)
+	if err != nil {
+		return err
+	}
+	var rows []ruleRow
+	var keys []string
+	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+		wanted := map[string]bool{}
+		for _, id := range want {
+			wanted[id] = true
+		}
+		found := 0
+		for _, g := range v.Groups() {
+			for _, rs := range [][]model.Rule{g.Ingress, g.Egress} {
+				for i := range rs {
+					if len(want) > 0 && !wanted[rs[i].ID] {
+						continue
+					}
+					found++
+					row := ruleRow{g, &rs[i]}
+					if ruleFilters.match(fs, row) {
+						rows = append(rows, row)
+						keys = append(keys, rs[i].ID)
+					}
+				}
+			}
+		}
+		if found < len(wanted) {
+			for _, id := range want {
+				if !containsRule(rows, id) && !ruleExists(v, id) {
+					return model.Errorf("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	sortByKeys(rows, keys)
+	page, next, err := paginate(c.req, rows, func(x ruleRow) string { return x.r.ID }, describeLimits)
+	if err != nil {
+		return err
+	}
+	c.out.open("securityGroupRuleSet")
+	for _, x := range page {
+		c.out.open("item")
+		c.writeRule(x.g, x.r)
+		c.out.close("item")
+	}
+	c.out.close("securityGroupRuleSet")
+	c.out.opt("nextToken", next)
+	return nil
+}
+
+func containsRule(rows []ruleRow, id string) bool {
+	for _, x := range rows {
+		if x.r.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+func ruleExists(v control.View, id string) bool {
+	for _, g := range v.Groups() {
+		if g.FindRule(false, id) >= 0 || g.FindRule(true, id) >= 0 {
+			return true
+		}
+	}
+	return false
+}

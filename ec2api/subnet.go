@@ -1,0 +1,140 @@
+package ec2api
+
+import (
+	"strconv"
+
+	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/model"
+)
+
+func (s *Server) createSubnet(c *call) error {
+	r := c.req
+	tags, err := tagsFor(r, "subnet")
+	if err != nil {
+		return err
+	}
+	sn, res, err := c.svc().CreateSubnet(c.ctx, c.tenant, control.CreateSubnetInput{
+		VpcID: str(r, "VpcId"), CIDR: str(r, "CidrBlock"), IPv6CIDR: str(r, "Ipv6CidrBlock"),
+		Zone: str(r, "AvailabilityZone"), ZoneID: str(r, "AvailabilityZoneId"), Tags: tags, DryRun: c.dryRun(),
+	})
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.open("subnet")
+	c.writeSubnet(sn, sn.Size()-model.ReservedAddresses, "pending")
+	c.out.close("subnet")
+	return nil
+}
+
+func (s *Server) deleteSubnet(c *call) error {
+	id := str(c.req, "SubnetId")
+	if id == "" {
+		return model.Missing("SubnetId")
+	}
+	res, err := c.svc().DeleteSubnet(c.ctx, c.tenant, id, c.dryRun())
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.bool("return", true)
+	return nil
+}
+
+type subnetRow struct {
+	*model.Subnet
+	available int
+}
+
+var subnetFilters = filterer[subnetRow]{
+	fields: fields[subnetRow]{
+		"vpc-id":                     one2(func(s subnetRow) string { return s.VpcID }),
+		"subnet-id":                  one2(func(s subnetRow) string { return s.ID }),
+		"cidr-block":                 one2(func(s subnetRow) string { return s.CIDR.String() }),
+		"cidr":                       one2(func(s subnetRow) string { return s.CIDR.String() }),
+		"cidrBlock":                  one2(func(s subnetRow) string { return s.CIDR.String() }),
+		"availability-zone":          one2(func(s subnetRow) string { return s.AZ }),
+		"availabilityZone":           one2(func(s subnetRow) string { return s.AZ }),
+		"availability-zone-id":       one2(func(s subnetRow) string { return s.AZID }),
+		"default-for-az":             one2(func(s subnetRow) string { return boolStr(s.DefaultForAz) }),
+		"defaultForAz":               one2(func(s subnetRow) string { return boolStr(s.DefaultForAz) }),
+		"map-public-ip-on-launch":    one2(func(s subnetRow) string { return boolStr(s.MapPublicIP) }),
+		"state":                      func(subnetRow) []string { return one("available") },
+		"owner-id":                   one2(func(s subnetRow) string { return s.OwnerID }),
+		"available-ip-address-count": one2(func(s subnetRow) string { return strconv.Itoa(s.available) }),
+		"ipv6-cidr-block-association.ipv6-cidr-block": func(s subnetRow) []string {
+			if s.IPv6CIDR.IsValid() {
+				return one(s.IPv6CIDR.String())
+			}
+			return nil
+		},
+	},
+	tagsOf: func(s subnetRow) model.Tags { return s.Tags },
+}
+
+func (s *Server) describeSubnets(c *call) error {
+	want, err := ids(c.req, "SubnetId")
+	if err != nil {
+		return err
+	}
+	var rows []subnetRow
+	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+		var sns []*model.Subnet
+		if len(want) == 0 {
+			sns = v.Subnets()
+		} else if sns, err = byIDs(want, v.Subnet); err != nil {
+			return err
+		}
+		for _, sn := range sns {
+			rows = append(rows, subnetRow{sn, v.Available(sn)})
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if rows, err = subnetFilters.filter(c.req, rows); err != nil {
+		return err
+	}
+	page, next, err := paginate(c.req, rows, func(s subnetRow) string { return s.ID }, describeLimits)
+	if err != nil {
+		return err
+	}
+	c.out.open("subnetSet")
+	for _, sn := range page {
+		c.out.open("item")
+		c.writeSubnet(sn.Subnet, sn.available, "available")
+		c.out.close("item")
+	}
+	c.out.close("subnetSet")
+	c.out.opt("nextToken", next)
+	return nil
+}
+
+func (c *call) writeSubnet(sn *model.Subnet, available int, state string) {
+	x := &c.out
+	x.str("subnetId", sn.ID)
+	x.str("subnetArn", c.arn("subnet/"+sn.ID))
+	x.str("state", state)
+	x.str("vpcId", sn.VpcID)
+	x.str("ownerId", sn.OwnerID)
+	x.str("cidrBlock", sn.CIDR.String())
+	x.int("availableIpAddressCount", int64(available))
+	x.str("availabilityZone", sn.AZ)
+	x.str("availabilityZoneId", sn.AZID)
+	x.bool("defaultForAz", sn.DefaultForAz)
+	x.bool("mapPublicIpOnLaunch", sn.MapPublicIP)
+	x.bool("assignIpv6AddressOnCreation", false)
+	if sn.IPv6CIDR.IsValid() {
+		x.open("ipv6CidrBlockAssociationSet")
+		x.open("item")
+		x.str("ipv6CidrBlock", sn.IPv6CIDR.String())
+		x.str("associationId", sn.IPv6AssocID)
+		x.open("ipv6CidrBlockState")
+		x.str("state", "associated")
+		x.close("ipv6CidrBlockState")
+		x.close("item")
+		x.close("ipv6CidrBlockAssociationSet")
+	}
+	writeTags(x, sn.Tags)
+}

@@ -1,0 +1,95 @@
+package ec2api
+
+import (
+	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/model"
+)
+
+func (s *Server) createTags(c *call) error {
+	resources, err := ids(c.req, "ResourceId")
+	if err != nil {
+		return err
+	}
+	tags := model.Tags{}
+	for _, t := range c.req.List("Tag") {
+		if !t.Has("Key") {
+			return model.Missing("Tag.N.Key")
+		}
+		tags[str(t, "Key")] = str(t, "Value")
+	}
+	res, err := c.svc().CreateTags(c.ctx, c.tenant, resources, tags, c.dryRun())
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.bool("return", true)
+	return nil
+}
+
+func (s *Server) deleteTags(c *call) error {
+	resources, err := ids(c.req, "ResourceId")
+	if err != nil {
+		return err
+	}
+	var changes []control.TagChange
+	for _, t := range c.req.List("Tag") {
+		v, has := t.String("Value")
+		changes = append(changes, control.TagChange{Key: str(t, "Key"), Value: v, HasValue: has})
+	}
+	res, err := c.svc().DeleteTags(c.ctx, c.tenant, resources, changes, c.dryRun())
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.bool("return", true)
+	return nil
+}
+
+// tagRow is one tag of one resource, the unit of DescribeTags.
+type tagRow struct {
+	id, typ, key, value string
+}
+
+var tagFilters = filterer[tagRow]{
+	fields: fields[tagRow]{
+		"key":           one2(func(t tagRow) string { return t.key }),
+		"value":         func(t tagRow) []string { return one(t.value) },
+		"resource-id":   one2(func(t tagRow) string { return t.id }),
+		"resource-type": one2(func(t tagRow) string { return t.typ }),
+	},
+	tagsOf: func(t tagRow) model.Tags { return model.Tags{t.key: t.value} },
+}
+
+func (s *Server) describeTags(c *call) error {
+	var rows []tagRow
+	err := c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+		for _, res := range v.Tagged() {
+			for _, k := range res.Tags.Keys() {
+				rows = append(rows, tagRow{res.ID, res.Type, k, res.Tags[k]})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if rows, err = tagFilters.filter(c.req, rows); err != nil {
+		return err
+	}
+	page, next, err := paginate(c.req, rows, func(t tagRow) string { return t.id + "\x00" + t.key }, describeLimits)
+	if err != nil {
+		return err
+	}
+	c.out.open("tagSet")
+	for _, t := range page {
+		c.out.open("item")
+		c.out.str("resourceId", t.id)
+		c.out.str("resourceType", t.typ)
+		c.out.str("key", t.key)
+		c.out.str("value", t.value)
+		c.out.close("item")
+	}
+	c.out.close("tagSet")
+	c.out.opt("nextToken", next)
+	return nil
+}

@@ -1,0 +1,99 @@
+package ec2api
+
+import (
+	"strconv"
+	"time"
+	"unicode/utf8"
+)
+
+// xmlWriter builds a response body. It writes straight into a byte slice — no reflection —
+// because every response passes through it.
+type xmlWriter struct{ b []byte }
+
+func (w *xmlWriter) open(name string) {
+	w.b = append(w.b, '<')
+	w.b = append(w.b, name...)
+	w.b = append(w.b, '>')
+}
+
+func (w *xmlWriter) close(name string) {
+	w.b = append(w.b, '<', '/')
+	w.b = append(w.b, name...)
+	w.b = append(w.b, '>')
+}
+
+// empty writes <name/>, how EC2 renders an empty list.
+func (w *xmlWriter) empty(name string) {
+	w.b = append(w.b, '<')
+	w.b = append(w.b, name...)
+	w.b = append(w.b, '/', '>')
+}
+
+func (w *xmlWriter) str(name, v string) {
+	w.open(name)
+	w.text(v)
+	w.close(name)
+}
+
+// opt writes the element only when v is not empty.
+func (w *xmlWriter) opt(name, v string) {
+	if v != "" {
+		w.str(name, v)
+	}
+}
+
+func (w *xmlWriter) int(name string, v int64) {
+	w.open(name)
+	w.b = strconv.AppendInt(w.b, v, 10)
+	w.close(name)
+}
+
+func (w *xmlWriter) bool(name string, v bool) {
+	w.open(name)
+	w.b = strconv.AppendBool(w.b, v)
+	w.close(name)
+}
+
+// time writes an ISO 8601 UTC timestamp with milliseconds, as EC2 does.
+func (w *xmlWriter) time(name string, t time.Time) {
+	w.open(name)
+	w.b = t.UTC().AppendFormat(w.b, "2006-01-02T15:04:05.000Z")
+	w.close(name)
+}
+
+// text appends s escaped for XML character data; invalid UTF-8 and characters XML forbids are
+// replaced so the document always parses.
+func (w *xmlWriter) text(s string) {
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			switch {
+			case c == '<':
+				w.b = append(w.b, "&lt;"...)
+			case c == '>':
+				w.b = append(w.b, "&gt;"...)
+			case c == '&':
+				w.b = append(w.b, "&amp;"...)
+			case c == '"':
+				w.b = append(w.b, "&quot;"...)
+			case c == '\'':
+				w.b = append(w.b, "&apos;"...)
+			case c == '\r':
+				w.b = append(w.b, "&#xD;"...)
+			case c < 0x20 && c != '\n' && c != '\t':
+				w.b = append(w.b, "\uFFFD"...)
+			default:
+				w.b = append(w.b, c)
+			}
+			i++
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || r == 0xFFFE || r == 0xFFFF {
+			w.b = append(w.b, "\uFFFD"...)
+		} else {
+			w.b = append(w.b, s[i:i+size]...)
+		}
+		i += size
+	}
+}
