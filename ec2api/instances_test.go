@@ -1,0 +1,147 @@
+package ec2api
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestNetworkInterfaces(t *testing.T) {
+	c := newTestAPI(t, "groups-per-interface=2", "rules-per-group=60").newAccount("alice")
+	vpc, web := vpcWithGroup(t, c, "web")
+	app := field(c.ok("CreateSecurityGroup", "VpcId", vpc, "GroupName", "app", "GroupDescription", "a"), "groupId")
+	db := field(c.ok("CreateSecurityGroup", "VpcId", vpc, "GroupName", "db", "GroupDescription", "d"), "groupId")
+	other := field(c.ok("CreateVpc", "CidrBlock", "10.9.0.0/16"), "vpcId")
+	foreign := field(c.ok("CreateSecurityGroup", "VpcId", other, "GroupName", "x", "GroupDescription", "x"), "groupId")
+	sn := field(c.ok("CreateSubnet", "VpcId", vpc, "CidrBlock", "10.0.1.0/28"), "subnetId")
+
+	// Defaults: the VPC's default group, the first usable address (.4), AWS's timeouts.
+	body := c.ok("CreateNetworkInterface", "SubnetId", sn)
+	eni := field(body, "networkInterfaceId")
+	if field(body, "privateIpAddress") != "10.0.1.4" || field(body, "groupName") != "default" || field(body, "tcpEstablishedTimeout") != "432000" {
+		t.Errorf("defaults: %s", body)
+	}
+	tests := []struct {
+		name, code string
+		params     []string
+	}{
+		{"too many groups", "SecurityGroupsPerInterfaceLimitExceeded", kv("SubnetId", sn, "SecurityGroupId.1", web, "SecurityGroupId.2", app, "SecurityGroupId.3", db)},
+		{"group of another VPC", "InvalidParameter", kv("SubnetId", sn, "SecurityGroupId.1", foreign)},
+		{"unknown group", "InvalidGroup.NotFound", kv("SubnetId", sn, "SecurityGroupId.1", "sg-0123456789abcdef0")},
+		{"address taken", "InvalidIPAddress.InUse", kv("SubnetId", sn, "PrivateIpAddress", "10.0.1.4")},
+		{"reserved address", "InvalidParameterValue", kv("SubnetId", sn, "PrivateIpAddress", "10.0.1.3")},
+		{"broadcast address", "InvalidParameterValue", kv("SubnetId", sn, "PrivateIpAddress", "10.0.1.15")},
+		{"timeout out of range", "InvalidParameterValue", kv("SubnetId", sn, "ConnectionTrackingSpecification.UdpTimeout", "61")},
+		{"unknown subnet", "InvalidSubnetID.NotFound", kv("SubnetId", "subnet-0123456789abcdef0")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { c.fails(tt.code, "CreateNetworkInterface", tt.params...) })
+	}
+	// A /28 has 16 - 5 = 11 usable addresses; one is used.
+	if n := field(c.ok("DescribeSubnets", "SubnetId.1", sn), "availableIpAddressCount"); n != "10" {
+		t.Errorf("available addresses %s, want 10", n)
+	}
+	// Groups are replaced, not added (spec §11.21); one attribute per call.
+	c.ok("ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", eni, "SecurityGroupId.1", web, "SecurityGroupId.2", app)
+	if got := xmlFields(c.ok("DescribeNetworkInterfaces", "NetworkInterfaceId.1", eni), "groupId"); !slices.Equal(got, []string{web, app}) {
+		t.Errorf("groups after modify: %v", got)
+	}
+	c.fails("InvalidParameterCombination", "ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", eni, "SecurityGroupId.1", web, "SourceDestCheck.Value", "false")
+	c.fails("DependencyViolation", "DeleteSecurityGroup", "GroupId", app)
+	if got := xmlFields(c.ok("DescribeNetworkInterfaces", "Filter.1.Name", "group-id", "Filter.1.Value.1", app), "networkInterfaceId"); !slices.Equal(got, []string{eni}) {
+		t.Errorf("group-id filter: %v", got)
+	}
+	c.fails("InvalidParameterCombination", "DescribeNetworkInterfaces", "NetworkInterfaceId.1", eni, "MaxResults", "5")
+	c.ok("DeleteNetworkInterface", "NetworkInterfaceId", eni)
+	c.ok("DeleteSecurityGroup", "GroupId", app)
+	c.fails("InvalidNetworkInterfaceID.NotFound", "DeleteNetworkInterface", "NetworkInterfaceId", eni)
+
+	// Idempotency.
+	a := field(c.ok("CreateNetworkInterface", "SubnetId", sn, "ClientToken", "tok-1"), "networkInterfaceId")
+	if b := field(c.ok("CreateNetworkInterface", "SubnetId", sn, "ClientToken", "tok-1"), "networkInterfaceId"); a != b {
+		t.Errorf("retry with the same token created %s, then %s", a, b)
+	}
+	c.fails("IdempotentParameterMismatch", "CreateNetworkInterface", "SubnetId", sn, "ClientToken", "tok-1", "Description", "changed")
+}
+
+func TestInstances(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	vpc, web := vpcWithGroup(t, c, "web")
+	sn := field(c.ok("CreateSubnet", "VpcId", vpc, "CidrBlock", "10.0.1.0/24"), "subnetId")
+	other := field(c.ok("CreateVpc", "CidrBlock", "10.9.0.0/16", "InstanceTenancy", "dedicated"), "vpcId")
+	dsn := field(c.ok("CreateSubnet", "VpcId", other, "CidrBlock", "10.9.1.0/24"), "subnetId")
+	c.ok("CreateKeyPair", "KeyName", "deploy", "KeyType", "ed25519")
+	run := func(params ...any) []string {
+		return append(kv("ImageId", "ami-0123456789abcdef0", "MinCount", 1), kv(params...)...)
+	}
+	body := c.ok("RunInstances", run("MaxCount", 2, "SubnetId", sn, "SecurityGroupId.1", web, "KeyName", "deploy",
+		"UserData", b64("#!/bin/sh\necho hi\n"), "TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "Name",
+		"TagSpecification.1.Tag.1.Value", "web")...)
+	ids := uniq(xmlFields(body, "instanceId")) // the attachment names the instance too
+	if len(ids) != 2 || field(body, "name") != "pending" || field(body, "tenancy") != "default" {
+		t.Fatalf("RunInstances: %s", body)
+	}
+	if ips := xmlFields(body, "privateIpAddress"); !slices.Contains(ips, "10.0.1.4") || !slices.Contains(ips, "10.0.1.5") {
+		t.Errorf("addresses: %v", ips)
+	}
+	tests := []struct {
+		name, code string
+		params     []string
+	}{
+		{"min > max", "InvalidParameterValue", run("MaxCount", 0)},
+		{"unknown key", "InvalidKeyPair.NotFound", run("MaxCount", 1, "SubnetId", sn, "KeyName", "nope")},
+		{"names with subnet", "InvalidParameterCombination", run("MaxCount", 1, "SubnetId", sn, "SecurityGroup.1", "web")},
+		{"group from another VPC", "InvalidParameter", run("MaxCount", 1, "SubnetId", dsn, "SecurityGroupId.1", web)},
+		{"bad user data", "InvalidParameterValue", run("MaxCount", 1, "SubnetId", sn, "UserData", "!!!")},
+		{"host tenancy", "InvalidParameterValue", run("MaxCount", 1, "SubnetId", sn, "Placement.Tenancy", "host")},
+		{"malformed image", "InvalidAMIID.Malformed", kv("ImageId", "linux", "MinCount", 1, "MaxCount", 1)},
+		{"missing count", "MissingParameter", kv("ImageId", "ami-0123456789abcdef0", "MinCount", 1)},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) { c.fails(tt.code, "RunInstances", tt.params...) })
+	}
+	// A dedicated VPC makes instances dedicated; no subnet means the default VPC.
+	if ten := field(c.ok("RunInstances", run("MaxCount", 1, "SubnetId", dsn)...), "tenancy"); ten != "dedicated" {
+		t.Errorf("tenancy in a dedicated VPC: %s", ten)
+	}
+	dflt := c.ok("RunInstances", run("MaxCount", 1)...)
+	if !strings.HasPrefix(field(dflt, "privateIpAddress"), "172.31.") || !slices.Contains(xmlFields(dflt, "groupName"), "default") {
+		t.Errorf("launch in the default VPC: %s", dflt)
+	}
+	desc := c.ok("DescribeInstances", "Filter.1.Name", "instance.group-id", "Filter.1.Value.1", web, "Filter.2.Name", "tag:Name", "Filter.2.Value.1", "web")
+	if got := sorted(uniq(xmlFields(desc, "instanceId"))); !slices.Equal(got, sorted(ids)) || field(desc, "name") != "running" {
+		t.Errorf("DescribeInstances: %v, want %v: %s", got, ids, desc)
+	}
+	ud := c.ok("DescribeInstanceAttribute", "InstanceId", ids[0], "Attribute", "userData")
+	if field(ud, "value") != b64("#!/bin/sh\necho hi\n") {
+		t.Errorf("userData: %s", ud)
+	}
+	// The group is in use until its instances are terminated.
+	c.fails("DependencyViolation", "DeleteSecurityGroup", "GroupId", web)
+	c.ok("ModifyInstanceAttribute", "InstanceId", ids[0], "DisableApiTermination.Value", "true")
+	c.fails("OperationNotPermitted", "TerminateInstances", "InstanceId.1", ids[0], "InstanceId.2", ids[1])
+	c.fails("InvalidInstanceID.NotFound", "TerminateInstances", "InstanceId.1", ids[1], "InstanceId.2", "i-0123456789abcdef0")
+	c.ok("ModifyInstanceAttribute", "InstanceId", ids[0], "DisableApiTermination.Value", "false")
+	term := c.ok("TerminateInstances", "InstanceId.1", ids[0], "InstanceId.2", ids[1])
+	if got := xmlFields(term, "name"); !slices.Equal(got, []string{"shutting-down", "running", "shutting-down", "running"}) {
+		t.Errorf("terminate states: %v", got)
+	}
+	if got := xmlFields(c.ok("TerminateInstances", "InstanceId.1", ids[0]), "name"); !slices.Equal(got, []string{"terminated", "terminated"}) {
+		t.Errorf("terminating again: %v", got)
+	}
+	if st := field(c.ok("DescribeInstances", "InstanceId.1", ids[0]), "name"); st != "terminated" {
+		t.Errorf("terminated instance shows %s", st)
+	}
+	c.ok("DeleteSecurityGroup", "GroupId", web) // its interfaces went with the instances
+	if n := field(c.ok("DescribeSubnets", "SubnetId.1", sn), "availableIpAddressCount"); n != "251" {
+		t.Errorf("addresses not released: %s available", n)
+	}
+	// ClientToken: a retry returns the same instances.
+	first := uniq(xmlFields(c.ok("RunInstances", run("MaxCount", 1, "SubnetId", sn, "ClientToken", "launch-1")...), "instanceId"))
+	again := uniq(xmlFields(c.ok("RunInstances", run("MaxCount", 1, "SubnetId", sn, "ClientToken", "launch-1")...), "instanceId"))
+	if !slices.Equal(first, again) {
+		t.Errorf("ClientToken retry launched %v after %v", again, first)
+	}
+}
+
+func uniq(s []string) []string { s = sorted(s); return slices.Compact(s) }
