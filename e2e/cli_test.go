@@ -170,7 +170,9 @@ func TestAccountsAreIsolated(t *testing.T) {
 	bob.fails("InvalidGroup.NotFound", "ec2", "describe-security-groups", "--group-ids", g.GroupId)
 	bob.fails("InvalidGroup.NotFound", "ec2", "delete-security-group", "--group-id", g.GroupId)
 	bob.fails("InvalidGroup.NotFound", "ec2", "authorize-security-group-ingress", "--group-id", g.GroupId, "--protocol", "-1", "--cidr", "0.0.0.0/0")
-	var bobs struct{ SecurityGroups []struct{ GroupId, OwnerId string } }
+	var bobs struct {
+		SecurityGroups []struct{ GroupId, OwnerId string }
+	}
 	bob.ok(&bobs, "ec2", "describe-security-groups")
 	for _, sg := range bobs.SecurityGroups {
 		if sg.GroupId == g.GroupId || sg.OwnerId == "" {

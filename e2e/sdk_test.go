@@ -260,4 +260,3 @@ func TestBadSignaturesWithSDK(t *testing.T) {
 		t.Errorf("unknown key: %s %d", code, status)
 	}
 }
-
