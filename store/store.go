@@ -54,6 +54,11 @@ type Store interface {
 	// Each successful Txn gets the next revision. A Txn with no ops is an error; deleting a
 	// missing key is a no-op.
 	Txn(ctx context.Context, conds []Cond, ops []Op) (rev int64, err error)
+	// Submit queues a transaction and returns at once: transactions submitted one after the
+	// other commit in that order, and Wait reports the outcome once it is durable. It lets a
+	// caller release its own locks while the disk works, so that concurrent writers share an
+	// fsync. Txn is Submit followed by Wait.
+	Submit(ctx context.Context, conds []Cond, ops []Op) Pending
 	// Get returns one key.
 	Get(ctx context.Context, key string) (kv KV, ok bool, err error)
 	// List returns every key with the prefix, sorted by key, as one consistent snapshot, with
@@ -64,6 +69,12 @@ type Store interface {
 	// Watch follows the transactions with Revision >= from (from == 0: from the next one on).
 	Watch(ctx context.Context, from int64) (*Watcher, error)
 	Close() error
+}
+
+// Pending is a submitted transaction.
+type Pending interface {
+	// Wait blocks until the transaction is durable or has failed.
+	Wait() (rev int64, err error)
 }
 
 // Watcher delivers committed transactions in order. Its channel is closed when the watch

@@ -124,27 +124,39 @@ func (s *Store) isClosed() bool {
 	return s.closed
 }
 
-// Txn implements store.Store. Transactions are queued to one committer goroutine that
-// commits everything waiting in a single bbolt transaction: one fsync for the lot, no delay
-// for a lone writer.
+// Txn implements store.Store.
 func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (int64, error) {
+	return s.Submit(ctx, conds, ops).Wait()
+}
+
+// Submit implements store.Store. Transactions are queued to one committer goroutine that
+// commits everything waiting in a single bbolt transaction: one fsync for the lot, no delay
+// for a lone writer, and commits in submission order.
+func (s *Store) Submit(ctx context.Context, conds []store.Cond, ops []store.Op) store.Pending {
+	p := &pending{conds: conds, ops: ops, done: make(chan struct{})}
+	fail := func(err error) store.Pending { p.err = err; close(p.done); return p }
 	if len(ops) == 0 {
-		return 0, errors.New("store: transaction without operations")
+		return fail(errors.New("store: transaction without operations"))
 	}
 	if err := ctx.Err(); err != nil {
-		return 0, err
+		return fail(err)
 	}
-	p := &pending{conds: conds, ops: ops, hist: encodeOps(ops), done: make(chan struct{})}
+	p.hist = encodeOps(ops)
 	// Enqueue under the read side of closeMu: Close takes the write side before stopping the
 	// committer, so nothing is ever queued that no committer will answer.
 	s.closeMu.RLock()
+	defer s.closeMu.RUnlock()
 	if s.isClosed() {
-		s.closeMu.RUnlock()
-		return 0, store.ErrClosed
+		return fail(store.ErrClosed)
 	}
 	s.queue <- p
-	s.closeMu.RUnlock()
-	<-p.done // once queued, the outcome is waited for: it may already be on disk
+	return p
+}
+
+// Wait implements store.Pending. Once queued, the outcome is waited for whatever the caller's
+// context says: the transaction may already be on disk.
+func (p *pending) Wait() (int64, error) {
+	<-p.done
 	return p.rev, p.err
 }
 

@@ -163,6 +163,25 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("SubmitKeepsOrder", func(t *testing.T) {
+		s := open(t)
+		var ps []store.Pending
+		for i := 0; i < 100; i++ {
+			ps = append(ps, s.Submit(ctx, nil, []store.Op{put("k", fmt.Sprint(i))}))
+		}
+		last := int64(0)
+		for i, p := range ps {
+			rev, err := p.Wait()
+			if err != nil || rev <= last {
+				t.Fatalf("submission %d: revision %d after %d, %v", i, rev, last, err)
+			}
+			last = rev
+		}
+		if kv, _, _ := s.Get(ctx, "k"); string(kv.Value) != "99" {
+			t.Errorf("final value %q, want the last submitted", kv.Value)
+		}
+	})
+
 	t.Run("Closed", func(t *testing.T) {
 		s := open(t)
 		w, err := s.Watch(ctx, 0)
