@@ -53,9 +53,9 @@ func (s *Service) Authorize(ctx context.Context, t Tenant, in AuthorizeInput) ([
 		}
 		ng := g.Clone()
 		if in.Egress {
-			ng.Egress = append(ng.Egress, rules...)
+			ng.Egress = slices.Concat(ng.Egress, rules) // exact size: a group's rules live long
 		} else {
-			ng.Ingress = append(ng.Ingress, rules...)
+			ng.Ingress = slices.Concat(ng.Ingress, rules)
 		}
 		if err := s.checkRuleQuota(ng); err != nil {
 			return err

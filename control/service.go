@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stockade/stockade/model"
@@ -41,6 +42,8 @@ type Service struct {
 
 	mu      sync.Mutex
 	tenants map[Tenant]*tenant
+
+	broken atomic.Pointer[error] // set once a commit failed; see Err
 }
 
 // Open loads every tenant's state from st. The store must already hold only data written by
@@ -128,41 +131,118 @@ type Result struct {
 // ErrDryRun is returned by a write whose request had DryRun set and would have succeeded.
 var ErrDryRun = &model.Error{Code: "DryRunOperation", Message: "Request would have succeeded, but DryRun flag is set."}
 
-// write runs fn with the tenant's write lock held and commits what it staged in one store
-// transaction. If fn fails, dryRun is set, or the commit fails, every change fn made to memory
-// is undone.
+// write runs fn with the tenant's write lock held and commits what it staged as one store
+// transaction. If fn fails or dryRun is set, every change fn made to memory is undone.
+//
+// The commit is pipelined: the transaction is submitted (store commits keep submission order)
+// and the lock released before waiting for the disk, so that concurrent writers of a tenant
+// share an fsync. The reply waits for durability, and readers wait until what they saw is
+// durable (see read), so nothing not on disk is ever acknowledged or shown. A commit that
+// fails cannot be undone — later writes may build on it — so it stops the service (Err).
 func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *tx) error) (Result, error) {
 	tn, err := s.tenant(ctx, t)
 	if err != nil {
 		return Result{}, err
 	}
 	tn.mu.Lock()
-	defer tn.mu.Unlock()
+	if err := s.Err(); err != nil {
+		tn.mu.Unlock()
+		return Result{}, internalError(err)
+	}
 	tx := s.begin(tn)
 	if err := fn(tx); err != nil {
 		tx.rollback()
+		tn.mu.Unlock()
 		return Result{}, err
 	}
 	if dryRun {
 		tx.rollback()
+		tn.mu.Unlock()
 		return Result{}, ErrDryRun
 	}
 	if len(tx.ops) == 0 {
-		return Result{Revision: s.st.Revision()}, nil
+		seq := tn.staged
+		tn.mu.Unlock()
+		return Result{Revision: s.st.Revision()}, s.waitDurable(tn, seq)
 	}
-	rev, err := tx.commit(ctx)
-	return Result{Revision: rev}, err
+	ops, err := tx.encode()
+	if err != nil {
+		tx.rollback()
+		tn.mu.Unlock()
+		return Result{}, err
+	}
+	// The client going away must not abandon a commit that memory already reflects.
+	p := s.st.Submit(context.WithoutCancel(ctx), nil, ops)
+	tn.staged++
+	seq := tn.staged
+	tn.mu.Unlock()
+	rev, err := p.Wait()
+	if err != nil {
+		s.fail(err)
+		return Result{}, internalError(fmt.Errorf("commit: %w", err))
+	}
+	s.markDurable(tn, seq)
+	return Result{Revision: rev}, nil
 }
 
-// read runs fn with the tenant's read lock held.
+// read runs fn with the tenant's read lock held, then waits until every write fn could have
+// seen is durable.
 func (s *Service) read(ctx context.Context, t Tenant, fn func(tn *tenant) error) error {
 	tn, err := s.tenant(ctx, t)
 	if err != nil {
 		return err
 	}
 	tn.mu.RLock()
-	defer tn.mu.RUnlock()
-	return fn(tn)
+	err = fn(tn)
+	seq := tn.staged
+	tn.mu.RUnlock()
+	if werr := s.waitDurable(tn, seq); werr != nil {
+		return werr
+	}
+	return err
+}
+
+// Err is nil while the service works, and the store failure that stopped it otherwise. A
+// stopped service refuses every request; restarting reloads the durable state.
+func (s *Service) Err() error {
+	if e := s.broken.Load(); e != nil {
+		return *e
+	}
+	return nil
+}
+
+func (s *Service) fail(err error) {
+	if s.broken.CompareAndSwap(nil, &err) {
+		s.cfg.Log.Error("store commit failed: the service stops accepting requests until it is restarted", "error", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, tn := range s.tenants {
+		tn.durableMu.Lock()
+		tn.durableCond.Broadcast()
+		tn.durableMu.Unlock()
+	}
+}
+
+func (s *Service) markDurable(tn *tenant, seq uint64) {
+	tn.durableMu.Lock()
+	if seq > tn.durable {
+		tn.durable = seq // commits complete in submission order, so all before seq are durable too
+	}
+	tn.durableCond.Broadcast()
+	tn.durableMu.Unlock()
+}
+
+func (s *Service) waitDurable(tn *tenant, seq uint64) error {
+	tn.durableMu.Lock()
+	defer tn.durableMu.Unlock()
+	for tn.durable < seq && s.Err() == nil {
+		tn.durableCond.Wait()
+	}
+	if err := s.Err(); err != nil {
+		return internalError(err)
+	}
+	return nil
 }
 
 // internalError hides a failure's text from clients while keeping it for the log.

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/store"
@@ -22,15 +24,19 @@ type flakyStore struct {
 	failing bool
 }
 
-func (f *flakyStore) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (int64, error) {
+func (f *flakyStore) Submit(ctx context.Context, conds []store.Cond, ops []store.Op) store.Pending {
 	f.mu.Lock()
 	failing := f.failing
 	f.mu.Unlock()
 	if failing {
-		return 0, errors.New("injected: disk full")
+		return failed{errors.New("injected: disk full")}
 	}
-	return f.Store.Txn(ctx, conds, ops)
+	return f.Store.Submit(ctx, conds, ops)
 }
+
+type failed struct{ err error }
+
+func (f failed) Wait() (int64, error) { return 0, f.err }
 
 func (f *flakyStore) setFailing(v bool) { f.mu.Lock(); f.failing = v; f.mu.Unlock() }
 
@@ -127,9 +133,11 @@ func mustView[T any](t *testing.T, s *Service, f func(View) T) T {
 	return out
 }
 
-// TestFailedCommitChangesNothing injects a store failure at commit: the caller gets
-// InternalError without the cause's text, and memory is exactly as before.
-func TestFailedCommitChangesNothing(t *testing.T) {
+// TestFailedCommitStopsTheService injects a store failure at commit. The write fails with
+// InternalError (the cause's text is not shown), and because later writes may already build
+// on it, the service stops: every further request fails, even once the disk recovers, until a
+// restart reloads exactly what was durable.
+func TestFailedCommitStopsTheService(t *testing.T) {
 	ctx := context.Background()
 	fs := &flakyStore{Store: openBolt(t, filepath.Join(t.TempDir(), "s.db"))}
 	s := openService(t, fs)
@@ -141,7 +149,10 @@ func TestFailedCommitChangesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	before := mustView(t, s, func(v View) int { return len(v.Groups()) })
+	// A validation failure changes nothing and does not stop anything.
+	if _, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "again", VpcID: vpc.ID}); code(err) != "InvalidGroup.Duplicate" {
+		t.Fatalf("duplicate: %v", err)
+	}
 
 	fs.setFailing(true)
 	_, _, err = s.CreateGroup(ctx, alice, CreateGroupInput{Name: "app", Description: "a", VpcID: vpc.ID})
@@ -153,26 +164,31 @@ func TestFailedCommitChangesNothing(t *testing.T) {
 	if me.Message != "An internal error has occurred" {
 		t.Errorf("internal cause leaked into the message: %q", me.Message)
 	}
-	_, _, _, err = s.Authorize(ctx, alice, AuthorizeInput{Group: GroupRef{ID: web.ID}, Permissions: []Permission{{
-		Protocol: "-1", IPv4: []CIDRPeer{{CIDR: "10.0.0.0/8"}}}}})
-	if code(err) != "InternalError" {
-		t.Fatalf("Authorize with failing store: %v", err)
-	}
-	if _, err := s.DeleteVPC(ctx, alice, vpc.ID, false); err == nil {
-		t.Fatal("DeleteVPC succeeded although the VPC has a custom group")
+	if s.Err() == nil {
+		t.Fatal("service still accepts requests after a failed commit")
 	}
 	fs.setFailing(false)
+	if _, _, _, err := s.Authorize(ctx, alice, AuthorizeInput{Group: GroupRef{ID: web.ID}, Permissions: []Permission{{
+		Protocol: "-1", IPv4: []CIDRPeer{{CIDR: "10.0.0.0/8"}}}}}); code(err) != "InternalError" {
+		t.Errorf("write after the failure: %v", err)
+	}
+	if err := s.View(ctx, alice, func(View) error { return nil }); code(err) != "InternalError" {
+		t.Errorf("read after the failure: %v", err)
+	}
 
-	if n := mustView(t, s, func(v View) int { return len(v.Groups()) }); n != before {
-		t.Errorf("groups after failed create: %d, want %d", n, before)
-	}
-	g := mustView(t, s, func(v View) *model.Group { g, _ := v.Group(web.ID); return g })
-	if len(g.Ingress) != 0 {
-		t.Errorf("failed authorize left rules: %+v", g.Ingress)
-	}
-	// The name is free again: the failed create left nothing behind.
-	if _, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "app", Description: "a", VpcID: vpc.ID}); err != nil {
-		t.Errorf("create after failed create: %v", err)
+	// A restart sees exactly the durable state: web, not app.
+	s2 := openService(t, fs.Store)
+	groups := mustView(t, s2, func(v View) []string {
+		var names []string
+		for _, g := range v.Groups() {
+			if g.VpcID == vpc.ID {
+				names = append(names, g.Name)
+			}
+		}
+		return names
+	})
+	if fmt.Sprint(groups) != "[default web]" && fmt.Sprint(groups) != "[web default]" {
+		t.Errorf("groups after restart: %v", groups)
 	}
 }
 
@@ -216,4 +232,64 @@ func TestConcurrentWriters(t *testing.T) {
 			t.Errorf("tenant %d has %d groups, want 41", a, n)
 		}
 	}
+}
+
+// gatedStore holds every commit until the test opens the gate.
+type gatedStore struct {
+	store.Store
+	gate chan struct{}
+}
+
+func (g *gatedStore) Submit(ctx context.Context, conds []store.Cond, ops []store.Op) store.Pending {
+	return gated{g.Store.Submit(ctx, conds, ops), g.gate}
+}
+
+type gated struct {
+	p    store.Pending
+	gate chan struct{}
+}
+
+func (g gated) Wait() (int64, error) { <-g.gate; return g.p.Wait() }
+
+// TestReadsWaitForDurability: a write's change is visible in memory before its commit
+// completes, so a reader that saw it must not reply until the commit is durable.
+func TestReadsWaitForDurability(t *testing.T) {
+	ctx := context.Background()
+	gs := &gatedStore{Store: openBolt(t, filepath.Join(t.TempDir(), "s.db")), gate: make(chan struct{})}
+	s := openService(t, gs)
+	mustView(t, s, func(v View) int { return 0 }) // initialise the tenant (a synchronous commit)
+	created := make(chan error, 1)
+	go func() {
+		_, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "w"})
+		created <- err
+	}()
+	// Wait until the write has staged its group, then read it.
+	var saw bool
+	read := make(chan struct{})
+	for !saw {
+		runtime.Gosched()
+		s.mu.Lock()
+		tn := s.tenants[alice]
+		s.mu.Unlock()
+		tn.mu.RLock()
+		staged := tn.staged
+		tn.mu.RUnlock()
+		saw = staged > 0
+	}
+	go func() {
+		s.View(ctx, alice, func(v View) error { _ = v.Groups(); return nil })
+		close(read)
+	}()
+	select {
+	case <-read:
+		t.Fatal("a read returned while the write it saw was not yet durable")
+	case err := <-created:
+		t.Fatalf("the write returned before its commit: %v", err)
+	case <-time.After(100 * time.Millisecond): // a correct implementation never returns here early
+	}
+	close(gs.gate)
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	<-read
 }
