@@ -1,9 +1,8 @@
 package ec2api
 
 import (
-	"strconv"
-
 	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/ec2api/query"
 	"github.com/stockade/stockade/model"
 )
 
@@ -46,14 +45,30 @@ type groupRow struct {
 	names map[string]string
 }
 
-func ruleValues(egress bool, f func(r *model.Rule, names map[string]string) []string) func(groupRow) []string {
-	return func(g groupRow) []string {
-		var out []string
-		rs := g.Rules(egress)
-		for i := range rs {
-			out = append(out, f(&rs[i], g.names)...)
+// anyRule builds a matcher that holds when some rule of the direction satisfies the rule
+// predicate compiled from the filter.
+func anyRule(egress bool, compile func(q queryFilter) func(r *model.Rule, names map[string]string) bool) func(queryFilter) func(groupRow) bool {
+	return func(q queryFilter) func(groupRow) bool {
+		match := compile(q)
+		return func(g groupRow) bool {
+			rs := g.Rules(egress)
+			for i := range rs {
+				if match(&rs[i], g.names) {
+					return true
+				}
+			}
+			return false
 		}
-		return out
+	}
+}
+
+// stringField is a rule filter on one string field, matched with EC2's wildcards.
+func stringField(get func(r *model.Rule, names map[string]string) string) func(q queryFilter) func(*model.Rule, map[string]string) bool {
+	return func(q queryFilter) func(*model.Rule, map[string]string) bool {
+		return func(r *model.Rule, names map[string]string) bool {
+			v := get(r, names)
+			return v != "" && q.Match(v)
+		}
 	}
 }
 
@@ -67,49 +82,42 @@ var groupFilters = func() filterer[groupRow] {
 		"vpc-id":      one2(func(g groupRow) string { return g.VpcID }),
 		"owner-id":    one2(func(g groupRow) string { return g.OwnerID }),
 	}
+	m := map[string]func(queryFilter) func(groupRow) bool{}
 	for _, egress := range []bool{false, true} {
 		prefix := "ip-permission."
 		if egress {
 			prefix = "egress.ip-permission."
 		}
-		f[prefix+"cidr"] = ruleValues(egress, func(r *model.Rule, _ map[string]string) []string {
-			if r.Peer.CIDR.IsValid() && !r.Peer.IsIPv6() {
-				return one(r.Peer.CIDR.String())
+		m[prefix+"cidr"] = anyRule(egress, func(q queryFilter) func(*model.Rule, map[string]string) bool {
+			match := prefixMatcher(q)
+			return func(r *model.Rule, _ map[string]string) bool {
+				return r.Peer.CIDR.IsValid() && !r.Peer.IsIPv6() && match(r.Peer.CIDR)
 			}
-			return nil
 		})
-		f[prefix+"ipv6-cidr"] = ruleValues(egress, func(r *model.Rule, _ map[string]string) []string {
-			if r.Peer.IsIPv6() {
-				return one(r.Peer.CIDR.String())
+		m[prefix+"ipv6-cidr"] = anyRule(egress, func(q queryFilter) func(*model.Rule, map[string]string) bool {
+			match := prefixMatcher(q)
+			return func(r *model.Rule, _ map[string]string) bool { return r.Peer.IsIPv6() && match(r.Peer.CIDR) }
+		})
+		m[prefix+"from-port"] = anyRule(egress, func(q queryFilter) func(*model.Rule, map[string]string) bool {
+			match := intMatcher(q)
+			return func(r *model.Rule, _ map[string]string) bool { return match(int(r.FromPort)) }
+		})
+		m[prefix+"to-port"] = anyRule(egress, func(q queryFilter) func(*model.Rule, map[string]string) bool {
+			match := intMatcher(q)
+			return func(r *model.Rule, _ map[string]string) bool { return match(int(r.ToPort)) }
+		})
+		m[prefix+"protocol"] = anyRule(egress, stringField(func(r *model.Rule, _ map[string]string) string { return r.Protocol }))
+		m[prefix+"group-id"] = anyRule(egress, stringField(func(r *model.Rule, _ map[string]string) string { return r.Peer.GroupID }))
+		m[prefix+"group-name"] = anyRule(egress, stringField(func(r *model.Rule, names map[string]string) string {
+			if r.Peer.GroupID == "" {
+				return ""
 			}
-			return nil
-		})
-		f[prefix+"from-port"] = ruleValues(egress, func(r *model.Rule, _ map[string]string) []string {
-			return one(strconv.Itoa(int(r.FromPort)))
-		})
-		f[prefix+"to-port"] = ruleValues(egress, func(r *model.Rule, _ map[string]string) []string {
-			return one(strconv.Itoa(int(r.ToPort)))
-		})
-		f[prefix+"protocol"] = ruleValues(egress, func(r *model.Rule, _ map[string]string) []string {
-			return one(r.Protocol)
-		})
-		f[prefix+"group-id"] = ruleValues(egress, func(r *model.Rule, _ map[string]string) []string {
-			return one2(func(*model.Rule) string { return r.Peer.GroupID })(r)
-		})
-		f[prefix+"group-name"] = ruleValues(egress, func(r *model.Rule, names map[string]string) []string {
-			if r.Peer.GroupID != "" {
-				return one(names[r.Peer.GroupID])
-			}
-			return nil
-		})
-		f[prefix+"user-id"] = ruleValues(egress, func(r *model.Rule, _ map[string]string) []string {
-			return one2(func(*model.Rule) string { return r.Peer.UserID })(r)
-		})
-		f[prefix+"prefix-list-id"] = ruleValues(egress, func(r *model.Rule, _ map[string]string) []string {
-			return one2(func(*model.Rule) string { return r.Peer.PrefixListID })(r)
-		})
+			return names[r.Peer.GroupID]
+		}))
+		m[prefix+"user-id"] = anyRule(egress, stringField(func(r *model.Rule, _ map[string]string) string { return r.Peer.UserID }))
+		m[prefix+"prefix-list-id"] = anyRule(egress, stringField(func(r *model.Rule, _ map[string]string) string { return r.Peer.PrefixListID }))
 	}
-	return filterer[groupRow]{fields: f, tagsOf: func(g groupRow) model.Tags { return g.Tags }}
+	return filterer[groupRow]{fields: f, matchers: m, tagsOf: func(g groupRow) model.Tags { return g.Tags }}
 }()
 
 func (s *Server) describeSecurityGroups(c *call) error {
@@ -141,7 +149,7 @@ func (s *Server) describeSecurityGroups(c *call) error {
 			gs = mergeGroups(gs, named)
 		}
 		var names map[string]string
-		if needsNames(fs) {
+		if needsNames(c.req) {
 			names = map[string]string{}
 			for _, g := range v.Groups() {
 				names[g.ID] = g.Name
@@ -173,7 +181,8 @@ func (s *Server) describeSecurityGroups(c *call) error {
 	return nil
 }
 
-func needsNames(fs []queryFilter) bool {
+func needsNames(r *query.Request) bool {
+	fs, _ := r.Filters()
 	for _, f := range fs {
 		if f.Name == "ip-permission.group-name" || f.Name == "egress.ip-permission.group-name" {
 			return true

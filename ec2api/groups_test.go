@@ -290,6 +290,8 @@ func TestDescribeFiltersAndPagination(t *testing.T) {
 			"Filter.2.Name", "ip-permission.cidr", "Filter.2.Value.1", "0.0.0.0/0"), []string{"web"}},
 		{"egress filter", kv("Filter.1.Name", "egress.ip-permission.protocol", "Filter.1.Value.1", "-1",
 			"Filter.2.Name", "vpc-id", "Filter.2.Value.1", vpc, "Filter.3.Name", "group-name", "Filter.3.Value.1", "web", "Filter.3.Value.2", "default"), []string{"default", "web"}},
+		{"wildcard cidr and port", kv("Filter.1.Name", "ip-permission.cidr", "Filter.1.Value.1", "203.0.113.*",
+			"Filter.2.Name", "ip-permission.to-port", "Filter.2.Value.1", "8?"), []string{"web"}},
 		{"matches nothing", kv("Filter.1.Name", "group-name", "Filter.1.Value.1", "zzz"), nil},
 	}
 	for _, tt := range tests {
