@@ -1,0 +1,330 @@
+// Command apibench measures Stockade's EC2 API against moto's server, side by side in one run,
+// with the same workload and concurrency: create groups, authorize a rule on each, describe by
+// ID, describe with a filter, delete. With -scale it loads 10,000 groups × 20 rules into
+// Stockade alone and measures filtered describes, memory and start-up time.
+//
+//	go run ./tools/apibench             # Stockade vs moto (python3 -m moto.server)
+//	go run ./tools/apibench -scale      # the 10,000-group targets
+//
+// Results are printed as Markdown tables for BENCHMARKS.md.
+package main
+
+import (
+	"bufio"
+	"flag"
+	"fmt"
+	"io"
+	"log"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/stockade/stockade/auth/sigv4"
+)
+
+func main() {
+	groups := flag.Int("groups", 1000, "groups created in the comparison")
+	conc := flag.Int("c", 4, "concurrent clients")
+	dur := flag.Duration("d", 10*time.Second, "duration of each describe phase")
+	scale := flag.Bool("scale", false, "run the 10,000 groups × 20 rules measurements on Stockade only")
+	skipMoto := flag.Bool("no-moto", false, "measure Stockade only")
+	flag.Parse()
+	if *scale {
+		runScale(*conc)
+		return
+	}
+	st := startStockade(tempDir())
+	defer st.stop()
+	results := map[string][]phase{"stockade": runWorkload(st, *groups, *conc, *dur)}
+	if !*skipMoto {
+		m := startMoto()
+		defer m.stop()
+		results["moto"] = runWorkload(m, *groups, *conc, *dur)
+	}
+	fmt.Printf("\n%d groups, %d concurrent clients, describe phases %s each\n\n", *groups, *conc, *dur)
+	fmt.Println("| phase | Stockade ops/s | moto ops/s | ratio | Stockade p50 / p99 | moto p50 / p99 |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|")
+	for i, p := range results["stockade"] {
+		m := phase{}
+		if ms := results["moto"]; i < len(ms) {
+			m = ms[i]
+		}
+		ratio := "—"
+		if m.rate() > 0 {
+			ratio = fmt.Sprintf("%.0f×", p.rate()/m.rate())
+		}
+		fmt.Printf("| %s | %.0f | %.0f | %s | %s / %s | %s / %s |\n", p.name, p.rate(), m.rate(), ratio,
+			ms(p.pct(50)), ms(p.pct(99)), ms(m.pct(50)), ms(m.pct(99)))
+	}
+	for _, who := range []string{"stockade", "moto"} {
+		for _, p := range results[who] {
+			if p.errors > 0 {
+				fmt.Printf("\n%s %s: %d errors (first: %s)\n", who, p.name, p.errors, p.firstErr)
+			}
+		}
+	}
+}
+
+func ms(d time.Duration) string {
+	if d == 0 {
+		return "—"
+	}
+	return fmt.Sprintf("%.2f ms", float64(d.Microseconds())/1000)
+}
+
+func tempDir() string {
+	d, err := os.MkdirTemp("", "apibench-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	return d
+}
+
+// target is a running server and how to sign for it.
+type target struct {
+	name, endpoint string
+	akid, secret   string
+	cmd            *exec.Cmd
+	http           *http.Client
+}
+
+func (t *target) stop() {
+	t.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan struct{})
+	go func() { t.cmd.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.cmd.Process.Kill()
+	}
+}
+
+func freeAddr() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func newTarget(name, addr string, cmd *exec.Cmd) *target {
+	t := &target{name: name, endpoint: "http://" + addr, cmd: cmd,
+		http: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64}, Timeout: 2 * time.Minute}}
+	if err := cmd.Start(); err != nil {
+		log.Fatalf("start %s: %v", name, err)
+	}
+	deadline := time.Now().Add(60 * time.Second)
+	for time.Now().Before(deadline) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return t
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	log.Fatalf("%s did not start listening on %s", name, addr)
+	return nil
+}
+
+func buildStockade() string {
+	bin := filepath.Join(tempDir(), "stockade")
+	if out, err := exec.Command("go", "build", "-o", bin, "./cmd/stockade").CombinedOutput(); err != nil {
+		log.Fatalf("build: %v %s (run from the repository root)", err, out)
+	}
+	return bin
+}
+
+var stockadeBin string
+
+func startStockade(dataDir string) *target {
+	if stockadeBin == "" {
+		stockadeBin = buildStockade()
+	}
+	addr := freeAddr()
+	cmd := exec.Command(stockadeBin, "server", "--listen", addr, "--data-dir", dataDir, "--log-level", "warn",
+		"--quota", "security-groups=20000", "--quota", "rules-per-group=50", "--quota", "groups-per-interface=5")
+	t := newTarget("stockade", addr, cmd)
+	waitHealthy(t)
+	t.akid, t.secret = credentials(filepath.Join(dataDir, "credentials"))
+	return t
+}
+
+func waitHealthy(t *target) {
+	for i := 0; i < 1000; i++ {
+		if r, err := t.http.Get(t.endpoint + "/healthz"); err == nil {
+			r.Body.Close()
+			if r.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	log.Fatal("stockade not healthy")
+}
+
+func credentials(path string) (string, string) {
+	f, err := os.Open(path)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer f.Close()
+	var akid, secret string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "aws_access_key_id":
+			akid = strings.TrimSpace(v)
+		case "aws_secret_access_key":
+			secret = strings.TrimSpace(v)
+		}
+	}
+	return akid, secret
+}
+
+func startMoto() *target {
+	addr := freeAddr()
+	host, port, _ := net.SplitHostPort(addr)
+	cmd := exec.Command("python3", "-m", "moto.server", "-H", host, "-p", port)
+	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
+	t := newTarget("moto", addr, cmd)
+	t.akid, t.secret = "AKIAIOSFODNN7EXAMPLE", "moto-accepts-anything"
+	return t
+}
+
+// call sends one signed EC2 request and returns the body; non-200 is an error.
+func (t *target) call(params url.Values) (string, error) {
+	params.Set("Version", "2016-11-15")
+	body := params.Encode()
+	req, _ := http.NewRequest(http.MethodPost, t.endpoint+"/", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
+	req.Host = req.URL.Host
+	sigv4.Sign(req, []byte(body), t.akid, t.secret, "us-east-1", "ec2", time.Now())
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 {
+		return "", fmt.Errorf("%s: HTTP %d: %.200s", params.Get("Action"), resp.StatusCode, b)
+	}
+	return string(b), nil
+}
+
+func between(s, open, close string) string {
+	_, rest, ok := strings.Cut(s, open)
+	if !ok {
+		return ""
+	}
+	v, _, _ := strings.Cut(rest, close)
+	return v
+}
+
+// phase is one measured step.
+type phase struct {
+	name     string
+	elapsed  time.Duration
+	lat      []time.Duration
+	errors   int
+	firstErr string
+}
+
+func (p phase) rate() float64 {
+	if p.elapsed == 0 {
+		return 0
+	}
+	return float64(len(p.lat)) / p.elapsed.Seconds()
+}
+
+func (p phase) pct(q int) time.Duration {
+	if len(p.lat) == 0 {
+		return 0
+	}
+	s := slices.Clone(p.lat)
+	slices.Sort(s)
+	return s[min(len(s)-1, len(s)*q/100)]
+}
+
+// run executes op over n items (n < 0: until d passes) with conc workers.
+func run(name string, conc, n int, d time.Duration, op func(i int) error) phase {
+	var mu sync.Mutex
+	p := phase{name: name}
+	var next atomic.Int64
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < conc; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if (n >= 0 && i >= n) || (n < 0 && time.Since(start) > d) {
+					return
+				}
+				t0 := time.Now()
+				err := op(i)
+				l := time.Since(t0)
+				mu.Lock()
+				if err != nil {
+					p.errors++
+					if p.firstErr == "" {
+						p.firstErr = err.Error()
+					}
+				} else {
+					p.lat = append(p.lat, l)
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	p.elapsed = time.Since(start)
+	log.Printf("%-10s %-24s %8.0f ops/s  p99 %s  errors %d", "", name, p.rate(), ms(p.pct(99)), p.errors)
+	return p
+}
+
+func runWorkload(t *target, n, conc int, d time.Duration) []phase {
+	log.Printf("workload against %s", t.name)
+	ids := make([]string, n)
+	prefix := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	var out []phase
+	out = append(out, run("CreateSecurityGroup", conc, n, 0, func(i int) error {
+		body, err := t.call(url.Values{"Action": {"CreateSecurityGroup"}, "GroupName": {fmt.Sprintf("%s-%05d", prefix, i)}, "GroupDescription": {"bench"}})
+		ids[i] = between(body, "<groupId>", "</groupId>")
+		return err
+	}))
+	out = append(out, run("AuthorizeSecurityGroupIngress", conc, n, 0, func(i int) error {
+		_, err := t.call(url.Values{"Action": {"AuthorizeSecurityGroupIngress"}, "GroupId": {ids[i]},
+			"IpPermissions.1.IpProtocol": {"tcp"}, "IpPermissions.1.FromPort": {fmt.Sprint(1000 + i%50000)}, "IpPermissions.1.ToPort": {fmt.Sprint(1000 + i%50000)},
+			"IpPermissions.1.IpRanges.1.CidrIp": {"10.0.0.0/8"}})
+		return err
+	}))
+	out = append(out, run("DescribeSecurityGroups by ID", conc, -1, d, func(int) error {
+		_, err := t.call(url.Values{"Action": {"DescribeSecurityGroups"}, "GroupId.1": {ids[rand.IntN(n)]}})
+		return err
+	}))
+	out = append(out, run("DescribeSecurityGroups filtered", conc, -1, d, func(int) error {
+		_, err := t.call(url.Values{"Action": {"DescribeSecurityGroups"}, "Filter.1.Name": {"group-name"},
+			"Filter.1.Value.1": {fmt.Sprintf("%s-%05d", prefix, rand.IntN(n))}})
+		return err
+	}))
+	out = append(out, run("DeleteSecurityGroup", conc, n, 0, func(i int) error {
+		_, err := t.call(url.Values{"Action": {"DeleteSecurityGroup"}, "GroupId": {ids[i]}})
+		return err
+	}))
+	return out
+}
