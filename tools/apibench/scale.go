@@ -58,7 +58,7 @@ func runScale(conc int) {
 	idleRSS := rss(t.cmd.Process.Pid)
 	t.stop()
 	var starts []time.Duration
-	var afterStart int
+	var afterStart memory
 	for i := 0; i < 3; i++ {
 		t0 := time.Now()
 		s := startStockade(dir)
@@ -74,9 +74,9 @@ func runScale(conc int) {
 	for _, p := range []phase{byTag, byName, byRule} {
 		fmt.Printf("| DescribeSecurityGroups %s, p50 / p99 | %s / %s |\n", p.name[len("filtered: "):], ms(p.pct(50)), ms(p.pct(99)))
 	}
-	fmt.Printf("| server RSS after loading | %d MB |\n", loadedRSS>>10)
-	fmt.Printf("| server RSS idle after loading | %d MB |\n", idleRSS>>10)
-	fmt.Printf("| server RSS right after a restart | %d MB |\n", afterStart>>10)
+	fmt.Printf("| server RSS after loading | %s |\n", loadedRSS)
+	fmt.Printf("| server RSS idle after loading | %s |\n", idleRSS)
+	fmt.Printf("| server RSS right after a restart | %s |\n", afterStart)
 	fmt.Printf("| start-up on that data (process start → /healthz), 3 runs | %s |\n", strings.Trim(fmt.Sprint(starts), "[]"))
 	for _, p := range []phase{load, auth, byTag, byName, byRule} {
 		if p.errors > 0 {
@@ -90,17 +90,34 @@ func runScale(conc int) {
 	os.RemoveAll(dir)
 }
 
-// rss is a process's resident set in KiB, from /proc.
-func rss(pid int) int {
+// memory is a process's resident set from /proc: total, anonymous (heap) and file-backed
+// (the binary and the store's memory map), in KiB.
+type memory struct{ total, anon, file int }
+
+func (m memory) String() string {
+	return fmt.Sprintf("%d MB (heap and other anonymous %d MB, mapped files %d MB)", m.total>>10, m.anon>>10, m.file>>10)
+}
+
+func rss(pid int) memory {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		log.Fatal(err)
 	}
+	var m memory
 	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmRSS:") {
-			n, _ := strconv.Atoi(strings.Fields(line)[1])
-			return n
+		f := strings.Fields(line)
+		if len(f) < 2 {
+			continue
+		}
+		n, _ := strconv.Atoi(f[1])
+		switch f[0] {
+		case "VmRSS:":
+			m.total = n
+		case "RssAnon:":
+			m.anon = n
+		case "RssFile:":
+			m.file = n
 		}
 	}
-	return 0
+	return m
 }
