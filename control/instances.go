@@ -72,7 +72,7 @@ func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Res
 		fp := fingerprint("RunInstances", in)
 		if ids, done, err := tx.replay("RunInstances", in.ClientToken, fp); err != nil || done {
 			if err == nil {
-				resv, err = tx.reservation(ids, true)
+				resv, err = tx.reservation(ids)
 			}
 			return err
 		}
@@ -180,43 +180,17 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 			LaunchTime: tx.now, AZ: sn.AZ, Tenancy: tenancy, SubnetID: sn.ID, VpcID: sn.VpcID, LaunchIndex: i,
 			ClientToken: in.ClientToken, UserData: in.UserData, NoTermination: in.DisableAPITermination, Tags: in.InstanceTags.Clone(),
 		}
-		// Each interface is staged as soon as it exists, so that the next one's address
-		// allocation sees it.
-		attach := func(n *model.NetworkInterface, device int, deleteOnTermination bool) {
-			n.Attachment = &model.Attachment{ID: model.NewID(model.PrefixAttachment), InstanceID: inst.ID, DeviceIndex: device,
-				DeleteOnTermination: deleteOnTermination, AttachTime: tx.now}
-			set(tx, tn.enis, kindENI, n.ID, n)
-			inst.InterfaceIDs = append(inst.InterfaceIDs, n.ID)
+		sp := tx.savepoint()
+		staged, err := s.attachAll(tx, inst, sn, groups, primary, existing, extra, in.ENITags)
+		if err != nil {
+			if i >= in.MinCount { // once MinCount is met, launch what fits, as EC2 does
+				tx.rollbackTo(sp)
+				break
+			}
+			return nil, err
+		}
+		for _, n := range staged {
 			resv.ENIs[n.ID] = n
-		}
-		if existing != nil {
-			attach(existing.Clone(), 0, primary.DeleteOnTermination != nil && *primary.DeleteOnTermination)
-		} else {
-			n, err := s.newENI(tx, sn, groups, primary.PrivateIP, 0, primary.ConnTrack, "", in.ENITags.Clone())
-			if err != nil {
-				if i >= in.MinCount { // once MinCount is met, launch what fits, as EC2 does
-					break
-				}
-				return nil, err
-			}
-			attach(n, 0, primary.DeleteOnTermination == nil || *primary.DeleteOnTermination)
-		}
-		for _, ni := range extra {
-			if ni.NetworkInterfaceID != "" {
-				return nil, model.InvalidValue("Attaching existing network interfaces at device indexes other than 0 is not supported")
-			}
-			esn, err := tn.subnet(ni.SubnetID)
-			if err != nil {
-				return nil, err
-			}
-			if esn.AZ != sn.AZ {
-				return nil, model.InvalidValue("Network interfaces of one instance must be in one availability zone")
-			}
-			n, err := s.newENI(tx, esn, ni.GroupIDs, ni.PrivateIP, 0, ni.ConnTrack, "", in.ENITags.Clone())
-			if err != nil {
-				return nil, err
-			}
-			attach(n, ni.DeviceIndex, ni.DeleteOnTermination == nil || *ni.DeleteOnTermination)
 		}
 		set(tx, tn.instances, kindInstance, inst.ID, inst)
 		shown := inst.Clone()
@@ -226,8 +200,70 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 	return resv, nil
 }
 
+// attachAll creates (or, for existing, attaches) the instance's interfaces and stages them.
+// Each is staged as soon as it exists, so that the next one's address allocation sees it.
+func (s *Service) attachAll(tx *tx, inst *model.Instance, sn *model.Subnet, groups []string, primary RunInterface,
+	existing *model.NetworkInterface, extra []RunInterface, tags model.Tags) ([]*model.NetworkInterface, error) {
+	var out []*model.NetworkInterface
+	attach := func(n *model.NetworkInterface, device int, deleteOnTermination bool) {
+		n.Attachment = &model.Attachment{ID: model.NewID(model.PrefixAttachment), InstanceID: inst.ID, DeviceIndex: device,
+			DeleteOnTermination: deleteOnTermination, AttachTime: tx.now}
+		set(tx, tx.tn.enis, kindENI, n.ID, n)
+		inst.InterfaceIDs = append(inst.InterfaceIDs, n.ID)
+		out = append(out, n)
+	}
+	if existing != nil {
+		attach(existing.Clone(), 0, primary.DeleteOnTermination != nil && *primary.DeleteOnTermination)
+	} else {
+		n, err := s.newENI(tx, sn, groups, primary.PrivateIP, 0, primary.ConnTrack, "", tags.Clone())
+		if err != nil {
+			return nil, err
+		}
+		attach(n, 0, primary.DeleteOnTermination == nil || *primary.DeleteOnTermination)
+	}
+	for _, ni := range extra {
+		if ni.NetworkInterfaceID != "" {
+			return nil, model.InvalidValue("Attaching existing network interfaces at device indexes other than 0 is not supported")
+		}
+		esn, err := tx.tn.subnet(ni.SubnetID)
+		if err != nil {
+			return nil, err
+		}
+		if esn.AZ != sn.AZ {
+			return nil, model.InvalidValue("Network interfaces of one instance must be in one availability zone")
+		}
+		n, err := s.newENI(tx, esn, ni.GroupIDs, ni.PrivateIP, 0, ni.ConnTrack, "", tags.Clone())
+		if err != nil {
+			return nil, err
+		}
+		attach(n, ni.DeviceIndex, ni.DeleteOnTermination == nil || *ni.DeleteOnTermination)
+	}
+	return out, nil
+}
+
+// savepoint marks a point in a transaction that rollbackTo returns to, so that launch can drop
+// an instance that did not fit after others did.
+type savepoint struct{ undo, keys int }
+
+func (tx *tx) savepoint() savepoint { return savepoint{len(tx.undo), len(tx.keys)} }
+
+// rollbackTo undoes what was staged since sp. It is only right when every record staged since
+// sp was new to the transaction, as the interfaces and instance of one more launched instance
+// are (an existing interface is attached only when launching one instance, which never rolls
+// back to a savepoint).
+func (tx *tx) rollbackTo(sp savepoint) {
+	for i := len(tx.undo) - 1; i >= sp.undo; i-- {
+		tx.undo[i]()
+	}
+	tx.undo = tx.undo[:sp.undo]
+	for _, k := range tx.keys[sp.keys:] {
+		delete(tx.ops, k)
+	}
+	tx.keys = tx.keys[:sp.keys]
+}
+
 // reservation rebuilds the reply for a ClientToken retry.
-func (tx *tx) reservation(ids []string, pending bool) (*Reservation, error) {
+func (tx *tx) reservation(ids []string) (*Reservation, error) {
 	resv := &Reservation{OwnerID: tx.tn.key.Account, ENIs: map[string]*model.NetworkInterface{}}
 	for _, id := range ids {
 		inst, err := tx.tn.instance(id)

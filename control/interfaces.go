@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -67,10 +68,7 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, ip string, s
 	if err != nil {
 		return nil, err
 	}
-	conn := model.DefaultConnTrack
-	if ct != nil {
-		conn = *ct
-	}
+	conn := mergeConnTrack(model.DefaultConnTrack, ct)
 	if err := conn.Validate(); err != nil {
 		return nil, err
 	}
@@ -172,6 +170,20 @@ func mapValues[T any](m map[string]*T) []*T {
 	return out
 }
 
+// mergeConnTrack returns base with the timeouts ct sets: a field left 0 keeps base's value
+// (AWS's defaults on create, the current value on modify).
+func mergeConnTrack(base model.ConnTrack, ct *model.ConnTrack) model.ConnTrack {
+	if ct == nil {
+		return base
+	}
+	for _, f := range []struct{ dst, src *int }{{&base.TCPEstablished, &ct.TCPEstablished}, {&base.UDPStream, &ct.UDPStream}, {&base.UDP, &ct.UDP}} {
+		if *f.src != 0 {
+			*f.dst = *f.src
+		}
+	}
+	return base
+}
+
 // DeleteENI deletes an interface that is not attached.
 func (s *Service) DeleteENI(ctx context.Context, t Tenant, id string, dryRun bool) (Result, error) {
 	return s.write(ctx, t, dryRun, func(tx *tx) error {
@@ -232,10 +244,10 @@ func (s *Service) ModifyENI(ctx context.Context, t Tenant, in ModifyENIInput) (R
 		case in.SourceDestCheck != nil:
 			c.SourceDestCheck = *in.SourceDestCheck
 		case in.ConnTrack != nil:
-			if err := in.ConnTrack.Validate(); err != nil {
+			c.ConnTrack = mergeConnTrack(c.ConnTrack, in.ConnTrack)
+			if err := c.ConnTrack.Validate(); err != nil {
 				return err
 			}
-			c.ConnTrack = *in.ConnTrack
 		case in.DeleteOnTermination != nil:
 			if c.Attachment == nil || (in.AttachmentID != "" && in.AttachmentID != c.Attachment.ID) {
 				return model.Errorf("InvalidAttachmentID.NotFound", "The attachment ID '%s' does not exist", in.AttachmentID)
@@ -261,8 +273,14 @@ func (tn *tenant) eni(id string) (*model.NetworkInterface, error) {
 // Idempotency (ClientToken): a retry with the same token and the same parameters returns what
 // the first call created; the same token with other parameters is IdempotentParameterMismatch.
 
+// fingerprint hashes a request's parameters by value: JSON follows pointers (a retry's are new
+// ones) and sorts map keys. The inputs hold no channels or functions, so Marshal cannot fail.
 func fingerprint(action string, in any) string {
-	sum := sha256.Sum256(fmt.Appendf(nil, "%s %+v", action, in))
+	b, err := json.Marshal(in)
+	if err != nil {
+		panic(fmt.Sprintf("fingerprint %s: %v", action, err))
+	}
+	sum := sha256.Sum256(append([]byte(action+" "), b...))
 	return hex.EncodeToString(sum[:])
 }
 
