@@ -249,7 +249,10 @@ func (s *Service) ModifyENI(ctx context.Context, t Tenant, in ModifyENIInput) (R
 				return err
 			}
 		case in.DeleteOnTermination != nil:
-			if c.Attachment == nil || (in.AttachmentID != "" && in.AttachmentID != c.Attachment.ID) {
+			if in.AttachmentID == "" {
+				return model.Missing("Attachment.AttachmentId")
+			}
+			if c.Attachment == nil || in.AttachmentID != c.Attachment.ID {
 				return model.Errorf("InvalidAttachmentID.NotFound", "The attachment ID '%s' does not exist", in.AttachmentID)
 			}
 			c.Attachment.DeleteOnTermination = *in.DeleteOnTermination
