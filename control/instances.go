@@ -354,17 +354,8 @@ type ModifyInstanceInput struct {
 
 // ModifyInstance changes one attribute of an instance.
 func (s *Service) ModifyInstance(ctx context.Context, t Tenant, in ModifyInstanceInput) (Result, error) {
-	n := 0
-	for _, given := range []bool{len(in.Groups) > 0, in.SourceDestCheck != nil, in.DisableAPITermination != nil, in.UserData != nil, in.InstanceType != nil} {
-		if given {
-			n++
-		}
-	}
-	if n == 0 {
-		return Result{}, model.Errorf("MissingParameter", "The request must contain exactly one attribute to modify")
-	}
-	if n > 1 {
-		return Result{}, model.Errorf("InvalidParameterCombination", "Only one attribute may be modified at a time")
+	if err := exactlyOne(len(in.Groups) > 0, in.SourceDestCheck != nil, in.DisableAPITermination != nil, in.UserData != nil, in.InstanceType != nil); err != nil {
+		return Result{}, err
 	}
 	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		inst, err := tx.tn.instance(in.ID)

@@ -213,17 +213,8 @@ type ModifyENIInput struct {
 
 // ModifyENI changes one attribute of an interface; Groups replaces the set (spec §11.21).
 func (s *Service) ModifyENI(ctx context.Context, t Tenant, in ModifyENIInput) (Result, error) {
-	n := 0
-	for _, given := range []bool{len(in.Groups) > 0, in.Description != nil, in.SourceDestCheck != nil, in.ConnTrack != nil, in.DeleteOnTermination != nil} {
-		if given {
-			n++
-		}
-	}
-	if n == 0 {
-		return Result{}, model.Errorf("MissingParameter", "The request must contain exactly one attribute to modify")
-	}
-	if n > 1 {
-		return Result{}, model.Errorf("InvalidParameterCombination", "Only one attribute may be modified at a time")
+	if err := exactlyOne(len(in.Groups) > 0, in.Description != nil, in.SourceDestCheck != nil, in.ConnTrack != nil, in.DeleteOnTermination != nil); err != nil {
+		return Result{}, err
 	}
 	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		old, err := tx.tn.eni(in.ID)
@@ -260,6 +251,23 @@ func (s *Service) ModifyENI(ctx context.Context, t Tenant, in ModifyENIInput) (R
 		set(tx, tx.tn.enis, kindENI, c.ID, c)
 		return nil
 	})
+}
+
+// exactlyOne enforces EC2's one-attribute-per-call rule of the Modify*Attribute actions.
+func exactlyOne(given ...bool) error {
+	n := 0
+	for _, g := range given {
+		if g {
+			n++
+		}
+	}
+	switch {
+	case n == 0:
+		return model.Errorf("MissingParameter", "The request must contain exactly one attribute to modify")
+	case n > 1:
+		return model.Errorf("InvalidParameterCombination", "Only one attribute may be modified at a time")
+	}
+	return nil
 }
 
 // eni returns an interface or EC2's malformed and not-found errors.

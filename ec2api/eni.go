@@ -90,14 +90,18 @@ func (s *Server) createNetworkInterface(c *call) error {
 
 // groupNames maps the tenant's group IDs to names, for groupSet elements.
 func (c *call) groupNames() (map[string]string, error) {
-	names := map[string]string{}
-	err := c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		for _, g := range v.Groups() {
-			names[g.ID] = g.Name
-		}
-		return nil
-	})
+	var names map[string]string
+	err := c.svc().View(c.ctx, c.tenant, func(v control.View) error { names = groupNameMap(v); return nil })
 	return names, err
+}
+
+// groupNameMap maps every group ID of a view to its name.
+func groupNameMap(v control.View) map[string]string {
+	names := map[string]string{}
+	for _, g := range v.Groups() {
+		names[g.ID] = g.Name
+	}
+	return names
 }
 
 func (s *Server) deleteNetworkInterface(c *call) error {
@@ -219,10 +223,7 @@ func (s *Server) describeNetworkInterfaces(c *call) error {
 	}
 	var rows []eniRow
 	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		names := map[string]string{}
-		for _, g := range v.Groups() {
-			names[g.ID] = g.Name
-		}
+		names := groupNameMap(v)
 		var ns []*model.NetworkInterface
 		if len(want) == 0 {
 			ns = v.ENIs()

@@ -150,10 +150,7 @@ func (s *Server) describeSecurityGroups(c *call) error {
 		}
 		var names map[string]string
 		if needsNames(c.req) {
-			names = map[string]string{}
-			for _, g := range v.Groups() {
-				names[g.ID] = g.Name
-			}
+			names = groupNameMap(v)
 		}
 		for _, g := range gs {
 			row := groupRow{g, names}

@@ -268,10 +268,7 @@ func (s *Server) describeInstances(c *call) error {
 	}
 	var rows []instanceRow
 	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		names := map[string]string{}
-		for _, g := range v.Groups() {
-			names[g.ID] = g.Name
-		}
+		names := groupNameMap(v)
 		var ins []*model.Instance
 		if len(want) == 0 {
 			ins = v.Instances()
