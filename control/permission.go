@@ -142,13 +142,12 @@ func (tn *tenant) groupPeer(g *model.Group, egress bool, gp GroupPeer) (model.Pe
 	return model.Peer{GroupID: ref.ID, UserID: ref.OwnerID, VpcID: ref.VpcID}, nil
 }
 
-// prefixListPeer resolves a prefix-list reference. Managed prefix lists are not modelled yet,
-// so every well-formed ID is unknown.
+// prefixListPeer resolves a reference to one of the account's prefix lists.
 func (tn *tenant) prefixListPeer(id string) (model.Peer, error) {
-	if !model.ValidID(model.PrefixPrefixList, id) {
-		return model.Peer{}, model.Errorf("InvalidPrefixListID.Malformed", "Invalid id: \"%s\" (expecting \"pl-...\")", id)
+	if _, err := tn.prefixList(id); err != nil {
+		return model.Peer{}, err
 	}
-	return model.Peer{}, model.Errorf("InvalidPrefixListID.NotFound", "The prefix list ID '%s' does not exist", id)
+	return model.Peer{PrefixListID: id}, nil
 }
 
 func firstNonEmpty(ss ...string) string {

@@ -15,6 +15,8 @@ type Quotas struct {
 	GroupsPerInterface int
 	NetworkInterfaces  int
 	KeyPairs           int
+	PrefixLists        int // customer-managed prefix lists per region
+	PrefixListEntries  int // the largest MaxEntries a list may have
 }
 
 // DefaultQuotas are AWS's defaults.
@@ -27,6 +29,8 @@ func DefaultQuotas() Quotas {
 		GroupsPerInterface: 5,
 		NetworkInterfaces:  5000,
 		KeyPairs:           5000,
+		PrefixLists:        100,
+		PrefixListEntries:  1000,
 	}
 }
 
@@ -40,6 +44,8 @@ func (q *Quotas) fields() map[string]*int {
 		"groups-per-interface": &q.GroupsPerInterface,
 		"network-interfaces":   &q.NetworkInterfaces,
 		"key-pairs":            &q.KeyPairs,
+		"prefix-lists":         &q.PrefixLists,
+		"prefix-list-entries":  &q.PrefixListEntries,
 	}
 }
 
@@ -60,7 +66,7 @@ func (q *Quotas) Set(s string) error {
 
 // Names lists the quota names Set accepts.
 func (q *Quotas) Names() []string {
-	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs"}
+	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries"}
 }
 
 // Validate checks the quotas together: AWS caps rules-per-group × groups-per-interface at 1,000,

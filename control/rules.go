@@ -57,7 +57,7 @@ func (s *Service) Authorize(ctx context.Context, t Tenant, in AuthorizeInput) ([
 		} else {
 			ng.Ingress = slices.Concat(ng.Ingress, rules)
 		}
-		if err := s.checkRuleQuota(ng); err != nil {
+		if err := s.checkRuleQuota(tx.tn, ng); err != nil {
 			return err
 		}
 		set(tx, tx.tn.groups, kindGroup, ng.ID, ng)
@@ -68,12 +68,21 @@ func (s *Service) Authorize(ctx context.Context, t Tenant, in AuthorizeInput) ([
 }
 
 // checkRuleQuota applies AWS's four-bucket rule (spec §4): ingress and egress, IPv4 and IPv6,
-// each limited separately; a group reference counts in both families of its direction.
-func (s *Service) checkRuleQuota(g *model.Group) error {
+// each limited separately; a group reference counts in both families of its direction, and a
+// prefix-list reference counts the list's MaxEntries in the bucket of its family.
+func (s *Service) checkRuleQuota(tn *tenant, g *model.Group) error {
 	limit := s.cfg.Quotas.RulesPerGroup
 	for _, rs := range [][]model.Rule{g.Ingress, g.Egress} {
 		var n4, n6 int
 		for i := range rs {
+			if id := rs[i].Peer.PrefixListID; id != "" {
+				if pl := tn.prefixLists[id]; pl != nil && pl.IPv6 {
+					n6 += pl.MaxEntries
+				} else if pl != nil {
+					n4 += pl.MaxEntries
+				}
+				continue
+			}
 			v4, v6 := rs[i].Family()
 			if v4 {
 				n4++
@@ -256,7 +265,7 @@ func (s *Service) ModifyRules(ctx context.Context, t Tenant, groupID string, cha
 				ids[r.Identity()] = true
 			}
 		}
-		if err := s.checkRuleQuota(ng); err != nil {
+		if err := s.checkRuleQuota(tx.tn, ng); err != nil {
 			return err
 		}
 		set(tx, tx.tn.groups, kindGroup, ng.ID, ng)

@@ -62,6 +62,12 @@ func (tx *tx) taggable(id string) (model.Tags, func(model.Tags), error) {
 			return nil, nil, err
 		}
 		return v.Tags, func(tags model.Tags) { c := v.Clone(); c.Tags = tags; set(tx, tn.instances, kindInstance, id, c) }, nil
+	case model.PrefixPrefixList:
+		v, err := tn.prefixList(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		return v.Tags, func(tags model.Tags) { c := v.Clone(); c.Tags = tags; set(tx, tn.prefixLists, kindPrefixList, id, c) }, nil
 	case model.PrefixKeyPair:
 		v := tn.keyPairs[id]
 		if v == nil {
@@ -189,6 +195,9 @@ func (v View) Tagged() []TaggedResource {
 	}
 	for _, x := range v.KeyPairs() {
 		add(x.ID, "key-pair", x.Tags)
+	}
+	for _, x := range v.PrefixLists() {
+		add(x.ID, "prefix-list", x.Tags)
 	}
 	return out
 }

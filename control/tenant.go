@@ -13,14 +13,15 @@ import (
 
 // Record kinds in store keys.
 const (
-	kindMeta     = "meta"
-	kindVPC      = "vpc"
-	kindSubnet   = "subnet"
-	kindGroup    = "sg"
-	kindENI      = "eni"
-	kindInstance = "instance"
-	kindKeyPair  = "key"
-	kindToken    = "token"
+	kindMeta       = "meta"
+	kindVPC        = "vpc"
+	kindSubnet     = "subnet"
+	kindGroup      = "sg"
+	kindENI        = "eni"
+	kindInstance   = "instance"
+	kindKeyPair    = "key"
+	kindToken      = "token"
+	kindPrefixList = "pl"
 )
 
 // tenantMeta marks a tenant as initialised, so that a default VPC the user deleted is not
@@ -49,26 +50,28 @@ type tenant struct {
 	durableCond *sync.Cond
 	durable     uint64
 
-	vpcs      map[string]*model.VPC
-	subnets   map[string]*model.Subnet
-	groups    map[string]*model.Group
-	enis      map[string]*model.NetworkInterface
-	instances map[string]*model.Instance
-	keyPairs  map[string]*model.KeyPair // by ID
-	tokens    map[string]*clientToken   // by "<action>/<token>"
+	vpcs        map[string]*model.VPC
+	subnets     map[string]*model.Subnet
+	groups      map[string]*model.Group
+	enis        map[string]*model.NetworkInterface
+	instances   map[string]*model.Instance
+	keyPairs    map[string]*model.KeyPair // by ID
+	prefixLists map[string]*model.PrefixList
+	tokens      map[string]*clientToken // by "<action>/<token>"
 }
 
 func newTenant(t Tenant, now func() time.Time) *tenant {
 	tn := &tenant{
-		key:       t,
-		now:       now,
-		vpcs:      map[string]*model.VPC{},
-		subnets:   map[string]*model.Subnet{},
-		groups:    map[string]*model.Group{},
-		enis:      map[string]*model.NetworkInterface{},
-		instances: map[string]*model.Instance{},
-		keyPairs:  map[string]*model.KeyPair{},
-		tokens:    map[string]*clientToken{},
+		key:         t,
+		now:         now,
+		vpcs:        map[string]*model.VPC{},
+		subnets:     map[string]*model.Subnet{},
+		groups:      map[string]*model.Group{},
+		enis:        map[string]*model.NetworkInterface{},
+		instances:   map[string]*model.Instance{},
+		keyPairs:    map[string]*model.KeyPair{},
+		prefixLists: map[string]*model.PrefixList{},
+		tokens:      map[string]*clientToken{},
 	}
 	tn.durableCond = sync.NewCond(&tn.durableMu)
 	return tn
@@ -95,6 +98,8 @@ func (tn *tenant) load(kind, id string, b []byte) error {
 		tn.instances[id], err = decode[model.Instance](b)
 	case kindKeyPair:
 		tn.keyPairs[id], err = decode[model.KeyPair](b)
+	case kindPrefixList:
+		tn.prefixLists[id], err = decode[model.PrefixList](b)
 	case kindToken:
 		tn.tokens[id], err = decode[clientToken](b)
 	default:

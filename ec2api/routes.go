@@ -37,6 +37,14 @@ func (s *Server) buildRoutes() map[string]handler {
 		"ModifyInstanceAttribute":         s.modifyInstanceAttribute,
 		"DescribeInstanceAttribute":       s.describeInstanceAttribute,
 
+		// Managed prefix lists (prefixlists.go)
+		"CreateManagedPrefixList":          s.createManagedPrefixList,
+		"ModifyManagedPrefixList":          s.modifyManagedPrefixList,
+		"DeleteManagedPrefixList":          s.deleteManagedPrefixList,
+		"DescribeManagedPrefixLists":       s.describeManagedPrefixLists,
+		"GetManagedPrefixListEntries":      s.getManagedPrefixListEntries,
+		"GetManagedPrefixListAssociations": s.getManagedPrefixListAssociations,
+
 		// Tags, key pairs, account (tags.go, keypairs.go, account.go)
 		"CreateTags":                s.createTags,
 		"DeleteTags":                s.deleteTags,

@@ -1,0 +1,223 @@
+package ec2api
+
+import (
+	"strconv"
+
+	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/ec2api/query"
+	"github.com/stockade/stockade/model"
+)
+
+var prefixListLimits = pageLimits{1, 100}
+
+func readPLEntries(r *query.Request, key string) []control.PLEntryInput {
+	var out []control.PLEntryInput
+	for _, e := range r.List(key) {
+		out = append(out, control.PLEntryInput{CIDR: str(e, "Cidr"), Description: str(e, "Description")})
+	}
+	return out
+}
+
+func (s *Server) createManagedPrefixList(c *call) error {
+	r := c.req
+	tags, err := tagsFor(r, "prefix-list")
+	if err != nil {
+		return err
+	}
+	max, hasMax, err := optInt(r, "MaxEntries")
+	if err != nil {
+		return err
+	}
+	pl, res, err := c.svc().CreatePrefixList(c.ctx, c.tenant, control.CreatePrefixListInput{
+		Name: str(r, "PrefixListName"), Family: str(r, "AddressFamily"), MaxEntries: int(max), HasMax: hasMax,
+		Entries: readPLEntries(r, "Entry"), Tags: tags, ClientToken: str(r, "ClientToken"), DryRun: c.dryRun(),
+	})
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.open("prefixList")
+	c.writePrefixList(pl, "create-in-progress")
+	c.out.close("prefixList")
+	return nil
+}
+
+func (s *Server) modifyManagedPrefixList(c *call) error {
+	r := c.req
+	in := control.ModifyPrefixListInput{ID: str(r, "PrefixListId"), Add: readPLEntries(r, "AddEntry"), DryRun: c.dryRun()}
+	var err error
+	if in.CurrentVersion, in.HasCurrent, err = optInt(r, "CurrentVersion"); err != nil {
+		return err
+	}
+	max, hasMax, err := optInt(r, "MaxEntries")
+	if err != nil {
+		return err
+	}
+	in.MaxEntries, in.HasMax = int(max), hasMax
+	if name, ok := r.String("PrefixListName"); ok {
+		in.Name = &name
+	}
+	for _, e := range r.List("RemoveEntry") {
+		in.Remove = append(in.Remove, str(e, "Cidr"))
+	}
+	pl, res, err := c.svc().ModifyPrefixList(c.ctx, c.tenant, in)
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.open("prefixList")
+	c.writePrefixList(pl, "modify-in-progress")
+	c.out.close("prefixList")
+	return nil
+}
+
+func (s *Server) deleteManagedPrefixList(c *call) error {
+	pl, res, err := c.svc().DeletePrefixList(c.ctx, c.tenant, str(c.req, "PrefixListId"), c.dryRun())
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.open("prefixList")
+	c.writePrefixList(pl, "delete-in-progress")
+	c.out.close("prefixList")
+	return nil
+}
+
+var prefixListFilters = filterer[*model.PrefixList]{
+	fields: fields[*model.PrefixList]{
+		"owner-id":         one2(func(p *model.PrefixList) string { return p.OwnerID }),
+		"prefix-list-id":   one2(func(p *model.PrefixList) string { return p.ID }),
+		"prefix-list-name": one2(func(p *model.PrefixList) string { return p.Name }),
+	},
+	tagsOf: func(p *model.PrefixList) model.Tags { return p.Tags },
+}
+
+func (s *Server) describeManagedPrefixLists(c *call) error {
+	want, err := ids(c.req, "PrefixListId")
+	if err != nil {
+		return err
+	}
+	var items []*model.PrefixList
+	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+		if len(want) == 0 {
+			items = v.PrefixLists()
+			return nil
+		}
+		items, err = byIDs(want, v.PrefixList)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if items, err = prefixListFilters.filter(c.req, items); err != nil {
+		return err
+	}
+	page, next, err := paginate(c.req, items, func(p *model.PrefixList) string { return p.ID }, prefixListLimits)
+	if err != nil {
+		return err
+	}
+	c.out.open("prefixListSet")
+	for _, pl := range page {
+		c.out.open("item")
+		c.writePrefixList(pl, pl.State)
+		c.out.close("item")
+	}
+	c.out.close("prefixListSet")
+	c.out.opt("nextToken", next)
+	return nil
+}
+
+func (s *Server) getManagedPrefixListEntries(c *call) error {
+	id := str(c.req, "PrefixListId")
+	if id == "" {
+		return model.Missing("PrefixListId")
+	}
+	target, hasTarget, err := optInt(c.req, "TargetVersion")
+	if err != nil {
+		return err
+	}
+	var entries []model.PLEntry
+	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+		pl, err := v.PrefixList(id)
+		if err != nil {
+			return err
+		}
+		if !hasTarget {
+			target = pl.Version
+		}
+		var ok bool
+		if entries, ok = pl.EntriesAt(target); !ok {
+			return model.InvalidValue("Version %d of prefix list %s does not exist or is no longer kept.", target, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	rows := make([]model.PLEntry, len(entries))
+	copy(rows, entries)
+	keys := make([]string, len(rows))
+	for i, e := range rows {
+		keys[i] = e.CIDR.String()
+	}
+	sortByKeys(rows, keys)
+	page, next, err := paginate(c.req, rows, func(e model.PLEntry) string { return e.CIDR.String() }, prefixListLimits)
+	if err != nil {
+		return err
+	}
+	c.out.open("entrySet")
+	for _, e := range page {
+		c.out.open("item")
+		c.out.str("cidr", e.CIDR.String())
+		c.out.opt("description", e.Description)
+		c.out.close("item")
+	}
+	c.out.close("entrySet")
+	c.out.opt("nextToken", next)
+	return nil
+}
+
+func (s *Server) getManagedPrefixListAssociations(c *call) error {
+	id := str(c.req, "PrefixListId")
+	if id == "" {
+		return model.Missing("PrefixListId")
+	}
+	var users []*model.Group
+	err := c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+		if _, err := v.PrefixList(id); err != nil {
+			return err
+		}
+		users = v.PrefixListUsers(id)
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	page, next, err := paginate(c.req, users, func(g *model.Group) string { return g.ID }, pageLimits{5, 255})
+	if err != nil {
+		return err
+	}
+	c.out.open("prefixListAssociationSet")
+	for _, g := range page {
+		c.out.open("item")
+		c.out.str("resourceId", g.ID)
+		c.out.str("resourceOwner", g.OwnerID)
+		c.out.close("item")
+	}
+	c.out.close("prefixListAssociationSet")
+	c.out.opt("nextToken", next)
+	return nil
+}
+
+func (c *call) writePrefixList(pl *model.PrefixList, state string) {
+	x := &c.out
+	x.str("prefixListId", pl.ID)
+	x.str("addressFamily", pl.Family())
+	x.str("state", state)
+	x.str("prefixListArn", c.arn("prefix-list/"+pl.ID))
+	x.str("prefixListName", pl.Name)
+	x.str("maxEntries", strconv.Itoa(pl.MaxEntries))
+	x.int("version", pl.Version)
+	writeTags(x, pl.Tags)
+	x.str("ownerId", pl.OwnerID)
+}
