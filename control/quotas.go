@@ -17,6 +17,8 @@ type Quotas struct {
 	KeyPairs           int
 	PrefixLists        int // customer-managed prefix lists per region
 	PrefixListEntries  int // the largest MaxEntries a list may have
+	NACLsPerVPC        int
+	NACLEntries        int // per direction and address family, catch-all deny included
 }
 
 // DefaultQuotas are AWS's defaults.
@@ -31,6 +33,8 @@ func DefaultQuotas() Quotas {
 		KeyPairs:           5000,
 		PrefixLists:        100,
 		PrefixListEntries:  1000,
+		NACLsPerVPC:        200,
+		NACLEntries:        20,
 	}
 }
 
@@ -46,6 +50,8 @@ func (q *Quotas) fields() map[string]*int {
 		"key-pairs":            &q.KeyPairs,
 		"prefix-lists":         &q.PrefixLists,
 		"prefix-list-entries":  &q.PrefixListEntries,
+		"nacls-per-vpc":        &q.NACLsPerVPC,
+		"nacl-entries":         &q.NACLEntries,
 	}
 }
 
@@ -66,7 +72,7 @@ func (q *Quotas) Set(s string) error {
 
 // Names lists the quota names Set accepts.
 func (q *Quotas) Names() []string {
-	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries"}
+	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries"}
 }
 
 // Validate checks the quotas together: AWS caps rules-per-group × groups-per-interface at 1,000,
@@ -74,6 +80,9 @@ func (q *Quotas) Names() []string {
 func (q Quotas) Validate() error {
 	if q.RulesPerGroup*q.GroupsPerInterface > 1000 {
 		return fmt.Errorf("quotas: rules-per-group (%d) × groups-per-interface (%d) exceeds AWS's hard limit of 1000", q.RulesPerGroup, q.GroupsPerInterface)
+	}
+	if q.NACLEntries > 40 {
+		return fmt.Errorf("quotas: nacl-entries %d exceeds AWS's ceiling of 40", q.NACLEntries)
 	}
 	if q.GroupsPerInterface > 16 {
 		return fmt.Errorf("quotas: groups-per-interface %d exceeds AWS's ceiling of 16", q.GroupsPerInterface)

@@ -77,6 +77,7 @@ func (s *Service) CreateSubnet(ctx context.Context, t Tenant, in CreateSubnetInp
 			sn.IPv6AssocID = model.NewID("subnet-cidr-assoc")
 		}
 		set(tx, tx.tn.subnets, kindSubnet, sn.ID, sn)
+		tx.associate(sn)
 		return nil
 	})
 	return sn, res, err
@@ -121,6 +122,7 @@ func (s *Service) DeleteSubnet(ctx context.Context, t Tenant, id string, dryRun 
 				return model.Errorf("DependencyViolation", "The subnet '%s' has dependencies and cannot be deleted.", id)
 			}
 		}
+		tx.disassociate(id)
 		set[model.Subnet](tx, tx.tn.subnets, kindSubnet, id, nil)
 		return nil
 	})

@@ -62,6 +62,12 @@ func (tx *tx) taggable(id string) (model.Tags, func(model.Tags), error) {
 			return nil, nil, err
 		}
 		return v.Tags, func(tags model.Tags) { c := v.Clone(); c.Tags = tags; set(tx, tn.instances, kindInstance, id, c) }, nil
+	case model.PrefixNACL:
+		v, err := tn.nacl(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		return v.Tags, func(tags model.Tags) { c := v.Clone(); c.Tags = tags; set(tx, tn.nacls, kindNACL, id, c) }, nil
 	case model.PrefixPrefixList:
 		v, err := tn.prefixList(id)
 		if err != nil {
@@ -195,6 +201,9 @@ func (v View) Tagged() []TaggedResource {
 	}
 	for _, x := range v.KeyPairs() {
 		add(x.ID, "key-pair", x.Tags)
+	}
+	for _, x := range v.NACLs() {
+		add(x.ID, "network-acl", x.Tags)
 	}
 	for _, x := range v.PrefixLists() {
 		add(x.ID, "prefix-list", x.Tags)

@@ -22,6 +22,7 @@ const (
 	kindKeyPair    = "key"
 	kindToken      = "token"
 	kindPrefixList = "pl"
+	kindNACL       = "acl"
 )
 
 // tenantMeta marks a tenant as initialised, so that a default VPC the user deleted is not
@@ -57,6 +58,7 @@ type tenant struct {
 	instances   map[string]*model.Instance
 	keyPairs    map[string]*model.KeyPair // by ID
 	prefixLists map[string]*model.PrefixList
+	nacls       map[string]*model.NACL
 	tokens      map[string]*clientToken // by "<action>/<token>"
 }
 
@@ -71,6 +73,7 @@ func newTenant(t Tenant, now func() time.Time) *tenant {
 		instances:   map[string]*model.Instance{},
 		keyPairs:    map[string]*model.KeyPair{},
 		prefixLists: map[string]*model.PrefixList{},
+		nacls:       map[string]*model.NACL{},
 		tokens:      map[string]*clientToken{},
 	}
 	tn.durableCond = sync.NewCond(&tn.durableMu)
@@ -98,6 +101,8 @@ func (tn *tenant) load(kind, id string, b []byte) error {
 		tn.instances[id], err = decode[model.Instance](b)
 	case kindKeyPair:
 		tn.keyPairs[id], err = decode[model.KeyPair](b)
+	case kindNACL:
+		tn.nacls[id], err = decode[model.NACL](b)
 	case kindPrefixList:
 		tn.prefixLists[id], err = decode[model.PrefixList](b)
 	case kindToken:

@@ -116,6 +116,8 @@ func (tx *tx) addVPC(vpc *model.VPC) error {
 	vpc.DefaultGroupID = g.ID
 	set(tx, tx.tn.vpcs, kindVPC, vpc.ID, vpc)
 	set(tx, tx.tn.groups, kindGroup, g.ID, g)
+	acl := newNACL(vpc, true)
+	set(tx, tx.tn.nacls, kindNACL, acl.ID, acl)
 	return nil
 }
 
@@ -157,6 +159,7 @@ func (tx *tx) createDefaultVPC() error {
 			MapPublicIP:  true,
 		}
 		set(tx, tx.tn.subnets, kindSubnet, sn.ID, sn)
+		tx.associate(sn)
 	}
 	return nil
 }
@@ -184,6 +187,14 @@ func (s *Service) DeleteVPC(ctx context.Context, t Tenant, id string, dryRun boo
 			if n.VpcID == id {
 				return dep
 			}
+		}
+		for _, n := range tx.tn.nacls {
+			if n.VpcID == id && !n.Default {
+				return dep
+			}
+		}
+		if d := tx.tn.defaultNACL(id); d != nil {
+			set[model.NACL](tx, tx.tn.nacls, kindNACL, d.ID, nil)
 		}
 		set[model.Group](tx, tx.tn.groups, kindGroup, vpc.DefaultGroupID, nil)
 		set[model.VPC](tx, tx.tn.vpcs, kindVPC, id, nil)

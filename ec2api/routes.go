@@ -37,6 +37,15 @@ func (s *Server) buildRoutes() map[string]handler {
 		"ModifyInstanceAttribute":         s.modifyInstanceAttribute,
 		"DescribeInstanceAttribute":       s.describeInstanceAttribute,
 
+		// Network ACLs (nacls.go)
+		"CreateNetworkAcl":             s.createNetworkAcl,
+		"DeleteNetworkAcl":             s.deleteNetworkAcl,
+		"DescribeNetworkAcls":          s.describeNetworkAcls,
+		"CreateNetworkAclEntry":        s.createNetworkAclEntry,
+		"ReplaceNetworkAclEntry":       s.replaceNetworkAclEntry,
+		"DeleteNetworkAclEntry":        s.deleteNetworkAclEntry,
+		"ReplaceNetworkAclAssociation": s.replaceNetworkAclAssociation,
+
 		// Managed prefix lists (prefixlists.go)
 		"CreateManagedPrefixList":          s.createManagedPrefixList,
 		"ModifyManagedPrefixList":          s.modifyManagedPrefixList,

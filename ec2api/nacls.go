@@ -1,0 +1,282 @@
+package ec2api
+
+import (
+	"strconv"
+
+	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/model"
+)
+
+func (s *Server) createNetworkAcl(c *call) error {
+	tags, err := tagsFor(c.req, "network-acl")
+	if err != nil {
+		return err
+	}
+	n, res, err := c.svc().CreateNACL(c.ctx, c.tenant, str(c.req, "VpcId"), tags, str(c.req, "ClientToken"), c.dryRun())
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.open("networkAcl")
+	writeNACL(&c.out, n)
+	c.out.close("networkAcl")
+	c.out.opt("clientToken", str(c.req, "ClientToken"))
+	return nil
+}
+
+func (s *Server) deleteNetworkAcl(c *call) error {
+	id := str(c.req, "NetworkAclId")
+	if id == "" {
+		return model.Missing("NetworkAclId")
+	}
+	res, err := c.svc().DeleteNACL(c.ctx, c.tenant, id, c.dryRun())
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.bool("return", true)
+	return nil
+}
+
+func (c *call) naclEntryInput() (control.NACLEntryInput, error) {
+	r := c.req
+	in := control.NACLEntryInput{ACLID: str(r, "NetworkAclId"), Protocol: str(r, "Protocol"), Action: str(r, "RuleAction"),
+		CIDR: str(r, "CidrBlock"), IPv6CIDR: str(r, "Ipv6CidrBlock"), DryRun: c.dryRun()}
+	var err error
+	if in.RuleNumber, in.HasRuleNumber, err = optInt(r, "RuleNumber"); err != nil {
+		return in, err
+	}
+	if in.Egress, _, err = optBool(r, "Egress"); err != nil {
+		return in, err
+	}
+	if in.PortFrom, in.HasFrom, err = optInt(r, "PortRange.From"); err != nil {
+		return in, err
+	}
+	if in.PortTo, in.HasTo, err = optInt(r, "PortRange.To"); err != nil {
+		return in, err
+	}
+	if in.ICMPType, in.HasType, err = optInt(r, "Icmp.Type"); err != nil {
+		return in, err
+	}
+	in.ICMPCode, in.HasCode, err = optInt(r, "Icmp.Code")
+	return in, err
+}
+
+func (s *Server) createNetworkAclEntry(c *call) error {
+	in, err := c.naclEntryInput()
+	if err != nil {
+		return err
+	}
+	res, err := c.svc().CreateNACLEntry(c.ctx, c.tenant, in)
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.bool("return", true)
+	return nil
+}
+
+func (s *Server) replaceNetworkAclEntry(c *call) error {
+	in, err := c.naclEntryInput()
+	if err != nil {
+		return err
+	}
+	res, err := c.svc().ReplaceNACLEntry(c.ctx, c.tenant, in)
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.bool("return", true)
+	return nil
+}
+
+func (s *Server) deleteNetworkAclEntry(c *call) error {
+	n, ok, err := optInt(c.req, "RuleNumber")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		return model.Missing("RuleNumber")
+	}
+	egress, _, err := optBool(c.req, "Egress")
+	if err != nil {
+		return err
+	}
+	res, err := c.svc().DeleteNACLEntry(c.ctx, c.tenant, str(c.req, "NetworkAclId"), n, egress, c.dryRun())
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.bool("return", true)
+	return nil
+}
+
+func (s *Server) replaceNetworkAclAssociation(c *call) error {
+	id, res, err := c.svc().ReplaceNACLAssociation(c.ctx, c.tenant, str(c.req, "AssociationId"), str(c.req, "NetworkAclId"), c.dryRun())
+	if err != nil {
+		return err
+	}
+	c.rev = res.Revision
+	c.out.str("newAssociationId", id)
+	return nil
+}
+
+func entryValues(n *model.NACL, f func(e model.NACLEntry) (string, bool)) []string {
+	var out []string
+	for _, e := range n.Entries {
+		if v, ok := f(e); ok {
+			out = append(out, v)
+		}
+	}
+	return out
+}
+
+var naclFilters = filterer[*model.NACL]{
+	fields: fields[*model.NACL]{
+		"network-acl-id": one2(func(n *model.NACL) string { return n.ID }),
+		"vpc-id":         one2(func(n *model.NACL) string { return n.VpcID }),
+		"owner-id":       one2(func(n *model.NACL) string { return n.OwnerID }),
+		"default":        one2(func(n *model.NACL) string { return boolStr(n.Default) }),
+		"association.association-id": func(n *model.NACL) []string {
+			var out []string
+			for _, a := range n.Assocs {
+				out = append(out, a.ID)
+			}
+			return out
+		},
+		"association.subnet-id": func(n *model.NACL) []string {
+			var out []string
+			for _, a := range n.Assocs {
+				out = append(out, a.SubnetID)
+			}
+			return out
+		},
+		"association.network-acl-id": func(n *model.NACL) []string {
+			if len(n.Assocs) > 0 {
+				return one(n.ID)
+			}
+			return nil
+		},
+		"entry.cidr": func(n *model.NACL) []string {
+			return entryValues(n, func(e model.NACLEntry) (string, bool) { return e.CIDR.String(), e.CIDR.Addr().Is4() })
+		},
+		"entry.ipv6-cidr": func(n *model.NACL) []string {
+			return entryValues(n, func(e model.NACLEntry) (string, bool) { return e.CIDR.String(), e.CIDR.Addr().Is6() })
+		},
+		"entry.egress": func(n *model.NACL) []string {
+			return entryValues(n, func(e model.NACLEntry) (string, bool) { return boolStr(e.Egress), true })
+		},
+		"entry.protocol": func(n *model.NACL) []string {
+			return entryValues(n, func(e model.NACLEntry) (string, bool) { return e.Protocol, true })
+		},
+		"entry.rule-action": func(n *model.NACL) []string {
+			return entryValues(n, func(e model.NACLEntry) (string, bool) { return action(e), true })
+		},
+		"entry.rule-number": func(n *model.NACL) []string {
+			return entryValues(n, func(e model.NACLEntry) (string, bool) { return strconv.Itoa(e.RuleNumber), true })
+		},
+		"entry.port-range.from": func(n *model.NACL) []string {
+			return entryValues(n, func(e model.NACLEntry) (string, bool) { return strconv.Itoa(int(e.FromPort)), e.HasPorts })
+		},
+		"entry.port-range.to": func(n *model.NACL) []string {
+			return entryValues(n, func(e model.NACLEntry) (string, bool) { return strconv.Itoa(int(e.ToPort)), e.HasPorts })
+		},
+		"entry.icmp.type": func(n *model.NACL) []string {
+			return entryValues(n, func(e model.NACLEntry) (string, bool) { return strconv.Itoa(int(e.ICMPType)), e.HasICMP })
+		},
+		"entry.icmp.code": func(n *model.NACL) []string {
+			return entryValues(n, func(e model.NACLEntry) (string, bool) { return strconv.Itoa(int(e.ICMPCode)), e.HasICMP })
+		},
+	},
+	tagsOf: func(n *model.NACL) model.Tags { return n.Tags },
+}
+
+func action(e model.NACLEntry) string {
+	if e.Allow {
+		return "allow"
+	}
+	return "deny"
+}
+
+func (s *Server) describeNetworkAcls(c *call) error {
+	want, err := ids(c.req, "NetworkAclId")
+	if err != nil {
+		return err
+	}
+	var items []*model.NACL
+	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+		if len(want) == 0 {
+			items = v.NACLs()
+			return nil
+		}
+		items, err = byIDs(want, v.NACL)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if items, err = naclFilters.filter(c.req, items); err != nil {
+		return err
+	}
+	page, next, err := paginate(c.req, items, func(n *model.NACL) string { return n.ID }, describeLimits)
+	if err != nil {
+		return err
+	}
+	c.out.open("networkAclSet")
+	for _, n := range page {
+		c.out.open("item")
+		writeNACL(&c.out, n)
+		c.out.close("item")
+	}
+	c.out.close("networkAclSet")
+	c.out.opt("nextToken", next)
+	return nil
+}
+
+func writeNACL(x *xmlWriter, n *model.NACL) {
+	x.str("networkAclId", n.ID)
+	x.str("vpcId", n.VpcID)
+	x.bool("default", n.Default)
+	x.open("entrySet")
+	for _, e := range control.SortedEntries(n) {
+		x.open("item")
+		x.int("ruleNumber", int64(e.RuleNumber))
+		x.str("protocol", e.Protocol)
+		x.str("ruleAction", action(e))
+		x.bool("egress", e.Egress)
+		if e.CIDR.Addr().Is6() {
+			x.str("ipv6CidrBlock", e.CIDR.String())
+		} else {
+			x.str("cidrBlock", e.CIDR.String())
+		}
+		if e.HasICMP {
+			x.open("icmpTypeCode")
+			x.int("code", int64(e.ICMPCode))
+			x.int("type", int64(e.ICMPType))
+			x.close("icmpTypeCode")
+		}
+		if e.HasPorts {
+			x.open("portRange")
+			x.int("from", int64(e.FromPort))
+			x.int("to", int64(e.ToPort))
+			x.close("portRange")
+		}
+		x.close("item")
+	}
+	x.close("entrySet")
+	if len(n.Assocs) == 0 {
+		x.empty("associationSet")
+	} else {
+		x.open("associationSet")
+		for _, a := range n.Assocs {
+			x.open("item")
+			x.str("networkAclAssociationId", a.ID)
+			x.str("networkAclId", n.ID)
+			x.str("subnetId", a.SubnetID)
+			x.close("item")
+		}
+		x.close("associationSet")
+	}
+	writeTags(x, n.Tags)
+	x.str("ownerId", n.OwnerID)
+}
