@@ -327,6 +327,7 @@ func (s *Service) TerminateInstances(ctx context.Context, t Tenant, ids []string
 					continue
 				}
 				if n.Attachment != nil && n.Attachment.DeleteOnTermination {
+					tx.dropFlowLogs(eid)
 					set[model.NetworkInterface](tx, tx.tn.enis, kindENI, eid, nil)
 					continue
 				}

@@ -194,6 +194,7 @@ func (s *Service) DeleteENI(ctx context.Context, t Tenant, id string, dryRun boo
 		if n.Attachment != nil {
 			return model.InvalidValue("Network interface '%s' is currently in use.", id)
 		}
+		tx.dropFlowLogs(id)
 		set[model.NetworkInterface](tx, tx.tn.enis, kindENI, id, nil)
 		return nil
 	})

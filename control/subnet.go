@@ -123,6 +123,7 @@ func (s *Service) DeleteSubnet(ctx context.Context, t Tenant, id string, dryRun 
 			}
 		}
 		tx.disassociate(id)
+		tx.dropFlowLogs(id)
 		set[model.Subnet](tx, tx.tn.subnets, kindSubnet, id, nil)
 		return nil
 	})

@@ -62,6 +62,12 @@ func (tx *tx) taggable(id string) (model.Tags, func(model.Tags), error) {
 			return nil, nil, err
 		}
 		return v.Tags, func(tags model.Tags) { c := v.Clone(); c.Tags = tags; set(tx, tn.instances, kindInstance, id, c) }, nil
+	case model.PrefixFlowLog:
+		v := tn.flowLogs[id]
+		if v == nil {
+			return nil, nil, model.Errorf("InvalidFlowLogId.NotFound", "These flow log ids in the input list are not found: [TotalCount: 1] %s", id)
+		}
+		return v.Tags, func(tags model.Tags) { c := *v; c.Tags = tags; set(tx, tn.flowLogs, kindFlowLog, id, &c) }, nil
 	case model.PrefixNACL:
 		v, err := tn.nacl(id)
 		if err != nil {
@@ -201,6 +207,9 @@ func (v View) Tagged() []TaggedResource {
 	}
 	for _, x := range v.KeyPairs() {
 		add(x.ID, "key-pair", x.Tags)
+	}
+	for _, x := range v.FlowLogs() {
+		add(x.ID, "vpc-flow-log", x.Tags)
 	}
 	for _, x := range v.NACLs() {
 		add(x.ID, "network-acl", x.Tags)

@@ -23,6 +23,7 @@ const (
 	kindToken      = "token"
 	kindPrefixList = "pl"
 	kindNACL       = "acl"
+	kindFlowLog    = "fl"
 )
 
 // tenantMeta marks a tenant as initialised, so that a default VPC the user deleted is not
@@ -59,6 +60,7 @@ type tenant struct {
 	keyPairs    map[string]*model.KeyPair // by ID
 	prefixLists map[string]*model.PrefixList
 	nacls       map[string]*model.NACL
+	flowLogs    map[string]*model.FlowLog
 	tokens      map[string]*clientToken // by "<action>/<token>"
 }
 
@@ -74,6 +76,7 @@ func newTenant(t Tenant, now func() time.Time) *tenant {
 		keyPairs:    map[string]*model.KeyPair{},
 		prefixLists: map[string]*model.PrefixList{},
 		nacls:       map[string]*model.NACL{},
+		flowLogs:    map[string]*model.FlowLog{},
 		tokens:      map[string]*clientToken{},
 	}
 	tn.durableCond = sync.NewCond(&tn.durableMu)
@@ -101,6 +104,8 @@ func (tn *tenant) load(kind, id string, b []byte) error {
 		tn.instances[id], err = decode[model.Instance](b)
 	case kindKeyPair:
 		tn.keyPairs[id], err = decode[model.KeyPair](b)
+	case kindFlowLog:
+		tn.flowLogs[id], err = decode[model.FlowLog](b)
 	case kindNACL:
 		tn.nacls[id], err = decode[model.NACL](b)
 	case kindPrefixList:

@@ -197,6 +197,7 @@ func (s *Service) DeleteVPC(ctx context.Context, t Tenant, id string, dryRun boo
 			set[model.NACL](tx, tx.tn.nacls, kindNACL, d.ID, nil)
 		}
 		set[model.Group](tx, tx.tn.groups, kindGroup, vpc.DefaultGroupID, nil)
+		tx.dropFlowLogs(id)
 		set[model.VPC](tx, tx.tn.vpcs, kindVPC, id, nil)
 		return nil
 	})

@@ -37,6 +37,11 @@ func (s *Server) buildRoutes() map[string]handler {
 		"ModifyInstanceAttribute":         s.modifyInstanceAttribute,
 		"DescribeInstanceAttribute":       s.describeInstanceAttribute,
 
+		// Flow-log definitions (flowlogs.go)
+		"CreateFlowLogs":   s.createFlowLogs,
+		"DeleteFlowLogs":   s.deleteFlowLogs,
+		"DescribeFlowLogs": s.describeFlowLogs,
+
 		// Network ACLs (nacls.go)
 		"CreateNetworkAcl":             s.createNetworkAcl,
 		"DeleteNetworkAcl":             s.deleteNetworkAcl,

@@ -1,0 +1,228 @@
+package control
+
+import (
+	"context"
+	"regexp"
+	"strings"
+
+	"github.com/stockade/stockade/model"
+)
+
+// CreateFlowLogsInput are CreateFlowLogs' parameters.
+type CreateFlowLogsInput struct {
+	ResourceIDs   []string
+	ResourceType  string
+	TrafficType   string
+	DestType      string
+	Destination   string
+	LogGroupName  string
+	PermissionArn string
+	Format        string
+	Interval      int
+	HasInterval   bool
+	Tags          model.Tags
+	ClientToken   string
+	DryRun        bool
+}
+
+// FlowLogFailure is one resource CreateFlowLogs or DeleteFlowLogs could not act on.
+type FlowLogFailure struct {
+	ResourceID, Code, Message string
+}
+
+// MaxFlowLogsPerResource is AWS's limit of flow logs on one VPC, subnet or interface.
+const MaxFlowLogsPerResource = 2
+
+var (
+	s3Arn       = regexp.MustCompile(`^arn:aws:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$`)
+	logGroupArn = regexp.MustCompile(`^arn:aws:logs:[a-z0-9-]+:[0-9]{12}:log-group:([\w./#-]{1,512})(:\*)?$`)
+	logGroupRE  = regexp.MustCompile(`^[\w./#-]{1,512}$`)
+)
+
+// CreateFlowLogs validates the definition once, then creates one flow log per resource;
+// resources that do not exist, already have this flow log or are at the limit are reported
+// in the failures, as EC2 does, while the others are created.
+func (s *Service) CreateFlowLogs(ctx context.Context, t Tenant, in CreateFlowLogsInput) ([]string, []FlowLogFailure, Result, error) {
+	tmpl, err := flowLogTemplate(t, in)
+	if err != nil {
+		return nil, nil, Result{}, err
+	}
+	var ids []string
+	var failed []FlowLogFailure
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
+		fp := fingerprint("CreateFlowLogs", in)
+		if prev, done, err := tx.replay("CreateFlowLogs", in.ClientToken, fp); err != nil || done {
+			ids = prev
+			return err
+		}
+		for _, rid := range in.ResourceIDs {
+			if err := tx.tn.flowLogTarget(in.ResourceType, rid); err != nil {
+				me := err.(*model.Error)
+				failed = append(failed, FlowLogFailure{rid, me.Code, me.Message})
+				continue
+			}
+			n := 0
+			dup := false
+			for _, f := range tx.tn.flowLogs {
+				if f.ResourceID == rid {
+					n++
+					dup = dup || (f.DestType == tmpl.DestType && f.Destination == tmpl.Destination && f.LogGroupName == tmpl.LogGroupName && f.TrafficType == tmpl.TrafficType)
+				}
+			}
+			switch {
+			case dup:
+				failed = append(failed, FlowLogFailure{rid, "FlowLogAlreadyExists", "Error. There is an existing Flow Log with the same configuration and log destination."})
+				continue
+			case n >= MaxFlowLogsPerResource:
+				failed = append(failed, FlowLogFailure{rid, "FlowLogsLimitExceeded", "The maximum number of flow logs for this resource has been reached."})
+				continue
+			}
+			f := tmpl
+			f.ID, f.ResourceID, f.Created, f.Tags = model.NewID(model.PrefixFlowLog), rid, tx.now, in.Tags.Clone()
+			set(tx, tx.tn.flowLogs, kindFlowLog, f.ID, &f)
+			ids = append(ids, f.ID)
+		}
+		if len(ids) > 0 {
+			tx.remember("CreateFlowLogs", in.ClientToken, fp, ids...)
+		}
+		return nil
+	})
+	return ids, failed, res, err
+}
+
+// flowLogTemplate validates what is common to every flow log of the request.
+func flowLogTemplate(t Tenant, in CreateFlowLogsInput) (model.FlowLog, error) {
+	f := model.FlowLog{ResourceType: in.ResourceType, TrafficType: in.TrafficType, DestType: in.DestType, Format: in.Format,
+		Interval: 600, PermissionArn: in.PermissionArn}
+	switch {
+	case len(in.ResourceIDs) == 0:
+		return f, model.Missing("ResourceId")
+	case len(in.ResourceIDs) > 25:
+		return f, model.Errorf("InvalidParameter", "At most 25 resources may be given in one request.")
+	}
+	switch in.ResourceType {
+	case "VPC", "Subnet", "NetworkInterface":
+	case "":
+		return f, model.Missing("ResourceType")
+	default:
+		return f, model.Errorf("InvalidParameter", "ResourceType %q is not supported: use VPC, Subnet or NetworkInterface.", in.ResourceType)
+	}
+	switch in.TrafficType {
+	case "ACCEPT", "REJECT", "ALL":
+	case "":
+		return f, model.Missing("TrafficType")
+	default:
+		return f, model.Errorf("InvalidParameter", "TrafficType %q is invalid: use ACCEPT, REJECT or ALL.", in.TrafficType)
+	}
+	if in.HasInterval {
+		if in.Interval != 60 && in.Interval != 600 {
+			return f, model.Errorf("InvalidParameter", "MaxAggregationInterval must be 60 or 600 seconds, not %d.", in.Interval)
+		}
+		f.Interval = in.Interval
+	}
+	if f.Format == "" {
+		f.Format = model.DefaultFlowLogFormat
+	} else if _, err := model.ParseFlowLogFormat(f.Format); err != nil {
+		return f, err
+	}
+	switch in.DestType {
+	case "", "cloud-watch-logs":
+		f.DestType = "cloud-watch-logs"
+		name := in.LogGroupName
+		if in.Destination != "" {
+			m := logGroupArn.FindStringSubmatch(in.Destination)
+			if m == nil {
+				return f, model.Errorf("InvalidParameter", "LogDestination %q is not a CloudWatch Logs log group ARN.", in.Destination)
+			}
+			if name != "" && name != m[1] {
+				return f, model.Errorf("InvalidParameterCombination", "LogGroupName and LogDestination name different log groups.")
+			}
+			name = m[1]
+		}
+		if name == "" {
+			return f, model.Missing("LogGroupName")
+		}
+		if !logGroupRE.MatchString(name) {
+			return f, model.Errorf("InvalidParameter", "Log group name %q is invalid.", name)
+		}
+		if in.PermissionArn == "" {
+			return f, model.Errorf("InvalidParameter", "DeliverLogsPermissionArn is required for the cloud-watch-logs destination type.")
+		}
+		f.LogGroupName = name
+		f.Destination = "arn:aws:logs:" + t.Region + ":" + t.Account + ":log-group:" + name
+	case "s3":
+		if in.LogGroupName != "" {
+			return f, model.Errorf("InvalidParameterCombination", "LogGroupName cannot be used with the s3 destination type.")
+		}
+		if !s3Arn.MatchString(in.Destination) {
+			return f, model.Errorf("InvalidParameter", "LogDestination %q is not an S3 bucket ARN (arn:aws:s3:::bucket[/prefix]).", in.Destination)
+		}
+		if strings.Contains(in.Destination, "/../") || strings.HasSuffix(in.Destination, "/..") {
+			return f, model.Errorf("InvalidParameter", "LogDestination %q must not contain '..' path segments.", in.Destination)
+		}
+		f.Destination = in.Destination
+	case "kinesis-data-firehose":
+		return f, model.Errorf("InvalidParameter", "The kinesis-data-firehose destination type is not supported by Stockade; use s3 or cloud-watch-logs.")
+	default:
+		return f, model.Errorf("InvalidParameter", "LogDestinationType %q is invalid: use cloud-watch-logs or s3.", in.DestType)
+	}
+	return f, nil
+}
+
+// flowLogTarget checks that the resource a flow log watches exists.
+func (tn *tenant) flowLogTarget(typ, id string) error {
+	var err error
+	switch typ {
+	case "VPC":
+		_, err = tn.vpc(id)
+	case "Subnet":
+		_, err = tn.subnet(id)
+	case "NetworkInterface":
+		_, err = tn.eni(id)
+	}
+	return err
+}
+
+// DeleteFlowLogs deletes flow logs; unknown IDs are reported as failures.
+func (s *Service) DeleteFlowLogs(ctx context.Context, t Tenant, ids []string, dryRun bool) ([]FlowLogFailure, Result, error) {
+	if len(ids) == 0 {
+		return nil, Result{}, model.Missing("FlowLogId")
+	}
+	if len(ids) > 1000 {
+		return nil, Result{}, model.InvalidValue("At most 1000 flow log IDs may be given")
+	}
+	var failed []FlowLogFailure
+	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+		for _, id := range ids {
+			if tx.tn.flowLogs[id] == nil {
+				failed = append(failed, FlowLogFailure{id, "InvalidFlowLogId.NotFound", "These flow log ids in the input list are not found: [TotalCount: 1] " + id})
+				continue
+			}
+			set[model.FlowLog](tx, tx.tn.flowLogs, kindFlowLog, id, nil)
+		}
+		return nil
+	})
+	return failed, res, err
+}
+
+// FlowLogs returns every flow log, sorted by ID.
+func (v View) FlowLogs() []*model.FlowLog {
+	return sorted(v.tn.flowLogs, func(x *model.FlowLog) string { return x.ID })
+}
+
+// FlowLog returns a flow log or EC2's not-found error.
+func (v View) FlowLog(id string) (*model.FlowLog, error) {
+	if f := v.tn.flowLogs[id]; f != nil {
+		return f, nil
+	}
+	return nil, model.Errorf("InvalidFlowLogId.NotFound", "These flow log ids in the input list are not found: [TotalCount: 1] %s", id)
+}
+
+// dropFlowLogs deletes the flow logs of a resource that is being deleted.
+func (tx *tx) dropFlowLogs(resourceID string) {
+	for id, f := range tx.tn.flowLogs {
+		if f.ResourceID == resourceID {
+			set[model.FlowLog](tx, tx.tn.flowLogs, kindFlowLog, id, nil)
+		}
+	}
+}
