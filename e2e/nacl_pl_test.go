@@ -103,7 +103,9 @@ func TestNACLsAndFlowLogsWithCLI(t *testing.T) {
 	if len(fl.FlowLogIds) != 1 || len(fl.Unsuccessful) != 0 {
 		t.Fatalf("create-flow-logs: %+v", fl)
 	}
-	var logs struct{ FlowLogs []struct{ FlowLogId, LogFormat, LogDestination string } }
+	var logs struct {
+		FlowLogs []struct{ FlowLogId, LogFormat, LogDestination string }
+	}
 	a.ok(&logs, "ec2", "describe-flow-logs", "--filter", "Name=resource-id,Values="+sn.Subnet.SubnetId)
 	if len(logs.FlowLogs) != 1 || logs.FlowLogs[0].LogDestination != "arn:aws:s3:::flow-bucket/prod" {
 		t.Errorf("describe-flow-logs: %+v", logs)
