@@ -1,0 +1,300 @@
+package policy
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+
+	"go4.org/netipx"
+
+	"github.com/stockade/stockade/model"
+)
+
+// Snapshot is the state a Policy is compiled from: one account's resources at one revision.
+type Snapshot struct {
+	VPCs        []*model.VPC
+	Subnets     []*model.Subnet
+	ENIs        []*model.NetworkInterface
+	Groups      []*model.Group
+	PrefixLists []*model.PrefixList
+	NACLs       []*model.NACL
+}
+
+// Policy is a compiled snapshot. It is immutable and safe for concurrent use.
+type Policy struct {
+	enis    map[string]*iface
+	groups  map[string]*model.Group
+	members map[string]*netipx.IPSet // group ID → private addresses of its member interfaces
+	lists   map[string]*netipx.IPSet // prefix-list ID → its current entries
+	nacls   map[string]*naclIndex    // subnet ID → the NACL it is associated with
+}
+
+// iface is one interface with its groups' rules compiled per direction.
+type iface struct {
+	n       *model.NetworkInterface
+	groups  []*model.Group
+	in, out dirIndex
+}
+
+// naclIndex is a NACL's entries per direction in evaluation order.
+type naclIndex struct {
+	acl        *model.NACL
+	in, egress []model.NACLEntry
+}
+
+// Compile builds a Policy. Rules whose peer group or prefix list is not in the snapshot match
+// nothing (the API never lets that happen; offline snapshots might).
+func Compile(s Snapshot) (*Policy, error) {
+	p := &Policy{enis: map[string]*iface{}, groups: map[string]*model.Group{}, members: map[string]*netipx.IPSet{},
+		lists: map[string]*netipx.IPSet{}, nacls: map[string]*naclIndex{}}
+	for _, g := range s.Groups {
+		p.groups[g.ID] = g
+	}
+	memberB := map[string]*netipx.IPSetBuilder{}
+	for _, n := range s.ENIs {
+		for _, gid := range n.Groups {
+			b := memberB[gid]
+			if b == nil {
+				b = &netipx.IPSetBuilder{}
+				memberB[gid] = b
+			}
+			for _, a := range n.Addrs() {
+				b.Add(a)
+			}
+		}
+	}
+	for gid := range p.groups {
+		b := memberB[gid]
+		if b == nil {
+			b = &netipx.IPSetBuilder{}
+		}
+		set, err := b.IPSet()
+		if err != nil {
+			return nil, fmt.Errorf("compile members of %s: %w", gid, err)
+		}
+		p.members[gid] = set
+	}
+	for _, pl := range s.PrefixLists {
+		var b netipx.IPSetBuilder
+		for _, e := range pl.Entries {
+			b.AddPrefix(e.CIDR)
+		}
+		set, err := b.IPSet()
+		if err != nil {
+			return nil, fmt.Errorf("compile prefix list %s: %w", pl.ID, err)
+		}
+		p.lists[pl.ID] = set
+	}
+	for _, acl := range s.NACLs {
+		idx := &naclIndex{acl: acl}
+		for _, e := range acl.Entries {
+			if e.Egress {
+				idx.egress = append(idx.egress, e)
+			} else {
+				idx.in = append(idx.in, e)
+			}
+		}
+		byNumber := func(a, b model.NACLEntry) int { return a.RuleNumber - b.RuleNumber }
+		slices.SortFunc(idx.in, byNumber)
+		slices.SortFunc(idx.egress, byNumber)
+		for _, a := range acl.Assocs {
+			p.nacls[a.SubnetID] = idx
+		}
+	}
+	for _, n := range s.ENIs {
+		f := &iface{n: n}
+		for _, gid := range n.Groups {
+			if g := p.groups[gid]; g != nil {
+				f.groups = append(f.groups, g)
+			}
+		}
+		var err error
+		if f.in, err = p.compileDir(f.groups, false); err != nil {
+			return nil, err
+		}
+		if f.out, err = p.compileDir(f.groups, true); err != nil {
+			return nil, err
+		}
+		p.enis[n.ID] = f
+	}
+	return p, nil
+}
+
+// peerSet is the set of addresses a rule's peer stands for.
+func (p *Policy) peerSet(r *model.Rule) *netipx.IPSet {
+	switch {
+	case r.Peer.CIDR.IsValid():
+		var b netipx.IPSetBuilder
+		b.AddPrefix(r.Peer.CIDR)
+		s, _ := b.IPSet()
+		return s
+	case r.Peer.PrefixListID != "":
+		return p.lists[r.Peer.PrefixListID]
+	default:
+		return p.members[r.Peer.GroupID]
+	}
+}
+
+// peerContains is the slow-path peer test used by Explain.
+func (p *Policy) peerContains(r *model.Rule, a netip.Addr) bool {
+	s := p.peerSet(r)
+	return s != nil && s.Contains(a)
+}
+
+// dirIndex is the union of the rules of one direction of an interface's groups, arranged for
+// lookup: one set for protocol -1; for TCP and UDP the port space cut into segments, each with
+// the set of peers allowed on every port of it; ICMP rules as a short list; other protocols by
+// number.
+type dirIndex struct {
+	all      *netipx.IPSet
+	tcp, udp portIndex
+	icmp     []icmpRule // ICMP (1) and ICMPv6 (58)
+	other    map[uint8]*netipx.IPSet
+}
+
+type icmpRule struct {
+	proto     uint8
+	typ, code int32 // -1 = any
+	set       *netipx.IPSet
+}
+
+// portIndex: segment i covers ports [starts[i], starts[i+1]) (the last up to 65535).
+type portIndex struct {
+	starts []uint32
+	sets   []*netipx.IPSet
+}
+
+type portItem struct {
+	from, to uint32
+	set      *netipx.IPSet
+}
+
+func (p *Policy) compileDir(groups []*model.Group, egress bool) (dirIndex, error) {
+	var all netipx.IPSetBuilder
+	var tcp, udp []portItem
+	other := map[uint8]*netipx.IPSetBuilder{}
+	var d dirIndex
+	for _, g := range groups {
+		rs := g.Rules(egress)
+		for i := range rs {
+			r := &rs[i]
+			set := p.peerSet(r)
+			if set == nil {
+				continue
+			}
+			switch proto := ruleProto(r.Protocol); proto {
+			case -1:
+				all.AddSet(set)
+			case ProtoTCP:
+				tcp = append(tcp, portItem{uint32(r.FromPort), uint32(r.ToPort), set})
+			case ProtoUDP:
+				udp = append(udp, portItem{uint32(r.FromPort), uint32(r.ToPort), set})
+			case ProtoICMP, ProtoICMPv6:
+				d.icmp = append(d.icmp, icmpRule{uint8(proto), r.FromPort, r.ToPort, set})
+			default:
+				b := other[uint8(proto)]
+				if b == nil {
+					b = &netipx.IPSetBuilder{}
+					other[uint8(proto)] = b
+				}
+				b.AddSet(set)
+			}
+		}
+	}
+	var err error
+	if d.all, err = all.IPSet(); err != nil {
+		return d, err
+	}
+	if d.tcp, err = buildPorts(tcp); err != nil {
+		return d, err
+	}
+	if d.udp, err = buildPorts(udp); err != nil {
+		return d, err
+	}
+	if len(other) > 0 {
+		d.other = map[uint8]*netipx.IPSet{}
+		for proto, b := range other {
+			if d.other[proto], err = b.IPSet(); err != nil {
+				return d, err
+			}
+		}
+	}
+	return d, nil
+}
+
+// buildPorts cuts the port space at every range boundary and gives each segment the union of
+// the peers of the ranges covering it; neighbouring segments with equal sets are merged.
+func buildPorts(items []portItem) (portIndex, error) {
+	if len(items) == 0 {
+		return portIndex{}, nil
+	}
+	cuts := map[uint32]bool{0: true}
+	for _, it := range items {
+		cuts[it.from] = true
+		if it.to < 65535 {
+			cuts[it.to+1] = true
+		}
+	}
+	starts := make([]uint32, 0, len(cuts))
+	for c := range cuts {
+		starts = append(starts, c)
+	}
+	slices.Sort(starts)
+	var idx portIndex
+	for _, st := range starts {
+		var b netipx.IPSetBuilder
+		for _, it := range items {
+			if it.from <= st && st <= it.to {
+				b.AddSet(it.set)
+			}
+		}
+		set, err := b.IPSet()
+		if err != nil {
+			return idx, err
+		}
+		if n := len(idx.sets); n > 0 && equalSets(idx.sets[n-1], set) {
+			continue
+		}
+		idx.starts = append(idx.starts, st)
+		idx.sets = append(idx.sets, set)
+	}
+	return idx, nil
+}
+
+func equalSets(a, b *netipx.IPSet) bool {
+	return slices.Equal(a.Ranges(), b.Ranges())
+}
+
+func (x portIndex) contains(port uint16, a netip.Addr) bool {
+	if len(x.starts) == 0 {
+		return false
+	}
+	i := sort.Search(len(x.starts), func(i int) bool { return x.starts[i] > uint32(port) }) - 1
+	return x.sets[i].Contains(a)
+}
+
+// allows is the fast path: does the direction admit f with peer address a?
+func (d *dirIndex) allows(f Flow, a netip.Addr) bool {
+	if d.all.Contains(a) {
+		return true
+	}
+	switch f.Proto {
+	case ProtoTCP:
+		return d.tcp.contains(f.DstPort, a)
+	case ProtoUDP:
+		return d.udp.contains(f.DstPort, a)
+	case ProtoICMP, ProtoICMPv6:
+		for i := range d.icmp {
+			r := &d.icmp[i]
+			if r.proto == f.Proto && (r.typ == -1 || r.typ == int32(f.ICMPType)) && (r.code == -1 || r.code == int32(f.ICMPCode)) && r.set.Contains(a) {
+				return true
+			}
+		}
+		return false
+	}
+	if s := d.other[f.Proto]; s != nil {
+		return s.Contains(a)
+	}
+	return false
+}
