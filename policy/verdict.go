@@ -33,6 +33,9 @@ var stageNames = [...]string{"admitted", "source security groups (egress)", "sou
 
 func (s Stage) String() string { return stageNames[s] }
 
+// MarshalText renders a stage by name in JSON.
+func (s Stage) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
 // Verdict is the fast answer: allowed, or the first stage that blocks.
 func (p *Policy) Verdict(src, dst Endpoint, f Flow) Stage {
 	s, d, stage := p.ends(src, dst)
@@ -97,26 +100,28 @@ func (p *Policy) naclDecision(subnet string, egress bool, f Flow, remote netip.A
 
 // RuleRef names a security-group rule.
 type RuleRef struct {
-	GroupID string
-	RuleID  string
+	GroupID string `json:"groupId"`
+	RuleID  string `json:"ruleId"`
 }
 
 // NACLRef names the NACL entry that decided at a subnet boundary.
 type NACLRef struct {
-	ACLID      string
-	RuleNumber int
-	Allow      bool
+	ACLID      string `json:"networkAclId"`
+	RuleNumber int    `json:"ruleNumber"`
+	Allow      bool   `json:"allow"`
 }
 
 // Explanation is the full answer for one flow.
 type Explanation struct {
-	Decision Stage
+	Decision Stage `json:"decision"`
 	// EgressRules and IngressRules are every rule that admits the flow at the source's egress
 	// and at the destination's ingress (nil for an outside endpoint).
-	EgressRules, IngressRules []RuleRef
+	EgressRules  []RuleRef `json:"egressRules,omitempty"`
+	IngressRules []RuleRef `json:"ingressRules,omitempty"`
 	// SourceNACL and DestNACL are the entries that decided at the subnet boundaries crossed
 	// (nil when no boundary is crossed there).
-	SourceNACL, DestNACL *NACLRef
+	SourceNACL *NACLRef `json:"sourceNacl,omitempty"`
+	DestNACL   *NACLRef `json:"destinationNacl,omitempty"`
 }
 
 // Allowed reports whether the flow gets through.

@@ -1,0 +1,113 @@
+package e2e
+
+import (
+	"encoding/json"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stockade/stockade/policy"
+	"github.com/stockade/stockade/snapshot"
+)
+
+// TestOfflineSnapshotFromAWSCLI writes a snapshot with the AWS CLI commands the snapshot
+// package documents (run against Stockade instead of AWS), loads it and asks the policy.
+func TestOfflineSnapshotFromAWSCLI(t *testing.T) {
+	needCLI(t)
+	s := startServer(t, "")
+	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
+	var vpc struct{ Vpc struct{ VpcId string } }
+	a.ok(&vpc, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16")
+	var web, dbSub struct{ Subnet struct{ SubnetId string } }
+	a.ok(&web, "ec2", "create-subnet", "--vpc-id", vpc.Vpc.VpcId, "--cidr-block", "10.0.1.0/24")
+	a.ok(&dbSub, "ec2", "create-subnet", "--vpc-id", vpc.Vpc.VpcId, "--cidr-block", "10.0.2.0/24")
+	group := func(name string) string {
+		var g struct{ GroupId string }
+		a.ok(&g, "ec2", "create-security-group", "--vpc-id", vpc.Vpc.VpcId, "--group-name", name, "--description", name)
+		return g.GroupId
+	}
+	wg, dg := group("web"), group("db")
+	a.ok(nil, "ec2", "authorize-security-group-ingress", "--group-id", wg, "--protocol", "tcp", "--port", "443", "--cidr", "0.0.0.0/0")
+	a.ok(nil, "ec2", "authorize-security-group-ingress", "--group-id", dg, "--protocol", "tcp", "--port", "5432", "--source-group", wg)
+	eni := func(subnet, group string) string {
+		var n struct {
+			NetworkInterface struct{ NetworkInterfaceId string }
+		}
+		a.ok(&n, "ec2", "create-network-interface", "--subnet-id", subnet, "--groups", group)
+		return n.NetworkInterface.NetworkInterfaceId
+	}
+	we, de := eni(web.Subnet.SubnetId, wg), eni(dbSub.Subnet.SubnetId, dg)
+
+	dir := t.TempDir()
+	for _, cmd := range [][]string{{"describe-vpcs"}, {"describe-subnets"}, {"describe-security-groups"}, {"describe-security-group-rules"},
+		{"describe-network-interfaces"}, {"describe-network-acls"}, {"describe-managed-prefix-lists"}} {
+		out, errOut, err := a.run(append([]string{"ec2"}, cmd...)...)
+		if err != nil {
+			t.Fatalf("%v: %v %s", cmd, err, errOut)
+		}
+		os.WriteFile(filepath.Join(dir, cmd[0]+".json"), []byte(out), 0o600)
+	}
+	snap, err := snapshot.Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := policy.Compile(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ip := func(eniID string) netip.Addr {
+		for _, n := range snap.ENIs {
+			if n.ID == eniID {
+				return n.PrivateIP
+			}
+		}
+		t.Fatalf("%s not in the snapshot", eniID)
+		return netip.Addr{}
+	}
+	flow := func(src, dst netip.Addr, port uint16) policy.Flow {
+		return policy.Flow{Src: src, Dst: dst, Proto: policy.ProtoTCP, SrcPort: 40000, DstPort: port}
+	}
+	internet := netip.MustParseAddr("198.51.100.7")
+	if got := p.Verdict(policy.Outside, policy.Endpoint{ENI: we}, flow(internet, ip(we), 443)); got != policy.Admitted {
+		t.Errorf("internet → web 443: %v", got)
+	}
+	ex := p.Explain(policy.Endpoint{ENI: we}, policy.Endpoint{ENI: de}, flow(ip(we), ip(de), 5432))
+	if !ex.Allowed() || len(ex.IngressRules) != 1 || !strings.HasPrefix(ex.IngressRules[0].RuleID, "sgr-") || ex.SourceNACL == nil {
+		t.Errorf("web → db 5432 across subnets: %+v", ex)
+	}
+	if got := p.Verdict(policy.Outside, policy.Endpoint{ENI: de}, flow(internet, ip(de), 5432)); got != policy.DestIngress {
+		t.Errorf("internet → db: %v", got)
+	}
+
+	// The same question through `stockade reach`.
+	out, err := exec.Command(binary, "reach", "--snapshot", dir, "--from", we, "--to", ip(de).String(), "--protocol", "tcp", "--port", "5432").CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "REACHABLE") || !strings.Contains(string(out), "destination ingress allowed by: "+dg+" sgr-") {
+		t.Errorf("stockade reach: %v\n%s", err, out)
+	}
+	out, err = exec.Command(binary, "reach", "--snapshot", dir, "--from", "198.51.100.7", "--to", de, "--port", "5432", "--json").CombinedOutput()
+	var ans struct {
+		Allowed  bool   `json:"allowed"`
+		Decision string `json:"decision"`
+	}
+	if err != nil || json.Unmarshal(out, &ans) != nil || ans.Allowed || ans.Decision != "destination security groups (ingress)" {
+		t.Errorf("stockade reach --json: %v\n%s", err, out)
+	}
+
+	// A malformed file names the file and the field.
+	var raw map[string]any
+	b, _ := os.ReadFile(filepath.Join(dir, "describe-subnets.json"))
+	json.Unmarshal(b, &raw)
+	raw["Subnets"].([]any)[0].(map[string]any)["CidrBlock"] = "10.0.300.0/24"
+	b, _ = json.Marshal(raw)
+	os.WriteFile(filepath.Join(dir, "describe-subnets.json"), b, 0o600)
+	if _, err := snapshot.Load(dir); err == nil || !strings.Contains(err.Error(), "describe-subnets.json") || !strings.Contains(err.Error(), "Subnets[0].CidrBlock") {
+		t.Errorf("malformed subnet CIDR: %v", err)
+	}
+	os.Remove(filepath.Join(dir, "describe-network-interfaces.json"))
+	if _, err := snapshot.Load(dir); err == nil || !strings.Contains(err.Error(), "describe-network-interfaces.json") {
+		t.Errorf("missing file: %v", err)
+	}
+}
