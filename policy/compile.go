@@ -28,6 +28,8 @@ type Policy struct {
 	members map[string]*netipx.IPSet // group ID → private addresses of its member interfaces
 	lists   map[string]*netipx.IPSet // prefix-list ID → its current entries
 	nacls   map[string]*naclIndex    // subnet ID → the NACL it is associated with
+	subnets map[string]*netipx.IPSet // subnet ID → its IPv4 and IPv6 blocks
+	vpcs    map[string]*netipx.IPSet // VPC ID → its IPv4 and IPv6 blocks
 }
 
 // iface is one interface with its groups' rules compiled per direction.
@@ -47,7 +49,13 @@ type naclIndex struct {
 // nothing (the API never lets that happen; offline snapshots might).
 func Compile(s Snapshot) (*Policy, error) {
 	p := &Policy{enis: map[string]*iface{}, groups: map[string]*model.Group{}, members: map[string]*netipx.IPSet{},
-		lists: map[string]*netipx.IPSet{}, nacls: map[string]*naclIndex{}}
+		lists: map[string]*netipx.IPSet{}, nacls: map[string]*naclIndex{}, subnets: map[string]*netipx.IPSet{}, vpcs: map[string]*netipx.IPSet{}}
+	for _, v := range s.VPCs {
+		p.vpcs[v.ID] = blocks(v.CIDR, v.IPv6CIDR)
+	}
+	for _, sn := range s.Subnets {
+		p.subnets[sn.ID] = blocks(sn.CIDR, sn.IPv6CIDR)
+	}
 	for _, g := range s.Groups {
 		p.groups[g.ID] = g
 	}
@@ -119,6 +127,18 @@ func Compile(s Snapshot) (*Policy, error) {
 		p.enis[n.ID] = f
 	}
 	return p, nil
+}
+
+// blocks is the set of a VPC's or a subnet's address blocks; an unset block adds nothing.
+func blocks(ps ...netip.Prefix) *netipx.IPSet {
+	var b netipx.IPSetBuilder
+	for _, p := range ps {
+		if p.IsValid() {
+			b.AddPrefix(p)
+		}
+	}
+	s, _ := b.IPSet()
+	return s
 }
 
 // peerSet is the set of addresses a rule's peer stands for.
@@ -262,9 +282,9 @@ func buildPorts(items []portItem) (portIndex, error) {
 	return idx, nil
 }
 
-func equalSets(a, b *netipx.IPSet) bool {
-	return slices.Equal(a.Ranges(), b.Ranges())
-}
+func equalSets(a, b *netipx.IPSet) bool { return a.Equal(b) }
+
+func empty(s *netipx.IPSet) bool { return s.Equal(&netipx.IPSet{}) }
 
 func (x portIndex) contains(port uint16, a netip.Addr) bool {
 	if len(x.starts) == 0 {
