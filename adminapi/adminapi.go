@@ -1,6 +1,6 @@
 // Package adminapi is Stockade's local administration interface: a small JSON-over-HTTP API
 // served on a Unix socket inside the data directory, used by `stockade account …` to add and
-// list accounts while the server runs. Whoever can open the socket — the data directory is
+// list accounts while the server runs, and by `stockade reach` to read an account's network. Whoever can open the socket — the data directory is
 // 0700 — is an administrator; nothing on it is reachable over the network.
 package adminapi
 
@@ -12,12 +12,14 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/stockade/stockade/auth"
+	"github.com/stockade/stockade/policy"
 )
 
 // SocketName is the socket's file name inside the data directory.
@@ -32,9 +34,30 @@ type AccountInfo struct {
 	Created     time.Time `json:"created"`
 }
 
-// Handler serves the admin API over accounts.
-func Handler(accounts *auth.Registry) http.Handler {
+// SnapshotFunc reads one account's network in one region, consistent at one revision.
+type SnapshotFunc func(ctx context.Context, account, region string) (policy.Snapshot, error)
+
+// Handler serves the admin API over accounts and, through snapshot, their networks.
+func Handler(accounts *auth.Registry, snapshot SnapshotFunc) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/snapshot", func(w http.ResponseWriter, r *http.Request) {
+		acct, err := findAccount(accounts, r.URL.Query().Get("account"))
+		if err != nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+			return
+		}
+		region := r.URL.Query().Get("region")
+		if region == "" {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "region is required"})
+			return
+		}
+		s, err := snapshot(r.Context(), acct.ID, region)
+		if err != nil {
+			writeJSON(w, http.StatusInternalServerError, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, s)
+	})
 	mux.HandleFunc("GET /v1/accounts", func(w http.ResponseWriter, r *http.Request) {
 		var out []AccountInfo
 		for _, a := range accounts.List() {
@@ -58,6 +81,16 @@ func Handler(accounts *auth.Registry) http.Handler {
 		writeJSON(w, http.StatusOK, a)
 	})
 	return mux
+}
+
+// findAccount resolves an account by name or ID; empty means the administrator's account.
+func findAccount(accounts *auth.Registry, v string) (auth.Account, error) {
+	for _, a := range accounts.List() {
+		if (v == "" && a.Admin) || (v != "" && (a.Name == v || a.ID == v)) {
+			return a, nil
+		}
+	}
+	return auth.Account{}, fmt.Errorf("no account %q", v)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -119,6 +152,15 @@ func (c *Client) ListAccounts(ctx context.Context) ([]AccountInfo, error) {
 	var out []AccountInfo
 	err := c.do(ctx, http.MethodGet, "/v1/accounts", "", &out)
 	return out, err
+}
+
+// Snapshot reads an account's network (by name or ID; empty for the administrator's) in a
+// region.
+func (c *Client) Snapshot(ctx context.Context, account, region string) (policy.Snapshot, error) {
+	var s policy.Snapshot
+	q := url.Values{"account": {account}, "region": {region}}
+	err := c.do(ctx, http.MethodGet, "/v1/snapshot?"+q.Encode(), "", &s)
+	return s, err
 }
 
 func (c *Client) do(ctx context.Context, method, path, body string, out any) error {

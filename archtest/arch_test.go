@@ -49,9 +49,12 @@ func TestImportDirection(t *testing.T) {
 		"keypair":         {},
 		"ec2api/query":    {},
 		"auth":            {"store"},
-		"control":         {"model", "store", "keypair"},
-		"adminapi":        {"auth", "store"},
-		"ec2api":          {"model", "control", "auth", "auth/sigv4", "ec2api/query", "store", "keypair"},
+		"control":         {"model", "store", "keypair", "policy", "reach"},
+		"policy":          {"model"},
+		"reach":           {"model", "policy"},
+		"snapshot":        {"model", "policy"},
+		"adminapi":        {"auth", "store", "policy", "model"},
+		"ec2api":          {"model", "control", "auth", "auth/sigv4", "ec2api/query", "store", "keypair", "policy", "reach"},
 	}
 	for _, p := range list(t, "./...") {
 		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")

@@ -80,6 +80,18 @@ func (tx *tx) taggable(id string) (model.Tags, func(model.Tags), error) {
 			return nil, nil, err
 		}
 		return v.Tags, func(tags model.Tags) { c := v.Clone(); c.Tags = tags; set(tx, tn.prefixLists, kindPrefixList, id, c) }, nil
+	case model.PrefixInsightsPath:
+		v, err := tn.path(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		return v.Tags, func(tags model.Tags) { c := *v; c.Tags = tags; set(tx, tn.paths, kindPath, id, &c) }, nil
+	case model.PrefixAnalysis:
+		v, err := tn.analysis(id)
+		if err != nil {
+			return nil, nil, err
+		}
+		return v.Tags, func(tags model.Tags) { c := *v; c.Tags = tags; set(tx, tn.analyses, kindAnalysis, id, &c) }, nil
 	case model.PrefixKeyPair:
 		v := tn.keyPairs[id]
 		if v == nil {
@@ -216,6 +228,12 @@ func (v View) Tagged() []TaggedResource {
 	}
 	for _, x := range v.PrefixLists() {
 		add(x.ID, "prefix-list", x.Tags)
+	}
+	for _, x := range v.InsightsPaths() {
+		add(x.ID, "network-insights-path", x.Tags)
+	}
+	for _, x := range v.InsightsAnalyses() {
+		add(x.ID, "network-insights-analysis", x.Tags)
 	}
 	return out
 }

@@ -24,6 +24,8 @@ const (
 	kindPrefixList = "pl"
 	kindNACL       = "acl"
 	kindFlowLog    = "fl"
+	kindPath       = "nip"
+	kindAnalysis   = "nia"
 )
 
 // tenantMeta marks a tenant as initialised, so that a default VPC the user deleted is not
@@ -61,6 +63,8 @@ type tenant struct {
 	prefixLists map[string]*model.PrefixList
 	nacls       map[string]*model.NACL
 	flowLogs    map[string]*model.FlowLog
+	paths       map[string]*model.InsightsPath
+	analyses    map[string]*model.InsightsAnalysis
 	tokens      map[string]*clientToken // by "<action>/<token>"
 }
 
@@ -77,6 +81,8 @@ func newTenant(t Tenant, now func() time.Time) *tenant {
 		prefixLists: map[string]*model.PrefixList{},
 		nacls:       map[string]*model.NACL{},
 		flowLogs:    map[string]*model.FlowLog{},
+		paths:       map[string]*model.InsightsPath{},
+		analyses:    map[string]*model.InsightsAnalysis{},
 		tokens:      map[string]*clientToken{},
 	}
 	tn.durableCond = sync.NewCond(&tn.durableMu)
@@ -108,6 +114,10 @@ func (tn *tenant) load(kind, id string, b []byte) error {
 		tn.flowLogs[id], err = decode[model.FlowLog](b)
 	case kindNACL:
 		tn.nacls[id], err = decode[model.NACL](b)
+	case kindPath:
+		tn.paths[id], err = decode[model.InsightsPath](b)
+	case kindAnalysis:
+		tn.analyses[id], err = decode[model.InsightsAnalysis](b)
 	case kindPrefixList:
 		tn.prefixLists[id], err = decode[model.PrefixList](b)
 	case kindToken:

@@ -88,11 +88,8 @@ func TestOfflineSnapshotFromAWSCLI(t *testing.T) {
 		t.Errorf("stockade reach: %v\n%s", err, out)
 	}
 	out, err = exec.Command(binary, "reach", "--snapshot", dir, "--from", "198.51.100.7", "--to", de, "--port", "5432", "--json").CombinedOutput()
-	var ans struct {
-		Allowed  bool   `json:"allowed"`
-		Decision string `json:"decision"`
-	}
-	if err != nil || json.Unmarshal(out, &ans) != nil || ans.Allowed || ans.Decision != "destination security groups (ingress)" {
+	var ans reachAnswer
+	if err != nil || json.Unmarshal(out, &ans) != nil || ans.Reachable || len(ans.Blockers) != 1 || ans.Blockers[0].Code != "ENI_SG_RULES_MISMATCH" {
 		t.Errorf("stockade reach --json: %v\n%s", err, out)
 	}
 

@@ -59,6 +59,14 @@ func (s *Server) buildRoutes() map[string]handler {
 		"GetManagedPrefixListEntries":      s.getManagedPrefixListEntries,
 		"GetManagedPrefixListAssociations": s.getManagedPrefixListAssociations,
 
+		// Reachability: Network Insights paths and analyses (insights.go)
+		"CreateNetworkInsightsPath":       s.createNetworkInsightsPath,
+		"DeleteNetworkInsightsPath":       s.deleteNetworkInsightsPath,
+		"DescribeNetworkInsightsPaths":    s.describeNetworkInsightsPaths,
+		"StartNetworkInsightsAnalysis":    s.startNetworkInsightsAnalysis,
+		"DescribeNetworkInsightsAnalyses": s.describeNetworkInsightsAnalyses,
+		"DeleteNetworkInsightsAnalysis":   s.deleteNetworkInsightsAnalysis,
+
 		// Tags, key pairs, account (tags.go, keypairs.go, account.go)
 		"CreateTags":                s.createTags,
 		"DeleteTags":                s.deleteTags,

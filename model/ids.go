@@ -24,6 +24,8 @@ const (
 	PrefixFlowLog      = "fl"
 	PrefixDhcpOptions  = "dopt"
 	PrefixRouteTable   = "rtb"
+	PrefixInsightsPath = "nip"
+	PrefixAnalysis     = "nia"
 )
 
 // NewID returns a fresh "<prefix>-<17 lower-case hex digits>" ID, the form AWS has issued

@@ -2,38 +2,54 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/netip"
-	"strings"
+	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
-	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/adminapi"
 	"github.com/stockade/stockade/policy"
+	"github.com/stockade/stockade/reach"
 	"github.com/stockade/stockade/snapshot"
 )
 
 // reachConfig is what `stockade reach` is told.
 type reachConfig struct {
-	Snapshot           string
-	From, To           string
-	Protocol           string
-	Port               uint16
-	ICMPType, ICMPCode uint8
-	JSON               bool
+	Snapshot        string
+	DataDir         string
+	Account, Region string
+	From, To        string
+	Exposed         bool
+	q               reach.Question
+	JSON            bool
 }
 
 func reachCmd() *cobra.Command {
-	cfg := reachConfig{Protocol: "tcp"}
+	cfg := reachConfig{DataDir: defaultDataDir(), Region: os.Getenv("AWS_REGION"), q: reach.Question{Protocol: "tcp"}}
+	if cfg.Region == "" {
+		cfg.Region = "us-east-1"
+	}
 	cmd := &cobra.Command{
-		Use:   "reach --snapshot DIR --from A --to B [--protocol tcp --port N]",
-		Short: "Answer \"can A reach B, and why\" for a snapshot of a real AWS account",
-		Long: `Answer whether traffic from A can reach B, and why: the security-group rules that admit
-it at each end and the network ACL entries at each subnet boundary, or what blocks it.
+		Use:   "reach (--from A --to B | --to B | --from A | --exposed) [--snapshot DIR]",
+		Short: "Answer reachability questions for a running server's account or a snapshot of a real AWS account",
+		Long: `Answer the three reachability questions, exactly (no sampling), from the security groups,
+network ACLs and prefix lists:
 
-A and B are network interface IDs (eni-…) or IP addresses; an address of an interface in the
-snapshot stands for that interface, any other address is outside the VPCs (the internet).
-The snapshot is a directory of JSON files written by the AWS CLI:
+  --from A --to B --protocol tcp --port 5432   can A reach B, and why? Every blocker on the way
+                                               there and back, and the AWS CLI commands that
+                                               would flip the answer.
+  --to B                                       what can reach B? (its effective ingress)
+  --from A                                     what can A reach? (its effective egress)
+  --exposed                                    what does each interface let in from outside its VPC?
+
+A and B are interface IDs (eni-…), instance IDs (i-…) or IP addresses; an address that is no
+interface's is outside the VPCs (the internet).
+
+Without --snapshot the question is about an account of the server running with --data-dir
+(read through its admin socket). With --snapshot it is about a directory of JSON files written
+by the AWS CLI against a real AWS account:
 
   aws ec2 describe-vpcs > DIR/describe-vpcs.json
   aws ec2 describe-subnets > DIR/describe-subnets.json
@@ -47,131 +63,88 @@ The snapshot is a directory of JSON files written by the AWS CLI:
 		RunE: func(cmd *cobra.Command, _ []string) error { return runReach(cmd, cfg) },
 	}
 	f := cmd.Flags()
-	f.StringVar(&cfg.Snapshot, "snapshot", "", "directory of AWS CLI JSON files (required)")
-	f.StringVar(&cfg.From, "from", "", "source: interface ID or IP address (required)")
-	f.StringVar(&cfg.To, "to", "", "destination: interface ID or IP address (required)")
-	f.StringVar(&cfg.Protocol, "protocol", cfg.Protocol, "tcp, udp, icmp, icmpv6 or a protocol number")
-	f.Uint16Var(&cfg.Port, "port", 0, "destination port (tcp, udp)")
-	f.Uint8Var(&cfg.ICMPType, "icmp-type", 8, "ICMP type (icmp, icmpv6)")
-	f.Uint8Var(&cfg.ICMPCode, "icmp-code", 0, "ICMP code (icmp, icmpv6)")
+	f.StringVar(&cfg.Snapshot, "snapshot", "", "directory of AWS CLI JSON files (instead of a running server)")
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory of the running server")
+	f.StringVar(&cfg.Account, "account", "", "account name or ID on the running server (default: the administrator's)")
+	f.StringVar(&cfg.Region, "region", cfg.Region, "region on the running server (default: $AWS_REGION or us-east-1)")
+	f.StringVar(&cfg.From, "from", "", "source: interface ID, instance ID or IP address")
+	f.StringVar(&cfg.To, "to", "", "destination: interface ID, instance ID or IP address")
+	f.BoolVar(&cfg.Exposed, "exposed", false, "list what every interface lets in from outside its VPC")
+	f.StringVar(&cfg.q.Protocol, "protocol", cfg.q.Protocol, "tcp, udp, icmp, icmpv6 or a protocol number")
+	f.Uint16Var(&cfg.q.Port, "port", 0, "destination port (tcp, udp)")
+	f.Uint16Var(&cfg.q.SourcePort, "source-port", reach.DefaultSourcePort, "client port the replies go back to (tcp, udp)")
+	f.Uint8Var(&cfg.q.ICMPType, "icmp-type", 8, "ICMP type (icmp, icmpv6)")
+	f.Uint8Var(&cfg.q.ICMPCode, "icmp-code", 0, "ICMP code (icmp, icmpv6)")
 	f.BoolVar(&cfg.JSON, "json", false, "print the answer as JSON")
-	for _, name := range []string{"snapshot", "from", "to"} {
-		cmd.MarkFlagRequired(name)
-	}
 	return cmd
 }
 
 func runReach(cmd *cobra.Command, cfg reachConfig) error {
-	proto, err := model.NormalizeProtocol(cfg.Protocol)
-	if err != nil || proto == model.ProtoAll {
-		return fmt.Errorf("--protocol %q: give tcp, udp, icmp, icmpv6 or a protocol number", cfg.Protocol)
+	if cfg.Exposed == (cfg.From != "" || cfg.To != "") {
+		return errors.New("ask one question: --from and --to, --to alone, --from alone, or --exposed")
 	}
-	snap, err := snapshot.Load(cfg.Snapshot)
+	var snap policy.Snapshot
+	var err error
+	if cfg.Snapshot != "" {
+		snap, err = snapshot.Load(cfg.Snapshot)
+	} else {
+		snap, err = adminapi.Dial(cfg.DataDir).Snapshot(cmd.Context(), cfg.Account, cfg.Region)
+	}
 	if err != nil {
 		return err
 	}
-	p, err := policy.Compile(snap)
+	a, err := reach.New(snap)
 	if err != nil {
 		return err
 	}
-	src, sa, err := endpoint(snap, cfg.From, "--from")
-	if err != nil {
-		return err
-	}
-	dst, da, err := endpoint(snap, cfg.To, "--to")
-	if err != nil {
-		return err
-	}
-	if sa.Is4() != da.Is4() {
-		return fmt.Errorf("--from %s and --to %s are of different address families", sa, da)
-	}
-	f := policy.Flow{Src: sa, Dst: da, Proto: uint8(model.ProtocolNumber(proto)), SrcPort: 49152, DstPort: cfg.Port}
-	if f.Proto == policy.ProtoICMP || f.Proto == policy.ProtoICMPv6 {
-		f.ICMPType, f.ICMPCode, f.DstPort = cfg.ICMPType, cfg.ICMPCode, 0
-	}
-	ex := p.Explain(src, dst, f)
 	out := cmd.OutOrStdout()
+	switch {
+	case cfg.Exposed:
+		exp, err := a.Exposure()
+		if err != nil {
+			return err
+		}
+		if cfg.JSON {
+			return writeJSON(out, exp)
+		}
+		if len(exp) == 0 {
+			fmt.Fprintln(out, "nothing is reachable from outside the VPCs")
+		} else {
+			fmt.Fprintln(out, "from outside the VPCs:")
+		}
+		for _, e := range exp {
+			e.WriteText(out)
+		}
+		return nil
+	case cfg.From != "" && cfg.To != "":
+		cfg.q.From, cfg.q.To = cfg.From, cfg.To
+		ans, err := a.Path(cfg.q)
+		if err != nil {
+			return err
+		}
+		if cfg.JSON {
+			return writeJSON(out, ans)
+		}
+		ans.WriteText(out)
+		return nil
+	}
+	target, egress := cfg.To, false
+	if cfg.From != "" {
+		target, egress = cfg.From, true
+	}
+	acc, err := a.Access(target, egress)
+	if err != nil {
+		return err
+	}
 	if cfg.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
-			Allowed  bool   `json:"allowed"`
-			From     string `json:"from"`
-			To       string `json:"to"`
-			Protocol string `json:"protocol"`
-			Port     uint16 `json:"port,omitempty"`
-			policy.Explanation
-		}{ex.Allowed(), sa.String(), da.String(), proto, f.DstPort, ex})
+		return writeJSON(out, acc)
 	}
-	verdict := "REACHABLE"
-	if !ex.Allowed() {
-		verdict = "NOT REACHABLE: blocked at " + ex.Decision.String()
-	}
-	fmt.Fprintf(out, "%s → %s %s/%d: %s\n", describe(src, sa), describe(dst, da), proto, f.DstPort, verdict)
-	if len(ex.EgressRules) > 0 {
-		fmt.Fprintf(out, "  source egress allowed by: %s\n", rules(ex.EgressRules))
-	}
-	if ex.SourceNACL != nil {
-		fmt.Fprintf(out, "  source subnet NACL %s: rule %d %s\n", ex.SourceNACL.ACLID, ex.SourceNACL.RuleNumber, allow(ex.SourceNACL.Allow))
-	}
-	if ex.DestNACL != nil {
-		fmt.Fprintf(out, "  destination subnet NACL %s: rule %d %s\n", ex.DestNACL.ACLID, ex.DestNACL.RuleNumber, allow(ex.DestNACL.Allow))
-	}
-	if len(ex.IngressRules) > 0 {
-		fmt.Fprintf(out, "  destination ingress allowed by: %s\n", rules(ex.IngressRules))
-	}
+	acc.WriteText(out)
 	return nil
 }
 
-// endpoint resolves an interface ID or an address.
-func endpoint(s policy.Snapshot, v, flag string) (policy.Endpoint, netip.Addr, error) {
-	if strings.HasPrefix(v, "eni-") {
-		for _, n := range s.ENIs {
-			if n.ID == v {
-				return policy.Endpoint{ENI: n.ID}, n.PrivateIP, nil
-			}
-		}
-		return policy.Endpoint{}, netip.Addr{}, fmt.Errorf("%s %s: no such interface in the snapshot", flag, v)
-	}
-	a, err := netip.ParseAddr(v)
-	if err != nil {
-		return policy.Endpoint{}, netip.Addr{}, fmt.Errorf("%s %q: give an interface ID (eni-…) or an IP address", flag, v)
-	}
-	var found []string
-	for _, n := range s.ENIs {
-		for _, x := range n.Addrs() {
-			if x == a {
-				found = append(found, n.ID)
-			}
-		}
-	}
-	switch len(found) {
-	case 0:
-		return policy.Outside, a, nil
-	case 1:
-		return policy.Endpoint{ENI: found[0]}, a, nil
-	}
-	return policy.Endpoint{}, netip.Addr{}, fmt.Errorf("%s %s belongs to several interfaces (%s) in different VPCs: name the interface", flag, a, strings.Join(found, ", "))
-}
-
-func describe(e policy.Endpoint, a netip.Addr) string {
-	if e.ENI == "" {
-		return a.String() + " (outside)"
-	}
-	return e.ENI + " (" + a.String() + ")"
-}
-
-func rules(rs []policy.RuleRef) string {
-	var s []string
-	for _, r := range rs {
-		s = append(s, r.GroupID+" "+r.RuleID)
-	}
-	return strings.Join(s, ", ")
-}
-
-func allow(b bool) string {
-	if b {
-		return "allows"
-	}
-	return "denies"
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/ec2api"
+	"github.com/stockade/stockade/policy"
 	"github.com/stockade/stockade/store/bolt"
 )
 
@@ -159,7 +160,14 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
-	admin := &http.Server{Handler: adminapi.Handler(accounts), ReadHeaderTimeout: 10 * time.Second}
+	admin := &http.Server{Handler: adminapi.Handler(accounts, func(ctx context.Context, account, region string) (policy.Snapshot, error) {
+		var snap policy.Snapshot
+		err := svc.View(ctx, control.Tenant{Account: account, Region: region}, func(v control.View) error {
+			snap = v.Snapshot()
+			return nil
+		})
+		return snap, err
+	}), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	go func() { errc <- admin.Serve(adminLn) }()
