@@ -147,7 +147,9 @@ func TestReachAgainstRunningServer(t *testing.T) {
 	}
 
 	// The Network Insights API with the AWS CLI.
-	var path struct{ NetworkInsightsPath struct{ NetworkInsightsPathId string } }
+	var path struct {
+		NetworkInsightsPath struct{ NetworkInsightsPathId string }
+	}
 	a.ok(&path, "ec2", "create-network-insights-path", "--source", ae, "--destination", de, "--protocol", "tcp", "--destination-port", "5432")
 	type analysis struct {
 		NetworkInsightsAnalysisId string
@@ -165,7 +167,9 @@ func TestReachAgainstRunningServer(t *testing.T) {
 	if got := started.NetworkInsightsAnalysis; got.Status != "succeeded" || !got.NetworkPathFound || len(got.ForwardPathComponents) != 4 {
 		t.Errorf("app → db analysis: %+v", got)
 	}
-	var blocked struct{ NetworkInsightsPath struct{ NetworkInsightsPathId string } }
+	var blocked struct {
+		NetworkInsightsPath struct{ NetworkInsightsPathId string }
+	}
 	a.ok(&blocked, "ec2", "create-network-insights-path", "--source", we, "--destination", de, "--protocol", "tcp", "--destination-port", "5432")
 	a.ok(&started, "ec2", "start-network-insights-analysis", "--network-insights-path-id", blocked.NetworkInsightsPath.NetworkInsightsPathId)
 	var described struct{ NetworkInsightsAnalyses []analysis }
