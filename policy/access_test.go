@@ -48,56 +48,68 @@ func flowKey(f Flow) int {
 // for a flow exactly when the oracle admits that flow from (or to) it. Addresses inside the
 // interface's subnet are judged without the NACL, which they do not cross.
 func TestAccessMatchesOracle(t *testing.T) {
+	for seed := uint64(0); seed < 150; seed++ {
+		checkAccess(t, seed, 7)
+	}
+}
+
+// FuzzAccessMatchesOracle is the same check on seeds the fuzzer picks.
+func FuzzAccessMatchesOracle(f *testing.F) {
+	for i := uint64(0); i < 4; i++ {
+		f.Add(i, i*5+1)
+	}
+	f.Fuzz(func(t *testing.T, seed1, seed2 uint64) { checkAccess(t, seed1, seed2) })
+}
+
+func checkAccess(t *testing.T, seed1, seed2 uint64) {
 	addrs := []string{"198.51.100.7", "198.51.100.200", "203.0.113.1", "192.0.2.1", "10.0.2.9", "10.0.1.77", "10.0.3.4", "172.16.0.1",
 		"2001:db8::5", "2001:db8:8000::1", "2600::1", "fd00:1::9"}
-	for seed := uint64(0); seed < 150; seed++ {
-		r := rand.New(rand.NewPCG(seed, 7))
-		w := randomWorld(r)
-		p := mustCompile(t, w.s)
-		noACL := w.s
-		noACL.NACLs = nil
-		sample := slices.Clone(addrs)
-		for _, n := range w.s.ENIs {
-			for _, a := range n.Addrs() {
-				sample = append(sample, a.String())
+	r := rand.New(rand.NewPCG(seed1, seed2))
+	w := randomWorld(r)
+	p := mustCompile(t, w.s)
+	noACL := w.s
+	noACL.NACLs = nil
+	sample := slices.Clone(addrs)
+	for _, n := range w.s.ENIs {
+		for _, a := range n.Addrs() {
+			sample = append(sample, a.String())
+		}
+	}
+	for _, n := range w.s.ENIs {
+		var subnet netip.Prefix
+		for _, sn := range w.s.Subnets {
+			if sn.ID == n.SubnetID {
+				subnet = sn.CIDR
 			}
 		}
-		for _, n := range w.s.ENIs {
-			var subnet netip.Prefix
-			for _, sn := range w.s.Subnets {
-				if sn.ID == n.SubnetID {
-					subnet = sn.CIDR
-				}
+		for _, egress := range []bool{false, true} {
+			gs, err := p.Access(n.ID, egress, nil)
+			if err != nil {
+				t.Fatal(err)
 			}
-			for _, egress := range []bool{false, true} {
-				gs, err := p.Access(n.ID, egress, nil)
-				if err != nil {
-					t.Fatal(err)
+			for i := 0; i < 60; i++ {
+				_, _, f := randomFlow(r, w)
+				remote := netip.MustParseAddr(sample[r.IntN(len(sample))])
+				local := n.PrivateIP
+				if remote.Is6() {
+					local = n.IPv6[0]
 				}
-				for i := 0; i < 60; i++ {
-					_, _, f := randomFlow(r, w)
-					remote := netip.MustParseAddr(sample[r.IntN(len(sample))])
-					local := n.PrivateIP
-					if remote.Is6() {
-						local = n.IPv6[0]
-					}
-					var want Stage
-					ep := Endpoint{ENI: n.ID}
-					s := w.s
-					if subnet.Contains(remote) {
-						s = noACL
-					}
-					if egress {
-						f.Src, f.Dst = local, remote
-						want = oracle(s, ep, Outside, f)
-					} else {
-						f.Src, f.Dst = remote, local
-						want = oracle(s, Outside, ep, f)
-					}
-					got := grantFor(gs, int(f.Proto), flowKey(f)).Contains(remote)
-					if got != (want == Admitted) {
-						t.Fatalf("seed %d %s egress=%v flow %+v: access says %v, oracle %v\ngrants:\n%s", seed, n.ID, egress, f, got, want, grantLines(gs))
-					}
+				var want Stage
+				ep := Endpoint{ENI: n.ID}
+				s := w.s
+				if subnet.Contains(remote) {
+					s = noACL
+				}
+				if egress {
+					f.Src, f.Dst = local, remote
+					want = oracle(s, ep, Outside, f)
+				} else {
+					f.Src, f.Dst = remote, local
+					want = oracle(s, Outside, ep, f)
+				}
+				got := grantFor(gs, int(f.Proto), flowKey(f)).Contains(remote)
+				if got != (want == Admitted) {
+					t.Fatalf("seed (%d,%d) %s egress=%v flow %+v: access says %v, oracle %v\ngrants:\n%s", seed1, seed2, n.ID, egress, f, got, want, grantLines(gs))
 				}
 			}
 		}
