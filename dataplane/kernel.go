@@ -1,0 +1,152 @@
+package dataplane
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"strings"
+	"sync"
+)
+
+// Kernel applies transactions to, and reads back, the Stockade table of a router namespace.
+type Kernel interface {
+	// Apply runs one nft transaction in the namespace: all of it takes effect or none does.
+	Apply(ctx context.Context, ns, tx string) error
+	// List returns `nft list table` of the Stockade table (what the kernel holds now).
+	List(ctx context.Context, ns string) (string, error)
+}
+
+// NFT is the real Kernel: the nft binary run inside the namespace through nsenter. (knftables,
+// the library style.md names, runs nft in the caller's own namespace only and has no ct timeout
+// objects, so the few lines it would save are written here.)
+type NFT struct {
+	// Path is the nft binary; empty means "nft" from PATH.
+	Path string
+	// NSDir is where named namespaces are mounted (netlab.Dir).
+	NSDir string
+}
+
+func (k NFT) cmd(ctx context.Context, ns string, args ...string) *exec.Cmd {
+	nft := k.Path
+	if nft == "" {
+		nft = "nft"
+	}
+	return exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + k.NSDir + "/" + ns, "--", nft}, args...)...)
+}
+
+// Apply implements Kernel.
+func (k NFT) Apply(ctx context.Context, ns, tx string) error {
+	c := k.cmd(ctx, ns, "-f", "-")
+	c.Stdin = strings.NewReader(tx)
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Run(); err != nil {
+		return fmt.Errorf("nft transaction in %s: %w: %s", ns, err, firstLines(stderr.String(), 6))
+	}
+	return nil
+}
+
+// List implements Kernel.
+func (k NFT) List(ctx context.Context, ns string) (string, error) {
+	c := k.cmd(ctx, ns, "list", "table", "inet", "stockade")
+	var out, stderr bytes.Buffer
+	c.Stdout, c.Stderr = &out, &stderr
+	if err := c.Run(); err != nil {
+		return "", fmt.Errorf("nft list in %s: %w: %s", ns, err, firstLines(stderr.String(), 3))
+	}
+	return out.String(), nil
+}
+
+// Check tells whether this host can run the data plane, naming what is missing: the nsenter
+// and nft binaries, and nftables support in the kernel (tried on a throwaway table in the
+// host's own namespace, removed at once).
+func (k NFT) Check(ctx context.Context) error {
+	for _, bin := range []string{"nsenter", k.nft()} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return fmt.Errorf("enforcement needs %s (Debian package %s): %w", bin, pkgOf(bin), err)
+		}
+	}
+	probe := "table inet stockade_probe {}\ndelete table inet stockade_probe\n"
+	c := exec.CommandContext(ctx, k.nft(), "-f", "-")
+	c.Stdin = strings.NewReader(probe)
+	var stderr bytes.Buffer
+	c.Stderr = &stderr
+	if err := c.Run(); err != nil {
+		return fmt.Errorf("the kernel refused an nftables table (no nf_tables support, or not root?): %w: %s", err, firstLines(stderr.String(), 3))
+	}
+	return nil
+}
+
+func (k NFT) nft() string {
+	if k.Path == "" {
+		return "nft"
+	}
+	return k.Path
+}
+
+func pkgOf(bin string) string {
+	if bin == "nsenter" {
+		return "util-linux"
+	}
+	return "nftables"
+}
+
+func firstLines(s string, n int) string {
+	lines := strings.Split(strings.TrimSpace(s), "\n")
+	if len(lines) > n {
+		lines = lines[:n]
+	}
+	return strings.Join(lines, " | ")
+}
+
+// Fake is an in-memory Kernel for tests: it keeps every transaction and a per-namespace
+// listing that tests may edit to simulate someone changing the ruleset by hand. Fail makes
+// the next applies fail.
+type Fake struct {
+	mu      sync.Mutex
+	Applied map[string][]string
+	Listing map[string]string
+	Fail    int
+}
+
+// ErrFake is what a failing Fake returns.
+var ErrFake = errors.New("fake kernel: transaction refused")
+
+// Apply implements Kernel: it records tx and sets the listing to the transaction's text.
+func (f *Fake) Apply(_ context.Context, ns, tx string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.Fail > 0 {
+		f.Fail--
+		return ErrFake
+	}
+	if f.Applied == nil {
+		f.Applied, f.Listing = map[string][]string{}, map[string]string{}
+	}
+	f.Applied[ns] = append(f.Applied[ns], tx)
+	f.Listing[ns] = fmt.Sprintf("%d transactions", len(f.Applied[ns]))
+	return nil
+}
+
+// List implements Kernel.
+func (f *Fake) List(_ context.Context, ns string) (string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.Listing[ns], nil
+}
+
+// Edit replaces a namespace's listing, as a hand edit of the ruleset would change it.
+func (f *Fake) Edit(ns, listing string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.Listing[ns] = listing
+}
+
+// Transactions returns the transactions applied in a namespace.
+func (f *Fake) Transactions(ns string) []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.Applied[ns]...)
+}

@@ -1,0 +1,105 @@
+package dataplane_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"net/netip"
+	"os"
+	"os/exec"
+	"testing"
+	"time"
+
+	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netlab"
+	"github.com/stockade/stockade/policy"
+)
+
+// kernelLab is a router namespace and instance namespaces made for one test, removed when it
+// ends (also on failure). It skips the test, saying why, where the kernel tier cannot run.
+type kernelLab struct {
+	t      *testing.T
+	names  netlab.Names
+	router string
+	k      dataplane.NFT
+}
+
+func newKernelLab(t *testing.T) *kernelLab {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("kernel tier: needs root to create network namespaces and nftables tables (CI runs as root)")
+	}
+	if _, err := exec.LookPath("nft"); err != nil {
+		t.Skip("kernel tier: the nft binary is missing (apt-get install nftables)")
+	}
+	b := make([]byte, 2)
+	_, _ = rand.Read(b)
+	l := &kernelLab{t: t, names: netlab.Names{Prefix: "d" + hex.EncodeToString(b)}, k: dataplane.NFT{NSDir: netlab.Dir}}
+	l.router = l.names.Router("vpc-1")
+	if _, err := netlab.CreateRouter(l.router); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		nss, _ := netlab.List(l.names.Prefix + "-")
+		for _, ns := range nss {
+			_ = netlab.Remove(ns)
+		}
+	})
+	return l
+}
+
+func (l *kernelLab) attach(e *model.NetworkInterface, subnet netip.Prefix) string {
+	l.t.Helper()
+	ns := l.names.Instance(e.ID)
+	if err := netlab.Attach(l.router, netlab.Interface{Namespace: ns, Link: l.names.Link(e.ID), MAC: e.MAC, Addr: e.PrivateIP, Subnet: subnet}); err != nil {
+		l.t.Fatal(err)
+	}
+	return ns
+}
+
+func (l *kernelLab) apply(tx string) {
+	l.t.Helper()
+	if err := l.k.Apply(context.Background(), l.router, tx); err != nil {
+		l.t.Fatalf("%v\n%s", err, tx)
+	}
+}
+
+func TestKernelThreeTier(t *testing.T) {
+	l := newKernelLab(t)
+	n := threeTier()
+	n.Link = l.names.Link
+	web, app, db := n.Snapshot.ENIs[0], n.Snapshot.ENIs[1], n.Snapshot.ENIs[2]
+	rs := dataplane.Render(n)
+	l.apply(rs.Replace())
+	ns := map[string]string{}
+	for _, e := range n.Snapshot.ENIs {
+		for _, sn := range n.Snapshot.Subnets {
+			if sn.ID == e.SubnetID {
+				ns[e.ID] = l.attach(e, sn.CIDR)
+			}
+		}
+	}
+	if err := netlab.EnableForwarding(l.router); err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range n.Snapshot.ENIs {
+		srv, err := netlab.Serve(ns[e.ID], 8080)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+	}
+	p, err := policy.Compile(n.Snapshot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ from, to *model.NetworkInterface }{{web, app}, {app, db}, {web, db}, {db, web}, {app, web}} {
+		f := policy.Flow{Src: c.from.PrivateIP, Dst: c.to.PrivateIP, Proto: policy.ProtoTCP, SrcPort: 40000, DstPort: 8080}
+		want := p.Verdict(policy.Endpoint{ENI: c.from.ID}, policy.Endpoint{ENI: c.to.ID}, f) == policy.Admitted
+		err := netlab.TCP(ns[c.from.ID], netip.AddrPortFrom(c.to.PrivateIP, 8080), 300*time.Millisecond)
+		if (err == nil) != want {
+			t.Errorf("%s → %s tcp/8080: kernel err=%v, policy admits=%v\n%s", c.from.ID, c.to.ID, err, want, rs.Text())
+		}
+	}
+}

@@ -1,0 +1,329 @@
+package dataplane
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/policy"
+)
+
+// Packet marks (meta mark) set while a new connection is judged: a group chain that admits
+// the packet sets the bit of its direction and returns; a rule open to the whole address space
+// also sets the direction's "open" bit, which decides whether the flow is tracked (spec §2.6).
+const (
+	markEgress      = 0x1
+	markIngress     = 0x2
+	markOpenEgress  = 0x4
+	markOpenIngress = 0x8
+	markAdmitted    = markEgress | markIngress
+)
+
+// Connection marks (ct mark) remember, for the life of a connection, which of its two
+// interfaces did not track it: packets of such a connection are judged on that interface's
+// rules again, every one of them, so a revoke cuts the flow at once.
+const (
+	ctUntrackedSource = 0x1 // the interface that opened the connection
+	ctUntrackedDest   = 0x2 // the interface it was opened to
+)
+
+// Network is what one VPC's router enforces: the VPC and its account's resources (only those
+// of the VPC are rendered), and the name of the router-side link of each interface.
+type Network struct {
+	VPC      *model.VPC
+	Snapshot policy.Snapshot
+	Link     func(eni string) string
+}
+
+// Render compiles a VPC's security groups, network ACLs and interfaces into the ruleset its
+// router enforces. The output depends only on the input: the same network renders to the same
+// text, which is what golden tests and in-place updates rely on.
+func Render(n Network) *Ruleset {
+	r := renderer{rs: NewRuleset(), n: n, members: map[string][]netip.Addr{}, lists: map[string]*model.PrefixList{}}
+	r.index()
+	r.base()
+	r.nacls()
+	for _, g := range r.groups {
+		r.group(g, false)
+		r.group(g, true)
+	}
+	for _, e := range r.enis {
+		r.eni(e)
+	}
+	r.referenced()
+	return r.rs
+}
+
+type renderer struct {
+	rs      *Ruleset
+	n       Network
+	enis    []*model.NetworkInterface
+	subnets []*model.Subnet
+	groups  []*model.Group
+	byID    map[string]*model.Group
+	members map[string][]netip.Addr // group → addresses of its interfaces in the VPC
+	lists   map[string]*model.PrefixList
+	// refGroups and refLists are the member and prefix-list sets some rule looks up.
+	refGroups, refLists map[string]bool
+	timeouts            map[string]bool
+}
+
+func (r *renderer) index() {
+	vpc := r.n.VPC.ID
+	r.byID = map[string]*model.Group{}
+	r.refGroups, r.refLists, r.timeouts = map[string]bool{}, map[string]bool{}, map[string]bool{}
+	for _, g := range r.n.Snapshot.Groups {
+		if g.VpcID == vpc {
+			r.groups = append(r.groups, g)
+			r.byID[g.ID] = g
+		}
+	}
+	for _, sn := range r.n.Snapshot.Subnets {
+		if sn.VpcID == vpc {
+			r.subnets = append(r.subnets, sn)
+		}
+	}
+	for _, e := range r.n.Snapshot.ENIs {
+		if e.VpcID != vpc {
+			continue
+		}
+		r.enis = append(r.enis, e)
+		for _, g := range e.Groups {
+			r.members[g] = append(r.members[g], e.Addrs()...)
+		}
+	}
+	for _, pl := range r.n.Snapshot.PrefixLists {
+		r.lists[pl.ID] = pl
+	}
+	slices.SortFunc(r.groups, func(a, b *model.Group) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(r.enis, func(a, b *model.NetworkInterface) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(r.subnets, func(a, b *model.Subnet) int { return strings.Compare(a.ID, b.ID) })
+}
+
+// name turns an EC2 ID into an nft identifier: sg-0abc → sg_0abc.
+func name(id string) string { return strings.ReplaceAll(id, "-", "_") }
+
+func set(name, typ string, interval bool, elems []string) *Object {
+	o := &Object{Kind: Set, Name: name, Decl: []string{"type " + typ}}
+	if interval {
+		o.Decl = append(o.Decl, "flags interval")
+	}
+	sort.Strings(elems)
+	o.Lines = slices.Compact(elems)
+	return o
+}
+
+func vmap(name, keyType string, interval bool, elems []string) *Object {
+	o := set(name, keyType+" : verdict", interval, elems)
+	o.Kind = Map
+	return o
+}
+
+// base renders the forward hook and what every packet meets before the groups: the source
+// address check, the network ACLs, and the connection-tracking shortcut.
+func (r *renderer) base() {
+	var src4, src6, out, in, same4, same6 []string
+	for _, e := range r.enis {
+		link := r.n.Link(e.ID)
+		for _, a := range e.Addrs() {
+			if a.Is4() {
+				src4 = append(src4, fmt.Sprintf("%q . %s", link, a))
+			} else {
+				src6 = append(src6, fmt.Sprintf("%q . %s", link, a))
+			}
+		}
+		out = append(out, fmt.Sprintf("%q : jump eni_%s_out", link, name(e.ID)))
+		in = append(in, fmt.Sprintf("%q : jump eni_%s_in", link, name(e.ID)))
+	}
+	for _, sn := range r.subnets {
+		same4 = append(same4, fmt.Sprintf("%s . %s", sn.CIDR, sn.CIDR))
+		if sn.IPv6CIDR.IsValid() {
+			same6 = append(same6, fmt.Sprintf("%s . %s", sn.IPv6CIDR, sn.IPv6CIDR))
+		}
+	}
+	r.rs.add(set("src4", "ifname . ipv4_addr", false, src4))
+	r.rs.add(set("src6", "ifname . ipv6_addr", false, src6))
+	r.rs.add(set("same_subnet4", "ipv4_addr . ipv4_addr", true, same4))
+	r.rs.add(set("same_subnet6", "ipv6_addr . ipv6_addr", true, same6))
+	r.rs.add(vmap("out_dispatch", "ifname", false, out))
+	r.rs.add(vmap("in_dispatch", "ifname", false, in))
+	r.rs.add(&Object{Kind: Chain, Name: "forward",
+		Decl: []string{"type filter hook forward priority filter; policy drop"},
+		Lines: []string{
+			// EC2's source/destination check: an interface sends only from its own addresses,
+			// so every address below can be trusted.
+			"iifname . ip saddr != @src4 drop",
+			"iifname . ip6 saddr != @src6 drop",
+			// Network ACLs are stateless: every packet, before the connection shortcut.
+			"jump nacl",
+			"ct state related accept",
+			// Tracked connections pass whatever the rules say now; untracked ones are judged again.
+			fmt.Sprintf("ct state established ct mark & 0x%x == 0x0 accept", ctUntrackedSource|ctUntrackedDest),
+			"ct state established jump untracked",
+			"ct state != new drop",
+			// A new connection needs the source interface's egress and the destination's ingress.
+			// A link without a dispatch entry (not programmed yet) sets nothing: it fails closed.
+			"meta mark set 0x0",
+			"iifname vmap @out_dispatch",
+			"oifname vmap @in_dispatch",
+			fmt.Sprintf("meta mark & 0x%x == 0x%x accept", markAdmitted, markAdmitted),
+		}})
+	r.rs.add(&Object{Kind: Chain, Name: "untracked", Lines: []string{
+		fmt.Sprintf("meta mark set 0x%x", markAdmitted),
+		r.recheck("original", ctUntrackedSource, markEgress, "iifname vmap @out_dispatch"),
+		r.recheck("original", ctUntrackedDest, markIngress, "oifname vmap @in_dispatch"),
+		r.recheck("reply", ctUntrackedSource, markIngress, "oifname vmap @in_dispatch"),
+		r.recheck("reply", ctUntrackedDest, markEgress, "iifname vmap @out_dispatch"),
+		fmt.Sprintf("meta mark & 0x%x == 0x%x accept", markAdmitted, markAdmitted),
+		"drop",
+	}})
+}
+
+// recheck is a rule of the untracked chain: for a packet going one way of a connection that
+// one of its interfaces does not track, clear the mark of the check that interface makes and
+// run it again.
+func (r *renderer) recheck(dir string, ct, mark int, dispatch string) string {
+	return fmt.Sprintf("ct direction %s ct mark & 0x%x == 0x%x meta mark set meta mark & 0x%08x %s",
+		dir, ct, ct, ^uint32(mark), dispatch)
+}
+
+// nacls renders the ACL of every subnet that has one: a packet leaving a subnet for another
+// meets the source subnet's outbound entries, entering one its inbound entries, first match
+// wins, anything unmatched is dropped. Traffic inside a subnet is not filtered by its ACL.
+func (r *renderer) nacls() {
+	bySubnet := map[string]*model.NACL{}
+	for _, acl := range r.n.Snapshot.NACLs {
+		if acl.VpcID != r.n.VPC.ID {
+			continue
+		}
+		for _, a := range acl.Assocs {
+			bySubnet[a.SubnetID] = acl
+		}
+	}
+	var out4, in4, out6, in6 []string
+	used := map[string]*model.NACL{}
+	for _, sn := range r.subnets {
+		acl := bySubnet[sn.ID]
+		if acl == nil {
+			continue
+		}
+		used[acl.ID] = acl
+		out4 = append(out4, fmt.Sprintf("%s : jump %s_out", sn.CIDR, name(acl.ID)))
+		in4 = append(in4, fmt.Sprintf("%s : jump %s_in", sn.CIDR, name(acl.ID)))
+		if sn.IPv6CIDR.IsValid() {
+			out6 = append(out6, fmt.Sprintf("%s : jump %s_out", sn.IPv6CIDR, name(acl.ID)))
+			in6 = append(in6, fmt.Sprintf("%s : jump %s_in", sn.IPv6CIDR, name(acl.ID)))
+		}
+	}
+	r.rs.add(vmap("nacl_out4", "ipv4_addr", true, out4))
+	r.rs.add(vmap("nacl_in4", "ipv4_addr", true, in4))
+	r.rs.add(vmap("nacl_out6", "ipv6_addr", true, out6))
+	r.rs.add(vmap("nacl_in6", "ipv6_addr", true, in6))
+	r.rs.add(&Object{Kind: Chain, Name: "nacl", Lines: []string{
+		"ip saddr . ip daddr @same_subnet4 return",
+		"ip6 saddr . ip6 daddr @same_subnet6 return",
+		"ip saddr vmap @nacl_out4",
+		"ip6 saddr vmap @nacl_out6",
+		"ip daddr vmap @nacl_in4",
+		"ip6 daddr vmap @nacl_in6",
+	}})
+	for _, acl := range used {
+		for _, egress := range []bool{false, true} {
+			entries := slices.Clone(acl.Entries)
+			slices.SortFunc(entries, func(a, b model.NACLEntry) int { return a.RuleNumber - b.RuleNumber })
+			c := &Object{Kind: Chain, Name: name(acl.ID) + dirSuffix(egress)}
+			for _, e := range entries {
+				if e.Egress == egress {
+					c.Lines = append(c.Lines, naclLine(e))
+				}
+			}
+			// The catch-all deny is an entry too, but an ACL read from elsewhere might lack it.
+			c.Lines = append(c.Lines, "drop")
+			r.rs.add(c)
+		}
+	}
+}
+
+func dirSuffix(egress bool) string {
+	if egress {
+		return "_out"
+	}
+	return "_in"
+}
+
+// naclLine is one ACL entry as a rule: allow returns to the caller (the next check), deny drops.
+func naclLine(e model.NACLEntry) string {
+	v4 := e.CIDR.Addr().Is4()
+	addr := addrExpr(v4, e.Egress)
+	var parts []string
+	if e.CIDR.Bits() == 0 {
+		parts = append(parts, nfproto(v4))
+	} else {
+		parts = append(parts, fmt.Sprintf("%s %s", addr, e.CIDR))
+	}
+	proto := model.ProtocolNumber(e.Protocol)
+	switch {
+	case e.Protocol == "-1":
+	case e.HasPorts && (proto == policy.ProtoTCP || proto == policy.ProtoUDP):
+		parts = append(parts, fmt.Sprintf("%s dport %s", protoWord(proto), portRange(e.FromPort, e.ToPort)))
+	case e.HasICMP && (proto == policy.ProtoICMP || proto == policy.ProtoICMPv6):
+		parts = append(parts, icmpMatch(proto, e.ICMPType, e.ICMPCode))
+	default:
+		parts = append(parts, fmt.Sprintf("meta l4proto %d", proto))
+	}
+	if e.Allow {
+		return fmt.Sprintf("%s return comment \"entry %d allow\"", strings.Join(parts, " "), e.RuleNumber)
+	}
+	return fmt.Sprintf("%s drop comment \"entry %d deny\"", strings.Join(parts, " "), e.RuleNumber)
+}
+
+func nfproto(v4 bool) string {
+	if v4 {
+		return "meta nfproto ipv4"
+	}
+	return "meta nfproto ipv6"
+}
+
+// addrExpr is the remote address of a packet: its destination going out, its source coming in.
+func addrExpr(v4, egress bool) string {
+	f := "ip"
+	if !v4 {
+		f = "ip6"
+	}
+	if egress {
+		return f + " daddr"
+	}
+	return f + " saddr"
+}
+
+func protoWord(p int) string {
+	if p == policy.ProtoTCP {
+		return "tcp"
+	}
+	return "udp"
+}
+
+func portRange(from, to int32) string {
+	if from == to {
+		return fmt.Sprint(from)
+	}
+	return fmt.Sprintf("%d-%d", from, to)
+}
+
+func icmpMatch(proto int, typ, code int32) string {
+	w := "icmp"
+	if proto == policy.ProtoICMPv6 {
+		w = "icmpv6"
+	}
+	switch {
+	case typ == -1:
+		return "meta l4proto " + map[string]string{"icmp": "icmp", "icmpv6": "ipv6-icmp"}[w]
+	case code == -1:
+		return fmt.Sprintf("%s type %d", w, typ)
+	default:
+		return fmt.Sprintf("%s type %d %s code %d", w, typ, w, code)
+	}
+}

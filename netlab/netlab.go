@@ -1,0 +1,214 @@
+// Package netlab builds the host side of a VPC on one Linux machine: a router network
+// namespace per VPC and, per lab instance, a namespace joined to its router by a veth pair
+// (design.md, "The data plane on one host").
+//
+// Routing is layer 3 so that every packet between two instances crosses the router's forward
+// hook, where the data plane filters it, even inside one subnet: an instance's eth0 has its
+// private address with the subnet's prefix length and a default route to the subnet gateway
+// (base + 1, as on AWS); the router holds a /32 route to each instance over its veth, answers
+// ARP for the rest of the subnet on that veth (proxy ARP), and owns the gateway addresses on
+// its loopback. Each VPC has its own namespace, hence its own routing table and conntrack
+// table, so VPCs with the same CIDR cannot see each other.
+//
+// Everything is done through netlink (vishvananda/netlink and netns), on an OS thread locked
+// for the time it spends in another namespace.
+package netlab
+
+import (
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"net"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// Dir is where named network namespaces are mounted (as by `ip netns add`).
+const Dir = "/run/netns"
+
+// Path is the mount point of a named namespace.
+func Path(ns string) string { return filepath.Join(Dir, ns) }
+
+// Names derives every name from a short prefix, so that several labs (and tests) can share a
+// host without touching each other's namespaces and links.
+type Names struct{ Prefix string }
+
+// Validate checks that the prefix leaves room in a 15-character link name.
+func (n Names) Validate() error {
+	if n.Prefix == "" || len(n.Prefix) > 5 || strings.ContainsAny(n.Prefix, "/ \t") {
+		return fmt.Errorf("lab prefix %q: must be 1 to 5 characters without spaces or slashes", n.Prefix)
+	}
+	return nil
+}
+
+// Router is the namespace of a VPC's router.
+func (n Names) Router(vpc string) string { return n.Prefix + "-" + vpc }
+
+// Instance is the namespace of a lab instance.
+func (n Names) Instance(instance string) string { return n.Prefix + "-" + instance }
+
+// Link is the router-side veth of an interface: the prefix and a hash of the interface ID
+// (Linux allows 15 characters).
+func (n Names) Link(eni string) string {
+	h := fnv.New32a()
+	h.Write([]byte(eni))
+	return fmt.Sprintf("%s%08x", n.Prefix, h.Sum32())
+}
+
+// Exists reports whether a named namespace exists.
+func Exists(ns string) bool {
+	_, err := os.Stat(Path(ns))
+	return err == nil
+}
+
+// List returns the named namespaces whose names start with prefix.
+func List(prefix string) ([]string, error) {
+	ents, err := os.ReadDir(Dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, e := range ents {
+		if strings.HasPrefix(e.Name(), prefix) {
+			out = append(out, e.Name())
+		}
+	}
+	return out, nil
+}
+
+// Do runs fn on an OS thread that is in the named namespace, and puts the thread back. Sockets
+// opened inside fn belong to the namespace for their whole life.
+func Do(ns string, fn func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	h, err := netns.GetFromPath(Path(ns))
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", ns, err)
+	}
+	defer h.Close()
+	if err := netns.Set(h); err != nil {
+		return fmt.Errorf("enter namespace %s: %w", ns, err)
+	}
+	ferr := fn()
+	if err := netns.Set(orig); err != nil {
+		// The thread is in the wrong namespace: never hand it back to the scheduler.
+		panic(fmt.Sprintf("netlab: cannot return from namespace %s: %v", ns, err))
+	}
+	return ferr
+}
+
+// create makes a named namespace without moving the calling goroutine into it.
+func create(ns string) error {
+	if Exists(ns) {
+		return nil
+	}
+	if err := os.MkdirAll(Dir, 0o755); err != nil {
+		return err
+	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	h, err := netns.NewNamed(ns) // moves this thread into the new namespace
+	if err != nil {
+		_ = netns.Set(orig)
+		return fmt.Errorf("create namespace %s: %w", ns, err)
+	}
+	h.Close()
+	if err := netns.Set(orig); err != nil {
+		panic(fmt.Sprintf("netlab: cannot return from namespace %s: %v", ns, err))
+	}
+	return nil
+}
+
+// handle is a netlink handle whose requests act inside the named namespace.
+func handle(ns string) (*netlink.Handle, error) {
+	h, err := netns.GetFromPath(Path(ns))
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", ns, err)
+	}
+	defer h.Close()
+	return netlink.NewHandleAt(h)
+}
+
+// Sysctl writes a value under /proc/sys/net inside a namespace (key like "ipv4.ip_forward").
+func Sysctl(ns, key, value string) error {
+	return Do(ns, func() error {
+		p := "/proc/sys/net/" + strings.ReplaceAll(key, ".", "/")
+		return os.WriteFile(p, []byte(value), 0o644)
+	})
+}
+
+// Remove deletes a named namespace after killing the processes inside it (user data and lab
+// exec commands, all started by the lab). A missing namespace is not an error.
+func Remove(ns string) error {
+	if !Exists(ns) {
+		return nil
+	}
+	if err := KillAll(ns); err != nil {
+		return err
+	}
+	if err := netns.DeleteNamed(ns); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("delete namespace %s: %w", ns, err)
+	}
+	return nil
+}
+
+// KillAll kills every process whose network namespace is ns.
+func KillAll(ns string) error {
+	for _, pid := range Pids(ns) {
+		_ = syscall.Kill(pid, syscall.SIGKILL)
+	}
+	return nil
+}
+
+// Pids lists the processes in a namespace, as `ip netns pids` does.
+func Pids(ns string) []int {
+	var want syscall.Stat_t
+	if err := syscall.Stat(Path(ns), &want); err != nil {
+		return nil
+	}
+	procs, _ := os.ReadDir("/proc")
+	var out []int
+	for _, p := range procs {
+		pid, err := strconv.Atoi(p.Name())
+		if err != nil {
+			continue
+		}
+		var st syscall.Stat_t
+		if syscall.Stat(filepath.Join("/proc", p.Name(), "ns/net"), &st) == nil && st.Ino == want.Ino && st.Dev == want.Dev {
+			out = append(out, pid)
+		}
+	}
+	return out
+}
+
+// Command prepares a command that runs inside a namespace (through nsenter, so that it is a
+// normal child process with its own environment).
+func Command(ns string, argv ...string) *exec.Cmd {
+	return exec.Command("nsenter", append([]string{"--net=" + Path(ns), "--"}, argv...)...)
+}
+
+func ipNet(p netip.Prefix) *net.IPNet {
+	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
+}

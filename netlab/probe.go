@@ -1,0 +1,206 @@
+package netlab
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"os"
+	"time"
+)
+
+// Probes send real packets from inside a namespace, for tests and benchmarks: a listener or
+// socket made inside Do keeps its namespace after the goroutine leaves it.
+
+// Server is a TCP and UDP echo service inside a namespace.
+type Server struct {
+	tcp net.Listener
+	udp net.PacketConn
+}
+
+// Serve starts TCP and UDP echo servers on port in namespace ns (all of its addresses).
+func Serve(ns string, port int) (*Server, error) {
+	s := &Server{}
+	err := Do(ns, func() error {
+		var err error
+		if s.tcp, err = net.Listen("tcp", fmt.Sprintf(":%d", port)); err != nil {
+			return err
+		}
+		s.udp, err = net.ListenPacket("udp", fmt.Sprintf(":%d", port))
+		return err
+	})
+	if err != nil {
+		s.Close()
+		return nil, err
+	}
+	go func() {
+		for {
+			c, err := s.tcp.Accept()
+			if err != nil {
+				return
+			}
+			go func() { defer c.Close(); _, _ = io.Copy(c, c) }()
+		}
+	}()
+	go func() {
+		buf := make([]byte, 64<<10)
+		for {
+			n, from, err := s.udp.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			_, _ = s.udp.WriteTo(buf[:n], from)
+		}
+	}()
+	return s, nil
+}
+
+// Close stops the servers.
+func (s *Server) Close() {
+	if s.tcp != nil {
+		s.tcp.Close()
+	}
+	if s.udp != nil {
+		s.udp.Close()
+	}
+}
+
+// Conn is a TCP connection made from a namespace, kept open to test what happens to an
+// established flow when rules change.
+type Conn struct{ c net.Conn }
+
+// DialTCP connects from namespace ns; it fails if no handshake completes within timeout.
+func DialTCP(ns string, to netip.AddrPort, timeout time.Duration) (*Conn, error) {
+	var c net.Conn
+	err := Do(ns, func() error {
+		var err error
+		c, err = net.DialTimeout("tcp", to.String(), timeout)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &Conn{c}, nil
+}
+
+// Echo sends a line and waits for it to come back.
+func (c *Conn) Echo(timeout time.Duration) error {
+	_ = c.c.SetDeadline(time.Now().Add(timeout))
+	msg := []byte("stockade\n")
+	if _, err := c.c.Write(msg); err != nil {
+		return err
+	}
+	buf := make([]byte, len(msg))
+	_, err := io.ReadFull(c.c, buf)
+	return err
+}
+
+// Close closes the connection.
+func (c *Conn) Close() { c.c.Close() }
+
+// TCP reports whether a TCP connection from ns to addr completes and echoes.
+func TCP(ns string, to netip.AddrPort, timeout time.Duration) error {
+	c, err := DialTCP(ns, to, timeout)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	return c.Echo(timeout)
+}
+
+// UDPConn is a UDP socket in a namespace, connected to one peer, for flows of several packets.
+type UDPConn struct{ c net.Conn }
+
+// DialUDP opens a UDP socket in ns towards addr (from a fixed local port if port > 0).
+func DialUDP(ns string, to netip.AddrPort, port int) (*UDPConn, error) {
+	var c net.Conn
+	err := Do(ns, func() error {
+		d := net.Dialer{}
+		if port > 0 {
+			d.LocalAddr = &net.UDPAddr{Port: port}
+		}
+		var err error
+		c, err = d.Dial("udp", to.String())
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &UDPConn{c}, nil
+}
+
+// Echo sends one datagram and waits for the echo.
+func (u *UDPConn) Echo(timeout time.Duration) error {
+	_ = u.c.SetDeadline(time.Now().Add(timeout))
+	if _, err := u.c.Write([]byte("stockade")); err != nil {
+		return err
+	}
+	buf := make([]byte, 64)
+	_, err := u.c.Read(buf)
+	return err
+}
+
+// Close closes the socket.
+func (u *UDPConn) Close() { u.c.Close() }
+
+// UDP reports whether one datagram from ns to addr is echoed.
+func UDP(ns string, to netip.AddrPort, timeout time.Duration) error {
+	u, err := DialUDP(ns, to, 0)
+	if err != nil {
+		return err
+	}
+	defer u.Close()
+	return u.Echo(timeout)
+}
+
+// Ping sends one ICMP echo request from ns to an IPv4 address and waits for the reply (the
+// kernel of the destination namespace answers).
+func Ping(ns string, to netip.Addr, timeout time.Duration) error {
+	var c net.PacketConn
+	err := Do(ns, func() error {
+		var err error
+		c, err = net.ListenPacket("ip4:icmp", "0.0.0.0")
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	id := uint16(os.Getpid()) ^ uint16(time.Now().UnixNano())
+	req := []byte{8, 0, 0, 0, byte(id >> 8), byte(id), 0, 1, 's', 't', 'k'}
+	binary.BigEndian.PutUint16(req[2:], checksum(req))
+	if _, err := c.WriteTo(req, &net.IPAddr{IP: to.AsSlice()}); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(timeout)
+	_ = c.SetReadDeadline(deadline)
+	buf := make([]byte, 1500)
+	for {
+		n, from, err := c.ReadFrom(buf)
+		if err != nil {
+			return err
+		}
+		if n >= 8 && buf[0] == 0 && binary.BigEndian.Uint16(buf[4:]) == id && from.String() == to.String() {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return errors.New("no echo reply")
+		}
+	}
+}
+
+func checksum(b []byte) uint16 {
+	var sum uint32
+	for i := 0; i+1 < len(b); i += 2 {
+		sum += uint32(b[i])<<8 | uint32(b[i+1])
+	}
+	if len(b)%2 == 1 {
+		sum += uint32(b[len(b)-1]) << 8
+	}
+	for sum>>16 != 0 {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}

@@ -1,0 +1,164 @@
+package netlab
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"syscall"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// CreateRouter makes a VPC's router namespace with forwarding still off: the caller programs
+// the data plane first and then calls EnableForwarding, so that no packet is ever forwarded
+// unfiltered. It reports whether the namespace is new (an existing one is adopted as it is).
+func CreateRouter(ns string) (created bool, err error) {
+	if Exists(ns) {
+		return false, nil
+	}
+	if err := create(ns); err != nil {
+		return false, err
+	}
+	h, err := handle(ns)
+	if err != nil {
+		return true, err
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return true, err
+	}
+	return true, h.LinkSetUp(lo)
+}
+
+// EnableForwarding turns IPv4 and IPv6 forwarding on in a router namespace.
+func EnableForwarding(ns string) error {
+	if err := Sysctl(ns, "ipv4.ip_forward", "1"); err != nil {
+		return err
+	}
+	return Sysctl(ns, "ipv6.conf.all.forwarding", "1")
+}
+
+// Interface is one instance interface to wire: its namespace, the router-side link name, and
+// its addresses with the subnet they belong to.
+type Interface struct {
+	Namespace string
+	Link      string
+	MAC       string
+	Addr      netip.Addr   // primary private IPv4 address
+	Subnet    netip.Prefix // the subnet's IPv4 block
+	Secondary []netip.Addr
+}
+
+// Gateway is a subnet's router address, base + 1.
+func Gateway(subnet netip.Prefix) netip.Addr { return subnet.Masked().Addr().Next() }
+
+// Attach creates an instance namespace (if needed) and joins it to the router: a veth pair
+// whose router end is named i.Link and whose instance end becomes eth0 with the interface's
+// MAC and addresses, a default route to the subnet gateway, and on the router a /32 route to
+// each address and proxy ARP on the link.
+func Attach(router string, i Interface) error {
+	if err := create(i.Namespace); err != nil {
+		return err
+	}
+	rh, err := handle(router)
+	if err != nil {
+		return err
+	}
+	defer rh.Close()
+	ih, err := handle(i.Namespace)
+	if err != nil {
+		return err
+	}
+	defer ih.Close()
+	inst, err := netns.GetFromPath(Path(i.Namespace))
+	if err != nil {
+		return err
+	}
+	defer inst.Close()
+
+	if old, err := rh.LinkByName(i.Link); err == nil {
+		_ = rh.LinkDel(old) // a half-made link from an earlier attempt
+	}
+	peer := i.Link + "p"
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: i.Link}, PeerName: peer, PeerNamespace: netlink.NsFd(int(inst))}
+	if mac, err := net.ParseMAC(i.MAC); err == nil {
+		veth.PeerHardwareAddr = mac
+	}
+	if err := rh.LinkAdd(veth); err != nil {
+		return fmt.Errorf("create link %s: %w", i.Link, err)
+	}
+
+	// Instance side.
+	eth, err := ih.LinkByName(peer)
+	if err != nil {
+		return err
+	}
+	if err := ih.LinkSetName(eth, "eth0"); err != nil {
+		return err
+	}
+	bits := i.Subnet.Bits()
+	for _, a := range append([]netip.Addr{i.Addr}, i.Secondary...) {
+		if err := ih.AddrAdd(eth, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(a, bits))}); err != nil && !errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("address %s: %w", a, err)
+		}
+	}
+	for _, name := range []string{"lo", "eth0"} {
+		l, err := ih.LinkByName(name)
+		if err != nil {
+			return err
+		}
+		if err := ih.LinkSetUp(l); err != nil {
+			return err
+		}
+	}
+	gw := Gateway(i.Subnet)
+	if err := ih.RouteReplace(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw.AsSlice()}); err != nil {
+		return fmt.Errorf("default route via %s: %w", gw, err)
+	}
+
+	// Router side.
+	link, err := rh.LinkByName(i.Link)
+	if err != nil {
+		return err
+	}
+	if err := Sysctl(router, "ipv4.conf."+i.Link+".proxy_arp", "1"); err != nil {
+		return err
+	}
+	// Proxy ARP answers after a random delay of up to 0.8 s by default; a router answers at once.
+	if err := Sysctl(router, "ipv4.neigh."+i.Link+".proxy_delay", "0"); err != nil {
+		return err
+	}
+	if err := rh.LinkSetUp(link); err != nil {
+		return err
+	}
+	lo, err := rh.LinkByName("lo")
+	if err != nil {
+		return err
+	}
+	if err := rh.AddrAdd(lo, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(gw, 32))}); err != nil && !errors.Is(err, syscall.EEXIST) {
+		return fmt.Errorf("gateway %s: %w", gw, err)
+	}
+	for _, a := range append([]netip.Addr{i.Addr}, i.Secondary...) {
+		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(netip.PrefixFrom(a, 32)), Scope: netlink.SCOPE_LINK}
+		if err := rh.RouteReplace(r); err != nil {
+			return fmt.Errorf("route to %s: %w", a, err)
+		}
+	}
+	return nil
+}
+
+// Detach removes an instance: its processes, its link (both ends) and its namespace.
+func Detach(router, instance, link string) error {
+	if Exists(router) {
+		if rh, err := handle(router); err == nil {
+			if l, err := rh.LinkByName(link); err == nil {
+				_ = rh.LinkDel(l)
+			}
+			rh.Close()
+		}
+	}
+	return Remove(instance)
+}
