@@ -1,6 +1,7 @@
 // Package adminapi is Stockade's local administration interface: a small JSON-over-HTTP API
 // served on a Unix socket inside the data directory, used by `stockade account …` to add and
-// list accounts while the server runs, and by `stockade reach` to read an account's network. Whoever can open the socket — the data directory is
+// list accounts while the server runs, by `stockade reach` to read an account's network, and by
+// `stockade lab …` to find lab instances. Whoever can open the socket — the data directory is
 // 0700 — is an administrator; nothing on it is reachable over the network.
 package adminapi
 
@@ -37,9 +38,36 @@ type AccountInfo struct {
 // SnapshotFunc reads one account's network in one region, consistent at one revision.
 type SnapshotFunc func(ctx context.Context, account, region string) (policy.Snapshot, error)
 
-// Handler serves the admin API over accounts and, through snapshot, their networks.
-func Handler(accounts *auth.Registry, snapshot SnapshotFunc) http.Handler {
+// LabInstance is a lab instance as `stockade lab list` shows it.
+type LabInstance struct {
+	ID        string `json:"instance"`
+	Account   string `json:"account"`
+	Region    string `json:"region"`
+	VpcID     string `json:"vpc"`
+	ENI       string `json:"eni"`
+	Address   string `json:"address"`
+	Namespace string `json:"namespace"`
+	Router    string `json:"router"`
+	Link      string `json:"link"`
+}
+
+// LabFunc lists the lab instances; nil when the server runs no lab.
+type LabFunc func() []LabInstance
+
+// ErrNoLab is what the lab endpoints answer on a server without a lab.
+var ErrNoLab = errors.New("this server runs no lab: start it as root, without --lab=false")
+
+// Handler serves the admin API over accounts and, through snapshot, their networks, and lists
+// the lab instances through lab (which may be nil).
+func Handler(accounts *auth.Registry, snapshot SnapshotFunc, lab LabFunc) http.Handler {
 	mux := http.NewServeMux()
+	mux.HandleFunc("GET /v1/lab/instances", func(w http.ResponseWriter, r *http.Request) {
+		if lab == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": ErrNoLab.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, lab())
+	})
 	mux.HandleFunc("GET /v1/snapshot", func(w http.ResponseWriter, r *http.Request) {
 		acct, err := findAccount(accounts, r.URL.Query().Get("account"))
 		if err != nil {
@@ -161,6 +189,13 @@ func (c *Client) Snapshot(ctx context.Context, account, region string) (policy.S
 	q := url.Values{"account": {account}, "region": {region}}
 	err := c.do(ctx, http.MethodGet, "/v1/snapshot?"+q.Encode(), "", &s)
 	return s, err
+}
+
+// LabInstances lists the lab instances of the server.
+func (c *Client) LabInstances(ctx context.Context) ([]LabInstance, error) {
+	var out []LabInstance
+	err := c.do(ctx, http.MethodGet, "/v1/lab/instances", "", &out)
+	return out, err
 }
 
 func (c *Client) do(ctx context.Context, method, path, body string, out any) error {

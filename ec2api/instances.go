@@ -3,6 +3,7 @@ package ec2api
 import (
 	"encoding/base64"
 	"strings"
+	"time"
 
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/model"
@@ -476,4 +477,35 @@ func (s *Server) describeInstanceAttribute(c *call) error {
 		}
 		return nil
 	})
+}
+
+// getConsoleOutput returns what a lab instance printed: its user data's output, base64 as EC2
+// sends it. Latest is accepted and changes nothing (the whole log is returned either way).
+func (s *Server) getConsoleOutput(c *call) error {
+	id := str(c.req, "InstanceId")
+	if id == "" {
+		return model.Missing("InstanceId")
+	}
+	if v := str(c.req, "Latest"); v != "" && v != "true" && v != "false" {
+		return model.InvalidValue("Invalid value '%s' for Latest", v)
+	}
+	err := c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+		_, err := v.Instance(id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	var out []byte
+	if s.cfg.Console != nil {
+		if out, err = s.cfg.Console(id); err != nil {
+			return err
+		}
+	}
+	c.out.str("instanceId", id)
+	c.out.str("timestamp", time.Now().UTC().Format("2006-01-02T15:04:05.000Z"))
+	if len(out) > 0 {
+		c.out.str("output", base64.StdEncoding.EncodeToString(out))
+	}
+	return nil
 }

@@ -36,6 +36,7 @@ func (s *Server) buildRoutes() map[string]handler {
 		"TerminateInstances":              s.terminateInstances,
 		"ModifyInstanceAttribute":         s.modifyInstanceAttribute,
 		"DescribeInstanceAttribute":       s.describeInstanceAttribute,
+		"GetConsoleOutput":                s.getConsoleOutput,
 
 		// Flow-log definitions (flowlogs.go)
 		"CreateFlowLogs":   s.createFlowLogs,

@@ -31,6 +31,9 @@ type Config struct {
 	// DefaultRegion is used for unsigned requests in emulator mode.
 	DefaultRegion string
 	Log           *slog.Logger
+	// Console returns a lab instance's console output (nil when the lab is off: every
+	// instance's console is then empty, as for an instance that printed nothing).
+	Console func(instance string) ([]byte, error)
 }
 
 // DefaultConfig returns the defaults: a 1 MiB body limit, signatures required.

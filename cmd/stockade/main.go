@@ -17,7 +17,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCmd(), accountCmd(), reachCmd())
+	root.AddCommand(serverCmd(), accountCmd(), reachCmd(), labCmd())
 	if err := root.Execute(); err != nil {
 		fmt.Fprintln(os.Stderr, "stockade:", err)
 		os.Exit(1)

@@ -35,6 +35,12 @@ type serverConfig struct {
 	Emulator bool
 	LogJSON  bool
 	LogLevel string
+
+	Enforce   bool
+	Lab       bool
+	LabPrefix string
+	KeepLab   bool
+	Resync    time.Duration
 }
 
 func defaultDataDir() string {
@@ -48,7 +54,8 @@ func defaultDataDir() string {
 }
 
 func serverCmd() *cobra.Command {
-	cfg := serverConfig{Listen: "127.0.0.1:8787", DataDir: defaultDataDir(), Quotas: control.DefaultQuotas(), LogLevel: "info"}
+	cfg := serverConfig{Listen: "127.0.0.1:8787", DataDir: defaultDataDir(), Quotas: control.DefaultQuotas(), LogLevel: "info",
+		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second}
 	var quotas []string
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -58,7 +65,12 @@ func serverCmd() *cobra.Command {
 On first start it creates an administrator account and writes its credentials to
 <data-dir>/credentials (AWS shared-credentials format, profile "default"). Point the AWS CLI
 or any SDK at it with --endpoint-url http://<listen>. Every request must be signed with SigV4
-unless --emulator-mode-accept-any-credentials is given.`,
+unless --emulator-mode-accept-any-credentials is given.
+
+Run as root, the server also enforces the groups: its agent programs nftables in a router
+network namespace per VPC, and every running instance is a lab instance, a network namespace
+with its interface's address that its user data runs in (see stockade lab). Without root,
+enforcement is off and the server says so.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, q := range quotas {
@@ -77,6 +89,11 @@ unless --emulator-mode-accept-any-credentials is given.`,
 		"INSECURE: accept any credentials without checking signatures, like moto/LocalStack (account = 12-digit access key ID, else 000000000000)")
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "log JSON lines instead of text")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	f.BoolVar(&cfg.Enforce, "enforce", cfg.Enforce, "program nftables so that packets obey the groups (needs root)")
+	f.BoolVar(&cfg.Lab, "lab", cfg.Lab, "run every instance as a lab instance (a network namespace); needs --enforce")
+	f.StringVar(&cfg.LabPrefix, "lab-prefix", cfg.LabPrefix, "prefix of the namespaces and links the lab creates (1-5 characters)")
+	f.BoolVar(&cfg.KeepLab, "keep-lab", cfg.KeepLab, "leave lab namespaces and rulesets in place at shutdown (the next start adopts them)")
+	f.DurationVar(&cfg.Resync, "resync", cfg.Resync, "how often the agent reads rulesets back and repairs hand edits")
 	return cmd
 }
 
@@ -133,7 +150,13 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	acfg := ec2api.DefaultConfig()
-	acfg.Emulator, acfg.Log = cfg.Emulator, log
+	enforceCtx, stopEnforce := context.WithCancel(context.Background())
+	defer stopEnforce()
+	enf, err := startEnforcement(enforceCtx, cfg, svc, reg, log)
+	if err != nil {
+		return err
+	}
+	acfg.Emulator, acfg.Log, acfg.Console = cfg.Emulator, log, enf.console()
 	api := ec2api.New(acfg, svc, accounts, ec2api.NewMetrics(reg))
 	if cfg.Emulator {
 		log.Warn("EMULATOR MODE: signatures are NOT checked and ANY credentials are accepted. Never expose this server to anyone you do not trust.")
@@ -148,6 +171,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /enforced", enf.serveEnforced)
 	mux.Handle("/", api)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
@@ -167,7 +191,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 			return nil
 		})
 		return snap, err
-	}), ReadHeaderTimeout: 10 * time.Second}
+	}, enf.labList()), ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 2)
 	go func() { errc <- srv.Serve(ln) }()
 	go func() { errc <- admin.Serve(adminLn) }()
@@ -189,6 +213,8 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	defer cancel()
 	srv.Shutdown(shutdownCtx)
 	admin.Shutdown(shutdownCtx)
+	stopEnforce()
+	enf.stop()
 	log.Info("stockade server stopped")
 	return nil
 }

@@ -1,0 +1,75 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/stockade/stockade/adminapi"
+	"github.com/stockade/stockade/netlab"
+)
+
+func labCmd() *cobra.Command {
+	dataDir := defaultDataDir()
+	cmd := &cobra.Command{
+		Use:   "lab",
+		Short: "List lab instances and run commands inside them (needs a server running as root)",
+		Long: `Every running instance of a server that runs as root is a lab instance: a network
+namespace with the private address of its interface, filtered by its security groups.
+
+  stockade lab list
+  sudo stockade lab exec i-0123456789abcdef0 -- curl -s http://10.0.1.20:8080/`,
+	}
+	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", dataDir, "data directory of the running server")
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List lab instances with their addresses and namespaces",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ins, err := adminapi.Dial(dataDir).LabInstances(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "INSTANCE\tACCOUNT\tVPC\tADDRESS\tNAMESPACE")
+			for _, in := range ins {
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", in.ID, in.Account, in.VpcID, in.Address, in.Namespace)
+			}
+			return w.Flush()
+		},
+	}
+	execCmd := &cobra.Command{
+		Use:   "exec INSTANCE -- COMMAND [ARG...]",
+		Short: "Run a command inside a lab instance's network namespace",
+		Long: `Run a command inside a lab instance's network namespace, with this terminal's input and
+output; its exit status is the command's. The command sees only the instance's eth0, so every
+packet it sends obeys the instance's security groups and its subnet's network ACL.`,
+		Args: cobra.MinimumNArgs(2),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ins, err := adminapi.Dial(dataDir).LabInstances(cmd.Context())
+			if err != nil {
+				return err
+			}
+			for _, in := range ins {
+				if in.ID != args[0] {
+					continue
+				}
+				c := netlab.Command(in.Namespace, args[1:]...)
+				c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+				err := c.Run()
+				var exit *exec.ExitError
+				if errors.As(err, &exit) {
+					os.Exit(exit.ExitCode())
+				}
+				return err
+			}
+			return fmt.Errorf("%s is not a running lab instance (see stockade lab list)", args[0])
+		},
+	}
+	cmd.AddCommand(list, execCmd)
+	return cmd
+}
