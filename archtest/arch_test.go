@@ -55,6 +55,10 @@ func TestImportDirection(t *testing.T) {
 		"snapshot":        {"model", "policy"},
 		"adminapi":        {"auth", "store", "policy", "model"},
 		"ec2api":          {"model", "control", "auth", "auth/sigv4", "ec2api/query", "store", "keypair", "policy", "reach"},
+		"dataplane":       {"model", "policy"},
+		"netlab":          {},
+		"agent":           {"model", "policy", "dataplane", "control", "store", "keypair", "reach"},
+		"lab":             {"model", "policy", "dataplane", "control", "store", "keypair", "reach", "agent", "netlab"},
 	}
 	for _, p := range list(t, "./...") {
 		rel := strings.TrimPrefix(strings.TrimPrefix(p.ImportPath, module), "/")

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -60,6 +61,12 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
+	}
+	if !slices.ContainsFunc(args, func(a string) bool {
+		return strings.HasPrefix(a, "--enforce") || strings.HasPrefix(a, "--lab-prefix")
+	}) {
+		// Tests that do not ask for enforcement must not touch the kernel, even as root.
+		args = append(args, "--enforce=false")
 	}
 	addr := freePort(t)
 	s := &server{endpoint: "http://" + addr, dataDir: dataDir, stderr: &lockedBuffer{}}

@@ -122,8 +122,9 @@ func (e *enforcement) labList() adminapi.LabFunc {
 
 // serveEnforced answers GET /enforced?revision=N&timeout=D: it waits (up to D, default 5 s,
 // at most 60 s) until this host enforces store revision N — the X-Stockade-Revision a write
-// returned — and answers 200 with {"enforced": R}; 504 if the time ran out first, 503 if the
-// server enforces nothing.
+// returned — and, with the lab on, until the lab instances of that revision are up (or gone);
+// it answers 200 with {"enforced": R}; 504 if the time ran out first, 503 if the server
+// enforces nothing.
 func (e *enforcement) serveEnforced(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if e == nil {
@@ -144,6 +145,9 @@ func (e *enforcement) serveEnforced(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
 	err = e.agent.Wait(ctx, rev)
+	if err == nil && e.lab != nil {
+		err = e.lab.Wait(ctx, rev)
+	}
 	status := http.StatusOK
 	if errors.Is(err, context.DeadlineExceeded) {
 		status = http.StatusGatewayTimeout
