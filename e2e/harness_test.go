@@ -44,6 +44,20 @@ type server struct {
 	stderr   *lockedBuffer
 	akid     string
 	secret   string
+	done     chan struct{} // closed when the process has exited
+}
+
+// stop sends sig to the server and waits (up to 15 s) until it has exited.
+func (s *server) stop(t *testing.T, sig syscall.Signal) {
+	t.Helper()
+	if err := s.cmd.Process.Signal(sig); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.done:
+	case <-time.After(15 * time.Second):
+		t.Fatalf("server did not exit on %v", sig)
+	}
 }
 
 func freePort(t *testing.T) string {
@@ -76,6 +90,7 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 		t.Fatal(err)
 	}
 	done := make(chan struct{})
+	s.done = done
 	go func() { s.cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
 		s.cmd.Process.Signal(syscall.SIGTERM)

@@ -30,11 +30,7 @@ func CreateRouter(ns string) (created bool, err error) {
 	if err != nil {
 		return true, err
 	}
-	if err := h.LinkSetUp(lo); err != nil {
-		return true, err
-	}
-	// Links made later inherit this: a router answers ARP for its subnets at once.
-	return true, Sysctl(ns, "ipv4.neigh.default.proxy_delay", "0")
+	return true, h.LinkSetUp(lo)
 }
 
 // EnableForwarding turns IPv4 and IPv6 forwarding on in a router namespace.
