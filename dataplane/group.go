@@ -326,8 +326,8 @@ func (r *renderer) referenced() {
 }
 
 // eni renders an interface's two chains: each jumps to the chains of the interface's groups
-// (the union of up to five groups), then remembers on a new connection whether this interface
-// tracks it, and gives it the interface's idle timeouts.
+// (the union of up to five groups), then marks the packet when this interface would not track
+// its flow, and gives a new connection the interface's idle timeouts.
 func (r *renderer) eni(e *model.NetworkInterface) {
 	ct := e.ConnTrack
 	if ct == (model.ConnTrack{}) {
@@ -352,15 +352,15 @@ func (r *renderer) eni(e *model.NetworkInterface) {
 		for _, g := range groups {
 			c.Lines = append(c.Lines, "jump "+name(g.ID)+dirSuffix(egress))
 		}
-		openMark, side := markOpenIngress, ctUntrackedDest
+		openMark, untracked := markOpenIngress, markUntrackedIngress
 		if egress {
-			openMark, side = markOpenEgress, ctUntrackedSource
+			openMark, untracked = markOpenEgress, markUntrackedEgress
 		}
 		for _, v4 := range []bool{true, false} {
 			for _, proto := range []int{policy.ProtoTCP, policy.ProtoUDP} {
 				if allOpen(groups, !egress, proto, v4) {
-					c.Lines = append(c.Lines, fmt.Sprintf("ct state new meta mark & 0x%x == 0x%x %s meta l4proto %s ct mark set ct mark | 0x%x",
-						openMark, openMark, nfproto(v4), protoWord(proto), side))
+					c.Lines = append(c.Lines, fmt.Sprintf("meta mark & 0x%x == 0x%x %s meta l4proto %s meta mark set meta mark | 0x%x",
+						openMark, openMark, nfproto(v4), protoWord(proto), untracked))
 				}
 			}
 		}

@@ -11,23 +11,32 @@ import (
 	"github.com/stockade/stockade/policy"
 )
 
-// Packet marks (meta mark) set while a new connection is judged: a group chain that admits
-// the packet sets the bit of its direction and returns; a rule open to the whole address space
-// also sets the direction's "open" bit, which decides whether the flow is tracked (spec §2.6).
+// Packet marks (meta mark) set while a packet is judged by the groups: a group chain that
+// admits it sets the bit of its direction and returns; a rule open to the whole address space
+// also sets the direction's "open" bit; an interface chain then sets the direction's
+// "untracked" bit when the interface does not track such a flow (spec §2.6: an open rule, and
+// the opposite direction admitting every port of the protocol from or to everywhere).
 const (
-	markEgress      = 0x1
-	markIngress     = 0x2
-	markOpenEgress  = 0x4
-	markOpenIngress = 0x8
-	markAdmitted    = markEgress | markIngress
+	markEgress           = 0x1
+	markIngress          = 0x2
+	markOpenEgress       = 0x4
+	markOpenIngress      = 0x8
+	markUntrackedEgress  = 0x10
+	markUntrackedIngress = 0x20
+	markAdmitted         = markEgress | markIngress
 )
 
 // Connection marks (ct mark) remember, for the life of a connection, which of its two
-// interfaces did not track it: packets of such a connection are judged on that interface's
-// rules again, every one of them, so a revoke cuts the flow at once.
+// interfaces does not track it. A new connection's mark is copied from the packet mark, so
+// the bits are the same: the source interface's egress check decides for the source, the
+// destination's ingress check for the destination. Packets of such a connection are judged
+// again by that interface's rules, every one of them, so a revoke cuts the flow at once; a
+// packet the interface admits but would now track makes the connection tracked there, as on
+// AWS, where tracking is decided packet by packet.
 const (
-	ctUntrackedSource = 0x1 // the interface that opened the connection
-	ctUntrackedDest   = 0x2 // the interface it was opened to
+	ctUntrackedSource = markUntrackedEgress
+	ctUntrackedDest   = markUntrackedIngress
+	ctUntracked       = ctUntrackedSource | ctUntrackedDest
 )
 
 // Network is what one VPC's router enforces: the VPC and its account's resources (only those
@@ -161,7 +170,7 @@ func (r *renderer) base() {
 			"jump nacl",
 			"ct state related accept",
 			// Tracked connections pass whatever the rules say now; untracked ones are judged again.
-			fmt.Sprintf("ct state established ct mark & 0x%x == 0x0 accept", ctUntrackedSource|ctUntrackedDest),
+			fmt.Sprintf("ct state established ct mark & 0x%x == 0x0 accept", ctUntracked),
 			"ct state established jump untracked",
 			"ct state != new drop",
 			// A new connection needs the source interface's egress and the destination's ingress.
@@ -169,16 +178,24 @@ func (r *renderer) base() {
 			"meta mark set 0x0",
 			"iifname vmap @out_dispatch",
 			"oifname vmap @in_dispatch",
-			fmt.Sprintf("meta mark & 0x%x == 0x%x accept", markAdmitted, markAdmitted),
+			fmt.Sprintf("meta mark & 0x%x != 0x%x drop", markAdmitted, markAdmitted),
+			fmt.Sprintf("ct mark set meta mark & 0x%x", ctUntracked),
+			"accept",
 		}})
+	// Each side of a connection that it does not track: clear the side's admission bit, run its
+	// check again, and if the packet passes but would now be tracked, track the connection there.
 	r.rs.add(&Object{Kind: Chain, Name: "untracked", Lines: []string{
 		fmt.Sprintf("meta mark set 0x%x", markAdmitted),
 		r.recheck("original", ctUntrackedSource, markEgress, "iifname vmap @out_dispatch"),
 		r.recheck("original", ctUntrackedDest, markIngress, "oifname vmap @in_dispatch"),
 		r.recheck("reply", ctUntrackedSource, markIngress, "oifname vmap @in_dispatch"),
 		r.recheck("reply", ctUntrackedDest, markEgress, "iifname vmap @out_dispatch"),
-		fmt.Sprintf("meta mark & 0x%x == 0x%x accept", markAdmitted, markAdmitted),
-		"drop",
+		fmt.Sprintf("meta mark & 0x%x != 0x%x drop", markAdmitted, markAdmitted),
+		r.retrack("original", ctUntrackedSource, markUntrackedEgress),
+		r.retrack("original", ctUntrackedDest, markUntrackedIngress),
+		r.retrack("reply", ctUntrackedSource, markUntrackedIngress),
+		r.retrack("reply", ctUntrackedDest, markUntrackedEgress),
+		"accept",
 	}})
 }
 
@@ -188,6 +205,13 @@ func (r *renderer) base() {
 func (r *renderer) recheck(dir string, ct, mark int, dispatch string) string {
 	return fmt.Sprintf("ct direction %s ct mark & 0x%x == 0x%x meta mark set meta mark & 0x%08x %s",
 		dir, ct, ct, ^uint32(mark), dispatch)
+}
+
+// retrack is a rule of the untracked chain: a side whose check admitted the packet without
+// setting its untracked mark tracks the connection from now on.
+func (r *renderer) retrack(dir string, ct, untracked int) string {
+	return fmt.Sprintf("ct direction %s ct mark & 0x%x == 0x%x meta mark & 0x%x == 0x0 ct mark set ct mark & 0x%08x",
+		dir, ct, ct, untracked, ^uint32(ct))
 }
 
 // nacls renders the ACL of every subnet that has one: a packet leaving a subnet for another

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -266,6 +267,44 @@ func TestLabEnforcement(t *testing.T) {
 		e.enforced()
 		if netlab.Exists(in.NS) {
 			t.Errorf("namespace %s still exists after TerminateInstances", in.NS)
+		}
+	})
+
+	t.Run("connection-tracking timeouts come from the interface", func(t *testing.T) {
+		e.t = t
+		vpc, def := e.vpc("10.12.0.0/16")
+		sn := e.subnet(vpc, "10.12.1.0/24")
+		c, s := e.launch(sn, def), e.launch(sn, def)
+		must[*ec2.ModifyNetworkInterfaceAttributeOutput](t)(e.c.ModifyNetworkInterfaceAttribute(ctx(t), &ec2.ModifyNetworkInterfaceAttributeInput{
+			NetworkInterfaceId:              aws.String(s.ENI),
+			ConnectionTrackingSpecification: &types.ConnectionTrackingSpecificationRequest{TcpEstablishedTimeout: aws.Int32(120)}}))
+		e.enforced()
+		e.serve(s, 8080)
+		conn, err := netlab.DialTCP(c.NS, netipPort(s.IP, 8080), probeTimeout)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close()
+		if err := conn.Echo(probeTimeout); err != nil {
+			t.Fatal(err)
+		}
+		out, err := exec.Command("nsenter", "--net="+netlab.Path(e.routerNS(vpc)), "--", "cat", "/proc/net/nf_conntrack").Output()
+		if err != nil {
+			t.Skipf("conntrack table not readable here: %v", err)
+		}
+		found := false
+		for _, line := range strings.Split(string(out), "\n") {
+			f := strings.Fields(line)
+			if len(f) < 6 || f[2] != "tcp" || !strings.Contains(line, "dst="+s.IP.String()) || !strings.Contains(line, "dport=8080") {
+				continue
+			}
+			found = true
+			if secs, _ := strconv.Atoi(f[4]); f[5] != "ESTABLISHED" || secs > 120 || secs < 100 {
+				t.Errorf("conntrack entry %q: want ESTABLISHED with at most 120 s left (the interface's TcpEstablishedTimeout)", line)
+			}
+		}
+		if !found {
+			t.Errorf("no conntrack entry for the connection in the router:\n%s", out)
 		}
 	})
 

@@ -73,10 +73,19 @@ type Conn struct{ c net.Conn }
 
 // DialTCP connects from namespace ns; it fails if no handshake completes within timeout.
 func DialTCP(ns string, to netip.AddrPort, timeout time.Duration) (*Conn, error) {
+	return DialTCPFrom(ns, 0, to, timeout)
+}
+
+// DialTCPFrom is DialTCP from a given local port (0: the kernel picks one).
+func DialTCPFrom(ns string, port int, to netip.AddrPort, timeout time.Duration) (*Conn, error) {
 	var c net.Conn
 	err := Do(ns, func() error {
+		d := net.Dialer{Timeout: timeout}
+		if port > 0 {
+			d.LocalAddr = &net.TCPAddr{Port: port}
+		}
 		var err error
-		c, err = net.DialTimeout("tcp", to.String(), timeout)
+		c, err = d.Dial("tcp", to.String())
 		return err
 	})
 	if err != nil {
@@ -158,6 +167,11 @@ func UDP(ns string, to netip.AddrPort, timeout time.Duration) error {
 // Ping sends one ICMP echo request from ns to an IPv4 address and waits for the reply (the
 // kernel of the destination namespace answers).
 func Ping(ns string, to netip.Addr, timeout time.Duration) error {
+	return PingID(ns, to, uint16(os.Getpid())^uint16(time.Now().UnixNano()), timeout)
+}
+
+// PingID is Ping with a given echo identifier (the "port" conntrack tracks ICMP echo by).
+func PingID(ns string, to netip.Addr, id uint16, timeout time.Duration) error {
 	var c net.PacketConn
 	err := Do(ns, func() error {
 		var err error
@@ -168,7 +182,6 @@ func Ping(ns string, to netip.Addr, timeout time.Duration) error {
 		return err
 	}
 	defer c.Close()
-	id := uint16(os.Getpid()) ^ uint16(time.Now().UnixNano())
 	req := []byte{8, 0, 0, 0, byte(id >> 8), byte(id), 0, 1, 's', 't', 'k'}
 	binary.BigEndian.PutUint16(req[2:], checksum(req))
 	if _, err := c.WriteTo(req, &net.IPAddr{IP: to.AsSlice()}); err != nil {
