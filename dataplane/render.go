@@ -29,10 +29,9 @@ const (
 // Connection marks (ct mark) remember, for the life of a connection, which of its two
 // interfaces does not track it. A new connection's mark is copied from the packet mark, so
 // the bits are the same: the source interface's egress check decides for the source, the
-// destination's ingress check for the destination. Packets of such a connection are judged
-// again by that interface's rules, every one of them, so a revoke cuts the flow at once; a
-// packet the interface admits but would now track makes the connection tracked there, as on
-// AWS, where tracking is decided packet by packet.
+// destination's ingress check for the destination. Packets of such a connection, either way,
+// are judged again by that interface's rules, every one of them, so a revoke cuts the flow at
+// once (policy.Conntrack is the model: the decision is made when the flow starts).
 const (
 	ctUntrackedSource = markUntrackedEgress
 	ctUntrackedDest   = markUntrackedIngress
@@ -182,20 +181,16 @@ func (r *renderer) base() {
 			fmt.Sprintf("ct mark set meta mark & 0x%x", ctUntracked),
 			"accept",
 		}})
-	// Each side of a connection that it does not track: clear the side's admission bit, run its
-	// check again, and if the packet passes but would now be tracked, track the connection there.
+	// Each side of a connection that it does not track: clear the side's admission bit and run
+	// its check again.
 	r.rs.add(&Object{Kind: Chain, Name: "untracked", Lines: []string{
 		fmt.Sprintf("meta mark set 0x%x", markAdmitted),
 		r.recheck("original", ctUntrackedSource, markEgress, "iifname vmap @out_dispatch"),
 		r.recheck("original", ctUntrackedDest, markIngress, "oifname vmap @in_dispatch"),
 		r.recheck("reply", ctUntrackedSource, markIngress, "oifname vmap @in_dispatch"),
 		r.recheck("reply", ctUntrackedDest, markEgress, "iifname vmap @out_dispatch"),
-		fmt.Sprintf("meta mark & 0x%x != 0x%x drop", markAdmitted, markAdmitted),
-		r.retrack("original", ctUntrackedSource, markUntrackedEgress),
-		r.retrack("original", ctUntrackedDest, markUntrackedIngress),
-		r.retrack("reply", ctUntrackedSource, markUntrackedIngress),
-		r.retrack("reply", ctUntrackedDest, markUntrackedEgress),
-		"accept",
+		fmt.Sprintf("meta mark & 0x%x == 0x%x accept", markAdmitted, markAdmitted),
+		"drop",
 	}})
 }
 
@@ -205,13 +200,6 @@ func (r *renderer) base() {
 func (r *renderer) recheck(dir string, ct, mark int, dispatch string) string {
 	return fmt.Sprintf("ct direction %s ct mark & 0x%x == 0x%x meta mark set meta mark & 0x%08x %s",
 		dir, ct, ct, ^uint32(mark), dispatch)
-}
-
-// retrack is a rule of the untracked chain: a side whose check admitted the packet without
-// setting its untracked mark tracks the connection from now on.
-func (r *renderer) retrack(dir string, ct, untracked int) string {
-	return fmt.Sprintf("ct direction %s ct mark & 0x%x == 0x%x meta mark & 0x%x == 0x0 ct mark set ct mark & 0x%08x",
-		dir, ct, ct, untracked, ^uint32(ct))
 }
 
 // nacls renders the ACL of every subnet that has one: a packet leaving a subnet for another

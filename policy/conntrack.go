@@ -15,10 +15,12 @@ import (
 //     that interface; packets of the same connection in either direction then pass that
 //     interface's security groups without the rules being consulted, even after the rule that
 //     admitted them is removed, until the entry idles out.
-//   - A TCP or UDP packet admitted by a rule open to the whole address space (0.0.0.0/0 or
-//     ::/0), on an interface whose opposite direction admits all traffic of that protocol from
-//     or to the whole address space on all ports, is not tracked: every packet is judged on
-//     the rules alone, so removing the rule cuts the flow at once.
+//   - A TCP or UDP flow whose first packet is admitted by a rule open to the whole address
+//     space (0.0.0.0/0 or ::/0), on an interface whose opposite direction admits all traffic of
+//     that protocol from or to the whole address space on all ports, is not tracked on that
+//     interface: every packet of it, either way, is judged on the rules alone, so removing the
+//     rule cuts the flow at once. The decision is made when the flow starts and holds for its
+//     life (AWS documents no transition; the kernel data plane does the same).
 //   - ICMP is always tracked; other protocols are tracked by addresses and protocol (600 s).
 //   - NACLs are stateless: every packet crossing a subnet boundary is checked.
 //
@@ -43,6 +45,7 @@ type connKey struct {
 }
 
 type connEntry struct {
+	untracked bool // judged on the rules at every packet
 	expires   time.Time
 	outbound  bool // created by a packet leaving the interface
 	exchanges int  // direction changes seen, for the UDP stream timeout
@@ -70,8 +73,16 @@ func (c *Conntrack) Advance(d time.Duration) {
 	}
 }
 
-// Tracked reports how many connection entries exist (for tests and metrics).
-func (c *Conntrack) Tracked() int { return len(c.entries) }
+// Tracked reports how many tracked connection entries exist (for tests and metrics).
+func (c *Conntrack) Tracked() int {
+	n := 0
+	for _, e := range c.entries {
+		if !e.untracked {
+			n++
+		}
+	}
+	return n
+}
 
 // Packet sends one packet and reports where it was stopped, or Admitted.
 func (c *Conntrack) Packet(src, dst Endpoint, f Flow) Stage {
@@ -98,22 +109,23 @@ func (c *Conntrack) Packet(src, dst Endpoint, f Flow) Stage {
 // pass applies one interface's security groups to a packet leaving (out) or entering it.
 func (c *Conntrack) pass(x *iface, f Flow, out bool) bool {
 	k := key(x.n.ID, f, out)
-	if e := c.entries[k]; e != nil {
-		c.touch(x, k, e, f, out)
-		return true
-	}
 	dir, remote := &x.in, f.Src
 	if out {
 		dir, remote = &x.out, f.Dst
 	}
+	if e := c.entries[k]; e != nil {
+		if e.untracked && !dir.allows(f, remote) {
+			return false
+		}
+		c.touch(x, k, e, f, out)
+		return true
+	}
 	if !dir.allows(f, remote) {
 		return false
 	}
-	if !c.untracked(x, f, out, remote) {
-		e := &connEntry{outbound: out, lastOut: out}
-		c.entries[k] = e
-		c.touch(x, k, e, f, out)
-	}
+	e := &connEntry{outbound: out, lastOut: out, untracked: c.untracked(x, f, out, remote)}
+	c.entries[k] = e
+	c.touch(x, k, e, f, out)
 	return true
 }
 
