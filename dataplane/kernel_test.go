@@ -103,3 +103,16 @@ func TestKernelThreeTier(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelAcceptsRendering applies the golden networks to a real kernel: every construct the
+// renderer writes (IPv6, ICMPv6, protocol sets, timeouts, ACL comments) must load.
+func TestKernelAcceptsRendering(t *testing.T) {
+	l := newKernelLab(t)
+	for _, n := range []dataplane.Network{threeTier(), rich()} {
+		n.Link = l.names.Link
+		l.apply(dataplane.Render(n).Replace())
+		if _, err := l.k.List(context.Background(), l.router); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

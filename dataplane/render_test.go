@@ -1,0 +1,125 @@
+package dataplane_test
+
+import (
+	"flag"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/model"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata")
+
+func link(eni string) string { return "stk-" + strings.TrimPrefix(eni, "eni-") }
+
+// rich is the three-tier network plus what the golden file should show: a prefix list, ICMP
+// rules, a custom ACL with ports, ICMP and a deny, an IPv6 subnet, another protocol, a rule
+// open to the world with everything open outbound (untracked), and custom timeouts.
+func rich() dataplane.Network {
+	n := threeTier()
+	s := &n.Snapshot
+	s.VPCs[0].IPv6CIDR = netip.MustParsePrefix("2600:1f18:aaaa:bb00::/56")
+	s.Subnets[1].IPv6CIDR = netip.MustParsePrefix("2600:1f18:aaaa:bb01::/64")
+	s.PrefixLists = []*model.PrefixList{{ID: "pl-admins", Entries: []model.PLEntry{
+		{CIDR: netip.MustParsePrefix("192.0.2.0/25")}, {CIDR: netip.MustParsePrefix("192.0.2.128/25")}, {CIDR: netip.MustParsePrefix("198.51.100.7/32")}}}}
+	db := s.Groups[2]
+	db.Ingress = append(db.Ingress,
+		rule("tcp", 22, 22, model.Peer{PrefixListID: "pl-admins"}),
+		rule("icmp", -1, -1, cidr("10.0.0.0/16")),
+		rule("icmpv6", 128, 0, cidr("2600:1f18:aaaa:bb00::/56")),
+		rule("47", -1, -1, cidr("10.0.2.0/24")),
+		rule("tcp", 5000, 5500, cidr("10.0.1.0/24")))
+	acl := &model.NACL{ID: "acl-db", VpcID: "vpc-1", Assocs: []model.NACLAssoc{{ID: "aclassoc-9", SubnetID: "subnet-2"}},
+		Entries: []model.NACLEntry{
+			{RuleNumber: 90, Protocol: "6", CIDR: netip.MustParsePrefix("10.0.1.13/32"), HasPorts: true, FromPort: 8080, ToPort: 8080},
+			{RuleNumber: 100, Protocol: "6", Allow: true, CIDR: netip.MustParsePrefix("10.0.1.0/24"), HasPorts: true, FromPort: 8080, ToPort: 8080},
+			{RuleNumber: 110, Protocol: "1", Allow: true, CIDR: netip.MustParsePrefix("10.0.0.0/16"), HasICMP: true, ICMPType: 8, ICMPCode: -1},
+			{RuleNumber: 120, Protocol: "-1", Allow: true, CIDR: netip.MustParsePrefix("2600:1f18:aaaa:bb00::/56")},
+			{RuleNumber: 32767, Protocol: "-1", CIDR: netip.MustParsePrefix("0.0.0.0/0")},
+			{RuleNumber: 100, Egress: true, Protocol: "6", Allow: true, CIDR: netip.MustParsePrefix("10.0.0.0/16"), HasPorts: true, FromPort: 1024, ToPort: 65535},
+			{RuleNumber: 32767, Egress: true, Protocol: "-1", CIDR: netip.MustParsePrefix("0.0.0.0/0")},
+		}}
+	s.NACLs[0].Assocs = s.NACLs[0].Assocs[:1]
+	s.NACLs = append(s.NACLs, acl)
+	s.ENIs[2].IPv6 = []netip.Addr{netip.MustParseAddr("2600:1f18:aaaa:bb01::30")}
+	s.ENIs[2].ConnTrack = model.ConnTrack{TCPEstablished: 3600, UDPStream: 120, UDP: 60}
+	return n
+}
+
+func TestRenderGolden(t *testing.T) {
+	for name, n := range map[string]dataplane.Network{"three-tier": threeTier(), "rich": rich()} {
+		t.Run(name, func(t *testing.T) {
+			n.Link = link
+			got := dataplane.Render(n).Text()
+			path := filepath.Join("testdata", name+".nft")
+			if *update {
+				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			want, err := os.ReadFile(path)
+			if err != nil {
+				t.Fatalf("%v (go test ./dataplane -run Golden -update writes it)", err)
+			}
+			if diff := cmp.Diff(string(want), got); diff != "" {
+				t.Errorf("rendering changed (-golden +now); if intended, run go test ./dataplane -run Golden -update and review:\n%s", diff)
+			}
+			if again := dataplane.Render(n).Text(); again != got {
+				t.Errorf("rendering is not deterministic")
+			}
+		})
+	}
+}
+
+// TestUpdateTouchesOnlyWhatChanged: a membership change is an element update of one set; a
+// rule change refills one group chain and its sets; nothing changed is no transaction.
+func TestUpdateTouchesOnlyWhatChanged(t *testing.T) {
+	n := threeTier()
+	n.Link = link
+	before := dataplane.Render(n)
+	if tx, ok := dataplane.Render(n).Update(before); !ok || tx != "" {
+		t.Errorf("same network: update %q, %v; want nothing", tx, ok)
+	}
+
+	// eni-2 (app) also joins web: the web member set gains an element in place.
+	m := threeTier()
+	m.Link = link
+	app := m.Snapshot.ENIs[1].Clone()
+	app.Groups = append(app.Groups, "sg-web")
+	m.Snapshot.ENIs[1] = app
+	tx, ok := dataplane.Render(m).Update(before)
+	if !ok {
+		t.Fatal("no in-place update")
+	}
+	for _, want := range []string{
+		"add element inet stockade members4_sg_web { 10.0.1.20 }",
+		"flush chain inet stockade eni_eni_2_in",
+	} {
+		if !strings.Contains(tx, want) {
+			t.Errorf("update lacks %q:\n%s", want, tx)
+		}
+	}
+	for _, never := range []string{"delete table", "flush chain inet stockade forward", "flush set"} {
+		if strings.Contains(tx, never) {
+			t.Errorf("update has %q:\n%s", never, tx)
+		}
+	}
+
+	// Deleting a group's only set-backed rule removes the set after the chain stops using it.
+	d := threeTier()
+	d.Link = link
+	db := *d.Snapshot.Groups[2]
+	db.Ingress = db.Ingress[:1]
+	d.Snapshot.Groups[2] = &db
+	tx, _ = dataplane.Render(d).Update(before)
+	flush, del := strings.Index(tx, "flush chain inet stockade sg_db_in"), strings.Index(tx, "delete set inet stockade sg_db_in_tcp4")
+	if flush < 0 || del < 0 || del < flush {
+		t.Errorf("want the chain refilled before its set is deleted:\n%s", tx)
+	}
+}
