@@ -67,6 +67,7 @@ type Agent struct {
 // router is one VPC's namespace and what the agent last put into it.
 type router struct {
 	vpc, ns string
+	render  dataplane.Renderer // remembers group renderings between changes
 	last    *dataplane.Ruleset // nil until the first successful transaction
 	listing string             // `nft list` right after the last transaction; "" unknown
 	failing int                // consecutive failed transactions
@@ -157,7 +158,7 @@ func (a *Agent) Sync(ctx context.Context) error {
 			// The VPC is gone: nothing may pass its router until the lab removes it.
 			n = dataplane.Network{VPC: &model.VPC{ID: r.vpc}, Link: a.cfg.Link}
 		}
-		if err := a.program(ctx, r, dataplane.Render(n)); err != nil && first == nil {
+		if err := a.program(ctx, r, r.render.Render(n)); err != nil && first == nil {
 			first = err
 		}
 	}

@@ -102,7 +102,7 @@ func TestFirstReplaceThenUpdates(t *testing.T) {
 	if !strings.HasPrefix(txs[0], "table inet stockade {}\ndelete table inet stockade\n") {
 		t.Errorf("first transaction is not an atomic replacement:\n%s", txs[0])
 	}
-	if strings.Contains(txs[1], "delete table") || !strings.Contains(txs[1], "10.0.0.0/16 . 8080") {
+	if strings.Contains(txs[1], "delete table") || !strings.Contains(txs[1], "10.0.0.0/16 . 6 . 8080") {
 		t.Errorf("second transaction is not an in-place update adding the rule:\n%s", txs[1])
 	}
 }
@@ -119,7 +119,7 @@ func TestFailedTransactionIsRetried(t *testing.T) {
 		t.Errorf("failures and recovery not logged:\n%s", logs)
 	}
 	txs := k.Transactions("ns-vpc-1")
-	if last := txs[len(txs)-1]; !strings.Contains(last, "delete table inet stockade") || !strings.Contains(last, "10.0.0.0/16 . 8080") {
+	if last := txs[len(txs)-1]; !strings.Contains(last, "delete table inet stockade") || !strings.Contains(last, "10.0.0.0/16 . 6 . 8080") {
 		t.Errorf("after failures, want a whole replacement with the rule:\n%s", last)
 	}
 }

@@ -17,13 +17,49 @@ import (
 //
 //   - rules open to the whole address space first, one rule each, because they also set the
 //     "open" mark that decides whether the flow is tracked;
-//   - the other CIDR rules as concatenated interval sets per protocol and family
-//     (address . port for TCP and UDP, address . type . code for ICMP, address . protocol for
-//     the rest, addresses alone for protocol -1), cut into disjoint pieces so that no two
-//     elements overlap;
+//   - every other CIDR rule of a family in one concatenated interval set of
+//     address . protocol . value, where the value is the destination port for TCP and UDP,
+//     the ICMP type and code as one 16-bit number (the first two bytes of the ICMP header,
+//     which is what `th sport` reads), and anything for other protocols. The rules are cut
+//     into disjoint pieces, because the kernel refuses overlapping elements. One set per group
+//     and direction keeps the number of sets low: the kernel finds sets by name in a list;
 //   - group references and prefix lists as one rule each that looks up the named member or
 //     prefix-list set, which changes in place when membership or entries change.
 func (r *renderer) group(g *model.Group, egress bool) {
+	key := groupKey{g, egress, r.ipv6()}
+	out, ok := r.cache.groups[key]
+	if !ok {
+		out = r.renderGroup(g, egress)
+	}
+	r.cache.next[key] = out
+	for _, o := range out.objects {
+		r.rs.add(o)
+	}
+	for _, id := range out.refGroups {
+		r.refGroups[id] = true
+	}
+	for _, id := range out.refLists {
+		r.refLists[id] = true
+	}
+}
+
+// groupKey identifies a group's rendering: groups are immutable once published (a change
+// makes a new *model.Group), so the pointer stands for the rules.
+type groupKey struct {
+	g      *model.Group
+	egress bool
+	ipv6   bool
+}
+
+// groupOut is one direction of a group, rendered: its chain and set, and the member and
+// prefix-list sets it looks up.
+type groupOut struct {
+	objects             []*Object
+	refGroups, refLists []string
+}
+
+func (r *renderer) renderGroup(g *model.Group, egress bool) groupOut {
+	var out groupOut
 	chain := &Object{Kind: Chain, Name: name(g.ID) + dirSuffix(egress)}
 	mark, open := markIngress, markIngress|markOpenIngress
 	if egress {
@@ -31,11 +67,7 @@ func (r *renderer) group(g *model.Group, egress bool) {
 	}
 	admit := fmt.Sprintf("meta mark set meta mark | 0x%x return", mark)
 	var refs []string
-	type key struct {
-		v4    bool
-		proto int
-	}
-	items := map[key][]item{}
+	items := map[bool][]item{} // by family: IPv4 true
 	for _, rule := range g.Rules(egress) {
 		proto := model.ProtocolNumber(rule.Protocol)
 		switch {
@@ -46,9 +78,8 @@ func (r *renderer) group(g *model.Group, egress bool) {
 			}
 		case rule.Peer.CIDR.IsValid():
 			v4 := rule.Peer.CIDR.Addr().Is4()
-			k := key{v4, setProto(proto)}
 			if it, ok := ruleItem(proto, rule.FromPort, rule.ToPort, rule.Peer.CIDR, v4); ok {
-				items[k] = append(items[k], it)
+				items[v4] = append(items[v4], it)
 			}
 		case rule.Peer.PrefixListID != "":
 			pl := r.lists[rule.Peer.PrefixListID]
@@ -57,60 +88,51 @@ func (r *renderer) group(g *model.Group, egress bool) {
 			}
 			v4 := !pl.IPv6
 			if m, ok := protoMatch(proto, rule.FromPort, rule.ToPort, v4); ok {
-				r.refLists[pl.ID] = true
+				out.refLists = append(out.refLists, pl.ID)
 				refs = append(refs, join(addrExpr(v4, egress), "@"+listSet(pl.ID, v4), m, admit))
 			}
 		default:
-			r.refGroups[rule.Peer.GroupID] = true
-			for _, v4 := range []bool{true, false} {
+			out.refGroups = append(out.refGroups, rule.Peer.GroupID)
+			for _, v4 := range r.families() {
 				if m, ok := protoMatch(proto, rule.FromPort, rule.ToPort, v4); ok {
 					refs = append(refs, join(addrExpr(v4, egress), "@"+memberSet(rule.Peer.GroupID, v4), m, admit))
 				}
 			}
 		}
 	}
-	// Set lookups in a fixed order: TCP, UDP, ICMP, other protocols, all traffic; IPv4 first.
 	for _, v4 := range []bool{true, false} {
-		for _, proto := range []int{policy.ProtoTCP, policy.ProtoUDP, policy.ProtoICMP, protoOther, -1} {
-			its := items[key{v4, proto}]
-			if len(its) == 0 {
-				continue
-			}
-			setName := fmt.Sprintf("%s_%s%s", chain.Name, protoSuffix(proto), family(v4))
-			typ, lookup := setShape(proto, v4, egress)
-			r.rs.add(set(setName, typ, true, elements(proto, v4, its)))
-			chain.Lines = append(chain.Lines, join(lookup, "@"+setName, admit))
+		its := items[v4]
+		if len(its) == 0 {
+			continue
+		}
+		setName := chain.Name + family(v4)
+		addrType, icmp := "ipv4_addr", "icmp"
+		if !v4 {
+			addrType, icmp = "ipv6_addr", "ipv6-icmp"
+		}
+		out.objects = append(out.objects, set(setName, addrType+" . inet_proto . inet_service", true, elements(its)))
+		key := addrExpr(v4, egress) + " . meta l4proto"
+		chain.Lines = append(chain.Lines, join("meta l4proto !=", icmp, key, ". th dport @"+setName, admit))
+		if slices.ContainsFunc(its, func(it item) bool { p := it.lo >> 16; return p <= policy.ProtoICMPv6 && it.hi>>16 >= policy.ProtoICMP }) {
+			// nft lists this rule without its protocol match; the match is there.
+			chain.Lines = append(chain.Lines, join("meta l4proto", icmp, key, ". th sport @"+setName, "meta mark set meta mark |",
+				fmt.Sprintf("0x%x", mark), `return comment "ICMP: type and code as one 16-bit value"`))
 		}
 	}
 	chain.Lines = append(chain.Lines, refs...)
-	r.rs.add(chain)
+	out.objects = append(out.objects, chain)
+	return out
 }
 
-// protoOther stands for every protocol but TCP, UDP and ICMP in set keys.
-const protoOther = 256
+// ipv6 reports whether the VPC has IPv6: without it, no IPv6 member sets or rules.
+func (r *renderer) ipv6() bool { return r.n.VPC.IPv6CIDR.IsValid() }
 
-func setProto(proto int) int {
-	switch proto {
-	case policy.ProtoTCP, policy.ProtoUDP, -1:
-		return proto
-	case policy.ProtoICMP, policy.ProtoICMPv6:
-		return policy.ProtoICMP
+// families are the address families the VPC uses, IPv4 first.
+func (r *renderer) families() []bool {
+	if r.ipv6() {
+		return []bool{true, false}
 	}
-	return protoOther
-}
-
-func protoSuffix(proto int) string {
-	switch proto {
-	case policy.ProtoTCP:
-		return "tcp"
-	case policy.ProtoUDP:
-		return "udp"
-	case policy.ProtoICMP:
-		return "icmp"
-	case -1:
-		return "all"
-	}
-	return "proto"
+	return []bool{true}
 }
 
 func family(v4 bool) string {
@@ -120,48 +142,29 @@ func family(v4 bool) string {
 	return "6"
 }
 
-// setShape is a set's type and the expression that looks it up.
-func setShape(proto int, v4, egress bool) (typ, lookup string) {
-	addrType, a := "ipv4_addr", addrExpr(v4, egress)
-	icmp := "icmp"
-	if !v4 {
-		addrType, icmp = "ipv6_addr", "icmpv6"
-	}
-	switch proto {
-	case policy.ProtoTCP, policy.ProtoUDP:
-		w := protoWord(proto)
-		return addrType + " . inet_service", fmt.Sprintf("%s . %s dport", a, w)
-	case policy.ProtoICMP:
-		return fmt.Sprintf("%s . %s_type . %s_code", addrType, icmp, icmp), fmt.Sprintf("%s . %s type . %s code", a, icmp, icmp)
-	case protoOther:
-		return addrType + " . inet_proto", a + " . meta l4proto"
-	}
-	return addrType, a
-}
-
-// item is one CIDR rule on the key axis of its set: ports for TCP and UDP, type<<8|code for
-// ICMP, the protocol number for other protocols, nothing (0-0) for protocol -1.
+// item is one CIDR rule on its set's key axis, protocol<<16 | value: the port for TCP and
+// UDP, type<<8 | code for ICMP, every value for other protocols; protocol -1 spans the axis.
 type item struct {
 	lo, hi uint32
 	prefix netip.Prefix
 }
 
-// ruleItem places a CIDR rule on its set's key axis; ok is false for rules that cannot match
-// a packet of the CIDR's family (ICMPv6 to an IPv4 CIDR, ICMP to an IPv6 one).
+// ruleItem places a CIDR rule on the key axis; ok is false for rules that cannot match a
+// packet of the CIDR's family (ICMPv6 to an IPv4 CIDR, ICMP to an IPv6 one).
 func ruleItem(proto int, from, to int32, p netip.Prefix, v4 bool) (item, bool) {
 	switch proto {
+	case -1:
+		return item{0, 255<<16 | 0xffff, p}, true
 	case policy.ProtoTCP, policy.ProtoUDP:
-		return item{uint32(from), uint32(to), p}, true
+		return item{uint32(proto)<<16 | uint32(from), uint32(proto)<<16 | uint32(to), p}, true
 	case policy.ProtoICMP, policy.ProtoICMPv6:
 		if (proto == policy.ProtoICMP) != v4 {
 			return item{}, false
 		}
 		lo, hi := icmpKeys(from, to)
-		return item{lo, hi, p}, true
-	case -1:
-		return item{0, 0, p}, true
+		return item{uint32(proto)<<16 | lo, uint32(proto)<<16 | hi, p}, true
 	}
-	return item{uint32(proto), uint32(proto), p}, true
+	return item{uint32(proto) << 16, uint32(proto)<<16 | 0xffff, p}, true
 }
 
 // icmpKeys is the span of type<<8|code values an ICMP rule's type and code (-1 = any) cover.
@@ -179,7 +182,21 @@ func icmpKeys(typ, code int32) (lo, hi uint32) {
 // elements cuts the items into disjoint pieces of the key axis, each with the union of the
 // prefixes that cover all of it, and writes them as set elements. Overlapping elements are
 // refused by the kernel, and disjoint ones make the set a faithful picture of the rules.
-func elements(proto int, v4 bool, items []item) []string {
+func elements(items []item) []string {
+	// Rules for every protocol are written once over the whole axis, and taken out of the
+	// pieces: otherwise every piece would repeat their prefixes.
+	const whole = 255<<16 | 0xffff
+	var allB netipx.IPSetBuilder
+	var rest []item
+	for _, it := range items {
+		if it.lo == 0 && it.hi == whole {
+			allB.AddPrefix(it.prefix)
+		} else {
+			rest = append(rest, it)
+		}
+	}
+	all, _ := allB.IPSet()
+	items = rest
 	var cuts []uint32
 	for _, it := range items {
 		cuts = append(cuts, it.lo, it.hi+1)
@@ -199,6 +216,7 @@ func elements(proto int, v4 bool, items []item) []string {
 				b.AddPrefix(it.prefix)
 			}
 		}
+		b.RemoveSet(all)
 		s, _ := b.IPSet()
 		if len(s.Prefixes()) == 0 {
 			continue
@@ -210,52 +228,45 @@ func elements(proto int, v4 bool, items []item) []string {
 		pieces = append(pieces, piece{lo, hi, s})
 	}
 	var out []string
+	for _, p := range all.Prefixes() {
+		out = append(out, p.String()+" . 0-255 . 0-65535")
+	}
 	for _, pc := range pieces {
-		for _, keys := range keyText(proto, pc.lo, pc.hi) {
+		for _, keys := range keyText(pc.lo, pc.hi) {
 			for _, p := range pc.set.Prefixes() {
-				if keys == "" {
-					out = append(out, p.String())
-				} else {
-					out = append(out, p.String()+" . "+keys)
-				}
+				out = append(out, p.String()+" . "+keys)
 			}
 		}
 	}
 	return out
 }
 
-// keyText writes a span of the key axis as the key columns of set elements; an ICMP span
-// that crosses types becomes up to three type . code rectangles.
-func keyText(proto int, lo, hi uint32) []string {
+// keyText writes a span of the key axis as protocol . value columns: a span that crosses
+// protocols becomes up to three rectangles.
+func keyText(lo, hi uint32) []string {
 	rng := func(a, b uint32) string {
 		if a == b {
 			return fmt.Sprint(a)
 		}
 		return fmt.Sprintf("%d-%d", a, b)
 	}
-	switch proto {
-	case -1:
-		return []string{""}
-	case policy.ProtoICMP:
-		lt, lc, ht, hc := lo>>8, lo&0xff, hi>>8, hi&0xff
-		if lt == ht {
-			return []string{rng(lt, lt) + " . " + rng(lc, hc)}
-		}
-		var out []string
-		if lc != 0 {
-			out = append(out, rng(lt, lt)+" . "+rng(lc, 255))
-			lt++
-		}
-		if hc != 255 {
-			out = append(out, rng(ht, ht)+" . "+rng(0, hc))
-			ht--
-		}
-		if lt <= ht {
-			out = append(out, rng(lt, ht)+" . 0-255")
-		}
-		return out
+	lp, lv, hp, hv := lo>>16, lo&0xffff, hi>>16, hi&0xffff
+	if lp == hp {
+		return []string{rng(lp, lp) + " . " + rng(lv, hv)}
 	}
-	return []string{rng(lo, hi)}
+	var out []string
+	if lv != 0 {
+		out = append(out, rng(lp, lp)+" . "+rng(lv, 0xffff))
+		lp++
+	}
+	if hv != 0xffff {
+		out = append(out, rng(hp, hp)+" . "+rng(0, hv))
+		hp--
+	}
+	if lp <= hp {
+		out = append(out, rng(lp, hp)+" . 0-65535")
+	}
+	return out
 }
 
 // protoMatch is the protocol part of a rule that has no set of its own: ok is false when the
@@ -304,7 +315,9 @@ func (r *renderer) referenced() {
 			}
 		}
 		r.rs.add(set(memberSet(g, true), "ipv4_addr", false, a4))
-		r.rs.add(set(memberSet(g, false), "ipv6_addr", false, a6))
+		if r.ipv6() {
+			r.rs.add(set(memberSet(g, false), "ipv6_addr", false, a6))
+		}
 	}
 	for id := range r.refLists {
 		pl := r.lists[id]

@@ -19,13 +19,13 @@ import (
 // kernelLab is a router namespace and instance namespaces made for one test, removed when it
 // ends (also on failure). It skips the test, saying why, where the kernel tier cannot run.
 type kernelLab struct {
-	t      *testing.T
+	t      testing.TB
 	names  netlab.Names
 	router string
 	k      dataplane.NFT
 }
 
-func newKernelLab(t *testing.T) *kernelLab {
+func newKernelLab(t testing.TB) *kernelLab {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("kernel tier: needs root to create network namespaces and nftables tables (CI runs as root)")

@@ -49,8 +49,32 @@ type Network struct {
 // Render compiles a VPC's security groups, network ACLs and interfaces into the ruleset its
 // router enforces. The output depends only on the input: the same network renders to the same
 // text, which is what golden tests and in-place updates rely on.
-func Render(n Network) *Ruleset {
-	r := renderer{rs: NewRuleset(), n: n, members: map[string][]netip.Addr{}, lists: map[string]*model.PrefixList{}}
+func Render(n Network) *Ruleset { return new(Renderer).Render(n) }
+
+// Renderer renders one VPC again and again, remembering each group's rendering between calls:
+// a change re-renders only the groups it touched (groups are copy-on-write, so an unchanged
+// group is the same object). The agent keeps one per router. Not safe for concurrent use.
+type Renderer struct {
+	groups map[groupKey]groupOut
+	next   map[groupKey]groupOut // what this call used: the cache for the next one
+	lists  string                // the prefix lists the cached renderings saw
+}
+
+// Render is the package-level Render, reusing what it can from earlier calls.
+func (c *Renderer) Render(n Network) *Ruleset {
+	r := renderer{rs: NewRuleset(), n: n, members: map[string][]netip.Addr{}, lists: map[string]*model.PrefixList{}, cache: c}
+	var ids []string
+	for _, pl := range n.Snapshot.PrefixLists {
+		ids = append(ids, pl.ID)
+	}
+	sort.Strings(ids)
+	if lists := strings.Join(ids, ","); lists != c.lists || c.groups == nil {
+		// A rule whose list is missing renders to nothing, so a change of the lists
+		// invalidates every rendering.
+		c.groups, c.lists = map[groupKey]groupOut{}, lists
+	}
+	c.next = map[groupKey]groupOut{}
+	defer func() { c.groups, c.next = c.next, nil }()
 	r.index()
 	r.base()
 	r.nacls()
@@ -77,6 +101,7 @@ type renderer struct {
 	// refGroups and refLists are the member and prefix-list sets some rule looks up.
 	refGroups, refLists map[string]bool
 	timeouts            map[string]bool
+	cache               *Renderer
 }
 
 func (r *renderer) index() {

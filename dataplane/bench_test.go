@@ -1,0 +1,271 @@
+package dataplane_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/netip"
+	"os/exec"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netlab"
+	"github.com/stockade/stockade/policy"
+)
+
+// fullQuotas is a VPC at AWS's quotas: n interfaces in four /18 subnets, each with five of
+// the groups; every group has 60 ingress rules (CIDR rules on scattered ports, group
+// references, a prefix list) and 5 egress rules; every subnet has an ACL of 20 entries per
+// direction whose allow comes last. Interfaces 0 and 1 (in different subnets) can talk on
+// TCP and UDP 5201 and 9000 only through the last rule of their last group.
+func fullQuotas(n, groups int) dataplane.Network {
+	vpc := &model.VPC{ID: "vpc-1", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
+	var subnets []*model.Subnet
+	for i := range 4 {
+		subnets = append(subnets, &model.Subnet{ID: fmt.Sprintf("subnet-%d", i), VpcID: "vpc-1", CIDR: netip.MustParsePrefix(fmt.Sprintf("10.0.%d.0/18", i*64))})
+	}
+	pl := &model.PrefixList{ID: "pl-1"}
+	for i := range 60 {
+		pl.Entries = append(pl.Entries, model.PLEntry{CIDR: netip.MustParsePrefix(fmt.Sprintf("172.16.%d.0/24", i))})
+	}
+	var gs []*model.Group
+	for g := range groups {
+		grp := &model.Group{ID: fmt.Sprintf("sg-%d", g), VpcID: "vpc-1"}
+		for r := range 57 {
+			grp.Ingress = append(grp.Ingress, rule("tcp", int32(1000+r*7), int32(1000+r*7+3), cidr(fmt.Sprintf("192.168.%d.0/24", (g+r)%256))))
+		}
+		grp.Ingress = append(grp.Ingress,
+			rule("udp", 53, 53, ref(fmt.Sprintf("sg-%d", (g+1)%groups))),
+			rule("tcp", 443, 443, model.Peer{PrefixListID: "pl-1"}))
+		// The last rule admits what the benchmark sends: the whole VPC on 5201 and 9000.
+		grp.Ingress = append(grp.Ingress, rule("-1", -1, -1, cidr("10.0.0.0/16")))
+		for r := range 4 {
+			grp.Egress = append(grp.Egress, rule("tcp", int32(2000+r), int32(2000+r), cidr(fmt.Sprintf("203.0.113.%d/32", r))))
+		}
+		grp.Egress = append(grp.Egress, rule("-1", -1, -1, cidr("10.0.0.0/16")))
+		gs = append(gs, grp)
+	}
+	var enis []*model.NetworkInterface
+	for i := range n {
+		sn := subnets[i%4]
+		a := sn.CIDR.Addr().As4()
+		a[2] += byte((10 + i/4) >> 8)
+		a[3] = byte(10 + i/4)
+		e := &model.NetworkInterface{ID: fmt.Sprintf("eni-%04d", i), VpcID: "vpc-1", SubnetID: sn.ID, PrivateIP: netip.AddrFrom4(a),
+			MAC: fmt.Sprintf("02:00:00:00:%02x:%02x", i>>8, i&0xff)}
+		for k := range 5 {
+			e.Groups = append(e.Groups, gs[(i*5+k)%groups].ID)
+		}
+		enis = append(enis, e)
+	}
+	var acls []*model.NACL
+	for i, sn := range subnets {
+		acl := &model.NACL{ID: fmt.Sprintf("acl-%d", i), VpcID: "vpc-1", Assocs: []model.NACLAssoc{{ID: fmt.Sprintf("aclassoc-%d", i), SubnetID: sn.ID}}}
+		for _, egress := range []bool{false, true} {
+			for r := range 18 {
+				acl.Entries = append(acl.Entries, model.NACLEntry{RuleNumber: 100 + r, Egress: egress, Protocol: "6", CIDR: netip.MustParsePrefix(fmt.Sprintf("198.18.%d.0/24", r)),
+					HasPorts: true, FromPort: 22, ToPort: 22})
+			}
+			acl.Entries = append(acl.Entries,
+				model.NACLEntry{RuleNumber: 200, Egress: egress, Protocol: "-1", Allow: true, CIDR: vpc.CIDR},
+				model.NACLEntry{RuleNumber: 32767, Egress: egress, Protocol: "-1", CIDR: netip.MustParsePrefix("0.0.0.0/0")})
+		}
+		acls = append(acls, acl)
+	}
+	return dataplane.Network{VPC: vpc, Snapshot: policy.Snapshot{VPCs: []*model.VPC{vpc}, Subnets: subnets, ENIs: enis, Groups: gs,
+		PrefixLists: []*model.PrefixList{pl}, NACLs: acls}}
+}
+
+// BenchmarkRender is the agent's CPU cost per change at 1,000 interfaces and 2,500 groups.
+func BenchmarkRender(b *testing.B) {
+	n := fullQuotas(1000, 2500)
+	n.Link = func(e string) string { return "stk" + e[4:] }
+	b.ReportAllocs()
+	for b.Loop() {
+		dataplane.Render(n)
+	}
+}
+
+// BenchmarkProgramFromEmpty is the time to program a router from nothing: render 1,000
+// interfaces with 2,500 groups at full quotas and load it in one transaction.
+func BenchmarkProgramFromEmpty(b *testing.B) {
+	l := newKernelLab(b)
+	n := fullQuotas(1000, 2500)
+	n.Link = l.names.Link
+	var objects, bytes int
+	for b.Loop() {
+		rs := dataplane.Render(n)
+		tx := rs.Replace()
+		objects, bytes = rs.Len(), len(tx)
+		l.apply(tx)
+		b.StopTimer()
+		l.apply("delete table inet stockade\n") // from empty again
+		b.StartTimer()
+	}
+	b.ReportMetric(float64(objects), "objects")
+	b.ReportMetric(float64(bytes)/1e6, "MB-of-nft")
+}
+
+// BenchmarkUpdateMembership is one membership change at that size: render, diff, apply.
+func BenchmarkUpdateMembership(b *testing.B) {
+	l := newKernelLab(b)
+	n := fullQuotas(1000, 2500)
+	n.Link = l.names.Link
+	var r dataplane.Renderer
+	prev := r.Render(n)
+	l.apply(prev.Replace())
+	i := 0
+	for b.Loop() {
+		e := n.Snapshot.ENIs[i%1000].Clone()
+		e.Groups[0] = fmt.Sprintf("sg-%d", (i*7)%2500)
+		n.Snapshot.ENIs[i%1000] = e
+		rs := r.Render(n)
+		tx, ok := rs.Update(prev)
+		if !ok {
+			b.Fatal("no update")
+		}
+		l.apply(tx)
+		prev = rs
+		i++
+	}
+}
+
+// BenchmarkPacketCost measures traffic between two lab instances in different subnets with no
+// filter (no table in the router) and with the full-quota ruleset of 1,000 interfaces, where
+// the flow is admitted only by the last rule of the last group and the last ACL entry:
+// UDP packets/s and TCP stream throughput with iperf3, new TCP connections/s with a Go client.
+func BenchmarkPacketCost(b *testing.B) {
+	l := newKernelLab(b)
+	if _, err := exec.LookPath("iperf3"); err != nil {
+		b.Skip("iperf3 is missing (apt-get install iperf3)")
+	}
+	n := fullQuotas(1000, 2500)
+	n.Link = l.names.Link
+	var ns [2]string
+	for i := range 2 {
+		e := n.Snapshot.ENIs[i]
+		ns[i] = l.attach(e, n.Snapshot.Subnets[i%4].CIDR)
+	}
+	if err := netlab.EnableForwarding(l.router); err != nil {
+		b.Fatal(err)
+	}
+	server := n.Snapshot.ENIs[1].PrivateIP
+	iperf := exec.Command("nsenter", "--net="+netlab.Path(ns[1]), "--", "iperf3", "-s", "-p", "5201")
+	if err := iperf.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { iperf.Process.Kill(); iperf.Wait() })
+	time.Sleep(300 * time.Millisecond) // iperf3 needs a moment to listen
+	srv, err := netlab.Serve(ns[1], 9000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(srv.Close)
+	rules := dataplane.Render(n).Replace()
+	for _, mode := range []string{"no-filter", "full-quotas"} {
+		if mode == "full-quotas" {
+			l.apply(rules)
+		}
+		b.Run(mode+"/udp-64B", func(b *testing.B) {
+			for b.Loop() {
+				r := runIperf(b, ns[0], server, "-u", "-b", "0", "-l", "64")
+				b.ReportMetric(r.End.Sum.Packets/r.End.Sum.Seconds, "pkts/s")
+				b.ReportMetric(r.End.Sum.LostPercent, "%lost")
+			}
+		})
+		b.Run(mode+"/tcp-stream", func(b *testing.B) {
+			for b.Loop() {
+				r := runIperf(b, ns[0], server)
+				b.ReportMetric(r.End.SumReceived.BitsPerSecond/1e9, "Gbit/s")
+			}
+		})
+		b.Run(mode+"/tcp-connect", func(b *testing.B) {
+			for b.Loop() {
+				b.ReportMetric(connectRate(b, ns[0], netip.AddrPortFrom(server, 9000), 3*time.Second), "conns/s")
+			}
+		})
+	}
+}
+
+type iperfResult struct {
+	End struct {
+		Sum struct {
+			Packets     float64 `json:"packets"`
+			Seconds     float64 `json:"seconds"`
+			LostPercent float64 `json:"lost_percent"`
+		} `json:"sum"`
+		SumReceived struct {
+			BitsPerSecond float64 `json:"bits_per_second"`
+		} `json:"sum_received"`
+	} `json:"end"`
+}
+
+func runIperf(b *testing.B, ns string, server netip.Addr, args ...string) iperfResult {
+	b.Helper()
+	argv := append([]string{"--net=" + netlab.Path(ns), "--", "iperf3", "-c", server.String(), "-p", "5201", "-t", "3", "-J"}, args...)
+	out, err := exec.Command("nsenter", argv...).Output()
+	if err != nil {
+		b.Fatalf("iperf3: %v\n%s", err, out)
+	}
+	var r iperfResult
+	if err := json.Unmarshal(out, &r); err != nil {
+		b.Fatal(err)
+	}
+	return r
+}
+
+// connectRate opens and closes TCP connections from ns to addr with 4 workers for d and
+// returns completed connections per second.
+func connectRate(b *testing.B, ns string, to netip.AddrPort, d time.Duration) float64 {
+	var done atomic.Int64
+	var wg sync.WaitGroup
+	stop := time.Now().Add(d)
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = netlab.Do(ns, func() error {
+				for time.Now().Before(stop) {
+					c, err := net.DialTimeout("tcp", to.String(), time.Second)
+					if err != nil {
+						continue
+					}
+					if tc, ok := c.(*net.TCPConn); ok {
+						tc.SetLinger(0) // RST instead of TIME_WAIT: measure connections, not port exhaustion
+					}
+					c.Close()
+					done.Add(1)
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	return float64(done.Load()) / d.Seconds()
+}
+
+// BenchmarkRenderChange is the agent's CPU cost for one membership change at 1,000
+// interfaces and 2,500 groups: render with the cache, then compute the in-place update.
+func BenchmarkRenderChange(b *testing.B) {
+	n := fullQuotas(1000, 2500)
+	n.Link = func(e string) string { return "stk" + e[4:] }
+	var r dataplane.Renderer
+	prev := r.Render(n)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		e := n.Snapshot.ENIs[i%1000].Clone()
+		e.Groups[0] = fmt.Sprintf("sg-%d", (i*7)%2500)
+		n.Snapshot.ENIs[i%1000] = e
+		rs := r.Render(n)
+		if _, ok := rs.Update(prev); !ok {
+			b.Fatal("no update")
+		}
+		prev = rs
+		i++
+	}
+}
