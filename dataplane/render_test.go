@@ -4,10 +4,10 @@ import (
 	"flag"
 	"fmt"
 	"math/rand/v2"
-	"slices"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
