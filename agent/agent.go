@@ -6,7 +6,8 @@
 // time (and after any doubt, such as a hand edit of the ruleset) a whole-table replacement,
 // otherwise an in-place update that touches only the sets, maps and chains that changed. A
 // failed transaction leaves the previous ruleset in force and is retried with backoff. Every
-// resync period the agent reads each table back and repairs it if someone changed it.
+// resync period the agent checks each namespace's ruleset generation and replaces the table
+// if someone else changed it.
 //
 // In the single-host default the agent runs inside `stockade server`; its inputs are a Source
 // (the control service there) so that a separate per-host process can feed it from the store.
@@ -69,7 +70,8 @@ type router struct {
 	vpc, ns string
 	render  dataplane.Renderer // remembers group renderings between changes
 	last    *dataplane.Ruleset // nil until the first successful transaction
-	listing string             // `nft list` right after the last transaction; "" unknown
+	gen     uint32             // the ruleset generation right after the last transaction
+	known   bool               // gen is known
 	failing int                // consecutive failed transactions
 }
 
@@ -166,15 +168,6 @@ func (a *Agent) Sync(ctx context.Context) error {
 		return first
 	}
 	a.setEnforced(rev)
-	// Read back what was just applied, as the reference the resync compares against; doing it
-	// now rather than at the next resync leaves no time for a hand edit to become the reference.
-	for _, r := range a.routers {
-		if r.last != nil && r.listing == "" {
-			if got, err := a.cfg.Kernel.List(ctx, r.ns); err == nil {
-				r.listing = got
-			}
-		}
-	}
 	return nil
 }
 
@@ -207,7 +200,7 @@ func (a *Agent) program(ctx context.Context, r *router, rs *dataplane.Ruleset) e
 	if err != nil {
 		r.failing++
 		a.m.applies.WithLabelValues(kind, "error").Inc()
-		r.last, r.listing = nil, "" // next time, replace the whole table
+		r.last, r.known = nil, false // next time, replace the whole table
 		return fmt.Errorf("vpc %s: %w", r.vpc, err)
 	}
 	a.m.applies.WithLabelValues(kind, "ok").Inc()
@@ -215,14 +208,18 @@ func (a *Agent) program(ctx context.Context, r *router, rs *dataplane.Ruleset) e
 		a.cfg.Log.Info("enforcement caught up", "vpc", r.vpc, "after_failures", r.failing)
 	}
 	r.failing = 0
-	r.last, r.listing = rs, ""
-	a.cfg.Log.Debug("programmed router", "vpc", r.vpc, "kind", kind, "took", time.Since(start))
+	r.last = rs
+	// The generation right after our own transaction is the reference the resync compares
+	// against (a change slipped in between the two is taken for ours: a window of microseconds).
+	r.gen, err = a.cfg.Kernel.Generation(r.ns)
+	r.known = err == nil
+	a.cfg.Log.Debug("programmed router", "vpc", r.vpc, "kind", kind, "took", time.Since(start), "bytes", len(tx))
 	return nil
 }
 
-// check reads every table back and compares it with the reading taken right after the last
-// transaction: a difference means someone changed the ruleset outside Stockade, so the agent
-// logs it and replaces the whole table.
+// check compares every router's ruleset generation with the one the agent's last transaction
+// left: a difference means someone changed the ruleset outside Stockade, so the agent logs it
+// and replaces the whole table.
 func (a *Agent) check(ctx context.Context) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -230,15 +227,8 @@ func (a *Agent) check(ctx context.Context) {
 		if r.last == nil {
 			continue
 		}
-		got, err := a.cfg.Kernel.List(ctx, r.ns)
-		if err != nil {
-			got = "unreadable: " + err.Error()
-		}
-		if r.listing == "" && err == nil {
-			r.listing = got
-			continue
-		}
-		if got == r.listing {
+		gen, err := a.cfg.Kernel.Generation(r.ns)
+		if err == nil && r.known && gen == r.gen {
 			continue
 		}
 		a.cfg.Log.Warn("the ruleset of a VPC router was changed outside Stockade; restoring it", "vpc", r.vpc, "namespace", r.ns)

@@ -131,7 +131,7 @@ func TestHandEditIsRepaired(t *testing.T) {
 	a, src, logs := start(t, k)
 	wait(t, a, src.rev)
 	n := len(k.Transactions("ns-vpc-1"))
-	k.Edit("ns-vpc-1", "someone was here")
+	k.Edit("ns-vpc-1")
 	deadline := time.Now().Add(5 * time.Second)
 	for len(k.Transactions("ns-vpc-1")) == n {
 		if time.Now().After(deadline) {

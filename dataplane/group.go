@@ -21,8 +21,9 @@ import (
 //     address . protocol . value, where the value is the destination port for TCP and UDP,
 //     the ICMP type and code as one 16-bit number (the first two bytes of the ICMP header,
 //     which is what `th sport` reads), and anything for other protocols. The rules are cut
-//     into disjoint pieces, because the kernel refuses overlapping elements. One set per group
-//     and direction keeps the number of sets low: the kernel finds sets by name in a list;
+//     into disjoint pieces, because the kernel refuses overlapping elements. One set per group,
+//     direction and family keeps the number of sets low: the kernel finds sets by name in a
+//     list;
 //   - group references and prefix lists as one rule each that looks up the named member or
 //     prefix-list set, which changes in place when membership or entries change.
 func (r *renderer) group(g *model.Group, egress bool) {
@@ -100,24 +101,21 @@ func (r *renderer) renderGroup(g *model.Group, egress bool) groupOut {
 			}
 		}
 	}
-	for _, v4 := range []bool{true, false} {
-		its := items[v4]
-		if len(its) == 0 {
-			continue
-		}
+	// The set and its lookups are there even while empty: adding the group's first CIDR rule
+	// is then an element update, and a chain is only rewritten when references change
+	// (rewriting a chain costs the kernel an RCU grace period, some 10 ms).
+	for _, v4 := range r.families() {
 		setName := chain.Name + family(v4)
 		addrType, icmp := "ipv4_addr", "icmp"
 		if !v4 {
 			addrType, icmp = "ipv6_addr", "ipv6-icmp"
 		}
-		out.objects = append(out.objects, set(setName, addrType+" . inet_proto . inet_service", true, elements(its)))
+		out.objects = append(out.objects, set(setName, addrType+" . inet_proto . inet_service", true, elements(items[v4])))
 		key := addrExpr(v4, egress) + " . meta l4proto"
-		chain.Lines = append(chain.Lines, join("meta l4proto !=", icmp, key, ". th dport @"+setName, admit))
-		if slices.ContainsFunc(its, func(it item) bool { p := it.lo >> 16; return p <= policy.ProtoICMPv6 && it.hi>>16 >= policy.ProtoICMP }) {
+		chain.Lines = append(chain.Lines, join("meta l4proto !=", icmp, key, ". th dport @"+setName, admit),
 			// nft lists this rule without its protocol match; the match is there.
-			chain.Lines = append(chain.Lines, join("meta l4proto", icmp, key, ". th sport @"+setName, "meta mark set meta mark |",
+			join("meta l4proto", icmp, key, ". th sport @"+setName, "meta mark set meta mark |",
 				fmt.Sprintf("0x%x", mark), `return comment "ICMP: type and code as one 16-bit value"`))
-		}
 	}
 	chain.Lines = append(chain.Lines, refs...)
 	out.objects = append(out.objects, chain)

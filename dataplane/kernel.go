@@ -14,8 +14,9 @@ import (
 type Kernel interface {
 	// Apply runs one nft transaction in the namespace: all of it takes effect or none does.
 	Apply(ctx context.Context, ns, tx string) error
-	// List returns `nft list table` of the Stockade table (what the kernel holds now).
-	List(ctx context.Context, ns string) (string, error)
+	// Generation is the namespace's ruleset generation, which every committed transaction,
+	// by anyone, increments.
+	Generation(ns string) (uint32, error)
 }
 
 // NFT is the real Kernel: the nft binary run inside the namespace through nsenter. (knftables,
@@ -48,7 +49,7 @@ func (k NFT) Apply(ctx context.Context, ns, tx string) error {
 	return nil
 }
 
-// List implements Kernel.
+// List returns `nft list table` of the Stockade table (what the kernel holds now).
 func (k NFT) List(ctx context.Context, ns string) (string, error) {
 	c := k.cmd(ctx, ns, "list", "table", "inet", "stockade")
 	var out, stderr bytes.Buffer
@@ -102,19 +103,19 @@ func firstLines(s string, n int) string {
 }
 
 // Fake is an in-memory Kernel for tests: it keeps every transaction and a per-namespace
-// listing that tests may edit to simulate someone changing the ruleset by hand. Fail makes
-// the next applies fail.
+// generation that Edit bumps, as someone changing the ruleset by hand would. Fail makes the
+// next applies fail.
 type Fake struct {
 	mu      sync.Mutex
 	Applied map[string][]string
-	Listing map[string]string
+	gen     map[string]uint32
 	Fail    int
 }
 
 // ErrFake is what a failing Fake returns.
 var ErrFake = errors.New("fake kernel: transaction refused")
 
-// Apply implements Kernel: it records tx and sets the listing to the transaction's text.
+// Apply implements Kernel: it records tx and bumps the generation.
 func (f *Fake) Apply(_ context.Context, ns, tx string) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -123,25 +124,25 @@ func (f *Fake) Apply(_ context.Context, ns, tx string) error {
 		return ErrFake
 	}
 	if f.Applied == nil {
-		f.Applied, f.Listing = map[string][]string{}, map[string]string{}
+		f.Applied, f.gen = map[string][]string{}, map[string]uint32{}
 	}
 	f.Applied[ns] = append(f.Applied[ns], tx)
-	f.Listing[ns] = fmt.Sprintf("%d transactions", len(f.Applied[ns]))
+	f.gen[ns]++
 	return nil
 }
 
-// List implements Kernel.
-func (f *Fake) List(_ context.Context, ns string) (string, error) {
+// Generation implements Kernel.
+func (f *Fake) Generation(ns string) (uint32, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.Listing[ns], nil
+	return f.gen[ns], nil
 }
 
-// Edit replaces a namespace's listing, as a hand edit of the ruleset would change it.
-func (f *Fake) Edit(ns, listing string) {
+// Edit is someone else's transaction in the namespace.
+func (f *Fake) Edit(ns string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	f.Listing[ns] = listing
+	f.gen[ns]++
 }
 
 // Transactions returns the transactions applied in a namespace.

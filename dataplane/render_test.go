@@ -114,16 +114,29 @@ func TestUpdateTouchesOnlyWhatChanged(t *testing.T) {
 		}
 	}
 
-	// Deleting a group's only set-backed rule removes the set after the chain stops using it.
+	// Revoking a group's CIDR rules only removes set elements: the chain stays as it is.
 	d := threeTier()
 	d.Link = link
 	db := *d.Snapshot.Groups[2]
 	db.Ingress = db.Ingress[:1]
 	d.Snapshot.Groups[2] = &db
 	tx, _ = dataplane.Render(d).Update(before)
-	flush, del := strings.Index(tx, "flush chain inet stockade sg_db_in"), strings.Index(tx, "delete set inet stockade sg_db_in4")
-	if flush < 0 || del < 0 || del < flush {
-		t.Errorf("want the chain refilled before its set is deleted:\n%s", tx)
+	if !strings.Contains(tx, "delete element inet stockade sg_db_in4") || strings.Contains(tx, "flush chain") {
+		t.Errorf("want element deletions only:\n%s", tx)
+	}
+
+	// Deleting a group (its interface moved to another): the interface's chain is refilled
+	// before the group's chains are deleted, and those before its sets.
+	x := threeTier()
+	x.Link = link
+	moved := x.Snapshot.ENIs[2].Clone()
+	moved.Groups = []string{"sg-app"}
+	x.Snapshot.ENIs[2] = moved
+	x.Snapshot.Groups = x.Snapshot.Groups[:2]
+	tx, _ = dataplane.Render(x).Update(before)
+	refill, delChain, delSet := strings.Index(tx, "flush chain inet stockade eni_eni_3_in"), strings.Index(tx, "delete chain inet stockade sg_db_in"), strings.Index(tx, "delete set inet stockade sg_db_in4")
+	if refill < 0 || delChain < refill || delSet < delChain {
+		t.Errorf("want refill, then chain deletion, then set deletion:\n%s", tx)
 	}
 }
 

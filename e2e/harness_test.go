@@ -48,7 +48,7 @@ type server struct {
 }
 
 // stop sends sig to the server and waits (up to 15 s) until it has exited.
-func (s *server) stop(t *testing.T, sig syscall.Signal) {
+func (s *server) stop(t testing.TB, sig syscall.Signal) {
 	t.Helper()
 	if err := s.cmd.Process.Signal(sig); err != nil {
 		t.Fatal(err)
@@ -60,7 +60,7 @@ func (s *server) stop(t *testing.T, sig syscall.Signal) {
 	}
 }
 
-func freePort(t *testing.T) string {
+func freePort(t testing.TB) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -71,7 +71,7 @@ func freePort(t *testing.T) string {
 
 // startServer runs the binary on a fresh loopback port with dataDir ("" for a new one) and
 // waits until /healthz answers. Cleanup stops it (SIGTERM, then SIGKILL) by its own PID.
-func startServer(t *testing.T, dataDir string, args ...string) *server {
+func startServer(t testing.TB, dataDir string, args ...string) *server {
 	t.Helper()
 	if dataDir == "" {
 		dataDir = t.TempDir()
@@ -125,7 +125,7 @@ func startServer(t *testing.T, dataDir string, args ...string) *server {
 }
 
 // readCredentials parses one profile of a shared-credentials file.
-func readCredentials(t *testing.T, path, profile string) (akid, secret string) {
+func readCredentials(t testing.TB, path, profile string) (akid, secret string) {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -135,7 +135,7 @@ func readCredentials(t *testing.T, path, profile string) (akid, secret string) {
 	return parseCredentials(t, bufio.NewScanner(f), profile)
 }
 
-func parseCredentials(t *testing.T, sc *bufio.Scanner, profile string) (akid, secret string) {
+func parseCredentials(t testing.TB, sc *bufio.Scanner, profile string) (akid, secret string) {
 	in := false
 	for sc.Scan() {
 		line := strings.TrimSpace(sc.Text())
@@ -154,7 +154,7 @@ func parseCredentials(t *testing.T, sc *bufio.Scanner, profile string) (akid, se
 	return akid, secret
 }
 
-func ctx(t *testing.T) context.Context {
+func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return c

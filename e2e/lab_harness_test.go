@@ -30,7 +30,7 @@ import (
 // X-Stockade-Revision header), so that the test can wait for enforcement exactly as the
 // README tells users to.
 type labEnv struct {
-	t      *testing.T
+	t      testing.TB
 	s      *server
 	c      *ec2.Client
 	prefix string
@@ -38,7 +38,7 @@ type labEnv struct {
 }
 
 // needKernel skips a test that needs the kernel tier, saying why.
-func needKernel(t *testing.T) {
+func needKernel(t testing.TB) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("kernel tier: needs root for network namespaces and nftables (CI runs as root)")
@@ -48,7 +48,7 @@ func needKernel(t *testing.T) {
 	}
 }
 
-func labPrefix(t *testing.T) string {
+func labPrefix(t testing.TB) string {
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)
 	p := "e" + hex.EncodeToString(b)
@@ -61,7 +61,7 @@ func labPrefix(t *testing.T) string {
 	return p
 }
 
-func newLabEnv(t *testing.T, args ...string) *labEnv {
+func newLabEnv(t testing.TB, args ...string) *labEnv {
 	t.Helper()
 	needKernel(t)
 	prefix := labPrefix(t)
@@ -94,9 +94,23 @@ func (e *labEnv) recordRevision(st *middleware.Stack) error {
 }
 
 // enforced waits until the host enforces every write made so far.
-func (e *labEnv) enforced() {
+func (e *labEnv) enforced() { e.t.Helper(); e.enforcedWithin(10 * time.Second) }
+
+// enforcedWithin is enforced with a longer wait (up to a minute per request), for big labs.
+func (e *labEnv) enforcedWithin(d time.Duration) {
 	e.t.Helper()
-	url := fmt.Sprintf("%s/enforced?revision=%d&timeout=10s", e.s.endpoint, e.rev.Load())
+	deadline := time.Now().Add(d)
+	for {
+		wait := min(time.Until(deadline), time.Minute).Round(time.Second)
+		if e.enforcedOnce(wait) || time.Now().After(deadline) {
+			return
+		}
+	}
+}
+
+func (e *labEnv) enforcedOnce(wait time.Duration) bool {
+	e.t.Helper()
+	url := fmt.Sprintf("%s/enforced?revision=%d&timeout=%s", e.s.endpoint, e.rev.Load(), wait)
 	resp, err := http.Get(url)
 	if err != nil {
 		e.t.Fatal(err)
@@ -104,9 +118,13 @@ func (e *labEnv) enforced() {
 	defer resp.Body.Close()
 	var body map[string]any
 	_ = json.NewDecoder(resp.Body).Decode(&body)
+	if resp.StatusCode == http.StatusGatewayTimeout && wait >= time.Minute {
+		return false // a big lab: ask again
+	}
 	if resp.StatusCode != http.StatusOK {
 		e.t.Fatalf("revision %d not enforced: %d %v\n%s", e.rev.Load(), resp.StatusCode, body, e.s.stderr.String())
 	}
+	return true
 }
 
 func (e *labEnv) vpc(cidr string) (vpc, defaultGroup string) {
@@ -247,7 +265,7 @@ func netipPort(a netip.Addr, p uint16) netip.AddrPort { return netip.AddrPortFro
 
 func b64(s string) string { return base64.StdEncoding.EncodeToString([]byte(s)) }
 
-func unb64(t *testing.T, s string) string {
+func unb64(t testing.TB, s string) string {
 	t.Helper()
 	b, err := base64.StdEncoding.DecodeString(s)
 	if err != nil {

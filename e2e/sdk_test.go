@@ -55,7 +55,7 @@ func wantCode(t *testing.T, err error, code string) {
 	}
 }
 
-func must[T any](t *testing.T) func(v T, err error) T {
+func must[T any](t testing.TB) func(v T, err error) T {
 	return func(v T, err error) T {
 		t.Helper()
 		if err != nil {
