@@ -158,7 +158,7 @@ func vmap(name, keyType string, interval bool, elems []string) *Object {
 // base renders the forward hook and what every packet meets before the groups: the source
 // address check, the network ACLs, and the connection-tracking shortcut.
 func (r *renderer) base() {
-	var src4, src6, out, in, same4, same6 []string
+	var src4, src6, out, in []string
 	for _, e := range r.enis {
 		link := r.n.Link(e.ID)
 		for _, a := range e.Addrs() {
@@ -171,16 +171,8 @@ func (r *renderer) base() {
 		out = append(out, fmt.Sprintf("%q : jump eni_%s_out", link, name(e.ID)))
 		in = append(in, fmt.Sprintf("%q : jump eni_%s_in", link, name(e.ID)))
 	}
-	for _, sn := range r.subnets {
-		same4 = append(same4, fmt.Sprintf("%s . %s", sn.CIDR, sn.CIDR))
-		if sn.IPv6CIDR.IsValid() {
-			same6 = append(same6, fmt.Sprintf("%s . %s", sn.IPv6CIDR, sn.IPv6CIDR))
-		}
-	}
 	r.rs.add(set("src4", "ifname . ipv4_addr", false, src4))
 	r.rs.add(set("src6", "ifname . ipv6_addr", false, src6))
-	r.rs.add(set("same_subnet4", "ipv4_addr . ipv4_addr", true, same4))
-	r.rs.add(set("same_subnet6", "ipv6_addr . ipv6_addr", true, same6))
 	r.rs.add(vmap("out_dispatch", "ifname", false, out))
 	r.rs.add(vmap("in_dispatch", "ifname", false, in))
 	r.rs.add(&Object{Kind: Chain, Name: "forward",
@@ -191,7 +183,8 @@ func (r *renderer) base() {
 			"iifname . ip saddr != @src4 drop",
 			"iifname . ip6 saddr != @src6 drop",
 			// Network ACLs are stateless: every packet, before the connection shortcut.
-			"jump nacl",
+			"ip saddr . ip daddr vmap @nacl_pairs4",
+			"ip6 saddr . ip6 daddr vmap @nacl_pairs6",
 			"ct state related accept",
 			// Tracked connections pass whatever the rules say now; untracked ones are judged again.
 			fmt.Sprintf("ct state established ct mark & 0x%x == 0x0 accept", ctUntracked),
@@ -240,46 +233,38 @@ func (r *renderer) nacls() {
 			bySubnet[a.SubnetID] = acl
 		}
 	}
-	var out4, in4, out6, in6 []string
+	// One lookup per packet finds the pair of subnets it goes between, and jumps to a chain
+	// that applies the source subnet's outbound entries, then the destination's inbound ones.
+	// Packets inside one subnet have no pair: its ACL does not apply to them.
+	var pairs4, pairs6 []string
 	used := map[string]*model.NACL{}
-	for _, sn := range r.subnets {
-		acl := bySubnet[sn.ID]
-		if acl == nil {
-			continue
-		}
-		used[acl.ID] = acl
-		out4 = append(out4, fmt.Sprintf("%s : jump %s_out", sn.CIDR, name(acl.ID)))
-		in4 = append(in4, fmt.Sprintf("%s : jump %s_in", sn.CIDR, name(acl.ID)))
-		if sn.IPv6CIDR.IsValid() {
-			out6 = append(out6, fmt.Sprintf("%s : jump %s_out", sn.IPv6CIDR, name(acl.ID)))
-			in6 = append(in6, fmt.Sprintf("%s : jump %s_in", sn.IPv6CIDR, name(acl.ID)))
+	pairChains := map[string]bool{}
+	for _, a := range r.subnets {
+		for _, b := range r.subnets {
+			from, to := bySubnet[a.ID], bySubnet[b.ID]
+			if a.ID == b.ID || from == nil || to == nil {
+				continue
+			}
+			used[from.ID], used[to.ID] = from, to
+			chain := "nacl_" + name(from.ID) + "_to_" + name(to.ID)
+			if !pairChains[chain] {
+				pairChains[chain] = true
+				r.rs.add(&Object{Kind: Chain, Name: chain, Lines: []string{
+					"jump " + name(from.ID) + "_out",
+					"jump " + name(to.ID) + "_in",
+				}})
+			}
+			pairs4 = append(pairs4, fmt.Sprintf("%s . %s : jump %s", a.CIDR, b.CIDR, chain))
+			if a.IPv6CIDR.IsValid() && b.IPv6CIDR.IsValid() {
+				pairs6 = append(pairs6, fmt.Sprintf("%s . %s : jump %s", a.IPv6CIDR, b.IPv6CIDR, chain))
+			}
 		}
 	}
-	r.rs.add(vmap("nacl_out4", "ipv4_addr", true, out4))
-	r.rs.add(vmap("nacl_in4", "ipv4_addr", true, in4))
-	r.rs.add(vmap("nacl_out6", "ipv6_addr", true, out6))
-	r.rs.add(vmap("nacl_in6", "ipv6_addr", true, in6))
-	r.rs.add(&Object{Kind: Chain, Name: "nacl", Lines: []string{
-		"ip saddr . ip daddr @same_subnet4 return",
-		"ip6 saddr . ip6 daddr @same_subnet6 return",
-		"ip saddr vmap @nacl_out4",
-		"ip6 saddr vmap @nacl_out6",
-		"ip daddr vmap @nacl_in4",
-		"ip6 daddr vmap @nacl_in6",
-	}})
+	r.rs.add(vmap("nacl_pairs4", "ipv4_addr . ipv4_addr", true, pairs4))
+	r.rs.add(vmap("nacl_pairs6", "ipv6_addr . ipv6_addr", true, pairs6))
 	for _, acl := range used {
 		for _, egress := range []bool{false, true} {
-			entries := slices.Clone(acl.Entries)
-			slices.SortFunc(entries, func(a, b model.NACLEntry) int { return a.RuleNumber - b.RuleNumber })
-			c := &Object{Kind: Chain, Name: name(acl.ID) + dirSuffix(egress)}
-			for _, e := range entries {
-				if e.Egress == egress {
-					c.Lines = append(c.Lines, naclLine(e))
-				}
-			}
-			// The catch-all deny is an entry too, but an ACL read from elsewhere might lack it.
-			c.Lines = append(c.Lines, "drop")
-			r.rs.add(c)
+			r.acl(acl, egress)
 		}
 	}
 }
@@ -289,32 +274,6 @@ func dirSuffix(egress bool) string {
 		return "_out"
 	}
 	return "_in"
-}
-
-// naclLine is one ACL entry as a rule: allow returns to the caller (the next check), deny drops.
-func naclLine(e model.NACLEntry) string {
-	v4 := e.CIDR.Addr().Is4()
-	addr := addrExpr(v4, e.Egress)
-	var parts []string
-	if e.CIDR.Bits() == 0 {
-		parts = append(parts, nfproto(v4))
-	} else {
-		parts = append(parts, fmt.Sprintf("%s %s", addr, e.CIDR))
-	}
-	proto := model.ProtocolNumber(e.Protocol)
-	switch {
-	case e.Protocol == "-1":
-	case e.HasPorts && (proto == policy.ProtoTCP || proto == policy.ProtoUDP):
-		parts = append(parts, fmt.Sprintf("%s dport %s", protoWord(proto), portRange(e.FromPort, e.ToPort)))
-	case e.HasICMP && (proto == policy.ProtoICMP || proto == policy.ProtoICMPv6):
-		parts = append(parts, icmpMatch(proto, e.ICMPType, e.ICMPCode))
-	default:
-		parts = append(parts, fmt.Sprintf("meta l4proto %d", proto))
-	}
-	if e.Allow {
-		return fmt.Sprintf("%s return comment \"entry %d allow\"", strings.Join(parts, " "), e.RuleNumber)
-	}
-	return fmt.Sprintf("%s drop comment \"entry %d deny\"", strings.Join(parts, " "), e.RuleNumber)
 }
 
 func nfproto(v4 bool) string {
