@@ -360,24 +360,33 @@ func (r *renderer) eni(e *model.NetworkInterface) {
 	}
 	for _, egress := range []bool{true, false} {
 		c := &Object{Kind: Chain, Name: "eni_" + name(e.ID) + dirSuffix(egress)}
-		for _, g := range groups {
-			c.Lines = append(c.Lines, "jump "+name(g.ID)+dirSuffix(egress))
-		}
-		openMark, untracked := markOpenIngress, markUntrackedIngress
+		// Timeouts first: the group checks below may return early. A timeout given to a
+		// connection that is then dropped does nothing.
+		c.Lines = append(c.Lines,
+			fmt.Sprintf("ct state new meta l4proto tcp ct timeout set %q", timeout+"_tcp"),
+			fmt.Sprintf("ct state new meta l4proto udp ct timeout set %q", timeout+"_udp"))
+		admitted, openMark, untracked := markIngress, markOpenIngress, markUntrackedIngress
 		if egress {
-			openMark, untracked = markOpenEgress, markUntrackedEgress
+			admitted, openMark, untracked = markEgress, markOpenEgress, markUntrackedEgress
 		}
+		var untrackedLines []string
 		for _, v4 := range []bool{true, false} {
 			for _, proto := range []int{policy.ProtoTCP, policy.ProtoUDP} {
 				if allOpen(groups, !egress, proto, v4) {
-					c.Lines = append(c.Lines, fmt.Sprintf("meta mark & 0x%x == 0x%x %s meta l4proto %s meta mark set meta mark | 0x%x",
+					untrackedLines = append(untrackedLines, fmt.Sprintf("meta mark & 0x%x == 0x%x %s meta l4proto %s meta mark set meta mark | 0x%x",
 						openMark, openMark, nfproto(v4), protoWord(proto), untracked))
 				}
 			}
 		}
-		c.Lines = append(c.Lines,
-			fmt.Sprintf("ct state new meta l4proto tcp ct timeout set %q", timeout+"_tcp"),
-			fmt.Sprintf("ct state new meta l4proto udp ct timeout set %q", timeout+"_udp"))
+		for i, g := range groups {
+			c.Lines = append(c.Lines, "jump "+name(g.ID)+dirSuffix(egress))
+			// Once a group admits the packet the others need not be asked, unless a flow of
+			// this interface can be untracked: then every group's open rules count.
+			if len(untrackedLines) == 0 && i < len(groups)-1 {
+				c.Lines = append(c.Lines, fmt.Sprintf("meta mark & 0x%x == 0x%x return", admitted, admitted))
+			}
+		}
+		c.Lines = append(c.Lines, untrackedLines...)
 		r.rs.add(c)
 	}
 }

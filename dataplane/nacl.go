@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -75,6 +76,26 @@ func aclItem(e model.NACLEntry) (lo, hi uint32) {
 // cut where any entry starts or ends; on each piece the entries that cover it are taken in
 // rule-number order, each claiming the addresses of its CIDR that no earlier entry claimed.
 func aclElements(entries []model.NACLEntry, v4 bool) []string {
+	var out []string
+	for _, pc := range aclPieces(entries, v4) {
+		for _, keys := range keyText(pc.lo, pc.hi) {
+			for _, p := range pc.set.Prefixes() {
+				out = append(out, p.String()+" . "+keys)
+			}
+		}
+	}
+	return out
+}
+
+// piece is a span of the key axis with the addresses allowed (or admitted) on all of it.
+type piece struct {
+	lo, hi uint32
+	set    *netipx.IPSet
+}
+
+// aclPieces cuts the axis into spans with what the entries allow on each, first match winning;
+// adjacent spans with the same addresses are merged, spans that allow nothing are left out.
+func aclPieces(entries []model.NACLEntry, v4 bool) []piece {
 	type span struct{ lo, hi uint32 }
 	var fam []model.NACLEntry
 	var spans []span
@@ -90,10 +111,6 @@ func aclElements(entries []model.NACLEntry, v4 bool) []string {
 	}
 	slices.Sort(cuts)
 	cuts = slices.Compact(cuts)
-	type piece struct {
-		lo, hi uint32
-		set    *netipx.IPSet
-	}
 	var pieces []piece
 	for i := 0; i+1 < len(cuts); i++ {
 		lo, hi := cuts[i], cuts[i+1]-1
@@ -122,13 +139,26 @@ func aclElements(entries []model.NACLEntry, v4 bool) []string {
 		}
 		pieces = append(pieces, piece{lo, hi, s})
 	}
-	var out []string
-	for _, pc := range pieces {
-		for _, keys := range keyText(pc.lo, pc.hi) {
-			for _, p := range pc.set.Prefixes() {
-				out = append(out, p.String()+" . "+keys)
-			}
+	return pieces
+}
+
+// aclAllowsAll reports whether one direction of an ACL allows every packet whose remote
+// address is in p, whatever its protocol and ports.
+func aclAllowsAll(acl *model.NACL, egress bool, p netip.Prefix) bool {
+	var entries []model.NACLEntry
+	for _, e := range acl.Entries {
+		if e.Egress == egress {
+			entries = append(entries, e)
 		}
 	}
-	return out
+	slices.SortFunc(entries, func(a, b model.NACLEntry) int { return a.RuleNumber - b.RuleNumber })
+	pieces := aclPieces(entries, p.Addr().Is4())
+	next := uint32(0)
+	for _, pc := range pieces {
+		if pc.lo != next || !pc.set.ContainsPrefix(p) {
+			return false
+		}
+		next = pc.hi + 1
+	}
+	return next == 255<<16|0xffff+1
 }

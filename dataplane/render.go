@@ -245,18 +245,43 @@ func (r *renderer) nacls() {
 			if a.ID == b.ID || from == nil || to == nil {
 				continue
 			}
-			used[from.ID], used[to.ID] = from, to
-			chain := "nacl_" + name(from.ID) + "_to_" + name(to.ID)
-			if !pairChains[chain] {
-				pairChains[chain] = true
-				r.rs.add(&Object{Kind: Chain, Name: chain, Lines: []string{
-					"jump " + name(from.ID) + "_out",
-					"jump " + name(to.ID) + "_in",
-				}})
-			}
-			pairs4 = append(pairs4, fmt.Sprintf("%s . %s : jump %s", a.CIDR, b.CIDR, chain))
-			if a.IPv6CIDR.IsValid() && b.IPv6CIDR.IsValid() {
-				pairs6 = append(pairs6, fmt.Sprintf("%s . %s : jump %s", a.IPv6CIDR, b.IPv6CIDR, chain))
+			for _, v4 := range r.families() {
+				src, dst := a.CIDR, b.CIDR
+				if !v4 {
+					src, dst = a.IPv6CIDR, b.IPv6CIDR
+				}
+				if !src.IsValid() || !dst.IsValid() {
+					continue
+				}
+				// An ACL that allows everything between the two subnets costs nothing per packet:
+				// the pair gets no element, or a chain with only the other side's check.
+				var checks []string // the ACL chains this pair needs
+				if !aclAllowsAll(from, true, dst) {
+					checks = append(checks, name(from.ID)+"_out")
+					used[from.ID] = from
+				}
+				if !aclAllowsAll(to, false, src) {
+					checks = append(checks, name(to.ID)+"_in")
+					used[to.ID] = to
+				}
+				if len(checks) == 0 {
+					continue
+				}
+				chain := "nacl_" + strings.Join(checks, "_then_")
+				if !pairChains[chain] {
+					pairChains[chain] = true
+					c := &Object{Kind: Chain, Name: chain}
+					for _, check := range checks {
+						c.Lines = append(c.Lines, "jump "+check)
+					}
+					r.rs.add(c)
+				}
+				elem := fmt.Sprintf("%s . %s : jump %s", src, dst, chain)
+				if v4 {
+					pairs4 = append(pairs4, elem)
+				} else {
+					pairs6 = append(pairs6, elem)
+				}
 			}
 		}
 	}

@@ -24,6 +24,7 @@ import (
 
 // enforcement is the agent and the lab running inside the server (the single-host default).
 type enforcement struct {
+	svc   *control.Service
 	agent *agent.Agent
 	lab   *lab.Lab
 	done  chan struct{}
@@ -52,7 +53,7 @@ func startEnforcement(ctx context.Context, cfg serverConfig, svc *control.Servic
 		return nil, fmt.Errorf("cannot enforce security groups on this host: %w (or start with --enforce=false)", err)
 	}
 	a := agent.New(svc, agent.Config{Kernel: k, Link: names.Link, Namespace: names.Router, Resync: cfg.Resync, Log: log, Registerer: reg})
-	e := &enforcement{agent: a, done: make(chan struct{}), keep: cfg.KeepLab, log: log}
+	e := &enforcement{svc: svc, agent: a, done: make(chan struct{}), keep: cfg.KeepLab, log: log}
 	if cfg.Lab {
 		l, err := lab.New(svc, a, lab.Config{Names: names, Dir: filepath.Join(cfg.DataDir, "lab"), Log: log})
 		if err != nil {
@@ -122,9 +123,9 @@ func (e *enforcement) labList() adminapi.LabFunc {
 
 // serveEnforced answers GET /enforced?revision=N&timeout=D: it waits (up to D, default 5 s,
 // at most 60 s) until this host enforces store revision N — the X-Stockade-Revision a write
-// returned — and, with the lab on, until the lab instances of that revision are up (or gone);
-// it answers 200 with {"enforced": R}; 504 if the time ran out first, 503 if the server
-// enforces nothing.
+// returned, or "latest" for every write so far — and, with the lab on, until the lab
+// instances of that revision are up (or gone); it answers 200 with {"enforced": R}; 504 if
+// the time ran out first, 503 if the server enforces nothing.
 func (e *enforcement) serveEnforced(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	if e == nil {
@@ -132,14 +133,20 @@ func (e *enforcement) serveEnforced(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(map[string]string{"error": "enforcement is off on this server"})
 		return
 	}
-	rev, err := strconv.ParseInt(r.URL.Query().Get("revision"), 10, 64)
+	var rev int64
+	var err error
+	if v := r.URL.Query().Get("revision"); v == "latest" {
+		rev = e.svc.Revision()
+	} else {
+		rev, err = strconv.ParseInt(v, 10, 64)
+	}
 	timeout := 5 * time.Second
 	if t := r.URL.Query().Get("timeout"); t != "" && err == nil {
 		timeout, err = time.ParseDuration(t)
 	}
 	if err != nil || rev < 0 || timeout < 0 || timeout > time.Minute {
 		w.WriteHeader(http.StatusBadRequest)
-		json.NewEncoder(w).Encode(map[string]string{"error": "want revision=<store revision> and optionally timeout=<duration up to 1m>"})
+		json.NewEncoder(w).Encode(map[string]string{"error": "want revision=<store revision, or latest> and optionally timeout=<duration up to 1m>"})
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
