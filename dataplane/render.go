@@ -76,8 +76,8 @@ func (c *Renderer) Render(n Network) *Ruleset {
 	c.next = map[groupKey]groupOut{}
 	defer func() { c.groups, c.next = c.next, nil }()
 	r.index()
+	r.nacls() // before base: the forward chain looks up only the ACL pairs there are
 	r.base()
-	r.nacls()
 	for _, g := range r.groups {
 		r.group(g, false)
 		r.group(g, true)
@@ -102,6 +102,7 @@ type renderer struct {
 	refGroups, refLists map[string]bool
 	timeouts            map[string]bool
 	cache               *Renderer
+	pairs               map[bool]bool // by family (IPv4 true): some subnet pair has ACL checks
 }
 
 func (r *renderer) index() {
@@ -175,30 +176,32 @@ func (r *renderer) base() {
 	r.rs.add(set("src6", "ifname . ipv6_addr", false, src6))
 	r.rs.add(vmap("out_dispatch", "ifname", false, out))
 	r.rs.add(vmap("in_dispatch", "ifname", false, in))
-	r.rs.add(&Object{Kind: Chain, Name: "forward",
-		Decl: []string{"type filter hook forward priority filter; policy drop"},
-		Lines: []string{
-			// EC2's source/destination check: an interface sends only from its own addresses,
-			// so every address below can be trusted.
-			"iifname . ip saddr != @src4 drop",
-			"iifname . ip6 saddr != @src6 drop",
-			// Network ACLs are stateless: every packet, before the connection shortcut.
-			"ip saddr . ip daddr vmap @nacl_pairs4",
-			"ip6 saddr . ip6 daddr vmap @nacl_pairs6",
-			"ct state related accept",
-			// Tracked connections pass whatever the rules say now; untracked ones are judged again.
-			fmt.Sprintf("ct state established ct mark & 0x%x == 0x0 accept", ctUntracked),
-			"ct state established jump untracked",
-			"ct state != new drop",
-			// A new connection needs the source interface's egress and the destination's ingress.
-			// A link without a dispatch entry (not programmed yet) sets nothing: it fails closed.
-			"meta mark set 0x0",
-			"iifname vmap @out_dispatch",
-			"oifname vmap @in_dispatch",
-			fmt.Sprintf("meta mark & 0x%x != 0x%x drop", markAdmitted, markAdmitted),
-			fmt.Sprintf("ct mark set meta mark & 0x%x", ctUntracked),
-			"accept",
-		}})
+	// EC2's source/destination check: an interface sends only from its own addresses, so
+	// every address below can be trusted.
+	lines := []string{"iifname . ip saddr != @src4 drop", "iifname . ip6 saddr != @src6 drop"}
+	// Network ACLs are stateless: every packet, before the connection shortcut. Without a pair
+	// of subnets whose ACLs restrict anything there is nothing to look up.
+	if r.pairs[true] {
+		lines = append(lines, "ip saddr . ip daddr vmap @nacl_pairs4")
+	}
+	if r.pairs[false] {
+		lines = append(lines, "ip6 saddr . ip6 daddr vmap @nacl_pairs6")
+	}
+	lines = append(lines,
+		// Tracked connections pass whatever the rules say now; untracked ones are judged again.
+		fmt.Sprintf("ct state established ct mark & 0x%x == 0x0 accept", ctUntracked),
+		"ct state related accept",
+		"ct state established jump untracked",
+		"ct state != new drop",
+		// A new connection needs the source interface's egress and the destination's ingress.
+		// A link without a dispatch entry (not programmed yet) sets nothing: it fails closed.
+		"meta mark set 0x0",
+		"iifname vmap @out_dispatch",
+		"oifname vmap @in_dispatch",
+		fmt.Sprintf("meta mark & 0x%x != 0x%x drop", markAdmitted, markAdmitted),
+		fmt.Sprintf("ct mark set meta mark & 0x%x", ctUntracked),
+		"accept")
+	r.rs.add(&Object{Kind: Chain, Name: "forward", Decl: []string{"type filter hook forward priority filter; policy drop"}, Lines: lines})
 	// Each side of a connection that it does not track: clear the side's admission bit and run
 	// its check again.
 	r.rs.add(&Object{Kind: Chain, Name: "untracked", Lines: []string{
@@ -287,6 +290,7 @@ func (r *renderer) nacls() {
 	}
 	r.rs.add(vmap("nacl_pairs4", "ipv4_addr . ipv4_addr", true, pairs4))
 	r.rs.add(vmap("nacl_pairs6", "ipv6_addr . ipv6_addr", true, pairs6))
+	r.pairs = map[bool]bool{true: len(pairs4) > 0, false: len(pairs6) > 0}
 	for _, acl := range used {
 		for _, egress := range []bool{false, true} {
 			r.acl(acl, egress)
