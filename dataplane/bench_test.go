@@ -68,7 +68,9 @@ func fullQuotas(n, groups int) dataplane.Network {
 		acl := &model.NACL{ID: fmt.Sprintf("acl-%d", i), VpcID: "vpc-1", Assocs: []model.NACLAssoc{{ID: fmt.Sprintf("aclassoc-%d", i), SubnetID: sn.ID}}}
 		for _, egress := range []bool{false, true} {
 			for r := range 18 {
-				acl.Entries = append(acl.Entries, model.NACLEntry{RuleNumber: 100 + r, Egress: egress, Protocol: "6", CIDR: netip.MustParsePrefix(fmt.Sprintf("198.18.%d.0/24", r)),
+				// SSH is denied from and to part of every subnet: the ACLs restrict traffic
+				// between the subnets, so every packet is looked up in them.
+				acl.Entries = append(acl.Entries, model.NACLEntry{RuleNumber: 100 + r, Egress: egress, Protocol: "6", CIDR: netip.MustParsePrefix(fmt.Sprintf("10.0.%d.0/24", r*14)),
 					HasPorts: true, FromPort: 22, ToPort: 22})
 			}
 			acl.Entries = append(acl.Entries,

@@ -2,6 +2,8 @@ package dataplane
 
 import (
 	"fmt"
+	"hash/fnv"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -36,6 +38,11 @@ const (
 	ctUntrackedSource = markUntrackedEgress
 	ctUntrackedDest   = markUntrackedIngress
 	ctUntracked       = ctUntrackedSource | ctUntrackedDest
+
+	// A direction of the connection passed the network ACLs of the epoch in bits 8-31.
+	ctACLOriginal = 0x40
+	ctACLReply    = 0x80
+	ctEpochMask   = 0xffffff00
 )
 
 // Network is what one VPC's router enforces: the VPC and its account's resources (only those
@@ -103,6 +110,7 @@ type renderer struct {
 	timeouts            map[string]bool
 	cache               *Renderer
 	pairs               map[bool]bool // by family (IPv4 true): some subnet pair has ACL checks
+	aclEpoch            uint32        // 24 bits naming the ACL checks in force
 }
 
 func (r *renderer) index() {
@@ -180,18 +188,35 @@ func (r *renderer) base() {
 	// every address below can be trusted.
 	lines := []string{"iifname . ip saddr != @src4 drop", "iifname . ip6 saddr != @src6 drop"}
 	// Network ACLs are stateless: every packet, before the connection shortcut. Without a pair
-	// of subnets whose ACLs restrict anything there is nothing to look up.
-	if r.pairs[true] {
-		lines = append(lines, "ip saddr . ip daddr vmap @nacl_pairs4")
-	}
-	if r.pairs[false] {
-		lines = append(lines, "ip6 saddr . ip6 daddr vmap @nacl_pairs6")
+	// of subnets whose ACLs restrict anything there is nothing to look up. An established
+	// connection remembers in its mark that a direction passed the ACLs as they are (their
+	// epoch, a hash of every ACL check), so its next packets skip the lookups until the ACLs
+	// change: a packet's ACL verdict depends only on its addresses, protocol and ports, which
+	// are the same for every packet of one direction of a connection.
+	if r.pairs[true] || r.pairs[false] {
+		e := r.aclEpoch << 8
+		dirs := []struct {
+			name string
+			bit  uint32
+		}{{"original", ctACLOriginal}, {"reply", ctACLReply}}
+		for _, d := range dirs {
+			lines = append(lines, fmt.Sprintf("ct state established ct direction %s ct mark & 0x%08x == 0x%08x goto established",
+				d.name, ctEpochMask|d.bit, e|d.bit))
+		}
+		if r.pairs[true] {
+			lines = append(lines, "ip saddr . ip daddr vmap @nacl_pairs4")
+		}
+		if r.pairs[false] {
+			lines = append(lines, "ip6 saddr . ip6 daddr vmap @nacl_pairs6")
+		}
+		for _, d := range dirs {
+			lines = append(lines,
+				fmt.Sprintf("ct state established ct direction %s ct mark & 0x%08x == 0x%08x ct mark set ct mark | 0x%x", d.name, ctEpochMask, e, d.bit),
+				fmt.Sprintf("ct state established ct direction %s ct mark & 0x%08x != 0x%08x ct mark set ct mark & 0x%x | 0x%08x", d.name, ctEpochMask, e, ctUntracked, e|d.bit))
+		}
 	}
 	lines = append(lines,
-		// Tracked connections pass whatever the rules say now; untracked ones are judged again.
-		fmt.Sprintf("ct state established ct mark & 0x%x == 0x0 accept", ctUntracked),
-		"ct state related accept",
-		"ct state established jump untracked",
+		"ct state established,related goto established",
 		"ct state != new drop",
 		// A new connection needs the source interface's egress and the destination's ingress.
 		// A link without a dispatch entry (not programmed yet) sets nothing: it fails closed.
@@ -201,6 +226,13 @@ func (r *renderer) base() {
 		fmt.Sprintf("meta mark & 0x%x != 0x%x drop", markAdmitted, markAdmitted),
 		fmt.Sprintf("ct mark set meta mark & 0x%x", ctUntracked),
 		"accept")
+	r.rs.add(&Object{Kind: Chain, Name: "established", Lines: []string{
+		// Tracked connections pass whatever the rules say now; untracked ones are judged again.
+		fmt.Sprintf("ct state established ct mark & 0x%x == 0x0 accept", ctUntracked),
+		"ct state related accept",
+		"ct state established jump untracked",
+		"drop",
+	}})
 	r.rs.add(&Object{Kind: Chain, Name: "forward", Decl: []string{"type filter hook forward priority filter; policy drop"}, Lines: lines})
 	// Each side of a connection that it does not track: clear the side's admission bit and run
 	// its check again.
@@ -296,6 +328,21 @@ func (r *renderer) nacls() {
 			r.acl(acl, egress)
 		}
 	}
+	// The epoch names this configuration of ACL checks: the pairs and what each ACL allows.
+	h := fnv.New32a()
+	for _, l := range append(slices.Clone(pairs4), pairs6...) {
+		h.Write([]byte(l + "\n"))
+	}
+	for _, id := range slices.Sorted(maps.Keys(used)) {
+		for _, egress := range []bool{false, true} {
+			for _, v4 := range r.families() {
+				if o := r.rs.Object(name(id) + dirSuffix(egress) + family(v4)); o != nil {
+					h.Write([]byte(o.Name + ":" + strings.Join(o.Lines, ",") + "\n"))
+				}
+			}
+		}
+	}
+	r.aclEpoch = h.Sum32() & 0xffffff
 }
 
 func dirSuffix(egress bool) string {
