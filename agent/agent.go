@@ -59,10 +59,8 @@ type Agent struct {
 	mu      sync.Mutex // serialises syncs
 	routers map[string]*router
 
-	enforcedMu sync.Mutex
-	enforced   int64
-	changed    chan struct{} // closed and replaced when enforced grows
-	kick       chan struct{}
+	enforced Watermark
+	kick     chan struct{}
 }
 
 // router is one VPC's namespace and what the agent last put into it.
@@ -84,7 +82,7 @@ func New(src Source, cfg Config) *Agent {
 		cfg.Log = slog.Default()
 	}
 	return &Agent{cfg: cfg, src: src, m: newMetrics(cfg.Registerer), routers: map[string]*router{},
-		changed: make(chan struct{}), kick: make(chan struct{}, 1)}
+		kick: make(chan struct{}, 1)}
 }
 
 // Run follows the source until ctx ends: every committed revision is rendered and applied.
@@ -246,38 +244,14 @@ func (a *Agent) check(ctx context.Context) {
 }
 
 func (a *Agent) setEnforced(rev int64) {
-	a.enforcedMu.Lock()
-	defer a.enforcedMu.Unlock()
-	if rev <= a.enforced {
-		return
+	if a.enforced.Set(rev) {
+		a.m.enforced.Set(float64(rev))
 	}
-	a.enforced = rev
-	a.m.enforced.Set(float64(rev))
-	close(a.changed)
-	a.changed = make(chan struct{})
 }
 
 // Enforced is the store revision the kernel enforces: every write up to it is in force on
 // this host.
-func (a *Agent) Enforced() int64 {
-	a.enforcedMu.Lock()
-	defer a.enforcedMu.Unlock()
-	return a.enforced
-}
+func (a *Agent) Enforced() int64 { return a.enforced.Get() }
 
 // Wait blocks until the kernel enforces revision rev or a later one, or ctx ends.
-func (a *Agent) Wait(ctx context.Context, rev int64) error {
-	for {
-		a.enforcedMu.Lock()
-		done, ch := a.enforced >= rev, a.changed
-		a.enforcedMu.Unlock()
-		if done {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		}
-	}
-}
+func (a *Agent) Wait(ctx context.Context, rev int64) error { return a.enforced.Wait(ctx, rev) }

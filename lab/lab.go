@@ -48,9 +48,7 @@ type Lab struct {
 	routers   map[string]bool      // VPCs whose router namespace exists
 	scripts   sync.WaitGroup
 
-	doneMu sync.Mutex
-	done   int64         // the revision whose instances all have their namespaces
-	grown  chan struct{} // closed and replaced when done grows
+	done agent.Watermark // the revision whose instances all have (or have lost) their namespaces
 }
 
 // Instance is one lab instance as `stockade lab list` shows it.
@@ -77,7 +75,7 @@ func New(src agent.Source, a *agent.Agent, cfg Config) (*Lab, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("lab directory: %w", err)
 	}
-	return &Lab{cfg: cfg, src: src, agent: a, instances: map[string]*Instance{}, routers: map[string]bool{}, grown: make(chan struct{})}, nil
+	return &Lab{cfg: cfg, src: src, agent: a, instances: map[string]*Instance{}, routers: map[string]bool{}}, nil
 }
 
 // Run reconciles the namespaces with the instances after every committed write until ctx ends.
@@ -175,38 +173,14 @@ func (l *Lab) Reconcile(ctx context.Context) error {
 	}
 	err := errors.Join(errs...)
 	if err == nil {
-		l.setDone(rev)
+		l.done.Set(rev)
 	}
 	return err
 }
 
-func (l *Lab) setDone(rev int64) {
-	l.doneMu.Lock()
-	defer l.doneMu.Unlock()
-	if rev > l.done {
-		l.done = rev
-		close(l.grown)
-		l.grown = make(chan struct{})
-	}
-}
-
 // Wait blocks until every instance running at revision rev (or later) has its namespace, and
 // every instance gone by then has lost it, or until ctx ends.
-func (l *Lab) Wait(ctx context.Context, rev int64) error {
-	for {
-		l.doneMu.Lock()
-		ok, ch := l.done >= rev, l.grown
-		l.doneMu.Unlock()
-		if ok {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-ch:
-		}
-	}
-}
+func (l *Lab) Wait(ctx context.Context, rev int64) error { return l.done.Wait(ctx, rev) }
 
 // add wires one instance. fresh is false when its namespace already existed (adopted after a
 // restart that kept the lab): user data ran at its launch and does not run again.
