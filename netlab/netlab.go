@@ -56,12 +56,13 @@ func (n Names) Router(vpc string) string { return n.Prefix + "-" + vpc }
 // Instance is the namespace of a lab instance.
 func (n Names) Instance(instance string) string { return n.Prefix + "-" + instance }
 
-// Link is the router-side veth of an interface: the prefix and a hash of the interface ID
-// (Linux allows 15 characters).
+// Link is the router-side veth of an interface: the prefix and 40 bits of a hash of the
+// interface ID (Linux allows 15 characters; two of a million interfaces share a name with a
+// probability under one in two million).
 func (n Names) Link(eni string) string {
-	h := fnv.New32a()
+	h := fnv.New64a()
 	h.Write([]byte(eni))
-	return fmt.Sprintf("%s%08x", n.Prefix, h.Sum32())
+	return fmt.Sprintf("%s%010x", n.Prefix, h.Sum64()&0xff_ffff_ffff)
 }
 
 // Exists reports whether a named namespace exists.

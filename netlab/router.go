@@ -82,8 +82,8 @@ func Attach(router string, i Interface) error {
 	if old, err := rh.LinkByName(i.Link); err == nil {
 		_ = rh.LinkDel(old) // a half-made link from an earlier attempt
 	}
-	peer := i.Link + "p"
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: i.Link}, PeerName: peer, PeerNamespace: netlink.NsFd(int(inst))}
+	// The peer is made inside the instance's own (new) namespace, so it can be eth0 at once.
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: i.Link}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(inst))}
 	if mac, err := net.ParseMAC(i.MAC); err == nil {
 		veth.PeerHardwareAddr = mac
 	}
@@ -92,11 +92,8 @@ func Attach(router string, i Interface) error {
 	}
 
 	// Instance side.
-	eth, err := ih.LinkByName(peer)
+	eth, err := ih.LinkByName("eth0")
 	if err != nil {
-		return err
-	}
-	if err := ih.LinkSetName(eth, "eth0"); err != nil {
 		return err
 	}
 	bits := i.Subnet.Bits()
