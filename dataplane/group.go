@@ -340,17 +340,25 @@ func (r *renderer) referenced() {
 // (the union of up to five groups), then marks the packet when this interface would not track
 // its flow, and gives a new connection the interface's idle timeouts.
 func (r *renderer) eni(e *model.NetworkInterface) {
+	// AWS's default timeouts are the router namespace's own (netlab sets them): only an
+	// interface with its own settings gives its connections a timeout object. The kernel keeps
+	// one entry per connection where AWS keeps one per interface, so a connection takes the
+	// timeouts of whichever of its interfaces has its own, the destination's if both do (its
+	// ingress chain runs last).
 	ct := e.ConnTrack
-	if ct == (model.ConnTrack{}) {
-		ct = model.DefaultConnTrack
-	}
-	timeout := fmt.Sprintf("ct_%d_%d_%d", ct.TCPEstablished, ct.UDP, ct.UDPStream)
-	if !r.timeouts[timeout] {
-		r.timeouts[timeout] = true
-		r.rs.add(&Object{Kind: CtTimeout, Name: timeout + "_tcp", Decl: []string{
-			"protocol tcp", "l3proto inet", fmt.Sprintf("policy = { established: %d }", ct.TCPEstablished)}})
-		r.rs.add(&Object{Kind: CtTimeout, Name: timeout + "_udp", Decl: []string{
-			"protocol udp", "l3proto inet", fmt.Sprintf("policy = { unreplied: %d, replied: %d }", ct.UDP, ct.UDPStream)}})
+	var timeouts []string
+	if ct != (model.ConnTrack{}) && ct != model.DefaultConnTrack {
+		name := fmt.Sprintf("ct_%d_%d_%d", ct.TCPEstablished, ct.UDP, ct.UDPStream)
+		if !r.timeouts[name] {
+			r.timeouts[name] = true
+			r.rs.add(&Object{Kind: CtTimeout, Name: name + "_tcp", Decl: []string{
+				"protocol tcp", "l3proto inet", fmt.Sprintf("policy = { established: %d }", ct.TCPEstablished)}})
+			r.rs.add(&Object{Kind: CtTimeout, Name: name + "_udp", Decl: []string{
+				"protocol udp", "l3proto inet", fmt.Sprintf("policy = { unreplied: %d, replied: %d }", ct.UDP, ct.UDPStream)}})
+		}
+		timeouts = []string{
+			fmt.Sprintf("ct state new meta l4proto tcp ct timeout set %q", name+"_tcp"),
+			fmt.Sprintf("ct state new meta l4proto udp ct timeout set %q", name+"_udp")}
 	}
 	var groups []*model.Group
 	for _, id := range e.Groups {
@@ -362,9 +370,7 @@ func (r *renderer) eni(e *model.NetworkInterface) {
 		c := &Object{Kind: Chain, Name: "eni_" + name(e.ID) + dirSuffix(egress)}
 		// Timeouts first: the group checks below may return early. A timeout given to a
 		// connection that is then dropped does nothing.
-		c.Lines = append(c.Lines,
-			fmt.Sprintf("ct state new meta l4proto tcp ct timeout set %q", timeout+"_tcp"),
-			fmt.Sprintf("ct state new meta l4proto udp ct timeout set %q", timeout+"_udp"))
+		c.Lines = append(c.Lines, timeouts...)
 		admitted, openMark, untracked := markIngress, markOpenIngress, markUntrackedIngress
 		if egress {
 			admitted, openMark, untracked = markEgress, markOpenEgress, markUntrackedEgress

@@ -33,8 +33,21 @@ func CreateRouter(ns string) (created bool, err error) {
 	return true, h.LinkSetUp(lo)
 }
 
-// EnableForwarding turns IPv4 and IPv6 forwarding on in a router namespace.
+// EnableForwarding turns IPv4 and IPv6 forwarding on in a router namespace, with AWS's
+// default connection-tracking idle timeouts as the namespace's defaults (spec §2.6: 5 days for
+// established TCP, 30 s for UDP, 180 s for UDP streams), so that only interfaces with their own
+// settings need a timeout of their own. It is called once the ruleset is in, which is also
+// when the kernel has connection tracking (and these settings) for the namespace.
 func EnableForwarding(ns string) error {
+	for key, v := range map[string]string{
+		"netfilter.nf_conntrack_tcp_timeout_established": "432000",
+		"netfilter.nf_conntrack_udp_timeout":             "30",
+		"netfilter.nf_conntrack_udp_timeout_stream":      "180",
+	} {
+		if err := Sysctl(ns, key, v); err != nil {
+			return fmt.Errorf("connection-tracking defaults: %w", err)
+		}
+	}
 	if err := Sysctl(ns, "ipv4.ip_forward", "1"); err != nil {
 		return err
 	}
