@@ -43,7 +43,8 @@ type Config struct {
 	Link func(eni string) string
 	// Namespace names the router namespace of a VPC.
 	Namespace func(vpc string) string
-	// Resync is how often tables are read back and compared; 0 means 10 s.
+	// Resync is how often each router's ruleset generation is checked for changes made by
+	// someone else; 0 means 10 s.
 	Resync time.Duration
 	Log    *slog.Logger
 	// Registerer receives the agent's metrics; nil means none.
