@@ -116,3 +116,48 @@ func TestKernelAcceptsRendering(t *testing.T) {
 		}
 	}
 }
+
+// TestKernelFailsClosed: an interface whose link is up but that the ruleset does not know yet
+// (its launch not yet rendered) can neither send nor receive, whatever the groups would allow;
+// once rendered, it can. Two layers see to it: the source check (its addresses are nobody's)
+// and the dispatch maps (its link has no chain); the test holds while either is there.
+func TestKernelFailsClosed(t *testing.T) {
+	l := newKernelLab(t)
+	n := threeTier()
+	n.Link = l.names.Link
+	all := n.Snapshot.ENIs
+	ns := map[string]string{}
+	for i, e := range all {
+		ns[e.ID] = l.attach(e, n.Snapshot.Subnets[map[bool]int{true: 1, false: 0}[i == 2]].CIDR)
+	}
+	web, app := all[0], all[1]
+	for _, e := range []*model.NetworkInterface{web, app} {
+		srv, err := netlab.Serve(ns[e.ID], 8080)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer srv.Close()
+	}
+	// The ruleset knows web and db, not app; rendered, app's groups let web in on 8080 and let
+	// app reach web's 8080, which is open to everyone.
+	n.Snapshot.ENIs = []*model.NetworkInterface{web, all[2]}
+	l.apply(dataplane.Render(n).Replace())
+	if err := netlab.EnableForwarding(l.router); err != nil {
+		t.Fatal(err)
+	}
+	toApp, toWeb := netip.AddrPortFrom(app.PrivateIP, 8080), netip.AddrPortFrom(web.PrivateIP, 8080)
+	if err := netlab.TCP(ns[web.ID], toApp, 300*time.Millisecond); err == nil {
+		t.Error("a packet reached an interface the ruleset does not know")
+	}
+	if err := netlab.TCP(ns[app.ID], toWeb, 300*time.Millisecond); err == nil {
+		t.Error("an interface the ruleset does not know sent a packet through")
+	}
+	n.Snapshot.ENIs = all
+	l.apply(dataplane.Render(n).Replace())
+	if err := netlab.TCP(ns[web.ID], toApp, 300*time.Millisecond); err != nil {
+		t.Errorf("once rendered, web → app: %v", err)
+	}
+	if err := netlab.TCP(ns[app.ID], toWeb, 300*time.Millisecond); err != nil {
+		t.Errorf("once rendered, app → web: %v", err)
+	}
+}
