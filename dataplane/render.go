@@ -200,6 +200,12 @@ func (r *renderer) base() {
 			bit  uint32
 		}{{"original", ctACLOriginal}, {"reply", ctACLReply}}
 		for _, d := range dirs {
+			// The common case in one rule: this direction passed the ACLs, and the connection
+			// is tracked on both sides.
+			lines = append(lines, fmt.Sprintf("ct state established ct direction %s ct mark & 0x%08x == 0x%08x accept",
+				d.name, ctEpochMask|d.bit|ctUntracked, e|d.bit))
+		}
+		for _, d := range dirs {
 			lines = append(lines, fmt.Sprintf("ct state established ct direction %s ct mark & 0x%08x == 0x%08x goto established",
 				d.name, ctEpochMask|d.bit, e|d.bit))
 		}
@@ -214,6 +220,9 @@ func (r *renderer) base() {
 				fmt.Sprintf("ct state established ct direction %s ct mark & 0x%08x == 0x%08x ct mark set ct mark | 0x%x", d.name, ctEpochMask, e, d.bit),
 				fmt.Sprintf("ct state established ct direction %s ct mark & 0x%08x != 0x%08x ct mark set ct mark & 0x%x | 0x%08x", d.name, ctEpochMask, e, ctUntracked, e|d.bit))
 		}
+	}
+	if !r.pairs[true] && !r.pairs[false] {
+		lines = append(lines, fmt.Sprintf("ct state established ct mark & 0x%x == 0x0 accept", ctUntracked))
 	}
 	lines = append(lines,
 		"ct state established,related goto established",
