@@ -1,20 +1,24 @@
 // Package dataplane turns the model into the nftables ruleset that enforces it in a VPC's router
-// namespace, following design.md's data plane: every packet between two interfaces crosses the
+// namespace, following design.md's data plane. Every packet between two interfaces crosses the
 // router's forward hook, where
 //
 //  1. source addresses are checked against the link they arrive on (EC2's source/destination
 //     check), so that addresses can be trusted below;
-//  2. network ACLs are applied, statelessly, to every packet that crosses a subnet boundary,
-//     in rule-number order, first match wins, before anything else can accept it;
+//  2. network ACLs are applied, statelessly, to every packet that crosses a subnet boundary:
+//     one lookup finds the pair of subnets, whose ACLs are compiled (first match wins) into one
+//     set each; an established connection remembers that a direction passed the ACLs of the
+//     current epoch, so its later packets skip the lookups until an ACL changes;
 //  3. packets of tracked connections are accepted (AWS's stateful return traffic, and flows
-//     that outlive the rule that admitted them);
+//     that outlive the rule that admitted them); packets of untracked ones are judged again;
 //  4. a new connection must pass the source interface's egress and the destination interface's
 //     ingress: each dispatches by link name through a verdict map to the interface's chain,
-//     which jumps to the chain of each of its groups; a group chain is a few set lookups
-//     (concatenated address . port interval sets per protocol for CIDR rules, named member sets
-//     for group references, named sets for prefix lists), never a rule per CIDR or per member.
+//     which jumps to the chain of each of its groups; a group chain is a few set lookups (one
+//     concatenated interval set of address . protocol . port for its CIDR rules, named member
+//     sets for group references, named sets for prefix lists), never a rule per CIDR or member.
 //
-// The ruleset is rendered as nft text for one atomic `nft -f` transaction and read back with
-// `nft list ruleset`; the names say what each object is: g4_<sg> are a group's members,
-// in_<sg>_tcp4 its IPv4 TCP ingress CIDR rules, acl_<id>_in a NACL's inbound entries.
+// The ruleset is rendered as nft text for one atomic `nft -f` transaction — a whole-table
+// replacement, or an in-place update of what changed — and reads back with `nft list ruleset`.
+// Names say what each object is: sg_<id>_in is a group's ingress chain and sg_<id>_in4 its
+// IPv4 CIDR set, members4_sg_<id> a group's member addresses, acl_<id>_in4 what a network ACL
+// lets in, eni_<id>_out an interface's egress. The golden files in testdata show it whole.
 package dataplane
