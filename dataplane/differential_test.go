@@ -117,7 +117,7 @@ func TestKernelDifferential(t *testing.T) {
 		for _, k := range carry {
 			k.ct.SetPolicy(p)
 			want := k.f.exchange(k.ct)
-			err := k.conn.Echo(diffTimeout)
+			err := k.conn.Echo(netlab.Timeout(want))
 			k.conn.Close()
 			if (err == nil) != want {
 				report("an established connection", k.f, err == nil, err)
@@ -126,6 +126,13 @@ func TestKernelDifferential(t *testing.T) {
 		}
 		carry = carry[:0]
 		flows := g.flows(n, 40, &port)
+		// The model answers first, so that each exchange waits as long as its outcome needs.
+		wants := make([]bool, len(flows))
+		cts := make([]*policy.Conntrack, len(flows))
+		for i, f := range flows {
+			cts[i] = policy.NewConntrack(p)
+			wants[i] = f.exchange(cts[i])
+		}
 		var wg sync.WaitGroup
 		results := make([]error, len(flows))
 		conns := make([]*netlab.Conn, len(flows))
@@ -133,13 +140,12 @@ func TestKernelDifferential(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				conns[i], results[i] = f.send(ns)
+				conns[i], results[i] = f.send(ns, netlab.Timeout(wants[i]))
 			}()
 		}
 		wg.Wait()
 		for i, f := range flows {
-			ct := policy.NewConntrack(p)
-			want := f.exchange(ct)
+			ct, want := cts[i], wants[i]
 			got := results[i] == nil
 			if conns[i] != nil {
 				if got && want && len(carry) < 10 {
@@ -460,25 +466,23 @@ func (f flow) exchange(ct *policy.Conntrack) bool {
 	return ct.Packet(a, b, first) == policy.Admitted && ct.Packet(b, a, reply) == policy.Admitted
 }
 
-const diffTimeout = 300 * time.Millisecond
-
 // send makes the exchange with real packets; a TCP connection is returned open.
-func (f flow) send(ns map[string]string) (*netlab.Conn, error) {
+func (f flow) send(ns map[string]string, timeout time.Duration) (*netlab.Conn, error) {
 	to := netip.AddrPortFrom(f.dst.PrivateIP, uint16(f.dport))
 	switch f.proto {
 	case policy.ProtoTCP:
-		c, err := netlab.DialTCPFrom(ns[f.src.ID], f.sport, to, diffTimeout)
+		c, err := netlab.DialTCPFrom(ns[f.src.ID], f.sport, to, timeout)
 		if err != nil {
 			return nil, err
 		}
-		return c, c.Echo(diffTimeout)
+		return c, c.Echo(timeout)
 	case policy.ProtoUDP:
 		u, err := netlab.DialUDP(ns[f.src.ID], to, f.sport)
 		if err != nil {
 			return nil, err
 		}
 		defer u.Close()
-		return nil, u.Echo(diffTimeout)
+		return nil, u.Echo(timeout)
 	}
-	return nil, netlab.PingID(ns[f.src.ID], f.dst.PrivateIP, uint16(f.sport), diffTimeout)
+	return nil, netlab.PingID(ns[f.src.ID], f.dst.PrivateIP, uint16(f.sport), timeout)
 }

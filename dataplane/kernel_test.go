@@ -5,10 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"net/netip"
-	"os"
-	"os/exec"
 	"testing"
-	"time"
 
 	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/model"
@@ -27,11 +24,8 @@ type kernelLab struct {
 
 func newKernelLab(t testing.TB) *kernelLab {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("kernel tier: needs root to create network namespaces and nftables tables (CI runs as root)")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("kernel tier: the nft binary is missing (apt-get install nftables)")
+	if why := netlab.Unavailable(); why != "" {
+		t.Skip("kernel tier: " + why)
 	}
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)
@@ -97,7 +91,7 @@ func TestKernelThreeTier(t *testing.T) {
 	for _, c := range []struct{ from, to *model.NetworkInterface }{{web, app}, {app, db}, {web, db}, {db, web}, {app, web}} {
 		f := policy.Flow{Src: c.from.PrivateIP, Dst: c.to.PrivateIP, Proto: policy.ProtoTCP, SrcPort: 40000, DstPort: 8080}
 		want := p.Verdict(policy.Endpoint{ENI: c.from.ID}, policy.Endpoint{ENI: c.to.ID}, f) == policy.Admitted
-		err := netlab.TCP(ns[c.from.ID], netip.AddrPortFrom(c.to.PrivateIP, 8080), 300*time.Millisecond)
+		err := netlab.TCP(ns[c.from.ID], netip.AddrPortFrom(c.to.PrivateIP, 8080), netlab.Timeout(want))
 		if (err == nil) != want {
 			t.Errorf("%s → %s tcp/8080: kernel err=%v, policy admits=%v\n%s", c.from.ID, c.to.ID, err, want, rs.Text())
 		}
@@ -146,18 +140,18 @@ func TestKernelFailsClosed(t *testing.T) {
 		t.Fatal(err)
 	}
 	toApp, toWeb := netip.AddrPortFrom(app.PrivateIP, 8080), netip.AddrPortFrom(web.PrivateIP, 8080)
-	if err := netlab.TCP(ns[web.ID], toApp, 300*time.Millisecond); err == nil {
+	if err := netlab.TCP(ns[web.ID], toApp, netlab.DropTimeout); err == nil {
 		t.Error("a packet reached an interface the ruleset does not know")
 	}
-	if err := netlab.TCP(ns[app.ID], toWeb, 300*time.Millisecond); err == nil {
+	if err := netlab.TCP(ns[app.ID], toWeb, netlab.DropTimeout); err == nil {
 		t.Error("an interface the ruleset does not know sent a packet through")
 	}
 	n.Snapshot.ENIs = all
 	l.apply(dataplane.Render(n).Replace())
-	if err := netlab.TCP(ns[web.ID], toApp, 300*time.Millisecond); err != nil {
+	if err := netlab.TCP(ns[web.ID], toApp, netlab.PassTimeout); err != nil {
 		t.Errorf("once rendered, web → app: %v", err)
 	}
-	if err := netlab.TCP(ns[app.ID], toWeb, 300*time.Millisecond); err != nil {
+	if err := netlab.TCP(ns[app.ID], toWeb, netlab.PassTimeout); err != nil {
 		t.Errorf("once rendered, app → web: %v", err)
 	}
 }

@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"os"
-	"os/exec"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -40,11 +38,8 @@ type labEnv struct {
 // needKernel skips a test that needs the kernel tier, saying why.
 func needKernel(t testing.TB) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("kernel tier: needs root for network namespaces and nftables (CI runs as root)")
-	}
-	if _, err := exec.LookPath("nft"); err != nil {
-		t.Skip("kernel tier: the nft binary is missing (apt-get install nftables)")
+	if why := netlab.Unavailable(); why != "" {
+		t.Skip("kernel tier: " + why)
 	}
 }
 
@@ -232,11 +227,9 @@ func (e *labEnv) serve(i instance, ports ...int) {
 	}
 }
 
-const probeTimeout = 400 * time.Millisecond
-
 func (e *labEnv) expectTCP(from, to instance, port int, want bool) {
 	e.t.Helper()
-	err := netlab.TCP(from.NS, netip.AddrPortFrom(to.IP, uint16(port)), probeTimeout)
+	err := netlab.TCP(from.NS, netip.AddrPortFrom(to.IP, uint16(port)), netlab.Timeout(want))
 	if (err == nil) != want {
 		e.t.Errorf("tcp %s → %s:%d: got err=%v, want reachable=%v", from.IP, to.IP, port, err, want)
 	}
@@ -244,7 +237,7 @@ func (e *labEnv) expectTCP(from, to instance, port int, want bool) {
 
 func (e *labEnv) expectUDP(from, to instance, port int, want bool) {
 	e.t.Helper()
-	err := netlab.UDP(from.NS, netip.AddrPortFrom(to.IP, uint16(port)), probeTimeout)
+	err := netlab.UDP(from.NS, netip.AddrPortFrom(to.IP, uint16(port)), netlab.Timeout(want))
 	if (err == nil) != want {
 		e.t.Errorf("udp %s → %s:%d: got err=%v, want reachable=%v", from.IP, to.IP, port, err, want)
 	}
@@ -252,7 +245,7 @@ func (e *labEnv) expectUDP(from, to instance, port int, want bool) {
 
 func (e *labEnv) expectPing(from, to instance, want bool) {
 	e.t.Helper()
-	err := netlab.Ping(from.NS, to.IP, probeTimeout)
+	err := netlab.Ping(from.NS, to.IP, netlab.Timeout(want))
 	if (err == nil) != want {
 		e.t.Errorf("ping %s → %s: got err=%v, want reachable=%v", from.IP, to.IP, err, want)
 	}

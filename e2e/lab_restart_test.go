@@ -21,10 +21,10 @@ func TestLabAgentRestartKeepsEnforcement(t *testing.T) {
 	e.serve(d, 5432)
 	check := func(when string) {
 		t.Helper()
-		if err := netlab.TCP(w.NS, netipPort(d.IP, 5432), probeTimeout); err != nil {
+		if err := netlab.TCP(w.NS, netipPort(d.IP, 5432), netlab.PassTimeout); err != nil {
 			t.Errorf("%s: web → db refused: %v", when, err)
 		}
-		if err := netlab.TCP(x.NS, netipPort(d.IP, 5432), probeTimeout); err == nil {
+		if err := netlab.TCP(x.NS, netipPort(d.IP, 5432), netlab.DropTimeout); err == nil {
 			t.Errorf("%s: other → db got through", when)
 		}
 	}
@@ -46,7 +46,7 @@ func TestLabAgentRestartKeepsEnforcement(t *testing.T) {
 	// The restarted agent enforces new changes.
 	e.allowIn(db, perm("tcp", 5432, 5432, x.IP.String()+"/32"))
 	e.enforced()
-	if err := netlab.TCP(x.NS, netipPort(d.IP, 5432), probeTimeout); err != nil {
+	if err := netlab.TCP(x.NS, netipPort(d.IP, 5432), netlab.PassTimeout); err != nil {
 		t.Errorf("after restart, a new rule is not enforced: %v", err)
 	}
 }

@@ -213,3 +213,17 @@ func Command(ns string, argv ...string) *exec.Cmd {
 func ipNet(p netip.Prefix) *net.IPNet {
 	return &net.IPNet{IP: p.Addr().AsSlice(), Mask: net.CIDRMask(p.Bits(), p.Addr().BitLen())}
 }
+
+// Unavailable says why this host cannot run what this package does — namespaces, veths and
+// nftables in them — or returns "" when it can. Tests of the kernel tier skip with its answer.
+func Unavailable() string {
+	if os.Geteuid() != 0 {
+		return "needs root to create network namespaces and nftables tables (CI runs as root)"
+	}
+	for bin, pkg := range map[string]string{"nft": "nftables", "nsenter": "util-linux"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return fmt.Sprintf("the %s binary is missing (apt-get install %s)", bin, pkg)
+		}
+	}
+	return ""
+}

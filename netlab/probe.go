@@ -217,3 +217,20 @@ func checksum(b []byte) uint16 {
 	}
 	return ^uint16(sum)
 }
+
+// Probe timeouts. A probe that should get through waits long enough for a loaded host (a
+// busy machine can hold a handshake up for hundreds of milliseconds); one that should be
+// dropped waits briefly, since a dropped packet never answers and a packet that does get
+// through answers at once.
+const (
+	PassTimeout = 2 * time.Second
+	DropTimeout = 400 * time.Millisecond
+)
+
+// Timeout is the probe timeout for an expected outcome.
+func Timeout(pass bool) time.Duration {
+	if pass {
+		return PassTimeout
+	}
+	return DropTimeout
+}
