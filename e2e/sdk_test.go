@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -20,10 +23,25 @@ import (
 
 func sdkConfig(akid, secret string) aws.Config {
 	return aws.Config{
-		Region:           "us-east-1",
-		Credentials:      credentials.NewStaticCredentialsProvider(akid, secret, ""),
-		RetryMaxAttempts: 1,
+		Region:      "us-east-1",
+		Credentials: credentials.NewStaticCredentialsProvider(akid, secret, ""),
+		Retryer:     connectionRetryer,
 	}
+}
+
+// connectionRetryer retries only what the SDK calls connection errors, never an API error, so
+// every error code a test sees is the server's first answer. Connection errors must be retried
+// as the SDK does by default: Go's HTTP client occasionally closes a connection under a
+// response it is still reading ("use of closed network connection", aws-sdk-go-v2#2737), most
+// often on a loaded machine. A retried write whose first attempt did land shows up as a
+// duplicate error, so a retry never hides a lost write.
+func connectionRetryer() aws.Retryer {
+	return retry.NewStandard(func(o *retry.StandardOptions) {
+		o.MaxAttempts = 3
+		o.MaxBackoff = 100 * time.Millisecond
+		o.Retryables = []retry.IsErrorRetryable{retry.NoRetryCanceledError{}, retry.RetryableConnectionError{}}
+		o.RateLimiter = ratelimit.None
+	})
 }
 
 func ec2Client(s *server, akid, secret string) *ec2.Client {
