@@ -23,11 +23,54 @@ import (
 //	sudo go test -run '^$' -bench EnforcementLatency -benchtime 200x ./e2e
 func BenchmarkEnforcementLatency(b *testing.B) {
 	for _, n := range []int{10, 100, 1000} {
-		b.Run(fmt.Sprintf("interfaces=%d", n), func(b *testing.B) { benchLatency(b, n) })
+		b.Run(fmt.Sprintf("interfaces=%d", n), func(b *testing.B) {
+			l := newLatencyLab(b, n)
+			l.measure(b, func(port int32) {
+				l.e.allowIn(l.target, perm("udp", port, port, l.client.IP.String()+"/32"))
+			}, func(port int32) {
+				l.e.revokeIn(l.target, perm("udp", port, port, l.client.IP.String()+"/32"))
+			})
+		})
 	}
 }
 
-func benchLatency(b *testing.B, n int) {
+// BenchmarkMembershipLatency is the same measure for a membership change of a referenced
+// group: the server's group admits UDP from a group that the client instance joins
+// (ModifyInstanceAttribute) in each iteration and leaves between iterations.
+//
+//	sudo go test -run '^$' -bench MembershipLatency -benchtime 200x ./e2e
+func BenchmarkMembershipLatency(b *testing.B) {
+	for _, n := range []int{10, 100, 1000} {
+		b.Run(fmt.Sprintf("interfaces=%d", n), func(b *testing.B) {
+			l := newLatencyLab(b, n)
+			member := l.e.group(l.vpc)
+			l.e.allowIn(l.target, perm("udp", latencyPorts, latencyPorts+latencyPortCount-1, member))
+			l.e.enforced()
+			l.measure(b, func(int32) {
+				l.e.setGroups(l.client, l.clientGroups[0], l.clientGroups[1], member)
+			}, func(int32) {
+				l.e.setGroups(l.client, l.clientGroups...)
+			})
+		})
+	}
+}
+
+// The server instance listens on UDP ports latencyPorts to latencyPorts+latencyPortCount-1.
+const (
+	latencyPorts     = 10000
+	latencyPortCount = 50
+)
+
+// latencyLab is a VPC with n lab instances, two of which (client and server) are measured.
+type latencyLab struct {
+	e              *labEnv
+	vpc            string
+	client, server instance
+	clientGroups   []string
+	target         string // the server's own group, which the changes open
+}
+
+func newLatencyLab(b *testing.B, n int) *latencyLab {
 	e := newLabEnv(b)
 	vpc, _ := e.vpc("10.30.0.0/16")
 	sn := e.subnet(vpc, "10.30.0.0/20")
@@ -43,9 +86,10 @@ func benchLatency(b *testing.B, n int) {
 		}
 		fillers = append(fillers, g)
 	}
-	client, target := e.group(vpc), e.group(vpc)
-	c := e.launch(sn, client, fillers[0])
-	s := e.launch(sn, target, fillers[1])
+	l := &latencyLab{e: e, vpc: vpc, target: e.group(vpc)}
+	l.clientGroups = []string{e.group(vpc), fillers[0]}
+	l.client = e.launch(sn, l.clientGroups...)
+	l.server = e.launch(sn, l.target, fillers[1])
 	for launched := 2; launched < n; {
 		batch := min(100, n-launched)
 		must[*ec2.RunInstancesOutput](b)(e.c.RunInstances(ctx(b), &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"),
@@ -54,36 +98,42 @@ func benchLatency(b *testing.B, n int) {
 		launched += batch
 	}
 	e.enforcedWithin(5 * time.Minute)
-	const ports = 50
-	for p := range ports {
-		e.serve(s, 10000+p)
+	for p := range latencyPortCount {
+		e.serve(l.server, latencyPorts+p)
 	}
+	return l
+}
+
+// measure runs open (an API call that lets the client reach the server's port) in each
+// iteration, timing from its reply until a probe gets through, and close (undoing it, and
+// waiting until that is enforced) between iterations. It reports p50, p99 and max.
+func (l *latencyLab) measure(b *testing.B, open, close func(port int32)) {
 	var lat []time.Duration
 	i := 0
 	for b.Loop() {
-		port := int32(10000 + i%ports)
+		port := int32(latencyPorts + i%latencyPortCount)
 		i++
 		// A source port of its own: a connection tracked in an earlier iteration on the same
-		// ports would (rightly) pass without the rule.
-		u, err := netlab.DialUDP(c.NS, netip.AddrPortFrom(s.IP, uint16(port)), 20000+i%20000)
+		// ports would (rightly) pass without the change.
+		u, err := netlab.DialUDP(l.client.NS, netip.AddrPortFrom(l.server.IP, uint16(port)), 20000+i%20000)
 		if err != nil {
 			b.Fatal(err)
 		}
 		if u.Echo(2*time.Millisecond) == nil {
-			b.Fatalf("port %d open before the rule", port)
+			b.Fatalf("port %d open before the change", port)
 		}
-		e.allowIn(target, perm("udp", port, port, c.IP.String()+"/32"))
+		open(port)
 		replied := time.Now()
 		for u.Echo(100*time.Microsecond) != nil {
 			if time.Since(replied) > 5*time.Second {
-				b.Fatalf("rule for port %d not enforced within 5 s", port)
+				b.Fatalf("change for port %d not enforced within 5 s", port)
 			}
 		}
 		lat = append(lat, time.Since(replied))
 		u.Close()
 		b.StopTimer()
-		e.revokeIn(target, perm("udp", port, port, c.IP.String()+"/32"))
-		e.enforced()
+		close(port)
+		l.e.enforced()
 		b.StartTimer()
 	}
 	slices.Sort(lat)
