@@ -21,7 +21,8 @@ import (
 )
 
 // TestKernelDifferential is tier 4 of design.md: random groups, rules, memberships, prefix
-// lists and network ACLs, random TCP, UDP and ICMP exchanges between real namespaces; each
+// lists and network ACLs, random TCP, UDP and ICMP exchanges over IPv4 and IPv6 between real
+// namespaces (every interface has an address of each family); each
 // exchange must succeed exactly when the policy engine's connection-tracking model admits both
 // its first packet and the reply. A packet the model denies that gets through fails the test
 // with the reproduction (seed, network and flow).
@@ -62,8 +63,10 @@ func TestKernelDifferential(t *testing.T) {
 	var carry []kept
 	servers := map[string]bool{}
 	port := 20000
-	admitted, denied := 0, 0
-	defer func() { t.Logf("%d exchanges admitted, %d denied, kernel and model agreeing", admitted, denied) }()
+	admitted, denied, admitted6 := 0, 0, 0
+	defer func() {
+		t.Logf("%d exchanges admitted (%d of them IPv6), %d denied, kernel and model agreeing", admitted, admitted6, denied)
+	}()
 	for round := 0; round < rounds; round++ {
 		n := g.vary(base)
 		n.Link = l.names.Link
@@ -125,7 +128,7 @@ func TestKernelDifferential(t *testing.T) {
 			}
 		}
 		carry = carry[:0]
-		flows := g.flows(n, 40, &port)
+		flows := g.flows(n, 60, &port)
 		// The model answers first, so that each exchange waits as long as its outcome needs.
 		wants := make([]bool, len(flows))
 		cts := make([]*policy.Conntrack, len(flows))
@@ -157,6 +160,9 @@ func TestKernelDifferential(t *testing.T) {
 			if got == want {
 				if want {
 					admitted++
+					if f.v6 {
+						admitted6++
+					}
 				} else {
 					denied++
 				}
@@ -248,11 +254,15 @@ type gen struct {
 	ports   []int
 }
 
+// The test's addresses: IPv6 ones are from the documentation block and, like the IPv4 ones,
+// exist only inside the test's namespaces.
 func newGen(rng *rand.Rand) *gen {
-	g := &gen{rng: rng, vpc: &model.VPC{ID: "vpc-1", CIDR: netip.MustParsePrefix("10.50.0.0/16")}, ports: []int{22, 80, 443, 8080}}
+	g := &gen{rng: rng, vpc: &model.VPC{ID: "vpc-1", CIDR: netip.MustParsePrefix("10.50.0.0/16"),
+		IPv6CIDR: netip.MustParsePrefix("2001:db8:50::/56")}, ports: []int{22, 80, 443, 8080}}
 	for i := 1; i <= 3; i++ {
 		g.subnets = append(g.subnets, &model.Subnet{ID: fmt.Sprintf("subnet-%d", i), VpcID: "vpc-1",
-			CIDR: netip.MustParsePrefix(fmt.Sprintf("10.50.%d.0/24", i))})
+			CIDR:     netip.MustParsePrefix(fmt.Sprintf("10.50.%d.0/24", i)),
+			IPv6CIDR: netip.MustParsePrefix(fmt.Sprintf("2001:db8:50:%d::/64", i))})
 	}
 	return g
 }
@@ -273,8 +283,10 @@ func (g *gen) network() dataplane.Network {
 		sn := g.subnets[i%3]
 		ip := sn.CIDR.Addr().As4()
 		ip[3] = byte(10 + i/3)
+		ip6 := sn.IPv6CIDR.Addr().As16()
+		ip6[15] = byte(10 + i/3)
 		enis = append(enis, &model.NetworkInterface{ID: fmt.Sprintf("eni-%d", i), SubnetID: sn.ID, VpcID: "vpc-1",
-			MAC: fmt.Sprintf("02:00:00:00:01:%02x", i), PrivateIP: netip.AddrFrom4(ip)})
+			MAC: fmt.Sprintf("02:00:00:00:01:%02x", i), PrivateIP: netip.AddrFrom4(ip), IPv6: []netip.Addr{netip.AddrFrom16(ip6)}})
 	}
 	return dataplane.Network{VPC: g.vpc, Snapshot: policy.Snapshot{VPCs: []*model.VPC{g.vpc}, Subnets: g.subnets, ENIs: enis}}
 }
@@ -296,9 +308,9 @@ func (g *gen) vary(base dataplane.Network) dataplane.Network {
 		}
 		enis = append(enis, c)
 	}
-	pl := &model.PrefixList{ID: "pl-1", MaxEntries: 5}
+	pl := &model.PrefixList{ID: "pl-1", MaxEntries: 5, IPv6: rng.IntN(3) == 0}
 	for range rng.IntN(3) {
-		pl.Entries = append(pl.Entries, model.PLEntry{CIDR: g.cidr(enis)})
+		pl.Entries = append(pl.Entries, model.PLEntry{CIDR: g.cidr(enis, pl.IPv6)})
 	}
 	var groups []*model.Group
 	for _, id := range groupIDs {
@@ -308,6 +320,9 @@ func (g *gen) vary(base dataplane.Network) dataplane.Network {
 		}
 		if rng.IntN(2) == 0 {
 			grp.Egress = []model.Rule{rule("-1", -1, -1, cidr("0.0.0.0/0"))}
+			if rng.IntN(2) == 0 {
+				grp.Egress = append(grp.Egress, rule("-1", -1, -1, cidr("::/0")))
+			}
 		} else {
 			for range rng.IntN(4) {
 				grp.Egress = append(grp.Egress, g.rule(enis, groupIDs))
@@ -317,9 +332,13 @@ func (g *gen) vary(base dataplane.Network) dataplane.Network {
 	}
 	def := &model.NACL{ID: "acl-default", VpcID: "vpc-1", Default: true, Entries: []model.NACLEntry{
 		{RuleNumber: 100, Protocol: "-1", Allow: true, CIDR: netip.MustParsePrefix("0.0.0.0/0")},
+		{RuleNumber: 101, Protocol: "-1", Allow: true, CIDR: netip.MustParsePrefix("::/0")},
 		{RuleNumber: 32767, Protocol: "-1", CIDR: netip.MustParsePrefix("0.0.0.0/0")},
+		{RuleNumber: 32768, Protocol: "-1", CIDR: netip.MustParsePrefix("::/0")},
 		{RuleNumber: 100, Egress: true, Protocol: "-1", Allow: true, CIDR: netip.MustParsePrefix("0.0.0.0/0")},
+		{RuleNumber: 101, Egress: true, Protocol: "-1", Allow: true, CIDR: netip.MustParsePrefix("::/0")},
 		{RuleNumber: 32767, Egress: true, Protocol: "-1", CIDR: netip.MustParsePrefix("0.0.0.0/0")},
+		{RuleNumber: 32768, Egress: true, Protocol: "-1", CIDR: netip.MustParsePrefix("::/0")},
 	}}
 	acls := []*model.NACL{def}
 	for i, sn := range g.subnets {
@@ -332,7 +351,9 @@ func (g *gen) vary(base dataplane.Network) dataplane.Network {
 			for _, num := range rng.Perm(30)[:1+rng.IntN(5)] {
 				acl.Entries = append(acl.Entries, g.entry(100+num*10, egress))
 			}
-			acl.Entries = append(acl.Entries, model.NACLEntry{RuleNumber: 32767, Egress: egress, Protocol: "-1", CIDR: netip.MustParsePrefix("0.0.0.0/0")})
+			acl.Entries = append(acl.Entries,
+				model.NACLEntry{RuleNumber: 32767, Egress: egress, Protocol: "-1", CIDR: netip.MustParsePrefix("0.0.0.0/0")},
+				model.NACLEntry{RuleNumber: 32768, Egress: egress, Protocol: "-1", CIDR: netip.MustParsePrefix("::/0")})
 		}
 		acls = append(acls, acl)
 	}
@@ -341,18 +362,36 @@ func (g *gen) vary(base dataplane.Network) dataplane.Network {
 	return n
 }
 
-func (g *gen) cidr(enis []*model.NetworkInterface) netip.Prefix {
+// cidr is a random IPv4 or IPv6 block: everything, the VPC's, a subnet's, one that covers
+// part of the VPC, or one interface's address.
+func (g *gen) cidr(enis []*model.NetworkInterface, v6 bool) netip.Prefix {
 	switch g.rng.IntN(5) {
 	case 0:
+		if v6 {
+			return netip.MustParsePrefix("::/0")
+		}
 		return netip.MustParsePrefix("0.0.0.0/0")
 	case 1:
+		if v6 {
+			return g.vpc.IPv6CIDR
+		}
 		return g.vpc.CIDR
 	case 2:
+		if v6 {
+			return pick(g.rng, g.subnets...).IPv6CIDR
+		}
 		return pick(g.rng, g.subnets...).CIDR
 	case 3:
+		if v6 {
+			return netip.MustParsePrefix("2001:db8:50::/63") // subnet 1 and the VPC's first /64
+		}
 		return netip.MustParsePrefix("10.50.0.0/23") // subnet 1 and half the VPC's low end
 	}
-	return netip.PrefixFrom(pick(g.rng, enis...).PrivateIP, 32)
+	e := pick(g.rng, enis...)
+	if v6 {
+		return netip.PrefixFrom(e.IPv6[0], 128)
+	}
+	return netip.PrefixFrom(e.PrivateIP, 32)
 }
 
 func (g *gen) portRange() (int32, int32) {
@@ -368,8 +407,11 @@ func (g *gen) portRange() (int32, int32) {
 	return p, p
 }
 
+// rule is a random rule; a third of its CIDRs are IPv6. An ICMP rule is, now and then, of the
+// other family's ICMP (ICMPv6 for an IPv4 CIDR): such a rule admits nothing.
 func (g *gen) rule(enis []*model.NetworkInterface, groups []string) model.Rule {
 	var r model.Rule
+	v6 := g.rng.IntN(3) == 0
 	switch g.rng.IntN(5) {
 	case 0, 1:
 		r.Protocol = "tcp"
@@ -378,6 +420,12 @@ func (g *gen) rule(enis []*model.NetworkInterface, groups []string) model.Rule {
 		r.Protocol = "udp"
 		r.FromPort, r.ToPort = g.portRange()
 	case 3:
+		if v6 != (g.rng.IntN(8) == 0) {
+			r.Protocol = "icmpv6"
+			tc := pick(g.rng, [2]int32{128, -1}, [2]int32{-1, -1}, [2]int32{128, 0}, [2]int32{129, -1}, [2]int32{1, 4})
+			r.FromPort, r.ToPort = tc[0], tc[1]
+			break
+		}
 		r.Protocol = "icmp"
 		tc := pick(g.rng, [2]int32{8, -1}, [2]int32{-1, -1}, [2]int32{8, 0}, [2]int32{0, -1}, [2]int32{3, 4})
 		r.FromPort, r.ToPort = tc[0], tc[1]
@@ -390,20 +438,31 @@ func (g *gen) rule(enis []*model.NetworkInterface, groups []string) model.Rule {
 	case 1:
 		r.Peer = model.Peer{PrefixListID: "pl-1"}
 	default:
-		r.Peer = model.Peer{CIDR: g.cidr(enis)}
+		r.Peer = model.Peer{CIDR: g.cidr(enis, v6)}
 	}
 	return r
 }
 
+// entry is a random ACL entry; a third are for IPv6.
 func (g *gen) entry(num int, egress bool) model.NACLEntry {
 	e := model.NACLEntry{RuleNumber: num, Egress: egress, Allow: g.rng.IntN(10) < 7,
 		CIDR: pick(g.rng, netip.MustParsePrefix("0.0.0.0/0"), g.vpc.CIDR, g.subnets[0].CIDR, g.subnets[1].CIDR, g.subnets[2].CIDR)}
+	v6 := g.rng.IntN(3) == 0
+	if v6 {
+		e.CIDR = pick(g.rng, netip.MustParsePrefix("::/0"), g.vpc.IPv6CIDR, g.subnets[0].IPv6CIDR, g.subnets[1].IPv6CIDR, g.subnets[2].IPv6CIDR)
+	}
 	switch g.rng.IntN(4) {
 	case 0:
 		e.Protocol = "6"
 	case 1:
 		e.Protocol = "17"
 	case 2:
+		if v6 {
+			e.Protocol, e.HasICMP = "58", true
+			tc := pick(g.rng, [2]int32{-1, -1}, [2]int32{128, -1}, [2]int32{129, 0})
+			e.ICMPType, e.ICMPCode = tc[0], tc[1]
+			return e
+		}
 		e.Protocol, e.HasICMP = "1", true
 		tc := pick(g.rng, [2]int32{-1, -1}, [2]int32{8, -1}, [2]int32{0, 0})
 		e.ICMPType, e.ICMPCode = tc[0], tc[1]
@@ -427,17 +486,27 @@ func (g *gen) entry(num int, egress bool) model.NACLEntry {
 	return e
 }
 
-// flow is one exchange: a first packet and its reply.
+// flow is one exchange: a first packet and its reply, over IPv4 or IPv6.
 type flow struct {
 	src, dst *model.NetworkInterface
+	v6       bool
 	proto    uint8
 	sport    int
 	dport    int
 }
 
+// addrs are the flow's source and destination addresses.
+func (f flow) addrs() (src, dst netip.Addr) {
+	if f.v6 {
+		return f.src.IPv6[0], f.dst.IPv6[0]
+	}
+	return f.src.PrivateIP, f.dst.PrivateIP
+}
+
 func (f flow) String() string {
-	name := map[uint8]string{policy.ProtoTCP: "tcp", policy.ProtoUDP: "udp", policy.ProtoICMP: "icmp echo"}[f.proto]
-	return fmt.Sprintf("%s %s(%s):%d → %s(%s):%d", name, f.src.ID, f.src.PrivateIP, f.sport, f.dst.ID, f.dst.PrivateIP, f.dport)
+	name := map[uint8]string{policy.ProtoTCP: "tcp", policy.ProtoUDP: "udp", policy.ProtoICMP: "icmp echo", policy.ProtoICMPv6: "icmpv6 echo"}[f.proto]
+	src, dst := f.addrs()
+	return fmt.Sprintf("%s %s(%s):%d → %s(%s):%d", name, f.src.ID, src, f.sport, f.dst.ID, dst, f.dport)
 }
 
 func (g *gen) flows(n dataplane.Network, count int, port *int) []flow {
@@ -447,8 +516,12 @@ func (g *gen) flows(n dataplane.Network, count int, port *int) []flow {
 		i := g.rng.IntN(len(enis))
 		j := (i + 1 + g.rng.IntN(len(enis)-1)) % len(enis)
 		*port++
-		out = append(out, flow{src: enis[i], dst: enis[j], proto: pick(g.rng, uint8(policy.ProtoTCP), policy.ProtoTCP, policy.ProtoUDP, policy.ProtoICMP),
-			sport: *port, dport: pick(g.rng, g.ports...)})
+		f := flow{src: enis[i], dst: enis[j], v6: g.rng.IntN(3) == 0, proto: pick(g.rng, uint8(policy.ProtoTCP), policy.ProtoTCP, policy.ProtoUDP, policy.ProtoICMP),
+			sport: *port, dport: pick(g.rng, g.ports...)}
+		if f.v6 && f.proto == policy.ProtoICMP {
+			f.proto = policy.ProtoICMPv6
+		}
+		out = append(out, f)
 	}
 	return out
 }
@@ -456,11 +529,16 @@ func (g *gen) flows(n dataplane.Network, count int, port *int) []flow {
 // exchange is the oracle: a packet of the flow and its reply, through AWS's connection
 // tracking (which remembers the flow for the next exchange).
 func (f flow) exchange(ct *policy.Conntrack) bool {
-	first := policy.Flow{Src: f.src.PrivateIP, Dst: f.dst.PrivateIP, Proto: f.proto, SrcPort: uint16(f.sport), DstPort: uint16(f.dport)}
-	reply := policy.Flow{Src: f.dst.PrivateIP, Dst: f.src.PrivateIP, Proto: f.proto, SrcPort: uint16(f.dport), DstPort: uint16(f.sport)}
-	if f.proto == policy.ProtoICMP {
-		first = policy.Flow{Src: f.src.PrivateIP, Dst: f.dst.PrivateIP, Proto: f.proto, ICMPType: 8}
-		reply = policy.Flow{Src: f.dst.PrivateIP, Dst: f.src.PrivateIP, Proto: f.proto, ICMPType: 0}
+	src, dst := f.addrs()
+	first := policy.Flow{Src: src, Dst: dst, Proto: f.proto, SrcPort: uint16(f.sport), DstPort: uint16(f.dport)}
+	reply := policy.Flow{Src: dst, Dst: src, Proto: f.proto, SrcPort: uint16(f.dport), DstPort: uint16(f.sport)}
+	switch f.proto {
+	case policy.ProtoICMP:
+		first = policy.Flow{Src: src, Dst: dst, Proto: f.proto, ICMPType: 8}
+		reply = policy.Flow{Src: dst, Dst: src, Proto: f.proto, ICMPType: 0}
+	case policy.ProtoICMPv6:
+		first = policy.Flow{Src: src, Dst: dst, Proto: f.proto, ICMPType: 128}
+		reply = policy.Flow{Src: dst, Dst: src, Proto: f.proto, ICMPType: 129}
 	}
 	a, b := policy.Endpoint{ENI: f.src.ID}, policy.Endpoint{ENI: f.dst.ID}
 	return ct.Packet(a, b, first) == policy.Admitted && ct.Packet(b, a, reply) == policy.Admitted
@@ -468,7 +546,8 @@ func (f flow) exchange(ct *policy.Conntrack) bool {
 
 // send makes the exchange with real packets; a TCP connection is returned open.
 func (f flow) send(ns map[string]string, timeout time.Duration) (*netlab.Conn, error) {
-	to := netip.AddrPortFrom(f.dst.PrivateIP, uint16(f.dport))
+	_, dst := f.addrs()
+	to := netip.AddrPortFrom(dst, uint16(f.dport))
 	switch f.proto {
 	case policy.ProtoTCP:
 		c, err := netlab.DialTCPFrom(ns[f.src.ID], f.sport, to, timeout)
@@ -484,5 +563,5 @@ func (f flow) send(ns map[string]string, timeout time.Duration) (*netlab.Conn, e
 		defer u.Close()
 		return nil, u.Echo(timeout)
 	}
-	return nil, netlab.PingID(ns[f.src.ID], f.dst.PrivateIP, uint16(f.sport), timeout)
+	return nil, netlab.PingID(ns[f.src.ID], dst, uint16(f.sport), timeout)
 }

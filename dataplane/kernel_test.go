@@ -46,7 +46,7 @@ func newKernelLab(t testing.TB) *kernelLab {
 func (l *kernelLab) attach(e *model.NetworkInterface, subnet netip.Prefix) string {
 	l.t.Helper()
 	ns := l.names.Instance(e.ID)
-	if err := netlab.Attach(l.router, netlab.Interface{Namespace: ns, Link: l.names.Link(e.ID), MAC: e.MAC, Addr: e.PrivateIP, Subnet: subnet}); err != nil {
+	if err := netlab.Attach(l.router, netlab.Interface{Namespace: ns, Link: l.names.Link(e.ID), MAC: e.MAC, Addr: e.PrivateIP, Subnet: subnet, IPv6: e.IPv6}); err != nil {
 		l.t.Fatal(err)
 	}
 	return ns

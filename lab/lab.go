@@ -205,7 +205,7 @@ func (l *Lab) add(ctx context.Context, w wanted) (fresh bool, err error) {
 	fresh = !netlab.Exists(in.Namespace)
 	if fresh {
 		err = netlab.Attach(router, netlab.Interface{Namespace: in.Namespace, Link: in.Link, MAC: w.eni.MAC,
-			Addr: w.eni.PrivateIP, Subnet: w.subnet.CIDR, Secondary: v4(w.eni.SecondaryIPs)})
+			Addr: w.eni.PrivateIP, Subnet: w.subnet.CIDR, Secondary: v4(w.eni.SecondaryIPs), IPv6: w.eni.IPv6})
 		if err != nil {
 			_ = netlab.Detach(router, in.Namespace, in.Link)
 			return false, err

@@ -164,26 +164,33 @@ func UDP(ns string, to netip.AddrPort, timeout time.Duration) error {
 	return u.Echo(timeout)
 }
 
-// Ping sends one ICMP echo request from ns to an IPv4 address and waits for the reply (the
-// kernel of the destination namespace answers).
+// Ping sends one ICMP (or, to an IPv6 address, ICMPv6) echo request from ns and waits for
+// the reply (the kernel of the destination namespace answers).
 func Ping(ns string, to netip.Addr, timeout time.Duration) error {
 	return PingID(ns, to, uint16(os.Getpid())^uint16(time.Now().UnixNano()), timeout)
 }
 
 // PingID is Ping with a given echo identifier (the "port" conntrack tracks ICMP echo by).
 func PingID(ns string, to netip.Addr, id uint16, timeout time.Duration) error {
+	network, unspecified, request, reply := "ip4:icmp", "0.0.0.0", byte(8), byte(0)
+	if to.Is6() {
+		network, unspecified, request, reply = "ip6:ipv6-icmp", "::", 128, 129
+	}
 	var c net.PacketConn
 	err := Do(ns, func() error {
 		var err error
-		c, err = net.ListenPacket("ip4:icmp", "0.0.0.0")
+		c, err = net.ListenPacket(network, unspecified)
 		return err
 	})
 	if err != nil {
 		return err
 	}
 	defer c.Close()
-	req := []byte{8, 0, 0, 0, byte(id >> 8), byte(id), 0, 1, 's', 't', 'k'}
-	binary.BigEndian.PutUint16(req[2:], checksum(req))
+	req := []byte{request, 0, 0, 0, byte(id >> 8), byte(id), 0, 1, 's', 't', 'k'}
+	if to.Is4() {
+		// The kernel computes ICMPv6 checksums itself (they cover the IPv6 pseudo-header).
+		binary.BigEndian.PutUint16(req[2:], checksum(req))
+	}
 	if _, err := c.WriteTo(req, &net.IPAddr{IP: to.AsSlice()}); err != nil {
 		return err
 	}
@@ -195,7 +202,7 @@ func PingID(ns string, to netip.Addr, id uint16, timeout time.Duration) error {
 		if err != nil {
 			return err
 		}
-		if n >= 8 && buf[0] == 0 && binary.BigEndian.Uint16(buf[4:]) == id && from.String() == to.String() {
+		if n >= 8 && buf[0] == reply && binary.BigEndian.Uint16(buf[4:]) == id && from.(*net.IPAddr).IP.Equal(to.AsSlice()) {
 			return nil
 		}
 		if time.Now().After(deadline) {

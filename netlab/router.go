@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
 	"github.com/vishvananda/netns"
 )
 
@@ -63,15 +64,23 @@ type Interface struct {
 	Addr      netip.Addr   // primary private IPv4 address
 	Subnet    netip.Prefix // the subnet's IPv4 block
 	Secondary []netip.Addr
+	IPv6      []netip.Addr // IPv6 addresses, if the subnet has an IPv6 block
 }
 
 // Gateway is a subnet's router address, base + 1.
 func Gateway(subnet netip.Prefix) netip.Addr { return subnet.Masked().Addr().Next() }
 
+// Gateway6 is the router's IPv6 address on every link: link-local, as IPv6 routers are (an
+// EC2 instance learns its default route from the router's link-local address).
+var Gateway6 = netip.MustParseAddr("fe80::1")
+
 // Attach creates an instance namespace (if needed) and joins it to the router: a veth pair
 // whose router end is named i.Link and whose instance end becomes eth0 with the interface's
 // MAC and addresses, a default route to the subnet gateway, and on the router a /32 route to
-// each address and proxy ARP on the link.
+// each address and proxy ARP on the link. IPv6 addresses are /128s on eth0 with a default
+// route to Gateway6, so that every IPv6 packet, also within the subnet, goes through the
+// router (as IPv4 does through proxy ARP); the router has a /128 route to each. Addresses
+// skip duplicate address detection: they are unique by construction and usable at once.
 func Attach(router string, i Interface) error {
 	if err := create(i.Namespace); err != nil {
 		return err
@@ -115,6 +124,11 @@ func Attach(router string, i Interface) error {
 			return fmt.Errorf("address %s: %w", a, err)
 		}
 	}
+	for _, a := range i.IPv6 {
+		if err := ih.AddrAdd(eth, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(a, 128)), Flags: unix.IFA_F_NODAD}); err != nil && !errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("address %s: %w", a, err)
+		}
+	}
 	for _, name := range []string{"lo", "eth0"} {
 		l, err := ih.LinkByName(name)
 		if err != nil {
@@ -127,6 +141,12 @@ func Attach(router string, i Interface) error {
 	gw := Gateway(i.Subnet)
 	if err := ih.RouteReplace(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw.AsSlice()}); err != nil {
 		return fmt.Errorf("default route via %s: %w", gw, err)
+	}
+	if len(i.IPv6) > 0 {
+		r := &netlink.Route{LinkIndex: eth.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("::/0")), Gw: Gateway6.AsSlice()}
+		if err := ih.RouteReplace(r); err != nil {
+			return fmt.Errorf("default route via %s: %w", Gateway6, err)
+		}
 	}
 
 	// Router side.
@@ -151,8 +171,17 @@ func Attach(router string, i Interface) error {
 	if err := rh.AddrAdd(lo, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(gw, 32))}); err != nil && !errors.Is(err, syscall.EEXIST) {
 		return fmt.Errorf("gateway %s: %w", gw, err)
 	}
-	for _, a := range append([]netip.Addr{i.Addr}, i.Secondary...) {
-		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(netip.PrefixFrom(a, 32)), Scope: netlink.SCOPE_LINK}
+	if len(i.IPv6) > 0 {
+		ll := &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(Gateway6, 64)), Flags: unix.IFA_F_NODAD}
+		if err := rh.AddrAdd(link, ll); err != nil && !errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("gateway %s: %w", Gateway6, err)
+		}
+	}
+	for _, a := range append(append([]netip.Addr{i.Addr}, i.Secondary...), i.IPv6...) {
+		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(netip.PrefixFrom(a, a.BitLen())), Scope: netlink.SCOPE_LINK}
+		if a.Is6() {
+			r.Scope = netlink.SCOPE_UNIVERSE // IPv6 routes have no scope; the kernel refuses link scope
+		}
 		if err := rh.RouteReplace(r); err != nil {
 			return fmt.Errorf("route to %s: %w", a, err)
 		}
