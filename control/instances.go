@@ -13,6 +13,8 @@ type RunInterface struct {
 	GroupIDs            []string
 	NetworkInterfaceID  string // attach an existing interface instead of creating one
 	PrivateIP           string
+	IPv6                []string // IPv6 addresses by address
+	IPv6Count           int      // or by number
 	DeleteOnTermination *bool
 	ConnTrack           *model.ConnTrack
 }
@@ -27,7 +29,9 @@ type RunInput struct {
 	KeyName               string
 	Zone, Tenancy         string
 	PrivateIP             string
-	UserData              []byte // decoded
+	IPv6                  []string // the primary interface's IPv6 addresses, by address
+	IPv6Count             int      // or by number
+	UserData              []byte   // decoded
 	ClientToken           string
 	InstanceTags, ENITags model.Tags
 	DisableAPITermination bool
@@ -57,6 +61,8 @@ func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Res
 		return nil, Result{}, model.InvalidValue("User data is limited to %d bytes", MaxUserData)
 	case in.PrivateIP != "" && in.MaxCount > 1:
 		return nil, Result{}, model.Errorf("InvalidParameterCombination", "A private IP address can only be given when launching one instance")
+	case len(in.IPv6) > 0 && in.MaxCount > 1:
+		return nil, Result{}, model.Errorf("InvalidParameterCombination", "IPv6 addresses can only be given when launching one instance")
 	case len(in.GroupNames) > 0 && (in.SubnetID != "" || len(in.Interfaces) > 0):
 		return nil, Result{}, model.Errorf("InvalidParameterCombination", "The parameter groupName cannot be used with the parameter subnet")
 	}
@@ -97,11 +103,11 @@ func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Res
 func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 	tn := tx.tn
 	// Where: the primary interface's subnet, the SubnetId, or the default VPC.
-	primary := RunInterface{SubnetID: in.SubnetID, GroupIDs: in.GroupIDs, PrivateIP: in.PrivateIP}
+	primary := RunInterface{SubnetID: in.SubnetID, GroupIDs: in.GroupIDs, PrivateIP: in.PrivateIP, IPv6: in.IPv6, IPv6Count: in.IPv6Count}
 	var extra []RunInterface
 	if len(in.Interfaces) > 0 {
-		if len(in.GroupIDs) > 0 || in.SubnetID != "" {
-			return nil, model.Errorf("InvalidParameterCombination", "Network interfaces and an instance-level security group or subnet may not be specified on the same request")
+		if len(in.GroupIDs) > 0 || in.SubnetID != "" || len(in.IPv6) > 0 || in.IPv6Count > 0 {
+			return nil, model.Errorf("InvalidParameterCombination", "Network interfaces and an instance-level security group, subnet or IPv6 address may not be specified on the same request")
 		}
 		found := false
 		for _, ni := range in.Interfaces {
@@ -215,7 +221,8 @@ func (s *Service) attachAll(tx *tx, inst *model.Instance, sn *model.Subnet, grou
 	if existing != nil {
 		attach(existing.Clone(), 0, primary.DeleteOnTermination != nil && *primary.DeleteOnTermination)
 	} else {
-		n, err := s.newENI(tx, sn, groups, primary.PrivateIP, 0, primary.ConnTrack, "", tags.Clone())
+		addrs := addrRequest{private: primary.PrivateIP, ipv6: primary.IPv6, ipv6Count: primary.IPv6Count}
+		n, err := s.newENI(tx, sn, groups, addrs, primary.ConnTrack, "", tags.Clone())
 		if err != nil {
 			return nil, err
 		}
@@ -232,7 +239,8 @@ func (s *Service) attachAll(tx *tx, inst *model.Instance, sn *model.Subnet, grou
 		if esn.AZ != sn.AZ {
 			return nil, model.InvalidValue("Network interfaces of one instance must be in one availability zone")
 		}
-		n, err := s.newENI(tx, esn, ni.GroupIDs, ni.PrivateIP, 0, ni.ConnTrack, "", tags.Clone())
+		addrs := addrRequest{private: ni.PrivateIP, ipv6: ni.IPv6, ipv6Count: ni.IPv6Count}
+		n, err := s.newENI(tx, esn, ni.GroupIDs, addrs, ni.ConnTrack, "", tags.Clone())
 		if err != nil {
 			return nil, err
 		}

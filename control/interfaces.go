@@ -20,6 +20,8 @@ type CreateENIInput struct {
 	Description    string
 	PrivateIP      string // empty: the lowest free address
 	SecondaryCount int
+	IPv6           []string // IPv6 addresses asked for by address
+	IPv6Count      int      // or by number (the lowest free ones)
 	// ConnTrack are the idle timeouts; nil keeps AWS's defaults.
 	ConnTrack   *model.ConnTrack
 	Tags        model.Tags
@@ -48,7 +50,8 @@ func (s *Service) CreateENI(ctx context.Context, t Tenant, in CreateENIInput) (*
 		if err != nil {
 			return err
 		}
-		eni, err = s.newENI(tx, sn, in.Groups, in.PrivateIP, in.SecondaryCount, in.ConnTrack, in.Description, in.Tags)
+		addrs := addrRequest{private: in.PrivateIP, secondary: in.SecondaryCount, ipv6: in.IPv6, ipv6Count: in.IPv6Count}
+		eni, err = s.newENI(tx, sn, in.Groups, addrs, in.ConnTrack, in.Description, in.Tags)
 		if err != nil {
 			return err
 		}
@@ -59,8 +62,23 @@ func (s *Service) CreateENI(ctx context.Context, t Tenant, in CreateENIInput) (*
 	return eni, res, err
 }
 
+// addrRequest is the addresses a new interface asks for: a primary private IPv4 address
+// (empty: the lowest free one), a number of secondary ones, and IPv6 addresses, given or
+// counted.
+type addrRequest struct {
+	private   string
+	secondary int
+	ipv6      []string
+	ipv6Count int
+}
+
+// maxAddrs is how many secondary IPv4, and how many IPv6, addresses one interface may have
+// (EC2's limit depends on the instance type; this is the largest types' 50 less the primary).
+const maxAddrs = 49
+
 // newENI builds (without storing) an interface: groups checked, address allocated, MAC chosen.
-func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, ip string, secondary int, ct *model.ConnTrack, desc string, tags model.Tags) (*model.NetworkInterface, error) {
+func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, addrs addrRequest, ct *model.ConnTrack, desc string, tags model.Tags) (*model.NetworkInterface, error) {
+	ip, secondary := addrs.private, addrs.secondary
 	if len(tx.tn.enis) >= s.cfg.Quotas.NetworkInterfaces {
 		return nil, model.Errorf("NetworkInterfaceLimitExceeded", "The maximum number of network interfaces has been reached.")
 	}
@@ -72,7 +90,7 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, ip string, s
 	if err := conn.Validate(); err != nil {
 		return nil, err
 	}
-	if secondary < 0 || secondary > 49 {
+	if secondary < 0 || secondary > maxAddrs {
 		return nil, model.InvalidValue("Value (%d) for parameter secondaryPrivateIpAddressCount is invalid.", secondary)
 	}
 	used := tx.tn.usedAddrs(sn.ID)
@@ -116,7 +134,47 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, ip string, s
 		}
 		n.SecondaryIPs = append(n.SecondaryIPs, a)
 	}
+	if n.IPv6, err = ipv6Addrs(sn, addrs, used); err != nil {
+		return nil, err
+	}
 	return n, nil
+}
+
+// ipv6Addrs gives an interface the IPv6 addresses it asks for, by address or by number (the
+// lowest free ones of the subnet's /64), marking them used.
+func ipv6Addrs(sn *model.Subnet, addrs addrRequest, used map[netip.Addr]bool) ([]netip.Addr, error) {
+	switch {
+	case len(addrs.ipv6) == 0 && addrs.ipv6Count == 0:
+		return nil, nil
+	case len(addrs.ipv6) > 0 && addrs.ipv6Count > 0:
+		return nil, model.Errorf("InvalidParameterCombination", "Specify either IPv6 addresses or an IPv6 address count, not both.")
+	case addrs.ipv6Count < 0 || addrs.ipv6Count > maxAddrs+1 || len(addrs.ipv6) > maxAddrs+1:
+		return nil, model.InvalidValue("Value (%d) for parameter ipv6AddressCount is invalid: an interface has at most %d IPv6 addresses.", max(addrs.ipv6Count, len(addrs.ipv6)), maxAddrs+1)
+	case !sn.IPv6CIDR.IsValid():
+		return nil, model.InvalidValue("Subnet %s has no IPv6 CIDR block, so its interfaces cannot have IPv6 addresses.", sn.ID)
+	}
+	var out []netip.Addr
+	for _, s := range addrs.ipv6 {
+		a, err := netip.ParseAddr(s)
+		if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
+			return nil, model.InvalidValue("Value (%s) for parameter ipv6Addresses is invalid. It must be an IPv6 address.", s)
+		}
+		if !sn.Usable6(a) {
+			return nil, model.InvalidValue("Address %s does not fall within the IPv6 range of subnet %s, or is one of the five addresses AWS reserves in it.", s, sn.ID)
+		}
+		if used[a] {
+			return nil, model.Errorf("InvalidIPAddress.InUse", "Address %s is in use.", a)
+		}
+		used[a] = true
+		out = append(out, a)
+	}
+	for i := uint64(4); len(out) < addrs.ipv6Count; i++ {
+		if a := sn.AddrAt6(i); !used[a] {
+			used[a] = true
+			out = append(out, a)
+		}
+	}
+	return out, nil
 }
 
 // checkGroups resolves an interface's group list: the VPC's default group when empty,

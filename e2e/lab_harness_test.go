@@ -131,6 +131,26 @@ func (e *labEnv) vpc(cidr string) (vpc, defaultGroup string) {
 	return *v.Vpc.VpcId, *g.SecurityGroups[0].GroupId
 }
 
+// vpc6 is vpc with an Amazon-provided IPv6 block, which it returns too.
+func (e *labEnv) vpc6(cidr string) (vpc, defaultGroup string, ipv6 netip.Prefix) {
+	e.t.Helper()
+	ctx := ctx(e.t)
+	v := must[*ec2.CreateVpcOutput](e.t)(e.c.CreateVpc(ctx, &ec2.CreateVpcInput{CidrBlock: aws.String(cidr), AmazonProvidedIpv6CidrBlock: aws.Bool(true)}))
+	g := must[*ec2.DescribeSecurityGroupsOutput](e.t)(e.c.DescribeSecurityGroups(ctx, &ec2.DescribeSecurityGroupsInput{
+		Filters: []types.Filter{{Name: aws.String("vpc-id"), Values: []string{*v.Vpc.VpcId}}, {Name: aws.String("group-name"), Values: []string{"default"}}}}))
+	return *v.Vpc.VpcId, *g.SecurityGroups[0].GroupId, netip.MustParsePrefix(*v.Vpc.Ipv6CidrBlockAssociationSet[0].Ipv6CidrBlock)
+}
+
+// subnet6 is a dual-stack subnet: cidr and the VPC IPv6 block's /64 number n.
+func (e *labEnv) subnet6(vpc, cidr string, ipv6 netip.Prefix, n byte) string {
+	e.t.Helper()
+	b := ipv6.Addr().As16()
+	b[7] = n
+	six := netip.PrefixFrom(netip.AddrFrom16(b), 64)
+	s := must[*ec2.CreateSubnetOutput](e.t)(e.c.CreateSubnet(ctx(e.t), &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String(cidr), Ipv6CidrBlock: aws.String(six.String())}))
+	return *s.Subnet.SubnetId
+}
+
 func (e *labEnv) subnet(vpc, cidr string) string {
 	e.t.Helper()
 	s := must[*ec2.CreateSubnetOutput](e.t)(e.c.CreateSubnet(ctx(e.t), &ec2.CreateSubnetInput{VpcId: aws.String(vpc), CidrBlock: aws.String(cidr)}))
@@ -187,8 +207,12 @@ func (e *labEnv) revokeOut(group string, ps ...types.IpPermission) {
 type instance struct {
 	ID, ENI string
 	IP      netip.Addr
+	IP6     netip.Addr // its first IPv6 address, if it has one
 	NS      string
 }
+
+// v6 is the instance as probes address it over IPv6.
+func (i instance) v6() instance { i.IP = i.IP6; return i }
 
 // launch runs an instance and waits until its namespace is up and filtered.
 func (e *labEnv) launch(subnet string, groups ...string) instance {
@@ -204,6 +228,9 @@ func (e *labEnv) launchWith(in *ec2.RunInstancesInput) instance {
 	e.enforced()
 	inst := instance{ID: *i.InstanceId, ENI: *i.NetworkInterfaces[0].NetworkInterfaceId,
 		IP: netip.MustParseAddr(*i.PrivateIpAddress), NS: e.prefix + "-" + *i.InstanceId}
+	if six := i.NetworkInterfaces[0].Ipv6Addresses; len(six) > 0 {
+		inst.IP6 = netip.MustParseAddr(*six[0].Ipv6Address)
+	}
 	if !netlab.Exists(inst.NS) {
 		e.t.Fatalf("instance %s enforced but namespace %s missing\n%s", inst.ID, inst.NS, e.s.stderr.String())
 	}

@@ -228,6 +228,40 @@ func TestLabEnforcement(t *testing.T) {
 		e.expectTCP(c, s, 80, false)
 	})
 
+	t.Run("IPv6", func(t *testing.T) {
+		e.t = t
+		vpc, _, six := e.vpc6("10.14.0.0/16")
+		sn := e.subnet6(vpc, "10.14.1.0/24", six, 1)
+		client, target := e.group(vpc), e.group(vpc)
+		e.allowIn(target, perm("tcp", 8080, 8080, "::/0"), perm("icmpv6", 128, -1, six.String()), perm("udp", 8080, 8080, client))
+		launch6 := func(groups ...string) instance {
+			i := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: groups, Ipv6AddressCount: aws.Int32(1)})
+			if !six.Contains(i.IP6) {
+				t.Fatalf("instance %s: IPv6 address %v, want one in %s", i.ID, i.IP6, six)
+			}
+			return i
+		}
+		c, d := launch6(client), launch6(target)
+		e.serve(d, 8080, 9090)
+		// A custom group's initial egress rule is IPv4 only (spec §2.4): no IPv6 leaves c yet.
+		e.expectTCP(c.v6(), d.v6(), 8080, false)
+		e.allowOut(client, perm("-1", -1, -1, "::/0"))
+		e.enforced()
+		e.expectTCP(c.v6(), d.v6(), 8080, true)
+		e.expectTCP(c, d, 8080, false) // the rule is for IPv6 only
+		e.expectTCP(c.v6(), d.v6(), 9090, false)
+		e.expectPing(c.v6(), d.v6(), true)
+		e.expectPing(c, d, false)
+		e.expectUDP(c.v6(), d.v6(), 8080, true) // a group reference admits its members' IPv6 addresses
+		e.expectUDP(c, d, 8080, true)
+		other := e.group(vpc)
+		e.allowOut(other, perm("-1", -1, -1, "::/0"))
+		e.setGroups(c, other)
+		e.enforced()
+		e.expectUDP(c.v6(), d.v6(), 8080, false) // no longer a member
+		e.expectTCP(c.v6(), d.v6(), 8080, true)
+	})
+
 	t.Run("two VPCs with the same CIDR are isolated", func(t *testing.T) {
 		e.t = t
 		v1, d1 := e.vpc("10.9.0.0/16")

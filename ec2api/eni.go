@@ -69,6 +69,9 @@ func (s *Server) createNetworkInterface(c *call) error {
 		}
 		in.SecondaryCount += int(n)
 	}
+	if in.IPv6, in.IPv6Count, err = ipv6Request(r, "Ipv6Addresses"); err != nil {
+		return err
+	}
 	if in.SubnetID == "" {
 		return model.Missing("SubnetId")
 	}
@@ -175,6 +178,7 @@ var eniFilters = filterer[eniRow]{
 		"status":                       one2(func(n eniRow) string { return n.Status() }),
 		"private-ip-address":           func(n eniRow) []string { return addrStrings(n.NetworkInterface) },
 		"addresses.private-ip-address": func(n eniRow) []string { return addrStrings(n.NetworkInterface) },
+		"ipv6-addresses.ipv6-address":  func(n eniRow) []string { return ipv6Strings(n.NetworkInterface) },
 		"attachment.instance-id": func(n eniRow) []string {
 			if n.Attachment != nil {
 				return one(n.Attachment.InstanceID)
@@ -209,6 +213,14 @@ func addrStrings(n *model.NetworkInterface) []string {
 		if a.Is4() {
 			out = append(out, a.String())
 		}
+	}
+	return out
+}
+
+func ipv6Strings(n *model.NetworkInterface) []string {
+	var out []string
+	for _, a := range n.IPv6 {
+		out = append(out, a.String())
 	}
 	return out
 }

@@ -87,7 +87,13 @@ func (s *Server) runInstances(c *call) error {
 		if ri.ConnTrack, err = readConnTrack(n, "ConnectionTrackingSpecification"); err != nil {
 			return err
 		}
+		if ri.IPv6, ri.IPv6Count, err = ipv6Request(n, "Ipv6Addresses"); err != nil {
+			return err
+		}
 		in.Interfaces = append(in.Interfaces, ri)
+	}
+	if in.IPv6, in.IPv6Count, err = ipv6Request(r, "Ipv6Address"); err != nil {
+		return err
 	}
 	resv, res, err := c.svc().RunInstances(c.ctx, c.tenant, in)
 	if err != nil {
@@ -158,6 +164,9 @@ func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface,
 	}
 	if primary != nil {
 		x.str("privateIpAddress", primary.PrivateIP.String())
+		if len(primary.IPv6) > 0 {
+			x.str("ipv6Address", primary.IPv6[0].String())
+		}
 		x.bool("sourceDestCheck", primary.SourceDestCheck)
 		writeGroupSet(x, primary.Groups, names)
 	} else {
@@ -252,6 +261,13 @@ var instanceFilters = filterer[instanceRow]{
 			var out []string
 			for _, n := range r.enis {
 				out = append(out, addrStrings(n)...)
+			}
+			return out
+		},
+		"network-interface.ipv6-addresses.ipv6-address": func(r instanceRow) []string {
+			var out []string
+			for _, n := range r.enis {
+				out = append(out, ipv6Strings(n)...)
 			}
 			return out
 		},

@@ -145,3 +145,44 @@ func TestInstances(t *testing.T) {
 }
 
 func uniq(s []string) []string { s = sorted(s); return slices.Compact(s) }
+
+// TestIPv6Addresses: interfaces and instances get IPv6 addresses by count or by address on
+// the wire, show them, and can be filtered by them.
+func TestIPv6Addresses(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	vpcBody := c.ok("CreateVpc", "CidrBlock", "10.6.0.0/16", "AmazonProvidedIpv6CidrBlock", "true")
+	vpc, block := field(vpcBody, "vpcId"), field(vpcBody, "ipv6CidrBlock")
+	six := strings.TrimSuffix(block, "/56") + "/64" // the block's first /64
+	sn := field(c.ok("CreateSubnet", "VpcId", vpc, "CidrBlock", "10.6.1.0/24", "Ipv6CidrBlock", six), "subnetId")
+	v4only := field(c.ok("CreateSubnet", "VpcId", vpc, "CidrBlock", "10.6.2.0/24"), "subnetId")
+	base := strings.TrimSuffix(six, "/64")
+
+	eni := c.ok("CreateNetworkInterface", "SubnetId", sn, "Ipv6AddressCount", "2")
+	if got := xmlFields(eni, "ipv6Address"); !slices.Equal(got, []string{base + "4", base + "5"}) {
+		t.Fatalf("CreateNetworkInterface Ipv6AddressCount=2: %v\n%s", got, eni)
+	}
+	given := c.ok("CreateNetworkInterface", "SubnetId", sn, "Ipv6Addresses.1.Ipv6Address", base+"99")
+	if got := xmlFields(given, "ipv6Address"); !slices.Equal(got, []string{base + "99"}) {
+		t.Fatalf("CreateNetworkInterface Ipv6Addresses: %v", got)
+	}
+	found := xmlFields(c.ok("DescribeNetworkInterfaces", "Filter.1.Name", "ipv6-addresses.ipv6-address", "Filter.1.Value.1", base+"99"), "networkInterfaceId")
+	if !slices.Equal(found, []string{field(given, "networkInterfaceId")}) {
+		t.Fatalf("ipv6-addresses.ipv6-address filter: %v", found)
+	}
+	run := c.ok("RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "SubnetId", sn, "Ipv6AddressCount", "1")
+	if got := field(run, "ipv6Address"); got != base+"6" {
+		t.Fatalf("RunInstances Ipv6AddressCount=1: ipv6Address %q\n%s", got, run)
+	}
+	byAddr := xmlFields(c.ok("DescribeInstances", "Filter.1.Name", "network-interface.ipv6-addresses.ipv6-address", "Filter.1.Value.1", base+"6"), "instanceId")
+	if byAddr = slices.Compact(byAddr); len(byAddr) != 1 || byAddr[0] != field(run, "instanceId") { // the attachment names it too
+		t.Fatalf("network-interface.ipv6-addresses.ipv6-address filter: %v", byAddr)
+	}
+	c.ok("RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1",
+		"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.SubnetId", sn, "NetworkInterface.1.Ipv6Addresses.1.Ipv6Address", base+"a")
+	c.fails("InvalidParameterValue", "CreateNetworkInterface", "SubnetId", v4only, "Ipv6AddressCount", "1")
+	c.fails("InvalidParameterCombination", "CreateNetworkInterface", "SubnetId", sn, "Ipv6AddressCount", "1", "Ipv6Addresses.1.Ipv6Address", base+"b")
+	c.fails("InvalidIPAddress.InUse", "CreateNetworkInterface", "SubnetId", sn, "Ipv6Addresses.1.Ipv6Address", base+"a")
+	c.fails("InvalidParameterValue", "CreateNetworkInterface", "SubnetId", sn, "Ipv6AddressCount", "-1")
+	c.fails("InvalidParameterCombination", "RunInstances", "ImageId", "ami-12345678", "MinCount", "2", "MaxCount", "2", "SubnetId", sn,
+		"Ipv6Address.1.Ipv6Address", base+"c")
+}

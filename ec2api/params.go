@@ -113,3 +113,23 @@ func ids(r *query.Request, key string) ([]string, error) {
 	}
 	return out, nil
 }
+
+// ipv6Request reads an interface's IPv6 addresses: Ipv6AddressCount, or the addresses of the
+// list (Ipv6Addresses.N.Ipv6Address, or Ipv6Address.N.Ipv6Address in RunInstances).
+func ipv6Request(r *query.Request, list string) (addrs []string, count int, err error) {
+	n, ok, err := optInt(r, "Ipv6AddressCount")
+	if err != nil {
+		return nil, 0, err
+	}
+	if ok && n < 0 {
+		return nil, 0, model.InvalidValue("Value (%d) for parameter ipv6AddressCount is invalid.", n)
+	}
+	for _, a := range r.List(list) {
+		v := str(a, "Ipv6Address")
+		if v == "" {
+			return nil, 0, model.Missing(list + ".N.Ipv6Address")
+		}
+		addrs = append(addrs, v)
+	}
+	return addrs, int(n), nil
+}

@@ -1,6 +1,8 @@
 package model
 
 import (
+	"encoding/binary"
+	"math"
 	"net/netip"
 )
 
@@ -71,4 +73,22 @@ func addrOffset(base, a netip.Addr) int {
 	bv := uint32(x[0])<<24 | uint32(x[1])<<16 | uint32(x[2])<<8 | uint32(x[3])
 	av := uint32(y[0])<<24 | uint32(y[1])<<16 | uint32(y[2])<<8 | uint32(y[3])
 	return int(av - bv)
+}
+
+// Usable6 reports whether a may be given to an interface as an IPv6 address of the subnet:
+// inside its IPv6 /64 and not one of the first four or the last address of that block, which
+// AWS reserves in IPv6 as it does in IPv4.
+func (s *Subnet) Usable6(a netip.Addr) bool {
+	if !s.IPv6CIDR.IsValid() || !a.Is6() || !s.IPv6CIDR.Contains(a) {
+		return false
+	}
+	host := binary.BigEndian.Uint64(a.AsSlice()[8:]) // a subnet's IPv6 block is a /64
+	return host > 3 && host != math.MaxUint64
+}
+
+// AddrAt6 is the subnet's IPv6 address at offset i from the start of its /64.
+func (s *Subnet) AddrAt6(i uint64) netip.Addr {
+	b := s.IPv6CIDR.Masked().Addr().As16()
+	binary.BigEndian.PutUint64(b[8:], i)
+	return netip.AddrFrom16(b)
 }

@@ -8,8 +8,8 @@ import (
 	"syscall"
 
 	"github.com/vishvananda/netlink"
-	"golang.org/x/sys/unix"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // CreateRouter makes a VPC's router namespace with forwarding still off: the caller programs
