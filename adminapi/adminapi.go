@@ -40,15 +40,16 @@ type SnapshotFunc func(ctx context.Context, account, region string) (policy.Snap
 
 // LabInstance is a lab instance as `stockade lab list` shows it.
 type LabInstance struct {
-	ID        string `json:"instance"`
-	Account   string `json:"account"`
-	Region    string `json:"region"`
-	VpcID     string `json:"vpc"`
-	ENI       string `json:"eni"`
-	Address   string `json:"address"`
-	Namespace string `json:"namespace"`
-	Router    string `json:"router"`
-	Link      string `json:"link"`
+	ID        string   `json:"instance"`
+	Account   string   `json:"account"`
+	Region    string   `json:"region"`
+	VpcID     string   `json:"vpc"`
+	ENI       string   `json:"eni"`
+	Address   string   `json:"address"`
+	IPv6      []string `json:"ipv6,omitempty"`
+	Namespace string   `json:"namespace"`
+	Router    string   `json:"router"`
+	Link      string   `json:"link"`
 }
 
 // LabFunc lists the lab instances; nil when the server runs no lab.

@@ -53,15 +53,16 @@ type Lab struct {
 
 // Instance is one lab instance as `stockade lab list` shows it.
 type Instance struct {
-	ID        string `json:"instance"`
-	Account   string `json:"account"`
-	Region    string `json:"region"`
-	VpcID     string `json:"vpc"`
-	ENI       string `json:"eni"`
-	Address   string `json:"address"`
-	Namespace string `json:"namespace"`
-	Router    string `json:"router"`
-	Link      string `json:"link"`
+	ID        string   `json:"instance"`
+	Account   string   `json:"account"`
+	Region    string   `json:"region"`
+	VpcID     string   `json:"vpc"`
+	ENI       string   `json:"eni"`
+	Address   string   `json:"address"`
+	IPv6      []string `json:"ipv6,omitempty"`
+	Namespace string   `json:"namespace"`
+	Router    string   `json:"router"`
+	Link      string   `json:"link"`
 }
 
 // New returns a lab; Run starts it.
@@ -202,6 +203,9 @@ func (l *Lab) add(ctx context.Context, w wanted) (fresh bool, err error) {
 	}
 	in := &Instance{ID: w.inst.ID, Account: w.tenant.Account, Region: w.tenant.Region, VpcID: vpc, ENI: w.eni.ID,
 		Address: w.eni.PrivateIP.String(), Namespace: l.cfg.Names.Instance(w.inst.ID), Router: router, Link: l.cfg.Names.Link(w.eni.ID)}
+	for _, a := range w.eni.IPv6 {
+		in.IPv6 = append(in.IPv6, a.String())
+	}
 	fresh = !netlab.Exists(in.Namespace)
 	if fresh {
 		err = netlab.Attach(router, netlab.Interface{Namespace: in.Namespace, Link: in.Link, MAC: w.eni.MAC,

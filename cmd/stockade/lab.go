@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -35,9 +36,13 @@ namespace with the private address of its interface, filtered by its security gr
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "INSTANCE\tACCOUNT\tVPC\tADDRESS\tNAMESPACE")
+			fmt.Fprintln(w, "INSTANCE\tACCOUNT\tVPC\tADDRESS\tIPV6\tNAMESPACE")
 			for _, in := range ins {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\n", in.ID, in.Account, in.VpcID, in.Address, in.Namespace)
+				six := strings.Join(in.IPv6, ",")
+				if six == "" {
+					six = "-"
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.Account, in.VpcID, in.Address, six, in.Namespace)
 			}
 			return w.Flush()
 		},
