@@ -315,7 +315,7 @@ func (g *gen) vary(base dataplane.Network) dataplane.Network {
 	var groups []*model.Group
 	for _, id := range groupIDs {
 		grp := &model.Group{ID: id, VpcID: "vpc-1"}
-		for range rng.IntN(5) {
+		for range rng.IntN(8) {
 			grp.Ingress = append(grp.Ingress, g.rule(enis, groupIDs))
 		}
 		if rng.IntN(2) == 0 {
@@ -342,7 +342,7 @@ func (g *gen) vary(base dataplane.Network) dataplane.Network {
 	}}
 	acls := []*model.NACL{def}
 	for i, sn := range g.subnets {
-		if rng.IntN(10) < 4 {
+		if rng.IntN(10) < 6 {
 			def.Assocs = append(def.Assocs, model.NACLAssoc{ID: fmt.Sprintf("aclassoc-%d", i), SubnetID: sn.ID})
 			continue
 		}
