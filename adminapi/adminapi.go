@@ -49,7 +49,7 @@ type LabInstance struct {
 	IPv6      []string `json:"ipv6,omitempty"`
 	Namespace string   `json:"namespace"`
 	Router    string   `json:"router"`
-	Link      string   `json:"link"`
+	Links     []string `json:"links"` // the router ends of its interfaces, the primary's first
 }
 
 // LabFunc lists the lab instances; nil when the server runs no lab.

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"net/netip"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -260,6 +261,43 @@ func TestLabEnforcement(t *testing.T) {
 		e.enforced()
 		e.expectUDP(c.v6(), d.v6(), 8080, false) // no longer a member
 		e.expectTCP(c.v6(), d.v6(), 8080, true)
+	})
+
+	t.Run("an instance with two interfaces", func(t *testing.T) {
+		e.t = t
+		vpc, _ := e.vpc("10.16.0.0/16")
+		s1, s2 := e.subnet(vpc, "10.16.1.0/24"), e.subnet(vpc, "10.16.2.0/24")
+		front, back := e.group(vpc), e.group(vpc)
+		e.allowIn(front, perm("tcp", 80, 80, "10.16.0.0/16"))
+		e.allowIn(back, perm("tcp", 81, 81, "10.16.0.0/16"))
+		// Each interface has its own groups; the second one's address is reached through it,
+		// and its replies leave through it (source routing), or the router's source check
+		// would drop them.
+		m := e.launchWith(&ec2.RunInstancesInput{NetworkInterfaces: []types.InstanceNetworkInterfaceSpecification{
+			{DeviceIndex: aws.Int32(0), SubnetId: aws.String(s1), Groups: []string{front}},
+			{DeviceIndex: aws.Int32(1), SubnetId: aws.String(s2), Groups: []string{back}},
+		}})
+		var second instance
+		for _, n := range must[*ec2.DescribeNetworkInterfacesOutput](t)(e.c.DescribeNetworkInterfaces(ctx(t), &ec2.DescribeNetworkInterfacesInput{
+			Filters: []types.Filter{{Name: aws.String("attachment.instance-id"), Values: []string{m.ID}}}})).NetworkInterfaces {
+			if *n.Attachment.DeviceIndex == 1 {
+				second = m
+				second.IP = netip.MustParseAddr(*n.PrivateIpAddress)
+			}
+		}
+		if !second.IP.IsValid() {
+			t.Fatalf("instance %s has no interface at device index 1", m.ID)
+		}
+		c := e.launch(s1, e.group(vpc))
+		e.serve(m, 80, 81)
+		e.expectTCP(c, m, 80, true)
+		e.expectTCP(c, m, 81, false)
+		e.expectTCP(c, second, 81, true)
+		e.expectTCP(c, second, 80, false)
+		out, err := exec.Command(binary, "lab", "--data-dir", e.s.dataDir, "exec", m.ID, "--", "ip", "-o", "-4", "addr", "show", "dev", "eth1").CombinedOutput()
+		if err != nil || !strings.Contains(string(out), second.IP.String()+"/24") {
+			t.Errorf("eth1 of %s: %v\n%s", m.ID, err, out)
+		}
 	})
 
 	t.Run("two VPCs with the same CIDR are isolated", func(t *testing.T) {

@@ -62,7 +62,7 @@ type Instance struct {
 	IPv6      []string `json:"ipv6,omitempty"`
 	Namespace string   `json:"namespace"`
 	Router    string   `json:"router"`
-	Link      string   `json:"link"`
+	Links     []string `json:"links"` // the router ends of its interfaces, the primary's first
 }
 
 // New returns a lab; Run starts it.
@@ -98,12 +98,20 @@ func (l *Lab) Run(ctx context.Context) error {
 	}
 }
 
-// wanted is a running instance's primary interface and where it lives.
+// wanted is a running instance, its primary interface and where it lives, and its other
+// interfaces.
 type wanted struct {
 	inst   *model.Instance
 	eni    *model.NetworkInterface
 	subnet *model.Subnet
+	extra  []attached
 	tenant control.Tenant
+}
+
+// attached is an interface at a device index other than 0, with its subnet.
+type attached struct {
+	eni    *model.NetworkInterface
+	subnet *model.Subnet
 }
 
 // Reconcile creates the namespaces of new running instances and removes those of instances
@@ -128,7 +136,13 @@ func (l *Lab) Reconcile(ctx context.Context) error {
 			if e == nil || subnets[e.SubnetID] == nil {
 				continue
 			}
-			want[in.ID] = wanted{in, e, subnets[e.SubnetID], n.Tenant}
+			w := wanted{inst: in, eni: e, subnet: subnets[e.SubnetID], tenant: n.Tenant}
+			for _, id := range in.InterfaceIDs[1:] {
+				if x := enis[id]; x != nil && x.Attachment != nil && subnets[x.SubnetID] != nil {
+					w.extra = append(w.extra, attached{x, subnets[x.SubnetID]})
+				}
+			}
+			want[in.ID] = w
 		}
 	}
 	l.mu.Lock()
@@ -202,22 +216,39 @@ func (l *Lab) add(ctx context.Context, w wanted) (fresh bool, err error) {
 		l.routers[vpc] = true
 	}
 	in := &Instance{ID: w.inst.ID, Account: w.tenant.Account, Region: w.tenant.Region, VpcID: vpc, ENI: w.eni.ID,
-		Address: w.eni.PrivateIP.String(), Namespace: l.cfg.Names.Instance(w.inst.ID), Router: router, Link: l.cfg.Names.Link(w.eni.ID)}
+		Address: w.eni.PrivateIP.String(), Namespace: l.cfg.Names.Instance(w.inst.ID), Router: router}
 	for _, a := range w.eni.IPv6 {
 		in.IPv6 = append(in.IPv6, a.String())
 	}
+	ifaces := []netlab.Interface{l.iface(in.Namespace, w.eni, w.subnet)}
+	for _, x := range w.extra {
+		ifaces = append(ifaces, l.iface(in.Namespace, x.eni, x.subnet))
+	}
+	for _, i := range ifaces {
+		in.Links = append(in.Links, i.Link)
+	}
 	fresh = !netlab.Exists(in.Namespace)
 	if fresh {
-		err = netlab.Attach(router, netlab.Interface{Namespace: in.Namespace, Link: in.Link, MAC: w.eni.MAC,
-			Addr: w.eni.PrivateIP, Subnet: w.subnet.CIDR, Secondary: v4(w.eni.SecondaryIPs), IPv6: w.eni.IPv6})
-		if err != nil {
-			_ = netlab.Detach(router, in.Namespace, in.Link)
-			return false, err
+		for _, i := range ifaces {
+			if err := netlab.Attach(router, i); err != nil {
+				_ = netlab.Detach(router, in.Namespace, in.Links...)
+				return false, fmt.Errorf("%s: %w", i.Device(), err)
+			}
 		}
-		l.cfg.Log.Info("lab instance up", "instance", in.ID, "address", in.Address, "namespace", in.Namespace)
+		l.cfg.Log.Info("lab instance up", "instance", in.ID, "address", in.Address, "interfaces", len(ifaces), "namespace", in.Namespace)
 	}
 	l.instances[in.ID] = in
 	return fresh, nil
+}
+
+// iface is how an interface of an instance is wired in its namespace.
+func (l *Lab) iface(ns string, e *model.NetworkInterface, sn *model.Subnet) netlab.Interface {
+	i := netlab.Interface{Namespace: ns, Link: l.cfg.Names.Link(e.ID), MAC: e.MAC,
+		Addr: e.PrivateIP, Subnet: sn.CIDR, Secondary: v4(e.SecondaryIPs), IPv6: e.IPv6}
+	if e.Attachment != nil {
+		i.DeviceIndex = e.Attachment.DeviceIndex
+	}
+	return i
 }
 
 func v4(as []netip.Addr) []netip.Addr {
@@ -232,7 +263,7 @@ func v4(as []netip.Addr) []netip.Addr {
 
 func (l *Lab) remove(in *Instance) error {
 	delete(l.instances, in.ID)
-	if err := netlab.Detach(in.Router, in.Namespace, in.Link); err != nil {
+	if err := netlab.Detach(in.Router, in.Namespace, in.Links...); err != nil {
 		return fmt.Errorf("remove instance %s: %w", in.ID, err)
 	}
 	l.cfg.Log.Info("lab instance removed", "instance", in.ID, "namespace", in.Namespace)

@@ -65,6 +65,22 @@ type Interface struct {
 	Subnet    netip.Prefix // the subnet's IPv4 block
 	Secondary []netip.Addr
 	IPv6      []netip.Addr // IPv6 addresses, if the subnet has an IPv6 block
+	// DeviceIndex is the interface's place on the instance, as EC2 numbers it: N is ethN.
+	// The primary (0) has the namespace's default routes. Any other routes what its own
+	// addresses send through itself (by source, in routing table 100+N), as a multi-homed
+	// instance must for the router's source check to let its replies through.
+	DeviceIndex int
+}
+
+// Device is the interface's name inside the instance: eth0, eth1...
+func (i Interface) Device() string { return fmt.Sprintf("eth%d", i.DeviceIndex) }
+
+// table is the routing table of a secondary interface's source routes (0: the main table).
+func (i Interface) table() int {
+	if i.DeviceIndex == 0 {
+		return 0
+	}
+	return 100 + i.DeviceIndex
 }
 
 // Gateway is a subnet's router address, base + 1.
@@ -75,9 +91,9 @@ func Gateway(subnet netip.Prefix) netip.Addr { return subnet.Masked().Addr().Nex
 var Gateway6 = netip.MustParseAddr("fe80::1")
 
 // Attach creates an instance namespace (if needed) and joins it to the router: a veth pair
-// whose router end is named i.Link and whose instance end becomes eth0 with the interface's
-// MAC and addresses, a default route to the subnet gateway, and on the router a /32 route to
-// each address and proxy ARP on the link. IPv6 addresses are /128s on eth0 with a default
+// whose router end is named i.Link and whose instance end becomes i.Device() (eth0 for the
+// primary interface) with the interface's MAC and addresses, a default route to the subnet
+// gateway, and on the router a /32 route to each address and proxy ARP on the link. IPv6 addresses are /128s on eth0 with a default
 // route to Gateway6, so that every IPv6 packet, also within the subnet, goes through the
 // router (as IPv4 does through proxy ARP); the router has a /128 route to each. Addresses
 // skip duplicate address detection: they are unique by construction and usable at once.
@@ -104,8 +120,8 @@ func Attach(router string, i Interface) error {
 	if old, err := rh.LinkByName(i.Link); err == nil {
 		_ = rh.LinkDel(old) // a half-made link from an earlier attempt
 	}
-	// The peer is made inside the instance's own (new) namespace, so it can be eth0 at once.
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: i.Link}, PeerName: "eth0", PeerNamespace: netlink.NsFd(int(inst))}
+	// The peer is made inside the instance's own namespace, so it can be eth0 (ethN) at once.
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: i.Link}, PeerName: i.Device(), PeerNamespace: netlink.NsFd(int(inst))}
 	if mac, err := net.ParseMAC(i.MAC); err == nil {
 		veth.PeerHardwareAddr = mac
 	}
@@ -114,7 +130,7 @@ func Attach(router string, i Interface) error {
 	}
 
 	// Instance side.
-	eth, err := ih.LinkByName("eth0")
+	eth, err := ih.LinkByName(i.Device())
 	if err != nil {
 		return err
 	}
@@ -129,7 +145,7 @@ func Attach(router string, i Interface) error {
 			return fmt.Errorf("address %s: %w", a, err)
 		}
 	}
-	for _, name := range []string{"lo", "eth0"} {
+	for _, name := range []string{"lo", i.Device()} {
 		l, err := ih.LinkByName(name)
 		if err != nil {
 			return err
@@ -139,13 +155,26 @@ func Attach(router string, i Interface) error {
 		}
 	}
 	gw := Gateway(i.Subnet)
-	if err := ih.RouteReplace(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw.AsSlice()}); err != nil {
+	if err := ih.RouteReplace(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw.AsSlice(), Table: i.table()}); err != nil {
 		return fmt.Errorf("default route via %s: %w", gw, err)
 	}
 	if len(i.IPv6) > 0 {
-		r := &netlink.Route{LinkIndex: eth.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("::/0")), Gw: Gateway6.AsSlice()}
+		r := &netlink.Route{LinkIndex: eth.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("::/0")), Gw: Gateway6.AsSlice(), Table: i.table()}
 		if err := ih.RouteReplace(r); err != nil {
 			return fmt.Errorf("default route via %s: %w", Gateway6, err)
+		}
+	}
+	if i.table() != 0 {
+		for _, a := range append(append([]netip.Addr{i.Addr}, i.Secondary...), i.IPv6...) {
+			rule := netlink.NewRule()
+			rule.Src, rule.Table = ipNet(netip.PrefixFrom(a, a.BitLen())), i.table()
+			rule.Family = unix.AF_INET
+			if a.Is6() {
+				rule.Family = unix.AF_INET6
+			}
+			if err := ih.RuleAdd(rule); err != nil && !errors.Is(err, syscall.EEXIST) {
+				return fmt.Errorf("source route of %s: %w", a, err)
+			}
 		}
 	}
 
@@ -189,12 +218,14 @@ func Attach(router string, i Interface) error {
 	return nil
 }
 
-// Detach removes an instance: its processes, its link (both ends) and its namespace.
-func Detach(router, instance, link string) error {
+// Detach removes an instance: its processes, its links (both ends) and its namespace.
+func Detach(router, instance string, links ...string) error {
 	if Exists(router) {
 		if rh, err := handle(router); err == nil {
-			if l, err := rh.LinkByName(link); err == nil {
-				_ = rh.LinkDel(l)
+			for _, link := range links {
+				if l, err := rh.LinkByName(link); err == nil {
+					_ = rh.LinkDel(l)
+				}
 			}
 			rh.Close()
 		}
