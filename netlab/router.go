@@ -93,10 +93,12 @@ var Gateway6 = netip.MustParseAddr("fe80::1")
 // Attach creates an instance namespace (if needed) and joins it to the router: a veth pair
 // whose router end is named i.Link and whose instance end becomes i.Device() (eth0 for the
 // primary interface) with the interface's MAC and addresses, a default route to the subnet
-// gateway, and on the router a /32 route to each address and proxy ARP on the link. IPv6 addresses are /128s on eth0 with a default
-// route to Gateway6, so that every IPv6 packet, also within the subnet, goes through the
-// router (as IPv4 does through proxy ARP); the router has a /128 route to each. Addresses
-// skip duplicate address detection: they are unique by construction and usable at once.
+// gateway, and on the router a /32 route to each address and proxy ARP on the link.
+//
+// IPv6 addresses are /128s with a default route to Gateway6, so that every IPv6 packet, also
+// within the subnet, goes through the router (as IPv4 does through proxy ARP); the router has
+// a /128 route to each. Addresses skip duplicate address detection: they are unique by
+// construction and usable at once.
 func Attach(router string, i Interface) error {
 	if err := create(i.Namespace); err != nil {
 		return err
