@@ -133,9 +133,7 @@ func BenchmarkUpdateMembership(b *testing.B) {
 	l.apply(prev.Replace())
 	i := 0
 	for b.Loop() {
-		e := n.Snapshot.ENIs[i%1000].Clone()
-		e.Groups[0] = fmt.Sprintf("sg-%d", (i*7)%2500)
-		n.Snapshot.ENIs[i%1000] = e
+		changeMembership(&n, i)
 		rs := r.Render(n)
 		tx, ok := rs.Update(prev)
 		if !ok {
@@ -269,6 +267,14 @@ func connectRate(b *testing.B, ns string, to netip.AddrPort, d time.Duration) fl
 	return float64(done.Load()) / d.Seconds()
 }
 
+// changeMembership is the i-th membership change of the full-quota network of 1,000
+// interfaces and 2,500 groups: one interface's first group is swapped for another.
+func changeMembership(n *dataplane.Network, i int) {
+	e := n.Snapshot.ENIs[i%1000].Clone()
+	e.Groups[0] = fmt.Sprintf("sg-%d", (i*7)%2500)
+	n.Snapshot.ENIs[i%1000] = e
+}
+
 // BenchmarkRenderChange is the agent's CPU cost for one membership change at 1,000
 // interfaces and 2,500 groups: render with the cache, then compute the in-place update.
 func BenchmarkRenderChange(b *testing.B) {
@@ -279,9 +285,7 @@ func BenchmarkRenderChange(b *testing.B) {
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		e := n.Snapshot.ENIs[i%1000].Clone()
-		e.Groups[0] = fmt.Sprintf("sg-%d", (i*7)%2500)
-		n.Snapshot.ENIs[i%1000] = e
+		changeMembership(&n, i)
 		rs := r.Render(n)
 		if _, ok := rs.Update(prev); !ok {
 			b.Fatal("no update")
