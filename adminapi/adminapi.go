@@ -20,7 +20,7 @@ import (
 	"time"
 
 	"github.com/stockade/stockade/auth"
-	"github.com/stockade/stockade/policy"
+	"github.com/stockade/stockade/netmap"
 )
 
 // SocketName is the socket's file name inside the data directory.
@@ -36,24 +36,10 @@ type AccountInfo struct {
 }
 
 // SnapshotFunc reads one account's network in one region, consistent at one revision.
-type SnapshotFunc func(ctx context.Context, account, region string) (policy.Snapshot, error)
-
-// LabInstance is a lab instance as `stockade lab list` shows it.
-type LabInstance struct {
-	ID        string   `json:"instance"`
-	Account   string   `json:"account"`
-	Region    string   `json:"region"`
-	VpcID     string   `json:"vpc"`
-	ENI       string   `json:"eni"`
-	Address   string   `json:"address"`
-	IPv6      []string `json:"ipv6,omitempty"`
-	Namespace string   `json:"namespace"`
-	Router    string   `json:"router"`
-	Links     []string `json:"links"` // the router ends of its interfaces, the primary's first
-}
+type SnapshotFunc func(ctx context.Context, account, region string) (netmap.Snapshot, error)
 
 // LabFunc lists the lab instances; nil when the server runs no lab.
-type LabFunc func() []LabInstance
+type LabFunc func() []netmap.LabInstance
 
 // ErrNoLab is what the lab endpoints answer on a server without a lab.
 var ErrNoLab = errors.New("this server runs no lab: start it as root, without --lab=false")
@@ -185,16 +171,16 @@ func (c *Client) ListAccounts(ctx context.Context) ([]AccountInfo, error) {
 
 // Snapshot reads an account's network (by name or ID; empty for the administrator's) in a
 // region.
-func (c *Client) Snapshot(ctx context.Context, account, region string) (policy.Snapshot, error) {
-	var s policy.Snapshot
+func (c *Client) Snapshot(ctx context.Context, account, region string) (netmap.Snapshot, error) {
+	var s netmap.Snapshot
 	q := url.Values{"account": {account}, "region": {region}}
 	err := c.do(ctx, http.MethodGet, "/v1/snapshot?"+q.Encode(), "", &s)
 	return s, err
 }
 
 // LabInstances lists the lab instances of the server.
-func (c *Client) LabInstances(ctx context.Context) ([]LabInstance, error) {
-	var out []LabInstance
+func (c *Client) LabInstances(ctx context.Context) ([]netmap.LabInstance, error) {
+	var out []netmap.LabInstance
 	err := c.do(ctx, http.MethodGet, "/v1/lab/instances", "", &out)
 	return out, err
 }

@@ -23,15 +23,15 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netmap"
 )
 
 // Source is where the agent learns the desired state.
 type Source interface {
 	// Networks returns every tenant's network and a store revision they include.
-	Networks() (rev int64, nets []control.Network)
+	Networks() (rev int64, nets []netmap.Network)
 	// Watch reports committed revisions until ctx ends.
 	Watch(ctx context.Context) <-chan int64
 }

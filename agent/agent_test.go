@@ -11,17 +11,16 @@ import (
 	"time"
 
 	"github.com/stockade/stockade/agent"
-	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/model"
-	"github.com/stockade/stockade/policy"
+	"github.com/stockade/stockade/netmap"
 )
 
 // source is a Source whose network the test changes by hand.
 type source struct {
 	mu  sync.Mutex
 	rev int64
-	net control.Network
+	net netmap.Network
 	c   chan int64
 }
 
@@ -29,15 +28,15 @@ func newSource() *source {
 	vpc := &model.VPC{ID: "vpc-1", CIDR: netip.MustParsePrefix("10.0.0.0/16")}
 	g := &model.Group{ID: "sg-1", VpcID: "vpc-1"}
 	e := &model.NetworkInterface{ID: "eni-1", VpcID: "vpc-1", SubnetID: "subnet-1", Groups: []string{"sg-1"}, PrivateIP: netip.MustParseAddr("10.0.1.4")}
-	return &source{rev: 1, c: make(chan int64, 16), net: control.Network{Snapshot: policy.Snapshot{
+	return &source{rev: 1, c: make(chan int64, 16), net: netmap.Network{Snapshot: netmap.Snapshot{
 		VPCs: []*model.VPC{vpc}, Groups: []*model.Group{g}, ENIs: []*model.NetworkInterface{e},
 		Subnets: []*model.Subnet{{ID: "subnet-1", VpcID: "vpc-1", CIDR: netip.MustParsePrefix("10.0.1.0/24")}}}}}
 }
 
-func (s *source) Networks() (int64, []control.Network) {
+func (s *source) Networks() (int64, []netmap.Network) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return s.rev, []control.Network{s.net}
+	return s.rev, []netmap.Network{s.net}
 }
 
 func (s *source) Watch(ctx context.Context) <-chan int64 { return s.c }

@@ -7,21 +7,21 @@ import (
 	"slices"
 
 	"github.com/stockade/stockade/model"
-	"github.com/stockade/stockade/policy"
+	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store"
 )
 
 // Network is one tenant's network and instances, as a host agent and the lab see them.
 type Network struct {
 	Tenant Tenant
-	policy.Snapshot
+	netmap.Snapshot
 	Instances []*model.Instance
 }
 
 // Networks returns every tenant's network. Every write the store had committed when it was
 // called is in them, so rev — the store revision read first — is a revision they include.
 // The objects are immutable (copy on write) and stay valid after the call.
-func (s *Service) Networks() (rev int64, nets []Network) {
+func (s *Service) Networks() (rev int64, nets []netmap.Network) {
 	rev = s.st.Revision()
 	s.mu.Lock()
 	tenants := make([]*tenant, 0, len(s.tenants))
@@ -32,12 +32,12 @@ func (s *Service) Networks() (rev int64, nets []Network) {
 	for _, tn := range tenants {
 		tn.mu.RLock()
 		if tn.initialised {
-			nets = append(nets, Network{Tenant: tn.key, Snapshot: tn.snapshot(),
+			nets = append(nets, netmap.Network{Tenant: tn.key, Snapshot: tn.snapshot(),
 				Instances: sorted(tn.instances, func(x *model.Instance) string { return x.ID })})
 		}
 		tn.mu.RUnlock()
 	}
-	slices.SortFunc(nets, func(a, b Network) int {
+	slices.SortFunc(nets, func(a, b netmap.Network) int {
 		return cmp.Or(cmp.Compare(a.Tenant.Account, b.Tenant.Account), cmp.Compare(a.Tenant.Region, b.Tenant.Region))
 	})
 	return rev, nets

@@ -6,7 +6,7 @@ import (
 	"net/netip"
 
 	"github.com/stockade/stockade/model"
-	"github.com/stockade/stockade/policy"
+	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/reach"
 )
 
@@ -208,9 +208,9 @@ func (tn *tenant) analyse(p *model.InsightsPath, out *model.InsightsAnalysis) er
 }
 
 // snapshot is the tenant's network as the policy engine sees it.
-func (tn *tenant) snapshot() policy.Snapshot {
+func (tn *tenant) snapshot() netmap.Snapshot {
 	v := View{tn}
-	return policy.Snapshot{VPCs: v.VPCs(), Subnets: v.Subnets(), ENIs: v.ENIs(), Groups: v.Groups(),
+	return netmap.Snapshot{VPCs: v.VPCs(), Subnets: v.Subnets(), ENIs: v.ENIs(), Groups: v.Groups(),
 		PrefixLists: v.PrefixLists(), NACLs: v.NACLs()}
 }
 
@@ -226,7 +226,7 @@ func (s *Service) DeleteInsightsAnalysis(ctx context.Context, t Tenant, id strin
 }
 
 // Snapshot is the tenant's network for the policy engine and the analyser.
-func (v View) Snapshot() policy.Snapshot { return v.tn.snapshot() }
+func (v View) Snapshot() netmap.Snapshot { return v.tn.snapshot() }
 
 // InsightsPaths returns every Network Insights path, sorted by ID.
 func (v View) InsightsPaths() []*model.InsightsPath {

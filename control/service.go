@@ -12,15 +12,13 @@ import (
 	"time"
 
 	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store"
 )
 
-// Tenant names one account in one region: the unit of isolation. Resources of one tenant are
-// invisible to every other.
-type Tenant struct {
-	Account string
-	Region  string
-}
+// Tenant names one account in one region: the unit of isolation (netmap.Tenant, named here
+// because every operation takes one).
+type Tenant = netmap.Tenant
 
 // Config configures a Service. The zero value is not valid; start from DefaultConfig.
 type Config struct {
@@ -267,7 +265,7 @@ func parseKey(k string) (t Tenant, kind, id string, ok bool) {
 	if len(parts) != 4 || !strings.HasPrefix(k, resourcePrefix) {
 		return Tenant{}, "", "", false
 	}
-	return Tenant{parts[0], parts[1]}, parts[2], parts[3], true
+	return Tenant{Account: parts[0], Region: parts[1]}, parts[2], parts[3], true
 }
 
 func decode[T any](b []byte) (*T, error) {

@@ -15,7 +15,7 @@ import (
 	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netlab"
-	"github.com/stockade/stockade/policy"
+	"github.com/stockade/stockade/netmap"
 )
 
 // fullQuotas is a VPC at AWS's quotas: n interfaces in four /18 subnets, each with five of
@@ -82,7 +82,7 @@ func network(n, groups, cidrRules int) dataplane.Network {
 		}
 		acls = append(acls, acl)
 	}
-	return dataplane.Network{VPC: vpc, Snapshot: policy.Snapshot{VPCs: []*model.VPC{vpc}, Subnets: subnets, ENIs: enis, Groups: gs,
+	return dataplane.Network{VPC: vpc, Snapshot: netmap.Snapshot{VPCs: []*model.VPC{vpc}, Subnets: subnets, ENIs: enis, Groups: gs,
 		PrefixLists: []*model.PrefixList{pl}, NACLs: acls}}
 }
 

@@ -17,6 +17,7 @@ import (
 	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netlab"
+	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/policy"
 )
 
@@ -288,7 +289,7 @@ func (g *gen) network() dataplane.Network {
 		enis = append(enis, &model.NetworkInterface{ID: fmt.Sprintf("eni-%d", i), SubnetID: sn.ID, VpcID: "vpc-1",
 			MAC: fmt.Sprintf("02:00:00:00:01:%02x", i), PrivateIP: netip.AddrFrom4(ip), IPv6: []netip.Addr{netip.AddrFrom16(ip6)}})
 	}
-	return dataplane.Network{VPC: g.vpc, Snapshot: policy.Snapshot{VPCs: []*model.VPC{g.vpc}, Subnets: g.subnets, ENIs: enis}}
+	return dataplane.Network{VPC: g.vpc, Snapshot: netmap.Snapshot{VPCs: []*model.VPC{g.vpc}, Subnets: g.subnets, ENIs: enis}}
 }
 
 func pick[T any](rng *rand.Rand, xs ...T) T { return xs[rng.IntN(len(xs))] }
@@ -357,7 +358,7 @@ func (g *gen) vary(base dataplane.Network) dataplane.Network {
 		}
 		acls = append(acls, acl)
 	}
-	n.Snapshot = policy.Snapshot{VPCs: base.Snapshot.VPCs, Subnets: base.Snapshot.Subnets, ENIs: enis, Groups: groups,
+	n.Snapshot = netmap.Snapshot{VPCs: base.Snapshot.VPCs, Subnets: base.Snapshot.Subnets, ENIs: enis, Groups: groups,
 		PrefixLists: []*model.PrefixList{pl}, NACLs: acls}
 	return n
 }
@@ -504,7 +505,7 @@ func (f flow) addrs() (src, dst netip.Addr) {
 }
 
 func (f flow) String() string {
-	name := map[uint8]string{policy.ProtoTCP: "tcp", policy.ProtoUDP: "udp", policy.ProtoICMP: "icmp echo", policy.ProtoICMPv6: "icmpv6 echo"}[f.proto]
+	name := map[uint8]string{model.ProtoNumTCP: "tcp", model.ProtoNumUDP: "udp", model.ProtoNumICMP: "icmp echo", model.ProtoNumICMPv6: "icmpv6 echo"}[f.proto]
 	src, dst := f.addrs()
 	return fmt.Sprintf("%s %s(%s):%d → %s(%s):%d", name, f.src.ID, src, f.sport, f.dst.ID, dst, f.dport)
 }
@@ -516,10 +517,10 @@ func (g *gen) flows(n dataplane.Network, count int, port *int) []flow {
 		i := g.rng.IntN(len(enis))
 		j := (i + 1 + g.rng.IntN(len(enis)-1)) % len(enis)
 		*port++
-		f := flow{src: enis[i], dst: enis[j], v6: g.rng.IntN(3) == 0, proto: pick(g.rng, uint8(policy.ProtoTCP), policy.ProtoTCP, policy.ProtoUDP, policy.ProtoICMP),
+		f := flow{src: enis[i], dst: enis[j], v6: g.rng.IntN(3) == 0, proto: pick(g.rng, uint8(model.ProtoNumTCP), model.ProtoNumTCP, model.ProtoNumUDP, model.ProtoNumICMP),
 			sport: *port, dport: pick(g.rng, g.ports...)}
-		if f.v6 && f.proto == policy.ProtoICMP {
-			f.proto = policy.ProtoICMPv6
+		if f.v6 && f.proto == model.ProtoNumICMP {
+			f.proto = model.ProtoNumICMPv6
 		}
 		out = append(out, f)
 	}
@@ -533,10 +534,10 @@ func (f flow) exchange(ct *policy.Conntrack) bool {
 	first := policy.Flow{Src: src, Dst: dst, Proto: f.proto, SrcPort: uint16(f.sport), DstPort: uint16(f.dport)}
 	reply := policy.Flow{Src: dst, Dst: src, Proto: f.proto, SrcPort: uint16(f.dport), DstPort: uint16(f.sport)}
 	switch f.proto {
-	case policy.ProtoICMP:
+	case model.ProtoNumICMP:
 		first = policy.Flow{Src: src, Dst: dst, Proto: f.proto, ICMPType: 8}
 		reply = policy.Flow{Src: dst, Dst: src, Proto: f.proto, ICMPType: 0}
-	case policy.ProtoICMPv6:
+	case model.ProtoNumICMPv6:
 		first = policy.Flow{Src: src, Dst: dst, Proto: f.proto, ICMPType: 128}
 		reply = policy.Flow{Src: dst, Dst: src, Proto: f.proto, ICMPType: 129}
 	}
@@ -549,13 +550,13 @@ func (f flow) send(ns map[string]string, timeout time.Duration) (*netlab.Conn, e
 	_, dst := f.addrs()
 	to := netip.AddrPortFrom(dst, uint16(f.dport))
 	switch f.proto {
-	case policy.ProtoTCP:
+	case model.ProtoNumTCP:
 		c, err := netlab.DialTCPFrom(ns[f.src.ID], f.sport, to, timeout)
 		if err != nil {
 			return nil, err
 		}
 		return c, c.Echo(timeout)
-	case policy.ProtoUDP:
+	case model.ProtoNumUDP:
 		u, err := netlab.DialUDP(ns[f.src.ID], to, f.sport)
 		if err != nil {
 			return nil, err

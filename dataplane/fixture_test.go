@@ -5,7 +5,7 @@ import (
 
 	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/model"
-	"github.com/stockade/stockade/policy"
+	"github.com/stockade/stockade/netmap"
 )
 
 func rule(proto string, from, to int32, peer model.Peer) model.Rule {
@@ -38,7 +38,7 @@ func threeTier() dataplane.Network {
 		return &model.NetworkInterface{ID: id, SubnetID: subnet, VpcID: "vpc-1", Groups: []string{group}, MAC: "02:00:00:00:00:0" + id[len(id)-1:],
 			PrivateIP: netip.MustParseAddr(ip)}
 	}
-	return dataplane.Network{VPC: vpc, Snapshot: policy.Snapshot{
+	return dataplane.Network{VPC: vpc, Snapshot: netmap.Snapshot{
 		VPCs: []*model.VPC{vpc}, Subnets: []*model.Subnet{s1, s2}, NACLs: []*model.NACL{acl},
 		Groups: []*model.Group{web, app, db},
 		ENIs: []*model.NetworkInterface{eni("eni-1", "subnet-1", "10.0.1.10", "sg-web"),

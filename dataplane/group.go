@@ -9,7 +9,6 @@ import (
 	"go4.org/netipx"
 
 	"github.com/stockade/stockade/model"
-	"github.com/stockade/stockade/policy"
 )
 
 // group renders one direction of a security group as a chain of a few lookups, each of which
@@ -153,10 +152,10 @@ func ruleItem(proto int, from, to int32, p netip.Prefix, v4 bool) (item, bool) {
 	switch proto {
 	case -1:
 		return item{0, 255<<16 | 0xffff, p}, true
-	case policy.ProtoTCP, policy.ProtoUDP:
+	case model.ProtoNumTCP, model.ProtoNumUDP:
 		return item{uint32(proto)<<16 | uint32(from), uint32(proto)<<16 | uint32(to), p}, true
-	case policy.ProtoICMP, policy.ProtoICMPv6:
-		if (proto == policy.ProtoICMP) != v4 {
+	case model.ProtoNumICMP, model.ProtoNumICMPv6:
+		if (proto == model.ProtoNumICMP) != v4 {
 			return item{}, false
 		}
 		lo, hi := icmpKeys(from, to)
@@ -273,13 +272,13 @@ func protoMatch(proto int, from, to int32, v4 bool) (string, bool) {
 	switch proto {
 	case -1:
 		return "", true
-	case policy.ProtoTCP, policy.ProtoUDP:
+	case model.ProtoNumTCP, model.ProtoNumUDP:
 		if from == 0 && to == 65535 {
 			return "meta l4proto " + protoWord(proto), true
 		}
 		return fmt.Sprintf("%s dport %s", protoWord(proto), portRange(from, to)), true
-	case policy.ProtoICMP, policy.ProtoICMPv6:
-		if (proto == policy.ProtoICMP) != v4 {
+	case model.ProtoNumICMP, model.ProtoNumICMPv6:
+		if (proto == model.ProtoNumICMP) != v4 {
 			return "", false
 		}
 		return icmpMatch(proto, from, to), true
@@ -377,7 +376,7 @@ func (r *renderer) eni(e *model.NetworkInterface) {
 		}
 		var untrackedLines []string
 		for _, v4 := range []bool{true, false} {
-			for _, proto := range []int{policy.ProtoTCP, policy.ProtoUDP} {
+			for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
 				if allOpen(groups, !egress, proto, v4) {
 					untrackedLines = append(untrackedLines, fmt.Sprintf("meta mark & 0x%x == 0x%x %s meta l4proto %s meta mark set meta mark | 0x%x",
 						openMark, openMark, nfproto(v4), protoWord(proto), untracked))

@@ -89,7 +89,7 @@ func TestKernelThreeTier(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range []struct{ from, to *model.NetworkInterface }{{web, app}, {app, db}, {web, db}, {db, web}, {app, web}} {
-		f := policy.Flow{Src: c.from.PrivateIP, Dst: c.to.PrivateIP, Proto: policy.ProtoTCP, SrcPort: 40000, DstPort: 8080}
+		f := policy.Flow{Src: c.from.PrivateIP, Dst: c.to.PrivateIP, Proto: model.ProtoNumTCP, SrcPort: 40000, DstPort: 8080}
 		want := p.Verdict(policy.Endpoint{ENI: c.from.ID}, policy.Endpoint{ENI: c.to.ID}, f) == policy.Admitted
 		err := netlab.TCP(ns[c.from.ID], netip.AddrPortFrom(c.to.PrivateIP, 8080), netlab.Timeout(want))
 		if (err == nil) != want {

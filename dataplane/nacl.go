@@ -9,7 +9,6 @@ import (
 	"go4.org/netipx"
 
 	"github.com/stockade/stockade/model"
-	"github.com/stockade/stockade/policy"
 )
 
 // acl renders one direction of a network ACL. The entries are stateless and meet every packet
@@ -63,9 +62,9 @@ func aclItem(e model.NACLEntry) (lo, hi uint32) {
 	}
 	p := uint32(model.ProtocolNumber(e.Protocol))
 	switch {
-	case e.HasPorts && (p == policy.ProtoTCP || p == policy.ProtoUDP):
+	case e.HasPorts && (p == model.ProtoNumTCP || p == model.ProtoNumUDP):
 		return p<<16 | uint32(e.FromPort), p<<16 | uint32(e.ToPort)
-	case e.HasICMP && (p == policy.ProtoICMP || p == policy.ProtoICMPv6):
+	case e.HasICMP && (p == model.ProtoNumICMP || p == model.ProtoNumICMPv6):
 		l, h := icmpKeys(e.ICMPType, e.ICMPCode)
 		return p<<16 | l, p<<16 | h
 	}

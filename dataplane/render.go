@@ -10,7 +10,7 @@ import (
 	"strings"
 
 	"github.com/stockade/stockade/model"
-	"github.com/stockade/stockade/policy"
+	"github.com/stockade/stockade/netmap"
 )
 
 // Packet marks (meta mark) set while a packet is judged by the groups: a group chain that
@@ -49,7 +49,7 @@ const (
 // of the VPC are rendered), and the name of the router-side link of each interface.
 type Network struct {
 	VPC      *model.VPC
-	Snapshot policy.Snapshot
+	Snapshot netmap.Snapshot
 	Link     func(eni string) string
 }
 
@@ -381,7 +381,7 @@ func addrExpr(v4, egress bool) string {
 }
 
 func protoWord(p int) string {
-	if p == policy.ProtoTCP {
+	if p == model.ProtoNumTCP {
 		return "tcp"
 	}
 	return "udp"
@@ -396,7 +396,7 @@ func portRange(from, to int32) string {
 
 func icmpMatch(proto int, typ, code int32) string {
 	w := "icmp"
-	if proto == policy.ProtoICMPv6 {
+	if proto == model.ProtoNumICMPv6 {
 		w = "icmpv6"
 	}
 	switch {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/policy"
 	"github.com/stockade/stockade/snapshot"
 )
@@ -68,7 +69,7 @@ func TestOfflineSnapshotFromAWSCLI(t *testing.T) {
 		return netip.Addr{}
 	}
 	flow := func(src, dst netip.Addr, port uint16) policy.Flow {
-		return policy.Flow{Src: src, Dst: dst, Proto: policy.ProtoTCP, SrcPort: 40000, DstPort: port}
+		return policy.Flow{Src: src, Dst: dst, Proto: model.ProtoNumTCP, SrcPort: 40000, DstPort: port}
 	}
 	internet := netip.MustParseAddr("198.51.100.7")
 	if got := p.Verdict(policy.Outside, policy.Endpoint{ENI: we}, flow(internet, ip(we), 443)); got != policy.Admitted {

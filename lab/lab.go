@@ -24,9 +24,9 @@ import (
 	"time"
 
 	"github.com/stockade/stockade/agent"
-	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netlab"
+	"github.com/stockade/stockade/netmap"
 )
 
 // Config configures a Lab.
@@ -44,25 +44,11 @@ type Lab struct {
 	agent *agent.Agent
 
 	mu        sync.Mutex
-	instances map[string]*Instance // by instance ID
-	routers   map[string]bool      // VPCs whose router namespace exists
+	instances map[string]*netmap.LabInstance // by instance ID
+	routers   map[string]bool                // VPCs whose router namespace exists
 	scripts   sync.WaitGroup
 
 	done agent.Watermark // the revision whose instances all have (or have lost) their namespaces
-}
-
-// Instance is one lab instance as `stockade lab list` shows it.
-type Instance struct {
-	ID        string   `json:"instance"`
-	Account   string   `json:"account"`
-	Region    string   `json:"region"`
-	VpcID     string   `json:"vpc"`
-	ENI       string   `json:"eni"`
-	Address   string   `json:"address"`
-	IPv6      []string `json:"ipv6,omitempty"`
-	Namespace string   `json:"namespace"`
-	Router    string   `json:"router"`
-	Links     []string `json:"links"` // the router ends of its interfaces, the primary's first
 }
 
 // New returns a lab; Run starts it.
@@ -76,7 +62,7 @@ func New(src agent.Source, a *agent.Agent, cfg Config) (*Lab, error) {
 	if err := os.MkdirAll(cfg.Dir, 0o700); err != nil {
 		return nil, fmt.Errorf("lab directory: %w", err)
 	}
-	return &Lab{cfg: cfg, src: src, agent: a, instances: map[string]*Instance{}, routers: map[string]bool{}}, nil
+	return &Lab{cfg: cfg, src: src, agent: a, instances: map[string]*netmap.LabInstance{}, routers: map[string]bool{}}, nil
 }
 
 // Run reconciles the namespaces with the instances after every committed write until ctx ends.
@@ -105,7 +91,7 @@ type wanted struct {
 	eni    *model.NetworkInterface
 	subnet *model.Subnet
 	extra  []attached
-	tenant control.Tenant
+	tenant netmap.Tenant
 }
 
 // attached is an interface at a device index other than 0, with its subnet.
@@ -215,7 +201,7 @@ func (l *Lab) add(ctx context.Context, w wanted) (fresh bool, err error) {
 		}
 		l.routers[vpc] = true
 	}
-	in := &Instance{ID: w.inst.ID, Account: w.tenant.Account, Region: w.tenant.Region, VpcID: vpc, ENI: w.eni.ID,
+	in := &netmap.LabInstance{ID: w.inst.ID, Account: w.tenant.Account, Region: w.tenant.Region, VpcID: vpc, ENI: w.eni.ID,
 		Address: w.eni.PrivateIP.String(), Namespace: l.cfg.Names.Instance(w.inst.ID), Router: router}
 	for _, a := range w.eni.IPv6 {
 		in.IPv6 = append(in.IPv6, a.String())
@@ -261,7 +247,7 @@ func v4(as []netip.Addr) []netip.Addr {
 	return out
 }
 
-func (l *Lab) remove(in *Instance) error {
+func (l *Lab) remove(in *netmap.LabInstance) error {
 	delete(l.instances, in.ID)
 	if err := netlab.Detach(in.Router, in.Namespace, in.Links...); err != nil {
 		return fmt.Errorf("remove instance %s: %w", in.ID, err)
@@ -349,14 +335,14 @@ func (l *Lab) Console(instance string) ([]byte, error) {
 }
 
 // Instances lists the lab instances, sorted by ID.
-func (l *Lab) Instances() []Instance {
+func (l *Lab) Instances() []netmap.LabInstance {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	out := make([]Instance, 0, len(l.instances))
+	out := make([]netmap.LabInstance, 0, len(l.instances))
 	for _, in := range l.instances {
 		out = append(out, *in)
 	}
-	slices.SortFunc(out, func(a, b Instance) int { return strings.Compare(a.ID, b.ID) })
+	slices.SortFunc(out, func(a, b netmap.LabInstance) int { return strings.Compare(a.ID, b.ID) })
 	return out
 }
 

@@ -15,6 +15,15 @@ const (
 	ProtoICMPv6 = "icmpv6"
 )
 
+// IANA numbers of the protocols that rules, ACL entries and flows treat specially: a flow
+// (policy.Flow.Proto) and the data plane's l4proto carry these, rules carry the names above.
+const (
+	ProtoNumICMP   = 1
+	ProtoNumTCP    = 6
+	ProtoNumUDP    = 17
+	ProtoNumICMPv6 = 58
+)
+
 // NormalizeProtocol turns a request's IpProtocol into its stored form: names are lower-cased,
 // the numbers of the named protocols become their names (a rule authorized as "6" is the same
 // rule as "tcp"), "-1" stays, and other numbers 0–255 stay as decimal strings.

@@ -31,13 +31,13 @@ func (g Grant) ProtocolName() string {
 	switch g.Protocol {
 	case -1:
 		return "all"
-	case ProtoTCP:
+	case model.ProtoNumTCP:
 		return "tcp"
-	case ProtoUDP:
+	case model.ProtoNumUDP:
 		return "udp"
-	case ProtoICMP:
+	case model.ProtoNumICMP:
 		return "icmp"
-	case ProtoICMPv6:
+	case model.ProtoNumICMPv6:
 		return "icmpv6"
 	}
 	return strconv.Itoa(g.Protocol)
@@ -47,7 +47,7 @@ func (g Grant) ProtocolName() string {
 // "type 3", "types 0-255" for ICMP; "" for other protocols.
 func (g Grant) Ports() string {
 	switch g.Protocol {
-	case ProtoTCP, ProtoUDP:
+	case model.ProtoNumTCP, model.ProtoNumUDP:
 		switch {
 		case g.From == 0 && g.To == 65535:
 			return "all"
@@ -55,7 +55,7 @@ func (g Grant) Ports() string {
 			return strconv.Itoa(g.From)
 		}
 		return fmt.Sprintf("%d-%d", g.From, g.To)
-	case ProtoICMP, ProtoICMPv6:
+	case model.ProtoNumICMP, model.ProtoNumICMPv6:
 		ft, fc, tt, tc := g.From>>8, g.From&255, g.To>>8, g.To&255
 		switch {
 		case fc == 0 && tc == 255 && ft == tt:
@@ -127,7 +127,7 @@ func (p *Policy) access(f *iface, egress bool, scope *netipx.IPSet) ([]Grant, er
 		inside = &netipx.IPSet{}
 	}
 	a := accessBuilder{scope: scope, inside: inside, hasACL: acl != nil}
-	protos := map[int]bool{ProtoTCP: true, ProtoUDP: true, ProtoICMP: true, ProtoICMPv6: true}
+	protos := map[int]bool{model.ProtoNumTCP: true, model.ProtoNumUDP: true, model.ProtoNumICMP: true, model.ProtoNumICMPv6: true}
 	for proto := range d.other {
 		protos[int(proto)] = true
 	}
@@ -179,7 +179,7 @@ func collapse(order []int, per [][]Grant) []Grant {
 // the rest.
 func lastKey(proto int) int {
 	switch proto {
-	case ProtoTCP, ProtoUDP, ProtoICMP, ProtoICMPv6:
+	case model.ProtoNumTCP, model.ProtoNumUDP, model.ProtoNumICMP, model.ProtoNumICMPv6:
 		return 65535
 	}
 	return 0
@@ -195,9 +195,9 @@ type keyItem struct {
 func (d *dirIndex) keyItems(proto int) []keyItem {
 	items := []keyItem{{0, lastKey(proto), d.all}}
 	switch proto {
-	case ProtoTCP, ProtoUDP:
+	case model.ProtoNumTCP, model.ProtoNumUDP:
 		x := d.tcp
-		if proto == ProtoUDP {
+		if proto == model.ProtoNumUDP {
 			x = d.udp
 		}
 		for i, st := range x.starts {
@@ -207,7 +207,7 @@ func (d *dirIndex) keyItems(proto int) []keyItem {
 			}
 			items = append(items, keyItem{int(st), end, x.sets[i]})
 		}
-	case ProtoICMP, ProtoICMPv6:
+	case model.ProtoNumICMP, model.ProtoNumICMPv6:
 		for _, r := range d.icmp {
 			if int(r.proto) == proto {
 				for _, k := range icmpKeys(r.typ, r.code) {

@@ -35,9 +35,9 @@ func grantFor(gs []Grant, proto, key int) *netipx.IPSet {
 // flowKey is the key of a flow in its protocol's key space.
 func flowKey(f Flow) int {
 	switch f.Proto {
-	case ProtoTCP, ProtoUDP:
+	case model.ProtoNumTCP, model.ProtoNumUDP:
 		return int(f.DstPort)
-	case ProtoICMP, ProtoICMPv6:
+	case model.ProtoNumICMP, model.ProtoNumICMPv6:
 		return int(f.ICMPType)<<8 | int(f.ICMPCode)
 	}
 	return 0
@@ -196,14 +196,14 @@ func TestGrantPorts(t *testing.T) {
 		g    Grant
 		want string
 	}{
-		{Grant{Protocol: ProtoTCP, From: 0, To: 65535}, "all"},
-		{Grant{Protocol: ProtoUDP, From: 53, To: 53}, "53"},
-		{Grant{Protocol: ProtoTCP, From: 1024, To: 65535}, "1024-65535"},
-		{Grant{Protocol: ProtoICMP, From: 8 << 8, To: 8<<8 | 255}, "type 8"},
-		{Grant{Protocol: ProtoICMP, From: 3<<8 | 4, To: 3<<8 | 4}, "type 3 code 4"},
-		{Grant{Protocol: ProtoICMPv6, From: 0, To: 65535}, "all"},
-		{Grant{Protocol: ProtoICMP, From: 0, To: 8<<8 | 255}, "types 0-8"},
-		{Grant{Protocol: ProtoICMP, From: 3 << 8, To: 3<<8 | 3}, "type 3 codes 0-3"},
+		{Grant{Protocol: model.ProtoNumTCP, From: 0, To: 65535}, "all"},
+		{Grant{Protocol: model.ProtoNumUDP, From: 53, To: 53}, "53"},
+		{Grant{Protocol: model.ProtoNumTCP, From: 1024, To: 65535}, "1024-65535"},
+		{Grant{Protocol: model.ProtoNumICMP, From: 8 << 8, To: 8<<8 | 255}, "type 8"},
+		{Grant{Protocol: model.ProtoNumICMP, From: 3<<8 | 4, To: 3<<8 | 4}, "type 3 code 4"},
+		{Grant{Protocol: model.ProtoNumICMPv6, From: 0, To: 65535}, "all"},
+		{Grant{Protocol: model.ProtoNumICMP, From: 0, To: 8<<8 | 255}, "types 0-8"},
+		{Grant{Protocol: model.ProtoNumICMP, From: 3 << 8, To: 3<<8 | 3}, "type 3 codes 0-3"},
 		{Grant{Protocol: 50}, ""},
 	} {
 		if got := tt.g.Ports(); got != tt.want {

@@ -9,17 +9,8 @@ import (
 	"go4.org/netipx"
 
 	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netmap"
 )
-
-// Snapshot is the state a Policy is compiled from: one account's resources at one revision.
-type Snapshot struct {
-	VPCs        []*model.VPC
-	Subnets     []*model.Subnet
-	ENIs        []*model.NetworkInterface
-	Groups      []*model.Group
-	PrefixLists []*model.PrefixList
-	NACLs       []*model.NACL
-}
 
 // Policy is a compiled snapshot. It is immutable and safe for concurrent use.
 type Policy struct {
@@ -47,7 +38,7 @@ type naclIndex struct {
 
 // Compile builds a Policy. Rules whose peer group or prefix list is not in the snapshot match
 // nothing (the API never lets that happen; offline snapshots might).
-func Compile(s Snapshot) (*Policy, error) {
+func Compile(s netmap.Snapshot) (*Policy, error) {
 	p := &Policy{enis: map[string]*iface{}, groups: map[string]*model.Group{}, members: map[string]*netipx.IPSet{},
 		lists: map[string]*netipx.IPSet{}, nacls: map[string]*naclIndex{}, subnets: map[string]*netipx.IPSet{}, vpcs: map[string]*netipx.IPSet{}}
 	for _, v := range s.VPCs {
@@ -206,11 +197,11 @@ func (p *Policy) compileDir(groups []*model.Group, egress bool) (dirIndex, error
 			switch proto := ruleProto(r.Protocol); proto {
 			case -1:
 				all.AddSet(set)
-			case ProtoTCP:
+			case model.ProtoNumTCP:
 				tcp = append(tcp, portItem{uint32(r.FromPort), uint32(r.ToPort), set})
-			case ProtoUDP:
+			case model.ProtoNumUDP:
 				udp = append(udp, portItem{uint32(r.FromPort), uint32(r.ToPort), set})
-			case ProtoICMP, ProtoICMPv6:
+			case model.ProtoNumICMP, model.ProtoNumICMPv6:
 				d.icmp = append(d.icmp, icmpRule{uint8(proto), r.FromPort, r.ToPort, set})
 			default:
 				b := other[uint8(proto)]
@@ -300,11 +291,11 @@ func (d *dirIndex) allows(f Flow, a netip.Addr) bool {
 		return true
 	}
 	switch f.Proto {
-	case ProtoTCP:
+	case model.ProtoNumTCP:
 		return d.tcp.contains(f.DstPort, a)
-	case ProtoUDP:
+	case model.ProtoNumUDP:
 		return d.udp.contains(f.DstPort, a)
-	case ProtoICMP, ProtoICMPv6:
+	case model.ProtoNumICMP, model.ProtoNumICMPv6:
 		for i := range d.icmp {
 			r := &d.icmp[i]
 			if r.proto == f.Proto && (r.typ == -1 || r.typ == int32(f.ICMPType)) && (r.code == -1 || r.code == int32(f.ICMPCode)) && r.set.Contains(a) {

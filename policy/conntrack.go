@@ -136,7 +136,7 @@ func key(eni string, f Flow, out bool) connKey {
 	} else {
 		k.local, k.remote, k.lport, k.rport = f.Dst, f.Src, f.DstPort, f.SrcPort
 	}
-	if f.Proto != ProtoTCP && f.Proto != ProtoUDP {
+	if f.Proto != model.ProtoNumTCP && f.Proto != model.ProtoNumUDP {
 		k.lport, k.rport = 0, 0 // ICMP and other protocols: tracked by addresses and protocol
 	}
 	return k
@@ -153,14 +153,14 @@ func (c *Conntrack) touch(x *iface, k connKey, e *connEntry, f Flow, out bool) {
 	}
 	var d time.Duration
 	switch f.Proto {
-	case ProtoTCP:
+	case model.ProtoNumTCP:
 		d = time.Duration(ct.TCPEstablished) * time.Second
-	case ProtoUDP:
+	case model.ProtoNumUDP:
 		d = time.Duration(ct.UDP) * time.Second
 		if e.exchanges > 1 {
 			d = time.Duration(ct.UDPStream) * time.Second
 		}
-	case ProtoICMP, ProtoICMPv6:
+	case model.ProtoNumICMP, model.ProtoNumICMPv6:
 		d = time.Duration(ct.UDP) * time.Second
 	default:
 		d = OtherProtocolTimeout
@@ -172,7 +172,7 @@ func (c *Conntrack) touch(x *iface, k connKey, e *connEntry, f Flow, out bool) {
 // admitting rule is open to the whole address space of the packet's family, and the opposite
 // direction admits every port of the protocol from/to the whole address space.
 func (c *Conntrack) untracked(x *iface, f Flow, out bool, remote netip.Addr) bool {
-	if f.Proto != ProtoTCP && f.Proto != ProtoUDP {
+	if f.Proto != model.ProtoNumTCP && f.Proto != model.ProtoNumUDP {
 		return false
 	}
 	whole := netip.PrefixFrom(netip.IPv4Unspecified(), 0)

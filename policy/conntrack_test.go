@@ -44,9 +44,9 @@ func TestConntrackSpecExample(t *testing.T) {
 	w, n, g := specWorld()
 	eni := Endpoint{ENI: n.ID}
 	ct := NewConntrack(mustCompile(t, w.s))
-	ssh := Flow{Src: netip.MustParseAddr("203.0.113.1"), Dst: n.PrivateIP, Proto: ProtoTCP, SrcPort: 50000, DstPort: 22}
-	http := Flow{Src: netip.MustParseAddr("198.51.100.7"), Dst: n.PrivateIP, Proto: ProtoTCP, SrcPort: 50001, DstPort: 80}
-	ping := Flow{Src: netip.MustParseAddr("198.51.100.7"), Dst: n.PrivateIP, Proto: ProtoICMP, ICMPType: 8}
+	ssh := Flow{Src: netip.MustParseAddr("203.0.113.1"), Dst: n.PrivateIP, Proto: model.ProtoNumTCP, SrcPort: 50000, DstPort: 22}
+	http := Flow{Src: netip.MustParseAddr("198.51.100.7"), Dst: n.PrivateIP, Proto: model.ProtoNumTCP, SrcPort: 50001, DstPort: 80}
+	ping := Flow{Src: netip.MustParseAddr("198.51.100.7"), Dst: n.PrivateIP, Proto: model.ProtoNumICMP, ICMPType: 8}
 	for _, f := range []Flow{ssh, http, ping} {
 		if got := ct.Packet(Outside, eni, f); got != Admitted {
 			t.Fatalf("%+v: %v", f, got)
@@ -96,7 +96,7 @@ func TestConntrackReturnTraffic(t *testing.T) {
 	n.ConnTrack = model.ConnTrack{TCPEstablished: 3600, UDPStream: 120, UDP: 40}
 	ct := NewConntrack(mustCompile(t, w.s))
 	eni := Endpoint{ENI: n.ID}
-	q := Flow{Src: n.PrivateIP, Dst: netip.MustParseAddr("10.9.9.9"), Proto: ProtoUDP, SrcPort: 41000, DstPort: 53}
+	q := Flow{Src: n.PrivateIP, Dst: netip.MustParseAddr("10.9.9.9"), Proto: model.ProtoNumUDP, SrcPort: 41000, DstPort: 53}
 	if got := ct.Packet(eni, Outside, q); got != Admitted {
 		t.Fatalf("query: %v", got)
 	}
@@ -140,7 +140,7 @@ func TestConntrackNACLStateless(t *testing.T) {
 	n := w.eni(sn, "10.0.1.4", g)
 	ct := NewConntrack(mustCompile(t, w.s))
 	eni := Endpoint{ENI: n.ID}
-	req := Flow{Src: netip.MustParseAddr("198.51.100.7"), Dst: n.PrivateIP, Proto: ProtoTCP, SrcPort: 50000, DstPort: 443}
+	req := Flow{Src: netip.MustParseAddr("198.51.100.7"), Dst: n.PrivateIP, Proto: model.ProtoNumTCP, SrcPort: 50000, DstPort: 443}
 	if got := ct.Packet(Outside, eni, req); got != Admitted {
 		t.Fatalf("request: %v", got)
 	}

@@ -2,14 +2,6 @@ package policy
 
 import "net/netip"
 
-// IANA protocol numbers the matcher treats specially.
-const (
-	ProtoICMP   = 1
-	ProtoTCP    = 6
-	ProtoUDP    = 17
-	ProtoICMPv6 = 58
-)
-
 // Flow is the identity of the first packet of a connection: addresses, protocol, and the
 // destination port (TCP, UDP) or the ICMP type and code. The zero Flow is invalid.
 type Flow struct {

@@ -19,11 +19,11 @@ func ruleMatches(r *model.Rule, f Flow, a netip.Addr, peer func(*model.Rule, net
 	case proto == -1:
 	case int(f.Proto) != proto:
 		return false
-	case proto == ProtoTCP || proto == ProtoUDP:
+	case proto == model.ProtoNumTCP || proto == model.ProtoNumUDP:
 		if int32(f.DstPort) < r.FromPort || int32(f.DstPort) > r.ToPort {
 			return false
 		}
-	case proto == ProtoICMP || proto == ProtoICMPv6:
+	case proto == model.ProtoNumICMP || proto == model.ProtoNumICMPv6:
 		if r.FromPort != -1 && int32(f.ICMPType) != r.FromPort {
 			return false
 		}

@@ -6,11 +6,12 @@ import (
 	"testing"
 
 	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netmap"
 )
 
 // world builds snapshots for tests: one VPC, subnets, groups, interfaces.
 type world struct {
-	s    Snapshot
+	s    netmap.Snapshot
 	vpc  *model.VPC
 	next int
 }
@@ -66,7 +67,7 @@ func allOut(p model.Peer) model.Rule {
 	return model.Rule{Egress: true, Protocol: "-1", FromPort: -1, ToPort: -1, Peer: p}
 }
 
-func mustCompile(t testing.TB, s Snapshot) *Policy {
+func mustCompile(t testing.TB, s netmap.Snapshot) *Policy {
 	t.Helper()
 	p, err := Compile(s)
 	if err != nil {
@@ -76,7 +77,7 @@ func mustCompile(t testing.TB, s Snapshot) *Policy {
 }
 
 func tcpFlow(src, dst string, port uint16) Flow {
-	return Flow{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), Proto: ProtoTCP, SrcPort: 40000, DstPort: port}
+	return Flow{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr(dst), Proto: model.ProtoNumTCP, SrcPort: 40000, DstPort: port}
 }
 
 // TestThreeTier is the README's example: web open on 80/443, app only from web, db only from app.
@@ -154,7 +155,7 @@ func TestCanonicalCases(t *testing.T) {
 	in := func(f Flow) Stage { return p.Verdict(Outside, Endpoint{ENI: n.ID}, f) }
 	out := func(f Flow) Stage { return p.Verdict(Endpoint{ENI: n.ID}, Outside, f) }
 	icmp := func(src string, typ, code uint8) Flow {
-		return Flow{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr("10.0.1.4"), Proto: ProtoICMP, ICMPType: typ, ICMPCode: code}
+		return Flow{Src: netip.MustParseAddr(src), Dst: netip.MustParseAddr("10.0.1.4"), Proto: model.ProtoNumICMP, ICMPType: typ, ICMPCode: code}
 	}
 	tests := []struct {
 		name string
@@ -164,7 +165,7 @@ func TestCanonicalCases(t *testing.T) {
 		{"0-65535 opens 22", in(tcpFlow("198.51.100.1", "10.0.1.4", 22)), Admitted},
 		{"1-65535 opens 22", in(tcpFlow("203.0.113.1", "10.0.1.4", 22)), Admitted},
 		{"udp rule is not tcp", in(tcpFlow("8.8.8.8", "10.0.1.4", 53)), DestIngress},
-		{"udp 53", in(Flow{Src: netip.MustParseAddr("8.8.8.8"), Dst: netip.MustParseAddr("10.0.1.4"), Proto: ProtoUDP, DstPort: 53}), Admitted},
+		{"udp 53", in(Flow{Src: netip.MustParseAddr("8.8.8.8"), Dst: netip.MustParseAddr("10.0.1.4"), Proto: model.ProtoNumUDP, DstPort: 53}), Admitted},
 		{"icmp echo, any code", in(icmp("8.8.8.8", 8, 0)), Admitted},
 		{"icmp type 3 not opened", in(icmp("8.8.8.8", 3, 4)), DestIngress},
 		{"protocol -1", in(Flow{Src: netip.MustParseAddr("192.0.2.1"), Dst: netip.MustParseAddr("10.0.1.4"), Proto: 47}), Admitted},
@@ -188,7 +189,7 @@ func TestCanonicalCases(t *testing.T) {
 
 // oracle is the obviously-correct reference: the semantics written out from the spec, with
 // no indexes — members found by scanning interfaces, NACL entries sorted on every call.
-func oracle(s Snapshot, src, dst Endpoint, f Flow) Stage {
+func oracle(s netmap.Snapshot, src, dst Endpoint, f Flow) Stage {
 	find := func(id string) *model.NetworkInterface {
 		for _, n := range s.ENIs {
 			if n.ID == id {

@@ -133,11 +133,11 @@ func randomFlow(r *rand.Rand, w *world) (Endpoint, Endpoint, Flow) {
 	f := Flow{Src: sa, Dst: da}
 	switch r.IntN(5) {
 	case 0, 1:
-		f.Proto, f.DstPort = []uint8{ProtoTCP, ProtoUDP}[r.IntN(2)], uint16(r.IntN(40))
+		f.Proto, f.DstPort = []uint8{model.ProtoNumTCP, model.ProtoNumUDP}[r.IntN(2)], uint16(r.IntN(40))
 	case 2:
-		f.Proto, f.ICMPType, f.ICMPCode = ProtoICMP, uint8(r.IntN(3)), uint8(r.IntN(2))
+		f.Proto, f.ICMPType, f.ICMPCode = model.ProtoNumICMP, uint8(r.IntN(3)), uint8(r.IntN(2))
 		if sa.Is6() {
-			f.Proto = ProtoICMPv6
+			f.Proto = model.ProtoNumICMPv6
 		}
 	default:
 		f.Proto = []uint8{50, 47}[r.IntN(2)]

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/policy"
 )
 
@@ -19,7 +20,7 @@ type Analyser struct {
 }
 
 // New compiles a snapshot into an analyser.
-func New(s policy.Snapshot) (*Analyser, error) {
+func New(s netmap.Snapshot) (*Analyser, error) {
 	p, err := policy.Compile(s)
 	if err != nil {
 		return nil, err

@@ -85,9 +85,9 @@ func (a *Analyser) breakFix(ans Answer, f policy.Flow) ([]string, string) {
 func permission(f policy.Flow, peer netip.Addr) string {
 	var b strings.Builder
 	switch f.Proto {
-	case policy.ProtoTCP, policy.ProtoUDP:
+	case model.ProtoNumTCP, model.ProtoNumUDP:
 		fmt.Fprintf(&b, "IpProtocol=%s,FromPort=%d,ToPort=%d", protoName(f.Proto), f.DstPort, f.DstPort)
-	case policy.ProtoICMP, policy.ProtoICMPv6:
+	case model.ProtoNumICMP, model.ProtoNumICMPv6:
 		fmt.Fprintf(&b, "IpProtocol=%s,FromPort=%d,ToPort=%d", protoName(f.Proto), f.ICMPType, f.ICMPCode)
 	default:
 		fmt.Fprintf(&b, "IpProtocol=%d", f.Proto)
@@ -102,13 +102,13 @@ func permission(f policy.Flow, peer netip.Addr) string {
 
 func protoName(p uint8) string {
 	switch p {
-	case policy.ProtoTCP:
+	case model.ProtoNumTCP:
 		return "tcp"
-	case policy.ProtoUDP:
+	case model.ProtoNumUDP:
 		return "udp"
-	case policy.ProtoICMP:
+	case model.ProtoNumICMP:
 		return "icmp"
-	case policy.ProtoICMPv6:
+	case model.ProtoNumICMPv6:
 		return "icmpv6"
 	}
 	return fmt.Sprint(p)
@@ -145,9 +145,9 @@ func (a *Analyser) aclEntry(subnet string, decided *policy.NACLRef, egress, allo
 	switch {
 	case ephemeral:
 		b.WriteString(" --port-range From=1024,To=65535")
-	case f.Proto == policy.ProtoTCP || f.Proto == policy.ProtoUDP:
+	case f.Proto == model.ProtoNumTCP || f.Proto == model.ProtoNumUDP:
 		fmt.Fprintf(&b, " --port-range From=%d,To=%d", f.DstPort, f.DstPort)
-	case f.Proto == policy.ProtoICMP || f.Proto == policy.ProtoICMPv6:
+	case f.Proto == model.ProtoNumICMP || f.Proto == model.ProtoNumICMPv6:
 		fmt.Fprintf(&b, " --icmp-type-code Type=%d,Code=%d", f.ICMPType, f.ICMPCode)
 	}
 	if remote.Is4() {

@@ -90,12 +90,12 @@ func (a *Analyser) Path(q Question) (Answer, error) {
 	f := policy.Flow{Src: src.Address, Dst: dst.Address, Proto: uint8(model.ProtocolNumber(proto)), SrcPort: q.SourcePort, DstPort: q.Port}
 	ans := Answer{From: src, To: dst, Protocol: proto}
 	switch f.Proto {
-	case policy.ProtoTCP, policy.ProtoUDP:
+	case model.ProtoNumTCP, model.ProtoNumUDP:
 		if q.AnyPort {
 			f.DstPort = a.firstPort(src, dst, f)
 		}
 		ans.Port = f.DstPort
-	case policy.ProtoICMP, policy.ProtoICMPv6:
+	case model.ProtoNumICMP, model.ProtoNumICMPv6:
 		f.SrcPort, f.DstPort, f.ICMPType, f.ICMPCode = 0, 0, q.ICMPType, q.ICMPCode
 		ans.ICMPType, ans.ICMPCode = &f.ICMPType, &f.ICMPCode
 	default:
@@ -103,7 +103,7 @@ func (a *Analyser) Path(q Question) (Answer, error) {
 	}
 	ans.Forward = a.p.Explain(src.policy(), dst.policy(), f)
 	ans.Blockers = a.forwardBlockers(src, dst, ans.Forward)
-	if ans.Forward.Decision != policy.NoRoute && (f.Proto == policy.ProtoTCP || f.Proto == policy.ProtoUDP) {
+	if ans.Forward.Decision != policy.NoRoute && (f.Proto == model.ProtoNumTCP || f.Proto == model.ProtoNumUDP) {
 		reply := policy.Flow{Src: f.Dst, Dst: f.Src, Proto: f.Proto, SrcPort: f.DstPort, DstPort: f.SrcPort}
 		back := a.p.Explain(dst.policy(), src.policy(), reply)
 		ans.Return = &ReturnPath{SourcePort: q.SourcePort, DestNACL: back.SourceNACL, SourceNACL: back.DestNACL}

@@ -8,14 +8,14 @@ import (
 	"testing"
 
 	"github.com/stockade/stockade/model"
-	"github.com/stockade/stockade/policy"
+	"github.com/stockade/stockade/netmap"
 )
 
 // lab is a VPC with a web subnet (default-style ACL) and a db subnet whose ACL admits 5432 from
 // the web subnet and lets replies out only to ports 32768-65535, plus a second VPC with the
 // same CIDR.
 type lab struct {
-	s                   policy.Snapshot
+	s                   netmap.Snapshot
 	web, db, other      *model.NetworkInterface
 	webG, dbG           *model.Group
 	webACL, dbACL       *model.NACL
@@ -63,7 +63,7 @@ func newLab() *lab {
 		Groups: []string{l.dbG.ID}}
 	l.other = &model.NetworkInterface{ID: "eni-0000000c", VpcID: vpc2.ID, SubnetID: otherSubnet.ID, PrivateIP: netip.MustParseAddr("10.0.1.11"),
 		Groups: []string{otherG.ID}}
-	l.s = policy.Snapshot{VPCs: []*model.VPC{vpc, vpc2}, Subnets: []*model.Subnet{l.webSubnet, l.dbSubnet, otherSubnet},
+	l.s = netmap.Snapshot{VPCs: []*model.VPC{vpc, vpc2}, Subnets: []*model.Subnet{l.webSubnet, l.dbSubnet, otherSubnet},
 		ENIs: []*model.NetworkInterface{l.web, l.db, l.other}, Groups: []*model.Group{l.webG, l.dbG, otherG},
 		NACLs: []*model.NACL{l.webACL, l.dbACL, otherACL}}
 	return l

@@ -1,5 +1,5 @@
 // Package snapshot reads the JSON that the AWS CLI writes for a real AWS account into a
-// policy.Snapshot, so that the policy engine and the analyser can answer questions about
+// netmap.Snapshot, so that the policy engine and the analyser can answer questions about
 // accounts Stockade does not run. The expected files, one per command, are:
 //
 //	aws ec2 describe-vpcs                     > describe-vpcs.json
@@ -26,7 +26,7 @@ import (
 	"strings"
 
 	"github.com/stockade/stockade/model"
-	"github.com/stockade/stockade/policy"
+	"github.com/stockade/stockade/netmap"
 )
 
 // Files are the file names read from a snapshot directory.
@@ -34,8 +34,8 @@ var Files = []string{"describe-vpcs.json", "describe-subnets.json", "describe-se
 	"describe-network-interfaces.json", "describe-network-acls.json", "describe-managed-prefix-lists.json"}
 
 // Load reads a snapshot directory.
-func Load(dir string) (policy.Snapshot, error) {
-	var s policy.Snapshot
+func Load(dir string) (netmap.Snapshot, error) {
+	var s netmap.Snapshot
 	l := loader{dir: dir}
 	var vpcs struct {
 		Vpcs []struct {

@@ -112,13 +112,7 @@ func (e *enforcement) labList() adminapi.LabFunc {
 	if e == nil || e.lab == nil {
 		return nil
 	}
-	return func() []adminapi.LabInstance {
-		var out []adminapi.LabInstance
-		for _, in := range e.lab.Instances() {
-			out = append(out, adminapi.LabInstance(in))
-		}
-		return out
-	}
+	return e.lab.Instances
 }
 
 // serveEnforced answers GET /enforced?revision=N&timeout=D: it waits (up to D, default 5 s,

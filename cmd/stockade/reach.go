@@ -10,7 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stockade/stockade/adminapi"
-	"github.com/stockade/stockade/policy"
+	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/reach"
 	"github.com/stockade/stockade/snapshot"
 )
@@ -83,7 +83,7 @@ func runReach(cmd *cobra.Command, cfg reachConfig) error {
 	if cfg.Exposed == (cfg.From != "" || cfg.To != "") {
 		return errors.New("ask one question: --from and --to, --to alone, --from alone, or --exposed")
 	}
-	var snap policy.Snapshot
+	var snap netmap.Snapshot
 	var err error
 	if cfg.Snapshot != "" {
 		snap, err = snapshot.Load(cfg.Snapshot)

@@ -23,7 +23,7 @@ import (
 	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/ec2api"
-	"github.com/stockade/stockade/policy"
+	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store/bolt"
 )
 
@@ -184,8 +184,8 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		return err
 	}
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
-	admin := &http.Server{Handler: adminapi.Handler(accounts, func(ctx context.Context, account, region string) (policy.Snapshot, error) {
-		var snap policy.Snapshot
+	admin := &http.Server{Handler: adminapi.Handler(accounts, func(ctx context.Context, account, region string) (netmap.Snapshot, error) {
+		var snap netmap.Snapshot
 		err := svc.View(ctx, control.Tenant{Account: account, Region: region}, func(v control.View) error {
 			snap = v.Snapshot()
 			return nil

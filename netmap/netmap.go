@@ -1,0 +1,52 @@
+// Package netmap holds one account's network as every consumer of it sees it: the policy
+// compiler, the reachability analyser, the data plane, the host reconciler, the admin API and
+// the offline snapshot loader. It holds types only, and imports nothing of ours but model, so
+// that a package needing the data does not have to import the package that computes on it
+// (the data plane does not import the compiler, the admin API neither, a per-host agent not the
+// control service).
+//
+// Every object a Snapshot points to is immutable: the control service replaces objects on
+// change (copy on write), so a Snapshot stays valid after the call that produced it.
+package netmap
+
+import "github.com/stockade/stockade/model"
+
+// Tenant names one account in one region: the unit of isolation. Resources of one tenant are
+// invisible to every other.
+type Tenant struct {
+	Account string
+	Region  string
+}
+
+// Snapshot is one account's resources in one region at one revision: what a policy is
+// compiled from and what a VPC router's ruleset is rendered from. Slices are sorted by ID.
+type Snapshot struct {
+	VPCs        []*model.VPC
+	Subnets     []*model.Subnet
+	ENIs        []*model.NetworkInterface
+	Groups      []*model.Group
+	PrefixLists []*model.PrefixList
+	NACLs       []*model.NACL
+}
+
+// Network is one tenant's network and instances, as the host reconciler sees them.
+type Network struct {
+	Tenant Tenant
+	Snapshot
+	Instances []*model.Instance
+}
+
+// LabInstance is a lab instance as the host made it and as `stockade lab list` shows it. The
+// JSON names are the admin API's wire format.
+type LabInstance struct {
+	ID        string   `json:"instance"`
+	Account   string   `json:"account"`
+	Region    string   `json:"region"`
+	VpcID     string   `json:"vpc"`
+	ENI       string   `json:"eni"`
+	Address   string   `json:"address"`
+	IPv6      []string `json:"ipv6,omitempty"`
+	Namespace string   `json:"namespace"`
+	Router    string   `json:"router"`
+	Links     []string `json:"links"` // the router ends of its interfaces, the primary's first
+}
