@@ -98,25 +98,25 @@ func flowLogTemplate(t Tenant, in CreateFlowLogsInput) (model.FlowLog, error) {
 	case len(in.ResourceIDs) == 0:
 		return f, model.Missing("ResourceId")
 	case len(in.ResourceIDs) > 25:
-		return f, model.Errorf("InvalidParameter", "At most 25 resources may be given in one request.")
+		return f, model.InvalidParameter.Errorf("At most 25 resources may be given in one request.")
 	}
 	switch in.ResourceType {
 	case "VPC", "Subnet", "NetworkInterface":
 	case "":
 		return f, model.Missing("ResourceType")
 	default:
-		return f, model.Errorf("InvalidParameter", "ResourceType %q is not supported: use VPC, Subnet or NetworkInterface.", in.ResourceType)
+		return f, model.InvalidParameter.Errorf("ResourceType %q is not supported: use VPC, Subnet or NetworkInterface.", in.ResourceType)
 	}
 	switch in.TrafficType {
 	case "ACCEPT", "REJECT", "ALL":
 	case "":
 		return f, model.Missing("TrafficType")
 	default:
-		return f, model.Errorf("InvalidParameter", "TrafficType %q is invalid: use ACCEPT, REJECT or ALL.", in.TrafficType)
+		return f, model.InvalidParameter.Errorf("TrafficType %q is invalid: use ACCEPT, REJECT or ALL.", in.TrafficType)
 	}
 	if in.HasInterval {
 		if in.Interval != 60 && in.Interval != 600 {
-			return f, model.Errorf("InvalidParameter", "MaxAggregationInterval must be 60 or 600 seconds, not %d.", in.Interval)
+			return f, model.InvalidParameter.Errorf("MaxAggregationInterval must be 60 or 600 seconds, not %d.", in.Interval)
 		}
 		f.Interval = in.Interval
 	}
@@ -132,10 +132,10 @@ func flowLogTemplate(t Tenant, in CreateFlowLogsInput) (model.FlowLog, error) {
 		if in.Destination != "" {
 			m := logGroupArn.FindStringSubmatch(in.Destination)
 			if m == nil {
-				return f, model.Errorf("InvalidParameter", "LogDestination %q is not a CloudWatch Logs log group ARN.", in.Destination)
+				return f, model.InvalidParameter.Errorf("LogDestination %q is not a CloudWatch Logs log group ARN.", in.Destination)
 			}
 			if name != "" && name != m[1] {
-				return f, model.Errorf("InvalidParameterCombination", "LogGroupName and LogDestination name different log groups.")
+				return f, model.InvalidParameterCombination.Errorf("LogGroupName and LogDestination name different log groups.")
 			}
 			name = m[1]
 		}
@@ -143,28 +143,28 @@ func flowLogTemplate(t Tenant, in CreateFlowLogsInput) (model.FlowLog, error) {
 			return f, model.Missing("LogGroupName")
 		}
 		if !logGroupRE.MatchString(name) {
-			return f, model.Errorf("InvalidParameter", "Log group name %q is invalid.", name)
+			return f, model.InvalidParameter.Errorf("Log group name %q is invalid.", name)
 		}
 		if in.PermissionArn == "" {
-			return f, model.Errorf("InvalidParameter", "DeliverLogsPermissionArn is required for the cloud-watch-logs destination type.")
+			return f, model.InvalidParameter.Errorf("DeliverLogsPermissionArn is required for the cloud-watch-logs destination type.")
 		}
 		f.LogGroupName = name
 		f.Destination = "arn:aws:logs:" + t.Region + ":" + t.Account + ":log-group:" + name
 	case "s3":
 		if in.LogGroupName != "" {
-			return f, model.Errorf("InvalidParameterCombination", "LogGroupName cannot be used with the s3 destination type.")
+			return f, model.InvalidParameterCombination.Errorf("LogGroupName cannot be used with the s3 destination type.")
 		}
 		if !s3Arn.MatchString(in.Destination) {
-			return f, model.Errorf("InvalidParameter", "LogDestination %q is not an S3 bucket ARN (arn:aws:s3:::bucket[/prefix]).", in.Destination)
+			return f, model.InvalidParameter.Errorf("LogDestination %q is not an S3 bucket ARN (arn:aws:s3:::bucket[/prefix]).", in.Destination)
 		}
 		if strings.Contains(in.Destination, "/../") || strings.HasSuffix(in.Destination, "/..") {
-			return f, model.Errorf("InvalidParameter", "LogDestination %q must not contain '..' path segments.", in.Destination)
+			return f, model.InvalidParameter.Errorf("LogDestination %q must not contain '..' path segments.", in.Destination)
 		}
 		f.Destination = in.Destination
 	case "kinesis-data-firehose":
-		return f, model.Errorf("InvalidParameter", "The kinesis-data-firehose destination type is not supported by Stockade; use s3 or cloud-watch-logs.")
+		return f, model.InvalidParameter.Errorf("The kinesis-data-firehose destination type is not supported by Stockade; use s3 or cloud-watch-logs.")
 	default:
-		return f, model.Errorf("InvalidParameter", "LogDestinationType %q is invalid: use cloud-watch-logs or s3.", in.DestType)
+		return f, model.InvalidParameter.Errorf("LogDestinationType %q is invalid: use cloud-watch-logs or s3.", in.DestType)
 	}
 	return f, nil
 }
@@ -215,7 +215,7 @@ func (v View) FlowLog(id string) (*model.FlowLog, error) {
 	if f := v.tn.flowLogs[id]; f != nil {
 		return f, nil
 	}
-	return nil, model.Errorf("InvalidFlowLogId.NotFound", "These flow log ids in the input list are not found: [TotalCount: 1] %s", id)
+	return nil, model.InvalidFlowLogIdNotFound.New(id)
 }
 
 // dropFlowLogs deletes the flow logs of a resource that is being deleted.

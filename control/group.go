@@ -47,17 +47,17 @@ func (s *Service) CreateGroup(ctx context.Context, t Tenant, in CreateGroupInput
 		var vpc *model.VPC
 		if in.VpcID == "" {
 			if vpc = tx.tn.defaultVPC(); vpc == nil {
-				return model.Errorf("VPCIdNotSpecified", "No default VPC for this user")
+				return model.VPCIdNotSpecified.Errorf("No default VPC for this user")
 			}
 		} else if vpc, err = tx.tn.vpc(in.VpcID); err != nil {
 			return err
 		}
 		if len(tx.tn.groups) >= s.cfg.Quotas.SecurityGroups {
-			return model.Errorf("SecurityGroupLimitExceeded", "The maximum number of security groups has been reached.")
+			return model.SecurityGroupLimitExceeded.New()
 		}
 		for _, o := range tx.tn.groups {
 			if o.VpcID == vpc.ID && strings.EqualFold(o.Name, name) {
-				return model.Errorf("InvalidGroup.Duplicate", "The security group '%s' already exists for VPC '%s'", name, vpc.ID)
+				return model.InvalidGroupDuplicate.New(name, vpc.ID)
 			}
 		}
 		g = &model.Group{
@@ -87,10 +87,10 @@ func (s *Service) DeleteGroup(ctx context.Context, t Tenant, ref GroupRef, dryRu
 		}
 		id = g.ID
 		if g.Default {
-			return model.Errorf("CannotDelete", "the specified group: \"%s\" name: \"%s\" cannot be deleted by a user", g.ID, g.Name)
+			return model.CannotDelete.Errorf("the specified group: \"%s\" name: \"%s\" cannot be deleted by a user", g.ID, g.Name)
 		}
 		if tx.tn.groupInUse(g.ID) {
-			return model.Errorf("DependencyViolation", "resource %s has a dependent object", g.ID)
+			return model.DependencyViolation.Errorf("resource %s has a dependent object", g.ID)
 		}
 		set[model.Group](tx, tx.tn.groups, kindGroup, g.ID, nil)
 		return nil
@@ -129,9 +129,9 @@ func (tn *tenant) group(id string) (*model.Group, error) {
 		return g, nil
 	}
 	if !model.ValidID(model.PrefixGroup, id) {
-		return nil, model.Errorf("InvalidGroupId.Malformed", "Invalid id: \"%s\" (expecting \"sg-...\")", id)
+		return nil, model.InvalidGroupIdMalformed.New(id)
 	}
-	return nil, model.Errorf("InvalidGroup.NotFound", "The security group '%s' does not exist", id)
+	return nil, model.InvalidGroupNotFound.New(id)
 }
 
 // groupByName finds a group by name in the default VPC, the only VPC where names identify
@@ -139,7 +139,7 @@ func (tn *tenant) group(id string) (*model.Group, error) {
 func (tn *tenant) groupByName(name string) (*model.Group, error) {
 	vpc := tn.defaultVPC()
 	if vpc == nil {
-		return nil, model.Errorf("VPCIdNotSpecified", "No default VPC for this user")
+		return nil, model.VPCIdNotSpecified.Errorf("No default VPC for this user")
 	}
 	name = strings.TrimRight(name, " ")
 	for _, g := range tn.groups {
@@ -147,7 +147,7 @@ func (tn *tenant) groupByName(name string) (*model.Group, error) {
 			return g, nil
 		}
 	}
-	return nil, model.Errorf("InvalidGroup.NotFound", "The security group '%s' does not exist in default VPC '%s'", name, vpc.ID)
+	return nil, model.InvalidGroupNotFound.Errorf("The security group '%s' does not exist in default VPC '%s'", name, vpc.ID)
 }
 
 // resolveGroup finds the group a request names by GroupId or GroupName.
@@ -158,5 +158,5 @@ func (tn *tenant) resolveGroup(ref GroupRef) (*model.Group, error) {
 	case ref.Name != "":
 		return tn.groupByName(ref.Name)
 	}
-	return nil, model.Errorf("MissingParameter", "The request must contain the parameter groupName or groupId")
+	return nil, model.MissingParameter.Errorf("The request must contain the parameter groupName or groupId")
 }

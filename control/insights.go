@@ -56,7 +56,7 @@ func (s *Service) CreateInsightsPath(ctx context.Context, t Tenant, in CreateIns
 		return nil, Result{}, model.Missing("Source")
 	}
 	if in.Destination == "" && !p.DestinationIP.IsValid() {
-		return nil, Result{}, model.Errorf("MissingParameter", "Either Destination or DestinationIp must be specified.")
+		return nil, Result{}, model.MissingParameter.Errorf("Either Destination or DestinationIp must be specified.")
 	}
 	var out *model.InsightsPath
 	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
@@ -131,7 +131,7 @@ func (s *Service) DeleteInsightsPath(ctx context.Context, t Tenant, id string, d
 		// does for every other resource something depends on.
 		for _, a := range tx.tn.analyses {
 			if a.PathID == id {
-				return model.Errorf("DependencyViolation", "The network insights path '%s' has analyses (%s): delete them first.", id, a.ID)
+				return model.DependencyViolation.Errorf("The network insights path '%s' has analyses (%s): delete them first.", id, a.ID)
 			}
 		}
 		set[model.InsightsPath](tx, tx.tn.paths, kindPath, id, nil)
@@ -143,14 +143,14 @@ func (tn *tenant) path(id string) (*model.InsightsPath, error) {
 	if p := tn.paths[id]; p != nil {
 		return p, nil
 	}
-	return nil, model.Errorf("InvalidNetworkInsightsPathId.NotFound", "The NetworkInsightsPath ID '%s' does not exist", id)
+	return nil, model.InvalidNetworkInsightsPathIdNotFound.New(id)
 }
 
 func (tn *tenant) analysis(id string) (*model.InsightsAnalysis, error) {
 	if a := tn.analyses[id]; a != nil {
 		return a, nil
 	}
-	return nil, model.Errorf("InvalidNetworkInsightsAnalysisId.NotFound", "The NetworkInsightsAnalysis ID '%s' does not exist", id)
+	return nil, model.InvalidNetworkInsightsAnalysisIdNotFound.New(id)
 }
 
 // StartInsightsAnalysis analyses a path against the state as of this write and stores the

@@ -60,11 +60,11 @@ func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Res
 	case len(in.UserData) > MaxUserData:
 		return nil, Result{}, model.InvalidValue("User data is limited to %d bytes", MaxUserData)
 	case in.PrivateIP != "" && in.MaxCount > 1:
-		return nil, Result{}, model.Errorf("InvalidParameterCombination", "A private IP address can only be given when launching one instance")
+		return nil, Result{}, model.InvalidParameterCombination.Errorf("A private IP address can only be given when launching one instance")
 	case len(in.IPv6) > 0 && in.MaxCount > 1:
-		return nil, Result{}, model.Errorf("InvalidParameterCombination", "IPv6 addresses can only be given when launching one instance")
+		return nil, Result{}, model.InvalidParameterCombination.Errorf("IPv6 addresses can only be given when launching one instance")
 	case len(in.GroupNames) > 0 && (in.SubnetID != "" || len(in.Interfaces) > 0):
-		return nil, Result{}, model.Errorf("InvalidParameterCombination", "The parameter groupName cannot be used with the parameter subnet")
+		return nil, Result{}, model.InvalidParameterCombination.Errorf("The parameter groupName cannot be used with the parameter subnet")
 	}
 	switch in.Tenancy {
 	case "", "default", "dedicated":
@@ -107,7 +107,7 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 	var extra []RunInterface
 	if len(in.Interfaces) > 0 {
 		if len(in.GroupIDs) > 0 || in.SubnetID != "" || len(in.IPv6) > 0 || in.IPv6Count > 0 {
-			return nil, model.Errorf("InvalidParameterCombination", "Network interfaces and an instance-level security group, subnet or IPv6 address may not be specified on the same request")
+			return nil, model.InvalidParameterCombination.Errorf("Network interfaces and an instance-level security group, subnet or IPv6 address may not be specified on the same request")
 		}
 		found := false
 		for _, ni := range in.Interfaces {
@@ -141,10 +141,10 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 			return nil, err
 		}
 		if n.Attachment != nil {
-			return nil, model.Errorf("InvalidNetworkInterface.InUse", "Interface: [%s] in use.", n.ID)
+			return nil, model.InvalidNetworkInterfaceInUse.Errorf("Interface: [%s] in use.", n.ID)
 		}
 		if in.MaxCount > 1 {
-			return nil, model.Errorf("InvalidParameterCombination", "An existing network interface can only be attached when launching one instance")
+			return nil, model.InvalidParameterCombination.Errorf("An existing network interface can only be attached when launching one instance")
 		}
 		existing = n
 		sn = tn.subnets[n.SubnetID]
@@ -156,7 +156,7 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 	default:
 		vpc := tn.defaultVPC()
 		if vpc == nil {
-			return nil, model.Errorf("VPCIdNotSpecified", "No default VPC for this user")
+			return nil, model.VPCIdNotSpecified.Errorf("No default VPC for this user")
 		}
 		for _, o := range tn.subnets {
 			if o.VpcID == vpc.ID && o.DefaultForAz && (in.Zone == "" || o.AZ == in.Zone) && (sn == nil || o.AZ < sn.AZ) {
@@ -171,7 +171,7 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 		return nil, model.InvalidValue("Subnet %s is in availability zone %s, not %s", sn.ID, sn.AZ, in.Zone)
 	}
 	if in.KeyName != "" && tn.keyPairByName(in.KeyName) == nil {
-		return nil, model.Errorf("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", in.KeyName)
+		return nil, model.InvalidKeyPairNotFound.New(in.KeyName)
 	}
 	vpc := tn.vpcs[sn.VpcID]
 	tenancy := in.Tenancy
@@ -312,7 +312,7 @@ func (s *Service) TerminateInstances(ctx context.Context, t Tenant, ids []string
 				return err
 			}
 			if inst.NoTermination && inst.State != model.StateTerminated {
-				return model.Errorf("OperationNotPermitted", "The instance '%s' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.", id)
+				return model.OperationNotPermitted.Errorf("The instance '%s' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.", id)
 			}
 		}
 		seen := map[string]bool{}
@@ -372,7 +372,7 @@ func (s *Service) ModifyInstance(ctx context.Context, t Tenant, in ModifyInstanc
 			return err
 		}
 		if inst.State == model.StateTerminated {
-			return model.Errorf("IncorrectInstanceState", "The instance '%s' is not in a state from which it can be modified.", in.ID)
+			return model.IncorrectInstanceState.Errorf("The instance '%s' is not in a state from which it can be modified.", in.ID)
 		}
 		var primary *model.NetworkInterface
 		for _, eid := range inst.InterfaceIDs {
@@ -383,7 +383,7 @@ func (s *Service) ModifyInstance(ctx context.Context, t Tenant, in ModifyInstanc
 		switch {
 		case len(in.Groups) > 0 || in.SourceDestCheck != nil:
 			if primary == nil {
-				return model.Errorf("IncorrectInstanceState", "The instance '%s' has no primary network interface.", in.ID)
+				return model.IncorrectInstanceState.Errorf("The instance '%s' has no primary network interface.", in.ID)
 			}
 			c := primary.Clone()
 			if in.SourceDestCheck != nil {
@@ -397,7 +397,7 @@ func (s *Service) ModifyInstance(ctx context.Context, t Tenant, in ModifyInstanc
 			c.NoTermination = *in.DisableAPITermination
 			set(tx, tx.tn.instances, kindInstance, c.ID, c)
 		default: // user data and instance type need a stopped instance; Stockade's run until terminated
-			return model.Errorf("IncorrectInstanceState", "The instance '%s' is not in the 'stopped' state.", in.ID)
+			return model.IncorrectInstanceState.Errorf("The instance '%s' is not in the 'stopped' state.", in.ID)
 		}
 		return nil
 	})
@@ -409,9 +409,9 @@ func (tn *tenant) instance(id string) (*model.Instance, error) {
 		return in, nil
 	}
 	if !model.ValidID(model.PrefixInstance, id) {
-		return nil, model.Errorf("InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-...\")", id)
+		return nil, model.InvalidInstanceIDMalformed.New(id)
 	}
-	return nil, model.Errorf("InvalidInstanceID.NotFound", "The instance ID '%s' does not exist", id)
+	return nil, model.InvalidInstanceIDNotFound.New(id)
 }
 
 // expired reports whether a terminated instance has passed its hour of visibility.

@@ -80,7 +80,7 @@ const maxAddrs = 49
 func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, addrs addrRequest, ct *model.ConnTrack, desc string, tags model.Tags) (*model.NetworkInterface, error) {
 	ip, secondary := addrs.private, addrs.secondary
 	if len(tx.tn.enis) >= s.cfg.Quotas.NetworkInterfaces {
-		return nil, model.Errorf("NetworkInterfaceLimitExceeded", "The maximum number of network interfaces has been reached.")
+		return nil, model.NetworkInterfaceLimitExceeded.New()
 	}
 	gs, err := s.checkGroups(tx.tn, sn.VpcID, sn.ID, groups)
 	if err != nil {
@@ -104,7 +104,7 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, addrs addrRe
 			return nil, model.InvalidValue("Address %s does not fall within the subnet's address range, or is one of the five addresses AWS reserves in every subnet.", ip)
 		}
 		if used[a] {
-			return nil, model.Errorf("InvalidIPAddress.InUse", "Address %s is in use.", ip)
+			return nil, model.InvalidIPAddressInUse.Errorf("Address %s is in use.", ip)
 		}
 		primary = a
 		used[a] = true
@@ -116,7 +116,7 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, addrs addrRe
 				return a, nil
 			}
 		}
-		return netip.Addr{}, model.Errorf("InsufficientFreeAddressesInSubnet", "The specified subnet %s does not have enough free addresses to satisfy the request.", sn.ID)
+		return netip.Addr{}, model.InsufficientFreeAddressesInSubnet.Errorf("The specified subnet %s does not have enough free addresses to satisfy the request.", sn.ID)
 	}
 	if !primary.IsValid() {
 		if primary, err = alloc(); err != nil {
@@ -147,7 +147,7 @@ func ipv6Addrs(sn *model.Subnet, addrs addrRequest, used map[netip.Addr]bool) ([
 	case len(addrs.ipv6) == 0 && addrs.ipv6Count == 0:
 		return nil, nil
 	case len(addrs.ipv6) > 0 && addrs.ipv6Count > 0:
-		return nil, model.Errorf("InvalidParameterCombination", "Specify either IPv6 addresses or an IPv6 address count, not both.")
+		return nil, model.InvalidParameterCombination.Errorf("Specify either IPv6 addresses or an IPv6 address count, not both.")
 	case addrs.ipv6Count < 0 || addrs.ipv6Count > maxAddrs+1 || len(addrs.ipv6) > maxAddrs+1:
 		return nil, model.InvalidValue("Value (%d) for parameter ipv6AddressCount is invalid: an interface has at most %d IPv6 addresses.", max(addrs.ipv6Count, len(addrs.ipv6)), maxAddrs+1)
 	case !sn.IPv6CIDR.IsValid():
@@ -163,7 +163,7 @@ func ipv6Addrs(sn *model.Subnet, addrs addrRequest, used map[netip.Addr]bool) ([
 			return nil, model.InvalidValue("Address %s does not fall within the IPv6 range of subnet %s, or is one of the five addresses AWS reserves in it.", s, sn.ID)
 		}
 		if used[a] {
-			return nil, model.Errorf("InvalidIPAddress.InUse", "Address %s is in use.", a)
+			return nil, model.InvalidIPAddressInUse.Errorf("Address %s is in use.", a)
 		}
 		used[a] = true
 		out = append(out, a)
@@ -197,12 +197,12 @@ func (s *Service) checkGroups(tn *tenant, vpcID, subnetID string, groups []strin
 			return nil, err
 		}
 		if g.VpcID != vpcID {
-			return nil, model.Errorf("InvalidParameter", "Security group %s and subnet %s belong to different networks.", id, subnetID)
+			return nil, model.InvalidParameter.Errorf("Security group %s and subnet %s belong to different networks.", id, subnetID)
 		}
 		out = append(out, id)
 	}
 	if len(out) > s.cfg.Quotas.GroupsPerInterface {
-		return nil, model.Errorf("SecurityGroupsPerInterfaceLimitExceeded", "The maximum number of security groups per interface has been reached.")
+		return nil, model.SecurityGroupsPerInterfaceLimitExceeded.New()
 	}
 	return out, nil
 }
@@ -303,7 +303,7 @@ func (s *Service) ModifyENI(ctx context.Context, t Tenant, in ModifyENIInput) (R
 				return model.Missing("Attachment.AttachmentId")
 			}
 			if c.Attachment == nil || in.AttachmentID != c.Attachment.ID {
-				return model.Errorf("InvalidAttachmentID.NotFound", "The attachment ID '%s' does not exist", in.AttachmentID)
+				return model.InvalidAttachmentIDNotFound.New(in.AttachmentID)
 			}
 			c.Attachment.DeleteOnTermination = *in.DeleteOnTermination
 		}
@@ -322,9 +322,9 @@ func exactlyOne(given ...bool) error {
 	}
 	switch {
 	case n == 0:
-		return model.Errorf("MissingParameter", "The request must contain exactly one attribute to modify")
+		return model.MissingParameter.Errorf("The request must contain exactly one attribute to modify")
 	case n > 1:
-		return model.Errorf("InvalidParameterCombination", "Only one attribute may be modified at a time")
+		return model.InvalidParameterCombination.Errorf("Only one attribute may be modified at a time")
 	}
 	return nil
 }
@@ -335,9 +335,9 @@ func (tn *tenant) eni(id string) (*model.NetworkInterface, error) {
 		return n, nil
 	}
 	if !model.ValidID(model.PrefixENI, id) {
-		return nil, model.Errorf("InvalidNetworkInterfaceID.Malformed", "Invalid id: \"%s\" (expecting \"eni-...\")", id)
+		return nil, model.InvalidNetworkInterfaceIDMalformed.New(id)
 	}
-	return nil, model.Errorf("InvalidNetworkInterfaceID.NotFound", "The networkInterface ID '%s' does not exist", id)
+	return nil, model.InvalidNetworkInterfaceIDNotFound.New(id)
 }
 
 // Idempotency (ClientToken): a retry with the same token and the same parameters returns what
@@ -365,7 +365,7 @@ func (tx *tx) replay(action, token, fp string) ([]string, bool, error) {
 		return nil, false, nil
 	}
 	if tok.Fingerprint != fp {
-		return nil, false, model.Errorf("IdempotentParameterMismatch", "The client token you have provided is associated with a resource that is already created with different parameters.")
+		return nil, false, model.IdempotentParameterMismatch.Errorf("The client token you have provided is associated with a resource that is already created with different parameters.")
 	}
 	return tok.IDs, true, nil
 }

@@ -69,7 +69,7 @@ func (s *Service) ImportKeyPair(ctx context.Context, t Tenant, name string, mate
 	imp, err := keypair.Import(material)
 	if err != nil {
 		if errors.Is(err, keypair.ErrFormat) {
-			return nil, Result{}, &model.Error{Code: "InvalidKeyPair.Format", Message: "Key is not in valid OpenSSH public key format", Cause: err}
+			return nil, Result{}, model.InvalidKeyPairFormat.Errorf("Key is not in valid OpenSSH public key format").WithCause(err)
 		}
 		return nil, Result{}, internalError(err)
 	}
@@ -103,10 +103,10 @@ func validateKeyName(name string) error {
 
 func (s *Service) checkNewKey(tx *tx, name string) error {
 	if tx.tn.keyPairByName(name) != nil {
-		return model.Errorf("InvalidKeyPair.Duplicate", "The keypair '%s' already exists.", name)
+		return model.InvalidKeyPairDuplicate.New(name)
 	}
 	if len(tx.tn.keyPairs) >= s.cfg.Quotas.KeyPairs {
-		return model.Errorf("KeyPairLimitExceeded", "Maximum of %d keypairs reached.", s.cfg.Quotas.KeyPairs)
+		return model.KeyPairLimitExceeded.New(s.cfg.Quotas.KeyPairs)
 	}
 	return nil
 }
@@ -132,9 +132,9 @@ func (s *Service) DeleteKeyPair(ctx context.Context, t Tenant, name, id string, 
 		if id != "" {
 			if kp = tx.tn.keyPairs[id]; kp == nil {
 				if !model.ValidID(model.PrefixKeyPair, id) {
-					return model.Errorf("InvalidKeyPair.Malformed", "Invalid id: \"%s\" (expecting \"key-...\")", id)
+					return model.InvalidKeyPairMalformed.New(id)
 				}
-				return model.Errorf("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", id)
+				return model.InvalidKeyPairNotFound.New(id)
 			}
 		} else if kp = tx.tn.keyPairByName(name); kp == nil {
 			return nil
@@ -152,10 +152,10 @@ func (v View) KeyPair(name, id string) (*model.KeyPair, error) {
 		if kp := v.tn.keyPairs[id]; kp != nil {
 			return kp, nil
 		}
-		return nil, model.Errorf("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", id)
+		return nil, model.InvalidKeyPairNotFound.New(id)
 	}
 	if kp := v.tn.keyPairByName(strings.TrimSpace(name)); kp != nil {
 		return kp, nil
 	}
-	return nil, model.Errorf("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", name)
+	return nil, model.InvalidKeyPairNotFound.New(name)
 }

@@ -100,7 +100,7 @@ func (s *Service) CreateNACL(ctx context.Context, t Tenant, vpcID string, tags m
 			}
 		}
 		if count >= s.cfg.Quotas.NACLsPerVPC {
-			return model.Errorf("NetworkAclLimitExceeded", "The maximum number of network ACLs for VPC '%s' has been reached.", vpcID)
+			return model.NetworkAclLimitExceeded.New(vpcID)
 		}
 		n = newNACL(vpc, false)
 		n.Tags = tags
@@ -122,7 +122,7 @@ func (s *Service) DeleteNACL(ctx context.Context, t Tenant, id string, dryRun bo
 			return model.InvalidValue("cannot delete default network ACL %s", id)
 		}
 		if len(n.Assocs) > 0 {
-			return model.Errorf("DependencyViolation", "The networkAcl '%s' has dependencies and cannot be deleted.", id)
+			return model.DependencyViolation.Errorf("The networkAcl '%s' has dependencies and cannot be deleted.", id)
 		}
 		set[model.NACL](tx, tx.tn.nacls, kindNACL, id, nil)
 		return nil
@@ -178,7 +178,7 @@ func (in NACLEntryInput) entry() (model.NACLEntry, error) {
 	}
 	switch {
 	case in.CIDR != "" && in.IPv6CIDR != "":
-		return e, model.Errorf("InvalidParameterCombination", "Only one of CidrBlock and Ipv6CidrBlock may be given")
+		return e, model.InvalidParameterCombination.Errorf("Only one of CidrBlock and Ipv6CidrBlock may be given")
 	case in.CIDR != "":
 		if e.CIDR, err = model.ParseCIDR(in.CIDR, false, "CidrBlock"); err != nil {
 			return e, err
@@ -238,9 +238,9 @@ func (s *Service) changeNACLEntry(ctx context.Context, t Tenant, in NACLEntryInp
 		i := c.Find(e.Egress, e.RuleNumber)
 		switch {
 		case replace && i < 0:
-			return model.Errorf("InvalidNetworkAclEntry.NotFound", "The network acl entry identified by %d does not exist: no %s entry with number %d.", e.RuleNumber, direction(e.Egress), e.RuleNumber)
+			return model.InvalidNetworkAclEntryNotFound.Errorf("The network acl entry identified by %d does not exist: no %s entry with number %d.", e.RuleNumber, direction(e.Egress), e.RuleNumber)
 		case !replace && i >= 0:
-			return model.Errorf("NetworkAclEntryAlreadyExists", "The network acl entry identified by %d already exists.", e.RuleNumber)
+			return model.NetworkAclEntryAlreadyExists.Errorf("The network acl entry identified by %d already exists.", e.RuleNumber)
 		case replace:
 			c.Entries[i] = e
 		default:
@@ -253,7 +253,7 @@ func (s *Service) changeNACLEntry(ctx context.Context, t Tenant, in NACLEntryInp
 			}
 		}
 		if count > s.cfg.Quotas.NACLEntries {
-			return model.Errorf("NetworkAclEntryLimitExceeded", "The maximum number of network acl entries has been reached.")
+			return model.NetworkAclEntryLimitExceeded.New()
 		}
 		set(tx, tx.tn.nacls, kindNACL, c.ID, c)
 		return nil
@@ -282,7 +282,7 @@ func (s *Service) DeleteNACLEntry(ctx context.Context, t Tenant, aclID string, n
 		}
 		i := n.Find(egress, int(number))
 		if i < 0 {
-			return model.Errorf("InvalidNetworkAclEntry.NotFound", "The network acl entry identified by %d does not exist: no %s entry with number %d.", number, direction(egress), number)
+			return model.InvalidNetworkAclEntryNotFound.Errorf("The network acl entry identified by %d does not exist: no %s entry with number %d.", number, direction(egress), number)
 		}
 		c := n.Clone()
 		c.Entries = slices.Delete(c.Entries, i, i+1)
@@ -312,7 +312,7 @@ func (s *Service) ReplaceNACLAssociation(ctx context.Context, t Tenant, assocID,
 			}
 		}
 		if from == nil {
-			return model.Errorf("InvalidAssociationID.NotFound", "The association ID '%s' does not exist", assocID)
+			return model.InvalidAssociationIDNotFound.New(assocID)
 		}
 		to, err := tx.tn.nacl(aclID)
 		if err != nil {
@@ -339,9 +339,9 @@ func (tn *tenant) nacl(id string) (*model.NACL, error) {
 		return n, nil
 	}
 	if !model.ValidID(model.PrefixNACL, id) {
-		return nil, model.Errorf("InvalidNetworkAclID.Malformed", "Invalid id: \"%s\" (expecting \"acl-...\")", id)
+		return nil, model.InvalidNetworkAclIDMalformed.New(id)
 	}
-	return nil, model.Errorf("InvalidNetworkAclID.NotFound", "The networkAcl ID '%s' does not exist", id)
+	return nil, model.InvalidNetworkAclIDNotFound.New(id)
 }
 
 // NACLs returns every network ACL, sorted by ID.

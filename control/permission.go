@@ -62,7 +62,7 @@ func (tn *tenant) expand(g *model.Group, egress bool, perms []Permission) ([]mod
 		base := model.Rule{Egress: egress, Protocol: proto, FromPort: from, ToPort: to}
 		n := len(p.IPv4) + len(p.IPv6) + len(p.PrefixLists) + len(p.Groups)
 		if n == 0 {
-			return nil, model.Errorf("MissingParameter", "%s must name at least one peer: an IP range, an IPv6 range, a prefix list or a security group", field)
+			return nil, model.MissingParameter.Errorf("%s must name at least one peer: an IP range, an IPv6 range, a prefix list or a security group", field)
 		}
 		add := func(peer model.Peer, desc string) error {
 			if err := model.ValidateRuleDescription(desc); err != nil {
@@ -118,7 +118,7 @@ func (tn *tenant) groupPeer(g *model.Group, egress bool, gp GroupPeer) (model.Pe
 	if gp.UserID != "" && gp.UserID != tn.key.Account {
 		// Cross-account references need VPC peering, which Stockade does not model; an
 		// account's groups are invisible to others, so the group "does not exist".
-		return model.Peer{}, model.Errorf("InvalidGroup.NotFound", "The security group '%s' does not exist", firstNonEmpty(gp.GroupID, gp.GroupName))
+		return model.Peer{}, model.InvalidGroupNotFound.New(firstNonEmpty(gp.GroupID, gp.GroupName))
 	}
 	var ref *model.Group
 	var err error
@@ -131,13 +131,13 @@ func (tn *tenant) groupPeer(g *model.Group, egress bool, gp GroupPeer) (model.Pe
 		}
 		ref, err = tn.groupByName(gp.GroupName)
 	default:
-		return model.Peer{}, model.Errorf("MissingParameter", "A security group peer must contain GroupId or GroupName")
+		return model.Peer{}, model.MissingParameter.Errorf("A security group peer must contain GroupId or GroupName")
 	}
 	if err != nil {
 		return model.Peer{}, err
 	}
 	if ref.VpcID != g.VpcID {
-		return model.Peer{}, model.Errorf("InvalidGroup.NotFound", "You have specified two resources that belong to different networks: security group '%s' is not in VPC '%s'.", ref.ID, g.VpcID)
+		return model.Peer{}, model.InvalidGroupNotFound.Errorf("You have specified two resources that belong to different networks: security group '%s' is not in VPC '%s'.", ref.ID, g.VpcID)
 	}
 	return model.Peer{GroupID: ref.ID, UserID: ref.OwnerID, VpcID: ref.VpcID}, nil
 }

@@ -64,7 +64,7 @@ func (s *Service) CreatePrefixList(ctx context.Context, t Tenant, in CreatePrefi
 			return err
 		}
 		if len(tx.tn.prefixLists) >= s.cfg.Quotas.PrefixLists {
-			return model.Errorf("PrefixListLimitExceeded", "The maximum number of prefix lists (%d) has been reached.", s.cfg.Quotas.PrefixLists)
+			return model.PrefixListLimitExceeded.New(s.cfg.Quotas.PrefixLists)
 		}
 		pl = &model.PrefixList{ID: model.NewID(model.PrefixPrefixList), Name: in.Name, OwnerID: t.Account, IPv6: ipv6,
 			MaxEntries: in.MaxEntries, Version: 1, Entries: entries, Created: tx.now, State: "create-complete", Tags: in.Tags}
@@ -139,7 +139,7 @@ func (s *Service) ModifyPrefixList(ctx context.Context, t Tenant, in ModifyPrefi
 	}
 	entryChange := len(in.Add) > 0 || len(in.Remove) > 0
 	if entryChange && in.HasMax {
-		return nil, Result{}, model.Errorf("InvalidParameterCombination", "You cannot change the entries and the maximum number of entries of a prefix list in one request.")
+		return nil, Result{}, model.InvalidParameterCombination.Errorf("You cannot change the entries and the maximum number of entries of a prefix list in one request.")
 	}
 	if in.Name != nil {
 		if err := validatePLName(*in.Name, true); err != nil {
@@ -153,7 +153,7 @@ func (s *Service) ModifyPrefixList(ctx context.Context, t Tenant, in ModifyPrefi
 			return err
 		}
 		if in.HasCurrent && in.CurrentVersion != old.Version {
-			return model.Errorf("PrefixListVersionMismatch", "The prefix list has the incorrect version number: current version is %d, not %d.", old.Version, in.CurrentVersion)
+			return model.PrefixListVersionMismatch.Errorf("The prefix list has the incorrect version number: current version is %d, not %d.", old.Version, in.CurrentVersion)
 		}
 		pl := old.Clone()
 		pl.State = "modify-complete"
@@ -203,7 +203,7 @@ func (s *Service) ModifyPrefixList(ctx context.Context, t Tenant, in ModifyPrefi
 			for _, g := range tx.tn.groups {
 				if referencesPL(g, pl.ID) {
 					if err := s.checkRuleQuota(tx.tn, g); err != nil {
-						return model.Errorf("RulesPerSecurityGroupLimitExceeded", "Resizing %s to %d entries would exceed the rule quota of security group %s, which references it.", pl.ID, pl.MaxEntries, g.ID)
+						return model.RulesPerSecurityGroupLimitExceeded.Errorf("Resizing %s to %d entries would exceed the rule quota of security group %s, which references it.", pl.ID, pl.MaxEntries, g.ID)
 					}
 				}
 			}
@@ -238,7 +238,7 @@ func (s *Service) DeletePrefixList(ctx context.Context, t Tenant, id string, dry
 		}
 		for _, g := range tx.tn.groups {
 			if referencesPL(g, id) {
-				return model.Errorf("DependencyViolation", "The prefix list %s is referenced by security group %s and cannot be deleted.", id, g.ID)
+				return model.DependencyViolation.Errorf("The prefix list %s is referenced by security group %s and cannot be deleted.", id, g.ID)
 			}
 		}
 		set[model.PrefixList](tx, tx.tn.prefixLists, kindPrefixList, id, nil)
@@ -252,9 +252,9 @@ func (tn *tenant) prefixList(id string) (*model.PrefixList, error) {
 		return pl, nil
 	}
 	if !model.ValidID(model.PrefixPrefixList, id) {
-		return nil, model.Errorf("InvalidPrefixListID.Malformed", "Invalid id: \"%s\" (expecting \"pl-...\")", id)
+		return nil, model.InvalidPrefixListIDMalformed.New(id)
 	}
-	return nil, model.Errorf("InvalidPrefixListID.NotFound", "The prefix list ID '%s' does not exist", id)
+	return nil, model.InvalidPrefixListIDNotFound.New(id)
 }
 
 // PrefixLists returns every prefix list, sorted by ID.

@@ -44,7 +44,7 @@ func (s *Service) Authorize(ctx context.Context, t Tenant, in AuthorizeInput) ([
 		}
 		for _, r := range g.Rules(in.Egress) {
 			if seen[r.Identity()] {
-				return model.Errorf("InvalidPermission.Duplicate", "the specified rule \"%s\" already exists", r.String())
+				return model.InvalidPermissionDuplicate.New(r.String())
 			}
 		}
 		for i := range rules {
@@ -92,7 +92,7 @@ func (s *Service) checkRuleQuota(tn *tenant, g *model.Group) error {
 			}
 		}
 		if n4 > limit || n6 > limit {
-			return model.Errorf("RulesPerSecurityGroupLimitExceeded", "The maximum number of rules per security group has been reached.")
+			return model.RulesPerSecurityGroupLimitExceeded.New()
 		}
 	}
 	return nil
@@ -128,12 +128,12 @@ func (s *Service) Revoke(ctx context.Context, t Tenant, in RevokeInput) (RevokeO
 		}
 		out.GroupID = g.ID
 		if len(in.Permissions) == 0 && len(in.RuleIDs) == 0 {
-			return model.Errorf("MissingParameter", "The request must contain the parameter IpPermissions or SecurityGroupRuleIds")
+			return model.MissingParameter.Errorf("The request must contain the parameter IpPermissions or SecurityGroupRuleIds")
 		}
 		drop := map[string]bool{}
 		for _, id := range in.RuleIDs {
 			if g.FindRule(in.Egress, id) < 0 {
-				return model.Errorf("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
+				return model.InvalidSecurityGroupRuleIdNotFound.New(id)
 			}
 			drop[id] = true
 		}
@@ -155,7 +155,7 @@ func (s *Service) Revoke(ctx context.Context, t Tenant, in RevokeInput) (RevokeO
 				case vpc != nil && vpc.IsDefault:
 					out.Unknown = append(out.Unknown, w)
 				default:
-					return model.Errorf("InvalidPermission.NotFound", "The specified rule does not exist in this security group.")
+					return model.InvalidPermissionNotFound.New()
 				}
 			}
 		}
@@ -228,7 +228,7 @@ func (s *Service) ModifyRules(ctx context.Context, t Tenant, groupID string, cha
 				egress, i = true, ng.FindRule(true, c.RuleID)
 			}
 			if i < 0 {
-				return model.Errorf("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", c.RuleID)
+				return model.InvalidSecurityGroupRuleIdNotFound.New(c.RuleID)
 			}
 			perm := Permission{Protocol: c.Protocol, FromPort: c.FromPort, ToPort: c.ToPort, HasFrom: c.HasFrom, HasTo: c.HasTo}
 			peers := 0
@@ -260,7 +260,7 @@ func (s *Service) ModifyRules(ctx context.Context, t Tenant, groupID string, cha
 			ids := map[model.Identity]bool{}
 			for _, r := range ng.Rules(egress) {
 				if ids[r.Identity()] {
-					return model.Errorf("InvalidPermission.Duplicate", "the specified rule \"%s\" already exists", r.String())
+					return model.InvalidPermissionDuplicate.New(r.String())
 				}
 				ids[r.Identity()] = true
 			}
@@ -298,7 +298,7 @@ func (s *Service) UpdateDescriptions(ctx context.Context, t Tenant, in UpdateDes
 			return err
 		}
 		if len(in.Permissions) == 0 && len(in.ByID) == 0 {
-			return model.Errorf("MissingParameter", "The request must contain the parameter IpPermissions or SecurityGroupRuleDescriptions")
+			return model.MissingParameter.Errorf("The request must contain the parameter IpPermissions or SecurityGroupRuleDescriptions")
 		}
 		ng := g.Clone()
 		rules := ng.Rules(in.Egress)
@@ -308,7 +308,7 @@ func (s *Service) UpdateDescriptions(ctx context.Context, t Tenant, in UpdateDes
 			}
 			i := ng.FindRule(in.Egress, c.RuleID)
 			if i < 0 {
-				return model.Errorf("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", c.RuleID)
+				return model.InvalidSecurityGroupRuleIdNotFound.New(c.RuleID)
 			}
 			rules[i].Description = c.Description
 		}
@@ -320,7 +320,7 @@ func (s *Service) UpdateDescriptions(ctx context.Context, t Tenant, in UpdateDes
 			for _, w := range want {
 				i := slices.IndexFunc(rules, func(r model.Rule) bool { return r.Identity() == w.Identity() })
 				if i < 0 {
-					return model.Errorf("InvalidPermission.NotFound", "The specified rule does not exist in this security group.")
+					return model.InvalidPermissionNotFound.New()
 				}
 				rules[i].Description = w.Description
 			}

@@ -3,7 +3,6 @@ package control
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -126,9 +125,6 @@ type Result struct {
 	Revision int64
 }
 
-// ErrDryRun is returned by a write whose request had DryRun set and would have succeeded.
-var ErrDryRun = &model.Error{Code: "DryRunOperation", Message: "Request would have succeeded, but DryRun flag is set."}
-
 // write runs fn with the tenant's write lock held and commits what it staged as one store
 // transaction. If fn fails or dryRun is set, every change fn made to memory is undone.
 //
@@ -156,7 +152,7 @@ func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *
 	if dryRun {
 		tx.rollback()
 		tn.mu.Unlock()
-		return Result{}, ErrDryRun
+		return Result{}, model.DryRunOperation.New()
 	}
 	if len(tx.ops) == 0 {
 		seq := tn.staged
@@ -244,13 +240,7 @@ func (s *Service) waitDurable(tn *tenant, seq uint64) error {
 }
 
 // internalError hides a failure's text from clients while keeping it for the log.
-func internalError(err error) error {
-	var me *model.Error
-	if errors.As(err, &me) {
-		return err
-	}
-	return &model.Error{Code: "InternalError", Message: "An internal error has occurred", Cause: err}
-}
+func internalError(err error) error { return model.Internal(err) }
 
 // Keys: "r/<account>/<region>/<kind>/<id>". Accounts are 12 digits and regions have no "/",
 // so the split is unambiguous.

@@ -41,7 +41,7 @@ func (s *Service) CreateSubnet(ctx context.Context, t Tenant, in CreateSubnetInp
 			return err
 		}
 		if cidr.Bits() < 16 || cidr.Bits() > 28 || !vpc.CIDR.Contains(cidr.Addr()) || cidr.Bits() < vpc.CIDR.Bits() {
-			return model.Errorf("InvalidSubnet.Range", "The CIDR '%s' is invalid.", in.CIDR)
+			return model.InvalidSubnetRange.Errorf("The CIDR '%s' is invalid.", in.CIDR)
 		}
 		n := 0
 		for _, o := range tx.tn.subnets {
@@ -50,11 +50,11 @@ func (s *Service) CreateSubnet(ctx context.Context, t Tenant, in CreateSubnetInp
 			}
 			n++
 			if o.CIDR.Overlaps(cidr) {
-				return model.Errorf("InvalidSubnet.Conflict", "The CIDR '%s' conflicts with another subnet", in.CIDR)
+				return model.InvalidSubnetConflict.Errorf("The CIDR '%s' conflicts with another subnet", in.CIDR)
 			}
 		}
 		if n >= s.cfg.Quotas.SubnetsPerVPC {
-			return model.Errorf("SubnetLimitExceeded", "The maximum number of subnets for VPC '%s' has been reached.", vpc.ID)
+			return model.SubnetLimitExceeded.New(vpc.ID)
 		}
 		sn = &model.Subnet{
 			ID:      model.NewID(model.PrefixSubnet),
@@ -71,7 +71,7 @@ func (s *Service) CreateSubnet(ctx context.Context, t Tenant, in CreateSubnetInp
 				return err
 			}
 			if !vpc.IPv6CIDR.IsValid() || p.Bits() != 64 || !vpc.IPv6CIDR.Contains(p.Addr()) {
-				return model.Errorf("InvalidSubnet.Range", "The IPv6 CIDR '%s' is invalid: it must be a /64 inside the VPC's IPv6 block.", in.IPv6CIDR)
+				return model.InvalidSubnetRange.Errorf("The IPv6 CIDR '%s' is invalid: it must be a /64 inside the VPC's IPv6 block.", in.IPv6CIDR)
 			}
 			sn.IPv6CIDR = p
 			sn.IPv6AssocID = model.NewID("subnet-cidr-assoc")
@@ -119,7 +119,7 @@ func (s *Service) DeleteSubnet(ctx context.Context, t Tenant, id string, dryRun 
 		}
 		for _, n := range tx.tn.enis {
 			if n.SubnetID == id {
-				return model.Errorf("DependencyViolation", "The subnet '%s' has dependencies and cannot be deleted.", id)
+				return model.DependencyViolation.Errorf("The subnet '%s' has dependencies and cannot be deleted.", id)
 			}
 		}
 		tx.disassociate(id)
@@ -134,9 +134,9 @@ func (tn *tenant) subnet(id string) (*model.Subnet, error) {
 		return sn, nil
 	}
 	if !model.ValidID(model.PrefixSubnet, id) {
-		return nil, model.Errorf("InvalidSubnetID.Malformed", "Invalid id: \"%s\" (expecting \"subnet-...\")", id)
+		return nil, model.InvalidSubnetIDMalformed.New(id)
 	}
-	return nil, model.Errorf("InvalidSubnetID.NotFound", "The subnet ID '%s' does not exist", id)
+	return nil, model.InvalidSubnetIDNotFound.New(id)
 }
 
 // usedAddrs returns the addresses of a subnet held by interfaces.

@@ -49,7 +49,7 @@ func (tx *tx) taggable(id string) (model.Tags, func(model.Tags), error) {
 				}
 			}
 		}
-		return nil, nil, model.Errorf("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
+		return nil, nil, model.InvalidSecurityGroupRuleIdNotFound.New(id)
 	case model.PrefixENI:
 		v, err := tn.eni(id)
 		if err != nil {
@@ -65,7 +65,7 @@ func (tx *tx) taggable(id string) (model.Tags, func(model.Tags), error) {
 	case model.PrefixFlowLog:
 		v := tn.flowLogs[id]
 		if v == nil {
-			return nil, nil, model.Errorf("InvalidFlowLogId.NotFound", "These flow log ids in the input list are not found: [TotalCount: 1] %s", id)
+			return nil, nil, model.InvalidFlowLogIdNotFound.New(id)
 		}
 		return v.Tags, func(tags model.Tags) { c := *v; c.Tags = tags; set(tx, tn.flowLogs, kindFlowLog, id, &c) }, nil
 	case model.PrefixNACL:
@@ -95,11 +95,11 @@ func (tx *tx) taggable(id string) (model.Tags, func(model.Tags), error) {
 	case model.PrefixKeyPair:
 		v := tn.keyPairs[id]
 		if v == nil {
-			return nil, nil, model.Errorf("InvalidKeyPair.NotFound", "The key pair '%s' does not exist", id)
+			return nil, nil, model.InvalidKeyPairNotFound.New(id)
 		}
 		return v.Tags, func(tags model.Tags) { c := v.Clone(); c.Tags = tags; set(tx, tn.keyPairs, kindKeyPair, id, c) }, nil
 	}
-	return nil, nil, model.Errorf("InvalidID", "The ID '%s' is not valid", id)
+	return nil, nil, model.InvalidID.Errorf("The ID '%s' is not valid", id)
 }
 
 // CreateTags adds or overwrites tags on up to 1000 resources, all or nothing.
@@ -132,7 +132,7 @@ func (s *Service) CreateTags(ctx context.Context, t Tenant, ids []string, tags m
 				nt[k] = v
 			}
 			if nt.UserCount() > model.MaxTagsPerResource {
-				return model.Errorf("TagLimitExceeded", "The maximum number of Tags for a resource has been reached.")
+				return model.TagLimitExceeded.New()
 			}
 			store(nt)
 		}

@@ -58,7 +58,7 @@ func (s *Service) CreateVPC(ctx context.Context, t Tenant, in CreateVPCInput) (*
 		return nil, Result{}, err
 	}
 	if cidr.Bits() < 16 || cidr.Bits() > 28 {
-		return nil, Result{}, model.Errorf("InvalidVpc.Range", "The CIDR '%s' is invalid.", in.CIDR)
+		return nil, Result{}, model.InvalidVpcRange.Errorf("The CIDR '%s' is invalid.", in.CIDR)
 	}
 	switch in.Tenancy {
 	case "":
@@ -70,7 +70,7 @@ func (s *Service) CreateVPC(ctx context.Context, t Tenant, in CreateVPCInput) (*
 	var vpc *model.VPC
 	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		if len(tx.tn.vpcs) >= s.cfg.Quotas.VPCs {
-			return model.Errorf("VpcLimitExceeded", "The maximum number of VPCs has been reached.")
+			return model.VpcLimitExceeded.New()
 		}
 		vpc = tx.newVPC(cidr, in.Tenancy, false, in.Tags)
 		if in.IPv6 {
@@ -172,7 +172,7 @@ func (s *Service) DeleteVPC(ctx context.Context, t Tenant, id string, dryRun boo
 		if err != nil {
 			return err
 		}
-		dep := model.Errorf("DependencyViolation", "The vpc '%s' has dependencies and cannot be deleted.", id)
+		dep := model.DependencyViolation.Errorf("The vpc '%s' has dependencies and cannot be deleted.", id)
 		for _, sn := range tx.tn.subnets {
 			if sn.VpcID == id {
 				return dep
@@ -209,9 +209,9 @@ func (tn *tenant) vpc(id string) (*model.VPC, error) {
 		return v, nil
 	}
 	if !model.ValidID(model.PrefixVPC, id) {
-		return nil, model.Errorf("InvalidVpcID.Malformed", "Invalid id: \"%s\" (expecting \"vpc-...\")", id)
+		return nil, model.InvalidVpcIDMalformed.New(id)
 	}
-	return nil, model.Errorf("InvalidVpcID.NotFound", "The vpc ID '%s' does not exist", id)
+	return nil, model.InvalidVpcIDNotFound.New(id)
 }
 
 // defaultVPC returns the tenant's default VPC, or nil when it has none (deleted).

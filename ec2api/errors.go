@@ -1,42 +1,19 @@
 package ec2api
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/stockade/stockade/model"
 )
 
-// statusOf maps an EC2 error code to its HTTP status (spec §8.3): 400 for client errors,
-// including every NotFound, DependencyViolation and LimitExceeded.
-func statusOf(code string) int {
-	switch code {
-	case "AuthFailure":
-		return http.StatusUnauthorized
-	case "UnauthorizedOperation", "Blocked", "OptInRequired":
-		return http.StatusForbidden
-	case "DryRunOperation":
-		return http.StatusPreconditionFailed
-	case "InternalError", "InternalFailure":
-		return http.StatusInternalServerError
-	case "Unavailable", "RequestLimitExceeded", "ServiceUnavailable":
-		return http.StatusServiceUnavailable
-	case "RequestEntityTooLarge":
-		return http.StatusRequestEntityTooLarge
-	}
-	return http.StatusBadRequest
-}
+// statusOf is an EC2 error code's HTTP status, from the catalogue (model/codes.go): 400 for
+// client errors, including every NotFound, DependencyViolation and LimitExceeded.
+func statusOf(code string) int { return model.StatusOf(code) }
 
 // asAPIError turns any error into what the client is told. An error that is not an
 // *model.Error is internal: the client gets InternalError and never its text.
-func asAPIError(err error) *model.Error {
-	var me *model.Error
-	if errors.As(err, &me) {
-		return me
-	}
-	return &model.Error{Code: "InternalError", Message: "An internal error has occurred", Cause: err}
-}
+func asAPIError(err error) *model.Error { return model.Internal(err) }
 
 // writeError renders EC2's error envelope: <Response><Errors><Error>…</Errors><RequestID>.
 func writeError(w http.ResponseWriter, requestID string, e *model.Error) int {

@@ -26,7 +26,7 @@ func (s *Server) createNetworkInsightsPath(c *call) error {
 		"FilterAtDestination.DestinationAddress", "FilterAtSource.DestinationPortRange.FromPort", "FilterAtSource.SourcePortRange.FromPort",
 		"FilterAtDestination.DestinationPortRange.FromPort", "FilterAtDestination.SourcePortRange.FromPort"} {
 		if str(r, k) != "" {
-			return model.Errorf("InvalidParameterValue", "%s is not supported by Stockade: give SourceIp, DestinationIp and DestinationPort instead.", k)
+			return model.InvalidParameterValue.Errorf("%s is not supported by Stockade: give SourceIp, DestinationIp and DestinationPort instead.", k)
 		}
 	}
 	p, res, err := c.svc().CreateInsightsPath(c.ctx, c.tenant, control.CreateInsightsPathInput{
@@ -149,7 +149,7 @@ func (s *Server) startNetworkInsightsAnalysis(c *call) error {
 	}
 	for _, k := range []string{"AdditionalAccount", "FilterInArn", "FilterOutArn"} {
 		if len(r.Strings(k)) > 0 {
-			return model.Errorf("InvalidParameterValue", "%s is not supported by Stockade: an analysis covers one account, every component of it.", k)
+			return model.InvalidParameterValue.Errorf("%s is not supported by Stockade: an analysis covers one account, every component of it.", k)
 		}
 	}
 	a, res, err := c.svc().StartInsightsAnalysis(c.ctx, c.tenant, str(r, "NetworkInsightsPathId"), tags, str(r, "ClientToken"), c.dryRun())

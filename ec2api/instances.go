@@ -26,7 +26,7 @@ func (s *Server) runInstances(c *call) error {
 		return model.Missing("ImageId")
 	}
 	if !model.ValidID("ami", in.ImageID) {
-		return model.Errorf("InvalidAMIID.Malformed", "Invalid id: \"%s\" (expecting \"ami-...\")", in.ImageID)
+		return model.InvalidAMIIDMalformed.New(in.ImageID)
 	}
 	if in.InstanceType == "" {
 		in.InstanceType = "m1.small" // EC2's default
@@ -291,7 +291,7 @@ func (s *Server) describeInstances(c *call) error {
 			ins = v.Instances()
 		} else if ins, err = byIDs(want, func(id string) (*model.Instance, error) {
 			if !model.ValidID(model.PrefixInstance, id) {
-				return nil, model.Errorf("InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-...\")", id)
+				return nil, model.InvalidInstanceIDMalformed.New(id)
 			}
 			return v.Instance(id)
 		}); err != nil {
@@ -353,7 +353,7 @@ func (s *Server) terminateInstances(c *call) error {
 	}
 	for _, id := range want {
 		if !model.ValidID(model.PrefixInstance, id) {
-			return model.Errorf("InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-...\")", id)
+			return model.InvalidInstanceIDMalformed.New(id)
 		}
 	}
 	changes, res, err := c.svc().TerminateInstances(c.ctx, c.tenant, want, c.dryRun())

@@ -41,7 +41,7 @@ func (s *Server) importKeyPair(c *call) error {
 	// The SDKs and the CLI base64-encode the key text (a blob member, spec §11.29).
 	material, err := base64.StdEncoding.DecodeString(raw)
 	if err != nil {
-		return &model.Error{Code: "InvalidKeyPair.Format", Message: "Key is not in valid OpenSSH public key format", Cause: err}
+		return model.InvalidKeyPairFormat.Errorf("Key is not in valid OpenSSH public key format").WithCause(err)
 	}
 	kp, res, err := c.svc().ImportKeyPair(c.ctx, c.tenant, str(r, "KeyName"), material, tags, c.dryRun())
 	if err != nil {

@@ -32,7 +32,7 @@ func paginate[T any](r *query.Request, items []T, key func(T) string, lim pageLi
 	if token != "" {
 		raw, err := base64.RawURLEncoding.DecodeString(token)
 		if err != nil || !strings.HasPrefix(string(raw), "v1:") {
-			return nil, "", model.Errorf("InvalidPaginationToken", "Invalid pagination token: %s", token)
+			return nil, "", model.InvalidPaginationToken.Errorf("Invalid pagination token: %s", token)
 		}
 		after := string(raw[3:])
 		for start < len(items) && key(items[start]) <= after {
@@ -53,7 +53,7 @@ func paginate[T any](r *query.Request, items []T, key func(T) string, lim pageLi
 // DescribeNetworkInterfaces, spec §8.5).
 func noMaxWithIDs(r *query.Request, idKey string) error {
 	if _, has, _ := r.Int("MaxResults"); has && len(r.Strings(idKey)) > 0 {
-		return model.Errorf("InvalidParameterCombination", "The parameter %ss cannot be used with the parameter maxResults", idKey)
+		return model.InvalidParameterCombination.Errorf("The parameter %ss cannot be used with the parameter maxResults", idKey)
 	}
 	return nil
 }

@@ -68,7 +68,7 @@ func tagSpecs(r *query.Request, allowed ...string) (map[string]model.Tags, error
 			tags[k] = v
 		}
 		if tags.UserCount() > model.MaxTagsPerResource {
-			return nil, model.Errorf("TagLimitExceeded", "The maximum number of Tags for a resource has been reached.")
+			return nil, model.TagLimitExceeded.New()
 		}
 	}
 	return out, nil

@@ -31,15 +31,15 @@ func readPermissions(r *query.Request, egress bool) ([]control.Permission, error
 		return nil, model.InvalidValue("The parameter %s is not supported for egress rules: use IpPermissions.", given[0])
 	}
 	if len(out) > 0 {
-		return nil, model.Errorf("InvalidParameterCombination", "The parameter IpPermissions cannot be used with the parameter %s", given[0])
+		return nil, model.InvalidParameterCombination.Errorf("The parameter IpPermissions cannot be used with the parameter %s", given[0])
 	}
 	cidr, srcName, srcOwner := str(r, "CidrIp"), str(r, "SourceSecurityGroupName"), str(r, "SourceSecurityGroupOwnerId")
 	if cidr != "" && (srcName != "" || srcOwner != "") {
-		return nil, model.Errorf("InvalidParameterCombination", "The parameter CidrIp cannot be used with the parameter SourceSecurityGroupName")
+		return nil, model.InvalidParameterCombination.Errorf("The parameter CidrIp cannot be used with the parameter SourceSecurityGroupName")
 	}
 	if srcName != "" {
 		if r.Has("IpProtocol") || r.Has("FromPort") || r.Has("ToPort") {
-			return nil, model.Errorf("InvalidParameterCombination", "The parameter SourceSecurityGroupName cannot be used with the parameters IpProtocol, FromPort or ToPort: a source group alone grants all TCP, UDP and ICMP.")
+			return nil, model.InvalidParameterCombination.Errorf("The parameter SourceSecurityGroupName cannot be used with the parameters IpProtocol, FromPort or ToPort: a source group alone grants all TCP, UDP and ICMP.")
 		}
 		peer := []control.GroupPeer{{GroupName: srcName, UserID: srcOwner}}
 		return []control.Permission{

@@ -199,7 +199,7 @@ func (s *Server) describeSecurityGroupRules(c *call) error {
 		if found < len(wanted) {
 			for _, id := range want {
 				if !containsRule(rows, id) && !ruleExists(v, id) {
-					return model.Errorf("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
+					return model.InvalidSecurityGroupRuleIdNotFound.New(id)
 				}
 			}
 		}

@@ -150,7 +150,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.req = req
 	h := s.routes[req.Action]
 	if h == nil {
-		fail(model.Errorf("InvalidAction", "The action %s is not valid for this web service.", req.Action))
+		fail(model.InvalidAction.New(req.Action))
 		return
 	}
 	if err := h(c); err != nil {
@@ -164,14 +164,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // bodies over the limit without buffering them.
 func (s *Server) readBody(r *http.Request) ([]byte, error) {
 	if r.ContentLength > s.cfg.MaxBody {
-		return nil, model.Errorf("RequestEntityTooLarge", "Request body of %d bytes exceeds the limit of %d bytes.", r.ContentLength, s.cfg.MaxBody)
+		return nil, model.RequestEntityTooLarge.Errorf("Request body of %d bytes exceeds the limit of %d bytes.", r.ContentLength, s.cfg.MaxBody)
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBody+1))
 	if err != nil {
-		return nil, model.Errorf("InvalidRequest", "Could not read the request body: %v", err)
+		return nil, model.InvalidRequest.Errorf("Could not read the request body: %v", err)
 	}
 	if int64(len(body)) > s.cfg.MaxBody {
-		return nil, model.Errorf("RequestEntityTooLarge", "Request body exceeds the limit of %d bytes.", s.cfg.MaxBody)
+		return nil, model.RequestEntityTooLarge.Errorf("Request body exceeds the limit of %d bytes.", s.cfg.MaxBody)
 	}
 	return body, nil
 }
@@ -195,7 +195,7 @@ func (s *Server) values(r *http.Request, body []byte) (url.Values, error) {
 			v[k] = append(v[k], vs...)
 		}
 	} else if r.Method != http.MethodPost && r.Method != http.MethodGet {
-		return nil, model.Errorf("InvalidRequest", "Method %s is not supported: use GET or POST.", r.Method)
+		return nil, model.InvalidRequest.Errorf("Method %s is not supported: use GET or POST.", r.Method)
 	}
 	return v, nil
 }
@@ -217,7 +217,7 @@ func (s *Server) authenticate(c *call, r *http.Request, body []byte) error {
 		c.account = auth.Account{ID: id, Name: "emulator", AccessKeyID: cred.AccessKeyID}
 		c.tenant = control.Tenant{Account: id, Region: regionOr(cred.Region, s.cfg.DefaultRegion)}
 		if !validRegion.MatchString(c.tenant.Region) {
-			return model.Errorf("AuthFailure", "The credential scope names region %q, which is not a valid AWS region name", c.tenant.Region)
+			return model.AuthFailure.Errorf("The credential scope names region %q, which is not a valid AWS region name", c.tenant.Region)
 		}
 		return nil
 	}
@@ -225,17 +225,17 @@ func (s *Server) authenticate(c *call, r *http.Request, body []byte) error {
 	if err != nil {
 		var se *sigv4.Error
 		if errors.As(err, &se) {
-			return &model.Error{Code: se.Code, Message: se.Message}
+			return model.ErrorOf(se.Code, se.Message)
 		}
 		return err
 	}
 	if !validRegion.MatchString(cred.Region) {
 		// Every region is served, each with its own state; a typo must not silently create one.
-		return model.Errorf("AuthFailure", "The credential scope names region %q, which is not a valid AWS region name", cred.Region)
+		return model.AuthFailure.Errorf("The credential scope names region %q, which is not a valid AWS region name", cred.Region)
 	}
 	a, ok := s.accounts.Lookup(cred.AccessKeyID)
 	if !ok { // deleted between verification and lookup
-		return model.Errorf("AuthFailure", "AWS was not able to validate the provided access credentials")
+		return model.AuthFailure.New()
 	}
 	c.account = a
 	c.tenant = control.Tenant{Account: a.ID, Region: cred.Region}
@@ -278,7 +278,7 @@ func (s *Server) writeResponse(w http.ResponseWriter, c *call) {
 func queryError(err error) error {
 	var qe *query.Error
 	if errors.As(err, &qe) {
-		return &model.Error{Code: qe.Code, Message: qe.Message}
+		return model.ErrorOf(qe.Code, qe.Message)
 	}
 	return err
 }

@@ -1,9 +1,10 @@
 package model
 
-import "fmt"
+import "errors"
 
 // Error is a failure the API reports to the client: an EC2 error code (what SDKs branch on), a
-// public message, and optionally an internal cause that is logged but never sent.
+// public message, and optionally an internal cause that is logged but never sent. Errors are
+// made from the catalogue's codes (codes.go).
 type Error struct {
 	Code    string
 	Message string
@@ -19,17 +20,26 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Cause }
 
-// Errorf builds an *Error with a formatted public message.
-func Errorf(code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+// WithCause sets the internal cause (logged, never sent) and returns e.
+func (e *Error) WithCause(cause error) *Error {
+	e.Cause = cause
+	return e
+}
+
+// Internal hides a failure's text from clients while keeping it for the log. An *Error in
+// err's chain is already fit for the client and is returned as it is.
+func Internal(err error) *Error {
+	var me *Error
+	if errors.As(err, &me) {
+		return me
+	}
+	return InternalError.New().WithCause(err)
 }
 
 // InvalidValue is the common InvalidParameterValue error.
 func InvalidValue(format string, args ...any) *Error {
-	return Errorf("InvalidParameterValue", format, args...)
+	return InvalidParameterValue.Errorf(format, args...)
 }
 
 // Missing is the MissingParameter error for a required request parameter.
-func Missing(name string) *Error {
-	return Errorf("MissingParameter", "The request must contain the parameter %s", name)
-}
+func Missing(name string) *Error { return MissingParameter.New(name) }

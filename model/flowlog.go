@@ -40,7 +40,7 @@ var FlowLogFields = map[string]int{
 // least one, each a known field. It returns the field names.
 func ParseFlowLogFormat(format string) ([]string, error) {
 	if format == "" {
-		return nil, Errorf("InvalidParameter", "LogFormat must name at least one field")
+		return nil, InvalidParameter.Errorf("LogFormat must name at least one field")
 	}
 	var fields []string
 	var unknown []string
@@ -50,7 +50,7 @@ func ParseFlowLogFormat(format string) ([]string, error) {
 			name, ok = strings.CutSuffix(name, "}")
 		}
 		if !ok || name == "" {
-			return nil, Errorf("InvalidParameter", "LogFormat token %q is not of the form ${field} (fields are separated by single spaces)", tok)
+			return nil, InvalidParameter.Errorf("LogFormat token %q is not of the form ${field} (fields are separated by single spaces)", tok)
 		}
 		if _, known := FlowLogFields[name]; !known {
 			unknown = append(unknown, name)
@@ -58,7 +58,7 @@ func ParseFlowLogFormat(format string) ([]string, error) {
 		fields = append(fields, name)
 	}
 	if len(unknown) > 0 {
-		return nil, Errorf("InvalidParameter", "Unknown fields provided: %s", strings.Join(unknown, ", "))
+		return nil, InvalidParameter.Errorf("Unknown fields provided: %s", strings.Join(unknown, ", "))
 	}
 	return fields, nil
 }
