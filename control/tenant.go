@@ -69,63 +69,24 @@ type tenant struct {
 }
 
 func newTenant(t Tenant, now func() time.Time) *tenant {
-	tn := &tenant{
-		key:         t,
-		now:         now,
-		vpcs:        map[string]*model.VPC{},
-		subnets:     map[string]*model.Subnet{},
-		groups:      map[string]*model.Group{},
-		enis:        map[string]*model.NetworkInterface{},
-		instances:   map[string]*model.Instance{},
-		keyPairs:    map[string]*model.KeyPair{},
-		prefixLists: map[string]*model.PrefixList{},
-		nacls:       map[string]*model.NACL{},
-		flowLogs:    map[string]*model.FlowLog{},
-		paths:       map[string]*model.InsightsPath{},
-		analyses:    map[string]*model.InsightsAnalysis{},
-		tokens:      map[string]*clientToken{},
+	tn := &tenant{key: t, now: now}
+	for _, k := range kinds {
+		k.init(tn)
 	}
 	tn.durableCond = sync.NewCond(&tn.durableMu)
 	return tn
 }
 
 func (tn *tenant) load(kind, id string, b []byte) error {
-	var err error
-	switch kind {
-	case kindMeta:
+	if kind == kindMeta {
 		tn.initialised = true
-	case kindVPC:
-		tn.vpcs[id], err = decode[model.VPC](b)
-	case kindSubnet:
-		tn.subnets[id], err = decode[model.Subnet](b)
-	case kindGroup:
-		var g *model.Group
-		if g, err = decode[model.Group](b); err == nil {
-			compactGroup(g)
-			tn.groups[id] = g
-		}
-	case kindENI:
-		tn.enis[id], err = decode[model.NetworkInterface](b)
-	case kindInstance:
-		tn.instances[id], err = decode[model.Instance](b)
-	case kindKeyPair:
-		tn.keyPairs[id], err = decode[model.KeyPair](b)
-	case kindFlowLog:
-		tn.flowLogs[id], err = decode[model.FlowLog](b)
-	case kindNACL:
-		tn.nacls[id], err = decode[model.NACL](b)
-	case kindPath:
-		tn.paths[id], err = decode[model.InsightsPath](b)
-	case kindAnalysis:
-		tn.analyses[id], err = decode[model.InsightsAnalysis](b)
-	case kindPrefixList:
-		tn.prefixLists[id], err = decode[model.PrefixList](b)
-	case kindToken:
-		tn.tokens[id], err = decode[clientToken](b)
-	default:
-		err = fmt.Errorf("unknown record kind %q", kind)
+		return nil
 	}
-	return err
+	k, ok := kindByStore[kind]
+	if !ok {
+		return fmt.Errorf("unknown record kind %q", kind)
+	}
+	return k.load(tn, id, b)
 }
 
 // tx stages one write: it changes the tenant's maps directly (the caller holds the write lock),
