@@ -24,7 +24,12 @@ const (
 
 var kindWords = [...]string{"ct timeout", "set", "map", "chain"}
 
-func (k Kind) String() string { return kindWords[k] }
+func (k Kind) String() string {
+	if int(k) >= len(kindWords) {
+		return fmt.Sprintf("Kind(%d)", int(k))
+	}
+	return kindWords[k]
+}
 
 // Object is one named object of the table: its declaration (type, flags, hook; the lines that
 // never change for a given name) and its contents (a chain's rules, a set's or map's elements).

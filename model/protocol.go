@@ -84,8 +84,8 @@ func HasPorts(p string) bool {
 	return false
 }
 
-// NormalizePorts validates and normalises FromPort/ToPort for protocol p (spec §3.3). present
-// tells whether each was given. For tcp/udp the result is a port range with -1/-1 meaning all
+// NormalizePorts validates and normalises FromPort/ToPort for protocol p (spec §3.3). hasFrom
+// and hasTo tell whether each was given. For tcp/udp the result is a port range with -1/-1 meaning all
 // ports (stored 0–65535); for icmp/icmpv6 it is type/code with -1 for "all"; for every other
 // protocol the ports are ignored and stored as -1/-1.
 func NormalizePorts(p string, from, to int64, hasFrom, hasTo bool) (int32, int32, error) {

@@ -285,3 +285,32 @@ func oracle(s netmap.Snapshot, src, dst Endpoint, f Flow) Stage {
 	}
 	return Admitted
 }
+
+// TestImplicitDenyNamesTheFlowsFamily: when no ACL entry matches, the rule that decides is the
+// implicit deny of the flow's family — 32767 for IPv4, 32768 for IPv6 (review 2026-12 §3.1).
+func TestImplicitDenyNamesTheFlowsFamily(t *testing.T) {
+	w := newWorld()
+	acl := &model.NACL{ID: "acl-00000001", VpcID: w.vpc.ID, Entries: []model.NACLEntry{
+		{RuleNumber: 100, Protocol: "-1", Allow: true, CIDR: netip.MustParsePrefix("10.0.0.0/8")},
+		{RuleNumber: 100, Egress: true, Protocol: "-1", Allow: true, CIDR: netip.MustParsePrefix("0.0.0.0/0")},
+		{RuleNumber: 101, Egress: true, Protocol: "-1", Allow: true, CIDR: netip.MustParsePrefix("::/0")},
+	}}
+	w.s.NACLs = []*model.NACL{acl}
+	sn := w.subnet("10.0.1.0/24", acl)
+	open := w.group("open", tcp(0, 65535, cidr("0.0.0.0/0")), tcp(0, 65535, cidr("::/0")))
+	n := w.eni(sn, "10.0.1.4", open)
+	n.IPv6 = []netip.Addr{netip.MustParseAddr("fd00:1::4")}
+	p := mustCompile(t, w.s)
+	for _, tt := range []struct {
+		src, dst string
+		want     int
+	}{
+		{"198.51.100.7", "10.0.1.4", model.NACLDenyAllIPv4},
+		{"2001:db8::7", "fd00:1::4", model.NACLDenyAllIPv6},
+	} {
+		ex := p.Explain(Outside, Endpoint{ENI: n.ID}, tcpFlow(tt.src, tt.dst, 22))
+		if ex.Decision != DestNACL || ex.DestNACL == nil || ex.DestNACL.RuleNumber != tt.want || ex.DestNACL.Allow {
+			t.Errorf("%s → %s: %v %+v, want the implicit deny %d", tt.src, tt.dst, ex.Decision, ex.DestNACL, tt.want)
+		}
+	}
+}

@@ -31,7 +31,12 @@ const (
 var stageNames = [...]string{"admitted", "source security groups (egress)", "source subnet network ACL (outbound)",
 	"destination subnet network ACL (inbound)", "destination security groups (ingress)", "no route between the VPCs", "unknown interface"}
 
-func (s Stage) String() string { return stageNames[s] }
+func (s Stage) String() string {
+	if int(s) >= len(stageNames) {
+		return fmt.Sprintf("Stage(%d)", int(s))
+	}
+	return stageNames[s]
+}
 
 // MarshalText renders a stage by name in JSON.
 func (s Stage) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
@@ -95,7 +100,12 @@ func (p *Policy) naclDecision(subnet string, egress bool, f Flow, remote netip.A
 			return &entries[i]
 		}
 	}
-	return &model.NACLEntry{RuleNumber: model.NACLDenyAllIPv4, Egress: egress, Protocol: "-1"} // no entry of the family: denied
+	// No entry matched: the implicit deny-all of the flow's family decides (AWS numbers it
+	// 32767 for IPv4 and 32768 for IPv6, shown as "*").
+	if remote.Is6() {
+		return &model.NACLEntry{RuleNumber: model.NACLDenyAllIPv6, Egress: egress, Protocol: "-1"}
+	}
+	return &model.NACLEntry{RuleNumber: model.NACLDenyAllIPv4, Egress: egress, Protocol: "-1"}
 }
 
 // RuleRef names a security-group rule.

@@ -87,6 +87,9 @@ func (a *Analyser) eniHop(e Endpoint, admitted []policy.RuleRef, egress bool) mo
 // aclRule is the entry an ACL decided with; the implicit deny-all when no entry matched.
 func (a *Analyser) aclRule(ref *policy.NACLRef, egress bool, subnet string) *model.InsightsACLRule {
 	out := &model.InsightsACLRule{Number: ref.RuleNumber, Egress: egress, Protocol: "-1", Action: "deny", CIDR: "0.0.0.0/0"}
+	if ref.RuleNumber == model.NACLDenyAllIPv6 {
+		out.CIDR = "::/0"
+	}
 	if ref.Allow {
 		out.Action = "allow"
 	}

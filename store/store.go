@@ -1,7 +1,7 @@
 // Package store is Stockade's durable state: a key-value store in which every write is one
 // transaction with a revision, strictly increasing from 1, and in which watchers can follow
 // the transactions from any retained revision. The control service keeps its resources here;
-// the agent and the change trail watch it. The embedded backend is store/bolt; every backend
+// the control service's feed of the host reconciler watches it for revisions. The embedded backend is store/bolt; every backend
 // must pass the conformance suite in store/storetest.
 package store
 
