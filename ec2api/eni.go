@@ -31,7 +31,7 @@ func readConnTrack(r *query.Request, key string) (*model.ConnTrack, error) {
 	return &ct, nil
 }
 
-func (s *Server) createNetworkInterface(c *call) error {
+func createNetworkInterface(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "network-interface")
 	if err != nil {
@@ -79,15 +79,13 @@ func (s *Server) createNetworkInterface(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
+	x := c.written(res)
 	names, err := c.groupNames()
 	if err != nil {
 		return err
 	}
-	c.out.open("networkInterface")
-	c.writeENI(eni, names, true)
-	c.out.close("networkInterface")
-	c.out.opt("clientToken", in.ClientToken)
+	x.elem("networkInterface", func() { c.writeENI(eni, names, true) })
+	x.opt("clientToken", in.ClientToken)
 	return nil
 }
 
@@ -107,21 +105,15 @@ func groupNameMap(v control.View) map[string]string {
 	return names
 }
 
-func (s *Server) deleteNetworkInterface(c *call) error {
+func deleteNetworkInterface(c *call) error {
 	id := str(c.req, "NetworkInterfaceId")
 	if id == "" {
 		return model.Missing("NetworkInterfaceId")
 	}
-	res, err := c.svc().DeleteENI(c.ctx, c.tenant, id, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().DeleteENI(c.ctx, c.tenant, id, c.dryRun()))
 }
 
-func (s *Server) modifyNetworkInterfaceAttribute(c *call) error {
+func modifyNetworkInterfaceAttribute(c *call) error {
 	r := c.req
 	in := control.ModifyENIInput{ID: str(r, "NetworkInterfaceId"), DryRun: c.dryRun()}
 	if in.ID == "" {
@@ -147,13 +139,7 @@ func (s *Server) modifyNetworkInterfaceAttribute(c *call) error {
 	if in.ConnTrack, err = readConnTrack(r, "ConnectionTrackingSpecification"); err != nil {
 		return err
 	}
-	res, err := c.svc().ModifyENI(c.ctx, c.tenant, in)
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().ModifyENI(c.ctx, c.tenant, in))
 }
 
 type eniRow struct {
@@ -225,7 +211,7 @@ func ipv6Strings(n *model.NetworkInterface) []string {
 	return out
 }
 
-func (s *Server) describeNetworkInterfaces(c *call) error {
+func describeNetworkInterfaces(c *call) error {
 	if err := noMaxWithIDs(c.req, "NetworkInterfaceId"); err != nil {
 		return err
 	}

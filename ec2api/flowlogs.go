@@ -7,7 +7,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) createFlowLogs(c *call) error {
+func createFlowLogs(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "vpc-flow-log")
 	if err != nil {
@@ -31,14 +31,14 @@ func (s *Server) createFlowLogs(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.opt("clientToken", token)
-	c.out.open("flowLogIdSet")
+	x := c.written(res)
+	x.opt("clientToken", token)
+	x.open("flowLogIdSet")
 	for _, id := range created {
-		c.out.str("item", id)
+		x.str("item", id)
 	}
-	c.out.close("flowLogIdSet")
-	writeFailures(&c.out, failed)
+	x.close("flowLogIdSet")
+	writeFailures(x, failed)
 	return nil
 }
 
@@ -60,7 +60,7 @@ func writeFailures(x *xmlWriter, failed []control.FlowLogFailure) {
 	x.close("unsuccessful")
 }
 
-func (s *Server) deleteFlowLogs(c *call) error {
+func deleteFlowLogs(c *call) error {
 	want, err := ids(c.req, "FlowLogId")
 	if err != nil {
 		return err
@@ -69,8 +69,8 @@ func (s *Server) deleteFlowLogs(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	writeFailures(&c.out, failed)
+	x := c.written(res)
+	writeFailures(x, failed)
 	return nil
 }
 
@@ -86,7 +86,7 @@ var flowLogFilters = filterer[*model.FlowLog]{
 	tagsOf: func(f *model.FlowLog) model.Tags { return f.Tags },
 }
 
-func (s *Server) describeFlowLogs(c *call) error {
+func describeFlowLogs(c *call) error {
 	want, err := ids(c.req, "FlowLogId")
 	if err != nil {
 		return err

@@ -6,7 +6,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) createSecurityGroup(c *call) error {
+func createSecurityGroup(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "security-group")
 	if err != nil {
@@ -19,23 +19,23 @@ func (s *Server) createSecurityGroup(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	c.out.str("groupId", g.ID)
-	writeTags(&c.out, g.Tags)
-	c.out.str("securityGroupArn", c.arn("security-group/"+g.ID))
+	x := c.written(res)
+	x.bool("return", true)
+	x.str("groupId", g.ID)
+	writeTags(x, g.Tags)
+	x.str("securityGroupArn", c.arn("security-group/"+g.ID))
 	return nil
 }
 
-func (s *Server) deleteSecurityGroup(c *call) error {
+func deleteSecurityGroup(c *call) error {
 	ref := control.GroupRef{ID: str(c.req, "GroupId"), Name: str(c.req, "GroupName")}
 	id, res, err := c.svc().DeleteGroup(c.ctx, c.tenant, ref, c.dryRun())
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	c.out.str("groupId", id)
+	x := c.written(res)
+	x.bool("return", true)
+	x.str("groupId", id)
 	return nil
 }
 
@@ -120,7 +120,7 @@ var groupFilters = func() filterer[groupRow] {
 	return filterer[groupRow]{fields: f, matchers: m, tagsOf: func(g groupRow) model.Tags { return g.Tags }}
 }()
 
-func (s *Server) describeSecurityGroups(c *call) error {
+func describeSecurityGroups(c *call) error {
 	wantIDs, err := ids(c.req, "GroupId")
 	if err != nil {
 		return err
@@ -220,7 +220,7 @@ func (c *call) writeGroup(g *model.Group) {
 // describeSecurityGroupReferences lists references to the groups from other VPCs over peering
 // or transit gateways. Stockade has neither, so the set is always empty — but the groups must
 // exist.
-func (s *Server) describeSecurityGroupReferences(c *call) error {
+func describeSecurityGroupReferences(c *call) error {
 	want, err := ids(c.req, "GroupId")
 	if err != nil {
 		return err
@@ -242,7 +242,7 @@ func (s *Server) describeSecurityGroupReferences(c *call) error {
 // describeStaleSecurityGroups lists groups with rules that reference groups in peered VPCs that
 // are gone. Without peering no rule can go stale (a referenced group cannot be deleted), so the
 // answer is empty for any existing VPC.
-func (s *Server) describeStaleSecurityGroups(c *call) error {
+func describeStaleSecurityGroups(c *call) error {
 	id := str(c.req, "VpcId")
 	if id == "" {
 		return model.Missing("VpcId")

@@ -12,7 +12,7 @@ import (
 // The Network Insights (Reachability Analyzer) subset: paths, and analyses that complete before
 // StartNetworkInsightsAnalysis returns.
 
-func (s *Server) createNetworkInsightsPath(c *call) error {
+func createNetworkInsightsPath(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "network-insights-path")
 	if err != nil {
@@ -36,10 +36,7 @@ func (s *Server) createNetworkInsightsPath(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("networkInsightsPath")
-	c.writePath(p)
-	c.out.close("networkInsightsPath")
+	c.written(res).elem("networkInsightsPath", func() { c.writePath(p) })
 	return nil
 }
 
@@ -76,14 +73,14 @@ func (c *call) endArn(id string) string {
 	return ""
 }
 
-func (s *Server) deleteNetworkInsightsPath(c *call) error {
+func deleteNetworkInsightsPath(c *call) error {
 	id := str(c.req, "NetworkInsightsPathId")
 	res, err := c.svc().DeleteInsightsPath(c.ctx, c.tenant, id, c.dryRun())
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.str("networkInsightsPathId", id)
+	x := c.written(res)
+	x.str("networkInsightsPathId", id)
 	return nil
 }
 
@@ -106,7 +103,7 @@ func portValues(p *model.InsightsPath) []string {
 	return one(strconv.Itoa(int(p.DestinationPort)))
 }
 
-func (s *Server) describeNetworkInsightsPaths(c *call) error {
+func describeNetworkInsightsPaths(c *call) error {
 	want, err := ids(c.req, "NetworkInsightsPathId")
 	if err != nil {
 		return err
@@ -141,7 +138,7 @@ func (s *Server) describeNetworkInsightsPaths(c *call) error {
 	return nil
 }
 
-func (s *Server) startNetworkInsightsAnalysis(c *call) error {
+func startNetworkInsightsAnalysis(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "network-insights-analysis")
 	if err != nil {
@@ -156,21 +153,18 @@ func (s *Server) startNetworkInsightsAnalysis(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("networkInsightsAnalysis")
-	c.writeAnalysis(a)
-	c.out.close("networkInsightsAnalysis")
+	c.written(res).elem("networkInsightsAnalysis", func() { c.writeAnalysis(a) })
 	return nil
 }
 
-func (s *Server) deleteNetworkInsightsAnalysis(c *call) error {
+func deleteNetworkInsightsAnalysis(c *call) error {
 	id := str(c.req, "NetworkInsightsAnalysisId")
 	res, err := c.svc().DeleteInsightsAnalysis(c.ctx, c.tenant, id, c.dryRun())
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.str("networkInsightsAnalysisId", id)
+	x := c.written(res)
+	x.str("networkInsightsAnalysisId", id)
 	return nil
 }
 
@@ -182,7 +176,7 @@ var analysisFilters = filterer[*model.InsightsAnalysis]{
 	tagsOf: func(a *model.InsightsAnalysis) model.Tags { return a.Tags },
 }
 
-func (s *Server) describeNetworkInsightsAnalyses(c *call) error {
+func describeNetworkInsightsAnalyses(c *call) error {
 	r := c.req
 	want, err := ids(r, "NetworkInsightsAnalysisId")
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) runInstances(c *call) error {
+func runInstances(c *call) error {
 	r := c.req
 	specs, err := tagSpecs(r, "instance", "network-interface")
 	if err != nil {
@@ -99,12 +99,11 @@ func (s *Server) runInstances(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
+	x := c.written(res)
 	names, err := c.groupNames()
 	if err != nil {
 		return err
 	}
-	x := &c.out
 	x.str("reservationId", resv.ID)
 	x.str("ownerId", resv.OwnerID)
 	x.empty("groupSet")
@@ -275,7 +274,7 @@ var instanceFilters = filterer[instanceRow]{
 	tagsOf: func(r instanceRow) model.Tags { return r.Tags },
 }
 
-func (s *Server) describeInstances(c *call) error {
+func describeInstances(c *call) error {
 	if err := noMaxWithIDs(c.req, "InstanceId"); err != nil {
 		return err
 	}
@@ -343,7 +342,7 @@ func (s *Server) describeInstances(c *call) error {
 	return nil
 }
 
-func (s *Server) terminateInstances(c *call) error {
+func terminateInstances(c *call) error {
 	want, err := ids(c.req, "InstanceId")
 	if err != nil {
 		return err
@@ -360,8 +359,7 @@ func (s *Server) terminateInstances(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	x := &c.out
+	x := c.written(res)
 	x.open("instancesSet")
 	for _, ch := range changes {
 		x.open("item")
@@ -380,7 +378,7 @@ func (s *Server) terminateInstances(c *call) error {
 	return nil
 }
 
-func (s *Server) modifyInstanceAttribute(c *call) error {
+func modifyInstanceAttribute(c *call) error {
 	r := c.req
 	in := control.ModifyInstanceInput{ID: str(r, "InstanceId"), DryRun: c.dryRun()}
 	if in.ID == "" {
@@ -428,17 +426,11 @@ func (s *Server) modifyInstanceAttribute(c *call) error {
 			return model.InvalidValue("Value (%s) for parameter attribute is invalid. Stockade supports instanceType, sourceDestCheck, disableApiTermination, groupSet (GroupId.N) and userData.", attr)
 		}
 	}
-	res, err := c.svc().ModifyInstance(c.ctx, c.tenant, in)
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().ModifyInstance(c.ctx, c.tenant, in))
 }
 
 // describeInstanceAttribute reports one attribute of an instance.
-func (s *Server) describeInstanceAttribute(c *call) error {
+func describeInstanceAttribute(c *call) error {
 	id, attr := str(c.req, "InstanceId"), str(c.req, "Attribute")
 	if id == "" {
 		return model.Missing("InstanceId")
@@ -497,7 +489,7 @@ func (s *Server) describeInstanceAttribute(c *call) error {
 
 // getConsoleOutput returns what a lab instance printed: its user data's output, base64 as EC2
 // sends it. Latest is accepted and changes nothing (the whole log is returned either way).
-func (s *Server) getConsoleOutput(c *call) error {
+func getConsoleOutput(c *call) error {
 	id := str(c.req, "InstanceId")
 	if id == "" {
 		return model.Missing("InstanceId")
@@ -513,8 +505,8 @@ func (s *Server) getConsoleOutput(c *call) error {
 		return err
 	}
 	var out []byte
-	if s.cfg.Console != nil {
-		if out, err = s.cfg.Console(id); err != nil {
+	if c.s.cfg.Console != nil {
+		if out, err = c.s.cfg.Console(id); err != nil {
 			return err
 		}
 	}

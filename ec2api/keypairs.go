@@ -7,7 +7,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) createKeyPair(c *call) error {
+func createKeyPair(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "key-pair")
 	if err != nil {
@@ -19,16 +19,16 @@ func (s *Server) createKeyPair(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.str("keyName", kp.Name)
-	c.out.str("keyFingerprint", kp.Fingerprint)
-	c.out.str("keyMaterial", material)
-	c.out.str("keyPairId", kp.ID)
-	writeTags(&c.out, kp.Tags)
+	x := c.written(res)
+	x.str("keyName", kp.Name)
+	x.str("keyFingerprint", kp.Fingerprint)
+	x.str("keyMaterial", material)
+	x.str("keyPairId", kp.ID)
+	writeTags(x, kp.Tags)
 	return nil
 }
 
-func (s *Server) importKeyPair(c *call) error {
+func importKeyPair(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "key-pair")
 	if err != nil {
@@ -47,11 +47,11 @@ func (s *Server) importKeyPair(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.str("keyFingerprint", kp.Fingerprint)
-	c.out.str("keyName", kp.Name)
-	c.out.str("keyPairId", kp.ID)
-	writeTags(&c.out, kp.Tags)
+	x := c.written(res)
+	x.str("keyFingerprint", kp.Fingerprint)
+	x.str("keyName", kp.Name)
+	x.str("keyPairId", kp.ID)
+	writeTags(x, kp.Tags)
 	return nil
 }
 
@@ -65,7 +65,7 @@ var keyPairFilters = filterer[*model.KeyPair]{
 	tagsOf: func(k *model.KeyPair) model.Tags { return k.Tags },
 }
 
-func (s *Server) describeKeyPairs(c *call) error {
+func describeKeyPairs(c *call) error {
 	names, err := ids(c.req, "KeyName")
 	if err != nil {
 		return err
@@ -131,13 +131,13 @@ func (s *Server) describeKeyPairs(c *call) error {
 	return nil
 }
 
-func (s *Server) deleteKeyPair(c *call) error {
+func deleteKeyPair(c *call) error {
 	id, res, err := c.svc().DeleteKeyPair(c.ctx, c.tenant, str(c.req, "KeyName"), str(c.req, "KeyPairId"), c.dryRun())
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	c.out.opt("keyPairId", id)
+	x := c.written(res)
+	x.bool("return", true)
+	x.opt("keyPairId", id)
 	return nil
 }

@@ -18,7 +18,7 @@ func readPLEntries(r *query.Request, key string) []control.PLEntryInput {
 	return out
 }
 
-func (s *Server) createManagedPrefixList(c *call) error {
+func createManagedPrefixList(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "prefix-list")
 	if err != nil {
@@ -35,14 +35,11 @@ func (s *Server) createManagedPrefixList(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("prefixList")
-	c.writePrefixList(pl, "create-in-progress")
-	c.out.close("prefixList")
+	c.written(res).elem("prefixList", func() { c.writePrefixList(pl, "create-in-progress") })
 	return nil
 }
 
-func (s *Server) modifyManagedPrefixList(c *call) error {
+func modifyManagedPrefixList(c *call) error {
 	r := c.req
 	in := control.ModifyPrefixListInput{ID: str(r, "PrefixListId"), Add: readPLEntries(r, "AddEntry"), DryRun: c.dryRun()}
 	var err error
@@ -64,22 +61,16 @@ func (s *Server) modifyManagedPrefixList(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("prefixList")
-	c.writePrefixList(pl, "modify-in-progress")
-	c.out.close("prefixList")
+	c.written(res).elem("prefixList", func() { c.writePrefixList(pl, "modify-in-progress") })
 	return nil
 }
 
-func (s *Server) deleteManagedPrefixList(c *call) error {
+func deleteManagedPrefixList(c *call) error {
 	pl, res, err := c.svc().DeletePrefixList(c.ctx, c.tenant, str(c.req, "PrefixListId"), c.dryRun())
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("prefixList")
-	c.writePrefixList(pl, "delete-in-progress")
-	c.out.close("prefixList")
+	c.written(res).elem("prefixList", func() { c.writePrefixList(pl, "delete-in-progress") })
 	return nil
 }
 
@@ -92,7 +83,7 @@ var prefixListFilters = filterer[*model.PrefixList]{
 	tagsOf: func(p *model.PrefixList) model.Tags { return p.Tags },
 }
 
-func (s *Server) describeManagedPrefixLists(c *call) error {
+func describeManagedPrefixLists(c *call) error {
 	want, err := ids(c.req, "PrefixListId")
 	if err != nil {
 		return err
@@ -127,7 +118,7 @@ func (s *Server) describeManagedPrefixLists(c *call) error {
 	return nil
 }
 
-func (s *Server) getManagedPrefixListEntries(c *call) error {
+func getManagedPrefixListEntries(c *call) error {
 	id := str(c.req, "PrefixListId")
 	if id == "" {
 		return model.Missing("PrefixListId")
@@ -177,7 +168,7 @@ func (s *Server) getManagedPrefixListEntries(c *call) error {
 	return nil
 }
 
-func (s *Server) getManagedPrefixListAssociations(c *call) error {
+func getManagedPrefixListAssociations(c *call) error {
 	id := str(c.req, "PrefixListId")
 	if id == "" {
 		return model.Missing("PrefixListId")

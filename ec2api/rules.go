@@ -5,10 +5,10 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) authorizeIngress(c *call) error { return s.authorize(c, false) }
-func (s *Server) authorizeEgress(c *call) error  { return s.authorize(c, true) }
+func authorizeIngress(c *call) error { return authorize(c, false) }
+func authorizeEgress(c *call) error  { return authorize(c, true) }
 
-func (s *Server) authorize(c *call, egress bool) error {
+func authorize(c *call, egress bool) error {
 	r := c.req
 	perms, err := readPermissions(r, egress)
 	if err != nil {
@@ -28,22 +28,22 @@ func (s *Server) authorize(c *call, egress bool) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	c.out.open("securityGroupRuleSet")
+	x := c.written(res)
+	x.bool("return", true)
+	x.open("securityGroupRuleSet")
 	for i := range rules {
-		c.out.open("item")
+		x.open("item")
 		c.writeRule(g, &rules[i])
-		c.out.close("item")
+		x.close("item")
 	}
-	c.out.close("securityGroupRuleSet")
+	x.close("securityGroupRuleSet")
 	return nil
 }
 
-func (s *Server) revokeIngress(c *call) error { return s.revoke(c, false) }
-func (s *Server) revokeEgress(c *call) error  { return s.revoke(c, true) }
+func revokeIngress(c *call) error { return revoke(c, false) }
+func revokeEgress(c *call) error  { return revoke(c, true) }
 
-func (s *Server) revoke(c *call, egress bool) error {
+func revoke(c *call, egress bool) error {
 	r := c.req
 	perms, err := readPermissions(r, egress)
 	if err != nil {
@@ -63,8 +63,7 @@ func (s *Server) revoke(c *call, egress bool) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	x := &c.out
+	x := c.written(res)
 	x.bool("return", true)
 	if len(out.Unknown) > 0 {
 		writePermissions(x, "unknownIpPermissionSet", out.Unknown)
@@ -87,7 +86,7 @@ func (s *Server) revoke(c *call, egress bool) error {
 	return nil
 }
 
-func (s *Server) modifySecurityGroupRules(c *call) error {
+func modifySecurityGroupRules(c *call) error {
 	var changes []control.RuleChange
 	for _, e := range c.req.List("SecurityGroupRule") {
 		rc := control.RuleChange{RuleID: str(e, "SecurityGroupRuleId")}
@@ -108,19 +107,13 @@ func (s *Server) modifySecurityGroupRules(c *call) error {
 		rc.Description = str(d, "Description")
 		changes = append(changes, rc)
 	}
-	res, err := c.svc().ModifyRules(c.ctx, c.tenant, str(c.req, "GroupId"), changes, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().ModifyRules(c.ctx, c.tenant, str(c.req, "GroupId"), changes, c.dryRun()))
 }
 
-func (s *Server) updateDescriptionsIngress(c *call) error { return s.updateDescriptions(c, false) }
-func (s *Server) updateDescriptionsEgress(c *call) error  { return s.updateDescriptions(c, true) }
+func updateDescriptionsIngress(c *call) error { return updateDescriptions(c, false) }
+func updateDescriptionsEgress(c *call) error  { return updateDescriptions(c, true) }
 
-func (s *Server) updateDescriptions(c *call, egress bool) error {
+func updateDescriptions(c *call, egress bool) error {
 	r := c.req
 	var perms []control.Permission
 	for _, p := range r.List("IpPermissions") {
@@ -138,16 +131,10 @@ func (s *Server) updateDescriptions(c *call, egress bool) error {
 		}
 		byID = append(byID, control.DescriptionChange{RuleID: id, Description: str(d, "Description")})
 	}
-	res, err := c.svc().UpdateDescriptions(c.ctx, c.tenant, control.UpdateDescriptionsInput{
+	return c.returned(c.svc().UpdateDescriptions(c.ctx, c.tenant, control.UpdateDescriptionsInput{
 		Group: control.GroupRef{ID: str(r, "GroupId"), Name: str(r, "GroupName")}, Egress: egress,
 		Permissions: perms, ByID: byID, DryRun: c.dryRun(),
-	})
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	}))
 }
 
 // ruleRow is one rule with its group, the unit of DescribeSecurityGroupRules.
@@ -164,7 +151,7 @@ var ruleFilters = filterer[ruleRow]{
 	tagsOf: func(x ruleRow) model.Tags { return x.r.Tags },
 }
 
-func (s *Server) describeSecurityGroupRules(c *call) error {
+func describeSecurityGroupRules(c *call) error {
 	want, err := ids(c.req, "SecurityGroupRuleId")
 	if err != nil {
 		return err

@@ -7,7 +7,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) createSubnet(c *call) error {
+func createSubnet(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "subnet")
 	if err != nil {
@@ -20,25 +20,16 @@ func (s *Server) createSubnet(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("subnet")
-	c.writeSubnet(sn, sn.Size()-model.ReservedAddresses, "pending")
-	c.out.close("subnet")
+	c.written(res).elem("subnet", func() { c.writeSubnet(sn, sn.Size()-model.ReservedAddresses, "pending") })
 	return nil
 }
 
-func (s *Server) deleteSubnet(c *call) error {
+func deleteSubnet(c *call) error {
 	id := str(c.req, "SubnetId")
 	if id == "" {
 		return model.Missing("SubnetId")
 	}
-	res, err := c.svc().DeleteSubnet(c.ctx, c.tenant, id, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().DeleteSubnet(c.ctx, c.tenant, id, c.dryRun()))
 }
 
 type subnetRow struct {
@@ -72,7 +63,7 @@ var subnetFilters = filterer[subnetRow]{
 	tagsOf: func(s subnetRow) model.Tags { return s.Tags },
 }
 
-func (s *Server) describeSubnets(c *call) error {
+func describeSubnets(c *call) error {
 	want, err := ids(c.req, "SubnetId")
 	if err != nil {
 		return err

@@ -5,7 +5,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) createTags(c *call) error {
+func createTags(c *call) error {
 	resources, err := ids(c.req, "ResourceId")
 	if err != nil {
 		return err
@@ -17,16 +17,10 @@ func (s *Server) createTags(c *call) error {
 		}
 		tags[str(t, "Key")] = str(t, "Value")
 	}
-	res, err := c.svc().CreateTags(c.ctx, c.tenant, resources, tags, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().CreateTags(c.ctx, c.tenant, resources, tags, c.dryRun()))
 }
 
-func (s *Server) deleteTags(c *call) error {
+func deleteTags(c *call) error {
 	resources, err := ids(c.req, "ResourceId")
 	if err != nil {
 		return err
@@ -36,13 +30,7 @@ func (s *Server) deleteTags(c *call) error {
 		v, has := t.String("Value")
 		changes = append(changes, control.TagChange{Key: str(t, "Key"), Value: v, HasValue: has})
 	}
-	res, err := c.svc().DeleteTags(c.ctx, c.tenant, resources, changes, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().DeleteTags(c.ctx, c.tenant, resources, changes, c.dryRun()))
 }
 
 // tagRow is one tag of one resource, the unit of DescribeTags.
@@ -60,7 +48,7 @@ var tagFilters = filterer[tagRow]{
 	tagsOf: func(t tagRow) model.Tags { return model.Tags{t.key: t.value} },
 }
 
-func (s *Server) describeTags(c *call) error {
+func describeTags(c *call) error {
 	var rows []tagRow
 	err := c.svc().View(c.ctx, c.tenant, func(v control.View) error {
 		for _, res := range v.Tagged() {

@@ -5,7 +5,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) createVpc(c *call) error {
+func createVpc(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "vpc")
 	if err != nil {
@@ -21,25 +21,16 @@ func (s *Server) createVpc(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("vpc")
-	writeVPC(&c.out, vpc, "pending")
-	c.out.close("vpc")
+	c.written(res).elem("vpc", func() { writeVPC(&c.out, vpc, "pending") })
 	return nil
 }
 
-func (s *Server) deleteVpc(c *call) error {
+func deleteVpc(c *call) error {
 	id := str(c.req, "VpcId")
 	if id == "" {
 		return model.Missing("VpcId")
 	}
-	res, err := c.svc().DeleteVPC(c.ctx, c.tenant, id, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().DeleteVPC(c.ctx, c.tenant, id, c.dryRun()))
 }
 
 var vpcFilters = filterer[*model.VPC]{
@@ -81,7 +72,7 @@ func one2[T any](f func(T) string) func(T) []string {
 	}
 }
 
-func (s *Server) describeVpcs(c *call) error {
+func describeVpcs(c *call) error {
 	want, err := ids(c.req, "VpcId")
 	if err != nil {
 		return err
