@@ -211,47 +211,17 @@ func ipv6Strings(n *model.NetworkInterface) []string {
 	return out
 }
 
-func describeNetworkInterfaces(c *call) error {
-	if err := noMaxWithIDs(c.req, "NetworkInterfaceId"); err != nil {
-		return err
-	}
-	want, err := ids(c.req, "NetworkInterfaceId")
-	if err != nil {
-		return err
-	}
-	var rows []eniRow
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+var describeNetworkInterfaces = describeSpec[eniRow]{
+	IDs:          []string{"NetworkInterfaceId"},
+	NoMaxWithIDs: true,
+	From: func(_ *call, v control.View) source[eniRow] {
 		names := groupNameMap(v)
-		var ns []*model.NetworkInterface
-		if len(want) == 0 {
-			ns = v.ENIs()
-		} else if ns, err = byIDs(want, v.ENI); err != nil {
-			return err
-		}
-		for _, n := range ns {
-			rows = append(rows, eniRow{n, names})
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if rows, err = eniFilters.filter(c.req, rows); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, rows, func(n eniRow) string { return n.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("networkInterfaceSet")
-	for _, n := range page {
-		c.out.open("item")
-		c.writeENI(n.NetworkInterface, n.names, true)
-		c.out.close("item")
-	}
-	c.out.close("networkInterfaceSet")
-	c.out.opt("nextToken", next)
-	return nil
+		return rowsOf(v.ENIs, func(n *model.NetworkInterface) eniRow { return eniRow{n, names} }, v.ENI)
+	},
+	Filters: eniFilters,
+	Key:     func(n eniRow) string { return n.ID },
+	Set:     "networkInterfaceSet",
+	Item:    func(c *call, n eniRow) { c.writeENI(n.NetworkInterface, n.names, true) },
 }
 
 // privateDNS is the EC2-style internal host name of an address.

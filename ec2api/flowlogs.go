@@ -86,50 +86,27 @@ var flowLogFilters = filterer[*model.FlowLog]{
 	tagsOf: func(f *model.FlowLog) model.Tags { return f.Tags },
 }
 
-func describeFlowLogs(c *call) error {
-	want, err := ids(c.req, "FlowLogId")
-	if err != nil {
-		return err
-	}
-	var items []*model.FlowLog
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		if len(want) == 0 {
-			items = v.FlowLogs()
-			return nil
-		}
-		items, err = byIDs(want, v.FlowLog)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if items, err = flowLogFilters.filter(c.req, items); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, items, func(f *model.FlowLog) string { return f.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	x := &c.out
-	x.open("flowLogSet")
-	for _, f := range page {
-		x.open("item")
-		x.time("creationTime", f.Created)
-		x.opt("deliverLogsPermissionArn", f.PermissionArn)
-		x.str("deliverLogsStatus", "SUCCESS")
-		x.str("flowLogId", f.ID)
-		x.str("flowLogStatus", "ACTIVE")
-		x.opt("logGroupName", f.LogGroupName)
-		x.str("resourceId", f.ResourceID)
-		x.str("trafficType", f.TrafficType)
-		x.str("logDestinationType", f.DestType)
-		x.str("logDestination", f.Destination)
-		x.str("logFormat", f.Format)
-		x.str("maxAggregationInterval", strconv.Itoa(f.Interval))
-		writeTags(x, f.Tags)
-		x.close("item")
-	}
-	x.close("flowLogSet")
-	x.opt("nextToken", next)
-	return nil
+var describeFlowLogs = describeSpec[*model.FlowLog]{
+	IDs:     []string{"FlowLogId"},
+	From:    func(_ *call, v control.View) source[*model.FlowLog] { return src(v.FlowLogs, v.FlowLog) },
+	Filters: flowLogFilters,
+	Key:     func(f *model.FlowLog) string { return f.ID },
+	Set:     "flowLogSet",
+	Item:    func(c *call, f *model.FlowLog) { writeFlowLog(&c.out, f) },
+}
+
+func writeFlowLog(x *xmlWriter, f *model.FlowLog) {
+	x.time("creationTime", f.Created)
+	x.opt("deliverLogsPermissionArn", f.PermissionArn)
+	x.str("deliverLogsStatus", "SUCCESS")
+	x.str("flowLogId", f.ID)
+	x.str("flowLogStatus", "ACTIVE")
+	x.opt("logGroupName", f.LogGroupName)
+	x.str("resourceId", f.ResourceID)
+	x.str("trafficType", f.TrafficType)
+	x.str("logDestinationType", f.DestType)
+	x.str("logDestination", f.Destination)
+	x.str("logFormat", f.Format)
+	x.str("maxAggregationInterval", strconv.Itoa(f.Interval))
+	writeTags(x, f.Tags)
 }

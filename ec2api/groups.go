@@ -120,62 +120,19 @@ var groupFilters = func() filterer[groupRow] {
 	return filterer[groupRow]{fields: f, matchers: m, tagsOf: func(g groupRow) model.Tags { return g.Tags }}
 }()
 
-func describeSecurityGroups(c *call) error {
-	wantIDs, err := ids(c.req, "GroupId")
-	if err != nil {
-		return err
-	}
-	wantNames, err := ids(c.req, "GroupName")
-	if err != nil {
-		return err
-	}
-	fs, err := groupFilters.compile(c.req)
-	if err != nil {
-		return err
-	}
-	var rows []groupRow
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		var gs []*model.Group
-		if len(wantIDs)+len(wantNames) == 0 {
-			gs = v.Groups()
-		} else {
-			if gs, err = byIDs(wantIDs, v.Group); err != nil {
-				return err
-			}
-			named, err := byIDs(wantNames, v.GroupByName)
-			if err != nil {
-				return err
-			}
-			gs = mergeGroups(gs, named)
-		}
+var describeSecurityGroups = describeSpec[groupRow]{
+	IDs: []string{"GroupId", "GroupName"},
+	From: func(c *call, v control.View) source[groupRow] {
 		var names map[string]string
 		if needsNames(c.req) {
 			names = groupNameMap(v)
 		}
-		for _, g := range gs {
-			row := groupRow{g, names}
-			if groupFilters.match(fs, row) {
-				rows = append(rows, row)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, rows, func(g groupRow) string { return g.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("securityGroupInfo")
-	for _, g := range page {
-		c.out.open("item")
-		c.writeGroup(g.Group)
-		c.out.close("item")
-	}
-	c.out.close("securityGroupInfo")
-	c.out.opt("nextToken", next)
-	return nil
+		return rowsOf(v.Groups, func(g *model.Group) groupRow { return groupRow{g, names} }, v.Group, v.GroupByName)
+	},
+	Filters: groupFilters,
+	Key:     func(g groupRow) string { return g.ID },
+	Set:     "securityGroupInfo",
+	Item:    func(c *call, g groupRow) { c.writeGroup(g.Group) },
 }
 
 func needsNames(r *query.Request) bool {
@@ -186,22 +143,6 @@ func needsNames(r *query.Request) bool {
 		}
 	}
 	return false
-}
-
-// mergeGroups unions two ID-sorted lists of groups.
-func mergeGroups(a, b []*model.Group) []*model.Group {
-	seen := map[string]bool{}
-	var out []*model.Group
-	var keys []string
-	for _, g := range append(a, b...) {
-		if !seen[g.ID] {
-			seen[g.ID] = true
-			out = append(out, g)
-			keys = append(keys, g.ID)
-		}
-	}
-	sortByKeys(out, keys)
-	return out
 }
 
 func (c *call) writeGroup(g *model.Group) {
@@ -229,8 +170,12 @@ func describeSecurityGroupReferences(c *call) error {
 		return model.Missing("GroupId")
 	}
 	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		_, err := byIDs(want, v.Group)
-		return err
+		for _, id := range want {
+			if _, err := v.Group(id); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err

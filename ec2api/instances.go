@@ -274,44 +274,27 @@ var instanceFilters = filterer[instanceRow]{
 	tagsOf: func(r instanceRow) model.Tags { return r.Tags },
 }
 
-func describeInstances(c *call) error {
-	if err := noMaxWithIDs(c.req, "InstanceId"); err != nil {
-		return err
-	}
-	want, err := ids(c.req, "InstanceId")
-	if err != nil {
-		return err
-	}
-	var rows []instanceRow
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+var describeInstances = describeSpec[instanceRow]{
+	IDs:          []string{"InstanceId"},
+	NoMaxWithIDs: true,
+	From: func(_ *call, v control.View) source[instanceRow] {
 		names := groupNameMap(v)
-		var ins []*model.Instance
-		if len(want) == 0 {
-			ins = v.Instances()
-		} else if ins, err = byIDs(want, func(id string) (*model.Instance, error) {
+		row := func(in *model.Instance) instanceRow { return instanceRow{in, v.InstanceENIs(in), names} }
+		return rowsOf(v.Instances, row, func(id string) (*model.Instance, error) {
 			if !model.ValidID(model.PrefixInstance, id) {
 				return nil, model.Errorf("InvalidInstanceID.Malformed", "Invalid id: \"%s\" (expecting \"i-...\")", id)
 			}
 			return v.Instance(id)
-		}); err != nil {
-			return err
-		}
-		for _, in := range ins {
-			rows = append(rows, instanceRow{in, v.InstanceENIs(in), names})
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if rows, err = instanceFilters.filter(c.req, rows); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, rows, func(r instanceRow) string { return r.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	// Instances are returned inside their reservations, in order of first appearance.
+		})
+	},
+	Filters: instanceFilters,
+	Key:     func(r instanceRow) string { return r.ID },
+	Page:    writeReservations,
+}
+
+// writeReservations writes a page of instances inside their reservations, in order of first
+// appearance.
+func writeReservations(c *call, page []instanceRow) {
 	var order []string
 	byResv := map[string][]instanceRow{}
 	for _, r := range page {
@@ -328,18 +311,10 @@ func describeInstances(c *call) error {
 		x.str("reservationId", id)
 		x.str("ownerId", rs[0].OwnerID)
 		x.empty("groupSet")
-		x.open("instancesSet")
-		for _, r := range rs {
-			x.open("item")
-			c.writeInstance(r.Instance, r.enis, r.names)
-			x.close("item")
-		}
-		x.close("instancesSet")
+		writeSet(c, "instancesSet", rs, func(c *call, r instanceRow) { c.writeInstance(r.Instance, r.enis, r.names) })
 		x.close("item")
 	}
 	x.close("reservationSet")
-	x.opt("nextToken", next)
-	return nil
 }
 
 func terminateInstances(c *call) error {

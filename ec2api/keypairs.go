@@ -65,70 +65,29 @@ var keyPairFilters = filterer[*model.KeyPair]{
 	tagsOf: func(k *model.KeyPair) model.Tags { return k.Tags },
 }
 
-func describeKeyPairs(c *call) error {
-	names, err := ids(c.req, "KeyName")
-	if err != nil {
-		return err
+var describeKeyPairs = describeSpec[*model.KeyPair]{
+	IDs: []string{"KeyName", "KeyPairId"},
+	From: func(_ *call, v control.View) source[*model.KeyPair] {
+		return src(v.KeyPairs, func(name string) (*model.KeyPair, error) { return v.KeyPair(name, "") },
+			func(id string) (*model.KeyPair, error) { return v.KeyPair("", id) })
+	},
+	Filters: keyPairFilters,
+	Key:     func(k *model.KeyPair) string { return k.Name },
+	Set:     "keySet",
+	Item:    writeKeyPair,
+}
+
+func writeKeyPair(c *call, kp *model.KeyPair) {
+	x := &c.out
+	x.str("keyPairId", kp.ID)
+	x.str("keyType", kp.Type)
+	x.str("keyName", kp.Name)
+	x.str("keyFingerprint", kp.Fingerprint)
+	x.time("createTime", kp.CreateTime)
+	if includePub, _, _ := c.req.Bool("IncludePublicKey"); includePub { // validated against the model already
+		x.str("publicKey", kp.PublicKey)
 	}
-	keyIDs, err := ids(c.req, "KeyPairId")
-	if err != nil {
-		return err
-	}
-	includePub, _, err := optBool(c.req, "IncludePublicKey")
-	if err != nil {
-		return err
-	}
-	var items []*model.KeyPair
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		if len(names)+len(keyIDs) == 0 {
-			items = v.KeyPairs()
-			return nil
-		}
-		seen := map[string]bool{}
-		for _, n := range names {
-			kp, err := v.KeyPair(n, "")
-			if err != nil {
-				return err
-			}
-			if !seen[kp.ID] {
-				seen[kp.ID] = true
-				items = append(items, kp)
-			}
-		}
-		for _, id := range keyIDs {
-			kp, err := v.KeyPair("", id)
-			if err != nil {
-				return err
-			}
-			if !seen[kp.ID] {
-				seen[kp.ID] = true
-				items = append(items, kp)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if items, err = keyPairFilters.filter(c.req, items); err != nil {
-		return err
-	}
-	c.out.open("keySet")
-	for _, kp := range items {
-		c.out.open("item")
-		c.out.str("keyPairId", kp.ID)
-		c.out.str("keyType", kp.Type)
-		c.out.str("keyName", kp.Name)
-		c.out.str("keyFingerprint", kp.Fingerprint)
-		c.out.time("createTime", kp.CreateTime)
-		if includePub {
-			c.out.str("publicKey", kp.PublicKey)
-		}
-		writeTags(&c.out, kp.Tags)
-		c.out.close("item")
-	}
-	c.out.close("keySet")
-	return nil
+	writeTags(x, kp.Tags)
 }
 
 func deleteKeyPair(c *call) error {

@@ -171,39 +171,13 @@ func action(e model.NACLEntry) string {
 	return "deny"
 }
 
-func describeNetworkAcls(c *call) error {
-	want, err := ids(c.req, "NetworkAclId")
-	if err != nil {
-		return err
-	}
-	var items []*model.NACL
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		if len(want) == 0 {
-			items = v.NACLs()
-			return nil
-		}
-		items, err = byIDs(want, v.NACL)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if items, err = naclFilters.filter(c.req, items); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, items, func(n *model.NACL) string { return n.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("networkAclSet")
-	for _, n := range page {
-		c.out.open("item")
-		writeNACL(&c.out, n)
-		c.out.close("item")
-	}
-	c.out.close("networkAclSet")
-	c.out.opt("nextToken", next)
-	return nil
+var describeNetworkAcls = describeSpec[*model.NACL]{
+	IDs:     []string{"NetworkAclId"},
+	From:    func(_ *call, v control.View) source[*model.NACL] { return src(v.NACLs, v.NACL) },
+	Filters: naclFilters,
+	Key:     func(n *model.NACL) string { return n.ID },
+	Set:     "networkAclSet",
+	Item:    func(c *call, n *model.NACL) { writeNACL(&c.out, n) },
 }
 
 func writeNACL(x *xmlWriter, n *model.NACL) {

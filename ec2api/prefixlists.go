@@ -83,39 +83,14 @@ var prefixListFilters = filterer[*model.PrefixList]{
 	tagsOf: func(p *model.PrefixList) model.Tags { return p.Tags },
 }
 
-func describeManagedPrefixLists(c *call) error {
-	want, err := ids(c.req, "PrefixListId")
-	if err != nil {
-		return err
-	}
-	var items []*model.PrefixList
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		if len(want) == 0 {
-			items = v.PrefixLists()
-			return nil
-		}
-		items, err = byIDs(want, v.PrefixList)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if items, err = prefixListFilters.filter(c.req, items); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, items, func(p *model.PrefixList) string { return p.ID }, prefixListLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("prefixListSet")
-	for _, pl := range page {
-		c.out.open("item")
-		c.writePrefixList(pl, pl.State)
-		c.out.close("item")
-	}
-	c.out.close("prefixListSet")
-	c.out.opt("nextToken", next)
-	return nil
+var describeManagedPrefixLists = describeSpec[*model.PrefixList]{
+	IDs:     []string{"PrefixListId"},
+	From:    func(_ *call, v control.View) source[*model.PrefixList] { return src(v.PrefixLists, v.PrefixList) },
+	Filters: prefixListFilters,
+	Key:     func(p *model.PrefixList) string { return p.ID },
+	Limits:  prefixListLimits,
+	Set:     "prefixListSet",
+	Item:    func(c *call, pl *model.PrefixList) { c.writePrefixList(pl, pl.State) },
 }
 
 func getManagedPrefixListEntries(c *call) error {
@@ -156,14 +131,10 @@ func getManagedPrefixListEntries(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.open("entrySet")
-	for _, e := range page {
-		c.out.open("item")
+	writeSet(c, "entrySet", page, func(c *call, e model.PLEntry) {
 		c.out.str("cidr", e.CIDR.String())
 		c.out.opt("description", e.Description)
-		c.out.close("item")
-	}
-	c.out.close("entrySet")
+	})
 	c.out.opt("nextToken", next)
 	return nil
 }
@@ -188,14 +159,10 @@ func getManagedPrefixListAssociations(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.open("prefixListAssociationSet")
-	for _, g := range page {
-		c.out.open("item")
+	writeSet(c, "prefixListAssociationSet", page, func(c *call, g *model.Group) {
 		c.out.str("resourceId", g.ID)
 		c.out.str("resourceOwner", g.OwnerID)
-		c.out.close("item")
-	}
-	c.out.close("prefixListAssociationSet")
+	})
 	c.out.opt("nextToken", next)
 	return nil
 }

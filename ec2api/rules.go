@@ -1,6 +1,8 @@
 package ec2api
 
 import (
+	"slices"
+
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/model"
 )
@@ -151,80 +153,34 @@ var ruleFilters = filterer[ruleRow]{
 	tagsOf: func(x ruleRow) model.Tags { return x.r.Tags },
 }
 
-func describeSecurityGroupRules(c *call) error {
-	want, err := ids(c.req, "SecurityGroupRuleId")
-	if err != nil {
-		return err
-	}
-	fs, err := ruleFilters.compile(c.req)
-	if err != nil {
-		return err
-	}
+var describeSecurityGroupRules = describeSpec[ruleRow]{
+	IDs:     []string{"SecurityGroupRuleId"},
+	From:    func(_ *call, v control.View) source[ruleRow] { return ruleSource(v) },
+	Filters: ruleFilters,
+	Key:     func(x ruleRow) string { return x.r.ID },
+	Set:     "securityGroupRuleSet",
+	Item:    func(c *call, x ruleRow) { c.writeRule(x.g, x.r) },
+}
+
+// ruleSource lists every rule of every group, by rule ID; a rule is found through an index of
+// them all, since rules live inside their groups.
+func ruleSource(v control.View) source[ruleRow] {
 	var rows []ruleRow
 	var keys []string
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		wanted := map[string]bool{}
-		for _, id := range want {
-			wanted[id] = true
-		}
-		found := 0
-		for _, g := range v.Groups() {
-			for _, rs := range [][]model.Rule{g.Ingress, g.Egress} {
-				for i := range rs {
-					if len(want) > 0 && !wanted[rs[i].ID] {
-						continue
-					}
-					found++
-					row := ruleRow{g, &rs[i]}
-					if ruleFilters.match(fs, row) {
-						rows = append(rows, row)
-						keys = append(keys, rs[i].ID)
-					}
-				}
+	for _, g := range v.Groups() {
+		for _, rs := range [][]model.Rule{g.Ingress, g.Egress} {
+			for i := range rs {
+				rows = append(rows, ruleRow{g, &rs[i]})
+				keys = append(keys, rs[i].ID)
 			}
 		}
-		if found < len(wanted) {
-			for _, id := range want {
-				if !containsRule(rows, id) && !ruleExists(v, id) {
-					return model.Errorf("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	sortByKeys(rows, keys)
-	page, next, err := paginate(c.req, rows, func(x ruleRow) string { return x.r.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("securityGroupRuleSet")
-	for _, x := range page {
-		c.out.open("item")
-		c.writeRule(x.g, x.r)
-		c.out.close("item")
-	}
-	c.out.close("securityGroupRuleSet")
-	c.out.opt("nextToken", next)
-	return nil
-}
-
-func containsRule(rows []ruleRow, id string) bool {
-	for _, x := range rows {
-		if x.r.ID == id {
-			return true
+	get := func(id string) (ruleRow, error) {
+		if i, ok := slices.BinarySearch(keys, id); ok {
+			return rows[i], nil
 		}
+		return ruleRow{}, model.Errorf("InvalidSecurityGroupRuleId.NotFound", "The security group rule ID '%s' does not exist", id)
 	}
-	return false
-}
-
-func ruleExists(v control.View, id string) bool {
-	for _, g := range v.Groups() {
-		if g.FindRule(false, id) >= 0 || g.FindRule(true, id) >= 0 {
-			return true
-		}
-	}
-	return false
+	return src(func() []ruleRow { return rows }, get)
 }

@@ -48,36 +48,27 @@ var tagFilters = filterer[tagRow]{
 	tagsOf: func(t tagRow) model.Tags { return model.Tags{t.key: t.value} },
 }
 
-func describeTags(c *call) error {
-	var rows []tagRow
-	err := c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		for _, res := range v.Tagged() {
-			for _, k := range res.Tags.Keys() {
-				rows = append(rows, tagRow{res.ID, res.Type, k, res.Tags[k]})
+// describeTags lists tags in the order of control's Tagged (by resource, then key), which is
+// also the order of their pagination keys.
+var describeTags = describeSpec[tagRow]{
+	From: func(_ *call, v control.View) source[tagRow] {
+		return source[tagRow]{all: func(yield func(tagRow) bool) {
+			for _, res := range v.Tagged() {
+				for _, k := range res.Tags.Keys() {
+					if !yield(tagRow{res.ID, res.Type, k, res.Tags[k]}) {
+						return
+					}
+				}
 			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if rows, err = tagFilters.filter(c.req, rows); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, rows, func(t tagRow) string { return t.id + "\x00" + t.key }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("tagSet")
-	for _, t := range page {
-		c.out.open("item")
+		}}
+	},
+	Filters: tagFilters,
+	Key:     func(t tagRow) string { return t.id + "\x00" + t.key },
+	Set:     "tagSet",
+	Item: func(c *call, t tagRow) {
 		c.out.str("resourceId", t.id)
 		c.out.str("resourceType", t.typ)
 		c.out.str("key", t.key)
 		c.out.str("value", t.value)
-		c.out.close("item")
-	}
-	c.out.close("tagSet")
-	c.out.opt("nextToken", next)
-	return nil
+	},
 }
