@@ -12,7 +12,7 @@ var routes = map[string]handler{
 	"DeleteSubnet":    deleteSubnet,
 	"DescribeSubnets": describeSubnets.serve,
 
-	// Security groups and rules (groups.go, rules.go)
+	// Security groups and rules (group.go, rules.go, permission.go)
 	"CreateSecurityGroup":                        createSecurityGroup,
 	"DeleteSecurityGroup":                        deleteSecurityGroup,
 	"DescribeSecurityGroups":                     describeSecurityGroups.serve,
@@ -27,7 +27,7 @@ var routes = map[string]handler{
 	"DescribeSecurityGroupReferences":            describeSecurityGroupReferences,
 	"DescribeStaleSecurityGroups":                describeStaleSecurityGroups,
 
-	// Network interfaces and instances (eni.go, instances.go)
+	// Network interfaces and instances (interfaces.go, instances.go)
 	"CreateNetworkInterface":          createNetworkInterface,
 	"DeleteNetworkInterface":          deleteNetworkInterface,
 	"DescribeNetworkInterfaces":       describeNetworkInterfaces.serve,
@@ -69,7 +69,7 @@ var routes = map[string]handler{
 	"DescribeNetworkInsightsAnalyses": describeNetworkInsightsAnalyses.serve,
 	"DeleteNetworkInsightsAnalysis":   deleteNetworkInsightsAnalysis,
 
-	// Tags, key pairs, account (tags.go, keypairs.go, account.go)
+	// Tags, key pairs, account (tags.go, keypair.go, account.go)
 	"CreateTags":                createTags,
 	"DeleteTags":                deleteTags,
 	"DescribeTags":              describeTags.serve,
