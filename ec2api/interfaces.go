@@ -105,13 +105,7 @@ func groupNameMap(v control.View) map[string]string {
 	return names
 }
 
-func deleteNetworkInterface(c *call) error {
-	id := str(c.req, "NetworkInterfaceId")
-	if id == "" {
-		return model.Missing("NetworkInterfaceId")
-	}
-	return c.returned(c.svc().DeleteENI(c.ctx, c.tenant, id, c.dryRun()))
-}
+var deleteNetworkInterface = deleteByID("NetworkInterfaceId", (*control.Service).DeleteENI)
 
 func modifyNetworkInterfaceAttribute(c *call) error {
 	r := c.req

@@ -21,13 +21,7 @@ func createNetworkAcl(c *call) error {
 	return nil
 }
 
-func deleteNetworkAcl(c *call) error {
-	id := str(c.req, "NetworkAclId")
-	if id == "" {
-		return model.Missing("NetworkAclId")
-	}
-	return c.returned(c.svc().DeleteNACL(c.ctx, c.tenant, id, c.dryRun()))
-}
+var deleteNetworkAcl = deleteByID("NetworkAclId", (*control.Service).DeleteNACL)
 
 func (c *call) naclEntryInput() (control.NACLEntryInput, error) {
 	r := c.req

@@ -24,13 +24,7 @@ func createSubnet(c *call) error {
 	return nil
 }
 
-func deleteSubnet(c *call) error {
-	id := str(c.req, "SubnetId")
-	if id == "" {
-		return model.Missing("SubnetId")
-	}
-	return c.returned(c.svc().DeleteSubnet(c.ctx, c.tenant, id, c.dryRun()))
-}
+var deleteSubnet = deleteByID("SubnetId", (*control.Service).DeleteSubnet)
 
 type subnetRow struct {
 	*model.Subnet

@@ -25,13 +25,7 @@ func createVpc(c *call) error {
 	return nil
 }
 
-func deleteVpc(c *call) error {
-	id := str(c.req, "VpcId")
-	if id == "" {
-		return model.Missing("VpcId")
-	}
-	return c.returned(c.svc().DeleteVPC(c.ctx, c.tenant, id, c.dryRun()))
-}
+var deleteVpc = deleteByID("VpcId", (*control.Service).DeleteVPC)
 
 var vpcFilters = filterer[*model.VPC]{
 	fields: fields[*model.VPC]{

@@ -1,6 +1,11 @@
 package ec2api
 
-import "github.com/stockade/stockade/control"
+import (
+	"context"
+
+	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/model"
+)
 
 // The tail every write handler shares: record the revision the write produced, then render
 // the reply.
@@ -21,4 +26,20 @@ func (c *call) returned(res control.Result, err error) error {
 	}
 	c.written(res).bool("return", true)
 	return nil
+}
+
+// deleteFunc is the shape of control's one-ID deletions (DeleteVPC, DeleteSubnet, …) as method
+// expressions: (*control.Service).DeleteVPC.
+type deleteFunc = func(s *control.Service, ctx context.Context, t control.Tenant, id string, dryRun bool) (control.Result, error)
+
+// deleteByID is the handler of a Delete action that names one resource by the parameter param
+// and answers <return>true</return>.
+func deleteByID(param string, del deleteFunc) handler {
+	return func(c *call) error {
+		id := str(c.req, param)
+		if id == "" {
+			return model.Missing(param)
+		}
+		return c.returned(del(c.svc(), c.ctx, c.tenant, id, c.dryRun()))
+	}
 }
