@@ -8,7 +8,7 @@ import (
 )
 
 // describeAccountAttributes reports the account's platform facts and limits (spec §4, §9.6).
-func (s *Server) describeAccountAttributes(c *call) error {
+func describeAccountAttributes(c *call) error {
 	defaultVPC := "none"
 	err := c.svc().View(c.ctx, c.tenant, func(v control.View) error {
 		if d := v.DefaultVPC(); d != nil {
@@ -72,7 +72,7 @@ func contains(ss []string, s string) bool {
 
 // describeAvailabilityZones lists the region's zones; the AWS CLI and Terraform ask for them
 // before creating subnets.
-func (s *Server) describeAvailabilityZones(c *call) error {
+func describeAvailabilityZones(c *call) error {
 	fs, err := zoneFilters.compile(c.req)
 	if err != nil {
 		return err
@@ -112,7 +112,7 @@ var zoneFilters = filterer[zoneRow]{fields: fields[zoneRow]{
 
 // describeRegions lists the region the caller signed for: Stockade serves whatever region a
 // request names, each with its own state.
-func (s *Server) describeRegions(c *call) error {
+func describeRegions(c *call) error {
 	c.out.open("regionInfo")
 	c.out.open("item")
 	c.out.str("regionName", c.tenant.Region)

@@ -7,7 +7,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) createFlowLogs(c *call) error {
+func createFlowLogs(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "vpc-flow-log")
 	if err != nil {
@@ -31,14 +31,14 @@ func (s *Server) createFlowLogs(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.opt("clientToken", token)
-	c.out.open("flowLogIdSet")
+	x := c.written(res)
+	x.opt("clientToken", token)
+	x.open("flowLogIdSet")
 	for _, id := range created {
-		c.out.str("item", id)
+		x.str("item", id)
 	}
-	c.out.close("flowLogIdSet")
-	writeFailures(&c.out, failed)
+	x.close("flowLogIdSet")
+	writeFailures(x, failed)
 	return nil
 }
 
@@ -60,7 +60,7 @@ func writeFailures(x *xmlWriter, failed []control.FlowLogFailure) {
 	x.close("unsuccessful")
 }
 
-func (s *Server) deleteFlowLogs(c *call) error {
+func deleteFlowLogs(c *call) error {
 	want, err := ids(c.req, "FlowLogId")
 	if err != nil {
 		return err
@@ -69,8 +69,8 @@ func (s *Server) deleteFlowLogs(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	writeFailures(&c.out, failed)
+	x := c.written(res)
+	writeFailures(x, failed)
 	return nil
 }
 
@@ -86,50 +86,27 @@ var flowLogFilters = filterer[*model.FlowLog]{
 	tagsOf: func(f *model.FlowLog) model.Tags { return f.Tags },
 }
 
-func (s *Server) describeFlowLogs(c *call) error {
-	want, err := ids(c.req, "FlowLogId")
-	if err != nil {
-		return err
-	}
-	var items []*model.FlowLog
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		if len(want) == 0 {
-			items = v.FlowLogs()
-			return nil
-		}
-		items, err = byIDs(want, v.FlowLog)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if items, err = flowLogFilters.filter(c.req, items); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, items, func(f *model.FlowLog) string { return f.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	x := &c.out
-	x.open("flowLogSet")
-	for _, f := range page {
-		x.open("item")
-		x.time("creationTime", f.Created)
-		x.opt("deliverLogsPermissionArn", f.PermissionArn)
-		x.str("deliverLogsStatus", "SUCCESS")
-		x.str("flowLogId", f.ID)
-		x.str("flowLogStatus", "ACTIVE")
-		x.opt("logGroupName", f.LogGroupName)
-		x.str("resourceId", f.ResourceID)
-		x.str("trafficType", f.TrafficType)
-		x.str("logDestinationType", f.DestType)
-		x.str("logDestination", f.Destination)
-		x.str("logFormat", f.Format)
-		x.str("maxAggregationInterval", strconv.Itoa(f.Interval))
-		writeTags(x, f.Tags)
-		x.close("item")
-	}
-	x.close("flowLogSet")
-	x.opt("nextToken", next)
-	return nil
+var describeFlowLogs = describeSpec[*model.FlowLog]{
+	IDs:     []string{"FlowLogId"},
+	From:    func(_ *call, v control.View) source[*model.FlowLog] { return src(v.FlowLogs, v.FlowLog) },
+	Filters: flowLogFilters,
+	Key:     func(f *model.FlowLog) string { return f.ID },
+	Set:     "flowLogSet",
+	Item:    func(c *call, f *model.FlowLog) { writeFlowLog(&c.out, f) },
+}
+
+func writeFlowLog(x *xmlWriter, f *model.FlowLog) {
+	x.time("creationTime", f.Created)
+	x.opt("deliverLogsPermissionArn", f.PermissionArn)
+	x.str("deliverLogsStatus", "SUCCESS")
+	x.str("flowLogId", f.ID)
+	x.str("flowLogStatus", "ACTIVE")
+	x.opt("logGroupName", f.LogGroupName)
+	x.str("resourceId", f.ResourceID)
+	x.str("trafficType", f.TrafficType)
+	x.str("logDestinationType", f.DestType)
+	x.str("logDestination", f.Destination)
+	x.str("logFormat", f.Format)
+	x.str("maxAggregationInterval", strconv.Itoa(f.Interval))
+	writeTags(x, f.Tags)
 }

@@ -35,6 +35,18 @@ type testAPI struct {
 
 func newTestAPI(t *testing.T, quotas ...string) *testAPI {
 	t.Helper()
+	cfg := control.DefaultConfig()
+	for _, q := range quotas {
+		if err := cfg.Quotas.Set(q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return newTestAPIWith(t, cfg)
+}
+
+// newTestAPIWith is newTestAPI with the service's configuration given (a fixed clock, say).
+func newTestAPIWith(t *testing.T, cfg control.Config) *testAPI {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "stockade.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -44,12 +56,6 @@ func newTestAPI(t *testing.T, quotas ...string) *testAPI {
 	accounts, err := auth.Open(ctx, st)
 	if err != nil {
 		t.Fatal(err)
-	}
-	cfg := control.DefaultConfig()
-	for _, q := range quotas {
-		if err := cfg.Quotas.Set(q); err != nil {
-			t.Fatal(err)
-		}
 	}
 	svc, err := control.Open(ctx, st, cfg)
 	if err != nil {

@@ -6,13 +6,14 @@ import (
 	"time"
 
 	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/ec2api/query"
 	"github.com/stockade/stockade/model"
 )
 
 // The Network Insights (Reachability Analyzer) subset: paths, and analyses that complete before
 // StartNetworkInsightsAnalysis returns.
 
-func (s *Server) createNetworkInsightsPath(c *call) error {
+func createNetworkInsightsPath(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "network-insights-path")
 	if err != nil {
@@ -36,10 +37,7 @@ func (s *Server) createNetworkInsightsPath(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("networkInsightsPath")
-	c.writePath(p)
-	c.out.close("networkInsightsPath")
+	c.written(res).elem("networkInsightsPath", func() { c.writePath(p) })
 	return nil
 }
 
@@ -76,14 +74,14 @@ func (c *call) endArn(id string) string {
 	return ""
 }
 
-func (s *Server) deleteNetworkInsightsPath(c *call) error {
+func deleteNetworkInsightsPath(c *call) error {
 	id := str(c.req, "NetworkInsightsPathId")
 	res, err := c.svc().DeleteInsightsPath(c.ctx, c.tenant, id, c.dryRun())
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.str("networkInsightsPathId", id)
+	x := c.written(res)
+	x.str("networkInsightsPathId", id)
 	return nil
 }
 
@@ -106,42 +104,16 @@ func portValues(p *model.InsightsPath) []string {
 	return one(strconv.Itoa(int(p.DestinationPort)))
 }
 
-func (s *Server) describeNetworkInsightsPaths(c *call) error {
-	want, err := ids(c.req, "NetworkInsightsPathId")
-	if err != nil {
-		return err
-	}
-	var items []*model.InsightsPath
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		if len(want) == 0 {
-			items = v.InsightsPaths()
-			return nil
-		}
-		items, err = byIDs(want, v.InsightsPath)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if items, err = pathFilters.filter(c.req, items); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, items, func(p *model.InsightsPath) string { return p.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("networkInsightsPathSet")
-	for _, p := range page {
-		c.out.open("item")
-		c.writePath(p)
-		c.out.close("item")
-	}
-	c.out.close("networkInsightsPathSet")
-	c.out.opt("nextToken", next)
-	return nil
+var describeNetworkInsightsPaths = describeSpec[*model.InsightsPath]{
+	IDs:     []string{"NetworkInsightsPathId"},
+	From:    func(_ *call, v control.View) source[*model.InsightsPath] { return src(v.InsightsPaths, v.InsightsPath) },
+	Filters: pathFilters,
+	Key:     func(p *model.InsightsPath) string { return p.ID },
+	Set:     "networkInsightsPathSet",
+	Item:    (*call).writePath,
 }
 
-func (s *Server) startNetworkInsightsAnalysis(c *call) error {
+func startNetworkInsightsAnalysis(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "network-insights-analysis")
 	if err != nil {
@@ -156,21 +128,18 @@ func (s *Server) startNetworkInsightsAnalysis(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("networkInsightsAnalysis")
-	c.writeAnalysis(a)
-	c.out.close("networkInsightsAnalysis")
+	c.written(res).elem("networkInsightsAnalysis", func() { c.writeAnalysis(a) })
 	return nil
 }
 
-func (s *Server) deleteNetworkInsightsAnalysis(c *call) error {
+func deleteNetworkInsightsAnalysis(c *call) error {
 	id := str(c.req, "NetworkInsightsAnalysisId")
 	res, err := c.svc().DeleteInsightsAnalysis(c.ctx, c.tenant, id, c.dryRun())
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.str("networkInsightsAnalysisId", id)
+	x := c.written(res)
+	x.str("networkInsightsAnalysisId", id)
 	return nil
 }
 
@@ -182,63 +151,42 @@ var analysisFilters = filterer[*model.InsightsAnalysis]{
 	tagsOf: func(a *model.InsightsAnalysis) model.Tags { return a.Tags },
 }
 
-func (s *Server) describeNetworkInsightsAnalyses(c *call) error {
-	r := c.req
-	want, err := ids(r, "NetworkInsightsAnalysisId")
-	if err != nil {
-		return err
-	}
+var describeNetworkInsightsAnalyses = describeSpec[*model.InsightsAnalysis]{
+	IDs:  []string{"NetworkInsightsAnalysisId"},
+	Keep: analysisWindow,
+	From: func(c *call, v control.View) source[*model.InsightsAnalysis] {
+		if id := str(c.req, "NetworkInsightsPathId"); id != "" {
+			if _, err := v.InsightsPath(id); err != nil {
+				return source[*model.InsightsAnalysis]{err: err}
+			}
+		}
+		return src(v.InsightsAnalyses, v.InsightsAnalysis)
+	},
+	Filters: analysisFilters,
+	Key:     func(a *model.InsightsAnalysis) string { return a.ID },
+	Set:     "networkInsightsAnalysisSet",
+	Item:    (*call).writeAnalysis,
+}
+
+// analysisWindow keeps the analyses of NetworkInsightsPathId, started between
+// AnalysisStartTime and AnalysisEndTime, when given.
+func analysisWindow(r *query.Request) (func(*model.InsightsAnalysis) bool, error) {
 	var from, to time.Time
 	for _, t := range []struct {
 		key string
 		dst *time.Time
 	}{{"AnalysisStartTime", &from}, {"AnalysisEndTime", &to}} {
 		if v := str(r, t.key); v != "" {
+			var err error
 			if *t.dst, err = time.Parse(time.RFC3339, v); err != nil {
-				return model.InvalidValue("Value (%s) for parameter %s is invalid. Expected an ISO 8601 timestamp.", v, t.key)
+				return nil, model.InvalidValue("Value (%s) for parameter %s is invalid. Expected an ISO 8601 timestamp.", v, t.key)
 			}
 		}
 	}
 	pathID := str(r, "NetworkInsightsPathId")
-	var items []*model.InsightsAnalysis
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		if pathID != "" {
-			if _, err := v.InsightsPath(pathID); err != nil {
-				return err
-			}
-		}
-		if len(want) == 0 {
-			items = v.InsightsAnalyses()
-			return nil
-		}
-		items, err = byIDs(want, v.InsightsAnalysis)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	kept := items[:0:0]
-	for _, a := range items {
-		if (pathID == "" || a.PathID == pathID) && (from.IsZero() || !a.Started.Before(from)) && (to.IsZero() || !a.Started.After(to)) {
-			kept = append(kept, a)
-		}
-	}
-	if items, err = analysisFilters.filter(r, kept); err != nil {
-		return err
-	}
-	page, next, err := paginate(r, items, func(a *model.InsightsAnalysis) string { return a.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("networkInsightsAnalysisSet")
-	for _, a := range page {
-		c.out.open("item")
-		c.writeAnalysis(a)
-		c.out.close("item")
-	}
-	c.out.close("networkInsightsAnalysisSet")
-	c.out.opt("nextToken", next)
-	return nil
+	return func(a *model.InsightsAnalysis) bool {
+		return (pathID == "" || a.PathID == pathID) && (from.IsZero() || !a.Started.Before(from)) && (to.IsZero() || !a.Started.After(to))
+	}, nil
 }
 
 func (c *call) writeAnalysis(a *model.InsightsAnalysis) {

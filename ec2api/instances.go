@@ -9,7 +9,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) runInstances(c *call) error {
+func runInstances(c *call) error {
 	r := c.req
 	specs, err := tagSpecs(r, "instance", "network-interface")
 	if err != nil {
@@ -99,12 +99,11 @@ func (s *Server) runInstances(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
+	x := c.written(res)
 	names, err := c.groupNames()
 	if err != nil {
 		return err
 	}
-	x := &c.out
 	x.str("reservationId", resv.ID)
 	x.str("ownerId", resv.OwnerID)
 	x.empty("groupSet")
@@ -275,44 +274,27 @@ var instanceFilters = filterer[instanceRow]{
 	tagsOf: func(r instanceRow) model.Tags { return r.Tags },
 }
 
-func (s *Server) describeInstances(c *call) error {
-	if err := noMaxWithIDs(c.req, "InstanceId"); err != nil {
-		return err
-	}
-	want, err := ids(c.req, "InstanceId")
-	if err != nil {
-		return err
-	}
-	var rows []instanceRow
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+var describeInstances = describeSpec[instanceRow]{
+	IDs:          []string{"InstanceId"},
+	NoMaxWithIDs: true,
+	From: func(_ *call, v control.View) source[instanceRow] {
 		names := groupNameMap(v)
-		var ins []*model.Instance
-		if len(want) == 0 {
-			ins = v.Instances()
-		} else if ins, err = byIDs(want, func(id string) (*model.Instance, error) {
+		row := func(in *model.Instance) instanceRow { return instanceRow{in, v.InstanceENIs(in), names} }
+		return rowsOf(v.Instances, row, func(id string) (*model.Instance, error) {
 			if !model.ValidID(model.PrefixInstance, id) {
 				return nil, model.InvalidInstanceIDMalformed.New(id)
 			}
 			return v.Instance(id)
-		}); err != nil {
-			return err
-		}
-		for _, in := range ins {
-			rows = append(rows, instanceRow{in, v.InstanceENIs(in), names})
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if rows, err = instanceFilters.filter(c.req, rows); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, rows, func(r instanceRow) string { return r.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	// Instances are returned inside their reservations, in order of first appearance.
+		})
+	},
+	Filters: instanceFilters,
+	Key:     func(r instanceRow) string { return r.ID },
+	Page:    writeReservations,
+}
+
+// writeReservations writes a page of instances inside their reservations, in order of first
+// appearance.
+func writeReservations(c *call, page []instanceRow) {
 	var order []string
 	byResv := map[string][]instanceRow{}
 	for _, r := range page {
@@ -329,21 +311,13 @@ func (s *Server) describeInstances(c *call) error {
 		x.str("reservationId", id)
 		x.str("ownerId", rs[0].OwnerID)
 		x.empty("groupSet")
-		x.open("instancesSet")
-		for _, r := range rs {
-			x.open("item")
-			c.writeInstance(r.Instance, r.enis, r.names)
-			x.close("item")
-		}
-		x.close("instancesSet")
+		writeSet(c, "instancesSet", rs, func(c *call, r instanceRow) { c.writeInstance(r.Instance, r.enis, r.names) })
 		x.close("item")
 	}
 	x.close("reservationSet")
-	x.opt("nextToken", next)
-	return nil
 }
 
-func (s *Server) terminateInstances(c *call) error {
+func terminateInstances(c *call) error {
 	want, err := ids(c.req, "InstanceId")
 	if err != nil {
 		return err
@@ -360,8 +334,7 @@ func (s *Server) terminateInstances(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	x := &c.out
+	x := c.written(res)
 	x.open("instancesSet")
 	for _, ch := range changes {
 		x.open("item")
@@ -380,7 +353,7 @@ func (s *Server) terminateInstances(c *call) error {
 	return nil
 }
 
-func (s *Server) modifyInstanceAttribute(c *call) error {
+func modifyInstanceAttribute(c *call) error {
 	r := c.req
 	in := control.ModifyInstanceInput{ID: str(r, "InstanceId"), DryRun: c.dryRun()}
 	if in.ID == "" {
@@ -428,17 +401,11 @@ func (s *Server) modifyInstanceAttribute(c *call) error {
 			return model.InvalidValue("Value (%s) for parameter attribute is invalid. Stockade supports instanceType, sourceDestCheck, disableApiTermination, groupSet (GroupId.N) and userData.", attr)
 		}
 	}
-	res, err := c.svc().ModifyInstance(c.ctx, c.tenant, in)
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().ModifyInstance(c.ctx, c.tenant, in))
 }
 
 // describeInstanceAttribute reports one attribute of an instance.
-func (s *Server) describeInstanceAttribute(c *call) error {
+func describeInstanceAttribute(c *call) error {
 	id, attr := str(c.req, "InstanceId"), str(c.req, "Attribute")
 	if id == "" {
 		return model.Missing("InstanceId")
@@ -497,7 +464,7 @@ func (s *Server) describeInstanceAttribute(c *call) error {
 
 // getConsoleOutput returns what a lab instance printed: its user data's output, base64 as EC2
 // sends it. Latest is accepted and changes nothing (the whole log is returned either way).
-func (s *Server) getConsoleOutput(c *call) error {
+func getConsoleOutput(c *call) error {
 	id := str(c.req, "InstanceId")
 	if id == "" {
 		return model.Missing("InstanceId")
@@ -513,8 +480,8 @@ func (s *Server) getConsoleOutput(c *call) error {
 		return err
 	}
 	var out []byte
-	if s.cfg.Console != nil {
-		if out, err = s.cfg.Console(id); err != nil {
+	if c.s.cfg.Console != nil {
+		if out, err = c.s.cfg.Console(id); err != nil {
 			return err
 		}
 	}

@@ -7,7 +7,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) createNetworkAcl(c *call) error {
+func createNetworkAcl(c *call) error {
 	tags, err := tagsFor(c.req, "network-acl")
 	if err != nil {
 		return err
@@ -16,27 +16,12 @@ func (s *Server) createNetworkAcl(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("networkAcl")
-	writeNACL(&c.out, n)
-	c.out.close("networkAcl")
+	c.written(res).elem("networkAcl", func() { writeNACL(&c.out, n) })
 	c.out.opt("clientToken", str(c.req, "ClientToken"))
 	return nil
 }
 
-func (s *Server) deleteNetworkAcl(c *call) error {
-	id := str(c.req, "NetworkAclId")
-	if id == "" {
-		return model.Missing("NetworkAclId")
-	}
-	res, err := c.svc().DeleteNACL(c.ctx, c.tenant, id, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
-}
+var deleteNetworkAcl = deleteByID("NetworkAclId", (*control.Service).DeleteNACL)
 
 func (c *call) naclEntryInput() (control.NACLEntryInput, error) {
 	r := c.req
@@ -62,35 +47,23 @@ func (c *call) naclEntryInput() (control.NACLEntryInput, error) {
 	return in, err
 }
 
-func (s *Server) createNetworkAclEntry(c *call) error {
+func createNetworkAclEntry(c *call) error {
 	in, err := c.naclEntryInput()
 	if err != nil {
 		return err
 	}
-	res, err := c.svc().CreateNACLEntry(c.ctx, c.tenant, in)
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().CreateNACLEntry(c.ctx, c.tenant, in))
 }
 
-func (s *Server) replaceNetworkAclEntry(c *call) error {
+func replaceNetworkAclEntry(c *call) error {
 	in, err := c.naclEntryInput()
 	if err != nil {
 		return err
 	}
-	res, err := c.svc().ReplaceNACLEntry(c.ctx, c.tenant, in)
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().ReplaceNACLEntry(c.ctx, c.tenant, in))
 }
 
-func (s *Server) deleteNetworkAclEntry(c *call) error {
+func deleteNetworkAclEntry(c *call) error {
 	n, ok, err := optInt(c.req, "RuleNumber")
 	if err != nil {
 		return err
@@ -102,22 +75,16 @@ func (s *Server) deleteNetworkAclEntry(c *call) error {
 	if err != nil {
 		return err
 	}
-	res, err := c.svc().DeleteNACLEntry(c.ctx, c.tenant, str(c.req, "NetworkAclId"), n, egress, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().DeleteNACLEntry(c.ctx, c.tenant, str(c.req, "NetworkAclId"), n, egress, c.dryRun()))
 }
 
-func (s *Server) replaceNetworkAclAssociation(c *call) error {
+func replaceNetworkAclAssociation(c *call) error {
 	id, res, err := c.svc().ReplaceNACLAssociation(c.ctx, c.tenant, str(c.req, "AssociationId"), str(c.req, "NetworkAclId"), c.dryRun())
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.str("newAssociationId", id)
+	x := c.written(res)
+	x.str("newAssociationId", id)
 	return nil
 }
 
@@ -198,39 +165,13 @@ func action(e model.NACLEntry) string {
 	return "deny"
 }
 
-func (s *Server) describeNetworkAcls(c *call) error {
-	want, err := ids(c.req, "NetworkAclId")
-	if err != nil {
-		return err
-	}
-	var items []*model.NACL
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		if len(want) == 0 {
-			items = v.NACLs()
-			return nil
-		}
-		items, err = byIDs(want, v.NACL)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if items, err = naclFilters.filter(c.req, items); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, items, func(n *model.NACL) string { return n.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("networkAclSet")
-	for _, n := range page {
-		c.out.open("item")
-		writeNACL(&c.out, n)
-		c.out.close("item")
-	}
-	c.out.close("networkAclSet")
-	c.out.opt("nextToken", next)
-	return nil
+var describeNetworkAcls = describeSpec[*model.NACL]{
+	IDs:     []string{"NetworkAclId"},
+	From:    func(_ *call, v control.View) source[*model.NACL] { return src(v.NACLs, v.NACL) },
+	Filters: naclFilters,
+	Key:     func(n *model.NACL) string { return n.ID },
+	Set:     "networkAclSet",
+	Item:    func(c *call, n *model.NACL) { writeNACL(&c.out, n) },
 }
 
 func writeNACL(x *xmlWriter, n *model.NACL) {

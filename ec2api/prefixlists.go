@@ -18,7 +18,7 @@ func readPLEntries(r *query.Request, key string) []control.PLEntryInput {
 	return out
 }
 
-func (s *Server) createManagedPrefixList(c *call) error {
+func createManagedPrefixList(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "prefix-list")
 	if err != nil {
@@ -35,14 +35,11 @@ func (s *Server) createManagedPrefixList(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("prefixList")
-	c.writePrefixList(pl, "create-in-progress")
-	c.out.close("prefixList")
+	c.written(res).elem("prefixList", func() { c.writePrefixList(pl, "create-in-progress") })
 	return nil
 }
 
-func (s *Server) modifyManagedPrefixList(c *call) error {
+func modifyManagedPrefixList(c *call) error {
 	r := c.req
 	in := control.ModifyPrefixListInput{ID: str(r, "PrefixListId"), Add: readPLEntries(r, "AddEntry"), DryRun: c.dryRun()}
 	var err error
@@ -64,22 +61,16 @@ func (s *Server) modifyManagedPrefixList(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("prefixList")
-	c.writePrefixList(pl, "modify-in-progress")
-	c.out.close("prefixList")
+	c.written(res).elem("prefixList", func() { c.writePrefixList(pl, "modify-in-progress") })
 	return nil
 }
 
-func (s *Server) deleteManagedPrefixList(c *call) error {
+func deleteManagedPrefixList(c *call) error {
 	pl, res, err := c.svc().DeletePrefixList(c.ctx, c.tenant, str(c.req, "PrefixListId"), c.dryRun())
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("prefixList")
-	c.writePrefixList(pl, "delete-in-progress")
-	c.out.close("prefixList")
+	c.written(res).elem("prefixList", func() { c.writePrefixList(pl, "delete-in-progress") })
 	return nil
 }
 
@@ -92,42 +83,17 @@ var prefixListFilters = filterer[*model.PrefixList]{
 	tagsOf: func(p *model.PrefixList) model.Tags { return p.Tags },
 }
 
-func (s *Server) describeManagedPrefixLists(c *call) error {
-	want, err := ids(c.req, "PrefixListId")
-	if err != nil {
-		return err
-	}
-	var items []*model.PrefixList
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		if len(want) == 0 {
-			items = v.PrefixLists()
-			return nil
-		}
-		items, err = byIDs(want, v.PrefixList)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if items, err = prefixListFilters.filter(c.req, items); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, items, func(p *model.PrefixList) string { return p.ID }, prefixListLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("prefixListSet")
-	for _, pl := range page {
-		c.out.open("item")
-		c.writePrefixList(pl, pl.State)
-		c.out.close("item")
-	}
-	c.out.close("prefixListSet")
-	c.out.opt("nextToken", next)
-	return nil
+var describeManagedPrefixLists = describeSpec[*model.PrefixList]{
+	IDs:     []string{"PrefixListId"},
+	From:    func(_ *call, v control.View) source[*model.PrefixList] { return src(v.PrefixLists, v.PrefixList) },
+	Filters: prefixListFilters,
+	Key:     func(p *model.PrefixList) string { return p.ID },
+	Limits:  prefixListLimits,
+	Set:     "prefixListSet",
+	Item:    func(c *call, pl *model.PrefixList) { c.writePrefixList(pl, pl.State) },
 }
 
-func (s *Server) getManagedPrefixListEntries(c *call) error {
+func getManagedPrefixListEntries(c *call) error {
 	id := str(c.req, "PrefixListId")
 	if id == "" {
 		return model.Missing("PrefixListId")
@@ -165,19 +131,15 @@ func (s *Server) getManagedPrefixListEntries(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.open("entrySet")
-	for _, e := range page {
-		c.out.open("item")
+	writeSet(c, "entrySet", page, func(c *call, e model.PLEntry) {
 		c.out.str("cidr", e.CIDR.String())
 		c.out.opt("description", e.Description)
-		c.out.close("item")
-	}
-	c.out.close("entrySet")
+	})
 	c.out.opt("nextToken", next)
 	return nil
 }
 
-func (s *Server) getManagedPrefixListAssociations(c *call) error {
+func getManagedPrefixListAssociations(c *call) error {
 	id := str(c.req, "PrefixListId")
 	if id == "" {
 		return model.Missing("PrefixListId")
@@ -197,14 +159,10 @@ func (s *Server) getManagedPrefixListAssociations(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.out.open("prefixListAssociationSet")
-	for _, g := range page {
-		c.out.open("item")
+	writeSet(c, "prefixListAssociationSet", page, func(c *call, g *model.Group) {
 		c.out.str("resourceId", g.ID)
 		c.out.str("resourceOwner", g.OwnerID)
-		c.out.close("item")
-	}
-	c.out.close("prefixListAssociationSet")
+	})
 	c.out.opt("nextToken", next)
 	return nil
 }

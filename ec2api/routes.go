@@ -1,83 +1,83 @@
 package ec2api
 
-// buildRoutes is the table of every action the API serves, one line each, grouped by family.
-func (s *Server) buildRoutes() map[string]handler {
-	return map[string]handler{
-		// VPCs and subnets (vpc.go, subnet.go)
-		"CreateVpc":       s.createVpc,
-		"DeleteVpc":       s.deleteVpc,
-		"DescribeVpcs":    s.describeVpcs,
-		"CreateSubnet":    s.createSubnet,
-		"DeleteSubnet":    s.deleteSubnet,
-		"DescribeSubnets": s.describeSubnets,
+// routes is the table of every action the API serves, one line each, grouped by family. A
+// handler is a plain function of the call: everything it needs (the service, the tenant, the
+// request, the server's configuration) comes through c.
+var routes = map[string]handler{
+	// VPCs and subnets (vpc.go, subnet.go)
+	"CreateVpc":       createVpc,
+	"DeleteVpc":       deleteVpc,
+	"DescribeVpcs":    describeVpcs.serve,
+	"CreateSubnet":    createSubnet,
+	"DeleteSubnet":    deleteSubnet,
+	"DescribeSubnets": describeSubnets.serve,
 
-		// Security groups and rules (groups.go, rules.go)
-		"CreateSecurityGroup":                        s.createSecurityGroup,
-		"DeleteSecurityGroup":                        s.deleteSecurityGroup,
-		"DescribeSecurityGroups":                     s.describeSecurityGroups,
-		"DescribeSecurityGroupRules":                 s.describeSecurityGroupRules,
-		"AuthorizeSecurityGroupIngress":              s.authorizeIngress,
-		"AuthorizeSecurityGroupEgress":               s.authorizeEgress,
-		"RevokeSecurityGroupIngress":                 s.revokeIngress,
-		"RevokeSecurityGroupEgress":                  s.revokeEgress,
-		"ModifySecurityGroupRules":                   s.modifySecurityGroupRules,
-		"UpdateSecurityGroupRuleDescriptionsIngress": s.updateDescriptionsIngress,
-		"UpdateSecurityGroupRuleDescriptionsEgress":  s.updateDescriptionsEgress,
-		"DescribeSecurityGroupReferences":            s.describeSecurityGroupReferences,
-		"DescribeStaleSecurityGroups":                s.describeStaleSecurityGroups,
+	// Security groups and rules (group.go, rules.go, permission.go)
+	"CreateSecurityGroup":                        createSecurityGroup,
+	"DeleteSecurityGroup":                        deleteSecurityGroup,
+	"DescribeSecurityGroups":                     describeSecurityGroups.serve,
+	"DescribeSecurityGroupRules":                 describeSecurityGroupRules.serve,
+	"AuthorizeSecurityGroupIngress":              authorizeIngress,
+	"AuthorizeSecurityGroupEgress":               authorizeEgress,
+	"RevokeSecurityGroupIngress":                 revokeIngress,
+	"RevokeSecurityGroupEgress":                  revokeEgress,
+	"ModifySecurityGroupRules":                   modifySecurityGroupRules,
+	"UpdateSecurityGroupRuleDescriptionsIngress": updateDescriptionsIngress,
+	"UpdateSecurityGroupRuleDescriptionsEgress":  updateDescriptionsEgress,
+	"DescribeSecurityGroupReferences":            describeSecurityGroupReferences,
+	"DescribeStaleSecurityGroups":                describeStaleSecurityGroups,
 
-		// Network interfaces and instances (eni.go, instances.go)
-		"CreateNetworkInterface":          s.createNetworkInterface,
-		"DeleteNetworkInterface":          s.deleteNetworkInterface,
-		"DescribeNetworkInterfaces":       s.describeNetworkInterfaces,
-		"ModifyNetworkInterfaceAttribute": s.modifyNetworkInterfaceAttribute,
-		"RunInstances":                    s.runInstances,
-		"DescribeInstances":               s.describeInstances,
-		"TerminateInstances":              s.terminateInstances,
-		"ModifyInstanceAttribute":         s.modifyInstanceAttribute,
-		"DescribeInstanceAttribute":       s.describeInstanceAttribute,
-		"GetConsoleOutput":                s.getConsoleOutput,
+	// Network interfaces and instances (interfaces.go, instances.go)
+	"CreateNetworkInterface":          createNetworkInterface,
+	"DeleteNetworkInterface":          deleteNetworkInterface,
+	"DescribeNetworkInterfaces":       describeNetworkInterfaces.serve,
+	"ModifyNetworkInterfaceAttribute": modifyNetworkInterfaceAttribute,
+	"RunInstances":                    runInstances,
+	"DescribeInstances":               describeInstances.serve,
+	"TerminateInstances":              terminateInstances,
+	"ModifyInstanceAttribute":         modifyInstanceAttribute,
+	"DescribeInstanceAttribute":       describeInstanceAttribute,
+	"GetConsoleOutput":                getConsoleOutput,
 
-		// Flow-log definitions (flowlogs.go)
-		"CreateFlowLogs":   s.createFlowLogs,
-		"DeleteFlowLogs":   s.deleteFlowLogs,
-		"DescribeFlowLogs": s.describeFlowLogs,
+	// Flow-log definitions (flowlogs.go)
+	"CreateFlowLogs":   createFlowLogs,
+	"DeleteFlowLogs":   deleteFlowLogs,
+	"DescribeFlowLogs": describeFlowLogs.serve,
 
-		// Network ACLs (nacls.go)
-		"CreateNetworkAcl":             s.createNetworkAcl,
-		"DeleteNetworkAcl":             s.deleteNetworkAcl,
-		"DescribeNetworkAcls":          s.describeNetworkAcls,
-		"CreateNetworkAclEntry":        s.createNetworkAclEntry,
-		"ReplaceNetworkAclEntry":       s.replaceNetworkAclEntry,
-		"DeleteNetworkAclEntry":        s.deleteNetworkAclEntry,
-		"ReplaceNetworkAclAssociation": s.replaceNetworkAclAssociation,
+	// Network ACLs (nacls.go)
+	"CreateNetworkAcl":             createNetworkAcl,
+	"DeleteNetworkAcl":             deleteNetworkAcl,
+	"DescribeNetworkAcls":          describeNetworkAcls.serve,
+	"CreateNetworkAclEntry":        createNetworkAclEntry,
+	"ReplaceNetworkAclEntry":       replaceNetworkAclEntry,
+	"DeleteNetworkAclEntry":        deleteNetworkAclEntry,
+	"ReplaceNetworkAclAssociation": replaceNetworkAclAssociation,
 
-		// Managed prefix lists (prefixlists.go)
-		"CreateManagedPrefixList":          s.createManagedPrefixList,
-		"ModifyManagedPrefixList":          s.modifyManagedPrefixList,
-		"DeleteManagedPrefixList":          s.deleteManagedPrefixList,
-		"DescribeManagedPrefixLists":       s.describeManagedPrefixLists,
-		"GetManagedPrefixListEntries":      s.getManagedPrefixListEntries,
-		"GetManagedPrefixListAssociations": s.getManagedPrefixListAssociations,
+	// Managed prefix lists (prefixlists.go)
+	"CreateManagedPrefixList":          createManagedPrefixList,
+	"ModifyManagedPrefixList":          modifyManagedPrefixList,
+	"DeleteManagedPrefixList":          deleteManagedPrefixList,
+	"DescribeManagedPrefixLists":       describeManagedPrefixLists.serve,
+	"GetManagedPrefixListEntries":      getManagedPrefixListEntries,
+	"GetManagedPrefixListAssociations": getManagedPrefixListAssociations,
 
-		// Reachability: Network Insights paths and analyses (insights.go)
-		"CreateNetworkInsightsPath":       s.createNetworkInsightsPath,
-		"DeleteNetworkInsightsPath":       s.deleteNetworkInsightsPath,
-		"DescribeNetworkInsightsPaths":    s.describeNetworkInsightsPaths,
-		"StartNetworkInsightsAnalysis":    s.startNetworkInsightsAnalysis,
-		"DescribeNetworkInsightsAnalyses": s.describeNetworkInsightsAnalyses,
-		"DeleteNetworkInsightsAnalysis":   s.deleteNetworkInsightsAnalysis,
+	// Reachability: Network Insights paths and analyses (insights.go)
+	"CreateNetworkInsightsPath":       createNetworkInsightsPath,
+	"DeleteNetworkInsightsPath":       deleteNetworkInsightsPath,
+	"DescribeNetworkInsightsPaths":    describeNetworkInsightsPaths.serve,
+	"StartNetworkInsightsAnalysis":    startNetworkInsightsAnalysis,
+	"DescribeNetworkInsightsAnalyses": describeNetworkInsightsAnalyses.serve,
+	"DeleteNetworkInsightsAnalysis":   deleteNetworkInsightsAnalysis,
 
-		// Tags, key pairs, account (tags.go, keypairs.go, account.go)
-		"CreateTags":                s.createTags,
-		"DeleteTags":                s.deleteTags,
-		"DescribeTags":              s.describeTags,
-		"CreateKeyPair":             s.createKeyPair,
-		"ImportKeyPair":             s.importKeyPair,
-		"DescribeKeyPairs":          s.describeKeyPairs,
-		"DeleteKeyPair":             s.deleteKeyPair,
-		"DescribeAccountAttributes": s.describeAccountAttributes,
-		"DescribeAvailabilityZones": s.describeAvailabilityZones,
-		"DescribeRegions":           s.describeRegions,
-	}
+	// Tags, key pairs, account (tags.go, keypair.go, account.go)
+	"CreateTags":                createTags,
+	"DeleteTags":                deleteTags,
+	"DescribeTags":              describeTags.serve,
+	"CreateKeyPair":             createKeyPair,
+	"ImportKeyPair":             importKeyPair,
+	"DescribeKeyPairs":          describeKeyPairs.serve,
+	"DeleteKeyPair":             deleteKeyPair,
+	"DescribeAccountAttributes": describeAccountAttributes,
+	"DescribeAvailabilityZones": describeAvailabilityZones,
+	"DescribeRegions":           describeRegions,
 }

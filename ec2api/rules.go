@@ -1,14 +1,16 @@
 package ec2api
 
 import (
+	"slices"
+
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) authorizeIngress(c *call) error { return s.authorize(c, false) }
-func (s *Server) authorizeEgress(c *call) error  { return s.authorize(c, true) }
+func authorizeIngress(c *call) error { return authorize(c, false) }
+func authorizeEgress(c *call) error  { return authorize(c, true) }
 
-func (s *Server) authorize(c *call, egress bool) error {
+func authorize(c *call, egress bool) error {
 	r := c.req
 	perms, err := readPermissions(r, egress)
 	if err != nil {
@@ -28,22 +30,22 @@ func (s *Server) authorize(c *call, egress bool) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	c.out.open("securityGroupRuleSet")
+	x := c.written(res)
+	x.bool("return", true)
+	x.open("securityGroupRuleSet")
 	for i := range rules {
-		c.out.open("item")
+		x.open("item")
 		c.writeRule(g, &rules[i])
-		c.out.close("item")
+		x.close("item")
 	}
-	c.out.close("securityGroupRuleSet")
+	x.close("securityGroupRuleSet")
 	return nil
 }
 
-func (s *Server) revokeIngress(c *call) error { return s.revoke(c, false) }
-func (s *Server) revokeEgress(c *call) error  { return s.revoke(c, true) }
+func revokeIngress(c *call) error { return revoke(c, false) }
+func revokeEgress(c *call) error  { return revoke(c, true) }
 
-func (s *Server) revoke(c *call, egress bool) error {
+func revoke(c *call, egress bool) error {
 	r := c.req
 	perms, err := readPermissions(r, egress)
 	if err != nil {
@@ -63,8 +65,7 @@ func (s *Server) revoke(c *call, egress bool) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	x := &c.out
+	x := c.written(res)
 	x.bool("return", true)
 	if len(out.Unknown) > 0 {
 		writePermissions(x, "unknownIpPermissionSet", out.Unknown)
@@ -87,7 +88,7 @@ func (s *Server) revoke(c *call, egress bool) error {
 	return nil
 }
 
-func (s *Server) modifySecurityGroupRules(c *call) error {
+func modifySecurityGroupRules(c *call) error {
 	var changes []control.RuleChange
 	for _, e := range c.req.List("SecurityGroupRule") {
 		rc := control.RuleChange{RuleID: str(e, "SecurityGroupRuleId")}
@@ -108,19 +109,13 @@ func (s *Server) modifySecurityGroupRules(c *call) error {
 		rc.Description = str(d, "Description")
 		changes = append(changes, rc)
 	}
-	res, err := c.svc().ModifyRules(c.ctx, c.tenant, str(c.req, "GroupId"), changes, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().ModifyRules(c.ctx, c.tenant, str(c.req, "GroupId"), changes, c.dryRun()))
 }
 
-func (s *Server) updateDescriptionsIngress(c *call) error { return s.updateDescriptions(c, false) }
-func (s *Server) updateDescriptionsEgress(c *call) error  { return s.updateDescriptions(c, true) }
+func updateDescriptionsIngress(c *call) error { return updateDescriptions(c, false) }
+func updateDescriptionsEgress(c *call) error  { return updateDescriptions(c, true) }
 
-func (s *Server) updateDescriptions(c *call, egress bool) error {
+func updateDescriptions(c *call, egress bool) error {
 	r := c.req
 	var perms []control.Permission
 	for _, p := range r.List("IpPermissions") {
@@ -138,16 +133,10 @@ func (s *Server) updateDescriptions(c *call, egress bool) error {
 		}
 		byID = append(byID, control.DescriptionChange{RuleID: id, Description: str(d, "Description")})
 	}
-	res, err := c.svc().UpdateDescriptions(c.ctx, c.tenant, control.UpdateDescriptionsInput{
+	return c.returned(c.svc().UpdateDescriptions(c.ctx, c.tenant, control.UpdateDescriptionsInput{
 		Group: control.GroupRef{ID: str(r, "GroupId"), Name: str(r, "GroupName")}, Egress: egress,
 		Permissions: perms, ByID: byID, DryRun: c.dryRun(),
-	})
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	}))
 }
 
 // ruleRow is one rule with its group, the unit of DescribeSecurityGroupRules.
@@ -164,80 +153,34 @@ var ruleFilters = filterer[ruleRow]{
 	tagsOf: func(x ruleRow) model.Tags { return x.r.Tags },
 }
 
-func (s *Server) describeSecurityGroupRules(c *call) error {
-	want, err := ids(c.req, "SecurityGroupRuleId")
-	if err != nil {
-		return err
-	}
-	fs, err := ruleFilters.compile(c.req)
-	if err != nil {
-		return err
-	}
+var describeSecurityGroupRules = describeSpec[ruleRow]{
+	IDs:     []string{"SecurityGroupRuleId"},
+	From:    func(_ *call, v control.View) source[ruleRow] { return ruleSource(v) },
+	Filters: ruleFilters,
+	Key:     func(x ruleRow) string { return x.r.ID },
+	Set:     "securityGroupRuleSet",
+	Item:    func(c *call, x ruleRow) { c.writeRule(x.g, x.r) },
+}
+
+// ruleSource lists every rule of every group, by rule ID; a rule is found through an index of
+// them all, since rules live inside their groups.
+func ruleSource(v control.View) source[ruleRow] {
 	var rows []ruleRow
 	var keys []string
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		wanted := map[string]bool{}
-		for _, id := range want {
-			wanted[id] = true
-		}
-		found := 0
-		for _, g := range v.Groups() {
-			for _, rs := range [][]model.Rule{g.Ingress, g.Egress} {
-				for i := range rs {
-					if len(want) > 0 && !wanted[rs[i].ID] {
-						continue
-					}
-					found++
-					row := ruleRow{g, &rs[i]}
-					if ruleFilters.match(fs, row) {
-						rows = append(rows, row)
-						keys = append(keys, rs[i].ID)
-					}
-				}
+	for _, g := range v.Groups() {
+		for _, rs := range [][]model.Rule{g.Ingress, g.Egress} {
+			for i := range rs {
+				rows = append(rows, ruleRow{g, &rs[i]})
+				keys = append(keys, rs[i].ID)
 			}
 		}
-		if found < len(wanted) {
-			for _, id := range want {
-				if !containsRule(rows, id) && !ruleExists(v, id) {
-					return model.InvalidSecurityGroupRuleIdNotFound.New(id)
-				}
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
 	}
 	sortByKeys(rows, keys)
-	page, next, err := paginate(c.req, rows, func(x ruleRow) string { return x.r.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("securityGroupRuleSet")
-	for _, x := range page {
-		c.out.open("item")
-		c.writeRule(x.g, x.r)
-		c.out.close("item")
-	}
-	c.out.close("securityGroupRuleSet")
-	c.out.opt("nextToken", next)
-	return nil
-}
-
-func containsRule(rows []ruleRow, id string) bool {
-	for _, x := range rows {
-		if x.r.ID == id {
-			return true
+	get := func(id string) (ruleRow, error) {
+		if i, ok := slices.BinarySearch(keys, id); ok {
+			return rows[i], nil
 		}
+		return ruleRow{}, model.InvalidSecurityGroupRuleIdNotFound.New(id)
 	}
-	return false
-}
-
-func ruleExists(v control.View, id string) bool {
-	for _, g := range v.Groups() {
-		if g.FindRule(false, id) >= 0 || g.FindRule(true, id) >= 0 {
-			return true
-		}
-	}
-	return false
+	return src(func() []ruleRow { return rows }, get)
 }

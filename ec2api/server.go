@@ -66,7 +66,7 @@ func New(cfg Config, svc *control.Service, accounts *auth.Registry, metrics *Met
 		verifier: &sigv4.Verifier{Secret: accounts.Secret, Services: []string{"ec2", "sts"}},
 		metrics:  metrics,
 	}
-	s.routes = s.buildRoutes()
+	s.routes = routes
 	return s
 }
 

@@ -7,7 +7,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) createSubnet(c *call) error {
+func createSubnet(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "subnet")
 	if err != nil {
@@ -20,26 +20,11 @@ func (s *Server) createSubnet(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("subnet")
-	c.writeSubnet(sn, sn.Size()-model.ReservedAddresses, "pending")
-	c.out.close("subnet")
+	c.written(res).elem("subnet", func() { c.writeSubnet(sn, sn.Size()-model.ReservedAddresses, "pending") })
 	return nil
 }
 
-func (s *Server) deleteSubnet(c *call) error {
-	id := str(c.req, "SubnetId")
-	if id == "" {
-		return model.Missing("SubnetId")
-	}
-	res, err := c.svc().DeleteSubnet(c.ctx, c.tenant, id, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
-}
+var deleteSubnet = deleteByID("SubnetId", (*control.Service).DeleteSubnet)
 
 type subnetRow struct {
 	*model.Subnet
@@ -72,43 +57,15 @@ var subnetFilters = filterer[subnetRow]{
 	tagsOf: func(s subnetRow) model.Tags { return s.Tags },
 }
 
-func (s *Server) describeSubnets(c *call) error {
-	want, err := ids(c.req, "SubnetId")
-	if err != nil {
-		return err
-	}
-	var rows []subnetRow
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		var sns []*model.Subnet
-		if len(want) == 0 {
-			sns = v.Subnets()
-		} else if sns, err = byIDs(want, v.Subnet); err != nil {
-			return err
-		}
-		for _, sn := range sns {
-			rows = append(rows, subnetRow{sn, v.Available(sn)})
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if rows, err = subnetFilters.filter(c.req, rows); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, rows, func(s subnetRow) string { return s.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("subnetSet")
-	for _, sn := range page {
-		c.out.open("item")
-		c.writeSubnet(sn.Subnet, sn.available, "available")
-		c.out.close("item")
-	}
-	c.out.close("subnetSet")
-	c.out.opt("nextToken", next)
-	return nil
+var describeSubnets = describeSpec[subnetRow]{
+	IDs: []string{"SubnetId"},
+	From: func(_ *call, v control.View) source[subnetRow] {
+		return rowsOf(v.Subnets, func(sn *model.Subnet) subnetRow { return subnetRow{sn, v.Available(sn)} }, v.Subnet)
+	},
+	Filters: subnetFilters,
+	Key:     func(s subnetRow) string { return s.ID },
+	Set:     "subnetSet",
+	Item:    func(c *call, s subnetRow) { c.writeSubnet(s.Subnet, s.available, "available") },
 }
 
 func (c *call) writeSubnet(sn *model.Subnet, available int, state string) {

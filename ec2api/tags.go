@@ -5,7 +5,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) createTags(c *call) error {
+func createTags(c *call) error {
 	resources, err := ids(c.req, "ResourceId")
 	if err != nil {
 		return err
@@ -17,16 +17,10 @@ func (s *Server) createTags(c *call) error {
 		}
 		tags[str(t, "Key")] = str(t, "Value")
 	}
-	res, err := c.svc().CreateTags(c.ctx, c.tenant, resources, tags, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().CreateTags(c.ctx, c.tenant, resources, tags, c.dryRun()))
 }
 
-func (s *Server) deleteTags(c *call) error {
+func deleteTags(c *call) error {
 	resources, err := ids(c.req, "ResourceId")
 	if err != nil {
 		return err
@@ -36,13 +30,7 @@ func (s *Server) deleteTags(c *call) error {
 		v, has := t.String("Value")
 		changes = append(changes, control.TagChange{Key: str(t, "Key"), Value: v, HasValue: has})
 	}
-	res, err := c.svc().DeleteTags(c.ctx, c.tenant, resources, changes, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().DeleteTags(c.ctx, c.tenant, resources, changes, c.dryRun()))
 }
 
 // tagRow is one tag of one resource, the unit of DescribeTags.
@@ -60,36 +48,27 @@ var tagFilters = filterer[tagRow]{
 	tagsOf: func(t tagRow) model.Tags { return model.Tags{t.key: t.value} },
 }
 
-func (s *Server) describeTags(c *call) error {
-	var rows []tagRow
-	err := c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		for _, res := range v.Tagged() {
-			for _, k := range res.Tags.Keys() {
-				rows = append(rows, tagRow{res.ID, res.Type, k, res.Tags[k]})
+// describeTags lists tags in the order of control's Tagged (by resource, then key), which is
+// also the order of their pagination keys.
+var describeTags = describeSpec[tagRow]{
+	From: func(_ *call, v control.View) source[tagRow] {
+		return source[tagRow]{all: func(yield func(tagRow) bool) {
+			for _, res := range v.Tagged() {
+				for _, k := range res.Tags.Keys() {
+					if !yield(tagRow{res.ID, res.Type, k, res.Tags[k]}) {
+						return
+					}
+				}
 			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if rows, err = tagFilters.filter(c.req, rows); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, rows, func(t tagRow) string { return t.id + "\x00" + t.key }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("tagSet")
-	for _, t := range page {
-		c.out.open("item")
+		}}
+	},
+	Filters: tagFilters,
+	Key:     func(t tagRow) string { return t.id + "\x00" + t.key },
+	Set:     "tagSet",
+	Item: func(c *call, t tagRow) {
 		c.out.str("resourceId", t.id)
 		c.out.str("resourceType", t.typ)
 		c.out.str("key", t.key)
 		c.out.str("value", t.value)
-		c.out.close("item")
-	}
-	c.out.close("tagSet")
-	c.out.opt("nextToken", next)
-	return nil
+	},
 }

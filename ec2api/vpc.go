@@ -5,7 +5,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) createVpc(c *call) error {
+func createVpc(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "vpc")
 	if err != nil {
@@ -21,26 +21,11 @@ func (s *Server) createVpc(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.open("vpc")
-	writeVPC(&c.out, vpc, "pending")
-	c.out.close("vpc")
+	c.written(res).elem("vpc", func() { writeVPC(&c.out, vpc, "pending") })
 	return nil
 }
 
-func (s *Server) deleteVpc(c *call) error {
-	id := str(c.req, "VpcId")
-	if id == "" {
-		return model.Missing("VpcId")
-	}
-	res, err := c.svc().DeleteVPC(c.ctx, c.tenant, id, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
-}
+var deleteVpc = deleteByID("VpcId", (*control.Service).DeleteVPC)
 
 var vpcFilters = filterer[*model.VPC]{
 	fields: fields[*model.VPC]{
@@ -81,61 +66,13 @@ func one2[T any](f func(T) string) func(T) []string {
 	}
 }
 
-func (s *Server) describeVpcs(c *call) error {
-	want, err := ids(c.req, "VpcId")
-	if err != nil {
-		return err
-	}
-	var items []*model.VPC
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		if len(want) == 0 {
-			items = v.VPCs()
-			return nil
-		}
-		items, err = byIDs(want, v.VPC)
-		return err
-	})
-	if err != nil {
-		return err
-	}
-	if items, err = vpcFilters.filter(c.req, items); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, items, func(v *model.VPC) string { return v.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("vpcSet")
-	for _, v := range page {
-		c.out.open("item")
-		writeVPC(&c.out, v, "available")
-		c.out.close("item")
-	}
-	c.out.close("vpcSet")
-	c.out.opt("nextToken", next)
-	return nil
-}
-
-// byIDs looks up each requested ID (duplicates once), failing on the first unknown one as EC2
-// does (spec §11.34), and returns them sorted by ID for pagination.
-func byIDs[T any](want []string, get func(string) (T, error)) ([]T, error) {
-	seen := map[string]bool{}
-	var out []T
-	var keys []string
-	for _, id := range want {
-		if seen[id] {
-			continue
-		}
-		seen[id] = true
-		x, err := get(id)
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, x)
-		keys = append(keys, id)
-	}
-	sortByKeys(out, keys)
-	return out, nil
+var describeVpcs = describeSpec[*model.VPC]{
+	IDs:     []string{"VpcId"},
+	From:    func(_ *call, v control.View) source[*model.VPC] { return src(v.VPCs, v.VPC) },
+	Filters: vpcFilters,
+	Key:     func(v *model.VPC) string { return v.ID },
+	Set:     "vpcSet",
+	Item:    func(c *call, v *model.VPC) { writeVPC(&c.out, v, "available") },
 }
 
 func writeVPC(x *xmlWriter, v *model.VPC, state string) {

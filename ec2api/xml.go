@@ -97,3 +97,10 @@ func (w *xmlWriter) text(s string) {
 		i += size
 	}
 }
+
+// elem writes <name>, what body writes, then </name>.
+func (w *xmlWriter) elem(name string, body func()) {
+	w.open(name)
+	body()
+	w.close(name)
+}

@@ -6,7 +6,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-func (s *Server) createSecurityGroup(c *call) error {
+func createSecurityGroup(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "security-group")
 	if err != nil {
@@ -19,23 +19,23 @@ func (s *Server) createSecurityGroup(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	c.out.str("groupId", g.ID)
-	writeTags(&c.out, g.Tags)
-	c.out.str("securityGroupArn", c.arn("security-group/"+g.ID))
+	x := c.written(res)
+	x.bool("return", true)
+	x.str("groupId", g.ID)
+	writeTags(x, g.Tags)
+	x.str("securityGroupArn", c.arn("security-group/"+g.ID))
 	return nil
 }
 
-func (s *Server) deleteSecurityGroup(c *call) error {
+func deleteSecurityGroup(c *call) error {
 	ref := control.GroupRef{ID: str(c.req, "GroupId"), Name: str(c.req, "GroupName")}
 	id, res, err := c.svc().DeleteGroup(c.ctx, c.tenant, ref, c.dryRun())
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	c.out.str("groupId", id)
+	x := c.written(res)
+	x.bool("return", true)
+	x.str("groupId", id)
 	return nil
 }
 
@@ -120,62 +120,19 @@ var groupFilters = func() filterer[groupRow] {
 	return filterer[groupRow]{fields: f, matchers: m, tagsOf: func(g groupRow) model.Tags { return g.Tags }}
 }()
 
-func (s *Server) describeSecurityGroups(c *call) error {
-	wantIDs, err := ids(c.req, "GroupId")
-	if err != nil {
-		return err
-	}
-	wantNames, err := ids(c.req, "GroupName")
-	if err != nil {
-		return err
-	}
-	fs, err := groupFilters.compile(c.req)
-	if err != nil {
-		return err
-	}
-	var rows []groupRow
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		var gs []*model.Group
-		if len(wantIDs)+len(wantNames) == 0 {
-			gs = v.Groups()
-		} else {
-			if gs, err = byIDs(wantIDs, v.Group); err != nil {
-				return err
-			}
-			named, err := byIDs(wantNames, v.GroupByName)
-			if err != nil {
-				return err
-			}
-			gs = mergeGroups(gs, named)
-		}
+var describeSecurityGroups = describeSpec[groupRow]{
+	IDs: []string{"GroupId", "GroupName"},
+	From: func(c *call, v control.View) source[groupRow] {
 		var names map[string]string
 		if needsNames(c.req) {
 			names = groupNameMap(v)
 		}
-		for _, g := range gs {
-			row := groupRow{g, names}
-			if groupFilters.match(fs, row) {
-				rows = append(rows, row)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, rows, func(g groupRow) string { return g.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("securityGroupInfo")
-	for _, g := range page {
-		c.out.open("item")
-		c.writeGroup(g.Group)
-		c.out.close("item")
-	}
-	c.out.close("securityGroupInfo")
-	c.out.opt("nextToken", next)
-	return nil
+		return rowsOf(v.Groups, func(g *model.Group) groupRow { return groupRow{g, names} }, v.Group, v.GroupByName)
+	},
+	Filters: groupFilters,
+	Key:     func(g groupRow) string { return g.ID },
+	Set:     "securityGroupInfo",
+	Item:    func(c *call, g groupRow) { c.writeGroup(g.Group) },
 }
 
 func needsNames(r *query.Request) bool {
@@ -186,22 +143,6 @@ func needsNames(r *query.Request) bool {
 		}
 	}
 	return false
-}
-
-// mergeGroups unions two ID-sorted lists of groups.
-func mergeGroups(a, b []*model.Group) []*model.Group {
-	seen := map[string]bool{}
-	var out []*model.Group
-	var keys []string
-	for _, g := range append(a, b...) {
-		if !seen[g.ID] {
-			seen[g.ID] = true
-			out = append(out, g)
-			keys = append(keys, g.ID)
-		}
-	}
-	sortByKeys(out, keys)
-	return out
 }
 
 func (c *call) writeGroup(g *model.Group) {
@@ -220,7 +161,7 @@ func (c *call) writeGroup(g *model.Group) {
 // describeSecurityGroupReferences lists references to the groups from other VPCs over peering
 // or transit gateways. Stockade has neither, so the set is always empty — but the groups must
 // exist.
-func (s *Server) describeSecurityGroupReferences(c *call) error {
+func describeSecurityGroupReferences(c *call) error {
 	want, err := ids(c.req, "GroupId")
 	if err != nil {
 		return err
@@ -229,8 +170,12 @@ func (s *Server) describeSecurityGroupReferences(c *call) error {
 		return model.Missing("GroupId")
 	}
 	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
-		_, err := byIDs(want, v.Group)
-		return err
+		for _, id := range want {
+			if _, err := v.Group(id); err != nil {
+				return err
+			}
+		}
+		return nil
 	})
 	if err != nil {
 		return err
@@ -242,7 +187,7 @@ func (s *Server) describeSecurityGroupReferences(c *call) error {
 // describeStaleSecurityGroups lists groups with rules that reference groups in peered VPCs that
 // are gone. Without peering no rule can go stale (a referenced group cannot be deleted), so the
 // answer is empty for any existing VPC.
-func (s *Server) describeStaleSecurityGroups(c *call) error {
+func describeStaleSecurityGroups(c *call) error {
 	id := str(c.req, "VpcId")
 	if id == "" {
 		return model.Missing("VpcId")

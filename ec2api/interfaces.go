@@ -31,7 +31,7 @@ func readConnTrack(r *query.Request, key string) (*model.ConnTrack, error) {
 	return &ct, nil
 }
 
-func (s *Server) createNetworkInterface(c *call) error {
+func createNetworkInterface(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "network-interface")
 	if err != nil {
@@ -79,15 +79,13 @@ func (s *Server) createNetworkInterface(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.rev = res.Revision
+	x := c.written(res)
 	names, err := c.groupNames()
 	if err != nil {
 		return err
 	}
-	c.out.open("networkInterface")
-	c.writeENI(eni, names, true)
-	c.out.close("networkInterface")
-	c.out.opt("clientToken", in.ClientToken)
+	x.elem("networkInterface", func() { c.writeENI(eni, names, true) })
+	x.opt("clientToken", in.ClientToken)
 	return nil
 }
 
@@ -107,21 +105,9 @@ func groupNameMap(v control.View) map[string]string {
 	return names
 }
 
-func (s *Server) deleteNetworkInterface(c *call) error {
-	id := str(c.req, "NetworkInterfaceId")
-	if id == "" {
-		return model.Missing("NetworkInterfaceId")
-	}
-	res, err := c.svc().DeleteENI(c.ctx, c.tenant, id, c.dryRun())
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
-}
+var deleteNetworkInterface = deleteByID("NetworkInterfaceId", (*control.Service).DeleteENI)
 
-func (s *Server) modifyNetworkInterfaceAttribute(c *call) error {
+func modifyNetworkInterfaceAttribute(c *call) error {
 	r := c.req
 	in := control.ModifyENIInput{ID: str(r, "NetworkInterfaceId"), DryRun: c.dryRun()}
 	if in.ID == "" {
@@ -147,13 +133,7 @@ func (s *Server) modifyNetworkInterfaceAttribute(c *call) error {
 	if in.ConnTrack, err = readConnTrack(r, "ConnectionTrackingSpecification"); err != nil {
 		return err
 	}
-	res, err := c.svc().ModifyENI(c.ctx, c.tenant, in)
-	if err != nil {
-		return err
-	}
-	c.rev = res.Revision
-	c.out.bool("return", true)
-	return nil
+	return c.returned(c.svc().ModifyENI(c.ctx, c.tenant, in))
 }
 
 type eniRow struct {
@@ -225,47 +205,17 @@ func ipv6Strings(n *model.NetworkInterface) []string {
 	return out
 }
 
-func (s *Server) describeNetworkInterfaces(c *call) error {
-	if err := noMaxWithIDs(c.req, "NetworkInterfaceId"); err != nil {
-		return err
-	}
-	want, err := ids(c.req, "NetworkInterfaceId")
-	if err != nil {
-		return err
-	}
-	var rows []eniRow
-	err = c.svc().View(c.ctx, c.tenant, func(v control.View) error {
+var describeNetworkInterfaces = describeSpec[eniRow]{
+	IDs:          []string{"NetworkInterfaceId"},
+	NoMaxWithIDs: true,
+	From: func(_ *call, v control.View) source[eniRow] {
 		names := groupNameMap(v)
-		var ns []*model.NetworkInterface
-		if len(want) == 0 {
-			ns = v.ENIs()
-		} else if ns, err = byIDs(want, v.ENI); err != nil {
-			return err
-		}
-		for _, n := range ns {
-			rows = append(rows, eniRow{n, names})
-		}
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	if rows, err = eniFilters.filter(c.req, rows); err != nil {
-		return err
-	}
-	page, next, err := paginate(c.req, rows, func(n eniRow) string { return n.ID }, describeLimits)
-	if err != nil {
-		return err
-	}
-	c.out.open("networkInterfaceSet")
-	for _, n := range page {
-		c.out.open("item")
-		c.writeENI(n.NetworkInterface, n.names, true)
-		c.out.close("item")
-	}
-	c.out.close("networkInterfaceSet")
-	c.out.opt("nextToken", next)
-	return nil
+		return rowsOf(v.ENIs, func(n *model.NetworkInterface) eniRow { return eniRow{n, names} }, v.ENI)
+	},
+	Filters: eniFilters,
+	Key:     func(n eniRow) string { return n.ID },
+	Set:     "networkInterfaceSet",
+	Item:    func(c *call, n eniRow) { c.writeENI(n.NetworkInterface, n.names, true) },
 }
 
 // privateDNS is the EC2-style internal host name of an address.

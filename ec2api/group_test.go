@@ -1,0 +1,177 @@
+package ec2api
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// vpcWithGroup creates a VPC and a custom group in it, returning their IDs.
+func vpcWithGroup(t *testing.T, c *client, name string) (vpc, group string) {
+	t.Helper()
+	vpc = field(c.ok("CreateVpc", "CidrBlock", "10.0.0.0/16"), "vpcId")
+	group = field(c.ok("CreateSecurityGroup", "VpcId", vpc, "GroupName", name, "GroupDescription", name+" tier"), "groupId")
+	return vpc, group
+}
+
+func TestCreateSecurityGroupErrors(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	vpc, _ := vpcWithGroup(t, c, "web")
+	tests := []struct {
+		name   string
+		code   string
+		params []string
+	}{
+		{"duplicate name", "InvalidGroup.Duplicate", kv("VpcId", vpc, "GroupName", "web", "GroupDescription", "x")},
+		{"duplicate name case-insensitive, trailing space", "InvalidGroup.Duplicate", kv("VpcId", vpc, "GroupName", "WEB ", "GroupDescription", "x")},
+		{"reserved default", "InvalidParameterValue", kv("VpcId", vpc, "GroupName", "default", "GroupDescription", "x")},
+		{"sg- prefix", "InvalidParameterValue", kv("VpcId", vpc, "GroupName", "sg-web", "GroupDescription", "x")},
+		{"bad charset", "InvalidParameterValue", kv("VpcId", vpc, "GroupName", "web\"", "GroupDescription", "x")},
+		{"bad description", "InvalidParameterValue", kv("VpcId", vpc, "GroupName", "ok", "GroupDescription", "caf\u00e9")},
+		{"missing description", "MissingParameter", kv("VpcId", vpc, "GroupName", "ok")},
+		{"missing name", "MissingParameter", kv("VpcId", vpc, "GroupDescription", "x")},
+		{"unknown vpc", "InvalidVpcID.NotFound", kv("VpcId", "vpc-0123456789abcdef0", "GroupName", "ok", "GroupDescription", "x")},
+		{"unknown parameter", "UnknownParameter", kv("VpcId", vpc, "GroupName", "ok", "GroupDescription", "x", "Colour", "red")},
+		{"dry run", "DryRunOperation", kv("VpcId", vpc, "GroupName", "ok", "GroupDescription", "x", "DryRun", "true")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := c.fails(tt.code, "CreateSecurityGroup", tt.params...)
+			if tt.code == "DryRunOperation" && r.Status != http.StatusPreconditionFailed {
+				t.Errorf("DryRun status %d, want 412", r.Status)
+			}
+		})
+	}
+	// None of the failures created anything: the VPC has its default group and web only.
+	body := c.ok("DescribeSecurityGroups", "Filter.1.Name", "vpc-id", "Filter.1.Value.1", vpc)
+	if got := xmlFields(body, "groupName"); !slices.Equal(sorted(got), []string{"default", "web"}) {
+		t.Errorf("groups after failed creates = %v", got)
+	}
+}
+
+func sorted(s []string) []string { s = slices.Clone(s); slices.Sort(s); return s }
+
+func TestDefaultAndCustomGroupRules(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	vpc := field(c.ok("CreateVpc", "CidrBlock", "10.1.0.0/16", "AmazonProvidedIpv6CidrBlock", "true"), "vpcId")
+	body := c.ok("DescribeSecurityGroups", "Filter.1.Name", "vpc-id", "Filter.1.Value.1", vpc, "Filter.2.Name", "group-name", "Filter.2.Value.1", "default")
+	id := field(body, "groupId")
+	if field(body, "groupDescription") != "default VPC security group" {
+		t.Errorf("default group description: %s", body)
+	}
+	// Ingress: all protocols from itself; egress: all to 0.0.0.0/0 and ::/0 (IPv6 VPC).
+	rules := c.ok("DescribeSecurityGroupRules", "Filter.1.Name", "group-id", "Filter.1.Value.1", id)
+	if got := xmlFields(rules, "cidrIpv4"); !slices.Equal(got, []string{"0.0.0.0/0"}) {
+		t.Errorf("default egress IPv4 = %v", got)
+	}
+	if got := xmlFields(rules, "cidrIpv6"); !slices.Equal(got, []string{"::/0"}) {
+		t.Errorf("default egress IPv6 = %v", got)
+	}
+	if got := xmlFields(rules, "groupId"); !slices.Contains(got[1:], id) {
+		t.Errorf("default ingress does not reference the group itself: %s", rules)
+	}
+	c.fails("CannotDelete", "DeleteSecurityGroup", "GroupId", id)
+
+	// A custom group: no ingress, IPv4-only egress even in an IPv6 VPC.
+	web := field(c.ok("CreateSecurityGroup", "VpcId", vpc, "GroupName", "web", "GroupDescription", "w"), "groupId")
+	rules = c.ok("DescribeSecurityGroupRules", "Filter.1.Name", "group-id", "Filter.1.Value.1", web)
+	if n := len(xmlFields(rules, "securityGroupRuleId")); n != 1 || field(rules, "isEgress") != "true" || field(rules, "cidrIpv4") != "0.0.0.0/0" || field(rules, "ipProtocol") != "-1" || field(rules, "fromPort") != "-1" {
+		t.Errorf("custom group rules: %s", rules)
+	}
+	// DescribeSecurityGroups omits the ports of protocol -1.
+	g := c.ok("DescribeSecurityGroups", "GroupId.1", web)
+	if strings.Contains(g, "<fromPort>") {
+		t.Errorf("protocol -1 rendered with ports: %s", g)
+	}
+}
+
+func TestDeleteGroupDependencies(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	vpc, web := vpcWithGroup(t, c, "web")
+	app := field(c.ok("CreateSecurityGroup", "VpcId", vpc, "GroupName", "app", "GroupDescription", "a"), "groupId")
+	c.ok("AuthorizeSecurityGroupIngress", "GroupId", app, "IpPermissions.1.IpProtocol", "tcp",
+		"IpPermissions.1.FromPort", "8080", "IpPermissions.1.ToPort", "8080", "IpPermissions.1.Groups.1.GroupId", web)
+	// Self-references do not block deletion; references from another group do.
+	c.ok("AuthorizeSecurityGroupIngress", "GroupId", web, "IpPermissions.1.IpProtocol", "-1", "IpPermissions.1.Groups.1.GroupId", web)
+	c.fails("DependencyViolation", "DeleteSecurityGroup", "GroupId", web)
+	c.ok("DeleteSecurityGroup", "GroupId", app)
+	c.ok("DeleteSecurityGroup", "GroupId", web)
+	c.fails("InvalidGroup.NotFound", "DeleteSecurityGroup", "GroupId", web)
+	c.fails("InvalidGroupId.Malformed", "DeleteSecurityGroup", "GroupId", "web")
+	// A VPC with a subnet cannot be deleted; without it, it goes with its default group.
+	subnet := field(c.ok("CreateSubnet", "VpcId", vpc, "CidrBlock", "10.0.1.0/24"), "subnetId")
+	c.fails("DependencyViolation", "DeleteVpc", "VpcId", vpc)
+	c.ok("DeleteSubnet", "SubnetId", subnet)
+	c.ok("DeleteVpc", "VpcId", vpc)
+	c.fails("InvalidVpcID.NotFound", "DescribeVpcs", "VpcId.1", vpc)
+}
+
+func TestDescribeFiltersAndPagination(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	vpc, web := vpcWithGroup(t, c, "web")
+	var all []string
+	for _, n := range []string{"a1", "a2", "b1", "b2", "b3", "c1"} {
+		all = append(all, field(c.ok("CreateSecurityGroup", "VpcId", vpc, "GroupName", n, "GroupDescription", "d-"+n,
+			"TagSpecification.1.ResourceType", "security-group", "TagSpecification.1.Tag.1.Key", "tier", "TagSpecification.1.Tag.1.Value", n[:1]), "groupId"))
+	}
+	c.ok("AuthorizeSecurityGroupIngress", "GroupId", web, "IpPermissions.1.IpProtocol", "tcp", "IpPermissions.1.FromPort", "22",
+		"IpPermissions.1.ToPort", "22", "IpPermissions.1.IpRanges.1.CidrIp", "203.0.113.0/24")
+	c.ok("AuthorizeSecurityGroupIngress", "GroupId", web, "IpPermissions.1.IpProtocol", "tcp", "IpPermissions.1.FromPort", "80",
+		"IpPermissions.1.ToPort", "80", "IpPermissions.1.IpRanges.1.CidrIp", "0.0.0.0/0")
+	names := func(params ...string) []string {
+		return sorted(xmlFields(c.ok("DescribeSecurityGroups", params...), "groupName"))
+	}
+	tests := []struct {
+		name   string
+		params []string
+		want   []string
+	}{
+		{"wildcard", kv("Filter.1.Name", "group-name", "Filter.1.Value.1", "b*"), []string{"b1", "b2", "b3"}},
+		{"single char", kv("Filter.1.Name", "group-name", "Filter.1.Value.1", "?1"), []string{"a1", "b1", "c1"}},
+		{"values OR, filters AND", kv("Filter.1.Name", "tag:tier", "Filter.1.Value.1", "a", "Filter.1.Value.2", "c",
+			"Filter.2.Name", "description", "Filter.2.Value.1", "*1"), []string{"a1", "c1"}},
+		{"tag-key", kv("Filter.1.Name", "tag-key", "Filter.1.Value.1", "tier", "Filter.2.Name", "group-name", "Filter.2.Value.1", "a2"), []string{"a2"}},
+		// Rule filters may be satisfied by different rules (spec §11.33).
+		{"rule filters across rules", kv("Filter.1.Name", "ip-permission.from-port", "Filter.1.Value.1", "22",
+			"Filter.2.Name", "ip-permission.cidr", "Filter.2.Value.1", "0.0.0.0/0"), []string{"web"}},
+		{"egress filter", kv("Filter.1.Name", "egress.ip-permission.protocol", "Filter.1.Value.1", "-1",
+			"Filter.2.Name", "vpc-id", "Filter.2.Value.1", vpc, "Filter.3.Name", "group-name", "Filter.3.Value.1", "web", "Filter.3.Value.2", "default"), []string{"default", "web"}},
+		{"wildcard cidr and port", kv("Filter.1.Name", "ip-permission.cidr", "Filter.1.Value.1", "203.0.113.*",
+			"Filter.2.Name", "ip-permission.to-port", "Filter.2.Value.1", "8?"), []string{"web"}},
+		{"matches nothing", kv("Filter.1.Name", "group-name", "Filter.1.Value.1", "zzz"), nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := names(tt.params...); !slices.Equal(got, tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+	c.fails("InvalidParameterValue", "DescribeSecurityGroups", "Filter.1.Name", "colour", "Filter.1.Value.1", "x")
+	c.fails("InvalidGroup.NotFound", "DescribeSecurityGroups", "GroupId.1", web, "GroupId.2", "sg-0123456789abcdef0")
+
+	// Paging through everything with MaxResults 5 returns each group once.
+	var seen []string
+	token := ""
+	for pages := 0; ; pages++ {
+		params := kv("MaxResults", 5, "Filter.1.Name", "vpc-id", "Filter.1.Value.1", vpc)
+		if token != "" {
+			params = append(params, "NextToken", token)
+		}
+		body := c.ok("DescribeSecurityGroups", params...)
+		seen = append(seen, xmlFields(body, "securityGroupArn")...) // one per group; groupId also names rule peers
+		token = field(body, "nextToken")
+		if token == "" {
+			break
+		}
+		if pages > 5 {
+			t.Fatal("pagination does not end")
+		}
+	}
+	if len(seen) != 8 || len(sorted(seen)) != len(slices.Compact(sorted(seen))) {
+		t.Errorf("paged %d groups (%v), want 8 distinct", len(seen), seen)
+	}
+	c.fails("InvalidParameterValue", "DescribeSecurityGroups", "MaxResults", "4")
+	c.fails("InvalidPaginationToken", "DescribeSecurityGroups", "MaxResults", "5", "NextToken", "garbage!")
+}
