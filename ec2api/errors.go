@@ -24,6 +24,8 @@ func statusOf(code string) int {
 		return http.StatusServiceUnavailable
 	case "RequestEntityTooLarge":
 		return http.StatusRequestEntityTooLarge
+	case "RequestTimeout":
+		return http.StatusRequestTimeout
 	}
 	return http.StatusBadRequest
 }
