@@ -58,8 +58,10 @@ func (b *bodyBudget) release(n int64) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.used -= n
-	close(b.freed)
-	b.freed = make(chan struct{})
+	if b.waiting > 0 { // a waiter took freed under mu; without one, nothing to wake
+		close(b.freed)
+		b.freed = make(chan struct{})
+	}
 }
 
 // stats reports the bytes reserved now, the most ever reserved and the requests waiting.
