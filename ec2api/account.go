@@ -109,16 +109,3 @@ var zoneFilters = filterer[zoneRow]{fields: fields[zoneRow]{
 	"state":       func(zoneRow) []string { return one("available") },
 	"zone-type":   func(zoneRow) []string { return one("availability-zone") },
 }}
-
-// describeRegions lists the region the caller signed for: Stockade serves whatever region a
-// request names, each with its own state.
-func describeRegions(c *call) error {
-	c.out.open("regionInfo")
-	c.out.open("item")
-	c.out.str("regionName", c.tenant.Region)
-	c.out.str("regionEndpoint", "ec2."+c.tenant.Region+".amazonaws.com")
-	c.out.str("optInStatus", "opt-in-not-required")
-	c.out.close("item")
-	c.out.close("regionInfo")
-	return nil
-}

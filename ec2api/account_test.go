@@ -15,7 +15,9 @@ func TestAccountAttributesAndCallerIdentity(t *testing.T) {
 	if dv := field(c.ok("DescribeAccountAttributes", "AttributeName.1", "default-vpc"), "attributeValue"); !strings.HasPrefix(dv, "vpc-") {
 		t.Errorf("default-vpc = %q", dv)
 	}
-	r := c.send("Action=GetCallerIdentity&Version=2011-06-15")
+	sts := *c
+	sts.service = "sts"
+	r := sts.send("Action=GetCallerIdentity&Version=2011-06-15")
 	if r.Status != 200 || field(r.Body, "Account") != c.acct.ID {
 		t.Errorf("GetCallerIdentity: %d %s", r.Status, r.Body)
 	}

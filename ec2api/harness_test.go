@@ -74,6 +74,8 @@ type client struct {
 	api    *testAPI
 	acct   auth.Account
 	region string
+	// service is the credential scope's service ("": ec2).
+	service string
 }
 
 func (a *testAPI) newAccount(name string) *client {
@@ -115,7 +117,11 @@ func (c *client) send(body string) response {
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	sum := sha256.Sum256([]byte(body))
 	creds := aws.Credentials{AccessKeyID: c.acct.AccessKeyID, SecretAccessKey: c.acct.SecretAccessKey}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "ec2", c.region, time.Now()); err != nil {
+	service := c.service
+	if service == "" {
+		service = "ec2"
+	}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, c.region, time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	resp, err := http.DefaultClient.Do(req)
@@ -127,12 +133,13 @@ func (c *client) send(body string) response {
 	r := response{Status: resp.StatusCode, Body: string(b)}
 	if resp.StatusCode != http.StatusOK {
 		var e struct {
-			Code string `xml:"Errors>Error>Code"`
+			Code    string `xml:"Errors>Error>Code"`
+			STSCode string `xml:"Error>Code"` // STS's ErrorResponse
 		}
 		if err := xml.Unmarshal(b, &e); err != nil {
 			t.Fatalf("%s: undecodable error body %q: %v", body, b, err)
 		}
-		r.Code = e.Code
+		r.Code = e.Code + e.STSCode
 	}
 	return r
 }

@@ -3,7 +3,6 @@ package ec2api
 import (
 	"context"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -28,17 +27,29 @@ type Config struct {
 	// Emulator accepts any credentials, taking the account from a 12-digit access key ID
 	// (else 000000000000), like moto and LocalStack. Never on by default.
 	Emulator bool
-	// DefaultRegion is used for unsigned requests in emulator mode.
+	// DefaultRegion is used for unsigned requests in emulator mode; when it is not one of
+	// Regions, the first of Regions is.
 	DefaultRegion string
-	Log           *slog.Logger
+	// Regions is the closed set of regions served (nil: AWS's commercial regions, see
+	// sigv4.CommercialRegions). A request whose credential scope names any other region is
+	// refused with AuthFailure before anything reaches the service, so a typo never becomes
+	// a region with its own state.
+	Regions []string
+	// BodyBudget bounds the bytes of request bodies held at once over all connections (at
+	// least MaxBody); a body waits for its share, then must arrive within BodyTimeout.
+	BodyBudget  int64
+	BodyTimeout time.Duration
+	Log         *slog.Logger
 	// Console returns a lab instance's console output (nil when the lab is off: every
 	// instance's console is then empty, as for an instance that printed nothing).
 	Console func(instance string) ([]byte, error)
 }
 
-// DefaultConfig returns the defaults: a 1 MiB body limit, signatures required.
+// DefaultConfig returns the defaults: a 1 MiB body limit, 64 MiB of bodies at once, each
+// within 10 seconds, AWS's commercial regions, signatures required.
 func DefaultConfig() Config {
-	return Config{MaxBody: 1 << 20, DefaultRegion: "us-east-1", Log: slog.Default()}
+	return Config{MaxBody: 1 << 20, BodyBudget: 64 << 20, BodyTimeout: 10 * time.Second,
+		DefaultRegion: "us-east-1", Regions: sigv4.CommercialRegions(), Log: slog.Default()}
 }
 
 // Server is the EC2 Query API as an http.Handler.
@@ -47,6 +58,7 @@ type Server struct {
 	svc      *control.Service
 	accounts *auth.Registry
 	verifier *sigv4.Verifier
+	bodies   *bodyBudget
 	metrics  *Metrics
 	routes   map[string]handler
 }
@@ -56,14 +68,29 @@ func New(cfg Config, svc *control.Service, accounts *auth.Registry, metrics *Met
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
+	def := DefaultConfig()
 	if cfg.MaxBody <= 0 {
-		cfg.MaxBody = 1 << 20
+		cfg.MaxBody = def.MaxBody
+	}
+	if cfg.BodyBudget <= 0 {
+		cfg.BodyBudget = def.BodyBudget
+	}
+	cfg.BodyBudget = max(cfg.BodyBudget, cfg.MaxBody)
+	if cfg.BodyTimeout <= 0 {
+		cfg.BodyTimeout = def.BodyTimeout
+	}
+	if len(cfg.Regions) == 0 {
+		cfg.Regions = def.Regions
+	}
+	if !contains(cfg.Regions, cfg.DefaultRegion) {
+		cfg.DefaultRegion = cfg.Regions[0]
 	}
 	s := &Server{
 		cfg:      cfg,
 		svc:      svc,
 		accounts: accounts,
-		verifier: &sigv4.Verifier{Secret: accounts.Secret, Services: []string{"ec2", "sts"}},
+		verifier: &sigv4.Verifier{Secret: accounts.Secret, Regions: cfg.Regions},
+		bodies:   newBodyBudget(cfg.BodyBudget),
 		metrics:  metrics,
 	}
 	s.routes = routes
@@ -108,16 +135,22 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			slog.Int("status", status), slog.String("code", code),
 			slog.Duration("latency", elapsed))
 	}()
+	sts := false // STS answers in its own error shape and codes
 	fail := func(err error) {
 		e := asAPIError(err)
 		code = e.Code
 		if e.Cause != nil {
 			s.cfg.Log.LogAttrs(c.ctx, slog.LevelError, "internal error", slog.String("request_id", c.requestID), slog.Any("error", e.Cause))
 		}
+		if sts {
+			status = writeSTSError(w, c.requestID, e)
+			return
+		}
 		status = writeError(w, c.requestID, e)
 	}
 
-	body, err := s.readBody(r)
+	body, release, err := s.readBody(w, r)
+	defer release()
 	if err != nil {
 		fail(err)
 		return
@@ -128,14 +161,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	action = values.Get("Action")
-	if _, ok := s.routes[action]; !ok && action != "GetCallerIdentity" {
+	sts = action == "GetCallerIdentity"
+	if _, ok := s.routes[action]; !ok && !sts {
 		action = "unknown" // keeps metric labels bounded
 	}
-	if err := s.authenticate(c, r, body); err != nil {
+	service := "ec2"
+	if sts {
+		service = "sts"
+	}
+	if err := s.authenticate(c, r, body, service); err != nil {
 		fail(err)
 		return
 	}
-	if values.Get("Action") == "GetCallerIdentity" {
+	if sts {
 		status = s.getCallerIdentity(w, c)
 		return
 	}
@@ -158,22 +196,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.writeResponse(w, c)
-}
-
-// readBody reads the whole body once (it is both hashed for SigV4 and decoded), refusing
-// bodies over the limit without buffering them.
-func (s *Server) readBody(r *http.Request) ([]byte, error) {
-	if r.ContentLength > s.cfg.MaxBody {
-		return nil, model.RequestEntityTooLarge.Errorf("Request body of %d bytes exceeds the limit of %d bytes.", r.ContentLength, s.cfg.MaxBody)
-	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBody+1))
-	if err != nil {
-		return nil, model.InvalidRequest.Errorf("Could not read the request body: %v", err)
-	}
-	if int64(len(body)) > s.cfg.MaxBody {
-		return nil, model.RequestEntityTooLarge.Errorf("Request body exceeds the limit of %d bytes.", s.cfg.MaxBody)
-	}
-	return body, nil
 }
 
 // values decodes the parameters: the URL query, plus the form body of a POST (spec §8.1).
@@ -200,9 +222,10 @@ func (s *Server) values(r *http.Request, body []byte) (url.Values, error) {
 	return v, nil
 }
 
-// authenticate verifies the signature (or, in emulator mode, only reads the credential) and
-// sets the call's account and tenant.
-func (s *Server) authenticate(c *call, r *http.Request, body []byte) error {
+// authenticate verifies the signature (or, in emulator mode, only reads the credential) as a
+// call of service and sets the call's account and tenant. The region is checked against the
+// closed set here, before any handler can reach the service with it.
+func (s *Server) authenticate(c *call, r *http.Request, body []byte, service string) error {
 	if s.cfg.Emulator {
 		cred, err := sigv4.Identify(r)
 		if err != nil || cred.AccessKeyID == "" {
@@ -210,43 +233,44 @@ func (s *Server) authenticate(c *call, r *http.Request, body []byte) error {
 			c.tenant = control.Tenant{Account: c.account.ID, Region: s.cfg.DefaultRegion}
 			return nil
 		}
+		region := regionOr(cred.Region, s.cfg.DefaultRegion)
+		if err := s.verifier.CheckRegion(region); err != nil {
+			return authError(err, service)
+		}
 		id := "000000000000"
 		if emulatorAccount.MatchString(cred.AccessKeyID) {
 			id = cred.AccessKeyID
 		}
 		c.account = auth.Account{ID: id, Name: "emulator", AccessKeyID: cred.AccessKeyID}
-		c.tenant = control.Tenant{Account: id, Region: regionOr(cred.Region, s.cfg.DefaultRegion)}
-		if !validRegion.MatchString(c.tenant.Region) {
-			return model.AuthFailure.Errorf("The credential scope names region %q, which is not a valid AWS region name", c.tenant.Region)
-		}
+		c.tenant = control.Tenant{Account: id, Region: region}
 		return nil
 	}
-	cred, err := s.verifier.Verify(r, body)
+	cred, err := s.verifier.Verify(r, body, service)
 	if err != nil {
-		var se *sigv4.Error
-		if errors.As(err, &se) {
-			return model.ErrorOf(se.Code, se.Message)
-		}
-		return err
-	}
-	if !validRegion.MatchString(cred.Region) {
-		// Every region is served, each with its own state; a typo must not silently create one.
-		return model.AuthFailure.Errorf("The credential scope names region %q, which is not a valid AWS region name", cred.Region)
+		return authError(err, service)
 	}
 	a, ok := s.accounts.Lookup(cred.AccessKeyID)
 	if !ok { // deleted between verification and lookup
-		return model.AuthFailure.New()
+		return authError(&sigv4.Error{Code: "AuthFailure", Message: sigv4.AuthFailureMessage, Reason: sigv4.UnknownKey}, service)
 	}
 	c.account = a
 	c.tenant = control.Tenant{Account: a.ID, Region: cred.Region}
 	return nil
 }
 
-var (
-	emulatorAccount = regexp.MustCompile(`^[0-9]{12}$`)
-	// validRegion is the shape of AWS region names: us-east-1, eu-central-2, us-gov-west-1.
-	validRegion = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
-)
+// authError turns a verification failure into the API error of the service called.
+func authError(err error, service string) error {
+	var se *sigv4.Error
+	if !errors.As(err, &se) {
+		return err
+	}
+	if service == "sts" {
+		return stsAuthError(se)
+	}
+	return model.ErrorOf(se.Code, se.Message)
+}
+
+var emulatorAccount = regexp.MustCompile(`^[0-9]{12}$`)
 
 func regionOr(r, def string) string {
 	if r == "" {

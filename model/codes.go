@@ -73,6 +73,8 @@ var (
 	ServiceUnavailable                       = def("ServiceUnavailable", 503, "The service is unavailable. Please try again shortly.")
 	RequestLimitExceeded                     = def("RequestLimitExceeded", 503, "Request limit exceeded.")
 	RequestEntityTooLarge                    = def("RequestEntityTooLarge", 413, "")
+	RequestTimeout                           = def("RequestTimeout", 408, "")
+	MissingAuthenticationToken               = def("MissingAuthenticationToken", 403, "Request is missing Authentication Token")
 	RequestExpired                           = def("RequestExpired", 400, "Request has expired.")
 	IncompleteSignature                      = def("IncompleteSignature", 400, "")
 	MissingAction                            = def("MissingAction", 400, "The request must contain the parameter Action")

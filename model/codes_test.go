@@ -9,7 +9,7 @@ import (
 
 func TestCatalogueStatuses(t *testing.T) {
 	valid := map[int]bool{http.StatusBadRequest: true, http.StatusUnauthorized: true, http.StatusForbidden: true,
-		http.StatusPreconditionFailed: true, http.StatusRequestEntityTooLarge: true,
+		http.StatusPreconditionFailed: true, http.StatusRequestTimeout: true, http.StatusRequestEntityTooLarge: true,
 		http.StatusInternalServerError: true, http.StatusServiceUnavailable: true}
 	for name, c := range catalogue {
 		if !valid[c.Status] {

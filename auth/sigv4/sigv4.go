@@ -1,8 +1,11 @@
 // Package sigv4 verifies AWS Signature Version 4 on incoming requests (spec §10), in the
 // Authorization header or presigned query form, the way EC2 answers: AuthFailure (401) for a
 // bad signature or unknown key, MissingParameter for an unsigned request, IncompleteSignature
-// for a garbled one, RequestExpired for a stale one. It trusts whatever headers the client
-// signed (SignedHeaders), hashes the raw body, and compares in constant time.
+// for a garbled one, RequestExpired for a stale one. Every error also carries a Reason, so that
+// a service with other codes (STS) can answer in its own words. It trusts whatever headers the
+// client signed (SignedHeaders), hashes the raw body (never UNSIGNED-PAYLOAD when there is
+// one), requires the scope to name the service called and a region of a closed set, and
+// compares in constant time.
 package sigv4
 
 import (
@@ -18,22 +21,45 @@ import (
 )
 
 const (
-	algorithm      = "AWS4-HMAC-SHA256"
-	timeFormat     = "20060102T150405Z"
-	dateFormat     = "20060102"
-	unsignedBody   = "UNSIGNED-PAYLOAD"
-	authFailureMsg = "AWS was not able to validate the provided access credentials"
+	algorithm    = "AWS4-HMAC-SHA256"
+	timeFormat   = "20060102T150405Z"
+	dateFormat   = "20060102"
+	unsignedBody = "UNSIGNED-PAYLOAD"
+	// AuthFailureMessage is EC2's message for a bad signature or an unknown key.
+	AuthFailureMessage = "AWS was not able to validate the provided access credentials"
 )
 
-// Error is a verification failure carrying the EC2 error code to return.
+// Error is a verification failure carrying the EC2 error code to return and why.
 type Error struct {
 	Code    string
 	Message string
+	Reason  Reason
 }
 
 func (e *Error) Error() string { return e.Code + ": " + e.Message }
 
-func authFailure() *Error { return &Error{"AuthFailure", authFailureMsg} }
+// Reason says what was wrong with a request, independently of any service's error codes.
+type Reason int
+
+const (
+	// Malformed: the signature is garbled or incomplete (EC2 and STS: IncompleteSignature).
+	Malformed Reason = iota
+	// Unsigned: the request carries no signature at all.
+	Unsigned
+	// Expired: the signature is too old, or a presigned URL has expired.
+	Expired
+	// BadScope: the credential scope names another service, an unknown region or another
+	// date, or the signature is dated in the future.
+	BadScope
+	// UnknownKey: the access key ID is not known, or a security token was sent.
+	UnknownKey
+	// BadSignature: the signature, body hash or signed headers do not match the request.
+	BadSignature
+)
+
+func authFailure(r Reason, msg string) *Error { return &Error{"AuthFailure", msg, r} }
+
+func malformed(msg string) *Error { return &Error{"IncompleteSignature", msg, Malformed} }
 
 // Credential is what a signature names: the access key and the parts of its scope.
 type Credential struct {
@@ -49,8 +75,9 @@ type SecretFunc func(accessKeyID string) (secret string, ok bool)
 // Verifier checks signatures. Its zero value is not usable: Secret is required.
 type Verifier struct {
 	Secret SecretFunc
-	// Services are the accepted scope services, e.g. ec2 and sts; empty accepts any.
-	Services []string
+	// Regions are the regions a credential scope may name (a closed set: a typo must not
+	// reach the service as a region of its own); empty accepts any, for tests only.
+	Regions []string
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
 	// MaxSkew is the accepted clock difference (0: 5 minutes).
@@ -79,24 +106,25 @@ func Identify(r *http.Request) (Credential, error) {
 	return s.cred, nil
 }
 
-// Verify authenticates r, whose raw body has been read into body.
-func (v *Verifier) Verify(r *http.Request, body []byte) (Credential, error) {
+// Verify authenticates r, whose raw body has been read into body, as a call of service (the
+// scope's service must name it: an sts signature does not call ec2, nor the reverse).
+func (v *Verifier) Verify(r *http.Request, body []byte, service string) (Credential, error) {
 	s, err := parse(r)
 	if err != nil {
 		return Credential{}, err
 	}
-	if err := v.checkScope(s); err != nil {
+	if err := v.checkScope(s, service); err != nil {
 		return Credential{}, err
 	}
 	secret, ok := v.Secret(s.cred.AccessKeyID)
 	if !ok {
-		return Credential{}, authFailure()
+		return Credential{}, authFailure(UnknownKey, AuthFailureMessage)
 	}
 	if r.Header.Get("X-Amz-Security-Token") != "" || r.URL.Query().Get("X-Amz-Security-Token") != "" {
-		return Credential{}, &Error{"AuthFailure", "Temporary credentials (a security token) are not supported by this server; sign with an account's access key"}
+		return Credential{}, authFailure(UnknownKey, "Temporary credentials (a security token) are not supported by this server; sign with an account's access key")
 	}
 	if !hasHeader(s.signedHeaders, "host") {
-		return Credential{}, &Error{"AuthFailure", "The host header must be signed"}
+		return Credential{}, authFailure(BadSignature, "The host header must be signed")
 	}
 	hashes, err := payloadHashes(r, body, s.presigned)
 	if err != nil {
@@ -109,19 +137,31 @@ func (v *Verifier) Verify(r *http.Request, body []byte) (Credential, error) {
 			return s.cred, nil
 		}
 	}
-	return Credential{}, authFailure()
+	return Credential{}, authFailure(BadSignature, AuthFailureMessage)
 }
 
-func (v *Verifier) checkScope(s signed) error {
-	if len(v.Services) > 0 && !contains(v.Services, s.cred.Service) {
-		return &Error{"AuthFailure", "Credential should be scoped to a valid service: " + strings.Join(v.Services, ", ")}
+// CheckRegion refuses a region outside v.Regions with AWS's message. Its cost does not grow
+// with the name's length beyond one comparison, and the message quotes at most a short prefix.
+func (v *Verifier) CheckRegion(region string) error {
+	if len(v.Regions) == 0 || (len(region) <= maxRegionLen && contains(v.Regions, region)) {
+		return nil
+	}
+	return authFailure(BadScope, "Credential should be scoped to a valid region, not '"+clip(region)+"'.")
+}
+
+func (v *Verifier) checkScope(s signed, service string) error {
+	if err := v.CheckRegion(s.cred.Region); err != nil {
+		return err
+	}
+	if s.cred.Service != service {
+		return authFailure(BadScope, "Credential should be scoped to correct service: '"+service+"'.")
 	}
 	t, err := time.Parse(timeFormat, s.amzDate)
 	if err != nil {
-		return &Error{"IncompleteSignature", "X-Amz-Date must be in the ISO 8601 basic format yyyyMMddTHHmmssZ"}
+		return malformed("X-Amz-Date must be in the ISO 8601 basic format yyyyMMddTHHmmssZ")
 	}
 	if t.Format(dateFormat) != s.cred.Date {
-		return &Error{"AuthFailure", "Credential should be scoped to a valid date: " + t.Format(dateFormat)}
+		return authFailure(BadScope, "Credential should be scoped to a valid date: "+t.Format(dateFormat))
 	}
 	now := time.Now
 	if v.Now != nil {
@@ -132,23 +172,26 @@ func (v *Verifier) checkScope(s signed) error {
 		skew = 5 * time.Minute
 	}
 	n := now()
+	notYet := func() error {
+		return authFailure(BadScope, "Signature not yet current: "+s.amzDate+" is still later than "+n.UTC().Format(timeFormat))
+	}
 	if s.presigned {
 		if s.expires < 1 || s.expires > 604800 {
-			return &Error{"AuthFailure", "X-Amz-Expires must be between 1 and 604800 seconds"}
+			return authFailure(Malformed, "X-Amz-Expires must be between 1 and 604800 seconds")
 		}
 		if n.After(t.Add(time.Duration(s.expires) * time.Second)) {
-			return &Error{"RequestExpired", "Request has expired."}
+			return &Error{"RequestExpired", "Request has expired.", Expired}
 		}
 		if t.After(n.Add(skew)) {
-			return &Error{"AuthFailure", "Signature not yet current: " + s.amzDate + " is still later than " + n.UTC().Format(timeFormat)}
+			return notYet()
 		}
 		return nil
 	}
 	switch {
 	case t.Before(n.Add(-skew)):
-		return &Error{"RequestExpired", "Request has expired."}
+		return &Error{"RequestExpired", "Request has expired.", Expired}
 	case t.After(n.Add(skew)):
-		return &Error{"AuthFailure", "Signature not yet current: " + s.amzDate + " is still later than " + n.UTC().Format(timeFormat)}
+		return notYet()
 	}
 	return nil
 }
@@ -164,7 +207,7 @@ func parse(r *http.Request) (signed, error) {
 		if s.amzDate == "" {
 			d, err := http.ParseTime(r.Header.Get("Date"))
 			if err != nil {
-				return s, &Error{"IncompleteSignature", "The request must contain an X-Amz-Date or Date header"}
+				return s, malformed("The request must contain an X-Amz-Date or Date header")
 			}
 			s.amzDate = d.UTC().Format(timeFormat)
 		}
@@ -172,10 +215,10 @@ func parse(r *http.Request) (signed, error) {
 	}
 	q := r.URL.Query()
 	if q.Get("X-Amz-Algorithm") == "" {
-		return signed{}, &Error{"MissingParameter", "The request must contain the parameter AWSAccessKeyId"}
+		return signed{}, &Error{"MissingParameter", "The request must contain the parameter AWSAccessKeyId", Unsigned}
 	}
 	if q.Get("X-Amz-Algorithm") != algorithm {
-		return signed{}, &Error{"IncompleteSignature", "Unsupported signing algorithm " + q.Get("X-Amz-Algorithm") + "; use " + algorithm}
+		return signed{}, malformed("Unsupported signing algorithm " + clip(q.Get("X-Amz-Algorithm")) + "; use " + algorithm)
 	}
 	s := signed{presigned: true, signedHeaders: q.Get("X-Amz-SignedHeaders"), signature: q.Get("X-Amz-Signature"), amzDate: q.Get("X-Amz-Date")}
 	var err error
@@ -183,10 +226,10 @@ func parse(r *http.Request) (signed, error) {
 		return s, err
 	}
 	if s.expires, err = strconv.ParseInt(q.Get("X-Amz-Expires"), 10, 64); err != nil {
-		return s, &Error{"IncompleteSignature", "X-Amz-Expires must be a number of seconds"}
+		return s, malformed("X-Amz-Expires must be a number of seconds")
 	}
 	if s.signedHeaders == "" || s.signature == "" || s.amzDate == "" {
-		return s, &Error{"IncompleteSignature", "Presigned requests need X-Amz-Credential, X-Amz-Date, X-Amz-SignedHeaders and X-Amz-Signature"}
+		return s, malformed("Presigned requests need X-Amz-Credential, X-Amz-Date, X-Amz-SignedHeaders and X-Amz-Signature")
 	}
 	return s, nil
 }
@@ -196,13 +239,13 @@ func parseAuthorization(h string) (signed, error) {
 	var s signed
 	alg, rest, _ := strings.Cut(strings.TrimSpace(h), " ")
 	if alg != algorithm {
-		return s, &Error{"IncompleteSignature", "Unsupported Authorization scheme; use " + algorithm}
+		return s, malformed("Unsupported Authorization scheme; use " + algorithm)
 	}
 	var cred string
 	for _, part := range strings.Split(rest, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
-			return s, &Error{"IncompleteSignature", "Authorization header is garbled: '" + strings.TrimSpace(part) + "' is not key=value"}
+			return s, malformed("Authorization header is garbled: '" + clip(strings.TrimSpace(part)) + "' is not key=value")
 		}
 		switch k {
 		case "Credential":
@@ -212,12 +255,12 @@ func parseAuthorization(h string) (signed, error) {
 		case "Signature":
 			s.signature = v
 		default:
-			return s, &Error{"IncompleteSignature", "Authorization header has an unknown element " + k}
+			return s, malformed("Authorization header has an unknown element " + clip(k))
 		}
 	}
 	for name, v := range map[string]string{"Credential": cred, "SignedHeaders": s.signedHeaders, "Signature": s.signature} {
 		if v == "" {
-			return s, &Error{"IncompleteSignature", "Authorization header requires '" + name + "' parameter."}
+			return s, malformed("Authorization header requires '" + name + "' parameter.")
 		}
 	}
 	var err error
@@ -228,24 +271,28 @@ func parseAuthorization(h string) (signed, error) {
 func parseCredential(c string) (Credential, error) {
 	p := strings.Split(c, "/")
 	if len(p) != 5 || p[0] == "" || len(p[1]) != 8 || p[2] == "" || p[3] == "" || p[4] != "aws4_request" {
-		return Credential{}, &Error{"IncompleteSignature", "Credential must be <access key>/<yyyymmdd>/<region>/<service>/aws4_request"}
+		return Credential{}, malformed("Credential must be <access key>/<yyyymmdd>/<region>/<service>/aws4_request")
 	}
 	return Credential{AccessKeyID: p[0], Date: p[1], Region: p[2], Service: p[3]}, nil
 }
 
-// payloadHashes are the body hashes to try: the client's X-Amz-Content-Sha256 when it sent
-// one (checked against the body unless UNSIGNED-PAYLOAD), else the body's hash; a presigned
-// request may also have been signed over UNSIGNED-PAYLOAD.
+// payloadHashes are the body hashes the signature may cover: the client's X-Amz-Content-Sha256
+// when it sent one (it must be the body's hash), else the body's hash. UNSIGNED-PAYLOAD would
+// leave the body, where EC2 carries every parameter of a POST, unauthenticated: it is refused,
+// except on a presigned request without a body (botocore presigns that way), where the signed
+// URL holds the whole request.
 func payloadHashes(r *http.Request, body []byte, presigned bool) ([]string, error) {
 	sum := sha256.Sum256(body)
 	actual := hex.EncodeToString(sum[:])
-	if h := r.Header.Get("X-Amz-Content-Sha256"); h != "" {
-		if h != unsignedBody && h != actual {
-			return nil, &Error{"AuthFailure", "The provided X-Amz-Content-Sha256 header does not match what was computed"}
-		}
-		return []string{h}, nil
-	}
-	if presigned {
+	h := r.Header.Get("X-Amz-Content-Sha256")
+	switch {
+	case h == unsignedBody && !(presigned && len(body) == 0):
+		return nil, authFailure(BadSignature, "The request body must be signed: UNSIGNED-PAYLOAD is not accepted; sign the SHA-256 of the body")
+	case h == unsignedBody:
+		return []string{unsignedBody}, nil
+	case h != "" && h != actual:
+		return nil, authFailure(BadSignature, "The provided X-Amz-Content-Sha256 header does not match what was computed")
+	case h == "" && presigned && len(body) == 0:
 		return []string{actual, unsignedBody}, nil
 	}
 	return []string{actual}, nil

@@ -23,9 +23,9 @@ var now = time.Date(2025, 1, 1, 12, 0, 0, 0, time.UTC)
 
 func verifier() *Verifier {
 	return &Verifier{
-		Secret:   func(id string) (string, bool) { return secret, id == akid },
-		Services: []string{"ec2", "sts"},
-		Now:      func() time.Time { return now },
+		Secret:  func(id string) (string, bool) { return secret, id == akid },
+		Regions: CommercialRegions(),
+		Now:     func() time.Time { return now },
 	}
 }
 
@@ -81,7 +81,7 @@ func TestVerifySDKSignedRequests(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := request(t, tt.method, tt.target, tt.body, tt.headers, tt.region, tt.service)
-			cred, err := v.Verify(r, []byte(tt.body))
+			cred, err := v.Verify(r, []byte(tt.body), tt.service)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -107,12 +107,12 @@ func TestVerifyPresigned(t *testing.T) {
 	}
 	pr, _ := http.NewRequest("GET", signedURL, nil)
 	pr.Host = pr.URL.Host
-	if _, err := verifier().Verify(pr, nil); err != nil {
+	if _, err := verifier().Verify(pr, nil, "ec2"); err != nil {
 		t.Fatalf("presigned: %v", err)
 	}
 	late := verifier()
 	late.Now = func() time.Time { return now.Add(10 * time.Minute) }
-	if code := errCode(func() error { _, err := late.Verify(pr, nil); return err }()); code != "RequestExpired" {
+	if code := errCode(func() error { _, err := late.Verify(pr, nil, "ec2"); return err }()); code != "RequestExpired" {
 		t.Errorf("expired presigned URL: %s", code)
 	}
 }
@@ -127,42 +127,45 @@ func TestTampering(t *testing.T) {
 		name   string
 		mutate func(r *http.Request) []byte
 		code   string
+		reason Reason
 	}{
-		{"body byte", func(r *http.Request) []byte { return []byte(strings.Replace(body, "Vpcs", "Vpcz", 1)) }, "AuthFailure"},
-		{"signed header", func(r *http.Request) []byte { r.Header.Set("Content-Type", "text/plain"); return []byte(body) }, "AuthFailure"},
-		{"host", func(r *http.Request) []byte { r.Host = "localhost:8788"; return []byte(body) }, "AuthFailure"},
-		{"query added", func(r *http.Request) []byte { r.URL.RawQuery = "Action=DeleteVpc"; return []byte(body) }, "AuthFailure"},
-		{"date", func(r *http.Request) []byte { r.Header.Set("X-Amz-Date", "20250101T120001Z"); return []byte(body) }, "AuthFailure"},
+		{"body byte", func(r *http.Request) []byte { return []byte(strings.Replace(body, "Vpcs", "Vpcz", 1)) }, "AuthFailure", BadSignature},
+		{"signed header", func(r *http.Request) []byte { r.Header.Set("Content-Type", "text/plain"); return []byte(body) }, "AuthFailure", BadSignature},
+		{"host", func(r *http.Request) []byte { r.Host = "localhost:8788"; return []byte(body) }, "AuthFailure", BadSignature},
+		{"query added", func(r *http.Request) []byte { r.URL.RawQuery = "Action=DeleteVpc"; return []byte(body) }, "AuthFailure", BadSignature},
+		{"date", func(r *http.Request) []byte { r.Header.Set("X-Amz-Date", "20250101T120001Z"); return []byte(body) }, "AuthFailure", BadSignature},
 		{"signature hex", func(r *http.Request) []byte {
 			h := r.Header.Get("Authorization")
 			r.Header.Set("Authorization", h[:len(h)-1]+flip(h[len(h)-1]))
 			return []byte(body)
-		}, "AuthFailure"},
-		{"region", func(r *http.Request) []byte { swapScope(r, "/us-east-1/", "/us-west-2/"); return []byte(body) }, "AuthFailure"},
-		{"service", func(r *http.Request) []byte { swapScope(r, "/ec2/", "/s3/"); return []byte(body) }, "AuthFailure"},
-		{"unknown key", func(r *http.Request) []byte { swapScope(r, akid, "AKIAUNKNOWN"); return []byte(body) }, "AuthFailure"},
-		{"unsigned", func(r *http.Request) []byte { r.Header.Del("Authorization"); return []byte(body) }, "MissingParameter"},
+		}, "AuthFailure", BadSignature},
+		{"region", func(r *http.Request) []byte { swapScope(r, "/us-east-1/", "/us-west-2/"); return []byte(body) }, "AuthFailure", BadSignature},
+		{"unknown region", func(r *http.Request) []byte { swapScope(r, "/us-east-1/", "/us-esat-1/"); return []byte(body) }, "AuthFailure", BadScope},
+		{"service", func(r *http.Request) []byte { swapScope(r, "/ec2/", "/s3/"); return []byte(body) }, "AuthFailure", BadScope},
+		{"unknown key", func(r *http.Request) []byte { swapScope(r, akid, "AKIAUNKNOWN"); return []byte(body) }, "AuthFailure", UnknownKey},
+		{"unsigned", func(r *http.Request) []byte { r.Header.Del("Authorization"); return []byte(body) }, "MissingParameter", Unsigned},
 		{"garbled", func(r *http.Request) []byte {
 			r.Header.Set("Authorization", "AWS4-HMAC-SHA256 Credential")
 			return []byte(body)
-		}, "IncompleteSignature"},
+		}, "IncompleteSignature", Malformed},
 		{"no signature", func(r *http.Request) []byte {
 			r.Header.Set("Authorization", strings.Split(r.Header.Get("Authorization"), ", Signature=")[0])
 			return []byte(body)
-		}, "IncompleteSignature"},
-		{"security token", func(r *http.Request) []byte { r.Header.Set("X-Amz-Security-Token", "tok"); return []byte(body) }, "AuthFailure"},
+		}, "IncompleteSignature", Malformed},
+		{"security token", func(r *http.Request) []byte { r.Header.Set("X-Amz-Security-Token", "tok"); return []byte(body) }, "AuthFailure", UnknownKey},
 		{"content hash mismatch", func(r *http.Request) []byte {
 			r.Header.Set("X-Amz-Content-Sha256", hash([]byte("x")))
 			return []byte(body)
-		}, "AuthFailure"},
+		}, "AuthFailure", BadSignature},
 	}
 	v := verifier()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := fresh()
 			b := tt.mutate(r)
-			if _, err := v.Verify(r, b); errCode(err) != tt.code {
-				t.Errorf("got %v, want %s", err, tt.code)
+			_, err := v.Verify(r, b, "ec2")
+			if errCode(err) != tt.code || reason(err) != tt.reason {
+				t.Errorf("got %v (reason %d), want %s (reason %d)", err, reason(err), tt.code, tt.reason)
 			}
 		})
 	}
@@ -170,14 +173,22 @@ func TestTampering(t *testing.T) {
 	r := fresh()
 	stale := verifier()
 	stale.Now = func() time.Time { return now.Add(time.Hour) }
-	if _, err := stale.Verify(r, []byte(body)); errCode(err) != "RequestExpired" {
+	if _, err := stale.Verify(r, []byte(body), "ec2"); errCode(err) != "RequestExpired" {
 		t.Errorf("stale: %v", err)
 	}
 	early := verifier()
 	early.Now = func() time.Time { return now.Add(-time.Hour) }
-	if _, err := early.Verify(r, []byte(body)); errCode(err) != "AuthFailure" {
+	if _, err := early.Verify(r, []byte(body), "ec2"); errCode(err) != "AuthFailure" {
 		t.Errorf("future: %v", err)
 	}
+}
+
+func reason(err error) Reason {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Reason
+	}
+	return -1
 }
 
 func flip(c byte) string {
@@ -198,7 +209,7 @@ func TestSignRoundTrip(t *testing.T) {
 	r.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	r.Host = r.URL.Host
 	Sign(r, []byte(body), akid, secret, "us-east-1", "ec2", now)
-	if _, err := verifier().Verify(r, []byte(body)); err != nil {
+	if _, err := verifier().Verify(r, []byte(body), "ec2"); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -232,7 +243,7 @@ func BenchmarkVerify(b *testing.B) {
 	v := verifier()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := v.Verify(r, body); err != nil {
+		if _, err := v.Verify(r, body, "ec2"); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -11,6 +10,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"runtime/debug"
+	"slices"
 	"syscall"
 	"time"
 
@@ -21,6 +21,7 @@ import (
 
 	"github.com/stockade/stockade/adminapi"
 	"github.com/stockade/stockade/auth"
+	"github.com/stockade/stockade/auth/sigv4"
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/ec2api"
 	"github.com/stockade/stockade/netmap"
@@ -35,6 +36,8 @@ type serverConfig struct {
 	Emulator bool
 	LogJSON  bool
 	LogLevel string
+	// Regions is the --regions list as given ("": AWS's commercial regions).
+	Regions string
 
 	Enforce   bool
 	Lab       bool
@@ -87,6 +90,7 @@ enforcement is off and the server says so.`,
 	f.StringArrayVar(&quotas, "quota", nil, "override a quota, name=value (repeatable): "+fmt.Sprint(cfg.Quotas.Names()))
 	f.BoolVar(&cfg.Emulator, "emulator-mode-accept-any-credentials", false,
 		"INSECURE: accept any credentials without checking signatures, like moto/LocalStack (account = 12-digit access key ID, else 000000000000)")
+	f.StringVar(&cfg.Regions, "regions", "", "comma-separated regions to serve instead of AWS's commercial regions; requests signed for any other region are refused")
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "log JSON lines instead of text")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.BoolVar(&cfg.Enforce, "enforce", cfg.Enforce, "program nftables so that packets obey the groups (needs root)")
@@ -116,6 +120,12 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	}
 	if err := cfg.Quotas.Validate(); err != nil {
 		return err
+	}
+	regions := sigv4.CommercialRegions()
+	if cfg.Regions != "" {
+		if regions, err = sigv4.ParseRegions(cfg.Regions); err != nil {
+			return fmt.Errorf("--regions: %w", err)
+		}
 	}
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -156,7 +166,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	if err != nil {
 		return err
 	}
-	acfg.Emulator, acfg.Log, acfg.Console = cfg.Emulator, log, enf.console()
+	acfg.Emulator, acfg.Log, acfg.Console, acfg.Regions = cfg.Emulator, log, enf.console(), regions
 	api := ec2api.New(acfg, svc, accounts, ec2api.NewMetrics(reg))
 	if cfg.Emulator {
 		log.Warn("EMULATOR MODE: signatures are NOT checked and ANY credentials are accepted. Never expose this server to anyone you do not trust.")
@@ -183,40 +193,72 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		ln.Close()
 		return err
 	}
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	// Headers are small (SigV4 in a header or a presigned URL); a body gets its own deadline
+	// and a share of a global byte budget from the API handler, so ReadTimeout is only the
+	// outer bound for a request that the handler never reads.
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 	admin := &http.Server{Handler: adminapi.Handler(accounts, func(ctx context.Context, account, region string) (netmap.Snapshot, error) {
 		var snap netmap.Snapshot
+		if !slices.Contains(regions, region) { // as at the API: no state for a region not served
+			return snap, fmt.Errorf("region %q is not served (see --regions)", region)
+		}
 		err := svc.View(ctx, control.Tenant{Account: account, Region: region}, func(v control.View) error {
 			snap = v.Snapshot()
 			return nil
 		})
 		return snap, err
-	}, enf.labList()), ReadHeaderTimeout: 10 * time.Second}
-	errc := make(chan error, 2)
-	go func() { errc <- srv.Serve(ln) }()
-	go func() { errc <- admin.Serve(adminLn) }()
+	}, enf.labList()), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 
 	endpoint := "http://" + ln.Addr().String()
 	log.Info("stockade server ready", "endpoint", endpoint, "data_dir", cfg.DataDir,
 		"credentials", credPath, "startup", time.Since(start).Round(time.Millisecond))
-	fmt.Fprintf(os.Stderr, "\nStockade is serving the EC2 API at %s\nTry:\n  AWS_SHARED_CREDENTIALS_FILE=%s aws --endpoint-url %s --region us-east-1 ec2 describe-security-groups\n\n",
-		endpoint, credPath, endpoint)
+	fmt.Fprintf(os.Stderr, "\nStockade is serving the EC2 API at %s\nTry:\n  AWS_SHARED_CREDENTIALS_FILE=%s aws --endpoint-url %s --region %s ec2 describe-security-groups\n\n",
+		endpoint, credPath, endpoint, regions[0])
 
+	err = serve(ctx, log, listener{"API", srv, ln}, listener{"admin", admin, adminLn})
+	stopEnforce()
+	enf.stop()
+	if err != nil {
+		return err
+	}
+	log.Info("stockade server stopped")
+	return nil
+}
+
+// listener is one HTTP server and the listener it serves.
+type listener struct {
+	name string
+	srv  *http.Server
+	ln   net.Listener
+}
+
+// serve runs every server until ctx ends, then shuts them all down. A server that stops
+// serving on its own (its listener failed) shuts the others down too and is the error
+// returned, so that the process exits non-zero rather than running without its API or its
+// admin socket.
+func serve(ctx context.Context, log *slog.Logger, ls ...listener) error {
+	type stopped struct {
+		name string
+		err  error
+	}
+	done := make(chan stopped, len(ls))
+	for _, l := range ls {
+		go func() { done <- stopped{l.name, l.srv.Serve(l.ln)} }()
+	}
+	var failed error
 	select {
 	case <-ctx.Done():
-	case err := <-errc:
-		if !errors.Is(err, http.ErrServerClosed) {
-			log.Error("server failed", "error", err)
-		}
+	case s := <-done: // Serve returns only on failure until Shutdown is called
+		failed = fmt.Errorf("%s listener failed: %w", s.name, s.err)
+		log.Error("server failed", "listener", s.name, "error", s.err)
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	srv.Shutdown(shutdownCtx)
-	admin.Shutdown(shutdownCtx)
-	stopEnforce()
-	enf.stop()
-	log.Info("stockade server stopped")
-	return nil
+	for _, l := range ls {
+		l.srv.Shutdown(shutdownCtx)
+	}
+	return failed
 }
 
 // ensureAdmin creates the administrator account on first start and (re)writes its credentials
