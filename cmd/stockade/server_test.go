@@ -62,7 +62,9 @@ func TestServeStopsCleanly(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, quiet(), listener{"API", &http.Server{Handler: http.NotFoundHandler()}, ln}) }()
+	go func() {
+		done <- serve(ctx, quiet(), listener{"API", &http.Server{Handler: http.NotFoundHandler()}, ln})
+	}()
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve = %v after its context ended", err)
