@@ -59,8 +59,8 @@ var imports = map[string][]string{
 	"adminapi":        {"auth", "netmap"},
 	"dataplane":       {"model", "netmap"},
 	"netlab":          {},
-	"agent":           {"model", "netmap", "dataplane"},
-	"lab":             {"model", "netmap", "netlab", "agent"},
+	"host":            {"model", "netmap", "dataplane", "netlab"},
+	"host/nsfake":     {"netlab"},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.
@@ -89,13 +89,10 @@ var forbidden = map[string]map[string]string{
 		"store":   "the data plane renders what it is given; it never reads state itself",
 		"policy":  "rendering needs the network, not the compiler (netmap holds the types)",
 	},
-	"agent": {
-		"control": "the agent follows a Source; a per-host agent process has no service",
-		"store":   "the agent follows a Source, not the store's encoding",
-	},
-	"lab": {
-		"control": "the lab is fed networks like the agent; it must not reach into the service",
-		"store":   "the lab is fed networks like the agent; it must not reach into the store",
+	"host": {
+		"control": "the host reconciler follows a Source; a per-host agent process has no service",
+		"store":   "the host reconciler follows a Source, not the store's encoding",
+		"policy":  "the host renders rulesets from the network; it does not need the compiler",
 	},
 	"adminapi": {
 		"policy":  "the admin API carries snapshots; the client computes on them",

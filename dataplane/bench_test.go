@@ -1,6 +1,7 @@
 package dataplane_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -162,7 +163,7 @@ func BenchmarkPacketCost(b *testing.B) {
 		e := n.Snapshot.ENIs[i]
 		ns[i] = l.attach(e, n.Snapshot.Subnets[i%4].CIDR)
 	}
-	if err := netlab.EnableForwarding(l.router); err != nil {
+	if err := netlab.EnableForwarding(context.Background(), l.router); err != nil {
 		b.Fatal(err)
 	}
 	server := n.Snapshot.ENIs[1].PrivateIP

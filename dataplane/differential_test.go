@@ -53,7 +53,7 @@ func TestKernelDifferential(t *testing.T) {
 	base.Link = l.names.Link
 	var prev *dataplane.Ruleset
 	scratch := l.names.Router("vpc-scratch")
-	if _, err := netlab.CreateRouter(scratch); err != nil {
+	if _, err := netlab.CreateRouter(context.Background(), scratch); err != nil {
 		t.Fatal(err)
 	}
 	type kept struct {
@@ -74,7 +74,7 @@ func TestKernelDifferential(t *testing.T) {
 		rs := dataplane.Render(n)
 		if prev == nil {
 			l.apply(rs.Replace())
-			if err := netlab.EnableForwarding(l.router); err != nil {
+			if err := netlab.EnableForwarding(context.Background(), l.router); err != nil {
 				t.Fatal(err)
 			}
 		} else {

@@ -31,13 +31,13 @@ func newKernelLab(t testing.TB) *kernelLab {
 	_, _ = rand.Read(b)
 	l := &kernelLab{t: t, names: netlab.Names{Prefix: "d" + hex.EncodeToString(b)}, k: dataplane.NFT{NSDir: netlab.Dir}}
 	l.router = l.names.Router("vpc-1")
-	if _, err := netlab.CreateRouter(l.router); err != nil {
+	if _, err := netlab.CreateRouter(context.Background(), l.router); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
 		nss, _ := netlab.List(l.names.Prefix + "-")
 		for _, ns := range nss {
-			_ = netlab.Remove(ns)
+			_ = netlab.Remove(context.Background(), ns)
 		}
 	})
 	return l
@@ -46,7 +46,7 @@ func newKernelLab(t testing.TB) *kernelLab {
 func (l *kernelLab) attach(e *model.NetworkInterface, subnet netip.Prefix) string {
 	l.t.Helper()
 	ns := l.names.Instance(e.ID)
-	if err := netlab.Attach(l.router, netlab.Interface{Namespace: ns, Link: l.names.Link(e.ID), MAC: e.MAC, Addr: e.PrivateIP, Subnet: subnet, IPv6: e.IPv6}); err != nil {
+	if err := netlab.Attach(context.Background(), l.router, netlab.Interface{Namespace: ns, Link: l.names.Link(e.ID), MAC: e.MAC, Addr: e.PrivateIP, Subnet: subnet, IPv6: e.IPv6}); err != nil {
 		l.t.Fatal(err)
 	}
 	return ns
@@ -74,7 +74,7 @@ func TestKernelThreeTier(t *testing.T) {
 			}
 		}
 	}
-	if err := netlab.EnableForwarding(l.router); err != nil {
+	if err := netlab.EnableForwarding(context.Background(), l.router); err != nil {
 		t.Fatal(err)
 	}
 	for _, e := range n.Snapshot.ENIs {
@@ -136,7 +136,7 @@ func TestKernelFailsClosed(t *testing.T) {
 	// app reach web's 8080, which is open to everyone.
 	n.Snapshot.ENIs = []*model.NetworkInterface{web, all[2]}
 	l.apply(dataplane.Render(n).Replace())
-	if err := netlab.EnableForwarding(l.router); err != nil {
+	if err := netlab.EnableForwarding(context.Background(), l.router); err != nil {
 		t.Fatal(err)
 	}
 	toApp, toWeb := netip.AddrPortFrom(app.PrivateIP, 8080), netip.AddrPortFrom(web.PrivateIP, 8080)

@@ -6,8 +6,10 @@ import (
 	"strings"
 )
 
-// Table is the nftables table Stockade owns in every router namespace. Nothing else in the
-// namespace is touched.
+// Table is the nftables table Stockade keeps in every router namespace. The router namespace
+// belongs to Stockade: a whole replacement (Replace) removes any other table found there, since
+// a foreign base chain with a drop policy (or an accept one at an earlier priority) would
+// change what the router lets through.
 const Table = "inet stockade"
 
 // Kind is the kind of a named nftables object.
@@ -110,12 +112,12 @@ func (r *Ruleset) Text() string {
 	return b.String()
 }
 
-// Replace is a transaction that swaps whatever table is in the namespace for r in one step:
-// the kernel applies all of it or none of it, so no packet ever sees a missing or half-built
-// table (fail closed; never flush-then-rebuild). Creating the table first makes the delete
-// valid when none exists yet.
+// Replace is a transaction that swaps the namespace's whole ruleset for r in one step: the
+// kernel applies all of it or none of it, so no packet ever sees a missing or half-built
+// table (fail closed; the flush and the rebuild are one transaction). It starts with
+// `flush ruleset`, so that tables someone else added to the router namespace go too.
 func (r *Ruleset) Replace() string {
-	return fmt.Sprintf("table %s {}\ndelete table %s\n%s", Table, Table, r.Text())
+	return "flush ruleset\n" + r.Text()
 }
 
 // Update is a transaction that turns the table from old into r by touching only what changed:

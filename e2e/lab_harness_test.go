@@ -50,7 +50,7 @@ func labPrefix(t testing.TB) string {
 	t.Cleanup(func() { // whatever happens to the server, leave no namespace behind
 		nss, _ := netlab.List(p + "-")
 		for _, ns := range nss {
-			_ = netlab.Remove(ns)
+			_ = netlab.Remove(context.Background(), ns)
 		}
 	})
 	return p

@@ -15,6 +15,7 @@
 package netlab
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"hash/fnv"
@@ -155,18 +156,30 @@ func handle(ns string) (*netlink.Handle, error) {
 // Sysctl writes a value under /proc/sys/net inside a namespace (key like "ipv4.ip_forward").
 func Sysctl(ns, key, value string) error {
 	return Do(ns, func() error {
-		p := "/proc/sys/net/" + strings.ReplaceAll(key, ".", "/")
-		return os.WriteFile(p, []byte(value), 0o644)
+		return os.WriteFile(sysctlPath(key), []byte(value), 0o644)
 	})
 }
 
+// ReadSysctl reads a value under /proc/sys/net inside a namespace, without its newline.
+func ReadSysctl(ns, key string) (string, error) {
+	var v []byte
+	err := Do(ns, func() error {
+		var err error
+		v, err = os.ReadFile(sysctlPath(key))
+		return err
+	})
+	return strings.TrimSpace(string(v)), err
+}
+
+func sysctlPath(key string) string { return "/proc/sys/net/" + strings.ReplaceAll(key, ".", "/") }
+
 // Remove deletes a named namespace after killing the processes inside it (user data and lab
 // exec commands, all started by the lab). A missing namespace is not an error.
-func Remove(ns string) error {
+func Remove(ctx context.Context, ns string) error {
 	if !Exists(ns) {
 		return nil
 	}
-	if err := KillAll(ns); err != nil {
+	if err := KillAll(ctx, ns); err != nil {
 		return err
 	}
 	if err := netns.DeleteNamed(ns); err != nil && !errors.Is(err, os.ErrNotExist) {
@@ -175,23 +188,41 @@ func Remove(ns string) error {
 	return nil
 }
 
-// KillAll kills every process whose network namespace is ns.
-func KillAll(ns string) error {
-	for _, pid := range Pids(ns) {
-		_ = syscall.Kill(pid, syscall.SIGKILL)
+// KillAll kills every process whose network namespace is ns. A process that is gone by the
+// time it is signalled is not an error.
+func KillAll(ctx context.Context, ns string) error {
+	pids, err := Pids(ctx, ns)
+	if err != nil {
+		return err
+	}
+	for _, pid := range pids {
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("kill process %d in %s: %w", pid, ns, err)
+		}
 	}
 	return nil
 }
 
-// Pids lists the processes in a namespace, as `ip netns pids` does.
-func Pids(ns string) []int {
+// Pids lists the processes in a namespace, as `ip netns pids` does. A process that exits
+// while the list is read is skipped; not being able to read /proc at all is an error, since
+// the caller would otherwise take "no processes" for an answer.
+func Pids(ctx context.Context, ns string) ([]int, error) {
 	var want syscall.Stat_t
 	if err := syscall.Stat(Path(ns), &want); err != nil {
-		return nil
+		if errors.Is(err, os.ErrNotExist) {
+			return nil, nil
+		}
+		return nil, fmt.Errorf("namespace %s: %w", ns, err)
 	}
-	procs, _ := os.ReadDir("/proc")
+	procs, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
 	var out []int
 	for _, p := range procs {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
 		pid, err := strconv.Atoi(p.Name())
 		if err != nil {
 			continue
@@ -201,13 +232,13 @@ func Pids(ns string) []int {
 			out = append(out, pid)
 		}
 	}
-	return out
+	return out, nil
 }
 
 // Command prepares a command that runs inside a namespace (through nsenter, so that it is a
-// normal child process with its own environment).
-func Command(ns string, argv ...string) *exec.Cmd {
-	return exec.Command("nsenter", append([]string{"--net=" + Path(ns), "--"}, argv...)...)
+// normal child process with its own environment), killed if ctx ends before it does.
+func Command(ctx context.Context, ns string, argv ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, "nsenter", append([]string{"--net=" + Path(ns), "--"}, argv...)...)
 }
 
 func ipNet(p netip.Prefix) *net.IPNet {

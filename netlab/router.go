@@ -1,6 +1,7 @@
 package netlab
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -15,7 +16,10 @@ import (
 // CreateRouter makes a VPC's router namespace with forwarding still off: the caller programs
 // the data plane first and then calls EnableForwarding, so that no packet is ever forwarded
 // unfiltered. It reports whether the namespace is new (an existing one is adopted as it is).
-func CreateRouter(ns string) (created bool, err error) {
+func CreateRouter(ctx context.Context, ns string) (created bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
 	if Exists(ns) {
 		return false, nil
 	}
@@ -39,7 +43,10 @@ func CreateRouter(ns string) (created bool, err error) {
 // established TCP, 30 s for UDP, 180 s for UDP streams), so that only interfaces with their own
 // settings need a timeout of their own. It is called once the ruleset is in, which is also
 // when the kernel has connection tracking (and these settings) for the namespace.
-func EnableForwarding(ns string) error {
+func EnableForwarding(ctx context.Context, ns string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	for key, v := range map[string]string{
 		"netfilter.nf_conntrack_tcp_timeout_established": "432000",
 		"netfilter.nf_conntrack_udp_timeout":             "30",
@@ -53,6 +60,27 @@ func EnableForwarding(ns string) error {
 		return err
 	}
 	return Sysctl(ns, "ipv6.conf.all.forwarding", "1")
+}
+
+// forwardingKeys are the sysctls EnableForwarding turns on and Forwarding checks.
+var forwardingKeys = []string{"ipv4.ip_forward", "ipv6.conf.all.forwarding"}
+
+// Forwarding reports whether IPv4 and IPv6 forwarding are both on in a router namespace: a
+// router someone turned forwarding off in drops what its ruleset admits.
+func Forwarding(ctx context.Context, ns string) (bool, error) {
+	for _, key := range forwardingKeys {
+		if err := ctx.Err(); err != nil {
+			return false, err
+		}
+		v, err := ReadSysctl(ns, key)
+		if err != nil {
+			return false, err
+		}
+		if v != "1" {
+			return false, nil
+		}
+	}
+	return true, nil
 }
 
 // Interface is one instance interface to wire: its namespace, the router-side link name, and
@@ -99,7 +127,10 @@ var Gateway6 = netip.MustParseAddr("fe80::1")
 // within the subnet, goes through the router (as IPv4 does through proxy ARP); the router has
 // a /128 route to each. Addresses skip duplicate address detection: they are unique by
 // construction and usable at once.
-func Attach(router string, i Interface) error {
+func Attach(ctx context.Context, router string, i Interface) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if err := create(i.Namespace); err != nil {
 		return err
 	}
@@ -181,6 +212,9 @@ func Attach(router string, i Interface) error {
 	}
 
 	// Router side.
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	link, err := rh.LinkByName(i.Link)
 	if err != nil {
 		return err
@@ -221,7 +255,10 @@ func Attach(router string, i Interface) error {
 }
 
 // Detach removes an instance: its processes, its links (both ends) and its namespace.
-func Detach(router, instance string, links ...string) error {
+func Detach(ctx context.Context, router, instance string, links ...string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if Exists(router) {
 		if rh, err := handle(router); err == nil {
 			for _, link := range links {
@@ -232,5 +269,5 @@ func Detach(router, instance string, links ...string) error {
 			rh.Close()
 		}
 	}
-	return Remove(instance)
+	return Remove(ctx, instance)
 }

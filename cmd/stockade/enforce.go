@@ -15,110 +15,96 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stockade/stockade/adminapi"
-	"github.com/stockade/stockade/agent"
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/dataplane"
-	"github.com/stockade/stockade/lab"
+	"github.com/stockade/stockade/host"
 	"github.com/stockade/stockade/netlab"
 )
 
-// enforcement is the agent and the lab running inside the server (the single-host default).
+// enforcement is the host reconciler running inside the server (the single-host default).
 type enforcement struct {
-	svc   *control.Service
-	agent *agent.Agent
-	lab   *lab.Lab
-	done  chan struct{}
-	keep  bool
-	log   *slog.Logger
+	svc  *control.Service
+	host *host.Host
+	done chan struct{}
+	keep bool
+	log  *slog.Logger
 }
 
-// startEnforcement starts the agent and the lab when the server runs as root and they are
+// errLabNeeded is the start-up error of --enforce with --lab=false: on a single host the VPC
+// routers exist for the lab instances behind them, so enforcing without a lab would program
+// nothing while claiming to enforce.
+var errLabNeeded = errors.New("--enforce needs --lab: on a single host the VPC routers that enforce the groups exist only for lab instances, so --lab=false would enforce nothing; start with --enforce=false to store and analyse groups without enforcing them")
+
+// startEnforcement starts the host reconciler when the server runs as root and enforcement is
 // not turned off. Without root it says that enforcement is off and returns nil. A host that
-// cannot run the data plane (no nft, no nf_tables) is a start-up error naming what is missing.
+// cannot run the data plane (no nft, no nf_tables) is a start-up error naming what is missing,
+// and so is --lab=false with enforcement on.
 func startEnforcement(ctx context.Context, cfg serverConfig, svc *control.Service, reg prometheus.Registerer, log *slog.Logger) (*enforcement, error) {
 	if !cfg.Enforce {
 		log.Warn("enforcement is off (--enforce=false): security groups are stored and analysed but filter no packets")
 		return nil, nil
 	}
+	if !cfg.Lab {
+		return nil, errLabNeeded
+	}
 	if os.Geteuid() != 0 {
 		log.Warn("enforcement is off: the server is not running as root, so it cannot program nftables or create lab instances; security groups are stored and analysed but filter no packets")
 		return nil, nil
-	}
-	names := netlab.Names{Prefix: cfg.LabPrefix}
-	if err := names.Validate(); err != nil {
-		return nil, err
 	}
 	k := dataplane.NFT{NSDir: netlab.Dir}
 	if err := k.Check(ctx); err != nil {
 		return nil, fmt.Errorf("cannot enforce security groups on this host: %w (or start with --enforce=false)", err)
 	}
-	a := agent.New(svc, agent.Config{Kernel: k, Link: names.Link, Namespace: names.Router, Resync: cfg.Resync, Log: log, Registerer: reg})
-	e := &enforcement{svc: svc, agent: a, done: make(chan struct{}), keep: cfg.KeepLab, log: log}
-	if cfg.Lab {
-		l, err := lab.New(svc, a, lab.Config{Names: names, Dir: filepath.Join(cfg.DataDir, "lab"), Log: log})
-		if err != nil {
-			return nil, err
-		}
-		if err := l.Sweep(); err != nil {
-			log.Warn("could not remove namespaces left by an earlier run", "error", err)
-		}
-		e.lab = l
+	h, err := host.New(svc, host.Config{Kernel: k, Namespaces: netlab.Host{}, Names: netlab.Names{Prefix: cfg.LabPrefix},
+		Dir: filepath.Join(cfg.DataDir, "lab"), Resync: cfg.Resync, Log: log, Registerer: reg})
+	if err != nil {
+		return nil, err
 	}
+	e := &enforcement{svc: svc, host: h, done: make(chan struct{}), keep: cfg.KeepLab, log: log}
 	go func() {
 		defer close(e.done)
-		errc := make(chan error, 2)
-		go func() { errc <- a.Run(ctx) }()
-		if e.lab != nil {
-			go func() { errc <- e.lab.Run(ctx) }()
-		} else {
-			errc <- nil
-		}
-		for range 2 {
-			if err := <-errc; err != nil {
-				log.Error("enforcement stopped", "error", err)
-			}
+		if err := h.Run(ctx); err != nil {
+			log.Error("enforcement stopped", "error", err)
 		}
 	}()
-	log.Info("enforcement is on", "lab", cfg.Lab, "prefix", cfg.LabPrefix, "resync", cfg.Resync)
+	log.Info("enforcement is on", "prefix", cfg.LabPrefix, "resync", cfg.Resync)
 	return e, nil
 }
 
-// stop waits for the agent and lab to end (their context is done) and removes the lab unless
+// stop waits for the host reconciler to end (its context is done) and removes the lab unless
 // it is to be kept.
 func (e *enforcement) stop() {
 	if e == nil {
 		return
 	}
 	<-e.done
-	if e.lab != nil {
-		if err := e.lab.Close(e.keep); err != nil {
-			e.log.Error("removing the lab", "error", err)
-		} else if e.keep {
-			e.log.Info("lab kept: namespaces and rulesets stay in force for the next start (--keep-lab)")
-		} else {
-			e.log.Info("lab removed")
-		}
+	if err := e.host.Close(context.Background(), e.keep); err != nil {
+		e.log.Error("removing the lab", "error", err)
+	} else if e.keep {
+		e.log.Info("lab kept: namespaces and rulesets stay in force for the next start (--keep-lab)")
+	} else {
+		e.log.Info("lab removed")
 	}
 }
 
 func (e *enforcement) console() func(string) ([]byte, error) {
-	if e == nil || e.lab == nil {
+	if e == nil {
 		return nil
 	}
-	return e.lab.Console
+	return e.host.Console
 }
 
 func (e *enforcement) labList() adminapi.LabFunc {
-	if e == nil || e.lab == nil {
+	if e == nil {
 		return nil
 	}
-	return e.lab.Instances
+	return e.host.Instances
 }
 
 // serveEnforced answers GET /enforced?revision=N&timeout=D: it waits (up to D, default 5 s,
 // at most 60 s) until this host enforces store revision N — the X-Stockade-Revision a write
-// returned, or "latest" for every write so far — and, with the lab on, until the lab
-// instances of that revision are up (or gone); it answers 200 with {"enforced": R}; 504 if
+// returned, or "latest" for every write so far — and until the lab instances of that revision
+// are up (or gone); it answers 200 with {"enforced": R}; 504 if
 // the time ran out first, 503 if the server enforces nothing.
 func (e *enforcement) serveEnforced(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
@@ -145,14 +131,11 @@ func (e *enforcement) serveEnforced(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), timeout)
 	defer cancel()
-	err = e.agent.Wait(ctx, rev)
-	if err == nil && e.lab != nil {
-		err = e.lab.Wait(ctx, rev)
-	}
+	err = e.host.Wait(ctx, rev)
 	status := http.StatusOK
 	if errors.Is(err, context.DeadlineExceeded) {
 		status = http.StatusGatewayTimeout
 	}
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(map[string]int64{"enforced": e.agent.Enforced(), "revision": rev})
+	json.NewEncoder(w).Encode(map[string]int64{"enforced": e.host.Enforced(), "revision": rev})
 }

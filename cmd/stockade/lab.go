@@ -63,7 +63,7 @@ packet it sends obeys the instance's security groups and its subnet's network AC
 				if in.ID != args[0] {
 					continue
 				}
-				c := netlab.Command(in.Namespace, args[1:]...)
+				c := netlab.Command(cmd.Context(), in.Namespace, args[1:]...)
 				c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
 				err := c.Run()
 				var exit *exec.ExitError

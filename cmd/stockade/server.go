@@ -94,7 +94,7 @@ enforcement is off and the server says so.`,
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "log JSON lines instead of text")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.BoolVar(&cfg.Enforce, "enforce", cfg.Enforce, "program nftables so that packets obey the groups (needs root)")
-	f.BoolVar(&cfg.Lab, "lab", cfg.Lab, "run every instance as a lab instance (a network namespace); needs --enforce")
+	f.BoolVar(&cfg.Lab, "lab", cfg.Lab, "run every instance as a lab instance (a network namespace); --enforce needs it, since the routers that enforce exist only for lab instances (--lab=false is a start-up error unless --enforce=false)")
 	f.StringVar(&cfg.LabPrefix, "lab-prefix", cfg.LabPrefix, "prefix of the namespaces and links the lab creates (1-5 characters)")
 	f.BoolVar(&cfg.KeepLab, "keep-lab", cfg.KeepLab, "leave lab namespaces and rulesets in place at shutdown (the next start adopts them)")
 	f.DurationVar(&cfg.Resync, "resync", cfg.Resync, "how often the agent reads rulesets back and repairs hand edits")

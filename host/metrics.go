@@ -1,4 +1,4 @@
-package agent
+package host
 
 import "github.com/prometheus/client_golang/prometheus"
 
@@ -7,6 +7,7 @@ type metrics struct {
 	applySeconds *prometheus.HistogramVec
 	enforced     prometheus.Gauge
 	drift        prometheus.Counter
+	forwarding   prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) metrics {
@@ -19,9 +20,11 @@ func newMetrics(reg prometheus.Registerer) metrics {
 			Help: "The store revision the kernel enforces."}),
 		drift: prometheus.NewCounter(prometheus.CounterOpts{Name: "stockade_agent_drift_repairs_total",
 			Help: "Rulesets found changed outside Stockade and restored."}),
+		forwarding: prometheus.NewCounter(prometheus.CounterOpts{Name: "stockade_agent_forwarding_repairs_total",
+			Help: "Routers found with forwarding turned off outside Stockade and turned back on."}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.applies, m.applySeconds, m.enforced, m.drift)
+		reg.MustRegister(m.applies, m.applySeconds, m.enforced, m.drift, m.forwarding)
 	}
 	return m
 }

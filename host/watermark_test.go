@@ -1,4 +1,4 @@
-package agent_test
+package host_test
 
 import (
 	"context"
@@ -6,11 +6,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stockade/stockade/agent"
+	"github.com/stockade/stockade/host"
 )
 
 func TestWatermark(t *testing.T) {
-	var w agent.Watermark
+	var w host.Watermark
 	var wg sync.WaitGroup
 	for rev := int64(1); rev <= 20; rev++ {
 		wg.Add(1)

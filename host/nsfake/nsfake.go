@@ -1,0 +1,233 @@
+// Package nsfake is an in-memory stand-in for the host's network namespaces (netlab.Host), for
+// tests of the host reconciler without root. Like knftables' Fake, it interprets each call into
+// a state that a test dumps and compares, rather than recording calls: a test says what the
+// host should look like, not which calls made it so. Commands (user data) run as ordinary
+// processes outside any namespace.
+package nsfake
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os/exec"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/stockade/stockade/netlab"
+)
+
+// Fake is a host's named namespaces. The zero value is an empty host.
+type Fake struct {
+	mu  sync.Mutex
+	nss map[string]*namespace
+	// fail makes calls fail: "op name" (e.g. "attach stk-i-1", "ensure stk-vpc-1") → error.
+	fail map[string]error
+}
+
+// namespace is what the fake keeps of one namespace.
+type namespace struct {
+	router     bool
+	forwarding bool
+	links      map[string]string // a router's links → the instance namespace at their other end
+	devices    []string          // an instance's devices and addresses: "eth0 10.0.1.4/24"
+}
+
+// ErrFake is the error a failure set with Fail returns unless it names its own.
+var ErrFake = errors.New("nsfake: refused")
+
+// Fail makes every call of op ("ensure", "forwarding", "attach", "detach", "remove", "exists",
+// "list") on the namespace name fail with err until Fail is called again with a nil err. For
+// attach, name is the instance namespace.
+func (f *Fake) Fail(op, name string, err error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.fail == nil {
+		f.fail = map[string]error{}
+	}
+	if err == nil {
+		delete(f.fail, op+" "+name)
+		return
+	}
+	f.fail[op+" "+name] = err
+}
+
+func (f *Fake) check(ctx context.Context, op, name string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if f.nss == nil {
+		f.nss = map[string]*namespace{}
+	}
+	return f.fail[op+" "+name]
+}
+
+// Add makes a namespace, as an earlier run (or someone else) would have left it: a router
+// with forwarding on, or a bare instance namespace.
+func (f *Fake) Add(ns string, router bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.nss == nil {
+		f.nss = map[string]*namespace{}
+	}
+	f.nss[ns] = &namespace{router: router, forwarding: router, links: map[string]string{}}
+}
+
+// SetForwarding changes a router's forwarding behind the host's back.
+func (f *Fake) SetForwarding(ns string, on bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if n := f.nss[ns]; n != nil {
+		n.forwarding = on
+	}
+}
+
+// EnsureRouter implements host.Namespaces.
+func (f *Fake) EnsureRouter(ctx context.Context, ns string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "ensure", ns); err != nil {
+		return false, err
+	}
+	if f.nss[ns] != nil {
+		return false, nil
+	}
+	f.nss[ns] = &namespace{router: true, links: map[string]string{}}
+	return true, nil
+}
+
+// EnableForwarding implements host.Namespaces.
+func (f *Fake) EnableForwarding(ctx context.Context, ns string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "forwarding", ns); err != nil {
+		return err
+	}
+	n := f.nss[ns]
+	if n == nil || !n.router {
+		return fmt.Errorf("nsfake: no router namespace %s", ns)
+	}
+	n.forwarding = true
+	return nil
+}
+
+// Forwarding implements host.Namespaces.
+func (f *Fake) Forwarding(ctx context.Context, ns string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "forwarding", ns); err != nil {
+		return false, err
+	}
+	n := f.nss[ns]
+	if n == nil {
+		return false, fmt.Errorf("nsfake: no namespace %s", ns)
+	}
+	return n.forwarding, nil
+}
+
+// Attach implements host.Namespaces.
+func (f *Fake) Attach(ctx context.Context, router string, i netlab.Interface) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "attach", i.Namespace); err != nil {
+		return err
+	}
+	r := f.nss[router]
+	if r == nil || !r.router {
+		return fmt.Errorf("nsfake: no router namespace %s", router)
+	}
+	if other, ok := r.links[i.Link]; ok && other != i.Namespace {
+		return fmt.Errorf("nsfake: link %s in %s already leads to %s", i.Link, router, other)
+	}
+	n := f.nss[i.Namespace]
+	if n == nil {
+		n = &namespace{}
+		f.nss[i.Namespace] = n
+	}
+	r.links[i.Link] = i.Namespace
+	n.devices = append(n.devices, fmt.Sprintf("%s %s/%d", i.Device(), i.Addr, i.Subnet.Bits()))
+	return nil
+}
+
+// Detach implements host.Namespaces.
+func (f *Fake) Detach(ctx context.Context, router, ns string, links ...string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "detach", ns); err != nil {
+		return err
+	}
+	if r := f.nss[router]; r != nil {
+		for _, l := range links {
+			delete(r.links, l)
+		}
+	}
+	delete(f.nss, ns)
+	return nil
+}
+
+// Exists implements host.Namespaces.
+func (f *Fake) Exists(ctx context.Context, ns string) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "exists", ns); err != nil {
+		return false, err
+	}
+	return f.nss[ns] != nil, nil
+}
+
+// List implements host.Namespaces.
+func (f *Fake) List(ctx context.Context, prefix string) ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "list", prefix); err != nil {
+		return nil, err
+	}
+	var out []string
+	for ns := range f.nss {
+		if strings.HasPrefix(ns, prefix) {
+			out = append(out, ns)
+		}
+	}
+	slices.Sort(out)
+	return out, nil
+}
+
+// Remove implements host.Namespaces. A router's links go with it, as a veth pair goes when one
+// end's namespace does.
+func (f *Fake) Remove(ctx context.Context, ns string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "remove", ns); err != nil {
+		return err
+	}
+	delete(f.nss, ns)
+	return nil
+}
+
+// Command implements host.Namespaces: the command runs on the host itself.
+func (f *Fake) Command(ctx context.Context, ns string, argv ...string) *exec.Cmd {
+	return exec.CommandContext(ctx, argv[0], argv[1:]...)
+}
+
+// Dump is the state, one line per namespace, sorted: "router NAME forwarding=on|off
+// links=LINK>NS,..." or "instance NAME DEVICE ADDR/BITS,...".
+func (f *Fake) Dump() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for name, n := range f.nss {
+		if n.router {
+			fw := map[bool]string{true: "on", false: "off"}[n.forwarding]
+			var links []string
+			for l, to := range n.links {
+				links = append(links, l+">"+to)
+			}
+			slices.Sort(links)
+			out = append(out, fmt.Sprintf("router %s forwarding=%s links=%s", name, fw, strings.Join(links, ",")))
+			continue
+		}
+		out = append(out, fmt.Sprintf("instance %s %s", name, strings.Join(n.devices, ",")))
+	}
+	slices.Sort(out)
+	return out
+}

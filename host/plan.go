@@ -1,0 +1,124 @@
+package host
+
+import (
+	"net/netip"
+
+	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netlab"
+	"github.com/stockade/stockade/netmap"
+)
+
+// Desired is what the host should hold at one store revision: computed once per revision from
+// one snapshot of every network, then applied. It is plain data, so that what the host wants
+// can be tested without a kernel.
+type Desired struct {
+	Rev int64
+	// Routers are the VPC routers, by VPC: one for every VPC with a running lab instance.
+	Routers map[string]Router
+	// Instances are the running lab instances, by instance ID.
+	Instances map[string]Instance
+}
+
+// Router is one VPC's router namespace and the ruleset it must enforce.
+type Router struct {
+	VPC       string
+	Namespace string
+	Ruleset   *dataplane.Ruleset
+}
+
+// Instance is one lab instance: what `stockade lab list` shows, the interfaces to wire (the
+// primary first) and the user data to run at its launch.
+type Instance struct {
+	netmap.LabInstance
+	Interfaces []netlab.Interface
+	UserData   []byte
+}
+
+// Renderers keeps one dataplane.Renderer per VPC, so that a change re-renders only the groups
+// it touched. Plan fills it in; a nil Renderers renders every VPC from scratch.
+type Renderers map[string]*dataplane.Renderer
+
+func (rs Renderers) render(n dataplane.Network) *dataplane.Ruleset {
+	if rs == nil {
+		return dataplane.Render(n)
+	}
+	r := rs[n.VPC.ID]
+	if r == nil {
+		r = new(dataplane.Renderer)
+		rs[n.VPC.ID] = r
+	}
+	return r.Render(n)
+}
+
+// Plan computes what the host should hold at revision rev: a lab instance for every running
+// instance whose primary interface and subnet exist, with every attached interface whose
+// subnet exists, and a router, with its rendered ruleset, for every VPC that has one. A VPC
+// without a running instance has no router: on a single host, nothing would cross it.
+func Plan(rev int64, nets []netmap.Network, names netlab.Names, rs Renderers) Desired {
+	d := Desired{Rev: rev, Routers: map[string]Router{}, Instances: map[string]Instance{}}
+	for _, n := range nets {
+		vpcs := map[string]*model.VPC{}
+		for _, v := range n.VPCs {
+			vpcs[v.ID] = v
+		}
+		enis := map[string]*model.NetworkInterface{}
+		for _, e := range n.ENIs {
+			enis[e.ID] = e
+		}
+		subnets := map[string]*model.Subnet{}
+		for _, sn := range n.Subnets {
+			subnets[sn.ID] = sn
+		}
+		for _, in := range n.Instances {
+			if in.State != model.StateRunning || len(in.InterfaceIDs) == 0 || vpcs[in.VpcID] == nil {
+				continue
+			}
+			e := enis[in.InterfaceIDs[0]]
+			if e == nil || subnets[e.SubnetID] == nil {
+				continue
+			}
+			ns := names.Instance(in.ID)
+			li := netmap.LabInstance{ID: in.ID, Account: n.Tenant.Account, Region: n.Tenant.Region, VpcID: in.VpcID, ENI: e.ID,
+				Address: e.PrivateIP.String(), Namespace: ns, Router: names.Router(in.VpcID)}
+			for _, a := range e.IPv6 {
+				li.IPv6 = append(li.IPv6, a.String())
+			}
+			ifaces := []netlab.Interface{iface(names, ns, e, subnets[e.SubnetID])}
+			for _, id := range in.InterfaceIDs[1:] {
+				if x := enis[id]; x != nil && x.Attachment != nil && subnets[x.SubnetID] != nil {
+					ifaces = append(ifaces, iface(names, ns, x, subnets[x.SubnetID]))
+				}
+			}
+			for _, i := range ifaces {
+				li.Links = append(li.Links, i.Link)
+			}
+			d.Instances[in.ID] = Instance{LabInstance: li, Interfaces: ifaces, UserData: in.UserData}
+			if _, ok := d.Routers[in.VpcID]; !ok {
+				d.Routers[in.VpcID] = Router{VPC: in.VpcID, Namespace: li.Router,
+					Ruleset: rs.render(dataplane.Network{VPC: vpcs[in.VpcID], Snapshot: n.Snapshot, Link: names.Link})}
+			}
+		}
+	}
+	return d
+}
+
+// iface is how an interface of an instance is wired in its namespace.
+func iface(names netlab.Names, ns string, e *model.NetworkInterface, sn *model.Subnet) netlab.Interface {
+	i := netlab.Interface{Namespace: ns, Link: names.Link(e.ID), MAC: e.MAC,
+		Addr: e.PrivateIP, Subnet: sn.CIDR, Secondary: v4(e.SecondaryIPs), IPv6: e.IPv6}
+	if e.Attachment != nil {
+		i.DeviceIndex = e.Attachment.DeviceIndex
+	}
+	return i
+}
+
+func v4(as []netip.Addr) []netip.Addr {
+	var out []netip.Addr
+	for _, a := range as {
+		if a.Is4() {
+			out = append(out, a)
+		}
+	}
+	return out
+}

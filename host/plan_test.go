@@ -1,0 +1,77 @@
+package host_test
+
+import (
+	"net/netip"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
+
+	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/host"
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netlab"
+	"github.com/stockade/stockade/netmap"
+)
+
+// TestPlan: which instances and routers a revision wants, and how each is wired.
+func TestPlan(t *testing.T) {
+	p := netip.MustParsePrefix
+	a := netip.MustParseAddr
+	vpc1 := &model.VPC{ID: "vpc-1", CIDR: p("10.0.0.0/16")}
+	vpc2 := &model.VPC{ID: "vpc-2", CIDR: p("10.1.0.0/16")}
+	sn1 := &model.Subnet{ID: "subnet-1", VpcID: "vpc-1", CIDR: p("10.0.1.0/24")}
+	sn2 := &model.Subnet{ID: "subnet-2", VpcID: "vpc-1", CIDR: p("10.0.2.0/24")}
+	eni := func(id, subnet, ip string, dev int) *model.NetworkInterface {
+		return &model.NetworkInterface{ID: id, VpcID: "vpc-1", SubnetID: subnet, PrivateIP: a(ip), MAC: "02:00:00:00:00:01",
+			Attachment: &model.Attachment{DeviceIndex: dev}}
+	}
+	e1 := eni("eni-1", "subnet-1", "10.0.1.4", 0)
+	e1.SecondaryIPs = []netip.Addr{a("10.0.1.5"), a("2001:db8::9")}
+	e1.IPv6 = []netip.Addr{a("2001:db8::4")}
+	e1b := eni("eni-1b", "subnet-2", "10.0.2.4", 1)
+	eGone := eni("eni-x", "subnet-gone", "10.0.3.4", 2) // its subnet is missing: left out
+	e2 := eni("eni-2", "subnet-gone", "10.0.3.5", 0)
+	e3 := eni("eni-3", "subnet-1", "10.0.1.6", 0)
+	net := netmap.Network{Tenant: netmap.Tenant{Account: "111122223333", Region: "eu-west-1"},
+		Snapshot: netmap.Snapshot{VPCs: []*model.VPC{vpc1, vpc2}, Subnets: []*model.Subnet{sn1, sn2},
+			ENIs: []*model.NetworkInterface{e1, e1b, eGone, e2, e3}},
+		Instances: []*model.Instance{
+			{ID: "i-1", VpcID: "vpc-1", State: model.StateRunning, InterfaceIDs: []string{"eni-1", "eni-1b", "eni-x"}, UserData: []byte("echo hi")},
+			{ID: "i-2", VpcID: "vpc-1", State: model.StateRunning, InterfaceIDs: []string{"eni-2"}}, // primary's subnet missing
+			{ID: "i-3", VpcID: "vpc-1", State: model.StateStopped, InterfaceIDs: []string{"eni-3"}},
+			{ID: "i-4", VpcID: "vpc-2", State: model.StateRunning}, // no interface
+		}}
+	names := netlab.Names{Prefix: "p"}
+	i1 := host.Instance{
+		LabInstance: netmap.LabInstance{ID: "i-1", Account: "111122223333", Region: "eu-west-1", VpcID: "vpc-1", ENI: "eni-1",
+			Address: "10.0.1.4", IPv6: []string{"2001:db8::4"}, Namespace: "p-i-1", Router: "p-vpc-1",
+			Links: []string{names.Link("eni-1"), names.Link("eni-1b")}},
+		Interfaces: []netlab.Interface{
+			{Namespace: "p-i-1", Link: names.Link("eni-1"), MAC: "02:00:00:00:00:01", Addr: a("10.0.1.4"), Subnet: p("10.0.1.0/24"),
+				Secondary: []netip.Addr{a("10.0.1.5")}, IPv6: []netip.Addr{a("2001:db8::4")}},
+			{Namespace: "p-i-1", Link: names.Link("eni-1b"), MAC: "02:00:00:00:00:01", Addr: a("10.0.2.4"), Subnet: p("10.0.2.0/24"), DeviceIndex: 1},
+		},
+		UserData: []byte("echo hi"),
+	}
+	for _, tc := range []struct {
+		name string
+		nets []netmap.Network
+		want host.Desired
+	}{
+		{"nothing", nil, host.Desired{Rev: 7, Routers: map[string]host.Router{}, Instances: map[string]host.Instance{}}},
+		{"one running instance wanted, router of its VPC only", []netmap.Network{net}, host.Desired{Rev: 7,
+			Routers: map[string]host.Router{"vpc-1": {VPC: "vpc-1", Namespace: "p-vpc-1",
+				Ruleset: dataplane.Render(dataplane.Network{VPC: vpc1, Snapshot: net.Snapshot, Link: names.Link})}},
+			Instances: map[string]host.Instance{"i-1": i1}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			got := host.Plan(7, tc.nets, names, host.Renderers{})
+			opts := cmp.Options{cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}),
+				cmp.Transformer("text", func(r *dataplane.Ruleset) string { return r.Text() })}
+			if diff := cmp.Diff(tc.want, got, opts); diff != "" {
+				t.Errorf("Plan (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

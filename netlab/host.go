@@ -1,0 +1,56 @@
+package netlab
+
+import (
+	"context"
+	"os/exec"
+)
+
+// Host is this machine's named namespaces, as the host reconciler drives them: it implements
+// that package's Namespaces interface with the functions of this package.
+type Host struct{}
+
+// EnsureRouter makes a router namespace with forwarding off, or adopts an existing one.
+func (Host) EnsureRouter(ctx context.Context, ns string) (bool, error) {
+	return CreateRouter(ctx, ns)
+}
+
+// EnableForwarding turns forwarding on in a router namespace.
+func (Host) EnableForwarding(ctx context.Context, ns string) error {
+	return EnableForwarding(ctx, ns)
+}
+
+// Forwarding reports whether forwarding is on in a router namespace.
+func (Host) Forwarding(ctx context.Context, ns string) (bool, error) {
+	return Forwarding(ctx, ns)
+}
+
+// Attach wires one interface of an instance to its router.
+func (Host) Attach(ctx context.Context, router string, i Interface) error {
+	return Attach(ctx, router, i)
+}
+
+// Detach removes an instance namespace and its links on the router.
+func (Host) Detach(ctx context.Context, router, ns string, links ...string) error {
+	return Detach(ctx, router, ns, links...)
+}
+
+// Exists reports whether a namespace exists.
+func (Host) Exists(ctx context.Context, ns string) (bool, error) {
+	return Exists(ns), ctx.Err()
+}
+
+// List returns the namespaces whose names start with prefix.
+func (Host) List(ctx context.Context, prefix string) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return List(prefix)
+}
+
+// Remove deletes a namespace and the processes in it.
+func (Host) Remove(ctx context.Context, ns string) error { return Remove(ctx, ns) }
+
+// Command prepares a command inside a namespace.
+func (Host) Command(ctx context.Context, ns string, argv ...string) *exec.Cmd {
+	return Command(ctx, ns, argv...)
+}
