@@ -463,7 +463,8 @@ func describeInstanceAttribute(c *call) error {
 }
 
 // getConsoleOutput returns what a lab instance printed: its user data's output, base64 as EC2
-// sends it. Latest is accepted and changes nothing (the whole log is returned either way).
+// sends it: at most the most recent 64 KiB, as EC2 returns. Latest is accepted and changes
+// nothing (the tail is returned either way).
 func getConsoleOutput(c *call) error {
 	id := str(c.req, "InstanceId")
 	if id == "" {
