@@ -1,0 +1,159 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stockade/stockade/model"
+)
+
+// TestOversizedWriteFailsOnlyItself: a write whose records the store cannot hold (here a
+// 40,000-character region makes every key too large for bbolt, whatever the API validates)
+// fails that request with InvalidParameterValue, leaves memory as it was and does not stop the
+// service; writes of other tenants running at the same time, in the same group commits,
+// succeed. Before, the commit failed inside the store and the whole service fail-stopped.
+func TestOversizedWriteFailsOnlyItself(t *testing.T) {
+	ctx := context.Background()
+	s := openService(t, openBolt(t, filepath.Join(t.TempDir(), "s.db")))
+	mallory := Tenant{Account: "444455556666", Region: strings.Repeat("x", 40000)}
+
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	for w := 0; w < 4; w++ {
+		wg.Add(2)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				if _, _, err := s.CreateGroup(ctx, mallory, CreateGroupInput{Name: fmt.Sprintf("m%d-%d", w, i), Description: "d"}); code(err) != "InvalidParameterValue" {
+					errs <- fmt.Errorf("oversized write: %v", err)
+				}
+			}
+		}(w)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				if _, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: fmt.Sprintf("a%d-%d", w, i), Description: "d"}); err != nil {
+					errs <- fmt.Errorf("alice's write beside the oversized ones: %v", err)
+				}
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if err := s.Err(); err != nil {
+		t.Fatalf("service stopped: %v", err)
+	}
+	// Memory rolled back: mallory's tenant has only its (in-memory) default VPC's group.
+	err := s.View(ctx, mallory, func(v View) error {
+		if n := len(v.Groups()); n != 1 {
+			return fmt.Errorf("mallory has %d groups after refused writes, want the default one", n)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Error(err)
+	}
+	if n := len(mustView(t, s, func(v View) []*model.Group { return v.Groups() })); n != 41 {
+		t.Errorf("alice has %d groups, want 41", n)
+	}
+}
+
+// TestReadsCreateNothingDurable: reads, refused writes and dry runs in new regions leave the
+// store as it was (no revision, no key). The default VPC a read shows keeps its IDs, and the
+// first write commits it with them; it counts towards the VPC quota before and after.
+func TestReadsCreateNothingDurable(t *testing.T) {
+	ctx := context.Background()
+	st := openBolt(t, filepath.Join(t.TempDir(), "s.db"))
+	cfg := DefaultConfig()
+	cfg.Quotas.VPCs = 1
+	s, err := Open(ctx, st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	regions := []string{"us-east-1", "us-west-2", "eu-west-1", "ap-south-1", "sa-east-1"}
+	shown := map[string]string{}
+	for _, r := range regions {
+		tn := Tenant{Account: alice.Account, Region: r}
+		if err := s.View(ctx, tn, func(v View) error {
+			if v.DefaultVPC() == nil || len(v.Subnets()) != 3 {
+				return fmt.Errorf("%s: default VPC %v, %d subnets", r, v.DefaultVPC(), len(v.Subnets()))
+			}
+			shown[r] = v.DefaultVPC().ID
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		// The default VPC counts: with a quota of one VPC, no other may be created.
+		if _, _, err := s.CreateVPC(ctx, tn, CreateVPCInput{CIDR: "10.0.0.0/16"}); code(err) != "VpcLimitExceeded" {
+			t.Errorf("%s: CreateVPC beside the lazy default VPC: %v", r, err)
+		}
+		if _, _, err := s.CreateGroup(ctx, tn, CreateGroupInput{Name: "web", Description: "d", DryRun: true}); err != ErrDryRun {
+			t.Errorf("%s: dry run: %v", r, err)
+		}
+	}
+	kvs, _, err := st.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Revision() != 0 || len(kvs) != 0 {
+		t.Fatalf("reads wrote to the store: revision %d, keys %d", st.Revision(), len(kvs))
+	}
+	if _, nets := s.Networks(); len(nets) != 0 {
+		t.Errorf("the host feed shows %d tenants nobody wrote to", len(nets))
+	}
+
+	// A write materialises the tenant, default VPC included, with the IDs already shown.
+	g, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Revision() != 1 {
+		t.Errorf("revision %d after the first write, want 1", st.Revision())
+	}
+	s2, err := Open(ctx, st, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = s2.View(ctx, alice, func(v View) error {
+		if d := v.DefaultVPC(); d == nil || d.ID != shown[alice.Region] {
+			return fmt.Errorf("default VPC after reopen %v, want %s", d, shown[alice.Region])
+		}
+		if len(v.Subnets()) != 3 || len(v.NACLs()) != 1 || len(v.Groups()) != 2 {
+			return fmt.Errorf("after reopen: %d subnets, %d ACLs, %d groups", len(v.Subnets()), len(v.NACLs()), len(v.Groups()))
+		}
+		if got, err := v.Group(g.ID); err != nil || got.VpcID != shown[alice.Region] {
+			return fmt.Errorf("group after reopen: %+v %v", got, err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s2.CreateVPC(ctx, alice, CreateVPCInput{CIDR: "10.0.0.0/16"}); code(err) != "VpcLimitExceeded" {
+		t.Errorf("CreateVPC beside the materialised default VPC: %v", err)
+	}
+	if _, nets := s2.Networks(); len(nets) != 1 || nets[0].Tenant != alice {
+		t.Errorf("host feed after the first write: %v", nets)
+	}
+	// The other regions were never written: still nothing of them on disk.
+	kvs, _, _ = st.List(ctx, "")
+	var regionsOnDisk []string
+	for _, kv := range kvs {
+		if tn, _, _, ok := parseKey(kv.Key); ok && !slices.Contains(regionsOnDisk, tn.Region) {
+			regionsOnDisk = append(regionsOnDisk, tn.Region)
+		}
+	}
+	if diff := cmp.Diff([]string{alice.Region}, regionsOnDisk); diff != "" {
+		t.Errorf("regions on disk (-want +got):\n%s", diff)
+	}
+}
