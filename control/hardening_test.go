@@ -4,10 +4,12 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
@@ -155,5 +157,62 @@ func TestReadsCreateNothingDurable(t *testing.T) {
 	}
 	if diff := cmp.Diff([]string{alice.Region}, regionsOnDisk); diff != "" {
 		t.Errorf("regions on disk (-want +got):\n%s", diff)
+	}
+}
+
+// TestNetworksWaitForDurability: the host feed is a read like any other. A write's change is in
+// memory before its commit is durable; Networks must not hand it to the kernel until it is.
+// If the commit fails instead, Networks keeps giving its last (durable) answer.
+func TestNetworksWaitForDurability(t *testing.T) {
+	ctx := context.Background()
+	gs := &gatedStore{Store: openBolt(t, filepath.Join(t.TempDir(), "s.db")), gate: make(chan struct{})}
+	s := openService(t, gs)
+	created := make(chan error, 1)
+	go func() {
+		_, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "w"})
+		created <- err
+	}()
+	for staged := uint64(0); staged == 0; {
+		runtime.Gosched()
+		tn, _ := s.tenant(ctx, alice)
+		tn.mu.RLock()
+		staged = tn.staged
+		tn.mu.RUnlock()
+	}
+	got := make(chan []Network, 1)
+	go func() { _, nets := s.Networks(); got <- nets }()
+	select {
+	case nets := <-got:
+		t.Fatalf("Networks returned %d tenants while the write it saw was not durable", len(nets))
+	case err := <-created:
+		t.Fatalf("the write returned before its commit: %v", err)
+	case <-time.After(100 * time.Millisecond): // a correct implementation never returns here early
+	}
+	close(gs.gate)
+	if err := <-created; err != nil {
+		t.Fatal(err)
+	}
+	if nets := <-got; len(nets) != 1 || len(nets[0].Groups) != 2 {
+		t.Fatalf("Networks after the commit: %+v", nets)
+	}
+}
+
+// TestNetworksAfterAFailedCommit: once a commit has failed, memory holds a change that is not
+// on disk; the host feed keeps its last answer instead of showing it.
+func TestNetworksAfterAFailedCommit(t *testing.T) {
+	ctx := context.Background()
+	fs := &flakyStore{Store: openBolt(t, filepath.Join(t.TempDir(), "s.db"))}
+	s := openService(t, fs)
+	if _, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "w"}); err != nil {
+		t.Fatal(err)
+	}
+	rev, before := s.Networks()
+	fs.setFailing(true)
+	if _, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "app", Description: "a"}); code(err) != "InternalError" {
+		t.Fatalf("write with a failing disk: %v", err)
+	}
+	rev2, after := s.Networks()
+	if rev2 != rev || len(after) != 1 || len(after[0].Groups) != len(before[0].Groups) {
+		t.Errorf("Networks after the failed commit: revision %d (was %d), %d groups (was %d)", rev2, rev, len(after[0].Groups), len(before[0].Groups))
 	}
 }

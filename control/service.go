@@ -46,6 +46,8 @@ type Service struct {
 	tenants map[Tenant]*tenant
 
 	broken atomic.Pointer[error] // set once a commit failed; see Err
+
+	lastNetworks atomic.Pointer[networksAnswer] // see Networks
 }
 
 // Open loads every tenant's state from st. The store must already hold only data written by
