@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"runtime"
@@ -215,4 +216,70 @@ func TestNetworksAfterAFailedCommit(t *testing.T) {
 	if rev2 != rev || len(after) != 1 || len(after[0].Groups) != len(before[0].Groups) {
 		t.Errorf("Networks after the failed commit: revision %d (was %d), %d groups (was %d)", rev2, rev, len(after[0].Groups), len(before[0].Groups))
 	}
+}
+
+// TestAnalysisComputesOutsideTheLock: while the analyser works, no lock of the tenant is held
+// and another write of the tenant completes (the hook runs it synchronously: before the fix
+// it would have found the write lock taken). A path deleted while the analysis ran is
+// reported, not analysed into a dangling record.
+func TestAnalysisComputesOutsideTheLock(t *testing.T) {
+	e := newENITestService(t, nil)
+	a := eniOK[*model.NetworkInterface](t)(e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID, Groups: []string{e.web.ID}}))
+	b := eniOK[*model.NetworkInterface](t)(e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID, Groups: []string{e.db.ID}}))
+	p := eniOK[*model.InsightsPath](t)(e.s.CreateInsightsPath(e.ctx, eniTenant, CreateInsightsPathInput{Source: a.ID, Destination: b.ID, Protocol: "tcp", DestinationPort: 22, HasPort: true}))
+	tn, _ := e.s.tenant(e.ctx, eniTenant)
+
+	var hookErr error
+	analyseHook = func() {
+		if !tn.mu.TryLock() {
+			hookErr = errors.New("the tenant's lock is held while the analyser runs")
+			return
+		}
+		tn.mu.Unlock()
+		if _, _, err := e.s.CreateGroup(e.ctx, eniTenant, CreateGroupInput{Name: "during", Description: "d", VpcID: e.vpc.ID}); err != nil {
+			hookErr = fmt.Errorf("write during the analysis: %v", err)
+		}
+	}
+	t.Cleanup(func() { analyseHook = nil })
+	an, _, err := e.s.StartInsightsAnalysis(e.ctx, eniTenant, p.ID, nil, "tok", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if hookErr != nil {
+		t.Fatal(hookErr)
+	}
+	if an.Status != "succeeded" || an.PathFound {
+		t.Errorf("analysis: status %s, path found %v (db admits nothing)", an.Status, an.PathFound)
+	}
+	// The same token replays the stored analysis without running the analyser again.
+	analyseHook = func() { hookErr = errors.New("a replayed analysis ran the analyser") }
+	again, _, err := e.s.StartInsightsAnalysis(e.ctx, eniTenant, p.ID, nil, "tok", false)
+	if err != nil || again.ID != an.ID || hookErr != nil {
+		t.Errorf("replay: %v %v %v", again, err, hookErr)
+	}
+
+	// The path disappears while the analyser runs: the analysis is refused.
+	if _, err := e.s.DeleteInsightsAnalysis(e.ctx, eniTenant, an.ID, false); err != nil {
+		t.Fatal(err)
+	}
+	analyseHook = func() {
+		if _, err := e.s.DeleteInsightsPath(e.ctx, eniTenant, p.ID, false); err != nil {
+			hookErr = err
+		}
+	}
+	if _, _, err := e.s.StartInsightsAnalysis(e.ctx, eniTenant, p.ID, nil, "", false); code(err) != "InvalidNetworkInsightsPathId.NotFound" || hookErr != nil {
+		t.Errorf("analysis of a path deleted meanwhile: %v (hook: %v)", err, hookErr)
+	}
+	if n := len(mustViewOf(t, e.s, eniTenant, func(v View) []*model.InsightsAnalysis { return v.InsightsAnalyses() })); n != 0 {
+		t.Errorf("%d analyses stored, want 0", n)
+	}
+}
+
+func mustViewOf[T any](t *testing.T, s *Service, tn Tenant, f func(View) T) T {
+	t.Helper()
+	var out T
+	if err := s.View(context.Background(), tn, func(v View) error { out = f(v); return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

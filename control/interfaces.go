@@ -357,10 +357,17 @@ func fingerprint(action string, in any) string {
 // replay reports the IDs an earlier call with this token created (done true), or an error if
 // the token was used with other parameters.
 func (tx *tx) replay(action, token, fp string) ([]string, bool, error) {
+	if err := model.ValidateClientToken(token); err != nil {
+		return nil, false, err
+	}
+	return tx.tn.replay(action, token, fp)
+}
+
+func (tn *tenant) replay(action, token, fp string) ([]string, bool, error) {
 	if token == "" {
 		return nil, false, nil
 	}
-	tok := tx.tn.tokens[action+"/"+token]
+	tok := tn.tokens[action+"/"+token]
 	if tok == nil {
 		return nil, false, nil
 	}

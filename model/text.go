@@ -60,3 +60,22 @@ func ValidateFreeText(field, s string, max int) error {
 	}
 	return nil
 }
+
+// MaxClientTokenLen is the longest ClientToken EC2 accepts: "a unique, case-sensitive
+// string of up to 64 ASCII characters".
+const MaxClientTokenLen = 64
+
+// ValidateClientToken checks an idempotency token: at most 64 printable ASCII characters
+// (empty: no token). The token becomes part of a store key, so it is checked before anything
+// is staged. [UNCONFIRMED text] EC2's exact message for a longer token.
+func ValidateClientToken(s string) error {
+	if len(s) > MaxClientTokenLen {
+		return InvalidValue("Value for parameter clientToken is invalid. The client token must be at most %d ASCII characters; it has %d.", MaxClientTokenLen, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return InvalidValue("Value for parameter clientToken is invalid. The client token must consist of printable ASCII characters.")
+		}
+	}
+	return nil
+}
