@@ -283,3 +283,57 @@ func mustViewOf[T any](t *testing.T, s *Service, tn Tenant, f func(View) T) T {
 	}
 	return out
 }
+
+// TestClientTokensAreBounded: a token is kept for a day and a tenant keeps at most maxTokens;
+// the expired and the oldest go in the transaction that adds a new one.
+func TestClientTokensAreBounded(t *testing.T) {
+	e := newENITestService(t, nil)
+	tokenKeys := func() []string {
+		kvs, _, err := e.st.List(e.ctx, storeKey(eniTenant, kindToken, ""))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, kv := range kvs {
+			_, _, id, _ := parseKey(kv.Key)
+			out = append(out, id)
+		}
+		return out
+	}
+	create := func(token string) string {
+		t.Helper()
+		n, _, err := e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID, ClientToken: token})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.ID
+	}
+	first := create("a")
+	if again := create("a"); again != first {
+		t.Fatalf("retry within the day created %s, want %s", again, first)
+	}
+	e.clock.Advance(tokenTTL)
+	create("b")
+	if diff := cmp.Diff([]string{"CreateNetworkInterface/b"}, tokenKeys()); diff != "" {
+		t.Errorf("tokens after a day (-want +got):\n%s", diff)
+	}
+	if again := create("a"); again == first {
+		t.Error("an expired token still replayed")
+	}
+
+	defer func(n int) { maxTokens = n }(maxTokens)
+	maxTokens = 3
+	for _, tok := range []string{"c", "d", "e"} {
+		e.clock.Advance(time.Minute)
+		create(tok)
+	}
+	if diff := cmp.Diff([]string{"CreateNetworkInterface/c", "CreateNetworkInterface/d", "CreateNetworkInterface/e"}, tokenKeys()); diff != "" {
+		t.Errorf("tokens at the bound (-want +got):\n%s", diff)
+	}
+	e.reopen()
+	e.clock.Advance(time.Minute)
+	create("f")
+	if diff := cmp.Diff([]string{"CreateNetworkInterface/d", "CreateNetworkInterface/e", "CreateNetworkInterface/f"}, tokenKeys()); diff != "" {
+		t.Errorf("tokens after a restart (-want +got):\n%s", diff)
+	}
+}
