@@ -337,3 +337,58 @@ func TestClientTokensAreBounded(t *testing.T) {
 		t.Errorf("tokens after a restart (-want +got):\n%s", diff)
 	}
 }
+
+// TestLongClientTokenIsARequestError: a 40,000-character ClientToken (review §6.1) used to
+// make the token's store key too large and stop the service. Every idempotent action now
+// refuses it with InvalidParameterValue before anything is staged.
+func TestLongClientTokenIsARequestError(t *testing.T) {
+	e := newENITestService(t, nil)
+	long := strings.Repeat("x", 40000)
+	eni := eniOK[*model.NetworkInterface](t)(e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID}))
+	p := eniOK[*model.InsightsPath](t)(e.s.CreateInsightsPath(e.ctx, eniTenant, CreateInsightsPathInput{Source: eni.ID, DestinationIP: "8.8.8.8", Protocol: "tcp"}))
+	rev := e.st.Revision()
+	for name, call := range map[string]func() error{
+		"CreateNetworkInterface": func() error {
+			_, _, err := e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID, ClientToken: long})
+			return err
+		},
+		"CreateManagedPrefixList": func() error {
+			_, _, err := e.s.CreatePrefixList(e.ctx, eniTenant, CreatePrefixListInput{Name: "pl", Family: "IPv4", MaxEntries: 1, HasMax: true, ClientToken: long})
+			return err
+		},
+		"CreateFlowLogs": func() error {
+			_, _, _, err := e.s.CreateFlowLogs(e.ctx, eniTenant, CreateFlowLogsInput{ResourceIDs: []string{e.vpc.ID}, ResourceType: "VPC", TrafficType: "ALL",
+				DestType: "s3", Destination: "arn:aws:s3:::bucket", ClientToken: long})
+			return err
+		},
+		"RunInstances": func() error {
+			_, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-12345678", MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID, ClientToken: long})
+			return err
+		},
+		"CreateNetworkInsightsPath": func() error {
+			_, _, err := e.s.CreateInsightsPath(e.ctx, eniTenant, CreateInsightsPathInput{Source: eni.ID, DestinationIP: "8.8.4.4", Protocol: "tcp", ClientToken: long})
+			return err
+		},
+		"StartNetworkInsightsAnalysis": func() error {
+			_, _, err := e.s.StartInsightsAnalysis(e.ctx, eniTenant, p.ID, nil, long, false)
+			return err
+		},
+		"CreateNetworkAcl": func() error {
+			_, _, err := e.s.CreateNACL(e.ctx, eniTenant, e.vpc.ID, nil, long, false)
+			return err
+		},
+	} {
+		if err := call(); code(err) != "InvalidParameterValue" {
+			t.Errorf("%s with a 40,000-character token: %v", name, err)
+		}
+	}
+	if err := e.s.Err(); err != nil {
+		t.Fatalf("service stopped: %v", err)
+	}
+	if e.st.Revision() != rev {
+		t.Errorf("refused requests wrote: revision %d, was %d", e.st.Revision(), rev)
+	}
+	if _, _, err := e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID, ClientToken: "ok"}); err != nil {
+		t.Errorf("a normal write afterwards: %v", err)
+	}
+}
