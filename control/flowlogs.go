@@ -94,6 +94,16 @@ func (s *Service) CreateFlowLogs(ctx context.Context, t Tenant, in CreateFlowLog
 func flowLogTemplate(t Tenant, in CreateFlowLogsInput) (model.FlowLog, error) {
 	f := model.FlowLog{ResourceType: in.ResourceType, TrafficType: in.TrafficType, DestType: in.DestType, Format: in.Format,
 		Interval: 600, PermissionArn: in.PermissionArn}
+	// Bounds on what is stored as given (lengths of ARNs as IAM and S3 allow them; an S3 key
+	// prefix is at most 1,024 bytes; LogFormat's bound is Stockade's, [UNCONFIRMED] EC2's).
+	for _, v := range []struct {
+		name, v string
+		max     int
+	}{{"DeliverLogsPermissionArn", in.PermissionArn, 2048}, {"LogDestination", in.Destination, 1100}, {"LogFormat", in.Format, 4096}} {
+		if len(v.v) > v.max || !model.PrintableText(v.v) {
+			return f, model.InvalidParameter.Errorf("%s must be at most %d characters of text without control characters.", v.name, v.max)
+		}
+	}
 	switch {
 	case len(in.ResourceIDs) == 0:
 		return f, model.Missing("ResourceId")

@@ -11,16 +11,16 @@ import (
 	"github.com/stockade/stockade/store"
 )
 
-// Network is one tenant's network and instances, as a host agent and the lab see them.
-type Network struct {
-	Tenant Tenant
-	netmap.Snapshot
-	Instances []*model.Instance
-}
-
 // Networks returns every tenant's network. Every write the store had committed when it was
 // called is in them, so rev — the store revision read first — is a revision they include.
 // The objects are immutable (copy on write) and stay valid after the call.
+//
+// Like every read (see read), it returns only what is durable: a write's change is in memory
+// before its commit completes, so Networks waits until every write it saw is on disk before
+// handing it to the kernel. If a commit fails instead, the service has stopped and memory may
+// hold what is not on disk; Networks then returns the last answer it gave (all of it
+// durable), so that the host keeps its rules and instances as they were rather than applying
+// a write that never happened or tearing down what exists.
 func (s *Service) Networks() (rev int64, nets []netmap.Network) {
 	rev = s.st.Revision()
 	s.mu.Lock()
@@ -29,18 +29,42 @@ func (s *Service) Networks() (rev int64, nets []netmap.Network) {
 		tenants = append(tenants, tn)
 	}
 	s.mu.Unlock()
-	for _, tn := range tenants {
+	seen := make([]uint64, len(tenants))
+	for i, tn := range tenants {
 		tn.mu.RLock()
 		if tn.initialised {
 			nets = append(nets, netmap.Network{Tenant: tn.key, Snapshot: tn.snapshot(),
 				Instances: sorted(tn.instances, func(x *model.Instance) string { return x.ID })})
 		}
+		seen[i] = tn.staged
 		tn.mu.RUnlock()
+	}
+	for i, tn := range tenants {
+		if s.waitDurable(tn, seen[i]) != nil {
+			last := s.lastNetworks.Load()
+			if last == nil {
+				return 0, nil
+			}
+			return last.rev, last.nets
+		}
 	}
 	slices.SortFunc(nets, func(a, b netmap.Network) int {
 		return cmp.Or(cmp.Compare(a.Tenant.Account, b.Tenant.Account), cmp.Compare(a.Tenant.Region, b.Tenant.Region))
 	})
+	ans := &networksAnswer{rev, nets}
+	for { // keep the newest answer when calls overlap
+		last := s.lastNetworks.Load()
+		if (last != nil && last.rev > rev) || s.lastNetworks.CompareAndSwap(last, ans) {
+			break
+		}
+	}
 	return rev, nets
+}
+
+// networksAnswer is an answer of Networks, kept for when the service has stopped.
+type networksAnswer struct {
+	rev  int64
+	nets []netmap.Network
 }
 
 // Watch reports, on the returned channel, the store revision after each committed write from

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"time"
 
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
@@ -153,27 +154,66 @@ func (tn *tenant) analysis(id string) (*model.InsightsAnalysis, error) {
 	return nil, model.InvalidNetworkInsightsAnalysisIdNotFound.New(id)
 }
 
-// StartInsightsAnalysis analyses a path against the state as of this write and stores the
-// result: the analysis is complete (succeeded, or failed with a message when an end of the
+// StartInsightsAnalysis analyses a path against the tenant's state as of the call and stores
+// the result: the analysis is complete (succeeded, or failed with a message when an end of the
 // path no longer exists) when the call returns.
+//
+// The analysis compiles the tenant's whole network, which can take long; it runs on a
+// consistent snapshot taken under the read lock (the objects are immutable) and outside every
+// lock, so that the tenant's other writes are not held behind it. Only storing the result is a
+// write, which checks again that the path exists and replays a token another call with the
+// same ClientToken completed in the meantime.
 func (s *Service) StartInsightsAnalysis(ctx context.Context, t Tenant, pathID string, tags model.Tags, token string, dryRun bool) (*model.InsightsAnalysis, Result, error) {
+	if err := model.ValidateClientToken(token); err != nil {
+		return nil, Result{}, err
+	}
+	fp := fingerprint("StartNetworkInsightsAnalysis", []any{pathID, tags})
+	var (
+		prev  *model.InsightsAnalysis
+		path  *model.InsightsPath
+		snap  netmap.Snapshot
+		start time.Time
+	)
+	err := s.read(ctx, t, func(tn *tenant) error {
+		if ids, done, err := tn.replay("StartNetworkInsightsAnalysis", token, fp); err != nil || done {
+			if done {
+				prev = tn.analyses[ids[0]]
+			}
+			return err
+		}
+		p, err := tn.path(pathID)
+		if err != nil {
+			return err
+		}
+		path, snap, start = p, tn.snapshot(), s.cfg.Now().UTC()
+		return nil
+	})
+	switch {
+	case err != nil:
+		return nil, Result{}, err
+	case prev != nil && dryRun:
+		return nil, Result{}, model.DryRunOperation.New()
+	case prev != nil:
+		return prev, Result{Revision: s.st.Revision()}, nil
+	}
+	a := &model.InsightsAnalysis{PathID: path.ID, Started: start, Status: "succeeded", Tags: tags.Clone()}
+	if !dryRun {
+		if err := analyse(snap, path, a); err != nil {
+			a.Status, a.StatusMessage = "failed", err.Error()
+		}
+	}
 	var out *model.InsightsAnalysis
 	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
-		fp := fingerprint("StartNetworkInsightsAnalysis", []any{pathID, tags})
 		if prev, done, err := tx.replay("StartNetworkInsightsAnalysis", token, fp); err != nil || done {
 			if done {
 				out = tx.tn.analyses[prev[0]]
 			}
 			return err
 		}
-		p, err := tx.tn.path(pathID)
-		if err != nil {
+		if _, err := tx.tn.path(pathID); err != nil { // deleted while the analysis ran
 			return err
 		}
-		a := &model.InsightsAnalysis{ID: model.NewID(model.PrefixAnalysis), PathID: p.ID, Started: tx.now, Status: "succeeded", Tags: tags.Clone()}
-		if err := tx.tn.analyse(p, a); err != nil {
-			a.Status, a.StatusMessage = "failed", err.Error()
-		}
+		a.ID = model.NewID(model.PrefixAnalysis)
 		set(tx, tx.tn.analyses, kindAnalysis, a.ID, a)
 		tx.remember("StartNetworkInsightsAnalysis", token, fp, a.ID)
 		out = a
@@ -182,9 +222,16 @@ func (s *Service) StartInsightsAnalysis(ctx context.Context, t Tenant, pathID st
 	return out, res, err
 }
 
-// analyse runs the analyser over the tenant's state for one path.
-func (tn *tenant) analyse(p *model.InsightsPath, out *model.InsightsAnalysis) error {
-	an, err := reach.New(tn.snapshot())
+// analyseHook, when set (by tests only), runs inside analyse after the snapshot was taken: it
+// lets a test observe that no tenant lock is held while the analyser works.
+var analyseHook func()
+
+// analyse runs the analyser over a snapshot of the tenant's network for one path.
+func analyse(snap netmap.Snapshot, p *model.InsightsPath, out *model.InsightsAnalysis) error {
+	if analyseHook != nil {
+		analyseHook()
+	}
+	an, err := reach.New(snap)
 	if err != nil {
 		return err
 	}

@@ -66,6 +66,14 @@ func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Res
 	case len(in.GroupNames) > 0 && (in.SubnetID != "" || len(in.Interfaces) > 0):
 		return nil, Result{}, model.InvalidParameterCombination.Errorf("The parameter groupName cannot be used with the parameter subnet")
 	}
+	if in.InstanceType != "" { // empty: the API applies EC2's default
+		if err := model.ValidateInstanceType(in.InstanceType); err != nil {
+			return nil, Result{}, err
+		}
+	}
+	if err := model.ValidateClientToken(in.ClientToken); err != nil {
+		return nil, Result{}, err
+	}
 	switch in.Tenancy {
 	case "", "default", "dedicated":
 	case "host":
@@ -365,6 +373,11 @@ type ModifyInstanceInput struct {
 func (s *Service) ModifyInstance(ctx context.Context, t Tenant, in ModifyInstanceInput) (Result, error) {
 	if err := exactlyOne(len(in.Groups) > 0, in.SourceDestCheck != nil, in.DisableAPITermination != nil, in.UserData != nil, in.InstanceType != nil); err != nil {
 		return Result{}, err
+	}
+	if in.InstanceType != nil {
+		if err := model.ValidateInstanceType(*in.InstanceType); err != nil {
+			return Result{}, err
+		}
 	}
 	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		inst, err := tx.tn.instance(in.ID)

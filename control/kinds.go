@@ -2,6 +2,7 @@ package control
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 
 	"github.com/stockade/stockade/model"
@@ -17,6 +18,9 @@ type kind interface {
 	load(tn *tenant, id string, b []byte) error
 	// taggable returns a resource's tags and a function that stages a copy of it with new tags.
 	taggable(tx *tx, id string) (model.Tags, func(model.Tags), error)
+	// stageAll stages every record of this kind that the transaction has not staged already
+	// (a tenant's first write commits what it held in memory only).
+	stageAll(tx *tx)
 	// tagged calls add for each of the tenant's resources of this kind, in ID order.
 	tagged(tn *tenant, add func(id, typ string, tags model.Tags))
 }
@@ -54,6 +58,15 @@ func (r resource[T]) taggable(tx *tx, id string) (model.Tags, func(model.Tags), 
 		return nil, nil, err
 	}
 	return r.tags(v), func(tags model.Tags) { set(tx, *r.m(tx.tn), r.kind, id, r.withTags(v, tags)) }, nil
+}
+
+func (r resource[T]) stageAll(tx *tx) {
+	m := *r.m(tx.tn)
+	for _, id := range slices.Sorted(maps.Keys(m)) {
+		if _, ok := tx.ops[storeKey(tx.tn.key, r.kind, id)]; !ok {
+			tx.stage(r.kind, id, m[id])
+		}
+	}
 }
 
 func (r resource[T]) tagged(tn *tenant, add func(id, typ string, tags model.Tags)) {
@@ -157,6 +170,7 @@ type rules struct{}
 func (rules) storeKind() string { return "" }
 func (rules) idPrefix() string  { return model.PrefixRule }
 func (rules) init(*tenant)      {}
+func (rules) stageAll(*tx)      {}
 func (rules) load(*tenant, string, []byte) error {
 	return fmt.Errorf("rules are stored in their group")
 }

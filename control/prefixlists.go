@@ -79,8 +79,8 @@ func validatePLName(name string, required bool) error {
 	switch {
 	case name == "" && required:
 		return model.Missing("PrefixListName")
-	case utf8.RuneCountInString(name) > 255:
-		return model.InvalidValue("The prefix list name must be at most 255 characters.")
+	case utf8.RuneCountInString(name) > 255 || !model.PrintableText(name):
+		return model.InvalidValue("The prefix list name must be at most 255 characters of text without control characters.")
 	case strings.HasPrefix(strings.ToLower(name), "com.amazonaws"):
 		return model.InvalidValue("Prefix list names starting with 'com.amazonaws' are reserved for AWS.")
 	}
@@ -101,8 +101,8 @@ func plEntries(cur []model.PLEntry, add []PLEntryInput, ipv6 bool) ([]model.PLEn
 			return nil, model.InvalidValue("The CIDR %s appears more than once in the request.", p)
 		}
 		seen[p.String()] = true
-		if utf8.RuneCountInString(e.Description) > 255 {
-			return nil, model.InvalidValue("Prefix list entry descriptions must be at most 255 characters.")
+		if utf8.RuneCountInString(e.Description) > 255 || !model.PrintableText(e.Description) {
+			return nil, model.InvalidValue("Prefix list entry descriptions must be at most 255 characters of text without control characters.")
 		}
 		replaced := false
 		for i := range out {

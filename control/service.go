@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strings"
@@ -41,6 +42,8 @@ type Service struct {
 	tenants map[Tenant]*tenant
 
 	broken atomic.Pointer[error] // set once a commit failed; see Err
+
+	lastNetworks atomic.Pointer[networksAnswer] // see Networks
 }
 
 // Open loads every tenant's state from st. The store must already hold only data written by
@@ -84,39 +87,44 @@ func (s *Service) Quotas() Quotas { return s.cfg.Quotas }
 // Revision is the store revision of the last committed write.
 func (s *Service) Revision() int64 { return s.st.Revision() }
 
-// tenant returns the tenant's state, creating it — with the default VPC AWS gives every account
-// in every region — on first use.
-func (s *Service) tenant(ctx context.Context, t Tenant) (*tenant, error) {
+// tenant returns the tenant's state, creating it in memory on first use.
+//
+// A new tenant gets the default VPC AWS gives every account in every region, but only in
+// memory: a read must never create durable state (a client probing regions would otherwise
+// fill the store). The default VPC is built once, when the tenant is first used, and kept, so
+// its IDs are stable between the reads that show it and the first write, which commits it
+// together with its own changes (materialise). A restart before any write forgets it, and
+// the next use builds another with new IDs; nothing durable ever referred to the old ones.
+// It is in the tenant's maps from the start, so it counts towards the VPC quota exactly as a
+// committed one does.
+func (s *Service) tenant(_ context.Context, t Tenant) (*tenant, error) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	tn := s.tenants[t]
 	if tn == nil {
 		tn = newTenant(t, s.cfg.Now)
+		// Memory only: the staged ops are dropped (not rolled back) and the tenant stays
+		// uninitialised until its first write.
+		if err := s.begin(tn).createDefaultVPC(); err != nil {
+			return nil, err
+		}
 		s.tenants[t] = tn
 	}
-	s.mu.Unlock()
-
-	tn.mu.RLock()
-	ready := tn.initialised
-	tn.mu.RUnlock()
-	if ready {
-		return tn, nil
-	}
-	tn.mu.Lock()
-	defer tn.mu.Unlock()
-	if tn.initialised {
-		return tn, nil
-	}
-	tx := s.begin(tn)
-	if err := tx.createDefaultVPC(); err != nil {
-		tx.rollback()
-		return nil, err
-	}
-	tx.put(kindMeta, "init", &tenantMeta{Created: s.cfg.Now().UTC()})
-	if _, err := tx.commit(ctx); err != nil {
-		return nil, err
-	}
-	tn.initialised = true
 	return tn, nil
+}
+
+// materialise makes an uninitialised tenant durable in the transaction of its first write:
+// everything in its memory that the write did not stage itself (the default VPC, or what is
+// left of it) is staged, with the marker that says the tenant exists. If the write is rolled
+// back (its commit refused), the tenant is uninitialised again and its memory unchanged.
+func (tx *tx) materialise() {
+	tn := tx.tn
+	for _, k := range kinds {
+		k.stageAll(tx)
+	}
+	tx.put(kindMeta, "init", &tenantMeta{Created: tx.now})
+	tn.initialised = true
+	tx.undo = append(tx.undo, func() { tn.initialised = false })
 }
 
 // Result is what a successful write reports besides its own output: the store revision that
@@ -131,8 +139,15 @@ type Result struct {
 // The commit is pipelined: the transaction is submitted (store commits keep submission order)
 // and the lock released before waiting for the disk, so that concurrent writers of a tenant
 // share an fsync. The reply waits for durability, and readers wait until what they saw is
-// durable (see read), so nothing not on disk is ever acknowledged or shown. A commit that
-// fails cannot be undone — later writes may build on it — so it stops the service (Err).
+// durable (see read), so nothing not on disk is ever acknowledged or shown.
+//
+// Commit failures are of two kinds. A transaction the store cannot hold because of its
+// content (store.ErrInvalid: a key or value over the backend's limits) is this request's
+// fault: it is refused by the store's Check before Submit, while the lock is still held and
+// nothing has been built on the change, so memory is rolled back and only this request
+// fails. (After Submit the lock is released and later writes may build on this one, so a
+// refusal then could not be undone; that is why the check is synchronous.) Any other failure
+// is the disk's: it cannot be undone either, so it stops the service (Err).
 func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *tx) error) (Result, error) {
 	tn, err := s.tenant(ctx, t)
 	if err != nil {
@@ -159,11 +174,22 @@ func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *
 		tn.mu.Unlock()
 		return Result{Revision: s.st.Revision()}, s.waitDurable(tn, seq)
 	}
+	if !tn.initialised {
+		tx.materialise()
+	}
 	ops, err := tx.encode()
 	if err != nil {
 		tx.rollback()
 		tn.mu.Unlock()
 		return Result{}, err
+	}
+	if err := s.st.Check(ops); err != nil {
+		tx.rollback()
+		tn.mu.Unlock()
+		if errors.Is(err, store.ErrInvalid) {
+			return Result{}, model.InvalidParameterValue.Errorf("The request contains a value too large to store.").WithCause(err)
+		}
+		return Result{}, internalError(err)
 	}
 	// The client going away must not abandon a commit that memory already reflects.
 	p := s.st.Submit(context.WithoutCancel(ctx), nil, ops)

@@ -1,7 +1,6 @@
 package control
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"sync"
@@ -28,17 +27,19 @@ const (
 	kindAnalysis   = "nia"
 )
 
-// tenantMeta marks a tenant as initialised, so that a default VPC the user deleted is not
-// created again on the next start.
+// tenantMeta marks a tenant as initialised (materialised by its first write), so that a
+// default VPC the user deleted is not created again on the next start.
 type tenantMeta struct {
 	Created time.Time `json:"created"`
 }
 
 // clientToken remembers an idempotent request (ClientToken): a fingerprint of its parameters
-// and the IDs it created, so that a retry returns the same resources.
+// and the IDs it created, so that a retry returns the same resources. Tokens are kept for
+// tokenTTL and at most maxTokens per tenant (see remember).
 type clientToken struct {
-	Fingerprint string   `json:"fp"`
-	IDs         []string `json:"ids"`
+	Fingerprint string    `json:"fp"`
+	IDs         []string  `json:"ids"`
+	Created     time.Time `json:"created,omitzero"` // zero in records written before tokens expired
 }
 
 // tenant is the in-memory state of one account in one region. Maps hold immutable objects.
@@ -157,22 +158,6 @@ func (tx *tx) encode() ([]store.Op, error) {
 		ops = append(ops, store.Op{Key: k, Value: b})
 	}
 	return ops, nil
-}
-
-// commit writes the staged records synchronously (a tenant's first, initialising write). On
-// failure memory is rolled back.
-func (tx *tx) commit(ctx context.Context) (int64, error) {
-	ops, err := tx.encode()
-	if err != nil {
-		tx.rollback()
-		return 0, err
-	}
-	rev, err := tx.s.st.Txn(context.WithoutCancel(ctx), nil, ops)
-	if err != nil {
-		tx.rollback()
-		return 0, internalError(fmt.Errorf("commit: %w", err))
-	}
-	return rev, nil
 }
 
 // compactGroup trims what JSON decoding leaves behind at 10,000 groups: rule slices grown by

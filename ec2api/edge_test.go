@@ -84,7 +84,7 @@ func (s *syncBuffer) Len() int {
 func TestRegionsAreClosed(t *testing.T) {
 	api := newTestAPI(t)
 	alice := api.newAccount("alice")
-	alice.ok("DescribeVpcs") // us-east-1 exists for alice now
+	alice.ok("CreateVpc", "CidrBlock", "10.1.0.0/16") // us-east-1 exists for alice now (reads create nothing)
 	rev := api.svc.Revision()
 	for _, region := range []string{"us-esat-1", "xx-fake-1", "us-east1", "local"} {
 		typo := &client{api: api, acct: alice.acct, region: region}
@@ -168,7 +168,7 @@ func TestEmulatorRegionsAreClosed(t *testing.T) {
 	api := newEdgeAPI(t, func(c *Config) { c.Emulator = true })
 	alice := api.newAccount("alice")
 	(&client{api: api, acct: alice.acct, region: "us-esat-1"}).fails("AuthFailure", "CreateVpc", "CidrBlock", "10.0.0.0/16")
-	(&client{api: api, acct: alice.acct, region: "eu-west-1"}).ok("DescribeVpcs")
+	(&client{api: api, acct: alice.acct, region: "eu-west-1"}).ok("CreateVpc", "CidrBlock", "10.1.0.0/16")
 	if diff := cmp.Diff([]string{"eu-west-1"}, regionsWithState(api.svc)); diff != "" {
 		t.Errorf("regions with state (-want +got):\n%s", diff)
 	}

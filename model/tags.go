@@ -35,7 +35,9 @@ func (t Tags) UserCount() int {
 	return n
 }
 
-// ValidateTag checks one user-supplied tag.
+// ValidateTag checks one user-supplied tag. EC2 itself (unlike the tagging rules of many other
+// services) accepts any Unicode in tag keys and values; Stockade refuses only what a reply
+// cannot show faithfully (PrintableText). The lengths are counted in characters.
 func ValidateTag(key, value string) error {
 	switch {
 	case key == "":
@@ -46,6 +48,10 @@ func ValidateTag(key, value string) error {
 		return InvalidValue("Tag value exceeds the maximum length of %d characters: %q", MaxTagValueLen, value)
 	case strings.HasPrefix(strings.ToLower(key), "aws:"):
 		return InvalidValue("Tag keys starting with 'aws:' are reserved for internal use")
+	case !PrintableText(key):
+		return InvalidValue("Tag key %q is invalid: tags may hold any Unicode text except control characters.", key)
+	case !PrintableText(value):
+		return InvalidValue("Tag value %q is invalid: tags may hold any Unicode text except control characters.", value)
 	}
 	return nil
 }

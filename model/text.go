@@ -53,10 +53,63 @@ func ValidateRuleDescription(s string) error {
 }
 
 // ValidateFreeText checks descriptions that EC2 does not restrict to a character set (network
-// interfaces): at most max characters of valid UTF-8.
+// interfaces, prefix-list names and entries): at most max characters of printable text (see
+// PrintableText).
 func ValidateFreeText(field, s string, max int) error {
-	if !utf8.ValidString(s) || utf8.RuneCountInString(s) > max {
-		return InvalidValue("Value for parameter %s is invalid: it must be at most %d characters of UTF-8 text.", field, max)
+	if !PrintableText(s) || utf8.RuneCountInString(s) > max {
+		return InvalidValue("Value for parameter %s is invalid: it must be at most %d characters of UTF-8 text without control characters.", field, max)
+	}
+	return nil
+}
+
+// PrintableText reports whether s is valid UTF-8 without control characters (C0, DEL, C1)
+// and without U+FFFE and U+FFFF. Where EC2 accepts "any Unicode" (tags, descriptions of
+// interfaces and prefix lists), Stockade still refuses these: XML 1.0 cannot carry them (the
+// reply would show U+FFFD, so a client could not name what it stored, e.g. to delete a tag),
+// and a CR is read back as LF by every XML parser. Everything else — letters of any script,
+// symbols, emoji, spaces — is kept as given.
+func PrintableText(s string) bool {
+	if !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || (0x7f <= r && r <= 0x9f) || r == 0xfffe || r == 0xffff {
+			return false
+		}
+	}
+	return true
+}
+
+// ValidateInstanceType checks that an instance type has EC2's shape, family.size
+// ("t3.micro", "u-6tb1.metal"): Stockade runs every type alike, but stores and shows the name.
+func ValidateInstanceType(s string) error {
+	family, size, ok := strings.Cut(s, ".")
+	valid := ok && len(s) <= 64 && family != "" && size != ""
+	for i := 0; valid && i < len(s); i++ {
+		c := s[i]
+		valid = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.'
+	}
+	if !valid {
+		return InvalidValue("Invalid value '%.64s' for InstanceType.", s)
+	}
+	return nil
+}
+
+// MaxClientTokenLen is the longest ClientToken EC2 accepts: "a unique, case-sensitive
+// string of up to 64 ASCII characters".
+const MaxClientTokenLen = 64
+
+// ValidateClientToken checks an idempotency token: at most 64 printable ASCII characters
+// (empty: no token). The token becomes part of a store key, so it is checked before anything
+// is staged. [UNCONFIRMED text] EC2's exact message for a longer token.
+func ValidateClientToken(s string) error {
+	if len(s) > MaxClientTokenLen {
+		return InvalidValue("Value for parameter clientToken is invalid. The client token must be at most %d ASCII characters; it has %d.", MaxClientTokenLen, len(s))
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return InvalidValue("Value for parameter clientToken is invalid. The client token must consist of printable ASCII characters.")
+		}
 	}
 	return nil
 }

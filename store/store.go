@@ -46,6 +46,11 @@ var (
 	// ErrLagging ends a watch whose consumer fell too far behind; it may watch again from the
 	// last revision it saw.
 	ErrLagging = errors.New("store: watcher fell behind")
+	// ErrInvalid is returned by Check, Submit and Txn for a transaction the backend cannot
+	// store because of its content (an empty key, a key or value over the backend's limits).
+	// Nothing was written, nothing else is affected, and the store keeps working: it is the
+	// caller's request that is wrong, not the disk.
+	ErrInvalid = errors.New("store: invalid transaction")
 )
 
 // Store is the interface every backend implements.
@@ -54,10 +59,18 @@ type Store interface {
 	// Each successful Txn gets the next revision. A Txn with no ops is an error; deleting a
 	// missing key is a no-op.
 	Txn(ctx context.Context, conds []Cond, ops []Op) (rev int64, err error)
+	// Check reports, without writing or queueing anything, whether the backend can store ops:
+	// nil, or an error wrapping ErrInvalid. Submit and Txn run the same check first, so a
+	// transaction that passes Check fails later only for reasons outside the caller's data (a
+	// disk error, a conflict, Close). A caller that must undo its own state on refusal (control
+	// rolls back memory under its lock) calls Check before Submit: once Submit has returned
+	// and the lock is released, later writes may build on the submitted one.
+	Check(ops []Op) error
 	// Submit queues a transaction and returns at once: transactions submitted one after the
 	// other commit in that order, and Wait reports the outcome once it is durable. It lets a
 	// caller release its own locks while the disk works, so that concurrent writers share an
-	// fsync. Txn is Submit followed by Wait.
+	// fsync. Txn is Submit followed by Wait. A transaction that fails Check is refused at once,
+	// never queued, so it cannot fail the others committed with it.
 	Submit(ctx context.Context, conds []Cond, ops []Op) Pending
 	// Get returns one key.
 	Get(ctx context.Context, key string) (kv KV, ok bool, err error)

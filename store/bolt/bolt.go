@@ -135,13 +135,16 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 func (s *Store) Submit(ctx context.Context, conds []store.Cond, ops []store.Op) store.Pending {
 	p := &pending{conds: conds, ops: ops, done: make(chan struct{})}
 	fail := func(err error) store.Pending { p.err = err; close(p.done); return p }
-	if len(ops) == 0 {
-		return fail(errors.New("store: transaction without operations"))
-	}
 	if err := ctx.Err(); err != nil {
 		return fail(err)
 	}
+	if err := s.Check(ops); err != nil {
+		return fail(err)
+	}
 	p.hist = encodeOps(ops)
+	if len(p.hist) > bbolt.MaxValueSize {
+		return fail(fmt.Errorf("%w: transaction of %d bytes exceeds the %d-byte history entry limit", store.ErrInvalid, len(p.hist), bbolt.MaxValueSize))
+	}
 	// Enqueue under the read side of closeMu: Close takes the write side before stopping the
 	// committer, so nothing is ever queued that no committer will answer.
 	s.closeMu.RLock()
@@ -151,6 +154,30 @@ func (s *Store) Submit(ctx context.Context, conds []store.Cond, ops []store.Op) 
 	}
 	s.queue <- p
 	return p
+}
+
+// Check implements store.Store: every key non-empty and within bbolt's MaxKeySize, every
+// value (with its revision prefix) within MaxValueSize. These are exactly the conditions under
+// which bbolt's Put refuses an op for its content (ErrKeyRequired, ErrKeyTooLarge,
+// ErrValueTooLarge). Checking them here, before a transaction joins a group, matters because
+// a group is one bbolt transaction: a Put refused inside it would fail every transaction of
+// the group, and the caller could not tell a bad request from a bad disk. What commit can
+// still fail with is then a real storage failure.
+func (s *Store) Check(ops []store.Op) error {
+	if len(ops) == 0 {
+		return fmt.Errorf("%w: transaction without operations", store.ErrInvalid)
+	}
+	for _, op := range ops {
+		switch {
+		case op.Key == "":
+			return fmt.Errorf("%w: empty key", store.ErrInvalid)
+		case len(op.Key) > bbolt.MaxKeySize:
+			return fmt.Errorf("%w: key of %d bytes exceeds %d", store.ErrInvalid, len(op.Key), bbolt.MaxKeySize)
+		case !op.Delete && len(op.Value) > bbolt.MaxValueSize-binary.MaxVarintLen64:
+			return fmt.Errorf("%w: value of %d bytes for key %.64q exceeds %d", store.ErrInvalid, len(op.Value), op.Key, bbolt.MaxValueSize-binary.MaxVarintLen64)
+		}
+	}
+	return nil
 }
 
 // Wait implements store.Pending. Once queued, the outcome is waited for whatever the caller's
@@ -211,7 +238,9 @@ func (s *Store) drainClosed() {
 }
 
 // commit applies a group in order inside one bbolt transaction. A transaction whose
-// conditions fail is skipped (ErrConflict) without affecting the others.
+// conditions fail is skipped (ErrConflict) without affecting the others. Every transaction
+// passed Check in Submit, so an error from bbolt here is a storage failure, and it fails the
+// whole group: nothing of it was written.
 func (s *Store) commit(group []*pending) {
 	var last int64
 	err := s.db.Update(func(tx *bbolt.Tx) error {

@@ -28,6 +28,39 @@ func TestConformance(t *testing.T) {
 	})
 }
 
+// TestOversizedRefusedAlone: bbolt refuses a key over MaxKeySize inside its transaction,
+// which used to fail the whole group commit with an error indistinguishable from a disk
+// failure. Check refuses it at Submit with store.ErrInvalid; its neighbours commit.
+func TestOversizedRefusedAlone(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	long := strings.Repeat("k", 40000)
+	var ps []store.Pending
+	for i := 0; i < 30; i++ {
+		key := fmt.Sprint("k", i)
+		if i%3 == 1 {
+			key = long
+		}
+		ps = append(ps, s.Submit(ctx, nil, []store.Op{{Key: key, Value: []byte("v")}}))
+	}
+	for i, p := range ps {
+		_, err := p.Wait()
+		switch {
+		case i%3 == 1 && !errors.Is(err, store.ErrInvalid):
+			t.Errorf("submission %d with a 40,000-byte key: %v, want ErrInvalid", i, err)
+		case i%3 != 1 && err != nil:
+			t.Errorf("submission %d failed beside an oversized one: %v", i, err)
+		}
+	}
+	if s.Revision() != 20 {
+		t.Errorf("revision %d, want 20", s.Revision())
+	}
+}
+
 func TestCompaction(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{HistoryLimit: 5})

@@ -182,6 +182,45 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	// InvalidRefusedAlone: a transaction the backend cannot store for its content (here an
+	// empty key; backends add their own size limits) is refused by Check and at Submit with
+	// ErrInvalid, and the transactions submitted around it — possibly in the same group
+	// commit — still commit.
+	t.Run("InvalidRefusedAlone", func(t *testing.T) {
+		s := open(t)
+		bad := []store.Op{put("ok", "1"), {Key: "", Value: []byte("x")}}
+		if err := s.Check(bad); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("Check of an empty key: %v", err)
+		}
+		if err := s.Check([]store.Op{put("ok", "1")}); err != nil {
+			t.Errorf("Check of a good op: %v", err)
+		}
+		var ps []store.Pending
+		for i := 0; i < 20; i++ {
+			ops := []store.Op{put(fmt.Sprintf("g%02d", i), "v")}
+			if i%5 == 2 {
+				ops = bad
+			}
+			ps = append(ps, s.Submit(ctx, nil, ops))
+		}
+		for i, p := range ps {
+			_, err := p.Wait()
+			if i%5 == 2 {
+				if !errors.Is(err, store.ErrInvalid) {
+					t.Errorf("invalid submission %d: %v", i, err)
+				}
+			} else if err != nil {
+				t.Errorf("valid submission %d failed beside an invalid one: %v", i, err)
+			}
+		}
+		if _, ok, _ := s.Get(ctx, "ok"); ok {
+			t.Error("an invalid transaction wrote part of its ops")
+		}
+		if rev, err := s.Txn(ctx, nil, []store.Op{put("after", "1")}); err != nil || rev != 17 {
+			t.Errorf("Txn after the refusals = %d, %v; want revision 17", rev, err)
+		}
+	})
+
 	t.Run("Closed", func(t *testing.T) {
 		s := open(t)
 		w, err := s.Watch(ctx, 0)
