@@ -11,12 +11,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/stockade/stockade/auth"
@@ -45,8 +48,12 @@ type LabFunc func() []netmap.LabInstance
 var ErrNoLab = errors.New("this server runs no lab: start it as root, without --lab=false")
 
 // Handler serves the admin API over accounts and, through snapshot, their networks, and lists
-// the lab instances through lab (which may be nil).
-func Handler(accounts *auth.Registry, snapshot SnapshotFunc, lab LabFunc) http.Handler {
+// the lab instances through lab (which may be nil). It logs every change it makes to log
+// (nil for none): an account created here is as much the operator's act as one at start-up.
+func Handler(accounts *auth.Registry, snapshot SnapshotFunc, lab LabFunc, log *slog.Logger) http.Handler {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /v1/lab/instances", func(w http.ResponseWriter, r *http.Request) {
 		if lab == nil {
@@ -90,9 +97,11 @@ func Handler(accounts *auth.Registry, snapshot SnapshotFunc, lab LabFunc) http.H
 		}
 		a, err := accounts.Create(r.Context(), req.Name, false)
 		if err != nil {
+			log.Warn("account not created", "name", req.Name, "via", "admin socket", "error", err)
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 			return
 		}
+		log.Info("created account", "account", a.ID, "name", a.Name, "access_key", a.AccessKeyID, "via", "admin socket")
 		writeJSON(w, http.StatusOK, a)
 	})
 	return mux
@@ -114,9 +123,14 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	json.NewEncoder(w).Encode(v)
 }
 
-// Listen opens the socket in dataDir, replacing a stale one left by a crash.
+// Listen opens the socket in dataDir, replacing a stale one left by a crash. Whatever is at the
+// socket's path must be a socket of this process's user: a symbolic link or someone else's file
+// there is refused rather than dialled or removed.
 func Listen(dataDir string) (net.Listener, error) {
 	path := filepath.Join(dataDir, SocketName)
+	if err := checkSocket(path, false); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
 	if c, err := net.Dial("unix", path); err == nil {
 		c.Close()
 		return nil, fmt.Errorf("admin socket %s is served by another running stockade server", path)
@@ -144,6 +158,9 @@ func Dial(dataDir string) *Client {
 	return &Client{http: &http.Client{
 		Timeout: 10 * time.Second,
 		Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			if err := checkSocket(path, true); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
 			var d net.Dialer
 			c, err := d.DialContext(ctx, "unix", path)
 			if err != nil {
@@ -200,11 +217,54 @@ func (c *Client) do(ctx context.Context, method, path, body string, out any) err
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		json.NewDecoder(resp.Body).Decode(&e)
-		return fmt.Errorf("%s", e.Error)
+		return errorBody(resp)
 	}
-	return json.NewDecoder(resp.Body).Decode(out)
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return fmt.Errorf("admin socket: unreadable answer to %s %s: %w", method, path, err)
+	}
+	return nil
+}
+
+// errorBody turns a failed answer into an error: the server's {"error": …} message, or the
+// HTTP status and the start of the body when there is none (an older or a foreign server).
+func errorBody(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	var e struct {
+		Error string `json:"error"`
+	}
+	if err := json.Unmarshal(b, &e); err == nil && e.Error != "" {
+		return errors.New(e.Error)
+	}
+	body := strings.TrimSpace(string(b))
+	if len(body) > 200 {
+		body = body[:200] + "…"
+	}
+	if body == "" {
+		return fmt.Errorf("admin socket answered %s", resp.Status)
+	}
+	return fmt.Errorf("admin socket answered %s: %q", resp.Status, body)
+}
+
+// checkSocket refuses a path that is not a socket (a symbolic link above all: whoever made it
+// chooses whom we talk to) or whose owner is someone else. The client also accepts root's
+// socket, for an operator who reads a root server's data directory with sudo.
+func checkSocket(path string, rootOK bool) error {
+	fi, err := os.Lstat(path)
+	if err != nil {
+		return err
+	}
+	if fi.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("admin socket %s is a symbolic link: refusing to use it (remove it, and check who made it)", path)
+	}
+	if fi.Mode().Type() != fs.ModeSocket {
+		return fmt.Errorf("admin socket %s is not a socket: refusing to use it (remove it, and check who made it)", path)
+	}
+	uid := -1
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		uid = int(st.Uid)
+	}
+	if uid != os.Geteuid() && !(rootOK && uid == 0) {
+		return fmt.Errorf("admin socket %s belongs to uid %d, not to this user (uid %d): refusing to use it", path, uid, os.Geteuid())
+	}
+	return nil
 }

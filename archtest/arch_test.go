@@ -59,6 +59,7 @@ var imports = map[string][]string{
 	"adminapi":        {"auth", "netmap"},
 	"dataplane":       {"model", "netmap"},
 	"netlab":          {},
+	"datadir":         {},
 	"host":            {"model", "netmap", "dataplane", "netlab"},
 	"host/nsfake":     {"netlab"},
 }

@@ -34,10 +34,35 @@ type FlowLogFailure struct {
 const MaxFlowLogsPerResource = 2
 
 var (
-	s3Arn       = regexp.MustCompile(`^arn:aws:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$`)
-	logGroupArn = regexp.MustCompile(`^arn:aws:logs:[a-z0-9-]+:[0-9]{12}:log-group:([\w./#-]{1,512})(:\*)?$`)
-	logGroupRE  = regexp.MustCompile(`^[\w./#-]{1,512}$`)
+	// s3Arn is a bucket ARN with an optional prefix of S3's "safe" key characters (AWS's
+	// object-key guidelines), at most 512 in all.
+	s3Arn       = regexp.MustCompile(`^arn:aws:s3:::([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(/[A-Za-z0-9!_.*'()/-]{0,512})?$`)
+	logGroupArn = regexp.MustCompile(`^arn:aws:logs:[a-z0-9-]+:[0-9]{12}:log-group:([^:]+)(:\*)?$`)
+	// logGroupRE is CloudWatch Logs' rule for log group names: 1-512 of [.\-_/#A-Za-z0-9].
+	logGroupRE = regexp.MustCompile(`^[.\-_/#A-Za-z0-9]{1,512}$`)
 )
+
+// checkDestinationPath refuses what would make a flow-log destination a path of its own rather
+// than a name: a leading '/', an empty, "." or ".." element. Stockade keeps records under its
+// data directory (model.FlowLog.LocalPath), so such names are refused, never resolved; what
+// is left of the name is only ever one element of a path there.
+func checkDestinationPath(what, v, rest string) error {
+	if strings.HasPrefix(rest, "/") {
+		return model.InvalidParameter.Errorf("%s %q must not start with '/'.", what, v)
+	}
+	if strings.TrimSuffix(rest, "/") == "" {
+		return nil // a bucket with no prefix ("bucket/" as "bucket")
+	}
+	for _, el := range strings.Split(strings.TrimSuffix(rest, "/"), "/") {
+		switch el {
+		case "":
+			return model.InvalidParameter.Errorf("%s %q must not contain empty path segments ('//').", what, v)
+		case ".", "..":
+			return model.InvalidParameter.Errorf("%s %q must not contain '.' or '..' path segments.", what, v)
+		}
+	}
+	return nil
+}
 
 // CreateFlowLogs validates the definition once, then creates one flow log per resource;
 // resources that do not exist, already have this flow log or are at the limit are reported
@@ -153,7 +178,10 @@ func flowLogTemplate(t Tenant, in CreateFlowLogsInput) (model.FlowLog, error) {
 			return f, model.Missing("LogGroupName")
 		}
 		if !logGroupRE.MatchString(name) {
-			return f, model.InvalidParameter.Errorf("Log group name %q is invalid.", name)
+			return f, model.InvalidParameter.Errorf("Log group name %q is invalid: use 1-512 of the characters a-z, A-Z, 0-9, '.', '-', '_', '/' and '#'.", name)
+		}
+		if err := checkDestinationPath("Log group name", name, name); err != nil {
+			return f, err
 		}
 		if in.PermissionArn == "" {
 			return f, model.InvalidParameter.Errorf("DeliverLogsPermissionArn is required for the cloud-watch-logs destination type.")
@@ -164,11 +192,14 @@ func flowLogTemplate(t Tenant, in CreateFlowLogsInput) (model.FlowLog, error) {
 		if in.LogGroupName != "" {
 			return f, model.InvalidParameterCombination.Errorf("LogGroupName cannot be used with the s3 destination type.")
 		}
-		if !s3Arn.MatchString(in.Destination) {
-			return f, model.InvalidParameter.Errorf("LogDestination %q is not an S3 bucket ARN (arn:aws:s3:::bucket[/prefix]).", in.Destination)
+		m := s3Arn.FindStringSubmatch(in.Destination)
+		if m == nil {
+			return f, model.InvalidParameter.Errorf("LogDestination %q is not an S3 bucket ARN (arn:aws:s3:::bucket[/prefix], the prefix of a-z, A-Z, 0-9 and !_.*'()/-).", in.Destination)
 		}
-		if strings.Contains(in.Destination, "/../") || strings.HasSuffix(in.Destination, "/..") {
-			return f, model.InvalidParameter.Errorf("LogDestination %q must not contain '..' path segments.", in.Destination)
+		if m[2] != "" {
+			if err := checkDestinationPath("LogDestination", in.Destination, strings.TrimPrefix(m[2], "/")); err != nil {
+				return f, err
+			}
 		}
 		f.Destination = in.Destination
 	case "kinesis-data-firehose":

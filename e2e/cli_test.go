@@ -159,7 +159,10 @@ func TestAccountsAreIsolated(t *testing.T) {
 	credFile := filepath.Join(t.TempDir(), "bob")
 	os.WriteFile(credFile, out, 0o600)
 	bakid, _ := parseCredentials(t, bufio.NewScanner(strings.NewReader(string(out))), "bob")
-	list, err := exec.Command(binary, "account", "list", "--data-dir", s.dataDir).CombinedOutput()
+	// STOCKADE_DATA_DIR points account (like every subcommand) at the server.
+	lc := exec.Command(binary, "account", "list")
+	lc.Env = append(os.Environ(), "STOCKADE_DATA_DIR="+s.dataDir)
+	list, err := lc.CombinedOutput()
 	if err != nil || !strings.Contains(string(list), "bob") || !strings.Contains(string(list), "admin") || !strings.Contains(string(list), bakid) {
 		t.Fatalf("account list: %v %s", err, list)
 	}
@@ -181,5 +184,9 @@ func TestAccountsAreIsolated(t *testing.T) {
 	}
 	if out, err := exec.Command(binary, "account", "create", "bob", "--data-dir", s.dataDir).CombinedOutput(); err == nil {
 		t.Errorf("duplicate account name accepted: %s", out)
+	}
+	// Accounts made through the admin socket are in the server's log.
+	if log := s.stderr.String(); !strings.Contains(log, "created account") || !strings.Contains(log, "name=bob") {
+		t.Errorf("account creation not logged:\n%s", log)
 	}
 }

@@ -2,6 +2,8 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
@@ -78,20 +80,39 @@ func TestReachAgainstRunningServer(t *testing.T) {
 	}
 	we, ae, de := eni(webNet, wg), eni(appNet, ag), eni(dbNet, dg)
 
+	// reachEnv runs `stockade reach` with env added to a clean AWS region environment and
+	// returns its output and exit status.
+	reachEnv := func(env []string, args ...string) (string, int) {
+		t.Helper()
+		cmd := exec.Command(binary, append([]string{"reach"}, args...)...)
+		cmd.Env = append(os.Environ(), "AWS_REGION=", "AWS_DEFAULT_REGION=", "STOCKADE_DATA_DIR="+s.dataDir)
+		cmd.Env = append(cmd.Env, env...)
+		out, err := cmd.CombinedOutput()
+		var exit *exec.ExitError
+		if err != nil && !errors.As(err, &exit) {
+			t.Fatalf("stockade reach %v: %v", args, err)
+		}
+		return string(out), cmd.ProcessState.ExitCode()
+	}
+	// reach asks through STOCKADE_DATA_DIR (no --data-dir); an error (status 2) fails the test.
 	reach := func(args ...string) string {
 		t.Helper()
-		out, err := exec.Command(binary, append([]string{"reach", "--data-dir", s.dataDir}, args...)...).CombinedOutput()
-		if err != nil {
-			t.Fatalf("stockade reach %v: %v\n%s", args, err, out)
+		out, code := reachEnv(nil, args...)
+		if code != 0 && code != 1 {
+			t.Fatalf("stockade reach %v: exit %d\n%s", args, code, out)
 		}
-		return string(out)
+		return out
 	}
+	// ask asks can A reach B, and checks that the exit status agrees with the answer.
 	ask := func(from, to, port string) reachAnswer {
 		t.Helper()
 		var ans reachAnswer
-		out := reach("--from", from, "--to", to, "--port", port, "--json")
+		out, code := reachEnv(nil, "--from", from, "--to", to, "--port", port, "--json")
 		if err := json.Unmarshal([]byte(out), &ans); err != nil {
 			t.Fatalf("reach --json: %v\n%s", err, out)
+		}
+		if want := map[bool]int{true: 0, false: 1}[ans.Reachable]; code != want {
+			t.Errorf("reach %s → %s (reachable %v): exit %d, want %d", from, to, ans.Reachable, code, want)
 		}
 		return ans
 	}
@@ -129,6 +150,38 @@ func TestReachAgainstRunningServer(t *testing.T) {
 	}
 	if ans := ask(ae, de, "5432"); !ans.Reachable {
 		t.Errorf("app → db was blocked too: %+v", ans)
+	}
+
+	// Exit statuses for scripts: 0 REACHABLE, 1 NOT REACHABLE (text as well as --json), 2 for
+	// an error; tcp and udp need --port; the region comes from AWS_REGION or AWS_DEFAULT_REGION.
+	if out, code := reachEnv(nil, "--from", ae, "--to", de, "--port", "5432"); code != 0 || !strings.Contains(out, ": REACHABLE") {
+		t.Errorf("app → db: exit %d\n%s", code, out)
+	}
+	if out, code := reachEnv(nil, "--from", we, "--to", de, "--port", "5432"); code != 1 || !strings.Contains(out, "NOT REACHABLE") {
+		t.Errorf("web → db: exit %d, want 1\n%s", code, out)
+	}
+	for _, proto := range []string{"tcp", "udp", "17"} {
+		if out, code := reachEnv(nil, "--from", ae, "--to", de, "--protocol", proto); code != 2 || !strings.Contains(out, "--port is required") {
+			t.Errorf("--protocol %s without --port: exit %d\n%s", proto, code, out)
+		}
+	}
+	if out, code := reachEnv(nil, "--from", ae, "--to", de, "--protocol", "icmp"); code != 0 && code != 1 {
+		t.Errorf("icmp needs no --port: exit %d\n%s", code, out)
+	}
+	if out, code := reachEnv(nil, "--to", "eni-0123456789abcdef0"); code != 2 || !strings.HasPrefix(out, "stockade: ") {
+		t.Errorf("unknown interface: exit %d\n%s", code, out)
+	}
+	if out, code := reachEnv([]string{"AWS_DEFAULT_REGION=us-west-2"}, "--to", de); code != 2 {
+		t.Errorf("AWS_DEFAULT_REGION=us-west-2 asked us-east-1 (exit %d)\n%s", code, out)
+	}
+	if out, code := reachEnv([]string{"AWS_DEFAULT_REGION=us-west-2", "AWS_REGION=us-east-1"}, "--to", de); code != 0 {
+		t.Errorf("AWS_REGION wins over AWS_DEFAULT_REGION: exit %d\n%s", code, out)
+	}
+	if out, code := reachEnv([]string{"STOCKADE_DATA_DIR=" + t.TempDir()}, "--to", de); code != 2 || !strings.Contains(out, "no stockade server is running") {
+		t.Errorf("STOCKADE_DATA_DIR not read: exit %d\n%s", code, out)
+	}
+	if out, code := reachEnv([]string{"STOCKADE_DATA_DIR=" + t.TempDir()}, "--data-dir", s.dataDir, "--to", de); code != 0 {
+		t.Errorf("--data-dir must win over STOCKADE_DATA_DIR: exit %d\n%s", code, out)
 	}
 
 	// What can reach B? What is exposed?

@@ -88,11 +88,23 @@ func TestOfflineSnapshotFromAWSCLI(t *testing.T) {
 	if err != nil || !strings.Contains(string(out), "REACHABLE") || !strings.Contains(string(out), "destination ingress allowed by: "+dg+" sgr-") {
 		t.Errorf("stockade reach: %v\n%s", err, out)
 	}
-	out, err = exec.Command(binary, "reach", "--snapshot", dir, "--from", "198.51.100.7", "--to", de, "--port", "5432", "--json").CombinedOutput()
+	c := exec.Command(binary, "reach", "--snapshot", dir, "--from", "198.51.100.7", "--to", de, "--port", "5432", "--json")
+	out, _ = c.CombinedOutput()
 	var ans reachAnswer
-	if err != nil || json.Unmarshal(out, &ans) != nil || ans.Reachable || len(ans.Blockers) != 1 || ans.Blockers[0].Code != "ENI_SG_RULES_MISMATCH" {
-		t.Errorf("stockade reach --json: %v\n%s", err, out)
+	if c.ProcessState.ExitCode() != 1 || json.Unmarshal(out, &ans) != nil || ans.Reachable || len(ans.Blockers) != 1 || ans.Blockers[0].Code != "ENI_SG_RULES_MISMATCH" {
+		t.Errorf("stockade reach --json: exit %d (want 1: NOT REACHABLE)\n%s", c.ProcessState.ExitCode(), out)
 	}
+
+	// The newcomer's trial: without the ACL file the answer used to flip; now it is an error
+	// (exit 2) that says which command writes the file.
+	acls, _ := os.ReadFile(filepath.Join(dir, "describe-network-acls.json"))
+	os.Remove(filepath.Join(dir, "describe-network-acls.json"))
+	c = exec.Command(binary, "reach", "--snapshot", dir, "--exposed")
+	out, _ = c.CombinedOutput()
+	if c.ProcessState.ExitCode() != 2 || !strings.Contains(string(out), "describe-network-acls.json: missing: write it with `aws ec2 describe-network-acls") {
+		t.Errorf("snapshot without ACLs: exit %d\n%s", c.ProcessState.ExitCode(), out)
+	}
+	os.WriteFile(filepath.Join(dir, "describe-network-acls.json"), acls, 0o600)
 
 	// A malformed file names the file and the field.
 	var raw map[string]any

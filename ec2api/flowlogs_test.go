@@ -1,7 +1,6 @@
 package ec2api
 
 import (
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -85,16 +84,5 @@ func TestFlowLogs(t *testing.T) {
 	c.ok("DeleteNetworkInterface", "NetworkInterfaceId", eni)
 	if strings.Contains(c.ok("DescribeFlowLogs", "Filter.1.Name", "resource-id", "Filter.1.Value.1", eni), "<item>") {
 		t.Error("flow log of a deleted interface survived")
-	}
-}
-
-func TestFlowLogLocalPath(t *testing.T) {
-	s3 := model.FlowLog{DestType: "s3", Destination: "arn:aws:s3:::flow-bucket/prod/vpc"}
-	if got, want := s3.LocalPath("/data"), filepath.Join("/data", "flowlogs", "s3", "flow-bucket", "prod", "vpc")+"/"; got != want {
-		t.Errorf("s3 path %s, want %s", got, want)
-	}
-	cw := model.FlowLog{DestType: "cloud-watch-logs", LogGroupName: "vpc-flows"}
-	if got := cw.LocalPath("/data"); got != "/data/flowlogs/cloudwatch/vpc-flows.log" {
-		t.Errorf("cloudwatch path %s", got)
 	}
 }

@@ -1,6 +1,9 @@
 package model
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
 	"path/filepath"
 	"strings"
 	"time"
@@ -63,13 +66,59 @@ func ParseFlowLogFormat(format string) ([]string, error) {
 	return fields, nil
 }
 
-// LocalPath is where Stockade writes this flow log's records under the data directory:
-//   - s3, arn:aws:s3:::BUCKET/PREFIX → DATA/flowlogs/s3/BUCKET/PREFIX/ (one file per interval)
-//   - cloud-watch-logs, log group NAME → DATA/flowlogs/cloudwatch/NAME.log
-func (f *FlowLog) LocalPath(dataDir string) string {
-	if f.DestType == "s3" {
-		rest := strings.TrimPrefix(f.Destination, "arn:aws:s3:::")
-		return filepath.Join(dataDir, "flowlogs", "s3", filepath.FromSlash(rest)) + string(filepath.Separator)
+// LocalPath is where Stockade would write this flow log's records for the account and region
+// that own it, under dataDir:
+//   - cloud-watch-logs, log group NAME → DATA/flowlogs/ACCOUNT/REGION/cloudwatch/lg-SAFE-HASH.log
+//   - s3, arn:aws:s3:::BUCKET/PREFIX   → DATA/flowlogs/ACCOUNT/REGION/s3/s3-SAFE-HASH/
+//
+// SAFE is the destination with every character outside [A-Za-z0-9._-] replaced by '_' and
+// HASH the start of its SHA-256, so that distinct destinations get distinct paths. The
+// tenant's text is thus only ever one path element behind a fixed prefix ("lg-", "s3-"): no
+// name can be ".", "..", absolute or hold a separator, and the path stays under
+// DATA/flowlogs/ACCOUNT/REGION whatever the name (CreateFlowLogs also refuses such names
+// first). Accounts are separate directories, so two tenants naming the same bucket or log
+// group never share a file (security review 5.4).
+//
+// Nothing calls LocalPath in production yet: Stockade stores and describes flow-log
+// definitions but writes no records. It fixes where records will go, and the error is for an
+// account or region that is not the shape EC2 gives them.
+func (f *FlowLog) LocalPath(dataDir, account, region string) (string, error) {
+	if !isDigits(account, 12) {
+		return "", fmt.Errorf("flow log %s: account %q is not 12 digits", f.ID, account)
 	}
-	return filepath.Join(dataDir, "flowlogs", "cloudwatch", f.LogGroupName+".log")
+	if region == "" || len(region) > 32 || strings.Trim(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != "" {
+		return "", fmt.Errorf("flow log %s: region %q is not a region name", f.ID, region)
+	}
+	base := filepath.Join(dataDir, "flowlogs", account, region)
+	if f.DestType == "s3" {
+		return filepath.Join(base, "s3", "s3-"+flatName(strings.TrimPrefix(f.Destination, "arn:aws:s3:::"))) + string(filepath.Separator), nil
+	}
+	return filepath.Join(base, "cloudwatch", "lg-"+flatName(f.LogGroupName)+".log"), nil
+}
+
+// flatName maps a destination to one safe path element (see LocalPath).
+func flatName(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	safe := []byte(s)
+	for i, c := range safe {
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			safe[i] = '_'
+		}
+	}
+	if len(safe) > 100 {
+		safe = safe[:100] // file names stay well under NAME_MAX; the hash keeps them distinct
+	}
+	return string(safe) + "-" + hex.EncodeToString(sum[:8])
+}
+
+func isDigits(s string, n int) bool {
+	if len(s) != n {
+		return false
+	}
+	for _, c := range s {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
 }

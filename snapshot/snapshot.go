@@ -1,334 +1,155 @@
 // Package snapshot reads the JSON that the AWS CLI writes for a real AWS account into a
 // netmap.Snapshot, so that the policy engine and the analyser can answer questions about
-// accounts Stockade does not run. The expected files, one per command, are:
+// accounts Stockade does not run. A snapshot is a directory with one file per command, all of
+// them required (Files lists the fixed names):
 //
 //	aws ec2 describe-vpcs                     > describe-vpcs.json
 //	aws ec2 describe-subnets                  > describe-subnets.json
 //	aws ec2 describe-security-groups          > describe-security-groups.json
-//	aws ec2 describe-security-group-rules     > describe-security-group-rules.json   (optional: rule IDs)
+//	aws ec2 describe-security-group-rules     > describe-security-group-rules.json
 //	aws ec2 describe-network-interfaces       > describe-network-interfaces.json
 //	aws ec2 describe-network-acls             > describe-network-acls.json
 //	aws ec2 describe-managed-prefix-lists     > describe-managed-prefix-lists.json
 //	aws ec2 get-managed-prefix-list-entries --prefix-list-id PL > get-managed-prefix-list-entries-PL.json
 //
-// A malformed or incomplete file is an error that names the file and the field.
+// The last is needed once per customer-managed prefix list (AWS-managed lists, owned by "AWS"
+// or named com.amazonaws.*, are skipped: their entries cannot be exported, so rules that use
+// them match nothing).
+//
+// A snapshot is refused rather than read differently: a missing file, a missing field the
+// answer depends on (a tcp permission without FromPort is not port 0, an ACL entry without
+// RuleNumber is not rule 0, a missing describe-network-acls.json is not "no ACLs") or a value
+// of the wrong kind is an error naming the file and the JSON path of the field, e.g.
+// describe-network-acls.json: NetworkAcls[0].Entries[3].RuleNumber: missing.
 package snapshot
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
-	"net/netip"
-	"os"
-	"path/filepath"
-	"strconv"
 	"strings"
 
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
 )
 
-// Files are the file names read from a snapshot directory.
-var Files = []string{"describe-vpcs.json", "describe-subnets.json", "describe-security-groups.json",
-	"describe-network-interfaces.json", "describe-network-acls.json", "describe-managed-prefix-lists.json"}
+// Files are the fixed file names of a snapshot directory, each with the AWS CLI command that
+// writes it; every one is required. The prefix-list entry files, one per list, come on top.
+var Files = []struct{ Name, Command string }{
+	{"describe-vpcs.json", "aws ec2 describe-vpcs"},
+	{"describe-subnets.json", "aws ec2 describe-subnets"},
+	{"describe-security-groups.json", "aws ec2 describe-security-groups"},
+	{"describe-security-group-rules.json", "aws ec2 describe-security-group-rules"},
+	{"describe-network-interfaces.json", "aws ec2 describe-network-interfaces"},
+	{"describe-network-acls.json", "aws ec2 describe-network-acls"},
+	{"describe-managed-prefix-lists.json", "aws ec2 describe-managed-prefix-lists"},
+}
 
-// Load reads a snapshot directory.
+// Load reads a snapshot directory. The first problem found is the error; the snapshot is only
+// meaningful when the error is nil.
 func Load(dir string) (netmap.Snapshot, error) {
+	l := &loader{dir: dir}
+	docs := map[string]node{}
+	for _, f := range Files {
+		docs[f.Name] = l.read(f.Name, f.Command)
+	}
+	if l.err != nil {
+		return netmap.Snapshot{}, l.err
+	}
 	var s netmap.Snapshot
-	l := loader{dir: dir}
-	var vpcs struct {
-		Vpcs []struct {
-			VpcId, CidrBlock, OwnerId   string
-			Ipv6CidrBlockAssociationSet []struct{ Ipv6CidrBlock string }
-		}
+	s.VPCs = l.vpcs(docs["describe-vpcs.json"])
+	s.Subnets = l.subnets(docs["describe-subnets.json"])
+	s.Groups = l.groups(docs["describe-security-groups.json"], l.ruleIDs(docs["describe-security-group-rules.json"]))
+	s.ENIs = l.enis(docs["describe-network-interfaces.json"])
+	for _, a := range l.list(docs["describe-network-acls.json"], "NetworkAcls", true) {
+		s.NACLs = append(s.NACLs, l.nacl(a))
 	}
-	var subnets struct {
-		Subnets []struct{ SubnetId, VpcId, CidrBlock, AvailabilityZone, OwnerId string }
+	s.PrefixLists = l.prefixLists(docs["describe-managed-prefix-lists.json"])
+	if l.err != nil {
+		return netmap.Snapshot{}, l.err
 	}
-	var groups struct{ SecurityGroups []awsGroup }
-	var rules struct{ SecurityGroupRules []awsRule }
-	var enis struct {
-		NetworkInterfaces []struct {
-			NetworkInterfaceId, SubnetId, VpcId, OwnerId string
-			PrivateIpAddresses                           []struct{ PrivateIpAddress string }
-			Ipv6Addresses                                []struct{ Ipv6Address string }
-			Groups                                       []struct{ GroupId string }
-		}
-	}
-	var acls struct{ NetworkAcls []awsNACL }
-	var lists struct {
-		PrefixLists []struct {
-			PrefixListId, PrefixListName, AddressFamily, OwnerId string
-			MaxEntries                                           int
-		}
-	}
-	for _, f := range []struct {
-		name     string
-		v        any
-		optional bool
-	}{{"describe-vpcs.json", &vpcs, false}, {"describe-subnets.json", &subnets, false}, {"describe-security-groups.json", &groups, false},
-		{"describe-security-group-rules.json", &rules, true}, {"describe-network-interfaces.json", &enis, false},
-		{"describe-network-acls.json", &acls, true}, {"describe-managed-prefix-lists.json", &lists, true}} {
-		if err := l.read(f.name, f.v, f.optional); err != nil {
-			return s, err
-		}
-	}
-	for i, v := range vpcs.Vpcs {
-		m := &model.VPC{ID: v.VpcId, OwnerID: v.OwnerId}
-		m.CIDR = l.prefix("describe-vpcs.json", fmt.Sprintf("Vpcs[%d].CidrBlock", i), v.CidrBlock)
-		for j, a := range v.Ipv6CidrBlockAssociationSet {
-			m.IPv6CIDR = l.prefix("describe-vpcs.json", fmt.Sprintf("Vpcs[%d].Ipv6CidrBlockAssociationSet[%d].Ipv6CidrBlock", i, j), a.Ipv6CidrBlock)
-		}
-		l.require("describe-vpcs.json", fmt.Sprintf("Vpcs[%d].VpcId", i), v.VpcId)
-		s.VPCs = append(s.VPCs, m)
-	}
-	for i, sn := range subnets.Subnets {
-		l.require("describe-subnets.json", fmt.Sprintf("Subnets[%d].SubnetId", i), sn.SubnetId)
-		s.Subnets = append(s.Subnets, &model.Subnet{ID: sn.SubnetId, VpcID: sn.VpcId, OwnerID: sn.OwnerId, AZ: sn.AvailabilityZone,
-			CIDR: l.prefix("describe-subnets.json", fmt.Sprintf("Subnets[%d].CidrBlock", i), sn.CidrBlock)})
-	}
-	ruleIDs := map[string]string{} // identity → sgr- ID, from describe-security-group-rules
-	for _, r := range rules.SecurityGroupRules {
-		ruleIDs[r.identity()] = r.SecurityGroupRuleId
-	}
-	for i, g := range groups.SecurityGroups {
-		l.require("describe-security-groups.json", fmt.Sprintf("SecurityGroups[%d].GroupId", i), g.GroupId)
-		m := &model.Group{ID: g.GroupId, Name: g.GroupName, VpcID: g.VpcId, OwnerID: g.OwnerId}
-		m.Ingress = l.rules(fmt.Sprintf("SecurityGroups[%d].IpPermissions", i), g.GroupId, false, g.IpPermissions, ruleIDs)
-		m.Egress = l.rules(fmt.Sprintf("SecurityGroups[%d].IpPermissionsEgress", i), g.GroupId, true, g.IpPermissionsEgress, ruleIDs)
-		s.Groups = append(s.Groups, m)
-	}
-	for i, n := range enis.NetworkInterfaces {
-		file, field := "describe-network-interfaces.json", fmt.Sprintf("NetworkInterfaces[%d]", i)
-		l.require(file, field+".NetworkInterfaceId", n.NetworkInterfaceId)
-		l.require(file, field+".SubnetId", n.SubnetId)
-		m := &model.NetworkInterface{ID: n.NetworkInterfaceId, SubnetID: n.SubnetId, VpcID: n.VpcId, OwnerID: n.OwnerId}
-		for j, a := range n.PrivateIpAddresses {
-			addr := l.addr(file, fmt.Sprintf("%s.PrivateIpAddresses[%d].PrivateIpAddress", field, j), a.PrivateIpAddress)
-			if j == 0 {
-				m.PrivateIP = addr
-			} else {
-				m.SecondaryIPs = append(m.SecondaryIPs, addr)
-			}
-		}
-		if len(n.PrivateIpAddresses) == 0 {
-			l.fail(file, field+".PrivateIpAddresses", "missing")
-		}
-		for j, a := range n.Ipv6Addresses {
-			m.IPv6 = append(m.IPv6, l.addr(file, fmt.Sprintf("%s.Ipv6Addresses[%d].Ipv6Address", field, j), a.Ipv6Address))
-		}
-		for _, g := range n.Groups {
-			m.Groups = append(m.Groups, g.GroupId)
-		}
-		s.ENIs = append(s.ENIs, m)
-	}
-	for i, a := range acls.NetworkAcls {
-		s.NACLs = append(s.NACLs, l.nacl(i, a))
-	}
-	for i, p := range lists.PrefixLists {
-		if strings.HasPrefix(p.OwnerId, "AWS") || strings.HasPrefix(p.PrefixListName, "com.amazonaws") {
-			continue // AWS-managed lists: entries are not exported; rules using them match nothing
-		}
-		m := &model.PrefixList{ID: p.PrefixListId, Name: p.PrefixListName, IPv6: p.AddressFamily == "IPv6", MaxEntries: p.MaxEntries}
-		name := "get-managed-prefix-list-entries-" + p.PrefixListId + ".json"
-		var entries struct{ Entries []struct{ Cidr string } }
-		if err := l.read(name, &entries, false); err != nil {
-			return s, fmt.Errorf("prefix list %s (describe-managed-prefix-lists.json PrefixLists[%d]): %w", p.PrefixListId, i, err)
-		}
-		for j, e := range entries.Entries {
-			m.Entries = append(m.Entries, model.PLEntry{CIDR: l.prefix(name, fmt.Sprintf("Entries[%d].Cidr", j), e.Cidr)})
-		}
-		s.PrefixLists = append(s.PrefixLists, m)
-	}
-	return s, l.err
+	return s, nil
 }
 
-// loader accumulates the first error, naming the file and field.
-type loader struct {
-	dir string
-	err error
-}
-
-func (l *loader) fail(file, field, msg string) {
-	if l.err == nil {
-		l.err = fmt.Errorf("%s: %s: %s", filepath.Join(l.dir, file), field, msg)
-	}
-}
-
-func (l *loader) read(name string, v any, optional bool) error {
-	b, err := os.ReadFile(filepath.Join(l.dir, name))
-	if errors.Is(err, fs.ErrNotExist) && optional {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("snapshot: %w (stockade reach --help lists the AWS CLI commands that write a snapshot)", err)
-	}
-	if err := json.Unmarshal(b, v); err != nil {
-		var te *json.UnmarshalTypeError
-		if errors.As(err, &te) {
-			return fmt.Errorf("%s: field %s: %v", filepath.Join(l.dir, name), te.Field, err)
+func (l *loader) vpcs(doc node) []*model.VPC {
+	var out []*model.VPC
+	for _, v := range l.list(doc, "Vpcs", true) {
+		m := &model.VPC{ID: l.str(v, "VpcId"), CIDR: l.prefix(v, "CidrBlock")}
+		m.OwnerID, _ = l.optStr(v, "OwnerId")
+		for _, a := range l.list(v, "Ipv6CidrBlockAssociationSet", false) {
+			m.IPv6CIDR = l.prefix(a, "Ipv6CidrBlock")
 		}
-		return fmt.Errorf("%s: not the JSON the AWS CLI writes: %v", filepath.Join(l.dir, name), err)
-	}
-	return nil
-}
-
-func (l *loader) require(file, field, v string) {
-	if v == "" {
-		l.fail(file, field, "missing")
-	}
-}
-
-func (l *loader) prefix(file, field, v string) netip.Prefix {
-	p, err := netip.ParsePrefix(v)
-	if err != nil {
-		l.fail(file, field, fmt.Sprintf("%q is not a CIDR", v))
-		return netip.Prefix{}
-	}
-	return p.Masked()
-}
-
-func (l *loader) addr(file, field, v string) netip.Addr {
-	a, err := netip.ParseAddr(v)
-	if err != nil {
-		l.fail(file, field, fmt.Sprintf("%q is not an IP address", v))
-	}
-	return a
-}
-
-type awsPermission struct {
-	IpProtocol       string
-	FromPort, ToPort *int32
-	IpRanges         []struct{ CidrIp string }
-	Ipv6Ranges       []struct{ CidrIpv6 string }
-	PrefixListIds    []struct{ PrefixListId string }
-	UserIdGroupPairs []struct{ GroupId, UserId string }
-}
-
-type awsGroup struct {
-	GroupId, GroupName, VpcId, OwnerId string
-	IpPermissions, IpPermissionsEgress []awsPermission
-}
-
-type awsRule struct {
-	SecurityGroupRuleId, GroupId, IpProtocol string
-	IsEgress                                 bool
-	FromPort, ToPort                         int32
-	CidrIpv4, CidrIpv6, PrefixListId         string
-	ReferencedGroupInfo                      *struct{ GroupId string }
-}
-
-func (r awsRule) identity() string {
-	peer := r.CidrIpv4 + r.CidrIpv6 + r.PrefixListId
-	if r.ReferencedGroupInfo != nil {
-		peer = r.ReferencedGroupInfo.GroupId
-	}
-	if p, err := netip.ParsePrefix(peer); err == nil {
-		peer = p.Masked().String()
-	}
-	proto, _ := model.NormalizeProtocol(r.IpProtocol)
-	return fmt.Sprintf("%s|%v|%s|%d|%d|%s", r.GroupId, r.IsEgress, proto, r.FromPort, r.ToPort, peer)
-}
-
-// rules expands IpPermissions into one rule per peer, as EC2 stores them.
-func (l *loader) rules(field, groupID string, egress bool, perms []awsPermission, ids map[string]string) []model.Rule {
-	var out []model.Rule
-	for i, p := range perms {
-		f := fmt.Sprintf("%s[%d]", field, i)
-		proto, err := model.NormalizeProtocol(p.IpProtocol)
-		if err != nil {
-			l.fail("describe-security-groups.json", f+".IpProtocol", fmt.Sprintf("%q is not a protocol", p.IpProtocol))
-			continue
-		}
-		from, to := int32(-1), int32(-1)
-		if p.FromPort != nil {
-			from = *p.FromPort
-		}
-		if p.ToPort != nil {
-			to = *p.ToPort
-		}
-		if proto == model.ProtoTCP || proto == model.ProtoUDP {
-			if from == -1 && to == -1 {
-				from, to = 0, 65535
-			}
-		} else if !model.HasPorts(proto) {
-			from, to = -1, -1
-		}
-		base := model.Rule{Egress: egress, Protocol: proto, FromPort: from, ToPort: to}
-		add := func(peer model.Peer, key string) {
-			r := base
-			r.Peer = peer
-			r.ID = ids[fmt.Sprintf("%s|%v|%s|%d|%d|%s", groupID, egress, proto, from, to, key)]
-			if r.ID == "" {
-				r.ID = fmt.Sprintf("%s/%s/%d", groupID, direction(egress), len(out)) // no rule IDs exported
-			}
-			out = append(out, r)
-		}
-		for j, r := range p.IpRanges {
-			c := l.prefix("describe-security-groups.json", fmt.Sprintf("%s.IpRanges[%d].CidrIp", f, j), r.CidrIp)
-			add(model.Peer{CIDR: c}, c.String())
-		}
-		for j, r := range p.Ipv6Ranges {
-			c := l.prefix("describe-security-groups.json", fmt.Sprintf("%s.Ipv6Ranges[%d].CidrIpv6", f, j), r.CidrIpv6)
-			add(model.Peer{CIDR: c}, c.String())
-		}
-		for _, r := range p.PrefixListIds {
-			add(model.Peer{PrefixListID: r.PrefixListId}, r.PrefixListId)
-		}
-		for _, r := range p.UserIdGroupPairs {
-			add(model.Peer{GroupID: r.GroupId, UserID: r.UserId}, r.GroupId)
-		}
+		out = append(out, m)
 	}
 	return out
 }
 
-func direction(egress bool) string {
-	if egress {
-		return "egress"
+func (l *loader) subnets(doc node) []*model.Subnet {
+	var out []*model.Subnet
+	for _, sn := range l.list(doc, "Subnets", true) {
+		m := &model.Subnet{ID: l.str(sn, "SubnetId"), VpcID: l.str(sn, "VpcId"), CIDR: l.prefix(sn, "CidrBlock")}
+		m.OwnerID, _ = l.optStr(sn, "OwnerId")
+		m.AZ, _ = l.optStr(sn, "AvailabilityZone")
+		out = append(out, m)
 	}
-	return "ingress"
+	return out
 }
 
-type awsNACL struct {
-	NetworkAclId, VpcId, OwnerId string
-	IsDefault                    bool
-	Entries                      []struct {
-		RuleNumber               int
-		Protocol, RuleAction     string
-		Egress                   bool
-		CidrBlock, Ipv6CidrBlock string
-		PortRange                *struct{ From, To int32 }
-		IcmpTypeCode             *struct{ Type, Code int32 }
+func (l *loader) enis(doc node) []*model.NetworkInterface {
+	var out []*model.NetworkInterface
+	for _, n := range l.list(doc, "NetworkInterfaces", true) {
+		m := &model.NetworkInterface{ID: l.str(n, "NetworkInterfaceId"), SubnetID: l.str(n, "SubnetId"), VpcID: l.str(n, "VpcId")}
+		m.OwnerID, _ = l.optStr(n, "OwnerId")
+		addrs := l.list(n, "PrivateIpAddresses", true)
+		if len(addrs) == 0 && n.present {
+			l.failf(n.file, n.child("PrivateIpAddresses"), "empty: an interface has at least its primary address")
+		}
+		for j, a := range addrs {
+			if ip := l.addr(a, "PrivateIpAddress"); j == 0 {
+				m.PrivateIP = ip
+			} else {
+				m.SecondaryIPs = append(m.SecondaryIPs, ip)
+			}
+		}
+		for _, a := range l.list(n, "Ipv6Addresses", false) {
+			m.IPv6 = append(m.IPv6, l.addr(a, "Ipv6Address"))
+		}
+		for _, g := range l.list(n, "Groups", true) {
+			m.Groups = append(m.Groups, l.str(g, "GroupId"))
+		}
+		out = append(out, m)
 	}
-	Associations []struct{ NetworkAclAssociationId, SubnetId string }
+	return out
 }
 
-func (l *loader) nacl(i int, a awsNACL) *model.NACL {
-	file := "describe-network-acls.json"
-	n := &model.NACL{ID: a.NetworkAclId, VpcID: a.VpcId, OwnerID: a.OwnerId, Default: a.IsDefault}
-	for j, e := range a.Entries {
-		f := fmt.Sprintf("NetworkAcls[%d].Entries[%d]", i, j)
-		m := model.NACLEntry{RuleNumber: e.RuleNumber, Egress: e.Egress, Allow: e.RuleAction == "allow"}
-		if _, err := strconv.Atoi(e.Protocol); err != nil {
-			l.fail(file, f+".Protocol", fmt.Sprintf("%q is not a protocol number", e.Protocol))
+func (l *loader) prefixLists(doc node) []*model.PrefixList {
+	var out []*model.PrefixList
+	for _, p := range l.list(doc, "PrefixLists", true) {
+		id := l.str(p, "PrefixListId")
+		name, _ := l.optStr(p, "PrefixListName")
+		owner, _ := l.optStr(p, "OwnerId")
+		if strings.HasPrefix(owner, "AWS") || strings.HasPrefix(name, "com.amazonaws") {
+			continue // AWS-managed lists: entries are not exported; rules using them match nothing
 		}
-		m.Protocol = e.Protocol
-		if e.CidrBlock != "" {
-			m.CIDR = l.prefix(file, f+".CidrBlock", e.CidrBlock)
-		} else {
-			m.CIDR = l.prefix(file, f+".Ipv6CidrBlock", e.Ipv6CidrBlock)
+		family := l.str(p, "AddressFamily")
+		if family != "" && family != "IPv4" && family != "IPv6" {
+			l.failf(p.file, p.child("AddressFamily"), "%q is neither IPv4 nor IPv6", family)
 		}
-		if e.PortRange != nil && (e.Protocol == "6" || e.Protocol == "17") {
-			m.HasPorts, m.FromPort, m.ToPort = true, e.PortRange.From, e.PortRange.To
+		m := &model.PrefixList{ID: id, Name: name, OwnerID: owner, IPv6: family == "IPv6"}
+		if _, ok := l.field(p, "MaxEntries").v.(float64); ok {
+			m.MaxEntries = int(l.integer(p, "MaxEntries", 1, 1000))
 		}
-		if e.IcmpTypeCode != nil && (e.Protocol == "1" || (e.Protocol == "58" && m.CIDR.Addr().Is6())) {
-			m.HasICMP, m.ICMPType, m.ICMPCode = true, e.IcmpTypeCode.Type, e.IcmpTypeCode.Code
+		if l.err != nil {
+			return nil
 		}
-		n.Entries = append(n.Entries, m)
+		file := "get-managed-prefix-list-entries-" + id + ".json"
+		entries := l.read(file, "aws ec2 get-managed-prefix-list-entries --prefix-list-id "+id)
+		if l.err != nil {
+			l.err = fmt.Errorf("prefix list %s (describe-managed-prefix-lists.json %s): %w", id, p.path, l.err)
+			return nil
+		}
+		for _, e := range l.list(entries, "Entries", true) {
+			m.Entries = append(m.Entries, model.PLEntry{CIDR: l.prefix(e, "Cidr")})
+		}
+		out = append(out, m)
 	}
-	for _, as := range a.Associations {
-		n.Assocs = append(n.Assocs, model.NACLAssoc{ID: as.NetworkAclAssociationId, SubnetID: as.SubnetId})
-	}
-	return n
+	return out
 }

@@ -15,17 +15,12 @@ import (
 )
 
 func labCmd() *cobra.Command {
-	dataDir := defaultDataDir()
-	cmd := &cobra.Command{
-		Use:   "lab",
-		Short: "List lab instances and run commands inside them (needs a server running as root)",
-		Long: `Every running instance of a server that runs as root is a lab instance: a network
+	var dataDir string
+	cmd := dataDirCmd("lab", "List lab instances and run commands inside them (needs a server running as root)", `Every running instance of a server that runs as root is a lab instance: a network
 namespace with the private address of its interface, filtered by its security groups.
 
   stockade lab list
-  sudo stockade lab exec i-0123456789abcdef0 -- curl -s http://10.0.1.20:8080/`,
-	}
-	cmd.PersistentFlags().StringVar(&dataDir, "data-dir", dataDir, "data directory of the running server")
+  sudo stockade lab exec i-0123456789abcdef0 -- curl -s http://10.0.1.20:8080/`, &dataDir)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List lab instances with their addresses and namespaces",
@@ -51,8 +46,9 @@ namespace with the private address of its interface, filtered by its security gr
 		Use:   "exec INSTANCE -- COMMAND [ARG...]",
 		Short: "Run a command inside a lab instance's network namespace",
 		Long: `Run a command inside a lab instance's network namespace, with this terminal's input and
-output; its exit status is the command's. The command sees only the instance's eth0, so every
-packet it sends obeys the instance's security groups and its subnet's network ACL.`,
+output; its exit status is the command's. The command sees only the instance's interfaces (eth0,
+and eth1... for an instance with several network interfaces), so every packet it sends obeys
+the security groups of the interface it leaves through and its subnet's network ACL.`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ins, err := adminapi.Dial(dataDir).LabInstances(cmd.Context())

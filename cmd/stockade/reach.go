@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stockade/stockade/adminapi"
+	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/reach"
 	"github.com/stockade/stockade/snapshot"
@@ -27,10 +28,7 @@ type reachConfig struct {
 }
 
 func reachCmd() *cobra.Command {
-	cfg := reachConfig{DataDir: defaultDataDir(), Region: os.Getenv("AWS_REGION"), q: reach.Question{Protocol: "tcp"}}
-	if cfg.Region == "" {
-		cfg.Region = "us-east-1"
-	}
+	cfg := reachConfig{Region: defaultRegion(), q: reach.Question{Protocol: "tcp"}}
 	cmd := &cobra.Command{
 		Use:   "reach (--from A --to B | --to B | --from A | --exposed) [--snapshot DIR]",
 		Short: "Answer reachability questions for a running server's account or a snapshot of a real AWS account",
@@ -58,15 +56,22 @@ by the AWS CLI against a real AWS account:
   aws ec2 describe-network-interfaces > DIR/describe-network-interfaces.json
   aws ec2 describe-network-acls > DIR/describe-network-acls.json
   aws ec2 describe-managed-prefix-lists > DIR/describe-managed-prefix-lists.json
-  aws ec2 get-managed-prefix-list-entries --prefix-list-id PL > DIR/get-managed-prefix-list-entries-PL.json`,
+  aws ec2 get-managed-prefix-list-entries --prefix-list-id PL > DIR/get-managed-prefix-list-entries-PL.json
+
+(the last once per customer-managed prefix list). Every file is required; a missing file or
+field is an error naming the file and the field's JSON path, never a different answer.
+
+Exit status: 0 when the answer is REACHABLE (and for --to, --from and --exposed, which list
+rather than decide), 1 when it is NOT REACHABLE, 2 on any error (bad usage, an incomplete
+snapshot, no server). --port is required with tcp and udp.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runReach(cmd, cfg) },
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Snapshot, "snapshot", "", "directory of AWS CLI JSON files (instead of a running server)")
-	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "data directory of the running server")
+	dataDirFlag(cmd, &cfg.DataDir, "data directory of the running server")
 	f.StringVar(&cfg.Account, "account", "", "account name or ID on the running server (default: the administrator's)")
-	f.StringVar(&cfg.Region, "region", cfg.Region, "region on the running server (default: $AWS_REGION or us-east-1)")
+	f.StringVar(&cfg.Region, "region", cfg.Region, "region on the running server (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)")
 	f.StringVar(&cfg.From, "from", "", "source: interface ID, instance ID or IP address")
 	f.StringVar(&cfg.To, "to", "", "destination: interface ID, instance ID or IP address")
 	f.BoolVar(&cfg.Exposed, "exposed", false, "list what every interface lets in from outside its VPC")
@@ -82,6 +87,11 @@ by the AWS CLI against a real AWS account:
 func runReach(cmd *cobra.Command, cfg reachConfig) error {
 	if cfg.Exposed == (cfg.From != "" || cfg.To != "") {
 		return errors.New("ask one question: --from and --to, --to alone, --from alone, or --exposed")
+	}
+	if cfg.From != "" && cfg.To != "" && !cmd.Flags().Changed("port") {
+		if p, _ := model.NormalizeProtocol(cfg.q.Protocol); p == model.ProtoTCP || p == model.ProtoUDP {
+			return fmt.Errorf("--port is required with --protocol %s (the destination port to ask about)", cfg.q.Protocol)
+		}
 	}
 	var snap netmap.Snapshot
 	var err error
@@ -123,9 +133,15 @@ func runReach(cmd *cobra.Command, cfg reachConfig) error {
 			return err
 		}
 		if cfg.JSON {
-			return writeJSON(out, ans)
+			if err := writeJSON(out, ans); err != nil || ans.Reachable {
+				return err
+			}
+			return exitNotReachable
 		}
 		ans.WriteText(out)
+		if !ans.Reachable {
+			return exitNotReachable
+		}
 		return nil
 	}
 	target, egress := cfg.To, false
@@ -141,6 +157,17 @@ func runReach(cmd *cobra.Command, cfg reachConfig) error {
 	}
 	acc.WriteText(out)
 	return nil
+}
+
+// defaultRegion is the region the AWS CLI would use: $AWS_REGION, else $AWS_DEFAULT_REGION
+// (which the README exports), else us-east-1.
+func defaultRegion() string {
+	for _, v := range []string{"AWS_REGION", "AWS_DEFAULT_REGION"} {
+		if r := os.Getenv(v); r != "" {
+			return r
+		}
+	}
+	return "us-east-1"
 }
 
 func writeJSON(w io.Writer, v any) error {

@@ -23,6 +23,7 @@ import (
 	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/auth/sigv4"
 	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/datadir"
 	"github.com/stockade/stockade/ec2api"
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store/bolt"
@@ -44,16 +45,6 @@ type serverConfig struct {
 	LabPrefix string
 	KeepLab   bool
 	Resync    time.Duration
-}
-
-func defaultDataDir() string {
-	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
-		return filepath.Join(d, "stockade")
-	}
-	if h, err := os.UserHomeDir(); err == nil {
-		return filepath.Join(h, ".local", "share", "stockade")
-	}
-	return "stockade-data"
 }
 
 func serverCmd() *cobra.Command {
@@ -131,8 +122,8 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	defer stop()
 	start := time.Now()
 
-	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return fmt.Errorf("data directory: %w", err)
+	if err := datadir.Prepare(cfg.DataDir); err != nil {
+		return err
 	}
 	st, err := bolt.Open(filepath.Join(cfg.DataDir, "stockade.db"), bolt.Options{})
 	if err != nil {
@@ -208,7 +199,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 			return nil
 		})
 		return snap, err
-	}, enf.labList()), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+	}, enf.labList(), log), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 
 	endpoint := "http://" + ln.Addr().String()
 	log.Info("stockade server ready", "endpoint", endpoint, "data_dir", cfg.DataDir,
