@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -70,6 +71,7 @@ func TestAccountsPersist(t *testing.T) {
 	for _, a := range r.List() {
 		names = append(names, a.Name)
 	}
+	slices.Sort(names) // List is in ID order, and IDs are random
 	if diff := cmp.Diff([]string{"admin", "alice"}, names); diff != "" {
 		t.Errorf("List (-want +got):\n%s", diff)
 	}
