@@ -39,13 +39,20 @@ var (
 	logGroupRE  = regexp.MustCompile(`^[\w./#-]{1,512}$`)
 )
 
+// CreateFlowLogsOutput is what CreateFlowLogs returns: the IDs of the flow logs it created
+// and the resources it could not act on.
+type CreateFlowLogsOutput struct {
+	IDs    []string
+	Failed []FlowLogFailure
+}
+
 // CreateFlowLogs validates the definition once, then creates one flow log per resource;
 // resources that do not exist, already have this flow log or are at the limit are reported
 // in the failures, as EC2 does, while the others are created.
-func (s *Service) CreateFlowLogs(ctx context.Context, t Tenant, in CreateFlowLogsInput) ([]string, []FlowLogFailure, Result, error) {
+func (s *Service) CreateFlowLogs(ctx context.Context, t Tenant, in CreateFlowLogsInput) (CreateFlowLogsOutput, Result, error) {
 	tmpl, err := flowLogTemplate(t, in)
 	if err != nil {
-		return nil, nil, Result{}, err
+		return CreateFlowLogsOutput{}, Result{}, err
 	}
 	var ids []string
 	var failed []FlowLogFailure
@@ -87,7 +94,7 @@ func (s *Service) CreateFlowLogs(ctx context.Context, t Tenant, in CreateFlowLog
 		}
 		return nil
 	})
-	return ids, failed, res, err
+	return CreateFlowLogsOutput{IDs: ids, Failed: failed}, res, err
 }
 
 // flowLogTemplate validates what is common to every flow log of the request.
@@ -193,8 +200,15 @@ func (tn *tenant) flowLogTarget(typ, id string) error {
 	return err
 }
 
+// DeleteFlowLogsInput are DeleteFlowLogs' parameters.
+type DeleteFlowLogsInput struct {
+	IDs    []string
+	DryRun bool
+}
+
 // DeleteFlowLogs deletes flow logs; unknown IDs are reported as failures.
-func (s *Service) DeleteFlowLogs(ctx context.Context, t Tenant, ids []string, dryRun bool) ([]FlowLogFailure, Result, error) {
+func (s *Service) DeleteFlowLogs(ctx context.Context, t Tenant, in DeleteFlowLogsInput) ([]FlowLogFailure, Result, error) {
+	ids := in.IDs
 	if len(ids) == 0 {
 		return nil, Result{}, model.Missing("FlowLogId")
 	}
@@ -202,7 +216,7 @@ func (s *Service) DeleteFlowLogs(ctx context.Context, t Tenant, ids []string, dr
 		return nil, Result{}, model.InvalidValue("At most 1000 flow log IDs may be given")
 	}
 	var failed []FlowLogFailure
-	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		for _, id := range ids {
 			if tx.tn.flowLogs[id] == nil {
 				failed = append(failed, FlowLogFailure{id, "InvalidFlowLogId.NotFound", "These flow log ids in the input list are not found: [TotalCount: 1] " + id})

@@ -123,8 +123,9 @@ func (tn *tenant) pathEnd(id string, addr netip.Addr) error {
 }
 
 // DeleteInsightsPath deletes a path that has no analyses left.
-func (s *Service) DeleteInsightsPath(ctx context.Context, t Tenant, id string, dryRun bool) (Result, error) {
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+func (s *Service) DeleteInsightsPath(ctx context.Context, t Tenant, in IDInput) (Result, error) {
+	id := in.ID
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		if _, err := tx.tn.path(id); err != nil {
 			return err
 		}
@@ -154,6 +155,14 @@ func (tn *tenant) analysis(id string) (*model.InsightsAnalysis, error) {
 	return nil, model.InvalidNetworkInsightsAnalysisIdNotFound.New(id)
 }
 
+// StartInsightsAnalysisInput are StartNetworkInsightsAnalysis' parameters.
+type StartInsightsAnalysisInput struct {
+	PathID      string
+	Tags        model.Tags
+	ClientToken string
+	DryRun      bool
+}
+
 // StartInsightsAnalysis analyses a path against the tenant's state as of the call and stores
 // the result: the analysis is complete (succeeded, or failed with a message when an end of the
 // path no longer exists) when the call returns.
@@ -163,11 +172,12 @@ func (tn *tenant) analysis(id string) (*model.InsightsAnalysis, error) {
 // lock, so that the tenant's other writes are not held behind it. Only storing the result is a
 // write, which checks again that the path exists and replays a token another call with the
 // same ClientToken completed in the meantime.
-func (s *Service) StartInsightsAnalysis(ctx context.Context, t Tenant, pathID string, tags model.Tags, token string, dryRun bool) (*model.InsightsAnalysis, Result, error) {
+func (s *Service) StartInsightsAnalysis(ctx context.Context, t Tenant, in StartInsightsAnalysisInput) (*model.InsightsAnalysis, Result, error) {
+	pathID, tags, token, dryRun := in.PathID, in.Tags, in.ClientToken, in.DryRun
 	if err := model.ValidateClientToken(token); err != nil {
 		return nil, Result{}, err
 	}
-	fp := fingerprint("StartNetworkInsightsAnalysis", []any{pathID, tags})
+	fp := fingerprint("StartNetworkInsightsAnalysis", []any{pathID, tags}) // as before the input struct: stored tokens stay valid
 	var (
 		prev  *model.InsightsAnalysis
 		path  *model.InsightsPath
@@ -262,8 +272,9 @@ func (tn *tenant) snapshot() netmap.Snapshot {
 }
 
 // DeleteInsightsAnalysis deletes an analysis.
-func (s *Service) DeleteInsightsAnalysis(ctx context.Context, t Tenant, id string, dryRun bool) (Result, error) {
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+func (s *Service) DeleteInsightsAnalysis(ctx context.Context, t Tenant, in IDInput) (Result, error) {
+	id := in.ID
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		if _, err := tx.tn.analysis(id); err != nil {
 			return err
 		}

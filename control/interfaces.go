@@ -245,8 +245,9 @@ func mergeConnTrack(base model.ConnTrack, ct *model.ConnTrack) model.ConnTrack {
 }
 
 // DeleteENI deletes an interface that is not attached.
-func (s *Service) DeleteENI(ctx context.Context, t Tenant, id string, dryRun bool) (Result, error) {
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+func (s *Service) DeleteENI(ctx context.Context, t Tenant, in IDInput) (Result, error) {
+	id := in.ID
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		n, err := tx.tn.eni(id)
 		if err != nil {
 			return err

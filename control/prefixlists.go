@@ -226,12 +226,13 @@ func referencesPL(g *model.Group, id string) bool {
 }
 
 // DeletePrefixList deletes a list that no rule references.
-func (s *Service) DeletePrefixList(ctx context.Context, t Tenant, id string, dryRun bool) (*model.PrefixList, Result, error) {
+func (s *Service) DeletePrefixList(ctx context.Context, t Tenant, in IDInput) (*model.PrefixList, Result, error) {
+	id := in.ID
 	if id == "" {
 		return nil, Result{}, model.Missing("PrefixListId")
 	}
 	var pl *model.PrefixList
-	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		var err error
 		if pl, err = tx.tn.prefixList(id); err != nil {
 			return err

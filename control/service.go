@@ -133,6 +133,13 @@ type Result struct {
 	Revision int64
 }
 
+// IDInput is the input of the actions that name one resource by ID and take nothing else
+// (DeleteVpc, DeleteSubnet, DeleteNetworkInterface, …).
+type IDInput struct {
+	ID     string
+	DryRun bool
+}
+
 // write runs fn with the tenant's write lock held and commits what it staged as one store
 // transaction. If fn fails or dryRun is set, every change fn made to memory is undone.
 //

@@ -24,8 +24,16 @@ func (tx *tx) taggable(id string) (model.Tags, func(model.Tags), error) {
 	return nil, nil, model.InvalidID.Errorf("The ID '%s' is not valid", id)
 }
 
+// CreateTagsInput are CreateTags' parameters.
+type CreateTagsInput struct {
+	IDs    []string
+	Tags   model.Tags
+	DryRun bool
+}
+
 // CreateTags adds or overwrites tags on up to 1000 resources, all or nothing.
-func (s *Service) CreateTags(ctx context.Context, t Tenant, ids []string, tags model.Tags, dryRun bool) (Result, error) {
+func (s *Service) CreateTags(ctx context.Context, t Tenant, in CreateTagsInput) (Result, error) {
+	ids, tags := in.IDs, in.Tags
 	if len(ids) == 0 {
 		return Result{}, model.Missing("ResourceId")
 	}
@@ -40,7 +48,7 @@ func (s *Service) CreateTags(ctx context.Context, t Tenant, ids []string, tags m
 			return Result{}, err
 		}
 	}
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		for _, id := range ids {
 			old, store, err := tx.taggable(id)
 			if err != nil {
@@ -62,9 +70,17 @@ func (s *Service) CreateTags(ctx context.Context, t Tenant, ids []string, tags m
 	})
 }
 
+// DeleteTagsInput are DeleteTags' parameters.
+type DeleteTagsInput struct {
+	IDs    []string
+	Tags   []TagChange // none: every user tag
+	DryRun bool
+}
+
 // DeleteTags removes tags (spec §1.4): a key alone deletes it whatever its value, a key with a
 // value only when the value matches, and no tags at all deletes every user tag.
-func (s *Service) DeleteTags(ctx context.Context, t Tenant, ids []string, tags []TagChange, dryRun bool) (Result, error) {
+func (s *Service) DeleteTags(ctx context.Context, t Tenant, in DeleteTagsInput) (Result, error) {
+	ids, tags := in.IDs, in.Tags
 	if len(ids) == 0 {
 		return Result{}, model.Missing("ResourceId")
 	}
@@ -76,7 +92,7 @@ func (s *Service) DeleteTags(ctx context.Context, t Tenant, ids []string, tags [
 			return Result{}, model.InvalidValue("Tag keys starting with 'aws:' are reserved for internal use")
 		}
 	}
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		for _, id := range ids {
 			old, store, err := tx.taggable(id)
 			if err != nil {
