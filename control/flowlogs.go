@@ -229,19 +229,6 @@ func (s *Service) DeleteFlowLogs(ctx context.Context, t Tenant, in DeleteFlowLog
 	return failed, res, err
 }
 
-// FlowLogs returns every flow log, sorted by ID.
-func (v View) FlowLogs() []*model.FlowLog {
-	return sorted(v.tn.flowLogs, func(x *model.FlowLog) string { return x.ID })
-}
-
-// FlowLog returns a flow log or EC2's not-found error.
-func (v View) FlowLog(id string) (*model.FlowLog, error) {
-	if f := v.tn.flowLogs[id]; f != nil {
-		return f, nil
-	}
-	return nil, model.InvalidFlowLogIdNotFound.New(id)
-}
-
 // dropFlowLogs deletes the flow logs of a resource that is being deleted.
 func (tx *tx) dropFlowLogs(resourceID string) {
 	for id, f := range tx.tn.flowLogs {

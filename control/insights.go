@@ -264,13 +264,6 @@ func analyse(snap netmap.Snapshot, p *model.InsightsPath, out *model.InsightsAna
 	return nil
 }
 
-// snapshot is the tenant's network as the policy engine sees it.
-func (tn *tenant) snapshot() netmap.Snapshot {
-	v := View{tn}
-	return netmap.Snapshot{VPCs: v.VPCs(), Subnets: v.Subnets(), ENIs: v.ENIs(), Groups: v.Groups(),
-		PrefixLists: v.PrefixLists(), NACLs: v.NACLs()}
-}
-
 // DeleteInsightsAnalysis deletes an analysis.
 func (s *Service) DeleteInsightsAnalysis(ctx context.Context, t Tenant, in IDInput) (Result, error) {
 	id := in.ID
@@ -282,22 +275,3 @@ func (s *Service) DeleteInsightsAnalysis(ctx context.Context, t Tenant, in IDInp
 		return nil
 	})
 }
-
-// Snapshot is the tenant's network for the policy engine and the analyser.
-func (v View) Snapshot() netmap.Snapshot { return v.tn.snapshot() }
-
-// InsightsPaths returns every Network Insights path, sorted by ID.
-func (v View) InsightsPaths() []*model.InsightsPath {
-	return sorted(v.tn.paths, func(x *model.InsightsPath) string { return x.ID })
-}
-
-// InsightsPath returns a path or EC2's not-found error.
-func (v View) InsightsPath(id string) (*model.InsightsPath, error) { return v.tn.path(id) }
-
-// InsightsAnalyses returns every analysis, sorted by ID.
-func (v View) InsightsAnalyses() []*model.InsightsAnalysis {
-	return sorted(v.tn.analyses, func(x *model.InsightsAnalysis) string { return x.ID })
-}
-
-// InsightsAnalysis returns an analysis or EC2's not-found error.
-func (v View) InsightsAnalysis(id string) (*model.InsightsAnalysis, error) { return v.tn.analysis(id) }

@@ -438,14 +438,3 @@ func (tn *tenant) instance(id string) (*model.Instance, error) {
 func (tn *tenant) expired(in *model.Instance) bool {
 	return !in.TerminatedAt.IsZero() && tn.now().Sub(in.TerminatedAt) > model.TerminatedVisibleFor
 }
-
-// InstanceENIs returns an instance's interfaces that still exist, primary first.
-func (v View) InstanceENIs(in *model.Instance) []*model.NetworkInterface {
-	var out []*model.NetworkInterface
-	for _, id := range in.InterfaceIDs {
-		if n := v.tn.enis[id]; n != nil && n.Attachment != nil && n.Attachment.InstanceID == in.ID {
-			out = append(out, n)
-		}
-	}
-	return out
-}

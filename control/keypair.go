@@ -3,7 +3,6 @@ package control
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/stockade/stockade/keypair"
 	"github.com/stockade/stockade/model"
@@ -166,18 +165,4 @@ func (s *Service) DeleteKeyPair(ctx context.Context, t Tenant, in DeleteKeyPairI
 		return nil
 	})
 	return deleted, res, err
-}
-
-// KeyPair finds a key pair by name or ID with EC2's not-found error.
-func (v View) KeyPair(name, id string) (*model.KeyPair, error) {
-	if id != "" {
-		if kp := v.tn.keyPairs[id]; kp != nil {
-			return kp, nil
-		}
-		return nil, model.InvalidKeyPairNotFound.New(id)
-	}
-	if kp := v.tn.keyPairByName(strings.TrimSpace(name)); kp != nil {
-		return kp, nil
-	}
-	return nil, model.InvalidKeyPairNotFound.New(name)
 }

@@ -371,14 +371,6 @@ func (tn *tenant) nacl(id string) (*model.NACL, error) {
 	return nil, model.InvalidNetworkAclIDNotFound.New(id)
 }
 
-// NACLs returns every network ACL, sorted by ID.
-func (v View) NACLs() []*model.NACL {
-	return sorted(v.tn.nacls, func(x *model.NACL) string { return x.ID })
-}
-
-// NACL returns a network ACL or EC2's not-found error.
-func (v View) NACL(id string) (*model.NACL, error) { return v.tn.nacl(id) }
-
 // SortedEntries returns a NACL's entries in evaluation order: ingress, then egress, each by rule
 // number.
 func SortedEntries(n *model.NACL) []model.NACLEntry {

@@ -257,22 +257,3 @@ func (tn *tenant) prefixList(id string) (*model.PrefixList, error) {
 	}
 	return nil, model.InvalidPrefixListIDNotFound.New(id)
 }
-
-// PrefixLists returns every prefix list, sorted by ID.
-func (v View) PrefixLists() []*model.PrefixList {
-	return sorted(v.tn.prefixLists, func(x *model.PrefixList) string { return x.ID })
-}
-
-// PrefixList returns a list or EC2's not-found error.
-func (v View) PrefixList(id string) (*model.PrefixList, error) { return v.tn.prefixList(id) }
-
-// PrefixListUsers returns the groups whose rules reference the list, sorted by ID.
-func (v View) PrefixListUsers(id string) []*model.Group {
-	var out []*model.Group
-	for _, g := range v.Groups() {
-		if referencesPL(g, id) {
-			out = append(out, g)
-		}
-	}
-	return out
-}

@@ -2,8 +2,6 @@ package control
 
 import (
 	"context"
-	"slices"
-	"strings"
 
 	"github.com/stockade/stockade/model"
 )
@@ -125,18 +123,4 @@ type TaggedResource struct {
 	ID   string
 	Type string // EC2's resource type: "security-group", "vpc", …
 	Tags model.Tags
-}
-
-// Tagged lists every resource that has tags, in ID order, with its EC2 resource type.
-func (v View) Tagged() []TaggedResource {
-	var out []TaggedResource
-	for _, k := range kinds {
-		k.tagged(v.tn, func(id, typ string, tags model.Tags) {
-			if len(tags) > 0 && (typ != "instance" || !v.tn.expired(v.tn.instances[id])) {
-				out = append(out, TaggedResource{id, typ, tags})
-			}
-		})
-	}
-	slices.SortFunc(out, func(a, b TaggedResource) int { return strings.Compare(a.ID, b.ID) })
-	return out
 }
