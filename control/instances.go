@@ -359,6 +359,7 @@ func (s *Service) TerminateInstances(ctx context.Context, t Tenant, in Terminate
 				set(tx, tx.tn.enis, kindENI, eid, d)
 			}
 			set(tx, tx.tn.instances, kindInstance, id, c)
+			tx.schedulePurge()
 		}
 		return nil
 	})

@@ -176,6 +176,7 @@ func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *
 		tn.mu.Unlock()
 		return Result{}, model.DryRunOperation.New()
 	}
+	tx.purge() // retention.go: what has aged out goes in the same transaction
 	if len(tx.ops) == 0 {
 		seq := tn.staged
 		tn.mu.Unlock()

@@ -45,6 +45,10 @@ type tenant struct {
 	durableMu   sync.Mutex
 	durableCond *sync.Cond
 	durable     uint64
+	// purgeAt is when the next terminated instance expires (zero: none does); it holds only
+	// while purgeKnown (see purge).
+	purgeKnown bool
+	purgeAt    time.Time
 
 	vpcs        map[string]*model.VPC
 	subnets     map[string]*model.Subnet
