@@ -30,8 +30,9 @@ type FlowLogFailure struct {
 	ResourceID, Code, Message string
 }
 
-// MaxFlowLogsPerResource is AWS's limit of flow logs on one VPC, subnet or interface.
-const MaxFlowLogsPerResource = 2
+func flowLogFailure(resourceID string, e *model.Error) FlowLogFailure {
+	return FlowLogFailure{resourceID, e.Code, e.Message}
+}
 
 var (
 	s3Arn       = regexp.MustCompile(`^arn:aws:s3:::[a-z0-9][a-z0-9.-]{1,61}[a-z0-9](/[^\s]*)?$`)
@@ -64,8 +65,7 @@ func (s *Service) CreateFlowLogs(ctx context.Context, t Tenant, in CreateFlowLog
 		}
 		for _, rid := range in.ResourceIDs {
 			if err := tx.tn.flowLogTarget(in.ResourceType, rid); err != nil {
-				me := err.(*model.Error)
-				failed = append(failed, FlowLogFailure{rid, me.Code, me.Message})
+				failed = append(failed, flowLogFailure(rid, err.(*model.Error)))
 				continue
 			}
 			n := 0
@@ -78,10 +78,10 @@ func (s *Service) CreateFlowLogs(ctx context.Context, t Tenant, in CreateFlowLog
 			}
 			switch {
 			case dup:
-				failed = append(failed, FlowLogFailure{rid, "FlowLogAlreadyExists", "Error. There is an existing Flow Log with the same configuration and log destination."})
+				failed = append(failed, flowLogFailure(rid, model.FlowLogAlreadyExists.New()))
 				continue
-			case n >= MaxFlowLogsPerResource:
-				failed = append(failed, FlowLogFailure{rid, "FlowLogsLimitExceeded", "The maximum number of flow logs for this resource has been reached."})
+			case n >= s.cfg.Quotas.FlowLogsPerResource:
+				failed = append(failed, flowLogFailure(rid, model.FlowLogsLimitExceeded.New()))
 				continue
 			}
 			f := tmpl

@@ -1,9 +1,11 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/stockade/stockade/model"
@@ -67,6 +69,9 @@ func (s *Service) CreateInsightsPath(ctx context.Context, t Tenant, in CreateIns
 				out = tx.tn.paths[prev[0]]
 			}
 			return err
+		}
+		if len(tx.tn.paths) >= s.cfg.Quotas.InsightsPaths {
+			return model.ResourceLimitExceeded.Errorf("You have exceeded an Amazon EC2 resource limit: at most %d Network Insights paths per Region.", s.cfg.Quotas.InsightsPaths)
 		}
 		if err := tx.tn.pathEnd(in.Source, p.SourceIP); err != nil {
 			return err
@@ -224,6 +229,7 @@ func (s *Service) StartInsightsAnalysis(ctx context.Context, t Tenant, in StartI
 			return err
 		}
 		a.ID = model.NewID(model.PrefixAnalysis)
+		tx.dropOldAnalyses(pathID, s.cfg.Quotas.AnalysesPerPath-1)
 		set(tx, tx.tn.analyses, kindAnalysis, a.ID, a)
 		tx.remember("StartNetworkInsightsAnalysis", token, fp, a.ID)
 		out = a
@@ -274,4 +280,24 @@ func (s *Service) DeleteInsightsAnalysis(ctx context.Context, t Tenant, in IDInp
 		set[model.InsightsAnalysis](tx, tx.tn.analyses, kindAnalysis, id, nil)
 		return nil
 	})
+}
+
+// dropOldAnalyses deletes a path's oldest analyses (by start time, then ID) until at most keep
+// are left (Quotas.AnalysesPerPath).
+func (tx *tx) dropOldAnalyses(pathID string, keep int) {
+	var of []*model.InsightsAnalysis
+	for _, a := range tx.tn.analyses {
+		if a.PathID == pathID {
+			of = append(of, a)
+		}
+	}
+	if len(of) <= keep {
+		return
+	}
+	slices.SortFunc(of, func(a, b *model.InsightsAnalysis) int {
+		return cmp.Or(a.Started.Compare(b.Started), cmp.Compare(a.ID, b.ID))
+	})
+	for _, a := range of[:len(of)-keep] {
+		set[model.InsightsAnalysis](tx, tx.tn.analyses, kindAnalysis, a.ID, nil)
+	}
 }
