@@ -289,18 +289,7 @@ func mustViewOf[T any](t *testing.T, s *Service, tn Tenant, f func(View) T) T {
 // the expired and the oldest go in the transaction that adds a new one.
 func TestClientTokensAreBounded(t *testing.T) {
 	e := newENITestService(t, nil)
-	tokenKeys := func() []string {
-		kvs, _, err := e.st.List(e.ctx, storeKey(eniTenant, kindToken, ""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, kv := range kvs {
-			_, _, id, _ := parseKey(kv.Key)
-			out = append(out, id)
-		}
-		return out
-	}
+	tokenKeys := func() []string { return e.storedIDs(kindToken) }
 	create := func(token string) string {
 		t.Helper()
 		n, _, err := e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID, ClientToken: token})

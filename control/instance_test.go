@@ -522,9 +522,14 @@ func TestTerminateInstances(t *testing.T) {
 func sortedIDs(ids ...string) []string { slices.Sort(ids); return ids }
 
 func idsOf(ins []*model.Instance) []string {
+	return mapIDs(ins, func(in *model.Instance) string { return in.ID })
+}
+
+// mapIDs lists the IDs of xs, in order.
+func mapIDs[T any](xs []*T, id func(*T) string) []string {
 	var out []string
-	for _, in := range ins {
-		out = append(out, in.ID)
+	for _, x := range xs {
+		out = append(out, id(x))
 	}
 	return out
 }

@@ -67,9 +67,7 @@ func TestFlowLogsPerResourceQuota(t *testing.T) {
 // ResourceLimitExceeded and nothing is stored; deleting one makes room.
 func TestInsightsPathQuota(t *testing.T) {
 	e := newENITestService(t, func(c *Config) { c.Quotas.InsightsPaths = 2 })
-	a := eniOK[*model.NetworkInterface](t)(e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID}))
-	b := eniOK[*model.NetworkInterface](t)(e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID}))
-	in := CreateInsightsPathInput{Source: a.ID, Destination: b.ID, Protocol: "tcp"}
+	in := e.pathInput()
 	p1 := eniOK[*model.InsightsPath](t)(e.s.CreateInsightsPath(e.ctx, eniTenant, in))
 	eniOK[*model.InsightsPath](t)(e.s.CreateInsightsPath(e.ctx, eniTenant, in))
 	before := e.storedIDs(kindPath)
@@ -91,9 +89,7 @@ func TestInsightsPathQuota(t *testing.T) {
 // analyses are untouched.
 func TestAnalysesPerPathBound(t *testing.T) {
 	e := newENITestService(t, func(c *Config) { c.Quotas.AnalysesPerPath = 2 })
-	a := eniOK[*model.NetworkInterface](t)(e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID}))
-	b := eniOK[*model.NetworkInterface](t)(e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID}))
-	in := CreateInsightsPathInput{Source: a.ID, Destination: b.ID, Protocol: "tcp"}
+	in := e.pathInput()
 	p := eniOK[*model.InsightsPath](t)(e.s.CreateInsightsPath(e.ctx, eniTenant, in))
 	q := eniOK[*model.InsightsPath](t)(e.s.CreateInsightsPath(e.ctx, eniTenant, in))
 	start := func(path string) string {
@@ -121,9 +117,13 @@ func TestAnalysesPerPathBound(t *testing.T) {
 }
 
 func idsOfAnalyses(as []*model.InsightsAnalysis) []string {
-	var out []string
-	for _, a := range as {
-		out = append(out, a.ID)
-	}
-	return out
+	return mapIDs(as, func(a *model.InsightsAnalysis) string { return a.ID })
+}
+
+// pathInput creates two interfaces and returns a path between them.
+func (e *eniEnv) pathInput() CreateInsightsPathInput {
+	e.t.Helper()
+	a := eniOK[*model.NetworkInterface](e.t)(e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID}))
+	b := eniOK[*model.NetworkInterface](e.t)(e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID}))
+	return CreateInsightsPathInput{Source: a.ID, Destination: b.ID, Protocol: "tcp"}
 }
