@@ -44,7 +44,7 @@ func TestENIIPv6Addresses(t *testing.T) {
 		t.Fatalf("IPv6 on an IPv4-only subnet: %v", n.IPv6)
 	}
 	// Deleting an interface frees its addresses.
-	if _, err := e.s.DeleteENI(e.ctx, eniTenant, a.ID, false); err != nil {
+	if _, err := e.s.DeleteENI(e.ctx, eniTenant, IDInput{ID: a.ID}); err != nil {
 		t.Fatal(err)
 	}
 	if d := e.createENI(CreateENIInput{SubnetID: sn.ID, IPv6Count: 1}); !slices.Equal(d.IPv6, []netip.Addr{at(4)}) {

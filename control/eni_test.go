@@ -323,7 +323,7 @@ func TestENIAddressAllocation(t *testing.T) {
 
 	// Free .6 and .9: the next two interfaces get them, lowest first.
 	for _, i := range []int{2, 5} {
-		if _, err := e.s.DeleteENI(e.ctx, eniTenant, got[i].ID, false); err != nil {
+		if _, err := e.s.DeleteENI(e.ctx, eniTenant, IDInput{ID: got[i].ID}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -435,27 +435,27 @@ func TestDeleteENI(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := e.snapshot()
-			_, err := e.s.DeleteENI(e.ctx, eniTenant, tt.id, tt.dryRun)
+			_, err := e.s.DeleteENI(e.ctx, eniTenant, IDInput{ID: tt.id, DryRun: tt.dryRun})
 			eniCheckErr(t, err, tt.code, tt.msg)
 			e.checkUnchanged(before)
 		})
 	}
 
 	// The interface holds its group: the group cannot go before it.
-	if _, _, err := e.s.DeleteGroup(e.ctx, eniTenant, GroupRef{ID: e.web.ID}, false); eniCode(err) != "DependencyViolation" {
+	if _, _, err := e.s.DeleteGroup(e.ctx, eniTenant, DeleteGroupInput{Group: GroupRef{ID: e.web.ID}}); eniCode(err) != "DependencyViolation" {
 		t.Fatalf("deleting a group an interface carries: %v", err)
 	}
-	res, err := e.s.DeleteENI(e.ctx, eniTenant, free.ID, false)
+	res, err := e.s.DeleteENI(e.ctx, eniTenant, IDInput{ID: free.ID})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Revision != e.s.Revision() {
 		t.Errorf("result revision %d, store at %d", res.Revision, e.s.Revision())
 	}
-	if _, err := e.s.DeleteENI(e.ctx, eniTenant, free.ID, false); eniCode(err) != "InvalidNetworkInterfaceID.NotFound" {
+	if _, err := e.s.DeleteENI(e.ctx, eniTenant, IDInput{ID: free.ID}); eniCode(err) != "InvalidNetworkInterfaceID.NotFound" {
 		t.Errorf("second delete: %v", err)
 	}
-	if _, _, err := e.s.DeleteGroup(e.ctx, eniTenant, GroupRef{ID: e.web.ID}, false); err != nil {
+	if _, _, err := e.s.DeleteGroup(e.ctx, eniTenant, DeleteGroupInput{Group: GroupRef{ID: e.web.ID}}); err != nil {
 		t.Errorf("deleting the group after its interface: %v", err)
 	}
 	// Its address is free again.
@@ -547,11 +547,11 @@ func TestModifyENI(t *testing.T) {
 		})
 	}
 	// The old groups are released: web is deletable now.
-	if _, _, err := e.s.DeleteGroup(e.ctx, eniTenant, GroupRef{ID: e.web.ID}, false); err != nil {
+	if _, _, err := e.s.DeleteGroup(e.ctx, eniTenant, DeleteGroupInput{Group: GroupRef{ID: e.web.ID}}); err != nil {
 		t.Errorf("deleting a group the interface no longer carries: %v", err)
 	}
 	// The primary interface was kept on termination, so it is detached and kept.
-	if _, _, err := e.s.TerminateInstances(e.ctx, eniTenant, []string{resv.Instances[0].ID}, false); err != nil {
+	if _, _, err := e.s.TerminateInstances(e.ctx, eniTenant, TerminateInstancesInput{IDs: []string{resv.Instances[0].ID}}); err != nil {
 		t.Fatal(err)
 	}
 	if got := e.eni(primary.ID); got.Attachment != nil || got.Status() != "available" {

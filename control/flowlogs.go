@@ -30,8 +30,9 @@ type FlowLogFailure struct {
 	ResourceID, Code, Message string
 }
 
-// MaxFlowLogsPerResource is AWS's limit of flow logs on one VPC, subnet or interface.
-const MaxFlowLogsPerResource = 2
+func flowLogFailure(resourceID string, e *model.Error) FlowLogFailure {
+	return FlowLogFailure{resourceID, e.Code, e.Message}
+}
 
 var (
 	// s3Arn is a bucket ARN with an optional prefix of S3's "safe" key characters (AWS's
@@ -64,13 +65,20 @@ func checkDestinationPath(what, v, rest string) error {
 	return nil
 }
 
+// CreateFlowLogsOutput is what CreateFlowLogs returns: the IDs of the flow logs it created
+// and the resources it could not act on.
+type CreateFlowLogsOutput struct {
+	IDs    []string
+	Failed []FlowLogFailure
+}
+
 // CreateFlowLogs validates the definition once, then creates one flow log per resource;
 // resources that do not exist, already have this flow log or are at the limit are reported
 // in the failures, as EC2 does, while the others are created.
-func (s *Service) CreateFlowLogs(ctx context.Context, t Tenant, in CreateFlowLogsInput) ([]string, []FlowLogFailure, Result, error) {
+func (s *Service) CreateFlowLogs(ctx context.Context, t Tenant, in CreateFlowLogsInput) (CreateFlowLogsOutput, Result, error) {
 	tmpl, err := flowLogTemplate(t, in)
 	if err != nil {
-		return nil, nil, Result{}, err
+		return CreateFlowLogsOutput{}, Result{}, err
 	}
 	var ids []string
 	var failed []FlowLogFailure
@@ -82,8 +90,7 @@ func (s *Service) CreateFlowLogs(ctx context.Context, t Tenant, in CreateFlowLog
 		}
 		for _, rid := range in.ResourceIDs {
 			if err := tx.tn.flowLogTarget(in.ResourceType, rid); err != nil {
-				me := err.(*model.Error)
-				failed = append(failed, FlowLogFailure{rid, me.Code, me.Message})
+				failed = append(failed, flowLogFailure(rid, err.(*model.Error)))
 				continue
 			}
 			n := 0
@@ -96,10 +103,10 @@ func (s *Service) CreateFlowLogs(ctx context.Context, t Tenant, in CreateFlowLog
 			}
 			switch {
 			case dup:
-				failed = append(failed, FlowLogFailure{rid, "FlowLogAlreadyExists", "Error. There is an existing Flow Log with the same configuration and log destination."})
+				failed = append(failed, flowLogFailure(rid, model.FlowLogAlreadyExists.New()))
 				continue
-			case n >= MaxFlowLogsPerResource:
-				failed = append(failed, FlowLogFailure{rid, "FlowLogsLimitExceeded", "The maximum number of flow logs for this resource has been reached."})
+			case n >= s.cfg.Quotas.FlowLogsPerResource:
+				failed = append(failed, flowLogFailure(rid, model.FlowLogsLimitExceeded.New()))
 				continue
 			}
 			f := tmpl
@@ -112,7 +119,7 @@ func (s *Service) CreateFlowLogs(ctx context.Context, t Tenant, in CreateFlowLog
 		}
 		return nil
 	})
-	return ids, failed, res, err
+	return CreateFlowLogsOutput{IDs: ids, Failed: failed}, res, err
 }
 
 // flowLogTemplate validates what is common to every flow log of the request.
@@ -224,8 +231,15 @@ func (tn *tenant) flowLogTarget(typ, id string) error {
 	return err
 }
 
+// DeleteFlowLogsInput are DeleteFlowLogs' parameters.
+type DeleteFlowLogsInput struct {
+	IDs    []string
+	DryRun bool
+}
+
 // DeleteFlowLogs deletes flow logs; unknown IDs are reported as failures.
-func (s *Service) DeleteFlowLogs(ctx context.Context, t Tenant, ids []string, dryRun bool) ([]FlowLogFailure, Result, error) {
+func (s *Service) DeleteFlowLogs(ctx context.Context, t Tenant, in DeleteFlowLogsInput) ([]FlowLogFailure, Result, error) {
+	ids := in.IDs
 	if len(ids) == 0 {
 		return nil, Result{}, model.Missing("FlowLogId")
 	}
@@ -233,7 +247,7 @@ func (s *Service) DeleteFlowLogs(ctx context.Context, t Tenant, ids []string, dr
 		return nil, Result{}, model.InvalidValue("At most 1000 flow log IDs may be given")
 	}
 	var failed []FlowLogFailure
-	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		for _, id := range ids {
 			if tx.tn.flowLogs[id] == nil {
 				failed = append(failed, FlowLogFailure{id, "InvalidFlowLogId.NotFound", "These flow log ids in the input list are not found: [TotalCount: 1] " + id})
@@ -244,19 +258,6 @@ func (s *Service) DeleteFlowLogs(ctx context.Context, t Tenant, ids []string, dr
 		return nil
 	})
 	return failed, res, err
-}
-
-// FlowLogs returns every flow log, sorted by ID.
-func (v View) FlowLogs() []*model.FlowLog {
-	return sorted(v.tn.flowLogs, func(x *model.FlowLog) string { return x.ID })
-}
-
-// FlowLog returns a flow log or EC2's not-found error.
-func (v View) FlowLog(id string) (*model.FlowLog, error) {
-	if f := v.tn.flowLogs[id]; f != nil {
-		return f, nil
-	}
-	return nil, model.InvalidFlowLogIdNotFound.New(id)
 }
 
 // dropFlowLogs deletes the flow logs of a resource that is being deleted.

@@ -55,9 +55,9 @@ func TestFlowLogDestinationsAreNames(t *testing.T) {
 	before := s.Revision()
 	for name, in := range bad {
 		t.Run(name, func(t *testing.T) {
-			ids, _, _, err := s.CreateFlowLogs(ctx, alice, in)
-			if code(err) != "InvalidParameter" || len(ids) != 0 {
-				t.Errorf("got %v %v, want InvalidParameter", ids, err)
+			out, _, err := s.CreateFlowLogs(ctx, alice, in)
+			if code(err) != "InvalidParameter" || len(out.IDs) != 0 {
+				t.Errorf("got %v %v, want InvalidParameter", out.IDs, err)
 			}
 		})
 	}
@@ -66,7 +66,7 @@ func TestFlowLogDestinationsAreNames(t *testing.T) {
 	}
 	for _, in := range []CreateFlowLogsInput{cw("vpc-flows"), cw("aws/vpc/flows#1"), cw("a.b_c-d"), cwArn("team.flows"),
 		s3("arn:aws:s3:::flow-bucket"), s3("arn:aws:s3:::flow-bucket/"), s3("arn:aws:s3:::flow-bucket/prod/vpc-1/"), s3("arn:aws:s3:::b-1/it's(ok)!*")} {
-		if _, _, _, err := s.CreateFlowLogs(ctx, alice, in); err != nil {
+		if _, _, err := s.CreateFlowLogs(ctx, alice, in); err != nil {
 			t.Errorf("%q %q refused: %v", in.LogGroupName, in.Destination, err)
 		}
 	}

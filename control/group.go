@@ -76,12 +76,18 @@ func (s *Service) CreateGroup(ctx context.Context, t Tenant, in CreateGroupInput
 	return g, res, err
 }
 
+// DeleteGroupInput are DeleteSecurityGroup's parameters.
+type DeleteGroupInput struct {
+	Group  GroupRef
+	DryRun bool
+}
+
 // DeleteGroup deletes a custom group that no interface uses and no other group references.
 // It returns the deleted group's ID.
-func (s *Service) DeleteGroup(ctx context.Context, t Tenant, ref GroupRef, dryRun bool) (string, Result, error) {
+func (s *Service) DeleteGroup(ctx context.Context, t Tenant, in DeleteGroupInput) (string, Result, error) {
 	var id string
-	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
-		g, err := tx.tn.resolveGroup(ref)
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
+		g, err := tx.tn.resolveGroup(in.Group)
 		if err != nil {
 			return err
 		}

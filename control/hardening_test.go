@@ -242,7 +242,7 @@ func TestAnalysisComputesOutsideTheLock(t *testing.T) {
 		}
 	}
 	t.Cleanup(func() { analyseHook = nil })
-	an, _, err := e.s.StartInsightsAnalysis(e.ctx, eniTenant, p.ID, nil, "tok", false)
+	an, _, err := e.s.StartInsightsAnalysis(e.ctx, eniTenant, StartInsightsAnalysisInput{PathID: p.ID, Tags: nil, ClientToken: "tok"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,21 +254,21 @@ func TestAnalysisComputesOutsideTheLock(t *testing.T) {
 	}
 	// The same token replays the stored analysis without running the analyser again.
 	analyseHook = func() { hookErr = errors.New("a replayed analysis ran the analyser") }
-	again, _, err := e.s.StartInsightsAnalysis(e.ctx, eniTenant, p.ID, nil, "tok", false)
+	again, _, err := e.s.StartInsightsAnalysis(e.ctx, eniTenant, StartInsightsAnalysisInput{PathID: p.ID, Tags: nil, ClientToken: "tok"})
 	if err != nil || again.ID != an.ID || hookErr != nil {
 		t.Errorf("replay: %v %v %v", again, err, hookErr)
 	}
 
 	// The path disappears while the analyser runs: the analysis is refused.
-	if _, err := e.s.DeleteInsightsAnalysis(e.ctx, eniTenant, an.ID, false); err != nil {
+	if _, err := e.s.DeleteInsightsAnalysis(e.ctx, eniTenant, IDInput{ID: an.ID}); err != nil {
 		t.Fatal(err)
 	}
 	analyseHook = func() {
-		if _, err := e.s.DeleteInsightsPath(e.ctx, eniTenant, p.ID, false); err != nil {
+		if _, err := e.s.DeleteInsightsPath(e.ctx, eniTenant, IDInput{ID: p.ID}); err != nil {
 			hookErr = err
 		}
 	}
-	if _, _, err := e.s.StartInsightsAnalysis(e.ctx, eniTenant, p.ID, nil, "", false); code(err) != "InvalidNetworkInsightsPathId.NotFound" || hookErr != nil {
+	if _, _, err := e.s.StartInsightsAnalysis(e.ctx, eniTenant, StartInsightsAnalysisInput{PathID: p.ID, Tags: nil, ClientToken: ""}); code(err) != "InvalidNetworkInsightsPathId.NotFound" || hookErr != nil {
 		t.Errorf("analysis of a path deleted meanwhile: %v (hook: %v)", err, hookErr)
 	}
 	if n := len(mustViewOf(t, e.s, eniTenant, func(v View) []*model.InsightsAnalysis { return v.InsightsAnalyses() })); n != 0 {
@@ -289,18 +289,7 @@ func mustViewOf[T any](t *testing.T, s *Service, tn Tenant, f func(View) T) T {
 // the expired and the oldest go in the transaction that adds a new one.
 func TestClientTokensAreBounded(t *testing.T) {
 	e := newENITestService(t, nil)
-	tokenKeys := func() []string {
-		kvs, _, err := e.st.List(e.ctx, storeKey(eniTenant, kindToken, ""))
-		if err != nil {
-			t.Fatal(err)
-		}
-		var out []string
-		for _, kv := range kvs {
-			_, _, id, _ := parseKey(kv.Key)
-			out = append(out, id)
-		}
-		return out
-	}
+	tokenKeys := func() []string { return e.storedIDs(kindToken) }
 	create := func(token string) string {
 		t.Helper()
 		n, _, err := e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID, ClientToken: token})
@@ -358,7 +347,7 @@ func TestLongClientTokenIsARequestError(t *testing.T) {
 			return err
 		},
 		"CreateFlowLogs": func() error {
-			_, _, _, err := e.s.CreateFlowLogs(e.ctx, eniTenant, CreateFlowLogsInput{ResourceIDs: []string{e.vpc.ID}, ResourceType: "VPC", TrafficType: "ALL",
+			_, _, err := e.s.CreateFlowLogs(e.ctx, eniTenant, CreateFlowLogsInput{ResourceIDs: []string{e.vpc.ID}, ResourceType: "VPC", TrafficType: "ALL",
 				DestType: "s3", Destination: "arn:aws:s3:::bucket", ClientToken: long})
 			return err
 		},
@@ -371,11 +360,11 @@ func TestLongClientTokenIsARequestError(t *testing.T) {
 			return err
 		},
 		"StartNetworkInsightsAnalysis": func() error {
-			_, _, err := e.s.StartInsightsAnalysis(e.ctx, eniTenant, p.ID, nil, long, false)
+			_, _, err := e.s.StartInsightsAnalysis(e.ctx, eniTenant, StartInsightsAnalysisInput{PathID: p.ID, Tags: nil, ClientToken: long})
 			return err
 		},
 		"CreateNetworkAcl": func() error {
-			_, _, err := e.s.CreateNACL(e.ctx, eniTenant, e.vpc.ID, nil, long, false)
+			_, _, err := e.s.CreateNACL(e.ctx, eniTenant, CreateNACLInput{VpcID: e.vpc.ID, Tags: nil, ClientToken: long})
 			return err
 		},
 	} {

@@ -1,9 +1,11 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/stockade/stockade/model"
@@ -68,6 +70,9 @@ func (s *Service) CreateInsightsPath(ctx context.Context, t Tenant, in CreateIns
 			}
 			return err
 		}
+		if len(tx.tn.paths) >= s.cfg.Quotas.InsightsPaths {
+			return model.ResourceLimitExceeded.Errorf("You have exceeded an Amazon EC2 resource limit: at most %d Network Insights paths per Region.", s.cfg.Quotas.InsightsPaths)
+		}
 		if err := tx.tn.pathEnd(in.Source, p.SourceIP); err != nil {
 			return err
 		}
@@ -123,8 +128,9 @@ func (tn *tenant) pathEnd(id string, addr netip.Addr) error {
 }
 
 // DeleteInsightsPath deletes a path that has no analyses left.
-func (s *Service) DeleteInsightsPath(ctx context.Context, t Tenant, id string, dryRun bool) (Result, error) {
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+func (s *Service) DeleteInsightsPath(ctx context.Context, t Tenant, in IDInput) (Result, error) {
+	id := in.ID
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		if _, err := tx.tn.path(id); err != nil {
 			return err
 		}
@@ -154,6 +160,14 @@ func (tn *tenant) analysis(id string) (*model.InsightsAnalysis, error) {
 	return nil, model.InvalidNetworkInsightsAnalysisIdNotFound.New(id)
 }
 
+// StartInsightsAnalysisInput are StartNetworkInsightsAnalysis' parameters.
+type StartInsightsAnalysisInput struct {
+	PathID      string
+	Tags        model.Tags
+	ClientToken string
+	DryRun      bool
+}
+
 // StartInsightsAnalysis analyses a path against the tenant's state as of the call and stores
 // the result: the analysis is complete (succeeded, or failed with a message when an end of the
 // path no longer exists) when the call returns.
@@ -163,11 +177,12 @@ func (tn *tenant) analysis(id string) (*model.InsightsAnalysis, error) {
 // lock, so that the tenant's other writes are not held behind it. Only storing the result is a
 // write, which checks again that the path exists and replays a token another call with the
 // same ClientToken completed in the meantime.
-func (s *Service) StartInsightsAnalysis(ctx context.Context, t Tenant, pathID string, tags model.Tags, token string, dryRun bool) (*model.InsightsAnalysis, Result, error) {
+func (s *Service) StartInsightsAnalysis(ctx context.Context, t Tenant, in StartInsightsAnalysisInput) (*model.InsightsAnalysis, Result, error) {
+	pathID, tags, token, dryRun := in.PathID, in.Tags, in.ClientToken, in.DryRun
 	if err := model.ValidateClientToken(token); err != nil {
 		return nil, Result{}, err
 	}
-	fp := fingerprint("StartNetworkInsightsAnalysis", []any{pathID, tags})
+	fp := fingerprint("StartNetworkInsightsAnalysis", []any{pathID, tags}) // as before the input struct: stored tokens stay valid
 	var (
 		prev  *model.InsightsAnalysis
 		path  *model.InsightsPath
@@ -214,6 +229,7 @@ func (s *Service) StartInsightsAnalysis(ctx context.Context, t Tenant, pathID st
 			return err
 		}
 		a.ID = model.NewID(model.PrefixAnalysis)
+		tx.dropOldAnalyses(pathID, s.cfg.Quotas.AnalysesPerPath-1)
 		set(tx, tx.tn.analyses, kindAnalysis, a.ID, a)
 		tx.remember("StartNetworkInsightsAnalysis", token, fp, a.ID)
 		out = a
@@ -254,16 +270,10 @@ func analyse(snap netmap.Snapshot, p *model.InsightsPath, out *model.InsightsAna
 	return nil
 }
 
-// snapshot is the tenant's network as the policy engine sees it.
-func (tn *tenant) snapshot() netmap.Snapshot {
-	v := View{tn}
-	return netmap.Snapshot{VPCs: v.VPCs(), Subnets: v.Subnets(), ENIs: v.ENIs(), Groups: v.Groups(),
-		PrefixLists: v.PrefixLists(), NACLs: v.NACLs()}
-}
-
 // DeleteInsightsAnalysis deletes an analysis.
-func (s *Service) DeleteInsightsAnalysis(ctx context.Context, t Tenant, id string, dryRun bool) (Result, error) {
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+func (s *Service) DeleteInsightsAnalysis(ctx context.Context, t Tenant, in IDInput) (Result, error) {
+	id := in.ID
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		if _, err := tx.tn.analysis(id); err != nil {
 			return err
 		}
@@ -272,21 +282,22 @@ func (s *Service) DeleteInsightsAnalysis(ctx context.Context, t Tenant, id strin
 	})
 }
 
-// Snapshot is the tenant's network for the policy engine and the analyser.
-func (v View) Snapshot() netmap.Snapshot { return v.tn.snapshot() }
-
-// InsightsPaths returns every Network Insights path, sorted by ID.
-func (v View) InsightsPaths() []*model.InsightsPath {
-	return sorted(v.tn.paths, func(x *model.InsightsPath) string { return x.ID })
+// dropOldAnalyses deletes a path's oldest analyses (by start time, then ID) until at most keep
+// are left (Quotas.AnalysesPerPath).
+func (tx *tx) dropOldAnalyses(pathID string, keep int) {
+	var of []*model.InsightsAnalysis
+	for _, a := range tx.tn.analyses {
+		if a.PathID == pathID {
+			of = append(of, a)
+		}
+	}
+	if len(of) <= keep {
+		return
+	}
+	slices.SortFunc(of, func(a, b *model.InsightsAnalysis) int {
+		return cmp.Or(a.Started.Compare(b.Started), cmp.Compare(a.ID, b.ID))
+	})
+	for _, a := range of[:len(of)-keep] {
+		set[model.InsightsAnalysis](tx, tx.tn.analyses, kindAnalysis, a.ID, nil)
+	}
 }
-
-// InsightsPath returns a path or EC2's not-found error.
-func (v View) InsightsPath(id string) (*model.InsightsPath, error) { return v.tn.path(id) }
-
-// InsightsAnalyses returns every analysis, sorted by ID.
-func (v View) InsightsAnalyses() []*model.InsightsAnalysis {
-	return sorted(v.tn.analyses, func(x *model.InsightsAnalysis) string { return x.ID })
-}
-
-// InsightsAnalysis returns an analysis or EC2's not-found error.
-func (v View) InsightsAnalysis(id string) (*model.InsightsAnalysis, error) { return v.tn.analysis(id) }

@@ -41,7 +41,7 @@ func (e *eniEnv) instance(id string) *model.Instance {
 
 func (e *eniEnv) terminate(ids ...string) []StateChange {
 	e.t.Helper()
-	return eniOK[[]StateChange](e.t)(e.s.TerminateInstances(e.ctx, eniTenant, ids, false))
+	return eniOK[[]StateChange](e.t)(e.s.TerminateInstances(e.ctx, eniTenant, TerminateInstancesInput{IDs: ids}))
 }
 
 // fill creates n interfaces in a subnet, leaving fewer addresses for launches.
@@ -140,7 +140,7 @@ func TestRunInstancesErrors(t *testing.T) {
 // TestRunInstances launches three instances and checks what is returned and what is stored.
 func TestRunInstances(t *testing.T) {
 	e := newENITestService(t, nil)
-	if _, _, _, err := e.s.CreateKeyPair(e.ctx, eniTenant, CreateKeyPairInput{Name: "deploy", Type: "ed25519"}); err != nil {
+	if _, _, err := e.s.CreateKeyPair(e.ctx, eniTenant, CreateKeyPairInput{Name: "deploy", Type: "ed25519"}); err != nil {
 		t.Fatal(err)
 	}
 	userData := []byte(strings.Repeat("x", 16<<10)) // exactly the limit
@@ -282,11 +282,11 @@ func TestRunInstancesPlacement(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, sn := range bobSubnets {
-		if _, err := e.s.DeleteSubnet(e.ctx, bob, sn.ID, false); err != nil {
+		if _, err := e.s.DeleteSubnet(e.ctx, bob, IDInput{ID: sn.ID}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.s.DeleteVPC(e.ctx, bob, bobDefault.ID, false); err != nil {
+	if _, err := e.s.DeleteVPC(e.ctx, bob, IDInput{ID: bobDefault.ID}); err != nil {
 		t.Fatal(err)
 	}
 	for _, in := range []RunInput{{}, {GroupNames: []string{"default"}}} {
@@ -365,7 +365,7 @@ func TestRunInstancesInterfaces(t *testing.T) {
 	if att.Attachment == nil || att.Attachment.InstanceID != in2.ID || att.Attachment.DeleteOnTermination || in2.SubnetID != existing.SubnetID {
 		t.Fatalf("existing interface after launch: %+v", att)
 	}
-	if _, err := e.s.DeleteENI(e.ctx, eniTenant, existing.ID, false); eniCode(err) != "InvalidParameterValue" {
+	if _, err := e.s.DeleteENI(e.ctx, eniTenant, IDInput{ID: existing.ID}); eniCode(err) != "InvalidParameterValue" {
 		t.Errorf("deleting an attached interface: %v", err)
 	}
 	e.terminate(in.ID, in2.ID)
@@ -438,7 +438,7 @@ func TestTerminateInstancesErrors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			before := e.snapshot()
-			out, _, err := e.s.TerminateInstances(e.ctx, eniTenant, tt.ids, tt.dryRun)
+			out, _, err := e.s.TerminateInstances(e.ctx, eniTenant, TerminateInstancesInput{IDs: tt.ids, DryRun: tt.dryRun})
 			eniCheckErr(t, err, tt.code, tt.msg)
 			if tt.code != "DryRunOperation" && out != nil {
 				t.Errorf("failed terminate returned %+v", out)
@@ -456,7 +456,7 @@ func TestTerminateInstances(t *testing.T) {
 	a, b := r.Instances[0].ID, r.Instances[1].ID
 	var avail int
 	e.view(func(v View) { avail = v.Available(e.small) })
-	if _, _, err := e.s.DeleteGroup(e.ctx, eniTenant, GroupRef{ID: e.web.ID}, false); eniCode(err) != "DependencyViolation" {
+	if _, _, err := e.s.DeleteGroup(e.ctx, eniTenant, DeleteGroupInput{Group: GroupRef{ID: e.web.ID}}); eniCode(err) != "DependencyViolation" {
 		t.Fatalf("deleting a group of running instances: %v", err)
 	}
 
@@ -491,7 +491,7 @@ func TestTerminateInstances(t *testing.T) {
 		}
 	})
 	// The interfaces are gone, so their group is free.
-	if _, _, err := e.s.DeleteGroup(e.ctx, eniTenant, GroupRef{ID: e.web.ID}, false); err != nil {
+	if _, _, err := e.s.DeleteGroup(e.ctx, eniTenant, DeleteGroupInput{Group: GroupRef{ID: e.web.ID}}); err != nil {
 		t.Errorf("deleting the group after terminate: %v", err)
 	}
 
@@ -515,16 +515,21 @@ func TestTerminateInstances(t *testing.T) {
 			t.Errorf("Instances() = %v, want only %s", ids, b)
 		}
 	})
-	_, _, err := e.s.TerminateInstances(e.ctx, eniTenant, []string{a}, false)
+	_, _, err := e.s.TerminateInstances(e.ctx, eniTenant, TerminateInstancesInput{IDs: []string{a}})
 	eniCheckErr(t, err, "InvalidInstanceID.NotFound", a)
 }
 
 func sortedIDs(ids ...string) []string { slices.Sort(ids); return ids }
 
 func idsOf(ins []*model.Instance) []string {
+	return mapIDs(ins, func(in *model.Instance) string { return in.ID })
+}
+
+// mapIDs lists the IDs of xs, in order.
+func mapIDs[T any](xs []*T, id func(*T) string) []string {
 	var out []string
-	for _, in := range ins {
-		out = append(out, in.ID)
+	for _, x := range xs {
+		out = append(out, id(x))
 	}
 	return out
 }
@@ -596,7 +601,7 @@ func TestModifyInstance(t *testing.T) {
 	if _, err := e.s.ModifyInstance(e.ctx, eniTenant, ModifyInstanceInput{ID: id, DisableAPITermination: &on}); err != nil {
 		t.Fatal(err)
 	}
-	_, _, err := e.s.TerminateInstances(e.ctx, eniTenant, []string{id}, false)
+	_, _, err := e.s.TerminateInstances(e.ctx, eniTenant, TerminateInstancesInput{IDs: []string{id}})
 	eniCheckErr(t, err, "OperationNotPermitted", id)
 	if _, err := e.s.ModifyInstance(e.ctx, eniTenant, ModifyInstanceInput{ID: id, DisableAPITermination: &off}); err != nil {
 		t.Fatal(err)
@@ -647,7 +652,7 @@ func TestConcurrentLaunches(t *testing.T) {
 					errs <- err
 					return
 				}
-				if _, _, err := e.s.TerminateInstances(e.ctx, eniTenant, instanceIDs(r)[:1], false); err != nil {
+				if _, _, err := e.s.TerminateInstances(e.ctx, eniTenant, TerminateInstancesInput{IDs: instanceIDs(r)[:1]}); err != nil {
 					errs <- err
 					return
 				}

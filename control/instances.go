@@ -303,9 +303,16 @@ type StateChange struct {
 	Previous, Current model.InstanceState
 }
 
+// TerminateInstancesInput are TerminateInstances' parameters.
+type TerminateInstancesInput struct {
+	IDs    []string
+	DryRun bool
+}
+
 // TerminateInstances terminates instances, all or nothing. Interfaces created with the
 // instance are deleted — releasing their groups and addresses — and others detached.
-func (s *Service) TerminateInstances(ctx context.Context, t Tenant, ids []string, dryRun bool) ([]StateChange, Result, error) {
+func (s *Service) TerminateInstances(ctx context.Context, t Tenant, in TerminateInstancesInput) ([]StateChange, Result, error) {
+	ids := in.IDs
 	if len(ids) == 0 {
 		return nil, Result{}, model.Missing("InstanceId")
 	}
@@ -313,7 +320,7 @@ func (s *Service) TerminateInstances(ctx context.Context, t Tenant, ids []string
 		return nil, Result{}, model.InvalidValue("At most 1000 instance IDs may be given")
 	}
 	var out []StateChange
-	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		for _, id := range ids {
 			inst, err := tx.tn.instance(id)
 			if err != nil {
@@ -352,6 +359,7 @@ func (s *Service) TerminateInstances(ctx context.Context, t Tenant, ids []string
 				set(tx, tx.tn.enis, kindENI, eid, d)
 			}
 			set(tx, tx.tn.instances, kindInstance, id, c)
+			tx.schedulePurge()
 		}
 		return nil
 	})
@@ -430,15 +438,4 @@ func (tn *tenant) instance(id string) (*model.Instance, error) {
 // expired reports whether a terminated instance has passed its hour of visibility.
 func (tn *tenant) expired(in *model.Instance) bool {
 	return !in.TerminatedAt.IsZero() && tn.now().Sub(in.TerminatedAt) > model.TerminatedVisibleFor
-}
-
-// InstanceENIs returns an instance's interfaces that still exist, primary first.
-func (v View) InstanceENIs(in *model.Instance) []*model.NetworkInterface {
-	var out []*model.NetworkInterface
-	for _, id := range in.InterfaceIDs {
-		if n := v.tn.enis[id]; n != nil && n.Attachment != nil && n.Attachment.InstanceID == in.ID {
-			out = append(out, n)
-		}
-	}
-	return out
 }

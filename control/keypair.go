@@ -3,7 +3,6 @@ package control
 import (
 	"context"
 	"errors"
-	"strings"
 
 	"github.com/stockade/stockade/keypair"
 	"github.com/stockade/stockade/model"
@@ -18,11 +17,18 @@ type CreateKeyPairInput struct {
 	DryRun bool
 }
 
+// CreateKeyPairOutput is what CreateKeyPair returns: the stored key pair and the private key
+// material, which is never stored.
+type CreateKeyPairOutput struct {
+	KeyPair  *model.KeyPair
+	Material string
+}
+
 // CreateKeyPair generates a key pair, stores its public half and returns the private key
 // material, which is never stored.
-func (s *Service) CreateKeyPair(ctx context.Context, t Tenant, in CreateKeyPairInput) (*model.KeyPair, string, Result, error) {
+func (s *Service) CreateKeyPair(ctx context.Context, t Tenant, in CreateKeyPairInput) (CreateKeyPairOutput, Result, error) {
 	if err := validateKeyName(in.Name); err != nil {
-		return nil, "", Result{}, err
+		return CreateKeyPairOutput{}, Result{}, err
 	}
 	if in.Type == "" {
 		in.Type = "rsa"
@@ -31,13 +37,12 @@ func (s *Service) CreateKeyPair(ctx context.Context, t Tenant, in CreateKeyPairI
 		in.Format = "pem"
 	}
 	if in.Type != "rsa" && in.Type != "ed25519" {
-		return nil, "", Result{}, model.InvalidValue("Value (%s) for parameter keyType is invalid. Valid values: rsa, ed25519", in.Type)
+		return CreateKeyPairOutput{}, Result{}, model.InvalidValue("Value (%s) for parameter keyType is invalid. Valid values: rsa, ed25519", in.Type)
 	}
 	if in.Format != "pem" && in.Format != "ppk" {
-		return nil, "", Result{}, model.InvalidValue("Value (%s) for parameter keyFormat is invalid. Valid values: pem, ppk", in.Format)
+		return CreateKeyPairOutput{}, Result{}, model.InvalidValue("Value (%s) for parameter keyFormat is invalid. Valid values: pem, ppk", in.Format)
 	}
-	var kp *model.KeyPair
-	var material string
+	var out CreateKeyPairOutput
 	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		if err := s.checkNewKey(tx, in.Name); err != nil {
 			return err
@@ -49,17 +54,26 @@ func (s *Service) CreateKeyPair(ctx context.Context, t Tenant, in CreateKeyPairI
 		if err != nil {
 			return internalError(err)
 		}
-		material = c.Material
-		kp = &model.KeyPair{ID: model.NewID(model.PrefixKeyPair), Name: in.Name, Type: c.Type,
+		kp := &model.KeyPair{ID: model.NewID(model.PrefixKeyPair), Name: in.Name, Type: c.Type,
 			Fingerprint: c.Fingerprint, PublicKey: c.PublicKey, CreateTime: tx.now, Tags: in.Tags}
 		set(tx, tx.tn.keyPairs, kindKeyPair, kp.ID, kp)
+		out = CreateKeyPairOutput{KeyPair: kp, Material: c.Material}
 		return nil
 	})
-	return kp, material, res, err
+	return out, res, err
 }
 
-// ImportKeyPair stores a user's public key (material is the decoded key text).
-func (s *Service) ImportKeyPair(ctx context.Context, t Tenant, name string, material []byte, tags model.Tags, dryRun bool) (*model.KeyPair, Result, error) {
+// ImportKeyPairInput are ImportKeyPair's parameters.
+type ImportKeyPairInput struct {
+	Name     string
+	Material []byte // the decoded public key text
+	Tags     model.Tags
+	DryRun   bool
+}
+
+// ImportKeyPair stores a user's public key.
+func (s *Service) ImportKeyPair(ctx context.Context, t Tenant, in ImportKeyPairInput) (*model.KeyPair, Result, error) {
+	name, material, tags := in.Name, in.Material, in.Tags
 	if err := validateKeyName(name); err != nil {
 		return nil, Result{}, err
 	}
@@ -74,7 +88,7 @@ func (s *Service) ImportKeyPair(ctx context.Context, t Tenant, name string, mate
 		return nil, Result{}, internalError(err)
 	}
 	var kp *model.KeyPair
-	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		if err := s.checkNewKey(tx, name); err != nil {
 			return err
 		}
@@ -120,14 +134,21 @@ func (tn *tenant) keyPairByName(name string) *model.KeyPair {
 	return nil
 }
 
+// DeleteKeyPairInput are DeleteKeyPair's parameters: a key pair by name or by ID.
+type DeleteKeyPairInput struct {
+	Name, ID string
+	DryRun   bool
+}
+
 // DeleteKeyPair deletes a key pair by name or ID and returns its ID. An unknown name succeeds,
 // as on EC2; an unknown ID is InvalidKeyPair.NotFound.
-func (s *Service) DeleteKeyPair(ctx context.Context, t Tenant, name, id string, dryRun bool) (string, Result, error) {
+func (s *Service) DeleteKeyPair(ctx context.Context, t Tenant, in DeleteKeyPairInput) (string, Result, error) {
+	name, id := in.Name, in.ID
 	if name == "" && id == "" {
 		return "", Result{}, model.Missing("KeyName")
 	}
 	var deleted string
-	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		var kp *model.KeyPair
 		if id != "" {
 			if kp = tx.tn.keyPairs[id]; kp == nil {
@@ -144,18 +165,4 @@ func (s *Service) DeleteKeyPair(ctx context.Context, t Tenant, name, id string, 
 		return nil
 	})
 	return deleted, res, err
-}
-
-// KeyPair finds a key pair by name or ID with EC2's not-found error.
-func (v View) KeyPair(name, id string) (*model.KeyPair, error) {
-	if id != "" {
-		if kp := v.tn.keyPairs[id]; kp != nil {
-			return kp, nil
-		}
-		return nil, model.InvalidKeyPairNotFound.New(id)
-	}
-	if kp := v.tn.keyPairByName(strings.TrimSpace(name)); kp != nil {
-		return kp, nil
-	}
-	return nil, model.InvalidKeyPairNotFound.New(name)
 }

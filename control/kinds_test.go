@@ -68,7 +68,7 @@ func TestEveryKindReloads(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := svc.CreateTags(ctx, tn, ids, model.Tags{"team": "blue"}, false); err != nil {
+	if _, err := svc.CreateTags(ctx, tn, CreateTagsInput{IDs: ids, Tags: model.Tags{"team": "blue"}}); err != nil {
 		t.Fatal(err)
 	}
 	svc.View(ctx, tn, func(v View) error { before = v.Tagged(); return nil })

@@ -75,14 +75,23 @@ func (tx *tx) disassociate(subnetID string) {
 	}
 }
 
+// CreateNACLInput are CreateNetworkAcl's parameters.
+type CreateNACLInput struct {
+	VpcID       string
+	Tags        model.Tags
+	ClientToken string
+	DryRun      bool
+}
+
 // CreateNACL creates a custom NACL, which denies everything until entries are added.
-func (s *Service) CreateNACL(ctx context.Context, t Tenant, vpcID string, tags model.Tags, clientToken string, dryRun bool) (*model.NACL, Result, error) {
+func (s *Service) CreateNACL(ctx context.Context, t Tenant, in CreateNACLInput) (*model.NACL, Result, error) {
+	vpcID, tags, clientToken := in.VpcID, in.Tags, in.ClientToken
 	if vpcID == "" {
 		return nil, Result{}, model.Missing("VpcId")
 	}
 	var n *model.NACL
-	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
-		fp := fingerprint("CreateNetworkAcl", []any{vpcID, tags})
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
+		fp := fingerprint("CreateNetworkAcl", []any{vpcID, tags}) // as before the input struct: stored tokens stay valid
 		if ids, done, err := tx.replay("CreateNetworkAcl", clientToken, fp); err != nil || done {
 			if err == nil {
 				n, err = tx.tn.nacl(ids[0])
@@ -112,8 +121,9 @@ func (s *Service) CreateNACL(ctx context.Context, t Tenant, vpcID string, tags m
 }
 
 // DeleteNACL deletes a custom NACL that no subnet uses.
-func (s *Service) DeleteNACL(ctx context.Context, t Tenant, id string, dryRun bool) (Result, error) {
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+func (s *Service) DeleteNACL(ctx context.Context, t Tenant, in IDInput) (Result, error) {
+	id := in.ID
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		n, err := tx.tn.nacl(id)
 		if err != nil {
 			return err
@@ -267,15 +277,24 @@ func direction(egress bool) string {
 	return "ingress"
 }
 
+// DeleteNACLEntryInput are DeleteNetworkAclEntry's parameters.
+type DeleteNACLEntryInput struct {
+	NACLID string
+	Number int64
+	Egress bool
+	DryRun bool
+}
+
 // DeleteNACLEntry removes a numbered entry; the catch-all denies cannot be removed.
-func (s *Service) DeleteNACLEntry(ctx context.Context, t Tenant, aclID string, number int64, egress, dryRun bool) (Result, error) {
+func (s *Service) DeleteNACLEntry(ctx context.Context, t Tenant, in DeleteNACLEntryInput) (Result, error) {
+	aclID, number, egress := in.NACLID, in.Number, in.Egress
 	if aclID == "" {
 		return Result{}, model.Missing("NetworkAclId")
 	}
 	if number == model.NACLDenyAllIPv4 || number == model.NACLDenyAllIPv6 {
 		return Result{}, model.InvalidValue("The default network acl entry %d cannot be deleted.", number)
 	}
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		n, err := tx.tn.nacl(aclID)
 		if err != nil {
 			return err
@@ -291,9 +310,17 @@ func (s *Service) DeleteNACLEntry(ctx context.Context, t Tenant, aclID string, n
 	})
 }
 
+// ReplaceNACLAssociationInput are ReplaceNetworkAclAssociation's parameters.
+type ReplaceNACLAssociationInput struct {
+	AssociationID string
+	NACLID        string // the NACL the subnet moves to
+	DryRun        bool
+}
+
 // ReplaceNACLAssociation moves the subnet of an association to another NACL of its VPC and
 // returns the new association ID (spec §11.20).
-func (s *Service) ReplaceNACLAssociation(ctx context.Context, t Tenant, assocID, aclID string, dryRun bool) (string, Result, error) {
+func (s *Service) ReplaceNACLAssociation(ctx context.Context, t Tenant, in ReplaceNACLAssociationInput) (string, Result, error) {
+	assocID, aclID := in.AssociationID, in.NACLID
 	if assocID == "" {
 		return "", Result{}, model.Missing("AssociationId")
 	}
@@ -301,7 +328,7 @@ func (s *Service) ReplaceNACLAssociation(ctx context.Context, t Tenant, assocID,
 		return "", Result{}, model.Missing("NetworkAclId")
 	}
 	var newID string
-	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		var from *model.NACL
 		idx := -1
 		for _, n := range tx.tn.nacls {
@@ -343,14 +370,6 @@ func (tn *tenant) nacl(id string) (*model.NACL, error) {
 	}
 	return nil, model.InvalidNetworkAclIDNotFound.New(id)
 }
-
-// NACLs returns every network ACL, sorted by ID.
-func (v View) NACLs() []*model.NACL {
-	return sorted(v.tn.nacls, func(x *model.NACL) string { return x.ID })
-}
-
-// NACL returns a network ACL or EC2's not-found error.
-func (v View) NACL(id string) (*model.NACL, error) { return v.tn.nacl(id) }
 
 // SortedEntries returns a NACL's entries in evaluation order: ingress, then egress, each by rule
 // number.

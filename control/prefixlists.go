@@ -226,12 +226,13 @@ func referencesPL(g *model.Group, id string) bool {
 }
 
 // DeletePrefixList deletes a list that no rule references.
-func (s *Service) DeletePrefixList(ctx context.Context, t Tenant, id string, dryRun bool) (*model.PrefixList, Result, error) {
+func (s *Service) DeletePrefixList(ctx context.Context, t Tenant, in IDInput) (*model.PrefixList, Result, error) {
+	id := in.ID
 	if id == "" {
 		return nil, Result{}, model.Missing("PrefixListId")
 	}
 	var pl *model.PrefixList
-	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		var err error
 		if pl, err = tx.tn.prefixList(id); err != nil {
 			return err
@@ -255,23 +256,4 @@ func (tn *tenant) prefixList(id string) (*model.PrefixList, error) {
 		return nil, model.InvalidPrefixListIDMalformed.New(id)
 	}
 	return nil, model.InvalidPrefixListIDNotFound.New(id)
-}
-
-// PrefixLists returns every prefix list, sorted by ID.
-func (v View) PrefixLists() []*model.PrefixList {
-	return sorted(v.tn.prefixLists, func(x *model.PrefixList) string { return x.ID })
-}
-
-// PrefixList returns a list or EC2's not-found error.
-func (v View) PrefixList(id string) (*model.PrefixList, error) { return v.tn.prefixList(id) }
-
-// PrefixListUsers returns the groups whose rules reference the list, sorted by ID.
-func (v View) PrefixListUsers(id string) []*model.Group {
-	var out []*model.Group
-	for _, g := range v.Groups() {
-		if referencesPL(g, id) {
-			out = append(out, g)
-		}
-	}
-	return out
 }

@@ -19,6 +19,17 @@ type Quotas struct {
 	PrefixListEntries  int // the largest MaxEntries a list may have
 	NACLsPerVPC        int
 	NACLEntries        int // per direction and address family, catch-all deny included
+	// FlowLogsPerResource is AWS's limit of flow logs on one VPC, subnet or interface
+	// (FlowLogsLimitExceeded).
+	FlowLogsPerResource int
+	// InsightsPaths bounds a tenant's Network Insights paths (ResourceLimitExceeded). AWS's
+	// Reachability Analyzer quota for paths could not be confirmed; 1,000 is Stockade's.
+	InsightsPaths int
+	// AnalysesPerPath bounds the analyses kept per path: starting one more deletes the path's
+	// oldest, in the same transaction, rather than failing. AWS documents no such quota
+	// (analyses are kept until deleted there); Stockade keeps a bounded history so that
+	// repeated analyses of one path cannot grow a tenant without limit.
+	AnalysesPerPath int
 }
 
 // DefaultQuotas are AWS's defaults.
@@ -35,23 +46,30 @@ func DefaultQuotas() Quotas {
 		PrefixListEntries:  1000,
 		NACLsPerVPC:        200,
 		NACLEntries:        20,
+
+		FlowLogsPerResource: 2,
+		InsightsPaths:       1000,
+		AnalysesPerPath:     100,
 	}
 }
 
 // quotaNames maps the names accepted by Set to their fields.
 func (q *Quotas) fields() map[string]*int {
 	return map[string]*int{
-		"vpcs":                 &q.VPCs,
-		"subnets-per-vpc":      &q.SubnetsPerVPC,
-		"security-groups":      &q.SecurityGroups,
-		"rules-per-group":      &q.RulesPerGroup,
-		"groups-per-interface": &q.GroupsPerInterface,
-		"network-interfaces":   &q.NetworkInterfaces,
-		"key-pairs":            &q.KeyPairs,
-		"prefix-lists":         &q.PrefixLists,
-		"prefix-list-entries":  &q.PrefixListEntries,
-		"nacls-per-vpc":        &q.NACLsPerVPC,
-		"nacl-entries":         &q.NACLEntries,
+		"vpcs":                   &q.VPCs,
+		"subnets-per-vpc":        &q.SubnetsPerVPC,
+		"security-groups":        &q.SecurityGroups,
+		"rules-per-group":        &q.RulesPerGroup,
+		"groups-per-interface":   &q.GroupsPerInterface,
+		"network-interfaces":     &q.NetworkInterfaces,
+		"key-pairs":              &q.KeyPairs,
+		"prefix-lists":           &q.PrefixLists,
+		"prefix-list-entries":    &q.PrefixListEntries,
+		"nacls-per-vpc":          &q.NACLsPerVPC,
+		"nacl-entries":           &q.NACLEntries,
+		"flow-logs-per-resource": &q.FlowLogsPerResource,
+		"network-insights-paths": &q.InsightsPaths,
+		"analyses-per-path":      &q.AnalysesPerPath,
 	}
 }
 
@@ -72,7 +90,7 @@ func (q *Quotas) Set(s string) error {
 
 // Names lists the quota names Set accepts.
 func (q *Quotas) Names() []string {
-	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries"}
+	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries", "flow-logs-per-resource", "network-insights-paths", "analyses-per-path"}
 }
 
 // Validate checks the quotas together: AWS caps rules-per-group × groups-per-interface at 1,000,

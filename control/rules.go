@@ -17,11 +17,17 @@ type AuthorizeInput struct {
 	DryRun   bool
 }
 
+// AuthorizeOutput is what Authorize returns: the rules it added, with their new IDs, and the
+// group as it now is.
+type AuthorizeOutput struct {
+	Rules []model.Rule
+	Group *model.Group
+}
+
 // Authorize adds rules to a group, all or nothing: a request that repeats a rule, duplicates a
 // stored rule or exceeds the quota adds none (spec §3.6).
-func (s *Service) Authorize(ctx context.Context, t Tenant, in AuthorizeInput) ([]model.Rule, *model.Group, Result, error) {
-	var added []model.Rule
-	var out *model.Group
+func (s *Service) Authorize(ctx context.Context, t Tenant, in AuthorizeInput) (AuthorizeOutput, Result, error) {
+	var out AuthorizeOutput
 	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		g, err := tx.tn.resolveGroup(in.Group)
 		if err != nil {
@@ -61,10 +67,10 @@ func (s *Service) Authorize(ctx context.Context, t Tenant, in AuthorizeInput) ([
 			return err
 		}
 		set(tx, tx.tn.groups, kindGroup, ng.ID, ng)
-		added, out = rules, ng
+		out = AuthorizeOutput{Rules: rules, Group: ng}
 		return nil
 	})
-	return added, out, res, err
+	return out, res, err
 }
 
 // checkRuleQuota applies AWS's four-bucket rule (spec §4): ingress and egress, IPv4 and IPv6,
@@ -199,15 +205,23 @@ type RuleChange struct {
 	Description       string
 }
 
+// ModifyRulesInput are ModifySecurityGroupRules' parameters.
+type ModifyRulesInput struct {
+	GroupID string
+	Changes []RuleChange
+	DryRun  bool
+}
+
 // ModifyRules replaces the definitions of rules of one group; each keeps its ID and direction.
-func (s *Service) ModifyRules(ctx context.Context, t Tenant, groupID string, changes []RuleChange, dryRun bool) (Result, error) {
+func (s *Service) ModifyRules(ctx context.Context, t Tenant, in ModifyRulesInput) (Result, error) {
+	groupID, changes := in.GroupID, in.Changes
 	if groupID == "" {
 		return Result{}, model.Missing("GroupId")
 	}
 	if len(changes) == 0 {
 		return Result{}, model.Missing("SecurityGroupRule")
 	}
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		g, err := tx.tn.group(groupID)
 		if err != nil {
 			return err

@@ -133,6 +133,13 @@ type Result struct {
 	Revision int64
 }
 
+// IDInput is the input of the actions that name one resource by ID and take nothing else
+// (DeleteVpc, DeleteSubnet, DeleteNetworkInterface, …).
+type IDInput struct {
+	ID     string
+	DryRun bool
+}
+
 // write runs fn with the tenant's write lock held and commits what it staged as one store
 // transaction. If fn fails or dryRun is set, every change fn made to memory is undone.
 //
@@ -169,6 +176,7 @@ func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *
 		tn.mu.Unlock()
 		return Result{}, model.DryRunOperation.New()
 	}
+	tx.purge() // retention.go: what has aged out goes in the same transaction
 	if len(tx.ops) == 0 {
 		seq := tn.staged
 		tn.mu.Unlock()

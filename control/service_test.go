@@ -81,7 +81,7 @@ func TestStateSurvivesReopen(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rules, _, res, err := s.Authorize(ctx, alice, AuthorizeInput{Group: GroupRef{ID: web.ID}, Permissions: []Permission{{
+	auth, res, err := s.Authorize(ctx, alice, AuthorizeInput{Group: GroupRef{ID: web.ID}, Permissions: []Permission{{
 		Protocol: "tcp", FromPort: 443, ToPort: 443, HasFrom: true, HasTo: true, IPv4: []CIDRPeer{{CIDR: "0.0.0.0/0", Description: "https"}}}}})
 	if err != nil {
 		t.Fatal(err)
@@ -92,11 +92,11 @@ func TestStateSurvivesReopen(t *testing.T) {
 	var dflt *model.VPC
 	s.View(ctx, alice, func(v View) error { dflt = v.DefaultVPC(); return nil })
 	for _, sn := range mustView(t, s, func(v View) []*model.Subnet { return v.Subnets() }) {
-		if _, err := s.DeleteSubnet(ctx, alice, sn.ID, false); err != nil {
+		if _, err := s.DeleteSubnet(ctx, alice, IDInput{ID: sn.ID}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := s.DeleteVPC(ctx, alice, dflt.ID, false); err != nil {
+	if _, err := s.DeleteVPC(ctx, alice, IDInput{ID: dflt.ID}); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
@@ -107,7 +107,7 @@ func TestStateSurvivesReopen(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		if len(g.Ingress) != 1 || g.Ingress[0].ID != rules[0].ID || g.Ingress[0].Description != "https" {
+		if len(g.Ingress) != 1 || g.Ingress[0].ID != auth.Rules[0].ID || g.Ingress[0].Description != "https" {
 			return fmt.Errorf("rules after reopen: %+v", g.Ingress)
 		}
 		if v.DefaultVPC() != nil {
@@ -168,7 +168,7 @@ func TestFailedCommitStopsTheService(t *testing.T) {
 		t.Fatal("service still accepts requests after a failed commit")
 	}
 	fs.setFailing(false)
-	if _, _, _, err := s.Authorize(ctx, alice, AuthorizeInput{Group: GroupRef{ID: web.ID}, Permissions: []Permission{{
+	if _, _, err := s.Authorize(ctx, alice, AuthorizeInput{Group: GroupRef{ID: web.ID}, Permissions: []Permission{{
 		Protocol: "-1", IPv4: []CIDRPeer{{CIDR: "10.0.0.0/8"}}}}}); code(err) != "InternalError" {
 		t.Errorf("write after the failure: %v", err)
 	}
@@ -209,7 +209,7 @@ func TestConcurrentWriters(t *testing.T) {
 					errs <- err
 					return
 				}
-				_, _, _, err = s.Authorize(ctx, tn, AuthorizeInput{Group: GroupRef{ID: g.ID}, Permissions: []Permission{{
+				_, _, err = s.Authorize(ctx, tn, AuthorizeInput{Group: GroupRef{ID: g.ID}, Permissions: []Permission{{
 					Protocol: "tcp", FromPort: int64(i), ToPort: int64(i), HasFrom: true, HasTo: true, IPv4: []CIDRPeer{{CIDR: "10.0.0.0/8"}}}}})
 				if err != nil {
 					errs <- err

@@ -112,8 +112,9 @@ func joinZones(zs []string) string {
 }
 
 // DeleteSubnet deletes a subnet that holds no network interfaces.
-func (s *Service) DeleteSubnet(ctx context.Context, t Tenant, id string, dryRun bool) (Result, error) {
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+func (s *Service) DeleteSubnet(ctx context.Context, t Tenant, in IDInput) (Result, error) {
+	id := in.ID
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		if _, err := tx.tn.subnet(id); err != nil {
 			return err
 		}

@@ -2,8 +2,6 @@ package control
 
 import (
 	"context"
-	"slices"
-	"strings"
 
 	"github.com/stockade/stockade/model"
 )
@@ -24,8 +22,16 @@ func (tx *tx) taggable(id string) (model.Tags, func(model.Tags), error) {
 	return nil, nil, model.InvalidID.Errorf("The ID '%s' is not valid", id)
 }
 
+// CreateTagsInput are CreateTags' parameters.
+type CreateTagsInput struct {
+	IDs    []string
+	Tags   model.Tags
+	DryRun bool
+}
+
 // CreateTags adds or overwrites tags on up to 1000 resources, all or nothing.
-func (s *Service) CreateTags(ctx context.Context, t Tenant, ids []string, tags model.Tags, dryRun bool) (Result, error) {
+func (s *Service) CreateTags(ctx context.Context, t Tenant, in CreateTagsInput) (Result, error) {
+	ids, tags := in.IDs, in.Tags
 	if len(ids) == 0 {
 		return Result{}, model.Missing("ResourceId")
 	}
@@ -40,7 +46,7 @@ func (s *Service) CreateTags(ctx context.Context, t Tenant, ids []string, tags m
 			return Result{}, err
 		}
 	}
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		for _, id := range ids {
 			old, store, err := tx.taggable(id)
 			if err != nil {
@@ -62,9 +68,17 @@ func (s *Service) CreateTags(ctx context.Context, t Tenant, ids []string, tags m
 	})
 }
 
+// DeleteTagsInput are DeleteTags' parameters.
+type DeleteTagsInput struct {
+	IDs    []string
+	Tags   []TagChange // none: every user tag
+	DryRun bool
+}
+
 // DeleteTags removes tags (spec §1.4): a key alone deletes it whatever its value, a key with a
 // value only when the value matches, and no tags at all deletes every user tag.
-func (s *Service) DeleteTags(ctx context.Context, t Tenant, ids []string, tags []TagChange, dryRun bool) (Result, error) {
+func (s *Service) DeleteTags(ctx context.Context, t Tenant, in DeleteTagsInput) (Result, error) {
+	ids, tags := in.IDs, in.Tags
 	if len(ids) == 0 {
 		return Result{}, model.Missing("ResourceId")
 	}
@@ -76,7 +90,7 @@ func (s *Service) DeleteTags(ctx context.Context, t Tenant, ids []string, tags [
 			return Result{}, model.InvalidValue("Tag keys starting with 'aws:' are reserved for internal use")
 		}
 	}
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		for _, id := range ids {
 			old, store, err := tx.taggable(id)
 			if err != nil {
@@ -109,18 +123,4 @@ type TaggedResource struct {
 	ID   string
 	Type string // EC2's resource type: "security-group", "vpc", …
 	Tags model.Tags
-}
-
-// Tagged lists every resource that has tags, in ID order, with its EC2 resource type.
-func (v View) Tagged() []TaggedResource {
-	var out []TaggedResource
-	for _, k := range kinds {
-		k.tagged(v.tn, func(id, typ string, tags model.Tags) {
-			if len(tags) > 0 && (typ != "instance" || !v.tn.expired(v.tn.instances[id])) {
-				out = append(out, TaggedResource{id, typ, tags})
-			}
-		})
-	}
-	slices.SortFunc(out, func(a, b TaggedResource) int { return strings.Compare(a.ID, b.ID) })
-	return out
 }

@@ -33,15 +33,6 @@ type tenantMeta struct {
 	Created time.Time `json:"created"`
 }
 
-// clientToken remembers an idempotent request (ClientToken): a fingerprint of its parameters
-// and the IDs it created, so that a retry returns the same resources. Tokens are kept for
-// tokenTTL and at most maxTokens per tenant (see remember).
-type clientToken struct {
-	Fingerprint string    `json:"fp"`
-	IDs         []string  `json:"ids"`
-	Created     time.Time `json:"created,omitzero"` // zero in records written before tokens expired
-}
-
 // tenant is the in-memory state of one account in one region. Maps hold immutable objects.
 type tenant struct {
 	key         Tenant
@@ -54,6 +45,10 @@ type tenant struct {
 	durableMu   sync.Mutex
 	durableCond *sync.Cond
 	durable     uint64
+	// purgeAt is when the next terminated instance expires (zero: none does); it holds only
+	// while purgeKnown (see purge).
+	purgeKnown bool
+	purgeAt    time.Time
 
 	vpcs        map[string]*model.VPC
 	subnets     map[string]*model.Subnet

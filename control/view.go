@@ -5,6 +5,7 @@ import (
 	"context"
 	"maps"
 	"slices"
+	"strings"
 
 	"github.com/stockade/stockade/model"
 )
@@ -90,4 +91,99 @@ func (v View) Instance(id string) (*model.Instance, error) { return v.tn.instanc
 // KeyPairs returns every key pair, sorted by name.
 func (v View) KeyPairs() []*model.KeyPair {
 	return sorted(v.tn.keyPairs, func(x *model.KeyPair) string { return x.Name })
+}
+
+// FlowLogs returns every flow log, sorted by ID.
+func (v View) FlowLogs() []*model.FlowLog {
+	return sorted(v.tn.flowLogs, func(x *model.FlowLog) string { return x.ID })
+}
+
+// FlowLog returns a flow log or EC2's not-found error.
+func (v View) FlowLog(id string) (*model.FlowLog, error) {
+	if f := v.tn.flowLogs[id]; f != nil {
+		return f, nil
+	}
+	return nil, model.InvalidFlowLogIdNotFound.New(id)
+}
+
+// InsightsPaths returns every Network Insights path, sorted by ID.
+func (v View) InsightsPaths() []*model.InsightsPath {
+	return sorted(v.tn.paths, func(x *model.InsightsPath) string { return x.ID })
+}
+
+// InsightsPath returns a path or EC2's not-found error.
+func (v View) InsightsPath(id string) (*model.InsightsPath, error) { return v.tn.path(id) }
+
+// InsightsAnalyses returns every analysis, sorted by ID.
+func (v View) InsightsAnalyses() []*model.InsightsAnalysis {
+	return sorted(v.tn.analyses, func(x *model.InsightsAnalysis) string { return x.ID })
+}
+
+// InsightsAnalysis returns an analysis or EC2's not-found error.
+func (v View) InsightsAnalysis(id string) (*model.InsightsAnalysis, error) { return v.tn.analysis(id) }
+
+// InstanceENIs returns an instance's interfaces that still exist, primary first.
+func (v View) InstanceENIs(in *model.Instance) []*model.NetworkInterface {
+	var out []*model.NetworkInterface
+	for _, id := range in.InterfaceIDs {
+		if n := v.tn.enis[id]; n != nil && n.Attachment != nil && n.Attachment.InstanceID == in.ID {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// KeyPair finds a key pair by name or ID with EC2's not-found error.
+func (v View) KeyPair(name, id string) (*model.KeyPair, error) {
+	if id != "" {
+		if kp := v.tn.keyPairs[id]; kp != nil {
+			return kp, nil
+		}
+		return nil, model.InvalidKeyPairNotFound.New(id)
+	}
+	if kp := v.tn.keyPairByName(strings.TrimSpace(name)); kp != nil {
+		return kp, nil
+	}
+	return nil, model.InvalidKeyPairNotFound.New(name)
+}
+
+// NACLs returns every network ACL, sorted by ID.
+func (v View) NACLs() []*model.NACL {
+	return sorted(v.tn.nacls, func(x *model.NACL) string { return x.ID })
+}
+
+// NACL returns a network ACL or EC2's not-found error.
+func (v View) NACL(id string) (*model.NACL, error) { return v.tn.nacl(id) }
+
+// PrefixLists returns every prefix list, sorted by ID.
+func (v View) PrefixLists() []*model.PrefixList {
+	return sorted(v.tn.prefixLists, func(x *model.PrefixList) string { return x.ID })
+}
+
+// PrefixList returns a list or EC2's not-found error.
+func (v View) PrefixList(id string) (*model.PrefixList, error) { return v.tn.prefixList(id) }
+
+// PrefixListUsers returns the groups whose rules reference the list, sorted by ID.
+func (v View) PrefixListUsers(id string) []*model.Group {
+	var out []*model.Group
+	for _, g := range v.Groups() {
+		if referencesPL(g, id) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// Tagged lists every resource that has tags, in ID order, with its EC2 resource type.
+func (v View) Tagged() []TaggedResource {
+	var out []TaggedResource
+	for _, k := range kinds {
+		k.tagged(v.tn, func(id, typ string, tags model.Tags) {
+			if len(tags) > 0 && (typ != "instance" || !v.tn.expired(v.tn.instances[id])) {
+				out = append(out, TaggedResource{id, typ, tags})
+			}
+		})
+	}
+	slices.SortFunc(out, func(a, b TaggedResource) int { return strings.Compare(a.ID, b.ID) })
+	return out
 }

@@ -166,8 +166,9 @@ func (tx *tx) createDefaultVPC() error {
 
 // DeleteVPC deletes an empty VPC and its default group. Subnets, custom groups, interfaces and
 // instances keep it alive (DependencyViolation).
-func (s *Service) DeleteVPC(ctx context.Context, t Tenant, id string, dryRun bool) (Result, error) {
-	return s.write(ctx, t, dryRun, func(tx *tx) error {
+func (s *Service) DeleteVPC(ctx context.Context, t Tenant, in IDInput) (Result, error) {
+	id := in.ID
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
 		vpc, err := tx.tn.vpc(id)
 		if err != nil {
 			return err

@@ -22,7 +22,7 @@ func createFlowLogs(c *call) error {
 		return err
 	}
 	token := str(r, "ClientToken")
-	created, failed, res, err := c.svc().CreateFlowLogs(c.ctx, c.tenant, control.CreateFlowLogsInput{
+	out, res, err := c.svc().CreateFlowLogs(c.ctx, c.tenant, control.CreateFlowLogsInput{
 		ResourceIDs: resources, ResourceType: str(r, "ResourceType"), TrafficType: str(r, "TrafficType"),
 		DestType: str(r, "LogDestinationType"), Destination: str(r, "LogDestination"), LogGroupName: str(r, "LogGroupName"),
 		PermissionArn: str(r, "DeliverLogsPermissionArn"), Format: str(r, "LogFormat"), Interval: int(interval), HasInterval: hasInterval,
@@ -34,11 +34,11 @@ func createFlowLogs(c *call) error {
 	x := c.written(res)
 	x.opt("clientToken", token)
 	x.open("flowLogIdSet")
-	for _, id := range created {
+	for _, id := range out.IDs {
 		x.str("item", id)
 	}
 	x.close("flowLogIdSet")
-	writeFailures(x, failed)
+	writeFailures(x, out.Failed)
 	return nil
 }
 
@@ -65,7 +65,7 @@ func deleteFlowLogs(c *call) error {
 	if err != nil {
 		return err
 	}
-	failed, res, err := c.svc().DeleteFlowLogs(c.ctx, c.tenant, want, c.dryRun())
+	failed, res, err := c.svc().DeleteFlowLogs(c.ctx, c.tenant, control.DeleteFlowLogsInput{IDs: want, DryRun: c.dryRun()})
 	if err != nil {
 		return err
 	}

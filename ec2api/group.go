@@ -29,7 +29,7 @@ func createSecurityGroup(c *call) error {
 
 func deleteSecurityGroup(c *call) error {
 	ref := control.GroupRef{ID: str(c.req, "GroupId"), Name: str(c.req, "GroupName")}
-	id, res, err := c.svc().DeleteGroup(c.ctx, c.tenant, ref, c.dryRun())
+	id, res, err := c.svc().DeleteGroup(c.ctx, c.tenant, control.DeleteGroupInput{Group: ref, DryRun: c.dryRun()})
 	if err != nil {
 		return err
 	}

@@ -76,7 +76,7 @@ func (c *call) endArn(id string) string {
 
 func deleteNetworkInsightsPath(c *call) error {
 	id := str(c.req, "NetworkInsightsPathId")
-	res, err := c.svc().DeleteInsightsPath(c.ctx, c.tenant, id, c.dryRun())
+	res, err := c.svc().DeleteInsightsPath(c.ctx, c.tenant, control.IDInput{ID: id, DryRun: c.dryRun()})
 	if err != nil {
 		return err
 	}
@@ -124,7 +124,7 @@ func startNetworkInsightsAnalysis(c *call) error {
 			return model.InvalidParameterValue.Errorf("%s is not supported by Stockade: an analysis covers one account, every component of it.", k)
 		}
 	}
-	a, res, err := c.svc().StartInsightsAnalysis(c.ctx, c.tenant, str(r, "NetworkInsightsPathId"), tags, str(r, "ClientToken"), c.dryRun())
+	a, res, err := c.svc().StartInsightsAnalysis(c.ctx, c.tenant, control.StartInsightsAnalysisInput{PathID: str(r, "NetworkInsightsPathId"), Tags: tags, ClientToken: str(r, "ClientToken"), DryRun: c.dryRun()})
 	if err != nil {
 		return err
 	}
@@ -134,7 +134,7 @@ func startNetworkInsightsAnalysis(c *call) error {
 
 func deleteNetworkInsightsAnalysis(c *call) error {
 	id := str(c.req, "NetworkInsightsAnalysisId")
-	res, err := c.svc().DeleteInsightsAnalysis(c.ctx, c.tenant, id, c.dryRun())
+	res, err := c.svc().DeleteInsightsAnalysis(c.ctx, c.tenant, control.IDInput{ID: id, DryRun: c.dryRun()})
 	if err != nil {
 		return err
 	}

@@ -330,7 +330,7 @@ func terminateInstances(c *call) error {
 			return model.InvalidInstanceIDMalformed.New(id)
 		}
 	}
-	changes, res, err := c.svc().TerminateInstances(c.ctx, c.tenant, want, c.dryRun())
+	changes, res, err := c.svc().TerminateInstances(c.ctx, c.tenant, control.TerminateInstancesInput{IDs: want, DryRun: c.dryRun()})
 	if err != nil {
 		return err
 	}

@@ -13,16 +13,17 @@ func createKeyPair(c *call) error {
 	if err != nil {
 		return err
 	}
-	kp, material, res, err := c.svc().CreateKeyPair(c.ctx, c.tenant, control.CreateKeyPairInput{
+	out, res, err := c.svc().CreateKeyPair(c.ctx, c.tenant, control.CreateKeyPairInput{
 		Name: str(r, "KeyName"), Type: str(r, "KeyType"), Format: str(r, "KeyFormat"), Tags: tags, DryRun: c.dryRun(),
 	})
 	if err != nil {
 		return err
 	}
+	kp := out.KeyPair
 	x := c.written(res)
 	x.str("keyName", kp.Name)
 	x.str("keyFingerprint", kp.Fingerprint)
-	x.str("keyMaterial", material)
+	x.str("keyMaterial", out.Material)
 	x.str("keyPairId", kp.ID)
 	writeTags(x, kp.Tags)
 	return nil
@@ -43,7 +44,7 @@ func importKeyPair(c *call) error {
 	if err != nil {
 		return model.InvalidKeyPairFormat.Errorf("Key is not in valid OpenSSH public key format").WithCause(err)
 	}
-	kp, res, err := c.svc().ImportKeyPair(c.ctx, c.tenant, str(r, "KeyName"), material, tags, c.dryRun())
+	kp, res, err := c.svc().ImportKeyPair(c.ctx, c.tenant, control.ImportKeyPairInput{Name: str(r, "KeyName"), Material: material, Tags: tags, DryRun: c.dryRun()})
 	if err != nil {
 		return err
 	}
@@ -91,7 +92,7 @@ func writeKeyPair(c *call, kp *model.KeyPair) {
 }
 
 func deleteKeyPair(c *call) error {
-	id, res, err := c.svc().DeleteKeyPair(c.ctx, c.tenant, str(c.req, "KeyName"), str(c.req, "KeyPairId"), c.dryRun())
+	id, res, err := c.svc().DeleteKeyPair(c.ctx, c.tenant, control.DeleteKeyPairInput{Name: str(c.req, "KeyName"), ID: str(c.req, "KeyPairId"), DryRun: c.dryRun()})
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,7 @@ func createNetworkAcl(c *call) error {
 	if err != nil {
 		return err
 	}
-	n, res, err := c.svc().CreateNACL(c.ctx, c.tenant, str(c.req, "VpcId"), tags, str(c.req, "ClientToken"), c.dryRun())
+	n, res, err := c.svc().CreateNACL(c.ctx, c.tenant, control.CreateNACLInput{VpcID: str(c.req, "VpcId"), Tags: tags, ClientToken: str(c.req, "ClientToken"), DryRun: c.dryRun()})
 	if err != nil {
 		return err
 	}
@@ -75,11 +75,11 @@ func deleteNetworkAclEntry(c *call) error {
 	if err != nil {
 		return err
 	}
-	return c.returned(c.svc().DeleteNACLEntry(c.ctx, c.tenant, str(c.req, "NetworkAclId"), n, egress, c.dryRun()))
+	return c.returned(c.svc().DeleteNACLEntry(c.ctx, c.tenant, control.DeleteNACLEntryInput{NACLID: str(c.req, "NetworkAclId"), Number: n, Egress: egress, DryRun: c.dryRun()}))
 }
 
 func replaceNetworkAclAssociation(c *call) error {
-	id, res, err := c.svc().ReplaceNACLAssociation(c.ctx, c.tenant, str(c.req, "AssociationId"), str(c.req, "NetworkAclId"), c.dryRun())
+	id, res, err := c.svc().ReplaceNACLAssociation(c.ctx, c.tenant, control.ReplaceNACLAssociationInput{AssociationID: str(c.req, "AssociationId"), NACLID: str(c.req, "NetworkAclId"), DryRun: c.dryRun()})
 	if err != nil {
 		return err
 	}

@@ -66,7 +66,7 @@ func modifyManagedPrefixList(c *call) error {
 }
 
 func deleteManagedPrefixList(c *call) error {
-	pl, res, err := c.svc().DeletePrefixList(c.ctx, c.tenant, str(c.req, "PrefixListId"), c.dryRun())
+	pl, res, err := c.svc().DeletePrefixList(c.ctx, c.tenant, control.IDInput{ID: str(c.req, "PrefixListId"), DryRun: c.dryRun()})
 	if err != nil {
 		return err
 	}

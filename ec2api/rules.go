@@ -24,7 +24,7 @@ func authorize(c *call, egress bool) error {
 	if egress && ref.ID == "" {
 		return model.Missing("GroupId")
 	}
-	rules, g, res, err := c.svc().Authorize(c.ctx, c.tenant, control.AuthorizeInput{
+	out, res, err := c.svc().Authorize(c.ctx, c.tenant, control.AuthorizeInput{
 		Group: ref, Egress: egress, Permissions: perms, RuleTags: tags, DryRun: c.dryRun(),
 	})
 	if err != nil {
@@ -33,9 +33,9 @@ func authorize(c *call, egress bool) error {
 	x := c.written(res)
 	x.bool("return", true)
 	x.open("securityGroupRuleSet")
-	for i := range rules {
+	for i := range out.Rules {
 		x.open("item")
-		c.writeRule(g, &rules[i])
+		c.writeRule(out.Group, &out.Rules[i])
 		x.close("item")
 	}
 	x.close("securityGroupRuleSet")
@@ -109,7 +109,7 @@ func modifySecurityGroupRules(c *call) error {
 		rc.Description = str(d, "Description")
 		changes = append(changes, rc)
 	}
-	return c.returned(c.svc().ModifyRules(c.ctx, c.tenant, str(c.req, "GroupId"), changes, c.dryRun()))
+	return c.returned(c.svc().ModifyRules(c.ctx, c.tenant, control.ModifyRulesInput{GroupID: str(c.req, "GroupId"), Changes: changes, DryRun: c.dryRun()}))
 }
 
 func updateDescriptionsIngress(c *call) error { return updateDescriptions(c, false) }

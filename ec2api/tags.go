@@ -17,7 +17,7 @@ func createTags(c *call) error {
 		}
 		tags[str(t, "Key")] = str(t, "Value")
 	}
-	return c.returned(c.svc().CreateTags(c.ctx, c.tenant, resources, tags, c.dryRun()))
+	return c.returned(c.svc().CreateTags(c.ctx, c.tenant, control.CreateTagsInput{IDs: resources, Tags: tags, DryRun: c.dryRun()}))
 }
 
 func deleteTags(c *call) error {
@@ -30,7 +30,7 @@ func deleteTags(c *call) error {
 		v, has := t.String("Value")
 		changes = append(changes, control.TagChange{Key: str(t, "Key"), Value: v, HasValue: has})
 	}
-	return c.returned(c.svc().DeleteTags(c.ctx, c.tenant, resources, changes, c.dryRun()))
+	return c.returned(c.svc().DeleteTags(c.ctx, c.tenant, control.DeleteTagsInput{IDs: resources, Tags: changes, DryRun: c.dryRun()}))
 }
 
 // tagRow is one tag of one resource, the unit of DescribeTags.

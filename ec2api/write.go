@@ -30,7 +30,7 @@ func (c *call) returned(res control.Result, err error) error {
 
 // deleteFunc is the shape of control's one-ID deletions (DeleteVPC, DeleteSubnet, …) as method
 // expressions: (*control.Service).DeleteVPC.
-type deleteFunc = func(s *control.Service, ctx context.Context, t control.Tenant, id string, dryRun bool) (control.Result, error)
+type deleteFunc = func(s *control.Service, ctx context.Context, t control.Tenant, in control.IDInput) (control.Result, error)
 
 // deleteByID is the handler of a Delete action that names one resource by the parameter param
 // and answers <return>true</return>.
@@ -40,6 +40,6 @@ func deleteByID(param string, del deleteFunc) handler {
 		if id == "" {
 			return model.Missing(param)
 		}
-		return c.returned(del(c.svc(), c.ctx, c.tenant, id, c.dryRun()))
+		return c.returned(del(c.svc(), c.ctx, c.tenant, control.IDInput{ID: id, DryRun: c.dryRun()}))
 	}
 }

@@ -101,7 +101,9 @@ const MaxClientTokenLen = 64
 
 // ValidateClientToken checks an idempotency token: at most 64 printable ASCII characters
 // (empty: no token). The token becomes part of a store key, so it is checked before anything
-// is staged. [UNCONFIRMED text] EC2's exact message for a longer token.
+// is staged. The code is EC2's (InvalidParameterValue); its wording for an over-long or
+// non-ASCII token is unknown: the EC2 API reference, botocore, moto and localstack document
+// the 64-character limit but no message, so the text below is Stockade's own.
 func ValidateClientToken(s string) error {
 	if len(s) > MaxClientTokenLen {
 		return InvalidValue("Value for parameter clientToken is invalid. The client token must be at most %d ASCII characters; it has %d.", MaxClientTokenLen, len(s))

@@ -1,0 +1,110 @@
+package control
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/stockade/stockade/model"
+)
+
+// storedIDs lists the IDs of the tenant's records of one kind in the store.
+func (e *eniEnv) storedIDs(kind string) []string {
+	e.t.Helper()
+	kvs, _, err := e.st.List(e.ctx, storeKey(eniTenant, kind, ""))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var out []string
+	for _, kv := range kvs {
+		_, _, id, _ := parseKey(kv.Key)
+		out = append(out, id)
+	}
+	return out
+}
+
+// TestTerminatedInstancesArePurged: a terminated instance used to stay in memory and in the
+// store forever, hidden after its hour. It is now deleted by the tenant's first write after
+// the hour, in that write's transaction, and not before; a restart does not bring it back.
+func TestTerminatedInstancesArePurged(t *testing.T) {
+	e := newENITestService(t, nil)
+	r := e.run(RunInput{MinCount: 2, MaxCount: 2, SubnetID: e.sn.ID})
+	a, b := r.Instances[0].ID, r.Instances[1].ID
+	e.terminate(a)
+	e.clock.Advance(time.Minute)
+	e.terminate(b)
+	tag := func() { // a write unrelated to instances
+		t.Helper()
+		if _, err := e.s.CreateTags(e.ctx, eniTenant, CreateTagsInput{IDs: []string{e.vpc.ID}, Tags: model.Tags{"k": "v"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	inMemory := func() []string {
+		var ids []string
+		e.view(func(v View) {
+			for id := range v.tn.instances {
+				ids = append(ids, id)
+			}
+		})
+		slices.Sort(ids)
+		return ids
+	}
+
+	// Within the hour of both: a write purges nothing.
+	e.clock.Advance(model.TerminatedVisibleFor - 90*time.Second)
+	tag()
+	if diff := cmp.Diff(sortedIDs(a, b), e.storedIDs(kindInstance)); diff != "" {
+		t.Errorf("stored instances within the hour (-want +got):\n%s", diff)
+	}
+	// a's hour has passed, b's not: reads hide a but do not delete it (a read never writes)...
+	e.clock.Advance(time.Minute)
+	e.view(func(v View) {
+		if _, err := v.Instance(a); eniCode(err) != "InvalidInstanceID.NotFound" {
+			t.Errorf("instance visible after its hour: %v", err)
+		}
+	})
+	if diff := cmp.Diff(sortedIDs(a, b), e.storedIDs(kindInstance)); diff != "" {
+		t.Errorf("stored instances after a read (-want +got):\n%s", diff)
+	}
+	// ...and a dry run does not either.
+	if _, err := e.s.CreateTags(e.ctx, eniTenant, CreateTagsInput{IDs: []string{e.vpc.ID}, Tags: model.Tags{"k": "v"}, DryRun: true}); eniCode(err) != "DryRunOperation" {
+		t.Fatalf("dry run: %v", err)
+	}
+	if diff := cmp.Diff(sortedIDs(a, b), inMemory()); diff != "" {
+		t.Errorf("instances in memory after a dry run (-want +got):\n%s", diff)
+	}
+	// The next write deletes a, in memory and in the store.
+	tag()
+	if diff := cmp.Diff([]string{b}, e.storedIDs(kindInstance)); diff != "" {
+		t.Errorf("stored instances after the hour (-want +got):\n%s", diff)
+	}
+	if diff := cmp.Diff([]string{b}, inMemory()); diff != "" {
+		t.Errorf("instances in memory after the hour (-want +got):\n%s", diff)
+	}
+	// A failed write leaves b, whose hour has now passed, in place.
+	e.clock.Advance(time.Minute)
+	if _, err := e.s.CreateTags(e.ctx, eniTenant, CreateTagsInput{IDs: []string{"vpc-0000000000000000f"}, Tags: model.Tags{"k": "v"}}); err == nil {
+		t.Fatal("tagging a missing VPC succeeded")
+	}
+	if diff := cmp.Diff([]string{b}, inMemory()); diff != "" {
+		t.Errorf("instances in memory after a failed write (-want +got):\n%s", diff)
+	}
+	// After a restart the next write purges b: the schedule is rebuilt from the records.
+	e.reopen()
+	tag()
+	if got := e.storedIDs(kindInstance); len(got) != 0 {
+		t.Errorf("stored instances after every hour passed: %v", got)
+	}
+	if got := inMemory(); len(got) != 0 {
+		t.Errorf("instances in memory after every hour passed: %v", got)
+	}
+	// A running instance is never purged.
+	c := e.run(RunInput{MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID}).Instances[0].ID
+	e.clock.Advance(48 * time.Hour)
+	tag()
+	if diff := cmp.Diff([]string{c}, e.storedIDs(kindInstance)); diff != "" {
+		t.Errorf("stored instances with one running (-want +got):\n%s", diff)
+	}
+}
