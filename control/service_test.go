@@ -49,6 +49,18 @@ func openBolt(t *testing.T, path string) store.Store {
 	return st
 }
 
+// newTestService opens a Service with the default config on a new bolt file in t.TempDir().
+func newTestService(t *testing.T) *Service {
+	t.Helper()
+	return openService(t, tempBolt(t))
+}
+
+// tempBolt opens a bolt store on a new file in t.TempDir().
+func tempBolt(t *testing.T) store.Store {
+	t.Helper()
+	return openBolt(t, filepath.Join(t.TempDir(), "s.db"))
+}
+
 func openService(t *testing.T, st store.Store) *Service {
 	t.Helper()
 	s, err := Open(context.Background(), st, DefaultConfig())
@@ -124,10 +136,17 @@ func TestStateSurvivesReopen(t *testing.T) {
 	}
 }
 
+// mustView is mustViewOf alice's state.
 func mustView[T any](t *testing.T, s *Service, f func(View) T) T {
 	t.Helper()
+	return mustViewOf(t, s, alice, f)
+}
+
+// mustViewOf returns f of tn's state, failing the test if the view fails.
+func mustViewOf[T any](t *testing.T, s *Service, tn Tenant, f func(View) T) T {
+	t.Helper()
 	var out T
-	if err := s.View(context.Background(), alice, func(v View) error { out = f(v); return nil }); err != nil {
+	if err := s.View(context.Background(), tn, func(v View) error { out = f(v); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -139,7 +158,7 @@ func mustView[T any](t *testing.T, s *Service, f func(View) T) T {
 // restart reloads exactly what was durable.
 func TestFailedCommitStopsTheService(t *testing.T) {
 	ctx := context.Background()
-	fs := &flakyStore{Store: openBolt(t, filepath.Join(t.TempDir(), "s.db"))}
+	fs := &flakyStore{Store: tempBolt(t)}
 	s := openService(t, fs)
 	vpc, _, err := s.CreateVPC(ctx, alice, CreateVPCInput{CIDR: "10.0.0.0/16"})
 	if err != nil {
@@ -195,7 +214,7 @@ func TestFailedCommitStopsTheService(t *testing.T) {
 // TestConcurrentWriters runs writers of several tenants and groups at once (run with -race).
 func TestConcurrentWriters(t *testing.T) {
 	ctx := context.Background()
-	s := openService(t, openBolt(t, filepath.Join(t.TempDir(), "s.db")))
+	s := newTestService(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for w := 0; w < 8; w++ {
@@ -255,7 +274,7 @@ func (g gated) Wait() (int64, error) { <-g.gate; return g.p.Wait() }
 // completes, so a reader that saw it must not reply until the commit is durable.
 func TestReadsWaitForDurability(t *testing.T) {
 	ctx := context.Background()
-	gs := &gatedStore{Store: openBolt(t, filepath.Join(t.TempDir(), "s.db")), gate: make(chan struct{})}
+	gs := &gatedStore{Store: tempBolt(t), gate: make(chan struct{})}
 	s := openService(t, gs)
 	mustView(t, s, func(v View) int { return 0 }) // initialise the tenant (a synchronous commit)
 	created := make(chan error, 1)
