@@ -126,15 +126,21 @@ func (e *eniEnv) view(fn func(v View)) {
 	}
 }
 
-func (e *eniEnv) eni(id string) *model.NetworkInterface {
+// lookup returns what find finds in the tenant's state, failing the test on error.
+func lookup[T any](e *eniEnv, find func(View) (T, error)) T {
 	e.t.Helper()
-	var n *model.NetworkInterface
+	var out T
 	var err error
-	e.view(func(v View) { n, err = v.ENI(id) })
+	e.view(func(v View) { out, err = find(v) })
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return n
+	return out
+}
+
+func (e *eniEnv) eni(id string) *model.NetworkInterface {
+	e.t.Helper()
+	return lookup(e, func(v View) (*model.NetworkInterface, error) { return v.ENI(id) })
 }
 
 // snapshot is everything the tests check for "nothing changed": the stored revision and the

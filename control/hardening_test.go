@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -168,18 +167,7 @@ func TestNetworksWaitForDurability(t *testing.T) {
 	ctx := context.Background()
 	gs := &gatedStore{Store: tempBolt(t), gate: make(chan struct{})}
 	s := openService(t, gs)
-	created := make(chan error, 1)
-	go func() {
-		_, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "w"})
-		created <- err
-	}()
-	for staged := uint64(0); staged == 0; {
-		runtime.Gosched()
-		tn, _ := s.tenant(ctx, alice)
-		tn.mu.RLock()
-		staged = tn.staged
-		tn.mu.RUnlock()
-	}
+	created := startStagedWrite(ctx, s)
 	got := make(chan []netmap.Network, 1)
 	go func() { _, nets := s.Networks(); got <- nets }()
 	select {

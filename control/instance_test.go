@@ -30,13 +30,7 @@ func (e *eniEnv) run(in RunInput) *Reservation {
 
 func (e *eniEnv) instance(id string) *model.Instance {
 	e.t.Helper()
-	var in *model.Instance
-	var err error
-	e.view(func(v View) { in, err = v.Instance(id) })
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return in
+	return lookup(e, func(v View) (*model.Instance, error) { return v.Instance(id) })
 }
 
 func (e *eniEnv) terminate(ids ...string) []StateChange {
@@ -52,13 +46,7 @@ func (e *eniEnv) fill(sn *model.Subnet, n int) {
 	}
 }
 
-func instanceIDs(r *Reservation) []string {
-	var out []string
-	for _, in := range r.Instances {
-		out = append(out, in.ID)
-	}
-	return out
-}
+func instanceIDs(r *Reservation) []string { return idsOf(r.Instances) }
 
 func TestRunInstancesErrors(t *testing.T) {
 	e := newENITestService(t, nil)

@@ -270,6 +270,25 @@ type gated struct {
 
 func (g gated) Wait() (int64, error) { <-g.gate; return g.p.Wait() }
 
+// startStagedWrite starts creating a group in alice's tenant of s (on a gatedStore) and
+// returns once the group is staged in memory; the write's error comes on the channel when
+// its commit completes, which is not before the gate opens.
+func startStagedWrite(ctx context.Context, s *Service) <-chan error {
+	created := make(chan error, 1)
+	go func() {
+		_, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "w"})
+		created <- err
+	}()
+	for staged := uint64(0); staged == 0; {
+		runtime.Gosched()
+		tn, _ := s.tenant(ctx, alice)
+		tn.mu.RLock()
+		staged = tn.staged
+		tn.mu.RUnlock()
+	}
+	return created
+}
+
 // TestReadsWaitForDurability: a write's change is visible in memory before its commit
 // completes, so a reader that saw it must not reply until the commit is durable.
 func TestReadsWaitForDurability(t *testing.T) {
@@ -277,24 +296,9 @@ func TestReadsWaitForDurability(t *testing.T) {
 	gs := &gatedStore{Store: tempBolt(t), gate: make(chan struct{})}
 	s := openService(t, gs)
 	mustView(t, s, func(v View) int { return 0 }) // initialise the tenant (a synchronous commit)
-	created := make(chan error, 1)
-	go func() {
-		_, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "w"})
-		created <- err
-	}()
-	// Wait until the write has staged its group, then read it.
-	var saw bool
+	// Once the write has staged its group, read it.
+	created := startStagedWrite(ctx, s)
 	read := make(chan struct{})
-	for !saw {
-		runtime.Gosched()
-		s.mu.Lock()
-		tn := s.tenants[alice]
-		s.mu.Unlock()
-		tn.mu.RLock()
-		staged := tn.staged
-		tn.mu.RUnlock()
-		saw = staged > 0
-	}
 	go func() {
 		s.View(ctx, alice, func(v View) error { _ = v.Groups(); return nil })
 		close(read)
