@@ -61,11 +61,7 @@ func TestENIIPv6Errors(t *testing.T) {
 	for i := 8; i < 16; i++ {
 		last[i] = 0xff
 	}
-	tests := []struct {
-		name      string
-		in        CreateENIInput
-		code, msg string
-	}{
+	tests := []errCase[CreateENIInput]{
 		{"subnet without IPv6", CreateENIInput{SubnetID: e.sn.ID, IPv6Count: 1}, "InvalidParameterValue", "has no IPv6 CIDR block"},
 		{"both count and addresses", CreateENIInput{SubnetID: sn.ID, IPv6Count: 1, IPv6: []string{at(9)}}, "InvalidParameterCombination", "either"},
 		{"negative count", CreateENIInput{SubnetID: sn.ID, IPv6Count: -1}, "InvalidParameterValue", "ipv6AddressCount"},
@@ -78,14 +74,7 @@ func TestENIIPv6Errors(t *testing.T) {
 		{"an IPv4 address", CreateENIInput{SubnetID: sn.ID, IPv6: []string{"10.6.1.9"}}, "InvalidParameterValue", "must be an IPv6 address"},
 		{"not an address", CreateENIInput{SubnetID: sn.ID, IPv6: []string{"fd00::zz"}}, "InvalidParameterValue", "fd00::zz"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := e.snapshot()
-			_, _, err := e.s.CreateENI(e.ctx, eniTenant, tt.in)
-			eniCheckErr(t, err, tt.code, tt.msg)
-			e.checkUnchanged(before)
-		})
-	}
+	runErrorCases(t, e, tests, e.s.CreateENI)
 }
 
 // TestRunInstancesIPv6 gives launched instances IPv6 addresses, at the top level (one

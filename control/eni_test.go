@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/netip"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -125,15 +126,21 @@ func (e *eniEnv) view(fn func(v View)) {
 	}
 }
 
-func (e *eniEnv) eni(id string) *model.NetworkInterface {
+// lookup returns what find finds in the tenant's state, failing the test on error.
+func lookup[T any](e *eniEnv, find func(View) (T, error)) T {
 	e.t.Helper()
-	var n *model.NetworkInterface
+	var out T
 	var err error
-	e.view(func(v View) { n, err = v.ENI(id) })
+	e.view(func(v View) { out, err = find(v) })
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	return n
+	return out
+}
+
+func (e *eniEnv) eni(id string) *model.NetworkInterface {
+	e.t.Helper()
+	return lookup(e, func(v View) (*model.NetworkInterface, error) { return v.ENI(id) })
 }
 
 // snapshot is everything the tests check for "nothing changed": the stored revision and the
@@ -175,6 +182,40 @@ func eniCheckErr(t *testing.T, err error, code, msg string) {
 	}
 }
 
+// errCase is a row of an error table: a write's input, the code it must fail with and a part
+// of the message.
+type errCase[In any] struct {
+	name      string
+	in        In
+	code, msg string
+}
+
+// runErrorCases runs write once per case, each in its own subtest: the write must fail with
+// the case's code and message, return nothing besides the error (a dry run may: it is refused
+// as a whole), and change nothing.
+func runErrorCases[In, Out any](t *testing.T, e *eniEnv, cases []errCase[In], write func(context.Context, Tenant, In) (Out, Result, error)) {
+	t.Helper()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			before := e.snapshot()
+			out, _, err := write(e.ctx, eniTenant, tc.in)
+			eniCheckErr(t, err, tc.code, tc.msg)
+			if tc.code != "DryRunOperation" && !reflect.ValueOf(&out).Elem().IsZero() {
+				t.Errorf("failed call returned %+v", out)
+			}
+			e.checkUnchanged(before)
+		})
+	}
+}
+
+// noOutput adapts a write that returns only its Result to runErrorCases.
+func noOutput[In any](write func(context.Context, Tenant, In) (Result, error)) func(context.Context, Tenant, In) (struct{}, Result, error) {
+	return func(ctx context.Context, tn Tenant, in In) (struct{}, Result, error) {
+		r, err := write(ctx, tn, in)
+		return struct{}{}, r, err
+	}
+}
+
 func addrs(ns []*model.NetworkInterface) []string {
 	var out []string
 	for _, n := range ns {
@@ -191,11 +232,7 @@ func TestCreateENIErrors(t *testing.T) {
 		g := eniOK[*model.Group](t)(e.s.CreateGroup(e.ctx, eniTenant, CreateGroupInput{Name: fmt.Sprintf("g%d", i), Description: "g", VpcID: e.vpc.ID}))
 		six = append(six, g.ID)
 	}
-	tests := []struct {
-		name      string
-		in        CreateENIInput
-		code, msg string
-	}{
+	tests := []errCase[CreateENIInput]{
 		{"no subnet", CreateENIInput{}, "MissingParameter", "SubnetId"},
 		{"malformed subnet", CreateENIInput{SubnetID: "subnet-xyz"}, "InvalidSubnetID.Malformed", "subnet-xyz"},
 		{"unknown subnet", CreateENIInput{SubnetID: "subnet-0123456789abcdef0"}, "InvalidSubnetID.NotFound", "subnet-0123456789abcdef0"},
@@ -227,17 +264,7 @@ func TestCreateENIErrors(t *testing.T) {
 		{"dry run of a bad request", CreateENIInput{SubnetID: e.sn.ID, Groups: []string{e.other.ID}, DryRun: true}, "InvalidParameter", "different networks"},
 		{"dry run", CreateENIInput{SubnetID: e.sn.ID, DryRun: true}, "DryRunOperation", "Request would have succeeded"},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := e.snapshot()
-			n, _, err := e.s.CreateENI(e.ctx, eniTenant, tt.in)
-			eniCheckErr(t, err, tt.code, tt.msg)
-			if n != nil && tt.code != "DryRunOperation" {
-				t.Errorf("failed create returned %+v", n)
-			}
-			e.checkUnchanged(before)
-		})
-	}
+	runErrorCases(t, e, tests, e.s.CreateENI)
 }
 
 // TestCreateENIQuota checks the per-region interface quota.
@@ -423,23 +450,13 @@ func TestDeleteENI(t *testing.T) {
 	free := e.createENI(CreateENIInput{SubnetID: e.sn.ID, Groups: []string{e.web.ID}})
 	resv := eniOK[*Reservation](t)(e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-1", MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID}))
 	attached := resv.Instances[0].InterfaceIDs[0]
-	tests := []struct {
-		name, id, code, msg string
-		dryRun              bool
-	}{
-		{"malformed", "eni-nothex", "InvalidNetworkInterfaceID.Malformed", "eni-nothex", false},
-		{"unknown", "eni-0123456789abcdef0", "InvalidNetworkInterfaceID.NotFound", "The networkInterface ID 'eni-0123456789abcdef0' does not exist", false},
-		{"attached", attached, "InvalidParameterValue", fmt.Sprintf("Network interface '%s' is currently in use.", attached), false},
-		{"dry run", free.ID, "DryRunOperation", "", true},
+	tests := []errCase[IDInput]{
+		{"malformed", IDInput{ID: "eni-nothex"}, "InvalidNetworkInterfaceID.Malformed", "eni-nothex"},
+		{"unknown", IDInput{ID: "eni-0123456789abcdef0"}, "InvalidNetworkInterfaceID.NotFound", "The networkInterface ID 'eni-0123456789abcdef0' does not exist"},
+		{"attached", IDInput{ID: attached}, "InvalidParameterValue", fmt.Sprintf("Network interface '%s' is currently in use.", attached)},
+		{"dry run", IDInput{ID: free.ID, DryRun: true}, "DryRunOperation", ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := e.snapshot()
-			_, err := e.s.DeleteENI(e.ctx, eniTenant, IDInput{ID: tt.id, DryRun: tt.dryRun})
-			eniCheckErr(t, err, tt.code, tt.msg)
-			e.checkUnchanged(before)
-		})
-	}
+	runErrorCases(t, e, tests, noOutput(e.s.DeleteENI))
 
 	// The interface holds its group: the group cannot go before it.
 	if _, _, err := e.s.DeleteGroup(e.ctx, eniTenant, DeleteGroupInput{Group: GroupRef{ID: e.web.ID}}); eniCode(err) != "DependencyViolation" {
@@ -475,11 +492,7 @@ func TestModifyENIErrors(t *testing.T) {
 		six = append(six, g.ID)
 	}
 	yes, desc := true, "x"
-	tests := []struct {
-		name      string
-		in        ModifyENIInput
-		code, msg string
-	}{
+	tests := []errCase[ModifyENIInput]{
 		{"no attribute", ModifyENIInput{ID: n.ID}, "MissingParameter", ""},
 		{"two attributes", ModifyENIInput{ID: n.ID, Groups: []string{e.db.ID}, Description: &desc}, "InvalidParameterCombination", "Only one attribute may be modified at a time"},
 		{"source/dest and conntrack", ModifyENIInput{ID: n.ID, SourceDestCheck: &yes, ConnTrack: &model.DefaultConnTrack}, "InvalidParameterCombination", "Only one attribute"},
@@ -496,14 +509,7 @@ func TestModifyENIErrors(t *testing.T) {
 			"InvalidAttachmentID.NotFound", "eni-attach-0123456789abcdef0"},
 		{"dry run", ModifyENIInput{ID: n.ID, Groups: []string{e.db.ID}, DryRun: true}, "DryRunOperation", ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := e.snapshot()
-			_, err := e.s.ModifyENI(e.ctx, eniTenant, tt.in)
-			eniCheckErr(t, err, tt.code, tt.msg)
-			e.checkUnchanged(before)
-		})
-	}
+	runErrorCases(t, e, tests, noOutput(e.s.ModifyENI))
 }
 
 func TestModifyENI(t *testing.T) {

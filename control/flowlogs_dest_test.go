@@ -2,7 +2,6 @@ package control
 
 import (
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -12,7 +11,7 @@ import (
 // InvalidParameter and changes nothing, in the name and in the ARN forms alike.
 func TestFlowLogDestinationsAreNames(t *testing.T) {
 	ctx := context.Background()
-	s := openService(t, openBolt(t, filepath.Join(t.TempDir(), "s.db")))
+	s := newTestService(t)
 	vpc, _, err := s.CreateVPC(ctx, alice, CreateVPCInput{CIDR: "10.0.0.0/16"})
 	if err != nil {
 		t.Fatal(err)

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -25,7 +23,7 @@ import (
 // succeed. Before, the commit failed inside the store and the whole service fail-stopped.
 func TestOversizedWriteFailsOnlyItself(t *testing.T) {
 	ctx := context.Background()
-	s := openService(t, openBolt(t, filepath.Join(t.TempDir(), "s.db")))
+	s := newTestService(t)
 	mallory := Tenant{Account: "444455556666", Region: strings.Repeat("x", 40000)}
 
 	var wg sync.WaitGroup
@@ -77,7 +75,7 @@ func TestOversizedWriteFailsOnlyItself(t *testing.T) {
 // first write commits it with them; it counts towards the VPC quota before and after.
 func TestReadsCreateNothingDurable(t *testing.T) {
 	ctx := context.Background()
-	st := openBolt(t, filepath.Join(t.TempDir(), "s.db"))
+	st := tempBolt(t)
 	cfg := DefaultConfig()
 	cfg.Quotas.VPCs = 1
 	s, err := Open(ctx, st, cfg)
@@ -167,20 +165,9 @@ func TestReadsCreateNothingDurable(t *testing.T) {
 // If the commit fails instead, Networks keeps giving its last (durable) answer.
 func TestNetworksWaitForDurability(t *testing.T) {
 	ctx := context.Background()
-	gs := &gatedStore{Store: openBolt(t, filepath.Join(t.TempDir(), "s.db")), gate: make(chan struct{})}
+	gs := &gatedStore{Store: tempBolt(t), gate: make(chan struct{})}
 	s := openService(t, gs)
-	created := make(chan error, 1)
-	go func() {
-		_, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "w"})
-		created <- err
-	}()
-	for staged := uint64(0); staged == 0; {
-		runtime.Gosched()
-		tn, _ := s.tenant(ctx, alice)
-		tn.mu.RLock()
-		staged = tn.staged
-		tn.mu.RUnlock()
-	}
+	created := startStagedWrite(ctx, s)
 	got := make(chan []netmap.Network, 1)
 	go func() { _, nets := s.Networks(); got <- nets }()
 	select {
@@ -203,7 +190,7 @@ func TestNetworksWaitForDurability(t *testing.T) {
 // on disk; the host feed keeps its last answer instead of showing it.
 func TestNetworksAfterAFailedCommit(t *testing.T) {
 	ctx := context.Background()
-	fs := &flakyStore{Store: openBolt(t, filepath.Join(t.TempDir(), "s.db"))}
+	fs := &flakyStore{Store: tempBolt(t)}
 	s := openService(t, fs)
 	if _, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "w"}); err != nil {
 		t.Fatal(err)
@@ -274,15 +261,6 @@ func TestAnalysisComputesOutsideTheLock(t *testing.T) {
 	if n := len(mustViewOf(t, e.s, eniTenant, func(v View) []*model.InsightsAnalysis { return v.InsightsAnalyses() })); n != 0 {
 		t.Errorf("%d analyses stored, want 0", n)
 	}
-}
-
-func mustViewOf[T any](t *testing.T, s *Service, tn Tenant, f func(View) T) T {
-	t.Helper()
-	var out T
-	if err := s.View(context.Background(), tn, func(v View) error { out = f(v); return nil }); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestClientTokensAreBounded: a token is kept for a day and a tenant keeps at most maxTokens;

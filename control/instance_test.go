@@ -30,13 +30,7 @@ func (e *eniEnv) run(in RunInput) *Reservation {
 
 func (e *eniEnv) instance(id string) *model.Instance {
 	e.t.Helper()
-	var in *model.Instance
-	var err error
-	e.view(func(v View) { in, err = v.Instance(id) })
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	return in
+	return lookup(e, func(v View) (*model.Instance, error) { return v.Instance(id) })
 }
 
 func (e *eniEnv) terminate(ids ...string) []StateChange {
@@ -52,13 +46,7 @@ func (e *eniEnv) fill(sn *model.Subnet, n int) {
 	}
 }
 
-func instanceIDs(r *Reservation) []string {
-	var out []string
-	for _, in := range r.Instances {
-		out = append(out, in.ID)
-	}
-	return out
-}
+func instanceIDs(r *Reservation) []string { return idsOf(r.Instances) }
 
 func TestRunInstancesErrors(t *testing.T) {
 	e := newENITestService(t, nil)
@@ -74,11 +62,7 @@ func TestRunInstancesErrors(t *testing.T) {
 		g := eniOK[*model.Group](t)(e.s.CreateGroup(e.ctx, eniTenant, CreateGroupInput{Name: fmt.Sprintf("r%d", i), Description: "r", VpcID: e.vpc.ID}))
 		six = append(six, g.ID)
 	}
-	tests := []struct {
-		name      string
-		in        RunInput
-		code, msg string
-	}{
+	tests := []errCase[RunInput]{
 		{"MinCount 0", base(func(in *RunInput) { in.MinCount = 0 }), "InvalidParameterValue", "MinCount"},
 		{"MaxCount 0", base(func(in *RunInput) { in.MaxCount = 0 }), "InvalidParameterValue", "MaxCount"},
 		{"MinCount above MaxCount", base(func(in *RunInput) { in.MinCount, in.MaxCount = 3, 2 }), "InvalidParameterValue", "MinCount (3)"},
@@ -124,17 +108,7 @@ func TestRunInstancesErrors(t *testing.T) {
 			"InsufficientFreeAddressesInSubnet", e.small.ID},
 		{"dry run", base(func(in *RunInput) { in.DryRun = true }), "DryRunOperation", ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := e.snapshot()
-			r, _, err := e.s.RunInstances(e.ctx, eniTenant, tt.in)
-			eniCheckErr(t, err, tt.code, tt.msg)
-			if r != nil && tt.code != "DryRunOperation" {
-				t.Errorf("failed launch returned %+v", r)
-			}
-			e.checkUnchanged(before)
-		})
-	}
+	runErrorCases(t, e, tests, e.s.RunInstances)
 }
 
 // TestRunInstances launches three instances and checks what is returned and what is stored.
@@ -421,31 +395,16 @@ func TestTerminateInstancesErrors(t *testing.T) {
 	r := e.run(RunInput{MinCount: 2, MaxCount: 2, SubnetID: e.sn.ID})
 	locked := e.run(RunInput{MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID, DisableAPITermination: true}).Instances[0].ID
 	a, b := r.Instances[0].ID, r.Instances[1].ID
-	tests := []struct {
-		name      string
-		ids       []string
-		dryRun    bool
-		code, msg string
-	}{
-		{"none", nil, false, "MissingParameter", "InstanceId"},
-		{"1001", slices.Repeat([]string{a}, 1001), false, "InvalidParameterValue", "1000"},
-		{"one unknown", []string{a, "i-0123456789abcdef0", b}, false, "InvalidInstanceID.NotFound", "The instance ID 'i-0123456789abcdef0' does not exist"},
-		{"malformed", []string{a, "i-xyz"}, false, "InvalidInstanceID.Malformed", "i-xyz"},
-		{"termination disabled", []string{a, locked}, false, "OperationNotPermitted",
+	tests := []errCase[TerminateInstancesInput]{
+		{"none", TerminateInstancesInput{}, "MissingParameter", "InstanceId"},
+		{"1001", TerminateInstancesInput{IDs: slices.Repeat([]string{a}, 1001)}, "InvalidParameterValue", "1000"},
+		{"one unknown", TerminateInstancesInput{IDs: []string{a, "i-0123456789abcdef0", b}}, "InvalidInstanceID.NotFound", "The instance ID 'i-0123456789abcdef0' does not exist"},
+		{"malformed", TerminateInstancesInput{IDs: []string{a, "i-xyz"}}, "InvalidInstanceID.Malformed", "i-xyz"},
+		{"termination disabled", TerminateInstancesInput{IDs: []string{a, locked}}, "OperationNotPermitted",
 			fmt.Sprintf("The instance '%s' may not be terminated. Modify its 'disableApiTermination' instance attribute and try again.", locked)},
-		{"dry run", []string{a}, true, "DryRunOperation", ""},
+		{"dry run", TerminateInstancesInput{IDs: []string{a}, DryRun: true}, "DryRunOperation", ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := e.snapshot()
-			out, _, err := e.s.TerminateInstances(e.ctx, eniTenant, TerminateInstancesInput{IDs: tt.ids, DryRun: tt.dryRun})
-			eniCheckErr(t, err, tt.code, tt.msg)
-			if tt.code != "DryRunOperation" && out != nil {
-				t.Errorf("failed terminate returned %+v", out)
-			}
-			e.checkUnchanged(before)
-		})
-	}
+	runErrorCases(t, e, tests, e.s.TerminateInstances)
 }
 
 // TestTerminateInstances checks the state changes, the release of addresses and groups
@@ -540,11 +499,7 @@ func TestModifyInstanceErrors(t *testing.T) {
 	id, dead := r.Instances[0].ID, r.Instances[1].ID
 	e.terminate(dead)
 	yes, typ := true, "m5.large"
-	tests := []struct {
-		name      string
-		in        ModifyInstanceInput
-		code, msg string
-	}{
+	tests := []errCase[ModifyInstanceInput]{
 		{"no attribute", ModifyInstanceInput{ID: id}, "MissingParameter", ""},
 		{"two attributes", ModifyInstanceInput{ID: id, SourceDestCheck: &yes, DisableAPITermination: &yes}, "InvalidParameterCombination",
 			"Only one attribute may be modified at a time"},
@@ -557,14 +512,7 @@ func TestModifyInstanceErrors(t *testing.T) {
 		{"terminated", ModifyInstanceInput{ID: dead, Groups: []string{e.web.ID}}, "IncorrectInstanceState", dead},
 		{"dry run", ModifyInstanceInput{ID: id, Groups: []string{e.web.ID}, DryRun: true}, "DryRunOperation", ""},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			before := e.snapshot()
-			_, err := e.s.ModifyInstance(e.ctx, eniTenant, tt.in)
-			eniCheckErr(t, err, tt.code, tt.msg)
-			e.checkUnchanged(before)
-		})
-	}
+	runErrorCases(t, e, tests, noOutput(e.s.ModifyInstance))
 }
 
 func TestModifyInstance(t *testing.T) {

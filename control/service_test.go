@@ -49,6 +49,18 @@ func openBolt(t *testing.T, path string) store.Store {
 	return st
 }
 
+// newTestService opens a Service with the default config on a new bolt file in t.TempDir().
+func newTestService(t *testing.T) *Service {
+	t.Helper()
+	return openService(t, tempBolt(t))
+}
+
+// tempBolt opens a bolt store on a new file in t.TempDir().
+func tempBolt(t *testing.T) store.Store {
+	t.Helper()
+	return openBolt(t, filepath.Join(t.TempDir(), "s.db"))
+}
+
 func openService(t *testing.T, st store.Store) *Service {
 	t.Helper()
 	s, err := Open(context.Background(), st, DefaultConfig())
@@ -124,10 +136,17 @@ func TestStateSurvivesReopen(t *testing.T) {
 	}
 }
 
+// mustView is mustViewOf alice's state.
 func mustView[T any](t *testing.T, s *Service, f func(View) T) T {
 	t.Helper()
+	return mustViewOf(t, s, alice, f)
+}
+
+// mustViewOf returns f of tn's state, failing the test if the view fails.
+func mustViewOf[T any](t *testing.T, s *Service, tn Tenant, f func(View) T) T {
+	t.Helper()
 	var out T
-	if err := s.View(context.Background(), alice, func(v View) error { out = f(v); return nil }); err != nil {
+	if err := s.View(context.Background(), tn, func(v View) error { out = f(v); return nil }); err != nil {
 		t.Fatal(err)
 	}
 	return out
@@ -139,7 +158,7 @@ func mustView[T any](t *testing.T, s *Service, f func(View) T) T {
 // restart reloads exactly what was durable.
 func TestFailedCommitStopsTheService(t *testing.T) {
 	ctx := context.Background()
-	fs := &flakyStore{Store: openBolt(t, filepath.Join(t.TempDir(), "s.db"))}
+	fs := &flakyStore{Store: tempBolt(t)}
 	s := openService(t, fs)
 	vpc, _, err := s.CreateVPC(ctx, alice, CreateVPCInput{CIDR: "10.0.0.0/16"})
 	if err != nil {
@@ -195,7 +214,7 @@ func TestFailedCommitStopsTheService(t *testing.T) {
 // TestConcurrentWriters runs writers of several tenants and groups at once (run with -race).
 func TestConcurrentWriters(t *testing.T) {
 	ctx := context.Background()
-	s := openService(t, openBolt(t, filepath.Join(t.TempDir(), "s.db")))
+	s := newTestService(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 64)
 	for w := 0; w < 8; w++ {
@@ -251,31 +270,35 @@ type gated struct {
 
 func (g gated) Wait() (int64, error) { <-g.gate; return g.p.Wait() }
 
-// TestReadsWaitForDurability: a write's change is visible in memory before its commit
-// completes, so a reader that saw it must not reply until the commit is durable.
-func TestReadsWaitForDurability(t *testing.T) {
-	ctx := context.Background()
-	gs := &gatedStore{Store: openBolt(t, filepath.Join(t.TempDir(), "s.db")), gate: make(chan struct{})}
-	s := openService(t, gs)
-	mustView(t, s, func(v View) int { return 0 }) // initialise the tenant (a synchronous commit)
+// startStagedWrite starts creating a group in alice's tenant of s (on a gatedStore) and
+// returns once the group is staged in memory; the write's error comes on the channel when
+// its commit completes, which is not before the gate opens.
+func startStagedWrite(ctx context.Context, s *Service) <-chan error {
 	created := make(chan error, 1)
 	go func() {
 		_, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "w"})
 		created <- err
 	}()
-	// Wait until the write has staged its group, then read it.
-	var saw bool
-	read := make(chan struct{})
-	for !saw {
+	for staged := uint64(0); staged == 0; {
 		runtime.Gosched()
-		s.mu.Lock()
-		tn := s.tenants[alice]
-		s.mu.Unlock()
+		tn, _ := s.tenant(ctx, alice)
 		tn.mu.RLock()
-		staged := tn.staged
+		staged = tn.staged
 		tn.mu.RUnlock()
-		saw = staged > 0
 	}
+	return created
+}
+
+// TestReadsWaitForDurability: a write's change is visible in memory before its commit
+// completes, so a reader that saw it must not reply until the commit is durable.
+func TestReadsWaitForDurability(t *testing.T) {
+	ctx := context.Background()
+	gs := &gatedStore{Store: tempBolt(t), gate: make(chan struct{})}
+	s := openService(t, gs)
+	mustView(t, s, func(v View) int { return 0 }) // initialise the tenant (a synchronous commit)
+	// Once the write has staged its group, read it.
+	created := startStagedWrite(ctx, s)
+	read := make(chan struct{})
 	go func() {
 		s.View(ctx, alice, func(v View) error { _ = v.Groups(); return nil })
 		close(read)

@@ -47,11 +47,7 @@ func (s *Service) CreateTags(ctx context.Context, t Tenant, in CreateTagsInput) 
 		}
 	}
 	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		for _, id := range ids {
-			old, store, err := tx.taggable(id)
-			if err != nil {
-				return err
-			}
+		return tx.retag(ids, func(old model.Tags) (model.Tags, error) {
 			nt := old.Clone()
 			if nt == nil {
 				nt = model.Tags{}
@@ -60,12 +56,31 @@ func (s *Service) CreateTags(ctx context.Context, t Tenant, in CreateTagsInput) 
 				nt[k] = v
 			}
 			if nt.UserCount() > model.MaxTagsPerResource {
-				return model.TagLimitExceeded.New()
+				return nil, model.TagLimitExceeded.New()
 			}
+			return nt, nil
+		})
+	})
+}
+
+// retag gives each resource of ids the tags edit makes of its current ones (edit must not
+// change those); edit returns nil to leave them as they are. The first unknown resource or
+// error from edit fails the whole write.
+func (tx *tx) retag(ids []string, edit func(old model.Tags) (model.Tags, error)) error {
+	for _, id := range ids {
+		old, store, err := tx.taggable(id)
+		if err != nil {
+			return err
+		}
+		nt, err := edit(old)
+		if err != nil {
+			return err
+		}
+		if nt != nil {
 			store(nt)
 		}
-		return nil
-	})
+	}
+	return nil
 }
 
 // DeleteTagsInput are DeleteTags' parameters.
@@ -91,11 +106,7 @@ func (s *Service) DeleteTags(ctx context.Context, t Tenant, in DeleteTagsInput) 
 		}
 	}
 	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		for _, id := range ids {
-			old, store, err := tx.taggable(id)
-			if err != nil {
-				return err
-			}
+		return tx.retag(ids, func(old model.Tags) (model.Tags, error) {
 			nt := old.Clone()
 			for k, v := range old {
 				if len(tags) == 0 {
@@ -110,11 +121,11 @@ func (s *Service) DeleteTags(ctx context.Context, t Tenant, in DeleteTagsInput) 
 					}
 				}
 			}
-			if len(nt) != len(old) {
-				store(nt)
+			if len(nt) == len(old) {
+				return nil, nil // nothing deleted: no write
 			}
-		}
-		return nil
+			return nt, nil
+		})
 	})
 }
 

@@ -173,26 +173,11 @@ func (s *Service) DeleteVPC(ctx context.Context, t Tenant, in IDInput) (Result, 
 		if err != nil {
 			return err
 		}
-		dep := model.DependencyViolation.Errorf("The vpc '%s' has dependencies and cannot be deleted.", id)
-		for _, sn := range tx.tn.subnets {
-			if sn.VpcID == id {
-				return dep
-			}
-		}
-		for _, g := range tx.tn.groups {
-			if g.VpcID == id && !g.Default {
-				return dep
-			}
-		}
-		for _, n := range tx.tn.enis {
-			if n.VpcID == id {
-				return dep
-			}
-		}
-		for _, n := range tx.tn.nacls {
-			if n.VpcID == id && !n.Default {
-				return dep
-			}
+		if hasAny(tx.tn.subnets, func(sn *model.Subnet) bool { return sn.VpcID == id }) ||
+			hasAny(tx.tn.groups, func(g *model.Group) bool { return g.VpcID == id && !g.Default }) ||
+			hasAny(tx.tn.enis, func(n *model.NetworkInterface) bool { return n.VpcID == id }) ||
+			hasAny(tx.tn.nacls, func(n *model.NACL) bool { return n.VpcID == id && !n.Default }) {
+			return model.DependencyViolation.Errorf("The vpc '%s' has dependencies and cannot be deleted.", id)
 		}
 		if d := tx.tn.defaultNACL(id); d != nil {
 			set[model.NACL](tx, tx.tn.nacls, kindNACL, d.ID, nil)
@@ -223,4 +208,14 @@ func (tn *tenant) defaultVPC() *model.VPC {
 		}
 	}
 	return nil
+}
+
+// hasAny reports whether some value of m satisfies p.
+func hasAny[T any](m map[string]*T, p func(*T) bool) bool {
+	for _, v := range m {
+		if p(v) {
+			return true
+		}
+	}
+	return false
 }

@@ -7,8 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -17,37 +15,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/model"
-	"github.com/stockade/stockade/store/bolt"
 )
 
 // newEdgeAPI is newTestAPI with the API's configuration adjusted by edit.
 func newEdgeAPI(t *testing.T, edit func(*Config)) *testAPI {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "stockade.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	ctx := context.Background()
-	accounts, err := auth.Open(ctx, st)
-	if err != nil {
-		t.Fatal(err)
-	}
-	svc, err := control.Open(ctx, st, control.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg := DefaultConfig()
-	cfg.Log = discardLogger()
-	edit(&cfg)
-	srv := httptest.NewServer(New(cfg, svc, accounts, NewMetrics(prometheus.NewRegistry())))
-	t.Cleanup(srv.Close)
-	return &testAPI{t: t, srv: srv, accounts: accounts, svc: svc}
+	return newTestAPIConfigs(t, control.DefaultConfig(), edit)
 }
 
 // regionsWithState lists the regions that have tenant state in the service.

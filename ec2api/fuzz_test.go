@@ -1,18 +1,10 @@
 package ec2api
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/stockade/stockade/auth"
-	"github.com/stockade/stockade/control"
-	"github.com/stockade/stockade/store/bolt"
 )
 
 // FuzzServe sends arbitrary request bodies through the whole handler (in emulator mode, so
@@ -35,23 +27,7 @@ func FuzzServe(f *testing.F) {
 	for _, s := range seeds {
 		f.Add(s)
 	}
-	st, err := bolt.Open(filepath.Join(f.TempDir(), "fuzz.db"), bolt.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	defer st.Close()
-	ctx := context.Background()
-	accounts, err := auth.Open(ctx, st)
-	if err != nil {
-		f.Fatal(err)
-	}
-	svc, err := control.Open(ctx, st, control.DefaultConfig())
-	if err != nil {
-		f.Fatal(err)
-	}
-	cfg := DefaultConfig()
-	cfg.Emulator, cfg.Log = true, discardLogger()
-	api := New(cfg, svc, accounts, NewMetrics(prometheus.NewRegistry()))
+	api, _ := newEmulatorAPI(f)
 	f.Fuzz(func(t *testing.T, body string) {
 		req := httptest.NewRequest(http.MethodPost, "/", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")

@@ -47,26 +47,51 @@ func newTestAPI(t *testing.T, quotas ...string) *testAPI {
 // newTestAPIWith is newTestAPI with the service's configuration given (a fixed clock, say).
 func newTestAPIWith(t *testing.T, cfg control.Config) *testAPI {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "stockade.db"), bolt.Options{})
+	return newTestAPIConfigs(t, cfg, func(*Config) {})
+}
+
+// newTestAPIConfigs serves the API on a service opened with cfg; edit adjusts the API's
+// configuration (whose log is discarded) first.
+func newTestAPIConfigs(t *testing.T, cfg control.Config, edit func(*Config)) *testAPI {
+	t.Helper()
+	svc, accounts := openBackend(t, cfg)
+	acfg := DefaultConfig()
+	acfg.Log = discardLogger()
+	edit(&acfg)
+	srv := httptest.NewServer(New(acfg, svc, accounts, NewMetrics(prometheus.NewRegistry())))
+	t.Cleanup(srv.Close)
+	return &testAPI{t: t, srv: srv, accounts: accounts, svc: svc}
+}
+
+// openBackend opens what the API serves: the service (with cfg) and the account registry, on
+// one bolt store in tb.TempDir() that is closed when the test ends.
+func openBackend(tb testing.TB, cfg control.Config) (*control.Service, *auth.Registry) {
+	tb.Helper()
+	st, err := bolt.Open(filepath.Join(tb.TempDir(), "stockade.db"), bolt.Options{})
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
+	tb.Cleanup(func() { st.Close() })
 	ctx := context.Background()
 	accounts, err := auth.Open(ctx, st)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	svc, err := control.Open(ctx, st, cfg)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	acfg := DefaultConfig()
-	acfg.Log = discardLogger()
-	api := New(acfg, svc, accounts, NewMetrics(prometheus.NewRegistry()))
-	srv := httptest.NewServer(api)
-	t.Cleanup(srv.Close)
-	return &testAPI{t: t, srv: srv, accounts: accounts, svc: svc}
+	return svc, accounts
+}
+
+// newEmulatorAPI is the handler (not a server) in emulator mode, its log discarded, on a new
+// backend: for tests that drive it directly with odd requests.
+func newEmulatorAPI(tb testing.TB) (*Server, *control.Service) {
+	tb.Helper()
+	svc, accounts := openBackend(tb, control.DefaultConfig())
+	cfg := DefaultConfig()
+	cfg.Emulator, cfg.Log = true, discardLogger()
+	return New(cfg, svc, accounts, NewMetrics(prometheus.NewRegistry())), svc
 }
 
 // client is one account's view of the API.

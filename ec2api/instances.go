@@ -79,10 +79,8 @@ func runInstances(c *call) error {
 		if ri.GroupIDs, err = ids(n, "SecurityGroupId"); err != nil {
 			return err
 		}
-		if v, ok, err := optBool(n, "DeleteOnTermination"); err != nil {
+		if ri.DeleteOnTermination, err = boolPtr(n, "DeleteOnTermination"); err != nil {
 			return err
-		} else if ok {
-			ri.DeleteOnTermination = &v
 		}
 		if ri.ConnTrack, err = readConnTrack(n, "ConnectionTrackingSpecification"); err != nil {
 			return err
@@ -363,15 +361,11 @@ func modifyInstanceAttribute(c *call) error {
 	if in.Groups, err = ids(r, "GroupId"); err != nil {
 		return err
 	}
-	for _, b := range []struct {
-		key string
-		dst **bool
-	}{{"SourceDestCheck.Value", &in.SourceDestCheck}, {"DisableApiTermination.Value", &in.DisableAPITermination}} {
-		if v, ok, err := optBool(r, b.key); err != nil {
-			return err
-		} else if ok {
-			*b.dst = &v
-		}
+	if in.SourceDestCheck, err = boolPtr(r, "SourceDestCheck.Value"); err != nil {
+		return err
+	}
+	if in.DisableAPITermination, err = boolPtr(r, "DisableApiTermination.Value"); err != nil {
+		return err
 	}
 	if v, ok := r.String("InstanceType.Value"); ok {
 		in.InstanceType = &v

@@ -120,15 +120,13 @@ func modifyNetworkInterfaceAttribute(c *call) error {
 	if d, ok := r.String("Description.Value"); ok {
 		in.Description = &d
 	}
-	if v, ok, err := optBool(r, "SourceDestCheck.Value"); err != nil {
+	if in.SourceDestCheck, err = boolPtr(r, "SourceDestCheck.Value"); err != nil {
 		return err
-	} else if ok {
-		in.SourceDestCheck = &v
 	}
-	if v, ok, err := optBool(r, "Attachment.DeleteOnTermination"); err != nil {
+	if in.DeleteOnTermination, err = boolPtr(r, "Attachment.DeleteOnTermination"); err != nil {
 		return err
-	} else if ok {
-		in.DeleteOnTermination, in.AttachmentID = &v, str(r, "Attachment.AttachmentId")
+	} else if in.DeleteOnTermination != nil {
+		in.AttachmentID = str(r, "Attachment.AttachmentId")
 	}
 	if in.ConnTrack, err = readConnTrack(r, "ConnectionTrackingSpecification"); err != nil {
 		return err

@@ -1,7 +1,6 @@
 package ec2api
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -14,11 +13,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
-
-	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/control"
-	"github.com/stockade/stockade/store/bolt"
 )
 
 // The odd-input property: whatever the values of a request's parameters — very long strings,
@@ -41,23 +36,8 @@ type oddServer struct {
 
 func newOddServer(tb testing.TB) *oddServer {
 	tb.Helper()
-	st, err := bolt.Open(filepath.Join(tb.TempDir(), "odd.db"), bolt.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	ctx := context.Background()
-	accounts, err := auth.Open(ctx, st)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	svc, err := control.Open(ctx, st, control.DefaultConfig())
-	if err != nil {
-		tb.Fatal(err)
-	}
-	cfg := DefaultConfig()
-	cfg.Emulator, cfg.Log = true, discardLogger()
-	o := &oddServer{api: New(cfg, svc, accounts, NewMetrics(prometheus.NewRegistry())), svc: svc, ids: map[string]string{}}
+	api, svc := newEmulatorAPI(tb)
+	o := &oddServer{api: api, svc: svc, ids: map[string]string{}}
 	for a := range routes {
 		o.routes = append(o.routes, a)
 	}

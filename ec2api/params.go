@@ -34,6 +34,16 @@ func optBool(r *query.Request, key string) (v bool, present bool, err error) {
 	return v, present, nil
 }
 
+// boolPtr is an optional boolean for an input field where nil means "not given" (leave it
+// as it is).
+func boolPtr(r *query.Request, key string) (*bool, error) {
+	v, ok, err := optBool(r, key)
+	if err != nil || !ok {
+		return nil, err
+	}
+	return &v, nil
+}
+
 func (c *call) dryRun() bool {
 	v, _, _ := c.req.Bool("DryRun") // validated against the model already
 	return v
