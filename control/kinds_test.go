@@ -96,3 +96,29 @@ func TestEveryKindReloads(t *testing.T) {
 		}
 	}
 }
+
+// TestRetagThatChangesNothingDoesNotWrite: a DeleteTags whose keys or values match nothing
+// succeeds without a store write (no new revision), and so does one on an untagged resource.
+func TestRetagThatChangesNothingDoesNotWrite(t *testing.T) {
+	ctx := context.Background()
+	s := newTestService(t)
+	vpc := mustView(t, s, func(v View) *model.VPC { return v.DefaultVPC() })
+	if _, err := s.CreateTags(ctx, alice, CreateTagsInput{IDs: []string{vpc.ID}, Tags: model.Tags{"env": "prod"}}); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Revision()
+	for _, in := range []DeleteTagsInput{
+		{IDs: []string{vpc.ID}, Tags: []TagChange{{Key: "env", Value: "dev", HasValue: true}}},
+		{IDs: []string{vpc.ID}, Tags: []TagChange{{Key: "owner"}}},
+	} {
+		if _, err := s.DeleteTags(ctx, alice, in); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if s.Revision() != before {
+		t.Errorf("DeleteTags that removed nothing wrote: revision %d → %d", before, s.Revision())
+	}
+	if _, err := s.DeleteTags(ctx, alice, DeleteTagsInput{IDs: []string{vpc.ID}, Tags: []TagChange{{Key: "env"}}}); err != nil || s.Revision() == before {
+		t.Errorf("DeleteTags that removes a tag: %v, revision %d", err, s.Revision())
+	}
+}
