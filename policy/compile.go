@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 
 	"go4.org/netipx"
 
@@ -15,6 +14,7 @@ import (
 // Policy is a compiled snapshot. It is immutable and safe for concurrent use.
 type Policy struct {
 	enis    map[string]*iface
+	byID    eniTable // enis again, for the fast path
 	groups  map[string]*model.Group
 	members map[string]*netipx.IPSet // group ID → private addresses of its member interfaces
 	lists   map[string]*netipx.IPSet // prefix-list ID → its current entries
@@ -28,6 +28,7 @@ type iface struct {
 	n       *model.NetworkInterface
 	groups  []*model.Group
 	in, out dirIndex
+	acl     *naclIndex // its subnet's NACL, nil if the snapshot has none (then it allows)
 }
 
 // naclIndex is a NACL's entries per direction in evaluation order.
@@ -102,7 +103,7 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 		}
 	}
 	for _, n := range s.ENIs {
-		f := &iface{n: n}
+		f := &iface{n: n, acl: p.nacls[n.SubnetID]}
 		for _, gid := range n.Groups {
 			if g := p.groups[gid]; g != nil {
 				f.groups = append(f.groups, g)
@@ -117,6 +118,7 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 		}
 		p.enis[n.ID] = f
 	}
+	p.byID = newENITable(p.enis)
 	return p, nil
 }
 
@@ -158,7 +160,7 @@ func (p *Policy) peerContains(r *model.Rule, a netip.Addr) bool {
 // the set of peers allowed on every port of it; ICMP rules as a short list; other protocols by
 // number.
 type dirIndex struct {
-	all      *netipx.IPSet
+	all      fastSet
 	tcp, udp portIndex
 	icmp     []icmpRule // ICMP (1) and ICMPv6 (58)
 	other    map[uint8]*netipx.IPSet
@@ -170,10 +172,12 @@ type icmpRule struct {
 	set       *netipx.IPSet
 }
 
-// portIndex: segment i covers ports [starts[i], starts[i+1]) (the last up to 65535).
+// portIndex: segment i covers ports [starts[i], starts[i+1]) (the last up to 65535); v4[i]
+// is the IPv4 part of sets[i], flattened for the fast path.
 type portIndex struct {
 	starts []uint32
 	sets   []*netipx.IPSet
+	v4     [][]v4Range
 }
 
 type portItem struct {
@@ -213,10 +217,11 @@ func (p *Policy) compileDir(groups []*model.Group, egress bool) (dirIndex, error
 			}
 		}
 	}
-	var err error
-	if d.all, err = all.IPSet(); err != nil {
+	allSet, err := all.IPSet()
+	if err != nil {
 		return d, err
 	}
+	d.all = newFastSet(allSet)
 	if d.tcp, err = buildPorts(tcp); err != nil {
 		return d, err
 	}
@@ -270,6 +275,20 @@ func buildPorts(items []portItem) (portIndex, error) {
 		idx.starts = append(idx.starts, st)
 		idx.sets = append(idx.sets, set)
 	}
+	// One array holds every segment's IPv4 ranges, so that the fast path's index costs two
+	// allocations per direction, not one per segment.
+	var flat []v4Range
+	ends := make([]int, len(idx.sets))
+	for i, set := range idx.sets {
+		flat = v4Ranges(set, flat)
+		ends[i] = len(flat)
+	}
+	idx.v4 = make([][]v4Range, len(idx.sets))
+	start := 0
+	for i, end := range ends {
+		idx.v4[i] = flat[start:end:end]
+		start = end
+	}
 	return idx, nil
 }
 
@@ -277,17 +296,30 @@ func equalSets(a, b *netipx.IPSet) bool { return a.Equal(b) }
 
 func empty(s *netipx.IPSet) bool { return s.Equal(&netipx.IPSet{}) }
 
-func (x portIndex) contains(port uint16, a netip.Addr) bool {
-	if len(x.starts) == 0 {
-		return false
+func (x *portIndex) contains(port uint16, a netip.Addr) bool {
+	// Find the first segment starting above port; the one before it holds port (the first
+	// segment starts at 0).
+	lo, hi := 0, len(x.starts)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if x.starts[m] <= uint32(port) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
 	}
-	i := sort.Search(len(x.starts), func(i int) bool { return x.starts[i] > uint32(port) }) - 1
-	return x.sets[i].Contains(a)
+	if lo == 0 {
+		return false // no TCP (UDP) rule at all
+	}
+	if a.Is4() {
+		return contains4(x.v4[lo-1], u32(a))
+	}
+	return x.sets[lo-1].Contains(a)
 }
 
 // allows is the fast path: does the direction admit f with peer address a?
 func (d *dirIndex) allows(f Flow, a netip.Addr) bool {
-	if d.all.Contains(a) {
+	if d.all.contains(a) {
 		return true
 	}
 	switch f.Proto {

@@ -50,10 +50,10 @@ func (p *Policy) Verdict(src, dst Endpoint, f Flow) Stage {
 	if s != nil && !s.out.allows(f, f.Dst) {
 		return SourceEgress
 	}
-	if s != nil && (d == nil || d.n.SubnetID != s.n.SubnetID) && !p.naclAllows(s.n.SubnetID, true, f, f.Dst) {
+	if s != nil && (d == nil || d.n.SubnetID != s.n.SubnetID) && !naclAllows(s.acl, true, f, f.Dst) {
 		return SourceNACL
 	}
-	if d != nil && (s == nil || s.n.SubnetID != d.n.SubnetID) && !p.naclAllows(d.n.SubnetID, false, f, f.Src) {
+	if d != nil && (s == nil || s.n.SubnetID != d.n.SubnetID) && !naclAllows(d.acl, false, f, f.Src) {
 		return DestNACL
 	}
 	if d != nil && !d.in.allows(f, f.Src) {
@@ -64,12 +64,12 @@ func (p *Policy) Verdict(src, dst Endpoint, f Flow) Stage {
 
 func (p *Policy) ends(src, dst Endpoint) (s, d *iface, stage Stage) {
 	if src.ENI != "" {
-		if s = p.enis[src.ENI]; s == nil {
+		if s = p.byID.get(src.ENI); s == nil {
 			return nil, nil, UnknownEndpoint
 		}
 	}
 	if dst.ENI != "" {
-		if d = p.enis[dst.ENI]; d == nil {
+		if d = p.byID.get(dst.ENI); d == nil {
 			return nil, nil, UnknownEndpoint
 		}
 	}
@@ -80,14 +80,14 @@ func (p *Policy) ends(src, dst Endpoint) (s, d *iface, stage Stage) {
 }
 
 // naclAllows walks a subnet's NACL in rule-number order; the first entry matching decides and
-// no match denies. A subnet without a known NACL (an incomplete offline snapshot) allows.
-func (p *Policy) naclAllows(subnet string, egress bool, f Flow, remote netip.Addr) bool {
-	e := p.naclDecision(subnet, egress, f, remote)
+// no match denies. A subnet without a known NACL (idx nil: an incomplete offline snapshot)
+// allows.
+func naclAllows(idx *naclIndex, egress bool, f Flow, remote netip.Addr) bool {
+	e := naclDecision(idx, egress, f, remote)
 	return e == nil || e.Allow
 }
 
-func (p *Policy) naclDecision(subnet string, egress bool, f Flow, remote netip.Addr) *model.NACLEntry {
-	idx := p.nacls[subnet]
+func naclDecision(idx *naclIndex, egress bool, f Flow, remote netip.Addr) *model.NACLEntry {
 	if idx == nil {
 		return nil
 	}
@@ -161,10 +161,10 @@ func (p *Policy) Explain(src, dst Endpoint, f Flow) Explanation {
 		ex.IngressRules = p.matching(d, false, f, f.Src)
 	}
 	if s != nil && (d == nil || d.n.SubnetID != s.n.SubnetID) {
-		ex.SourceNACL = p.naclRef(s.n.SubnetID, true, f, f.Dst)
+		ex.SourceNACL = naclRef(s.acl, true, f, f.Dst)
 	}
 	if d != nil && (s == nil || s.n.SubnetID != d.n.SubnetID) {
-		ex.DestNACL = p.naclRef(d.n.SubnetID, false, f, f.Src)
+		ex.DestNACL = naclRef(d.acl, false, f, f.Src)
 	}
 	switch {
 	case s != nil && len(ex.EgressRules) == 0:
@@ -192,11 +192,10 @@ func (p *Policy) matching(f *iface, egress bool, fl Flow, a netip.Addr) []RuleRe
 	return out
 }
 
-func (p *Policy) naclRef(subnet string, egress bool, f Flow, remote netip.Addr) *NACLRef {
-	idx := p.nacls[subnet]
+func naclRef(idx *naclIndex, egress bool, f Flow, remote netip.Addr) *NACLRef {
 	if idx == nil {
 		return nil
 	}
-	e := p.naclDecision(subnet, egress, f, remote)
+	e := naclDecision(idx, egress, f, remote)
 	return &NACLRef{ACLID: idx.acl.ID, RuleNumber: e.RuleNumber, Allow: e.Allow}
 }
