@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"encoding/binary"
 	"net/netip"
 
 	"go4.org/netipx"
@@ -58,21 +59,25 @@ func (t *eniTable) get(id string) *iface {
 	}
 }
 
-// idHash mixes every byte of s, eight at a time (the last word overlapping the one before it),
-// with the length; the multiply moves every input bit into the top bits the table uses.
+// idHash mixes every byte of s with its length. Each eight-byte word (the last overlapping
+// the one before it) is multiplied by its own odd constant, which carries every bit of the word
+// into the product's top bits, the ones the table uses; the products do not depend on each
+// other, so the processor computes them side by side.
 func idHash(s string) uint64 {
 	const k = 0x9e3779b97f4a7c15
-	h := uint64(len(s)) * k
-	if len(s) < 8 {
-		for i := 0; i < len(s); i++ {
+	n := len(s)
+	if n < 8 {
+		h := uint64(n) * k
+		for i := 0; i < n; i++ {
 			h = (h ^ uint64(s[i])) * k
 		}
 		return h
 	}
-	for i := 0; i+8 < len(s); i += 8 {
-		h = (h ^ le64(s[i:])) * k
+	h := uint64(n) ^ le64(s[n-8:])*k
+	for i := 0; i+8 < n; i += 8 {
+		h ^= le64(s[i:]) * (k + 2*uint64(i+1))
 	}
-	return (h ^ le64(s[len(s)-8:])) * k
+	return h
 }
 
 func le64(s string) uint64 {
@@ -96,9 +101,11 @@ func v4Ranges(s *netipx.IPSet, into []v4Range) []v4Range {
 	return into
 }
 
+// u32 is an IPv4 address (or the last four bytes of an IPv6 one) as an integer. As16, unlike
+// As4, cannot panic, which keeps u32 small enough to inline.
 func u32(a netip.Addr) uint32 {
-	b := a.As4()
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3])
+	b := a.As16()
+	return binary.BigEndian.Uint32(b[12:])
 }
 
 // contains4 reports whether x is in one of rs.

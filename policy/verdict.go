@@ -83,6 +83,9 @@ func (p *Policy) ends(src, dst Endpoint) (s, d *iface, stage Stage) {
 // no match denies. A subnet without a known NACL (idx nil: an incomplete offline snapshot)
 // allows.
 func naclAllows(idx *naclIndex, egress bool, f Flow, remote netip.Addr) bool {
+	if idx == nil {
+		return true
+	}
 	e := naclDecision(idx, egress, f, remote)
 	return e == nil || e.Allow
 }
