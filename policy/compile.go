@@ -29,12 +29,43 @@ type iface struct {
 	groups  []*model.Group
 	in, out dirIndex
 	acl     *naclIndex // its subnet's NACL, nil if the snapshot has none (then it allows)
+	// subnet and vpc number the interface's subnet and VPC IDs within the Policy, so that the
+	// fast path compares integers, not IDs.
+	subnet, vpc int32
 }
+
+// crosses reports whether a flow between interface x and y (nil: outside) crosses x's subnet
+// boundary, so that x's NACL applies.
+func crosses(x, y *iface) bool { return x != nil && (y == nil || y.subnet != x.subnet) }
 
 // naclIndex is a NACL's entries per direction in evaluation order.
 type naclIndex struct {
 	acl        *model.NACL
 	in, egress []model.NACLEntry
+	// inOpen and egressOpen say, per address family, that the first entry of that family
+	// allows every protocol from /0 (AWS's default NACL does, at rules 100 and 101), so every
+	// flow of the family is allowed and Verdict need not walk the entries.
+	inOpen, egressOpen families
+}
+
+type families struct{ v4, v6 bool }
+
+// openFamilies works out naclIndex.inOpen or egressOpen from entries in rule-number order. An
+// entry of one family never matches an address of the other (netip.Prefix.Contains), so only
+// the first entry of each family can decide for every address of it.
+func openFamilies(entries []model.NACLEntry) families {
+	var open, seen families
+	for i := range entries {
+		e := &entries[i]
+		all := e.Allow && e.Protocol == "-1" && e.CIDR.Bits() == 0
+		switch {
+		case e.CIDR.Addr().Is4() && !seen.v4:
+			open.v4, seen.v4 = all, true
+		case e.CIDR.Addr().Is6() && !seen.v6:
+			open.v6, seen.v6 = all, true
+		}
+	}
+	return open
 }
 
 // Compile builds a Policy. Rules whose peer group or prefix list is not in the snapshot match
@@ -98,12 +129,22 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 		byNumber := func(a, b model.NACLEntry) int { return a.RuleNumber - b.RuleNumber }
 		slices.SortFunc(idx.in, byNumber)
 		slices.SortFunc(idx.egress, byNumber)
+		idx.inOpen, idx.egressOpen = openFamilies(idx.in), openFamilies(idx.egress)
 		for _, a := range acl.Assocs {
 			p.nacls[a.SubnetID] = idx
 		}
 	}
+	nums := map[string]int32{}
+	num := func(id string) int32 {
+		x, ok := nums[id]
+		if !ok {
+			x = int32(len(nums))
+			nums[id] = x
+		}
+		return x
+	}
 	for _, n := range s.ENIs {
-		f := &iface{n: n, acl: p.nacls[n.SubnetID]}
+		f := &iface{n: n, acl: p.nacls[n.SubnetID], subnet: num(n.SubnetID), vpc: num(n.VpcID)}
 		for _, gid := range n.Groups {
 			if g := p.groups[gid]; g != nil {
 				f.groups = append(f.groups, g)
@@ -296,7 +337,7 @@ func equalSets(a, b *netipx.IPSet) bool { return a.Equal(b) }
 
 func empty(s *netipx.IPSet) bool { return s.Equal(&netipx.IPSet{}) }
 
-func (x *portIndex) contains(port uint16, a netip.Addr) bool {
+func (x *portIndex) contains(port uint16, p probe) bool {
 	// Find the first segment starting above port; the one before it holds port (the first
 	// segment starts at 0).
 	lo, hi := 0, len(x.starts)
@@ -311,22 +352,23 @@ func (x *portIndex) contains(port uint16, a netip.Addr) bool {
 	if lo == 0 {
 		return false // no TCP (UDP) rule at all
 	}
-	if a.Is4() {
-		return contains4(x.v4[lo-1], u32(a))
+	if p.is4 {
+		return contains4(x.v4[lo-1], p.v4)
 	}
-	return x.sets[lo-1].Contains(a)
+	return x.sets[lo-1].Contains(p.a)
 }
 
 // allows is the fast path: does the direction admit f with peer address a?
 func (d *dirIndex) allows(f Flow, a netip.Addr) bool {
-	if d.all.contains(a) {
+	p := probeOf(a)
+	if d.all.contains(p) {
 		return true
 	}
 	switch f.Proto {
 	case model.ProtoNumTCP:
-		return d.tcp.contains(f.DstPort, a)
+		return d.tcp.contains(f.DstPort, p)
 	case model.ProtoNumUDP:
-		return d.udp.contains(f.DstPort, a)
+		return d.udp.contains(f.DstPort, p)
 	case model.ProtoNumICMP, model.ProtoNumICMPv6:
 		for i := range d.icmp {
 			r := &d.icmp[i]

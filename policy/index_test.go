@@ -89,7 +89,7 @@ func TestFastSetMatchesIPSet(t *testing.T) {
 			if !a.IsValid() {
 				continue
 			}
-			if got, want := fs.contains(a), set.Contains(a); got != want {
+			if got, want := fs.contains(probeOf(a)), set.Contains(a); got != want {
 				t.Fatalf("set %v: fast contains(%v) = %v, IPSet says %v", set.Prefixes(), a, got, want)
 			}
 		}
@@ -121,9 +121,46 @@ func TestPortIndexMatchesSets(t *testing.T) {
 					want = true
 				}
 			}
-			if got := x.contains(uint16(port), a); got != want {
+			if got := x.contains(uint16(port), probeOf(a)); got != want {
 				t.Fatalf("case %d: contains(%d, %v) = %v, want %v (items %s)", i, port, a, got, want, fmt.Sprint(items))
 			}
 		}
+	}
+}
+
+// TestNACLOpenMatchesWalk checks the shortcut Verdict takes for a NACL open to a family against
+// the walk of its entries, on the random NACLs of the differential test and on AWS's default.
+func TestNACLOpenMatchesWalk(t *testing.T) {
+	w := newWorld()
+	w.subnet("10.0.1.0/24", defaultNACL(w))
+	for _, idx := range mustCompile(t, w.s).nacls {
+		if want := (families{v4: true, v6: true}); idx.inOpen != want || idx.egressOpen != want {
+			t.Errorf("default NACL: open %+v in, %+v out; want %+v", idx.inOpen, idx.egressOpen, want)
+		}
+	}
+	opened := 0
+	for seed := uint64(0); seed < 300; seed++ {
+		r := rand.New(rand.NewPCG(seed, 7))
+		w := randomWorld(r)
+		p := mustCompile(t, w.s)
+		for _, idx := range p.nacls {
+			if idx.inOpen.v4 || idx.inOpen.v6 || idx.egressOpen.v4 || idx.egressOpen.v6 {
+				opened++
+			}
+			for i := 0; i < 50; i++ {
+				_, _, f := randomFlow(r, w)
+				for _, egress := range []bool{false, true} {
+					for _, remote := range []netip.Addr{f.Src, f.Dst} {
+						if got, want := idx.allows(egress, f, remote), naclDecision(idx, egress, f, remote).Allow; got != want {
+							t.Fatalf("seed %d, %s egress=%v, flow %+v remote %v: shortcut says %v, the walk %v (entries %+v)",
+								seed, idx.acl.ID, egress, f, remote, got, want, idx.acl.Entries)
+						}
+					}
+				}
+			}
+		}
+	}
+	if opened == 0 {
+		t.Error("no random NACL was open to a family: the shortcut went untested")
 	}
 }

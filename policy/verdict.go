@@ -50,10 +50,10 @@ func (p *Policy) Verdict(src, dst Endpoint, f Flow) Stage {
 	if s != nil && !s.out.allows(f, f.Dst) {
 		return SourceEgress
 	}
-	if s != nil && (d == nil || d.n.SubnetID != s.n.SubnetID) && !naclAllows(s.acl, true, f, f.Dst) {
+	if crosses(s, d) && !naclAllows(s.acl, true, f, f.Dst) {
 		return SourceNACL
 	}
-	if d != nil && (s == nil || s.n.SubnetID != d.n.SubnetID) && !naclAllows(d.acl, false, f, f.Src) {
+	if crosses(d, s) && !naclAllows(d.acl, false, f, f.Src) {
 		return DestNACL
 	}
 	if d != nil && !d.in.allows(f, f.Src) {
@@ -73,7 +73,7 @@ func (p *Policy) ends(src, dst Endpoint) (s, d *iface, stage Stage) {
 			return nil, nil, UnknownEndpoint
 		}
 	}
-	if (s == nil && d == nil) || (s != nil && d != nil && s.n.VpcID != d.n.VpcID) {
+	if (s == nil && d == nil) || (s != nil && d != nil && s.vpc != d.vpc) {
 		return nil, nil, NoRoute
 	}
 	return s, d, Admitted
@@ -81,13 +81,20 @@ func (p *Policy) ends(src, dst Endpoint) (s, d *iface, stage Stage) {
 
 // naclAllows walks a subnet's NACL in rule-number order; the first entry matching decides and
 // no match denies. A subnet without a known NACL (idx nil: an incomplete offline snapshot)
-// allows.
+// allows, and so does a NACL open to the remote address's family, without the walk.
 func naclAllows(idx *naclIndex, egress bool, f Flow, remote netip.Addr) bool {
-	if idx == nil {
+	return idx == nil || idx.allows(egress, f, remote) // small enough to inline the nil case
+}
+
+func (idx *naclIndex) allows(egress bool, f Flow, remote netip.Addr) bool {
+	open := &idx.inOpen
+	if egress {
+		open = &idx.egressOpen
+	}
+	if remote.Is4() && open.v4 || remote.Is6() && open.v6 {
 		return true
 	}
-	e := naclDecision(idx, egress, f, remote)
-	return e == nil || e.Allow
+	return naclDecision(idx, egress, f, remote).Allow // never nil: idx is not
 }
 
 func naclDecision(idx *naclIndex, egress bool, f Flow, remote netip.Addr) *model.NACLEntry {
@@ -163,10 +170,10 @@ func (p *Policy) Explain(src, dst Endpoint, f Flow) Explanation {
 	if d != nil {
 		ex.IngressRules = p.matching(d, false, f, f.Src)
 	}
-	if s != nil && (d == nil || d.n.SubnetID != s.n.SubnetID) {
+	if crosses(s, d) {
 		ex.SourceNACL = naclRef(s.acl, true, f, f.Dst)
 	}
-	if d != nil && (s == nil || s.n.SubnetID != d.n.SubnetID) {
+	if crosses(d, s) {
 		ex.DestNACL = naclRef(d.acl, false, f, f.Src)
 	}
 	switch {
