@@ -297,6 +297,20 @@ func TestVerdictDoesNotAllocate(t *testing.T) {
 	if n := testing.AllocsPerRun(100, func() { p.Verdict(src, dst, f) }); n != 0 {
 		t.Errorf("Verdict across subnets allocates %v times per call", n)
 	}
+	// A flow that no entry of the NACL matches is denied by the implicit rule, which Explain
+	// shows as an entry; Verdict must not build it.
+	w := newWorld()
+	acl := &model.NACL{ID: w.id("acl"), VpcID: w.vpc.ID, Entries: []model.NACLEntry{
+		{RuleNumber: 100, Allow: true, Protocol: "6", HasPorts: true, FromPort: 22, ToPort: 22, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}}
+	w.s.NACLs = append(w.s.NACLs, acl)
+	n := w.eni(w.subnet("10.0.1.0/24", acl), "10.0.1.4", w.group("g", tcp(0, 65535, cidr("0.0.0.0/0"))))
+	p, dst, f = mustCompile(t, w.s), Endpoint{ENI: n.ID}, tcpFlow("198.51.100.7", "10.0.1.4", 80)
+	if got := p.Verdict(Outside, dst, f); got != DestNACL {
+		t.Fatalf("flow outside the NACL's entries: %v, want %v", got, DestNACL)
+	}
+	if n := testing.AllocsPerRun(100, func() { p.Verdict(Outside, dst, f) }); n != 0 {
+		t.Errorf("Verdict denied by the implicit NACL rule allocates %v times per call", n)
+	}
 }
 
 // BenchmarkCompile10kGroups compiles 10,000 groups of 20 rules (a third of them references)

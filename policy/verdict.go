@@ -94,13 +94,12 @@ func (idx *naclIndex) allows(egress bool, f Flow, remote netip.Addr) bool {
 	if remote.Is4() && open.v4 || remote.Is6() && open.v6 {
 		return true
 	}
-	return naclDecision(idx, egress, f, remote).Allow // never nil: idx is not
+	e := idx.firstMatch(egress, f, remote)
+	return e != nil && e.Allow // no match: the implicit deny, without allocating its entry
 }
 
-func naclDecision(idx *naclIndex, egress bool, f Flow, remote netip.Addr) *model.NACLEntry {
-	if idx == nil {
-		return nil
-	}
+// firstMatch is the entry of the NACL that decides the flow, or nil if none matches.
+func (idx *naclIndex) firstMatch(egress bool, f Flow, remote netip.Addr) *model.NACLEntry {
 	entries := idx.in
 	if egress {
 		entries = idx.egress
@@ -109,6 +108,16 @@ func naclDecision(idx *naclIndex, egress bool, f Flow, remote netip.Addr) *model
 		if naclMatches(&entries[i], f, remote) {
 			return &entries[i]
 		}
+	}
+	return nil
+}
+
+func naclDecision(idx *naclIndex, egress bool, f Flow, remote netip.Addr) *model.NACLEntry {
+	if idx == nil {
+		return nil
+	}
+	if e := idx.firstMatch(egress, f, remote); e != nil {
+		return e
 	}
 	// No entry matched: the implicit deny-all of the flow's family decides (AWS numbers it
 	// 32767 for IPv4 and 32768 for IPv6, shown as "*").
