@@ -193,7 +193,7 @@ type keyItem struct {
 
 // keyItems are the security-group side of one protocol: what the direction admits, per key.
 func (d *dirIndex) keyItems(proto int) []keyItem {
-	items := []keyItem{{0, lastKey(proto), d.all}}
+	items := []keyItem{{0, lastKey(proto), d.all.set}}
 	switch proto {
 	case model.ProtoNumTCP, model.ProtoNumUDP:
 		x := d.tcp

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
-	"sort"
 
 	"go4.org/netipx"
 
@@ -15,6 +14,7 @@ import (
 // Policy is a compiled snapshot. It is immutable and safe for concurrent use.
 type Policy struct {
 	enis    map[string]*iface
+	byID    eniTable // enis again, for the fast path
 	groups  map[string]*model.Group
 	members map[string]*netipx.IPSet // group ID → private addresses of its member interfaces
 	lists   map[string]*netipx.IPSet // prefix-list ID → its current entries
@@ -28,12 +28,44 @@ type iface struct {
 	n       *model.NetworkInterface
 	groups  []*model.Group
 	in, out dirIndex
+	acl     *naclIndex // its subnet's NACL, nil if the snapshot has none (then it allows)
+	// subnet and vpc number the interface's subnet and VPC IDs within the Policy, so that the
+	// fast path compares integers, not IDs.
+	subnet, vpc int32
 }
+
+// crosses reports whether a flow between interface x and y (nil: outside) crosses x's subnet
+// boundary, so that x's NACL applies.
+func crosses(x, y *iface) bool { return x != nil && (y == nil || y.subnet != x.subnet) }
 
 // naclIndex is a NACL's entries per direction in evaluation order.
 type naclIndex struct {
 	acl        *model.NACL
 	in, egress []model.NACLEntry
+	// inOpen and egressOpen say, per address family, that the first entry of that family
+	// allows every protocol from /0 (AWS's default NACL does, at rules 100 and 101), so every
+	// flow of the family is allowed and Verdict need not walk the entries.
+	inOpen, egressOpen families
+}
+
+type families struct{ v4, v6 bool }
+
+// openFamilies works out naclIndex.inOpen or egressOpen from entries in rule-number order. An
+// entry of one family never matches an address of the other (netip.Prefix.Contains), so only
+// the first entry of each family can decide for every address of it.
+func openFamilies(entries []model.NACLEntry) families {
+	var open, seen families
+	for i := range entries {
+		e := &entries[i]
+		all := e.Allow && e.Protocol == "-1" && e.CIDR.Bits() == 0
+		switch {
+		case e.CIDR.Addr().Is4() && !seen.v4:
+			open.v4, seen.v4 = all, true
+		case e.CIDR.Addr().Is6() && !seen.v6:
+			open.v6, seen.v6 = all, true
+		}
+	}
+	return open
 }
 
 // Compile builds a Policy. Rules whose peer group or prefix list is not in the snapshot match
@@ -97,12 +129,22 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 		byNumber := func(a, b model.NACLEntry) int { return a.RuleNumber - b.RuleNumber }
 		slices.SortFunc(idx.in, byNumber)
 		slices.SortFunc(idx.egress, byNumber)
+		idx.inOpen, idx.egressOpen = openFamilies(idx.in), openFamilies(idx.egress)
 		for _, a := range acl.Assocs {
 			p.nacls[a.SubnetID] = idx
 		}
 	}
+	nums := map[string]int32{}
+	num := func(id string) int32 {
+		x, ok := nums[id]
+		if !ok {
+			x = int32(len(nums))
+			nums[id] = x
+		}
+		return x
+	}
 	for _, n := range s.ENIs {
-		f := &iface{n: n}
+		f := &iface{n: n, acl: p.nacls[n.SubnetID], subnet: num(n.SubnetID), vpc: num(n.VpcID)}
 		for _, gid := range n.Groups {
 			if g := p.groups[gid]; g != nil {
 				f.groups = append(f.groups, g)
@@ -117,6 +159,7 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 		}
 		p.enis[n.ID] = f
 	}
+	p.byID = newENITable(p.enis)
 	return p, nil
 }
 
@@ -158,7 +201,7 @@ func (p *Policy) peerContains(r *model.Rule, a netip.Addr) bool {
 // the set of peers allowed on every port of it; ICMP rules as a short list; other protocols by
 // number.
 type dirIndex struct {
-	all      *netipx.IPSet
+	all      fastSet
 	tcp, udp portIndex
 	icmp     []icmpRule // ICMP (1) and ICMPv6 (58)
 	other    map[uint8]*netipx.IPSet
@@ -170,10 +213,12 @@ type icmpRule struct {
 	set       *netipx.IPSet
 }
 
-// portIndex: segment i covers ports [starts[i], starts[i+1]) (the last up to 65535).
+// portIndex: segment i covers ports [starts[i], starts[i+1]) (the last up to 65535); v4[i]
+// is the IPv4 part of sets[i], flattened for the fast path.
 type portIndex struct {
 	starts []uint32
 	sets   []*netipx.IPSet
+	v4     [][]v4Range
 }
 
 type portItem struct {
@@ -213,10 +258,11 @@ func (p *Policy) compileDir(groups []*model.Group, egress bool) (dirIndex, error
 			}
 		}
 	}
-	var err error
-	if d.all, err = all.IPSet(); err != nil {
+	allSet, err := all.IPSet()
+	if err != nil {
 		return d, err
 	}
+	d.all = newFastSet(allSet)
 	if d.tcp, err = buildPorts(tcp); err != nil {
 		return d, err
 	}
@@ -270,6 +316,20 @@ func buildPorts(items []portItem) (portIndex, error) {
 		idx.starts = append(idx.starts, st)
 		idx.sets = append(idx.sets, set)
 	}
+	// One array holds every segment's IPv4 ranges, so that the fast path's index costs two
+	// allocations per direction, not one per segment.
+	var flat []v4Range
+	ends := make([]int, len(idx.sets))
+	for i, set := range idx.sets {
+		flat = v4Ranges(set, flat)
+		ends[i] = len(flat)
+	}
+	idx.v4 = make([][]v4Range, len(idx.sets))
+	start := 0
+	for i, end := range ends {
+		idx.v4[i] = flat[start:end:end]
+		start = end
+	}
 	return idx, nil
 }
 
@@ -277,24 +337,38 @@ func equalSets(a, b *netipx.IPSet) bool { return a.Equal(b) }
 
 func empty(s *netipx.IPSet) bool { return s.Equal(&netipx.IPSet{}) }
 
-func (x portIndex) contains(port uint16, a netip.Addr) bool {
-	if len(x.starts) == 0 {
-		return false
+func (x *portIndex) contains(port uint16, p probe) bool {
+	// Find the first segment starting above port; the one before it holds port (the first
+	// segment starts at 0).
+	lo, hi := 0, len(x.starts)
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if x.starts[m] <= uint32(port) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
 	}
-	i := sort.Search(len(x.starts), func(i int) bool { return x.starts[i] > uint32(port) }) - 1
-	return x.sets[i].Contains(a)
+	if lo == 0 {
+		return false // no TCP (UDP) rule at all
+	}
+	if p.is4 {
+		return contains4(x.v4[lo-1], p.v4)
+	}
+	return x.sets[lo-1].Contains(p.a)
 }
 
 // allows is the fast path: does the direction admit f with peer address a?
 func (d *dirIndex) allows(f Flow, a netip.Addr) bool {
-	if d.all.Contains(a) {
+	p := probeOf(a)
+	if d.all.contains(p) {
 		return true
 	}
 	switch f.Proto {
 	case model.ProtoNumTCP:
-		return d.tcp.contains(f.DstPort, a)
+		return d.tcp.contains(f.DstPort, p)
 	case model.ProtoNumUDP:
-		return d.udp.contains(f.DstPort, a)
+		return d.udp.contains(f.DstPort, p)
 	case model.ProtoNumICMP, model.ProtoNumICMPv6:
 		for i := range d.icmp {
 			r := &d.icmp[i]

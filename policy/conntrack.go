@@ -94,10 +94,10 @@ func (c *Conntrack) Packet(src, dst Endpoint, f Flow) Stage {
 	if s != nil && !c.pass(s, f, true) {
 		return SourceEgress
 	}
-	if s != nil && (d == nil || d.n.SubnetID != s.n.SubnetID) && !p.naclAllows(s.n.SubnetID, true, f, f.Dst) {
+	if crosses(s, d) && !naclAllows(s.acl, true, f, f.Dst) {
 		return SourceNACL
 	}
-	if d != nil && (s == nil || s.n.SubnetID != d.n.SubnetID) && !p.naclAllows(d.n.SubnetID, false, f, f.Src) {
+	if crosses(d, s) && !naclAllows(d.acl, false, f, f.Src) {
 		return DestNACL
 	}
 	if d != nil && !c.pass(d, f, false) {

@@ -190,7 +190,14 @@ func TestDifferentialSample(t *testing.T) {
 // fullQuota builds an interface with 5 groups × 60 rules (CIDRs, references, prefix lists).
 func fullQuota(b testing.TB) (*Policy, Endpoint, Flow) {
 	w := newWorld()
-	sn := w.subnet("10.0.1.0/24", nil)
+	n, _ := fullQuotaENI(w, w.subnet("10.0.1.0/24", nil))
+	p := mustCompile(b, w.s)
+	return p, Endpoint{ENI: n.ID}, tcpFlow("172.16.7.9", "10.0.1.4", 1302)
+}
+
+// fullQuotaENI adds to sn the interface of fullQuota, 10.0.1.4 (sn must be 10.0.1.0/24), with
+// 50 other members of its groups; it returns the interface and its groups.
+func fullQuotaENI(w *world, sn *model.Subnet) (*model.NetworkInterface, []*model.Group) {
 	pl := &model.PrefixList{ID: "pl-000000aa"}
 	for i := 0; i < 20; i++ {
 		pl.Entries = append(pl.Entries, model.PLEntry{CIDR: netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i), 0}), 24)})
@@ -218,8 +225,34 @@ func fullQuota(b testing.TB) (*Policy, Endpoint, Flow) {
 	for i := 0; i < 50; i++ {
 		w.eni(sn, fmt.Sprintf("10.0.1.%d", 10+i), gs[i%5])
 	}
+	return n, gs
+}
+
+// defaultNACL is a NACL as AWS creates it for a VPC: everything allowed both ways at rules 100
+// (IPv4) and 101 (IPv6), then the implicit denies.
+func defaultNACL(w *world) *model.NACL {
+	acl := &model.NACL{ID: w.id("acl"), VpcID: w.vpc.ID, Default: true}
+	for _, egress := range []bool{false, true} {
+		acl.Entries = append(acl.Entries,
+			model.NACLEntry{RuleNumber: 100, Egress: egress, Allow: true, Protocol: "-1", CIDR: netip.MustParsePrefix("0.0.0.0/0")},
+			model.NACLEntry{RuleNumber: 101, Egress: egress, Allow: true, Protocol: "-1", CIDR: netip.MustParsePrefix("::/0")},
+			model.NACLEntry{RuleNumber: 32767, Egress: egress, Protocol: "-1", CIDR: netip.MustParsePrefix("0.0.0.0/0")},
+			model.NACLEntry{RuleNumber: 32768, Egress: egress, Protocol: "-1", CIDR: netip.MustParsePrefix("::/0")})
+	}
+	w.s.NACLs = append(w.s.NACLs, acl)
+	return acl
+}
+
+// fullQuotaAcross is fullQuota's interface reached from an interface of another subnet, both
+// subnets with AWS's default NACL: every stage of Verdict runs.
+func fullQuotaAcross(b testing.TB) (*Policy, Endpoint, Endpoint, Flow) {
+	w := newWorld()
+	acl := defaultNACL(w)
+	dst, gs := fullQuotaENI(w, w.subnet("10.0.1.0/24", acl))
+	web := w.group("web", allOut(cidr("0.0.0.0/0")), allOut(cidr("::/0")))
+	src := w.eni(w.subnet("10.0.2.0/24", acl), "10.0.2.5", web, gs[4]) // g3's rule 1 (port 1301) admits g4
 	p := mustCompile(b, w.s)
-	return p, Endpoint{ENI: n.ID}, tcpFlow("172.16.7.9", "10.0.1.4", 1302)
+	return p, Endpoint{ENI: src.ID}, Endpoint{ENI: dst.ID}, tcpFlow("10.0.2.5", "10.0.1.4", 1301)
 }
 
 func BenchmarkVerdictFullQuota(b *testing.B) {
@@ -230,6 +263,17 @@ func BenchmarkVerdictFullQuota(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		p.Verdict(Outside, dst, f)
+	}
+}
+
+func BenchmarkVerdictAcrossSubnets(b *testing.B) {
+	p, src, dst, f := fullQuotaAcross(b)
+	if got := p.Verdict(src, dst, f); got != Admitted {
+		b.Fatalf("benchmark flow not admitted: %v", got)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		p.Verdict(src, dst, f)
 	}
 }
 
@@ -245,6 +289,27 @@ func TestVerdictDoesNotAllocate(t *testing.T) {
 	p, dst, f := fullQuota(t)
 	if n := testing.AllocsPerRun(100, func() { p.Verdict(Outside, dst, f) }); n != 0 {
 		t.Errorf("Verdict allocates %v times per call", n)
+	}
+	p, src, dst, f := fullQuotaAcross(t)
+	if got := p.Verdict(src, dst, f); got != Admitted {
+		t.Fatalf("flow across subnets: %v, want admitted", got)
+	}
+	if n := testing.AllocsPerRun(100, func() { p.Verdict(src, dst, f) }); n != 0 {
+		t.Errorf("Verdict across subnets allocates %v times per call", n)
+	}
+	// A flow that no entry of the NACL matches is denied by the implicit rule, which Explain
+	// shows as an entry; Verdict must not build it.
+	w := newWorld()
+	acl := &model.NACL{ID: w.id("acl"), VpcID: w.vpc.ID, Entries: []model.NACLEntry{
+		{RuleNumber: 100, Allow: true, Protocol: "6", HasPorts: true, FromPort: 22, ToPort: 22, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}}
+	w.s.NACLs = append(w.s.NACLs, acl)
+	n := w.eni(w.subnet("10.0.1.0/24", acl), "10.0.1.4", w.group("g", tcp(0, 65535, cidr("0.0.0.0/0"))))
+	p, dst, f = mustCompile(t, w.s), Endpoint{ENI: n.ID}, tcpFlow("198.51.100.7", "10.0.1.4", 80)
+	if got := p.Verdict(Outside, dst, f); got != DestNACL {
+		t.Fatalf("flow outside the NACL's entries: %v, want %v", got, DestNACL)
+	}
+	if n := testing.AllocsPerRun(100, func() { p.Verdict(Outside, dst, f) }); n != 0 {
+		t.Errorf("Verdict denied by the implicit NACL rule allocates %v times per call", n)
 	}
 }
 

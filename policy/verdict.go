@@ -50,10 +50,10 @@ func (p *Policy) Verdict(src, dst Endpoint, f Flow) Stage {
 	if s != nil && !s.out.allows(f, f.Dst) {
 		return SourceEgress
 	}
-	if s != nil && (d == nil || d.n.SubnetID != s.n.SubnetID) && !p.naclAllows(s.n.SubnetID, true, f, f.Dst) {
+	if crosses(s, d) && !naclAllows(s.acl, true, f, f.Dst) {
 		return SourceNACL
 	}
-	if d != nil && (s == nil || s.n.SubnetID != d.n.SubnetID) && !p.naclAllows(d.n.SubnetID, false, f, f.Src) {
+	if crosses(d, s) && !naclAllows(d.acl, false, f, f.Src) {
 		return DestNACL
 	}
 	if d != nil && !d.in.allows(f, f.Src) {
@@ -64,33 +64,42 @@ func (p *Policy) Verdict(src, dst Endpoint, f Flow) Stage {
 
 func (p *Policy) ends(src, dst Endpoint) (s, d *iface, stage Stage) {
 	if src.ENI != "" {
-		if s = p.enis[src.ENI]; s == nil {
+		if s = p.byID.get(src.ENI); s == nil {
 			return nil, nil, UnknownEndpoint
 		}
 	}
 	if dst.ENI != "" {
-		if d = p.enis[dst.ENI]; d == nil {
+		if d = p.byID.get(dst.ENI); d == nil {
 			return nil, nil, UnknownEndpoint
 		}
 	}
-	if (s == nil && d == nil) || (s != nil && d != nil && s.n.VpcID != d.n.VpcID) {
+	if (s == nil && d == nil) || (s != nil && d != nil && s.vpc != d.vpc) {
 		return nil, nil, NoRoute
 	}
 	return s, d, Admitted
 }
 
 // naclAllows walks a subnet's NACL in rule-number order; the first entry matching decides and
-// no match denies. A subnet without a known NACL (an incomplete offline snapshot) allows.
-func (p *Policy) naclAllows(subnet string, egress bool, f Flow, remote netip.Addr) bool {
-	e := p.naclDecision(subnet, egress, f, remote)
-	return e == nil || e.Allow
+// no match denies. A subnet without a known NACL (idx nil: an incomplete offline snapshot)
+// allows, and so does a NACL open to the remote address's family, without the walk.
+func naclAllows(idx *naclIndex, egress bool, f Flow, remote netip.Addr) bool {
+	return idx == nil || idx.allows(egress, f, remote) // small enough to inline the nil case
 }
 
-func (p *Policy) naclDecision(subnet string, egress bool, f Flow, remote netip.Addr) *model.NACLEntry {
-	idx := p.nacls[subnet]
-	if idx == nil {
-		return nil
+func (idx *naclIndex) allows(egress bool, f Flow, remote netip.Addr) bool {
+	open := &idx.inOpen
+	if egress {
+		open = &idx.egressOpen
 	}
+	if remote.Is4() && open.v4 || remote.Is6() && open.v6 {
+		return true
+	}
+	e := idx.firstMatch(egress, f, remote)
+	return e != nil && e.Allow // no match: the implicit deny, without allocating its entry
+}
+
+// firstMatch is the entry of the NACL that decides the flow, or nil if none matches.
+func (idx *naclIndex) firstMatch(egress bool, f Flow, remote netip.Addr) *model.NACLEntry {
 	entries := idx.in
 	if egress {
 		entries = idx.egress
@@ -99,6 +108,16 @@ func (p *Policy) naclDecision(subnet string, egress bool, f Flow, remote netip.A
 		if naclMatches(&entries[i], f, remote) {
 			return &entries[i]
 		}
+	}
+	return nil
+}
+
+func naclDecision(idx *naclIndex, egress bool, f Flow, remote netip.Addr) *model.NACLEntry {
+	if idx == nil {
+		return nil
+	}
+	if e := idx.firstMatch(egress, f, remote); e != nil {
+		return e
 	}
 	// No entry matched: the implicit deny-all of the flow's family decides (AWS numbers it
 	// 32767 for IPv4 and 32768 for IPv6, shown as "*").
@@ -160,11 +179,11 @@ func (p *Policy) Explain(src, dst Endpoint, f Flow) Explanation {
 	if d != nil {
 		ex.IngressRules = p.matching(d, false, f, f.Src)
 	}
-	if s != nil && (d == nil || d.n.SubnetID != s.n.SubnetID) {
-		ex.SourceNACL = p.naclRef(s.n.SubnetID, true, f, f.Dst)
+	if crosses(s, d) {
+		ex.SourceNACL = naclRef(s.acl, true, f, f.Dst)
 	}
-	if d != nil && (s == nil || s.n.SubnetID != d.n.SubnetID) {
-		ex.DestNACL = p.naclRef(d.n.SubnetID, false, f, f.Src)
+	if crosses(d, s) {
+		ex.DestNACL = naclRef(d.acl, false, f, f.Src)
 	}
 	switch {
 	case s != nil && len(ex.EgressRules) == 0:
@@ -192,11 +211,10 @@ func (p *Policy) matching(f *iface, egress bool, fl Flow, a netip.Addr) []RuleRe
 	return out
 }
 
-func (p *Policy) naclRef(subnet string, egress bool, f Flow, remote netip.Addr) *NACLRef {
-	idx := p.nacls[subnet]
+func naclRef(idx *naclIndex, egress bool, f Flow, remote netip.Addr) *NACLRef {
 	if idx == nil {
 		return nil
 	}
-	e := p.naclDecision(subnet, egress, f, remote)
+	e := naclDecision(idx, egress, f, remote)
 	return &NACLRef{ACLID: idx.acl.ID, RuleNumber: e.RuleNumber, Allow: e.Allow}
 }
