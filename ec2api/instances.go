@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/ec2api/query"
 	"github.com/stockade/stockade/model"
 )
 
@@ -34,21 +35,9 @@ func runInstances(c *call) error {
 	if len(in.ClientToken) > 64 {
 		return model.InvalidValue("Value for parameter clientToken is invalid: at most 64 ASCII characters.")
 	}
-	min, hasMin, err := optInt(r, "MinCount")
-	if err != nil {
+	if in.MinCount, in.MaxCount, err = runCounts(r); err != nil {
 		return err
 	}
-	max, hasMax, err := optInt(r, "MaxCount")
-	if err != nil {
-		return err
-	}
-	if !hasMin {
-		return model.Missing("MinCount")
-	}
-	if !hasMax {
-		return model.Missing("MaxCount")
-	}
-	in.MinCount, in.MaxCount = int(min), int(max)
 	if in.GroupIDs, err = ids(r, "SecurityGroupId"); err != nil {
 		return err
 	}
@@ -66,29 +55,8 @@ func runInstances(c *call) error {
 			return model.InvalidValue("Invalid BASE64 encoding of user data.")
 		}
 	}
-	for _, n := range r.List("NetworkInterface") {
-		ri := control.RunInterface{SubnetID: str(n, "SubnetId"), NetworkInterfaceID: str(n, "NetworkInterfaceId"), PrivateIP: str(n, "PrivateIpAddress")}
-		idx, ok, err := optInt(n, "DeviceIndex")
-		if err != nil {
-			return err
-		}
-		if !ok {
-			return model.Missing("NetworkInterface.N.DeviceIndex")
-		}
-		ri.DeviceIndex = int(idx)
-		if ri.GroupIDs, err = ids(n, "SecurityGroupId"); err != nil {
-			return err
-		}
-		if ri.DeleteOnTermination, err = boolPtr(n, "DeleteOnTermination"); err != nil {
-			return err
-		}
-		if ri.ConnTrack, err = readConnTrack(n, "ConnectionTrackingSpecification"); err != nil {
-			return err
-		}
-		if ri.IPv6, ri.IPv6Count, err = ipv6Request(n, "Ipv6Addresses"); err != nil {
-			return err
-		}
-		in.Interfaces = append(in.Interfaces, ri)
+	if in.Interfaces, err = runInterfaces(r); err != nil {
+		return err
 	}
 	if in.IPv6, in.IPv6Count, err = ipv6Request(r, "Ipv6Address"); err != nil {
 		return err
@@ -97,7 +65,11 @@ func runInstances(c *call) error {
 	if err != nil {
 		return err
 	}
-	x := c.written(res)
+	return c.writeReservation(c.written(res), resv)
+}
+
+// writeReservation writes RunInstances' reply: the reservation with its instances.
+func (c *call) writeReservation(x *xmlWriter, resv *control.Reservation) error {
 	names, err := c.groupNames()
 	if err != nil {
 		return err
@@ -119,6 +91,56 @@ func runInstances(c *call) error {
 	}
 	x.close("instancesSet")
 	return nil
+}
+
+// runCounts reads MinCount and MaxCount, both required.
+func runCounts(r *query.Request) (min, max int, err error) {
+	lo, hasMin, err := optInt(r, "MinCount")
+	if err != nil {
+		return 0, 0, err
+	}
+	hi, hasMax, err := optInt(r, "MaxCount")
+	if err != nil {
+		return 0, 0, err
+	}
+	if !hasMin {
+		return 0, 0, model.Missing("MinCount")
+	}
+	if !hasMax {
+		return 0, 0, model.Missing("MaxCount")
+	}
+	return int(lo), int(hi), nil
+}
+
+// runInterfaces reads RunInstances' NetworkInterface.N: the interfaces to create (or attach)
+// for each instance, each with its device index.
+func runInterfaces(r *query.Request) ([]control.RunInterface, error) {
+	var out []control.RunInterface
+	for _, n := range r.List("NetworkInterface") {
+		ri := control.RunInterface{SubnetID: str(n, "SubnetId"), NetworkInterfaceID: str(n, "NetworkInterfaceId"), PrivateIP: str(n, "PrivateIpAddress")}
+		idx, ok, err := optInt(n, "DeviceIndex")
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, model.Missing("NetworkInterface.N.DeviceIndex")
+		}
+		ri.DeviceIndex = int(idx)
+		if ri.GroupIDs, err = ids(n, "SecurityGroupId"); err != nil {
+			return nil, err
+		}
+		if ri.DeleteOnTermination, err = boolPtr(n, "DeleteOnTermination"); err != nil {
+			return nil, err
+		}
+		if ri.ConnTrack, err = readConnTrack(n, "ConnectionTrackingSpecification"); err != nil {
+			return nil, err
+		}
+		if ri.IPv6, ri.IPv6Count, err = ipv6Request(n, "Ipv6Addresses"); err != nil {
+			return nil, err
+		}
+		out = append(out, ri)
+	}
+	return out, nil
 }
 
 func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface, names map[string]string) {

@@ -125,28 +125,11 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	if err := datadir.Prepare(cfg.DataDir); err != nil {
 		return err
 	}
-	st, err := bolt.Open(filepath.Join(cfg.DataDir, "stockade.db"), bolt.Options{})
+	st, accounts, svc, credPath, err := openState(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	accounts, err := auth.Open(ctx, st)
-	if err != nil {
-		return err
-	}
-	credPath := filepath.Join(cfg.DataDir, "credentials")
-	if err := ensureAdmin(ctx, accounts, credPath, log); err != nil {
-		return err
-	}
-	ccfg := control.DefaultConfig()
-	ccfg.Quotas, ccfg.Log = cfg.Quotas, log
-	svc, err := control.Open(ctx, st, ccfg)
-	if err != nil {
-		return err
-	}
-	// Loading decodes every record once; hand that garbage back to the OS now rather than
-	// carrying it until the heap has doubled.
-	debug.FreeOSMemory()
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -163,17 +146,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		log.Warn("EMULATOR MODE: signatures are NOT checked and ANY credentials are accepted. Never expose this server to anyone you do not trust.")
 	}
 
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		if err := svc.Err(); err != nil {
-			http.Error(w, "store failed; restart the server: "+err.Error(), http.StatusServiceUnavailable)
-			return
-		}
-		w.Write([]byte("ok\n"))
-	})
-	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /enforced", enf.serveEnforced)
-	mux.Handle("/", api)
+	mux := apiMux(svc, api, reg, enf)
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -189,17 +162,8 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	// outer bound for a request that the handler never reads.
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
-	admin := &http.Server{Handler: adminapi.Handler(accounts, func(ctx context.Context, account, region string) (netmap.Snapshot, error) {
-		var snap netmap.Snapshot
-		if !slices.Contains(regions, region) { // as at the API: no state for a region not served
-			return snap, fmt.Errorf("region %q is not served (see --regions)", region)
-		}
-		err := svc.View(ctx, control.Tenant{Account: account, Region: region}, func(v control.View) error {
-			snap = v.Snapshot()
-			return nil
-		})
-		return snap, err
-	}, enf.labList(), log), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
+	admin := &http.Server{Handler: adminapi.Handler(accounts, adminSnapshot(svc, regions), enf.labList(), log),
+		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 
 	endpoint := "http://" + ln.Addr().String()
 	log.Info("stockade server ready", "endpoint", endpoint, "data_dir", cfg.DataDir,
@@ -215,6 +179,66 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	}
 	log.Info("stockade server stopped")
 	return nil
+}
+
+// openState opens the store, the account registry (making the administrator and its
+// credentials file on first start) and the control service over them.
+func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bolt.Store, accounts *auth.Registry, svc *control.Service, credPath string, err error) {
+	if st, err = bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{}); err != nil {
+		return nil, nil, nil, "", err
+	}
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	if accounts, err = auth.Open(ctx, st); err != nil {
+		return nil, nil, nil, "", err
+	}
+	credPath = filepath.Join(cfg.DataDir, datadir.Credentials)
+	if err = ensureAdmin(ctx, accounts, credPath, log); err != nil {
+		return nil, nil, nil, "", err
+	}
+	ccfg := control.DefaultConfig()
+	ccfg.Quotas, ccfg.Log = cfg.Quotas, log
+	if svc, err = control.Open(ctx, st, ccfg); err != nil {
+		return nil, nil, nil, "", err
+	}
+	// Loading decodes every record once; hand that garbage back to the OS now rather than
+	// carrying it until the heap has doubled.
+	debug.FreeOSMemory()
+	return st, accounts, svc, credPath, nil
+}
+
+// apiMux routes the API listener: health, metrics, the enforcement watermark and the EC2 API.
+func apiMux(svc *control.Service, api http.Handler, reg *prometheus.Registry, enf *enforcement) *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		if err := svc.Err(); err != nil {
+			http.Error(w, "store failed; restart the server: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		w.Write([]byte("ok\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("GET /enforced", enf.serveEnforced)
+	mux.Handle("/", api)
+	return mux
+}
+
+// adminSnapshot is the admin API's view of one account's network in one region.
+func adminSnapshot(svc *control.Service, regions []string) adminapi.SnapshotFunc {
+	return func(ctx context.Context, account, region string) (netmap.Snapshot, error) {
+		var snap netmap.Snapshot
+		if !slices.Contains(regions, region) { // as at the API: no state for a region not served
+			return snap, fmt.Errorf("region %q is not served (see --regions)", region)
+		}
+		err := svc.View(ctx, control.Tenant{Account: account, Region: region}, func(v control.View) error {
+			snap = v.Snapshot()
+			return nil
+		})
+		return snap, err
+	}
 }
 
 // listener is one HTTP server and the listener it serves.
