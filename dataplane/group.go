@@ -332,29 +332,73 @@ func (r *renderer) referenced() {
 // the dispatch maps, the member sets of its groups). It depends only on the interface and the
 // groups it names, which is what the Renderer's cache checks.
 type eniOut struct {
-	groups                  []*model.Group // the groups it was rendered with, in its order
+	// groups are the IDs of the groups it was rendered with, in its order, and open what
+	// their rules open to the whole address space (openMask): all the chains read of them.
+	groups                  []string
+	open                    uint8
 	chains, timeouts        []*Object
 	src4, src6              []string
 	outDispatch, inDispatch string
 	addrs4, addrs6          []string
 }
 
-// eniOut returns an interface's rendering: the one from the last call when the interface
-// and its groups are the same objects, a new one otherwise.
+// eniOut returns an interface's rendering: the one from the last call when the interface is
+// the same object and its groups still exist and open the same (a rule change of a group
+// changes the group's own chain and sets, not its interfaces' chains), a new one otherwise.
 func (r *renderer) eniOut(e *model.NetworkInterface) *eniOut {
 	var groups []*model.Group
+	var open uint8
 	for _, id := range e.Groups {
 		if g := r.byID[id]; g != nil {
 			groups = append(groups, g)
+			open |= r.openMask(g)
 		}
 	}
-	if o := r.cache.enis[e]; o != nil && slices.Equal(o.groups, groups) {
+	if o := r.cache.enis[e]; o != nil && o.open == open && sameIDs(o.groups, groups) {
 		r.cache.nextENIs[e] = o
 		return o
 	}
 	o := r.renderENI(e, groups)
+	o.open = open
+	for _, g := range groups {
+		o.groups = append(o.groups, g.ID)
+	}
 	r.cache.nextENIs[e] = o
 	return o
+}
+
+func sameIDs(ids []string, groups []*model.Group) bool {
+	if len(ids) != len(groups) {
+		return false
+	}
+	for i, g := range groups {
+		if ids[i] != g.ID {
+			return false
+		}
+	}
+	return true
+}
+
+// openMask is one bit for each case of allOpen a group's rules meet on their own (by
+// direction, family and protocol): allOpen of several groups is the union of their bits.
+func (r *renderer) openMask(g *model.Group) uint8 {
+	if m, ok := r.open[g]; ok {
+		return m
+	}
+	var m uint8
+	bit := uint8(1)
+	for _, egress := range []bool{false, true} {
+		for _, v4 := range []bool{true, false} {
+			for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
+				if allOpen([]*model.Group{g}, egress, proto, v4) {
+					m |= bit
+				}
+				bit <<= 1
+			}
+		}
+	}
+	r.open[g] = m
+	return m
 }
 
 // eni adds an interface's rendering to the ruleset.
@@ -374,7 +418,7 @@ func (r *renderer) eni(o *eniOut) {
 // groups (the union of up to five groups), then marks the packet when this interface would
 // not track its flow, and gives a new connection the interface's idle timeouts.
 func (r *renderer) renderENI(e *model.NetworkInterface, groups []*model.Group) *eniOut {
-	out := &eniOut{groups: groups}
+	out := &eniOut{}
 	link := r.n.Link(e.ID)
 	for _, a := range e.Addrs() {
 		if a.Is4() {

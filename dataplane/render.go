@@ -71,6 +71,7 @@ type Renderer struct {
 
 	enis, nextENIs map[*model.NetworkInterface]*eniOut
 	sets, nextSets map[string]cachedSet // by object name
+	size           int                  // objects in the last rendering
 }
 
 // cachedSet is a set or map as last rendered, with the elements it was made from in the
@@ -82,7 +83,7 @@ type cachedSet struct {
 
 // Render is the package-level Render, reusing what it can from earlier calls.
 func (c *Renderer) Render(n Network) *Ruleset {
-	r := renderer{rs: NewRuleset(), n: n, members4: map[string][]string{}, members6: map[string][]string{}, lists: map[string]*model.PrefixList{}, cache: c}
+	r := renderer{rs: &Ruleset{objects: make(map[string]*Object, c.size)}, n: n, members4: map[string][]string{}, members6: map[string][]string{}, open: map[*model.Group]uint8{}, lists: map[string]*model.PrefixList{}, cache: c}
 	var ids []string
 	for _, pl := range n.Snapshot.PrefixLists {
 		ids = append(ids, pl.ID)
@@ -97,6 +98,7 @@ func (c *Renderer) Render(n Network) *Ruleset {
 	c.nextENIs = make(map[*model.NetworkInterface]*eniOut, len(c.enis))
 	c.nextSets = make(map[string]cachedSet, len(c.sets))
 	defer func() {
+		c.size = r.rs.Len()
 		c.groups, c.next = c.next, nil
 		c.enis, c.nextENIs = c.nextENIs, nil
 		c.sets, c.nextSets = c.nextSets, nil
@@ -120,6 +122,7 @@ type renderer struct {
 	n       Network
 	enis    []*model.NetworkInterface
 	out     []*eniOut // each interface's rendering, in the order of enis
+	open    map[*model.Group]uint8
 	subnets []*model.Subnet
 	groups  []*model.Group
 	byID    map[string]*model.Group

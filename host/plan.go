@@ -56,17 +56,21 @@ func (rs Renderers) render(n dataplane.Network) *dataplane.Ruleset {
 // subnet exists, and a router, with its rendered ruleset, for every VPC that has one. A VPC
 // without a running instance has no router: on a single host, nothing would cross it.
 func Plan(rev int64, nets []netmap.Network, names netlab.Names, rs Renderers) Desired {
-	d := Desired{Rev: rev, Routers: map[string]Router{}, Instances: map[string]Instance{}}
+	count := 0
 	for _, n := range nets {
-		vpcs := map[string]*model.VPC{}
+		count += len(n.Instances)
+	}
+	d := Desired{Rev: rev, Routers: map[string]Router{}, Instances: make(map[string]Instance, count)}
+	for _, n := range nets {
+		vpcs := make(map[string]*model.VPC, len(n.VPCs))
 		for _, v := range n.VPCs {
 			vpcs[v.ID] = v
 		}
-		enis := map[string]*model.NetworkInterface{}
+		enis := make(map[string]*model.NetworkInterface, len(n.ENIs))
 		for _, e := range n.ENIs {
 			enis[e.ID] = e
 		}
-		subnets := map[string]*model.Subnet{}
+		subnets := make(map[string]*model.Subnet, len(n.Subnets))
 		for _, sn := range n.Subnets {
 			subnets[sn.ID] = sn
 		}
