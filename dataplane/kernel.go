@@ -8,6 +8,8 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
+
+	"golang.org/x/sys/unix"
 )
 
 // Kernel applies transactions to, and reads back, the Stockade table of a router namespace.
@@ -19,7 +21,8 @@ type Kernel interface {
 	Generation(ns string) (uint32, error)
 }
 
-// NFT is the real Kernel: the nft binary run inside the namespace. A transaction's nft is
+// NFT is the real Kernel: the nft binary run inside the namespace, except for the in-place
+// updates it sends as a netlink batch of its own (netlink.go). A transaction's nft is
 // started from a thread that has entered the namespace (a child inherits it), rather than
 // through nsenter: one program started instead of two, about a millisecond of every change
 // on an idle machine and several on a busy one. (knftables, the library style.md names, runs
@@ -30,6 +33,9 @@ type NFT struct {
 	Path string
 	// NSDir is where named namespaces are mounted (netlab.Dir).
 	NSDir string
+	// NFTOnly sends every transaction through nft, even those NFT would send over netlink
+	// itself (netlink.go): for comparison.
+	NFTOnly bool
 }
 
 func (k NFT) cmd(ctx context.Context, ns string, args ...string) *exec.Cmd {
@@ -42,6 +48,23 @@ func (k NFT) cmd(ctx context.Context, ns string, args ...string) *exec.Cmd {
 
 // Apply implements Kernel.
 func (k NFT) Apply(ctx context.Context, ns, tx string) error {
+	if msgs, ok := compileNetlink(tx); ok && !k.NFTOnly {
+		var fd int
+		err := k.in(ns, func() (err error) {
+			fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("netlink socket in %s: %w", ns, err)
+		}
+		defer unix.Close(fd)
+		// A kernel that does not answer does not hold the agent up for ever.
+		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 10})
+		if err := sendBatch(fd, msgs); err != nil {
+			return fmt.Errorf("nf_tables transaction in %s: %w: %s", ns, err, firstLines(tx, 6))
+		}
+		return nil
+	}
 	c := exec.CommandContext(ctx, k.nft(), "-f", "-")
 	c.Stdin = strings.NewReader(tx)
 	var stderr bytes.Buffer

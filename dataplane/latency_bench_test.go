@@ -1,7 +1,6 @@
 package dataplane_test
 
 import (
-	"context"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -115,58 +114,60 @@ func setGroup(n *dataplane.Network, g *model.Group) {
 // BenchmarkChangeLatency replays the e2e latency benchmarks' changes at 10, 100 and 1,000
 // interfaces stage by stage, as the agent runs them: render with the cache, compute the
 // in-place update, run it in the router namespace, read the ruleset generation. Each stage
-// is reported in milliseconds (mean of the open and close of every iteration).
+// is reported in milliseconds (mean of the open and close of every iteration). via=nft sends
+// every transaction through nft, as before the netlink path.
 //
 //	sudo go test -run '^$' -bench ChangeLatency -benchtime 50x ./dataplane
 func BenchmarkChangeLatency(b *testing.B) {
 	for _, change := range []string{"authorize", "membership"} {
 		for _, size := range []int{10, 100, 1000} {
-			b.Run(fmt.Sprintf("%s/interfaces=%d", change, size), func(b *testing.B) {
-				l := newKernelLab(b)
-				n := latencyNetwork(size)
-				n.Link = l.names.Link
-				var r dataplane.Renderer
-				prev := r.Render(n)
-				l.apply(prev.Replace())
-				var render, update, apply, gen time.Duration
-				steps := 0
-				i := 0
-				for b.Loop() {
-					for _, step := range latencyChanges[change] {
-						step(&n, i)
-						t0 := time.Now()
-						rs := r.Render(n)
-						t1 := time.Now()
-						tx, ok := rs.Update(prev)
-						if !ok || tx == "" {
-							b.Fatalf("no update: ok %v", ok)
+			for _, via := range []string{"netlink", "nft"} {
+				b.Run(fmt.Sprintf("%s/interfaces=%d/via=%s", change, size, via), func(b *testing.B) {
+					l := newKernelLab(b)
+					l.k.NFTOnly = via == "nft"
+					n := latencyNetwork(size)
+					n.Link = l.names.Link
+					var r dataplane.Renderer
+					prev := r.Render(n)
+					l.apply(prev.Replace())
+					var render, update, apply, gen time.Duration
+					steps := 0
+					i := 0
+					for b.Loop() {
+						for _, step := range latencyChanges[change] {
+							step(&n, i)
+							t0 := time.Now()
+							rs := r.Render(n)
+							t1 := time.Now()
+							tx, ok := rs.Update(prev)
+							if !ok || tx == "" {
+								b.Fatalf("no update: ok %v", ok)
+							}
+							t2 := time.Now()
+							l.apply(tx)
+							t3 := time.Now()
+							if _, err := l.k.Generation(l.router); err != nil {
+								b.Fatal(err)
+							}
+							t4 := time.Now()
+							render += t1.Sub(t0)
+							update += t2.Sub(t1)
+							apply += t3.Sub(t2)
+							gen += t4.Sub(t3)
+							steps++
+							prev = rs
 						}
-						t2 := time.Now()
-						l.apply(tx)
-						t3 := time.Now()
-						if _, err := l.k.Generation(l.router); err != nil {
-							b.Fatal(err)
-						}
-						t4 := time.Now()
-						render += t1.Sub(t0)
-						update += t2.Sub(t1)
-						apply += t3.Sub(t2)
-						gen += t4.Sub(t3)
-						steps++
-						prev = rs
+						i++
 					}
-					i++
-				}
-				ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(steps) }
-				b.ReportMetric(ms(render), "render-ms")
-				b.ReportMetric(ms(update), "update-ms")
-				b.ReportMetric(ms(apply), "nft-ms")
-				b.ReportMetric(ms(gen), "gen-ms")
-				b.ReportMetric(ms(render+update+apply+gen), "total-ms")
-				b.ReportMetric(0, "ns/op")
-			})
+					ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(steps) }
+					b.ReportMetric(ms(render), "render-ms")
+					b.ReportMetric(ms(update), "update-ms")
+					b.ReportMetric(ms(apply), "nft-ms")
+					b.ReportMetric(ms(gen), "gen-ms")
+					b.ReportMetric(ms(render+update+apply+gen), "total-ms")
+					b.ReportMetric(0, "ns/op")
+				})
+			}
 		}
 	}
 }
-
-var _ = context.Background

@@ -178,7 +178,7 @@ func (r *renderer) index() {
 	}
 }
 
-// cachedSet returns a set (or verdict map, with map true) of the given elements: the object
+// cachedSet returns a set (or, with isMap, a verdict map) of the given elements: the object
 // rendered last time when the elements are the same, in the same order; otherwise a new one.
 func (r *renderer) cachedSet(name, typ string, interval, isMap bool, elems []string) *Object {
 	if prev, ok := r.cache.sets[name]; ok && slices.Equal(prev.in, elems) &&
