@@ -109,9 +109,9 @@ type Host struct {
 	mu        sync.Mutex // serialises reconciles, repairs and Close
 	routers   map[string]*router
 	instances map[string]Instance
-	changed   bool // instances changed since the last publish
-	renderers Renderers
-	swept     bool // leftovers of an earlier run are gone
+	changed   bool  // instances changed since the last publish
+	cache     Cache // Plan's, between revisions
+	swept     bool  // leftovers of an earlier run are gone
 	scripts   sync.WaitGroup
 
 	// list is what Instances returns, published after every change, so that `stockade lab
@@ -154,7 +154,7 @@ func New(src Source, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("lab directory: %w", err)
 	}
 	h := &Host{cfg: cfg, src: src, m: newMetrics(cfg.Registerer), dir: dir, routers: map[string]*router{},
-		instances: map[string]Instance{}, renderers: Renderers{}, kick: make(chan struct{}, 1)}
+		instances: map[string]Instance{}, kick: make(chan struct{}, 1)}
 	h.publish()
 	return h, nil
 }
@@ -203,7 +203,7 @@ func (h *Host) Reconcile(ctx context.Context) error {
 	rev, nets := h.src.Networks()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.apply(ctx, Plan(rev, nets, h.cfg.Names, h.renderers))
+	return h.apply(ctx, Plan(rev, nets, h.cfg.Names, &h.cache))
 }
 
 // Apply makes the host hold d: instances no longer wanted go first, then every router gets its
@@ -441,7 +441,7 @@ func (h *Host) pruneRouters(ctx context.Context, d Desired) error {
 		}
 		errs = append(errs, h.cfg.Namespaces.Remove(ctx, h.routers[vpc].ns))
 		delete(h.routers, vpc)
-		delete(h.renderers, vpc)
+		h.cache.forget(vpc)
 	}
 	return errors.Join(errs...)
 }
