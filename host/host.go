@@ -200,10 +200,18 @@ func (h *Host) Run(ctx context.Context) error {
 // Reconcile takes one snapshot of every network, plans what the host should hold and applies
 // it.
 func (h *Host) Reconcile(ctx context.Context) error {
+	start := time.Now()
 	rev, nets := h.src.Networks()
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return h.apply(ctx, Plan(rev, nets, h.cfg.Names, &h.cache))
+	snapshot := time.Now()
+	d := Plan(rev, nets, h.cfg.Names, &h.cache)
+	planned := time.Now()
+	err := h.apply(ctx, d)
+	// The stages of the path from a commit to the kernel (BENCHMARKS.md, "Enforcement").
+	h.cfg.Log.Debug("reconciled", "revision", rev, "snapshot", snapshot.Sub(start), "plan", planned.Sub(snapshot),
+		"apply", time.Since(planned))
+	return err
 }
 
 // Apply makes the host hold d: instances no longer wanted go first, then every router gets its

@@ -12,7 +12,7 @@ import (
 
 // Desired is what the host should hold at one store revision: computed once per revision from
 // one snapshot of every network, then applied. It is plain data, so that what the host wants
-// can be tested without a kernel.
+// can be tested without a kernel, and read-only: Plan may hand the same maps out again.
 type Desired struct {
 	Rev int64
 	// Routers are the VPC routers, by VPC: one for every VPC with a running lab instance.
@@ -43,7 +43,10 @@ type Instance struct {
 // it in; a nil Cache plans everything from scratch.
 type Cache struct {
 	renderers           map[string]*dataplane.Renderer
-	instances, nextInst map[*model.Instance]plannedInstance
+	instances, nextInst map[*model.Instance]*plannedInstance
+	// planned is the last Desired.Instances: handed out again while no instance changed
+	// (with 1,000 instances, a new map is most of what a change allocates).
+	planned map[string]Instance
 }
 
 // plannedInstance is an instance's plan and the objects it was made from.
@@ -83,9 +86,11 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 	for _, n := range nets {
 		count += len(n.Instances)
 	}
-	d := Desired{Rev: rev, Routers: map[string]Router{}, Instances: make(map[string]Instance, count)}
+	d := Desired{Rev: rev, Routers: map[string]Router{}}
+	var plans []*plannedInstance
+	same := c != nil // every instance planned as last time
 	if c != nil {
-		c.nextInst = make(map[*model.Instance]plannedInstance, count)
+		c.nextInst = make(map[*model.Instance]*plannedInstance, count)
 		defer func() { c.instances, c.nextInst = c.nextInst, nil }()
 	}
 	for _, n := range nets {
@@ -120,28 +125,38 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 					from = append(from, subnets[x.SubnetID])
 				}
 			}
-			var li Instance
-			if p, ok := c.planned(in); ok && slices.Equal(p.from, from) {
-				li = p.in
-			} else {
-				li = planInstance(n, in, enis, subnets, names)
+			p, ok := c.previous(in)
+			if !ok || !slices.Equal(p.from, from) {
+				p, same = &plannedInstance{slices.Clone(from), planInstance(n, in, enis, subnets, names)}, false
 			}
 			if c != nil {
-				c.nextInst[in] = plannedInstance{slices.Clone(from), li}
+				c.nextInst[in] = p
 			}
-			d.Instances[in.ID] = li
+			plans = append(plans, p)
+			li := p.in
 			if _, ok := d.Routers[in.VpcID]; !ok {
 				d.Routers[in.VpcID] = Router{VPC: in.VpcID, Namespace: li.Router,
 					Ruleset: c.render(dataplane.Network{VPC: vpcs[in.VpcID], Snapshot: n.Snapshot, Link: names.Link})}
 			}
 		}
 	}
+	if same && c.planned != nil && len(plans) == len(c.planned) {
+		d.Instances = c.planned
+		return d
+	}
+	d.Instances = make(map[string]Instance, len(plans))
+	for _, p := range plans {
+		d.Instances[p.in.ID] = p.in
+	}
+	if c != nil {
+		c.planned = d.Instances
+	}
 	return d
 }
 
-func (c *Cache) planned(in *model.Instance) (plannedInstance, bool) {
+func (c *Cache) previous(in *model.Instance) (*plannedInstance, bool) {
 	if c == nil {
-		return plannedInstance{}, false
+		return nil, false
 	}
 	p, ok := c.instances[in]
 	return p, ok
