@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -86,6 +87,24 @@ func TestKernelDifferential(t *testing.T) {
 				l.apply(tx)
 			}
 			l.sameAsReplace(scratch, rs)
+			// Then a change of the kind the agent sends over netlink rather than through nft
+			// (an interface's groups: member elements and its chains refilled), so that the
+			// packets below meet a ruleset updated that way too.
+			enis := slices.Clone(n.Snapshot.ENIs)
+			e := enis[round%len(enis)].Clone()
+			e.Groups = []string{fmt.Sprintf("sg-%d", rng.IntN(5)), fmt.Sprintf("sg-%d", rng.IntN(5))}
+			e.Groups = slices.Compact(e.Groups)
+			enis[round%len(enis)] = e
+			n.Snapshot.ENIs = enis
+			joined := dataplane.Render(n)
+			if tx, ok := joined.Update(rs); ok && tx != "" {
+				if !dataplane.NetlinkCovers(tx) {
+					t.Fatalf("round %d: a membership change is not sent over netlink:\n%s", round, tx)
+				}
+				l.apply(tx)
+				l.sameAsReplace(scratch, joined)
+			}
+			rs = joined
 		}
 		prev = rs
 		p, err := policy.Compile(n.Snapshot)

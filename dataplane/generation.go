@@ -24,28 +24,17 @@ const (
 // by someone else. Reading it is one netlink round trip, where listing a large table takes
 // seconds.
 func (k NFT) Generation(ns string) (uint32, error) {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return 0, err
-	}
-	defer orig.Close()
-	h, err := netns.GetFromPath(k.NSDir + "/" + ns)
-	if err != nil {
-		return 0, fmt.Errorf("namespace %s: %w", ns, err)
-	}
-	defer h.Close()
-	if err := netns.Set(h); err != nil {
-		return 0, err
-	}
 	// The socket belongs to the namespace it was opened in; the thread can go back at once.
-	fd, serr := unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
-	if err := netns.Set(orig); err != nil {
-		panic(fmt.Sprintf("dataplane: cannot return from namespace %s: %v", ns, err))
-	}
-	if serr != nil {
-		return 0, fmt.Errorf("netlink socket in %s: %w", ns, serr)
+	var fd int
+	err := k.in(ns, func() (err error) {
+		fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
+		if err != nil {
+			return fmt.Errorf("netlink socket in %s: %w", ns, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
 	}
 	defer unix.Close(fd)
 	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
@@ -86,6 +75,33 @@ func (k NFT) Generation(ns string) (uint32, error) {
 		}
 	}
 	return 0, fmt.Errorf("nf_tables generation in %s: no answer", ns)
+}
+
+// in runs fn on a thread that has entered the namespace, and brings the thread back. What fn
+// opens (a socket) or starts (a process: the child of a thread inherits its namespace)
+// belongs to the namespace.
+func (k NFT) in(ns string, fn func() error) error {
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	orig, err := netns.Get()
+	if err != nil {
+		return err
+	}
+	defer orig.Close()
+	h, err := netns.GetFromPath(k.NSDir + "/" + ns)
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", ns, err)
+	}
+	defer h.Close()
+	if err := netns.Set(h); err != nil {
+		return fmt.Errorf("enter namespace %s: %w", ns, err)
+	}
+	ferr := fn()
+	if err := netns.Set(orig); err != nil {
+		// The thread is in the wrong namespace: never hand it back to the scheduler.
+		panic(fmt.Sprintf("dataplane: cannot return from namespace %s: %v", ns, err))
+	}
+	return ferr
 }
 
 // parseAttrs splits netlink attributes by type.

@@ -303,17 +303,9 @@ func listSet(list string, v4 bool) string    { return "list" + family(v4) + "_" 
 // sets. Their elements are what changes when an instance joins a group or a list is edited.
 func (r *renderer) referenced() {
 	for g := range r.refGroups {
-		var a4, a6 []string
-		for _, a := range r.members[g] {
-			if a.Is4() {
-				a4 = append(a4, a.String())
-			} else {
-				a6 = append(a6, a.String())
-			}
-		}
-		r.rs.add(set(memberSet(g, true), "ipv4_addr", false, a4))
+		r.rs.add(r.cachedSet(memberSet(g, true), "ipv4_addr", false, false, r.members4[g]))
 		if r.ipv6() {
-			r.rs.add(set(memberSet(g, false), "ipv6_addr", false, a6))
+			r.rs.add(r.cachedSet(memberSet(g, false), "ipv6_addr", false, false, r.members6[g]))
 		}
 	}
 	for id := range r.refLists {
@@ -335,10 +327,110 @@ func (r *renderer) referenced() {
 	}
 }
 
-// eni renders an interface's two chains: each jumps to the chains of the interface's groups
-// (the union of up to five groups), then marks the packet when this interface would not track
-// its flow, and gives a new connection the interface's idle timeouts.
-func (r *renderer) eni(e *model.NetworkInterface) {
+// eniOut is an interface, rendered: its two chains, the connection-timeout objects they
+// use, and its lines of the tables every interface has a line in (the source-address check,
+// the dispatch maps, the member sets of its groups). It depends only on the interface and the
+// groups it names, which is what the Renderer's cache checks.
+type eniOut struct {
+	// groups are the IDs of the groups it was rendered with, in its order, and open what
+	// their rules open to the whole address space (openMask): all the chains read of them.
+	groups                  []string
+	open                    uint8
+	chains, timeouts        []*Object
+	src4, src6              []string
+	outDispatch, inDispatch string
+	addrs4, addrs6          []string
+}
+
+// eniOut returns an interface's rendering: the one from the last call when the interface is
+// the same object and its groups still exist and open the same (a rule change of a group
+// changes the group's own chain and sets, not its interfaces' chains), a new one otherwise.
+func (r *renderer) eniOut(e *model.NetworkInterface) *eniOut {
+	var groups []*model.Group
+	var open uint8
+	for _, id := range e.Groups {
+		if g := r.byID[id]; g != nil {
+			groups = append(groups, g)
+			open |= r.openMask(g)
+		}
+	}
+	if o := r.cache.enis[e]; o != nil && o.open == open && sameIDs(o.groups, groups) {
+		r.cache.nextENIs[e] = o
+		return o
+	}
+	o := r.renderENI(e, groups)
+	o.open = open
+	for _, g := range groups {
+		o.groups = append(o.groups, g.ID)
+	}
+	r.cache.nextENIs[e] = o
+	return o
+}
+
+func sameIDs(ids []string, groups []*model.Group) bool {
+	if len(ids) != len(groups) {
+		return false
+	}
+	for i, g := range groups {
+		if ids[i] != g.ID {
+			return false
+		}
+	}
+	return true
+}
+
+// openMask is one bit for each case of allOpen a group's rules meet on their own (by
+// direction, family and protocol): allOpen of several groups is the union of their bits.
+func (r *renderer) openMask(g *model.Group) uint8 {
+	if m, ok := r.open[g]; ok {
+		return m
+	}
+	var m uint8
+	bit := uint8(1)
+	for _, egress := range []bool{false, true} {
+		for _, v4 := range []bool{true, false} {
+			for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
+				if allOpen([]*model.Group{g}, egress, proto, v4) {
+					m |= bit
+				}
+				bit <<= 1
+			}
+		}
+	}
+	r.open[g] = m
+	return m
+}
+
+// eni adds an interface's rendering to the ruleset.
+func (r *renderer) eni(o *eniOut) {
+	for _, t := range o.timeouts {
+		if !r.timeouts[t.Name] {
+			r.timeouts[t.Name] = true
+			r.rs.add(t)
+		}
+	}
+	for _, c := range o.chains {
+		r.rs.add(c)
+	}
+}
+
+// renderENI renders an interface's two chains: each jumps to the chains of the interface's
+// groups (the union of up to five groups), then marks the packet when this interface would
+// not track its flow, and gives a new connection the interface's idle timeouts.
+func (r *renderer) renderENI(e *model.NetworkInterface, groups []*model.Group) *eniOut {
+	out := &eniOut{}
+	link := r.n.Link(e.ID)
+	for _, a := range e.Addrs() {
+		if a.Is4() {
+			out.src4 = append(out.src4, fmt.Sprintf("%q . %s", link, a))
+			out.addrs4 = append(out.addrs4, a.String())
+		} else {
+			out.src6 = append(out.src6, fmt.Sprintf("%q . %s", link, a))
+			out.addrs6 = append(out.addrs6, a.String())
+		}
+	}
+	out.outDispatch = fmt.Sprintf("%q : jump eni_%s_out", link, name(e.ID))
+	out.inDispatch = fmt.Sprintf("%q : jump eni_%s_in", link, name(e.ID))
 	// AWS's default timeouts are the router namespace's own (netlab sets them): only an
 	// interface with its own settings gives its connections a timeout object. The kernel keeps
 	// one entry per connection where AWS keeps one per interface, so a connection takes the
@@ -348,22 +440,14 @@ func (r *renderer) eni(e *model.NetworkInterface) {
 	var timeouts []string
 	if ct != (model.ConnTrack{}) && ct != model.DefaultConnTrack {
 		name := fmt.Sprintf("ct_%d_%d_%d", ct.TCPEstablished, ct.UDP, ct.UDPStream)
-		if !r.timeouts[name] {
-			r.timeouts[name] = true
-			r.rs.add(&Object{Kind: CtTimeout, Name: name + "_tcp", Decl: []string{
-				"protocol tcp", "l3proto inet", fmt.Sprintf("policy = { established: %d }", ct.TCPEstablished)}})
-			r.rs.add(&Object{Kind: CtTimeout, Name: name + "_udp", Decl: []string{
-				"protocol udp", "l3proto inet", fmt.Sprintf("policy = { unreplied: %d, replied: %d }", ct.UDP, ct.UDPStream)}})
-		}
+		out.timeouts = []*Object{
+			{Kind: CtTimeout, Name: name + "_tcp", Decl: []string{
+				"protocol tcp", "l3proto inet", fmt.Sprintf("policy = { established: %d }", ct.TCPEstablished)}},
+			{Kind: CtTimeout, Name: name + "_udp", Decl: []string{
+				"protocol udp", "l3proto inet", fmt.Sprintf("policy = { unreplied: %d, replied: %d }", ct.UDP, ct.UDPStream)}}}
 		timeouts = []string{
 			fmt.Sprintf("ct state new meta l4proto tcp ct timeout set %q", name+"_tcp"),
 			fmt.Sprintf("ct state new meta l4proto udp ct timeout set %q", name+"_udp")}
-	}
-	var groups []*model.Group
-	for _, id := range e.Groups {
-		if g := r.byID[id]; g != nil {
-			groups = append(groups, g)
-		}
 	}
 	for _, egress := range []bool{true, false} {
 		c := &Object{Kind: Chain, Name: "eni_" + name(e.ID) + dirSuffix(egress)}
@@ -392,8 +476,9 @@ func (r *renderer) eni(e *model.NetworkInterface) {
 			}
 		}
 		c.Lines = append(c.Lines, untrackedLines...)
-		r.rs.add(c)
+		out.chains = append(out.chains, c)
 	}
+	return out
 }
 
 // allOpen reports whether one direction of the groups admits every port of a protocol from or

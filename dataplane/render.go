@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
-	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -58,18 +57,33 @@ type Network struct {
 // text, which is what golden tests and in-place updates rely on.
 func Render(n Network) *Ruleset { return new(Renderer).Render(n) }
 
-// Renderer renders one VPC again and again, remembering each group's rendering between calls:
-// a change re-renders only the groups it touched (groups are copy-on-write, so an unchanged
-// group is the same object). The agent keeps one per router. Not safe for concurrent use.
+// Renderer renders one VPC again and again, remembering each group's and each interface's
+// rendering between calls: a change re-renders only the groups and interfaces it touched
+// (the model is copy-on-write, so an unchanged group or interface is the same object), and a
+// set whose elements did not change is the same *Object as before, which Update passes over
+// without reading it. At 1,000 interfaces this is what keeps a change in the low
+// milliseconds: rendering every interface again took about 10 ms. The agent keeps one
+// Renderer per router, with the same Link function every call. Not safe for concurrent use.
 type Renderer struct {
 	groups map[groupKey]groupOut
 	next   map[groupKey]groupOut // what this call used: the cache for the next one
 	lists  string                // the prefix lists the cached renderings saw
+
+	enis, nextENIs map[*model.NetworkInterface]*eniOut
+	sets, nextSets map[string]cachedSet // by object name
+	size           int                  // objects in the last rendering
+}
+
+// cachedSet is a set or map as last rendered, with the elements it was made from in the
+// order they were given (before sorting), so that the same input gives back the same object.
+type cachedSet struct {
+	in  []string
+	obj *Object
 }
 
 // Render is the package-level Render, reusing what it can from earlier calls.
 func (c *Renderer) Render(n Network) *Ruleset {
-	r := renderer{rs: NewRuleset(), n: n, members: map[string][]netip.Addr{}, lists: map[string]*model.PrefixList{}, cache: c}
+	r := renderer{rs: &Ruleset{objects: make(map[string]*Object, c.size)}, n: n, members4: map[string][]string{}, members6: map[string][]string{}, open: map[*model.Group]uint8{}, lists: map[string]*model.PrefixList{}, cache: c}
 	var ids []string
 	for _, pl := range n.Snapshot.PrefixLists {
 		ids = append(ids, pl.ID)
@@ -81,7 +95,14 @@ func (c *Renderer) Render(n Network) *Ruleset {
 		c.groups, c.lists = map[groupKey]groupOut{}, lists
 	}
 	c.next = map[groupKey]groupOut{}
-	defer func() { c.groups, c.next = c.next, nil }()
+	c.nextENIs = make(map[*model.NetworkInterface]*eniOut, len(c.enis))
+	c.nextSets = make(map[string]cachedSet, len(c.sets))
+	defer func() {
+		c.size = r.rs.Len()
+		c.groups, c.next = c.next, nil
+		c.enis, c.nextENIs = c.nextENIs, nil
+		c.sets, c.nextSets = c.nextSets, nil
+	}()
 	r.index()
 	r.nacls() // before base: the forward chain looks up only the ACL pairs there are
 	r.base()
@@ -89,8 +110,8 @@ func (c *Renderer) Render(n Network) *Ruleset {
 		r.group(g, false)
 		r.group(g, true)
 	}
-	for _, e := range r.enis {
-		r.eni(e)
+	for _, o := range r.out {
+		r.eni(o)
 	}
 	r.referenced()
 	return r.rs
@@ -100,11 +121,14 @@ type renderer struct {
 	rs      *Ruleset
 	n       Network
 	enis    []*model.NetworkInterface
+	out     []*eniOut // each interface's rendering, in the order of enis
+	open    map[*model.Group]uint8
 	subnets []*model.Subnet
 	groups  []*model.Group
 	byID    map[string]*model.Group
-	members map[string][]netip.Addr // group → addresses of its interfaces in the VPC
-	lists   map[string]*model.PrefixList
+	// members4 and members6 are the addresses of each group's interfaces in the VPC, as text.
+	members4, members6 map[string][]string
+	lists              map[string]*model.PrefixList
 	// refGroups and refLists are the member and prefix-list sets some rule looks up.
 	refGroups, refLists map[string]bool
 	timeouts            map[string]bool
@@ -129,61 +153,91 @@ func (r *renderer) index() {
 		}
 	}
 	for _, e := range r.n.Snapshot.ENIs {
-		if e.VpcID != vpc {
-			continue
-		}
-		r.enis = append(r.enis, e)
-		for _, g := range e.Groups {
-			r.members[g] = append(r.members[g], e.Addrs()...)
+		if e.VpcID == vpc {
+			r.enis = append(r.enis, e)
 		}
 	}
 	for _, pl := range r.n.Snapshot.PrefixLists {
 		r.lists[pl.ID] = pl
 	}
+	byID := func(a, b *model.NetworkInterface) int { return strings.Compare(a.ID, b.ID) }
+	if !slices.IsSortedFunc(r.enis, byID) { // the store hands them over sorted
+		slices.SortFunc(r.enis, byID)
+	}
 	slices.SortFunc(r.groups, func(a, b *model.Group) int { return strings.Compare(a.ID, b.ID) })
-	slices.SortFunc(r.enis, func(a, b *model.NetworkInterface) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortFunc(r.subnets, func(a, b *model.Subnet) int { return strings.Compare(a.ID, b.ID) })
+	// Member addresses are gathered in interface order, as text: the order that decides
+	// whether a member set is the same as last time.
+	r.out = make([]*eniOut, len(r.enis))
+	for i, e := range r.enis {
+		r.out[i] = r.eniOut(e)
+		for _, g := range e.Groups {
+			r.members4[g] = append(r.members4[g], r.out[i].addrs4...)
+			r.members6[g] = append(r.members6[g], r.out[i].addrs6...)
+		}
+	}
+}
+
+// cachedSet returns a set (or, with isMap, a verdict map) of the given elements: the object
+// rendered last time when the elements are the same, in the same order; otherwise a new one.
+func (r *renderer) cachedSet(name, typ string, interval, isMap bool, elems []string) *Object {
+	if prev, ok := r.cache.sets[name]; ok && slices.Equal(prev.in, elems) &&
+		(prev.obj.Kind == Map) == isMap && slices.Equal(prev.obj.Decl, setDecl(typ, isMap, interval)) {
+		r.cache.nextSets[name] = prev
+		return prev.obj
+	}
+	in := slices.Clone(elems)
+	var o *Object
+	if isMap {
+		o = vmap(name, typ, interval, elems)
+	} else {
+		o = set(name, typ, interval, elems)
+	}
+	r.cache.nextSets[name] = cachedSet{in, o}
+	return o
 }
 
 // name turns an EC2 ID into an nft identifier: sg-0abc → sg_0abc.
 func name(id string) string { return strings.ReplaceAll(id, "-", "_") }
 
 func set(name, typ string, interval bool, elems []string) *Object {
-	o := &Object{Kind: Set, Name: name, Decl: []string{"type " + typ}}
-	if interval {
-		o.Decl = append(o.Decl, "flags interval")
-	}
+	o := &Object{Kind: Set, Name: name, Decl: setDecl(typ, false, interval)}
 	sort.Strings(elems)
 	o.Lines = slices.Compact(elems)
 	return o
 }
 
 func vmap(name, keyType string, interval bool, elems []string) *Object {
-	o := set(name, keyType+" : verdict", interval, elems)
-	o.Kind = Map
+	o := set(name, keyType, interval, elems)
+	o.Kind, o.Decl = Map, setDecl(keyType, true, interval)
 	return o
+}
+
+func setDecl(typ string, isMap, interval bool) []string {
+	if isMap {
+		typ += " : verdict"
+	}
+	d := []string{"type " + typ}
+	if interval {
+		d = append(d, "flags interval")
+	}
+	return d
 }
 
 // base renders the forward hook and what every packet meets before the groups: the source
 // address check, the network ACLs, and the connection-tracking shortcut.
 func (r *renderer) base() {
 	var src4, src6, out, in []string
-	for _, e := range r.enis {
-		link := r.n.Link(e.ID)
-		for _, a := range e.Addrs() {
-			if a.Is4() {
-				src4 = append(src4, fmt.Sprintf("%q . %s", link, a))
-			} else {
-				src6 = append(src6, fmt.Sprintf("%q . %s", link, a))
-			}
-		}
-		out = append(out, fmt.Sprintf("%q : jump eni_%s_out", link, name(e.ID)))
-		in = append(in, fmt.Sprintf("%q : jump eni_%s_in", link, name(e.ID)))
+	for _, o := range r.out {
+		src4 = append(src4, o.src4...)
+		src6 = append(src6, o.src6...)
+		out = append(out, o.outDispatch)
+		in = append(in, o.inDispatch)
 	}
-	r.rs.add(set("src4", "ifname . ipv4_addr", false, src4))
-	r.rs.add(set("src6", "ifname . ipv6_addr", false, src6))
-	r.rs.add(vmap("out_dispatch", "ifname", false, out))
-	r.rs.add(vmap("in_dispatch", "ifname", false, in))
+	r.rs.add(r.cachedSet("src4", "ifname . ipv4_addr", false, false, src4))
+	r.rs.add(r.cachedSet("src6", "ifname . ipv6_addr", false, false, src6))
+	r.rs.add(r.cachedSet("out_dispatch", "ifname", false, true, out))
+	r.rs.add(r.cachedSet("in_dispatch", "ifname", false, true, in))
 	// EC2's source/destination check: an interface sends only from its own addresses, so
 	// every address below can be trusted.
 	lines := []string{"iifname . ip saddr != @src4 drop", "iifname . ip6 saddr != @src6 drop"}

@@ -140,26 +140,76 @@ func TestUpdateTouchesOnlyWhatChanged(t *testing.T) {
 	}
 }
 
-// TestRendererCacheMatchesFresh: a Renderer that reuses group renderings across changes
-// produces exactly what a fresh rendering does.
+// TestRendererCacheMatchesFresh: a Renderer that reuses group and interface renderings
+// across changes produces exactly what a fresh rendering does, and the in-place update from
+// its previous rendering (which passes over objects it reused) is the update between two fresh
+// renderings. The changes: everything new, an interface's groups, and a group's rules under
+// interfaces that stay the same objects (their chains depend on the rules: spec §2.6).
 func TestRendererCacheMatchesFresh(t *testing.T) {
 	g := newGen(rand.New(rand.NewPCG(1, 2)))
 	base := g.network()
 	base.Link = link
 	var c dataplane.Renderer
 	n := g.vary(base)
-	for i := range 50 {
-		if i%3 == 0 {
+	var prevCached, prevFresh *dataplane.Ruleset
+	for i := range 80 {
+		switch i % 4 {
+		case 0:
 			n = g.vary(base) // new groups
-		} else {
+		case 1, 2:
 			e := n.Snapshot.ENIs[i%len(n.Snapshot.ENIs)].Clone() // membership change only
 			e.Groups = []string{fmt.Sprintf("sg-%d", i%5)}
 			enis := slices.Clone(n.Snapshot.ENIs)
 			enis[i%len(enis)] = e
 			n.Snapshot.ENIs = enis
+		case 3:
+			groups := slices.Clone(n.Snapshot.Groups) // one group's rules only
+			k := i % len(groups)
+			grp := groups[k].Clone()
+			if i%8 == 3 {
+				grp.Ingress = append(grp.Ingress, rule("tcp", 0, 65535, cidr("0.0.0.0/0")))
+				grp.Egress = append(grp.Egress, rule("-1", -1, -1, cidr("0.0.0.0/0")))
+			} else {
+				grp.Ingress, grp.Egress = nil, nil
+			}
+			groups[k] = grp
+			n.Snapshot.Groups = groups
 		}
-		if got, want := c.Render(n).Text(), dataplane.Render(n).Text(); got != want {
+		cached, fresh := c.Render(n), dataplane.Render(n)
+		if got, want := cached.Text(), fresh.Text(); got != want {
 			t.Fatalf("change %d: cached rendering differs:\n%s", i, cmp.Diff(want, got))
+		}
+		if prevCached != nil {
+			got, gotOK := cached.Update(prevCached)
+			want, wantOK := fresh.Update(prevFresh)
+			if got != want || gotOK != wantOK {
+				t.Fatalf("change %d: update from the cache differs:\n%s", i, cmp.Diff(want, got))
+			}
+		}
+		prevCached, prevFresh = cached, fresh
+	}
+}
+
+// TestRendererReusesUnchangedObjects: after a membership change, the objects the change did
+// not touch are the very objects of the previous rendering (which is what lets Update pass
+// over them unread), and the ones it touched are new.
+func TestRendererReusesUnchangedObjects(t *testing.T) {
+	n := threeTier()
+	n.Link = link
+	var c dataplane.Renderer
+	before := c.Render(n)
+	app := n.Snapshot.ENIs[1].Clone()
+	app.Groups = append(app.Groups, "sg-web")
+	n.Snapshot.ENIs = []*model.NetworkInterface{n.Snapshot.ENIs[0], app, n.Snapshot.ENIs[2]}
+	after := c.Render(n)
+	for _, same := range []string{"eni_eni_1_in", "eni_eni_3_out", "src4", "out_dispatch", "in_dispatch", "members4_sg_app", "sg_db_in", "sg_db_in4"} {
+		if after.Object(same) == nil || after.Object(same) != before.Object(same) {
+			t.Errorf("%s: rendered again, want the previous object", same)
+		}
+	}
+	for _, changed := range []string{"eni_eni_2_in", "eni_eni_2_out", "members4_sg_web"} {
+		if after.Object(changed) == before.Object(changed) {
+			t.Errorf("%s: reused, but the change touched it", changed)
 		}
 	}
 }

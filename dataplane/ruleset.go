@@ -35,6 +35,9 @@ func (k Kind) String() string {
 
 // Object is one named object of the table: its declaration (type, flags, hook; the lines that
 // never change for a given name) and its contents (a chain's rules, a set's or map's elements).
+// An Object is never changed once rendered: a Renderer hands the same *Object to the next
+// ruleset when it is unchanged, and Update takes the same pointer for "unchanged" without
+// reading it.
 type Object struct {
 	Kind Kind
 	Name string
@@ -74,13 +77,17 @@ func (r *Ruleset) sorted() []*Object {
 	for _, o := range r.objects {
 		out = append(out, o)
 	}
+	sortObjects(out)
+	return out
+}
+
+func sortObjects(out []*Object) {
 	slices.SortFunc(out, func(a, b *Object) int {
 		if a.Kind != b.Kind {
 			return int(a.Kind) - int(b.Kind)
 		}
 		return strings.Compare(a.Name, b.Name)
 	})
-	return out
 }
 
 // Text is the table's full definition, as `nft -f` reads it and close to how `nft list table`
@@ -128,8 +135,23 @@ func (r *Ruleset) Replace() string {
 // when old and r differ in a way Update cannot express (a declaration changed), in which case
 // the caller uses Replace.
 func (r *Ruleset) Update(old *Ruleset) (tx string, ok bool) {
+	// Only objects that are not the very same as before are read: with a Renderer's cache,
+	// that is a handful of the thousands a large VPC has, and the rest cost a map lookup.
+	var changed, gone []*Object
+	for name, o := range r.objects {
+		if old.objects[name] != o {
+			changed = append(changed, o)
+		}
+	}
+	for name, o := range old.objects {
+		if r.objects[name] == nil {
+			gone = append(gone, o)
+		}
+	}
+	sortObjects(changed)
+	sortObjects(gone)
 	var add, elems, rules, flushGone, delChains, delOthers strings.Builder
-	for _, o := range r.sorted() {
+	for _, o := range changed {
 		prev := old.objects[o.Name]
 		if prev != nil && (prev.Kind != o.Kind || !slices.Equal(prev.Decl, o.Decl)) {
 			return "", false
@@ -169,10 +191,7 @@ func (r *Ruleset) Update(old *Ruleset) (tx string, ok bool) {
 			}
 		}
 	}
-	for _, o := range old.sorted() {
-		if r.objects[o.Name] != nil {
-			continue
-		}
+	for _, o := range gone {
 		if o.Kind == Chain {
 			if isBase(o) {
 				return "", false

@@ -2,6 +2,7 @@ package host
 
 import (
 	"net/netip"
+	"slices"
 
 	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/model"
@@ -11,7 +12,7 @@ import (
 
 // Desired is what the host should hold at one store revision: computed once per revision from
 // one snapshot of every network, then applied. It is plain data, so that what the host wants
-// can be tested without a kernel.
+// can be tested without a kernel, and read-only: Plan may hand the same maps out again.
 type Desired struct {
 	Rev int64
 	// Routers are the VPC routers, by VPC: one for every VPC with a running lab instance.
@@ -35,41 +36,77 @@ type Instance struct {
 	UserData   []byte
 }
 
-// Renderers keeps one dataplane.Renderer per VPC, so that a change re-renders only the groups
-// it touched. Plan fills it in; a nil Renderers renders every VPC from scratch.
-type Renderers map[string]*dataplane.Renderer
+// Cache is what Plan keeps between revisions so that a change costs what it touches, not
+// what the host holds: one dataplane.Renderer per VPC (a change re-renders only the groups
+// and interfaces it touched) and each instance's plan, reused while the instance, its
+// interfaces and their subnets are the same objects (the model is copy-on-write). Plan fills
+// it in; a nil Cache plans everything from scratch.
+type Cache struct {
+	renderers           map[string]*dataplane.Renderer
+	instances, nextInst map[*model.Instance]*plannedInstance
+	// planned is the last Desired.Instances: handed out again while no instance changed
+	// (with 1,000 instances, a new map is most of what a change allocates).
+	planned map[string]Instance
+}
 
-func (rs Renderers) render(n dataplane.Network) *dataplane.Ruleset {
-	if rs == nil {
+// plannedInstance is an instance's plan and the objects it was made from.
+type plannedInstance struct {
+	from []any
+	in   Instance
+}
+
+func (c *Cache) render(n dataplane.Network) *dataplane.Ruleset {
+	if c == nil {
 		return dataplane.Render(n)
 	}
-	r := rs[n.VPC.ID]
+	if c.renderers == nil {
+		c.renderers = map[string]*dataplane.Renderer{}
+	}
+	r := c.renderers[n.VPC.ID]
 	if r == nil {
 		r = new(dataplane.Renderer)
-		rs[n.VPC.ID] = r
+		c.renderers[n.VPC.ID] = r
 	}
 	return r.Render(n)
+}
+
+// forget drops the renderer of a VPC whose router is gone.
+func (c *Cache) forget(vpc string) {
+	if c != nil {
+		delete(c.renderers, vpc)
+	}
 }
 
 // Plan computes what the host should hold at revision rev: a lab instance for every running
 // instance whose primary interface and subnet exist, with every attached interface whose
 // subnet exists, and a router, with its rendered ruleset, for every VPC that has one. A VPC
 // without a running instance has no router: on a single host, nothing would cross it.
-func Plan(rev int64, nets []netmap.Network, names netlab.Names, rs Renderers) Desired {
-	d := Desired{Rev: rev, Routers: map[string]Router{}, Instances: map[string]Instance{}}
+func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desired {
+	count := 0
 	for _, n := range nets {
-		vpcs := map[string]*model.VPC{}
+		count += len(n.Instances)
+	}
+	d := Desired{Rev: rev, Routers: map[string]Router{}}
+	var plans []*plannedInstance
+	same := c != nil // every instance planned as last time
+	if c != nil {
+		c.nextInst = make(map[*model.Instance]*plannedInstance, count)
+		defer func() { c.instances, c.nextInst = c.nextInst, nil }()
+	}
+	for _, n := range nets {
+		vpcs := make(map[string]*model.VPC, len(n.VPCs))
 		for _, v := range n.VPCs {
 			vpcs[v.ID] = v
 		}
-		enis := map[string]*model.NetworkInterface{}
+		enis := make(map[string]*model.NetworkInterface, len(n.ENIs))
 		for _, e := range n.ENIs {
 			enis[e.ID] = e
 		}
-		subnets := map[string]*model.Subnet{}
+		subnets := make(map[string]*model.Subnet, len(n.Subnets))
 		for _, sn := range n.Subnets {
 			subnets[sn.ID] = sn
 		}
+		var from []any
 		for _, in := range n.Instances {
 			if in.State != model.StateRunning || len(in.InterfaceIDs) == 0 || vpcs[in.VpcID] == nil {
 				continue
@@ -78,29 +115,73 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, rs Renderers) De
 			if e == nil || subnets[e.SubnetID] == nil {
 				continue
 			}
-			ns := names.Instance(in.ID)
-			li := netmap.LabInstance{ID: in.ID, Account: n.Tenant.Account, Region: n.Tenant.Region, VpcID: in.VpcID, ENI: e.ID,
-				Address: e.PrivateIP.String(), Namespace: ns, Router: names.Router(in.VpcID)}
-			for _, a := range e.IPv6 {
-				li.IPv6 = append(li.IPv6, a.String())
-			}
-			ifaces := []netlab.Interface{iface(names, ns, e, subnets[e.SubnetID])}
-			for _, id := range in.InterfaceIDs[1:] {
-				if x := enis[id]; x != nil && x.Attachment != nil && subnets[x.SubnetID] != nil {
-					ifaces = append(ifaces, iface(names, ns, x, subnets[x.SubnetID]))
+			// What the plan reads: the instance (and through it its tenant), its interfaces
+			// and their subnets.
+			from = from[:0]
+			for _, id := range in.InterfaceIDs {
+				x := enis[id]
+				from = append(from, x)
+				if x != nil {
+					from = append(from, subnets[x.SubnetID])
 				}
 			}
-			for _, i := range ifaces {
-				li.Links = append(li.Links, i.Link)
+			p, ok := c.previous(in)
+			if !ok || !slices.Equal(p.from, from) {
+				p, same = &plannedInstance{slices.Clone(from), planInstance(n, in, enis, subnets, names)}, false
 			}
-			d.Instances[in.ID] = Instance{LabInstance: li, Interfaces: ifaces, UserData: in.UserData}
+			if c != nil {
+				c.nextInst[in] = p
+			}
+			plans = append(plans, p)
+			li := p.in
 			if _, ok := d.Routers[in.VpcID]; !ok {
 				d.Routers[in.VpcID] = Router{VPC: in.VpcID, Namespace: li.Router,
-					Ruleset: rs.render(dataplane.Network{VPC: vpcs[in.VpcID], Snapshot: n.Snapshot, Link: names.Link})}
+					Ruleset: c.render(dataplane.Network{VPC: vpcs[in.VpcID], Snapshot: n.Snapshot, Link: names.Link})}
 			}
 		}
 	}
+	if same && c.planned != nil && len(plans) == len(c.planned) {
+		d.Instances = c.planned
+		return d
+	}
+	d.Instances = make(map[string]Instance, len(plans))
+	for _, p := range plans {
+		d.Instances[p.in.ID] = p.in
+	}
+	if c != nil {
+		c.planned = d.Instances
+	}
 	return d
+}
+
+func (c *Cache) previous(in *model.Instance) (*plannedInstance, bool) {
+	if c == nil {
+		return nil, false
+	}
+	p, ok := c.instances[in]
+	return p, ok
+}
+
+// planInstance is a running instance whose primary interface and its subnet exist, with
+// every attached interface whose subnet exists.
+func planInstance(n netmap.Network, in *model.Instance, enis map[string]*model.NetworkInterface, subnets map[string]*model.Subnet, names netlab.Names) Instance {
+	e := enis[in.InterfaceIDs[0]]
+	ns := names.Instance(in.ID)
+	li := netmap.LabInstance{ID: in.ID, Account: n.Tenant.Account, Region: n.Tenant.Region, VpcID: in.VpcID, ENI: e.ID,
+		Address: e.PrivateIP.String(), Namespace: ns, Router: names.Router(in.VpcID)}
+	for _, a := range e.IPv6 {
+		li.IPv6 = append(li.IPv6, a.String())
+	}
+	ifaces := []netlab.Interface{iface(names, ns, e, subnets[e.SubnetID])}
+	for _, id := range in.InterfaceIDs[1:] {
+		if x := enis[id]; x != nil && x.Attachment != nil && subnets[x.SubnetID] != nil {
+			ifaces = append(ifaces, iface(names, ns, x, subnets[x.SubnetID]))
+		}
+	}
+	for _, i := range ifaces {
+		li.Links = append(li.Links, i.Link)
+	}
+	return Instance{LabInstance: li, Interfaces: ifaces, UserData: in.UserData}
 }
 
 // iface is how an interface of an instance is wired in its namespace.

@@ -66,12 +66,51 @@ func TestPlan(t *testing.T) {
 			Instances: map[string]host.Instance{"i-1": i1}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := host.Plan(7, tc.nets, names, host.Renderers{})
+			got := host.Plan(7, tc.nets, names, &host.Cache{})
 			opts := cmp.Options{cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}),
 				cmp.Transformer("text", func(r *dataplane.Ruleset) string { return r.Text() })}
 			if diff := cmp.Diff(tc.want, got, opts); diff != "" {
 				t.Errorf("Plan (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestPlanCacheMatchesFresh: with a Cache, each revision plans exactly what it plans without
+// one, as an instance's interfaces and their subnets change under the same instance object.
+func TestPlanCacheMatchesFresh(t *testing.T) {
+	p := netip.MustParsePrefix
+	vpc := &model.VPC{ID: "vpc-1", CIDR: p("10.0.0.0/16")}
+	sn := &model.Subnet{ID: "subnet-1", VpcID: "vpc-1", CIDR: p("10.0.1.0/24")}
+	sn2 := &model.Subnet{ID: "subnet-2", VpcID: "vpc-1", CIDR: p("10.0.2.0/24")}
+	e1 := &model.NetworkInterface{ID: "eni-1", VpcID: "vpc-1", SubnetID: "subnet-1", PrivateIP: netip.MustParseAddr("10.0.1.4"),
+		Attachment: &model.Attachment{}}
+	e2 := &model.NetworkInterface{ID: "eni-2", VpcID: "vpc-1", SubnetID: "subnet-2", PrivateIP: netip.MustParseAddr("10.0.2.4"),
+		Attachment: &model.Attachment{DeviceIndex: 1}}
+	in := &model.Instance{ID: "i-1", VpcID: "vpc-1", State: model.StateRunning, InterfaceIDs: []string{"eni-1", "eni-2"}}
+	net := netmap.Network{Tenant: netmap.Tenant{Account: "111122223333", Region: "eu-west-1"},
+		Snapshot:  netmap.Snapshot{VPCs: []*model.VPC{vpc}, Subnets: []*model.Subnet{sn}, ENIs: []*model.NetworkInterface{e1, e2}},
+		Instances: []*model.Instance{in}}
+	secondary := e1.Clone()
+	secondary.SecondaryIPs = []netip.Addr{netip.MustParseAddr("10.0.1.9")}
+	wider := *sn
+	wider.CIDR = p("10.0.0.0/20")
+	steps := []func(n *netmap.Network){
+		func(n *netmap.Network) {}, // the same objects
+		func(n *netmap.Network) { n.ENIs = []*model.NetworkInterface{secondary, e2} },  // an address more
+		func(n *netmap.Network) { n.Subnets = []*model.Subnet{sn, sn2} },               // the second interface's subnet appears
+		func(n *netmap.Network) { n.Subnets = []*model.Subnet{&wider, sn2} },           // a subnet changes
+		func(n *netmap.Network) { n.ENIs = []*model.NetworkInterface{secondary} },      // the second interface goes
+		func(n *netmap.Network) { n.ENIs = []*model.NetworkInterface{e1, e2.Clone()} }, // and comes back
+	}
+	names := netlab.Names{Prefix: "p"}
+	var c host.Cache
+	for i, step := range steps {
+		step(&net)
+		got := host.Plan(int64(i), []netmap.Network{net}, names, &c)
+		want := host.Plan(int64(i), []netmap.Network{net}, names, nil)
+		if diff := cmp.Diff(want.Instances, got.Instances, cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})); diff != "" {
+			t.Errorf("step %d: cached plan differs (-fresh +cached):\n%s", i, diff)
+		}
 	}
 }

@@ -18,7 +18,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"net"
 	"net/netip"
 	"os"
@@ -61,9 +60,19 @@ func (n Names) Instance(instance string) string { return n.Prefix + "-" + instan
 // interface ID (Linux allows 15 characters; two of a million interfaces share a name with a
 // probability under one in two million).
 func (n Names) Link(eni string) string {
-	h := fnv.New64a()
-	h.Write([]byte(eni))
-	return fmt.Sprintf("%s%010x", n.Prefix, h.Sum64()&0xff_ffff_ffff)
+	// FNV-1a, and ten hex digits, written out: the host names every interface at every change.
+	h := uint64(14695981039346656037)
+	for i := 0; i < len(eni); i++ {
+		h = (h ^ uint64(eni[i])) * 1099511628211
+	}
+	h &= 0xff_ffff_ffff
+	b := make([]byte, len(n.Prefix)+10)
+	copy(b, n.Prefix)
+	for i := len(b) - 1; i >= len(n.Prefix); i-- {
+		b[i] = "0123456789abcdef"[h&0xf]
+		h >>= 4
+	}
+	return string(b)
 }
 
 // Exists reports whether a named namespace exists.

@@ -1,0 +1,4 @@
+package dataplane
+
+// NetlinkCovers reports whether NFT sends a transaction over netlink itself.
+func NetlinkCovers(tx string) bool { _, ok := compileNetlink(tx); return ok }

@@ -1,0 +1,172 @@
+package dataplane_test
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netlab"
+)
+
+// TestKernelNetlinkUpdates: the in-place updates NFT sends over netlink itself leave the
+// kernel holding exactly what nft leaves when it runs the same transaction. Two routers start
+// from the same replacement; every change goes to one through NFT and to the other through
+// nft alone, and the two tables must list the same. The changes are those the netlink path
+// exists for (interfaces joining and leaving groups, with and without their own connection
+// timeouts and with groups open to everyone; CIDR rules added and revoked, IPv4 and IPv6;
+// secondary addresses), and each must take it.
+func TestKernelNetlinkUpdates(t *testing.T) {
+	l := newKernelLab(t)
+	viaNFT := l.names.Router("vpc-nft")
+	if _, err := netlab.CreateRouter(context.Background(), viaNFT); err != nil {
+		t.Fatal(err)
+	}
+	nftOnly := dataplane.NFT{NSDir: netlab.Dir, NFTOnly: true}
+	ctx := context.Background()
+	rng := rand.New(rand.NewPCG(7, 8))
+	g := newGen(rng)
+	n := g.vary(g.network())
+	n.Link = l.names.Link
+	// One group open to everyone (its members' flows may be untracked: more rules in their
+	// interface chains), one interface with timeouts of its own.
+	groups := slices.Clone(n.Snapshot.Groups)
+	open := groups[4].Clone()
+	open.Ingress = append(open.Ingress, rule("tcp", 0, 65535, cidr("0.0.0.0/0")))
+	open.Egress = []model.Rule{rule("-1", -1, -1, cidr("0.0.0.0/0"))}
+	groups[4] = open
+	n.Snapshot.Groups = groups
+	enis := slices.Clone(n.Snapshot.ENIs)
+	e0 := enis[0].Clone()
+	e0.ConnTrack = model.ConnTrack{TCPEstablished: 600, UDP: 40, UDPStream: 200}
+	enis[0] = e0
+	n.Snapshot.ENIs = enis
+
+	var r dataplane.Renderer
+	prev := r.Render(n)
+	for _, ns := range []string{l.router, viaNFT} {
+		if err := nftOnly.Apply(ctx, ns, prev.Replace()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	sent := 0
+	defer func() {
+		if !t.Failed() && sent < 30 {
+			t.Errorf("only %d of 40 changes made a transaction", sent)
+		}
+	}()
+	for i := range 40 {
+		var what string
+		switch i % 4 {
+		case 0, 1:
+			k := rng.IntN(len(n.Snapshot.ENIs))
+			e := n.Snapshot.ENIs[k].Clone()
+			e.Groups = nil
+			for _, j := range rng.Perm(5)[:1+rng.IntN(3)] {
+				e.Groups = append(e.Groups, fmt.Sprintf("sg-%d", j))
+			}
+			enis := slices.Clone(n.Snapshot.ENIs)
+			enis[k] = e
+			n.Snapshot.ENIs = enis
+			what = fmt.Sprintf("%s joins %v", e.ID, e.Groups)
+		case 2:
+			groups := slices.Clone(n.Snapshot.Groups)
+			k := rng.IntN(len(groups))
+			grp := groups[k].Clone()
+			p := cidr(pick(rng, "10.50.1.0/24", "192.0.2.7/32", "2001:db8:50:2::/64", "2001:db8:99::1/128"))
+			grp.Ingress = append(grp.Ingress, rule(pick(rng, "tcp", "udp"), int32(1000+i), int32(1000+i+rng.IntN(3)), p))
+			if rng.IntN(2) == 0 {
+				grp.Egress = append(grp.Egress, rule("udp", 53, 53, p))
+			}
+			groups[k] = grp
+			n.Snapshot.Groups = groups
+			what = fmt.Sprintf("%s allows %v", grp.ID, p.CIDR)
+		case 3:
+			groups := slices.Clone(n.Snapshot.Groups)
+			k := rng.IntN(len(groups))
+			grp := groups[k].Clone()
+			var kept []model.Rule
+			for _, rl := range grp.Ingress {
+				if !rl.Peer.CIDR.IsValid() || rl.Peer.CIDR.Bits() == 0 || rng.IntN(2) == 0 {
+					kept = append(kept, rl)
+				}
+			}
+			grp.Ingress = kept
+			groups[k] = grp
+			n.Snapshot.Groups = groups
+			k = rng.IntN(len(n.Snapshot.ENIs))
+			e := n.Snapshot.ENIs[k].Clone()
+			a := e.PrivateIP.As4()
+			a[3] += byte(100 + i)
+			e.SecondaryIPs = append(e.SecondaryIPs, netip.AddrFrom4(a))
+			enis := slices.Clone(n.Snapshot.ENIs)
+			enis[k] = e
+			n.Snapshot.ENIs = enis
+			what = fmt.Sprintf("%s revokes CIDR rules, %s gains %s", grp.ID, e.ID, netip.AddrFrom4(a))
+		}
+		rs := r.Render(n)
+		tx, ok := rs.Update(prev)
+		if !ok {
+			t.Fatalf("change %d (%s): no in-place update", i, what)
+		}
+		prev = rs
+		if tx == "" {
+			continue
+		}
+		sent++
+		if !dataplane.NetlinkCovers(tx) {
+			t.Fatalf("change %d (%s): not sent over netlink:\n%s", i, what, tx)
+		}
+		if err := l.k.Apply(ctx, l.router, tx); err != nil {
+			t.Fatalf("change %d (%s): %v\n%s", i, what, err, tx)
+		}
+		if err := nftOnly.Apply(ctx, viaNFT, tx); err != nil {
+			t.Fatalf("change %d (%s): nft: %v\n%s", i, what, err, tx)
+		}
+		got, err := l.k.List(ctx, l.router)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := l.k.List(ctx, viaNFT)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if g, w := normalize(got), normalize(want); g != w {
+			gl, wl := strings.Split(g, "\n"), strings.Split(w, "\n")
+			t.Fatalf("change %d (%s) over netlink differs from nft:\n%s\n--- only over netlink:\n%s\n--- only through nft:\n%s", i, what, tx,
+				strings.Join(minus(gl, wl), "\n"), strings.Join(minus(wl, gl), "\n"))
+		}
+	}
+}
+
+// TestNetlinkCoversOnlyWhatItKnows: transactions with anything the netlink path does not
+// encode go to nft whole.
+func TestNetlinkCoversOnlyWhatItKnows(t *testing.T) {
+	for _, tc := range []struct {
+		tx   string
+		want bool
+	}{
+		{"add element inet stockade members4_sg_1 { 10.0.0.1, 10.0.0.2 }\n", true},
+		{"delete element inet stockade sg_1_in4 { 10.0.0.0/24 . 6 . 80-81 }\n", true},
+		{"add element inet stockade sg_1_in6 { 2001:db8::/64 . 0-255 . 0-65535 }\n", true},
+		{"add element inet stockade src4 { \"stk1\" . 10.0.0.9 }\n", true},
+		{"flush chain inet stockade eni_1_in\nadd rule inet stockade eni_1_in jump sg_1_in\n", true},
+		{"add element inet stockade members4_sg_1 { 2001:db8::1 }\n", false},              // wrong family
+		{"add element inet stockade sg_1_in4 { 10.0.0.1/24 . 6 . 80 }\n", false},          // not a network address
+		{"add element inet stockade out_dispatch { \"stk1\" : jump eni_1_out }\n", false}, // comes with new chains
+		{"add element inet stockade list4_pl_1 { 10.0.0.0/8 }\n", false},
+		{"add chain inet stockade eni_2_in\n", false},
+		{"add rule inet stockade sg_1_in ip saddr @members4_sg_2 udp dport 53 meta mark set meta mark | 0x2 return\n", false},
+		{"add rule inet stockade eni_1_in jump sg_1_in counter\n", false},
+		{"delete set inet stockade members4_sg_1\n", false},
+	} {
+		if got := dataplane.NetlinkCovers(tc.tx); got != tc.want {
+			t.Errorf("NetlinkCovers(%q) = %v, want %v", tc.tx, got, tc.want)
+		}
+	}
+}
