@@ -6,7 +6,6 @@ import (
 	"errors"
 	"slices"
 
-	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store"
 )
@@ -33,8 +32,7 @@ func (s *Service) Networks() (rev int64, nets []netmap.Network) {
 	for i, tn := range tenants {
 		tn.mu.RLock()
 		if tn.initialised {
-			nets = append(nets, netmap.Network{Tenant: tn.key, Snapshot: tn.snapshot(),
-				Instances: sorted(tn.instances, func(x *model.Instance) string { return x.ID })})
+			nets = append(nets, tn.network())
 		}
 		seen[i] = tn.staged
 		tn.mu.RUnlock()

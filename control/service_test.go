@@ -40,7 +40,7 @@ func (f failed) Wait() (int64, error) { return 0, f.err }
 
 func (f *flakyStore) setFailing(v bool) { f.mu.Lock(); f.failing = v; f.mu.Unlock() }
 
-func openBolt(t *testing.T, path string) store.Store {
+func openBolt(t testing.TB, path string) store.Store {
 	t.Helper()
 	st, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
@@ -56,12 +56,12 @@ func newTestService(t *testing.T) *Service {
 }
 
 // tempBolt opens a bolt store on a new file in t.TempDir().
-func tempBolt(t *testing.T) store.Store {
+func tempBolt(t testing.TB) store.Store {
 	t.Helper()
 	return openBolt(t, filepath.Join(t.TempDir(), "s.db"))
 }
 
-func openService(t *testing.T, st store.Store) *Service {
+func openService(t testing.TB, st store.Store) *Service {
 	t.Helper()
 	s, err := Open(context.Background(), st, DefaultConfig())
 	if err != nil {
@@ -143,7 +143,7 @@ func mustView[T any](t *testing.T, s *Service, f func(View) T) T {
 }
 
 // mustViewOf returns f of tn's state, failing the test if the view fails.
-func mustViewOf[T any](t *testing.T, s *Service, tn Tenant, f func(View) T) T {
+func mustViewOf[T any](t testing.TB, s *Service, tn Tenant, f func(View) T) T {
 	t.Helper()
 	var out T
 	if err := s.View(context.Background(), tn, func(v View) error { out = f(v); return nil }); err != nil {

@@ -1,6 +1,12 @@
 package control
 
-import "github.com/stockade/stockade/netmap"
+import (
+	"slices"
+	"sync"
+
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netmap"
+)
 
 // snapshot is the tenant's network as the policy engine sees it.
 func (tn *tenant) snapshot() netmap.Snapshot {
@@ -11,3 +17,61 @@ func (tn *tenant) snapshot() netmap.Snapshot {
 
 // Snapshot is the tenant's network for the policy engine and the analyser.
 func (v View) Snapshot() netmap.Snapshot { return v.tn.snapshot() }
+
+// network is the tenant's network and instances for the host feed (Networks), which asks for
+// it after every revision. Sorting every map each time was most of the feed's cost at 1,000
+// interfaces, although a write changes one or two kinds: each kind's sorted copy is kept until
+// its map changes (tenant.versions), and only the changed kinds are sorted again. The caller
+// holds tn.mu (read or write).
+func (tn *tenant) network() netmap.Network {
+	return netmap.Network{Tenant: tn.key, Snapshot: netmap.Snapshot{
+		VPCs:        sortedOf(tn, kindVPC, tn.vpcs, func(x *model.VPC) string { return x.ID }),
+		Subnets:     sortedOf(tn, kindSubnet, tn.subnets, func(x *model.Subnet) string { return x.ID }),
+		ENIs:        sortedOf(tn, kindENI, tn.enis, func(x *model.NetworkInterface) string { return x.ID }),
+		Groups:      sortedOf(tn, kindGroup, tn.groups, func(x *model.Group) string { return x.ID }),
+		PrefixLists: sortedOf(tn, kindPrefixList, tn.prefixLists, func(x *model.PrefixList) string { return x.ID }),
+		NACLs:       sortedOf(tn, kindNACL, tn.nacls, func(x *model.NACL) string { return x.ID }),
+	}, Instances: sortedOf(tn, kindInstance, tn.instances, func(x *model.Instance) string { return x.ID })}
+}
+
+// sortedCache holds, per record kind, a sorted copy of the tenant's map and the kind's version
+// it was made at. Readers share tn.mu, so the cache has a lock of its own.
+type sortedCache struct {
+	mu     sync.Mutex
+	byKind map[string]sortedCopy
+}
+
+type sortedCopy struct {
+	version, idVersion uint64
+	items              any // []*T
+}
+
+// sortedOf returns m's objects sorted by ID: a copy of the cached slice when the kind has not
+// changed since it was sorted (a copy, so that no caller can disturb the cache). When objects
+// were only replaced (copy on write keeps the ID: a membership change replaces an interface),
+// the order still holds and each is looked up again in place, without sorting.
+func sortedOf[T any](tn *tenant, kind string, m map[string]*T, id func(*T) string) []*T {
+	version, idVersion := tn.versions[kind], tn.idVersions[kind]
+	tn.sorted.mu.Lock()
+	c, ok := tn.sorted.byKind[kind]
+	tn.sorted.mu.Unlock()
+	if ok && c.version == version {
+		return slices.Clone(c.items.([]*T))
+	}
+	var items []*T
+	if ok && c.idVersion == idVersion {
+		items = slices.Clone(c.items.([]*T))
+		for i, x := range items {
+			items[i] = m[id(x)]
+		}
+	} else {
+		items = sorted(m, id)
+	}
+	tn.sorted.mu.Lock()
+	if tn.sorted.byKind == nil {
+		tn.sorted.byKind = map[string]sortedCopy{}
+	}
+	tn.sorted.byKind[kind] = sortedCopy{version, idVersion, items}
+	tn.sorted.mu.Unlock()
+	return slices.Clone(items)
+}

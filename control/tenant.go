@@ -49,6 +49,11 @@ type tenant struct {
 	// while purgeKnown (see purge).
 	purgeKnown bool
 	purgeAt    time.Time
+	// versions counts the changes to each kind's map (under mu, in set); sorted keeps the
+	// host feed's sorted copies of the maps as of those versions (snapshot.go).
+	// idVersions counts the changes that add or remove an ID.
+	versions, idVersions map[string]uint64
+	sorted               sortedCache
 
 	vpcs        map[string]*model.VPC
 	subnets     map[string]*model.Subnet
@@ -65,7 +70,7 @@ type tenant struct {
 }
 
 func newTenant(t Tenant, now func() time.Time) *tenant {
-	tn := &tenant{key: t, now: now}
+	tn := &tenant{key: t, now: now, versions: map[string]uint64{}, idVersions: map[string]uint64{}}
 	for _, k := range kinds {
 		k.init(tn)
 	}
@@ -114,6 +119,12 @@ func (tx *tx) put(kind, id string, v any) { tx.stage(kind, id, v) }
 // set replaces m[id] with v (nil deletes), staging the store write and the undo.
 func set[T any](tx *tx, m map[string]*T, kind, id string, v *T) {
 	old, had := m[id]
+	// Before the change: a copy sorted before it is stale from now on, and unless an object
+	// only replaces one with its ID, the IDs are not the same either (see sortedOf).
+	tx.tn.versions[kind]++
+	if !had || v == nil {
+		tx.tn.idVersions[kind]++
+	}
 	tx.undo = append(tx.undo, func() {
 		if had {
 			m[id] = old

@@ -1,0 +1,116 @@
+package control
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netmap"
+)
+
+// feedWorld is a tenant with n interfaces in one subnet of the default VPC, and a group.
+func feedWorld(t testing.TB, s *Service, n int) (*model.Group, []*model.NetworkInterface) {
+	t.Helper()
+	ctx := context.Background()
+	vpc := mustViewOf(t, s, alice, func(v View) *model.VPC { return v.DefaultVPC() })
+	sn, _, err := s.CreateSubnet(ctx, alice, CreateSubnetInput{VpcID: vpc.ID, CIDR: "172.31.128.0/20"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{VpcID: vpc.ID, Name: "web", Description: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var enis []*model.NetworkInterface
+	for i := range n {
+		e, _, err := s.CreateENI(ctx, alice, CreateENIInput{SubnetID: sn.ID, Description: fmt.Sprint(i)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		enis = append(enis, e)
+	}
+	return g, enis
+}
+
+// fresh is the tenant's network sorted from its maps now, without the cache.
+func fresh(s *Service) netmap.Network {
+	tn := s.tenants[alice]
+	tn.mu.RLock()
+	defer tn.mu.RUnlock()
+	return netmap.Network{Tenant: alice, Snapshot: tn.snapshot(), Instances: sorted(tn.instances, func(x *model.Instance) string { return x.ID })}
+}
+
+// TestFeedCacheMatchesFresh: after every kind of change — a new object, a replaced one (a
+// membership change), a deleted one, a write rolled back — the feed's network equals one
+// sorted afresh from the maps.
+func TestFeedCacheMatchesFresh(t *testing.T) {
+	ctx := context.Background()
+	s := newTestService(t)
+	g, enis := feedWorld(t, s, 5)
+	check := func(step string) {
+		t.Helper()
+		_, nets := s.Networks()
+		if len(nets) != 1 {
+			t.Fatalf("%s: %d networks", step, len(nets))
+		}
+		if want, got := fresh(s), nets[0]; !sameNetwork(want, got) {
+			t.Errorf("%s: the feed differs from a fresh sort:\n fresh %+v\n feed  %+v", step, want, got)
+		}
+	}
+	check("start")
+	check("again, from the cache")
+	if _, err := s.ModifyENI(ctx, alice, ModifyENIInput{ID: enis[2].ID, Groups: []string{g.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	check("membership change")
+	if _, err := s.DeleteENI(ctx, alice, IDInput{ID: enis[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	check("deleted interface")
+	if _, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{VpcID: g.VpcID, Name: "web", Description: "dup"}); err == nil {
+		t.Fatal("duplicate group created")
+	}
+	check("failed write")
+	if _, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{VpcID: g.VpcID, Name: "app", Description: "app", DryRun: true}); code(err) != "DryRunOperation" {
+		t.Fatal(err)
+	}
+	check("dry run")
+	_, nets := s.Networks()
+	nets[0].ENIs[0] = nil // a consumer scribbling on its copy does not reach the cache
+	check("after a consumer changed its copy")
+}
+
+// BenchmarkNetworksMembershipChange is the host feed's cost per revision at 1,000 interfaces
+// when a write changed one interface (the enforcement-latency path).
+func BenchmarkNetworksMembershipChange(b *testing.B) {
+	ctx := context.Background()
+	st := tempBolt(b)
+	s := openService(b, st)
+	g, enis := feedWorld(b, s, 1000)
+	def := mustViewOf(b, s, alice, func(v View) string { return v.DefaultVPC().DefaultGroupID })
+	s.Networks()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		b.StopTimer()
+		groups := []string{g.ID} // join web, then go back to the default group
+		if i/len(enis)%2 == 1 {
+			groups = []string{def}
+		}
+		if _, err := s.ModifyENI(ctx, alice, ModifyENIInput{ID: enis[i%len(enis)].ID, Groups: groups}); err != nil {
+			b.Fatal(err)
+		}
+		i++
+		b.StartTimer()
+		s.Networks()
+	}
+}
+
+// sameNetwork: the same tenant and the same objects (pointers: nothing is copied) in the same order.
+func sameNetwork(a, b netmap.Network) bool {
+	return a.Tenant == b.Tenant && slices.Equal(a.VPCs, b.VPCs) && slices.Equal(a.Subnets, b.Subnets) &&
+		slices.Equal(a.ENIs, b.ENIs) && slices.Equal(a.Groups, b.Groups) && slices.Equal(a.PrefixLists, b.PrefixLists) &&
+		slices.Equal(a.NACLs, b.NACLs) && slices.Equal(a.Instances, b.Instances)
+}
