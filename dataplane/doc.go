@@ -19,8 +19,8 @@
 // The ruleset is rendered as nft text for one atomic `nft -f` transaction — a whole-table
 // replacement, or an in-place update of what changed — and reads back with `nft list ruleset`.
 // The commonest updates (set elements, an interface chain's rules) are sent as the same one
-// netlink batch by NFT itself, without starting nft (netlink.go); everything else goes
-// through nft.
+// netlink batch by NFT itself, built with github.com/google/nftables, without starting nft
+// (netlink.go); everything else goes through nft.
 // Names say what each object is: sg_<id>_in is a group's ingress chain and sg_<id>_in4 its
 // IPv4 CIDR set, members4_sg_<id> a group's member addresses, acl_<id>_in4 what a network ACL
 // lets in, eni_<id>_out an interface's egress. The golden files in testdata show it whole.

@@ -8,8 +8,6 @@ import (
 	"os/exec"
 	"strings"
 	"sync"
-
-	"golang.org/x/sys/unix"
 )
 
 // Kernel applies transactions to, and reads back, the Stockade table of a router namespace.
@@ -48,19 +46,8 @@ func (k NFT) cmd(ctx context.Context, ns string, args ...string) *exec.Cmd {
 
 // Apply implements Kernel.
 func (k NFT) Apply(ctx context.Context, ns, tx string) error {
-	if msgs, ok := compileNetlink(tx); ok && !k.NFTOnly {
-		var fd int
-		err := k.in(ns, func() (err error) {
-			fd, err = unix.Socket(unix.AF_NETLINK, unix.SOCK_RAW|unix.SOCK_CLOEXEC, unix.NETLINK_NETFILTER)
-			return err
-		})
-		if err != nil {
-			return fmt.Errorf("netlink socket in %s: %w", ns, err)
-		}
-		defer unix.Close(fd)
-		// A kernel that does not answer does not hold the agent up for ever.
-		_ = unix.SetsockoptTimeval(fd, unix.SOL_SOCKET, unix.SO_RCVTIMEO, &unix.Timeval{Sec: 10})
-		if err := sendBatch(fd, msgs); err != nil {
+	if ops, ok := compileNetlink(tx); ok && !k.NFTOnly {
+		if err := k.sendNetlink(ns, tx, ops); err != nil {
 			return fmt.Errorf("nf_tables transaction in %s: %w: %s", ns, err, firstLines(tx, 6))
 		}
 		return nil

@@ -1,14 +1,17 @@
 package dataplane
 
 import (
-	"encoding/binary"
-	"errors"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
-	"syscall"
+	"time"
 
+	"github.com/google/nftables"
+	"github.com/google/nftables/binaryutil"
+	"github.com/google/nftables/expr"
+	"github.com/mdlayher/netlink"
+	"github.com/vishvananda/netns"
 	"go4.org/netipx"
 	"golang.org/x/sys/unix"
 )
@@ -18,87 +21,25 @@ import (
 // everything else on the path from the API to the kernel: a process with a dozen libraries
 // (4 ms and more on a busy machine), and nft then lists every chain of the table before it
 // sends anything (some 190 KB at 1,000 interfaces). NFT sends such a transaction itself, as
-// the one netlink batch nft would send: element additions and deletions in the sets whose
-// types the renderer fixes by name, and chain refills whose rules are of the few forms an
-// interface chain has. Anything else goes through nft, whole; so does a transaction with one
-// line this file does not know. The kernel differential test applies its in-place updates
-// this way and compares the listing with a replacement made by nft.
+// the one netlink batch nft would send, built with github.com/google/nftables: element
+// additions and deletions in the sets whose types the renderer fixes by name, and chain
+// refills whose rules are of the few forms an interface chain has. Anything else goes through
+// nft, whole; so does a transaction with one line this file does not know. The kernel
+// differential test applies its in-place updates this way and compares the listing with a
+// replacement made by nft.
 
-// netlink constants of nf_tables (linux/netfilter/nfnetlink.h, nf_tables.h).
-const (
-	nfnlMsgBatchBegin = 0x10
-	nfnlMsgBatchEnd   = 0x11
-	nfprotoINET       = 1
+// table is the Stockade table every transaction works on.
+var table = &nftables.Table{Name: "stockade", Family: nftables.TableFamilyINet}
 
-	nftMsgNewRule    = 6
-	nftMsgDelRule    = 8
-	nftMsgNewSetElem = 12
-	nftMsgDelSetElem = 14
+// ifnamsiz is the size of an interface name in the kernel, and so of an ifname key.
+const ifnamsiz = unix.IFNAMSIZ
 
-	nftaRuleTable       = 1
-	nftaRuleChain       = 2
-	nftaRuleExpressions = 4
-	nftaListElem        = 1
-	nftaExprName        = 1
-	nftaExprData        = 2
+// nlOp is one line of a transaction, queued on a connection; Flush sends them all.
+type nlOp func(*nftables.Conn) error
 
-	nftaSetElemListTable    = 1
-	nftaSetElemListSet      = 2
-	nftaSetElemListElements = 3
-	nftaSetElemKey          = 1
-	nftaSetElemKeyEnd       = 10
-
-	nftaDataValue    = 1
-	nftaDataVerdict  = 2
-	nftaVerdictCode  = 1
-	nftaVerdictChain = 2
-	nftJump          = -3
-	nftReturn        = -5
-
-	nftRegVerdict = 0
-	nftReg1       = 1
-
-	nftaImmediateDreg = 1
-	nftaImmediateData = 2
-	nftaMetaDreg      = 1
-	nftaMetaKey       = 2
-	nftaMetaSreg      = 3
-	nftMetaMark       = 3
-	nftMetaNFProto    = 15
-	nftMetaL4Proto    = 16
-	nftaBitwiseSreg   = 1
-	nftaBitwiseDreg   = 2
-	nftaBitwiseLen    = 3
-	nftaBitwiseMask   = 4
-	nftaBitwiseXor    = 5
-	nftaCmpSreg       = 1
-	nftaCmpOp         = 2
-	nftaCmpData       = 3
-	nftCmpEq          = 0
-	nftCmpNeq         = 1
-	nftaCtDreg        = 1
-	nftaCtKey         = 2
-	nftCtState        = 0
-	ctStateNew        = 1 << 3
-	nftaObjrefImmType = 1
-	nftaObjrefImmName = 2
-	nftObjectCtTimout = 7
-
-	nlaFNested = 0x8000
-	ifnamsiz   = 16
-	tableName  = "stockade"
-)
-
-// nlMsg is one message of a batch: its type within nf_tables, flags and attributes.
-type nlMsg struct {
-	typ   uint16
-	flags uint16
-	attrs []byte
-}
-
-// compileNetlink turns an Update transaction into netlink messages, or says it cannot.
-func compileNetlink(tx string) ([]nlMsg, bool) {
-	var msgs []nlMsg
+// compileNetlink turns an Update transaction into nf_tables operations, or says it cannot.
+func compileNetlink(tx string) ([]nlOp, bool) {
+	var ops []nlOp
 	const prefix = " inet stockade "
 	for _, line := range strings.Split(strings.TrimSuffix(tx, "\n"), "\n") {
 		verb, rest, ok := strings.Cut(line, prefix)
@@ -111,21 +52,21 @@ func compileNetlink(tx string) ([]nlMsg, bool) {
 			if !ok || !strings.HasPrefix(list, "{ ") || !strings.HasSuffix(list, " }") {
 				return nil, false
 			}
-			elems, ok := encodeElements(name, strings.Split(list[2:len(list)-2], ", "))
+			set, elems, ok := encodeElements(name, strings.Split(list[2:len(list)-2], ", "))
 			if !ok {
 				return nil, false
 			}
-			m := nlMsg{typ: nftMsgNewSetElem, flags: unix.NLM_F_CREATE}
-			if verb == "delete element" {
-				m = nlMsg{typ: nftMsgDelSetElem}
+			if verb == "add element" {
+				ops = append(ops, func(c *nftables.Conn) error { return c.SetAddElements(set, elems) })
+			} else {
+				ops = append(ops, func(c *nftables.Conn) error { return c.SetDeleteElements(set, elems) })
 			}
-			m.attrs = cat(strz(nftaSetElemListTable, tableName), strz(nftaSetElemListSet, name), nest(nftaSetElemListElements, elems...))
-			msgs = append(msgs, m)
 		case "flush chain":
 			if strings.Contains(rest, " ") {
 				return nil, false
 			}
-			msgs = append(msgs, nlMsg{typ: nftMsgDelRule, attrs: cat(strz(nftaRuleTable, tableName), strz(nftaRuleChain, rest))})
+			chain := &nftables.Chain{Table: table, Name: rest}
+			ops = append(ops, func(c *nftables.Conn) error { c.FlushChain(chain); return nil })
 		case "add rule":
 			chain, rule, ok := strings.Cut(rest, " ")
 			if !ok {
@@ -135,49 +76,85 @@ func compileNetlink(tx string) ([]nlMsg, bool) {
 			if !ok {
 				return nil, false
 			}
-			msgs = append(msgs, nlMsg{typ: nftMsgNewRule, flags: unix.NLM_F_CREATE | unix.NLM_F_APPEND,
-				attrs: cat(strz(nftaRuleTable, tableName), strz(nftaRuleChain, chain), nest(nftaRuleExpressions, exprs...))})
+			r := &nftables.Rule{Table: table, Chain: &nftables.Chain{Table: table, Name: chain}, Exprs: exprs}
+			ops = append(ops, func(c *nftables.Conn) error { c.AddRule(r); return nil })
 		default:
 			return nil, false
 		}
 	}
-	return msgs, len(msgs) > 0
+	return ops, len(ops) > 0
 }
 
-// encodeElements encodes the elements of a set the renderer names: what each name holds is
-// fixed by render.go and group.go. (The dispatch maps change only when an interface comes or
-// goes, with its chains: such a transaction goes through nft anyway.)
-func encodeElements(set string, elems []string) ([][]byte, bool) {
-	var out [][]byte
+// setOf describes a set the renderer names, as the kernel holds it (render.go, group.go):
+// what each name holds is fixed by its form. (The dispatch maps change only when an interface
+// comes or goes, with its chains: such a transaction goes through nft anyway.) A concatenated
+// type pads each field to four bytes, as in a register; the keys encodeElements builds have
+// the type's length, which it checks. nft marks only a concatenated interval set as a
+// concatenation (NFT_SET_CONCAT, which selects the kernel's range-matching set type), not
+// src4 and src6; TestKernelNetlinkBatch compares these with what the kernel reports.
+func setOf(name string) (*nftables.Set, bool) {
+	s := &nftables.Set{Table: table, Name: name}
+	switch {
+	case strings.HasPrefix(name, "members4_"):
+		s.KeyType = nftables.TypeIPAddr
+	case strings.HasPrefix(name, "members6_"):
+		s.KeyType = nftables.TypeIP6Addr
+	case name == "src4":
+		s.KeyType = nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIPAddr)
+	case name == "src6":
+		s.KeyType = nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIP6Addr)
+	case isGroupSet(name):
+		addr := nftables.TypeIPAddr
+		if strings.HasSuffix(name, "6") {
+			addr = nftables.TypeIP6Addr
+		}
+		s.KeyType = nftables.MustConcatSetType(addr, nftables.TypeInetProto, nftables.TypeInetService)
+		s.Concatenation, s.Interval = true, true
+	default:
+		return nil, false
+	}
+	return s, true
+}
+
+// encodeElements encodes elements of a set the renderer names, as nft would: a key, and for a
+// concatenated interval set the last key of the range too (NFTA_SET_ELEM_KEY_END), rather
+// than the separate interval-end element of a plain interval set.
+func encodeElements(name string, elems []string) (*nftables.Set, []nftables.SetElement, bool) {
+	set, ok := setOf(name)
+	if !ok {
+		return nil, nil, false
+	}
+	var out []nftables.SetElement
 	for _, e := range elems {
-		var attrs []byte
+		var el nftables.SetElement
 		switch {
-		case strings.HasPrefix(set, "members4_"), strings.HasPrefix(set, "members6_"):
+		case strings.HasPrefix(name, "members"):
 			a, err := netip.ParseAddr(e)
-			if err != nil || a.Is4() != (set[7] == '4') {
-				return nil, false
+			if err != nil || a.Is4() != (name[7] == '4') {
+				return nil, nil, false
 			}
-			attrs = nest(nftaSetElemKey, value(a.AsSlice()))
-		case set == "src4" || set == "src6":
+			el.Key = a.AsSlice()
+		case name == "src4" || name == "src6":
 			link, addr, ok := strings.Cut(e, " . ")
 			ifname, ok2 := ifname(link)
 			a, err := netip.ParseAddr(addr)
-			if !ok || !ok2 || err != nil || a.Is4() != (set == "src4") {
-				return nil, false
+			if !ok || !ok2 || err != nil || a.Is4() != (name == "src4") {
+				return nil, nil, false
 			}
-			attrs = nest(nftaSetElemKey, value(append(ifname, a.AsSlice()...)))
-		case isGroupSet(set):
-			lo, hi, ok := groupKeys(e, set[len(set)-1] == '4')
+			el.Key = append(ifname, a.AsSlice()...)
+		default: // a group's CIDR set
+			lo, hi, ok := groupKeys(e, name[len(name)-1] == '4')
 			if !ok {
-				return nil, false
+				return nil, nil, false
 			}
-			attrs = cat(nest(nftaSetElemKey, value(lo)), nest(nftaSetElemKeyEnd, value(hi)))
-		default:
-			return nil, false
+			el.Key, el.KeyEnd = lo, hi
 		}
-		out = append(out, nest(nftaListElem, attrs))
+		if len(el.Key) != int(set.KeyType.Bytes) {
+			return nil, nil, false
+		}
+		out = append(out, el)
 	}
-	return out, true
+	return set, out, true
 }
 
 // isGroupSet tells a group's CIDR set: sg_<id>_in4, sg_<id>_out6 and so on.
@@ -242,10 +219,11 @@ func ifname(quoted string) ([]byte, bool) {
 }
 
 // encodeRule encodes a rule of the forms an interface chain has (group.go, renderENI): a
-// sequence of matches and at most one statement and verdict, as nft would compile them.
-func encodeRule(rule string) ([][]byte, bool) {
+// sequence of matches and at most one statement and verdict, as nft would compile them. All
+// of it works in register 1; the mark and the conntrack state are host-order 32-bit values.
+func encodeRule(rule string) ([]expr.Any, bool) {
 	t := strings.Fields(rule)
-	var exprs [][]byte
+	var exprs []expr.Any
 	has := func(words ...string) bool {
 		if len(t) < len(words) {
 			return false
@@ -264,8 +242,8 @@ func encodeRule(rule string) ([][]byte, bool) {
 			if !ok {
 				return nil, false
 			}
-			exprs = append(exprs, metaLoad(nftMetaMark), bitwise(^x, x),
-				expr("meta", cat(u32(nftaMetaKey, nftMetaMark), u32(nftaMetaSreg, nftReg1))))
+			exprs = append(exprs, metaLoad(expr.MetaKeyMARK), bitwise(^x, x),
+				&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1})
 			t = t[7:]
 		case has("meta", "mark", "&", "", "==", ""):
 			mask, ok1 := hexU32(t[3])
@@ -273,7 +251,7 @@ func encodeRule(rule string) ([][]byte, bool) {
 			if !ok1 || !ok2 {
 				return nil, false
 			}
-			exprs = append(exprs, metaLoad(nftMetaMark), bitwise(mask, 0), cmp(nftCmpEq, native32(want)))
+			exprs = append(exprs, metaLoad(expr.MetaKeyMARK), bitwise(mask, 0), cmp(expr.CmpOpEq, native32(want)))
 			t = t[6:]
 		case has("meta", "nfproto", ""):
 			p := map[string]byte{"ipv4": unix.NFPROTO_IPV4, "ipv6": unix.NFPROTO_IPV6}
@@ -281,7 +259,7 @@ func encodeRule(rule string) ([][]byte, bool) {
 			if !ok {
 				return nil, false
 			}
-			exprs = append(exprs, metaLoad(nftMetaNFProto), cmp(nftCmpEq, []byte{v}))
+			exprs = append(exprs, metaLoad(expr.MetaKeyNFPROTO), cmp(expr.CmpOpEq, []byte{v}))
 			t = t[3:]
 		case has("meta", "l4proto", ""):
 			p := map[string]byte{"tcp": unix.IPPROTO_TCP, "udp": unix.IPPROTO_UDP}
@@ -289,24 +267,24 @@ func encodeRule(rule string) ([][]byte, bool) {
 			if !ok {
 				return nil, false
 			}
-			exprs = append(exprs, metaLoad(nftMetaL4Proto), cmp(nftCmpEq, []byte{v}))
+			exprs = append(exprs, metaLoad(expr.MetaKeyL4PROTO), cmp(expr.CmpOpEq, []byte{v}))
 			t = t[3:]
 		case has("ct", "state", "new"):
-			exprs = append(exprs, expr("ct", cat(u32(nftaCtDreg, nftReg1), u32(nftaCtKey, nftCtState))),
-				bitwise(ctStateNew, 0), cmp(nftCmpNeq, native32(0)))
+			exprs = append(exprs, &expr.Ct{Key: expr.CtKeySTATE, Register: 1},
+				bitwise(expr.CtStateBitNEW, 0), cmp(expr.CmpOpNeq, native32(0)))
 			t = t[3:]
 		case has("ct", "timeout", "set", ""):
 			name, err := strconv.Unquote(t[3])
 			if err != nil || name == "" {
 				return nil, false
 			}
-			exprs = append(exprs, expr("objref", cat(u32(nftaObjrefImmType, nftObjectCtTimout), strz(nftaObjrefImmName, name))))
+			exprs = append(exprs, &expr.Objref{Type: unix.NFT_OBJECT_CT_TIMEOUT, Name: name})
 			t = t[4:]
 		case len(t) == 2 && t[0] == "jump":
-			exprs = append(exprs, immediateVerdict(nftJump, t[1]))
+			exprs = append(exprs, &expr.Verdict{Kind: expr.VerdictJump, Chain: t[1]})
 			t = nil
 		case len(t) == 1 && t[0] == "return":
-			exprs = append(exprs, immediateVerdict(nftReturn, ""))
+			exprs = append(exprs, &expr.Verdict{Kind: expr.VerdictReturn})
 			t = nil
 		default:
 			return nil, false
@@ -323,122 +301,75 @@ func hexU32(s string) (uint32, bool) {
 	return uint32(v), err == nil
 }
 
-func native32(v uint32) []byte { return binary.NativeEndian.AppendUint32(nil, v) }
+func native32(v uint32) []byte { return binaryutil.NativeEndian.PutUint32(v) }
 
-func metaLoad(key uint32) []byte {
-	return expr("meta", cat(u32(nftaMetaDreg, nftReg1), u32(nftaMetaKey, key)))
-}
+func metaLoad(key expr.MetaKey) *expr.Meta { return &expr.Meta{Key: key, Register: 1} }
 
 // bitwise is reg1 = (reg1 & mask) ^ xor over four bytes.
-func bitwise(mask, xor uint32) []byte {
-	return expr("bitwise", cat(u32(nftaBitwiseSreg, nftReg1), u32(nftaBitwiseDreg, nftReg1), u32(nftaBitwiseLen, 4),
-		nest(nftaBitwiseMask, value(native32(mask))), nest(nftaBitwiseXor, value(native32(xor)))))
+func bitwise(mask, xor uint32) *expr.Bitwise {
+	return &expr.Bitwise{SourceRegister: 1, DestRegister: 1, Len: 4, Mask: native32(mask), Xor: native32(xor)}
 }
 
-func cmp(op uint32, data []byte) []byte {
-	return expr("cmp", cat(u32(nftaCmpSreg, nftReg1), u32(nftaCmpOp, op), nest(nftaCmpData, value(data))))
-}
+func cmp(op expr.CmpOp, data []byte) *expr.Cmp { return &expr.Cmp{Op: op, Register: 1, Data: data} }
 
-func immediateVerdict(code int32, chain string) []byte {
-	return expr("immediate", cat(u32(nftaImmediateDreg, nftRegVerdict), nest(nftaImmediateData, verdict(code, chain))))
-}
+// netlinkTimeout bounds a batch: a kernel that does not answer does not hold the agent up for
+// ever.
+const netlinkTimeout = 10 * time.Second
 
-// verdict is NFTA_DATA_VERDICT: a verdict code and, for a jump, its chain.
-func verdict(code int32, chain string) []byte {
-	v := u32(nftaVerdictCode, uint32(code))
-	if chain != "" {
-		v = cat(v, strz(nftaVerdictChain, chain))
+// sendNetlink sends the operations of tx as one nf_tables batch on a netlink socket of the
+// namespace and waits for the kernel's answer to each: all of them take effect, or none (the
+// kernel answers the failing message with its error and commits nothing). The library reads
+// one answer per message and reports the kernel's errors as errnos (errors.Is works).
+func (k NFT) sendNetlink(ns, tx string, ops []nlOp) error {
+	h, err := netns.GetFromPath(k.NSDir + "/" + ns)
+	if err != nil {
+		return fmt.Errorf("namespace %s: %w", ns, err)
 	}
-	return nest(nftaDataVerdict, v)
-}
-
-func expr(name string, data []byte) []byte {
-	return nest(nftaListElem, cat(strz(nftaExprName, name), nest(nftaExprData, data)))
-}
-
-func value(b []byte) []byte { return attr(nftaDataValue, b) }
-
-// attr is one netlink attribute, padded to four bytes.
-func attr(typ uint16, payload []byte) []byte {
-	b := make([]byte, 4, 4+len(payload)+3)
-	binary.NativeEndian.PutUint16(b, uint16(4+len(payload)))
-	binary.NativeEndian.PutUint16(b[2:], typ)
-	b = append(b, payload...)
-	for len(b)%4 != 0 {
-		b = append(b, 0)
-	}
-	return b
-}
-
-func nest(typ uint16, parts ...[]byte) []byte { return attr(typ|nlaFNested, cat(parts...)) }
-func strz(typ uint16, s string) []byte        { return attr(typ, append([]byte(s), 0)) }
-func u32(typ uint16, v uint32) []byte         { return attr(typ, binary.BigEndian.AppendUint32(nil, v)) }
-
-func cat(parts ...[]byte) []byte {
-	var n int
-	for _, p := range parts {
-		n += len(p)
-	}
-	out := make([]byte, 0, n)
-	for _, p := range parts {
-		out = append(out, p...)
-	}
-	return out
-}
-
-// sendBatch sends the messages as one nf_tables batch on a netlink socket of the namespace
-// and waits for the kernel's answer to each: all of them take effect, or none.
-func sendBatch(fd int, msgs []nlMsg) error {
-	if err := unix.Bind(fd, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
+	defer h.Close()
+	deadline := time.Now().Add(netlinkTimeout)
+	c, err := nftables.New(nftables.WithNetNSFd(int(h)), nftables.WithSockOptions(
+		func(c *netlink.Conn) error { return c.SetDeadline(deadline) },
+		socketBuffers(4*len(tx)+2048*len(ops))))
+	if err != nil {
 		return err
 	}
-	var buf []byte
-	header := func(typ, flags uint16, seq uint32, family uint8, resID uint16, attrs []byte) {
-		start := len(buf)
-		buf = binary.NativeEndian.AppendUint32(buf, uint32(unix.NLMSG_HDRLEN+4+len(attrs)))
-		buf = binary.NativeEndian.AppendUint16(buf, typ)
-		buf = binary.NativeEndian.AppendUint16(buf, flags)
-		buf = binary.NativeEndian.AppendUint32(buf, seq)
-		buf = binary.NativeEndian.AppendUint32(buf, 0)
-		buf = append(buf, family, 0)
-		buf = binary.BigEndian.AppendUint16(buf, resID)
-		buf = append(buf, attrs...)
-		_ = start
+	for _, op := range ops {
+		if err := op(c); err != nil {
+			return err
+		}
 	}
-	header(nfnlMsgBatchBegin, unix.NLM_F_REQUEST, 0, unix.AF_UNSPEC, nfnlSubsysNFTables, nil)
-	for i, m := range msgs {
-		header(nfnlSubsysNFTables<<8|m.typ, unix.NLM_F_REQUEST|unix.NLM_F_ACK|m.flags, uint32(i+1), nfprotoINET, 0, m.attrs)
-	}
-	header(nfnlMsgBatchEnd, unix.NLM_F_REQUEST, uint32(len(msgs)+1), unix.AF_UNSPEC, nfnlSubsysNFTables, nil)
-	if err := unix.Sendto(fd, buf, 0, &unix.SockaddrNetlink{Family: unix.AF_NETLINK}); err != nil {
-		return err
-	}
-	// One answer per message: an acknowledgement, or the error that aborted the batch (the
-	// kernel answers the failing message with it and commits nothing).
-	rbuf := make([]byte, 1<<16)
-	var errs []error
-	for answered := 0; answered < len(msgs); {
-		n, _, err := unix.Recvfrom(fd, rbuf, 0)
+	return c.Flush()
+}
+
+// socketBuffers sizes a socket's buffers for a batch, as nft does. The batch is one datagram,
+// refused if it exceeds the send buffer. The kernel answers every message (an
+// acknowledgement, or an error that carries the message back) and echoes every rule it adds
+// (the library asks it to), and drops what the receive buffer cannot hold — after
+// committing, so a batch that took effect would be reported as failed. The defaults
+// (212 KB) hold some 200 rules; an update that refills many interfaces' chains has more.
+// Forcing the sizes past the system's maximum needs CAP_NET_ADMIN, which nf_tables needs
+// anyway.
+func socketBuffers(size int) nftables.SockOption {
+	size = max(size, 256<<10)
+	return func(c *netlink.Conn) error {
+		rc, err := c.SyscallConn()
 		if err != nil {
 			return err
 		}
-		replies, err := syscall.ParseNetlinkMessage(rbuf[:n])
+		var serr error
+		err = rc.Control(func(fd uintptr) {
+			for _, opt := range []int{unix.SO_SNDBUFFORCE, unix.SO_RCVBUFFORCE} {
+				if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, opt, size); serr != nil {
+					return
+				}
+			}
+		})
 		if err != nil {
 			return err
 		}
-		for _, r := range replies {
-			if r.Header.Type != unix.NLMSG_ERROR || len(r.Data) < 4 {
-				continue
-			}
-			answered++
-			if code := int32(binary.NativeEndian.Uint32(r.Data)); code != 0 {
-				errs = append(errs, fmt.Errorf("message %d: %w", r.Header.Seq, unix.Errno(-code)))
-			}
+		if serr != nil {
+			return fmt.Errorf("netlink socket buffers of %d bytes: %w", size, serr)
 		}
-		if len(errs) > 0 {
-			// The batch is aborted: no further answers are needed to know that.
-			return errors.Join(errs...)
-		}
+		return nil
 	}
-	return nil
 }

@@ -2,6 +2,7 @@ package dataplane_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
@@ -9,9 +10,13 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/nftables"
 	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netlab"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // TestKernelNetlinkUpdates: the in-place updates NFT sends over netlink itself leave the
@@ -169,4 +174,110 @@ func TestNetlinkCoversOnlyWhatItKnows(t *testing.T) {
 			t.Errorf("NetlinkCovers(%q) = %v, want %v", tc.tx, got, tc.want)
 		}
 	}
+}
+
+// TestKernelNetlinkBatch: what NFT's netlink batches rely on, checked against a kernel. A
+// long chain refill is acknowledged (the kernel echoes every rule it adds, in as many
+// datagrams as it takes, before the acknowledgements); a batch with one failing line changes
+// nothing, not even the generation, and says why; and the sets are described as the kernel
+// holds them (key type and length, concatenation, interval).
+func TestKernelNetlinkBatch(t *testing.T) {
+	l := newKernelLab(t)
+	ctx := context.Background()
+	n := threeTier()
+	n.Link = l.names.Link
+	l.apply(dataplane.Render(n).Replace())
+
+	t.Run("long refill", func(t *testing.T) {
+		const rules = 300
+		tx := "flush chain inet stockade eni_eni_1_in\n" +
+			strings.Repeat("add rule inet stockade eni_eni_1_in meta l4proto udp return\n", rules)
+		if !dataplane.NetlinkCovers(tx) {
+			t.Fatal("not sent over netlink")
+		}
+		l.apply(tx)
+		got, err := l.k.List(ctx, l.router)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c := strings.Count(got, "meta l4proto udp return"); c != rules {
+			t.Errorf("%d rules in the chain, want %d", c, rules)
+		}
+	})
+
+	for _, tc := range []struct{ name, tx, absent string }{
+		{"element", "add element inet stockade members4_sg_web { 10.0.9.9 }\n" +
+			"delete element inet stockade members4_sg_web { 10.0.9.8 }\n", "10.0.9.9"},
+		{"rule", "add element inet stockade members4_sg_web { 10.0.9.9 }\n" +
+			"flush chain inet stockade eni_eni_1_in\n" +
+			"add rule inet stockade eni_eni_1_in jump no_such_chain\n", "10.0.9.9"},
+	} {
+		t.Run("fails whole/"+tc.name, func(t *testing.T) {
+			if !dataplane.NetlinkCovers(tc.tx) {
+				t.Fatal("not sent over netlink")
+			}
+			before, err := l.k.List(ctx, l.router)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gen, err := l.k.Generation(l.router)
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = l.k.Apply(ctx, l.router, tc.tx)
+			if !errors.Is(err, unix.ENOENT) {
+				t.Fatalf("Apply = %v, want an error that is ENOENT", err)
+			}
+			after, err := l.k.List(ctx, l.router)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(before, after); diff != "" {
+				t.Errorf("a failed batch changed the table (-before +after):\n%s", diff)
+			}
+			if g, err := l.k.Generation(l.router); err != nil || g != gen {
+				t.Errorf("generation %d (%v) after a failed batch, was %d", g, err, gen)
+			}
+		})
+	}
+
+	t.Run("set descriptions", func(t *testing.T) {
+		rich := rich()
+		rich.Link = l.names.Link
+		l.apply(dataplane.Render(rich).Replace())
+		h, err := netns.GetFromPath(netlab.Dir + "/" + l.router)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		c, err := nftables.New(nftables.WithNetNSFd(int(h)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sets, err := c.GetSets(&nftables.Table{Name: "stockade", Family: nftables.TableFamilyINet})
+		if err != nil {
+			t.Fatal(err)
+		}
+		type desc struct {
+			Key                     string
+			Bytes                   uint32
+			Concatenation, Interval bool
+		}
+		kinds := map[string]bool{}
+		for _, want := range sets {
+			got, ok := dataplane.NetlinkSet(want.Name)
+			if !ok {
+				continue
+			}
+			kinds[strings.TrimRight(strings.SplitN(want.Name, "_", 2)[0], "46")+"/"+want.KeyType.Name] = true
+			g := desc{got.KeyType.Name, got.KeyType.Bytes, got.Concatenation, got.Interval}
+			w := desc{want.KeyType.Name, want.KeyType.Bytes, want.Concatenation, want.Interval}
+			if diff := cmp.Diff(w, g); diff != "" {
+				t.Errorf("%s (-kernel +netlink.go):\n%s", want.Name, diff)
+			}
+		}
+		if len(kinds) != 6 {
+			t.Errorf("compared the sets of kinds %v, want all six (member, source and group sets, IPv4 and IPv6)", kinds)
+		}
+	})
 }
