@@ -3,10 +3,9 @@ package dataplane
 import (
 	"encoding/binary"
 	"fmt"
-	"runtime"
 	"syscall"
 
-	"github.com/vishvananda/netns"
+	"github.com/stockade/stockade/internal/nsthread"
 	"golang.org/x/sys/unix"
 )
 
@@ -80,29 +79,7 @@ func (k NFT) Generation(ns string) (uint32, error) {
 // in runs fn on a thread that has entered the namespace, and brings the thread back. What fn
 // opens (a socket) or starts (a process: the child of a thread inherits its namespace)
 // belongs to the namespace.
-func (k NFT) in(ns string, fn func() error) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return err
-	}
-	defer orig.Close()
-	h, err := netns.GetFromPath(k.NSDir + "/" + ns)
-	if err != nil {
-		return fmt.Errorf("namespace %s: %w", ns, err)
-	}
-	defer h.Close()
-	if err := netns.Set(h); err != nil {
-		return fmt.Errorf("enter namespace %s: %w", ns, err)
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		// The thread is in the wrong namespace: never hand it back to the scheduler.
-		panic(fmt.Sprintf("dataplane: cannot return from namespace %s: %v", ns, err))
-	}
-	return ferr
-}
+func (k NFT) in(ns string, fn func() error) error { return nsthread.In(k.NSDir+"/"+ns, fn) }
 
 // parseAttrs splits netlink attributes by type.
 func parseAttrs(b []byte) (map[uint16][]byte, error) {

@@ -23,11 +23,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 
+	"github.com/stockade/stockade/internal/nsthread"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
 )
@@ -101,29 +101,7 @@ func List(prefix string) ([]string, error) {
 
 // Do runs fn on an OS thread that is in the named namespace, and puts the thread back. Sockets
 // opened inside fn belong to the namespace for their whole life.
-func Do(ns string, fn func() error) error {
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return err
-	}
-	defer orig.Close()
-	h, err := netns.GetFromPath(Path(ns))
-	if err != nil {
-		return fmt.Errorf("namespace %s: %w", ns, err)
-	}
-	defer h.Close()
-	if err := netns.Set(h); err != nil {
-		return fmt.Errorf("enter namespace %s: %w", ns, err)
-	}
-	ferr := fn()
-	if err := netns.Set(orig); err != nil {
-		// The thread is in the wrong namespace: never hand it back to the scheduler.
-		panic(fmt.Sprintf("netlab: cannot return from namespace %s: %v", ns, err))
-	}
-	return ferr
-}
+func Do(ns string, fn func() error) error { return nsthread.In(Path(ns), fn) }
 
 // create makes a named namespace without moving the calling goroutine into it.
 func create(ns string) error {
@@ -133,23 +111,13 @@ func create(ns string) error {
 	if err := os.MkdirAll(Dir, 0o755); err != nil {
 		return err
 	}
-	runtime.LockOSThread()
-	defer runtime.UnlockOSThread()
-	orig, err := netns.Get()
-	if err != nil {
-		return err
-	}
-	defer orig.Close()
-	h, err := netns.NewNamed(ns) // moves this thread into the new namespace
-	if err != nil {
-		_ = netns.Set(orig)
-		return fmt.Errorf("create namespace %s: %w", ns, err)
-	}
-	h.Close()
-	if err := netns.Set(orig); err != nil {
-		panic(fmt.Sprintf("netlab: cannot return from namespace %s: %v", ns, err))
-	}
-	return nil
+	return nsthread.Isolated(func() error {
+		h, err := netns.NewNamed(ns) // moves this thread into the new namespace
+		if err != nil {
+			return fmt.Errorf("create namespace %s: %w", ns, err)
+		}
+		return h.Close()
+	})
 }
 
 // handle is a netlink handle whose requests act inside the named namespace.
