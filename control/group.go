@@ -131,13 +131,7 @@ func (tn *tenant) groupInUse(id string) bool {
 
 // group returns a group by ID with EC2's malformed and not-found errors.
 func (tn *tenant) group(id string) (*model.Group, error) {
-	if g := tn.groups[id]; g != nil {
-		return g, nil
-	}
-	if !model.ValidID(model.PrefixGroup, id) {
-		return nil, model.InvalidGroupIdMalformed.New(id)
-	}
-	return nil, model.InvalidGroupNotFound.New(id)
+	return find(tn.groups, id, model.PrefixGroup, model.InvalidGroupIdMalformed, model.InvalidGroupNotFound)
 }
 
 // groupByName finds a group by name in the default VPC, the only VPC where names identify

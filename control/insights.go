@@ -146,18 +146,14 @@ func (s *Service) DeleteInsightsPath(ctx context.Context, t Tenant, in IDInput) 
 	})
 }
 
+// path returns InsightsPath by ID or EC2's not-found error.
 func (tn *tenant) path(id string) (*model.InsightsPath, error) {
-	if p := tn.paths[id]; p != nil {
-		return p, nil
-	}
-	return nil, model.InvalidNetworkInsightsPathIdNotFound.New(id)
+	return find(tn.paths, id, "", nil, model.InvalidNetworkInsightsPathIdNotFound)
 }
 
+// analysis returns InsightsAnalysis by ID or EC2's not-found error.
 func (tn *tenant) analysis(id string) (*model.InsightsAnalysis, error) {
-	if a := tn.analyses[id]; a != nil {
-		return a, nil
-	}
-	return nil, model.InvalidNetworkInsightsAnalysisIdNotFound.New(id)
+	return find(tn.analyses, id, "", nil, model.InvalidNetworkInsightsAnalysisIdNotFound)
 }
 
 // StartInsightsAnalysisInput are StartNetworkInsightsAnalysis' parameters.

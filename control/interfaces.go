@@ -329,11 +329,5 @@ func exactlyOne(given ...bool) error {
 
 // eni returns an interface or EC2's malformed and not-found errors.
 func (tn *tenant) eni(id string) (*model.NetworkInterface, error) {
-	if n := tn.enis[id]; n != nil {
-		return n, nil
-	}
-	if !model.ValidID(model.PrefixENI, id) {
-		return nil, model.InvalidNetworkInterfaceIDMalformed.New(id)
-	}
-	return nil, model.InvalidNetworkInterfaceIDNotFound.New(id)
+	return find(tn.enis, id, model.PrefixENI, model.InvalidNetworkInterfaceIDMalformed, model.InvalidNetworkInterfaceIDNotFound)
 }

@@ -84,14 +84,16 @@ func (r resource[T]) tagged(tn *tenant, add func(id, typ string, tags model.Tags
 	}
 }
 
-// in returns a get function for kinds whose lookup is a plain map read.
-func in[T any](m func(tn *tenant) *map[string]*T, notFound *model.Code) func(tn *tenant, id string) (*T, error) {
-	return func(tn *tenant, id string) (*T, error) {
-		if v := (*m(tn))[id]; v != nil {
-			return v, nil
-		}
-		return nil, notFound.New(id)
+// find looks an object up by ID: a well-formed unknown ID is notFound, and — where the kind has
+// an ID prefix and a malformed code — an ID of the wrong shape is malformed, as EC2 answers.
+func find[T any](m map[string]*T, id, prefix string, malformed, notFound *model.Code) (*T, error) {
+	if v := m[id]; v != nil {
+		return v, nil
 	}
+	if malformed != nil && !model.ValidID(prefix, id) {
+		return nil, malformed.New(id)
+	}
+	return nil, notFound.New(id)
 }
 
 // kinds is the resource-kind table. Its order is the order of DescribeTags' kinds.
@@ -122,13 +124,17 @@ var kinds = []kind{
 		tags:     func(v *model.Instance) model.Tags { return v.Tags },
 		withTags: func(v *model.Instance, t model.Tags) *model.Instance { c := v.Clone(); c.Tags = t; return c }},
 	resource[model.KeyPair]{kind: kindKeyPair, prefix: model.PrefixKeyPair, tagType: "key-pair",
-		m:        func(tn *tenant) *map[string]*model.KeyPair { return &tn.keyPairs },
-		get:      in(func(tn *tenant) *map[string]*model.KeyPair { return &tn.keyPairs }, model.InvalidKeyPairNotFound),
+		m: func(tn *tenant) *map[string]*model.KeyPair { return &tn.keyPairs },
+		get: func(tn *tenant, id string) (*model.KeyPair, error) {
+			return find(tn.keyPairs, id, "", nil, model.InvalidKeyPairNotFound)
+		},
 		tags:     func(v *model.KeyPair) model.Tags { return v.Tags },
 		withTags: func(v *model.KeyPair, t model.Tags) *model.KeyPair { c := v.Clone(); c.Tags = t; return c }},
 	resource[model.FlowLog]{kind: kindFlowLog, prefix: model.PrefixFlowLog, tagType: "vpc-flow-log",
-		m:        func(tn *tenant) *map[string]*model.FlowLog { return &tn.flowLogs },
-		get:      in(func(tn *tenant) *map[string]*model.FlowLog { return &tn.flowLogs }, model.InvalidFlowLogIdNotFound),
+		m: func(tn *tenant) *map[string]*model.FlowLog { return &tn.flowLogs },
+		get: func(tn *tenant, id string) (*model.FlowLog, error) {
+			return find(tn.flowLogs, id, "", nil, model.InvalidFlowLogIdNotFound)
+		},
 		tags:     func(v *model.FlowLog) model.Tags { return v.Tags },
 		withTags: func(v *model.FlowLog, t model.Tags) *model.FlowLog { c := *v; c.Tags = t; return &c }},
 	resource[model.NACL]{kind: kindNACL, prefix: model.PrefixNACL, tagType: "network-acl",

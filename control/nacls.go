@@ -361,14 +361,9 @@ func (s *Service) ReplaceNACLAssociation(ctx context.Context, t Tenant, in Repla
 	return newID, res, err
 }
 
+// nacl returns NACL by ID or EC2's malformed and not-found error.
 func (tn *tenant) nacl(id string) (*model.NACL, error) {
-	if n := tn.nacls[id]; n != nil {
-		return n, nil
-	}
-	if !model.ValidID(model.PrefixNACL, id) {
-		return nil, model.InvalidNetworkAclIDMalformed.New(id)
-	}
-	return nil, model.InvalidNetworkAclIDNotFound.New(id)
+	return find(tn.nacls, id, model.PrefixNACL, model.InvalidNetworkAclIDMalformed, model.InvalidNetworkAclIDNotFound)
 }
 
 // SortedEntries returns a NACL's entries in evaluation order: ingress, then egress, each by rule

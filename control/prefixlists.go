@@ -248,12 +248,7 @@ func (s *Service) DeletePrefixList(ctx context.Context, t Tenant, in IDInput) (*
 	return pl, res, err
 }
 
+// prefixList returns PrefixList by ID or EC2's malformed and not-found error.
 func (tn *tenant) prefixList(id string) (*model.PrefixList, error) {
-	if pl := tn.prefixLists[id]; pl != nil {
-		return pl, nil
-	}
-	if !model.ValidID(model.PrefixPrefixList, id) {
-		return nil, model.InvalidPrefixListIDMalformed.New(id)
-	}
-	return nil, model.InvalidPrefixListIDNotFound.New(id)
+	return find(tn.prefixLists, id, model.PrefixPrefixList, model.InvalidPrefixListIDMalformed, model.InvalidPrefixListIDNotFound)
 }

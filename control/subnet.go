@@ -130,14 +130,9 @@ func (s *Service) DeleteSubnet(ctx context.Context, t Tenant, in IDInput) (Resul
 	})
 }
 
+// subnet returns Subnet by ID or EC2's malformed and not-found error.
 func (tn *tenant) subnet(id string) (*model.Subnet, error) {
-	if sn := tn.subnets[id]; sn != nil {
-		return sn, nil
-	}
-	if !model.ValidID(model.PrefixSubnet, id) {
-		return nil, model.InvalidSubnetIDMalformed.New(id)
-	}
-	return nil, model.InvalidSubnetIDNotFound.New(id)
+	return find(tn.subnets, id, model.PrefixSubnet, model.InvalidSubnetIDMalformed, model.InvalidSubnetIDNotFound)
 }
 
 // usedAddrs returns the addresses of a subnet held by interfaces.

@@ -191,13 +191,7 @@ func (s *Service) DeleteVPC(ctx context.Context, t Tenant, in IDInput) (Result, 
 
 // vpc returns the VPC with the given ID or EC2's not-found error.
 func (tn *tenant) vpc(id string) (*model.VPC, error) {
-	if v := tn.vpcs[id]; v != nil {
-		return v, nil
-	}
-	if !model.ValidID(model.PrefixVPC, id) {
-		return nil, model.InvalidVpcIDMalformed.New(id)
-	}
-	return nil, model.InvalidVpcIDNotFound.New(id)
+	return find(tn.vpcs, id, model.PrefixVPC, model.InvalidVpcIDMalformed, model.InvalidVpcIDNotFound)
 }
 
 // defaultVPC returns the tenant's default VPC, or nil when it has none (deleted).
