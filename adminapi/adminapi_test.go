@@ -1,7 +1,6 @@
 package adminapi
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net"
@@ -16,6 +15,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockade/stockade/auth"
+	"github.com/stockade/stockade/internal/syncbuf"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store/bolt"
@@ -52,28 +52,10 @@ func registry(t *testing.T) *auth.Registry {
 	return r
 }
 
-// syncBuffer is a log sink the server's goroutines write while the test reads.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 func TestAccountsSnapshotAndLab(t *testing.T) {
 	ctx := context.Background()
 	accounts := registry(t)
-	var logs syncBuffer
+	var logs syncbuf.Buffer
 	type asked struct{ account, region string }
 	var mu sync.Mutex
 	var got []asked

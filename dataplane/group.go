@@ -200,10 +200,6 @@ func elements(items []item) []string {
 	}
 	slices.Sort(cuts)
 	cuts = slices.Compact(cuts)
-	type piece struct {
-		lo, hi uint32
-		set    *netipx.IPSet
-	}
 	var pieces []piece
 	for i := 0; i+1 < len(cuts); i++ {
 		lo, hi := cuts[i], cuts[i+1]-1
@@ -218,11 +214,7 @@ func elements(items []item) []string {
 		if len(s.Prefixes()) == 0 {
 			continue
 		}
-		if n := len(pieces); n > 0 && pieces[n-1].hi+1 == lo && pieces[n-1].set.Equal(s) {
-			pieces[n-1].hi = hi
-			continue
-		}
-		pieces = append(pieces, piece{lo, hi, s})
+		pieces = appendPiece(pieces, piece{lo, hi, s})
 	}
 	var out []string
 	for _, p := range all.Prefixes() {

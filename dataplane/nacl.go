@@ -92,6 +92,16 @@ type piece struct {
 	set    *netipx.IPSet
 }
 
+// appendPiece adds p after the pieces, merging it into the last one when they touch and hold
+// the same addresses (the sets stay as few and as large as the rules allow).
+func appendPiece(pieces []piece, p piece) []piece {
+	if n := len(pieces); n > 0 && pieces[n-1].hi+1 == p.lo && pieces[n-1].set.Equal(p.set) {
+		pieces[n-1].hi = p.hi
+		return pieces
+	}
+	return append(pieces, p)
+}
+
 // aclPieces cuts the axis into spans with what the entries allow on each, first match winning;
 // adjacent spans with the same addresses are merged, spans that allow nothing are left out.
 func aclPieces(entries []model.NACLEntry, v4 bool) []piece {
@@ -132,11 +142,7 @@ func aclPieces(entries []model.NACLEntry, v4 bool) []piece {
 		if len(s.Prefixes()) == 0 {
 			continue
 		}
-		if n := len(pieces); n > 0 && pieces[n-1].hi+1 == lo && pieces[n-1].set.Equal(s) {
-			pieces[n-1].hi = hi
-			continue
-		}
-		pieces = append(pieces, piece{lo, hi, s})
+		pieces = appendPiece(pieces, piece{lo, hi, s})
 	}
 	return pieces
 }

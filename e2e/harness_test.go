@@ -11,10 +11,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stockade/stockade/internal/syncbuf"
 )
 
 // binary is the stockade binary built once for the package.
@@ -41,7 +42,7 @@ type server struct {
 	cmd      *exec.Cmd
 	endpoint string
 	dataDir  string
-	stderr   *lockedBuffer
+	stderr   *syncbuf.Buffer
 	akid     string
 	secret   string
 	done     chan struct{} // closed when the process has exited
@@ -83,7 +84,7 @@ func startServer(t testing.TB, dataDir string, args ...string) *server {
 		args = append(args, "--enforce=false")
 	}
 	addr := freePort(t)
-	s := &server{endpoint: "http://" + addr, dataDir: dataDir, stderr: &lockedBuffer{}}
+	s := &server{endpoint: "http://" + addr, dataDir: dataDir, stderr: &syncbuf.Buffer{}}
 	s.cmd = exec.Command(binary, append([]string{"server", "--listen", addr, "--data-dir", dataDir}, args...)...)
 	s.cmd.Stderr = s.stderr
 	if err := s.cmd.Start(); err != nil {
@@ -158,22 +159,4 @@ func ctx(t testing.TB) context.Context {
 	c, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	t.Cleanup(cancel)
 	return c
-}
-
-// lockedBuffer collects a process's output while tests read it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

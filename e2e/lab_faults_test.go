@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/stockade/stockade/internal/syncbuf"
 )
 
 // TestEnforceNeedsNft: a root server on a host without the nft binary refuses to start and
@@ -25,7 +27,7 @@ func TestEnforceNeedsNft(t *testing.T) {
 	cmd := exec.Command(binary, "server", "--listen", freePort(t), "--data-dir", t.TempDir(), "--lab-prefix", labPrefix(t))
 	cmd.Env = append(os.Environ(), "PATH="+bin)
 	done := make(chan error, 1)
-	var out lockedBuffer
+	var out syncbuf.Buffer
 	cmd.Stderr = &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

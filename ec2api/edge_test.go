@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/internal/syncbuf"
 	"github.com/stockade/stockade/model"
 )
 
@@ -34,24 +34,6 @@ func regionsWithState(svc *control.Service) []string {
 		out = append(out, n.Tenant.Region)
 	}
 	return out
-}
-
-// syncBuffer is a log destination that tests read while the server writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) Len() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Len()
 }
 
 // TestRegionsAreClosed: a credential scope naming a region the server does not serve is
@@ -85,7 +67,7 @@ func TestRegionsAreClosed(t *testing.T) {
 // TestLongRegionIsRefusedCheaply: a 500 KB region name is refused before it reaches the
 // service, and neither the reply nor the log holds it (security review 6.2, 6.4).
 func TestLongRegionIsRefusedCheaply(t *testing.T) {
-	var log syncBuffer
+	var log syncbuf.Buffer
 	api := newEdgeAPI(t, func(c *Config) { c.Log = slogTo(&log) })
 	alice := api.newAccount("alice")
 	long := "us-east-1" + strings.Repeat("x", 500_000)

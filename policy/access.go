@@ -28,19 +28,10 @@ type Grant struct {
 
 // ProtocolName is the protocol as people write it: tcp, udp, icmp, icmpv6, a number, or all.
 func (g Grant) ProtocolName() string {
-	switch g.Protocol {
-	case -1:
+	if g.Protocol == -1 {
 		return "all"
-	case model.ProtoNumTCP:
-		return "tcp"
-	case model.ProtoNumUDP:
-		return "udp"
-	case model.ProtoNumICMP:
-		return "icmp"
-	case model.ProtoNumICMPv6:
-		return "icmpv6"
 	}
-	return strconv.Itoa(g.Protocol)
+	return model.ProtocolName(g.Protocol)
 }
 
 // Ports renders the key range: "22", "1024-65535", "all" for TCP and UDP; "type 8 code 0",

@@ -100,19 +100,7 @@ func permission(f policy.Flow, peer netip.Addr) string {
 	return b.String()
 }
 
-func protoName(p uint8) string {
-	switch p {
-	case model.ProtoNumTCP:
-		return "tcp"
-	case model.ProtoNumUDP:
-		return "udp"
-	case model.ProtoNumICMP:
-		return "icmp"
-	case model.ProtoNumICMPv6:
-		return "icmpv6"
-	}
-	return fmt.Sprint(p)
-}
+func protoName(p uint8) string { return model.ProtocolName(int(p)) }
 
 // aclEntry phrases create-network-acl-entry for one flow and remote address, numbered just
 // ahead of the entry that decides now (the highest free number below it). ephemeral asks for
