@@ -595,25 +595,12 @@ func TestENILookups(t *testing.T) {
 // gets its own address and MAC.
 func TestConcurrentCreateENI(t *testing.T) {
 	e := newENITestService(t, nil)
-	var wg sync.WaitGroup
-	errs := make(chan error, 80)
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 10; i++ {
-				if _, _, err := e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID}); err != nil {
-					errs <- err
-				}
-				e.s.View(e.ctx, eniTenant, func(v View) error { _ = v.ENIs(); return nil })
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	concurrently(t, 8, 10, func() error {
+		if _, _, err := e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID}); err != nil {
+			return err
+		}
+		return e.s.View(e.ctx, eniTenant, func(v View) error { _ = v.ENIs(); return nil })
+	})
 	ips, macs := map[netip.Addr]bool{}, map[string]bool{}
 	e.view(func(v View) {
 		for _, n := range v.ENIs() {

@@ -5,7 +5,6 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -588,30 +587,14 @@ func TestInstancesSurviveReopen(t *testing.T) {
 // TestConcurrentLaunches launches and terminates from several goroutines (run with -race).
 func TestConcurrentLaunches(t *testing.T) {
 	e := newENITestService(t, nil)
-	var wg sync.WaitGroup
-	errs := make(chan error, 32)
-	for w := 0; w < 8; w++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; i < 4; i++ {
-				r, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-1", MinCount: 2, MaxCount: 2, SubnetID: e.sn.ID})
-				if err != nil {
-					errs <- err
-					return
-				}
-				if _, _, err := e.s.TerminateInstances(e.ctx, eniTenant, TerminateInstancesInput{IDs: instanceIDs(r)[:1]}); err != nil {
-					errs <- err
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Fatal(err)
-	}
+	concurrently(t, 8, 4, func() error {
+		r, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-1", MinCount: 2, MaxCount: 2, SubnetID: e.sn.ID})
+		if err != nil {
+			return err
+		}
+		_, _, err = e.s.TerminateInstances(e.ctx, eniTenant, TerminateInstancesInput{IDs: instanceIDs(r)[:1]})
+		return err
+	})
 	e.view(func(v View) {
 		if n, m := len(v.Instances()), len(v.ENIs()); n != 64 || m != 32 {
 			t.Errorf("%d instances and %d interfaces, want 64 and 32", n, m)

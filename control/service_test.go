@@ -316,3 +316,28 @@ func TestReadsWaitForDurability(t *testing.T) {
 	}
 	<-read
 }
+
+// concurrently runs fn iterations times on each of workers goroutines (run with -race) and
+// fails the test with the first error; a worker stops at its first error.
+func concurrently(t *testing.T, workers, iterations int, fn func() error) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, workers)
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range iterations {
+				if err := fn(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+}
