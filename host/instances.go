@@ -1,0 +1,191 @@
+package host
+
+// The instance half of the host: each lab instance's namespace and interfaces, what is left by
+// an earlier run, user data at first boot, the console, and the list that stockade lab list
+// reads.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"slices"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stockade/stockade/netmap"
+)
+
+// add wires one instance. isNew is false when its namespace already existed (adopted after a
+// restart that kept the lab): user data ran at its launch and does not run again.
+func (h *Host) add(ctx context.Context, in Instance) (isNew bool, err error) {
+	exists, err := h.cfg.Namespaces.Exists(ctx, in.Namespace)
+	if err != nil {
+		return false, err
+	}
+	if !exists {
+		for _, i := range in.Interfaces {
+			if err := h.cfg.Namespaces.Attach(ctx, in.Router, i); err != nil {
+				if derr := h.cfg.Namespaces.Detach(ctx, in.Router, in.Namespace, in.Links...); derr != nil {
+					h.cfg.Log.Warn("cleaning up a half-made instance", "instance", in.ID, "error", derr)
+				}
+				return false, fmt.Errorf("%s: %w", i.Device(), err)
+			}
+		}
+		h.cfg.Log.Info("lab instance up", "instance", in.ID, "address", in.Address, "interfaces", len(in.Interfaces), "namespace", in.Namespace)
+	}
+	h.instances[in.ID] = in
+	h.changed = true
+	return !exists, nil
+}
+
+// remove takes an instance down: its namespace, processes, links and files.
+func (h *Host) remove(ctx context.Context, in Instance) error {
+	delete(h.instances, in.ID)
+	h.changed = true
+	err := h.cfg.Namespaces.Detach(ctx, in.Router, in.Namespace, in.Links...)
+	err = errors.Join(err, removeFiles(h.dir, in.ID))
+	if err != nil {
+		return fmt.Errorf("remove instance %s: %w", in.ID, err)
+	}
+	h.cfg.Log.Info("lab instance removed", "instance", in.ID, "namespace", in.Namespace)
+	return nil
+}
+
+// sweep removes what an earlier run left that d does not want: instance namespaces and files
+// of instances no longer running (left by a crash, or terminated while the server was down)
+// and routers of VPCs without instances. What d wants is adopted by the rest of apply: a
+// router's ruleset is replaced atomically before anything else happens to it.
+func (h *Host) sweep(ctx context.Context, d Desired) error {
+	prefix := h.cfg.Names.Prefix + "-"
+	nss, err := h.cfg.Namespaces.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	wanted := map[string]bool{}
+	for _, in := range d.Instances {
+		wanted[in.Namespace] = true
+	}
+	for _, r := range d.Routers {
+		wanted[r.Namespace] = true
+	}
+	var errs []error
+	for _, ns := range nss {
+		rest := strings.TrimPrefix(ns, prefix)
+		if (strings.HasPrefix(rest, "i-") || strings.HasPrefix(rest, "vpc-")) && !wanted[ns] {
+			errs = append(errs, h.cfg.Namespaces.Remove(ctx, ns))
+		}
+	}
+	ents, err := fs.ReadDir(h.dir.FS(), ".")
+	if err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, e := range ents {
+		if id := instanceOfFile(e.Name()); id != "" {
+			if _, ok := d.Instances[id]; !ok {
+				errs = append(errs, removeFiles(h.dir, id))
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// userData runs an instance's user data inside its namespace, in the background, with its
+// output going to the console log. A script without "#!" is run by /bin/sh.
+func (h *Host) userData(in Instance) {
+	if len(in.UserData) == 0 {
+		return
+	}
+	log := h.cfg.Log.With("instance", in.ID)
+	if err := writeNew(h.dir, userDataName(in.ID), in.UserData, 0o700); err != nil {
+		log.Error("user data", "error", err)
+		return
+	}
+	console, err := openTail(h.dir, logName(in.ID), h.cfg.ConsoleLimit)
+	if err != nil {
+		log.Error("console log", "error", err)
+		return
+	}
+	script := h.cfg.Dir + "/" + userDataName(in.ID)
+	argv := []string{"/bin/sh", script}
+	if strings.HasPrefix(string(in.UserData), "#!") {
+		argv = []string{script}
+	}
+	// The script outlives this reconcile (and, with --keep-lab, the server): it ends with its
+	// namespace, not with a context.
+	cmd := h.cfg.Namespaces.Command(context.Background(), in.Namespace, argv...)
+	cmd.Dir = "/"
+	cmd.Env = append(os.Environ(), "INSTANCE_ID="+in.ID)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// The output goes through a pipe that this process drains into the bounded log: a script
+	// printing without end fills no disk. Processes the script leaves in the background keep
+	// writing to the same pipe.
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		log.Error("console pipe", "error", err)
+		console.Close()
+		return
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	fmt.Fprintf(console, "[stockade] %s running user data for %s\n", time.Now().UTC().Format(time.RFC3339), in.ID)
+	err = cmd.Start()
+	pw.Close()
+	if err != nil {
+		fmt.Fprintf(console, "[stockade] user data failed to start: %v\n", err)
+		pr.Close()
+		console.Close()
+		return
+	}
+	drained := make(chan struct{})
+	h.scripts.Add(2)
+	go func() {
+		defer h.scripts.Done()
+		defer close(drained)
+		_, _ = io.Copy(console, pr) // ends when the last writer (the script or what it left running) is gone
+		pr.Close()
+	}()
+	go func() {
+		defer h.scripts.Done()
+		defer func() { <-drained; console.Close() }()
+		err := cmd.Wait()
+		status := "0"
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			status = fmt.Sprint(exit.ExitCode())
+		} else if err != nil {
+			status = err.Error()
+		}
+		// What the script printed just before it ended is still in the pipe: let it reach the
+		// log first, unless something it left behind keeps the pipe open.
+		select {
+		case <-drained:
+		case <-time.After(200 * time.Millisecond):
+		}
+		fmt.Fprintf(console, "[stockade] user data finished with status %s\n", status)
+	}()
+}
+
+// Console returns the most recent output of an instance's console, at most ConsoleTail bytes
+// as EC2 returns (empty when it has none).
+func (h *Host) Console(instance string) ([]byte, error) {
+	return readTail(h.dir, logName(instance), ConsoleTail)
+}
+
+// publish makes the current instances what Instances returns.
+func (h *Host) publish() {
+	h.changed = false
+	out := make([]netmap.LabInstance, 0, len(h.instances))
+	for _, in := range h.instances {
+		out = append(out, in.LabInstance)
+	}
+	slices.SortFunc(out, func(a, b netmap.LabInstance) int { return strings.Compare(a.ID, b.ID) })
+	h.list.Store(&out)
+}
+
+// Instances lists the lab instances, sorted by ID, as of the last reconcile. It never waits:
+// it reads a copy published after each change.
+func (h *Host) Instances() []netmap.LabInstance { return slices.Clone(*h.list.Load()) }

@@ -1,0 +1,142 @@
+package host
+
+// The router half of the host: each VPC's router namespace, the ruleset in it (an atomic
+// replacement the first time and after any doubt, in-place updates otherwise), the repair of
+// hand edits and of forwarding, and the removal of routers no VPC needs.
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/stockade/stockade/dataplane"
+)
+
+// router makes a VPC's router enforce its ruleset: the namespace is made (forwarding off), the
+// ruleset goes in, and only then is forwarding turned on: never a moment unfiltered.
+func (h *Host) router(ctx context.Context, want Router) error {
+	r := h.routers[want.VPC]
+	if r == nil {
+		if _, err := h.cfg.Namespaces.EnsureRouter(ctx, want.Namespace); err != nil {
+			return err
+		}
+		r = &router{vpc: want.VPC, ns: want.Namespace}
+		h.routers[want.VPC] = r
+	}
+	if err := h.program(ctx, r, want.Ruleset); err != nil {
+		return err
+	}
+	if !r.forwarding {
+		if err := h.cfg.Namespaces.EnableForwarding(ctx, r.ns); err != nil {
+			return err
+		}
+		r.forwarding = true
+	}
+	return nil
+}
+
+// program applies a ruleset to one router: an in-place update when the host knows what the
+// kernel holds, a replacement of the namespace's whole ruleset otherwise.
+func (h *Host) program(ctx context.Context, r *router, rs *dataplane.Ruleset) error {
+	kind, tx := "replace", ""
+	if r.last != nil {
+		upd, ok := rs.Update(r.last)
+		if ok && upd == "" {
+			return nil
+		}
+		if ok {
+			kind, tx = "update", upd
+		}
+	}
+	if tx == "" {
+		tx = rs.Replace()
+	}
+	start := time.Now()
+	err := h.cfg.Kernel.Apply(ctx, r.ns, tx)
+	h.m.applySeconds.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	if err != nil && kind == "update" {
+		// The kernel may not hold what we think: fall back to a full replacement.
+		h.cfg.Log.Warn("in-place update refused; replacing the whole table", "vpc", r.vpc, "error", err)
+		h.m.applies.WithLabelValues(kind, "error").Inc()
+		kind, tx = "replace", rs.Replace()
+		err = h.cfg.Kernel.Apply(ctx, r.ns, tx)
+	}
+	if err != nil {
+		r.failing++
+		h.m.applies.WithLabelValues(kind, "error").Inc()
+		r.last, r.known = nil, false // next time, replace the whole table
+		return err
+	}
+	h.m.applies.WithLabelValues(kind, "ok").Inc()
+	if r.failing > 0 {
+		h.cfg.Log.Info("enforcement caught up", "vpc", r.vpc, "after_failures", r.failing)
+	}
+	r.failing = 0
+	r.last = rs
+	// The generation right after our own transaction is the reference the resync compares
+	// against (a change slipped in between the two is taken for ours: a window of microseconds).
+	r.gen, err = h.cfg.Kernel.Generation(r.ns)
+	r.known = err == nil
+	h.cfg.Log.Debug("programmed router", "vpc", r.vpc, "kind", kind, "took", time.Since(start), "bytes", len(tx))
+	return nil
+}
+
+// repair compares every router's ruleset generation with the one the host's last transaction
+// left: a difference means someone changed the ruleset outside Stockade (a rule, or a table
+// of their own), so the host logs it and replaces the namespace's whole ruleset. It also turns
+// forwarding back on where someone turned it off.
+func (h *Host) repair(ctx context.Context) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, vpc := range sortedKeys(h.routers) {
+		r := h.routers[vpc]
+		if r.last != nil {
+			gen, err := h.cfg.Kernel.Generation(r.ns)
+			if err != nil || !r.known || gen != r.gen {
+				h.cfg.Log.Warn("the ruleset of a VPC router was changed outside Stockade; restoring it", "vpc", r.vpc, "namespace", r.ns)
+				h.m.drift.Inc()
+				rs := r.last
+				r.last = nil
+				if err := h.program(ctx, r, rs); err != nil {
+					h.cfg.Log.Error("restoring the ruleset failed; will retry", "vpc", r.vpc, "error", err)
+					h.wake()
+				}
+			}
+		}
+		if !r.forwarding {
+			continue
+		}
+		on, err := h.cfg.Namespaces.Forwarding(ctx, r.ns)
+		if err != nil {
+			h.cfg.Log.Error("cannot read a router's forwarding setting", "vpc", r.vpc, "error", err)
+			continue
+		}
+		if on {
+			continue
+		}
+		h.cfg.Log.Warn("forwarding was turned off in a VPC router outside Stockade; turning it back on", "vpc", r.vpc, "namespace", r.ns)
+		h.m.forwarding.Inc()
+		if err := h.cfg.Namespaces.EnableForwarding(ctx, r.ns); err != nil {
+			h.cfg.Log.Error("turning forwarding back on failed; will retry", "vpc", r.vpc, "error", err)
+		}
+	}
+}
+
+// pruneRouters removes the router of every VPC that d has no router for and that has no lab
+// instance left.
+func (h *Host) pruneRouters(ctx context.Context, d Desired) error {
+	used := map[string]bool{}
+	for _, in := range h.instances {
+		used[in.VpcID] = true
+	}
+	var errs []error
+	for _, vpc := range sortedKeys(h.routers) {
+		if _, ok := d.Routers[vpc]; ok || used[vpc] {
+			continue
+		}
+		errs = append(errs, h.cfg.Namespaces.Remove(ctx, h.routers[vpc].ns))
+		delete(h.routers, vpc)
+		h.cache.forget(vpc)
+	}
+	return errors.Join(errs...)
+}
