@@ -162,7 +162,19 @@ func Attach(ctx context.Context, router string, i Interface) error {
 		return fmt.Errorf("create link %s: %w", i.Link, err)
 	}
 
-	// Instance side.
+	if err := i.configure(ih); err != nil {
+		return err
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return i.route(router, rh)
+}
+
+// configure sets up the instance's end of the link (ih acts in its namespace): its addresses,
+// the link up, a default route to the subnet's gateway (and to Gateway6), and for a secondary
+// interface the rules that make what an address sends leave through its own interface.
+func (i Interface) configure(ih *netlink.Handle) error {
 	eth, err := ih.LinkByName(i.Device())
 	if err != nil {
 		return err
@@ -211,10 +223,13 @@ func Attach(ctx context.Context, router string, i Interface) error {
 		}
 	}
 
-	// Router side.
-	if err := ctx.Err(); err != nil {
-		return err
-	}
+	return nil
+}
+
+// route sets up the router's end of the link (rh acts in the router namespace): proxy ARP,
+// the gateway addresses, and a host route to each of the interface's addresses.
+func (i Interface) route(router string, rh *netlink.Handle) error {
+	gw := Gateway(i.Subnet)
 	link, err := rh.LinkByName(i.Link)
 	if err != nil {
 		return err
