@@ -20,12 +20,14 @@ const DefaultConsoleLimit = 1 << 20
 // truncated starts a console log whose earlier output was dropped to keep it under its limit.
 const truncated = "[stockade] earlier output truncated\n"
 
-// Console files: <instance>.log (what it printed) and <instance>.user-data (the script). They
-// live in the host's directory, opened through an os.Root so that a symlink planted there
+// Console files: <instance>.log (what it printed), <instance>.user-data (the script) and
+// <instance>.booted (the first boot happened: user data runs once, as on EC2, not again when a
+// restarted server rebuilds the instance's namespace). They live in the host's directory, opened through an os.Root so that a symlink planted there
 // cannot send a write, a read or a removal outside it; a console log must moreover be a
 // regular file (os.Root follows a symlink that stays inside the directory).
 func logName(instance string) string      { return instance + ".log" }
 func userDataName(instance string) string { return instance + ".user-data" }
+func bootedName(instance string) string   { return instance + ".booted" }
 
 // tailFile is a console log that never grows past limit bytes: when a write would take it
 // past, the file is rewritten as a marker and the most recent half of the limit. EC2 shows the
@@ -132,10 +134,10 @@ func writeNew(dir *os.Root, name string, data []byte, perm os.FileMode) error {
 	return errors.Join(err, f.Close())
 }
 
-// removeFiles removes an instance's console log and user data.
+// removeFiles removes an instance's console log, user data and first-boot mark.
 func removeFiles(dir *os.Root, instance string) error {
 	var errs []error
-	for _, name := range []string{logName(instance), userDataName(instance)} {
+	for _, name := range []string{logName(instance), userDataName(instance), bootedName(instance)} {
 		if err := dir.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
@@ -145,7 +147,7 @@ func removeFiles(dir *os.Root, instance string) error {
 
 // instanceOfFile is the instance a file of the directory belongs to, or "".
 func instanceOfFile(name string) string {
-	for _, ext := range []string{".log", ".user-data"} {
+	for _, ext := range []string{".log", ".user-data", ".booted"} {
 		if id, ok := strings.CutSuffix(name, ext); ok && strings.HasPrefix(id, "i-") {
 			return id
 		}

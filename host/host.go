@@ -236,7 +236,7 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 	// Only instances that come or go are sorted (for a stable order of work): with 1,000
 	// instances, sorting them all for every change cost a millisecond.
 	for _, id := range sortedKeysWhere(h.instances, func(id string) bool { _, ok := d.Instances[id]; return !ok }) {
-		errs = append(errs, h.remove(ctx, h.instances[id]))
+		errs = append(errs, h.remove(ctx, h.instances[id], true))
 	}
 	ready := map[string]bool{}
 	for _, vpc := range sortedKeys(d.Routers) {
@@ -317,7 +317,7 @@ func (h *Host) Close(ctx context.Context, keep bool) error {
 	}
 	var errs []error
 	for _, id := range sortedKeys(h.instances) {
-		errs = append(errs, h.remove(ctx, h.instances[id]))
+		errs = append(errs, h.remove(ctx, h.instances[id], false))
 	}
 	errs = append(errs, h.pruneRouters(ctx, Desired{}))
 	h.publish()

@@ -409,8 +409,10 @@ func TestInstancesDoNotWaitForReconcile(t *testing.T) {
 	}
 }
 
-// TestCloseRemovesEverything: Close without keep removes every namespace the host made and
-// the instances' files; with keep it leaves them.
+// TestCloseRemovesEverything: Close without keep removes every namespace the host made; with
+// keep it leaves them. Either way the instances' files stay (they are still running in the
+// store: their console output and first-boot mark outlive the restart; a terminate or the
+// next start's sweep removes them).
 func TestCloseRemovesEverything(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		e := newEnv(t, nil, nil)
@@ -425,7 +427,7 @@ func TestCloseRemovesEverything(t *testing.T) {
 			t.Fatal(err)
 		}
 		left, _ := os.ReadDir(e.dir)
-		if want := map[bool]int{false: 0, true: 2}[keep]; len(e.ns.Dump()) != want || len(left) != want/2 {
+		if want := map[bool]int{false: 0, true: 2}[keep]; len(e.ns.Dump()) != want || len(left) != 1 {
 			t.Errorf("keep=%v: left %v and %d files", keep, e.ns.Dump(), len(left))
 		}
 	}
@@ -479,5 +481,61 @@ func TestUserDataSmall(t *testing.T) {
 	poll(t, "user data finished", func() bool { out, _ = e.h.Console("i-1"); return bytes.Contains(out, []byte("finished")) })
 	if !bytes.Contains(out, []byte("hello from i-1\n[stockade] user data finished with status 0\n")) {
 		t.Errorf("console = %q", out)
+	}
+}
+
+// TestUserDataOnceAcrossRestarts: user data runs at the instance's first boot only. A server
+// that stops (removing the namespaces) and starts again rebuilds the instance without running
+// it again; the console output of the first boot is still there; terminating the instance
+// removes its files. The script also sees none of the server's environment.
+func TestUserDataOnceAcrossRestarts(t *testing.T) {
+	t.Setenv("STOCKADE_TEST_SECRET", "operator-only")
+	runs := filepath.Join(t.TempDir(), "runs")
+	e := newEnv(t, nil, nil)
+	script := "#!/bin/sh\necho boot >> " + runs + "\necho secret=${STOCKADE_TEST_SECRET:-none} id=$INSTANCE_ID\n"
+	e.src.launch(1, script)
+	if err := e.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	var out []byte
+	poll(t, "user data finished", func() bool { out, _ = e.h.Console("i-1"); return bytes.Contains(out, []byte("finished")) })
+	if !bytes.Contains(out, []byte("secret=none id=i-1\n")) {
+		t.Errorf("the script saw the server's environment, or not its instance ID: %q", out)
+	}
+	if err := e.h.Close(context.Background(), false); err != nil {
+		t.Fatal(err)
+	}
+	// The next start: a new host on the same directory and the same (still running) instance.
+	again, err := host.New(e.src, host.Config{Kernel: &dataplane.Fake{}, Namespaces: e.ns, Names: names, Dir: e.dir,
+		Log: slog.New(slog.NewTextHandler(e.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.ns.Dump(); len(got) != 2 {
+		t.Fatalf("after the restart the instance was not rebuilt: %v", got)
+	}
+	if c, _ := again.Console("i-1"); !bytes.Contains(c, []byte("secret=none id=i-1")) {
+		t.Errorf("the first boot's console output was lost in the restart: %q", c)
+	}
+	if err := again.Close(context.Background(), false); err != nil { // waits for any script
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(runs); string(b) != "boot\n" {
+		t.Errorf("user data ran %d times across a restart, want once", bytes.Count(b, []byte("boot")))
+	}
+	e.src.terminate(1)
+	third, err := host.New(e.src, host.Config{Kernel: &dataplane.Fake{}, Namespaces: e.ns, Names: names, Dir: e.dir,
+		Log: slog.New(slog.NewTextHandler(e.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := third.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if left, _ := os.ReadDir(e.dir); len(left) != 0 {
+		t.Errorf("files of an instance terminated while the server was down: %v", left)
 	}
 }

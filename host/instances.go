@@ -43,12 +43,16 @@ func (h *Host) add(ctx context.Context, in Instance) (isNew bool, err error) {
 	return !exists, nil
 }
 
-// remove takes an instance down: its namespace, processes, links and files.
-func (h *Host) remove(ctx context.Context, in Instance) error {
+// remove takes an instance down: its namespace, processes and links, and — when the instance
+// is gone (gone), not when the server shuts down with it still running — its files: the
+// console output and the first-boot mark outlive a restart, as an EC2 instance's do a reboot.
+func (h *Host) remove(ctx context.Context, in Instance, gone bool) error {
 	delete(h.instances, in.ID)
 	h.changed = true
 	err := h.cfg.Namespaces.Detach(ctx, in.Router, in.Namespace, in.Links...)
-	err = errors.Join(err, removeFiles(h.dir, in.ID))
+	if gone {
+		err = errors.Join(err, removeFiles(h.dir, in.ID))
+	}
 	if err != nil {
 		return fmt.Errorf("remove instance %s: %w", in.ID, err)
 	}
@@ -101,6 +105,15 @@ func (h *Host) userData(in Instance) {
 		return
 	}
 	log := h.cfg.Log.With("instance", in.ID)
+	if _, err := h.dir.Lstat(bootedName(in.ID)); err == nil {
+		// A restarted server rebuilt the namespace of an instance that booted before.
+		log.Info("user data ran at the instance's first boot; not running it again")
+		return
+	}
+	if err := writeNew(h.dir, bootedName(in.ID), nil, 0o600); err != nil {
+		log.Error("first-boot mark", "error", err)
+		return
+	}
 	if err := writeNew(h.dir, userDataName(in.ID), in.UserData, 0o700); err != nil {
 		log.Error("user data", "error", err)
 		return
@@ -119,7 +132,10 @@ func (h *Host) userData(in Instance) {
 	// namespace, not with a context.
 	cmd := h.cfg.Namespaces.Command(context.Background(), in.Namespace, argv...)
 	cmd.Dir = "/"
-	cmd.Env = append(os.Environ(), "INSTANCE_ID="+in.ID)
+	// The server's environment (the operator's variables, paths into the data directory) is
+	// not the instance's: the script gets a plain one.
+	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+		"HOME=/root", "INSTANCE_ID=" + in.ID}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	// The output goes through a pipe that this process drains into the bounded log: a script
 	// printing without end fills no disk. Processes the script leaves in the background keep
