@@ -87,6 +87,10 @@ type Config struct {
 	// ConsoleLimit is the most a console log keeps on disk (its most recent output); 0 means
 	// DefaultConsoleLimit.
 	ConsoleLimit int64
+	// Sandbox, when set, is how user data runs: in a bubblewrap sandbox inside the instance's
+	// network namespace (sandbox.go). Nil runs it directly in the namespace, as the server's
+	// user: for tests with a fake namespace only.
+	Sandbox *Sandbox
 	// Resync is how often each router's ruleset generation and forwarding are checked for
 	// changes made by someone else; 0 means 10 s.
 	Resync time.Duration

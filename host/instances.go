@@ -123,17 +123,47 @@ func (h *Host) userData(in Instance) {
 		log.Error("console log", "error", err)
 		return
 	}
-	script := h.cfg.Dir + "/" + userDataName(in.ID)
-	argv := []string{"/bin/sh", script}
-	if strings.HasPrefix(string(in.UserData), "#!") {
-		argv = []string{script}
+	if h.cfg.Sandbox == nil {
+		h.startUserData(in, console, interpreter(in.UserData, h.cfg.Dir+"/"+userDataName(in.ID)), nil)
+		return
 	}
+	f, err := h.dir.Open(userDataName(in.ID))
+	if err != nil {
+		log.Error("user data", "error", err)
+		console.Close()
+		return
+	}
+	defer f.Close()
+	argv, files, err := h.cfg.Sandbox.argv(in, f, interpreter(in.UserData, userDataPath)...)
+	if err != nil {
+		log.Error("sandbox", "error", err)
+		console.Close()
+		return
+	}
+	defer closeAll(files[1:]) // the child has its own copies once started
+	h.startUserData(in, console, argv, files)
+}
+
+// interpreter is the command line that runs a user data script at path: the script itself
+// when it names its interpreter ("#!"), /bin/sh otherwise.
+func interpreter(userData []byte, path string) []string {
+	if strings.HasPrefix(string(userData), "#!") {
+		return []string{path}
+	}
+	return []string{"/bin/sh", path}
+}
+
+// startUserData starts argv in the instance's namespace, in the background, with its output
+// going to the console log, and files open from descriptor 3 on.
+func (h *Host) startUserData(in Instance, console io.WriteCloser, argv []string, files []*os.File) {
+	log := h.cfg.Log.With("instance", in.ID)
 	// The script outlives this reconcile (and, with --keep-lab, the server): it ends with its
 	// namespace, not with a context.
 	cmd := h.cfg.Namespaces.Command(context.Background(), in.Namespace, argv...)
 	cmd.Dir = "/"
+	cmd.ExtraFiles = files
 	// The server's environment (the operator's variables, paths into the data directory) is
-	// not the instance's: the script gets a plain one.
+	// not the instance's: the script gets a plain one (the sandbox sets its own as well).
 	cmd.Env = []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
 		"HOME=/root", "INSTANCE_ID=" + in.ID}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}

@@ -228,7 +228,8 @@ func Unavailable() string {
 	if os.Geteuid() != 0 {
 		return "needs root to create network namespaces and nftables tables (CI runs as root)"
 	}
-	for bin, pkg := range map[string]string{"nft": "nftables", "nsenter": "util-linux"} {
+	// bwrap and setpriv: lab instances run their user data in a sandbox (host.Sandbox).
+	for bin, pkg := range map[string]string{"nft": "nftables", "nsenter": "util-linux", "bwrap": "bubblewrap", "setpriv": "util-linux"} {
 		if _, err := exec.LookPath(bin); err != nil {
 			return fmt.Sprintf("the %s binary is missing (apt-get install %s)", bin, pkg)
 		}

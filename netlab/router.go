@@ -175,6 +175,15 @@ func Attach(ctx context.Context, router string, i Interface) error {
 // the link up, a default route to the subnet's gateway (and to Gateway6), and for a secondary
 // interface the rules that make what an address sends leave through its own interface.
 func (i Interface) configure(ih *netlink.Handle) error {
+	// What runs in an instance is root only inside its own user namespace (host.Sandbox), with
+	// no capability over the network namespace: let it bind ports below 1024 and ping, as root
+	// on an EC2 instance can.
+	if err := Sysctl(i.Namespace, "ipv4.ip_unprivileged_port_start", "0"); err != nil {
+		return err
+	}
+	if err := Sysctl(i.Namespace, "ipv4.ping_group_range", "0 2147483647"); err != nil {
+		return err
+	}
 	eth, err := ih.LinkByName(i.Device())
 	if err != nil {
 		return err

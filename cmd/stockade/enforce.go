@@ -55,8 +55,12 @@ func startEnforcement(ctx context.Context, cfg serverConfig, svc *control.Servic
 	if err := k.Check(ctx); err != nil {
 		return nil, fmt.Errorf("cannot enforce security groups on this host: %w (or start with --enforce=false)", err)
 	}
+	sandbox := host.DefaultSandbox
+	if err := sandbox.Check(); err != nil {
+		return nil, fmt.Errorf("cannot run lab instances on this host: %w (or start with --enforce=false)", err)
+	}
 	h, err := host.New(svc, host.Config{Kernel: k, Namespaces: netlab.Host{}, Names: netlab.Names{Prefix: cfg.LabPrefix},
-		Dir: filepath.Join(cfg.DataDir, "lab"), Resync: cfg.Resync, Log: log, Registerer: reg})
+		Dir: filepath.Join(cfg.DataDir, "lab"), Sandbox: &sandbox, Resync: cfg.Resync, Log: log, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}
