@@ -2,14 +2,19 @@ package e2e
 
 import (
 	"fmt"
+	"hash/crc32"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+
+	"github.com/stockade/stockade/host"
 )
 
 // TestUserDataIsSandboxed runs the attacks of the security review of 2026-12 (§1) as a
@@ -85,4 +90,144 @@ func between(s, from, to string) string {
 	}
 	v, _, _ := strings.Cut(rest, to)
 	return v
+}
+
+// TestUserDataSandboxLimits runs the security review's exhaustion attacks (rows 1.13 and 1.14) as
+// user data: a fork bomb stops at its instance type's process limit, a memory hog is killed
+// at its type's memory while the server keeps answering, and terminating the instances leaves
+// none of their processes, detached ones included.
+func TestUserDataSandboxLimits(t *testing.T) {
+	e := newLabEnv(t)
+	cg, err := host.DetectCgroups("/sys/fs/cgroup")
+	if err != nil {
+		t.Skipf("cgroups: %v", err)
+	}
+	vpc, def := e.vpc("10.41.0.0/16")
+	sn := e.subnet(vpc, "10.41.1.0/24")
+	hostBefore := processCount()
+	// A t2.nano: 1 vCPU, so 512 processes. Each sleep outlives the script, in a session of
+	// its own (setsid), as a detached daemon would.
+	bomb := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{def},
+		InstanceType: types.InstanceTypeT2Nano, UserData: aws.String(b64(`#!/bin/sh
+i=0
+while [ $i -lt 3000 ]; do setsid sleep 30 & i=$((i+1)); done
+echo "bomb done $i"
+`))})
+	bombNS := e.prefix + "-" + bomb.ID
+	t.Cleanup(func() { _ = cg.Remove(bombNS) }) // if the test fails before the server removes it
+	// A t3.nano: 512 MiB. It tries to fill 2 GiB, 64 MiB at a time.
+	hog := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{def},
+		InstanceType: types.InstanceTypeT3Nano, UserData: aws.String(b64(`#!/bin/sh
+python3 -c '
+l = []
+for i in range(32):
+    l.append(b"x" * (64 << 20))
+print("hog allocated 2 GiB", flush=True)
+'
+echo "hog status $?"
+`))})
+	hogNS := e.prefix + "-" + hog.ID
+	t.Cleanup(func() { _ = cg.Remove(hogNS) })
+
+	bombOut, hogOut := e.console(bomb, "finished", 30*time.Second), e.console(hog, "finished", 30*time.Second)
+	// The bomb's shell cannot fork once the limit is reached (dash gives up then): its
+	// sleeps are what it managed to start.
+	inGroup := groupProcs(t, cg.Dirs(bombNS)[len(cg.Dirs(bombNS))-1])
+	byUID := uidProcs(200000 + crc32.ChecksumIEEE([]byte(bomb.ID))%65536)
+	hostAfter := processCount()
+	t.Logf("fork bomb: %d processes in its cgroup, %d of its sandbox user on the host; host processes %d → %d\n%s",
+		inGroup, byUID, hostBefore, hostAfter, lastLines(bombOut, 3))
+	if inGroup > 512 || byUID > 512 || inGroup < 100 {
+		t.Errorf("fork bomb on a t2.nano: %d processes in its cgroup, %d of its user; want at most 512 (and the bomb to have run)", inGroup, byUID)
+	}
+	if byUID > inGroup {
+		t.Errorf("%d processes of the sandbox user, only %d in its cgroup: some escaped it", byUID, inGroup)
+	}
+	if hostAfter-hostBefore > 600 {
+		t.Errorf("the host's process count grew by %d", hostAfter-hostBefore)
+	}
+	t.Logf("memory hog:\n%s", lastLines(hogOut, 3))
+	if strings.Contains(hogOut, "hog allocated") || !strings.Contains(hogOut, "hog status 137") {
+		t.Errorf("a t3.nano allocated 2 GiB, or the hog was not killed (status 137):\n%s", hogOut)
+	}
+	// The server still answers.
+	must[*ec2.DescribeVpcsOutput](t)(e.c.DescribeVpcs(ctx(t), &ec2.DescribeVpcsInput{}))
+
+	must[*ec2.TerminateInstancesOutput](t)(e.c.TerminateInstances(ctx(t), &ec2.TerminateInstancesInput{InstanceIds: []string{bomb.ID, hog.ID}}))
+	e.enforced()
+	for _, d := range append(cg.Dirs(bombNS), cg.Dirs(hogNS)...) {
+		if _, err := os.Stat(d); err == nil {
+			t.Errorf("cgroup %s is still there after TerminateInstances", d)
+		}
+	}
+	// A killed process stays a zombie until its parent (the server, for the sandbox's first
+	// process) collects it: moments, not a leak.
+	uid := 200000 + crc32.ChecksumIEEE([]byte(bomb.ID))%65536
+	n := uidProcs(uid)
+	for deadline := time.Now().Add(5 * time.Second); n != 0 && time.Now().Before(deadline); n = uidProcs(uid) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n != 0 {
+		t.Errorf("%d processes of the terminated instance's sandbox user are left", n)
+	}
+}
+
+// console waits (up to d) for want in an instance's console output and returns it.
+func (e *labEnv) console(in instance, want string, d time.Duration) string {
+	e.t.Helper()
+	var out string
+	for deadline := time.Now().Add(d); time.Now().Before(deadline) && !strings.Contains(out, want); {
+		co := must[*ec2.GetConsoleOutputOutput](e.t)(e.c.GetConsoleOutput(ctx(e.t), &ec2.GetConsoleOutputInput{InstanceId: aws.String(in.ID)}))
+		out = unb64(e.t, aws.ToString(co.Output))
+		time.Sleep(100 * time.Millisecond) // the script runs in the background; bounded by the deadline
+	}
+	if !strings.Contains(out, want) {
+		e.t.Fatalf("no %q in %s's console output after %v:\n%s\nserver log:\n%s", want, in.ID, d, out, e.s.stderr.String())
+	}
+	return out
+}
+
+// groupProcs counts the processes in a cgroup.
+func groupProcs(t *testing.T, dir string) int {
+	b, err := os.ReadFile(filepath.Join(dir, "cgroup.procs"))
+	if err != nil {
+		t.Fatalf("the instance's cgroup: %v", err)
+	}
+	return len(strings.Fields(string(b)))
+}
+
+// processCount is how many processes the host has.
+func processCount() int {
+	ents, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err == nil {
+			n++
+		}
+	}
+	return n
+}
+
+// uidProcs counts the host's processes whose real user is uid.
+func uidProcs(uid uint32) int {
+	ents, _ := os.ReadDir("/proc")
+	n := 0
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue // gone
+		}
+		if f := strings.Fields(between(string(b), "\nUid:", "\n")); len(f) > 0 && f[0] == strconv.FormatUint(uint64(uid), 10) {
+			n++
+		}
+	}
+	return n
+}
+
+func lastLines(s string, n int) string {
+	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(ls[max(0, len(ls)-n):], "\n")
 }

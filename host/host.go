@@ -17,7 +17,9 @@
 // Every running instance is a lab instance: a network namespace joined to its VPC's router
 // with its interfaces' addresses and routes. At launch its user data runs inside the namespace
 // as a shell script, as cloud-init would run it, and what it prints is the instance's console
-// output (bounded on disk; EC2's last 64 KiB is what Console returns). Terminating the instance
+// output (bounded on disk; EC2's last 64 KiB is what Console returns). The script and all it
+// starts are held in cgroups of the instance's own, limited by its type (memory, CPU,
+// processes: limits.go, cgroup.go). Terminating the instance kills every process in them,
 // removes the namespace, every process in it and its files. On shutdown the host removes
 // everything it made unless told to keep it; a later start adopts what it finds and removes
 // what belongs to no running instance.

@@ -49,7 +49,10 @@ func (h *Host) add(ctx context.Context, in Instance) (isNew bool, err error) {
 func (h *Host) remove(ctx context.Context, in Instance, gone bool) error {
 	delete(h.instances, in.ID)
 	h.changed = true
-	err := h.cfg.Namespaces.Detach(ctx, in.Router, in.Namespace, in.Links...)
+	// Every process of the instance goes first, wherever it is (detached, in a session of its
+	// own): its cgroups hold them all.
+	err := h.removeCgroups(in.Namespace)
+	err = errors.Join(err, h.cfg.Namespaces.Detach(ctx, in.Router, in.Namespace, in.Links...))
 	if gone {
 		err = errors.Join(err, removeFiles(h.dir, in.ID))
 	}
@@ -82,6 +85,15 @@ func (h *Host) sweep(ctx context.Context, d Desired) error {
 		rest := strings.TrimPrefix(ns, prefix)
 		if (strings.HasPrefix(rest, "i-") || strings.HasPrefix(rest, "vpc-")) && !wanted[ns] {
 			errs = append(errs, h.cfg.Namespaces.Remove(ctx, ns))
+		}
+	}
+	if cg := h.cgroups(); cg != nil {
+		groups, err := cg.List(prefix + "i-")
+		errs = append(errs, err)
+		for _, g := range groups {
+			if !wanted[g] {
+				errs = append(errs, cg.Remove(g))
+			}
 		}
 	}
 	ents, err := fs.ReadDir(h.dir.FS(), ".")
@@ -141,7 +153,38 @@ func (h *Host) userData(in Instance) {
 		return
 	}
 	defer closeAll(files[1:]) // the child has its own copies once started
+	if cg := h.cgroups(); cg != nil {
+		// Without its limits the script does not run: a tenant's fork bomb or memory hog
+		// would take the host down.
+		l := LimitsOf(in.InstanceType)
+		dirs, err := cg.Create(in.Namespace, l)
+		if err != nil {
+			log.Error("instance cgroups", "error", err)
+			fmt.Fprintf(console, "[stockade] user data not run: %v\n", err)
+			console.Close()
+			return
+		}
+		log.Info("instance limits", "type", in.InstanceType, "memory_mib", l.MemoryMiB, "vcpus", l.VCPUs, "processes", l.Processes)
+		argv = cgroupArgv(dirs, argv)
+	}
 	h.startUserData(in, console, argv, files)
+}
+
+// cgroups are the instances' cgroups, or nil when the host runs without limits.
+func (h *Host) cgroups() *Cgroups {
+	if h.cfg.Sandbox == nil {
+		return nil
+	}
+	return h.cfg.Sandbox.Cgroups
+}
+
+// removeCgroups kills every process of the instance whose namespace is ns and removes its
+// cgroups.
+func (h *Host) removeCgroups(ns string) error {
+	if cg := h.cgroups(); cg != nil {
+		return cg.Remove(ns)
+	}
+	return nil
 }
 
 // interpreter is the command line that runs a user data script at path: the script itself

@@ -29,11 +29,12 @@ type Router struct {
 }
 
 // Instance is one lab instance: what `stockade lab list` shows, the interfaces to wire (the
-// primary first) and the user data to run at its launch.
+// primary first), the user data to run at its launch and its type (which sets its limits).
 type Instance struct {
 	netmap.LabInstance
-	Interfaces []netlab.Interface
-	UserData   []byte
+	Interfaces   []netlab.Interface
+	UserData     []byte
+	InstanceType string
 }
 
 // Cache is what Plan keeps between revisions so that a change costs what it touches, not
@@ -181,7 +182,7 @@ func planInstance(n netmap.Network, in *model.Instance, enis map[string]*model.N
 	for _, i := range ifaces {
 		li.Links = append(li.Links, i.Link)
 	}
-	return Instance{LabInstance: li, Interfaces: ifaces, UserData: in.UserData}
+	return Instance{LabInstance: li, Interfaces: ifaces, UserData: in.UserData, InstanceType: in.InstanceType}
 }
 
 // iface is how an interface of an instance is wired in its namespace.

@@ -37,7 +37,7 @@ func TestPlan(t *testing.T) {
 		Snapshot: netmap.Snapshot{VPCs: []*model.VPC{vpc1, vpc2}, Subnets: []*model.Subnet{sn1, sn2},
 			ENIs: []*model.NetworkInterface{e1, e1b, eGone, e2, e3}},
 		Instances: []*model.Instance{
-			{ID: "i-1", VpcID: "vpc-1", State: model.StateRunning, InterfaceIDs: []string{"eni-1", "eni-1b", "eni-x"}, UserData: []byte("echo hi")},
+			{ID: "i-1", VpcID: "vpc-1", State: model.StateRunning, InterfaceIDs: []string{"eni-1", "eni-1b", "eni-x"}, UserData: []byte("echo hi"), InstanceType: "t3.nano"},
 			{ID: "i-2", VpcID: "vpc-1", State: model.StateRunning, InterfaceIDs: []string{"eni-2"}}, // primary's subnet missing
 			{ID: "i-3", VpcID: "vpc-1", State: model.StateStopped, InterfaceIDs: []string{"eni-3"}},
 			{ID: "i-4", VpcID: "vpc-2", State: model.StateRunning}, // no interface
@@ -52,7 +52,8 @@ func TestPlan(t *testing.T) {
 				Secondary: []netip.Addr{a("10.0.1.5")}, IPv6: []netip.Addr{a("2001:db8::4")}},
 			{Namespace: "p-i-1", Link: names.Link("eni-1b"), MAC: "02:00:00:00:00:01", Addr: a("10.0.2.4"), Subnet: p("10.0.2.0/24"), DeviceIndex: 1},
 		},
-		UserData: []byte("echo hi"),
+		UserData:     []byte("echo hi"),
+		InstanceType: "t3.nano", // sets its limits
 	}
 	for _, tc := range []struct {
 		name string

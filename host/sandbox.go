@@ -25,11 +25,16 @@ import (
 //   - its own PID, IPC, UTS (hostname ip-10-0-1-4, as EC2 names it) and cgroup namespaces;
 //   - a plain environment.
 //
-// Memory, CPU and process limits and the images of issue 11 are not here yet.
+// The sandbox runs in cgroups of the instance's own (Cgroups) that limit its memory, CPU and
+// processes by instance type; the images of issue 11 are not here yet.
 type Sandbox struct {
 	// UIDBase is the first host user (and group) ID that root in a sandbox maps to; each
 	// instance gets UIDBase + a number below 65,536 derived from its ID.
 	UIDBase uint32
+	// Cgroups, when set, holds each instance's processes in groups of its own, limited by
+	// its type and killed as a whole at its termination. Nil runs without limits: for tests
+	// with a fake namespace only.
+	Cgroups *Cgroups
 }
 
 // DefaultSandbox maps sandboxes into the host IDs from 200,000 on, above the ranges Debian

@@ -59,6 +59,11 @@ func startEnforcement(ctx context.Context, cfg serverConfig, svc *control.Servic
 	if err := sandbox.Check(); err != nil {
 		return nil, fmt.Errorf("cannot run lab instances on this host: %w (or start with --enforce=false)", err)
 	}
+	cg, err := host.DetectCgroups("/sys/fs/cgroup")
+	if err != nil {
+		return nil, fmt.Errorf("cannot limit lab instances on this host: %w (or start with --enforce=false)", err)
+	}
+	sandbox.Cgroups = cg
 	h, err := host.New(svc, host.Config{Kernel: k, Namespaces: netlab.Host{}, Names: netlab.Names{Prefix: cfg.LabPrefix},
 		Dir: filepath.Join(cfg.DataDir, "lab"), Sandbox: &sandbox, Resync: cfg.Resync, Log: log, Registerer: reg})
 	if err != nil {
