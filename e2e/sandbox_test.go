@@ -150,6 +150,27 @@ echo "hog status $?"
 	if strings.Contains(hogOut, "hog allocated") || !strings.Contains(hogOut, "hog status 137") {
 		t.Errorf("a t3.nano allocated 2 GiB, or the hog was not killed (status 137):\n%s", hogOut)
 	}
+	// The limits the kernel holds are the types' (t3.nano: 512 MiB, 2 vCPUs, 1,024 processes).
+	if !cg.V2 {
+		for file, want := range map[string]string{
+			"memory/stockade/" + hogNS + "/memory.limit_in_bytes": "536870912",
+			"pids/stockade/" + hogNS + "/pids.max":                "1024",
+			"cpu/stockade/" + hogNS + "/cpu.cfs_quota_us":         "200000",
+			"pids/stockade/" + bombNS + "/pids.max":               "512",
+		} {
+			if b, err := os.ReadFile(filepath.Join(cg.Root, file)); err != nil || strings.TrimSpace(string(b)) != want {
+				t.Errorf("%s = %q, %v; want %s", file, b, err, want)
+			}
+		}
+	}
+	// And the hog was killed by its group's limit, not by the host running out.
+	if !cg.V2 {
+		b, _ := os.ReadFile(filepath.Join(cg.Root, "memory/stockade", hogNS, "memory.oom_control"))
+		t.Logf("hog's memory.oom_control: %q", b)
+		if n := between(string(b), "oom_kill ", "\n"); n != "" && n == "0" {
+			t.Errorf("no OOM kill in the hog's group: %q", b)
+		}
+	}
 	// The server still answers.
 	must[*ec2.DescribeVpcsOutput](t)(e.c.DescribeVpcs(ctx(t), &ec2.DescribeVpcsInput{}))
 

@@ -184,8 +184,12 @@ func (c *Cgroups) Remove(ns string) error {
 // killGroup kills every process in the group at d: with cgroup.kill where the kernel has it
 // (v2, Linux 5.14), otherwise one by one from cgroup.procs.
 func killGroup(d string) {
-	if err := os.WriteFile(filepath.Join(d, "cgroup.kill"), []byte("1"), 0); err == nil {
-		return
+	if f, err := os.OpenFile(filepath.Join(d, "cgroup.kill"), os.O_WRONLY, 0); err == nil {
+		_, werr := f.WriteString("1")
+		f.Close()
+		if werr == nil {
+			return
+		}
 	}
 	b, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
 	if err != nil {

@@ -539,3 +539,51 @@ func TestUserDataOnceAcrossRestarts(t *testing.T) {
 		t.Errorf("files of an instance terminated while the server was down: %v", left)
 	}
 }
+
+// TestCgroupsSweptAndRemoved: a start removes the cgroups of instances no longer running (and
+// leaves a running one's and another server's), and a termination removes the instance's.
+func TestCgroupsSweptAndRemoved(t *testing.T) {
+	root := t.TempDir()
+	var groups []string
+	for _, g := range []string{"memory/stockade/t-i-1", "pids/stockade/t-i-1", "cpu/stockade/t-i-1",
+		"memory/stockade/t-i-9", "pids/stockade/t-i-9", "pids/stockade/other-i-3"} {
+		// Empty directories: rmdir works on them as on a real group whose processes are gone.
+		if err := os.MkdirAll(filepath.Join(root, g), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		groups = append(groups, g)
+	}
+	left := func() []string {
+		var out []string
+		for _, g := range groups {
+			if _, err := os.Stat(filepath.Join(root, g)); err == nil {
+				out = append(out, g)
+			}
+		}
+		return out
+	}
+	ns := &nsfake.Fake{}
+	ns.Add("t-vpc-1", true)
+	ns.Add("t-i-1", false) // running, adopted
+	src := newSource()
+	h, err := host.New(src, host.Config{Kernel: &dataplane.Fake{}, Namespaces: ns, Names: names, Dir: t.TempDir(),
+		Sandbox: &host.Sandbox{UIDBase: 200000, Cgroups: &host.Cgroups{Root: root}}, Log: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.launch(1, "")
+	if err := h.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"memory/stockade/t-i-1", "pids/stockade/t-i-1", "cpu/stockade/t-i-1", "pids/stockade/other-i-3"}
+	if diff := cmp.Diff(want, left()); diff != "" {
+		t.Errorf("cgroups after the start (-want +got):\n%s", diff)
+	}
+	src.terminate(1)
+	if err := h.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"pids/stockade/other-i-3"}, left()); diff != "" {
+		t.Errorf("cgroups after the termination (-want +got):\n%s", diff)
+	}
+}
