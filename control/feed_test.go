@@ -39,7 +39,10 @@ func fresh(s *Service) netmap.Network {
 	tn := s.tenants[alice]
 	tn.mu.RLock()
 	defer tn.mu.RUnlock()
-	return netmap.Network{Tenant: alice, Snapshot: tn.snapshot(), Instances: sorted(tn.instances, func(x *model.Instance) string { return x.ID })}
+	v := View{tn}
+	return netmap.Network{Tenant: alice, Snapshot: netmap.Snapshot{VPCs: v.VPCs(), Subnets: v.Subnets(), ENIs: v.ENIs(),
+		Groups: v.Groups(), PrefixLists: v.PrefixLists(), NACLs: v.NACLs()},
+		Instances: sorted(tn.instances, func(x *model.Instance) string { return x.ID })}
 }
 
 // TestFeedCacheMatchesFresh: after every kind of change — a new object, a replaced one (a

@@ -8,30 +8,32 @@ import (
 	"github.com/stockade/stockade/netmap"
 )
 
-// snapshot is the tenant's network as the policy engine sees it.
+// snapshot is the tenant's network as the policy engine, the analyser, the admin API and the
+// host feed see it. The caller holds tn.mu (read or write).
+//
+// The host feed (Networks) asks for it after every revision, and sorting every map each time
+// was most of the feed's cost at 1,000 interfaces, although a write changes one or two kinds:
+// each kind's sorted copy is kept until its map changes (tenant.versions), and only the changed
+// kinds are sorted again.
 func (tn *tenant) snapshot() netmap.Snapshot {
-	v := View{tn}
-	return netmap.Snapshot{VPCs: v.VPCs(), Subnets: v.Subnets(), ENIs: v.ENIs(), Groups: v.Groups(),
-		PrefixLists: v.PrefixLists(), NACLs: v.NACLs()}
-}
-
-// Snapshot is the tenant's network for the policy engine and the analyser.
-func (v View) Snapshot() netmap.Snapshot { return v.tn.snapshot() }
-
-// network is the tenant's network and instances for the host feed (Networks), which asks for
-// it after every revision. Sorting every map each time was most of the feed's cost at 1,000
-// interfaces, although a write changes one or two kinds: each kind's sorted copy is kept until
-// its map changes (tenant.versions), and only the changed kinds are sorted again. The caller
-// holds tn.mu (read or write).
-func (tn *tenant) network() netmap.Network {
-	return netmap.Network{Tenant: tn.key, Snapshot: netmap.Snapshot{
+	return netmap.Snapshot{
 		VPCs:        sortedOf(tn, kindVPC, tn.vpcs, func(x *model.VPC) string { return x.ID }),
 		Subnets:     sortedOf(tn, kindSubnet, tn.subnets, func(x *model.Subnet) string { return x.ID }),
 		ENIs:        sortedOf(tn, kindENI, tn.enis, func(x *model.NetworkInterface) string { return x.ID }),
 		Groups:      sortedOf(tn, kindGroup, tn.groups, func(x *model.Group) string { return x.ID }),
 		PrefixLists: sortedOf(tn, kindPrefixList, tn.prefixLists, func(x *model.PrefixList) string { return x.ID }),
 		NACLs:       sortedOf(tn, kindNACL, tn.nacls, func(x *model.NACL) string { return x.ID }),
-	}, Instances: sortedOf(tn, kindInstance, tn.instances, func(x *model.Instance) string { return x.ID })}
+	}
+}
+
+// Snapshot is the tenant's network for the policy engine and the analyser.
+func (v View) Snapshot() netmap.Snapshot { return v.tn.snapshot() }
+
+// network is the tenant's network and instances (terminated ones too, until purged) for the
+// host feed.
+func (tn *tenant) network() netmap.Network {
+	return netmap.Network{Tenant: tn.key, Snapshot: tn.snapshot(),
+		Instances: sortedOf(tn, kindInstance, tn.instances, func(x *model.Instance) string { return x.ID })}
 }
 
 // sortedCache holds, per record kind, a sorted copy of the tenant's map and the kind's version
