@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"golang.org/x/sys/unix"
 
 	"github.com/stockade/stockade/host"
 )
@@ -44,12 +45,21 @@ try 1.7b ls /run/netns
 try 1.9 kill -0 %[2]d
 try 1.10 sh -c 'echo x > %[3]s'
 try 1.10b sh -c 'echo x > /usr/sandboxprobe'
-try 1.10c mount -t tmpfs none /mnt
+mkdir -p /tmp/mnt; try 1.10c mount -t tmpfs none /tmp/mnt
 try 1.11 ls %[1]s/admin.sock
+# Beyond the review: each must fail with EPERM (a refusal), not some other error.
+eperm() { row=$1; shift; e=$(python3 -c "import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); l.syscall(*[int(a) for a in sys.argv[1:]]); print(ctypes.get_errno())" "$@"); if [ "$e" = 1 ]; then echo "$row denied"; else echo "$row allowed errno=$e"; fi; }
+eperm 2.1-module %[4]d -1 0 0
+eperm 2.2-ptrace %[5]d 16 1 0 0
+try 2.3-proc-sys sh -c 'echo 1 > /proc/sys/net/ipv4/ip_forward'
+try 2.4-raw-socket python3 -c 'import socket; socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)'
+try 2.5-address ip addr add 10.40.1.99/24 dev eth0
+try 2.6-userns unshare -U true
+try 2.7-keyring python3 -c 'import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); sys.exit(l.syscall(%[6]d, b"user", b"k", b"v", 1, -3) < 0)'
 echo "host $(hostname)"
 python3 -m http.server 80 >/dev/null 2>&1 &
 echo "sandbox done"
-`, dd, pid, probe)
+`, dd, pid, probe, unix.SYS_FINIT_MODULE, unix.SYS_PTRACE, unix.SYS_ADD_KEY)
 	in := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{def},
 		UserData: aws.String(b64(script))})
 	var out string
@@ -63,9 +73,13 @@ echo "sandbox done"
 		t.Fatalf("user data did not run to its end:\n%s\nserver log:\n%s", out, e.s.stderr.String())
 	}
 	for _, want := range []string{
-		"1.1 0 CapEff:0000000000000000", // root inside, no capability
+		// Root inside, with Docker's default capabilities over its own namespaces only: no
+		// CAP_SYS_ADMIN (mounts), CAP_NET_ADMIN or CAP_NET_RAW, none over the host.
+		"1.1 0 CapEff:00000000a80405fb",
 		"1.2 denied", "1.2b denied", "1.3 canary=0", "1.5 denied", "1.7 denied", "1.7b denied",
 		"1.9 denied", "1.10 denied", "1.10b denied", "1.10c denied", "1.11 denied",
+		"2.1-module denied", "2.2-ptrace denied", "2.3-proc-sys denied", "2.4-raw-socket denied",
+		"2.5-address denied", "2.6-userns denied", "2.7-keyring denied",
 		"host ip-" + strings.ReplaceAll(in.IP.String(), ".", "-"),
 	} {
 		if !strings.Contains(out, want+"\n") {

@@ -232,12 +232,18 @@ func validGroup(ns string) error {
 	return nil
 }
 
-// cgroupArgv is argv run in the groups dirs: a shell moves itself into each group and only
-// then execs argv, so nothing of the tenant ever runs outside them (exit status 125 when it
-// cannot).
-func cgroupArgv(dirs []string, argv []string) []string {
-	const script = `while [ "$1" != -- ]; do echo $$ > "$1/cgroup.procs" || exit 125; shift; done; shift; exec "$@"`
-	out := append([]string{"/bin/sh", "-c", script, "sh"}, dirs...)
-	out = append(out, "--")
-	return append(out, argv...)
+// Place makes the instance's groups with the limits l (as Create) and moves the process pid
+// into them. The process must not have started anything yet: its children stay where they
+// are.
+func (c *Cgroups) Place(ns string, l Limits, pid int) error {
+	dirs, err := c.Create(ns, l)
+	if err != nil {
+		return err
+	}
+	for _, d := range dirs {
+		if err := os.WriteFile(filepath.Join(d, "cgroup.procs"), []byte(strconv.Itoa(pid)), 0); err != nil {
+			return errors.Join(fmt.Errorf("join %s: %w", d, err), c.Remove(ns))
+		}
+	}
+	return nil
 }

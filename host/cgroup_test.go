@@ -2,7 +2,6 @@ package host
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -181,38 +180,28 @@ func TestCgroupsList(t *testing.T) {
 	}
 }
 
-// TestCgroupArgv runs the wrapper: the process writes its own PID into every group before it
-// execs the command (the PID the command has), and a group it cannot join stops it with 125.
-func TestCgroupArgv(t *testing.T) {
-	root := t.TempDir()
-	dirs := []string{filepath.Join(root, "a b"), filepath.Join(root, "c")}
-	for _, d := range dirs {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	argv := cgroupArgv(dirs, []string{"/bin/sh", "-c", `echo "$$ $1"`, "sh", "-- arg"})
-	out, err := exec.Command(argv[0], argv[1:]...).Output()
-	if err != nil {
+// TestCgroupsPlace: the process joins every group of the instance, which has its limits; a
+// group it cannot join is an error and leaves no group behind.
+func TestCgroupsPlace(t *testing.T) {
+	root := fakeCgroupFS(t, "memory/cgroup.procs", "pids/cgroup.procs", "cpu/cgroup.procs")
+	c := &Cgroups{Root: root}
+	if err := c.Place("lab-i-0123", LimitsOf("t3.nano"), 4242); err != nil {
 		t.Fatal(err)
 	}
-	pid, arg, _ := strings.Cut(strings.TrimSpace(string(out)), " ")
-	if arg != "-- arg" {
-		t.Errorf("the command got %q, want %q", arg, "-- arg")
-	}
-	for _, d := range dirs {
-		b, err := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-		if err != nil || strings.TrimSpace(string(b)) != pid {
-			t.Errorf("%s/cgroup.procs = %q, %v; want the command's PID %s", d, b, err, pid)
+	tree := readTree(t, root)
+	for _, ctl := range []string{"memory", "pids", "cpu"} {
+		if got := tree[ctl+"/stockade/lab-i-0123/cgroup.procs"]; got != "4242" {
+			t.Errorf("%s: cgroup.procs = %q, want the PID", ctl, got)
 		}
 	}
-	probe := filepath.Join(root, "ran")
-	argv = cgroupArgv([]string{filepath.Join(root, "missing")}, []string{"/bin/sh", "-c", "touch " + probe})
-	err = exec.Command(argv[0], argv[1:]...).Run()
-	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 125 {
-		t.Errorf("joining a missing group: %v, want exit status 125", err)
+	if tree["pids/stockade/lab-i-0123/pids.max"] != "1024" {
+		t.Errorf("the limits are not set: %v", tree)
 	}
-	if _, err := os.Stat(probe); err == nil {
-		t.Error("the command ran outside its group")
+	// A controller whose group cannot be written (a directory stands where cgroup.procs is).
+	if err := os.MkdirAll(filepath.Join(root, "cpu/stockade/lab-i-0456/cgroup.procs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Place("lab-i-0456", LimitsOf("t3.nano"), 4242); err == nil {
+		t.Error("joining a group that cannot be joined succeeded")
 	}
 }

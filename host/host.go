@@ -77,6 +77,9 @@ type Namespaces interface {
 	Remove(ctx context.Context, ns string) error
 	// Command prepares a command that runs inside a namespace.
 	Command(ctx context.Context, ns string, argv ...string) *exec.Cmd
+	// Start starts cmd inside a namespace, as it is: its SysProcAttr may ask for a new user
+	// namespace, which Command's nsenter could not join the network namespace from.
+	Start(ns string, cmd *exec.Cmd) error
 }
 
 // Config configures a Host.
@@ -255,7 +258,7 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 	if len(ready) == len(d.Routers) {
 		h.setEnforced(d.Rev)
 	}
-	var fresh []Instance
+	var fresh []booting
 	for _, id := range sortedKeysWhere(d.Instances, func(id string) bool { _, ok := h.instances[id]; return !ok }) {
 		in := d.Instances[id]
 		if !ready[in.VpcID] {
@@ -266,21 +269,26 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 			errs = append(errs, fmt.Errorf("instance %s: %w", id, err))
 			continue
 		}
-		if isNew {
-			fresh = append(fresh, in)
-		}
+		fresh = append(fresh, booting{in, !isNew})
 	}
 	errs = append(errs, h.pruneRouters(ctx, d))
-	// User data starts now: the router of each instance enforces d, so the script's first
-	// packets meet the instance's groups rather than the fail-closed default.
-	for _, in := range fresh {
-		h.userData(in)
+	// Instances boot now (adopted ones whose sandbox still runs are left as they are): the
+	// router of each instance enforces d, so their first packets meet the instance's groups
+	// rather than the fail-closed default.
+	for _, b := range fresh {
+		h.boot(b.Instance, b.adopted)
 	}
 	err := errors.Join(errs...)
 	if err == nil {
 		h.done.Set(d.Rev)
 	}
 	return err
+}
+
+// booting is an instance that boots (or is adopted) in this reconcile.
+type booting struct {
+	Instance
+	adopted bool // its namespace was there before: it booted before
 }
 
 // wake makes Run reconcile again at once.

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -110,20 +111,210 @@ func (h *Host) sweep(ctx context.Context, d Desired) error {
 	return errors.Join(errs...)
 }
 
-// userData runs an instance's user data inside its namespace, in the background, with its
-// output going to the console log. A script without "#!" is run by /bin/sh.
+// boot starts an instance's sandbox (sandbox.go, boot.go) unless it is already running (a
+// restart with --keep-lab adopts it as it is). At the instance's first boot its user data runs
+// in it; never again, and never in an instance whose namespace was adopted (it booted
+// before). Without a sandbox (tests with fake namespaces) only the user data runs, directly.
+func (h *Host) boot(in Instance, adopted bool) {
+	log := h.cfg.Log.With("instance", in.ID)
+	if h.cfg.Sandbox == nil {
+		if !adopted {
+			h.userData(in)
+		}
+		return
+	}
+	if h.sandboxRunning(in.ID) {
+		log.Info("instance sandbox still running; adopted")
+		return
+	}
+	first, err := h.firstBoot(in.ID)
+	if err != nil {
+		log.Error("first-boot mark", "error", err)
+		return
+	}
+	first = first && !adopted
+	console, err := openTail(h.dir, logName(in.ID), h.cfg.ConsoleLimit)
+	if err != nil {
+		log.Error("console log", "error", err)
+		return
+	}
+	files := &fileSet{first: 5} // 3: the go-ahead, 4: bwrap's info, then the files
+	defer files.close()         // the child has its own copies once started
+	userData := ""
+	if first && len(in.UserData) > 0 {
+		if err := writeNew(h.dir, userDataName(in.ID), in.UserData, 0o700); err != nil {
+			log.Error("user data", "error", err)
+		} else if f, err := h.dir.Open(userDataName(in.ID)); err != nil {
+			log.Error("user data", "error", err)
+		} else {
+			files.add(userDataPath, "0700", f)
+			userData = quoteArgv(interpreter(in.UserData, userDataPath))
+		}
+	}
+	argv, err := h.sandboxArgv(in, userData, files)
+	if err != nil {
+		log.Error("sandbox", "error", err)
+		fmt.Fprintf(console, "[stockade] the instance did not boot: %v\n", err)
+		console.Close()
+		return
+	}
+	h.startSandbox(in, console, argv, files)
+}
+
+// firstBoot reports whether the instance boots for the first time, and marks that it has.
+func (h *Host) firstBoot(instance string) (bool, error) {
+	if _, err := h.dir.Lstat(bootedName(instance)); err == nil {
+		return false, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return true, writeNew(h.dir, bootedName(instance), nil, 0o600)
+}
+
+// sandboxArgv is the command line of an instance's sandbox: a shell that waits for the
+// go-ahead on descriptor 3 (given once the host has put it in the instance's cgroups, so that
+// nothing of the tenant ever runs outside them), then bwrap with the instance's files, the
+// seccomp filter and the boot script.
+func (h *Host) sandboxArgv(in Instance, userData string, files *fileSet) ([]string, error) {
+	profile, err := seccompProfile()
+	if err != nil {
+		return nil, err
+	}
+	hostPriv, hostPub, err := h.hostKey(in.ID)
+	if err != nil {
+		return nil, err
+	}
+	seccompFD, err := files.pipe(profile)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
+	if err := bootFiles(files, in, hostPriv, hostPub); err != nil {
+		return nil, err
+	}
+	if err := files.data(bootPath, "0755", []byte(bootScript(in.ID, userData))); err != nil {
+		return nil, err
+	}
+	argv := []string{"/bin/sh", "-c", `read -r go <&3 || exit 125; exec 3<&-; exec "$@"`, "sh"}
+	argv = append(argv, h.cfg.Sandbox.bwrapArgv(hostname(in.Address), DefaultDiskMiB)...)
+	argv = append(argv, files.args...)
+	argv = append(argv, "--info-fd", "4", "--seccomp", strconv.Itoa(seccompFD),
+		"--chdir", "/root", "--clearenv",
+		"--setenv", "PATH", sandboxPath, "--setenv", "HOME", "/root", "--setenv", "INSTANCE_ID", in.ID,
+		"--", "/bin/sh", bootPath)
+	return argv, nil
+}
+
+// startSandbox starts an instance's sandbox in its network namespace, puts it in its
+// cgroups, lets it go, and keeps its output as the console.
+func (h *Host) startSandbox(in Instance, console io.WriteCloser, argv []string, files *fileSet) {
+	log := h.cfg.Log.With("instance", in.ID)
+	fail := func(what string, err error) {
+		log.Error(what, "error", err)
+		fmt.Fprintf(console, "[stockade] the instance did not boot: %s: %v\n", what, err)
+		console.Close()
+	}
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		fail("pipe", err)
+		return
+	}
+	defer goW.Close()
+	infoR, infoW, err := os.Pipe()
+	if err != nil {
+		goR.Close()
+		fail("pipe", err)
+		return
+	}
+	defer infoR.Close()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=" + sandboxPath}
+	cmd.ExtraFiles = append([]*os.File{goR, infoW}, files.files...)
+	cmd.SysProcAttr = h.cfg.Sandbox.userNamespace()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		goR.Close()
+		infoW.Close()
+		fail("pipe", err)
+		return
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	err = h.cfg.Namespaces.Start(in.Namespace, cmd)
+	goR.Close()
+	infoW.Close()
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		fail("start", err)
+		return
+	}
+	if cg := h.cgroups(); cg != nil {
+		// Without its limits the instance does not run: a tenant's fork bomb or memory hog
+		// would take the host down.
+		l := LimitsOf(in.InstanceType)
+		if err := cg.Place(in.Namespace, l, cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			pr.Close()
+			fail("instance cgroups", err)
+			return
+		}
+		log.Info("instance limits", "type", in.InstanceType, "memory_mib", l.MemoryMiB, "vcpus", l.VCPUs, "processes", l.Processes)
+	}
+	if _, err := goW.Write([]byte("go\n")); err != nil {
+		_ = cmd.Process.Kill()
+	}
+	goW.Close()
+	if pid, err := readChildPID(infoR); err != nil {
+		log.Warn("sandbox pid", "error", err)
+	} else if err := h.dir.WriteFile(pidName(in.ID), []byte(procIdentity(pid)), 0o600); err != nil {
+		log.Warn("sandbox pid", "error", err)
+	}
+	h.drainConsole(cmd, pr, console, "[stockade] instance stopped (status %s)\n")
+}
+
+// drainConsole copies what an instance's processes print into its console log until the
+// last of them is gone, and notes how cmd ended with format (given its status).
+func (h *Host) drainConsole(cmd *exec.Cmd, pr *os.File, console io.WriteCloser, format string) {
+	drained := make(chan struct{})
+	h.scripts.Add(2)
+	go func() {
+		defer h.scripts.Done()
+		defer close(drained)
+		_, _ = io.Copy(console, pr) // ends when the last writer (the script or what it left running) is gone
+		pr.Close()
+	}()
+	go func() {
+		defer h.scripts.Done()
+		defer func() { <-drained; console.Close() }()
+		err := cmd.Wait()
+		status := "0"
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			status = fmt.Sprint(exit.ExitCode())
+		} else if err != nil {
+			status = err.Error()
+		}
+		// What the script printed just before it ended is still in the pipe: let it reach the
+		// log first, unless something it left behind keeps the pipe open.
+		select {
+		case <-drained:
+		case <-time.After(200 * time.Millisecond):
+		}
+		fmt.Fprintf(console, format, status)
+	}()
+}
+
+// userData runs an instance's user data directly in its namespace, without a sandbox: for
+// tests with fake namespaces only (Config.Sandbox nil).
 func (h *Host) userData(in Instance) {
 	if len(in.UserData) == 0 {
 		return
 	}
 	log := h.cfg.Log.With("instance", in.ID)
-	if _, err := h.dir.Lstat(bootedName(in.ID)); err == nil {
-		// A restarted server rebuilt the namespace of an instance that booted before.
-		log.Info("user data ran at the instance's first boot; not running it again")
-		return
-	}
-	if err := writeNew(h.dir, bootedName(in.ID), nil, 0o600); err != nil {
-		log.Error("first-boot mark", "error", err)
+	first, err := h.firstBoot(in.ID)
+	if err != nil || !first {
+		log.Info("user data ran at the instance's first boot; not running it again", "error", err)
 		return
 	}
 	if err := writeNew(h.dir, userDataName(in.ID), in.UserData, 0o700); err != nil {
@@ -135,39 +326,7 @@ func (h *Host) userData(in Instance) {
 		log.Error("console log", "error", err)
 		return
 	}
-	if h.cfg.Sandbox == nil {
-		h.startUserData(in, console, interpreter(in.UserData, h.cfg.Dir+"/"+userDataName(in.ID)), nil)
-		return
-	}
-	f, err := h.dir.Open(userDataName(in.ID))
-	if err != nil {
-		log.Error("user data", "error", err)
-		console.Close()
-		return
-	}
-	defer f.Close()
-	argv, files, err := h.cfg.Sandbox.argv(in, f, interpreter(in.UserData, userDataPath)...)
-	if err != nil {
-		log.Error("sandbox", "error", err)
-		console.Close()
-		return
-	}
-	defer closeAll(files[1:]) // the child has its own copies once started
-	if cg := h.cgroups(); cg != nil {
-		// Without its limits the script does not run: a tenant's fork bomb or memory hog
-		// would take the host down.
-		l := LimitsOf(in.InstanceType)
-		dirs, err := cg.Create(in.Namespace, l)
-		if err != nil {
-			log.Error("instance cgroups", "error", err)
-			fmt.Fprintf(console, "[stockade] user data not run: %v\n", err)
-			console.Close()
-			return
-		}
-		log.Info("instance limits", "type", in.InstanceType, "memory_mib", l.MemoryMiB, "vcpus", l.VCPUs, "processes", l.Processes)
-		argv = cgroupArgv(dirs, argv)
-	}
-	h.startUserData(in, console, argv, files)
+	h.startUserData(in, console, interpreter(in.UserData, h.cfg.Dir+"/"+userDataName(in.ID)), nil)
 }
 
 // cgroups are the instances' cgroups, or nil when the host runs without limits.
@@ -229,33 +388,7 @@ func (h *Host) startUserData(in Instance, console io.WriteCloser, argv []string,
 		console.Close()
 		return
 	}
-	drained := make(chan struct{})
-	h.scripts.Add(2)
-	go func() {
-		defer h.scripts.Done()
-		defer close(drained)
-		_, _ = io.Copy(console, pr) // ends when the last writer (the script or what it left running) is gone
-		pr.Close()
-	}()
-	go func() {
-		defer h.scripts.Done()
-		defer func() { <-drained; console.Close() }()
-		err := cmd.Wait()
-		status := "0"
-		var exit *exec.ExitError
-		if errors.As(err, &exit) {
-			status = fmt.Sprint(exit.ExitCode())
-		} else if err != nil {
-			status = err.Error()
-		}
-		// What the script printed just before it ended is still in the pipe: let it reach the
-		// log first, unless something it left behind keeps the pipe open.
-		select {
-		case <-drained:
-		case <-time.After(200 * time.Millisecond):
-		}
-		fmt.Fprintf(console, "[stockade] user data finished with status %s\n", status)
-	}()
+	h.drainConsole(cmd, pr, console, "[stockade] user data finished with status %s\n")
 }
 
 // Console returns the most recent output of an instance's console, at most ConsoleTail bytes

@@ -35,6 +35,9 @@ type Instance struct {
 	Interfaces   []netlab.Interface
 	UserData     []byte
 	InstanceType string
+	// PublicKey is the launch key pair's public key (authorized_keys format), empty when the
+	// instance was launched without one.
+	PublicKey string
 }
 
 // Cache is what Plan keeps between revisions so that a change costs what it touches, not

@@ -2,34 +2,42 @@ package host
 
 import (
 	"fmt"
-	"hash/crc32"
 	"net/netip"
 	"os"
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
-// Sandbox is how an instance's user data runs: not as the server (host root, the host's files,
-// processes and environment, as the security review of 2026-12 found) but in namespaces of its
+// Sandbox is what every instance runs in: not the server's world (host root, the host's files,
+// processes and environment, as the security review of 2026-12 found) but namespaces of its
 // own, set up by bubblewrap (bwrap, Debian's bubblewrap) inside the instance's network
 // namespace:
 //
-//   - a user namespace in which root is an unprivileged host user (UIDBase plus a number
-//     derived from the instance ID): no capability over anything outside the sandbox, not even
-//     over the instance's own network namespace (so no nftables changes);
-//   - its own mount namespace on an empty root: the host's /usr read-only (with the usual
-//     /bin, /sbin, /lib links), a generated /etc (passwd and group with root and ec2-user,
-//     hostname, hosts), private /tmp, /run and /dev/shm, its own /proc and a minimal /dev;
-//     nothing else of the host — no data directory, no admin socket, no /run/netns;
+//   - a user namespace in which the instance's users 0…65535 are the unprivileged host users
+//     UIDBase…UIDBase+65535 (one range for every instance, as Docker's userns-remap does; the
+//     other namespaces keep instances apart). Root inside has no capability over anything
+//     outside the sandbox, not even over the instance's own network namespace (no nftables
+//     changes, no raw sockets, no address changes), and only Docker's default capabilities
+//     within it: no CAP_SYS_ADMIN, so no mounts;
+//   - a seccomp filter (seccomp.go) refusing what Docker's default profile refuses;
+//   - its own mount namespace on a root filesystem of its own: a tmpfs bounded in size
+//     (the writable layer; its pages count towards the instance's memory limit) holding the
+//     host's /usr read-only with the usual /bin, /sbin, /lib links, and a generated /etc
+//     (passwd and group with root, ec2-user and sshd, hostname, hosts, sshd's configuration
+//     and the instance's host key), private /tmp, /run and /dev/shm, its own /proc and a
+//     minimal /dev; nothing else of the host — no data directory, no admin socket, no
+//     /run/netns;
 //   - its own PID, IPC, UTS (hostname ip-10-0-1-4, as EC2 names it) and cgroup namespaces;
 //   - a plain environment.
 //
-// The sandbox runs in cgroups of the instance's own (Cgroups) that limit its memory, CPU and
-// processes by instance type; the images of issue 11 are not here yet.
+// The sandbox's first process is a boot script (boot.go): sshd, then the user data at first
+// boot, then it waits. The sandbox runs in cgroups of the instance's own (Cgroups) that limit
+// its memory, CPU and processes by instance type.
 type Sandbox struct {
-	// UIDBase is the first host user (and group) ID that root in a sandbox maps to; each
-	// instance gets UIDBase + a number below 65,536 derived from its ID.
+	// UIDBase is the host user (and group) ID that root in a sandbox is; the sandbox's IDs
+	// 0…65535 are UIDBase…UIDBase+65535.
 	UIDBase uint32
 	// Cgroups, when set, holds each instance's processes in groups of its own, limited by
 	// its type and killed as a whole at its termination. Nil runs without limits: for tests
@@ -37,23 +45,34 @@ type Sandbox struct {
 	Cgroups *Cgroups
 }
 
+// sandboxIDs is how many user and group IDs a sandbox has.
+const sandboxIDs = 65536
+
 // DefaultSandbox maps sandboxes into the host IDs from 200,000 on, above the ranges Debian
 // hands out to users and subordinate ID ranges by default.
 var DefaultSandbox = Sandbox{UIDBase: 200000}
 
+// DefaultDiskMiB bounds an instance's writable layer (the tmpfs its root filesystem is).
+const DefaultDiskMiB = 1024
+
 // Check says what this host lacks to run sandboxes.
 func (Sandbox) Check() error {
-	for bin, pkg := range map[string]string{"bwrap": "bubblewrap", "setpriv": "util-linux"} {
-		if _, err := exec.LookPath(bin); err != nil {
-			return fmt.Errorf("the %s binary is missing (apt-get install %s): instances run their user data in a bubblewrap sandbox", bin, pkg)
-		}
+	if _, err := exec.LookPath("bwrap"); err != nil {
+		return fmt.Errorf("the bwrap binary is missing (apt-get install bubblewrap): every instance runs in a bubblewrap sandbox")
+	}
+	if _, err := seccompProfile(); err != nil {
+		return err
 	}
 	return nil
 }
 
-// uid is the host ID that root in the instance's sandbox is.
-func (s Sandbox) uid(instance string) uint32 {
-	return s.UIDBase + crc32.ChecksumIEEE([]byte(instance))%65536
+// capabilities are what root in a sandbox keeps, within its own user namespace: Docker's
+// default set. Without CAP_SYS_ADMIN nothing can be mounted; CAP_SYS_CHROOT and the ID
+// changes are what sshd needs for its privilege separation.
+var capabilities = []string{
+	"CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL", "CAP_SETGID",
+	"CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_SYS_CHROOT", "CAP_MKNOD",
+	"CAP_AUDIT_WRITE", "CAP_SETFCAP",
 }
 
 // hostname is the instance's hostname as EC2 gives it: ip-10-0-1-4.
@@ -64,60 +83,103 @@ func hostname(addr string) string {
 	return "localhost"
 }
 
-// userDataPath is where the script is inside the sandbox (cloud-init keeps it there).
+// userDataPath is where the user data is inside the sandbox (cloud-init keeps it there).
 const userDataPath = "/var/lib/cloud/instance/user-data"
 
-// argv is the command line that runs argv (the user data, at userDataPath) in the instance's
-// sandbox, and the files it needs open (ExtraFiles, from descriptor 3 on): script is the user
-// data file, handed to bwrap as a descriptor because the sandbox's user cannot read the host's
-// copy; the files of the generated /etc are handed over the same way, through pipes. The
-// caller starts the command inside the instance's network namespace, as root, and closes the
-// files once it has started.
-func (s Sandbox) argv(in Instance, script *os.File, argv ...string) ([]string, []*os.File, error) {
-	id := strconv.FormatUint(uint64(s.uid(in.ID)), 10)
-	name := hostname(in.Address)
-	etc := []struct{ path, data string }{
-		{"/etc/passwd", "root:x:0:0:root:/root:/bin/sh\nec2-user:x:1000:1000:EC2 Default User:/home/ec2-user:/bin/sh\n"},
-		{"/etc/group", "root:x:0:\nec2-user:x:1000:\n"},
-		{"/etc/hostname", name + "\n"},
-		{"/etc/hosts", "127.0.0.1 localhost\n" + in.Address + " " + name + "\n"},
-	}
-	files := []*os.File{script}
-	out := []string{"setpriv", "--reuid=" + id, "--regid=" + id, "--clear-groups", "--",
-		"bwrap", "--unshare-user", "--uid", "0", "--gid", "0",
-		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-		"--hostname", name, "--new-session",
-		"--ro-bind", "/usr", "/usr",
-		"--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
-		"--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
-		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/dev/shm",
-		"--dir", "/root", "--dir", "/home/ec2-user", "--dir", "/var/lib/cloud/instance", "--dir", "/etc",
-		"--perms", "0755", "--file", "3", userDataPath,
-	}
-	for i, f := range etc {
-		r, w, err := os.Pipe()
-		if err != nil {
-			closeAll(files[1:])
-			return nil, nil, err
-		}
-		// The contents are far below a pipe's buffer: written and closed before bwrap reads.
-		_, werr := w.WriteString(f.data)
-		w.Close()
-		files = append(files, r)
-		if werr != nil {
-			closeAll(files[1:])
-			return nil, nil, werr
-		}
-		out = append(out, "--perms", "0644", "--file", strconv.Itoa(4+i), f.path)
-	}
-	out = append(out, "--chdir", "/root", "--clearenv",
-		"--setenv", "PATH", "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-		"--setenv", "HOME", "/root", "--setenv", "INSTANCE_ID", in.ID, "--")
-	return append(out, argv...), files, nil
+// bootPath is where the boot script is inside the sandbox.
+const bootPath = "/run/stockade/boot"
+
+// sandboxPath is the PATH inside a sandbox.
+const sandboxPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// fileSet is the files a bwrap command line creates in the sandbox, handed over as
+// descriptors (from descriptor first on): the sandbox's user cannot read the host's copies.
+type fileSet struct {
+	first int
+	args  []string
+	files []*os.File
 }
+
+// add hands f over as the file at path, with perms.
+func (s *fileSet) add(path, perms string, f *os.File) {
+	s.args = append(s.args, "--perms", perms, "--file", strconv.Itoa(s.first+len(s.files)), path)
+	s.files = append(s.files, f)
+}
+
+// data hands data over as the file at path, with perms.
+func (s *fileSet) data(path, perms string, data []byte) error {
+	fd, err := s.pipe(data)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	s.args = append(s.args, "--perms", perms, "--file", strconv.Itoa(fd), path)
+	return nil
+}
+
+// pipe hands data over through a pipe and returns its descriptor in the child. The contents
+// are below a pipe's buffer (64 KiB): written and closed before bwrap reads.
+func (s *fileSet) pipe(data []byte) (int, error) {
+	if len(data) > 60<<10 {
+		return 0, fmt.Errorf("%d bytes do not fit a pipe's buffer", len(data))
+	}
+	r, w, err := os.Pipe()
+	if err != nil {
+		return 0, err
+	}
+	_, werr := w.Write(data)
+	w.Close()
+	if werr != nil {
+		r.Close()
+		return 0, werr
+	}
+	s.files = append(s.files, r)
+	return s.first + len(s.files) - 1, nil
+}
+
+func (s *fileSet) close() { closeAll(s.files) }
 
 func closeAll(fs []*os.File) {
 	for _, f := range fs {
 		f.Close()
+	}
+}
+
+// bwrapArgv is the bwrap command line of an instance's sandbox up to (not including) the
+// files and the command: namespaces, capabilities, the root filesystem.
+func (s Sandbox) bwrapArgv(name string, diskMiB int) []string {
+	out := []string{"bwrap",
+		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+		"--hostname", name, "--new-session",
+		"--size", strconv.Itoa(diskMiB << 20), "--tmpfs", "/",
+		"--ro-bind", "/usr", "/usr",
+		"--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+		"--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/dev/shm",
+		"--perms", "0755", "--dir", "/run/sshd", "--dir", "/run/stockade",
+		"--perms", "0700", "--dir", "/root", "--dir", "/root/.ssh",
+		"--perms", "0755", "--dir", "/home/" + DefaultUser, "--perms", "0700", "--dir", "/home/" + DefaultUser + "/.ssh",
+		"--perms", "0755",
+		"--dir", "/var/lib/cloud/instance", "--dir", "/var/tmp", "--dir", "/var/log",
+		"--dir", "/etc/ssh", "--dir", "/usr/local",
+		"--cap-drop", "ALL",
+	}
+	for _, c := range capabilities {
+		out = append(out, "--cap-add", c)
+	}
+	return out
+}
+
+// userNamespace is how the sandbox's first process is started: in a new user namespace that
+// maps the sandbox's IDs onto the host range, as its root. bwrap, started as root there, makes
+// the other namespaces itself.
+func (s Sandbox) userNamespace() *syscall.SysProcAttr {
+	m := []syscall.SysProcIDMap{{ContainerID: 0, HostID: int(s.UIDBase), Size: sandboxIDs}}
+	return &syscall.SysProcAttr{
+		Cloneflags:                 syscall.CLONE_NEWUSER,
+		UidMappings:                m,
+		GidMappings:                m,
+		GidMappingsEnableSetgroups: true,
+		Credential:                 &syscall.Credential{Uid: 0, Gid: 0},
+		Setpgid:                    true,
 	}
 }

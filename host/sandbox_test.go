@@ -9,35 +9,34 @@ import (
 	"testing"
 )
 
-// TestSandboxCommand pins what a sandbox is made of: an unprivileged host user, every namespace
-// but the network's new, nothing of the host bound in but /usr (read-only), a plain
-// environment, EC2's hostname, and the script and /etc handed over as descriptors. The
-// kernel-tier test e2e TestUserDataIsSandboxed runs the attacks against it.
+// TestSandboxCommand pins what a sandbox is made of: a shell that waits for the go-ahead (its
+// cgroups), every namespace but the network's new, a bounded tmpfs root with nothing of the
+// host bound in but /usr (read-only), Docker's capabilities and no others, a seccomp filter,
+// a plain environment, EC2's hostname, and the files handed over as descriptors. The
+// kernel-tier tests (e2e TestUserDataIsSandboxed, TestSandboxEscapes) run the attacks.
 func TestSandboxCommand(t *testing.T) {
-	script, err := os.CreateTemp(t.TempDir(), "ud")
+	dir, err := os.OpenRoot(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer script.Close()
-	s := Sandbox{UIDBase: 200000}
-	in := Instance{}
+	defer dir.Close()
+	h := &Host{cfg: Config{Sandbox: &Sandbox{UIDBase: 200000}}, dir: dir}
+	in := Instance{PublicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheTest launch"}
 	in.ID, in.Address = "i-0123456789abcdef0", "10.0.1.4"
-	argv, files, err := s.argv(in, script, "/bin/sh", userDataPath)
+	files := &fileSet{first: 5}
+	defer files.close()
+	argv, err := h.sandboxArgv(in, "'/bin/sh' '/var/lib/cloud/instance/user-data'", files)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer closeAll(files[1:])
 	line := strings.Join(argv, " ")
-	uid := s.uid(in.ID)
-	if uid < 200000 || uid >= 200000+65536 || uid != s.uid(in.ID) || uid == s.uid("i-0123456789abcdef1") {
-		t.Errorf("uid %d: not stable, out of range or shared with another instance", uid)
-	}
 	for _, want := range []string{
-		"setpriv --reuid=" + itoa(uid) + " --regid=" + itoa(uid) + " --clear-groups -- bwrap ",
-		"--unshare-user --uid 0 --gid 0", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-		"--hostname ip-10-0-1-4", "--ro-bind /usr /usr", "--proc /proc", "--tmpfs /tmp", "--tmpfs /dev/shm",
-		"--file 3 " + userDataPath, "--clearenv", "--setenv INSTANCE_ID i-0123456789abcdef0",
-		"-- /bin/sh " + userDataPath,
+		`/bin/sh -c read -r go <&3 || exit 125; exec 3<&-; exec "$@" sh bwrap `,
+		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+		"--hostname ip-10-0-1-4", "--size 1073741824 --tmpfs /", "--ro-bind /usr /usr",
+		"--proc /proc", "--tmpfs /tmp", "--tmpfs /dev/shm", "--cap-drop ALL",
+		"--info-fd 4 --seccomp 5", "--clearenv", "--setenv INSTANCE_ID i-0123456789abcdef0",
+		"-- /bin/sh " + bootPath,
 	} {
 		if !strings.Contains(line, want) {
 			t.Errorf("the sandbox command lacks %q:\n%s", want, line)
@@ -47,20 +46,66 @@ func TestSandboxCommand(t *testing.T) {
 		if (a == "--bind" || a == "--ro-bind" || a == "--dev-bind") && argv[i+1] != "/usr" {
 			t.Errorf("the host's %s is bound into the sandbox", argv[i+1])
 		}
-		if a == "--unshare-net" {
-			t.Errorf("the sandbox must stay in the instance's network namespace")
+		if a == "--unshare-net" || a == "--unshare-user" {
+			t.Errorf("%s: the sandbox stays in the instance's network namespace, in the user namespace the host made", a)
+		}
+		if a == "--cap-add" && (argv[i+1] == "CAP_SYS_ADMIN" || argv[i+1] == "CAP_NET_ADMIN" || argv[i+1] == "CAP_NET_RAW") {
+			t.Errorf("the sandbox keeps %s", argv[i+1])
 		}
 	}
-	if len(files) != 5 || files[0] != script {
-		t.Fatalf("files = %d, want the script and four of /etc", len(files))
+	got := handedOver(t, argv, files)
+	for path, want := range map[string]string{
+		"/etc/passwd":                         "ec2-user:x:1000:1000:",
+		"/etc/hosts":                          "10.0.1.4 ip-10-0-1-4",
+		"/home/ec2-user/.ssh/authorized_keys": "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFakeKeyForTheTest launch",
+		"/root/.ssh/authorized_keys":          `command="echo 'Please login as the user \"ec2-user\" rather than the user \"root\".';echo;sleep 10;exit 142" ssh-ed25519`,
+		"/etc/ssh/ssh_host_ed25519_key":       "BEGIN OPENSSH PRIVATE KEY",
+		bootPath:                              "'/bin/sh' '/var/lib/cloud/instance/user-data'\necho \"[stockade] user data finished with status $?\"",
+	} {
+		if !strings.Contains(got[path], want) {
+			t.Errorf("%s = %q, want it to contain %q", path, got[path], want)
+		}
 	}
-	passwd, _ := io.ReadAll(files[1])
-	if !strings.Contains(string(passwd), "ec2-user:x:1000:1000:") {
-		t.Errorf("/etc/passwd: %q", passwd)
+	seccompFD, _ := strconv.Atoi(argv[slices.Index(argv, "--seccomp")+1])
+	if profile, _ := io.ReadAll(files.files[seccompFD-files.first]); len(profile)%8 != 0 || len(profile) < 80 {
+		t.Errorf("the seccomp filter is %d bytes: not a filter program", len(profile))
 	}
-	if !slices.Contains(argv, "/etc/hosts") {
-		t.Error("no /etc/hosts")
+	if _, ok := got[""]; ok || len(files.files) != len(got)+1 {
+		t.Errorf("%d descriptors for %d files and the filter", len(files.files), len(got))
+	}
+	// The host key is the instance's for good: the second boot hands over the same one.
+	again := &fileSet{first: 5}
+	defer again.close()
+	argv2, err := h.sandboxArgv(in, "", again)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if handedOver(t, argv2, again)["/etc/ssh/ssh_host_ed25519_key"] != got["/etc/ssh/ssh_host_ed25519_key"] {
+		t.Error("the host key changed between boots")
 	}
 }
 
-func itoa(v uint32) string { return strconv.FormatUint(uint64(v), 10) }
+// handedOver reads the files a sandbox command line hands over, by their path inside.
+func handedOver(t *testing.T, argv []string, files *fileSet) map[string]string {
+	t.Helper()
+	got := map[string]string{}
+	for i, a := range argv {
+		if a == "--file" {
+			fd, err := strconv.Atoi(argv[i+1])
+			if err != nil {
+				t.Fatalf("--file %s", argv[i+1])
+			}
+			b, _ := io.ReadAll(files.files[fd-files.first])
+			got[argv[i+2]] = string(b)
+		}
+	}
+	return got
+}
+
+// TestBootScriptWithoutUserData: a later boot starts sshd and runs no user data.
+func TestBootScriptWithoutUserData(t *testing.T) {
+	s := bootScript("i-1", "")
+	if strings.Contains(s, "user data") || !strings.Contains(s, "/usr/sbin/sshd -e -f /etc/ssh/sshd_config") || !strings.HasSuffix(s, "exec sleep infinity\n") {
+		t.Errorf("boot script:\n%s", s)
+	}
+}

@@ -54,3 +54,7 @@ func (Host) Remove(ctx context.Context, ns string) error { return Remove(ctx, ns
 func (Host) Command(ctx context.Context, ns string, argv ...string) *exec.Cmd {
 	return Command(ctx, ns, argv...)
 }
+
+// Start starts cmd inside a namespace: from a thread in it, so that the child (which inherits
+// its thread's namespace) may also ask for a user namespace of its own.
+func (Host) Start(ns string, cmd *exec.Cmd) error { return Do(ns, cmd.Start) }

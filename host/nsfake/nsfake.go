@@ -6,6 +6,7 @@
 package nsfake
 
 import (
+	"syscall"
 	"context"
 	"errors"
 	"fmt"
@@ -207,6 +208,16 @@ func (f *Fake) Remove(ctx context.Context, ns string) error {
 // Command implements host.Namespaces: the command runs on the host itself.
 func (f *Fake) Command(ctx context.Context, ns string, argv ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, argv[0], argv[1:]...)
+}
+
+// Start starts cmd on the host: the fake has no namespaces to enter. A sandbox (a command
+// asking for a user namespace) is refused: on the host it would be in the host's network
+// namespace, where its sshd would listen on the host's port 22.
+func (f *Fake) Start(ns string, cmd *exec.Cmd) error {
+	if cmd.SysProcAttr != nil && cmd.SysProcAttr.Cloneflags&syscall.CLONE_NEWUSER != 0 {
+		return errors.New("nsfake: a sandbox needs real namespaces")
+	}
+	return cmd.Start()
 }
 
 // Dump is the state, one line per namespace, sorted: "router NAME forwarding=on|off

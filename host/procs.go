@@ -1,0 +1,82 @@
+package host
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// procIdentity is "PID STARTTIME": a process ID with the time the process started (field 22
+// of /proc/PID/stat, in clock ticks since boot), which tells it from a later process that got
+// the same ID.
+func procIdentity(pid int) string {
+	return strconv.Itoa(pid) + " " + procStart(pid)
+}
+
+// procStart is the start time of process pid, or "" when there is no such process.
+func procStart(pid int) string {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return ""
+	}
+	// The command name (field 2) is in parentheses and may hold spaces: fields count from
+	// after its closing one.
+	s := string(b)
+	if i := strings.LastIndexByte(s, ')'); i >= 0 {
+		f := strings.Fields(s[i+1:])
+		if len(f) > 19 {
+			return f[19] // field 22 of the line is the 20th after the name
+		}
+	}
+	return ""
+}
+
+// SandboxPID is the host PID of an instance's sandbox (its first process inside), or 0 when
+// it is not running.
+func (h *Host) SandboxPID(instance string) int {
+	b, err := h.dir.ReadFile(pidName(instance))
+	if err != nil {
+		return 0
+	}
+	pid, start, ok := strings.Cut(strings.TrimSpace(string(b)), " ")
+	n, err := strconv.Atoi(pid)
+	if !ok || err != nil || n <= 0 || start == "" || procStart(n) != start {
+		return 0
+	}
+	return n
+}
+
+// sandboxRunning reports whether an instance's sandbox is running.
+func (h *Host) sandboxRunning(instance string) bool { return h.SandboxPID(instance) != 0 }
+
+// readChildPID reads what bwrap --info-fd writes once the sandbox is set up: JSON with the
+// host PID of the process it runs inside. bwrap closes it then; a sandbox that fails earlier
+// closes it without a word.
+func readChildPID(r io.Reader) (int, error) {
+	type result struct {
+		pid int
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		var info struct {
+			ChildPID int `json:"child-pid"`
+		}
+		err := json.NewDecoder(r).Decode(&info)
+		if err == nil && info.ChildPID <= 0 {
+			err = errors.New("bwrap reported no child PID")
+		}
+		done <- result{info.ChildPID, err}
+	}()
+	select {
+	case res := <-done:
+		return res.pid, res.err
+	case <-time.After(10 * time.Second):
+		return 0, fmt.Errorf("bwrap did not report its child within 10 s")
+	}
+}
