@@ -6,7 +6,6 @@
 package nsfake
 
 import (
-	"syscall"
 	"context"
 	"errors"
 	"fmt"
@@ -14,6 +13,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 
 	"github.com/stockade/stockade/netlab"
 )
