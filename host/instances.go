@@ -402,7 +402,16 @@ func (h *Host) publish() {
 	h.changed = false
 	out := make([]netmap.LabInstance, 0, len(h.instances))
 	for _, in := range h.instances {
-		out = append(out, in.LabInstance)
+		li := in.LabInstance
+		li.InstanceType = in.InstanceType
+		if h.cfg.Sandbox != nil {
+			l := LimitsOf(in.InstanceType)
+			li.Limits = netmap.Limits{MemoryMiB: int(l.MemoryMiB), VCPUs: l.VCPUs, Processes: l.Processes, DiskMiB: DefaultDiskMiB}
+		}
+		if cg := h.cgroups(); cg != nil {
+			li.Cgroups = cg.Dirs(in.Namespace)
+		}
+		out = append(out, li)
 	}
 	slices.SortFunc(out, func(a, b netmap.LabInstance) int { return strings.Compare(a.ID, b.ID) })
 	h.list.Store(&out)
@@ -410,4 +419,16 @@ func (h *Host) publish() {
 
 // Instances lists the lab instances, sorted by ID, as of the last reconcile. It never waits:
 // it reads a copy published after each change.
-func (h *Host) Instances() []netmap.LabInstance { return slices.Clone(*h.list.Load()) }
+// Each instance's sandbox PID and state are read at the call.
+func (h *Host) Instances() []netmap.LabInstance {
+	out := slices.Clone(*h.list.Load())
+	for i := range out {
+		out[i].State = "stopped"
+		if h.cfg.Sandbox == nil {
+			out[i].State = "running" // only a namespace: nothing to stop
+		} else if out[i].PID = h.SandboxPID(out[i].ID); out[i].PID != 0 {
+			out[i].State = "running"
+		}
+	}
+	return out
+}

@@ -49,4 +49,23 @@ type LabInstance struct {
 	Namespace string   `json:"namespace"`
 	Router    string   `json:"router"`
 	Links     []string `json:"links"` // the router ends of its interfaces, the primary's first
+	// InstanceType and Limits are the instance's type and what its sandbox may use.
+	InstanceType string `json:"type,omitempty"`
+	Limits       Limits `json:"limits,omitzero"`
+	// Cgroups are the instance's cgroup directories on the host (one per controller on
+	// cgroup v1, one on v2): `stockade lab exec` puts its command in them.
+	Cgroups []string `json:"cgroups,omitempty"`
+	// PID is the host process ID of the sandbox's first process, 0 when it is not running;
+	// State is "running" or "stopped" accordingly. Both are read when the list is asked for.
+	PID   int    `json:"pid,omitempty"`
+	State string `json:"state,omitempty"`
+}
+
+// Limits are what an instance's sandbox may use: memory (MiB, no swap), CPU (vCPUs), processes
+// and the size of its writable root filesystem (MiB).
+type Limits struct {
+	MemoryMiB int `json:"memoryMiB"`
+	VCPUs     int `json:"vcpus"`
+	Processes int `json:"processes"`
+	DiskMiB   int `json:"diskMiB"`
 }
