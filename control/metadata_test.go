@@ -1,6 +1,7 @@
 package control
 
 import (
+	"net/http/httptest"
 	"net/netip"
 	"testing"
 
@@ -144,5 +145,41 @@ func TestMetadata(t *testing.T) {
 	e.s.mu.Unlock()
 	if made {
 		t.Error("Metadata created a tenant")
+	}
+}
+
+// The metadata service over Service.Metadata: security-groups follows ModifyInstanceAttribute
+// and ModifyNetworkInterfaceAttribute, and ModifyInstanceMetadataOptions applies at once.
+func TestMetadataServiceIsLive(t *testing.T) {
+	e := newENITestService(t, nil)
+	resv := e.run(RunInput{MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID, GroupIDs: []string{e.web.ID}})
+	inst := resv.Instances[0]
+	mac := resv.ENIs[inst.InterfaceIDs[0]].MAC
+	srv := imds.New(func(id string) (imds.Instance, bool) { return e.s.Metadata(eniTenant.Account, eniTenant.Region, id) }, imds.Config{})
+	get := func(path string) (int, string) {
+		t.Helper()
+		w := httptest.NewRecorder()
+		srv.Handler(inst.ID).ServeHTTP(w, httptest.NewRequest("GET", path, nil))
+		return w.Code, w.Body.String()
+	}
+	if _, body := get("/latest/meta-data/security-groups"); body != "web" {
+		t.Errorf("at launch: %q", body)
+	}
+	eniOK[struct{}](t)(noOutput(e.s.ModifyInstance)(e.ctx, eniTenant, ModifyInstanceInput{ID: inst.ID, Groups: []string{e.db.ID}}))
+	if _, body := get("/latest/meta-data/security-groups"); body != "db" {
+		t.Errorf("after ModifyInstanceAttribute: %q", body)
+	}
+	eniOK[struct{}](t)(noOutput(e.s.ModifyENI)(e.ctx, eniTenant, ModifyENIInput{ID: inst.InterfaceIDs[0], Groups: []string{e.web.ID, e.db.ID}}))
+	if _, body := get("/latest/meta-data/network/interfaces/macs/" + mac + "/security-group-ids"); body != e.web.ID+"\n"+e.db.ID {
+		t.Errorf("after ModifyNetworkInterfaceAttribute: %q", body)
+	}
+	eniOK[model.MetadataOptions](t)(e.s.ModifyInstanceMetadataOptions(e.ctx, eniTenant,
+		ModifyMetadataOptionsInput{ID: inst.ID, Options: model.MetadataOptions{HttpTokens: "required"}}))
+	if code, _ := get("/latest/meta-data/instance-id"); code != 401 {
+		t.Errorf("tokens required, no token: %d, want 401", code)
+	}
+	e.terminate(inst.ID)
+	if code, _ := get("/latest/meta-data/instance-id"); code != 404 {
+		t.Errorf("terminated: %d, want 404", code)
 	}
 }
