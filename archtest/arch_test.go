@@ -54,7 +54,8 @@ var imports = map[string][]string{
 	"policy":          {"model", "netmap"},
 	"reach":           {"model", "netmap", "policy"},
 	"snapshot":        {"model", "netmap"},
-	"control":         {"model", "netmap", "store", "keypair", "reach"},
+	"control":         {"model", "netmap", "store", "keypair", "reach", "imds"},
+	"imds":            {"model"},
 	"ec2api":          {"model", "control", "auth", "auth/sigv4", "ec2api/query"},
 	"adminapi":        {"auth", "netmap"},
 	"dataplane":       {"model", "netmap", "internal/nsthread"},
@@ -102,6 +103,11 @@ var forbidden = map[string]map[string]string{
 	"control": {
 		"dataplane": "the service knows nothing of how a host enforces it",
 		"netlab":    "the service knows nothing of how a host enforces it",
+	},
+	"imds": {
+		"control": "the metadata service reads a Source; a per-host agent serves it without the service",
+		"store":   "the metadata service reads a Source, not the store's encoding",
+		"host":    "the host wires listeners to the metadata service, not the reverse",
 	},
 	"auth/sigv4": {
 		"model": "the verifier is a leaf: its errors map to EC2's through the API layer",

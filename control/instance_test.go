@@ -45,6 +45,11 @@ func (e *eniEnv) fill(sn *model.Subnet, n int) {
 	}
 }
 
+func (e *eniEnv) keyPair(name string) *model.KeyPair {
+	e.t.Helper()
+	return lookup(e, func(v View) (*model.KeyPair, error) { return v.KeyPair(name, "") })
+}
+
 func instanceIDs(r *Reservation) []string { return idsOf(r.Instances) }
 
 func TestRunInstancesErrors(t *testing.T) {
@@ -130,7 +135,8 @@ func TestRunInstances(t *testing.T) {
 		want := &model.Instance{ID: got.ID, ReservationID: r.ID, OwnerID: eniTenant.Account, ImageID: "ami-0123456789abcdef0",
 			InstanceType: "t3.micro", KeyName: "deploy", State: model.StatePending, LaunchTime: now, AZ: "us-east-1a", Tenancy: "default",
 			SubnetID: e.sn.ID, VpcID: e.vpc.ID, LaunchIndex: i, ClientToken: "launch-1", UserData: userData,
-			InterfaceIDs: got.InterfaceIDs, Tags: model.Tags{"Name": "web"}}
+			InterfaceIDs: got.InterfaceIDs, Tags: model.Tags{"Name": "web"},
+			PublicKey: e.keyPair("deploy").PublicKey + " deploy", MetadataOptions: model.MetadataOptions{}.WithDefaults()}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("instance %d as returned (-want +got):\n%s", i, diff)
 		}

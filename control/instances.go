@@ -35,7 +35,9 @@ type RunInput struct {
 	ClientToken           string
 	InstanceTags, ENITags model.Tags
 	DisableAPITermination bool
-	DryRun                bool
+	// MetadataOptions are the metadata service's options; unset ones take EC2's defaults.
+	MetadataOptions model.MetadataOptions
+	DryRun          bool
 }
 
 // Reservation is what RunInstances launched, with the instances' interfaces for rendering.
@@ -72,6 +74,9 @@ func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Res
 		}
 	}
 	if err := model.ValidateClientToken(in.ClientToken); err != nil {
+		return nil, Result{}, err
+	}
+	if err := in.MetadataOptions.Validate(); err != nil {
 		return nil, Result{}, err
 	}
 	switch in.Tenancy {
@@ -178,8 +183,15 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 	if in.Zone != "" && sn.AZ != in.Zone {
 		return nil, model.InvalidValue("Subnet %s is in availability zone %s, not %s", sn.ID, sn.AZ, in.Zone)
 	}
-	if in.KeyName != "" && tn.keyPairByName(in.KeyName) == nil {
-		return nil, model.InvalidKeyPairNotFound.New(in.KeyName)
+	var publicKey string
+	if in.KeyName != "" {
+		kp := tn.keyPairByName(in.KeyName)
+		if kp == nil {
+			return nil, model.InvalidKeyPairNotFound.New(in.KeyName)
+		}
+		// The launch key is the instance's for good: deleting or re-importing the key pair
+		// changes nothing on it (spec console-ssh.md B1.5). The comment is the key's name.
+		publicKey = kp.PublicKey + " " + kp.Name
 	}
 	vpc := tn.vpcs[sn.VpcID]
 	tenancy := in.Tenancy
@@ -193,6 +205,7 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 			ImageID: in.ImageID, InstanceType: in.InstanceType, KeyName: in.KeyName, State: model.StateRunning,
 			LaunchTime: tx.now, AZ: sn.AZ, Tenancy: tenancy, SubnetID: sn.ID, VpcID: sn.VpcID, LaunchIndex: i,
 			ClientToken: in.ClientToken, UserData: in.UserData, NoTermination: in.DisableAPITermination, Tags: in.InstanceTags.Clone(),
+			PublicKey: publicKey, MetadataOptions: in.MetadataOptions.WithDefaults(),
 		}
 		sp := tx.savepoint()
 		staged, err := s.attachAll(tx, inst, sn, groups, primary, existing, extra, in.ENITags)

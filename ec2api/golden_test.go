@@ -54,7 +54,7 @@ func TestGoldenXML(t *testing.T) {
 	eni := field(c.ok("CreateNetworkInterface", append(kv("SubnetId", sn, "SecurityGroupId.1", web, "Description", "spare",
 		"PrivateIpAddress", "10.0.1.20", "SecondaryPrivateIpAddressCount", 1), tag("network-interface")...)...), "networkInterfaceId")
 	inst := field(c.ok("RunInstances", kv("ImageId", "ami-0123456789abcdef0", "MinCount", 1, "MaxCount", 1, "SubnetId", sn,
-		"SecurityGroupId.1", web, "KeyName", "deploy", "PrivateIpAddress", "10.0.1.10", "ClientToken", "golden-run",
+		"SecurityGroupId.1", web, "KeyName", "deploy", "PrivateIpAddress", "10.0.1.10", "ClientToken", "golden-run", "MetadataOptions.HttpPutResponseHopLimit", 2,
 		"TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "Name", "TagSpecification.1.Tag.1.Value", "web-1")...), "instanceId")
 	acl := field(c.ok("CreateNetworkAcl", append(kv("VpcId", vpc), tag("network-acl")...)...), "networkAclId")
 	c.ok("CreateNetworkAclEntry", kv("NetworkAclId", acl, "RuleNumber", 100, "Protocol", "6", "RuleAction", "allow", "Egress", "false",
@@ -87,6 +87,8 @@ func TestGoldenXML(t *testing.T) {
 		{"DescribeNetworkInsightsAnalyses", kv("NetworkInsightsAnalysisId.1", analysis)},
 		{"DescribeTags", kv("Filter.1.Name", "resource-id", "Filter.1.Value.1", vpc)},
 		{"DescribeAccountAttributes", kv("AttributeName.1", "supported-platforms")},
+		// A write, last, so that DescribeInstances above shows the options as launched.
+		{"ModifyInstanceMetadataOptions", kv("InstanceId", inst, "HttpTokens", "required", "InstanceMetadataTags", "enabled")},
 	} {
 		t.Run(g.action, func(t *testing.T) {
 			got := indent(normalise(c.ok(g.action, g.params...), c.acct.ID))

@@ -55,6 +55,9 @@ func runInstances(c *call) error {
 			return model.InvalidValue("Invalid BASE64 encoding of user data.")
 		}
 	}
+	if in.MetadataOptions, err = readMetadataOptions(r, "MetadataOptions."); err != nil {
+		return err
+	}
 	if in.Interfaces, err = runInterfaces(r); err != nil {
 		return err
 	}
@@ -214,6 +217,7 @@ func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface,
 	x.close("networkInterfaceSet")
 	x.bool("ebsOptimized", false)
 	x.bool("enaSupport", true)
+	writeMetadataOptions(x, "metadataOptions", in.MetadataOptions)
 }
 
 // instanceRow is an instance with what its filters and rendering need.

@@ -38,6 +38,7 @@ var routes = map[string]handler{
 	"ModifyInstanceAttribute":         modifyInstanceAttribute,
 	"DescribeInstanceAttribute":       describeInstanceAttribute,
 	"GetConsoleOutput":                getConsoleOutput,
+	"ModifyInstanceMetadataOptions":   modifyInstanceMetadataOptions, // metadata.go
 
 	// Flow-log definitions (flowlogs.go)
 	"CreateFlowLogs":   createFlowLogs,

@@ -44,6 +44,12 @@ type Instance struct {
 	InterfaceIDs   []string  `json:"enis"`
 	TerminationMsg string    `json:"reason,omitempty"`
 	Tags           Tags      `json:"tags,omitempty"`
+	// PublicKey is the key pair's public key (OpenSSH authorized_keys form) as it was at
+	// launch: the metadata service serves it as public-keys/0/openssh-key for the life of the
+	// instance, even after the key pair is deleted or re-imported (EC2 guide "delete-key-pair").
+	PublicKey string `json:"pub,omitempty"`
+	// MetadataOptions are the metadata service's options; read them through WithDefaults.
+	MetadataOptions MetadataOptions `json:"imds,omitzero"`
 }
 
 // Clone returns a deep copy that may be modified freely.

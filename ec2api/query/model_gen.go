@@ -518,6 +518,15 @@ var modelParams = map[string][]param{
 		{"InstanceId", kindString, true},
 		{"Latest", kindBool, false},
 	},
+	"ModifyInstanceMetadataOptions": {
+		{"DryRun", kindBool, false},
+		{"HttpEndpoint", kindString, false},
+		{"HttpProtocolIpv6", kindString, false},
+		{"HttpPutResponseHopLimit", kindInt, false},
+		{"HttpTokens", kindString, false},
+		{"InstanceId", kindString, true},
+		{"InstanceMetadataTags", kindString, false},
+	},
 	"CreateKeyPair": {
 		{"DryRun", kindBool, false},
 		{"KeyFormat", kindString, false},
