@@ -61,6 +61,7 @@ var imports = map[string][]string{
 	"dataplane":       {"model", "netmap", "internal/nsthread"},
 	"netlab":          {"internal/nsthread"},
 	"datadir":         {},
+	"cloudinit":       {},
 	"host":            {"model", "netmap", "dataplane", "netlab"},
 	"host/nsfake":     {"netlab"},
 }
