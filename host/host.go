@@ -34,6 +34,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"slices"
@@ -44,6 +45,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/imds"
 	"github.com/stockade/stockade/netlab"
 	"github.com/stockade/stockade/netmap"
 )
@@ -80,6 +82,9 @@ type Namespaces interface {
 	// Start starts cmd inside a namespace, as it is: its SysProcAttr may ask for a new user
 	// namespace, which Command's nsenter could not join the network namespace from.
 	Start(ns string, cmd *exec.Cmd) error
+	// ListenMetadata opens an instance's metadata service listener (169.254.169.254:80 inside
+	// its namespace).
+	ListenMetadata(ns string) (net.Listener, error)
 }
 
 // Config configures a Host.
@@ -96,6 +101,8 @@ type Config struct {
 	// network namespace (sandbox.go). Nil runs it directly in the namespace, as the server's
 	// user: for tests with a fake namespace only.
 	Sandbox *Sandbox
+	// Metadata, when set, serves each instance's metadata service inside its namespace.
+	Metadata *imds.Server
 	// Resync is how often each router's ruleset generation and forwarding are checked for
 	// changes made by someone else; 0 means 10 s.
 	Resync time.Duration
@@ -118,12 +125,14 @@ type Host struct {
 	cache     Cache // Plan's, between revisions
 	swept     bool  // leftovers of an earlier run are gone
 	scripts   sync.WaitGroup
+	metadata  map[string]net.Listener // each instance's metadata service
 
 	// list is what Instances returns, published after every change, so that `stockade lab
 	// list` never waits behind a reconcile.
 	list     atomic.Pointer[[]netmap.LabInstance]
-	enforced Watermark // every router enforces this revision
-	done     Watermark // and every instance of this revision has (or has lost) its namespace
+	owners   atomic.Pointer[map[string]netmap.Tenant] // each instance's account and region
+	enforced Watermark                                // every router enforces this revision
+	done     Watermark                                // and every instance of this revision has (or has lost) its namespace
 	kick     chan struct{}
 }
 
@@ -159,7 +168,7 @@ func New(src Source, cfg Config) (*Host, error) {
 		return nil, fmt.Errorf("lab directory: %w", err)
 	}
 	h := &Host{cfg: cfg, src: src, m: newMetrics(cfg.Registerer), dir: dir, routers: map[string]*router{},
-		instances: map[string]Instance{}, kick: make(chan struct{}, 1)}
+		instances: map[string]Instance{}, metadata: map[string]net.Listener{}, kick: make(chan struct{}, 1)}
 	h.publish()
 	return h, nil
 }
@@ -276,6 +285,7 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 	// router of each instance enforces d, so their first packets meet the instance's groups
 	// rather than the fail-closed default.
 	for _, b := range fresh {
+		h.serveMetadata(b.Instance)
 		h.boot(b.Instance, b.adopted)
 	}
 	err := errors.Join(errs...)
@@ -326,6 +336,11 @@ func (h *Host) Close(ctx context.Context, keep bool) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	defer h.dir.Close()
+	// The metadata services end with the server, kept instances or not: a later start opens
+	// them again.
+	for _, id := range sortedKeys(h.metadata) {
+		h.stopMetadata(id)
+	}
 	if keep {
 		return nil
 	}

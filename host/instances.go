@@ -44,11 +44,47 @@ func (h *Host) add(ctx context.Context, in Instance) (isNew bool, err error) {
 	return !exists, nil
 }
 
+// Owner returns the account and region of a lab instance, as of the last reconcile; it never
+// waits. The metadata service finds an instance's record with it.
+func (h *Host) Owner(instance string) (netmap.Tenant, bool) {
+	t, ok := (*h.owners.Load())[instance]
+	return t, ok
+}
+
+// serveMetadata starts an instance's metadata service unless it is serving.
+func (h *Host) serveMetadata(in Instance) {
+	if h.cfg.Metadata == nil || h.metadata[in.ID] != nil {
+		return
+	}
+	l, err := h.cfg.Namespaces.ListenMetadata(in.Namespace)
+	if err != nil {
+		h.cfg.Log.Error("metadata service", "instance", in.ID, "error", err)
+		return
+	}
+	h.metadata[in.ID] = l
+	h.scripts.Add(1)
+	go func() {
+		defer h.scripts.Done()
+		if err := h.cfg.Metadata.Serve(l, in.ID); err != nil {
+			h.cfg.Log.Warn("metadata service", "instance", in.ID, "error", err)
+		}
+	}()
+}
+
+// stopMetadata closes an instance's metadata service.
+func (h *Host) stopMetadata(instance string) {
+	if l := h.metadata[instance]; l != nil {
+		l.Close()
+		delete(h.metadata, instance)
+	}
+}
+
 // remove takes an instance down: its namespace, processes and links, and — when the instance
 // is gone (gone), not when the server shuts down with it still running — its files: the
 // console output and the first-boot mark outlive a restart, as an EC2 instance's do a reboot.
 func (h *Host) remove(ctx context.Context, in Instance, gone bool) error {
 	delete(h.instances, in.ID)
+	h.stopMetadata(in.ID)
 	h.changed = true
 	// Every process of the instance goes first, wherever it is (detached, in a session of its
 	// own): its cgroups hold them all.
@@ -415,6 +451,11 @@ func (h *Host) publish() {
 	}
 	slices.SortFunc(out, func(a, b netmap.LabInstance) int { return strings.Compare(a.ID, b.ID) })
 	h.list.Store(&out)
+	owners := make(map[string]netmap.Tenant, len(out))
+	for _, in := range out {
+		owners[in.ID] = netmap.Tenant{Account: in.Account, Region: in.Region}
+	}
+	h.owners.Store(&owners)
 }
 
 // Instances lists the lab instances, sorted by ID, as of the last reconcile. It never waits:

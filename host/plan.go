@@ -185,7 +185,7 @@ func planInstance(n netmap.Network, in *model.Instance, enis map[string]*model.N
 	for _, i := range ifaces {
 		li.Links = append(li.Links, i.Link)
 	}
-	return Instance{LabInstance: li, Interfaces: ifaces, UserData: in.UserData, InstanceType: in.InstanceType}
+	return Instance{LabInstance: li, Interfaces: ifaces, UserData: in.UserData, InstanceType: in.InstanceType, PublicKey: in.PublicKey}
 }
 
 // iface is how an interface of an instance is wired in its namespace.

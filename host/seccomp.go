@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"slices"
 	"sync"
 
 	seccomp "github.com/elastic/go-seccomp-bpf"
@@ -41,6 +42,13 @@ var (
 	nosysCalls = []string{"clone3"}
 )
 
+// SeccompProfile is the sandbox's seccomp filter, for `stockade lab exec`, whose commands get
+// the same as the instance's own processes.
+func SeccompProfile() ([]byte, error) { return seccompProfile() }
+
+// Capabilities are what root in a sandbox keeps (capabilities), for `stockade lab exec`.
+func Capabilities() []string { return slices.Clone(capabilities) }
+
 // seccompProfile is the sandbox's filter as bwrap --seccomp reads it: an array of struct
 // sock_filter in the host's byte order. It is the same for every instance, assembled once.
 var seccompProfile = sync.OnceValues(func() ([]byte, error) {
@@ -60,6 +68,14 @@ var seccompProfile = sync.OnceValues(func() ([]byte, error) {
 		Syscalls: []seccomp.SyscallGroup{
 			{Action: seccomp.ActionErrno, Names: names},
 			{Action: seccomp.ActionErrno | seccomp.Action(unix.ENOSYS), Names: nosysCalls},
+			// Typing into a terminal the sandbox shares with an operator (`stockade lab exec`
+			// with a terminal): TIOCSTI pushes input that the operator's shell would run.
+			{Action: seccomp.ActionErrno, NamesWithCondtions: []seccomp.NameWithConditions{{
+				Name: "ioctl",
+				Conditions: seccomp.ArgumentConditions{{
+					Argument: 1, Operation: seccomp.Equal, Value: unix.TIOCSTI,
+				}},
+			}}},
 			// A new user namespace through clone: unshare is refused whole, above.
 			{Action: seccomp.ActionErrno, NamesWithCondtions: []seccomp.NameWithConditions{{
 				Name: "clone",

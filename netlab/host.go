@@ -2,6 +2,7 @@ package netlab
 
 import (
 	"context"
+	"net"
 	"os/exec"
 )
 
@@ -58,3 +59,6 @@ func (Host) Command(ctx context.Context, ns string, argv ...string) *exec.Cmd {
 // Start starts cmd inside a namespace: from a thread in it, so that the child (which inherits
 // its thread's namespace) may also ask for a user namespace of its own.
 func (Host) Start(ns string, cmd *exec.Cmd) error { return Do(ns, cmd.Start) }
+
+// ListenMetadata opens an instance's metadata service listener.
+func (Host) ListenMetadata(ns string) (net.Listener, error) { return ListenMetadata(ns) }

@@ -18,6 +18,7 @@ import (
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/host"
+	"github.com/stockade/stockade/imds"
 	"github.com/stockade/stockade/netlab"
 )
 
@@ -64,8 +65,18 @@ func startEnforcement(ctx context.Context, cfg serverConfig, svc *control.Servic
 		return nil, fmt.Errorf("cannot limit lab instances on this host: %w (or start with --enforce=false)", err)
 	}
 	sandbox.Cgroups = cg
-	h, err := host.New(svc, host.Config{Kernel: k, Namespaces: netlab.Host{}, Names: netlab.Names{Prefix: cfg.LabPrefix},
-		Dir: filepath.Join(cfg.DataDir, "lab"), Sandbox: &sandbox, Resync: cfg.Resync, Log: log, Registerer: reg})
+	// The metadata service finds an instance's tenant through the host (which knows which
+	// instances it runs) and its record, live, in the store's current state.
+	var h *host.Host
+	metadata := imds.New(func(id string) (imds.Instance, bool) {
+		t, ok := h.Owner(id)
+		if !ok {
+			return imds.Instance{}, false
+		}
+		return svc.Metadata(t.Account, t.Region, id)
+	}, imds.Config{})
+	h, err = host.New(svc, host.Config{Kernel: k, Namespaces: netlab.Host{}, Names: netlab.Names{Prefix: cfg.LabPrefix},
+		Dir: filepath.Join(cfg.DataDir, "lab"), Sandbox: &sandbox, Metadata: metadata, Resync: cfg.Resync, Log: log, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}

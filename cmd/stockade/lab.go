@@ -11,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stockade/stockade/adminapi"
-	"github.com/stockade/stockade/netlab"
 )
 
 func labCmd() *cobra.Command {
@@ -44,11 +43,13 @@ namespace with the private address of its interface, filtered by its security gr
 	}
 	execCmd := &cobra.Command{
 		Use:   "exec INSTANCE -- COMMAND [ARG...]",
-		Short: "Run a command inside a lab instance's network namespace",
-		Long: `Run a command inside a lab instance's network namespace, with this terminal's input and
-output; its exit status is the command's. The command sees only the instance's interfaces (eth0,
-and eth1... for an instance with several network interfaces), so every packet it sends obeys
-the security groups of the interface it leaves through and its subnet's network ACL.`,
+		Short: "Run a command inside a lab instance, as its root (needs root)",
+		Long: `Run a command inside a lab instance's sandbox as the instance's root, like a session
+manager, with this terminal's input and output; its exit status is the command's. The command
+sees what the instance's own processes see: its root filesystem, its processes, its interfaces
+(eth0, and eth1... for an instance with several network interfaces) — so every packet it sends
+obeys the security groups of the interface it leaves through and its subnet's network ACL — and
+it has the instance's limits, capabilities and seccomp filter, nothing of the host.`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ins, err := adminapi.Dial(dataDir).LabInstances(cmd.Context())
@@ -59,9 +60,12 @@ the security groups of the interface it leaves through and its subnet's network 
 				if in.ID != args[0] {
 					continue
 				}
-				c := netlab.Command(cmd.Context(), in.Namespace, args[1:]...)
+				c, err := sandboxCommand(in, args[1:])
+				if err != nil {
+					return err
+				}
 				c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
-				err := c.Run()
+				err = c.Run()
 				var exit *exec.ExitError
 				if errors.As(err, &exit) {
 					os.Exit(exit.ExitCode())

@@ -9,6 +9,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os/exec"
 	"slices"
 	"strings"
@@ -24,6 +25,8 @@ type Fake struct {
 	nss map[string]*namespace
 	// fail makes calls fail: "op name" (e.g. "attach stk-i-1", "ensure stk-vpc-1") → error.
 	fail map[string]error
+	// metadata is where each namespace's metadata service listens.
+	metadata map[string]string
 }
 
 // namespace is what the fake keeps of one namespace.
@@ -208,6 +211,29 @@ func (f *Fake) Remove(ctx context.Context, ns string) error {
 // Command implements host.Namespaces: the command runs on the host itself.
 func (f *Fake) Command(ctx context.Context, ns string, argv ...string) *exec.Cmd {
 	return exec.CommandContext(ctx, argv[0], argv[1:]...)
+}
+
+// ListenMetadata listens on a loopback port of the host for the namespace's metadata
+// service; MetadataAddr tells where.
+func (f *Fake) ListenMetadata(ns string) (net.Listener, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.metadata == nil {
+		f.metadata = map[string]string{}
+	}
+	f.metadata[ns] = l.Addr().String()
+	return l, nil
+}
+
+// MetadataAddr is where the metadata service of namespace ns listens, "" if it never did.
+func (f *Fake) MetadataAddr(ns string) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.metadata[ns]
 }
 
 // Start starts cmd on the host: the fake has no namespaces to enter. A sandbox (a command
