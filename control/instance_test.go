@@ -69,6 +69,10 @@ func TestRunInstancesErrors(t *testing.T) {
 		{"private IP for two", base(func(in *RunInput) { in.PrivateIP, in.MaxCount = "10.0.1.50", 2 }), "InvalidParameterCombination", ""},
 		{"group names with a subnet", base(func(in *RunInput) { in.GroupNames = []string{"default"} }), "InvalidParameterCombination",
 			"The parameter groupName cannot be used with the parameter subnet"},
+		{"unknown instance type", base(func(in *RunInput) { in.InstanceType = "foo.bar" }), "InvalidParameterValue",
+			"Invalid value 'foo.bar' for InstanceType."},
+		{"instance type not in the table", base(func(in *RunInput) { in.InstanceType = "u-6tb1.metal" }), "InvalidParameterValue",
+			"Invalid value 'u-6tb1.metal' for InstanceType."},
 		{"tenancy host", base(func(in *RunInput) { in.Tenancy = "host" }), "InvalidParameterValue", "Dedicated Host"},
 		{"tenancy unknown", base(func(in *RunInput) { in.Tenancy = "shared" }), "InvalidParameterValue", "shared"},
 		{"unknown key pair", base(func(in *RunInput) { in.KeyName = "missing" }), "InvalidKeyPair.NotFound", "The key pair 'missing' does not exist"},
@@ -497,7 +501,7 @@ func TestModifyInstanceErrors(t *testing.T) {
 	r := e.run(RunInput{MinCount: 2, MaxCount: 2, SubnetID: e.sn.ID})
 	id, dead := r.Instances[0].ID, r.Instances[1].ID
 	e.terminate(dead)
-	yes, typ := true, "m5.large"
+	yes, typ, bad := true, "m5.large", "foo.bar"
 	tests := []errCase[ModifyInstanceInput]{
 		{"no attribute", ModifyInstanceInput{ID: id}, "MissingParameter", ""},
 		{"two attributes", ModifyInstanceInput{ID: id, SourceDestCheck: &yes, DisableAPITermination: &yes}, "InvalidParameterCombination",
@@ -506,6 +510,7 @@ func TestModifyInstanceErrors(t *testing.T) {
 		{"malformed instance", ModifyInstanceInput{ID: "eni-0123456789abcdef0", SourceDestCheck: &yes}, "InvalidInstanceID.Malformed", ""},
 		{"user data while running", ModifyInstanceInput{ID: id, UserData: []byte("x")}, "IncorrectInstanceState", id},
 		{"type while running", ModifyInstanceInput{ID: id, InstanceType: &typ}, "IncorrectInstanceState", id},
+		{"unknown type", ModifyInstanceInput{ID: id, InstanceType: &bad}, "InvalidParameterValue", "Invalid value 'foo.bar' for InstanceType."},
 		{"unknown group", ModifyInstanceInput{ID: id, Groups: []string{"sg-0123456789abcdef0"}}, "InvalidGroup.NotFound", "sg-0123456789abcdef0"},
 		{"group of another VPC", ModifyInstanceInput{ID: id, Groups: []string{e.other.ID}}, "InvalidParameter", "belong to different networks"},
 		{"terminated", ModifyInstanceInput{ID: dead, Groups: []string{e.web.ID}}, "IncorrectInstanceState", dead},
