@@ -60,6 +60,7 @@ var imports = map[string][]string{
 	"dataplane":       {"model", "netmap", "internal/nsthread"},
 	"netlab":          {"internal/nsthread"},
 	"datadir":         {},
+	"image":           {},
 	"host":            {"model", "netmap", "dataplane", "netlab"},
 	"host/nsfake":     {"netlab"},
 }
