@@ -54,7 +54,7 @@ var imports = map[string][]string{
 	"policy":          {"model", "netmap"},
 	"reach":           {"model", "netmap", "policy"},
 	"snapshot":        {"model", "netmap"},
-	"control":         {"model", "netmap", "store", "keypair", "reach"},
+	"control":         {"model", "netmap", "store", "keypair", "reach", "image"},
 	"ec2api":          {"model", "control", "auth", "auth/sigv4", "ec2api/query"},
 	"adminapi":        {"auth", "netmap"},
 	"dataplane":       {"model", "netmap", "internal/nsthread"},
