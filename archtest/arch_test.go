@@ -55,7 +55,7 @@ var imports = map[string][]string{
 	"reach":           {"model", "netmap", "policy"},
 	"snapshot":        {"model", "netmap"},
 	"control":         {"model", "netmap", "store", "keypair", "reach", "image"},
-	"ec2api":          {"model", "control", "auth", "auth/sigv4", "ec2api/query"},
+	"ec2api":          {"model", "control", "auth", "auth/sigv4", "ec2api/query", "image"},
 	"adminapi":        {"auth", "netmap"},
 	"dataplane":       {"model", "netmap", "internal/nsthread"},
 	"netlab":          {"internal/nsthread"},

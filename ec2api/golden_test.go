@@ -32,6 +32,7 @@ var goldenClock = time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
 func TestGoldenXML(t *testing.T) {
 	cfg := control.DefaultConfig()
 	cfg.Now = func() time.Time { return goldenClock }
+	cfg.Images = fixedImages()
 	c := newTestAPIWith(t, cfg).newAccount("alice")
 
 	tag := func(typ string) []string {
@@ -80,6 +81,7 @@ func TestGoldenXML(t *testing.T) {
 		{"DescribeNetworkInterfaces", kv("NetworkInterfaceId.1", eni)},
 		{"DescribeInstances", kv("InstanceId.1", inst)},
 		{"DescribeKeyPairs", kv("KeyName.1", "deploy", "IncludePublicKey", "true")},
+		{"DescribeImages", kv("ImageId.1", alpineImage.ID)},
 		{"DescribeNetworkAcls", kv("NetworkAclId.1", acl)},
 		{"DescribeFlowLogs", kv("FlowLogId.1", fl)},
 		{"DescribeManagedPrefixLists", kv("PrefixListId.1", pl)},
