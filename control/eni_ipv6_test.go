@@ -6,6 +6,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/model"
 )
 
@@ -83,7 +84,7 @@ func TestRunInstancesIPv6(t *testing.T) {
 	e := newENITestService(t, nil)
 	_, sn := eniIPv6Net(e)
 	run := func(in RunInput) (*Reservation, error) {
-		in.ImageID, in.MinCount = "ami-12345678", 1
+		in.ImageID, in.MinCount = image.DefaultID, 1
 		if in.MaxCount == 0 {
 			in.MaxCount = 1
 		}

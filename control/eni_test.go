@@ -16,6 +16,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
@@ -415,7 +416,7 @@ func TestCreateENIClientToken(t *testing.T) {
 	e.checkUnchanged(before)
 
 	// Tokens are per action: the same token on RunInstances is another request.
-	if _, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-1", MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID, ClientToken: "tok-1"}); err != nil {
+	if _, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: image.DefaultID, MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID, ClientToken: "tok-1"}); err != nil {
 		t.Errorf("RunInstances with a CreateNetworkInterface token: %v", err)
 	}
 	// A dry run remembers nothing.
@@ -448,7 +449,7 @@ func eniCode(err error) string {
 func TestDeleteENI(t *testing.T) {
 	e := newENITestService(t, nil)
 	free := e.createENI(CreateENIInput{SubnetID: e.sn.ID, Groups: []string{e.web.ID}})
-	resv := eniOK[*Reservation](t)(e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-1", MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID}))
+	resv := eniOK[*Reservation](t)(e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: image.DefaultID, MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID}))
 	attached := resv.Instances[0].InterfaceIDs[0]
 	tests := []errCase[IDInput]{
 		{"malformed", IDInput{ID: "eni-nothex"}, "InvalidNetworkInterfaceID.Malformed", "eni-nothex"},
@@ -484,7 +485,7 @@ func TestDeleteENI(t *testing.T) {
 func TestModifyENIErrors(t *testing.T) {
 	e := newENITestService(t, nil)
 	n := e.createENI(CreateENIInput{SubnetID: e.sn.ID, Groups: []string{e.web.ID}})
-	resv := eniOK[*Reservation](t)(e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-1", MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID}))
+	resv := eniOK[*Reservation](t)(e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: image.DefaultID, MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID}))
 	attached := e.eni(resv.Instances[0].InterfaceIDs[0])
 	var six []string
 	for i := 0; i < 6; i++ {
@@ -515,7 +516,7 @@ func TestModifyENIErrors(t *testing.T) {
 func TestModifyENI(t *testing.T) {
 	e := newENITestService(t, nil)
 	n := e.createENI(CreateENIInput{SubnetID: e.sn.ID, Groups: []string{e.web.ID}})
-	resv := eniOK[*Reservation](t)(e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-1", MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID}))
+	resv := eniOK[*Reservation](t)(e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: image.DefaultID, MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID}))
 	primary := e.eni(resv.Instances[0].InterfaceIDs[0])
 	no, desc := false, "renamed"
 	ct := model.ConnTrack{TCPEstablished: 350, UDPStream: 120, UDP: 45}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
 )
@@ -330,7 +331,7 @@ func TestLongClientTokenIsARequestError(t *testing.T) {
 			return err
 		},
 		"RunInstances": func() error {
-			_, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-12345678", MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID, ClientToken: long})
+			_, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: image.DefaultID, MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID, ClientToken: long})
 			return err
 		},
 		"CreateNetworkInsightsPath": func() error {

@@ -11,6 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/model"
 )
 
@@ -19,7 +20,7 @@ import (
 func (e *eniEnv) run(in RunInput) *Reservation {
 	e.t.Helper()
 	if in.ImageID == "" {
-		in.ImageID = "ami-0123456789abcdef0"
+		in.ImageID = image.DefaultID
 	}
 	if in.InstanceType == "" {
 		in.InstanceType = "t3.micro"
@@ -57,7 +58,7 @@ func TestRunInstancesErrors(t *testing.T) {
 	inUse := e.run(RunInput{MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID}).Instances[0].InterfaceIDs[0]
 	free := e.createENI(CreateENIInput{SubnetID: e.sn.ID})
 	base := func(f func(*RunInput)) RunInput {
-		in := RunInput{ImageID: "ami-0123456789abcdef0", InstanceType: "t3.micro", MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID}
+		in := RunInput{ImageID: image.DefaultID, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID}
 		f(&in)
 		return in
 	}
@@ -74,6 +75,14 @@ func TestRunInstancesErrors(t *testing.T) {
 		{"private IP for two", base(func(in *RunInput) { in.PrivateIP, in.MaxCount = "10.0.1.50", 2 }), "InvalidParameterCombination", ""},
 		{"group names with a subnet", base(func(in *RunInput) { in.GroupNames = []string{"default"} }), "InvalidParameterCombination",
 			"The parameter groupName cannot be used with the parameter subnet"},
+		{"malformed image", base(func(in *RunInput) { in.ImageID = "ami-xyz" }), "InvalidAMIID.Malformed", `Invalid id: "ami-xyz"`},
+		{"no image", base(func(in *RunInput) { in.ImageID = "" }), "InvalidAMIID.Malformed", ""},
+		{"unknown image", base(func(in *RunInput) { in.ImageID = "ami-0123456789abcdef0" }), "InvalidAMIID.NotFound",
+			"The image id '[ami-0123456789abcdef0]' does not exist"},
+		{"unknown instance type", base(func(in *RunInput) { in.InstanceType = "foo.bar" }), "InvalidParameterValue",
+			"Invalid value 'foo.bar' for InstanceType."},
+		{"instance type not in the table", base(func(in *RunInput) { in.InstanceType = "u-6tb1.metal" }), "InvalidParameterValue",
+			"Invalid value 'u-6tb1.metal' for InstanceType."},
 		{"tenancy host", base(func(in *RunInput) { in.Tenancy = "host" }), "InvalidParameterValue", "Dedicated Host"},
 		{"tenancy unknown", base(func(in *RunInput) { in.Tenancy = "shared" }), "InvalidParameterValue", "shared"},
 		{"unknown key pair", base(func(in *RunInput) { in.KeyName = "missing" }), "InvalidKeyPair.NotFound", "The key pair 'missing' does not exist"},
@@ -132,7 +141,7 @@ func TestRunInstances(t *testing.T) {
 		if !model.ValidID(model.PrefixInstance, got.ID) || len(got.InterfaceIDs) != 1 {
 			t.Fatalf("instance %d: ID %q, interfaces %v", i, got.ID, got.InterfaceIDs)
 		}
-		want := &model.Instance{ID: got.ID, ReservationID: r.ID, OwnerID: eniTenant.Account, ImageID: "ami-0123456789abcdef0",
+		want := &model.Instance{ID: got.ID, ReservationID: r.ID, OwnerID: eniTenant.Account, ImageID: image.DefaultID,
 			InstanceType: "t3.micro", KeyName: "deploy", State: model.StatePending, LaunchTime: now, AZ: "us-east-1a", Tenancy: "default",
 			SubnetID: e.sn.ID, VpcID: e.vpc.ID, LaunchIndex: i, ClientToken: "launch-1", UserData: userData,
 			InterfaceIDs: got.InterfaceIDs, Tags: model.Tags{"Name": "web"},
@@ -183,7 +192,7 @@ func TestRunInstancesCounts(t *testing.T) {
 			}
 		}
 		before := e.snapshot()
-		_, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-1", MinCount: 1, MaxCount: 1, SubnetID: e.small.ID})
+		_, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: image.DefaultID, MinCount: 1, MaxCount: 1, SubnetID: e.small.ID})
 		eniCheckErr(t, err, "InsufficientFreeAddressesInSubnet", e.small.ID)
 		e.checkUnchanged(before)
 	})
@@ -191,7 +200,7 @@ func TestRunInstancesCounts(t *testing.T) {
 		e := newENITestService(t, func(c *Config) { c.Quotas.NetworkInterfaces = 4 })
 		e.fill(e.sn, 1)
 		before := e.snapshot()
-		_, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-1", MinCount: 4, MaxCount: 4, SubnetID: e.sn.ID})
+		_, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: image.DefaultID, MinCount: 4, MaxCount: 4, SubnetID: e.sn.ID})
 		eniCheckErr(t, err, "NetworkInterfaceLimitExceeded", "")
 		e.checkUnchanged(before)
 		if r := e.run(RunInput{MinCount: 1, MaxCount: 10, SubnetID: e.sn.ID}); len(r.Instances) != 3 {
@@ -269,7 +278,7 @@ func TestRunInstancesPlacement(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, in := range []RunInput{{}, {GroupNames: []string{"default"}}} {
-		in.ImageID, in.MinCount, in.MaxCount = "ami-1", 1, 1
+		in.ImageID, in.MinCount, in.MaxCount = image.DefaultID, 1, 1
 		_, _, err := e.s.RunInstances(e.ctx, bob, in)
 		eniCheckErr(t, err, "VPCIdNotSpecified", "No default VPC for this user")
 	}
@@ -365,7 +374,7 @@ func TestRunInstancesInterfaces(t *testing.T) {
 // restart, and that the same token with other parameters is refused.
 func TestRunInstancesClientToken(t *testing.T) {
 	e := newENITestService(t, nil)
-	in := RunInput{MinCount: 1, MaxCount: 2, SubnetID: e.sn.ID, GroupIDs: []string{e.web.ID}, ClientToken: "run-1"}
+	in := RunInput{ImageID: image.DefaultID, InstanceType: "t3.micro", MinCount: 1, MaxCount: 2, SubnetID: e.sn.ID, GroupIDs: []string{e.web.ID}, ClientToken: "run-1"}
 	first := e.run(in)
 	check := func(when string) {
 		t.Helper()
@@ -503,7 +512,7 @@ func TestModifyInstanceErrors(t *testing.T) {
 	r := e.run(RunInput{MinCount: 2, MaxCount: 2, SubnetID: e.sn.ID})
 	id, dead := r.Instances[0].ID, r.Instances[1].ID
 	e.terminate(dead)
-	yes, typ := true, "m5.large"
+	yes, typ, bad := true, "m5.large", "foo.bar"
 	tests := []errCase[ModifyInstanceInput]{
 		{"no attribute", ModifyInstanceInput{ID: id}, "MissingParameter", ""},
 		{"two attributes", ModifyInstanceInput{ID: id, SourceDestCheck: &yes, DisableAPITermination: &yes}, "InvalidParameterCombination",
@@ -512,6 +521,7 @@ func TestModifyInstanceErrors(t *testing.T) {
 		{"malformed instance", ModifyInstanceInput{ID: "eni-0123456789abcdef0", SourceDestCheck: &yes}, "InvalidInstanceID.Malformed", ""},
 		{"user data while running", ModifyInstanceInput{ID: id, UserData: []byte("x")}, "IncorrectInstanceState", id},
 		{"type while running", ModifyInstanceInput{ID: id, InstanceType: &typ}, "IncorrectInstanceState", id},
+		{"unknown type", ModifyInstanceInput{ID: id, InstanceType: &bad}, "InvalidParameterValue", "Invalid value 'foo.bar' for InstanceType."},
 		{"unknown group", ModifyInstanceInput{ID: id, Groups: []string{"sg-0123456789abcdef0"}}, "InvalidGroup.NotFound", "sg-0123456789abcdef0"},
 		{"group of another VPC", ModifyInstanceInput{ID: id, Groups: []string{e.other.ID}}, "InvalidParameter", "belong to different networks"},
 		{"terminated", ModifyInstanceInput{ID: dead, Groups: []string{e.web.ID}}, "IncorrectInstanceState", dead},
@@ -594,7 +604,7 @@ func TestInstancesSurviveReopen(t *testing.T) {
 func TestConcurrentLaunches(t *testing.T) {
 	e := newENITestService(t, nil)
 	concurrently(t, 8, 4, func() error {
-		r, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-1", MinCount: 2, MaxCount: 2, SubnetID: e.sn.ID})
+		r, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: image.DefaultID, MinCount: 2, MaxCount: 2, SubnetID: e.sn.ID})
 		if err != nil {
 			return err
 		}
@@ -617,7 +627,7 @@ func TestConcurrentLaunches(t *testing.T) {
 func TestRunInstancesSecondaryInterfaceDoesNotFit(t *testing.T) {
 	e := newENITestService(t, nil)
 	e.fill(e.small, 10) // one address left
-	r, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-1", MinCount: 1, MaxCount: 3, Interfaces: []RunInterface{
+	r, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: image.DefaultID, MinCount: 1, MaxCount: 3, Interfaces: []RunInterface{
 		{SubnetID: e.sn.ID}, {DeviceIndex: 1, SubnetID: e.small.ID}}})
 	if err != nil {
 		t.Fatal(err)
@@ -633,5 +643,60 @@ func TestRunInstancesSecondaryInterfaceDoesNotFit(t *testing.T) {
 			}
 		})
 		e.reopen()
+	}
+}
+
+// fakeImages is a catalogue of fixed images.
+type fakeImages []image.Image
+
+func (f fakeImages) Get(id string) (image.Image, bool) {
+	for _, im := range f {
+		if im.ID == id {
+			return im, true
+		}
+	}
+	return image.Image{}, false
+}
+
+func (f fakeImages) List() []image.Image { return f }
+
+// TestRunInstancesImages checks that ImageId names an image of the catalogue, and that with
+// AnyImage an unknown (but well-formed) ID launches, keeping the ID it was given.
+func TestRunInstancesImages(t *testing.T) {
+	imported := image.Image{ID: "ami-0aaaabbbbccccdddd", Name: "alpine"}
+	cat := fakeImages{image.Default(), imported}
+	tests := []struct {
+		name     string
+		images   Images
+		anyImage bool
+		id       string
+		wantErr  string // the code, or "" when it launches
+	}{
+		{"default image, no catalogue", nil, false, image.DefaultID, ""},
+		{"imported image", cat, false, imported.ID, ""},
+		{"imported image, no catalogue", nil, false, imported.ID, "InvalidAMIID.NotFound"},
+		{"unknown image", cat, false, "ami-12345678", "InvalidAMIID.NotFound"},
+		{"unknown image, any image", cat, true, "ami-12345678", ""},
+		{"unknown image, any image, no catalogue", nil, true, "ami-0123456789abcdef0", ""},
+		{"malformed image, any image", cat, true, "ami-1", "InvalidAMIID.Malformed"},
+		{"upper-case image, any image", cat, true, "ami-0AAAABBBBCCCCDDDD", "InvalidAMIID.Malformed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newENITestService(t, func(c *Config) { c.Images, c.AnyImage = tt.images, tt.anyImage })
+			before := e.snapshot()
+			r, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: tt.id, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID})
+			if tt.wantErr != "" {
+				eniCheckErr(t, err, tt.wantErr, tt.id)
+				e.checkUnchanged(before)
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := e.instance(r.Instances[0].ID).ImageID; got != tt.id {
+				t.Errorf("instance image %q, want %q", got, tt.id)
+			}
+		})
 	}
 }

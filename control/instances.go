@@ -68,6 +68,9 @@ func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Res
 	case len(in.GroupNames) > 0 && (in.SubnetID != "" || len(in.Interfaces) > 0):
 		return nil, Result{}, model.InvalidParameterCombination.Errorf("The parameter groupName cannot be used with the parameter subnet")
 	}
+	if _, err := s.launchImage(in.ImageID); err != nil {
+		return nil, Result{}, err
+	}
 	if in.InstanceType != "" { // empty: the API applies EC2's default
 		if err := model.ValidateInstanceType(in.InstanceType); err != nil {
 			return nil, Result{}, err

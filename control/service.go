@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store"
@@ -26,7 +27,22 @@ type Config struct {
 	// Now is the clock; tests replace it.
 	Now func() time.Time
 	Log *slog.Logger
+	// Images is the catalogue RunInstances checks ImageIds against and DescribeImages lists;
+	// nil means only the default image (image.DefaultID).
+	Images Images
+	// AnyImage makes an unknown (well-formed) ImageId launch the default image instead of
+	// failing with InvalidAMIID.NotFound, as emulators such as moto accept any AMI ID; the
+	// instance keeps the ID it was given.
+	AnyImage bool
 }
+
+// Images is what the service needs of the image catalogue.
+type Images interface {
+	Get(id string) (image.Image, bool)
+	List() []image.Image
+}
+
+var _ Images = (*image.Catalog)(nil)
 
 // DefaultConfig returns AWS's quotas, the real clock and the default logger.
 func DefaultConfig() Config {

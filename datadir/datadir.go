@@ -27,6 +27,7 @@ const (
 	Credentials = "credentials"
 	Socket      = "admin.sock"
 	Lab         = "lab"
+	Images      = "images" // the image catalogue (package image), one directory per image
 )
 
 // Default is the data directory when --data-dir is not given: $STOCKADE_DATA_DIR, else

@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stockade/stockade/image"
 )
 
 // awsCLI runs the AWS CLI against s with the given credentials file and profile.
@@ -135,7 +137,7 @@ func TestQuickStartWithAWSCLI(t *testing.T) {
 	var run struct {
 		Instances []struct{ InstanceId, PrivateIpAddress string }
 	}
-	a.ok(&run, "ec2", "run-instances", "--image-id", "ami-0123456789abcdef0", "--subnet-id", sn.Subnet.SubnetId, "--security-group-ids", web, "--count", "2")
+	a.ok(&run, "ec2", "run-instances", "--image-id", image.DefaultID, "--subnet-id", sn.Subnet.SubnetId, "--security-group-ids", web, "--count", "2")
 	if len(run.Instances) != 2 {
 		t.Fatalf("run-instances: %+v", run)
 	}

@@ -11,6 +11,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 
 	"github.com/stockade/stockade/netlab"
+
+	"github.com/stockade/stockade/image"
 )
 
 // BenchmarkEnforcementLatency measures, with real packets, the time from an
@@ -92,7 +94,7 @@ func newLatencyLab(b *testing.B, n int) *latencyLab {
 	l.server = e.launch(sn, l.target, fillers[1])
 	for launched := 2; launched < n; {
 		batch := min(100, n-launched)
-		must[*ec2.RunInstancesOutput](b)(e.c.RunInstances(ctx(b), &ec2.RunInstancesInput{ImageId: aws.String("ami-12345678"),
+		must[*ec2.RunInstancesOutput](b)(e.c.RunInstances(ctx(b), &ec2.RunInstancesInput{ImageId: aws.String(image.DefaultID),
 			MinCount: aws.Int32(int32(batch)), MaxCount: aws.Int32(int32(batch)), SubnetId: aws.String(sn),
 			SecurityGroupIds: []string{fillers[launched%50], fillers[(launched+7)%50]}}))
 		launched += batch

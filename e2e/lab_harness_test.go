@@ -21,6 +21,8 @@ import (
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/stockade/stockade/netlab"
+
+	"github.com/stockade/stockade/image"
 )
 
 // labEnv is a server that enforces, with lab instances under a prefix of the test's own, and
@@ -222,7 +224,7 @@ func (e *labEnv) launch(subnet string, groups ...string) instance {
 
 func (e *labEnv) launchWith(in *ec2.RunInstancesInput) instance {
 	e.t.Helper()
-	in.ImageId, in.MinCount, in.MaxCount = aws.String("ami-12345678"), aws.Int32(1), aws.Int32(1)
+	in.ImageId, in.MinCount, in.MaxCount = aws.String(image.DefaultID), aws.Int32(1), aws.Int32(1)
 	out := must[*ec2.RunInstancesOutput](e.t)(e.c.RunInstances(ctx(e.t), in))
 	i := out.Instances[0]
 	e.enforced()

@@ -19,6 +19,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	"github.com/aws/smithy-go"
 	"golang.org/x/crypto/ssh"
+
+	"github.com/stockade/stockade/image"
 )
 
 func sdkConfig(akid, secret string) aws.Config {
@@ -140,9 +142,17 @@ func TestThreeTierWithSDK(t *testing.T) {
 	}
 
 	// An instance in the web tier gets the subnet's first usable address.
-	run := must[*ec2.RunInstancesOutput](t)(c.RunInstances(cx, &ec2.RunInstancesInput{ImageId: aws.String("ami-0123456789abcdef0"),
+	run := must[*ec2.RunInstancesOutput](t)(c.RunInstances(cx, &ec2.RunInstancesInput{ImageId: aws.String(image.DefaultID),
 		MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SubnetId: subnet.SubnetId, SecurityGroupIds: []string{web}}))
 	inst := run.Instances[0]
+	// The default image is listed as EC2 lists Amazon's, and an unknown one is refused.
+	ims := must[*ec2.DescribeImagesOutput](t)(c.DescribeImages(cx, &ec2.DescribeImagesInput{Owners: []string{"amazon"},
+		Filters: []types.Filter{{Name: aws.String("name"), Values: []string{"stockade-*"}}}}))
+	if len(ims.Images) != 1 || *ims.Images[0].ImageId != image.DefaultID || ims.Images[0].State != types.ImageStateAvailable {
+		t.Errorf("DescribeImages: %+v", ims.Images)
+	}
+	_, err := c.RunInstances(cx, &ec2.RunInstancesInput{ImageId: aws.String("ami-0123456789abcdef0"), MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SubnetId: subnet.SubnetId})
+	wantCode(t, err, "InvalidAMIID.NotFound")
 	if *inst.PrivateIpAddress != "10.0.1.4" || *inst.SecurityGroups[0].GroupId != web || inst.State.Name != types.InstanceStateNamePending {
 		t.Errorf("instance: ip %s groups %+v state %s", *inst.PrivateIpAddress, inst.SecurityGroups, inst.State.Name)
 	}
@@ -152,7 +162,7 @@ func TestThreeTierWithSDK(t *testing.T) {
 	}
 
 	// EC2's dependency rules.
-	_, err := c.DeleteSecurityGroup(cx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(app)})
+	_, err = c.DeleteSecurityGroup(cx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(app)})
 	wantCode(t, err, "DependencyViolation")
 	_, err = c.DeleteSecurityGroup(cx, &ec2.DeleteSecurityGroupInput{GroupId: aws.String(web)})
 	wantCode(t, err, "DependencyViolation")

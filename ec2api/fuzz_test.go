@@ -17,7 +17,7 @@ func FuzzServe(f *testing.F) {
 		"Action=AuthorizeSecurityGroupIngress&Version=2016-11-15&GroupName=web&IpPermissions.1.IpProtocol=tcp&IpPermissions.1.FromPort=22&IpPermissions.1.ToPort=22&IpPermissions.1.IpRanges.1.CidrIp=0.0.0.0/0",
 		"Action=RevokeSecurityGroupIngress&Version=2016-11-15&GroupName=web&IpPermissions.1.IpProtocol=-1&IpPermissions.1.Groups.1.GroupName=web",
 		"Action=DescribeSecurityGroups&Version=2016-11-15&Filter.1.Name=ip-permission.cidr&Filter.1.Value.1=*&MaxResults=5&NextToken=x",
-		"Action=RunInstances&Version=2016-11-15&ImageId=ami-12345678&MinCount=1&MaxCount=2&SecurityGroup.1=web",
+		"Action=RunInstances&Version=2016-11-15&ImageId=ami-0defa017000000001&MinCount=1&MaxCount=2&SecurityGroup.1=web",
 		"Action=CreateTags&Version=2016-11-15&ResourceId.1=sg-12345678&Tag.1.Key=a",
 		"Action=ModifySecurityGroupRules&Version=2016-11-15&GroupId=sg-12345678&SecurityGroupRule.1.SecurityGroupRuleId=sgr-12345678",
 		"Action=CreateVpc&Version=2016-11-15&CidrBlock=10.0.0.0/16&AmazonProvidedIpv6CidrBlock=true",

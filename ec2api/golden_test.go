@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/image"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
@@ -31,6 +32,7 @@ var goldenClock = time.Date(2026, 12, 1, 9, 30, 0, 0, time.UTC)
 func TestGoldenXML(t *testing.T) {
 	cfg := control.DefaultConfig()
 	cfg.Now = func() time.Time { return goldenClock }
+	cfg.Images = fixedImages()
 	c := newTestAPIWith(t, cfg).newAccount("alice")
 
 	tag := func(typ string) []string {
@@ -53,7 +55,7 @@ func TestGoldenXML(t *testing.T) {
 	c.ok("ImportKeyPair", append(kv("KeyName", "deploy", "PublicKeyMaterial", b64(pub)), tag("key-pair")...)...)
 	eni := field(c.ok("CreateNetworkInterface", append(kv("SubnetId", sn, "SecurityGroupId.1", web, "Description", "spare",
 		"PrivateIpAddress", "10.0.1.20", "SecondaryPrivateIpAddressCount", 1), tag("network-interface")...)...), "networkInterfaceId")
-	inst := field(c.ok("RunInstances", kv("ImageId", "ami-0123456789abcdef0", "MinCount", 1, "MaxCount", 1, "SubnetId", sn,
+	inst := field(c.ok("RunInstances", kv("ImageId", image.DefaultID, "MinCount", 1, "MaxCount", 1, "SubnetId", sn,
 		"SecurityGroupId.1", web, "KeyName", "deploy", "PrivateIpAddress", "10.0.1.10", "ClientToken", "golden-run", "MetadataOptions.HttpPutResponseHopLimit", 2,
 		"TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "Name", "TagSpecification.1.Tag.1.Value", "web-1")...), "instanceId")
 	acl := field(c.ok("CreateNetworkAcl", append(kv("VpcId", vpc), tag("network-acl")...)...), "networkAclId")
@@ -79,6 +81,7 @@ func TestGoldenXML(t *testing.T) {
 		{"DescribeNetworkInterfaces", kv("NetworkInterfaceId.1", eni)},
 		{"DescribeInstances", kv("InstanceId.1", inst)},
 		{"DescribeKeyPairs", kv("KeyName.1", "deploy", "IncludePublicKey", "true")},
+		{"DescribeImages", kv("ImageId.1", alpineImage.ID)},
 		{"DescribeNetworkAcls", kv("NetworkAclId.1", acl)},
 		{"DescribeFlowLogs", kv("FlowLogId.1", fl)},
 		{"DescribeManagedPrefixLists", kv("PrefixListId.1", pl)},

@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stockade/stockade/image"
 )
 
 func TestInstances(t *testing.T) {
@@ -14,7 +16,7 @@ func TestInstances(t *testing.T) {
 	dsn := field(c.ok("CreateSubnet", "VpcId", other, "CidrBlock", "10.9.1.0/24"), "subnetId")
 	c.ok("CreateKeyPair", "KeyName", "deploy", "KeyType", "ed25519")
 	run := func(params ...any) []string {
-		return append(kv("ImageId", "ami-0123456789abcdef0", "MinCount", 1), kv(params...)...)
+		return append(kv("ImageId", image.DefaultID, "MinCount", 1), kv(params...)...)
 	}
 	body := c.ok("RunInstances", run("MaxCount", 2, "SubnetId", sn, "SecurityGroupId.1", web, "KeyName", "deploy",
 		"UserData", b64("#!/bin/sh\necho hi\n"), "TagSpecification.1.ResourceType", "instance", "TagSpecification.1.Tag.1.Key", "Name",
@@ -37,7 +39,7 @@ func TestInstances(t *testing.T) {
 		{"bad user data", "InvalidParameterValue", run("MaxCount", 1, "SubnetId", sn, "UserData", "!!!")},
 		{"host tenancy", "InvalidParameterValue", run("MaxCount", 1, "SubnetId", sn, "Placement.Tenancy", "host")},
 		{"malformed image", "InvalidAMIID.Malformed", kv("ImageId", "linux", "MinCount", 1, "MaxCount", 1)},
-		{"missing count", "MissingParameter", kv("ImageId", "ami-0123456789abcdef0", "MinCount", 1)},
+		{"missing count", "MissingParameter", kv("ImageId", image.DefaultID, "MinCount", 1)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) { c.fails(tt.code, "RunInstances", tt.params...) })
@@ -111,7 +113,7 @@ func TestIPv6Addresses(t *testing.T) {
 	if !slices.Equal(found, []string{field(given, "networkInterfaceId")}) {
 		t.Fatalf("ipv6-addresses.ipv6-address filter: %v", found)
 	}
-	run := c.ok("RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "SubnetId", sn, "Ipv6AddressCount", "1")
+	run := c.ok("RunInstances", "ImageId", image.DefaultID, "MinCount", "1", "MaxCount", "1", "SubnetId", sn, "Ipv6AddressCount", "1")
 	if got := field(run, "ipv6Address"); got != base+"6" {
 		t.Fatalf("RunInstances Ipv6AddressCount=1: ipv6Address %q\n%s", got, run)
 	}
@@ -119,12 +121,12 @@ func TestIPv6Addresses(t *testing.T) {
 	if byAddr = slices.Compact(byAddr); len(byAddr) != 1 || byAddr[0] != field(run, "instanceId") { // the attachment names it too
 		t.Fatalf("network-interface.ipv6-addresses.ipv6-address filter: %v", byAddr)
 	}
-	c.ok("RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1",
+	c.ok("RunInstances", "ImageId", image.DefaultID, "MinCount", "1", "MaxCount", "1",
 		"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.SubnetId", sn, "NetworkInterface.1.Ipv6Addresses.1.Ipv6Address", base+"a")
 	c.fails("InvalidParameterValue", "CreateNetworkInterface", "SubnetId", v4only, "Ipv6AddressCount", "1")
 	c.fails("InvalidParameterCombination", "CreateNetworkInterface", "SubnetId", sn, "Ipv6AddressCount", "1", "Ipv6Addresses.1.Ipv6Address", base+"b")
 	c.fails("InvalidIPAddress.InUse", "CreateNetworkInterface", "SubnetId", sn, "Ipv6Addresses.1.Ipv6Address", base+"a")
 	c.fails("InvalidParameterValue", "CreateNetworkInterface", "SubnetId", sn, "Ipv6AddressCount", "-1")
-	c.fails("InvalidParameterCombination", "RunInstances", "ImageId", "ami-12345678", "MinCount", "2", "MaxCount", "2", "SubnetId", sn,
+	c.fails("InvalidParameterCombination", "RunInstances", "ImageId", image.DefaultID, "MinCount", "2", "MaxCount", "2", "SubnetId", sn,
 		"Ipv6Address.1.Ipv6Address", base+"c")
 }

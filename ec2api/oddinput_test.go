@@ -14,6 +14,7 @@ import (
 	"testing"
 
 	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/image"
 )
 
 // The odd-input property: whatever the values of a request's parameters — very long strings,
@@ -67,12 +68,12 @@ func newOddServer(tb testing.TB) *oddServer {
 	pl := field(must("CreateManagedPrefixList", "PrefixListName", "pl", "AddressFamily", "IPv4", "MaxEntries", "5"), "prefixListId")
 	acl := field(must("CreateNetworkAcl", "VpcId", vpc), "networkAclId")
 	path := field(must("CreateNetworkInsightsPath", "Source", eni, "DestinationIp", "8.8.8.8", "Protocol", "tcp", "ClientToken", "setup"), "networkInsightsPathId")
-	inst := field(must("RunInstances", "ImageId", "ami-12345678", "MinCount", "1", "MaxCount", "1", "SubnetId", subnet), "instanceId")
+	inst := field(must("RunInstances", "ImageId", image.DefaultID, "MinCount", "1", "MaxCount", "1", "SubnetId", subnet), "instanceId")
 	must("ImportKeyPair", "KeyName", "k", "PublicKeyMaterial", b64("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdKzYyhg0BT3Ls7XQ5V5jSEKsy4xEUx3yXcVSAu9qUx k"))
 	for k, v := range map[string]string{"VpcId": vpc, "SubnetId": subnet, "GroupId": group, "NetworkInterfaceId": eni,
 		"PrefixListId": pl, "NetworkAclId": acl, "NetworkInsightsPathId": path, "InstanceId": inst, "InstanceId.1": inst,
 		"ResourceId.1": group, "Source": eni, "SecurityGroupId.1": group, "GroupName": "web", "KeyName": "k",
-		"ImageId": "ami-12345678", "MinCount": "1", "MaxCount": "1", "Protocol": "tcp", "AddressFamily": "IPv4",
+		"ImageId": image.DefaultID, "MinCount": "1", "MaxCount": "1", "Protocol": "tcp", "AddressFamily": "IPv4",
 		"MaxEntries": "5", "PrefixListName": "pl2", "GroupDescription": "d", "CidrBlock": "10.0.2.0/24"} {
 		o.ids[k] = v
 	}

@@ -10,6 +10,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+
+	"github.com/stockade/stockade/image"
 )
 
 func TestAuthentication(t *testing.T) {
@@ -119,7 +121,7 @@ func TestProtocolEnvelope(t *testing.T) {
 		t.Errorf("error envelope: %s", r.Body)
 	}
 	// Parameters of the EC2 model that Stockade does not act on are accepted.
-	c.ok("RunInstances", "ImageId", "ami-0123456789abcdef0", "MinCount", "1", "MaxCount", "1", "Monitoring.Enabled", "false", "InstanceInitiatedShutdownBehavior", "stop")
+	c.ok("RunInstances", "ImageId", image.DefaultID, "MinCount", "1", "MaxCount", "1", "Monitoring.Enabled", "false", "InstanceInitiatedShutdownBehavior", "stop")
 	// Oversized bodies are refused without being buffered.
 	big := url.Values{"Action": {"DescribeVpcs"}, "Version": {"2016-11-15"}, "Filter.1.Name": {"vpc-id"}, "Filter.1.Value.1": {strings.Repeat("x", 2<<20)}}
 	if r := c.send(big.Encode()); r.Status != http.StatusRequestEntityTooLarge {

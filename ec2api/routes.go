@@ -77,6 +77,7 @@ var routes = map[string]handler{
 	"CreateKeyPair":             createKeyPair,
 	"ImportKeyPair":             importKeyPair,
 	"DescribeKeyPairs":          describeKeyPairs.serve,
+	"DescribeImages":            describeImages.serve,
 	"DeleteKeyPair":             deleteKeyPair,
 	"DescribeAccountAttributes": describeAccountAttributes,
 	"DescribeAvailabilityZones": describeAvailabilityZones,

@@ -171,7 +171,7 @@ func (c *Cache) previous(in *model.Instance) (*plannedInstance, bool) {
 func planInstance(n netmap.Network, in *model.Instance, enis map[string]*model.NetworkInterface, subnets map[string]*model.Subnet, names netlab.Names) Instance {
 	e := enis[in.InterfaceIDs[0]]
 	ns := names.Instance(in.ID)
-	li := netmap.LabInstance{ID: in.ID, Account: n.Tenant.Account, Region: n.Tenant.Region, VpcID: in.VpcID, ENI: e.ID,
+	li := netmap.LabInstance{ID: in.ID, Account: n.Tenant.Account, Region: n.Tenant.Region, VpcID: in.VpcID, ENI: e.ID, ImageID: in.ImageID,
 		Address: e.PrivateIP.String(), Namespace: ns, Router: names.Router(in.VpcID)}
 	for _, a := range e.IPv6 {
 		li.IPv6 = append(li.IPv6, a.String())

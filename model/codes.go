@@ -95,6 +95,7 @@ var (
 	VPCIdNotSpecified                        = def("VPCIdNotSpecified", 400, "")
 	InsufficientFreeAddressesInSubnet        = def("InsufficientFreeAddressesInSubnet", 400, "")
 	InvalidAMIIDMalformed                    = def("InvalidAMIID.Malformed", 400, "Invalid id: \"%s\" (expecting \"ami-...\")")
+	InvalidAMIIDNotFound                     = def("InvalidAMIID.NotFound", 400, "The image id '[%s]' does not exist")
 	InvalidInstanceIDMalformed               = def("InvalidInstanceID.Malformed", 400, "Invalid id: \"%s\" (expecting \"i-...\")")
 	InvalidInstanceIDNotFound                = def("InvalidInstanceID.NotFound", 400, "The instance ID '%s' does not exist")
 	InvalidKeyPairMalformed                  = def("InvalidKeyPair.Malformed", 400, "Invalid id: \"%s\" (expecting \"key-...\")")

@@ -80,16 +80,12 @@ func PrintableText(s string) bool {
 	return true
 }
 
-// ValidateInstanceType checks that an instance type has EC2's shape, family.size
-// ("t3.micro", "u-6tb1.metal"): Stockade runs every type alike, but stores and shows the name.
+// ValidateInstanceType checks that Stockade knows an instance type (the table in
+// instancetype.go). EC2 answers a type it does not offer, "foo.bar" or a real type of a family
+// not in the table, with InvalidParameterValue "Invalid value 'foo.bar' for InstanceType."
+// (getmoto/moto#1695 quotes the real reply); the name is cut at 64 characters in the message.
 func ValidateInstanceType(s string) error {
-	family, size, ok := strings.Cut(s, ".")
-	valid := ok && len(s) <= 64 && family != "" && size != ""
-	for i := 0; valid && i < len(s); i++ {
-		c := s[i]
-		valid = 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '.'
-	}
-	if !valid {
+	if _, ok := LookupInstanceType(s); !ok {
 		return InvalidValue("Invalid value '%.64s' for InstanceType.", s)
 	}
 	return nil

@@ -44,6 +44,7 @@ type LabInstance struct {
 	Region    string   `json:"region"`
 	VpcID     string   `json:"vpc"`
 	ENI       string   `json:"eni"`
+	ImageID   string   `json:"image"` // the ImageId it was launched with (kept as given, --any-image too)
 	Address   string   `json:"address"`
 	IPv6      []string `json:"ipv6,omitempty"`
 	Namespace string   `json:"namespace"`

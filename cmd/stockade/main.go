@@ -1,7 +1,7 @@
 // Command stockade is the one Stockade binary: `stockade server` runs the EC2-compatible API
 // with its embedded store, `stockade account` manages accounts of a running server,
-// `stockade reach` answers reachability questions and `stockade lab` works with lab
-// instances. This package only parses flags and wires the other packages together.
+// `stockade reach` answers reachability questions, `stockade lab` works with lab
+// instances and `stockade image` imports and lists machine images. This package only parses flags and wires the other packages together.
 //
 // Every subcommand finds the server's data directory the same way: --data-dir, else
 // $STOCKADE_DATA_DIR, else $XDG_DATA_HOME/stockade or ~/.local/share/stockade.
@@ -28,7 +28,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCmd(), accountCmd(), reachCmd(), labCmd())
+	root.AddCommand(serverCmd(), accountCmd(), reachCmd(), labCmd(), imageCmd())
 	cmd, err := root.ExecuteC()
 	os.Exit(exitCode(cmd, err, os.Stderr))
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/datadir"
 	"github.com/stockade/stockade/ec2api"
+	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store/bolt"
 )
@@ -35,6 +36,8 @@ type serverConfig struct {
 	DataDir  string
 	Quotas   control.Quotas
 	Emulator bool
+	// AnyImage launches unknown ImageIds on the default image (control.Config.AnyImage).
+	AnyImage bool
 	LogJSON  bool
 	LogLevel string
 	// Regions is the --regions list as given ("": AWS's commercial regions).
@@ -81,6 +84,8 @@ enforcement is off and the server says so.`,
 	f.StringArrayVar(&quotas, "quota", nil, "override a quota, name=value (repeatable): "+fmt.Sprint(cfg.Quotas.Names()))
 	f.BoolVar(&cfg.Emulator, "emulator-mode-accept-any-credentials", false,
 		"INSECURE: accept any credentials without checking signatures, like moto/LocalStack (account = 12-digit access key ID, else 000000000000)")
+	f.BoolVar(&cfg.AnyImage, "any-image", false,
+		"emulator mode for images: an unknown ImageId launches the default image ("+image.DefaultID+") instead of failing with InvalidAMIID.NotFound, as moto accepts any AMI ID; the instance keeps the ID it was given")
 	f.StringVar(&cfg.Regions, "regions", "", "comma-separated regions to serve instead of AWS's commercial regions; requests signed for any other region are refused")
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "log JSON lines instead of text")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
@@ -201,6 +206,7 @@ func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bol
 	}
 	ccfg := control.DefaultConfig()
 	ccfg.Quotas, ccfg.Log = cfg.Quotas, log
+	ccfg.Images, ccfg.AnyImage = image.Open(filepath.Join(cfg.DataDir, datadir.Images)), cfg.AnyImage
 	if svc, err = control.Open(ctx, st, ccfg); err != nil {
 		return nil, nil, nil, "", err
 	}

@@ -557,6 +557,18 @@ var modelParams = map[string][]param{
 		{"KeyName", kindString, false},
 		{"KeyPairId", kindString, false},
 	},
+	"DescribeImages": {
+		{"DryRun", kindBool, false},
+		{"ExecutableBy.N", kindString, false},
+		{"Filter.N.Name", kindString, false},
+		{"Filter.N.Value.N", kindString, false},
+		{"ImageId.N", kindString, false},
+		{"IncludeDeprecated", kindBool, false},
+		{"IncludeDisabled", kindBool, false},
+		{"MaxResults", kindInt, false},
+		{"NextToken", kindString, false},
+		{"Owner.N", kindString, false},
+	},
 	"CreateTags": {
 		{"DryRun", kindBool, false},
 		{"ResourceId.N", kindString, true},
