@@ -8,11 +8,13 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/stockade/stockade/image"
 )
 
 // TestLabCLI runs the documented commands: `stockade lab list` shows every instance with its
-// addresses and namespace, and `stockade lab exec` runs a command inside one, with the
-// command's output and exit status.
+// addresses, namespace, image, type, limits and state, and `stockade lab exec` runs a command
+// inside one, with the command's output and exit status.
 func TestLabCLI(t *testing.T) {
 	e := newLabEnv(t)
 	vpc, def, six := e.vpc6("10.15.0.0/16")
@@ -26,7 +28,19 @@ func TestLabCLI(t *testing.T) {
 		return string(out), err
 	}
 
-	out, err := lab("list")
+	// The command sees the instance's own interface and addresses.
+	out, err := lab("exec", dual.ID, "--", "ip", "-o", "addr", "show", "dev", "eth0")
+	if err != nil || !strings.Contains(out, dual.IP.String()+"/") || !strings.Contains(out, dual.IP6.String()+"/128") {
+		t.Errorf("lab exec ip addr: %v\n%s", err, out)
+	}
+	// Its exit status is the command's.
+	_, err = lab("exec", plain.ID, "--", "sh", "-c", "exit 7")
+	var exit *exec.ExitError
+	if !errors.As(err, &exit) || exit.ExitCode() != 7 {
+		t.Errorf("lab exec exit status: %v, want 7", err)
+	}
+	// lab exec waited for both sandboxes to boot: both are running.
+	out, err = lab("list")
 	if err != nil {
 		t.Fatalf("lab list: %v\n%s", err, out)
 	}
@@ -39,23 +53,12 @@ func TestLabCLI(t *testing.T) {
 		in   instance
 		ipv6 string
 	}{{dual, dual.IP6.String()}, {plain, "-"}} {
-		want := []string{c.in.ID, account, vpc, c.in.IP.String(), c.ipv6, c.in.NS}
+		want := []string{c.in.ID, account, vpc, c.in.IP.String(), c.ipv6, c.in.NS, image.DefaultID, "m1.small", "1740MiB/1vcpu/512procs/1024MiB-disk", "running"}
 		if got := rows[c.in.ID]; strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("lab list row of %s: %q, want %q\n%s", c.in.ID, got, want, out)
 		}
 	}
 
-	// The command sees the instance's own interface and addresses.
-	out, err = lab("exec", dual.ID, "--", "ip", "-o", "addr", "show", "dev", "eth0")
-	if err != nil || !strings.Contains(out, dual.IP.String()+"/") || !strings.Contains(out, dual.IP6.String()+"/128") {
-		t.Errorf("lab exec ip addr: %v\n%s", err, out)
-	}
-	// Its exit status is the command's.
-	_, err = lab("exec", plain.ID, "--", "sh", "-c", "exit 7")
-	var exit *exec.ExitError
-	if !errors.As(err, &exit) || exit.ExitCode() != 7 {
-		t.Errorf("lab exec exit status: %v, want 7", err)
-	}
 	// An instance that is not in the lab is an error that says what to do.
 	out, err = lab("exec", "i-0123456789abcdef0", "--", "true")
 	if err == nil || !strings.Contains(out, "not a running lab instance") {

@@ -224,7 +224,10 @@ func (e *labEnv) launch(subnet string, groups ...string) instance {
 
 func (e *labEnv) launchWith(in *ec2.RunInstancesInput) instance {
 	e.t.Helper()
-	in.ImageId, in.MinCount, in.MaxCount = aws.String(image.DefaultID), aws.Int32(1), aws.Int32(1)
+	if in.ImageId == nil {
+		in.ImageId = aws.String(image.DefaultID)
+	}
+	in.MinCount, in.MaxCount = aws.Int32(1), aws.Int32(1)
 	out := must[*ec2.RunInstancesOutput](e.t)(e.c.RunInstances(ctx(e.t), in))
 	i := out.Instances[0]
 	e.enforced()

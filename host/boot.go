@@ -65,6 +65,10 @@ func bootScript(instance, userData string) string {
 # The first process of a Stockade instance (host/boot.go).
 now() { date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ; }
 echo "[stockade] $(now) booting %[1]s"
+# An imported image has users of its own: the default user and sshd's are added if missing.
+grep -q '^%[2]s:' /etc/passwd || echo '%[2]s:x:1000:1000:EC2 Default User:/home/%[2]s:/bin/sh' >>/etc/passwd
+grep -q '^%[2]s:' /etc/group || echo '%[2]s:x:1000:' >>/etc/group
+grep -q '^sshd:' /etc/passwd || echo 'sshd:x:74:65534:Privilege-separated SSH:/run/sshd:/usr/sbin/nologin' >>/etc/passwd
 chown -R 1000:1000 /home/%[2]s
 if [ -x /usr/sbin/sshd ]; then
 	if command -v ssh-keygen >/dev/null; then
@@ -117,12 +121,15 @@ func (h *Host) hostKey(instance string) (private, public []byte, err error) {
 	return private, ssh.MarshalAuthorizedKey(key.PublicKey()), nil
 }
 
-// bootFiles adds what a boot needs to fs: /etc, sshd's keys, the authorized keys of
-// ec2-user and root (when the instance was launched with a key pair), the seccomp filter
-// comes separately.
-func bootFiles(fs *fileSet, in Instance, hostPriv, hostPub []byte) error {
+// bootFiles adds what a boot needs to fs: /etc (an imported image keeps its passwd and
+// group), sshd's keys, the authorized keys of ec2-user and root (when the instance was
+// launched with a key pair). The seccomp filter comes separately.
+func bootFiles(fs *fileSet, in Instance, defaultImage bool, hostPriv, hostPub []byte) error {
 	name := hostname(in.Address)
 	for _, f := range etcFiles(name, in.Address) {
+		if !defaultImage && (f.path == "/etc/passwd" || f.path == "/etc/group") {
+			continue // the image's own; the boot script adds the users it lacks
+		}
 		if err := fs.data(f.path, "0644", []byte(f.data)); err != nil {
 			return err
 		}

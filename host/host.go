@@ -101,6 +101,9 @@ type Config struct {
 	// network namespace (sandbox.go). Nil runs it directly in the namespace, as the server's
 	// user: for tests with a fake namespace only.
 	Sandbox *Sandbox
+	// Images, when set, gives instances launched from imported images their root filesystems;
+	// nil runs every instance on the default image.
+	Images Images
 	// Metadata, when set, serves each instance's metadata service inside its namespace.
 	Metadata *imds.Server
 	// Resync is how often each router's ruleset generation and forwarding are checked for
@@ -126,6 +129,7 @@ type Host struct {
 	swept     bool  // leftovers of an earlier run are gone
 	scripts   sync.WaitGroup
 	metadata  map[string]net.Listener // each instance's metadata service
+	sandboxes sync.Map                // instance ID → *exec.Cmd of its sandbox, while it runs
 
 	// list is what Instances returns, published after every change, so that `stockade lab
 	// list` never waits behind a reconcile.

@@ -18,6 +18,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stockade/stockade/cloudinit"
 	"github.com/stockade/stockade/netmap"
 )
 
@@ -90,6 +91,7 @@ func (h *Host) remove(ctx context.Context, in Instance, gone bool) error {
 	// own): its cgroups hold them all.
 	err := h.removeCgroups(in.Namespace)
 	err = errors.Join(err, h.cfg.Namespaces.Detach(ctx, in.Router, in.Namespace, in.Links...))
+	err = errors.Join(err, unmountRoot(h.cfg.Dir, in.ID)) // its writable layer ends with it
 	if gone {
 		err = errors.Join(err, removeFiles(h.dir, in.ID))
 	}
@@ -177,17 +179,20 @@ func (h *Host) boot(in Instance, adopted bool) {
 	files := &fileSet{first: 5} // 3: the go-ahead, 4: bwrap's info, then the files
 	defer files.close()         // the child has its own copies once started
 	userData := ""
-	if first && len(in.UserData) > 0 {
-		if err := writeNew(h.dir, userDataName(in.ID), in.UserData, 0o700); err != nil {
-			log.Error("user data", "error", err)
-		} else if f, err := h.dir.Open(userDataName(in.ID)); err != nil {
-			log.Error("user data", "error", err)
-		} else {
-			files.add(userDataPath, "0700", f)
-			userData = quoteArgv(interpreter(in.UserData, userDataPath))
-		}
+	if first {
+		userData = h.firstBootScript(in, files, console)
 	}
-	argv, err := h.sandboxArgv(in, userData, files)
+	root, err := h.imageRoot(in)
+	if err != nil {
+		log.Error("root filesystem", "error", err)
+		fmt.Fprintf(console, "[stockade] the instance did not boot: %v\n", err)
+		console.Close()
+		return
+	}
+	if root != nil {
+		files.files = append(files.files, root) // closed with the others once the sandbox has it
+	}
+	argv, err := h.sandboxArgv(in, userData, root, files)
 	if err != nil {
 		log.Error("sandbox", "error", err)
 		fmt.Fprintf(console, "[stockade] the instance did not boot: %v\n", err)
@@ -195,6 +200,37 @@ func (h *Host) boot(in Instance, adopted bool) {
 		return
 	}
 	h.startSandbox(in, console, argv, files)
+}
+
+// firstBootScript hands the instance's user data over to the sandbox, as the script that
+// cloud-init's formats make of it (package cloudinit: a "#!" script as it is, #cloud-config
+// as a shell script, MIME multi-part, gzip), and returns the quoted command line that runs it,
+// or "" when nothing is to run.
+func (h *Host) firstBootScript(in Instance, files *fileSet, console io.Writer) string {
+	log := h.cfg.Log.With("instance", in.ID)
+	if len(in.UserData) == 0 {
+		return ""
+	}
+	plan, err := cloudinit.Script(in.UserData, cloudinit.Instance{ID: in.ID, Hostname: hostname(in.Address), DefaultUser: DefaultUser})
+	if err != nil {
+		log.Error("user data", "error", err)
+		fmt.Fprintf(console, "[stockade] user data not run: %v\n", err)
+		return ""
+	}
+	if plan.Kind == cloudinit.None {
+		return ""
+	}
+	if err := writeNew(h.dir, userDataName(in.ID), plan.Script, 0o700); err != nil {
+		log.Error("user data", "error", err)
+		return ""
+	}
+	f, err := h.dir.Open(userDataName(in.ID))
+	if err != nil {
+		log.Error("user data", "error", err)
+		return ""
+	}
+	files.add(userDataPath, "0700", f)
+	return quoteArgv(plan.Argv(userDataPath))
 }
 
 // firstBoot reports whether the instance boots for the first time, and marks that it has.
@@ -211,7 +247,7 @@ func (h *Host) firstBoot(instance string) (bool, error) {
 // go-ahead on descriptor 3 (given once the host has put it in the instance's cgroups, so that
 // nothing of the tenant ever runs outside them), then bwrap with the instance's files, the
 // seccomp filter and the boot script.
-func (h *Host) sandboxArgv(in Instance, userData string, files *fileSet) ([]string, error) {
+func (h *Host) sandboxArgv(in Instance, userData string, root *os.File, files *fileSet) ([]string, error) {
 	profile, err := seccompProfile()
 	if err != nil {
 		return nil, err
@@ -224,14 +260,18 @@ func (h *Host) sandboxArgv(in Instance, userData string, files *fileSet) ([]stri
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
-	if err := bootFiles(files, in, hostPriv, hostPub); err != nil {
+	rootFD := -1
+	if root != nil {
+		rootFD = slices.Index(files.files, root) + files.first
+	}
+	if err := bootFiles(files, in, root == nil, hostPriv, hostPub); err != nil {
 		return nil, err
 	}
 	if err := files.data(bootPath, "0755", []byte(bootScript(in.ID, userData))); err != nil {
 		return nil, err
 	}
 	argv := []string{"/bin/sh", "-c", `read -r go <&3 || exit 125; exec 3<&-; exec "$@"`, "sh"}
-	argv = append(argv, h.cfg.Sandbox.bwrapArgv(hostname(in.Address), DefaultDiskMiB)...)
+	argv = append(argv, h.cfg.Sandbox.bwrapArgv(hostname(in.Address), rootFD, DefaultDiskMiB)...)
 	argv = append(argv, files.args...)
 	argv = append(argv, "--info-fd", "4", "--seccomp", strconv.Itoa(seccompFD),
 		"--chdir", "/root", "--clearenv",
@@ -261,7 +301,11 @@ func (h *Host) startSandbox(in Instance, console io.WriteCloser, argv []string, 
 		fail("pipe", err)
 		return
 	}
-	defer infoR.Close()
+	defer func() {
+		if infoR != nil {
+			infoR.Close()
+		}
+	}()
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = "/"
 	cmd.Env = []string{"PATH=" + sandboxPath}
@@ -301,17 +345,32 @@ func (h *Host) startSandbox(in Instance, console io.WriteCloser, argv []string, 
 		_ = cmd.Process.Kill()
 	}
 	goW.Close()
-	if pid, err := readChildPID(infoR); err != nil {
-		log.Warn("sandbox pid", "error", err)
-	} else if err := h.dir.WriteFile(pidName(in.ID), []byte(procIdentity(pid)), 0o600); err != nil {
-		log.Warn("sandbox pid", "error", err)
-	}
-	h.drainConsole(cmd, pr, console, "[stockade] instance stopped (status %s)\n")
+	// The sandbox's PID is published (for lab exec) once its root filesystem is in place; the
+	// reconcile does not wait for that.
+	info := infoR
+	infoR = nil
+	h.scripts.Add(1)
+	go func() {
+		defer h.scripts.Done()
+		defer info.Close()
+		pid, err := readChildPID(info)
+		if err == nil {
+			err = waitForRoot(pid, bootPath, 10*time.Second)
+		}
+		if err == nil {
+			err = h.dir.WriteFile(pidName(in.ID), []byte(procIdentity(pid)), 0o600)
+		}
+		if err != nil {
+			log.Warn("sandbox pid", "error", err)
+		}
+	}()
+	h.sandboxes.Store(in.ID, cmd)
+	h.drainConsole(in, cmd, pr, console, "[stockade] instance stopped (status %s)\n")
 }
 
 // drainConsole copies what an instance's processes print into its console log until the
 // last of them is gone, and notes how cmd ended with format (given its status).
-func (h *Host) drainConsole(cmd *exec.Cmd, pr *os.File, console io.WriteCloser, format string) {
+func (h *Host) drainConsole(in Instance, cmd *exec.Cmd, pr *os.File, console io.WriteCloser, format string) {
 	drained := make(chan struct{})
 	h.scripts.Add(2)
 	go func() {
@@ -324,6 +383,7 @@ func (h *Host) drainConsole(cmd *exec.Cmd, pr *os.File, console io.WriteCloser, 
 		defer h.scripts.Done()
 		defer func() { <-drained; console.Close() }()
 		err := cmd.Wait()
+		h.sandboxes.CompareAndDelete(in.ID, cmd)
 		status := "0"
 		var exit *exec.ExitError
 		if errors.As(err, &exit) {
@@ -424,7 +484,7 @@ func (h *Host) startUserData(in Instance, console io.WriteCloser, argv []string,
 		console.Close()
 		return
 	}
-	h.drainConsole(cmd, pr, console, "[stockade] user data finished with status %s\n")
+	h.drainConsole(in, cmd, pr, console, "[stockade] user data finished with status %s\n")
 }
 
 // Console returns the most recent output of an instance's console, at most ConsoleTail bytes
@@ -469,6 +529,8 @@ func (h *Host) Instances() []netmap.LabInstance {
 			out[i].State = "running" // only a namespace: nothing to stop
 		} else if out[i].PID = h.SandboxPID(out[i].ID); out[i].PID != 0 {
 			out[i].State = "running"
+		} else if _, ok := h.sandboxes.Load(out[i].ID); ok {
+			out[i].State = "booting"
 		}
 	}
 	return out

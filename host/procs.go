@@ -80,3 +80,19 @@ func readChildPID(r io.Reader) (int, error) {
 		return 0, fmt.Errorf("bwrap did not report its child within 10 s")
 	}
 }
+
+// waitForRoot waits until the process pid sees path in its root filesystem: a sandbox's
+// first process is reported before bwrap has finished building its root.
+func waitForRoot(pid int, path string, limit time.Duration) error {
+	p := "/proc/" + strconv.Itoa(pid) + "/root" + path
+	for deadline := time.Now().Add(limit); ; time.Sleep(5 * time.Millisecond) {
+		if _, err := os.Stat(p); err == nil {
+			return nil
+		} else if procStart(pid) == "" {
+			return fmt.Errorf("the sandbox (PID %d) ended while it was set up", pid)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the sandbox (PID %d) has no %s after %v", pid, path, limit)
+		}
+	}
+}

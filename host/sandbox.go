@@ -145,24 +145,32 @@ func closeAll(fs []*os.File) {
 }
 
 // bwrapArgv is the bwrap command line of an instance's sandbox up to (not including) the
-// files and the command: namespaces, capabilities, the root filesystem.
-func (s Sandbox) bwrapArgv(name string, diskMiB int) []string {
+// files and the command: namespaces, capabilities, the root filesystem — the image's, open at
+// descriptor rootFD (rootfs.go), or, when rootFD is -1, the default image: a tmpfs of diskMiB
+// with the host's /usr read-only.
+func (s Sandbox) bwrapArgv(name string, rootFD, diskMiB int) []string {
 	out := []string{"bwrap",
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
 		"--hostname", name, "--new-session",
-		"--size", strconv.Itoa(diskMiB << 20), "--tmpfs", "/",
-		"--ro-bind", "/usr", "/usr",
-		"--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
-		"--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64",
+	}
+	if rootFD >= 0 {
+		out = append(out, "--bind-fd", strconv.Itoa(rootFD), "/")
+	} else {
+		out = append(out, "--size", strconv.Itoa(diskMiB<<20), "--tmpfs", "/",
+			"--ro-bind", "/usr", "/usr",
+			"--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
+			"--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64")
+	}
+	out = append(out,
 		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/dev/shm",
 		"--perms", "0755", "--dir", "/run/sshd", "--dir", "/run/stockade",
 		"--perms", "0700", "--dir", "/root", "--dir", "/root/.ssh",
-		"--perms", "0755", "--dir", "/home/" + DefaultUser, "--perms", "0700", "--dir", "/home/" + DefaultUser + "/.ssh",
+		"--perms", "0755", "--dir", "/home/"+DefaultUser, "--perms", "0700", "--dir", "/home/"+DefaultUser+"/.ssh",
 		"--perms", "0755",
 		"--dir", "/var/lib/cloud/instance", "--dir", "/var/tmp", "--dir", "/var/log",
 		"--dir", "/etc/ssh", "--dir", "/usr/local",
 		"--cap-drop", "ALL",
-	}
+	)
 	for _, c := range capabilities {
 		out = append(out, "--cap-add", c)
 	}

@@ -25,7 +25,7 @@ func TestSandboxCommand(t *testing.T) {
 	in.ID, in.Address = "i-0123456789abcdef0", "10.0.1.4"
 	files := &fileSet{first: 5}
 	defer files.close()
-	argv, err := h.sandboxArgv(in, "'/bin/sh' '/var/lib/cloud/instance/user-data'", files)
+	argv, err := h.sandboxArgv(in, "'/bin/sh' '/var/lib/cloud/instance/user-data'", nil, files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,7 +76,7 @@ func TestSandboxCommand(t *testing.T) {
 	// The host key is the instance's for good: the second boot hands over the same one.
 	again := &fileSet{first: 5}
 	defer again.close()
-	argv2, err := h.sandboxArgv(in, "", again)
+	argv2, err := h.sandboxArgv(in, "", nil, again)
 	if err != nil {
 		t.Fatal(err)
 	}

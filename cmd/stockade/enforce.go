@@ -16,8 +16,10 @@ import (
 
 	"github.com/stockade/stockade/adminapi"
 	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/datadir"
 	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/host"
+	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/imds"
 	"github.com/stockade/stockade/netlab"
 )
@@ -76,7 +78,8 @@ func startEnforcement(ctx context.Context, cfg serverConfig, svc *control.Servic
 		return svc.Metadata(t.Account, t.Region, id)
 	}, imds.Config{})
 	h, err = host.New(svc, host.Config{Kernel: k, Namespaces: netlab.Host{}, Names: netlab.Names{Prefix: cfg.LabPrefix},
-		Dir: filepath.Join(cfg.DataDir, "lab"), Sandbox: &sandbox, Metadata: metadata, Resync: cfg.Resync, Log: log, Registerer: reg})
+		Dir: filepath.Join(cfg.DataDir, "lab"), Sandbox: &sandbox, Metadata: metadata,
+		Images: image.Open(filepath.Join(cfg.DataDir, datadir.Images)), Resync: cfg.Resync, Log: log, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}

@@ -1,16 +1,20 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/stockade/stockade/adminapi"
+	"github.com/stockade/stockade/netmap"
 )
 
 func labCmd() *cobra.Command {
@@ -22,7 +26,7 @@ namespace with the private address of its interface, filtered by its security gr
   sudo stockade lab exec i-0123456789abcdef0 -- curl -s http://10.0.1.20:8080/`, &dataDir)
 	list := &cobra.Command{
 		Use:   "list",
-		Short: "List lab instances with their addresses and namespaces",
+		Short: "List lab instances: addresses, namespace, image, type, limits and state",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ins, err := adminapi.Dial(dataDir).LabInstances(cmd.Context())
@@ -30,13 +34,10 @@ namespace with the private address of its interface, filtered by its security gr
 				return err
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "INSTANCE\tACCOUNT\tVPC\tADDRESS\tIPV6\tNAMESPACE")
+			fmt.Fprintln(w, "INSTANCE\tACCOUNT\tVPC\tADDRESS\tIPV6\tNAMESPACE\tIMAGE\tTYPE\tLIMITS\tSTATE")
 			for _, in := range ins {
-				six := strings.Join(in.IPv6, ",")
-				if six == "" {
-					six = "-"
-				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.Account, in.VpcID, in.Address, six, in.Namespace)
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", in.ID, in.Account, in.VpcID, in.Address,
+					orDash(strings.Join(in.IPv6, ",")), in.Namespace, orDash(in.ImageID), orDash(in.InstanceType), limits(in.Limits), orDash(in.State))
 			}
 			return w.Flush()
 		},
@@ -52,14 +53,11 @@ obeys the security groups of the interface it leaves through and its subnet's ne
 it has the instance's limits, capabilities and seccomp filter, nothing of the host.`,
 		Args: cobra.MinimumNArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			ins, err := adminapi.Dial(dataDir).LabInstances(cmd.Context())
+			in, err := bootedInstance(cmd.Context(), adminapi.Dial(dataDir), args[0])
 			if err != nil {
 				return err
 			}
-			for _, in := range ins {
-				if in.ID != args[0] {
-					continue
-				}
+			{
 				c, err := sandboxCommand(in, args[1:])
 				if err != nil {
 					return err
@@ -72,9 +70,48 @@ it has the instance's limits, capabilities and seccomp filter, nothing of the ho
 				}
 				return err
 			}
-			return fmt.Errorf("%s is not a running lab instance (see stockade lab list)", args[0])
 		},
 	}
 	cmd.AddCommand(list, execCmd)
 	return cmd
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// limits shows an instance's limits in one word: 512MiB/2vcpu/1024procs/1024MiB-disk.
+func limits(l netmap.Limits) string {
+	if l == (netmap.Limits{}) {
+		return "-"
+	}
+	return fmt.Sprintf("%dMiB/%dvcpu/%dprocs/%dMiB-disk", l.MemoryMiB, l.VCPUs, l.Processes, l.DiskMiB)
+}
+
+// bootedInstance finds a lab instance by ID, waiting up to 10 s for a sandbox that is still
+// booting (an instance just launched), so that scripts can run lab exec right after
+// RunInstances.
+func bootedInstance(ctx context.Context, c *adminapi.Client, id string) (netmap.LabInstance, error) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		ins, err := c.LabInstances(ctx)
+		if err != nil {
+			return netmap.LabInstance{}, err
+		}
+		i := slices.IndexFunc(ins, func(in netmap.LabInstance) bool { return in.ID == id })
+		switch {
+		case i < 0:
+			return netmap.LabInstance{}, fmt.Errorf("%s is not a running lab instance (see stockade lab list)", id)
+		case ins[i].PID != 0 || time.Now().After(deadline):
+			return ins[i], nil
+		}
+		select {
+		case <-ctx.Done():
+			return netmap.LabInstance{}, ctx.Err()
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }

@@ -42,7 +42,9 @@ func sandboxCommand(in netmap.LabInstance, argv []string) (*exec.Cmd, error) {
 	}
 	args := []string{"--target", strconv.Itoa(in.PID),
 		"--user", "--mount", "--pid", "--ipc", "--uts", "--cgroup", "--net", "--root", "--wd", "--",
-		"/usr/bin/bwrap", "--bind", "/", "/", "--cap-drop", "ALL"}
+		// --dev-bind: the sandbox's own /dev (bwrap's, with the host's null, zero, tty…) stays
+		// usable; its other mounts keep their nodev.
+		"/usr/bin/bwrap", "--dev-bind", "/", "/", "--cap-drop", "ALL"}
 	for _, c := range host.Capabilities() {
 		args = append(args, "--cap-add", c)
 	}
