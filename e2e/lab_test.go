@@ -100,12 +100,12 @@ func TestLabEnforcement(t *testing.T) {
 		custom := e.group(vpc)
 		a, b := e.launch(sn, def), e.launch(sn, def)
 		c := e.launch(sn, custom)
-		e.serve(a, 22, 8080)
+		e.serve(a, 2222, 8080)
 		e.serve(c, 8080)
-		e.expectTCP(b, a, 22, true) // members of the default group reach each other on anything
+		e.expectTCP(b, a, 2222, true) // members of the default group reach each other on anything
 		e.expectUDP(b, a, 8080, true)
 		e.expectPing(b, a, true)
-		e.expectTCP(c, a, 22, false) // a non-member does not
+		e.expectTCP(c, a, 2222, false) // a non-member does not
 		e.expectTCP(a, c, 8080, false)
 		e.expectPing(a, c, false)
 	})

@@ -57,7 +57,10 @@ func (h *Host) serveMetadata(in Instance) {
 	if h.cfg.Metadata == nil || h.metadata[in.ID] != nil {
 		return
 	}
-	l, err := h.cfg.Namespaces.ListenMetadata(in.Namespace)
+	if len(in.Links) == 0 {
+		return
+	}
+	l, err := h.cfg.Namespaces.ListenMetadata(in.Router, in.Links[0])
 	if err != nil {
 		h.cfg.Log.Error("metadata service", "instance", in.ID, "error", err)
 		return

@@ -61,4 +61,6 @@ func (Host) Command(ctx context.Context, ns string, argv ...string) *exec.Cmd {
 func (Host) Start(ns string, cmd *exec.Cmd) error { return Do(ns, cmd.Start) }
 
 // ListenMetadata opens an instance's metadata service listener.
-func (Host) ListenMetadata(ns string) (net.Listener, error) { return ListenMetadata(ns) }
+func (Host) ListenMetadata(router, link string) (net.Listener, error) {
+	return ListenMetadata(router, link)
+}

@@ -25,7 +25,7 @@ type Fake struct {
 	nss map[string]*namespace
 	// fail makes calls fail: "op name" (e.g. "attach stk-i-1", "ensure stk-vpc-1") → error.
 	fail map[string]error
-	// metadata is where each namespace's metadata service listens.
+	// metadata is where the metadata service of the instance behind each link listens.
 	metadata map[string]string
 }
 
@@ -213,9 +213,9 @@ func (f *Fake) Command(ctx context.Context, ns string, argv ...string) *exec.Cmd
 	return exec.CommandContext(ctx, argv[0], argv[1:]...)
 }
 
-// ListenMetadata listens on a loopback port of the host for the namespace's metadata
-// service; MetadataAddr tells where.
-func (f *Fake) ListenMetadata(ns string) (net.Listener, error) {
+// ListenMetadata listens on a loopback port of the host for the metadata service of the
+// instance behind link; MetadataAddr(link) tells where.
+func (f *Fake) ListenMetadata(router, link string) (net.Listener, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -225,15 +225,16 @@ func (f *Fake) ListenMetadata(ns string) (net.Listener, error) {
 	if f.metadata == nil {
 		f.metadata = map[string]string{}
 	}
-	f.metadata[ns] = l.Addr().String()
+	f.metadata[link] = l.Addr().String()
 	return l, nil
 }
 
-// MetadataAddr is where the metadata service of namespace ns listens, "" if it never did.
-func (f *Fake) MetadataAddr(ns string) string {
+// MetadataAddr is where the metadata service of the instance behind link listens, "" if it
+// never did.
+func (f *Fake) MetadataAddr(link string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	return f.metadata[ns]
+	return f.metadata[link]
 }
 
 // Start starts cmd on the host: the fake has no namespaces to enter. A sandbox (a command
