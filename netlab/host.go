@@ -58,3 +58,8 @@ func (Host) Command(ctx context.Context, ns string, argv ...string) *exec.Cmd {
 // Start starts cmd inside a namespace: from a thread in it, so that the child (which inherits
 // its thread's namespace) may also ask for a user namespace of its own.
 func (Host) Start(ns string, cmd *exec.Cmd) error { return Do(ns, cmd.Start) }
+
+// EnsureOperator gives a router its operator attachment, or adopts the one it has.
+func (Host) EnsureOperator(ctx context.Context, router string, op Operator) (bool, error) {
+	return AttachOperator(ctx, router, op)
+}
