@@ -23,9 +23,11 @@ func link(eni string) string { return "stk-" + strings.TrimPrefix(eni, "eni-") }
 
 // rich is the three-tier network plus what the golden file should show: a prefix list, ICMP
 // rules, a custom ACL with ports, ICMP and a deny, an IPv6 subnet, another protocol, a rule
-// open to the world with everything open outbound (untracked), and custom timeouts.
+// open to the world with everything open outbound (untracked), custom timeouts, and the
+// operator attachment (its inbound pair meets the db subnet's ACL, which lets in only the VPC).
 func rich() dataplane.Network {
 	n := threeTier()
+	n.Operator = dataplane.Operator{Link: "stk-op", Addr: netip.MustParseAddr("100.64.0.2")}
 	s := &n.Snapshot
 	s.VPCs[0].IPv6CIDR = netip.MustParsePrefix("2600:1f18:aaaa:bb00::/56")
 	s.Subnets[1].IPv6CIDR = netip.MustParsePrefix("2600:1f18:aaaa:bb01::/64")
