@@ -48,5 +48,8 @@ type LabInstance struct {
 	IPv6      []string `json:"ipv6,omitempty"`
 	Namespace string   `json:"namespace"`
 	Router    string   `json:"router"`
-	Links     []string `json:"links"` // the router ends of its interfaces, the primary's first
+	// Operator is the namespace of its VPC's operator attachment: where `stockade lab
+	// connect` opens a connection from, so that it crosses the router from outside the VPC.
+	Operator string   `json:"operator"`
+	Links    []string `json:"links"` // the router ends of its interfaces, the primary's first
 }
