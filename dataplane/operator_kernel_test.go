@@ -128,6 +128,25 @@ func TestKernelOperator(t *testing.T) {
 	check("a rule for another address", apply(withRule("100.64.0.3/32")), policy.DestIngress)
 	check("a rule for the operator address", apply(withRule("100.64.0.2/32")), policy.Admitted)
 
+	// The other way: an instance's connection to the operator needs only its egress rules.
+	opSrv, err := netlab.Serve(op.Namespace, 9000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer opSrv.Close()
+	toOp := netip.AddrPortFrom(netlab.OperatorAddr, 9000)
+	if err := netlab.TCP(ns, toOp, netlab.PassTimeout); err != nil {
+		t.Errorf("db → operator with egress open: %v", err)
+	}
+	closed := withRule("100.64.0.2/32")
+	g := closed.Snapshot.Groups[2].Clone()
+	g.Egress = []model.Rule{rule("tcp", 443, 443, cidr("0.0.0.0/0"))}
+	closed.Snapshot.Groups[2] = g
+	apply(closed)
+	if err := netlab.TCP(ns, toOp, netlab.DropTimeout); err == nil {
+		t.Errorf("db → operator:9000 got through with egress open to 443 only")
+	}
+
 	// Spoofing through the operator link: a second address in the operator namespace, which a
 	// rule for a prefix around the operator's admits. The source check drops it at the router.
 	// (Not 100.64.0.3: that is the link's broadcast address, which the kernel will not send

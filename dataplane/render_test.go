@@ -215,3 +215,23 @@ func TestRendererReusesUnchangedObjects(t *testing.T) {
 		}
 	}
 }
+
+// TestOperatorInsideTheVPC: a VPC whose subnet holds the operator address (VPCs may use
+// 100.64.0.0/10) gives the operator link no path: its elements would pass for an instance's,
+// and its network ACL pairs would overlap the subnets'. Without one the link fails closed.
+func TestOperatorInsideTheVPC(t *testing.T) {
+	n := rich()
+	n.Link = link
+	if txt := dataplane.Render(n).Text(); !strings.Contains(txt, `"stk-op" . 100.64.0.2`) || !strings.Contains(txt, "100.64.0.2/32 . 10.0.2.0/24") {
+		t.Fatalf("the operator has no path in the rich network:\n%s", txt)
+	}
+	sn := *n.Snapshot.Subnets[0]
+	sn.CIDR = netip.MustParsePrefix("100.64.0.0/24")
+	n.Snapshot.Subnets = []*model.Subnet{&sn, n.Snapshot.Subnets[1]}
+	txt := dataplane.Render(n).Text()
+	for _, never := range []string{"stk-op", "100.64.0.2", "operator_"} {
+		if strings.Contains(txt, never) {
+			t.Errorf("rendering has %q with the operator address inside a subnet:\n%s", never, txt)
+		}
+	}
+}
