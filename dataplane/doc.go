@@ -3,9 +3,11 @@
 // router's forward hook, where
 //
 //  1. source addresses are checked against the link they arrive on (EC2's source/destination
-//     check), so that addresses can be trusted below;
+//     check), so that addresses can be trusted below; the operator attachment's link
+//     (Network.Operator) may send from the operator's one address only;
 //  2. network ACLs are applied, statelessly, to every packet that crosses a subnet boundary:
-//     one lookup finds the pair of subnets, whose ACLs are compiled (first match wins) into one
+//     one lookup finds the pair of subnets (or of a subnet and the operator, who is outside
+//     the VPC), whose ACLs are compiled (first match wins) into one
 //     set each; an established connection remembers that a direction passed the ACLs of the
 //     current epoch, so its later packets skip the lookups until an ACL changes;
 //  3. packets of tracked connections are accepted (AWS's stateful return traffic, and flows

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"maps"
+	"net/netip"
 	"slices"
 	"sort"
 	"strings"
@@ -50,6 +51,45 @@ type Network struct {
 	VPC      *model.VPC
 	Snapshot netmap.Snapshot
 	Link     func(eni string) string
+	// Operator is the router's operator attachment, if it has one (console-ssh.md §B4).
+	Operator Operator
+}
+
+// Operator is a router's operator attachment as its ruleset sees it: a link whose far end is
+// "the operator outside the VPC", with one address. Its packets are judged as packets from
+// outside the VPC: the source check lets only Addr in through Link, the operator side has no
+// security group (what it sends and what is sent to it need only the instance's rules), and
+// the network ACL of the instance's subnet applies to both directions, statelessly, as to any
+// address outside the VPC. The attachment is the same for the life of a router: it adds a
+// fixed handful of elements to a rendering, never work per change.
+type Operator struct {
+	Link string     // the router-side link; "" for none
+	Addr netip.Addr // the operator's IPv4 address, the only source the link may send from
+}
+
+// The operator's two chains stand for the groups it does not have: they admit every packet
+// in their direction. They never change, so every rendering shares them (and Update passes
+// over them unread).
+var (
+	operatorOut = &Object{Kind: Chain, Name: "operator_out", Lines: []string{fmt.Sprintf("meta mark set meta mark | 0x%x", markEgress)}}
+	operatorIn  = &Object{Kind: Chain, Name: "operator_in", Lines: []string{fmt.Sprintf("meta mark set meta mark | 0x%x", markIngress)}}
+)
+
+// operator reports whether the ruleset gives the operator attachment a path: it needs an
+// IPv4 address that no subnet of the VPC holds. A VPC whose subnets cover the address (VPCs
+// may use 100.64.0.0/10) has no operator path: its packets would be taken for an instance's,
+// and the network ACL pairs would overlap. Without a path the link fails closed.
+func (r *renderer) operator() bool {
+	op := r.n.Operator
+	if op.Link == "" || !op.Addr.Is4() {
+		return false
+	}
+	for _, sn := range r.subnets {
+		if sn.CIDR.Contains(op.Addr) {
+			return false
+		}
+	}
+	return true
 }
 
 // Render compiles a VPC's security groups, network ACLs and interfaces into the ruleset its
@@ -234,6 +274,14 @@ func (r *renderer) base() {
 		out = append(out, o.outDispatch)
 		in = append(in, o.inDispatch)
 	}
+	if r.operator() {
+		link := r.n.Operator.Link
+		src4 = append(src4, fmt.Sprintf("%q . %s", link, r.n.Operator.Addr))
+		out = append(out, fmt.Sprintf("%q : jump %s", link, operatorOut.Name))
+		in = append(in, fmt.Sprintf("%q : jump %s", link, operatorIn.Name))
+		r.rs.add(operatorOut)
+		r.rs.add(operatorIn)
+	}
 	r.rs.add(r.cachedSet("src4", "ifname . ipv4_addr", false, false, src4))
 	r.rs.add(r.cachedSet("src6", "ifname . ipv6_addr", false, false, src6))
 	r.rs.add(r.cachedSet("out_dispatch", "ifname", false, true, out))
@@ -321,6 +369,7 @@ func (r *renderer) recheck(dir string, ct, mark int, dispatch string) string {
 // nacls renders the ACL of every subnet that has one: a packet leaving a subnet for another
 // meets the source subnet's outbound entries, entering one its inbound entries, first match
 // wins, anything unmatched is dropped. Traffic inside a subnet is not filtered by its ACL.
+// Traffic between a subnet and the operator meets the subnet's ACL, as from outside the VPC.
 func (r *renderer) nacls() {
 	bySubnet := map[string]*model.NACL{}
 	for _, acl := range r.n.Snapshot.NACLs {
@@ -380,6 +429,34 @@ func (r *renderer) nacls() {
 				} else {
 					pairs6 = append(pairs6, elem)
 				}
+			}
+		}
+	}
+	// The operator is outside the VPC: what it sends to an instance meets the inbound entries
+	// of the instance's subnet, what an instance sends to it the outbound ones (the replies of
+	// either's connections too: ACLs are stateless).
+	if r.operator() {
+		op := netip.PrefixFrom(r.n.Operator.Addr, 32)
+		for _, sn := range r.subnets {
+			acl := bySubnet[sn.ID]
+			if acl == nil || !sn.CIDR.IsValid() {
+				continue
+			}
+			for _, egress := range []bool{false, true} {
+				if aclAllowsAll(acl, egress, op) {
+					continue
+				}
+				check := name(acl.ID) + dirSuffix(egress)
+				used[acl.ID] = acl
+				if chain := "nacl_" + check; !pairChains[chain] {
+					pairChains[chain] = true
+					r.rs.add(&Object{Kind: Chain, Name: chain, Lines: []string{"jump " + check}})
+				}
+				src, dst := op, sn.CIDR
+				if egress {
+					src, dst = sn.CIDR, op
+				}
+				pairs4 = append(pairs4, fmt.Sprintf("%s . %s : jump nacl_%s", src, dst, check))
 			}
 		}
 	}

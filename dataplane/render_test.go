@@ -23,9 +23,11 @@ func link(eni string) string { return "stk-" + strings.TrimPrefix(eni, "eni-") }
 
 // rich is the three-tier network plus what the golden file should show: a prefix list, ICMP
 // rules, a custom ACL with ports, ICMP and a deny, an IPv6 subnet, another protocol, a rule
-// open to the world with everything open outbound (untracked), and custom timeouts.
+// open to the world with everything open outbound (untracked), custom timeouts, and the
+// operator attachment (its inbound pair meets the db subnet's ACL, which lets in only the VPC).
 func rich() dataplane.Network {
 	n := threeTier()
+	n.Operator = dataplane.Operator{Link: "stk-op", Addr: netip.MustParseAddr("100.64.0.2")}
 	s := &n.Snapshot
 	s.VPCs[0].IPv6CIDR = netip.MustParsePrefix("2600:1f18:aaaa:bb00::/56")
 	s.Subnets[1].IPv6CIDR = netip.MustParsePrefix("2600:1f18:aaaa:bb01::/64")
@@ -210,6 +212,26 @@ func TestRendererReusesUnchangedObjects(t *testing.T) {
 	for _, changed := range []string{"eni_eni_2_in", "eni_eni_2_out", "members4_sg_web"} {
 		if after.Object(changed) == before.Object(changed) {
 			t.Errorf("%s: reused, but the change touched it", changed)
+		}
+	}
+}
+
+// TestOperatorInsideTheVPC: a VPC whose subnet holds the operator address (VPCs may use
+// 100.64.0.0/10) gives the operator link no path: its elements would pass for an instance's,
+// and its network ACL pairs would overlap the subnets'. Without one the link fails closed.
+func TestOperatorInsideTheVPC(t *testing.T) {
+	n := rich()
+	n.Link = link
+	if txt := dataplane.Render(n).Text(); !strings.Contains(txt, `"stk-op" . 100.64.0.2`) || !strings.Contains(txt, "100.64.0.2/32 . 10.0.2.0/24") {
+		t.Fatalf("the operator has no path in the rich network:\n%s", txt)
+	}
+	sn := *n.Snapshot.Subnets[0]
+	sn.CIDR = netip.MustParsePrefix("100.64.0.0/24")
+	n.Snapshot.Subnets = []*model.Subnet{&sn, n.Snapshot.Subnets[1]}
+	txt := dataplane.Render(n).Text()
+	for _, never := range []string{"stk-op", "100.64.0.2", "operator_"} {
+		if strings.Contains(txt, never) {
+			t.Errorf("rendering has %q with the operator address inside a subnet:\n%s", never, txt)
 		}
 	}
 }

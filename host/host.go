@@ -82,6 +82,9 @@ type Namespaces interface {
 	// Start starts cmd inside a namespace, as it is: its SysProcAttr may ask for a new user
 	// namespace, which Command's nsenter could not join the network namespace from.
 	Start(ns string, cmd *exec.Cmd) error
+	// EnsureOperator gives a router its operator attachment (console-ssh.md §B4), or adopts
+	// the one it has as it is; created says which.
+	EnsureOperator(ctx context.Context, router string, op netlab.Operator) (created bool, err error)
 	// ListenMetadata opens an instance's metadata service listener: 169.254.169.254:80 in its
 	// VPC's router namespace, for connections arriving through link (its primary interface).
 	ListenMetadata(router, link string) (net.Listener, error)

@@ -21,10 +21,12 @@ type Desired struct {
 	Instances map[string]Instance
 }
 
-// Router is one VPC's router namespace and the ruleset it must enforce.
+// Router is one VPC's router namespace, its operator attachment (console-ssh.md §B4: the
+// operator outside the VPC, fixed for the router's life) and the ruleset it must enforce.
 type Router struct {
 	VPC       string
 	Namespace string
+	Operator  netlab.Operator
 	Ruleset   *dataplane.Ruleset
 }
 
@@ -139,8 +141,8 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 			plans = append(plans, p)
 			li := p.in
 			if _, ok := d.Routers[in.VpcID]; !ok {
-				d.Routers[in.VpcID] = Router{VPC: in.VpcID, Namespace: li.Router,
-					Ruleset: c.render(dataplane.Network{VPC: vpcs[in.VpcID], Snapshot: n.Snapshot, Link: names.Link})}
+				d.Routers[in.VpcID] = Router{VPC: in.VpcID, Namespace: li.Router, Operator: names.OperatorOf(in.VpcID),
+					Ruleset: c.render(dataplane.Network{VPC: vpcs[in.VpcID], Snapshot: n.Snapshot, Link: names.Link, Operator: operator(names)})}
 			}
 		}
 	}
@@ -172,7 +174,8 @@ func planInstance(n netmap.Network, in *model.Instance, enis map[string]*model.N
 	e := enis[in.InterfaceIDs[0]]
 	ns := names.Instance(in.ID)
 	li := netmap.LabInstance{ID: in.ID, Account: n.Tenant.Account, Region: n.Tenant.Region, VpcID: in.VpcID, ENI: e.ID, ImageID: in.ImageID,
-		Address: e.PrivateIP.String(), Namespace: ns, Router: names.Router(in.VpcID)}
+		Address: e.PrivateIP.String(), Namespace: ns, Router: names.Router(in.VpcID),
+		Operator: names.Operator(in.VpcID)}
 	for _, a := range e.IPv6 {
 		li.IPv6 = append(li.IPv6, a.String())
 	}
@@ -186,6 +189,11 @@ func planInstance(n netmap.Network, in *model.Instance, enis map[string]*model.N
 		li.Links = append(li.Links, i.Link)
 	}
 	return Instance{LabInstance: li, Interfaces: ifaces, UserData: in.UserData, InstanceType: in.InstanceType, PublicKey: in.PublicKey}
+}
+
+// operator is the operator attachment as every router's ruleset sees it.
+func operator(names netlab.Names) dataplane.Operator {
+	return dataplane.Operator{Link: names.OperatorLink(), Addr: netlab.OperatorAddr}
 }
 
 // iface is how an interface of an instance is wired in its namespace.

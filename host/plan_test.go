@@ -46,7 +46,7 @@ func TestPlan(t *testing.T) {
 	i1 := host.Instance{
 		LabInstance: netmap.LabInstance{ID: "i-1", Account: "111122223333", Region: "eu-west-1", VpcID: "vpc-1", ENI: "eni-1",
 			Address: "10.0.1.4", IPv6: []string{"2001:db8::4"}, Namespace: "p-i-1", Router: "p-vpc-1",
-			Links: []string{names.Link("eni-1"), names.Link("eni-1b")}},
+			Operator: "p-op-vpc-1", Links: []string{names.Link("eni-1"), names.Link("eni-1b")}},
 		Interfaces: []netlab.Interface{
 			{Namespace: "p-i-1", Link: names.Link("eni-1"), MAC: "02:00:00:00:00:01", Addr: a("10.0.1.4"), Subnet: p("10.0.1.0/24"),
 				Secondary: []netip.Addr{a("10.0.1.5")}, IPv6: []netip.Addr{a("2001:db8::4")}},
@@ -63,7 +63,9 @@ func TestPlan(t *testing.T) {
 		{"nothing", nil, host.Desired{Rev: 7, Routers: map[string]host.Router{}, Instances: map[string]host.Instance{}}},
 		{"one running instance wanted, router of its VPC only", []netmap.Network{net}, host.Desired{Rev: 7,
 			Routers: map[string]host.Router{"vpc-1": {VPC: "vpc-1", Namespace: "p-vpc-1",
-				Ruleset: dataplane.Render(dataplane.Network{VPC: vpc1, Snapshot: net.Snapshot, Link: names.Link})}},
+				Operator: netlab.Operator{Namespace: "p-op-vpc-1", Link: "p-op"},
+				Ruleset: dataplane.Render(dataplane.Network{VPC: vpc1, Snapshot: net.Snapshot, Link: names.Link,
+					Operator: dataplane.Operator{Link: "p-op", Addr: a("100.64.0.2")}})}},
 			Instances: map[string]host.Instance{"i-1": i1}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,16 +1,28 @@
 package host
 
-// The router half of the host: each VPC's router namespace, the ruleset in it (an atomic
-// replacement the first time and after any doubt, in-place updates otherwise), the repair of
-// hand edits and of forwarding, and the removal of routers no VPC needs.
+// The router half of the host: each VPC's router namespace and its operator attachment, the
+// ruleset in it (an atomic replacement the first time and after any doubt, in-place updates
+// otherwise), the repair of hand edits and of forwarding, and the removal of routers no VPC
+// needs.
 
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/stockade/stockade/dataplane"
 )
+
+// operator gives a router its operator attachment, once per router and run of the host: it
+// is fixed for the router's life, and adopted as it is after a restart.
+func (h *Host) operator(ctx context.Context, want Router) error {
+	if want.Operator.Namespace == "" {
+		return nil // a VPC that holds the operator's address has none
+	}
+	_, err := h.cfg.Namespaces.EnsureOperator(ctx, want.Namespace, want.Operator)
+	return err
+}
 
 // router makes a VPC's router enforce its ruleset: the namespace is made (forwarding off), the
 // ruleset goes in, and only then is forwarding turned on: never a moment unfiltered.
@@ -18,6 +30,11 @@ func (h *Host) router(ctx context.Context, want Router) error {
 	r := h.routers[want.VPC]
 	if r == nil {
 		if _, err := h.cfg.Namespaces.EnsureRouter(ctx, want.Namespace); err != nil {
+			return err
+		}
+		// Before the ruleset: a new router forwards nothing yet, and the ruleset of an
+		// adopted one already knows the link (or drops what it sends).
+		if err := h.operator(ctx, want); err != nil {
 			return err
 		}
 		r = &router{vpc: want.VPC, ns: want.Namespace}
@@ -123,7 +140,10 @@ func (h *Host) repair(ctx context.Context) {
 }
 
 // pruneRouters removes the router of every VPC that d has no router for and that has no lab
-// instance left.
+// instance left, with its operator attachment. Until the host has applied a revision whole,
+// it also removes operator namespaces an earlier run left behind for routers no longer there
+// (a host's sweep removes leftover routers by name, and operator namespaces are named apart
+// so that it never takes a live router's).
 func (h *Host) pruneRouters(ctx context.Context, d Desired) error {
 	used := map[string]bool{}
 	for _, in := range h.instances {
@@ -135,8 +155,28 @@ func (h *Host) pruneRouters(ctx context.Context, d Desired) error {
 			continue
 		}
 		errs = append(errs, h.cfg.Namespaces.Remove(ctx, h.routers[vpc].ns))
+		errs = append(errs, h.cfg.Namespaces.Remove(ctx, h.cfg.Names.Operator(vpc)))
 		delete(h.routers, vpc)
 		h.cache.forget(vpc)
+	}
+	if h.done.Get() == 0 {
+		errs = append(errs, h.sweepOperators(ctx))
+	}
+	return errors.Join(errs...)
+}
+
+// sweepOperators removes the operator namespaces of VPCs the host has no router for.
+func (h *Host) sweepOperators(ctx context.Context) error {
+	prefix := h.cfg.Names.Operator("")
+	nss, err := h.cfg.Namespaces.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, ns := range nss {
+		if _, ok := h.routers[strings.TrimPrefix(ns, prefix)]; !ok {
+			errs = append(errs, h.cfg.Namespaces.Remove(ctx, ns))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -64,3 +64,8 @@ func (Host) Start(ns string, cmd *exec.Cmd) error { return Do(ns, cmd.Start) }
 func (Host) ListenMetadata(router, link string) (net.Listener, error) {
 	return ListenMetadata(router, link)
 }
+
+// EnsureOperator gives a router its operator attachment, or adopts the one it has.
+func (Host) EnsureOperator(ctx context.Context, router string, op Operator) (bool, error) {
+	return AttachOperator(ctx, router, op)
+}

@@ -49,7 +49,10 @@ type LabInstance struct {
 	IPv6      []string `json:"ipv6,omitempty"`
 	Namespace string   `json:"namespace"`
 	Router    string   `json:"router"`
-	Links     []string `json:"links"` // the router ends of its interfaces, the primary's first
+	// Operator is the namespace of its VPC's operator attachment: where `stockade lab
+	// connect` opens a connection from, so that it crosses the router from outside the VPC.
+	Operator string   `json:"operator"`
+	Links    []string `json:"links"` // the router ends of its interfaces, the primary's first
 	// InstanceType and Limits are the instance's type and what its sandbox may use.
 	InstanceType string `json:"type,omitempty"`
 	Limits       Limits `json:"limits,omitzero"`
@@ -57,7 +60,7 @@ type LabInstance struct {
 	// cgroup v1, one on v2): `stockade lab exec` puts its command in them.
 	Cgroups []string `json:"cgroups,omitempty"`
 	// PID is the host process ID of the sandbox's first process, 0 when it is not running;
-	// State is "running" or "stopped" accordingly. Both are read when the list is asked for.
+	// State is "booting", "running" or "stopped". Both are read when the list is asked for.
 	PID   int    `json:"pid,omitempty"`
 	State string `json:"state,omitempty"`
 }

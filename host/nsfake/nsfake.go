@@ -27,6 +27,10 @@ type Fake struct {
 	fail map[string]error
 	// metadata is where the metadata service of the instance behind each link listens.
 	metadata map[string]string
+	// ops are the operator namespaces, each with the router its link leads to ("" once that
+	// router is gone: a veth pair goes with either end's namespace, the namespace stays).
+	// They are apart from nss so that Dump shows what it always showed; Operators shows them.
+	ops map[string]string
 }
 
 // namespace is what the fake keeps of one namespace.
@@ -41,7 +45,7 @@ type namespace struct {
 var ErrFake = errors.New("nsfake: refused")
 
 // Fail makes every call of op ("ensure", "forwarding", "attach", "detach", "remove", "exists",
-// "list") on the namespace name fail with err until Fail is called again with a nil err. For
+// "list", "operator") on the namespace name fail with err until Fail is called again with a nil err. For
 // attach, name is the instance namespace.
 func (f *Fake) Fail(op, name string, err error) {
 	f.mu.Lock()
@@ -129,6 +133,50 @@ func (f *Fake) Forwarding(ctx context.Context, ns string) (bool, error) {
 	return n.forwarding, nil
 }
 
+// EnsureOperator implements host.Operators: the router must exist; an operator namespace
+// whose link leads to it is adopted.
+func (f *Fake) EnsureOperator(ctx context.Context, router string, op netlab.Operator) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "operator", op.Namespace); err != nil {
+		return false, err
+	}
+	if r := f.nss[router]; r == nil || !r.router {
+		return false, fmt.Errorf("nsfake: no router namespace %s", router)
+	}
+	if f.ops == nil {
+		f.ops = map[string]string{}
+	}
+	if to, ok := f.ops[op.Namespace]; ok && to == router {
+		return false, nil
+	}
+	f.ops[op.Namespace] = router
+	return true, nil
+}
+
+// AddOperator makes an operator namespace, as an earlier run would have left it, its link
+// leading to router ("" for none).
+func (f *Fake) AddOperator(ns, router string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.ops == nil {
+		f.ops = map[string]string{}
+	}
+	f.ops[ns] = router
+}
+
+// Operators is the operator namespaces, sorted: "NAME>ROUTER", or "NAME>" when its link is gone.
+func (f *Fake) Operators() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for ns, r := range f.ops {
+		out = append(out, ns+">"+r)
+	}
+	slices.Sort(out)
+	return out
+}
+
 // Attach implements host.Namespaces.
 func (f *Fake) Attach(ctx context.Context, router string, i netlab.Interface) error {
 	f.mu.Lock()
@@ -176,7 +224,8 @@ func (f *Fake) Exists(ctx context.Context, ns string) (bool, error) {
 	if err := f.check(ctx, "exists", ns); err != nil {
 		return false, err
 	}
-	return f.nss[ns] != nil, nil
+	_, op := f.ops[ns]
+	return f.nss[ns] != nil || op, nil
 }
 
 // List implements host.Namespaces.
@@ -188,6 +237,11 @@ func (f *Fake) List(ctx context.Context, prefix string) ([]string, error) {
 	}
 	var out []string
 	for ns := range f.nss {
+		if strings.HasPrefix(ns, prefix) {
+			out = append(out, ns)
+		}
+	}
+	for ns := range f.ops {
 		if strings.HasPrefix(ns, prefix) {
 			out = append(out, ns)
 		}
@@ -205,6 +259,12 @@ func (f *Fake) Remove(ctx context.Context, ns string) error {
 		return err
 	}
 	delete(f.nss, ns)
+	delete(f.ops, ns)
+	for op, r := range f.ops {
+		if r == ns {
+			f.ops[op] = ""
+		}
+	}
 	return nil
 }
 
