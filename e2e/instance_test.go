@@ -130,10 +130,31 @@ func TestSSHThroughGroups(t *testing.T) {
 	if !errors.As(err, &exit) || exit.ExitCode() != 142 || !strings.Contains(out, `Please login as the user "ec2-user" rather than the user "root".`) {
 		t.Errorf("ssh root@target: %v\n%s", err, out)
 	}
+	// From the host: `stockade lab ssh` through the VPC's operator attachment, which a rule
+	// must admit like any address outside the VPC; and with --from, through the bastion.
+	keyFile := filepath.Join(t.TempDir(), "lab.pem")
+	if err := os.WriteFile(keyFile, []byte(*key.KeyMaterial), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	labSSH := func(args ...string) (string, error) {
+		args = append([]string{"lab", "--data-dir", e.s.dataDir, "ssh", target.ID, "-i", keyFile, "--connect-timeout", "2s"}, args...)
+		out, err := exec.Command(binary, args...).CombinedOutput()
+		return string(out), err
+	}
+	if out, err := labSSH("--", "hostname"); err == nil {
+		t.Errorf("lab ssh connected without a rule admitting the operator:\n%s", out)
+	}
+	e.allowIn(targetSG, perm("tcp", 22, 22, "100.64.0.2/32"))
+	e.enforced()
+	if out, err := labSSH("--", "hostname"); err != nil || !strings.HasPrefix(out, "ip-10-42-1-") {
+		t.Errorf("lab ssh with a rule admitting the operator: %v\n%s", err, out)
+	}
+	if out, err := labSSH("--from", bastion.ID, "--", "id", "-un"); err != nil || out != "ec2-user\n" {
+		t.Errorf("lab ssh --from the bastion: %v\n%s", err, out)
+	}
 	must[*ec2.RevokeSecurityGroupIngressOutput](t)(e.c.RevokeSecurityGroupIngress(ctx(t), &ec2.RevokeSecurityGroupIngressInput{GroupId: aws.String(targetSG), IpPermissions: []types.IpPermission{ssh22}}))
 	e.enforced()
 	if out, err := ssh("ec2-user", "true"); err == nil {
 		t.Errorf("ssh after the rule was revoked connected:\n%s", out)
 	}
-	_ = filepath.Join
 }

@@ -23,7 +23,8 @@ func labCmd() *cobra.Command {
 namespace with the private address of its interface, filtered by its security groups.
 
   stockade lab list
-  sudo stockade lab exec i-0123456789abcdef0 -- curl -s http://10.0.1.20:8080/`, &dataDir)
+  sudo stockade lab exec i-0123456789abcdef0 -- curl -s http://10.0.1.20:8080/
+  sudo stockade lab ssh i-0123456789abcdef0 -i deploy.pem`, &dataDir)
 	list := &cobra.Command{
 		Use:   "list",
 		Short: "List lab instances: addresses, namespace, image, type, limits and state",
@@ -72,7 +73,7 @@ it has the instance's limits, capabilities and seccomp filter, nothing of the ho
 			}
 		},
 	}
-	cmd.AddCommand(list, execCmd)
+	cmd.AddCommand(list, execCmd, labConnectCmd(&dataDir), labSSHCmd(&dataDir))
 	return cmd
 }
 
