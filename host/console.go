@@ -136,7 +136,7 @@ func writeNew(dir *os.Root, name string, data []byte, perm os.FileMode) error {
 
 // removeFiles removes an instance's console log, user data and first-boot mark.
 func removeFiles(dir *os.Root, instance string) error {
-	errs := []error{unmountRoot(dir.Name(), instance)}
+	var errs []error
 	for _, name := range []string{logName(instance), userDataName(instance), bootedName(instance), hostKeyName(instance), pidName(instance)} {
 		if err := dir.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
@@ -147,7 +147,7 @@ func removeFiles(dir *os.Root, instance string) error {
 
 // instanceOfFile is the instance a file of the directory belongs to, or "".
 func instanceOfFile(name string) string {
-	for _, ext := range []string{".log", ".user-data", ".booted", ".hostkey", ".pid", ".root", ".disk"} {
+	for _, ext := range []string{".log", ".user-data", ".booted", ".hostkey", ".pid"} {
 		if id, ok := strings.CutSuffix(name, ext); ok && strings.HasPrefix(id, "i-") {
 			return id
 		}

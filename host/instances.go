@@ -94,7 +94,7 @@ func (h *Host) remove(ctx context.Context, in Instance, gone bool) error {
 	// own): its cgroups hold them all.
 	err := h.removeCgroups(in.Namespace)
 	err = errors.Join(err, h.cfg.Namespaces.Detach(ctx, in.Router, in.Namespace, in.Links...))
-	err = errors.Join(err, unmountRoot(h.cfg.Dir, in.ID)) // its writable layer ends with it
+	err = errors.Join(err, unmountRoot(in.Namespace)) // its writable layer ends with it
 	if gone {
 		err = errors.Join(err, removeFiles(h.dir, in.ID))
 	}
@@ -128,6 +128,9 @@ func (h *Host) sweep(ctx context.Context, d Desired) error {
 		if (strings.HasPrefix(rest, "i-") || strings.HasPrefix(rest, "vpc-")) && !wanted[ns] {
 			errs = append(errs, h.cfg.Namespaces.Remove(ctx, ns))
 		}
+	}
+	if h.cfg.Images != nil {
+		errs = append(errs, unmountRoots(prefix+"i-", wanted))
 	}
 	if cg := h.cgroups(); cg != nil {
 		groups, err := cg.List(prefix + "i-")

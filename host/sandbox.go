@@ -45,6 +45,9 @@ type Sandbox struct {
 	Cgroups *Cgroups
 }
 
+// HostUsr is where the host's /usr is inside every sandbox, read-only.
+const HostUsr = "/run/stockade/usr"
+
 // sandboxIDs is how many user and group IDs a sandbox has.
 const sandboxIDs = 65536
 
@@ -164,6 +167,9 @@ func (s Sandbox) bwrapArgv(name string, rootFD, diskMiB int) []string {
 	out = append(out,
 		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/dev/shm",
 		"--perms", "0755", "--dir", "/run/sshd", "--dir", "/run/stockade",
+		// The host's /usr, read-only, where stockade lab exec finds bwrap and its libraries
+		// whatever the image holds (the default image has it at /usr too).
+		"--ro-bind", "/usr", HostUsr,
 		"--perms", "0700", "--dir", "/root", "--dir", "/root/.ssh",
 		"--perms", "0755", "--dir", "/home/"+DefaultUser, "--perms", "0700", "--dir", "/home/"+DefaultUser+"/.ssh",
 		"--perms", "0755",

@@ -43,7 +43,7 @@ func TestSandboxCommand(t *testing.T) {
 		}
 	}
 	for i, a := range argv {
-		if (a == "--bind" || a == "--ro-bind" || a == "--dev-bind") && argv[i+1] != "/usr" {
+		if (a == "--bind" || a == "--dev-bind") || a == "--ro-bind" && argv[i+1] != "/usr" {
 			t.Errorf("the host's %s is bound into the sandbox", argv[i+1])
 		}
 		if a == "--unshare-net" || a == "--unshare-user" {

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"debug/elf"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/stockade/stockade/host"
 	"github.com/stockade/stockade/netmap"
@@ -40,11 +43,16 @@ func sandboxCommand(in netmap.LabInstance, argv []string) (*exec.Cmd, error) {
 			return nil, fmt.Errorf("join the instance's cgroup %s: %w", d, err)
 		}
 	}
-	args := []string{"--target", strconv.Itoa(in.PID),
-		"--user", "--mount", "--pid", "--ipc", "--uts", "--cgroup", "--net", "--root", "--wd", "--",
-		// --dev-bind: the sandbox's own /dev (bwrap's, with the host's null, zero, tty…) stays
-		// usable; its other mounts keep their nodev.
-		"/usr/bin/bwrap", "--dev-bind", "/", "/", "--cap-drop", "ALL"}
+	bwrap, err := hostBwrap()
+	if err != nil {
+		r.Close()
+		return nil, err
+	}
+	args := append([]string{"--target", strconv.Itoa(in.PID),
+		"--user", "--mount", "--pid", "--ipc", "--uts", "--cgroup", "--net", "--root", "--wd", "--"}, bwrap...)
+	// --dev-bind: the sandbox's own /dev (bwrap's, with the host's null, zero, tty…) stays
+	// usable; its other mounts keep their nodev.
+	args = append(args, "--dev-bind", "/", "/", "--cap-drop", "ALL")
 	for _, c := range host.Capabilities() {
 		args = append(args, "--cap-add", c)
 	}
@@ -59,4 +67,36 @@ func sandboxCommand(in netmap.LabInstance, argv []string) (*exec.Cmd, error) {
 	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
 	cmd.ExtraFiles = []*os.File{r}
 	return cmd, nil
+}
+
+// hostBwrap is the command line that runs the host's bwrap inside a sandbox, whatever its
+// image holds: the host's /usr is at host.HostUsr there, and bwrap runs through the host's
+// dynamic loader with the host's libraries. A host whose loader is not under /usr (no merged
+// /usr) runs the sandbox's own /usr/bin/bwrap, which the default image has.
+func hostBwrap() ([]string, error) {
+	f, err := elf.Open("/usr/bin/bwrap")
+	if err != nil {
+		return nil, fmt.Errorf("bwrap: %w", err)
+	}
+	defer f.Close()
+	var interp string
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			b, err := io.ReadAll(p.Open())
+			if err != nil {
+				return nil, fmt.Errorf("bwrap's loader: %w", err)
+			}
+			interp = strings.TrimRight(string(b), "\x00")
+		}
+	}
+	if interp == "" {
+		return []string{host.HostUsr + "/bin/bwrap"}, nil // static
+	}
+	real, err := filepath.EvalSymlinks(interp)
+	if err != nil || !strings.HasPrefix(real, "/usr/") {
+		return []string{"/usr/bin/bwrap"}, nil
+	}
+	inside := func(p string) string { return host.HostUsr + strings.TrimPrefix(p, "/usr") }
+	libs := strings.Join([]string{inside(filepath.Dir(real)), inside("/usr/lib"), inside("/usr/lib64")}, ":")
+	return []string{inside(real), "--library-path", libs, inside("/usr/bin/bwrap")}, nil
 }
