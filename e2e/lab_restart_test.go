@@ -1,6 +1,9 @@
 package e2e
 
 import (
+	"os/exec"
+	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -51,8 +54,8 @@ func TestLabAgentRestartKeepsEnforcement(t *testing.T) {
 	}
 }
 
-// TestLabShutdownLeavesNothing stops the server normally: every namespace it made is gone.
-// With --keep-lab they all stay.
+// TestLabShutdownLeavesNothing stops the server normally: every namespace it made is gone, and
+// every instance's sandbox with it. With --keep-lab they all stay.
 func TestLabShutdownLeavesNothing(t *testing.T) {
 	for _, keep := range []bool{false, true} {
 		e := newLabEnv(t)
@@ -62,15 +65,26 @@ func TestLabShutdownLeavesNothing(t *testing.T) {
 		}
 		vpc, def := e.vpc("10.21.0.0/16")
 		sn := e.subnet(vpc, "10.21.1.0/24")
-		e.launch(sn, def)
-		e.launch(sn, def)
+		a, b := e.launch(sn, def), e.launch(sn, def)
+		e.consoleUntil(a.ID, "booting")
+		e.consoleUntil(b.ID, "booting")
+		sandboxes := func() int { // the instances' sleeping first processes, still there or not
+			out, _ := exec.Command("pgrep", "-f", "-c", "^sleep infinity$").Output()
+			n, _ := strconv.Atoi(strings.TrimSpace(string(out)))
+			return n
+		}
+		before := sandboxes()
 		e.s.stop(t, syscall.SIGTERM)
 		if code := e.s.cmd.ProcessState.ExitCode(); code != 0 {
 			t.Fatalf("server exit status %d\n%s", code, e.s.stderr.String())
 		}
 		left, _ := netlab.List(e.prefix + "-")
-		if want := map[bool]int{false: 0, true: 3}[keep]; len(left) != want {
+		// Kept: the two instances, the router and its operator attachment.
+		if want := map[bool]int{false: 0, true: 4}[keep]; len(left) != want {
 			t.Errorf("keep-lab=%v: %d namespaces left (%v), want %d", keep, len(left), left, want)
+		}
+		if gone := before - sandboxes(); keep != (gone == 0) || !keep && gone < 2 {
+			t.Errorf("keep-lab=%v: %d of the sandboxes ended with the server", keep, gone)
 		}
 	}
 }

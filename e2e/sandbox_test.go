@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -18,7 +19,8 @@ import (
 	"github.com/stockade/stockade/host"
 )
 
-// TestUserDataIsSandboxed runs the attacks of the security review of 2026-12 (§1) as a
+// TestUserDataIsSandboxed runs the attacks of the security review of 2026-12 (§1: rows 1.1–1.12;
+// 1.13–1.15 are TestUserDataSandboxLimits, 1.16 TestUserDataOnceAcrossRestart) and more as a
 // tenant's user data and checks that each is denied: the script is root only inside a sandbox
 // of its own, with none of the host's files, processes, environment or capabilities. It also
 // checks that the sandbox is still an instance: it serves on port 80 (a group decides who
@@ -31,6 +33,8 @@ func TestUserDataIsSandboxed(t *testing.T) {
 	vpc, def := e.vpc("10.40.0.0/16")
 	sn := e.subnet(vpc, "10.40.1.0/24")
 	e.allowIn(def, perm("tcp", 80, 80, "10.40.0.0/16"))
+	victim := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{def},
+		UserData: aws.String(b64("#!/bin/sh\necho victim secret\n"))})
 	// Each line prints "<row> <result>"; a denied attack prints its row and "denied".
 	script := fmt.Sprintf(`#!/bin/sh
 try() { row=$1; shift; if "$@" >/dev/null 2>&1; then echo "$row allowed"; else echo "$row denied"; fi; }
@@ -40,13 +44,18 @@ try 1.2b cat %[1]s/stockade.db
 echo "1.3 canary=$(env | grep -c CANARY)"
 echo "1.4 processes=$(ls /proc | grep -c '^[0-9]')"
 try 1.5 nsenter --net=/proc/%[2]d/ns/net true
+try 1.6 nft list ruleset
 try 1.7 nft add table inet sandboxprobe
 try 1.7b ls /run/netns
+try 1.8 nsenter --net=/run/netns/%[7]s true
+try 1.8b cat %[1]s/lab/%[8]s.log
+try 1.8c cat %[1]s/lab/%[8]s.user-data
 try 1.9 kill -0 %[2]d
 try 1.10 sh -c 'echo x > %[3]s'
 try 1.10b sh -c 'echo x > /usr/sandboxprobe'
 mkdir -p /tmp/mnt; try 1.10c mount -t tmpfs none /tmp/mnt
 try 1.11 ls %[1]s/admin.sock
+try 1.12 cat /proc/%[2]d/root%[1]s/credentials
 # Beyond the review: each must fail with EPERM (a refusal), not some other error.
 eperm() { row=$1; shift; e=$(python3 -c "import ctypes,sys; l=ctypes.CDLL(None,use_errno=True); l.syscall(*[int(a) for a in sys.argv[1:]]); print(ctypes.get_errno())" "$@"); if [ "$e" = 1 ]; then echo "$row denied"; else echo "$row allowed errno=$e"; fi; }
 eperm 2.1-module %[4]d -1 0 0
@@ -59,7 +68,7 @@ try 2.7-keyring python3 -c 'import ctypes,sys; l=ctypes.CDLL(None,use_errno=True
 echo "host $(hostname)"
 python3 -m http.server 80 >/dev/null 2>&1 &
 echo "sandbox done"
-`, dd, pid, probe, unix.SYS_FINIT_MODULE, unix.SYS_PTRACE, unix.SYS_ADD_KEY)
+`, dd, pid, probe, unix.SYS_FINIT_MODULE, unix.SYS_PTRACE, unix.SYS_ADD_KEY, victim.NS, victim.ID)
 	in := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{def},
 		UserData: aws.String(b64(script))})
 	var out string
@@ -76,8 +85,9 @@ echo "sandbox done"
 		// Root inside, with Docker's default capabilities over its own namespaces only: no
 		// CAP_SYS_ADMIN (mounts), CAP_NET_ADMIN or CAP_NET_RAW, none over the host.
 		"1.1 0 CapEff:00000000a80405fb",
-		"1.2 denied", "1.2b denied", "1.3 canary=0", "1.5 denied", "1.7 denied", "1.7b denied",
-		"1.9 denied", "1.10 denied", "1.10b denied", "1.10c denied", "1.11 denied",
+		"1.2 denied", "1.2b denied", "1.3 canary=0", "1.5 denied", "1.6 denied", "1.7 denied", "1.7b denied",
+		"1.8 denied", "1.8b denied", "1.8c denied",
+		"1.9 denied", "1.10 denied", "1.10b denied", "1.10c denied", "1.11 denied", "1.12 denied",
 		"2.1-module denied", "2.2-ptrace denied", "2.3-proc-sys denied", "2.4-raw-socket denied",
 		"2.5-address denied", "2.6-userns denied", "2.7-keyring denied",
 		"host ip-" + strings.ReplaceAll(in.IP.String(), ".", "-"),
@@ -265,4 +275,36 @@ func uidProcs(uid uint32) int {
 func lastLines(s string, n int) string {
 	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(ls[max(0, len(ls)-n):], "\n")
+}
+
+// TestUserDataOnceAcrossRestart (security review row 1.16): a server restart without
+// --keep-lab boots the instance again — sshd, with the same host key — but its user data ran
+// at its first boot and does not run again.
+func TestUserDataOnceAcrossRestart(t *testing.T) {
+	e := newLabEnv(t)
+	vpc, def := e.vpc("10.44.0.0/16")
+	sn := e.subnet(vpc, "10.44.1.0/24")
+	in := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{def},
+		UserData: aws.String(b64("#!/bin/sh\necho first boot work\n"))})
+	e.consoleUntil(in.ID, "user data finished")
+	dataDir := e.s.dataDir
+	e.s.stop(t, syscall.SIGTERM) // a normal shutdown: the lab goes, the instance stays running
+	e.start(dataDir)
+	e.enforced()
+	var out string
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+		if out = e.consoleUntil(in.ID, "booting"); strings.Count(out, "-----END SSH HOST KEY FINGERPRINTS-----") == 2 {
+			break
+		}
+	}
+	boots := strings.Split(out, "booting "+in.ID)
+	if len(boots) == 3 && between(boots[1], "FINGERPRINTS-----\n", "\n") != between(boots[2], "FINGERPRINTS-----\n", "\n") {
+		t.Errorf("the host key changed across the restart:\n%s", out)
+	}
+	if n := strings.Count(out, "booting "+in.ID); n != 2 {
+		t.Errorf("booted %d times, want 2:\n%s\nserver log:\n%s", n, out, e.s.stderr.String())
+	}
+	if n := strings.Count(out, "first boot work"); n != 1 {
+		t.Errorf("the user data ran %d times, want once:\n%s", n, out)
+	}
 }

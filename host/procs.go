@@ -18,7 +18,9 @@ func procIdentity(pid int) string {
 	return strconv.Itoa(pid) + " " + procStart(pid)
 }
 
-// procStart is the start time of process pid, or "" when there is no such process.
+// procStart is the start time of process pid, or "" when there is no such process or it has
+// ended and waits to be reaped (a zombie: where the host's init does not reap orphans, an
+// instance's killed sandbox stays one).
 func procStart(pid int) string {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
@@ -29,7 +31,7 @@ func procStart(pid int) string {
 	s := string(b)
 	if i := strings.LastIndexByte(s, ')'); i >= 0 {
 		f := strings.Fields(s[i+1:])
-		if len(f) > 19 {
+		if len(f) > 19 && f[0] != "Z" && f[0] != "X" {
 			return f[19] // field 22 of the line is the 20th after the name
 		}
 	}
