@@ -113,7 +113,7 @@ func TestSSHThroughGroups(t *testing.T) {
 	key := must[*ec2.CreateKeyPairOutput](t)(e.c.CreateKeyPair(ctx(t), &ec2.CreateKeyPairInput{KeyName: aws.String("lab")}))
 	target := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{targetSG}, KeyName: aws.String("lab")})
 	bastion := e.launch(sn, bastionSG, def)
-	e.consoleUntil(target.ID, "-----END SSH HOST KEY FINGERPRINTS-----")
+	e.consoleUntil(target.ID, "Server listening on") // sshd -e logs to the console
 	if out, err := e.labExec(*key.KeyMaterial, bastion.ID, "sh", "-c", "umask 077; cat > /root/lab.pem"); err != nil {
 		t.Fatalf("copy the key to the bastion: %v\n%s", err, out)
 	}

@@ -14,6 +14,7 @@ import (
 	"io/fs"
 	"os"
 	"strings"
+	"time"
 
 	"golang.org/x/crypto/ssh"
 )
@@ -57,35 +58,42 @@ func etcFiles(name, addr string) []struct{ path, data string } {
 	}
 }
 
-// bootScript is the sandbox's first process. userData is the command line that runs the
-// user data (already quoted), or empty when it does not run at this boot.
-func bootScript(instance, userData string) string {
+// bootScript is the sandbox's first process. fingerprint is the host key's (SHA256, as
+// ssh-keygen -l prints it); imageUsers adds the default user and sshd's to an imported image's
+// passwd when it lacks them; userData is the command line that runs the user data (already
+// quoted), or empty when it does not run at this boot. sshd starts in the background, so that
+// the user data does not wait for it (on EC2, too, cloud-init's user data and sshd start
+// independently).
+func bootScript(instance, fingerprint string, imageUsers bool, userData string) string {
 	var b strings.Builder
+	// The time is the host's when it wrote the script: no date(1) to run at every boot.
+	now := time.Now().UTC().Format(time.RFC3339)
 	fmt.Fprintf(&b, `#!/bin/sh
 # The first process of a Stockade instance (host/boot.go).
-now() { date -u +%%Y-%%m-%%dT%%H:%%M:%%SZ; }
-echo "[stockade] $(now) booting %[1]s"
-# An imported image has users of its own: the default user and sshd's are added if missing.
-grep -q '^%[2]s:' /etc/passwd || echo '%[2]s:x:1000:1000:EC2 Default User:/home/%[2]s:/bin/sh' >>/etc/passwd
-grep -q '^%[2]s:' /etc/group || echo '%[2]s:x:1000:' >>/etc/group
+echo "[stockade] %[2]s booting %[1]s"
+`, instance, now)
+	if imageUsers {
+		fmt.Fprintf(&b, `# An imported image has users of its own: the default user and sshd's are added if missing.
+grep -q '^%[1]s:' /etc/passwd || echo '%[1]s:x:1000:1000:EC2 Default User:/home/%[1]s:/bin/sh' >>/etc/passwd
+grep -q '^%[1]s:' /etc/group || echo '%[1]s:x:1000:' >>/etc/group
 grep -q '^sshd:' /etc/passwd || echo 'sshd:x:74:65534:Privilege-separated SSH:/run/sshd:/usr/sbin/nologin' >>/etc/passwd
-chown -R 1000:1000 /home/%[2]s
+`, DefaultUser)
+	}
+	fmt.Fprintf(&b, `chown -R 1000:1000 /home/%[1]s
+echo "-----BEGIN SSH HOST KEY FINGERPRINTS-----"
+echo %[2]s
+echo "-----END SSH HOST KEY FINGERPRINTS-----"
 if [ -x /usr/sbin/sshd ]; then
-	if command -v ssh-keygen >/dev/null; then
-		echo "-----BEGIN SSH HOST KEY FINGERPRINTS-----"
-		ssh-keygen -l -f /etc/ssh/ssh_host_ed25519_key.pub
-		echo "-----END SSH HOST KEY FINGERPRINTS-----"
-	fi
-	/usr/sbin/sshd -e -f /etc/ssh/sshd_config || echo "[stockade] sshd did not start"
+	/usr/sbin/sshd -D -e -f /etc/ssh/sshd_config &
 else
-	echo "[stockade] no sshd on this host (apt-get install openssh-server): no SSH"
+	echo "[stockade] no sshd in this image (on the host: apt-get install openssh-server): no SSH"
 fi
-`, instance, DefaultUser)
+`, DefaultUser, shellQuote(fingerprint))
 	if userData != "" {
-		fmt.Fprintf(&b, `echo "[stockade] $(now) running user data for %s"
+		fmt.Fprintf(&b, `echo "[stockade] %s running user data for %s"
 %s
 echo "[stockade] user data finished with status $?"
-`, instance, userData)
+`, now, instance, userData)
 	}
 	b.WriteString("exec sleep infinity\n")
 	return b.String()
@@ -95,10 +103,9 @@ echo "[stockade] user data finished with status $?"
 // client's known_hosts entry stays right across a server restart.
 func hostKeyName(instance string) string { return instance + ".hostkey" }
 
-// hostKey returns the instance's SSH host key (OpenSSH PEM) and its public half
-// (authorized_keys format), making it at the first boot.
-func (h *Host) hostKey(instance string) (private, public []byte, err error) {
-	private, err = h.dir.ReadFile(hostKeyName(instance))
+// hostKeyPair returns the instance's SSH host key (OpenSSH PEM) and its public key.
+func (h *Host) hostKeyPair(instance string) ([]byte, ssh.PublicKey, error) {
+	private, err := h.dir.ReadFile(hostKeyName(instance))
 	if errors.Is(err, fs.ErrNotExist) {
 		_, key, gerr := ed25519.GenerateKey(rand.Reader)
 		if gerr != nil {
@@ -118,7 +125,12 @@ func (h *Host) hostKey(instance string) (private, public []byte, err error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("host key %s: %w", hostKeyName(instance), err)
 	}
-	return private, ssh.MarshalAuthorizedKey(key.PublicKey()), nil
+	return private, key.PublicKey(), nil
+}
+
+// fingerprint is a host key's line as ssh-keygen -l prints it: "256 SHA256:… root@i-… (ED25519)".
+func fingerprint(pub ssh.PublicKey, instance string) string {
+	return "256 " + ssh.FingerprintSHA256(pub) + " root@" + instance + " (ED25519)"
 }
 
 // bootFiles adds what a boot needs to fs: /etc (an imported image keeps its passwd and

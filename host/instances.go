@@ -20,6 +20,7 @@ import (
 
 	"github.com/stockade/stockade/cloudinit"
 	"github.com/stockade/stockade/netmap"
+	"golang.org/x/crypto/ssh"
 )
 
 // add wires one instance. isNew is false when its namespace already existed (adopted after a
@@ -258,10 +259,11 @@ func (h *Host) sandboxArgv(in Instance, userData string, root *os.File, files *f
 	if err != nil {
 		return nil, err
 	}
-	hostPriv, hostPub, err := h.hostKey(in.ID)
+	hostPriv, pub, err := h.hostKeyPair(in.ID)
 	if err != nil {
 		return nil, err
 	}
+	hostPub := ssh.MarshalAuthorizedKey(pub)
 	seccompFD, err := files.pipe(profile)
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
@@ -273,7 +275,7 @@ func (h *Host) sandboxArgv(in Instance, userData string, root *os.File, files *f
 	if err := bootFiles(files, in, root == nil, hostPriv, hostPub); err != nil {
 		return nil, err
 	}
-	if err := files.data(bootPath, "0755", []byte(bootScript(in.ID, userData))); err != nil {
+	if err := files.data(bootPath, "0755", []byte(bootScript(in.ID, fingerprint(pub, in.ID), root != nil, userData))); err != nil {
 		return nil, err
 	}
 	argv := []string{"/bin/sh", "-c", `read -r go <&3 || exit 125; exec 3<&-; exec "$@"`, "sh"}

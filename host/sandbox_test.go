@@ -104,8 +104,9 @@ func handedOver(t *testing.T, argv []string, files *fileSet) map[string]string {
 
 // TestBootScriptWithoutUserData: a later boot starts sshd and runs no user data.
 func TestBootScriptWithoutUserData(t *testing.T) {
-	s := bootScript("i-1", "")
-	if strings.Contains(s, "user data") || !strings.Contains(s, "/usr/sbin/sshd -e -f /etc/ssh/sshd_config") || !strings.HasSuffix(s, "exec sleep infinity\n") {
+	s := bootScript("i-1", "256 SHA256:x root@i-1 (ED25519)", false, "")
+	if strings.Contains(s, "user data") || !strings.Contains(s, "/usr/sbin/sshd -D -e -f /etc/ssh/sshd_config &") ||
+		!strings.Contains(s, "echo '256 SHA256:x root@i-1 (ED25519)'") || !strings.HasSuffix(s, "exec sleep infinity\n") {
 		t.Errorf("boot script:\n%s", s)
 	}
 }
