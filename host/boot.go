@@ -11,11 +11,16 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
+	"os/exec"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/stockade/stockade/cloudinit"
 	"golang.org/x/crypto/ssh"
 )
 
@@ -175,10 +180,279 @@ func quoteArgv(argv []string) string {
 	return strings.Join(q, " ")
 }
 
-// removeIfExists removes name from dir, a missing file being no error.
-func removeIfExists(dir *os.Root, name string) error {
-	if err := dir.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return err
+// boot starts an instance's sandbox (sandbox.go, boot.go) unless it is already running (a
+// restart with --keep-lab adopts it as it is). At the instance's first boot its user data runs
+// in it; never again, and never in an instance whose namespace was adopted (it booted
+// before). Without a sandbox (tests with fake namespaces) only the user data runs, directly.
+func (h *Host) boot(in Instance, adopted bool) {
+	log := h.cfg.Log.With("instance", in.ID)
+	if h.cfg.Sandbox == nil {
+		if !adopted {
+			h.userData(in)
+		}
+		return
 	}
-	return nil
+	if h.sandboxRunning(in.ID) {
+		log.Info("instance sandbox still running; adopted")
+		return
+	}
+	first, err := h.firstBoot(in.ID)
+	if err != nil {
+		log.Error("first-boot mark", "error", err)
+		return
+	}
+	first = first && !adopted
+	console, err := openTail(h.dir, logName(in.ID), h.cfg.ConsoleLimit)
+	if err != nil {
+		log.Error("console log", "error", err)
+		return
+	}
+	files := &fileSet{first: 5} // 3: the go-ahead, 4: bwrap's info, then the files
+	defer files.close()         // the child has its own copies once started
+	userData := ""
+	if first {
+		userData = h.firstBootScript(in, files, console)
+	}
+	root, err := h.imageRoot(in)
+	if err != nil {
+		log.Error("root filesystem", "error", err)
+		fmt.Fprintf(console, "[stockade] the instance did not boot: %v\n", err)
+		console.Close()
+		return
+	}
+	if root != nil {
+		files.files = append(files.files, root) // closed with the others once the sandbox has it
+	}
+	argv, err := h.sandboxArgv(in, userData, root, files)
+	if err != nil {
+		log.Error("sandbox", "error", err)
+		fmt.Fprintf(console, "[stockade] the instance did not boot: %v\n", err)
+		console.Close()
+		return
+	}
+	h.startSandbox(in, console, argv, files)
+}
+
+// firstBootScript hands the instance's user data over to the sandbox, as the script that
+// cloud-init's formats make of it (package cloudinit: a "#!" script as it is, #cloud-config
+// as a shell script, MIME multi-part, gzip), and returns the quoted command line that runs it,
+// or "" when nothing is to run.
+func (h *Host) firstBootScript(in Instance, files *fileSet, console io.Writer) string {
+	log := h.cfg.Log.With("instance", in.ID)
+	if len(in.UserData) == 0 {
+		return ""
+	}
+	plan, err := cloudinit.Script(in.UserData, cloudinit.Instance{ID: in.ID, Hostname: hostname(in.Address), DefaultUser: DefaultUser})
+	if err != nil {
+		log.Error("user data", "error", err)
+		fmt.Fprintf(console, "[stockade] user data not run: %v\n", err)
+		return ""
+	}
+	if plan.Kind == cloudinit.None {
+		return ""
+	}
+	if err := writeNew(h.dir, userDataName(in.ID), plan.Script, 0o700); err != nil {
+		log.Error("user data", "error", err)
+		return ""
+	}
+	f, err := h.dir.Open(userDataName(in.ID))
+	if err != nil {
+		log.Error("user data", "error", err)
+		return ""
+	}
+	files.add(userDataPath, "0700", f)
+	return quoteArgv(plan.Argv(userDataPath))
+}
+
+// firstBoot reports whether the instance boots for the first time, and marks that it has.
+func (h *Host) firstBoot(instance string) (bool, error) {
+	if _, err := h.dir.Lstat(bootedName(instance)); err == nil {
+		return false, nil
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return false, err
+	}
+	return true, writeNew(h.dir, bootedName(instance), nil, 0o600)
+}
+
+// sandboxArgv is the command line of an instance's sandbox: a shell that waits for the
+// go-ahead on descriptor 3 (given once the host has put it in the instance's cgroups, so that
+// nothing of the tenant ever runs outside them), then bwrap with the instance's files, the
+// seccomp filter and the boot script.
+func (h *Host) sandboxArgv(in Instance, userData string, root *os.File, files *fileSet) ([]string, error) {
+	profile, err := seccompProfile()
+	if err != nil {
+		return nil, err
+	}
+	hostPriv, pub, err := h.hostKeyPair(in.ID)
+	if err != nil {
+		return nil, err
+	}
+	hostPub := ssh.MarshalAuthorizedKey(pub)
+	seccompFD, err := files.pipe(profile)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: %w", err)
+	}
+	rootFD := -1
+	if root != nil {
+		rootFD = slices.Index(files.files, root) + files.first
+	}
+	if err := bootFiles(files, in, root == nil, hostPriv, hostPub); err != nil {
+		return nil, err
+	}
+	if err := files.data(bootPath, "0755", []byte(bootScript(in.ID, fingerprint(pub, in.ID), root != nil, userData))); err != nil {
+		return nil, err
+	}
+	argv := []string{"/bin/sh", "-c", `read -r go <&3 || exit 125; exec 3<&-; exec "$@"`, "sh"}
+	argv = append(argv, h.cfg.Sandbox.bwrapArgv(hostname(in.Address), rootFD, DefaultDiskMiB)...)
+	argv = append(argv, files.args...)
+	argv = append(argv, "--info-fd", "4", "--seccomp", strconv.Itoa(seccompFD),
+		"--chdir", "/root", "--clearenv",
+		"--setenv", "PATH", sandboxPath, "--setenv", "HOME", "/root", "--setenv", "INSTANCE_ID", in.ID,
+		"--", "/bin/sh", bootPath)
+	return argv, nil
+}
+
+// startSandbox starts an instance's sandbox in its network namespace, puts it in its
+// cgroups, lets it go, and keeps its output as the console.
+func (h *Host) startSandbox(in Instance, console io.WriteCloser, argv []string, files *fileSet) {
+	log := h.cfg.Log.With("instance", in.ID)
+	fail := func(what string, err error) {
+		log.Error(what, "error", err)
+		fmt.Fprintf(console, "[stockade] the instance did not boot: %s: %v\n", what, err)
+		console.Close()
+	}
+	goR, goW, err := os.Pipe()
+	if err != nil {
+		fail("pipe", err)
+		return
+	}
+	defer goW.Close()
+	infoR, infoW, err := os.Pipe()
+	if err != nil {
+		goR.Close()
+		fail("pipe", err)
+		return
+	}
+	defer func() {
+		if infoR != nil {
+			infoR.Close()
+		}
+	}()
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = "/"
+	cmd.Env = []string{"PATH=" + sandboxPath}
+	cmd.ExtraFiles = append([]*os.File{goR, infoW}, files.files...)
+	cmd.SysProcAttr = h.cfg.Sandbox.userNamespace()
+	pr, pw, err := os.Pipe()
+	if err != nil {
+		goR.Close()
+		infoW.Close()
+		fail("pipe", err)
+		return
+	}
+	cmd.Stdout, cmd.Stderr = pw, pw
+	err = h.cfg.Namespaces.Start(in.Namespace, cmd)
+	goR.Close()
+	infoW.Close()
+	pw.Close()
+	if err != nil {
+		pr.Close()
+		fail("start", err)
+		return
+	}
+	if cg := h.cgroups(); cg != nil {
+		// Without its limits the instance does not run: a tenant's fork bomb or memory hog
+		// would take the host down.
+		l := LimitsOf(in.InstanceType)
+		if err := cg.Place(in.Namespace, l, cmd.Process.Pid); err != nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+			pr.Close()
+			fail("instance cgroups", err)
+			return
+		}
+		log.Info("instance limits", "type", in.InstanceType, "memory_mib", l.MemoryMiB, "vcpus", l.VCPUs, "processes", l.Processes)
+	}
+	if _, err := goW.Write([]byte("go\n")); err != nil {
+		_ = cmd.Process.Kill()
+	}
+	goW.Close()
+	// The sandbox's PID is published (for lab exec) once its root filesystem is in place; the
+	// reconcile does not wait for that.
+	info := infoR
+	infoR = nil
+	h.scripts.Add(1)
+	go func() {
+		defer h.scripts.Done()
+		defer info.Close()
+		pid, err := readChildPID(info)
+		if err == nil {
+			err = waitForRoot(pid, bootPath, 10*time.Second)
+		}
+		if err == nil {
+			err = h.dir.WriteFile(pidName(in.ID), []byte(procIdentity(pid)), 0o600)
+		}
+		if err != nil {
+			log.Warn("sandbox pid", "error", err)
+		}
+	}()
+	h.sandboxes.Store(in.ID, cmd)
+	h.drainConsole(in, cmd, pr, console, "[stockade] instance stopped (status %s)\n")
+}
+
+// drainConsole copies what an instance's processes print into its console log until the
+// last of them is gone, and notes how cmd ended with format (given its status).
+func (h *Host) drainConsole(in Instance, cmd *exec.Cmd, pr *os.File, console io.WriteCloser, format string) {
+	drained := make(chan struct{})
+	h.scripts.Add(2)
+	go func() {
+		defer h.scripts.Done()
+		defer close(drained)
+		_, _ = io.Copy(console, pr) // ends when the last writer (the script or what it left running) is gone
+		pr.Close()
+	}()
+	go func() {
+		defer h.scripts.Done()
+		defer func() { <-drained; console.Close() }()
+		err := cmd.Wait()
+		h.sandboxes.CompareAndDelete(in.ID, cmd)
+		status := "0"
+		var exit *exec.ExitError
+		if errors.As(err, &exit) {
+			status = fmt.Sprint(exit.ExitCode())
+		} else if err != nil {
+			status = err.Error()
+		}
+		// What the script printed just before it ended is still in the pipe: let it reach the
+		// log first, unless something it left behind keeps the pipe open.
+		select {
+		case <-drained:
+		case <-time.After(200 * time.Millisecond):
+		}
+		fmt.Fprintf(console, format, status)
+	}()
+}
+
+// userData runs an instance's user data directly in its namespace, without a sandbox: for
+// tests with fake namespaces only (Config.Sandbox nil).
+func (h *Host) userData(in Instance) {
+	if len(in.UserData) == 0 {
+		return
+	}
+	log := h.cfg.Log.With("instance", in.ID)
+	first, err := h.firstBoot(in.ID)
+	if err != nil || !first {
+		log.Info("user data ran at the instance's first boot; not running it again", "error", err)
+		return
+	}
+	if err := writeNew(h.dir, userDataName(in.ID), in.UserData, 0o700); err != nil {
+		log.Error("user data", "error", err)
+		return
+	}
+	console, err := openTail(h.dir, logName(in.ID), h.cfg.ConsoleLimit)
+	if err != nil {
+		log.Error("console log", "error", err)
+		return
+	}
+	h.startUserData(in, console, interpreter(in.UserData, h.cfg.Dir+"/"+userDataName(in.ID)), nil)
 }

@@ -15,14 +15,18 @@
 // forwarding back on if someone turned it off.
 //
 // Every running instance is a lab instance: a network namespace joined to its VPC's router
-// with its interfaces' addresses and routes. At launch its user data runs inside the namespace
-// as a shell script, as cloud-init would run it, and what it prints is the instance's console
-// output (bounded on disk; EC2's last 64 KiB is what Console returns). The script and all it
-// starts are held in cgroups of the instance's own, limited by its type (memory, CPU,
-// processes: limits.go, cgroup.go). Terminating the instance kills every process in them,
-// removes the namespace, every process in it and its files. On shutdown the host removes
-// everything it made unless told to keep it; a later start adopts what it finds and removes
-// what belongs to no running instance.
+// with its interfaces' addresses and routes, and a sandbox in it (sandbox.go: bubblewrap in a
+// user namespace of unprivileged host IDs, a seccomp filter, the image's root filesystem,
+// rootfs.go) whose first process boots it (boot.go): sshd with the instance's host key and its
+// launch key pair, and the user data once, at first boot, as cloud-init would run it. What it
+// prints is the instance's console output (bounded on disk; EC2's last 64 KiB is what Console
+// returns). All its processes are held in cgroups of the instance's own, limited by its type
+// (memory, CPU, processes: limits.go, cgroup.go). Its metadata service listens on the router,
+// bound to its interface (metadata.go). Terminating the instance kills every process in its
+// cgroups, removes the namespace, its root filesystem and its files. On shutdown the host
+// removes everything it made unless told to keep it; a later start adopts what it finds (a
+// sandbox still running is left as it is; otherwise the instance boots again, without its user
+// data) and removes what belongs to no running instance.
 //
 // The namespaces are behind the Namespaces interface (netlab.Host for real, nsfake.Fake in
 // tests) and the kernel's nftables behind dataplane.Kernel, so that everything here is tested
