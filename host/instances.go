@@ -11,6 +11,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"os/exec"
 	"slices"
 	"strings"
 	"syscall"
@@ -173,7 +174,7 @@ func (h *Host) startUserData(in Instance, console io.WriteCloser, argv []string,
 		console.Close()
 		return
 	}
-	h.drainConsole(in, cmd, pr, console, "[stockade] user data finished with status %s\n")
+	h.drainConsole(cmd, pr, console, "[stockade] user data finished with status %s\n")
 }
 
 // Console returns the most recent output of an instance's console, at most ConsoleTail bytes
@@ -223,4 +224,29 @@ func (h *Host) Instances() []netmap.LabInstance {
 		}
 	}
 	return out
+}
+
+// drainConsole copies what an instance's processes print into its console log until the
+// last of them is gone, and notes how cmd ended with format (given its status).
+func (h *Host) drainConsole(cmd *exec.Cmd, pr *os.File, console io.WriteCloser, format string) {
+	drained := make(chan struct{})
+	h.scripts.Add(2)
+	go func() {
+		defer h.scripts.Done()
+		defer close(drained)
+		_, _ = io.Copy(console, pr) // ends when the last writer (the script or what it left running) is gone
+		pr.Close()
+	}()
+	go func() {
+		defer h.scripts.Done()
+		defer func() { <-drained; console.Close() }()
+		status := strings.TrimPrefix(exitStatus(cmd.Wait()), "status ")
+		// What the script printed just before it ended is still in the pipe: let it reach the
+		// log first, unless something it left behind keeps the pipe open.
+		select {
+		case <-drained:
+		case <-time.After(200 * time.Millisecond):
+		}
+		fmt.Fprintf(console, format, status)
+	}()
 }
