@@ -1,8 +1,11 @@
 package e2e
 
 import (
+	"bytes"
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
 	"time"
@@ -100,10 +103,35 @@ func newLatencyLab(b *testing.B, n int) *latencyLab {
 		launched += batch
 	}
 	e.enforcedWithin(5 * time.Minute)
+	e.allBooted(5 * time.Minute)
 	for p := range latencyPortCount {
 		e.serve(l.server, latencyPorts+p)
 	}
 	return l
+}
+
+// allBooted waits until every lab instance has booted (its sshd listens), so that what is
+// measured is a host holding that many instances, not one still starting them: a thousand
+// boots take a 2-core host about a minute.
+func (e *labEnv) allBooted(limit time.Duration) {
+	e.t.Helper()
+	dir := filepath.Join(e.s.dataDir, "lab")
+	for deadline := time.Now().Add(limit); ; time.Sleep(time.Second) {
+		logs, _ := filepath.Glob(filepath.Join(dir, "i-*.log"))
+		booted := 0
+		for _, l := range logs {
+			if b, err := os.ReadFile(l); err == nil && bytes.Contains(b, []byte("Server listening on")) {
+				booted++
+			}
+		}
+		pids, _ := filepath.Glob(filepath.Join(dir, "i-*.pid"))
+		if booted == len(logs) && len(logs) >= len(pids) && len(logs) > 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("%d of %d instances booted within %v", booted, len(logs), limit)
+		}
+	}
 }
 
 // measure runs open (an API call that lets the client reach the server's port) in each
