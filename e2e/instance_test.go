@@ -158,3 +158,52 @@ func TestSSHThroughGroups(t *testing.T) {
 		t.Errorf("ssh after the rule was revoked connected:\n%s", out)
 	}
 }
+
+// TestMetadataHopLimit: the token response travels with the instance's hop limit as its IP
+// TTL, so a namespace behind the instance (a container it forwards and masquerades for) gets
+// no token with the default limit of 1 and gets one with 2; the instance itself gets one with 1.
+func TestMetadataHopLimit(t *testing.T) {
+	e := newLabEnv(t)
+	vpc, def := e.vpc("10.45.0.0/16")
+	sn := e.subnet(vpc, "10.45.1.0/24")
+	in := e.launch(sn, def)
+	nested, inner, outer := e.prefix+"-nested", e.prefix+"nh0", e.prefix+"nh1"
+	t.Cleanup(func() { _ = exec.Command("ip", "netns", "del", nested).Run() })
+	run := func(ns string, argv ...string) {
+		t.Helper()
+		cmd := exec.Command("ip", append([]string{"netns", "exec", ns}, argv...)...)
+		if ns == "" {
+			cmd = exec.Command(argv[0], argv[1:]...)
+		}
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("%s: %v\n%s", strings.Join(argv, " "), err, out)
+		}
+	}
+	run("", "ip", "netns", "add", nested)
+	run("", "ip", "link", "add", outer, "type", "veth", "peer", "name", inner)
+	run("", "ip", "link", "set", outer, "netns", in.NS)
+	run("", "ip", "link", "set", inner, "netns", nested)
+	run(in.NS, "ip", "addr", "add", "192.168.77.1/30", "dev", outer)
+	run(in.NS, "ip", "link", "set", outer, "up")
+	run(in.NS, "sysctl", "-qw", "net.ipv4.ip_forward=1")
+	run(in.NS, "nft", "add table ip stk_nested; add chain ip stk_nested post { type nat hook postrouting priority 100; }; add rule ip stk_nested post oifname eth0 masquerade")
+	run(nested, "ip", "addr", "add", "192.168.77.2/30", "dev", inner)
+	run(nested, "ip", "link", "set", inner, "up")
+	run(nested, "ip", "route", "add", "default", "via", "192.168.77.1")
+	token := func(ns string) string {
+		out, _ := exec.Command("ip", "netns", "exec", ns, "curl", "-s", "-m", "2", "-X", "PUT",
+			"http://169.254.169.254/latest/api/token", "-H", "X-aws-ec2-metadata-token-ttl-seconds: 60").Output()
+		return string(out)
+	}
+	if token(in.NS) == "" {
+		t.Fatal("the instance itself got no token with hop limit 1")
+	}
+	if tok := token(nested); tok != "" {
+		t.Errorf("a namespace behind the instance got a token with hop limit 1: %q", tok)
+	}
+	must[*ec2.ModifyInstanceMetadataOptionsOutput](t)(e.c.ModifyInstanceMetadataOptions(ctx(t), &ec2.ModifyInstanceMetadataOptionsInput{
+		InstanceId: aws.String(in.ID), HttpPutResponseHopLimit: aws.Int32(2)}))
+	if token(nested) == "" {
+		t.Error("a namespace behind the instance got no token with hop limit 2")
+	}
+}
