@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/imds"
 	"github.com/stockade/stockade/model"
 )
@@ -34,7 +35,7 @@ func TestModifyInstanceMetadataOptionsErrors(t *testing.T) {
 		{"terminated", ModifyMetadataOptionsInput{ID: gone, Options: model.MetadataOptions{HttpTokens: "required"}}, "IncorrectInstanceState", gone},
 		{"dry run", ModifyMetadataOptionsInput{ID: id, Options: model.MetadataOptions{HttpTokens: "required"}, DryRun: true}, "DryRunOperation", ""},
 	}, e.s.ModifyInstanceMetadataOptions)
-	if _, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: "ami-0123456789abcdef0", InstanceType: "t3.micro", MinCount: 1, MaxCount: 1,
+	if _, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: image.DefaultID, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1,
 		SubnetID: e.sn.ID, MetadataOptions: model.MetadataOptions{HttpPutResponseHopLimit: 100}}); err == nil {
 		t.Error("RunInstances with hop limit 100 succeeded")
 	} else {
@@ -88,7 +89,7 @@ func TestMetadata(t *testing.T) {
 		t.Fatal("no metadata for a running instance")
 	}
 	want := imds.Instance{
-		ID: inst.ID, AccountID: eniTenant.Account, Region: eniTenant.Region, AZ: "us-east-1a", ImageID: "ami-0123456789abcdef0",
+		ID: inst.ID, AccountID: eniTenant.Account, Region: eniTenant.Region, AZ: "us-east-1a", ImageID: image.DefaultID,
 		InstanceType: "t3.micro", ReservationID: resv.ID, PendingTime: inst.LaunchTime,
 		Hostname: model.PrivateDNSName(eniTenant.Region, netip.MustParseAddr("10.0.1.10")), PrivateIPv4: netip.MustParseAddr("10.0.1.10"),
 		MAC: primary.MAC, KeyName: "lab", PublicKey: testPublicKey + " lab", UserData: []byte("#!/bin/sh\n"), Tags: map[string]string{"Name": "a"},

@@ -2,6 +2,8 @@ package ec2api
 
 import (
 	"testing"
+
+	"github.com/stockade/stockade/image"
 )
 
 func TestInstanceMetadataOptions(t *testing.T) {
@@ -9,7 +11,7 @@ func TestInstanceMetadataOptions(t *testing.T) {
 	vpc, web := vpcWithGroup(t, c, "web")
 	sn := field(c.ok("CreateSubnet", "VpcId", vpc, "CidrBlock", "10.0.1.0/24"), "subnetId")
 	run := func(params ...any) []string {
-		return append(kv("ImageId", "ami-0123456789abcdef0", "MinCount", 1, "MaxCount", 1, "SubnetId", sn, "SecurityGroupId.1", web), kv(params...)...)
+		return append(kv("ImageId", image.DefaultID, "MinCount", 1, "MaxCount", 1, "SubnetId", sn, "SecurityGroupId.1", web), kv(params...)...)
 	}
 	id := field(c.ok("RunInstances", run("MetadataOptions.HttpTokens", "required", "MetadataOptions.HttpPutResponseHopLimit", 3)...), "instanceId")
 	desc := func() map[string]string {
