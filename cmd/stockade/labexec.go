@@ -21,6 +21,9 @@ import (
 // The calling process first joins the instance's cgroups, so that what the command starts
 // counts towards the instance's limits and ends with the instance. It must run as root.
 func sandboxCommand(in netmap.LabInstance, argv []string) (*exec.Cmd, error) {
+	if err := needRoot("lab exec"); err != nil {
+		return nil, err
+	}
 	if in.PID == 0 {
 		return nil, fmt.Errorf("the sandbox of %s is not running (state %s; see its console output)", in.ID, in.State)
 	}
@@ -99,4 +102,12 @@ func hostBwrap() ([]string, error) {
 	inside := func(p string) string { return host.HostUsr + strings.TrimPrefix(p, "/usr") }
 	libs := strings.Join([]string{inside(filepath.Dir(real)), inside("/usr/lib"), inside("/usr/lib64")}, ":")
 	return []string{inside(real), "--library-path", libs, inside("/usr/bin/bwrap")}, nil
+}
+
+// needRoot is the error of a lab command run without root: it enters namespaces and cgroups.
+func needRoot(what string) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("stockade %s enters the instance's namespaces: run it as root (sudo)", what)
+	}
+	return nil
 }

@@ -44,6 +44,9 @@ and the target's ingress rules decide). Either way it crosses the VPC router, so
 security groups and network ACL decide, as they would on EC2.`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := needRoot("lab connect"); err != nil {
+				return err
+			}
 			port, err := strconv.ParseUint(args[1], 10, 16)
 			if err != nil || port == 0 {
 				return fmt.Errorf("port %q: want 1-65535", args[1])
@@ -156,6 +159,9 @@ output).
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if keyFile == "" {
 				return errors.New("-i KEYFILE is required: the private key of the instance's key pair")
+			}
+			if err := needRoot("lab ssh"); err != nil {
+				return err
 			}
 			in, err := bootedInstance(cmd.Context(), adminapi.Dial(*dataDir), args[0])
 			if err != nil {
