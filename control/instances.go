@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"net/netip"
 
 	"github.com/stockade/stockade/model"
 )
@@ -17,6 +18,9 @@ type RunInterface struct {
 	IPv6Count           int      // or by number
 	DeleteOnTermination *bool
 	ConnTrack           *model.ConnTrack
+	// AssociatePublicIP asks for (or refuses) a public address from the pool; nil takes the
+	// subnet's MapPublicIpOnLaunch.
+	AssociatePublicIP *bool
 }
 
 // RunInput are RunInstances' parameters.
@@ -136,6 +140,18 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 		if !found {
 			return nil, model.InvalidValue("When specifying network interfaces, one must have DeviceIndex 0")
 		}
+		for _, ni := range in.Interfaces {
+			switch {
+			case ni.AssociatePublicIP == nil:
+			case ni.DeviceIndex != 0:
+				return nil, model.InvalidParameterCombination.Errorf("The associatePublicIPAddress parameter can only be specified for the network interface with DeviceIndex 0.")
+			case len(in.Interfaces) > 1 && *ni.AssociatePublicIP:
+				return nil, model.InvalidParameterCombination.Errorf("The associatePublicIPAddress parameter cannot be specified when launching with multiple network interfaces.")
+			case ni.NetworkInterfaceID != "" && *ni.AssociatePublicIP:
+				// [UNCONFIRMED] wording: EC2 assigns public addresses only to interfaces it creates.
+				return nil, model.InvalidParameterCombination.Errorf("The associatePublicIPAddress parameter cannot be specified for an existing network interface.")
+			}
+		}
 	}
 	var groups []string
 	groups = append(groups, primary.GroupIDs...)
@@ -196,6 +212,12 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 		// changes nothing on it (spec console-ssh.md B1.5). The comment is the key's name.
 		publicKey = kp.PublicKey + " " + kp.Name
 	}
+	// A public address: asked for on the primary interface, or the subnet's default, which EC2
+	// applies only to a single interface it creates (EC2 user guide, "Public IPv4 addresses").
+	public := sn.MapPublicIP && existing == nil && len(extra) == 0
+	if primary.AssociatePublicIP != nil {
+		public = *primary.AssociatePublicIP
+	}
 	vpc := tn.vpcs[sn.VpcID]
 	tenancy := in.Tenancy
 	if tenancy == "" || vpc.Tenancy == "dedicated" {
@@ -211,7 +233,7 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 			PublicKey: publicKey, MetadataOptions: in.MetadataOptions.WithDefaults(),
 		}
 		sp := tx.savepoint()
-		staged, err := s.attachAll(tx, inst, sn, groups, primary, existing, extra, in.ENITags)
+		staged, err := s.attachAll(tx, inst, sn, groups, primary, existing, extra, in.ENITags, public)
 		if err != nil {
 			if i >= in.MinCount { // once MinCount is met, launch what fits, as EC2 does
 				tx.rollbackTo(sp)
@@ -233,7 +255,7 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 // attachAll creates (or, for existing, attaches) the instance's interfaces and stages them.
 // Each is staged as soon as it exists, so that the next one's address allocation sees it.
 func (s *Service) attachAll(tx *tx, inst *model.Instance, sn *model.Subnet, groups []string, primary RunInterface,
-	existing *model.NetworkInterface, extra []RunInterface, tags model.Tags) ([]*model.NetworkInterface, error) {
+	existing *model.NetworkInterface, extra []RunInterface, tags model.Tags, public bool) ([]*model.NetworkInterface, error) {
 	var out []*model.NetworkInterface
 	attach := func(n *model.NetworkInterface, device int, deleteOnTermination bool) {
 		n.Attachment = &model.Attachment{ID: model.NewID(model.PrefixAttachment), InstanceID: inst.ID, DeviceIndex: device,
@@ -249,6 +271,12 @@ func (s *Service) attachAll(tx *tx, inst *model.Instance, sn *model.Subnet, grou
 		n, err := s.newENI(tx, sn, groups, addrs, primary.ConnTrack, "", tags.Clone())
 		if err != nil {
 			return nil, err
+		}
+		if public {
+			if n.PublicIP, err = tx.takePublic(n.ID, netip.Addr{}); err != nil {
+				return nil, err
+			}
+			n.PublicOnLaunch = true
 		}
 		attach(n, 0, primary.DeleteOnTermination == nil || *primary.DeleteOnTermination)
 	}
@@ -366,12 +394,16 @@ func (s *Service) TerminateInstances(ctx context.Context, t Tenant, in Terminate
 					continue
 				}
 				if n.Attachment != nil && n.Attachment.DeleteOnTermination {
+					tx.dropENIAddresses(n)
 					tx.dropFlowLogs(eid)
 					set[model.NetworkInterface](tx, tx.tn.enis, kindENI, eid, nil)
 					continue
 				}
 				d := n.Clone()
 				d.Attachment = nil
+				// The launch-time public address goes with the instance; Elastic IPs stay.
+				tx.releasePublic(d.PublicIP)
+				d.PublicIP, d.PublicOnLaunch = netip.Addr{}, false
 				set(tx, tx.tn.enis, kindENI, eid, d)
 			}
 			set(tx, tx.tn.instances, kindInstance, id, c)

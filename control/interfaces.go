@@ -250,6 +250,11 @@ func (s *Service) DeleteENI(ctx context.Context, t Tenant, in IDInput) (Result, 
 		if n.Attachment != nil {
 			return model.InvalidValue("Network interface '%s' is currently in use.", id)
 		}
+		if n.RequesterManaged {
+			// [UNCONFIRMED] code and wording: a NAT gateway's interface goes with the gateway.
+			return model.OperationNotPermitted.Errorf("Network interface '%s' is managed by another service and cannot be deleted.", id)
+		}
+		tx.dropENIAddresses(n)
 		tx.dropFlowLogs(id)
 		set[model.NetworkInterface](tx, tx.tn.enis, kindENI, id, nil)
 		return nil

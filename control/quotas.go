@@ -30,6 +30,11 @@ type Quotas struct {
 	// (analyses are kept until deleted there); Stockade keeps a bounded history so that
 	// repeated analyses of one path cannot grow a tenant without limit.
 	AnalysesPerPath int
+	// ElasticIPs is AWS's "EC2-VPC Elastic IPs" quota per region (AddressLimitExceeded).
+	ElasticIPs int
+	// NATGatewaysPerAZ is AWS's "NAT gateways per Availability Zone" quota
+	// (NatGatewayLimitExceeded); deleted and failed gateways do not count.
+	NATGatewaysPerAZ int
 }
 
 // DefaultQuotas are AWS's defaults.
@@ -50,6 +55,8 @@ func DefaultQuotas() Quotas {
 		FlowLogsPerResource: 2,
 		InsightsPaths:       1000,
 		AnalysesPerPath:     100,
+		ElasticIPs:          5,
+		NATGatewaysPerAZ:    5,
 	}
 }
 
@@ -70,6 +77,8 @@ func (q *Quotas) fields() map[string]*int {
 		"flow-logs-per-resource": &q.FlowLogsPerResource,
 		"network-insights-paths": &q.InsightsPaths,
 		"analyses-per-path":      &q.AnalysesPerPath,
+		"elastic-ips":            &q.ElasticIPs,
+		"nat-gateways-per-az":    &q.NATGatewaysPerAZ,
 	}
 }
 
@@ -90,7 +99,7 @@ func (q *Quotas) Set(s string) error {
 
 // Names lists the quota names Set accepts.
 func (q *Quotas) Names() []string {
-	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries", "flow-logs-per-resource", "network-insights-paths", "analyses-per-path"}
+	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries", "flow-logs-per-resource", "network-insights-paths", "analyses-per-path", "elastic-ips", "nat-gateways-per-az"}
 }
 
 // Validate checks the quotas together: AWS caps rules-per-group × groups-per-interface at 1,000,

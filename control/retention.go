@@ -41,6 +41,20 @@ func (tx *tx) purge() {
 			tn.purgeAt = until
 		}
 	}
+	// Deleted and failed NAT gateways likewise (natgateways.go).
+	for id, g := range tn.natGateways {
+		until := natPurgeAt(g)
+		if until.IsZero() {
+			continue
+		}
+		if tx.now.After(until) {
+			set[model.NATGateway](tx, tn.natGateways, kindNATGateway, id, nil)
+			continue
+		}
+		if tn.purgeAt.IsZero() || until.Before(tn.purgeAt) {
+			tn.purgeAt = until
+		}
+	}
 }
 
 // schedulePurge makes the tenant's next write sweep again (an instance was terminated).

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -34,6 +35,9 @@ type Config struct {
 	// failing with InvalidAMIID.NotFound, as emulators such as moto accept any AMI ID; the
 	// instance keeps the ID it was given.
 	AnyImage bool
+	// PublicPool is the range public addresses are handed out from (pool.go); the zero
+	// value means DefaultPublicPool.
+	PublicPool netip.Prefix
 }
 
 // Images is what the service needs of the image catalogue.
@@ -60,6 +64,8 @@ type Service struct {
 	broken atomic.Pointer[error] // set once a commit failed; see Err
 
 	lastNetworks atomic.Pointer[networksAnswer] // see Networks
+
+	pool *publicPool // server-wide: public addresses are unique across accounts
 }
 
 // Open loads every tenant's state from st. The store must already hold only data written by
@@ -75,7 +81,23 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	s := &Service{st: st, cfg: cfg, tenants: make(map[Tenant]*tenant)}
+	if !cfg.PublicPool.IsValid() {
+		cfg.PublicPool = DefaultPublicPool
+	}
+	pool, err := newPool(cfg.PublicPool)
+	if err != nil {
+		return nil, err
+	}
+	s := &Service{st: st, cfg: cfg, tenants: make(map[Tenant]*tenant), pool: pool}
+	pkvs, _, err := st.List(ctx, poolKeyPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("load public address pool: %w", err)
+	}
+	for _, kv := range pkvs {
+		if err := pool.load(kv.Key, kv.Value); err != nil {
+			return nil, fmt.Errorf("load public address pool: record %q: %w", kv.Key, err)
+		}
+	}
 	kvs, _, err := st.List(ctx, resourcePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
@@ -219,6 +241,9 @@ func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *
 	p := s.st.Submit(context.WithoutCancel(ctx), nil, ops)
 	tn.staged++
 	seq := tn.staged
+	for _, a := range tx.released {
+		s.pool.free(a) // submitted: later commits of any tenant that take it come after (pool.go)
+	}
 	tn.mu.Unlock()
 	rev, err := p.Wait()
 	if err != nil {

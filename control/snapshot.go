@@ -23,6 +23,8 @@ func (tn *tenant) snapshot() netmap.Snapshot {
 		Groups:      sortedOf(tn, kindGroup, tn.groups, func(x *model.Group) string { return x.ID }),
 		PrefixLists: sortedOf(tn, kindPrefixList, tn.prefixLists, func(x *model.PrefixList) string { return x.ID }),
 		NACLs:       sortedOf(tn, kindNACL, tn.nacls, func(x *model.NACL) string { return x.ID }),
+		Addresses:   sortedOf(tn, kindAddress, tn.addresses, func(x *model.Address) string { return x.AllocationID }),
+		NATGateways: sortedOf(tn, kindNATGateway, tn.natGateways, func(x *model.NATGateway) string { return x.ID }),
 	}
 }
 

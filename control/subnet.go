@@ -159,3 +159,32 @@ func (tn *tenant) available(sn *model.Subnet) int {
 	}
 	return sn.Size() - model.ReservedAddresses - used
 }
+
+// ModifySubnetInput are ModifySubnetAttribute's parameters: one attribute per call, as on EC2.
+type ModifySubnetInput struct {
+	SubnetID            string
+	MapPublicIPOnLaunch *bool
+	DryRun              bool
+}
+
+// ModifySubnet changes a subnet's attribute. MapPublicIpOnLaunch is the only one Stockade
+// keeps; the API refuses the others before they get here.
+func (s *Service) ModifySubnet(ctx context.Context, t Tenant, in ModifySubnetInput) (Result, error) {
+	if in.SubnetID == "" {
+		return Result{}, model.Missing("SubnetId")
+	}
+	if in.MapPublicIPOnLaunch == nil {
+		// [UNCONFIRMED] wording: EC2 wants exactly one attribute.
+		return Result{}, model.InvalidParameterCombination.Errorf("Specify one attribute to modify.")
+	}
+	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
+		sn, err := tx.tn.subnet(in.SubnetID)
+		if err != nil {
+			return err
+		}
+		c := sn.Clone()
+		c.MapPublicIP = *in.MapPublicIPOnLaunch
+		set(tx, tx.tn.subnets, kindSubnet, c.ID, c)
+		return nil
+	})
+}

@@ -3,6 +3,7 @@ package control
 import (
 	"encoding/json"
 	"fmt"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -25,6 +26,8 @@ const (
 	kindFlowLog    = "fl"
 	kindPath       = "nip"
 	kindAnalysis   = "nia"
+	kindAddress    = "eip"
+	kindNATGateway = "nat"
 )
 
 // tenantMeta marks a tenant as initialised (materialised by its first write), so that a
@@ -66,7 +69,9 @@ type tenant struct {
 	flowLogs    map[string]*model.FlowLog
 	paths       map[string]*model.InsightsPath
 	analyses    map[string]*model.InsightsAnalysis
-	tokens      map[string]*clientToken // by "<action>/<token>"
+	tokens      map[string]*clientToken   // by "<action>/<token>"
+	addresses   map[string]*model.Address // Elastic IPs, by allocation ID
+	natGateways map[string]*model.NATGateway
 }
 
 func newTenant(t Tenant, now func() time.Time) *tenant {
@@ -99,14 +104,19 @@ type tx struct {
 	ops  map[string]any // store key → object to encode, or nil to delete
 	keys []string       // ops' keys in first-staged order
 	undo []func()
+	// released are the public addresses this transaction returns to the pool, freed in
+	// memory once it is submitted (pool.go).
+	released []netip.Addr
 }
 
 func (s *Service) begin(tn *tenant) *tx {
 	return &tx{s: s, tn: tn, now: s.cfg.Now().UTC(), ops: map[string]any{}}
 }
 
-func (tx *tx) stage(kind, id string, v any) {
-	k := storeKey(tx.tn.key, kind, id)
+func (tx *tx) stage(kind, id string, v any) { tx.stageKey(storeKey(tx.tn.key, kind, id), v) }
+
+// stageKey stages a record under a key of its own (the server-wide pool's).
+func (tx *tx) stageKey(k string, v any) {
 	if _, ok := tx.ops[k]; !ok {
 		tx.keys = append(tx.keys, k)
 	}

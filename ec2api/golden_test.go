@@ -69,6 +69,21 @@ func TestGoldenXML(t *testing.T) {
 		"Protocol", "tcp", "DestinationPort", 443), tag("network-insights-path")...)...), "networkInsightsPathId")
 	analysis := field(c.ok("StartNetworkInsightsAnalysis", append(kv("NetworkInsightsPathId", path, "ClientToken", "golden-analysis"),
 		tag("network-insights-analysis")...)...), "networkInsightsAnalysisId")
+	def := field(c.ok("DescribeSubnets", kv("Filter.1.Name", "default-for-az", "Filter.1.Value.1", "true",
+		"Filter.2.Name", "availability-zone", "Filter.2.Value.1", "us-east-1a")...), "subnetId")
+	pubInst := field(c.ok("RunInstances", kv("ImageId", image.DefaultID, "MinCount", 1, "MaxCount", 1, "SubnetId", def)...), "instanceId")
+	if got := c.ok("DescribeInstances", kv("InstanceId.1", pubInst)...); !strings.Contains(got, "<ipAddress>198.18.0.2</ipAddress>") ||
+		!strings.Contains(got, "<association><publicIp>198.18.0.2</publicIp><publicDnsName/><ipOwnerId>amazon</ipOwnerId></association>") {
+		t.Errorf("an instance launched in a default subnet shows no launch-time public address:\n%s", got)
+	}
+	alloc := c.ok("AllocateAddress", append(kv("Domain", "vpc"), tag("elastic-ip")...)...)
+	eip := field(alloc, "allocationId")
+	c.ok("AssociateAddress", kv("AllocationId", eip, "InstanceId", pubInst)...)
+	if got := c.ok("DescribeInstances", kv("InstanceId.1", pubInst)...); !strings.Contains(got, "<ipAddress>"+field(alloc, "publicIp")+"</ipAddress>") ||
+		!strings.Contains(got, "<allocationId>"+eip+"</allocationId>") || strings.Contains(got, "<ipOwnerId>amazon") {
+		t.Errorf("the Elastic IP did not replace the launch-time address:\n%s", got)
+	}
+	nat := field(c.ok("CreateNatGateway", append(kv("SubnetId", sn, "ConnectivityType", "private", "PrivateIpAddress", "10.0.1.50"), tag("natgateway")...)...), "natGatewayId")
 
 	for _, g := range []struct {
 		action string
@@ -90,6 +105,8 @@ func TestGoldenXML(t *testing.T) {
 		{"DescribeNetworkInsightsAnalyses", kv("NetworkInsightsAnalysisId.1", analysis)},
 		{"DescribeTags", kv("Filter.1.Name", "resource-id", "Filter.1.Value.1", vpc)},
 		{"DescribeAccountAttributes", kv("AttributeName.1", "supported-platforms")},
+		{"DescribeAddresses", kv("AllocationId.1", eip)},
+		{"DescribeNatGateways", kv("NatGatewayId.1", nat)},
 		// A write, last, so that DescribeInstances above shows the options as launched.
 		{"ModifyInstanceMetadataOptions", kv("InstanceId", inst, "HttpTokens", "required", "InstanceMetadataTags", "enabled")},
 	} {

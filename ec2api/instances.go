@@ -89,7 +89,7 @@ func (c *call) writeReservation(x *xmlWriter, resv *control.Reservation) error {
 			}
 		}
 		x.open("item")
-		c.writeInstance(inst, enis, names)
+		c.writeInstance(inst, enis, names, nil)
 		x.close("item")
 	}
 	x.close("instancesSet")
@@ -121,6 +121,10 @@ func runInterfaces(r *query.Request) ([]control.RunInterface, error) {
 	var out []control.RunInterface
 	for _, n := range r.List("NetworkInterface") {
 		ri := control.RunInterface{SubnetID: str(n, "SubnetId"), NetworkInterfaceID: str(n, "NetworkInterfaceId"), PrivateIP: str(n, "PrivateIpAddress")}
+		var err error
+		if ri.AssociatePublicIP, err = boolPtr(n, "AssociatePublicIpAddress"); err != nil {
+			return nil, err
+		}
 		idx, ok, err := optInt(n, "DeviceIndex")
 		if err != nil {
 			return nil, err
@@ -146,7 +150,8 @@ func runInterfaces(r *query.Request) ([]control.RunInterface, error) {
 	return out, nil
 }
 
-func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface, names map[string]string) {
+// writeInstance renders an instance; eips are the Elastic IPs on its interfaces, by interface.
+func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface, names map[string]string, eips map[string][]*model.Address) {
 	x := &c.out
 	x.str("instanceId", in.ID)
 	x.str("imageId", in.ImageID)
@@ -186,6 +191,9 @@ func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface,
 	}
 	if primary != nil {
 		x.str("privateIpAddress", primary.PrivateIP.String())
+		if ip, _ := publicAddress(primary, eips[primary.ID], primary.PrivateIP); ip.IsValid() {
+			x.str("ipAddress", ip.String())
+		}
 		if len(primary.IPv6) > 0 {
 			x.str("ipv6Address", primary.IPv6[0].String())
 		}
@@ -211,7 +219,7 @@ func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface,
 	x.open("networkInterfaceSet")
 	for _, n := range enis {
 		x.open("item")
-		c.writeENI(n, names, false)
+		c.writeENI(n, names, false, eips[n.ID])
 		x.close("item")
 	}
 	x.close("networkInterfaceSet")
@@ -225,6 +233,21 @@ type instanceRow struct {
 	*model.Instance
 	enis  []*model.NetworkInterface
 	names map[string]string
+	eips  map[string][]*model.Address // by interface
+}
+
+// publicIPs are the instance's public addresses, launch-time and Elastic.
+func (r instanceRow) publicIPs() []string {
+	var out []string
+	for _, n := range r.enis {
+		if n.PublicIP.IsValid() {
+			out = append(out, n.PublicIP.String())
+		}
+		for _, a := range r.eips[n.ID] {
+			out = append(out, a.PublicIP.String())
+		}
+	}
+	return out
 }
 
 func (r instanceRow) groups() []string {
@@ -268,6 +291,8 @@ var instanceFilters = filterer[instanceRow]{
 		"network-interface.network-interface-id": func(r instanceRow) []string {
 			return r.InterfaceIDs
 		},
+		"ip-address": func(r instanceRow) []string { return r.publicIPs() },
+		"network-interface.association.public-ip": func(r instanceRow) []string { return r.publicIPs() },
 		"subnet-id":         one2(func(r instanceRow) string { return r.SubnetID }),
 		"vpc-id":            one2(func(r instanceRow) string { return r.VpcID }),
 		"key-name":          one2(func(r instanceRow) string { return r.KeyName }),
@@ -303,7 +328,16 @@ var describeInstances = describeSpec[instanceRow]{
 	NoMaxWithIDs: true,
 	From: func(_ *call, v control.View) source[instanceRow] {
 		names := groupNameMap(v)
-		row := func(in *model.Instance) instanceRow { return instanceRow{in, v.InstanceENIs(in), names} }
+		row := func(in *model.Instance) instanceRow {
+			enis := v.InstanceENIs(in)
+			eips := map[string][]*model.Address{}
+			for _, n := range enis {
+				if as := v.AddressesOn(n.ID); len(as) > 0 {
+					eips[n.ID] = as
+				}
+			}
+			return instanceRow{in, enis, names, eips}
+		}
 		return rowsOf(v.Instances, row, func(id string) (*model.Instance, error) {
 			if !model.ValidID(model.PrefixInstance, id) {
 				return nil, model.InvalidInstanceIDMalformed.New(id)
@@ -335,7 +369,7 @@ func writeReservations(c *call, page []instanceRow) {
 		x.str("reservationId", id)
 		x.str("ownerId", rs[0].OwnerID)
 		x.empty("groupSet")
-		writeSet(c, "instancesSet", rs, func(c *call, r instanceRow) { c.writeInstance(r.Instance, r.enis, r.names) })
+		writeSet(c, "instancesSet", rs, func(c *call, r instanceRow) { c.writeInstance(r.Instance, r.enis, r.names, r.eips) })
 		x.close("item")
 	}
 	x.close("reservationSet")

@@ -1,6 +1,7 @@
 package ec2api
 
 import (
+	"net/netip"
 	"strconv"
 	"strings"
 
@@ -84,7 +85,7 @@ func createNetworkInterface(c *call) error {
 	if err != nil {
 		return err
 	}
-	x.elem("networkInterface", func() { c.writeENI(eni, names, true) })
+	x.elem("networkInterface", func() { c.writeENI(eni, names, true, nil) })
 	x.opt("clientToken", in.ClientToken)
 	return nil
 }
@@ -137,6 +138,7 @@ func modifyNetworkInterfaceAttribute(c *call) error {
 type eniRow struct {
 	*model.NetworkInterface
 	names map[string]string
+	eips  []*model.Address
 }
 
 var eniFilters = filterer[eniRow]{
@@ -175,12 +177,36 @@ var eniFilters = filterer[eniRow]{
 			}
 			return nil
 		},
-		"description":       func(n eniRow) []string { return one(n.Description) },
-		"mac-address":       one2(func(n eniRow) string { return n.MAC }),
-		"interface-type":    func(eniRow) []string { return one("interface") },
+		"description":    func(n eniRow) []string { return one(n.Description) },
+		"mac-address":    one2(func(n eniRow) string { return n.MAC }),
+		"interface-type": func(n eniRow) []string { return one(interfaceType(n.NetworkInterface)) },
+		"association.public-ip": func(n eniRow) []string {
+			var out []string
+			for _, a := range n.eips {
+				out = append(out, a.PublicIP.String())
+			}
+			if n.PublicIP.IsValid() {
+				out = append(out, n.PublicIP.String())
+			}
+			return out
+		},
+		"association.allocation-id": func(n eniRow) []string {
+			var out []string
+			for _, a := range n.eips {
+				out = append(out, a.AllocationID)
+			}
+			return out
+		},
+		"association.association-id": func(n eniRow) []string {
+			var out []string
+			for _, a := range n.eips {
+				out = append(out, a.AssociationID)
+			}
+			return out
+		},
 		"owner-id":          one2(func(n eniRow) string { return n.OwnerID }),
 		"source-dest-check": one2(func(n eniRow) string { return boolStr(n.SourceDestCheck) }),
-		"requester-managed": func(eniRow) []string { return one("false") },
+		"requester-managed": func(n eniRow) []string { return one(boolStr(n.RequesterManaged)) },
 	},
 	tagsOf: func(n eniRow) model.Tags { return n.Tags },
 }
@@ -208,12 +234,12 @@ var describeNetworkInterfaces = describeSpec[eniRow]{
 	NoMaxWithIDs: true,
 	From: func(_ *call, v control.View) source[eniRow] {
 		names := groupNameMap(v)
-		return rowsOf(v.ENIs, func(n *model.NetworkInterface) eniRow { return eniRow{n, names} }, v.ENI)
+		return rowsOf(v.ENIs, func(n *model.NetworkInterface) eniRow { return eniRow{n, names, v.AddressesOn(n.ID)} }, v.ENI)
 	},
 	Filters: eniFilters,
 	Key:     func(n eniRow) string { return n.ID },
 	Set:     "networkInterfaceSet",
-	Item:    func(c *call, n eniRow) { c.writeENI(n.NetworkInterface, n.names, true) },
+	Item:    func(c *call, n eniRow) { c.writeENI(n.NetworkInterface, n.names, true, n.eips) },
 }
 
 // privateDNS is the EC2-style internal host name of an address.
@@ -227,14 +253,18 @@ func privateDNS(region, ip string) string {
 
 // writeENI renders a NetworkInterface; full adds the fields only DescribeNetworkInterfaces and
 // CreateNetworkInterface carry (instances embed a shorter form).
-func (c *call) writeENI(n *model.NetworkInterface, names map[string]string, full bool) {
+//
+// eips are the Elastic IPs associated with the interface: each shows as the association of its
+// private address, and one on the primary address as the interface's; without one there, the
+// launch-time public address (owner "amazon") is the interface's association.
+func (c *call) writeENI(n *model.NetworkInterface, names map[string]string, full bool, eips []*model.Address) {
 	x := &c.out
 	x.str("networkInterfaceId", n.ID)
 	x.str("subnetId", n.SubnetID)
 	x.str("vpcId", n.VpcID)
 	if full {
 		x.str("availabilityZone", n.AZ)
-		x.bool("requesterManaged", false)
+		x.bool("requesterManaged", n.RequesterManaged)
 	}
 	x.str("description", n.Description)
 	x.str("ownerId", n.OwnerID)
@@ -243,8 +273,9 @@ func (c *call) writeENI(n *model.NetworkInterface, names map[string]string, full
 	x.str("privateIpAddress", n.PrivateIP.String())
 	x.str("privateDnsName", privateDNS(c.tenant.Region, n.PrivateIP.String()))
 	x.bool("sourceDestCheck", n.SourceDestCheck)
-	x.str("interfaceType", "interface")
+	x.str("interfaceType", interfaceType(n))
 	writeGroupSet(x, n.Groups, names)
+	writePublicAssociation(x, n, eips, n.PrivateIP)
 	if a := n.Attachment; a != nil {
 		x.open("attachment")
 		x.str("attachmentId", a.ID)
@@ -263,6 +294,9 @@ func (c *call) writeENI(n *model.NetworkInterface, names map[string]string, full
 		x.str("privateIpAddress", a)
 		x.str("privateDnsName", privateDNS(c.tenant.Region, a))
 		x.bool("primary", i == 0)
+		if ip, err := netip.ParseAddr(a); err == nil {
+			writePublicAssociation(x, n, eips, ip)
+		}
 		x.close("item")
 	}
 	x.close("privateIpAddressesSet")
@@ -312,3 +346,44 @@ func writeGroupSet(x *xmlWriter, groups []string, names map[string]string) {
 
 // itoa is strconv.Itoa for int32 values.
 func itoa(v int) string { return strconv.Itoa(v) }
+
+func interfaceType(n *model.NetworkInterface) string {
+	if n.InterfaceType != "" {
+		return n.InterfaceType
+	}
+	return "interface"
+}
+
+// publicAddress is the public address on a private address of an interface: an Elastic IP
+// associated with it, or, on the primary address, the launch-time one (nil address: none).
+func publicAddress(n *model.NetworkInterface, eips []*model.Address, private netip.Addr) (ip netip.Addr, eip *model.Address) {
+	for _, a := range eips {
+		if a.PrivateIP == private {
+			return a.PublicIP, a
+		}
+	}
+	if private == n.PrivateIP {
+		return n.PublicIP, nil
+	}
+	return netip.Addr{}, nil
+}
+
+// writePublicAssociation writes the association element of a private address, if it has a
+// public one. Stockade has no public DNS, so publicDnsName is empty.
+func writePublicAssociation(x *xmlWriter, n *model.NetworkInterface, eips []*model.Address, private netip.Addr) {
+	ip, eip := publicAddress(n, eips, private)
+	if !ip.IsValid() {
+		return
+	}
+	x.open("association")
+	x.str("publicIp", ip.String())
+	x.empty("publicDnsName")
+	if eip != nil {
+		x.str("ipOwnerId", eip.OwnerID)
+		x.str("allocationId", eip.AllocationID)
+		x.str("associationId", eip.AssociationID)
+	} else {
+		x.str("ipOwnerId", "amazon")
+	}
+	x.close("association")
+}

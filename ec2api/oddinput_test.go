@@ -207,6 +207,7 @@ var tagResourceTypes = map[string]string{
 	"RunInstances": "instance", "CreateFlowLogs": "vpc-flow-log", "CreateNetworkAcl": "network-acl", "CreateManagedPrefixList": "prefix-list",
 	"CreateNetworkInsightsPath": "network-insights-path", "StartNetworkInsightsAnalysis": "network-insights-analysis",
 	"CreateKeyPair": "key-pair", "ImportKeyPair": "key-pair", "AuthorizeSecurityGroupIngress": "security-group-rule", "AuthorizeSecurityGroupEgress": "security-group-rule",
+	"AllocateAddress": "elastic-ip", "CreateNatGateway": "natgateway",
 }
 
 // oddRequest draws one request of the action: its base, less some of it, and one to four of

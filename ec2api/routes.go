@@ -12,6 +12,17 @@ var routes = map[string]handler{
 	"DeleteSubnet":    deleteSubnet,
 	"DescribeSubnets": describeSubnets.serve,
 
+	// Elastic IPs and NAT gateways (addresses.go)
+	"AllocateAddress":       allocateAddress,
+	"AssociateAddress":      associateAddress,
+	"DisassociateAddress":   disassociateAddress,
+	"ReleaseAddress":        releaseAddress,
+	"DescribeAddresses":     describeAddresses.serve,
+	"ModifySubnetAttribute": modifySubnetAttribute,
+	"CreateNatGateway":      createNatGateway,
+	"DeleteNatGateway":      deleteNatGateway,
+	"DescribeNatGateways":   describeNatGateways.serve,
+
 	// Security groups and rules (group.go, rules.go, permission.go)
 	"CreateSecurityGroup":                        createSecurityGroup,
 	"DeleteSecurityGroup":                        deleteSecurityGroup,

@@ -144,7 +144,22 @@ var (
 	InvalidFlowLogIdNotFound                 = def("InvalidFlowLogId.NotFound", 400, "These flow log ids in the input list are not found: [TotalCount: 1] %s")
 	InvalidNetworkInsightsPathIdNotFound     = def("InvalidNetworkInsightsPathId.NotFound", 400, "The NetworkInsightsPath ID '%s' does not exist")
 	InvalidNetworkInsightsAnalysisIdNotFound = def("InvalidNetworkInsightsAnalysisId.NotFound", 400, "The NetworkInsightsAnalysis ID '%s' does not exist")
-	TagLimitExceeded                         = def("TagLimitExceeded", 400, "The maximum number of Tags for a resource has been reached.")
+	// Addresses and NAT gateways. Texts marked [UNCONFIRMED] in the control package's comments
+	// are Stockade's wording where AWS's could not be confirmed.
+	AddressLimitExceeded          = def("AddressLimitExceeded", 400, "The maximum number of addresses has been reached.")
+	InsufficientAddressCapacity   = def("InsufficientAddressCapacity", 400, "")
+	InvalidAllocationIDMalformed  = def("InvalidAllocationID.Malformed", 400, "Invalid id: \"%s\" (expecting \"eipalloc-...\")")
+	InvalidAllocationIDNotFound   = def("InvalidAllocationID.NotFound", 400, "The allocation ID '%s' does not exist")
+	InvalidAddressNotFound        = def("InvalidAddress.NotFound", 400, "Address '%s' not found.")
+	ResourceAlreadyAssociated     = def("Resource.AlreadyAssociated", 400, "")
+	GatewayNotAttached            = def("Gateway.NotAttached", 400, "")
+	NatGatewayMalformed           = def("NatGatewayMalformed", 400, "The Nat Gateway ID '%s' is malformed")
+	NatGatewayNotFound            = def("NatGatewayNotFound", 400, "The Nat Gateway %s was not found")
+	NatGatewayLimitExceeded       = def("NatGatewayLimitExceeded", 400, "The maximum number of NAT gateways has been reached.")
+	InvalidInstanceID             = def("InvalidInstanceID", 400, "")
+	InvalidAssociationIDMalformed = def("InvalidAssociationID.Malformed", 400, "Invalid id: \"%s\" (expecting \"eipassoc-...\")")
+
+	TagLimitExceeded = def("TagLimitExceeded", 400, "The maximum number of Tags for a resource has been reached.")
 )
 
 // ErrorOf returns the error a leaf package (sigv4, query: they keep their own {Code, Message}

@@ -18,6 +18,7 @@ func TestRecordsArePinned(t *testing.T) {
 		"vpc": VPC{}, "subnet": Subnet{}, "group": Group{}, "network-interface": NetworkInterface{},
 		"instance": Instance{}, "key-pair": KeyPair{}, "prefix-list": PrefixList{}, "nacl": NACL{},
 		"flow-log": FlowLog{}, "insights-path": InsightsPath{}, "insights-analysis": InsightsAnalysis{},
+		"address": Address{}, "nat-gateway": NATGateway{},
 	} {
 		golden.Check(t, name, v, *update)
 	}

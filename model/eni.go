@@ -24,6 +24,17 @@ type NetworkInterface struct {
 	Attachment      *Attachment  `json:"attach,omitempty"`
 	ConnTrack       ConnTrack    `json:"ct"`
 	Tags            Tags         `json:"tags,omitempty"`
+	// PublicIP is the public IPv4 address EC2 gives at launch (AssociatePublicIpAddress, or
+	// a subnet's MapPublicIpOnLaunch): from the public pool, owned by "amazon", not an
+	// Elastic IP. An Elastic IP associated with the primary private address replaces it
+	// (it is returned to the pool); PublicOnLaunch remembers that one was asked for, so that
+	// disassociating the Elastic IP gives the interface a new one, as on EC2.
+	PublicIP       netip.Addr `json:"pub,omitzero"`
+	PublicOnLaunch bool       `json:"pubLaunch,omitempty"`
+	// RequesterManaged marks an interface an AWS service made for itself (a NAT gateway's);
+	// InterfaceType is then the service's type ("nat_gateway"), "" meaning "interface".
+	RequesterManaged bool   `json:"rm,omitempty"`
+	InterfaceType    string `json:"itype,omitempty"`
 }
 
 // Attachment joins an interface to an instance.

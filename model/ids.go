@@ -26,6 +26,9 @@ const (
 	PrefixRouteTable   = "rtb"
 	PrefixInsightsPath = "nip"
 	PrefixAnalysis     = "nia"
+	PrefixAllocation   = "eipalloc"
+	PrefixEIPAssoc     = "eipassoc"
+	PrefixNATGateway   = "nat"
 )
 
 // NewID returns a fresh "<prefix>-<17 lower-case hex digits>" ID, the form AWS has issued

@@ -27,6 +27,11 @@ type Snapshot struct {
 	Groups      []*model.Group
 	PrefixLists []*model.PrefixList
 	NACLs       []*model.NACL
+	// Addresses are the Elastic IPs, associated or not; NATGateways include deleted and failed
+	// ones for the hour EC2 shows them (they hold no interface or address then). An
+	// interface's launch-time public address is on the interface (PublicIP).
+	Addresses   []*model.Address    `json:",omitempty"`
+	NATGateways []*model.NATGateway `json:",omitempty"`
 }
 
 // Network is one tenant's network and instances, as the host reconciler sees them.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -42,6 +43,8 @@ type serverConfig struct {
 	LogLevel string
 	// Regions is the --regions list as given ("": AWS's commercial regions).
 	Regions string
+	// PublicPool is the --public-pool range (control.Config.PublicPool).
+	PublicPool string
 
 	Enforce   bool
 	Lab       bool
@@ -87,6 +90,8 @@ enforcement is off and the server says so.`,
 	f.BoolVar(&cfg.AnyImage, "any-image", false,
 		"emulator mode for images: an unknown ImageId launches the default image ("+image.DefaultID+") instead of failing with InvalidAMIID.NotFound, as moto accepts any AMI ID; the instance keeps the ID it was given")
 	f.StringVar(&cfg.Regions, "regions", "", "comma-separated regions to serve instead of AWS's commercial regions; requests signed for any other region are refused")
+	f.StringVar(&cfg.PublicPool, "public-pool", control.DefaultPublicPool.String(),
+		"IPv4 CIDR (at least a /29) that Elastic IPs and public addresses are taken from, unique across accounts; the default is RFC 2544's benchmarking block, never routed on the internet")
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "log JSON lines instead of text")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.BoolVar(&cfg.Enforce, "enforce", cfg.Enforce, "program nftables so that packets obey the groups (needs root)")
@@ -207,6 +212,11 @@ func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bol
 	ccfg := control.DefaultConfig()
 	ccfg.Quotas, ccfg.Log = cfg.Quotas, log
 	ccfg.Images, ccfg.AnyImage = image.Open(filepath.Join(cfg.DataDir, datadir.Images)), cfg.AnyImage
+	if cfg.PublicPool != "" {
+		if ccfg.PublicPool, err = netip.ParsePrefix(cfg.PublicPool); err != nil {
+			return nil, nil, nil, "", fmt.Errorf("--public-pool: %w", err)
+		}
+	}
 	if svc, err = control.Open(ctx, st, ccfg); err != nil {
 		return nil, nil, nil, "", err
 	}
