@@ -56,6 +56,11 @@ type Network struct {
 	// Internet is the router's link to the internet, if its VPC has an internet gateway
 	// attached, with the translations of its public addresses and NAT gateways.
 	Internet Internet
+	// Unchecked are the interfaces (by ID) whose source/destination check is off
+	// (SourceDestCheck false on EC2: appliances such as NAT instances, the targets of
+	// interface routes), which may send from any address. Their packets' sources are not
+	// trusted, as on EC2: a group rule that admits an address admits it from them too.
+	Unchecked map[string]bool
 }
 
 // Operator is a router's operator attachment as its ruleset sees it: a link whose far end is
@@ -296,6 +301,18 @@ func (r *renderer) base() {
 	if r.internet() {
 		// The internet link sends from any address outside the VPC (checked above).
 		lines[len(first)] = fmt.Sprintf("iifname != %q iifname . ip saddr != @src4 drop", r.n.Internet.Link)
+	}
+	var unchecked []string
+	for _, e := range r.enis {
+		if r.n.Unchecked[e.ID] {
+			unchecked = append(unchecked, fmt.Sprintf("%q", r.n.Link(e.ID)))
+		}
+	}
+	if len(unchecked) > 0 {
+		r.rs.add(r.cachedSet("src_unchecked", "ifname", false, false, unchecked))
+		for i := len(first); i < len(lines); i++ {
+			lines[i] = strings.Replace(lines[i], " drop", " iifname != @src_unchecked drop", 1)
+		}
 	}
 	// Network ACLs are stateless: every packet, before the connection shortcut. Without a pair
 	// of subnets whose ACLs restrict anything there is nothing to look up. An established
