@@ -4,7 +4,9 @@
 //
 //  1. source addresses are checked against the link they arrive on (EC2's source/destination
 //     check), so that addresses can be trusted below; the operator attachment's link
-//     (Network.Operator) may send from the operator's one address only;
+//     (Network.Operator) may send from the operator's one address only, the internet link
+//     (Network.Internet) from any address outside the VPC, an interface whose
+//     source/destination check is off (Network.Unchecked) from any address;
 //  2. network ACLs are applied, statelessly, to every packet that crosses a subnet boundary:
 //     one lookup finds the pair of subnets (or of a subnet and the operator, who is outside
 //     the VPC), whose ACLs are compiled (first match wins) into one
@@ -17,6 +19,11 @@
 //     which jumps to the chain of each of its groups; a group chain is a few set lookups (one
 //     concatenated interval set of address . protocol . port for its CIDR rules, named member
 //     sets for group references, named sets for prefix lists), never a rule per CIDR or member.
+//
+// The internet link adds address translation (internet.go): public addresses are translated
+// to private ones on the way in, before the forward hook, so that the checks above judge the
+// internet client's real address; private ones to public or NAT gateway addresses on the way
+// out. Which packets reach the link at all is for the route tables (netlab.SetRoutes).
 //
 // The ruleset is rendered as nft text for one atomic `nft -f` transaction — a whole-table
 // replacement, or an in-place update of what changed — and reads back with `nft list ruleset`.

@@ -45,3 +45,12 @@ func threeTier() dataplane.Network {
 			eni("eni-2", "subnet-1", "10.0.1.20", "sg-app"), eni("eni-3", "subnet-2", "10.0.2.30", "sg-db")},
 	}}
 }
+
+// withInternet gives a network an internet link: web (eni-1) has a public address, and
+// subnet-2 (db) goes out through a NAT gateway.
+func withInternet(n dataplane.Network) dataplane.Network {
+	n.Internet = dataplane.Internet{Link: "stk-ig",
+		Public: map[netip.Addr]netip.Addr{netip.MustParseAddr("198.51.100.10"): netip.MustParseAddr("10.0.1.10")},
+		NAT:    []dataplane.NATGateway{{Public: netip.MustParseAddr("198.51.100.99"), Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.2.0/24")}}}}
+	return n
+}

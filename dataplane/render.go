@@ -53,6 +53,14 @@ type Network struct {
 	Link     func(eni string) string
 	// Operator is the router's operator attachment, if it has one (console-ssh.md §B4).
 	Operator Operator
+	// Internet is the router's link to the internet, if its VPC has an internet gateway
+	// attached, with the translations of its public addresses and NAT gateways.
+	Internet Internet
+	// Unchecked are the interfaces (by ID) whose source/destination check is off
+	// (SourceDestCheck false on EC2: appliances such as NAT instances, the targets of
+	// interface routes), which may send from any address. Their packets' sources are not
+	// trusted, as on EC2: a group rule that admits an address admits it from them too.
+	Unchecked map[string]bool
 }
 
 // Operator is a router's operator attachment as its ruleset sees it: a link whose far end is
@@ -282,13 +290,30 @@ func (r *renderer) base() {
 		r.rs.add(operatorOut)
 		r.rs.add(operatorIn)
 	}
+	first := r.internetBase(&out, &in)
 	r.rs.add(r.cachedSet("src4", "ifname . ipv4_addr", false, false, src4))
 	r.rs.add(r.cachedSet("src6", "ifname . ipv6_addr", false, false, src6))
 	r.rs.add(r.cachedSet("out_dispatch", "ifname", false, true, out))
 	r.rs.add(r.cachedSet("in_dispatch", "ifname", false, true, in))
 	// EC2's source/destination check: an interface sends only from its own addresses, so
 	// every address below can be trusted.
-	lines := []string{"iifname . ip saddr != @src4 drop", "iifname . ip6 saddr != @src6 drop"}
+	lines := append(first, "iifname . ip saddr != @src4 drop", "iifname . ip6 saddr != @src6 drop")
+	if r.internet() {
+		// The internet link sends from any address outside the VPC (checked above).
+		lines[len(first)] = fmt.Sprintf("iifname != %q iifname . ip saddr != @src4 drop", r.n.Internet.Link)
+	}
+	var unchecked []string
+	for _, e := range r.enis {
+		if r.n.Unchecked[e.ID] {
+			unchecked = append(unchecked, fmt.Sprintf("%q", r.n.Link(e.ID)))
+		}
+	}
+	if len(unchecked) > 0 {
+		r.rs.add(r.cachedSet("src_unchecked", "ifname", false, false, unchecked))
+		for i := len(first); i < len(lines); i++ {
+			lines[i] = strings.Replace(lines[i], " drop", " iifname != @src_unchecked drop", 1)
+		}
+	}
 	// Network ACLs are stateless: every packet, before the connection shortcut. Without a pair
 	// of subnets whose ACLs restrict anything there is nothing to look up. An established
 	// connection remembers in its mark that a direction passed the ACLs as they are (their
@@ -435,6 +460,17 @@ func (r *renderer) nacls() {
 	// The operator is outside the VPC: what it sends to an instance meets the inbound entries
 	// of the instance's subnet, what an instance sends to it the outbound ones (the replies of
 	// either's connections too: ACLs are stateless).
+	// The internet likewise, for every address outside the VPC (internet.go).
+	outsideCheck := func(acl *model.NACL, egress bool) string {
+		check := name(acl.ID) + dirSuffix(egress)
+		used[acl.ID] = acl
+		chain := "nacl_" + check
+		if !pairChains[chain] {
+			pairChains[chain] = true
+			r.rs.add(&Object{Kind: Chain, Name: chain, Lines: []string{"jump " + check}})
+		}
+		return chain
+	}
 	if r.operator() {
 		op := netip.PrefixFrom(r.n.Operator.Addr, 32)
 		for _, sn := range r.subnets {
@@ -446,20 +482,15 @@ func (r *renderer) nacls() {
 				if aclAllowsAll(acl, egress, op) {
 					continue
 				}
-				check := name(acl.ID) + dirSuffix(egress)
-				used[acl.ID] = acl
-				if chain := "nacl_" + check; !pairChains[chain] {
-					pairChains[chain] = true
-					r.rs.add(&Object{Kind: Chain, Name: chain, Lines: []string{"jump " + check}})
-				}
 				src, dst := op, sn.CIDR
 				if egress {
 					src, dst = sn.CIDR, op
 				}
-				pairs4 = append(pairs4, fmt.Sprintf("%s . %s : jump nacl_%s", src, dst, check))
+				pairs4 = append(pairs4, fmt.Sprintf("%s . %s : jump %s", src, dst, outsideCheck(acl, egress)))
 			}
 		}
 	}
+	pairs4 = append(pairs4, r.internetPairs(bySubnet, outsideCheck)...)
 	r.rs.add(vmap("nacl_pairs4", "ipv4_addr . ipv4_addr", true, pairs4))
 	r.rs.add(vmap("nacl_pairs6", "ipv6_addr . ipv6_addr", true, pairs6))
 	r.pairs = map[bool]bool{true: len(pairs4) > 0, false: len(pairs6) > 0}

@@ -58,7 +58,7 @@ func rich() dataplane.Network {
 }
 
 func TestRenderGolden(t *testing.T) {
-	for name, n := range map[string]dataplane.Network{"three-tier": threeTier(), "rich": rich()} {
+	for name, n := range map[string]dataplane.Network{"three-tier": threeTier(), "rich": rich(), "internet": withInternet(rich())} {
 		t.Run(name, func(t *testing.T) {
 			n.Link = link
 			got := dataplane.Render(n).Text()
@@ -233,5 +233,34 @@ func TestOperatorInsideTheVPC(t *testing.T) {
 		if strings.Contains(txt, never) {
 			t.Errorf("rendering has %q with the operator address inside a subnet:\n%s", never, txt)
 		}
+	}
+}
+
+// TestInternetAssociationIsElementUpdate: associating a public address changes the elements
+// of the translation maps and of the translated sources, and nothing else; a subnet given to
+// two NAT gateways goes out with the first one's address only.
+func TestInternetAssociationIsElementUpdate(t *testing.T) {
+	n := withInternet(rich())
+	n.Link = link
+	var c dataplane.Renderer
+	before := c.Render(n)
+	m := n
+	m.Internet.Public = map[netip.Addr]netip.Addr{netip.MustParseAddr("198.51.100.10"): netip.MustParseAddr("10.0.1.10"),
+		netip.MustParseAddr("198.51.100.20"): netip.MustParseAddr("10.0.1.20")}
+	tx, ok := c.Render(m).Update(before)
+	if !ok {
+		t.Fatal("no in-place update")
+	}
+	want := "add element inet stockade internet_src4 { 10.0.1.20/32 }\n" +
+		"add element inet stockade internet_dnat4 { 198.51.100.20 : 10.0.1.20 }\n" +
+		"add element inet stockade internet_snat4 { 10.0.1.20 : 198.51.100.20 }\n"
+	if diff := cmp.Diff(want, tx); diff != "" {
+		t.Errorf("association transaction (-want +got):\n%s", diff)
+	}
+	m.Internet.NAT = append(m.Internet.NAT, dataplane.NATGateway{Public: netip.MustParseAddr("198.51.100.98"),
+		Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.2.0/24"), netip.MustParsePrefix("10.0.3.0/24")}})
+	nat := dataplane.Render(m).Object("internet_nat4")
+	if diff := cmp.Diff([]string{"10.0.2.0/24 : 198.51.100.99", "10.0.3.0/24 : 198.51.100.98"}, nat.Lines); diff != "" {
+		t.Errorf("NAT map (-want +got):\n%s", diff)
 	}
 }

@@ -210,7 +210,7 @@ func (r *Ruleset) Update(old *Ruleset) (tx string, ok bool) {
 }
 
 func isBase(o *Object) bool {
-	return len(o.Decl) > 0 && strings.HasPrefix(o.Decl[0], "type filter hook")
+	return len(o.Decl) > 0 && strings.Contains(o.Decl[0], " hook ")
 }
 
 // difference returns the lines of a that are not in b (both sorted).

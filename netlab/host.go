@@ -3,6 +3,7 @@ package netlab
 import (
 	"context"
 	"net"
+	"net/netip"
 	"os/exec"
 )
 
@@ -68,4 +69,24 @@ func (Host) ListenMetadata(router, link string) (net.Listener, error) {
 // EnsureOperator gives a router its operator attachment, or adopts the one it has.
 func (Host) EnsureOperator(ctx context.Context, router string, op Operator) (bool, error) {
 	return AttachOperator(ctx, router, op)
+}
+
+// EnsureInternet links a router to the lab's internet namespace, or adopts the link it has.
+func (Host) EnsureInternet(ctx context.Context, router string, up Uplink) (bool, error) {
+	return AttachInternet(ctx, router, up)
+}
+
+// RemoveInternet removes a router's internet link (its internet gateway was detached).
+func (Host) RemoveInternet(ctx context.Context, router string, up Uplink) error {
+	return DetachInternet(ctx, router, up)
+}
+
+// SetPublic routes exactly these public addresses to a VPC's internet link.
+func (Host) SetPublic(ctx context.Context, up Uplink, public []netip.Addr) error {
+	return SetPublic(ctx, up, public)
+}
+
+// SetRoutes makes a router's route tables exactly these.
+func (Host) SetRoutes(ctx context.Context, router, uplink string, tables []RouteTable) error {
+	return SetRoutes(ctx, router, uplink, tables)
 }

@@ -1,0 +1,217 @@
+package dataplane
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"go4.org/netipx"
+
+	"github.com/stockade/stockade/model"
+)
+
+// Internet is a router's link to the internet (an attached internet gateway) and the
+// translations the gateway makes, as the ruleset sees them (issue 12). The integrator fills
+// it from the model: Public from the VPC's Elastic IP associations and public IPs on launch,
+// NAT from its available NAT gateways and the subnets whose route tables send traffic to them.
+//
+// In the router:
+//   - inbound, a packet from Link to a public address is translated to the private address
+//     (DNAT, at prerouting) and then judged like any packet from outside the VPC: the network
+//     ACL of the instance's subnet (the remote is the internet client) and the interface's
+//     groups (the source is the client's address); the internet side has no group of its own.
+//     A packet from Link that no translation opened a connection for is dropped, as is one
+//     from an address inside the VPC (or the operator's, or link-local: spoofed);
+//   - outbound, a packet to Link leaves with the NAT gateway's address when its source is in
+//     a subnet routed to a NAT gateway, otherwise with its interface's public address (SNAT,
+//     at postrouting); a new connection from an address with neither is dropped (EC2's
+//     internet gateway translates only addresses that have a public one). The route tables
+//     (netlab.SetRoutes) decide whether a packet goes to Link at all.
+//
+// A NAT gateway takes connections from its subnets only: nothing from the internet can open
+// one to its address (no DNAT, and the router has no route for the address). Connection
+// tracking takes the replies of either kind back. The translations are three maps whose
+// elements change with associations, so an association is a couple of element updates.
+// IPv4 only: IPv6 from or to the link is dropped (egress-only gateways are not built yet).
+type Internet struct {
+	Link   string                    // the router-side link to the internet; "" for none
+	Public map[netip.Addr]netip.Addr // public address → the private address it translates to
+	NAT    []NATGateway
+}
+
+// NATGateway is a NAT gateway as its VPC's router models it: its public address and the
+// IPv4 blocks of the subnets whose route tables send traffic to it. A subnet given to two
+// gateways goes out with the first one's address.
+type NATGateway struct {
+	Public  netip.Addr
+	Subnets []netip.Prefix
+}
+
+// The internet's two chains stand for the groups it does not have, like the operator's.
+var (
+	internetOut = &Object{Kind: Chain, Name: "internet_out", Lines: []string{fmt.Sprintf("meta mark set meta mark | 0x%x", markEgress)}}
+	internetIn  = &Object{Kind: Chain, Name: "internet_in", Lines: []string{fmt.Sprintf("meta mark set meta mark | 0x%x", markIngress)}}
+)
+
+// linkLocal is where the router's hop addresses on the internet link live (netlab).
+var linkLocal = netip.MustParsePrefix("169.254.0.0/16")
+
+// internet reports whether the router has a link to the internet.
+func (r *renderer) internet() bool { return r.n.Internet.Link != "" }
+
+// inside is what can never come from the internet: the VPC's blocks, its subnets', the
+// operator's address and link-local addresses. Its complement is "the internet" for the
+// network ACL pairs, disjoint from the subnets' and the operator's pairs, as an interval map
+// needs.
+func (r *renderer) inside() *netipx.IPSet {
+	var b netipx.IPSetBuilder
+	if r.n.VPC.CIDR.Addr().Is4() {
+		b.AddPrefix(r.n.VPC.CIDR.Masked())
+	}
+	for _, sn := range r.subnets {
+		if sn.CIDR.Addr().Is4() {
+			b.AddPrefix(sn.CIDR.Masked())
+		}
+	}
+	if a := r.n.Operator.Addr; a.Is4() {
+		b.Add(a)
+	}
+	b.AddPrefix(linkLocal)
+	s, _ := b.IPSet()
+	return s
+}
+
+// outside is the complement of inside, as prefixes.
+func (r *renderer) outside() []netip.Prefix {
+	var b netipx.IPSetBuilder
+	b.AddPrefix(netip.MustParsePrefix("0.0.0.0/0"))
+	b.RemoveSet(r.inside())
+	s, _ := b.IPSet()
+	return s.Prefixes()
+}
+
+// internetPairs are the network ACL pairs between the internet and each subnet with an ACL
+// that does not let everything through, in both directions (ACLs are stateless). check
+// records that a pair uses one direction of an ACL and names its pair chain, as nacls does.
+func (r *renderer) internetPairs(bySubnet map[string]*model.NACL, check func(acl *model.NACL, egress bool) string) []string {
+	if !r.internet() {
+		return nil
+	}
+	var pairs []string
+	out := r.outside()
+	for _, sn := range r.subnets {
+		acl := bySubnet[sn.ID]
+		if acl == nil || !sn.CIDR.Addr().Is4() {
+			continue
+		}
+		for _, egress := range []bool{false, true} {
+			for _, p := range out {
+				if aclAllowsAll(acl, egress, p) {
+					continue
+				}
+				src, dst := p, sn.CIDR
+				if egress {
+					src, dst = sn.CIDR, p
+				}
+				pairs = append(pairs, fmt.Sprintf("%s . %s : jump %s", src, dst, check(acl, egress)))
+			}
+		}
+	}
+	return pairs
+}
+
+// internetBase renders the internet's objects and returns the forward chain's first rules;
+// out and in gain the link's dispatch entries.
+func (r *renderer) internetBase(out, in *[]string) []string {
+	if !r.internet() {
+		return nil
+	}
+	link := fmt.Sprintf("%q", r.n.Internet.Link)
+	*out = append(*out, link+" : jump "+internetOut.Name)
+	*in = append(*in, link+" : jump "+internetIn.Name)
+	r.rs.add(internetOut)
+	r.rs.add(internetIn)
+
+	var inside []string
+	for _, p := range r.inside().Prefixes() {
+		inside = append(inside, p.String())
+	}
+	r.rs.add(r.cachedSet("internet_inside4", "ipv4_addr", true, false, inside))
+
+	// Translations, and the sources that have one.
+	var dnat, snat, nat []string
+	var sources, claimed netipx.IPSetBuilder
+	for _, pub := range slices.SortedFunc(maps.Keys(r.n.Internet.Public), netip.Addr.Compare) {
+		priv := r.n.Internet.Public[pub]
+		if !pub.Is4() || !priv.Is4() {
+			continue
+		}
+		dnat = append(dnat, fmt.Sprintf("%s : %s", pub, priv))
+		snat = append(snat, fmt.Sprintf("%s : %s", priv, pub))
+		sources.Add(priv)
+	}
+	for _, g := range r.n.Internet.NAT {
+		if !g.Public.Is4() {
+			continue
+		}
+		var b netipx.IPSetBuilder
+		for _, sn := range g.Subnets {
+			if sn.Addr().Is4() {
+				b.AddPrefix(sn.Masked())
+			}
+		}
+		done, _ := claimed.IPSet()
+		b.RemoveSet(done)
+		mine, _ := b.IPSet()
+		for _, p := range mine.Prefixes() {
+			nat = append(nat, fmt.Sprintf("%s : %s", p, g.Public))
+		}
+		claimed.AddSet(mine)
+		sources.AddSet(mine)
+	}
+	var src []string
+	if s, _ := sources.IPSet(); s != nil {
+		for _, p := range s.Prefixes() {
+			src = append(src, p.String())
+		}
+	}
+	r.rs.add(r.cachedSet("internet_src4", "ipv4_addr", true, false, src))
+	r.rs.add(r.cachedMap("internet_dnat4", "ipv4_addr : ipv4_addr", false, dnat))
+	r.rs.add(r.cachedMap("internet_snat4", "ipv4_addr : ipv4_addr", false, snat))
+	r.rs.add(r.cachedMap("internet_nat4", "ipv4_addr : ipv4_addr", true, nat))
+	r.rs.add(&Object{Kind: Chain, Name: "internet_dnat", Decl: []string{"type nat hook prerouting priority dstnat; policy accept"},
+		Lines: []string{"iifname " + link + " dnat ip to ip daddr map @internet_dnat4"}})
+	r.rs.add(&Object{Kind: Chain, Name: "internet_snat", Decl: []string{"type nat hook postrouting priority srcnat; policy accept"},
+		Lines: []string{
+			// A subnet routed to a NAT gateway goes out with the gateway's address, even from
+			// an instance with a public address of its own, as on EC2.
+			"oifname " + link + " snat ip to ip saddr map @internet_nat4",
+			"oifname " + link + " snat ip to ip saddr map @internet_snat4",
+		}})
+	return []string{
+		"iifname " + link + " ip saddr @internet_inside4 drop",
+		"iifname " + link + " meta nfproto ipv6 drop",
+		"oifname " + link + " meta nfproto ipv6 drop",
+		// What the internet sends must belong to a connection it was translated into, or
+		// to one opened from inside: the internet reaches private addresses no other way.
+		"iifname " + link + " ct direction original ct status & dnat == 0 drop",
+		"oifname " + link + " ct direction original ip saddr != @internet_src4 drop",
+	}
+}
+
+// cachedMap is cachedSet for a map from keys to data (not verdicts), such as a translation.
+func (r *renderer) cachedMap(name, typ string, interval bool, elems []string) *Object {
+	decl := []string{"type " + typ}
+	if interval {
+		decl = append(decl, "flags interval")
+	}
+	if prev, ok := r.cache.sets[name]; ok && slices.Equal(prev.in, elems) && slices.Equal(prev.obj.Decl, decl) {
+		r.cache.nextSets[name] = prev
+		return prev.obj
+	}
+	o := set(name, typ, interval, slices.Clone(elems))
+	o.Kind, o.Decl = Map, decl
+	r.cache.nextSets[name] = cachedSet{slices.Clone(elems), o}
+	return o
+}

@@ -1,0 +1,292 @@
+package netlab
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"os/exec"
+	"slices"
+	"syscall"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+)
+
+// The internet side of a lab (issue 12, design.md "Routing and the internet"): one namespace
+// per host and prefix, the shared "outside" every VPC with an attached internet gateway is
+// linked to. It stands for the whole internet: clients and servers "on the internet" run in it
+// at InternetHost, and it routes each public address (an Elastic IP, a public IP given on
+// launch, a NAT gateway's address) to the link of the VPC that holds it, so two VPCs with the
+// same CIDR still meet the internet with distinct addresses.
+//
+// Links are unnumbered, as point-to-point links between routers often are: every VPC link has
+// the same two link-scoped addresses, InternetHop on the internet's end and InternetRouterHop
+// on the router's. A route names its device as well as its next hop (onlink), so the same
+// next hop on many links is never ambiguous, and neither side needs a prefix per VPC. The
+// router does not own the public addresses: the internet routes each one to the router's hop,
+// and the router's ruleset translates it (dataplane.Internet). So a public address nobody
+// translates (a NAT gateway's, for a connection the internet opens) reaches no socket: the
+// router has no route for it and answers "unreachable".
+//
+// Host isolation: the internet namespace has no link to the host's own network namespace, so
+// nothing in a VPC can reach the host's services or the real network through it. An operator
+// who wants the lab to reach the real network (to patch at first boot) opts in explicitly,
+// wired later as a flag such as `stockade lab --internet-allow`: a veth pair between the
+// host and the internet namespace, a default route over it in the internet namespace, and a
+// masquerade on the host. None of that is made here, and tests never make it.
+var (
+	// InternetHost is "a host on the internet" (TEST-NET-3, RFC 5737): the address clients and
+	// servers started by `stockade lab internet -- CMD` have, and what an instance's security
+	// group rule for "the internet" must admit (or 0.0.0.0/0).
+	InternetHost = netip.MustParseAddr("203.0.113.10")
+	// InternetHop is the internet's end of every VPC link: the next hop of a route table's
+	// routes to an internet or NAT gateway.
+	InternetHop = netip.MustParseAddr("169.254.255.1")
+	// InternetRouterHop is the router's end of its internet link: the next hop of every public
+	// address of the VPC in the internet namespace. (169.254.0.0/16 is link-local, which no
+	// VPC may use, so it never meets a VPC address.)
+	InternetRouterHop = netip.MustParseAddr("169.254.255.2")
+)
+
+// Internet is the internet namespace of the lab.
+func (n Names) Internet() string { return n.Prefix + "-internet" }
+
+// InternetLink is the router-side link to the internet, the same in every router namespace,
+// like OperatorLink.
+func (n Names) InternetLink() string { return n.Prefix + "-ig" }
+
+// InternetPeer is a VPC's link in the internet namespace: the prefix, "-g" and eight hex digits
+// of a hash of the VPC ID (15 characters with a 5-character prefix).
+func (n Names) InternetPeer(vpc string) string {
+	h := uint32(2166136261)
+	for i := 0; i < len(vpc); i++ {
+		h = (h ^ uint32(vpc[i])) * 16777619
+	}
+	return fmt.Sprintf("%s-g%08x", n.Prefix, h)
+}
+
+// Uplink is a VPC router's link to the internet namespace.
+type Uplink struct {
+	Internet string // the internet namespace
+	Link     string // the router-side link (Names.InternetLink)
+	Peer     string // its end in the internet namespace (Names.InternetPeer)
+}
+
+// UplinkOf is the uplink of a VPC.
+func (n Names) UplinkOf(vpc string) Uplink {
+	return Uplink{Internet: n.Internet(), Link: n.InternetLink(), Peer: n.InternetPeer(vpc)}
+}
+
+// CreateInternet makes the internet namespace, or adopts it: loopback up with InternetHost on
+// it, and forwarding on (the internet carries packets between VPCs' public addresses). It
+// reports whether the namespace is new.
+func CreateInternet(ctx context.Context, ns string) (created bool, err error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	created = !Exists(ns)
+	if err := create(ns); err != nil {
+		return false, err
+	}
+	h, err := handle(ns)
+	if err != nil {
+		return created, err
+	}
+	defer h.Close()
+	lo, err := h.LinkByName("lo")
+	if err != nil {
+		return created, err
+	}
+	if err := h.LinkSetUp(lo); err != nil {
+		return created, err
+	}
+	if err := h.AddrAdd(lo, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(InternetHost, 32))}); err != nil && !errors.Is(err, syscall.EEXIST) {
+		return created, fmt.Errorf("internet host %s: %w", InternetHost, err)
+	}
+	return created, Sysctl(ns, "ipv4.ip_forward", "1")
+}
+
+// AttachInternet links a router to the internet namespace (made if needed): the veth pair
+// up.Link – up.Peer with their hop addresses. A link whose two ends are both there is adopted
+// as it is (created is false), keeping the routes of its public addresses; a half-made one is
+// made again. The router's routes over the link are its route tables' (SetRoutes).
+func AttachInternet(ctx context.Context, router string, up Uplink) (created bool, err error) {
+	if !Exists(router) {
+		return false, fmt.Errorf("internet link: no router namespace %s", router)
+	}
+	if _, err := CreateInternet(ctx, up.Internet); err != nil {
+		return false, err
+	}
+	rh, err := handle(router)
+	if err != nil {
+		return false, err
+	}
+	defer rh.Close()
+	ih, err := handle(up.Internet)
+	if err != nil {
+		return false, err
+	}
+	defer ih.Close()
+	rl, rerr := rh.LinkByName(up.Link)
+	il, ierr := ih.LinkByName(up.Peer)
+	if rerr == nil && ierr == nil && isPeer(rl, il) {
+		return false, configureUplink(router, up, rh, ih, rl, il)
+	}
+	if rerr == nil {
+		_ = rh.LinkDel(rl)
+	}
+	if ierr == nil {
+		_ = ih.LinkDel(il)
+	}
+	inet, err := netns.GetFromPath(Path(up.Internet))
+	if err != nil {
+		return false, err
+	}
+	defer inet.Close()
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: up.Link}, PeerName: up.Peer, PeerNamespace: netlink.NsFd(int(inet))}
+	if err := rh.LinkAdd(veth); err != nil {
+		return false, fmt.Errorf("create link %s: %w", up.Link, err)
+	}
+	if rl, err = rh.LinkByName(up.Link); err != nil {
+		return true, err
+	}
+	if il, err = ih.LinkByName(up.Peer); err != nil {
+		return true, err
+	}
+	return true, configureUplink(router, up, rh, ih, rl, il)
+}
+
+func configureUplink(router string, up Uplink, rh, ih *netlink.Handle, rl, il netlink.Link) error {
+	for _, end := range []struct {
+		h    *netlink.Handle
+		l    netlink.Link
+		addr netip.Addr
+	}{{rh, rl, InternetRouterHop}, {ih, il, InternetHop}} {
+		// Link scope: neither side ever picks its hop address as the source of a packet.
+		a := &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(end.addr, 32)), Scope: int(netlink.SCOPE_LINK)}
+		if err := end.h.AddrAdd(end.l, a); err != nil && !errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("internet hop %s: %w", end.addr, err)
+		}
+		if err := end.h.LinkSetUp(end.l); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// DetachInternet removes a router's internet link (both ends go with it) and the routes of
+// its public addresses; the internet namespace stays for the other VPCs.
+func DetachInternet(ctx context.Context, router string, up Uplink) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	for _, end := range []struct{ ns, link string }{{router, up.Link}, {up.Internet, up.Peer}} {
+		if !Exists(end.ns) {
+			continue
+		}
+		h, err := handle(end.ns)
+		if err != nil {
+			return err
+		}
+		l, err := h.LinkByName(end.link)
+		if err == nil {
+			err = h.LinkDel(l)
+		}
+		h.Close()
+		var nf netlink.LinkNotFoundError
+		if err != nil && !errors.As(err, &nf) {
+			return fmt.Errorf("remove link %s: %w", end.link, err)
+		}
+	}
+	return nil
+}
+
+// SetPublic makes the internet route exactly the given public addresses to a VPC's link (a
+// /32 each, to InternetRouterHop, from InternetHost): routes for addresses no longer given go,
+// new ones come, the rest are left alone, so an association touches one route.
+func SetPublic(ctx context.Context, up Uplink, public []netip.Addr) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	h, err := handle(up.Internet)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(up.Peer)
+	if err != nil {
+		return fmt.Errorf("internet link %s: %w", up.Peer, err)
+	}
+	have, err := h.RouteList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return err
+	}
+	want := map[netip.Addr]bool{}
+	for _, a := range public {
+		if a.Is4() {
+			want[a] = true
+		}
+	}
+	for _, r := range have {
+		if r.Dst == nil || r.Gw == nil {
+			continue // the link's own routes
+		}
+		dst, _ := netip.AddrFromSlice(r.Dst.IP.To4())
+		if ones, _ := r.Dst.Mask.Size(); ones == 32 && want[dst] {
+			delete(want, dst) // already routed
+			continue
+		}
+		if err := h.RouteDel(&r); err != nil && !errors.Is(err, syscall.ESRCH) {
+			return fmt.Errorf("unroute %s: %w", r.Dst, err)
+		}
+	}
+	for _, a := range slices.SortedFunc(maps.Keys(want), netip.Addr.Compare) {
+		r := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(netip.PrefixFrom(a, 32)), Gw: InternetRouterHop.AsSlice(),
+			Src: InternetHost.AsSlice(), Flags: int(netlink.FLAG_ONLINK)}
+		if err := h.RouteReplace(r); err != nil {
+			return fmt.Errorf("route %s to %s: %w", a, up.Peer, err)
+		}
+	}
+	return nil
+}
+
+// Public lists the public addresses the internet routes to a VPC's link.
+func Public(up Uplink) ([]netip.Addr, error) {
+	h, err := handle(up.Internet)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	l, err := h.LinkByName(up.Peer)
+	if err != nil {
+		return nil, err
+	}
+	rs, err := h.RouteList(l, netlink.FAMILY_V4)
+	if err != nil {
+		return nil, err
+	}
+	var out []netip.Addr
+	for _, r := range rs {
+		if r.Dst != nil && r.Gw != nil {
+			a, _ := netip.AddrFromSlice(r.Dst.IP.To4())
+			out = append(out, a)
+		}
+	}
+	slices.SortFunc(out, netip.Addr.Compare)
+	return out, nil
+}
+
+// InternetCommand prepares a command on the internet side (`stockade lab internet -- CMD`): a
+// client or server at InternetHost.
+func (n Names) InternetCommand(ctx context.Context, argv ...string) *exec.Cmd {
+	return Command(ctx, n.Internet(), argv...)
+}
+
+// DialInternet opens a connection from the internet host (see DialFrom).
+func (n Names) DialInternet(network, addr string, timeout time.Duration) (net.Conn, error) {
+	return DialFrom(n.Internet(), network, addr, timeout)
+}
