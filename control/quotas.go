@@ -30,6 +30,13 @@ type Quotas struct {
 	// (analyses are kept until deleted there); Stockade keeps a bounded history so that
 	// repeated analyses of one path cannot grow a tenant without limit.
 	AnalysesPerPath int
+	// Routing (Amazon VPC quotas, "Route tables" and "Internet gateways"): non-propagated
+	// routes per route table, counted apart for IPv4 and IPv6; route tables per VPC, the
+	// main one included; internet gateways and egress-only internet gateways per region.
+	RoutesPerTable    int
+	RouteTablesPerVPC int
+	InternetGateways  int
+	EgressOnlyIGWs    int
 }
 
 // DefaultQuotas are AWS's defaults.
@@ -50,6 +57,11 @@ func DefaultQuotas() Quotas {
 		FlowLogsPerResource: 2,
 		InsightsPaths:       1000,
 		AnalysesPerPath:     100,
+
+		RoutesPerTable:    50,
+		RouteTablesPerVPC: 200,
+		InternetGateways:  5,
+		EgressOnlyIGWs:    5,
 	}
 }
 
@@ -70,6 +82,10 @@ func (q *Quotas) fields() map[string]*int {
 		"flow-logs-per-resource": &q.FlowLogsPerResource,
 		"network-insights-paths": &q.InsightsPaths,
 		"analyses-per-path":      &q.AnalysesPerPath,
+		"routes-per-table":       &q.RoutesPerTable,
+		"route-tables-per-vpc":   &q.RouteTablesPerVPC,
+		"internet-gateways":      &q.InternetGateways,
+		"egress-only-gateways":   &q.EgressOnlyIGWs,
 	}
 }
 
@@ -90,7 +106,8 @@ func (q *Quotas) Set(s string) error {
 
 // Names lists the quota names Set accepts.
 func (q *Quotas) Names() []string {
-	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries", "flow-logs-per-resource", "network-insights-paths", "analyses-per-path"}
+	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries", "flow-logs-per-resource", "network-insights-paths", "analyses-per-path",
+		"routes-per-table", "route-tables-per-vpc", "internet-gateways", "egress-only-gateways"}
 }
 
 // Validate checks the quotas together: AWS caps rules-per-group × groups-per-interface at 1,000,

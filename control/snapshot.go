@@ -23,6 +23,9 @@ func (tn *tenant) snapshot() netmap.Snapshot {
 		Groups:      sortedOf(tn, kindGroup, tn.groups, func(x *model.Group) string { return x.ID }),
 		PrefixLists: sortedOf(tn, kindPrefixList, tn.prefixLists, func(x *model.PrefixList) string { return x.ID }),
 		NACLs:       sortedOf(tn, kindNACL, tn.nacls, func(x *model.NACL) string { return x.ID }),
+		RouteTables: sortedOf(tn, kindRouteTable, tn.routeTables, func(x *model.RouteTable) string { return x.ID }),
+		IGWs:        sortedOf(tn, kindIGW, tn.igws, func(x *model.InternetGateway) string { return x.ID }),
+		EgressIGWs:  sortedOf(tn, kindEIGW, tn.eigws, func(x *model.EgressOnlyIGW) string { return x.ID }),
 	}
 }
 

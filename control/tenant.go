@@ -25,6 +25,9 @@ const (
 	kindFlowLog    = "fl"
 	kindPath       = "nip"
 	kindAnalysis   = "nia"
+	kindRouteTable = "rtb"
+	kindIGW        = "igw"
+	kindEIGW       = "eigw"
 )
 
 // tenantMeta marks a tenant as initialised (materialised by its first write), so that a
@@ -67,6 +70,12 @@ type tenant struct {
 	paths       map[string]*model.InsightsPath
 	analyses    map[string]*model.InsightsAnalysis
 	tokens      map[string]*clientToken // by "<action>/<token>"
+	routeTables map[string]*model.RouteTable
+	igws        map[string]*model.InternetGateway
+	eigws       map[string]*model.EgressOnlyIGW
+	// lazy names records that exist in memory only (see mainRouteTables); the next write
+	// commits them.
+	lazy []lazyRecord
 }
 
 func newTenant(t Tenant, now func() time.Time) *tenant {

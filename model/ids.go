@@ -24,6 +24,10 @@ const (
 	PrefixFlowLog      = "fl"
 	PrefixDhcpOptions  = "dopt"
 	PrefixRouteTable   = "rtb"
+	PrefixRTBAssoc     = "rtbassoc"
+	PrefixIGW          = "igw"
+	PrefixEgressIGW    = "eigw"
+	PrefixNatGateway   = "nat"
 	PrefixInsightsPath = "nip"
 	PrefixAnalysis     = "nia"
 )
