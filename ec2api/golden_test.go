@@ -69,6 +69,14 @@ func TestGoldenXML(t *testing.T) {
 		"Protocol", "tcp", "DestinationPort", 443), tag("network-insights-path")...)...), "networkInsightsPathId")
 	analysis := field(c.ok("StartNetworkInsightsAnalysis", append(kv("NetworkInsightsPathId", path, "ClientToken", "golden-analysis"),
 		tag("network-insights-analysis")...)...), "networkInsightsAnalysisId")
+	igw := field(c.ok("CreateInternetGateway", tag("internet-gateway")...), "internetGatewayId")
+	c.ok("AttachInternetGateway", "InternetGatewayId", igw, "VpcId", vpc)
+	eigw := field(c.ok("CreateEgressOnlyInternetGateway", append(kv("VpcId", vpc), tag("egress-only-internet-gateway")...)...), "egressOnlyInternetGatewayId")
+	rtb := field(c.ok("CreateRouteTable", append(kv("VpcId", vpc), tag("route-table")...)...), "routeTableId")
+	c.ok("CreateRoute", "RouteTableId", rtb, "DestinationCidrBlock", "0.0.0.0/0", "GatewayId", igw)
+	c.ok("CreateRoute", "RouteTableId", rtb, "DestinationCidrBlock", "192.168.0.0/16", "InstanceId", inst)
+	c.ok("CreateRoute", "RouteTableId", rtb, "DestinationPrefixListId", pl, "NetworkInterfaceId", eni)
+	c.ok("AssociateRouteTable", "RouteTableId", rtb, "SubnetId", sn)
 
 	for _, g := range []struct {
 		action string
@@ -88,6 +96,9 @@ func TestGoldenXML(t *testing.T) {
 		{"GetManagedPrefixListEntries", kv("PrefixListId", pl)},
 		{"DescribeNetworkInsightsPaths", kv("NetworkInsightsPathId.1", path)},
 		{"DescribeNetworkInsightsAnalyses", kv("NetworkInsightsAnalysisId.1", analysis)},
+		{"DescribeRouteTables", kv("RouteTableId.1", rtb)},
+		{"DescribeInternetGateways", kv("InternetGatewayId.1", igw)},
+		{"DescribeEgressOnlyInternetGateways", kv("EgressOnlyInternetGatewayId.1", eigw)},
 		{"DescribeTags", kv("Filter.1.Name", "resource-id", "Filter.1.Value.1", vpc)},
 		{"DescribeAccountAttributes", kv("AttributeName.1", "supported-platforms")},
 		// A write, last, so that DescribeInstances above shows the options as launched.
