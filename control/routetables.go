@@ -345,6 +345,9 @@ func (s *Service) changeRoute(ctx context.Context, t Tenant, in RouteInput, repl
 				return nil // already local: nothing to change
 			}
 			return model.InvalidValue("cannot replace local route %s in route table %s", destString(dest, pl), rt.ID)
+		case replace && target.Local:
+			// LocalTarget restores a local route's target; it cannot make another route local.
+			return model.InvalidValue("cannot replace route %s in route table %s with a local target: it is not a local route", destString(dest, pl), rt.ID)
 		case replace:
 			c.Routes[i].Target = target
 			c.Routes[i].Origin = model.OriginCreateRoute

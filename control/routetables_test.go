@@ -202,6 +202,14 @@ func TestRouteErrors(t *testing.T) {
 			_, err := s.ReplaceRoute(ctx, eniTenant, route(RouteInput{DestCIDR: "10.0.0.0/16", NetworkInterfaceID: eni.ID}))
 			return err
 		}},
+		{"make a route local", "InvalidParameterValue", func() error {
+			_, err := s.ReplaceRoute(ctx, eniTenant, route(RouteInput{DestCIDR: "192.168.0.0/16", LocalTarget: true}))
+			return err
+		}},
+		{"create a local route", "InvalidParameterValue", func() error {
+			_, err := s.CreateRoute(ctx, eniTenant, route(RouteInput{DestCIDR: "1.0.0.0/8", GatewayID: "local"}))
+			return err
+		}},
 		{"delete missing", "InvalidRoute.NotFound", func() error {
 			_, err := s.DeleteRoute(ctx, eniTenant, route(RouteInput{DestCIDR: "1.0.0.0/8"}))
 			return err
@@ -387,6 +395,15 @@ func TestRoutesAndAssociations(t *testing.T) {
 	want.Assocs = want.Assocs[1:]
 	want.Routes = want.Routes[:3]
 	check("route deleted", []string{"active", "active", "blackhole"})
+
+	// A deleted subnet takes its explicit association with it.
+	if _, _, err := s.AssociateRouteTable(ctx, eniTenant, AssociateRouteTableInput{RouteTableID: rt.ID, SubnetID: e.small.ID}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteSubnet(ctx, eniTenant, IDInput{ID: e.small.ID}); err != nil {
+		t.Fatal(err)
+	}
+	check("subnet deleted", []string{"active", "active", "blackhole"})
 }
 
 // TestInternetGateways checks attachment rules, the dependency rules of gateways and VPCs,

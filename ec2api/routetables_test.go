@@ -82,6 +82,16 @@ func TestRouteTables(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) { c.fails(tt.code, tt.action, tt.params...) })
 	}
 
+	c.ok("ReplaceRoute", route("DestinationCidrBlock", "10.0.0.0/16", "LocalTarget", "true")...) // a local route stays local
+	c.fails("InvalidParameterValue", "ReplaceRoute", route("DestinationCidrBlock", "0.0.0.0/0", "LocalTarget", "true")...)
+
+	// The new kinds are taggable by ID and listed by DescribeTags with EC2's resource types.
+	c.ok("CreateTags", "ResourceId.1", rt, "ResourceId.2", eigw, "Tag.1.Key", "env", "Tag.1.Value", "prod")
+	tagged := c.ok("DescribeTags", "Filter.1.Name", "key", "Filter.1.Value.1", "env")
+	if got := xmlFields(tagged, "resourceType"); !slices.Equal(got, []string{"egress-only-internet-gateway", "route-table"}) {
+		t.Errorf("tagged types %v", got)
+	}
+
 	// Filters over routes, associations and tags.
 	for _, f := range []struct {
 		name, value string
