@@ -352,13 +352,30 @@ func (tn *tenant) addressOn(eniID string, private netip.Addr) *model.Address {
 
 // internetAttached reports whether an internet gateway is attached to the VPC: AWS refuses to
 // associate an Elastic IP in a VPC without one (Gateway.NotAttached), and a public NAT gateway
-// there fails. Internet gateways are built apart from addresses (issue 12); until they are
-// merged this answers what AWS starts every account with: the default VPC has one attached,
-// other VPCs none. The integrator replaces the body with a lookup of the tenant's internet
-// gateways.
+// there fails.
 func (tn *tenant) internetAttached(vpcID string) bool {
-	v := tn.vpcs[vpcID]
-	return v != nil && v.IsDefault
+	for _, g := range tn.igws {
+		if g.VpcID == vpcID {
+			return true
+		}
+	}
+	return false
+}
+
+// mappedPublic reports whether a public address is mapped to an interface of the VPC: an
+// Elastic IP's association or a launch-time public address.
+func (tn *tenant) mappedPublic(vpcID string) bool {
+	for _, a := range tn.addresses {
+		if e := tn.enis[a.ENIID]; a.Associated() && e != nil && e.VpcID == vpcID {
+			return true
+		}
+	}
+	for _, e := range tn.enis {
+		if e.VpcID == vpcID && e.PublicIP.IsValid() {
+			return true
+		}
+	}
+	return false
 }
 
 // Addresses returns every Elastic IP, sorted by allocation ID.

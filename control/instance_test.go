@@ -274,6 +274,7 @@ func TestRunInstancesPlacement(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	dropDefaultIGW(t, e.s, bob)
 	if _, err := e.s.DeleteVPC(e.ctx, bob, IDInput{ID: bobDefault.ID}); err != nil {
 		t.Fatal(err)
 	}

@@ -167,6 +167,25 @@ var kinds = []kind{
 		get:      (*tenant).natGateway,
 		tags:     func(v *model.NATGateway) model.Tags { return v.Tags },
 		withTags: func(v *model.NATGateway, t model.Tags) *model.NATGateway { c := v.Clone(); c.Tags = t; return c }},
+	resource[model.RouteTable]{kind: kindRouteTable, prefix: model.PrefixRouteTable, tagType: "route-table",
+		m:        func(tn *tenant) *map[string]*model.RouteTable { return &tn.routeTables },
+		get:      (*tenant).routeTable,
+		tags:     func(v *model.RouteTable) model.Tags { return v.Tags },
+		withTags: func(v *model.RouteTable, t model.Tags) *model.RouteTable { c := v.Clone(); c.Tags = t; return c }},
+	resource[model.InternetGateway]{kind: kindIGW, prefix: model.PrefixIGW, tagType: "internet-gateway",
+		m:    func(tn *tenant) *map[string]*model.InternetGateway { return &tn.igws },
+		get:  (*tenant).igw,
+		tags: func(v *model.InternetGateway) model.Tags { return v.Tags },
+		withTags: func(v *model.InternetGateway, t model.Tags) *model.InternetGateway {
+			c := v.Clone()
+			c.Tags = t
+			return c
+		}},
+	resource[model.EgressOnlyIGW]{kind: kindEIGW, prefix: model.PrefixEgressIGW, tagType: "egress-only-internet-gateway",
+		m:        func(tn *tenant) *map[string]*model.EgressOnlyIGW { return &tn.eigws },
+		get:      (*tenant).eigw,
+		tags:     func(v *model.EgressOnlyIGW) model.Tags { return v.Tags },
+		withTags: func(v *model.EgressOnlyIGW, t model.Tags) *model.EgressOnlyIGW { c := v.Clone(); c.Tags = t; return c }},
 	resource[clientToken]{kind: kindToken,
 		m: func(tn *tenant) *map[string]*clientToken { return &tn.tokens }},
 	rules{},

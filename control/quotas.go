@@ -35,6 +35,13 @@ type Quotas struct {
 	// NATGatewaysPerAZ is AWS's "NAT gateways per Availability Zone" quota
 	// (NatGatewayLimitExceeded); deleted and failed gateways do not count.
 	NATGatewaysPerAZ int
+	// Routing (Amazon VPC quotas, "Route tables" and "Internet gateways"): non-propagated
+	// routes per route table, counted apart for IPv4 and IPv6; route tables per VPC, the
+	// main one included; internet gateways and egress-only internet gateways per region.
+	RoutesPerTable    int
+	RouteTablesPerVPC int
+	InternetGateways  int
+	EgressOnlyIGWs    int
 }
 
 // DefaultQuotas are AWS's defaults.
@@ -57,6 +64,11 @@ func DefaultQuotas() Quotas {
 		AnalysesPerPath:     100,
 		ElasticIPs:          5,
 		NATGatewaysPerAZ:    5,
+
+		RoutesPerTable:    50,
+		RouteTablesPerVPC: 200,
+		InternetGateways:  5,
+		EgressOnlyIGWs:    5,
 	}
 }
 
@@ -79,6 +91,10 @@ func (q *Quotas) fields() map[string]*int {
 		"analyses-per-path":      &q.AnalysesPerPath,
 		"elastic-ips":            &q.ElasticIPs,
 		"nat-gateways-per-az":    &q.NATGatewaysPerAZ,
+		"routes-per-table":       &q.RoutesPerTable,
+		"route-tables-per-vpc":   &q.RouteTablesPerVPC,
+		"internet-gateways":      &q.InternetGateways,
+		"egress-only-gateways":   &q.EgressOnlyIGWs,
 	}
 }
 
@@ -99,7 +115,8 @@ func (q *Quotas) Set(s string) error {
 
 // Names lists the quota names Set accepts.
 func (q *Quotas) Names() []string {
-	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries", "flow-logs-per-resource", "network-insights-paths", "analyses-per-path", "elastic-ips", "nat-gateways-per-az"}
+	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries", "flow-logs-per-resource", "network-insights-paths", "analyses-per-path", "elastic-ips", "nat-gateways-per-az",
+		"routes-per-table", "route-tables-per-vpc", "internet-gateways", "egress-only-gateways"}
 }
 
 // Validate checks the quotas together: AWS caps rules-per-group × groups-per-interface at 1,000,

@@ -116,6 +116,9 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 			return nil, fmt.Errorf("load state: record %q: %w", kv.Key, err)
 		}
 	}
+	for _, tn := range s.tenants {
+		s.mainRouteTables(tn) // VPCs from before route tables get theirs, in memory
+	}
 	return s, nil
 }
 
@@ -223,6 +226,8 @@ func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *
 	if !tn.initialised {
 		tx.materialise()
 	}
+	tx.saveLazy() // routetables.go: what only memory holds goes with the first write
+
 	ops, err := tx.encode()
 	if err != nil {
 		tx.rollback()

@@ -108,6 +108,7 @@ func TestStateSurvivesReopen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	dropDefaultIGW(t, s, alice)
 	if _, err := s.DeleteVPC(ctx, alice, IDInput{ID: dflt.ID}); err != nil {
 		t.Fatal(err)
 	}

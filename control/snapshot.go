@@ -25,6 +25,9 @@ func (tn *tenant) snapshot() netmap.Snapshot {
 		NACLs:       sortedOf(tn, kindNACL, tn.nacls, func(x *model.NACL) string { return x.ID }),
 		Addresses:   sortedOf(tn, kindAddress, tn.addresses, func(x *model.Address) string { return x.AllocationID }),
 		NATGateways: sortedOf(tn, kindNATGateway, tn.natGateways, func(x *model.NATGateway) string { return x.ID }),
+		RouteTables: sortedOf(tn, kindRouteTable, tn.routeTables, func(x *model.RouteTable) string { return x.ID }),
+		IGWs:        sortedOf(tn, kindIGW, tn.igws, func(x *model.InternetGateway) string { return x.ID }),
+		EgressIGWs:  sortedOf(tn, kindEIGW, tn.eigws, func(x *model.EgressOnlyIGW) string { return x.ID }),
 	}
 }
 

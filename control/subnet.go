@@ -124,6 +124,7 @@ func (s *Service) DeleteSubnet(ctx context.Context, t Tenant, in IDInput) (Resul
 			}
 		}
 		tx.disassociate(id)
+		tx.dropRouteAssoc(id)
 		tx.dropFlowLogs(id)
 		set[model.Subnet](tx, tx.tn.subnets, kindSubnet, id, nil)
 		return nil

@@ -28,6 +28,9 @@ const (
 	kindAnalysis   = "nia"
 	kindAddress    = "eip"
 	kindNATGateway = "nat"
+	kindRouteTable = "rtb"
+	kindIGW        = "igw"
+	kindEIGW       = "eigw"
 )
 
 // tenantMeta marks a tenant as initialised (materialised by its first write), so that a
@@ -72,6 +75,12 @@ type tenant struct {
 	tokens      map[string]*clientToken   // by "<action>/<token>"
 	addresses   map[string]*model.Address // Elastic IPs, by allocation ID
 	natGateways map[string]*model.NATGateway
+	routeTables map[string]*model.RouteTable
+	igws        map[string]*model.InternetGateway
+	eigws       map[string]*model.EgressOnlyIGW
+	// lazy names records that exist in memory only (see mainRouteTables); the next write
+	// commits them.
+	lazy []lazyRecord
 }
 
 func newTenant(t Tenant, now func() time.Time) *tenant {

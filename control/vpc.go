@@ -118,6 +118,7 @@ func (tx *tx) addVPC(vpc *model.VPC) error {
 	set(tx, tx.tn.groups, kindGroup, g.ID, g)
 	acl := newNACL(vpc, true)
 	set(tx, tx.tn.nacls, kindNACL, acl.ID, acl)
+	tx.addMainRouteTable(vpc)
 	return nil
 }
 
@@ -164,8 +165,9 @@ func (tx *tx) createDefaultVPC() error {
 	return nil
 }
 
-// DeleteVPC deletes an empty VPC and its default group. Subnets, custom groups, interfaces and
-// instances keep it alive (DependencyViolation).
+// DeleteVPC deletes an empty VPC with its default group, default NACL and main route table.
+// Subnets, custom groups, NACLs and route tables, interfaces, instances, an attached internet
+// gateway and egress-only gateways keep it alive (DependencyViolation).
 func (s *Service) DeleteVPC(ctx context.Context, t Tenant, in IDInput) (Result, error) {
 	id := in.ID
 	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
@@ -176,11 +178,17 @@ func (s *Service) DeleteVPC(ctx context.Context, t Tenant, in IDInput) (Result, 
 		if hasAny(tx.tn.subnets, func(sn *model.Subnet) bool { return sn.VpcID == id }) ||
 			hasAny(tx.tn.groups, func(g *model.Group) bool { return g.VpcID == id && !g.Default }) ||
 			hasAny(tx.tn.enis, func(n *model.NetworkInterface) bool { return n.VpcID == id }) ||
-			hasAny(tx.tn.nacls, func(n *model.NACL) bool { return n.VpcID == id && !n.Default }) {
+			hasAny(tx.tn.nacls, func(n *model.NACL) bool { return n.VpcID == id && !n.Default }) ||
+			hasAny(tx.tn.routeTables, func(rt *model.RouteTable) bool { return rt.VpcID == id && !rt.IsMain() }) ||
+			hasAny(tx.tn.igws, func(g *model.InternetGateway) bool { return g.VpcID == id }) ||
+			hasAny(tx.tn.eigws, func(g *model.EgressOnlyIGW) bool { return g.VpcID == id }) {
 			return model.DependencyViolation.Errorf("The vpc '%s' has dependencies and cannot be deleted.", id)
 		}
 		if d := tx.tn.defaultNACL(id); d != nil {
 			set[model.NACL](tx, tx.tn.nacls, kindNACL, d.ID, nil)
+		}
+		if rt := tx.tn.mainRouteTable(id); rt != nil {
+			set[model.RouteTable](tx, tx.tn.routeTables, kindRouteTable, rt.ID, nil)
 		}
 		set[model.Group](tx, tx.tn.groups, kindGroup, vpc.DefaultGroupID, nil)
 		tx.dropFlowLogs(id)

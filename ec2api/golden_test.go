@@ -84,6 +84,14 @@ func TestGoldenXML(t *testing.T) {
 		t.Errorf("the Elastic IP did not replace the launch-time address:\n%s", got)
 	}
 	nat := field(c.ok("CreateNatGateway", append(kv("SubnetId", sn, "ConnectivityType", "private", "PrivateIpAddress", "10.0.1.50"), tag("natgateway")...)...), "natGatewayId")
+	igw := field(c.ok("CreateInternetGateway", tag("internet-gateway")...), "internetGatewayId")
+	c.ok("AttachInternetGateway", "InternetGatewayId", igw, "VpcId", vpc)
+	eigw := field(c.ok("CreateEgressOnlyInternetGateway", append(kv("VpcId", vpc), tag("egress-only-internet-gateway")...)...), "egressOnlyInternetGatewayId")
+	rtb := field(c.ok("CreateRouteTable", append(kv("VpcId", vpc), tag("route-table")...)...), "routeTableId")
+	c.ok("CreateRoute", "RouteTableId", rtb, "DestinationCidrBlock", "0.0.0.0/0", "GatewayId", igw)
+	c.ok("CreateRoute", "RouteTableId", rtb, "DestinationCidrBlock", "192.168.0.0/16", "InstanceId", inst)
+	c.ok("CreateRoute", "RouteTableId", rtb, "DestinationPrefixListId", pl, "NetworkInterfaceId", eni)
+	c.ok("AssociateRouteTable", "RouteTableId", rtb, "SubnetId", sn)
 
 	for _, g := range []struct {
 		action string
@@ -103,6 +111,9 @@ func TestGoldenXML(t *testing.T) {
 		{"GetManagedPrefixListEntries", kv("PrefixListId", pl)},
 		{"DescribeNetworkInsightsPaths", kv("NetworkInsightsPathId.1", path)},
 		{"DescribeNetworkInsightsAnalyses", kv("NetworkInsightsAnalysisId.1", analysis)},
+		{"DescribeRouteTables", kv("RouteTableId.1", rtb)},
+		{"DescribeInternetGateways", kv("InternetGatewayId.1", igw)},
+		{"DescribeEgressOnlyInternetGateways", kv("EgressOnlyInternetGatewayId.1", eigw)},
 		{"DescribeTags", kv("Filter.1.Name", "resource-id", "Filter.1.Value.1", vpc)},
 		{"DescribeAccountAttributes", kv("AttributeName.1", "supported-platforms")},
 		{"DescribeAddresses", kv("AllocationId.1", eip)},

@@ -69,12 +69,17 @@ func newOddServer(tb testing.TB) *oddServer {
 	acl := field(must("CreateNetworkAcl", "VpcId", vpc), "networkAclId")
 	path := field(must("CreateNetworkInsightsPath", "Source", eni, "DestinationIp", "8.8.8.8", "Protocol", "tcp", "ClientToken", "setup"), "networkInsightsPathId")
 	inst := field(must("RunInstances", "ImageId", image.DefaultID, "MinCount", "1", "MaxCount", "1", "SubnetId", subnet), "instanceId")
+	rtb := field(must("CreateRouteTable", "VpcId", vpc), "routeTableId")
+	igw := field(must("CreateInternetGateway"), "internetGatewayId")
+	eigw := field(must("CreateEgressOnlyInternetGateway", "VpcId", vpc), "egressOnlyInternetGatewayId")
 	must("ImportKeyPair", "KeyName", "k", "PublicKeyMaterial", b64("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGdKzYyhg0BT3Ls7XQ5V5jSEKsy4xEUx3yXcVSAu9qUx k"))
 	for k, v := range map[string]string{"VpcId": vpc, "SubnetId": subnet, "GroupId": group, "NetworkInterfaceId": eni,
 		"PrefixListId": pl, "NetworkAclId": acl, "NetworkInsightsPathId": path, "InstanceId": inst, "InstanceId.1": inst,
 		"ResourceId.1": group, "Source": eni, "SecurityGroupId.1": group, "GroupName": "web", "KeyName": "k",
 		"ImageId": image.DefaultID, "MinCount": "1", "MaxCount": "1", "Protocol": "tcp", "AddressFamily": "IPv4",
-		"MaxEntries": "5", "PrefixListName": "pl2", "GroupDescription": "d", "CidrBlock": "10.0.2.0/24"} {
+		"MaxEntries": "5", "PrefixListName": "pl2", "GroupDescription": "d", "CidrBlock": "10.0.2.0/24",
+		"RouteTableId": rtb, "RouteTableId.1": rtb, "InternetGatewayId": igw, "InternetGatewayId.1": igw,
+		"EgressOnlyInternetGatewayId": eigw, "EgressOnlyInternetGatewayId.1": eigw, "DestinationCidrBlock": "192.168.0.0/16"} {
 		o.ids[k] = v
 	}
 	return o
@@ -206,6 +211,7 @@ var tagResourceTypes = map[string]string{
 	"CreateVpc": "vpc", "CreateSubnet": "subnet", "CreateSecurityGroup": "security-group", "CreateNetworkInterface": "network-interface",
 	"RunInstances": "instance", "CreateFlowLogs": "vpc-flow-log", "CreateNetworkAcl": "network-acl", "CreateManagedPrefixList": "prefix-list",
 	"CreateNetworkInsightsPath": "network-insights-path", "StartNetworkInsightsAnalysis": "network-insights-analysis",
+	"CreateRouteTable": "route-table", "CreateInternetGateway": "internet-gateway", "CreateEgressOnlyInternetGateway": "egress-only-internet-gateway",
 	"CreateKeyPair": "key-pair", "ImportKeyPair": "key-pair", "AuthorizeSecurityGroupIngress": "security-group-rule", "AuthorizeSecurityGroupEgress": "security-group-rule",
 	"AllocateAddress": "elastic-ip", "CreateNatGateway": "natgateway",
 }

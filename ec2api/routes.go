@@ -56,6 +56,27 @@ var routes = map[string]handler{
 	"DeleteFlowLogs":   deleteFlowLogs,
 	"DescribeFlowLogs": describeFlowLogs.serve,
 
+	// Route tables and routes (routetables.go)
+	"CreateRouteTable":             createRouteTable,
+	"DeleteRouteTable":             deleteRouteTable,
+	"DescribeRouteTables":          describeRouteTables.serve,
+	"CreateRoute":                  createRoute,
+	"ReplaceRoute":                 replaceRoute,
+	"DeleteRoute":                  deleteRoute,
+	"AssociateRouteTable":          associateRouteTable,
+	"DisassociateRouteTable":       disassociateRouteTable,
+	"ReplaceRouteTableAssociation": replaceRouteTableAssociation,
+
+	// Internet gateways and egress-only internet gateways (igw.go)
+	"CreateInternetGateway":              createInternetGateway,
+	"AttachInternetGateway":              attachInternetGateway,
+	"DetachInternetGateway":              detachInternetGateway,
+	"DeleteInternetGateway":              deleteInternetGateway,
+	"DescribeInternetGateways":           describeInternetGateways.serve,
+	"CreateEgressOnlyInternetGateway":    createEgressOnlyInternetGateway,
+	"DeleteEgressOnlyInternetGateway":    deleteEgressOnlyInternetGateway,
+	"DescribeEgressOnlyInternetGateways": describeEgressOnlyInternetGateways.serve,
+
 	// Network ACLs (nacls.go)
 	"CreateNetworkAcl":             createNetworkAcl,
 	"DeleteNetworkAcl":             deleteNetworkAcl,

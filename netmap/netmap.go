@@ -32,6 +32,14 @@ type Snapshot struct {
 	// interface's launch-time public address is on the interface (PublicIP).
 	Addresses   []*model.Address    `json:",omitempty"`
 	NATGateways []*model.NATGateway `json:",omitempty"`
+	// RouteTables are every VPC's route tables, the main one (IsMain) included; a subnet
+	// without an explicit association uses its VPC's main table. A route is a blackhole when
+	// its target is gone: an internet gateway missing from IGWs or attached to another VPC,
+	// an egress-only gateway missing from EgressIGWs, an interface missing from ENIs, an
+	// instance target whose instance is terminated, or a NAT gateway that is not available.
+	RouteTables []*model.RouteTable
+	IGWs        []*model.InternetGateway
+	EgressIGWs  []*model.EgressOnlyIGW
 }
 
 // Network is one tenant's network and instances, as the host reconciler sees them.
