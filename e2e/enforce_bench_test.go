@@ -73,6 +73,8 @@ type latencyLab struct {
 	client, server instance
 	clientGroups   []string
 	target         string // the server's own group, which the changes open
+	// dst is where the probes go, when not to the server (the internet host).
+	dst netip.Addr
 }
 
 func newLatencyLab(b *testing.B, n int) *latencyLab {
@@ -145,7 +147,11 @@ func (l *latencyLab) measure(b *testing.B, open, close func(port int32)) {
 		i++
 		// A source port of its own: a connection tracked in an earlier iteration on the same
 		// ports would (rightly) pass without the change.
-		u, err := netlab.DialUDP(l.client.NS, netip.AddrPortFrom(l.server.IP, uint16(port)), 20000+i%20000)
+		dst := l.server.IP
+		if l.dst.IsValid() {
+			dst = l.dst
+		}
+		u, err := netlab.DialUDP(l.client.NS, netip.AddrPortFrom(dst, uint16(port)), 20000+i%20000)
 		if err != nil {
 			b.Fatal(err)
 		}

@@ -26,7 +26,7 @@ func BenchmarkReconcileChange(b *testing.B) {
 			src.commit(func(net *netmap.Network) {
 				for i := range n {
 					id := fmt.Sprintf("-%04d", i)
-					net.ENIs = append(net.ENIs, &model.NetworkInterface{ID: "eni" + id, VpcID: "vpc-1", SubnetID: "subnet-1", Groups: []string{"sg-1"},
+					net.ENIs = append(net.ENIs, &model.NetworkInterface{ID: "eni" + id, VpcID: "vpc-1", SubnetID: "subnet-1", Groups: []string{"sg-1"}, SourceDestCheck: true,
 						PrivateIP: netip.AddrFrom4([4]byte{10, 0, byte(1 + i/250), byte(i % 250)}), Attachment: &model.Attachment{InstanceID: "i" + id}})
 					net.Instances = append(net.Instances, &model.Instance{ID: "i" + id, VpcID: "vpc-1", State: model.StateRunning,
 						InterfaceIDs: []string{"eni" + id}})

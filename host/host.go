@@ -39,6 +39,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"slices"
@@ -92,6 +93,16 @@ type Namespaces interface {
 	// ListenMetadata opens an instance's metadata service listener: 169.254.169.254:80 in its
 	// VPC's router namespace, for connections arriving through link (its primary interface).
 	ListenMetadata(router, link string) (net.Listener, error)
+	// EnsureInternet links a router to the lab's internet namespace (made if needed), or
+	// adopts the link it has; created says which.
+	EnsureInternet(ctx context.Context, router string, up netlab.Uplink) (created bool, err error)
+	// RemoveInternet removes a router's internet link; the internet namespace stays.
+	RemoveInternet(ctx context.Context, router string, up netlab.Uplink) error
+	// SetPublic makes the internet route exactly these public addresses to a VPC's link.
+	SetPublic(ctx context.Context, up netlab.Uplink, public []netip.Addr) error
+	// SetRoutes makes a router's route tables exactly these; uplink is its internet link, ""
+	// for none.
+	SetRoutes(ctx context.Context, router, uplink string, tables []netlab.RouteTable) error
 }
 
 // Config configures a Host.
@@ -155,6 +166,12 @@ type router struct {
 	known      bool               // gen is known
 	failing    int                // consecutive failed transactions
 	forwarding bool               // forwarding was turned on after the ruleset went in
+	// uplink is the router's internet link while it has one; tables and public are the route
+	// tables and public addresses last set (routed and published say whether they were).
+	uplink            *netlab.Uplink
+	tables            []netlab.RouteTable
+	public            []netip.Addr
+	routed, published bool
 }
 
 // New returns a host reconciler; Run starts it.
@@ -264,7 +281,9 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 	}
 	// Only instances that come or go are sorted (for a stable order of work): with 1,000
 	// instances, sorting them all for every change cost a millisecond.
+	moved := map[string]bool{} // VPCs whose instances came or went: their links did too
 	for _, id := range sortedKeysWhere(h.instances, func(id string) bool { _, ok := d.Instances[id]; return !ok }) {
+		moved[h.instances[id].VpcID] = true
 		errs = append(errs, h.remove(ctx, h.instances[id], true))
 	}
 	ready := map[string]bool{}
@@ -290,7 +309,9 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 			continue
 		}
 		fresh = append(fresh, booting{in, !isNew})
+		moved[in.VpcID] = true
 	}
+	errs = append(errs, h.reroute(ctx, moved))
 	errs = append(errs, h.pruneRouters(ctx, d))
 	// Instances boot now (adopted ones whose sandbox still runs are left as they are): the
 	// router of each instance enforces d, so their first packets meet the instance's groups
@@ -341,7 +362,7 @@ func (h *Host) Wait(ctx context.Context, rev int64) error {
 }
 
 // Close ends the host: call it once Run has returned. Unless keep is set it removes every
-// namespace it made, with the instances' files; with keep, namespaces and rulesets stay in
+// namespace it made (the internet namespace included), with the instances' files; with keep, namespaces and rulesets stay in
 // force for a later start to adopt.
 func (h *Host) Close(ctx context.Context, keep bool) error {
 	h.mu.Lock()
@@ -360,6 +381,7 @@ func (h *Host) Close(ctx context.Context, keep bool) error {
 		errs = append(errs, h.remove(ctx, h.instances[id], false))
 	}
 	errs = append(errs, h.pruneRouters(ctx, Desired{}))
+	errs = append(errs, h.cfg.Namespaces.Remove(ctx, h.cfg.Names.Internet()))
 	h.publish()
 	h.scripts.Wait()
 	return errors.Join(errs...)

@@ -69,7 +69,7 @@ func (s *source) commit(change func(n *netmap.Network)) int64 {
 func (s *source) launch(n int, userData string) int64 {
 	return s.commit(func(net *netmap.Network) {
 		id := "-" + string(rune('0'+n))
-		net.ENIs = append(net.ENIs, &model.NetworkInterface{ID: "eni" + id, VpcID: "vpc-1", SubnetID: "subnet-1", Groups: []string{"sg-1"},
+		net.ENIs = append(net.ENIs, &model.NetworkInterface{ID: "eni" + id, VpcID: "vpc-1", SubnetID: "subnet-1", Groups: []string{"sg-1"}, SourceDestCheck: true,
 			PrivateIP: netip.AddrFrom4([4]byte{10, 0, 1, byte(n)}), Attachment: &model.Attachment{InstanceID: "i" + id}})
 		net.Instances = append(net.Instances, &model.Instance{ID: "i" + id, VpcID: "vpc-1", State: model.StateRunning,
 			InterfaceIDs: []string{"eni" + id}, UserData: []byte(userData)})

@@ -81,11 +81,17 @@ func (h *Host) sweep(ctx context.Context, d Desired) error {
 	}
 	for _, r := range d.Routers {
 		wanted[r.Namespace] = true
+		if r.Routing.Uplink != nil {
+			wanted[r.Routing.Uplink.Internet] = true
+		}
 	}
 	var errs []error
 	for _, ns := range nss {
 		rest := strings.TrimPrefix(ns, prefix)
-		if (strings.HasPrefix(rest, "i-") || strings.HasPrefix(rest, "vpc-")) && !wanted[ns] {
+		// The internet namespace goes when no VPC router needs it: the links of routers
+		// that stay are adopted (and their public addresses set again) by the rest of apply.
+		leftover := strings.HasPrefix(rest, "i-") || strings.HasPrefix(rest, "vpc-") || ns == h.cfg.Names.Internet()
+		if leftover && !wanted[ns] {
 			errs = append(errs, h.cfg.Namespaces.Remove(ctx, ns))
 		}
 	}

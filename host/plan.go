@@ -28,6 +28,8 @@ type Router struct {
 	Namespace string
 	Operator  netlab.Operator
 	Ruleset   *dataplane.Ruleset
+	// Routing is the router's internet link, public addresses and route tables.
+	Routing Routing
 }
 
 // Instance is one lab instance: what `stockade lab list` shows, the interfaces to wire (the
@@ -53,6 +55,32 @@ type Cache struct {
 	// planned is the last Desired.Instances: handed out again while no instance changed
 	// (with 1,000 instances, a new map is most of what a change allocates).
 	planned map[string]Instance
+	// routing is each VPC's last routing and the objects it was made from; tables numbers
+	// the route tables of each VPC router.
+	routing map[string]*plannedRouting
+	tables  Tables
+}
+
+// plannedRouting is a VPC's routing and the objects it was made from.
+type plannedRouting struct {
+	from []any
+	rt   Routing
+}
+
+// routingOf returns a VPC's routing, planned again only when an object it is made from changed.
+func (c *Cache) routingOf(n netmap.Network, idx routingIndex, vpc string, names netlab.Names, from []any) Routing {
+	if c == nil {
+		return planRouting(n, idx, vpc, names, nil)
+	}
+	if p := c.routing[vpc]; p != nil && slices.Equal(p.from, from) {
+		return p.rt
+	}
+	if c.routing == nil {
+		c.routing = map[string]*plannedRouting{}
+	}
+	rt := planRouting(n, idx, vpc, names, &c.tables)
+	c.routing[vpc] = &plannedRouting{slices.Clone(from), rt}
+	return rt
 }
 
 // plannedInstance is an instance's plan and the objects it was made from.
@@ -80,6 +108,8 @@ func (c *Cache) render(n dataplane.Network) *dataplane.Ruleset {
 func (c *Cache) forget(vpc string) {
 	if c != nil {
 		delete(c.renderers, vpc)
+		delete(c.routing, vpc)
+		c.tables.forget(vpc)
 	}
 }
 
@@ -112,7 +142,8 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 		for _, sn := range n.Subnets {
 			subnets[sn.ID] = sn
 		}
-		var from []any
+		var idx *routingIndex
+		var from, rfrom []any
 		for _, in := range n.Instances {
 			if in.State != model.StateRunning || len(in.InterfaceIDs) == 0 || vpcs[in.VpcID] == nil {
 				continue
@@ -141,8 +172,17 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 			plans = append(plans, p)
 			li := p.in
 			if _, ok := d.Routers[in.VpcID]; !ok {
-				d.Routers[in.VpcID] = Router{VPC: in.VpcID, Namespace: li.Router, Operator: names.OperatorOf(in.VpcID),
-					Ruleset: c.render(dataplane.Network{VPC: vpcs[in.VpcID], Snapshot: n.Snapshot, Link: names.Link, Operator: operator(names)})}
+				if idx == nil {
+					idx = &routingIndex{vpcs: vpcs, enis: enis, subnets: subnets, instances: map[string]*model.Instance{}}
+					for _, x := range n.Instances {
+						idx.instances[x.ID] = x
+					}
+				}
+				rfrom = routingFrom(n, in.VpcID, rfrom[:0])
+				rt := c.routingOf(n, *idx, in.VpcID, names, rfrom)
+				d.Routers[in.VpcID] = Router{VPC: in.VpcID, Namespace: li.Router, Operator: names.OperatorOf(in.VpcID), Routing: rt,
+					Ruleset: c.render(dataplane.Network{VPC: vpcs[in.VpcID], Snapshot: n.Snapshot, Link: names.Link, Operator: operator(names),
+						Internet: rt.Internet, Unchecked: rt.Unchecked})}
 			}
 		}
 	}

@@ -23,7 +23,7 @@ func TestPlan(t *testing.T) {
 	sn1 := &model.Subnet{ID: "subnet-1", VpcID: "vpc-1", CIDR: p("10.0.1.0/24")}
 	sn2 := &model.Subnet{ID: "subnet-2", VpcID: "vpc-1", CIDR: p("10.0.2.0/24")}
 	eni := func(id, subnet, ip string, dev int) *model.NetworkInterface {
-		return &model.NetworkInterface{ID: id, VpcID: "vpc-1", SubnetID: subnet, PrivateIP: a(ip), MAC: "02:00:00:00:00:01",
+		return &model.NetworkInterface{ID: id, VpcID: "vpc-1", SubnetID: subnet, PrivateIP: a(ip), MAC: "02:00:00:00:00:01", SourceDestCheck: true,
 			Attachment: &model.Attachment{DeviceIndex: dev}}
 	}
 	e1 := eni("eni-1", "subnet-1", "10.0.1.4", 0)

@@ -8,10 +8,14 @@ package host
 import (
 	"context"
 	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/netlab"
 )
 
 // operator gives a router its operator attachment, once per router and run of the host: it
@@ -39,8 +43,27 @@ func (h *Host) router(ctx context.Context, want Router) error {
 		}
 		r = &router{vpc: want.VPC, ns: want.Namespace}
 		h.routers[want.VPC] = r
+		if want.Routing.Uplink == nil {
+			// An adopted router may keep the link of a gateway detached while the server
+			// was down: nothing may reach the internet through it.
+			up := h.cfg.Names.UplinkOf(want.VPC)
+			if err := h.cfg.Namespaces.RemoveInternet(ctx, r.ns, up); err != nil {
+				return err
+			}
+		}
+	}
+	if err := h.uplink(ctx, r, want.Routing.Uplink); err != nil {
+		return err
 	}
 	if err := h.program(ctx, r, want.Ruleset); err != nil {
+		return err
+	}
+	// Routes and public addresses after the ruleset: the ruleset knows the link and the
+	// translations before any packet is routed over it.
+	if err := h.routes(ctx, r, want.Routing.Tables, false); err != nil {
+		return err
+	}
+	if err := h.setPublic(ctx, r, want.Routing.Public); err != nil {
 		return err
 	}
 	if !r.forwarding {
@@ -179,4 +202,82 @@ func (h *Host) sweepOperators(ctx context.Context) error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// uplink links a router to the internet namespace when its VPC's internet gateway is attached
+// (want set) and removes the link when it is detached. A new link carries nothing until the
+// routes over it and the public addresses to it are set, after the ruleset that knows it; a
+// removed link takes its routes with it, at once (fail closed: what the ruleset still allows
+// has no way out).
+func (h *Host) uplink(ctx context.Context, r *router, want *netlab.Uplink) error {
+	switch {
+	case want != nil && r.uplink == nil:
+		if _, err := h.cfg.Namespaces.EnsureInternet(ctx, r.ns, *want); err != nil {
+			return err
+		}
+		up := *want
+		r.uplink, r.published, r.routed = &up, false, false
+	case want == nil && r.uplink != nil:
+		if err := h.cfg.Namespaces.RemoveInternet(ctx, r.ns, *r.uplink); err != nil {
+			return err
+		}
+		r.uplink, r.published, r.public, r.routed = nil, false, nil, false
+	}
+	return nil
+}
+
+// routes sets a router's route tables when they changed (or force: the links they name did).
+func (h *Host) routes(ctx context.Context, r *router, tables []netlab.RouteTable, force bool) error {
+	if r.routed && !force && slices.EqualFunc(r.tables, tables, equalTable) {
+		return nil
+	}
+	link := ""
+	if r.uplink != nil {
+		link = r.uplink.Link
+	}
+	r.routed = false
+	if err := h.cfg.Namespaces.SetRoutes(ctx, r.ns, link, tables); err != nil {
+		return err
+	}
+	r.tables, r.routed = tables, true
+	return nil
+}
+
+// setPublic makes the internet route exactly a router's public addresses to it, when they
+// changed.
+func (h *Host) setPublic(ctx context.Context, r *router, public []netip.Addr) error {
+	if r.uplink == nil || (r.published && slices.Equal(r.public, public)) {
+		return nil
+	}
+	r.published = false
+	if err := h.cfg.Namespaces.SetPublic(ctx, *r.uplink, public); err != nil {
+		return err
+	}
+	r.public, r.published = public, true
+	return nil
+}
+
+func equalTable(a, b netlab.RouteTable) bool {
+	return a.Table == b.Table && slices.Equal(a.Subnets, b.Subnets) && slices.Equal(a.Routes, b.Routes)
+}
+
+// reroute sets again the route tables of the routers of vpcs, whose instances came or went:
+// a route to an interface is a blackhole until the interface's link is there, and goes with
+// the link.
+func (h *Host) reroute(ctx context.Context, vpcs map[string]bool) error {
+	var errs []error
+	for _, vpc := range sortedKeys(vpcs) {
+		r := h.routers[vpc]
+		if r == nil || !r.routed || !slices.ContainsFunc(r.tables, hasInterfaceRoute) {
+			continue
+		}
+		if err := h.routes(ctx, r, r.tables, true); err != nil {
+			errs = append(errs, fmt.Errorf("vpc %s: %w", vpc, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func hasInterfaceRoute(t netlab.RouteTable) bool {
+	return slices.ContainsFunc(t.Routes, func(r netlab.Route) bool { return r.Target == netlab.TargetInterface })
 }

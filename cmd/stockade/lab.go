@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stockade/stockade/adminapi"
+	"github.com/stockade/stockade/netlab"
 	"github.com/stockade/stockade/netmap"
 )
 
@@ -73,7 +74,7 @@ it has the instance's limits, capabilities and seccomp filter, nothing of the ho
 			}
 		},
 	}
-	cmd.AddCommand(list, execCmd, labConnectCmd(&dataDir), labSSHCmd(&dataDir))
+	cmd.AddCommand(list, execCmd, labConnectCmd(&dataDir), labSSHCmd(&dataDir), labInternetCmd(&dataDir))
 	return cmd
 }
 
@@ -115,4 +116,65 @@ func bootedInstance(ctx context.Context, c *adminapi.Client, id string) (netmap.
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// labInternetCmd is `stockade lab internet [--] CMD...`: a command on the internet side of the
+// lab, as the internet host.
+func labInternetCmd(dataDir *string) *cobra.Command {
+	var prefix string
+	cmd := &cobra.Command{
+		Use:   "internet [--] COMMAND [ARG...]",
+		Short: "Run a command on the lab's internet side, as the internet host " + netlab.InternetHost.String() + " (needs root)",
+		Long: `Run a command in the lab's internet namespace, as a client or server "on the internet" at
+` + netlab.InternetHost.String() + `. It reaches instances only by their public addresses (public IPs given on
+launch, Elastic IPs), through an attached internet gateway, a route to it in the instance's
+subnet and the instance's security groups (a rule must admit ` + netlab.InternetHost.String() + ` or 0.0.0.0/0); a
+server it starts sees instances going out through an internet gateway with their public
+address, and private ones behind a NAT gateway with the NAT gateway's. The namespace exists
+while some VPC with a lab instance has an internet gateway attached.
+
+  sudo stockade lab internet -- curl -s http://198.18.0.2/
+  sudo stockade lab internet -- python3 -m http.server 8000`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := needRoot("lab internet"); err != nil {
+				return err
+			}
+			if prefix == "" {
+				ins, err := adminapi.Dial(*dataDir).LabInstances(cmd.Context())
+				if err != nil {
+					return err
+				}
+				prefix = labPrefix(ins)
+			}
+			names := netlab.Names{Prefix: prefix}
+			if err := names.Validate(); err != nil {
+				return err
+			}
+			if !netlab.Exists(names.Internet()) {
+				return fmt.Errorf("no internet namespace %s: attach an internet gateway to the VPC of a running instance first", names.Internet())
+			}
+			c := names.InternetCommand(cmd.Context(), args...)
+			c.Stdin, c.Stdout, c.Stderr = os.Stdin, os.Stdout, os.Stderr
+			err := c.Run()
+			var exit *exec.ExitError
+			if errors.As(err, &exit) {
+				os.Exit(exit.ExitCode())
+			}
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&prefix, "lab-prefix", "", "the server's --lab-prefix (default: learned from its lab instances, else stk)")
+	return cmd
+}
+
+// labPrefix is the lab prefix of a server, learned from its lab instances' router namespaces
+// (<prefix>-<vpc>), or the default prefix when it has none.
+func labPrefix(ins []netmap.LabInstance) string {
+	for _, in := range ins {
+		if p, ok := strings.CutSuffix(in.Router, "-"+in.VpcID); ok && p != "" {
+			return p
+		}
+	}
+	return "stk"
 }

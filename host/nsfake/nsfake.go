@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/netip"
 	"os/exec"
 	"slices"
 	"strings"
@@ -31,6 +32,13 @@ type Fake struct {
 	// router is gone: a veth pair goes with either end's namespace, the namespace stays).
 	// They are apart from nss so that Dump shows what it always showed; Operators shows them.
 	ops map[string]string
+	// inet is the internet namespace, once made; uplinks are the routers linked to it (router
+	// → uplink), public the addresses it routes to each link (peer → addresses), routes each
+	// router's route tables as SetRoutes last set them.
+	inet    string
+	uplinks map[string]netlab.Uplink
+	public  map[string][]netip.Addr
+	routes  map[string][]netlab.RouteTable
 }
 
 // namespace is what the fake keeps of one namespace.
@@ -225,7 +233,7 @@ func (f *Fake) Exists(ctx context.Context, ns string) (bool, error) {
 		return false, err
 	}
 	_, op := f.ops[ns]
-	return f.nss[ns] != nil || op, nil
+	return f.nss[ns] != nil || op || (ns != "" && ns == f.inet), nil
 }
 
 // List implements host.Namespaces.
@@ -246,6 +254,9 @@ func (f *Fake) List(ctx context.Context, prefix string) ([]string, error) {
 			out = append(out, ns)
 		}
 	}
+	if f.inet != "" && strings.HasPrefix(f.inet, prefix) {
+		out = append(out, f.inet)
+	}
 	slices.Sort(out)
 	return out, nil
 }
@@ -264,6 +275,15 @@ func (f *Fake) Remove(ctx context.Context, ns string) error {
 		if r == ns {
 			f.ops[op] = ""
 		}
+	}
+	// A veth pair (and the routes over it) goes with either end's namespace.
+	if up, ok := f.uplinks[ns]; ok {
+		delete(f.uplinks, ns)
+		delete(f.public, up.Peer)
+	}
+	delete(f.routes, ns)
+	if ns == f.inet {
+		f.inet, f.uplinks, f.public = "", nil, nil
 	}
 	return nil
 }
@@ -328,4 +348,107 @@ func (f *Fake) Dump() []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// EnsureInternet implements host.Namespaces: the router must exist; the internet namespace is
+// made if needed; a router already linked to it is adopted.
+func (f *Fake) EnsureInternet(ctx context.Context, router string, up netlab.Uplink) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "internet", router); err != nil {
+		return false, err
+	}
+	if r := f.nss[router]; r == nil || !r.router {
+		return false, fmt.Errorf("nsfake: no router namespace %s", router)
+	}
+	f.inet = up.Internet
+	if have, ok := f.uplinks[router]; ok && have == up {
+		return false, nil
+	}
+	if f.uplinks == nil {
+		f.uplinks = map[string]netlab.Uplink{}
+	}
+	f.uplinks[router] = up
+	return true, nil
+}
+
+// RemoveInternet implements host.Namespaces: a missing link is not an error.
+func (f *Fake) RemoveInternet(ctx context.Context, router string, up netlab.Uplink) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "uninternet", router); err != nil {
+		return err
+	}
+	delete(f.uplinks, router)
+	delete(f.public, up.Peer)
+	return nil
+}
+
+// SetPublic implements host.Namespaces: the link must be there.
+func (f *Fake) SetPublic(ctx context.Context, up netlab.Uplink, public []netip.Addr) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "public", up.Peer); err != nil {
+		return err
+	}
+	found := false
+	for _, u := range f.uplinks {
+		found = found || u.Peer == up.Peer
+	}
+	if !found || f.inet != up.Internet {
+		return fmt.Errorf("nsfake: no internet link %s", up.Peer)
+	}
+	if f.public == nil {
+		f.public = map[string][]netip.Addr{}
+	}
+	f.public[up.Peer] = slices.Clone(public)
+	return nil
+}
+
+// SetRoutes implements host.Namespaces: the router must exist; uplink must be its link.
+func (f *Fake) SetRoutes(ctx context.Context, router, uplink string, tables []netlab.RouteTable) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "routes", router); err != nil {
+		return err
+	}
+	if r := f.nss[router]; r == nil || !r.router {
+		return fmt.Errorf("nsfake: no router namespace %s", router)
+	}
+	if up, ok := f.uplinks[router]; uplink != "" && (!ok || up.Link != uplink) {
+		return fmt.Errorf("nsfake: router %s has no internet link %s", router, uplink)
+	}
+	if f.routes == nil {
+		f.routes = map[string][]netlab.RouteTable{}
+	}
+	f.routes[router] = slices.Clone(tables)
+	return nil
+}
+
+// Internet is the internet side, sorted: "internet NAME" once the namespace is there, then
+// "uplink ROUTER>PEER public=ADDR,...".
+func (f *Fake) Internet() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	if f.inet != "" {
+		out = append(out, "internet "+f.inet)
+	}
+	var ups []string
+	for r, up := range f.uplinks {
+		var pub []string
+		for _, a := range f.public[up.Peer] {
+			pub = append(pub, a.String())
+		}
+		ups = append(ups, fmt.Sprintf("uplink %s>%s public=%s", r, up.Peer, strings.Join(pub, ",")))
+	}
+	slices.Sort(ups)
+	return append(out, ups...)
+}
+
+// Routes is a router's route tables as SetRoutes last set them.
+func (f *Fake) Routes(router string) []netlab.RouteTable {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.routes[router])
 }

@@ -1,0 +1,305 @@
+package host
+
+// The routing half of a plan (issue 12): what each VPC router needs beyond its groups and
+// ACLs — its link to the lab's internet namespace while an internet gateway is attached, the
+// public addresses the gateway translates, the NAT gateways, the route tables, and the
+// interfaces whose source/destination check is off. It is computed from the same snapshot as
+// the ruleset and reused while the objects it was made from are the same (copy-on-write).
+
+import (
+	"cmp"
+	"maps"
+	"net/netip"
+	"slices"
+
+	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netlab"
+	"github.com/stockade/stockade/netmap"
+)
+
+// Routing is what a VPC router needs from its VPC's routes, gateways and addresses.
+type Routing struct {
+	// Uplink is the router's link to the internet namespace: set while an internet gateway is
+	// attached to the VPC, nil otherwise (detaching the gateway removes the link).
+	Uplink *netlab.Uplink
+	// Public are the addresses the internet routes to the uplink: the public addresses the
+	// gateway translates and the NAT gateways' addresses, sorted. Empty without an uplink.
+	Public []netip.Addr
+	// Internet is the ruleset's view: the link, public → private and the NAT gateways.
+	Internet dataplane.Internet
+	// Tables are the VPC's route tables as kernel tables, each with the IPv4 blocks of the
+	// subnets that use it (the main table's: every subnet without an association), sorted by
+	// table number.
+	Tables []netlab.RouteTable
+	// Unchecked are the interfaces whose source/destination check is off.
+	Unchecked map[string]bool
+}
+
+// Tables numbers a host's route tables: per VPC router, each route table ID keeps the kernel
+// table it was given while the table exists, and a new one takes the lowest free number from
+// netlab.TableBase. Two tables of one router therefore never share a number (a hash could).
+type Tables struct {
+	byVPC map[string]map[string]int
+}
+
+// number returns the kernel table of a route table of a VPC, assigning one if it has none.
+func (t *Tables) number(vpc, rtb string) int {
+	if t.byVPC == nil {
+		t.byVPC = map[string]map[string]int{}
+	}
+	m := t.byVPC[vpc]
+	if m == nil {
+		m = map[string]int{}
+		t.byVPC[vpc] = m
+	}
+	if n, ok := m[rtb]; ok {
+		return n
+	}
+	used := map[int]bool{}
+	for _, n := range m {
+		used[n] = true
+	}
+	n := netlab.TableBase
+	for used[n] {
+		n++
+	}
+	m[rtb] = n
+	return n
+}
+
+// keep forgets the numbers of a VPC's route tables that are not in ids.
+func (t *Tables) keep(vpc string, ids map[string]bool) {
+	for id := range t.byVPC[vpc] {
+		if !ids[id] {
+			delete(t.byVPC[vpc], id)
+		}
+	}
+}
+
+// forget drops a VPC's numbers (its router is gone).
+func (t *Tables) forget(vpc string) { delete(t.byVPC, vpc) }
+
+// routingIndex is one network's objects, by ID, for planning its VPCs' routing.
+type routingIndex struct {
+	vpcs      map[string]*model.VPC
+	enis      map[string]*model.NetworkInterface
+	subnets   map[string]*model.Subnet
+	instances map[string]*model.Instance
+}
+
+// routingFrom lists the objects a VPC's routing is computed from, in the snapshot's order:
+// while they are the same objects, the routing is too. (Instances count: an instance route's
+// target is a blackhole once its instance is terminated.)
+func routingFrom(n netmap.Network, vpc string, from []any) []any {
+	for _, x := range n.RouteTables {
+		if x.VpcID == vpc {
+			from = append(from, x)
+		}
+	}
+	for _, x := range n.IGWs {
+		from = append(from, x)
+	}
+	for _, x := range n.NATGateways {
+		if x.VpcID == vpc {
+			from = append(from, x)
+		}
+	}
+	for _, x := range n.Addresses {
+		if x.Associated() {
+			from = append(from, x)
+		}
+	}
+	for _, x := range n.Subnets {
+		if x.VpcID == vpc {
+			from = append(from, x)
+		}
+	}
+	for _, x := range n.ENIs {
+		if x.VpcID == vpc {
+			from = append(from, x)
+		}
+	}
+	for _, x := range n.PrefixLists {
+		from = append(from, x)
+	}
+	for _, x := range n.Instances {
+		if x.VpcID == vpc {
+			from = append(from, x)
+		}
+	}
+	return from
+}
+
+// planRouting computes a VPC's routing. Route table numbers come from tables (nil: the
+// helper's hash, for callers without a host).
+func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Names, tables *Tables) Routing {
+	var rt Routing
+	var igw bool
+	for _, g := range n.IGWs {
+		if g.VpcID == vpc {
+			igw = true
+		}
+	}
+	gone := map[string]bool{} // a NAT gateway that is not available: its routes are blackholes
+	nat := map[string]*model.NATGateway{}
+	natENI := map[string]bool{}
+	for _, g := range n.NATGateways {
+		if g.VpcID != vpc {
+			continue
+		}
+		if g.ENIID != "" {
+			natENI[g.ENIID] = true
+		}
+		if g.State == model.NATAvailable && g.ConnectivityType == model.NATPublic && g.PublicIP.Is4() {
+			nat[g.ID] = g
+		} else {
+			gone[g.ID] = true
+		}
+	}
+	for _, e := range n.ENIs {
+		// Only the API turns the check off (every interface is made with it on); a NAT
+		// gateway's own interface has it off too, but it is no instance's: the router
+		// models the NAT gateway itself.
+		if e.VpcID == vpc && !e.SourceDestCheck && !e.RequesterManaged {
+			if rt.Unchecked == nil {
+				rt.Unchecked = map[string]bool{}
+			}
+			rt.Unchecked[e.ID] = true
+		}
+	}
+	lists := map[string]*model.PrefixList{}
+	for _, pl := range n.PrefixLists {
+		lists[pl.ID] = pl
+	}
+
+	// Each table's kernel routes, and the subnets that use it.
+	var main *model.RouteTable
+	var mine []*model.RouteTable
+	assoc := map[string]string{} // subnet → route table
+	for _, t := range n.RouteTables {
+		if t.VpcID != vpc {
+			continue
+		}
+		mine = append(mine, t)
+		for _, a := range t.Assocs {
+			if a.Main {
+				main = t
+			}
+			if a.SubnetID != "" {
+				assoc[a.SubnetID] = t.ID
+			}
+		}
+	}
+	bySubnet := map[string][]netip.Prefix{}
+	natSubnets := map[string][]netip.Prefix{}
+	for _, sn := range n.Subnets {
+		if sn.VpcID != vpc || !sn.CIDR.Addr().Is4() {
+			continue
+		}
+		id, ok := assoc[sn.ID]
+		if !ok {
+			if main == nil {
+				continue // no table: the main table's throw routes are all a subnet would have
+			}
+			id = main.ID
+		}
+		bySubnet[id] = append(bySubnet[id], sn.CIDR.Masked())
+	}
+	if tables != nil {
+		// Free the numbers of tables gone first, so that a new table may take one.
+		ids := map[string]bool{}
+		for _, t := range mine {
+			ids[t.ID] = true
+		}
+		tables.keep(vpc, ids)
+	}
+	for _, t := range mine {
+		num := netlab.TableNumber(t.ID)
+		if tables != nil {
+			num = tables.number(vpc, t.ID)
+		}
+		kt := netlab.RouteTable{Table: num, Subnets: bySubnet[t.ID]}
+		for _, r := range t.Routes {
+			dsts := []netip.Prefix{r.Dest}
+			if r.DestPrefixList != "" {
+				dsts = nil
+				if pl := lists[r.DestPrefixList]; pl != nil {
+					for _, e := range pl.Entries {
+						dsts = append(dsts, e.CIDR)
+					}
+				}
+			}
+			route := netlab.Route{Target: netlab.TargetBlackhole}
+			switch tg := r.Target; {
+			case tg.Local:
+				route.Target = netlab.TargetLocal
+			case tg.GatewayID != "":
+				if igwAttached(n.IGWs, tg.GatewayID, vpc) {
+					route.Target = netlab.TargetGateway
+				}
+			case tg.NatGatewayID != "":
+				if g := nat[tg.NatGatewayID]; g != nil && !gone[g.ID] {
+					route.Target = netlab.TargetNAT
+					natSubnets[g.ID] = append(natSubnets[g.ID], bySubnet[t.ID]...)
+				}
+			case tg.NetworkInterfaceID != "":
+				e := idx.enis[tg.NetworkInterfaceID]
+				if tg.InstanceID != "" {
+					if in := idx.instances[tg.InstanceID]; in == nil || in.State == model.StateTerminated {
+						e = nil
+					}
+				}
+				if e != nil && e.PrivateIP.Is4() {
+					route.Target, route.Link, route.Via = netlab.TargetInterface, names.Link(e.ID), e.PrivateIP
+				}
+			}
+			for _, d := range dsts {
+				if d.Addr().Is4() {
+					route.Dst = d.Masked()
+					kt.Routes = append(kt.Routes, route)
+				}
+			}
+		}
+		rt.Tables = append(rt.Tables, kt)
+	}
+	slices.SortFunc(rt.Tables, func(a, b netlab.RouteTable) int { return cmp.Compare(a.Table, b.Table) })
+
+	if !igw {
+		return rt
+	}
+	up := names.UplinkOf(vpc)
+	rt.Uplink = &up
+	rt.Internet.Link = up.Link
+	public := map[netip.Addr]netip.Addr{}
+	for _, e := range n.ENIs {
+		if e.VpcID == vpc && e.PublicIP.Is4() && e.PrivateIP.Is4() {
+			public[e.PublicIP] = e.PrivateIP
+		}
+	}
+	for _, a := range n.Addresses {
+		if !a.Associated() || natENI[a.ENIID] || !a.PublicIP.Is4() || !a.PrivateIP.Is4() {
+			continue
+		}
+		if e := idx.enis[a.ENIID]; e != nil && e.VpcID == vpc {
+			public[a.PublicIP] = a.PrivateIP
+		}
+	}
+	if len(public) > 0 {
+		rt.Internet.Public = public
+	}
+	for _, id := range slices.Sorted(maps.Keys(nat)) {
+		g := nat[id]
+		rt.Internet.NAT = append(rt.Internet.NAT, dataplane.NATGateway{Public: g.PublicIP, Subnets: natSubnets[id]})
+		rt.Public = append(rt.Public, g.PublicIP)
+	}
+	rt.Public = append(rt.Public, slices.Collect(maps.Keys(public))...)
+	slices.SortFunc(rt.Public, netip.Addr.Compare)
+	rt.Public = slices.Compact(rt.Public)
+	return rt
+}
+
+// igwAttached reports whether an internet gateway exists and is attached to vpc.
+func igwAttached(igws []*model.InternetGateway, id, vpc string) bool {
+	return slices.ContainsFunc(igws, func(g *model.InternetGateway) bool { return g.ID == id && g.VpcID == vpc })
+}
