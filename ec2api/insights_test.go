@@ -54,10 +54,26 @@ func TestNetworkInsights(t *testing.T) {
 		t.Errorf("analysis: %s", body)
 	}
 	first := field(body, "networkInsightsAnalysisId")
-	// To the internet: the default group's egress and the default ACL let it out.
+	// To the internet: the default group's egress and the default ACL let it out, but a new
+	// VPC has no internet gateway and its main route table only local routes.
 	body = c.ok("StartNetworkInsightsAnalysis", "ClientToken", "s2", "NetworkInsightsPathId", out)
+	if field(body, "networkPathFound") != "false" || field(body, "explanationCode") != "NO_ROUTE_TO_DESTINATION" {
+		t.Errorf("analysis to the internet without a gateway: %s", body)
+	}
+	// With a gateway and a route, the interface still needs a public address.
+	igw := field(c.ok("CreateInternetGateway"), "internetGatewayId")
+	c.ok("AttachInternetGateway", "InternetGatewayId", igw, "VpcId", vpc)
+	rtb := field(c.ok("DescribeRouteTables", "Filter.1.Name", "vpc-id", "Filter.1.Value.1", vpc), "routeTableId")
+	c.ok("CreateRoute", "RouteTableId", rtb, "DestinationCidrBlock", "0.0.0.0/0", "GatewayId", igw)
+	body = c.ok("StartNetworkInsightsAnalysis", "ClientToken", "s2b", "NetworkInsightsPathId", out)
+	if field(body, "networkPathFound") != "false" || field(body, "explanationCode") != "IGW_PUBLIC_IP_ASSOCIATION_FOR_EGRESS" {
+		t.Errorf("analysis to the internet without a public address: %s", body)
+	}
+	alloc := field(c.ok("AllocateAddress", "Domain", "vpc"), "allocationId")
+	c.ok("AssociateAddress", "AllocationId", alloc, "NetworkInterfaceId", a)
+	body = c.ok("StartNetworkInsightsAnalysis", "ClientToken", "s2c", "NetworkInsightsPathId", out)
 	if field(body, "networkPathFound") != "true" {
-		t.Errorf("analysis to the internet: %s", body)
+		t.Errorf("analysis to the internet with a gateway, a route and an Elastic IP: %s", body)
 	}
 	// Once b is gone, the analysis fails and says why.
 	c.ok("DeleteNetworkInterface", "NetworkInterfaceId", b)

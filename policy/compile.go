@@ -21,6 +21,7 @@ type Policy struct {
 	nacls   map[string]*naclIndex    // subnet ID → the NACL it is associated with
 	subnets map[string]*netipx.IPSet // subnet ID → its IPv4 and IPv6 blocks
 	vpcs    map[string]*netipx.IPSet // VPC ID → its IPv4 and IPv6 blocks
+	routing *routing
 }
 
 // iface is one interface with its groups' rules compiled per direction.
@@ -32,6 +33,9 @@ type iface struct {
 	// subnet and vpc number the interface's subnet and VPC IDs within the Policy, so that the
 	// fast path compares integers, not IDs.
 	subnet, vpc int32
+	// inet is the interface's routing to and from the internet, nil when the snapshot has
+	// none of its VPC's route tables (then routing does not stop a flow).
+	inet *inetIndex
 }
 
 // crosses reports whether a flow between interface x and y (nil: outside) crosses x's subnet
@@ -134,6 +138,12 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 			p.nacls[a.SubnetID] = idx
 		}
 	}
+	plByID := map[string]*model.PrefixList{}
+	for _, pl := range s.PrefixLists {
+		plByID[pl.ID] = pl
+	}
+	p.routing = compileRouting(s, plByID, p.vpcs)
+	inets := map[string]*inetIndex{}
 	nums := map[string]int32{}
 	num := func(id string) int32 {
 		x, ok := nums[id]
@@ -151,6 +161,9 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 			}
 		}
 		var err error
+		if f.inet, err = p.routing.inetFor(n, inets); err != nil {
+			return nil, fmt.Errorf("compile routing of %s: %w", n.ID, err)
+		}
 		if f.in, err = p.compileDir(f.groups, false); err != nil {
 			return nil, err
 		}
@@ -359,8 +372,11 @@ func (x *portIndex) contains(port uint16, p probe) bool {
 }
 
 // allows is the fast path: does the direction admit f with peer address a?
-func (d *dirIndex) allows(f Flow, a netip.Addr) bool {
-	p := probeOf(a)
+func (d *dirIndex) allows(f Flow, a netip.Addr) bool { return d.allowsProbe(f, probeOf(a)) }
+
+// allowsProbe is allows with the peer address already probed.
+func (d *dirIndex) allowsProbe(f Flow, p probe) bool {
+	a := p.a
 	if d.all.contains(p) {
 		return true
 	}

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -8,13 +9,19 @@ import (
 	"sync"
 
 	"go4.org/netipx"
+
+	"github.com/stockade/stockade/model"
 )
 
-// Exposed is what reaches one interface from outside its VPC.
+// Exposed is what reaches one interface from the internet.
 type Exposed struct {
-	ENI    string
-	VpcID  string
-	Grants []Grant
+	ENI   string
+	VpcID string
+	// PublicIP is the interface's public IPv4 address (invalid for none) and Gateway its VPC's
+	// attached internet gateway ("" for none): the way in.
+	PublicIP netip.Addr
+	Gateway  string
+	Grants   []Grant
 }
 
 // everything is every IPv4 and IPv6 address.
@@ -27,8 +34,10 @@ var everything = func() *netipx.IPSet {
 }()
 
 // Exposure answers "what is exposed?" exhaustively: for every interface, the protocols, ports
-// and source addresses outside its VPC (IPv4 and IPv6) whose packets its subnet's network ACL
-// and its groups let in. Interfaces with the same groups, ACL and VPC share one computation, and
+// and internet addresses (IPv4 and IPv6) whose packets reach it through its VPC's internet
+// gateway (route.go: a public address, an attached gateway, a route back to the peer) and
+// that its subnet's network ACL and its groups let in. A snapshot without the VPC's route
+// tables is judged as before routing was modelled: every address outside the VPC. Interfaces with the same groups, ACL and VPC share one computation, and
 // the work is spread over the CPUs. The result is ordered by interface ID; interfaces nothing
 // reaches have no grants.
 func (p *Policy) Exposure() ([]Exposed, error) {
@@ -62,13 +71,19 @@ func (p *Policy) Exposure() ([]Exposed, error) {
 					cache[key] = r
 				}
 				mu.Unlock()
-				r.once.Do(func() { r.grants, r.err = p.access(f, false, p.outside(f.n.VpcID)) })
+				r.once.Do(func() {
+					scope := p.outside(f.n.VpcID)
+					if f.inet != nil {
+						scope = f.inet.in.set
+					}
+					r.grants, r.err = p.access(f, false, scope)
+				})
 				if r.err != nil {
 					mu.Lock()
 					firstErr = r.err
 					mu.Unlock()
 				}
-				out[i] = Exposed{ENI: f.n.ID, VpcID: f.n.VpcID, Grants: r.grants}
+				out[i] = Exposed{ENI: f.n.ID, VpcID: f.n.VpcID, PublicIP: p.routing.public[f.n.ID], Gateway: p.routing.igw[f.n.VpcID], Grants: r.grants}
 			}
 		}()
 	}
@@ -84,6 +99,10 @@ func (p *Policy) Exposure() ([]Exposed, error) {
 func (p *Policy) exposureKey(f *iface) string {
 	var b strings.Builder
 	b.WriteString(f.n.VpcID)
+	if f.inet != nil {
+		// Interfaces share an index exactly when they share subnet and public addressing.
+		fmt.Fprintf(&b, "|inet %p", f.inet)
+	}
 	if acl := p.nacls[f.n.SubnetID]; acl != nil {
 		b.WriteString("|" + acl.acl.ID)
 	}
@@ -102,4 +121,38 @@ func (p *Policy) outside(vpc string) *netipx.IPSet {
 	}
 	s, _ := b.IPSet()
 	return s
+}
+
+// Internet explains how a flow between interface eni and internet address remote is routed
+// (inbound: a connection opened by remote). known is false when the snapshot has none of the
+// VPC's route tables, or no such interface.
+func (p *Policy) Internet(eni string, remote netip.Addr, inbound bool) (r Routing, known bool) {
+	f := p.enis[eni]
+	if f == nil || f.inet == nil {
+		return Routing{}, false
+	}
+	return p.routing.internet(f.n, remote, inbound), true
+}
+
+// InternetGateway is VPC vpc's attached internet gateway, "" for none.
+func (p *Policy) InternetGateway(vpc string) string { return p.routing.igw[vpc] }
+
+// PublicIP is interface eni's public IPv4 address (an Elastic IP on its primary address
+// first), invalid for none.
+func (p *Policy) PublicIP(eni string) netip.Addr { return p.routing.public[eni] }
+
+// RouteTable is the ID of the route table subnet uses, "" for none in the snapshot.
+func (p *Policy) RouteTable(subnet string) string {
+	if t := p.routing.bySubnet[subnet]; t != nil {
+		return t.t.ID
+	}
+	return ""
+}
+
+// RouteFor is the route of subnet's table for address a (longest prefix), nil for none.
+func (p *Policy) RouteFor(subnet string, a netip.Addr) *model.Route {
+	if t := p.routing.bySubnet[subnet]; t != nil {
+		return t.lookup(a)
+	}
+	return nil
 }

@@ -212,6 +212,9 @@ func oracle(s netmap.Snapshot, src, dst Endpoint, f Flow) Stage {
 	if (sn == nil && dn == nil) || (sn != nil && dn != nil && sn.VpcID != dn.VpcID) {
 		return NoRoute
 	}
+	if sn == nil && !naiveInternet(s, dn, f.Src, true) || dn == nil && !naiveInternet(s, sn, f.Dst, false) {
+		return NoRoute
+	}
 	peerHas := func(r *model.Rule, a netip.Addr) bool {
 		switch {
 		case r.Peer.CIDR.IsValid():
@@ -313,4 +316,105 @@ func TestImplicitDenyNamesTheFlowsFamily(t *testing.T) {
 			t.Errorf("%s → %s: %v %+v, want the implicit deny %d", tt.src, tt.dst, ex.Decision, ex.DestNACL, tt.want)
 		}
 	}
+}
+
+// naiveInternet is the reference for route.go, written from AWS's rules with no sets: does the
+// interface n exchange a connection with internet address a (inbound: opened by a)?
+func naiveInternet(s netmap.Snapshot, n *model.NetworkInterface, a netip.Addr, inbound bool) bool {
+	tableOf := func(subnet, vpc string) *model.RouteTable {
+		var main *model.RouteTable
+		for _, t := range s.RouteTables {
+			for _, as := range t.Assocs {
+				if as.SubnetID == subnet {
+					return t
+				}
+				if as.Main && t.VpcID == vpc {
+					main = t
+				}
+			}
+		}
+		return main
+	}
+	known := false
+	for _, t := range s.RouteTables {
+		known = known || t.VpcID == n.VpcID
+	}
+	if !known {
+		return true
+	}
+	for _, v := range s.VPCs {
+		if v.ID == n.VpcID && (v.CIDR.Contains(a) || v.IPv6CIDR.IsValid() && v.IPv6CIDR.Contains(a)) {
+			return false
+		}
+	}
+	lookup := func(t *model.RouteTable) *model.Route {
+		var best *model.Route
+		bits, cidrRoute := -1, false
+		consider := func(r *model.Route, p netip.Prefix) {
+			isCIDR := r.DestPrefixList == ""
+			if p.Contains(a) && (p.Bits() > bits || p.Bits() == bits && isCIDR && !cidrRoute) {
+				best, bits, cidrRoute = r, p.Bits(), isCIDR
+			}
+		}
+		for i := range t.Routes {
+			r := &t.Routes[i]
+			if r.DestPrefixList == "" {
+				consider(r, r.Dest)
+				continue
+			}
+			for _, pl := range s.PrefixLists {
+				if pl.ID == r.DestPrefixList {
+					for _, e := range pl.Entries {
+						consider(r, e.CIDR)
+					}
+				}
+			}
+		}
+		return best
+	}
+	attached := func(igw, vpc string) bool {
+		for _, g := range s.IGWs {
+			if g.ID == igw && g.VpcID == vpc {
+				return true
+			}
+		}
+		return false
+	}
+	public := n.PublicIP.IsValid()
+	for _, ad := range s.Addresses {
+		public = public || ad.ENIID == n.ID && ad.AssociationID != ""
+	}
+	t := tableOf(n.SubnetID, n.VpcID)
+	if t == nil {
+		return false
+	}
+	r := lookup(t)
+	switch {
+	case r == nil:
+		return false
+	case r.Target.GatewayID != "":
+		return attached(r.Target.GatewayID, n.VpcID) && (a.Is6() || public)
+	case r.Target.EgressOnlyIGWID != "":
+		for _, g := range s.EgressIGWs {
+			if g.ID == r.Target.EgressOnlyIGWID && g.VpcID == n.VpcID {
+				return !inbound && a.Is6()
+			}
+		}
+	case r.Target.NatGatewayID != "":
+		if inbound || a.Is6() {
+			return false
+		}
+		for _, g := range s.NATGateways {
+			if g.ID != r.Target.NatGatewayID || g.State != model.NATAvailable || g.ConnectivityType != model.NATPublic || !g.PublicIP.IsValid() {
+				continue
+			}
+			nt := tableOf(g.SubnetID, g.VpcID)
+			if nt == nil {
+				return false
+			}
+			nr := lookup(nt)
+			return nr != nil && nr.Target.GatewayID != "" && attached(nr.Target.GatewayID, g.VpcID)
+		}
+	}
+	return false
 }

@@ -74,7 +74,82 @@ func randomWorld(r *rand.Rand) *world {
 			n.Groups = append(n.Groups, groups[r.IntN(len(groups))].ID)
 		}
 	}
+	randomRouting(r, w, subnets)
 	return w
+}
+
+// randomRouting gives most random worlds route tables: a main table and sometimes a subnet's
+// own, routes to an internet gateway (attached, detached or gone), an egress-only gateway and
+// NAT gateways (available or not, in subnets that route to the internet or not), to an
+// interface and to a prefix list, and public addresses on some interfaces.
+func randomRouting(r *rand.Rand, w *world, subnets []*model.Subnet) {
+	if r.IntN(5) == 0 {
+		return // no route tables: routing is not judged
+	}
+	igw := &model.InternetGateway{ID: "igw-00000001"}
+	if r.IntN(4) > 0 {
+		igw.VpcID = w.vpc.ID
+	}
+	if r.IntN(5) > 0 {
+		w.s.IGWs = []*model.InternetGateway{igw}
+	}
+	w.s.EgressIGWs = []*model.EgressOnlyIGW{{ID: "eigw-00000001", VpcID: w.vpc.ID}}
+	states := []string{model.NATAvailable, model.NATAvailable, model.NATPending, model.NATDeleted}
+	var nats []*model.NATGateway
+	for i := 0; i < r.IntN(3); i++ {
+		g := &model.NATGateway{ID: fmt.Sprintf("nat-%08x", i+1), VpcID: w.vpc.ID, SubnetID: subnets[r.IntN(len(subnets))].ID,
+			ConnectivityType: model.NATPublic, State: states[r.IntN(len(states))], PublicIP: netip.AddrFrom4([4]byte{192, 0, 2, byte(100 + i)})}
+		nats = append(nats, g)
+	}
+	w.s.NATGateways = nats
+	dests := []string{"0.0.0.0/0", "0.0.0.0/0", "::/0", "198.51.100.0/24", "198.51.100.0/25", "203.0.113.0/24", "2001:db8::/32", "10.0.0.0/8", "192.0.2.0/24"}
+	randomTable := func(id string) *model.RouteTable {
+		t := &model.RouteTable{ID: id, VpcID: w.vpc.ID, Routes: []model.Route{
+			{Dest: w.vpc.CIDR, Target: model.RouteTarget{Local: true}}, {Dest: w.vpc.IPv6CIDR, Target: model.RouteTarget{Local: true}}}}
+		for j := 0; j < r.IntN(5); j++ {
+			rt := model.Route{Dest: netip.MustParsePrefix(dests[r.IntN(len(dests))])}
+			if r.IntN(6) == 0 {
+				rt = model.Route{DestPrefixList: "pl-0000000a"}
+			}
+			switch k := r.IntN(7); {
+			case k < 3:
+				rt.Target.GatewayID = igw.ID
+			case k == 3:
+				rt.Target.EgressOnlyIGWID = "eigw-00000001"
+			case k == 4 && len(nats) > 0:
+				rt.Target.NatGatewayID = nats[r.IntN(len(nats))].ID
+			case k == 5 && len(w.s.ENIs) > 0:
+				rt.Target.NetworkInterfaceID = w.s.ENIs[0].ID
+			default:
+				rt.Target.GatewayID = "igw-00000002" // a gateway that is gone
+			}
+			if t.FindRoute(rt.Dest, rt.DestPrefixList) < 0 {
+				t.Routes = append(t.Routes, rt)
+			}
+		}
+		return t
+	}
+	main := randomTable("rtb-00000001")
+	main.Assocs = []model.RouteTableAssoc{{ID: "rtbassoc-00000001", Main: true}}
+	w.s.RouteTables = []*model.RouteTable{main}
+	for i, sn := range subnets {
+		if r.IntN(2) == 0 {
+			t := randomTable(fmt.Sprintf("rtb-%08x", i+2))
+			t.Assocs = []model.RouteTableAssoc{{ID: fmt.Sprintf("rtbassoc-%08x", i+2), SubnetID: sn.ID}}
+			w.s.RouteTables = append(w.s.RouteTables, t)
+		}
+	}
+	for i, n := range w.s.ENIs {
+		switch r.IntN(3) {
+		case 0:
+			n.PublicIP = netip.AddrFrom4([4]byte{192, 0, 2, byte(10 + i)})
+		case 1:
+			if r.IntN(2) == 0 {
+				w.s.Addresses = append(w.s.Addresses, &model.Address{AllocationID: fmt.Sprintf("eipalloc-%08x", i), PublicIP: netip.AddrFrom4([4]byte{192, 0, 2, byte(50 + i)}),
+					AssociationID: fmt.Sprintf("eipassoc-%08x", i), ENIID: n.ID, PrivateIP: n.PrivateIP})
+			}
+		}
+	}
 }
 
 var prefixes = []string{"0.0.0.0/0", "10.0.0.0/16", "10.0.1.0/24", "10.0.1.4/32", "198.51.100.0/24", "203.0.113.0/24",
@@ -191,6 +266,14 @@ func TestDifferentialSample(t *testing.T) {
 func fullQuota(b testing.TB) (*Policy, Endpoint, Flow) {
 	w := newWorld()
 	n, _ := fullQuotaENI(w, w.subnet("10.0.1.0/24", nil))
+	// The flow comes from the internet: a public address, an attached gateway and a main
+	// route table to it, so that the verdict checks the routing too.
+	n.PublicIP = netip.MustParseAddr("192.0.2.4")
+	w.s.IGWs = []*model.InternetGateway{{ID: "igw-00000001", VpcID: w.vpc.ID}}
+	w.s.RouteTables = []*model.RouteTable{{ID: "rtb-00000001", VpcID: w.vpc.ID, Assocs: []model.RouteTableAssoc{{ID: "rtbassoc-1", Main: true}},
+		Routes: []model.Route{{Dest: w.vpc.CIDR, Target: model.RouteTarget{Local: true}},
+			{Dest: netip.MustParsePrefix("192.0.2.0/24"), Target: model.RouteTarget{GatewayID: "igw-0000dead"}},
+			{Dest: netip.MustParsePrefix("0.0.0.0/0"), Target: model.RouteTarget{GatewayID: "igw-00000001"}}}}}
 	p := mustCompile(b, w.s)
 	return p, Endpoint{ENI: n.ID}, tcpFlow("172.16.7.9", "10.0.1.4", 1302)
 }

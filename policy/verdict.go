@@ -21,15 +21,16 @@ const (
 	DestNACL
 	// DestIngress: no ingress rule of the destination interface's groups admits it.
 	DestIngress
-	// NoRoute: the endpoints are in different VPCs (Stockade has no peering), or neither is an
-	// interface of the snapshot.
+	// NoRoute: the endpoints are in different VPCs (Stockade has no peering), neither is an
+	// interface of the snapshot, or the flow is between an interface and the internet and its
+	// routing does not carry it (route.go).
 	NoRoute
 	// UnknownEndpoint: an endpoint names an interface that is not in the snapshot.
 	UnknownEndpoint
 )
 
 var stageNames = [...]string{"admitted", "source security groups (egress)", "source subnet network ACL (outbound)",
-	"destination subnet network ACL (inbound)", "destination security groups (ingress)", "no route between the VPCs", "unknown interface"}
+	"destination subnet network ACL (inbound)", "destination security groups (ingress)", "no route", "unknown interface"}
 
 func (s Stage) String() string {
 	if int(s) >= len(stageNames) {
@@ -47,7 +48,17 @@ func (p *Policy) Verdict(src, dst Endpoint, f Flow) Stage {
 	if stage != Admitted {
 		return stage
 	}
-	if s != nil && !s.out.allows(f, f.Dst) {
+	// One end is the internet: the interface's routing must carry the flow (both ways: the
+	// sets hold only addresses whose replies return the same way). Each address is probed
+	// once for the routing and the groups.
+	dp, sp := probeOf(f.Dst), probeOf(f.Src)
+	if s == nil && d.inet != nil && !d.inet.in.contains(sp) {
+		return NoRoute
+	}
+	if d == nil && s.inet != nil && !s.inet.out.contains(dp) {
+		return NoRoute
+	}
+	if s != nil && !s.out.allowsProbe(f, dp) {
 		return SourceEgress
 	}
 	if crosses(s, d) && !naclAllows(s.acl, true, f, f.Dst) {
@@ -56,7 +67,7 @@ func (p *Policy) Verdict(src, dst Endpoint, f Flow) Stage {
 	if crosses(d, s) && !naclAllows(d.acl, false, f, f.Src) {
 		return DestNACL
 	}
-	if d != nil && !d.in.allows(f, f.Src) {
+	if d != nil && !d.in.allowsProbe(f, sp) {
 		return DestIngress
 	}
 	return Admitted
@@ -151,6 +162,9 @@ type Explanation struct {
 	// (nil when no boundary is crossed there).
 	SourceNACL *NACLRef `json:"sourceNacl,omitempty"`
 	DestNACL   *NACLRef `json:"destinationNacl,omitempty"`
+	// Routing is how a flow between an interface and the internet is routed (nil between two
+	// interfaces, and when the snapshot has none of the VPC's route tables).
+	Routing *Routing `json:"routing,omitempty"`
 }
 
 // Allowed reports whether the flow gets through.
@@ -173,6 +187,14 @@ func (p *Policy) Explain(src, dst Endpoint, f Flow) Explanation {
 	if stage != Admitted {
 		return ex
 	}
+	if s == nil && d.inet != nil {
+		r := p.routing.internet(d.n, f.Src, true)
+		ex.Routing = &r
+	}
+	if d == nil && s.inet != nil {
+		r := p.routing.internet(s.n, f.Dst, false)
+		ex.Routing = &r
+	}
 	if s != nil {
 		ex.EgressRules = p.matching(s, true, f, f.Dst)
 	}
@@ -186,6 +208,8 @@ func (p *Policy) Explain(src, dst Endpoint, f Flow) Explanation {
 		ex.DestNACL = naclRef(d.acl, false, f, f.Src)
 	}
 	switch {
+	case ex.Routing != nil && !ex.Routing.OK():
+		ex.Decision = NoRoute
 	case s != nil && len(ex.EgressRules) == 0:
 		ex.Decision = SourceEgress
 	case ex.SourceNACL != nil && !ex.SourceNACL.Allow:

@@ -24,11 +24,16 @@ type Traffic struct {
 
 // Access is the effective access of one interface in one direction.
 type Access struct {
-	Interface string    `json:"interface"`
-	Instance  string    `json:"instance,omitempty"`
-	VPC       string    `json:"vpc,omitempty"`
-	Direction string    `json:"direction"` // ingress: what can reach it; egress: what it can reach
-	Traffic   []Traffic `json:"traffic"`
+	Interface string `json:"interface"`
+	Instance  string `json:"instance,omitempty"`
+	VPC       string `json:"vpc,omitempty"`
+	Direction string `json:"direction"` // ingress: what can reach it; egress: what it can reach
+	// PublicIP and InternetGateway, in an exposure listing, are the way in from the internet:
+	// the interface's public IPv4 address (none for an IPv6-only exposure) and its VPC's
+	// attached internet gateway.
+	PublicIP        netip.Addr `json:"publicIp,omitzero"`
+	InternetGateway string     `json:"internetGateway,omitempty"`
+	Traffic         []Traffic  `json:"traffic"`
 }
 
 // Access answers "what can reach B?" (ingress) or "what can B reach?" (egress) for an
@@ -75,8 +80,9 @@ func traffic(gs []policy.Grant) []Traffic {
 	return out
 }
 
-// Exposure answers "what is exposed?": for every interface, what reaches it from outside its
-// VPC. Interfaces nothing reaches are left out.
+// Exposure answers "what is exposed?": for every interface, what reaches it from the internet
+// through its VPC's internet gateway (a public address, an attached gateway and a route back
+// to the peer; policy.Exposure). Interfaces nothing reaches are left out.
 func (a *Analyser) Exposure() ([]Access, error) {
 	exp, err := a.p.Exposure()
 	if err != nil {
@@ -89,6 +95,7 @@ func (a *Analyser) Exposure() ([]Access, error) {
 		}
 		acc := a.access(e.ENI, e.Grants)
 		acc.Direction = "ingress"
+		acc.PublicIP, acc.InternetGateway = e.PublicIP, e.Gateway
 		out = append(out, acc)
 	}
 	return out, nil

@@ -17,6 +17,7 @@ type Analyser struct {
 	primary map[string]string // instance ID → its primary (device 0) interface
 	groups  map[string]*model.Group
 	nacls   map[string]*model.NACL // subnet ID → its network ACL
+	igws    []*model.InternetGateway
 }
 
 // New compiles a snapshot into an analyser.
@@ -36,6 +37,7 @@ func New(s netmap.Snapshot) (*Analyser, error) {
 	for _, g := range s.Groups {
 		a.groups[g.ID] = g
 	}
+	a.igws = s.IGWs
 	for _, acl := range s.NACLs {
 		for _, as := range acl.Assocs {
 			a.nacls[as.SubnetID] = acl

@@ -3,6 +3,7 @@ package reach
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/stockade/stockade/model"
@@ -18,7 +19,14 @@ func (a *Analyser) openFix(ans Answer, f policy.Flow) ([]string, string) {
 	for _, b := range ans.Blockers {
 		switch b.Stage {
 		case policy.NoRoute, policy.UnknownEndpoint:
-			return nil, "the endpoints are in different VPCs and Stockade has no peering: no rule change connects them"
+			if b.Routing == nil {
+				return nil, "the endpoints are in different VPCs and Stockade has no peering: no rule change connects them"
+			}
+			c, note := a.routeFix(b, f)
+			if note != "" {
+				notes = append(notes, note)
+			}
+			cmds = append(cmds, c...)
 		case policy.SourceEgress:
 			cmds = append(cmds, fmt.Sprintf("aws ec2 authorize-security-group-egress --group-id %s --ip-permissions '%s'",
 				b.SecurityGroups[0], permission(f, f.Dst)))
@@ -145,4 +153,91 @@ func (a *Analyser) aclEntry(subnet string, decided *policy.NACLRef, egress, allo
 	}
 	fmt.Fprintf(&b, " --rule-action %s", action)
 	return b.String(), nil
+}
+
+// routeFix is the change that gives an interface its way to or from the internet: a route
+// to the VPC's internet gateway (attaching or creating one first when there is none), a
+// blackhole route replaced, or an Elastic IP for an interface without a public address.
+func (a *Analyser) routeFix(b Blocker, f policy.Flow) ([]string, string) {
+	r := b.Routing
+	n := a.enis[b.Interface]
+	if n == nil {
+		return nil, "the interface is not in the snapshot"
+	}
+	remote := f.Dst
+	if b.Interface != "" && f.Src != n.PrivateIP && !slices.Contains(n.IPv6, f.Src) {
+		remote = f.Src
+	}
+	dest := "--destination-cidr-block 0.0.0.0/0"
+	if remote.Is6() {
+		dest = "--destination-ipv6-cidr-block ::/0"
+	}
+	igw, cmds := r.Gateway, []string(nil)
+	if igw == "" {
+		// A detached gateway of the account is reused, else one is created.
+		for _, g := range a.igws {
+			if g.VpcID == "" {
+				igw = g.ID
+				break
+			}
+		}
+		if igw == "" {
+			igw = "<igw-id>"
+			cmds = append(cmds, "aws ec2 create-internet-gateway")
+		}
+		cmds = append(cmds, fmt.Sprintf("aws ec2 attach-internet-gateway --internet-gateway-id %s --vpc-id %s", igw, n.VpcID))
+	}
+	table, route := r.RouteTable, r.Route
+	if r.NATGateway != "" {
+		table, route = r.NATRouteTable, r.NATRoute
+	}
+	switch r.Code {
+	case policy.CodeNoPublicIPEgress, policy.CodeNoPublicIPIngress:
+		if r.NATGateway != "" {
+			return nil, fmt.Sprintf("NAT gateway %s has no public address", r.NATGateway)
+		}
+		if r.Target != igw && r.Target != r.Gateway {
+			// A private subnet (through a NAT gateway or egress-only gateway): the way back
+			// must be the internet gateway, and the interface needs an address.
+			cmds = append(cmds, fmt.Sprintf("aws ec2 replace-route --route-table-id %s --destination-cidr-block %s --gateway-id %s", table, route, igw))
+		}
+		return append(cmds, "aws ec2 allocate-address --domain vpc",
+			fmt.Sprintf("aws ec2 associate-address --allocation-id <eipalloc-id> --network-interface-id %s", n.ID)), ""
+	case policy.CodeBadRoute:
+		if strings.HasPrefix(r.Target, "igw-") && r.Target == igw {
+			return cmds, "" // the route's gateway, attached again
+		}
+		if strings.HasPrefix(r.Target, "nat-") {
+			return nil, fmt.Sprintf("NAT gateway %s is not available: wait for it, or route %s elsewhere in %s", r.Target, route, table)
+		}
+		return append(cmds, fmt.Sprintf("aws ec2 replace-route --route-table-id %s %s --gateway-id %s", table, destFlag(route), igw)), ""
+	}
+	// No route at all (or one the verdict does not follow).
+	if r.Target == "local" {
+		return nil, fmt.Sprintf("%s is an address of the VPC, which stays local: no route reaches it outside", remote)
+	}
+	if table == "" {
+		return nil, fmt.Sprintf("the snapshot has no route table for %s", b.Subnet)
+	}
+	if route != "" {
+		cmds = append(cmds, fmt.Sprintf("aws ec2 replace-route --route-table-id %s %s --gateway-id %s", table, destFlag(route), igw))
+	} else {
+		cmds = append(cmds, fmt.Sprintf("aws ec2 create-route --route-table-id %s %s --gateway-id %s", table, dest, igw))
+	}
+	if remote.Is4() && !r.PublicIP.IsValid() {
+		cmds = append(cmds, "aws ec2 allocate-address --domain vpc",
+			fmt.Sprintf("aws ec2 associate-address --allocation-id <eipalloc-id> --network-interface-id %s", n.ID))
+	}
+	return cmds, ""
+}
+
+// destFlag is the destination option of a route command for a route's destination.
+func destFlag(route string) string {
+	switch {
+	case strings.HasPrefix(route, "pl-"):
+		return "--destination-prefix-list-id " + route
+	case strings.Contains(route, ":"):
+		return "--destination-ipv6-cidr-block " + route
+	}
+	return "--destination-cidr-block " + route
 }

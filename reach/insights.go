@@ -16,6 +16,9 @@ func (a *Analyser) Insights(ans Answer) (found bool, expl []model.InsightsExplan
 			e.ACL = b.NACL.ACLID
 			e.ACLRule = a.aclRule(b.NACL, b.Direction == "egress", b.Subnet)
 		}
+		if b.Routing != nil {
+			e.NetworkInterface = "" // the route table's subnet, not the interface, blocks
+		}
 		switch {
 		case b.Interface != "":
 			e.VPC = a.enis[b.Interface].VpcID

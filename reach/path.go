@@ -43,6 +43,9 @@ type Blocker struct {
 	SecurityGroups []string        `json:"securityGroups,omitempty"`
 	Subnet         string          `json:"subnet,omitempty"`
 	NACL           *policy.NACLRef `json:"networkAcl,omitempty"`
+	// Routing is how a flow between an interface and the internet is routed, for a routing
+	// blocker (its Code is the blocker's).
+	Routing *policy.Routing `json:"routing,omitempty"`
 }
 
 // ReturnPath is how the replies fare at the network ACLs they cross (security groups pass
@@ -67,10 +70,22 @@ type Answer struct {
 	Forward   policy.Explanation `json:"forward"`
 	Return    *ReturnPath        `json:"return,omitempty"`
 	Blockers  []Blocker          `json:"blockers,omitempty"`
+	// Appliance is the interface a more specific route of the source subnet's table sends
+	// this traffic through inside the VPC (a firewall or NAT instance), with the route.
+	// The verdict judges the two endpoints only: the appliance's own groups and its
+	// source/destination check are not followed.
+	Appliance *Appliance `json:"appliance,omitempty"`
 	// Fix is the smallest change that flips the answer, as AWS CLI commands to run in order;
 	// FixNote says what they do or why there is none.
 	Fix     []string `json:"fix,omitempty"`
 	FixNote string   `json:"fixNote,omitempty"`
+}
+
+// Appliance is a hop through an interface that a route targets.
+type Appliance struct {
+	Interface  string `json:"interface"`
+	RouteTable string `json:"routeTable"`
+	Route      string `json:"route"`
 }
 
 // Path answers a Question: the forward path judged as its first packet, the return path's
@@ -103,6 +118,7 @@ func (a *Analyser) Path(q Question) (Answer, error) {
 	}
 	ans.Forward = a.p.Explain(src.policy(), dst.policy(), f)
 	ans.Blockers = a.forwardBlockers(src, dst, ans.Forward)
+	ans.Appliance = a.appliance(src, dst)
 	if ans.Forward.Decision != policy.NoRoute && (f.Proto == model.ProtoNumTCP || f.Proto == model.ProtoNumUDP) {
 		reply := policy.Flow{Src: f.Dst, Dst: f.Src, Proto: f.Proto, SrcPort: f.DstPort, DstPort: f.SrcPort}
 		back := a.p.Explain(dst.policy(), src.policy(), reply)
@@ -128,13 +144,21 @@ func (a *Analyser) Path(q Question) (Answer, error) {
 // forwardBlockers lists every stage of the forward path that stops the flow; Explain judges
 // each stage on its own, so all of them are known, not just the first.
 func (a *Analyser) forwardBlockers(src, dst Endpoint, ex policy.Explanation) []Blocker {
-	switch ex.Decision {
-	case policy.NoRoute:
+	var out []Blocker
+	switch {
+	case ex.Routing != nil && !ex.Routing.OK():
+		// A routing blocker between an interface and the internet: the filters are judged
+		// too, so that the fix opens everything at once.
+		b := Blocker{Stage: policy.NoRoute, Code: ex.Routing.Code, Routing: ex.Routing, Subnet: src.Subnet, Interface: src.Interface}
+		if src.Interface == "" {
+			b.Subnet, b.Interface = dst.Subnet, dst.Interface
+		}
+		out = append(out, b)
+	case ex.Decision == policy.NoRoute:
 		return []Blocker{{Stage: policy.NoRoute, Code: CodeCannotRoute}}
-	case policy.UnknownEndpoint:
+	case ex.Decision == policy.UnknownEndpoint:
 		return []Blocker{{Stage: policy.UnknownEndpoint, Code: CodeCannotRoute}}
 	}
-	var out []Blocker
 	if src.Interface != "" && len(ex.EgressRules) == 0 {
 		out = append(out, Blocker{Stage: policy.SourceEgress, Code: CodeSGRulesMismatch, Direction: "egress",
 			Interface: src.Interface, SecurityGroups: a.enis[src.Interface].Groups})
@@ -162,4 +186,22 @@ func (a *Analyser) firstPort(src, dst Endpoint, f policy.Flow) uint16 {
 		}
 	}
 	return 0
+}
+
+// appliance is the interface the source subnet's route table sends traffic to the
+// destination through, when a route more specific than the local one targets an interface
+// other than the two ends; nil otherwise.
+func (a *Analyser) appliance(src, dst Endpoint) *Appliance {
+	if src.Interface == "" || dst.Interface == "" {
+		return nil
+	}
+	r := a.p.RouteFor(src.Subnet, dst.Address)
+	if r == nil || r.Target.NetworkInterfaceID == "" || r.Target.NetworkInterfaceID == src.Interface || r.Target.NetworkInterfaceID == dst.Interface {
+		return nil
+	}
+	dest := r.DestPrefixList
+	if dest == "" {
+		dest = r.Dest.String()
+	}
+	return &Appliance{Interface: r.Target.NetworkInterfaceID, RouteTable: a.p.RouteTable(src.Subnet), Route: dest}
 }

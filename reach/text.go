@@ -35,6 +35,17 @@ func (ans Answer) WriteText(w io.Writer) {
 	if len(ex.IngressRules) > 0 {
 		fmt.Fprintf(w, "  destination ingress allowed by: %s\n", rules(ex.IngressRules))
 	}
+	if r := ex.Routing; r != nil && r.OK() {
+		via := routingText(r)
+		if r.PublicIP.IsValid() {
+			via += ", the internet sees " + r.PublicIP.String()
+		}
+		fmt.Fprintf(w, "  route:                          %s\n", via)
+	}
+	if ap := ans.Appliance; ap != nil {
+		fmt.Fprintf(w, "  through appliance %s: %s routes it by %s (the appliance's own groups and source/destination check are not judged)\n",
+			ap.Interface, ap.RouteTable, ap.Route)
+	}
 	if r := ans.Return; r != nil && (r.DestNACL != nil || r.SourceNACL != nil) {
 		fmt.Fprintf(w, "  replies (to source port %d):\n", r.SourcePort)
 		if r.DestNACL != nil {
@@ -79,7 +90,42 @@ func (b Blocker) describe() string {
 		}
 		return fmt.Sprintf("%s %s %s", acl(b.NACL), what, dir+" "+b.Subnet)
 	}
+	if r := b.Routing; r != nil {
+		return routingText(r)
+	}
 	return b.Stage.String()
+}
+
+// routingText says how a routing blocker's route table sends the traffic.
+func routingText(r *policy.Routing) string {
+	var s string
+	switch {
+	case r.RouteTable == "":
+		return "the subnet has no route table"
+	case r.Route == "" && r.Target == "local":
+		s = r.RouteTable + ": the address is in the VPC (local)"
+	case r.Route == "":
+		s = r.RouteTable + " has no route for it"
+	default:
+		s = fmt.Sprintf("%s routes it by %s to %s", r.RouteTable, r.Route, r.Target)
+	}
+	if r.NATGateway != "" {
+		if r.NATRoute == "" {
+			s += fmt.Sprintf("; %s's subnet (%s) has no route for it", r.NATGateway, r.NATRouteTable)
+		} else {
+			s += fmt.Sprintf("; %s's subnet (%s) routes it by %s", r.NATGateway, r.NATRouteTable, r.NATRoute)
+		}
+	}
+	switch r.Code {
+	case policy.CodeBadRoute:
+		s += " (blackhole: the target is gone, detached or not available)"
+	case policy.CodeNoPublicIPEgress, policy.CodeNoPublicIPIngress:
+		s += " (no public address)"
+	}
+	if r.Gateway == "" {
+		s += "; the VPC has no internet gateway attached"
+	}
+	return s
 }
 
 func rules(rs []policy.RuleRef) string {
@@ -108,7 +154,13 @@ func (acc Access) WriteText(w io.Writer) {
 	if acc.Instance != "" {
 		name = acc.Instance + " " + name
 	}
-	if acc.Direction == "egress" {
+	if acc.InternetGateway != "" {
+		via := "through " + acc.InternetGateway
+		if acc.PublicIP.IsValid() {
+			via = "at " + acc.PublicIP.String() + " " + via
+		}
+		fmt.Fprintf(w, "can reach %s %s:\n", name, via)
+	} else if acc.Direction == "egress" {
 		fmt.Fprintf(w, "%s can reach:\n", name)
 	} else {
 		fmt.Fprintf(w, "can reach %s:\n", name)

@@ -40,7 +40,7 @@ network ACLs and prefix lists:
                                                would flip the answer.
   --to B                                       what can reach B? (its effective ingress)
   --from A                                     what can A reach? (its effective egress)
-  --exposed                                    what does each interface let in from outside its VPC?
+  --exposed                                    what does the internet reach, through which public address?
 
 A and B are interface IDs (eni-…), instance IDs (i-…) or IP addresses; an address that is no
 interface's is outside the VPCs (the internet).
@@ -74,7 +74,7 @@ snapshot, no server). --port is required with tcp and udp.`,
 	f.StringVar(&cfg.Region, "region", cfg.Region, "region on the running server (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)")
 	f.StringVar(&cfg.From, "from", "", "source: interface ID, instance ID or IP address")
 	f.StringVar(&cfg.To, "to", "", "destination: interface ID, instance ID or IP address")
-	f.BoolVar(&cfg.Exposed, "exposed", false, "list what every interface lets in from outside its VPC")
+	f.BoolVar(&cfg.Exposed, "exposed", false, "list what the internet reaches through internet gateways, per interface")
 	f.StringVar(&cfg.q.Protocol, "protocol", cfg.q.Protocol, "tcp, udp, icmp, icmpv6 or a protocol number")
 	f.Uint16Var(&cfg.q.Port, "port", 0, "destination port (tcp, udp)")
 	f.Uint16Var(&cfg.q.SourcePort, "source-port", reach.DefaultSourcePort, "client port the replies go back to (tcp, udp)")
@@ -118,9 +118,9 @@ func runReach(cmd *cobra.Command, cfg reachConfig) error {
 			return writeJSON(out, exp)
 		}
 		if len(exp) == 0 {
-			fmt.Fprintln(out, "nothing is reachable from outside the VPCs")
+			fmt.Fprintln(out, "nothing is reachable from the internet")
 		} else {
-			fmt.Fprintln(out, "from outside the VPCs:")
+			fmt.Fprintln(out, "from the internet:")
 		}
 		for _, e := range exp {
 			e.WriteText(out)
