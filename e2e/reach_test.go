@@ -37,6 +37,14 @@ func shellWords(s string) []string {
 	return out
 }
 
+// reachExposed is an entry of `stockade reach --exposed --json`.
+type reachExposed struct {
+	Interface       string
+	PublicIP        string `json:"publicIp"`
+	InternetGateway string `json:"internetGateway"`
+	Traffic         []struct{ Protocol, Ports string }
+}
+
 type reachAnswer struct {
 	Reachable bool `json:"reachable"`
 	Blockers  []struct {
@@ -188,15 +196,36 @@ func TestReachAgainstRunningServer(t *testing.T) {
 	if out := reach("--to", de); !strings.Contains(out, "tcp 5432") || strings.Contains(out, "tcp 443") {
 		t.Errorf("what can reach db:\n%s", out)
 	}
-	var exposed []struct {
-		Interface string
-		Traffic   []struct{ Protocol, Ports string }
+	// The internet reaches the web tier only through an attached internet gateway, a route to
+	// it and a public address, as on AWS: each step is taken and checked in turn.
+	exposure := func() []reachExposed {
+		t.Helper()
+		var exposed []reachExposed
+		if err := json.Unmarshal([]byte(reach("--exposed", "--json")), &exposed); err != nil {
+			t.Fatal(err)
+		}
+		return exposed
 	}
-	if err := json.Unmarshal([]byte(reach("--exposed", "--json")), &exposed); err != nil {
-		t.Fatal(err)
+	if got := exposure(); len(got) != 0 {
+		t.Errorf("exposed without an internet gateway: %+v", got)
 	}
-	if len(exposed) != 1 || exposed[0].Interface != we || len(exposed[0].Traffic) != 1 || exposed[0].Traffic[0].Ports != "443" {
-		t.Errorf("exposure: %+v", exposed)
+	var igw struct{ InternetGateway struct{ InternetGatewayId string } }
+	a.ok(&igw, "ec2", "create-internet-gateway")
+	a.ok(nil, "ec2", "attach-internet-gateway", "--internet-gateway-id", igw.InternetGateway.InternetGatewayId, "--vpc-id", vpc.Vpc.VpcId)
+	var rtbs struct{ RouteTables []struct{ RouteTableId string } }
+	a.ok(&rtbs, "ec2", "describe-route-tables", "--filters", "Name=vpc-id,Values="+vpc.Vpc.VpcId, "Name=association.main,Values=true")
+	a.ok(nil, "ec2", "create-route", "--route-table-id", rtbs.RouteTables[0].RouteTableId, "--destination-cidr-block", "0.0.0.0/0",
+		"--gateway-id", igw.InternetGateway.InternetGatewayId)
+	if got := exposure(); len(got) != 0 {
+		t.Errorf("exposed without a public address: %+v", got)
+	}
+	var eip struct{ AllocationId, PublicIp string }
+	a.ok(&eip, "ec2", "allocate-address")
+	a.ok(nil, "ec2", "associate-address", "--allocation-id", eip.AllocationId, "--network-interface-id", we)
+	exposed := exposure()
+	if len(exposed) != 1 || exposed[0].Interface != we || len(exposed[0].Traffic) != 1 || exposed[0].Traffic[0].Ports != "443" ||
+		exposed[0].PublicIP != eip.PublicIp || exposed[0].InternetGateway != igw.InternetGateway.InternetGatewayId {
+		t.Errorf("exposure: %+v, want %s at %s through %s", exposed, we, eip.PublicIp, igw.InternetGateway.InternetGatewayId)
 	}
 
 	// The Network Insights API with the AWS CLI.
