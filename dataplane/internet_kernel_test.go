@@ -52,7 +52,7 @@ func (v *internetVPC) apply(n dataplane.Network, tables ...netlab.RouteTable) {
 	if err := netlab.SetPublic(ctx, v.up, public); err != nil {
 		t.Fatal(err)
 	}
-	if err := netlab.SetRoutes(ctx, v.router, v.up.Link, tables); err != nil {
+	if err := netlab.SetRoutes(ctx, v.router, v.up.Link, tables, nil); err != nil {
 		t.Fatal(err)
 	}
 	rs := dataplane.Render(n)

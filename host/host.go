@@ -102,7 +102,7 @@ type Namespaces interface {
 	SetPublic(ctx context.Context, up netlab.Uplink, public []netip.Addr) error
 	// SetRoutes makes a router's route tables exactly these; uplink is its internet link, ""
 	// for none.
-	SetRoutes(ctx context.Context, router, uplink string, tables []netlab.RouteTable) error
+	SetRoutes(ctx context.Context, router, uplink string, tables []netlab.RouteTable, state *netlab.Routing) error
 }
 
 // Config configures a Host.
@@ -172,6 +172,10 @@ type router struct {
 	tables            []netlab.RouteTable
 	public            []netip.Addr
 	routed, published bool
+	// routing is what the kernel holds of the route tables, as the last SetRoutes made it:
+	// the next change is computed against it rather than read from a router of a thousand
+	// routes and links.
+	routing netlab.Routing
 }
 
 // New returns a host reconciler; Run starts it.

@@ -236,7 +236,7 @@ func (h *Host) routes(ctx context.Context, r *router, tables []netlab.RouteTable
 		link = r.uplink.Link
 	}
 	r.routed = false
-	if err := h.cfg.Namespaces.SetRoutes(ctx, r.ns, link, tables); err != nil {
+	if err := h.cfg.Namespaces.SetRoutes(ctx, r.ns, link, tables, &r.routing); err != nil {
 		return err
 	}
 	r.tables, r.routed = tables, true

@@ -87,6 +87,6 @@ func (Host) SetPublic(ctx context.Context, up Uplink, public []netip.Addr) error
 }
 
 // SetRoutes makes a router's route tables exactly these.
-func (Host) SetRoutes(ctx context.Context, router, uplink string, tables []RouteTable) error {
-	return SetRoutes(ctx, router, uplink, tables)
+func (Host) SetRoutes(ctx context.Context, router, uplink string, tables []RouteTable, state *Routing) error {
+	return SetRoutes(ctx, router, uplink, tables, state)
 }

@@ -41,7 +41,7 @@ func TestKernelRoutesTable(t *testing.T) {
 		{Dst: netip.MustParsePrefix("192.0.2.0/24"), Target: TargetBlackhole},
 		{Dst: netip.MustParsePrefix("198.18.0.0/15"), Target: TargetInterface, Link: "nosuchlink", Via: netip.MustParseAddr("10.0.1.9")},
 	}}
-	if err := SetRoutes(context.Background(), l.router, l.up.Link, []RouteTable{rt}); err != nil {
+	if err := SetRoutes(context.Background(), l.router, l.up.Link, []RouteTable{rt}, nil); err != nil {
 		t.Fatal(err)
 	}
 	got := l.routes(t)
@@ -56,7 +56,7 @@ func TestKernelRoutesTable(t *testing.T) {
 		t.Errorf("table %d (-want +kernel):\n%s", rt.Table, diff)
 	}
 	// Without the internet link, the gateway's route is a blackhole too.
-	if err := SetRoutes(context.Background(), l.router, "", []RouteTable{rt}); err != nil {
+	if err := SetRoutes(context.Background(), l.router, "", []RouteTable{rt}, nil); err != nil {
 		t.Fatal(err)
 	}
 	if got := l.routes(t)[rt.Table][0]; got != "0.0.0.0/0 blackhole" {
@@ -74,19 +74,25 @@ func TestKernelRoutesIncremental(t *testing.T) {
 		{Dst: netip.MustParsePrefix("10.0.0.0/16"), Target: TargetLocal}, {Dst: netip.MustParsePrefix("0.0.0.0/0"), Target: TargetGateway}}}
 	b := RouteTable{Table: TableNumber("rtb-b"), Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.2.0/24"), netip.MustParsePrefix("10.0.3.0/24")}, Routes: []Route{
 		{Dst: netip.MustParsePrefix("10.0.0.0/16"), Target: TargetLocal}, {Dst: netip.MustParsePrefix("0.0.0.0/0"), Target: TargetNAT}}}
-	if err := SetRoutes(ctx, l.router, l.up.Link, []RouteTable{a, b}); err != nil {
+	// st is what the host keeps between calls: changes are computed against it, without
+	// reading the kernel; a fresh Routing reads the kernel (adoption after a restart).
+	var st Routing
+	if err := SetRoutes(ctx, l.router, l.up.Link, []RouteTable{a, b}, &st); err != nil {
 		t.Fatal(err)
 	}
-	if ev := l.changes(t, func() error { return SetRoutes(ctx, l.router, l.up.Link, []RouteTable{a, b}) }); len(ev) != 0 {
+	if ev := l.changes(t, func() error { return SetRoutes(ctx, l.router, l.up.Link, []RouteTable{a, b}, &st) }); len(ev) != 0 {
 		t.Errorf("the same tables again changed the kernel: %v", ev)
+	}
+	if ev := l.changes(t, func() error { return SetRoutes(ctx, l.router, l.up.Link, []RouteTable{a, b}, &Routing{}) }); len(ev) != 0 {
+		t.Errorf("adopting the same tables changed the kernel: %v", ev)
 	}
 	b2 := b
 	b2.Routes = []Route{b.Routes[0], {Dst: netip.MustParsePrefix("0.0.0.0/0"), Target: TargetBlackhole}}
-	ev := l.changes(t, func() error { return SetRoutes(ctx, l.router, l.up.Link, []RouteTable{a, b2}) })
+	ev := l.changes(t, func() error { return SetRoutes(ctx, l.router, l.up.Link, []RouteTable{a, b2}, &st) })
 	if len(ev) != 1 || !strings.Contains(ev[0], "route 0.0.0.0/0 table "+strconv.Itoa(b.Table)) {
 		t.Errorf("one route changed; kernel saw %v", ev)
 	}
-	ev = l.changes(t, func() error { return SetRoutes(ctx, l.router, l.up.Link, []RouteTable{b2}) })
+	ev = l.changes(t, func() error { return SetRoutes(ctx, l.router, l.up.Link, []RouteTable{b2}, &st) })
 	for _, e := range ev {
 		if strings.Contains(e, "table "+strconv.Itoa(b.Table)) {
 			t.Errorf("removing table a touched table b: %v", ev)

@@ -140,43 +140,57 @@ func kernelRoutes(t RouteTable, uplink string, links map[string]int) []netlink.R
 	return out
 }
 
+// Routing is what SetRoutes last made of one router's policy routing. The host keeps one per
+// router so that a change is computed against it, in memory: reading the kernel's routes and
+// links costs milliseconds in a router with a thousand instances (a host route and a link
+// each), more than the change itself. The zero value, and a Routing after a failed call,
+// reads the kernel first (which is also how a restarted host adopts what it finds).
+type Routing struct {
+	valid  bool
+	routes map[routeKey]netlink.Route
+	rules  map[ruleKey]bool
+}
+
+// ruleKey tells policy-routing rules apart: the subnet they match and the table they look up.
+type ruleKey struct {
+	src   netip.Prefix
+	table int
+}
+
 // SetRoutes makes a router's policy routing exactly tables: each table's routes, and a rule
-// per subnet. It reads what the kernel holds (so a restarted host adopts it) and changes only
-// what differs: a route change is one route replaced in one table. Routes go in before the
-// rules that use them and rules go before the routes they used, so a subnet is never routed
-// by half a table. uplink is the router's internet link ("" when the VPC has no internet
-// gateway attached). Tables of Stockade's no longer given are emptied.
-func SetRoutes(ctx context.Context, router, uplink string, tables []RouteTable) error {
+// per subnet. It changes only what differs from state (what it made last; see Routing): a
+// route change is one route replaced in one table. Routes go in before the rules that use them
+// and rules go before the routes they used, so a subnet is never routed by half a table.
+// uplink is the router's internet link ("" when the VPC has no internet gateway attached).
+// Tables of Stockade's no longer given are emptied. state may be nil (read the kernel, keep
+// nothing).
+func SetRoutes(ctx context.Context, router, uplink string, tables []RouteTable, state *Routing) (err error) {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if state == nil {
+		state = &Routing{}
+	}
+	defer func() {
+		if err != nil {
+			*state = Routing{} // unknown now: the next call reads the kernel
+		}
+	}()
 	h, err := handle(router)
 	if err != nil {
 		return err
 	}
 	defer h.Close()
-	ls, err := h.LinkList()
+	links, err := linkIndexes(h, uplink, tables)
 	if err != nil {
 		return err
 	}
-	links := map[string]int{}
-	for _, l := range ls {
-		if l.Attrs().Flags&net.FlagUp != 0 {
-			links[l.Attrs().Name] = l.Attrs().Index
-		}
-	}
 	want := map[routeKey]netlink.Route{}
-	wantTables := map[int]bool{}
-	type ruleKey struct {
-		src   netip.Prefix
-		table int
-	}
 	wantRules := map[ruleKey]bool{}
 	for _, t := range tables {
 		if t.Table < TableBase {
 			return fmt.Errorf("route table number %d: must be at least %d", t.Table, TableBase)
 		}
-		wantTables[t.Table] = true
 		for _, r := range kernelRoutes(t, uplink, links) {
 			want[keyOf(r)] = r
 		}
@@ -186,9 +200,10 @@ func SetRoutes(ctx context.Context, router, uplink string, tables []RouteTable) 
 			}
 		}
 	}
-	have, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
-	if err != nil {
-		return fmt.Errorf("list routes: %w", err)
+	if !state.valid {
+		if *state, err = readRouting(h); err != nil {
+			return err
+		}
 	}
 	// A route is known by its table and prefix (the kernel keeps one per pair here); one
 	// whose next hop or type changed is replaced in place, one no table wants is removed.
@@ -201,48 +216,37 @@ func SetRoutes(ctx context.Context, router, uplink string, tables []RouteTable) 
 		wanted[slot{k.table, k.dst}] = true
 	}
 	var stale []netlink.Route
-	for _, r := range have {
-		if r.Table < TableBase {
-			continue // main, local, default: not ours
-		}
-		k := keyOf(r)
-		if _, ok := want[k]; ok {
-			delete(want, k)
-			continue
-		}
-		if !wanted[slot{k.table, k.dst}] {
+	for k, r := range state.routes {
+		if _, ok := want[k]; !ok && !wanted[slot{k.table, k.dst}] {
 			stale = append(stale, r)
 		}
 	}
 	// New routes first (a replaced route is a new next hop for the same prefix: replace).
 	for _, k := range slices.SortedFunc(maps.Keys(want), compareRouteKeys) {
+		if _, ok := state.routes[k]; ok {
+			continue
+		}
 		r := want[k]
 		if err := h.RouteReplace(&r); err != nil {
 			return fmt.Errorf("route %s in table %d: %w", k.dst, k.table, err)
 		}
 	}
-	rules, err := h.RuleList(netlink.FAMILY_V4)
-	if err != nil {
-		return fmt.Errorf("list rules: %w", err)
-	}
-	for _, ru := range rules {
-		if ru.Priority != RulePriority || ru.Src == nil {
-			continue
-		}
-		a, _ := netip.AddrFromSlice(ru.Src.IP.To4())
-		ones, _ := ru.Src.Mask.Size()
-		k := ruleKey{netip.PrefixFrom(a, ones), ru.Table}
+	for k := range state.rules {
 		if wantRules[k] {
-			delete(wantRules, k)
 			continue
 		}
-		if err := h.RuleDel(&ru); err != nil && !errors.Is(err, syscall.ENOENT) {
+		ru := netlink.NewRule()
+		ru.Family, ru.Priority, ru.Src, ru.Table = unix.AF_INET, RulePriority, ipNet(k.src), k.table
+		if err := h.RuleDel(ru); err != nil && !errors.Is(err, syscall.ENOENT) {
 			return fmt.Errorf("remove rule from %s: %w", k.src, err)
 		}
 	}
 	for _, k := range slices.SortedFunc(maps.Keys(wantRules), func(a, b ruleKey) int {
 		return cmp.Or(a.src.Addr().Compare(b.src.Addr()), cmp.Compare(a.src.Bits(), b.src.Bits()), cmp.Compare(a.table, b.table))
 	}) {
+		if state.rules[k] {
+			continue
+		}
 		ru := netlink.NewRule()
 		ru.Family, ru.Priority, ru.Src, ru.Table = unix.AF_INET, RulePriority, ipNet(k.src), k.table
 		if err := h.RuleAdd(ru); err != nil && !errors.Is(err, syscall.EEXIST) {
@@ -250,12 +254,72 @@ func SetRoutes(ctx context.Context, router, uplink string, tables []RouteTable) 
 		}
 	}
 	// Routes no table wants any more, last: the rules that used them are gone or changed.
+	slices.SortFunc(stale, func(a, b netlink.Route) int { return compareRouteKeys(keyOf(a), keyOf(b)) })
 	for _, r := range stale {
 		if err := h.RouteDel(&r); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("remove route %s from table %d: %w", r.Dst, r.Table, err)
 		}
 	}
+	*state = Routing{valid: true, routes: want, rules: wantRules}
 	return nil
+}
+
+// linkIndexes finds the links the tables' routes go out of — the uplink and appliances'
+// links — by name (a router has a link per instance: listing them all would cost more than
+// the change). A link that is missing or down is left out: its routes are blackholes.
+func linkIndexes(h *netlink.Handle, uplink string, tables []RouteTable) (map[string]int, error) {
+	links := map[string]int{}
+	names := map[string]bool{}
+	if uplink != "" {
+		names[uplink] = true
+	}
+	for _, t := range tables {
+		for _, r := range t.Routes {
+			if r.Target == TargetInterface && r.Link != "" {
+				names[r.Link] = true
+			}
+		}
+	}
+	for name := range names {
+		l, err := h.LinkByName(name)
+		var notFound netlink.LinkNotFoundError
+		if errors.As(err, &notFound) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("link %s: %w", name, err)
+		}
+		if l.Attrs().Flags&net.FlagUp != 0 {
+			links[name] = l.Attrs().Index
+		}
+	}
+	return links, nil
+}
+
+// readRouting reads what Stockade's tables and rules hold in a router's kernel.
+func readRouting(h *netlink.Handle) (Routing, error) {
+	have, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		return Routing{}, fmt.Errorf("list routes: %w", err)
+	}
+	st := Routing{valid: true, routes: map[routeKey]netlink.Route{}, rules: map[ruleKey]bool{}}
+	for _, r := range have {
+		if r.Table >= TableBase { // main, local, default: not ours
+			st.routes[keyOf(r)] = r
+		}
+	}
+	rules, err := h.RuleList(netlink.FAMILY_V4)
+	if err != nil {
+		return Routing{}, fmt.Errorf("list rules: %w", err)
+	}
+	for _, ru := range rules {
+		if ru.Priority != RulePriority || ru.Src == nil {
+			continue
+		}
+		a, _ := netip.AddrFromSlice(ru.Src.IP.To4())
+		ones, _ := ru.Src.Mask.Size()
+		st.rules[ruleKey{netip.PrefixFrom(a, ones), ru.Table}] = true
+	}
+	return st, nil
 }
 
 func compareRouteKeys(a, b routeKey) int {

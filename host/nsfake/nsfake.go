@@ -406,7 +406,7 @@ func (f *Fake) SetPublic(ctx context.Context, up netlab.Uplink, public []netip.A
 }
 
 // SetRoutes implements host.Namespaces: the router must exist; uplink must be its link.
-func (f *Fake) SetRoutes(ctx context.Context, router, uplink string, tables []netlab.RouteTable) error {
+func (f *Fake) SetRoutes(ctx context.Context, router, uplink string, tables []netlab.RouteTable, _ *netlab.Routing) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.check(ctx, "routes", router); err != nil {
