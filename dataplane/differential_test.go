@@ -198,6 +198,12 @@ func TestKernelDifferential(t *testing.T) {
 // same ruleset applied whole in a fresh namespace.
 func (l *kernelLab) sameAsReplace(scratch string, rs *dataplane.Ruleset) {
 	l.t.Helper()
+	l.sameAsReplaceIn(l.router, scratch, rs)
+}
+
+// sameAsReplaceIn is sameAsReplace for the ruleset of router.
+func (l *kernelLab) sameAsReplaceIn(router, scratch string, rs *dataplane.Ruleset) {
+	l.t.Helper()
 	ctx := context.Background()
 	if err := l.k.Apply(ctx, scratch, rs.Replace()); err != nil {
 		l.t.Fatal(err)
@@ -206,7 +212,7 @@ func (l *kernelLab) sameAsReplace(scratch string, rs *dataplane.Ruleset) {
 	if err != nil {
 		l.t.Fatal(err)
 	}
-	got, err := l.k.List(ctx, l.router)
+	got, err := l.k.List(ctx, router)
 	if err != nil {
 		l.t.Fatal(err)
 	}
@@ -272,15 +278,20 @@ type gen struct {
 	vpc     *model.VPC
 	subnets []*model.Subnet
 	ports   []int
+	eni     string // the interfaces' ID prefix ("eni-"), distinct per VPC of one lab
 }
 
 // The test's addresses: IPv6 ones are from the documentation block and, like the IPv4 ones,
 // exist only inside the test's namespaces.
-func newGen(rng *rand.Rand) *gen {
-	g := &gen{rng: rng, vpc: &model.VPC{ID: "vpc-1", CIDR: netip.MustParsePrefix("10.50.0.0/16"),
-		IPv6CIDR: netip.MustParsePrefix("2001:db8:50::/56")}, ports: []int{22, 80, 443, 8080}}
+func newGen(rng *rand.Rand) *gen { return newGenIn(rng, "vpc-1", "eni-") }
+
+// newGenIn is newGen for VPC vpc, whose interfaces' IDs start with eni. Every VPC has the
+// same blocks, as two accounts' VPCs may: only their public addresses tell them apart.
+func newGenIn(rng *rand.Rand, vpc, eni string) *gen {
+	g := &gen{rng: rng, vpc: &model.VPC{ID: vpc, CIDR: netip.MustParsePrefix("10.50.0.0/16"),
+		IPv6CIDR: netip.MustParsePrefix("2001:db8:50::/56")}, ports: []int{22, 80, 443, 8080}, eni: eni}
 	for i := 1; i <= 3; i++ {
-		g.subnets = append(g.subnets, &model.Subnet{ID: fmt.Sprintf("subnet-%d", i), VpcID: "vpc-1",
+		g.subnets = append(g.subnets, &model.Subnet{ID: fmt.Sprintf("subnet-%d", i), VpcID: vpc,
 			CIDR:     netip.MustParsePrefix(fmt.Sprintf("10.50.%d.0/24", i)),
 			IPv6CIDR: netip.MustParsePrefix(fmt.Sprintf("2001:db8:50:%d::/64", i))})
 	}
@@ -305,7 +316,7 @@ func (g *gen) network() dataplane.Network {
 		ip[3] = byte(10 + i/3)
 		ip6 := sn.IPv6CIDR.Addr().As16()
 		ip6[15] = byte(10 + i/3)
-		enis = append(enis, &model.NetworkInterface{ID: fmt.Sprintf("eni-%d", i), SubnetID: sn.ID, VpcID: "vpc-1",
+		enis = append(enis, &model.NetworkInterface{ID: fmt.Sprintf("%s%d", g.eni, i), SubnetID: sn.ID, VpcID: g.vpc.ID,
 			MAC: fmt.Sprintf("02:00:00:00:01:%02x", i), PrivateIP: netip.AddrFrom4(ip), IPv6: []netip.Addr{netip.AddrFrom16(ip6)}})
 	}
 	return dataplane.Network{VPC: g.vpc, Snapshot: netmap.Snapshot{VPCs: []*model.VPC{g.vpc}, Subnets: g.subnets, ENIs: enis}}
@@ -334,7 +345,7 @@ func (g *gen) vary(base dataplane.Network) dataplane.Network {
 	}
 	var groups []*model.Group
 	for _, id := range groupIDs {
-		grp := &model.Group{ID: id, VpcID: "vpc-1"}
+		grp := &model.Group{ID: id, VpcID: g.vpc.ID}
 		for range rng.IntN(8) {
 			grp.Ingress = append(grp.Ingress, g.rule(enis, groupIDs))
 		}
@@ -350,7 +361,7 @@ func (g *gen) vary(base dataplane.Network) dataplane.Network {
 		}
 		groups = append(groups, grp)
 	}
-	def := &model.NACL{ID: "acl-default", VpcID: "vpc-1", Default: true, Entries: []model.NACLEntry{
+	def := &model.NACL{ID: "acl-default", VpcID: g.vpc.ID, Default: true, Entries: []model.NACLEntry{
 		{RuleNumber: 100, Protocol: "-1", Allow: true, CIDR: netip.MustParsePrefix("0.0.0.0/0")},
 		{RuleNumber: 101, Protocol: "-1", Allow: true, CIDR: netip.MustParsePrefix("::/0")},
 		{RuleNumber: 32767, Protocol: "-1", CIDR: netip.MustParsePrefix("0.0.0.0/0")},
@@ -366,7 +377,7 @@ func (g *gen) vary(base dataplane.Network) dataplane.Network {
 			def.Assocs = append(def.Assocs, model.NACLAssoc{ID: fmt.Sprintf("aclassoc-%d", i), SubnetID: sn.ID})
 			continue
 		}
-		acl := &model.NACL{ID: fmt.Sprintf("acl-%d", i), VpcID: "vpc-1", Assocs: []model.NACLAssoc{{ID: fmt.Sprintf("aclassoc-%d", i), SubnetID: sn.ID}}}
+		acl := &model.NACL{ID: fmt.Sprintf("acl-%d", i), VpcID: g.vpc.ID, Assocs: []model.NACLAssoc{{ID: fmt.Sprintf("aclassoc-%d", i), SubnetID: sn.ID}}}
 		for _, egress := range []bool{false, true} {
 			for _, num := range rng.Perm(30)[:1+rng.IntN(5)] {
 				acl.Entries = append(acl.Entries, g.entry(100+num*10, egress))

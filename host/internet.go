@@ -231,6 +231,7 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 				}
 			}
 			route := netlab.Route{Target: netlab.TargetBlackhole}
+			var via *model.NATGateway // the NAT gateway the route goes to, if available
 			switch tg := r.Target; {
 			case tg.Local:
 				route.Target = netlab.TargetLocal
@@ -240,7 +241,7 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 				}
 			case tg.NatGatewayID != "":
 				if g := nat[tg.NatGatewayID]; g != nil && !gone[g.ID] {
-					route.Target = netlab.TargetNAT
+					route.Target, via = netlab.TargetNAT, g
 					natSubnets[g.ID] = append(natSubnets[g.ID], bySubnet[t.ID]...)
 				}
 			case tg.NetworkInterfaceID != "":
@@ -255,6 +256,10 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 				}
 			}
 			for _, d := range dsts {
+				if via != nil && d.Addr().Is4() {
+					kt.Routes = append(kt.Routes, natLeg(d.Masked(), t, natTableOf(mine, assoc, main, via), vpc, n.IGWs, lists)...)
+					continue
+				}
 				if d.Addr().Is4() {
 					route.Dst = d.Masked()
 					kt.Routes = append(kt.Routes, route)
