@@ -169,7 +169,10 @@ type inetWorld struct {
 	base   dataplane.Network
 	n      dataplane.Network
 	rt     host.Routing
-	last   *dataplane.Ruleset
+	// routing is what SetRoutes made last, kept across rounds as the host keeps it: each
+	// round's routes are a change computed against it.
+	routing netlab.Routing
+	last    *dataplane.Ruleset
 }
 
 var internetNet = netip.MustParsePrefix("203.0.113.0/24") // the internet host's block
@@ -281,7 +284,7 @@ func (w *inetWorld) apply(l *kernelLab, scratch string) {
 	} else if err := netlab.DetachInternet(ctx, w.router, l.names.UplinkOf(w.g.vpc.ID)); err != nil {
 		t.Fatal(err)
 	}
-	if err := netlab.SetRoutes(ctx, w.router, w.rt.Internet.Link, w.rt.Tables); err != nil {
+	if err := netlab.SetRoutes(ctx, w.router, w.rt.Internet.Link, w.rt.Tables, &w.routing); err != nil {
 		t.Fatal(err)
 	}
 	w.n.Link = l.names.Link
