@@ -27,7 +27,8 @@ type CreateInsightsPathInput struct {
 
 // CreateInsightsPath stores a Network Insights path after checking that its ends exist: the
 // source is an interface or instance; the destination an interface or instance, or only an
-// address (outside the VPC, or of an interface).
+// address (outside the VPC, or of an interface). Either end may instead be an internet gateway
+// (the internet beyond it) when the other is an interface or instance.
 func (s *Service) CreateInsightsPath(ctx context.Context, t Tenant, in CreateInsightsPathInput) (*model.InsightsPath, Result, error) {
 	p := &model.InsightsPath{Source: in.Source, Destination: in.Destination, Protocol: in.Protocol,
 		DestinationPort: int32(in.DestinationPort), HasPort: in.HasPort, Tags: in.Tags.Clone()}
@@ -81,6 +82,11 @@ func (s *Service) CreateInsightsPath(ctx context.Context, t Tenant, in CreateIns
 				return err
 			}
 		}
+		// An internet gateway is the internet's end of a path: the other end is an interface
+		// or instance (as Reachability Analyzer asks). [UNCONFIRMED] AWS's exact message.
+		if model.IDPrefix(in.Source) == model.PrefixIGW && (in.Destination == "" || model.IDPrefix(in.Destination) == model.PrefixIGW) {
+			return model.InvalidValue("The destination of a path from internet gateway %s must be a network interface (eni-…) or an instance (i-…).", in.Source)
+		}
 		p.ID, p.Created = model.NewID(model.PrefixInsightsPath), tx.now
 		set(tx, tx.tn.paths, kindPath, p.ID, p)
 		tx.remember("CreateNetworkInsightsPath", in.ClientToken, fp, p.ID)
@@ -111,8 +117,13 @@ func (tn *tenant) pathEnd(id string, addr netip.Addr) error {
 				enis = append(enis, n)
 			}
 		}
+	case model.PrefixIGW:
+		// The gateway must exist; an address given with it is an internet address, not one
+		// of the gateway's, so it is not checked against it.
+		_, err := tn.igw(id)
+		return err
 	default:
-		return model.InvalidValue("The resource '%s' is not supported as a path end: give a network interface (eni-…) or an instance (i-…).", id)
+		return model.InvalidValue("The resource '%s' is not supported as a path end: give a network interface (eni-…), an instance (i-…) or an internet gateway (igw-…).", id)
 	}
 	if !addr.IsValid() {
 		return nil
@@ -248,10 +259,11 @@ func analyse(snap netmap.Snapshot, p *model.InsightsPath, out *model.InsightsAna
 		return err
 	}
 	q := reach.Question{From: p.Source, To: p.Destination, Protocol: p.Protocol, Port: uint16(p.DestinationPort), AnyPort: !p.HasPort}
-	if p.SourceIP.IsValid() {
+	// An address replaces an interface end (it picks one of its addresses), not a gateway end.
+	if p.SourceIP.IsValid() && model.IDPrefix(p.Source) != model.PrefixIGW {
 		q.From = p.SourceIP.String()
 	}
-	if p.DestinationIP.IsValid() {
+	if p.DestinationIP.IsValid() && model.IDPrefix(p.Destination) != model.PrefixIGW {
 		q.To = p.DestinationIP.String()
 	}
 	ans, err := an.Path(q)

@@ -41,10 +41,27 @@ func TestOfflineSnapshotFromAWSCLI(t *testing.T) {
 		return n.NetworkInterface.NetworkInterfaceId
 	}
 	we, de := eni(web.Subnet.SubnetId, wg), eni(dbSub.Subnet.SubnetId, dg)
+	// web is public as on AWS: an attached internet gateway, a route to it and an Elastic IP.
+	var igw struct {
+		InternetGateway struct{ InternetGatewayId string }
+	}
+	a.ok(&igw, "ec2", "create-internet-gateway")
+	a.ok(nil, "ec2", "attach-internet-gateway", "--internet-gateway-id", igw.InternetGateway.InternetGatewayId, "--vpc-id", vpc.Vpc.VpcId)
+	var rtbs struct {
+		RouteTables []struct{ RouteTableId string }
+	}
+	a.ok(&rtbs, "ec2", "describe-route-tables", "--filters", "Name=vpc-id,Values="+vpc.Vpc.VpcId, "Name=association.main,Values=true")
+	a.ok(nil, "ec2", "create-route", "--route-table-id", rtbs.RouteTables[0].RouteTableId, "--destination-cidr-block", "0.0.0.0/0",
+		"--gateway-id", igw.InternetGateway.InternetGatewayId)
+	var eip struct{ AllocationId string }
+	a.ok(&eip, "ec2", "allocate-address")
+	a.ok(nil, "ec2", "associate-address", "--allocation-id", eip.AllocationId, "--network-interface-id", we)
 
 	dir := t.TempDir()
 	for _, cmd := range [][]string{{"describe-vpcs"}, {"describe-subnets"}, {"describe-security-groups"}, {"describe-security-group-rules"},
-		{"describe-network-interfaces"}, {"describe-network-acls"}, {"describe-managed-prefix-lists"}} {
+		{"describe-network-interfaces"}, {"describe-network-acls"}, {"describe-managed-prefix-lists"}, {"describe-route-tables"},
+		{"describe-internet-gateways"}, {"describe-egress-only-internet-gateways"}, {"describe-addresses"}, {"describe-nat-gateways"},
+		{"describe-instances"}} {
 		out, errOut, err := a.run(append([]string{"ec2"}, cmd...)...)
 		if err != nil {
 			t.Fatalf("%v: %v %s", cmd, err, errOut)
@@ -91,7 +108,8 @@ func TestOfflineSnapshotFromAWSCLI(t *testing.T) {
 	c := exec.Command(binary, "reach", "--snapshot", dir, "--from", "198.51.100.7", "--to", de, "--port", "5432", "--json")
 	out, _ = c.CombinedOutput()
 	var ans reachAnswer
-	if c.ProcessState.ExitCode() != 1 || json.Unmarshal(out, &ans) != nil || ans.Reachable || len(ans.Blockers) != 1 || ans.Blockers[0].Code != "ENI_SG_RULES_MISMATCH" {
+	if c.ProcessState.ExitCode() != 1 || json.Unmarshal(out, &ans) != nil || ans.Reachable || len(ans.Blockers) != 2 ||
+		ans.Blockers[0].Code != "IGW_PRIVATE_IP_ASSOCIATION_FOR_INGRESS" || ans.Blockers[1].Code != "ENI_SG_RULES_MISMATCH" {
 		t.Errorf("stockade reach --json: exit %d (want 1: NOT REACHABLE)\n%s", c.ProcessState.ExitCode(), out)
 	}
 

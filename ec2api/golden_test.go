@@ -92,6 +92,15 @@ func TestGoldenXML(t *testing.T) {
 	c.ok("CreateRoute", "RouteTableId", rtb, "DestinationCidrBlock", "192.168.0.0/16", "InstanceId", inst)
 	c.ok("CreateRoute", "RouteTableId", rtb, "DestinationPrefixListId", pl, "NetworkInterfaceId", eni)
 	c.ok("AssociateRouteTable", "RouteTableId", rtb, "SubnetId", sn)
+	// Network Insights with an internet gateway as an end: the public instance out through
+	// its default VPC's gateway (found), and the gateway of vpc to inst, which has no public
+	// address (blocked by routing).
+	defVPC := field(c.ok("DescribeSubnets", kv("SubnetId.1", def)...), "vpcId")
+	defIGW := field(c.ok("DescribeInternetGateways", kv("Filter.1.Name", "attachment.vpc-id", "Filter.1.Value.1", defVPC)...), "internetGatewayId")
+	outPath := field(c.ok("CreateNetworkInsightsPath", kv("ClientToken", "golden-out", "Source", pubInst, "Destination", defIGW, "Protocol", "tcp", "DestinationPort", 443)...), "networkInsightsPathId")
+	outAnalysis := field(c.ok("StartNetworkInsightsAnalysis", kv("NetworkInsightsPathId", outPath, "ClientToken", "golden-out-analysis")...), "networkInsightsAnalysisId")
+	inPath := field(c.ok("CreateNetworkInsightsPath", kv("ClientToken", "golden-in", "Source", igw, "Destination", inst, "Protocol", "tcp", "DestinationPort", 443)...), "networkInsightsPathId")
+	inAnalysis := field(c.ok("StartNetworkInsightsAnalysis", kv("NetworkInsightsPathId", inPath, "ClientToken", "golden-in-analysis")...), "networkInsightsAnalysisId")
 
 	for _, g := range []struct {
 		action string
@@ -118,12 +127,17 @@ func TestGoldenXML(t *testing.T) {
 		{"DescribeAccountAttributes", kv("AttributeName.1", "supported-platforms")},
 		{"DescribeAddresses", kv("AllocationId.1", eip)},
 		{"DescribeNatGateways", kv("NatGatewayId.1", nat)},
+		{"DescribeNetworkInsightsAnalyses#to-igw", kv("NetworkInsightsAnalysisId.1", outAnalysis)},
+		{"DescribeNetworkInsightsAnalyses#from-igw", kv("NetworkInsightsAnalysisId.1", inAnalysis)},
 		// A write, last, so that DescribeInstances above shows the options as launched.
 		{"ModifyInstanceMetadataOptions", kv("InstanceId", inst, "HttpTokens", "required", "InstanceMetadataTags", "enabled")},
 	} {
-		t.Run(g.action, func(t *testing.T) {
-			got := indent(normalise(c.ok(g.action, g.params...), c.acct.ID))
-			file := filepath.Join("testdata", g.action+".xml")
+		// "Action#variant" is a second golden file of one action: testdata/Action-variant.xml.
+		action, name, _ := strings.Cut(g.action, "#")
+		name = strings.TrimSuffix(action+"-"+name, "-")
+		t.Run(name, func(t *testing.T) {
+			got := indent(normalise(c.ok(action, g.params...), c.acct.ID))
+			file := filepath.Join("testdata", name+".xml")
 			if *update {
 				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
 					t.Fatal(err)

@@ -3,6 +3,7 @@ package ec2api
 import (
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stockade/stockade/control"
@@ -224,6 +225,13 @@ func (c *call) writeAnalysis(a *model.InsightsAnalysis) {
 				c.component("component", e.ACL, "network-acl/")
 			}
 			c.writeACLRule(e.ACLRule)
+			if e.InternetGateway != "" {
+				c.component("internetGateway", e.InternetGateway, "internet-gateway/")
+			}
+			if e.RouteTable != "" {
+				c.component("routeTable", e.RouteTable, "route-table/")
+			}
+			c.writeRoute(e.Route)
 			if e.Subnet != "" {
 				c.component("subnet", e.Subnet, "subnet/")
 			}
@@ -246,12 +254,9 @@ func (c *call) writeHops(name string, hops []model.InsightsHop) {
 	for i, h := range hops {
 		x.open("item")
 		x.int("sequenceNumber", int64(i+1))
-		kind := "network-interface/"
-		if model.IDPrefix(h.Component) == model.PrefixNACL {
-			kind = "network-acl/"
-		}
-		c.component("component", h.Component, kind)
+		c.component("component", h.Component, componentKind(h.Component))
 		c.writeACLRule(h.ACLRule)
+		c.writeRoute(h.Route)
 		if r := h.SGRule; r != nil {
 			x.open("securityGroupRule")
 			x.opt("cidr", r.CIDR)
@@ -273,6 +278,50 @@ func (c *call) writeHops(name string, hops []model.InsightsHop) {
 		x.close("item")
 	}
 	x.close(name)
+}
+
+// componentKind is the ARN resource type of a path component's ID.
+func componentKind(id string) string {
+	switch model.IDPrefix(id) {
+	case model.PrefixNACL:
+		return "network-acl/"
+	case model.PrefixIGW:
+		return "internet-gateway/"
+	case model.PrefixRouteTable:
+		return "route-table/"
+	case model.PrefixNATGateway:
+		return "natgateway/"
+	}
+	return "network-interface/"
+}
+
+// writeRoute writes an AnalysisRouteTableRoute: the destination and the target under the
+// member EC2 names for its kind.
+func (c *call) writeRoute(r *model.InsightsRoute) {
+	if r == nil {
+		return
+	}
+	x := &c.out
+	x.open("routeTableRoute")
+	if strings.HasPrefix(r.Destination, "pl-") {
+		x.str("destinationPrefixListId", r.Destination)
+	} else {
+		x.str("destinationCidr", r.Destination)
+	}
+	switch model.IDPrefix(r.Target) {
+	case model.PrefixNATGateway:
+		x.str("natGatewayId", r.Target)
+	case model.PrefixENI:
+		x.str("networkInterfaceId", r.Target)
+	case model.PrefixInstance:
+		x.str("instanceId", r.Target)
+	case model.PrefixEgressIGW:
+		x.str("egressOnlyInternetGatewayId", r.Target)
+	default: // local, igw-…
+		x.str("gatewayId", r.Target)
+	}
+	x.opt("state", r.State)
+	x.close("routeTableRoute")
 }
 
 func (c *call) writeACLRule(r *model.InsightsACLRule) {

@@ -22,7 +22,7 @@ func TestNetworkInsights(t *testing.T) {
 		{"icmp", "InvalidParameterValue", kv("ClientToken", "t0", "Source", a, "Destination", b, "Protocol", "icmp")},
 		{"port out of range", "InvalidParameterValue", kv("ClientToken", "t0", "Source", a, "Destination", b, "Protocol", "tcp", "DestinationPort", 70000)},
 		{"unknown source", "InvalidNetworkInterfaceID.NotFound", kv("ClientToken", "t0", "Source", "eni-0123456789abcdef0", "Destination", b, "Protocol", "tcp")},
-		{"unsupported source", "InvalidParameterValue", kv("ClientToken", "t0", "Source", "igw-0123456789abcdef0", "Destination", b, "Protocol", "tcp")},
+		{"unsupported source", "InvalidParameterValue", kv("ClientToken", "t0", "Source", "vpc-0123456789abcdef0", "Destination", b, "Protocol", "tcp")},
 		{"no destination", "MissingParameter", kv("ClientToken", "t0", "Source", a, "Protocol", "tcp")},
 		{"IPv6 destination address", "InvalidParameterValue", kv("ClientToken", "t0", "Source", a, "DestinationIp", "2001:db8::1", "Protocol", "tcp")},
 		{"address not of the source", "InvalidParameterValue", kv("ClientToken", "t0", "Source", a, "SourceIp", "10.0.1.200", "Destination", b, "Protocol", "tcp")},

@@ -7,7 +7,7 @@ import (
 
 // InsightsPath is a Network Insights path: the question a reachability analysis answers,
 // "can Source reach Destination over Protocol to DestinationPort?". Source and Destination are
-// interface or instance IDs; SourceIP and DestinationIP pick an address of them, or stand for
+// interface or instance IDs, or one of them an internet gateway (igw-…); SourceIP and DestinationIP pick an address of them, or stand for
 // an address outside the VPC when Destination is empty. It is immutable once created.
 type InsightsPath struct {
 	ID            string     `json:"id"`
@@ -49,6 +49,19 @@ type InsightsExplanation struct {
 	ACLRule          *InsightsACLRule `json:"aclRule,omitempty"`
 	Subnet           string           `json:"subnet,omitempty"`
 	VPC              string           `json:"vpc,omitempty"`
+	// RouteTable, Route and InternetGateway are set for a routing blocker: the table that
+	// decides, its route (nil for no route) and the VPC's or the path's internet gateway.
+	RouteTable      string         `json:"rtb,omitempty"`
+	Route           *InsightsRoute `json:"route,omitempty"`
+	InternetGateway string         `json:"igw,omitempty"`
+}
+
+// InsightsRoute is a route as an analysis shows it: its destination (a CIDR or a prefix-list
+// ID) and its target's ID ("local" for the VPC's own route).
+type InsightsRoute struct {
+	Destination string `json:"dst"`
+	Target      string `json:"target"`
+	State       string `json:"state,omitempty"`
 }
 
 // InsightsHop is one component a path crosses: an interface with the security-group rule that
@@ -59,6 +72,8 @@ type InsightsHop struct {
 	ACLRule   *InsightsACLRule `json:"aclRule,omitempty"`
 	Subnet    string           `json:"subnet,omitempty"`
 	VPC       string           `json:"vpc,omitempty"`
+	// Route is the route of a route-table component (Component rtb-…).
+	Route *InsightsRoute `json:"route,omitempty"`
 }
 
 // InsightsSGRule is a security-group rule as an analysis shows it.

@@ -57,12 +57,27 @@ type Endpoint struct {
 	Subnet    string     `json:"subnet,omitempty"`
 	VPC       string     `json:"vpc,omitempty"`
 	Address   netip.Addr `json:"address"`
+	// Gateway is the internet gateway a question named as this end (igw-…): the end is then
+	// the internet beyond it, at Address (InternetIPv4 or InternetIPv6).
+	Gateway string `json:"internetGateway,omitempty"`
 }
+
+// The address an internet-gateway end of a question stands for: one internet address of the
+// family of the other end. They are documentation addresses (RFC 5737, RFC 3849), which no
+// sane route singles out, so that the default route decides as it does for the whole
+// internet.
+var (
+	InternetIPv4 = netip.MustParseAddr("203.0.113.1")
+	InternetIPv6 = netip.MustParseAddr("2001:db8::1")
+)
 
 func (e Endpoint) policy() policy.Endpoint { return policy.Endpoint{ENI: e.Interface} }
 
 // String names the endpoint for people: "eni-… (10.0.1.5)" or "198.51.100.7 (outside)".
 func (e Endpoint) String() string {
+	if e.Gateway != "" {
+		return e.Gateway + " (the internet, " + e.Address.String() + ")"
+	}
 	if e.Interface == "" {
 		return e.Address.String() + " (outside)"
 	}
@@ -129,17 +144,31 @@ func (a *Analyser) owner(addr netip.Addr) (*model.NetworkInterface, error) {
 
 // resolve turns the two ends of a question into endpoints of one address family: an interface
 // or instance uses its primary private address, or its first IPv6 address when the other end
-// is an IPv6 address.
+// is an IPv6 address; an internet gateway stands for an internet address of the other end's
+// family.
 func (a *Analyser) resolve(from, to string) (Endpoint, Endpoint, error) {
-	src, sa, err := a.end(from)
+	src, sa, sgw, err := a.end(from)
 	if err != nil {
 		return Endpoint{}, Endpoint{}, fmt.Errorf("source: %w", err)
 	}
-	dst, da, err := a.end(to)
+	dst, da, dgw, err := a.end(to)
 	if err != nil {
 		return Endpoint{}, Endpoint{}, fmt.Errorf("destination: %w", err)
 	}
+	if sgw != "" && dgw != "" {
+		return Endpoint{}, Endpoint{}, fmt.Errorf("both ends are internet gateways: one end is an interface or instance")
+	}
 	switch {
+	case sgw != "":
+		sa = internet(da.IsValid() && da.Is6())
+		if !da.IsValid() {
+			da = dst.PrivateIP
+		}
+	case dgw != "":
+		da = internet(sa.IsValid() && sa.Is6())
+		if !sa.IsValid() {
+			sa = src.PrivateIP
+		}
 	case sa.IsValid() && da.IsValid():
 	case sa.IsValid():
 		da, err = address(dst, sa.Is6())
@@ -154,11 +183,35 @@ func (a *Analyser) resolve(from, to string) (Endpoint, Endpoint, error) {
 	if sa.Is4() != da.Is4() {
 		return Endpoint{}, Endpoint{}, fmt.Errorf("the source %s and the destination %s are of different address families", sa, da)
 	}
-	return a.endpoint(src, sa), a.endpoint(dst, da), nil
+	se, de := a.endpoint(src, sa), a.endpoint(dst, da)
+	se.Gateway, de.Gateway = sgw, dgw
+	return se, de, nil
 }
 
-// end resolves one side: an interface (address left open unless given), or an address.
-func (a *Analyser) end(v string) (*model.NetworkInterface, netip.Addr, error) {
+func internet(v6 bool) netip.Addr {
+	if v6 {
+		return InternetIPv6
+	}
+	return InternetIPv4
+}
+
+// end resolves one side: an interface (address left open unless given), an internet gateway
+// of the snapshot, or an address.
+func (a *Analyser) end(v string) (*model.NetworkInterface, netip.Addr, string, error) {
+	if strings.HasPrefix(v, "igw-") {
+		for _, g := range a.igws {
+			if g.ID == v {
+				return nil, netip.Addr{}, v, nil
+			}
+		}
+		return nil, netip.Addr{}, "", &ErrNotFound{"internet gateway", v}
+	}
+	n, addr, err := a.endOf(v)
+	return n, addr, "", err
+}
+
+// endOf resolves an interface (address left open unless given) or an address.
+func (a *Analyser) endOf(v string) (*model.NetworkInterface, netip.Addr, error) {
 	if strings.HasPrefix(v, "eni-") || strings.HasPrefix(v, "i-") {
 		n, err := a.Interface(v)
 		return n, netip.Addr{}, err

@@ -118,6 +118,9 @@ func (a *Analyser) Path(q Question) (Answer, error) {
 	}
 	ans.Forward = a.p.Explain(src.policy(), dst.policy(), f)
 	ans.Blockers = a.forwardBlockers(src, dst, ans.Forward)
+	if b := gatewayBlocker(src, dst, ans.Forward.Routing); b != nil {
+		ans.Blockers = append([]Blocker{*b}, ans.Blockers...)
+	}
 	ans.Appliance = a.appliance(src, dst)
 	if ans.Forward.Decision != policy.NoRoute && (f.Proto == model.ProtoNumTCP || f.Proto == model.ProtoNumUDP) {
 		reply := policy.Flow{Src: f.Dst, Dst: f.Src, Proto: f.Proto, SrcPort: f.DstPort, DstPort: f.SrcPort}
@@ -174,6 +177,24 @@ func (a *Analyser) forwardBlockers(src, dst Endpoint, ex policy.Explanation) []B
 			Interface: dst.Interface, SecurityGroups: a.enis[dst.Interface].Groups})
 	}
 	return out
+}
+
+// gatewayBlocker stops a path that names an internet gateway as an end when the interface's
+// traffic to or from the internet does not cross that gateway: it is attached to another VPC
+// or to none (otherwise routing's own blocker explains the path). [UNCONFIRMED] the code AWS
+// gives for a path between an interface and another VPC's internet gateway; Stockade answers
+// NO_ROUTE_TO_DESTINATION, as for a VPC without a route to the gateway.
+func gatewayBlocker(src, dst Endpoint, r *policy.Routing) *Blocker {
+	gw, eni := src.Gateway, dst
+	if gw == "" {
+		gw, eni = dst.Gateway, src
+	}
+	if gw == "" || r == nil || !r.OK() || r.Gateway == gw {
+		return nil
+	}
+	rr := *r
+	rr.Code = policy.CodeNoRoute
+	return &Blocker{Stage: policy.NoRoute, Code: rr.Code, Routing: &rr, Subnet: eni.Subnet, Interface: eni.Interface}
 }
 
 // firstPort is the lowest destination port the forward path admits, 0 if none: 65,536

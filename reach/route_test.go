@@ -2,6 +2,7 @@ package reach
 
 import (
 	"bytes"
+	"errors"
 	"flag"
 	"net/netip"
 	"os"
@@ -148,5 +149,97 @@ func TestRoutingGolden(t *testing.T) {
 	}
 	if diff := cmp.Diff(string(want), b.String()); diff != "" {
 		t.Errorf("output (-want +got):\n%s", diff)
+	}
+}
+
+// TestInsightsInternetGateway answers Network Insights paths with an internet gateway as an
+// end: the gateway, the route table with its route, the NAT gateway and the ACLs and
+// interfaces are the components, in order; routing blockers carry the route table, the route
+// and the gateway.
+func TestInsightsInternetGateway(t *testing.T) {
+	type hop struct{ Component, Route string }
+	hops := func(hs []model.InsightsHop) []hop {
+		var out []hop
+		for _, h := range hs {
+			x := hop{Component: h.Component}
+			if h.Route != nil {
+				x.Route = h.Route.Destination + ">" + h.Route.Target + " " + h.Route.State
+			}
+			out = append(out, x)
+		}
+		return out
+	}
+	type expl struct{ Code, RouteTable, Route, IGW, VPC string }
+	tests := []struct {
+		name     string
+		mutate   func(l *lab)
+		q        Question
+		found    bool
+		fwd, ret []hop
+		expl     []expl
+	}{
+		{"from the gateway to the public web interface", nil, Question{From: "igw-0000000a", To: "eni-0000000a", Protocol: "tcp", Port: 443}, true,
+			[]hop{{Component: "igw-0000000a"}, {Component: "acl-0000000a"}, {Component: "eni-0000000a"}},
+			[]hop{{Component: "eni-0000000a"}, {Component: "acl-0000000a"}, {"rtb-0000000a", "0.0.0.0/0>igw-0000000a active"}, {Component: "igw-0000000a"}}, nil},
+		{"from db out through the NAT gateway to the gateway", nil, Question{From: "i-0000000b", To: "igw-0000000a", Protocol: "tcp", Port: 443}, true,
+			[]hop{{Component: "eni-0000000b"}, {Component: "acl-0000000b"}, {"rtb-0000000b", "0.0.0.0/0>nat-0000000a active"}, {Component: "nat-0000000a"},
+				{"rtb-0000000a", "0.0.0.0/0>igw-0000000a active"}, {Component: "igw-0000000a"}},
+			[]hop{{Component: "igw-0000000a"}, {Component: "acl-0000000b"}, {Component: "eni-0000000b"}}, nil},
+		{"from the gateway to db: no public address", nil, Question{From: "igw-0000000a", To: "eni-0000000b", Protocol: "tcp", Port: 5432}, false,
+			[]hop{{Component: "igw-0000000a"}, {Component: "acl-0000000b"}, {Component: "eni-0000000b"}}, nil,
+			[]expl{{"IGW_PRIVATE_IP_ASSOCIATION_FOR_INGRESS", "rtb-0000000b", "0.0.0.0/0>nat-0000000a active", "igw-0000000a", "vpc-00000001"},
+				{"ENI_SG_RULES_MISMATCH", "", "", "", "vpc-00000001"}}},
+		{"gateway detached: the route is a blackhole", func(l *lab) { l.s.IGWs[0].VpcID = "" },
+			Question{From: "igw-0000000a", To: "eni-0000000a", Protocol: "tcp", Port: 443}, false,
+			[]hop{{Component: "igw-0000000a"}, {Component: "acl-0000000a"}, {Component: "eni-0000000a"}}, nil,
+			[]expl{{"BAD_STATE_ROUTE", "rtb-0000000a", "0.0.0.0/0>igw-0000000a blackhole", "igw-0000000a", "vpc-00000001"}}},
+		{"another VPC's gateway", func(l *lab) {
+			l.s.IGWs = append(l.s.IGWs, &model.InternetGateway{ID: "igw-0000000b", VpcID: "vpc-00000002"})
+		}, Question{From: "igw-0000000b", To: "eni-0000000a", Protocol: "tcp", Port: 443}, false,
+			[]hop{{Component: "igw-0000000b"}, {Component: "acl-0000000a"}, {Component: "eni-0000000a"}}, nil,
+			[]expl{{"NO_ROUTE_TO_DESTINATION", "rtb-0000000a", "0.0.0.0/0>igw-0000000a active", "igw-0000000b", "vpc-00000001"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			l := withInternet(newLab())
+			l.db.Attachment = &model.Attachment{ID: "eni-attach-2", InstanceID: "i-0000000b"}
+			if tt.mutate != nil {
+				tt.mutate(l)
+			}
+			a := l.analyser(t)
+			ans, err := a.Path(tt.q)
+			if err != nil {
+				t.Fatal(err)
+			}
+			found, ex, fwd, ret := a.Insights(ans)
+			var gotExpl []expl
+			for _, e := range ex {
+				x := expl{Code: e.Code, RouteTable: e.RouteTable, IGW: e.InternetGateway, VPC: e.VPC}
+				if e.Route != nil {
+					x.Route = e.Route.Destination + ">" + e.Route.Target + " " + e.Route.State
+				}
+				gotExpl = append(gotExpl, x)
+			}
+			if found != tt.found {
+				t.Errorf("found %v, want %v", found, tt.found)
+			}
+			if d := cmp.Diff(tt.expl, gotExpl); d != "" {
+				t.Errorf("explanations (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.fwd, hops(fwd)); d != "" {
+				t.Errorf("forward (-want +got):\n%s", d)
+			}
+			if d := cmp.Diff(tt.ret, hops(ret)); d != "" {
+				t.Errorf("return (-want +got):\n%s", d)
+			}
+		})
+	}
+	a := withInternet(newLab()).analyser(t)
+	var nf *ErrNotFound
+	if _, err := a.Path(Question{From: "igw-00000fff", To: "eni-0000000a", Protocol: "tcp", Port: 443}); !errors.As(err, &nf) || nf.ID != "igw-00000fff" {
+		t.Errorf("unknown gateway: %v", err)
+	}
+	if _, err := a.Path(Question{From: "igw-0000000a", To: "igw-0000000a", Protocol: "tcp", Port: 443}); err == nil {
+		t.Error("two gateways accepted")
 	}
 }

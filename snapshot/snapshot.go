@@ -10,6 +10,12 @@
 //	aws ec2 describe-network-interfaces       > describe-network-interfaces.json
 //	aws ec2 describe-network-acls             > describe-network-acls.json
 //	aws ec2 describe-managed-prefix-lists     > describe-managed-prefix-lists.json
+//	aws ec2 describe-route-tables             > describe-route-tables.json
+//	aws ec2 describe-internet-gateways        > describe-internet-gateways.json
+//	aws ec2 describe-egress-only-internet-gateways > describe-egress-only-internet-gateways.json
+//	aws ec2 describe-addresses                > describe-addresses.json
+//	aws ec2 describe-nat-gateways             > describe-nat-gateways.json
+//	aws ec2 describe-instances                > describe-instances.json
 //	aws ec2 get-managed-prefix-list-entries --prefix-list-id PL > get-managed-prefix-list-entries-PL.json
 //
 // The last is needed once per customer-managed prefix list (AWS-managed lists, owned by "AWS"
@@ -20,7 +26,15 @@
 // answer depends on (a tcp permission without FromPort is not port 0, an ACL entry without
 // RuleNumber is not rule 0, a missing describe-network-acls.json is not "no ACLs") or a value
 // of the wrong kind is an error naming the file and the JSON path of the field, e.g.
-// describe-network-acls.json: NetworkAcls[0].Entries[3].RuleNumber: missing.
+// describe-network-acls.json: NetworkAcls[0].Entries[3].RuleNumber: missing. So is a reference
+// to what the snapshot does not hold (a route table or gateway of a VPC that is not in
+// describe-vpcs.json, an association to a missing subnet, an Elastic IP on a missing
+// interface): it means a filtered or partial export, about another network than the account's.
+//
+// Routing follows the route tables, gateways and public addresses (policy's routing model): an
+// interface is exposed to the internet only through its VPC's attached internet gateway, a
+// route to it and a public address — the launch-time one (the interface's
+// Association.PublicIp, or the instance's PublicIpAddress) or an Elastic IP.
 package snapshot
 
 import (
@@ -41,6 +55,12 @@ var Files = []struct{ Name, Command string }{
 	{"describe-network-interfaces.json", "aws ec2 describe-network-interfaces"},
 	{"describe-network-acls.json", "aws ec2 describe-network-acls"},
 	{"describe-managed-prefix-lists.json", "aws ec2 describe-managed-prefix-lists"},
+	{"describe-route-tables.json", "aws ec2 describe-route-tables"},
+	{"describe-internet-gateways.json", "aws ec2 describe-internet-gateways"},
+	{"describe-egress-only-internet-gateways.json", "aws ec2 describe-egress-only-internet-gateways"},
+	{"describe-addresses.json", "aws ec2 describe-addresses"},
+	{"describe-nat-gateways.json", "aws ec2 describe-nat-gateways"},
+	{"describe-instances.json", "aws ec2 describe-instances"},
 }
 
 // Load reads a snapshot directory. The first problem found is the error; the snapshot is only
@@ -58,11 +78,35 @@ func Load(dir string) (netmap.Snapshot, error) {
 	s.VPCs = l.vpcs(docs["describe-vpcs.json"])
 	s.Subnets = l.subnets(docs["describe-subnets.json"])
 	s.Groups = l.groups(docs["describe-security-groups.json"], l.ruleIDs(docs["describe-security-group-rules.json"]))
-	s.ENIs = l.enis(docs["describe-network-interfaces.json"])
+	s.Addresses = l.addresses(docs["describe-addresses.json"])
+	eips := map[string]*model.Address{}
+	for _, a := range s.Addresses {
+		eips[a.AllocationID] = a
+	}
+	s.ENIs = l.enis(docs["describe-network-interfaces.json"], eips)
+	enis := map[string]*model.NetworkInterface{}
+	for _, n := range s.ENIs {
+		enis[n.ID] = n
+	}
+	l.instances(docs["describe-instances.json"], enis, s.Addresses)
 	for _, a := range l.list(docs["describe-network-acls.json"], "NetworkAcls", true) {
 		s.NACLs = append(s.NACLs, l.nacl(a))
 	}
 	s.PrefixLists = l.prefixLists(docs["describe-managed-prefix-lists.json"])
+	s.RouteTables = l.routeTables(docs["describe-route-tables.json"])
+	s.IGWs = l.igws(docs["describe-internet-gateways.json"])
+	s.EgressIGWs = l.eigws(docs["describe-egress-only-internet-gateways.json"])
+	s.NATGateways = l.natGateways(docs["describe-nat-gateways.json"])
+	if l.err == nil {
+		vpcs, subnets := map[string]bool{}, map[string]string{}
+		for _, v := range s.VPCs {
+			vpcs[v.ID] = true
+		}
+		for _, sn := range s.Subnets {
+			subnets[sn.ID] = sn.VpcID
+		}
+		l.crossCheck(vpcs, subnets, enis, s.RouteTables, s.IGWs, s.EgressIGWs, s.NATGateways, s.Addresses)
+	}
 	if l.err != nil {
 		return netmap.Snapshot{}, l.err
 	}
@@ -93,7 +137,7 @@ func (l *loader) subnets(doc node) []*model.Subnet {
 	return out
 }
 
-func (l *loader) enis(doc node) []*model.NetworkInterface {
+func (l *loader) enis(doc node, eips map[string]*model.Address) []*model.NetworkInterface {
 	var out []*model.NetworkInterface
 	for _, n := range l.list(doc, "NetworkInterfaces", true) {
 		m := &model.NetworkInterface{ID: l.str(n, "NetworkInterfaceId"), SubnetID: l.str(n, "SubnetId"), VpcID: l.str(n, "VpcId")}
@@ -115,6 +159,14 @@ func (l *loader) enis(doc node) []*model.NetworkInterface {
 		for _, g := range l.list(n, "Groups", true) {
 			m.Groups = append(m.Groups, l.str(g, "GroupId"))
 		}
+		if t, _ := l.optStr(n, "InterfaceType"); t != "interface" {
+			m.InterfaceType = t
+		}
+		if rm, ok := l.field(n, "RequesterManaged").v.(bool); ok {
+			m.RequesterManaged = rm
+		}
+		l.eniPublic(n, m, eips)
+		l.eniAttachment(n, m)
 		out = append(out, m)
 	}
 	return out

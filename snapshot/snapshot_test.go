@@ -86,7 +86,8 @@ var requiredFields = map[string][]string{
 		"SecurityGroupRules[5].ReferencedGroupInfo.GroupId"},
 	"describe-network-interfaces.json": {"NetworkInterfaces", "NetworkInterfaces[0].NetworkInterfaceId", "NetworkInterfaces[0].SubnetId",
 		"NetworkInterfaces[0].VpcId", "NetworkInterfaces[0].PrivateIpAddresses", "NetworkInterfaces[0].PrivateIpAddresses[1].PrivateIpAddress",
-		"NetworkInterfaces[0].Ipv6Addresses[0].Ipv6Address", "NetworkInterfaces[0].Groups", "NetworkInterfaces[0].Groups[0].GroupId"},
+		"NetworkInterfaces[0].Ipv6Addresses[0].Ipv6Address", "NetworkInterfaces[0].Groups", "NetworkInterfaces[0].Groups[0].GroupId",
+		"NetworkInterfaces[0].Association.PublicIp", "NetworkInterfaces[0].Attachment.DeviceIndex", "NetworkInterfaces[2].Association.PublicIp"},
 	"describe-network-acls.json": {"NetworkAcls", "NetworkAcls[0].NetworkAclId", "NetworkAcls[0].VpcId", "NetworkAcls[0].IsDefault",
 		"NetworkAcls[0].Entries", "NetworkAcls[0].Associations", "NetworkAcls[0].Associations[0].SubnetId",
 		"NetworkAcls[0].Associations[0].NetworkAclAssociationId",
@@ -96,6 +97,22 @@ var requiredFields = map[string][]string{
 		"NetworkAcls[0].Entries[3].IcmpTypeCode", "NetworkAcls[0].Entries[3].IcmpTypeCode.Type", "NetworkAcls[0].Entries[3].IcmpTypeCode.Code"},
 	"describe-managed-prefix-lists.json":                        {"PrefixLists", "PrefixLists[0].PrefixListId", "PrefixLists[0].AddressFamily"},
 	"get-managed-prefix-list-entries-pl-0000000000000000a.json": {"Entries", "Entries[1].Cidr"},
+	"describe-route-tables.json": {"RouteTables", "RouteTables[0].RouteTableId", "RouteTables[0].VpcId", "RouteTables[0].Routes",
+		"RouteTables[0].Associations", "RouteTables[0].Associations[0].Main", "RouteTables[0].Associations[0].RouteTableAssociationId",
+		"RouteTables[1].Associations[0].Main"},
+	"describe-internet-gateways.json": {"InternetGateways", "InternetGateways[0].InternetGatewayId", "InternetGateways[0].Attachments",
+		"InternetGateways[0].Attachments[0].VpcId", "InternetGateways[0].Attachments[0].State"},
+	"describe-egress-only-internet-gateways.json": {"EgressOnlyInternetGateways", "EgressOnlyInternetGateways[0].EgressOnlyInternetGatewayId",
+		"EgressOnlyInternetGateways[0].Attachments", "EgressOnlyInternetGateways[0].Attachments[0].VpcId", "EgressOnlyInternetGateways[0].Attachments[0].State"},
+	"describe-addresses.json": {"Addresses", "Addresses[0].AllocationId", "Addresses[0].PublicIp", "Addresses[0].NetworkInterfaceId",
+		"Addresses[0].PrivateIpAddress", "Addresses[2].PublicIp"},
+	"describe-nat-gateways.json": {"NatGateways", "NatGateways[0].NatGatewayId", "NatGateways[0].SubnetId", "NatGateways[0].VpcId",
+		"NatGateways[0].State", "NatGateways[0].NatGatewayAddresses", "NatGateways[0].NatGatewayAddresses[0].NetworkInterfaceId",
+		"NatGateways[0].NatGatewayAddresses[0].PrivateIp", "NatGateways[0].NatGatewayAddresses[0].PublicIp", "NatGateways[0].NatGatewayAddresses[0].AllocationId",
+		"NatGateways[1].NatGatewayAddresses"},
+	"describe-instances.json": {"Reservations", "Reservations[0].Instances", "Reservations[0].Instances[0].InstanceId",
+		"Reservations[0].Instances[0].NetworkInterfaces[0].NetworkInterfaceId", "Reservations[0].Instances[0].NetworkInterfaces[0].Attachment",
+		"Reservations[0].Instances[0].NetworkInterfaces[0].Attachment.DeviceIndex"},
 }
 
 // TestLoadRefusesMissingField deletes one required field at a time and checks that the error
@@ -172,11 +189,44 @@ func TestLoadRefusesBadValues(t *testing.T) {
 		{"describe-network-interfaces.json", "NetworkInterfaces[1].PrivateIpAddresses[0].PrivateIpAddress", "10.0.2", `"10.0.2" is not an IP address`},
 		{"describe-security-group-rules.json", "SecurityGroupRules[0].CidrIpv6", "::/0", "SecurityGroupRules[0]: names 2 peers"},
 		{"describe-managed-prefix-lists.json", "PrefixLists[0].AddressFamily", "ipv4", `PrefixLists[0].AddressFamily: "ipv4" is neither IPv4 nor IPv6`},
+		{"describe-route-tables.json", "RouteTables[0].Routes[2].DestinationIpv6CidrBlock", "::/0", "RouteTables[0].Routes[2]: names 2 destinations"},
+		{"describe-route-tables.json", "RouteTables[0].Routes[2].NatGatewayId", nil, "RouteTables[0].Routes[2]: no target"},
+		{"describe-route-tables.json", "RouteTables[0].Routes[2].DestinationCidrBlock", "0.0.0.0/33", `Routes[2].DestinationCidrBlock: "0.0.0.0/33" is not a CIDR`},
+		{"describe-route-tables.json", "RouteTables[1].Routes[2].InstanceId", "i-0000000000000000a", "Routes[2].NetworkInterfaceId: missing (a route to instance i-0000000000000000a names its interface too)"},
+		// Cross-checks: references to what the snapshot does not hold.
+		{"describe-route-tables.json", "RouteTables[1].VpcId", "vpc-0000000000000dead", "RouteTables[1].VpcId: vpc-0000000000000dead of rtb-0000000000000000b is not in describe-vpcs.json"},
+		{"describe-route-tables.json", "RouteTables[1].Associations[0].SubnetId", "subnet-000000000dead", "RouteTables[1].Associations[0].SubnetId: subnet-000000000dead is not a subnet of vpc-0a1b2c3d4e5f60718"},
+		{"describe-route-tables.json", "RouteTables[0].Associations[0].Main", false, "RouteTables: no main route table of vpc-0a1b2c3d4e5f60718"},
+		{"describe-route-tables.json", "RouteTables[1].Associations[0].Main", true, "RouteTables: 2 main route tables of vpc-0a1b2c3d4e5f60718"},
+		{"describe-internet-gateways.json", "InternetGateways[1].Attachments", []any{map[string]any{"State": "available", "VpcId": "vpc-0000000000000dead"}},
+			"InternetGateways[1].Attachments: vpc-0000000000000dead of igw-0000000000000000b is not in describe-vpcs.json"},
+		{"describe-egress-only-internet-gateways.json", "EgressOnlyInternetGateways[0].Attachments[0].VpcId", "vpc-0000000000000dead",
+			"EgressOnlyInternetGateways[0].Attachments: vpc-0000000000000dead of eigw-0000000000000000a is not in describe-vpcs.json"},
+		{"describe-nat-gateways.json", "NatGateways[0].SubnetId", "subnet-000000000dead", "NatGateways[0].SubnetId: subnet-000000000dead is not a subnet of vpc-0a1b2c3d4e5f60718"},
+		{"describe-nat-gateways.json", "NatGateways[0].State", "up", `NatGateways[0].State: "up" is not a NAT gateway state`},
+		{"describe-nat-gateways.json", "NatGateways[0].ConnectivityType", "Public", `NatGateways[0].ConnectivityType: "Public" is neither public nor private`},
+		{"describe-nat-gateways.json", "NatGateways[0].NatGatewayAddresses", []any{}, "NatGateways[0].NatGatewayAddresses: no primary address"},
+		{"describe-addresses.json", "Addresses[0].NetworkInterfaceId", "eni-00000000000000dead", "Addresses[0].NetworkInterfaceId: eni-00000000000000dead is not in describe-network-interfaces.json"},
+		{"describe-addresses.json", "Addresses[0].PrivateIpAddress", "10.0.1.9", "Addresses[0].PrivateIpAddress: 10.0.1.9 is not an address of eni-0000000000000000a"},
+		{"describe-network-interfaces.json", "NetworkInterfaces[2].Association.AllocationId", "eipalloc-00000000000dead", "NetworkInterfaces[2].Association.AllocationId: Elastic IP eipalloc-00000000000dead (192.0.2.10) is not in describe-addresses.json as associated with eni-0000000000000000c"},
+		{"describe-network-interfaces.json", "NetworkInterfaces[0].Association.PublicIp", "192.0.2", `NetworkInterfaces[0].Association.PublicIp: "192.0.2" is not an IP address`},
+		{"describe-instances.json", "Reservations[0].Instances[0].PublicIpAddress", "192.0.2.99",
+			"Reservations[0].Instances[0].PublicIpAddress: 192.0.2.99, but its primary interface eni-0000000000000000a has 192.0.2.4"},
+		{"describe-instances.json", "Reservations[0].Instances[0].NetworkInterfaces[0].NetworkInterfaceId", "eni-00000000000000dead",
+			"NetworkInterfaces[0].NetworkInterfaceId: eni-00000000000000dead is not in describe-network-interfaces.json"},
+		{"describe-instances.json", "Reservations[0].Instances[0].NetworkInterfaces[0].NetworkInterfaceId", "eni-0000000000000000b",
+			"NetworkInterfaces[0].NetworkInterfaceId: eni-0000000000000000b is attached to i-0000000000000000b in describe-network-interfaces.json"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.file+"/"+tt.path, func(t *testing.T) {
 			dir := copyValid(t)
-			edit(t, dir, tt.file, func(v any) { setPath(t, v, tt.path, tt.value) })
+			edit(t, dir, tt.file, func(v any) {
+				if tt.value == nil {
+					deletePath(t, v, tt.path)
+					return
+				}
+				setPath(t, v, tt.path, tt.value)
+			})
 			_, err := Load(dir)
 			if err == nil {
 				t.Fatal("accepted")

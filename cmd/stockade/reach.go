@@ -56,6 +56,12 @@ by the AWS CLI against a real AWS account:
   aws ec2 describe-network-interfaces > DIR/describe-network-interfaces.json
   aws ec2 describe-network-acls > DIR/describe-network-acls.json
   aws ec2 describe-managed-prefix-lists > DIR/describe-managed-prefix-lists.json
+  aws ec2 describe-route-tables > DIR/describe-route-tables.json
+  aws ec2 describe-internet-gateways > DIR/describe-internet-gateways.json
+  aws ec2 describe-egress-only-internet-gateways > DIR/describe-egress-only-internet-gateways.json
+  aws ec2 describe-addresses > DIR/describe-addresses.json
+  aws ec2 describe-nat-gateways > DIR/describe-nat-gateways.json
+  aws ec2 describe-instances > DIR/describe-instances.json
   aws ec2 get-managed-prefix-list-entries --prefix-list-id PL > DIR/get-managed-prefix-list-entries-PL.json
 
 (the last once per customer-managed prefix list). Every file is required; a missing file or
