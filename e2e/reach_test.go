@@ -209,10 +209,14 @@ func TestReachAgainstRunningServer(t *testing.T) {
 	if got := exposure(); len(got) != 0 {
 		t.Errorf("exposed without an internet gateway: %+v", got)
 	}
-	var igw struct{ InternetGateway struct{ InternetGatewayId string } }
+	var igw struct {
+		InternetGateway struct{ InternetGatewayId string }
+	}
 	a.ok(&igw, "ec2", "create-internet-gateway")
 	a.ok(nil, "ec2", "attach-internet-gateway", "--internet-gateway-id", igw.InternetGateway.InternetGatewayId, "--vpc-id", vpc.Vpc.VpcId)
-	var rtbs struct{ RouteTables []struct{ RouteTableId string } }
+	var rtbs struct {
+		RouteTables []struct{ RouteTableId string }
+	}
 	a.ok(&rtbs, "ec2", "describe-route-tables", "--filters", "Name=vpc-id,Values="+vpc.Vpc.VpcId, "Name=association.main,Values=true")
 	a.ok(nil, "ec2", "create-route", "--route-table-id", rtbs.RouteTables[0].RouteTableId, "--destination-cidr-block", "0.0.0.0/0",
 		"--gateway-id", igw.InternetGateway.InternetGatewayId)
