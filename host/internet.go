@@ -350,7 +350,9 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 	for a := range public {
 		rt.Public = append(rt.Public, netip.PrefixFrom(a, 32))
 	}
-	slices.SortFunc(rt.Public, func(a, b netip.Prefix) int { return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits())) })
+	slices.SortFunc(rt.Public, func(a, b netip.Prefix) int {
+		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+	})
 	rt.Public = slices.Compact(rt.Public)
 	return rt
 }

@@ -43,7 +43,7 @@ func routedNet() netmap.Network {
 		RequesterManaged: true, InterfaceType: "nat_gateway"}
 	return netmap.Network{Tenant: netmap.Tenant{Account: "111122223333", Region: "us-east-1"},
 		Snapshot: netmap.Snapshot{VPCs: []*model.VPC{vpc}, Subnets: []*model.Subnet{pub, priv},
-			ENIs: []*model.NetworkInterface{web, app, natENI},
+			ENIs:       []*model.NetworkInterface{web, app, natENI},
 			IGWs:       []*model.InternetGateway{{ID: "igw-1", VpcID: "vpc-1"}, {ID: "igw-other", VpcID: "vpc-2"}},
 			EgressIGWs: []*model.EgressOnlyIGW{{ID: "eigw-1", VpcID: "vpc-1"}, {ID: "eigw-other", VpcID: "vpc-2"}},
 			Addresses: []*model.Address{

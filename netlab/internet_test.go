@@ -43,7 +43,7 @@ func TestKernelRoutesTable(t *testing.T) {
 		{Dst: netip.MustParsePrefix("2600:1f18::/56"), Target: TargetLocal},
 		{Dst: netip.MustParsePrefix("::/0"), Target: TargetEgressOnly},
 		{Dst: netip.MustParsePrefix("2001:db8:1::/48"), Target: TargetGateway},
-		{Dst: netip.MustParsePrefix("2001:db8:2::/48"), Target: TargetNAT}, // a NAT gateway is IPv4
+		{Dst: netip.MustParsePrefix("2001:db8:2::/48"), Target: TargetNAT},      // a NAT gateway is IPv4
 		{Dst: netip.MustParsePrefix("100.64.1.0/24"), Target: TargetEgressOnly}, // an egress-only one IPv6
 	}}
 	if err := SetRoutes(context.Background(), l.router, l.up.Link, []RouteTable{rt}, nil); err != nil {
