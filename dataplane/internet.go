@@ -33,11 +33,28 @@ import (
 // one to its address (no DNAT, and the router has no route for the address). Connection
 // tracking takes the replies of either kind back. The translations are three maps whose
 // elements change with associations, so an association is a couple of element updates.
-// IPv4 only: IPv6 from or to the link is dropped (egress-only gateways are not built yet).
+//
+// IPv6 is not translated: an instance's IPv6 addresses are public, as on AWS. What leaves by
+// Link (the route tables sent it there, to the internet gateway or to an egress-only one)
+// must come from the VPC's IPv6 block. What the internet sends must be a reply (connection
+// tracking), or open a connection to a subnet whose route table sends the client's address
+// to the internet gateway (Open6), the way back it must take; a route to an egress-only
+// gateway, or none, opens nothing: the egress-only gateway is "stateful, outbound only".
+// Then the network ACLs and groups judge it as they judge IPv4 from the internet.
 type Internet struct {
 	Link   string                    // the router-side link to the internet; "" for none
 	Public map[netip.Addr]netip.Addr // public address → the private address it translates to
 	NAT    []NATGateway
+	// Open6 are the connections the internet may open in IPv6, per subnet.
+	Open6 []Open6
+}
+
+// Open6 says which internet addresses may open IPv6 connections to a subnet: those its route
+// table sends to the attached internet gateway (longest prefix), so the replies go back the
+// way the request came.
+type Open6 struct {
+	Subnet netip.Prefix   // the subnet's IPv6 block
+	From   []netip.Prefix // internet addresses routed to the internet gateway
 }
 
 // NATGateway is a NAT gateway as its VPC's router models it: its public address and the
@@ -54,8 +71,12 @@ var (
 	internetIn  = &Object{Kind: Chain, Name: "internet_in", Lines: []string{fmt.Sprintf("meta mark set meta mark | 0x%x", markIngress)}}
 )
 
-// linkLocal is where the router's hop addresses on the internet link live (netlab).
-var linkLocal = netip.MustParsePrefix("169.254.0.0/16")
+// linkLocal is where the router's hop addresses on the internet link live (netlab), in
+// either family.
+var (
+	linkLocal  = netip.MustParsePrefix("169.254.0.0/16")
+	linkLocal6 = netip.MustParsePrefix("fe80::/10")
+)
 
 // internet reports whether the router has a link to the internet.
 func (r *renderer) internet() bool { return r.n.Internet.Link != "" }
@@ -82,43 +103,73 @@ func (r *renderer) inside() *netipx.IPSet {
 	return s
 }
 
-// outside is the complement of inside, as prefixes.
-func (r *renderer) outside() []netip.Prefix {
+// inside6 is inside in IPv6: the VPC's IPv6 block, its subnets' and link-local addresses.
+func (r *renderer) inside6() *netipx.IPSet {
 	var b netipx.IPSetBuilder
-	b.AddPrefix(netip.MustParsePrefix("0.0.0.0/0"))
-	b.RemoveSet(r.inside())
+	if p := r.n.VPC.IPv6CIDR; p.IsValid() {
+		b.AddPrefix(p.Masked())
+	}
+	for _, sn := range r.subnets {
+		if sn.IPv6CIDR.IsValid() {
+			b.AddPrefix(sn.IPv6CIDR.Masked())
+		}
+	}
+	b.AddPrefix(linkLocal6)
+	s, _ := b.IPSet()
+	return s
+}
+
+// outside is the complement of inside (v6: of inside6), as prefixes.
+func (r *renderer) outside(v6 bool) []netip.Prefix {
+	var b netipx.IPSetBuilder
+	if v6 {
+		b.AddPrefix(netip.MustParsePrefix("::/0"))
+		b.RemoveSet(r.inside6())
+	} else {
+		b.AddPrefix(netip.MustParsePrefix("0.0.0.0/0"))
+		b.RemoveSet(r.inside())
+	}
 	s, _ := b.IPSet()
 	return s.Prefixes()
 }
 
 // internetPairs are the network ACL pairs between the internet and each subnet with an ACL
-// that does not let everything through, in both directions (ACLs are stateless). check
-// records that a pair uses one direction of an ACL and names its pair chain, as nacls does.
-func (r *renderer) internetPairs(bySubnet map[string]*model.NACL, check func(acl *model.NACL, egress bool) string) []string {
+// that does not let everything through, in both directions (ACLs are stateless), IPv4's and
+// IPv6's. check records that a pair uses one direction of an ACL and names its pair chain, as
+// nacls does.
+func (r *renderer) internetPairs(bySubnet map[string]*model.NACL, check func(acl *model.NACL, egress bool) string) (pairs4, pairs6 []string) {
 	if !r.internet() {
-		return nil
+		return nil, nil
 	}
-	var pairs []string
-	out := r.outside()
+	out4, out6 := r.outside(false), r.outside(true)
 	for _, sn := range r.subnets {
 		acl := bySubnet[sn.ID]
-		if acl == nil || !sn.CIDR.Addr().Is4() {
+		if acl == nil {
 			continue
 		}
-		for _, egress := range []bool{false, true} {
-			for _, p := range out {
-				if aclAllowsAll(acl, egress, p) {
-					continue
+		for _, fam := range []struct {
+			block netip.Prefix
+			out   []netip.Prefix
+			pairs *[]string
+		}{{sn.CIDR, out4, &pairs4}, {sn.IPv6CIDR, out6, &pairs6}} {
+			if !fam.block.IsValid() {
+				continue
+			}
+			for _, egress := range []bool{false, true} {
+				for _, p := range fam.out {
+					if aclAllowsAll(acl, egress, p) {
+						continue
+					}
+					src, dst := p, fam.block.Masked()
+					if egress {
+						src, dst = dst, p
+					}
+					*fam.pairs = append(*fam.pairs, fmt.Sprintf("%s . %s : jump %s", src, dst, check(acl, egress)))
 				}
-				src, dst := p, sn.CIDR
-				if egress {
-					src, dst = sn.CIDR, p
-				}
-				pairs = append(pairs, fmt.Sprintf("%s . %s : jump %s", src, dst, check(acl, egress)))
 			}
 		}
 	}
-	return pairs
+	return pairs4, pairs6
 }
 
 // internetBase renders the internet's objects and returns the forward chain's first rules;
@@ -138,6 +189,22 @@ func (r *renderer) internetBase(out, in *[]string) []string {
 		inside = append(inside, p.String())
 	}
 	r.rs.add(r.cachedSet("internet_inside4", "ipv4_addr", true, false, inside))
+	var inside6, open6 []string
+	for _, p := range r.inside6().Prefixes() {
+		inside6 = append(inside6, p.String())
+	}
+	r.rs.add(r.cachedSet("internet_inside6", "ipv6_addr", true, false, inside6))
+	for _, o := range r.n.Internet.Open6 {
+		if !o.Subnet.Addr().Is6() {
+			continue
+		}
+		for _, from := range o.From {
+			if from.Addr().Is6() {
+				open6 = append(open6, fmt.Sprintf("%s . %s", o.Subnet.Masked(), from.Masked()))
+			}
+		}
+	}
+	r.rs.add(r.cachedSet("internet_open6", "ipv6_addr . ipv6_addr", true, false, open6))
 
 	// Translations, and the sources that have one.
 	var dnat, snat, nat []string
@@ -191,12 +258,15 @@ func (r *renderer) internetBase(out, in *[]string) []string {
 		}})
 	return []string{
 		"iifname " + link + " ip saddr @internet_inside4 drop",
-		"iifname " + link + " meta nfproto ipv6 drop",
-		"oifname " + link + " meta nfproto ipv6 drop",
+		"iifname " + link + " ip6 saddr @internet_inside6 drop",
 		// What the internet sends must belong to a connection it was translated into, or
 		// to one opened from inside: the internet reaches private addresses no other way.
-		"iifname " + link + " ct direction original ct status & dnat == 0 drop",
+		"iifname " + link + " meta nfproto ipv4 ct direction original ct status & dnat == 0 drop",
+		// In IPv6, a connection from the internet only to a subnet that routes the client to
+		// the internet gateway (not to an egress-only gateway, not without a route).
+		"iifname " + link + " meta nfproto ipv6 ct direction original ip6 daddr . ip6 saddr != @internet_open6 drop",
 		"oifname " + link + " ct direction original ip saddr != @internet_src4 drop",
+		"oifname " + link + " ct direction original ip6 saddr != @internet_inside6 drop",
 	}
 }
 

@@ -42,12 +42,15 @@ func (v *internetVPC) apply(n dataplane.Network, tables ...netlab.RouteTable) {
 	t := v.l.t
 	t.Helper()
 	ctx := context.Background()
-	var public []netip.Addr
+	var public []netip.Prefix
 	for pub := range n.Internet.Public {
-		public = append(public, pub)
+		public = append(public, netip.PrefixFrom(pub, 32))
 	}
 	for _, g := range n.Internet.NAT {
-		public = append(public, g.Public)
+		public = append(public, netip.PrefixFrom(g.Public, 32))
+	}
+	if n.VPC.IPv6CIDR.IsValid() {
+		public = append(public, n.VPC.IPv6CIDR)
 	}
 	if err := netlab.SetPublic(ctx, v.up, public); err != nil {
 		t.Fatal(err)
@@ -320,6 +323,126 @@ func TestKernelInternetAppliance(t *testing.T) {
 	v.apply(strict, tables...)
 	if got, err := seenAs(dbNS, netlab.DropTimeout); err == nil {
 		t.Errorf("db went through an appliance with its source/destination check on (as %s)", got)
+	}
+}
+
+// TestKernelInternetIPv6: an instance's IPv6 address is public, untranslated. With "::/0" to
+// the internet gateway (and the client routed to it: Open6) the internet reaches it while its
+// group allows it and it reaches the internet as itself; with "::/0" to an egress-only gateway
+// it reaches the internet and the replies come back, but nothing from the internet opens a
+// connection to it; without the route nothing either way.
+func TestKernelInternetIPv6(t *testing.T) {
+	l := newKernelLab(t)
+	v := l.internetVPC("vpc-1", l.router)
+	inet := l.names.Internet()
+	if err := netlab.Do(inet, func() error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	var ln net.Listener
+	if err := netlab.Do(inet, func() error {
+		var err error
+		ln, err = net.Listen("tcp", netip.AddrPortFrom(netlab.InternetHost6, 9000).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, c.RemoteAddr().(*net.TCPAddr).IP.String())
+			c.Close()
+		}
+	}()
+	seen6 := func(ns string, timeout time.Duration) (string, error) {
+		c, err := netlab.DialFrom(ns, "tcp", netip.AddrPortFrom(netlab.InternetHost6, 9000).String(), timeout)
+		if err != nil {
+			return "", err
+		}
+		defer c.Close()
+		_ = c.SetDeadline(time.Now().Add(timeout))
+		b, err := io.ReadAll(c)
+		return strings.TrimSpace(string(b)), err
+	}
+
+	n := threeTier()
+	n.Link = l.names.Link
+	vpc6, sn6 := netip.MustParsePrefix("fd00:ec2:1::/56"), netip.MustParsePrefix("fd00:ec2:1:1::/64")
+	vpc := *n.VPC
+	vpc.IPv6CIDR = vpc6
+	n.VPC = &vpc
+	n.Snapshot.VPCs = []*model.VPC{&vpc}
+	s1 := *n.Snapshot.Subnets[0]
+	s1.IPv6CIDR = sn6
+	n.Snapshot.Subnets = []*model.Subnet{&s1, n.Snapshot.Subnets[1]}
+	acl := n.Snapshot.NACLs[0].Clone()
+	for _, egress := range []bool{false, true} {
+		acl.Entries = append(acl.Entries, model.NACLEntry{RuleNumber: 101, Egress: egress, Protocol: "-1", Allow: true, CIDR: netip.MustParsePrefix("::/0")})
+	}
+	n.Snapshot.NACLs = []*model.NACL{acl}
+	web := n.Snapshot.ENIs[0].Clone()
+	web.IPv6 = []netip.Addr{netip.MustParseAddr("fd00:ec2:1:1::10")}
+	n.Snapshot.ENIs = []*model.NetworkInterface{web}
+	g := n.Snapshot.Groups[0].Clone()
+	g.Ingress = []model.Rule{rule("tcp", 8080, 8080, cidr("::/0"))}
+	g.Egress = append(g.Egress, rule("-1", -1, -1, cidr("::/0")))
+	n.Snapshot.Groups[0] = g
+	ns := l.names.Instance(web.ID)
+	if err := netlab.Attach(context.Background(), v.router, netlab.Interface{Namespace: ns, Link: l.names.Link(web.ID), MAC: web.MAC,
+		Addr: web.PrivateIP, Subnet: s1.CIDR, IPv6: web.IPv6}); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := netlab.Serve(ns, 8080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	toWeb := netip.AddrPortFrom(web.IPv6[0], 8080)
+	tbl := func(routes ...netlab.Route) netlab.RouteTable {
+		t := table("rtb-pub", "10.0.1.0/24", append([]netlab.Route{{Dst: vpc6, Target: netlab.TargetLocal}}, routes...)...)
+		t.Subnets = append(t.Subnets, sn6)
+		return t
+	}
+	any6 := netip.MustParsePrefix("::/0")
+	n.Internet = dataplane.Internet{Link: v.up.Link}
+	igw := n
+	igw.Internet.Open6 = []dataplane.Open6{{Subnet: sn6, From: []netip.Prefix{any6}}}
+
+	for _, c := range []struct {
+		name    string
+		n       dataplane.Network
+		table   netlab.RouteTable
+		in, out bool
+	}{
+		{"no route", n, tbl(), false, false},
+		{"::/0 to the internet gateway", igw, tbl(netlab.Route{Dst: any6, Target: netlab.TargetGateway}), true, true},
+		{"::/0 to an egress-only gateway", n, tbl(netlab.Route{Dst: any6, Target: netlab.TargetEgressOnly}), false, true},
+		{"::/0 a blackhole", igw, tbl(netlab.Route{Dst: any6, Target: netlab.TargetBlackhole}), false, false},
+	} {
+		v.apply(c.n, c.table)
+		err := netlab.TCP(inet, toWeb, netlab.Timeout(c.in))
+		if (err == nil) != c.in {
+			t.Errorf("%s: internet → web [%s]: %v, want reachable=%v\n%s", c.name, web.IPv6[0], err, c.in, v.last.Text())
+		}
+		got, err := seen6(ns, netlab.Timeout(c.out))
+		switch {
+		case c.out && (err != nil || got != web.IPv6[0].String()):
+			t.Errorf("%s: web → internet over IPv6: the server saw %q (%v), want %s", c.name, got, err, web.IPv6[0])
+		case !c.out && err == nil:
+			t.Errorf("%s: web reached the internet over IPv6 (as %s)", c.name, got)
+		}
+	}
+	// The group still decides, as for IPv4.
+	closed := igw
+	cg := g.Clone()
+	cg.Ingress = nil
+	closed.Snapshot.Groups = []*model.Group{cg, n.Snapshot.Groups[1], n.Snapshot.Groups[2]}
+	v.apply(closed, tbl(netlab.Route{Dst: any6, Target: netlab.TargetGateway}))
+	if err := netlab.TCP(inet, toWeb, netlab.DropTimeout); err == nil {
+		t.Error("internet → web over IPv6 got through with no ingress rule")
 	}
 }
 

@@ -301,6 +301,7 @@ func (r *renderer) base() {
 	if r.internet() {
 		// The internet link sends from any address outside the VPC (checked above).
 		lines[len(first)] = fmt.Sprintf("iifname != %q iifname . ip saddr != @src4 drop", r.n.Internet.Link)
+		lines[len(first)+1] = fmt.Sprintf("iifname != %q iifname . ip6 saddr != @src6 drop", r.n.Internet.Link)
 	}
 	var unchecked []string
 	for _, e := range r.enis {
@@ -490,7 +491,8 @@ func (r *renderer) nacls() {
 			}
 		}
 	}
-	pairs4 = append(pairs4, r.internetPairs(bySubnet, outsideCheck)...)
+	inet4, inet6 := r.internetPairs(bySubnet, outsideCheck)
+	pairs4, pairs6 = append(pairs4, inet4...), append(pairs6, inet6...)
 	r.rs.add(vmap("nacl_pairs4", "ipv4_addr . ipv4_addr", true, pairs4))
 	r.rs.add(vmap("nacl_pairs6", "ipv6_addr . ipv6_addr", true, pairs6))
 	r.pairs = map[bool]bool{true: len(pairs4) > 0, false: len(pairs6) > 0}

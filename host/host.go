@@ -98,8 +98,8 @@ type Namespaces interface {
 	EnsureInternet(ctx context.Context, router string, up netlab.Uplink) (created bool, err error)
 	// RemoveInternet removes a router's internet link; the internet namespace stays.
 	RemoveInternet(ctx context.Context, router string, up netlab.Uplink) error
-	// SetPublic makes the internet route exactly these public addresses to a VPC's link.
-	SetPublic(ctx context.Context, up netlab.Uplink, public []netip.Addr) error
+	// SetPublic makes the internet route exactly these public blocks to a VPC's link.
+	SetPublic(ctx context.Context, up netlab.Uplink, public []netip.Prefix) error
 	// SetRoutes makes a router's route tables exactly these; uplink is its internet link, ""
 	// for none.
 	SetRoutes(ctx context.Context, router, uplink string, tables []netlab.RouteTable, state *netlab.Routing) error
@@ -170,7 +170,7 @@ type router struct {
 	// tables and public addresses last set (routed and published say whether they were).
 	uplink            *netlab.Uplink
 	tables            []netlab.RouteTable
-	public            []netip.Addr
+	public            []netip.Prefix
 	routed, published bool
 	// routing is what the kernel holds of the route tables, as the last SetRoutes made it:
 	// the next change is computed against it rather than read from a router of a thousand

@@ -12,6 +12,8 @@ import (
 	"net/netip"
 	"slices"
 
+	"go4.org/netipx"
+
 	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netlab"
@@ -21,15 +23,17 @@ import (
 // Routing is what a VPC router needs from its VPC's routes, gateways and addresses.
 type Routing struct {
 	// Uplink is the router's link to the internet namespace: set while an internet gateway is
-	// attached to the VPC, nil otherwise (detaching the gateway removes the link).
+	// attached to the VPC or the VPC has an egress-only internet gateway, nil otherwise
+	// (detaching the gateway removes the link).
 	Uplink *netlab.Uplink
-	// Public are the addresses the internet routes to the uplink: the public addresses the
-	// gateway translates and the NAT gateways' addresses, sorted. Empty without an uplink.
-	Public []netip.Addr
+	// Public are the blocks the internet routes to the uplink: the public addresses the
+	// gateway translates and the NAT gateways' addresses (/32s), and the VPC's IPv6 block
+	// (IPv6 addresses are public themselves), sorted. Empty without an uplink.
+	Public []netip.Prefix
 	// Internet is the ruleset's view: the link, public → private and the NAT gateways.
 	Internet dataplane.Internet
-	// Tables are the VPC's route tables as kernel tables, each with the IPv4 blocks of the
-	// subnets that use it (the main table's: every subnet without an association), sorted by
+	// Tables are the VPC's route tables as kernel tables, each with the IPv4 and IPv6 blocks
+	// of the subnets that use it (the main table's: every subnet without an association), sorted by
 	// table number.
 	Tables []netlab.RouteTable
 	// Unchecked are the interfaces whose source/destination check is off.
@@ -100,6 +104,14 @@ func routingFrom(n netmap.Network, vpc string, from []any) []any {
 	for _, x := range n.IGWs {
 		from = append(from, x)
 	}
+	for _, x := range n.EgressIGWs {
+		from = append(from, x)
+	}
+	for _, x := range n.VPCs {
+		if x.ID == vpc {
+			from = append(from, x) // its IPv6 block
+		}
+	}
 	for _, x := range n.NATGateways {
 		if x.VpcID == vpc {
 			from = append(from, x)
@@ -139,6 +151,12 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 	for _, g := range n.IGWs {
 		if g.VpcID == vpc {
 			igw = true
+		}
+	}
+	eigw := map[string]bool{} // the VPC's egress-only internet gateways
+	for _, g := range n.EgressIGWs {
+		if g.VpcID == vpc {
+			eigw[g.ID] = true
 		}
 	}
 	gone := map[string]bool{} // a NAT gateway that is not available: its routes are blackholes
@@ -191,7 +209,8 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 			}
 		}
 	}
-	bySubnet := map[string][]netip.Prefix{}
+	bySubnet := map[string][]netip.Prefix{}  // IPv4 blocks by route table
+	bySubnet6 := map[string][]netip.Prefix{} // IPv6 blocks by route table
 	natSubnets := map[string][]netip.Prefix{}
 	for _, sn := range n.Subnets {
 		if sn.VpcID != vpc || !sn.CIDR.Addr().Is4() {
@@ -205,7 +224,11 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 			id = main.ID
 		}
 		bySubnet[id] = append(bySubnet[id], sn.CIDR.Masked())
+		if sn.IPv6CIDR.Addr().Is6() {
+			bySubnet6[id] = append(bySubnet6[id], sn.IPv6CIDR.Masked())
+		}
 	}
+	var open6 []dataplane.Open6
 	if tables != nil {
 		// Free the numbers of tables gone first, so that a new table may take one.
 		ids := map[string]bool{}
@@ -219,7 +242,7 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 		if tables != nil {
 			num = tables.number(vpc, t.ID)
 		}
-		kt := netlab.RouteTable{Table: num, Subnets: bySubnet[t.ID]}
+		kt := netlab.RouteTable{Table: num, Subnets: append(slices.Clone(bySubnet[t.ID]), bySubnet6[t.ID]...)}
 		for _, r := range t.Routes {
 			dsts := []netip.Prefix{r.Dest}
 			if r.DestPrefixList != "" {
@@ -239,8 +262,14 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 				if igwAttached(n.IGWs, tg.GatewayID, vpc) {
 					route.Target = netlab.TargetGateway
 				}
+			case tg.EgressOnlyIGWID != "":
+				if eigw[tg.EgressOnlyIGWID] {
+					route.Target = netlab.TargetEgressOnly
+				}
 			case tg.NatGatewayID != "":
-				if g := nat[tg.NatGatewayID]; g != nil && !gone[g.ID] {
+				// A NAT gateway's traffic leaves by the internet gateway: without one
+				// attached it goes nowhere.
+				if g := nat[tg.NatGatewayID]; g != nil && !gone[g.ID] && igw {
 					route.Target, via = netlab.TargetNAT, g
 					natSubnets[g.ID] = append(natSubnets[g.ID], bySubnet[t.ID]...)
 				}
@@ -256,26 +285,51 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 				}
 			}
 			for _, d := range dsts {
+				if !d.IsValid() {
+					continue
+				}
 				if via != nil && d.Addr().Is4() {
 					kt.Routes = append(kt.Routes, natLeg(d.Masked(), t, natTableOf(mine, assoc, main, via), vpc, n.IGWs, lists)...)
 					continue
 				}
-				if d.Addr().Is4() {
-					route.Dst = d.Masked()
-					kt.Routes = append(kt.Routes, route)
+				rd := route
+				rd.Dst = d.Masked()
+				if rd.Target == netlab.TargetInterface && d.Addr().Is6() {
+					// An IPv6 route through an interface goes to its first IPv6 address; one
+					// without is a blackhole.
+					rd.Target, rd.Via = netlab.TargetBlackhole, netip.Addr{}
+					if e := idx.enis[r.Target.NetworkInterfaceID]; e != nil && len(e.IPv6) > 0 {
+						rd.Target, rd.Via = netlab.TargetInterface, e.IPv6[0]
+					}
 				}
+				kt.Routes = append(kt.Routes, rd)
 			}
 		}
 		rt.Tables = append(rt.Tables, kt)
+		if from := routedToGateway6(kt.Routes); len(from) > 0 {
+			for _, sn := range bySubnet6[t.ID] {
+				open6 = append(open6, dataplane.Open6{Subnet: sn, From: from})
+			}
+		}
 	}
+	slices.SortFunc(open6, func(a, b dataplane.Open6) int { return a.Subnet.Addr().Compare(b.Subnet.Addr()) })
 	slices.SortFunc(rt.Tables, func(a, b netlab.RouteTable) int { return cmp.Compare(a.Table, b.Table) })
 
-	if !igw {
+	if !igw && len(eigw) == 0 {
 		return rt
 	}
 	up := names.UplinkOf(vpc)
 	rt.Uplink = &up
 	rt.Internet.Link = up.Link
+	if v := idx.vpcs[vpc]; v != nil && v.IPv6CIDR.Addr().Is6() {
+		// The VPC's IPv6 block: the replies of connections through an egress-only gateway
+		// come back by it, and with an internet gateway the internet reaches it.
+		rt.Public = append(rt.Public, v.IPv6CIDR.Masked())
+	}
+	if !igw {
+		return rt // an egress-only gateway alone: IPv6 out, nothing in, no IPv4
+	}
+	rt.Internet.Open6 = open6
 	public := map[netip.Addr]netip.Addr{}
 	for _, e := range n.ENIs {
 		if e.VpcID == vpc && e.PublicIP.Is4() && e.PrivateIP.Is4() {
@@ -296,12 +350,40 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 	for _, id := range slices.Sorted(maps.Keys(nat)) {
 		g := nat[id]
 		rt.Internet.NAT = append(rt.Internet.NAT, dataplane.NATGateway{Public: g.PublicIP, Subnets: natSubnets[id]})
-		rt.Public = append(rt.Public, g.PublicIP)
+		rt.Public = append(rt.Public, netip.PrefixFrom(g.PublicIP, 32))
 	}
-	rt.Public = append(rt.Public, slices.Collect(maps.Keys(public))...)
-	slices.SortFunc(rt.Public, netip.Addr.Compare)
+	for a := range public {
+		rt.Public = append(rt.Public, netip.PrefixFrom(a, 32))
+	}
+	slices.SortFunc(rt.Public, func(a, b netip.Prefix) int {
+		return cmp.Or(a.Addr().Compare(b.Addr()), cmp.Compare(a.Bits(), b.Bits()))
+	})
 	rt.Public = slices.Compact(rt.Public)
 	return rt
+}
+
+// routedToGateway6 are the IPv6 addresses a table sends to the internet gateway, by longest
+// prefix (a more specific route elsewhere takes its block back): the clients the internet
+// gateway may let open connections to the table's subnets, since their replies go back by it.
+func routedToGateway6(routes []netlab.Route) []netip.Prefix {
+	var v6 []netlab.Route
+	for _, r := range routes {
+		// The VPC's own block (local) never comes from the internet: the ruleset drops it.
+		if r.Dst.Addr().Is6() && r.Target != netlab.TargetLocal {
+			v6 = append(v6, r)
+		}
+	}
+	slices.SortStableFunc(v6, func(a, b netlab.Route) int { return cmp.Compare(a.Dst.Bits(), b.Dst.Bits()) })
+	var b netipx.IPSetBuilder
+	for _, r := range v6 {
+		if r.Target == netlab.TargetGateway {
+			b.AddPrefix(r.Dst)
+		} else {
+			b.RemovePrefix(r.Dst)
+		}
+	}
+	s, _ := b.IPSet()
+	return s.Prefixes()
 }
 
 // igwAttached reports whether an internet gateway exists and is attached to vpc.

@@ -24,10 +24,12 @@ var (
 // routedNet is vpc-1 with a public subnet (main table: 0.0.0.0/0 to igw-1), a private one
 // (rtb-priv: 0.0.0.0/0 to nat-1, 192.0.2.0/24 to the appliance eni-app), a web instance with a
 // launch-time public address, an appliance with an Elastic IP and its check off, and a NAT
-// gateway whose own interface and Elastic IP the internet must not translate.
+// gateway whose own interface and Elastic IP the internet must not translate. In IPv6 the VPC
+// has fd00:1::/56, the public subnet fd00:1:0:1::/64 with "::/0" to igw-1, and the private
+// table sends 2001:db8::/32 to the egress-only gateway eigw-1.
 func routedNet() netmap.Network {
-	vpc := &model.VPC{ID: "vpc-1", CIDR: pfx("10.0.0.0/16")}
-	pub := &model.Subnet{ID: "subnet-pub", VpcID: "vpc-1", CIDR: pfx("10.0.1.0/24")}
+	vpc := &model.VPC{ID: "vpc-1", CIDR: pfx("10.0.0.0/16"), IPv6CIDR: pfx("fd00:1::/56")}
+	pub := &model.Subnet{ID: "subnet-pub", VpcID: "vpc-1", CIDR: pfx("10.0.1.0/24"), IPv6CIDR: pfx("fd00:1:0:1::/64")}
 	priv := &model.Subnet{ID: "subnet-priv", VpcID: "vpc-1", CIDR: pfx("10.0.2.0/24")}
 	eni := func(id, subnet, ip string) *model.NetworkInterface {
 		return &model.NetworkInterface{ID: id, VpcID: "vpc-1", SubnetID: subnet, PrivateIP: addr(ip), SourceDestCheck: true,
@@ -41,8 +43,9 @@ func routedNet() netmap.Network {
 		RequesterManaged: true, InterfaceType: "nat_gateway"}
 	return netmap.Network{Tenant: netmap.Tenant{Account: "111122223333", Region: "us-east-1"},
 		Snapshot: netmap.Snapshot{VPCs: []*model.VPC{vpc}, Subnets: []*model.Subnet{pub, priv},
-			ENIs: []*model.NetworkInterface{web, app, natENI},
-			IGWs: []*model.InternetGateway{{ID: "igw-1", VpcID: "vpc-1"}, {ID: "igw-other", VpcID: "vpc-2"}},
+			ENIs:       []*model.NetworkInterface{web, app, natENI},
+			IGWs:       []*model.InternetGateway{{ID: "igw-1", VpcID: "vpc-1"}, {ID: "igw-other", VpcID: "vpc-2"}},
+			EgressIGWs: []*model.EgressOnlyIGW{{ID: "eigw-1", VpcID: "vpc-1"}, {ID: "eigw-other", VpcID: "vpc-2"}},
 			Addresses: []*model.Address{
 				{AllocationID: "eipalloc-app", PublicIP: addr("198.18.0.3"), AssociationID: "eipassoc-1", ENIID: "eni-app", PrivateIP: addr("10.0.1.20")},
 				{AllocationID: "eipalloc-nat", PublicIP: addr("198.18.0.4"), AssociationID: "eipassoc-2", ENIID: "eni-nat", PrivateIP: addr("10.0.1.99")},
@@ -53,7 +56,9 @@ func routedNet() netmap.Network {
 			RouteTables: []*model.RouteTable{
 				{ID: "rtb-main", VpcID: "vpc-1", Assocs: []model.RouteTableAssoc{{ID: "rtbassoc-m", Main: true}},
 					Routes: []model.Route{{Dest: pfx("10.0.0.0/16"), Target: model.RouteTarget{Local: true}},
-						{Dest: pfx("0.0.0.0/0"), Target: model.RouteTarget{GatewayID: "igw-1"}}}},
+						{Dest: pfx("0.0.0.0/0"), Target: model.RouteTarget{GatewayID: "igw-1"}},
+						{Dest: pfx("fd00:1::/56"), Target: model.RouteTarget{Local: true}},
+						{Dest: pfx("::/0"), Target: model.RouteTarget{GatewayID: "igw-1"}}}},
 				{ID: "rtb-priv", VpcID: "vpc-1", Assocs: []model.RouteTableAssoc{{ID: "rtbassoc-p", SubnetID: "subnet-priv"}},
 					Routes: []model.Route{{Dest: pfx("10.0.0.0/16"), Target: model.RouteTarget{Local: true}},
 						{Dest: pfx("0.0.0.0/0"), Target: model.RouteTarget{NatGatewayID: "nat-1"}},
@@ -75,16 +80,20 @@ func TestPlanRouting(t *testing.T) {
 	local := netlab.Route{Dst: pfx("10.0.0.0/16"), Target: netlab.TargetLocal}
 	toApp := netlab.Route{Dst: pfx("192.0.2.0/24"), Target: netlab.TargetInterface, Link: names.Link("eni-app"), Via: addr("10.0.1.20")}
 	hole := func(dst string) netlab.Route { return netlab.Route{Dst: pfx(dst), Target: netlab.TargetBlackhole} }
-	mainTable := netlab.RouteTable{Table: 1000, Subnets: []netip.Prefix{pfx("10.0.1.0/24")},
-		Routes: []netlab.Route{local, {Dst: pfx("0.0.0.0/0"), Target: netlab.TargetGateway}}}
+	mainTable := netlab.RouteTable{Table: 1000, Subnets: []netip.Prefix{pfx("10.0.1.0/24"), pfx("fd00:1:0:1::/64")},
+		Routes: []netlab.Route{local, {Dst: pfx("0.0.0.0/0"), Target: netlab.TargetGateway},
+			{Dst: pfx("fd00:1::/56"), Target: netlab.TargetLocal}, {Dst: pfx("::/0"), Target: netlab.TargetGateway}}}
 	privTable := netlab.RouteTable{Table: 1001, Subnets: []netip.Prefix{pfx("10.0.2.0/24")},
-		Routes: []netlab.Route{local, {Dst: pfx("0.0.0.0/0"), Target: netlab.TargetNAT}, toApp}}
+		Routes: []netlab.Route{local, {Dst: pfx("0.0.0.0/0"), Target: netlab.TargetNAT}, toApp,
+			{Dst: pfx("2001:db8::/32"), Target: netlab.TargetEgressOnly}}}
+	open6 := []dataplane.Open6{{Subnet: pfx("fd00:1:0:1::/64"), From: []netip.Prefix{pfx("::/0")}}}
 	full := host.Routing{
 		Uplink: &up,
-		Public: []netip.Addr{addr("198.18.0.2"), addr("198.18.0.3"), addr("198.18.0.4")},
+		Public: []netip.Prefix{pfx("198.18.0.2/32"), pfx("198.18.0.3/32"), pfx("198.18.0.4/32"), pfx("fd00:1::/56")},
 		Internet: dataplane.Internet{Link: up.Link,
 			Public: map[netip.Addr]netip.Addr{addr("198.18.0.2"): addr("10.0.1.10"), addr("198.18.0.3"): addr("10.0.1.20")},
-			NAT:    []dataplane.NATGateway{{Public: addr("198.18.0.4"), Subnets: []netip.Prefix{pfx("10.0.2.0/24")}}}},
+			NAT:    []dataplane.NATGateway{{Public: addr("198.18.0.4"), Subnets: []netip.Prefix{pfx("10.0.2.0/24")}}},
+			Open6:  open6},
 		Tables:    []netlab.RouteTable{mainTable, privTable},
 		Unchecked: map[string]bool{"eni-app": true},
 	}
@@ -94,17 +103,42 @@ func TestPlanRouting(t *testing.T) {
 		want   func(r *host.Routing)
 	}{
 		{"attached gateway, public addresses, NAT gateway, appliance", func(*netmap.Network) {}, func(*host.Routing) {}},
-		{"gateway detached: no link, no translations, its routes blackholes", func(n *netmap.Network) {
+		{"both gateways gone: no link, no translations, their routes blackholes", func(n *netmap.Network) {
 			n.IGWs = []*model.InternetGateway{{ID: "igw-1"}}
+			n.EgressIGWs = nil
 		}, func(r *host.Routing) {
 			r.Uplink, r.Public, r.Internet = nil, nil, dataplane.Internet{}
-			r.Tables[0].Routes[1] = hole("0.0.0.0/0")
+			r.Tables[0].Routes[1], r.Tables[0].Routes[3] = hole("0.0.0.0/0"), hole("::/0")
+			r.Tables[1].Routes[1], r.Tables[1].Routes[3] = hole("0.0.0.0/0"), hole("2001:db8::/32")
 		}},
+		{"internet gateway detached, egress-only gateway left: the link for IPv6 out only", func(n *netmap.Network) {
+			n.IGWs = []*model.InternetGateway{{ID: "igw-1"}}
+		}, func(r *host.Routing) {
+			r.Public, r.Internet = []netip.Prefix{pfx("fd00:1::/56")}, dataplane.Internet{Link: up.Link}
+			r.Tables[0].Routes[1], r.Tables[0].Routes[3] = hole("0.0.0.0/0"), hole("::/0")
+			r.Tables[1].Routes[1] = hole("0.0.0.0/0") // the NAT gateway has no way out
+		}},
+		{"egress-only gateway deleted: its route a blackhole", func(n *netmap.Network) {
+			n.EgressIGWs = n.EgressIGWs[1:]
+		}, func(r *host.Routing) { r.Tables[1].Routes[3] = hole("2001:db8::/32") }},
+		{"a more specific IPv6 route elsewhere: those clients cannot open connections", func(n *netmap.Network) {
+			m := n.RouteTables[0].Clone()
+			m.Routes = append(m.Routes, model.Route{Dest: pfx("8000::/1"), Target: model.RouteTarget{EgressOnlyIGWID: "eigw-1"}})
+			n.RouteTables = []*model.RouteTable{m, n.RouteTables[1]}
+		}, func(r *host.Routing) {
+			r.Tables[0].Routes = append(r.Tables[0].Routes, netlab.Route{Dst: pfx("8000::/1"), Target: netlab.TargetEgressOnly})
+			r.Internet.Open6 = []dataplane.Open6{{Subnet: pfx("fd00:1:0:1::/64"), From: []netip.Prefix{pfx("::/1")}}}
+		}},
+		{"VPC without its IPv6 block: nothing routed to it", func(n *netmap.Network) {
+			v := *n.VPCs[0]
+			v.IPv6CIDR = netip.Prefix{}
+			n.VPCs = []*model.VPC{&v}
+		}, func(r *host.Routing) { r.Public = r.Public[:3] }},
 		{"NAT gateway deleted: its route a blackhole, its subnet untranslated", func(n *netmap.Network) {
 			n.NATGateways = []*model.NATGateway{{ID: "nat-1", VpcID: "vpc-1", ConnectivityType: model.NATPublic, State: model.NATDeleted}}
 			n.Addresses = n.Addresses[:1]
 		}, func(r *host.Routing) {
-			r.Public = r.Public[:2]
+			r.Public = append(r.Public[:2:2], r.Public[3])
 			r.Internet.NAT = nil
 			r.Tables[1].Routes[1] = hole("0.0.0.0/0")
 		}},
@@ -123,7 +157,7 @@ func TestPlanRouting(t *testing.T) {
 			priv.Assocs = nil
 			n.RouteTables = []*model.RouteTable{n.RouteTables[0], priv}
 		}, func(r *host.Routing) {
-			r.Tables[0].Subnets = []netip.Prefix{pfx("10.0.1.0/24"), pfx("10.0.2.0/24")}
+			r.Tables[0].Subnets = []netip.Prefix{pfx("10.0.1.0/24"), pfx("10.0.2.0/24"), pfx("fd00:1:0:1::/64")}
 			r.Tables[1].Subnets = nil
 			r.Internet.NAT[0].Subnets = nil
 		}},
@@ -145,7 +179,8 @@ func TestPlanRouting(t *testing.T) {
 			for i := range want.Tables {
 				want.Tables[i].Routes = append([]netlab.Route(nil), want.Tables[i].Routes...)
 			}
-			want.Public = append([]netip.Addr(nil), full.Public...)
+			want.Public = append([]netip.Prefix(nil), full.Public...)
+			want.Internet.Open6 = open6
 			want.Internet.NAT = []dataplane.NATGateway{{Public: addr("198.18.0.4"), Subnets: []netip.Prefix{pfx("10.0.2.0/24")}}}
 			tc.want(&want)
 			d := host.Plan(1, []netmap.Network{n}, names, &host.Cache{})
@@ -173,14 +208,14 @@ func TestRouteTableNumbers(t *testing.T) {
 		}
 		return out
 	}
-	if diff := cmp.Diff(map[string]int{"10.0.1.0/24": 1000, "10.0.2.0/24": 1001}, numbers()); diff != "" {
+	if diff := cmp.Diff(map[string]int{"10.0.1.0/24": 1000, "10.0.2.0/24": 1001, "fd00:1:0:1::/64": 1000}, numbers()); diff != "" {
 		t.Errorf("first numbers (-want +got):\n%s", diff)
 	}
 	// rtb-main goes (in a real VPC another table would become main): rtb-priv keeps 1001, and
 	// a new table associated with the public subnet takes the free 1000.
 	third := &model.RouteTable{ID: "rtb-new", VpcID: "vpc-1", Assocs: []model.RouteTableAssoc{{SubnetID: "subnet-pub"}}}
 	n.RouteTables = []*model.RouteTable{n.RouteTables[1], third}
-	if diff := cmp.Diff(map[string]int{"10.0.1.0/24": 1000, "10.0.2.0/24": 1001}, numbers()); diff != "" {
+	if diff := cmp.Diff(map[string]int{"10.0.1.0/24": 1000, "10.0.2.0/24": 1001, "fd00:1:0:1::/64": 1000}, numbers()); diff != "" {
 		t.Errorf("after a table went and another came (-want +got):\n%s", diff)
 	}
 	fourth := &model.RouteTable{ID: "rtb-4", VpcID: "vpc-1", Assocs: []model.RouteTableAssoc{{SubnetID: "subnet-x"}}}

@@ -245,7 +245,7 @@ func (h *Host) routes(ctx context.Context, r *router, tables []netlab.RouteTable
 
 // setPublic makes the internet route exactly a router's public addresses to it, when they
 // changed.
-func (h *Host) setPublic(ctx context.Context, r *router, public []netip.Addr) error {
+func (h *Host) setPublic(ctx context.Context, r *router, public []netip.Prefix) error {
 	if r.uplink == nil || (r.published && slices.Equal(r.public, public)) {
 		return nil
 	}

@@ -81,8 +81,8 @@ func (Host) RemoveInternet(ctx context.Context, router string, up Uplink) error 
 	return DetachInternet(ctx, router, up)
 }
 
-// SetPublic routes exactly these public addresses to a VPC's internet link.
-func (Host) SetPublic(ctx context.Context, up Uplink, public []netip.Addr) error {
+// SetPublic routes exactly these public blocks to a VPC's internet link.
+func (Host) SetPublic(ctx context.Context, up Uplink, public []netip.Prefix) error {
 	return SetPublic(ctx, up, public)
 }
 

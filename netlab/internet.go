@@ -14,6 +14,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // The internet side of a lab (issue 12, design.md "Routing and the internet"): one namespace
@@ -21,7 +22,9 @@ import (
 // linked to. It stands for the whole internet: clients and servers "on the internet" run in it
 // at InternetHost, and it routes each public address (an Elastic IP, a public IP given on
 // launch, a NAT gateway's address) to the link of the VPC that holds it, so two VPCs with the
-// same CIDR still meet the internet with distinct addresses.
+// same CIDR still meet the internet with distinct addresses. In IPv6 nothing is translated (an
+// instance's IPv6 addresses are public, as on AWS): the internet routes each VPC's IPv6 block
+// to the VPC's link, and InternetHost6 is the internet host's IPv6 address.
 //
 // Links are unnumbered, as point-to-point links between routers often are: every VPC link has
 // the same two link-scoped addresses, InternetHop on the internet's end and InternetRouterHop
@@ -50,6 +53,18 @@ var (
 	// address of the VPC in the internet namespace. (169.254.0.0/16 is link-local, which no
 	// VPC may use, so it never meets a VPC address.)
 	InternetRouterHop = netip.MustParseAddr("169.254.255.2")
+
+	// InternetHost6 is the internet host's IPv6 address. IPv6 has no reserved block for a
+	// stand-in of "the internet" as RFC 5737 is for IPv4; the documentation prefix
+	// 2001:db8::/32 (RFC 3849) is the nearest: never routed on the real internet, and never a
+	// VPC's block (Stockade's "Amazon-provided" blocks are unique-local, fd00::/8), so it
+	// cannot meet an instance's address or leave the lab by mistake.
+	InternetHost6 = netip.MustParseAddr("2001:db8:ffff::10")
+	// InternetHop6 and InternetRouterHop6 are the two ends of every VPC link in IPv6:
+	// link-local, as IPv6 routers' next hops are, and apart from Gateway6 (fe80::1, the
+	// router's address on its instances' links) so that no link of the router holds both.
+	InternetHop6       = netip.MustParseAddr("fe80::ffff:1")
+	InternetRouterHop6 = netip.MustParseAddr("fe80::ffff:2")
 )
 
 // Internet is the internet namespace of the lab.
@@ -81,9 +96,9 @@ func (n Names) UplinkOf(vpc string) Uplink {
 	return Uplink{Internet: n.Internet(), Link: n.InternetLink(), Peer: n.InternetPeer(vpc)}
 }
 
-// CreateInternet makes the internet namespace, or adopts it: loopback up with InternetHost on
-// it, and forwarding on (the internet carries packets between VPCs' public addresses). It
-// reports whether the namespace is new.
+// CreateInternet makes the internet namespace, or adopts it: loopback up with InternetHost and
+// InternetHost6 on it, and forwarding on in both families (the internet carries packets
+// between VPCs' public addresses). It reports whether the namespace is new.
 func CreateInternet(ctx context.Context, ns string) (created bool, err error) {
 	if err := ctx.Err(); err != nil {
 		return false, err
@@ -106,6 +121,12 @@ func CreateInternet(ctx context.Context, ns string) (created bool, err error) {
 	}
 	if err := h.AddrAdd(lo, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(InternetHost, 32))}); err != nil && !errors.Is(err, syscall.EEXIST) {
 		return created, fmt.Errorf("internet host %s: %w", InternetHost, err)
+	}
+	if err := h.AddrAdd(lo, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(InternetHost6, 128)), Flags: unix.IFA_F_NODAD}); err != nil && !errors.Is(err, syscall.EEXIST) {
+		return created, fmt.Errorf("internet host %s: %w", InternetHost6, err)
+	}
+	if err := Sysctl(ns, "ipv6.conf.all.forwarding", "1"); err != nil {
+		return created, err
 	}
 	return created, Sysctl(ns, "ipv4.ip_forward", "1")
 }
@@ -175,6 +196,17 @@ func configureUplink(router string, up Uplink, rh, ih *netlink.Handle, rl, il ne
 			return err
 		}
 	}
+	for _, end := range []struct {
+		h    *netlink.Handle
+		l    netlink.Link
+		addr netip.Addr
+	}{{rh, rl, InternetRouterHop6}, {ih, il, InternetHop6}} {
+		// Link-local, usable at once (no duplicate detection: the two ends are fixed).
+		a := &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(end.addr, 64)), Flags: unix.IFA_F_NODAD}
+		if err := end.h.AddrAdd(end.l, a); err != nil && !errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("internet hop %s: %w", end.addr, err)
+		}
+	}
 	return nil
 }
 
@@ -205,10 +237,11 @@ func DetachInternet(ctx context.Context, router string, up Uplink) error {
 	return nil
 }
 
-// SetPublic makes the internet route exactly the given public addresses to a VPC's link (a
-// /32 each, to InternetRouterHop, from InternetHost): routes for addresses no longer given go,
-// new ones come, the rest are left alone, so an association touches one route.
-func SetPublic(ctx context.Context, up Uplink, public []netip.Addr) error {
+// SetPublic makes the internet route exactly the given public blocks to a VPC's link: IPv4
+// public addresses as /32s to InternetRouterHop, from InternetHost, and the VPC's IPv6 block
+// to InternetRouterHop6, from InternetHost6. Routes for blocks no longer given go, new ones
+// come, the rest are left alone, so an association touches one route.
+func SetPublic(ctx context.Context, up Uplink, public []netip.Prefix) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -221,41 +254,65 @@ func SetPublic(ctx context.Context, up Uplink, public []netip.Addr) error {
 	if err != nil {
 		return fmt.Errorf("internet link %s: %w", up.Peer, err)
 	}
-	have, err := h.RouteList(l, netlink.FAMILY_V4)
+	want := map[netip.Prefix]bool{}
+	for _, p := range public {
+		if p.IsValid() {
+			want[p.Masked()] = true
+		}
+	}
+	have, err := publicRoutes(h, l)
 	if err != nil {
 		return err
 	}
-	want := map[netip.Addr]bool{}
-	for _, a := range public {
-		if a.Is4() {
-			want[a] = true
-		}
-	}
 	for _, r := range have {
-		if r.Dst == nil || r.Gw == nil {
-			continue // the link's own routes
-		}
-		dst, _ := netip.AddrFromSlice(r.Dst.IP.To4())
-		if ones, _ := r.Dst.Mask.Size(); ones == 32 && want[dst] {
-			delete(want, dst) // already routed
+		if p := prefixOf(r.Dst); want[p] {
+			delete(want, p) // already routed
 			continue
 		}
 		if err := h.RouteDel(&r); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("unroute %s: %w", r.Dst, err)
 		}
 	}
-	for _, a := range slices.SortedFunc(maps.Keys(want), netip.Addr.Compare) {
-		r := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(netip.PrefixFrom(a, 32)), Gw: InternetRouterHop.AsSlice(),
+	for _, p := range slices.SortedFunc(maps.Keys(want), comparePrefixes) {
+		r := &netlink.Route{LinkIndex: l.Attrs().Index, Dst: ipNet(p), Gw: InternetRouterHop.AsSlice(),
 			Src: InternetHost.AsSlice(), Flags: int(netlink.FLAG_ONLINK)}
+		if p.Addr().Is6() {
+			r.Gw, r.Src, r.Flags = InternetRouterHop6.AsSlice(), InternetHost6.AsSlice(), 0
+		}
 		if err := h.RouteReplace(r); err != nil {
-			return fmt.Errorf("route %s to %s: %w", a, up.Peer, err)
+			return fmt.Errorf("route %s to %s: %w", p, up.Peer, err)
 		}
 	}
 	return nil
 }
 
-// Public lists the public addresses the internet routes to a VPC's link.
-func Public(up Uplink) ([]netip.Addr, error) {
+// publicRoutes are the routes of a VPC's link in the internet namespace that have a next hop:
+// its public blocks (the link's own routes have none).
+func publicRoutes(h *netlink.Handle, l netlink.Link) ([]netlink.Route, error) {
+	var out []netlink.Route
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		rs, err := h.RouteList(l, fam)
+		if err != nil {
+			return nil, err
+		}
+		for _, r := range rs {
+			if r.Dst != nil && r.Gw != nil {
+				out = append(out, r)
+			}
+		}
+	}
+	return out, nil
+}
+
+func comparePrefixes(a, b netip.Prefix) int {
+	if c := a.Addr().Compare(b.Addr()); c != 0 {
+		return c
+	}
+	return a.Bits() - b.Bits()
+}
+
+// Public lists the public blocks the internet routes to a VPC's link, sorted.
+func Public(up Uplink) ([]netip.Prefix, error) {
 	h, err := handle(up.Internet)
 	if err != nil {
 		return nil, err
@@ -265,18 +322,15 @@ func Public(up Uplink) ([]netip.Addr, error) {
 	if err != nil {
 		return nil, err
 	}
-	rs, err := h.RouteList(l, netlink.FAMILY_V4)
+	rs, err := publicRoutes(h, l)
 	if err != nil {
 		return nil, err
 	}
-	var out []netip.Addr
+	var out []netip.Prefix
 	for _, r := range rs {
-		if r.Dst != nil && r.Gw != nil {
-			a, _ := netip.AddrFromSlice(r.Dst.IP.To4())
-			out = append(out, a)
-		}
+		out = append(out, prefixOf(r.Dst))
 	}
-	slices.SortFunc(out, netip.Addr.Compare)
+	slices.SortFunc(out, comparePrefixes)
 	return out, nil
 }
 

@@ -35,11 +35,16 @@ func TestInternetNames(t *testing.T) {
 // target is missing a blackhole.
 func TestKernelRoutesTable(t *testing.T) {
 	l := newRouterLab(t)
-	rt := RouteTable{Table: TableNumber("rtb-1"), Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.1.0/24")}, Routes: []Route{
+	rt := RouteTable{Table: TableNumber("rtb-1"), Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.1.0/24"), netip.MustParsePrefix("2600:1f18:0:1::/64")}, Routes: []Route{
 		{Dst: netip.MustParsePrefix("10.0.0.0/16"), Target: TargetLocal},
 		{Dst: netip.MustParsePrefix("0.0.0.0/0"), Target: TargetGateway},
 		{Dst: netip.MustParsePrefix("192.0.2.0/24"), Target: TargetBlackhole},
 		{Dst: netip.MustParsePrefix("198.18.0.0/15"), Target: TargetInterface, Link: "nosuchlink", Via: netip.MustParseAddr("10.0.1.9")},
+		{Dst: netip.MustParsePrefix("2600:1f18::/56"), Target: TargetLocal},
+		{Dst: netip.MustParsePrefix("::/0"), Target: TargetEgressOnly},
+		{Dst: netip.MustParsePrefix("2001:db8:1::/48"), Target: TargetGateway},
+		{Dst: netip.MustParsePrefix("2001:db8:2::/48"), Target: TargetNAT},      // a NAT gateway is IPv4
+		{Dst: netip.MustParsePrefix("100.64.1.0/24"), Target: TargetEgressOnly}, // an egress-only one IPv6
 	}}
 	if err := SetRoutes(context.Background(), l.router, l.up.Link, []RouteTable{rt}, nil); err != nil {
 		t.Fatal(err)
@@ -49,18 +54,27 @@ func TestKernelRoutesTable(t *testing.T) {
 		"0.0.0.0/0 unicast via 169.254.255.1",
 		"10.0.0.0/16 throw",
 		"100.64.0.0/30 throw",
+		"100.64.1.0/24 blackhole",
 		"192.0.2.0/24 blackhole",
 		"198.18.0.0/15 blackhole",
+		"2001:db8:1::/48 unicast via fe80::ffff:1",
+		"2001:db8:2::/48 blackhole",
+		"2600:1f18::/56 throw",
+		"::/0 unicast via fe80::ffff:1",
 	}
 	if diff := cmp.Diff(want, got[rt.Table]); diff != "" {
 		t.Errorf("table %d (-want +kernel):\n%s", rt.Table, diff)
 	}
-	// Without the internet link, the gateway's route is a blackhole too.
+	if diff := cmp.Diff([]string{"10.0.1.0/24 " + strconv.Itoa(rt.Table), "2600:1f18:0:1::/64 " + strconv.Itoa(rt.Table)}, l.rules(t)); diff != "" {
+		t.Errorf("rules (-want +kernel):\n%s", diff)
+	}
+	// Without the internet link, the gateways' routes are blackholes too.
 	if err := SetRoutes(context.Background(), l.router, "", []RouteTable{rt}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if got := l.routes(t)[rt.Table][0]; got != "0.0.0.0/0 blackhole" {
-		t.Errorf("the gateway route without a link is %q, want a blackhole", got)
+	got = l.routes(t)
+	if got[rt.Table][0] != "0.0.0.0/0 blackhole" || got[rt.Table][9] != "::/0 blackhole" {
+		t.Errorf("the gateway routes without a link are %q, want blackholes", got[rt.Table])
 	}
 }
 
@@ -101,17 +115,51 @@ func TestKernelRoutesIncremental(t *testing.T) {
 	if got := l.routes(t)[a.Table]; len(got) != 0 {
 		t.Errorf("table a still has %v", got)
 	}
+	if diff := cmp.Diff([]string{"10.0.2.0/24 " + strconv.Itoa(b.Table), "10.0.3.0/24 " + strconv.Itoa(b.Table)}, l.rules(t)); diff != "" {
+		t.Errorf("rules (-want +kernel):\n%s", diff)
+	}
+
+	// IPv6 the same way: an IPv6 route and a subnet's IPv6 rule come and go alone, and a
+	// fresh Routing adopts them.
+	b3 := b2
+	b3.Subnets = append(slices.Clone(b2.Subnets), netip.MustParsePrefix("2600:1f18:0:2::/64"))
+	b3.Routes = append(slices.Clone(b2.Routes), Route{Dst: netip.MustParsePrefix("::/0"), Target: TargetEgressOnly})
+	ev = l.changes(t, func() error { return SetRoutes(ctx, l.router, l.up.Link, []RouteTable{b3}, &st) })
+	if len(ev) != 1 || !strings.Contains(ev[0], "route ::/0 table "+strconv.Itoa(b.Table)) {
+		t.Errorf("one IPv6 route added; kernel saw %v", ev)
+	}
+	if ev := l.changes(t, func() error { return SetRoutes(ctx, l.router, l.up.Link, []RouteTable{b3}, &Routing{}) }); len(ev) != 0 {
+		t.Errorf("adopting the same IPv6 tables changed the kernel: %v", ev)
+	}
+	if rules := l.rules(t); !slices.Contains(rules, "2600:1f18:0:2::/64 "+strconv.Itoa(b.Table)) {
+		t.Errorf("no IPv6 rule for the subnet: %v", rules)
+	}
+	ev = l.changes(t, func() error { return SetRoutes(ctx, l.router, l.up.Link, []RouteTable{b2}, &st) })
+	if len(ev) != 1 || !strings.Contains(ev[0], "route ::/0 table "+strconv.Itoa(b.Table)) {
+		t.Errorf("one IPv6 route removed; kernel saw %v", ev)
+	}
+	if rules := l.rules(t); len(rules) != 2 {
+		t.Errorf("the IPv6 rule outlived its subnet: %v", rules)
+	}
+}
+
+// rules lists the router's rules at RulePriority, both families, as "src table".
+func (l *routerLab) rules(t *testing.T) []string {
+	t.Helper()
 	var rules []string
-	rs, _ := l.h.RuleList(netlink.FAMILY_V4)
-	for _, r := range rs {
-		if r.Priority == RulePriority {
-			rules = append(rules, r.Src.String()+" "+strconv.Itoa(r.Table))
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		rs, err := l.h.RuleList(fam)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range rs {
+			if r.Priority == RulePriority {
+				rules = append(rules, r.Src.String()+" "+strconv.Itoa(r.Table))
+			}
 		}
 	}
 	slices.Sort(rules)
-	if diff := cmp.Diff([]string{"10.0.2.0/24 " + strconv.Itoa(b.Table), "10.0.3.0/24 " + strconv.Itoa(b.Table)}, rules); diff != "" {
-		t.Errorf("rules (-want +kernel):\n%s", diff)
-	}
+	return rules
 }
 
 // TestKernelInternetAttach: the uplink is made, adopted with its public routes when whole, and
@@ -123,13 +171,14 @@ func TestKernelInternetAttach(t *testing.T) {
 	if created, err := AttachInternet(ctx, l.router, l.up); err != nil || created {
 		t.Fatalf("AttachInternet again = %v, %v; want it adopted", created, err)
 	}
-	p := func(s ...string) (out []netip.Addr) {
+	p := func(s ...string) (out []netip.Prefix) {
 		for _, a := range s {
-			out = append(out, netip.MustParseAddr(a))
+			out = append(out, netip.MustParsePrefix(a))
 		}
 		return out
 	}
-	for _, want := range [][]netip.Addr{p("198.51.100.1", "198.51.100.2"), p("198.51.100.2", "198.51.100.3"), nil} {
+	for _, want := range [][]netip.Prefix{p("198.51.100.1/32", "198.51.100.2/32", "2600:1f18::/56"), p("198.51.100.2/32", "198.51.100.3/32"),
+		p("2600:1f18:100::/56"), nil} {
 		if err := SetPublic(ctx, l.up, want); err != nil {
 			t.Fatal(err)
 		}
@@ -137,11 +186,11 @@ func TestKernelInternetAttach(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Addr) bool { return a == b })); diff != "" {
+		if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
 			t.Errorf("public routes (-want +kernel):\n%s", diff)
 		}
 	}
-	if err := SetPublic(ctx, l.up, p("198.51.100.7")); err != nil {
+	if err := SetPublic(ctx, l.up, p("198.51.100.7/32")); err != nil {
 		t.Fatal(err)
 	}
 	if created, err := AttachInternet(ctx, l.router, l.up); err != nil || created {
@@ -161,10 +210,12 @@ func TestKernelInternetAttach(t *testing.T) {
 			t.Errorf("the internet namespace has a link %q of another kind", name)
 		}
 	}
-	routes, _ := ih.RouteList(nil, netlink.FAMILY_V4)
-	for _, r := range routes {
-		if r.Dst == nil {
-			t.Errorf("the internet namespace has a default route: %v", r)
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		routes, _ := ih.RouteList(nil, fam)
+		for _, r := range routes {
+			if r.Dst == nil || prefixOf(r.Dst).Bits() == 0 {
+				t.Errorf("the internet namespace has a default route: %v", r)
+			}
 		}
 	}
 	if err := DetachInternet(ctx, l.router, l.up); err != nil {
@@ -218,6 +269,11 @@ func (l *routerLab) routes(t *testing.T) map[int][]string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rs6, err := l.h.RouteListFiltered(netlink.FAMILY_V6, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs = append(rs, rs6...)
 	out := map[int][]string{}
 	for _, r := range rs {
 		if r.Table < TableBase {

@@ -24,7 +24,11 @@ import (
 // route to every interface (Attach): so "local" reaches the VPC's interfaces and nothing else.
 // A subnet with no route for a destination, or whose route is a blackhole, gets nothing out.
 // Packets that come from no subnet (the operator, the internet after translation) use the
-// main table only. IPv4 only: IPv6 stays on the main table's host routes (local).
+// main table only. IPv6 is routed the same way, in the same tables: a subnet's IPv6 block has
+// its own rule, the VPC's IPv6 block is a throw route (local) and "::/0" to an internet or
+// egress-only gateway leaves by the internet link to InternetHop6. IPv6 addresses are public
+// (nothing is translated), so the kernel's routing is all an egress-only gateway needs here;
+// that the internet opens no connection through one is the ruleset's job (dataplane.Internet).
 
 // RulePriority is the priority of every subnet's rule: after the local table's (0), before
 // the main table's (32766). Rules at this priority belong to Stockade.
@@ -59,20 +63,23 @@ const (
 	TargetInterface
 	// TargetBlackhole drops what the route matches (also what a route does whose target is gone).
 	TargetBlackhole
+	// TargetEgressOnly is an egress-only internet gateway (IPv6): the same internet link as
+	// TargetGateway; the ruleset keeps connections from the internet out.
+	TargetEgressOnly
 )
 
 // Route is one route of a route table.
 type Route struct {
-	Dst    netip.Prefix // IPv4 destination
+	Dst    netip.Prefix // IPv4 or IPv6 destination
 	Target Target
 	Link   string     // Interface: the router-side link of the interface (Names.Link)
-	Via    netip.Addr // Interface: the interface's primary private address
+	Via    netip.Addr // Interface: the interface's address of Dst's family (primary private IPv4, first IPv6)
 }
 
 // RouteTable is a VPC route table as the router holds it.
 type RouteTable struct {
 	Table   int            // kernel table number, above TableBase (TableNumber)
-	Subnets []netip.Prefix // the IPv4 blocks of the subnets associated with it
+	Subnets []netip.Prefix // the IPv4 and IPv6 blocks of the subnets associated with it
 	Routes  []Route
 }
 
@@ -88,14 +95,14 @@ type routeKey struct {
 func keyOf(r netlink.Route) routeKey {
 	k := routeKey{table: r.Table, typ: r.Type, link: r.LinkIndex}
 	if r.Dst != nil {
-		a, _ := netip.AddrFromSlice(r.Dst.IP.To4())
-		ones, _ := r.Dst.Mask.Size()
-		k.dst = netip.PrefixFrom(a, ones)
+		k.dst = prefixOf(r.Dst)
+	} else if r.Family == unix.AF_INET6 {
+		k.dst = netip.MustParsePrefix("::/0")
 	} else {
 		k.dst = netip.MustParsePrefix("0.0.0.0/0")
 	}
 	if r.Gw != nil {
-		k.gw, _ = netip.AddrFromSlice(r.Gw.To4())
+		k.gw = addrOf(r.Gw)
 	}
 	if k.typ == unix.RTN_THROW || k.typ == unix.RTN_BLACKHOLE {
 		k.link = 0
@@ -110,34 +117,70 @@ func keyOf(r netlink.Route) routeKey {
 // link, so the replies of the operator's connections go back to it.
 func kernelRoutes(t RouteTable, uplink string, links map[string]int) []netlink.Route {
 	var out []netlink.Route
-	add := func(r netlink.Route) {
+	add := func(r netlink.Route, v6 bool) {
 		r.Table, r.Family = t.Table, unix.AF_INET
+		if v6 {
+			r.Family = unix.AF_INET6
+		}
 		out = append(out, r)
 	}
-	add(netlink.Route{Dst: ipNet(OperatorNet), Type: unix.RTN_THROW})
+	add(netlink.Route{Dst: ipNet(OperatorNet), Type: unix.RTN_THROW}, false)
 	for _, r := range t.Routes {
-		if !r.Dst.Addr().Is4() {
+		if !r.Dst.IsValid() {
 			continue
 		}
+		v6 := r.Dst.Addr().Is6()
 		dst := ipNet(r.Dst.Masked())
+		hop := InternetHop
+		if v6 {
+			hop = InternetHop6
+		}
 		switch r.Target {
 		case TargetLocal:
-			add(netlink.Route{Dst: dst, Type: unix.RTN_THROW})
+			add(netlink.Route{Dst: dst, Type: unix.RTN_THROW}, v6)
 			continue
-		case TargetGateway, TargetNAT:
+		case TargetGateway, TargetNAT, TargetEgressOnly:
+			// A NAT gateway is IPv4 and an egress-only gateway IPv6: the other family's
+			// route is a blackhole (the API refuses both; a hand-made store could not).
+			if (r.Target == TargetNAT && v6) || (r.Target == TargetEgressOnly && !v6) {
+				break
+			}
 			if i, ok := links[uplink]; ok && uplink != "" {
-				add(netlink.Route{Dst: dst, Type: unix.RTN_UNICAST, LinkIndex: i, Gw: InternetHop.AsSlice(), Flags: int(netlink.FLAG_ONLINK)})
+				add(netlink.Route{Dst: dst, Type: unix.RTN_UNICAST, LinkIndex: i, Gw: hop.AsSlice(), Flags: int(netlink.FLAG_ONLINK)}, v6)
 				continue
 			}
 		case TargetInterface:
-			if i, ok := links[r.Link]; ok && r.Link != "" && r.Via.Is4() {
-				add(netlink.Route{Dst: dst, Type: unix.RTN_UNICAST, LinkIndex: i, Gw: r.Via.AsSlice(), Flags: int(netlink.FLAG_ONLINK)})
+			if i, ok := links[r.Link]; ok && r.Link != "" && r.Via.IsValid() && r.Via.Is6() == v6 {
+				add(netlink.Route{Dst: dst, Type: unix.RTN_UNICAST, LinkIndex: i, Gw: r.Via.AsSlice(), Flags: int(netlink.FLAG_ONLINK)}, v6)
 				continue
 			}
 		}
-		add(netlink.Route{Dst: dst, Type: unix.RTN_BLACKHOLE})
+		add(netlink.Route{Dst: dst, Type: unix.RTN_BLACKHOLE}, v6)
 	}
 	return out
+}
+
+// prefixOf and addrOf read the kernel's addresses (4 or 16 bytes) as netip values.
+func prefixOf(n *net.IPNet) netip.Prefix {
+	a, _ := netip.AddrFromSlice(n.IP)
+	ones, bits := n.Mask.Size()
+	if bits == 32 {
+		a = a.Unmap() // an IPv4 block, perhaps held in 16 bytes
+	}
+	return netip.PrefixFrom(a, ones)
+}
+
+func addrOf(ip net.IP) netip.Addr {
+	a, _ := netip.AddrFromSlice(ip)
+	return a.Unmap()
+}
+
+// ruleFamily is the netlink family of a rule's source block.
+func ruleFamily(p netip.Prefix) int {
+	if p.Addr().Is6() {
+		return unix.AF_INET6
+	}
+	return unix.AF_INET
 }
 
 // Routing is what SetRoutes last made of one router's policy routing. The host keeps one per
@@ -195,7 +238,7 @@ func SetRoutes(ctx context.Context, router, uplink string, tables []RouteTable, 
 			want[keyOf(r)] = r
 		}
 		for _, sn := range t.Subnets {
-			if sn.Addr().Is4() {
+			if sn.IsValid() {
 				wantRules[ruleKey{sn.Masked(), t.Table}] = true
 			}
 		}
@@ -236,7 +279,7 @@ func SetRoutes(ctx context.Context, router, uplink string, tables []RouteTable, 
 			continue
 		}
 		ru := netlink.NewRule()
-		ru.Family, ru.Priority, ru.Src, ru.Table = unix.AF_INET, RulePriority, ipNet(k.src), k.table
+		ru.Family, ru.Priority, ru.Src, ru.Table = ruleFamily(k.src), RulePriority, ipNet(k.src), k.table
 		if err := h.RuleDel(ru); err != nil && !errors.Is(err, syscall.ENOENT) {
 			return fmt.Errorf("remove rule from %s: %w", k.src, err)
 		}
@@ -248,7 +291,7 @@ func SetRoutes(ctx context.Context, router, uplink string, tables []RouteTable, 
 			continue
 		}
 		ru := netlink.NewRule()
-		ru.Family, ru.Priority, ru.Src, ru.Table = unix.AF_INET, RulePriority, ipNet(k.src), k.table
+		ru.Family, ru.Priority, ru.Src, ru.Table = ruleFamily(k.src), RulePriority, ipNet(k.src), k.table
 		if err := h.RuleAdd(ru); err != nil && !errors.Is(err, syscall.EEXIST) {
 			return fmt.Errorf("rule from %s lookup %d: %w", k.src, k.table, err)
 		}
@@ -297,27 +340,28 @@ func linkIndexes(h *netlink.Handle, uplink string, tables []RouteTable) (map[str
 
 // readRouting reads what Stockade's tables and rules hold in a router's kernel.
 func readRouting(h *netlink.Handle) (Routing, error) {
-	have, err := h.RouteListFiltered(netlink.FAMILY_V4, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
-	if err != nil {
-		return Routing{}, fmt.Errorf("list routes: %w", err)
-	}
 	st := Routing{valid: true, routes: map[routeKey]netlink.Route{}, rules: map[ruleKey]bool{}}
-	for _, r := range have {
-		if r.Table >= TableBase { // main, local, default: not ours
-			st.routes[keyOf(r)] = r
+	for _, fam := range []int{netlink.FAMILY_V4, netlink.FAMILY_V6} {
+		have, err := h.RouteListFiltered(fam, &netlink.Route{Table: unix.RT_TABLE_UNSPEC}, netlink.RT_FILTER_TABLE)
+		if err != nil {
+			return Routing{}, fmt.Errorf("list routes: %w", err)
 		}
-	}
-	rules, err := h.RuleList(netlink.FAMILY_V4)
-	if err != nil {
-		return Routing{}, fmt.Errorf("list rules: %w", err)
-	}
-	for _, ru := range rules {
-		if ru.Priority != RulePriority || ru.Src == nil {
-			continue
+		for _, r := range have {
+			if r.Table >= TableBase { // main, local, default: not ours
+				r.Family = fam
+				st.routes[keyOf(r)] = r
+			}
 		}
-		a, _ := netip.AddrFromSlice(ru.Src.IP.To4())
-		ones, _ := ru.Src.Mask.Size()
-		st.rules[ruleKey{netip.PrefixFrom(a, ones), ru.Table}] = true
+		rules, err := h.RuleList(fam)
+		if err != nil {
+			return Routing{}, fmt.Errorf("list rules: %w", err)
+		}
+		for _, ru := range rules {
+			if ru.Priority != RulePriority || ru.Src == nil {
+				continue
+			}
+			st.rules[ruleKey{prefixOf(ru.Src), ru.Table}] = true
+		}
 	}
 	return st, nil
 }

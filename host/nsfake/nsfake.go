@@ -37,7 +37,7 @@ type Fake struct {
 	// router's route tables as SetRoutes last set them.
 	inet    string
 	uplinks map[string]netlab.Uplink
-	public  map[string][]netip.Addr
+	public  map[string][]netip.Prefix
 	routes  map[string][]netlab.RouteTable
 }
 
@@ -385,7 +385,7 @@ func (f *Fake) RemoveInternet(ctx context.Context, router string, up netlab.Upli
 }
 
 // SetPublic implements host.Namespaces: the link must be there.
-func (f *Fake) SetPublic(ctx context.Context, up netlab.Uplink, public []netip.Addr) error {
+func (f *Fake) SetPublic(ctx context.Context, up netlab.Uplink, public []netip.Prefix) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if err := f.check(ctx, "public", up.Peer); err != nil {
@@ -399,7 +399,7 @@ func (f *Fake) SetPublic(ctx context.Context, up netlab.Uplink, public []netip.A
 		return fmt.Errorf("nsfake: no internet link %s", up.Peer)
 	}
 	if f.public == nil {
-		f.public = map[string][]netip.Addr{}
+		f.public = map[string][]netip.Prefix{}
 	}
 	f.public[up.Peer] = slices.Clone(public)
 	return nil
@@ -426,7 +426,7 @@ func (f *Fake) SetRoutes(ctx context.Context, router, uplink string, tables []ne
 }
 
 // Internet is the internet side, sorted: "internet NAME" once the namespace is there, then
-// "uplink ROUTER>PEER public=ADDR,...".
+// "uplink ROUTER>PEER public=ADDR,...", an IPv6 block as a prefix.
 func (f *Fake) Internet() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -437,8 +437,12 @@ func (f *Fake) Internet() []string {
 	var ups []string
 	for r, up := range f.uplinks {
 		var pub []string
-		for _, a := range f.public[up.Peer] {
-			pub = append(pub, a.String())
+		for _, p := range f.public[up.Peer] {
+			if p.IsSingleIP() {
+				pub = append(pub, p.Addr().String()) // a public address
+			} else {
+				pub = append(pub, p.String()) // a VPC's IPv6 block
+			}
 		}
 		ups = append(ups, fmt.Sprintf("uplink %s>%s public=%s", r, up.Peer, strings.Join(pub, ",")))
 	}
