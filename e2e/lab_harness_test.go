@@ -259,6 +259,18 @@ func (e *labEnv) serve(i instance, ports ...int) {
 	}
 }
 
+// waitListening waits (up to 20 s) until something listens on the instance's TCP port,
+// probed from inside the instance itself (no router, no group on the way).
+func (e *labEnv) waitListening(i instance, port int) {
+	e.t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if netlab.TCP(i.NS, netipPort(i.IP, uint16(port)), netlab.PassTimeout) == nil {
+			return
+		}
+	}
+	e.t.Fatalf("nothing listens on %s:%d after 20 s", i.IP, port)
+}
+
 func (e *labEnv) expectTCP(from, to instance, port int, want bool) {
 	e.t.Helper()
 	err := netlab.TCP(from.NS, netip.AddrPortFrom(to.IP, uint16(port)), netlab.Timeout(want))

@@ -102,8 +102,10 @@ echo "sandbox done"
 	if _, err := os.Stat(probe); err == nil {
 		t.Errorf("user data wrote %s on the host", probe)
 	}
-	// Still an instance: its web server on port 80 answers a neighbour the group admits.
+	// Still an instance: its web server on port 80 answers a neighbour the group admits (once
+	// it listens: python starts in the background, slowly on a busy machine).
 	client := e.launch(sn, def)
+	e.waitListening(in, 80)
 	e.expectTCP(client, in, 80, true)
 }
 

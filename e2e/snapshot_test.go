@@ -96,8 +96,9 @@ func TestOfflineSnapshotFromAWSCLI(t *testing.T) {
 	if !ex.Allowed() || len(ex.IngressRules) != 1 || !strings.HasPrefix(ex.IngressRules[0].RuleID, "sgr-") || ex.SourceNACL == nil {
 		t.Errorf("web → db 5432 across subnets: %+v", ex)
 	}
-	if got := p.Verdict(policy.Outside, policy.Endpoint{ENI: de}, flow(internet, ip(de), 5432)); got != policy.DestIngress {
-		t.Errorf("internet → db: %v", got)
+	// The database has no public address: routing stops the internet before its groups would.
+	if got := p.Verdict(policy.Outside, policy.Endpoint{ENI: de}, flow(internet, ip(de), 5432)); got != policy.NoRoute {
+		t.Errorf("internet → db: %v, want no route (no public address)", got)
 	}
 
 	// The same question through `stockade reach`.
