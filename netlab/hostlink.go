@@ -6,11 +6,14 @@ package netlab
 // veth pair:
 //
 //	host namespace                         internet namespace
-//	<prefix>-inet 169.254.254.1/30  <-->  <prefix>-host 169.254.254.2/30
+//	<prefix>-inet 198.51.100.1/30  <-->  <prefix>-host 198.51.100.2/30
 //
-// 169.254.254.0/30 is link-local (RFC 3927): never routed off a link, so it cannot collide
-// with a real network the host is on, and apart from the lab's other link-local addresses
-// (InternetHop 169.254.255.x, the metadata service 169.254.169.254).
+// 198.51.100.0/30 is in TEST-NET-2 (RFC 5737, documentation only): never routed on the real
+// internet nor assigned to a real network, so it cannot collide with one the host is on, and
+// apart from the lab's other addresses (the internet host in TEST-NET-3, the public pool).
+// It is not link-local on purpose: on EC2 (and in the VPC routers' rulesets, dataplane)
+// link-local destinations never leave the VPC, so an instance could not reach 169.254.x.x
+// through its gateway.
 //
 // The internet namespace routes only the allowed CIDRs over the link; the host gets only the
 // routes its replies need (the internet host and the public pool, via the internet's end) and
@@ -38,10 +41,10 @@ import (
 
 var (
 	// HostLinkHost is the host's end of the host link: what `--internet-allow
-	// 169.254.254.1/32` lets instances reach (a package mirror the operator binds there).
-	HostLinkHost = netip.MustParsePrefix("169.254.254.1/30")
+	// 198.51.100.1/32` lets instances reach (a package mirror the operator binds there).
+	HostLinkHost = netip.MustParsePrefix("198.51.100.1/30")
 	// HostLinkInternet is the internet namespace's end: the next hop of the host's routes.
-	HostLinkInternet = netip.MustParsePrefix("169.254.254.2/30")
+	HostLinkInternet = netip.MustParsePrefix("198.51.100.2/30")
 	// MasqueradeTable is the nftables table of --internet-masquerade, in the host namespace.
 	MasqueradeTable = "stockade_internet"
 )

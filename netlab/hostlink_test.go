@@ -39,8 +39,8 @@ func TestNewHostLink(t *testing.T) {
 		wantErr string
 	}{
 		{name: "none: no link", want: HostLink{}},
-		{name: "the host end", allow: []string{"169.254.254.1/32"}, want: HostLink{Link: "stk-inet", Peer: "stk-host", Internet: "stk-internet",
-			Allow: []netip.Prefix{netip.MustParsePrefix("169.254.254.1/32")}, Reply: reply}},
+		{name: "the host end", allow: []string{"198.51.100.1/32"}, want: HostLink{Link: "stk-inet", Peer: "stk-host", Internet: "stk-internet",
+			Allow: []netip.Prefix{netip.MustParsePrefix("198.51.100.1/32")}, Reply: reply}},
 		{name: "masked, sorted, once", allow: []string{"10.9.0.7/16", "10.1.0.0/16", "10.9.0.0/16"}, want: HostLink{Link: "stk-inet", Peer: "stk-host",
 			Internet: "stk-internet", Allow: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.9.0.0/16")}, Reply: reply}},
 		{name: "masquerade implies the default", masq: true, want: HostLink{Link: "stk-inet", Peer: "stk-host", Internet: "stk-internet",
@@ -51,9 +51,9 @@ func TestNewHostLink(t *testing.T) {
 		{name: "the public pool", allow: []string{"198.19.0.0/24"}, wantErr: "overlaps"},
 		{name: "around the public pool", allow: []string{"198.0.0.0/8"}, wantErr: "overlaps"},
 		{name: "the internet host", allow: []string{"203.0.113.0/24"}, wantErr: "overlaps"},
-		{name: "the internet end of the link", allow: []string{"169.254.254.0/30"}, wantErr: "overlaps"},
+		{name: "the internet end of the link", allow: []string{"198.51.100.0/30"}, wantErr: "overlaps"},
 		{name: "the VPC links' hops", allow: []string{"169.254.0.0/16"}, wantErr: "overlaps"},
-		{name: "not a CIDR", allow: []string{"169.254.254.1"}, wantErr: "want an IPv4 CIDR"},
+		{name: "not a CIDR", allow: []string{"198.51.100.1"}, wantErr: "want an IPv4 CIDR"},
 		{name: "IPv6", allow: []string{"fd00::/64"}, wantErr: "want an IPv4 CIDR"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,7 +136,7 @@ func TestKernelHostLink(t *testing.T) {
 		_ = Remove(ctx, names.Internet())
 	})
 	pool := netip.MustParsePrefix("198.19.254.0/24")
-	hl, err := NewHostLink(names, []string{"169.254.254.1/32", "192.0.2.0/24"}, false, pool)
+	hl, err := NewHostLink(names, []string{"198.51.100.1/32", "192.0.2.0/24"}, false, pool)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,20 +148,20 @@ func TestKernelHostLink(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if diff := cmp.Diff([]string{"169.254.254.1/32 via 169.254.254.1", "192.0.2.0/24 via 169.254.254.1"}, linkRoutes(t, names.Internet(), hl.Peer)); diff != "" {
+	if diff := cmp.Diff([]string{"192.0.2.0/24 via 198.51.100.1", "198.51.100.1/32 via 198.51.100.1"}, linkRoutes(t, names.Internet(), hl.Peer)); diff != "" {
 		t.Errorf("internet routes (-want +got)\n%s", diff)
 	}
-	if diff := cmp.Diff([]string{"169.254.254.0/30", "198.19.254.0/24 via 169.254.254.2", "203.0.113.10/32 via 169.254.254.2"}, linkRoutes(t, "", hl.Link)); diff != "" {
+	if diff := cmp.Diff([]string{"198.19.254.0/24 via 198.51.100.2", "198.51.100.0/30", "203.0.113.10/32 via 198.51.100.2"}, linkRoutes(t, "", hl.Link)); diff != "" {
 		t.Errorf("host routes (-want +got)\n%s", diff)
 	}
 	if v, err := os.ReadFile(sysctlPath("ipv4.conf." + hl.Link + ".forwarding")); err != nil || strings.TrimSpace(string(v)) != "0" {
 		t.Errorf("forwarding on the host's end = %q, %v; want 0", v, err)
 	}
-	hl.Allow = hl.Allow[:1]
+	hl.Allow = []netip.Prefix{netip.MustParsePrefix("198.51.100.1/32")}
 	if err := EnsureHostLink(ctx, hl); err != nil {
 		t.Fatal(err)
 	}
-	if diff := cmp.Diff([]string{"169.254.254.1/32 via 169.254.254.1"}, linkRoutes(t, names.Internet(), hl.Peer)); diff != "" {
+	if diff := cmp.Diff([]string{"198.51.100.1/32 via 198.51.100.1"}, linkRoutes(t, names.Internet(), hl.Peer)); diff != "" {
 		t.Errorf("internet routes after a narrower opt-in (-want +got)\n%s", diff)
 	}
 	if err := RemoveHostLink(names); err != nil {
