@@ -9,7 +9,11 @@ import (
 
 // Host is this machine's named namespaces, as the host reconciler drives them: it implements
 // that package's Namespaces interface with the functions of this package.
-type Host struct{}
+type Host struct {
+	// HostLink is the operator's opt-in to a link between the internet namespace and the
+	// host's (hostlink.go); the zero value makes none.
+	HostLink HostLink
+}
 
 // EnsureRouter makes a router namespace with forwarding off, or adopts an existing one.
 func (Host) EnsureRouter(ctx context.Context, ns string) (bool, error) {
@@ -71,9 +75,15 @@ func (Host) EnsureOperator(ctx context.Context, router string, op Operator) (boo
 	return AttachOperator(ctx, router, op)
 }
 
-// EnsureInternet links a router to the lab's internet namespace, or adopts the link it has.
-func (Host) EnsureInternet(ctx context.Context, router string, up Uplink) (bool, error) {
-	return AttachInternet(ctx, router, up)
+// EnsureInternet links a router to the lab's internet namespace, or adopts the link it has;
+// the internet namespace gets the host link of the opt-in with it (it is made with the
+// namespace and goes with it).
+func (h Host) EnsureInternet(ctx context.Context, router string, up Uplink) (bool, error) {
+	created, err := AttachInternet(ctx, router, up)
+	if err != nil || !h.HostLink.On() {
+		return created, err
+	}
+	return created, EnsureHostLink(ctx, h.HostLink)
 }
 
 // RemoveInternet removes a router's internet link (its internet gateway was detached).

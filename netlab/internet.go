@@ -35,12 +35,12 @@ import (
 // translates (a NAT gateway's, for a connection the internet opens) reaches no socket: the
 // router has no route for it and answers "unreachable".
 //
-// Host isolation: the internet namespace has no link to the host's own network namespace, so
-// nothing in a VPC can reach the host's services or the real network through it. An operator
-// who wants the lab to reach the real network (to patch at first boot) opts in explicitly,
-// wired later as a flag such as `stockade lab --internet-allow`: a veth pair between the
-// host and the internet namespace, a default route over it in the internet namespace, and a
-// masquerade on the host. None of that is made here, and tests never make it.
+// Host isolation: by default the internet namespace has no link to the host's own network
+// namespace, so nothing in a VPC can reach the host's services or the real network through
+// it. The operator opts in explicitly (hostlink.go): `stockade server --internet-allow CIDR`
+// links the internet namespace to the host (a veth pair made with this namespace and gone
+// with it) and routes only those host-side ranges over it; `--internet-masquerade` adds a
+// default route over it and a masquerade on the host. Tests never make the masquerade.
 var (
 	// InternetHost is "a host on the internet" (TEST-NET-3, RFC 5737): the address clients and
 	// servers started by `stockade lab internet -- CMD` have, and what an instance's security

@@ -31,6 +31,8 @@ type enforcement struct {
 	done chan struct{}
 	keep bool
 	log  *slog.Logger
+	// names find the host link and masquerade table of the opt-in, removed with the lab.
+	names netlab.Names
 }
 
 // errLabNeeded is the start-up error of --enforce with --lab=false: on a single host the VPC
@@ -77,13 +79,23 @@ func startEnforcement(ctx context.Context, cfg serverConfig, svc *control.Servic
 		}
 		return svc.Metadata(t.Account, t.Region, id)
 	}, imds.Config{})
-	h, err = host.New(svc, host.Config{Kernel: k, Namespaces: netlab.Host{}, Names: netlab.Names{Prefix: cfg.LabPrefix},
+	names := netlab.Names{Prefix: cfg.LabPrefix}
+	hl, err := cfg.hostLink()
+	if err != nil {
+		return nil, err
+	}
+	// A link left by an earlier run goes before the opt-in of this one (if any) makes its
+	// own with the internet namespace: a start without the flags leaves no way to the host.
+	if err := netlab.RemoveHostLink(names); err != nil {
+		return nil, fmt.Errorf("removing the lab's old link to the host: %w", err)
+	}
+	h, err = host.New(svc, host.Config{Kernel: k, Namespaces: netlab.Host{HostLink: hl}, Names: names,
 		Dir: filepath.Join(cfg.DataDir, "lab"), Sandbox: &sandbox, Metadata: metadata,
 		Images: image.Open(filepath.Join(cfg.DataDir, datadir.Images)), Resync: cfg.Resync, Log: log, Registerer: reg})
 	if err != nil {
 		return nil, err
 	}
-	e := &enforcement{svc: svc, host: h, done: make(chan struct{}), keep: cfg.KeepLab, log: log}
+	e := &enforcement{svc: svc, host: h, done: make(chan struct{}), keep: cfg.KeepLab, log: log, names: names}
 	go func() {
 		defer close(e.done)
 		if err := h.Run(ctx); err != nil {
@@ -91,6 +103,10 @@ func startEnforcement(ctx context.Context, cfg serverConfig, svc *control.Servic
 		}
 	}()
 	log.Info("enforcement is on", "prefix", cfg.LabPrefix, "resync", cfg.Resync)
+	if hl.On() {
+		log.Warn("instances may reach these host-side addresses through the lab's internet side (--internet-allow)", "allow", hl.Allow,
+			"host_end", netlab.HostLinkHost, "link", hl.Link, "masquerade", hl.Masquerade)
+	}
 	return e, nil
 }
 
@@ -101,7 +117,12 @@ func (e *enforcement) stop() {
 		return
 	}
 	<-e.done
-	if err := e.host.Close(context.Background(), e.keep); err != nil {
+	err := e.host.Close(context.Background(), e.keep)
+	if !e.keep {
+		// The link went with the internet namespace; the masquerade table is the host's.
+		err = errors.Join(err, netlab.RemoveHostLink(e.names))
+	}
+	if err != nil {
 		e.log.Error("removing the lab", "error", err)
 	} else if e.keep {
 		e.log.Info("lab kept: namespaces and rulesets stay in force for the next start (--keep-lab)")

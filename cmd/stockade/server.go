@@ -27,6 +27,7 @@ import (
 	"github.com/stockade/stockade/datadir"
 	"github.com/stockade/stockade/ec2api"
 	"github.com/stockade/stockade/image"
+	"github.com/stockade/stockade/netlab"
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store/bolt"
 )
@@ -51,6 +52,11 @@ type serverConfig struct {
 	LabPrefix string
 	KeepLab   bool
 	Resync    time.Duration
+	// InternetAllow and InternetMasquerade are the operator's opt-ins of the internet side
+	// (netlab/hostlink.go): host-side ranges instances may reach, and the masquerade to the
+	// host's real network.
+	InternetAllow      []string
+	InternetMasquerade bool
 }
 
 func serverCmd() *cobra.Command {
@@ -98,6 +104,10 @@ enforcement is off and the server says so.`,
 	f.BoolVar(&cfg.Lab, "lab", cfg.Lab, "run every instance as a lab instance (a network namespace); --enforce needs it, since the routers that enforce exist only for lab instances (--lab=false is a start-up error unless --enforce=false)")
 	f.StringVar(&cfg.LabPrefix, "lab-prefix", cfg.LabPrefix, "prefix of the namespaces and links the lab creates (1-5 characters)")
 	f.BoolVar(&cfg.KeepLab, "keep-lab", cfg.KeepLab, "leave lab namespaces and rulesets in place at shutdown (the next start adopts them)")
+	f.StringArrayVar(&cfg.InternetAllow, "internet-allow", nil,
+		"host-side IPv4 CIDR that instances reach through their internet or NAT gateway (repeatable; default none): a link from the lab's internet side to the host's namespace, the host's end at "+netlab.HostLinkHost.Addr().String()+" (e.g. --internet-allow "+netlab.HostLinkHost.Addr().String()+"/32 for a mirror bound there); may not overlap the public pool; 0.0.0.0/0 only with --internet-masquerade")
+	f.BoolVar(&cfg.InternetMasquerade, "internet-masquerade", false,
+		"CHANGES THE HOST: let instances reach the host's real network and beyond (e.g. to patch at first boot) — forwarding on the link and the default route's device, and a masquerade out of the default route in nftables table ip "+netlab.MasqueradeTable+" (removed on shutdown); implies --internet-allow 0.0.0.0/0")
 	f.DurationVar(&cfg.Resync, "resync", cfg.Resync, "how often the agent reads rulesets back and repairs hand edits")
 	return cmd
 }
@@ -132,6 +142,9 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	defer stop()
 	start := time.Now()
 
+	if _, err := cfg.hostLink(); err != nil {
+		return err
+	}
 	if err := datadir.Prepare(cfg.DataDir); err != nil {
 		return err
 	}
@@ -311,4 +324,18 @@ func ensureAdmin(ctx context.Context, accounts *auth.Registry, path string, log 
 	}
 	log.Info("wrote administrator credentials", "path", path, "profile", "default")
 	return nil
+}
+
+// hostLink is the internet side's opt-in of the flags, checked: refused flags are a start-up
+// error whether or not the server enforces.
+func (cfg serverConfig) hostLink() (netlab.HostLink, error) {
+	pool := control.DefaultPublicPool
+	if cfg.PublicPool != "" {
+		p, err := netip.ParsePrefix(cfg.PublicPool)
+		if err != nil {
+			return netlab.HostLink{}, fmt.Errorf("--public-pool: %w", err)
+		}
+		pool = p
+	}
+	return netlab.NewHostLink(netlab.Names{Prefix: cfg.LabPrefix}, cfg.InternetAllow, cfg.InternetMasquerade, pool)
 }
