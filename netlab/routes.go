@@ -72,8 +72,9 @@ const (
 	// TargetGateway is the VPC's internet gateway: the router's internet link.
 	TargetGateway
 	// TargetNAT is a NAT gateway. It is modelled in the router itself: its traffic leaves by the
-	// internet link like TargetGateway's, and the router's ruleset translates what comes from the
-	// subnets routed to it to the NAT gateway's address (dataplane.NATGateway).
+	// internet link like TargetGateway's, in realm RealmNAT, and the router's ruleset translates
+	// what comes from the subnets routed to it to the NAT gateway's address
+	// (dataplane.NATGateway).
 	TargetNAT
 	// TargetInterface is a network interface, usually of an appliance instance: the packet goes to
 	// the instance over its link (Route.Link, Route.Via).
