@@ -151,6 +151,10 @@ func BenchmarkUpdateMembership(b *testing.B) {
 // ruleset of 1,000 interfaces, where
 // the flow is admitted only by the last rule of the last group and the last ACL entry:
 // UDP packets/s and TCP stream throughput with iperf3, new TCP connections/s with a Go client.
+// Mode "internet" is the first instance, which has a public address, to the internet host
+// through the internet gateway's translation (route realm, SNAT and its reverse) with the
+// same full-quota ruleset, the internet host admitted by the last rule and ACL entry too: its
+// ratio to "full" is the cost of the gateway's translation over a flow inside the VPC.
 func BenchmarkPacketCost(b *testing.B) {
 	l := newKernelLab(b)
 	if _, err := exec.LookPath("iperf3"); err != nil {
@@ -179,18 +183,34 @@ func BenchmarkPacketCost(b *testing.B) {
 	}
 	b.Cleanup(srv.Close)
 	rules := dataplane.Render(n).Replace()
+	inetRules, inetNS := internetBench(b, l, n)
+	iperfInet := exec.Command("nsenter", "--net="+netlab.Path(inetNS), "--", "iperf3", "-s", "-p", "5201")
+	if err := iperfInet.Start(); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { iperfInet.Process.Kill(); iperfInet.Wait() })
+	time.Sleep(300 * time.Millisecond)
+	srvInet, err := netlab.Serve(inetNS, 9000)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(srvInet.Close)
 	// conntrack-only is the cost of stateful tracking alone (AWS's semantics need it): a table
 	// that accepts everything through conntrack.
 	conntrackOnly := "table inet stockade {}\ndelete table inet stockade\ntable inet stockade {\n\tchain forward {\n" +
 		"\t\ttype filter hook forward priority filter; policy accept\n\t\tct state established,related accept\n\t\tct state new accept\n\t}\n}\n"
 	// The machine's speed drifts (shared cores): modes are interleaved round by round and
 	// each figure is the median over rounds, reported with its ratio to no filter.
-	modes := []string{"nofilter", "ctonly", "full"}
-	apply := map[string]string{"nofilter": "table inet stockade {}\ndelete table inet stockade\n", "ctonly": conntrackOnly, "full": rules}
+	modes := []string{"nofilter", "ctonly", "full", "internet"}
+	apply := map[string]string{"nofilter": "table inet stockade {}\ndelete table inet stockade\n", "ctonly": conntrackOnly, "full": rules, "internet": inetRules}
 	samples := map[string][]float64{}
 	for b.Loop() {
 		for _, mode := range modes {
 			l.apply(apply[mode])
+			server := server
+			if mode == "internet" {
+				server = netlab.InternetHost
+			}
 			u := runIperf(b, ns[0], server, "-u", "-b", "0", "-l", "64")
 			samples["udp-pps-"+mode] = append(samples["udp-pps-"+mode], u.End.Sum.Packets/u.End.Sum.Seconds)
 			t := runIperf(b, ns[0], server)
@@ -207,8 +227,66 @@ func BenchmarkPacketCost(b *testing.B) {
 			if mode != "nofilter" {
 				b.ReportMetric(m/base, metric+"-"+mode+"/nofilter")
 			}
+			if mode == "internet" {
+				b.ReportMetric(m/median(samples[metric+"-full"]), metric+"-internet/full")
+			}
 		}
 	}
+}
+
+// internetBench links the lab's router to a fresh internet namespace and returns the
+// full-quota ruleset with the internet gateway (n's first interface has a public
+// address and its subnet a default route to the gateway; the last rule of its groups and the
+// last allow of its subnet's ACL admit the internet host) and the internet namespace.
+func internetBench(b *testing.B, l *kernelLab, n dataplane.Network) (string, string) {
+	ctx := context.Background()
+	inet := l.names.Internet()
+	if _, err := netlab.CreateInternet(ctx, inet); err != nil {
+		b.Fatal(err)
+	}
+	up := l.names.UplinkOf(n.VPC.ID)
+	if _, err := netlab.AttachInternet(ctx, l.router, up); err != nil {
+		b.Fatal(err)
+	}
+	e := n.Snapshot.ENIs[0]
+	pub := netip.MustParseAddr("198.51.100.10")
+	if err := netlab.SetPublic(ctx, up, []netip.Prefix{netip.PrefixFrom(pub, 32)}); err != nil {
+		b.Fatal(err)
+	}
+	var sn netip.Prefix
+	for _, s := range n.Snapshot.Subnets {
+		if s.ID == e.SubnetID {
+			sn = s.CIDR
+		}
+	}
+	rt := netlab.RouteTable{Table: netlab.TableNumber("rtb-bench"), Subnets: []netip.Prefix{sn.Masked()}, Routes: []netlab.Route{
+		{Dst: n.VPC.CIDR, Target: netlab.TargetLocal}, {Dst: netip.MustParsePrefix("0.0.0.0/0"), Target: netlab.TargetGateway}}}
+	if err := netlab.SetRoutes(ctx, l.router, up.Link, []netlab.RouteTable{rt}, nil); err != nil {
+		b.Fatal(err)
+	}
+	host := cidr(netip.PrefixFrom(netlab.InternetHost, 32).String())
+	n.Snapshot.Groups = slices.Clone(n.Snapshot.Groups)
+	for i, g := range n.Snapshot.Groups {
+		if slices.Contains(e.Groups, g.ID) {
+			g = g.Clone()
+			g.Ingress = append(g.Ingress, rule("-1", -1, -1, host))
+			g.Egress = append(g.Egress, rule("-1", -1, -1, host))
+			n.Snapshot.Groups[i] = g
+		}
+	}
+	n.Snapshot.NACLs = slices.Clone(n.Snapshot.NACLs)
+	for i, acl := range n.Snapshot.NACLs {
+		if acl.Assocs[0].SubnetID == e.SubnetID {
+			acl = acl.Clone()
+			for _, egress := range []bool{false, true} {
+				acl.Entries = append(acl.Entries, model.NACLEntry{RuleNumber: 300, Egress: egress, Protocol: "-1", Allow: true,
+					CIDR: netip.PrefixFrom(netlab.InternetHost, 32)})
+			}
+			n.Snapshot.NACLs[i] = acl
+		}
+	}
+	n.Internet = dataplane.Internet{Link: up.Link, Public: map[netip.Addr]netip.Addr{pub: e.PrivateIP}}
+	return dataplane.Render(n).Replace(), inet
 }
 
 type iperfResult struct {

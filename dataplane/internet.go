@@ -23,11 +23,18 @@ import (
 //     groups (the source is the client's address); the internet side has no group of its own.
 //     A packet from Link that no translation opened a connection for is dropped, as is one
 //     from an address inside the VPC (or the operator's, or link-local: spoofed);
-//   - outbound, a packet to Link leaves with the NAT gateway's address when its source is in
-//     a subnet routed to a NAT gateway, otherwise with its interface's public address (SNAT,
-//     at postrouting); a new connection from an address with neither is dropped (EC2's
-//     internet gateway translates only addresses that have a public one). The route tables
-//     (netlab.SetRoutes) decide whether a packet goes to Link at all.
+//   - outbound, the route tables (netlab.SetRoutes) decide whether a packet goes to Link at
+//     all, and to which gateway: the internet gateway and the NAT gateways share Link, so each
+//     IPv4 route to it carries its target's realm (RealmGateway, RealmNAT), which the ruleset
+//     reads as `meta rtclassid`. A new connection routed to a NAT gateway leaves with the
+//     gateway's address if its source is in one of the gateway's subnets, and is dropped
+//     otherwise; one routed to the internet gateway leaves with its interface's public
+//     address, and is dropped if it has none (EC2's internet gateway translates only
+//     addresses that have a public one, even in a subnet that sends other destinations to a
+//     NAT gateway). SNAT is at postrouting, the drops in the forward chain;
+//   - the reply of a connection the internet opened (DNAT) must leave by a route to the
+//     internet gateway: one whose subnet routes the client to a NAT gateway is dropped, as on
+//     EC2, where it goes to the NAT gateway, which knows no such connection;
 //
 // A NAT gateway takes connections from its subnets only: nothing from the internet can open
 // one to its address (no DNAT, and the router has no route for the address). Connection
@@ -64,6 +71,21 @@ type NATGateway struct {
 	Public  netip.Addr
 	Subnets []netip.Prefix
 }
+
+// RealmGateway and RealmNAT are the realms of routes to the internet gateway and to a NAT
+// gateway: netlab.RealmGateway and netlab.RealmNAT (which the routes carry; a test checks that
+// they agree). The kernel keeps the route's realm in the low 16 bits of the packet's route
+// class and may put the reverse path's in the high 16 bits, so rules compare the low half.
+const (
+	RealmGateway = 1
+	RealmNAT     = 2
+)
+
+// realmIs is the match of a packet routed with realm n.
+func realmIs(n int) string { return fmt.Sprintf("meta rtclassid & 0xffff == %d", n) }
+
+// realmIsNot is the match of a packet routed with a realm other than n.
+func realmIsNot(n int) string { return fmt.Sprintf("meta rtclassid & 0xffff != %d", n) }
 
 // The internet's two chains stand for the groups it does not have, like the operator's.
 var (
@@ -206,9 +228,10 @@ func (r *renderer) internetBase(out, in *[]string) []string {
 	}
 	r.rs.add(r.cachedSet("internet_open6", "ipv6_addr . ipv6_addr", true, false, open6))
 
-	// Translations, and the sources that have one.
+	// Translations, and the sources that have one: by the internet gateway (a public
+	// address) and by a NAT gateway (its subnets).
 	var dnat, snat, nat []string
-	var sources, claimed netipx.IPSetBuilder
+	var sources, natSources, claimed netipx.IPSetBuilder
 	for _, pub := range slices.SortedFunc(maps.Keys(r.n.Internet.Public), netip.Addr.Compare) {
 		priv := r.n.Internet.Public[pub]
 		if !pub.Is4() || !priv.Is4() {
@@ -235,15 +258,19 @@ func (r *renderer) internetBase(out, in *[]string) []string {
 			nat = append(nat, fmt.Sprintf("%s : %s", p, g.Public))
 		}
 		claimed.AddSet(mine)
-		sources.AddSet(mine)
+		natSources.AddSet(mine)
 	}
-	var src []string
-	if s, _ := sources.IPSet(); s != nil {
-		for _, p := range s.Prefixes() {
-			src = append(src, p.String())
+	prefixes := func(b *netipx.IPSetBuilder) []string {
+		var out []string
+		if s, _ := b.IPSet(); s != nil {
+			for _, p := range s.Prefixes() {
+				out = append(out, p.String())
+			}
 		}
+		return out
 	}
-	r.rs.add(r.cachedSet("internet_src4", "ipv4_addr", true, false, src))
+	r.rs.add(r.cachedSet("internet_pub4", "ipv4_addr", true, false, prefixes(&sources)))
+	r.rs.add(r.cachedSet("internet_natsrc4", "ipv4_addr", true, false, prefixes(&natSources)))
 	r.rs.add(r.cachedMap("internet_dnat4", "ipv4_addr : ipv4_addr", false, dnat))
 	r.rs.add(r.cachedMap("internet_snat4", "ipv4_addr : ipv4_addr", false, snat))
 	r.rs.add(r.cachedMap("internet_nat4", "ipv4_addr : ipv4_addr", true, nat))
@@ -251,10 +278,11 @@ func (r *renderer) internetBase(out, in *[]string) []string {
 		Lines: []string{"iifname " + link + " dnat ip to ip daddr map @internet_dnat4"}})
 	r.rs.add(&Object{Kind: Chain, Name: "internet_snat", Decl: []string{"type nat hook postrouting priority srcnat; policy accept"},
 		Lines: []string{
-			// A subnet routed to a NAT gateway goes out with the gateway's address, even from
-			// an instance with a public address of its own, as on EC2.
-			"oifname " + link + " snat ip to ip saddr map @internet_nat4",
-			"oifname " + link + " snat ip to ip saddr map @internet_snat4",
+			// The route decides the translation: a route to a NAT gateway gives the gateway's
+			// address, even to an instance with a public address of its own, and a route to
+			// the internet gateway the instance's public address, as on EC2.
+			"oifname " + link + " " + realmIs(RealmNAT) + " snat ip to ip saddr map @internet_nat4",
+			"oifname " + link + " " + realmIs(RealmGateway) + " snat ip to ip saddr map @internet_snat4",
 		}})
 	return []string{
 		"iifname " + link + " ip saddr @internet_inside4 drop",
@@ -265,7 +293,15 @@ func (r *renderer) internetBase(out, in *[]string) []string {
 		// In IPv6, a connection from the internet only to a subnet that routes the client to
 		// the internet gateway (not to an egress-only gateway, not without a route).
 		"iifname " + link + " meta nfproto ipv6 ct direction original ip6 daddr . ip6 saddr != @internet_open6 drop",
-		"oifname " + link + " ct direction original ip saddr != @internet_src4 drop",
+		// A new IPv4 connection leaves only by a route to a gateway that translates its
+		// source: the internet gateway for an address with a public one, a NAT gateway for
+		// its subnets. Anything else (no realm: no route of a route table) is dropped.
+		"oifname " + link + " ct direction original " + realmIs(RealmGateway) + " ip saddr != @internet_pub4 drop",
+		"oifname " + link + " ct direction original " + realmIs(RealmNAT) + " ip saddr != @internet_natsrc4 drop",
+		"oifname " + link + " ct direction original meta nfproto ipv4 " + realmIsNot(RealmGateway) + " " + realmIsNot(RealmNAT) + " drop",
+		// The reply of a connection from the internet goes back only by the internet gateway:
+		// a subnet that routes the client to a NAT gateway sends it there, where it dies.
+		"oifname " + link + " ct direction reply ct status & dnat != 0 " + realmIsNot(RealmGateway) + " drop",
 		"oifname " + link + " ct direction original ip6 saddr != @internet_inside6 drop",
 	}
 }

@@ -247,6 +247,72 @@ func TestKernelInternetNAT(t *testing.T) {
 	}
 }
 
+// TestKernelInternetRouteDecides: in a subnet that sends some destinations to a NAT gateway
+// and others to the internet gateway, the route a packet takes decides its translation, as
+// on EC2, not the subnet: by the internet gateway's route an instance without a public
+// address gets nothing out (not the NAT gateway's address) and one with a public address goes
+// out with it; by the NAT gateway's route both go out with the NAT gateway's address; and a
+// connection from the internet to the public address gets its reply back only while the
+// subnet routes the client to the internet gateway (by the NAT gateway's route it dies).
+func TestKernelInternetRouteDecides(t *testing.T) {
+	l := newKernelLab(t)
+	v := l.internetVPC("vpc-1", l.router)
+	inet := l.names.Internet()
+	whoServer(t, inet, 9000)
+	n := threeTier()
+	n.Link = l.names.Link
+	db := n.Snapshot.ENIs[2]
+	dbNS := v.attach(db, n.Snapshot.Subnets[1].CIDR)
+	g := n.Snapshot.Groups[2].Clone()
+	g.Ingress = append(g.Ingress, rule("tcp", 8080, 8080, cidr("0.0.0.0/0")))
+	n.Snapshot.Groups = []*model.Group{n.Snapshot.Groups[0], n.Snapshot.Groups[1], g}
+	srv, err := netlab.Serve(dbNS, 8080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	private := dataplane.Internet{Link: v.up.Link, NAT: []dataplane.NATGateway{{Public: pubNAT, Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.2.0/24")}}}}
+	public := private
+	public.Public = map[netip.Addr]netip.Addr{pubApp: db.PrivateIP}
+	host := netip.PrefixFrom(netlab.InternetHost, 32)
+	natDefault := table("rtb-priv", "10.0.2.0/24", netlab.Route{Dst: anywhere, Target: netlab.TargetNAT},
+		netlab.Route{Dst: host, Target: netlab.TargetGateway})
+	igwDefault := table("rtb-priv", "10.0.2.0/24", netlab.Route{Dst: anywhere, Target: netlab.TargetGateway},
+		netlab.Route{Dst: host, Target: netlab.TargetNAT})
+
+	for _, c := range []struct {
+		name    string
+		inet    dataplane.Internet
+		rt      netlab.RouteTable
+		seenAs  string // "" for no way out
+		inbound bool   // the internet reaches db's public address
+	}{
+		{"no public address, the internet host by the internet gateway", private, natDefault, "", false},
+		{"no public address, the internet host by the NAT gateway", private, igwDefault, pubNAT.String(), false},
+		{"public address, the internet host by the internet gateway", public, natDefault, pubApp.String(), true},
+		{"public address, the internet host by the NAT gateway", public, igwDefault, pubNAT.String(), false},
+	} {
+		n.Internet = c.inet
+		v.apply(n, c.rt)
+		got, err := seenAs(dbNS, netlab.Timeout(c.seenAs != ""))
+		switch {
+		case c.seenAs == "" && err == nil:
+			t.Errorf("%s: db reached the internet host as %s, want no way out\n%s", c.name, got, v.last.Text())
+		case c.seenAs != "" && (err != nil || got != c.seenAs):
+			t.Errorf("%s: the internet host saw db as %q (%v), want %s\n%s", c.name, got, err, c.seenAs, v.last.Text())
+		}
+		if _, ok := c.inet.Public[pubApp]; !ok {
+			continue
+		}
+		err = netlab.TCP(inet, netip.AddrPortFrom(pubApp, 8080), netlab.Timeout(c.inbound))
+		if c.inbound && err != nil {
+			t.Errorf("%s: internet → db's public address: %v", c.name, err)
+		} else if !c.inbound && err == nil {
+			t.Errorf("%s: internet → db's public address got a reply, which EC2 sends to the NAT gateway", c.name)
+		}
+	}
+}
+
 // TestKernelInternetSameCIDR: two VPCs with the same CIDR, an instance at the same private
 // address in each, both reach the internet, each with its own public address.
 func TestKernelInternetSameCIDR(t *testing.T) {
@@ -463,4 +529,12 @@ type execError struct {
 
 func (e *execError) Error() string {
 	return strings.Join(e.argv, " ") + ": " + e.err.Error() + ": " + e.out
+}
+
+// TestRealmsAgree: the realms the ruleset matches are the ones netlab's routes carry.
+func TestRealmsAgree(t *testing.T) {
+	if dataplane.RealmGateway != netlab.RealmGateway || dataplane.RealmNAT != netlab.RealmNAT {
+		t.Errorf("dataplane realms (gateway %d, NAT %d) differ from netlab's (%d, %d)",
+			dataplane.RealmGateway, dataplane.RealmNAT, netlab.RealmGateway, netlab.RealmNAT)
+	}
 }

@@ -251,7 +251,7 @@ func TestInternetAssociationIsElementUpdate(t *testing.T) {
 	if !ok {
 		t.Fatal("no in-place update")
 	}
-	want := "add element inet stockade internet_src4 { 10.0.1.20/32 }\n" +
+	want := "add element inet stockade internet_pub4 { 10.0.1.20/32 }\n" +
 		"add element inet stockade internet_dnat4 { 198.51.100.20 : 10.0.1.20 }\n" +
 		"add element inet stockade internet_snat4 { 10.0.1.20 : 198.51.100.20 }\n"
 	if diff := cmp.Diff(want, tx); diff != "" {

@@ -30,6 +30,23 @@ import (
 // (nothing is translated), so the kernel's routing is all an egress-only gateway needs here;
 // that the internet opens no connection through one is the ruleset's job (dataplane.Internet).
 
+// Realms: every IPv4 route to the internet link carries the realm of its target (`ip route
+// ... realm N`), which the kernel copies into the forwarded packet's route (dst tclassid;
+// CONFIG_IP_ROUTE_CLASSID) and the router's ruleset reads as `meta rtclassid`. The internet
+// gateway and the NAT gateways share the one link, so the realm is how the ruleset knows which
+// of them the route sent a packet to, and therefore which translation EC2 would make there
+// (dataplane.Internet): the internet gateway's (the source's own public address, or nothing)
+// or the NAT gateway's. The kernel puts the realm of the route in the low 16 bits and may put
+// the realm of the reverse path in the high 16: the ruleset compares the low half only.
+// dataplane.RealmGateway and dataplane.RealmNAT must be these numbers (a test checks it).
+// IPv6 routes have none: nothing is translated in IPv6 and the kernel keeps no realm for them.
+const (
+	// RealmGateway is the realm of a route to the internet gateway.
+	RealmGateway = 1
+	// RealmNAT is the realm of a route to a NAT gateway.
+	RealmNAT = 2
+)
+
 // RulePriority is the priority of every subnet's rule: after the local table's (0), before
 // the main table's (32766). Rules at this priority belong to Stockade.
 const RulePriority = 1000
@@ -55,8 +72,9 @@ const (
 	// TargetGateway is the VPC's internet gateway: the router's internet link.
 	TargetGateway
 	// TargetNAT is a NAT gateway. It is modelled in the router itself: its traffic leaves by the
-	// internet link like TargetGateway's, and the router's ruleset translates what comes from the
-	// subnets routed to it to the NAT gateway's address (dataplane.NATGateway).
+	// internet link like TargetGateway's, in realm RealmNAT, and the router's ruleset translates
+	// what comes from the subnets routed to it to the NAT gateway's address
+	// (dataplane.NATGateway).
 	TargetNAT
 	// TargetInterface is a network interface, usually of an appliance instance: the packet goes to
 	// the instance over its link (Route.Link, Route.Via).
@@ -90,10 +108,11 @@ type routeKey struct {
 	typ   int
 	gw    netip.Addr
 	link  int
+	realm int // the route's realm (RealmGateway, RealmNAT; 0 for none)
 }
 
 func keyOf(r netlink.Route) routeKey {
-	k := routeKey{table: r.Table, typ: r.Type, link: r.LinkIndex}
+	k := routeKey{table: r.Table, typ: r.Type, link: r.LinkIndex, realm: r.Realm}
 	if r.Dst != nil {
 		k.dst = prefixOf(r.Dst)
 	} else if r.Family == unix.AF_INET6 {
@@ -146,7 +165,15 @@ func kernelRoutes(t RouteTable, uplink string, links map[string]int) []netlink.R
 				break
 			}
 			if i, ok := links[uplink]; ok && uplink != "" {
-				add(netlink.Route{Dst: dst, Type: unix.RTN_UNICAST, LinkIndex: i, Gw: hop.AsSlice(), Flags: int(netlink.FLAG_ONLINK)}, v6)
+				realm := 0
+				switch {
+				case v6: // no realms in IPv6 (see RealmGateway)
+				case r.Target == TargetNAT:
+					realm = RealmNAT
+				case r.Target == TargetGateway:
+					realm = RealmGateway
+				}
+				add(netlink.Route{Dst: dst, Type: unix.RTN_UNICAST, LinkIndex: i, Gw: hop.AsSlice(), Flags: int(netlink.FLAG_ONLINK), Realm: realm}, v6)
 				continue
 			}
 		case TargetInterface:
