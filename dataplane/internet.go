@@ -12,8 +12,8 @@ import (
 )
 
 // Internet is a router's link to the internet (an attached internet gateway) and the
-// translations the gateway makes, as the ruleset sees them (issue 12). The integrator fills
-// it from the model: Public from the VPC's Elastic IP associations and public IPs on launch,
+// translations the gateway makes, as the ruleset sees them (issue 12). The host fills it from
+// the model (host/internet.go): Public from the VPC's Elastic IP associations and public IPs on launch,
 // NAT from its available NAT gateways and the subnets whose route tables send traffic to them.
 //
 // In the router:

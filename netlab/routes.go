@@ -55,8 +55,8 @@ const RulePriority = 1000
 const TableBase = 1000
 
 // TableNumber is the kernel table of a route table ID: a 30-bit hash above TableBase (two
-// of the 200 route tables a VPC may have share a number with a probability of 2 in 100,000;
-// the integrator can number them otherwise).
+// of the 200 route tables a VPC may have share a number with a probability of 2 in 100,000).
+// The host numbers its tables itself, without collisions (host.Tables); tests use this.
 func TableNumber(rtb string) int {
 	h := fnv.New32a()
 	h.Write([]byte(rtb))
