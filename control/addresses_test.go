@@ -147,6 +147,34 @@ func TestPoolExhaustion(t *testing.T) {
 	}
 }
 
+// TestPublicAddressesPerAccount: one account cannot empty the pool that every account draws
+// from — its public addresses, in all its regions, are bounded; a refusal changes nothing; a
+// released address counts no more (also after a restart); other accounts still get theirs.
+func TestPublicAddressesPerAccount(t *testing.T) {
+	e := newENITestService(t, func(c *Config) { c.Quotas.PublicIPsPerAccount = 3 })
+	west := Tenant{Account: eniTenant.Account, Region: "us-west-2"}
+	e.allocate(eniTenant)
+	e.allocate(eniTenant)
+	last := e.allocate(west) // the same account in another region: the third
+	before := e.addrState()
+	_, _, err := e.s.AllocateAddress(e.ctx, eniTenant, AllocateAddressInput{})
+	eniCheckErr(t, err, "AddressLimitExceeded", "for this account (3, in all regions)")
+	_, _, err = e.s.RunInstances(e.ctx, eniTenant, RunInput{ImageID: image.DefaultID, InstanceType: "t3.micro", MinCount: 1, MaxCount: 1,
+		Interfaces: []RunInterface{{DeviceIndex: 0, SubnetID: e.sn.ID, AssociatePublicIP: new(true)}}})
+	eniCheckErr(t, err, "AddressLimitExceeded", "")
+	if diff := cmp.Diff(before, e.addrState(), eniCmpOpts); diff != "" {
+		t.Errorf("a refused allocation changed the state:\n%s", diff)
+	}
+	e.allocate(addrOtherTenant) // another account is not held back
+	if _, err := e.s.ReleaseAddress(e.ctx, west, ReleaseAddressInput{AddressRef: AddressRef{AllocationID: last.AllocationID}}); err != nil {
+		t.Fatal(err)
+	}
+	e.reopen() // the count is rebuilt from the store
+	e.allocate(eniTenant)
+	_, _, err = e.s.AllocateAddress(e.ctx, eniTenant, AllocateAddressInput{})
+	eniCheckErr(t, err, "AddressLimitExceeded", "")
+}
+
 // TestReleaseIsNotVisibleBeforeCommit: a release that is rolled back (a dry run) must not have
 // let another account take the address.
 func TestReleaseRollbackKeepsAddress(t *testing.T) {

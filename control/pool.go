@@ -55,6 +55,10 @@ type publicPool struct {
 	mu    sync.Mutex
 	taken map[netip.Addr]poolRecord
 	hint  netip.Addr // no address below it is free
+	// held counts each account's addresses, across its regions: one account may hold at most
+	// perAccount of them, so that no tenant can empty the pool that every account draws from.
+	held       map[string]int
+	perAccount int
 }
 
 // newPool makes an empty pool over prefix, which must be IPv4 and at least a /29. The
@@ -67,7 +71,7 @@ func newPool(prefix netip.Prefix) (*publicPool, error) {
 	}
 	last := broadcast(prefix).Prev()
 	first := prefix.Addr().Next().Next()
-	return &publicPool{prefix: prefix, first: first, last: last, taken: map[netip.Addr]poolRecord{}, hint: first}, nil
+	return &publicPool{prefix: prefix, first: first, last: last, taken: map[netip.Addr]poolRecord{}, hint: first, held: map[string]int{}}, nil
 }
 
 func broadcast(p netip.Prefix) netip.Addr {
@@ -82,33 +86,56 @@ func (p *publicPool) usable(a netip.Addr) bool {
 	return a.Is4() && p.prefix.Contains(a) && p.first.Compare(a) <= 0 && a.Compare(p.last) <= 0
 }
 
-// take marks the lowest free address taken by r, or the address want when it is valid. It
-// reports false when the pool has none free (or want is taken or outside the pool).
-func (p *publicPool) take(want netip.Addr, r poolRecord) (netip.Addr, bool) {
+// Why take refuses.
+type takeRefusal int
+
+const (
+	taken       takeRefusal = iota + 1 // want is taken or outside the pool
+	poolEmpty                          // no address is free
+	accountFull                        // the account holds perAccount addresses already
+)
+
+// take marks the lowest free address taken by r, or the address want when it is valid, or
+// says why it cannot.
+func (p *publicPool) take(want netip.Addr, r poolRecord) (netip.Addr, takeRefusal) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.perAccount > 0 && p.held[r.Account] >= p.perAccount {
+		return netip.Addr{}, accountFull
+	}
 	if want.IsValid() {
 		if _, held := p.taken[want]; held || !p.usable(want) {
-			return netip.Addr{}, false
+			return netip.Addr{}, taken
 		}
-		p.taken[want] = r
-		return want, true
+		p.mark(want, r)
+		return want, 0
 	}
 	for a := p.hint; a.IsValid() && a.Compare(p.last) <= 0; a = a.Next() {
 		if _, held := p.taken[a]; !held {
-			p.taken[a] = r
+			p.mark(a, r)
 			p.hint = a.Next()
-			return a, true
+			return a, 0
 		}
 	}
 	p.hint = p.last.Next()
-	return netip.Addr{}, false
+	return netip.Addr{}, poolEmpty
+}
+
+// mark records a as taken by r; p.mu is held.
+func (p *publicPool) mark(a netip.Addr, r poolRecord) {
+	p.taken[a] = r
+	p.held[r.Account]++
 }
 
 // free returns a to the pool.
 func (p *publicPool) free(a netip.Addr) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if r, ok := p.taken[a]; ok {
+		if p.held[r.Account]--; p.held[r.Account] <= 0 {
+			delete(p.held, r.Account)
+		}
+	}
 	delete(p.taken, a)
 	if p.usable(a) && a.Compare(p.hint) < 0 {
 		p.hint = a
@@ -134,7 +161,7 @@ func (p *publicPool) load(key string, b []byte) error {
 	if err != nil {
 		return err
 	}
-	p.taken[a] = *r
+	p.mark(a, *r)
 	return nil
 }
 
@@ -144,14 +171,18 @@ func poolKey(a netip.Addr) string { return poolKeyPrefix + a.String() }
 // free): staged with the tenant's records, freed again if the transaction is rolled back.
 func (tx *tx) takePublic(holder string, want netip.Addr) (netip.Addr, error) {
 	pool := tx.s.pool
-	a, ok := pool.take(want, poolRecord{Account: tx.tn.key.Account, Region: tx.tn.key.Region, Holder: holder})
-	if !ok {
-		if want.IsValid() {
-			return netip.Addr{}, model.InvalidAddressNotFound.New(want)
-		}
+	a, refused := pool.take(want, poolRecord{Account: tx.tn.key.Account, Region: tx.tn.key.Region, Holder: holder})
+	switch refused {
+	case taken:
+		return netip.Addr{}, model.InvalidAddressNotFound.New(want)
+	case poolEmpty:
 		// [UNCONFIRMED] EC2 answers an exhausted address pool with InsufficientAddressCapacity;
 		// the wording is Stockade's.
 		return netip.Addr{}, model.InsufficientAddressCapacity.Errorf("There are no free public IPv4 addresses in the pool %s.", pool.prefix)
+	case accountFull:
+		// Stockade's own limit (--quota public-ips-per-account): AWS's pool has no bottom a
+		// tenant could reach; a lab's is one range shared by every account.
+		return netip.Addr{}, model.AddressLimitExceeded.Errorf("The maximum number of public IPv4 addresses for this account (%d, in all regions) has been reached.", pool.perAccount)
 	}
 	tx.undo = append(tx.undo, func() { pool.free(a) })
 	tx.stageKey(poolKey(a), &poolRecord{Account: tx.tn.key.Account, Region: tx.tn.key.Region, Holder: holder})

@@ -32,6 +32,10 @@ type Quotas struct {
 	AnalysesPerPath int
 	// ElasticIPs is AWS's "EC2-VPC Elastic IPs" quota per region (AddressLimitExceeded).
 	ElasticIPs int
+	// PublicIPsPerAccount bounds the public addresses (Elastic IPs, public IPs on launch) one
+	// account holds in all its regions (AddressLimitExceeded). It is Stockade's: the public pool
+	// is shared by every account, and without it one account could take all of it.
+	PublicIPsPerAccount int
 	// NATGatewaysPerAZ is AWS's "NAT gateways per Availability Zone" quota
 	// (NatGatewayLimitExceeded); deleted and failed gateways do not count.
 	NATGatewaysPerAZ int
@@ -63,6 +67,7 @@ func DefaultQuotas() Quotas {
 		InsightsPaths:       1000,
 		AnalysesPerPath:     100,
 		ElasticIPs:          5,
+		PublicIPsPerAccount: 1024,
 		NATGatewaysPerAZ:    5,
 
 		RoutesPerTable:    50,
@@ -90,6 +95,7 @@ func (q *Quotas) fields() map[string]*int {
 		"network-insights-paths": &q.InsightsPaths,
 		"analyses-per-path":      &q.AnalysesPerPath,
 		"elastic-ips":            &q.ElasticIPs,
+		"public-ips-per-account": &q.PublicIPsPerAccount,
 		"nat-gateways-per-az":    &q.NATGatewaysPerAZ,
 		"routes-per-table":       &q.RoutesPerTable,
 		"route-tables-per-vpc":   &q.RouteTablesPerVPC,
@@ -115,7 +121,7 @@ func (q *Quotas) Set(s string) error {
 
 // Names lists the quota names Set accepts.
 func (q *Quotas) Names() []string {
-	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries", "flow-logs-per-resource", "network-insights-paths", "analyses-per-path", "elastic-ips", "nat-gateways-per-az",
+	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries", "flow-logs-per-resource", "network-insights-paths", "analyses-per-path", "elastic-ips", "public-ips-per-account", "nat-gateways-per-az",
 		"routes-per-table", "route-tables-per-vpc", "internet-gateways", "egress-only-gateways"}
 }
 

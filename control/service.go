@@ -88,6 +88,7 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	pool.perAccount = cfg.Quotas.PublicIPsPerAccount
 	s := &Service{st: st, cfg: cfg, tenants: make(map[Tenant]*tenant), pool: pool}
 	pkvs, _, err := st.List(ctx, poolKeyPrefix)
 	if err != nil {
