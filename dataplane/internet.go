@@ -230,8 +230,12 @@ func (r *renderer) internetBase(out, in *[]string) []string {
 
 	// Translations, and the sources that have one: by the internet gateway (a public
 	// address) and by a NAT gateway (its subnets).
+	// The internet gateway's three are plain sets and maps of addresses (not intervals), as
+	// is every set an association changes: the agent sends their elements over netlink
+	// itself (netlink.go), where an interval set would go through nft.
 	var dnat, snat, nat []string
-	var sources, natSources, claimed netipx.IPSetBuilder
+	var privs []netip.Addr
+	var natSources, claimed netipx.IPSetBuilder
 	for _, pub := range slices.SortedFunc(maps.Keys(r.n.Internet.Public), netip.Addr.Compare) {
 		priv := r.n.Internet.Public[pub]
 		if !pub.Is4() || !priv.Is4() {
@@ -239,7 +243,14 @@ func (r *renderer) internetBase(out, in *[]string) []string {
 		}
 		dnat = append(dnat, fmt.Sprintf("%s : %s", pub, priv))
 		snat = append(snat, fmt.Sprintf("%s : %s", priv, pub))
-		sources.Add(priv)
+		privs = append(privs, priv)
+	}
+	// A private address has one public address at most (the control plane sees to it), so
+	// each is a source once; sorted, as every rendering is.
+	slices.SortFunc(privs, netip.Addr.Compare)
+	sources := make([]string, len(privs))
+	for i, a := range privs {
+		sources[i] = a.String()
 	}
 	for _, g := range r.n.Internet.NAT {
 		if !g.Public.Is4() {
@@ -269,7 +280,7 @@ func (r *renderer) internetBase(out, in *[]string) []string {
 		}
 		return out
 	}
-	r.rs.add(r.cachedSet("internet_pub4", "ipv4_addr", true, false, prefixes(&sources)))
+	r.rs.add(r.cachedSet("internet_pub4", "ipv4_addr", false, false, sources))
 	r.rs.add(r.cachedSet("internet_natsrc4", "ipv4_addr", true, false, prefixes(&natSources)))
 	r.rs.add(r.cachedMap("internet_dnat4", "ipv4_addr : ipv4_addr", false, dnat))
 	r.rs.add(r.cachedMap("internet_snat4", "ipv4_addr : ipv4_addr", false, snat))

@@ -62,9 +62,10 @@ func latencyNetwork(n int) dataplane.Network {
 		Groups: gs, NACLs: []*model.NACL{acl}}}
 }
 
-// latencyChanges are the two changes the e2e latency benchmarks time, as functions that make
-// the i-th change (open) and undo it (close): a rule added to the server's group, and the
-// client joining the group the server's group admits.
+// latencyChanges are the changes the e2e latency benchmarks time, as functions that make the
+// i-th change (open) and undo it (close): a rule added to the server's group, the client
+// joining the group the server's group admits, and an Elastic IP associated with the client
+// (the VPC's internet gateway attached).
 var latencyChanges = map[string][2]func(n *dataplane.Network, i int){
 	"authorize": {
 		func(n *dataplane.Network, i int) {
@@ -77,6 +78,12 @@ var latencyChanges = map[string][2]func(n *dataplane.Network, i int){
 			g.Ingress = g.Ingress[:len(g.Ingress)-1]
 			setGroup(n, g)
 		},
+	},
+	"address": {
+		func(n *dataplane.Network, _ int) {
+			n.Internet.Public = map[netip.Addr]netip.Addr{netip.MustParseAddr("198.18.0.2"): n.Snapshot.ENIs[0].PrivateIP}
+		},
+		func(n *dataplane.Network, _ int) { n.Internet.Public = nil },
 	},
 	"membership": {
 		func(n *dataplane.Network, _ int) {
@@ -119,7 +126,7 @@ func setGroup(n *dataplane.Network, g *model.Group) {
 //
 //	sudo go test -run '^$' -bench ChangeLatency -benchtime 50x ./dataplane
 func BenchmarkChangeLatency(b *testing.B) {
-	for _, change := range []string{"authorize", "membership"} {
+	for _, change := range []string{"authorize", "membership", "address"} {
 		for _, size := range []int{10, 100, 1000} {
 			for _, via := range []string{"netlink", "nft"} {
 				b.Run(fmt.Sprintf("%s/interfaces=%d/via=%s", change, size, via), func(b *testing.B) {
@@ -127,6 +134,9 @@ func BenchmarkChangeLatency(b *testing.B) {
 					l.k.NFTOnly = via == "nft"
 					n := latencyNetwork(size)
 					n.Link = l.names.Link
+					if change == "address" {
+						n.Internet.Link = "stk-up" // an attached internet gateway
+					}
 					var r dataplane.Renderer
 					prev := r.Render(n)
 					l.apply(prev.Replace())

@@ -16,13 +16,13 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The common in-place updates, a membership change or a CIDR rule added or revoked, are a few
-// set elements and the refill of an interface's chains. Starting nft for them costs more than
+// The common in-place updates, a membership change, a CIDR rule added or revoked or an Elastic
+// IP associated, are a few set or map elements and the refill of an interface's chains. Starting nft for them costs more than
 // everything else on the path from the API to the kernel: a process with a dozen libraries
 // (4 ms and more on a busy machine), and nft then lists every chain of the table before it
 // sends anything (some 190 KB at 1,000 interfaces). NFT sends such a transaction itself, as
 // the one netlink batch nft would send, built with github.com/google/nftables: element
-// additions and deletions in the sets whose types the renderer fixes by name, and chain
+// additions and deletions in the sets and maps whose types the renderer fixes by name, and chain
 // refills whose rules are of the few forms an interface chain has. Anything else goes through
 // nft, whole; so does a transaction with one line this file does not know. The kernel
 // differential test applies its in-place updates this way and compares the listing with a
@@ -85,8 +85,9 @@ func compileNetlink(tx string) ([]nlOp, bool) {
 	return ops, len(ops) > 0
 }
 
-// setOf describes a set the renderer names, as the kernel holds it (render.go, group.go):
-// what each name holds is fixed by its form. (The dispatch maps change only when an interface
+// setOf describes a set the renderer names, as the kernel holds it (render.go, group.go,
+// internet.go): what each name holds is fixed by its form. Of the internet's, only those an
+// address association changes are here: the internet gateway's sources and translations. (The dispatch maps change only when an interface
 // comes or goes, with its chains: such a transaction goes through nft anyway.) A concatenated
 // type pads each field to four bytes, as in a register; the keys encodeElements builds have
 // the type's length, which it checks. nft marks only a concatenated interval set as a
@@ -103,6 +104,10 @@ func setOf(name string) (*nftables.Set, bool) {
 		s.KeyType = nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIPAddr)
 	case name == "src6":
 		s.KeyType = nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIP6Addr)
+	case name == "internet_pub4":
+		s.KeyType = nftables.TypeIPAddr
+	case name == "internet_dnat4" || name == "internet_snat4":
+		s.KeyType, s.DataType, s.IsMap = nftables.TypeIPAddr, nftables.TypeIPAddr, true
 	case isGroupSet(name):
 		addr := nftables.TypeIPAddr
 		if strings.HasSuffix(name, "6") {
@@ -134,6 +139,20 @@ func encodeElements(name string, elems []string) (*nftables.Set, []nftables.SetE
 				return nil, nil, false
 			}
 			el.Key = a.AsSlice()
+		case name == "internet_pub4":
+			a, err := netip.ParseAddr(e)
+			if err != nil || !a.Is4() {
+				return nil, nil, false
+			}
+			el.Key = a.AsSlice()
+		case set.IsMap: // an internet gateway's translation, "address : address"
+			k, v, ok := strings.Cut(e, " : ")
+			from, err := netip.ParseAddr(k)
+			to, err2 := netip.ParseAddr(v)
+			if !ok || err != nil || err2 != nil || !from.Is4() || !to.Is4() {
+				return nil, nil, false
+			}
+			el.Key, el.Val = from.AsSlice(), to.AsSlice()
 		case name == "src4" || name == "src6":
 			link, addr, ok := strings.Cut(e, " . ")
 			ifname, ok2 := ifname(link)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -25,7 +26,7 @@ import (
 // nft alone, and the two tables must list the same. The changes are those the netlink path
 // exists for (interfaces joining and leaving groups, with and without their own connection
 // timeouts and with groups open to everyone; CIDR rules added and revoked, IPv4 and IPv6;
-// secondary addresses), and each must take it.
+// secondary addresses; Elastic IP associations, moves and disassociations), and each must take it.
 func TestKernelNetlinkUpdates(t *testing.T) {
 	l := newKernelLab(t)
 	viaNFT := l.names.Router("vpc-nft")
@@ -51,6 +52,9 @@ func TestKernelNetlinkUpdates(t *testing.T) {
 	e0.ConnTrack = model.ConnTrack{TCPEstablished: 600, UDP: 40, UDPStream: 200}
 	enis[0] = e0
 	n.Snapshot.ENIs = enis
+	// An internet gateway: public addresses come, move and go with Elastic IP associations.
+	n.Internet = dataplane.Internet{Link: "stk-up", Public: map[netip.Addr]netip.Addr{}}
+	publics := []netip.Addr{netip.MustParseAddr("198.18.0.2"), netip.MustParseAddr("198.18.0.3"), netip.MustParseAddr("198.18.7.1")}
 
 	var r dataplane.Renderer
 	prev := r.Render(n)
@@ -67,7 +71,7 @@ func TestKernelNetlinkUpdates(t *testing.T) {
 	}()
 	for i := range 40 {
 		var what string
-		switch i % 4 {
+		switch i % 5 {
 		case 0, 1:
 			k := rng.IntN(len(n.Snapshot.ENIs))
 			e := n.Snapshot.ENIs[k].Clone()
@@ -113,6 +117,24 @@ func TestKernelNetlinkUpdates(t *testing.T) {
 			enis[k] = e
 			n.Snapshot.ENIs = enis
 			what = fmt.Sprintf("%s revokes CIDR rules, %s gains %s", grp.ID, e.ID, netip.AddrFrom4(a))
+		case 4:
+			// An Elastic IP associated, moved to another interface or disassociated (the
+			// control plane keeps a private address to one public address).
+			pub := publics[rng.IntN(len(publics))]
+			public := maps.Clone(n.Internet.Public)
+			delete(public, pub)
+			what = fmt.Sprintf("%s disassociated", pub)
+			if rng.IntN(3) > 0 {
+				priv := n.Snapshot.ENIs[rng.IntN(len(n.Snapshot.ENIs))].PrivateIP
+				for p, q := range public {
+					if q == priv {
+						delete(public, p)
+					}
+				}
+				public[pub] = priv
+				what = fmt.Sprintf("%s associated with %s", pub, priv)
+			}
+			n.Internet.Public = public
 		}
 		rs := r.Render(n)
 		tx, ok := rs.Update(prev)
@@ -165,6 +187,12 @@ func TestNetlinkCoversOnlyWhatItKnows(t *testing.T) {
 		{"add element inet stockade sg_1_in4 { 10.0.0.1/24 . 6 . 80 }\n", false},          // not a network address
 		{"add element inet stockade out_dispatch { \"stk1\" : jump eni_1_out }\n", false}, // comes with new chains
 		{"add element inet stockade list4_pl_1 { 10.0.0.0/8 }\n", false},
+		{"add element inet stockade internet_pub4 { 10.0.0.9 }\n", true},
+		{"delete element inet stockade internet_dnat4 { 198.18.0.2 : 10.0.0.9 }\n", true},
+		{"add element inet stockade internet_snat4 { 10.0.0.9 : 198.18.0.2 }\n", true},
+		{"add element inet stockade internet_pub4 { 10.0.0.8/31 }\n", false},               // a prefix
+		{"add element inet stockade internet_dnat4 { 198.18.0.2 : 2001:db8::1 }\n", false}, // wrong family
+		{"add element inet stockade internet_nat4 { 10.0.0.0/24 : 198.18.0.2 }\n", false},  // an interval map
 		{"add chain inet stockade eni_2_in\n", false},
 		{"add rule inet stockade sg_1_in ip saddr @members4_sg_2 udp dport 53 meta mark set meta mark | 0x2 return\n", false},
 		{"add rule inet stockade eni_1_in jump sg_1_in counter\n", false},
@@ -244,6 +272,7 @@ func TestKernelNetlinkBatch(t *testing.T) {
 	t.Run("set descriptions", func(t *testing.T) {
 		rich := rich()
 		rich.Link = l.names.Link
+		rich.Internet = dataplane.Internet{Link: "stk-up", Public: map[netip.Addr]netip.Addr{netip.MustParseAddr("198.18.0.2"): netip.MustParseAddr("10.0.1.10")}}
 		l.apply(dataplane.Render(rich).Replace())
 		h, err := netns.GetFromPath(netlab.Dir + "/" + l.router)
 		if err != nil {
@@ -259,9 +288,10 @@ func TestKernelNetlinkBatch(t *testing.T) {
 			t.Fatal(err)
 		}
 		type desc struct {
-			Key                     string
-			Bytes                   uint32
-			Concatenation, Interval bool
+			Key                            string
+			Bytes                          uint32
+			Concatenation, Interval, IsMap bool
+			Data                           string
 		}
 		kinds := map[string]bool{}
 		for _, want := range sets {
@@ -270,14 +300,14 @@ func TestKernelNetlinkBatch(t *testing.T) {
 				continue
 			}
 			kinds[strings.TrimRight(strings.SplitN(want.Name, "_", 2)[0], "46")+"/"+want.KeyType.Name] = true
-			g := desc{got.KeyType.Name, got.KeyType.Bytes, got.Concatenation, got.Interval}
-			w := desc{want.KeyType.Name, want.KeyType.Bytes, want.Concatenation, want.Interval}
+			g := desc{got.KeyType.Name, got.KeyType.Bytes, got.Concatenation, got.Interval, got.IsMap, got.DataType.Name}
+			w := desc{want.KeyType.Name, want.KeyType.Bytes, want.Concatenation, want.Interval, want.IsMap, want.DataType.Name}
 			if diff := cmp.Diff(w, g); diff != "" {
 				t.Errorf("%s (-kernel +netlink.go):\n%s", want.Name, diff)
 			}
 		}
-		if len(kinds) != 6 {
-			t.Errorf("compared the sets of kinds %v, want all six (member, source and group sets, IPv4 and IPv6)", kinds)
+		if len(kinds) != 7 {
+			t.Errorf("compared the sets of kinds %v, want all seven (member, source and group sets, IPv4 and IPv6; the internet's)", kinds)
 		}
 	})
 }

@@ -237,7 +237,8 @@ func TestOperatorInsideTheVPC(t *testing.T) {
 }
 
 // TestInternetAssociationIsElementUpdate: associating a public address changes the elements
-// of the translation maps and of the translated sources, and nothing else; a subnet given to
+// of the translation maps and of the translated sources, and nothing else (elements the agent
+// sends over netlink itself); a subnet given to
 // two NAT gateways goes out with the first one's address only.
 func TestInternetAssociationIsElementUpdate(t *testing.T) {
 	n := withInternet(rich())
@@ -251,11 +252,14 @@ func TestInternetAssociationIsElementUpdate(t *testing.T) {
 	if !ok {
 		t.Fatal("no in-place update")
 	}
-	want := "add element inet stockade internet_pub4 { 10.0.1.20/32 }\n" +
+	want := "add element inet stockade internet_pub4 { 10.0.1.20 }\n" +
 		"add element inet stockade internet_dnat4 { 198.51.100.20 : 10.0.1.20 }\n" +
 		"add element inet stockade internet_snat4 { 10.0.1.20 : 198.51.100.20 }\n"
 	if diff := cmp.Diff(want, tx); diff != "" {
 		t.Errorf("association transaction (-want +got):\n%s", diff)
+	}
+	if !dataplane.NetlinkCovers(tx) {
+		t.Error("an association goes through nft, not over netlink")
 	}
 	m.Internet.NAT = append(m.Internet.NAT, dataplane.NATGateway{Public: netip.MustParseAddr("198.51.100.98"),
 		Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.2.0/24"), netip.MustParsePrefix("10.0.3.0/24")}})
