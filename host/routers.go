@@ -236,10 +236,12 @@ func (h *Host) routes(ctx context.Context, r *router, tables []netlab.RouteTable
 		link = r.uplink.Link
 	}
 	r.routed = false
+	start := time.Now()
 	if err := h.cfg.Namespaces.SetRoutes(ctx, r.ns, link, tables, &r.routing); err != nil {
 		return err
 	}
 	r.tables, r.routed = tables, true
+	h.cfg.Log.Debug("set routes", "vpc", r.vpc, "took", time.Since(start))
 	return nil
 }
 
