@@ -2,7 +2,6 @@ package ec2api
 
 import (
 	"net/netip"
-	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -40,20 +39,7 @@ func TestAWSCLIExamplesMisc(t *testing.T) {
 	c := newTestAPIWith(t, cfg).newAccount("alice")
 	golden := func(t *testing.T, name, body string) {
 		t.Helper()
-		got := indent(normalise(body, c.acct.ID))
-		file := filepath.Join("testdata", "awscli", name+".xml")
-		if *update {
-			if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
-		want, err := os.ReadFile(file)
-		if err != nil {
-			t.Fatalf("%v (go test ./ec2api -run AWSCLIExamplesMisc -update writes it)", err)
-		}
-		if diff := cmp.Diff(string(want), got); diff != "" {
-			t.Errorf("%s reply changed (-golden +now):\n%s", name, diff)
-		}
+		checkGolden(t, filepath.Join("testdata", "awscli", name+".xml"), indent(normalise(body, c.acct.ID)), "AWSCLIExamplesMisc")
 	}
 
 	t.Run("describe-prefix-lists", func(t *testing.T) {

@@ -28,7 +28,9 @@ func TestImportKeyPairFormats(t *testing.T) {
 	pub, _ := ssh.NewPublicKey(&rk.PublicKey)
 	line := strings.TrimSpace(string(ssh.MarshalAuthorizedKey(pub)))
 	spki, _ := x509.MarshalPKIXPublicKey(&rk.PublicKey)
-	rfc4716 := "---- BEGIN SSH2 PUBLIC KEY ----\nComment: \"me@host\"\n" + wrap(base64.StdEncoding.EncodeToString(pub.Marshal())) + "---- END SSH2 PUBLIC KEY ----\n"
+	// RFC 4716 §3: a header, then the key's base64 in lines of at most 72 bytes.
+	body := regexp.MustCompile(`.{1,70}`).ReplaceAllString(base64.StdEncoding.EncodeToString(pub.Marshal()), "$0\n")
+	rfc4716 := "---- BEGIN SSH2 PUBLIC KEY ----\nComment: \"me@host\"\n" + body + "---- END SSH2 PUBLIC KEY ----\n"
 	md5Hex := regexp.MustCompile(`^[0-9a-f]{2}(:[0-9a-f]{2}){15}$`)
 	var fps []string
 	for i, material := range []string{line + " me@host", rfc4716, base64.StdEncoding.EncodeToString(spki)} {
@@ -89,13 +91,4 @@ func TestImportKeyPairFormats(t *testing.T) {
 		t.Error("the public key is shown without IncludePublicKey=true")
 	}
 	c.fails("InvalidKeyPair.NotFound", "DescribeKeyPairs", "KeyPairId.1", "key-0123456789abcdef0")
-}
-
-func wrap(s string) string {
-	var b strings.Builder
-	for len(s) > 70 {
-		b.WriteString(s[:70] + "\n")
-		s = s[70:]
-	}
-	return b.String() + s + "\n"
 }
