@@ -144,7 +144,7 @@ var kinds = []kind{
 		withTags: func(v *model.NACL, t model.Tags) *model.NACL { c := v.Clone(); c.Tags = t; return c }},
 	resource[model.PrefixList]{kind: kindPrefixList, prefix: model.PrefixPrefixList, tagType: "prefix-list",
 		m:        func(tn *tenant) *map[string]*model.PrefixList { return &tn.prefixLists },
-		get:      (*tenant).prefixList,
+		get:      (*tenant).ownPrefixList,
 		tags:     func(v *model.PrefixList) model.Tags { return v.Tags },
 		withTags: func(v *model.PrefixList, t model.Tags) *model.PrefixList { c := v.Clone(); c.Tags = t; return c }},
 	resource[model.InsightsPath]{kind: kindPath, prefix: model.PrefixInsightsPath, tagType: "network-insights-path",

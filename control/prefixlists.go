@@ -152,6 +152,9 @@ func (s *Service) ModifyPrefixList(ctx context.Context, t Tenant, in ModifyPrefi
 		if err != nil {
 			return err
 		}
+		if old.AWSManaged() {
+			return readOnlyList(old)
+		}
 		if in.HasCurrent && in.CurrentVersion != old.Version {
 			return model.PrefixListVersionMismatch.Errorf("The prefix list has the incorrect version number: current version is %d, not %d.", old.Version, in.CurrentVersion)
 		}
@@ -237,6 +240,9 @@ func (s *Service) DeletePrefixList(ctx context.Context, t Tenant, in IDInput) (*
 		if pl, err = tx.tn.prefixList(id); err != nil {
 			return err
 		}
+		if pl.AWSManaged() {
+			return readOnlyList(pl)
+		}
 		for _, g := range tx.tn.groups {
 			if referencesPL(g, id) {
 				return model.DependencyViolation.Errorf("The prefix list %s is referenced by security group %s and cannot be deleted.", id, g.ID)
@@ -248,7 +254,11 @@ func (s *Service) DeletePrefixList(ctx context.Context, t Tenant, in IDInput) (*
 	return pl, res, err
 }
 
-// prefixList returns PrefixList by ID or EC2's malformed and not-found error.
+// prefixList returns a list by ID — the account's own or one of the region's AWS-managed lists —
+// or EC2's malformed and not-found error.
 func (tn *tenant) prefixList(id string) (*model.PrefixList, error) {
+	if pl := awsList(tn.key.Region, id); pl != nil {
+		return pl, nil
+	}
 	return find(tn.prefixLists, id, model.PrefixPrefixList, model.InvalidPrefixListIDMalformed, model.InvalidPrefixListIDNotFound)
 }

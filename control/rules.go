@@ -75,17 +75,18 @@ func (s *Service) Authorize(ctx context.Context, t Tenant, in AuthorizeInput) (A
 
 // checkRuleQuota applies AWS's four-bucket rule (spec §4): ingress and egress, IPv4 and IPv6,
 // each limited separately; a group reference counts in both families of its direction, and a
-// prefix-list reference counts the list's MaxEntries in the bucket of its family.
+// prefix-list reference counts the list's MaxEntries (an AWS-managed list: its weight) in the
+// bucket of its family.
 func (s *Service) checkRuleQuota(tn *tenant, g *model.Group) error {
 	limit := s.cfg.Quotas.RulesPerGroup
 	for _, rs := range [][]model.Rule{g.Ingress, g.Egress} {
 		var n4, n6 int
 		for i := range rs {
 			if id := rs[i].Peer.PrefixListID; id != "" {
-				if pl := tn.prefixLists[id]; pl != nil && pl.IPv6 {
-					n6 += pl.MaxEntries
+				if pl, _ := tn.prefixList(id); pl != nil && pl.IPv6 {
+					n6 += pl.RuleCost()
 				} else if pl != nil {
-					n4 += pl.MaxEntries
+					n4 += pl.RuleCost()
 				}
 				continue
 			}

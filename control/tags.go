@@ -101,8 +101,8 @@ func (s *Service) DeleteTags(ctx context.Context, t Tenant, in DeleteTagsInput) 
 		if c.Key == "" {
 			return Result{}, model.InvalidValue("Tag keys must not be empty.")
 		}
-		if len(c.Key) >= 4 && (c.Key[:4] == "aws:" || c.Key[:4] == "AWS:") {
-			return Result{}, model.InvalidValue("Tag keys starting with 'aws:' are reserved for internal use")
+		if model.ReservedTagKey(c.Key) {
+			return Result{}, model.ReservedTagKeyError(c.Key)
 		}
 	}
 	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
@@ -110,7 +110,7 @@ func (s *Service) DeleteTags(ctx context.Context, t Tenant, in DeleteTagsInput) 
 			nt := old.Clone()
 			for k, v := range old {
 				if len(tags) == 0 {
-					if len(k) < 4 || k[:4] != "aws:" {
+					if !model.ReservedTagKey(k) {
 						delete(nt, k)
 					}
 					continue

@@ -136,21 +136,26 @@ func TestGoldenXML(t *testing.T) {
 		action, name, _ := strings.Cut(g.action, "#")
 		name = strings.TrimSuffix(action+"-"+name, "-")
 		t.Run(name, func(t *testing.T) {
-			got := indent(normalise(c.ok(action, g.params...), c.acct.ID))
-			file := filepath.Join("testdata", name+".xml")
-			if *update {
-				if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(file)
-			if err != nil {
-				t.Fatalf("%v (go test ./ec2api -run Golden -update writes it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("%s reply changed (-golden +now); if intended, run go test ./ec2api -run Golden -update and review:\n%s", g.action, diff)
-			}
+			checkGolden(t, filepath.Join("testdata", name+".xml"), indent(normalise(c.ok(action, g.params...), c.acct.ID)), "Golden")
 		})
+	}
+}
+
+// checkGolden compares a reply with its golden file (rewriting the file first under -update);
+// run names the test that -update must run.
+func checkGolden(t *testing.T, file, got, run string) {
+	t.Helper()
+	if *update {
+		if err := os.WriteFile(file, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatalf("%v (go test ./ec2api -run %s -update writes it)", err, run)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s changed (-golden +now); if intended, run go test ./ec2api -run %s -update and review:\n%s", file, run, diff)
 	}
 }
 

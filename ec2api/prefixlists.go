@@ -1,6 +1,7 @@
 package ec2api
 
 import (
+	"fmt"
 	"strconv"
 
 	"github.com/stockade/stockade/control"
@@ -167,15 +168,61 @@ func getManagedPrefixListAssociations(c *call) error {
 	return nil
 }
 
+// writePrefixList writes one ManagedPrefixList. An AWS-managed list shows no maxEntries and
+// no version, and its ARN names the account "aws", as DescribeManagedPrefixLists shows them on
+// AWS.
 func (c *call) writePrefixList(pl *model.PrefixList, state string) {
 	x := &c.out
 	x.str("prefixListId", pl.ID)
 	x.str("addressFamily", pl.Family())
 	x.str("state", state)
-	x.str("prefixListArn", c.arn("prefix-list/"+pl.ID))
+	if pl.AWSManaged() {
+		x.str("prefixListArn", fmt.Sprintf("arn:aws:ec2:%s:aws:prefix-list/%s", c.tenant.Region, pl.ID))
+	} else {
+		x.str("prefixListArn", c.arn("prefix-list/"+pl.ID))
+	}
 	x.str("prefixListName", pl.Name)
-	x.str("maxEntries", strconv.Itoa(pl.MaxEntries))
-	x.int("version", pl.Version)
+	if !pl.AWSManaged() {
+		x.str("maxEntries", strconv.Itoa(pl.MaxEntries))
+		x.int("version", pl.Version)
+	}
 	writeTags(x, pl.Tags)
 	x.str("ownerId", pl.OwnerID)
+}
+
+// describePrefixLists is the older DescribePrefixLists: the AWS services reachable through
+// gateway endpoints (S3, DynamoDB) as prefixListId, prefixListName and cidrSet. It lists only
+// AWS's lists, never the account's own. [UNCONFIRMED] MaxResults' bounds are not documented;
+// EC2's usual 5–1000 apply.
+var describePrefixLists = describeSpec[*model.PrefixList]{
+	IDs: []string{"PrefixListId"},
+	From: func(c *call, _ control.View) source[*model.PrefixList] {
+		lists := control.AWSGatewayPrefixLists(c.tenant.Region)
+		return src(func() []*model.PrefixList { return lists }, func(id string) (*model.PrefixList, error) {
+			for _, pl := range lists {
+				if pl.ID == id {
+					return pl, nil
+				}
+			}
+			if !model.ValidID(model.PrefixPrefixList, id) {
+				return nil, model.InvalidPrefixListIDMalformed.New(id)
+			}
+			return nil, model.InvalidPrefixListIDNotFound.New(id)
+		})
+	},
+	Filters: filterer[*model.PrefixList]{fields: fields[*model.PrefixList]{
+		"prefix-list-id":   one2(func(p *model.PrefixList) string { return p.ID }),
+		"prefix-list-name": one2(func(p *model.PrefixList) string { return p.Name }),
+	}},
+	Key: func(p *model.PrefixList) string { return p.ID },
+	Set: "prefixListSet",
+	Item: func(c *call, pl *model.PrefixList) {
+		c.out.str("prefixListId", pl.ID)
+		c.out.str("prefixListName", pl.Name)
+		c.out.open("cidrSet")
+		for _, e := range pl.Entries {
+			c.out.str("item", e.CIDR.String())
+		}
+		c.out.close("cidrSet")
+	},
 }

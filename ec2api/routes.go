@@ -93,6 +93,7 @@ var routes = map[string]handler{
 	"DescribeManagedPrefixLists":       describeManagedPrefixLists.serve,
 	"GetManagedPrefixListEntries":      getManagedPrefixListEntries,
 	"GetManagedPrefixListAssociations": getManagedPrefixListAssociations,
+	"DescribePrefixLists":              describePrefixLists.serve,
 
 	// Reachability: Network Insights paths and analyses (insights.go)
 	"CreateNetworkInsightsPath":       createNetworkInsightsPath,

@@ -3,6 +3,7 @@ package ec2api
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -25,8 +26,12 @@ type Config struct {
 	// MaxBody is the largest request body accepted; larger ones are refused unread.
 	MaxBody int64
 	// Emulator accepts any credentials, taking the account from a 12-digit access key ID
-	// (else 000000000000), like moto and LocalStack. Never on by default.
+	// (else EmulatorDefaultAccount), like moto and LocalStack. Never on by default.
 	Emulator bool
+	// EmulatorDefaultAccount is the account of emulator-mode requests whose access key is not
+	// 12 digits, or that carry none ("": DefaultEmulatorAccount). moto's suites expect
+	// 123456789012. It must pass CheckEmulatorAccount.
+	EmulatorDefaultAccount string
 	// DefaultRegion is used for unsigned requests in emulator mode; when it is not one of
 	// Regions, the first of Regions is.
 	DefaultRegion string
@@ -229,7 +234,7 @@ func (s *Server) authenticate(c *call, r *http.Request, body []byte, service str
 	if s.cfg.Emulator {
 		cred, err := sigv4.Identify(r)
 		if err != nil || cred.AccessKeyID == "" {
-			c.account = auth.Account{ID: "000000000000", Name: "emulator"}
+			c.account = auth.Account{ID: s.emulatorDefault(), Name: "emulator"}
 			c.tenant = control.Tenant{Account: c.account.ID, Region: s.cfg.DefaultRegion}
 			return nil
 		}
@@ -237,7 +242,7 @@ func (s *Server) authenticate(c *call, r *http.Request, body []byte, service str
 		if err := s.verifier.CheckRegion(region); err != nil {
 			return authError(err, service)
 		}
-		id := "000000000000"
+		id := s.emulatorDefault()
 		if emulatorAccount.MatchString(cred.AccessKeyID) {
 			id = cred.AccessKeyID
 		}
@@ -271,6 +276,26 @@ func authError(err error, service string) error {
 }
 
 var emulatorAccount = regexp.MustCompile(`^[0-9]{12}$`)
+
+// DefaultEmulatorAccount is the account of emulator-mode requests without a 12-digit access
+// key unless Config.EmulatorDefaultAccount names another (LocalStack's choice).
+const DefaultEmulatorAccount = "000000000000"
+
+// CheckEmulatorAccount refuses an emulator default account that is not an AWS account ID (12
+// digits), which no client could name and no ARN could hold.
+func CheckEmulatorAccount(id string) error {
+	if !emulatorAccount.MatchString(id) {
+		return fmt.Errorf("emulator default account %q: want an AWS account ID of 12 digits", id)
+	}
+	return nil
+}
+
+func (s *Server) emulatorDefault() string {
+	if s.cfg.EmulatorDefaultAccount != "" {
+		return s.cfg.EmulatorDefaultAccount
+	}
+	return DefaultEmulatorAccount
+}
 
 func regionOr(r, def string) string {
 	if r == "" {

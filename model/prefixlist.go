@@ -6,9 +6,10 @@ import (
 	"time"
 )
 
-// PrefixList is a customer-managed prefix list: a named, versioned set of CIDRs of one address
-// family, usable as a security-group rule peer (spec §6). Entry changes create a new version;
-// renaming and resizing do not.
+// PrefixList is a managed prefix list: a named, versioned set of CIDRs of one address family,
+// usable as a security-group rule peer (spec §6). Entry changes create a new version; renaming
+// and resizing do not. A list owned by AWSOwner is AWS-managed: read-only, the same in every
+// account of a region, and charged to the rule quota by its Weight instead of MaxEntries.
 type PrefixList struct {
 	ID         string    `json:"id"`
 	Name       string    `json:"name"`
@@ -23,6 +24,24 @@ type PrefixList struct {
 	// State is create-complete or modify-complete: operations finish before the reply.
 	State string `json:"state"`
 	Tags  Tags   `json:"tags,omitempty"`
+	// Weight is what a reference to an AWS-managed list costs in the rule quota (AWS publishes
+	// one per list); zero for customer-managed lists, which cost their MaxEntries.
+	Weight int `json:"weight,omitempty"`
+}
+
+// AWSOwner is the OwnerId of AWS-managed prefix lists.
+const AWSOwner = "AWS"
+
+// AWSManaged reports whether AWS owns the list (it is then read-only to every account).
+func (p *PrefixList) AWSManaged() bool { return p.OwnerID == AWSOwner }
+
+// RuleCost is what one rule referencing the list counts in its family's rule bucket: the
+// published weight of an AWS-managed list, the MaxEntries of a customer-managed one (spec §4).
+func (p *PrefixList) RuleCost() int {
+	if p.AWSManaged() {
+		return p.Weight
+	}
+	return p.MaxEntries
 }
 
 // PLEntry is one CIDR of a prefix list.

@@ -28,7 +28,7 @@ func (t Tags) Keys() []string { return slices.Sorted(maps.Keys(t)) }
 func (t Tags) UserCount() int {
 	n := 0
 	for k := range t {
-		if !strings.HasPrefix(k, "aws:") {
+		if !ReservedTagKey(k) {
 			n++
 		}
 	}
@@ -46,12 +46,21 @@ func ValidateTag(key, value string) error {
 		return InvalidValue("Tag key exceeds the maximum length of %d characters: %q", MaxTagKeyLen, key)
 	case utf8.RuneCountInString(value) > MaxTagValueLen:
 		return InvalidValue("Tag value exceeds the maximum length of %d characters: %q", MaxTagValueLen, value)
-	case strings.HasPrefix(strings.ToLower(key), "aws:"):
-		return InvalidValue("Tag keys starting with 'aws:' are reserved for internal use")
+	case ReservedTagKey(key):
+		return ReservedTagKeyError(key)
 	case !PrintableText(key):
 		return InvalidValue("Tag key %q is invalid: tags may hold any Unicode text except control characters.", key)
 	case !PrintableText(value):
 		return InvalidValue("Tag value %q is invalid: tags may hold any Unicode text except control characters.", value)
 	}
 	return nil
+}
+
+// ReservedTagKey reports whether a key starts with "aws:" in any letter case: such tags are
+// AWS's own, which no user may create or delete (EC2 User Guide, "Tag restrictions").
+func ReservedTagKey(key string) bool { return len(key) >= 4 && strings.EqualFold(key[:4], "aws:") }
+
+// ReservedTagKeyError is EC2's refusal of a reserved key, as CreateTags words it on AWS.
+func ReservedTagKeyError(key string) error {
+	return InvalidValue("Value ( %s ) for parameter key is invalid. Tag keys starting with 'aws:' are reserved for internal use", key)
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -38,6 +39,8 @@ type serverConfig struct {
 	DataDir  string
 	Quotas   control.Quotas
 	Emulator bool
+	// EmulatorAccount is --emulator-default-account (ec2api.Config.EmulatorDefaultAccount).
+	EmulatorAccount string
 	// AnyImage launches unknown ImageIds on the default image (control.Config.AnyImage).
 	AnyImage bool
 	LogJSON  bool
@@ -92,7 +95,9 @@ enforcement is off and the server says so.`,
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "directory for the store, credentials and admin socket")
 	f.StringArrayVar(&quotas, "quota", nil, "override a quota, name=value (repeatable): "+fmt.Sprint(cfg.Quotas.Names()))
 	f.BoolVar(&cfg.Emulator, "emulator-mode-accept-any-credentials", false,
-		"INSECURE: accept any credentials without checking signatures, like moto/LocalStack (account = 12-digit access key ID, else 000000000000)")
+		"INSECURE: accept any credentials without checking signatures, like moto/LocalStack (account = 12-digit access key ID, else --emulator-default-account)")
+	f.StringVar(&cfg.EmulatorAccount, "emulator-default-account", ec2api.DefaultEmulatorAccount,
+		"with --emulator-mode-accept-any-credentials: the account (12 digits) of requests whose access key ID is not 12 digits; moto's suites expect 123456789012")
 	f.BoolVar(&cfg.AnyImage, "any-image", false,
 		"emulator mode for images: an unknown ImageId launches the default image ("+image.DefaultID+") instead of failing with InvalidAMIID.NotFound, as moto accepts any AMI ID; the instance keeps the ID it was given")
 	f.StringVar(&cfg.Regions, "regions", "", "comma-separated regions to serve instead of AWS's commercial regions; requests signed for any other region are refused")
@@ -132,6 +137,9 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	if err := cfg.Quotas.Validate(); err != nil {
 		return err
 	}
+	if err := checkEmulatorFlags(cfg); err != nil {
+		return err
+	}
 	regions := sigv4.CommercialRegions()
 	if cfg.Regions != "" {
 		if regions, err = sigv4.ParseRegions(cfg.Regions); err != nil {
@@ -164,6 +172,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		return err
 	}
 	acfg.Emulator, acfg.Log, acfg.Console, acfg.Regions = cfg.Emulator, log, enf.console(), regions
+	acfg.EmulatorDefaultAccount = cfg.EmulatorAccount
 	api := ec2api.New(acfg, svc, accounts, ec2api.NewMetrics(reg))
 	if cfg.Emulator {
 		log.Warn("EMULATOR MODE: signatures are NOT checked and ANY credentials are accepted. Never expose this server to anyone you do not trust.")
@@ -338,4 +347,20 @@ func (cfg serverConfig) hostLink() (netlab.HostLink, error) {
 		pool = p
 	}
 	return netlab.NewHostLink(netlab.Names{Prefix: cfg.LabPrefix}, cfg.InternetAllow, cfg.InternetMasquerade, pool)
+}
+
+// checkEmulatorFlags validates --emulator-default-account before anything starts: 12 digits,
+// and only together with emulator mode, where it has a meaning (a server that checks
+// signatures takes every account from the key's registration).
+func checkEmulatorFlags(cfg serverConfig) error {
+	if cfg.EmulatorAccount == "" { // a config built in code, not from flags
+		return nil
+	}
+	if err := ec2api.CheckEmulatorAccount(cfg.EmulatorAccount); err != nil {
+		return fmt.Errorf("--emulator-default-account: %w", err)
+	}
+	if !cfg.Emulator && cfg.EmulatorAccount != ec2api.DefaultEmulatorAccount {
+		return errors.New("--emulator-default-account needs --emulator-mode-accept-any-credentials")
+	}
+	return nil
 }

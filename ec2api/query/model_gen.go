@@ -1022,4 +1022,12 @@ var modelParams = map[string][]param{
 		{"MaxResults", kindInt, false},
 		{"NextToken", kindString, false},
 	},
+	"DescribePrefixLists": {
+		{"DryRun", kindBool, false},
+		{"Filter.N.Name", kindString, false},
+		{"Filter.N.Value.N", kindString, false},
+		{"MaxResults", kindInt, false},
+		{"NextToken", kindString, false},
+		{"PrefixListId.N", kindString, false},
+	},
 }
