@@ -39,7 +39,7 @@ func (s *Service) AssignPrivateIPs(ctx context.Context, t Tenant, in AssignPriva
 	}
 	var out []netip.Addr
 	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		n, err := tx.tn.eni(in.ENIID)
+		n, err := tx.tn.ownENI(in.ENIID)
 		if err != nil {
 			return err
 		}
@@ -139,7 +139,7 @@ func (s *Service) UnassignPrivateIPs(ctx context.Context, t Tenant, in UnassignP
 		return Result{}, model.Missing("PrivateIpAddress")
 	}
 	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		n, err := tx.tn.eni(in.ENIID)
+		n, err := tx.tn.ownENI(in.ENIID)
 		if err != nil {
 			return err
 		}
@@ -184,7 +184,7 @@ func (s *Service) AssignIPv6(ctx context.Context, t Tenant, in AssignIPv6Input) 
 	}
 	var out []netip.Addr
 	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		n, err := tx.tn.eni(in.ENIID)
+		n, err := tx.tn.ownENI(in.ENIID)
 		if err != nil {
 			return err
 		}
@@ -228,7 +228,7 @@ func (s *Service) UnassignIPv6(ctx context.Context, t Tenant, in UnassignIPv6Inp
 	}
 	var out []netip.Addr
 	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		n, err := tx.tn.eni(in.ENIID)
+		n, err := tx.tn.ownENI(in.ENIID)
 		if err != nil {
 			return err
 		}
@@ -253,4 +253,15 @@ func (s *Service) UnassignIPv6(ctx context.Context, t Tenant, in UnassignIPv6Inp
 		return nil, res, err
 	}
 	return out, res, nil
+}
+
+// ownENI returns an interface the account manages itself: one another service made (a NAT
+// gateway's) changes its addresses only through that service (AssignPrivateNatGatewayAddress
+// for a NAT gateway). [UNCONFIRMED] code and wording.
+func (tn *tenant) ownENI(id string) (*model.NetworkInterface, error) {
+	n, err := tn.eni(id)
+	if err == nil && n.RequesterManaged {
+		return nil, model.OperationNotPermitted.Errorf("Network interface '%s' is managed by another service; change its addresses through that service.", id)
+	}
+	return n, err
 }
