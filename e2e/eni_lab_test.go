@@ -110,3 +110,40 @@ func hasDevice(t *testing.T, ns, name string) bool {
 	}
 	return found
 }
+
+// TestLabHotAttachENIIPv6: an IPv6 address assigned to an interface attached to a running
+// instance is reachable under that interface's groups (whose rule references the client's
+// group, so the client's IPv6 address is a member), and not once unassigned.
+func TestLabHotAttachENIIPv6(t *testing.T) {
+	e := newLabEnv(t)
+	c := e.c
+	vpc, _, six := e.vpc6("10.42.0.0/16")
+	sn := e.subnet6(vpc, "10.42.1.0/24", six, 1)
+	client, app, other := e.group(vpc), e.group(vpc), e.group(vpc)
+	e.allowIn(app, perm("tcp", 8080, 8080, client))
+	// Not "-1 to ::/0": whether a custom group starts with that is spec §2.4's business.
+	e.allowOut(client, perm("tcp", 8080, 8080, "::/0"))
+	launch6 := func(groups ...string) instance {
+		return e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: groups, Ipv6AddressCount: aws.Int32(1),
+			InstanceType: types.InstanceTypeT3Micro}) // m1.small, the default, has no IPv6
+	}
+	a, b := launch6(client), launch6(other)
+	e.serve(b, 8080)
+	eni := must[*ec2.CreateNetworkInterfaceOutput](t)(c.CreateNetworkInterface(ctx(t), &ec2.CreateNetworkInterfaceInput{
+		SubnetId: aws.String(sn), Groups: []string{app}})).NetworkInterface
+	must[*ec2.AttachNetworkInterfaceOutput](t)(c.AttachNetworkInterface(ctx(t), &ec2.AttachNetworkInterfaceInput{
+		NetworkInterfaceId: eni.NetworkInterfaceId, InstanceId: aws.String(b.ID), DeviceIndex: aws.Int32(1)}))
+	got := must[*ec2.AssignIpv6AddressesOutput](t)(c.AssignIpv6Addresses(ctx(t), &ec2.AssignIpv6AddressesInput{
+		NetworkInterfaceId: eni.NetworkInterfaceId, Ipv6AddressCount: aws.Int32(1)}))
+	e.enforced()
+	x := instance{ID: b.ID, IP: netip.MustParseAddr(got.AssignedIpv6Addresses[0]), NS: b.NS}
+	if !six.Contains(x.IP) {
+		t.Fatalf("assigned %s, outside %s", x.IP, six)
+	}
+	e.expectTCP(a.v6(), x, 8080, true)
+	e.expectTCP(a.v6(), b.v6(), 8080, false) // the primary's group admits nothing
+	must[*ec2.UnassignIpv6AddressesOutput](t)(c.UnassignIpv6Addresses(ctx(t), &ec2.UnassignIpv6AddressesInput{
+		NetworkInterfaceId: eni.NetworkInterfaceId, Ipv6Addresses: []string{x.IP.String()}}))
+	e.enforced()
+	e.expectTCP(a.v6(), x, 8080, false)
+}

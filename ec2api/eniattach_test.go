@@ -38,6 +38,10 @@ func TestAttachDetachAPI(t *testing.T) {
 		field(d, "deleteOnTermination") != "false" || field(d, "instanceId") != inst {
 		t.Fatalf("describe after attach: %s", d)
 	}
+	// The instance lists it after its primary, with the attachment.
+	if got := xmlFields(c.ok("DescribeInstances", "InstanceId.1", inst), "networkInterfaceId"); len(got) != 2 || got[1] != eni {
+		t.Fatalf("instance interfaces after attach: %v", got)
+	}
 	other := field(c.ok("CreateNetworkInterface", "SubnetId", sn), "networkInterfaceId")
 	c.fails("AttachmentLimitExceeded", "AttachNetworkInterface", "NetworkInterfaceId", other, "InstanceId", inst, "DeviceIndex", "2")
 
