@@ -25,54 +25,35 @@ type AssignPrivateIPsInput struct {
 // enforced at once: the interface may send from them and its groups judge what is sent to
 // them, and they are members of its groups wherever a rule references one.
 func (s *Service) AssignPrivateIPs(ctx context.Context, t Tenant, in AssignPrivateIPsInput) ([]netip.Addr, Result, error) {
-	switch {
-	case in.ENIID == "":
-		return nil, Result{}, model.Missing("NetworkInterfaceId")
-	case len(in.Addrs) > 0 && in.Count != 0:
-		// [UNCONFIRMED] wording.
-		return nil, Result{}, model.InvalidParameterCombination.Errorf("Specify either private IP addresses or a secondary private IP address count, not both.")
-	case len(in.Addrs) == 0 && in.Count == 0:
-		// [UNCONFIRMED] wording.
-		return nil, Result{}, model.MissingParameter.Errorf("The request must contain either privateIpAddress or secondaryPrivateIpAddressCount.")
-	case in.Count < 0:
-		return nil, Result{}, model.InvalidValue("Value (%d) for parameter secondaryPrivateIpAddressCount is invalid.", in.Count)
+	if err := askedFor(in.ENIID, in.Addrs, in.Count, "privateIpAddress", "secondaryPrivateIpAddressCount"); err != nil {
+		return nil, Result{}, err
 	}
-	var out []netip.Addr
-	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		n, err := tx.tn.ownENI(in.ENIID)
-		if err != nil {
-			return err
-		}
-		sn, err := tx.tn.subnet(n.SubnetID)
-		if err != nil {
-			return err
-		}
+	return s.editAddrs(ctx, t, in.ENIID, in.DryRun, func(tx *tx, n *model.NetworkInterface, sn *model.Subnet) (*model.NetworkInterface, []netip.Addr, error) {
 		want := in.Count + len(in.Addrs)
 		if 1+len(n.SecondaryIPs)+want > tx.tn.addrLimits(n).IPv4PerENI {
-			return model.PrivateIpAddressLimitExceeded.New()
+			return nil, nil, model.PrivateIpAddressLimitExceeded.New()
 		}
-		var asked []netip.Addr
+		var out []netip.Addr
 		for _, s := range in.Addrs {
 			a, err := netip.ParseAddr(s)
 			if err != nil || !a.Is4() {
-				return model.InvalidValue("Value (%s) for parameter privateIpAddress is invalid. It must be an IPv4 address.", s)
+				return nil, nil, model.InvalidValue("Value (%s) for parameter privateIpAddress is invalid. It must be an IPv4 address.", s)
 			}
 			if !sn.Usable(a) {
-				return model.InvalidValue("Address %s does not fall within the subnet's address range, or is one of the five addresses AWS reserves in every subnet.", s)
+				return nil, nil, model.InvalidValue("Address %s does not fall within the subnet's address range, or is one of the five addresses AWS reserves in every subnet.", s)
 			}
-			if slices.Contains(asked, a) {
-				return model.InvalidValue("Address %s is given more than once.", s)
+			if slices.Contains(out, a) {
+				return nil, nil, model.InvalidValue("Address %s is given more than once.", s)
 			}
 			if err := tx.takeFromOther(n, a, in.AllowReassignment); err != nil {
-				return err
+				return nil, nil, err
 			}
-			asked = append(asked, a)
+			out = append(out, a)
 		}
 		used := tx.tn.usedAddrs(sn.ID)
-		for _, a := range asked {
+		for _, a := range out {
 			used[a] = true
 		}
-		out = asked
 		for i := 4; len(out) < want && i < sn.Size()-1; i++ {
 			if a := sn.AddrAt(i); !used[a] {
 				used[a] = true
@@ -80,11 +61,51 @@ func (s *Service) AssignPrivateIPs(ctx context.Context, t Tenant, in AssignPriva
 			}
 		}
 		if len(out) < want {
-			return model.InsufficientFreeAddressesInSubnet.Errorf("The specified subnet %s does not have enough free addresses to satisfy the request.", sn.ID)
+			return nil, nil, model.InsufficientFreeAddressesInSubnet.Errorf("The specified subnet %s does not have enough free addresses to satisfy the request.", sn.ID)
 		}
-		c := tx.tn.enis[n.ID].Clone() // takeFromOther may not touch n, but read it afresh
+		c := n.Clone() // takeFromOther never changes n: it refuses n's own addresses
 		c.SecondaryIPs = append(c.SecondaryIPs, out...)
+		return c, out, nil
+	})
+}
+
+// askedFor checks what an Assign action asks for: an interface, and addresses by address or
+// by number (countParam), one of the two. [UNCONFIRMED] wording of the combination errors.
+func askedFor(eni string, addrs []string, count int, addrParam, countParam string) error {
+	switch {
+	case eni == "":
+		return model.Missing("NetworkInterfaceId")
+	case len(addrs) > 0 && count != 0:
+		return model.InvalidParameterCombination.Errorf("Specify either %s or %s, not both.", addrParam, countParam)
+	case len(addrs) == 0 && count == 0:
+		return model.MissingParameter.Errorf("The request must contain either %s or %s.", addrParam, countParam)
+	case count < 0:
+		return model.InvalidValue("Value (%d) for parameter %s is invalid.", count, countParam)
+	}
+	return nil
+}
+
+// editAddrs runs one change of an interface's addresses in a write: edit gets the interface
+// (one the account manages) and its subnet, and returns the interface as changed and the
+// addresses the reply reports.
+func (s *Service) editAddrs(ctx context.Context, t Tenant, id string, dryRun bool,
+	edit func(tx *tx, n *model.NetworkInterface, sn *model.Subnet) (*model.NetworkInterface, []netip.Addr, error)) ([]netip.Addr, Result, error) {
+	var out []netip.Addr
+	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+		n, err := tx.tn.ownENI(id)
+		if err != nil {
+			return err
+		}
+		sn, err := tx.tn.subnet(n.SubnetID)
+		if err != nil {
+			return err
+		}
+		c, addrs, err := edit(tx, n, sn)
+		if err != nil {
+			return err
+		}
 		set(tx, tx.tn.enis, kindENI, c.ID, c)
+		out = addrs
 		return nil
 	})
 	if err != nil {
@@ -132,34 +153,49 @@ type UnassignPrivateIPsInput struct {
 // UnassignPrivateIPs takes secondary private IPv4 addresses off an interface; the primary
 // cannot be taken off. An Elastic IP associated with one is disassociated, as on EC2.
 func (s *Service) UnassignPrivateIPs(ctx context.Context, t Tenant, in UnassignPrivateIPsInput) (Result, error) {
-	switch {
-	case in.ENIID == "":
-		return Result{}, model.Missing("NetworkInterfaceId")
-	case len(in.Addrs) == 0:
-		return Result{}, model.Missing("PrivateIpAddress")
+	if err := askedToDrop(in.ENIID, in.Addrs, "PrivateIpAddress"); err != nil {
+		return Result{}, err
 	}
-	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		n, err := tx.tn.ownENI(in.ENIID)
-		if err != nil {
-			return err
-		}
+	_, res, err := s.editAddrs(ctx, t, in.ENIID, in.DryRun, func(tx *tx, n *model.NetworkInterface, _ *model.Subnet) (*model.NetworkInterface, []netip.Addr, error) {
 		c := n.Clone()
-		for _, s := range in.Addrs {
-			a, err := netip.ParseAddr(s)
-			if err != nil || !a.Is4() {
-				return model.InvalidValue("Value (%s) for parameter privateIpAddress is invalid. It must be an IPv4 address.", s)
-			}
-			i := slices.Index(c.SecondaryIPs, a)
-			if i < 0 {
-				// [UNCONFIRMED] wording.
-				return model.InvalidValue("Some of the specified addresses are not assigned to interface %s", n.ID)
-			}
-			c.SecondaryIPs = slices.Delete(c.SecondaryIPs, i, i+1)
+		gone, err := dropAddrs(&c.SecondaryIPs, in.Addrs, n.ID, "privateIpAddress", netip.Addr.Is4)
+		for _, a := range gone {
 			tx.dropAssociationOn(n.ID, a)
 		}
-		set(tx, tx.tn.enis, kindENI, c.ID, c)
-		return nil
+		return c, gone, err
 	})
+	return res, err
+}
+
+// askedToDrop checks what an Unassign action asks for: an interface and addresses (param).
+func askedToDrop(eni string, addrs []string, param string) error {
+	switch {
+	case eni == "":
+		return model.Missing("NetworkInterfaceId")
+	case len(addrs) == 0:
+		return model.Missing(param)
+	}
+	return nil
+}
+
+// dropAddrs removes the addresses asked for (each of the family is reports) from list, and
+// returns them; one the list lacks refuses the whole request.
+func dropAddrs(list *[]netip.Addr, asked []string, eni, param string, is func(netip.Addr) bool) ([]netip.Addr, error) {
+	var gone []netip.Addr
+	for _, s := range asked {
+		a, err := netip.ParseAddr(s)
+		if err != nil || !is(a) || a.Is4In6() || a.Zone() != "" {
+			return nil, model.InvalidValue("Value (%s) for parameter %s is invalid.", s, param)
+		}
+		i := slices.Index(*list, a)
+		if i < 0 {
+			// [UNCONFIRMED] wording.
+			return nil, model.InvalidValue("Some of the specified addresses are not assigned to interface %s", eni)
+		}
+		*list = slices.Delete(*list, i, i+1)
+		gone = append(gone, a)
+	}
+	return gone, nil
 }
 
 // AssignIPv6Input are AssignIpv6Addresses' parameters: addresses by address or by number.
@@ -173,42 +209,22 @@ type AssignIPv6Input struct {
 // AssignIPv6 gives an interface IPv6 addresses of its subnet's block: those asked for, or the
 // lowest free ones, within its instance type's limit. They are enforced as the IPv4 ones are.
 func (s *Service) AssignIPv6(ctx context.Context, t Tenant, in AssignIPv6Input) ([]netip.Addr, Result, error) {
-	switch {
-	case in.ENIID == "":
-		return nil, Result{}, model.Missing("NetworkInterfaceId")
-	case len(in.Addrs) == 0 && in.Count == 0:
-		// [UNCONFIRMED] wording.
-		return nil, Result{}, model.MissingParameter.Errorf("The request must contain either ipv6Addresses or ipv6AddressCount.")
-	case in.Count < 0:
-		return nil, Result{}, model.InvalidValue("Value (%d) for parameter ipv6AddressCount is invalid.", in.Count)
+	if err := askedFor(in.ENIID, in.Addrs, in.Count, "ipv6Addresses", "ipv6AddressCount"); err != nil {
+		return nil, Result{}, err
 	}
-	var out []netip.Addr
-	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		n, err := tx.tn.ownENI(in.ENIID)
-		if err != nil {
-			return err
-		}
-		sn, err := tx.tn.subnet(n.SubnetID)
-		if err != nil {
-			return err
-		}
-		lim := tx.tn.addrLimits(n)
-		if len(n.IPv6)+in.Count+len(in.Addrs) > lim.IPv6PerENI {
+	return s.editAddrs(ctx, t, in.ENIID, in.DryRun, func(tx *tx, n *model.NetworkInterface, sn *model.Subnet) (*model.NetworkInterface, []netip.Addr, error) {
+		if total, lim := len(n.IPv6)+in.Count+len(in.Addrs), tx.tn.addrLimits(n).IPv6PerENI; total > lim {
 			// [UNCONFIRMED] code and wording.
-			return model.InvalidValue("Number of IPv6 addresses (%d) exceeds the limit of %d for the interface.", len(n.IPv6)+in.Count+len(in.Addrs), lim.IPv6PerENI)
+			return nil, nil, model.InvalidValue("Number of IPv6 addresses (%d) exceeds the limit of %d for the interface.", total, lim)
 		}
-		if out, err = ipv6Addrs(sn, addrRequest{ipv6: in.Addrs, ipv6Count: in.Count}, tx.tn.usedAddrs(sn.ID)); err != nil {
-			return err
+		out, err := ipv6Addrs(sn, addrRequest{ipv6: in.Addrs, ipv6Count: in.Count}, tx.tn.usedAddrs(sn.ID))
+		if err != nil {
+			return nil, nil, err
 		}
 		c := n.Clone()
 		c.IPv6 = append(c.IPv6, out...)
-		set(tx, tx.tn.enis, kindENI, c.ID, c)
-		return nil
+		return c, out, nil
 	})
-	if err != nil {
-		return nil, res, err
-	}
-	return out, res, nil
 }
 
 // UnassignIPv6Input are UnassignIpv6Addresses' parameters.
@@ -220,39 +236,14 @@ type UnassignIPv6Input struct {
 
 // UnassignIPv6 takes IPv6 addresses off an interface and returns them as taken off.
 func (s *Service) UnassignIPv6(ctx context.Context, t Tenant, in UnassignIPv6Input) ([]netip.Addr, Result, error) {
-	switch {
-	case in.ENIID == "":
-		return nil, Result{}, model.Missing("NetworkInterfaceId")
-	case len(in.Addrs) == 0:
-		return nil, Result{}, model.Missing("Ipv6Addresses")
+	if err := askedToDrop(in.ENIID, in.Addrs, "Ipv6Addresses"); err != nil {
+		return nil, Result{}, err
 	}
-	var out []netip.Addr
-	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		n, err := tx.tn.ownENI(in.ENIID)
-		if err != nil {
-			return err
-		}
+	return s.editAddrs(ctx, t, in.ENIID, in.DryRun, func(_ *tx, n *model.NetworkInterface, _ *model.Subnet) (*model.NetworkInterface, []netip.Addr, error) {
 		c := n.Clone()
-		for _, s := range in.Addrs {
-			a, err := netip.ParseAddr(s)
-			if err != nil || !a.Is6() || a.Is4In6() || a.Zone() != "" {
-				return model.InvalidValue("Value (%s) for parameter ipv6Addresses is invalid. It must be an IPv6 address.", s)
-			}
-			i := slices.Index(c.IPv6, a)
-			if i < 0 {
-				// [UNCONFIRMED] wording.
-				return model.InvalidValue("Some of the specified addresses are not assigned to interface %s", n.ID)
-			}
-			c.IPv6 = slices.Delete(c.IPv6, i, i+1)
-			out = append(out, a)
-		}
-		set(tx, tx.tn.enis, kindENI, c.ID, c)
-		return nil
+		gone, err := dropAddrs(&c.IPv6, in.Addrs, n.ID, "ipv6Addresses", netip.Addr.Is6)
+		return c, gone, err
 	})
-	if err != nil {
-		return nil, res, err
-	}
-	return out, res, nil
 }
 
 // ownENI returns an interface the account manages itself: one another service made (a NAT

@@ -120,10 +120,6 @@ func assignIpv6Addresses(c *call) error {
 		return err
 	}
 	in.Count = int(n)
-	if len(in.Addrs) > 0 && in.Count != 0 {
-		// [UNCONFIRMED] wording.
-		return model.InvalidParameterCombination.Errorf("Specify either IPv6 addresses or an IPv6 address count, not both.")
-	}
 	addrs, res, err := c.svc().AssignIPv6(c.ctx, c.tenant, in)
 	if err != nil {
 		return err

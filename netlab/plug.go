@@ -120,15 +120,21 @@ func Readdress(ctx context.Context, router string, was, i Interface) error {
 // instance's namespace); a rule already gone is not an error.
 func (i Interface) dropRules(ih *netlink.Handle, addrs []netip.Addr) error {
 	for _, a := range addrs {
-		rule := netlink.NewRule()
-		rule.Src, rule.Table = ipNet(netip.PrefixFrom(a, a.BitLen())), i.table()
-		rule.Family = unix.AF_INET
-		if a.Is6() {
-			rule.Family = unix.AF_INET6
-		}
-		if err := ih.RuleDel(rule); err != nil && !errors.Is(err, syscall.ENOENT) {
+		if err := ih.RuleDel(i.sourceRule(a)); err != nil && !errors.Is(err, syscall.ENOENT) {
 			return fmt.Errorf("remove source route of %s: %w", a, err)
 		}
 	}
 	return nil
+}
+
+// sourceRule is the rule that sends what address a of a secondary interface sends to the
+// interface's own routing table.
+func (i Interface) sourceRule(a netip.Addr) *netlink.Rule {
+	rule := netlink.NewRule()
+	rule.Src, rule.Table = ipNet(netip.PrefixFrom(a, a.BitLen())), i.table()
+	rule.Family = unix.AF_INET
+	if a.Is6() {
+		rule.Family = unix.AF_INET6
+	}
+	return rule
 }
