@@ -163,6 +163,10 @@ func TestAssignPrivateIPs(t *testing.T) {
 	if !slices.Equal(got, []netip.Addr{at("10.0.2.7")}) {
 		t.Fatalf("by count: %v", got)
 	}
+	g := eniOK[*model.InternetGateway](t)(e.s.CreateInternetGateway(e.ctx, eniTenant, CreateInternetGatewayInput{}))
+	eniOK[struct{}](t)(noOutput(e.s.AttachInternetGateway)(e.ctx, eniTenant, IGWInput{GatewayID: g.ID, VpcID: e.vpc.ID}))
+	eip := e.allocate(eniTenant)
+	eniOK[string](t)(e.s.AssociateAddress(e.ctx, eniTenant, AssociateAddressInput{AddressRef: AddressRef{AllocationID: eip.AllocationID}, ENIID: other.ID, PrivateIP: "10.0.2.6"}))
 	got = eniOK[[]netip.Addr](t)(e.s.AssignPrivateIPs(e.ctx, eniTenant, AssignPrivateIPsInput{ENIID: n.ID, Addrs: []string{"10.0.2.6"}, AllowReassignment: true}))
 	if !slices.Equal(got, []netip.Addr{at("10.0.2.6")}) {
 		t.Fatalf("reassigned: %v", got)
@@ -173,6 +177,9 @@ func TestAssignPrivateIPs(t *testing.T) {
 	}
 	if got := e.eni(other.ID).SecondaryIPs; len(got) != 0 {
 		t.Fatalf("the other interface kept the reassigned address: %v", got)
+	}
+	if got := lookup(e, func(v View) (*model.Address, error) { return v.Address(eip.AllocationID) }); got.ENIID != n.ID || got.PrivateIP != at("10.0.2.6") || got.AssociationID == "" {
+		t.Fatalf("the Elastic IP on the reassigned address did not move with it: %+v", got)
 	}
 
 	runErrorCases(t, e, []errCase[UnassignPrivateIPsInput]{
@@ -189,6 +196,11 @@ func TestAssignPrivateIPs(t *testing.T) {
 	// The freed address is the lowest free again.
 	if got := e.createENI(CreateENIInput{SubnetID: e.small.ID}); got.PrivateIP != at("10.0.2.7") {
 		t.Fatalf("freed address not reused: %v", got.PrivateIP)
+	}
+	// Unassigning the address with the Elastic IP disassociates it.
+	eniOK[struct{}](t)(noOutput(e.s.UnassignPrivateIPs)(e.ctx, eniTenant, UnassignPrivateIPsInput{ENIID: n.ID, Addrs: []string{"10.0.2.6"}}))
+	if got := lookup(e, func(v View) (*model.Address, error) { return v.Address(eip.AllocationID) }); got.ENIID != "" || got.AssociationID != "" {
+		t.Fatalf("the Elastic IP stayed associated with an unassigned address: %+v", got)
 	}
 }
 

@@ -116,8 +116,9 @@ func (s *Service) editAddrs(ctx context.Context, t Tenant, id string, dryRun boo
 
 // takeFromOther makes address a free for interface n: nothing to do when no interface holds
 // it; refused when n holds it already, when another holds it without reassignment allowed,
-// or as its primary address; otherwise the other interface loses it, with the Elastic IP
-// association on it.
+// or as its primary address; otherwise the other interface loses it, and the Elastic IP
+// associated with it moves to n with it (AssignPrivateIpAddresses in the EC2 API reference:
+// "any Elastic IP address that is associated with the IP address is also moved").
 func (tx *tx) takeFromOther(n *model.NetworkInterface, a netip.Addr, allow bool) error {
 	for _, o := range tx.tn.enis {
 		if o.SubnetID != n.SubnetID || !slices.Contains(o.Addrs(), a) {
@@ -129,7 +130,11 @@ func (tx *tx) takeFromOther(n *model.NetworkInterface, a netip.Addr, allow bool)
 		c := o.Clone()
 		c.SecondaryIPs = slices.DeleteFunc(c.SecondaryIPs, func(x netip.Addr) bool { return x == a })
 		set(tx, tx.tn.enis, kindENI, c.ID, c)
-		tx.dropAssociationOn(o.ID, a)
+		if eip := tx.tn.addressOn(o.ID, a); eip != nil {
+			m := eip.Clone()
+			m.ENIID = n.ID
+			set(tx, tx.tn.addresses, kindAddress, m.AllocationID, m)
+		}
 	}
 	return nil
 }
@@ -151,7 +156,8 @@ type UnassignPrivateIPsInput struct {
 }
 
 // UnassignPrivateIPs takes secondary private IPv4 addresses off an interface; the primary
-// cannot be taken off. An Elastic IP associated with one is disassociated, as on EC2.
+// cannot be taken off. An Elastic IP associated with one is disassociated. [UNCONFIRMED] that
+// EC2 disassociates rather than refuses.
 func (s *Service) UnassignPrivateIPs(ctx context.Context, t Tenant, in UnassignPrivateIPsInput) (Result, error) {
 	if err := askedToDrop(in.ENIID, in.Addrs, "PrivateIpAddress"); err != nil {
 		return Result{}, err
