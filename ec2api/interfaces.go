@@ -171,6 +171,24 @@ var eniFilters = filterer[eniRow]{
 			}
 			return nil
 		},
+		"attachment.device-index": func(n eniRow) []string {
+			if n.Attachment != nil {
+				return one(itoa(n.Attachment.DeviceIndex))
+			}
+			return nil
+		},
+		"attachment.delete-on-termination": func(n eniRow) []string {
+			if n.Attachment != nil {
+				return one(boolStr(n.Attachment.DeleteOnTermination))
+			}
+			return nil
+		},
+		"attachment.instance-owner-id": func(n eniRow) []string {
+			if n.Attachment != nil {
+				return one(n.OwnerID)
+			}
+			return nil
+		},
 		"attachment.status": func(n eniRow) []string {
 			if n.Attachment != nil {
 				return one("attached")
@@ -207,6 +225,12 @@ var eniFilters = filterer[eniRow]{
 		"owner-id":          one2(func(n eniRow) string { return n.OwnerID }),
 		"source-dest-check": one2(func(n eniRow) string { return boolStr(n.SourceDestCheck) }),
 		"requester-managed": func(n eniRow) []string { return one(boolStr(n.RequesterManaged)) },
+		"requester-id": func(n eniRow) []string {
+			if id := requesterID(n.NetworkInterface); id != "" {
+				return one(id)
+			}
+			return nil
+		},
 	},
 	tagsOf: func(n eniRow) model.Tags { return n.Tags },
 }
@@ -264,6 +288,7 @@ func (c *call) writeENI(n *model.NetworkInterface, names map[string]string, full
 	x.str("vpcId", n.VpcID)
 	if full {
 		x.str("availabilityZone", n.AZ)
+		x.opt("requesterId", requesterID(n))
 		x.bool("requesterManaged", n.RequesterManaged)
 	}
 	x.str("description", n.Description)
@@ -346,6 +371,21 @@ func writeGroupSet(x *xmlWriter, groups []string, names map[string]string) {
 
 // itoa is strconv.Itoa for int32 values.
 func itoa(v int) string { return strconv.Itoa(v) }
+
+// natRequesterID is the requesterId EC2 shows on a NAT gateway's interface: the AWS account
+// of the NAT gateway service, as an AWS Config record of a real NAT gateway interface shows it
+// ("requesterId":"036872051663", eu-west-1). [UNCONFIRMED] whether it is the same in every
+// region.
+const natRequesterID = "036872051663"
+
+// requesterID is the principal that made a requester-managed interface; "" for the
+// interfaces the account made itself, which EC2 shows without one.
+func requesterID(n *model.NetworkInterface) string {
+	if n.RequesterManaged && n.InterfaceType == "nat_gateway" {
+		return natRequesterID
+	}
+	return ""
+}
 
 func interfaceType(n *model.NetworkInterface) string {
 	if n.InterfaceType != "" {

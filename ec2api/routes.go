@@ -43,6 +43,12 @@ var routes = map[string]handler{
 	"DeleteNetworkInterface":          deleteNetworkInterface,
 	"DescribeNetworkInterfaces":       describeNetworkInterfaces.serve,
 	"ModifyNetworkInterfaceAttribute": modifyNetworkInterfaceAttribute,
+	"AttachNetworkInterface":          attachNetworkInterface,     // eniattach.go
+	"DetachNetworkInterface":          detachNetworkInterface,     // eniattach.go
+	"AssignPrivateIpAddresses":        assignPrivateIpAddresses,   // eniattach.go
+	"UnassignPrivateIpAddresses":      unassignPrivateIpAddresses, // eniattach.go
+	"AssignIpv6Addresses":             assignIpv6Addresses,        // eniattach.go
+	"UnassignIpv6Addresses":           unassignIpv6Addresses,      // eniattach.go
 	"RunInstances":                    runInstances,
 	"DescribeInstances":               describeInstances.serve,
 	"TerminateInstances":              terminateInstances,

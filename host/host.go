@@ -74,6 +74,11 @@ type Namespaces interface {
 	Forwarding(ctx context.Context, ns string) (bool, error)
 	// Attach wires one interface of an instance (creating its namespace) to a router.
 	Attach(ctx context.Context, router string, i netlab.Interface) error
+	// Unplug removes one interface of a running instance (its link on the router and its
+	// ethN), leaving the instance's other interfaces as they are.
+	Unplug(ctx context.Context, router string, i netlab.Interface) error
+	// Readdress changes the addresses of one interface of a running instance from was's to i's.
+	Readdress(ctx context.Context, router string, was, i netlab.Interface) error
 	// Detach removes an instance namespace, its processes and its links on the router.
 	Detach(ctx context.Context, router, ns string, links ...string) error
 	// Exists reports whether a namespace exists.
@@ -315,6 +320,9 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 		fresh = append(fresh, booting{in, !isNew})
 		moved[in.VpcID] = true
 	}
+	// Instances that stay but whose interfaces changed (attached, detached, readdressed) are
+	// rewired now that their router enforces d: a new interface meets its groups at once.
+	errs = append(errs, h.rewireAll(ctx, d, ready, moved)...)
 	errs = append(errs, h.reroute(ctx, moved))
 	errs = append(errs, h.pruneRouters(ctx, d))
 	// Instances boot now (adopted ones whose sandbox still runs are left as they are): the

@@ -172,3 +172,12 @@ func ErrorOf(code, message string) *Error {
 	}
 	return c.Errorf("%s", message)
 }
+
+// Codes of interface attachments and of addresses assigned to interfaces.
+var (
+	// AttachmentLimitExceeded: one more interface than the instance type allows.
+	AttachmentLimitExceeded = def("AttachmentLimitExceeded", 400, "")
+	// PrivateIpAddressLimitExceeded's wording is EC2's, as recorded in client logs
+	// (aws/amazon-vpc-cni-k8s#989, cilium/cilium#36428).
+	PrivateIpAddressLimitExceeded = def("PrivateIpAddressLimitExceeded", 400, "Number of private addresses will exceed limit.")
+)

@@ -35,6 +35,16 @@ func (Host) Attach(ctx context.Context, router string, i Interface) error {
 	return Attach(ctx, router, i)
 }
 
+// Unplug removes one interface of a running instance.
+func (Host) Unplug(ctx context.Context, router string, i Interface) error {
+	return Unplug(ctx, router, i)
+}
+
+// Readdress changes the addresses of one interface of a running instance.
+func (Host) Readdress(ctx context.Context, router string, was, i Interface) error {
+	return Readdress(ctx, router, was, i)
+}
+
 // Detach removes an instance namespace and its links on the router.
 func (Host) Detach(ctx context.Context, router, ns string, links ...string) error {
 	return Detach(ctx, router, ns, links...)

@@ -119,6 +119,24 @@ func TCP(ns string, to netip.AddrPort, timeout time.Duration) error {
 	return c.Echo(timeout)
 }
 
+// TCPFromAddr is TCP from a given local address of ns, as an instance with several addresses
+// chooses which to send from.
+func TCPFromAddr(ns string, src netip.Addr, to netip.AddrPort, timeout time.Duration) error {
+	var c net.Conn
+	err := Do(ns, func() error {
+		d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: src.AsSlice()}}
+		var err error
+		c, err = d.Dial("tcp", to.String())
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	conn := &Conn{c}
+	defer conn.Close()
+	return conn.Echo(timeout)
+}
+
 // UDPConn is a UDP socket in a namespace, connected to one peer, for flows of several packets.
 type UDPConn struct{ c net.Conn }
 

@@ -219,14 +219,8 @@ func (i Interface) configure(ih *netlink.Handle) error {
 		}
 	}
 	if i.table() != 0 {
-		for _, a := range append(append([]netip.Addr{i.Addr}, i.Secondary...), i.IPv6...) {
-			rule := netlink.NewRule()
-			rule.Src, rule.Table = ipNet(netip.PrefixFrom(a, a.BitLen())), i.table()
-			rule.Family = unix.AF_INET
-			if a.Is6() {
-				rule.Family = unix.AF_INET6
-			}
-			if err := ih.RuleAdd(rule); err != nil && !errors.Is(err, syscall.EEXIST) {
+		for _, a := range i.addrs() {
+			if err := ih.RuleAdd(i.sourceRule(a)); err != nil && !errors.Is(err, syscall.EEXIST) {
 				return fmt.Errorf("source route of %s: %w", a, err)
 			}
 		}

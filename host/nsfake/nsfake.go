@@ -53,7 +53,7 @@ type namespace struct {
 var ErrFake = errors.New("nsfake: refused")
 
 // Fail makes every call of op ("ensure", "forwarding", "attach", "detach", "remove", "exists",
-// "list", "operator") on the namespace name fail with err until Fail is called again with a nil err. For
+// "list", "operator", "unplug", "readdress") on the namespace name fail with err until Fail is called again with a nil err. For
 // attach, name is the instance namespace.
 func (f *Fake) Fail(op, name string, err error) {
 	f.mu.Lock()
@@ -205,7 +205,52 @@ func (f *Fake) Attach(ctx context.Context, router string, i netlab.Interface) er
 		f.nss[i.Namespace] = n
 	}
 	r.links[i.Link] = i.Namespace
-	n.devices = append(n.devices, fmt.Sprintf("%s %s/%d", i.Device(), i.Addr, i.Subnet.Bits()))
+	n.devices = append(n.devices, device(i))
+	return nil
+}
+
+// device is how Dump shows an interface inside its instance: "eth0 10.0.1.4/24", followed by
+// its other addresses, each after a "+", when it has any.
+func device(i netlab.Interface) string {
+	d := fmt.Sprintf("%s %s/%d", i.Device(), i.Addr, i.Subnet.Bits())
+	for _, a := range append(slices.Clone(i.Secondary), i.IPv6...) {
+		d += "+" + a.String()
+	}
+	return d
+}
+
+// Unplug implements host.Namespaces: the link leaves the router, the device the instance.
+func (f *Fake) Unplug(ctx context.Context, router string, i netlab.Interface) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "unplug", i.Namespace); err != nil {
+		return err
+	}
+	if r := f.nss[router]; r != nil {
+		delete(r.links, i.Link)
+	}
+	if n := f.nss[i.Namespace]; n != nil {
+		n.devices = slices.DeleteFunc(n.devices, func(d string) bool { return strings.HasPrefix(d, i.Device()+" ") })
+	}
+	return nil
+}
+
+// Readdress implements host.Namespaces: the device shows i's addresses.
+func (f *Fake) Readdress(ctx context.Context, router string, was, i netlab.Interface) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "readdress", i.Namespace); err != nil {
+		return err
+	}
+	n := f.nss[i.Namespace]
+	if r := f.nss[router]; r == nil || r.links[i.Link] != i.Namespace || n == nil {
+		return fmt.Errorf("nsfake: %s is not wired to %s", i.Link, i.Namespace)
+	}
+	k := slices.Index(n.devices, device(was))
+	if k < 0 {
+		return fmt.Errorf("nsfake: %s has no device %q", i.Namespace, device(was))
+	}
+	n.devices[k] = device(i)
 	return nil
 }
 
