@@ -1,0 +1,75 @@
+package ec2api
+
+import (
+	"strings"
+	"testing"
+)
+
+// Tests of the behaviours issue 13 found to differ from AWS, each message as AWS words it.
+// Helpers are prefixed sg… so they cannot clash with other test files written in parallel.
+
+// sgFails calls and checks the error code and the whole message.
+func sgFails(t *testing.T, c *client, code, msg, action string, params ...string) {
+	t.Helper()
+	r := c.call(action, params...)
+	if r.Code != code || field(r.Body, "Message") != msg {
+		t.Errorf("%s %v: got %s %q, want %s %q", action, params, r.Code, field(r.Body, "Message"), code, msg)
+	}
+}
+
+// TestModifySecurityGroupRulesErrors: the five refusals with AWS's codes and messages; each
+// changes nothing.
+func TestModifySecurityGroupRulesErrors(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	_, web := vpcWithGroup(t, c, "web")
+	rule := field(c.ok("AuthorizeSecurityGroupIngress", "GroupId", web, "IpPermissions.1.IpProtocol", "tcp",
+		"IpPermissions.1.FromPort", "22", "IpPermissions.1.ToPort", "22", "IpPermissions.1.IpRanges.1.CidrIp", "10.0.0.0/8"), "securityGroupRuleId")
+	before := c.ok("DescribeSecurityGroupRules", "Filter.1.Name", "group-id", "Filter.1.Value.1", web)
+	def := func(kvs ...string) []string {
+		out := []string{"GroupId", web, "SecurityGroupRule.1.SecurityGroupRuleId", rule}
+		for i := 0; i < len(kvs); i += 2 {
+			out = append(out, "SecurityGroupRule.1.SecurityGroupRule."+kvs[i], kvs[i+1])
+		}
+		return out
+	}
+	tests := []struct {
+		name, code, msg string
+		params          []string
+	}{
+		{"unknown group", "InvalidGroup.NotFound", "The security group 'sg-00000000' does not exist",
+			kv("GroupId", "sg-00000000", "SecurityGroupRule.1.SecurityGroupRuleId", rule,
+				"SecurityGroupRule.1.SecurityGroupRule.IpProtocol", "tcp", "SecurityGroupRule.1.SecurityGroupRule.FromPort", 22,
+				"SecurityGroupRule.1.SecurityGroupRule.ToPort", 22, "SecurityGroupRule.1.SecurityGroupRule.CidrIpv4", "10.0.0.0/8")},
+		{"unknown rule", "InvalidSecurityGroupRuleId.NotFound", "The security group rule ID 'sgr-0123456789abcdef0' does not exist",
+			kv("GroupId", web, "SecurityGroupRule.1.SecurityGroupRuleId", "sgr-0123456789abcdef0",
+				"SecurityGroupRule.1.SecurityGroupRule.IpProtocol", "tcp", "SecurityGroupRule.1.SecurityGroupRule.FromPort", 22,
+				"SecurityGroupRule.1.SecurityGroupRule.ToPort", 22, "SecurityGroupRule.1.SecurityGroupRule.CidrIpv4", "10.0.0.0/8")},
+		{"missing protocol", "InvalidParameterValue", "Invalid value 'null' for protocol. VPC security group rules must specify protocols explicitly.",
+			def("FromPort", "22", "ToPort", "22", "CidrIpv4", "10.0.0.0/8")},
+		{"tcp without a from port", "InvalidParameterValue", "Invalid value for portRange. Must specify both from and to ports with TCP/UDP.",
+			def("IpProtocol", "tcp", "ToPort", "22", "CidrIpv4", "10.0.0.0/8")},
+		{"udp without ports", "InvalidParameterValue", "Invalid value for portRange. Must specify both from and to ports with TCP/UDP.",
+			def("IpProtocol", "17", "CidrIpv4", "10.0.0.0/8")},
+		{"no peer", "MissingParameter", "The request must contain exactly one of: cidrIp, cidrIpv6, prefixListId, or referencedGroupId",
+			def("IpProtocol", "tcp", "FromPort", "22", "ToPort", "22")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sgFails(t, c, tt.code, tt.msg, "ModifySecurityGroupRules", tt.params...)
+			if got := c.ok("DescribeSecurityGroupRules", "Filter.1.Name", "group-id", "Filter.1.Value.1", web); sgStrip(got) != sgStrip(before) {
+				t.Errorf("a refused modify changed the rules:\n%s\nwas\n%s", got, before)
+			}
+		})
+	}
+	// The same definition with everything given is accepted.
+	c.ok("ModifySecurityGroupRules", def("IpProtocol", "tcp", "FromPort", "23", "ToPort", "23", "CidrIpv4", "10.0.0.0/8")...)
+}
+
+// sgStrip drops the request ID from a reply.
+func sgStrip(body string) string {
+	i, j := strings.Index(body, "<requestId>"), strings.Index(body, "</requestId>")
+	if i < 0 || j < 0 {
+		return body
+	}
+	return body[:i] + body[j:]
+}
