@@ -175,15 +175,17 @@ func (c *call) writeRule(g *model.Group, r *model.Rule) {
 	x.str("ipProtocol", r.Protocol)
 	x.int("fromPort", int64(r.FromPort))
 	x.int("toPort", int64(r.ToPort))
-	writeRulePeer(x, r, false)
+	writeRulePeer(x, g, r, false)
 	x.opt("description", r.Description)
 	writeTags(x, r.Tags)
 	x.str("securityGroupRuleArn", c.arn("security-group-rule/"+r.ID))
 }
 
-// writeRulePeer renders the one peer field of a rule; revoke reports a referenced group as a
-// bare referencedGroupId, describes as referencedGroupInfo.
-func writeRulePeer(x *xmlWriter, r *model.Rule, bareGroup bool) {
+// writeRulePeer renders the one peer field of a rule of group g; revoke reports a referenced
+// group as a bare referencedGroupId, describes as referencedGroupInfo. AWS gives a reference to
+// a group of the same VPC and account as GroupId and UserId only (issue 13, from real AWS);
+// vpcId appears only for a group elsewhere (a peered VPC on AWS).
+func writeRulePeer(x *xmlWriter, g *model.Group, r *model.Rule, bareGroup bool) {
 	switch {
 	case r.Peer.IsIPv6():
 		x.str("cidrIpv6", r.Peer.CIDR.String())
@@ -197,7 +199,9 @@ func writeRulePeer(x *xmlWriter, r *model.Rule, bareGroup bool) {
 		x.open("referencedGroupInfo")
 		x.str("groupId", r.Peer.GroupID)
 		x.str("userId", r.Peer.UserID)
-		x.opt("vpcId", r.Peer.VpcID)
+		if r.Peer.VpcID != g.VpcID || r.Peer.UserID != g.OwnerID {
+			x.opt("vpcId", r.Peer.VpcID)
+		}
 		x.close("referencedGroupInfo")
 	}
 }

@@ -1,6 +1,7 @@
 package ec2api
 
 import (
+	"encoding/xml"
 	"strings"
 	"testing"
 )
@@ -72,4 +73,48 @@ func sgStrip(body string) string {
 		return body
 	}
 	return body[:i] + body[j:]
+}
+
+// TestDescribeSecurityGroupRulesLookups: a group-id filter that is not a group ID is refused,
+// a well-formed unknown one matches nothing, an unknown rule ID is NotFound.
+func TestDescribeSecurityGroupRulesLookups(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	vpcWithGroup(t, c, "web")
+	sgFails(t, c, "InvalidGroupId.Malformed", "The security group ID 'foobar' is malformed",
+		"DescribeSecurityGroupRules", "Filter.1.Name", "group-id", "Filter.1.Value.1", "foobar")
+	for _, id := range []string{"sg-0123456789abcdef0", "sg-123abc"} {
+		body := c.ok("DescribeSecurityGroupRules", "Filter.1.Name", "group-id", "Filter.1.Value.1", id)
+		if n := len(xmlFields(body, "securityGroupRuleId")); n != 0 || !strings.Contains(body, "<securityGroupRuleSet/>") && !strings.Contains(body, "<securityGroupRuleSet></securityGroupRuleSet>") {
+			t.Errorf("filter group-id=%s: %d rules, want an empty set: %s", id, n, body)
+		}
+	}
+	sgFails(t, c, "InvalidSecurityGroupRuleId.NotFound", "The security group rule ID 'sgr-0123456789abcdef0' does not exist",
+		"DescribeSecurityGroupRules", "SecurityGroupRuleId.1", "sgr-0123456789abcdef0")
+}
+
+// TestReferencedGroupInfoSameVPC: a rule that references a group of the same VPC and account
+// shows referencedGroupInfo with groupId and userId only.
+func TestReferencedGroupInfoSameVPC(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	vpc, web := vpcWithGroup(t, c, "web")
+	app := field(c.ok("CreateSecurityGroup", "VpcId", vpc, "GroupName", "app", "GroupDescription", "a"), "groupId")
+	rule := field(c.ok("AuthorizeSecurityGroupIngress", "GroupId", app, "IpPermissions.1.IpProtocol", "tcp",
+		"IpPermissions.1.FromPort", "8080", "IpPermissions.1.ToPort", "8080", "IpPermissions.1.Groups.1.GroupId", web), "securityGroupRuleId")
+	for _, params := range [][]string{
+		{"SecurityGroupRuleId.1", rule},
+		{"Filter.1.Name", "group-id", "Filter.1.Value.1", app},
+	} {
+		var got struct {
+			Info []struct {
+				Inner string `xml:",innerxml"`
+			} `xml:"securityGroupRuleSet>item>referencedGroupInfo"`
+		}
+		if err := xml.Unmarshal([]byte(c.ok("DescribeSecurityGroupRules", params...)), &got); err != nil {
+			t.Fatal(err)
+		}
+		want := "<groupId>" + web + "</groupId><userId>" + c.acct.ID + "</userId>"
+		if len(got.Info) != 1 || got.Info[0].Inner != want {
+			t.Errorf("%v: referencedGroupInfo %+v, want %s", params, got.Info, want)
+		}
+	}
 }
