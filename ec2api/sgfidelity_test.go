@@ -2,8 +2,11 @@ package ec2api
 
 import (
 	"encoding/xml"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stockade/stockade/image"
 )
 
 // Tests of the behaviours issue 13 found to differ from AWS, each message as AWS words it.
@@ -116,5 +119,57 @@ func TestReferencedGroupInfoSameVPC(t *testing.T) {
 		if len(got.Info) != 1 || got.Info[0].Inner != want {
 			t.Errorf("%v: referencedGroupInfo %+v, want %s", params, got.Info, want)
 		}
+	}
+}
+
+// TestWellFormedUnknownIDsAreNotFound: an ID of the right prefix and hex digits that does not
+// exist — short ones included, such as sg-123abc — is the kind's NotFound on every action that
+// takes one, and an ID that is not hex is Malformed.
+func TestWellFormedUnknownIDsAreNotFound(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	vpc, web := vpcWithGroup(t, c, "web")
+	sn := field(c.ok("CreateSubnet", "VpcId", vpc, "CidrBlock", "10.0.1.0/24"), "subnetId")
+	perm := kv("IpPermissions.1.IpProtocol", "-1", "IpPermissions.1.IpRanges.1.CidrIp", "10.0.0.0/8")
+	with := func(p []string, more ...string) []string { return append(slices.Clone(p), more...) }
+	tests := []struct {
+		action, code, msg string
+		params            []string
+	}{
+		{"AuthorizeSecurityGroupIngress", "InvalidGroup.NotFound", "The security group 'sg-123abc' does not exist", with(perm, "GroupId", "sg-123abc")},
+		{"AuthorizeSecurityGroupEgress", "InvalidGroup.NotFound", "The security group 'sg-123abc' does not exist", with(perm, "GroupId", "sg-123abc")},
+		{"RevokeSecurityGroupIngress", "InvalidGroup.NotFound", "The security group 'sg-123abc' does not exist", with(perm, "GroupId", "sg-123abc")},
+		{"RevokeSecurityGroupEgress", "InvalidGroup.NotFound", "The security group 'sg-123abc' does not exist", with(perm, "GroupId", "sg-123abc")},
+		{"DeleteSecurityGroup", "InvalidGroup.NotFound", "The security group 'sg-123abc' does not exist", kv("GroupId", "sg-123abc")},
+		{"DescribeSecurityGroups", "InvalidGroup.NotFound", "The security group 'sg-123abc' does not exist", kv("GroupId.1", "sg-123abc")},
+		{"DescribeSecurityGroupReferences", "InvalidGroup.NotFound", "The security group 'sg-123abc' does not exist", kv("GroupId.1", "sg-123abc")},
+		{"UpdateSecurityGroupRuleDescriptionsIngress", "InvalidGroup.NotFound", "The security group 'sg-123abc' does not exist", with(perm, "GroupId", "sg-123abc")},
+		{"UpdateSecurityGroupRuleDescriptionsEgress", "InvalidGroup.NotFound", "The security group 'sg-123abc' does not exist", with(perm, "GroupId", "sg-123abc")},
+		{"ModifySecurityGroupRules", "InvalidGroup.NotFound", "The security group 'sg-123abc' does not exist", kv("GroupId", "sg-123abc",
+			"SecurityGroupRule.1.SecurityGroupRuleId", "sgr-1234", "SecurityGroupRule.1.SecurityGroupRule.IpProtocol", "-1", "SecurityGroupRule.1.SecurityGroupRule.CidrIpv4", "10.0.0.0/8")},
+		{"AuthorizeSecurityGroupIngress", "InvalidGroup.NotFound", "", kv("GroupId", web, "IpPermissions.1.IpProtocol", "-1", "IpPermissions.1.Groups.1.GroupId", "sg-123abc")},
+		{"CreateNetworkInterface", "InvalidGroup.NotFound", "", kv("SubnetId", sn, "SecurityGroupId.1", "sg-123abc")},
+		{"RunInstances", "InvalidGroup.NotFound", "", kv("ImageId", image.DefaultID, "MinCount", 1, "MaxCount", 1, "SubnetId", sn, "SecurityGroupId.1", "sg-123abc")},
+		// The same rule for the other kinds.
+		{"DescribeVpcs", "InvalidVpcID.NotFound", "The vpc ID 'vpc-123abc' does not exist", kv("VpcId.1", "vpc-123abc")},
+		{"CreateSecurityGroup", "InvalidVpcID.NotFound", "", kv("VpcId", "vpc-123abc", "GroupName", "x", "GroupDescription", "x")},
+		{"DescribeSubnets", "InvalidSubnetID.NotFound", "The subnet ID 'subnet-123abc' does not exist", kv("SubnetId.1", "subnet-123abc")},
+		{"DescribeNetworkInterfaces", "InvalidNetworkInterfaceID.NotFound", "", kv("NetworkInterfaceId.1", "eni-123abc")},
+		{"DescribeInstances", "InvalidInstanceID.NotFound", "", kv("InstanceId.1", "i-123abc")},
+		{"DescribeNetworkAcls", "InvalidNetworkAclID.NotFound", "", kv("NetworkAclId.1", "acl-123abc")},
+		{"DescribeManagedPrefixLists", "InvalidPrefixListID.NotFound", "", kv("PrefixListId.1", "pl-123abc")},
+		{"DescribeRouteTables", "InvalidRouteTableID.NotFound", "", kv("RouteTableId.1", "rtb-123abc")},
+		{"DescribeInternetGateways", "InvalidInternetGatewayID.NotFound", "", kv("InternetGatewayId.1", "igw-123abc")},
+		{"DescribeAddresses", "InvalidAllocationID.NotFound", "", kv("AllocationId.1", "eipalloc-123abc")},
+		// Not hex at all: Malformed, as before.
+		{"AuthorizeSecurityGroupIngress", "InvalidGroupId.Malformed", `Invalid id: "sg-foobar" (expecting "sg-...")`, with(perm, "GroupId", "sg-foobar")},
+		{"DescribeVpcs", "InvalidVpcID.Malformed", "", kv("VpcId.1", "vpc-xyz")},
+	}
+	for _, tt := range tests {
+		t.Run(tt.action+" "+strings.Join(tt.params, " "), func(t *testing.T) {
+			r := c.call(tt.action, tt.params...)
+			if r.Code != tt.code || tt.msg != "" && field(r.Body, "Message") != tt.msg {
+				t.Errorf("got %s %q, want %s %q", r.Code, field(r.Body, "Message"), tt.code, tt.msg)
+			}
+		})
 	}
 }
