@@ -2,6 +2,7 @@ package ec2api
 
 import (
 	"encoding/xml"
+	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -172,4 +173,49 @@ func TestWellFormedUnknownIDsAreNotFound(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestReadOnlyActionsHonourDryRun: every Describe* and Get* action of the route table answers a
+// valid request with DryRun set with DryRunOperation (412), and an invalid one with its usual
+// error. Each action is also called without DryRun to show that the request was valid.
+func TestReadOnlyActionsHonourDryRun(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	vpc, web := vpcWithGroup(t, c, "web")
+	sn := field(c.ok("CreateSubnet", "VpcId", vpc, "CidrBlock", "10.0.1.0/24"), "subnetId")
+	inst := field(c.ok("RunInstances", kv("ImageId", image.DefaultID, "MinCount", 1, "MaxCount", 1, "SubnetId", sn)...), "instanceId")
+	pl := field(c.ok("CreateManagedPrefixList", "PrefixListName", "p", "AddressFamily", "IPv4", "MaxEntries", "2"), "prefixListId")
+	// The parameters an action needs to succeed; the others need none.
+	need := map[string][]string{
+		"DescribeSecurityGroupReferences":  {"GroupId.1", web},
+		"DescribeStaleSecurityGroups":      {"VpcId", vpc},
+		"DescribeInstanceAttribute":        {"InstanceId", inst, "Attribute", "instanceType"},
+		"GetConsoleOutput":                 {"InstanceId", inst},
+		"GetManagedPrefixListEntries":      {"PrefixListId", pl},
+		"GetManagedPrefixListAssociations": {"PrefixListId", pl},
+	}
+	var actions []string
+	for a := range routes {
+		if readOnly(a) {
+			actions = append(actions, a)
+		}
+	}
+	slices.Sort(actions)
+	if len(actions) < 20 {
+		t.Fatalf("only %d read-only actions in the route table: %v", len(actions), actions)
+	}
+	for _, a := range actions {
+		t.Run(a, func(t *testing.T) {
+			c.ok(a, need[a]...)
+			r := c.call(a, append(slices.Clone(need[a]), "DryRun", "true")...)
+			if r.Status != http.StatusPreconditionFailed || r.Code != "DryRunOperation" || field(r.Body, "Message") != "Request would have succeeded, but DryRun flag is set." {
+				t.Errorf("DryRun: %d %s %q, want 412 DryRunOperation", r.Status, r.Code, field(r.Body, "Message"))
+			}
+		})
+	}
+	// Validation comes first: a request that would fail fails as usual with DryRun.
+	c.fails("InvalidGroupId.Malformed", "DescribeSecurityGroups", "GroupId.1", "foobar", "DryRun", "true")
+	c.fails("InvalidGroup.NotFound", "DescribeSecurityGroups", "GroupId.1", "sg-123abc", "DryRun", "true")
+	c.fails("InvalidParameterValue", "DescribeVpcs", "Filter.1.Name", "no-such-filter", "Filter.1.Value.1", "x", "DryRun", "true")
+	// DryRun=false is an ordinary call.
+	c.ok("DescribeVpcs", "DryRun", "false")
 }
