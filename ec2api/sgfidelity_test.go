@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/stockade/stockade/image"
 )
 
@@ -218,4 +220,93 @@ func TestReadOnlyActionsHonourDryRun(t *testing.T) {
 	c.fails("InvalidParameterValue", "DescribeVpcs", "Filter.1.Name", "no-such-filter", "Filter.1.Value.1", "x", "DryRun", "true")
 	// DryRun=false is an ordinary call.
 	c.ok("DescribeVpcs", "DryRun", "false")
+}
+
+// TestCreateResponsesShowTags: every Create* action that takes TagSpecifications shows the
+// tags in its reply, as AWS does. AllocateAddress and CreateFlowLogs are the exceptions: their
+// replies have no tags in botocore's EC2 model (AllocateAddressResult, CreateFlowLogsResult),
+// so there the tags are looked up with DescribeTags instead.
+func TestCreateResponsesShowTags(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	vpc, web := vpcWithGroup(t, c, "web")
+	sn := field(c.ok("CreateSubnet", "VpcId", vpc, "CidrBlock", "10.0.1.0/24"), "subnetId")
+	eni := field(c.ok("CreateNetworkInterface", "SubnetId", sn), "networkInterfaceId")
+	eni2 := field(c.ok("CreateNetworkInterface", "SubnetId", sn), "networkInterfaceId")
+	path := field(c.ok("CreateNetworkInsightsPath", "ClientToken", "p1", "Source", eni, "Destination", eni2, "Protocol", "tcp"), "networkInsightsPathId")
+	tag := func(typ string) []string {
+		return []string{"TagSpecification.1.ResourceType", typ, "TagSpecification.1.Tag.1.Key", "team", "TagSpecification.1.Tag.1.Value", "blue",
+			"TagSpecification.1.Tag.2.Key", "Name", "TagSpecification.1.Tag.2.Value", typ}
+	}
+	pub := "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl imported"
+	tests := []struct {
+		action, typ string
+		params      []string
+		noTagSet    bool // the reply has no tags on AWS either
+	}{
+		{"CreateVpc", "vpc", kv("CidrBlock", "10.9.0.0/16"), false},
+		{"CreateSubnet", "subnet", kv("VpcId", vpc, "CidrBlock", "10.0.2.0/24"), false},
+		{"CreateSecurityGroup", "security-group", kv("VpcId", vpc, "GroupName", "tagged", "GroupDescription", "t"), false},
+		{"AuthorizeSecurityGroupIngress", "security-group-rule", kv("GroupId", web, "IpPermissions.1.IpProtocol", "-1", "IpPermissions.1.IpRanges.1.CidrIp", "10.0.0.0/8"), false},
+		{"CreateRouteTable", "route-table", kv("VpcId", vpc), false},
+		{"CreateNetworkAcl", "network-acl", kv("VpcId", vpc), false},
+		{"CreateManagedPrefixList", "prefix-list", kv("PrefixListName", "p", "AddressFamily", "IPv4", "MaxEntries", 2), false},
+		{"CreateKeyPair", "key-pair", kv("KeyName", "made"), false},
+		{"ImportKeyPair", "key-pair", kv("KeyName", "imported", "PublicKeyMaterial", b64(pub)), false},
+		{"CreateInternetGateway", "internet-gateway", nil, false},
+		{"CreateEgressOnlyInternetGateway", "egress-only-internet-gateway", kv("VpcId", vpc), false},
+		{"CreateNatGateway", "natgateway", kv("SubnetId", sn, "ConnectivityType", "private"), false},
+		{"AllocateAddress", "elastic-ip", kv("Domain", "vpc"), true},
+		{"CreateNetworkInterface", "network-interface", kv("SubnetId", sn), false},
+		{"CreateFlowLogs", "vpc-flow-log", kv("ResourceType", "VPC", "ResourceId.1", vpc, "TrafficType", "ALL",
+			"LogGroupName", "g", "DeliverLogsPermissionArn", "arn:aws:iam::"+c.acct.ID+":role/fl"), true},
+		{"RunInstances", "instance", kv("ImageId", image.DefaultID, "MinCount", 1, "MaxCount", 1, "SubnetId", sn), false},
+		{"CreateNetworkInsightsPath", "network-insights-path", kv("ClientToken", "p2", "Source", eni, "Destination", eni2, "Protocol", "udp"), false},
+		{"StartNetworkInsightsAnalysis", "network-insights-analysis", kv("ClientToken", "a1", "NetworkInsightsPathId", path), false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.action, func(t *testing.T) {
+			body := c.ok(tt.action, append(slices.Clone(tt.params), tag(tt.typ)...)...)
+			// The reply's tagSet items, wherever the action nests its resource.
+			var got []string
+			for _, set := range sgTagSets(body) {
+				keys, values := xmlFields("<x>"+set+"</x>", "key"), xmlFields("<x>"+set+"</x>", "value")
+				for i := range min(len(keys), len(values)) {
+					got = append(got, keys[i]+"="+values[i])
+				}
+			}
+			want := []string{"Name=" + tt.typ, "team=blue"}
+			if tt.noTagSet {
+				if got != nil {
+					t.Errorf("the %s reply has tags, which AWS's does not have: %s", tt.action, body)
+				}
+				described := c.ok("DescribeTags", "Filter.1.Name", "resource-type", "Filter.1.Value.1", tt.typ)
+				keys, values := xmlFields(described, "key"), xmlFields(described, "value")
+				got = nil
+				for i := range min(len(keys), len(values)) {
+					got = append(got, keys[i]+"="+values[i])
+				}
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("tags in the %s reply (-want +got):\n%s\n%s", tt.action, diff, body)
+			}
+		})
+	}
+}
+
+// sgTagSets returns the inner XML of every tagSet element of a reply.
+func sgTagSets(body string) []string {
+	var out []string
+	for {
+		i := strings.Index(body, "<tagSet>")
+		if i < 0 {
+			return out
+		}
+		body = body[i+len("<tagSet>"):]
+		j := strings.Index(body, "</tagSet>")
+		if j < 0 {
+			return out
+		}
+		out = append(out, body[:j])
+		body = body[j:]
+	}
 }
