@@ -37,7 +37,7 @@ func authorize(c *call, egress bool) error {
 	x.open("securityGroupRuleSet")
 	for i := range out.Rules {
 		x.open("item")
-		c.writeRule(out.Group, &out.Rules[i])
+		c.writeRule(out.Group, &out.Rules[i], false)
 		x.close("item")
 	}
 	x.close("securityGroupRuleSet")
@@ -70,7 +70,7 @@ func revoke(c *call, egress bool) error {
 	x := c.written(res)
 	x.bool("return", true)
 	if len(out.Unknown) > 0 {
-		writePermissions(x, "unknownIpPermissionSet", out.Unknown)
+		writePermissions(x, "unknownIpPermissionSet", nil, out.Unknown)
 	}
 	x.open("revokedSecurityGroupRuleSet")
 	for i := range out.Revoked {
@@ -162,7 +162,7 @@ var describeSecurityGroupRules = describeSpec[ruleRow]{
 	Filters: ruleFilters,
 	Key:     func(x ruleRow) string { return x.r.ID },
 	Set:     "securityGroupRuleSet",
-	Item:    func(c *call, x ruleRow) { c.writeRule(x.g, x.r) },
+	Item:    func(c *call, x ruleRow) { c.writeRule(x.g, x.r, true) },
 }
 
 // groupIDFilterWellFormed refuses a group-id filter value that is not a group ID at all, as

@@ -99,13 +99,35 @@ func TestDescribeSecurityGroupRulesLookups(t *testing.T) {
 }
 
 // TestReferencedGroupInfoSameVPC: a rule that references a group of the same VPC and account
-// shows referencedGroupInfo with groupId and userId only.
+// shows referencedGroupInfo with groupId and userId only, and DescribeSecurityGroups' pair
+// likewise; an untagged rule has an empty tagSet in DescribeSecurityGroupRules.
 func TestReferencedGroupInfoSameVPC(t *testing.T) {
 	c := newTestAPI(t).newAccount("alice")
 	vpc, web := vpcWithGroup(t, c, "web")
 	app := field(c.ok("CreateSecurityGroup", "VpcId", vpc, "GroupName", "app", "GroupDescription", "a"), "groupId")
-	rule := field(c.ok("AuthorizeSecurityGroupIngress", "GroupId", app, "IpPermissions.1.IpProtocol", "tcp",
-		"IpPermissions.1.FromPort", "8080", "IpPermissions.1.ToPort", "8080", "IpPermissions.1.Groups.1.GroupId", web), "securityGroupRuleId")
+	auth := c.ok("AuthorizeSecurityGroupIngress", "GroupId", app, "IpPermissions.1.IpProtocol", "tcp",
+		"IpPermissions.1.FromPort", "8080", "IpPermissions.1.ToPort", "8080", "IpPermissions.1.Groups.1.GroupId", web)
+	rule := field(auth, "securityGroupRuleId")
+	// Authorize's rule set leaves an untagged rule's tagSet out; DescribeSecurityGroupRules
+	// writes it empty, as AWS does ("Tags": [] in the AWS CLI's examples).
+	if strings.Contains(auth, "tagSet") {
+		t.Errorf("authorize reply has a tagSet for an untagged rule: %s", auth)
+	}
+	if got := c.ok("DescribeSecurityGroupRules", "SecurityGroupRuleId.1", rule); !strings.Contains(got, "<tagSet/>") {
+		t.Errorf("describe reply has no empty tagSet: %s", got)
+	}
+	// DescribeSecurityGroups writes the pair as userId and groupId only.
+	var pairs struct {
+		Items []struct {
+			Inner string `xml:",innerxml"`
+		} `xml:"securityGroupInfo>item>ipPermissions>item>groups>item"`
+	}
+	if err := xml.Unmarshal([]byte(c.ok("DescribeSecurityGroups", "GroupId.1", app)), &pairs); err != nil {
+		t.Fatal(err)
+	}
+	if want := "<userId>" + c.acct.ID + "</userId><groupId>" + web + "</groupId>"; len(pairs.Items) != 1 || pairs.Items[0].Inner != want {
+		t.Errorf("UserIdGroupPairs %+v, want one %s", pairs.Items, want)
+	}
 	for _, params := range [][]string{
 		{"SecurityGroupRuleId.1", rule},
 		{"Filter.1.Name", "group-id", "Filter.1.Value.1", app},
