@@ -185,6 +185,8 @@ func TestWellFormedUnknownIDsAreNotFound(t *testing.T) {
 		{"DescribeRouteTables", "InvalidRouteTableID.NotFound", "", kv("RouteTableId.1", "rtb-123abc")},
 		{"DescribeInternetGateways", "InvalidInternetGatewayID.NotFound", "", kv("InternetGatewayId.1", "igw-123abc")},
 		{"DescribeAddresses", "InvalidAllocationID.NotFound", "", kv("AllocationId.1", "eipalloc-123abc")},
+		{"DescribeImages", "InvalidAMIID.NotFound", "The image id '[ami-123abc]' does not exist", kv("ImageId.1", "ami-123abc")},
+		{"RunInstances", "InvalidAMIID.NotFound", "", kv("ImageId", "ami-123abc", "MinCount", 1, "MaxCount", 1, "SubnetId", sn)},
 		// Not hex at all: Malformed, as before.
 		{"AuthorizeSecurityGroupIngress", "InvalidGroupId.Malformed", `Invalid id: "sg-foobar" (expecting "sg-...")`, with(perm, "GroupId", "sg-foobar")},
 		{"DescribeVpcs", "InvalidVpcID.Malformed", "", kv("VpcId.1", "vpc-xyz")},
