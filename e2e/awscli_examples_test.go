@@ -25,12 +25,7 @@ import (
 // recorded (the ARNs, Ipv6Ranges of an IpPermission) are left out of the comparison when the
 // example lacks them.
 func TestSecurityGroupAWSCLIExamples(t *testing.T) {
-	needCLI(t)
-	s := startServer(t, "")
-	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
-	var vpc struct{ Vpc struct{ VpcId string } }
-	a.ok(&vpc, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16", "--amazon-provided-ipv6-cidr-block")
-	v := vpc.Vpc.VpcId
+	a, v := cliWithIPv6VPC(t)
 	var dflt struct{ SecurityGroups []struct{ GroupId string } }
 	a.ok(&dflt, "ec2", "describe-security-groups", "--filters", "Name=vpc-id,Values="+v, "Name=group-name,Values=default")
 	def := dflt.SecurityGroups[0].GroupId

@@ -118,16 +118,12 @@ func TestSecurityGroupFidelityWithSDK(t *testing.T) {
 
 // TestSecurityGroupFidelityWithAWSCLI: the same behaviours as the AWS CLI shows them.
 func TestSecurityGroupFidelityWithAWSCLI(t *testing.T) {
-	needCLI(t)
-	s := startServer(t, "")
-	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
-	var vpc struct{ Vpc struct{ VpcId string } }
-	a.ok(&vpc, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16", "--amazon-provided-ipv6-cidr-block")
+	a, vpc := cliWithIPv6VPC(t)
 	var g struct {
 		GroupId string
 		Tags    []struct{ Key, Value string }
 	}
-	a.ok(&g, "ec2", "create-security-group", "--vpc-id", vpc.Vpc.VpcId, "--group-name", "web", "--description", "web",
+	a.ok(&g, "ec2", "create-security-group", "--vpc-id", vpc, "--group-name", "web", "--description", "web",
 		"--tag-specifications", "ResourceType=security-group,Tags=[{Key=tier,Value=web}]")
 	if len(g.Tags) != 1 || g.Tags[0].Key != "tier" || g.Tags[0].Value != "web" {
 		t.Errorf("create-security-group tags: %+v", g.Tags)
@@ -157,4 +153,16 @@ func TestSecurityGroupFidelityWithAWSCLI(t *testing.T) {
 	a.fails("DryRunOperation", "ec2", "describe-security-groups", "--dry-run")
 	a.fails("MissingParameter", "ec2", "modify-security-group-rules", "--group-id", g.GroupId, "--security-group-rules",
 		"SecurityGroupRuleId="+rules.SecurityGroupRules[0].SecurityGroupRuleId+",SecurityGroupRule={IpProtocol=-1}")
+}
+
+// cliWithIPv6VPC starts a server (skipping without the AWS CLI) and makes a VPC with an
+// Amazon-provided IPv6 block through the CLI.
+func cliWithIPv6VPC(t *testing.T) (awsCLI, string) {
+	t.Helper()
+	needCLI(t)
+	s := startServer(t, "")
+	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
+	var vpc struct{ Vpc struct{ VpcId string } }
+	a.ok(&vpc, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16", "--amazon-provided-ipv6-cidr-block")
+	return a, vpc.Vpc.VpcId
 }
