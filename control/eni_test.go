@@ -579,7 +579,7 @@ func TestENILookups(t *testing.T) {
 		})
 		eniCheckErr(t, err, "InvalidNetworkInterfaceID.NotFound", fmt.Sprintf("The networkInterface ID '%s' does not exist", n.ID))
 	}
-	for _, id := range []string{"", "eni", "eni-", "eni-0123", "eni-0123456789ABCDEF0", "i-0123456789abcdef0"} {
+	for _, id := range []string{"", "eni", "eni-", "eni-xyz", "eni-0123456789ABCDEF0", "i-0123456789abcdef0"} {
 		e.view(func(v View) {
 			_, err := v.ENI(id)
 			eniCheckErr(t, err, "InvalidNetworkInterfaceID.Malformed", "")

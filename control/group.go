@@ -23,8 +23,9 @@ type CreateGroupInput struct {
 	DryRun      bool
 }
 
-// CreateGroup creates a custom security group: no ingress, and one egress rule allowing all
-// IPv4 traffic (spec §2.4).
+// CreateGroup creates a custom security group: no ingress, and egress rules allowing all IPv4
+// traffic and, in a VPC with an IPv6 block, all IPv6 traffic too (spec §2.4, corrected by
+// issue 13 after a check against real AWS: each is its own sgr- rule).
 func (s *Service) CreateGroup(ctx context.Context, t Tenant, in CreateGroupInput) (*model.Group, Result, error) {
 	if in.Name == "" {
 		return nil, Result{}, model.Missing("GroupName")
@@ -66,14 +67,27 @@ func (s *Service) CreateGroup(ctx context.Context, t Tenant, in CreateGroupInput
 			Description: in.Description,
 			VpcID:       vpc.ID,
 			OwnerID:     t.Account,
-			Egress: []model.Rule{{ID: model.NewID(model.PrefixRule), Egress: true, Protocol: model.ProtoAll,
-				FromPort: -1, ToPort: -1, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}}},
-			Tags: in.Tags,
+			Egress:      allTrafficEgress(vpc),
+			Tags:        in.Tags,
 		}
 		set(tx, tx.tn.groups, kindGroup, g.ID, g)
 		return nil
 	})
 	return g, res, err
+}
+
+// allTrafficEgress is the egress a new group starts with (the VPC's default group and custom
+// groups alike): protocol -1 to 0.0.0.0/0, and to ::/0 when the VPC has an IPv6 block.
+func allTrafficEgress(vpc *model.VPC) []model.Rule {
+	all := func(cidr string) model.Rule {
+		return model.Rule{ID: model.NewID(model.PrefixRule), Egress: true, Protocol: model.ProtoAll,
+			FromPort: -1, ToPort: -1, Peer: model.Peer{CIDR: netip.MustParsePrefix(cidr)}}
+	}
+	rules := []model.Rule{all("0.0.0.0/0")}
+	if vpc.IPv6CIDR.IsValid() {
+		rules = append(rules, all("::/0"))
+	}
+	return rules
 }
 
 // DeleteGroupInput are DeleteSecurityGroup's parameters.

@@ -14,11 +14,12 @@ func (s *Service) Images() []image.Image {
 	return s.cfg.Images.List()
 }
 
-// Image looks up an image by ID: InvalidAMIID.Malformed for an ID that is not ami- and 8 or 17
-// hex digits, InvalidAMIID.NotFound ("The image id '[ami-…]' does not exist", EC2's wording,
-// brackets included) for one the catalogue does not hold.
+// Image looks up an image by ID: InvalidAMIID.Malformed for an ID that is not ami- and hex
+// digits (model.ValidID: a short one such as ami-123abc is well-formed), and
+// InvalidAMIID.NotFound ("The image id '[ami-…]' does not exist", EC2's wording, brackets
+// included) for one the catalogue does not hold.
 func (s *Service) Image(id string) (image.Image, error) {
-	if !image.ValidID(id) {
+	if !model.ValidID("ami", id) {
 		return image.Image{}, model.InvalidAMIIDMalformed.New(id)
 	}
 	if s.cfg.Images == nil {
@@ -35,7 +36,7 @@ func (s *Service) Image(id string) (image.Image, error) {
 // AnyImage, the default image for an ID the catalogue does not hold.
 func (s *Service) launchImage(id string) (image.Image, error) {
 	im, err := s.Image(id)
-	if err != nil && s.cfg.AnyImage && image.ValidID(id) {
+	if err != nil && s.cfg.AnyImage && model.ValidID("ami", id) {
 		return image.Default(), nil
 	}
 	return im, err

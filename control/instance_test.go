@@ -679,7 +679,8 @@ func TestRunInstancesImages(t *testing.T) {
 		{"unknown image", cat, false, "ami-12345678", "InvalidAMIID.NotFound"},
 		{"unknown image, any image", cat, true, "ami-12345678", ""},
 		{"unknown image, any image, no catalogue", nil, true, "ami-0123456789abcdef0", ""},
-		{"malformed image, any image", cat, true, "ami-1", "InvalidAMIID.Malformed"},
+		{"short unknown image, any image", cat, true, "ami-123abc", ""},
+		{"malformed image, any image", cat, true, "ami-1x", "InvalidAMIID.Malformed"},
 		{"upper-case image, any image", cat, true, "ami-0AAAABBBBCCCCDDDD", "InvalidAMIID.Malformed"},
 	}
 	for _, tt := range tests {

@@ -206,6 +206,33 @@ type RuleChange struct {
 	Description       string
 }
 
+// check applies ModifySecurityGroupRules' own checks of a new definition, which word their
+// errors differently from Authorize's (issue 13, from real AWS): the protocol must be given,
+// TCP and UDP need both ports, and exactly one peer. The order of these checks among
+// themselves is [UNCONFIRMED], and so is AWS's answer to more than one peer (kept as the
+// InvalidParameterValue it was).
+func (c RuleChange) check() error {
+	if c.Protocol == "" {
+		return model.InvalidValue("Invalid value 'null' for protocol. VPC security group rules must specify protocols explicitly.")
+	}
+	if p, err := model.NormalizeProtocol(c.Protocol); err == nil && (p == model.ProtoTCP || p == model.ProtoUDP) && (!c.HasFrom || !c.HasTo) {
+		return model.InvalidValue("Invalid value for portRange. Must specify both from and to ports with TCP/UDP.")
+	}
+	peers := 0
+	for _, v := range []string{c.CIDRv4, c.CIDRv6, c.PrefixListID, c.ReferencedGroupID} {
+		if v != "" {
+			peers++
+		}
+	}
+	switch {
+	case peers == 0:
+		return model.MissingParameter.Errorf("The request must contain exactly one of: cidrIp, cidrIpv6, prefixListId, or referencedGroupId")
+	case peers > 1:
+		return model.InvalidValue("Exactly one of CidrIpv4, CidrIpv6, PrefixListId or ReferencedGroupId must be specified for rule '%s'", c.RuleID)
+	}
+	return nil
+}
+
 // ModifyRulesInput are ModifySecurityGroupRules' parameters.
 type ModifyRulesInput struct {
 	GroupID string
@@ -245,22 +272,19 @@ func (s *Service) ModifyRules(ctx context.Context, t Tenant, in ModifyRulesInput
 			if i < 0 {
 				return model.InvalidSecurityGroupRuleIdNotFound.New(c.RuleID)
 			}
+			if err := c.check(); err != nil {
+				return err
+			}
 			perm := Permission{Protocol: c.Protocol, FromPort: c.FromPort, ToPort: c.ToPort, HasFrom: c.HasFrom, HasTo: c.HasTo}
-			peers := 0
-			if c.CIDRv4 != "" {
-				perm.IPv4, peers = []CIDRPeer{{c.CIDRv4, c.Description}}, peers+1
-			}
-			if c.CIDRv6 != "" {
-				perm.IPv6, peers = []CIDRPeer{{c.CIDRv6, c.Description}}, peers+1
-			}
-			if c.PrefixListID != "" {
-				perm.PrefixLists, peers = []PrefixListPeer{{c.PrefixListID, c.Description}}, peers+1
-			}
-			if c.ReferencedGroupID != "" {
-				perm.Groups, peers = []GroupPeer{{GroupID: c.ReferencedGroupID, Description: c.Description}}, peers+1
-			}
-			if peers != 1 {
-				return model.InvalidValue("Exactly one of CidrIpv4, CidrIpv6, PrefixListId or ReferencedGroupId must be specified for rule '%s'", c.RuleID)
+			switch {
+			case c.CIDRv4 != "":
+				perm.IPv4 = []CIDRPeer{{c.CIDRv4, c.Description}}
+			case c.CIDRv6 != "":
+				perm.IPv6 = []CIDRPeer{{c.CIDRv6, c.Description}}
+			case c.PrefixListID != "":
+				perm.PrefixLists = []PrefixListPeer{{c.PrefixListID, c.Description}}
+			default:
+				perm.Groups = []GroupPeer{{GroupID: c.ReferencedGroupID, Description: c.Description}}
 			}
 			rs, err := tx.tn.expand(g, egress, []Permission{perm})
 			if err != nil {

@@ -107,12 +107,7 @@ func (tx *tx) addVPC(vpc *model.VPC) error {
 	}
 	g.Ingress = []model.Rule{{ID: model.NewID(model.PrefixRule), Protocol: model.ProtoAll, FromPort: -1, ToPort: -1,
 		Peer: model.Peer{GroupID: g.ID, UserID: g.OwnerID, VpcID: vpc.ID}}}
-	g.Egress = []model.Rule{{ID: model.NewID(model.PrefixRule), Egress: true, Protocol: model.ProtoAll, FromPort: -1, ToPort: -1,
-		Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}}}
-	if vpc.IPv6CIDR.IsValid() {
-		g.Egress = append(g.Egress, model.Rule{ID: model.NewID(model.PrefixRule), Egress: true, Protocol: model.ProtoAll, FromPort: -1, ToPort: -1,
-			Peer: model.Peer{CIDR: netip.MustParsePrefix("::/0")}})
-	}
+	g.Egress = allTrafficEgress(vpc)
 	vpc.DefaultGroupID = g.ID
 	set(tx, tx.tn.vpcs, kindVPC, vpc.ID, vpc)
 	set(tx, tx.tn.groups, kindGroup, g.ID, g)

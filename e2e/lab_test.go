@@ -244,7 +244,12 @@ func TestLabEnforcement(t *testing.T) {
 		}
 		c, d := launch6(client), launch6(target)
 		e.serve(d, 8080, 9090)
-		// A custom group's initial egress rule is IPv4 only (spec §2.4): no IPv6 leaves c yet.
+		// A custom group in a VPC with an IPv6 block starts with egress to ::/0 as well as
+		// 0.0.0.0/0 (spec §2.4, issue 13). Without the ::/0 rule no IPv6 leaves c.
+		e.enforced()
+		e.expectTCP(c.v6(), d.v6(), 8080, true)
+		e.revokeOut(client, perm("-1", -1, -1, "::/0"))
+		e.enforced()
 		e.expectTCP(c.v6(), d.v6(), 8080, false)
 		e.allowOut(client, perm("-1", -1, -1, "::/0"))
 		e.enforced()
@@ -255,8 +260,7 @@ func TestLabEnforcement(t *testing.T) {
 		e.expectPing(c, d, false)
 		e.expectUDP(c.v6(), d.v6(), 8080, true) // a group reference admits its members' IPv6 addresses
 		e.expectUDP(c, d, 8080, true)
-		other := e.group(vpc)
-		e.allowOut(other, perm("-1", -1, -1, "::/0"))
+		other := e.group(vpc) // egress to ::/0 from the start
 		e.setGroups(c, other)
 		e.enforced()
 		e.expectUDP(c.v6(), d.v6(), 8080, false) // no longer a member

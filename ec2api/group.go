@@ -152,8 +152,8 @@ func (c *call) writeGroup(g *model.Group) {
 	x.str("groupName", g.Name)
 	x.str("groupDescription", g.Description)
 	x.str("vpcId", g.VpcID)
-	writePermissions(x, "ipPermissions", g.Ingress)
-	writePermissions(x, "ipPermissionsEgress", g.Egress)
+	writePermissions(x, "ipPermissions", g, g.Ingress)
+	writePermissions(x, "ipPermissionsEgress", g, g.Egress)
 	writeTags(x, g.Tags)
 	x.str("securityGroupArn", c.arn("security-group/"+g.ID))
 }

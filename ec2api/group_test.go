@@ -1,6 +1,7 @@
 package ec2api
 
 import (
+	"encoding/xml"
 	"net/http"
 	"slices"
 	"strings"
@@ -73,11 +74,28 @@ func TestDefaultAndCustomGroupRules(t *testing.T) {
 	}
 	c.fails("CannotDelete", "DeleteSecurityGroup", "GroupId", id)
 
-	// A custom group: no ingress, IPv4-only egress even in an IPv6 VPC.
+	// A custom group: no ingress; egress to 0.0.0.0/0 and, in an IPv6 VPC, to ::/0, two rules
+	// (spec §2.4 as corrected by issue 13).
 	web := field(c.ok("CreateSecurityGroup", "VpcId", vpc, "GroupName", "web", "GroupDescription", "w"), "groupId")
 	rules = c.ok("DescribeSecurityGroupRules", "Filter.1.Name", "group-id", "Filter.1.Value.1", web)
-	if n := len(xmlFields(rules, "securityGroupRuleId")); n != 1 || field(rules, "isEgress") != "true" || field(rules, "cidrIpv4") != "0.0.0.0/0" || field(rules, "ipProtocol") != "-1" || field(rules, "fromPort") != "-1" {
+	if n := len(xmlFields(rules, "securityGroupRuleId")); n != 2 || !slices.Equal(xmlFields(rules, "isEgress"), []string{"true", "true"}) ||
+		!slices.Equal(xmlFields(rules, "cidrIpv4"), []string{"0.0.0.0/0"}) || !slices.Equal(xmlFields(rules, "cidrIpv6"), []string{"::/0"}) ||
+		!slices.Equal(xmlFields(rules, "ipProtocol"), []string{"-1", "-1"}) || field(rules, "fromPort") != "-1" {
 		t.Errorf("custom group rules: %s", rules)
+	}
+	// DescribeSecurityGroups shows them as one IpPermission with both ranges.
+	var described struct {
+		Egress []struct {
+			Protocol string   `xml:"ipProtocol"`
+			V4       []string `xml:"ipRanges>item>cidrIp"`
+			V6       []string `xml:"ipv6Ranges>item>cidrIpv6"`
+		} `xml:"securityGroupInfo>item>ipPermissionsEgress>item"`
+	}
+	if err := xml.Unmarshal([]byte(c.ok("DescribeSecurityGroups", "GroupId.1", web)), &described); err != nil {
+		t.Fatal(err)
+	}
+	if e := described.Egress; len(e) != 1 || e[0].Protocol != "-1" || !slices.Equal(e[0].V4, []string{"0.0.0.0/0"}) || !slices.Equal(e[0].V6, []string{"::/0"}) {
+		t.Errorf("custom group egress as described: %+v", e)
 	}
 	// DescribeSecurityGroups omits the ports of protocol -1.
 	g := c.ok("DescribeSecurityGroups", "GroupId.1", web)

@@ -110,7 +110,7 @@ func TestRunInstancesImage(t *testing.T) {
 		if got := xmlFields(c.ok("RunInstances", run(alpineImage.ID)...), "imageId"); !slices.Equal(got, []string{alpineImage.ID}) {
 			t.Errorf("launched image %v", got)
 		}
-		c.fails("InvalidAMIID.Malformed", "RunInstances", run("ami-1")...)
+		c.fails("InvalidAMIID.Malformed", "RunInstances", run("ami-1x")...)
 		c.fails("InvalidParameterValue", "RunInstances", kv("ImageId", alpineImage.ID, "MinCount", 1, "MaxCount", 1, "InstanceType", "foo.bar")...)
 		if !anyImage {
 			c.fails("InvalidAMIID.NotFound", "RunInstances", run("ami-12345678")...)

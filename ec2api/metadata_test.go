@@ -52,7 +52,7 @@ func TestInstanceMetadataOptions(t *testing.T) {
 		params     []string
 	}{
 		{"no instance", "MissingParameter", kv("HttpTokens", "optional")},
-		{"malformed instance", "InvalidInstanceID.Malformed", kv("InstanceId", "i-123", "HttpTokens", "optional")},
+		{"malformed instance", "InvalidInstanceID.Malformed", kv("InstanceId", "i-12g", "HttpTokens", "optional")},
 		{"unknown instance", "InvalidInstanceID.NotFound", kv("InstanceId", "i-0123456789abcdef0", "HttpTokens", "optional")},
 		{"nothing to change", "InvalidParameterCombination", kv("InstanceId", id)},
 		{"tokens", "InvalidParameterValue", kv("InstanceId", id, "HttpTokens", "REQUIRED")},

@@ -92,8 +92,10 @@ func readPermission(p *query.Request) (control.Permission, error) {
 
 // writePermissions renders rules regrouped as EC2 does in DescribeSecurityGroups: one
 // IpPermission per (protocol, fromPort, toPort), in order of first appearance, with all peers
-// of that key (spec §3.1, §11.1).
-func writePermissions(x *xmlWriter, name string, rules []model.Rule) {
+// of that key (spec §3.1, §11.1). g is the rules' group: a pair that references a group of the
+// same VPC and account is userId and groupId only, as AWS writes it (the AWS CLI's
+// describe-security-groups example); a nil g writes every pair's vpcId.
+func writePermissions(x *xmlWriter, name string, g *model.Group, rules []model.Rule) {
 	if len(rules) == 0 {
 		x.empty(name)
 		return
@@ -123,7 +125,9 @@ func writePermissions(x *xmlWriter, name string, rules []model.Rule) {
 		writePeers(x, "groups", rs, func(r *model.Rule) bool { return r.Peer.GroupID != "" }, func(r *model.Rule) {
 			x.str("userId", r.Peer.UserID)
 			x.str("groupId", r.Peer.GroupID)
-			x.opt("vpcId", r.Peer.VpcID)
+			if g == nil || r.Peer.VpcID != g.VpcID || r.Peer.UserID != g.OwnerID {
+				x.opt("vpcId", r.Peer.VpcID)
+			}
 			x.opt("description", r.Description)
 		})
 		writePeers(x, "ipRanges", rs, func(r *model.Rule) bool { return r.Peer.CIDR.IsValid() && !r.Peer.IsIPv6() }, func(r *model.Rule) {
@@ -166,7 +170,9 @@ func writePeers(x *xmlWriter, name string, rs []*model.Rule, want func(*model.Ru
 
 // writeRule renders one rule as a SecurityGroupRule (DescribeSecurityGroupRules, the rule set
 // returned by Authorize*): ports always present, -1/-1 where they do not apply (spec §11.2).
-func (c *call) writeRule(g *model.Group, r *model.Rule) {
+// emptyTags writes an empty tagSet for a rule without tags, as DescribeSecurityGroupRules does
+// on AWS ("Tags": [] in the AWS CLI's examples) while Authorize*'s rule set leaves it out.
+func (c *call) writeRule(g *model.Group, r *model.Rule, emptyTags bool) {
 	x := &c.out
 	x.str("securityGroupRuleId", r.ID)
 	x.str("groupId", g.ID)
@@ -175,15 +181,20 @@ func (c *call) writeRule(g *model.Group, r *model.Rule) {
 	x.str("ipProtocol", r.Protocol)
 	x.int("fromPort", int64(r.FromPort))
 	x.int("toPort", int64(r.ToPort))
-	writeRulePeer(x, r, false)
+	writeRulePeer(x, g, r, false)
 	x.opt("description", r.Description)
+	if emptyTags && len(r.Tags) == 0 {
+		x.empty("tagSet")
+	}
 	writeTags(x, r.Tags)
 	x.str("securityGroupRuleArn", c.arn("security-group-rule/"+r.ID))
 }
 
-// writeRulePeer renders the one peer field of a rule; revoke reports a referenced group as a
-// bare referencedGroupId, describes as referencedGroupInfo.
-func writeRulePeer(x *xmlWriter, r *model.Rule, bareGroup bool) {
+// writeRulePeer renders the one peer field of a rule of group g; revoke reports a referenced
+// group as a bare referencedGroupId, describes as referencedGroupInfo. AWS gives a reference to
+// a group of the same VPC and account as GroupId and UserId only (issue 13, from real AWS);
+// vpcId appears only for a group elsewhere (a peered VPC on AWS).
+func writeRulePeer(x *xmlWriter, g *model.Group, r *model.Rule, bareGroup bool) {
 	switch {
 	case r.Peer.IsIPv6():
 		x.str("cidrIpv6", r.Peer.CIDR.String())
@@ -197,7 +208,9 @@ func writeRulePeer(x *xmlWriter, r *model.Rule, bareGroup bool) {
 		x.open("referencedGroupInfo")
 		x.str("groupId", r.Peer.GroupID)
 		x.str("userId", r.Peer.UserID)
-		x.opt("vpcId", r.Peer.VpcID)
+		if r.Peer.VpcID != g.VpcID || r.Peer.UserID != g.OwnerID {
+			x.opt("vpcId", r.Peer.VpcID)
+		}
 		x.close("referencedGroupInfo")
 	}
 }

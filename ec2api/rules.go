@@ -2,8 +2,10 @@ package ec2api
 
 import (
 	"slices"
+	"strings"
 
 	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/ec2api/query"
 	"github.com/stockade/stockade/model"
 )
 
@@ -35,7 +37,7 @@ func authorize(c *call, egress bool) error {
 	x.open("securityGroupRuleSet")
 	for i := range out.Rules {
 		x.open("item")
-		c.writeRule(out.Group, &out.Rules[i])
+		c.writeRule(out.Group, &out.Rules[i], false)
 		x.close("item")
 	}
 	x.close("securityGroupRuleSet")
@@ -68,7 +70,7 @@ func revoke(c *call, egress bool) error {
 	x := c.written(res)
 	x.bool("return", true)
 	if len(out.Unknown) > 0 {
-		writePermissions(x, "unknownIpPermissionSet", out.Unknown)
+		writePermissions(x, "unknownIpPermissionSet", nil, out.Unknown)
 	}
 	x.open("revokedSecurityGroupRuleSet")
 	for i := range out.Revoked {
@@ -80,7 +82,7 @@ func revoke(c *call, egress bool) error {
 		x.str("ipProtocol", rr.Protocol)
 		x.int("fromPort", int64(rr.FromPort))
 		x.int("toPort", int64(rr.ToPort))
-		writeRulePeer(x, rr, true)
+		writeRulePeer(x, nil, rr, true)
 		x.opt("description", rr.Description)
 		x.close("item")
 	}
@@ -155,11 +157,31 @@ var ruleFilters = filterer[ruleRow]{
 
 var describeSecurityGroupRules = describeSpec[ruleRow]{
 	IDs:     []string{"SecurityGroupRuleId"},
+	Keep:    groupIDFilterWellFormed,
 	From:    func(_ *call, v control.View) source[ruleRow] { return ruleSource(v) },
 	Filters: ruleFilters,
 	Key:     func(x ruleRow) string { return x.r.ID },
 	Set:     "securityGroupRuleSet",
-	Item:    func(c *call, x ruleRow) { c.writeRule(x.g, x.r) },
+	Item:    func(c *call, x ruleRow) { c.writeRule(x.g, x.r, true) },
+}
+
+// groupIDFilterWellFormed refuses a group-id filter value that is not a group ID at all, as
+// AWS does (issue 13, from real AWS: "foobar" is InvalidGroupId.Malformed, while a well-formed
+// unknown sg- ID just matches nothing). A value with a wildcard is a pattern, not an ID, and
+// is left to match [UNCONFIRMED].
+func groupIDFilterWellFormed(r *query.Request) (func(ruleRow) bool, error) {
+	fs, _ := r.Filters() // a bad filter is reported by the filters' own compile step
+	for _, f := range fs {
+		if f.Name != "group-id" {
+			continue
+		}
+		for _, v := range f.Values {
+			if !strings.ContainsAny(v, "*?") && !model.ValidID(model.PrefixGroup, v) {
+				return nil, model.InvalidGroupIdMalformed.Errorf("The security group ID '%s' is malformed", v)
+			}
+		}
+	}
+	return func(ruleRow) bool { return true }, nil
 }
 
 // ruleSource lists every rule of every group, by rule ID; a rule is found through an index of

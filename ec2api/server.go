@@ -200,7 +200,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(err)
 		return
 	}
+	if readOnly(req.Action) && c.dryRun() {
+		fail(model.DryRunOperation.New())
+		return
+	}
 	s.writeResponse(w, c)
+}
+
+// readOnly reports whether an action only reads (Describe*, Get*). Such an action honours
+// DryRun here, once for all of them, rather than in each handler: it runs as usual, so that
+// its validation errors are answered as usual, and a request that succeeded answers
+// DryRunOperation instead of its result (spec §8.4; issue 13). Reading changes nothing, so
+// running it costs only the time.
+func readOnly(action string) bool {
+	return strings.HasPrefix(action, "Describe") || strings.HasPrefix(action, "Get")
 }
 
 // values decodes the parameters: the URL query, plus the form body of a POST (spec §8.1).

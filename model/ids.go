@@ -46,11 +46,15 @@ func NewID(prefix string) string {
 	return prefix + "-" + h[:17]
 }
 
-// ValidID reports whether s is "<prefix>-" followed by 8 or 17 lower-case hex digits: old
-// 8-digit IDs still exist on AWS, so parsers accept both (spec §1.1).
+// ValidID reports whether s is well-formed: "<prefix>-" followed by one or more lower-case
+// hex digits. Well-formed is not the same as the shape NewID emits (17 digits, and 8 on older
+// AWS resources): AWS answers a short hex ID such as sg-123abc with the resource's NotFound
+// code, and keeps Malformed for IDs that are not hex at all (issue 13, confirmed against AWS
+// for sg-; the other prefixes follow the same rule [UNCONFIRMED]). Upper-case digits and IDs
+// longer than 17 digits are judged by the same rule [UNCONFIRMED].
 func ValidID(prefix, s string) bool {
 	rest, ok := strings.CutPrefix(s, prefix+"-")
-	if !ok || (len(rest) != 8 && len(rest) != 17) {
+	if !ok || rest == "" {
 		return false
 	}
 	for i := 0; i < len(rest); i++ {

@@ -22,8 +22,12 @@ func TestValidID(t *testing.T) {
 		{"sg-51530134", true},
 		{"sg-0123456789abcdef0", true},
 		{"sg-0123456789ABCDEF0", false},
-		{"sg-123", false},
-		{"sg-0123456789abcdef", false},
+		{"sg-123", true},    // short hex is well-formed: AWS says NotFound (issue 13)
+		{"sg-123abc", true}, // the issue's example
+		{"sg-0123456789abcdef", true},
+		{"sg-foobar", false},
+		{"foobar", false},
+		{"sg-0123456789abcdef0/x", false},
 		{"vpc-0123456789abcdef0", false},
 		{"sg-", false},
 		{"sg-0123456g", false},
