@@ -39,6 +39,8 @@ type RunInput struct {
 	ClientToken           string
 	InstanceTags, ENITags model.Tags
 	DisableAPITermination bool
+	DisableAPIStop        bool
+	ShutdownBehavior      string // "", "stop" or "terminate"
 	// MetadataOptions are the metadata service's options; unset ones take EC2's defaults.
 	MetadataOptions model.MetadataOptions
 	DryRun          bool
@@ -85,6 +87,11 @@ func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Res
 	}
 	if err := in.MetadataOptions.Validate(); err != nil {
 		return nil, Result{}, err
+	}
+	if in.ShutdownBehavior != "" {
+		if err := validShutdownBehavior(in.ShutdownBehavior); err != nil {
+			return nil, Result{}, err
+		}
 	}
 	switch in.Tenancy {
 	case "", "default", "dedicated":
@@ -229,7 +236,8 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 			ID: model.NewID(model.PrefixInstance), ReservationID: resv.ID, OwnerID: tn.key.Account,
 			ImageID: in.ImageID, InstanceType: in.InstanceType, KeyName: in.KeyName, State: model.StateRunning,
 			LaunchTime: tx.now, AZ: sn.AZ, Tenancy: tenancy, SubnetID: sn.ID, VpcID: sn.VpcID, LaunchIndex: i,
-			ClientToken: in.ClientToken, UserData: in.UserData, NoTermination: in.DisableAPITermination, Tags: in.InstanceTags.Clone(),
+			ClientToken: in.ClientToken, UserData: in.UserData, NoTermination: in.DisableAPITermination, NoStop: in.DisableAPIStop,
+			ShutdownBehavior: shutdownBehavior(in.ShutdownBehavior), Tags: in.InstanceTags.Clone(),
 			PublicKey: publicKey, MetadataOptions: in.MetadataOptions.WithDefaults(),
 		}
 		sp := tx.savepoint()
@@ -387,7 +395,7 @@ func (s *Service) TerminateInstances(ctx context.Context, t Tenant, in Terminate
 			}
 			out = append(out, StateChange{id, inst.State, model.StateShuttingDown})
 			c := inst.Clone()
-			c.State, c.TerminatedAt = model.StateTerminated, tx.now
+			c.State, c.TerminatedAt, c.TerminationMsg = model.StateTerminated, tx.now, transitionReason(tx.now)
 			for _, eid := range inst.InterfaceIDs {
 				n := tx.tn.enis[eid]
 				if n == nil {
@@ -420,18 +428,29 @@ type ModifyInstanceInput struct {
 	Groups                []string // replaces the primary interface's groups
 	SourceDestCheck       *bool
 	DisableAPITermination *bool
-	UserData              []byte // non-nil: set (stopped instances only)
+	DisableAPIStop        *bool
+	ShutdownBehavior      *string // "stop" or "terminate"
+	UserData              []byte  // non-nil: set (stopped instances only)
 	InstanceType          *string
 	DryRun                bool
 }
 
 // ModifyInstance changes one attribute of an instance.
 func (s *Service) ModifyInstance(ctx context.Context, t Tenant, in ModifyInstanceInput) (Result, error) {
-	if err := exactlyOne(len(in.Groups) > 0, in.SourceDestCheck != nil, in.DisableAPITermination != nil, in.UserData != nil, in.InstanceType != nil); err != nil {
+	if err := exactlyOne(len(in.Groups) > 0, in.SourceDestCheck != nil, in.DisableAPITermination != nil, in.DisableAPIStop != nil,
+		in.ShutdownBehavior != nil, in.UserData != nil, in.InstanceType != nil); err != nil {
 		return Result{}, err
 	}
 	if in.InstanceType != nil {
 		if err := model.ValidateInstanceType(*in.InstanceType); err != nil {
+			return Result{}, err
+		}
+	}
+	if len(in.UserData) > MaxUserData {
+		return Result{}, model.InvalidValue("User data is limited to %d bytes", MaxUserData)
+	}
+	if in.ShutdownBehavior != nil {
+		if err := validShutdownBehavior(*in.ShutdownBehavior); err != nil {
 			return Result{}, err
 		}
 	}
@@ -461,15 +480,47 @@ func (s *Service) ModifyInstance(ctx context.Context, t Tenant, in ModifyInstanc
 				return err
 			}
 			set(tx, tx.tn.enis, kindENI, c.ID, c)
-		case in.DisableAPITermination != nil:
+		case in.DisableAPITermination != nil || in.DisableAPIStop != nil || in.ShutdownBehavior != nil:
 			c := inst.Clone()
-			c.NoTermination = *in.DisableAPITermination
+			switch {
+			case in.DisableAPIStop != nil:
+				c.NoStop = *in.DisableAPIStop
+			case in.ShutdownBehavior != nil:
+				c.ShutdownBehavior = shutdownBehavior(*in.ShutdownBehavior)
+			default:
+				c.NoTermination = *in.DisableAPITermination
+			}
 			set(tx, tx.tn.instances, kindInstance, c.ID, c)
-		default: // user data and instance type need a stopped instance; Stockade's run until terminated
-			return model.IncorrectInstanceState.Errorf("The instance '%s' is not in the 'stopped' state.", in.ID)
+		default: // user data and instance type: EC2 changes them only on a stopped instance
+			if !inst.Stopped() {
+				return model.IncorrectInstanceState.Errorf("The instance '%s' is not in the 'stopped' state.", in.ID)
+			}
+			c := inst.Clone()
+			if in.InstanceType != nil {
+				c.InstanceType = *in.InstanceType
+			} else {
+				c.UserData = in.UserData
+			}
+			set(tx, tx.tn.instances, kindInstance, c.ID, c)
 		}
 		return nil
 	})
+}
+
+// validShutdownBehavior checks instanceInitiatedShutdownBehavior's value.
+func validShutdownBehavior(v string) error {
+	if v != "stop" && v != "terminate" {
+		return model.InvalidValue("Value (%s) for parameter instanceInitiatedShutdownBehavior is invalid. Valid values: stop, terminate", v)
+	}
+	return nil
+}
+
+// shutdownBehavior is how a behaviour is stored: EC2's default, stop, as "".
+func shutdownBehavior(v string) string {
+	if v == "stop" {
+		return ""
+	}
+	return v
 }
 
 // instance returns an instance with EC2's errors; one terminated over an hour ago is gone.

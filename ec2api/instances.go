@@ -1,6 +1,7 @@
 package ec2api
 
 import (
+	"cmp"
 	"encoding/base64"
 	"strings"
 	"time"
@@ -49,6 +50,10 @@ func runInstances(c *call) error {
 	} else if ok {
 		in.DisableAPITermination = v
 	}
+	if in.DisableAPIStop, _, err = optBool(r, "DisableApiStop"); err != nil {
+		return err
+	}
+	in.ShutdownBehavior = str(r, "InstanceInitiatedShutdownBehavior")
 	if ud := str(r, "UserData"); ud != "" {
 		// The SDKs and the CLI base64-encode user data (spec §11.29).
 		if in.UserData, err = base64.StdEncoding.DecodeString(ud); err != nil {
@@ -150,6 +155,9 @@ func runInterfaces(r *query.Request) ([]control.RunInterface, error) {
 	return out, nil
 }
 
+// rootDeviceName is every instance's root device, as EC2 names an HVM instance's EBS root.
+const rootDeviceName = "/dev/xvda"
+
 // writeInstance renders an instance; eips are the Elastic IPs on its interfaces, by interface.
 func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface, names map[string]string, eips map[string][]*model.Address) {
 	x := &c.out
@@ -202,7 +210,7 @@ func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface,
 	} else {
 		x.empty("groupSet")
 	}
-	if in.State == model.StateTerminated {
+	if in.State == model.StateTerminated || in.State == model.StateStopped {
 		x.open("stateReason")
 		x.str("code", "Client.UserInitiatedShutdown")
 		x.str("message", "Client.UserInitiatedShutdown: User initiated shutdown")
@@ -210,7 +218,7 @@ func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface,
 	}
 	x.str("architecture", "x86_64")
 	x.str("rootDeviceType", "ebs")
-	x.str("rootDeviceName", "/dev/xvda")
+	x.str("rootDeviceName", rootDeviceName)
 	x.empty("blockDeviceMapping")
 	x.str("virtualizationType", "hvm")
 	x.opt("clientToken", in.ClientToken)
@@ -392,22 +400,7 @@ func terminateInstances(c *call) error {
 	if err != nil {
 		return err
 	}
-	x := c.written(res)
-	x.open("instancesSet")
-	for _, ch := range changes {
-		x.open("item")
-		x.str("instanceId", ch.ID)
-		x.open("currentState")
-		x.int("code", int64(ch.Current.Code))
-		x.str("name", ch.Current.Name)
-		x.close("currentState")
-		x.open("previousState")
-		x.int("code", int64(ch.Previous.Code))
-		x.str("name", ch.Previous.Name)
-		x.close("previousState")
-		x.close("item")
-	}
-	x.close("instancesSet")
+	writeStateChanges(c.written(res), changes)
 	return nil
 }
 
@@ -427,6 +420,22 @@ func modifyInstanceAttribute(c *call) error {
 	if in.DisableAPITermination, err = boolPtr(r, "DisableApiTermination.Value"); err != nil {
 		return err
 	}
+	if in.DisableAPIStop, err = boolPtr(r, "DisableApiStop.Value"); err != nil {
+		return err
+	}
+	if v, ok := r.String("InstanceInitiatedShutdownBehavior.Value"); ok {
+		in.ShutdownBehavior = &v
+	}
+	// What EC2 lets one change about kernels, RAM disks, EBS and network drivers has no
+	// meaning for a lab sandbox: refused by name rather than ignored.
+	for _, p := range []string{"Kernel.Value", "Ramdisk.Value", "EbsOptimized.Value", "EnaSupport.Value", "SriovNetSupport.Value"} {
+		if _, ok := r.String(p); ok {
+			return model.InvalidValue("Stockade does not support modifying the %s attribute", strings.TrimSuffix(p, ".Value"))
+		}
+	}
+	if len(r.List("BlockDeviceMapping")) > 0 {
+		return model.InvalidValue("Stockade does not support modifying the blockDeviceMapping attribute")
+	}
 	if v, ok := r.String("InstanceType.Value"); ok {
 		in.InstanceType = &v
 	}
@@ -444,15 +453,27 @@ func modifyInstanceAttribute(c *call) error {
 		switch attr {
 		case "instanceType":
 			in.InstanceType = &val
-		case "sourceDestCheck", "disableApiTermination":
+		case "instanceInitiatedShutdownBehavior":
+			in.ShutdownBehavior = &val
+		case "userData":
+			if in.UserData, err = base64.StdEncoding.DecodeString(val); err != nil {
+				return model.InvalidValue("Invalid BASE64 encoding of user data.")
+			}
+			if in.UserData == nil {
+				in.UserData = []byte{}
+			}
+		case "sourceDestCheck", "disableApiTermination", "disableApiStop":
 			b := strings.EqualFold(val, "true")
-			if attr == "sourceDestCheck" {
+			switch attr {
+			case "sourceDestCheck":
 				in.SourceDestCheck = &b
-			} else {
+			case "disableApiStop":
+				in.DisableAPIStop = &b
+			default:
 				in.DisableAPITermination = &b
 			}
 		default:
-			return model.InvalidValue("Value (%s) for parameter attribute is invalid. Stockade supports instanceType, sourceDestCheck, disableApiTermination, groupSet (GroupId.N) and userData.", attr)
+			return model.InvalidValue("Value (%s) for parameter attribute is invalid. Stockade supports instanceType, sourceDestCheck, disableApiTermination, disableApiStop, instanceInitiatedShutdownBehavior, groupSet (GroupId.N) and userData.", attr)
 		}
 	}
 	return c.returned(c.svc().ModifyInstance(c.ctx, c.tenant, in))
@@ -501,6 +522,24 @@ func describeInstanceAttribute(c *call) error {
 			x.close("userData")
 		case "disableApiTermination":
 			value("disableApiTermination", boolStr(in.NoTermination))
+		case "disableApiStop":
+			value("disableApiStop", boolStr(in.NoStop))
+		case "instanceInitiatedShutdownBehavior":
+			value("instanceInitiatedShutdownBehavior", cmp.Or(in.ShutdownBehavior, "stop"))
+		case "rootDeviceName":
+			value("rootDeviceName", rootDeviceName)
+		case "ebsOptimized":
+			value("ebsOptimized", "false")
+		case "enaSupport":
+			value("enaSupport", "true")
+		case "kernel", "ramdisk", "sriovNetSupport":
+			x.empty(attr) // an HVM instance has none, and EC2 answers the element empty
+		case "blockDeviceMapping", "productCodes":
+			x.empty(attr)
+		case "enclaveOptions":
+			x.open("enclaveOptions")
+			x.bool("enabled", false)
+			x.close("enclaveOptions")
 		case "sourceDestCheck":
 			value("sourceDestCheck", boolStr(primary == nil || primary.SourceDestCheck))
 		case "groupSet":
@@ -510,7 +549,8 @@ func describeInstanceAttribute(c *call) error {
 			}
 			writeGroupSet(x, gs, names)
 		default:
-			return model.InvalidValue("Value (%s) for parameter attribute is invalid. Stockade reports instanceType, userData, disableApiTermination, sourceDestCheck and groupSet.", attr)
+			// [UNCONFIRMED] wording; the code is EC2's for an attribute outside its enum.
+			return model.InvalidValue("Value (%s) for parameter attribute is invalid. Unknown attribute.", attr)
 		}
 		return nil
 	})

@@ -46,6 +46,9 @@ var routes = map[string]handler{
 	"RunInstances":                    runInstances,
 	"DescribeInstances":               describeInstances.serve,
 	"TerminateInstances":              terminateInstances,
+	"StopInstances":                   stopInstances,   // lifecycle.go
+	"StartInstances":                  startInstances,  // lifecycle.go
+	"RebootInstances":                 rebootInstances, // lifecycle.go
 	"ModifyInstanceAttribute":         modifyInstanceAttribute,
 	"DescribeInstanceAttribute":       describeInstanceAttribute,
 	"GetConsoleOutput":                getConsoleOutput,
