@@ -113,7 +113,7 @@ func (h *Host) sweep(ctx context.Context, d Desired) error {
 	}
 	for _, e := range ents {
 		if id := instanceOfFile(e.Name()); id != "" {
-			if _, ok := d.Instances[id]; !ok {
+			if _, ok := d.Instances[id]; !ok && !d.Stopped[id] {
 				errs = append(errs, removeFiles(h.dir, id))
 			}
 		}
