@@ -46,9 +46,10 @@ var routes = map[string]handler{
 	"RunInstances":                    runInstances,
 	"DescribeInstances":               describeInstances.serve,
 	"TerminateInstances":              terminateInstances,
-	"StopInstances":                   stopInstances,   // lifecycle.go
-	"StartInstances":                  startInstances,  // lifecycle.go
-	"RebootInstances":                 rebootInstances, // lifecycle.go
+	"StopInstances":                   stopInstances,                // lifecycle.go
+	"StartInstances":                  startInstances,               // lifecycle.go
+	"RebootInstances":                 rebootInstances,              // lifecycle.go
+	"DescribeInstanceStatus":          describeInstanceStatus.serve, // instancestatus.go
 	"ModifyInstanceAttribute":         modifyInstanceAttribute,
 	"DescribeInstanceAttribute":       describeInstanceAttribute,
 	"GetConsoleOutput":                getConsoleOutput,

@@ -232,6 +232,18 @@ func (h *Host) Instances() []netmap.LabInstance {
 	return out
 }
 
+// Booted reports whether a lab instance runs on this host and has booted: its sandbox's
+// first process is up (or, without sandboxes, its namespace is wired). DescribeInstanceStatus
+// shows its checks as passed from then on, "initializing" before. It never waits.
+func (h *Host) Booted(instance string) bool {
+	list := *h.list.Load()
+	i, ok := slices.BinarySearchFunc(list, instance, func(in netmap.LabInstance, id string) int { return strings.Compare(in.ID, id) })
+	if !ok {
+		return false
+	}
+	return h.cfg.Sandbox == nil || h.SandboxPID(list[i].ID) != 0
+}
+
 // drainConsole copies what an instance's processes print into its console log until the
 // last of them is gone, and notes how cmd ended with format (given its status).
 func (h *Host) drainConsole(cmd *exec.Cmd, pr *os.File, console io.WriteCloser, format string) {

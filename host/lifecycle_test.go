@@ -103,3 +103,26 @@ func TestStoppedInstanceFilesSurviveSweep(t *testing.T) {
 		t.Errorf("an unknown instance's console was kept: %v", err)
 	}
 }
+
+// TestBooted: an instance is booted once the host wired it (no sandboxes here), and not while
+// it is stopped or unknown.
+func TestBooted(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	e.src.launch(1, "")
+	if e.h.Booted("i-1") {
+		t.Error("booted before any reconcile")
+	}
+	if err := e.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if !e.h.Booted("i-1") || e.h.Booted("i-2") {
+		t.Errorf("Booted(i-1) = %v, Booted(i-2) = %v after reconcile", e.h.Booted("i-1"), e.h.Booted("i-2"))
+	}
+	e.src.setState(1, model.StateStopped, 0)
+	if err := e.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if e.h.Booted("i-1") {
+		t.Error("a stopped instance is booted")
+	}
+}

@@ -164,6 +164,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		return err
 	}
 	acfg.Emulator, acfg.Log, acfg.Console, acfg.Regions = cfg.Emulator, log, enf.console(), regions
+	acfg.Booted = enf.booted()
 	api := ec2api.New(acfg, svc, accounts, ec2api.NewMetrics(reg))
 	if cfg.Emulator {
 		log.Warn("EMULATOR MODE: signatures are NOT checked and ANY credentials are accepted. Never expose this server to anyone you do not trust.")
