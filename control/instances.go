@@ -43,7 +43,9 @@ type RunInput struct {
 	ShutdownBehavior      string // "", "stop" or "terminate"
 	// MetadataOptions are the metadata service's options; unset ones take EC2's defaults.
 	MetadataOptions model.MetadataOptions
-	DryRun          bool
+	// LaunchTemplate, when set, fills what the request leaves unset (runtemplate.go).
+	LaunchTemplate *LaunchTemplateSpec
+	DryRun         bool
 }
 
 // Reservation is what RunInstances launched, with the instances' interfaces for rendering.
@@ -60,6 +62,13 @@ const MaxUserData = 16 << 10
 // interface carrying its groups (spec §9.3). Instances are stored running; the reply shows
 // them pending, as EC2's does.
 func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Reservation, Result, error) {
+	in, err := s.fromTemplate(ctx, t, in)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	if in.InstanceType == "" {
+		in.InstanceType = defaultInstanceType
+	}
 	switch {
 	case in.MinCount < 1 || in.MaxCount < 1:
 		return nil, Result{}, model.InvalidValue("MinCount and MaxCount must be at least 1")
@@ -77,10 +86,8 @@ func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Res
 	if _, err := s.launchImage(in.ImageID); err != nil {
 		return nil, Result{}, err
 	}
-	if in.InstanceType != "" { // empty: the API applies EC2's default
-		if err := model.ValidateInstanceType(in.InstanceType); err != nil {
-			return nil, Result{}, err
-		}
+	if err := model.ValidateInstanceType(in.InstanceType); err != nil {
+		return nil, Result{}, err
 	}
 	if err := model.ValidateClientToken(in.ClientToken); err != nil {
 		return nil, Result{}, err

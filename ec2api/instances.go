@@ -24,14 +24,14 @@ func runInstances(c *call) error {
 		PrivateIP: str(r, "PrivateIpAddress"), ClientToken: str(r, "ClientToken"),
 		InstanceTags: specs["instance"], ENITags: specs["network-interface"], DryRun: c.dryRun(),
 	}
-	if in.ImageID == "" {
+	// A launch template may name the image and the type; the service applies EC2's default
+	// type when neither does.
+	in.LaunchTemplate = runLaunchTemplate(r)
+	if in.ImageID == "" && in.LaunchTemplate == nil {
 		return model.Missing("ImageId")
 	}
-	if !model.ValidID("ami", in.ImageID) {
+	if in.ImageID != "" && !model.ValidID("ami", in.ImageID) {
 		return model.InvalidAMIIDMalformed.New(in.ImageID)
-	}
-	if in.InstanceType == "" {
-		in.InstanceType = "m1.small" // EC2's default
 	}
 	if len(in.ClientToken) > 64 {
 		return model.InvalidValue("Value for parameter clientToken is invalid: at most 64 ASCII characters.")

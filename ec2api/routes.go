@@ -50,10 +50,19 @@ var routes = map[string]handler{
 	"StartInstances":                  startInstances,               // lifecycle.go
 	"RebootInstances":                 rebootInstances,              // lifecycle.go
 	"DescribeInstanceStatus":          describeInstanceStatus.serve, // instancestatus.go
-	"ModifyInstanceAttribute":         modifyInstanceAttribute,
-	"DescribeInstanceAttribute":       describeInstanceAttribute,
-	"GetConsoleOutput":                getConsoleOutput,
-	"ModifyInstanceMetadataOptions":   modifyInstanceMetadataOptions, // metadata.go
+
+	// Launch templates (launchtemplates.go)
+	"CreateLaunchTemplate":           createLaunchTemplate,
+	"CreateLaunchTemplateVersion":    createLaunchTemplateVersion,
+	"ModifyLaunchTemplate":           modifyLaunchTemplate,
+	"DeleteLaunchTemplate":           deleteLaunchTemplate,
+	"DeleteLaunchTemplateVersions":   deleteLaunchTemplateVersions,
+	"DescribeLaunchTemplates":        describeLaunchTemplates.serve,
+	"DescribeLaunchTemplateVersions": describeLaunchTemplateVersions,
+	"ModifyInstanceAttribute":        modifyInstanceAttribute,
+	"DescribeInstanceAttribute":      describeInstanceAttribute,
+	"GetConsoleOutput":               getConsoleOutput,
+	"ModifyInstanceMetadataOptions":  modifyInstanceMetadataOptions, // metadata.go
 
 	// Flow-log definitions (flowlogs.go)
 	"CreateFlowLogs":   createFlowLogs,

@@ -8,3 +8,18 @@ package model
 var (
 	UnsupportedHibernationConfiguration = def("UnsupportedHibernationConfiguration", 400, "")
 )
+
+// Launch templates. [UNCONFIRMED] against a live account: the wording of the messages marked so
+// in control/launchtemplates.go, and the codes LaunchTemplateLimitExceeded and
+// LaunchTemplateVersionLimitExceeded for the quotas (5,000 templates per region, 10,000
+// versions per template: EC2 user guide, "Launch template restrictions").
+var (
+	InvalidLaunchTemplateIDMalformed       = def("InvalidLaunchTemplateId.Malformed", 400, "The specified launch template ID %s is malformed.")
+	InvalidLaunchTemplateIDNotFound        = def("InvalidLaunchTemplateId.NotFound", 400, "The specified launch template, with template ID %s, does not exist.")
+	InvalidLaunchTemplateNameNotFound      = def("InvalidLaunchTemplateName.NotFoundException", 400, "The specified launch template, with template name %s, does not exist.")
+	InvalidLaunchTemplateNameMalformed     = def("InvalidLaunchTemplateName.MalformedException", 400, "A launch template name must be between 3 and 128 characters, and may contain letters, numbers, and the following characters: - ( ) . / _.")
+	InvalidLaunchTemplateNameAlreadyExists = def("InvalidLaunchTemplateName.AlreadyExistsException", 400, "Launch template name already in use.")
+	InvalidLaunchTemplateVersionNotFound   = def("InvalidLaunchTemplateId.VersionNotFound", 400, "")
+	LaunchTemplateLimitExceeded            = def("LaunchTemplateLimitExceeded", 400, "The maximum number of launch templates (%d) has been reached.")
+	LaunchTemplateVersionLimitExceeded     = def("LaunchTemplateVersionLimitExceeded", 400, "The maximum number of versions (%d) for launch template %s has been reached.")
+)
