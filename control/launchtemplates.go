@@ -7,6 +7,7 @@ package control
 // its own parameters override it (runtemplate.go).
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -64,7 +65,11 @@ func validLTName(name string) error {
 // validateLTData checks a template's data as far as it can be checked without launching:
 // the forms of IDs, the instance type, user data and metadata options. What the data names
 // (subnets, groups, key pairs) is checked when an instance is launched from it, as on EC2.
-func validateLTData(d model.LaunchTemplateData, description string) error {
+// The version's description and the request's client token are checked with it.
+func validateLTData(d model.LaunchTemplateData, description, clientToken string) error {
+	if err := model.ValidateClientToken(clientToken); err != nil {
+		return err
+	}
 	if len(description) > maxLTDescription || !model.PrintableText(description) {
 		return model.InvalidValue("The version description must be at most %d characters of text.", maxLTDescription)
 	}
@@ -112,10 +117,7 @@ func (s *Service) CreateLaunchTemplate(ctx context.Context, t Tenant, in CreateL
 	if err := validLTName(in.Name); err != nil {
 		return nil, Result{}, err
 	}
-	if err := validateLTData(in.Data, in.Description); err != nil {
-		return nil, Result{}, err
-	}
-	if err := model.ValidateClientToken(in.ClientToken); err != nil {
+	if err := validateLTData(in.Data, in.Description, in.ClientToken); err != nil {
 		return nil, Result{}, err
 	}
 	var lt *model.LaunchTemplate
@@ -153,10 +155,7 @@ func (s *Service) CreateLaunchTemplateVersion(ctx context.Context, t Tenant, in 
 	if err := in.TemplateRef.check(); err != nil {
 		return nil, Result{}, err
 	}
-	if err := validateLTData(in.Data, in.Description); err != nil {
-		return nil, Result{}, err
-	}
-	if err := model.ValidateClientToken(in.ClientToken); err != nil {
+	if err := validateLTData(in.Data, in.Description, in.ClientToken); err != nil {
 		return nil, Result{}, err
 	}
 	var v *model.LaunchTemplateVersion
@@ -205,18 +204,14 @@ func (s *Service) CreateLaunchTemplateVersion(ctx context.Context, t Tenant, in 
 func overlay(src, d model.LaunchTemplateData) model.LaunchTemplateData {
 	out := src.Clone()
 	d = d.Clone()
-	pick := func(dst *string, v string) {
-		if v != "" {
-			*dst = v
-		}
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{&out.ImageID, d.ImageID}, {&out.InstanceType, d.InstanceType},
+		{&out.KeyName, d.KeyName}, {&out.UserData, d.UserData}, {&out.Zone, d.Zone}, {&out.Tenancy, d.Tenancy},
+		{&out.ShutdownBehavior, d.ShutdownBehavior}} {
+		*f.dst = cmp.Or(f.v, *f.dst)
 	}
-	pick(&out.ImageID, d.ImageID)
-	pick(&out.InstanceType, d.InstanceType)
-	pick(&out.KeyName, d.KeyName)
-	pick(&out.UserData, d.UserData)
-	pick(&out.Zone, d.Zone)
-	pick(&out.Tenancy, d.Tenancy)
-	pick(&out.ShutdownBehavior, d.ShutdownBehavior)
 	if d.GroupIDs != nil {
 		out.GroupIDs = d.GroupIDs
 	}
@@ -250,29 +245,38 @@ type ModifyLaunchTemplateInput struct {
 
 // ModifyLaunchTemplate sets a template's default version.
 func (s *Service) ModifyLaunchTemplate(ctx context.Context, t Tenant, in ModifyLaunchTemplateInput) (*model.LaunchTemplate, Result, error) {
-	if err := in.TemplateRef.check(); err != nil {
-		return nil, Result{}, err
-	}
-	var out *model.LaunchTemplate
-	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		lt, err := tx.tn.templateOf(in.TemplateRef)
-		if err != nil {
-			return err
-		}
+	return onTemplate(s, ctx, t, in.TemplateRef, in.DryRun, func(tx *tx, lt *model.LaunchTemplate) (*model.LaunchTemplate, error) {
 		c := lt.Clone()
 		if in.DefaultVersion != "" {
 			v, err := tx.tn.templateVersion(lt, in.DefaultVersion)
 			if err != nil {
-				return err
+				return nil, err
 			}
 			c.DefaultVersion = v.Number
 		}
 		set(tx, tx.tn.lts, kindLT, c.ID, c)
-		out = c
-		return nil
+		return c, nil
+	})
+}
+
+// onTemplate runs fn in a write on the template ref names, with EC2's errors for the
+// reference, and returns what fn made.
+func onTemplate[T any](s *Service, ctx context.Context, t Tenant, ref TemplateRef, dryRun bool,
+	fn func(tx *tx, lt *model.LaunchTemplate) (T, error)) (T, Result, error) {
+	var out, zero T
+	if err := ref.check(); err != nil {
+		return zero, Result{}, err
+	}
+	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+		lt, err := tx.tn.templateOf(ref)
+		if err != nil {
+			return err
+		}
+		out, err = fn(tx, lt)
+		return err
 	})
 	if err != nil {
-		return nil, res, err
+		return zero, res, err
 	}
 	return out, res, nil
 }
@@ -286,26 +290,13 @@ type DeleteLaunchTemplateInput struct {
 // DeleteLaunchTemplate deletes a template and every version of it; it returns the template
 // as it was.
 func (s *Service) DeleteLaunchTemplate(ctx context.Context, t Tenant, in DeleteLaunchTemplateInput) (*model.LaunchTemplate, Result, error) {
-	if err := in.TemplateRef.check(); err != nil {
-		return nil, Result{}, err
-	}
-	var out *model.LaunchTemplate
-	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		lt, err := tx.tn.templateOf(in.TemplateRef)
-		if err != nil {
-			return err
-		}
+	return onTemplate(s, ctx, t, in.TemplateRef, in.DryRun, func(tx *tx, lt *model.LaunchTemplate) (*model.LaunchTemplate, error) {
 		for _, v := range tx.tn.versionsOf(lt.ID) {
 			set[model.LaunchTemplateVersion](tx, tx.tn.ltVersions, kindLTVersion, versionKey(lt.ID, v.Number), nil)
 		}
 		set[model.LaunchTemplate](tx, tx.tn.lts, kindLT, lt.ID, nil)
-		out = lt
-		return nil
+		return lt, nil
 	})
-	if err != nil {
-		return nil, res, err
-	}
-	return out, res, nil
 }
 
 // DeleteLaunchTemplateVersionsInput are DeleteLaunchTemplateVersions' parameters.
@@ -330,44 +321,31 @@ const maxVersionsPerDelete = 200
 // version cannot be deleted (DeleteLaunchTemplate does that), nor one that does not exist, and
 // those are reported as unsuccessful while the others go.
 func (s *Service) DeleteLaunchTemplateVersions(ctx context.Context, t Tenant, in DeleteLaunchTemplateVersionsInput) ([]VersionDeletion, Result, error) {
-	if err := in.TemplateRef.check(); err != nil {
-		return nil, Result{}, err
-	}
 	switch {
-	case len(in.Versions) == 0:
+	case len(in.Versions) == 0 && in.TemplateRef.check() == nil:
 		return nil, Result{}, model.Missing("LaunchTemplateVersion")
 	case len(in.Versions) > maxVersionsPerDelete:
 		return nil, Result{}, model.InvalidValue("You can specify at most %d launch template versions in a request.", maxVersionsPerDelete)
 	}
-	var out []VersionDeletion
-	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		lt, err := tx.tn.templateOf(in.TemplateRef)
-		if err != nil {
-			return err
-		}
+	return onTemplate(s, ctx, t, in.TemplateRef, in.DryRun, func(tx *tx, lt *model.LaunchTemplate) ([]VersionDeletion, error) {
+		var out []VersionDeletion
 		for _, want := range in.Versions {
 			d := VersionDeletion{TemplateID: lt.ID, TemplateName: lt.Name, Version: want}
 			n, err := strconv.Atoi(want)
 			switch {
-			case err != nil || n < 1:
+			case err != nil || n < 1 || tx.tn.ltVersions[versionKey(lt.ID, n)] == nil:
 				d.Code, d.Message = "launchTemplateVersionDoesNotExist", "The specified launch template version does not exist."
 			case n == lt.DefaultVersion:
 				// botocore's ResponseError codes have none for the default version:
 				// [UNCONFIRMED] that EC2 answers unexpectedError, and the wording.
 				d.Code, d.Message = "unexpectedError", "Cannot delete the default version of a launch template. Use DeleteLaunchTemplate to delete the launch template."
-			case tx.tn.ltVersions[versionKey(lt.ID, n)] == nil:
-				d.Code, d.Message = "launchTemplateVersionDoesNotExist", "The specified launch template version does not exist."
 			default:
 				set[model.LaunchTemplateVersion](tx, tx.tn.ltVersions, kindLTVersion, versionKey(lt.ID, n), nil)
 			}
 			out = append(out, d)
 		}
-		return nil
+		return out, nil
 	})
-	if err != nil {
-		return nil, res, err
-	}
-	return out, res, nil
 }
 
 // check requires exactly one of the ID and the name.

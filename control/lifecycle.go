@@ -45,10 +45,11 @@ func transitionReason(now time.Time) string {
 	return fmt.Sprintf("User initiated (%s GMT)", now.UTC().Format("2006-01-02 15:04:05"))
 }
 
-// StopInstances stops running instances, all or nothing: a stopped instance runs nothing on
-// its host, keeps its interfaces and private addresses and releases its launch-time public
-// address. Stopping a stopped instance answers stopped → stopped, as EC2 does.
-func (s *Service) StopInstances(ctx context.Context, t Tenant, in LifecycleInput) ([]StateChange, Result, error) {
+// transition is the shape of StopInstances and StartInstances: every instance is checked by
+// refuse before any changes (all or nothing); one already in the target state answers
+// target → target and is left alone; each other one is staged by change.
+func (s *Service) transition(ctx context.Context, t Tenant, in LifecycleInput, target, shown model.InstanceState,
+	refuse func(*model.Instance) error, change func(tx *tx, c *model.Instance) error) ([]StateChange, Result, error) {
 	if err := in.check(); err != nil {
 		return nil, Result{}, err
 	}
@@ -59,35 +60,20 @@ func (s *Service) StopInstances(ctx context.Context, t Tenant, in LifecycleInput
 			return err
 		}
 		for _, inst := range insts {
-			switch {
-			case inst.State == model.StateTerminated:
-				// [UNCONFIRMED] wording; the code is EC2's for a stop of a terminated instance.
-				return model.IncorrectInstanceState.Errorf("This instance '%s' is not in a state from which it can be stopped.", inst.ID)
-			case inst.NoStop && inst.State == model.StateRunning:
-				// [UNCONFIRMED] wording, modelled on termination protection's.
-				return model.OperationNotPermitted.Errorf("The instance '%s' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.", inst.ID)
-			case in.Hibernate && inst.State == model.StateRunning:
-				return model.UnsupportedHibernationConfiguration.Errorf("The instance %s does not have hibernation enabled. Hibernation must be enabled at launch.", inst.ID)
+			if err := refuse(inst); err != nil {
+				return err
 			}
 		}
 		for _, inst := range insts {
-			if inst.State == model.StateStopped {
-				out = append(out, StateChange{inst.ID, model.StateStopped, model.StateStopped})
+			if inst.State == target {
+				out = append(out, StateChange{inst.ID, target, target})
 				continue
 			}
-			out = append(out, StateChange{inst.ID, inst.State, model.StateStopping})
+			out = append(out, StateChange{inst.ID, inst.State, shown})
 			c := inst.Clone()
-			c.State, c.TerminationMsg = model.StateStopped, transitionReason(tx.now)
-			for _, eid := range inst.InterfaceIDs {
-				n := tx.tn.enis[eid]
-				if n == nil || !n.PublicIP.IsValid() {
-					continue
-				}
-				// PublicOnLaunch stays: the next start gives the interface a new address.
-				d := n.Clone()
-				tx.releasePublic(d.PublicIP)
-				d.PublicIP = netip.Addr{}
-				set(tx, tx.tn.enis, kindENI, eid, d)
+			c.State = target
+			if err := change(tx, c); err != nil {
+				return err
 			}
 			set(tx, tx.tn.instances, kindInstance, c.ID, c)
 		}
@@ -99,56 +85,70 @@ func (s *Service) StopInstances(ctx context.Context, t Tenant, in LifecycleInput
 	return out, res, nil
 }
 
+// StopInstances stops running instances, all or nothing: a stopped instance runs nothing on
+// its host, keeps its interfaces and private addresses and releases its launch-time public
+// address. Stopping a stopped instance answers stopped → stopped, as EC2 does.
+func (s *Service) StopInstances(ctx context.Context, t Tenant, in LifecycleInput) ([]StateChange, Result, error) {
+	refuse := func(inst *model.Instance) error {
+		switch {
+		case inst.State == model.StateTerminated:
+			// [UNCONFIRMED] wording; the code is EC2's for a stop of a terminated instance.
+			return model.IncorrectInstanceState.Errorf("This instance '%s' is not in a state from which it can be stopped.", inst.ID)
+		case inst.NoStop && inst.State == model.StateRunning:
+			// [UNCONFIRMED] wording, modelled on termination protection's.
+			return model.OperationNotPermitted.Errorf("The instance '%s' may not be stopped. Modify its 'disableApiStop' instance attribute and try again.", inst.ID)
+		case in.Hibernate && inst.State == model.StateRunning:
+			return model.UnsupportedHibernationConfiguration.Errorf("The instance %s does not have hibernation enabled. Hibernation must be enabled at launch.", inst.ID)
+		}
+		return nil
+	}
+	return s.transition(ctx, t, in, model.StateStopped, model.StateStopping, refuse, func(tx *tx, c *model.Instance) error {
+		c.TerminationMsg = transitionReason(tx.now)
+		for _, eid := range c.InterfaceIDs {
+			n := tx.tn.enis[eid]
+			if n == nil || !n.PublicIP.IsValid() {
+				continue
+			}
+			// PublicOnLaunch stays: the next start gives the interface a new address.
+			d := n.Clone()
+			tx.releasePublic(d.PublicIP)
+			d.PublicIP = netip.Addr{}
+			set(tx, tx.tn.enis, kindENI, eid, d)
+		}
+		return nil
+	})
+}
+
 // StartInstances starts stopped instances, all or nothing: the host boots each again on its
 // interfaces, and an interface that had a launch-time public address gets a new one from the
 // pool unless an Elastic IP holds its primary private address. Starting a running instance
 // answers running → running.
 func (s *Service) StartInstances(ctx context.Context, t Tenant, in LifecycleInput) ([]StateChange, Result, error) {
-	if err := in.check(); err != nil {
-		return nil, Result{}, err
+	refuse := func(inst *model.Instance) error {
+		if inst.State == model.StateTerminated {
+			// [UNCONFIRMED] wording; the code is EC2's.
+			return model.IncorrectInstanceState.Errorf("This instance '%s' is not in a state from which it can be started.", inst.ID)
+		}
+		return nil
 	}
-	var out []StateChange
-	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		insts, err := tx.tn.instancesOf(in.IDs)
-		if err != nil {
-			return err
-		}
-		for _, inst := range insts {
-			if inst.State == model.StateTerminated {
-				// [UNCONFIRMED] wording; the code is EC2's.
-				return model.IncorrectInstanceState.Errorf("This instance '%s' is not in a state from which it can be started.", inst.ID)
-			}
-		}
-		for _, inst := range insts {
-			if inst.State == model.StateRunning {
-				out = append(out, StateChange{inst.ID, model.StateRunning, model.StateRunning})
+	return s.transition(ctx, t, in, model.StateRunning, model.StatePending, refuse, func(tx *tx, c *model.Instance) error {
+		c.TerminationMsg = ""
+		c.Boots++
+		for _, eid := range c.InterfaceIDs {
+			n := tx.tn.enis[eid]
+			if n == nil || !n.PublicOnLaunch || n.PublicIP.IsValid() || tx.tn.addressOn(n.ID, n.PrivateIP) != nil {
 				continue
 			}
-			out = append(out, StateChange{inst.ID, inst.State, model.StatePending})
-			c := inst.Clone()
-			c.State, c.TerminationMsg = model.StateRunning, ""
-			c.Boots++
-			for _, eid := range inst.InterfaceIDs {
-				n := tx.tn.enis[eid]
-				if n == nil || !n.PublicOnLaunch || n.PublicIP.IsValid() || tx.tn.addressOn(n.ID, n.PrivateIP) != nil {
-					continue
-				}
-				ip, err := tx.takePublic(n.ID, netip.Addr{})
-				if err != nil {
-					return err
-				}
-				d := n.Clone()
-				d.PublicIP = ip
-				set(tx, tx.tn.enis, kindENI, eid, d)
+			ip, err := tx.takePublic(n.ID, netip.Addr{})
+			if err != nil {
+				return err
 			}
-			set(tx, tx.tn.instances, kindInstance, c.ID, c)
+			d := n.Clone()
+			d.PublicIP = ip
+			set(tx, tx.tn.enis, kindENI, eid, d)
 		}
 		return nil
 	})
-	if err != nil {
-		return nil, res, err
-	}
-	return out, res, nil
 }
 
 // RebootInstances restarts running instances' sandboxes: the host stops every process of the

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 
@@ -47,17 +48,13 @@ func (s *Service) fromTemplate(ctx context.Context, t Tenant, in RunInput) (RunI
 	if err != nil {
 		return in, err
 	}
-	pick := func(dst *string, v string) {
-		if *dst == "" {
-			*dst = v
-		}
+	for _, f := range []struct {
+		dst *string
+		v   string
+	}{{&in.ImageID, d.ImageID}, {&in.InstanceType, d.InstanceType},
+		{&in.KeyName, d.KeyName}, {&in.Zone, d.Zone}, {&in.Tenancy, d.Tenancy}, {&in.ShutdownBehavior, d.ShutdownBehavior}} {
+		*f.dst = cmp.Or(*f.dst, f.v)
 	}
-	pick(&in.ImageID, d.ImageID)
-	pick(&in.InstanceType, d.InstanceType)
-	pick(&in.KeyName, d.KeyName)
-	pick(&in.Zone, d.Zone)
-	pick(&in.Tenancy, d.Tenancy)
-	pick(&in.ShutdownBehavior, d.ShutdownBehavior)
 	if in.UserData == nil && d.UserData != "" {
 		if in.UserData, err = base64.StdEncoding.DecodeString(d.UserData); err != nil {
 			return in, model.InvalidValue("Invalid BASE64 encoding of user data.")
@@ -67,13 +64,9 @@ func (s *Service) fromTemplate(ctx context.Context, t Tenant, in RunInput) (RunI
 	in.DisableAPIStop = in.DisableAPIStop || (d.NoStop != nil && *d.NoStop)
 	if m := d.MetadataOptions; m != nil {
 		o := &in.MetadataOptions
-		pick(&o.HttpTokens, m.HttpTokens)
-		pick(&o.HttpEndpoint, m.HttpEndpoint)
-		pick(&o.HttpProtocolIpv6, m.HttpProtocolIpv6)
-		pick(&o.InstanceMetadataTags, m.InstanceMetadataTags)
-		if o.HttpPutResponseHopLimit == 0 {
-			o.HttpPutResponseHopLimit = m.HttpPutResponseHopLimit
-		}
+		o.HttpTokens, o.HttpEndpoint = cmp.Or(o.HttpTokens, m.HttpTokens), cmp.Or(o.HttpEndpoint, m.HttpEndpoint)
+		o.HttpProtocolIpv6, o.InstanceMetadataTags = cmp.Or(o.HttpProtocolIpv6, m.HttpProtocolIpv6), cmp.Or(o.InstanceMetadataTags, m.InstanceMetadataTags)
+		o.HttpPutResponseHopLimit = cmp.Or(o.HttpPutResponseHopLimit, m.HttpPutResponseHopLimit)
 	}
 	for _, ts := range d.TagSpecs {
 		dst := &in.InstanceTags

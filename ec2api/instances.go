@@ -346,16 +346,22 @@ var describeInstances = describeSpec[instanceRow]{
 			}
 			return instanceRow{in, enis, names, eips}
 		}
-		return rowsOf(v.Instances, row, func(id string) (*model.Instance, error) {
-			if !model.ValidID(model.PrefixInstance, id) {
-				return nil, model.InvalidInstanceIDMalformed.New(id)
-			}
-			return v.Instance(id)
-		})
+		return rowsOf(v.Instances, row, instanceByID(v))
 	},
 	Filters: instanceFilters,
 	Key:     func(r instanceRow) string { return r.ID },
 	Page:    writeReservations,
+}
+
+// instanceByID looks an instance up for a Describe: a malformed ID is refused before the
+// lookup, as EC2 does.
+func instanceByID(v control.View) func(id string) (*model.Instance, error) {
+	return func(id string) (*model.Instance, error) {
+		if !model.ValidID(model.PrefixInstance, id) {
+			return nil, model.InvalidInstanceIDMalformed.New(id)
+		}
+		return v.Instance(id)
+	}
 }
 
 // writeReservations writes a page of instances inside their reservations, in order of first

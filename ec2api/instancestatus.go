@@ -84,12 +84,7 @@ var describeInstanceStatus = describeSpec[instanceStatusRow]{
 	},
 	From: func(c *call, v control.View) source[instanceStatusRow] {
 		row := func(in *model.Instance) instanceStatusRow { return instanceStatusRow{in, c.checkStatus(in)} }
-		return rowsOf(v.Instances, row, func(id string) (*model.Instance, error) {
-			if !model.ValidID(model.PrefixInstance, id) {
-				return nil, model.InvalidInstanceIDMalformed.New(id)
-			}
-			return v.Instance(id)
-		})
+		return rowsOf(v.Instances, row, instanceByID(v))
 	},
 	Filters: instanceStatusFilters,
 	Key:     func(r instanceStatusRow) string { return r.ID },

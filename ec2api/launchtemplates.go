@@ -123,15 +123,7 @@ func createLaunchTemplate(c *call) error {
 	if in.Data, err = readLTData(r); err != nil {
 		return err
 	}
-	lt, res, err := c.svc().CreateLaunchTemplate(c.ctx, c.tenant, in)
-	if err != nil {
-		return err
-	}
-	x := c.written(res)
-	x.open("launchTemplate")
-	writeLT(x, lt)
-	x.close("launchTemplate")
-	return nil
+	return c.writeTemplate(c.svc().CreateLaunchTemplate(c.ctx, c.tenant, in))
 }
 
 func createLaunchTemplateVersion(c *call) error {
@@ -165,27 +157,11 @@ func createLaunchTemplateVersion(c *call) error {
 
 func modifyLaunchTemplate(c *call) error {
 	in := control.ModifyLaunchTemplateInput{TemplateRef: templateRef(c.req), DefaultVersion: str(c.req, "SetDefaultVersion"), DryRun: c.dryRun()}
-	lt, res, err := c.svc().ModifyLaunchTemplate(c.ctx, c.tenant, in)
-	if err != nil {
-		return err
-	}
-	x := c.written(res)
-	x.open("launchTemplate")
-	writeLT(x, lt)
-	x.close("launchTemplate")
-	return nil
+	return c.writeTemplate(c.svc().ModifyLaunchTemplate(c.ctx, c.tenant, in))
 }
 
 func deleteLaunchTemplate(c *call) error {
-	lt, res, err := c.svc().DeleteLaunchTemplate(c.ctx, c.tenant, control.DeleteLaunchTemplateInput{TemplateRef: templateRef(c.req), DryRun: c.dryRun()})
-	if err != nil {
-		return err
-	}
-	x := c.written(res)
-	x.open("launchTemplate")
-	writeLT(x, lt)
-	x.close("launchTemplate")
-	return nil
+	return c.writeTemplate(c.svc().DeleteLaunchTemplate(c.ctx, c.tenant, control.DeleteLaunchTemplateInput{TemplateRef: templateRef(c.req), DryRun: c.dryRun()}))
 }
 
 func deleteLaunchTemplateVersions(c *call) error {
@@ -227,6 +203,18 @@ func deleteLaunchTemplateVersions(c *call) error {
 		}
 	}
 	x.close("unsuccessfullyDeletedLaunchTemplateVersionSet")
+	return nil
+}
+
+// writeTemplate writes the reply of an action that answers with one template.
+func (c *call) writeTemplate(lt *model.LaunchTemplate, res control.Result, err error) error {
+	if err != nil {
+		return err
+	}
+	x := c.written(res)
+	x.open("launchTemplate")
+	writeLT(x, lt)
+	x.close("launchTemplate")
 	return nil
 }
 
