@@ -11,7 +11,6 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -181,7 +180,7 @@ func (s *Service) CreateLaunchTemplateVersion(ctx context.Context, t Tenant, in 
 			}
 			data = overlay(src.Data, in.Data)
 		}
-		if tx.tn.versionCount(lt.ID) >= s.cfg.Quotas.LaunchTemplateVersions {
+		if len(tx.tn.versionsOf(lt)) >= s.cfg.Quotas.LaunchTemplateVersions {
 			return model.LaunchTemplateVersionLimitExceeded.New(s.cfg.Quotas.LaunchTemplateVersions, lt.ID)
 		}
 		c := lt.Clone()
@@ -291,7 +290,7 @@ type DeleteLaunchTemplateInput struct {
 // as it was.
 func (s *Service) DeleteLaunchTemplate(ctx context.Context, t Tenant, in DeleteLaunchTemplateInput) (*model.LaunchTemplate, Result, error) {
 	return onTemplate(s, ctx, t, in.TemplateRef, in.DryRun, func(tx *tx, lt *model.LaunchTemplate) (*model.LaunchTemplate, error) {
-		for _, v := range tx.tn.versionsOf(lt.ID) {
+		for _, v := range tx.tn.versionsOf(lt) {
 			set[model.LaunchTemplateVersion](tx, tx.tn.ltVersions, kindLTVersion, versionKey(lt.ID, v.Number), nil)
 		}
 		set[model.LaunchTemplate](tx, tx.tn.lts, kindLT, lt.ID, nil)
@@ -395,7 +394,7 @@ func (tn *tenant) templateVersion(lt *model.LaunchTemplate, version string) (*mo
 	case "", "$Default":
 		n = lt.DefaultVersion
 	case "$Latest":
-		vs := tn.versionsOf(lt.ID)
+		vs := tn.versionsOf(lt)
 		if len(vs) > 0 {
 			n = vs[len(vs)-1].Number
 		}
@@ -412,26 +411,17 @@ func (tn *tenant) templateVersion(lt *model.LaunchTemplate, version string) (*mo
 	return nil, model.InvalidLaunchTemplateVersionNotFound.Errorf("Could not find launch template version %s for launch template %s.", version, lt.ID)
 }
 
-// versionsOf returns a template's versions by number.
-func (tn *tenant) versionsOf(id string) []*model.LaunchTemplateVersion {
+// versionsOf returns a template's versions by number. Numbers only grow and are never
+// reused, so the versions are among 1..LatestVersion: the cost is the template's, not the
+// tenant's.
+func (tn *tenant) versionsOf(lt *model.LaunchTemplate) []*model.LaunchTemplateVersion {
 	var out []*model.LaunchTemplateVersion
-	for _, v := range tn.ltVersions {
-		if v.TemplateID == id {
+	for n := 1; n <= lt.LatestVersion; n++ {
+		if v := tn.ltVersions[versionKey(lt.ID, n)]; v != nil {
 			out = append(out, v)
 		}
 	}
-	slices.SortFunc(out, func(a, b *model.LaunchTemplateVersion) int { return a.Number - b.Number })
 	return out
-}
-
-func (tn *tenant) versionCount(id string) int {
-	n := 0
-	for _, v := range tn.ltVersions {
-		if v.TemplateID == id {
-			n++
-		}
-	}
-	return n
 }
 
 // LaunchTemplates returns the tenant's templates, sorted by ID.
@@ -443,8 +433,8 @@ func (v View) LaunchTemplates() []*model.LaunchTemplate {
 func (v View) LaunchTemplate(r TemplateRef) (*model.LaunchTemplate, error) { return v.tn.templateOf(r) }
 
 // LaunchTemplateVersions returns a template's versions by number.
-func (v View) LaunchTemplateVersions(id string) []*model.LaunchTemplateVersion {
-	return v.tn.versionsOf(id)
+func (v View) LaunchTemplateVersions(lt *model.LaunchTemplate) []*model.LaunchTemplateVersion {
+	return v.tn.versionsOf(lt)
 }
 
 // LaunchTemplateVersion resolves a version (a number, $Latest or $Default) of a template.

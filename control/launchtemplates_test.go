@@ -27,7 +27,7 @@ func (e *eniEnv) ltState() (out []any) {
 	e.view(func(v View) {
 		for _, lt := range v.LaunchTemplates() {
 			out = append(out, lt)
-			for _, ver := range v.LaunchTemplateVersions(lt.ID) {
+			for _, ver := range v.LaunchTemplateVersions(lt) {
 				out = append(out, ver)
 			}
 		}

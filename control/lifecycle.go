@@ -178,6 +178,12 @@ func (s *Service) RebootInstances(ctx context.Context, t Tenant, in LifecycleInp
 	})
 }
 
+// stoppedInstance reports whether id is a stopped instance of the tenant.
+func (tn *tenant) stoppedInstance(id string) bool {
+	in := tn.instances[id]
+	return in != nil && in.Stopped()
+}
+
 // instancesOf returns the instances of ids, each once, in the order given; any unknown ID
 // fails the whole list.
 func (tn *tenant) instancesOf(ids []string) ([]*model.Instance, error) {

@@ -144,6 +144,19 @@ func TestStopStartReboot(t *testing.T) {
 	if assoc != addr.PublicIP {
 		t.Errorf("Elastic IP after stop and start: %v, want %v", assoc, addr.PublicIP)
 	}
+	// Disassociating the Elastic IP from a stopped instance gives it no pool address: that
+	// waits for the start.
+	e.stop(LifecycleInput{IDs: []string{id}})
+	if _, err := e.s.DisassociateAddress(e.ctx, eniTenant, DisassociateAddressInput{PublicIP: addr.PublicIP.String()}); err != nil {
+		t.Fatal(err)
+	}
+	if n := e.eni(eni.ID); n.PublicIP.IsValid() {
+		t.Errorf("a stopped instance got %v when its Elastic IP went", n.PublicIP)
+	}
+	e.start(LifecycleInput{IDs: []string{id}})
+	if n := e.eni(eni.ID); !n.PublicIP.IsValid() {
+		t.Error("no public address at the start after the Elastic IP went")
+	}
 	// A stopped instance can be terminated, and says so.
 	e.stop(LifecycleInput{IDs: []string{id}})
 	if diff := cmp.Diff([]StateChange{{id, model.StateStopped, model.StateShuttingDown}}, e.terminate(id)); diff != "" {

@@ -155,6 +155,15 @@ func runInterfaces(r *query.Request) ([]control.RunInterface, error) {
 	return out, nil
 }
 
+// stateReason is EC2's StateReason of an instance: a stopped or terminated one was shut down
+// by its user (Stockade has no other cause); a running one has none.
+func stateReason(in *model.Instance) (r struct{ code, message string }) {
+	if in.State == model.StateTerminated || in.State == model.StateStopped {
+		r.code, r.message = "Client.UserInitiatedShutdown", "Client.UserInitiatedShutdown: User initiated shutdown"
+	}
+	return r
+}
+
 // rootDeviceName is every instance's root device, as EC2 names an HVM instance's EBS root.
 const rootDeviceName = "/dev/xvda"
 
@@ -210,10 +219,10 @@ func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface,
 	} else {
 		x.empty("groupSet")
 	}
-	if in.State == model.StateTerminated || in.State == model.StateStopped {
+	if sr := stateReason(in); sr.code != "" {
 		x.open("stateReason")
-		x.str("code", "Client.UserInitiatedShutdown")
-		x.str("message", "Client.UserInitiatedShutdown: User initiated shutdown")
+		x.str("code", sr.code)
+		x.str("message", sr.message)
 		x.close("stateReason")
 	}
 	x.str("architecture", "x86_64")
@@ -288,6 +297,11 @@ var instanceFilters = filterer[instanceRow]{
 		"instance-id":         one2(func(r instanceRow) string { return r.ID }),
 		"instance-state-name": one2(func(r instanceRow) string { return r.State.Name }),
 		"instance-state-code": one2(func(r instanceRow) string { return itoa(r.State.Code) }),
+		"reason":              one2(func(r instanceRow) string { return r.TerminationMsg }),
+		"state-reason-code":   one2(func(r instanceRow) string { return stateReason(r.Instance).code }),
+		"state-reason-message": one2(func(r instanceRow) string {
+			return stateReason(r.Instance).message
+		}),
 		"instance.group-id":   func(r instanceRow) []string { return r.primaryGroups() },
 		"instance.group-name": func(r instanceRow) []string { return r.groupNamesOf(r.primaryGroups()) },
 		"group-id":            func(r instanceRow) []string { return r.primaryGroups() },

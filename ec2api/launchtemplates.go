@@ -434,7 +434,7 @@ func describeLaunchTemplateVersions(c *call) error {
 		for _, lt := range templates {
 			var vs []*model.LaunchTemplateVersion
 			if len(versions) == 0 {
-				vs = v.LaunchTemplateVersions(lt.ID)
+				vs = v.LaunchTemplateVersions(lt)
 			}
 			for _, want := range versions {
 				ver, err := v.LaunchTemplateVersion(lt, want)

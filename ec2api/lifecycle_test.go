@@ -30,8 +30,10 @@ func TestStopStartReboot(t *testing.T) {
 		field(desc, "privateIpAddress") == "" {
 		t.Errorf("a stopped instance described:\n%s", desc)
 	}
-	if got := c.ok("DescribeInstances", "Filter.1.Name", "instance-state-name", "Filter.1.Value.1", "stopped"); !slices1(uniq(xmlFields(got, "instanceId")), a) {
-		t.Errorf("filter stopped: %s", got)
+	for _, f := range [][]string{{"instance-state-name", "stopped"}, {"state-reason-code", "Client.UserInitiatedShutdown"}, {"reason", "User initiated*"}} {
+		if got := c.ok("DescribeInstances", "Filter.1.Name", f[0], "Filter.1.Value.1", f[1]); !slices1(uniq(xmlFields(got, "instanceId")), a) {
+			t.Errorf("filter %s: %s", f[0], got)
+		}
 	}
 	c.ok("ModifyInstanceAttribute", "InstanceId", a, "InstanceType.Value", "t3.large")
 	c.ok("ModifyInstanceAttribute", "InstanceId", a, "Attribute", "userData", "Value", b64("echo new"))
