@@ -54,6 +54,13 @@ func runInstances(c *call) error {
 		return err
 	}
 	in.ShutdownBehavior = str(r, "InstanceInitiatedShutdownBehavior")
+	// No lab sandbox can hibernate (its memory is not saved anywhere): asked for, it is refused
+	// at launch rather than at the first StopInstances with Hibernate.
+	if on, _, err := optBool(r, "HibernationOptions.Configured"); err != nil {
+		return err
+	} else if on {
+		return model.UnsupportedHibernationConfiguration.Errorf("Stockade instances cannot be enabled for hibernation.")
+	}
 	if ud := str(r, "UserData"); ud != "" {
 		// The SDKs and the CLI base64-encode user data (spec §11.29).
 		if in.UserData, err = base64.StdEncoding.DecodeString(ud); err != nil {

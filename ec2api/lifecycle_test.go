@@ -69,6 +69,8 @@ func TestStopStartReboot(t *testing.T) {
 		{"stop unknown", "InvalidInstanceID.NotFound", "StopInstances", kv("InstanceId.1", "i-0123456789abcdef0")},
 		{"stop protected", "OperationNotPermitted", "StopInstances", kv("InstanceId.1", a)},
 		{"hibernate", "UnsupportedHibernationConfiguration", "StopInstances", kv("InstanceId.1", b, "Hibernate", "true")},
+		{"hibernation at launch", "UnsupportedHibernationConfiguration", "RunInstances", kv("ImageId", image.DefaultID, "MinCount", 1,
+			"MaxCount", 1, "HibernationOptions.Configured", "true")},
 		{"stop dry run", "DryRunOperation", "StopInstances", kv("InstanceId.1", b, "DryRun", "true")},
 		{"start dry run", "DryRunOperation", "StartInstances", kv("InstanceId.1", b, "DryRun", "true")},
 		{"reboot dry run", "DryRunOperation", "RebootInstances", kv("InstanceId.1", b, "DryRun", "true")},
