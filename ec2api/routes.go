@@ -46,10 +46,14 @@ var routes = map[string]handler{
 	"RunInstances":                    runInstances,
 	"DescribeInstances":               describeInstances.serve,
 	"TerminateInstances":              terminateInstances,
-	"StopInstances":                   stopInstances,                // lifecycle.go
-	"StartInstances":                  startInstances,               // lifecycle.go
-	"RebootInstances":                 rebootInstances,              // lifecycle.go
-	"DescribeInstanceStatus":          describeInstanceStatus.serve, // instancestatus.go
+	"ModifyInstanceAttribute":         modifyInstanceAttribute,
+	"DescribeInstanceAttribute":       describeInstanceAttribute,
+	"GetConsoleOutput":                getConsoleOutput,
+	"ModifyInstanceMetadataOptions":   modifyInstanceMetadataOptions, // metadata.go
+	"StopInstances":                   stopInstances,                 // lifecycle.go
+	"StartInstances":                  startInstances,                // lifecycle.go
+	"RebootInstances":                 rebootInstances,               // lifecycle.go
+	"DescribeInstanceStatus":          describeInstanceStatus.serve,  // instancestatus.go
 
 	// Launch templates (launchtemplates.go)
 	"CreateLaunchTemplate":           createLaunchTemplate,
@@ -59,10 +63,6 @@ var routes = map[string]handler{
 	"DeleteLaunchTemplateVersions":   deleteLaunchTemplateVersions,
 	"DescribeLaunchTemplates":        describeLaunchTemplates.serve,
 	"DescribeLaunchTemplateVersions": describeLaunchTemplateVersions,
-	"ModifyInstanceAttribute":        modifyInstanceAttribute,
-	"DescribeInstanceAttribute":      describeInstanceAttribute,
-	"GetConsoleOutput":               getConsoleOutput,
-	"ModifyInstanceMetadataOptions":  modifyInstanceMetadataOptions, // metadata.go
 
 	// Flow-log definitions (flowlogs.go)
 	"CreateFlowLogs":   createFlowLogs,
