@@ -254,7 +254,9 @@ func (tx *tx) disassociateAddress(addr *model.Address) error {
 	private := c.PrivateIP
 	c.AssociationID, c.ENIID, c.PrivateIP = "", "", netip.Addr{}
 	set(tx, tx.tn.addresses, kindAddress, c.AllocationID, c)
-	if eni != nil && eni.PublicOnLaunch && private == eni.PrivateIP && eni.Attachment != nil && !eni.PublicIP.IsValid() {
+	// A stopped instance gets its new address when it starts (lifecycle.go), not now.
+	if eni != nil && eni.PublicOnLaunch && private == eni.PrivateIP && eni.Attachment != nil && !eni.PublicIP.IsValid() &&
+		!tx.tn.stoppedInstance(eni.Attachment.InstanceID) {
 		ip, err := tx.takePublic(eni.ID, netip.Addr{})
 		if err != nil {
 			return err

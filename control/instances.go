@@ -39,9 +39,13 @@ type RunInput struct {
 	ClientToken           string
 	InstanceTags, ENITags model.Tags
 	DisableAPITermination bool
+	DisableAPIStop        bool
+	ShutdownBehavior      string // "", "stop" or "terminate"
 	// MetadataOptions are the metadata service's options; unset ones take EC2's defaults.
 	MetadataOptions model.MetadataOptions
-	DryRun          bool
+	// LaunchTemplate, when set, fills what the request leaves unset (runtemplate.go).
+	LaunchTemplate *LaunchTemplateSpec
+	DryRun         bool
 }
 
 // Reservation is what RunInstances launched, with the instances' interfaces for rendering.
@@ -58,6 +62,13 @@ const MaxUserData = 16 << 10
 // interface carrying its groups (spec §9.3). Instances are stored running; the reply shows
 // them pending, as EC2's does.
 func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Reservation, Result, error) {
+	in, err := s.fromTemplate(ctx, t, in)
+	if err != nil {
+		return nil, Result{}, err
+	}
+	if in.InstanceType == "" {
+		in.InstanceType = defaultInstanceType
+	}
 	switch {
 	case in.MinCount < 1 || in.MaxCount < 1:
 		return nil, Result{}, model.InvalidValue("MinCount and MaxCount must be at least 1")
@@ -75,16 +86,19 @@ func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Res
 	if _, err := s.launchImage(in.ImageID); err != nil {
 		return nil, Result{}, err
 	}
-	if in.InstanceType != "" { // empty: the API applies EC2's default
-		if err := model.ValidateInstanceType(in.InstanceType); err != nil {
-			return nil, Result{}, err
-		}
+	if err := model.ValidateInstanceType(in.InstanceType); err != nil {
+		return nil, Result{}, err
 	}
 	if err := model.ValidateClientToken(in.ClientToken); err != nil {
 		return nil, Result{}, err
 	}
 	if err := in.MetadataOptions.Validate(); err != nil {
 		return nil, Result{}, err
+	}
+	if in.ShutdownBehavior != "" {
+		if err := validShutdownBehavior(in.ShutdownBehavior); err != nil {
+			return nil, Result{}, err
+		}
 	}
 	switch in.Tenancy {
 	case "", "default", "dedicated":
@@ -229,7 +243,8 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 			ID: model.NewID(model.PrefixInstance), ReservationID: resv.ID, OwnerID: tn.key.Account,
 			ImageID: in.ImageID, InstanceType: in.InstanceType, KeyName: in.KeyName, State: model.StateRunning,
 			LaunchTime: tx.now, AZ: sn.AZ, Tenancy: tenancy, SubnetID: sn.ID, VpcID: sn.VpcID, LaunchIndex: i,
-			ClientToken: in.ClientToken, UserData: in.UserData, NoTermination: in.DisableAPITermination, Tags: in.InstanceTags.Clone(),
+			ClientToken: in.ClientToken, UserData: in.UserData, NoTermination: in.DisableAPITermination, NoStop: in.DisableAPIStop,
+			ShutdownBehavior: shutdownBehavior(in.ShutdownBehavior), Tags: in.InstanceTags.Clone(),
 			PublicKey: publicKey, MetadataOptions: in.MetadataOptions.WithDefaults(),
 		}
 		sp := tx.savepoint()
@@ -387,7 +402,7 @@ func (s *Service) TerminateInstances(ctx context.Context, t Tenant, in Terminate
 			}
 			out = append(out, StateChange{id, inst.State, model.StateShuttingDown})
 			c := inst.Clone()
-			c.State, c.TerminatedAt = model.StateTerminated, tx.now
+			c.State, c.TerminatedAt, c.TerminationMsg = model.StateTerminated, tx.now, transitionReason(tx.now)
 			for _, eid := range inst.InterfaceIDs {
 				n := tx.tn.enis[eid]
 				if n == nil {
@@ -420,18 +435,29 @@ type ModifyInstanceInput struct {
 	Groups                []string // replaces the primary interface's groups
 	SourceDestCheck       *bool
 	DisableAPITermination *bool
-	UserData              []byte // non-nil: set (stopped instances only)
+	DisableAPIStop        *bool
+	ShutdownBehavior      *string // "stop" or "terminate"
+	UserData              []byte  // non-nil: set (stopped instances only)
 	InstanceType          *string
 	DryRun                bool
 }
 
 // ModifyInstance changes one attribute of an instance.
 func (s *Service) ModifyInstance(ctx context.Context, t Tenant, in ModifyInstanceInput) (Result, error) {
-	if err := exactlyOne(len(in.Groups) > 0, in.SourceDestCheck != nil, in.DisableAPITermination != nil, in.UserData != nil, in.InstanceType != nil); err != nil {
+	if err := exactlyOne(len(in.Groups) > 0, in.SourceDestCheck != nil, in.DisableAPITermination != nil, in.DisableAPIStop != nil,
+		in.ShutdownBehavior != nil, in.UserData != nil, in.InstanceType != nil); err != nil {
 		return Result{}, err
 	}
 	if in.InstanceType != nil {
 		if err := model.ValidateInstanceType(*in.InstanceType); err != nil {
+			return Result{}, err
+		}
+	}
+	if len(in.UserData) > MaxUserData {
+		return Result{}, model.InvalidValue("User data is limited to %d bytes", MaxUserData)
+	}
+	if in.ShutdownBehavior != nil {
+		if err := validShutdownBehavior(*in.ShutdownBehavior); err != nil {
 			return Result{}, err
 		}
 	}
@@ -461,15 +487,47 @@ func (s *Service) ModifyInstance(ctx context.Context, t Tenant, in ModifyInstanc
 				return err
 			}
 			set(tx, tx.tn.enis, kindENI, c.ID, c)
-		case in.DisableAPITermination != nil:
+		case in.DisableAPITermination != nil || in.DisableAPIStop != nil || in.ShutdownBehavior != nil:
 			c := inst.Clone()
-			c.NoTermination = *in.DisableAPITermination
+			switch {
+			case in.DisableAPIStop != nil:
+				c.NoStop = *in.DisableAPIStop
+			case in.ShutdownBehavior != nil:
+				c.ShutdownBehavior = shutdownBehavior(*in.ShutdownBehavior)
+			default:
+				c.NoTermination = *in.DisableAPITermination
+			}
 			set(tx, tx.tn.instances, kindInstance, c.ID, c)
-		default: // user data and instance type need a stopped instance; Stockade's run until terminated
-			return model.IncorrectInstanceState.Errorf("The instance '%s' is not in the 'stopped' state.", in.ID)
+		default: // user data and instance type: EC2 changes them only on a stopped instance
+			if !inst.Stopped() {
+				return model.IncorrectInstanceState.Errorf("The instance '%s' is not in the 'stopped' state.", in.ID)
+			}
+			c := inst.Clone()
+			if in.InstanceType != nil {
+				c.InstanceType = *in.InstanceType
+			} else {
+				c.UserData = in.UserData
+			}
+			set(tx, tx.tn.instances, kindInstance, c.ID, c)
 		}
 		return nil
 	})
+}
+
+// validShutdownBehavior checks instanceInitiatedShutdownBehavior's value.
+func validShutdownBehavior(v string) error {
+	if v != "stop" && v != "terminate" {
+		return model.InvalidValue("Value (%s) for parameter instanceInitiatedShutdownBehavior is invalid. Valid values: stop, terminate", v)
+	}
+	return nil
+}
+
+// shutdownBehavior is how a behaviour is stored: EC2's default, stop, as "".
+func shutdownBehavior(v string) string {
+	if v == "stop" {
+		return ""
+	}
+	return v
 }
 
 // instance returns an instance with EC2's errors; one terminated over an hour ago is gone.

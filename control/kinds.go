@@ -189,6 +189,17 @@ var kinds = []kind{
 	resource[clientToken]{kind: kindToken,
 		m: func(tn *tenant) *map[string]*clientToken { return &tn.tokens }},
 	rules{},
+	resource[model.LaunchTemplate]{kind: kindLT, prefix: model.PrefixLaunchTemplate, tagType: "launch-template",
+		m:    func(tn *tenant) *map[string]*model.LaunchTemplate { return &tn.lts },
+		get:  (*tenant).launchTemplate,
+		tags: func(v *model.LaunchTemplate) model.Tags { return v.Tags },
+		withTags: func(v *model.LaunchTemplate, t model.Tags) *model.LaunchTemplate {
+			c := v.Clone()
+			c.Tags = t
+			return c
+		}},
+	resource[model.LaunchTemplateVersion]{kind: kindLTVersion,
+		m: func(tn *tenant) *map[string]*model.LaunchTemplateVersion { return &tn.ltVersions }},
 }
 
 // groups is the security-group kind; rules, tagged inside their group, refer to it.

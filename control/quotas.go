@@ -46,6 +46,10 @@ type Quotas struct {
 	RouteTablesPerVPC int
 	InternetGateways  int
 	EgressOnlyIGWs    int
+	// LaunchTemplates per region and LaunchTemplateVersions per template (EC2 user guide,
+	// "Launch template restrictions": 5,000 and 10,000).
+	LaunchTemplates        int
+	LaunchTemplateVersions int
 }
 
 // DefaultQuotas are AWS's defaults.
@@ -74,6 +78,9 @@ func DefaultQuotas() Quotas {
 		RouteTablesPerVPC: 200,
 		InternetGateways:  5,
 		EgressOnlyIGWs:    5,
+
+		LaunchTemplates:        5000,
+		LaunchTemplateVersions: 10000,
 	}
 }
 
@@ -101,6 +108,9 @@ func (q *Quotas) fields() map[string]*int {
 		"route-tables-per-vpc":   &q.RouteTablesPerVPC,
 		"internet-gateways":      &q.InternetGateways,
 		"egress-only-gateways":   &q.EgressOnlyIGWs,
+
+		"launch-templates":         &q.LaunchTemplates,
+		"launch-template-versions": &q.LaunchTemplateVersions,
 	}
 }
 
@@ -122,7 +132,8 @@ func (q *Quotas) Set(s string) error {
 // Names lists the quota names Set accepts.
 func (q *Quotas) Names() []string {
 	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries", "flow-logs-per-resource", "network-insights-paths", "analyses-per-path", "elastic-ips", "public-ips-per-account", "nat-gateways-per-az",
-		"routes-per-table", "route-tables-per-vpc", "internet-gateways", "egress-only-gateways"}
+		"routes-per-table", "route-tables-per-vpc", "internet-gateways", "egress-only-gateways",
+		"launch-templates", "launch-template-versions"}
 }
 
 // Validate checks the quotas together: AWS caps rules-per-group × groups-per-interface at 1,000,

@@ -31,6 +31,8 @@ const (
 	kindRouteTable = "rtb"
 	kindIGW        = "igw"
 	kindEIGW       = "eigw"
+	kindLT         = "lt"
+	kindLTVersion  = "ltv" // by "<template ID>:<version>"
 )
 
 // tenantMeta marks a tenant as initialised (materialised by its first write), so that a
@@ -78,6 +80,8 @@ type tenant struct {
 	routeTables map[string]*model.RouteTable
 	igws        map[string]*model.InternetGateway
 	eigws       map[string]*model.EgressOnlyIGW
+	lts         map[string]*model.LaunchTemplate
+	ltVersions  map[string]*model.LaunchTemplateVersion // by "<template ID>:<version>"
 	// lazy names records that exist in memory only (see mainRouteTables); the next write
 	// commits them.
 	lazy []lazyRecord

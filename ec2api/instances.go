@@ -1,6 +1,7 @@
 package ec2api
 
 import (
+	"cmp"
 	"encoding/base64"
 	"strings"
 	"time"
@@ -23,14 +24,14 @@ func runInstances(c *call) error {
 		PrivateIP: str(r, "PrivateIpAddress"), ClientToken: str(r, "ClientToken"),
 		InstanceTags: specs["instance"], ENITags: specs["network-interface"], DryRun: c.dryRun(),
 	}
-	if in.ImageID == "" {
+	// A launch template may name the image and the type; the service applies EC2's default
+	// type when neither does.
+	in.LaunchTemplate = runLaunchTemplate(r)
+	if in.ImageID == "" && in.LaunchTemplate == nil {
 		return model.Missing("ImageId")
 	}
-	if !model.ValidID("ami", in.ImageID) {
+	if in.ImageID != "" && !model.ValidID("ami", in.ImageID) {
 		return model.InvalidAMIIDMalformed.New(in.ImageID)
-	}
-	if in.InstanceType == "" {
-		in.InstanceType = "m1.small" // EC2's default
 	}
 	if len(in.ClientToken) > 64 {
 		return model.InvalidValue("Value for parameter clientToken is invalid: at most 64 ASCII characters.")
@@ -48,6 +49,17 @@ func runInstances(c *call) error {
 		return err
 	} else if ok {
 		in.DisableAPITermination = v
+	}
+	if in.DisableAPIStop, _, err = optBool(r, "DisableApiStop"); err != nil {
+		return err
+	}
+	in.ShutdownBehavior = str(r, "InstanceInitiatedShutdownBehavior")
+	// No lab sandbox can hibernate (its memory is not saved anywhere): asked for, it is refused
+	// at launch rather than at the first StopInstances with Hibernate.
+	if on, _, err := optBool(r, "HibernationOptions.Configured"); err != nil {
+		return err
+	} else if on {
+		return model.UnsupportedHibernationConfiguration.Errorf("Stockade instances cannot be enabled for hibernation.")
 	}
 	if ud := str(r, "UserData"); ud != "" {
 		// The SDKs and the CLI base64-encode user data (spec §11.29).
@@ -150,6 +162,18 @@ func runInterfaces(r *query.Request) ([]control.RunInterface, error) {
 	return out, nil
 }
 
+// stateReason is EC2's StateReason of an instance: a stopped or terminated one was shut down
+// by its user (Stockade has no other cause); a running one has none.
+func stateReason(in *model.Instance) (r struct{ code, message string }) {
+	if in.State == model.StateTerminated || in.State == model.StateStopped {
+		r.code, r.message = "Client.UserInitiatedShutdown", "Client.UserInitiatedShutdown: User initiated shutdown"
+	}
+	return r
+}
+
+// rootDeviceName is every instance's root device, as EC2 names an HVM instance's EBS root.
+const rootDeviceName = "/dev/xvda"
+
 // writeInstance renders an instance; eips are the Elastic IPs on its interfaces, by interface.
 func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface, names map[string]string, eips map[string][]*model.Address) {
 	x := &c.out
@@ -202,15 +226,15 @@ func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface,
 	} else {
 		x.empty("groupSet")
 	}
-	if in.State == model.StateTerminated {
+	if sr := stateReason(in); sr.code != "" {
 		x.open("stateReason")
-		x.str("code", "Client.UserInitiatedShutdown")
-		x.str("message", "Client.UserInitiatedShutdown: User initiated shutdown")
+		x.str("code", sr.code)
+		x.str("message", sr.message)
 		x.close("stateReason")
 	}
 	x.str("architecture", "x86_64")
 	x.str("rootDeviceType", "ebs")
-	x.str("rootDeviceName", "/dev/xvda")
+	x.str("rootDeviceName", rootDeviceName)
 	x.empty("blockDeviceMapping")
 	x.str("virtualizationType", "hvm")
 	x.opt("clientToken", in.ClientToken)
@@ -280,6 +304,11 @@ var instanceFilters = filterer[instanceRow]{
 		"instance-id":         one2(func(r instanceRow) string { return r.ID }),
 		"instance-state-name": one2(func(r instanceRow) string { return r.State.Name }),
 		"instance-state-code": one2(func(r instanceRow) string { return itoa(r.State.Code) }),
+		"reason":              one2(func(r instanceRow) string { return r.TerminationMsg }),
+		"state-reason-code":   one2(func(r instanceRow) string { return stateReason(r.Instance).code }),
+		"state-reason-message": one2(func(r instanceRow) string {
+			return stateReason(r.Instance).message
+		}),
 		"instance.group-id":   func(r instanceRow) []string { return r.primaryGroups() },
 		"instance.group-name": func(r instanceRow) []string { return r.groupNamesOf(r.primaryGroups()) },
 		"group-id":            func(r instanceRow) []string { return r.primaryGroups() },
@@ -338,16 +367,22 @@ var describeInstances = describeSpec[instanceRow]{
 			}
 			return instanceRow{in, enis, names, eips}
 		}
-		return rowsOf(v.Instances, row, func(id string) (*model.Instance, error) {
-			if !model.ValidID(model.PrefixInstance, id) {
-				return nil, model.InvalidInstanceIDMalformed.New(id)
-			}
-			return v.Instance(id)
-		})
+		return rowsOf(v.Instances, row, instanceByID(v))
 	},
 	Filters: instanceFilters,
 	Key:     func(r instanceRow) string { return r.ID },
 	Page:    writeReservations,
+}
+
+// instanceByID looks an instance up for a Describe: a malformed ID is refused before the
+// lookup, as EC2 does.
+func instanceByID(v control.View) func(id string) (*model.Instance, error) {
+	return func(id string) (*model.Instance, error) {
+		if !model.ValidID(model.PrefixInstance, id) {
+			return nil, model.InvalidInstanceIDMalformed.New(id)
+		}
+		return v.Instance(id)
+	}
 }
 
 // writeReservations writes a page of instances inside their reservations, in order of first
@@ -392,22 +427,7 @@ func terminateInstances(c *call) error {
 	if err != nil {
 		return err
 	}
-	x := c.written(res)
-	x.open("instancesSet")
-	for _, ch := range changes {
-		x.open("item")
-		x.str("instanceId", ch.ID)
-		x.open("currentState")
-		x.int("code", int64(ch.Current.Code))
-		x.str("name", ch.Current.Name)
-		x.close("currentState")
-		x.open("previousState")
-		x.int("code", int64(ch.Previous.Code))
-		x.str("name", ch.Previous.Name)
-		x.close("previousState")
-		x.close("item")
-	}
-	x.close("instancesSet")
+	writeStateChanges(c.written(res), changes)
 	return nil
 }
 
@@ -427,6 +447,22 @@ func modifyInstanceAttribute(c *call) error {
 	if in.DisableAPITermination, err = boolPtr(r, "DisableApiTermination.Value"); err != nil {
 		return err
 	}
+	if in.DisableAPIStop, err = boolPtr(r, "DisableApiStop.Value"); err != nil {
+		return err
+	}
+	if v, ok := r.String("InstanceInitiatedShutdownBehavior.Value"); ok {
+		in.ShutdownBehavior = &v
+	}
+	// What EC2 lets one change about kernels, RAM disks, EBS and network drivers has no
+	// meaning for a lab sandbox: refused by name rather than ignored.
+	for _, p := range []string{"Kernel.Value", "Ramdisk.Value", "EbsOptimized.Value", "EnaSupport.Value", "SriovNetSupport.Value"} {
+		if _, ok := r.String(p); ok {
+			return model.InvalidValue("Stockade does not support modifying the %s attribute", strings.TrimSuffix(p, ".Value"))
+		}
+	}
+	if len(r.List("BlockDeviceMapping")) > 0 {
+		return model.InvalidValue("Stockade does not support modifying the blockDeviceMapping attribute")
+	}
 	if v, ok := r.String("InstanceType.Value"); ok {
 		in.InstanceType = &v
 	}
@@ -444,15 +480,27 @@ func modifyInstanceAttribute(c *call) error {
 		switch attr {
 		case "instanceType":
 			in.InstanceType = &val
-		case "sourceDestCheck", "disableApiTermination":
+		case "instanceInitiatedShutdownBehavior":
+			in.ShutdownBehavior = &val
+		case "userData":
+			if in.UserData, err = base64.StdEncoding.DecodeString(val); err != nil {
+				return model.InvalidValue("Invalid BASE64 encoding of user data.")
+			}
+			if in.UserData == nil {
+				in.UserData = []byte{}
+			}
+		case "sourceDestCheck", "disableApiTermination", "disableApiStop":
 			b := strings.EqualFold(val, "true")
-			if attr == "sourceDestCheck" {
+			switch attr {
+			case "sourceDestCheck":
 				in.SourceDestCheck = &b
-			} else {
+			case "disableApiStop":
+				in.DisableAPIStop = &b
+			default:
 				in.DisableAPITermination = &b
 			}
 		default:
-			return model.InvalidValue("Value (%s) for parameter attribute is invalid. Stockade supports instanceType, sourceDestCheck, disableApiTermination, groupSet (GroupId.N) and userData.", attr)
+			return model.InvalidValue("Value (%s) for parameter attribute is invalid. Stockade supports instanceType, sourceDestCheck, disableApiTermination, disableApiStop, instanceInitiatedShutdownBehavior, groupSet (GroupId.N) and userData.", attr)
 		}
 	}
 	return c.returned(c.svc().ModifyInstance(c.ctx, c.tenant, in))
@@ -501,6 +549,24 @@ func describeInstanceAttribute(c *call) error {
 			x.close("userData")
 		case "disableApiTermination":
 			value("disableApiTermination", boolStr(in.NoTermination))
+		case "disableApiStop":
+			value("disableApiStop", boolStr(in.NoStop))
+		case "instanceInitiatedShutdownBehavior":
+			value("instanceInitiatedShutdownBehavior", cmp.Or(in.ShutdownBehavior, "stop"))
+		case "rootDeviceName":
+			value("rootDeviceName", rootDeviceName)
+		case "ebsOptimized":
+			value("ebsOptimized", "false")
+		case "enaSupport":
+			value("enaSupport", "true")
+		case "kernel", "ramdisk", "sriovNetSupport":
+			x.empty(attr) // an HVM instance has none, and EC2 answers the element empty
+		case "blockDeviceMapping", "productCodes":
+			x.empty(attr)
+		case "enclaveOptions":
+			x.open("enclaveOptions")
+			x.bool("enabled", false)
+			x.close("enclaveOptions")
 		case "sourceDestCheck":
 			value("sourceDestCheck", boolStr(primary == nil || primary.SourceDestCheck))
 		case "groupSet":
@@ -510,7 +576,8 @@ func describeInstanceAttribute(c *call) error {
 			}
 			writeGroupSet(x, gs, names)
 		default:
-			return model.InvalidValue("Value (%s) for parameter attribute is invalid. Stockade reports instanceType, userData, disableApiTermination, sourceDestCheck and groupSet.", attr)
+			// [UNCONFIRMED] wording; the code is EC2's for an attribute outside its enum.
+			return model.InvalidValue("Value (%s) for parameter attribute is invalid. Unknown attribute.", attr)
 		}
 		return nil
 	})

@@ -214,6 +214,7 @@ var tagResourceTypes = map[string]string{
 	"CreateRouteTable": "route-table", "CreateInternetGateway": "internet-gateway", "CreateEgressOnlyInternetGateway": "egress-only-internet-gateway",
 	"CreateKeyPair": "key-pair", "ImportKeyPair": "key-pair", "AuthorizeSecurityGroupIngress": "security-group-rule", "AuthorizeSecurityGroupEgress": "security-group-rule",
 	"AllocateAddress": "elastic-ip", "CreateNatGateway": "natgateway",
+	"CreateLaunchTemplate": "launch-template",
 }
 
 // oddRequest draws one request of the action: its base, less some of it, and one to four of

@@ -56,6 +56,19 @@ var routes = map[string]handler{
 	"DescribeInstanceAttribute":       describeInstanceAttribute,
 	"GetConsoleOutput":                getConsoleOutput,
 	"ModifyInstanceMetadataOptions":   modifyInstanceMetadataOptions, // metadata.go
+	"StopInstances":                   stopInstances,                 // lifecycle.go
+	"StartInstances":                  startInstances,                // lifecycle.go
+	"RebootInstances":                 rebootInstances,               // lifecycle.go
+	"DescribeInstanceStatus":          describeInstanceStatus.serve,  // instancestatus.go
+
+	// Launch templates (launchtemplates.go)
+	"CreateLaunchTemplate":           createLaunchTemplate,
+	"CreateLaunchTemplateVersion":    createLaunchTemplateVersion,
+	"ModifyLaunchTemplate":           modifyLaunchTemplate,
+	"DeleteLaunchTemplate":           deleteLaunchTemplate,
+	"DeleteLaunchTemplateVersions":   deleteLaunchTemplateVersions,
+	"DescribeLaunchTemplates":        describeLaunchTemplates.serve,
+	"DescribeLaunchTemplateVersions": describeLaunchTemplateVersions,
 
 	// Flow-log definitions (flowlogs.go)
 	"CreateFlowLogs":   createFlowLogs,

@@ -48,6 +48,9 @@ type Config struct {
 	// Console returns a lab instance's console output (nil when the lab is off: every
 	// instance's console is then empty, as for an instance that printed nothing).
 	Console func(instance string) ([]byte, error)
+	// Booted reports whether a lab instance's sandbox has booted, for DescribeInstanceStatus
+	// (nil when the lab is off: a running instance's checks then pass at once).
+	Booted func(instance string) bool
 }
 
 // DefaultConfig returns the defaults: a 1 MiB body limit, 64 MiB of bodies at once, each

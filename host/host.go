@@ -291,9 +291,13 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 	// Only instances that come or go are sorted (for a stable order of work): with 1,000
 	// instances, sorting them all for every change cost a millisecond.
 	moved := map[string]bool{} // VPCs whose instances came or went: their links did too
-	for _, id := range sortedKeysWhere(h.instances, func(id string) bool { _, ok := d.Instances[id]; return !ok }) {
+	// An instance goes when it is no longer running; it is gone for good (its files too)
+	// unless it is stopped. A new boot count (a start or a reboot) takes the sandbox down here
+	// and brings it up again below, on the same interfaces, without running user data again.
+	for _, id := range sortedKeysWhere(h.instances, func(id string) bool { in, ok := d.Instances[id]; return !ok || in.Boots != h.instances[id].Boots }) {
+		_, rebooted := d.Instances[id]
 		moved[h.instances[id].VpcID] = true
-		errs = append(errs, h.remove(ctx, h.instances[id], true))
+		errs = append(errs, h.remove(ctx, h.instances[id], !rebooted && !d.Stopped[id]))
 	}
 	ready := map[string]bool{}
 	for _, vpc := range sortedKeys(d.Routers) {

@@ -113,7 +113,7 @@ func (h *Host) sweep(ctx context.Context, d Desired) error {
 	}
 	for _, e := range ents {
 		if id := instanceOfFile(e.Name()); id != "" {
-			if _, ok := d.Instances[id]; !ok {
+			if _, ok := d.Instances[id]; !ok && !d.Stopped[id] {
 				errs = append(errs, removeFiles(h.dir, id))
 			}
 		}
@@ -230,6 +230,18 @@ func (h *Host) Instances() []netmap.LabInstance {
 		}
 	}
 	return out
+}
+
+// Booted reports whether a lab instance runs on this host and has booted: its sandbox's
+// first process is up (or, without sandboxes, its namespace is wired). DescribeInstanceStatus
+// shows its checks as passed from then on, "initializing" before. It never waits.
+func (h *Host) Booted(instance string) bool {
+	list := *h.list.Load()
+	i, ok := slices.BinarySearchFunc(list, instance, func(in netmap.LabInstance, id string) int { return strings.Compare(in.ID, id) })
+	if !ok {
+		return false
+	}
+	return h.cfg.Sandbox == nil || h.SandboxPID(list[i].ID) != 0
 }
 
 // drainConsole copies what an instance's processes print into its console log until the

@@ -19,6 +19,10 @@ type Desired struct {
 	Routers map[string]Router
 	// Instances are the running lab instances, by instance ID.
 	Instances map[string]Instance
+	// Stopped are the stopped lab instances: they run nothing (no sandbox, namespace or
+	// link), but their files — console output, the first-boot mark — stay for their next
+	// start, as an EBS-backed instance's disk outlives a stop.
+	Stopped map[string]bool
 }
 
 // Router is one VPC's router namespace, its operator attachment (console-ssh.md §B4: the
@@ -42,6 +46,9 @@ type Instance struct {
 	// PublicKey is the launch key pair's public key (authorized_keys format), empty when the
 	// instance was launched without one.
 	PublicKey string
+	// Boots is the instance's boot count (model.Instance.Boots): when it changes, a start or a
+	// reboot asks for a new sandbox on the same interfaces.
+	Boots int
 }
 
 // Cache is what Plan keeps between revisions so that a change costs what it touches, not
@@ -148,7 +155,7 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 	for _, n := range nets {
 		count += len(n.Instances)
 	}
-	d := Desired{Rev: rev, Routers: map[string]Router{}}
+	d := Desired{Rev: rev, Routers: map[string]Router{}, Stopped: map[string]bool{}}
 	plans := make([]*plannedInstance, 0, count)
 	same := c != nil // every instance planned as last time
 	sc := &scratch{}
@@ -177,6 +184,9 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 		}
 		indexed := false // sc.idx.instances holds the network's instances
 		for _, in := range n.Instances {
+			if in.Stopped() {
+				d.Stopped[in.ID] = true
+			}
 			if in.State != model.StateRunning || len(in.InterfaceIDs) == 0 || vpcs[in.VpcID] == nil {
 				continue
 			}
@@ -260,7 +270,8 @@ func planInstance(n netmap.Network, in *model.Instance, enis map[string]*model.N
 	for _, i := range ifaces {
 		li.Links = append(li.Links, i.Link)
 	}
-	return Instance{LabInstance: li, Interfaces: ifaces, UserData: in.UserData, InstanceType: in.InstanceType, PublicKey: in.PublicKey}
+	return Instance{LabInstance: li, Interfaces: ifaces, UserData: in.UserData, InstanceType: in.InstanceType, PublicKey: in.PublicKey,
+		Boots: in.Boots}
 }
 
 // operator is the operator attachment as every router's ruleset sees it.

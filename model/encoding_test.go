@@ -19,6 +19,7 @@ func TestRecordsArePinned(t *testing.T) {
 		"instance": Instance{}, "key-pair": KeyPair{}, "prefix-list": PrefixList{}, "nacl": NACL{},
 		"flow-log": FlowLog{}, "insights-path": InsightsPath{}, "insights-analysis": InsightsAnalysis{},
 		"address": Address{}, "nat-gateway": NATGateway{},
+		"launch-template": LaunchTemplate{}, "launch-template-version": LaunchTemplateVersion{},
 	} {
 		golden.Check(t, name, v, *update)
 	}

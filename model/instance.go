@@ -21,6 +21,10 @@ var (
 	StateStopped      = InstanceState{80, "stopped"}
 )
 
+// Stopped reports whether the instance is stopped: it keeps its interfaces and private
+// addresses, and runs nothing.
+func (in *Instance) Stopped() bool { return in.State == StateStopped }
+
 // Instance is a launched instance: a record with its interfaces until a lab host runs it.
 type Instance struct {
 	ID            string        `json:"id"`
@@ -32,18 +36,29 @@ type Instance struct {
 	State         InstanceState `json:"state"`
 	LaunchTime    time.Time     `json:"launch"`
 	// TerminatedAt is set when the instance was terminated; it stays visible for an hour.
-	TerminatedAt   time.Time `json:"terminated,omitzero"`
-	AZ             string    `json:"az"`
-	Tenancy        string    `json:"tenancy"`
-	SubnetID       string    `json:"subnet"`
-	VpcID          string    `json:"vpc"`
-	LaunchIndex    int       `json:"launchIndex"`
-	ClientToken    string    `json:"clientToken,omitempty"`
-	UserData       []byte    `json:"userData,omitempty"`
-	NoTermination  bool      `json:"noTermination,omitempty"`
-	InterfaceIDs   []string  `json:"enis"`
-	TerminationMsg string    `json:"reason,omitempty"`
-	Tags           Tags      `json:"tags,omitempty"`
+	TerminatedAt  time.Time `json:"terminated,omitzero"`
+	AZ            string    `json:"az"`
+	Tenancy       string    `json:"tenancy"`
+	SubnetID      string    `json:"subnet"`
+	VpcID         string    `json:"vpc"`
+	LaunchIndex   int       `json:"launchIndex"`
+	ClientToken   string    `json:"clientToken,omitempty"`
+	UserData      []byte    `json:"userData,omitempty"`
+	NoTermination bool      `json:"noTermination,omitempty"`
+	// ShutdownBehavior is instanceInitiatedShutdownBehavior, "stop" (EC2's default, stored as
+	// "") or "terminate".
+	ShutdownBehavior string `json:"shutdown,omitempty"`
+	// NoStop is disableApiStop: StopInstances refuses the instance while it is set.
+	NoStop       bool     `json:"noStop,omitempty"`
+	InterfaceIDs []string `json:"enis"`
+	// TerminationMsg is EC2's StateTransitionReason ("User initiated (… GMT)") of the last
+	// stop or termination; a start clears it.
+	TerminationMsg string `json:"reason,omitempty"`
+	// Boots counts the instance's boots after its launch: every StartInstances and
+	// RebootInstances adds one, so that a host sees a new boot as a new sandbox to start
+	// even when nothing else of the instance changed.
+	Boots int  `json:"boots,omitempty"`
+	Tags  Tags `json:"tags,omitempty"`
 	// PublicKey is the key pair's public key (OpenSSH authorized_keys form) as it was at
 	// launch: the metadata service serves it as public-keys/0/openssh-key for the life of the
 	// instance, even after the key pair is deleted or re-imported (EC2 guide "delete-key-pair").

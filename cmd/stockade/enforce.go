@@ -138,6 +138,14 @@ func (e *enforcement) console() func(string) ([]byte, error) {
 	return e.host.Console
 }
 
+// booted reports whether a lab instance has booted (nil when the lab is off).
+func (e *enforcement) booted() func(string) bool {
+	if e == nil {
+		return nil
+	}
+	return e.host.Booted
+}
+
 func (e *enforcement) labList() adminapi.LabFunc {
 	if e == nil {
 		return nil

@@ -173,6 +173,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	}
 	acfg.Emulator, acfg.Log, acfg.Console, acfg.Regions = cfg.Emulator, log, enf.console(), regions
 	acfg.EmulatorDefaultAccount = cfg.EmulatorAccount
+	acfg.Booted = enf.booted()
 	api := ec2api.New(acfg, svc, accounts, ec2api.NewMetrics(reg))
 	if cfg.Emulator {
 		log.Warn("EMULATOR MODE: signatures are NOT checked and ANY credentials are accepted. Never expose this server to anyone you do not trust.")
