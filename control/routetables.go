@@ -601,10 +601,11 @@ func (tn *tenant) routeState(rt *model.RouteTable, r model.Route) string {
 		n := tn.enis[t.NetworkInterfaceID]
 		ok = n != nil
 		if t.InstanceID != "" {
-			// A route to an instance follows the instance: gone or terminated, it is a blackhole
-			// even while the interface lingers.
+			// A route to an instance follows the instance: gone, stopped or terminated, it is a
+			// blackhole even while the interface lingers (a stopped NAT instance forwards
+			// nothing), and active again once the instance starts.
 			inst := tn.instances[t.InstanceID]
-			ok = ok && inst != nil && inst.State != model.StateTerminated
+			ok = ok && inst != nil && model.Forwards(inst.State)
 		}
 	}
 	if ok {

@@ -368,7 +368,16 @@ func TestRoutesAndAssociations(t *testing.T) {
 	check("after a restart", all)
 
 	// Targets that go away turn their routes into blackholes; putting them back revives them.
+	// A stopped instance forwards nothing until it starts again.
 	s = e.s
+	if _, _, err := s.StopInstances(ctx, eniTenant, LifecycleInput{IDs: []string{inst.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	check("instance stopped", []string{"active", "active", "blackhole", "blackhole"})
+	if _, _, err := s.StartInstances(ctx, eniTenant, LifecycleInput{IDs: []string{inst.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	check("instance started", all)
 	if _, err := s.DetachInternetGateway(ctx, eniTenant, IGWInput{GatewayID: igw.ID, VpcID: e.otherVPC.ID}); code(err) != "Gateway.NotAttached" {
 		t.Errorf("detach from the wrong VPC: %v", err)
 	}

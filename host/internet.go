@@ -94,7 +94,7 @@ type routingIndex struct {
 
 // routingFrom lists the objects a VPC's routing is computed from, in the snapshot's order:
 // while they are the same objects, the routing is too. (Instances count: an instance route's
-// target is a blackhole once its instance is terminated.)
+// target is a blackhole once its instance is stopped or terminated.)
 func routingFrom(n netmap.Network, vpc string, from []any) []any {
 	for _, x := range n.RouteTables {
 		if x.VpcID == vpc {
@@ -276,7 +276,7 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 			case tg.NetworkInterfaceID != "":
 				e := idx.enis[tg.NetworkInterfaceID]
 				if tg.InstanceID != "" {
-					if in := idx.instances[tg.InstanceID]; in == nil || in.State == model.StateTerminated {
+					if in := idx.instances[tg.InstanceID]; in == nil || !model.Forwards(in.State) {
 						e = nil
 					}
 				}

@@ -147,6 +147,11 @@ func TestPlanRouting(t *testing.T) {
 			in.State = model.StateTerminated
 			n.Instances = []*model.Instance{n.Instances[0], &in}
 		}, func(r *host.Routing) { r.Tables[1].Routes[2] = hole("192.0.2.0/24") }},
+		{"appliance stopped: its instance route a blackhole until it starts", func(n *netmap.Network) {
+			in := *n.Instances[1]
+			in.State = model.StateStopped
+			n.Instances = []*model.Instance{n.Instances[0], &in}
+		}, func(r *host.Routing) { r.Tables[1].Routes[2] = hole("192.0.2.0/24") }},
 		{"source/destination check back on", func(n *netmap.Network) {
 			app := n.ENIs[1].Clone()
 			app.SourceDestCheck = true

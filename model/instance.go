@@ -25,6 +25,11 @@ var (
 // addresses, and runs nothing.
 func (in *Instance) Stopped() bool { return in.State == StateStopped }
 
+// Forwards reports whether an instance in state s forwards what a route sends it: pending or
+// running. A route to an instance that is stopping, stopped, shutting down or terminated is a
+// blackhole on EC2, until the instance runs again.
+func Forwards(s InstanceState) bool { return s == StatePending || s == StateRunning }
+
 // Instance is a launched instance: a record with its interfaces until a lab host runs it.
 type Instance struct {
 	ID            string        `json:"id"`
