@@ -374,6 +374,11 @@ func TestRoutesAndAssociations(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("instance stopped", []string{"active", "active", "blackhole", "blackhole"})
+	e.view(func(v View) {
+		if !v.Snapshot().Halted[inst.ID] {
+			t.Error("the analyser's snapshot does not hold the stopped instance as halted")
+		}
+	})
 	if _, _, err := s.StartInstances(ctx, eniTenant, LifecycleInput{IDs: []string{inst.ID}}); err != nil {
 		t.Fatal(err)
 	}

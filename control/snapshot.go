@@ -31,8 +31,20 @@ func (tn *tenant) snapshot() netmap.Snapshot {
 	}
 }
 
-// Snapshot is the tenant's network for the policy engine and the analyser.
-func (v View) Snapshot() netmap.Snapshot { return v.tn.snapshot() }
+// Snapshot is the tenant's network for the policy engine and the analyser, with the instances
+// that are halted (the host feed reads every instance's state from Network.Instances).
+func (v View) Snapshot() netmap.Snapshot {
+	s := v.tn.snapshot()
+	for _, in := range v.tn.instances {
+		if in.State != model.StateTerminated && !model.Forwards(in.State) {
+			if s.Halted == nil {
+				s.Halted = map[string]bool{}
+			}
+			s.Halted[in.ID] = true
+		}
+	}
+	return s
+}
 
 // network is the tenant's network and instances (terminated ones too, until purged) for the
 // host feed.

@@ -36,10 +36,14 @@ type Snapshot struct {
 	// without an explicit association uses its VPC's main table. A route is a blackhole when
 	// its target is gone: an internet gateway missing from IGWs or attached to another VPC,
 	// an egress-only gateway missing from EgressIGWs, an interface missing from ENIs, an
-	// instance target whose instance is terminated, or a NAT gateway that is not available.
+	// instance target whose instance is stopped (Halted) or terminated, or a NAT gateway that
+	// is not available.
 	RouteTables []*model.RouteTable
 	IGWs        []*model.InternetGateway
 	EgressIGWs  []*model.EgressOnlyIGW
+	// Halted are the instances (by ID) that are stopping or stopped: they keep their
+	// interfaces and forward nothing, so a route to one is a blackhole until it starts.
+	Halted map[string]bool `json:",omitempty"`
 }
 
 // Network is one tenant's network and instances, as the host reconciler sees them.

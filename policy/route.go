@@ -99,12 +99,13 @@ type routing struct {
 	vpcs     map[string]*netipx.IPSet
 	hasRoute map[string]bool // VPCs with at least one route table in the snapshot
 	subnetOf map[string]string
+	halted   map[string]bool // stopped instances: routes to them are blackholes
 }
 
 func compileRouting(s netmap.Snapshot, lists map[string]*model.PrefixList, vpcs map[string]*netipx.IPSet) *routing {
 	r := &routing{tables: map[string]*rtable{}, bySubnet: map[string]*rtable{}, igw: map[string]string{}, eigws: map[string]string{},
 		nats: map[string]*model.NATGateway{}, public: map[string]netip.Addr{}, enis: map[string]*model.NetworkInterface{},
-		vpcs: vpcs, hasRoute: map[string]bool{}, subnetOf: map[string]string{}}
+		vpcs: vpcs, hasRoute: map[string]bool{}, subnetOf: map[string]string{}, halted: s.Halted}
 	for _, g := range s.IGWs {
 		if g.VpcID != "" {
 			r.igw[g.VpcID] = g.ID
@@ -207,7 +208,8 @@ func (r *routing) usable(vpc string, rt *model.Route) bool {
 		g := r.nats[tg.NatGatewayID]
 		return g != nil && g.State == model.NATAvailable
 	case tg.NetworkInterfaceID != "":
-		return r.enis[tg.NetworkInterfaceID] != nil
+		// A route to an instance follows the instance: stopped, it forwards nothing.
+		return r.enis[tg.NetworkInterfaceID] != nil && !(tg.InstanceID != "" && r.halted[tg.InstanceID])
 	}
 	return false
 }

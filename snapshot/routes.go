@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netmap"
 )
 
 // This file reads routing and public addressing: route tables, internet and egress-only
@@ -239,11 +240,21 @@ func (l *loader) eniAttachment(n node, m *model.NetworkInterface) {
 
 // instances reads describe-instances.json: it attaches interfaces to their instances (so
 // that a question may name an instance) and cross-checks the instance's PublicIpAddress with
-// its primary interface's. An instance that no longer has interfaces (terminated) is skipped.
-func (l *loader) instances(doc node, enis map[string]*model.NetworkInterface, eips []*model.Address) {
+// its primary interface's. An instance that no longer has interfaces (terminated) is skipped; a
+// stopping or stopped one is halted (s.Halted): routes to it are blackholes.
+func (l *loader) instances(doc node, enis map[string]*model.NetworkInterface, s *netmap.Snapshot) {
+	eips := s.Addresses
 	for _, r := range l.list(doc, "Reservations", true) {
 		for _, in := range l.list(r, "Instances", true) {
 			id := l.str(in, "InstanceId")
+			if st := l.object(in, "State", false); st.present {
+				if name, ok := l.optStr(st, "Name"); ok && (name == "stopping" || name == "stopped") {
+					if s.Halted == nil {
+						s.Halted = map[string]bool{}
+					}
+					s.Halted[id] = true
+				}
+			}
 			var primary *model.NetworkInterface
 			for _, ni := range l.list(in, "NetworkInterfaces", false) {
 				eniID := l.str(ni, "NetworkInterfaceId")

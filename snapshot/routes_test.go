@@ -163,6 +163,15 @@ func TestReachOverSnapshot(t *testing.T) {
 				setPath(t, v, "RouteTables[1].Routes", []any{map[string]any{"DestinationCidrBlock": "10.0.0.0/16", "GatewayId": "local"}})
 			})
 		}, reach.Question{From: "198.51.100.7", To: "eni-0000000000000000a", Protocol: "tcp", Port: 443}, []string{policy.CodeNoRoute}, "", "192.0.2.4"},
+		{"the appliance that routes db out is stopped: the route is a blackhole", func(t *testing.T, dir string) {
+			edit(t, dir, "describe-route-tables.json", func(v any) {
+				setPath(t, v, "RouteTables[0].Routes[2]", map[string]any{"DestinationCidrBlock": "0.0.0.0/0",
+					"InstanceId": "i-0000000000000000a", "NetworkInterfaceId": "eni-0000000000000000a", "State": "blackhole"})
+			})
+			edit(t, dir, "describe-instances.json", func(v any) {
+				setPath(t, v, "Reservations[0].Instances[0].State", map[string]any{"Code": 80, "Name": "stopped"})
+			})
+		}, reach.Question{From: "eni-0000000000000000b", To: "203.0.113.5", Protocol: "tcp", Port: 443}, []string{policy.CodeBadRoute}, "i-0000000000000000a", ""},
 		{"NAT gateway deleted", func(t *testing.T, dir string) {
 			edit(t, dir, "describe-route-tables.json", func(v any) { setPath(t, v, "RouteTables[0].Routes[2].NatGatewayId", "nat-0000000000000000b") })
 		}, reach.Question{From: "eni-0000000000000000b", To: "203.0.113.5", Protocol: "tcp", Port: 443}, []string{policy.CodeBadRoute}, "nat-0000000000000000b", ""},

@@ -88,7 +88,7 @@ func Load(dir string) (netmap.Snapshot, error) {
 	for _, n := range s.ENIs {
 		enis[n.ID] = n
 	}
-	l.instances(docs["describe-instances.json"], enis, s.Addresses)
+	l.instances(docs["describe-instances.json"], enis, &s)
 	for _, a := range l.list(docs["describe-network-acls.json"], "NetworkAcls", true) {
 		s.NACLs = append(s.NACLs, l.nacl(a))
 	}
