@@ -408,7 +408,7 @@ func TestRunInstancesClientToken(t *testing.T) {
 func TestTerminateInstancesErrors(t *testing.T) {
 	e := newENITestService(t, nil)
 	r := e.run(RunInput{MinCount: 2, MaxCount: 2, SubnetID: e.sn.ID})
-	locked := e.run(RunInput{MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID, DisableAPITermination: true}).Instances[0].ID
+	locked := e.run(RunInput{MinCount: 1, MaxCount: 1, SubnetID: e.sn.ID, DisableAPITermination: new(true)}).Instances[0].ID
 	a, b := r.Instances[0].ID, r.Instances[1].ID
 	tests := []errCase[TerminateInstancesInput]{
 		{"none", TerminateInstancesInput{}, "MissingParameter", "InstanceId"},

@@ -38,8 +38,10 @@ type RunInput struct {
 	UserData              []byte   // decoded
 	ClientToken           string
 	InstanceTags, ENITags model.Tags
-	DisableAPITermination bool
-	DisableAPIStop        bool
+	// DisableAPITermination and DisableAPIStop are nil when the request does not give them
+	// (a launch template's then count), false when it turns them off.
+	DisableAPITermination *bool
+	DisableAPIStop        *bool
 	ShutdownBehavior      string // "", "stop" or "terminate"
 	// MetadataOptions are the metadata service's options; unset ones take EC2's defaults.
 	MetadataOptions model.MetadataOptions
@@ -243,7 +245,7 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 			ID: model.NewID(model.PrefixInstance), ReservationID: resv.ID, OwnerID: tn.key.Account,
 			ImageID: in.ImageID, InstanceType: in.InstanceType, KeyName: in.KeyName, State: model.StateRunning,
 			LaunchTime: tx.now, AZ: sn.AZ, Tenancy: tenancy, SubnetID: sn.ID, VpcID: sn.VpcID, LaunchIndex: i,
-			ClientToken: in.ClientToken, UserData: in.UserData, NoTermination: in.DisableAPITermination, NoStop: in.DisableAPIStop,
+			ClientToken: in.ClientToken, UserData: in.UserData, NoTermination: isTrue(in.DisableAPITermination), NoStop: isTrue(in.DisableAPIStop),
 			ShutdownBehavior: shutdownBehavior(in.ShutdownBehavior), Tags: in.InstanceTags.Clone(),
 			PublicKey: publicKey, MetadataOptions: in.MetadataOptions.WithDefaults(),
 		}

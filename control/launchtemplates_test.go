@@ -190,10 +190,12 @@ func TestRunInstancesFromTemplate(t *testing.T) {
 	if inst.InstanceType != "m5.large" {
 		t.Errorf("$Latest: type %s", inst.InstanceType)
 	}
-	// The request's own parameters win: type, groups, subnet, tags.
+	// The request's own parameters win: type, groups, subnet, tags, and a flag it turns off.
 	inst, eni = launch(RunInput{LaunchTemplate: &LaunchTemplateSpec{TemplateRef: TemplateRef{ID: lt.ID}, Version: "1"},
-		InstanceType: "t3.nano", SubnetID: e.small.ID, GroupIDs: []string{e.db.ID}, InstanceTags: model.Tags{"from": "request"}})
-	if inst.InstanceType != "t3.nano" || eni.SubnetID != e.small.ID || !cmp.Equal(eni.Groups, []string{e.db.ID}) || inst.Tags["from"] != "request" {
+		InstanceType: "t3.nano", SubnetID: e.small.ID, GroupIDs: []string{e.db.ID}, InstanceTags: model.Tags{"from": "request"},
+		DisableAPITermination: new(false)})
+	if inst.InstanceType != "t3.nano" || eni.SubnetID != e.small.ID || !cmp.Equal(eni.Groups, []string{e.db.ID}) || inst.Tags["from"] != "request" ||
+		inst.NoTermination {
 		t.Errorf("overrides: %+v, interface %+v", inst, eni)
 	}
 	before := e.snapshot()

@@ -22,8 +22,8 @@ const defaultInstanceType = "m1.small"
 // own parameters override the template's (EC2 user guide, "Launch an instance from a launch
 // template": "parameters that you specify override the same parameters in the launch
 // template"). A request's interfaces replace the template's; its SubnetId and security
-// groups replace those of the template's primary interface. A flag the request can only turn
-// on (DisableApiTermination, DisableApiStop) is on when either turns it on.
+// groups replace those of the template's primary interface. A flag (DisableApiTermination,
+// DisableApiStop) is the request's when it gives one, even false, else the template's.
 func (s *Service) fromTemplate(ctx context.Context, t Tenant, in RunInput) (RunInput, error) {
 	spec := in.LaunchTemplate
 	if spec == nil {
@@ -60,8 +60,8 @@ func (s *Service) fromTemplate(ctx context.Context, t Tenant, in RunInput) (RunI
 			return in, model.InvalidValue("Invalid BASE64 encoding of user data.")
 		}
 	}
-	in.DisableAPITermination = in.DisableAPITermination || (d.NoTermination != nil && *d.NoTermination)
-	in.DisableAPIStop = in.DisableAPIStop || (d.NoStop != nil && *d.NoStop)
+	in.DisableAPITermination = cmp.Or(in.DisableAPITermination, d.NoTermination)
+	in.DisableAPIStop = cmp.Or(in.DisableAPIStop, d.NoStop)
 	if m := d.MetadataOptions; m != nil {
 		o := &in.MetadataOptions
 		o.HttpTokens, o.HttpEndpoint = cmp.Or(o.HttpTokens, m.HttpTokens), cmp.Or(o.HttpEndpoint, m.HttpEndpoint)
@@ -107,3 +107,6 @@ func (s *Service) fromTemplate(ctx context.Context, t Tenant, in RunInput) (RunI
 	}
 	return in, nil
 }
+
+// isTrue is a flag given as true; nil (not given) is false.
+func isTrue(b *bool) bool { return b != nil && *b }

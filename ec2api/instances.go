@@ -45,12 +45,10 @@ func runInstances(c *call) error {
 	if in.GroupNames, err = ids(r, "SecurityGroup"); err != nil {
 		return err
 	}
-	if v, ok, err := optBool(r, "DisableApiTermination"); err != nil {
+	if in.DisableAPITermination, err = boolPtr(r, "DisableApiTermination"); err != nil {
 		return err
-	} else if ok {
-		in.DisableAPITermination = v
 	}
-	if in.DisableAPIStop, _, err = optBool(r, "DisableApiStop"); err != nil {
+	if in.DisableAPIStop, err = boolPtr(r, "DisableApiStop"); err != nil {
 		return err
 	}
 	in.ShutdownBehavior = str(r, "InstanceInitiatedShutdownBehavior")
