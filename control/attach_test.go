@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/model"
 )
 
@@ -246,5 +247,27 @@ func TestAssignIPv6(t *testing.T) {
 	e.reopen()
 	if got := e.eni(n.ID).IPv6; !slices.Equal(got, []netip.Addr{at(6), at(20)}) {
 		t.Fatalf("after unassign: %v", got)
+	}
+}
+
+// TestRunInstancesInterfaceLimit: a launch with more interfaces than its instance type allows
+// is refused as an attachment beyond it is, and creates nothing.
+func TestRunInstancesInterfaceLimit(t *testing.T) {
+	e := newENITestService(t, nil)
+	ifaces := func(n int) []RunInterface {
+		var out []RunInterface
+		for i := range n {
+			out = append(out, RunInterface{DeviceIndex: i, SubnetID: e.sn.ID})
+		}
+		return out
+	}
+	before := e.snapshot()
+	// No type given: EC2's default, m1.small, takes two.
+	_, _, err := e.s.RunInstances(e.ctx, eniTenant, RunInput{MinCount: 1, MaxCount: 1, ImageID: image.DefaultID, Interfaces: ifaces(3)})
+	eniCheckErr(t, err, "AttachmentLimitExceeded", "Interface count 3 exceeds the limit for m1.small")
+	e.checkUnchanged(before)
+	r := e.run(RunInput{MinCount: 1, MaxCount: 1, InstanceType: "t3.medium", Interfaces: ifaces(3)})
+	if got := len(e.instance(r.Instances[0].ID).InterfaceIDs); got != 3 {
+		t.Errorf("t3.medium launched with %d interfaces, want 3", got)
 	}
 }

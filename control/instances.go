@@ -156,6 +156,12 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 		if !found {
 			return nil, model.InvalidValue("When specifying network interfaces, one must have DeviceIndex 0")
 		}
+		// The instance type bounds the interfaces at launch as at attachment (EC2's reply,
+		// as recorded: "Interface count 3 exceeds the limit for m1.small").
+		itype := typeOf(&model.Instance{InstanceType: in.InstanceType})
+		if n := len(in.Interfaces); n > model.InterfaceLimitsOf(itype).Interfaces {
+			return nil, model.AttachmentLimitExceeded.Errorf("Interface count %d exceeds the limit for %s", n, itype)
+		}
 		for _, ni := range in.Interfaces {
 			switch {
 			case ni.AssociatePublicIP == nil:
