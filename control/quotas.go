@@ -46,6 +46,10 @@ type Quotas struct {
 	RouteTablesPerVPC int
 	InternetGateways  int
 	EgressOnlyIGWs    int
+	// VPCs and DHCP (Amazon VPC quotas): IPv4 CIDR blocks per VPC, the primary included
+	// (CidrLimitExceeded); DHCP option sets per region (DhcpOptionsLimitExceeded).
+	CIDRBlocksPerVPC int
+	DhcpOptionSets   int
 }
 
 // DefaultQuotas are AWS's defaults.
@@ -74,6 +78,9 @@ func DefaultQuotas() Quotas {
 		RouteTablesPerVPC: 200,
 		InternetGateways:  5,
 		EgressOnlyIGWs:    5,
+
+		CIDRBlocksPerVPC: 5,
+		DhcpOptionSets:   1000,
 	}
 }
 
@@ -98,6 +105,8 @@ func (q *Quotas) fields() map[string]*int {
 		"public-ips-per-account": &q.PublicIPsPerAccount,
 		"nat-gateways-per-az":    &q.NATGatewaysPerAZ,
 		"routes-per-table":       &q.RoutesPerTable,
+		"cidr-blocks-per-vpc":    &q.CIDRBlocksPerVPC,
+		"dhcp-option-sets":       &q.DhcpOptionSets,
 		"route-tables-per-vpc":   &q.RouteTablesPerVPC,
 		"internet-gateways":      &q.InternetGateways,
 		"egress-only-gateways":   &q.EgressOnlyIGWs,
@@ -122,7 +131,8 @@ func (q *Quotas) Set(s string) error {
 // Names lists the quota names Set accepts.
 func (q *Quotas) Names() []string {
 	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries", "flow-logs-per-resource", "network-insights-paths", "analyses-per-path", "elastic-ips", "public-ips-per-account", "nat-gateways-per-az",
-		"routes-per-table", "route-tables-per-vpc", "internet-gateways", "egress-only-gateways"}
+		"routes-per-table", "route-tables-per-vpc", "internet-gateways", "egress-only-gateways",
+		"cidr-blocks-per-vpc", "dhcp-option-sets"}
 }
 
 // Validate checks the quotas together: AWS caps rules-per-group × groups-per-interface at 1,000,

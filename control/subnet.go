@@ -40,7 +40,7 @@ func (s *Service) CreateSubnet(ctx context.Context, t Tenant, in CreateSubnetInp
 		if err != nil {
 			return err
 		}
-		if cidr.Bits() < 16 || cidr.Bits() > 28 || !vpc.CIDR.Contains(cidr.Addr()) || cidr.Bits() < vpc.CIDR.Bits() {
+		if _, ok := vpc.BlockOf(cidr); cidr.Bits() < 16 || cidr.Bits() > 28 || !ok {
 			return model.InvalidSubnetRange.Errorf("The CIDR '%s' is invalid.", in.CIDR)
 		}
 		n := 0

@@ -143,6 +143,7 @@ func (tx *tx) allocIPv6() netip.Prefix {
 // subnet in each zone (spec §1.2).
 func (tx *tx) createDefaultVPC() error {
 	vpc := tx.newVPC(defaultVPCCIDR, "default", true, nil)
+	vpc.DNSHostnames = true // a default VPC resolves and names its instances (Default VPCs, VPC User Guide)
 	if err := tx.addVPC(vpc); err != nil {
 		return err
 	}

@@ -109,8 +109,10 @@ func (r *renderer) internet() bool { return r.n.Internet.Link != "" }
 // needs.
 func (r *renderer) inside() *netipx.IPSet {
 	var b netipx.IPSetBuilder
-	if r.n.VPC.CIDR.Addr().Is4() {
-		b.AddPrefix(r.n.VPC.CIDR.Masked())
+	for _, blk := range r.n.VPC.Blocks() { // the primary block and the secondary ones
+		if blk.CIDR.Addr().Is4() {
+			b.AddPrefix(blk.CIDR.Masked())
+		}
 	}
 	for _, sn := range r.subnets {
 		if sn.CIDR.Addr().Is4() {

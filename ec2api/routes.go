@@ -11,6 +11,11 @@ var routes = map[string]handler{
 	"CreateSubnet":    createSubnet,
 	"DeleteSubnet":    deleteSubnet,
 	"DescribeSubnets": describeSubnets.serve,
+	// VPC blocks and attributes (vpccidr.go)
+	"AssociateVpcCidrBlock":    associateVpcCidrBlock,
+	"DisassociateVpcCidrBlock": disassociateVpcCidrBlock,
+	"DescribeVpcAttribute":     describeVpcAttribute,
+	"ModifyVpcAttribute":       modifyVpcAttribute,
 
 	// Elastic IPs and NAT gateways (addresses.go)
 	"AllocateAddress":       allocateAddress,

@@ -29,11 +29,15 @@ var deleteVpc = deleteByID("VpcId", (*control.Service).DeleteVPC)
 
 var vpcFilters = filterer[*model.VPC]{
 	fields: fields[*model.VPC]{
-		"cidr":                                  one2(func(v *model.VPC) string { return v.CIDR.String() }),
-		"cidr-block-association.cidr-block":     one2(func(v *model.VPC) string { return v.CIDR.String() }),
-		"cidr-block-association.association-id": one2(func(v *model.VPC) string { return v.CIDRAssocID }),
-		"cidr-block-association.state":          func(*model.VPC) []string { return one("associated") },
-		"dhcp-options-id":                       one2(func(v *model.VPC) string { return v.DhcpOptionsID }),
+		"cidr": one2(func(v *model.VPC) string { return v.CIDR.String() }),
+		"cidr-block-association.cidr-block": func(v *model.VPC) []string {
+			return blockValues(v, func(b model.CIDRBlock) string { return b.CIDR.String() })
+		},
+		"cidr-block-association.association-id": func(v *model.VPC) []string {
+			return blockValues(v, func(b model.CIDRBlock) string { return b.AssocID })
+		},
+		"cidr-block-association.state": func(*model.VPC) []string { return one("associated") },
+		"dhcp-options-id":              one2(func(v *model.VPC) string { return v.DhcpOptionsID }),
 		"ipv6-cidr-block-association.ipv6-cidr-block": func(v *model.VPC) []string {
 			if v.IPv6CIDR.IsValid() {
 				return one(v.IPv6CIDR.String())
@@ -81,13 +85,15 @@ func writeVPC(x *xmlWriter, v *model.VPC, state string) {
 	x.str("state", state)
 	x.str("cidrBlock", v.CIDR.String())
 	x.open("cidrBlockAssociationSet")
-	x.open("item")
-	x.str("cidrBlock", v.CIDR.String())
-	x.str("associationId", v.CIDRAssocID)
-	x.open("cidrBlockState")
-	x.str("state", "associated")
-	x.close("cidrBlockState")
-	x.close("item")
+	for _, b := range v.Blocks() {
+		x.open("item")
+		x.str("cidrBlock", b.CIDR.String())
+		x.str("associationId", b.AssocID)
+		x.open("cidrBlockState")
+		x.str("state", "associated")
+		x.close("cidrBlockState")
+		x.close("item")
+	}
 	x.close("cidrBlockAssociationSet")
 	if v.IPv6CIDR.IsValid() {
 		x.open("ipv6CidrBlockAssociationSet")
@@ -105,4 +111,14 @@ func writeVPC(x *xmlWriter, v *model.VPC, state string) {
 	x.str("instanceTenancy", v.Tenancy)
 	x.bool("isDefault", v.IsDefault)
 	writeTags(x, v.Tags)
+}
+
+// blockValues are one field of each of a VPC's IPv4 blocks, for the cidr-block-association
+// filters.
+func blockValues(v *model.VPC, f func(model.CIDRBlock) string) []string {
+	var out []string
+	for _, b := range v.Blocks() {
+		out = append(out, f(b))
+	}
+	return out
 }

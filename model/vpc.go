@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"net/netip"
+	"slices"
 )
 
 // VPC is a virtual network with one primary IPv4 CIDR and optionally an IPv6 /56 (spec §1.2).
@@ -20,10 +21,45 @@ type VPC struct {
 	DefaultGroupID string `json:"defaultGroup"`
 	DhcpOptionsID  string `json:"dopt"`
 	Tags           Tags   `json:"tags,omitempty"`
+	// Secondary are the IPv4 blocks associated after creation (AssociateVpcCidrBlock), in
+	// association order; with CIDR at most the CIDR-blocks quota (5 by default).
+	Secondary []CIDRBlock `json:"cidrs2,omitempty"`
+	// The VPC's attributes (DescribeVpcAttribute). DNS support is on unless turned off, so
+	// that records written before the attributes existed read as AWS's default.
+	DNSSupportOff  bool `json:"dnsOff,omitempty"`
+	DNSHostnames   bool `json:"dnsHostnames,omitempty"`
+	NAUsageMetrics bool `json:"nauMetrics,omitempty"`
+}
+
+// CIDRBlock is one IPv4 block of a VPC with the ID of its association.
+type CIDRBlock struct {
+	CIDR    netip.Prefix `json:"cidr"`
+	AssocID string       `json:"assoc"`
 }
 
 // Clone returns a copy that may be modified freely.
-func (v *VPC) Clone() *VPC { c := *v; c.Tags = v.Tags.Clone(); return &c }
+func (v *VPC) Clone() *VPC {
+	c := *v
+	c.Tags = v.Tags.Clone()
+	c.Secondary = slices.Clone(v.Secondary)
+	return &c
+}
+
+// Blocks are the VPC's IPv4 blocks: the primary first, then the secondary ones in the
+// order they were associated.
+func (v *VPC) Blocks() []CIDRBlock {
+	return append([]CIDRBlock{{CIDR: v.CIDR, AssocID: v.CIDRAssocID}}, v.Secondary...)
+}
+
+// BlockOf is the IPv4 block of the VPC that holds all of p, if one does.
+func (v *VPC) BlockOf(p netip.Prefix) (netip.Prefix, bool) {
+	for _, b := range v.Blocks() {
+		if b.CIDR.Bits() <= p.Bits() && b.CIDR.Contains(p.Addr()) {
+			return b.CIDR, true
+		}
+	}
+	return netip.Prefix{}, false
+}
 
 // Subnet is an address range of a VPC in one availability zone.
 type Subnet struct {
