@@ -147,7 +147,7 @@ func (s *Service) tenant(_ context.Context, t Tenant) (*tenant, error) {
 		tn = newTenant(t, s.cfg.Now)
 		// Memory only: the staged ops are dropped (not rolled back) and the tenant stays
 		// uninitialised until its first write.
-		if err := s.begin(tn).createDefaultVPC(); err != nil {
+		if _, err := s.begin(tn).createDefaultVPC(); err != nil {
 			return nil, err
 		}
 		s.tenants[t] = tn

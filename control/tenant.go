@@ -31,6 +31,7 @@ const (
 	kindRouteTable = "rtb"
 	kindIGW        = "igw"
 	kindEIGW       = "eigw"
+	kindDhcp       = "dopt"
 )
 
 // tenantMeta marks a tenant as initialised (materialised by its first write), so that a
@@ -78,6 +79,7 @@ type tenant struct {
 	routeTables map[string]*model.RouteTable
 	igws        map[string]*model.InternetGateway
 	eigws       map[string]*model.EgressOnlyIGW
+	dhcpOptions map[string]*model.DhcpOptions
 	// lazy names records that exist in memory only (see mainRouteTables); the next write
 	// commits them.
 	lazy []lazyRecord

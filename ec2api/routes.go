@@ -16,6 +16,12 @@ var routes = map[string]handler{
 	"DisassociateVpcCidrBlock": disassociateVpcCidrBlock,
 	"DescribeVpcAttribute":     describeVpcAttribute,
 	"ModifyVpcAttribute":       modifyVpcAttribute,
+	// DHCP option sets and the default VPC (dhcp.go)
+	"CreateDhcpOptions":    createDhcpOptions,
+	"AssociateDhcpOptions": associateDhcpOptions,
+	"DescribeDhcpOptions":  describeDhcpOptions.serve,
+	"DeleteDhcpOptions":    deleteDhcpOptions,
+	"CreateDefaultVpc":     createDefaultVpc,
 
 	// Elastic IPs and NAT gateways (addresses.go)
 	"AllocateAddress":       allocateAddress,

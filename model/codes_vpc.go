@@ -5,8 +5,8 @@ package model
 // AWS's replies as recorded in public bug reports; [UNCONFIRMED] against a live account: the
 // wording of InvalidVpcCidrBlockAssociationID.NotFound, InvalidSubnetCidrBlockAssociationID
 // .NotFound, InvalidDhcpOptionID.NotFound, DefaultVpcAlreadyExists,
-// DefaultSubnetAlreadyExistsInAvailabilityZone, NoDefaultVpc (the codes themselves are in
-// the EC2 API reference's error-code list) and InvalidSubnetCidrReservationID.NotFound.
+// DefaultSubnetAlreadyExistsInAvailabilityZone, DefaultVpcDoesNotExist (the codes themselves
+// are in the EC2 API reference's error-code list) and InvalidSubnetCidrReservationID.NotFound.
 var (
 	// CidrLimitExceeded: "This network '%s' has met its maximum number of allowed CIDRs: %d".
 	CidrLimitExceeded                            = def("CidrLimitExceeded", 400, "This network '%s' has met its maximum number of allowed CIDRs: %d")
