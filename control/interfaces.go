@@ -108,7 +108,7 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, addrs addrRe
 	}
 	alloc := func() (netip.Addr, error) {
 		for i := 4; i < sn.Size()-1; i++ {
-			if a := sn.AddrAt(i); !used[a] {
+			if a := sn.AddrAt(i); !used[a] && !tx.tn.reserved(sn.ID, a) { // reservations.go: reserved addresses are only given on request
 				used[a] = true
 				return a, nil
 			}

@@ -191,6 +191,15 @@ var kinds = []kind{
 		get:      (*tenant).dhcp,
 		tags:     func(v *model.DhcpOptions) model.Tags { return v.Tags },
 		withTags: func(v *model.DhcpOptions, t model.Tags) *model.DhcpOptions { c := v.Clone(); c.Tags = t; return c }},
+	resource[model.SubnetCIDRReservation]{kind: kindReservation, prefix: model.PrefixSubnetCidrReservation, tagType: "subnet-cidr-reservation",
+		m:    func(tn *tenant) *map[string]*model.SubnetCIDRReservation { return &tn.reservations },
+		get:  (*tenant).reservation,
+		tags: func(v *model.SubnetCIDRReservation) model.Tags { return v.Tags },
+		withTags: func(v *model.SubnetCIDRReservation, t model.Tags) *model.SubnetCIDRReservation {
+			c := v.Clone()
+			c.Tags = t
+			return c
+		}},
 	resource[clientToken]{kind: kindToken,
 		m: func(tn *tenant) *map[string]*clientToken { return &tn.tokens }},
 	rules{},

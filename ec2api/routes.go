@@ -22,6 +22,13 @@ var routes = map[string]handler{
 	"DescribeDhcpOptions":  describeDhcpOptions.serve,
 	"DeleteDhcpOptions":    deleteDhcpOptions,
 	"CreateDefaultVpc":     createDefaultVpc,
+	// Subnet blocks, default subnets and CIDR reservations (subnetcidr.go)
+	"AssociateSubnetCidrBlock":    associateSubnetCidrBlock,
+	"DisassociateSubnetCidrBlock": disassociateSubnetCidrBlock,
+	"CreateDefaultSubnet":         createDefaultSubnet,
+	"CreateSubnetCidrReservation": createSubnetCidrReservation,
+	"DeleteSubnetCidrReservation": deleteSubnetCidrReservation,
+	"GetSubnetCidrReservations":   getSubnetCidrReservations,
 
 	// Elastic IPs and NAT gateways (addresses.go)
 	"AllocateAddress":       allocateAddress,

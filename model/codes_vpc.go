@@ -18,6 +18,6 @@ var (
 	DhcpOptionsLimitExceeded                     = def("DhcpOptionsLimitExceeded", 400, "The maximum number of DHCP option sets has been reached.")
 	DefaultVpcAlreadyExists                      = def("DefaultVpcAlreadyExists", 400, "A Default VPC already exists for this account in this region.")
 	DefaultSubnetAlreadyExistsInAvailabilityZone = def("DefaultSubnetAlreadyExistsInAvailabilityZone", 400, "")
-	NoDefaultVpc                                 = def("NoDefaultVpc", 400, "No default VPC exists for this account in this region.")
+	DefaultVpcDoesNotExist                       = def("DefaultVpcDoesNotExist", 400, "There is no default VPC in which to carry out the request.")
 	InvalidSubnetCidrReservationIDNotFound       = def("InvalidSubnetCidrReservationID.NotFound", 400, "The subnet CIDR reservation ID '%s' does not exist")
 )

@@ -74,6 +74,30 @@ type Subnet struct {
 	DefaultForAz bool         `json:"defaultForAz,omitempty"`
 	MapPublicIP  bool         `json:"mapPublicIp,omitempty"`
 	Tags         Tags         `json:"tags,omitempty"`
+	// IPv6Native marks an IPv6-only subnet: no IPv4 block (CIDR is the zero Prefix).
+	IPv6Native bool `json:"ipv6Native,omitempty"`
+	// The launch attributes of ModifySubnetAttribute; the zero values are AWS's defaults.
+	AssignIPv6 bool `json:"assignIpv6,omitempty"` // AssignIpv6AddressOnCreation
+	DNS64      bool `json:"dns64,omitempty"`      // EnableDns64
+	// HostnameType is PrivateDnsNameOptionsOnLaunch's: "ip-name" (also when empty) or
+	// "resource-name"; DNSARecord and DNSAAAARecord its resource-name DNS records.
+	HostnameType  string `json:"hostnameType,omitempty"`
+	DNSARecord    bool   `json:"dnsA,omitempty"`
+	DNSAAAARecord bool   `json:"dnsAAAA,omitempty"`
+}
+
+// Hostname types of PrivateDnsNameOptionsOnLaunch.
+const (
+	HostnameIPName       = "ip-name"
+	HostnameResourceName = "resource-name"
+)
+
+// Hostname is the subnet's hostname type as EC2 shows it.
+func (s *Subnet) Hostname() string {
+	if s.HostnameType == "" {
+		return HostnameIPName
+	}
+	return s.HostnameType
 }
 
 // Clone returns a copy that may be modified freely.
@@ -84,7 +108,12 @@ func (s *Subnet) Clone() *Subnet { c := *s; c.Tags = s.Tags.Clone(); return &c }
 const ReservedAddresses = 5
 
 // Size is the number of IPv4 addresses in the subnet.
-func (s *Subnet) Size() int { return 1 << (32 - s.CIDR.Bits()) }
+func (s *Subnet) Size() int {
+	if !s.CIDR.IsValid() {
+		return 0 // an IPv6-only subnet has no IPv4 address to give
+	}
+	return 1 << (32 - s.CIDR.Bits())
+}
 
 // Usable reports whether a is an address of the subnet that may be given to an interface:
 // inside the CIDR and not one of the five reserved ones.
