@@ -289,3 +289,27 @@ func TestSubnetCIDRReservations(t *testing.T) {
 		t.Errorf("reservations left after their subnet: %v (had %s)", ids, r2.ID)
 	}
 }
+
+// TestAssignIPv6OnCreation: with AssignIpv6AddressOnCreation on, a new interface gets one
+// IPv6 address without asking, the lowest free one outside the subnet's IPv6 reservations.
+func TestAssignIPv6OnCreation(t *testing.T) {
+	e := newENITestService(t, nil)
+	vpc, p := e.ipv6VPC()
+	sn := eniOK[*model.Subnet](t)(e.s.CreateSubnet(e.ctx, eniTenant, CreateSubnetInput{VpcID: vpc.ID, CIDR: "10.7.1.0/24", IPv6CIDR: p.String()}))
+	if n := e.createENI(CreateENIInput{SubnetID: sn.ID}); len(n.IPv6) != 0 {
+		t.Errorf("IPv6 address without the attribute: %v", n.IPv6)
+	}
+	yes := true
+	if _, err := e.s.ModifySubnet(e.ctx, eniTenant, ModifySubnetInput{SubnetID: sn.ID, AssignIPv6: &yes}); err != nil {
+		t.Fatal(err)
+	}
+	res := netip.PrefixFrom(p.Addr(), 124) // ::0 to ::f
+	eniOK[*model.SubnetCIDRReservation](t)(e.s.CreateSubnetCIDRReservation(e.ctx, eniTenant, CreateReservationInput{SubnetID: sn.ID, CIDR: res.String(), Type: "explicit"}))
+	n := e.createENI(CreateENIInput{SubnetID: sn.ID})
+	if len(n.IPv6) != 1 || res.Contains(n.IPv6[0]) || n.IPv6[0] != sn.AddrAt6(16) {
+		t.Errorf("automatic IPv6 address %v, want %s (the first after reservation %s)", n.IPv6, sn.AddrAt6(16), res)
+	}
+	if n := e.createENI(CreateENIInput{SubnetID: sn.ID, IPv6: []string{sn.AddrAt6(5).String()}}); len(n.IPv6) != 1 || n.IPv6[0] != sn.AddrAt6(5) {
+		t.Errorf("asked-for reserved IPv6 address: %v", n.IPv6)
+	}
+}
