@@ -112,13 +112,7 @@ func (c *call) writeSubnet(sn *model.Subnet, available int, state string) {
 	x.bool("assignIpv6AddressOnCreation", sn.AssignIPv6)
 	if sn.IPv6CIDR.IsValid() {
 		x.open("ipv6CidrBlockAssociationSet")
-		x.open("item")
-		x.str("ipv6CidrBlock", sn.IPv6CIDR.String())
-		x.str("associationId", sn.IPv6AssocID)
-		x.open("ipv6CidrBlockState")
-		x.str("state", "associated")
-		x.close("ipv6CidrBlockState")
-		x.close("item")
+		x.elem("item", func() { writeBlockAssoc(x, sn.IPv6CIDR, sn.IPv6AssocID, "associated") })
 		x.close("ipv6CidrBlockAssociationSet")
 	}
 	writeTags(x, sn.Tags)

@@ -36,13 +36,7 @@ func disassociateSubnetCidrBlock(c *call) error {
 
 func writeSubnetCIDRAssociation(x *xmlWriter, a control.SubnetCIDRAssociation, state string) {
 	x.str("subnetId", a.SubnetID)
-	x.open("ipv6CidrBlockAssociation")
-	x.str("ipv6CidrBlock", a.CIDR.String())
-	x.str("associationId", a.AssocID)
-	x.open("ipv6CidrBlockState")
-	x.str("state", state)
-	x.close("ipv6CidrBlockState")
-	x.close("ipv6CidrBlockAssociation")
+	x.elem("ipv6CidrBlockAssociation", func() { writeBlockAssoc(x, a.CIDR, a.AssocID, state) })
 }
 
 func createDefaultSubnet(c *call) error {

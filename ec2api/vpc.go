@@ -1,6 +1,8 @@
 package ec2api
 
 import (
+	"net/netip"
+
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/model"
 )
@@ -86,25 +88,15 @@ func writeVPC(x *xmlWriter, v *model.VPC, state string) {
 	x.str("cidrBlock", v.CIDR.String())
 	x.open("cidrBlockAssociationSet")
 	for _, b := range v.Blocks() {
-		x.open("item")
-		x.str("cidrBlock", b.CIDR.String())
-		x.str("associationId", b.AssocID)
-		x.open("cidrBlockState")
-		x.str("state", "associated")
-		x.close("cidrBlockState")
-		x.close("item")
+		x.elem("item", func() { writeBlockAssoc(x, b.CIDR, b.AssocID, "associated") })
 	}
 	x.close("cidrBlockAssociationSet")
 	if v.IPv6CIDR.IsValid() {
 		x.open("ipv6CidrBlockAssociationSet")
-		x.open("item")
-		x.str("ipv6CidrBlock", v.IPv6CIDR.String())
-		x.str("associationId", v.IPv6CIDRAssocID)
-		x.open("ipv6CidrBlockState")
-		x.str("state", "associated")
-		x.close("ipv6CidrBlockState")
-		x.str("ipv6Pool", "Amazon")
-		x.close("item")
+		x.elem("item", func() {
+			writeBlockAssoc(x, v.IPv6CIDR, v.IPv6CIDRAssocID, "associated")
+			x.str("ipv6Pool", "Amazon")
+		})
 		x.close("ipv6CidrBlockAssociationSet")
 	}
 	x.str("dhcpOptionsId", v.DhcpOptionsID)
@@ -121,4 +113,19 @@ func blockValues(v *model.VPC, f func(model.CIDRBlock) string) []string {
 		out = append(out, f(b))
 	}
 	return out
+}
+
+// writeBlockAssoc writes a CIDR block association's elements, named by the block's family
+// (cidrBlock, cidrBlockState or ipv6CidrBlock, ipv6CidrBlockState): VPCs' and subnets' sets
+// and the replies of the Associate/Disassociate*CidrBlock actions share them.
+func writeBlockAssoc(x *xmlWriter, block netip.Prefix, assocID, state string) {
+	name := "cidrBlock"
+	if block.Addr().Is6() {
+		name = "ipv6CidrBlock"
+	}
+	x.str(name, block.String())
+	x.str("associationId", assocID)
+	x.open(name + "State")
+	x.str("state", state)
+	x.close(name + "State")
 }

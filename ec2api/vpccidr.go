@@ -45,23 +45,13 @@ func disassociateVpcCidrBlock(c *call) error {
 func (c *call) writeCIDRAssociation(a control.VPCCIDRAssociation, state string) {
 	x := &c.out
 	if a.IPv6 {
-		x.open("ipv6CidrBlockAssociation")
-		x.str("associationId", a.AssocID)
-		x.str("ipv6CidrBlock", a.CIDR.String())
-		x.open("ipv6CidrBlockState")
-		x.str("state", state)
-		x.close("ipv6CidrBlockState")
-		x.str("networkBorderGroup", c.tenant.Region)
-		x.str("ipv6Pool", "Amazon")
-		x.close("ipv6CidrBlockAssociation")
+		x.elem("ipv6CidrBlockAssociation", func() {
+			writeBlockAssoc(x, a.CIDR, a.AssocID, state)
+			x.str("networkBorderGroup", c.tenant.Region)
+			x.str("ipv6Pool", "Amazon")
+		})
 	} else {
-		x.open("cidrBlockAssociation")
-		x.str("associationId", a.AssocID)
-		x.str("cidrBlock", a.CIDR.String())
-		x.open("cidrBlockState")
-		x.str("state", state)
-		x.close("cidrBlockState")
-		x.close("cidrBlockAssociation")
+		x.elem("cidrBlockAssociation", func() { writeBlockAssoc(x, a.CIDR, a.AssocID, state) })
 	}
 	x.str("vpcId", a.VpcID)
 }

@@ -14,7 +14,7 @@ func TestVPCCIDRBlocks(t *testing.T) {
 	vpc := field(c.ok("CreateVpc", "CidrBlock", "10.0.0.0/16"), "vpcId")
 	got := c.ok("AssociateVpcCidrBlock", "VpcId", vpc, "CidrBlock", "10.2.0.0/16")
 	assoc := field(got, "associationId")
-	for _, want := range []string{"<cidrBlockAssociation><associationId>" + assoc + "</associationId><cidrBlock>10.2.0.0/16</cidrBlock><cidrBlockState><state>associating</state></cidrBlockState></cidrBlockAssociation><vpcId>" + vpc + "</vpcId>"} {
+	for _, want := range []string{"<cidrBlockAssociation><cidrBlock>10.2.0.0/16</cidrBlock><associationId>" + assoc + "</associationId><cidrBlockState><state>associating</state></cidrBlockState></cidrBlockAssociation><vpcId>" + vpc + "</vpcId>"} {
 		if !strings.Contains(got, want) || !strings.HasPrefix(assoc, "vpc-cidr-assoc-") {
 			t.Errorf("AssociateVpcCidrBlock reply %s lacks %s", got, want)
 		}
@@ -60,7 +60,7 @@ func TestVPCCIDRBlocks(t *testing.T) {
 		t.Errorf("a refused association left a block: %s", d2)
 	}
 	dis := c.ok("DisassociateVpcCidrBlock", "AssociationId", assoc6)
-	if !strings.Contains(dis, "<ipv6CidrBlockAssociation><associationId>"+assoc6+"</associationId><ipv6CidrBlock>"+block6+"</ipv6CidrBlock><ipv6CidrBlockState><state>disassociating</state>") {
+	if !strings.Contains(dis, "<ipv6CidrBlockAssociation><ipv6CidrBlock>"+block6+"</ipv6CidrBlock><associationId>"+assoc6+"</associationId><ipv6CidrBlockState><state>disassociating</state>") {
 		t.Errorf("DisassociateVpcCidrBlock reply %s", dis)
 	}
 	if strings.Contains(c.ok("DescribeVpcs", "VpcId.1", vpc), "ipv6CidrBlock") {
