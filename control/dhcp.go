@@ -112,6 +112,32 @@ func (tx *tx) defaultDhcpOptions() *model.DhcpOptions {
 	return d
 }
 
+// dhcpSets gives the VPCs of a tenant loaded from a store written before option sets existed
+// the default set, in memory only, as mainRouteTables does for route tables: such VPCs name
+// a set that was never stored. The next write commits the set and the VPCs (saveLazy).
+func (s *Service) dhcpSets(tn *tenant) {
+	var dangling []string
+	for _, v := range sorted(tn.vpcs, func(x *model.VPC) string { return x.ID }) {
+		if v.DhcpOptionsID != model.NoDhcpOptions && tn.dhcpOptions[v.DhcpOptionsID] == nil {
+			dangling = append(dangling, v.ID)
+		}
+	}
+	if len(dangling) == 0 {
+		return
+	}
+	tx := s.begin(tn)
+	d := tx.defaultDhcpOptions()
+	for _, id := range dangling {
+		c := tn.vpcs[id].Clone()
+		c.DhcpOptionsID = d.ID
+		set(tx, tn.vpcs, kindVPC, id, c)
+	}
+	for _, k := range tx.keys {
+		_, kind, id, _ := parseKey(k)
+		tn.lazy = append(tn.lazy, lazyRecord{kind, id})
+	}
+}
+
 // AssociateDhcpOptionsInput are AssociateDhcpOptions' parameters; DhcpOptionsID "default"
 // leaves the VPC without a set.
 type AssociateDhcpOptionsInput struct {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/store"
 )
 
 // TestDhcpOptions: every VPC starts with the region's default set; a set can be created,
@@ -150,5 +151,38 @@ func TestCreateDefaultVPC(t *testing.T) {
 	got := e.vpcOf(vpc.ID)
 	if !got.IsDefault || got.CIDR.String() != "172.31.0.0/16" || len(sets) != 1 || !sets[0].Default || got.DhcpOptionsID != sets[0].ID {
 		t.Errorf("default VPC %+v, sets %+v", got, sets)
+	}
+}
+
+// TestDhcpSetsForOldStores: VPCs stored before option sets existed name a set the store does
+// not hold; after a restart they use the region's default set, which the next write makes
+// durable with the same ID.
+func TestDhcpSetsForOldStores(t *testing.T) {
+	e := newENITestService(t, nil)
+	var sets []*model.DhcpOptions
+	e.view(func(v View) { sets = v.DhcpOptionSets() })
+	old := sets[0].ID
+	// What an old store holds: the VPCs without their set.
+	if _, err := e.st.Submit(e.ctx, nil, []store.Op{{Key: storeKey(eniTenant, kindDhcp, old), Delete: true}}).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	e.reopen()
+	e.view(func(v View) { sets = v.DhcpOptionSets() })
+	if len(sets) != 1 || !sets[0].Default || sets[0].ID == old {
+		t.Fatalf("sets after restart: %+v", sets)
+	}
+	fresh := sets[0].ID
+	for _, id := range []string{e.vpc.ID, e.otherVPC.ID} {
+		if got := e.vpcOf(id).DhcpOptionsID; got != fresh {
+			t.Errorf("VPC %s uses %s, want the default set %s", id, got, fresh)
+		}
+	}
+	if _, _, err := e.s.CreateVPC(e.ctx, eniTenant, CreateVPCInput{CIDR: "10.3.0.0/16"}); err != nil {
+		t.Fatal(err)
+	}
+	e.reopen()
+	e.view(func(v View) { sets = v.DhcpOptionSets() })
+	if len(sets) != 1 || sets[0].ID != fresh || e.vpcOf(e.vpc.ID).DhcpOptionsID != fresh {
+		t.Errorf("after a write and a restart: %+v, VPC uses %s", sets, e.vpcOf(e.vpc.ID).DhcpOptionsID)
 	}
 }

@@ -88,6 +88,14 @@ func (tx *tx) saveLazy() {
 			if v := tn.igws[r.id]; v != nil {
 				tx.stage(r.kind, r.id, v)
 			}
+		case kindVPC: // dhcp.go's dhcpSets
+			if v := tn.vpcs[r.id]; v != nil {
+				tx.stage(r.kind, r.id, v)
+			}
+		case kindDhcp:
+			if v := tn.dhcpOptions[r.id]; v != nil {
+				tx.stage(r.kind, r.id, v)
+			}
 		}
 	}
 	lazy := tn.lazy

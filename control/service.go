@@ -119,6 +119,7 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 	}
 	for _, tn := range s.tenants {
 		s.mainRouteTables(tn) // VPCs from before route tables get theirs, in memory
+		s.dhcpSets(tn)        // and those from before DHCP option sets the default set (dhcp.go)
 	}
 	return s, nil
 }
