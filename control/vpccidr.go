@@ -195,10 +195,21 @@ func (tx *tx) localRoutes(vpcID string, block netip.Prefix, add bool) {
 	}
 }
 
-// ipv6Added gives a VPC's network ACLs what an IPv6 block brings on AWS (spec §5): the
-// catch-all IPv6 deny in both directions, and in the default ACL the rule-101 allow for
-// every direction the user left as it was born.
+// ipv6Added gives a VPC what an IPv6 block brings on AWS. Its network ACLs get the
+// catch-all IPv6 deny in both directions, and the default ACL the rule-101 allow for every
+// direction the user left as it was born ("Default network ACL", VPC User Guide). Its default
+// security group gets the egress rule to ::/0 it has in a VPC born with IPv6 (spec §2.3:
+// "added only if your VPC has an associated IPv6 CIDR block"), unless it has one.
+// [UNCONFIRMED] that AWS adds the group's rule at association rather than only at creation.
 func (tx *tx) ipv6Added(vpc *model.VPC) {
+	if g := tx.tn.groups[vpc.DefaultGroupID]; g != nil && !slices.ContainsFunc(g.Egress, func(r model.Rule) bool {
+		return r.Protocol == model.ProtoAll && r.Peer.CIDR == allIPv6
+	}) {
+		c := g.Clone()
+		c.Egress = append(c.Egress, model.Rule{ID: model.NewID(model.PrefixRule), Egress: true, Protocol: model.ProtoAll, FromPort: -1, ToPort: -1,
+			Peer: model.Peer{CIDR: allIPv6}})
+		set(tx, tx.tn.groups, kindGroup, c.ID, c)
+	}
 	for _, n := range sorted(tx.tn.nacls, func(x *model.NACL) string { return x.ID }) {
 		if n.VpcID != vpc.ID {
 			continue

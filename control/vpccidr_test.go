@@ -99,6 +99,17 @@ func TestVPCCIDRLifecycle(t *testing.T) {
 	if n101 != 4 {
 		t.Errorf("default NACL after IPv6: %+v", acl.Entries)
 	}
+	// The default group gains its egress to ::/0, once.
+	g := lookup(e, func(v View) (*model.Group, error) { return v.Group(e.vpc.DefaultGroupID) })
+	n6 := 0
+	for _, r := range g.Egress {
+		if r.Peer.CIDR == allIPv6 && r.Protocol == model.ProtoAll {
+			n6++
+		}
+	}
+	if n6 != 1 || len(g.Egress) != 2 {
+		t.Errorf("default group egress after IPv6: %+v", g.Egress)
+	}
 	sn := eniOK[*model.Subnet](t)(e.s.CreateSubnet(e.ctx, eniTenant, CreateSubnetInput{VpcID: e.vpc.ID, CIDR: "10.1.3.0/24",
 		IPv6CIDR: netip.PrefixFrom(v6.CIDR.Addr(), 64).String()}))
 	if _, _, err := e.s.CreateSubnet(e.ctx, eniTenant, CreateSubnetInput{VpcID: e.vpc.ID, CIDR: "10.2.0.0/24"}); code(err) != "InvalidSubnet.Range" {
