@@ -14,8 +14,8 @@ import (
 // DHCP option sets (CreateDhcpOptions, AssociateDhcpOptions, DeleteDhcpOptions). Every
 // region of an account has a default set, made with its default VPC and given to every new
 // VPC; a set in use by a VPC cannot be deleted (DependencyViolation). Stockade keeps the sets
-// for clients that read them back; lab instances resolve names the same way whatever a VPC's
-// set says.
+// for clients that read them back; the lab gives instances no DNS configuration from them
+// (it has no VPC resolver).
 
 // dhcpKeys are the options a set may have, with the check of their values ("Amazon VPC
 // User Guide", DHCP option concepts). [UNCONFIRMED] the messages of the refusals.

@@ -17,8 +17,8 @@ type ModifyVPCAttributeInput struct {
 }
 
 // ModifyVPCAttribute changes one of a VPC's DNS or usage-metrics attributes. Stockade keeps
-// them for clients and tools that read them back; lab instances resolve names the same way
-// whatever they say.
+// them for clients and tools that read them back; the lab has no VPC resolver for them to
+// switch on or off.
 func (s *Service) ModifyVPCAttribute(ctx context.Context, t Tenant, in ModifyVPCAttributeInput) (Result, error) {
 	if in.VpcID == "" {
 		return Result{}, model.Missing("VpcId")
