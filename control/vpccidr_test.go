@@ -189,3 +189,21 @@ func TestVPCAttributes(t *testing.T) {
 		t.Errorf("after restart %+v", v)
 	}
 }
+
+// TestMetadataListsEveryBlock: an instance's metadata (vpc-ipv4-cidr-blocks) lists its VPC's
+// secondary blocks after the primary one, and the IPv6 block once associated.
+func TestMetadataListsEveryBlock(t *testing.T) {
+	e := newENITestService(t, nil)
+	eniOK[VPCCIDRAssociation](t)(e.s.AssociateVPCCIDR(e.ctx, eniTenant, AssociateVPCCIDRInput{VpcID: e.vpc.ID, CIDR: "100.64.0.0/16"}))
+	v6 := eniOK[VPCCIDRAssociation](t)(e.s.AssociateVPCCIDR(e.ctx, eniTenant, AssociateVPCCIDRInput{VpcID: e.vpc.ID, IPv6: true}))
+	inst := e.run(RunInput{MinCount: 1, MaxCount: 1, Interfaces: []RunInterface{{DeviceIndex: 0, SubnetID: e.sn.ID}}}).Instances[0]
+	md, ok := e.s.Metadata(eniTenant.Account, eniTenant.Region, inst.ID)
+	if !ok {
+		t.Fatal("no metadata")
+	}
+	ni := md.Interfaces[0]
+	want := []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16"), netip.MustParsePrefix("100.64.0.0/16")}
+	if diff := cmp.Diff(want, ni.VpcCIDRs, routeCmp); diff != "" || len(ni.VpcIPv6CIDRs) != 1 || ni.VpcIPv6CIDRs[0] != v6.CIDR {
+		t.Errorf("VPC blocks in metadata (-want +got):\n%s\nIPv6 %v", diff, ni.VpcIPv6CIDRs)
+	}
+}
