@@ -34,10 +34,23 @@ var forbiddenRanges = []netip.Prefix{
 	netip.MustParsePrefix("224.0.0.0/3"),
 }
 
+// The two exceptions of the User Guide's table inside a range ([UNCONFIRMED]: from the
+// table's text as remembered): with a primary block in 10.0.0.0/15 no block of 10.0.0.0/16
+// may join, and with one in 172.16.0.0/12 none of 172.31.0.0/16 (the default VPC's range).
+var rangeExceptions = []struct{ primaryIn, blocked netip.Prefix }{
+	{netip.MustParsePrefix("10.0.0.0/15"), netip.MustParsePrefix("10.0.0.0/16")},
+	{netip.MustParsePrefix("172.16.0.0/12"), netip.MustParsePrefix("172.31.0.0/16")},
+}
+
 // restricted reports whether block may not join a VPC whose primary block is primary.
 func restricted(primary, block netip.Prefix) bool {
 	for _, f := range forbiddenRanges {
 		if f.Overlaps(block) {
+			return true
+		}
+	}
+	for _, x := range rangeExceptions {
+		if x.primaryIn.Contains(primary.Addr()) && x.blocked.Overlaps(block) {
 			return true
 		}
 	}

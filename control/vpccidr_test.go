@@ -42,6 +42,21 @@ func TestAssociateVPCCIDRRules(t *testing.T) {
 			}
 		})
 	}
+	// The table's exceptions inside a range, and what stays allowed next to them.
+	v172 := eniOK[*model.VPC](t)(e.s.CreateVPC(e.ctx, eniTenant, CreateVPCInput{CIDR: "172.20.0.0/16"}))
+	v101 := eniOK[*model.VPC](t)(e.s.CreateVPC(e.ctx, eniTenant, CreateVPCInput{CIDR: "10.1.0.0/16"}))
+	for _, tt := range []struct{ vpc, cidr, code string }{
+		{v172.ID, "172.31.0.0/16", "InvalidVpc.Range"},
+		{v172.ID, "10.0.0.0/16", "InvalidVpc.Range"},
+		{v101.ID, "10.0.0.0/16", "InvalidVpc.Range"},
+		{v172.ID, "172.21.0.0/16", ""},
+		{v101.ID, "10.2.0.0/16", ""},
+	} {
+		_, _, err := e.s.AssociateVPCCIDR(e.ctx, eniTenant, AssociateVPCCIDRInput{VpcID: tt.vpc, CIDR: tt.cidr})
+		if got := code(err); (tt.code == "" && err != nil) || (tt.code != "" && got != tt.code) {
+			t.Errorf("%s on %s: %v, want %q", tt.cidr, tt.vpc, err, tt.code)
+		}
+	}
 	if got := code(func() error {
 		_, _, err := e.s.AssociateVPCCIDR(e.ctx, eniTenant, AssociateVPCCIDRInput{VpcID: "vpc-0123456789abcdef0", CIDR: "10.1.0.0/16"})
 		return err
