@@ -1,14 +1,15 @@
 package model
 
 // The catalogue's codes for VPCs, subnets and DHCP option sets (issue 13), in a file of their
-// own so that the parts of the issue built side by side do not edit one list. Messages follow
-// AWS's replies as recorded in public bug reports; [UNCONFIRMED] against a live account: the
-// wording of InvalidVpcCidrBlockAssociationID.NotFound, InvalidSubnetCidrBlockAssociationID
-// .NotFound, InvalidDhcpOptionID.NotFound, DefaultVpcAlreadyExists,
-// DefaultSubnetAlreadyExistsInAvailabilityZone, DefaultVpcDoesNotExist (the codes themselves
-// are in the EC2 API reference's error-code list) and InvalidSubnetCidrReservationID.NotFound.
+// own so that the parts of the issue built side by side do not edit one list. The codes are
+// in the EC2 API reference's error-code list. Messages follow AWS's replies as quoted in
+// public bug reports and tutorials (InvalidCidrBlock.InUse, DefaultVpcAlreadyExists as the
+// AWS CLI prints it); [UNCONFIRMED] against a live account: the wording of CidrLimitExceeded,
+// InvalidVpcCidrBlockAssociationID.NotFound, InvalidSubnetCidrBlockAssociationID.NotFound,
+// InvalidDhcpOptionID.NotFound, DhcpOptionsLimitExceeded,
+// DefaultSubnetAlreadyExistsInAvailabilityZone, DefaultVpcDoesNotExist (the reference's
+// description) and InvalidSubnetCidrReservationID.NotFound.
 var (
-	// CidrLimitExceeded: "This network '%s' has met its maximum number of allowed CIDRs: %d".
 	CidrLimitExceeded                            = def("CidrLimitExceeded", 400, "This network '%s' has met its maximum number of allowed CIDRs: %d")
 	InvalidCidrBlockInUse                        = def("InvalidCidrBlock.InUse", 400, "The vpc %s currently has a subnet within CIDR block %s")
 	InvalidVpcCidrBlockAssociationIDNotFound     = def("InvalidVpcCidrBlockAssociationID.NotFound", 400, "The vpc CIDR block association ID '%s' does not exist")
