@@ -87,6 +87,11 @@ func TestAssociateVPCCIDRRules(t *testing.T) {
 	if diff := cmp.Diff([]model.Route{local("10.0.0.0/16"), local("10.1.0.0/16"), local("100.64.0.0/16")}, e.mainTable(e.vpc.ID).Routes, routeCmp); diff != "" {
 		t.Errorf("main table routes (-want +got):\n%s", diff)
 	}
+	// A table created afterwards is born with them too.
+	rt := eniOK[*model.RouteTable](t)(e.s.CreateRouteTable(e.ctx, eniTenant, CreateRouteTableInput{VpcID: e.vpc.ID}))
+	if diff := cmp.Diff([]model.Route{local("10.0.0.0/16"), local("10.1.0.0/16"), local("100.64.0.0/16")}, rt.Routes, routeCmp); diff != "" {
+		t.Errorf("new table routes (-want +got):\n%s", diff)
+	}
 }
 
 // TestVPCCIDRLifecycle associates a secondary block and an IPv6 block, puts subnets in them,
