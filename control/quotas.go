@@ -50,6 +50,8 @@ type Quotas struct {
 	// (CidrLimitExceeded); DHCP option sets per region (DhcpOptionsLimitExceeded).
 	CIDRBlocksPerVPC int
 	DhcpOptionSets   int
+	// IPv6BlocksPerVPC is AWS's "IPv6 CIDR blocks per VPC" (CidrLimitExceeded).
+	IPv6BlocksPerVPC int
 }
 
 // DefaultQuotas are AWS's defaults.
@@ -81,6 +83,7 @@ func DefaultQuotas() Quotas {
 
 		CIDRBlocksPerVPC: 5,
 		DhcpOptionSets:   1000,
+		IPv6BlocksPerVPC: 5,
 	}
 }
 
@@ -107,6 +110,7 @@ func (q *Quotas) fields() map[string]*int {
 		"routes-per-table":       &q.RoutesPerTable,
 		"cidr-blocks-per-vpc":    &q.CIDRBlocksPerVPC,
 		"dhcp-option-sets":       &q.DhcpOptionSets,
+		"ipv6-blocks-per-vpc":    &q.IPv6BlocksPerVPC,
 		"route-tables-per-vpc":   &q.RouteTablesPerVPC,
 		"internet-gateways":      &q.InternetGateways,
 		"egress-only-gateways":   &q.EgressOnlyIGWs,
@@ -132,7 +136,7 @@ func (q *Quotas) Set(s string) error {
 func (q *Quotas) Names() []string {
 	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries", "flow-logs-per-resource", "network-insights-paths", "analyses-per-path", "elastic-ips", "public-ips-per-account", "nat-gateways-per-az",
 		"routes-per-table", "route-tables-per-vpc", "internet-gateways", "egress-only-gateways",
-		"cidr-blocks-per-vpc", "dhcp-option-sets"}
+		"cidr-blocks-per-vpc", "dhcp-option-sets", "ipv6-blocks-per-vpc"}
 }
 
 // Validate checks the quotas together: AWS caps rules-per-group × groups-per-interface at 1,000,

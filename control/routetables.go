@@ -21,7 +21,7 @@ import (
 func newRouteTable(vpc *model.VPC) *model.RouteTable {
 	rt := &model.RouteTable{ID: model.NewID(model.PrefixRouteTable), VpcID: vpc.ID, OwnerID: vpc.OwnerID}
 	ps := []netip.Prefix{vpc.CIDR, vpc.IPv6CIDR}
-	for _, b := range vpc.Secondary {
+	for _, b := range append(slices.Clone(vpc.Secondary), vpc.IPv6Secondary...) {
 		ps = append(ps, b.CIDR)
 	}
 	for _, p := range ps {

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"net/netip"
+	"slices"
 
 	"github.com/stockade/stockade/model"
 )
@@ -87,7 +88,7 @@ func (tx *tx) subnetIPv6(vpc *model.VPC, except, block string) (netip.Prefix, er
 	if err != nil {
 		return netip.Prefix{}, err
 	}
-	if !vpc.IPv6CIDR.IsValid() || p.Bits() != 64 || !vpc.IPv6CIDR.Contains(p.Addr()) {
+	if !slices.ContainsFunc(vpc.IPv6Blocks(), func(b model.CIDRBlock) bool { return b.CIDR.Contains(p.Addr()) }) || p.Bits() != 64 {
 		return netip.Prefix{}, model.InvalidSubnetRange.Errorf("The IPv6 CIDR '%s' is invalid: it must be a /64 inside the VPC's IPv6 block.", block)
 	}
 	for _, o := range tx.tn.subnets {

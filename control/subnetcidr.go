@@ -134,7 +134,11 @@ func (s *Service) CreateDefaultSubnet(ctx context.Context, t Tenant, in CreateDe
 				// [UNCONFIRMED] wording.
 				return model.InvalidValue("The default VPC %s has no IPv6 CIDR block for an IPv6-only subnet.", vpc.ID)
 			}
-			p, ok := freeBlock([]netip.Prefix{vpc.IPv6CIDR}, 64, taken6, netip.Prefix{})
+			var blocks []netip.Prefix
+			for _, b := range vpc.IPv6Blocks() {
+				blocks = append(blocks, b.CIDR)
+			}
+			p, ok := freeBlock(blocks, 64, taken6, netip.Prefix{})
 			if !ok {
 				return model.InsufficientFreeAddressesInSubnet.Errorf("The default VPC %s has no free /64 left.", vpc.ID)
 			}

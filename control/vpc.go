@@ -126,7 +126,9 @@ func (tx *tx) addVPC(vpc *model.VPC) error {
 func (tx *tx) allocIPv6() netip.Prefix {
 	used := map[netip.Prefix]bool{}
 	for _, v := range tx.tn.vpcs {
-		used[v.IPv6CIDR] = true
+		for _, b := range v.IPv6Blocks() {
+			used[b.CIDR] = true
+		}
 	}
 	for {
 		var b [16]byte

@@ -106,15 +106,17 @@ func (s *Service) AssociateVPCCIDR(ctx context.Context, t Tenant, in AssociateVP
 		}
 		c := vpc.Clone()
 		if in.IPv6 {
-			if vpc.IPv6CIDR.IsValid() {
-				// Stockade keeps one IPv6 block per VPC. [UNCONFIRMED] AWS's quota of IPv6
-				// blocks per VPC is 5; a second Amazon-provided block is refused here.
-				return model.CidrLimitExceeded.New(vpc.ID, 1)
+			if n := len(vpc.IPv6Blocks()); n >= s.cfg.Quotas.IPv6BlocksPerVPC {
+				return model.CidrLimitExceeded.New(vpc.ID, s.cfg.Quotas.IPv6BlocksPerVPC)
 			}
-			c.IPv6CIDR = tx.allocIPv6()
-			c.IPv6CIDRAssocID = model.NewID(model.PrefixVPCCidrAssoc)
-			out = VPCCIDRAssociation{VpcID: vpc.ID, AssocID: c.IPv6CIDRAssocID, CIDR: c.IPv6CIDR, IPv6: true}
-			tx.ipv6Added(c)
+			b := model.CIDRBlock{CIDR: tx.allocIPv6(), AssocID: model.NewID(model.PrefixVPCCidrAssoc)}
+			out = VPCCIDRAssociation{VpcID: vpc.ID, AssocID: b.AssocID, CIDR: b.CIDR, IPv6: true}
+			if vpc.IPv6CIDR.IsValid() {
+				c.IPv6Secondary = append(c.IPv6Secondary, b)
+			} else {
+				c.IPv6CIDR, c.IPv6CIDRAssocID = b.CIDR, b.AssocID
+				tx.ipv6Added(c) // the VPC's first IPv6 block
+			}
 		} else {
 			blocks := vpc.Blocks()
 			if len(blocks) >= s.cfg.Quotas.CIDRBlocksPerVPC {
@@ -157,13 +159,19 @@ func (s *Service) DisassociateVPCCIDR(ctx context.Context, t Tenant, assocID str
 			return model.OperationNotPermitted.Errorf("The vpc CIDR block with association ID %s may not be disassociated. It is the primary IPv4 CIDR block of the VPC", assocID)
 		}
 		c := vpc.Clone()
-		if i < 0 {
-			out = VPCCIDRAssociation{VpcID: vpc.ID, AssocID: assocID, CIDR: vpc.IPv6CIDR, IPv6: true}
-			c.IPv6CIDR, c.IPv6CIDRAssocID = netip.Prefix{}, ""
-		} else {
-			b := vpc.Secondary[i-1]
-			out = VPCCIDRAssociation{VpcID: vpc.ID, AssocID: assocID, CIDR: b.CIDR}
+		b := vpc.AllBlocks()[i]
+		out = VPCCIDRAssociation{VpcID: vpc.ID, AssocID: assocID, CIDR: b.CIDR, IPv6: b.CIDR.Addr().Is6()}
+		switch n4 := len(vpc.Blocks()); {
+		case i < n4:
 			c.Secondary = slices.Delete(c.Secondary, i-1, i)
+		case i == n4: // the first IPv6 block: the next one, if any, takes its place
+			c.IPv6CIDR, c.IPv6CIDRAssocID = netip.Prefix{}, ""
+			if len(c.IPv6Secondary) > 0 {
+				c.IPv6CIDR, c.IPv6CIDRAssocID = c.IPv6Secondary[0].CIDR, c.IPv6Secondary[0].AssocID
+				c.IPv6Secondary = slices.Delete(c.IPv6Secondary, 0, 1)
+			}
+		default:
+			c.IPv6Secondary = slices.Delete(c.IPv6Secondary, i-n4-1, i-n4)
 		}
 		for _, sn := range tx.tn.subnets {
 			if sn.VpcID == vpc.ID && (out.CIDR.Overlaps(sn.CIDR) || sn.IPv6CIDR.IsValid() && out.CIDR.Overlaps(sn.IPv6CIDR)) {
@@ -177,14 +185,10 @@ func (s *Service) DisassociateVPCCIDR(ctx context.Context, t Tenant, assocID str
 	return out, res, err
 }
 
-// vpcByCIDRAssoc finds the VPC of a block association: i is the block's index in Blocks, or
-// -1 for the IPv6 block.
+// vpcByCIDRAssoc finds the VPC of a block association and the block's index in AllBlocks.
 func (tn *tenant) vpcByCIDRAssoc(id string) (*model.VPC, int) {
 	for _, v := range tn.vpcs {
-		if v.IPv6CIDRAssocID == id {
-			return v, -1
-		}
-		for i, b := range v.Blocks() {
+		for i, b := range v.AllBlocks() {
 			if b.AssocID == id {
 				return v, i
 			}

@@ -98,15 +98,22 @@ func TestAssociateVPCCIDRRules(t *testing.T) {
 // checks that a block in use and the primary block cannot go, and that everything survives
 // a restart.
 func TestVPCCIDRLifecycle(t *testing.T) {
-	e := newENITestService(t, nil)
+	e := newENITestService(t, func(c *Config) { c.Quotas.IPv6BlocksPerVPC = 2 })
 	sec := eniOK[VPCCIDRAssociation](t)(e.s.AssociateVPCCIDR(e.ctx, eniTenant, AssociateVPCCIDRInput{VpcID: e.vpc.ID, CIDR: "10.1.0.0/16"}))
 	v6 := eniOK[VPCCIDRAssociation](t)(e.s.AssociateVPCCIDR(e.ctx, eniTenant, AssociateVPCCIDRInput{VpcID: e.vpc.ID, IPv6: true}))
 	if !v6.IPv6 || v6.CIDR.Bits() != 56 || !v6.CIDR.Addr().Is6() {
 		t.Fatalf("IPv6 association %+v", v6)
 	}
-	if _, _, err := e.s.AssociateVPCCIDR(e.ctx, eniTenant, AssociateVPCCIDRInput{VpcID: e.vpc.ID, IPv6: true}); code(err) != "CidrLimitExceeded" {
-		t.Errorf("second IPv6 block: %v", err)
+	v6b := eniOK[VPCCIDRAssociation](t)(e.s.AssociateVPCCIDR(e.ctx, eniTenant, AssociateVPCCIDRInput{VpcID: e.vpc.ID, IPv6: true}))
+	if v6b.CIDR == v6.CIDR || v6b.CIDR.Bits() != 56 {
+		t.Errorf("second IPv6 block %+v", v6b)
 	}
+	if _, _, err := e.s.AssociateVPCCIDR(e.ctx, eniTenant, AssociateVPCCIDRInput{VpcID: e.vpc.ID, IPv6: true}); code(err) != "CidrLimitExceeded" {
+		t.Errorf("third IPv6 block: %v", err)
+	}
+	// A subnet may take its /64 from either IPv6 block.
+	eniOK[*model.Subnet](t)(e.s.CreateSubnet(e.ctx, eniTenant, CreateSubnetInput{VpcID: e.vpc.ID, CIDR: "10.0.200.0/24",
+		IPv6CIDR: netip.PrefixFrom(v6b.CIDR.Addr(), 64).String()}))
 	// The default NACL, untouched, gains rule 101 and the IPv6 catch-all in both directions.
 	var acl *model.NACL
 	e.view(func(v View) { acl = v.tn.defaultNACL(e.vpc.ID) })
@@ -161,10 +168,25 @@ func TestVPCCIDRLifecycle(t *testing.T) {
 	if got.CIDR != sec.CIDR || got.VpcID != e.vpc.ID {
 		t.Errorf("disassociated %+v", got)
 	}
+	if len(v.IPv6Secondary) != 1 || v.IPv6Secondary[0].AssocID != v6b.AssocID {
+		t.Errorf("second IPv6 block after restart: %+v", v.IPv6Secondary)
+	}
+	// The first IPv6 block goes: the second takes its place.
 	eniOK[VPCCIDRAssociation](t)(e.s.DisassociateVPCCIDR(e.ctx, eniTenant, v6.AssocID, false))
+	if v := e.vpcOf(e.vpc.ID); v.IPv6CIDR != v6b.CIDR || v.IPv6CIDRAssocID != v6b.AssocID || len(v.IPv6Secondary) != 0 {
+		t.Errorf("after the first IPv6 block went: %+v", v)
+	}
+	for _, sn := range mustViewOf(t, e.s, eniTenant, func(v View) []*model.Subnet { return v.Subnets() }) {
+		if sn.CIDR.String() == "10.0.200.0/24" {
+			if _, err := e.s.DeleteSubnet(e.ctx, eniTenant, IDInput{ID: sn.ID}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	eniOK[VPCCIDRAssociation](t)(e.s.DisassociateVPCCIDR(e.ctx, eniTenant, v6b.AssocID, false))
 	e.reopen()
 	v = e.vpcOf(e.vpc.ID)
-	if len(v.Secondary) != 0 || v.IPv6CIDR.IsValid() {
+	if len(v.Secondary) != 0 || v.IPv6CIDR.IsValid() || len(v.IPv6Secondary) != 0 {
 		t.Errorf("after disassociation and restart: %+v", v)
 	}
 	if diff := cmp.Diff([]model.Route{local("10.0.0.0/16")}, e.mainTable(e.vpc.ID).Routes, routeCmp); diff != "" {

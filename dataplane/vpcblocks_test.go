@@ -35,6 +35,12 @@ func TestAssociatedBlocksAreInside(t *testing.T) {
 	if after6 := inside(m, "internet_inside6"); !slices.Equal(before6, after6) {
 		t.Errorf("inside6 changed: %v → %v", before6, after6)
 	}
+	// A second IPv6 block of the VPC (AssociateVpcCidrBlock again) is inside too.
+	vpc.IPv6Secondary = []model.CIDRBlock{{CIDR: netip.MustParsePrefix("2600:1f18:aaaa:cc00::/56"), AssocID: "vpc-cidr-assoc-3"}}
+	if got := inside(m, "internet_inside6"); !slices.Contains(got, "2600:1f18:aaaa:cc00::/56") {
+		t.Errorf("second IPv6 block not inside: %v", got)
+	}
+	vpc.IPv6Secondary = nil
 	// Without the VPC's IPv6 /56 (a VPC whose blocks come from associations only), the
 	// subnet's /64 alone puts it inside.
 	vpc.IPv6CIDR = netip.Prefix{}

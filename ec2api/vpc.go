@@ -41,17 +41,13 @@ var vpcFilters = filterer[*model.VPC]{
 		"cidr-block-association.state": func(*model.VPC) []string { return one("associated") },
 		"dhcp-options-id":              one2(func(v *model.VPC) string { return v.DhcpOptionsID }),
 		"ipv6-cidr-block-association.ipv6-cidr-block": func(v *model.VPC) []string {
-			if v.IPv6CIDR.IsValid() {
-				return one(v.IPv6CIDR.String())
-			}
-			return nil
+			return ipv6BlockValues(v, func(b model.CIDRBlock) string { return b.CIDR.String() })
 		},
-		"ipv6-cidr-block-association.association-id": one2(func(v *model.VPC) string { return v.IPv6CIDRAssocID }),
+		"ipv6-cidr-block-association.association-id": func(v *model.VPC) []string {
+			return ipv6BlockValues(v, func(b model.CIDRBlock) string { return b.AssocID })
+		},
 		"ipv6-cidr-block-association.state": func(v *model.VPC) []string {
-			if v.IPv6CIDR.IsValid() {
-				return one("associated")
-			}
-			return nil
+			return ipv6BlockValues(v, func(model.CIDRBlock) string { return "associated" })
 		},
 		"is-default":       one2(func(v *model.VPC) string { return boolStr(v.IsDefault) }),
 		"owner-id":         one2(func(v *model.VPC) string { return v.OwnerID }),
@@ -91,12 +87,14 @@ func writeVPC(x *xmlWriter, v *model.VPC, state string) {
 		x.elem("item", func() { writeBlockAssoc(x, b.CIDR, b.AssocID, "associated") })
 	}
 	x.close("cidrBlockAssociationSet")
-	if v.IPv6CIDR.IsValid() {
+	if blocks := v.IPv6Blocks(); len(blocks) > 0 {
 		x.open("ipv6CidrBlockAssociationSet")
-		x.elem("item", func() {
-			writeBlockAssoc(x, v.IPv6CIDR, v.IPv6CIDRAssocID, "associated")
-			x.str("ipv6Pool", "Amazon")
-		})
+		for _, b := range blocks {
+			x.elem("item", func() {
+				writeBlockAssoc(x, b.CIDR, b.AssocID, "associated")
+				x.str("ipv6Pool", "Amazon")
+			})
+		}
 		x.close("ipv6CidrBlockAssociationSet")
 	}
 	x.str("dhcpOptionsId", v.DhcpOptionsID)
@@ -105,11 +103,19 @@ func writeVPC(x *xmlWriter, v *model.VPC, state string) {
 	writeTags(x, v.Tags)
 }
 
-// blockValues are one field of each of a VPC's IPv4 blocks, for the cidr-block-association
-// filters.
+// blockValues and ipv6BlockValues are one field of each of a VPC's IPv4 (IPv6) blocks, for
+// the cidr-block-association (ipv6-cidr-block-association) filters.
 func blockValues(v *model.VPC, f func(model.CIDRBlock) string) []string {
+	return mapBlocks(v.Blocks(), f)
+}
+
+func ipv6BlockValues(v *model.VPC, f func(model.CIDRBlock) string) []string {
+	return mapBlocks(v.IPv6Blocks(), f)
+}
+
+func mapBlocks(bs []model.CIDRBlock, f func(model.CIDRBlock) string) []string {
 	var out []string
-	for _, b := range v.Blocks() {
+	for _, b := range bs {
 		out = append(out, f(b))
 	}
 	return out

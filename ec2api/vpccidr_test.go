@@ -59,6 +59,16 @@ func TestVPCCIDRBlocks(t *testing.T) {
 	if d2 := c.ok("DescribeVpcs", "VpcId.1", vpc); d2 != strings.Replace(d2, "10.3.0.0", "", 1) {
 		t.Errorf("a refused association left a block: %s", d2)
 	}
+	// A second Amazon-provided block joins the first in the set and the filters.
+	got6b := c.ok("AssociateVpcCidrBlock", "VpcId", vpc, "AmazonProvidedIpv6CidrBlock", "true")
+	block6b := field(got6b, "ipv6CidrBlock")
+	if blocks := xmlFields(c.ok("DescribeVpcs", "VpcId.1", vpc), "ipv6CidrBlock"); !slices.Equal(blocks, []string{block6, block6b}) {
+		t.Errorf("IPv6 blocks %v, want %s and %s", blocks, block6, block6b)
+	}
+	if ids := xmlFields(c.ok("DescribeVpcs", "Filter.1.Name", "ipv6-cidr-block-association.ipv6-cidr-block", "Filter.1.Value.1", block6b), "vpcId"); !slices.Equal(ids, []string{vpc}) {
+		t.Errorf("second IPv6 block filter: %v", ids)
+	}
+	c.ok("DisassociateVpcCidrBlock", "AssociationId", field(got6b, "associationId"))
 	dis := c.ok("DisassociateVpcCidrBlock", "AssociationId", assoc6)
 	if !strings.Contains(dis, "<ipv6CidrBlockAssociation><ipv6CidrBlock>"+block6+"</ipv6CidrBlock><associationId>"+assoc6+"</associationId><ipv6CidrBlockState><state>disassociating</state>") {
 		t.Errorf("DisassociateVpcCidrBlock reply %s", dis)

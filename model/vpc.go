@@ -24,6 +24,9 @@ type VPC struct {
 	// Secondary are the IPv4 blocks associated after creation (AssociateVpcCidrBlock), in
 	// association order; with CIDR at most the CIDR-blocks quota (5 by default).
 	Secondary []CIDRBlock `json:"cidrs2,omitempty"`
+	// IPv6Secondary are the Amazon-provided IPv6 blocks after the first (IPv6CIDR), in
+	// association order. When the first goes, the next takes its place.
+	IPv6Secondary []CIDRBlock `json:"cidrs6,omitempty"`
 	// The VPC's attributes (DescribeVpcAttribute). DNS support is on unless turned off, so
 	// that records written before the attributes existed read as AWS's default.
 	DNSSupportOff  bool `json:"dnsOff,omitempty"`
@@ -42,8 +45,20 @@ func (v *VPC) Clone() *VPC {
 	c := *v
 	c.Tags = v.Tags.Clone()
 	c.Secondary = slices.Clone(v.Secondary)
+	c.IPv6Secondary = slices.Clone(v.IPv6Secondary)
 	return &c
 }
+
+// IPv6Blocks are the VPC's IPv6 blocks: IPv6CIDR first, if it has one, then the others.
+func (v *VPC) IPv6Blocks() []CIDRBlock {
+	if !v.IPv6CIDR.IsValid() {
+		return nil
+	}
+	return append([]CIDRBlock{{CIDR: v.IPv6CIDR, AssocID: v.IPv6CIDRAssocID}}, v.IPv6Secondary...)
+}
+
+// AllBlocks are the VPC's IPv4 blocks (Blocks) and then its IPv6 blocks (IPv6Blocks).
+func (v *VPC) AllBlocks() []CIDRBlock { return append(v.Blocks(), v.IPv6Blocks()...) }
 
 // Blocks are the VPC's IPv4 blocks: the primary first, then the secondary ones in the
 // order they were associated.

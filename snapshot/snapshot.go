@@ -126,8 +126,14 @@ func (l *loader) vpcs(doc node) []*model.VPC {
 			}
 		}
 		for _, a := range l.list(v, "Ipv6CidrBlockAssociationSet", false) {
-			if l.associated(a, "Ipv6CidrBlockState") {
-				m.IPv6CIDR = l.prefix(a, "Ipv6CidrBlock")
+			if !l.associated(a, "Ipv6CidrBlockState") {
+				continue
+			}
+			id, _ := l.optStr(a, "AssociationId")
+			if b := (model.CIDRBlock{CIDR: l.prefix(a, "Ipv6CidrBlock"), AssocID: id}); !m.IPv6CIDR.IsValid() {
+				m.IPv6CIDR, m.IPv6CIDRAssocID = b.CIDR, b.AssocID
+			} else {
+				m.IPv6Secondary = append(m.IPv6Secondary, b)
 			}
 		}
 		out = append(out, m)
