@@ -89,7 +89,7 @@ func (tx *tx) subnetIPv6(vpc *model.VPC, except, block string) (netip.Prefix, er
 		return netip.Prefix{}, err
 	}
 	if !slices.ContainsFunc(vpc.IPv6Blocks(), func(b model.CIDRBlock) bool { return b.CIDR.Contains(p.Addr()) }) || p.Bits() != 64 {
-		return netip.Prefix{}, model.InvalidSubnetRange.Errorf("The IPv6 CIDR '%s' is invalid: it must be a /64 inside the VPC's IPv6 block.", block)
+		return netip.Prefix{}, model.InvalidSubnetRange.Errorf("The IPv6 CIDR '%s' is invalid: it must be a /64 inside one of the VPC's IPv6 blocks.", block)
 	}
 	for _, o := range tx.tn.subnets {
 		if o.VpcID == vpc.ID && o.ID != except && o.IPv6CIDR == p {

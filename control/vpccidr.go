@@ -12,7 +12,8 @@ import (
 // AWS's rules from "Add IPv4 CIDR blocks to a VPC" in the Amazon VPC User Guide: a secondary
 // IPv4 block is a /16 to /28 that overlaps none of the VPC's blocks, counts towards the
 // CIDR-blocks quota (5 with the primary), and comes from a range compatible with the primary
-// one; an Amazon-provided IPv6 block is a /56. Every route table of the VPC gets a local
+// one; an Amazon-provided IPv6 block is a /56, up to the IPv6-blocks quota (5). Every route
+// table of the VPC gets a local
 // route for a new block and loses it with the block; a block that holds a subnet stays.
 
 // privateRanges are the ranges of which AWS lets a VPC mix blocks only with its primary in
