@@ -94,6 +94,6 @@ func createDefaultVpc(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.written(res).elem("vpc", func() { writeVPC(&c.out, vpc, "pending") })
+	c.written(res).elem("vpc", func() { c.writeVPC(vpc, "pending") })
 	return nil
 }

@@ -23,7 +23,7 @@ func createVpc(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.written(res).elem("vpc", func() { writeVPC(&c.out, vpc, "pending") })
+	c.written(res).elem("vpc", func() { c.writeVPC(vpc, "pending") })
 	return nil
 }
 
@@ -74,10 +74,11 @@ var describeVpcs = describeSpec[*model.VPC]{
 	Filters: vpcFilters,
 	Key:     func(v *model.VPC) string { return v.ID },
 	Set:     "vpcSet",
-	Item:    func(c *call, v *model.VPC) { writeVPC(&c.out, v, "available") },
+	Item:    func(c *call, v *model.VPC) { c.writeVPC(v, "available") },
 }
 
-func writeVPC(x *xmlWriter, v *model.VPC, state string) {
+func (c *call) writeVPC(v *model.VPC, state string) {
+	x := &c.out
 	x.str("vpcId", v.ID)
 	x.str("ownerId", v.OwnerID)
 	x.str("state", state)
@@ -92,6 +93,7 @@ func writeVPC(x *xmlWriter, v *model.VPC, state string) {
 		for _, b := range blocks {
 			x.elem("item", func() {
 				writeBlockAssoc(x, b.CIDR, b.AssocID, "associated")
+				x.str("networkBorderGroup", c.tenant.Region) // Amazon-provided blocks come from the region's
 				x.str("ipv6Pool", "Amazon")
 			})
 		}

@@ -28,7 +28,7 @@ func TestVPCCIDRBlocks(t *testing.T) {
 	if blocks := xmlFields(d, "cidrBlock"); !slices.Equal(blocks, []string{"10.0.0.0/16", "10.0.0.0/16", "10.2.0.0/16"}) {
 		t.Errorf("DescribeVpcs blocks %v: %s", blocks, d)
 	}
-	if field(d, "ipv6CidrBlock") != block6 {
+	if field(d, "ipv6CidrBlock") != block6 || field(d, "networkBorderGroup") != "us-east-1" {
 		t.Errorf("DescribeVpcs IPv6 block: %s", d)
 	}
 	for _, f := range [][2]string{{"cidr-block-association.cidr-block", "10.2.0.0/16"}, {"cidr-block-association.association-id", assoc},
