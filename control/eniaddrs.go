@@ -55,7 +55,7 @@ func (s *Service) AssignPrivateIPs(ctx context.Context, t Tenant, in AssignPriva
 			used[a] = true
 		}
 		for i := 4; len(out) < want && i < sn.Size()-1; i++ {
-			if a := sn.AddrAt(i); !used[a] {
+			if a := sn.AddrAt(i); !used[a] && !tx.tn.reserved(sn.ID, a) { // reservations are for explicit use
 				used[a] = true
 				out = append(out, a)
 			}
@@ -223,7 +223,8 @@ func (s *Service) AssignIPv6(ctx context.Context, t Tenant, in AssignIPv6Input) 
 			// [UNCONFIRMED] code and wording.
 			return nil, nil, model.InvalidValue("Number of IPv6 addresses (%d) exceeds the limit of %d for the interface.", total, lim)
 		}
-		out, err := ipv6Addrs(sn, addrRequest{ipv6: in.Addrs, ipv6Count: in.Count}, tx.tn.usedAddrs(sn.ID))
+		out, err := ipv6Addrs(sn, addrRequest{ipv6: in.Addrs, ipv6Count: in.Count}, tx.tn.usedAddrs(sn.ID),
+			func(a netip.Addr) bool { return tx.tn.reserved(sn.ID, a) })
 		if err != nil {
 			return nil, nil, err
 		}

@@ -108,7 +108,7 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, addrs addrRe
 	}
 	alloc := func() (netip.Addr, error) {
 		for i := 4; i < sn.Size()-1; i++ {
-			if a := sn.AddrAt(i); !used[a] {
+			if a := sn.AddrAt(i); !used[a] && !tx.tn.reserved(sn.ID, a) { // reservations.go: reserved addresses are only given on request
 				used[a] = true
 				return a, nil
 			}
@@ -131,15 +131,19 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, addrs addrRe
 		}
 		n.SecondaryIPs = append(n.SecondaryIPs, a)
 	}
-	if n.IPv6, err = ipv6Addrs(sn, addrs, used); err != nil {
+	if sn.AssignIPv6 && len(addrs.ipv6) == 0 && addrs.ipv6Count == 0 {
+		addrs.ipv6Count = 1 // AssignIpv6AddressOnCreation: one IPv6 address unless others are asked for
+	}
+	reserved := func(a netip.Addr) bool { return tx.tn.reserved(sn.ID, a) }
+	if n.IPv6, err = ipv6Addrs(sn, addrs, used, reserved); err != nil {
 		return nil, err
 	}
 	return n, nil
 }
 
 // ipv6Addrs gives an interface the IPv6 addresses it asks for, by address or by number (the
-// lowest free ones of the subnet's /64), marking them used.
-func ipv6Addrs(sn *model.Subnet, addrs addrRequest, used map[netip.Addr]bool) ([]netip.Addr, error) {
+// lowest free ones of the subnet's /64 not reserved), marking them used.
+func ipv6Addrs(sn *model.Subnet, addrs addrRequest, used map[netip.Addr]bool, reserved func(netip.Addr) bool) ([]netip.Addr, error) {
 	switch {
 	case len(addrs.ipv6) == 0 && addrs.ipv6Count == 0:
 		return nil, nil
@@ -166,7 +170,7 @@ func ipv6Addrs(sn *model.Subnet, addrs addrRequest, used map[netip.Addr]bool) ([
 		out = append(out, a)
 	}
 	for i := uint64(4); len(out) < addrs.ipv6Count; i++ {
-		if a := sn.AddrAt6(i); !used[a] {
+		if a := sn.AddrAt6(i); !used[a] && !reserved(a) {
 			used[a] = true
 			out = append(out, a)
 		}

@@ -186,6 +186,20 @@ var kinds = []kind{
 		get:      (*tenant).eigw,
 		tags:     func(v *model.EgressOnlyIGW) model.Tags { return v.Tags },
 		withTags: func(v *model.EgressOnlyIGW, t model.Tags) *model.EgressOnlyIGW { c := v.Clone(); c.Tags = t; return c }},
+	resource[model.DhcpOptions]{kind: kindDhcp, prefix: model.PrefixDhcpOptions, tagType: "dhcp-options",
+		m:        func(tn *tenant) *map[string]*model.DhcpOptions { return &tn.dhcpOptions },
+		get:      (*tenant).dhcp,
+		tags:     func(v *model.DhcpOptions) model.Tags { return v.Tags },
+		withTags: func(v *model.DhcpOptions, t model.Tags) *model.DhcpOptions { c := v.Clone(); c.Tags = t; return c }},
+	resource[model.SubnetCIDRReservation]{kind: kindReservation, prefix: model.PrefixSubnetCidrReservation, tagType: "subnet-cidr-reservation",
+		m:    func(tn *tenant) *map[string]*model.SubnetCIDRReservation { return &tn.reservations },
+		get:  (*tenant).reservation,
+		tags: func(v *model.SubnetCIDRReservation) model.Tags { return v.Tags },
+		withTags: func(v *model.SubnetCIDRReservation, t model.Tags) *model.SubnetCIDRReservation {
+			c := v.Clone()
+			c.Tags = t
+			return c
+		}},
 	resource[clientToken]{kind: kindToken,
 		m: func(tn *tenant) *map[string]*clientToken { return &tn.tokens }},
 	rules{},

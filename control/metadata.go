@@ -117,9 +117,11 @@ func (tn *tenant) metadata(id string) (imds.Instance, bool) {
 			ni.SubnetCIDR, ni.SubnetIPv6CIDR = sn.CIDR, sn.IPv6CIDR
 		}
 		if v := tn.vpcs[n.VpcID]; v != nil {
-			ni.VpcCIDRs = []netip.Prefix{v.CIDR}
-			if v.IPv6CIDR.IsValid() {
-				ni.VpcIPv6CIDRs = []netip.Prefix{v.IPv6CIDR}
+			for _, b := range v.Blocks() { // the primary first, then AssociateVpcCidrBlock's
+				ni.VpcCIDRs = append(ni.VpcCIDRs, b.CIDR)
+			}
+			for _, b := range v.IPv6Blocks() {
+				ni.VpcIPv6CIDRs = append(ni.VpcIPv6CIDRs, b.CIDR)
 			}
 		}
 		for _, g := range n.Groups {

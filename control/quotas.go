@@ -50,6 +50,12 @@ type Quotas struct {
 	// "Launch template restrictions": 5,000 and 10,000).
 	LaunchTemplates        int
 	LaunchTemplateVersions int
+	// VPCs and DHCP (Amazon VPC quotas): IPv4 CIDR blocks per VPC, the primary included
+	// (CidrLimitExceeded); DHCP option sets per region (DhcpOptionsLimitExceeded).
+	CIDRBlocksPerVPC int
+	DhcpOptionSets   int
+	// IPv6BlocksPerVPC is AWS's "IPv6 CIDR blocks per VPC" (CidrLimitExceeded).
+	IPv6BlocksPerVPC int
 }
 
 // DefaultQuotas are AWS's defaults.
@@ -81,6 +87,9 @@ func DefaultQuotas() Quotas {
 
 		LaunchTemplates:        5000,
 		LaunchTemplateVersions: 10000,
+		CIDRBlocksPerVPC:       5,
+		DhcpOptionSets:         1000,
+		IPv6BlocksPerVPC:       5,
 	}
 }
 
@@ -105,6 +114,9 @@ func (q *Quotas) fields() map[string]*int {
 		"public-ips-per-account": &q.PublicIPsPerAccount,
 		"nat-gateways-per-az":    &q.NATGatewaysPerAZ,
 		"routes-per-table":       &q.RoutesPerTable,
+		"cidr-blocks-per-vpc":    &q.CIDRBlocksPerVPC,
+		"dhcp-option-sets":       &q.DhcpOptionSets,
+		"ipv6-blocks-per-vpc":    &q.IPv6BlocksPerVPC,
 		"route-tables-per-vpc":   &q.RouteTablesPerVPC,
 		"internet-gateways":      &q.InternetGateways,
 		"egress-only-gateways":   &q.EgressOnlyIGWs,
@@ -133,7 +145,8 @@ func (q *Quotas) Set(s string) error {
 func (q *Quotas) Names() []string {
 	return []string{"vpcs", "subnets-per-vpc", "security-groups", "rules-per-group", "groups-per-interface", "network-interfaces", "key-pairs", "prefix-lists", "prefix-list-entries", "nacls-per-vpc", "nacl-entries", "flow-logs-per-resource", "network-insights-paths", "analyses-per-path", "elastic-ips", "public-ips-per-account", "nat-gateways-per-az",
 		"routes-per-table", "route-tables-per-vpc", "internet-gateways", "egress-only-gateways",
-		"launch-templates", "launch-template-versions"}
+		"launch-templates", "launch-template-versions",
+		"cidr-blocks-per-vpc", "dhcp-option-sets", "ipv6-blocks-per-vpc"}
 }
 
 // Validate checks the quotas together: AWS caps rules-per-group × groups-per-interface at 1,000,

@@ -17,10 +17,14 @@ import (
 // or detaching a gateway turns the routes to it into blackholes without touching the tables.
 
 // newRouteTable builds a table of vpc with its local routes: the VPC's IPv4 CIDR and, if it
-// has one, its IPv6 CIDR.
+// has one, its IPv6 CIDR, then its secondary IPv4 blocks (vpccidr.go).
 func newRouteTable(vpc *model.VPC) *model.RouteTable {
 	rt := &model.RouteTable{ID: model.NewID(model.PrefixRouteTable), VpcID: vpc.ID, OwnerID: vpc.OwnerID}
-	for _, p := range []netip.Prefix{vpc.CIDR, vpc.IPv6CIDR} {
+	ps := []netip.Prefix{vpc.CIDR, vpc.IPv6CIDR}
+	for _, b := range append(slices.Clone(vpc.Secondary), vpc.IPv6Secondary...) {
+		ps = append(ps, b.CIDR)
+	}
+	for _, p := range ps {
 		if p.IsValid() {
 			rt.Routes = append(rt.Routes, model.Route{Dest: p, Target: model.RouteTarget{Local: true}, Origin: model.OriginCreateRouteTable})
 		}
@@ -86,6 +90,14 @@ func (tx *tx) saveLazy() {
 			}
 		case kindIGW:
 			if v := tn.igws[r.id]; v != nil {
+				tx.stage(r.kind, r.id, v)
+			}
+		case kindVPC: // dhcp.go's dhcpSets
+			if v := tn.vpcs[r.id]; v != nil {
+				tx.stage(r.kind, r.id, v)
+			}
+		case kindDhcp:
+			if v := tn.dhcpOptions[r.id]; v != nil {
 				tx.stage(r.kind, r.id, v)
 			}
 		}

@@ -119,6 +119,7 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 	}
 	for _, tn := range s.tenants {
 		s.mainRouteTables(tn) // VPCs from before route tables get theirs, in memory
+		s.dhcpSets(tn)        // and those from before DHCP option sets the default set (dhcp.go)
 	}
 	return s, nil
 }
@@ -147,7 +148,7 @@ func (s *Service) tenant(_ context.Context, t Tenant) (*tenant, error) {
 		tn = newTenant(t, s.cfg.Now)
 		// Memory only: the staged ops are dropped (not rolled back) and the tenant stays
 		// uninitialised until its first write.
-		if err := s.begin(tn).createDefaultVPC(); err != nil {
+		if _, err := s.begin(tn).createDefaultVPC(); err != nil {
 			return nil, err
 		}
 		s.tenants[t] = tn

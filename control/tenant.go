@@ -13,26 +13,28 @@ import (
 
 // Record kinds in store keys.
 const (
-	kindMeta       = "meta"
-	kindVPC        = "vpc"
-	kindSubnet     = "subnet"
-	kindGroup      = "sg"
-	kindENI        = "eni"
-	kindInstance   = "instance"
-	kindKeyPair    = "key"
-	kindToken      = "token"
-	kindPrefixList = "pl"
-	kindNACL       = "acl"
-	kindFlowLog    = "fl"
-	kindPath       = "nip"
-	kindAnalysis   = "nia"
-	kindAddress    = "eip"
-	kindNATGateway = "nat"
-	kindRouteTable = "rtb"
-	kindIGW        = "igw"
-	kindEIGW       = "eigw"
-	kindLT         = "lt"
-	kindLTVersion  = "ltv" // by "<template ID>:<version>"
+	kindMeta        = "meta"
+	kindVPC         = "vpc"
+	kindSubnet      = "subnet"
+	kindGroup       = "sg"
+	kindENI         = "eni"
+	kindInstance    = "instance"
+	kindKeyPair     = "key"
+	kindToken       = "token"
+	kindPrefixList  = "pl"
+	kindNACL        = "acl"
+	kindFlowLog     = "fl"
+	kindPath        = "nip"
+	kindAnalysis    = "nia"
+	kindAddress     = "eip"
+	kindNATGateway  = "nat"
+	kindRouteTable  = "rtb"
+	kindIGW         = "igw"
+	kindEIGW        = "eigw"
+	kindDhcp        = "dopt"
+	kindReservation = "scr"
+	kindLT          = "lt"
+	kindLTVersion   = "ltv" // by "<template ID>:<version>"
 )
 
 // tenantMeta marks a tenant as initialised (materialised by its first write), so that a
@@ -63,25 +65,27 @@ type tenant struct {
 	versions, idVersions map[string]uint64
 	sorted               sortedCache
 
-	vpcs        map[string]*model.VPC
-	subnets     map[string]*model.Subnet
-	groups      map[string]*model.Group
-	enis        map[string]*model.NetworkInterface
-	instances   map[string]*model.Instance
-	keyPairs    map[string]*model.KeyPair // by ID
-	prefixLists map[string]*model.PrefixList
-	nacls       map[string]*model.NACL
-	flowLogs    map[string]*model.FlowLog
-	paths       map[string]*model.InsightsPath
-	analyses    map[string]*model.InsightsAnalysis
-	tokens      map[string]*clientToken   // by "<action>/<token>"
-	addresses   map[string]*model.Address // Elastic IPs, by allocation ID
-	natGateways map[string]*model.NATGateway
-	routeTables map[string]*model.RouteTable
-	igws        map[string]*model.InternetGateway
-	eigws       map[string]*model.EgressOnlyIGW
-	lts         map[string]*model.LaunchTemplate
-	ltVersions  map[string]*model.LaunchTemplateVersion // by "<template ID>:<version>"
+	vpcs         map[string]*model.VPC
+	subnets      map[string]*model.Subnet
+	groups       map[string]*model.Group
+	enis         map[string]*model.NetworkInterface
+	instances    map[string]*model.Instance
+	keyPairs     map[string]*model.KeyPair // by ID
+	prefixLists  map[string]*model.PrefixList
+	nacls        map[string]*model.NACL
+	flowLogs     map[string]*model.FlowLog
+	paths        map[string]*model.InsightsPath
+	analyses     map[string]*model.InsightsAnalysis
+	tokens       map[string]*clientToken   // by "<action>/<token>"
+	addresses    map[string]*model.Address // Elastic IPs, by allocation ID
+	natGateways  map[string]*model.NATGateway
+	routeTables  map[string]*model.RouteTable
+	igws         map[string]*model.InternetGateway
+	eigws        map[string]*model.EgressOnlyIGW
+	dhcpOptions  map[string]*model.DhcpOptions
+	reservations map[string]*model.SubnetCIDRReservation // subnet CIDR reservations
+	lts          map[string]*model.LaunchTemplate
+	ltVersions   map[string]*model.LaunchTemplateVersion // by "<template ID>:<version>"
 	// lazy names records that exist in memory only (see mainRouteTables); the next write
 	// commits them.
 	lazy []lazyRecord

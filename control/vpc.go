@@ -90,7 +90,7 @@ func (tx *tx) newVPC(cidr netip.Prefix, tenancy string, isDefault bool, tags mod
 		CIDRAssocID:   model.NewID(model.PrefixVPCCidrAssoc),
 		Tenancy:       tenancy,
 		IsDefault:     isDefault,
-		DhcpOptionsID: model.NewID(model.PrefixDhcpOptions),
+		DhcpOptionsID: tx.defaultDhcpOptions().ID,
 		Tags:          tags,
 	}
 }
@@ -121,7 +121,9 @@ func (tx *tx) addVPC(vpc *model.VPC) error {
 func (tx *tx) allocIPv6() netip.Prefix {
 	used := map[netip.Prefix]bool{}
 	for _, v := range tx.tn.vpcs {
-		used[v.IPv6CIDR] = true
+		for _, b := range v.IPv6Blocks() {
+			used[b.CIDR] = true
+		}
 	}
 	for {
 		var b [16]byte
@@ -136,10 +138,11 @@ func (tx *tx) allocIPv6() netip.Prefix {
 
 // createDefaultVPC gives a new tenant AWS's default VPC: 172.31.0.0/16 with a default /20
 // subnet in each zone (spec §1.2).
-func (tx *tx) createDefaultVPC() error {
+func (tx *tx) createDefaultVPC() (*model.VPC, error) {
 	vpc := tx.newVPC(defaultVPCCIDR, "default", true, nil)
+	vpc.DNSHostnames = true // a default VPC resolves and names its instances (Default VPCs, VPC User Guide)
 	if err := tx.addVPC(vpc); err != nil {
-		return err
+		return nil, err
 	}
 	for i, zone := range Zones(tx.tn.key.Region) {
 		base := defaultVPCCIDR.Addr().As4()
@@ -157,7 +160,27 @@ func (tx *tx) createDefaultVPC() error {
 		set(tx, tx.tn.subnets, kindSubnet, sn.ID, sn)
 		tx.associate(sn)
 	}
-	return nil
+	return vpc, nil
+}
+
+// CreateDefaultVPC gives the tenant a default VPC again after it deleted its own: the one a
+// new tenant gets, with its default subnets, group, network ACL, route table, internet
+// gateway and the default DHCP option set (made anew if deleted). A region has at most one
+// (DefaultVpcAlreadyExists), and it counts towards the VPC quota.
+func (s *Service) CreateDefaultVPC(ctx context.Context, t Tenant, dryRun bool) (*model.VPC, Result, error) {
+	var vpc *model.VPC
+	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
+		if tx.tn.defaultVPC() != nil {
+			return model.DefaultVpcAlreadyExists.New()
+		}
+		if len(tx.tn.vpcs) >= s.cfg.Quotas.VPCs {
+			return model.VpcLimitExceeded.New()
+		}
+		var err error
+		vpc, err = tx.createDefaultVPC()
+		return err
+	})
+	return vpc, res, err
 }
 
 // DeleteVPC deletes an empty VPC with its default group, default NACL and main route table.

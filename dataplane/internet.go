@@ -109,8 +109,10 @@ func (r *renderer) internet() bool { return r.n.Internet.Link != "" }
 // needs.
 func (r *renderer) inside() *netipx.IPSet {
 	var b netipx.IPSetBuilder
-	if r.n.VPC.CIDR.Addr().Is4() {
-		b.AddPrefix(r.n.VPC.CIDR.Masked())
+	for _, blk := range r.n.VPC.Blocks() { // the primary block and the secondary ones
+		if blk.CIDR.Addr().Is4() {
+			b.AddPrefix(blk.CIDR.Masked())
+		}
 	}
 	for _, sn := range r.subnets {
 		if sn.CIDR.Addr().Is4() {
@@ -128,8 +130,8 @@ func (r *renderer) inside() *netipx.IPSet {
 // inside6 is inside in IPv6: the VPC's IPv6 block, its subnets' and link-local addresses.
 func (r *renderer) inside6() *netipx.IPSet {
 	var b netipx.IPSetBuilder
-	if p := r.n.VPC.IPv6CIDR; p.IsValid() {
-		b.AddPrefix(p.Masked())
+	for _, blk := range r.n.VPC.IPv6Blocks() {
+		b.AddPrefix(blk.CIDR.Masked())
 	}
 	for _, sn := range r.subnets {
 		if sn.IPv6CIDR.IsValid() {

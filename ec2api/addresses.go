@@ -133,22 +133,6 @@ var describeAddresses = describeSpec[addressRow]{
 	},
 }
 
-func modifySubnetAttribute(c *call) error {
-	r := c.req
-	for _, p := range []string{"AssignIpv6AddressOnCreation.Value", "CustomerOwnedIpv4Pool", "DisableLniAtDeviceIndex.Value", "EnableDns64.Value",
-		"EnableLniAtDeviceIndex", "EnableResourceNameDnsAAAARecordOnLaunch.Value", "EnableResourceNameDnsARecordOnLaunch.Value",
-		"MapCustomerOwnedIpOnLaunch.Value", "PrivateDnsHostnameTypeOnLaunch"} {
-		if _, ok := r.String(p); ok {
-			return model.InvalidValue("Stockade supports only the MapPublicIpOnLaunch subnet attribute, not %s.", p)
-		}
-	}
-	mp, err := boolPtr(r, "MapPublicIpOnLaunch.Value")
-	if err != nil {
-		return err
-	}
-	return c.returned(c.svc().ModifySubnet(c.ctx, c.tenant, control.ModifySubnetInput{SubnetID: str(r, "SubnetId"), MapPublicIPOnLaunch: mp, DryRun: c.dryRun()}))
-}
-
 func createNatGateway(c *call) error {
 	r := c.req
 	tags, err := tagsFor(r, "natgateway")

@@ -82,6 +82,9 @@ func newOddServer(tb testing.TB) *oddServer {
 		"EgressOnlyInternetGatewayId": eigw, "EgressOnlyInternetGatewayId.1": eigw, "DestinationCidrBlock": "192.168.0.0/16"} {
 		o.ids[k] = v
 	}
+	// An option set, so that odd values reach the DHCP actions past their not-found checks.
+	dopt := field(must("CreateDhcpOptions", "DhcpConfiguration.1.Key", "domain-name", "DhcpConfiguration.1.Value.1", "odd.example"), "dhcpOptionsId")
+	o.ids["DhcpOptionsId"], o.ids["DhcpOptionsId.1"] = dopt, dopt
 	return o
 }
 

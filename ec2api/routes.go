@@ -11,6 +11,24 @@ var routes = map[string]handler{
 	"CreateSubnet":    createSubnet,
 	"DeleteSubnet":    deleteSubnet,
 	"DescribeSubnets": describeSubnets.serve,
+	// VPC blocks and attributes (vpccidr.go)
+	"AssociateVpcCidrBlock":    associateVpcCidrBlock,
+	"DisassociateVpcCidrBlock": disassociateVpcCidrBlock,
+	"DescribeVpcAttribute":     describeVpcAttribute,
+	"ModifyVpcAttribute":       modifyVpcAttribute,
+	// DHCP option sets and the default VPC (dhcp.go)
+	"CreateDhcpOptions":    createDhcpOptions,
+	"AssociateDhcpOptions": associateDhcpOptions,
+	"DescribeDhcpOptions":  describeDhcpOptions.serve,
+	"DeleteDhcpOptions":    deleteDhcpOptions,
+	"CreateDefaultVpc":     createDefaultVpc,
+	// Subnet blocks, default subnets and CIDR reservations (subnetcidr.go)
+	"AssociateSubnetCidrBlock":    associateSubnetCidrBlock,
+	"DisassociateSubnetCidrBlock": disassociateSubnetCidrBlock,
+	"CreateDefaultSubnet":         createDefaultSubnet,
+	"CreateSubnetCidrReservation": createSubnetCidrReservation,
+	"DeleteSubnetCidrReservation": deleteSubnetCidrReservation,
+	"GetSubnetCidrReservations":   getSubnetCidrReservations,
 
 	// Elastic IPs and NAT gateways (addresses.go)
 	"AllocateAddress":       allocateAddress,

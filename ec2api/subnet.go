@@ -13,14 +13,23 @@ func createSubnet(c *call) error {
 	if err != nil {
 		return err
 	}
+	for _, p := range []string{"Ipv4IpamPoolId", "Ipv4NetmaskLength", "Ipv6IpamPoolId", "Ipv6NetmaskLength", "OutpostArn"} {
+		if _, ok := r.String(p); ok {
+			return model.InvalidValue("Stockade does not support %s: IPAM pools and Outposts do not exist here.", p)
+		}
+	}
+	native, _, err := optBool(r, "Ipv6Native")
+	if err != nil {
+		return err
+	}
 	sn, res, err := c.svc().CreateSubnet(c.ctx, c.tenant, control.CreateSubnetInput{
-		VpcID: str(r, "VpcId"), CIDR: str(r, "CidrBlock"), IPv6CIDR: str(r, "Ipv6CidrBlock"),
+		VpcID: str(r, "VpcId"), CIDR: str(r, "CidrBlock"), IPv6CIDR: str(r, "Ipv6CidrBlock"), IPv6Native: native,
 		Zone: str(r, "AvailabilityZone"), ZoneID: str(r, "AvailabilityZoneId"), Tags: tags, DryRun: c.dryRun(),
 	})
 	if err != nil {
 		return err
 	}
-	c.written(res).elem("subnet", func() { c.writeSubnet(sn, sn.Size()-model.ReservedAddresses, "pending") })
+	c.written(res).elem("subnet", func() { c.writeSubnet(sn, max(sn.Size()-model.ReservedAddresses, 0), "pending") })
 	return nil
 }
 
@@ -53,6 +62,23 @@ var subnetFilters = filterer[subnetRow]{
 			}
 			return nil
 		},
+		"ipv6-cidr-block-association.association-id": one2(func(s subnetRow) string { return s.IPv6AssocID }),
+		"ipv6-cidr-block-association.state": func(s subnetRow) []string {
+			if s.IPv6CIDR.IsValid() {
+				return one("associated")
+			}
+			return nil
+		},
+		"ipv6-native":                     one2(func(s subnetRow) string { return boolStr(s.IPv6Native) }),
+		"assign-ipv6-address-on-creation": one2(func(s subnetRow) string { return boolStr(s.AssignIPv6) }),
+		"enable-dns64":                    one2(func(s subnetRow) string { return boolStr(s.DNS64) }),
+		"private-dns-name-options-on-launch.hostname-type": one2(func(s subnetRow) string { return s.Hostname() }),
+		"private-dns-name-options-on-launch.enable-resource-name-dns-a-record": one2(func(s subnetRow) string {
+			return boolStr(s.DNSARecord)
+		}),
+		"private-dns-name-options-on-launch.enable-resource-name-dns-aaaa-record": one2(func(s subnetRow) string {
+			return boolStr(s.DNSAAAARecord)
+		}),
 	},
 	tagsOf: func(s subnetRow) model.Tags { return s.Tags },
 }
@@ -75,23 +101,46 @@ func (c *call) writeSubnet(sn *model.Subnet, available int, state string) {
 	x.str("state", state)
 	x.str("vpcId", sn.VpcID)
 	x.str("ownerId", sn.OwnerID)
-	x.str("cidrBlock", sn.CIDR.String())
+	if sn.CIDR.IsValid() {
+		x.str("cidrBlock", sn.CIDR.String())
+	}
 	x.int("availableIpAddressCount", int64(available))
 	x.str("availabilityZone", sn.AZ)
 	x.str("availabilityZoneId", sn.AZID)
 	x.bool("defaultForAz", sn.DefaultForAz)
 	x.bool("mapPublicIpOnLaunch", sn.MapPublicIP)
-	x.bool("assignIpv6AddressOnCreation", false)
+	x.bool("assignIpv6AddressOnCreation", sn.AssignIPv6)
 	if sn.IPv6CIDR.IsValid() {
 		x.open("ipv6CidrBlockAssociationSet")
-		x.open("item")
-		x.str("ipv6CidrBlock", sn.IPv6CIDR.String())
-		x.str("associationId", sn.IPv6AssocID)
-		x.open("ipv6CidrBlockState")
-		x.str("state", "associated")
-		x.close("ipv6CidrBlockState")
-		x.close("item")
+		x.elem("item", func() { writeBlockAssoc(x, sn.IPv6CIDR, sn.IPv6AssocID, "associated") })
 		x.close("ipv6CidrBlockAssociationSet")
 	}
 	writeTags(x, sn.Tags)
+	x.bool("mapCustomerOwnedIpOnLaunch", false)
+	x.bool("enableDns64", sn.DNS64)
+	x.bool("ipv6Native", sn.IPv6Native)
+	x.open("privateDnsNameOptionsOnLaunch")
+	x.str("hostnameType", sn.Hostname())
+	x.bool("enableResourceNameDnsARecord", sn.DNSARecord)
+	x.bool("enableResourceNameDnsAAAARecord", sn.DNSAAAARecord)
+	x.close("privateDnsNameOptionsOnLaunch")
+}
+
+func modifySubnetAttribute(c *call) error {
+	r := c.req
+	for _, p := range []string{"CustomerOwnedIpv4Pool", "DisableLniAtDeviceIndex.Value", "EnableLniAtDeviceIndex", "MapCustomerOwnedIpOnLaunch.Value"} {
+		if _, ok := r.String(p); ok {
+			return model.InvalidValue("Stockade does not support %s: it is an Outposts attribute.", p)
+		}
+	}
+	in := control.ModifySubnetInput{SubnetID: str(r, "SubnetId"), HostnameType: str(r, "PrivateDnsHostnameTypeOnLaunch"), DryRun: c.dryRun()}
+	var err error
+	for p, dst := range map[string]**bool{"MapPublicIpOnLaunch.Value": &in.MapPublicIPOnLaunch, "AssignIpv6AddressOnCreation.Value": &in.AssignIPv6,
+		"EnableDns64.Value": &in.DNS64, "EnableResourceNameDnsARecordOnLaunch.Value": &in.DNSARecord,
+		"EnableResourceNameDnsAAAARecordOnLaunch.Value": &in.DNSAAAARecord} {
+		if *dst, err = boolPtr(r, p); err != nil {
+			return err
+		}
+	}
+	return c.returned(c.svc().ModifySubnet(c.ctx, c.tenant, in))
 }

@@ -1,6 +1,8 @@
 package ec2api
 
 import (
+	"net/netip"
+
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/model"
 )
@@ -21,7 +23,7 @@ func createVpc(c *call) error {
 	if err != nil {
 		return err
 	}
-	c.written(res).elem("vpc", func() { writeVPC(&c.out, vpc, "pending") })
+	c.written(res).elem("vpc", func() { c.writeVPC(vpc, "pending") })
 	return nil
 }
 
@@ -29,23 +31,23 @@ var deleteVpc = deleteByID("VpcId", (*control.Service).DeleteVPC)
 
 var vpcFilters = filterer[*model.VPC]{
 	fields: fields[*model.VPC]{
-		"cidr":                                  one2(func(v *model.VPC) string { return v.CIDR.String() }),
-		"cidr-block-association.cidr-block":     one2(func(v *model.VPC) string { return v.CIDR.String() }),
-		"cidr-block-association.association-id": one2(func(v *model.VPC) string { return v.CIDRAssocID }),
-		"cidr-block-association.state":          func(*model.VPC) []string { return one("associated") },
-		"dhcp-options-id":                       one2(func(v *model.VPC) string { return v.DhcpOptionsID }),
-		"ipv6-cidr-block-association.ipv6-cidr-block": func(v *model.VPC) []string {
-			if v.IPv6CIDR.IsValid() {
-				return one(v.IPv6CIDR.String())
-			}
-			return nil
+		"cidr": one2(func(v *model.VPC) string { return v.CIDR.String() }),
+		"cidr-block-association.cidr-block": func(v *model.VPC) []string {
+			return blockValues(v, func(b model.CIDRBlock) string { return b.CIDR.String() })
 		},
-		"ipv6-cidr-block-association.association-id": one2(func(v *model.VPC) string { return v.IPv6CIDRAssocID }),
+		"cidr-block-association.association-id": func(v *model.VPC) []string {
+			return blockValues(v, func(b model.CIDRBlock) string { return b.AssocID })
+		},
+		"cidr-block-association.state": func(*model.VPC) []string { return one("associated") },
+		"dhcp-options-id":              one2(func(v *model.VPC) string { return v.DhcpOptionsID }),
+		"ipv6-cidr-block-association.ipv6-cidr-block": func(v *model.VPC) []string {
+			return ipv6BlockValues(v, func(b model.CIDRBlock) string { return b.CIDR.String() })
+		},
+		"ipv6-cidr-block-association.association-id": func(v *model.VPC) []string {
+			return ipv6BlockValues(v, func(b model.CIDRBlock) string { return b.AssocID })
+		},
 		"ipv6-cidr-block-association.state": func(v *model.VPC) []string {
-			if v.IPv6CIDR.IsValid() {
-				return one("associated")
-			}
-			return nil
+			return ipv6BlockValues(v, func(model.CIDRBlock) string { return "associated" })
 		},
 		"is-default":       one2(func(v *model.VPC) string { return boolStr(v.IsDefault) }),
 		"owner-id":         one2(func(v *model.VPC) string { return v.OwnerID }),
@@ -72,37 +74,66 @@ var describeVpcs = describeSpec[*model.VPC]{
 	Filters: vpcFilters,
 	Key:     func(v *model.VPC) string { return v.ID },
 	Set:     "vpcSet",
-	Item:    func(c *call, v *model.VPC) { writeVPC(&c.out, v, "available") },
+	Item:    func(c *call, v *model.VPC) { c.writeVPC(v, "available") },
 }
 
-func writeVPC(x *xmlWriter, v *model.VPC, state string) {
+func (c *call) writeVPC(v *model.VPC, state string) {
+	x := &c.out
 	x.str("vpcId", v.ID)
 	x.str("ownerId", v.OwnerID)
 	x.str("state", state)
 	x.str("cidrBlock", v.CIDR.String())
 	x.open("cidrBlockAssociationSet")
-	x.open("item")
-	x.str("cidrBlock", v.CIDR.String())
-	x.str("associationId", v.CIDRAssocID)
-	x.open("cidrBlockState")
-	x.str("state", "associated")
-	x.close("cidrBlockState")
-	x.close("item")
+	for _, b := range v.Blocks() {
+		x.elem("item", func() { writeBlockAssoc(x, b.CIDR, b.AssocID, "associated") })
+	}
 	x.close("cidrBlockAssociationSet")
-	if v.IPv6CIDR.IsValid() {
+	if blocks := v.IPv6Blocks(); len(blocks) > 0 {
 		x.open("ipv6CidrBlockAssociationSet")
-		x.open("item")
-		x.str("ipv6CidrBlock", v.IPv6CIDR.String())
-		x.str("associationId", v.IPv6CIDRAssocID)
-		x.open("ipv6CidrBlockState")
-		x.str("state", "associated")
-		x.close("ipv6CidrBlockState")
-		x.str("ipv6Pool", "Amazon")
-		x.close("item")
+		for _, b := range blocks {
+			x.elem("item", func() {
+				writeBlockAssoc(x, b.CIDR, b.AssocID, "associated")
+				x.str("networkBorderGroup", c.tenant.Region) // Amazon-provided blocks come from the region's
+				x.str("ipv6Pool", "Amazon")
+			})
+		}
 		x.close("ipv6CidrBlockAssociationSet")
 	}
 	x.str("dhcpOptionsId", v.DhcpOptionsID)
 	x.str("instanceTenancy", v.Tenancy)
 	x.bool("isDefault", v.IsDefault)
 	writeTags(x, v.Tags)
+}
+
+// blockValues and ipv6BlockValues are one field of each of a VPC's IPv4 (IPv6) blocks, for
+// the cidr-block-association (ipv6-cidr-block-association) filters.
+func blockValues(v *model.VPC, f func(model.CIDRBlock) string) []string {
+	return mapBlocks(v.Blocks(), f)
+}
+
+func ipv6BlockValues(v *model.VPC, f func(model.CIDRBlock) string) []string {
+	return mapBlocks(v.IPv6Blocks(), f)
+}
+
+func mapBlocks(bs []model.CIDRBlock, f func(model.CIDRBlock) string) []string {
+	var out []string
+	for _, b := range bs {
+		out = append(out, f(b))
+	}
+	return out
+}
+
+// writeBlockAssoc writes a CIDR block association's elements, named by the block's family
+// (cidrBlock, cidrBlockState or ipv6CidrBlock, ipv6CidrBlockState): VPCs' and subnets' sets
+// and the replies of the Associate/Disassociate*CidrBlock actions share them.
+func writeBlockAssoc(x *xmlWriter, block netip.Prefix, assocID, state string) {
+	name := "cidrBlock"
+	if block.Addr().Is6() {
+		name = "ipv6CidrBlock"
+	}
+	x.str(name, block.String())
+	x.str("associationId", assocID)
+	x.open(name + "State")
+	x.str("state", state)
+	x.close(name + "State")
 }

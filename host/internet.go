@@ -321,10 +321,12 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 	up := names.UplinkOf(vpc)
 	rt.Uplink = &up
 	rt.Internet.Link = up.Link
-	if v := idx.vpcs[vpc]; v != nil && v.IPv6CIDR.Addr().Is6() {
-		// The VPC's IPv6 block: the replies of connections through an egress-only gateway
-		// come back by it, and with an internet gateway the internet reaches it.
-		rt.Public = append(rt.Public, v.IPv6CIDR.Masked())
+	if v := idx.vpcs[vpc]; v != nil {
+		// The VPC's IPv6 blocks: the replies of connections through an egress-only gateway
+		// come back by them, and with an internet gateway the internet reaches them.
+		for _, b := range v.IPv6Blocks() {
+			rt.Public = append(rt.Public, b.CIDR.Masked())
+		}
 	}
 	if !igw {
 		return rt // an egress-only gateway alone: IPv6 out, nothing in, no IPv4

@@ -134,6 +134,11 @@ func TestPlanRouting(t *testing.T) {
 			v.IPv6CIDR = netip.Prefix{}
 			n.VPCs = []*model.VPC{&v}
 		}, func(r *host.Routing) { r.Public = r.Public[:3] }},
+		{"a second IPv6 block of the VPC is public too", func(n *netmap.Network) {
+			v := *n.VPCs[0]
+			v.IPv6Secondary = []model.CIDRBlock{{CIDR: pfx("fd00:2::/56"), AssocID: "vpc-cidr-assoc-2"}}
+			n.VPCs = []*model.VPC{&v}
+		}, func(r *host.Routing) { r.Public = append(r.Public, pfx("fd00:2::/56")) }},
 		{"NAT gateway deleted: its route a blackhole, its subnet untranslated", func(n *netmap.Network) {
 			n.NATGateways = []*model.NATGateway{{ID: "nat-1", VpcID: "vpc-1", ConnectivityType: model.NATPublic, State: model.NATDeleted}}
 			n.Addresses = n.Addresses[:1]

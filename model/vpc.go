@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"math"
 	"net/netip"
+	"slices"
 )
 
 // VPC is a virtual network with one primary IPv4 CIDR and optionally an IPv6 /56 (spec §1.2).
@@ -20,10 +21,60 @@ type VPC struct {
 	DefaultGroupID string `json:"defaultGroup"`
 	DhcpOptionsID  string `json:"dopt"`
 	Tags           Tags   `json:"tags,omitempty"`
+	// Secondary are the IPv4 blocks associated after creation (AssociateVpcCidrBlock), in
+	// association order; with CIDR at most the CIDR-blocks quota (5 by default).
+	Secondary []CIDRBlock `json:"cidrs2,omitempty"`
+	// IPv6Secondary are the Amazon-provided IPv6 blocks after the first (IPv6CIDR), in
+	// association order. When the first goes, the next takes its place.
+	IPv6Secondary []CIDRBlock `json:"cidrs6,omitempty"`
+	// The VPC's attributes (DescribeVpcAttribute). DNS support is on unless turned off, so
+	// that records written before the attributes existed read as AWS's default.
+	DNSSupportOff  bool `json:"dnsOff,omitempty"`
+	DNSHostnames   bool `json:"dnsHostnames,omitempty"`
+	NAUsageMetrics bool `json:"nauMetrics,omitempty"`
+}
+
+// CIDRBlock is one IPv4 block of a VPC with the ID of its association.
+type CIDRBlock struct {
+	CIDR    netip.Prefix `json:"cidr"`
+	AssocID string       `json:"assoc"`
 }
 
 // Clone returns a copy that may be modified freely.
-func (v *VPC) Clone() *VPC { c := *v; c.Tags = v.Tags.Clone(); return &c }
+func (v *VPC) Clone() *VPC {
+	c := *v
+	c.Tags = v.Tags.Clone()
+	c.Secondary = slices.Clone(v.Secondary)
+	c.IPv6Secondary = slices.Clone(v.IPv6Secondary)
+	return &c
+}
+
+// IPv6Blocks are the VPC's IPv6 blocks: IPv6CIDR first, if it has one, then the others.
+func (v *VPC) IPv6Blocks() []CIDRBlock {
+	if !v.IPv6CIDR.IsValid() {
+		return nil
+	}
+	return append([]CIDRBlock{{CIDR: v.IPv6CIDR, AssocID: v.IPv6CIDRAssocID}}, v.IPv6Secondary...)
+}
+
+// AllBlocks are the VPC's IPv4 blocks (Blocks) and then its IPv6 blocks (IPv6Blocks).
+func (v *VPC) AllBlocks() []CIDRBlock { return append(v.Blocks(), v.IPv6Blocks()...) }
+
+// Blocks are the VPC's IPv4 blocks: the primary first, then the secondary ones in the
+// order they were associated.
+func (v *VPC) Blocks() []CIDRBlock {
+	return append([]CIDRBlock{{CIDR: v.CIDR, AssocID: v.CIDRAssocID}}, v.Secondary...)
+}
+
+// BlockOf is the IPv4 block of the VPC that holds all of p, if one does.
+func (v *VPC) BlockOf(p netip.Prefix) (netip.Prefix, bool) {
+	for _, b := range v.Blocks() {
+		if b.CIDR.Bits() <= p.Bits() && b.CIDR.Contains(p.Addr()) {
+			return b.CIDR, true
+		}
+	}
+	return netip.Prefix{}, false
+}
 
 // Subnet is an address range of a VPC in one availability zone.
 type Subnet struct {
@@ -38,6 +89,30 @@ type Subnet struct {
 	DefaultForAz bool         `json:"defaultForAz,omitempty"`
 	MapPublicIP  bool         `json:"mapPublicIp,omitempty"`
 	Tags         Tags         `json:"tags,omitempty"`
+	// IPv6Native marks an IPv6-only subnet: no IPv4 block (CIDR is the zero Prefix).
+	IPv6Native bool `json:"ipv6Native,omitempty"`
+	// The launch attributes of ModifySubnetAttribute; the zero values are AWS's defaults.
+	AssignIPv6 bool `json:"assignIpv6,omitempty"` // AssignIpv6AddressOnCreation
+	DNS64      bool `json:"dns64,omitempty"`      // EnableDns64
+	// HostnameType is PrivateDnsNameOptionsOnLaunch's: "ip-name" (also when empty) or
+	// "resource-name"; DNSARecord and DNSAAAARecord its resource-name DNS records.
+	HostnameType  string `json:"hostnameType,omitempty"`
+	DNSARecord    bool   `json:"dnsA,omitempty"`
+	DNSAAAARecord bool   `json:"dnsAAAA,omitempty"`
+}
+
+// Hostname types of PrivateDnsNameOptionsOnLaunch.
+const (
+	HostnameIPName       = "ip-name"
+	HostnameResourceName = "resource-name"
+)
+
+// Hostname is the subnet's hostname type as EC2 shows it.
+func (s *Subnet) Hostname() string {
+	if s.HostnameType == "" {
+		return HostnameIPName
+	}
+	return s.HostnameType
 }
 
 // Clone returns a copy that may be modified freely.
@@ -48,7 +123,12 @@ func (s *Subnet) Clone() *Subnet { c := *s; c.Tags = s.Tags.Clone(); return &c }
 const ReservedAddresses = 5
 
 // Size is the number of IPv4 addresses in the subnet.
-func (s *Subnet) Size() int { return 1 << (32 - s.CIDR.Bits()) }
+func (s *Subnet) Size() int {
+	if !s.CIDR.IsValid() {
+		return 0 // an IPv6-only subnet has no IPv4 address to give
+	}
+	return 1 << (32 - s.CIDR.Bits())
+}
 
 // Usable reports whether a is an address of the subnet that may be given to an interface:
 // inside the CIDR and not one of the five reserved ones.

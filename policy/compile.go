@@ -78,7 +78,11 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 	p := &Policy{enis: map[string]*iface{}, groups: map[string]*model.Group{}, members: map[string]*netipx.IPSet{},
 		lists: map[string]*netipx.IPSet{}, nacls: map[string]*naclIndex{}, subnets: map[string]*netipx.IPSet{}, vpcs: map[string]*netipx.IPSet{}}
 	for _, v := range s.VPCs {
-		p.vpcs[v.ID] = blocks(v.CIDR, v.IPv6CIDR)
+		var ps []netip.Prefix
+		for _, b := range v.AllBlocks() { // the primary IPv4 block and AssociateVpcCidrBlock's
+			ps = append(ps, b.CIDR)
+		}
+		p.vpcs[v.ID] = blocks(ps...)
 	}
 	for _, sn := range s.Subnets {
 		p.subnets[sn.ID] = blocks(sn.CIDR, sn.IPv6CIDR)

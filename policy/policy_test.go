@@ -343,8 +343,10 @@ func naiveInternet(s netmap.Snapshot, n *model.NetworkInterface, a netip.Addr, i
 		return true
 	}
 	for _, v := range s.VPCs {
-		if v.ID == n.VpcID && (v.CIDR.Contains(a) || v.IPv6CIDR.IsValid() && v.IPv6CIDR.Contains(a)) {
-			return false
+		for _, b := range v.AllBlocks() { // the primary IPv4 block, the secondary ones, IPv6
+			if v.ID == n.VpcID && b.CIDR.Contains(a) {
+				return false
+			}
 		}
 	}
 	lookup := func(t *model.RouteTable) *model.Route {

@@ -118,8 +118,23 @@ func (l *loader) vpcs(doc node) []*model.VPC {
 	for _, v := range l.list(doc, "Vpcs", true) {
 		m := &model.VPC{ID: l.str(v, "VpcId"), CIDR: l.prefix(v, "CidrBlock")}
 		m.OwnerID, _ = l.optStr(v, "OwnerId")
+		for _, a := range l.list(v, "CidrBlockAssociationSet", false) {
+			// The secondary blocks (AssociateVpcCidrBlock); the primary is listed too.
+			if p := l.prefix(a, "CidrBlock"); l.associated(a, "CidrBlockState") && p != m.CIDR.Masked() {
+				id, _ := l.optStr(a, "AssociationId")
+				m.Secondary = append(m.Secondary, model.CIDRBlock{CIDR: p, AssocID: id})
+			}
+		}
 		for _, a := range l.list(v, "Ipv6CidrBlockAssociationSet", false) {
-			m.IPv6CIDR = l.prefix(a, "Ipv6CidrBlock")
+			if !l.associated(a, "Ipv6CidrBlockState") {
+				continue
+			}
+			id, _ := l.optStr(a, "AssociationId")
+			if b := (model.CIDRBlock{CIDR: l.prefix(a, "Ipv6CidrBlock"), AssocID: id}); !m.IPv6CIDR.IsValid() {
+				m.IPv6CIDR, m.IPv6CIDRAssocID = b.CIDR, b.AssocID
+			} else {
+				m.IPv6Secondary = append(m.IPv6Secondary, b)
+			}
 		}
 		out = append(out, m)
 	}
@@ -129,7 +144,18 @@ func (l *loader) vpcs(doc node) []*model.VPC {
 func (l *loader) subnets(doc node) []*model.Subnet {
 	var out []*model.Subnet
 	for _, sn := range l.list(doc, "Subnets", true) {
-		m := &model.Subnet{ID: l.str(sn, "SubnetId"), VpcID: l.str(sn, "VpcId"), CIDR: l.prefix(sn, "CidrBlock")}
+		m := &model.Subnet{ID: l.str(sn, "SubnetId"), VpcID: l.str(sn, "VpcId")}
+		if native, _ := l.field(sn, "Ipv6Native").v.(bool); native {
+			m.IPv6Native = true // an IPv6-only subnet has no CidrBlock
+		} else {
+			m.CIDR = l.prefix(sn, "CidrBlock")
+		}
+		for _, a := range l.list(sn, "Ipv6CidrBlockAssociationSet", false) {
+			if l.associated(a, "Ipv6CidrBlockState") {
+				m.IPv6CIDR = l.prefix(a, "Ipv6CidrBlock")
+				m.IPv6AssocID, _ = l.optStr(a, "AssociationId")
+			}
+		}
 		m.OwnerID, _ = l.optStr(sn, "OwnerId")
 		m.AZ, _ = l.optStr(sn, "AvailabilityZone")
 		out = append(out, m)
@@ -204,4 +230,16 @@ func (l *loader) prefixLists(doc node) []*model.PrefixList {
 		out = append(out, m)
 	}
 	return out
+}
+
+// associated reports whether a block association is in force: its state (under key) is
+// "associated", or not given, as in hand-written snapshots. Blocks being associated or
+// disassociated, or failed ones, carry no traffic.
+func (l *loader) associated(a node, key string) bool {
+	st := l.object(a, key, false)
+	if !st.present {
+		return true
+	}
+	state, ok := l.optStr(st, "State")
+	return !ok || state == "associated"
 }
