@@ -218,6 +218,8 @@ func TestReadOnlyActionsHonourDryRun(t *testing.T) {
 		"GetConsoleOutput":                 {"InstanceId", inst},
 		"GetManagedPrefixListEntries":      {"PrefixListId", pl},
 		"GetManagedPrefixListAssociations": {"PrefixListId", pl},
+		"DescribeVpcAttribute":             {"VpcId", vpc, "Attribute", "enableDnsSupport"},
+		"GetSubnetCidrReservations":        {"SubnetId", sn},
 	}
 	var actions []string
 	for a := range routes {
