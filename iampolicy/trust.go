@@ -1,0 +1,73 @@
+package iampolicy
+
+import "strings"
+
+// evalTrust evaluates a role's trust policy for the caller (§5.2): the first applicable Deny,
+// the first applicable Allow, and whether that Allow names the caller's exact ARN (then it
+// grants without identity policies) rather than the account or "*" (then the caller's
+// identity policies must allow too — "*" treated like the account [STOCKADE]).
+func evalTrust(req *Request, ev *evalCtx, tr *Trace) (deny, allow *StatementRef, byName bool) {
+	refs := req.Trust.trustRefs
+	for i := range refs {
+		r := &refs[i]
+		st := r.stmt
+		if !st.matchAction(req.Action) {
+			continue
+		}
+		matched, exact := st.matchPrincipal(req, ev)
+		if !matched || !st.matchConditions(ev) {
+			continue
+		}
+		if tr != nil {
+			tr.Matched = append(tr.Matched, Match{Statement: *r, Resource: firstARN(req)})
+		}
+		if r.Deny {
+			return r, nil, false
+		}
+		if allow == nil || (exact && !byName) {
+			allow, byName = r, exact
+		}
+	}
+	return nil, allow, byName
+}
+
+// matchPrincipal reports whether the statement's Principal (or NotPrincipal) covers the
+// caller, and whether by the caller's exact ARN: the user or session ARN, or the role ARN of a
+// session (aws:PrincipalArn).
+func (st *statement) matchPrincipal(req *Request, ev *evalCtx) (matched, exact bool) {
+	for _, p := range st.principals {
+		m, e := principalEntry(p, req, ev)
+		if m {
+			if st.notPrincipal {
+				return false, false
+			}
+			return true, e
+		}
+	}
+	return st.notPrincipal, false
+}
+
+func principalEntry(p string, req *Request, ev *evalCtx) (matched, exact bool) {
+	acct := req.Principal.Account
+	switch {
+	case p == "*":
+		return true, false
+	case p == acct && acct != "":
+		return true, false
+	case acct != "" && strings.HasPrefix(p, "arn:aws:iam::") && strings.HasSuffix(p, ":root") &&
+		p[len("arn:aws:iam::"):len(p)-len(":root")] == acct:
+		return true, false
+	case p == req.Principal.ARN:
+		return true, true
+	}
+	if vals, ok := ev.lookup(foldedPrincipalARN); ok {
+		for _, v := range vals {
+			if v == p {
+				return true, true
+			}
+		}
+	}
+	return false, false
+}
+
+var foldedPrincipalARN = foldKey(KeyPrincipalARN)
