@@ -66,6 +66,7 @@ var imports = map[string][]string{
 	"host":            {"model", "netmap", "dataplane", "netlab", "imds", "cloudinit", "image"},
 	"host/nsfake":     {"netlab"},
 	"iam":             {"store"},
+	"iam/iamapi":      {"iam"},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.

@@ -72,6 +72,9 @@ func Internal(err error) *Error {
 
 // validation is the "1 validation error detected" form AWS gives for a broken model
 // constraint; field is the member's name in lower camel case, as AWS writes it.
-func validation(value, field, constraint string) *Error {
+func validation(value, field, constraint string) *Error { return Invalid(value, field, constraint) }
+
+// Invalid is the "1 validation error detected" error for the Query layer's own checks.
+func Invalid(value, field, constraint string) *Error {
 	return ValidationError.Errorf("1 validation error detected: Value '%s' at '%s' failed to satisfy constraint: %s", value, field, constraint)
 }

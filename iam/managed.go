@@ -312,26 +312,26 @@ func (s *Service) ListPolicyVersions(_ context.Context, account, policyARN strin
 
 // SetDefaultPolicyVersion makes a version the default.
 func (s *Service) SetDefaultPolicyVersion(ctx context.Context, account, policyARN, id string) error {
-	if err := checkVersionID(id); err != nil {
-		return err
-	}
-	return s.write(ctx, account, func(tx *tx) error {
-		p, err := s.customer(tx.a, policyARN)
-		if err != nil {
-			return err
-		}
-		if !slices.ContainsFunc(p.Versions, func(v PolicyVersion) bool { return v.ID == id }) {
-			return noSuchVersion(policyARN, id)
-		}
-		c := clonePolicy(p)
-		c.DefaultVersion, c.Updated = id, tx.now
-		set(tx, tx.a.policies, kindPolicy, key(c.Name), c)
+	return s.changeVersion(ctx, account, policyARN, id, func(c *Policy, now time.Time) *Error {
+		c.DefaultVersion, c.Updated = id, now
 		return nil
 	})
 }
 
 // DeletePolicyVersion deletes a version that is not the default.
 func (s *Service) DeletePolicyVersion(ctx context.Context, account, policyARN, id string) error {
+	return s.changeVersion(ctx, account, policyARN, id, func(c *Policy, _ time.Time) *Error {
+		if id == c.DefaultVersion {
+			return DeleteConflict.Errorf("Cannot delete the default version of a policy.")
+		}
+		c.Versions = slices.DeleteFunc(c.Versions, func(v PolicyVersion) bool { return v.ID == id })
+		return nil
+	})
+}
+
+// changeVersion finds version id of a customer policy and stores the policy as change leaves
+// a copy of it.
+func (s *Service) changeVersion(ctx context.Context, account, policyARN, id string, change func(c *Policy, now time.Time) *Error) error {
 	if err := checkVersionID(id); err != nil {
 		return err
 	}
@@ -343,11 +343,10 @@ func (s *Service) DeletePolicyVersion(ctx context.Context, account, policyARN, i
 		if !slices.ContainsFunc(p.Versions, func(v PolicyVersion) bool { return v.ID == id }) {
 			return noSuchVersion(policyARN, id)
 		}
-		if id == p.DefaultVersion {
-			return DeleteConflict.Errorf("Cannot delete the default version of a policy.")
-		}
 		c := clonePolicy(p)
-		c.Versions = slices.DeleteFunc(c.Versions, func(v PolicyVersion) bool { return v.ID == id })
+		if err := change(c, tx.now); err != nil {
+			return err
+		}
 		set(tx, tx.a.policies, kindPolicy, key(c.Name), c)
 		return nil
 	})

@@ -86,6 +86,8 @@ func (s *Service) AssumeRole(ctx context.Context, caller Principal, in AssumeRol
 		if err != nil {
 			return Internal(err)
 		}
+		// The prefix is the one AWS's tokens share (base64 of "!\n\torigin_ec"), so that
+		// tools that sniff tokens recognise an STS session token.
 		token := "IQoJb3JpZ2luX2Vj" + base64.RawURLEncoding.EncodeToString([]byte(raw))
 		ss := &Session{AccessKeyID: id, Secret: secret, Token: token, Role: key(r.Name), RoleID: r.ID,
 			Name: in.SessionName, Issued: tx.now, Expiration: tx.now.Add(time.Duration(in.DurationSeconds) * time.Second),
