@@ -66,6 +66,8 @@ var imports = map[string][]string{
 	"host":            {"model", "netmap", "dataplane", "netlab", "imds", "cloudinit", "image"},
 	"host/nsfake":     {"netlab"},
 	"iampolicy":       {},
+	"iam":             {"store"},
+	"iam/iamapi":      {"iam"},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.
