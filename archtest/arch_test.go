@@ -65,6 +65,7 @@ var imports = map[string][]string{
 	"image":           {},
 	"host":            {"model", "netmap", "dataplane", "netlab", "imds", "cloudinit", "image"},
 	"host/nsfake":     {"netlab"},
+	"trail":           {"store"},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.
