@@ -51,9 +51,9 @@ func lookupFixture(t *testing.T, n int) (*Lookup, store.Store, *clock) {
 type response struct {
 	Events []struct {
 		EventId, EventName, ReadOnly, AccessKeyId, EventSource, Username string
-		EventTime                                                      float64
-		Resources                                                      []Resource
-		CloudTrailEvent                                                string
+		EventTime                                                        float64
+		Resources                                                        []Resource
+		CloudTrailEvent                                                  string
 	}
 	NextToken *string
 	Type      string `json:"__type"`

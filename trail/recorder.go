@@ -13,7 +13,7 @@ type RecorderOptions struct {
 	// Queue is how many records may wait for the disk (default 8,192).
 	Queue int
 	// Batch is how many records one transaction writes at most (default 256).
-	Batch int
+	Batch  int
 	Logger *slog.Logger
 }
 
