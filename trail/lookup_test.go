@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -125,17 +124,7 @@ func TestLookupResponse(t *testing.T) {
 	if res.Status != 200 {
 		t.Fatalf("status %d: %s", res.Status, res.Body)
 	}
-	path := filepath.Join("testdata", "lookup-events.json")
-	if *update {
-		os.WriteFile(path, append(res.Body, '\n'), 0o644)
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(strings.TrimSpace(string(want)), string(res.Body)); diff != "" {
-		t.Errorf("response (-golden +got):\n%s", diff)
-	}
+	checkGolden(t, filepath.Join("testdata", "lookup-events.json"), res.Body)
 	var out response
 	json.Unmarshal(res.Body, &out)
 	rec, _ := json.Marshal(r)

@@ -183,21 +183,7 @@ func TestGoldenRecords(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got = append(got, '\n')
-			path := filepath.Join("testdata", "records", name+".json")
-			if *update {
-				os.MkdirAll(filepath.Dir(path), 0o755)
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("record (-golden +got):\n%s", diff)
-			}
+			checkGolden(t, filepath.Join("testdata", "records", name+".json"), got)
 			for _, secret := range []string{"hunter2", "wJalrXUtnFEMI", "BEGIN RSA", "SecretAccessKey", "secretAccessKey"} {
 				if bytes.Contains(got, []byte(secret)) {
 					t.Errorf("record carries a secret: %q", secret)
@@ -257,5 +243,24 @@ func TestEventIDs(t *testing.T) {
 	b, _ := Build(c)
 	if a.EventID == b.EventID || a.EventID == a.RequestID || len(a.EventID) != 36 {
 		t.Errorf("event IDs %q, %q (request %q)", a.EventID, b.EventID, a.RequestID)
+	}
+}
+
+// checkGolden compares got with the file at path, which -update rewrites first.
+func checkGolden(t *testing.T, path string, got []byte) {
+	t.Helper()
+	got = append(bytes.TrimSpace(got), '\n')
+	if *update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(string(want), string(got)); diff != "" {
+		t.Errorf("%s (-golden +got):\n%s", path, diff)
 	}
 }
