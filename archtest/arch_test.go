@@ -115,6 +115,9 @@ var forbidden = map[string]map[string]string{
 	"auth/sigv4": {
 		"model": "the verifier is a leaf: its errors map to EC2's through the API layer",
 	},
+	"trail": {
+		"control": "the control plane adds records to its own transactions; the trail never calls it",
+	},
 }
 
 // TestImportDirection keeps the architecture of style.md: every package imports only what its

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -262,5 +263,29 @@ func checkGolden(t *testing.T, path string, got []byte) {
 	}
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
 		t.Errorf("%s (-golden +got):\n%s", path, diff)
+	}
+}
+
+// TestLimits: §1.1's caps — userAgent and errorMessage cut at 1 KB on a character boundary,
+// requestParameters over 100 KB null rather than cut into invalid JSON.
+func TestLimits(t *testing.T) {
+	big := url.Values{"GroupId": {"sg-1"}, "GroupName": {strings.Repeat("x", 101*1024)}}
+	c := call("DeleteSecurityGroup", alice, big, "", &Failure{Code: "InvalidGroup.NotFound", Message: strings.Repeat("ü", 700)})
+	c.UserAgent = "a" + strings.Repeat("ü", 700)
+	r, err := Build(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.RequestParameters) != "null" {
+		t.Errorf("requestParameters of %d bytes kept", len(r.RequestParameters))
+	}
+	if len(r.UserAgent) != 1023 || len(r.ErrorMessage) != 1024 || !utf8.ValidString(r.UserAgent) || !utf8.ValidString(r.ErrorMessage) {
+		t.Errorf("userAgent %d bytes, errorMessage %d bytes", len(r.UserAgent), len(r.ErrorMessage))
+	}
+	if r.ErrorCode != "Client.InvalidGroup.NotFound" {
+		t.Errorf("errorCode %q", r.ErrorCode)
+	}
+	if b, _ := json.Marshal(r); !json.Valid(b) {
+		t.Error("record is not valid JSON")
 	}
 }
