@@ -13,6 +13,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/stockade/stockade/internal/golden"
 )
 
 // go test ./trail -run Golden -update rewrites testdata/records.
@@ -250,20 +252,7 @@ func TestEventIDs(t *testing.T) {
 // checkGolden compares got with the file at path, which -update rewrites first.
 func checkGolden(t *testing.T, path string, got []byte) {
 	t.Helper()
-	got = append(bytes.TrimSpace(got), '\n')
-	if *update {
-		os.MkdirAll(filepath.Dir(path), 0o755)
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s (-golden +got):\n%s", path, diff)
-	}
+	golden.File(t, path, append(bytes.TrimSpace(got), '\n'), *update, "the output changed; if on purpose, run with -update")
 }
 
 // TestLimits: §1.1's caps — userAgent and errorMessage cut at 1 KB on a character boundary,
