@@ -68,6 +68,7 @@ var imports = map[string][]string{
 	"iampolicy":       {},
 	"iam":             {"store"},
 	"iam/iamapi":      {"iam"},
+	"trail":           {"store"},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.
@@ -116,6 +117,9 @@ var forbidden = map[string]map[string]string{
 	},
 	"auth/sigv4": {
 		"model": "the verifier is a leaf: its errors map to EC2's through the API layer",
+	},
+	"trail": {
+		"control": "the control plane adds records to its own transactions; the trail never calls it",
 	},
 }
 

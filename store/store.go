@@ -77,6 +77,13 @@ type Store interface {
 	// List returns every key with the prefix, sorted by key, as one consistent snapshot, with
 	// the revision of that snapshot.
 	List(ctx context.Context, prefix string) ([]KV, int64, error)
+	// Scan returns at most limit keys with the prefix, in key order (descending when reverse),
+	// starting strictly after the key after in that direction: above it ascending, below it
+	// descending; after == "" starts at the prefix's first (last, when reverse) key. after
+	// need not exist nor carry the prefix. limit <= 0 is an error (ErrInvalid): Scan is the
+	// bounded read, List the whole one. A caller pages by passing the last key it got as the
+	// next after. The keys come from one consistent snapshot.
+	Scan(ctx context.Context, prefix, after string, limit int, reverse bool) ([]KV, error)
 	// Revision is the revision of the last committed transaction (0 when empty).
 	Revision() int64
 	// Watch follows the transactions with Revision >= from (from == 0: from the next one on).

@@ -26,9 +26,26 @@ func Check(t *testing.T, name string, v any, update bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got = append(got, '\n')
-	path := filepath.Join("testdata", name+".json")
+	want := File(t, filepath.Join("testdata", name+".json"), append(got, '\n'), update,
+		"the encoding changed; if on purpose, keep old records readable and run with -update")
+	back := reflect.New(reflect.TypeOf(v)).Interface()
+	if err := json.Unmarshal(want, back); err != nil {
+		t.Fatalf("%s: %v", name, err)
+	}
+	if diff := cmp.Diff(filled, back, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
+		cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("%s: the golden file decodes to something else (-filled +decoded):\n%s", name, diff)
+	}
+}
+
+// File compares got with the golden file at path, writing it first (and its directory) when
+// update is set, and returns the file's content. hint says what a difference means.
+func File(t *testing.T, path string, got []byte, update bool, hint string) []byte {
+	t.Helper()
 	if update {
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(path, got, 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -38,16 +55,9 @@ func Check(t *testing.T, name string, v any, update bool) {
 		t.Fatal(err)
 	}
 	if diff := cmp.Diff(string(want), string(got)); diff != "" {
-		t.Errorf("%s: the encoding changed (-golden +now); if on purpose, keep old records readable and run with -update:\n%s", name, diff)
+		t.Errorf("%s: %s (-golden +now):\n%s", path, hint, diff)
 	}
-	back := reflect.New(reflect.TypeOf(v)).Interface()
-	if err := json.Unmarshal(want, back); err != nil {
-		t.Fatalf("%s: %v", name, err)
-	}
-	if diff := cmp.Diff(filled, back, cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
-		cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
-		t.Errorf("%s: the golden file decodes to something else (-filled +decoded):\n%s", name, diff)
-	}
+	return want
 }
 
 // Fill sets every field reachable from v to a non-zero value that depends only on the order of

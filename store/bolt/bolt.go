@@ -351,6 +351,72 @@ func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, err
 	return out, rev, err
 }
 
+// Scan implements store.Store with a bbolt cursor: it reads only what it returns (plus one
+// seek), whatever the size of the prefix, which is what makes it the index read of the trail.
+func (s *Store) Scan(ctx context.Context, prefix, after string, limit int, reverse bool) ([]store.KV, error) {
+	if limit <= 0 {
+		return nil, fmt.Errorf("%w: scan limit %d", store.ErrInvalid, limit)
+	}
+	var out []store.KV
+	err := s.view(func(tx *bbolt.Tx) error {
+		c := tx.Bucket(bucketKV).Cursor()
+		p := []byte(prefix)
+		var k, v []byte
+		switch {
+		case reverse:
+			k, v = seekBefore(c, p, []byte(after))
+		case after != "" && after >= prefix:
+			k, v = c.Seek([]byte(after))
+			if k != nil && string(k) == after {
+				k, v = c.Next()
+			}
+		default:
+			k, v = c.Seek(p)
+		}
+		for ; k != nil && bytes.HasPrefix(k, p) && len(out) < limit; k, v = step(c, reverse) {
+			out = append(out, decodeKV(string(k), v))
+		}
+		return nil
+	})
+	return out, err
+}
+
+// seekBefore positions c on the last key below bound that can carry prefix: below after when
+// it is given and within the prefix's range, else the prefix's last key.
+func seekBefore(c *bbolt.Cursor, prefix, after []byte) ([]byte, []byte) {
+	bound := prefixEnd(prefix)
+	if len(after) > 0 && (bound == nil || bytes.Compare(after, bound) < 0) {
+		bound = after
+	}
+	if bound == nil {
+		return c.Last()
+	}
+	if k, _ := c.Seek(bound); k == nil {
+		return c.Last()
+	}
+	return c.Prev()
+}
+
+// prefixEnd is the smallest key above every key with prefix, nil when there is none (a prefix
+// of 0xff bytes, or empty).
+func prefixEnd(prefix []byte) []byte {
+	end := bytes.Clone(prefix)
+	for i := len(end) - 1; i >= 0; i-- {
+		if end[i] < 0xff {
+			end[i]++
+			return end[:i+1]
+		}
+	}
+	return nil
+}
+
+func step(c *bbolt.Cursor, reverse bool) ([]byte, []byte) {
+	if reverse {
+		return c.Prev()
+	}
+	return c.Next()
+}
+
 func (s *Store) view(fn func(*bbolt.Tx) error) error {
 	if s.isClosed() {
 		return store.ErrClosed

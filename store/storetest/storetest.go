@@ -84,6 +84,57 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		}
 	})
 
+	t.Run("Scan", func(t *testing.T) {
+		s := open(t)
+		s.Txn(ctx, nil, []store.Op{put("r/a", "1"), put("r/c", "3"), put("r/b", "2"), put("r/d", "4"),
+			put("s/x", "9"), put("r", "top"), put("q/z", "0"), put("r/\xff", "ff"), put("r\xff", "after")})
+		cases := []struct {
+			name, prefix, after string
+			limit               int
+			reverse             bool
+			want                []string
+		}{
+			{"first page", "r/", "", 2, false, []string{"r/a", "r/b"}},
+			{"next page", "r/", "r/b", 2, false, []string{"r/c", "r/d"}},
+			{"last page", "r/", "r/d", 2, false, []string{"r/\xff"}},
+			{"after a missing key", "r/", "r/bb", 10, false, []string{"r/c", "r/d", "r/\xff"}},
+			{"after below the prefix", "r/", "a", 1, false, []string{"r/a"}},
+			{"after above the prefix", "r/", "s", 5, false, nil},
+			{"reverse first page", "r/", "", 2, true, []string{"r/\xff", "r/d"}},
+			{"reverse next page", "r/", "r/d", 2, true, []string{"r/c", "r/b"}},
+			{"reverse after a missing key", "r/", "r/bb", 10, true, []string{"r/b", "r/a"}},
+			{"reverse after above the prefix", "r/", "zzz", 1, true, []string{"r/\xff"}},
+			{"reverse after below the prefix", "r/", "a", 1, true, nil},
+			{"reverse to the store's end", "s/", "", 5, true, []string{"s/x"}},
+			{"reverse prefix of 0xff", "r\xff", "", 5, true, []string{"r\xff"}},
+			{"empty prefix", "", "r/d", 2, false, []string{"r/\xff", "r\xff"}},
+			{"no match", "t/", "", 3, false, nil},
+		}
+		for _, c := range cases {
+			kvs, err := s.Scan(ctx, c.prefix, c.after, c.limit, c.reverse)
+			if err != nil {
+				t.Errorf("%s: %v", c.name, err)
+				continue
+			}
+			var keys []string
+			for _, kv := range kvs {
+				keys = append(keys, kv.Key)
+				if kv.ModRevision != 1 {
+					t.Errorf("%s: %s at revision %d", c.name, kv.Key, kv.ModRevision)
+				}
+			}
+			if diff := cmp.Diff(c.want, keys); diff != "" {
+				t.Errorf("%s: Scan(%q, %q, %d, %v) (-want +got):\n%s", c.name, c.prefix, c.after, c.limit, c.reverse, diff)
+			}
+		}
+		if kvs, _ := s.Scan(ctx, "r/", "", 1, false); len(kvs) != 1 || string(kvs[0].Value) != "1" {
+			t.Errorf("Scan value = %+v", kvs)
+		}
+		if _, err := s.Scan(ctx, "r/", "", 0, false); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("Scan with limit 0: %v", err)
+		}
+	})
+
 	t.Run("WatchHistoryAndLive", func(t *testing.T) {
 		s := open(t)
 		for i := 1; i <= 3; i++ {
@@ -230,6 +281,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		s.Close()
 		if _, err := s.Txn(ctx, nil, []store.Op{put("a", "1")}); !errors.Is(err, store.ErrClosed) {
 			t.Errorf("Txn after Close: %v", err)
+		}
+		if _, err := s.Scan(ctx, "", "", 1, false); !errors.Is(err, store.ErrClosed) {
+			t.Errorf("Scan after Close: %v", err)
 		}
 		for range w.C {
 		}

@@ -1,0 +1,178 @@
+package trail
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"time"
+	"unicode/utf8"
+)
+
+// Service is the AWS service a call belongs to; its value is the record's eventSource.
+type Service string
+
+const (
+	EC2        Service = "ec2.amazonaws.com"
+	IAM        Service = "iam.amazonaws.com"
+	STS        Service = "sts.amazonaws.com"
+	CloudTrail Service = "cloudtrail.amazonaws.com"
+	Events     Service = "events.amazonaws.com"
+)
+
+// Failure is a call's error as the client received it: the wire code and message, and
+// whether it was the server's fault (HTTP 5xx) rather than the client's.
+type Failure struct {
+	Code, Message string
+	Server        bool
+}
+
+// Call is one finished API call, everything Build needs. The caller fills it after the
+// action has answered (eventTime is when the request completed, §1.1).
+type Call struct {
+	Service Service
+	Action  string // exactly as sent
+	// Params are the Query parameters as received (EC2, IAM, STS); protocol and SigV4
+	// parameters among them are ignored.
+	Params url.Values
+	// JSONParams is the request body of a JSON-protocol call (CloudTrail); recorded as sent.
+	JSONParams json.RawMessage
+	// Response is the body of a successful response: the XML of a Query call. Ignored for
+	// failures, read-only actions and JSON-protocol calls (responseElements is null then).
+	Response []byte
+	Err      *Failure // nil on success
+
+	Identity  Identity
+	SourceIP  string
+	UserAgent string // the User-Agent header; "" when absent
+	Region    string // the SigV4 scope's region; IAM events are recorded in us-east-1 whatever it is
+	RequestID string
+	Time      time.Time
+	TLS       *TLSDetails
+
+	// Resources is the record's resources field (STS AssumeRole's role, §1.1).
+	Resources []ARNResource
+	// Lookup adds LookupEvents resources to those Build finds itself (security groups, rules
+	// and VPCs named in the parameters or the response), for IAM entities for instance.
+	Lookup []Resource
+	// EventID is for tests; "" gives a fresh random UUID, as it must be in production.
+	EventID string
+}
+
+// Limits of §1.1.
+const (
+	maxUserAgent = 1024
+	maxMessage   = 1024
+	maxElements  = 100 * 1024
+)
+
+// Build makes the record of c. It fails only for a response body that is not XML, which is a
+// bug of the caller's; the record is then still returned, with responseElements null.
+func Build(c Call) (*Record, error) {
+	t := c.Time.UTC().Truncate(time.Second)
+	r := &Record{
+		EventVersion:       EventVersion,
+		UserIdentity:       c.Identity.userIdentity(),
+		EventTime:          t.Format(time.RFC3339),
+		EventSource:        string(c.Service),
+		EventName:          c.Action,
+		AWSRegion:          c.Region,
+		SourceIPAddress:    c.SourceIP,
+		UserAgent:          truncate(c.UserAgent, maxUserAgent),
+		RequestID:          c.RequestID,
+		EventID:            c.EventID,
+		ReadOnly:           IsReadOnly(c.Action),
+		Resources:          c.Resources,
+		EventType:          "AwsApiCall",
+		ManagementEvent:    true,
+		RecipientAccountID: c.Identity.AccountID,
+		EventCategory:      "Management",
+		TLSDetails:         c.TLS,
+		Time:               t,
+		Username:           c.Identity.Username(),
+		RequestParameters:  json.RawMessage("null"),
+		ResponseElements:   json.RawMessage("null"),
+	}
+	if c.Service == IAM {
+		r.AWSRegion = "us-east-1" // global-service events land there (§1.1)
+	}
+	if r.EventID == "" {
+		r.EventID = newUUID()
+	}
+	if c.Err != nil {
+		r.ErrorCode, r.ErrorMessage = errorCode(c.Service, c.Err), truncate(c.Err.Message, maxMessage)
+	}
+
+	var req, resp object
+	switch {
+	case c.JSONParams != nil:
+		r.RequestParameters = capped(c.JSONParams)
+	case len(c.Params) > 0:
+		req = requestParameters(c.Action, c.Params)
+		r.RequestParameters = marshalCapped(req)
+	}
+	var err error
+	if c.Err == nil && (!r.ReadOnly || readOnlyWithResponse[c.Action]) && c.JSONParams == nil && len(c.Response) > 0 {
+		if resp, err = responseElements(c.Response); err == nil {
+			if _, wrapped := wrappedShapes[c.Action]; wrapped {
+				resp = object{{c.Action + "Response", resp}}
+			}
+			r.ResponseElements = marshalCapped(resp)
+		}
+	}
+	r.Lookup = lookupResources(c.Lookup, req, resp)
+	return r, err
+}
+
+// readOnlyWithResponse are read-only actions whose record still carries responseElements:
+// AssumeRole's records show the issued credentials, less the secret [OBSERVED].
+var readOnlyWithResponse = map[string]bool{"AssumeRole": true}
+
+// errorCode is §1.4's errorCode: EC2 prefixes the wire code with the fault's side; IAM, STS
+// and the JSON services log it bare. Server.* is [UNCONFIRMED].
+func errorCode(s Service, f *Failure) string {
+	if s != EC2 {
+		return f.Code
+	}
+	if f.Server {
+		return "Server." + f.Code
+	}
+	return "Client." + f.Code
+}
+
+// marshalCapped encodes requestParameters or responseElements under the 100 KB cap. Beyond
+// it the field is null [STOCKADE]: cutting JSON short would make the record unreadable, and
+// a consumer looking for a key finds it in neither.
+func marshalCapped(o object) json.RawMessage {
+	b, err := json.Marshal(o)
+	if err != nil {
+		return json.RawMessage("null")
+	}
+	return capped(b)
+}
+
+func capped(b []byte) json.RawMessage {
+	if len(b) > maxElements || !json.Valid(b) {
+		return json.RawMessage("null")
+	}
+	return json.RawMessage(b)
+}
+
+// truncate cuts s to at most n bytes without splitting a UTF-8 sequence.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+func newUUID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16])
+}

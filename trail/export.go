@@ -1,0 +1,162 @@
+package trail
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/stockade/stockade/store"
+)
+
+// The S3 layout of exported trails (§2.6), under a directory the caller opens as an os.Root:
+//
+//	AWSLogs/ACCOUNT/CloudTrail/REGION/YYYY/MM/DD/ACCOUNT_CloudTrail_REGION_YYYYMMDDTHHmmZ_UNIQUE.json.gz
+//
+// The date and time are the delivery's, not the events'; UNIQUE is 16 random alphanumerics
+// that only prevent overwrites. The content is gzip of {"Records": [record, …]}.
+var (
+	accountPattern = regexp.MustCompile(`^[0-9]{12}$`)
+	regionPattern  = regexp.MustCompile(`^[a-z]{2}(-[a-z0-9]+)+$`)
+)
+
+// LogFileName is the path, relative to the export root, of a file delivered at t.
+func LogFileName(account, region string, t time.Time, unique string) string {
+	t = t.UTC()
+	return path.Join("AWSLogs", account, "CloudTrail", region, t.Format("2006/01/02"),
+		fmt.Sprintf("%s_CloudTrail_%s_%s_%s.json.gz", account, region, t.Format("20060102T1504Z"), unique))
+}
+
+// WriteLogFile writes records (of one account and region) as one log file delivered at t, and
+// returns its path relative to root. The file appears whole or not at all (written under a
+// temporary name, then renamed); os.Root keeps every name inside root even if an account or
+// region were hostile, and they are checked against AWS's forms first.
+func WriteLogFile(root *os.Root, account, region string, t time.Time, records []*Record) (string, error) {
+	if !accountPattern.MatchString(account) || !regionPattern.MatchString(region) {
+		return "", fmt.Errorf("trail: export: invalid account %q or region %q", account, region)
+	}
+	name := LogFileName(account, region, t, uniqueName())
+	var body bytes.Buffer
+	zw := gzip.NewWriter(&body)
+	if err := json.NewEncoder(zw).Encode(struct {
+		Records []*Record `json:"Records"`
+	}{records}); err != nil {
+		return "", fmt.Errorf("trail: export: %w", err)
+	}
+	if err := zw.Close(); err != nil {
+		return "", fmt.Errorf("trail: export: %w", err)
+	}
+	if err := root.MkdirAll(path.Dir(name), 0o750); err != nil {
+		return "", fmt.Errorf("trail: export: %w", err)
+	}
+	tmp := name + ".tmp"
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
+	if err != nil {
+		return "", fmt.Errorf("trail: export: %w", err)
+	}
+	_, err = f.Write(body.Bytes())
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = root.Rename(tmp, name)
+	}
+	if err != nil {
+		root.Remove(tmp)
+		return "", fmt.Errorf("trail: export: %w", err)
+	}
+	return name, nil
+}
+
+func uniqueName() string {
+	const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
+	var b [16]byte
+	rand.Read(b[:])
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b[:])
+}
+
+// exportCursorKey holds the time key of the last record exported.
+const exportCursorKey = Prefix + "meta/export-cursor"
+
+// ExportLag is how old a record must be before Export delivers it. Records are keyed by their
+// event time, and a Recorder batch may commit a record a moment after a later change's record
+// has: waiting this long keeps the cursor from passing records still on their way.
+const ExportLag = time.Minute
+
+// MaxRecordsPerFile is §2.6's flush size: at most 1,000 records per delivery.
+const MaxRecordsPerFile = 1000
+
+// Export delivers the records not yet exported and older than now − ExportLag, at most
+// MaxRecordsPerFile of them, as one file per account and region under root, then remembers
+// in st how far it got. The wiring calls it every 5 minutes, and again at once while it
+// returns more == true. Delivery is at least once: a crash between the files and the cursor
+// delivers those records again, in new files (the unique names never overwrite).
+func Export(ctx context.Context, st store.Store, root *os.Root, now time.Time) (files []string, more bool, err error) {
+	after := ""
+	if kv, ok, err := st.Get(ctx, exportCursorKey); err != nil {
+		return nil, false, fmt.Errorf("trail: export: %w", err)
+	} else if ok {
+		after = string(kv.Value)
+	}
+	kvs, err := st.Scan(ctx, timePrefix, after, MaxRecordsPerFile, false)
+	if err != nil {
+		return nil, false, fmt.Errorf("trail: export: %w", err)
+	}
+	limit := timePrefix + timeKey(now.Add(-ExportLag))
+	type group struct{ account, region string }
+	var order []group
+	batches := map[group][]*Record{}
+	last := ""
+	for _, kv := range kvs {
+		if kv.Key >= limit {
+			break
+		}
+		rest := strings.TrimPrefix(kv.Key, timePrefix)
+		tk, tail, _ := strings.Cut(rest, "/")
+		i := strings.LastIndexByte(tail, '/')
+		rkv, ok, err := st.Get(ctx, eventsPrefix+tail[:i+1]+tk+tail[i:])
+		if err != nil {
+			return nil, false, fmt.Errorf("trail: export: %w", err)
+		}
+		last = kv.Key
+		if !ok { // pruned meanwhile
+			continue
+		}
+		r, err := decodeStored(rkv.Value)
+		if err != nil {
+			return nil, false, err
+		}
+		g := group{r.RecipientAccountID, r.AWSRegion}
+		if batches[g] == nil {
+			order = append(order, g)
+		}
+		batches[g] = append(batches[g], r)
+	}
+	if last == "" {
+		return nil, false, nil
+	}
+	for _, g := range order {
+		name, err := WriteLogFile(root, g.account, g.region, now, batches[g])
+		if err != nil {
+			return files, false, err
+		}
+		files = append(files, name)
+	}
+	if _, err := st.Txn(ctx, nil, []store.Op{{Key: exportCursorKey, Value: []byte(last)}}); err != nil {
+		return files, false, fmt.Errorf("trail: export: %w", err)
+	}
+	return files, len(kvs) == MaxRecordsPerFile && last == kvs[len(kvs)-1].Key, nil
+}

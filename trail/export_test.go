@@ -1,0 +1,146 @@
+package trail
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// readLogFile reads an exported file with nothing but the standard gzip and JSON readers.
+func readLogFile(t *testing.T, path string) []map[string]any {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var content struct{ Records []map[string]any }
+	if err := json.NewDecoder(zr).Decode(&content); err != nil {
+		t.Fatal(err)
+	}
+	return content.Records
+}
+
+var logFileName = regexp.MustCompile(`^AWSLogs/111122223333/CloudTrail/eu-west-1/2025/03/04/111122223333_CloudTrail_eu-west-1_20250304T1005Z_[A-Za-z0-9]{16}\.json\.gz$`)
+
+// TestWriteLogFile: §8.3's file for a 10:05 delivery, read back with gzip+JSON, the records as
+// the record JSON; names that would leave the root are refused.
+func TestWriteLogFile(t *testing.T) {
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	delivered := time.Date(2025, 3, 4, 10, 5, 59, 0, time.UTC)
+	a, _ := Build(goldenCalls["authorize-ip-permissions"])
+	b, _ := Build(goldenCalls["denied"])
+	name, err := WriteLogFile(root, acct, "eu-west-1", delivered, []*Record{a, b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !logFileName.MatchString(name) {
+		t.Errorf("file name %s", name)
+	}
+	got := readLogFile(t, filepath.Join(dir, name))
+	var want []map[string]any
+	for _, r := range []*Record{a, b} {
+		var m map[string]any
+		j, _ := json.Marshal(r)
+		json.Unmarshal(j, &m)
+		want = append(want, m)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("records (-want +got):\n%s", diff)
+	}
+	other, _ := WriteLogFile(root, acct, "eu-west-1", delivered, []*Record{a})
+	if other == name {
+		t.Error("two deliveries in one minute share a name")
+	}
+	for _, bad := range [][2]string{{"../../x", "eu-west-1"}, {acct, "../../../etc"}, {acct, "eu/west"}, {"1234", "eu-west-1"}} {
+		if _, err := WriteLogFile(root, bad[0], bad[1], delivered, []*Record{a}); err == nil {
+			t.Errorf("account %q region %q accepted", bad[0], bad[1])
+		}
+	}
+	matches, _ := filepath.Glob(filepath.Join(dir, "AWSLogs/*/CloudTrail/*/*/*/*/*"))
+	if len(matches) != 2 {
+		t.Errorf("files under the root: %v", matches)
+	}
+}
+
+// TestExport: records are delivered once each, a file per account and region, only once
+// they are ExportLag old, at most MaxRecordsPerFile per call, and the cursor survives a reopen.
+func TestExport(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	st := openStore(t, path)
+	dir := t.TempDir()
+	root, _ := os.OpenRoot(dir)
+	defer root.Close()
+	now := callTime.Add(10 * time.Minute)
+	var n int
+	add := func(region string, at time.Time) {
+		r := rec(t, "DeleteSecurityGroup", "sg-1", at, fmt.Sprintf("e-%04d", n))
+		r.AWSRegion = region
+		n++
+		if _, err := st.Txn(ctx, nil, r.Ops()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add("eu-west-1", callTime)
+	add("us-east-1", callTime.Add(time.Second))
+	add("eu-west-1", callTime.Add(2*time.Second))
+	add("eu-west-1", now.Add(-ExportLag/2)) // too recent for this delivery
+
+	files, more, err := Export(ctx, st, root, now)
+	if err != nil || more || len(files) != 2 {
+		t.Fatalf("Export = %v, %v, %v", files, more, err)
+	}
+	counts := map[string]int{}
+	for _, f := range files {
+		for _, r := range readLogFile(t, filepath.Join(dir, f)) {
+			counts[r["awsRegion"].(string)]++
+		}
+	}
+	if diff := cmp.Diff(map[string]int{"eu-west-1": 2, "us-east-1": 1}, counts); diff != "" {
+		t.Errorf("records per region (-want +got):\n%s", diff)
+	}
+	if files, _, _ := Export(ctx, st, root, now); len(files) != 0 {
+		t.Errorf("second delivery repeats: %v", files)
+	}
+	st.Close()
+
+	st = openStore(t, path)
+	for range MaxRecordsPerFile + 5 {
+		add("eu-west-1", now)
+	}
+	later := now.Add(5 * time.Minute)
+	var total int
+	for i := 0; ; i++ {
+		files, more, err := Export(ctx, st, root, later)
+		if err != nil || i > 3 {
+			t.Fatalf("Export: %v", err)
+		}
+		for _, f := range files {
+			total += len(readLogFile(t, filepath.Join(dir, f)))
+		}
+		if !more {
+			break
+		}
+	}
+	if total != MaxRecordsPerFile+6 {
+		t.Errorf("after reopen %d records delivered, want %d (the late one and the new ones)", total, MaxRecordsPerFile+6)
+	}
+}

@@ -1,0 +1,154 @@
+package trail
+
+import (
+	"bytes"
+	"encoding/json"
+	"encoding/xml"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+)
+
+// numberElements and boolElements type the response's leaves (§1.3 rule 3). Without a type an
+// element stays a string: a description "22" must not turn into a number.
+var numberElements = map[string]bool{"fromPort": true, "toPort": true, "maxEntries": true,
+	"ruleNumber": true, "deviceIndex": true, "amiLaunchIndex": true}
+
+var boolElements = map[string]bool{"return": true, "isEgress": true, "egress": true, "isDefault": true,
+	"sourceDestCheck": true, "deleteOnTermination": true, "ebsOptimized": true}
+
+// redactedElements never reach a record (§1.5): removed, or replaced by the marker AWS writes.
+var redactedElements = map[string]string{"secretAccessKey": "", "keyMaterial": sensitiveDataRemoved}
+
+// responseElements converts a successful Query response body into the record's
+// responseElements (§1.3 rules 1–4): the root element's children as keys, lists of <item> or
+// <member> as {"items": […]} (EC2) or arrays (IAM/STS), "return" renamed "_return", empty
+// *Set elements as {}. IAM and STS responses lose their XxxResult wrapper and
+// ResponseMetadata, keeping requestId from it [UNCONFIRMED shapes outside EC2].
+func responseElements(body []byte) (object, error) {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	root, err := nextStart(dec)
+	if err != nil {
+		return nil, fmt.Errorf("response: %w", err)
+	}
+	v, err := xmlElement(dec, root.Name.Local)
+	if err != nil {
+		return nil, fmt.Errorf("response %s: %w", root.Name.Local, err)
+	}
+	o, ok := v.(object)
+	if !ok {
+		return object{}, nil
+	}
+	var out object
+	for _, m := range o {
+		switch {
+		case strings.HasSuffix(m.key, "Result"):
+			if inner, ok := m.val.(object); ok {
+				out = append(out, inner...)
+			}
+		case m.key == "responseMetadata":
+			if inner, ok := m.val.(object); ok {
+				for _, r := range inner {
+					if r.key == "requestId" {
+						out = append(object{r}, out...)
+					}
+				}
+			}
+		default:
+			out = append(out, m)
+		}
+	}
+	if out == nil {
+		out = object{}
+	}
+	return out, nil
+}
+
+func nextStart(dec *xml.Decoder) (xml.StartElement, error) {
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			return xml.StartElement{}, err
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			return se, nil
+		}
+	}
+}
+
+// xmlElement reads the content of the element just opened, named name (its record key).
+func xmlElement(dec *xml.Decoder, name string) (any, error) {
+	var text strings.Builder
+	var kids object
+	for {
+		tok, err := dec.Token()
+		if errors.Is(err, io.EOF) {
+			return nil, io.ErrUnexpectedEOF
+		}
+		if err != nil {
+			return nil, err
+		}
+		switch t := tok.(type) {
+		case xml.CharData:
+			text.Write(t)
+		case xml.StartElement:
+			key := recordKey(t.Name.Local)
+			v, err := xmlElement(dec, key)
+			if err != nil {
+				return nil, err
+			}
+			if repl, ok := redactedElements[key]; ok {
+				if repl == "" {
+					continue
+				}
+				v = repl
+			}
+			kids = append(kids, member{key, v})
+		case xml.EndElement:
+			return xmlValue(name, text.String(), kids), nil
+		}
+	}
+}
+
+// xmlValue is an element's JSON once its children are read.
+func xmlValue(name, text string, kids object) any {
+	if kids == nil {
+		switch {
+		case strings.HasSuffix(name, "Set") && strings.TrimSpace(text) == "":
+			return object{}
+		case boolElements[strings.TrimPrefix(name, "_")] && (text == "true" || text == "false"):
+			return text == "true"
+		case numberElements[name] && isNumber(text):
+			return json.Number(text)
+		}
+		return text
+	}
+	var list []any
+	for _, k := range kids {
+		if k.key != "item" && k.key != "member" {
+			return kids
+		}
+		list = append(list, k.val)
+	}
+	if kids[0].key == "member" {
+		return list
+	}
+	return items(list)
+}
+
+// recordKey is an XML element's key in the record: lowerCamelCase (IAM and STS elements are
+// PascalCase), and "return" as "_return".
+func recordKey(local string) string {
+	k := lowerFirst(local)
+	if k == "return" {
+		return "_return"
+	}
+	return k
+}
+
+func isNumber(s string) bool {
+	_, err := strconv.ParseFloat(s, 64)
+	return err == nil
+}
