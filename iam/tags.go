@@ -145,123 +145,128 @@ func tagPage(tags []Tag, p Page) ([]Tag, string, *Error) {
 	return out, next, err
 }
 
-func tooManyTags(quota string) *Error {
-	return LimitExceeded.Errorf("Cannot exceed quota for %s: %d", quota, MaxTags)
+// tagTarget is what the tag actions need of an entity kind (users, roles).
+type tagTarget struct {
+	field   string // the name's member in validation messages
+	maxName int
+	quota   string // the quota's name in LimitExceeded
+	missing func(name string) *Error
+	tags    func(a *acct, k string) ([]Tag, bool)
+	put     func(tx *tx, k string, tags []Tag) // stores a changed copy
 }
 
-// TagUser adds tags to a user or replaces the values of keys it has. The whole request
-// fails, and nothing changes, if one tag is invalid or the user would carry more than 50.
-func (s *Service) TagUser(ctx context.Context, account, name string, tags []Tag) error {
-	if err := checkName(name, "userName", 128); err != nil {
+var (
+	userTags = tagTarget{field: "userName", maxName: 128, quota: "TagsPerUser", missing: noSuchUser,
+		tags: func(a *acct, k string) ([]Tag, bool) {
+			u, ok := a.users[k]
+			if !ok {
+				return nil, false
+			}
+			return u.Tags, true
+		},
+		put: func(tx *tx, k string, tags []Tag) {
+			c := cloneUser(tx.a.users[k])
+			c.Tags = tags
+			set(tx, tx.a.users, kindUser, k, c)
+		}}
+	roleTags = tagTarget{field: "roleName", maxName: 64, quota: "TagsPerRole", missing: noSuchRole,
+		tags: func(a *acct, k string) ([]Tag, bool) {
+			r, ok := a.roles[k]
+			if !ok {
+				return nil, false
+			}
+			return r.Tags, true
+		},
+		put: func(tx *tx, k string, tags []Tag) {
+			c := cloneRole(tx.a.roles[k])
+			c.Tags = tags
+			set(tx, tx.a.roles, kindRole, k, c)
+		}}
+)
+
+// tag adds tags to an entity or replaces the values of keys it has. The whole request fails,
+// and nothing changes, if one tag is invalid or the entity would carry more than 50.
+func (s *Service) tag(ctx context.Context, t tagTarget, account, name string, tags []Tag) error {
+	if err := checkName(name, t.field, t.maxName); err != nil {
 		return err
 	}
 	if err := checkTags(tags); err != nil {
 		return err
 	}
 	return s.write(ctx, account, func(tx *tx) error {
-		u, ok := tx.a.users[key(name)]
+		old, ok := t.tags(tx.a, key(name))
 		if !ok {
-			return noSuchUser(name)
+			return t.missing(name)
 		}
-		c := cloneUser(u)
-		if c.Tags = mergeTags(u.Tags, tags); len(c.Tags) > MaxTags {
-			return tooManyTags("TagsPerUser")
+		merged := mergeTags(old, tags)
+		if len(merged) > MaxTags {
+			return LimitExceeded.Errorf("Cannot exceed quota for %s: %d", t.quota, MaxTags)
 		}
-		set(tx, tx.a.users, kindUser, key(name), c)
+		t.put(tx, key(name), merged)
 		return nil
 	})
+}
+
+// untag removes the tags with the given keys from an entity.
+func (s *Service) untag(ctx context.Context, t tagTarget, account, name string, keys []string) error {
+	if err := checkName(name, t.field, t.maxName); err != nil {
+		return err
+	}
+	if err := checkTagKeys(keys); err != nil {
+		return err
+	}
+	return s.write(ctx, account, func(tx *tx) error {
+		old, ok := t.tags(tx.a, key(name))
+		if !ok {
+			return t.missing(name)
+		}
+		t.put(tx, key(name), removeTags(old, keys))
+		return nil
+	})
+}
+
+// listTags lists an entity's tags by key.
+func (s *Service) listTags(t tagTarget, account, name string, p Page) (tags []Tag, next string, err error) {
+	err = s.read(account, func(a *acct) error {
+		all, ok := t.tags(a, key(name))
+		if !ok {
+			return t.missing(name)
+		}
+		var perr *Error
+		if tags, next, perr = tagPage(all, p); perr != nil {
+			return perr
+		}
+		return nil
+	})
+	return tags, next, err
+}
+
+// TagUser adds tags to a user or replaces the values of keys it has, all or nothing.
+func (s *Service) TagUser(ctx context.Context, account, name string, tags []Tag) error {
+	return s.tag(ctx, userTags, account, name, tags)
 }
 
 // UntagUser removes the tags with the given keys from a user.
 func (s *Service) UntagUser(ctx context.Context, account, name string, keys []string) error {
-	if err := checkName(name, "userName", 128); err != nil {
-		return err
-	}
-	if err := checkTagKeys(keys); err != nil {
-		return err
-	}
-	return s.write(ctx, account, func(tx *tx) error {
-		u, ok := tx.a.users[key(name)]
-		if !ok {
-			return noSuchUser(name)
-		}
-		c := cloneUser(u)
-		c.Tags = removeTags(u.Tags, keys)
-		set(tx, tx.a.users, kindUser, key(name), c)
-		return nil
-	})
+	return s.untag(ctx, userTags, account, name, keys)
 }
 
 // ListUserTags lists a user's tags by key.
-func (s *Service) ListUserTags(_ context.Context, account, name string, p Page) (tags []Tag, next string, err error) {
-	err = s.read(account, func(a *acct) error {
-		u, ok := a.users[key(name)]
-		if !ok {
-			return noSuchUser(name)
-		}
-		var perr *Error
-		if tags, next, perr = tagPage(u.Tags, p); perr != nil {
-			return perr
-		}
-		return nil
-	})
-	return tags, next, err
+func (s *Service) ListUserTags(_ context.Context, account, name string, p Page) ([]Tag, string, error) {
+	return s.listTags(userTags, account, name, p)
 }
 
 // TagRole adds tags to a role or replaces the values of keys it has, all or nothing.
 func (s *Service) TagRole(ctx context.Context, account, name string, tags []Tag) error {
-	if err := checkName(name, "roleName", 64); err != nil {
-		return err
-	}
-	if err := checkTags(tags); err != nil {
-		return err
-	}
-	return s.write(ctx, account, func(tx *tx) error {
-		r, ok := tx.a.roles[key(name)]
-		if !ok {
-			return noSuchRole(name)
-		}
-		c := cloneRole(r)
-		if c.Tags = mergeTags(r.Tags, tags); len(c.Tags) > MaxTags {
-			return tooManyTags("TagsPerRole")
-		}
-		set(tx, tx.a.roles, kindRole, key(name), c)
-		return nil
-	})
+	return s.tag(ctx, roleTags, account, name, tags)
 }
 
 // UntagRole removes the tags with the given keys from a role.
 func (s *Service) UntagRole(ctx context.Context, account, name string, keys []string) error {
-	if err := checkName(name, "roleName", 64); err != nil {
-		return err
-	}
-	if err := checkTagKeys(keys); err != nil {
-		return err
-	}
-	return s.write(ctx, account, func(tx *tx) error {
-		r, ok := tx.a.roles[key(name)]
-		if !ok {
-			return noSuchRole(name)
-		}
-		c := cloneRole(r)
-		c.Tags = removeTags(r.Tags, keys)
-		set(tx, tx.a.roles, kindRole, key(name), c)
-		return nil
-	})
+	return s.untag(ctx, roleTags, account, name, keys)
 }
 
 // ListRoleTags lists a role's tags by key.
-func (s *Service) ListRoleTags(_ context.Context, account, name string, p Page) (tags []Tag, next string, err error) {
-	err = s.read(account, func(a *acct) error {
-		r, ok := a.roles[key(name)]
-		if !ok {
-			return noSuchRole(name)
-		}
-		var perr *Error
-		if tags, next, perr = tagPage(r.Tags, p); perr != nil {
-			return perr
-		}
-		return nil
-	})
-	return tags, next, err
+func (s *Service) ListRoleTags(_ context.Context, account, name string, p Page) ([]Tag, string, error) {
+	return s.listTags(roleTags, account, name, p)
 }

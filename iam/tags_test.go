@@ -71,11 +71,7 @@ func TestTagErrors(t *testing.T) {
 	must[User](t)(s.CreateUser(ctx, accountA, CreateUserInput{Name: "alice", Tags: full[:49]}))
 	must[Role](t)(s.CreateRole(ctx, accountA, CreateRoleInput{Name: "r", TrustPolicy: trustDoc, Tags: full}))
 	long := strings.Repeat("é", 129)
-	tests := []struct {
-		name string
-		call func() error
-		want string
-	}{
+	tests := []errorCase{
 		{"51 in one request", func() error { return s.TagUser(ctx, accountA, "alice", append(full, Tag{"x", "y"})) },
 			"ValidationError: 1 validation error detected: Value '' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50"},
 		{"user over 50", func() error { return s.TagUser(ctx, accountA, "alice", []Tag{{"a", "1"}, {"b", "2"}}) },
@@ -119,22 +115,7 @@ func TestTagErrors(t *testing.T) {
 			return err
 		}, "ValidationError: 1 validation error detected: Value '' at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50"},
 	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			before := e.snapshot(accountA)
-			if diff := cmp.Diff(tc.want, code(tc.call())); diff != "" {
-				t.Errorf("error (-want +got):\n%s", diff)
-			}
-			if after := e.snapshot(accountA); after != before {
-				t.Errorf("the failed call changed the state")
-			}
-		})
-	}
-	before := e.snapshot(accountA)
-	e.reopen()
-	if after := e.snapshot(accountA); after != before {
-		t.Errorf("the failed calls changed the store:\n%s", cmp.Diff(before, after))
-	}
+	e.checkErrors(tests)
 	// At the limit, replacing a key's value is still allowed: it adds no tag.
 	ok(t, e.s.TagRole(ctx, accountA, "r", []Tag{{"K0", "replaced"}}))
 	r := must[Role](t)(e.s.GetRole(ctx, accountA, "r"))

@@ -228,29 +228,25 @@ func oneOrList[T any](c chooser, xs []T) any {
 	return xs
 }
 
+// genElement sets Action or Resource (or, sometimes, their Not… form) to 1..n patterns.
+func genElement(c chooser, st map[string]any, name string, pool []string, n int) {
+	var vals []string
+	for range 1 + c.intn(n) {
+		vals = append(vals, pick(c, pool...))
+	}
+	if chance(c, 15) {
+		name = "Not" + name
+	}
+	st[name] = oneOrList(c, vals)
+}
+
 func genStatement(c chooser) map[string]any {
 	st := map[string]any{"Effect": "Allow"}
 	if chance(c, 35) {
 		st["Effect"] = "Deny"
 	}
-	var acts []string
-	for range 1 + c.intn(3) {
-		acts = append(acts, pick(c, genActionPatterns...))
-	}
-	if chance(c, 15) {
-		st["NotAction"] = oneOrList(c, acts)
-	} else {
-		st["Action"] = oneOrList(c, acts)
-	}
-	var res []string
-	for range 1 + c.intn(2) {
-		res = append(res, pick(c, genResourcePatterns...))
-	}
-	if chance(c, 15) {
-		st["NotResource"] = oneOrList(c, res)
-	} else {
-		st["Resource"] = oneOrList(c, res)
-	}
+	genElement(c, st, "Action", genActionPatterns, 3)
+	genElement(c, st, "Resource", genResourcePatterns, 2)
 	if chance(c, 55) {
 		cond := map[string]map[string]any{}
 		for range 1 + c.intn(3) {
