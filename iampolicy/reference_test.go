@@ -31,6 +31,9 @@ type refStmt struct {
 	notAction, notResource bool
 	actions, resources     []string
 	conds                  []refCond
+	// trust policies: the AWS principals (or "*"), and whether they are NotPrincipal
+	principals   []string
+	notPrincipal bool
 }
 
 type refCond struct {
@@ -61,8 +64,20 @@ func refParse(name, doc string) refPolicy {
 		}
 		if v, ok := m["NotResource"]; ok {
 			st.notResource, st.resources = true, refStrings(v)
-		} else {
-			st.resources = refStrings(m["Resource"])
+		} else if v, ok := m["Resource"]; ok {
+			st.resources = refStrings(v)
+		}
+		pr := m["Principal"]
+		if v, ok := m["NotPrincipal"]; ok {
+			pr, st.notPrincipal = v, true
+		}
+		switch pr := pr.(type) {
+		case string:
+			st.principals = []string{pr}
+		case map[string]any:
+			if aws, ok := pr["AWS"]; ok {
+				st.principals = refStrings(aws)
+			}
 		}
 		if c, ok := m["Condition"].(map[string]any); ok {
 			for op, keys := range c {
@@ -103,6 +118,7 @@ type refSet struct {
 	identity []refPolicy
 	boundary *refPolicy
 	session  []refPolicy
+	trust    *refPolicy // the role's trust policy, for sts:AssumeRole
 }
 
 // refDecision is what the reference decides: the same fields Decision exposes.
@@ -126,7 +142,7 @@ func refEvaluate(s refSet, req *Request) refDecision {
 		first = req.Resources[0].ARN
 	}
 	if req.Principal.Root {
-		if strings.EqualFold(req.Action, "sts:AssumeRole") {
+		if s.trust != nil || strings.EqualFold(req.Action, "sts:AssumeRole") {
 			return refDecision{Reason: RootAssumeRole, Resource: first}
 		}
 		return refDecision{Allowed: true, Reason: RootAllowed, Resource: first}
@@ -180,6 +196,32 @@ func refResource(s refSet, req *Request, r Resource) refDecision {
 	if f := applicable(s.session, true); f != nil {
 		return deny(f, SetSession, ExplicitDenySession)
 	}
+	// §5.2: the trust policy must allow the caller; naming its exact ARN grants on its own,
+	// naming the account (or "*") leaves the decision to the caller's own policies.
+	if s.trust != nil {
+		var allow, exact *found
+		for _, st := range s.trust.stmts {
+			matched, byName := refPrincipal(st, req)
+			if !matched || !refApplies(*s.trust, st, req, r) {
+				continue
+			}
+			f := &found{index: st.index}
+			switch {
+			case st.deny:
+				return deny(f, SetTrust, ExplicitDenyResource)
+			case byName && exact == nil:
+				exact = f
+			case allow == nil:
+				allow = f
+			}
+		}
+		if exact != nil {
+			return refDecision{Allowed: true, Reason: Allowed, Resource: r.ARN, Set: SetTrust, Index: exact.index}
+		}
+		if allow == nil {
+			return refDecision{Reason: NoResourceAllow, Resource: r.ARN}
+		}
+	}
 	allow := applicable(s.identity, false)
 	if allow == nil {
 		return refDecision{Reason: NoIdentityAllow, Resource: r.ARN}
@@ -193,6 +235,25 @@ func refResource(s refSet, req *Request, r Resource) refDecision {
 	return refDecision{Allowed: true, Reason: Allowed, Resource: r.ARN, Set: SetIdentity, Policy: allow.policy, Index: allow.index}
 }
 
+// refPrincipal: does a trust statement's Principal (or NotPrincipal) cover the caller, and
+// does it name the caller's own ARN among its entries? "*", the account ID and the account's
+// root ARN name the account.
+func refPrincipal(st refStmt, req *Request) (matched, byName bool) {
+	for _, p := range st.principals {
+		acct := req.Principal.Account
+		switch p {
+		case "*", acct, "arn:aws:iam::" + acct + ":root":
+			matched = true
+		case req.Principal.ARN:
+			matched, byName = true, true
+		}
+	}
+	if st.notPrincipal {
+		return !matched, false
+	}
+	return matched, byName
+}
+
 // refApplies: the action matches, the resource matches, every condition holds (§6.2 step 3).
 func refApplies(p refPolicy, st refStmt, req *Request, r Resource) bool {
 	matched := false
@@ -204,7 +265,7 @@ func refApplies(p refPolicy, st refStmt, req *Request, r Resource) bool {
 	if matched == st.notAction {
 		return false
 	}
-	matched = false
+	matched = st.resources == nil && !st.notResource // a trust statement has no Resource
 	for _, pat := range st.resources {
 		if toks, ok := refRender(p, pat, req, r); ok && refARNMatch(toks, r.ARN) {
 			matched = true
