@@ -39,6 +39,9 @@ func (s *Service) CreateRole(ctx context.Context, account string, in CreateRoleI
 	if err := s.checkTrust(in.TrustPolicy); err != nil {
 		return Role{}, err
 	}
+	if err := checkTags(in.Tags); err != nil {
+		return Role{}, err
+	}
 	var out Role
 	err := s.write(ctx, account, func(tx *tx) error {
 		if _, dup := tx.a.roles[key(in.Name)]; dup {

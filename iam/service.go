@@ -45,7 +45,16 @@ type Quotas struct {
 	UserInline, GroupInline, RoleInline  int // characters, whitespace excluded
 	ManagedPolicySize, TrustPolicySize   int
 	SessionPolicySize                    int
+	// SessionsPerAccount bounds the role sessions an account holds, expired ones kept for
+	// their grace period included (0 means DefaultSessionsPerAccount). AWS has no such quota,
+	// its session tokens being self-contained; Stockade keeps every session in memory and in
+	// the store, so a script looping on AssumeRole must not grow them without end [STOCKADE].
+	SessionsPerAccount int
 }
+
+// DefaultSessionsPerAccount is the default bound on an account's role sessions: far more than
+// people and their tools hold at once (a session lives at most 12 hours) [STOCKADE].
+const DefaultSessionsPerAccount = 10000
 
 // DefaultQuotas returns AWS's defaults.
 func DefaultQuotas() Quotas {
@@ -141,8 +150,9 @@ func storeKey(account, kind, id string) string {
 }
 
 // Open loads every account's entities from st. A record that does not decode is an error
-// naming its key, never skipped. Expired sessions are dropped from memory (their records are
-// deleted by the next write that touches the account's sessions, or stay harmlessly).
+// naming its key, never skipped. Sessions expired for longer than ExpiredSessionGrace are
+// dropped: from memory, and their records from the store, in one transaction before Open
+// returns (AssumeRole drops them the same way as it goes).
 func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 	if cfg.Validate == nil {
 		return nil, errors.New("iam: Config.Validate is required")
@@ -155,6 +165,9 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Quotas.SessionsPerAccount == 0 {
+		cfg.Quotas.SessionsPerAccount = DefaultSessionsPerAccount
 	}
 	s := &Service{st: st, cfg: cfg, accounts: map[string]*acct{}, owner: map[string]string{}}
 	kvs, _, err := st.List(ctx, keyPrefix)
@@ -176,6 +189,9 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		for _, r := range a.roles {
 			s.countAttachments(a, r.Attached, 1)
 		}
+	}
+	if err := s.dropExpiredAtOpen(ctx); err != nil {
+		return nil, fmt.Errorf("iam: drop expired sessions: %w", err)
 	}
 	return s, nil
 }

@@ -145,11 +145,7 @@ func TestErrors(t *testing.T) {
 	big := `{"Statement":"` + strings.Repeat("x", 2100) + `"}`
 	aws := AWSPolicyPrefix + "/AdministratorAccess"
 
-	tests := []struct {
-		name string
-		call func() error
-		want string
-	}{
+	tests := []errorCase{
 		{"user exists, any case", func() error { _, err := s.CreateUser(ctx, accountA, CreateUserInput{Name: "ALICE"}); return err },
 			"EntityAlreadyExists: User with name ALICE already exists."},
 		{"user name pattern", func() error { _, err := s.CreateUser(ctx, accountA, CreateUserInput{Name: "a b"}); return err },
@@ -251,6 +247,21 @@ func TestErrors(t *testing.T) {
 		{"list keys of no user", func() error { _, _, err := s.ListAccessKeys(ctx, accountA, "x", Page{}); return err }, "NoSuchEntity: The user with name x cannot be found."},
 		{"accountB account", func() error { _, err := s.GetUser(ctx, accountB, "alice"); return err }, "NoSuchEntity: The user with name alice cannot be found."},
 	}
+	e.checkErrors(tests)
+}
+
+// errorCase is a call that must fail with want ("Code: message").
+type errorCase struct {
+	name string
+	call func() error
+	want string
+}
+
+// checkErrors runs the cases against accountA: each must fail as wanted and change nothing,
+// in memory or, after a restart, on disk.
+func (e *env) checkErrors(tests []errorCase) {
+	t := e.t
+	t.Helper()
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := e.snapshot(accountA)

@@ -3,9 +3,13 @@ package iam
 import (
 	"context"
 	"encoding/base64"
+	"maps"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/stockade/stockade/store"
 )
 
 // AssumeRoleInput is AssumeRole's input (§5.2); DurationSeconds 0 means 3600.
@@ -94,6 +98,11 @@ func (s *Service) AssumeRole(ctx context.Context, caller Principal, in AssumeRol
 			Policy: in.Policy, PolicyArns: in.PolicyArns, SourceID: in.SourceIdentity, Tags: in.Tags,
 			SourceSession: caller.Kind == RolePrincipal}
 		s.purgeExpired(tx)
+		// STS has no quota error of its own (AWS has no such bound): IAM's LimitExceeded, in
+		// IAM's words, says what happened [STOCKADE].
+		if n := s.cfg.Quotas.SessionsPerAccount; len(tx.a.sessions) >= n {
+			return LimitExceeded.Errorf("Cannot exceed quota for SessionsPerAccount: %d", n)
+		}
 		set(tx, tx.a.sessions, kindSession, id, ss)
 		tx.own(id, false)
 		c := cloneRole(r)
@@ -174,14 +183,57 @@ func (a *acct) roleByARN(roleARN string) *Role {
 	return r
 }
 
-// purgeExpired deletes the account's expired sessions in tx, so that they do not pile up.
+// ExpiredSessionGrace is how long an expired session is kept before it is dropped: its key
+// keeps answering ExpiredToken, which tells a client to refresh its credentials, rather than
+// InvalidClientTokenId (AWS answers ExpiredToken for ever, its tokens carrying their own
+// expiry) [STOCKADE].
+const ExpiredSessionGrace = 12 * time.Hour
+
+// droppable reports whether a session has been expired for longer than the grace period.
+func (ss *Session) droppable(now time.Time) bool {
+	return !now.Before(ss.Expiration.Add(ExpiredSessionGrace))
+}
+
+// purgeExpired deletes the account's droppable sessions in tx, so that they do not pile up.
 func (s *Service) purgeExpired(tx *tx) {
-	for id, ss := range tx.a.sessions {
-		if !tx.now.Before(ss.Expiration) {
+	for _, id := range slices.Sorted(maps.Keys(tx.a.sessions)) {
+		if tx.a.sessions[id].droppable(tx.now) {
 			set(tx, tx.a.sessions, kindSession, id, nil)
 			tx.own(id, true)
 		}
 	}
+}
+
+// dropExpiredAtOpen deletes every account's droppable sessions, from the store and from
+// memory, in one transaction; nothing is dropped from memory unless the store agreed.
+func (s *Service) dropExpiredAtOpen(ctx context.Context) error {
+	now := s.cfg.Now()
+	var ops []store.Op
+	type gone struct {
+		a  *acct
+		id string
+	}
+	var drop []gone
+	for _, acctID := range slices.Sorted(maps.Keys(s.accounts)) {
+		a := s.accounts[acctID]
+		for _, id := range slices.Sorted(maps.Keys(a.sessions)) {
+			if a.sessions[id].droppable(now) {
+				ops = append(ops, store.Op{Key: storeKey(a.id, kindSession, id), Delete: true})
+				drop = append(drop, gone{a, id})
+			}
+		}
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	if _, err := s.st.Txn(ctx, nil, ops); err != nil {
+		return err
+	}
+	for _, g := range drop {
+		delete(g.a.sessions, g.id)
+		delete(s.owner, g.id)
+	}
+	return nil
 }
 
 // Identity is GetCallerIdentity's answer (§5.5).

@@ -22,6 +22,9 @@ func (s *Service) CreateUser(ctx context.Context, account string, in CreateUserI
 	if perr != nil {
 		return User{}, perr
 	}
+	if err := checkTags(in.Tags); err != nil {
+		return User{}, err
+	}
 	var out User
 	err := s.write(ctx, account, func(tx *tx) error {
 		a := tx.a

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // Condition operators (§6.4). Source:
@@ -379,6 +381,9 @@ func matchTextOp[P ~string | ~[]byte](op opKind, p P, v string) bool {
 
 // unescaped compares without wildcards; escaped characters compare as themselves.
 func unescaped[P ~string | ~[]byte](p P, v string, fold bool) bool {
+	if fold {
+		return equalFold(p, v)
+	}
 	if len(p) != len(v) {
 		return false
 	}
@@ -400,3 +405,42 @@ func unescaped[P ~string | ~[]byte](p P, v string, fold bool) bool {
 // foldKey folds a condition key for case-insensitive lookup (§6.4: key names, tag keys
 // included, are case-insensitive).
 func foldKey(k string) string { return strings.ToLower(k) }
+
+// equalFold is StringEqualsIgnoreCase: Unicode simple case folding, as strings.EqualFold does
+// (IAM's own comparison is [UNCONFIRMED] beyond ASCII; Java's equalsIgnoreCase also folds
+// Unicode). Escaped wildcards compare as the characters themselves. It does not allocate.
+func equalFold[P ~string | ~[]byte](p P, v string) bool {
+	i, j := 0, 0
+	for i < len(p) && j < len(v) {
+		pr, pn := runeAt(p, i)
+		vr, vn := utf8.DecodeRuneInString(v[j:])
+		i, j = i+pn, j+vn
+		switch pr {
+		case litStar:
+			pr = '*'
+		case litQuest:
+			pr = '?'
+		}
+		if pr == vr {
+			continue
+		}
+		r := unicode.SimpleFold(pr)
+		for r != pr && r != vr {
+			r = unicode.SimpleFold(r)
+		}
+		if r != vr {
+			return false
+		}
+	}
+	return i == len(p) && j == len(v)
+}
+
+// runeAt decodes the rune at p[i] without converting p (which may be a stack buffer).
+func runeAt[P ~string | ~[]byte](p P, i int) (rune, int) {
+	if p[i] < utf8.RuneSelf {
+		return rune(p[i]), 1
+	}
+	var b [utf8.UTFMax]byte
+	n := copy(b[:], p[i:])
+	return utf8.DecodeRune(b[:n])
+}

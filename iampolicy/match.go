@@ -1,5 +1,7 @@
 package iampolicy
 
+import "unicode/utf8"
+
 // Escaped wildcards. A policy variable's value and the escapes ${*} and ${?} stand for the
 // characters themselves, not wildcards; compiled patterns carry them as these control bytes,
 // which never occur in a valid document (the parser rejects control characters).
@@ -25,9 +27,12 @@ func wildMatch[P ~string | ~[]byte](p P, s string, fold bool) bool {
 				pi++
 				continue
 			case '?':
-				// One character: step over a whole UTF-8 sequence.
+				// One character: step over a whole UTF-8 sequence, or over one byte that
+				// does not start a valid one (a truncated sequence must not step past the
+				// end of s, or past the bytes that follow it).
 				pi++
-				si += runeLen(s[si])
+				_, n := utf8.DecodeRuneInString(s[si:])
+				si += n
 				continue
 			default:
 				if byteEq(c, s[si], fold) {
@@ -67,18 +72,6 @@ func lower(c byte) byte {
 		return c + 'a' - 'A'
 	}
 	return c
-}
-
-func runeLen(b byte) int {
-	switch {
-	case b < 0xC0:
-		return 1
-	case b < 0xE0:
-		return 2
-	case b < 0xF0:
-		return 3
-	}
-	return 4
 }
 
 // arnParts is the number of colon-separated segments an ARN is compared in: arn, partition,

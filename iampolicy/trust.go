@@ -32,19 +32,22 @@ func evalTrust(req *Request, ev *evalCtx, tr *Trace) (deny, allow *StatementRef,
 }
 
 // matchPrincipal reports whether the statement's Principal (or NotPrincipal) covers the
-// caller, and whether by the caller's exact ARN: the user or session ARN, or the role ARN of a
-// session (aws:PrincipalArn).
+// caller, and whether it names the caller's exact ARN among its entries: the user or session
+// ARN, or the role ARN of a session (aws:PrincipalArn). Every entry counts, so that
+// ["<account>", "<user ARN>"] grants by name as "<user ARN>" alone does (§5.2).
 func (st *statement) matchPrincipal(req *Request, ev *evalCtx) (matched, exact bool) {
 	for _, p := range st.principals {
 		m, e := principalEntry(p, req, ev)
-		if m {
-			if st.notPrincipal {
-				return false, false
-			}
-			return true, e
+		matched = matched || m
+		exact = exact || e
+		if exact {
+			break
 		}
 	}
-	return st.notPrincipal, false
+	if st.notPrincipal {
+		return !matched, false
+	}
+	return matched, exact
 }
 
 func principalEntry(p string, req *Request, ev *evalCtx) (matched, exact bool) {

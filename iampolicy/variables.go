@@ -14,8 +14,11 @@ type template struct {
 }
 
 type tmplPart struct {
-	lit        string // literal text (escapes already mapped to litStar/litQuest)
-	key        string // folded condition key; empty for a literal part
+	lit string // literal text (escapes already mapped to litStar/litQuest)
+	// variable marks a variable part; its key may be empty (${} or ${ , 'x'}), which no
+	// request has, so that it resolves to its default or to nothing.
+	variable   bool
+	key        string // folded condition key
 	def        string
 	hasDefault bool
 }
@@ -54,7 +57,7 @@ func compileText(s string, vars bool) (static string, tmpl *template) {
 			lit.WriteByte('$')
 			continue
 		}
-		p := tmplPart{}
+		p := tmplPart{variable: true}
 		key, def, hasDef := strings.Cut(body, ",")
 		p.key = foldKey(strings.TrimSpace(key))
 		if hasDef {
@@ -80,7 +83,7 @@ func compileText(s string, vars bool) (static string, tmpl *template) {
 func (t *template) render(buf []byte, ev *evalCtx) ([]byte, bool) {
 	for i := range t.parts {
 		p := &t.parts[i]
-		if p.key == "" {
+		if !p.variable {
 			buf = append(buf, p.lit...)
 			continue
 		}

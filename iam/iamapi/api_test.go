@@ -118,11 +118,7 @@ const trustDoc = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Princi
 func TestGolden(t *testing.T) {
 	f := newFixture(t)
 	iamV, stsV := "2010-05-08", "2011-06-15"
-	steps := []struct {
-		sts  bool
-		as   string // "" root, else the user whose key signs (looked up by its first key)
-		form url.Values
-	}{
+	steps := []goldenStep{
 		{false, "", form("Action", "CreateUser", "Version", iamV, "UserName", "alice", "Path", "/ops/", "Tags.member.1.Key", "team", "Tags.member.1.Value", "net")},
 		{false, "", form("Action", "CreateUser", "Version", iamV, "UserName", "ALICE")},
 		{false, "", form("Action", "CreateUser", "Version", iamV)},
@@ -159,6 +155,20 @@ func TestGolden(t *testing.T) {
 		{false, "", form("Action", "CreateUser", "Version", "2011-06-15", "UserName", "x")},
 		{false, "", form("Action", "Nope", "Version", iamV)},
 	}
+	runGolden(t, f, steps, "flow.txt")
+}
+
+// goldenStep is one request of a golden test.
+type goldenStep struct {
+	sts  bool
+	as   string // "" root, else the user whose key signs (looked up by its first key)
+	form url.Values
+}
+
+// runGolden sends the steps in order and compares every reply (status and XML) with
+// testdata/<file>; -update rewrites it.
+func runGolden(t *testing.T, f *fixture, steps []goldenStep, file string) {
+	t.Helper()
 	var out strings.Builder
 	for _, st := range steps {
 		f.caller = iam.Root(account, "AKIAROOTROOTROOTROOT")
@@ -178,7 +188,7 @@ func TestGolden(t *testing.T) {
 		code, body := f.call(h, st.form)
 		fmt.Fprintf(&out, "### %s as %q\n%d\n%s\n\n", st.form.Encode(), st.as, code, body)
 	}
-	golden := filepath.Join("testdata", "flow.txt")
+	golden := filepath.Join("testdata", file)
 	if *update {
 		if err := os.MkdirAll("testdata", 0o755); err != nil {
 			t.Fatal(err)

@@ -33,6 +33,7 @@ func NewIAM(svc *iam.Service, opts Options) (http.Handler, error) {
 		h.actions["Detach"+e+"Policy"] = attach(kind, e, false)
 		h.actions["ListAttached"+e+"Policies"] = listAttached(kind, e)
 	}
+	tagActions(h.actions)
 	return h, nil
 }
 

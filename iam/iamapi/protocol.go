@@ -166,7 +166,7 @@ func (r *request) str(name string) string { return r.params[name] }
 func (r *request) required(name string) (string, error) {
 	v, ok := r.params[name]
 	if !ok {
-		return "", iam.ValidationError.Errorf("1 validation error detected: Value null at '%s' failed to satisfy constraint: Member must not be null", lowerFirst(name))
+		return "", missing(lowerFirst(name))
 	}
 	return v, nil
 }

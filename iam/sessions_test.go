@@ -1,0 +1,93 @@
+package iam
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// sessionRecords lists the session keys the store holds for accountA.
+func (e *env) sessionRecords() []string {
+	e.t.Helper()
+	kvs, _, err := e.s.st.List(ctx, storeKey(accountA, kindSession, ""))
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	var ids []string
+	for _, kv := range kvs {
+		ids = append(ids, kv.Key[len(storeKey(accountA, kindSession, "")):])
+	}
+	return ids
+}
+
+// TestExpiredSessionsDroppedAtOpen: an expired session answers ExpiredToken for its grace
+// period, across restarts; once past it, Open deletes its record and forgets its key, and
+// the live session next to it is untouched.
+func TestExpiredSessionsDroppedAtOpen(t *testing.T) {
+	e, alice, _ := stsEnv(t)
+	short := must[AssumedRole](t)(e.s.AssumeRole(ctx, alice, AssumeRoleInput{RoleARN: roleARN, SessionName: "short"})).Credentials
+	long := must[AssumedRole](t)(e.s.AssumeRole(ctx, alice, AssumeRoleInput{RoleARN: roleARN, SessionName: "long", DurationSeconds: 7200})).Credentials
+	expired := "ExpiredToken: The security token included in the request is expired"
+	invalid := "InvalidClientTokenId: The security token included in the request is invalid."
+
+	e.now = short.Expiration.Add(ExpiredSessionGrace - time.Second)
+	e.reopen()
+	if _, _, err := e.s.Lookup(short.AccessKeyID, short.SessionToken); code(err) != expired {
+		t.Errorf("within the grace period: %v", code(err))
+	}
+	if got := len(e.sessionRecords()); got != 2 {
+		t.Errorf("%d session records within the grace period, want 2", got)
+	}
+
+	e.now = short.Expiration.Add(ExpiredSessionGrace)
+	e.reopen()
+	if _, _, err := e.s.Lookup(short.AccessKeyID, short.SessionToken); code(err) != invalid {
+		t.Errorf("past the grace period: %v", code(err))
+	}
+	if diff := cmp.Diff([]string{long.AccessKeyID}, e.sessionRecords()); diff != "" {
+		t.Errorf("session records after Open (-want +got):\n%s", diff)
+	}
+	// The other session has expired too by now, but is within its own grace period.
+	if _, _, err := e.s.Lookup(long.AccessKeyID, long.SessionToken); code(err) != expired {
+		t.Errorf("the other session: %v", code(err))
+	}
+	e.now = long.Expiration.Add(-time.Second)
+	if _, _, err := e.s.Lookup(long.AccessKeyID, long.SessionToken); err != nil {
+		t.Errorf("the other session before its expiry: %v", err)
+	}
+}
+
+// TestSessionQuota: an account holds at most Quotas.SessionsPerAccount sessions; one more is
+// LimitExceeded and changes nothing; dropping expired sessions makes room again.
+func TestSessionQuota(t *testing.T) {
+	e, alice, _ := stsEnv(t)
+	if e.s.cfg.Quotas.SessionsPerAccount != DefaultSessionsPerAccount {
+		t.Errorf("default bound %d, want %d", e.s.cfg.Quotas.SessionsPerAccount, DefaultSessionsPerAccount)
+	}
+	e.cfg.Quotas = DefaultQuotas()
+	e.cfg.Quotas.SessionsPerAccount = 2
+	e.reopen()
+	in := AssumeRoleInput{RoleARN: roleARN, SessionName: "alice"}
+	first := must[AssumedRole](t)(e.s.AssumeRole(ctx, alice, in)).Credentials
+	must[AssumedRole](t)(e.s.AssumeRole(ctx, alice, AssumeRoleInput{RoleARN: roleARN, SessionName: "alice", DurationSeconds: 7200}))
+	before := e.snapshot(accountA)
+	if _, err := e.s.AssumeRole(ctx, alice, in); code(err) != "LimitExceeded: Cannot exceed quota for SessionsPerAccount: 2" {
+		t.Errorf("third session: %v", code(err))
+	}
+	if e.snapshot(accountA) != before || len(e.sessionRecords()) != 2 {
+		t.Errorf("a refused AssumeRole changed the state")
+	}
+	// Expired but within the grace period, the first session still counts.
+	e.now = first.Expiration
+	if _, err := e.s.AssumeRole(ctx, alice, in); code(err) != "LimitExceeded: Cannot exceed quota for SessionsPerAccount: 2" {
+		t.Errorf("third session, first expired: %v", code(err))
+	}
+	// Past it, AssumeRole drops it and takes its place.
+	e.now = first.Expiration.Add(ExpiredSessionGrace)
+	third := must[AssumedRole](t)(e.s.AssumeRole(ctx, alice, in)).Credentials
+	if ids := e.sessionRecords(); len(ids) != 2 || !slices.Contains(ids, third.AccessKeyID) || slices.Contains(ids, first.AccessKeyID) {
+		t.Errorf("session records %v: want the second and %s", ids, third.AccessKeyID)
+	}
+}
