@@ -27,8 +27,10 @@ type Config struct {
 	Trust Trust
 	// IdentityAllows reports whether the caller's own policies allow action on resource; it
 	// is asked on AssumeRole when the trust policy names only the account (§5.2 rule 2). Nil
-	// answers no.
-	IdentityAllows func(p Principal, action, resource string) bool
+	// answers no. ctx is AssumeRole's: the request's condition keys (source address, time)
+	// travel in it from the layer that authenticated the call. It is called under the
+	// service's write lock, so it must not call back into the Service.
+	IdentityAllows func(ctx context.Context, p Principal, action, resource string) bool
 	// Decoder opens DecodeAuthorizationMessage blobs; nil rejects every message.
 	Decoder Decoder
 	Quotas  Quotas
