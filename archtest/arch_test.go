@@ -68,6 +68,7 @@ var imports = map[string][]string{
 	"iampolicy":       {},
 	"iam":             {"store"},
 	"iam/iamapi":      {"iam"},
+	"authz":           {"auth", "auth/sigv4", "iam", "iam/iamapi", "iampolicy", "store"},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.
