@@ -13,7 +13,7 @@ import (
 // Info is what a request tells about itself for the global condition keys (§6.5).
 type Info struct {
 	// SourceIP is the TCP peer's address (aws:SourceIp); Stockade trusts no proxy header.
-	SourceIP string
+	SourceIP  string
 	UserAgent string
 	// Secure: the request came over TLS (aws:SecureTransport).
 	Secure bool
