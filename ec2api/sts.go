@@ -17,8 +17,12 @@ func (s *Server) getCallerIdentity(w http.ResponseWriter, c *call) int {
 	if c.account.AccessKeyID == "" || c.account.Name == "emulator" {
 		arn = "arn:aws:iam::" + c.account.ID + ":root"
 	}
+	userID := c.account.ID
+	if p := c.principal; p != nil {
+		arn, userID = p.ARN, p.UserID
+	}
 	x.str("Arn", arn)
-	x.str("UserId", c.account.ID)
+	x.str("UserId", userID)
 	x.str("Account", c.account.ID)
 	x.close("GetCallerIdentityResult")
 	x.open("ResponseMetadata")
