@@ -63,8 +63,8 @@ func TestSeedsScenarioWithAWSCLI(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	addProfile("alice", key.AccessKey.AccessKeyId, key.AccessKey.SecretAccessKey, "")
-	alice := awsCLI{t, s, creds, "alice"}
+	addProfile("ops-alice", key.AccessKey.AccessKeyId, key.AccessKey.SecretAccessKey, "")
+	alice := awsCLI{t, s, creds, "ops-alice"}
 
 	// alice reads, but cannot change rules.
 	alice.ok(nil, "ec2", "describe-security-groups", "--group-ids", sg.GroupId)
