@@ -30,12 +30,18 @@ type Authorizer struct {
 	now      func() time.Time
 
 	mu    sync.Mutex
-	cache map[string]*compiled
+	cache map[cacheKey]*compiled
 }
 
-// compiled is one principal's compiled policies and the documents they came from: the entry
-// is valid while iam.Policies returns the same documents.
+// cacheKey names a principal: a role's sessions differ by their session policies, so the
+// access key is part of it.
+type cacheKey struct{ arn, accessKeyID string }
+
+// compiled is one principal's compiled policies and the documents they came from, read at
+// the IAM service's generation gen: the entry is current while the generation is, and still
+// valid after other writes while iam.Policies returns the same documents.
 type compiled struct {
+	gen uint64
 	set iam.PolicySet
 	c   *iampolicy.Compiled
 }
@@ -52,7 +58,7 @@ func New(ctx context.Context, st store.Store, accounts *auth.Registry, now func(
 	if now == nil {
 		now = time.Now
 	}
-	a := &Authorizer{accounts: accounts, now: now, cache: map[string]*compiled{}}
+	a := &Authorizer{accounts: accounts, now: now, cache: map[cacheKey]*compiled{}}
 	kv, ok, err := st.Get(ctx, messageKeyPath)
 	if err != nil {
 		return nil, fmt.Errorf("authz: load message key: %w", err)
@@ -153,26 +159,31 @@ func (a *Authorizer) compiled(p iam.Principal) (*iampolicy.Compiled, error) {
 	if a.iam == nil {
 		return none, nil
 	}
+	id := cacheKey{p.ARN, p.AccessKeyID}
+	// The generation is read before the policies, so an entry never claims a newer
+	// generation than the documents it holds.
+	gen := a.iam.Generation()
+	a.mu.Lock()
+	e := a.cache[id]
+	a.mu.Unlock()
+	if e != nil && e.gen == gen {
+		return e.c, nil
+	}
 	set, err := a.iam.Policies(p)
 	if err != nil {
 		return nil, err
 	}
-	id := p.ARN + "\x00" + p.AccessKeyID
-	a.mu.Lock()
-	e := a.cache[id]
-	a.mu.Unlock()
+	c := (*iampolicy.Compiled)(nil)
 	if e != nil && sameSet(e.set, set) {
-		return e.c, nil
-	}
-	c, err := compile(set)
-	if err != nil {
+		c = e.c // another entity changed: keep the compiled form and its per-action plans
+	} else if c, err = compile(set); err != nil {
 		return nil, err
 	}
 	a.mu.Lock()
 	if len(a.cache) >= maxCached {
-		a.cache = map[string]*compiled{}
+		a.cache = map[cacheKey]*compiled{}
 	}
-	a.cache[id] = &compiled{set: set, c: c}
+	a.cache[id] = &compiled{gen: gen, set: set, c: c}
 	a.mu.Unlock()
 	return c, nil
 }

@@ -25,7 +25,7 @@ import (
 // world is §6.7's set-up in one account: group ops (Describe* and AssumeRole of sg-admin),
 // alice in it under /ops/, bob outside it, and the role sg-admin trusted by /ops/ users.
 type world struct {
-	t          *testing.T
+	t          testing.TB
 	st         store.Store
 	now        time.Time
 	a          *Authorizer
@@ -46,7 +46,7 @@ const (
 	 "ec2:AuthorizeSecurityGroupIngress","ec2:RevokeSecurityGroupIngress","ec2:CreateSecurityGroup"],"Resource":"*"}]}`
 )
 
-func newWorld(t *testing.T) *world {
+func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := context.Background()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{})

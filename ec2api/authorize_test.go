@@ -159,6 +159,34 @@ func TestAuthorizationOracle(t *testing.T) {
 	alice.ok("DescribeSecurityGroups")
 	alice.fails("UnauthorizedOperation", "DeleteSecurityGroup", "GroupId", sgA)
 	alice.fails("UnauthorizedOperation", "CreateVpc", "CidrBlock", "10.1.0.0/16")
+	// Variants of §8.1: the action's case does not matter; a resource pattern on the group ID
+	// keeps #1 allowed and denies #4; the MFA deny idiom denies long-term keys, reads too.
+	put := func(doc string) {
+		t.Helper()
+		if err := a.iam.PutPolicy(context.Background(), acct, iam.UserEntity, "alice", "p",
+			strings.NewReplacer("%A%", acct, "%NET%", "127.0.0.0/8").Replace(doc)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	put(strings.Replace(devIngress, `"ec2:AuthorizeSecurityGroupIngress"`, `"EC2:authorizesecuritygroupingress"`, 1))
+	if r := authorize(alice, sgA, "450"); r.Code != "" {
+		t.Errorf("action in another case: %q", r.Code)
+	}
+	put(strings.Replace(devIngress, `security-group/*`, `security-group/`+sgA[:7]+`*`, 1))
+	if r := authorize(alice, sgA, "451"); r.Code != "" {
+		t.Errorf("resource prefix, sg a: %q", r.Code)
+	}
+	if r := authorize(alice, sgD, "451"); r.Code != "UnauthorizedOperation" {
+		t.Errorf("resource prefix, sg d: %q", r.Code)
+	}
+	put(strings.Replace(devIngress, `]}`, `,{"Effect":"Deny","Action":"ec2:*","Resource":"*",`+
+		`"Condition":{"BoolIfExists":{"aws:MultiFactorAuthPresent":"false"}}}]}`, 1))
+	r := authorize(alice, sgA, "452")
+	if msg := field(r.Body, "Message"); r.Code != "UnauthorizedOperation" || !strings.Contains(msg, " with an explicit deny in an identity-based policy. Encoded") {
+		t.Errorf("MFA deny: %q %q", r.Code, msg)
+	}
+	alice.fails("UnauthorizedOperation", "DescribeSecurityGroups")
+
 	// From outside the policy's network the same call is denied.
 	if err := a.iam.PutPolicy(context.Background(), acct, iam.UserEntity, "alice", "p",
 		strings.NewReplacer("%A%", acct, "%NET%", "10.0.0.0/8").Replace(devIngress)); err != nil {

@@ -36,9 +36,11 @@ func (s *Server) getCallerIdentity(w http.ResponseWriter, c *call) int {
 
 // STS's own words for authentication failures, where EC2 says AuthFailure (STS API reference,
 // Common Errors; the messages are what STS answers the AWS CLI with).
-// stsAuthError is a verification failure in STS's codes: an unknown key (or a security token,
-// which this server never issues) is InvalidClientTokenId, a wrong signature or scope is
-// SignatureDoesNotMatch, an unsigned request MissingAuthenticationToken.
+// stsAuthError is a verification failure in STS's codes: an unknown key (or a security token
+// where no Authorizer admits sessions) is InvalidClientTokenId, a wrong signature or scope is
+// SignatureDoesNotMatch, an unsigned request MissingAuthenticationToken. With IAM on, the
+// server routes STS calls to authz.Front instead; this path serves emulator mode and servers
+// built without an Authorizer.
 func stsAuthError(e *sigv4.Error) *model.Error {
 	switch e.Reason {
 	case sigv4.UnknownKey:

@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stockade/stockade/store"
@@ -104,6 +105,9 @@ type Decoder interface {
 type Service struct {
 	st  store.Store
 	cfg Config
+
+	// gen counts committed writes (Generation).
+	gen atomic.Uint64
 
 	mu       sync.RWMutex
 	accounts map[string]*acct
@@ -281,8 +285,13 @@ func (s *Service) write(ctx context.Context, account string, fn func(tx *tx) err
 		tx.rollback()
 		return Internal(fmt.Errorf("commit: %w", err))
 	}
+	s.gen.Add(1)
 	return nil
 }
+
+// Generation changes whenever a write commits (any account's), and only then: a cache of
+// what Policies returned is valid while the generation it was read at is current.
+func (s *Service) Generation() uint64 { return s.gen.Load() }
 
 func (tx *tx) rollback() {
 	for i := len(tx.undo) - 1; i >= 0; i-- {
