@@ -75,6 +75,14 @@ func TestSeedsScenarioWithAWSCLI(t *testing.T) {
 		t.Fatalf("alice authorizes: %v %s", err, errOut)
 	}
 	alice.fails("AccessDenied", "iam", "create-user", "--user-name", "mallory")
+	// The account's root opens the encoded message: what was asked, by whom, on what.
+	_, blob, _ := strings.Cut(strings.TrimSpace(errOut), "Encoded authorization failure message: ")
+	var decoded struct{ DecodedMessage string }
+	root.ok(&decoded, "sts", "decode-authorization-message", "--encoded-message", blob)
+	if !strings.Contains(decoded.DecodedMessage, `"action":"ec2:AuthorizeSecurityGroupIngress"`) ||
+		!strings.Contains(decoded.DecodedMessage, "user/ops/alice") || !strings.Contains(decoded.DecodedMessage, sg.GroupId) {
+		t.Errorf("decoded: %s", decoded.DecodedMessage)
+	}
 
 	// alice assumes the role and changes the rule with the session.
 	var assumed struct {

@@ -246,3 +246,41 @@ func TestRoleSessionOnEC2(t *testing.T) {
 	a.mu.Unlock()
 	sess.fails("RequestExpired", "DescribeVpcs")
 }
+
+// TestCreateTagsOnCreate: a create call with TagSpecification needs ec2:CreateTags on the new
+// resource too, with ec2:CreateAction naming the call (the Service Authorization Reference's
+// tag-on-create rule); without tags it does not.
+func TestCreateTagsOnCreate(t *testing.T) {
+	a := newAuthzAPI(t)
+	acct := a.root.acct.ID
+	vpc := field(a.root.ok("CreateVpc", "CidrBlock", "10.0.0.0/16"), "vpcId")
+	base := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:CreateSecurityGroup","Resource":"*"}%EXTRA%]}`
+	bob := a.user("bob", "/", strings.Replace(base, "%EXTRA%", "", 1))
+	create := func(name string, tagged bool) response {
+		p := []string{"GroupName", name, "GroupDescription", name, "VpcId", vpc}
+		if tagged {
+			p = append(p, "TagSpecification.1.ResourceType", "security-group", "TagSpecification.1.Tag.1.Key", "env",
+				"TagSpecification.1.Tag.1.Value", "dev")
+		}
+		return bob.call("CreateSecurityGroup", p...)
+	}
+	if r := create("plain", false); r.Code != "" {
+		t.Errorf("untagged: %s", r.Body)
+	}
+	r := create("tagged", true)
+	if msg := field(r.Body, "Message"); r.Code != "UnauthorizedOperation" || !strings.Contains(msg, "perform: ec2:CreateTags on resource: arn:aws:ec2:eu-west-1:"+acct+":security-group/") {
+		t.Errorf("tagged without CreateTags: %q %q", r.Code, msg)
+	}
+	if n := len(xmlFields(a.root.ok("DescribeSecurityGroups", "Filter.1.Name", "group-name", "Filter.1.Value.1", "tagged"), "groupId")); n != 0 {
+		t.Errorf("a denied create made %d groups", n)
+	}
+	for _, tt := range []struct{ action, code string }{{"RunInstances", "UnauthorizedOperation"}, {"CreateSecurityGroup", ""}} {
+		if err := a.iam.PutPolicy(context.Background(), acct, iam.UserEntity, "bob", "p", strings.Replace(base, "%EXTRA%",
+			`,{"Effect":"Allow","Action":"ec2:CreateTags","Resource":"*","Condition":{"StringEquals":{"ec2:CreateAction":"`+tt.action+`"}}}`, 1)); err != nil {
+			t.Fatal(err)
+		}
+		if r := create("tagged-"+tt.action, true); r.Code != tt.code {
+			t.Errorf("CreateTags on %s: %q, want %q: %s", tt.action, r.Code, tt.code, r.Body)
+		}
+	}
+}
