@@ -29,7 +29,9 @@ func TestSeedsScenarioWithAWSCLI(t *testing.T) {
 			`{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"arn:aws:iam::`+acct+`:role/sg-admin"}]}`)
 	root.ok(nil, "iam", "create-user", "--user-name", "alice", "--path", "/ops/")
 	root.ok(nil, "iam", "add-user-to-group", "--group-name", "ops", "--user-name", "alice")
-	var key struct{ AccessKey struct{ AccessKeyId, SecretAccessKey string } }
+	var key struct {
+		AccessKey struct{ AccessKeyId, SecretAccessKey string }
+	}
 	root.ok(&key, "iam", "create-access-key", "--user-name", "alice")
 	root.ok(nil, "iam", "create-role", "--role-name", "sg-admin", "--assume-role-policy-document",
 		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::`+acct+`:root"},`+
