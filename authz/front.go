@@ -30,6 +30,7 @@ type Front struct {
 	iam, sts http.Handler
 	now      func() time.Time
 	maxBody  int64
+	log      *slog.Logger
 }
 
 // FrontConfig configures a Front.
@@ -48,7 +49,10 @@ func NewFront(a *Authorizer, svc *iam.Service, cfg FrontConfig) (*Front, error) 
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	f := &Front{a: a, svc: svc, now: cfg.Now, maxBody: 1 << 20}
+	if cfg.Log == nil {
+		cfg.Log = slog.Default()
+	}
+	f := &Front{a: a, svc: svc, now: cfg.Now, maxBody: 1 << 20, log: cfg.Log}
 	f.verifier = &sigv4.Verifier{Regions: cfg.Regions, Now: cfg.Now,
 		Credentials: func(id, token string) (string, error) {
 			_, secret, err := a.Resolve(id, token)
@@ -77,8 +81,9 @@ type outcomeKey struct{}
 
 // outcome is what Front decided about a call, for iamapi's Caller.
 type outcome struct {
-	p   iam.Principal
-	err error
+	p      iam.Principal
+	err    error
+	action string // for the log
 }
 
 func (f *Front) caller(r *http.Request) (iam.Principal, error) {
@@ -107,7 +112,39 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if assume != nil {
 		ctx = context.WithValue(ctx, assumeKey{}, *assume)
 	}
-	h.ServeHTTP(w, r.WithContext(ctx))
+	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+	h.ServeHTTP(sw, r.WithContext(ctx))
+	// One line per call, as the EC2 API logs them; authentication failures included (they
+	// have no trustworthy identity for the trail, §1.4).
+	lvl, code := slog.LevelInfo, ""
+	if o.err != nil {
+		code = iam.Internal(o.err).Code.Name
+	}
+	if sw.status >= 500 {
+		lvl = slog.LevelError
+	}
+	f.log.LogAttrs(ctx, lvl, "request", slog.String("service", cred.Service), slog.String("account", o.p.Account),
+		slog.String("principal", o.p.ARN), slog.String("action", clip(o.action)),
+		slog.Int("status", sw.status), slog.String("auth_code", code))
+}
+
+// statusWriter remembers the status a handler wrote, for the log.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	s.status = code
+	s.ResponseWriter.WriteHeader(code)
+}
+
+// clip bounds a client-supplied string in the log.
+func clip(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "..."
+	}
+	return s
 }
 
 // check authenticates and authorizes one call.
@@ -129,6 +166,13 @@ func (f *Front) check(ctx context.Context, r *http.Request, body []byte, service
 		}
 	}
 	action := params["Action"]
+	o, assume := f.decide(ctx, r, p, cred, service, action, params)
+	o.action = action
+	return o, assume
+}
+
+// decide authorizes an authenticated call.
+func (f *Front) decide(ctx context.Context, r *http.Request, p iam.Principal, cred sigv4.Credential, service, action string, params map[string]string) (outcome, *assumeDecision) {
 	region := cred.Region
 	if service == "iam" {
 		region = "us-east-1" // IAM is global and answers from us-east-1 (§6.5)

@@ -12,8 +12,9 @@ import (
 // a role before a group before a user before a policy, so that AttachRolePolicy authorizes the
 // role (iam:PolicyARN is its condition key, not a resource) and AddUserToGroup the group. An
 // existing entity's ARN carries its path; a new one's, the Path parameter. Account-wide lists
-// name the type with an empty name, as AWS's denials of them do ("…:user/") [UNCONFIRMED for
-// ListGroups; ListPolicies is authorized against "*"].
+// name the type with an empty name ("…:user/") [UNCONFIRMED: from memory of AWS's denials of
+// ListUsers and ListRoles, not found in the documentation searched; ListPolicies is
+// authorized against "*"].
 func iamResource(ctx context.Context, svc *iam.Service, caller iam.Principal, action string, params map[string]string) string {
 	acct := caller.Account
 	path := params["Path"]
