@@ -52,8 +52,7 @@ func PrincipalContext(p iam.Principal, info *Info) *iampolicy.Context {
 		c.Set(iampolicy.KeyPrincipalARN, p.RoleARN)
 		c.Set(iampolicy.KeyPrincipalType, "AssumedRole")
 		c.Set(iampolicy.KeyMultiFactorAuth, "false")
-		// aws:TokenIssueTime is not supplied: the principal does not carry the issue time
-		// [STOCKADE: a later addition].
+		c.Set(iampolicy.KeyTokenIssueTime, p.Issued.UTC().Format(time.RFC3339))
 	}
 	for _, t := range p.Tags {
 		c.Set(iampolicy.KeyPrincipalTagPrefix+t.Key, t.Value)
