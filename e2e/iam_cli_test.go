@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -117,4 +118,12 @@ func TestSeedsScenarioWithAWSCLI(t *testing.T) {
 	if !found {
 		t.Errorf("the session's rule is not there: %+v", rules)
 	}
+
+	// After a restart the users, policies and the session are all still there.
+	s.stop(t, syscall.SIGTERM)
+	s2 := startServer(t, s.dataDir)
+	alice.s, session.s = s2, s2
+	alice.fails("UnauthorizedOperation", "ec2", "authorize-security-group-ingress", "--group-id", sg.GroupId,
+		"--protocol", "tcp", "--port", "23", "--cidr", "10.20.0.0/16")
+	session.ok(nil, "ec2", "authorize-security-group-ingress", "--group-id", sg.GroupId, "--protocol", "tcp", "--port", "23", "--cidr", "10.20.0.0/16")
 }
