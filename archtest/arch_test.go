@@ -56,7 +56,7 @@ var imports = map[string][]string{
 	"snapshot":        {"model", "netmap"},
 	"control":         {"model", "netmap", "store", "keypair", "reach", "imds", "image"},
 	"imds":            {"model"},
-	"ec2api":          {"model", "control", "auth", "auth/sigv4", "ec2api/query", "image"},
+	"ec2api":          {"model", "control", "auth", "auth/sigv4", "ec2api/query", "image", "authz", "iam", "iampolicy"},
 	"adminapi":        {"auth", "netmap"},
 	"dataplane":       {"model", "netmap", "internal/nsthread"},
 	"netlab":          {"internal/nsthread"},
@@ -69,6 +69,7 @@ var imports = map[string][]string{
 	"iam":             {"store"},
 	"iam/iamapi":      {"iam"},
 	"trail":           {"store"},
+	"authz":           {"auth", "auth/sigv4", "iam", "iam/iamapi", "iampolicy", "store"},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.

@@ -101,6 +101,8 @@ type client struct {
 	region string
 	// service is the credential scope's service ("": ec2).
 	service string
+	// token is a role session's token, sent (and signed) as X-Amz-Security-Token.
+	token string
 }
 
 func (a *testAPI) newAccount(name string) *client {
@@ -141,7 +143,7 @@ func (c *client) send(body string) response {
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
 	sum := sha256.Sum256([]byte(body))
-	creds := aws.Credentials{AccessKeyID: c.acct.AccessKeyID, SecretAccessKey: c.acct.SecretAccessKey}
+	creds := aws.Credentials{AccessKeyID: c.acct.AccessKeyID, SecretAccessKey: c.acct.SecretAccessKey, SessionToken: c.token}
 	service := c.service
 	if service == "" {
 		service = "ec2"

@@ -16,8 +16,10 @@ import (
 
 	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/auth/sigv4"
+	"github.com/stockade/stockade/authz"
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/ec2api/query"
+	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/model"
 )
 
@@ -51,6 +53,11 @@ type Config struct {
 	// Booted reports whether a lab instance's sandbox has booted, for DescribeInstanceStatus
 	// (nil when the lab is off: a running instance's checks then pass at once).
 	Booted func(instance string) bool
+	// Authorizer, when set, admits IAM users' keys and role sessions' temporary credentials
+	// besides the accounts' root keys, and decides every call against the caller's policies
+	// (denied: 403 UnauthorizedOperation with an encoded authorization message). Nil: only
+	// root keys authenticate, and root may do everything in its account.
+	Authorizer *authz.Authorizer
 }
 
 // DefaultConfig returns the defaults: a 1 MiB body limit, 64 MiB of bodies at once, each
@@ -101,9 +108,30 @@ func New(cfg Config, svc *control.Service, accounts *auth.Registry, metrics *Met
 		bodies:   newBodyBudget(cfg.BodyBudget),
 		metrics:  metrics,
 	}
+	if a := cfg.Authorizer; a != nil {
+		s.verifier.Credentials = func(id, token string) (string, error) {
+			_, secret, err := a.Resolve(id, token)
+			if err != nil {
+				return "", ec2CredentialError(err)
+			}
+			return secret, nil
+		}
+	}
 	s.routes = routes
 	return s
 }
+
+// ec2CredentialError is a failed credential lookup in EC2's words: an expired session is
+// RequestExpired, as real clients report it (§5.4); anything else AuthFailure.
+func ec2CredentialError(err error) error {
+	var ie *iam.Error
+	if errors.As(err, &ie) && ie.Code == iam.ExpiredToken {
+		return &sigv4.Error{Code: "RequestExpired", Message: "Request has expired.", Reason: sigv4.Expired}
+	}
+	return &sigv4.Error{Code: "AuthFailure", Message: sigv4.AuthFailureMessage, Reason: sigv4.UnknownKey}
+}
+
+func (s *Server) now() time.Time { return time.Now() }
 
 // handler serves one action. It reads c.req, calls the service and writes its output elements
 // into c.out; errors are rendered by the server.
@@ -111,11 +139,13 @@ type handler func(c *call) error
 
 // call is one request in flight.
 type call struct {
-	ctx       context.Context
-	s         *Server
-	req       *query.Request
-	tenant    control.Tenant
-	account   auth.Account
+	ctx     context.Context
+	s       *Server
+	req     *query.Request
+	tenant  control.Tenant
+	account auth.Account
+	// principal is the authenticated caller when an Authorizer is configured, else nil.
+	principal *iam.Principal
 	requestID string
 	out       xmlWriter
 	// rev is the store revision a write produced, reported in the X-Stockade-Revision header
@@ -199,6 +229,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(model.InvalidAction.New(req.Action))
 		return
 	}
+	if err := c.authorize(r, values); err != nil {
+		fail(err)
+		return
+	}
 	if err := h(c); err != nil {
 		fail(err)
 		return
@@ -269,6 +303,16 @@ func (s *Server) authenticate(c *call, r *http.Request, body []byte, service str
 	cred, err := s.verifier.Verify(r, body, service)
 	if err != nil {
 		return authError(err, service)
+	}
+	if s.cfg.Authorizer != nil {
+		p, _, err := s.cfg.Authorizer.Resolve(cred.AccessKeyID, cred.SessionToken)
+		if err != nil { // deleted or expired between verification and lookup
+			return authError(ec2CredentialError(err), service)
+		}
+		c.principal = &p
+		c.account = auth.Account{ID: p.Account, Name: p.UserName, AccessKeyID: cred.AccessKeyID, Admin: p.Kind == iam.RootPrincipal}
+		c.tenant = control.Tenant{Account: p.Account, Region: cred.Region}
+		return nil
 	}
 	a, ok := s.accounts.Lookup(cred.AccessKeyID)
 	if !ok { // deleted between verification and lookup

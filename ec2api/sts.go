@@ -17,8 +17,12 @@ func (s *Server) getCallerIdentity(w http.ResponseWriter, c *call) int {
 	if c.account.AccessKeyID == "" || c.account.Name == "emulator" {
 		arn = "arn:aws:iam::" + c.account.ID + ":root"
 	}
+	userID := c.account.ID
+	if p := c.principal; p != nil {
+		arn, userID = p.ARN, p.UserID
+	}
 	x.str("Arn", arn)
-	x.str("UserId", c.account.ID)
+	x.str("UserId", userID)
 	x.str("Account", c.account.ID)
 	x.close("GetCallerIdentityResult")
 	x.open("ResponseMetadata")
@@ -32,9 +36,11 @@ func (s *Server) getCallerIdentity(w http.ResponseWriter, c *call) int {
 
 // STS's own words for authentication failures, where EC2 says AuthFailure (STS API reference,
 // Common Errors; the messages are what STS answers the AWS CLI with).
-// stsAuthError is a verification failure in STS's codes: an unknown key (or a security token,
-// which this server never issues) is InvalidClientTokenId, a wrong signature or scope is
-// SignatureDoesNotMatch, an unsigned request MissingAuthenticationToken.
+// stsAuthError is a verification failure in STS's codes: an unknown key (or a security token
+// where no Authorizer admits sessions) is InvalidClientTokenId, a wrong signature or scope is
+// SignatureDoesNotMatch, an unsigned request MissingAuthenticationToken. With IAM on, the
+// server routes STS calls to authz.Front instead; this path serves emulator mode and servers
+// built without an Authorizer.
 func stsAuthError(e *sigv4.Error) *model.Error {
 	switch e.Reason {
 	case sigv4.UnknownKey:

@@ -59,6 +59,13 @@ var (
 	InvalidAction           = &Code{"InvalidAction", http.StatusBadRequest, false}
 	MissingAction           = &Code{"MissingAction", http.StatusBadRequest, false}
 	ServiceFailure          = &Code{"ServiceFailure", http.StatusInternalServerError, true}
+
+	// Authentication failures of IAM and STS calls (AWS's common errors; statuses as STS
+	// answers the AWS CLI [UNCONFIRMED for IAM]).
+	SignatureDoesNotMatch      = &Code{"SignatureDoesNotMatch", http.StatusForbidden, false}
+	IncompleteSignature        = &Code{"IncompleteSignature", http.StatusBadRequest, false}
+	MissingAuthenticationToken = &Code{"MissingAuthenticationToken", http.StatusForbidden, false}
+	RequestExpired             = &Code{"RequestExpired", http.StatusBadRequest, false}
 )
 
 // Internal hides a failure's text from the client; an *Error in err's chain is returned as is.

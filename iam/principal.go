@@ -4,6 +4,7 @@ import (
 	"crypto/subtle"
 	"maps"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -34,8 +35,10 @@ type Principal struct {
 	UserName    string // users: the name (aws:username)
 	// Role sessions: the role, its ARN (aws:PrincipalArn is the role's ARN) and the session.
 	RoleName, RoleARN, SessionName string
-	Expiration                     time.Time
-	Tags                           []Tag
+	// Issued and Expiration bound a role session (aws:TokenIssueTime is Issued).
+	Issued, Expiration time.Time
+	// Tags are aws:PrincipalTag's: the user's, or the role's with the session's tags over them.
+	Tags []Tag
 }
 
 // Root returns an account's root principal: the identity of the account's existing
@@ -53,7 +56,23 @@ func sessionPrincipal(account string, r *Role, ss *Session) Principal {
 	return Principal{Kind: RolePrincipal, Account: account,
 		ARN:    "arn:aws:sts::" + account + ":assumed-role/" + r.Name + "/" + ss.Name,
 		UserID: r.ID + ":" + ss.Name, AccessKeyID: ss.AccessKeyID, RoleName: r.Name,
-		RoleARN: RoleARN(account, *r), SessionName: ss.Name, Expiration: ss.Expiration, Tags: r.Tags}
+		RoleARN: RoleARN(account, *r), SessionName: ss.Name, Issued: ss.Issued, Expiration: ss.Expiration,
+		Tags: sessionTags(r.Tags, ss.Tags)}
+}
+
+// sessionTags are a role's tags with a session's tags of the same key (case-insensitive, as
+// IAM tag keys are) replacing them.
+func sessionTags(role, session []Tag) []Tag {
+	if len(session) == 0 {
+		return role
+	}
+	out := make([]Tag, 0, len(role)+len(session))
+	for _, t := range role {
+		if !slices.ContainsFunc(session, func(s Tag) bool { return strings.EqualFold(s.Key, t.Key) }) {
+			out = append(out, t)
+		}
+	}
+	return append(out, session...)
 }
 
 // Lookup finds the caller behind an access key for the SigV4 verifier: an active AKIA… key of

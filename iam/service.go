@@ -8,6 +8,7 @@ import (
 	"io"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/stockade/stockade/store"
@@ -27,8 +28,10 @@ type Config struct {
 	Trust Trust
 	// IdentityAllows reports whether the caller's own policies allow action on resource; it
 	// is asked on AssumeRole when the trust policy names only the account (§5.2 rule 2). Nil
-	// answers no.
-	IdentityAllows func(p Principal, action, resource string) bool
+	// answers no. ctx is AssumeRole's: the request's condition keys (source address, time)
+	// travel in it from the layer that authenticated the call. It is called under the
+	// service's write lock, so it must not call back into the Service.
+	IdentityAllows func(ctx context.Context, p Principal, action, resource string) bool
 	// Decoder opens DecodeAuthorizationMessage blobs; nil rejects every message.
 	Decoder Decoder
 	Quotas  Quotas
@@ -111,6 +114,9 @@ type Decoder interface {
 type Service struct {
 	st  store.Store
 	cfg Config
+
+	// gen counts committed writes (Generation).
+	gen atomic.Uint64
 
 	mu       sync.RWMutex
 	accounts map[string]*acct
@@ -295,8 +301,13 @@ func (s *Service) write(ctx context.Context, account string, fn func(tx *tx) err
 		tx.rollback()
 		return Internal(fmt.Errorf("commit: %w", err))
 	}
+	s.gen.Add(1)
 	return nil
 }
+
+// Generation changes whenever a write commits (any account's), and only then: a cache of
+// what Policies returned is valid while the generation it was read at is current.
+func (s *Service) Generation() uint64 { return s.gen.Load() }
 
 func (tx *tx) rollback() {
 	for i := len(tx.undo) - 1; i >= 0; i-- {

@@ -67,7 +67,7 @@ func (s *Service) AssumeRole(ctx context.Context, caller Principal, in AssumeRol
 			}
 			return ValidationError.Errorf("The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
 		}
-		if !s.trusted(r, caller, in) {
+		if !s.trusted(ctx, r, caller, in) {
 			return denied
 		}
 		for _, pa := range in.PolicyArns {
@@ -155,7 +155,7 @@ func (s *Service) checkAssume(in *AssumeRoleInput) *Error {
 }
 
 // trusted applies §5.2's rules 1 and 2.
-func (s *Service) trusted(r *Role, caller Principal, in AssumeRoleInput) bool {
+func (s *Service) trusted(ctx context.Context, r *Role, caller Principal, in AssumeRoleInput) bool {
 	if s.cfg.Trust == nil {
 		return false
 	}
@@ -164,7 +164,7 @@ func (s *Service) trusted(r *Role, caller Principal, in AssumeRoleInput) bool {
 	case TrustPrincipal:
 		return true
 	case TrustAccount:
-		return s.cfg.IdentityAllows != nil && s.cfg.IdentityAllows(caller, "sts:AssumeRole", RoleARN(caller.Account, *r))
+		return s.cfg.IdentityAllows != nil && s.cfg.IdentityAllows(ctx, caller, "sts:AssumeRole", RoleARN(caller.Account, *r))
 	}
 	return false
 }

@@ -1,6 +1,7 @@
 package iam
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -27,7 +28,7 @@ func stsEnv(t *testing.T) (*env, Principal, Principal) {
 		"arn:aws:iam::111122223333:user/bob":       TrustAccount,
 		"arn:aws:iam::111122223333:user/carol":     TrustAccount,
 	}
-	e.cfg.IdentityAllows = func(p Principal, action, resource string) bool {
+	e.cfg.IdentityAllows = func(_ context.Context, p Principal, action, resource string) bool {
 		return p.UserName == "carol" && action == "sts:AssumeRole" && resource == "arn:aws:iam::111122223333:role/sg-admin"
 	}
 	e.cfg.Decoder = decoder{}

@@ -67,14 +67,27 @@ type Credential struct {
 	Date        string
 	Region      string
 	Service     string
+	// SessionToken is the X-Amz-Security-Token the request carries (header or presigned
+	// query), "" when none; only a Verifier with a Credentials function accepts one.
+	SessionToken string
 }
 
 // SecretFunc returns the secret key of an access key ID.
 type SecretFunc func(accessKeyID string) (secret string, ok bool)
 
+// CredentialsFunc returns the secret of an access key used with sessionToken ("" for a
+// long-term key), or the error to answer with: an unknown key, a temporary key without its
+// token, an expired session. The error is returned from Verify unchanged, so that each API
+// maps it to its own code.
+type CredentialsFunc func(accessKeyID, sessionToken string) (secret string, err error)
+
 // Verifier checks signatures. Its zero value is not usable: Secret is required.
 type Verifier struct {
 	Secret SecretFunc
+	// Credentials, when set, is used instead of Secret and admits temporary credentials (a
+	// session token, STS's X-Amz-Security-Token): the token must then be a signed header, or
+	// part of the signed query of a presigned URL, so that it cannot be swapped in transit.
+	Credentials CredentialsFunc
 	// Regions are the regions a credential scope may name (a closed set: a typo must not
 	// reach the service as a region of its own); empty accepts any, for tests only.
 	Regions []string
@@ -116,13 +129,29 @@ func (v *Verifier) Verify(r *http.Request, body []byte, service string) (Credent
 	if err := v.checkScope(s, service); err != nil {
 		return Credential{}, err
 	}
-	secret, ok := v.Secret(s.cred.AccessKeyID)
-	if !ok {
-		return Credential{}, authFailure(UnknownKey, AuthFailureMessage)
+	token := r.Header.Get("X-Amz-Security-Token")
+	if s.presigned {
+		token = r.URL.Query().Get("X-Amz-Security-Token")
 	}
-	if r.Header.Get("X-Amz-Security-Token") != "" || r.URL.Query().Get("X-Amz-Security-Token") != "" {
-		return Credential{}, authFailure(UnknownKey, "Temporary credentials (a security token) are not supported by this server; sign with an account's access key")
+	var secret string
+	if v.Credentials != nil {
+		if token != "" && !s.presigned && !hasHeader(s.signedHeaders, "x-amz-security-token") {
+			return Credential{}, authFailure(BadSignature, "The X-Amz-Security-Token header must be signed")
+		}
+		var err error
+		if secret, err = v.Credentials(s.cred.AccessKeyID, token); err != nil {
+			return Credential{}, err
+		}
+	} else {
+		var ok bool
+		if secret, ok = v.Secret(s.cred.AccessKeyID); !ok {
+			return Credential{}, authFailure(UnknownKey, AuthFailureMessage)
+		}
+		if token != "" || r.Header.Get("X-Amz-Security-Token") != "" || r.URL.Query().Get("X-Amz-Security-Token") != "" {
+			return Credential{}, authFailure(UnknownKey, "Temporary credentials (a security token) are not supported by this server; sign with an account's access key")
+		}
 	}
+	s.cred.SessionToken = token
 	if !hasHeader(s.signedHeaders, "host") {
 		return Credential{}, authFailure(BadSignature, "The host header must be signed")
 	}
@@ -504,7 +533,7 @@ func Sign(r *http.Request, body []byte, accessKeyID, secret, region, service str
 	if r.Header.Get("Content-Type") != "" {
 		headers = "content-type;host;x-amz-date"
 	}
-	s := signed{cred: Credential{accessKeyID, t.UTC().Format(dateFormat), region, service}, signedHeaders: headers, amzDate: amzDate}
+	s := signed{cred: Credential{AccessKeyID: accessKeyID, Date: t.UTC().Format(dateFormat), Region: region, Service: service}, signedHeaders: headers, amzDate: amzDate}
 	sum := sha256.Sum256(body)
 	sig := signature(signingKey(secret, s.cred), stringToSign(s, canonicalRequest(r, s, hex.EncodeToString(sum[:]))))
 	r.Header.Set("Authorization", algorithm+" Credential="+accessKeyID+"/"+s.cred.Date+"/"+region+"/"+service+"/aws4_request, SignedHeaders="+headers+", Signature="+sig)

@@ -24,12 +24,15 @@ import (
 	"github.com/stockade/stockade/adminapi"
 	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/auth/sigv4"
+	"github.com/stockade/stockade/authz"
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/datadir"
 	"github.com/stockade/stockade/ec2api"
+	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/netlab"
 	"github.com/stockade/stockade/netmap"
+	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
 )
 
@@ -174,9 +177,19 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	acfg.Emulator, acfg.Log, acfg.Console, acfg.Regions = cfg.Emulator, log, enf.console(), regions
 	acfg.EmulatorDefaultAccount = cfg.EmulatorAccount
 	acfg.Booted = enf.booted()
-	api := ec2api.New(acfg, svc, accounts, ec2api.NewMetrics(reg))
+	var api http.Handler
 	if cfg.Emulator {
 		log.Warn("EMULATOR MODE: signatures are NOT checked and ANY credentials are accepted. Never expose this server to anyone you do not trust.")
+		api = ec2api.New(acfg, svc, accounts, ec2api.NewMetrics(reg))
+	} else {
+		// IAM and STS, and policies enforced on every call: the credentials file's keys are
+		// each account's root; IAM users and role sessions get what their policies allow.
+		az, front, err := openIAM(ctx, st, accounts, regions, log)
+		if err != nil {
+			return err
+		}
+		acfg.Authorizer = az
+		api = withIAM(front, ec2api.New(acfg, svc, accounts, ec2api.NewMetrics(reg)))
 	}
 
 	mux := apiMux(svc, api, reg, enf)
@@ -247,6 +260,37 @@ func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bol
 	// carrying it until the heap has doubled.
 	debug.FreeOSMemory()
 	return st, accounts, svc, credPath, nil
+}
+
+// openIAM opens the IAM and STS state over st with the policy evaluator plugged in, and the
+// front that serves IAM and STS calls.
+func openIAM(ctx context.Context, st store.Store, accounts *auth.Registry, regions []string, log *slog.Logger) (*authz.Authorizer, *authz.Front, error) {
+	az, err := authz.New(ctx, st, accounts, nil)
+	if err != nil {
+		return nil, nil, err
+	}
+	iamSvc, err := iam.Open(ctx, st, az.IAMConfig())
+	if err != nil {
+		return nil, nil, err
+	}
+	az.Bind(iamSvc)
+	front, err := authz.NewFront(az, iamSvc, authz.FrontConfig{Regions: regions, Log: log})
+	if err != nil {
+		return nil, nil, err
+	}
+	return az, front, nil
+}
+
+// withIAM sends calls signed for IAM or STS to front and every other to api: the AWS CLI
+// sends all three to the one --endpoint-url, and only the credential scope tells them apart.
+func withIAM(front, api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if authz.Serves(r) {
+			front.ServeHTTP(w, r)
+			return
+		}
+		api.ServeHTTP(w, r)
+	})
 }
 
 // apiMux routes the API listener: health, metrics, the enforcement watermark and the EC2 API.
