@@ -14,5 +14,9 @@
 // Nothing here is mounted in the server yet: a key this package issues must not authenticate
 // until policies are enforced, or it would be all-powerful.
 //
+// Users and roles carry up to MaxTags tags (TagUser, TagRole, …). An account holds at most
+// Quotas.SessionsPerAccount role sessions; a session is kept ExpiredSessionGrace past its
+// expiry (its key answers ExpiredToken meanwhile) and then dropped, at Open or by AssumeRole.
+//
 // The Query protocol (request parsing, XML replies and error envelopes) is in iam/iamapi.
 package iam
