@@ -31,6 +31,7 @@ import (
 	"github.com/stockade/stockade/netlab"
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store/bolt"
+	"github.com/stockade/stockade/trail"
 )
 
 // serverConfig is everything `stockade server` is told.
@@ -229,7 +230,9 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 // openState opens the store, the account registry (making the administrator and its
 // credentials file on first start) and the control service over them.
 func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bolt.Store, accounts *auth.Registry, svc *control.Service, credPath string, err error) {
-	if st, err = bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{}); err != nil {
+	// The trail's records are read by LookupEvents and Export, never watched: out of the
+	// watch history they are written once and leave the history to the changes it serves.
+	if st, err = bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{Unwatched: []string{trail.Prefix}}); err != nil {
 		return nil, nil, nil, "", err
 	}
 	defer func() {
