@@ -4,17 +4,13 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
 	"sync"
 	"testing"
-	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -99,18 +95,9 @@ func (c *client) lookup(body string) (status int, events []lookupEvent, raw stri
 	}
 	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
 	req.Header.Set("X-Amz-Target", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents")
-	creds := aws.Credentials{AccessKeyID: c.acct.AccessKeyID, SecretAccessKey: c.acct.SecretAccessKey}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, sha(body), "cloudtrail", c.region, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
+	status, b := c.do(req, body, "cloudtrail")
 	var out struct{ Events []lookupEvent }
-	if resp.StatusCode == http.StatusOK {
+	if status == http.StatusOK {
 		if err := json.Unmarshal(b, &out); err != nil {
 			t.Fatalf("LookupEvents answer %s: %v", b, err)
 		}
@@ -120,7 +107,7 @@ func (c *client) lookup(body string) (status int, events []lookupEvent, raw stri
 			}
 		}
 	}
-	return resp.StatusCode, out.Events, string(b)
+	return status, out.Events, string(b)
 }
 
 // summary is what the tests compare of a record.
