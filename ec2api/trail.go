@@ -37,12 +37,13 @@ import (
 //     and counted (never blocking) when its queue is full.
 
 // recording is the trail of one call in flight. Its fields are set once, before the handler
-// runs; staged and the time are set by the journal, on the handler's goroutine.
+// runs; the staged record (its time and eventID) is made by the journal, under the lock of
+// the write that commits it.
 type recording struct {
 	call trail.Call
 
 	mu     sync.Mutex
-	staged bool // the record's pending form went into a write's transaction
+	staged *trail.Record // the record's pending form, once a write's transaction took it
 }
 
 // callIdentity is who made the call, as the trail records it. Until IAM principals
@@ -74,13 +75,12 @@ func (s *Server) startRecording(c *call, r *http.Request, service trail.Service,
 func (rc *recording) journal() []store.Op {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	if !rc.staged {
-		rc.staged = true
+	if rc.staged == nil {
 		rc.call.Time = time.Now()
 		rc.call.EventID = uuid.NewString()
+		rc.staged, _ = trail.Build(rc.call) // no response yet: Build cannot fail
 	}
-	rec, _ := trail.Build(rc.call) // no response yet: Build cannot fail
-	return rec.Ops()
+	return rc.staged.Ops()
 }
 
 // finish records the call's outcome: the response body of a success, or its failure. A
@@ -91,17 +91,18 @@ func (s *Server) finish(c *call, response []byte, failure *trail.Failure) {
 		return
 	}
 	rc.mu.Lock()
-	cl := rc.call
-	if !rc.staged {
+	cl, staged := rc.call, rc.staged
+	rc.mu.Unlock()
+	if staged == nil {
 		cl.Time = time.Now()
 	}
-	rc.mu.Unlock()
 	cl.Response, cl.Err = response, failure
 	rec, err := trail.Build(cl)
 	if err != nil { // the record is still whole, with responseElements null
 		s.cfg.Log.LogAttrs(c.ctx, slog.LevelError, "trail: response not recorded",
 			slog.String("request_id", c.requestID), slog.Any("error", err))
 	}
+	rec.Completes(staged) // a staged record's index keys are committed: rewrite the record only
 	s.RecordCall(rec)
 }
 
