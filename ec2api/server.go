@@ -305,8 +305,11 @@ func authError(err error, service string) error {
 	if !errors.As(err, &se) {
 		return err
 	}
-	if service == "sts" {
+	switch service {
+	case "sts":
 		return stsAuthError(se)
+	case "cloudtrail":
+		return se // answered in the JSON protocol's words (trail.go, jsonAuthError)
 	}
 	return model.ErrorOf(se.Code, se.Message)
 }

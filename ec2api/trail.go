@@ -35,6 +35,10 @@ import (
 //   - Every other call — a read, a failure, a dry run, a denial, a write that changed
 //     nothing — is recorded through the Recorder, off the request path: bounded, batched,
 //     and counted (never blocking) when its queue is full.
+//
+// A denial is a failure like any other: the authorization step, run after authentication,
+// returns its UnauthorizedOperation (or AccessDenied) error to ServeHTTP's fail, which records
+// it. RecordCall is for a denial decided outside that pipeline.
 
 // recording is the trail of one call in flight. Its fields are set once, before the handler
 // runs; the staged record (its time and eventID) is made by the journal, under the lock of

@@ -286,3 +286,33 @@ func TestTrailOff(t *testing.T) {
 		t.Errorf("LookupEvents with the trail off: %d %s", status, raw)
 	}
 }
+
+// TestLookupEventsAuthentication: a CloudTrail call is verified as one (service cloudtrail in
+// the scope) and refused in the JSON protocol's words, unrecorded.
+func TestLookupEventsAuthentication(t *testing.T) {
+	ta := newTrailAPI(t)
+	c := ta.newAccount("alice")
+	for _, tc := range []struct {
+		name string
+		edit func(*client)
+		want string
+	}{
+		{"unknown key", func(c *client) { c.acct.AccessKeyID = "AKIAUNKNOWNKEY000000" }, jsonUnrecognizedClient},
+		{"wrong secret", func(c *client) { c.acct.SecretAccessKey = "wrong" }, jsonInvalidSignature},
+	} {
+		bad := *c
+		tc.edit(&bad)
+		status, _, raw := bad.lookup(`{}`)
+		var e struct {
+			Type string `json:"__type"`
+		}
+		json.Unmarshal([]byte(raw), &e)
+		if status != http.StatusBadRequest || e.Type != tc.want {
+			t.Errorf("%s: %d %s, want 400 %s", tc.name, status, raw, tc.want)
+		}
+	}
+	ta.settle()
+	if _, evs, _ := c.lookup(`{}`); len(evs) != 0 {
+		t.Errorf("refused calls recorded: %d events", len(evs))
+	}
+}
