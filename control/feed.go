@@ -65,8 +65,9 @@ type networksAnswer struct {
 	nets []netmap.Network
 }
 
-// Watch reports, on the returned channel, the store revision after each committed write from
-// now on, until ctx ends. A consumer that falls behind is told of the newest revision, never
+// Watch reports, on the returned channel, the store revision after each committed write of the
+// service's state from now on, until ctx ends; transactions of other packages (the trail's
+// records, accounts) are not reported. A consumer that falls behind is told of the newest revision, never
 // of an older one after it: that is all a reconciler needs. The channel closes when ctx ends
 // or the store closes.
 func (s *Service) Watch(ctx context.Context) <-chan int64 {
@@ -79,6 +80,9 @@ func (s *Service) Watch(ctx context.Context) <-chan int64 {
 				return
 			}
 			for ev := range w.C {
+				if !changesState(ev.Ops) {
+					continue // a trail record, an account: no network changed (journal.go)
+				}
 				select { // keep only the newest revision if the consumer is busy
 				case <-out:
 				default:

@@ -198,6 +198,9 @@ type IDInput struct {
 // fails. (After Submit the lock is released and later writes may build on this one, so a
 // refusal then could not be undone; that is why the check is synchronous.) Any other failure
 // is the disk's: it cannot be undone either, so it stops the service (Err).
+//
+// A Journal in ctx (WithJournal) adds the request's record to the transaction, after fn
+// succeeded and before Check, so that the change and its record commit together.
 func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *tx) error) (Result, error) {
 	tn, err := s.tenant(ctx, t)
 	if err != nil {
@@ -235,6 +238,9 @@ func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *
 		tx.rollback()
 		tn.mu.Unlock()
 		return Result{}, err
+	}
+	if j := journalOf(ctx); j != nil {
+		ops = append(ops, j()...) // the request's record commits with its change (journal.go)
 	}
 	if err := s.st.Check(ops); err != nil {
 		tx.rollback()

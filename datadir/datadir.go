@@ -28,6 +28,9 @@ const (
 	Socket      = "admin.sock"
 	Lab         = "lab"
 	Images      = "images" // the image catalogue (package image), one directory per image
+	// Trail is where the change trail is exported as CloudTrail log files
+	// (AWSLogs/<account>/CloudTrail/<region>/…, package trail).
+	Trail = "trail"
 )
 
 // Default is the data directory when --data-dir is not given: $STOCKADE_DATA_DIR, else
@@ -57,7 +60,7 @@ func Prepare(dir string) error {
 	for _, f := range []struct {
 		name string
 		typ  fs.FileMode
-	}{{Store, 0}, {Credentials, 0}, {Socket, fs.ModeSocket}, {Lab, fs.ModeDir}} {
+	}{{Store, 0}, {Credentials, 0}, {Socket, fs.ModeSocket}, {Lab, fs.ModeDir}, {Trail, fs.ModeDir}} {
 		if err := CheckFile(dir, f.name, f.typ); err != nil {
 			return err
 		}

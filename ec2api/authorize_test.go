@@ -2,6 +2,8 @@ package ec2api
 
 import (
 	"context"
+	"fmt"
+	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/stockade/stockade/auth"
@@ -16,6 +19,7 @@ import (
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/store/bolt"
+	"github.com/stockade/stockade/trail"
 )
 
 // authzAPI is an API server with IAM enforcement on, one account (root) and its IAM service.
@@ -23,6 +27,9 @@ type authzAPI struct {
 	*testAPI
 	iam  *iam.Service
 	root *client
+	// The trail, as trailAPI has it: settle waits for the handlers and flushes the Recorder.
+	recorder *trail.Recorder
+	inflight sync.RWMutex
 
 	mu  sync.Mutex
 	now time.Time
@@ -59,9 +66,19 @@ func newAuthzAPI(t *testing.T) *authzAPI {
 		t.Fatal(err)
 	}
 	az.Bind(a.iam)
+	lookup, err := trail.NewLookup(ctx, st, trail.LookupOptions{Rate: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.recorder = trail.NewRecorder(st, trail.RecorderOptions{})
 	cfg := DefaultConfig()
-	cfg.Log, cfg.Authorizer = discardLogger(), az
-	srv := httptest.NewServer(New(cfg, svc, accounts, NewMetrics(prometheus.NewRegistry())))
+	cfg.Log, cfg.Authorizer, cfg.Recorder, cfg.Lookup = discardLogger(), az, a.recorder, lookup
+	api := New(cfg, svc, accounts, NewMetrics(prometheus.NewRegistry()))
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		a.inflight.RLock()
+		defer a.inflight.RUnlock()
+		api.ServeHTTP(w, r)
+	}))
 	t.Cleanup(srv.Close)
 	a.testAPI = &testAPI{t: t, srv: srv, accounts: accounts, svc: svc}
 	a.root = a.newAccount("root")
@@ -282,5 +299,68 @@ func TestCreateTagsOnCreate(t *testing.T) {
 		if r := create("tagged-"+tt.action, true); r.Code != tt.code {
 			t.Errorf("CreateTags on %s: %q, want %q: %s", tt.action, r.Code, tt.code, r.Body)
 		}
+	}
+}
+
+// TestTrailNamesThePrincipal: the trail records who made each call — an IAM user's denied
+// rule change and the same change made through an assumed role — with the userIdentity of
+// trail-iam.md §1.2 (§8.2's last step).
+func TestTrailNamesThePrincipal(t *testing.T) {
+	a := newAuthzAPI(t)
+	ctx, acct := context.Background(), a.root.acct.ID
+	vpc := field(a.root.ok("CreateVpc", "CidrBlock", "10.0.0.0/16"), "vpcId")
+	sg := a.group(vpc, "web", "env", "prod")
+	alice := a.user("alice", "/ops/", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}]}`)
+	rule := []string{"GroupId", sg, "IpProtocol", "tcp", "FromPort", "22", "ToPort", "22", "CidrIp", "10.0.0.0/8"}
+	alice.fails("UnauthorizedOperation", "AuthorizeSecurityGroupIngress", rule...)
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:user/ops/alice"},"Action":"sts:AssumeRole"}]}`
+	if _, err := a.iam.CreateRole(ctx, acct, iam.CreateRoleInput{Name: "sg-admin", Path: "/admin/", TrustPolicy: trust}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.iam.PutPolicy(ctx, acct, iam.RoleEntity, "sg-admin", "rules",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*SecurityGroup*","Resource":"*"}]}`); err != nil {
+		t.Fatal(err)
+	}
+	caller, _, err := a.iam.Lookup(alice.acct.AccessKeyID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.iam.AssumeRole(ctx, caller, iam.AssumeRoleInput{RoleARN: "arn:aws:iam::" + acct + ":role/admin/sg-admin", SessionName: "alice-ops"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := got.Credentials
+	sess := &client{api: a.testAPI, acct: auth.Account{ID: acct, AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey},
+		region: "eu-west-1", token: cr.SessionToken}
+	sess.ok("AuthorizeSecurityGroupIngress", rule...)
+
+	a.inflight.Lock()
+	a.inflight.Unlock()
+	a.recorder.Flush(ctx)
+	status, events, raw := a.root.lookup(`{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"AuthorizeSecurityGroupIngress"}]}`)
+	if status != 200 || len(events) != 2 {
+		t.Fatalf("LookupEvents: %d, %d events: %s", status, len(events), raw)
+	}
+	type who struct{ Type, ARN, UserName, ErrorCode, Issuer string }
+	var gotWho []who
+	for _, e := range events { // newest first
+		id, _ := e.record["userIdentity"].(map[string]any)
+		w := who{Type: fmt.Sprint(id["type"]), ARN: fmt.Sprint(id["arn"]), UserName: fmt.Sprint(id["userName"])}
+		if code, ok := e.record["errorCode"].(string); ok {
+			w.ErrorCode = code
+		}
+		if sc, ok := id["sessionContext"].(map[string]any); ok {
+			if is, ok := sc["sessionIssuer"].(map[string]any); ok {
+				w.Issuer = fmt.Sprint(is["arn"])
+			}
+		}
+		gotWho = append(gotWho, w)
+	}
+	want := []who{
+		{Type: "AssumedRole", ARN: "arn:aws:sts::" + acct + ":assumed-role/sg-admin/alice-ops", UserName: "<nil>", Issuer: "arn:aws:iam::" + acct + ":role/admin/sg-admin"},
+		{Type: "IAMUser", ARN: "arn:aws:iam::" + acct + ":user/ops/alice", UserName: "alice", ErrorCode: "Client.UnauthorizedOperation"},
+	}
+	if diff := cmp.Diff(want, gotWho); diff != "" {
+		t.Errorf("identities (-want +got):\n%s", diff)
 	}
 }

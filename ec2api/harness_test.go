@@ -142,23 +142,13 @@ func (c *client) send(body string) response {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
-	sum := sha256.Sum256([]byte(body))
-	creds := aws.Credentials{AccessKeyID: c.acct.AccessKeyID, SecretAccessKey: c.acct.SecretAccessKey, SessionToken: c.token}
 	service := c.service
 	if service == "" {
 		service = "ec2"
 	}
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, c.region, time.Now()); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	r := response{Status: resp.StatusCode, Body: string(b)}
-	if resp.StatusCode != http.StatusOK {
+	status, b := c.do(req, body, service)
+	r := response{Status: status, Body: string(b)}
+	if status != http.StatusOK {
 		var e struct {
 			Code    string `xml:"Errors>Error>Code"`
 			STSCode string `xml:"Error>Code"` // STS's ErrorResponse
@@ -169,6 +159,25 @@ func (c *client) send(body string) response {
 		r.Code = e.Code + e.STSCode
 	}
 	return r
+}
+
+// do signs req, whose body is body, as a call of service in the client's region and returns
+// the answer's status and body.
+func (c *client) do(req *http.Request, body, service string) (int, []byte) {
+	t := c.api.t
+	t.Helper()
+	sum := sha256.Sum256([]byte(body))
+	creds := aws.Credentials{AccessKeyID: c.acct.AccessKeyID, SecretAccessKey: c.acct.SecretAccessKey, SessionToken: c.token}
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), service, c.region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, b
 }
 
 // ok calls and fails the test unless the call succeeded; it returns the body.

@@ -21,6 +21,7 @@ import (
 	"github.com/stockade/stockade/ec2api/query"
 	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/trail"
 )
 
 // Config configures the API server.
@@ -58,6 +59,11 @@ type Config struct {
 	// (denied: 403 UnauthorizedOperation with an encoded authorization message). Nil: only
 	// root keys authenticate, and root may do everything in its account.
 	Authorizer *authz.Authorizer
+	// Recorder receives the trail record of every authenticated call (trail.go); nil turns
+	// the trail off.
+	Recorder *trail.Recorder
+	// Lookup serves CloudTrail's LookupEvents over the trail; nil: CloudTrail is not served.
+	Lookup *trail.Lookup
 }
 
 // DefaultConfig returns the defaults: a 1 MiB body limit, 64 MiB of bodies at once, each
@@ -151,6 +157,9 @@ type call struct {
 	// rev is the store revision a write produced, reported in the X-Stockade-Revision header
 	// so that a client can wait for enforcement of its change.
 	rev int64
+	// rec is the call's trail record in the making (trail.go); nil until the call is
+	// authenticated, and when the trail is off.
+	rec *recording
 }
 
 func (c *call) svc() *control.Service { return c.s.svc }
@@ -182,15 +191,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if sts {
 			status = writeSTSError(w, c.requestID, e)
-			return
+		} else {
+			status = writeError(w, c.requestID, e)
 		}
-		status = writeError(w, c.requestID, e)
+		s.finish(c, nil, failureOf(e.Code, e.Message, status))
 	}
 
 	body, release, err := s.readBody(w, r)
 	defer release()
 	if err != nil {
 		fail(err)
+		return
+	}
+	if isCloudTrail(r) {
+		action, code, status = s.serveCloudTrail(w, r, c, body)
 		return
 	}
 	values, err := s.values(r, body)
@@ -212,8 +226,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sts {
-		status = s.getCallerIdentity(w, c)
+		s.startRecording(c, r, trail.STS, action, values)
+		var resp []byte
+		status, resp = s.getCallerIdentity(w, c)
+		s.finish(c, resp, nil)
 		return
+	}
+	if action != "unknown" {
+		s.startRecording(c, r, trail.EC2, action, values)
 	}
 	req, err := query.Parse(values)
 	if err == nil {
@@ -241,7 +261,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		fail(model.DryRunOperation.New())
 		return
 	}
-	s.writeResponse(w, c)
+	s.finish(c, s.writeResponse(w, c), nil)
 }
 
 // readOnly reports whether an action only reads (Describe*, Get*). Such an action honours
@@ -329,8 +349,11 @@ func authError(err error, service string) error {
 	if !errors.As(err, &se) {
 		return err
 	}
-	if service == "sts" {
+	switch service {
+	case "sts":
 		return stsAuthError(se)
+	case "cloudtrail":
+		return se // answered in the JSON protocol's words (trail.go, jsonAuthError)
 	}
 	return model.ErrorOf(se.Code, se.Message)
 }
@@ -365,7 +388,8 @@ func regionOr(r, def string) string {
 }
 
 // writeResponse renders the success envelope around the handler's output (spec §8.2).
-func (s *Server) writeResponse(w http.ResponseWriter, c *call) {
+// It returns the body written.
+func (s *Server) writeResponse(w http.ResponseWriter, c *call) []byte {
 	var x xmlWriter
 	x.b = make([]byte, 0, len(c.out.b)+256)
 	x.b = append(x.b, `<?xml version="1.0" encoding="UTF-8"?>`+"\n<"...)
@@ -381,6 +405,7 @@ func (s *Server) writeResponse(w http.ResponseWriter, c *call) {
 		h.Set("X-Stockade-Revision", strconv.FormatInt(c.rev, 10))
 	}
 	w.Write(x.b)
+	return x.b
 }
 
 // queryError converts the decoder's errors into API errors.

@@ -9,7 +9,7 @@ import (
 
 // getCallerIdentity answers STS GetCallerIdentity, which the AWS CLI and Terraform use to check
 // credentials. STS speaks the awsquery protocol: a …Result wrapper and ResponseMetadata.
-func (s *Server) getCallerIdentity(w http.ResponseWriter, c *call) int {
+func (s *Server) getCallerIdentity(w http.ResponseWriter, c *call) (int, []byte) {
 	var x xmlWriter
 	x.b = append(x.b, `<?xml version="1.0" encoding="UTF-8"?>`+"\n"+`<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">`...)
 	x.open("GetCallerIdentityResult")
@@ -31,7 +31,7 @@ func (s *Server) getCallerIdentity(w http.ResponseWriter, c *call) int {
 	x.close("GetCallerIdentityResponse")
 	w.Header().Set("Content-Type", "text/xml;charset=UTF-8")
 	w.Write(x.b)
-	return http.StatusOK
+	return http.StatusOK, x.b
 }
 
 // STS's own words for authentication failures, where EC2 says AuthFailure (STS API reference,

@@ -41,6 +41,10 @@ type Record struct {
 	Lookup []Resource `json:"-"`
 	// Username is LookupEvents' Username (§2.3), from the identity; stored beside the record.
 	Username string `json:"-"`
+
+	// Staged are the keys of the record this one completes, already committed: Ops leaves
+	// them out. Set by Completes; nil for every other record.
+	Staged map[string]bool `json:"-"`
 }
 
 // UserIdentity is the record's userIdentity (§1.2) for the three principals Stockade has.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -96,7 +97,28 @@ func (r *Record) Ops() []store.Op {
 	for _, k := range r.indexKeys(tail) {
 		ops = append(ops, store.Op{Key: k, Value: []byte{}})
 	}
+	if r.Staged != nil {
+		ops = slices.DeleteFunc(ops, func(op store.Op) bool { return r.Staged[op.Key] })
+	}
 	return ops
+}
+
+// Completes marks r as the complete form of staged, a record of the same call (same eventTime
+// and eventID) whose Ops are already committed — the record a write stages in its change's
+// transaction before its response exists. r's Ops then rewrite the record itself and add
+// the index keys staged lacked (resources only the response names), without writing again
+// the keys both have: a completion costs the store one record, not a record and its index.
+// It does nothing when the two are not the same call.
+func (r *Record) Completes(staged *Record) {
+	if staged == nil || staged.EventID != r.EventID || !staged.Time.Equal(r.Time) ||
+		staged.RecipientAccountID != r.RecipientAccountID || staged.AWSRegion != r.AWSRegion {
+		return
+	}
+	r.Staged = map[string]bool{}
+	for _, op := range staged.Ops() {
+		r.Staged[op.Key] = true
+	}
+	delete(r.Staged, storeKey(r))
 }
 
 // indexKeys lists r's index keys, each value once, in a fixed order.
@@ -117,7 +139,7 @@ func (r *Record) indexKeys(tail string) []string {
 	return keys
 }
 
-// deleteOps undo Ops.
+// deleteOps undo Ops (of a record read back from the store, which has all its keys).
 func (r *Record) deleteOps() []store.Op {
 	var ops []store.Op
 	for _, op := range r.Ops() {

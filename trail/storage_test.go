@@ -297,3 +297,69 @@ func TestRecorderCountsFailures(t *testing.T) {
 		t.Errorf("Failed = %d, want 1", rc.Failed())
 	}
 }
+
+// TestCompletes: a write's record staged without its response, then completed once the
+// response exists, is one record: the completion rewrites the record and adds only the index
+// keys of what the response names (CreateSecurityGroup's new group), a lookup by that group
+// finds it with its responseElements, and Prune removes every key of it.
+func TestCompletes(t *testing.T) {
+	ctx := context.Background()
+	st := openStore(t, filepath.Join(t.TempDir(), "s.db"))
+	c := call("CreateSecurityGroup", alice, q("GroupName", "web", "GroupDescription", "w"), "", nil)
+	c.Time, c.EventID = callTime, "00000000-0000-4000-8000-000000000001"
+	staged, err := Build(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.Response = []byte(`<CreateSecurityGroupResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>` + reqID +
+		`</requestId><return>true</return><groupId>sg-0123456789abcdef0</groupId></CreateSecurityGroupResponse>`)
+	done, err := Build(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done.Completes(staged)
+	var keys []string
+	for _, op := range done.Ops() {
+		keys = append(keys, strings.TrimPrefix(op.Key, Prefix))
+	}
+	scope := acct + "/eu-west-1/"
+	tail := timeKey(callTime) + "/" + c.EventID
+	want := []string{"e/" + scope + tail, "i/" + scope + "ResourceType/AWS::EC2::SecurityGroup/" + tail,
+		"i/" + scope + "ResourceName/sg-0123456789abcdef0/" + tail}
+	if diff := cmp.Diff(want, keys); diff != "" {
+		t.Errorf("completion ops (-want +got):\n%s", diff)
+	}
+	for _, r := range []*Record{staged, done} {
+		if _, err := st.Txn(ctx, nil, r.Ops()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	byGroup := everything
+	byGroup.attr, byGroup.value = ResourceNameAttr, "sg-0123456789abcdef0"
+	for name, qu := range map[string]query{"all": everything, "by group": byGroup} {
+		recs, _, err := find(ctx, st, qu)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(recs) != 1 || !strings.Contains(string(recs[0].ResponseElements), "sg-0123456789abcdef0") {
+			t.Errorf("%s: %d records, want the completed one", name, len(recs))
+		}
+	}
+	if n, _, err := Prune(ctx, st, callTime.Add(Retention+time.Hour), 10); err != nil || n != 1 {
+		t.Fatalf("prune: %d %v", n, err)
+	}
+	if kvs, _, _ := st.List(ctx, eventsPrefix); len(kvs) != 0 {
+		t.Errorf("records left after prune: %d", len(kvs))
+	}
+	if kvs, _, _ := st.List(ctx, indexPrefix); len(kvs) != 0 {
+		t.Errorf("index keys left after prune: %d", len(kvs))
+	}
+
+	other := *staged
+	other.EventID = "00000000-0000-4000-8000-000000000002"
+	again, _ := Build(c)
+	again.Completes(&other)
+	if len(again.Ops()) != len(done.Ops())+len(staged.Ops())-1 {
+		t.Errorf("completing another call's record dropped keys: %d ops", len(again.Ops()))
+	}
+}

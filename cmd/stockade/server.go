@@ -34,6 +34,7 @@ import (
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
+	"github.com/stockade/stockade/trail"
 )
 
 // serverConfig is everything `stockade server` is told.
@@ -63,11 +64,13 @@ type serverConfig struct {
 	// host's real network.
 	InternetAllow      []string
 	InternetMasquerade bool
+	// Trail records every API call in the change trail and serves LookupEvents (trail.go).
+	Trail bool
 }
 
 func serverCmd() *cobra.Command {
 	cfg := serverConfig{Listen: "127.0.0.1:8787", DataDir: defaultDataDir(), Quotas: control.DefaultQuotas(), LogLevel: "info",
-		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second}
+		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true}
 	var quotas []string
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -116,6 +119,8 @@ enforcement is off and the server says so.`,
 		"host-side IPv4 CIDR that instances reach through their internet or NAT gateway (repeatable; default none): a link from the lab's internet side to the host's namespace, the host's end at "+netlab.HostLinkHost.Addr().String()+" (e.g. --internet-allow "+netlab.HostLinkHost.Addr().String()+"/32 for a mirror bound there); may not overlap the public pool; 0.0.0.0/0 only with --internet-masquerade")
 	f.BoolVar(&cfg.InternetMasquerade, "internet-masquerade", false,
 		"CHANGES THE HOST: let instances reach the host's real network and beyond (e.g. to patch at first boot) — forwarding on the link and the default route's device, and a masquerade out of the default route in nftables table ip "+netlab.MasqueradeTable+" (removed on shutdown); implies --internet-allow 0.0.0.0/0")
+	f.BoolVar(&cfg.Trail, "trail", cfg.Trail,
+		"record every API call in the change trail (CloudTrail records, kept 90 days; aws cloudtrail lookup-events; exported as CloudTrail log files under <data-dir>/"+datadir.Trail+")")
 	f.DurationVar(&cfg.Resync, "resync", cfg.Resync, "how often the agent reads rulesets back and repairs hand edits")
 	return cmd
 }
@@ -177,6 +182,14 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	acfg.Emulator, acfg.Log, acfg.Console, acfg.Regions = cfg.Emulator, log, enf.console(), regions
 	acfg.EmulatorDefaultAccount = cfg.EmulatorAccount
 	acfg.Booted = enf.booted()
+	if cfg.Trail {
+		tr, err := startTrail(ctx, st, cfg.DataDir, reg, log)
+		if err != nil {
+			return err
+		}
+		defer tr.close() // after the API has stopped (serve returned), before the store closes
+		acfg.Recorder, acfg.Lookup = tr.recorder, tr.lookup
+	}
 	var api http.Handler
 	if cfg.Emulator {
 		log.Warn("EMULATOR MODE: signatures are NOT checked and ANY credentials are accepted. Never expose this server to anyone you do not trust.")
@@ -230,7 +243,9 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 // openState opens the store, the account registry (making the administrator and its
 // credentials file on first start) and the control service over them.
 func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bolt.Store, accounts *auth.Registry, svc *control.Service, credPath string, err error) {
-	if st, err = bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{}); err != nil {
+	// The trail's records are read by LookupEvents and Export, never watched: out of the
+	// watch history they are written once and leave the history to the changes it serves.
+	if st, err = bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{Unwatched: []string{trail.Prefix}}); err != nil {
 		return nil, nil, nil, "", err
 	}
 	defer func() {

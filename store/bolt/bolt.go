@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -38,14 +40,20 @@ type Options struct {
 	HistoryLimit int
 	// OpenTimeout is how long Open waits for another process's lock (default 1 s).
 	OpenTimeout time.Duration
+	// Unwatched are key prefixes whose writes are left out of the history: watchers see the
+	// transaction's revision but not those ops. For data that no watcher follows and that
+	// would otherwise be written twice, such as the change trail's records (one transaction
+	// per batch of calls, each several kilobytes).
+	Unwatched []string
 }
 
 // Store is a store.Store on one bbolt file.
 type Store struct {
-	db    *bbolt.DB
-	path  string
-	limit int64
-	rev   atomic.Int64
+	db        *bbolt.DB
+	path      string
+	limit     int64
+	unwatched []string
+	rev       atomic.Int64
 
 	queue   chan *pending
 	closeMu sync.RWMutex
@@ -85,7 +93,7 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, limit: int64(opts.HistoryLimit), notify: make(chan struct{}), done: make(chan struct{}),
+	s := &Store{db: db, path: path, limit: int64(opts.HistoryLimit), unwatched: slices.Clone(opts.Unwatched), notify: make(chan struct{}), done: make(chan struct{}),
 		queue: make(chan *pending, maxGroup), stopped: make(chan struct{})}
 	if err := s.init(existed); err != nil {
 		db.Close()
@@ -141,7 +149,7 @@ func (s *Store) Submit(ctx context.Context, conds []store.Cond, ops []store.Op) 
 	if err := s.Check(ops); err != nil {
 		return fail(err)
 	}
-	p.hist = encodeOps(ops)
+	p.hist = encodeOps(s.watched(ops))
 	if len(p.hist) > bbolt.MaxValueSize {
 		return fail(fmt.Errorf("%w: transaction of %d bytes exceeds the %d-byte history entry limit", store.ErrInvalid, len(p.hist), bbolt.MaxValueSize))
 	}
@@ -472,6 +480,24 @@ func modRevision(stored []byte) int64 {
 func decodeKV(key string, stored []byte) store.KV {
 	r, n := binary.Uvarint(stored)
 	return store.KV{Key: key, Value: bytes.Clone(stored[n:]), ModRevision: int64(r)}
+}
+
+// watched is ops less those under an Unwatched prefix.
+func (s *Store) watched(ops []store.Op) []store.Op {
+	if len(s.unwatched) == 0 {
+		return ops
+	}
+	out := make([]store.Op, 0, len(ops))
+next:
+	for _, op := range ops {
+		for _, p := range s.unwatched {
+			if strings.HasPrefix(op.Key, p) {
+				continue next
+			}
+		}
+		out = append(out, op)
+	}
+	return out
 }
 
 func encodeOps(ops []store.Op) []byte {

@@ -235,3 +235,43 @@ func BenchmarkTxnParallel(b *testing.B) {
 		}
 	})
 }
+
+// TestUnwatched: writes under an Unwatched prefix are stored and read like any other, but the
+// history (what watchers receive) leaves them out; a transaction of nothing else is still a
+// revision, with no ops, so that revisions stay contiguous.
+func TestUnwatched(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{Unwatched: []string{"trail/"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	w, err := s.Watch(ctx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ops := range [][]store.Op{
+		{{Key: "r/a", Value: []byte("1")}, {Key: "trail/e/1", Value: []byte("record")}},
+		{{Key: "trail/e/2", Value: []byte("record")}},
+		{{Key: "r/b", Value: []byte("2")}},
+	} {
+		if _, err := s.Txn(ctx, nil, ops); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []string
+	for i := 0; i < 3; i++ {
+		ev := <-w.C
+		keys := fmt.Sprint(ev.Revision, ":")
+		for _, op := range ev.Ops {
+			keys += " " + op.Key
+		}
+		got = append(got, keys)
+	}
+	if want := []string{"1: r/a", "2:", "3: r/b"}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("watched %q, want %q", got, want)
+	}
+	if kv, ok, err := s.Get(ctx, "trail/e/2"); err != nil || !ok || string(kv.Value) != "record" || kv.ModRevision != 2 {
+		t.Errorf("unwatched key: %+v %v %v", kv, ok, err)
+	}
+}

@@ -5,6 +5,7 @@
 //
 //	go run ./tools/apibench             # Stockade vs moto (python3 -m moto.server)
 //	go run ./tools/apibench -scale      # the 10,000-group targets
+//	go run ./tools/apibench -trail      # Stockade with the change trail on vs off
 //
 // Results are printed as Markdown tables for BENCHMARKS.md.
 package main
@@ -38,9 +39,14 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "duration of each describe phase")
 	scale := flag.Bool("scale", false, "run the 10,000 groups × 20 rules measurements on Stockade only")
 	skipMoto := flag.Bool("no-moto", false, "measure Stockade only")
+	trailCmp := flag.Bool("trail", false, "compare Stockade with the change trail on (the default) and off (--trail=false), no moto")
 	flag.Parse()
 	if *scale {
 		runScale(*conc)
+		return
+	}
+	if *trailCmp {
+		compareTrail(*groups, *conc, *dur)
 		return
 	}
 	st := startStockade(tempDir())
@@ -146,13 +152,13 @@ func buildStockade() string {
 
 var stockadeBin string
 
-func startStockade(dataDir string) *target {
+func startStockade(dataDir string, args ...string) *target {
 	if stockadeBin == "" {
 		stockadeBin = buildStockade()
 	}
 	addr := freeAddr()
-	cmd := exec.Command(stockadeBin, "server", "--listen", addr, "--data-dir", dataDir, "--log-level", "warn",
-		"--quota", "security-groups=20000", "--quota", "rules-per-group=50", "--quota", "groups-per-interface=5")
+	cmd := exec.Command(stockadeBin, append([]string{"server", "--listen", addr, "--data-dir", dataDir, "--log-level", "warn",
+		"--quota", "security-groups=20000", "--quota", "rules-per-group=50", "--quota", "groups-per-interface=5"}, args...)...)
 	t := newTarget("stockade", addr, cmd)
 	waitHealthy(t)
 	t.akid, t.secret = credentials(filepath.Join(dataDir, "credentials"))
@@ -327,4 +333,31 @@ func runWorkload(t *target, n, conc int, d time.Duration) []phase {
 		return err
 	}))
 	return out
+}
+
+// compareTrail runs the workload on two fresh servers, the change trail on and off, one after
+// the other, and prints each phase's rate with the trail as a fraction of without (the
+// issue's target for writes: within 10%).
+func compareTrail(groups, conc int, d time.Duration) {
+	on := startStockade(tempDir())
+	withTrail := runWorkload(on, groups, conc, d)
+	on.stop()
+	off := startStockade(tempDir(), "--trail=false")
+	without := runWorkload(off, groups, conc, d)
+	off.stop()
+	fmt.Printf("\n%d groups, %d concurrent clients, describe phases %s each\n\n", groups, conc, d)
+	fmt.Println("| phase | trail on ops/s | trail off ops/s | on / off | on p50 / p99 | off p50 / p99 |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|")
+	for i, p := range withTrail {
+		q := without[i]
+		fmt.Printf("| %s | %.0f | %.0f | %.0f%% | %s / %s | %s / %s |\n", p.name, p.rate(), q.rate(), 100*p.rate()/q.rate(),
+			ms(p.pct(50)), ms(p.pct(99)), ms(q.pct(50)), ms(q.pct(99)))
+	}
+	for _, r := range [][]phase{withTrail, without} {
+		for _, p := range r {
+			if p.errors > 0 {
+				fmt.Printf("\n%s: %d errors (first: %s)\n", p.name, p.errors, p.firstErr)
+			}
+		}
+	}
 }
