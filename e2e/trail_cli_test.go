@@ -12,7 +12,7 @@ import (
 // the account's root as userIdentity and §1.3's requestParameters.
 func TestTrailWithAWSCLI(t *testing.T) {
 	needCLI(t)
-	s := startServer(t, "")
+	s := startServer(t, "", "--trail")
 	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 	var id struct{ Account string }
 	a.ok(&id, "sts", "get-caller-identity")

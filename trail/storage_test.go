@@ -286,6 +286,27 @@ func TestRecorderRun(t *testing.T) {
 	}
 }
 
+// TestRecorderLingers: records that arrive one by one while a batch waits (Linger) are
+// written in one transaction, not one each.
+func TestRecorderLingers(t *testing.T) {
+	st := openStore(t, filepath.Join(t.TempDir(), "s.db"))
+	rc := NewRecorder(st, RecorderOptions{Linger: time.Hour})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rc.Run(ctx); close(done) }()
+	before := st.Revision()
+	for i := range 5 {
+		rc.Record(rec(t, "DescribeSecurityGroups", "sg-1", callTime, fmt.Sprintf("e-%02d", i)))
+		time.Sleep(time.Millisecond) // one by one: the first is already being batched
+	}
+	cancel() // ends the wait: the batch is written, then Run returns
+	<-done
+	got, _, _ := find(context.Background(), st, everything)
+	if len(got) != 5 || st.Revision()-before != 1 {
+		t.Errorf("%d records in %d transactions, want 5 in 1", len(got), st.Revision()-before)
+	}
+}
+
 // TestRecorderCountsFailures: a batch the store refuses is counted as lost.
 func TestRecorderCountsFailures(t *testing.T) {
 	st := openStore(t, filepath.Join(t.TempDir(), "s.db"))

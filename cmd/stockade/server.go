@@ -70,7 +70,7 @@ type serverConfig struct {
 
 func serverCmd() *cobra.Command {
 	cfg := serverConfig{Listen: "127.0.0.1:8787", DataDir: defaultDataDir(), Quotas: control.DefaultQuotas(), LogLevel: "info",
-		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true}
+		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second}
 	var quotas []string
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -120,7 +120,7 @@ enforcement is off and the server says so.`,
 	f.BoolVar(&cfg.InternetMasquerade, "internet-masquerade", false,
 		"CHANGES THE HOST: let instances reach the host's real network and beyond (e.g. to patch at first boot) — forwarding on the link and the default route's device, and a masquerade out of the default route in nftables table ip "+netlab.MasqueradeTable+" (removed on shutdown); implies --internet-allow 0.0.0.0/0")
 	f.BoolVar(&cfg.Trail, "trail", cfg.Trail,
-		"record every API call in the change trail (CloudTrail records, kept 90 days; aws cloudtrail lookup-events; exported as CloudTrail log files under <data-dir>/"+datadir.Trail+")")
+		"record every API call in the change trail (CloudTrail records, kept 90 days; aws cloudtrail lookup-events; exported as CloudTrail log files under <data-dir>/"+datadir.Trail+"); off by default until its cost is within target (BENCHMARKS.md, \"The change trail\")")
 	f.DurationVar(&cfg.Resync, "resync", cfg.Resync, "how often the agent reads rulesets back and repairs hand edits")
 	return cmd
 }
