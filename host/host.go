@@ -150,6 +150,7 @@ type Host struct {
 	changed   bool  // instances changed since the last publish
 	cache     Cache // Plan's, between revisions
 	swept     bool  // leftovers of an earlier run are gone
+	applied   bool  // the last apply succeeded whole: instances holds what it asked for
 	scripts   sync.WaitGroup
 	metadata  map[string]net.Listener // each instance's metadata service
 	sandboxes sync.Map                // instance ID → *exec.Cmd of its sandbox, while it runs
@@ -294,7 +295,15 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 	// An instance goes when it is no longer running; it is gone for good (its files too)
 	// unless it is stopped. A new boot count (a start or a reboot) takes the sandbox down here
 	// and brings it up again below, on the same interfaces, without running user data again.
-	for _, id := range sortedKeysWhere(h.instances, func(id string) bool { in, ok := d.Instances[id]; return !ok || in.Boots != h.instances[id].Boots }) {
+	// When neither d's instances nor the host's changed since an apply that succeeded whole,
+	// there is nothing to remove, add or rewire: at 1,000 instances the three walks over them
+	// were a third of a rule change's cost.
+	steady := d.SameInstances && h.applied
+	var gone, come []string
+	if !steady {
+		gone = sortedKeysWhere(h.instances, func(id string) bool { in, ok := d.Instances[id]; return !ok || in.Boots != h.instances[id].Boots })
+	}
+	for _, id := range gone {
 		_, rebooted := d.Instances[id]
 		moved[h.instances[id].VpcID] = true
 		errs = append(errs, h.remove(ctx, h.instances[id], !rebooted && !d.Stopped[id]))
@@ -310,8 +319,11 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 	if len(ready) == len(d.Routers) {
 		h.setEnforced(d.Rev)
 	}
+	if !steady {
+		come = sortedKeysWhere(d.Instances, func(id string) bool { _, ok := h.instances[id]; return !ok })
+	}
 	var fresh []booting
-	for _, id := range sortedKeysWhere(d.Instances, func(id string) bool { _, ok := h.instances[id]; return !ok }) {
+	for _, id := range come {
 		in := d.Instances[id]
 		if !ready[in.VpcID] {
 			continue // its router does not enforce d yet (the error says why)
@@ -326,7 +338,9 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 	}
 	// Instances that stay but whose interfaces changed (attached, detached, readdressed) are
 	// rewired now that their router enforces d: a new interface meets its groups at once.
-	errs = append(errs, h.rewireAll(ctx, d, ready, moved)...)
+	if !steady {
+		errs = append(errs, h.rewireAll(ctx, d, ready, moved)...)
+	}
 	errs = append(errs, h.reroute(ctx, moved))
 	errs = append(errs, h.pruneRouters(ctx, d))
 	// Instances boot now (adopted ones whose sandbox still runs are left as they are): the
@@ -340,6 +354,7 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 	if err == nil {
 		h.done.Set(d.Rev)
 	}
+	h.applied = err == nil
 	return err
 }
 

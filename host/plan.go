@@ -19,6 +19,10 @@ type Desired struct {
 	Routers map[string]Router
 	// Instances are the running lab instances, by instance ID.
 	Instances map[string]Instance
+	// SameInstances says Instances is the previous Plan's, unchanged: no instance, nor an
+	// interface or subnet of one, changed since (a rule or a route did). The host then has
+	// no instance to add, remove or rewire, and skips the walks over all of them.
+	SameInstances bool
 	// Stopped are the stopped lab instances: they run nothing (no sandbox, namespace or
 	// link), but their files — console output, the first-boot mark — stay for their next
 	// start, as an EBS-backed instance's disk outlives a stop.
@@ -229,7 +233,7 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 		}
 	}
 	if same && c.planned != nil && len(plans) == len(c.planned) {
-		d.Instances = c.planned
+		d.Instances, d.SameInstances = c.planned, true
 		return d
 	}
 	d.Instances = make(map[string]Instance, len(plans))

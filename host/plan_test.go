@@ -115,5 +115,14 @@ func TestPlanCacheMatchesFresh(t *testing.T) {
 		if diff := cmp.Diff(want.Instances, got.Instances, cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})); diff != "" {
 			t.Errorf("step %d: cached plan differs (-fresh +cached):\n%s", i, diff)
 		}
+		// Every step plans something new (the first plan, then an instance's interface or
+		// subnet changes): the host must look at its instances. Planning the same network
+		// again tells it that it need not; a plan without a cache never does.
+		if got.SameInstances || want.SameInstances {
+			t.Errorf("step %d: SameInstances %v (fresh %v), want false", i, got.SameInstances, want.SameInstances)
+		}
+		if again := host.Plan(int64(i), []netmap.Network{net}, names, &c); !again.SameInstances {
+			t.Errorf("step %d planned again: SameInstances false", i)
+		}
 	}
 }
