@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -218,31 +219,13 @@ func TestAuthorizationOracle(t *testing.T) {
 // permissions; without the token it is AuthFailure; once expired, RequestExpired.
 func TestRoleSessionOnEC2(t *testing.T) {
 	a := newAuthzAPI(t)
-	ctx, acct := context.Background(), a.root.acct.ID
+	acct := a.root.acct.ID
 	vpc := field(a.root.ok("CreateVpc", "CidrBlock", "10.0.0.0/16"), "vpcId")
 	sg := a.group(vpc, "web", "env", "prod")
 	alice := a.user("alice", "/ops/", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}]}`)
 	alice.fails("UnauthorizedOperation", "AuthorizeSecurityGroupIngress", "GroupId", sg, "IpProtocol", "tcp", "FromPort", "22", "ToPort", "22", "CidrIp", "10.0.0.0/8")
 
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:user/ops/alice"},"Action":"sts:AssumeRole"}]}`
-	if _, err := a.iam.CreateRole(ctx, acct, iam.CreateRoleInput{Name: "sg-admin", TrustPolicy: trust}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.iam.PutPolicy(ctx, acct, iam.RoleEntity, "sg-admin", "rules",
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*SecurityGroup*","Resource":"*"}]}`); err != nil {
-		t.Fatal(err)
-	}
-	caller, _, err := a.iam.Lookup(alice.acct.AccessKeyID, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := a.iam.AssumeRole(ctx, caller, iam.AssumeRoleInput{RoleARN: "arn:aws:iam::" + acct + ":role/sg-admin", SessionName: "alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cr := got.Credentials
-	sess := &client{api: a.testAPI, acct: auth.Account{ID: acct, AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey},
-		region: "eu-west-1", token: cr.SessionToken}
+	sess := a.sgAdminSession(alice, "/", "alice")
 	sess.ok("AuthorizeSecurityGroupIngress", "GroupId", sg, "IpProtocol", "tcp", "FromPort", "22", "ToPort", "22", "CidrIp", "10.0.0.0/8")
 	sess.fails("UnauthorizedOperation", "CreateVpc", "CidrBlock", "10.1.0.0/16")
 	// The STS endpoint of the EC2 API names the session.
@@ -313,25 +296,7 @@ func TestTrailNamesThePrincipal(t *testing.T) {
 	alice := a.user("alice", "/ops/", `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:Describe*","Resource":"*"}]}`)
 	rule := []string{"GroupId", sg, "IpProtocol", "tcp", "FromPort", "22", "ToPort", "22", "CidrIp", "10.0.0.0/8"}
 	alice.fails("UnauthorizedOperation", "AuthorizeSecurityGroupIngress", rule...)
-	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:user/ops/alice"},"Action":"sts:AssumeRole"}]}`
-	if _, err := a.iam.CreateRole(ctx, acct, iam.CreateRoleInput{Name: "sg-admin", Path: "/admin/", TrustPolicy: trust}); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.iam.PutPolicy(ctx, acct, iam.RoleEntity, "sg-admin", "rules",
-		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*SecurityGroup*","Resource":"*"}]}`); err != nil {
-		t.Fatal(err)
-	}
-	caller, _, err := a.iam.Lookup(alice.acct.AccessKeyID, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := a.iam.AssumeRole(ctx, caller, iam.AssumeRoleInput{RoleARN: "arn:aws:iam::" + acct + ":role/admin/sg-admin", SessionName: "alice-ops"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cr := got.Credentials
-	sess := &client{api: a.testAPI, acct: auth.Account{ID: acct, AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey},
-		region: "eu-west-1", token: cr.SessionToken}
+	sess := a.sgAdminSession(alice, "/admin/", "alice-ops")
 	sess.ok("AuthorizeSecurityGroupIngress", rule...)
 
 	a.inflight.Lock()
@@ -343,7 +308,7 @@ func TestTrailNamesThePrincipal(t *testing.T) {
 	}
 	type who struct{ Type, ARN, UserName, ErrorCode, Issuer string }
 	var gotWho []who
-	for _, e := range events { // newest first
+	for _, e := range events {
 		id, _ := e.record["userIdentity"].(map[string]any)
 		w := who{Type: fmt.Sprint(id["type"]), ARN: fmt.Sprint(id["arn"]), UserName: fmt.Sprint(id["userName"])}
 		if code, ok := e.record["errorCode"].(string); ok {
@@ -356,6 +321,8 @@ func TestTrailNamesThePrincipal(t *testing.T) {
 		}
 		gotWho = append(gotWho, w)
 	}
+	// Newest first, but the two calls may fall in the same millisecond of eventTime.
+	slices.SortFunc(gotWho, func(x, y who) int { return strings.Compare(x.Type, y.Type) })
 	want := []who{
 		{Type: "AssumedRole", ARN: "arn:aws:sts::" + acct + ":assumed-role/sg-admin/alice-ops", UserName: "<nil>", Issuer: "arn:aws:iam::" + acct + ":role/admin/sg-admin"},
 		{Type: "IAMUser", ARN: "arn:aws:iam::" + acct + ":user/ops/alice", UserName: "alice", ErrorCode: "Client.UnauthorizedOperation"},
@@ -363,4 +330,31 @@ func TestTrailNamesThePrincipal(t *testing.T) {
 	if diff := cmp.Diff(want, gotWho); diff != "" {
 		t.Errorf("identities (-want +got):\n%s", diff)
 	}
+}
+
+// sgAdminSession makes the role sg-admin (at path, trusted by alice, allowed every
+// security-group action) and returns the client of a session alice assumes in it (§8.2).
+func (a *authzAPI) sgAdminSession(alice *client, path, session string) *client {
+	t := a.t
+	t.Helper()
+	ctx, acct := context.Background(), a.root.acct.ID
+	trust := `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::` + acct + `:user/ops/alice"},"Action":"sts:AssumeRole"}]}`
+	if _, err := a.iam.CreateRole(ctx, acct, iam.CreateRoleInput{Name: "sg-admin", Path: path, TrustPolicy: trust}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.iam.PutPolicy(ctx, acct, iam.RoleEntity, "sg-admin", "rules",
+		`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"ec2:*SecurityGroup*","Resource":"*"}]}`); err != nil {
+		t.Fatal(err)
+	}
+	caller, _, err := a.iam.Lookup(alice.acct.AccessKeyID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := a.iam.AssumeRole(ctx, caller, iam.AssumeRoleInput{RoleARN: "arn:aws:iam::" + acct + ":role" + path + "sg-admin", SessionName: session})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cr := got.Credentials
+	return &client{api: a.testAPI, acct: auth.Account{ID: acct, AccessKeyID: cr.AccessKeyID, SecretAccessKey: cr.SecretAccessKey},
+		region: "eu-west-1", token: cr.SessionToken}
 }
