@@ -321,7 +321,7 @@ func TestTrailNamesThePrincipal(t *testing.T) {
 		}
 		gotWho = append(gotWho, w)
 	}
-	// Newest first, but the two calls may fall in the same millisecond of eventTime.
+	// Newest first, but the two calls fall in the same second (eventTime's resolution).
 	slices.SortFunc(gotWho, func(x, y who) int { return strings.Compare(x.Type, y.Type) })
 	want := []who{
 		{Type: "AssumedRole", ARN: "arn:aws:sts::" + acct + ":assumed-role/sg-admin/alice-ops", UserName: "<nil>", Issuer: "arn:aws:iam::" + acct + ":role/admin/sg-admin"},
