@@ -39,7 +39,7 @@ func main() {
 	dur := flag.Duration("d", 10*time.Second, "duration of each describe phase")
 	scale := flag.Bool("scale", false, "run the 10,000 groups × 20 rules measurements on Stockade only")
 	skipMoto := flag.Bool("no-moto", false, "measure Stockade only")
-	trailCmp := flag.Bool("trail", false, "compare Stockade with the change trail on (the default) and off (--trail=false), no moto")
+	trailCmp := flag.Bool("trail", false, "compare Stockade with the change trail on (--trail) and off (--trail=false), no moto")
 	flag.Parse()
 	if *scale {
 		runScale(*conc)
@@ -339,7 +339,7 @@ func runWorkload(t *target, n, conc int, d time.Duration) []phase {
 // the other, and prints each phase's rate with the trail as a fraction of without (the
 // issue's target for writes: within 10%).
 func compareTrail(groups, conc int, d time.Duration) {
-	on := startStockade(tempDir())
+	on := startStockade(tempDir(), "--trail")
 	withTrail := runWorkload(on, groups, conc, d)
 	on.stop()
 	off := startStockade(tempDir(), "--trail=false")
