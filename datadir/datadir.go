@@ -31,6 +31,9 @@ const (
 	// Trail is where the change trail is exported as CloudTrail log files
 	// (AWSLogs/<account>/CloudTrail/<region>/…, package trail).
 	Trail = "trail"
+	// TrailLog holds the change trail's records: segment files of an append-only log
+	// (package trail, log.go).
+	TrailLog = "trail-log"
 )
 
 // Default is the data directory when --data-dir is not given: $STOCKADE_DATA_DIR, else
@@ -60,7 +63,7 @@ func Prepare(dir string) error {
 	for _, f := range []struct {
 		name string
 		typ  fs.FileMode
-	}{{Store, 0}, {Credentials, 0}, {Socket, fs.ModeSocket}, {Lab, fs.ModeDir}, {Trail, fs.ModeDir}} {
+	}{{Store, 0}, {Credentials, 0}, {Socket, fs.ModeSocket}, {Lab, fs.ModeDir}, {Trail, fs.ModeDir}, {TrailLog, fs.ModeDir}} {
 		if err := CheckFile(dir, f.name, f.typ); err != nil {
 			return err
 		}

@@ -1,16 +1,20 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 // TestSeedsScenarioWithAWSCLI is the README's IAM walk-through with the real AWS CLI (§6.7,
 // §8.2): a user who may only read and assume a role cannot change rules; the role can; the
-// user assumes it and changes a rule with the session's credentials.
+// user assumes it and changes a rule with the session's credentials; the trail shows the
+// refused attempt and the session's change, each with its userIdentity.
 func TestSeedsScenarioWithAWSCLI(t *testing.T) {
 	needCLI(t)
 	s := startServer(t, "")
@@ -117,6 +121,34 @@ func TestSeedsScenarioWithAWSCLI(t *testing.T) {
 	}
 	if !found {
 		t.Errorf("the session's rule is not there: %+v", rules)
+	}
+
+	// The trail shows both attempts at the rule: alice's refused one and the session's.
+	var trail struct {
+		Events []struct{ Username, CloudTrailEvent string }
+	}
+	root.ok(&trail, "cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey=EventName,AttributeValue=AuthorizeSecurityGroupIngress")
+	var who []string
+	for _, e := range trail.Events {
+		var r struct {
+			UserIdentity struct {
+				Type, Arn      string
+				SessionContext struct{ SessionIssuer struct{ Arn string } }
+			}
+			ErrorCode string
+		}
+		if err := json.Unmarshal([]byte(e.CloudTrailEvent), &r); err != nil {
+			t.Fatal(err)
+		}
+		who = append(who, strings.Join([]string{e.Username, r.UserIdentity.Type, r.UserIdentity.Arn,
+			r.UserIdentity.SessionContext.SessionIssuer.Arn, r.ErrorCode}, " "))
+	}
+	want := []string{ // newest first
+		"alice AssumedRole " + assumed.AssumedRoleUser.Arn + " arn:aws:iam::" + acct + ":role/sg-admin ",
+		"alice IAMUser arn:aws:iam::" + acct + ":user/ops/alice  Client.UnauthorizedOperation",
+	}
+	if diff := cmp.Diff(want, who); diff != "" {
+		t.Errorf("the trail of the rule changes (-want +got):\n%s", diff)
 	}
 
 	// After a restart the users, policies and the session are all still there.

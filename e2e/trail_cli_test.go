@@ -12,7 +12,7 @@ import (
 // the account's root as userIdentity and §1.3's requestParameters.
 func TestTrailWithAWSCLI(t *testing.T) {
 	needCLI(t)
-	s := startServer(t, "", "--trail")
+	s := startServer(t, "") // the trail is on by default
 	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 	var id struct{ Account string }
 	a.ok(&id, "sts", "get-caller-identity")
@@ -28,9 +28,9 @@ func TestTrailWithAWSCLI(t *testing.T) {
 	lookup := func(key, value string) []event {
 		t.Helper()
 		var out struct{ Events []event }
-		// A write's record commits with the change, so it is there when the CLI returns; the
-		// completion that adds what only the response names (CreateSecurityGroup's group ID)
-		// is written by the Recorder a moment later, long before this CLI process starts.
+		// A write's record commits with the change (in the trail's outbox); the complete
+		// record, with what only the response names (CreateSecurityGroup's group ID), reaches
+		// the trail's log within the Recorder's 20 ms, long before this CLI process starts.
 		a.ok(&out, "cloudtrail", "lookup-events", "--lookup-attributes", "AttributeKey="+key+",AttributeValue="+value)
 		return out.Events
 	}

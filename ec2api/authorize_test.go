@@ -67,11 +67,8 @@ func newAuthzAPI(t *testing.T) *authzAPI {
 		t.Fatal(err)
 	}
 	az.Bind(a.iam)
-	lookup, err := trail.NewLookup(ctx, st, trail.LookupOptions{Rate: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	a.recorder = trail.NewRecorder(st, trail.RecorderOptions{})
+	var lookup *trail.Lookup
+	a.recorder, lookup = openTrail(t, st, filepath.Join(t.TempDir(), "trail-log"))
 	cfg := DefaultConfig()
 	cfg.Log, cfg.Authorizer, cfg.Recorder, cfg.Lookup = discardLogger(), az, a.recorder, lookup
 	api := New(cfg, svc, accounts, NewMetrics(prometheus.NewRegistry()))

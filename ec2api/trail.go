@@ -29,10 +29,10 @@ import (
 //
 //   - A call whose write commits stages its record in the change's own store transaction
 //     (control.WithJournal): every field but responseElements, which the reply has not yet
-//     produced. Once the reply is rendered, the complete record overwrites that one (same
-//     key: same eventTime and eventID) through the Recorder. A crash in between leaves the
-//     record without its responseElements, never the change without a record (§1.5's
-//     "durable outbox").
+//     produced, in the trail's outbox. Once the reply is rendered, the complete record goes
+//     to the trail's log through the Recorder, which then deletes the staged one. A crash in
+//     between leaves the staged record, which the next start moves to the log: never the
+//     change without a record (§1.5's "durable outbox").
 //   - Every other call — a read, a failure, a dry run, a denial, a write that changed
 //     nothing — is recorded through the Recorder, off the request path: bounded, batched,
 //     and counted (never blocking) when its queue is full.
@@ -111,7 +111,7 @@ func (rc *recording) journal() []store.Op {
 }
 
 // finish records the call's outcome: the response body of a success, or its failure. A
-// staged record is completed under its own key; any other is new.
+// staged record is completed (same eventTime and eventID); any other is new.
 func (s *Server) finish(c *call, response []byte, failure *trail.Failure) {
 	rc := c.rec
 	if rc == nil {
@@ -129,7 +129,7 @@ func (s *Server) finish(c *call, response []byte, failure *trail.Failure) {
 		s.cfg.Log.LogAttrs(c.ctx, slog.LevelError, "trail: response not recorded",
 			slog.String("request_id", c.requestID), slog.Any("error", err))
 	}
-	rec.Completes(staged) // a staged record's index keys are committed: rewrite the record only
+	rec.Completes(staged) // once rec is in the log, the staged record leaves the outbox
 	s.RecordCall(rec)
 }
 

@@ -34,6 +34,28 @@ type trailAPI struct {
 	inflight sync.RWMutex
 }
 
+// openTrail opens the trail's log in dir, moves into it what st's outbox holds (as the server
+// does at start-up), and returns a Recorder and a Lookup (unthrottled) on them. Tests write
+// the Recorder's queue with Flush.
+func openTrail(t *testing.T, st store.Store, dir string) (*trail.Recorder, *trail.Lookup) {
+	t.Helper()
+	ctx := context.Background()
+	log, err := trail.OpenLog(dir, trail.LogOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { log.Close() })
+	rec := trail.NewRecorder(log, st, trail.RecorderOptions{})
+	if err := rec.Recover(ctx); err != nil {
+		t.Fatal(err)
+	}
+	lookup, err := trail.NewLookup(ctx, st, log, trail.LookupOptions{Rate: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rec, lookup
+}
+
 func newTrailAPI(t *testing.T) *trailAPI {
 	t.Helper()
 	ctx := context.Background()
@@ -52,11 +74,8 @@ func newTrailAPI(t *testing.T) *trailAPI {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lookup, err := trail.NewLookup(ctx, st, trail.LookupOptions{Rate: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ta.recorder = trail.NewRecorder(st, trail.RecorderOptions{})
+	var lookup *trail.Lookup
+	ta.recorder, lookup = openTrail(t, st, filepath.Join(filepath.Dir(ta.path), "trail-log"))
 	cfg := DefaultConfig()
 	cfg.Log, cfg.Recorder, cfg.Lookup = discardLogger(), ta.recorder, lookup
 	api := New(cfg, svc, accounts, NewMetrics(prometheus.NewRegistry()))
@@ -255,10 +274,7 @@ func TestTrailCrashBeforeCompletion(t *testing.T) {
 	}); err != nil {
 		t.Fatalf("the group after the crash: %v", err)
 	}
-	lookup, err := trail.NewLookup(ctx, st, trail.LookupOptions{Rate: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, lookup := openTrail(t, st, filepath.Join(filepath.Dir(ta.path), "trail-log"))
 	res := lookup.Serve(ctx, trail.Scope{Account: c.acct.ID, Region: c.region}, trail.Target,
 		[]byte(`{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"AuthorizeSecurityGroupIngress"}]}`))
 	var out struct{ Events []lookupEvent }

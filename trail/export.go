@@ -10,7 +10,6 @@ import (
 	"os"
 	"path"
 	"regexp"
-	"strings"
 	"time"
 
 	"github.com/stockade/stockade/store"
@@ -38,7 +37,7 @@ func LogFileName(account, region string, t time.Time, unique string) string {
 // returns its path relative to root. The file appears whole or not at all (written under a
 // temporary name, then renamed); os.Root keeps every name inside root even if an account or
 // region were hostile, and they are checked against AWS's forms first.
-func WriteLogFile(root *os.Root, account, region string, t time.Time, records []*Record) (string, error) {
+func WriteLogFile(root *os.Root, account, region string, t time.Time, records []json.RawMessage) (string, error) {
 	if !accountPattern.MatchString(account) || !regionPattern.MatchString(region) {
 		return "", fmt.Errorf("trail: export: invalid account %q or region %q", account, region)
 	}
@@ -46,7 +45,7 @@ func WriteLogFile(root *os.Root, account, region string, t time.Time, records []
 	var body bytes.Buffer
 	zw := gzip.NewWriter(&body)
 	if err := json.NewEncoder(zw).Encode(struct {
-		Records []*Record `json:"Records"`
+		Records []json.RawMessage `json:"Records"`
 	}{records}); err != nil {
 		return "", fmt.Errorf("trail: export: %w", err)
 	}
@@ -88,65 +87,44 @@ func uniqueName() string {
 	return string(b[:])
 }
 
-// exportCursorKey holds the time key of the last record exported.
+// exportCursorKey holds the Log Cursor up to which records are exported.
 const exportCursorKey = Prefix + "meta/export-cursor"
-
-// ExportLag is how old a record must be before Export delivers it. Records are keyed by their
-// event time, and a Recorder batch may commit a record a moment after a later change's record
-// has: waiting this long keeps the cursor from passing records still on their way.
-const ExportLag = time.Minute
 
 // MaxRecordsPerFile is §2.6's flush size: at most 1,000 records per delivery.
 const MaxRecordsPerFile = 1000
 
-// Export delivers the records not yet exported and older than now − ExportLag, at most
+// Export delivers the records appended to log since the last export, at most
 // MaxRecordsPerFile of them, as one file per account and region under root, then remembers
-// in st how far it got. The wiring calls it every 5 minutes, and again at once while it
-// returns more == true. Delivery is at least once: a crash between the files and the cursor
-// delivers those records again, in new files (the unique names never overwrite).
-func Export(ctx context.Context, st store.Store, root *os.Root, now time.Time) (files []string, more bool, err error) {
-	after := ""
-	if kv, ok, err := st.Get(ctx, exportCursorKey); err != nil {
-		return nil, false, fmt.Errorf("trail: export: %w", err)
-	} else if ok {
-		after = string(kv.Value)
-	}
-	kvs, err := st.Scan(ctx, timePrefix, after, MaxRecordsPerFile, false)
+// in st how far it got. The wiring calls it every minute, and again at once while it returns
+// more == true. Delivery is at least once: a crash between the files and the cursor delivers
+// those records again, in new files (the unique names never overwrite).
+func Export(ctx context.Context, st store.Store, log *Log, root *os.Root, now time.Time) (files []string, more bool, err error) {
+	var from Cursor
+	kv, ok, err := st.Get(ctx, exportCursorKey)
 	if err != nil {
 		return nil, false, fmt.Errorf("trail: export: %w", err)
 	}
-	limit := timePrefix + timeKey(now.Add(-ExportLag))
+	if ok {
+		// A cursor the Log cannot read is the first layout's (legacy.go): export from the
+		// start, which delivers its records again, as at-least-once allows.
+		from, _ = ParseCursor(string(kv.Value))
+	}
+	entries, next, err := log.since(from, MaxRecordsPerFile)
+	if err != nil {
+		return nil, false, fmt.Errorf("trail: export: %w", err)
+	}
+	if next == from {
+		return nil, false, nil
+	}
 	type group struct{ account, region string }
 	var order []group
-	batches := map[group][]*Record{}
-	last := ""
-	for _, kv := range kvs {
-		if kv.Key >= limit {
-			break
-		}
-		rest := strings.TrimPrefix(kv.Key, timePrefix)
-		tk, tail, _ := strings.Cut(rest, "/")
-		i := strings.LastIndexByte(tail, '/')
-		rkv, ok, err := st.Get(ctx, eventsPrefix+tail[:i+1]+tk+tail[i:])
-		if err != nil {
-			return nil, false, fmt.Errorf("trail: export: %w", err)
-		}
-		last = kv.Key
-		if !ok { // pruned meanwhile
-			continue
-		}
-		r, err := decodeStored(rkv.Value)
-		if err != nil {
-			return nil, false, err
-		}
-		g := group{r.RecipientAccountID, r.AWSRegion}
+	batches := map[group][]json.RawMessage{}
+	for _, e := range entries {
+		g := group{e.Account, e.Region}
 		if batches[g] == nil {
 			order = append(order, g)
 		}
-		batches[g] = append(batches[g], r)
-	}
-	if last == "" {
-		return nil, false, nil
+		batches[g] = append(batches[g], e.JSON)
 	}
 	for _, g := range order {
 		name, err := WriteLogFile(root, g.account, g.region, now, batches[g])
@@ -155,8 +133,8 @@ func Export(ctx context.Context, st store.Store, root *os.Root, now time.Time) (
 		}
 		files = append(files, name)
 	}
-	if _, err := st.Txn(ctx, nil, []store.Op{{Key: exportCursorKey, Value: []byte(last)}}); err != nil {
+	if _, err := st.Txn(ctx, nil, []store.Op{{Key: exportCursorKey, Value: []byte(next.String())}}); err != nil {
 		return files, false, fmt.Errorf("trail: export: %w", err)
 	}
-	return files, len(kvs) == MaxRecordsPerFile && last == kvs[len(kvs)-1].Key, nil
+	return files, len(entries) == MaxRecordsPerFile, nil
 }

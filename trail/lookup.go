@@ -53,9 +53,9 @@ type LookupOptions struct {
 	Now func() time.Time
 }
 
-// Lookup serves LookupEvents over the records in a store.
+// Lookup serves LookupEvents over the records of a Log.
 type Lookup struct {
-	st   store.Store
+	log  *Log
 	key  []byte
 	now  func() time.Time
 	rate float64
@@ -69,8 +69,9 @@ type Lookup struct {
 // a restart (§2.5: valid ≥ 24 h).
 const tokenKeyKey = Prefix + "meta/token-key"
 
-// NewLookup returns a Lookup on st, creating its token key in st on first use.
-func NewLookup(ctx context.Context, st store.Store, opts LookupOptions) (*Lookup, error) {
+// NewLookup returns a Lookup on log, with the key of its NextTokens in st (created on first
+// use).
+func NewLookup(ctx context.Context, st store.Store, log *Log, opts LookupOptions) (*Lookup, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
@@ -80,7 +81,7 @@ func NewLookup(ctx context.Context, st store.Store, opts LookupOptions) (*Lookup
 	if opts.Burst <= 0 {
 		opts.Burst = 2
 	}
-	l := &Lookup{st: st, now: opts.Now, rate: opts.Rate, cap: float64(opts.Burst), buckets: map[Scope]*bucket{}}
+	l := &Lookup{log: log, now: opts.Now, rate: opts.Rate, cap: float64(opts.Burst), buckets: map[Scope]*bucket{}}
 	for l.key == nil {
 		kv, ok, err := st.Get(ctx, tokenKeyKey)
 		if err != nil {
@@ -235,12 +236,12 @@ func (l *Lookup) Serve(ctx context.Context, sc Scope, target string, body []byte
 	}
 	resp := lookupResponse{Events: []lookupEvent{}}
 	if !insight && !q.from.After(q.to) { // Stockade has no Insights events: an insight lookup is empty
-		recs, cursor, err := find(ctx, l.st, q)
+		entries, cursor, err := find(l.log, q)
 		if err != nil {
 			return failure(codeInternal, "An internal error has occurred.")
 		}
-		for _, r := range recs {
-			resp.Events = append(resp.Events, event(r))
+		for _, e := range entries {
+			resp.Events = append(resp.Events, event(e))
 		}
 		if cursor != "" {
 			resp.NextToken = l.sealToken(cursor, filter, now)
@@ -259,15 +260,14 @@ func epoch(sec float64) time.Time {
 	return time.Unix(int64(sec), 0).UTC()
 }
 
-func event(r *Record) lookupEvent {
-	rec, _ := json.Marshal(r)
-	res := r.Lookup
+func event(e *entry) lookupEvent {
+	res := e.Lookup
 	if res == nil {
 		res = []Resource{}
 	}
-	return lookupEvent{EventID: r.EventID, EventName: r.EventName, ReadOnly: strconv.FormatBool(r.ReadOnly),
-		AccessKeyID: r.UserIdentity.AccessKeyID, EventTime: float64(r.Time.Unix()), EventSource: r.EventSource,
-		Username: r.Username, Resources: res, CloudTrailEvent: string(rec)}
+	return lookupEvent{EventID: e.EventID, EventName: e.EventName, ReadOnly: strconv.FormatBool(e.ReadOnly),
+		AccessKeyID: e.AccessKeyID, EventTime: float64(e.Time), EventSource: e.EventSource,
+		Username: e.Username, Resources: res, CloudTrailEvent: string(e.JSON)}
 }
 
 // failure is a JSON-protocol error: HTTP 400, {"__type": code, "message": text} (§2.1).

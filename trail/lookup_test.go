@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
-
-	"github.com/stockade/stockade/store"
 )
 
 var euWest = Scope{Account: acct, Region: "eu-west-1"}
@@ -25,9 +23,11 @@ func (c *clock) now() time.Time { return c.t }
 
 // lookupFixture stores n alternating Authorize/Describe records one second apart from
 // callTime, returns a Lookup without throttling at callTime + 1 h.
-func lookupFixture(t *testing.T, n int) (*Lookup, store.Store, *clock) {
+func lookupFixture(t *testing.T, n int) (*Lookup, *Log, *clock) {
 	t.Helper()
-	st := openStore(t, filepath.Join(t.TempDir(), "s.db"))
+	dir := t.TempDir()
+	st := openStore(t, filepath.Join(dir, "s.db"))
+	log := openLog(t, filepath.Join(dir, "log"), LogOptions{})
 	ctx := context.Background()
 	for i := range n {
 		action := "AuthorizeSecurityGroupIngress"
@@ -35,16 +35,14 @@ func lookupFixture(t *testing.T, n int) (*Lookup, store.Store, *clock) {
 			action = "DescribeSecurityGroups"
 		}
 		r := rec(t, action, fmt.Sprintf("sg-%d", i%3), callTime.Add(time.Duration(i)*time.Second), fmt.Sprintf("e-%02d", i))
-		if _, err := st.Txn(ctx, nil, r.Ops()); err != nil {
-			t.Fatal(err)
-		}
+		appendRecords(t, log, r)
 	}
 	c := &clock{callTime.Add(time.Hour)}
-	l, err := NewLookup(ctx, st, LookupOptions{Rate: -1, Now: c.now})
+	l, err := NewLookup(ctx, st, log, LookupOptions{Rate: -1, Now: c.now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return l, st, c
+	return l, log, c
 }
 
 type response struct {
@@ -116,9 +114,9 @@ func TestLookupErrors(t *testing.T) {
 // TestLookupResponse pins one event of the response (§2.3) against a golden file, and checks
 // that CloudTrailEvent is the record itself.
 func TestLookupResponse(t *testing.T) {
-	l, st, _ := lookupFixture(t, 0)
+	l, log, _ := lookupFixture(t, 0)
 	r, _ := Build(goldenCalls["authorize-ip-permissions"])
-	st.Txn(context.Background(), nil, r.Ops())
+	appendRecords(t, log, r)
 	res := l.Serve(context.Background(), euWest, "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents",
 		[]byte(`{"LookupAttributes":[{"AttributeKey":"ResourceName","AttributeValue":"sgr-0c1d2e3f4a5b6c7d8"}]}`))
 	if res.Status != 200 {
@@ -189,12 +187,23 @@ func TestLookupPaging(t *testing.T) {
 // TestLookupTokenSurvivesRestart: the token key is in the store, so a token issued before a
 // restart is honoured after it.
 func TestLookupTokenSurvivesRestart(t *testing.T) {
-	l, st, clk := lookupFixture(t, 3)
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := openStore(t, filepath.Join(dir, "s.db"))
+	log := openLog(t, filepath.Join(dir, "log"), LogOptions{})
+	for i := range 3 {
+		appendRecords(t, log, rec(t, "DeleteSecurityGroup", "sg-1", callTime.Add(time.Duration(i)*time.Second), fmt.Sprintf("e-%02d", i)))
+	}
+	clk := &clock{callTime.Add(time.Hour)}
+	l, err := NewLookup(ctx, st, log, LookupOptions{Rate: -1, Now: clk.now})
+	if err != nil {
+		t.Fatal(err)
+	}
 	_, r := serve(t, l, euWest, `{"MaxResults":1}`)
 	if r.NextToken == nil {
 		t.Fatal("no NextToken")
 	}
-	l2, err := NewLookup(context.Background(), st, LookupOptions{Rate: -1, Now: clk.now})
+	l2, err := NewLookup(ctx, st, log, LookupOptions{Rate: -1, Now: clk.now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -207,9 +216,8 @@ func TestLookupTokenSurvivesRestart(t *testing.T) {
 // TestLookupWindow: StartTime/EndTime bound the events inclusively; the 90-day window is never
 // exceeded, whatever StartTime says; an insight lookup is empty; another region sees nothing.
 func TestLookupWindow(t *testing.T) {
-	l, st, clk := lookupFixture(t, 5)
-	old := rec(t, "DeleteSecurityGroup", "sg-old", clk.t.Add(-Retention-time.Second), "e-old")
-	st.Txn(context.Background(), nil, old.Ops())
+	l, log, clk := lookupFixture(t, 5)
+	appendRecords(t, log, rec(t, "DeleteSecurityGroup", "sg-old", clk.t.Add(-Retention-time.Second), "e-old"))
 	base := float64(callTime.Unix())
 	for _, c := range []struct {
 		name, body string
@@ -241,9 +249,10 @@ func TestLookupWindow(t *testing.T) {
 
 // TestLookupThrottle: 2 requests per second per account and region, refilled by the clock.
 func TestLookupThrottle(t *testing.T) {
-	st := openStore(t, filepath.Join(t.TempDir(), "s.db"))
+	dir := t.TempDir()
+	st := openStore(t, filepath.Join(dir, "s.db"))
 	clk := &clock{callTime}
-	l, err := NewLookup(context.Background(), st, LookupOptions{Now: clk.now})
+	l, err := NewLookup(context.Background(), st, openLog(t, filepath.Join(dir, "log"), LogOptions{}), LookupOptions{Now: clk.now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,8 @@
 package trail
 
 import (
-	"context"
 	"fmt"
-	"strings"
 	"time"
-
-	"github.com/stockade/stockade/store"
 )
 
 // query is one page of a lookup over the store: the newest records of an account and region
@@ -21,57 +17,17 @@ type query struct {
 	limit           int
 }
 
-// find returns up to q.limit records, newest first (ties by eventID descending), and the cursor
-// of the last one when more may follow. Each page costs one bounded index scan and one Get per
-// record, whatever the number of records stored: this is what keeps an attribute lookup fast
-// over millions of records.
-func find(ctx context.Context, st store.Store, q query) ([]*Record, string, error) {
-	prefix := eventsPrefix + scope(q.account, q.region)
-	if q.attr != "" {
-		prefix = indexPrefixOf(q.account, q.region, q.attr, q.value)
+// find returns up to q.limit entries, newest first (ties by eventID descending), and the
+// cursor of the last one when more follow. A page costs a binary search in the index and one
+// read per record returned, whatever the number of records stored.
+func find(log *Log, q query) ([]*entry, string, error) {
+	entries, more, err := log.find(q)
+	if err != nil {
+		return nil, "", fmt.Errorf("trail: lookup: %w", err)
 	}
-	after := prefix + timeKey(q.to.Add(time.Second))
-	if q.cursor != "" {
-		after = prefix + q.cursor
+	if !more {
+		return entries, "", nil
 	}
-	lowest := timeKey(q.from)
-	var out []*Record
-	for {
-		want := q.limit - len(out) + 1 // one more than the page needs tells whether more follow
-		kvs, err := st.Scan(ctx, prefix, after, want, true)
-		if err != nil {
-			return nil, "", fmt.Errorf("trail: lookup: %w", err)
-		}
-		for _, kv := range kvs {
-			after = kv.Key
-			suffix := strings.TrimPrefix(kv.Key, prefix)
-			if suffix[:len(lowest)] < lowest {
-				return out, "", nil
-			}
-			if len(out) == q.limit {
-				return out, cursorOf(out[len(out)-1]), nil
-			}
-			val := kv.Value
-			if q.attr != "" {
-				rkv, ok, err := st.Get(ctx, eventsPrefix+scope(q.account, q.region)+suffix)
-				if err != nil {
-					return nil, "", fmt.Errorf("trail: lookup: %w", err)
-				}
-				if !ok { // pruned between the index read and this one
-					continue
-				}
-				val = rkv.Value
-			}
-			r, err := decodeStored(val)
-			if err != nil {
-				return nil, "", err
-			}
-			out = append(out, r)
-		}
-		if len(kvs) < want {
-			return out, "", nil
-		}
-	}
+	last := entries[len(entries)-1]
+	return entries, fmt.Sprintf("%012d/%s", last.Time, last.EventID), nil
 }
-
-func cursorOf(r *Record) string { return timeKey(r.Time) + "/" + r.EventID }

@@ -42,9 +42,9 @@ type Record struct {
 	// Username is LookupEvents' Username (§2.3), from the identity; stored beside the record.
 	Username string `json:"-"`
 
-	// Staged are the keys of the record this one completes, already committed: Ops leaves
-	// them out. Set by Completes; nil for every other record.
-	Staged map[string]bool `json:"-"`
+	// outbox is the store key of the staged record this one completes (Completes): the
+	// Recorder deletes it once this record is in the Log. "" for every other record.
+	outbox string
 }
 
 // UserIdentity is the record's userIdentity (§1.2) for the three principals Stockade has.

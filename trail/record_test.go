@@ -192,11 +192,15 @@ func TestGoldenRecords(t *testing.T) {
 					t.Errorf("record carries a secret: %q", secret)
 				}
 			}
-			back, err := decodeStored(r.encodeStored())
+			js, _ := json.Marshal(r)
+			back, err := decodeEntry(entryOf(r).encode(nil))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if diff := cmp.Diff(r, back); diff != "" {
+			want := &entry{Time: r.Time.Unix(), Account: acct, Region: r.AWSRegion, EventID: r.EventID, EventName: r.EventName,
+				ReadOnly: r.ReadOnly, Username: r.Username, EventSource: r.EventSource, AccessKeyID: r.UserIdentity.AccessKeyID,
+				Lookup: r.Lookup, JSON: js}
+			if diff := cmp.Diff(want, back); diff != "" {
 				t.Errorf("stored record reads back differently (-built +read):\n%s", diff)
 			}
 		})

@@ -2,6 +2,7 @@ package trail
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -22,27 +23,47 @@ type RecorderOptions struct {
 	Logger *slog.Logger
 }
 
-// Recorder writes the records of calls that change nothing — reads, denials, failures — in
-// batched transactions of their own, off the request path: a read's answer never waits for
-// its record.
+// Recorder appends records to the Log in batches, off the request path: a read's answer
+// never waits for its record, and a change's answer waits only for the outbox key committed
+// with it (storage.go). Once a completed record is in the Log, the Recorder deletes its
+// outbox key, in batches of their own.
 //
 // The queue is bounded. When it is full, Record drops the record it was given, counts it
 // (Dropped) and returns false at once: the API neither blocks nor grows memory without bound
-// under a flood of reads. Records of state changes never go through a Recorder (their Ops
-// join the change's own transaction), so what a full queue can lose is the trail of calls
-// that changed nothing, and the count of what was lost is kept for metrics.
+// under a flood of reads. A change's record is never lost that way: its staged form stays in
+// the outbox, and the Recorder moves it to the Log when it finds it there still, a minute
+// later (Sweep) or at the next start (Recover).
 type Recorder struct {
+	log     *Log
 	st      store.Store
 	queue   chan *Record
 	batch   int
 	linger  time.Duration
-	log     *slog.Logger
+	logger  *slog.Logger
 	dropped atomic.Int64
 	failed  atomic.Int64
+
+	// Owned by the goroutine that writes (Run, or the caller of Flush and Recover).
+	done      []store.Op // outbox keys of records now in the Log, to delete
+	lastClean time.Time
+	swept     map[string]time.Time // eventIDs of staged records Sweep moved, and when
 }
 
-// NewRecorder returns a Recorder writing to st; Run must be running for records to be written.
-func NewRecorder(st store.Store, opts RecorderOptions) *Recorder {
+// sweptMemory is how long Sweep remembers what it moved, so that a completion arriving later
+// still is not appended a second time: far longer than a client takes to read a reply.
+const sweptMemory = time.Hour
+
+// cleanEvery is how often the outbox keys of appended records are deleted: a transaction of
+// the store per second at most, whatever the rate of changes.
+const cleanEvery = time.Second
+
+// sweepAge is how old a staged record must be before Sweep takes it as lost: far longer than
+// any call takes to answer and its record to reach the Log.
+const sweepAge = time.Minute
+
+// NewRecorder returns a Recorder appending to log, with the outbox in st; Run must be running
+// for records to be written.
+func NewRecorder(log *Log, st store.Store, opts RecorderOptions) *Recorder {
 	if opts.Queue <= 0 {
 		opts.Queue = 8192
 	}
@@ -55,7 +76,8 @@ func NewRecorder(st store.Store, opts RecorderOptions) *Recorder {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Recorder{st: st, queue: make(chan *Record, opts.Queue), batch: opts.Batch, linger: opts.Linger, log: opts.Logger}
+	return &Recorder{log: log, st: st, queue: make(chan *Record, opts.Queue), batch: opts.Batch, linger: opts.Linger,
+		logger: opts.Logger, swept: map[string]time.Time{}}
 }
 
 // Record queues r without blocking; false means the queue was full and r was dropped.
@@ -72,17 +94,24 @@ func (rc *Recorder) Record(r *Record) bool {
 // Dropped is how many records a full queue refused.
 func (rc *Recorder) Dropped() int64 { return rc.dropped.Load() }
 
-// Failed is how many queued records were lost because their transaction failed.
+// Failed is how many queued records were lost because the Log could not take them.
 func (rc *Recorder) Failed() int64 { return rc.failed.Load() }
 
-// Run writes queued records until ctx ends, then writes what is still queued (with a context
-// that is not cancelled, so that a clean shutdown loses nothing already accepted) and returns.
-// Its owner stops it by cancelling ctx and waiting for it to return.
+// Run writes queued records until ctx ends, sweeping the outbox every sweepAge, then writes
+// what is still queued (with a context that is not cancelled, so that a clean shutdown loses
+// nothing already accepted) and returns. Its owner stops it by cancelling ctx and waiting for
+// it to return.
 func (rc *Recorder) Run(ctx context.Context) {
+	sweep := time.NewTicker(sweepAge / 2)
+	defer sweep.Stop()
 	for {
 		select {
 		case r := <-rc.queue:
 			rc.write(context.WithoutCancel(ctx), r, rc.linger, ctx.Done())
+		case now := <-sweep.C:
+			if err := rc.Sweep(context.WithoutCancel(ctx), now.Add(-sweepAge)); err != nil {
+				rc.logger.Error("trail: outbox sweep", "err", err)
+			}
 		case <-ctx.Done():
 			rc.Flush(context.WithoutCancel(ctx))
 			return
@@ -90,24 +119,25 @@ func (rc *Recorder) Run(ctx context.Context) {
 	}
 }
 
-// Flush writes everything queued now, in batches, and returns when it is durable (or failed).
+// Flush writes everything queued now, in batches, deletes the outbox keys of what it wrote,
+// and returns when it is durable (or failed).
 func (rc *Recorder) Flush(ctx context.Context) {
 	for {
 		select {
 		case r := <-rc.queue:
 			rc.write(ctx, r, 0, nil)
 		default:
+			rc.clean(ctx, true)
 			return
 		}
 	}
 }
 
-// write commits first and whatever else is queued, up to the batch size, in one transaction,
+// write appends first and whatever else is queued, up to the batch size, in one append,
 // waiting up to linger for the batch to fill (or until stop closes: Run is ending). ctx is the
-// transaction's, which a shutdown does not cancel.
+// outbox deletion's, which a shutdown does not cancel.
 func (rc *Recorder) write(ctx context.Context, first *Record, linger time.Duration, stop <-chan struct{}) {
 	recs := []*Record{first}
-	ops := first.Ops()
 	var deadline <-chan time.Time
 	if linger > 0 {
 		t := time.NewTimer(linger)
@@ -119,7 +149,6 @@ fill:
 		select {
 		case r := <-rc.queue:
 			recs = append(recs, r)
-			ops = append(ops, r.Ops()...)
 			continue
 		default:
 		}
@@ -129,15 +158,108 @@ fill:
 		select {
 		case r := <-rc.queue:
 			recs = append(recs, r)
-			ops = append(ops, r.Ops()...)
 		case <-deadline:
 			break fill
 		case <-stop:
 			break fill
 		}
 	}
-	if _, err := rc.st.Txn(ctx, nil, ops); err != nil {
-		rc.failed.Add(int64(len(recs)))
-		rc.log.Error("trail: records lost", "records", len(recs), "err", err)
+	entries := make([]*entry, 0, len(recs))
+	for _, r := range recs {
+		// A completion whose staged form Sweep has already moved (its call took more than a
+		// minute to answer) is not appended twice: the staged form stays, without its
+		// responseElements.
+		if _, moved := rc.swept[r.EventID]; moved && r.outbox != "" {
+			rc.done = append(rc.done, store.Op{Key: r.outbox, Delete: true})
+			continue
+		}
+		entries = append(entries, entryOf(r))
 	}
+	if err := rc.log.append(entries); err != nil {
+		rc.failed.Add(int64(len(entries)))
+		rc.logger.Error("trail: records lost", "records", len(entries), "err", err)
+		return // the staged forms of changes stay in the outbox for Sweep
+	}
+	for _, r := range recs {
+		if r.outbox != "" {
+			rc.done = append(rc.done, store.Op{Key: r.outbox, Delete: true})
+		}
+	}
+	rc.clean(ctx, false)
+}
+
+// clean deletes the outbox keys of records now in the Log: at most once a second unless all
+// is set, in one transaction. A failure keeps them for the next time; were the server to
+// stop first, Recover finds their records in the Log and only deletes the keys.
+func (rc *Recorder) clean(ctx context.Context, all bool) {
+	if len(rc.done) == 0 || (!all && time.Since(rc.lastClean) < cleanEvery) {
+		return
+	}
+	rc.lastClean = time.Now()
+	if _, err := rc.st.Txn(ctx, nil, rc.done); err != nil {
+		rc.logger.Error("trail: outbox cleanup", "keys", len(rc.done), "err", err)
+		return
+	}
+	rc.done = rc.done[:0]
+}
+
+// Sweep moves to the Log every staged record of the outbox older than before whose complete
+// form the Log does not have, and deletes the outbox keys of those it has. Run calls it with
+// a minute's margin, for the completions a full queue dropped; Recover calls it at start-up
+// for everything, the Recorder not yet running.
+func (rc *Recorder) Sweep(ctx context.Context, before time.Time) error {
+	rc.Flush(ctx) // completions still queued go first: they are the better record
+	for id, at := range rc.swept {
+		if time.Since(at) > sweptMemory {
+			delete(rc.swept, id)
+		}
+	}
+	limit := outboxPrefix + timeKey(before.Add(time.Second))
+	after := ""
+	for {
+		kvs, err := rc.st.Scan(ctx, outboxPrefix, after, 1000, false)
+		if err != nil {
+			return fmt.Errorf("trail: outbox: %w", err)
+		}
+		var moved []*entry
+		var del []store.Op
+		for _, kv := range kvs {
+			if kv.Key >= limit {
+				break
+			}
+			after = kv.Key
+			del = append(del, store.Op{Key: kv.Key, Delete: true})
+			e, err := decodeEntry(kv.Value)
+			if err != nil {
+				rc.logger.Error("trail: damaged outbox record dropped", "key", kv.Key, "err", err)
+				continue
+			}
+			if !rc.log.contains(e.Account, e.Region, e.Time, e.EventID) {
+				moved = append(moved, e)
+				rc.swept[e.EventID] = time.Now()
+			}
+		}
+		if len(del) == 0 {
+			return nil
+		}
+		if err := rc.log.append(moved); err != nil {
+			return err
+		}
+		if _, err := rc.st.Txn(ctx, nil, del); err != nil {
+			return fmt.Errorf("trail: outbox: %w", err)
+		}
+		if len(kvs) < 1000 || len(del) < len(kvs) {
+			return nil
+		}
+	}
+}
+
+// Recover is called once at start-up, before Run and before the API serves: it moves the
+// records of an older layout of the store into the Log (legacy.go) and then every staged
+// record of the outbox whose complete form did not reach the Log before the server stopped.
+func (rc *Recorder) Recover(ctx context.Context) error {
+	if err := migrateLegacy(ctx, rc.st, rc.log, rc.logger); err != nil {
+		return err
+	}
+	return rc.Sweep(ctx, time.Now().Add(time.Hour))
 }

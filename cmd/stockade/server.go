@@ -64,13 +64,15 @@ type serverConfig struct {
 	// host's real network.
 	InternetAllow      []string
 	InternetMasquerade bool
-	// Trail records every API call in the change trail and serves LookupEvents (trail.go).
-	Trail bool
+	// Trail records every API call in the change trail and serves LookupEvents (trail.go);
+	// TrailMaxBytes bounds the trail's log on disk.
+	Trail         bool
+	TrailMaxBytes int64
 }
 
 func serverCmd() *cobra.Command {
 	cfg := serverConfig{Listen: "127.0.0.1:8787", DataDir: defaultDataDir(), Quotas: control.DefaultQuotas(), LogLevel: "info",
-		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second}
+		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true, TrailMaxBytes: 4 << 30}
 	var quotas []string
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -120,7 +122,9 @@ enforcement is off and the server says so.`,
 	f.BoolVar(&cfg.InternetMasquerade, "internet-masquerade", false,
 		"CHANGES THE HOST: let instances reach the host's real network and beyond (e.g. to patch at first boot) — forwarding on the link and the default route's device, and a masquerade out of the default route in nftables table ip "+netlab.MasqueradeTable+" (removed on shutdown); implies --internet-allow 0.0.0.0/0")
 	f.BoolVar(&cfg.Trail, "trail", cfg.Trail,
-		"record every API call in the change trail (CloudTrail records, kept 90 days; aws cloudtrail lookup-events; exported as CloudTrail log files under <data-dir>/"+datadir.Trail+"); off by default until its cost is within target (BENCHMARKS.md, \"The change trail\")")
+		"record every API call in the change trail (CloudTrail records, kept 90 days in <data-dir>/"+datadir.TrailLog+"; aws cloudtrail lookup-events; exported as CloudTrail log files under <data-dir>/"+datadir.Trail+")")
+	f.Int64Var(&cfg.TrailMaxBytes, "trail-max-bytes", cfg.TrailMaxBytes,
+		"bound on the change trail's log on disk, in bytes (about 1.3 KB a call): past it the oldest records are deleted before their 90 days")
 	f.DurationVar(&cfg.Resync, "resync", cfg.Resync, "how often the agent reads rulesets back and repairs hand edits")
 	return cmd
 }
@@ -183,7 +187,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	acfg.EmulatorDefaultAccount = cfg.EmulatorAccount
 	acfg.Booted = enf.booted()
 	if cfg.Trail {
-		tr, err := startTrail(ctx, st, cfg.DataDir, reg, log)
+		tr, err := startTrail(ctx, st, cfg.DataDir, cfg.TrailMaxBytes, reg, log)
 		if err != nil {
 			return err
 		}

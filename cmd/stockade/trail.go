@@ -24,25 +24,34 @@ import (
 // batch), repeated at once while more is waiting.
 const trailInterval = time.Minute
 
-// pruneBatch is how many records one prune transaction deletes at most.
-const pruneBatch = 1000
-
-// changeTrail is the running trail: the Recorder of calls that change nothing, the
+// changeTrail is the running trail: its log, the Recorder that appends to it, the
 // LookupEvents server, and the prune and export timer.
 type changeTrail struct {
+	log      *trail.Log
 	recorder *trail.Recorder
 	lookup   *trail.Lookup
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
 }
 
-// startTrail starts the trail on st: the Recorder's writer and the prune and export timer,
-// exporting under <dataDir>/trail. Its metrics count the records lost to a full queue or a
-// failed transaction. Stop it after the API has stopped, so that every accepted record is
-// written.
-func startTrail(ctx context.Context, st store.Store, dataDir string, reg prometheus.Registerer, log *slog.Logger) (*changeTrail, error) {
-	lookup, err := trail.NewLookup(ctx, st, trail.LookupOptions{})
+// startTrail opens the trail's log in <dataDir>/trail-log (at most maxBytes), moves into it
+// what the store's outbox still holds from before a crash, and starts the Recorder's writer
+// and the prune and export timer, exporting under <dataDir>/trail. Its metrics count the
+// records lost to a full queue or a failed append, and the log's size. Stop it after the API
+// has stopped, so that every accepted record is written.
+func startTrail(ctx context.Context, st store.Store, dataDir string, maxBytes int64, reg prometheus.Registerer, log *slog.Logger) (*changeTrail, error) {
+	tlog, err := trail.OpenLog(filepath.Join(dataDir, datadir.TrailLog), trail.LogOptions{MaxBytes: maxBytes, Logger: log})
 	if err != nil {
+		return nil, err
+	}
+	rec := trail.NewRecorder(tlog, st, trail.RecorderOptions{Logger: log})
+	if err := rec.Recover(ctx); err != nil {
+		tlog.Close()
+		return nil, err
+	}
+	lookup, err := trail.NewLookup(ctx, st, tlog, trail.LookupOptions{})
+	if err != nil {
+		tlog.Close()
 		return nil, err
 	}
 	if err := os.Mkdir(filepath.Join(dataDir, datadir.Trail), 0o700); err != nil && !errors.Is(err, fs.ErrExist) {
@@ -55,7 +64,6 @@ func startTrail(ctx context.Context, st store.Store, dataDir string, reg prometh
 	if err != nil {
 		return nil, fmt.Errorf("trail export directory: %w", err)
 	}
-	rec := trail.NewRecorder(st, trail.RecorderOptions{Logger: log})
 	reg.MustRegister(
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "stockade_trail_records_dropped_total",
@@ -63,11 +71,15 @@ func startTrail(ctx context.Context, st store.Store, dataDir string, reg prometh
 		}, func() float64 { return float64(rec.Dropped()) }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "stockade_trail_records_failed_total",
-			Help: "Trail records of calls that changed nothing, lost because their store transaction failed.",
+			Help: "Trail records lost because the trail's log could not take them (the records of changes stay in the store's outbox).",
 		}, func() float64 { return float64(rec.Failed()) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "stockade_trail_log_bytes",
+			Help: "Size of the change trail's log on disk (bounded by --trail-max-bytes).",
+		}, func() float64 { return float64(tlog.Size()) }),
 	)
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	t := &changeTrail{recorder: rec, lookup: lookup, stop: stop}
+	t := &changeTrail{log: tlog, recorder: rec, lookup: lookup, stop: stop}
 	t.wg.Add(2)
 	go func() { defer t.wg.Done(); rec.Run(runCtx) }()
 	go func() {
@@ -80,7 +92,7 @@ func startTrail(ctx context.Context, st store.Store, dataDir string, reg prometh
 			case <-runCtx.Done():
 				return
 			case <-tick.C:
-				maintainTrail(runCtx, st, root, time.Now(), log)
+				maintainTrail(runCtx, st, tlog, root, time.Now(), log)
 			}
 		}
 	}()
@@ -89,18 +101,14 @@ func startTrail(ctx context.Context, st store.Store, dataDir string, reg prometh
 
 // maintainTrail prunes what has aged out and exports what is new, each in bounded passes
 // until nothing is left or ctx ends.
-func maintainTrail(ctx context.Context, st store.Store, root *os.Root, now time.Time, log *slog.Logger) {
-	for more := true; more && ctx.Err() == nil; {
-		var err error
-		if _, more, err = trail.Prune(ctx, st, now, pruneBatch); err != nil {
-			log.Error("trail: prune", "error", err)
-			break
-		}
+func maintainTrail(ctx context.Context, st store.Store, tlog *trail.Log, root *os.Root, now time.Time, log *slog.Logger) {
+	if _, err := tlog.Prune(now); err != nil {
+		log.Error("trail: prune", "error", err)
 	}
 	for more := true; more && ctx.Err() == nil; {
 		var err error
 		var files []string
-		if files, more, err = trail.Export(ctx, st, root, now); err != nil {
+		if files, more, err = trail.Export(ctx, st, tlog, root, now); err != nil {
 			log.Error("trail: export", "error", err)
 			break
 		}
@@ -110,8 +118,10 @@ func maintainTrail(ctx context.Context, st store.Store, root *os.Root, now time.
 	}
 }
 
-// close stops the timer and the Recorder, which first writes every record it accepted.
+// close stops the timer and the Recorder, which first writes every record it accepted, and
+// closes the log.
 func (t *changeTrail) close() {
 	t.stop()
 	t.wg.Wait()
+	t.log.Close()
 }

@@ -26,6 +26,12 @@ func TestMaintainTrail(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
+	tlog, err := trail.OpenLog(filepath.Join(dir, "log"), trail.LogOptions{SegmentBytes: 1}) // a segment per record
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tlog.Close()
+	rec := trail.NewRecorder(tlog, st, trail.RecorderOptions{})
 	now := time.Date(2025, 3, 4, 10, 5, 0, 0, time.UTC)
 	id := trail.Identity{Kind: trail.Root, AccountID: "111122223333", AccessKeyID: "AKIAEXAMPLE"}
 	for _, at := range []time.Time{now.Add(-trail.Retention - time.Hour), now.Add(-10 * time.Minute)} {
@@ -34,16 +40,15 @@ func TestMaintainTrail(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := st.Txn(ctx, nil, r.Ops()); err != nil {
-			t.Fatal(err)
-		}
+		rec.Record(r)
+		rec.Flush(ctx)
 	}
 	root, err := os.OpenRoot(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer root.Close()
-	maintainTrail(ctx, st, root, now, slog.New(slog.DiscardHandler))
+	maintainTrail(ctx, st, tlog, root, now, slog.New(slog.DiscardHandler))
 
 	var files []string
 	filepath.WalkDir(filepath.Join(dir, "AWSLogs"), func(p string, d fs.DirEntry, err error) error {
@@ -74,11 +79,16 @@ func TestMaintainTrail(t *testing.T) {
 	if len(log.Records) != 1 || log.Records[0].EventTime != now.Add(-10*time.Minute).Format(time.RFC3339) {
 		t.Errorf("exported records %+v, want only the recent one", log.Records)
 	}
-	kvs, _, err := st.List(ctx, trail.Prefix+"e/")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(kvs) != 1 {
-		t.Errorf("%d records kept, want 1 (the old one pruned)", len(kvs))
+	for at, want := range map[time.Time]int{now.Add(-time.Hour): 0, now: 1} { // an hour ago, the old record would be in the window
+		l, err := trail.NewLookup(ctx, st, tlog, trail.LookupOptions{Rate: -1, Now: func() time.Time { return at }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := l.Serve(ctx, trail.Scope{Account: "111122223333", Region: "eu-west-1"}, trail.Target, []byte(`{}`))
+		var found struct{ Events []struct{ EventTime float64 } }
+		json.Unmarshal(res.Body, &found)
+		if len(found.Events) != want {
+			t.Errorf("lookup at %v: %s, want %d events (the old record pruned)", at, res.Body, want)
+		}
 	}
 }

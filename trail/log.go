@@ -1,0 +1,476 @@
+package trail
+
+import (
+	"bufio"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Log is where the trail's records live: an append-only log of segment files in a directory
+// of its own, with the lookup index (index.go) in memory.
+//
+// Records are immutable and read far less often than they are written, so they are not kept
+// in the state store, whose B-tree would place each record's index keys at random pages of
+// every change's transaction (BENCHMARKS.md, "The change trail"). Appending costs a write and
+// an fsync per batch of records; a lookup, one read per record returned; pruning, deleting
+// whole segment files. The store keeps only the outbox of records that changes committed
+// and the log has not yet taken (storage.go).
+//
+// A segment is a sequence of frames: u32 length ‖ u32 CRC-32C of the payload ‖ payload, the
+// payload an encoded entry (entry.go). A torn frame at the end of the newest segment (a
+// crash in the middle of an append) is cut off when the log is opened: it was never
+// acknowledged, because an append returns only after its fsync.
+type Log struct {
+	dir  string
+	opts LogOptions
+
+	wmu     sync.Mutex // serializes appends
+	buf     []byte
+	appends int // appends written (under wmu): what the batching tests count
+
+	mu     sync.RWMutex // guards what follows; appends take it only to publish
+	segs   []*segment   // oldest first; the last is the one appended to
+	scopes map[Scope]*scopeIndex
+	bytes  int64 // the size of every segment
+	closed bool
+}
+
+// LogOptions tunes a Log; the zero value gives the defaults.
+type LogOptions struct {
+	// SegmentBytes is the size at which a new segment is started (default 64 MiB): the unit
+	// in which records are pruned.
+	SegmentBytes int64
+	// MaxBytes bounds the whole log (default 4 GiB): past it, the oldest segments are
+	// deleted before their 90 days, so that no amount of calls can fill the disk.
+	MaxBytes int64
+	Logger   *slog.Logger
+}
+
+type segment struct {
+	seq     uint32
+	f       *os.File
+	size    int64 // bytes durably written
+	maxTime int64 // the newest record's eventTime
+}
+
+const (
+	frameHeader = 8
+	maxFrame    = 4 << 20 // far above any record (§1.1 caps responseElements at 100 KB)
+)
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+func segmentName(seq uint32) string { return fmt.Sprintf("%016x.log", seq) }
+
+// OpenLog opens the log in dir, creating the directory when it does not exist, and rebuilds
+// its index.
+func OpenLog(dir string, opts LogOptions) (*Log, error) {
+	if opts.SegmentBytes <= 0 {
+		opts.SegmentBytes = 64 << 20
+	}
+	if opts.MaxBytes <= 0 {
+		opts.MaxBytes = 4 << 30
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("trail log: %w", err)
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "*.log"))
+	if err != nil {
+		return nil, fmt.Errorf("trail log: %w", err)
+	}
+	l := &Log{dir: dir, opts: opts, scopes: map[Scope]*scopeIndex{}}
+	var seqs []uint32
+	for _, name := range names {
+		seq, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(name), ".log"), 16, 32)
+		if err != nil {
+			return nil, fmt.Errorf("trail log: unexpected file %s", name)
+		}
+		seqs = append(seqs, uint32(seq))
+	}
+	slices.Sort(seqs)
+	for i, seq := range seqs {
+		if err := l.load(seq, i == len(seqs)-1); err != nil {
+			l.Close()
+			return nil, err
+		}
+	}
+	if len(l.segs) == 0 {
+		if err := l.roll(); err != nil {
+			return nil, err
+		}
+	}
+	return l, nil
+}
+
+// load opens segment seq and indexes its records. In the newest segment (last), a damaged
+// frame and what follows it is a torn append and is cut off; in an older one it is damage,
+// reported in the log, and the records after it are left unread.
+func (l *Log) load(seq uint32, last bool) error {
+	path := filepath.Join(l.dir, segmentName(seq))
+	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
+	if err != nil {
+		return fmt.Errorf("trail log: %w", err)
+	}
+	seg := &segment{seq: seq, f: f}
+	r := bufio.NewReaderSize(f, 1<<20)
+	var hdr [frameHeader]byte
+	var payload []byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			if err != io.EOF {
+				l.damaged(seg, last, "short frame header")
+			}
+			break
+		}
+		n, sum := binary.LittleEndian.Uint32(hdr[:4]), binary.LittleEndian.Uint32(hdr[4:])
+		if n > maxFrame {
+			l.damaged(seg, last, "frame length out of range")
+			break
+		}
+		payload = slices.Grow(payload[:0], int(n))[:n]
+		if _, err := io.ReadFull(r, payload); err != nil {
+			l.damaged(seg, last, "short frame")
+			break
+		}
+		e, err := decodeEntry(payload)
+		if crc32.Checksum(payload, castagnoli) != sum || err != nil {
+			l.damaged(seg, last, "frame checksum or content")
+			break
+		}
+		l.index(seg, e, position{seg: seq, off: uint32(seg.size), n: frameHeader + n})
+		seg.size += int64(frameHeader + n)
+	}
+	if last {
+		if err := f.Truncate(seg.size); err != nil {
+			f.Close()
+			return fmt.Errorf("trail log: cutting the torn end of %s: %w", path, err)
+		}
+	}
+	l.segs = append(l.segs, seg)
+	l.bytes += seg.size
+	return nil
+}
+
+func (l *Log) damaged(seg *segment, last bool, what string) {
+	if last {
+		l.opts.Logger.Warn("trail log: cutting a torn append", "segment", segmentName(seg.seq), "offset", seg.size, "reason", what)
+		return
+	}
+	l.opts.Logger.Error("trail log: damaged segment, records after the damage are not read",
+		"segment", segmentName(seg.seq), "offset", seg.size, "reason", what)
+}
+
+// index adds e, stored at pos, to the index; the caller holds mu or owns l alone.
+func (l *Log) index(seg *segment, e *entry, pos position) {
+	sc := Scope{Account: e.Account, Region: e.Region}
+	x := l.scopes[sc]
+	if x == nil {
+		x = &scopeIndex{values: map[attrValue][]uint32{}}
+		l.scopes[sc] = x
+	}
+	x.add(e, pos)
+	seg.maxTime = max(seg.maxTime, e.Time)
+}
+
+// roll starts a new segment; the caller holds wmu and mu, or owns l alone.
+func (l *Log) roll() error {
+	seq := uint32(0)
+	if n := len(l.segs); n > 0 {
+		seq = l.segs[n-1].seq + 1
+	}
+	f, err := os.OpenFile(filepath.Join(l.dir, segmentName(seq)), os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("trail log: %w", err)
+	}
+	if err := syncDir(l.dir); err != nil {
+		f.Close()
+		return err
+	}
+	l.segs = append(l.segs, &segment{seq: seq, f: f})
+	return nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("trail log: %w", err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("trail log: %w", err)
+	}
+	return nil
+}
+
+var errLogClosed = errors.New("trail log: closed")
+
+// append writes entries to the log and returns once they are durable and indexed. It fails
+// for an entry that cannot be stored (an eventID longer than a UUID) without writing any.
+func (l *Log) append(entries []*entry) error {
+	if len(entries) == 0 {
+		return nil
+	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	for _, e := range entries {
+		if len(e.EventID) > maxEventID {
+			return fmt.Errorf("trail log: eventID %.64q longer than %d bytes", e.EventID, maxEventID)
+		}
+	}
+	l.mu.RLock()
+	closed, seg := l.closed, l.segs[len(l.segs)-1]
+	l.mu.RUnlock()
+	if closed {
+		return errLogClosed
+	}
+	if seg.size >= l.opts.SegmentBytes {
+		l.mu.Lock()
+		err := l.roll()
+		seg = l.segs[len(l.segs)-1]
+		l.mu.Unlock()
+		if err != nil {
+			return err
+		}
+	}
+	buf := l.buf[:0]
+	poss := make([]position, len(entries))
+	for i, e := range entries {
+		start := len(buf)
+		buf = append(buf, make([]byte, frameHeader)...)
+		buf = e.encode(buf)
+		n := len(buf) - start - frameHeader
+		if n > maxFrame {
+			return fmt.Errorf("trail log: record %s of %d bytes exceeds %d", e.EventID, n, maxFrame)
+		}
+		binary.LittleEndian.PutUint32(buf[start:], uint32(n))
+		binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(buf[start+frameHeader:], castagnoli))
+		poss[i] = position{seg: seg.seq, off: uint32(seg.size) + uint32(start), n: uint32(len(buf) - start)}
+	}
+	l.buf = buf
+	// Written at the durable end, not appended: after a failed write or fsync, the next
+	// append overwrites whatever part of this one reached the file.
+	if _, err := seg.f.WriteAt(buf, seg.size); err != nil {
+		return fmt.Errorf("trail log: %w", err)
+	}
+	if err := seg.f.Sync(); err != nil {
+		return fmt.Errorf("trail log: %w", err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, e := range entries {
+		l.index(seg, e, poss[i])
+	}
+	seg.size += int64(len(buf))
+	l.bytes += int64(len(buf))
+	l.appends++
+	return nil
+}
+
+// segmentOf returns the open segment seq, or nil when it was pruned; the caller holds mu.
+func (l *Log) segmentOf(seq uint32) *segment {
+	i, ok := slices.BinarySearchFunc(l.segs, seq, func(s *segment, seq uint32) int { return int(s.seq) - int(seq) })
+	if !ok {
+		return nil
+	}
+	return l.segs[i]
+}
+
+// read returns the entry at pos; ok is false when its segment was pruned. The caller holds
+// mu (read side), which keeps the segment open.
+func (l *Log) read(pos position) (e *entry, ok bool, err error) {
+	seg := l.segmentOf(pos.seg)
+	if seg == nil {
+		return nil, false, nil
+	}
+	b := make([]byte, pos.n)
+	if _, err := seg.f.ReadAt(b, int64(pos.off)); err != nil {
+		return nil, false, fmt.Errorf("trail log: %w", err)
+	}
+	payload := b[frameHeader:]
+	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
+		return nil, false, fmt.Errorf("trail log: %s at %d: %w", segmentName(pos.seg), pos.off, errEntry)
+	}
+	e, err = decodeEntry(payload)
+	if err != nil {
+		return nil, false, err
+	}
+	return e, true, nil
+}
+
+// find answers one page of a lookup: up to q.limit entries, newest first, and whether more
+// follow.
+func (l *Log) find(q query) (entries []*entry, more bool, err error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return nil, false, errLogClosed
+	}
+	x := l.scopes[Scope{Account: q.account, Region: q.region}]
+	if x == nil {
+		return nil, false, nil
+	}
+	for _, s := range x.find(q) {
+		if len(entries) == q.limit {
+			return entries, true, nil
+		}
+		e, ok, err := l.read(s.pos)
+		if err != nil {
+			return nil, false, err
+		}
+		if ok {
+			entries = append(entries, e)
+		}
+	}
+	return entries, false, nil
+}
+
+// contains reports whether the record of account, region, time and eventID is in the log.
+func (l *Log) contains(account, region string, time int64, id string) bool {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	x := l.scopes[Scope{Account: account, Region: region}]
+	return x != nil && x.contains(time, id)
+}
+
+// Cursor is a place in the log, in append order: where an export continues.
+type Cursor struct{ Seg, Off uint32 }
+
+// String is the cursor's stored form, which ParseCursor reads.
+func (c Cursor) String() string { return fmt.Sprintf("%d:%d", c.Seg, c.Off) }
+
+// ParseCursor reads a Cursor's String.
+func ParseCursor(s string) (Cursor, error) {
+	a, b, ok := strings.Cut(s, ":")
+	seg, err1 := strconv.ParseUint(a, 10, 32)
+	off, err2 := strconv.ParseUint(b, 10, 32)
+	if !ok || err1 != nil || err2 != nil {
+		return Cursor{}, fmt.Errorf("trail log: cursor %q", s)
+	}
+	return Cursor{Seg: uint32(seg), Off: uint32(off)}, nil
+}
+
+// since returns up to limit entries appended after c, in append order, and the cursor after
+// the last of them. Records of pruned segments are skipped.
+func (l *Log) since(c Cursor, limit int) ([]*entry, Cursor, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	if l.closed {
+		return nil, c, errLogClosed
+	}
+	var out []*entry
+	for _, seg := range l.segs {
+		if seg.seq < c.Seg {
+			continue
+		}
+		if seg.seq > c.Seg {
+			c = Cursor{Seg: seg.seq}
+		}
+		for int64(c.Off) < seg.size && len(out) < limit {
+			var hdr [frameHeader]byte
+			if _, err := seg.f.ReadAt(hdr[:], int64(c.Off)); err != nil {
+				return nil, c, fmt.Errorf("trail log: %w", err)
+			}
+			e, _, err := l.read(position{seg: seg.seq, off: c.Off, n: frameHeader + binary.LittleEndian.Uint32(hdr[:4])})
+			if err != nil {
+				return nil, c, err
+			}
+			out = append(out, e)
+			c.Off += frameHeader + binary.LittleEndian.Uint32(hdr[:4])
+		}
+		if len(out) == limit {
+			break
+		}
+	}
+	return out, c, nil
+}
+
+// Prune deletes the segments whose every record is older than now − Retention, and the
+// oldest ones while the log is larger than its MaxBytes, and reports how many records it
+// deleted. The segment being appended to is first closed (a new one started) when it is
+// entirely past retention, so that a quiet server prunes too.
+func (l *Log) Prune(now time.Time) (deleted int, err error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return 0, errLogClosed
+	}
+	cutoff := now.Add(-Retention).Unix()
+	if last := l.segs[len(l.segs)-1]; last.size > 0 && last.maxTime < cutoff {
+		if err := l.roll(); err != nil {
+			return 0, err
+		}
+	}
+	drop := 0
+	bytes := l.bytes
+	for drop < len(l.segs)-1 && (l.segs[drop].maxTime < cutoff || bytes > l.opts.MaxBytes) {
+		if l.segs[drop].maxTime >= cutoff {
+			l.opts.Logger.Warn("trail log: over its size bound, deleting records before their 90 days",
+				"segment", segmentName(l.segs[drop].seq), "max_bytes", l.opts.MaxBytes)
+		}
+		bytes -= l.segs[drop].size
+		drop++
+	}
+	if drop == 0 {
+		return 0, nil
+	}
+	keep := l.segs[drop].seq
+	for _, x := range l.scopes {
+		before := len(x.slots)
+		x.dropBefore(keep)
+		deleted += before - len(x.slots)
+	}
+	for sc, x := range l.scopes {
+		if len(x.slots) == 0 {
+			delete(l.scopes, sc)
+		}
+	}
+	for _, seg := range l.segs[:drop] {
+		seg.f.Close()
+		if err := os.Remove(filepath.Join(l.dir, segmentName(seg.seq))); err != nil {
+			return deleted, fmt.Errorf("trail log: %w", err)
+		}
+	}
+	l.segs = slices.Delete(l.segs, 0, drop)
+	l.bytes = bytes
+	return deleted, nil
+}
+
+// Size is the log's size in bytes.
+func (l *Log) Size() int64 {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.bytes
+}
+
+// Close closes the segment files; appends and lookups fail afterwards.
+func (l *Log) Close() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.closed {
+		return nil
+	}
+	l.closed = true
+	var err error
+	for _, seg := range l.segs {
+		err = errors.Join(err, seg.f.Close())
+	}
+	return err
+}
