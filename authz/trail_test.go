@@ -1,10 +1,13 @@
 package authz
 
 import (
+	"compress/gzip"
 	"context"
 	"encoding/json"
 	"encoding/xml"
 	"net/url"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -175,6 +178,39 @@ func TestTrailOfIAMAndSTS(t *testing.T) {
 			!strings.Contains(r, `"resources":[{"ARN":"`+w.roleARN+`","accountId":"`+acct+`","type":"AWS::IAM::Role"}]`) {
 			t.Errorf("AssumeRole without its resources entry: %s", r)
 		}
+	}
+
+	// The export writes IAM's records under us-east-1's prefix, STS's under the signing
+	// region's.
+	dir := t.TempDir()
+	root, err := os.OpenRoot(dir)
+	mustOK(err)
+	defer root.Close()
+	files, _, err := trail.Export(ctx, w.st, root, time.Now().Add(time.Hour))
+	mustOK(err)
+	exported := map[string][]string{} // region → event names
+	for _, f := range files {
+		region := strings.Split(f, "/")[3] // AWSLogs/ACCOUNT/CloudTrail/REGION/…
+		fh, err := os.Open(filepath.Join(dir, f))
+		mustOK(err)
+		zr, err := gzip.NewReader(fh)
+		mustOK(err)
+		var content struct{ Records []trail.Record }
+		mustOK(json.NewDecoder(zr).Decode(&content))
+		fh.Close()
+		for _, r := range content.Records {
+			if r.EventSource != "ec2.amazonaws.com" {
+				exported[region] = append(exported[region], r.EventName)
+			}
+		}
+	}
+	for _, names := range exported {
+		slices.Sort(names)
+	}
+	wantExport := map[string][]string{"us-east-1": {"CreateAccessKey", "CreateUser", "CreateUser", "DeleteUser"},
+		"eu-west-1": {"AssumeRole", "GetCallerIdentity"}}
+	if diff := cmp.Diff(wantExport, exported); diff != "" {
+		t.Errorf("exported IAM and STS records by region (-want +got):\n%s", diff)
 	}
 
 	// The other attributes find the same records.
