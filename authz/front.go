@@ -18,6 +18,7 @@ import (
 	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/iam/iamapi"
 	"github.com/stockade/stockade/iampolicy"
+	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/trail"
 )
 
@@ -131,7 +132,7 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ctx = iamapi.WithRequestID(ctx, requestID)
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
 	if pend := f.startRecording(r, o, cred.Service, requestID); pend != nil {
-		ctx = iam.WithJournal(ctx, pend.Journal) // a write commits with its record
+		ctx = store.WithJournal(ctx, pend.Journal) // a write commits with its record
 		rw := &recordingWriter{statusWriter: sw}
 		h.ServeHTTP(rw, r.WithContext(ctx))
 		f.finishRecording(pend, sw.status, rw.body.Bytes())

@@ -12,7 +12,7 @@ import (
 
 // This file records IAM and STS calls in the change trail (package trail, trail-iam.md §1),
 // as ec2api/trail.go does for EC2: a write stages its record in its own store transaction
-// through iam.WithJournal, and the complete record (with responseElements) follows through
+// through store.WithJournal (which iam honours), and the complete record (with responseElements) follows through
 // the Recorder once the reply is written; a read, a failure or a denial is recorded through
 // the Recorder only. Calls that fail authentication are not recorded: they have no
 // trustworthy identity (§1.4 [STOCKADE]); nor are calls naming no action the service has,

@@ -9,14 +9,14 @@ import (
 	"github.com/stockade/stockade/store"
 )
 
-// TestJournal: a write commits its Journal's ops in its own transaction (they survive a
+// TestJournal: a write commits its store.Journal's ops in its own transaction (they survive a
 // reopen beside the change); a refused write never asks for them, so no staged record
 // claims a change that did not happen.
 func TestJournal(t *testing.T) {
 	e := newEnv(t)
 	var calls []string
 	journal := func(name string) context.Context {
-		return WithJournal(context.Background(), func() []store.Op {
+		return store.WithJournal(context.Background(), func() []store.Op {
 			calls = append(calls, name)
 			return []store.Op{{Key: "trail/test/" + name, Value: []byte(name)}}
 		})

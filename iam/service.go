@@ -271,7 +271,7 @@ type tx struct {
 }
 
 // write runs fn under the write lock and commits what it staged as one transaction, with the
-// ops of ctx's Journal if it has one. If fn fails or the commit is refused, every change to
+// ops of ctx's store.Journal if it has one. If fn fails or the commit is refused, every change to
 // memory is undone.
 func (s *Service) write(ctx context.Context, account string, fn func(tx *tx) error) error {
 	s.mu.Lock()
@@ -298,8 +298,8 @@ func (s *Service) write(ctx context.Context, account string, fn func(tx *tx) err
 		}
 		ops = append(ops, store.Op{Key: k, Value: b})
 	}
-	if j := journalOf(ctx); j != nil {
-		ops = append(ops, j()...) // the call's record commits with its change (journal.go)
+	if j := store.JournalOf(ctx); j != nil {
+		ops = append(ops, j()...) // the call's record commits with its change (store.Journal)
 	}
 	if _, err := s.st.Txn(ctx, nil, ops); err != nil {
 		tx.rollback()

@@ -33,7 +33,7 @@ type Pending struct {
 // Finish.
 func NewPending(c Call) *Pending { return &Pending{call: c} }
 
-// Journal returns the staged record's store ops (fit for iam.WithJournal).
+// Journal returns the staged record's store ops (a store.Journal).
 func (p *Pending) Journal() []store.Op {
 	p.mu.Lock()
 	defer p.mu.Unlock()
