@@ -175,7 +175,10 @@ var goldenCalls = map[string]Call{
 		Identity: alice, SourceIP: "10.1.2.3", Region: "eu-west-1", RequestID: reqID, Time: callTime, EventID: evID},
 	// IAM and STS (§1.5, §4, §5): member lists as arrays, timestamps Java-style, no requestId,
 	// policy documents raw in the request and URL-encoded in the response, awsRegion us-east-1
-	// for IAM whatever the signing region, the STS signing region for STS.
+	// for IAM whatever the signing region, the STS signing region for STS. The shapes follow
+	// the CreateUser, CreateRole and AssumeRole records of AWS's IAM user guide ("Example IAM
+	// API events in CloudTrail log") as far as the search tool showed them; member order within
+	// an object and the records of actions without an AWS example are [UNCONFIRMED].
 	"iam-create-user": queryCall(IAM, "CreateUser", session, q("Action", "CreateUser", "Version", "2010-05-08",
 		"UserName", "bob", "Path", "/ops/", "Tags.member.1.Key", "team", "Tags.member.1.Value", "net",
 		"Tags.member.2.Key", "env", "Tags.member.2.Value", "dev"),
@@ -210,6 +213,8 @@ var goldenCalls = map[string]Call{
 			`<PackedPolicySize>6</PackedPolicySize></AssumeRoleResult><ResponseMetadata><RequestId>`+reqID+`</RequestId></ResponseMetadata></AssumeRoleResponse>`, nil),
 	"sts-assume-role-by-root": queryCall(STS, "AssumeRole", root, q("RoleArn", "arn:aws:iam::111122223333:role/ops/sg-admin",
 		"RoleSessionName", "admin"), "", &Failure{Code: "AccessDenied", Message: "Roles may not be assumed by root accounts."}),
+	"sts-decode-invalid": queryCall(STS, "DecodeAuthorizationMessage", session, q("EncodedMessage", "not-a-message"), "",
+		&Failure{Code: "InvalidAuthorizationMessageException", Message: "The message is invalid."}),
 	"sts-get-caller-identity": queryCall(STS, "GetCallerIdentity", session, q("Action", "GetCallerIdentity", "Version", "2011-06-15"),
 		`<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>`+
 			`<UserId>AROA5TQ7EXAMPLE4QZJMN:alice</UserId><Account>111122223333</Account>`+
