@@ -69,7 +69,7 @@ var imports = map[string][]string{
 	"iam":             {"store"},
 	"iam/iamapi":      {"iam"},
 	"trail":           {"store"},
-	"authz":           {"auth", "auth/sigv4", "iam", "iam/iamapi", "iampolicy", "store"},
+	"authz":           {"auth", "auth/sigv4", "iam", "iam/iamapi", "iampolicy", "store", "trail"},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.

@@ -6,6 +6,8 @@
 // authenticates and authorizes before handing the call to iam/iamapi) — with the condition
 // keys of shared/spec/trail-iam.md §6.5. Denials carry §6.6's texts; an EC2 denial also
 // carries the sealed authorization message that STS DecodeAuthorizationMessage opens.
+// Front also records every authenticated IAM and STS call in the change trail (trail.go),
+// a write's record in the write's own store transaction.
 //
 // It is glue: the evaluator, the entities and the wire formats live in their own packages.
 package authz

@@ -12,10 +12,14 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/stockade/stockade/auth/sigv4"
 	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/iam/iamapi"
 	"github.com/stockade/stockade/iampolicy"
+	"github.com/stockade/stockade/store"
+	"github.com/stockade/stockade/trail"
 )
 
 // Front serves IAM and STS on the API listener: it authenticates each call (SigV4, with
@@ -28,6 +32,8 @@ type Front struct {
 	svc      *iam.Service
 	verifier *sigv4.Verifier
 	iam, sts http.Handler
+	rec      *trail.Recorder
+	reqID    func() string
 	now      func() time.Time
 	maxBody  int64
 	log      *slog.Logger
@@ -42,6 +48,9 @@ type FrontConfig struct {
 	// Now is the clock (nil: time.Now); RequestID fixes reply IDs in tests.
 	Now       func() time.Time
 	RequestID func() string
+	// Recorder records every authenticated call in the trail (authz/trail.go); nil turns the
+	// trail off.
+	Recorder *trail.Recorder
 }
 
 // NewFront returns the IAM and STS front over svc, which a has been bound to.
@@ -52,13 +61,16 @@ func NewFront(a *Authorizer, svc *iam.Service, cfg FrontConfig) (*Front, error) 
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	f := &Front{a: a, svc: svc, now: cfg.Now, maxBody: 1 << 20, log: cfg.Log}
+	if cfg.RequestID == nil {
+		cfg.RequestID = uuid.NewString
+	}
+	f := &Front{a: a, svc: svc, now: cfg.Now, maxBody: 1 << 20, log: cfg.Log, rec: cfg.Recorder, reqID: cfg.RequestID}
 	f.verifier = &sigv4.Verifier{Regions: cfg.Regions, Now: cfg.Now,
 		Credentials: func(id, token string) (string, error) {
 			_, secret, err := a.Resolve(id, token)
 			return secret, err
 		}}
-	opts := iamapi.Options{Caller: f.caller, Log: cfg.Log, RequestID: cfg.RequestID}
+	opts := iamapi.Options{Caller: f.caller, Log: cfg.Log}
 	var err error
 	if f.iam, err = iamapi.NewIAM(svc, opts); err != nil {
 		return nil, err
@@ -81,9 +93,13 @@ type outcomeKey struct{}
 
 // outcome is what Front decided about a call, for iamapi's Caller.
 type outcome struct {
-	p      iam.Principal
+	p      iam.Principal // also for a denial: the trail records who was denied
 	err    error
-	action string // for the log
+	action string // for the log and the trail
+
+	// For the trail: the call's parameters and the credential scope's region.
+	params url.Values
+	region string
 }
 
 func (f *Front) caller(r *http.Request) (iam.Principal, error) {
@@ -112,8 +128,17 @@ func (f *Front) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if assume != nil {
 		ctx = context.WithValue(ctx, assumeKey{}, *assume)
 	}
+	requestID := f.reqID()
+	ctx = iamapi.WithRequestID(ctx, requestID)
 	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	h.ServeHTTP(sw, r.WithContext(ctx))
+	if pend := f.startRecording(r, o, cred.Service, requestID); pend != nil {
+		ctx = store.WithJournal(ctx, pend.Journal) // a write commits with its record
+		rw := &recordingWriter{statusWriter: sw}
+		h.ServeHTTP(rw, r.WithContext(ctx))
+		f.finishRecording(pend, sw.status, rw.body.Bytes())
+	} else {
+		h.ServeHTTP(sw, r.WithContext(ctx))
+	}
 	// One line per call, as the EC2 API logs them; authentication failures included (they
 	// have no trustworthy identity for the trail, §1.4).
 	lvl, code := slog.LevelInfo, ""
@@ -158,16 +183,18 @@ func (f *Front) check(ctx context.Context, r *http.Request, body []byte, service
 		return outcome{err: err}, nil
 	}
 	params := map[string]string{}
+	values := url.Values{}
 	q, _ := url.ParseQuery(r.URL.RawQuery)
 	form, _ := url.ParseQuery(string(body))
 	for _, vs := range []url.Values{q, form} {
 		for k, v := range vs {
 			params[k] = v[len(v)-1]
+			values[k] = v[len(v)-1:]
 		}
 	}
 	action := params["Action"]
 	o, assume := f.decide(ctx, r, p, cred, service, action, params)
-	o.action = action
+	o.action, o.params, o.region = action, values, cred.Region
 	return o, assume
 }
 
@@ -205,10 +232,10 @@ func (f *Front) decide(ctx context.Context, r *http.Request, p iam.Principal, cr
 	}
 	d, _, err := f.a.Decide(p, req)
 	if err != nil {
-		return outcome{err: iam.Internal(err)}, nil
+		return outcome{p: p, err: iam.Internal(err)}, nil
 	}
 	if !d.Allowed {
-		return outcome{err: iam.AccessDenied.Errorf("%s", d.Message(p.ARN, req.Action))}, nil
+		return outcome{p: p, err: iam.AccessDenied.Errorf("%s", d.Message(p.ARN, req.Action))}, nil
 	}
 	if assume != nil {
 		assume.allowed = true

@@ -20,13 +20,16 @@ import (
 	"github.com/stockade/stockade/iampolicy"
 	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
+	"github.com/stockade/stockade/trail"
 )
 
 // world is §6.7's set-up in one account: group ops (Describe* and AssumeRole of sg-admin),
 // alice in it under /ops/, bob outside it, and the role sg-admin trusted by /ops/ users.
 type world struct {
 	t          testing.TB
+	path       string // the store's file
 	st         store.Store
+	tlog       *trail.Log // the trail's log, once recordTrail has made one
 	now        time.Time
 	a          *Authorizer
 	svc        *iam.Service
@@ -49,12 +52,13 @@ const (
 func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := context.Background()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{})
+	path := filepath.Join(t.TempDir(), "s.db")
+	st, err := bolt.Open(path, bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	w := &world{t: t, st: st, now: time.Now().UTC().Truncate(time.Second)}
+	w := &world{t: t, path: path, st: st, now: time.Now().UTC().Truncate(time.Second)}
 	accounts, err := auth.Open(ctx, st)
 	if err != nil {
 		t.Fatal(err)

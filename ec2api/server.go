@@ -159,7 +159,7 @@ type call struct {
 	rev int64
 	// rec is the call's trail record in the making (trail.go); nil until the call is
 	// authenticated, and when the trail is off.
-	rec *recording
+	rec *trail.Pending
 }
 
 func (c *call) svc() *control.Service { return c.s.svc }
@@ -226,14 +226,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if sts {
-		s.startRecording(c, r, trail.STS, action, values)
+		s.startRecording(c, r, trail.STS, action, values, nil)
 		var resp []byte
 		status, resp = s.getCallerIdentity(w, c)
 		s.finish(c, resp, nil)
 		return
 	}
 	if action != "unknown" {
-		s.startRecording(c, r, trail.EC2, action, values)
+		s.startRecording(c, r, trail.EC2, action, values, nil)
 	}
 	req, err := query.Parse(values)
 	if err == nil {

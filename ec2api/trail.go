@@ -1,23 +1,17 @@
 package ec2api
 
 import (
-	"crypto/tls"
 	"encoding/json"
 	"log/slog"
 	"math/bits"
-	"net"
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
-	"time"
-
-	"github.com/google/uuid"
 
 	"github.com/stockade/stockade/auth/sigv4"
+	"github.com/stockade/stockade/authz"
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/iam"
-	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/trail"
 )
 
@@ -41,16 +35,6 @@ import (
 // returns its UnauthorizedOperation (or AccessDenied) error to ServeHTTP's fail, which records
 // it. RecordCall is for a denial decided outside that pipeline.
 
-// recording is the trail of one call in flight. Its fields are set once, before the handler
-// runs; the staged record (its time and eventID) is made by the journal, under the lock of
-// the write that commits it.
-type recording struct {
-	call trail.Call
-
-	mu     sync.Mutex
-	staged *trail.Record // the record's pending form, once a write's transaction took it
-}
-
 // callIdentity is who made the call, as the trail records it: the principal the request
 // authenticated as (an IAM user, a role session, or the account's root), or, without an
 // Authorizer (emulator mode), the account's root.
@@ -59,77 +43,36 @@ func callIdentity(c *call) trail.Identity {
 	if p == nil || p.Kind == iam.RootPrincipal {
 		return trail.Identity{Kind: trail.Root, AccountID: c.account.ID, AccessKeyID: c.account.AccessKeyID}
 	}
-	id := trail.Identity{AccountID: p.Account, AccessKeyID: p.AccessKeyID}
-	if p.Kind == iam.UserPrincipal {
-		id.Kind, id.UserID, id.UserName = trail.IAMUser, p.UserID, p.UserName
-		id.UserPath = pathIn(p.ARN, ":user", p.UserName)
-		return id
-	}
-	id.Kind, id.RoleName, id.SessionName, id.SessionIssued = trail.AssumedRole, p.RoleName, p.SessionName, p.Issued
-	id.RoleID, _, _ = strings.Cut(p.UserID, ":") // AROA…:<session>
-	id.RolePath = pathIn(p.RoleARN, ":role", p.RoleName)
-	return id
-}
-
-// pathIn is the IAM path of an entity's ARN ("arn:aws:iam::A:user/ops/alice" → "/ops/"):
-// what lies between the resource type and the name.
-func pathIn(arn, typ, name string) string {
-	_, rest, ok := strings.Cut(arn, typ)
-	if !ok || !strings.HasSuffix(rest, name) {
-		return "/"
-	}
-	return rest[:len(rest)-len(name)]
+	return authz.TrailIdentity(*p)
 }
 
 // startRecording opens the trail of an authenticated call of service: from here on the call
-// is recorded whatever happens to it. With no Recorder configured the trail is off.
-func (s *Server) startRecording(c *call, r *http.Request, service trail.Service, action string, params url.Values) {
+// is recorded whatever happens to it. Its writes stage the record in their transaction
+// (control.WithJournal); finish completes it. jsonParams is the body of a JSON-protocol call.
+// With no Recorder configured the trail is off.
+func (s *Server) startRecording(c *call, r *http.Request, service trail.Service, action string, params url.Values, jsonParams json.RawMessage) {
 	if s.cfg.Recorder == nil {
 		return
 	}
-	rc := &recording{call: trail.Call{
-		Service: service, Action: action, Params: params, Identity: callIdentity(c),
-		SourceIP: sourceIP(r), UserAgent: r.Header.Get("User-Agent"), Region: c.tenant.Region,
-		RequestID: c.requestID, TLS: tlsDetails(r),
-	}}
-	c.rec = rc
-	c.ctx = control.WithJournal(c.ctx, rc.journal)
-}
-
-// journal is the call's control.Journal: the record as known before the reply (no
-// responseElements), to commit with the change. Every write of the call stages the same
-// keys: the eventTime and eventID are fixed by the first.
-func (rc *recording) journal() []store.Op {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	if rc.staged == nil {
-		rc.call.Time = time.Now()
-		rc.call.EventID = uuid.NewString()
-		rc.staged, _ = trail.Build(rc.call) // no response yet: Build cannot fail
-	}
-	return rc.staged.Ops()
+	c.rec = trail.NewPending(trail.Call{
+		Service: service, Action: action, Params: params, JSONParams: jsonParams, Identity: callIdentity(c),
+		SourceIP: trail.SourceIP(r), UserAgent: r.Header.Get("User-Agent"), Region: c.tenant.Region,
+		RequestID: c.requestID, TLS: trail.TLSOf(r),
+	})
+	c.ctx = control.WithJournal(c.ctx, c.rec.Journal)
 }
 
 // finish records the call's outcome: the response body of a success, or its failure. A
 // staged record is completed (same eventTime and eventID); any other is new.
 func (s *Server) finish(c *call, response []byte, failure *trail.Failure) {
-	rc := c.rec
-	if rc == nil {
+	if c.rec == nil {
 		return
 	}
-	rc.mu.Lock()
-	cl, staged := rc.call, rc.staged
-	rc.mu.Unlock()
-	if staged == nil {
-		cl.Time = time.Now()
-	}
-	cl.Response, cl.Err = response, failure
-	rec, err := trail.Build(cl)
+	rec, err := c.rec.Finish(response, failure)
 	if err != nil { // the record is still whole, with responseElements null
 		s.cfg.Log.LogAttrs(c.ctx, slog.LevelError, "trail: response not recorded",
 			slog.String("request_id", c.requestID), slog.Any("error", err))
 	}
-	rec.Completes(staged) // once rec is in the log, the staged record leaves the outbox
 	s.RecordCall(rec)
 }
 
@@ -153,25 +96,6 @@ func (s *Server) RecordCall(rec *trail.Record) {
 // failureOf is the trail's view of an error answered with status.
 func failureOf(code, message string, status int) *trail.Failure {
 	return &trail.Failure{Code: code, Message: message, Server: status >= 500}
-}
-
-// sourceIP is the client's address as the connection shows it (§1.1: X-Forwarded-For is
-// honoured only from trusted proxies, and none are configured).
-func sourceIP(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
-}
-
-// tlsDetails is §1.1's tlsDetails, for a request that came over TLS.
-func tlsDetails(r *http.Request) *trail.TLSDetails {
-	if r.TLS == nil {
-		return nil
-	}
-	return &trail.TLSDetails{TLSVersion: strings.Replace(tls.VersionName(r.TLS.Version), "TLS ", "TLSv", 1),
-		CipherSuite: tls.CipherSuiteName(r.TLS.CipherSuite), ClientProvidedHostHeader: r.Host}
 }
 
 // CloudTrail's LookupEvents (§2.1) is a JSON 1.1 call: X-Amz-Target names it and the SigV4
@@ -235,14 +159,11 @@ func (s *Server) serveCloudTrail(w http.ResponseWriter, r *http.Request, c *call
 		b, _ := json.Marshal(map[string]string{"__type": "UnknownOperationException", "message": "CloudTrail is not served."})
 		res = trail.Result{Status: http.StatusBadRequest, Body: b, Err: failureOf("UnknownOperationException", "CloudTrail is not served.", http.StatusBadRequest)}
 	} else {
-		s.startRecording(c, r, trail.CloudTrail, target[strings.LastIndexByte(target, '.')+1:], nil)
+		s.startRecording(c, r, trail.CloudTrail, target[strings.LastIndexByte(target, '.')+1:], nil, jsonParams(body))
 		res = s.cfg.Lookup.Serve(c.ctx, trail.Scope{Account: c.tenant.Account, Region: c.tenant.Region}, target, body)
 	}
 	writeJSON(res.Status, res.Body)
-	if c.rec != nil {
-		c.rec.call.JSONParams = jsonParams(body)
-		s.finish(c, nil, res.Err)
-	}
+	s.finish(c, nil, res.Err)
 	if res.Err != nil {
 		code = res.Err.Code
 	}

@@ -270,8 +270,9 @@ type tx struct {
 	undo []func()
 }
 
-// write runs fn under the write lock and commits what it staged as one transaction. If fn
-// fails or the commit is refused, every change to memory is undone.
+// write runs fn under the write lock and commits what it staged as one transaction, with the
+// ops of ctx's store.Journal if it has one. If fn fails or the commit is refused, every change to
+// memory is undone.
 func (s *Service) write(ctx context.Context, account string, fn func(tx *tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -296,6 +297,9 @@ func (s *Service) write(ctx context.Context, account string, fn func(tx *tx) err
 			return Internal(fmt.Errorf("encode %s: %w", k, err))
 		}
 		ops = append(ops, store.Op{Key: k, Value: b})
+	}
+	if j := store.JournalOf(ctx); j != nil {
+		ops = append(ops, j()...) // the call's record commits with its change (store.Journal)
 	}
 	if _, err := s.st.Txn(ctx, nil, ops); err != nil {
 		tx.rollback()

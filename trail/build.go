@@ -50,7 +50,8 @@ type Call struct {
 	Time      time.Time
 	TLS       *TLSDetails
 
-	// Resources is the record's resources field (STS AssumeRole's role, §1.1).
+	// Resources is the record's resources field; nil gives STS AssumeRole's role (§1.1)
+	// from its RoleArn.
 	Resources []ARNResource
 	// Lookup adds LookupEvents resources to those Build finds itself (security groups, rules
 	// and VPCs named in the parameters or the response), for IAM entities for instance.
@@ -107,9 +108,17 @@ func Build(c Call) (*Record, error) {
 	switch {
 	case c.JSONParams != nil:
 		r.RequestParameters = capped(c.JSONParams)
+	case len(c.Params) > 0 && (c.Service == IAM || c.Service == STS):
+		// A call without parameters (GetCallerIdentity) records null, not {} [OBSERVED].
+		if req = memberParams(c.Params); len(req) > 0 {
+			r.RequestParameters = marshalCapped(req)
+		}
 	case len(c.Params) > 0:
 		req = requestParameters(c.Action, c.Params)
 		r.RequestParameters = marshalCapped(req)
+	}
+	if c.Service == STS && c.Action == "AssumeRole" && r.Resources == nil {
+		r.Resources = assumedRole(c.Params) // failed calls too: the role asked for [UNCONFIRMED]
 	}
 	var err error
 	if c.Err == nil && (!r.ReadOnly || readOnlyWithResponse[c.Action]) && c.JSONParams == nil && len(c.Response) > 0 {
@@ -117,10 +126,15 @@ func Build(c Call) (*Record, error) {
 			if _, wrapped := wrappedShapes[c.Action]; wrapped {
 				resp = object{{c.Action + "Response", resp}}
 			}
-			r.ResponseElements = marshalCapped(resp)
+			if c.Service == IAM || c.Service == STS {
+				resp = memberResponse(resp)
+			}
+			if resp != nil {
+				r.ResponseElements = marshalCapped(resp)
+			}
 		}
 	}
-	r.Lookup = lookupResources(c.Lookup, req, resp)
+	r.Lookup = lookupResources(c.Service, c.Lookup, req, resp)
 	return r, err
 }
 

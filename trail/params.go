@@ -227,11 +227,53 @@ func indexes(params url.Values, prefix string) []int {
 	return out
 }
 
-// genericParams converts the parameters of an action without a §1.3 shape [STOCKADE]: each
-// dotted name becomes nested lowerCamelCase keys, numbered members become {"items": […]},
-// values stay strings (without a shape there is no type to give them). Protocol parameters
-// are dropped and secrets replaced.
+// genericParams converts the parameters of an EC2 action without a §1.3 shape [STOCKADE]:
+// each dotted name becomes nested lowerCamelCase keys, numbered members become
+// {"items": […]}, values stay strings (without a shape there is no type to give them).
 func genericParams(params url.Values) object {
+	return dottedParams(params, ec2Lists)
+}
+
+// memberParams converts the parameters of an IAM or STS call [OBSERVED in AWS's record
+// examples for CreateUser, CreateRole and AssumeRole]: keys lowerCamelCase, a Name.member.N
+// list a plain JSON array (these services log their model's shapes, not EC2's item sets),
+// the numbers of memberNumbers JSON numbers, policy documents the raw JSON string as sent.
+// Types of members outside those tables are [UNCONFIRMED]: they stay strings.
+func memberParams(params url.Values) object {
+	return dottedParams(params, memberLists)
+}
+
+// memberNumbers and memberBools are the IAM and STS request members whose model type is a
+// number or a boolean (botocore's iam and sts service-2.json).
+var (
+	memberNumbers = map[string]bool{"DurationSeconds": true, "MaxSessionDuration": true, "MaxItems": true}
+	memberBools   = map[string]bool{"SetAsDefault": true}
+)
+
+// listStyle is how dottedParams writes a list and types a leaf.
+type listStyle struct {
+	list   func([]any) any
+	member bool // Name.member.N is the list (IAM, STS); otherwise Name.N (EC2)
+	leaf   func(name, value string) any
+}
+
+var (
+	ec2Lists    = listStyle{list: func(l []any) any { return items(l) }, leaf: func(_, v string) any { return v }}
+	memberLists = listStyle{list: func(l []any) any { return l }, member: true, leaf: func(name, v string) any {
+		switch {
+		case memberNumbers[name]:
+			return scalar(num, v)
+		case memberBools[name]:
+			return scalar(boolean, v)
+		}
+		return v
+	}}
+)
+
+// dottedParams is the conversion of parameters without a fixed shape: each dotted name
+// becomes nested lowerCamelCase keys and numbered members lists in style's form. Protocol
+// parameters are dropped and secrets replaced.
+func dottedParams(params url.Values, style listStyle) object {
 	root := &tree{}
 	names := make([]string, 0, len(params))
 	for k := range params {
@@ -246,12 +288,13 @@ func genericParams(params url.Values) object {
 		for _, p := range parts {
 			t = t.child(p)
 		}
-		t.value, t.leaf = params.Get(k), true
-		if secretParams[parts[len(parts)-1]] {
+		last := parts[len(parts)-1]
+		t.value, t.leaf = style.leaf(last, params.Get(k)), true
+		if secretParams[last] {
 			t.value = sensitiveDataRemoved
 		}
 	}
-	o, _ := root.json().(object)
+	o, _ := root.json(style).(object)
 	return o
 }
 
@@ -259,7 +302,7 @@ func genericParams(params url.Values) object {
 type tree struct {
 	keys  []string
 	kids  map[string]*tree
-	value string
+	value any
 	leaf  bool
 }
 
@@ -276,9 +319,12 @@ func (t *tree) child(name string) *tree {
 	return c
 }
 
-func (t *tree) json() any {
+func (t *tree) json(style listStyle) any {
 	if t.leaf && t.kids == nil {
 		return t.value
+	}
+	if style.member && len(t.keys) == 1 && t.keys[0] == "member" {
+		return t.kids["member"].json(style) // Name.member.N: the list is Name's value
 	}
 	numbered := len(t.keys) > 0
 	for _, k := range t.keys {
@@ -291,13 +337,13 @@ func (t *tree) json() any {
 		sort.Slice(keys, func(i, j int) bool { a, _ := strconv.Atoi(keys[i]); b, _ := strconv.Atoi(keys[j]); return a < b })
 		var list []any
 		for _, k := range keys {
-			list = append(list, t.kids[k].json())
+			list = append(list, t.kids[k].json(style))
 		}
-		return items(list)
+		return style.list(list)
 	}
 	o := object{}
 	for _, k := range t.keys {
-		o.set(lowerFirst(k), t.kids[k].json())
+		o.set(lowerFirst(k), t.kids[k].json(style))
 	}
 	return o
 }

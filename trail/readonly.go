@@ -28,7 +28,7 @@ var readOnly = map[string]bool{
 	"ListAttachedUserPolicies": true, "ListAttachedGroupPolicies": true, "ListAttachedRolePolicies": true,
 	"ListAccessKeys": true, "GetAccessKeyLastUsed": true, "ListEntitiesForPolicy": true,
 	"GetAccountAuthorizationDetails": true, "SimulatePrincipalPolicy": true, "SimulateCustomPolicy": true,
-	"ListAccountAliases": true,
+	"ListAccountAliases": true, "ListUserTags": true, "ListRoleTags": true, "ListPolicyTags": true,
 	// STS
 	"GetCallerIdentity": true, "DecodeAuthorizationMessage": true, "AssumeRole": true,
 	"GetSessionToken": true, "GetAccessKeyInfo": true,

@@ -74,6 +74,18 @@ func returnResponse(action string) string {
 		`</requestId><return>true</return></` + action + `Response>`
 }
 
+// queryCall is an IAM or STS call, signed for eu-west-1 as the CLI does with --endpoint-url.
+func queryCall(s Service, action string, id Identity, params url.Values, response string, err *Failure) Call {
+	c := call(action, id, params, response, err)
+	c.Service = s
+	return c
+}
+
+const trustPolicy = `{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:user/ops/alice"},"Action":"sts:AssumeRole"}]}`
+
+// encoded is a policy document as IAM's XML carries it (RFC 3986, §4.1).
+func encoded(doc string) string { return strings.ReplaceAll(url.QueryEscape(doc), "+", "%20") }
+
 // goldenCalls are every record shape of trail-iam.md §1.
 var goldenCalls = map[string]Call{
 	// §1.3's example: IpPermissions form, IAM user.
@@ -148,21 +160,65 @@ var goldenCalls = map[string]Call{
 	"iam-create-access-key": {Service: IAM, Action: "CreateAccessKey", Params: q("Action", "CreateAccessKey", "UserName", "bob"),
 		Response: []byte(`<CreateAccessKeyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><CreateAccessKeyResult><AccessKey>` +
 			`<UserName>bob</UserName><AccessKeyId>AKIAIOSFODNN7BOBKEY</AccessKeyId><Status>Active</Status>` +
-			`<SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY</SecretAccessKey><CreateDate>Aug 1, 2024, 11:45:21 AM</CreateDate>` +
+			`<SecretAccessKey>wJalrXUtnFEMI/K7MDENG/bPxRfiCYzEXAMPLEKEY</SecretAccessKey><CreateDate>2024-08-01T11:45:21Z</CreateDate>` +
 			`</AccessKey></CreateAccessKeyResult><ResponseMetadata><RequestId>` + reqID + `</RequestId></ResponseMetadata></CreateAccessKeyResponse>`),
-		Identity: root, SourceIP: "10.1.2.3", Region: "eu-west-1", RequestID: reqID, Time: callTime, EventID: evID,
-		Lookup: []Resource{{ResourceType: "AWS::IAM::User", ResourceName: "bob"}, {ResourceType: "AWS::IAM::AccessKey", ResourceName: "AKIAIOSFODNN7BOBKEY"}}},
+		Identity: root, SourceIP: "10.1.2.3", Region: "eu-west-1", RequestID: reqID, Time: callTime, EventID: evID},
 	"iam-denied": {Service: IAM, Action: "CreateUser", Params: q("UserName", "mallory", "Password", "hunter2"),
 		Err:      &Failure{Code: "AccessDenied", Message: "User: arn:aws:iam::111122223333:user/ops/alice is not authorized to perform: iam:CreateUser on resource: arn:aws:iam::111122223333:user/mallory because no identity-based policy allows the iam:CreateUser action"},
 		Identity: alice, SourceIP: "10.1.2.3", Region: "eu-west-1", RequestID: reqID, Time: callTime, EventID: evID},
 	"sts-assume-role": {Service: STS, Action: "AssumeRole", Params: q("RoleArn", "arn:aws:iam::111122223333:role/ops/sg-admin", "RoleSessionName", "alice"),
 		Response: []byte(`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>` +
 			`<AccessKeyId>ASIA5TQ7EXAMPLESESS</AccessKeyId><SecretAccessKey>wJalrXUtnFEMI/K7MDENG/SESSIONSECRET</SecretAccessKey>` +
-			`<SessionToken>FwoGZXIvYXdzEXAMPLE</SessionToken><Expiration>Mar 4, 2025, 11:15:30 AM</Expiration></Credentials>` +
+			`<SessionToken>FwoGZXIvYXdzEXAMPLE</SessionToken><Expiration>2025-03-04T11:15:30Z</Expiration></Credentials>` +
 			`<AssumedRoleUser><AssumedRoleId>AROA5TQ7EXAMPLE4QZJMN:alice</AssumedRoleId><Arn>arn:aws:sts::111122223333:assumed-role/sg-admin/alice</Arn></AssumedRoleUser>` +
 			`</AssumeRoleResult><ResponseMetadata><RequestId>` + reqID + `</RequestId></ResponseMetadata></AssumeRoleResponse>`),
-		Identity: alice, SourceIP: "10.1.2.3", Region: "eu-west-1", RequestID: reqID, Time: callTime, EventID: evID,
-		Resources: []ARNResource{{ARN: "arn:aws:iam::111122223333:role/ops/sg-admin", AccountID: acct, Type: "AWS::IAM::Role"}}},
+		Identity: alice, SourceIP: "10.1.2.3", Region: "eu-west-1", RequestID: reqID, Time: callTime, EventID: evID},
+	// IAM and STS (§1.5, §4, §5): member lists as arrays, timestamps Java-style, no requestId,
+	// policy documents raw in the request and URL-encoded in the response, awsRegion us-east-1
+	// for IAM whatever the signing region, the STS signing region for STS. The shapes follow
+	// the CreateUser, CreateRole and AssumeRole records of AWS's IAM user guide ("Example IAM
+	// API events in CloudTrail log") as far as the search tool showed them; member order within
+	// an object and the records of actions without an AWS example are [UNCONFIRMED].
+	"iam-create-user": queryCall(IAM, "CreateUser", session, q("Action", "CreateUser", "Version", "2010-05-08",
+		"UserName", "bob", "Path", "/ops/", "Tags.member.1.Key", "team", "Tags.member.1.Value", "net",
+		"Tags.member.2.Key", "env", "Tags.member.2.Value", "dev"),
+		`<CreateUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><CreateUserResult><User><Path>/ops/</Path>`+
+			`<UserName>bob</UserName><UserId>AIDA5TQ7EXAMPLEUSER01</UserId><Arn>arn:aws:iam::111122223333:user/ops/bob</Arn>`+
+			`<CreateDate>2025-03-04T10:15:30Z</CreateDate><Tags><member><Key>team</Key><Value>net</Value></member>`+
+			`<member><Key>env</Key><Value>dev</Value></member></Tags></User></CreateUserResult>`+
+			`<ResponseMetadata><RequestId>`+reqID+`</RequestId></ResponseMetadata></CreateUserResponse>`, nil),
+	"iam-create-role": queryCall(IAM, "CreateRole", root, q("RoleName", "sg-admin", "Path", "/ops/", "MaxSessionDuration", "7200",
+		"AssumeRolePolicyDocument", trustPolicy),
+		`<CreateRoleResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><CreateRoleResult><Role><Path>/ops/</Path>`+
+			`<RoleName>sg-admin</RoleName><RoleId>AROA5TQ7EXAMPLE4QZJMN</RoleId><Arn>arn:aws:iam::111122223333:role/ops/sg-admin</Arn>`+
+			`<CreateDate>2025-03-04T10:15:30Z</CreateDate><AssumeRolePolicyDocument>`+encoded(trustPolicy)+`</AssumeRolePolicyDocument>`+
+			`<MaxSessionDuration>7200</MaxSessionDuration></Role></CreateRoleResult>`+
+			`<ResponseMetadata><RequestId>`+reqID+`</RequestId></ResponseMetadata></CreateRoleResponse>`, nil),
+	"iam-put-role-policy": queryCall(IAM, "PutRolePolicy", root, q("RoleName", "sg-admin", "PolicyName", "rules",
+		"PolicyDocument", trustPolicy), `<PutRolePolicyResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/">`+
+		`<ResponseMetadata><RequestId>`+reqID+`</RequestId></ResponseMetadata></PutRolePolicyResponse>`, nil),
+	"iam-get-user": queryCall(IAM, "GetUser", alice, q("UserName", "bob"),
+		`<GetUserResponse xmlns="https://iam.amazonaws.com/doc/2010-05-08/"><GetUserResult><User><Path>/</Path>`+
+			`<UserName>bob</UserName></User></GetUserResult></GetUserResponse>`, nil),
+	"iam-no-such-entity": queryCall(IAM, "DeleteUser", alice, q("UserName", "nobody"), "",
+		&Failure{Code: "NoSuchEntity", Message: "The user with name nobody cannot be found."}),
+	"sts-assume-role-session-policy": queryCall(STS, "AssumeRole", alice, q("RoleArn", "arn:aws:iam::111122223333:role/ops/sg-admin",
+		"RoleSessionName", "alice", "DurationSeconds", "900", "Policy", trustPolicy,
+		"PolicyArns.member.1.arn", "arn:aws:iam::aws:policy/AmazonEC2ReadOnlyAccess",
+		"Tags.member.1.Key", "project", "Tags.member.1.Value", "sg", "TransitiveTagKeys.member.1", "project"),
+		`<AssumeRoleResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><AssumeRoleResult><Credentials>`+
+			`<AccessKeyId>ASIA5TQ7EXAMPLESESS</AccessKeyId><SecretAccessKey>wJalrXUtnFEMI/K7MDENG/SESSIONSECRET</SecretAccessKey>`+
+			`<SessionToken>FwoGZXIvYXdzEXAMPLE</SessionToken><Expiration>2025-03-04T10:30:30Z</Expiration></Credentials>`+
+			`<AssumedRoleUser><AssumedRoleId>AROA5TQ7EXAMPLE4QZJMN:alice</AssumedRoleId><Arn>arn:aws:sts::111122223333:assumed-role/sg-admin/alice</Arn></AssumedRoleUser>`+
+			`<PackedPolicySize>6</PackedPolicySize></AssumeRoleResult><ResponseMetadata><RequestId>`+reqID+`</RequestId></ResponseMetadata></AssumeRoleResponse>`, nil),
+	"sts-assume-role-by-root": queryCall(STS, "AssumeRole", root, q("RoleArn", "arn:aws:iam::111122223333:role/ops/sg-admin",
+		"RoleSessionName", "admin"), "", &Failure{Code: "AccessDenied", Message: "Roles may not be assumed by root accounts."}),
+	"sts-decode-invalid": queryCall(STS, "DecodeAuthorizationMessage", session, q("EncodedMessage", "not-a-message"), "",
+		&Failure{Code: "InvalidAuthorizationMessageException", Message: "The message is invalid."}),
+	"sts-get-caller-identity": queryCall(STS, "GetCallerIdentity", session, q("Action", "GetCallerIdentity", "Version", "2011-06-15"),
+		`<GetCallerIdentityResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><GetCallerIdentityResult>`+
+			`<UserId>AROA5TQ7EXAMPLE4QZJMN:alice</UserId><Account>111122223333</Account>`+
+			`<Arn>arn:aws:sts::111122223333:assumed-role/sg-admin/alice</Arn></GetCallerIdentityResult></GetCallerIdentityResponse>`, nil),
 	"lookup-events-tls": {Service: CloudTrail, Action: "LookupEvents", JSONParams: json.RawMessage(`{"MaxResults":1}`),
 		Identity: alice, SourceIP: "10.1.2.3", UserAgent: strings.Repeat("é", 600), Region: "eu-west-1", RequestID: reqID,
 		Time: callTime, EventID: evID, TLS: &TLSDetails{TLSVersion: "TLSv1.3", CipherSuite: "TLS_AES_128_GCM_SHA256", ClientProvidedHostHeader: "stockade.example:8443"}},
@@ -226,6 +282,7 @@ func TestReadOnlyTable(t *testing.T) {
 		}
 	}
 	for a, want := range map[string]bool{"AssumeRole": true, "LookupEvents": true, "GetCallerIdentity": true,
+		"DecodeAuthorizationMessage": true, "ListUserTags": true, "ListRoleTags": true, "TagRole": false,
 		"CreateAccessKey": false, "AuthorizeSecurityGroupIngress": false, "Unknown": false} {
 		if IsReadOnly(a) != want {
 			t.Errorf("IsReadOnly(%s) = %v, want %v", a, IsReadOnly(a), want)

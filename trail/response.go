@@ -9,15 +9,71 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // numberElements and boolElements type the response's leaves (§1.3 rule 3). Without a type an
 // element stays a string: a description "22" must not turn into a number.
 var numberElements = map[string]bool{"fromPort": true, "toPort": true, "maxEntries": true,
-	"ruleNumber": true, "deviceIndex": true, "amiLaunchIndex": true}
+	"ruleNumber": true, "deviceIndex": true, "amiLaunchIndex": true,
+	// IAM and STS
+	"maxSessionDuration": true, "packedPolicySize": true, "attachmentCount": true,
+	"permissionsBoundaryUsageCount": true}
 
 var boolElements = map[string]bool{"return": true, "isEgress": true, "egress": true, "isDefault": true,
-	"sourceDestCheck": true, "deleteOnTermination": true, "ebsOptimized": true}
+	"sourceDestCheck": true, "deleteOnTermination": true, "ebsOptimized": true,
+	// IAM
+	"isAttachable": true, "isDefaultVersion": true}
+
+// dateElements are the IAM and STS timestamps, which their records write in a Java-style
+// local format rather than the wire's ISO 8601 (§1.5 [OBSERVED]: "Aug 1, 2024, 11:45:21 AM";
+// records before about 2020 lack the comma after the year).
+var dateElements = map[string]bool{"createDate": true, "updateDate": true, "expiration": true,
+	"lastUsedDate": true, "uploadDate": true}
+
+// javaDate is dateElements' format, in UTC.
+const javaDate = "Jan 2, 2006, 3:04:05 PM"
+
+// memberResponse turns responseElements of an IAM or STS call into the form their records
+// have [OBSERVED in AWS's CreateUser and AssumeRole record examples]: no requestId (the
+// record's requestID carries it; EC2's XML has it in the body, IAM's in ResponseMetadata),
+// timestamps in javaDate form. An action without output (DeleteUser, AttachRolePolicy, …)
+// has responseElements null [UNCONFIRMED for every such action].
+func memberResponse(o object) object {
+	out := object{}
+	for _, m := range o {
+		if m.key != "requestId" {
+			out = append(out, member{m.key, javaDates(m.key, m.val)})
+		}
+	}
+	if len(out) == 0 {
+		return nil
+	}
+	return out
+}
+
+// javaDates rewrites the dateElements under v.
+func javaDates(key string, v any) any {
+	switch v := v.(type) {
+	case string:
+		if t, err := time.Parse(time.RFC3339, v); err == nil && dateElements[key] {
+			return t.UTC().Format(javaDate)
+		}
+	case object:
+		out := make(object, len(v))
+		for i, m := range v {
+			out[i] = member{m.key, javaDates(m.key, m.val)}
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, e := range v {
+			out[i] = javaDates("", e)
+		}
+		return out
+	}
+	return v
+}
 
 // redactedElements never reach a record (§1.5): removed, or replaced by the marker AWS writes.
 var redactedElements = map[string]string{"secretAccessKey": "", "keyMaterial": sensitiveDataRemoved}

@@ -201,7 +201,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	} else {
 		// IAM and STS, and policies enforced on every call: the credentials file's keys are
 		// each account's root; IAM users and role sessions get what their policies allow.
-		az, front, err := openIAM(ctx, st, accounts, regions, log)
+		az, front, err := openIAM(ctx, st, accounts, regions, acfg.Recorder, log)
 		if err != nil {
 			return err
 		}
@@ -282,8 +282,8 @@ func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bol
 }
 
 // openIAM opens the IAM and STS state over st with the policy evaluator plugged in, and the
-// front that serves IAM and STS calls.
-func openIAM(ctx context.Context, st store.Store, accounts *auth.Registry, regions []string, log *slog.Logger) (*authz.Authorizer, *authz.Front, error) {
+// front that serves IAM and STS calls, recording them in the trail when rec is not nil.
+func openIAM(ctx context.Context, st store.Store, accounts *auth.Registry, regions []string, rec *trail.Recorder, log *slog.Logger) (*authz.Authorizer, *authz.Front, error) {
 	az, err := authz.New(ctx, st, accounts, nil)
 	if err != nil {
 		return nil, nil, err
@@ -293,7 +293,7 @@ func openIAM(ctx context.Context, st store.Store, accounts *auth.Registry, regio
 		return nil, nil, err
 	}
 	az.Bind(iamSvc)
-	front, err := authz.NewFront(az, iamSvc, authz.FrontConfig{Regions: regions, Log: log})
+	front, err := authz.NewFront(az, iamSvc, authz.FrontConfig{Regions: regions, Log: log, Recorder: rec})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -1,6 +1,7 @@
 package iamapi
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/xml"
@@ -58,7 +59,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		r.Body = http.MaxBytesReader(w, r.Body, 1<<20)
 	}
 	if err := r.ParseForm(); err != nil {
-		h.fail(w, iam.InvalidInput.Errorf("The request body could not be parsed."))
+		h.fail(w, r, iam.InvalidInput.Errorf("The request body could not be parsed."))
 		return
 	}
 	params := map[string]string{}
@@ -67,30 +68,30 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	name := params["Action"]
 	if name == "" {
-		h.fail(w, iam.MissingAction.Errorf("Missing Action"))
+		h.fail(w, r, iam.MissingAction.Errorf("Missing Action"))
 		return
 	}
 	act, ok := h.actions[name]
 	if !ok || params["Version"] != h.version {
-		h.fail(w, iam.InvalidAction.Errorf("Could not find operation %s for version %s", name, params["Version"]))
+		h.fail(w, r, iam.InvalidAction.Errorf("Could not find operation %s for version %s", name, params["Version"]))
 		return
 	}
 	caller, err := h.opts.Caller(r)
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
 	out, err := act(&request{Request: r, svc: h.svc, params: params, caller: caller})
 	if err != nil {
-		h.fail(w, err)
+		h.fail(w, r, err)
 		return
 	}
-	h.reply(w, name, out)
+	h.reply(w, r, name, out)
 }
 
 // reply writes <XResponse xmlns><XResult>out</XResult><ResponseMetadata>…; an action with no
 // output (nil) has no Result element.
-func (h *handler) reply(w http.ResponseWriter, name string, out any) {
+func (h *handler) reply(w http.ResponseWriter, r *http.Request, name string, out any) {
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(http.StatusOK)
 	enc := xml.NewEncoder(w)
@@ -102,7 +103,7 @@ func (h *handler) reply(w http.ResponseWriter, name string, out any) {
 	if err == nil {
 		err = enc.EncodeElement(struct {
 			RequestID string `xml:"RequestId"`
-		}{h.requestID()}, xml.StartElement{Name: xml.Name{Local: "ResponseMetadata"}})
+		}{h.requestID(r)}, xml.StartElement{Name: xml.Name{Local: "ResponseMetadata"}})
 	}
 	if err == nil {
 		err = enc.EncodeToken(start.End())
@@ -126,7 +127,7 @@ type errorResponse struct {
 
 // fail writes AWS's ErrorResponse envelope with the code's status; an internal failure's text
 // goes to the log, never to the client.
-func (h *handler) fail(w http.ResponseWriter, err error) {
+func (h *handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := iam.Internal(err)
 	if e.Cause != nil {
 		h.log().Error("iamapi: request failed", "code", e.Code.Name, "err", err)
@@ -137,7 +138,7 @@ func (h *handler) fail(w http.ResponseWriter, err error) {
 	}
 	w.Header().Set("Content-Type", "text/xml")
 	w.WriteHeader(e.Code.Status)
-	b, _ := xml.Marshal(errorResponse{Xmlns: h.ns, Type: typ, Code: e.Code.Name, Message: e.Message, ID: h.requestID()})
+	b, _ := xml.Marshal(errorResponse{Xmlns: h.ns, Type: typ, Code: e.Code.Name, Message: e.Message, ID: h.requestID(r)})
 	_, _ = w.Write(b) // the client went away; nothing else to tell
 }
 
@@ -148,7 +149,20 @@ func (h *handler) log() *slog.Logger {
 	return slog.Default()
 }
 
-func (h *handler) requestID() string {
+// WithRequestID returns a context whose call answers with RequestId id: the layer in front
+// of the handlers names the call before it runs, so that its trail record (staged by the
+// call's write, before the reply) carries the ID the client gets.
+func WithRequestID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, requestIDKey{}, id)
+}
+
+type requestIDKey struct{}
+
+// requestID is the call's RequestId: the one its context names, or a new one.
+func (h *handler) requestID(r *http.Request) string {
+	if id, ok := r.Context().Value(requestIDKey{}).(string); ok {
+		return id
+	}
 	if h.opts.RequestID != nil {
 		return h.opts.RequestID()
 	}

@@ -1,0 +1,82 @@
+package trail
+
+import (
+	"crypto/tls"
+	"net"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/stockade/stockade/store"
+)
+
+// Pending is the record of one call in flight, for an API front whose writes commit before
+// the reply is rendered (IAM and STS through package iam's Journal):
+//
+//   - Journal is what the call's write stages in its own store transaction: the record as
+//     known before the reply (no responseElements). eventTime and eventID are fixed by the
+//     first write; later writes of the same call stage the same keys.
+//   - Finish builds the complete record once the reply exists. When a write staged one, the
+//     complete record Completes it: the Recorder appends it to the Log and deletes the staged
+//     one from the outbox. Otherwise it is a new record (a read, a failure, a denial).
+//
+// A crash between the two leaves the staged record, without its responseElements, in the
+// outbox, which the next start moves to the Log: never the change without a record (§1.5's
+// "durable outbox").
+type Pending struct {
+	mu     sync.Mutex
+	call   Call
+	staged *Record
+}
+
+// NewPending opens the record of c; c.Time and c.EventID are set by the first Journal or by
+// Finish.
+func NewPending(c Call) *Pending { return &Pending{call: c} }
+
+// Journal returns the staged record's store ops (a store.Journal).
+func (p *Pending) Journal() []store.Op {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.staged == nil {
+		p.call.Time = time.Now()
+		p.staged, _ = Build(p.call) // no response yet: Build cannot fail
+		p.call.EventID = p.staged.EventID
+	}
+	return p.staged.Ops()
+}
+
+// Finish is the call's complete record: response is the body of a success, failure the error
+// the client got. An error means the response did not parse; the record is still whole, with
+// responseElements null.
+func (p *Pending) Finish(response []byte, failure *Failure) (*Record, error) {
+	p.mu.Lock()
+	c, staged := p.call, p.staged
+	p.mu.Unlock()
+	if staged == nil {
+		c.Time = time.Now()
+	}
+	c.Response, c.Err = response, failure
+	rec, err := Build(c)
+	rec.Completes(staged)
+	return rec, err
+}
+
+// SourceIP is the client's address as the connection shows it (§1.1: X-Forwarded-For is
+// honoured only from trusted proxies, and none are configured).
+func SourceIP(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// TLSOf is §1.1's tlsDetails, for a request that came over TLS; nil otherwise.
+func TLSOf(r *http.Request) *TLSDetails {
+	if r.TLS == nil {
+		return nil
+	}
+	return &TLSDetails{TLSVersion: strings.Replace(tls.VersionName(r.TLS.Version), "TLS ", "TLSv", 1),
+		CipherSuite: tls.CipherSuiteName(r.TLS.CipherSuite), ClientProvidedHostHeader: r.Host}
+}
