@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"syscall"
 	"testing"
@@ -43,7 +44,12 @@ func benchLog(b *testing.B, n int) (*Log, store.Store) {
 	}
 	b.Cleanup(func() { log.Close() })
 	if _, ok, _ := st.Get(context.Background(), "bench/complete"); ok {
-		b.Logf("opened %s (%d records, %d MB) in %v", dir, n, log.Size()>>20, time.Since(start).Round(time.Millisecond))
+		took := time.Since(start)
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		b.Logf("opened %s (%d records, %d MB) in %v; heap with its index %d MB", dir, n, log.Size()>>20,
+			took.Round(time.Millisecond), ms.HeapAlloc>>20)
 		return log, st
 	}
 	b.Logf("building %s (%d records)", dir, n)
@@ -103,8 +109,12 @@ func BenchmarkLookupEvents(b *testing.B) {
 				rng.IntN(1000), end.Add(-7*24*time.Hour).Unix(), end.Unix())
 		},
 		"NoAttribute": func() string { return `{}` },
+		// An EventId is found by a scan of the account's slots (index.go): the worst case.
+		"EventId": func() string {
+			return fmt.Sprintf(`{"LookupAttributes":[{"AttributeKey":"EventId","AttributeValue":%q}]}`, newUUID())
+		},
 	}
-	for _, name := range []string{"EventName", "Username", "ResourceName", "ResourceNameInTimeRange", "NoAttribute"} {
+	for _, name := range []string{"EventName", "Username", "ResourceName", "ResourceNameInTimeRange", "NoAttribute", "EventId"} {
 		b.Run(name, func(b *testing.B) {
 			lat := make([]time.Duration, 0, b.N)
 			for b.Loop() {

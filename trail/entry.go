@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"time"
 )
 
 // entry is a record as the trail keeps it: what LookupEvents filters and reports (§2.2, §2.3)
@@ -65,28 +64,99 @@ func appendString(b []byte, s string) []byte {
 
 var errEntry = errors.New("trail: damaged entry")
 
-// decodeEntry is encode's inverse. The entry's JSON aliases b.
-func decodeEntry(b []byte) (*entry, error) {
+// header is an encoded entry read in place: every field aliases the encoded bytes, so that
+// indexing a record (at every append, and for every record when the log is opened)
+// allocates nothing but what the index keeps.
+type header struct {
+	time     int64
+	fields   [7][]byte // account, region, eventID, eventName, username, eventSource, accessKeyID
+	readOnly bool
+	nres     int
+	res      []byte // nres encoded (type, name) pairs
+	json     []byte
+}
+
+const (
+	hAccount = iota
+	hRegion
+	hEventID
+	hEventName
+	hUsername
+	hEventSource
+	hAccessKeyID
+)
+
+// decodeHeader reads an encoded entry without copying it.
+func decodeHeader(b []byte) (header, error) {
 	d := decoder{b: b}
 	if d.byte() != entryVersion {
-		return nil, fmt.Errorf("%w: unknown version", errEntry)
+		return header{}, fmt.Errorf("%w: unknown version", errEntry)
 	}
-	e := &entry{Time: d.varint()}
-	for _, s := range []*string{&e.Account, &e.Region, &e.EventID, &e.EventName, &e.Username, &e.EventSource, &e.AccessKeyID} {
-		*s = d.string()
+	h := header{time: d.varint()}
+	for i := range h.fields {
+		h.fields[i] = d.bytes()
 	}
-	e.ReadOnly = d.byte() == 1
+	h.readOnly = d.byte() == 1
 	n := d.uvarint()
 	if n > uint64(len(d.b)) { // every resource takes at least two bytes: a count this large is damage
-		return nil, errEntry
+		return header{}, errEntry
 	}
-	for range n {
-		e.Lookup = append(e.Lookup, Resource{ResourceType: d.string(), ResourceName: d.string()})
+	h.nres, h.res = int(n), d.b
+	for range 2 * n {
+		d.bytes()
 	}
 	if d.err {
-		return nil, errEntry
+		return header{}, errEntry
 	}
-	e.JSON = d.b
+	h.res = h.res[:len(h.res)-len(d.b)]
+	h.json = d.b
+	return h, nil
+}
+
+// resources yields the header's (type, name) pairs.
+func (h *header) resources(yield func(typ, name []byte)) {
+	d := decoder{b: h.res}
+	for range h.nres {
+		yield(d.bytes(), d.bytes())
+	}
+}
+
+var (
+	trueBytes  = []byte("true")
+	falseBytes = []byte("false")
+)
+
+// attributeValues yields the record's LookupEvents attribute values, in a fixed order; the
+// EventId is looked up by a scan, not an index (index.go), so it is not among them.
+func (h *header) attributeValues(yield func(Attribute, []byte)) {
+	yield(EventNameAttr, h.fields[hEventName])
+	if h.readOnly {
+		yield(ReadOnlyAttr, trueBytes)
+	} else {
+		yield(ReadOnlyAttr, falseBytes)
+	}
+	yield(UsernameAttr, h.fields[hUsername])
+	yield(EventSourceAttr, h.fields[hEventSource])
+	yield(AccessKeyIDAttr, h.fields[hAccessKeyID])
+	h.resources(func(typ, name []byte) {
+		yield(ResourceTypeAttr, typ)
+		yield(ResourceNameAttr, name)
+	})
+}
+
+// decodeEntry is encode's inverse. The entry's JSON aliases b.
+func decodeEntry(b []byte) (*entry, error) {
+	h, err := decodeHeader(b)
+	if err != nil {
+		return nil, err
+	}
+	f := h.fields
+	e := &entry{Time: h.time, Account: string(f[hAccount]), Region: string(f[hRegion]), EventID: string(f[hEventID]),
+		EventName: string(f[hEventName]), ReadOnly: h.readOnly, Username: string(f[hUsername]),
+		EventSource: string(f[hEventSource]), AccessKeyID: string(f[hAccessKeyID]), JSON: h.json}
+	h.resources(func(typ, name []byte) {
+		e.Lookup = append(e.Lookup, Resource{ResourceType: string(typ), ResourceName: string(name)})
+	})
 	return e, nil
 }
 
@@ -126,34 +196,13 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
-func (d *decoder) string() string {
+func (d *decoder) bytes() []byte {
 	n := d.uvarint()
 	if d.err || n > uint64(len(d.b)) {
 		d.err = true
-		return ""
+		return nil
 	}
-	s := string(d.b[:n])
+	b := d.b[:n:n]
 	d.b = d.b[n:]
-	return s
-}
-
-// eventTime is the entry's time as a time.
-func (e *entry) eventTime() time.Time { return time.Unix(e.Time, 0).UTC() }
-
-// attributeValues are the entry's LookupEvents attribute values, in a fixed order; the
-// EventId is looked up by a scan, not an index (index.go), so it is not among them.
-func (e *entry) attributeValues(yield func(Attribute, string)) {
-	yield(EventNameAttr, e.EventName)
-	if e.ReadOnly {
-		yield(ReadOnlyAttr, "true")
-	} else {
-		yield(ReadOnlyAttr, "false")
-	}
-	yield(UsernameAttr, e.Username)
-	yield(EventSourceAttr, e.EventSource)
-	yield(AccessKeyIDAttr, e.AccessKeyID)
-	for _, r := range e.Lookup {
-		yield(ResourceTypeAttr, r.ResourceType)
-		yield(ResourceNameAttr, r.ResourceName)
-	}
+	return b
 }

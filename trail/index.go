@@ -1,6 +1,7 @@
 package trail
 
 import (
+	"hash/maphash"
 	"slices"
 	"sort"
 	"strings"
@@ -18,8 +19,9 @@ import (
 // record goes at the end, or a few places before it when a batch brought it late), and a
 // lookup sorts the records of each second it returns by eventID.
 //
-// A slot is a fixed-size value without pointers (about 60 bytes) and a list entry four bytes,
-// so a million records cost about 100 MB, and the garbage collector never scans the slots.
+// A slot is a fixed-size value without pointers (about 60 bytes, and 8 for its ID's hash) and
+// a list entry four bytes, so a million records cost about 100 MB, and the garbage collector
+// never scans the slots.
 
 // maxEventID is the longest eventID the index holds: a UUID. Build always makes one; longer
 // IDs are refused by Append.
@@ -39,36 +41,52 @@ type slot struct {
 	pos  position
 }
 
-func idOf(s string) (id [maxEventID]byte) {
+func idOf[T string | []byte](s T) (id [maxEventID]byte) {
 	copy(id[:], s)
 	return id
 }
 
 // scopeIndex is the index of one account and region.
 type scopeIndex struct {
-	slots  []slot
+	slots []slot
+	// ids holds a hash of each slot's eventID: an EventId lookup scans 8 bytes a record
+	// rather than a slot's 60, and compares the IDs of the few that match.
+	ids    []uint64
 	all    []uint32
-	values map[attrValue][]uint32
+	values map[Attribute]map[string]*posting
 }
 
-type attrValue struct {
-	attr  Attribute
-	value string
-}
+var idSeed = maphash.MakeSeed()
 
-// add indexes e at pos.
-func (x *scopeIndex) add(e *entry, pos position) {
-	x.slots = append(x.slots, slot{time: e.Time, id: idOf(e.EventID), pos: pos})
+// posting is the list of one attribute value; a pointer in the map, so that adding to an
+// existing list looks its value up without allocating a string.
+type posting struct{ list []uint32 }
+
+func newScopeIndex() *scopeIndex { return &scopeIndex{values: map[Attribute]map[string]*posting{}} }
+
+// add indexes the record h at pos.
+func (x *scopeIndex) add(h *header, pos position) {
+	x.slots = append(x.slots, slot{time: h.time, id: idOf(h.fields[hEventID]), pos: pos})
+	x.ids = append(x.ids, maphash.Bytes(idSeed, h.fields[hEventID]))
 	n := uint32(len(x.slots) - 1)
 	x.all = x.insert(x.all, n)
-	var seen []attrValue // a record has a handful of values: a slice beats a map
-	e.attributeValues(func(a Attribute, v string) {
-		k := attrValue{a, v}
-		if v == "" || len(v) > maxAttributeValue || slices.Contains(seen, k) {
+	h.attributeValues(func(a Attribute, v []byte) {
+		if len(v) == 0 || len(v) > maxAttributeValue {
 			return
 		}
-		seen = append(seen, k)
-		x.values[k] = x.insert(x.values[k], n)
+		m := x.values[a]
+		if m == nil {
+			m = map[string]*posting{}
+			x.values[a] = m
+		}
+		p := m[string(v)]
+		if p == nil {
+			p = &posting{}
+			m[string(v)] = p
+		}
+		if !x.holds(p.list, n) { // a record may name a value twice (a group in two rules)
+			p.list = x.insert(p.list, n)
+		}
 	})
 }
 
@@ -82,6 +100,21 @@ func (x *scopeIndex) insert(list []uint32, n uint32) []uint32 {
 	return list
 }
 
+// holds reports whether list, in time order, holds slot n, which insert put after every slot
+// of its second or before: found by walking back past the later seconds only.
+func (x *scopeIndex) holds(list []uint32, n uint32) bool {
+	t := x.slots[n].time
+	for i := len(list) - 1; i >= 0; i-- {
+		if list[i] == n {
+			return true
+		}
+		if x.slots[list[i]].time <= t {
+			return false
+		}
+	}
+	return false
+}
+
 // dropBefore removes the slots of segments older than seg (a prefix of the slots: segments
 // are appended in order) and renumbers the lists.
 func (x *scopeIndex) dropBefore(seg uint32) {
@@ -90,6 +123,7 @@ func (x *scopeIndex) dropBefore(seg uint32) {
 		return
 	}
 	x.slots = slices.Clone(x.slots[k:])
+	x.ids = slices.Clone(x.ids[k:])
 	renumber := func(list []uint32) []uint32 {
 		out := list[:0]
 		for _, v := range list {
@@ -100,11 +134,11 @@ func (x *scopeIndex) dropBefore(seg uint32) {
 		return slices.Clip(out)
 	}
 	x.all = renumber(x.all)
-	for key, list := range x.values {
-		if list = renumber(list); len(list) == 0 {
-			delete(x.values, key)
-		} else {
-			x.values[key] = list
+	for _, m := range x.values {
+		for v, p := range m {
+			if p.list = renumber(p.list); len(p.list) == 0 {
+				delete(m, v)
+			}
 		}
 	}
 }
@@ -123,9 +157,9 @@ func (x *scopeIndex) find(q query) []slot {
 	lowest := q.from.Unix()
 	var out []slot
 	if q.attr == EventIDAttr { // one record at most: a scan of the slots, not an index
-		id := idOf(q.value)
-		for i := range x.slots {
-			if s := &x.slots[i]; s.id == id && s.time >= lowest && s.time <= top && admits(s) {
+		id, hash := idOf(q.value), maphash.String(idSeed, q.value)
+		for i, h := range x.ids {
+			if s := &x.slots[i]; h == hash && s.id == id && s.time >= lowest && s.time <= top && admits(s) {
 				out = append(out, *s)
 			}
 		}
@@ -133,7 +167,10 @@ func (x *scopeIndex) find(q query) []slot {
 	}
 	list := x.all
 	if q.attr != "" {
-		list = x.values[attrValue{q.attr, q.value}]
+		list = nil
+		if p := x.values[q.attr][q.value]; p != nil {
+			list = p.list
+		}
 	}
 	hi := sort.Search(len(list), func(i int) bool { return x.slots[list[i]].time > top })
 	for hi > 0 && len(out) <= q.limit {

@@ -39,10 +39,10 @@ type Log struct {
 	buf     []byte
 	appends int // appends written (under wmu): what the batching tests count
 
-	mu     sync.RWMutex // guards what follows; appends take it only to publish
-	segs   []*segment   // oldest first; the last is the one appended to
-	scopes map[Scope]*scopeIndex
-	bytes  int64 // the size of every segment
+	mu     sync.RWMutex                      // guards what follows; appends take it only to publish
+	segs   []*segment                        // oldest first; the last is the one appended to
+	scopes map[string]map[string]*scopeIndex // account → region → index
+	bytes  int64                             // the size of every segment
 	closed bool
 }
 
@@ -92,7 +92,7 @@ func OpenLog(dir string, opts LogOptions) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("trail log: %w", err)
 	}
-	l := &Log{dir: dir, opts: opts, scopes: map[Scope]*scopeIndex{}}
+	l := &Log{dir: dir, opts: opts, scopes: map[string]map[string]*scopeIndex{}}
 	var seqs []uint32
 	for _, name := range names {
 		seq, err := strconv.ParseUint(strings.TrimSuffix(filepath.Base(name), ".log"), 16, 32)
@@ -146,12 +146,12 @@ func (l *Log) load(seq uint32, last bool) error {
 			l.damaged(seg, last, "short frame")
 			break
 		}
-		e, err := decodeEntry(payload)
+		h, err := decodeHeader(payload)
 		if crc32.Checksum(payload, castagnoli) != sum || err != nil {
 			l.damaged(seg, last, "frame checksum or content")
 			break
 		}
-		l.index(seg, e, position{seg: seq, off: uint32(seg.size), n: frameHeader + n})
+		l.index(seg, &h, position{seg: seq, off: uint32(seg.size), n: frameHeader + n})
 		seg.size += int64(frameHeader + n)
 	}
 	if last {
@@ -174,16 +174,20 @@ func (l *Log) damaged(seg *segment, last bool, what string) {
 		"segment", segmentName(seg.seq), "offset", seg.size, "reason", what)
 }
 
-// index adds e, stored at pos, to the index; the caller holds mu or owns l alone.
-func (l *Log) index(seg *segment, e *entry, pos position) {
-	sc := Scope{Account: e.Account, Region: e.Region}
-	x := l.scopes[sc]
-	if x == nil {
-		x = &scopeIndex{values: map[attrValue][]uint32{}}
-		l.scopes[sc] = x
+// index adds the record h, stored at pos, to the index; the caller holds mu or owns l alone.
+func (l *Log) index(seg *segment, h *header, pos position) {
+	regions := l.scopes[string(h.fields[hAccount])]
+	if regions == nil {
+		regions = map[string]*scopeIndex{}
+		l.scopes[string(h.fields[hAccount])] = regions
 	}
-	x.add(e, pos)
-	seg.maxTime = max(seg.maxTime, e.Time)
+	x := regions[string(h.fields[hRegion])]
+	if x == nil {
+		x = newScopeIndex()
+		regions[string(h.fields[hRegion])] = x
+	}
+	x.add(h, pos)
+	seg.maxTime = max(seg.maxTime, h.time)
 }
 
 // roll starts a new segment; the caller holds wmu and mu, or owns l alone.
@@ -271,8 +275,10 @@ func (l *Log) append(entries []*entry) error {
 	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	for i, e := range entries {
-		l.index(seg, e, poss[i])
+	for _, pos := range poss {
+		start := pos.off - uint32(seg.size)
+		h, _ := decodeHeader(buf[start+frameHeader : start+pos.n]) // encoded just above: it decodes
+		l.index(seg, &h, pos)
 	}
 	seg.size += int64(len(buf))
 	l.bytes += int64(len(buf))
@@ -319,7 +325,7 @@ func (l *Log) find(q query) (entries []*entry, more bool, err error) {
 	if l.closed {
 		return nil, false, errLogClosed
 	}
-	x := l.scopes[Scope{Account: q.account, Region: q.region}]
+	x := l.scopes[q.account][q.region]
 	if x == nil {
 		return nil, false, nil
 	}
@@ -342,7 +348,7 @@ func (l *Log) find(q query) (entries []*entry, more bool, err error) {
 func (l *Log) contains(account, region string, time int64, id string) bool {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	x := l.scopes[Scope{Account: account, Region: region}]
+	x := l.scopes[account][region]
 	return x != nil && x.contains(time, id)
 }
 
@@ -430,14 +436,17 @@ func (l *Log) Prune(now time.Time) (deleted int, err error) {
 		return 0, nil
 	}
 	keep := l.segs[drop].seq
-	for _, x := range l.scopes {
-		before := len(x.slots)
-		x.dropBefore(keep)
-		deleted += before - len(x.slots)
-	}
-	for sc, x := range l.scopes {
-		if len(x.slots) == 0 {
-			delete(l.scopes, sc)
+	for account, regions := range l.scopes {
+		for region, x := range regions {
+			before := len(x.slots)
+			x.dropBefore(keep)
+			deleted += before - len(x.slots)
+			if len(x.slots) == 0 {
+				delete(regions, region)
+			}
+		}
+		if len(regions) == 0 {
+			delete(l.scopes, account)
 		}
 	}
 	for _, seg := range l.segs[:drop] {
