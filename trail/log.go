@@ -266,11 +266,14 @@ func (l *Log) append(entries []*entry) error {
 	}
 	l.buf = buf
 	// Written at the durable end, not appended: after a failed write or fsync, the next
-	// append overwrites whatever part of this one reached the file.
-	if _, err := seg.f.WriteAt(buf, seg.size); err != nil {
-		return fmt.Errorf("trail log: %w", err)
+	// append overwrites whatever part of this one reached the file (cut off here, if the
+	// disk lets us, so that nothing of it outlives a later, shorter append).
+	_, err := seg.f.WriteAt(buf, seg.size)
+	if err == nil {
+		err = seg.f.Sync()
 	}
-	if err := seg.f.Sync(); err != nil {
+	if err != nil {
+		seg.f.Truncate(seg.size)
 		return fmt.Errorf("trail log: %w", err)
 	}
 	l.mu.Lock()
