@@ -1,6 +1,7 @@
 package ec2api
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -146,7 +147,8 @@ func (w placement) apply(ctx *iampolicy.Context) {
 }
 
 // resourceKeys fills the condition keys of an existing resource from the tenant's state and
-// returns its ARN: a resource named by name (GroupName, KeyName, LaunchTemplateName) or left
+// returns its ARN: a resource named by name (GroupName, KeyName, LaunchTemplateName), by one
+// of its associations (rtbassoc-…, eipassoc-…, vpc-cidr-assoc-…, subnet-cidr-assoc-…) or left
 // to its default (the default VPC) is authorized by its real ARN. Tags come from the service's
 // kind table for every taggable type (View.ResourceTags), the type's own keys from
 // authzTypes. A resource that does not exist keeps its ARN and has no tags; the handler then
@@ -203,6 +205,23 @@ type authzType struct {
 	keys func(v control.View, id string, ctx *iampolicy.Context, arn ec2ARN)
 }
 
+// byAssociation resolves an association ID (the Disassociate* calls name one, with prefix) to
+// the resource that holds it, found by holder, so that the call is authorized against that
+// resource's ARN and tags, as the reference's resource for those calls is the parent. Any
+// other reference is the resource's own ID.
+func byAssociation(prefix string, holder func(v control.View, assoc string) string) func(control.View, string, bool) (string, string, error) {
+	return func(v control.View, ref string, _ bool) (string, string, error) {
+		if !strings.HasPrefix(ref, prefix+"-") {
+			return ref, ref, nil
+		}
+		id := holder(v, ref)
+		if id == "" {
+			return "", "", fmt.Errorf("association %s: not found", ref)
+		}
+		return id, id, nil
+	}
+}
+
 // authzTypes are the types with more than tags, keyed by the reference's resource type.
 // Sources: the Service Authorization Reference's resource-type table (§6.5); the key-pair ARN
 // carries the key's name, not its key-… ID ([UNCONFIRMED]: the reference's
@@ -231,6 +250,16 @@ var authzTypes = map[string]authzType{
 		},
 	},
 	"vpc": {
+		resolve: byAssociation(model.PrefixVPCCidrAssoc, func(v control.View, assoc string) string {
+			for _, vpc := range v.VPCs() {
+				for _, b := range vpc.AllBlocks() {
+					if b.AssocID == assoc {
+						return vpc.ID
+					}
+				}
+			}
+			return ""
+		}),
 		byDefault: func(v control.View) string {
 			if d := v.DefaultVPC(); d != nil {
 				return d.ID
@@ -245,6 +274,14 @@ var authzTypes = map[string]authzType{
 		},
 	},
 	"subnet": {
+		resolve: byAssociation(model.PrefixSubnetCidrAssoc, func(v control.View, assoc string) string {
+			for _, sn := range v.Subnets() {
+				if sn.IPv6AssocID == assoc {
+					return sn.ID
+				}
+			}
+			return ""
+		}),
 		keys: func(v control.View, id string, ctx *iampolicy.Context, arn ec2ARN) {
 			if sn, err := v.Subnet(id); err == nil {
 				ctx.Set(iampolicy.KeyEC2Vpc, arn.of("vpc", sn.VpcID))
@@ -281,6 +318,28 @@ var authzTypes = map[string]authzType{
 			}
 			return kp.ID, kp.Name, nil
 		},
+	},
+	"route-table": {
+		resolve: byAssociation(model.PrefixRTBAssoc, func(v control.View, assoc string) string {
+			for _, rt := range v.RouteTables() {
+				for _, a := range rt.Assocs {
+					if a.ID == assoc {
+						return rt.ID
+					}
+				}
+			}
+			return ""
+		}),
+	},
+	"elastic-ip": {
+		resolve: byAssociation(model.PrefixEIPAssoc, func(v control.View, assoc string) string {
+			for _, a := range v.Addresses() {
+				if a.AssociationID == assoc {
+					return a.AllocationID
+				}
+			}
+			return ""
+		}),
 	},
 	"launch-template": {
 		resolve: func(v control.View, ref string, byName bool) (string, string, error) {

@@ -2,6 +2,7 @@ package ec2api
 
 import (
 	"context"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -269,5 +270,69 @@ func TestCreateOnlyInOneVPC(t *testing.T) {
 	}
 	if got := field(root.ok("CreateSecurityGroup", "GroupName", "x", "GroupDescription", "d", "VpcId", vpcA), "groupId"); got == m[1] {
 		t.Errorf("the denied call's ID %s was used again", got)
+	}
+}
+
+// TestAssociationIDsAuthorizeTheirParent: a Disassociate* call names an association, and is
+// authorized against the resource that holds it — its ARN and its tags — so the Deny on
+// env=prod covers it too.
+func TestAssociationIDsAuthorizeTheirParent(t *testing.T) {
+	a := newAuthzAPI(t)
+	root, acct := a.root, a.root.acct.ID
+	bob := a.user("bob", "/", `{"Version":"2012-10-17","Statement":[
+ {"Effect":"Allow","Action":"ec2:*","Resource":"*"},
+ {"Effect":"Deny","Action":"ec2:*","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/env":"prod"}}}]}`)
+	vpc := field(root.ok("CreateVpc", "CidrBlock", "10.0.0.0/16", "AmazonProvidedIpv6CidrBlock", "true"), "vpcId")
+	igw := field(root.ok("CreateInternetGateway"), "internetGatewayId")
+	root.ok("AttachInternetGateway", "InternetGatewayId", igw, "VpcId", vpc)
+	block6 := netip.MustParsePrefix(field(root.ok("DescribeVpcs", "VpcId.1", vpc), "ipv6CidrBlock"))
+	n := 0
+	subnet := func() string {
+		n++
+		return field(root.ok("CreateSubnet", "VpcId", vpc, "CidrBlock", "10.0."+strconv.Itoa(n)+".0/24"), "subnetId")
+	}
+	tests := []struct {
+		typ, action string
+		associate   func() (parent, assoc string)
+	}{
+		{"route-table", "DisassociateRouteTable", func() (string, string) {
+			rt := field(root.ok("CreateRouteTable", "VpcId", vpc), "routeTableId")
+			return rt, field(root.ok("AssociateRouteTable", "RouteTableId", rt, "SubnetId", subnet()), "associationId")
+		}},
+		{"elastic-ip", "DisassociateAddress", func() (string, string) {
+			alloc := field(root.ok("AllocateAddress", "Domain", "vpc"), "allocationId")
+			eni := field(root.ok("CreateNetworkInterface", "SubnetId", subnet()), "networkInterfaceId")
+			return alloc, field(root.ok("AssociateAddress", "AllocationId", alloc, "NetworkInterfaceId", eni), "associationId")
+		}},
+		{"vpc", "DisassociateVpcCidrBlock", func() (string, string) {
+			n++
+			other := field(root.ok("CreateVpc", "CidrBlock", "10."+strconv.Itoa(100+n)+".0.0/16"), "vpcId")
+			return other, field(root.ok("AssociateVpcCidrBlock", "VpcId", other, "CidrBlock", "10."+strconv.Itoa(200+n)+".0.0/16"), "associationId")
+		}},
+		{"subnet", "DisassociateSubnetCidrBlock", func() (string, string) {
+			sn := subnet()
+			b := block6.Addr().As16()
+			b[7] = byte(n)
+			p := netip.PrefixFrom(netip.AddrFrom16(b), 64).String()
+			return sn, field(root.ok("AssociateSubnetCidrBlock", "SubnetId", sn, "Ipv6CidrBlock", p), "associationId")
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.typ, func(t *testing.T) {
+			prod, prodAssoc := tt.associate()
+			root.ok("CreateTags", "ResourceId.1", prod, "Tag.1.Key", "env", "Tag.1.Value", "prod")
+			r := bob.call(tt.action, "AssociationId", prodAssoc)
+			want := "on resource: arn:aws:ec2:" + root.region + ":" + acct + ":" + tt.typ + "/" + prod + " with an explicit deny"
+			if r.Code != "UnauthorizedOperation" || !strings.Contains(field(r.Body, "Message"), want) {
+				t.Errorf("%s of the prod one's association: %q, want UnauthorizedOperation %q: %.300s", tt.action, r.Code, want, field(r.Body, "Message"))
+			}
+			if r := root.call(tt.action, "AssociationId", prodAssoc); r.Code != "" {
+				t.Errorf("the denied %s did not leave it associated: %q", tt.action, r.Code)
+			}
+			_, assoc := tt.associate()
+			if r := bob.call(tt.action, "AssociationId", assoc); r.Code != "" {
+				t.Errorf("%s of the untagged one's association: %q: %s", tt.action, r.Code, r.Body)
+			}
+		})
 	}
 }
