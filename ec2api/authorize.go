@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 
 	"github.com/stockade/stockade/authz"
@@ -206,19 +207,20 @@ type authzType struct {
 }
 
 // byAssociation resolves an association ID (the Disassociate* calls name one, with prefix) to
-// the resource that holds it, found by holder, so that the call is authorized against that
-// resource's ARN and tags, as the reference's resource for those calls is the parent. Any
-// other reference is the resource's own ID.
-func byAssociation(prefix string, holder func(v control.View, assoc string) string) func(control.View, string, bool) (string, string, error) {
+// the resource of all that holds it (assocs gives a resource's ID and association IDs), so
+// that the call is authorized against that resource's ARN and tags, as the reference's
+// resource for those calls is the parent. Any other reference is the resource's own ID.
+func byAssociation[T any](prefix string, all func(control.View) []*T, assocs func(*T) (string, []string)) func(control.View, string, bool) (string, string, error) {
 	return func(v control.View, ref string, _ bool) (string, string, error) {
 		if !strings.HasPrefix(ref, prefix+"-") {
 			return ref, ref, nil
 		}
-		id := holder(v, ref)
-		if id == "" {
-			return "", "", fmt.Errorf("association %s: not found", ref)
+		for _, x := range all(v) {
+			if id, held := assocs(x); slices.Contains(held, ref) {
+				return id, id, nil
+			}
 		}
-		return id, id, nil
+		return "", "", fmt.Errorf("association %s: not found", ref)
 	}
 }
 
@@ -250,15 +252,12 @@ var authzTypes = map[string]authzType{
 		},
 	},
 	"vpc": {
-		resolve: byAssociation(model.PrefixVPCCidrAssoc, func(v control.View, assoc string) string {
-			for _, vpc := range v.VPCs() {
-				for _, b := range vpc.AllBlocks() {
-					if b.AssocID == assoc {
-						return vpc.ID
-					}
-				}
+		resolve: byAssociation(model.PrefixVPCCidrAssoc, control.View.VPCs, func(vpc *model.VPC) (string, []string) {
+			var ids []string
+			for _, b := range vpc.AllBlocks() {
+				ids = append(ids, b.AssocID)
 			}
-			return ""
+			return vpc.ID, ids
 		}),
 		byDefault: func(v control.View) string {
 			if d := v.DefaultVPC(); d != nil {
@@ -274,13 +273,8 @@ var authzTypes = map[string]authzType{
 		},
 	},
 	"subnet": {
-		resolve: byAssociation(model.PrefixSubnetCidrAssoc, func(v control.View, assoc string) string {
-			for _, sn := range v.Subnets() {
-				if sn.IPv6AssocID == assoc {
-					return sn.ID
-				}
-			}
-			return ""
+		resolve: byAssociation(model.PrefixSubnetCidrAssoc, control.View.Subnets, func(sn *model.Subnet) (string, []string) {
+			return sn.ID, []string{sn.IPv6AssocID}
 		}),
 		keys: func(v control.View, id string, ctx *iampolicy.Context, arn ec2ARN) {
 			if sn, err := v.Subnet(id); err == nil {
@@ -320,25 +314,17 @@ var authzTypes = map[string]authzType{
 		},
 	},
 	"route-table": {
-		resolve: byAssociation(model.PrefixRTBAssoc, func(v control.View, assoc string) string {
-			for _, rt := range v.RouteTables() {
-				for _, a := range rt.Assocs {
-					if a.ID == assoc {
-						return rt.ID
-					}
-				}
+		resolve: byAssociation(model.PrefixRTBAssoc, control.View.RouteTables, func(rt *model.RouteTable) (string, []string) {
+			var ids []string
+			for _, a := range rt.Assocs {
+				ids = append(ids, a.ID)
 			}
-			return ""
+			return rt.ID, ids
 		}),
 	},
 	"elastic-ip": {
-		resolve: byAssociation(model.PrefixEIPAssoc, func(v control.View, assoc string) string {
-			for _, a := range v.Addresses() {
-				if a.AssociationID == assoc {
-					return a.AllocationID
-				}
-			}
-			return ""
+		resolve: byAssociation(model.PrefixEIPAssoc, control.View.Addresses, func(a *model.Address) (string, []string) {
+			return a.AllocationID, []string{a.AssociationID}
 		}),
 	},
 	"launch-template": {

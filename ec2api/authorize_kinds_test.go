@@ -12,6 +12,11 @@ import (
 	"github.com/stockade/stockade/image"
 )
 
+// denyProd allows every EC2 action except on resources tagged env=prod.
+const denyProd = `{"Version":"2012-10-17","Statement":[
+ {"Effect":"Allow","Action":"ec2:*","Resource":"*"},
+ {"Effect":"Deny","Action":"ec2:*","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/env":"prod"}}}]}`
+
 // TestResourceTagDenyCoversEveryKind: a Deny on aws:ResourceTag/env = prod refuses a change to
 // a resource of every taggable kind that carries the tag, changing nothing, and allows the same
 // change to an untagged resource of the kind. Each kind's tags reach the decision through the
@@ -19,9 +24,7 @@ import (
 func TestResourceTagDenyCoversEveryKind(t *testing.T) {
 	a := newAuthzAPI(t)
 	root, acct := a.root, a.root.acct.ID
-	bob := a.user("bob", "/", `{"Version":"2012-10-17","Statement":[
- {"Effect":"Allow","Action":"ec2:*","Resource":"*"},
- {"Effect":"Deny","Action":"ec2:*","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/env":"prod"}}}]}`)
+	bob := a.user("bob", "/", denyProd)
 	vpc := field(root.ok("CreateVpc", "CidrBlock", "10.0.0.0/16"), "vpcId")
 	sn := field(root.ok("CreateSubnet", "VpcId", vpc, "CidrBlock", "10.0.1.0/24"), "subnetId")
 	sg := field(root.ok("CreateSecurityGroup", "GroupName", "rules", "GroupDescription", "d", "VpcId", vpc), "groupId")
@@ -279,9 +282,7 @@ func TestCreateOnlyInOneVPC(t *testing.T) {
 func TestAssociationIDsAuthorizeTheirParent(t *testing.T) {
 	a := newAuthzAPI(t)
 	root, acct := a.root, a.root.acct.ID
-	bob := a.user("bob", "/", `{"Version":"2012-10-17","Statement":[
- {"Effect":"Allow","Action":"ec2:*","Resource":"*"},
- {"Effect":"Deny","Action":"ec2:*","Resource":"*","Condition":{"StringEquals":{"aws:ResourceTag/env":"prod"}}}]}`)
+	bob := a.user("bob", "/", denyProd)
 	vpc := field(root.ok("CreateVpc", "CidrBlock", "10.0.0.0/16", "AmazonProvidedIpv6CidrBlock", "true"), "vpcId")
 	igw := field(root.ok("CreateInternetGateway"), "internetGatewayId")
 	root.ok("AttachInternetGateway", "InternetGatewayId", igw, "VpcId", vpc)
