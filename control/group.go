@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"fmt"
 	"net/netip"
 	"strings"
 
@@ -21,6 +22,10 @@ type CreateGroupInput struct {
 	VpcID       string // empty: the default VPC
 	Tags        model.Tags
 	DryRun      bool
+	// ID is the group's ID when the caller allocated it (model.NewID) before the call, so
+	// that authorization could name the new group's ARN (trail-iam.md §6.5 [STOCKADE]);
+	// empty allocates one here.
+	ID string
 }
 
 // CreateGroup creates a custom security group: no ingress, and egress rules allowing all IPv4
@@ -61,8 +66,14 @@ func (s *Service) CreateGroup(ctx context.Context, t Tenant, in CreateGroupInput
 				return model.InvalidGroupDuplicate.New(name, vpc.ID)
 			}
 		}
+		id := in.ID
+		if id == "" {
+			id = model.NewID(model.PrefixGroup)
+		} else if !model.ValidID(model.PrefixGroup, id) || tx.tn.groups[id] != nil {
+			return model.InternalError.New().WithCause(fmt.Errorf("create group: preallocated ID %q is malformed or taken", id))
+		}
 		g = &model.Group{
-			ID:          model.NewID(model.PrefixGroup),
+			ID:          id,
 			Name:        name,
 			Description: in.Description,
 			VpcID:       vpc.ID,

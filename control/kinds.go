@@ -9,15 +9,19 @@ import (
 )
 
 // kind is one resource kind's entry in the table that every kind-generic operation reads:
-// creating a tenant's maps, loading its records at start, tagging by ID and listing what is
-// tagged. Adding a resource kind is a map in tenant and one entry in kinds.
+// creating a tenant's maps, loading its records at start, tagging by ID, reading a resource's
+// tags for authorization and listing what is tagged. Adding a resource kind is a map in tenant
+// and one entry in kinds.
 type kind interface {
-	storeKind() string // the record kind in store keys
-	idPrefix() string  // the ID prefix that routes a tag request to it; "" for none
+	storeKind() string    // the record kind in store keys
+	idPrefix() string     // the ID prefix that routes a tag request to it; "" for none
+	resourceType() string // EC2's resource type ("route-table"); "" if untaggable
 	init(tn *tenant)
 	load(tn *tenant, id string, b []byte) error
 	// taggable returns a resource's tags and a function that stages a copy of it with new tags.
 	taggable(tx *tx, id string) (model.Tags, func(model.Tags), error)
+	// tagsOf returns a resource's tags, read-only, with the kind's not-found error.
+	tagsOf(tn *tenant, id string) (model.Tags, error)
 	// stageAll stages every record of this kind that the transaction has not staged already
 	// (a tenant's first write commits what it held in memory only).
 	stageAll(tx *tx)
@@ -36,9 +40,18 @@ type resource[T any] struct {
 	loaded       func(*T)                // optional: compacts a decoded record
 }
 
-func (r resource[T]) storeKind() string { return r.kind }
-func (r resource[T]) idPrefix() string  { return r.prefix }
-func (r resource[T]) init(tn *tenant)   { *r.m(tn) = map[string]*T{} }
+func (r resource[T]) storeKind() string    { return r.kind }
+func (r resource[T]) idPrefix() string     { return r.prefix }
+func (r resource[T]) resourceType() string { return r.tagType }
+func (r resource[T]) init(tn *tenant)      { *r.m(tn) = map[string]*T{} }
+
+func (r resource[T]) tagsOf(tn *tenant, id string) (model.Tags, error) {
+	v, err := r.get(tn, id)
+	if err != nil {
+		return nil, err
+	}
+	return r.tags(v), nil
+}
 
 func (r resource[T]) load(tn *tenant, id string, b []byte) error {
 	v, err := decode[T](b)
@@ -227,29 +240,47 @@ var groups = resource[model.Group]{kind: kindGroup, prefix: model.PrefixGroup, t
 // rules is the one kind without a map of its own: a rule is stored and tagged inside its group.
 type rules struct{}
 
-func (rules) storeKind() string { return "" }
-func (rules) idPrefix() string  { return model.PrefixRule }
-func (rules) init(*tenant)      {}
-func (rules) stageAll(*tx)      {}
+func (rules) storeKind() string    { return "" }
+func (rules) idPrefix() string     { return model.PrefixRule }
+func (rules) resourceType() string { return "security-group-rule" }
+func (rules) init(*tenant)         {}
+func (rules) stageAll(*tx)         {}
 func (rules) load(*tenant, string, []byte) error {
 	return fmt.Errorf("rules are stored in their group")
 }
 
 func (rules) taggable(tx *tx, id string) (model.Tags, func(model.Tags), error) {
 	tn := tx.tn
+	g, egress, i, err := findRule(tn, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	gid := g.ID
+	return g.Rules(egress)[i].Tags, func(tags model.Tags) {
+		c := tn.groups[gid].Clone()
+		c.Rules(egress)[c.FindRule(egress, id)].Tags = tags
+		set(tx, tn.groups, kindGroup, gid, c)
+	}, nil
+}
+
+func (rules) tagsOf(tn *tenant, id string) (model.Tags, error) {
+	g, egress, i, err := findRule(tn, id)
+	if err != nil {
+		return nil, err
+	}
+	return g.Rules(egress)[i].Tags, nil
+}
+
+// findRule finds a rule by ID in whichever group holds it.
+func findRule(tn *tenant, id string) (g *model.Group, egress bool, i int, err error) {
 	for _, g := range tn.groups {
 		for _, egress := range []bool{false, true} {
 			if i := g.FindRule(egress, id); i >= 0 {
-				gid := g.ID
-				return g.Rules(egress)[i].Tags, func(tags model.Tags) {
-					c := tn.groups[gid].Clone()
-					c.Rules(egress)[c.FindRule(egress, id)].Tags = tags
-					set(tx, tn.groups, kindGroup, gid, c)
-				}, nil
+				return g, egress, i, nil
 			}
 		}
 	}
-	return nil, nil, model.InvalidSecurityGroupRuleIdNotFound.New(id)
+	return nil, false, -1, model.InvalidSecurityGroupRuleIdNotFound.New(id)
 }
 
 func (rules) tagged(tn *tenant, add func(id, typ string, tags model.Tags)) {
@@ -268,9 +299,9 @@ func (rules) tagged(tn *tenant, add func(id, typ string, tags model.Tags)) {
 	}
 }
 
-// kindByStore and kindByPrefix index the table.
-var kindByStore, kindByPrefix = func() (map[string]kind, map[string]kind) {
-	byStore, byPrefix := map[string]kind{}, map[string]kind{}
+// kindByStore, kindByPrefix and kindByType index the table.
+var kindByStore, kindByPrefix, kindByType = func() (map[string]kind, map[string]kind, map[string]kind) {
+	byStore, byPrefix, byType := map[string]kind{}, map[string]kind{}, map[string]kind{}
 	for _, k := range kinds {
 		if s := k.storeKind(); s != "" {
 			byStore[s] = k
@@ -278,6 +309,9 @@ var kindByStore, kindByPrefix = func() (map[string]kind, map[string]kind) {
 		if p := k.idPrefix(); p != "" {
 			byPrefix[p] = k
 		}
+		if t := k.resourceType(); t != "" {
+			byType[t] = k
+		}
 	}
-	return byStore, byPrefix
+	return byStore, byPrefix, byType
 }()

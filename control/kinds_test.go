@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"maps"
 	"testing"
 
 	"github.com/stockade/stockade/model"
@@ -11,10 +12,16 @@ import (
 // TestKindTableIsConsistent: no two kinds share a record kind or an ID prefix (the indexes
 // would silently keep one), and every taggable kind has a prefix that routes tag requests to it.
 func TestKindTableIsConsistent(t *testing.T) {
-	stores, prefixes := map[string]int{}, map[string]int{}
+	stores, prefixes, types := map[string]int{}, map[string]int{}, map[string]int{}
 	for _, k := range kinds {
 		if s := k.storeKind(); s != "" {
 			stores[s]++
+		}
+		if typ := k.resourceType(); typ != "" {
+			types[typ]++
+			if k.idPrefix() == "" {
+				t.Errorf("resource type %q has no ID prefix", typ)
+			}
 		}
 		if p := k.idPrefix(); p != "" {
 			prefixes[p]++
@@ -28,6 +35,11 @@ func TestKindTableIsConsistent(t *testing.T) {
 	for p, n := range prefixes {
 		if n > 1 || kindByPrefix[p] == nil {
 			t.Errorf("ID prefix %q: %d entries", p, n)
+		}
+	}
+	for typ, n := range types {
+		if n > 1 || kindByType[typ] == nil {
+			t.Errorf("resource type %q: %d entries", typ, n)
 		}
 	}
 }
@@ -75,6 +87,20 @@ func TestEveryKindReloads(t *testing.T) {
 	if len(before) != len(ids) {
 		t.Fatalf("%d tagged, want %d (%v)", len(before), len(ids), ids)
 	}
+	// Authorization reads the same tags by type and ID (ResourceTags), rules included.
+	svc.View(ctx, tn, func(v View) error {
+		for _, r := range before {
+			if got, err := v.ResourceTags(r.Type, r.ID); err != nil || !maps.Equal(got, r.Tags) {
+				t.Errorf("ResourceTags(%s, %s) = %v, %v; want %v", r.Type, r.ID, got, err, r.Tags)
+			}
+		}
+		for _, bad := range [][2]string{{"vpc", "vpc-0000000000000000f"}, {"security-group-rule", "sgr-0000000000000000f"}, {"volume", "vol-1"}} {
+			if got, err := v.ResourceTags(bad[0], bad[1]); err == nil {
+				t.Errorf("ResourceTags(%s, %s) = %v, want an error", bad[0], bad[1], got)
+			}
+		}
+		return nil
+	})
 	st.Close()
 	st, err = bolt.Open(path, bolt.Options{})
 	if err != nil {

@@ -3,6 +3,7 @@ package control
 import (
 	"cmp"
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -173,6 +174,18 @@ func (v View) PrefixListUsers(id string) []*model.Group {
 		}
 	}
 	return out
+}
+
+// ResourceTags returns the tags of the resource of EC2 resource type typ ("route-table",
+// "security-group-rule", …) with ID id, through the kind table, so that every taggable kind
+// answers and a new kind answers by being in the table. An unknown type is an error, as is an
+// unknown ID (the kind's not-found error).
+func (v View) ResourceTags(typ, id string) (model.Tags, error) {
+	k := kindByType[typ]
+	if k == nil {
+		return nil, fmt.Errorf("resource tags: no taggable resource type %q", typ)
+	}
+	return k.tagsOf(v.tn, id)
 }
 
 // Tagged lists every resource that has tags, in ID order, with its EC2 resource type.

@@ -14,7 +14,7 @@ func createSecurityGroup(c *call) error {
 	}
 	g, res, err := c.svc().CreateGroup(c.ctx, c.tenant, control.CreateGroupInput{
 		Name: str(r, "GroupName"), Description: str(r, "GroupDescription"), VpcID: str(r, "VpcId"),
-		Tags: tags, DryRun: c.dryRun(),
+		Tags: tags, DryRun: c.dryRun(), ID: c.newID("security-group"),
 	})
 	if err != nil {
 		return err

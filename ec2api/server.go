@@ -160,6 +160,9 @@ type call struct {
 	// rec is the call's trail record in the making (trail.go); nil until the call is
 	// authenticated, and when the trail is off.
 	rec *trail.Pending
+	// newIDs are the IDs authorization allocated for the resources the call creates, by
+	// resource type (authorize.go, newID).
+	newIDs map[string]string
 }
 
 func (c *call) svc() *control.Service { return c.s.svc }

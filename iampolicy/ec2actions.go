@@ -28,8 +28,14 @@ type EC2Resource struct {
 	Param string
 	// Required is the reference's "*": the call always needs it.
 	Required bool
-	// New marks a resource the call creates: it carries aws:RequestTag/… and aws:TagKeys.
+	// New marks a resource the call creates: it carries aws:RequestTag/… and aws:TagKeys, and
+	// the keys of the VPC or subnet it goes into (ec2:Vpc, ec2:Subnet) when the call names one.
 	New bool
+	// Default marks a parent the request did not name because the call uses the tenant's
+	// default one (CreateSecurityGroup without VpcId creates in the default VPC): its ARN ends
+	// in "/*" and the wiring authorizes the default resource's ARN instead, so that a policy
+	// naming one VPC cannot be sidestepped by omitting VpcId.
+	Default bool
 	// Keys are the condition keys the resource supplies; the wiring fills their values.
 	Keys []string
 }
@@ -41,6 +47,7 @@ type ec2ResSpec struct {
 	req   bool
 	isNew bool
 	when  string // the resource is authorized only when a parameter with this prefix is present
+	dflt  bool   // absent from the request: the tenant's default resource of the type
 }
 
 func res(typ, param string) ec2ResSpec { return ec2ResSpec{typ: typ, param: param, req: true} }
@@ -50,6 +57,7 @@ func taggedRule(typ string) ec2ResSpec {
 	return ec2ResSpec{typ: typ, isNew: true, when: "TagSpecification."}
 }
 func byName(s ec2ResSpec, n string) ec2ResSpec { s.name = n; return s }
+func orDefault(s ec2ResSpec) ec2ResSpec        { s.dflt = true; return s }
 
 // ec2Actions: actions absent here (Describe*, and the other reads the reference lists
 // without a resource type) are authorized against "*".
@@ -58,7 +66,7 @@ var ec2Actions = map[string][]ec2ResSpec{
 	"DeleteVpc":           {res("vpc", "VpcId")},
 	"CreateSubnet":        {created("subnet"), res("vpc", "VpcId")},
 	"DeleteSubnet":        {res("subnet", "SubnetId")},
-	"CreateSecurityGroup": {created("security-group"), opt("vpc", "VpcId")},
+	"CreateSecurityGroup": {created("security-group"), orDefault(opt("vpc", "VpcId"))},
 	"DeleteSecurityGroup": {byName(res("security-group", "GroupId"), "GroupName")},
 	"AuthorizeSecurityGroupIngress": {byName(res("security-group", "GroupId"), "GroupName"),
 		taggedRule("security-group-rule")},
@@ -167,7 +175,9 @@ var idTypes = map[string]string{
 func ec2Keys(typ string, isNew bool) []string {
 	keys := []string{"aws:ResourceTag/${TagKey}", "ec2:ResourceTag/${TagKey}", KeyEC2Region}
 	if isNew {
-		keys = []string{"aws:RequestTag/${TagKey}", KeyTagKeys, KeyEC2Region, KeyEC2CreateAction}
+		// ec2:Vpc (and ec2:Subnet) of the parent the call names, when it names one
+		// [UNCONFIRMED row by row outside CreateSecurityGroup].
+		keys = []string{"aws:RequestTag/${TagKey}", KeyTagKeys, KeyEC2Region, KeyEC2CreateAction, KeyEC2Vpc, KeyEC2Subnet}
 	}
 	switch typ {
 	case "security-group":
@@ -224,8 +234,12 @@ func EC2Resources(action string, params map[string]string, region, account strin
 			out = append(out, EC2Resource{Type: typ, ARN: arn(typ, kv[1]), Param: kv[0], Required: s.req, Keys: ec2Keys(typ, false)})
 			found = true
 		}
-		if !found && s.name != "" && params[s.name] != "" {
+		switch {
+		case found:
+		case s.name != "" && params[s.name] != "":
 			out = append(out, EC2Resource{Type: s.typ, ARN: arn(s.typ, "*"), Param: s.name, Required: s.req, Keys: ec2Keys(s.typ, false)})
+		case s.dflt:
+			out = append(out, EC2Resource{Type: s.typ, ARN: arn(s.typ, "*"), Required: s.req, Default: true, Keys: ec2Keys(s.typ, false)})
 		}
 	}
 	return out, true

@@ -52,6 +52,10 @@ func TestEC2Resources(t *testing.T) {
 			[]r{{"security-group", p + "security-group/*", "GroupName"}}},
 		{"CreateSecurityGroup", map[string]string{"GroupName": "web", "VpcId": "vpc-1"},
 			[]r{{"security-group", p + "security-group/*", ""}, {"vpc", p + "vpc/vpc-1", "VpcId"}}},
+		{"CreateSecurityGroup", map[string]string{"GroupName": "web"},
+			[]r{{"security-group", p + "security-group/*", ""}, {"vpc", p + "vpc/*", "(default)"}}},
+		{"CreateSubnet", map[string]string{"VpcId": "vpc-1", "CidrBlock": "10.0.0.0/24"},
+			[]r{{"subnet", p + "subnet/*", ""}, {"vpc", p + "vpc/vpc-1", "VpcId"}}},
 		{"TerminateInstances", map[string]string{"InstanceId.2": "i-2", "InstanceId.1": "i-1"},
 			[]r{{"instance", p + "instance/i-1", "InstanceId.1"}, {"instance", p + "instance/i-2", "InstanceId.2"}}},
 		{"CreateTags", map[string]string{"ResourceId.1": "sg-1", "ResourceId.2": "vpc-2", "Tag.1.Key": "k"},
@@ -70,6 +74,9 @@ func TestEC2Resources(t *testing.T) {
 			}
 			var got []r
 			for _, o := range out {
+				if o.Default {
+					o.Param = "(default)" // the wiring authorizes the default resource
+				}
 				got = append(got, r{o.Type, o.ARN, o.Param})
 			}
 			if diff := cmp.Diff(tt.want, got); diff != "" {

@@ -247,12 +247,12 @@ func (st *statement) matchAction(action string) bool {
 	return st.notAction
 }
 
-func (st *statement) matchResource(arn string, ev *evalCtx) bool {
+func (st *statement) matchResource(ev *evalCtx) bool {
 	if !st.hasResource {
 		return true
 	}
 	for i := range st.resources {
-		if st.resources[i].matchARN(arn, ev) {
+		if st.resources[i].matchARN(&ev.arn, ev) {
 			return !st.notResource
 		}
 	}
@@ -268,9 +268,11 @@ func (st *statement) matchConditions(ev *evalCtx) bool {
 	return true
 }
 
-// evalCtx is what conditions and variables read: the resource's keys, then the request's.
+// evalCtx is what conditions and variables read: the resource's keys, then the request's;
+// and the resource's ARN, split once for all the statements that match it.
 type evalCtx struct {
 	res, req *Context
+	arn      arnValue
 }
 
 func (ev *evalCtx) lookup(folded string) ([]string, bool) {
@@ -342,22 +344,22 @@ func firstARN(req *Request) string {
 	return req.Resources[0].ARN
 }
 
-func applies(r *StatementRef, arn string, ev *evalCtx, tr *Trace) bool {
-	if !r.stmt.matchResource(arn, ev) || !r.stmt.matchConditions(ev) {
+func applies(r *StatementRef, ev *evalCtx, tr *Trace) bool {
+	if !r.stmt.matchResource(ev) || !r.stmt.matchConditions(ev) {
 		return false
 	}
 	if tr != nil {
-		tr.Matched = append(tr.Matched, Match{Statement: *r, Resource: arn})
+		tr.Matched = append(tr.Matched, Match{Statement: *r, Resource: ev.arn.s})
 	}
 	return true
 }
 
 // firstApplicable returns the first statement of refs that applies. With a trace it visits
 // them all so that the trace is complete.
-func firstApplicable(refs []*StatementRef, arn string, ev *evalCtx, tr *Trace) *StatementRef {
+func firstApplicable(refs []*StatementRef, ev *evalCtx, tr *Trace) *StatementRef {
 	var first *StatementRef
 	for _, r := range refs {
-		if applies(r, arn, ev, tr) && first == nil {
+		if applies(r, ev, tr) && first == nil {
 			first = r
 			if tr == nil {
 				break
@@ -371,12 +373,12 @@ var denyReason = [...]Reason{SetIdentity: ExplicitDenyIdentity, SetBoundary: Exp
 	SetSession: ExplicitDenySession, SetTrust: ExplicitDenyResource}
 
 func (c *Compiled) evalResource(p *plan, req *Request, res *Resource, tr *Trace) Decision {
-	ev := evalCtx{res: res.Context, req: req.Context}
-	if r := firstApplicable(p.deny, res.ARN, &ev, tr); r != nil {
+	ev := evalCtx{res: res.Context, req: req.Context, arn: splitValue(res.ARN)}
+	if r := firstApplicable(p.deny, &ev, tr); r != nil {
 		if tr != nil {
 			// The decoded message lists the allows that the deny overrode, too.
 			for _, refs := range [][]*StatementRef{p.identity, p.boundary, p.session} {
-				firstApplicable(refs, res.ARN, &ev, tr)
+				firstApplicable(refs, &ev, tr)
 			}
 		}
 		return Decision{Reason: denyReason[r.Set], Resource: res.ARN, Statement: r}
@@ -392,14 +394,14 @@ func (c *Compiled) evalResource(p *plan, req *Request, res *Resource, tr *Trace)
 			return Decision{Allowed: true, Reason: Allowed, Resource: res.ARN, Statement: allow}
 		}
 	}
-	allow := firstApplicable(p.identity, res.ARN, &ev, tr)
+	allow := firstApplicable(p.identity, &ev, tr)
 	if allow == nil {
 		return Decision{Reason: NoIdentityAllow, Resource: res.ARN}
 	}
-	if c.hasBoundary && firstApplicable(p.boundary, res.ARN, &ev, tr) == nil {
+	if c.hasBoundary && firstApplicable(p.boundary, &ev, tr) == nil {
 		return Decision{Reason: NoBoundaryAllow, Resource: res.ARN}
 	}
-	if c.hasSession && firstApplicable(p.session, res.ARN, &ev, tr) == nil {
+	if c.hasSession && firstApplicable(p.session, &ev, tr) == nil {
 		return Decision{Reason: NoSessionAllow, Resource: res.ARN}
 	}
 	return Decision{Allowed: true, Reason: Allowed, Resource: res.ARN, Statement: allow}

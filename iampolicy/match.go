@@ -1,6 +1,9 @@
 package iampolicy
 
-import "unicode/utf8"
+import (
+	"strings"
+	"unicode/utf8"
+)
 
 // Escaped wildcards. A policy variable's value and the escapes ${*} and ${?} stand for the
 // characters themselves, not wildcards; compiled patterns carry them as these control bytes,
@@ -96,6 +99,19 @@ func splitARN[P ~string | ~[]byte](s P) (parts [arnParts]P, ok bool) {
 	return parts, true
 }
 
+// arnValue is a request's resource ARN split once per decision (§6.3), so that every
+// statement's resource patterns compare segments without splitting it again.
+type arnValue struct {
+	s     string
+	parts [arnParts]string
+	ok    bool // s has all six segments; otherwise it is compared whole
+}
+
+func splitValue(s string) arnValue {
+	parts, ok := splitARN(s)
+	return arnValue{s: s, parts: parts, ok: ok}
+}
+
 // arnMatch compares an ARN with a pattern segment by segment (§6.3, and ArnLike in §6.4):
 // wildcards act within a segment, so "arn:aws:ec2:*:1:security-group/*" does not match an
 // ARN whose account segment differs, and '*' in the last segment spans '/' and ':'. The
@@ -103,16 +119,107 @@ func splitARN[P ~string | ~[]byte](s P) (parts [arnParts]P, ok bool) {
 // value that is not an ARN (the literal "*" of actions without a resource type) matches only
 // an identical pattern.
 func arnMatch[P ~string | ~[]byte](pat P, s string) bool {
+	v := splitValue(s)
+	return arnMatchValue(pat, &v)
+}
+
+// arnMatchValue is arnMatch against an already split value; the pattern is split here (a
+// rendered template, or a condition value). Static Resource patterns use arnPattern instead.
+func arnMatchValue[P ~string | ~[]byte](pat P, v *arnValue) bool {
 	if len(pat) == 1 && pat[0] == '*' {
 		return true
 	}
-	parts, ok := splitARN(s)
-	if !ok {
-		return string(pat) == s
+	if !v.ok {
+		return string(pat) == v.s
 	}
 	pparts, _ := splitARN(pat)
 	for i := range arnParts {
-		if !wildMatch(pparts[i], parts[i], false) {
+		if !wildMatch(pparts[i], v.parts[i], false) {
+			return false
+		}
+	}
+	return true
+}
+
+// arnPattern is a static Resource pattern compiled once, when its policy is: split into its
+// segments, each classified so that most compare without the wildcard matcher. It matches
+// exactly what arnMatch does with the same pattern (TestARNPatternAgreesWithArnMatch).
+type arnPattern struct {
+	all  bool   // the pattern "*"
+	raw  string // compared whole with a value that is not an ARN
+	segs [arnParts]arnSeg
+}
+
+type segKind uint8
+
+const (
+	segExact  segKind = iota // no wildcard: equal to lit
+	segAny                   // only '*': anything, empty included
+	segPrefix                // lit followed by '*'s only: starts with lit
+	segWild                  // anything else: wildMatch with lit
+)
+
+// arnSeg is one compiled segment; lit has escaped wildcards (litStar, litQuest) resolved to
+// the characters themselves except in segWild, where wildMatch reads them.
+type arnSeg struct {
+	kind segKind
+	lit  string
+}
+
+func compileARN(pat string) arnPattern {
+	p := arnPattern{all: pat == "*", raw: pat}
+	parts, _ := splitARN(pat)
+	for i, seg := range parts {
+		p.segs[i] = compileSeg(seg)
+	}
+	return p
+}
+
+func compileSeg(seg string) arnSeg {
+	i := strings.IndexAny(seg, "*?")
+	switch {
+	case i < 0:
+		return arnSeg{kind: segExact, lit: literal(seg)}
+	case strings.Trim(seg[i:], "*") == "":
+		if i == 0 {
+			return arnSeg{kind: segAny}
+		}
+		return arnSeg{kind: segPrefix, lit: literal(seg[:i])}
+	}
+	return arnSeg{kind: segWild, lit: seg}
+}
+
+// literal resolves escaped wildcards to the characters they stand for.
+func literal(s string) string {
+	if strings.IndexByte(s, litStar) < 0 && strings.IndexByte(s, litQuest) < 0 {
+		return s
+	}
+	return strings.NewReplacer(string(rune(litStar)), "*", string(rune(litQuest)), "?").Replace(s)
+}
+
+func (g *arnSeg) match(s string) bool {
+	switch g.kind {
+	case segExact:
+		return s == g.lit
+	case segAny:
+		return true
+	case segPrefix:
+		return strings.HasPrefix(s, g.lit)
+	}
+	return wildMatch(g.lit, s, false)
+}
+
+func (p *arnPattern) match(v *arnValue) bool {
+	if p.all {
+		return true
+	}
+	if !v.ok {
+		return p.raw == v.s
+	}
+	// The resource segment first: it is where patterns differ most, so a mismatch is found
+	// at once.
+	for i := arnParts - 1; i >= 0; i-- {
+		if !p.segs[i].match(v.parts[i]) {
 			return false
 		}
 	}
@@ -120,27 +227,33 @@ func arnMatch[P ~string | ~[]byte](pat P, s string) bool {
 }
 
 // textPattern is a policy string (Resource, or a String/Arn condition value): static, or a
-// template when it holds policy variables.
+// template when it holds policy variables. A static Resource also has its compiled arn.
 type textPattern struct {
 	static string
 	tmpl   *template
+	arn    arnPattern
 }
 
 func compileResource(raw string, vars bool) textPattern {
 	static, tmpl := compileText(raw, vars)
-	return textPattern{static: static, tmpl: tmpl}
+	t := textPattern{static: static, tmpl: tmpl}
+	if tmpl == nil {
+		t.arn = compileARN(static)
+	}
+	return t
 }
 
 // maxRendered bounds the stack buffer a template renders into; longer results spill to the
 // heap, which is correct but allocates.
 const maxRendered = 256
 
-// matchARN reports whether ARN s matches the pattern, variables resolved from ev.
-func (t *textPattern) matchARN(s string, ev *evalCtx) bool {
+// matchARN reports whether the request's ARN v matches the pattern, variables resolved from
+// ev.
+func (t *textPattern) matchARN(v *arnValue, ev *evalCtx) bool {
 	if t.tmpl == nil {
-		return arnMatch(t.static, s)
+		return t.arn.match(v)
 	}
 	var buf [maxRendered]byte
 	b, ok := t.tmpl.render(buf[:0], ev)
-	return ok && arnMatch(b, s)
+	return ok && arnMatchValue(b, v)
 }

@@ -126,3 +126,29 @@ func TestARNMatch(t *testing.T) {
 		}
 	}
 }
+
+// TestARNPatternAgreesWithArnMatch: a Resource compiled once (arnPattern, against a value
+// split once) decides as arnMatch does on the raw strings, for the generator's patterns and
+// values and for the segment shapes the compiler tells apart (exact, '*' only, prefix,
+// other wildcards, escaped wildcards, missing segments, values that are not ARNs).
+func TestARNPatternAgreesWithArnMatch(t *testing.T) {
+	patterns := append([]string{"", "arn", "arn:aws:ec2:r:1", "arn:aws:ec2:r:1:", "arn:aws:ec2:**:1:sg/x**",
+		"arn:aws:ec2:r?:1:sg/*x", "arn:aws:s3:::b/\x01", "arn:aws:s3:::b/\x01*", "arn:aws:s3:::b/\x02?", "arn:*:*:*:*:*"},
+		genResourcePatterns...)
+	values := append([]string{"*", "", "arn:aws:ec2:r:1", "arn:aws:ec2:r:1:", "arn:aws:ec2:rr:1:sg/xyz", "arn:aws:ec2:r1:1:sg/ax",
+		"arn:aws:s3:::b/*", "arn:aws:s3:::b/*tail", "arn:aws:s3:::b/?", "arn:aws:s3:::b/x", "arn:aws:ec2:eu-west-1:111122223333"},
+		genResourceARNs...)
+	for _, raw := range patterns {
+		static, tmpl := compileText(raw, true)
+		if tmpl != nil {
+			continue // templates render per request and go through arnMatchValue
+		}
+		p := compileARN(static)
+		for _, s := range values {
+			v := splitValue(s)
+			if got, want := p.match(&v), arnMatch(static, s); got != want {
+				t.Errorf("compiled %q on %q = %v, arnMatch says %v", raw, s, got, want)
+			}
+		}
+	}
+}

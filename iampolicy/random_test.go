@@ -78,6 +78,9 @@ var (
 		"arn:aws:ec2:*:111122223333:security-group-rule/*",
 		"arn:aws:iam::111122223333:role/sg-admin",
 		"arn:aws:iam::*:role/*",
+		"arn:aws:ec2:eu-west-1:111122223333:security-group/sg-0aaa00000000000a1",
+		"arn:aws:s3:::bucket/key${*}*",
+		"arn:aws:ec2:eu-west-1:111122223333",
 	}
 )
 
