@@ -2,7 +2,6 @@ package trail
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"errors"
 	"fmt"
 )
@@ -27,7 +26,7 @@ type entry struct {
 
 // entryOf is r as it is kept.
 func entryOf(r *Record) *entry {
-	js, _ := json.Marshal(r) // a Record's fields always encode
+	js := r.JSON()
 	return &entry{Time: r.Time.Unix(), Account: r.RecipientAccountID, Region: r.AWSRegion, EventID: r.EventID,
 		EventName: r.EventName, ReadOnly: r.ReadOnly, Username: r.Username, EventSource: r.EventSource,
 		AccessKeyID: r.UserIdentity.AccessKeyID, Lookup: r.Lookup, JSON: js}

@@ -364,11 +364,20 @@ func runRecorder(t *testing.T, rc *Recorder) (stop func()) {
 	return func() { cancel(); <-done }
 }
 
-// TestRecorderRun: Run writes what is queued and, when stopped, what is still queued.
+// TestRecorderRun: Run writes what is queued and, when stopped, what is still queued, and
+// hands each record to Appended once it is in the log.
 func TestRecorderRun(t *testing.T) {
 	dir := t.TempDir()
 	l := openLog(t, dir, LogOptions{})
-	rc := NewRecorder(l, openStore(t, filepath.Join(dir, "s.db")), RecorderOptions{})
+	var published []string // Appended runs in the Recorder's goroutine, which stop waits for
+	rc := NewRecorder(l, openStore(t, filepath.Join(dir, "s.db")), RecorderOptions{Appended: func(recs []*Record) {
+		for _, r := range recs {
+			if !l.contains(r.RecipientAccountID, r.AWSRegion, r.Time.Unix(), r.EventID) {
+				t.Errorf("%s published before it is in the log", r.EventID)
+			}
+			published = append(published, r.EventID)
+		}
+	}})
 	stop := runRecorder(t, rc)
 	for i := range 20 {
 		rc.Record(rec(t, "DescribeSecurityGroups", "sg-1", callTime, fmt.Sprintf("e-%02d", i)))
@@ -376,6 +385,9 @@ func TestRecorderRun(t *testing.T) {
 	stop()
 	if got := findAll(t, l, everything); len(got) != 20 || rc.Failed() != 0 {
 		t.Errorf("after Run: %d records, %d failed", len(got), rc.Failed())
+	}
+	if len(published) != 20 || published[0] != "e-00" {
+		t.Errorf("published %v, want the 20 records in order", published)
 	}
 	if rc.Record(rec(t, "DescribeSecurityGroups", "sg-1", callTime, "late")) != true {
 		t.Error("Record after Run refused although the queue has room")

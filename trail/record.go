@@ -45,6 +45,16 @@ type Record struct {
 	// outbox is the store key of the staged record this one completes (Completes): the
 	// Recorder deletes it once this record is in the Log. "" for every other record.
 	outbox string
+	json   []byte // the record's JSON, once JSON has made it
+}
+
+// JSON is the record's JSON encoding, as the Log keeps it and LookupEvents and exports give
+// it; made once. A Record must not be changed after its first call.
+func (r *Record) JSON() []byte {
+	if r.json == nil {
+		r.json, _ = json.Marshal(r) // a Record's fields always encode
+	}
+	return r.json
 }
 
 // UserIdentity is the record's userIdentity (§1.2) for the three principals Stockade has.

@@ -21,6 +21,10 @@ type RecorderOptions struct {
 	// commit (two fsyncs) per call, taken from the writes that share the store.
 	Linger time.Duration
 	Logger *slog.Logger
+	// Appended, when set, is given every batch of records once they are durable in the Log,
+	// in the Recorder's goroutine: the feed of whatever follows the trail (the event bus). It
+	// must not block; Record.JSON is each record as the Log keeps it.
+	Appended func([]*Record)
 }
 
 // Recorder appends records to the Log in batches, off the request path: a read's answer
@@ -39,8 +43,9 @@ type Recorder struct {
 	queue   chan *Record
 	batch   int
 	linger  time.Duration
-	logger  *slog.Logger
-	dropped atomic.Int64
+	logger   *slog.Logger
+	appended func([]*Record)
+	dropped  atomic.Int64
 	failed  atomic.Int64
 
 	// Owned by the goroutine that writes (Run, or the caller of Flush and Recover).
@@ -77,7 +82,7 @@ func NewRecorder(log *Log, st store.Store, opts RecorderOptions) *Recorder {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Recorder{log: log, st: st, queue: make(chan *Record, opts.Queue), batch: opts.Batch, linger: opts.Linger,
-		logger: opts.Logger, swept: map[string]time.Time{}}
+		logger: opts.Logger, appended: opts.Appended, swept: map[string]time.Time{}}
 }
 
 // Record queues r without blocking; false means the queue was full and r was dropped.
@@ -165,6 +170,7 @@ fill:
 		}
 	}
 	entries := make([]*entry, 0, len(recs))
+	published := recs[:0:0]
 	for _, r := range recs {
 		// A completion whose staged form Sweep has already moved (its call took more than a
 		// minute to answer) is not appended twice: the staged form stays, without its
@@ -174,6 +180,7 @@ fill:
 			continue
 		}
 		entries = append(entries, entryOf(r))
+		published = append(published, r)
 	}
 	if err := rc.log.append(entries); err != nil {
 		rc.failed.Add(int64(len(entries)))
@@ -184,6 +191,9 @@ fill:
 		if r.outbox != "" {
 			rc.done = append(rc.done, store.Op{Key: r.outbox, Delete: true})
 		}
+	}
+	if rc.appended != nil {
+		rc.appended(published)
 	}
 	rc.clean(ctx, false)
 }
