@@ -48,7 +48,7 @@ func tinyImage(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	for _, prog := range []string{"sh", "cat", "date", "grep", "chown", "sleep", "id", "ls", "test"} {
+	for _, prog := range []string{"sh", "cat", "date", "grep", "chown", "sleep", "id", "ls", "test", "mkdir", "rm", "chmod", "ln", "stat"} {
 		bin, err := exec.LookPath(prog)
 		if err != nil {
 			t.Skipf("no %s on this host", prog)
