@@ -59,8 +59,7 @@ func (s *Service) AttachENI(ctx context.Context, t Tenant, in AttachENIInput) (*
 		case n.Attachment != nil:
 			return model.InvalidNetworkInterfaceInUse.Errorf("Interface: [%s] in use.", n.ID)
 		case n.RequesterManaged:
-			// [UNCONFIRMED] wording: an interface another service made is that service's.
-			return model.OperationNotPermitted.Errorf("Network interface '%s' is managed by another service and cannot be attached.", n.ID)
+			return serviceManaged(n)
 		case n.AZ != inst.AZ:
 			// [UNCONFIRMED] code and wording.
 			return model.InvalidValue("You may not attach a network interface to an instance if they are not in the same availability zone")

@@ -255,11 +255,23 @@ func (s *Service) UnassignIPv6(ctx context.Context, t Tenant, in UnassignIPv6Inp
 
 // ownENI returns an interface the account manages itself: one another service made (a NAT
 // gateway's) changes its addresses only through that service (AssignPrivateNatGatewayAddress
-// for a NAT gateway). [UNCONFIRMED] code and wording.
+// for a NAT gateway).
 func (tn *tenant) ownENI(id string) (*model.NetworkInterface, error) {
 	n, err := tn.eni(id)
-	if err == nil && n.RequesterManaged {
-		return nil, model.OperationNotPermitted.Errorf("Network interface '%s' is managed by another service; change its addresses through that service.", id)
+	if err != nil {
+		return nil, err
 	}
-	return n, err
+	return n, serviceManaged(n)
+}
+
+// serviceManaged refuses a change to an interface another service made for itself (a NAT
+// gateway's): its owner may view it and tag it, and nothing else — no attribute, attachment,
+// address or Elastic IP changes, and no launch on it (EC2 user guide, "Requester-managed
+// network interfaces"). [UNCONFIRMED] code and message: the documentation names no error; this
+// is the reply AWS users report for changing the groups of such an interface.
+func serviceManaged(n *model.NetworkInterface) error {
+	if n.RequesterManaged {
+		return model.AuthFailure.Errorf("You do not have permission to access the specified resource.")
+	}
+	return nil
 }

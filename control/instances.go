@@ -197,6 +197,9 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 		if n.Attachment != nil {
 			return nil, model.InvalidNetworkInterfaceInUse.Errorf("Interface: [%s] in use.", n.ID)
 		}
+		if err := serviceManaged(n); err != nil {
+			return nil, err
+		}
 		if in.MaxCount > 1 {
 			return nil, model.InvalidParameterCombination.Errorf("An existing network interface can only be attached when launching one instance")
 		}
