@@ -88,6 +88,14 @@ func TestLaunchChecksTypeLimits(t *testing.T) {
 	if _, err := e.s.ModifyInstance(e.ctx, eniTenant, ModifyInstanceInput{ID: six.ID, InstanceType: new("m5.large")}); err != nil {
 		t.Errorf("a type with IPv6: %v", err)
 	}
+	// Nor can one with three interfaces become a type that takes two.
+	three := e.run(RunInput{MinCount: 1, MaxCount: 1, InstanceType: "t3.small", Interfaces: []RunInterface{
+		{DeviceIndex: 0, SubnetID: sn.ID}, {DeviceIndex: 1, SubnetID: sn.ID}, {DeviceIndex: 2, SubnetID: sn.ID}}}).Instances[0]
+	e.stop(LifecycleInput{IDs: []string{three.ID}})
+	before = e.snapshot()
+	_, err = e.s.ModifyInstance(e.ctx, eniTenant, ModifyInstanceInput{ID: three.ID, InstanceType: new("t3.micro")})
+	eniCheckErr(t, err, "AttachmentLimitExceeded", "Interface count 3 exceeds the limit for t3.micro")
+	e.checkUnchanged(before)
 	// Within the limits, the same requests succeed.
 	if err := launch(RunInput{SubnetID: auto.ID, InstanceType: "t3.micro"}); err != nil {
 		t.Errorf("t3.micro in a subnet that assigns IPv6: %v", err)

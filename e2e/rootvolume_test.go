@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -10,7 +9,6 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
-	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 )
 
 // TestRootSurvivesStopStart: what an instance writes to its root filesystem survives a stop
@@ -20,16 +18,11 @@ import (
 // its own and starts empty. Termination removes the saved layer.
 func TestRootSurvivesStopStart(t *testing.T) {
 	e := newLabEnv(t)
-	out, err := exec.Command(binary, "image", "--data-dir", e.s.dataDir, "import", "tiny", tinyImage(t)).CombinedOutput()
-	if err != nil {
-		t.Fatalf("image import: %v\n%s", err, out)
-	}
-	imgs := must[*ec2.DescribeImagesOutput](t)(e.c.DescribeImages(ctx(t), &ec2.DescribeImagesInput{
-		Filters: []types.Filter{{Name: aws.String("name"), Values: []string{"tiny"}}}}))
+	ami := e.importTiny()
 	vpc, def := e.vpc("10.62.0.0/16")
 	sn := e.subnet(vpc, "10.62.1.0/24")
 	plain := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{def}})
-	imaged := e.launchWith(&ec2.RunInstancesInput{ImageId: imgs.Images[0].ImageId, SubnetId: aws.String(sn), SecurityGroupIds: []string{def}})
+	imaged := e.launchWith(&ec2.RunInstancesInput{ImageId: aws.String(ami), SubnetId: aws.String(sn), SecurityGroupIds: []string{def}})
 	ids := []string{plain.ID, imaged.ID}
 	const write = "echo kept > /root/kept && mkdir -p /var/lib/app && echo state > /var/lib/app/state && " +
 		"chmod 0640 /var/lib/app/state && ln -s /var/lib/app/state /root/link && echo gone > /tmp/scratch"
