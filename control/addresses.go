@@ -203,9 +203,8 @@ func (tx *tx) associationTarget(instanceID, eniID string) (*model.NetworkInterfa
 		if err != nil {
 			return nil, err
 		}
-		if eni.RequesterManaged {
-			// [UNCONFIRMED] code and wording: a service's interface takes no addresses from users.
-			return nil, model.OperationNotPermitted.Errorf("Network interface %s is managed by another service.", eni.ID)
+		if err := serviceManaged(eni); err != nil {
+			return nil, err // the service associates its own addresses
 		}
 		if instanceID != "" && (eni.Attachment == nil || eni.Attachment.InstanceID != instanceID) {
 			// [UNCONFIRMED] code and wording.

@@ -351,7 +351,7 @@ func TestNATGateways(t *testing.T) {
 		t.Errorf("gateway interface %+v", nic)
 	}
 	_, err := e.s.DeleteENI(e.ctx, eniTenant, IDInput{ID: nic.ID})
-	eniCheckErr(t, err, "OperationNotPermitted", nic.ID)
+	eniCheckErr(t, err, "InvalidParameterValue", nic.ID)
 	lookup(e, func(v View) (*model.NATGateway, error) { return v.NATGatewayForRoute(priv.ID, e.vpc.ID) })
 	e.view(func(v View) {
 		if _, err := v.NATGatewayForRoute(priv.ID, e.otherVPC.ID); err == nil {

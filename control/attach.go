@@ -59,8 +59,7 @@ func (s *Service) AttachENI(ctx context.Context, t Tenant, in AttachENIInput) (*
 		case n.Attachment != nil:
 			return model.InvalidNetworkInterfaceInUse.Errorf("Interface: [%s] in use.", n.ID)
 		case n.RequesterManaged:
-			// [UNCONFIRMED] wording: an interface another service made is that service's.
-			return model.OperationNotPermitted.Errorf("Network interface '%s' is managed by another service and cannot be attached.", n.ID)
+			return serviceManaged(n)
 		case n.AZ != inst.AZ:
 			// [UNCONFIRMED] code and wording.
 			return model.InvalidValue("You may not attach a network interface to an instance if they are not in the same availability zone")
@@ -82,7 +81,7 @@ func (s *Service) AttachENI(ctx context.Context, t Tenant, in AttachENIInput) (*
 			// The wording of EC2's reply to a launch with too many interfaces.
 			return model.AttachmentLimitExceeded.Errorf("Interface count %d exceeds the limit for %s", len(attached)+1, typeOf(inst))
 		}
-		if err := checkAddrLimits(n, lim); err != nil {
+		if err := checkAddrLimits(n, lim, typeOf(inst)); err != nil {
 			return err
 		}
 		c := n.Clone()
@@ -164,24 +163,34 @@ func typeOf(inst *model.Instance) string {
 }
 
 // addrLimits returns how many IPv4 (primary included) and IPv6 addresses an interface may
-// hold: its instance type's, or, unattached, the most any type allows.
-func (tn *tenant) addrLimits(n *model.NetworkInterface) model.InterfaceLimits {
+// hold: its instance type's (named), or, unattached, the most any type allows (type "").
+func (tn *tenant) addrLimits(n *model.NetworkInterface) (model.InterfaceLimits, string) {
 	if n.Attachment != nil {
 		if inst := tn.instances[n.Attachment.InstanceID]; inst != nil {
-			return model.InterfaceLimitsOf(typeOf(inst))
+			return model.InterfaceLimitsOf(typeOf(inst)), typeOf(inst)
 		}
 	}
-	return model.InterfaceLimits{IPv4PerENI: model.UnattachedAddresses, IPv6PerENI: model.UnattachedAddresses}
+	return model.InterfaceLimits{IPv4PerENI: model.UnattachedAddresses, IPv6PerENI: model.UnattachedAddresses}, ""
 }
 
-// checkAddrLimits refuses an interface holding more addresses than lim allows.
-func checkAddrLimits(n *model.NetworkInterface, lim model.InterfaceLimits) error {
+// checkAddrLimits refuses an interface holding more addresses than lim, the limits of
+// instance type itype, allows, or any IPv6 address when the type has no IPv6.
+func checkAddrLimits(n *model.NetworkInterface, lim model.InterfaceLimits, itype string) error {
 	if 1+len(n.SecondaryIPs) > lim.IPv4PerENI {
 		return model.PrivateIpAddressLimitExceeded.New()
+	}
+	if len(n.IPv6) > 0 && lim.IPv6Disabled {
+		return noIPv6(itype)
 	}
 	if len(n.IPv6) > lim.IPv6PerENI {
 		// [UNCONFIRMED] code and wording for IPv6.
 		return model.InvalidValue("Number of IPv6 addresses (%d) exceeds the limit of %d for the interface.", len(n.IPv6), lim.IPv6PerENI)
 	}
 	return nil
+}
+
+// noIPv6 refuses IPv6 addresses on an instance type without IPv6: EC2-Classic-era types such
+// as m1.small, EC2's default (model.InterfaceLimits.IPv6Disabled).
+func noIPv6(itype string) error {
+	return model.UnsupportedOperation.Errorf("IPv6 addresses are not supported on %s", itype)
 }

@@ -84,7 +84,8 @@ func TestRunInstancesIPv6(t *testing.T) {
 	e := newENITestService(t, nil)
 	_, sn := eniIPv6Net(e)
 	run := func(in RunInput) (*Reservation, error) {
-		in.ImageID, in.MinCount = image.DefaultID, 1
+		// m1.small, EC2's default type, has no IPv6 (TestLaunchChecksTypeLimits).
+		in.ImageID, in.MinCount, in.InstanceType = image.DefaultID, 1, "m5.large"
 		if in.MaxCount == 0 {
 			in.MaxCount = 1
 		}

@@ -30,7 +30,7 @@ func (s *Service) AssignPrivateIPs(ctx context.Context, t Tenant, in AssignPriva
 	}
 	return s.editAddrs(ctx, t, in.ENIID, in.DryRun, func(tx *tx, n *model.NetworkInterface, sn *model.Subnet) (*model.NetworkInterface, []netip.Addr, error) {
 		want := in.Count + len(in.Addrs)
-		if 1+len(n.SecondaryIPs)+want > tx.tn.addrLimits(n).IPv4PerENI {
+		if lim, _ := tx.tn.addrLimits(n); 1+len(n.SecondaryIPs)+want > lim.IPv4PerENI {
 			return nil, nil, model.PrivateIpAddressLimitExceeded.New()
 		}
 		var out []netip.Addr
@@ -219,9 +219,13 @@ func (s *Service) AssignIPv6(ctx context.Context, t Tenant, in AssignIPv6Input) 
 		return nil, Result{}, err
 	}
 	return s.editAddrs(ctx, t, in.ENIID, in.DryRun, func(tx *tx, n *model.NetworkInterface, sn *model.Subnet) (*model.NetworkInterface, []netip.Addr, error) {
-		if total, lim := len(n.IPv6)+in.Count+len(in.Addrs), tx.tn.addrLimits(n).IPv6PerENI; total > lim {
+		lim, itype := tx.tn.addrLimits(n)
+		if lim.IPv6Disabled {
+			return nil, nil, noIPv6(itype)
+		}
+		if total := len(n.IPv6) + in.Count + len(in.Addrs); total > lim.IPv6PerENI {
 			// [UNCONFIRMED] code and wording.
-			return nil, nil, model.InvalidValue("Number of IPv6 addresses (%d) exceeds the limit of %d for the interface.", total, lim)
+			return nil, nil, model.InvalidValue("Number of IPv6 addresses (%d) exceeds the limit of %d for the interface.", total, lim.IPv6PerENI)
 		}
 		out, err := ipv6Addrs(sn, addrRequest{ipv6: in.Addrs, ipv6Count: in.Count}, tx.tn.usedAddrs(sn.ID),
 			func(a netip.Addr) bool { return tx.tn.reserved(sn.ID, a) })
@@ -255,11 +259,23 @@ func (s *Service) UnassignIPv6(ctx context.Context, t Tenant, in UnassignIPv6Inp
 
 // ownENI returns an interface the account manages itself: one another service made (a NAT
 // gateway's) changes its addresses only through that service (AssignPrivateNatGatewayAddress
-// for a NAT gateway). [UNCONFIRMED] code and wording.
+// for a NAT gateway).
 func (tn *tenant) ownENI(id string) (*model.NetworkInterface, error) {
 	n, err := tn.eni(id)
-	if err == nil && n.RequesterManaged {
-		return nil, model.OperationNotPermitted.Errorf("Network interface '%s' is managed by another service; change its addresses through that service.", id)
+	if err != nil {
+		return nil, err
 	}
-	return n, err
+	return n, serviceManaged(n)
+}
+
+// serviceManaged refuses a change to an interface another service made for itself (a NAT
+// gateway's): its owner may view it and tag it, and nothing else — no attribute, attachment,
+// address or Elastic IP changes, and no launch on it (EC2 user guide, "Requester-managed
+// network interfaces"). [UNCONFIRMED] code and message: the documentation names no error; this
+// is the reply AWS users report for changing the groups of such an interface.
+func serviceManaged(n *model.NetworkInterface) error {
+	if n.RequesterManaged {
+		return model.AuthFailure.Errorf("You do not have permission to access the specified resource.")
+	}
+	return nil
 }

@@ -197,6 +197,9 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 		if n.Attachment != nil {
 			return nil, model.InvalidNetworkInterfaceInUse.Errorf("Interface: [%s] in use.", n.ID)
 		}
+		if err := serviceManaged(n); err != nil {
+			return nil, err
+		}
 		if in.MaxCount > 1 {
 			return nil, model.InvalidParameterCombination.Errorf("An existing network interface can only be attached when launching one instance")
 		}
@@ -257,6 +260,9 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 		}
 		sp := tx.savepoint()
 		staged, err := s.attachAll(tx, inst, sn, groups, primary, existing, extra, in.ENITags, public)
+		if err == nil {
+			err = checkTypeLimits(inst, staged)
+		}
 		if err != nil {
 			if i >= in.MinCount { // once MinCount is met, launch what fits, as EC2 does
 				tx.rollbackTo(sp)
@@ -322,6 +328,20 @@ func (s *Service) attachAll(tx *tx, inst *model.Instance, sn *model.Subnet, grou
 		attach(n, ni.DeviceIndex, ni.DeleteOnTermination == nil || *ni.DeleteOnTermination)
 	}
 	return out, nil
+}
+
+// checkTypeLimits refuses interfaces that hold more addresses than the instance's type allows
+// each, or IPv6 addresses on a type without IPv6 — asked for at launch by count or address,
+// given by the subnet's AssignIpv6AddressOnCreation, or held by an existing interface.
+func checkTypeLimits(inst *model.Instance, enis []*model.NetworkInterface) error {
+	itype := typeOf(inst)
+	lim := model.InterfaceLimitsOf(itype)
+	for _, n := range enis {
+		if err := checkAddrLimits(n, lim, itype); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // savepoint marks a point in a transaction that rollbackTo returns to, so that launch can drop
@@ -513,6 +533,14 @@ func (s *Service) ModifyInstance(ctx context.Context, t Tenant, in ModifyInstanc
 			c := inst.Clone()
 			if in.InstanceType != nil {
 				c.InstanceType = *in.InstanceType
+				// The interfaces stay: the new type must take them and their addresses.
+				attached := tx.tn.attachedTo(inst)
+				if n := len(attached); n > model.InterfaceLimitsOf(typeOf(c)).Interfaces {
+					return model.AttachmentLimitExceeded.Errorf("Interface count %d exceeds the limit for %s", n, typeOf(c))
+				}
+				if err := checkTypeLimits(c, attached); err != nil {
+					return err
+				}
 			} else {
 				c.UserData = in.UserData
 			}

@@ -251,12 +251,11 @@ func (s *Service) DeleteENI(ctx context.Context, t Tenant, in IDInput) (Result, 
 		if err != nil {
 			return err
 		}
-		if n.Attachment != nil {
+		// A service's interface is in use by the service (attached to it on AWS) until the
+		// service lets it go: a NAT gateway's goes with the gateway (EC2 user guide,
+		// "Requester-managed network interfaces").
+		if n.Attachment != nil || n.RequesterManaged {
 			return model.InvalidValue("Network interface '%s' is currently in use.", id)
-		}
-		if n.RequesterManaged {
-			// [UNCONFIRMED] code and wording: a NAT gateway's interface goes with the gateway.
-			return model.OperationNotPermitted.Errorf("Network interface '%s' is managed by another service and cannot be deleted.", id)
 		}
 		tx.dropENIAddresses(n)
 		tx.dropFlowLogs(id)
@@ -283,7 +282,7 @@ func (s *Service) ModifyENI(ctx context.Context, t Tenant, in ModifyENIInput) (R
 		return Result{}, err
 	}
 	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
-		old, err := tx.tn.eni(in.ID)
+		old, err := tx.tn.ownENI(in.ID)
 		if err != nil {
 			return err
 		}

@@ -16,7 +16,7 @@ import (
 // tinyImage writes a root-filesystem tarball with a few of the host's programs (and the
 // libraries ldd says they need) and an /etc/os-release of its own: an image that is not the
 // host's /usr.
-func tinyImage(t *testing.T) string {
+func tinyImage(t testing.TB) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "tiny.tar")
 	f, err := os.Create(path)
@@ -48,7 +48,7 @@ func tinyImage(t *testing.T) string {
 			t.Fatal(err)
 		}
 	}
-	for _, prog := range []string{"sh", "cat", "date", "grep", "chown", "sleep", "id", "ls", "test"} {
+	for _, prog := range []string{"sh", "cat", "date", "grep", "chown", "sleep", "id", "ls", "test", "mkdir", "rm", "chmod", "ln", "stat"} {
 		bin, err := exec.LookPath(prog)
 		if err != nil {
 			t.Skipf("no %s on this host", prog)
@@ -97,12 +97,11 @@ func tinyImage(t *testing.T) string {
 	return path
 }
 
-// TestImportedImage imports a root-filesystem tarball with `stockade image import`, finds it
-// with DescribeImages, and launches an instance from it: the instance runs on the image's
-// files (its os-release, none of the host's /usr), its user data runs there, its root
-// filesystem is writable, and its default user was added.
-func TestImportedImage(t *testing.T) {
-	e := newLabEnv(t)
+// importTiny imports tinyImage as "tiny" with `stockade image import`, finds it with
+// DescribeImages, and returns its ID.
+func (e *labEnv) importTiny() string {
+	e.t.Helper()
+	t := e.t
 	out, err := exec.Command(binary, "image", "--data-dir", e.s.dataDir, "import", "tiny", tinyImage(t)).CombinedOutput()
 	if err != nil {
 		t.Fatalf("image import: %v\n%s", err, out)
@@ -112,7 +111,16 @@ func TestImportedImage(t *testing.T) {
 	if len(imgs.Images) != 1 {
 		t.Fatalf("DescribeImages name=tiny: %d images", len(imgs.Images))
 	}
-	ami := aws.ToString(imgs.Images[0].ImageId)
+	return aws.ToString(imgs.Images[0].ImageId)
+}
+
+// TestImportedImage imports a root-filesystem tarball with `stockade image import`, finds it
+// with DescribeImages, and launches an instance from it: the instance runs on the image's
+// files (its os-release, none of the host's /usr), its user data runs there, its root
+// filesystem is writable, and its default user was added.
+func TestImportedImage(t *testing.T) {
+	e := newLabEnv(t)
+	ami := e.importTiny()
 	vpc, def := e.vpc("10.43.0.0/16")
 	sn := e.subnet(vpc, "10.43.1.0/24")
 	in := e.launchWith(&ec2.RunInstancesInput{ImageId: aws.String(ami), SubnetId: aws.String(sn), SecurityGroupIds: []string{def},

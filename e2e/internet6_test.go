@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/stockade/stockade/netlab"
 )
@@ -98,7 +99,8 @@ func TestLabInternetIPv6(t *testing.T) {
 	web6 := perm("tcp", 8080, 8080, "::/0")
 	e.allowIn(g, web6)
 	// The default group's egress admits ::/0 (a VPC with an IPv6 block).
-	web := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{g, def}, Ipv6AddressCount: aws.Int32(1)})
+	web := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{g, def}, Ipv6AddressCount: aws.Int32(1),
+		InstanceType: types.InstanceTypeT3Micro}) // m1.small, the default, has no IPv6
 	if !web.IP6.IsValid() {
 		t.Fatal("no IPv6 address on launch")
 	}
@@ -146,7 +148,8 @@ func TestLabInternetEgressOnly(t *testing.T) {
 	sn := e.subnet6(vpc, "10.0.1.0/24", six, 1)
 	g := e.group(vpc)
 	e.allowIn(g, perm("tcp", 8080, 8080, "::/0"), perm("tcp", 8080, 8080, "0.0.0.0/0"))
-	in := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{g, def}, Ipv6AddressCount: aws.Int32(1)})
+	in := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{g, def}, Ipv6AddressCount: aws.Int32(1),
+		InstanceType: types.InstanceTypeT3Micro}) // m1.small, the default, has no IPv6
 	e.serve(in, 8080)
 	inet := e.internet0()
 	whoServer6(t, inet)

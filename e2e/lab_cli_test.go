@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 
 	"github.com/stockade/stockade/image"
 )
@@ -19,7 +20,8 @@ func TestLabCLI(t *testing.T) {
 	e := newLabEnv(t)
 	vpc, def, six := e.vpc6("10.15.0.0/16")
 	sn := e.subnet6(vpc, "10.15.1.0/24", six, 1)
-	dual := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{def}, Ipv6AddressCount: aws.Int32(1)})
+	dual := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{def}, Ipv6AddressCount: aws.Int32(1),
+		InstanceType: types.InstanceTypeT3Micro}) // m1.small, the default, has no IPv6
 	plain := e.launch(sn, def)
 	vpcs := must[*ec2.DescribeVpcsOutput](t)(e.c.DescribeVpcs(ctx(t), &ec2.DescribeVpcsInput{VpcIds: []string{vpc}}))
 	account := *vpcs.Vpcs[0].OwnerId
@@ -50,10 +52,14 @@ func TestLabCLI(t *testing.T) {
 		rows[f[0]] = f
 	}
 	for _, c := range []struct {
-		in   instance
-		ipv6 string
-	}{{dual, dual.IP6.String()}, {plain, "-"}} {
-		want := []string{c.in.ID, account, vpc, c.in.IP.String(), c.ipv6, c.in.NS, image.DefaultID, "m1.small", "1740MiB/1vcpu/512procs/1024MiB-disk", "running"}
+		in           instance
+		ipv6         string
+		itype, limit string
+	}{
+		{dual, dual.IP6.String(), "t3.micro", "1024MiB/2vcpu/1024procs/1024MiB-disk"},
+		{plain, "-", "m1.small", "1740MiB/1vcpu/512procs/1024MiB-disk"},
+	} {
+		want := []string{c.in.ID, account, vpc, c.in.IP.String(), c.ipv6, c.in.NS, image.DefaultID, c.itype, c.limit, "running"}
 		if got := rows[c.in.ID]; strings.Join(got, " ") != strings.Join(want, " ") {
 			t.Errorf("lab list row of %s: %q, want %q\n%s", c.in.ID, got, want, out)
 		}

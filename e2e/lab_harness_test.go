@@ -9,6 +9,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -19,7 +21,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+	"golang.org/x/sys/unix"
 
+	"github.com/stockade/stockade/host"
 	"github.com/stockade/stockade/netlab"
 
 	"github.com/stockade/stockade/image"
@@ -53,6 +57,14 @@ func labPrefix(t testing.TB) string {
 		nss, _ := netlab.List(p + "-")
 		for _, ns := range nss {
 			_ = netlab.Remove(context.Background(), ns)
+		}
+		// nor an instance's root filesystem (a server with --keep-lab leaves them mounted)
+		roots, _ := filepath.Glob(filepath.Join(host.RootsDir, p+"-*"))
+		for _, r := range roots {
+			for _, m := range []string{filepath.Join(r, "root"), filepath.Join(r, "disk"), r} {
+				_ = unix.Unmount(m, unix.MNT_DETACH)
+				_ = os.Remove(m)
+			}
 		}
 	})
 	return p

@@ -236,7 +236,8 @@ func TestLabEnforcement(t *testing.T) {
 		client, target := e.group(vpc), e.group(vpc)
 		e.allowIn(target, perm("tcp", 8080, 8080, "::/0"), perm("icmpv6", 128, -1, six.String()), perm("udp", 8080, 8080, client))
 		launch6 := func(groups ...string) instance {
-			i := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: groups, Ipv6AddressCount: aws.Int32(1)})
+			i := e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: groups, Ipv6AddressCount: aws.Int32(1),
+				InstanceType: types.InstanceTypeT3Micro}) // m1.small, the default, has no IPv6
 			if !six.Contains(i.IP6) {
 				t.Fatalf("instance %s: IPv6 address %v, want one in %s", i.ID, i.IP6, six)
 			}

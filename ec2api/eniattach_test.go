@@ -118,7 +118,29 @@ func TestAssignAddressesAPI(t *testing.T) {
 	if got := field(c.ok("DescribeNetworkInterfaces", "NetworkInterfaceId.1", eni), "requesterId"); got != "" {
 		t.Fatalf("an interface of the account's own shows requesterId %q", got)
 	}
-	c.fails("OperationNotPermitted", "AssignPrivateIpAddresses", "NetworkInterfaceId", natENI, "SecondaryPrivateIpAddressCount", "1")
+	// Nothing but its tags changes (EC2 user guide, "Requester-managed network interfaces").
+	def := field(c.ok("DescribeSecurityGroups", "Filter.1.Name", "vpc-id", "Filter.1.Value.1", vpc), "groupId")
+	inst := field(c.ok("RunInstances", "ImageId", image.DefaultID, "MinCount", "1", "MaxCount", "1", "SubnetId", sn, "InstanceType", "t3.micro"), "instanceId")
+	for _, call := range [][]string{
+		{"AssignPrivateIpAddresses", "NetworkInterfaceId", natENI, "SecondaryPrivateIpAddressCount", "1"},
+		{"UnassignPrivateIpAddresses", "NetworkInterfaceId", natENI, "PrivateIpAddress.1", "10.0.1.99"},
+		{"AssignIpv6Addresses", "NetworkInterfaceId", natENI, "Ipv6AddressCount", "1"},
+		{"UnassignIpv6Addresses", "NetworkInterfaceId", natENI, "Ipv6Addresses.1", "2001:db8::1"},
+		{"ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", natENI, "SecurityGroupId.1", def},
+		{"ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", natENI, "Description.Value", "mine"},
+		{"ModifyNetworkInterfaceAttribute", "NetworkInterfaceId", natENI, "SourceDestCheck.Value", "true"},
+		{"AttachNetworkInterface", "NetworkInterfaceId", natENI, "InstanceId", inst, "DeviceIndex", "2"},
+	} {
+		r := c.fails("AuthFailure", call[0], call[1:]...)
+		if msg := field(r.Body, "Message"); msg != "You do not have permission to access the specified resource." {
+			t.Errorf("%s: %q", call[0], msg)
+		}
+	}
+	c.fails("InvalidParameterValue", "DeleteNetworkInterface", "NetworkInterfaceId", natENI)
+	c.ok("CreateTags", "ResourceId.1", natENI, "Tag.1.Key", "team", "Tag.1.Value", "net")
+	if d := c.ok("DescribeNetworkInterfaces", "NetworkInterfaceId.1", natENI); field(d, "description") != "Interface for NAT Gateway "+nat || field(d, "sourceDestCheck") != "false" {
+		t.Errorf("the NAT gateway's interface changed: %s", d)
+	}
 }
 
 // TestGoldenENIActions pins the replies of the interface actions to testdata, in the shapes of

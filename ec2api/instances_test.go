@@ -113,7 +113,9 @@ func TestIPv6Addresses(t *testing.T) {
 	if !slices.Equal(found, []string{field(given, "networkInterfaceId")}) {
 		t.Fatalf("ipv6-addresses.ipv6-address filter: %v", found)
 	}
-	run := c.ok("RunInstances", "ImageId", image.DefaultID, "MinCount", "1", "MaxCount", "1", "SubnetId", sn, "Ipv6AddressCount", "1")
+	// m1.small, EC2's default type, has no IPv6.
+	c.fails("UnsupportedOperation", "RunInstances", "ImageId", image.DefaultID, "MinCount", "1", "MaxCount", "1", "SubnetId", sn, "Ipv6AddressCount", "1")
+	run := c.ok("RunInstances", "ImageId", image.DefaultID, "MinCount", "1", "MaxCount", "1", "SubnetId", sn, "Ipv6AddressCount", "1", "InstanceType", "t3.micro")
 	if got := field(run, "ipv6Address"); got != base+"6" {
 		t.Fatalf("RunInstances Ipv6AddressCount=1: ipv6Address %q\n%s", got, run)
 	}
@@ -121,7 +123,7 @@ func TestIPv6Addresses(t *testing.T) {
 	if byAddr = slices.Compact(byAddr); len(byAddr) != 1 || byAddr[0] != field(run, "instanceId") { // the attachment names it too
 		t.Fatalf("network-interface.ipv6-addresses.ipv6-address filter: %v", byAddr)
 	}
-	c.ok("RunInstances", "ImageId", image.DefaultID, "MinCount", "1", "MaxCount", "1",
+	c.ok("RunInstances", "ImageId", image.DefaultID, "MinCount", "1", "MaxCount", "1", "InstanceType", "t3.micro",
 		"NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.SubnetId", sn, "NetworkInterface.1.Ipv6Addresses.1.Ipv6Address", base+"a")
 	c.fails("InvalidParameterValue", "CreateNetworkInterface", "SubnetId", v4only, "Ipv6AddressCount", "1")
 	c.fails("InvalidParameterCombination", "CreateNetworkInterface", "SubnetId", sn, "Ipv6AddressCount", "1", "Ipv6Addresses.1.Ipv6Address", base+"b")

@@ -213,17 +213,15 @@ func (h *Host) boot(in Instance, adopted bool) {
 	if first {
 		userData = h.firstBootScript(in, files, console)
 	}
-	root, err := h.imageRoot(in)
+	root, defaultImage, err := h.rootFS(in)
 	if err != nil {
 		log.Error("root filesystem", "error", err)
 		fmt.Fprintf(console, "[stockade] the instance did not boot: %v\n", err)
 		console.Close()
 		return
 	}
-	if root != nil {
-		files.files = append(files.files, root) // closed with the others once the sandbox has it
-	}
-	argv, err := h.sandboxArgv(in, userData, root, files)
+	files.files = append(files.files, root) // closed with the others once the sandbox has it
+	argv, err := h.sandboxArgv(in, userData, root, defaultImage, files)
 	if err != nil {
 		log.Error("sandbox", "error", err)
 		fmt.Fprintf(console, "[stockade] the instance did not boot: %v\n", err)
@@ -278,7 +276,7 @@ func (h *Host) firstBoot(instance string) (bool, error) {
 // go-ahead on descriptor 3 (given once the host has put it in the instance's cgroups, so that
 // nothing of the tenant ever runs outside them), then bwrap with the instance's files, the
 // seccomp filter and the boot script.
-func (h *Host) sandboxArgv(in Instance, userData string, root *os.File, files *fileSet) ([]string, error) {
+func (h *Host) sandboxArgv(in Instance, userData string, root *os.File, defaultImage bool, files *fileSet) ([]string, error) {
 	profile, err := seccompProfile()
 	if err != nil {
 		return nil, err
@@ -292,18 +290,15 @@ func (h *Host) sandboxArgv(in Instance, userData string, root *os.File, files *f
 	if err != nil {
 		return nil, fmt.Errorf("seccomp: %w", err)
 	}
-	rootFD := -1
-	if root != nil {
-		rootFD = slices.Index(files.files, root) + files.first
-	}
-	if err := bootFiles(files, in, root == nil, hostPriv, hostPub); err != nil {
+	rootFD := slices.Index(files.files, root) + files.first
+	if err := bootFiles(files, in, defaultImage, hostPriv, hostPub); err != nil {
 		return nil, err
 	}
-	if err := files.data(bootPath, "0755", []byte(bootScript(in.ID, fingerprint(pub, in.ID), root != nil, userData))); err != nil {
+	if err := files.data(bootPath, "0755", []byte(bootScript(in.ID, fingerprint(pub, in.ID), !defaultImage, userData))); err != nil {
 		return nil, err
 	}
 	argv := []string{"/bin/sh", "-c", `read -r go <&3 || exit 125; exec 3<&-; exec "$@"`, "sh"}
-	argv = append(argv, h.cfg.Sandbox.bwrapArgv(hostname(in.Address), rootFD, DefaultDiskMiB)...)
+	argv = append(argv, h.cfg.Sandbox.bwrapArgv(hostname(in.Address), rootFD, defaultImage)...)
 	argv = append(argv, files.args...)
 	argv = append(argv, "--info-fd", "4", "--seccomp", strconv.Itoa(seccompFD),
 		"--chdir", "/root", "--clearenv",

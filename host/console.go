@@ -134,10 +134,12 @@ func writeNew(dir *os.Root, name string, data []byte, perm os.FileMode) error {
 	return errors.Join(err, f.Close())
 }
 
-// removeFiles removes an instance's console log, user data and first-boot mark.
+// removeFiles removes an instance's console log, user data, first-boot mark, host key, PID
+// and saved writable layer.
 func removeFiles(dir *os.Root, instance string) error {
 	var errs []error
-	for _, name := range []string{logName(instance), userDataName(instance), bootedName(instance), hostKeyName(instance), pidName(instance)} {
+	for _, name := range []string{logName(instance), userDataName(instance), bootedName(instance), hostKeyName(instance), pidName(instance),
+		layerName(instance), tmpLayerName(instance)} {
 		if err := dir.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			errs = append(errs, err)
 		}
@@ -147,7 +149,7 @@ func removeFiles(dir *os.Root, instance string) error {
 
 // instanceOfFile is the instance a file of the directory belongs to, or "".
 func instanceOfFile(name string) string {
-	for _, ext := range []string{".log", ".user-data", ".booted", ".hostkey", ".pid"} {
+	for _, ext := range []string{".log", ".user-data", ".booted", ".hostkey", ".pid", ".root.tar", ".root.tmp"} {
 		if id, ok := strings.CutSuffix(name, ext); ok && strings.HasPrefix(id, "i-") {
 			return id
 		}

@@ -45,7 +45,8 @@ func (h *Host) add(ctx context.Context, in Instance) (isNew bool, err error) {
 
 // remove takes an instance down: its namespace, processes and links, and — when the instance
 // is gone (gone), not when the server shuts down with it still running — its files: the
-// console output and the first-boot mark outlive a restart, as an EC2 instance's do a reboot.
+// console output, the first-boot mark and the writable layer outlive a restart, as an EC2
+// instance's do a reboot. An instance that is not gone has its layer saved (layer.go).
 func (h *Host) remove(ctx context.Context, in Instance, gone bool) error {
 	delete(h.instances, in.ID)
 	h.stopMetadata(in.ID)
@@ -54,9 +55,13 @@ func (h *Host) remove(ctx context.Context, in Instance, gone bool) error {
 	// own): its cgroups hold them all.
 	err := h.removeCgroups(in.Namespace)
 	err = errors.Join(err, h.cfg.Namespaces.Detach(ctx, in.Router, in.Namespace, in.Links...))
-	err = errors.Join(err, unmountRoot(in.Namespace)) // its writable layer ends with it
 	if gone {
-		err = errors.Join(err, removeFiles(h.dir, in.ID))
+		err = errors.Join(err, unmountRoot(in.Namespace), removeFiles(h.dir, in.ID)) // its layer too
+	} else if serr := h.saveRoot(in); serr != nil {
+		// The layer stays mounted, as it is, for the next boot: unmounted, it would be lost.
+		err = errors.Join(err, serr)
+	} else {
+		err = errors.Join(err, unmountRoot(in.Namespace))
 	}
 	if err != nil {
 		return fmt.Errorf("remove instance %s: %w", in.ID, err)
@@ -95,9 +100,6 @@ func (h *Host) sweep(ctx context.Context, d Desired) error {
 			errs = append(errs, h.cfg.Namespaces.Remove(ctx, ns))
 		}
 	}
-	if h.cfg.Images != nil {
-		errs = append(errs, unmountRoots(prefix+"i-", wanted))
-	}
 	if cg := h.cgroups(); cg != nil {
 		groups, err := cg.List(prefix + "i-")
 		errs = append(errs, err)
@@ -107,6 +109,16 @@ func (h *Host) sweep(ctx context.Context, d Desired) error {
 			}
 		}
 	}
+	// After the cgroups: nothing of an instance writes to its layer while it is saved. A
+	// layer still mounted for an instance that was stopped while this server could not save
+	// it (a crash) is saved now.
+	errs = append(errs, unmountRoots(prefix+"i-", wanted, func(ns string) error {
+		id := strings.TrimPrefix(ns, prefix)
+		if !d.Stopped[id] {
+			return nil
+		}
+		return h.saveRoot(Instance{LabInstance: netmap.LabInstance{ID: id, Namespace: ns}})
+	}))
 	ents, err := fs.ReadDir(h.dir.FS(), ".")
 	if err != nil {
 		return errors.Join(append(errs, err)...)

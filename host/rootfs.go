@@ -1,14 +1,15 @@
 package host
 
-// An instance launched from an imported image (package image) runs on that image's root
-// filesystem: the image's files, read-only and shared by every instance of the image, under a
-// writable layer of the instance's own — an overlay whose upper directory is on a tmpfs of
-// the instance's disk size (its pages count towards the instance's memory limit, like the
-// default image's tmpfs root). The host mounts both under RootsDir, in a directory of the
-// instance's that only the sandbox's root may enter (bwrap, running as that user, resolves
-// the path of what it binds: the data directory, 0700, is out of its reach). The layer lives
-// as long as the instance runs on this host: a restart without --keep-lab gives it a fresh
-// one, as a reboot does an instance store.
+// Every instance runs on a root filesystem the host mounts for it under RootsDir, in a
+// directory of the instance's that only the sandbox's root may enter (bwrap, running as that
+// user, resolves the path of what it binds: the data directory, 0700, is out of its reach).
+// Its writable layer is a tmpfs of the instance's disk size (DefaultDiskMiB, DiskInodes; its
+// pages count towards the instance's memory limit). On the default image the layer is the
+// root itself, with the host's /usr bound read-only into it by bwrap; an imported image
+// (package image) is an overlay of the image's files, read-only and shared by every instance
+// of the image, under the layer. The layer outlives a stop, a reboot and a restart of the
+// server as the instance's archive in the data directory (layer.go), and ends with the
+// instance, as an EBS root volume does.
 
 import (
 	"errors"
@@ -33,29 +34,41 @@ type Images interface {
 // directory is 0700 and the sandbox root's.
 const RootsDir = "/run/stockade/roots"
 
-// imageRoot returns the image root filesystem of an instance (an open directory), or nil when
-// it runs on the default image (an unknown ID, as --any-image launches, is the default image).
-func (h *Host) imageRoot(in Instance) (*os.File, error) {
-	if h.cfg.Images == nil {
-		return nil, nil
-	}
-	img, ok := h.cfg.Images.Get(in.ImageID)
-	if !ok || img.IsDefault() || img.RootFS == "" {
-		return nil, nil
+// rootFS mounts the root filesystem of an instance, unless it is mounted already (a restart
+// with --keep-lab adopts it), and returns it open, with whether it is the default image (an
+// unknown image ID, as --any-image launches, is the default image).
+func (h *Host) rootFS(in Instance) (root *os.File, defaultImage bool, err error) {
+	lower := ""
+	if h.cfg.Images != nil {
+		if img, ok := h.cfg.Images.Get(in.ImageID); ok && !img.IsDefault() && img.RootFS != "" {
+			lower = img.RootFS
+		}
 	}
 	base := filepath.Join(RootsDir, in.Namespace)
 	disk, merged := filepath.Join(base, "disk"), filepath.Join(base, "root")
-	if !isMount(merged) {
-		if err := h.mountRoot(img.RootFS, base, disk, merged); err != nil {
-			return nil, errors.Join(fmt.Errorf("root filesystem of image %s: %w", img.ID, err), unmountRoot(in.Namespace))
-		}
+	if err := h.mountRoot(in.ID, lower, base, disk, merged); err != nil {
+		return nil, false, errors.Join(fmt.Errorf("root filesystem: %w", err), unmountRoot(in.Namespace))
 	}
-	return os.OpenFile(merged, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	path := merged
+	if lower == "" {
+		path = filepath.Join(disk, "upper")
+	}
+	f, err := os.OpenFile(path, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	return f, lower == "", err
 }
 
-// mountRoot mounts the instance's writable layer (a tmpfs at disk) and the overlay of it on
-// the image's files (at merged).
-func (h *Host) mountRoot(lower, dir, disk, merged string) error {
+// DiskInodes bounds how many files an instance's writable layer holds (a 1 GiB ext4 volume
+// has 65,536), so that its saved archive, a header of at most a few KiB per file, stays
+// within a few hundred MiB more than DefaultDiskMiB.
+const DiskInodes = 1 << 17
+
+// defaultLinks are the links of the default image's root into the host's /usr.
+var defaultLinks = [][2]string{{"bin", "usr/bin"}, {"sbin", "usr/sbin"}, {"lib", "usr/lib"}, {"lib64", "usr/lib64"}}
+
+// mountRoot mounts the writable layer of instance (a tmpfs at disk, with the saved layer
+// restored into its upper directory) and, when the instance has an image (lower), the
+// overlay of the layer on the image's files (at merged).
+func (h *Host) mountRoot(instance, lower, dir, disk, merged string) error {
 	for _, d := range []string{filepath.Dir(RootsDir), RootsDir} {
 		if err := os.MkdirAll(d, 0o711); err != nil {
 			return err
@@ -73,27 +86,63 @@ func (h *Host) mountRoot(lower, dir, disk, merged string) error {
 	if err := os.Chown(dir, owner, owner); err != nil {
 		return err
 	}
-	base := strconv.Itoa(owner)
+	upper, work := filepath.Join(disk, "upper"), filepath.Join(disk, "work")
 	if !isMount(disk) {
-		opts := fmt.Sprintf("size=%dm,mode=0755,uid=%s,gid=%s", DefaultDiskMiB, base, base)
+		base := strconv.Itoa(owner)
+		opts := fmt.Sprintf("size=%dm,nr_inodes=%d,mode=0755,uid=%s,gid=%s", DefaultDiskMiB, DiskInodes, base, base)
 		if err := unix.Mount("tmpfs", disk, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 			return fmt.Errorf("writable layer: %w", err)
 		}
+		// The layer's root is the archive's, or, for a first boot, a directory of the
+		// sandbox's root.
+		if err := os.Mkdir(upper, 0o755); err != nil {
+			return err
+		}
+		if err := os.Chown(upper, owner, owner); err != nil {
+			return err
+		}
+		if err := restoreLayer(h.dir, instance, upper); err != nil {
+			return err
+		}
 	}
-	upper, work := filepath.Join(disk, "upper"), filepath.Join(disk, "work")
-	for _, d := range []string{upper, work} {
-		if err := os.Mkdir(d, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
-			return err
+	if lower == "" {
+		// bwrap refuses to make a symlink that exists, so the host makes them once.
+		for _, l := range defaultLinks {
+			p := filepath.Join(upper, l[0])
+			if err := os.Symlink(l[1], p); err != nil && !errors.Is(err, os.ErrExist) {
+				return err
+			}
+			if err := os.Lchown(p, owner, owner); err != nil {
+				return err
+			}
 		}
-		if err := os.Chown(d, owner, owner); err != nil {
-			return err
-		}
+		return nil
+	}
+	if err := os.Mkdir(work, 0o755); err != nil && !errors.Is(err, os.ErrExist) {
+		return err
+	}
+	if err := os.Chown(work, owner, owner); err != nil {
+		return err
+	}
+	if isMount(merged) {
+		return nil
 	}
 	opts := "lowerdir=" + lower + ",upperdir=" + upper + ",workdir=" + work
 	if err := unix.Mount("overlay", merged, "overlay", unix.MS_NOSUID|unix.MS_NODEV, opts); err != nil {
 		return fmt.Errorf("overlay: %w", err)
 	}
 	return nil
+}
+
+// saveRoot saves the writable layer of a running instance whose sandbox goes down (it is
+// stopped, rebooted, or the server shuts down) as its archive. An instance with no layer
+// mounted (it never booted) keeps the archive it has.
+func (h *Host) saveRoot(in Instance) error {
+	disk := filepath.Join(RootsDir, in.Namespace, "disk")
+	if !isMount(disk) {
+		return nil
+	}
+	return saveLayer(h.dir, in.ID, filepath.Join(disk, "upper"))
 }
 
 // unmountRoot unmounts and removes the root filesystem of the instance whose namespace is ns,
@@ -117,8 +166,9 @@ func unmountRoot(ns string) error {
 
 // unmountRoots unmounts the root filesystems of instances whose namespaces start with
 // prefix and are not wanted: left by a crash or an instance terminated while the server was
-// down.
-func unmountRoots(prefix string, wanted map[string]bool) error {
+// down. keep, when it says so, saves an instance's layer first; a layer that could not be
+// saved stays mounted, for the instance's next start.
+func unmountRoots(prefix string, wanted map[string]bool, keep func(ns string) error) error {
 	ents, err := os.ReadDir(RootsDir)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
@@ -127,9 +177,14 @@ func unmountRoots(prefix string, wanted map[string]bool) error {
 	}
 	var errs []error
 	for _, e := range ents {
-		if strings.HasPrefix(e.Name(), prefix) && !wanted[e.Name()] {
-			errs = append(errs, unmountRoot(e.Name()))
+		if !strings.HasPrefix(e.Name(), prefix) || wanted[e.Name()] {
+			continue
 		}
+		if err := keep(e.Name()); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		errs = append(errs, unmountRoot(e.Name()))
 	}
 	return errors.Join(errs...)
 }

@@ -22,9 +22,10 @@ import (
 //     changes, no raw sockets, no address changes), and only Docker's default capabilities
 //     within it: no CAP_SYS_ADMIN, so no mounts;
 //   - a seccomp filter (seccomp.go) refusing what Docker's default profile refuses;
-//   - its own mount namespace on a root filesystem of its own: a tmpfs bounded in size
-//     (the writable layer; its pages count towards the instance's memory limit) holding the
-//     host's /usr read-only with the usual /bin, /sbin, /lib links, and a generated /etc
+//   - its own mount namespace on a root filesystem of its own (rootfs.go): a tmpfs bounded in
+//     size (the writable layer, kept while the instance is stopped; its pages count towards
+//     the instance's memory limit) holding the host's /usr read-only with the usual /bin,
+//     /sbin, /lib links, and a generated /etc
 //     (passwd and group with root, ec2-user and sshd, hostname, hosts, sshd's configuration
 //     and the instance's host key), private /tmp, /run and /dev/shm, its own /proc and a
 //     minimal /dev; nothing else of the host — no data directory, no admin socket, no
@@ -55,7 +56,8 @@ const sandboxIDs = 65536
 // hands out to users and subordinate ID ranges by default.
 var DefaultSandbox = Sandbox{UIDBase: 200000}
 
-// DefaultDiskMiB bounds an instance's writable layer (the tmpfs its root filesystem is).
+// DefaultDiskMiB bounds an instance's writable layer (the tmpfs its root filesystem is, or
+// is the upper layer of).
 const DefaultDiskMiB = 1024
 
 // Check says what this host lacks to run sandboxes.
@@ -148,21 +150,16 @@ func closeAll(fs []*os.File) {
 }
 
 // bwrapArgv is the bwrap command line of an instance's sandbox up to (not including) the
-// files and the command: namespaces, capabilities, the root filesystem — the image's, open at
-// descriptor rootFD (rootfs.go), or, when rootFD is -1, the default image: a tmpfs of diskMiB
-// with the host's /usr read-only.
-func (s Sandbox) bwrapArgv(name string, rootFD, diskMiB int) []string {
+// files and the command: namespaces, capabilities, the root filesystem open at descriptor
+// rootFD (rootfs.go) and, on the default image, the host's /usr in it, read-only.
+func (s Sandbox) bwrapArgv(name string, rootFD int, defaultImage bool) []string {
 	out := []string{"bwrap",
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
 		"--hostname", name, "--new-session",
+		"--bind-fd", strconv.Itoa(rootFD), "/",
 	}
-	if rootFD >= 0 {
-		out = append(out, "--bind-fd", strconv.Itoa(rootFD), "/")
-	} else {
-		out = append(out, "--size", strconv.Itoa(diskMiB<<20), "--tmpfs", "/",
-			"--ro-bind", "/usr", "/usr",
-			"--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin", "/sbin",
-			"--symlink", "usr/lib", "/lib", "--symlink", "usr/lib64", "/lib64")
+	if defaultImage {
+		out = append(out, "--ro-bind", "/usr", "/usr")
 	}
 	out = append(out,
 		"--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--tmpfs", "/run", "--tmpfs", "/dev/shm",

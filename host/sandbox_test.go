@@ -12,7 +12,8 @@ import (
 // TestSandboxCommand pins what a sandbox is made of: a shell that waits for the go-ahead (its
 // cgroups), every namespace but the network's new, a bounded tmpfs root with nothing of the
 // host bound in but /usr (read-only), Docker's capabilities and no others, a seccomp filter,
-// a plain environment, EC2's hostname, and the files handed over as descriptors. The
+// a plain environment, EC2's hostname, and the files handed over as descriptors. The root is
+// the instance's writable layer, mounted by the host (rootfs.go) and handed over open. The
 // kernel-tier tests (e2e TestUserDataIsSandboxed, TestSandboxEscapes) run the attacks.
 func TestSandboxCommand(t *testing.T) {
 	dir, err := os.OpenRoot(t.TempDir())
@@ -25,7 +26,12 @@ func TestSandboxCommand(t *testing.T) {
 	in.ID, in.Address = "i-0123456789abcdef0", "10.0.1.4"
 	files := &fileSet{first: 5}
 	defer files.close()
-	argv, err := h.sandboxArgv(in, "'/bin/sh' '/var/lib/cloud/instance/user-data'", nil, files)
+	root, err := os.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	files.files = append(files.files, root)
+	argv, err := h.sandboxArgv(in, "'/bin/sh' '/var/lib/cloud/instance/user-data'", root, true, files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,9 +39,9 @@ func TestSandboxCommand(t *testing.T) {
 	for _, want := range []string{
 		`/bin/sh -c read -r go <&3 || exit 125; exec 3<&-; exec "$@" sh bwrap `,
 		"--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
-		"--hostname ip-10-0-1-4", "--size 1073741824 --tmpfs /", "--ro-bind /usr /usr",
+		"--hostname ip-10-0-1-4", "--bind-fd 5 / --ro-bind /usr /usr",
 		"--proc /proc", "--tmpfs /tmp", "--tmpfs /dev/shm", "--cap-drop ALL",
-		"--info-fd 4 --seccomp 5", "--clearenv", "--setenv INSTANCE_ID i-0123456789abcdef0",
+		"--info-fd 4 --seccomp 6", "--clearenv", "--setenv INSTANCE_ID i-0123456789abcdef0",
 		"-- /bin/sh " + bootPath,
 	} {
 		if !strings.Contains(line, want) {
@@ -70,13 +76,14 @@ func TestSandboxCommand(t *testing.T) {
 	if profile, _ := io.ReadAll(files.files[seccompFD-files.first]); len(profile)%8 != 0 || len(profile) < 80 {
 		t.Errorf("the seccomp filter is %d bytes: not a filter program", len(profile))
 	}
-	if _, ok := got[""]; ok || len(files.files) != len(got)+1 {
-		t.Errorf("%d descriptors for %d files and the filter", len(files.files), len(got))
+	if _, ok := got[""]; ok || len(files.files) != len(got)+2 {
+		t.Errorf("%d descriptors for %d files, the root and the filter", len(files.files), len(got))
 	}
 	// The host key is the instance's for good: the second boot hands over the same one.
 	again := &fileSet{first: 5}
 	defer again.close()
-	argv2, err := h.sandboxArgv(in, "", nil, again)
+	again.files = append(again.files, root)
+	argv2, err := h.sandboxArgv(in, "", root, true, again)
 	if err != nil {
 		t.Fatal(err)
 	}

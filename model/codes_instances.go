@@ -9,6 +9,11 @@ var (
 	UnsupportedHibernationConfiguration = def("UnsupportedHibernationConfiguration", 400, "")
 )
 
+// UnsupportedOperation is EC2's reply to IPv6 addresses on an instance type without IPv6, as
+// recorded from RunInstances in a client's log: "IPv6 addresses are not supported on
+// m3.medium" (poseidon/typhoon issue 356).
+var UnsupportedOperation = def("UnsupportedOperation", 400, "")
+
 // Launch templates. [UNCONFIRMED] against a live account: the wording of the messages marked so
 // in control/launchtemplates.go, and the codes LaunchTemplateLimitExceeded and
 // LaunchTemplateVersionLimitExceeded for the quotas (5,000 templates per region, 10,000
