@@ -70,6 +70,7 @@ var imports = map[string][]string{
 	"iam/iamapi":      {"iam"},
 	"trail":           {"store"},
 	"authz":           {"auth", "auth/sigv4", "iam", "iam/iamapi", "iampolicy", "store", "trail"},
+	"audit":           {"model", "netmap", "policy", "reach"},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.
@@ -84,6 +85,10 @@ var forbidden = map[string]map[string]string{
 	"policy": {
 		"store":   "the engine answers offline snapshots (AWS exports) too, with no store",
 		"control": "the engine answers offline snapshots too; the service calls it, not the reverse",
+	},
+	"audit": {
+		"store":   "the auditor runs on offline snapshots (AWS exports) too, with no store",
+		"control": "the auditor runs on offline snapshots; the server calls it, not the reverse",
 	},
 	"reach": {
 		"store":   "reachability runs on offline snapshots with no store",

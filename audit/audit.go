@@ -1,0 +1,269 @@
+package audit
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netmap"
+	"github.com/stockade/stockade/policy"
+)
+
+// Severity is a finding's severity, as the catalogue gives it (audit-checks §2.1).
+type Severity int
+
+const (
+	Info Severity = iota
+	Low
+	Medium
+	High
+	Critical
+)
+
+var severityNames = []string{"info", "low", "medium", "high", "critical"}
+
+func (s Severity) String() string {
+	if s < Info || s > Critical {
+		return fmt.Sprintf("severity(%d)", int(s))
+	}
+	return severityNames[s]
+}
+
+// ParseSeverity reads a severity name, in any case.
+func ParseSeverity(s string) (Severity, error) {
+	if i := slices.Index(severityNames, strings.ToLower(s)); i >= 0 {
+		return Severity(i), nil
+	}
+	return 0, fmt.Errorf("unknown severity %q (one of %s)", s, strings.Join(severityNames, ", "))
+}
+
+func (s Severity) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+func (s *Severity) UnmarshalText(b []byte) error {
+	v, err := ParseSeverity(string(b))
+	*s = v
+	return err
+}
+
+// Finding is one thing a check found: which check, how bad, on which resource and rules, why,
+// and the AWS CLI commands that, run in order, make it go away.
+type Finding struct {
+	Check    string   `json:"check"` // "SGA-002"
+	Title    string   `json:"title"`
+	Severity Severity `json:"severity"`
+	Account  string   `json:"account,omitempty"`
+	Region   string   `json:"region,omitempty"`
+	// ResourceType is CloudFormation's name of the resource's type (AWS::EC2::SecurityGroup,
+	// AWS::EC2::NetworkAcl, AWS::EC2::NetworkInterface, AWS::EC2::VPC, AWS::EC2::Subnet…), as
+	// Security Hub and the trail name them; Resource its ID.
+	ResourceType string `json:"resourceType"`
+	Resource     string `json:"resource"`
+	VpcID        string `json:"vpcId,omitempty"`
+	// Rules are the rules the finding is about: sgr- IDs, or network ACL entries written
+	// "acl-…/ingress/100".
+	Rules []string `json:"rules,omitempty"`
+	// Why says what exactly is wrong, naming the rule's protocol, ports and peer, or for EXP-*
+	// the path with its rules, as `stockade reach` explains it.
+	Why string   `json:"why"`
+	Fix []string `json:"fix,omitempty"`
+	// Suppressed is the reason of the suppression that matched it, when one did.
+	Suppressed string `json:"suppressed,omitempty"`
+}
+
+// Key identifies a finding across audits — the check, the resource and its rules — so that a
+// continuous audit can tell a finding that stays open from a new one, and a suppression can
+// name it.
+func (f *Finding) Key() string {
+	return f.Check + " " + f.Resource + " " + strings.Join(f.Rules, ",")
+}
+
+// Input is what an audit looks at: one account and region's network as the reachability
+// analyser reads it (a running server's state or an AWS CLI export), and what the checks
+// need beside it. A nil field the checks need means "not known": the checks that need it say
+// so (Report.Skipped) rather than guess.
+type Input struct {
+	Account, Region string
+	Snapshot        netmap.Snapshot
+	// Instances, LaunchTemplates and FlowLogs feed SGH-003 (groups named by a launch
+	// template are in use), EXP-* (the instance behind an interface) and MON-004.
+	Instances       []*model.Instance
+	LaunchTemplates []*model.LaunchTemplate
+	FlowLogs        []*model.FlowLog
+	// AlertPatterns are the event patterns of the account's enabled alert rules (MON-001,
+	// MON-002); nil when the auditor cannot see them (an export without them).
+	AlertPatterns []json.RawMessage
+	// Changes are the rule changes of the trail, oldest first, for MON-003; nil when not
+	// known.
+	Changes []RuleChange
+	// Now is the audit's time (suppression expiry, MON-003's window); zero means time.Now.
+	Now time.Time
+}
+
+// RuleChange is one rule added or removed, from the change trail.
+type RuleChange struct {
+	Time    time.Time
+	GroupID string
+	RuleID  string
+	Added   bool // false: removed
+	Rule    model.Rule
+	// EventID is the trail record's, for the finding's explanation.
+	EventID string
+}
+
+// Check is one entry of the catalogue.
+type Check struct {
+	ID       string
+	Title    string
+	Severity Severity // the catalogue's; a check may raise or lower it per finding
+	// Needs names the Input fields the check cannot run without ("FlowLogs", …).
+	Needs []string
+	Run   func(*Audit) []Finding
+}
+
+// catalogue is every check, registered by the files of the families.
+var catalogue []Check
+
+func register(cs ...Check) { catalogue = append(catalogue, cs...) }
+
+// Catalogue lists the checks, in ID order.
+func Catalogue() []Check {
+	out := slices.Clone(catalogue)
+	slices.SortFunc(out, func(a, b Check) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
+// Audit is one audit in progress: what the checks read. Indexes that several checks need are
+// built once, here.
+type Audit struct {
+	In     Input
+	Config Config
+	Policy *policy.Policy
+
+	groups  map[string]*model.Group
+	members map[string][]*model.NetworkInterface // group ID → interfaces that carry it
+}
+
+// Group returns the group with id, nil when there is none.
+func (a *Audit) Group(id string) *model.Group { return a.groups[id] }
+
+// Members are the interfaces that carry group id.
+func (a *Audit) Members(id string) []*model.NetworkInterface { return a.members[id] }
+
+// finding starts a finding of check c on a resource, with the audit's account and region.
+func (a *Audit) finding(c string, typ, resource string) Finding {
+	f := Finding{Check: c, Account: a.In.Account, Region: a.In.Region, ResourceType: typ, Resource: resource}
+	for _, ch := range catalogue {
+		if ch.ID == c {
+			f.Title, f.Severity = ch.Title, ch.Severity
+		}
+	}
+	return f
+}
+
+// Report is an audit's result.
+type Report struct {
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region,omitempty"`
+	// Checks is how many checks ran; Skipped the ones that could not, each with why.
+	Checks   int               `json:"checks"`
+	Skipped  map[string]string `json:"skipped,omitempty"`
+	Findings []Finding         `json:"findings"`
+	// Suppressed are the findings a suppression of the configuration hides, each with its
+	// reason; expired suppressions hide nothing.
+	Suppressed []Finding `json:"suppressed,omitempty"`
+}
+
+// Worst is the highest severity among the findings, and false when there are none.
+func (r *Report) Worst() (Severity, bool) {
+	if len(r.Findings) == 0 {
+		return 0, false
+	}
+	w := Info
+	for _, f := range r.Findings {
+		w = max(w, f.Severity)
+	}
+	return w, true
+}
+
+// Run audits in with cfg: every check of the catalogue the configuration does not disable,
+// suppressions applied, findings ordered by severity (worst first), check and resource.
+func Run(in Input, cfg Config) (*Report, error) {
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	p, err := policy.Compile(in.Snapshot)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	a := &Audit{In: in, Config: cfg, Policy: p, groups: map[string]*model.Group{}, members: map[string][]*model.NetworkInterface{}}
+	for _, g := range in.Snapshot.Groups {
+		a.groups[g.ID] = g
+	}
+	for _, e := range in.Snapshot.ENIs {
+		for _, g := range e.Groups {
+			a.members[g] = append(a.members[g], e)
+		}
+	}
+	r := &Report{Account: in.Account, Region: in.Region, Findings: []Finding{}}
+	for _, c := range Catalogue() {
+		if slices.Contains(cfg.Disabled, c.ID) {
+			continue
+		}
+		if missing := a.missing(c.Needs); missing != "" {
+			if r.Skipped == nil {
+				r.Skipped = map[string]string{}
+			}
+			r.Skipped[c.ID] = missing
+			continue
+		}
+		r.Checks++
+		for _, f := range c.Run(a) {
+			if s := cfg.suppression(&f, in.Now); s != nil {
+				f.Suppressed = s.Reason
+				r.Suppressed = append(r.Suppressed, f)
+				continue
+			}
+			r.Findings = append(r.Findings, f)
+		}
+	}
+	order := func(a, b Finding) int {
+		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Check, b.Check),
+			cmp.Compare(a.Resource, b.Resource), slices.Compare(a.Rules, b.Rules))
+	}
+	slices.SortFunc(r.Findings, order)
+	slices.SortFunc(r.Suppressed, order)
+	return r, nil
+}
+
+// missing says which of the inputs a check needs are not known, "" when all are.
+func (a *Audit) missing(needs []string) string {
+	var out []string
+	for _, n := range needs {
+		known := true
+		switch n {
+		case "FlowLogs":
+			known = a.In.FlowLogs != nil
+		case "AlertPatterns":
+			known = a.In.AlertPatterns != nil
+		case "Changes":
+			known = a.In.Changes != nil
+		case "LaunchTemplates":
+			known = a.In.LaunchTemplates != nil
+		case "Instances":
+			known = a.In.Instances != nil
+		default:
+			panic("audit: unknown input " + n)
+		}
+		if !known {
+			out = append(out, n)
+		}
+	}
+	if len(out) == 0 {
+		return ""
+	}
+	return "not known: " + strings.Join(out, ", ")
+}
