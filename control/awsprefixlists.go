@@ -23,6 +23,7 @@ var awsPrefixListData []byte
 
 type awsListSpec struct {
 	Name    string              `json:"name"` // "{region}" stands for the region
+	Service string              `json:"service"` // its service in AWS's ip-ranges.json
 	Family  string              `json:"family"`
 	Weight  int                 `json:"weight"`
 	Gateway bool                `json:"gateway"` // a gateway-endpoint service: DescribePrefixLists shows it
@@ -40,14 +41,19 @@ var awsListSpecs = sync.OnceValue(func() []awsListSpec {
 	return doc.Lists
 })
 
-// awsLists holds, per region, the region's AWS-managed lists sorted by ID. They are built once
-// and shared by every tenant of the region: immutable, like every object in a tenant's maps.
-var awsLists sync.Map // region → []*model.PrefixList
+// awsCatalogue builds, per region, the region's AWS-managed lists sorted by ID, once: they are
+// shared by every tenant of the region and immutable, like every object in a tenant's maps.
+// Their entries are the operator's copy of AWS's ip-ranges.json when the server was given one
+// (Config.AWSIPRanges), else the embedded table's.
+type awsCatalogue struct {
+	ranges *AWSIPRanges
+	lists  sync.Map // region → []*model.PrefixList
+}
 
-// awsManagedLists returns the AWS-managed prefix lists of a region, sorted by ID. Every account
-// sees the same lists; none is stored.
-func awsManagedLists(region string) []*model.PrefixList {
-	if v, ok := awsLists.Load(region); ok {
+// regionLists returns the AWS-managed prefix lists of a region, sorted by ID. Every account sees the
+// same lists; none is stored.
+func (c *awsCatalogue) regionLists(region string) []*model.PrefixList {
+	if v, ok := c.lists.Load(region); ok {
 		return v.([]*model.PrefixList)
 	}
 	var out []*model.PrefixList
@@ -57,16 +63,27 @@ func awsManagedLists(region string) []*model.PrefixList {
 		if id == "" {
 			id = derivedListID(region, name)
 		}
-		pl := &model.PrefixList{ID: id, Name: name, OwnerID: model.AWSOwner, IPv6: spec.Family == "IPv6",
+		v6 := spec.Family == "IPv6"
+		pl := &model.PrefixList{ID: id, Name: name, OwnerID: model.AWSOwner, IPv6: v6,
 			Weight: spec.Weight, Version: 1, State: "create-complete"}
-		for _, c := range spec.Entries[region] {
-			pl.Entries = append(pl.Entries, model.PLEntry{CIDR: netip.MustParsePrefix(c)})
+		if c.ranges != nil && spec.Service != "" {
+			rangeRegion := region
+			if !strings.Contains(spec.Name, "{region}") {
+				rangeRegion = "GLOBAL"
+			}
+			for _, p := range c.ranges.Prefixes(spec.Service, rangeRegion, v6) {
+				pl.Entries = append(pl.Entries, model.PLEntry{CIDR: p})
+			}
+		} else {
+			for _, e := range spec.Entries[region] {
+				pl.Entries = append(pl.Entries, model.PLEntry{CIDR: netip.MustParsePrefix(e)})
+			}
 		}
 		pl.MaxEntries = len(pl.Entries)
 		out = append(out, pl)
 	}
 	slices.SortFunc(out, func(a, b *model.PrefixList) int { return cmp.Compare(a.ID, b.ID) })
-	v, _ := awsLists.LoadOrStore(region, out)
+	v, _ := c.lists.LoadOrStore(region, out)
 	return v.([]*model.PrefixList)
 }
 
@@ -78,9 +95,9 @@ func derivedListID(region, name string) string {
 	return "pl-" + hex.EncodeToString(sum[:4])
 }
 
-// awsList returns the region's AWS-managed list with that ID, or nil.
-func awsList(region, id string) *model.PrefixList {
-	lists := awsManagedLists(region)
+// list returns the region's AWS-managed list with that ID, or nil.
+func (c *awsCatalogue) list(region, id string) *model.PrefixList {
+	lists := c.regionLists(region)
 	if i, ok := slices.BinarySearchFunc(lists, id, func(p *model.PrefixList, id string) int { return cmp.Compare(p.ID, id) }); ok {
 		return lists[i]
 	}
@@ -89,7 +106,7 @@ func awsList(region, id string) *model.PrefixList {
 
 // AWSGatewayPrefixLists returns the region's lists of gateway-endpoint services (S3, DynamoDB),
 // the ones the older DescribePrefixLists action lists, sorted by ID.
-func AWSGatewayPrefixLists(region string) []*model.PrefixList {
+func (s *Service) AWSGatewayPrefixLists(region string) []*model.PrefixList {
 	gateway := map[string]bool{}
 	for _, spec := range awsListSpecs() {
 		if spec.Gateway {
@@ -97,7 +114,7 @@ func AWSGatewayPrefixLists(region string) []*model.PrefixList {
 		}
 	}
 	var out []*model.PrefixList
-	for _, pl := range awsManagedLists(region) {
+	for _, pl := range s.aws.regionLists(region) {
 		if gateway[pl.Name] {
 			out = append(out, pl)
 		}
@@ -112,11 +129,11 @@ func readOnlyList(pl *model.PrefixList) error {
 	return model.UnauthorizedOperation.Errorf("You are not authorized to perform this operation. The prefix list %s (%s) is managed by AWS and cannot be modified, deleted or tagged.", pl.ID, pl.Name)
 }
 
-// withAWSLists merges the region's AWS-managed lists into own, a tenant's lists sorted by ID,
+// withOwn merges the region's AWS-managed lists into own, a tenant's lists sorted by ID,
 // so that describes, the policy engine and the data plane see both (they are enforced like
 // any list). own is a copy the caller may extend.
-func withAWSLists(region string, own []*model.PrefixList) []*model.PrefixList {
-	out := append(own, awsManagedLists(region)...)
+func (c *awsCatalogue) withOwn(region string, own []*model.PrefixList) []*model.PrefixList {
+	out := append(own, c.regionLists(region)...)
 	slices.SortFunc(out, func(a, b *model.PrefixList) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }

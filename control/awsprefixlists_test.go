@@ -135,3 +135,53 @@ func TestAWSManagedPrefixLists(t *testing.T) {
 }
 
 func errOf[A any](_ A, _ Result, err error) error { return err }
+
+// TestAWSIPRanges: with the operator's ip-ranges.json, every region's AWS-managed lists hold
+// that file's ranges of their service and family (global lists those of region GLOBAL), and
+// a file that is not AWS's, or has a prefix that does not parse, is refused.
+func TestAWSIPRanges(t *testing.T) {
+	const file = `{"syncToken": "1733000000", "createDate": "2026-11-30-12-00-00",
+	 "prefixes": [
+	  {"ip_prefix": "52.218.0.0/17", "region": "eu-west-1", "service": "S3", "network_border_group": "eu-west-1"},
+	  {"ip_prefix": "3.5.64.0/21", "region": "eu-west-1", "service": "S3", "network_border_group": "eu-west-1"},
+	  {"ip_prefix": "3.5.64.0/21", "region": "eu-west-1", "service": "AMAZON", "network_border_group": "eu-west-1"},
+	  {"ip_prefix": "52.94.24.0/23", "region": "eu-west-1", "service": "DYNAMODB", "network_border_group": "eu-west-1"},
+	  {"ip_prefix": "13.32.0.0/15", "region": "GLOBAL", "service": "CLOUDFRONT_ORIGIN_FACING", "network_border_group": "GLOBAL"}],
+	 "ipv6_prefixes": [
+	  {"ipv6_prefix": "2a05:d07a:a000::/40", "region": "eu-west-1", "service": "S3", "network_border_group": "eu-west-1"},
+	  {"ipv6_prefix": "2600:9000:ddd::/48", "region": "GLOBAL", "service": "CLOUDFRONT_ORIGIN_FACING", "network_border_group": "GLOBAL"}]}`
+	ranges, err := ParseAWSIPRanges(strings.NewReader(file))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := DefaultConfig()
+	cfg.AWSIPRanges = ranges
+	s, err := Open(context.Background(), openBolt(t, filepath.Join(t.TempDir(), "s.db")), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entries := map[string][]string{}
+	for _, pl := range mustViewOf(t, s, Tenant{Account: alice.Account, Region: "eu-west-1"}, func(v View) []*model.PrefixList { return v.PrefixLists() }) {
+		for _, e := range pl.Entries {
+			entries[pl.Name] = append(entries[pl.Name], e.CIDR.String())
+		}
+		if pl.MaxEntries != len(pl.Entries) {
+			t.Errorf("%s: MaxEntries %d for %d entries", pl.Name, pl.MaxEntries, len(pl.Entries))
+		}
+	}
+	want := map[string][]string{
+		"com.amazonaws.eu-west-1.s3":                         {"3.5.64.0/21", "52.218.0.0/17"},
+		"com.amazonaws.eu-west-1.dynamodb":                   {"52.94.24.0/23"},
+		"com.amazonaws.global.cloudfront.origin-facing":      {"13.32.0.0/15"},
+		"com.amazonaws.global.ipv6.cloudfront.origin-facing": {"2600:9000:ddd::/48"},
+	}
+	if diff := cmp.Diff(want, entries); diff != "" {
+		t.Errorf("entries from ip-ranges.json (-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{`{}`, `{"syncToken": "1", "prefixes": [{"ip_prefix": "10.0.0.1/8", "region": "x", "service": "S3"}]}`,
+		`{"syncToken": "1", "prefixes": [{"ip_prefix": "2001:db8::/32", "region": "x", "service": "S3"}]}`, `[`} {
+		if _, err := ParseAWSIPRanges(strings.NewReader(bad)); err == nil {
+			t.Errorf("%s accepted", bad)
+		}
+	}
+}

@@ -257,7 +257,7 @@ func (s *Service) DeletePrefixList(ctx context.Context, t Tenant, in IDInput) (*
 // prefixList returns a list by ID — the account's own or one of the region's AWS-managed lists —
 // or EC2's malformed and not-found error.
 func (tn *tenant) prefixList(id string) (*model.PrefixList, error) {
-	if pl := awsList(tn.key.Region, id); pl != nil {
+	if pl := tn.aws.list(tn.key.Region, id); pl != nil {
 		return pl, nil
 	}
 	return find(tn.prefixLists, id, model.PrefixPrefixList, model.InvalidPrefixListIDMalformed, model.InvalidPrefixListIDNotFound)

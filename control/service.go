@@ -38,6 +38,9 @@ type Config struct {
 	// PublicPool is the range public addresses are handed out from (pool.go); the zero
 	// value means DefaultPublicPool.
 	PublicPool netip.Prefix
+	// AWSIPRanges, when set, gives the AWS-managed prefix lists the ranges of the operator's
+	// copy of AWS's ip-ranges.json (awsprefixlists.go); nil means the embedded table's few.
+	AWSIPRanges *AWSIPRanges
 }
 
 // Images is what the service needs of the image catalogue.
@@ -65,7 +68,8 @@ type Service struct {
 
 	lastNetworks atomic.Pointer[networksAnswer] // see Networks
 
-	pool *publicPool // server-wide: public addresses are unique across accounts
+	pool *publicPool   // server-wide: public addresses are unique across accounts
+	aws  *awsCatalogue // the AWS-managed prefix lists, the same for every account
 }
 
 // Open loads every tenant's state from st. The store must already hold only data written by
@@ -89,7 +93,7 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		return nil, err
 	}
 	pool.perAccount = cfg.Quotas.PublicIPsPerAccount
-	s := &Service{st: st, cfg: cfg, tenants: make(map[Tenant]*tenant), pool: pool}
+	s := &Service{st: st, cfg: cfg, tenants: make(map[Tenant]*tenant), pool: pool, aws: &awsCatalogue{ranges: cfg.AWSIPRanges}}
 	pkvs, _, err := st.List(ctx, poolKeyPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("load public address pool: %w", err)
@@ -110,7 +114,7 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		}
 		tn := s.tenants[t]
 		if tn == nil {
-			tn = newTenant(t, s.cfg.Now)
+			tn = newTenant(t, s.cfg.Now, s.aws)
 			s.tenants[t] = tn
 		}
 		if err := tn.load(kind, id, kv.Value); err != nil {
@@ -145,7 +149,7 @@ func (s *Service) tenant(_ context.Context, t Tenant) (*tenant, error) {
 	defer s.mu.Unlock()
 	tn := s.tenants[t]
 	if tn == nil {
-		tn = newTenant(t, s.cfg.Now)
+		tn = newTenant(t, s.cfg.Now, s.aws)
 		// Memory only: the staged ops are dropped (not rolled back) and the tenant stays
 		// uninitialised until its first write.
 		if _, err := s.begin(tn).createDefaultVPC(); err != nil {

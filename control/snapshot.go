@@ -21,7 +21,7 @@ func (tn *tenant) snapshot() netmap.Snapshot {
 		Subnets:     sortedOf(tn, kindSubnet, tn.subnets, func(x *model.Subnet) string { return x.ID }),
 		ENIs:        sortedOf(tn, kindENI, tn.enis, func(x *model.NetworkInterface) string { return x.ID }),
 		Groups:      sortedOf(tn, kindGroup, tn.groups, func(x *model.Group) string { return x.ID }),
-		PrefixLists: withAWSLists(tn.key.Region, sortedOf(tn, kindPrefixList, tn.prefixLists, func(x *model.PrefixList) string { return x.ID })),
+		PrefixLists: tn.aws.withOwn(tn.key.Region, sortedOf(tn, kindPrefixList, tn.prefixLists, func(x *model.PrefixList) string { return x.ID })),
 		NACLs:       sortedOf(tn, kindNACL, tn.nacls, func(x *model.NACL) string { return x.ID }),
 		Addresses:   sortedOf(tn, kindAddress, tn.addresses, func(x *model.Address) string { return x.AllocationID }),
 		NATGateways: sortedOf(tn, kindNATGateway, tn.natGateways, func(x *model.NATGateway) string { return x.ID }),

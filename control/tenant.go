@@ -47,6 +47,7 @@ type tenantMeta struct {
 type tenant struct {
 	key         Tenant
 	now         func() time.Time // the service's clock
+	aws         *awsCatalogue    // the service's AWS-managed prefix lists
 	mu          sync.RWMutex
 	initialised bool
 	// staged counts the writes submitted to the store (under mu); durable, under durableMu,
@@ -91,8 +92,8 @@ type tenant struct {
 	lazy []lazyRecord
 }
 
-func newTenant(t Tenant, now func() time.Time) *tenant {
-	tn := &tenant{key: t, now: now, versions: map[string]uint64{}, idVersions: map[string]uint64{}}
+func newTenant(t Tenant, now func() time.Time, aws *awsCatalogue) *tenant {
+	tn := &tenant{key: t, now: now, aws: aws, versions: map[string]uint64{}, idVersions: map[string]uint64{}}
 	for _, k := range kinds {
 		k.init(tn)
 	}

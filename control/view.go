@@ -159,7 +159,7 @@ func (v View) NACL(id string) (*model.NACL, error) { return v.tn.nacl(id) }
 // PrefixLists returns every prefix list the account sees — its own and the region's
 // AWS-managed lists — sorted by ID.
 func (v View) PrefixLists() []*model.PrefixList {
-	return withAWSLists(v.tn.key.Region, sorted(v.tn.prefixLists, func(x *model.PrefixList) string { return x.ID }))
+	return v.tn.aws.withOwn(v.tn.key.Region, sorted(v.tn.prefixLists, func(x *model.PrefixList) string { return x.ID }))
 }
 
 // PrefixList returns a list or EC2's not-found error.

@@ -53,6 +53,9 @@ type serverConfig struct {
 	Regions string
 	// PublicPool is the --public-pool range (control.Config.PublicPool).
 	PublicPool string
+	// AWSIPRanges is --aws-ip-ranges, the operator's copy of AWS's ip-ranges.json
+	// (control.Config.AWSIPRanges).
+	AWSIPRanges string
 
 	Enforce   bool
 	Lab       bool
@@ -109,6 +112,8 @@ enforcement is off and the server says so.`,
 	f.BoolVar(&cfg.AnyImage, "any-image", false,
 		"emulator mode for images: an unknown ImageId launches the default image ("+image.DefaultID+") instead of failing with InvalidAMIID.NotFound, as moto accepts any AMI ID; the instance keeps the ID it was given")
 	f.StringVar(&cfg.Regions, "regions", "", "comma-separated regions to serve instead of AWS's commercial regions; requests signed for any other region are refused")
+	f.StringVar(&cfg.AWSIPRanges, "aws-ip-ranges", "",
+		"AWS's ip-ranges.json (curl -o ip-ranges.json https://ip-ranges.amazonaws.com/ip-ranges.json): the entries of the AWS-managed prefix lists (com.amazonaws.<region>.s3, .dynamodb, …) in every region; without it they hold a few us-east-1 ranges only")
 	f.StringVar(&cfg.PublicPool, "public-pool", control.DefaultPublicPool.String(),
 		"IPv4 CIDR (at least a /29) that Elastic IPs and public addresses are taken from, unique across accounts; the default is RFC 2544's benchmarking block, never routed on the internet")
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "log JSON lines instead of text")
@@ -271,6 +276,18 @@ func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bol
 		if ccfg.PublicPool, err = netip.ParsePrefix(cfg.PublicPool); err != nil {
 			return nil, nil, nil, "", fmt.Errorf("--public-pool: %w", err)
 		}
+	}
+	if cfg.AWSIPRanges != "" {
+		f, err := os.Open(cfg.AWSIPRanges)
+		if err != nil {
+			return nil, nil, nil, "", fmt.Errorf("--aws-ip-ranges: %w", err)
+		}
+		ccfg.AWSIPRanges, err = control.ParseAWSIPRanges(f)
+		f.Close()
+		if err != nil {
+			return nil, nil, nil, "", fmt.Errorf("--aws-ip-ranges %s: %w", cfg.AWSIPRanges, err)
+		}
+		log.Info("AWS-managed prefix lists from ip-ranges.json", "file", cfg.AWSIPRanges, "syncToken", ccfg.AWSIPRanges.SyncToken, "created", ccfg.AWSIPRanges.CreateDate)
 	}
 	if svc, err = control.Open(ctx, st, ccfg); err != nil {
 		return nil, nil, nil, "", err
