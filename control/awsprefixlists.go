@@ -22,7 +22,7 @@ import (
 var awsPrefixListData []byte
 
 type awsListSpec struct {
-	Name    string              `json:"name"` // "{region}" stands for the region
+	Name    string              `json:"name"`    // "{region}" stands for the region
 	Service string              `json:"service"` // its service in AWS's ip-ranges.json
 	Family  string              `json:"family"`
 	Weight  int                 `json:"weight"`

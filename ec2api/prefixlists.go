@@ -197,7 +197,7 @@ func (c *call) writePrefixList(pl *model.PrefixList, state string) {
 var describePrefixLists = describeSpec[*model.PrefixList]{
 	IDs: []string{"PrefixListId"},
 	From: func(c *call, _ control.View) source[*model.PrefixList] {
-		lists := control.AWSGatewayPrefixLists(c.tenant.Region)
+		lists := c.svc().AWSGatewayPrefixLists(c.tenant.Region)
 		return src(func() []*model.PrefixList { return lists }, func(id string) (*model.PrefixList, error) {
 			for _, pl := range lists {
 				if pl.ID == id {
