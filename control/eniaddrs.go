@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/stockade/stockade/model"
 )
@@ -29,6 +30,9 @@ func (s *Service) AssignPrivateIPs(ctx context.Context, t Tenant, in AssignPriva
 		return nil, Result{}, err
 	}
 	return s.editAddrs(ctx, t, in.ENIID, in.DryRun, func(tx *tx, n *model.NetworkInterface, sn *model.Subnet) (*model.NetworkInterface, []netip.Addr, error) {
+		if sn.IPv6Native {
+			return nil, nil, ipv6OnlyRefuses(sn, strings.Join(in.Addrs, ", "), in.Count)
+		}
 		want := in.Count + len(in.Addrs)
 		if 1+len(n.SecondaryIPs)+want > tx.tn.addrLimits(n).IPv4PerENI {
 			return nil, nil, model.PrivateIpAddressLimitExceeded.New()
@@ -249,6 +253,12 @@ func (s *Service) UnassignIPv6(ctx context.Context, t Tenant, in UnassignIPv6Inp
 	return s.editAddrs(ctx, t, in.ENIID, in.DryRun, func(_ *tx, n *model.NetworkInterface, _ *model.Subnet) (*model.NetworkInterface, []netip.Addr, error) {
 		c := n.Clone()
 		gone, err := dropAddrs(&c.IPv6, in.Addrs, n.ID, "ipv6Addresses", netip.Addr.Is6)
+		if err == nil && n.IPv6Only() && slices.Contains(gone, n.PrimaryAddr()) {
+			// The primary address of an IPv6-only interface is what its instance is reached by,
+			// as a primary IPv4 address is; it goes only with the interface. [UNCONFIRMED] code
+			// and wording.
+			return nil, nil, model.InvalidParameterCombination.Errorf("Address %s is the primary IPv6 address of network interface %s, which is in an IPv6-only subnet, and cannot be unassigned.", n.PrimaryAddr(), n.ID)
+		}
 		return c, gone, err
 	})
 }

@@ -224,6 +224,9 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 	if in.Zone != "" && sn.AZ != in.Zone {
 		return nil, model.InvalidValue("Subnet %s is in availability zone %s, not %s", sn.ID, sn.AZ, in.Zone)
 	}
+	if err := ipv6OnlyFits(sn, in.InstanceType); err != nil {
+		return nil, err
+	}
 	var publicKey string
 	if in.KeyName != "" {
 		kp := tn.keyPairByName(in.KeyName)
@@ -239,6 +242,11 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 	public := sn.MapPublicIP && existing == nil && len(extra) == 0
 	if primary.AssociatePublicIP != nil {
 		public = *primary.AssociatePublicIP
+	}
+	if public && sn.IPv6Native {
+		// [UNCONFIRMED] code and wording: a public IPv4 address maps to a private one, which an
+		// interface in an IPv6-only subnet does not have.
+		return nil, model.InvalidParameterCombination.Errorf("Subnet %s is an IPv6-only subnet: a public IPv4 address cannot be associated with an interface in it.", sn.ID)
 	}
 	vpc := tn.vpcs[sn.VpcID]
 	tenancy := in.Tenancy
@@ -314,6 +322,9 @@ func (s *Service) attachAll(tx *tx, inst *model.Instance, sn *model.Subnet, grou
 		if esn.AZ != sn.AZ {
 			return nil, model.InvalidValue("Network interfaces of one instance must be in one availability zone")
 		}
+		if err := ipv6OnlyFits(esn, inst.InstanceType); err != nil {
+			return nil, err
+		}
 		addrs := addrRequest{private: ni.PrivateIP, ipv6: ni.IPv6, ipv6Count: ni.IPv6Count}
 		n, err := s.newENI(tx, esn, ni.GroupIDs, addrs, ni.ConnTrack, "", tags.Clone())
 		if err != nil {
@@ -322,6 +333,16 @@ func (s *Service) attachAll(tx *tx, inst *model.Instance, sn *model.Subnet, grou
 		attach(n, ni.DeviceIndex, ni.DeleteOnTermination == nil || *ni.DeleteOnTermination)
 	}
 	return out, nil
+}
+
+// ipv6OnlyFits refuses an instance type that cannot have an interface in subnet sn: only
+// Nitro types launch in an IPv6-only subnet ("IPv6-only subnets", VPC User Guide).
+// [UNCONFIRMED] code and wording.
+func ipv6OnlyFits(sn *model.Subnet, itype string) error {
+	if t, ok := model.LookupInstanceType(itype); ok && sn.IPv6Native && !t.Nitro() {
+		return model.InvalidParameterCombination.Errorf("Instance type %s is not supported in IPv6-only subnet %s: only instance types built on the Nitro System are.", itype, sn.ID)
+	}
+	return nil
 }
 
 // savepoint marks a point in a transaction that rollbackTo returns to, so that launch can drop

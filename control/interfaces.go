@@ -90,6 +90,14 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, addrs addrRe
 	if secondary < 0 || secondary > maxAddrs {
 		return nil, model.InvalidValue("Value (%d) for parameter secondaryPrivateIpAddressCount is invalid.", secondary)
 	}
+	if sn.IPv6Native {
+		if err := ipv6OnlyRefuses(sn, ip, secondary); err != nil {
+			return nil, err
+		}
+		if len(addrs.ipv6) == 0 && addrs.ipv6Count == 0 {
+			addrs.ipv6Count = 1 // its primary address: an IPv6-only interface always has one
+		}
+	}
 	used := tx.tn.usedAddrs(sn.ID)
 	var primary netip.Addr
 	if ip != "" {
@@ -115,7 +123,7 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, addrs addrRe
 		}
 		return netip.Addr{}, model.InsufficientFreeAddressesInSubnet.Errorf("The specified subnet %s does not have enough free addresses to satisfy the request.", sn.ID)
 	}
-	if !primary.IsValid() {
+	if !primary.IsValid() && !sn.IPv6Native {
 		if primary, err = alloc(); err != nil {
 			return nil, err
 		}
@@ -139,6 +147,19 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, addrs addrRe
 		return nil, err
 	}
 	return n, nil
+}
+
+// ipv6OnlyRefuses refuses the IPv4 parameters of an interface in an IPv6-only subnet, which
+// has no IPv4 block to take them from. [UNCONFIRMED] code and wording: the VPC User Guide
+// ("IPv6-only subnets") says only that such interfaces have no private IPv4 address.
+func ipv6OnlyRefuses(sn *model.Subnet, private string, secondary int) error {
+	switch {
+	case private != "":
+		return model.InvalidParameterCombination.Errorf("Subnet %s is an IPv6-only subnet: a private IPv4 address (privateIpAddress %s) cannot be assigned in it.", sn.ID, private)
+	case secondary > 0:
+		return model.InvalidParameterCombination.Errorf("Subnet %s is an IPv6-only subnet: secondary private IPv4 addresses (secondaryPrivateIpAddressCount) cannot be assigned in it.", sn.ID)
+	}
+	return nil
 }
 
 // ipv6Addrs gives an interface the IPv6 addresses it asks for, by address or by number (the
