@@ -17,9 +17,7 @@ type NetworkInterface struct {
 	Description     string       `json:"desc,omitempty"`
 	Groups          []string     `json:"groups"`
 	MAC             string       `json:"mac"`
-	// PrivateIP is the primary private IPv4 address; the zero Addr in an IPv6-only subnet,
-	// where the interface has IPv6 addresses only and the first is its primary (PrimaryAddr).
-	PrivateIP       netip.Addr   `json:"ip"`
+	PrivateIP       netip.Addr   `json:"ip"` // zero in an IPv6-only subnet (PrimaryAddr)
 	SecondaryIPs    []netip.Addr `json:"ips2,omitempty"`
 	IPv6            []netip.Addr `json:"ip6,omitempty"`
 	SourceDestCheck bool         `json:"sdc"`
