@@ -111,10 +111,14 @@ func metaData(in Instance) *node {
 		tags = dir(e("instance", dir(ts...)))
 	}
 	var primaryGroups []string
+	var ipv6 *node // the primary interface's first IPv6 address (EC2: Nitro instances only)
 	macs := make([]entry, 0, len(in.Interfaces))
 	for i, ni := range in.Interfaces {
 		if i == 0 {
 			primaryGroups = ni.GroupNames
+			if len(ni.IPv6s) > 0 {
+				ipv6 = leaf(ni.IPv6s[0].String())
+			}
 		}
 		macs = append(macs, e(ni.MAC, macDir(in, ni)))
 	}
@@ -124,6 +128,7 @@ func metaData(in Instance) *node {
 		e("hostname", leaf(in.Hostname)),
 		e("instance-id", leaf(in.ID)),
 		e("instance-type", leaf(in.InstanceType)),
+		e("ipv6", ipv6),
 		e("local-hostname", leaf(in.Hostname)),
 		e("local-ipv4", optAddr(in.PrivateIPv4)), // none in an IPv6-only subnet [UNCONFIRMED]
 		e("mac", leaf(in.MAC)),
