@@ -72,7 +72,11 @@ type Network struct {
 // fixed handful of elements to a rendering, never work per change.
 type Operator struct {
 	Link string     // the router-side link; "" for none
-	Addr netip.Addr // the operator's IPv4 address, the only source the link may send from
+	Addr netip.Addr // the operator's IPv4 address, the only IPv4 source the link may send from
+	// Addr6 is the operator's IPv6 address, the only IPv6 source the link may send from: the
+	// operator's way to instances of IPv6-only subnets, which have no IPv4 address. The zero
+	// Addr gives the operator no IPv6 path.
+	Addr6 netip.Addr
 }
 
 // The operator's two chains stand for the groups it does not have: they admit every packet
@@ -94,6 +98,20 @@ func (r *renderer) operator() bool {
 	}
 	for _, sn := range r.subnets {
 		if sn.CIDR.Contains(op.Addr) {
+			return false
+		}
+	}
+	return true
+}
+
+// operator6 is operator in IPv6: an IPv6 address that no subnet's IPv6 block holds.
+func (r *renderer) operator6() bool {
+	op := r.n.Operator
+	if op.Link == "" || !op.Addr6.Is6() {
+		return false
+	}
+	for _, sn := range r.subnets {
+		if sn.IPv6CIDR.Contains(op.Addr6) {
 			return false
 		}
 	}
@@ -287,9 +305,14 @@ func (r *renderer) base() {
 		out = append(out, o.outDispatch)
 		in = append(in, o.inDispatch)
 	}
-	if r.operator() {
+	if v4, v6 := r.operator(), r.operator6(); v4 || v6 {
 		link := r.n.Operator.Link
-		src4 = append(src4, fmt.Sprintf("%q . %s", link, r.n.Operator.Addr))
+		if v4 {
+			src4 = append(src4, fmt.Sprintf("%q . %s", link, r.n.Operator.Addr))
+		}
+		if v6 {
+			src6 = append(src6, fmt.Sprintf("%q . %s", link, r.n.Operator.Addr6))
+		}
 		out = append(out, fmt.Sprintf("%q : jump %s", link, operatorOut.Name))
 		in = append(in, fmt.Sprintf("%q : jump %s", link, operatorIn.Name))
 		r.rs.add(operatorOut)
@@ -477,24 +500,29 @@ func (r *renderer) nacls() {
 		}
 		return chain
 	}
-	if r.operator() {
-		op := netip.PrefixFrom(r.n.Operator.Addr, 32)
+	operatorPairs := func(op netip.Prefix, block func(*model.Subnet) netip.Prefix, pairs *[]string) {
 		for _, sn := range r.subnets {
-			acl := bySubnet[sn.ID]
-			if acl == nil || !sn.CIDR.IsValid() {
+			acl, blk := bySubnet[sn.ID], block(sn)
+			if acl == nil || !blk.IsValid() {
 				continue
 			}
 			for _, egress := range []bool{false, true} {
 				if aclAllowsAll(acl, egress, op) {
 					continue
 				}
-				src, dst := op, sn.CIDR
+				src, dst := op, blk
 				if egress {
-					src, dst = sn.CIDR, op
+					src, dst = blk, op
 				}
-				pairs4 = append(pairs4, fmt.Sprintf("%s . %s : jump %s", src, dst, outsideCheck(acl, egress)))
+				*pairs = append(*pairs, fmt.Sprintf("%s . %s : jump %s", src, dst, outsideCheck(acl, egress)))
 			}
 		}
+	}
+	if r.operator() {
+		operatorPairs(netip.PrefixFrom(r.n.Operator.Addr, 32), func(sn *model.Subnet) netip.Prefix { return sn.CIDR }, &pairs4)
+	}
+	if r.operator6() {
+		operatorPairs(netip.PrefixFrom(r.n.Operator.Addr6, 128), func(sn *model.Subnet) netip.Prefix { return sn.IPv6CIDR }, &pairs6)
 	}
 	inet4, inet6 := r.internetPairs(bySubnet, outsideCheck)
 	pairs4, pairs6 = append(pairs4, inet4...), append(pairs6, inet6...)

@@ -268,3 +268,25 @@ func TestInternetAssociationIsElementUpdate(t *testing.T) {
 		t.Errorf("NAT map (-want +got):\n%s", diff)
 	}
 }
+
+// TestOperatorIPv6: with an IPv6 address, the operator may send from it through its link (the
+// way to instances of IPv6-only subnets), and its pairs meet the ACLs of the subnets with an
+// IPv6 block as its IPv4 pairs do; an address inside a subnet's IPv6 block gets no IPv6 path,
+// while the IPv4 one stays.
+func TestOperatorIPv6(t *testing.T) {
+	n := rich()
+	n.Link = link
+	op6 := netip.MustParseAddr("fd64:ec2::2")
+	n.Operator.Addr6 = op6
+	txt := dataplane.Render(n).Text()
+	for _, want := range []string{`"stk-op" . fd64:ec2::2`, "fd64:ec2::2/128 . 2600:1f18:aaaa:bb01::/64", `"stk-op" . 100.64.0.2`} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("rendering lacks %q:\n%s", want, txt)
+		}
+	}
+	n.Operator.Addr6 = netip.MustParseAddr("2600:1f18:aaaa:bb01::99")
+	txt = dataplane.Render(n).Text()
+	if strings.Contains(txt, "2600:1f18:aaaa:bb01::99") || !strings.Contains(txt, `"stk-op" . 100.64.0.2`) {
+		t.Errorf("an operator IPv6 address inside a subnet has a path, or the IPv4 one went:\n%s", txt)
+	}
+}

@@ -16,7 +16,8 @@ import (
 // have IPv6 addresses only (none of IPv4 in their namespaces); the server's group admits TCP
 // from the client's group over IPv6 only while a rule allows it (authorized, then revoked);
 // and an instance reaches its own metadata at the IPv6 endpoint [fd00:ec2::254], which
-// names it by its resource-based hostname.
+// names it by its resource-based hostname; the operator attachment reaches an instance from
+// its IPv6 address once a rule admits it.
 func TestLabIPv6OnlySubnet(t *testing.T) {
 	e := newLabEnv(t)
 	vpc, _, six := e.vpc6("10.44.0.0/16")
@@ -51,6 +52,18 @@ func TestLabIPv6OnlySubnet(t *testing.T) {
 	e.revokeIn(server, rule)
 	e.enforced()
 	e.expectTCP(a, s, 8080, false)
+
+	// The operator (lab connect, lab ssh) reaches it from its IPv6 address, outside the VPC,
+	// once a rule admits that address.
+	op, to := e.prefix+"-op-"+vpc, netip.AddrPortFrom(s.IP, 8080)
+	if err := netlab.TCP(op, to, netlab.Timeout(false)); err == nil {
+		t.Errorf("the operator reached %s with no rule admitting it", to)
+	}
+	e.allowIn(server, perm("tcp", 8080, 8080, netip.PrefixFrom(netlab.OperatorAddr6, 128).String()))
+	e.enforced()
+	if err := netlab.TCP(op, to, netlab.Timeout(true)); err != nil {
+		t.Errorf("the operator to %s: %v", to, err)
+	}
 
 	for path, want := range map[string]string{"instance-id": a.ID, "local-hostname": a.ID + ".ec2.internal", "ipv6": a.IP.String()} {
 		got, err := e.labExec("", a.ID, "curl", "-s", "-g", "--max-time", "10", "http://[fd00:ec2::254]/latest/meta-data/"+path)

@@ -280,7 +280,7 @@ func planInstance(n netmap.Network, in *model.Instance, enis map[string]*model.N
 
 // operator is the operator attachment as every router's ruleset sees it.
 func operator(names netlab.Names) dataplane.Operator {
-	return dataplane.Operator{Link: names.OperatorLink(), Addr: netlab.OperatorAddr}
+	return dataplane.Operator{Link: names.OperatorLink(), Addr: netlab.OperatorAddr, Addr6: netlab.OperatorAddr6}
 }
 
 // iface is how an interface of an instance is wired in its namespace.

@@ -38,8 +38,9 @@ func labConnectCmd(dataDir *string) *cobra.Command {
 		Short: "Relay standard input and output to a TCP port of an instance, through its VPC router (needs root)",
 		Long: `Open a TCP connection to a port of a lab instance and relay this process's standard input and
 output to it. The connection starts from the VPC's operator attachment, an address outside the
-VPC (` + netlab.OperatorAddr.String() + `/32: a group rule must admit it, as it must admit your own
-address on EC2), or with --from, from another instance of the VPC (a bastion: its egress rules
+VPC (` + netlab.OperatorAddr.String() + `/32, or ` + netlab.OperatorAddr6.String() + `/128 for an instance of an
+IPv6-only subnet, which has an IPv6 address only: a group rule must admit it, as it must admit
+your own address on EC2), or with --from, from another instance of the VPC (a bastion: its egress rules
 and the target's ingress rules decide). Either way it crosses the VPC router, so the target's
 security groups and network ACL decide, as they would on EC2.`,
 		Args: cobra.ExactArgs(2),
