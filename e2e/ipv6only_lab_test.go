@@ -29,7 +29,7 @@ func TestLabIPv6OnlySubnet(t *testing.T) {
 	e.allowOut(client, perm("tcp", 8080, 8080, "::/0"))
 	launch := func(group string) instance {
 		return e.launchWith(&ec2.RunInstancesInput{SubnetId: aws.String(sn), SecurityGroupIds: []string{group},
-			InstanceType: types.InstanceTypeT3Micro, // Nitro: m1.small, the default, is refused there
+			InstanceType:    types.InstanceTypeT3Micro, // Nitro: m1.small, the default, is refused there
 			MetadataOptions: &types.InstanceMetadataOptionsRequest{HttpProtocolIpv6: types.InstanceMetadataProtocolStateEnabled}})
 	}
 	a, s := launch(client), launch(server)
