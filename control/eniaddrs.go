@@ -253,13 +253,19 @@ func (s *Service) UnassignIPv6(ctx context.Context, t Tenant, in UnassignIPv6Inp
 	return s.editAddrs(ctx, t, in.ENIID, in.DryRun, func(_ *tx, n *model.NetworkInterface, _ *model.Subnet) (*model.NetworkInterface, []netip.Addr, error) {
 		c := n.Clone()
 		gone, err := dropAddrs(&c.IPv6, in.Addrs, n.ID, "ipv6Addresses", netip.Addr.Is6)
-		if err == nil && n.IPv6Only() && slices.Contains(gone, n.PrimaryAddr()) {
-			// The primary address of an IPv6-only interface is what its instance is reached by,
-			// as a primary IPv4 address is; it goes only with the interface. [UNCONFIRMED] code
-			// and wording.
-			return nil, nil, model.InvalidParameterCombination.Errorf("Address %s is the primary IPv6 address of network interface %s, which is in an IPv6-only subnet, and cannot be unassigned.", n.PrimaryAddr(), n.ID)
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case n.PrimaryIPv6 && slices.Contains(gone, n.IPv6[0]):
+			// EnablePrimaryIpv6: the address stays until the interface goes. [UNCONFIRMED]
+			// code and wording.
+			return nil, nil, model.InvalidParameterCombination.Errorf("Address %s is the primary IPv6 address of network interface %s and cannot be unassigned.", n.IPv6[0], n.ID)
+		case n.IPv6Only() && len(c.IPv6) == 0:
+			// An interface of an IPv6-only subnet has no other address to be reached by.
+			// [UNCONFIRMED] code and wording.
+			return nil, nil, model.InvalidParameterCombination.Errorf("Network interface %s is in an IPv6-only subnet and must keep at least one IPv6 address.", n.ID)
 		}
-		return c, gone, err
+		return c, gone, nil
 	})
 }
 

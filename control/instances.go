@@ -21,6 +21,8 @@ type RunInterface struct {
 	// AssociatePublicIP asks for (or refuses) a public address from the pool; nil takes the
 	// subnet's MapPublicIpOnLaunch.
 	AssociatePublicIP *bool
+	// EnablePrimaryIPv6 is RunInstances' EnablePrimaryIpv6, for the primary interface only.
+	EnablePrimaryIPv6 bool
 }
 
 // RunInput are RunInstances' parameters.
@@ -35,6 +37,7 @@ type RunInput struct {
 	PrivateIP             string
 	IPv6                  []string // the primary interface's IPv6 addresses, by address
 	IPv6Count             int      // or by number
+	EnablePrimaryIPv6     bool     // the primary interface's first IPv6 address is its primary
 	UserData              []byte   // decoded
 	ClientToken           string
 	InstanceTags, ENITags model.Tags
@@ -139,7 +142,8 @@ func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Res
 func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 	tn := tx.tn
 	// Where: the primary interface's subnet, the SubnetId, or the default VPC.
-	primary := RunInterface{SubnetID: in.SubnetID, GroupIDs: in.GroupIDs, PrivateIP: in.PrivateIP, IPv6: in.IPv6, IPv6Count: in.IPv6Count}
+	primary := RunInterface{SubnetID: in.SubnetID, GroupIDs: in.GroupIDs, PrivateIP: in.PrivateIP, IPv6: in.IPv6, IPv6Count: in.IPv6Count,
+		EnablePrimaryIPv6: in.EnablePrimaryIPv6}
 	var extra []RunInterface
 	if len(in.Interfaces) > 0 {
 		if len(in.GroupIDs) > 0 || in.SubnetID != "" || len(in.IPv6) > 0 || in.IPv6Count > 0 {
@@ -296,9 +300,15 @@ func (s *Service) attachAll(tx *tx, inst *model.Instance, sn *model.Subnet, grou
 		out = append(out, n)
 	}
 	if existing != nil {
-		attach(existing.Clone(), 0, primary.DeleteOnTermination != nil && *primary.DeleteOnTermination)
+		n := existing.Clone()
+		if primary.EnablePrimaryIPv6 {
+			if err := enablePrimaryIPv6(n, true); err != nil {
+				return nil, err
+			}
+		}
+		attach(n, 0, primary.DeleteOnTermination != nil && *primary.DeleteOnTermination)
 	} else {
-		addrs := addrRequest{private: primary.PrivateIP, ipv6: primary.IPv6, ipv6Count: primary.IPv6Count}
+		addrs := addrRequest{private: primary.PrivateIP, ipv6: primary.IPv6, ipv6Count: primary.IPv6Count, primary6: primary.EnablePrimaryIPv6}
 		n, err := s.newENI(tx, sn, groups, addrs, primary.ConnTrack, "", tags.Clone())
 		if err != nil {
 			return nil, err

@@ -71,7 +71,7 @@ func TestIPv6OnlyRefusesIPv4(t *testing.T) {
 		{"assign by address", AssignPrivateIPsInput{ENIID: n.ID, Addrs: []string{"10.7.1.20"}}, "InvalidParameterCombination", "10.7.1.20"},
 	}, e.s.AssignPrivateIPs)
 	runErrorCases(t, e, []errCase[UnassignIPv6Input]{
-		{"its primary IPv6 address", UnassignIPv6Input{ENIID: n.ID, Addrs: []string{n.PrimaryAddr().String()}}, "InvalidParameterCombination", "primary IPv6 address"},
+		{"its only address", UnassignIPv6Input{ENIID: n.ID, Addrs: []string{n.PrimaryAddr().String()}}, "InvalidParameterCombination", "at least one IPv6 address"},
 	}, e.s.UnassignIPv6)
 
 	// A second IPv6 address comes and goes as on any interface; the primary stays first.
@@ -133,3 +133,37 @@ func TestIPv6OnlyInstance(t *testing.T) {
 		t.Errorf("attached: %+v", got.Attachment)
 	}
 }
+
+// EnablePrimaryIpv6: the first IPv6 address is the interface's primary IPv6 address (one is
+// assigned when none is asked for), it cannot be unassigned, and the option cannot be turned
+// off; an interface without IPv6 addresses cannot turn it on.
+func TestEnablePrimaryIPv6(t *testing.T) {
+	e := newENITestService(t, nil)
+	sn, dual := ipv6OnlyNet(e)
+	n := e.createENI(CreateENIInput{SubnetID: dual.ID, EnablePrimaryIPv6: true})
+	if !n.PrimaryIPv6 || len(n.IPv6) != 1 || !n.PrivateIP.IsValid() {
+		t.Fatalf("created with EnablePrimaryIpv6: %+v", n)
+	}
+	two := e.createENI(CreateENIInput{SubnetID: sn.ID, IPv6Count: 2})
+	eniOK[struct{}](t)(noOutput(e.s.ModifyENI)(e.ctx, eniTenant, ModifyENIInput{ID: two.ID, EnablePrimaryIPv6: ptr(true)}))
+	if got := e.eni(two.ID); !got.PrimaryIPv6 {
+		t.Errorf("ModifyNetworkInterfaceAttribute EnablePrimaryIpv6: %+v", got)
+	}
+	v4 := e.createENI(CreateENIInput{SubnetID: e.sn.ID})
+	runErrorCases(t, e, []errCase[ModifyENIInput]{
+		{"turned off", ModifyENIInput{ID: n.ID, EnablePrimaryIPv6: ptr(false)}, "InvalidParameterCombination", "cannot be disabled"},
+		{"without IPv6", ModifyENIInput{ID: v4.ID, EnablePrimaryIPv6: ptr(true)}, "InvalidParameterCombination", "no IPv6 address"},
+	}, noOutput(e.s.ModifyENI))
+	runErrorCases(t, e, []errCase[UnassignIPv6Input]{
+		{"the primary IPv6 address", UnassignIPv6Input{ENIID: two.ID, Addrs: []string{two.IPv6[0].String()}}, "InvalidParameterCombination", "primary IPv6 address"},
+	}, e.s.UnassignIPv6)
+	// The other one goes as any does.
+	eniOK[[]netip.Addr](t)(e.s.UnassignIPv6(e.ctx, eniTenant, UnassignIPv6Input{ENIID: two.ID, Addrs: []string{two.IPv6[1].String()}}))
+
+	r := e.run(RunInput{MinCount: 1, MaxCount: 1, SubnetID: sn.ID, InstanceType: "t3.micro", EnablePrimaryIPv6: true})
+	if p := r.ENIs[r.Instances[0].InterfaceIDs[0]]; !p.PrimaryIPv6 {
+		t.Errorf("RunInstances EnablePrimaryIpv6: %+v", p)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

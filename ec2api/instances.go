@@ -68,6 +68,9 @@ func runInstances(c *call) error {
 	if in.MetadataOptions, err = readMetadataOptions(r, "MetadataOptions."); err != nil {
 		return err
 	}
+	if in.EnablePrimaryIPv6, _, err = optBool(r, "EnablePrimaryIpv6"); err != nil {
+		return err
+	}
 	if in.Interfaces, err = runInterfaces(r); err != nil {
 		return err
 	}

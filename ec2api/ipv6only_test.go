@@ -13,8 +13,8 @@ import (
 
 // TestIPv6OnlyGolden pins DescribeInstances and DescribeNetworkInterfaces of an instance in an
 // IPv6-only subnet: no privateIpAddress (left out, not empty), an empty privateIpAddressesSet,
-// one IPv6 address, and the instance's resource-based privateDnsName. The IPv4 parameters
-// AWS refuses there are refused.
+// one IPv6 address (primary: EnablePrimaryIpv6), and the instance's resource-based
+// privateDnsName. The IPv4 parameters AWS refuses there are refused.
 func TestIPv6OnlyGolden(t *testing.T) {
 	cfg := control.DefaultConfig()
 	cfg.Now = func() time.Time { return goldenClock }
@@ -31,7 +31,7 @@ func TestIPv6OnlyGolden(t *testing.T) {
 	c.fails("InvalidParameterCombination", "CreateNetworkInterface", "SubnetId", sn, "SecondaryPrivateIpAddressCount", "1")
 
 	inst := field(c.ok("RunInstances", "ImageId", image.DefaultID, "MinCount", "1", "MaxCount", "1", "SubnetId", sn,
-		"InstanceType", "t3.micro", "MetadataOptions.HttpProtocolIpv6", "enabled"), "instanceId")
+		"InstanceType", "t3.micro", "MetadataOptions.HttpProtocolIpv6", "enabled", "EnablePrimaryIpv6", "true"), "instanceId")
 	eni := field(c.ok("DescribeInstances", "InstanceId.1", inst), "networkInterfaceId")
 	c.fails("InvalidParameterCombination", "AssignPrivateIpAddresses", "NetworkInterfaceId", eni, "SecondaryPrivateIpAddressCount", "1")
 	// The VPC's /56 is random: the golden files show it as 2600:1f18:ff00:: (its first /64).

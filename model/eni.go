@@ -35,6 +35,10 @@ type NetworkInterface struct {
 	// InterfaceType is then the service's type ("nat_gateway"), "" meaning "interface".
 	RequesterManaged bool   `json:"rm,omitempty"`
 	InterfaceType    string `json:"itype,omitempty"`
+	// PrimaryIPv6 is EnablePrimaryIpv6: IPv6[0] is the interface's primary IPv6 address, which
+	// stays until the interface is deleted; once enabled it cannot be disabled (EC2 API
+	// reference, CreateNetworkInterface).
+	PrimaryIPv6 bool `json:"ip6primary,omitempty"`
 }
 
 // Attachment joins an interface to an instance.
