@@ -121,6 +121,11 @@ func joinListeners(ls ...net.Listener) net.Listener {
 
 func (j *joined) Accept() (net.Conn, error) {
 	select {
+	case <-j.done: // closed wins over a connection that is waiting
+		return nil, net.ErrClosed
+	default:
+	}
+	select {
 	case c := <-j.conns:
 		return c, nil
 	case <-j.done:
