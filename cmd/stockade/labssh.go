@@ -149,7 +149,8 @@ func labSSHCmd(dataDir *string) *cobra.Command {
 		Short: "SSH into a lab instance with its key pair, through its VPC router (needs root)",
 		Long: `Run ssh to a lab instance as ec2-user (or -l USER) with the private key of the key pair it was
 launched with. The connection goes through the VPC router from the VPC's operator attachment
-(` + netlab.OperatorAddr.String() + `/32; a group rule must admit tcp/22 from it) or, with --from, from a
+(` + netlab.OperatorAddr.String() + `/32, or ` + netlab.OperatorAddr6.String() + `/128 for an instance of an IPv6-only subnet; a group
+rule must admit tcp/22 from it) or, with --from, from a
 bastion instance: the instance's security groups decide whether it connects. The instance's host
 key is checked against the one it was booted with (its fingerprints are also in its console
 output).
