@@ -70,6 +70,10 @@ func TestIPv6OnlyRefusesIPv4(t *testing.T) {
 		{"assign by count", AssignPrivateIPsInput{ENIID: n.ID, Count: 1}, "InvalidParameterCombination", "secondaryPrivateIpAddressCount"},
 		{"assign by address", AssignPrivateIPsInput{ENIID: n.ID, Addrs: []string{"10.7.1.20"}}, "InvalidParameterCombination", "10.7.1.20"},
 	}, e.s.AssignPrivateIPs)
+	eip := e.allocate(eniTenant)
+	runErrorCases(t, e, []errCase[AssociateAddressInput]{
+		{"an Elastic IP", AssociateAddressInput{AddressRef: AddressRef{AllocationID: eip.AllocationID}, ENIID: n.ID}, "InvalidParameterCombination", "no private IPv4 address"},
+	}, e.s.AssociateAddress)
 	runErrorCases(t, e, []errCase[UnassignIPv6Input]{
 		{"its only address", UnassignIPv6Input{ENIID: n.ID, Addrs: []string{n.PrimaryAddr().String()}}, "InvalidParameterCombination", "at least one IPv6 address"},
 	}, e.s.UnassignIPv6)

@@ -290,3 +290,29 @@ func TestOperatorIPv6(t *testing.T) {
 		t.Errorf("an operator IPv6 address inside a subnet has a path, or the IPv4 one went:\n%s", txt)
 	}
 }
+
+// TestIPv6OnlyInterface: an interface of an IPv6-only subnet (no IPv4 address) is in the IPv6
+// source set and in its group's IPv6 member set, and nowhere in the IPv4 ones: no zero or
+// invalid address is rendered for it.
+func TestIPv6OnlyInterface(t *testing.T) {
+	n := rich()
+	n.Link = link
+	s := &n.Snapshot
+	native := &model.Subnet{ID: "subnet-6", VpcID: "vpc-1", IPv6Native: true, IPv6CIDR: netip.MustParsePrefix("2600:1f18:aaaa:bb06::/64")}
+	s.Subnets = append(s.Subnets, native)
+	six := netip.MustParseAddr("2600:1f18:aaaa:bb06::4")
+	s.ENIs = append(s.ENIs, &model.NetworkInterface{ID: "eni-6", SubnetID: native.ID, VpcID: "vpc-1", Groups: []string{"sg-app"},
+		MAC: "02:00:00:00:00:06", IPv6: []netip.Addr{six}})
+	txt := dataplane.Render(n).Text()
+	for _, never := range []string{"invalid IP", " 0.0.0.0 ", `"stk-6" . 0`} {
+		if strings.Contains(txt, never) {
+			t.Errorf("rendering has %q for the IPv6-only interface:\n%s", never, txt)
+		}
+	}
+	if want := `"stk-6" . ` + six.String(); !strings.Contains(txt, want) {
+		t.Errorf("the IPv6 source set lacks %q:\n%s", want, txt)
+	}
+	if got := strings.Count(txt, six.String()); got < 2 { // a source and a member of sg-app
+		t.Errorf("%s appears %d times, want in the source set and sg-app's members:\n%s", six, got, txt)
+	}
+}
