@@ -87,35 +87,39 @@ var (
 	operatorIn  = &Object{Kind: Chain, Name: "operator_in", Lines: []string{fmt.Sprintf("meta mark set meta mark | 0x%x", markIngress)}}
 )
 
-// operator reports whether the ruleset gives the operator attachment a path: it needs an
-// IPv4 address that no subnet of the VPC holds. A VPC whose subnets cover the address (VPCs
-// may use 100.64.0.0/10) has no operator path: its packets would be taken for an instance's,
-// and the network ACL pairs would overlap. Without a path the link fails closed.
-func (r *renderer) operator() bool {
-	op := r.n.Operator
-	if op.Link == "" || !op.Addr.Is4() {
+// operator reports whether the ruleset gives the operator attachment a path in a family: it
+// needs an address of the family (IPv4: Addr, IPv6: Addr6) that no subnet block of the VPC
+// holds. A VPC whose subnets cover the address (VPCs may use 100.64.0.0/10) has no operator
+// path: its packets would be taken for an instance's, and the network ACL pairs would overlap.
+// Without a path the link fails closed.
+func (r *renderer) operator(v6 bool) bool {
+	a := r.operatorAddr(v6)
+	if r.n.Operator.Link == "" || !a.IsValid() || a.Is6() != v6 {
 		return false
 	}
 	for _, sn := range r.subnets {
-		if sn.CIDR.Contains(op.Addr) {
+		if subnetBlock(sn, v6).Contains(a) {
 			return false
 		}
 	}
 	return true
 }
 
-// operator6 is operator in IPv6: an IPv6 address that no subnet's IPv6 block holds.
-func (r *renderer) operator6() bool {
-	op := r.n.Operator
-	if op.Link == "" || !op.Addr6.Is6() {
-		return false
+// operatorAddr is the operator's address in a family.
+func (r *renderer) operatorAddr(v6 bool) netip.Addr {
+	if v6 {
+		return r.n.Operator.Addr6
 	}
-	for _, sn := range r.subnets {
-		if sn.IPv6CIDR.Contains(op.Addr6) {
-			return false
-		}
+	return r.n.Operator.Addr
+}
+
+// subnetBlock is a subnet's block in a family; the zero Prefix when it has none (an IPv6-only
+// subnet has no IPv4 block).
+func subnetBlock(sn *model.Subnet, v6 bool) netip.Prefix {
+	if v6 {
+		return sn.IPv6CIDR
 	}
-	return true
+	return sn.CIDR
 }
 
 // Render compiles a VPC's security groups, network ACLs and interfaces into the ruleset its
@@ -305,7 +309,7 @@ func (r *renderer) base() {
 		out = append(out, o.outDispatch)
 		in = append(in, o.inDispatch)
 	}
-	if v4, v6 := r.operator(), r.operator6(); v4 || v6 {
+	if v4, v6 := r.operator(false), r.operator(true); v4 || v6 {
 		link := r.n.Operator.Link
 		if v4 {
 			src4 = append(src4, fmt.Sprintf("%q . %s", link, r.n.Operator.Addr))
@@ -500,9 +504,18 @@ func (r *renderer) nacls() {
 		}
 		return chain
 	}
-	operatorPairs := func(op netip.Prefix, block func(*model.Subnet) netip.Prefix, pairs *[]string) {
+	// The operator's pairs: with each subnet's block of the family, both ways.
+	for _, v6 := range []bool{false, true} {
+		if !r.operator(v6) {
+			continue
+		}
+		a := r.operatorAddr(v6)
+		op, pairs := netip.PrefixFrom(a, a.BitLen()), &pairs4
+		if v6 {
+			pairs = &pairs6
+		}
 		for _, sn := range r.subnets {
-			acl, blk := bySubnet[sn.ID], block(sn)
+			acl, blk := bySubnet[sn.ID], subnetBlock(sn, v6)
 			if acl == nil || !blk.IsValid() {
 				continue
 			}
@@ -517,12 +530,6 @@ func (r *renderer) nacls() {
 				*pairs = append(*pairs, fmt.Sprintf("%s . %s : jump %s", src, dst, outsideCheck(acl, egress)))
 			}
 		}
-	}
-	if r.operator() {
-		operatorPairs(netip.PrefixFrom(r.n.Operator.Addr, 32), func(sn *model.Subnet) netip.Prefix { return sn.CIDR }, &pairs4)
-	}
-	if r.operator6() {
-		operatorPairs(netip.PrefixFrom(r.n.Operator.Addr6, 128), func(sn *model.Subnet) netip.Prefix { return sn.IPv6CIDR }, &pairs6)
 	}
 	inet4, inet6 := r.internetPairs(bySubnet, outsideCheck)
 	pairs4, pairs6 = append(pairs4, inet4...), append(pairs6, inet6...)
