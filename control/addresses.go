@@ -159,6 +159,10 @@ func (s *Service) AssociateAddress(ctx context.Context, t Tenant, in AssociateAd
 		if err != nil {
 			return err
 		}
+		if eni.IPv6Only() {
+			// [UNCONFIRMED] code and wording: an Elastic IP maps to a private IPv4 address.
+			return model.InvalidParameterCombination.Errorf("Network interface %s is in an IPv6-only subnet and has no private IPv4 address to associate an Elastic IP address with.", eni.ID)
+		}
 		if !private.IsValid() {
 			private = eni.PrivateIP
 		} else if private != eni.PrivateIP && !slices.Contains(eni.SecondaryIPs, private) {

@@ -84,6 +84,11 @@ func (s *Service) AttachENI(ctx context.Context, t Tenant, in AttachENIInput) (*
 		if err := checkAddrLimits(n, lim, typeOf(inst)); err != nil {
 			return err
 		}
+		if sn := tx.tn.subnets[n.SubnetID]; sn != nil {
+			if err := ipv6OnlyFits(sn, typeOf(inst)); err != nil {
+				return err
+			}
+		}
 		c := n.Clone()
 		c.Attachment = &model.Attachment{ID: model.NewID(model.PrefixAttachment), InstanceID: inst.ID, DeviceIndex: in.DeviceIndex, AttachTime: tx.now}
 		set(tx, tx.tn.enis, kindENI, c.ID, c)

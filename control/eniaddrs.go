@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/stockade/stockade/model"
 )
@@ -29,6 +30,9 @@ func (s *Service) AssignPrivateIPs(ctx context.Context, t Tenant, in AssignPriva
 		return nil, Result{}, err
 	}
 	return s.editAddrs(ctx, t, in.ENIID, in.DryRun, func(tx *tx, n *model.NetworkInterface, sn *model.Subnet) (*model.NetworkInterface, []netip.Addr, error) {
+		if sn.IPv6Native {
+			return nil, nil, ipv6OnlyRefuses(sn, strings.Join(in.Addrs, ", "), in.Count)
+		}
 		want := in.Count + len(in.Addrs)
 		if lim, _ := tx.tn.addrLimits(n); 1+len(n.SecondaryIPs)+want > lim.IPv4PerENI {
 			return nil, nil, model.PrivateIpAddressLimitExceeded.New()
@@ -253,7 +257,19 @@ func (s *Service) UnassignIPv6(ctx context.Context, t Tenant, in UnassignIPv6Inp
 	return s.editAddrs(ctx, t, in.ENIID, in.DryRun, func(_ *tx, n *model.NetworkInterface, _ *model.Subnet) (*model.NetworkInterface, []netip.Addr, error) {
 		c := n.Clone()
 		gone, err := dropAddrs(&c.IPv6, in.Addrs, n.ID, "ipv6Addresses", netip.Addr.Is6)
-		return c, gone, err
+		switch {
+		case err != nil:
+			return nil, nil, err
+		case n.PrimaryIPv6 && slices.Contains(gone, n.IPv6[0]):
+			// EnablePrimaryIpv6: the address stays until the interface goes. [UNCONFIRMED]
+			// code and wording.
+			return nil, nil, model.InvalidParameterCombination.Errorf("Address %s is the primary IPv6 address of network interface %s and cannot be unassigned.", n.IPv6[0], n.ID)
+		case n.IPv6Only() && len(c.IPv6) == 0:
+			// An interface of an IPv6-only subnet has no other address to be reached by.
+			// [UNCONFIRMED] code and wording.
+			return nil, nil, model.InvalidParameterCombination.Errorf("Network interface %s is in an IPv6-only subnet and must keep at least one IPv6 address.", n.ID)
+		}
+		return c, gone, nil
 	})
 }
 

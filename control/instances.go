@@ -21,6 +21,8 @@ type RunInterface struct {
 	// AssociatePublicIP asks for (or refuses) a public address from the pool; nil takes the
 	// subnet's MapPublicIpOnLaunch.
 	AssociatePublicIP *bool
+	// EnablePrimaryIPv6 is RunInstances' EnablePrimaryIpv6, for the primary interface only.
+	EnablePrimaryIPv6 bool
 }
 
 // RunInput are RunInstances' parameters.
@@ -35,6 +37,7 @@ type RunInput struct {
 	PrivateIP             string
 	IPv6                  []string // the primary interface's IPv6 addresses, by address
 	IPv6Count             int      // or by number
+	EnablePrimaryIPv6     bool     // the primary interface's first IPv6 address is its primary
 	UserData              []byte   // decoded
 	ClientToken           string
 	InstanceTags, ENITags model.Tags
@@ -139,7 +142,8 @@ func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Res
 func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 	tn := tx.tn
 	// Where: the primary interface's subnet, the SubnetId, or the default VPC.
-	primary := RunInterface{SubnetID: in.SubnetID, GroupIDs: in.GroupIDs, PrivateIP: in.PrivateIP, IPv6: in.IPv6, IPv6Count: in.IPv6Count}
+	primary := RunInterface{SubnetID: in.SubnetID, GroupIDs: in.GroupIDs, PrivateIP: in.PrivateIP, IPv6: in.IPv6, IPv6Count: in.IPv6Count,
+		EnablePrimaryIPv6: in.EnablePrimaryIPv6}
 	var extra []RunInterface
 	if len(in.Interfaces) > 0 {
 		if len(in.GroupIDs) > 0 || in.SubnetID != "" || len(in.IPv6) > 0 || in.IPv6Count > 0 {
@@ -227,6 +231,9 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 	if in.Zone != "" && sn.AZ != in.Zone {
 		return nil, model.InvalidValue("Subnet %s is in availability zone %s, not %s", sn.ID, sn.AZ, in.Zone)
 	}
+	if err := ipv6OnlyFits(sn, in.InstanceType); err != nil {
+		return nil, err
+	}
 	var publicKey string
 	if in.KeyName != "" {
 		kp := tn.keyPairByName(in.KeyName)
@@ -242,6 +249,11 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 	public := sn.MapPublicIP && existing == nil && len(extra) == 0
 	if primary.AssociatePublicIP != nil {
 		public = *primary.AssociatePublicIP
+	}
+	if public && sn.IPv6Native {
+		// [UNCONFIRMED] code and wording: a public IPv4 address maps to a private one, which an
+		// interface in an IPv6-only subnet does not have.
+		return nil, model.InvalidParameterCombination.Errorf("Subnet %s is an IPv6-only subnet: a public IPv4 address cannot be associated with an interface in it.", sn.ID)
 	}
 	vpc := tn.vpcs[sn.VpcID]
 	tenancy := in.Tenancy
@@ -294,9 +306,15 @@ func (s *Service) attachAll(tx *tx, inst *model.Instance, sn *model.Subnet, grou
 		out = append(out, n)
 	}
 	if existing != nil {
-		attach(existing.Clone(), 0, primary.DeleteOnTermination != nil && *primary.DeleteOnTermination)
+		n := existing.Clone()
+		if primary.EnablePrimaryIPv6 {
+			if err := enablePrimaryIPv6(n, true); err != nil {
+				return nil, err
+			}
+		}
+		attach(n, 0, primary.DeleteOnTermination != nil && *primary.DeleteOnTermination)
 	} else {
-		addrs := addrRequest{private: primary.PrivateIP, ipv6: primary.IPv6, ipv6Count: primary.IPv6Count}
+		addrs := addrRequest{private: primary.PrivateIP, ipv6: primary.IPv6, ipv6Count: primary.IPv6Count, primary6: primary.EnablePrimaryIPv6}
 		n, err := s.newENI(tx, sn, groups, addrs, primary.ConnTrack, "", tags.Clone())
 		if err != nil {
 			return nil, err
@@ -320,6 +338,9 @@ func (s *Service) attachAll(tx *tx, inst *model.Instance, sn *model.Subnet, grou
 		if esn.AZ != sn.AZ {
 			return nil, model.InvalidValue("Network interfaces of one instance must be in one availability zone")
 		}
+		if err := ipv6OnlyFits(esn, inst.InstanceType); err != nil {
+			return nil, err
+		}
 		addrs := addrRequest{private: ni.PrivateIP, ipv6: ni.IPv6, ipv6Count: ni.IPv6Count}
 		n, err := s.newENI(tx, esn, ni.GroupIDs, addrs, ni.ConnTrack, "", tags.Clone())
 		if err != nil {
@@ -340,6 +361,16 @@ func checkTypeLimits(inst *model.Instance, enis []*model.NetworkInterface) error
 		if err := checkAddrLimits(n, lim, itype); err != nil {
 			return err
 		}
+	}
+	return nil
+}
+
+// ipv6OnlyFits refuses an instance type that cannot have an interface in subnet sn: only
+// Nitro types launch in an IPv6-only subnet ("IPv6-only subnets", VPC User Guide).
+// [UNCONFIRMED] code and wording.
+func ipv6OnlyFits(sn *model.Subnet, itype string) error {
+	if t, ok := model.LookupInstanceType(itype); ok && sn.IPv6Native && !t.Nitro() {
+		return model.InvalidParameterCombination.Errorf("Instance type %s is not supported in IPv6-only subnet %s: only instance types built on the Nitro System are.", itype, sn.ID)
 	}
 	return nil
 }

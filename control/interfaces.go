@@ -19,6 +19,9 @@ type CreateENIInput struct {
 	SecondaryCount int
 	IPv6           []string // IPv6 addresses asked for by address
 	IPv6Count      int      // or by number (the lowest free ones)
+	// EnablePrimaryIPv6 makes the first IPv6 address the interface's primary IPv6 address
+	// (one is assigned when none is asked for).
+	EnablePrimaryIPv6 bool
 	// ConnTrack are the idle timeouts; nil keeps AWS's defaults.
 	ConnTrack   *model.ConnTrack
 	Tags        model.Tags
@@ -47,7 +50,7 @@ func (s *Service) CreateENI(ctx context.Context, t Tenant, in CreateENIInput) (*
 		if err != nil {
 			return err
 		}
-		addrs := addrRequest{private: in.PrivateIP, secondary: in.SecondaryCount, ipv6: in.IPv6, ipv6Count: in.IPv6Count}
+		addrs := addrRequest{private: in.PrivateIP, secondary: in.SecondaryCount, ipv6: in.IPv6, ipv6Count: in.IPv6Count, primary6: in.EnablePrimaryIPv6}
 		eni, err = s.newENI(tx, sn, in.Groups, addrs, in.ConnTrack, in.Description, in.Tags)
 		if err != nil {
 			return err
@@ -61,12 +64,13 @@ func (s *Service) CreateENI(ctx context.Context, t Tenant, in CreateENIInput) (*
 
 // addrRequest is the addresses a new interface asks for: a primary private IPv4 address
 // (empty: the lowest free one), a number of secondary ones, and IPv6 addresses, given or
-// counted.
+// counted, the first of them its primary IPv6 address if primary6.
 type addrRequest struct {
 	private   string
 	secondary int
 	ipv6      []string
 	ipv6Count int
+	primary6  bool
 }
 
 // maxAddrs is how many secondary IPv4, and how many IPv6, addresses one interface may have
@@ -89,6 +93,14 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, addrs addrRe
 	}
 	if secondary < 0 || secondary > maxAddrs {
 		return nil, model.InvalidValue("Value (%d) for parameter secondaryPrivateIpAddressCount is invalid.", secondary)
+	}
+	if sn.IPv6Native {
+		if err := ipv6OnlyRefuses(sn, ip, secondary); err != nil {
+			return nil, err
+		}
+		if len(addrs.ipv6) == 0 && addrs.ipv6Count == 0 {
+			addrs.ipv6Count = 1 // its primary address: an IPv6-only interface always has one
+		}
 	}
 	used := tx.tn.usedAddrs(sn.ID)
 	var primary netip.Addr
@@ -115,7 +127,7 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, addrs addrRe
 		}
 		return netip.Addr{}, model.InsufficientFreeAddressesInSubnet.Errorf("The specified subnet %s does not have enough free addresses to satisfy the request.", sn.ID)
 	}
-	if !primary.IsValid() {
+	if !primary.IsValid() && !sn.IPv6Native {
 		if primary, err = alloc(); err != nil {
 			return nil, err
 		}
@@ -131,14 +143,30 @@ func (s *Service) newENI(tx *tx, sn *model.Subnet, groups []string, addrs addrRe
 		}
 		n.SecondaryIPs = append(n.SecondaryIPs, a)
 	}
-	if sn.AssignIPv6 && len(addrs.ipv6) == 0 && addrs.ipv6Count == 0 {
-		addrs.ipv6Count = 1 // AssignIpv6AddressOnCreation: one IPv6 address unless others are asked for
+	if (sn.AssignIPv6 || addrs.primary6) && len(addrs.ipv6) == 0 && addrs.ipv6Count == 0 {
+		// AssignIpv6AddressOnCreation, or EnablePrimaryIpv6 ("AWS will automatically assign
+		// an IPv6 address"): one IPv6 address unless others are asked for.
+		addrs.ipv6Count = 1
 	}
 	reserved := func(a netip.Addr) bool { return tx.tn.reserved(sn.ID, a) }
 	if n.IPv6, err = ipv6Addrs(sn, addrs, used, reserved); err != nil {
 		return nil, err
 	}
+	n.PrimaryIPv6 = addrs.primary6
 	return n, nil
+}
+
+// ipv6OnlyRefuses refuses the IPv4 parameters of an interface in an IPv6-only subnet, which
+// has no IPv4 block to take them from. [UNCONFIRMED] code and wording: the VPC User Guide
+// ("IPv6-only subnets") says only that such interfaces have no private IPv4 address.
+func ipv6OnlyRefuses(sn *model.Subnet, private string, secondary int) error {
+	switch {
+	case private != "":
+		return model.InvalidParameterCombination.Errorf("Subnet %s is an IPv6-only subnet: a private IPv4 address (privateIpAddress %s) cannot be assigned in it.", sn.ID, private)
+	case secondary > 0:
+		return model.InvalidParameterCombination.Errorf("Subnet %s is an IPv6-only subnet: secondary private IPv4 addresses (secondaryPrivateIpAddressCount) cannot be assigned in it.", sn.ID)
+	}
+	return nil
 }
 
 // ipv6Addrs gives an interface the IPv6 addresses it asks for, by address or by number (the
@@ -273,12 +301,15 @@ type ModifyENIInput struct {
 	ConnTrack           *model.ConnTrack
 	DeleteOnTermination *bool
 	AttachmentID        string
-	DryRun              bool
+	// EnablePrimaryIPv6 true makes the first IPv6 address primary; false is refused once it is.
+	EnablePrimaryIPv6 *bool
+	DryRun            bool
 }
 
 // ModifyENI changes one attribute of an interface; Groups replaces the set (spec §11.21).
 func (s *Service) ModifyENI(ctx context.Context, t Tenant, in ModifyENIInput) (Result, error) {
-	if err := exactlyOne(len(in.Groups) > 0, in.Description != nil, in.SourceDestCheck != nil, in.ConnTrack != nil, in.DeleteOnTermination != nil); err != nil {
+	if err := exactlyOne(len(in.Groups) > 0, in.Description != nil, in.SourceDestCheck != nil, in.ConnTrack != nil, in.DeleteOnTermination != nil,
+		in.EnablePrimaryIPv6 != nil); err != nil {
 		return Result{}, err
 	}
 	return s.write(ctx, t, in.DryRun, func(tx *tx) error {
@@ -312,10 +343,28 @@ func (s *Service) ModifyENI(ctx context.Context, t Tenant, in ModifyENIInput) (R
 				return model.InvalidAttachmentIDNotFound.New(in.AttachmentID)
 			}
 			c.Attachment.DeleteOnTermination = *in.DeleteOnTermination
+		case in.EnablePrimaryIPv6 != nil:
+			if err := enablePrimaryIPv6(c, *in.EnablePrimaryIPv6); err != nil {
+				return err
+			}
 		}
 		set(tx, tx.tn.enis, kindENI, c.ID, c)
 		return nil
 	})
+}
+
+// enablePrimaryIPv6 sets EnablePrimaryIpv6 on an interface: its first IPv6 address becomes
+// its primary IPv6 address, which needs one; once enabled it cannot be disabled.
+// [UNCONFIRMED] codes and wording.
+func enablePrimaryIPv6(n *model.NetworkInterface, on bool) error {
+	switch {
+	case !on && n.PrimaryIPv6:
+		return model.InvalidParameterCombination.Errorf("The primary IPv6 address of network interface %s cannot be disabled once enabled.", n.ID)
+	case on && len(n.IPv6) == 0:
+		return model.InvalidParameterCombination.Errorf("Network interface %s has no IPv6 address to make its primary IPv6 address.", n.ID)
+	}
+	n.PrimaryIPv6 = n.PrimaryIPv6 || on
+	return nil
 }
 
 // exactlyOne enforces EC2's one-attribute-per-call rule of the Modify*Attribute actions.

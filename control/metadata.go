@@ -111,7 +111,7 @@ func (tn *tenant) metadata(id string) (imds.Instance, bool) {
 	for _, n := range enis {
 		ni := imds.Interface{
 			MAC: n.MAC, ID: n.ID, DeviceNumber: n.Attachment.DeviceIndex, SubnetID: n.SubnetID, VpcID: n.VpcID,
-			OwnerID: n.OwnerID, IPv4s: append([]netip.Addr{n.PrivateIP}, n.SecondaryIPs...), IPv6s: slices.Clone(n.IPv6),
+			OwnerID: n.OwnerID, IPv4s: slices.DeleteFunc(n.Addrs(), netip.Addr.Is6), IPv6s: slices.Clone(n.IPv6),
 		}
 		if sn := tn.subnets[n.SubnetID]; sn != nil {
 			ni.SubnetCIDR, ni.SubnetIPv6CIDR = sn.CIDR, sn.IPv6CIDR
@@ -137,6 +137,9 @@ func (tn *tenant) metadata(id string) (imds.Instance, bool) {
 		p := enis[0]
 		out.PrivateIPv4, out.MAC = p.PrivateIP, p.MAC
 		out.Hostname = model.PrivateDNSName(tn.key.Region, p.PrivateIP)
+		if p.IPv6Only() {
+			out.Hostname = model.ResourceDNSName(tn.key.Region, inst.ID)
+		}
 	}
 	return out, true
 }

@@ -127,7 +127,8 @@ func (r *renderer) inside() *netipx.IPSet {
 	return s
 }
 
-// inside6 is inside in IPv6: the VPC's IPv6 block, its subnets' and link-local addresses.
+// inside6 is inside in IPv6: the VPC's IPv6 block, its subnets', the operator's IPv6
+// address and link-local addresses.
 func (r *renderer) inside6() *netipx.IPSet {
 	var b netipx.IPSetBuilder
 	for _, blk := range r.n.VPC.IPv6Blocks() {
@@ -137,6 +138,9 @@ func (r *renderer) inside6() *netipx.IPSet {
 		if sn.IPv6CIDR.IsValid() {
 			b.AddPrefix(sn.IPv6CIDR.Masked())
 		}
+	}
+	if a := r.n.Operator.Addr6; a.Is6() {
+		b.Add(a)
 	}
 	b.AddPrefix(linkLocal6)
 	s, _ := b.IPSet()

@@ -72,7 +72,11 @@ type Network struct {
 // fixed handful of elements to a rendering, never work per change.
 type Operator struct {
 	Link string     // the router-side link; "" for none
-	Addr netip.Addr // the operator's IPv4 address, the only source the link may send from
+	Addr netip.Addr // the operator's IPv4 address, the only IPv4 source the link may send from
+	// Addr6 is the operator's IPv6 address, the only IPv6 source the link may send from: the
+	// operator's way to instances of IPv6-only subnets, which have no IPv4 address. The zero
+	// Addr gives the operator no IPv6 path.
+	Addr6 netip.Addr
 }
 
 // The operator's two chains stand for the groups it does not have: they admit every packet
@@ -83,21 +87,39 @@ var (
 	operatorIn  = &Object{Kind: Chain, Name: "operator_in", Lines: []string{fmt.Sprintf("meta mark set meta mark | 0x%x", markIngress)}}
 )
 
-// operator reports whether the ruleset gives the operator attachment a path: it needs an
-// IPv4 address that no subnet of the VPC holds. A VPC whose subnets cover the address (VPCs
-// may use 100.64.0.0/10) has no operator path: its packets would be taken for an instance's,
-// and the network ACL pairs would overlap. Without a path the link fails closed.
-func (r *renderer) operator() bool {
-	op := r.n.Operator
-	if op.Link == "" || !op.Addr.Is4() {
+// operator reports whether the ruleset gives the operator attachment a path in a family: it
+// needs an address of the family (IPv4: Addr, IPv6: Addr6) that no subnet block of the VPC
+// holds. A VPC whose subnets cover the address (VPCs may use 100.64.0.0/10) has no operator
+// path: its packets would be taken for an instance's, and the network ACL pairs would overlap.
+// Without a path the link fails closed.
+func (r *renderer) operator(v6 bool) bool {
+	a := r.operatorAddr(v6)
+	if r.n.Operator.Link == "" || !a.IsValid() || a.Is6() != v6 {
 		return false
 	}
 	for _, sn := range r.subnets {
-		if sn.CIDR.Contains(op.Addr) {
+		if subnetBlock(sn, v6).Contains(a) {
 			return false
 		}
 	}
 	return true
+}
+
+// operatorAddr is the operator's address in a family.
+func (r *renderer) operatorAddr(v6 bool) netip.Addr {
+	if v6 {
+		return r.n.Operator.Addr6
+	}
+	return r.n.Operator.Addr
+}
+
+// subnetBlock is a subnet's block in a family; the zero Prefix when it has none (an IPv6-only
+// subnet has no IPv4 block).
+func subnetBlock(sn *model.Subnet, v6 bool) netip.Prefix {
+	if v6 {
+		return sn.IPv6CIDR
+	}
+	return sn.CIDR
 }
 
 // Render compiles a VPC's security groups, network ACLs and interfaces into the ruleset its
@@ -287,9 +309,14 @@ func (r *renderer) base() {
 		out = append(out, o.outDispatch)
 		in = append(in, o.inDispatch)
 	}
-	if r.operator() {
+	if v4, v6 := r.operator(false), r.operator(true); v4 || v6 {
 		link := r.n.Operator.Link
-		src4 = append(src4, fmt.Sprintf("%q . %s", link, r.n.Operator.Addr))
+		if v4 {
+			src4 = append(src4, fmt.Sprintf("%q . %s", link, r.n.Operator.Addr))
+		}
+		if v6 {
+			src6 = append(src6, fmt.Sprintf("%q . %s", link, r.n.Operator.Addr6))
+		}
 		out = append(out, fmt.Sprintf("%q : jump %s", link, operatorOut.Name))
 		in = append(in, fmt.Sprintf("%q : jump %s", link, operatorIn.Name))
 		r.rs.add(operatorOut)
@@ -477,22 +504,30 @@ func (r *renderer) nacls() {
 		}
 		return chain
 	}
-	if r.operator() {
-		op := netip.PrefixFrom(r.n.Operator.Addr, 32)
+	// The operator's pairs: with each subnet's block of the family, both ways.
+	for _, v6 := range []bool{false, true} {
+		if !r.operator(v6) {
+			continue
+		}
+		a := r.operatorAddr(v6)
+		op, pairs := netip.PrefixFrom(a, a.BitLen()), &pairs4
+		if v6 {
+			pairs = &pairs6
+		}
 		for _, sn := range r.subnets {
-			acl := bySubnet[sn.ID]
-			if acl == nil || !sn.CIDR.IsValid() {
+			acl, blk := bySubnet[sn.ID], subnetBlock(sn, v6)
+			if acl == nil || !blk.IsValid() {
 				continue
 			}
 			for _, egress := range []bool{false, true} {
 				if aclAllowsAll(acl, egress, op) {
 					continue
 				}
-				src, dst := op, sn.CIDR
+				src, dst := op, blk
 				if egress {
-					src, dst = sn.CIDR, op
+					src, dst = blk, op
 				}
-				pairs4 = append(pairs4, fmt.Sprintf("%s . %s : jump %s", src, dst, outsideCheck(acl, egress)))
+				*pairs = append(*pairs, fmt.Sprintf("%s . %s : jump %s", src, dst, outsideCheck(acl, egress)))
 			}
 		}
 	}

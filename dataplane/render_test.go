@@ -268,3 +268,51 @@ func TestInternetAssociationIsElementUpdate(t *testing.T) {
 		t.Errorf("NAT map (-want +got):\n%s", diff)
 	}
 }
+
+// TestOperatorIPv6: with an IPv6 address, the operator may send from it through its link (the
+// way to instances of IPv6-only subnets), and its pairs meet the ACLs of the subnets with an
+// IPv6 block as its IPv4 pairs do; an address inside a subnet's IPv6 block gets no IPv6 path,
+// while the IPv4 one stays.
+func TestOperatorIPv6(t *testing.T) {
+	n := rich()
+	n.Link = link
+	op6 := netip.MustParseAddr("fd64:ec2::2")
+	n.Operator.Addr6 = op6
+	txt := dataplane.Render(n).Text()
+	for _, want := range []string{`"stk-op" . fd64:ec2::2`, "fd64:ec2::2/128 . 2600:1f18:aaaa:bb01::/64", `"stk-op" . 100.64.0.2`} {
+		if !strings.Contains(txt, want) {
+			t.Errorf("rendering lacks %q:\n%s", want, txt)
+		}
+	}
+	n.Operator.Addr6 = netip.MustParseAddr("2600:1f18:aaaa:bb01::99")
+	txt = dataplane.Render(n).Text()
+	if strings.Contains(txt, "2600:1f18:aaaa:bb01::99") || !strings.Contains(txt, `"stk-op" . 100.64.0.2`) {
+		t.Errorf("an operator IPv6 address inside a subnet has a path, or the IPv4 one went:\n%s", txt)
+	}
+}
+
+// TestIPv6OnlyInterface: an interface of an IPv6-only subnet (no IPv4 address) is in the IPv6
+// source set and in its group's IPv6 member set, and nowhere in the IPv4 ones: no zero or
+// invalid address is rendered for it.
+func TestIPv6OnlyInterface(t *testing.T) {
+	n := rich()
+	n.Link = link
+	s := &n.Snapshot
+	native := &model.Subnet{ID: "subnet-6", VpcID: "vpc-1", IPv6Native: true, IPv6CIDR: netip.MustParsePrefix("2600:1f18:aaaa:bb06::/64")}
+	s.Subnets = append(s.Subnets, native)
+	six := netip.MustParseAddr("2600:1f18:aaaa:bb06::4")
+	s.ENIs = append(s.ENIs, &model.NetworkInterface{ID: "eni-6", SubnetID: native.ID, VpcID: "vpc-1", Groups: []string{"sg-app"},
+		MAC: "02:00:00:00:00:06", IPv6: []netip.Addr{six}})
+	txt := dataplane.Render(n).Text()
+	for _, never := range []string{"invalid IP", " 0.0.0.0 ", `"stk-6" . 0`} {
+		if strings.Contains(txt, never) {
+			t.Errorf("rendering has %q for the IPv6-only interface:\n%s", never, txt)
+		}
+	}
+	if want := `"stk-6" . ` + six.String(); !strings.Contains(txt, want) {
+		t.Errorf("the IPv6 source set lacks %q:\n%s", want, txt)
+	}
+	if got := strings.Count(txt, six.String()); got < 2 { // a source and a member of sg-app
+		t.Errorf("%s appears %d times, want in the source set and sg-app's members:\n%s", six, got, txt)
+	}
+}

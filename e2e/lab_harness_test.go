@@ -243,10 +243,13 @@ func (e *labEnv) launchWith(in *ec2.RunInstancesInput) instance {
 	out := must[*ec2.RunInstancesOutput](e.t)(e.c.RunInstances(ctx(e.t), in))
 	i := out.Instances[0]
 	e.enforced()
-	inst := instance{ID: *i.InstanceId, ENI: *i.NetworkInterfaces[0].NetworkInterfaceId,
-		IP: netip.MustParseAddr(*i.PrivateIpAddress), NS: e.prefix + "-" + *i.InstanceId}
+	inst := instance{ID: *i.InstanceId, ENI: *i.NetworkInterfaces[0].NetworkInterfaceId, NS: e.prefix + "-" + *i.InstanceId}
 	if six := i.NetworkInterfaces[0].Ipv6Addresses; len(six) > 0 {
 		inst.IP6 = netip.MustParseAddr(*six[0].Ipv6Address)
+	}
+	inst.IP = inst.IP6 // in an IPv6-only subnet, where it has no IPv4 address
+	if i.PrivateIpAddress != nil {
+		inst.IP = netip.MustParseAddr(*i.PrivateIpAddress)
 	}
 	if !netlab.Exists(inst.NS) {
 		e.t.Fatalf("instance %s enforced but namespace %s missing\n%s", inst.ID, inst.NS, e.s.stderr.String())

@@ -68,6 +68,9 @@ func runInstances(c *call) error {
 	if in.MetadataOptions, err = readMetadataOptions(r, "MetadataOptions."); err != nil {
 		return err
 	}
+	if in.EnablePrimaryIPv6, _, err = optBool(r, "EnablePrimaryIpv6"); err != nil {
+		return err
+	}
 	if in.Interfaces, err = runInterfaces(r); err != nil {
 		return err
 	}
@@ -187,9 +190,14 @@ func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface,
 			primary = n
 		}
 	}
-	if primary != nil {
+	switch {
+	case primary != nil && primary.IPv6Only():
+		// An instance in an IPv6-only subnet has a resource-based name only ("Amazon EC2
+		// instance hostname types"). [UNCONFIRMED] that DescribeInstances shows it here.
+		x.str("privateDnsName", model.ResourceDNSName(c.tenant.Region, in.ID))
+	case primary != nil:
 		x.str("privateDnsName", privateDNS(c.tenant.Region, primary.PrivateIP.String()))
-	} else {
+	default:
 		x.empty("privateDnsName")
 	}
 	x.empty("dnsName")
@@ -212,7 +220,9 @@ func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface,
 		x.str("vpcId", in.VpcID)
 	}
 	if primary != nil {
-		x.str("privateIpAddress", primary.PrivateIP.String())
+		if !primary.IPv6Only() { // left out, not empty, when there is none
+			x.str("privateIpAddress", primary.PrivateIP.String())
+		}
 		if ip, _ := publicAddress(primary, eips[primary.ID], primary.PrivateIP); ip.IsValid() {
 			x.str("ipAddress", ip.String())
 		}

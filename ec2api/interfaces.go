@@ -51,6 +51,9 @@ func createNetworkInterface(c *call) error {
 		PrivateIP: str(r, "PrivateIpAddress"), ConnTrack: ct, Tags: tags,
 		ClientToken: str(r, "ClientToken"), DryRun: c.dryRun(),
 	}
+	if in.EnablePrimaryIPv6, _, err = optBool(r, "EnablePrimaryIpv6"); err != nil {
+		return err
+	}
 	for _, p := range r.List("PrivateIpAddresses") {
 		primary, _, err := optBool(p, "Primary")
 		if err != nil {
@@ -130,6 +133,9 @@ func modifyNetworkInterfaceAttribute(c *call) error {
 		in.AttachmentID = str(r, "Attachment.AttachmentId")
 	}
 	if in.ConnTrack, err = readConnTrack(r, "ConnectionTrackingSpecification"); err != nil {
+		return err
+	}
+	if in.EnablePrimaryIPv6, err = boolPtr(r, "EnablePrimaryIpv6"); err != nil {
 		return err
 	}
 	return c.returned(c.svc().ModifyENI(c.ctx, c.tenant, in))
@@ -295,8 +301,12 @@ func (c *call) writeENI(n *model.NetworkInterface, names map[string]string, full
 	x.str("ownerId", n.OwnerID)
 	x.str("status", n.Status())
 	x.str("macAddress", n.MAC)
-	x.str("privateIpAddress", n.PrivateIP.String())
-	x.str("privateDnsName", privateDNS(c.tenant.Region, n.PrivateIP.String()))
+	if !n.IPv6Only() {
+		// An interface in an IPv6-only subnet has no private IPv4 address and no IP-based
+		// name: EC2 leaves both out. [UNCONFIRMED] that privateDnsName is left out too.
+		x.str("privateIpAddress", n.PrivateIP.String())
+		x.str("privateDnsName", privateDNS(c.tenant.Region, n.PrivateIP.String()))
+	}
 	x.bool("sourceDestCheck", n.SourceDestCheck)
 	x.str("interfaceType", interfaceType(n))
 	writeGroupSet(x, n.Groups, names)
@@ -313,25 +323,21 @@ func (c *call) writeENI(n *model.NetworkInterface, names map[string]string, full
 		x.int("networkCardIndex", 0)
 		x.close("attachment")
 	}
-	x.open("privateIpAddressesSet")
-	for i, a := range append([]string{n.PrivateIP.String()}, addrsToStrings(n)...) {
-		x.open("item")
-		x.str("privateIpAddress", a)
-		x.str("privateDnsName", privateDNS(c.tenant.Region, a))
-		x.bool("primary", i == 0)
-		if ip, err := netip.ParseAddr(a); err == nil {
-			writePublicAssociation(x, n, eips, ip)
-		}
-		x.close("item")
+	if n.IPv6Only() {
+		x.empty("privateIpAddressesSet")
+	} else {
+		c.writePrivateAddrs(n, eips)
 	}
-	x.close("privateIpAddressesSet")
 	if len(n.IPv6) == 0 {
 		x.empty("ipv6AddressesSet")
 	} else {
 		x.open("ipv6AddressesSet")
-		for _, a := range n.IPv6 {
+		for i, a := range n.IPv6 {
 			x.open("item")
 			x.str("ipv6Address", a.String())
+			// Every item carries the flag, false too, as recent AWS CLI outputs show
+			// ("IsPrimaryIpv6": false). [UNCONFIRMED] for every region.
+			x.bool("isPrimaryIpv6", n.PrimaryIPv6 && i == 0)
 			x.close("item")
 		}
 		x.close("ipv6AddressesSet")
@@ -344,6 +350,23 @@ func (c *call) writeENI(n *model.NetworkInterface, names map[string]string, full
 		x.close("connectionTrackingConfiguration")
 		writeTags(x, n.Tags)
 	}
+}
+
+// writePrivateAddrs writes an interface's private IPv4 addresses, the primary first.
+func (c *call) writePrivateAddrs(n *model.NetworkInterface, eips []*model.Address) {
+	x := &c.out
+	x.open("privateIpAddressesSet")
+	for i, a := range append([]string{n.PrivateIP.String()}, addrsToStrings(n)...) {
+		x.open("item")
+		x.str("privateIpAddress", a)
+		x.str("privateDnsName", privateDNS(c.tenant.Region, a))
+		x.bool("primary", i == 0)
+		if ip, err := netip.ParseAddr(a); err == nil {
+			writePublicAssociation(x, n, eips, ip)
+		}
+		x.close("item")
+	}
+	x.close("privateIpAddressesSet")
 }
 
 func addrsToStrings(n *model.NetworkInterface) []string {

@@ -142,7 +142,7 @@ func fingerprint(pub ssh.PublicKey, instance string) string {
 // group), sshd's keys, the authorized keys of ec2-user and root (when the instance was
 // launched with a key pair). The seccomp filter comes separately.
 func bootFiles(fs *fileSet, in Instance, defaultImage bool, hostPriv, hostPub []byte) error {
-	name := hostname(in.Address)
+	name := hostname(in.LabInstance)
 	for _, f := range etcFiles(name, in.Address) {
 		if !defaultImage && (f.path == "/etc/passwd" || f.path == "/etc/group") {
 			continue // the image's own; the boot script adds the users it lacks
@@ -240,7 +240,7 @@ func (h *Host) firstBootScript(in Instance, files *fileSet, console io.Writer) s
 	if len(in.UserData) == 0 {
 		return ""
 	}
-	plan, err := cloudinit.Script(in.UserData, cloudinit.Instance{ID: in.ID, Hostname: hostname(in.Address), DefaultUser: DefaultUser})
+	plan, err := cloudinit.Script(in.UserData, cloudinit.Instance{ID: in.ID, Hostname: hostname(in.LabInstance), DefaultUser: DefaultUser})
 	if err != nil {
 		log.Error("user data", "error", err)
 		fmt.Fprintf(console, "[stockade] user data not run: %v\n", err)
@@ -298,7 +298,7 @@ func (h *Host) sandboxArgv(in Instance, userData string, root *os.File, defaultI
 		return nil, err
 	}
 	argv := []string{"/bin/sh", "-c", `read -r go <&3 || exit 125; exec 3<&-; exec "$@"`, "sh"}
-	argv = append(argv, h.cfg.Sandbox.bwrapArgv(hostname(in.Address), rootFD, defaultImage)...)
+	argv = append(argv, h.cfg.Sandbox.bwrapArgv(hostname(in.LabInstance), rootFD, defaultImage)...)
 	argv = append(argv, files.args...)
 	argv = append(argv, "--info-fd", "4", "--seccomp", strconv.Itoa(seccompFD),
 		"--chdir", "/root", "--clearenv",

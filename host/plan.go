@@ -260,7 +260,7 @@ func planInstance(n netmap.Network, in *model.Instance, enis map[string]*model.N
 	e := enis[in.InterfaceIDs[0]]
 	ns := names.Instance(in.ID)
 	li := netmap.LabInstance{ID: in.ID, Account: n.Tenant.Account, Region: n.Tenant.Region, VpcID: in.VpcID, ENI: e.ID, ImageID: in.ImageID,
-		Address: e.PrivateIP.String(), Namespace: ns, Router: names.Router(in.VpcID),
+		Address: e.PrimaryAddr().String(), Namespace: ns, Router: names.Router(in.VpcID),
 		Operator: names.Operator(in.VpcID)}
 	for _, a := range e.IPv6 {
 		li.IPv6 = append(li.IPv6, a.String())
@@ -280,7 +280,7 @@ func planInstance(n netmap.Network, in *model.Instance, enis map[string]*model.N
 
 // operator is the operator attachment as every router's ruleset sees it.
 func operator(names netlab.Names) dataplane.Operator {
-	return dataplane.Operator{Link: names.OperatorLink(), Addr: netlab.OperatorAddr}
+	return dataplane.Operator{Link: names.OperatorLink(), Addr: netlab.OperatorAddr, Addr6: netlab.OperatorAddr6}
 }
 
 // iface is how an interface of an instance is wired in its namespace.

@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+
+	"github.com/stockade/stockade/netmap"
 )
 
 // Sandbox is what every instance runs in: not the server's world (host root, the host's files,
@@ -80,10 +82,16 @@ var capabilities = []string{
 	"CAP_AUDIT_WRITE", "CAP_SETFCAP",
 }
 
-// hostname is the instance's hostname as EC2 gives it: ip-10-0-1-4.
-func hostname(addr string) string {
-	if a, err := netip.ParseAddr(addr); err == nil && a.Is4() {
+// hostname is the instance's hostname as EC2 gives it: ip-10-0-1-4 after its private IPv4
+// address, or in an IPv6-only subnet (its address is IPv6) its resource-based name, the
+// instance ID ("Amazon EC2 instance hostname types").
+func hostname(in netmap.LabInstance) string {
+	a, err := netip.ParseAddr(in.Address)
+	switch {
+	case err == nil && a.Is4():
 		return "ip-" + strings.ReplaceAll(a.String(), ".", "-")
+	case err == nil && in.ID != "":
+		return in.ID
 	}
 	return "localhost"
 }

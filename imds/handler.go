@@ -26,7 +26,8 @@ type handler struct {
 //   - the instance must exist (404 otherwise: its listener outlived it);
 //   - the instance's rate (429);
 //   - HttpEndpoint=disabled answers 403 to everything [DESIGN: EC2 stops answering; a 403
-//     makes the SDKs give up at once instead of waiting for a timeout];
+//     makes the SDKs give up at once instead of waiting for a timeout], and so does
+//     HttpProtocolIpv6=disabled (EC2's default) to what comes to the IPv6 endpoint;
 //   - PUT /latest/api/token mints a token: 403 with X-Forwarded-For (the request was relayed),
 //     400 without a TTL of 1..21600; PUT to a dated version's token path is 403, and PUT
 //     anywhere else 405;
@@ -49,7 +50,7 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	opts := in.Options.WithDefaults()
-	if opts.HttpEndpoint == model.Disabled {
+	if opts.HttpEndpoint == model.Disabled || cs.ipv6() && opts.HttpProtocolIpv6 != model.Enabled {
 		fail(w, http.StatusForbidden)
 		return
 	}

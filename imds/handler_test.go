@@ -398,3 +398,36 @@ func TestIdentityDocument(t *testing.T) {
 		t.Error(d)
 	}
 }
+
+// An instance in an IPv6-only subnet: no local-ipv4, local-ipv4s or subnet-ipv4-cidr-block
+// (left out, not empty), its resource-based hostname, and its IPv6 address as meta-data/ipv6.
+func TestPathsIPv6Only(t *testing.T) {
+	h := newHarness(t, i1)
+	six := netip.MustParseAddr("2600:1f18::4")
+	h.src.update(i1, func(in *Instance) {
+		in.Hostname, in.PrivateIPv4 = i1+".ec2.internal", netip.Addr{}
+		p := &in.Interfaces[0]
+		p.IPv4s, p.IPv6s, p.SubnetCIDR, p.SubnetIPv6CIDR = nil, []netip.Addr{six}, netip.Prefix{}, netip.MustParsePrefix("2600:1f18::/64")
+		in.Interfaces = in.Interfaces[:1]
+	})
+	mac := "/latest/meta-data/network/interfaces/macs/0e:00:00:00:00:01/"
+	for _, c := range []struct{ path, want string }{
+		{"/latest/meta-data/", "ami-id\nami-launch-index\nhostname\ninstance-id\ninstance-type\nipv6\nlocal-hostname\nmac\n" +
+			"network/\nplacement/\npublic-keys/\nreservation-id\nsecurity-groups\nservices/"},
+		{"/latest/meta-data/ipv6", six.String()},
+		{"/latest/meta-data/hostname", i1 + ".ec2.internal"},
+		{mac, "device-number\ninterface-id\nipv6s\nmac\nowner-id\nsecurity-group-ids\nsecurity-groups\nsubnet-id\n" +
+			"subnet-ipv6-cidr-blocks\nvpc-id\nvpc-ipv4-cidr-block\nvpc-ipv4-cidr-blocks"},
+		{mac + "ipv6s", six.String()},
+	} {
+		code, _, body := h.do(i1, "GET", c.path)
+		if d := cmp.Diff(c.want, body); code != 200 || d != "" {
+			t.Errorf("%s: %d (-want +got):\n%s", c.path, code, d)
+		}
+	}
+	for _, p := range []string{"/latest/meta-data/local-ipv4", mac + "local-ipv4s", mac + "subnet-ipv4-cidr-block"} {
+		if code, _, _ := h.do(i1, "GET", p); code != 404 {
+			t.Errorf("%s: %d, want 404", p, code)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package imds
 
 import (
 	"bufio"
+
 	"context"
 	"errors"
 	"io"
@@ -99,7 +100,9 @@ func TestHopLimitOnTheSocket(t *testing.T) {
 	} {
 		t.Run(c.network, func(t *testing.T) {
 			h := newHarness(t, i1)
-			h.src.update(i1, func(in *Instance) { in.Options.HttpPutResponseHopLimit = 3 })
+			h.src.update(i1, func(in *Instance) {
+				in.Options.HttpPutResponseHopLimit, in.Options.HttpProtocolIpv6 = 3, model.Enabled
+			})
 			l := serve(t, h.srv, i1, c.network, c.addr)
 			def := readInt(t, c.defaultFile)
 
@@ -241,6 +244,35 @@ func TestAWSSDKClient(t *testing.T) {
 			region, err := client.GetRegion(ctx, &sdkimds.GetRegionInput{})
 			if err != nil || region.Region != "us-east-1" {
 				t.Errorf("region: %v %v", region, err)
+			}
+		})
+	}
+}
+
+// The IPv6 endpoint answers only when HttpProtocolIpv6 is enabled (EC2's default is
+// disabled); the IPv4 one answers either way.
+func TestIPv6EndpointFollowsHttpProtocolIpv6(t *testing.T) {
+	for _, c := range []struct {
+		network, addr, ipv6 string
+		want                int
+	}{
+		{"tcp6", "[::1]:0", "", http.StatusForbidden},
+		{"tcp6", "[::1]:0", model.Disabled, http.StatusForbidden},
+		{"tcp6", "[::1]:0", model.Enabled, http.StatusOK},
+		{"tcp4", "127.0.0.1:0", model.Disabled, http.StatusOK},
+		{"tcp4", "127.0.0.1:0", model.Enabled, http.StatusOK},
+	} {
+		t.Run(c.network+"/"+c.ipv6, func(t *testing.T) {
+			h := newHarness(t, i1)
+			h.src.update(i1, func(in *Instance) { in.Options.HttpProtocolIpv6 = c.ipv6 })
+			l := serve(t, h.srv, i1, c.network, c.addr)
+			resp, err := http.Get("http://" + l.Addr().String() + "/latest/meta-data/instance-id")
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			if resp.StatusCode != c.want {
+				t.Errorf("GET: %d, want %d", resp.StatusCode, c.want)
 			}
 		})
 	}

@@ -190,7 +190,7 @@ func (cs *connState) setHopLimit(hops int) error {
 		return err
 	}
 	level, opt := unix.IPPROTO_IP, unix.IP_TTL
-	if a, ok := cs.conn.LocalAddr().(*net.TCPAddr); ok && a.IP.To4() == nil {
+	if cs.ipv6() {
 		level, opt = unix.IPPROTO_IPV6, unix.IPV6_UNICAST_HOPS
 	}
 	var serr error
@@ -201,4 +201,14 @@ func (cs *connState) setHopLimit(hops int) error {
 		cs.limited = hops != -1
 	}
 	return serr
+}
+
+// ipv6 reports whether the connection came to the IPv6 endpoint (fd00:ec2::254); a handler
+// served without a connection (Handler) is the IPv4 one.
+func (cs *connState) ipv6() bool {
+	if cs == nil {
+		return false
+	}
+	a, ok := cs.conn.LocalAddr().(*net.TCPAddr)
+	return ok && a.IP.To4() == nil
 }

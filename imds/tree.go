@@ -111,10 +111,14 @@ func metaData(in Instance) *node {
 		tags = dir(e("instance", dir(ts...)))
 	}
 	var primaryGroups []string
+	var ipv6 *node // the primary interface's first IPv6 address (EC2: Nitro instances only)
 	macs := make([]entry, 0, len(in.Interfaces))
 	for i, ni := range in.Interfaces {
 		if i == 0 {
 			primaryGroups = ni.GroupNames
+			if len(ni.IPv6s) > 0 {
+				ipv6 = leaf(ni.IPv6s[0].String())
+			}
 		}
 		macs = append(macs, e(ni.MAC, macDir(in, ni)))
 	}
@@ -124,8 +128,9 @@ func metaData(in Instance) *node {
 		e("hostname", leaf(in.Hostname)),
 		e("instance-id", leaf(in.ID)),
 		e("instance-type", leaf(in.InstanceType)),
+		e("ipv6", ipv6),
 		e("local-hostname", leaf(in.Hostname)),
-		e("local-ipv4", leaf(addrOrEmpty(in.PrivateIPv4))),
+		e("local-ipv4", optAddr(in.PrivateIPv4)), // none in an IPv6-only subnet [UNCONFIRMED]
 		e("mac", leaf(in.MAC)),
 		e("network", dir(e("interfaces", dir(e("macs", dir(macs...)))))),
 		e("placement", dir(e("availability-zone", leaf(in.AZ)), e("region", leaf(in.Region)))),
@@ -153,22 +158,26 @@ func macDir(in Instance, ni Interface) *node {
 	if len(ni.VpcCIDRs) > 0 {
 		vpc4 = leaf(ni.VpcCIDRs[0].String())
 	}
-	var hostname *node
-	if len(ni.IPv4s) > 0 {
+	var hostname, ipv4s, subnet4 *node
+	if len(ni.IPv4s) > 0 { // an interface in an IPv6-only subnet has none [UNCONFIRMED]
 		hostname = leaf(model.PrivateDNSName(in.Region, ni.IPv4s[0]))
+		ipv4s = lines(strs(ni.IPv4s))
+	}
+	if ni.SubnetCIDR.IsValid() {
+		subnet4 = leaf(ni.SubnetCIDR.String())
 	}
 	return dir(
 		e("device-number", leaf(strconv.Itoa(ni.DeviceNumber))),
 		e("interface-id", leaf(ni.ID)),
 		e("ipv6s", ipv6s),
 		e("local-hostname", hostname),
-		e("local-ipv4s", lines(strs(ni.IPv4s))),
+		e("local-ipv4s", ipv4s),
 		e("mac", leaf(ni.MAC)),
 		e("owner-id", leaf(ni.OwnerID)),
 		e("security-group-ids", lines(ni.GroupIDs)),
 		e("security-groups", lines(ni.GroupNames)),
 		e("subnet-id", leaf(ni.SubnetID)),
-		e("subnet-ipv4-cidr-block", leaf(ni.SubnetCIDR.String())),
+		e("subnet-ipv4-cidr-block", subnet4),
 		e("subnet-ipv6-cidr-blocks", subnet6),
 		e("vpc-id", leaf(ni.VpcID)),
 		e("vpc-ipv4-cidr-block", vpc4),
@@ -212,6 +221,14 @@ func strs[T interface{ String() string }](xs []T) []string {
 		out[i] = x.String()
 	}
 	return out
+}
+
+// optAddr is a leaf of an address that may be missing: none when it is.
+func optAddr(a netip.Addr) *node {
+	if !a.IsValid() {
+		return nil
+	}
+	return leaf(a.String())
 }
 
 func addrOrEmpty(a netip.Addr) string {

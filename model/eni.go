@@ -17,7 +17,7 @@ type NetworkInterface struct {
 	Description     string       `json:"desc,omitempty"`
 	Groups          []string     `json:"groups"`
 	MAC             string       `json:"mac"`
-	PrivateIP       netip.Addr   `json:"ip"`
+	PrivateIP       netip.Addr   `json:"ip"` // zero in an IPv6-only subnet (PrimaryAddr)
 	SecondaryIPs    []netip.Addr `json:"ips2,omitempty"`
 	IPv6            []netip.Addr `json:"ip6,omitempty"`
 	SourceDestCheck bool         `json:"sdc"`
@@ -35,6 +35,10 @@ type NetworkInterface struct {
 	// InterfaceType is then the service's type ("nat_gateway"), "" meaning "interface".
 	RequesterManaged bool   `json:"rm,omitempty"`
 	InterfaceType    string `json:"itype,omitempty"`
+	// PrimaryIPv6 is EnablePrimaryIpv6: IPv6[0] is the interface's primary IPv6 address, which
+	// stays until the interface is deleted; once enabled it cannot be disabled (EC2 API
+	// reference, CreateNetworkInterface).
+	PrimaryIPv6 bool `json:"ip6primary,omitempty"`
 }
 
 // Attachment joins an interface to an instance.
@@ -68,12 +72,29 @@ func (n *NetworkInterface) Status() string {
 	return "available"
 }
 
-// Addrs returns every private address of the interface (primary first).
+// Addrs returns every private address of the interface (primary first); an IPv6-only
+// interface has no primary IPv4 address and starts with its IPv6 ones.
 func (n *NetworkInterface) Addrs() []netip.Addr {
 	out := make([]netip.Addr, 0, 1+len(n.SecondaryIPs)+len(n.IPv6))
-	out = append(out, n.PrivateIP)
+	if n.PrivateIP.IsValid() {
+		out = append(out, n.PrivateIP)
+	}
 	out = append(out, n.SecondaryIPs...)
 	return append(out, n.IPv6...)
+}
+
+// IPv6Only reports whether the interface has no IPv4 address: it is in an IPv6-only
+// (IPv6-native) subnet.
+func (n *NetworkInterface) IPv6Only() bool { return !n.PrivateIP.IsValid() }
+
+// PrimaryAddr is the address the interface is known by: its primary private IPv4 address, or
+// in an IPv6-only subnet its first IPv6 address (EC2 gives such an interface one at creation);
+// the zero Addr when it has neither.
+func (n *NetworkInterface) PrimaryAddr() netip.Addr {
+	if n.PrivateIP.IsValid() || len(n.IPv6) == 0 {
+		return n.PrivateIP
+	}
+	return n.IPv6[0]
 }
 
 // ConnTrack holds the interface's connection-tracking idle timeouts in seconds (spec §2.6).

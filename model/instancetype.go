@@ -46,6 +46,14 @@ var instanceTypes = func() map[string]InstanceType {
 	return m
 }()
 
+// Nitro reports whether the type runs on the Nitro System. Only Nitro types launch in an
+// IPv6-only subnet and reach the metadata service's IPv6 endpoint ("IPv6-only subnets", VPC
+// User Guide); of the types above, the Xen ones are m1 and t2.
+func (t InstanceType) Nitro() bool {
+	family, _, _ := strings.Cut(t.Name, ".")
+	return family != "m1" && family != "t2"
+}
+
 // LookupInstanceType returns the type named, if Stockade knows it.
 func LookupInstanceType(name string) (InstanceType, bool) {
 	t, ok := instanceTypes[name]

@@ -108,9 +108,18 @@ func oneOf(name, v string, valid ...string) error {
 // in us-east-1, ip-10-0-1-5.<region>.compute.internal elsewhere. It is also the instance's
 // hostname (the metadata service's hostname and local-hostname).
 func PrivateDNSName(region string, ip netip.Addr) string {
-	host := "ip-" + strings.ReplaceAll(ip.String(), ".", "-")
-	if region == "us-east-1" {
-		return host + ".ec2.internal"
-	}
-	return host + "." + region + ".compute.internal"
+	return "ip-" + strings.ReplaceAll(ip.String(), ".", "-") + privateDomain(region)
 }
+
+// privateDomain is the suffix of a region's private DNS names.
+func privateDomain(region string) string {
+	if region == "us-east-1" {
+		return ".ec2.internal"
+	}
+	return "." + region + ".compute.internal"
+}
+
+// ResourceDNSName is an instance's resource-based name (hostname type "resource-name"), the
+// only kind an instance in an IPv6-only subnet has: its ID under the region's private domain,
+// i-0123456789abcdef0.ec2.internal in us-east-1 ("Amazon EC2 instance hostname types").
+func ResourceDNSName(region, instanceID string) string { return instanceID + privateDomain(region) }

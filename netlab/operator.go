@@ -11,6 +11,7 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // The operator attachment of a VPC router (console-ssh.md §B4): a small namespace per VPC,
@@ -32,6 +33,13 @@ var (
 	OperatorGateway = netip.MustParseAddr("100.64.0.1")
 	// OperatorNet is the link's prefix.
 	OperatorNet = netip.MustParsePrefix("100.64.0.0/30")
+	// OperatorAddr6, OperatorGateway6 and OperatorNet6 are the same in IPv6, the operator's
+	// way to instances of IPv6-only subnets: a unique local prefix (RFC 4193) of the lab's
+	// own, which no VPC's Amazon-provided block overlaps. A rule must admit OperatorAddr6/128
+	// (or ::/0) for a connection from the operator to such an instance.
+	OperatorAddr6    = netip.MustParseAddr("fd64:ec2::2")
+	OperatorGateway6 = netip.MustParseAddr("fd64:ec2::1")
+	OperatorNet6     = netip.MustParsePrefix("fd64:ec2::/64")
 )
 
 // OperatorDevice is the operator's end of the link, inside its namespace.
@@ -58,8 +66,8 @@ func (n Names) OperatorOf(vpc string) Operator {
 }
 
 // AttachOperator gives a router its operator attachment: the operator namespace (created if
-// needed) with OperatorDevice at OperatorAddr and a default route to OperatorGateway, and the
-// router's end, op.Link, at OperatorGateway. An attachment whose two ends are both there is
+// needed) with OperatorDevice at OperatorAddr and OperatorAddr6 and default routes to
+// OperatorGateway and OperatorGateway6, and the router's end, op.Link, at both gateways. An attachment whose two ends are both there is
 // adopted as it is (created is false), so that a restart keeps connections through it; a
 // half-made one is made again. The router must exist.
 func AttachOperator(ctx context.Context, router string, op Operator) (created bool, err error) {
@@ -121,12 +129,23 @@ func isPeer(a, b netlink.Link) bool {
 // configureOperator sets the addresses, links and the operator's default route; what is
 // already there stays.
 func configureOperator(rh, oh *netlink.Handle, rl, ol netlink.Link) error {
-	bits := OperatorNet.Bits()
-	if err := rh.AddrAdd(rl, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(OperatorGateway, bits))}); err != nil && !errors.Is(err, syscall.EEXIST) {
-		return fmt.Errorf("operator gateway %s: %w", OperatorGateway, err)
-	}
-	if err := oh.AddrAdd(ol, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(OperatorAddr, bits))}); err != nil && !errors.Is(err, syscall.EEXIST) {
-		return fmt.Errorf("operator address %s: %w", OperatorAddr, err)
+	for _, a := range []struct {
+		h    *netlink.Handle
+		l    netlink.Link
+		addr netip.Prefix
+	}{
+		{rh, rl, netip.PrefixFrom(OperatorGateway, OperatorNet.Bits())},
+		{oh, ol, netip.PrefixFrom(OperatorAddr, OperatorNet.Bits())},
+		{rh, rl, netip.PrefixFrom(OperatorGateway6, OperatorNet6.Bits())},
+		{oh, ol, netip.PrefixFrom(OperatorAddr6, OperatorNet6.Bits())},
+	} {
+		addr := &netlink.Addr{IPNet: ipNet(a.addr)}
+		if a.addr.Addr().Is6() {
+			addr.Flags = unix.IFA_F_NODAD // usable at once, as the instances' are
+		}
+		if err := a.h.AddrAdd(a.l, addr); err != nil && !errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("operator link address %s: %w", a.addr, err)
+		}
 	}
 	if err := rh.LinkSetUp(rl); err != nil {
 		return err
@@ -140,8 +159,14 @@ func configureOperator(rh, oh *netlink.Handle, rl, ol netlink.Link) error {
 			return err
 		}
 	}
-	if err := oh.RouteReplace(&netlink.Route{LinkIndex: ol.Attrs().Index, Gw: OperatorGateway.AsSlice()}); err != nil {
-		return fmt.Errorf("operator default route via %s: %w", OperatorGateway, err)
+	for _, gw := range []netip.Addr{OperatorGateway, OperatorGateway6} {
+		r := &netlink.Route{LinkIndex: ol.Attrs().Index, Gw: gw.AsSlice()}
+		if gw.Is6() {
+			r.Dst = ipNet(netip.MustParsePrefix("::/0"))
+		}
+		if err := oh.RouteReplace(r); err != nil {
+			return fmt.Errorf("operator default route via %s: %w", gw, err)
+		}
 	}
 	return nil
 }

@@ -18,9 +18,18 @@ import (
 // well as to a new one; these undo and amend its work without touching the instance's other
 // interfaces, so that their connections carry on.
 
-// addrs returns every address of the interface, primary first.
+// addrs returns every address of the interface, primary first (an IPv6-only interface has
+// no IPv4 ones).
 func (i Interface) addrs() []netip.Addr {
-	return append(append([]netip.Addr{i.Addr}, i.Secondary...), i.IPv6...)
+	return append(i.addrs4(), i.IPv6...)
+}
+
+// addrs4 returns the interface's IPv4 addresses, primary first: none in an IPv6-only subnet.
+func (i Interface) addrs4() []netip.Addr {
+	if !i.Addr.IsValid() {
+		return nil
+	}
+	return append([]netip.Addr{i.Addr}, i.Secondary...)
 }
 
 // Unplug removes one interface of an instance: its veth pair (deleting the router's end takes

@@ -89,8 +89,8 @@ type Interface struct {
 	Namespace string
 	Link      string
 	MAC       string
-	Addr      netip.Addr   // primary private IPv4 address
-	Subnet    netip.Prefix // the subnet's IPv4 block
+	Addr      netip.Addr   // primary private IPv4 address; none (zero) in an IPv6-only subnet
+	Subnet    netip.Prefix // the subnet's IPv4 block; none (zero) in an IPv6-only subnet
 	Secondary []netip.Addr
 	IPv6      []netip.Addr // IPv6 addresses, if the subnet has an IPv6 block
 	// DeviceIndex is the interface's place on the instance, as EC2 numbers it: N is ethN.
@@ -189,7 +189,7 @@ func (i Interface) configure(ih *netlink.Handle) error {
 		return err
 	}
 	bits := i.Subnet.Bits()
-	for _, a := range append([]netip.Addr{i.Addr}, i.Secondary...) {
+	for _, a := range i.addrs4() {
 		if err := ih.AddrAdd(eth, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(a, bits))}); err != nil && !errors.Is(err, syscall.EEXIST) {
 			return fmt.Errorf("address %s: %w", a, err)
 		}
@@ -208,9 +208,11 @@ func (i Interface) configure(ih *netlink.Handle) error {
 			return err
 		}
 	}
-	gw := Gateway(i.Subnet)
-	if err := ih.RouteReplace(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw.AsSlice(), Table: i.table()}); err != nil {
-		return fmt.Errorf("default route via %s: %w", gw, err)
+	if i.Addr.IsValid() { // an IPv6-only interface has its IPv6 default route only
+		gw := Gateway(i.Subnet)
+		if err := ih.RouteReplace(&netlink.Route{LinkIndex: eth.Attrs().Index, Gw: gw.AsSlice(), Table: i.table()}); err != nil {
+			return fmt.Errorf("default route via %s: %w", gw, err)
+		}
 	}
 	if len(i.IPv6) > 0 {
 		r := &netlink.Route{LinkIndex: eth.Attrs().Index, Dst: ipNet(netip.MustParsePrefix("::/0")), Gw: Gateway6.AsSlice(), Table: i.table()}
@@ -251,8 +253,10 @@ func (i Interface) route(router string, rh *netlink.Handle) error {
 	if err != nil {
 		return err
 	}
-	if err := rh.AddrAdd(lo, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(gw, 32))}); err != nil && !errors.Is(err, syscall.EEXIST) {
-		return fmt.Errorf("gateway %s: %w", gw, err)
+	if i.Subnet.IsValid() { // an IPv6-only subnet has no IPv4 gateway
+		if err := rh.AddrAdd(lo, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(gw, 32))}); err != nil && !errors.Is(err, syscall.EEXIST) {
+			return fmt.Errorf("gateway %s: %w", gw, err)
+		}
 	}
 	if len(i.IPv6) > 0 {
 		ll := &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(Gateway6, 64)), Flags: unix.IFA_F_NODAD}
@@ -260,7 +264,7 @@ func (i Interface) route(router string, rh *netlink.Handle) error {
 			return fmt.Errorf("gateway %s: %w", Gateway6, err)
 		}
 	}
-	for _, a := range append(append([]netip.Addr{i.Addr}, i.Secondary...), i.IPv6...) {
+	for _, a := range i.addrs() {
 		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(netip.PrefixFrom(a, a.BitLen())), Scope: netlink.SCOPE_LINK}
 		if a.Is6() {
 			r.Scope = netlink.SCOPE_UNIVERSE // IPv6 routes have no scope; the kernel refuses link scope

@@ -61,8 +61,8 @@ type LabInstance struct {
 	Region    string   `json:"region"`
 	VpcID     string   `json:"vpc"`
 	ENI       string   `json:"eni"`
-	ImageID   string   `json:"image"` // the ImageId it was launched with (kept as given, --any-image too)
-	Address   string   `json:"address"`
+	ImageID   string   `json:"image"`   // the ImageId it was launched with (kept as given, --any-image too)
+	Address   string   `json:"address"` // primary private IPv4, or in an IPv6-only subnet the first IPv6
 	IPv6      []string `json:"ipv6,omitempty"`
 	Namespace string   `json:"namespace"`
 	Router    string   `json:"router"`

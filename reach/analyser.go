@@ -162,12 +162,12 @@ func (a *Analyser) resolve(from, to string) (Endpoint, Endpoint, error) {
 	case sgw != "":
 		sa = internet(da.IsValid() && da.Is6())
 		if !da.IsValid() {
-			da = dst.PrivateIP
+			da = dst.PrimaryAddr()
 		}
 	case dgw != "":
 		da = internet(sa.IsValid() && sa.Is6())
 		if !sa.IsValid() {
-			sa = src.PrivateIP
+			sa = src.PrimaryAddr()
 		}
 	case sa.IsValid() && da.IsValid():
 	case sa.IsValid():
@@ -175,7 +175,11 @@ func (a *Analyser) resolve(from, to string) (Endpoint, Endpoint, error) {
 	case da.IsValid():
 		sa, err = address(src, da.Is6())
 	default:
-		sa, da = src.PrivateIP, dst.PrivateIP
+		// IPv4 unless an end is in an IPv6-only subnet, which has IPv6 addresses only.
+		v6 := src.IPv6Only() || dst.IPv6Only()
+		if sa, err = address(src, v6); err == nil {
+			da, err = address(dst, v6)
+		}
 	}
 	if err != nil {
 		return Endpoint{}, Endpoint{}, err
@@ -225,6 +229,9 @@ func (a *Analyser) endOf(v string) (*model.NetworkInterface, netip.Addr, error) 
 }
 
 func address(n *model.NetworkInterface, v6 bool) (netip.Addr, error) {
+	if !v6 && n.IPv6Only() {
+		return netip.Addr{}, fmt.Errorf("%s has no IPv4 address: it is in an IPv6-only subnet", n.ID)
+	}
 	if !v6 {
 		return n.PrivateIP, nil
 	}

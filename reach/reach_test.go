@@ -255,3 +255,32 @@ func TestInsights(t *testing.T) {
 		t.Errorf("blocked: found %v %+v", found, expl)
 	}
 }
+
+// TestPathIPv6Only: an interface of an IPv6-only subnet has no IPv4 address, so a question
+// between interfaces with one such end is asked over IPv6, by the first IPv6 address of
+// each; an IPv4 question about it is refused.
+func TestPathIPv6Only(t *testing.T) {
+	l := newLab()
+	native := &model.Subnet{ID: "subnet-0000000d", VpcID: l.webSubnet.VpcID, IPv6Native: true, IPv6CIDR: pfx("2001:db8:1:6::/64")}
+	l.webACL.Assocs = append(l.webACL.Assocs, model.NACLAssoc{ID: "aclassoc-4", SubnetID: native.ID})
+	six := &model.NetworkInterface{ID: "eni-0000000d", VpcID: native.VpcID, SubnetID: native.ID,
+		IPv6: []netip.Addr{netip.MustParseAddr("2001:db8:1:6::4")}, Groups: []string{l.webG.ID}}
+	l.s.Subnets = append(l.s.Subnets, native)
+	l.s.ENIs = append(l.s.ENIs, six)
+	a := l.analyser(t)
+	for _, q := range []Question{
+		{From: "eni-0000000a", To: "eni-0000000d", Protocol: "tcp", Port: 443},
+		{From: "eni-0000000d", To: "eni-0000000a", Protocol: "tcp", Port: 443},
+	} {
+		ans, err := a.Path(q)
+		if err != nil {
+			t.Fatalf("%+v: %v", q, err)
+		}
+		if !ans.From.Address.Is6() || !ans.To.Address.Is6() || !ans.Reachable {
+			t.Errorf("%+v: %s → %s, reachable %v, blockers %q", q, ans.From.Address, ans.To.Address, ans.Reachable, codes(ans.Blockers))
+		}
+	}
+	if _, err := a.Path(Question{From: "eni-0000000d", To: "10.0.1.10", Protocol: "tcp", Port: 443}); err == nil || !strings.Contains(err.Error(), "no IPv4 address") {
+		t.Errorf("an IPv4 question from an IPv6-only interface: %v", err)
+	}
+}

@@ -168,8 +168,11 @@ func (l *loader) enis(doc node, eips map[string]*model.Address) []*model.Network
 	for _, n := range l.list(doc, "NetworkInterfaces", true) {
 		m := &model.NetworkInterface{ID: l.str(n, "NetworkInterfaceId"), SubnetID: l.str(n, "SubnetId"), VpcID: l.str(n, "VpcId")}
 		m.OwnerID, _ = l.optStr(n, "OwnerId")
+		// An interface in an IPv6-only subnet has IPv6 addresses and no private IPv4 one: its
+		// PrivateIpAddresses is there, and empty.
+		v6 := l.list(n, "Ipv6Addresses", false)
 		addrs := l.list(n, "PrivateIpAddresses", true)
-		if len(addrs) == 0 && n.present {
+		if len(addrs) == 0 && len(v6) == 0 && n.present {
 			l.failf(n.file, n.child("PrivateIpAddresses"), "empty: an interface has at least its primary address")
 		}
 		for j, a := range addrs {
@@ -179,7 +182,7 @@ func (l *loader) enis(doc node, eips map[string]*model.Address) []*model.Network
 				m.SecondaryIPs = append(m.SecondaryIPs, ip)
 			}
 		}
-		for _, a := range l.list(n, "Ipv6Addresses", false) {
+		for _, a := range v6 {
 			m.IPv6 = append(m.IPv6, l.addr(a, "Ipv6Address"))
 		}
 		for _, g := range l.list(n, "Groups", true) {

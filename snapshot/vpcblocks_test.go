@@ -56,3 +56,27 @@ func TestLoadBlocksAndIPv6OnlySubnets(t *testing.T) {
 		t.Error("a dual-stack subnet without CidrBlock loaded")
 	}
 }
+
+// TestLoadIPv6OnlyInterface: an interface of an IPv6-only subnet has an empty
+// PrivateIpAddresses and IPv6 addresses; it loads without an IPv4 address. An interface with
+// neither is still refused.
+func TestLoadIPv6OnlyInterface(t *testing.T) {
+	dir := copyValid(t)
+	six := "2600:1f18:1234:5601::4"
+	edit(t, dir, "describe-network-interfaces.json", func(v any) {
+		setPath(t, v, "NetworkInterfaces[1].PrivateIpAddresses", []any{})
+		setPath(t, v, "NetworkInterfaces[1].Ipv6Addresses", []any{map[string]any{"Ipv6Address": six}})
+	})
+	s, err := Load(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := s.ENIs[1]
+	if !n.IPv6Only() || n.PrimaryAddr() != netip.MustParseAddr(six) {
+		t.Errorf("IPv6-only interface %+v", n)
+	}
+	edit(t, dir, "describe-network-interfaces.json", func(v any) { setPath(t, v, "NetworkInterfaces[1].Ipv6Addresses", []any{}) })
+	if _, err := Load(dir); err == nil {
+		t.Error("an interface without any address loaded")
+	}
+}

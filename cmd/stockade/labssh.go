@@ -38,8 +38,9 @@ func labConnectCmd(dataDir *string) *cobra.Command {
 		Short: "Relay standard input and output to a TCP port of an instance, through its VPC router (needs root)",
 		Long: `Open a TCP connection to a port of a lab instance and relay this process's standard input and
 output to it. The connection starts from the VPC's operator attachment, an address outside the
-VPC (` + netlab.OperatorAddr.String() + `/32: a group rule must admit it, as it must admit your own
-address on EC2), or with --from, from another instance of the VPC (a bastion: its egress rules
+VPC (` + netlab.OperatorAddr.String() + `/32, or ` + netlab.OperatorAddr6.String() + `/128 for an instance of an
+IPv6-only subnet, which has an IPv6 address only: a group rule must admit it, as it must admit
+your own address on EC2), or with --from, from another instance of the VPC (a bastion: its egress rules
 and the target's ingress rules decide). Either way it crosses the VPC router, so the target's
 security groups and network ACL decide, as they would on EC2.`,
 		Args: cobra.ExactArgs(2),
@@ -148,7 +149,8 @@ func labSSHCmd(dataDir *string) *cobra.Command {
 		Short: "SSH into a lab instance with its key pair, through its VPC router (needs root)",
 		Long: `Run ssh to a lab instance as ec2-user (or -l USER) with the private key of the key pair it was
 launched with. The connection goes through the VPC router from the VPC's operator attachment
-(` + netlab.OperatorAddr.String() + `/32; a group rule must admit tcp/22 from it) or, with --from, from a
+(` + netlab.OperatorAddr.String() + `/32, or ` + netlab.OperatorAddr6.String() + `/128 for an instance of an IPv6-only subnet; a group
+rule must admit tcp/22 from it) or, with --from, from a
 bastion instance: the instance's security groups decide whether it connects. The instance's host
 key is checked against the one it was booted with (its fingerprints are also in its console
 output).
