@@ -165,7 +165,7 @@ func resourceKeys(v control.View, er iampolicy.EC2Resource, params map[string]st
 	id, arnID := ref, ref
 	switch {
 	case er.Default && t.byDefault != nil:
-		if id = t.byDefault(v); id == "" {
+		if id = t.byDefault(v, params); id == "" {
 			return arn
 		}
 		arnID = id
@@ -200,8 +200,9 @@ type authzType struct {
 	// resolve finds the resource a request names — by ID, or by name where EC2 accepts one
 	// (byName) — and returns its ID and the ID its ARN carries; nil: the reference is the ID.
 	resolve func(v control.View, ref string, byName bool) (id, arnID string, err error)
-	// byDefault returns the ID of the tenant's default resource of the type, "" if none.
-	byDefault func(v control.View) string
+	// byDefault returns the ID of the resource of the type the call uses when it names none
+	// (the default VPC, the default subnet RunInstances launches in), "" if none.
+	byDefault func(v control.View, params map[string]string) string
 	// keys sets the type's own condition keys (ec2:Vpc, ec2:SecurityGroupID, …) for id.
 	keys func(v control.View, id string, ctx *iampolicy.Context, arn ec2ARN)
 }
@@ -259,7 +260,7 @@ var authzTypes = map[string]authzType{
 			}
 			return vpc.ID, ids
 		}),
-		byDefault: func(v control.View) string {
+		byDefault: func(v control.View, _ map[string]string) string {
 			if d := v.DefaultVPC(); d != nil {
 				return d.ID
 			}
@@ -273,9 +274,45 @@ var authzTypes = map[string]authzType{
 		},
 	},
 	"subnet": {
-		resolve: byAssociation(model.PrefixSubnetCidrAssoc, control.View.Subnets, func(sn *model.Subnet) (string, []string) {
-			return sn.ID, []string{sn.IPv6AssocID}
-		}),
+		resolve: func(v control.View, ref string, byName bool) (string, string, error) {
+			if strings.HasPrefix(ref, model.PrefixSubnetCidrReservation+"-") { // DeleteSubnetCidrReservation names its reservation
+				for _, sn := range v.Subnets() {
+					rs, _ := v.SubnetCIDRReservations(sn.ID)
+					if slices.ContainsFunc(rs, func(r *model.SubnetCIDRReservation) bool { return r.ID == ref }) {
+						return sn.ID, sn.ID, nil
+					}
+				}
+				return "", "", fmt.Errorf("subnet CIDR reservation %s: not found", ref)
+			}
+			return byAssociation(model.PrefixSubnetCidrAssoc, control.View.Subnets, func(sn *model.Subnet) (string, []string) {
+				return sn.ID, []string{sn.IPv6AssocID}
+			})(v, ref, byName)
+		},
+		// RunInstances without SubnetId launches where its first interface specification
+		// says, else in the default VPC's default subnet of the zone asked for (or the first
+		// zone), as control chooses it.
+		byDefault: func(v control.View, params map[string]string) string {
+			if id := params["NetworkInterface.1.SubnetId"]; id != "" {
+				return id
+			}
+			if id := params["NetworkInterface.1.NetworkInterfaceId"]; id != "" {
+				if eni, err := v.ENI(id); err == nil {
+					return eni.SubnetID
+				}
+				return ""
+			}
+			vpc := v.DefaultVPC()
+			if vpc == nil {
+				return ""
+			}
+			zone, id, first := params["Placement.AvailabilityZone"], "", ""
+			for _, sn := range v.Subnets() {
+				if sn.VpcID == vpc.ID && sn.DefaultForAz && (zone == "" || sn.AZ == zone) && (id == "" || sn.AZ < first) {
+					id, first = sn.ID, sn.AZ
+				}
+			}
+			return id
+		},
 		keys: func(v control.View, id string, ctx *iampolicy.Context, arn ec2ARN) {
 			if sn, err := v.Subnet(id); err == nil {
 				ctx.Set(iampolicy.KeyEC2Vpc, arn.of("vpc", sn.VpcID))

@@ -337,3 +337,55 @@ func TestAssociationIDsAuthorizeTheirParent(t *testing.T) {
 		})
 	}
 }
+
+// TestSubnetNamedIndirectly: a call that names its subnet only indirectly — a subnet CIDR
+// reservation's ID, RunInstances through its first interface specification, or no subnet at
+// all (the default VPC's default subnet of the zone) — is authorized against that subnet's
+// ARN and tags, so a Deny on a tagged subnet cannot be walked around.
+func TestSubnetNamedIndirectly(t *testing.T) {
+	a := newAuthzAPI(t)
+	root := a.root
+	bob := a.user("bob", "/", denyProd)
+	var zoneA string
+	for _, item := range xmlFields(root.ok("DescribeSubnets", "Filter.1.Name", "default-for-az", "Filter.1.Value.1", "true"), "availabilityZone") {
+		if zoneA == "" || item < zoneA {
+			zoneA = item
+		}
+	}
+	var prodDefault string
+	for _, sn := range strings.Split(root.ok("DescribeSubnets", "Filter.1.Name", "availability-zone", "Filter.1.Value.1", zoneA), "<item>")[1:] {
+		if strings.Contains(sn, "<defaultForAz>true</defaultForAz>") {
+			prodDefault = field(sn, "subnetId")
+		}
+	}
+	if prodDefault == "" {
+		t.Fatalf("no default subnet in %s", zoneA)
+	}
+	root.ok("CreateTags", "ResourceId.1", prodDefault, "Tag.1.Key", "env", "Tag.1.Value", "prod")
+	scr := field(root.ok("CreateSubnetCidrReservation", "SubnetId", prodDefault, "Cidr", "172.31.0.16/28", "ReservationType", "prefix"),
+		"subnetCidrReservationId")
+	launch := []string{"ImageId", image.DefaultID, "MinCount", "1", "MaxCount", "1", "InstanceType", "t3.micro"}
+	for name, call := range map[string][]string{
+		"reservation":     {"DeleteSubnetCidrReservation", "SubnetCidrReservationId", scr},
+		"default subnet":  append([]string{"RunInstances"}, launch...),
+		"in the zone":     append([]string{"RunInstances", "Placement.AvailabilityZone", zoneA}, launch...),
+		"first interface": append([]string{"RunInstances", "NetworkInterface.1.DeviceIndex", "0", "NetworkInterface.1.SubnetId", prodDefault}, launch...),
+	} {
+		r := bob.call(call[0], call[1:]...)
+		if r.Code != "UnauthorizedOperation" || !strings.Contains(field(r.Body, "Message"), "subnet/"+prodDefault) {
+			t.Errorf("%s: %d %q, want UnauthorizedOperation on subnet/%s: %s", name, r.Status, r.Code, prodDefault, r.Body)
+		}
+	}
+	if n := len(xmlFields(root.ok("DescribeInstances"), "instanceId")); n != 0 {
+		t.Errorf("%d instances launched by refused calls", n)
+	}
+	other := xmlFields(root.ok("DescribeSubnets", "Filter.1.Name", "default-for-az", "Filter.1.Value.1", "true"), "availabilityZone")
+	for _, z := range other {
+		if z != zoneA {
+			if r := bob.call("RunInstances", append([]string{"Placement.AvailabilityZone", z}, launch...)...); r.Code != "" {
+				t.Errorf("a launch in %s (untagged default subnet): %q %s", z, r.Code, r.Body)
+			}
+			break
+		}
+	}
+}

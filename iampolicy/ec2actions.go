@@ -86,7 +86,7 @@ var ec2Actions = map[string][]ec2ResSpec{
 	"UnassignPrivateIpAddresses":                 {res("network-interface", "NetworkInterfaceId")},
 	"AssignIpv6Addresses":                        {res("network-interface", "NetworkInterfaceId")},
 	"UnassignIpv6Addresses":                      {res("network-interface", "NetworkInterfaceId")},
-	"RunInstances":                               {created("instance"), created("network-interface"), created("volume"), opt("image", "ImageId"), opt("subnet", "SubnetId"), opt("security-group", "SecurityGroupId.N"), opt("key-pair", "KeyName"), opt("launch-template", "LaunchTemplate.LaunchTemplateId")},
+	"RunInstances":                               {created("instance"), created("network-interface"), created("volume"), opt("image", "ImageId"), orDefault(opt("subnet", "SubnetId")), opt("security-group", "SecurityGroupId.N"), opt("key-pair", "KeyName"), opt("launch-template", "LaunchTemplate.LaunchTemplateId")},
 	"TerminateInstances":                         {res("instance", "InstanceId.N")},
 	"StopInstances":                              {res("instance", "InstanceId.N")},
 	"StartInstances":                             {res("instance", "InstanceId.N")},
