@@ -79,6 +79,30 @@ func (o Opening) Admits(f Flow) bool {
 	return true
 }
 
+// Within reports whether everything o opens, q opens too: q is protocol -1; or the same
+// protocol with a port range holding o's (all ports as 0-65535, so that 1-65535 holds
+// 0-65535); or ICMP whose type and code (-1 = any) hold o's; or the same other protocol.
+func (o Opening) Within(q Opening) bool {
+	switch {
+	case q.Proto == -1:
+		return true
+	case o.Proto != q.Proto:
+		return false
+	case o.HasPorts():
+		lo, hi := o.From, o.To
+		if o.AllPorts() {
+			lo, hi = 0, 65535
+		}
+		if q.AllPorts() {
+			return true
+		}
+		return q.From <= lo && hi <= q.To
+	case o.ICMP():
+		return (q.From == -1 || q.From == o.From) && (q.To == -1 || q.To == o.To)
+	}
+	return true
+}
+
 // The internet of each family, as prefixes: "from the internet" means the whole of one of
 // them, strictly (audit-checks §1.3).
 var (
