@@ -118,8 +118,12 @@ func revoke(groupID string, egress bool, ids ...string) string {
 // is there (so that the fix does not raise SGH-006).
 func authorize(groupID string, r model.Rule, desc string) string {
 	return fmt.Sprintf("aws ec2 authorize-security-group-%s --group-id %s --ip-permissions '%s'",
-		direction(r.Egress), groupID, permission(r, desc))
+		direction(r.Egress), groupID, unquoteVars(permission(r, desc)))
 }
+
+// unquoteVars lets the shell expand a "$VAR" peer inside a single-quoted argument: the quote
+// is closed around it ('…GroupId='"$SG"'}]').
+func unquoteVars(s string) string { return strings.ReplaceAll(s, `"$SG"`, `'"$SG"'`) }
 
 // permission is rule r in the AWS CLI's shorthand syntax of an IpPermission.
 func permission(r model.Rule, desc string) string {
