@@ -93,7 +93,8 @@ type Input struct {
 	Instances       []*model.Instance
 	LaunchTemplates []*model.LaunchTemplate
 	// LaunchTemplateVersions are the templates' versions, every one of them (any version can
-	// be launched): where a template names its groups (SGH-003).
+	// be launched): where a template names its groups (SGH-003). Whoever fills
+	// LaunchTemplates fills these too; SGH-003 trusts them when LaunchTemplates is known.
 	LaunchTemplateVersions []*model.LaunchTemplateVersion
 	FlowLogs               []*model.FlowLog
 	// AlertPatterns are the event patterns of the account's enabled alert rules (MON-001,

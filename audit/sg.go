@@ -54,6 +54,19 @@ func (a *Audit) public(n *model.NetworkInterface) bool {
 	})
 }
 
+// mayReachInternet reports whether any rule of one direction of g has a peer holding a
+// globally routable address: without one, no union of its rules can be the internet, and
+// the exposure checks skip the group without asking the matcher port by port.
+func (a *Audit) mayReachInternet(g *model.Group, egress bool) bool {
+	rs := g.Rules(egress)
+	for i := range rs {
+		if s := a.Policy.PeerSet(&rs[i]); s != nil && slices.ContainsFunc(s.Prefixes(), policy.Global) {
+			return true
+		}
+	}
+	return false
+}
+
 // ruleText names a rule for a Why: "sgr-1 (tcp 0-1024 from 0.0.0.0/0)".
 func ruleText(r *model.Rule) string {
 	return fmt.Sprintf("%s (%s %s %s)", r.ID, openingText(r), map[bool]string{false: "from", true: "to"}[r.Egress], peerText(r.Peer))

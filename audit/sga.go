@@ -67,6 +67,9 @@ func (a *Audit) exposureFinding(c string, g *model.Group, what string, ids []str
 func sga001(a *Audit) []Finding {
 	var out []Finding
 	for _, g := range a.In.Snapshot.Groups {
+		if !a.mayReachInternet(g, false) {
+			continue
+		}
 		var v4, v6 []string
 		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
 			x4, x6 := a.Policy.InternetOpen(g.Ingress, func(o policy.Opening) bool { return o.AllPortsOf(proto) })
@@ -137,6 +140,9 @@ func adminCheck(c string, v6 bool) func(*Audit) []Finding {
 		}
 		var out []Finding
 		for _, g := range a.In.Snapshot.Groups {
+			if !a.mayReachInternet(g, false) {
+				continue
+			}
 			out = append(out, a.portsFinding(c, g, a.openPorts(g, ps), !v6, v6, "remote administration ports",
 				"use a bastion or VPN CIDR, a security-group reference or a session-manager path; never expose admin ports directly")...)
 		}
@@ -155,6 +161,9 @@ func sensitiveCheck(c, kind string, ports func(*Audit) []servicePort) func(*Audi
 		ps := ports(a)
 		var out []Finding
 		for _, g := range a.In.Snapshot.Groups {
+			if !a.mayReachInternet(g, false) {
+				continue
+			}
 			out = append(out, a.portsFinding(c, g, a.openPorts(g, ps), true, true, kind, advice)...)
 		}
 		return out
@@ -179,6 +188,9 @@ var exemptTypes = []string{"load_balancer", "network_load_balancer", "gateway_lo
 func sga007(a *Audit) []Finding {
 	var out []Finding
 	for _, g := range a.In.Snapshot.Groups {
+		if !a.mayReachInternet(g, false) {
+			continue
+		}
 		if m := a.Members(g.ID); len(m) > 0 && !slices.ContainsFunc(m, func(n *model.NetworkInterface) bool {
 			return !slices.Contains(exemptTypes, n.InterfaceType)
 		}) {
@@ -380,6 +392,9 @@ func sga010(a *Audit) []Finding {
 func sga011(a *Audit) []Finding {
 	var out []Finding
 	for _, g := range a.In.Snapshot.Groups {
+		if !a.mayReachInternet(g, false) {
+			continue
+		}
 		v4, v6 := a.Policy.InternetOpen(g.Ingress, func(o policy.Opening) bool { return o.ICMP() && o.From == -1 })
 		ids := union(v4, v6...)
 		if ids == nil {

@@ -22,6 +22,9 @@ func init() {
 func sge001(a *Audit) []Finding {
 	var out []Finding
 	for _, g := range a.In.Snapshot.Groups {
+		if !a.mayReachInternet(g, true) {
+			continue
+		}
 		var v4, v6 []string
 		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
 			x4, x6 := a.Policy.InternetOpen(g.Egress, func(o policy.Opening) bool { return o.AllPortsOf(proto) })

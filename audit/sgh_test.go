@@ -209,3 +209,25 @@ func TestUnusedNeedsLaunchTemplates(t *testing.T) {
 		t.Errorf("SGH-003 ran without launch templates: %+v", r.Skipped)
 	}
 }
+
+// TestSGCatalogue: every SGA, SGE and SGH check of audit-checks §2.1 is registered, once.
+func TestSGCatalogue(t *testing.T) {
+	var want []string
+	for fam, n := range map[string]int{"SGA": 15, "SGE": 2, "SGH": 13} {
+		for i := 1; i <= n; i++ {
+			want = append(want, fmt.Sprintf("%s-%03d", fam, i))
+		}
+	}
+	got := map[string]int{}
+	for _, c := range Catalogue() {
+		got[c.ID]++
+		if c.Title == "" || c.Run == nil {
+			t.Errorf("%s: no title or no Run", c.ID)
+		}
+	}
+	for _, id := range want {
+		if got[id] != 1 {
+			t.Errorf("%s registered %d times", id, got[id])
+		}
+	}
+}
