@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"iter"
 	"net/netip"
 	"slices"
 	"strings"
@@ -65,6 +66,20 @@ func (a *Audit) mayReachInternet(g *model.Group, egress bool) bool {
 		}
 	}
 	return false
+}
+
+// rules yields every rule of one direction of every group, with its group.
+func (a *Audit) rules(egress bool) iter.Seq2[*model.Group, *model.Rule] {
+	return func(yield func(*model.Group, *model.Rule) bool) {
+		for _, g := range a.In.Snapshot.Groups {
+			rs := g.Rules(egress)
+			for i := range rs {
+				if !yield(g, &rs[i]) {
+					return
+				}
+			}
+		}
+	}
 }
 
 // ruleText names a rule for a Why: "sgr-1 (tcp 0-1024 from 0.0.0.0/0)".

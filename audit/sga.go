@@ -307,22 +307,18 @@ func outside(lo, hi int, authorized []uint16) []string {
 // accepts is a finding of check c, with the Why and Fix pred gives.
 func (a *Audit) cidrRules(c string, egress bool, pred func(g *model.Group, r *model.Rule) (why string, fix []string, ok bool)) []Finding {
 	var out []Finding
-	for _, g := range a.In.Snapshot.Groups {
-		rs := g.Rules(egress)
-		for i := range rs {
-			r := &rs[i]
-			if !r.Peer.CIDR.IsValid() {
-				continue
-			}
-			why, fix, ok := pred(g, r)
-			if !ok {
-				continue
-			}
-			f := a.groupFinding(c, g, r.ID)
-			f.Why = fmt.Sprintf("Group %s: rule %s: %s", g.ID, ruleText(r), why)
-			f.Fix = append([]string{revoke(g.ID, egress, r.ID)}, fix...)
-			out = append(out, f)
+	for g, r := range a.rules(egress) {
+		if !r.Peer.CIDR.IsValid() {
+			continue
 		}
+		why, fix, ok := pred(g, r)
+		if !ok {
+			continue
+		}
+		f := a.groupFinding(c, g, r.ID)
+		f.Why = fmt.Sprintf("Group %s: rule %s: %s", g.ID, ruleText(r), why)
+		f.Fix = append([]string{revoke(g.ID, egress, r.ID)}, fix...)
+		out = append(out, f)
 	}
 	return out
 }
@@ -423,22 +419,19 @@ func sga011(a *Audit) []Finding {
 // raise it to Medium (ours).
 func sga012(a *Audit) []Finding {
 	var out []Finding
-	for _, g := range a.In.Snapshot.Groups {
-		for i := range g.Ingress {
-			r := &g.Ingress[i]
-			o := policy.OpeningOf(r)
-			if !o.HasPorts() || o.From == o.To || o.AllPorts() {
-				continue
-			}
-			f := a.groupFinding("SGA-012", g, r.ID)
-			n := o.To - o.From + 1
-			f.Why = fmt.Sprintf("Group %s: rule %s opens a range of %d ports.", g.ID, ruleText(r), n)
-			if n > 1024 {
-				f.Severity = Medium
-			}
-			f.Fix = []string{revoke(g.ID, false, r.ID), "# then authorize the explicit ports the service uses, from " + peerText(r.Peer)}
-			out = append(out, f)
+	for g, r := range a.rules(false) {
+		o := policy.OpeningOf(r)
+		if !o.HasPorts() || o.From == o.To || o.AllPorts() {
+			continue
 		}
+		f := a.groupFinding("SGA-012", g, r.ID)
+		n := o.To - o.From + 1
+		f.Why = fmt.Sprintf("Group %s: rule %s opens a range of %d ports.", g.ID, ruleText(r), n)
+		if n > 1024 {
+			f.Severity = Medium
+		}
+		f.Fix = []string{revoke(g.ID, false, r.ID), "# then authorize the explicit ports the service uses, from " + peerText(r.Peer)}
+		out = append(out, f)
 	}
 	return out
 }
@@ -446,21 +439,18 @@ func sga012(a *Audit) []Finding {
 // sga013: every port open to the group itself or to another group.
 func sga013(a *Audit) []Finding {
 	var out []Finding
-	for _, g := range a.In.Snapshot.Groups {
-		for i := range g.Ingress {
-			r := &g.Ingress[i]
-			if r.Peer.GroupID == "" || !policy.OpeningOf(r).AllPorts() {
-				continue
-			}
-			who := "group " + r.Peer.GroupID
-			if r.Peer.GroupID == g.ID {
-				who = "the group itself"
-			}
-			f := a.groupFinding("SGA-013", g, r.ID)
-			f.Why = fmt.Sprintf("Group %s: rule %s opens every port to %s.", g.ID, ruleText(r), who)
-			f.Fix = []string{revoke(g.ID, false, r.ID), "# then authorize the cluster's actual ports from " + r.Peer.GroupID}
-			out = append(out, f)
+	for g, r := range a.rules(false) {
+		if r.Peer.GroupID == "" || !policy.OpeningOf(r).AllPorts() {
+			continue
 		}
+		who := "group " + r.Peer.GroupID
+		if r.Peer.GroupID == g.ID {
+			who = "the group itself"
+		}
+		f := a.groupFinding("SGA-013", g, r.ID)
+		f.Why = fmt.Sprintf("Group %s: rule %s opens every port to %s.", g.ID, ruleText(r), who)
+		f.Fix = []string{revoke(g.ID, false, r.ID), "# then authorize the cluster's actual ports from " + r.Peer.GroupID}
+		out = append(out, f)
 	}
 	return out
 }

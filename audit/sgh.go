@@ -117,12 +117,10 @@ func (a *Audit) used() map[string]bool {
 			in[id] = true
 		}
 	}
-	for _, g := range a.In.Snapshot.Groups {
-		for _, egress := range []bool{false, true} {
-			for _, r := range g.Rules(egress) {
-				if r.Peer.GroupID != "" && r.Peer.GroupID != g.ID {
-					in[r.Peer.GroupID] = true
-				}
+	for _, egress := range []bool{false, true} {
+		for g, r := range a.rules(egress) {
+			if r.Peer.GroupID != "" && r.Peer.GroupID != g.ID {
+				in[r.Peer.GroupID] = true
 			}
 		}
 	}
@@ -461,15 +459,10 @@ func sgh010(a *Audit) []Finding {
 
 // referenced reports whether another group's rules name group id.
 func (a *Audit) referenced(id string) bool {
-	for _, g := range a.In.Snapshot.Groups {
-		if g.ID == id {
-			continue
-		}
-		for _, egress := range []bool{false, true} {
-			for _, r := range g.Rules(egress) {
-				if r.Peer.GroupID == id {
-					return true
-				}
+	for _, egress := range []bool{false, true} {
+		for g, r := range a.rules(egress) {
+			if r.Peer.GroupID == id && g.ID != id {
+				return true
 			}
 		}
 	}
@@ -560,17 +553,15 @@ func subset(s, t *netipx.IPSet) bool {
 // alone; so is a peered VPC's group (the snapshot holds no peering connections yet).
 func sgh013(a *Audit) []Finding {
 	var out []Finding
-	for _, g := range a.In.Snapshot.Groups {
-		for _, egress := range []bool{false, true} {
-			for _, r := range g.Rules(egress) {
-				if r.Peer.GroupID == "" || a.Group(r.Peer.GroupID) != nil || r.Peer.UserID != "" && r.Peer.UserID != g.OwnerID {
-					continue
-				}
-				f := a.groupFinding("SGH-013", g, r.ID)
-				f.Why = fmt.Sprintf("Group %s: rule %s names group %s, which does not exist.", g.ID, ruleText(&r), r.Peer.GroupID)
-				f.Fix = []string{revoke(g.ID, egress, r.ID)}
-				out = append(out, f)
+	for _, egress := range []bool{false, true} {
+		for g, r := range a.rules(egress) {
+			if r.Peer.GroupID == "" || a.Group(r.Peer.GroupID) != nil || r.Peer.UserID != "" && r.Peer.UserID != g.OwnerID {
+				continue
 			}
+			f := a.groupFinding("SGH-013", g, r.ID)
+			f.Why = fmt.Sprintf("Group %s: rule %s names group %s, which does not exist.", g.ID, ruleText(r), r.Peer.GroupID)
+			f.Fix = []string{revoke(g.ID, egress, r.ID)}
+			out = append(out, f)
 		}
 	}
 	return out
