@@ -497,30 +497,70 @@ func sgh011(a *Audit) []Finding {
 	return out
 }
 
-// sgh012: a rule whose protocol, ports and peer another rule of the same group and direction
-// already covers. Peers compare by address for CIDRs and prefix lists, by ID for groups (a
-// group's members change, a reference's meaning does not). Of two equal rules the later is
-// the redundant one.
+// sgh012: a rule whose protocol, ports and peer another rule already covers: a rule of the
+// same group and direction, or rules of other groups on every interface that carries the
+// group (np-guard checks within one group only). Peers compare by address for CIDRs and
+// prefix lists, by ID for groups (a group's members change, a reference's meaning does not).
+// Of two equal rules only one is redundant — the later in a group, the one of the group with
+// the higher ID across groups — so that revoking every finding's rule keeps the access.
 func sgh012(a *Audit) []Finding {
 	var out []Finding
 	for _, g := range a.In.Snapshot.Groups {
 		for _, egress := range []bool{false, true} {
 			rs := g.Rules(egress)
 			for i := range rs {
+				r := &rs[i]
+				by := ""
 				for j := range rs {
-					if i == j || !a.covers(&rs[j], &rs[i]) || (j > i && a.covers(&rs[i], &rs[j])) {
-						continue
+					if i != j && a.covers(&rs[j], r) && !(j > i && a.covers(r, &rs[j])) {
+						by = "rule " + ruleText(&rs[j])
+						break
 					}
-					f := a.groupFinding("SGH-012", g, rs[i].ID)
-					f.Why = fmt.Sprintf("Group %s: rule %s is redundant: rule %s already allows all of it.", g.ID, ruleText(&rs[i]), ruleText(&rs[j]))
-					f.Fix = []string{revoke(g.ID, egress, rs[i].ID)}
-					out = append(out, f)
-					break
 				}
+				if by == "" && a.coveredElsewhere(g, r) {
+					by = "rules of other groups on every interface that carries " + g.ID
+				}
+				if by == "" {
+					continue
+				}
+				f := a.groupFinding("SGH-012", g, r.ID)
+				f.Why = fmt.Sprintf("Group %s: rule %s is redundant: %s already allow all of it.", g.ID, ruleText(r), by)
+				f.Fix = []string{revoke(g.ID, egress, r.ID)}
+				out = append(out, f)
 			}
 		}
 	}
 	return out
+}
+
+// coveredElsewhere reports whether, on every interface that carries g (there is at least
+// one), another of its groups has a rule covering r — an equal one only when that group's
+// ID is lower, so that one of two equal rules stays.
+func (a *Audit) coveredElsewhere(g *model.Group, r *model.Rule) bool {
+	members := a.Members(g.ID)
+	if len(members) == 0 {
+		return false
+	}
+	for _, n := range members {
+		found := false
+		for _, hid := range n.Groups {
+			h := a.Group(hid)
+			if h == nil || h.ID == g.ID {
+				continue
+			}
+			qs := h.Rules(r.Egress)
+			found = slices.ContainsFunc(qs, func(q model.Rule) bool {
+				return a.covers(&q, r) && (h.ID < g.ID || !a.covers(r, &q))
+			})
+			if found {
+				break
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }
 
 // covers reports whether rule q allows everything rule r does.
