@@ -92,7 +92,11 @@ type Input struct {
 	// template are in use), EXP-* (the instance behind an interface) and MON-004.
 	Instances       []*model.Instance
 	LaunchTemplates []*model.LaunchTemplate
-	FlowLogs        []*model.FlowLog
+	// LaunchTemplateVersions are the templates' versions, every one of them (any version can
+	// be launched): where a template names its groups (SGH-003). Whoever fills
+	// LaunchTemplates fills these too; SGH-003 trusts them when LaunchTemplates is known.
+	LaunchTemplateVersions []*model.LaunchTemplateVersion
+	FlowLogs               []*model.FlowLog
 	// AlertPatterns are the event patterns of the account's enabled alert rules (MON-001,
 	// MON-002); nil when the auditor cannot see them (an export without them).
 	AlertPatterns []json.RawMessage

@@ -10,28 +10,10 @@ import (
 func ruleProto(p string) int { return model.ProtocolNumber(p) }
 
 // ruleMatches reports whether an SG rule admits a flow to or from peer address a, given the
-// addresses its peer stands for (spec §2.2, audit-checks §1): protocol -1 is everything; TCP
-// and UDP rules check the destination port; ICMP rules the type and code (-1 = any); any
-// other protocol number admits that whole protocol.
+// addresses its peer stands for (spec §2.2, audit-checks §1): the rule's Opening (the
+// canonical matcher, rulematch.go) and then its peer.
 func ruleMatches(r *model.Rule, f Flow, a netip.Addr, peer func(*model.Rule, netip.Addr) bool) bool {
-	proto := ruleProto(r.Protocol)
-	switch {
-	case proto == -1:
-	case int(f.Proto) != proto:
-		return false
-	case proto == model.ProtoNumTCP || proto == model.ProtoNumUDP:
-		if int32(f.DstPort) < r.FromPort || int32(f.DstPort) > r.ToPort {
-			return false
-		}
-	case proto == model.ProtoNumICMP || proto == model.ProtoNumICMPv6:
-		if r.FromPort != -1 && int32(f.ICMPType) != r.FromPort {
-			return false
-		}
-		if r.ToPort != -1 && int32(f.ICMPCode) != r.ToPort {
-			return false
-		}
-	}
-	return peer(r, a)
+	return OpeningOf(r).Admits(f) && peer(r, a)
 }
 
 // naclMatches reports whether a NACL entry covers a flow whose remote address is a (spec §5):
