@@ -11,7 +11,6 @@ import (
 	"github.com/google/nftables/binaryutil"
 	"github.com/google/nftables/expr"
 	"github.com/mdlayher/netlink"
-	"github.com/vishvananda/netns"
 	"go4.org/netipx"
 	"golang.org/x/sys/unix"
 )
@@ -335,30 +334,27 @@ func cmp(op expr.CmpOp, data []byte) *expr.Cmp { return &expr.Cmp{Op: op, Regist
 // ever.
 const netlinkTimeout = 10 * time.Second
 
-// sendNetlink sends the operations of tx as one nf_tables batch on a netlink socket of the
-// namespace and waits for the kernel's answer to each: all of them take effect, or none (the
-// kernel answers the failing message with its error and commits nothing). The library reads
-// one answer per message and reports the kernel's errors as errnos (errors.Is works).
+// sendNetlink sends the operations of tx as one nf_tables batch on the namespace's netlink
+// socket (socket.go) and waits for the kernel's answer to each: all of them take effect, or
+// none (the kernel answers the failing message with its error and commits nothing). The
+// library reads one answer per message and reports the kernel's errors as errnos (errors.Is
+// works).
 func (k NFT) sendNetlink(ns, tx string, ops []nlOp) error {
-	h, err := netns.GetFromPath(k.NSDir + "/" + ns)
-	if err != nil {
-		return fmt.Errorf("namespace %s: %w", ns, err)
-	}
-	defer h.Close()
-	deadline := time.Now().Add(netlinkTimeout)
-	c, err := nftables.New(nftables.WithNetNSFd(int(h)), nftables.WithSockOptions(
-		func(c *netlink.Conn) error { return c.SetDeadline(deadline) },
-		socketBuffers(4*len(tx)+2048*len(ops))))
-	if err != nil {
-		return err
-	}
-	for _, op := range ops {
-		if err := op(c); err != nil {
+	return k.withSocket(ns, func(s *nsSocket) error {
+		if err := s.grow(4*len(tx) + 2048*len(ops)); err != nil {
 			return err
 		}
-	}
-	return c.Flush()
+		for _, op := range ops {
+			if err := op(s.c); err != nil {
+				return err
+			}
+		}
+		return s.c.Flush()
+	})
 }
+
+// minSocketBuffer is the least a socket's buffers are given: a little more than the defaults.
+const minSocketBuffer = 256 << 10
 
 // socketBuffers sizes a socket's buffers for a batch, as nft does. The batch is one datagram,
 // refused if it exceeds the send buffer. The kernel answers every message (an
@@ -369,7 +365,7 @@ func (k NFT) sendNetlink(ns, tx string, ops []nlOp) error {
 // Forcing the sizes past the system's maximum needs CAP_NET_ADMIN, which nf_tables needs
 // anyway.
 func socketBuffers(size int) nftables.SockOption {
-	size = max(size, 256<<10)
+	size = max(size, minSocketBuffer)
 	return func(c *netlink.Conn) error {
 		rc, err := c.SyscallConn()
 		if err != nil {

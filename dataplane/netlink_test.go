@@ -311,3 +311,115 @@ func TestKernelNetlinkBatch(t *testing.T) {
 		}
 	})
 }
+
+// TestKernelNetlinkSocket: NFT keeps one socket per namespace for its transactions and
+// generations (closing one after a batch that deleted something made the kernel wait for an
+// RCU grace period, holding the namespace's commit mutex). The socket is the same from one
+// use to the next; one the kernel refused a transaction on is replaced, and the next
+// transaction is answered rightly; a namespace made again under the same name gets its own
+// socket, so that changes reach the namespace that is there; and the socket of a namespace
+// that is gone is closed.
+func TestKernelNetlinkSocket(t *testing.T) {
+	defer dataplane.SweepAlways()()
+	l := newKernelLab(t)
+	n := threeTier()
+	n.Link = l.names.Link
+	replace := dataplane.Render(n).Replace()
+	l.apply(replace)
+	ctx := context.Background()
+	add := "add element inet stockade members4_sg_web { 10.0.9.9 }\n"
+	del := "delete element inet stockade members4_sg_web { 10.0.9.9 }\n"
+	if !dataplane.NetlinkCovers(add) || !dataplane.NetlinkCovers(del) {
+		t.Fatal("the element changes do not go over netlink")
+	}
+	gen := func() uint32 {
+		t.Helper()
+		g, err := l.k.Generation(l.router)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return g
+	}
+	members := func(ns string) string {
+		t.Helper()
+		out, err := l.k.List(ctx, ns)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, set, _ := strings.Cut(out, "set members4_sg_web {")
+		set, _, _ = strings.Cut(set, "}")
+		return strings.Join(strings.Fields(set), " ")
+	}
+
+	l.apply(add)
+	s := dataplane.SocketOf(l.k, l.router)
+	if s == nil {
+		t.Fatal("no socket kept after a transaction")
+	}
+	g0 := gen()
+	l.apply(del)
+	if g := gen(); g != g0+1 {
+		t.Errorf("generation after one more transaction: %d, want %d", g, g0+1)
+	}
+	if got := dataplane.SocketOf(l.k, l.router); got != s {
+		t.Error("the socket changed between transactions")
+	}
+
+	// Refused: the element is not there. Nothing changes, and the next answers are right.
+	err := l.k.Apply(ctx, l.router, del)
+	if !errors.Is(err, unix.ENOENT) {
+		t.Fatalf("deleting a missing element: %v, want ENOENT", err)
+	}
+	if got := dataplane.SocketOf(l.k, l.router); got == s {
+		t.Error("the socket a transaction was refused on is still used")
+	}
+	g1 := gen()
+	if g1 != g0+1 {
+		t.Errorf("generation after a refused transaction: %d, want %d", g1, g0+1)
+	}
+	l.apply(add)
+	if got := members(l.router); !strings.Contains(got, "10.0.9.9") {
+		t.Errorf("members after the refused transaction and an add: %q", got)
+	}
+
+	// The router made again under its name: the transaction must reach the new namespace.
+	if err := netlab.Remove(ctx, l.router); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := netlab.CreateRouter(ctx, l.router); err != nil {
+		t.Fatal(err)
+	}
+	l.apply(replace)
+	if got := members(l.router); strings.Contains(got, "10.0.9.9") {
+		t.Fatalf("a fresh table holds %q", got)
+	}
+	l.apply(add)
+	if got := members(l.router); !strings.Contains(got, "10.0.9.9") {
+		t.Errorf("the new namespace's members after an add: %q (the change went to the old one?)", got)
+	}
+
+	// A second router, used once and removed: its socket is closed at the next use of another.
+	other := l.names.Router("vpc-2")
+	if _, err := netlab.CreateRouter(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.k.Apply(ctx, other, replace); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.k.Apply(ctx, other, del); err == nil {
+		t.Fatal("deleting a missing element in the second router succeeded")
+	}
+	if err := l.k.Apply(ctx, other, add); err != nil {
+		t.Fatal(err)
+	}
+	if dataplane.SocketOf(l.k, other) == nil {
+		t.Fatal("no socket kept for the second router")
+	}
+	if err := netlab.Remove(ctx, other); err != nil {
+		t.Fatal(err)
+	}
+	l.apply(del)
+	if dataplane.SocketOf(l.k, other) != nil {
+		t.Error("the socket of a removed namespace is still kept")
+	}
+}
