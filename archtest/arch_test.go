@@ -56,7 +56,7 @@ var imports = map[string][]string{
 	"snapshot":         {"model", "netmap"},
 	"control":          {"model", "netmap", "store", "keypair", "reach", "imds", "image"},
 	"imds":             {"model"},
-	"ec2api":           {"model", "control", "auth", "auth/sigv4", "ec2api/query", "image", "authz", "iam", "iampolicy", "store", "trail", "objstore/s3api", "logstore/logsapi"},
+	"ec2api":           {"model", "control", "auth", "auth/sigv4", "ec2api/query", "image", "authz", "iam", "iampolicy", "store", "trail", "objstore/s3api", "logstore", "logstore/logsapi"},
 	"adminapi":         {"auth", "netmap"},
 	"dataplane":        {"model", "netmap", "internal/nsthread"},
 	"netlab":           {"internal/nsthread"},
@@ -73,7 +73,7 @@ var imports = map[string][]string{
 	"audit":            {"model", "netmap", "policy", "reach"},
 	"objstore":         {"model"},
 	"objstore/s3api":   {"model", "objstore"},
-	"logstore":         {"model"},
+	"logstore":         {"model", "objstore"},
 	"logstore/logsapi": {"model", "logstore"},
 }
 

@@ -70,3 +70,35 @@ func otherAccount(t *testing.T, s *server, name string) awsCLI {
 	parseCredentials(t, bufio.NewScanner(strings.NewReader(string(out))), name)
 	return awsCLI{t, s, credFile, name}
 }
+
+// TestLogsWithAWSCLI: `aws logs create-log-group`, `create-log-stream`, `put-log-events` and
+// `filter-log-events` with the space-delimited pattern people use on flow logs; another
+// account does not see the group.
+func TestLogsWithAWSCLI(t *testing.T) {
+	needCLI(t)
+	s := startServer(t, "")
+	alice := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
+	bob := otherAccount(t, s, "bob")
+	g := "/stockade/flowlogs"
+	alice.ok(nil, "logs", "create-log-group", "--log-group-name", g)
+	alice.ok(nil, "logs", "create-log-stream", "--log-group-name", g, "--log-stream-name", "eni-0a1b2c3d-all")
+	alice.ok(nil, "logs", "put-log-events", "--log-group-name", g, "--log-stream-name", "eni-0a1b2c3d-all", "--log-events",
+		`[{"timestamp":1764600000000,"message":"2 123456789012 eni-0a1b2c3d 203.0.113.12 10.0.1.5 49761 22 6 1 40 1764600000 1764600060 REJECT OK"},`+
+			`{"timestamp":1764600001000,"message":"2 123456789012 eni-0a1b2c3d 10.0.1.9 10.0.1.5 49762 22 6 5 400 1764600000 1764600060 ACCEPT OK"},`+
+			`{"timestamp":1764600002000,"message":"2 123456789012 eni-0a1b2c3d 203.0.113.12 10.0.1.5 49763 443 6 1 40 1764600000 1764600060 REJECT OK"}]`)
+	var out struct {
+		Events []struct{ LogStreamName, Message string }
+	}
+	alice.ok(&out, "logs", "filter-log-events", "--log-group-name", g, "--filter-pattern",
+		`[version, account, eni, source, destination, srcport, destport="22", protocol="6", packets, bytes, windowstart, windowend, action="REJECT", flowlogstatus]`)
+	if len(out.Events) != 1 || !strings.Contains(out.Events[0].Message, " 49761 22 ") || out.Events[0].LogStreamName != "eni-0a1b2c3d-all" {
+		t.Errorf("filter-log-events: %+v", out.Events)
+	}
+	var groups struct{ LogGroups []struct{ LogGroupName string } }
+	bob.ok(&groups, "logs", "describe-log-groups")
+	if len(groups.LogGroups) != 0 {
+		t.Errorf("bob sees %+v", groups.LogGroups)
+	}
+	bob.fails("ResourceNotFoundException", "logs", "filter-log-events", "--log-group-name", g)
+	alice.fails("ResourceAlreadyExistsException", "logs", "create-log-group", "--log-group-name", g)
+}

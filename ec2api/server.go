@@ -20,6 +20,7 @@ import (
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/ec2api/query"
 	"github.com/stockade/stockade/iam"
+	"github.com/stockade/stockade/logstore/logsapi"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/objstore/s3api"
 	"github.com/stockade/stockade/trail"
@@ -69,6 +70,8 @@ type Config struct {
 	// S3MaxBody bounds a PutObject's body (0: S3's store's object limit, else 8 MiB).
 	S3        *s3api.Handler
 	S3MaxBody int64
+	// Logs serves the CloudWatch Logs API (logs.go); nil: CloudWatch Logs is not served.
+	Logs *logsapi.Handler
 }
 
 // DefaultConfig returns the defaults: a 1 MiB body limit, 64 MiB of bodies at once, each
@@ -111,7 +114,9 @@ func New(cfg Config, svc *control.Service, accounts *auth.Registry, metrics *Met
 	if cfg.S3MaxBody <= 0 {
 		cfg.S3MaxBody = 8 << 20
 	}
-	cfg.BodyBudget = max(cfg.BodyBudget, cfg.S3MaxBody)
+	if cfg.S3 != nil {
+		cfg.BodyBudget = max(cfg.BodyBudget, cfg.S3MaxBody)
+	}
 	if !contains(cfg.Regions, cfg.DefaultRegion) {
 		cfg.DefaultRegion = cfg.Regions[0]
 	}
@@ -217,6 +222,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	defer release()
 	if err != nil {
 		fail(err)
+		return
+	}
+	if isLogs(r) {
+		action, code, status = s.serveLogs(w, r, c, body)
 		return
 	}
 	if isCloudTrail(r) {

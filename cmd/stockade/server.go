@@ -30,6 +30,8 @@ import (
 	"github.com/stockade/stockade/ec2api"
 	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/image"
+	"github.com/stockade/stockade/logstore"
+	"github.com/stockade/stockade/logstore/logsapi"
 	"github.com/stockade/stockade/netlab"
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/objstore"
@@ -207,6 +209,11 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	}
 	defer objects.Close()
 	acfg.S3, acfg.S3MaxBody = &s3api.Handler{Store: objects}, objstore.DefaultLimits().MaxObjectBytes
+	logs, err := logstore.Open(filepath.Join(cfg.DataDir, datadir.Logs), logstore.DefaultLimits())
+	if err != nil {
+		return err
+	}
+	acfg.Logs = &logsapi.Handler{Store: logs}
 	var api http.Handler
 	if cfg.Emulator {
 		log.Warn("EMULATOR MODE: signatures are NOT checked and ANY credentials are accepted. Never expose this server to anyone you do not trust.")
