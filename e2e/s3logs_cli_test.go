@@ -94,7 +94,9 @@ func TestLogsWithAWSCLI(t *testing.T) {
 	if len(out.Events) != 1 || !strings.Contains(out.Events[0].Message, " 49761 22 ") || out.Events[0].LogStreamName != "eni-0a1b2c3d-all" {
 		t.Errorf("filter-log-events: %+v", out.Events)
 	}
-	var groups struct{ LogGroups []struct{ LogGroupName string } }
+	var groups struct {
+		LogGroups []struct{ LogGroupName string }
+	}
 	bob.ok(&groups, "logs", "describe-log-groups")
 	if len(groups.LogGroups) != 0 {
 		t.Errorf("bob sees %+v", groups.LogGroups)
