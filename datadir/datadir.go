@@ -34,6 +34,10 @@ const (
 	// TrailLog holds the change trail's records: segment files of an append-only log
 	// (package trail, log.go).
 	TrailLog = "trail-log"
+	// S3 holds the S3 API's buckets, one directory each (package objstore).
+	S3 = "s3"
+	// Logs holds the CloudWatch Logs API's log groups, per account and region (package logstore).
+	Logs = "logs"
 )
 
 // Default is the data directory when --data-dir is not given: $STOCKADE_DATA_DIR, else

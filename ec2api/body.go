@@ -77,16 +77,21 @@ func (b *bodyBudget) stats() (used, peak int64, waiting int) {
 // rather than holding its bytes and its connection. The returned release gives the bytes back;
 // the caller calls it once the request is answered.
 func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, release func(), err error) {
+	return s.readBodyUpTo(w, r, s.cfg.MaxBody)
+}
+
+// readBodyUpTo is readBody with a limit of its own (S3's PutObject carries larger bodies).
+func (s *Server) readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int64) (body []byte, release func(), err error) {
 	release = func() {}
-	if r.ContentLength > s.cfg.MaxBody {
-		return nil, release, model.RequestEntityTooLarge.Errorf("Request body of %d bytes exceeds the limit of %d bytes.", r.ContentLength, s.cfg.MaxBody)
+	if r.ContentLength > limit {
+		return nil, release, model.RequestEntityTooLarge.Errorf("Request body of %d bytes exceeds the limit of %d bytes.", r.ContentLength, limit)
 	}
 	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		return nil, release, nil
 	}
 	reserve := r.ContentLength
 	if reserve < 0 { // chunked: its length is known only at its end
-		reserve = s.cfg.MaxBody
+		reserve = limit
 	}
 	deadline := time.Now().Add(s.cfg.BodyTimeout)
 	ctx, cancel := context.WithDeadline(r.Context(), deadline)
@@ -104,9 +109,9 @@ func (s *Server) readBody(w http.ResponseWriter, r *http.Request) (body []byte, 
 		body = make([]byte, r.ContentLength)
 		_, err = io.ReadFull(r.Body, body)
 	} else {
-		body, err = io.ReadAll(io.LimitReader(r.Body, s.cfg.MaxBody+1))
-		if err == nil && int64(len(body)) > s.cfg.MaxBody {
-			return nil, release, model.RequestEntityTooLarge.Errorf("Request body exceeds the limit of %d bytes.", s.cfg.MaxBody)
+		body, err = io.ReadAll(io.LimitReader(r.Body, limit+1))
+		if err == nil && int64(len(body)) > limit {
+			return nil, release, model.RequestEntityTooLarge.Errorf("Request body exceeds the limit of %d bytes.", limit)
 		}
 	}
 	switch {

@@ -20,7 +20,9 @@ import (
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/ec2api/query"
 	"github.com/stockade/stockade/iam"
+	"github.com/stockade/stockade/logstore/logsapi"
 	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/objstore/s3api"
 	"github.com/stockade/stockade/trail"
 )
 
@@ -64,6 +66,12 @@ type Config struct {
 	Recorder *trail.Recorder
 	// Lookup serves CloudTrail's LookupEvents over the trail; nil: CloudTrail is not served.
 	Lookup *trail.Lookup
+	// S3 serves the S3 API (s3.go) over the data directory's buckets; nil: S3 is not served.
+	// S3MaxBody bounds a PutObject's body (0: S3's store's object limit, else 8 MiB).
+	S3        *s3api.Handler
+	S3MaxBody int64
+	// Logs serves the CloudWatch Logs API (logs.go); nil: CloudWatch Logs is not served.
+	Logs *logsapi.Handler
 }
 
 // DefaultConfig returns the defaults: a 1 MiB body limit, 64 MiB of bodies at once, each
@@ -102,6 +110,12 @@ func New(cfg Config, svc *control.Service, accounts *auth.Registry, metrics *Met
 	}
 	if len(cfg.Regions) == 0 {
 		cfg.Regions = def.Regions
+	}
+	if cfg.S3MaxBody <= 0 {
+		cfg.S3MaxBody = 8 << 20
+	}
+	if cfg.S3 != nil {
+		cfg.BodyBudget = max(cfg.BodyBudget, cfg.S3MaxBody)
 	}
 	if !contains(cfg.Regions, cfg.DefaultRegion) {
 		cfg.DefaultRegion = cfg.Regions[0]
@@ -200,10 +214,18 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.finish(c, nil, failureOf(e.Code, e.Message, status))
 	}
 
+	if ServesS3(r) { // before the body: S3's bodies have a limit of their own
+		action, code, status = s.serveS3(w, r, c)
+		return
+	}
 	body, release, err := s.readBody(w, r)
 	defer release()
 	if err != nil {
 		fail(err)
+		return
+	}
+	if isLogs(r) {
+		action, code, status = s.serveLogs(w, r, c, body)
 		return
 	}
 	if isCloudTrail(r) {
@@ -355,8 +377,8 @@ func authError(err error, service string) error {
 	switch service {
 	case "sts":
 		return stsAuthError(se)
-	case "cloudtrail":
-		return se // answered in the JSON protocol's words (trail.go, jsonAuthError)
+	case "cloudtrail", "logs", "s3":
+		return se // answered in the service's own words (trail.go's jsonAuthError, s3.go's s3AuthError)
 	}
 	return model.ErrorOf(se.Code, se.Message)
 }

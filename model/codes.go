@@ -181,3 +181,50 @@ var (
 	// (aws/amazon-vpc-cni-k8s#989, cilium/cilium#36428).
 	PrivateIpAddressLimitExceeded = def("PrivateIpAddressLimitExceeded", 400, "Number of private addresses will exceed limit.")
 )
+
+// Codes of the S3 API (REST, XML errors) that serves flow logs' S3 destinations. Statuses and
+// wordings are S3's error-responses page (docs.aws.amazon.com/AmazonS3/latest/API/ErrorResponses.html).
+var (
+	S3AccessDenied            = def("AccessDenied", 403, "Access Denied")
+	BucketAlreadyExists       = def("BucketAlreadyExists", 409, "The requested bucket name is not available. The bucket namespace is shared by all users of the system. Please select a different name and try again.")
+	BucketAlreadyOwnedByYou   = def("BucketAlreadyOwnedByYou", 409, "Your previous request to create the named bucket succeeded and you already own it.")
+	BucketNotEmpty            = def("BucketNotEmpty", 409, "The bucket you tried to delete is not empty")
+	InvalidBucketName         = def("InvalidBucketName", 400, "The specified bucket is not valid.")
+	NoSuchBucket              = def("NoSuchBucket", 404, "The specified bucket does not exist")
+	NoSuchKey                 = def("NoSuchKey", 404, "The specified key does not exist.")
+	InvalidRange              = def("InvalidRange", 416, "The requested range is not satisfiable")
+	EntityTooLarge            = def("EntityTooLarge", 400, "Your proposed upload exceeds the maximum allowed size")
+	KeyTooLongError           = def("KeyTooLongError", 400, "Your key is too long")
+	TooManyBuckets            = def("TooManyBuckets", 400, "You have attempted to create more buckets than allowed")
+	S3InvalidArgument         = def("InvalidArgument", 400, "")
+	S3NotImplemented          = def("NotImplemented", 501, "A header you provided implies functionality that is not implemented")
+	S3MethodNotAllowed        = def("MethodNotAllowed", 405, "The specified method is not allowed against this resource.")
+	IllegalLocationConstraint = def("IllegalLocationConstraintException", 400, "")
+	S3QuotaExceeded           = def("QuotaExceeded", 403, "") // [UNCONFIRMED] S3 has no per-account byte quota; the code is Stockade's
+)
+
+// Codes of the CloudWatch Logs API (JSON 1.1) that serves flow logs' cloud-watch-logs
+// destinations (docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/CommonErrors.html
+// and each action's Errors section).
+var (
+	LogsResourceNotFound      = def("ResourceNotFoundException", 400, "")
+	LogsResourceAlreadyExists = def("ResourceAlreadyExistsException", 400, "")
+	LogsInvalidParameter      = def("InvalidParameterException", 400, "")
+	LogsLimitExceeded         = def("LimitExceededException", 400, "")
+	LogsDataAlreadyAccepted   = def("DataAlreadyAcceptedException", 400, "")
+	LogsAccessDenied          = def("AccessDeniedException", 400, "")
+	LogsUnknownOperation      = def("UnknownOperationException", 400, "")
+	LogsSerialization         = def("SerializationException", 400, "")
+)
+
+// More S3 codes (the same page).
+var (
+	MalformedXML = def("MalformedXML", 400, "The XML you provided was not well-formed or did not validate against our published schema.")
+	BadDigest    = def("BadDigest", 400, "The Content-MD5 you specified did not match what we received.")
+)
+
+// S3's authentication codes.
+var (
+	InvalidAccessKeyId           = def("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records.")
+	AuthorizationHeaderMalformed = def("AuthorizationHeaderMalformed", 400, "")
+)

@@ -18,6 +18,8 @@ const (
 	STS        Service = "sts.amazonaws.com"
 	CloudTrail Service = "cloudtrail.amazonaws.com"
 	Events     Service = "events.amazonaws.com"
+	S3         Service = "s3.amazonaws.com"
+	Logs       Service = "logs.amazonaws.com"
 )
 
 // Failure is a call's error as the client received it: the wire code and message, and

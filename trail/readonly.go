@@ -34,6 +34,8 @@ var readOnly = map[string]bool{
 	"GetSessionToken": true, "GetAccessKeyInfo": true,
 	// CloudTrail
 	"LookupEvents": true,
+	// S3 and CloudWatch Logs (management events only: the trail records no data events)
+	"ListBuckets": true, "HeadBucket": true, "DescribeLogGroups": true, "DescribeLogStreams": true,
 }
 
 // IsReadOnly reports the record's readOnly for an action (§1.5).

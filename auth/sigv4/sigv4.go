@@ -336,7 +336,11 @@ func canonicalRequest(r *http.Request, s signed, payloadHash string) string {
 	if path == "" {
 		path = "/"
 	}
-	b.WriteString(escape(path, true)) // non-S3 services encode the path twice
+	if s.cred.Service == "s3" {
+		b.WriteString(path) // S3 signs the path as sent, encoded once
+	} else {
+		b.WriteString(escape(path, true)) // non-S3 services encode the path twice
+	}
 	b.WriteByte('\n')
 	b.WriteString(canonicalQuery(r.URL.RawQuery, s.presigned))
 	b.WriteByte('\n')

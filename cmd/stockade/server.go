@@ -30,8 +30,12 @@ import (
 	"github.com/stockade/stockade/ec2api"
 	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/image"
+	"github.com/stockade/stockade/logstore"
+	"github.com/stockade/stockade/logstore/logsapi"
 	"github.com/stockade/stockade/netlab"
 	"github.com/stockade/stockade/netmap"
+	"github.com/stockade/stockade/objstore"
+	"github.com/stockade/stockade/objstore/s3api"
 	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
 	"github.com/stockade/stockade/trail"
@@ -199,6 +203,17 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		defer tr.close() // after the API has stopped (serve returned), before the store closes
 		acfg.Recorder, acfg.Lookup = tr.recorder, tr.lookup
 	}
+	objects, err := objstore.Open(filepath.Join(cfg.DataDir, datadir.S3), objstore.DefaultLimits())
+	if err != nil {
+		return err
+	}
+	defer objects.Close()
+	acfg.S3, acfg.S3MaxBody = &s3api.Handler{Store: objects}, objstore.DefaultLimits().MaxObjectBytes
+	logs, err := logstore.Open(filepath.Join(cfg.DataDir, datadir.Logs), logstore.DefaultLimits())
+	if err != nil {
+		return err
+	}
+	acfg.Logs = &logsapi.Handler{Store: logs}
 	var api http.Handler
 	if cfg.Emulator {
 		log.Warn("EMULATOR MODE: signatures are NOT checked and ANY credentials are accepted. Never expose this server to anyone you do not trust.")
@@ -228,7 +243,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	// Headers are small (SigV4 in a header or a presigned URL); a body gets its own deadline
 	// and a share of a global byte budget from the API handler, so ReadTimeout is only the
 	// outer bound for a request that the handler never reads.
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+	srv := &http.Server{Handler: withS3(mux, api), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 	admin := &http.Server{Handler: adminapi.Handler(accounts, adminSnapshot(svc, regions), enf.labList(), log),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
@@ -326,6 +341,18 @@ func withIAM(front, api http.Handler) http.Handler {
 			return
 		}
 		api.ServeHTTP(w, r)
+	})
+}
+
+// withS3 sends calls signed for S3 straight to api: their paths are bucket names and keys,
+// which the mux would clean ("a/../b") and which may be the mux's own (/metrics).
+func withS3(mux, api http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if ec2api.ServesS3(r) {
+			api.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
 	})
 }
 
