@@ -38,15 +38,15 @@ type RecorderOptions struct {
 // the outbox, and the Recorder moves it to the Log when it finds it there still, a minute
 // later (Sweep) or at the next start (Recover).
 type Recorder struct {
-	log     *Log
-	st      store.Store
-	queue   chan *Record
-	batch   int
-	linger  time.Duration
+	log      *Log
+	st       store.Store
+	queue    chan *Record
+	batch    int
+	linger   time.Duration
 	logger   *slog.Logger
 	appended func([]*Record)
 	dropped  atomic.Int64
-	failed  atomic.Int64
+	failed   atomic.Int64
 
 	// Owned by the goroutine that writes (Run, or the caller of Flush and Recover).
 	done      []store.Op // outbox keys of records now in the Log, to delete
