@@ -10,10 +10,14 @@ import (
 func TestCatalogueStatuses(t *testing.T) {
 	valid := map[int]bool{http.StatusBadRequest: true, http.StatusUnauthorized: true, http.StatusForbidden: true,
 		http.StatusPreconditionFailed: true, http.StatusRequestTimeout: true, http.StatusRequestEntityTooLarge: true,
-		http.StatusInternalServerError: true, http.StatusServiceUnavailable: true}
+		http.StatusInternalServerError: true, http.StatusServiceUnavailable: true,
+		// S3's own: NoSuchBucket and NoSuchKey 404, MethodNotAllowed 405, BucketNotEmpty and
+		// the name conflicts 409, InvalidRange 416, NotImplemented 501.
+		http.StatusNotFound: true, http.StatusMethodNotAllowed: true, http.StatusConflict: true,
+		http.StatusRequestedRangeNotSatisfiable: true, http.StatusNotImplemented: true}
 	for name, c := range catalogue {
 		if !valid[c.Status] {
-			t.Errorf("%s: status %d is not one EC2 answers with", name, c.Status)
+			t.Errorf("%s: status %d is not one EC2 (or S3) answers with", name, c.Status)
 		}
 		if c.Name != name {
 			t.Errorf("%s is catalogued under %q", c.Name, name)
