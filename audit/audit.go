@@ -145,6 +145,10 @@ type Audit struct {
 
 	groups  map[string]*model.Group
 	members map[string][]*model.NetworkInterface // group ID → interfaces that carry it
+
+	// naclTaken are the ACL rule numbers ("acl-… egress n") the fixes of this audit create
+	// entries at, so that the fixes of different findings never collide.
+	naclTaken map[string]bool
 }
 
 // Group returns the group with id, nil when there is none.
