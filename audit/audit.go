@@ -149,6 +149,8 @@ type Audit struct {
 	// naclTaken are the ACL rule numbers ("acl-… egress n") the fixes of this audit create
 	// entries at, so that the fixes of different findings never collide.
 	naclTaken map[string]bool
+	// exp is the reachability analyser and the exposure the EXP checks share (exposure).
+	exp *exposureState
 }
 
 // Group returns the group with id, nil when there is none.
