@@ -261,6 +261,8 @@ func (a *Audit) missing(needs []string) string {
 			known = a.In.LaunchTemplates != nil
 		case "Instances":
 			known = a.In.Instances != nil
+		case "FlowRecords":
+			known = false // flow-log records are not an input yet (issue 16): MON-005 waits for them
 		default:
 			panic("audit: unknown input " + n)
 		}
