@@ -93,6 +93,9 @@ type Input struct {
 	Instances       []*model.Instance
 	LaunchTemplates []*model.LaunchTemplate
 	FlowLogs        []*model.FlowLog
+	// LaunchTemplateVersions are the versions whose groups count as named by a template
+	// (an export holds the latest and default ones).
+	LaunchTemplateVersions []*model.LaunchTemplateVersion
 	// AlertPatterns are the event patterns of the account's enabled alert rules (MON-001,
 	// MON-002); nil when the auditor cannot see them (an export without them).
 	AlertPatterns []json.RawMessage
