@@ -141,11 +141,14 @@ func sarifLevel(s Severity) string {
 
 var securitySeverity = map[Severity]string{Critical: "9.5", High: "8.0", Medium: "5.5", Low: "3.0", Info: "0.0"}
 
-// WriteSARIF prints the report as one SARIF run: a rule per check of the catalogue (its title
+// WriteSARIF prints the report as SARIF; see WriteSARIF.
+func (r *Report) WriteSARIF(w io.Writer) error { return WriteSARIF(w, r) }
+
+// WriteSARIF prints reports (of several accounts or regions) as one SARIF run: a rule per check of the catalogue (its title
 // and remediation), a result per finding with the level of its severity, the resource as a
 // logical location ("account/region/vpc/resource"), the why as the message and the fix commands
 // in the result's properties.
-func (r *Report) WriteSARIF(w io.Writer) error {
+func WriteSARIF(w io.Writer, reports ...*Report) error {
 	run := sarifRun{Tool: sarifTool{Driver: sarifDriver{Name: "stockade-audit", InformationURI: "https://github.com/stockade/stockade"}}, Results: []sarifResult{}}
 	index := map[string]int{}
 	for i, c := range Catalogue() {
@@ -158,7 +161,7 @@ func (r *Report) WriteSARIF(w io.Writer) error {
 		}
 		run.Tool.Driver.Rules = append(run.Tool.Driver.Rules, rule)
 	}
-	for _, f := range r.Findings {
+	for _, f := range slices.Concat(mapReports(reports)...) {
 		fqn := strings.Join(slices.DeleteFunc([]string{f.Account, f.Region, f.VpcID, f.Resource}, func(s string) bool { return s == "" }), "/")
 		res := sarifResult{RuleID: f.Check, RuleIndex: index[f.Check], Level: sarifLevel(f.Severity), Message: sarifText{f.Why},
 			Locations:  []sarifLocation{{LogicalLocations: []sarifLogical{{Name: f.Resource, FullyQualifiedName: fqn, Kind: "resource"}}}},
@@ -177,6 +180,14 @@ func (r *Report) WriteSARIF(w io.Writer) error {
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(sarifLog{Schema: "https://json.schemastore.org/sarif-2.1.0.json", Version: "2.1.0", Runs: []sarifRun{run}})
+}
+
+func mapReports(rs []*Report) [][]Finding {
+	out := make([][]Finding, len(rs))
+	for i, r := range rs {
+		out[i] = r.Findings
+	}
+	return out
 }
 
 // remediation is the catalogue's remediation column (audit-checks §2.1), for SARIF's help.

@@ -268,6 +268,9 @@ func untouchedDefault(v aclView) bool {
 		return false
 	}
 	for _, e := range v.Entries {
+		if e.RuleNumber > model.MaxNACLRule {
+			continue // the implicit denies, which exports list
+		}
 		stock := e.Allow && e.Protocol == "-1" && e.CIDR.Bits() == 0 &&
 			(e.RuleNumber == 100 && e.CIDR.Addr().Is4() || e.RuleNumber == 101 && e.CIDR.Addr().Is6())
 		if !stock {
@@ -441,7 +444,9 @@ func naclReturnBlocked(a *Audit) []Finding {
 				}
 				service := policy.Flow{Proto: model.ProtoNumTCP, DstPort: port}
 				reply := policy.Flow{Proto: model.ProtoNumTCP, SrcPort: port, DstPort: replyPort}
-				for _, addr := range representatives(e.CIDR, cuts, nil) {
+				// An internet address where there is one, for the explanation; then the rest.
+				reps := slices.Concat(representatives(e.CIDR, cuts, internetOf(e.CIDR.Addr().Is6())), representatives(e.CIDR, cuts, nil))
+				for _, addr := range reps {
 					if d := v.walk.Decide(egress, service, addr); d.RuleNumber != e.RuleNumber {
 						continue // another entry decides the service here
 					}
@@ -453,7 +458,7 @@ func naclReturnBlocked(a *Audit) []Finding {
 					f.Rules = []string{entryRef(v.ID, &e), entryRef(v.ID, deny)}
 					f.Why = fmt.Sprintf("%s allows %s TCP to port %d %s %s at rule %d, but its %s entries deny the replies (TCP to port %d, e.g. %s %s) at %s: network ACLs are stateless",
 						v.ID, dirName(egress), port, map[bool]string{false: "from", true: "to"}[egress], e.CIDR, e.RuleNumber,
-						dirName(!egress), replyPort, map[bool]string{false: "to", true: "from"}[!egress], addr, entryRef(v.ID, deny))
+						dirName(!egress), replyPort, map[bool]string{false: "to", true: "from"}[egress], addr, entryRef(v.ID, deny))
 					if n := a.freeBelow(v.NACL, !egress, deny.RuleNumber, 1); len(n) == 1 {
 						f.Fix = []string{aclEntryCmd(v.ID, !egress, n[0], model.ProtoNumTCP, &[2]int{ephemeralFrom, 65535}, e.CIDR, true)}
 					}

@@ -207,6 +207,7 @@ func TestNACLChecks(t *testing.T) {
 			[]brief{{"NACL-007", Info, "acl-1", "acl-1/ingress/110"}}},
 		{"shadowed by adjacent port ranges", []string{"100 in allow 6 0-1000 0.0.0.0/0", "101 in deny 6 1001-65535 0.0.0.0/0", "110 in deny -1 - 0.0.0.0/0", "120 in allow 6 80-80 0.0.0.0/0"}, "NACL-007",
 			[]brief{{"NACL-007", Info, "acl-1", "acl-1/ingress/120"}}},
+		{"the implicit deny an export lists is never reported", []string{"100 in allow -1 - 0.0.0.0/0", "32767 in deny -1 - 0.0.0.0/0"}, "NACL-007", []brief{}},
 		{"not shadowed: other protocols get through", []string{"100 in allow 6 0-65535 0.0.0.0/0", "110 in deny -1 - 0.0.0.0/0"}, "NACL-007", []brief{}},
 		{"not shadowed: icmp type 3 not covered by type 8", []string{"100 in allow 1 8:-1 0.0.0.0/0", "110 in allow 1 -1:-1 0.0.0.0/0"}, "NACL-007", []brief{}},
 		{"shadowed: icmp any after icmp any", []string{"100 in allow 1 -1:-1 0.0.0.0/0", "110 in deny 1 3:4 0.0.0.0/0"}, "NACL-007",
@@ -247,6 +248,10 @@ func TestNACLDefaultAndUnused(t *testing.T) {
 	}
 	if f := findings(t, s, cfg, "NACL-001", "acl-d"); !strings.Contains(f[0].Why, "default network ACL") {
 		t.Fatalf("NACL-001 on the default ACL does not say so: %s", f[0].Why)
+	}
+	s.NACLs[1].Entries = append(s.NACLs[1].Entries, entry(t, "32767 in deny -1 - 0.0.0.0/0")) // as exports list it
+	if f := findings(t, s, cfg, "NACL-002", "acl-d"); len(f) != 1 || f[0].Severity != Info {
+		t.Fatalf("the untouched default ACL as exported: %v", briefs(f))
 	}
 	s.NACLs[1].Entries = append(s.NACLs[1].Entries, entry(t, "50 in deny 6 25-25 0.0.0.0/0"))
 	if f := findings(t, s, cfg, "NACL-002", "acl-d"); len(f) != 1 || f[0].Severity != Medium {

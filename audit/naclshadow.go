@@ -25,6 +25,9 @@ func naclShadowed(a *Audit) []Finding {
 			entries := v.walk.Entries(egress)
 			for i := range entries {
 				e := &entries[i]
+				if e.RuleNumber > model.MaxNACLRule {
+					continue // an implicit deny (exports list them): not the user's to remove
+				}
 				deciders, shadowed := shadowedBy(v, egress, e, entries[:i])
 				if !shadowed {
 					continue
