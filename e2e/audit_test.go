@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
@@ -33,20 +32,7 @@ func TestAuditLiveAndExport(t *testing.T) {
 		NetworkInterface struct{ NetworkInterfaceId string }
 	}
 	a.ok(&n, "ec2", "create-network-interface", "--subnet-id", sub.Subnet.SubnetId, "--groups", g.GroupId)
-	var igw struct {
-		InternetGateway struct{ InternetGatewayId string }
-	}
-	a.ok(&igw, "ec2", "create-internet-gateway")
-	a.ok(nil, "ec2", "attach-internet-gateway", "--internet-gateway-id", igw.InternetGateway.InternetGatewayId, "--vpc-id", vpc.Vpc.VpcId)
-	var rtbs struct {
-		RouteTables []struct{ RouteTableId string }
-	}
-	a.ok(&rtbs, "ec2", "describe-route-tables", "--filters", "Name=vpc-id,Values="+vpc.Vpc.VpcId, "Name=association.main,Values=true")
-	a.ok(nil, "ec2", "create-route", "--route-table-id", rtbs.RouteTables[0].RouteTableId, "--destination-cidr-block", "0.0.0.0/0",
-		"--gateway-id", igw.InternetGateway.InternetGatewayId)
-	var eip struct{ AllocationId string }
-	a.ok(&eip, "ec2", "allocate-address")
-	a.ok(nil, "ec2", "associate-address", "--allocation-id", eip.AllocationId, "--network-interface-id", n.NetworkInterface.NetworkInterfaceId)
+	makePublic(a, vpc.Vpc.VpcId, n.NetworkInterface.NetworkInterfaceId)
 	// The planted ACL: everything in and out, on the subnet.
 	var acl struct{ NetworkAcl struct{ NetworkAclId string } }
 	a.ok(&acl, "ec2", "create-network-acl", "--vpc-id", vpc.Vpc.VpcId)
@@ -78,16 +64,7 @@ func TestAuditLiveAndExport(t *testing.T) {
 	live := auditJSON("--data-dir", s.dataDir)
 
 	dir := t.TempDir()
-	for _, cmd := range [][]string{{"describe-vpcs"}, {"describe-subnets"}, {"describe-security-groups"}, {"describe-security-group-rules"},
-		{"describe-network-interfaces"}, {"describe-network-acls"}, {"describe-managed-prefix-lists"}, {"describe-route-tables"},
-		{"describe-internet-gateways"}, {"describe-egress-only-internet-gateways"}, {"describe-addresses"}, {"describe-nat-gateways"},
-		{"describe-instances"}, {"describe-flow-logs"}, {"describe-launch-templates"}} {
-		out, errOut, err := a.run(append([]string{"ec2"}, cmd...)...)
-		if err != nil {
-			t.Fatalf("%v: %v %s", cmd, err, errOut)
-		}
-		os.WriteFile(filepath.Join(dir, cmd[0]+".json"), []byte(out), 0o600)
-	}
+	exportSnapshot(a, dir, "describe-flow-logs", "describe-launch-templates")
 	exported := auditJSON("--snapshot", dir)
 	if d := cmp.Diff(live.Findings, exported.Findings); d != "" {
 		t.Fatalf("live and exported audits differ (-live +export):\n%s", d)

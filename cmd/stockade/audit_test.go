@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/spf13/cobra"
 
 	"github.com/stockade/stockade/audit"
 )
@@ -17,7 +18,12 @@ import (
 // runAuditArgs runs `stockade audit` with args and returns its output and error.
 func runAuditArgs(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := auditCmd()
+	return runCommand(t, auditCmd(), args...)
+}
+
+// runCommand runs a command with args and returns its output (stdout and stderr) and error.
+func runCommand(t *testing.T, cmd *cobra.Command, args ...string) (string, error) {
+	t.Helper()
 	var out bytes.Buffer
 	cmd.SetOut(&out)
 	cmd.SetErr(&out)
