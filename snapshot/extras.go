@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"encoding/json"
 	"errors"
 	"io/fs"
 	"os"
@@ -18,6 +19,7 @@ var ExtraFiles = []struct{ Name, Command string }{
 	{"describe-flow-logs.json", "aws ec2 describe-flow-logs"},
 	{"describe-launch-templates.json", "aws ec2 describe-launch-templates"},
 	{"describe-launch-template-versions.json", "aws ec2 describe-launch-template-versions --versions '$Latest' '$Default'"},
+	{"list-rules.json", "aws events list-rules"},
 }
 
 // Extras is what the extra files hold; a nil field is a file that is not there.
@@ -25,6 +27,9 @@ type Extras struct {
 	FlowLogs               []*model.FlowLog
 	LaunchTemplates        []*model.LaunchTemplate
 	LaunchTemplateVersions []*model.LaunchTemplateVersion
+	// AlertPatterns are the event patterns of the EventBridge rules that are enabled
+	// (ENABLED, or ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS); scheduled rules have none.
+	AlertPatterns []json.RawMessage
 }
 
 // LoadExtras reads the extra files of a snapshot directory that are there, with Load's rules
@@ -69,6 +74,20 @@ func LoadExtras(dir string) (Extras, error) {
 				m.Data.Interfaces = append(m.Data.Interfaces, model.LaunchTemplateENI{Groups: l.strings(ni, "Groups")})
 			}
 			x.LaunchTemplateVersions = append(x.LaunchTemplateVersions, m)
+		}
+	}
+	if doc, ok := l.optional(ExtraFiles[3].Name, ExtraFiles[3].Command); ok {
+		x.AlertPatterns = []json.RawMessage{}
+		for _, r := range l.list(doc, "Rules", true) {
+			pattern, ok := l.optStr(r, "EventPattern")
+			if state := l.str(r, "State"); !ok || !strings.HasPrefix(state, "ENABLED") {
+				continue
+			}
+			if !json.Valid([]byte(pattern)) {
+				l.failf(r.file, r.child("EventPattern"), "not JSON")
+				continue
+			}
+			x.AlertPatterns = append(x.AlertPatterns, json.RawMessage(pattern))
 		}
 	}
 	if l.err != nil {

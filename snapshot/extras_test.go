@@ -1,6 +1,7 @@
 package snapshot
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -32,10 +33,20 @@ func TestLoadExtras(t *testing.T) {
 	write("describe-launch-template-versions.json", `{"LaunchTemplateVersions": [{"LaunchTemplateId": "lt-01", "LaunchTemplateName": "web",
 	  "VersionNumber": 2, "DefaultVersion": false, "LaunchTemplateData": {"SecurityGroupIds": ["sg-01"],
 	  "NetworkInterfaces": [{"DeviceIndex": 0, "Groups": ["sg-02", "sg-03"]}]}}]}`)
+	write("list-rules.json", `{"Rules": [
+	  {"Name": "sg", "Arn": "arn:aws:events:us-east-1:123456789012:rule/sg", "State": "ENABLED", "EventBusName": "default",
+	   "EventPattern": "{\"source\":[\"aws.ec2\"]}"},
+	  {"Name": "off", "State": "DISABLED", "EventPattern": "{\"source\":[\"aws.iam\"]}"},
+	  {"Name": "all", "State": "ENABLED_WITH_ALL_CLOUDTRAIL_MANAGEMENT_EVENTS", "EventPattern": "{}"},
+	  {"Name": "cron", "State": "ENABLED", "ScheduleExpression": "rate(5 minutes)"}]}`)
 	x, err = LoadExtras(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
+	if d := cmp.Diff([]json.RawMessage{json.RawMessage(`{"source":["aws.ec2"]}`), json.RawMessage(`{}`)}, x.AlertPatterns); d != "" {
+		t.Errorf("alert patterns (-want +got):\n%s", d)
+	}
+	x.AlertPatterns = nil
 	want := Extras{
 		FlowLogs: []*model.FlowLog{{ID: "fl-0123", ResourceID: "vpc-0a1b", ResourceType: "VPC", TrafficType: "REJECT", DestType: "s3",
 			Destination: "arn:aws:s3:::logs", Format: "${version}", Tags: model.Tags{"owner": "net"}}},

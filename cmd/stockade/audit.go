@@ -42,14 +42,17 @@ with its check, severity, resource and rules, why, and the AWS CLI commands that
 Without --snapshot the audit is of an account of the server running with --data-dir (read
 through its admin socket): --account (name or ID; default the administrator's) in --region, or
 with --all every account in every region the server serves. With --snapshot it is of a
-directory of JSON files written by the AWS CLI against a real AWS account — the directory
-` + "`stockade reach`" + ` reads, and optionally the last three files, which the flow-log and launch-template
-checks need (without them those checks are skipped, not passed):
+directory of JSON files written by the AWS CLI against a real AWS account: the directory
+` + "`stockade reach`" + ` reads, plus optionally the four files after describe-instances.json — flow
+logs and launch templates for the flow-log and unused-group checks, and the EventBridge rules
+whose patterns the change-alerting checks read (without a file, its checks are skipped, not
+passed):
 
 ` + files.String() + `  aws ec2 get-managed-prefix-list-entries --prefix-list-id PL > DIR/get-managed-prefix-list-entries-PL.json
 
-(the last once per customer-managed prefix list). Checks whose input is not known — alert
-rules and the change trail offline, flow-log records always — are listed as skipped.
+(the last once per customer-managed prefix list). Checks whose input is not known — the
+change trail, alert rules on a running server (not served by its admin socket yet), flow-log
+records always — are listed as skipped.
 
 --config FILE is YAML: authorizedTCP, authorizedUDP, adminPorts, knownCIDRs, requiredTags,
 nameRegex, maxRules, sprawlWarn, sprawlHigh, flapWindow, disabled, and suppressions (each with
@@ -165,7 +168,7 @@ func offlineInputs(cfg auditConfig) ([]audit.Input, error) {
 		return nil, err
 	}
 	in := audit.Input{Region: cfg.Region, Snapshot: snap, FlowLogs: x.FlowLogs, LaunchTemplates: x.LaunchTemplates,
-		LaunchTemplateVersions: x.LaunchTemplateVersions}
+		LaunchTemplateVersions: x.LaunchTemplateVersions, AlertPatterns: x.AlertPatterns}
 	for _, v := range snap.VPCs {
 		if v.OwnerID != "" {
 			in.Account = v.OwnerID

@@ -33,7 +33,8 @@ func runCommand(t *testing.T, cmd *cobra.Command, args ...string) (string, error
 }
 
 // TestAuditSnapshot audits the export in testdata/audit (snapshot/testdata/valid plus an empty
-// describe-flow-logs.json): the findings of the NACL and MON checks by key, the exit status of
+// describe-flow-logs.json and a list-rules.json whose one enabled rule watches every
+// security-group change, and whose NACL rule is disabled): the findings by key, the exit status of
 // --fail-on, the three outputs, the catalogue listing, and the usage errors.
 func TestAuditSnapshot(t *testing.T) {
 	dir := filepath.Join("testdata", "audit")
@@ -50,6 +51,7 @@ func TestAuditSnapshot(t *testing.T) {
 		keys = append(keys, f.Check+" "+f.Resource)
 	}
 	want := []string{
+		"MON-002 123456789012",
 		"MON-004 vpc-0a1b2c3d4e5f60718",
 		"NACL-001 acl-0000000000000000d",
 		"NACL-003 acl-0000000000000000a",
@@ -62,7 +64,7 @@ func TestAuditSnapshot(t *testing.T) {
 	if d := cmp.Diff(want, keys); d != "" {
 		t.Errorf("findings (-want +got):\n%s", d)
 	}
-	if r.Account != "123456789012" || r.Skipped["MON-004"] != "" || r.Skipped["MON-005"] == "" {
+	if r.Account != "123456789012" || r.Skipped["MON-004"] != "" || r.Skipped["MON-001"] != "" || r.Skipped["MON-005"] == "" {
 		t.Errorf("account %q, skipped %v", r.Account, r.Skipped)
 	}
 
@@ -77,6 +79,7 @@ func TestAuditSnapshot(t *testing.T) {
 	os.WriteFile(cfg, []byte(`suppressions:
   - {check: NACL-001, reason: "default ACL, tracked in NET-12", expires: 2099-01-01T00:00:00Z}
   - {check: MON-004, reason: "flow logs in the SIEM account", expires: 2099-01-01T00:00:00Z}
+  - {check: MON-002, resource: "123456789012", reason: "NACL alerts in the SIEM", expires: 2099-01-01T00:00:00Z}
 `), 0o600)
 	if _, err := runAuditArgs(t, "--snapshot", dir, "--config", cfg, "--fail-on", "medium"); err != nil {
 		t.Errorf("--fail-on medium with the medium findings suppressed: %v", err)
@@ -86,7 +89,7 @@ func TestAuditSnapshot(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, w := range []string{"MEDIUM (2)", "NACL-001 acl-0000000000000000d in vpc-0a1b2c3d4e5f60718",
+	for _, w := range []string{"MEDIUM (3)", "NACL-001 acl-0000000000000000d in vpc-0a1b2c3d4e5f60718",
 		"aws ec2 create-network-acl-entry --network-acl-id acl-0000000000000000d --ingress --rule-number 99 --protocol 6 --port-range From=22,To=22 --cidr-block 0.0.0.0/0 --rule-action deny",
 		"MON-005: not known: FlowRecords"} {
 		if !strings.Contains(text, w) {
