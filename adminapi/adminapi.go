@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/stockade/stockade/auth"
+	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
 )
 
@@ -39,7 +40,20 @@ type AccountInfo struct {
 }
 
 // SnapshotFunc reads one account's network in one region, consistent at one revision.
-type SnapshotFunc func(ctx context.Context, account, region string) (netmap.Snapshot, error)
+type SnapshotFunc func(ctx context.Context, account, region string) (State, error)
+
+// State is what GET /v1/snapshot answers: one account's network in one region (the snapshot
+// `stockade reach` reads) and, read at the same revision, what `stockade audit` needs beside
+// it. The lists are never null (empty when there are none: an auditor tells "none" from "not
+// known"); Regions are the regions the server serves, for auditing them all.
+type State struct {
+	netmap.Snapshot
+	Instances              []*model.Instance              `json:"instances"`
+	LaunchTemplates        []*model.LaunchTemplate        `json:"launchTemplates"`
+	LaunchTemplateVersions []*model.LaunchTemplateVersion `json:"launchTemplateVersions"`
+	FlowLogs               []*model.FlowLog               `json:"flowLogs"`
+	Regions                []string                       `json:"regions"`
+}
 
 // LabFunc lists the lab instances; nil when the server runs no lab.
 type LabFunc func() []netmap.LabInstance
@@ -189,7 +203,13 @@ func (c *Client) ListAccounts(ctx context.Context) ([]AccountInfo, error) {
 // Snapshot reads an account's network (by name or ID; empty for the administrator's) in a
 // region.
 func (c *Client) Snapshot(ctx context.Context, account, region string) (netmap.Snapshot, error) {
-	var s netmap.Snapshot
+	s, err := c.State(ctx, account, region)
+	return s.Snapshot, err
+}
+
+// State reads an account's network in a region with what the auditor reads beside it.
+func (c *Client) State(ctx context.Context, account, region string) (State, error) {
+	var s State
 	q := url.Values{"account": {account}, "region": {region}}
 	err := c.do(ctx, http.MethodGet, "/v1/snapshot?"+q.Encode(), "", &s)
 	return s, err

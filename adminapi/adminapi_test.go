@@ -59,11 +59,11 @@ func TestAccountsSnapshotAndLab(t *testing.T) {
 	type asked struct{ account, region string }
 	var mu sync.Mutex
 	var got []asked
-	snap := func(_ context.Context, account, region string) (netmap.Snapshot, error) {
+	snap := func(_ context.Context, account, region string) (State, error) {
 		mu.Lock()
 		defer mu.Unlock()
 		got = append(got, asked{account, region})
-		return netmap.Snapshot{VPCs: []*model.VPC{{ID: "vpc-0123456789abcdef0"}}}, nil
+		return State{Snapshot: netmap.Snapshot{VPCs: []*model.VPC{{ID: "vpc-0123456789abcdef0"}}}, FlowLogs: []*model.FlowLog{}}, nil
 	}
 	dir := serve(t, Handler(accounts, snap, nil, slog.New(slog.NewTextHandler(&logs, nil))))
 	c := Dial(dir)
@@ -99,8 +99,8 @@ func TestAccountsSnapshotAndLab(t *testing.T) {
 	if err != nil || len(s.VPCs) != 1 {
 		t.Fatalf("snapshot: %+v %v", s, err)
 	}
-	if _, err := c.Snapshot(ctx, "alice", "eu-west-1"); err != nil {
-		t.Fatal(err)
+	if st, err := c.State(ctx, "alice", "eu-west-1"); err != nil || len(st.VPCs) != 1 || st.FlowLogs == nil || st.Instances != nil {
+		t.Fatalf("state: %+v %v", st, err) // empty lists stay empty, not-sent ones nil
 	}
 	mu.Lock()
 	if d := cmp.Diff([]asked{{admin.ID, "us-east-1"}, {alice.ID, "eu-west-1"}}, got, cmp.AllowUnexported(asked{})); d != "" {

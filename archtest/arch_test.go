@@ -57,7 +57,7 @@ var imports = map[string][]string{
 	"control":          {"model", "netmap", "store", "keypair", "reach", "imds", "image"},
 	"imds":             {"model"},
 	"ec2api":           {"model", "control", "auth", "auth/sigv4", "ec2api/query", "image", "authz", "iam", "iampolicy", "store", "trail", "objstore/s3api", "logstore", "logstore/logsapi"},
-	"adminapi":         {"auth", "netmap"},
+	"adminapi":         {"auth", "model", "netmap"},
 	"dataplane":        {"model", "netmap", "internal/nsthread"},
 	"netlab":           {"internal/nsthread"},
 	"datadir":          {},

@@ -511,7 +511,9 @@ func sga014(a *Audit) []Finding {
 			refs = refs[:1]
 		} else {
 			for _, n := range enis {
-				refs = union(refs, n.Groups[0])
+				if len(n.Groups) > 0 { // a NAT gateway's interface carries none
+					refs = union(refs, n.Groups[0])
+				}
 			}
 		}
 		return fmt.Sprintf("%s holds the whole VPC or a large private range; %d interfaces of the VPC are inside it.", r.Peer.CIDR, len(enis)),

@@ -41,33 +41,9 @@ func TestOfflineSnapshotFromAWSCLI(t *testing.T) {
 		return n.NetworkInterface.NetworkInterfaceId
 	}
 	we, de := eni(web.Subnet.SubnetId, wg), eni(dbSub.Subnet.SubnetId, dg)
-	// web is public as on AWS: an attached internet gateway, a route to it and an Elastic IP.
-	var igw struct {
-		InternetGateway struct{ InternetGatewayId string }
-	}
-	a.ok(&igw, "ec2", "create-internet-gateway")
-	a.ok(nil, "ec2", "attach-internet-gateway", "--internet-gateway-id", igw.InternetGateway.InternetGatewayId, "--vpc-id", vpc.Vpc.VpcId)
-	var rtbs struct {
-		RouteTables []struct{ RouteTableId string }
-	}
-	a.ok(&rtbs, "ec2", "describe-route-tables", "--filters", "Name=vpc-id,Values="+vpc.Vpc.VpcId, "Name=association.main,Values=true")
-	a.ok(nil, "ec2", "create-route", "--route-table-id", rtbs.RouteTables[0].RouteTableId, "--destination-cidr-block", "0.0.0.0/0",
-		"--gateway-id", igw.InternetGateway.InternetGatewayId)
-	var eip struct{ AllocationId string }
-	a.ok(&eip, "ec2", "allocate-address")
-	a.ok(nil, "ec2", "associate-address", "--allocation-id", eip.AllocationId, "--network-interface-id", we)
-
+	makePublic(a, vpc.Vpc.VpcId, we)
 	dir := t.TempDir()
-	for _, cmd := range [][]string{{"describe-vpcs"}, {"describe-subnets"}, {"describe-security-groups"}, {"describe-security-group-rules"},
-		{"describe-network-interfaces"}, {"describe-network-acls"}, {"describe-managed-prefix-lists"}, {"describe-route-tables"},
-		{"describe-internet-gateways"}, {"describe-egress-only-internet-gateways"}, {"describe-addresses"}, {"describe-nat-gateways"},
-		{"describe-instances"}} {
-		out, errOut, err := a.run(append([]string{"ec2"}, cmd...)...)
-		if err != nil {
-			t.Fatalf("%v: %v %s", cmd, err, errOut)
-		}
-		os.WriteFile(filepath.Join(dir, cmd[0]+".json"), []byte(out), 0o600)
-	}
+	exportSnapshot(a, dir)
 	snap, err := snapshot.Load(dir)
 	if err != nil {
 		t.Fatal(err)
@@ -138,5 +114,41 @@ func TestOfflineSnapshotFromAWSCLI(t *testing.T) {
 	os.Remove(filepath.Join(dir, "describe-network-interfaces.json"))
 	if _, err := snapshot.Load(dir); err == nil || !strings.Contains(err.Error(), "describe-network-interfaces.json") {
 		t.Errorf("missing file: %v", err)
+	}
+}
+
+// makePublic makes an interface public as on AWS: an internet gateway attached to its VPC, a
+// default route of the main table to it, and an Elastic IP on the interface.
+func makePublic(a awsCLI, vpcID, eniID string) {
+	var igw struct {
+		InternetGateway struct{ InternetGatewayId string }
+	}
+	a.ok(&igw, "ec2", "create-internet-gateway")
+	a.ok(nil, "ec2", "attach-internet-gateway", "--internet-gateway-id", igw.InternetGateway.InternetGatewayId, "--vpc-id", vpcID)
+	var rtbs struct {
+		RouteTables []struct{ RouteTableId string }
+	}
+	a.ok(&rtbs, "ec2", "describe-route-tables", "--filters", "Name=vpc-id,Values="+vpcID, "Name=association.main,Values=true")
+	a.ok(nil, "ec2", "create-route", "--route-table-id", rtbs.RouteTables[0].RouteTableId, "--destination-cidr-block", "0.0.0.0/0",
+		"--gateway-id", igw.InternetGateway.InternetGatewayId)
+	var eip struct{ AllocationId string }
+	a.ok(&eip, "ec2", "allocate-address")
+	a.ok(nil, "ec2", "associate-address", "--allocation-id", eip.AllocationId, "--network-interface-id", eniID)
+}
+
+// exportSnapshot writes the snapshot directory with the AWS CLI commands the snapshot package
+// documents (snapshot.Files), and the extra ones named (snapshot.ExtraFiles' commands).
+func exportSnapshot(a awsCLI, dir string, extra ...string) {
+	a.t.Helper()
+	var cmds []string
+	for _, f := range snapshot.Files {
+		cmds = append(cmds, strings.TrimPrefix(f.Command, "aws ec2 "))
+	}
+	for _, c := range append(cmds, extra...) {
+		out, errOut, err := a.run("ec2", c)
+		if err != nil {
+			a.t.Fatalf("%v: %v %s", c, err, errOut)
+		}
+		os.WriteFile(filepath.Join(dir, c+".json"), []byte(out), 0o600)
 	}
 }

@@ -126,18 +126,7 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 		p.lists[pl.ID] = set
 	}
 	for _, acl := range s.NACLs {
-		idx := &naclIndex{acl: acl}
-		for _, e := range acl.Entries {
-			if e.Egress {
-				idx.egress = append(idx.egress, e)
-			} else {
-				idx.in = append(idx.in, e)
-			}
-		}
-		byNumber := func(a, b model.NACLEntry) int { return a.RuleNumber - b.RuleNumber }
-		slices.SortFunc(idx.in, byNumber)
-		slices.SortFunc(idx.egress, byNumber)
-		idx.inOpen, idx.egressOpen = openFamilies(idx.in), openFamilies(idx.egress)
+		idx := newNACLIndex(acl)
 		for _, a := range acl.Assocs {
 			p.nacls[a.SubnetID] = idx
 		}

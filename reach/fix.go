@@ -79,6 +79,11 @@ func (a *Analyser) breakFix(ans Answer, f policy.Flow) ([]string, string) {
 	if len(ex.EgressRules) > 0 && (len(rules) == 0 || len(ex.EgressRules) < len(rules)) {
 		rules, dir = ex.EgressRules, "egress"
 	}
+	return revokeFix(rules, dir)
+}
+
+// revokeFix revokes the rules of one direction that admit a flow.
+func revokeFix(rules []policy.RuleRef, dir string) ([]string, string) {
 	var cmds []string
 	for _, r := range rules {
 		if r.RuleID == "" {
@@ -87,6 +92,20 @@ func (a *Analyser) breakFix(ans Answer, f policy.Flow) ([]string, string) {
 		cmds = append(cmds, fmt.Sprintf("aws ec2 revoke-security-group-%s --group-id %s --security-group-rule-ids %s", dir, r.GroupID, r.RuleID))
 	}
 	return cmds, fmt.Sprintf("revokes the %s rules that admit this traffic, and so whatever else they admit", dir)
+}
+
+// ExposureFix is the change that stops the internet — every address, not only the one ans
+// asks from — reaching ans.To on ans's protocol and port, for a reachable answer from the
+// internet (the auditor's EXP-* findings). Where the path's explanation names the security
+// groups' ingress rules that admit it, those are revoked: breakFix's ACL deny covers the one
+// address asked about, and a deny for the whole family ahead of the ACL's allow would cut the
+// VPC's own traffic between subnets on that port too. With no rule to name (an offline
+// snapshot without rule IDs) the note says so.
+func (a *Analyser) ExposureFix(ans Answer) ([]string, string) {
+	if !ans.Reachable || ans.From.Interface != "" {
+		return nil, "not a reachable path from the internet"
+	}
+	return revokeFix(ans.Forward.IngressRules, "ingress")
 }
 
 // permission is the --ip-permissions shorthand admitting flow f to or from one address.

@@ -284,3 +284,28 @@ func TestPathIPv6Only(t *testing.T) {
 		t.Errorf("an IPv4 question from an IPv6-only interface: %v", err)
 	}
 }
+
+// TestExposureFix: for a path from the internet the fix revokes the ingress rules the path
+// names — the whole exposure, not the one address asked from — and a blocked path or one
+// between interfaces has none.
+func TestExposureFix(t *testing.T) {
+	l := newLab()
+	a := l.analyser(t)
+	ans, err := a.Path(Question{From: "198.51.100.7", To: l.web.ID, Protocol: "tcp", Port: 443})
+	if err != nil || !ans.Reachable {
+		t.Fatalf("path: %v %+v", err, ans)
+	}
+	cmds, _ := a.ExposureFix(ans)
+	if want := []string{"aws ec2 revoke-security-group-ingress --group-id sg-0000000a --security-group-rule-ids sgr-web443"}; !slices.Equal(cmds, want) {
+		t.Fatalf("fix %q, want %q", cmds, want)
+	}
+	for _, q := range []Question{{From: "198.51.100.7", To: l.web.ID, Protocol: "tcp", Port: 22}, {From: l.web.ID, To: l.db.ID, Protocol: "tcp", Port: 5432}} {
+		ans, err := a.Path(q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cmds, note := a.ExposureFix(ans); cmds != nil || note == "" {
+			t.Fatalf("%+v: fix %q (%s)", q, cmds, note)
+		}
+	}
+}

@@ -134,6 +134,7 @@ func direction(egress bool) string {
 func (l *loader) nacl(a node) *model.NACL {
 	n := &model.NACL{ID: l.str(a, "NetworkAclId"), VpcID: l.str(a, "VpcId"), Default: l.boolean(a, "IsDefault")}
 	n.OwnerID, _ = l.optStr(a, "OwnerId")
+	n.Tags = l.tags(a)
 	for _, e := range l.list(a, "Entries", true) {
 		m := model.NACLEntry{RuleNumber: int(l.integer(e, "RuleNumber", 1, 32768)), Egress: l.boolean(e, "Egress")}
 		switch action := l.str(e, "RuleAction"); action {

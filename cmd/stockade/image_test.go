@@ -15,13 +15,7 @@ import (
 
 func runImageCmd(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := imageCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.Execute()
-	return out.String(), err
+	return runCommand(t, imageCmd(), args...)
 }
 
 // TestImageImportCommand imports a small gzipped tarball with `stockade image import`, lists

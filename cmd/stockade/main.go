@@ -28,7 +28,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCmd(), accountCmd(), reachCmd(), labCmd(), imageCmd())
+	root.AddCommand(serverCmd(), accountCmd(), reachCmd(), labCmd(), imageCmd(), auditCmd())
 	cmd, err := root.ExecuteC()
 	os.Exit(exitCode(cmd, err, os.Stderr))
 }
@@ -43,7 +43,7 @@ func exitCode(cmd *cobra.Command, err error, stderr *os.File) int {
 		return int(st) // the answer is already printed
 	}
 	fmt.Fprintln(stderr, "stockade:", err)
-	if cmd != nil && cmd.Name() == "reach" {
+	if cmd != nil && (cmd.Name() == "reach" || cmd.Name() == "audit") {
 		return exitReachError
 	}
 	return 1

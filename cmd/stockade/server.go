@@ -32,8 +32,8 @@ import (
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/logstore"
 	"github.com/stockade/stockade/logstore/logsapi"
+	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netlab"
-	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/objstore"
 	"github.com/stockade/stockade/objstore/s3api"
 	"github.com/stockade/stockade/store"
@@ -372,18 +372,26 @@ func apiMux(svc *control.Service, api http.Handler, reg *prometheus.Registry, en
 	return mux
 }
 
-// adminSnapshot is the admin API's view of one account's network in one region.
+// adminSnapshot is the admin API's view of one account's network in one region, with the
+// instances, launch templates (their versions) and flow logs the auditor reads beside it.
 func adminSnapshot(svc *control.Service, regions []string) adminapi.SnapshotFunc {
-	return func(ctx context.Context, account, region string) (netmap.Snapshot, error) {
-		var snap netmap.Snapshot
+	return func(ctx context.Context, account, region string) (adminapi.State, error) {
+		st := adminapi.State{Regions: regions}
 		if !slices.Contains(regions, region) { // as at the API: no state for a region not served
-			return snap, fmt.Errorf("region %q is not served (see --regions)", region)
+			return st, fmt.Errorf("region %q is not served (see --regions)", region)
 		}
 		err := svc.View(ctx, control.Tenant{Account: account, Region: region}, func(v control.View) error {
-			snap = v.Snapshot()
+			st.Snapshot = v.Snapshot()
+			st.Instances = append([]*model.Instance{}, v.Instances()...)
+			st.LaunchTemplates = append([]*model.LaunchTemplate{}, v.LaunchTemplates()...)
+			st.LaunchTemplateVersions = []*model.LaunchTemplateVersion{}
+			for _, lt := range st.LaunchTemplates {
+				st.LaunchTemplateVersions = append(st.LaunchTemplateVersions, v.LaunchTemplateVersions(lt)...)
+			}
+			st.FlowLogs = append([]*model.FlowLog{}, v.FlowLogs()...)
 			return nil
 		})
-		return snap, err
+		return st, err
 	}
 }
 
