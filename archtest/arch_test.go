@@ -71,6 +71,10 @@ var imports = map[string][]string{
 	"trail":           {"store"},
 	"authz":           {"auth", "auth/sigv4", "iam", "iam/iamapi", "iampolicy", "store", "trail"},
 	"audit":           {"model", "netmap", "policy", "reach"},
+
+	// The event bus follows the trail; its JSON API speaks for it.
+	"events":           {"store", "trail"},
+	"events/eventsapi": {"events"},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.
