@@ -56,7 +56,7 @@ var imports = map[string][]string{
 	"snapshot":        {"model", "netmap"},
 	"control":         {"model", "netmap", "store", "keypair", "reach", "imds", "image"},
 	"imds":            {"model"},
-	"ec2api":          {"model", "control", "auth", "auth/sigv4", "ec2api/query", "image", "authz", "iam", "iampolicy", "store", "trail"},
+	"ec2api":          {"model", "control", "auth", "auth/sigv4", "ec2api/query", "image", "authz", "iam", "iampolicy", "store", "trail", "events/eventsapi"},
 	"adminapi":        {"auth", "netmap"},
 	"dataplane":       {"model", "netmap", "internal/nsthread"},
 	"netlab":          {"internal/nsthread"},

@@ -19,6 +19,7 @@ import (
 	"github.com/stockade/stockade/authz"
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/ec2api/query"
+	"github.com/stockade/stockade/events/eventsapi"
 	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/trail"
@@ -64,6 +65,8 @@ type Config struct {
 	Recorder *trail.Recorder
 	// Lookup serves CloudTrail's LookupEvents over the trail; nil: CloudTrail is not served.
 	Lookup *trail.Lookup
+	// Events serves the EventBridge API (events.go); nil: EventBridge is not served.
+	Events *eventsapi.API
 }
 
 // DefaultConfig returns the defaults: a 1 MiB body limit, 64 MiB of bodies at once, each
@@ -208,6 +211,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if isCloudTrail(r) {
 		action, code, status = s.serveCloudTrail(w, r, c, body)
+		return
+	}
+	if eventsapi.Serves(r) {
+		action, code, status = s.serveEvents(w, r, c, body)
 		return
 	}
 	values, err := s.values(r, body)
@@ -355,7 +362,7 @@ func authError(err error, service string) error {
 	switch service {
 	case "sts":
 		return stsAuthError(se)
-	case "cloudtrail":
+	case "cloudtrail", "events":
 		return se // answered in the JSON protocol's words (trail.go, jsonAuthError)
 	}
 	return model.ErrorOf(se.Code, se.Message)

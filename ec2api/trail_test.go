@@ -16,6 +16,8 @@ import (
 
 	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/events"
+	"github.com/stockade/stockade/events/eventsapi"
 	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
 	"github.com/stockade/stockade/trail"
@@ -78,6 +80,11 @@ func newTrailAPI(t *testing.T) *trailAPI {
 	ta.recorder, lookup = openTrail(t, st, filepath.Join(filepath.Dir(ta.path), "trail-log"))
 	cfg := DefaultConfig()
 	cfg.Log, cfg.Recorder, cfg.Lookup = discardLogger(), ta.recorder, lookup
+	bus, err := events.Open(ctx, st, events.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Events = eventsapi.New(bus)
 	api := New(cfg, svc, accounts, NewMetrics(prometheus.NewRegistry()))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ta.inflight.RLock()

@@ -34,6 +34,9 @@ var readOnly = map[string]bool{
 	"GetSessionToken": true, "GetAccessKeyInfo": true,
 	// CloudTrail
 	"LookupEvents": true,
+	// EventBridge
+	"DescribeRule": true, "ListRules": true, "ListTargetsByRule": true, "TestEventPattern": true,
+	"DescribeConnection": true, "ListConnections": true, "DescribeApiDestination": true, "ListApiDestinations": true,
 }
 
 // IsReadOnly reports the record's readOnly for an action (§1.5).

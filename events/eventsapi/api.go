@@ -86,8 +86,9 @@ var handlers = map[string]handler{
 	"DeleteApiDestination":   deleteDestination,
 }
 
-// Serve answers one call of sc with target and body as received.
-func (a *API) Serve(ctx context.Context, sc events.Scope, target string, body []byte) Result {
+// Serve answers one call of account in region with target and body as received.
+func (a *API) Serve(ctx context.Context, account, region, target string, body []byte) Result {
+	sc := events.Scope{Account: account, Region: region}
 	h := handlers[Action(target)]
 	if h == nil {
 		return failure(codeUnknownOperation, "Unknown operation "+target)

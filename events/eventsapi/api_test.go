@@ -35,7 +35,7 @@ func newAPI(t *testing.T, q events.Quotas) (*API, *events.Service, *bolt.Store) 
 // call runs one action and returns the error code ("" on success) and the decoded reply.
 func call(t *testing.T, a *API, action, body string) (string, map[string]any) {
 	t.Helper()
-	res := a.Serve(context.Background(), sc, TargetPrefix+action, []byte(body))
+	res := a.Serve(context.Background(), sc.Account, sc.Region, TargetPrefix+action, []byte(body))
 	var m map[string]any
 	if err := json.Unmarshal(res.Body, &m); err != nil {
 		t.Fatalf("%s: reply %q is not JSON", action, res.Body)
@@ -160,7 +160,7 @@ func TestSecretsNeverLeave(t *testing.T) {
 	a, _, _ := newAPI(t, events.Quotas{})
 	body := `{"Name":"c","AuthorizationType":"BASIC","AuthParameters":{"BasicAuthParameters":{"Username":"u","Password":"hunter2"}}}`
 	for _, step := range [][2]string{{"CreateConnection", body}, {"DescribeConnection", `{"Name":"c"}`}, {"ListConnections", `{}`}} {
-		res := a.Serve(context.Background(), sc, TargetPrefix+step[0], []byte(step[1]))
+		res := a.Serve(context.Background(), sc.Account, sc.Region, TargetPrefix+step[0], []byte(step[1]))
 		if res.Code != "" || strings.Contains(string(res.Body), "hunter2") {
 			t.Errorf("%s: %s", step[0], res.Body)
 		}
