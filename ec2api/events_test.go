@@ -14,18 +14,24 @@ import (
 func (c *client) events(action, body string) (int, map[string]any) {
 	t := c.api.t
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, c.api.srv.URL+"/", bytes.NewReader([]byte(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "AWSEvents."+action)
-	status, b := c.do(req, body, "events")
+	status, b := c.jsonCall("AWSEvents."+action, "events", body)
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {
 		t.Fatalf("%s: %s is not JSON", action, b)
 	}
 	return status, m
+}
+
+// jsonCall sends a JSON 1.1 call with target, signed for service in the client's region.
+func (c *client) jsonCall(target, service, body string) (int, []byte) {
+	c.api.t.Helper()
+	req, err := http.NewRequest(http.MethodPost, c.api.srv.URL+"/", bytes.NewReader([]byte(body)))
+	if err != nil {
+		c.api.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", target)
+	return c.do(req, body, service)
 }
 
 // TestEventsServedAndRecorded: the EventBridge actions answer over the signed API, for the

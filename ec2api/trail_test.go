@@ -115,13 +115,7 @@ type lookupEvent struct {
 func (c *client) lookup(body string) (status int, events []lookupEvent, raw string) {
 	t := c.api.t
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, c.api.srv.URL+"/", bytes.NewReader([]byte(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents")
-	status, b := c.do(req, body, "cloudtrail")
+	status, b := c.jsonCall("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents", "cloudtrail", body)
 	var out struct{ Events []lookupEvent }
 	if status == http.StatusOK {
 		if err := json.Unmarshal(b, &out); err != nil {

@@ -210,39 +210,32 @@ func TestPublishStockadeEvent(t *testing.T) {
 // TestReceiverDownThenBack: failures are retried until the receiver answers, and the
 // deliveries waiting survive a restart of the bus.
 func TestReceiverDownThenBack(t *testing.T) {
-	st, dir := openStore(t)
-	w := newWorld(t, st, dir, BusConfig{})
-	r := newReceiver(t)
-	r.fail.Store(true)
-	w.hook("ssh", `{"source":["aws.ec2"]}`, Enabled, r.URL)
-	w.bus.PublishRecords([]*trail.Record{record(t, "AuthorizeSecurityGroupIngress")})
-	eventually(t, "a failed attempt", func() bool { return w.bus.Stats().Retried >= 1 })
-	w.stop()
-	kvs, _, _ := st.List(context.Background(), queuePrefix)
-	if len(kvs) != 1 {
-		t.Fatalf("%d deliveries persisted, want 1", len(kvs))
-	}
-	// Restart, as a server would; the receiver comes back.
-	r.fail.Store(false)
-	w2 := newWorld(t, st, dir, BusConfig{})
-	eventually(t, "delivery after restart", func() bool { return w2.bus.Stats().Delivered == 1 })
-	if r.count() != 1 {
-		t.Errorf("received %d", r.count())
-	}
-}
-
-func TestRetryThenDelivered(t *testing.T) {
-	st, dir := openStore(t)
-	w := newWorld(t, st, dir, BusConfig{})
-	r := newReceiver(t)
-	r.fail.Store(true)
-	w.hook("ssh", `{"source":["aws.ec2"]}`, Enabled, r.URL)
-	w.bus.PublishRecords([]*trail.Record{record(t, "AuthorizeSecurityGroupIngress")})
-	eventually(t, "three failed attempts", func() bool { return w.bus.Stats().Retried >= 3 })
-	r.fail.Store(false)
-	eventually(t, "delivery", func() bool { return w.bus.Stats().Delivered == 1 })
-	if r.count() != 1 {
-		t.Errorf("received %d", r.count())
+	for _, tc := range []struct {
+		name     string
+		failures int64 // failed attempts before the receiver comes back
+		restart  bool
+	}{{"retried", 3, false}, {"across a restart", 1, true}} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, dir := openStore(t)
+			w := newWorld(t, st, dir, BusConfig{})
+			r := newReceiver(t)
+			r.fail.Store(true)
+			w.hook("ssh", `{"source":["aws.ec2"]}`, Enabled, r.URL)
+			w.bus.PublishRecords([]*trail.Record{record(t, "AuthorizeSecurityGroupIngress")})
+			eventually(t, "failed attempts", func() bool { return w.bus.Stats().Retried >= tc.failures })
+			if tc.restart {
+				w.stop()
+				if kvs, _, _ := st.List(context.Background(), queuePrefix); len(kvs) != 1 {
+					t.Fatalf("%d deliveries persisted, want 1", len(kvs))
+				}
+				w = newWorld(t, st, dir, BusConfig{}) // as a server restarts
+			}
+			r.fail.Store(false)
+			eventually(t, "delivery", func() bool { return w.bus.Stats().Delivered == 1 })
+			if r.count() != 1 {
+				t.Errorf("received %d", r.count())
+			}
+		})
 	}
 }
 

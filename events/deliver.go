@@ -129,11 +129,11 @@ func (b *Bus) finish(ctx context.Context, d *delivery) {
 
 // deadLetter writes d to the dead-letter file and forgets it.
 func (b *Bus) deadLetter(ctx context.Context, d *delivery) {
-	b.deadLettered.Add(1)
 	line, _ := json.Marshal(d)
 	b.fileMu.Lock()
 	err := appendLine(b.cfg.DataDir, DeadLetterFile, line)
 	b.fileMu.Unlock()
+	b.deadLettered.Add(1) // counted once written: a reader of the count finds the line
 	if err != nil {
 		b.log.Error("events: dead-letter file", "delivery", d.ID, "err", err)
 	}

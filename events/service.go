@@ -399,21 +399,30 @@ func (s *Service) CreateConnection(ctx context.Context, sc Scope, c Connection) 
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.bus(sc)
-	if b.conns[c.Name] != nil {
-		return Connection{}, errorf(CodeResourceAlreadyExists, "Connection %s already exists.", c.Name)
-	}
-	if len(b.conns) >= s.quotas.Connections {
-		return Connection{}, errorf(CodeLimitExceeded, "The requested resource exceeds the maximum number allowed.")
-	}
 	c.ARN = connectionARN(sc, c.Name, uuid.NewString())
 	c.Created = s.now().UTC()
 	c.Modified = c.Created
-	if err := s.save(ctx, key(sc, "conn", c.Name), &c); err != nil {
+	taken := errorf(CodeResourceAlreadyExists, "Connection %s already exists.", c.Name)
+	if err := insert(s, ctx, sc, s.bus(sc).conns, "conn", c.Name, s.quotas.Connections, taken, &c); err != nil {
 		return Connection{}, err
 	}
-	b.conns[c.Name] = &c
 	return c, nil
+}
+
+// insert stores v, named name, and adds it to m; refused when the name is taken or m is at
+// its quota. The caller holds mu.
+func insert[T any](s *Service, ctx context.Context, sc Scope, m map[string]*T, kind, name string, quota int, taken *Error, v *T) error {
+	if m[name] != nil {
+		return taken
+	}
+	if len(m) >= quota {
+		return errorf(CodeLimitExceeded, "The requested resource exceeds the maximum number allowed.")
+	}
+	if err := s.save(ctx, key(sc, kind, name), v); err != nil {
+		return err
+	}
+	m[name] = v
+	return nil
 }
 
 // DescribeConnection returns a connection, its secret included: the API layer leaves it out.
@@ -487,23 +496,16 @@ func (s *Service) CreateDestination(ctx context.Context, sc Scope, d Destination
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.bus(sc)
 	if s.connectionByARN(sc, d.ConnectionARN) == nil {
 		return Destination{}, errorf(CodeResourceNotFound, "Connection '%s' does not exist.", d.ConnectionARN)
-	}
-	if b.dests[d.Name] != nil {
-		return Destination{}, errorf(CodeResourceAlreadyExists, "An api-destination '%s' already exists.", d.Name)
-	}
-	if len(b.dests) >= s.quotas.APIDestinations {
-		return Destination{}, errorf(CodeLimitExceeded, "The requested resource exceeds the maximum number allowed.")
 	}
 	d.ARN = destinationARN(sc, d.Name, uuid.NewString())
 	d.Created = s.now().UTC()
 	d.Modified = d.Created
-	if err := s.save(ctx, key(sc, "dest", d.Name), &d); err != nil {
+	taken := errorf(CodeResourceAlreadyExists, "An api-destination '%s' already exists.", d.Name)
+	if err := insert(s, ctx, sc, s.bus(sc).dests, "dest", d.Name, s.quotas.APIDestinations, taken, &d); err != nil {
 		return Destination{}, err
 	}
-	b.dests[d.Name] = &d
 	return d, nil
 }
 
