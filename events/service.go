@@ -286,30 +286,38 @@ func (s *Service) PutTargets(ctx context.Context, sc Scope, rule, bus string, ta
 			return nil, validation(t.ARN, "targets.member.arn", "Member must have length between 1 and 1600")
 		}
 	}
+	return s.editTargets(ctx, sc, rule, bus, len(targets), func(next []Target) ([]Target, []FailedEntry) {
+		var failed []FailedEntry
+		for _, t := range targets {
+			kind, name := targetKind(sc, t.ARN)
+			if kind == "" || (kind == "api-destination" && s.view(sc).dests[name] == nil) {
+				failed = append(failed, FailedEntry{t.ID, CodeValidation, fmt.Sprintf("Target %s: %s is not an API destination or a file target of this account and region.", t.ID, t.ARN)})
+				continue
+			}
+			if i := slices.IndexFunc(next, func(o Target) bool { return o.ID == t.ID }); i >= 0 {
+				next[i] = t
+			} else {
+				next = append(next, t)
+			}
+		}
+		return next, failed
+	})
+}
+
+// editTargets applies edit to a copy of a rule's targets and stores the result, unless
+// every one of the call's entries failed or the rule would have more than TargetsPerRule.
+func (s *Service) editTargets(ctx context.Context, sc Scope, rule, bus string, entries int, edit func([]Target) ([]Target, []FailedEntry)) ([]FailedEntry, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	r, err := s.rule(sc, rule, bus)
 	if err != nil {
 		return nil, err
 	}
-	var failed []FailedEntry
-	next := slices.Clone(r.Targets)
-	for _, t := range targets {
-		kind, name := targetKind(sc, t.ARN)
-		if kind == "" || (kind == "api-destination" && s.view(sc).dests[name] == nil) {
-			failed = append(failed, FailedEntry{t.ID, CodeValidation, fmt.Sprintf("Target %s: %s is not an API destination or a file target of this account and region.", t.ID, t.ARN)})
-			continue
-		}
-		if i := slices.IndexFunc(next, func(o Target) bool { return o.ID == t.ID }); i >= 0 {
-			next[i] = t
-		} else {
-			next = append(next, t)
-		}
-	}
+	next, failed := edit(slices.Clone(r.Targets))
 	if len(next) > s.quotas.TargetsPerRule {
 		return nil, errorf(CodeLimitExceeded, "The requested resource exceeds the maximum number allowed.")
 	}
-	if len(failed) == len(targets) {
+	if len(failed) == entries {
 		return failed, nil
 	}
 	return failed, s.replaceRule(ctx, sc, r, func(n *Rule) { n.Targets = next })
@@ -320,26 +328,18 @@ func (s *Service) RemoveTargets(ctx context.Context, sc Scope, rule, bus string,
 	if len(ids) == 0 || len(ids) > 100 {
 		return nil, validation(fmt.Sprint(len(ids)), "ids", "Member must have length between 1 and 100")
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	r, err := s.rule(sc, rule, bus)
-	if err != nil {
-		return nil, err
-	}
-	var failed []FailedEntry
-	next := slices.Clone(r.Targets)
-	for _, id := range ids {
-		i := slices.IndexFunc(next, func(t Target) bool { return t.ID == id })
-		if i < 0 {
-			failed = append(failed, FailedEntry{id, CodeResourceNotFound, fmt.Sprintf("Target %s does not exist on rule %s.", id, rule)})
-			continue
+	return s.editTargets(ctx, sc, rule, bus, len(ids), func(next []Target) ([]Target, []FailedEntry) {
+		var failed []FailedEntry
+		for _, id := range ids {
+			i := slices.IndexFunc(next, func(t Target) bool { return t.ID == id })
+			if i < 0 {
+				failed = append(failed, FailedEntry{id, CodeResourceNotFound, fmt.Sprintf("Target %s does not exist on rule %s.", id, rule)})
+				continue
+			}
+			next = slices.Delete(next, i, i+1)
 		}
-		next = slices.Delete(next, i, i+1)
-	}
-	if len(failed) == len(ids) {
-		return failed, nil
-	}
-	return failed, s.replaceRule(ctx, sc, r, func(n *Rule) { n.Targets = next })
+		return next, failed
+	})
 }
 
 // ListTargets pages through a rule's targets, by ID.
