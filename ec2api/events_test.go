@@ -90,3 +90,30 @@ func TestEventsBadSignature(t *testing.T) {
 		t.Fatalf("ListRules with a bad signature: %d %v", st, m)
 	}
 }
+
+// TestEventsAuthorized: an IAM user's EventBridge calls are decided as events:<Action>, on the
+// rule's ARN for the actions that name a rule, and a denial is AccessDeniedException.
+func TestEventsAuthorized(t *testing.T) {
+	a := newAuthzAPI(t)
+	alice := a.user("alice", "/", `{"Version":"2012-10-17","Statement":[
+	  {"Effect":"Allow","Action":"events:PutRule","Resource":"arn:aws:events:eu-west-1:*:rule/ops-*"},
+	  {"Effect":"Allow","Action":"events:Describe*","Resource":"*"}]}`)
+	pattern := `{"EventPattern":"{\"source\":[\"aws.ec2\"]}"}`
+	for _, tc := range []struct {
+		action, body, code string
+	}{
+		{"PutRule", `{"Name":"ops-ssh",` + pattern[1:], ""},
+		{"PutRule", `{"Name":"dev-ssh",` + pattern[1:], "AccessDeniedException"},
+		{"DescribeRule", `{"Name":"ops-ssh"}`, ""},
+		{"ListRules", `{}`, "AccessDeniedException"},
+		{"DeleteRule", `{"Name":"ops-ssh"}`, "AccessDeniedException"},
+	} {
+		st, m := alice.events(tc.action, tc.body)
+		if code, _ := m["__type"].(string); code != tc.code || (code == "") != (st == 200) {
+			t.Errorf("%s %s: %d %v, want %q", tc.action, tc.body, st, m, tc.code)
+		}
+	}
+	if _, m := alice.events("PutRule", `{"Name":"dev-ssh",`+pattern[1:]); !strings.Contains(m["message"].(string), "events:PutRule on resource: arn:aws:events:eu-west-1:"+a.root.acct.ID+":rule/dev-ssh") {
+		t.Errorf("denial message %v", m)
+	}
+}
