@@ -180,3 +180,43 @@ func FuzzPattern(f *testing.F) {
 		p.MatchJSON([]byte(event))
 	})
 }
+
+// TestPatternDocsExamples are the examples of AWS's "Content filtering in Amazon EventBridge
+// event patterns" and "Comparison operators" pages, against events shaped like theirs.
+func TestPatternDocsExamples(t *testing.T) {
+	for _, tc := range []struct {
+		pattern, event string
+		want           bool
+	}{
+		{`{"time":[{"prefix":"2017-10-02"}]}`, `{"time":"2017-10-02T18:43:48Z"}`, true},
+		{`{"detail":{"service":[{"prefix":{"equals-ignore-case":"EventB"}}]}}`, `{"detail":{"service":"eventbridge"}}`, true},
+		{`{"FileName":[{"suffix":".png"}]}`, `{"FileName":"image.png"}`, true},
+		{`{"detail":{"FileName":[{"suffix":{"equals-ignore-case":".png"}}]}}`, `{"detail":{"FileName":"IMAGE.PNG"}}`, true},
+		{`{"detail":{"state":[{"anything-but":"initializing"}]}}`, `{"detail":{"state":"running"}}`, true},
+		{`{"detail":{"state":[{"anything-but":"initializing"}]}}`, `{"detail":{"state":"initializing"}}`, false},
+		{`{"detail":{"x-limit":[{"anything-but":123}]}}`, `{"detail":{"x-limit":123}}`, false},
+		{`{"detail":{"x-limit":[{"anything-but":123}]}}`, `{"detail":{"x-limit":124}}`, true},
+		{`{"detail":{"state":[{"anything-but":["stopped","overloaded"]}]}}`, `{"detail":{"state":"stopped"}}`, false},
+		{`{"Region":[{"anything-but":{"prefix":"us-"}}]}`, `{"Region":"eu-west-1"}`, true},
+		{`{"Region":[{"anything-but":{"prefix":"us-"}}]}`, `{"Region":"us-east-1"}`, false},
+		{`{"state":[{"anything-but":{"equals-ignore-case":"initializing"}}]}`, `{"state":"INITIALIZING"}`, false},
+		{`{"FilePath":[{"anything-but":{"wildcard":"*/lib/*"}}]}`, `{"FilePath":"/usr/lib/x"}`, false},
+		{`{"detail":{"c-count":[{"numeric":[">",0,"<=",5]}]}}`, `{"detail":{"c-count":5}}`, true},
+		{`{"detail":{"c-count":[{"numeric":[">",0,"<=",5]}]}}`, `{"detail":{"c-count":0}}`, false},
+		{`{"detail":{"sourceIPAddress":[{"cidr":"10.0.0.0/24"}]}}`, `{"detail":{"sourceIPAddress":"10.0.0.255"}}`, true},
+		{`{"detail":{"c-count":[{"exists":false}]}}`, `{"detail":{"other":1}}`, true},
+		{`{"LastName":[""]}`, `{"LastName":""}`, true},
+		{`{"Location":["New York"],"Day":["Monday"]}`, `{"Location":"New York","Day":"Tuesday"}`, false},
+		{`{"Name":[{"equals-ignore-case":"alice"}]}`, `{"Name":"Alice"}`, true},
+		{`{"EventBusArn":[{"wildcard":"arn:aws:events:us-east-1:*:event-bus/*"}]}`, `{"EventBusArn":"arn:aws:events:us-east-1:123456789012:event-bus/default"}`, true},
+		{`{"detail":{"$or":[{"c-count":[{"numeric":[">",0,"<=",5]}]},{"d-count":[{"numeric":["<",10]}]},{"x-limit":[{"numeric":["=",301.8]}]}]}}`, `{"detail":{"x-limit":301.8}}`, true},
+	} {
+		p, err := Compile(tc.pattern)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.pattern, err)
+		}
+		if got, err := p.MatchJSON([]byte(tc.event)); err != nil || got != tc.want {
+			t.Errorf("%s on %s = %v, %v; want %v", tc.pattern, tc.event, got, err, tc.want)
+		}
+	}
+}
