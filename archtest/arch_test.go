@@ -56,7 +56,7 @@ var imports = map[string][]string{
 	"snapshot":         {"model", "netmap"},
 	"control":          {"model", "netmap", "store", "keypair", "reach", "imds", "image"},
 	"imds":             {"model"},
-	"ec2api":           {"model", "control", "auth", "auth/sigv4", "ec2api/query", "image", "authz", "iam", "iampolicy", "store", "trail", "objstore/s3api", "logstore", "logstore/logsapi"},
+	"ec2api":           {"model", "control", "auth", "auth/sigv4", "ec2api/query", "image", "authz", "iam", "iampolicy", "store", "trail", "objstore/s3api", "logstore", "logstore/logsapi", "events/eventsapi"},
 	"adminapi":         {"auth", "model", "netmap"},
 	"dataplane":        {"model", "netmap", "internal/nsthread"},
 	"netlab":           {"internal/nsthread"},
@@ -75,6 +75,10 @@ var imports = map[string][]string{
 	"objstore/s3api":   {"model", "objstore"},
 	"logstore":         {"model", "objstore"},
 	"logstore/logsapi": {"model", "logstore"},
+
+	// The event bus follows the trail; its JSON API speaks for it.
+	"events":           {"store", "trail"},
+	"events/eventsapi": {"events"},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.

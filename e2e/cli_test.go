@@ -14,7 +14,7 @@ import (
 
 // awsCLI runs the AWS CLI against s with the given credentials file and profile.
 type awsCLI struct {
-	t       *testing.T
+	t       testing.TB
 	s       *server
 	creds   string
 	profile string

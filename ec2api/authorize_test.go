@@ -18,6 +18,8 @@ import (
 	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/authz"
 	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/events"
+	"github.com/stockade/stockade/events/eventsapi"
 	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/store/bolt"
 	"github.com/stockade/stockade/trail"
@@ -71,6 +73,11 @@ func newAuthzAPI(t *testing.T) *authzAPI {
 	a.recorder, lookup = openTrail(t, st, filepath.Join(t.TempDir(), "trail-log"))
 	cfg := DefaultConfig()
 	cfg.Log, cfg.Authorizer, cfg.Recorder, cfg.Lookup = discardLogger(), az, a.recorder, lookup
+	bus, err := events.Open(ctx, st, events.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Events = eventsapi.New(bus)
 	api := New(cfg, svc, accounts, NewMetrics(prometheus.NewRegistry()))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		a.inflight.RLock()

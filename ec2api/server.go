@@ -19,6 +19,7 @@ import (
 	"github.com/stockade/stockade/authz"
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/ec2api/query"
+	"github.com/stockade/stockade/events/eventsapi"
 	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/logstore/logsapi"
 	"github.com/stockade/stockade/model"
@@ -72,6 +73,8 @@ type Config struct {
 	S3MaxBody int64
 	// Logs serves the CloudWatch Logs API (logs.go); nil: CloudWatch Logs is not served.
 	Logs *logsapi.Handler
+	// Events serves the EventBridge API (events.go); nil: EventBridge is not served.
+	Events *eventsapi.API
 }
 
 // DefaultConfig returns the defaults: a 1 MiB body limit, 64 MiB of bodies at once, each
@@ -232,6 +235,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		action, code, status = s.serveCloudTrail(w, r, c, body)
 		return
 	}
+	if eventsapi.Serves(r) {
+		action, code, status = s.serveEvents(w, r, c, body)
+		return
+	}
 	values, err := s.values(r, body)
 	if err != nil {
 		fail(err)
@@ -377,7 +384,7 @@ func authError(err error, service string) error {
 	switch service {
 	case "sts":
 		return stsAuthError(se)
-	case "cloudtrail", "logs", "s3":
+	case "cloudtrail", "logs", "s3", "events":
 		return se // answered in the service's own words (trail.go's jsonAuthError, s3.go's s3AuthError)
 	}
 	return model.ErrorOf(se.Code, se.Message)

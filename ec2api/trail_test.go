@@ -16,6 +16,8 @@ import (
 
 	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/events"
+	"github.com/stockade/stockade/events/eventsapi"
 	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
 	"github.com/stockade/stockade/trail"
@@ -78,6 +80,11 @@ func newTrailAPI(t *testing.T) *trailAPI {
 	ta.recorder, lookup = openTrail(t, st, filepath.Join(filepath.Dir(ta.path), "trail-log"))
 	cfg := DefaultConfig()
 	cfg.Log, cfg.Recorder, cfg.Lookup = discardLogger(), ta.recorder, lookup
+	bus, err := events.Open(ctx, st, events.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Events = eventsapi.New(bus)
 	api := New(cfg, svc, accounts, NewMetrics(prometheus.NewRegistry()))
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		ta.inflight.RLock()
@@ -108,13 +115,7 @@ type lookupEvent struct {
 func (c *client) lookup(body string) (status int, events []lookupEvent, raw string) {
 	t := c.api.t
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, c.api.srv.URL+"/", bytes.NewReader([]byte(body)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
-	req.Header.Set("X-Amz-Target", "com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents")
-	status, b := c.do(req, body, "cloudtrail")
+	status, b := c.jsonCall("com.amazonaws.cloudtrail.v20131101.CloudTrail_20131101.LookupEvents", "cloudtrail", body)
 	var out struct{ Events []lookupEvent }
 	if status == http.StatusOK {
 		if err := json.Unmarshal(b, &out); err != nil {

@@ -36,6 +36,9 @@ var readOnly = map[string]bool{
 	"LookupEvents": true,
 	// S3 and CloudWatch Logs (management events only: the trail records no data events)
 	"ListBuckets": true, "HeadBucket": true, "DescribeLogGroups": true, "DescribeLogStreams": true,
+	// EventBridge
+	"DescribeRule": true, "ListRules": true, "ListTargetsByRule": true, "TestEventPattern": true,
+	"DescribeConnection": true, "ListConnections": true, "DescribeApiDestination": true, "ListApiDestinations": true,
 }
 
 // IsReadOnly reports the record's readOnly for an action (§1.5).

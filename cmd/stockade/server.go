@@ -28,6 +28,7 @@ import (
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/datadir"
 	"github.com/stockade/stockade/ec2api"
+	"github.com/stockade/stockade/events"
 	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/logstore"
@@ -75,11 +76,15 @@ type serverConfig struct {
 	// TrailMaxBytes bounds the trail's log on disk.
 	Trail         bool
 	TrailMaxBytes int64
+	// Events serves the EventBridge-compatible API and delivers its events (events.go);
+	// EventsAllow are ranges webhooks may reach despite the guard (events.Guard).
+	Events      bool
+	EventsAllow []string
 }
 
 func serverCmd() *cobra.Command {
 	cfg := serverConfig{Listen: "127.0.0.1:8787", DataDir: defaultDataDir(), Quotas: control.DefaultQuotas(), LogLevel: "info",
-		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true, TrailMaxBytes: 4 << 30}
+		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true, TrailMaxBytes: 4 << 30, Events: true}
 	var quotas []string
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -134,6 +139,10 @@ enforcement is off and the server says so.`,
 		"record every API call in the change trail (CloudTrail records, kept 90 days in <data-dir>/"+datadir.TrailLog+"; aws cloudtrail lookup-events; exported as CloudTrail log files under <data-dir>/"+datadir.Trail+")")
 	f.Int64Var(&cfg.TrailMaxBytes, "trail-max-bytes", cfg.TrailMaxBytes,
 		"bound on the change trail's log on disk, in bytes (about 1.3 KB a call): past it the oldest records are deleted before their 90 days")
+	f.BoolVar(&cfg.Events, "events", cfg.Events,
+		"serve the EventBridge-compatible API (aws events put-rule …) over the change trail, delivering matched events to webhooks (API destinations), retried for 24 h, then to <data-dir>/events-dead-letter.jsonl")
+	f.StringArrayVar(&cfg.EventsAllow, "events-allow-target", nil,
+		"CIDR that webhooks may reach although the guard refuses it (repeatable; default none): link-local addresses (cloud metadata) and this server's own listen address are refused otherwise")
 	f.DurationVar(&cfg.Resync, "resync", cfg.Resync, "how often the agent reads rulesets back and repairs hand edits")
 	return cmd
 }
@@ -195,8 +204,17 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	acfg.Emulator, acfg.Log, acfg.Console, acfg.Regions = cfg.Emulator, log, enf.console(), regions
 	acfg.EmulatorDefaultAccount = cfg.EmulatorAccount
 	acfg.Booted = enf.booted()
+	var appended func([]*trail.Record)
+	if cfg.Events {
+		eb, err := startEvents(ctx, st, cfg, reg, log)
+		if err != nil {
+			return err
+		}
+		defer eb.close() // after the trail has stopped feeding it
+		acfg.Events, appended = eb.api, eb.bus.PublishRecords
+	}
 	if cfg.Trail {
-		tr, err := startTrail(ctx, st, cfg.DataDir, cfg.TrailMaxBytes, reg, log)
+		tr, err := startTrail(ctx, st, cfg.DataDir, cfg.TrailMaxBytes, appended, reg, log)
 		if err != nil {
 			return err
 		}
@@ -269,7 +287,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bolt.Store, accounts *auth.Registry, svc *control.Service, credPath string, err error) {
 	// The trail's records are read by LookupEvents and Export, never watched: out of the
 	// watch history they are written once and leave the history to the changes it serves.
-	if st, err = bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{Unwatched: []string{trail.Prefix}}); err != nil {
+	if st, err = bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{Unwatched: []string{trail.Prefix, events.Prefix}}); err != nil {
 		return nil, nil, nil, "", err
 	}
 	defer func() {

@@ -36,15 +36,16 @@ type changeTrail struct {
 
 // startTrail opens the trail's log in <dataDir>/trail-log (at most maxBytes), moves into it
 // what the store's outbox still holds from before a crash, and starts the Recorder's writer
-// and the prune and export timer, exporting under <dataDir>/trail. Its metrics count the
+// and the prune and export timer, exporting under <dataDir>/trail; appended (nil: none) is
+// given every batch of records once durable (the event bus). Its metrics count the
 // records lost to a full queue or a failed append, and the log's size. Stop it after the API
 // has stopped, so that every accepted record is written.
-func startTrail(ctx context.Context, st store.Store, dataDir string, maxBytes int64, reg prometheus.Registerer, log *slog.Logger) (*changeTrail, error) {
+func startTrail(ctx context.Context, st store.Store, dataDir string, maxBytes int64, appended func([]*trail.Record), reg prometheus.Registerer, log *slog.Logger) (*changeTrail, error) {
 	tlog, err := trail.OpenLog(filepath.Join(dataDir, datadir.TrailLog), trail.LogOptions{MaxBytes: maxBytes, Logger: log})
 	if err != nil {
 		return nil, err
 	}
-	rec := trail.NewRecorder(tlog, st, trail.RecorderOptions{Logger: log})
+	rec := trail.NewRecorder(tlog, st, trail.RecorderOptions{Logger: log, Appended: appended})
 	if err := rec.Recover(ctx); err != nil {
 		tlog.Close()
 		return nil, err
