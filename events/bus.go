@@ -28,8 +28,11 @@ type BusConfig struct {
 	// event and counts it (Stats.Dropped): publishing never blocks its caller.
 	Queue int
 	// MaxPending bounds the deliveries waiting for their webhook (default 100,000): past it a
-	// new delivery is dropped and counted.
-	MaxPending int
+	// new delivery is dropped and counted. MaxPendingPerAccount (default a tenth of it) is
+	// each account's share, so that one tenant's receiver that never answers cannot take the
+	// room of the others'.
+	MaxPending           int
+	MaxPendingPerAccount int
 	// Workers is how many deliveries are in flight at once (default 8).
 	Workers int
 	// MaxAge is how long a delivery is retried before it goes to the dead-letter file
@@ -42,7 +45,7 @@ type BusConfig struct {
 	// Timeout bounds one POST (default 5 s, the API destinations' timeout).
 	Timeout time.Duration
 	// DataDir holds the dead-letter file (DeadLetterFile) and the file targets' files
-	// (<DataDir>/events/<account>/<name>.jsonl).
+	// (<DataDir>/events/<account>/<region>/<name>.jsonl, rotated at 64 MiB).
 	DataDir string
 	// Guard checks every address a webhook connects to (nil: the Service's).
 	Guard  *Guard
@@ -71,6 +74,9 @@ type Bus struct {
 	dropped, delivered, retried, deadLettered atomic.Int64
 
 	fileMu  sync.Mutex // the dead-letter file and the file targets
+
+	accountMu      sync.Mutex
+	accountPending map[string]int // pending deliveries per account (MaxPendingPerAccount)
 	limitMu sync.Mutex
 	limits  map[string]*limiter // by API destination ARN
 }
@@ -90,6 +96,9 @@ func NewBus(svc *Service, st store.Store, cfg BusConfig) *Bus {
 	}
 	if cfg.MaxPending <= 0 {
 		cfg.MaxPending = 100000
+	}
+	if cfg.MaxPendingPerAccount <= 0 {
+		cfg.MaxPendingPerAccount = max(1, cfg.MaxPending/10)
 	}
 	if cfg.Workers <= 0 {
 		cfg.Workers = 8
@@ -112,7 +121,7 @@ func NewBus(svc *Service, st store.Store, cfg BusConfig) *Bus {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Bus{svc: svc, st: st, cfg: cfg, log: cfg.Logger, client: newClient(cfg),
+	return &Bus{svc: svc, st: st, cfg: cfg, log: cfg.Logger, client: newClient(cfg), accountPending: map[string]int{},
 		in: make(chan published, cfg.Queue), due: make(chan *delivery, cfg.Workers),
 		limits: map[string]*limiter{}}
 }
@@ -201,7 +210,7 @@ func (b *Bus) Run(ctx context.Context) error {
 			b.log.Error("events: damaged delivery dropped", "key", kv.Key, "err", err)
 			continue
 		}
-		b.pending.Add(1)
+		b.addPending(d.Account, 1)
 		b.schedule(ctx, &d)
 	}
 	for range b.cfg.Workers {
@@ -243,11 +252,10 @@ func (b *Bus) route(ctx context.Context, batch []published) {
 				b.appendFile(p.scope, m.file, p.event)
 				continue
 			}
-			if b.pending.Load() >= int64(b.cfg.MaxPending) {
+			if !b.reservePending(p.scope.Account) {
 				b.dropped.Add(1)
 				continue
 			}
-			b.pending.Add(1)
 			ds = append(ds, &delivery{ID: uuid.NewString(), Account: p.scope.Account, Region: p.scope.Region,
 				Rule: m.rule, Target: m.target, Destination: m.destination, Event: p.event, Created: now, Next: now})
 		}
@@ -284,9 +292,32 @@ func (b *Bus) schedule(ctx context.Context, d *delivery) {
 	time.AfterFunc(wait, send)
 }
 
+// reservePending counts one more pending delivery of account, unless the bus or the account
+// is at its bound.
+func (b *Bus) reservePending(account string) bool {
+	b.accountMu.Lock()
+	defer b.accountMu.Unlock()
+	if b.pending.Load() >= int64(b.cfg.MaxPending) || b.accountPending[account] >= b.cfg.MaxPendingPerAccount {
+		return false
+	}
+	b.pending.Add(1)
+	b.accountPending[account]++
+	return true
+}
+
+// addPending counts n more (or, negative, fewer) pending deliveries of account.
+func (b *Bus) addPending(account string, n int) {
+	b.accountMu.Lock()
+	defer b.accountMu.Unlock()
+	b.pending.Add(int64(n))
+	if b.accountPending[account] += n; b.accountPending[account] <= 0 {
+		delete(b.accountPending, account)
+	}
+}
+
 // appendFile appends an event to a file target's JSON-lines file.
 func (b *Bus) appendFile(sc Scope, name string, event []byte) {
-	dir := filepath.Join(b.cfg.DataDir, "events", sc.Account)
+	dir := filepath.Join(b.cfg.DataDir, "events", sc.Account, sc.Region)
 	b.fileMu.Lock()
 	defer b.fileMu.Unlock()
 	if err := appendLine(dir, name+".jsonl", event); err != nil {
@@ -294,12 +325,24 @@ func (b *Bus) appendFile(sc Scope, name string, event []byte) {
 	}
 }
 
-// appendLine appends line and a newline to dir/name, creating both (owner-only).
+// maxLineFile bounds a file target's and the dead-letter file's size: past it the file becomes
+// NAME.1 (replacing the one before) and a new file starts, so that a tenant's rule matching
+// every call, or a receiver that never answers, keeps at most twice this on disk per file.
+const maxLineFile = 64 << 20
+
+// appendLine appends line and a newline to dir/name, creating both (owner-only), and rotates
+// the file once it holds maxLineFile bytes.
 func appendLine(dir, name string, line []byte) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(filepath.Join(dir, name), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	path := filepath.Join(dir, name)
+	if fi, err := os.Stat(path); err == nil && fi.Size()+int64(len(line)) >= maxLineFile {
+		if err := os.Rename(path, path+".1"); err != nil {
+			return err
+		}
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return err
 	}

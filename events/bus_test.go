@@ -1,6 +1,7 @@
 package events
 
 import (
+	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
@@ -172,7 +173,7 @@ func TestDeliveryOnceSignedAndFiled(t *testing.T) {
 		t.Errorf("headers %v", h)
 	}
 	eventually(t, "file target", func() bool {
-		b, _ := os.ReadFile(filepath.Join(dir, "events", tsc.Account, "ssh.jsonl"))
+		b, _ := os.ReadFile(filepath.Join(dir, "events", tsc.Account, tsc.Region, "ssh.jsonl"))
 		return strings.Count(string(b), "\n") == 1
 	})
 	eventually(t, "queue emptied", func() bool { kvs, _, _ := st.List(context.Background(), queuePrefix); return len(kvs) == 0 })
@@ -345,5 +346,54 @@ func TestLimiter(t *testing.T) {
 	cancel()
 	if err := l.wait(ctx); err == nil {
 		t.Error("a third invocation within the second did not wait")
+	}
+}
+
+// TestAppendLineRotates: a JSON-lines file at its bound becomes NAME.1, replacing the one
+// before, so that at most two files' worth stays on disk.
+func TestAppendLineRotates(t *testing.T) {
+	dir := t.TempDir()
+	line := bytes.Repeat([]byte("x"), maxLineFile/3)
+	for range 7 {
+		if err := appendLine(dir, "f.jsonl", line); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var total int64
+	for _, name := range []string{"f.jsonl", "f.jsonl.1"} {
+		fi, err := os.Stat(filepath.Join(dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Size() >= maxLineFile {
+			t.Errorf("%s: %d bytes, bound %d", name, fi.Size(), maxLineFile)
+		}
+		total += fi.Size()
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 || total == 0 {
+		t.Errorf("%d files, %d bytes", len(entries), total)
+	}
+}
+
+// TestPendingPerAccount: an account whose deliveries pile up (a receiver that never answers)
+// stops at its share of the pending bound; the other accounts keep theirs.
+func TestPendingPerAccount(t *testing.T) {
+	st, dir := openStore(t)
+	svc, _ := Open(context.Background(), st, Config{})
+	bus := NewBus(svc, st, BusConfig{DataDir: dir, MaxPending: 10, MaxPendingPerAccount: 3})
+	for i := range 4 {
+		if got := bus.reservePending("111111111111"); got != (i < 3) {
+			t.Errorf("reservation %d of the flooding account: %v", i+1, got)
+		}
+	}
+	if !bus.reservePending("222222222222") {
+		t.Error("another account refused while the bus has room")
+	}
+	bus.addPending("111111111111", -1)
+	if !bus.reservePending("111111111111") {
+		t.Error("a finished delivery did not free its account's room")
+	}
+	if got := bus.Stats().Pending; got != 4 {
+		t.Errorf("pending %d, want 4", got)
 	}
 }

@@ -121,7 +121,7 @@ func (b *Bus) backoff(n int) time.Duration {
 
 // finish forgets a delivery that is done.
 func (b *Bus) finish(ctx context.Context, d *delivery) {
-	b.pending.Add(-1)
+	b.addPending(d.Account, -1)
 	if _, err := b.st.Txn(ctx, nil, []store.Op{{Key: queuePrefix + d.ID, Delete: true}}); err != nil {
 		b.log.Error("events: delivered, not forgotten (it will be sent again after a restart)", "delivery", d.ID, "err", err)
 	}

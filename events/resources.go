@@ -113,7 +113,7 @@ func destinationARN(sc Scope, name, uuid string) string {
 }
 
 // FileARN is the ARN of a Stockade file target: matched events are appended as JSON lines to
-// <data-dir>/events/<account>/<name>.jsonl [STOCKADE].
+// <data-dir>/events/<account>/<region>/<name>.jsonl [STOCKADE], rotated to <name>.jsonl.1 at 64 MiB.
 func FileARN(sc Scope, name string) string {
 	return fmt.Sprintf("arn:stockade:events:%s:%s:file/%s", sc.Region, sc.Account, name)
 }
