@@ -73,12 +73,12 @@ type Bus struct {
 	pending                                   atomic.Int64
 	dropped, delivered, retried, deadLettered atomic.Int64
 
-	fileMu  sync.Mutex // the dead-letter file and the file targets
+	fileMu sync.Mutex // the dead-letter file and the file targets
 
 	accountMu      sync.Mutex
 	accountPending map[string]int // pending deliveries per account (MaxPendingPerAccount)
-	limitMu sync.Mutex
-	limits  map[string]*limiter // by API destination ARN
+	limitMu        sync.Mutex
+	limits         map[string]*limiter // by API destination ARN
 }
 
 // published is an event waiting to be matched.
