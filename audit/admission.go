@@ -136,6 +136,10 @@ func (p *AdmissionPolicy) findings(t netmap.Tenant, s netmap.Snapshot, changed [
 	if err != nil {
 		return nil, err
 	}
+	// The checks judge the groups that changed; the others are context (peers, groups on the
+	// same interfaces), which the compiled policy and the indexes already hold. Their findings
+	// would be dropped below anyway.
+	a.In.Snapshot.Groups = slices.DeleteFunc(slices.Clone(s.Groups), func(g *model.Group) bool { return !slices.Contains(changed, g.ID) })
 	var out []Finding
 	for _, c := range catalogue {
 		if !slices.Contains(p.Forbid, c.ID) {

@@ -48,6 +48,45 @@ func (tx *tx) keepPrior(kind, id string, old any, had bool) {
 	}
 }
 
+// newTenant is a new tenant of the service, with the membership index when admission is on.
+func (s *Service) newTenant(t Tenant) *tenant {
+	tn := newTenant(t, s.cfg.Now, s.aws)
+	if s.cfg.Admission != nil {
+		tn.members = map[string]map[string]bool{}
+	}
+	return tn
+}
+
+// indexMembers moves an interface in the membership index from old's groups to n's (either
+// may be nil).
+func (tn *tenant) indexMembers(old, n *model.NetworkInterface) {
+	if tn.members == nil {
+		return
+	}
+	if old != nil {
+		for _, g := range old.Groups {
+			delete(tn.members[g], old.ID)
+			if len(tn.members[g]) == 0 {
+				delete(tn.members, g)
+			}
+		}
+	}
+	if n != nil {
+		for _, g := range n.Groups {
+			if tn.members[g] == nil {
+				tn.members[g] = map[string]bool{}
+			}
+			tn.members[g][n.ID] = true
+		}
+	}
+}
+
+// reindexMembers is indexMembers for a change of tx, undone with it.
+func (tx *tx) reindexMembers(old, n *model.NetworkInterface) {
+	tx.tn.indexMembers(old, n)
+	tx.undo = append(tx.undo, func() { tx.tn.indexMembers(n, old) })
+}
+
 // admit asks the configured admission hook about what tx changed; nil when there is no hook
 // or the write changed nothing a check of groups or network ACLs can see.
 func (s *Service) admit(tx *tx) error {
@@ -183,16 +222,30 @@ func (tx *tx) partial(s side, focus map[string]bool, naclIDs []string) netmap.Sn
 	}
 	var out netmap.Snapshot
 	subnets, vpcs, eniIDs := map[string]bool{}, map[string]bool{}, map[string]bool{}
-	eachAtSide(s, kindENI, tn.enis, func(n *model.NetworkInterface) {
-		if !slices.ContainsFunc(n.Groups, func(g string) bool { return wanted[g] }) {
-			return
+	// The candidates are the interfaces the index has in a wanted group now, and on the old
+	// side those the transaction changed (the index does not know what they were).
+	cand := map[string]bool{}
+	for g := range wanted {
+		for id := range tn.members[g] {
+			cand[id] = true
+		}
+	}
+	if s.old {
+		for id := range s.tx.prior[kindENI] {
+			cand[id] = true
+		}
+	}
+	for id := range cand {
+		n := atSide(s, kindENI, tn.enis, id)
+		if n == nil || !slices.ContainsFunc(n.Groups, func(g string) bool { return wanted[g] }) {
+			continue
 		}
 		out.ENIs = append(out.ENIs, n)
 		eniIDs[n.ID], subnets[n.SubnetID], vpcs[n.VpcID] = true, true, true
 		for _, g := range n.Groups {
 			addGroup(g) // a rule of another group on the interface can cover one of these
 		}
-	})
+	}
 	for _, g := range groups {
 		out.Groups = append(out.Groups, g)
 		vpcs[g.VpcID] = true

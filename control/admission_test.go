@@ -268,3 +268,43 @@ func TestAdmissionScope(t *testing.T) {
 		t.Errorf("CreateKeyPair asked the hook %d times", len(calls))
 	}
 }
+
+// TestAdmissionMembersIndex: the membership index admission reads equals one built afresh
+// from the interfaces after creating, moving and deleting interfaces, after a write rolled
+// back, and after a restart loaded it from the store.
+func TestAdmissionMembersIndex(t *testing.T) {
+	ctx := context.Background()
+	var calls []admissionCall
+	st := tempBolt(t)
+	s := openAdmission(t, st, refuseWorld(&calls))
+	g, enis := feedWorld(t, s, 3)
+	check := func(s *Service, step string) {
+		t.Helper()
+		tn := s.tenants[alice]
+		want := map[string]map[string]bool{}
+		for _, n := range tn.enis {
+			for _, g := range n.Groups {
+				if want[g] == nil {
+					want[g] = map[string]bool{}
+				}
+				want[g][n.ID] = true
+			}
+		}
+		if diff := cmp.Diff(want, tn.members); diff != "" {
+			t.Errorf("%s: index (-fresh +kept):\n%s", step, diff)
+		}
+	}
+	check(s, "created")
+	if _, err := s.ModifyENI(ctx, alice, ModifyENIInput{ID: enis[0].ID, Groups: []string{g.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.DeleteENI(ctx, alice, IDInput{ID: enis[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	check(s, "moved and deleted")
+	if _, err := s.ModifyENI(ctx, alice, ModifyENIInput{ID: enis[2].ID, Groups: []string{g.ID}, DryRun: true}); code(err) != "DryRunOperation" {
+		t.Fatalf("dry run: %v", err)
+	}
+	check(s, "rolled back")
+	check(openAdmission(t, st, refuseWorld(&calls)), "reloaded")
+}

@@ -117,7 +117,7 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		}
 		tn := s.tenants[t]
 		if tn == nil {
-			tn = newTenant(t, s.cfg.Now, s.aws)
+			tn = s.newTenant(t)
 			s.tenants[t] = tn
 		}
 		if err := tn.load(kind, id, kv.Value); err != nil {
@@ -152,7 +152,7 @@ func (s *Service) tenant(_ context.Context, t Tenant) (*tenant, error) {
 	defer s.mu.Unlock()
 	tn := s.tenants[t]
 	if tn == nil {
-		tn = newTenant(t, s.cfg.Now, s.aws)
+		tn = s.newTenant(t)
 		// Memory only: the staged ops are dropped (not rolled back) and the tenant stays
 		// uninitialised until its first write.
 		if _, err := s.begin(tn).createDefaultVPC(); err != nil {
