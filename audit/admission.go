@@ -181,9 +181,9 @@ func (p *AdmissionPolicy) exempt(id string, s netmap.Snapshot) *Exemption {
 // check, the resource and the rules. now is the clock suppressions expire by.
 //
 // AWS has no admission policies, so no error code of its own for this refusal. EC2's
-// OperationNotPermitted (400) says "the operation is not allowed" for requests that are
-// well formed but refused by a setting of the account or resource (termination protection
-// is AWS's example), which is this case: SDKs raise it as a client error that is not
+// OperationNotPermitted (400) refuses requests that are well formed but forbidden by a
+// setting of the account or resource (TerminateInstances with disableApiTermination,
+// aws-behaviour.md), which is this case: SDKs raise it as a client error that is not
 // retried, CLI users and Terraform see the code and the message, and it is not confused with
 // IAM (UnauthorizedOperation, 403, would send people to their policies and to
 // DecodeAuthorizationMessage) or with a malformed parameter (InvalidParameterValue).
