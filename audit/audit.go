@@ -202,22 +202,11 @@ func (r *Report) Worst() (Severity, bool) {
 // Run audits in with cfg: every check of the catalogue the configuration does not disable,
 // suppressions applied, findings ordered by severity (worst first), check and resource.
 func Run(in Input, cfg Config) (*Report, error) {
-	if in.Now.IsZero() {
-		in.Now = time.Now()
-	}
-	p, err := policy.Compile(in.Snapshot)
+	a, err := newAudit(in, cfg)
 	if err != nil {
-		return nil, fmt.Errorf("audit: %w", err)
+		return nil, err
 	}
-	a := &Audit{In: in, Config: cfg, Policy: p, groups: map[string]*model.Group{}, members: map[string][]*model.NetworkInterface{}}
-	for _, g := range in.Snapshot.Groups {
-		a.groups[g.ID] = g
-	}
-	for _, e := range in.Snapshot.ENIs {
-		for _, g := range e.Groups {
-			a.members[g] = append(a.members[g], e)
-		}
-	}
+	in = a.In
 	r := &Report{Account: in.Account, Region: in.Region, Findings: []Finding{}}
 	for _, c := range Catalogue() {
 		if slices.Contains(cfg.Disabled, c.ID) {
@@ -247,6 +236,27 @@ func Run(in Input, cfg Config) (*Report, error) {
 	slices.SortFunc(r.Findings, order)
 	slices.SortFunc(r.Suppressed, order)
 	return r, nil
+}
+
+// newAudit compiles in's network and builds the indexes the checks share.
+func newAudit(in Input, cfg Config) (*Audit, error) {
+	if in.Now.IsZero() {
+		in.Now = time.Now()
+	}
+	p, err := policy.Compile(in.Snapshot)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	a := &Audit{In: in, Config: cfg, Policy: p, groups: map[string]*model.Group{}, members: map[string][]*model.NetworkInterface{}}
+	for _, g := range in.Snapshot.Groups {
+		a.groups[g.ID] = g
+	}
+	for _, e := range in.Snapshot.ENIs {
+		for _, g := range e.Groups {
+			a.members[g] = append(a.members[g], e)
+		}
+	}
+	return a, nil
 }
 
 // missing says which of the inputs a check needs are not known, "" when all are.

@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"os"
 	"regexp"
+	"slices"
 	"time"
 
 	"gopkg.in/yaml.v3"
@@ -72,36 +73,55 @@ func DefaultConfig() Config {
 // without a check, a reason or an expiry, and a check ID the catalogue does not have are
 // errors: a typo must not silently audit less.
 func LoadConfig(path string) (Config, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return Config{}, fmt.Errorf("audit configuration: %w", err)
-	}
 	cfg := DefaultConfig()
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(&cfg); err != nil {
+	if err := decodeFile(path, "audit configuration", &cfg); err != nil {
+		return Config{}, err
+	}
+	if err := cfg.validate(); err != nil {
 		return Config{}, fmt.Errorf("audit configuration %s: %w", path, err)
 	}
-	known := map[string]bool{}
-	for _, c := range catalogue {
-		known[c.ID] = true
-	}
-	for _, id := range cfg.Disabled {
-		if !known[id] {
-			return Config{}, fmt.Errorf("audit configuration %s: disabled: no check %q", path, id)
-		}
-	}
-	for i, s := range cfg.Suppressions {
-		switch {
-		case !known[s.Check]:
-			return Config{}, fmt.Errorf("audit configuration %s: suppression %d: no check %q", path, i+1, s.Check)
-		case s.Reason == "":
-			return Config{}, fmt.Errorf("audit configuration %s: suppression %d (%s): a reason is required", path, i+1, s.Check)
-		case s.Expires.IsZero():
-			return Config{}, fmt.Errorf("audit configuration %s: suppression %d (%s): an expiry is required", path, i+1, s.Check)
-		}
-	}
 	return cfg, nil
+}
+
+// decodeFile decodes the YAML file at path into v, over what v holds; unknown keys are
+// errors. what names the file in errors.
+func decodeFile(path, what string, v any) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("%s: %w", what, err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	return nil
+}
+
+// knownCheck reports whether the catalogue has a check id.
+func knownCheck(id string) bool {
+	return slices.ContainsFunc(catalogue, func(c Check) bool { return c.ID == id })
+}
+
+// validate refuses disabled checks and suppressions the catalogue does not have, and
+// suppressions without a reason or an expiry.
+func (c *Config) validate() error {
+	for _, id := range c.Disabled {
+		if !knownCheck(id) {
+			return fmt.Errorf("disabled: no check %q", id)
+		}
+	}
+	for i, s := range c.Suppressions {
+		switch {
+		case !knownCheck(s.Check):
+			return fmt.Errorf("suppression %d: no check %q", i+1, s.Check)
+		case s.Reason == "":
+			return fmt.Errorf("suppression %d (%s): a reason is required", i+1, s.Check)
+		case s.Expires.IsZero():
+			return fmt.Errorf("suppression %d (%s): an expiry is required", i+1, s.Check)
+		}
+	}
+	return nil
 }
 
 // suppression returns the suppression that hides f at now, nil when none does (an expired one

@@ -10,4 +10,9 @@
 // file of its own (sga.go, sge.go, sgh.go, nacl.go, exp.go, mon.go) and registers its checks
 // in the catalogue. Run runs the catalogue, applies the configuration's suppressions and
 // orders the findings.
+//
+// Admission (admission.go) runs a policy's forbidden checks on the part of the network a write
+// touched, before and after it, so that the server can refuse a write that would introduce a
+// finding (audit-checks §5.8). The control service calls it through a hook (control.Admission)
+// that cmd/stockade wires; this package never imports the service.
 package audit

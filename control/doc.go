@@ -33,5 +33,6 @@
 //     and the transaction (tx); kinds.go: the resource-kind table; quotas.go: the quotas;
 //     idempotency.go: client tokens (fingerprint, replay, remember) and their pruning;
 //     retention.go: what is purged as it ages (terminated instances); feed.go: the host
-//     reconciler's feed (Networks, Watch).
+//     reconciler's feed (Networks, Watch); admission.go: the admission hook's view of what a
+//     write changed (before and after) and the membership index it reads.
 package control

@@ -41,6 +41,9 @@ type Config struct {
 	// AWSIPRanges, when set, gives the AWS-managed prefix lists the ranges of the operator's
 	// copy of AWS's ip-ranges.json (awsprefixlists.go); nil means the embedded table's few.
 	AWSIPRanges *AWSIPRanges
+	// Admission, when set, is asked about every write that changes a security group, the
+	// groups of an interface, a prefix list or a network ACL, and may refuse it (admission.go).
+	Admission Admission
 }
 
 // Images is what the service needs of the image catalogue.
@@ -114,7 +117,7 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		}
 		tn := s.tenants[t]
 		if tn == nil {
-			tn = newTenant(t, s.cfg.Now, s.aws)
+			tn = s.newTenant(t)
 			s.tenants[t] = tn
 		}
 		if err := tn.load(kind, id, kv.Value); err != nil {
@@ -149,7 +152,7 @@ func (s *Service) tenant(_ context.Context, t Tenant) (*tenant, error) {
 	defer s.mu.Unlock()
 	tn := s.tenants[t]
 	if tn == nil {
-		tn = newTenant(t, s.cfg.Now, s.aws)
+		tn = s.newTenant(t)
 		// Memory only: the staged ops are dropped (not rolled back) and the tenant stays
 		// uninitialised until its first write.
 		if _, err := s.begin(tn).createDefaultVPC(); err != nil {
@@ -203,6 +206,9 @@ type IDInput struct {
 // refusal then could not be undone; that is why the check is synchronous.) Any other failure
 // is the disk's: it cannot be undone either, so it stops the service (Err).
 //
+// An admission hook (Config.Admission) is asked after fn succeeded and before DryRun is
+// answered; its refusal is rolled back like fn's own errors.
+//
 // A Journal in ctx (WithJournal) adds the request's record to the transaction, after fn
 // succeeded and before Check, so that the change and its record commit together.
 func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *tx) error) (Result, error) {
@@ -217,6 +223,12 @@ func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *
 	}
 	tx := s.begin(tn)
 	if err := fn(tx); err != nil {
+		tx.rollback()
+		tn.mu.Unlock()
+		return Result{}, err
+	}
+	// Before DryRun is answered: a dry run of a write the policy refuses reports the refusal.
+	if err := s.admit(tx); err != nil {
 		tx.rollback()
 		tn.mu.Unlock()
 		return Result{}, err

@@ -87,6 +87,9 @@ type tenant struct {
 	reservations map[string]*model.SubnetCIDRReservation // subnet CIDR reservations
 	lts          map[string]*model.LaunchTemplate
 	ltVersions   map[string]*model.LaunchTemplateVersion // by "<template ID>:<version>"
+	// members indexes the interfaces by group ID (admission.go); nil, and not kept, when
+	// the service has no admission hook.
+	members map[string]map[string]bool
 	// lazy names records that exist in memory only (see mainRouteTables); the next write
 	// commits them.
 	lazy []lazyRecord
@@ -110,7 +113,13 @@ func (tn *tenant) load(kind, id string, b []byte) error {
 	if !ok {
 		return fmt.Errorf("unknown record kind %q", kind)
 	}
-	return k.load(tn, id, b)
+	if err := k.load(tn, id, b); err != nil {
+		return err
+	}
+	if kind == kindENI {
+		tn.indexMembers(nil, tn.enis[id])
+	}
+	return nil
 }
 
 // tx stages one write: it changes the tenant's maps directly (the caller holds the write lock),
@@ -125,10 +134,17 @@ type tx struct {
 	// released are the public addresses this transaction returns to the pool, freed in
 	// memory once it is submitted (pool.go).
 	released []netip.Addr
+	// prior is, by record kind and ID, what each record the transaction changed was before
+	// it (admission.go); nil when the service has no admission hook, which is the only reader.
+	prior map[string]map[string]prior
 }
 
 func (s *Service) begin(tn *tenant) *tx {
-	return &tx{s: s, tn: tn, now: s.cfg.Now().UTC(), ops: map[string]any{}}
+	tx := &tx{s: s, tn: tn, now: s.cfg.Now().UTC(), ops: map[string]any{}}
+	if s.cfg.Admission != nil {
+		tx.prior = map[string]map[string]prior{}
+	}
+	return tx
 }
 
 func (tx *tx) stage(kind, id string, v any) { tx.stageKey(storeKey(tx.tn.key, kind, id), v) }
@@ -147,6 +163,12 @@ func (tx *tx) put(kind, id string, v any) { tx.stage(kind, id, v) }
 // set replaces m[id] with v (nil deletes), staging the store write and the undo.
 func set[T any](tx *tx, m map[string]*T, kind, id string, v *T) {
 	old, had := m[id]
+	if tx.prior != nil {
+		tx.keepPrior(kind, id, old, had)
+	}
+	if kind == kindENI && tx.tn.members != nil {
+		tx.reindexMembers(any(old).(*model.NetworkInterface), any(v).(*model.NetworkInterface))
+	}
 	// Before the change: a copy sorted before it is stale from now on, and unless an object
 	// only replaces one with its ID, the IDs are not the same either (see sortedOf).
 	tx.tn.versions[kind]++

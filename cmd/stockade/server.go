@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stockade/stockade/adminapi"
+	"github.com/stockade/stockade/audit"
 	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/auth/sigv4"
 	"github.com/stockade/stockade/authz"
@@ -61,6 +62,9 @@ type serverConfig struct {
 	// AWSIPRanges is --aws-ip-ranges, the operator's copy of AWS's ip-ranges.json
 	// (control.Config.AWSIPRanges).
 	AWSIPRanges string
+	// AdmissionPolicy is --admission-policy: the audit checks a write may never introduce
+	// (audit.LoadAdmissionPolicy, control.Config.Admission); "" for none.
+	AdmissionPolicy string
 
 	Enforce   bool
 	Lab       bool
@@ -125,6 +129,8 @@ enforcement is off and the server says so.`,
 		"AWS's ip-ranges.json (curl -o ip-ranges.json https://ip-ranges.amazonaws.com/ip-ranges.json): the entries of the AWS-managed prefix lists (com.amazonaws.<region>.s3, .dynamodb, …) in every region; without it they hold a few us-east-1 ranges only")
 	f.StringVar(&cfg.PublicPool, "public-pool", control.DefaultPublicPool.String(),
 		"IPv4 CIDR (at least a /29) that Elastic IPs and public addresses are taken from, unique across accounts; the default is RFC 2544's benchmarking block, never routed on the internet")
+	f.StringVar(&cfg.AdmissionPolicy, "admission-policy", "",
+		"YAML file naming the audit checks a write must never introduce (forbid: [SGA-002, …]), with exemptions and the audit configuration's keys; a write that would introduce one is refused with OperationNotPermitted and changes nothing (README, Admission policies)")
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "log JSON lines instead of text")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.BoolVar(&cfg.Enforce, "enforce", cfg.Enforce, "program nftables so that packets obey the groups (needs root)")
@@ -285,6 +291,12 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 // openState opens the store, the account registry (making the administrator and its
 // credentials file on first start) and the control service over them.
 func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bolt.Store, accounts *auth.Registry, svc *control.Service, credPath string, err error) {
+	var admission *audit.AdmissionPolicy
+	if cfg.AdmissionPolicy != "" {
+		if admission, err = audit.LoadAdmissionPolicy(cfg.AdmissionPolicy); err != nil {
+			return nil, nil, nil, "", fmt.Errorf("--admission-policy: %w", err)
+		}
+	}
 	// The trail's records are read by LookupEvents and Export, never watched: out of the
 	// watch history they are written once and leave the history to the changes it serves.
 	if st, err = bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{Unwatched: []string{trail.Prefix, events.Prefix}}); err != nil {
@@ -321,6 +333,10 @@ func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bol
 			return nil, nil, nil, "", fmt.Errorf("--aws-ip-ranges %s: %w", cfg.AWSIPRanges, err)
 		}
 		log.Info("AWS-managed prefix lists from ip-ranges.json", "file", cfg.AWSIPRanges, "syncToken", ccfg.AWSIPRanges.SyncToken, "created", ccfg.AWSIPRanges.CreateDate)
+	}
+	if admission != nil {
+		ccfg.Admission = admission.Hook(ccfg.Now)
+		log.Info("admission policy", "file", cfg.AdmissionPolicy, "forbid", admission.Forbid, "exemptions", len(admission.Exemptions))
 	}
 	if svc, err = control.Open(ctx, st, ccfg); err != nil {
 		return nil, nil, nil, "", err
