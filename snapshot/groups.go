@@ -75,6 +75,11 @@ func (l *loader) groups(doc node, ids map[ruleKey]string) []*model.Group {
 		m := &model.Group{ID: l.str(g, "GroupId"), VpcID: l.str(g, "VpcId")}
 		m.Name, _ = l.optStr(g, "GroupName")
 		m.OwnerID, _ = l.optStr(g, "OwnerId")
+		m.Description, _ = l.optStr(g, "Description")
+		m.Tags = l.tags(g)
+		// DescribeSecurityGroups has no default flag: a VPC's default group is the one named
+		// "default", a name no other group may take.
+		m.Default = m.Name == "default" && m.VpcID != ""
 		m.Ingress = l.rules(g, "IpPermissions", m.ID, false, ids)
 		m.Egress = l.rules(g, "IpPermissionsEgress", m.ID, true, ids)
 		out = append(out, m)
@@ -88,9 +93,10 @@ func (l *loader) rules(g node, key, groupID string, egress bool, ids map[ruleKey
 	for _, p := range l.list(g, key, true) {
 		proto, from, to := l.protocolAndPorts(p)
 		base := model.Rule{Egress: egress, Protocol: proto, FromPort: from, ToPort: to}
-		add := func(peer model.Peer, key string) {
+		add := func(peer model.Peer, key string, item node) {
 			r := base
 			r.Peer = peer
+			r.Description, _ = l.optStr(item, "Description")
 			r.ID = ids[ruleKey{groupID, egress, proto, from, to, key}]
 			if r.ID == "" {
 				r.ID = fmt.Sprintf("%s/%s/%d", groupID, direction(egress), len(out)) // no rule IDs exported
@@ -100,20 +106,20 @@ func (l *loader) rules(g node, key, groupID string, egress bool, ids map[ruleKey
 		n := len(out)
 		for _, r := range l.list(p, "IpRanges", false) {
 			c := l.prefix(r, "CidrIp")
-			add(model.Peer{CIDR: c}, c.String())
+			add(model.Peer{CIDR: c}, c.String(), r)
 		}
 		for _, r := range l.list(p, "Ipv6Ranges", false) {
 			c := l.prefix(r, "CidrIpv6")
-			add(model.Peer{CIDR: c}, c.String())
+			add(model.Peer{CIDR: c}, c.String(), r)
 		}
 		for _, r := range l.list(p, "PrefixListIds", false) {
 			id := l.str(r, "PrefixListId")
-			add(model.Peer{PrefixListID: id}, id)
+			add(model.Peer{PrefixListID: id}, id, r)
 		}
 		for _, r := range l.list(p, "UserIdGroupPairs", false) {
 			id := l.str(r, "GroupId")
 			user, _ := l.optStr(r, "UserId")
-			add(model.Peer{GroupID: id, UserID: user}, id)
+			add(model.Peer{GroupID: id, UserID: user}, id, r)
 		}
 		if len(out) == n && p.present {
 			l.failf(p.file, p.path, "no peer: a permission has IpRanges, Ipv6Ranges, PrefixListIds or UserIdGroupPairs")
