@@ -138,7 +138,7 @@ func TestEventsWebhookWithAWSCLI(t *testing.T) {
 		authorize("22", "0.0.0.0/0")
 		waitFor(t, 5*time.Second, "a failed attempt", func() bool { return metrics(t, s)["stockade_events_retries_total"] >= 1 })
 		h.set(func(h *hookReceiver) { h.down = false })
-		waitFor(t, 30*time.Second, "the retried delivery", func() bool { b, _ := h.snapshot(); return len(b) == 2 })
+		waitFor(t, 150*time.Second, "the retried delivery", func() bool { b, _ := h.snapshot(); return len(b) == 2 })
 	})
 
 	t.Run("a receiver that hangs does not hold up the API", func(t *testing.T) {
@@ -157,7 +157,10 @@ func TestEventsWebhookWithAWSCLI(t *testing.T) {
 		}
 		close(release)
 		h.set(func(h *hookReceiver) { h.hold = nil })
-		waitFor(t, 30*time.Second, "the three deliveries", func() bool { b, _ := h.snapshot(); return len(b) == 5 })
+		// The deliveries that timed out while the receiver hung wait for their retry, whose
+		// back-off doubles from 1 s: on a loaded machine the hang lasts long enough for the
+		// next attempt to be a minute away.
+		waitFor(t, 150*time.Second, "the three deliveries", func() bool { b, _ := h.snapshot(); return len(b) == 5 })
 	})
 
 	var rules struct {
