@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stockade/stockade/internal/atomicfile"
+
 	"github.com/stockade/stockade/model"
 )
 
@@ -404,23 +406,5 @@ func writeAtomic(root *os.Root, name string, data []byte) error {
 	if i := strings.LastIndexByte(name, '/'); i >= 0 {
 		dir = name[:i+1]
 	}
-	tmp := dir + tmpPrefix + hex.EncodeToString(rnd[:])
-	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = root.Rename(tmp, name)
-	}
-	if err != nil {
-		root.Remove(tmp)
-	}
-	return err
+	return atomicfile.Write(root, name, dir+tmpPrefix+hex.EncodeToString(rnd[:]), data, 0o600)
 }

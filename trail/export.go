@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/stockade/stockade/internal/atomicfile"
+
 	"github.com/stockade/stockade/store"
 )
 
@@ -55,23 +57,7 @@ func WriteLogFile(root *os.Root, account, region string, t time.Time, records []
 	if err := root.MkdirAll(path.Dir(name), 0o750); err != nil {
 		return "", fmt.Errorf("trail: export: %w", err)
 	}
-	tmp := name + ".tmp"
-	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o640)
-	if err != nil {
-		return "", fmt.Errorf("trail: export: %w", err)
-	}
-	_, err = f.Write(body.Bytes())
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = root.Rename(tmp, name)
-	}
-	if err != nil {
-		root.Remove(tmp)
+	if err := atomicfile.Write(root, name, name+".tmp", body.Bytes(), 0o640); err != nil {
 		return "", fmt.Errorf("trail: export: %w", err)
 	}
 	return name, nil
