@@ -75,6 +75,7 @@ var imports = map[string][]string{
 	"objstore/s3api":   {"model", "objstore"},
 	"logstore":         {"model", "objstore"},
 	"logstore/logsapi": {"model", "logstore"},
+	"flowlog":          {"model", "objstore", "logstore"},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.
