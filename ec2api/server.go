@@ -72,6 +72,9 @@ type Config struct {
 	S3MaxBody int64
 	// Logs serves the CloudWatch Logs API (logs.go); nil: CloudWatch Logs is not served.
 	Logs *logsapi.Handler
+	// FlowLogDelivery reports a flow log's DeliverLogsStatus and DeliverLogsErrorMessage
+	// from the record writer; nil: every flow log reports SUCCESS.
+	FlowLogDelivery func(flowLogID string) (status, message string)
 }
 
 // DefaultConfig returns the defaults: a 1 MiB body limit, 64 MiB of bodies at once, each
