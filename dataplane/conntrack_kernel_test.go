@@ -1,0 +1,60 @@
+package dataplane_test
+
+import (
+	"context"
+	"net/netip"
+	"testing"
+
+	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/netlab"
+)
+
+// TestKernelConnsCountAndZero: one TCP connection web → app leaves an entry in the router's
+// table that counts both directions (EnableForwarding turned accounting on), with its start
+// time; a dump that zeroes returns the counts once, and the next dump finds the entry (TCP
+// lingers in TIME_WAIT) with nothing new: per-window deltas come from the kernel.
+func TestKernelConnsCountAndZero(t *testing.T) {
+	l := newKernelLab(t)
+	n := threeTier()
+	n.Link = l.names.Link
+	web, app := n.Snapshot.ENIs[0], n.Snapshot.ENIs[1]
+	l.apply(dataplane.Render(n).Replace())
+	nsWeb := l.attach(web, n.Snapshot.Subnets[0].CIDR)
+	nsApp := l.attach(app, n.Snapshot.Subnets[0].CIDR)
+	if err := netlab.EnableForwarding(context.Background(), l.router); err != nil {
+		t.Fatal(err)
+	}
+	srv, err := netlab.Serve(nsApp, 8080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := netlab.TCP(nsWeb, netip.AddrPortFrom(app.PrivateIP, 8080), netlab.PassTimeout); err != nil {
+		t.Fatal(err)
+	}
+	find := func(zero bool) *dataplane.Conn {
+		t.Helper()
+		conns, err := l.k.Conns(l.router, zero)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, c := range conns {
+			if c.Proto == 6 && c.Orig.Src == web.PrivateIP && c.Orig.Dst == app.PrivateIP && c.Orig.DstPort == 8080 {
+				return &conns[i]
+			}
+		}
+		t.Fatalf("no entry for web → app:8080 in %+v", conns)
+		return nil
+	}
+	first := find(true)
+	// SYN, ACK, data, FIN, ACK at least from web; SYN-ACK, echo, FIN/ACK from app.
+	if first.OrigPackets < 3 || first.ReplyPackets < 2 || first.OrigBytes < 60*3 || first.Start.IsZero() {
+		t.Errorf("first dump: %+v, want both directions counted and a start time", *first)
+	}
+	if first.Reply.Src != app.PrivateIP || first.Reply.SrcPort != 8080 || first.Reply.DstPort != first.Orig.SrcPort {
+		t.Errorf("reply tuple %+v does not mirror %+v", first.Reply, first.Orig)
+	}
+	if again := find(false); again.OrigPackets != 0 || again.ReplyPackets != 0 || again.OrigBytes != 0 {
+		t.Errorf("after zeroing: %+v, want no packets", *again)
+	}
+}
