@@ -69,6 +69,9 @@ type Interface struct {
 	ID, Account, VPC, Subnet, Instance, Region, AZID string
 	Primary                                          netip.Addr
 	VPCPrefixes                                      []netip.Prefix
+	// Unlogged are the VPC's own service addresses this interface talks to that AWS never
+	// logs (A2.5): its subnet's router (base + 1) and the VPC's resolver (base + 2).
+	Unlogged []netip.Addr
 }
 
 // TCP flags as AWS reports them (A2.6): FIN, SYN, RST, and ACK only as part of SYN-ACK.
