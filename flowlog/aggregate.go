@@ -43,14 +43,17 @@ type Aggregator struct {
 	flows map[aggKey]*Record
 	lost  map[string]bool
 	flags map[aggKey]uint8
-	limit int
+	// dropped are packets a filter dropped after connection tracking counted them, by the
+	// key of the ACCEPT record they would otherwise inflate.
+	dropped map[aggKey]Counts
+	limit   int
 }
 
 // NewAggregator returns an aggregator that keeps at most maxFlows flows per window (0: no
 // bound); a flow beyond the bound marks its interface as having lost data (SKIPDATA), it is
 // never dropped silently.
 func NewAggregator(maxFlows int) *Aggregator {
-	return &Aggregator{flows: map[aggKey]*Record{}, lost: map[string]bool{}, flags: map[aggKey]uint8{}, limit: maxFlows}
+	return &Aggregator{flows: map[aggKey]*Record{}, lost: map[string]bool{}, flags: map[aggKey]uint8{}, dropped: map[aggKey]Counts{}, limit: maxFlows}
 }
 
 // Add adds an observation to the current window. Observations without packets add nothing
@@ -81,6 +84,18 @@ func (a *Aggregator) Add(o Obs) {
 	r.Flags |= o.Flags
 }
 
+// Dropped records packets of a flow that a filter dropped on their way through iface in
+// direction dir after connection tracking counted them (a reply a network ACL refuses, a
+// packet of a connection whose untracked rule was revoked): they are taken off the window's
+// ACCEPT record of that flow, so that ACCEPT counts only what was delivered.
+func (a *Aggregator) Dropped(iface string, dir Direction, flow Flow, c Counts) {
+	k := aggKey{iface, dir, Accept, flow}
+	a.mu.Lock()
+	d := a.dropped[k]
+	a.dropped[k] = Counts{d.Packets + c.Packets, d.Bytes + c.Bytes}
+	a.mu.Unlock()
+}
+
 // Lost records that a source lost events of iface in the current window (netlink overrun,
 // rate guard hit): the window gets a SKIPDATA record for it.
 func (a *Aggregator) Lost(iface string) {
@@ -98,8 +113,8 @@ func (a *Aggregator) Lost(iface string) {
 // Records are ordered by interface, then direction, action and flow, so output is stable.
 func (a *Aggregator) Close(start time.Time, width time.Duration, ifaces []*Interface) []Record {
 	a.mu.Lock()
-	flows, lost, flags := a.flows, a.lost, a.flags
-	a.flows, a.lost, a.flags = make(map[aggKey]*Record, len(flows)), map[string]bool{}, map[aggKey]uint8{}
+	flows, lost, flags, dropped := a.flows, a.lost, a.flags, a.dropped
+	a.flows, a.lost, a.flags, a.dropped = make(map[aggKey]*Record, len(flows)), map[string]bool{}, map[aggKey]uint8{}, map[aggKey]Counts{}
 	a.mu.Unlock()
 
 	ws := start.Unix()
@@ -115,10 +130,19 @@ func (a *Aggregator) Close(start time.Time, width time.Duration, ifaces []*Inter
 		if ifc == nil {
 			continue
 		}
-		seen[k.iface] = true
 		rec := *r
 		rec.Iface = ifc
 		rec.Flags |= flags[k]
+		if d, ok := dropped[k]; ok && k.action == Accept {
+			// Conntrack counted these before the filter dropped them (A4.1): they were
+			// not delivered, so they are not accepted traffic.
+			rec.Packets -= min(rec.Packets, d.Packets)
+			rec.Bytes -= min(rec.Bytes, d.Bytes)
+			if rec.Packets == 0 {
+				continue
+			}
+		}
+		seen[k.iface] = true
 		if rec.Start < ws || rec.Start > we {
 			rec.Start = ws
 		}

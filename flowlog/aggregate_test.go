@@ -1,6 +1,7 @@
 package flowlog
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -110,5 +111,33 @@ func TestWindowStart(t *testing.T) {
 	at := time.Date(2026, 12, 1, 16, 24, 59, 999, time.FixedZone("x", 3600))
 	if got, want := WindowStart(at, time.Minute), time.Date(2026, 12, 1, 15, 24, 0, 0, time.UTC); !got.Equal(want) || got.Location() != time.UTC {
 		t.Errorf("WindowStart = %v, want %v", got, want)
+	}
+}
+
+// TestDroppedAfterCounting is AWS's ping example (A2.3): B's network ACL lets the request
+// in and refuses the reply. Conntrack counted the replies before the ACL dropped them; the
+// window shows B ingress ACCEPT and B egress REJECT, A egress ACCEPT and no ACCEPT reply on A.
+func TestDroppedAfterCounting(t *testing.T) {
+	ws := time.Unix(1_800_000_000, 0).Truncate(time.Minute)
+	req := Flow{Proto: 1, Src: ifcA.Primary, Dst: ifcB.Primary}
+	rep := mirror(req)
+	a := NewAggregator(0)
+	for _, o := range Accepted(req, rep, Counts{4, 336}, Counts{4, 336}, ws.Unix(), ws.Unix()+3, func(x netip.Addr) *Interface {
+		return map[netip.Addr]*Interface{ifcA.Primary: ifcA, ifcB.Primary: ifcB}[x]
+	}) {
+		a.Add(o)
+	}
+	// What the NFLOG source reports for each dropped reply: B's egress REJECT, and the
+	// correction for A, which never received it.
+	for range 4 {
+		a.Add(Obs{Iface: "eni-0b", Dir: Egress, Action: Reject, Flow: rep, Packets: 1, Bytes: 84, First: ws.Unix() + 1, Last: ws.Unix() + 1})
+		a.Dropped("eni-0b", Egress, rep, Counts{1, 84})
+		a.Dropped("eni-0a", Ingress, rep, Counts{1, 84})
+	}
+	f, _ := ParseFormat("${interface-id} ${flow-direction} ${packets} ${action} ${log-status}")
+	got := lines(f, a.Close(ws, time.Minute, []*Interface{ifcA, ifcB}))
+	want := []string{"eni-0a egress 4 ACCEPT OK", "eni-0b ingress 4 ACCEPT OK", "eni-0b egress 4 REJECT OK"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got)\n%s", diff)
 	}
 }
