@@ -1,0 +1,86 @@
+package dataplane_test
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/netlab"
+)
+
+// TestKernelLogsRejects: with web (eni-1) and db (eni-3) covered by flow logs, web's SYN to
+// db:8080, which db's group does not admit, reaches NFLOG group 1 with the groups' prefix, a
+// mark saying web's egress admitted it and db's ingress did not, db's link as the way out and
+// the packet's headers; web's SYN also reaches group 2 (web's flow logs have tcp-flags).
+// app (eni-2) is not covered: its refused SYN to db is logged only because db is.
+func TestKernelLogsRejects(t *testing.T) {
+	l := newKernelLab(t)
+	n := withFlowLogs(threeTier())
+	n.Link = l.names.Link
+	web, db := n.Snapshot.ENIs[0], n.Snapshot.ENIs[2]
+	l.apply(dataplane.Render(n).Replace())
+	nsWeb := l.attach(web, n.Snapshot.Subnets[0].CIDR)
+	nsDB := l.attach(db, n.Snapshot.Subnets[1].CIDR)
+	if err := netlab.EnableForwarding(context.Background(), l.router); err != nil {
+		t.Fatal(err)
+	}
+	r, err := l.k.OpenLog(l.router, dataplane.LogGroupRejected, dataplane.LogGroupFlags)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	srv, err := netlab.Serve(nsDB, 8080)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := netlab.TCP(nsWeb, netip.AddrPortFrom(db.PrivateIP, 8080), 300*time.Millisecond); err == nil {
+		t.Fatal("db's group let web in on 8080")
+	}
+	var dbIndex uint32
+	if err := netlab.Do(l.router, func() error {
+		ifc, err := net.InterfaceByName(l.names.Link(db.ID))
+		if err == nil {
+			dbIndex = uint32(ifc.Index)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var rejected, flags *dataplane.LogPacket
+	deadline := time.Now().Add(5 * time.Second)
+	for (rejected == nil || flags == nil) && time.Now().Before(deadline) {
+		r.SetDeadline(deadline)
+		pkts, err := r.Read()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, p := range pkts {
+			if len(p.Payload) < 24 || netip.AddrFrom4([4]byte(p.Payload[16:20])) != db.PrivateIP || binary.BigEndian.Uint16(p.Payload[22:24]) != 8080 {
+				continue
+			}
+			switch p.Group {
+			case dataplane.LogGroupRejected:
+				rejected = &pkts[i]
+			case dataplane.LogGroupFlags:
+				flags = &pkts[i]
+			}
+		}
+	}
+	if rejected == nil || flags == nil {
+		t.Fatalf("rejected %+v, flags %+v: want both logged", rejected, flags)
+	}
+	if rejected.Prefix != dataplane.LogPrefixGroups || rejected.Mark&(dataplane.MarkEgressAdmitted|dataplane.MarkIngressAdmitted) != dataplane.MarkEgressAdmitted ||
+		rejected.OutIf != dbIndex || rejected.Payload[9] != 6 || rejected.Payload[20+13]&0x02 == 0 {
+		t.Errorf("rejected SYN: %+v (db's link is %d)", *rejected, dbIndex)
+	}
+}
