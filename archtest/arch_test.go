@@ -63,7 +63,7 @@ var imports = map[string][]string{
 	"datadir":          {},
 	"cloudinit":        {},
 	"image":            {},
-	"host":             {"model", "netmap", "dataplane", "netlab", "imds", "cloudinit", "image"},
+	"host":             {"model", "netmap", "dataplane", "netlab", "imds", "cloudinit", "image", "flowlog"},
 	"host/nsfake":      {"netlab"},
 	"iampolicy":        {},
 	"iam":              {"store"},

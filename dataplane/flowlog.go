@@ -24,10 +24,11 @@ const (
 	LogGroupFlags    = 2
 	LogRate          = 1000
 
-	LogPrefixGroups = "stk:sg"      // the groups did not admit it: see the packet mark's bits
-	LogPrefixLate   = "stk:late"    // no connection, and not a new one
-	LogPrefixACLIn  = "stk:acl:in"  // the destination subnet's ACL refused it
-	LogPrefixACLOut = "stk:acl:out" // the source subnet's ACL refused it
+	LogPrefixGroups  = "stk:sg"      // the groups did not admit it: see the packet mark's bits
+	LogPrefixRecheck = "stk:sg:re"   // an untracked connection's packet its groups no longer admit
+	LogPrefixLate    = "stk:late"    // no connection, and not a new one
+	LogPrefixACLIn   = "stk:acl:in"  // the destination subnet's ACL refused it
+	LogPrefixACLOut  = "stk:acl:out" // the source subnet's ACL refused it
 )
 
 // MarkEgressAdmitted and MarkIngressAdmitted are the packet-mark bits set when the source

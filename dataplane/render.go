@@ -431,7 +431,7 @@ func (r *renderer) base() {
 		fmt.Sprintf("meta mark & 0x%x == 0x%x accept", markAdmitted, markAdmitted),
 	}
 	if r.logged {
-		untracked = append(untracked, logRejected("", LogPrefixGroups)...)
+		untracked = append(untracked, logRejected("", LogPrefixRecheck)...)
 	}
 	r.rs.add(&Object{Kind: Chain, Name: "untracked", Lines: append(untracked, "drop")})
 }
