@@ -169,6 +169,10 @@ func (r *FlowLogs) Run(ctx context.Context) {
 	r.readers = map[string]*flowReader{}
 	defer r.stopReaders(nil)
 	r.refresh(ctx)
+	// A change (a flow log created, an instance launched) is seen at once, so that a new
+	// router's rejected packets are read from its first window; the window's end also looks
+	// again, for routers the host made after the change that asked for them.
+	changes := r.Source.Watch(ctx)
 	for {
 		end := flowlog.WindowStart(time.Now(), r.Window).Add(r.Window)
 		t := time.NewTimer(time.Until(end))
@@ -176,6 +180,10 @@ func (r *FlowLogs) Run(ctx context.Context) {
 		case <-ctx.Done():
 			t.Stop()
 			return
+		case <-changes:
+			t.Stop()
+			r.refresh(ctx)
+			continue
 		case <-t.C:
 		}
 		r.close(ctx, end.Add(-r.Window))
