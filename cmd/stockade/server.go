@@ -168,6 +168,9 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	if err := checkEmulatorFlags(cfg); err != nil {
 		return err
 	}
+	if cfg.FlowLogWindow == 0 {
+		cfg.FlowLogWindow = flowlog.DefaultWindow
+	}
 	if cfg.FlowLogWindow < time.Second || cfg.FlowLogWindow > time.Minute {
 		return fmt.Errorf("--flow-log-window %s: want 1s to 1m", cfg.FlowLogWindow)
 	}
