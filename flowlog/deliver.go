@@ -218,8 +218,9 @@ func (w *Writer) putS3(l Log, f Format, recs []*Record, start time.Time) error {
 func StreamName(ifc *Interface) string { return ifc.ID + "-all" }
 
 // putCloudWatch appends each record as one event (no header) to its interface's stream,
-// stamped with the record's start, creating the group and the stream when missing as AWS
-// does with the flow log's role.
+// stamped with the record's start, creating the group and the stream when missing, as AWS
+// does with the flow log's role (its documented policy includes logs:CreateLogGroup;
+// [UNCONFIRMED] that the group is created rather than delivery failing).
 func (w *Writer) putCloudWatch(l Log, f Format, recs []*Record) error {
 	sc := logstore.Scope{Account: l.Account, Region: l.Region}
 	group := l.Def.LogGroupName

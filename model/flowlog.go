@@ -100,8 +100,8 @@ func ParseFlowLogFormat(format string) ([]string, error) {
 // first). Accounts are separate directories, so two tenants naming the same bucket or log
 // group never share a file (security review 5.4).
 //
-// Nothing calls LocalPath in production yet: Stockade stores and describes flow-log
-// definitions but writes no records. It fixes where records will go, and the error is for an
+// Nothing calls LocalPath in production: records go to the account's own buckets and log
+// groups (package flowlog, through objstore and logstore), as on AWS. The error is for an
 // account or region that is not the shape EC2 gives them.
 func (f *FlowLog) LocalPath(dataDir, account, region string) (string, error) {
 	if !isDigits(account, 12) {
