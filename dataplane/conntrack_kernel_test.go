@@ -4,6 +4,11 @@ import (
 	"context"
 	"net/netip"
 	"testing"
+	"time"
+
+	"github.com/mdlayher/netlink"
+	"github.com/ti-mo/conntrack"
+	"github.com/vishvananda/netns"
 
 	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/netlab"
@@ -56,5 +61,61 @@ func TestKernelConnsCountAndZero(t *testing.T) {
 	}
 	if again := find(false); again.OrigPackets != 0 || again.ReplyPackets != 0 || again.OrigBytes != 0 {
 		t.Errorf("after zeroing: %+v, want no packets", *again)
+	}
+}
+
+// TestKernelConnDestroyed: a UDP exchange whose entry goes before the next dump (here: the
+// table is flushed, as expiry would) reaches the destroy listener with both directions'
+// counts; nothing is lost between two dumps.
+func TestKernelConnDestroyed(t *testing.T) {
+	l := newKernelLab(t)
+	n := threeTier()
+	n.Link = l.names.Link
+	web, db := n.Snapshot.ENIs[0], n.Snapshot.ENIs[2] // db's group admits UDP 53 from the VPC
+	l.apply(dataplane.Render(n).Replace())
+	nsWeb := l.attach(web, n.Snapshot.Subnets[0].CIDR)
+	nsDB := l.attach(db, n.Snapshot.Subnets[1].CIDR)
+	if err := netlab.EnableForwarding(context.Background(), l.router); err != nil {
+		t.Fatal(err)
+	}
+	dl, err := l.k.ListenDestroyed(l.router)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Close()
+	srv, err := netlab.Serve(nsDB, 53)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	if err := netlab.UDP(nsWeb, netip.AddrPortFrom(db.PrivateIP, 53), netlab.PassTimeout); err != nil {
+		t.Fatal(err)
+	}
+	h, err := netns.GetFromPath(netlab.Path(l.router))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	c, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	for {
+		got, err := dl.Next(ctx)
+		if err != nil {
+			t.Fatalf("no destroy event for web → db:53/udp: %v", err)
+		}
+		if got.Proto == 17 && got.Orig.Src == web.PrivateIP && got.Orig.DstPort == 53 {
+			if got.OrigPackets == 0 || got.ReplyPackets == 0 || got.Reply.Src != db.PrivateIP {
+				t.Errorf("destroyed entry %+v: want both directions counted", got)
+			}
+			return
+		}
 	}
 }

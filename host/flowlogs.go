@@ -209,9 +209,12 @@ func (r *FlowLogs) refresh(ctx context.Context) {
 			r.Log.Warn("flow logs: cannot read the router's log groups; its rejected traffic is not recorded", "router", ns, "err", err)
 			continue
 		}
-		fr := &flowReader{ns: ns, lr: lr, done: make(chan struct{}), names: map[uint32]string{}}
+		rctx, cancel := context.WithCancel(ctx)
+		fr := &flowReader{ns: ns, lr: lr, cancel: cancel, names: map[uint32]string{}}
 		r.readers[ns] = fr
-		go r.read(ctx, fr)
+		fr.wg.Add(2)
+		go r.read(rctx, fr)
+		go r.destroyed(rctx, fr)
 	}
 }
 
@@ -219,8 +222,9 @@ func (r *FlowLogs) refresh(ctx context.Context) {
 func (r *FlowLogs) stopReaders(keep map[string]*routerFlows) {
 	for ns, fr := range r.readers {
 		if _, ok := keep[ns]; !ok {
+			fr.cancel()
 			fr.lr.Close()
-			<-fr.done
+			fr.wg.Wait()
 			delete(r.readers, ns)
 		}
 	}
@@ -242,40 +246,80 @@ func (r *FlowLogs) close(ctx context.Context, start time.Time) {
 			}
 			continue
 		}
-		at := func(a netip.Addr) *flowlog.Interface { return rf.byAddr[a] }
 		for _, c := range conns {
-			orig := flowlog.Flow{Proto: c.Proto, Src: c.Orig.Src, Dst: c.Orig.Dst, SrcPort: c.Orig.SrcPort, DstPort: c.Orig.DstPort}
-			reply := flowlog.Flow{Proto: c.Proto, Src: c.Reply.Src, Dst: c.Reply.Dst, SrcPort: c.Reply.SrcPort, DstPort: c.Reply.DstPort}
-			var first int64
-			if !c.Start.IsZero() {
-				first = c.Start.Unix()
-			}
-			for _, o := range flowlog.Accepted(orig, reply, flowlog.Counts{Packets: c.OrigPackets, Bytes: c.OrigBytes},
-				flowlog.Counts{Packets: c.ReplyPackets, Bytes: c.ReplyBytes}, first, now, at) {
-				r.agg.Add(o)
-			}
+			r.accepted(rf, c, now)
 		}
 	}
 	recs := r.agg.Close(start, r.Window, v.ifaces)
 	r.Writer.Deliver(ctx, v.logs, recs, start)
 }
 
-// flowReader is one router's NFLOG reader goroutine.
+// accepted adds what a connection-tracking entry counted to the window.
+func (r *FlowLogs) accepted(rf *routerFlows, c dataplane.Conn, now int64) {
+	orig := flowlog.Flow{Proto: c.Proto, Src: c.Orig.Src, Dst: c.Orig.Dst, SrcPort: c.Orig.SrcPort, DstPort: c.Orig.DstPort}
+	reply := flowlog.Flow{Proto: c.Proto, Src: c.Reply.Src, Dst: c.Reply.Dst, SrcPort: c.Reply.SrcPort, DstPort: c.Reply.DstPort}
+	var first int64
+	if !c.Start.IsZero() {
+		first = c.Start.Unix()
+	}
+	at := func(a netip.Addr) *flowlog.Interface { return rf.byAddr[a] }
+	for _, o := range flowlog.Accepted(orig, reply, flowlog.Counts{Packets: c.OrigPackets, Bytes: c.OrigBytes},
+		flowlog.Counts{Packets: c.ReplyPackets, Bytes: c.ReplyBytes}, first, now, at) {
+		r.agg.Add(o)
+	}
+}
+
+// destroyed adds the connections the router destroys between two dumps, with what they
+// counted since the last one. A listener that fell behind is opened again and the router's
+// interfaces get SKIPDATA for the window.
+func (r *FlowLogs) destroyed(ctx context.Context, fr *flowReader) {
+	defer fr.wg.Done()
+	for ctx.Err() == nil {
+		dl, err := r.NFT.ListenDestroyed(fr.ns)
+		if err != nil {
+			r.Log.Warn("flow logs: cannot listen to the router's connection tracking; connections that end between two windows are lost", "router", fr.ns, "err", err)
+			return
+		}
+		for {
+			c, err := dl.Next(ctx)
+			rf := r.routerView(fr.ns)
+			if err != nil {
+				dl.Close()
+				if ctx.Err() == nil && rf != nil {
+					for _, ifc := range rf.ifaces {
+						r.agg.Lost(ifc.ID)
+					}
+				}
+				break
+			}
+			if rf != nil {
+				r.accepted(rf, c, time.Now().Unix())
+			}
+		}
+	}
+}
+
+func (r *FlowLogs) routerView(ns string) *routerFlows {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.view.routers[ns]
+}
+
+// flowReader is one router's NFLOG reader and destroy listener, two goroutines.
 type flowReader struct {
-	ns    string
-	lr    *dataplane.LogReader
-	done  chan struct{}
-	names map[uint32]string // interface index → link name in the router namespace
+	ns     string
+	lr     *dataplane.LogReader
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+	names  map[uint32]string // interface index → link name in the router namespace
 }
 
 // read turns the router's logged packets into drops and flags until its reader is closed.
 func (r *FlowLogs) read(ctx context.Context, fr *flowReader) {
-	defer close(fr.done)
+	defer fr.wg.Done()
 	for ctx.Err() == nil {
 		pkts, err := fr.lr.Read()
-		r.mu.Lock()
-		rf := r.view.routers[fr.ns]
-		r.mu.Unlock()
+		rf := r.routerView(fr.ns)
 		if errors.Is(err, dataplane.ErrLogOverrun) {
 			// Lost messages: every covered interface of the router may miss records.
 			if rf != nil {
