@@ -29,6 +29,9 @@ const (
 	LogPrefixLate    = "stk:late"    // no connection, and not a new one
 	LogPrefixACLIn   = "stk:acl:in"  // the destination subnet's ACL refused it
 	LogPrefixACLOut  = "stk:acl:out" // the source subnet's ACL refused it
+	// LogPrefixOver says a rule's guard held packets back (at most one message a second
+	// per rule): the interfaces it names lost records, SKIPDATA.
+	LogPrefixOver = "stk:over"
 )
 
 // MarkEgressAdmitted and MarkIngressAdmitted are the packet-mark bits set when the source
@@ -62,18 +65,28 @@ func (r *renderer) flowLogSets() (logged, flags bool) {
 // logRejected is the rules that log a packet about to be dropped, matched by match, when it
 // comes from or goes to a covered link.
 func logRejected(match, prefix string) []string {
-	stmt := fmt.Sprintf("limit rate %d/second burst %d packets log group %d prefix %q queue-threshold 32 snaplen 128", LogRate, LogRate, LogGroupRejected, prefix)
-	return []string{
-		strings.TrimSpace(match + " iifname @fl_links " + stmt),
-		strings.TrimSpace(match + " iifname != @fl_links oifname @fl_links " + stmt),
-	}
+	stmt := fmt.Sprintf("log group %d prefix %q queue-threshold 32 snaplen 128", LogGroupRejected, prefix)
+	return guarded(match, "@fl_links", stmt)
 }
 
 // logFlags is the rules that copy the SYN, FIN and RST packets of covered links to
 // LogGroupFlags, rate-guarded like the rejects.
 func logFlags() []string {
-	stmt := fmt.Sprintf("tcp flags & (fin|syn|rst) != 0 limit rate %d/second burst %d packets log group %d snaplen 80", LogRate, LogRate, LogGroupFlags)
-	return []string{"iifname @fl_flags " + stmt, "iifname != @fl_flags oifname @fl_flags " + stmt}
+	return guarded("tcp flags & (fin|syn|rst) != 0", "@fl_flags", fmt.Sprintf("log group %d snaplen 80", LogGroupFlags))
+}
+
+// guarded is a log statement for packets from the links, then for packets to them from
+// others, each at most LogRate a second; past it, one LogPrefixOver message a second says
+// that records were lost. The two limits see the same packets (log does not end a rule's
+// evaluation), so "over" fires when the first holds packets back.
+func guarded(match, links, stmt string) []string {
+	var out []string
+	over := fmt.Sprintf("limit rate over %d/second burst %d packets limit rate 1/second log group %d prefix %q snaplen 128", LogRate, LogRate, LogGroupRejected, LogPrefixOver)
+	for _, side := range []string{"iifname " + links, "iifname != " + links + " oifname " + links} {
+		m := strings.TrimSpace(match + " " + side)
+		out = append(out, fmt.Sprintf("%s limit rate %d/second burst %d packets %s", m, LogRate, LogRate, stmt), m+" "+over)
+	}
+	return out
 }
 
 // insertBefore returns lines with add inserted before the first line equal to at.

@@ -84,3 +84,61 @@ func TestKernelLogsRejects(t *testing.T) {
 		t.Errorf("rejected SYN: %+v (db's link is %d)", *rejected, dbIndex)
 	}
 }
+
+// TestKernelLogGuard: a flood of refused packets is logged up to the guard's rate, and past
+// it the router says so ("stk:over", once a second at most) instead of copying every packet:
+// the recorder turns that into SKIPDATA, never into silent loss.
+func TestKernelLogGuard(t *testing.T) {
+	l := newKernelLab(t)
+	n := withFlowLogs(threeTier())
+	n.Link = l.names.Link
+	web, db := n.Snapshot.ENIs[0], n.Snapshot.ENIs[2]
+	l.apply(dataplane.Render(n).Replace())
+	nsWeb := l.attach(web, n.Snapshot.Subnets[0].CIDR)
+	l.attach(db, n.Snapshot.Subnets[1].CIDR)
+	if err := netlab.EnableForwarding(context.Background(), l.router); err != nil {
+		t.Fatal(err)
+	}
+	r, err := l.k.OpenLog(l.router, dataplane.LogGroupRejected)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	const flood = 6000
+	if err := netlab.Do(nsWeb, func() error {
+		c, err := net.Dial("udp", netip.AddrPortFrom(db.PrivateIP, 9999).String()) // db's group refuses it
+		if err != nil {
+			return err
+		}
+		defer c.Close()
+		for range flood {
+			c.Write([]byte("x"))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	logged, over := 0, 0
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		r.SetDeadline(deadline)
+		pkts, err := r.Read()
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		if err != nil && !errors.Is(err, dataplane.ErrLogOverrun) {
+			t.Fatal(err)
+		}
+		for _, p := range pkts {
+			switch p.Prefix {
+			case dataplane.LogPrefixGroups:
+				logged++
+			case dataplane.LogPrefixOver:
+				over++
+			}
+		}
+	}
+	if over == 0 || logged == 0 || logged > 2*dataplane.LogRate+100 {
+		t.Errorf("%d refused packets: %d logged, %d over-guard messages; want some logged, at most the guard's burst and a second's rate, and the guard reported", flood, logged, over)
+	}
+}

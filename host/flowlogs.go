@@ -360,6 +360,13 @@ func (r *FlowLogs) logged(fr *flowReader, rf *routerFlows, p dataplane.LogPacket
 	}
 	d := flowlog.Drop{From: from, To: to, Packet: pkt, Time: now}
 	switch p.Prefix {
+	case dataplane.LogPrefixOver:
+		for _, ifc := range []*flowlog.Interface{from, to} {
+			if ifc != nil {
+				r.agg.Lost(ifc.ID)
+			}
+		}
+		return
 	case dataplane.LogPrefixGroups:
 		if p.Mark&dataplane.MarkEgressAdmitted == 0 {
 			d.AtEgress = true

@@ -3,9 +3,11 @@ package host
 import (
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/flowlog"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netlab"
@@ -49,5 +51,49 @@ func TestFlowLogView(t *testing.T) {
 	rf := v.routers["stk-vpc-1"]
 	if rf == nil || rf.byAddr[a("10.0.2.4")] != v.ifaces[0] || rf.byLink[r.Names.Link("eni-2")] != v.ifaces[0] || len(v.logs) != 2 {
 		t.Errorf("router view %+v, logs %d", rf, len(v.logs))
+	}
+}
+
+// TestFlowLogLogged: how the recorder reads the router's log messages: the groups' refusal
+// of a new connection gives the sender's ACCEPT and the receiver's REJECT; a guard that held
+// packets back gives SKIPDATA to the interfaces the message names.
+func TestFlowLogLogged(t *testing.T) {
+	a := netip.MustParseAddr
+	src := &flowlog.Interface{ID: "eni-1", Primary: a("10.0.1.4")}
+	dst := &flowlog.Interface{ID: "eni-2", Primary: a("10.0.2.4")}
+	rf := &routerFlows{ifaces: []*flowlog.Interface{src, dst}, byLink: map[string]*flowlog.Interface{"l1": src, "l2": dst}}
+	fr := &flowReader{names: map[uint32]string{1: "l1", 2: "l2"}}
+	syn := make([]byte, 40)
+	syn[0], syn[3], syn[9], syn[33] = 0x45, 60, 6, 0x02
+	copy(syn[12:], []byte{10, 0, 1, 4})
+	copy(syn[16:], []byte{10, 0, 2, 4})
+	syn[22], syn[23] = 0x1f, 0x90 // port 8080
+	ws := time.Unix(1_800_000_000, 0).Truncate(time.Minute)
+	for _, tt := range []struct {
+		name string
+		p    dataplane.LogPacket
+		want []string
+	}{
+		{"receiver's group refuses", dataplane.LogPacket{Group: dataplane.LogGroupRejected, Prefix: dataplane.LogPrefixGroups,
+			Mark: dataplane.MarkEgressAdmitted, InIf: 1, OutIf: 2, Payload: syn},
+			[]string{"eni-1 egress ACCEPT 2 OK", "eni-2 ingress REJECT 2 OK"}},
+		{"sender's group refuses", dataplane.LogPacket{Group: dataplane.LogGroupRejected, Prefix: dataplane.LogPrefixGroups,
+			Mark: dataplane.MarkIngressAdmitted, InIf: 1, OutIf: 2, Payload: syn},
+			[]string{"eni-1 egress REJECT 2 OK", "eni-2 - - - NODATA"}},
+		{"guard held packets back", dataplane.LogPacket{Group: dataplane.LogGroupRejected, Prefix: dataplane.LogPrefixOver, InIf: 1, OutIf: 2, Payload: syn},
+			[]string{"eni-1 - - - SKIPDATA", "eni-2 - - - SKIPDATA"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := &FlowLogs{agg: flowlog.NewAggregator(0)}
+			r.logged(fr, rf, tt.p, ws.Unix()+1)
+			f, _ := flowlog.ParseFormat("${interface-id} ${flow-direction} ${action} ${tcp-flags} ${log-status}")
+			var got []string
+			for _, rec := range r.agg.Close(ws, time.Minute, rf.ifaces) {
+				got = append(got, f.Line(&rec))
+			}
+			if diff := cmp.Diff(tt.want, got); diff != "" {
+				t.Errorf("(-want +got)\n%s", diff)
+			}
+		})
 	}
 }
