@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,5 +141,33 @@ func TestKernelLogGuard(t *testing.T) {
 	}
 	if over == 0 || logged == 0 || logged > 2*dataplane.LogRate+100 {
 		t.Errorf("%d refused packets: %d logged, %d over-guard messages; want some logged, at most the guard's burst and a second's rate, and the guard reported", flood, logged, over)
+	}
+}
+
+// TestKernelFlowLogsOnAndOff: a flow log created and deleted on a running router is an
+// in-place update each way (the sets of covered links and the log rules come and go).
+func TestKernelFlowLogsOnAndOff(t *testing.T) {
+	l := newKernelLab(t)
+	off := threeTier()
+	off.Link = l.names.Link
+	on := withFlowLogs(off)
+	var r dataplane.Renderer
+	prev := r.Render(off)
+	l.apply(prev.Replace())
+	for i, n := range []dataplane.Network{on, off} {
+		rs := r.Render(n)
+		tx, ok := rs.Update(prev)
+		if !ok {
+			t.Fatalf("step %d: no in-place update", i)
+		}
+		l.apply(tx)
+		text, err := l.k.List(context.Background(), l.router)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if has := strings.Contains(text, "fl_links") && strings.Contains(text, "log group"); has != (i == 0) {
+			t.Errorf("step %d: flow-log rules in the kernel = %v\n%s", i, has, text)
+		}
+		prev = rs
 	}
 }
