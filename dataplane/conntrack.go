@@ -39,14 +39,9 @@ type Conn struct {
 // per-window deltas of flow-log records, with no work per packet in user space. The dump
 // opens its own socket in the namespace: it runs once a window, not per change.
 func (k NFT) Conns(ns string, zero bool) ([]Conn, error) {
-	h, err := netns.GetFromPath(k.NSDir + "/" + ns)
+	c, err := k.dialConntrack(ns)
 	if err != nil {
-		return nil, fmt.Errorf("namespace %s: %w", ns, err)
-	}
-	defer h.Close()
-	c, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
-	if err != nil {
-		return nil, fmt.Errorf("conntrack in %s: %w", ns, err)
+		return nil, err
 	}
 	defer c.Close()
 	flows, err := c.Dump(&conntrack.DumpOptions{ZeroCounters: zero})
@@ -58,6 +53,20 @@ func (k NFT) Conns(ns string, zero bool) ([]Conn, error) {
 		out = append(out, connOf(&f))
 	}
 	return out, nil
+}
+
+// dialConntrack opens a ctnetlink socket in a router namespace.
+func (k NFT) dialConntrack(ns string) (*conntrack.Conn, error) {
+	h, err := netns.GetFromPath(k.NSDir + "/" + ns)
+	if err != nil {
+		return nil, fmt.Errorf("namespace %s: %w", ns, err)
+	}
+	defer h.Close()
+	c, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
+	if err != nil {
+		return nil, fmt.Errorf("conntrack in %s: %w", ns, err)
+	}
+	return c, nil
 }
 
 func connOf(f *conntrack.Flow) Conn {
@@ -91,14 +100,9 @@ type DestroyListener struct {
 
 // ListenDestroyed starts a DestroyListener in a router namespace.
 func (k NFT) ListenDestroyed(ns string) (*DestroyListener, error) {
-	h, err := netns.GetFromPath(k.NSDir + "/" + ns)
+	c, err := k.dialConntrack(ns)
 	if err != nil {
-		return nil, fmt.Errorf("namespace %s: %w", ns, err)
-	}
-	defer h.Close()
-	c, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
-	if err != nil {
-		return nil, fmt.Errorf("conntrack in %s: %w", ns, err)
+		return nil, err
 	}
 	_ = c.SetReadBuffer(4 << 20) // best effort: a smaller buffer overruns sooner, reported as such
 	l := &DestroyListener{c: c, ev: make(chan conntrack.Event, 1024)}

@@ -19,16 +19,10 @@ import (
 // time; a dump that zeroes returns the counts once, and the next dump finds the entry (TCP
 // lingers in TIME_WAIT) with nothing new: per-window deltas come from the kernel.
 func TestKernelConnsCountAndZero(t *testing.T) {
-	l := newKernelLab(t)
 	n := threeTier()
-	n.Link = l.names.Link
 	web, app := n.Snapshot.ENIs[0], n.Snapshot.ENIs[1]
-	l.apply(dataplane.Render(n).Replace())
-	nsWeb := l.attach(web, n.Snapshot.Subnets[0].CIDR)
-	nsApp := l.attach(app, n.Snapshot.Subnets[0].CIDR)
-	if err := netlab.EnableForwarding(context.Background(), l.router); err != nil {
-		t.Fatal(err)
-	}
+	l, nss := forwardingLab(t, n, 0, 1)
+	nsWeb, nsApp := nss[0], nss[1]
 	srv, err := netlab.Serve(nsApp, 8080)
 	if err != nil {
 		t.Fatal(err)
@@ -68,16 +62,10 @@ func TestKernelConnsCountAndZero(t *testing.T) {
 // table is flushed, as expiry would) reaches the destroy listener with both directions'
 // counts; nothing is lost between two dumps.
 func TestKernelConnDestroyed(t *testing.T) {
-	l := newKernelLab(t)
 	n := threeTier()
-	n.Link = l.names.Link
 	web, db := n.Snapshot.ENIs[0], n.Snapshot.ENIs[2] // db's group admits UDP 53 from the VPC
-	l.apply(dataplane.Render(n).Replace())
-	nsWeb := l.attach(web, n.Snapshot.Subnets[0].CIDR)
-	nsDB := l.attach(db, n.Snapshot.Subnets[1].CIDR)
-	if err := netlab.EnableForwarding(context.Background(), l.router); err != nil {
-		t.Fatal(err)
-	}
+	l, nss := forwardingLab(t, n, 0, 2)
+	nsWeb, nsDB := nss[0], nss[1]
 	dl, err := l.k.ListenDestroyed(l.router)
 	if err != nil {
 		t.Fatal(err)
@@ -118,4 +106,26 @@ func TestKernelConnDestroyed(t *testing.T) {
 			return
 		}
 	}
+}
+
+// forwardingLab is a kernel lab whose router enforces n and forwards, with n's interfaces of
+// the given indexes attached in their subnets; it returns their namespaces in that order.
+func forwardingLab(t *testing.T, n dataplane.Network, enis ...int) (*kernelLab, []string) {
+	t.Helper()
+	l := newKernelLab(t)
+	n.Link = l.names.Link
+	l.apply(dataplane.Render(n).Replace())
+	var nss []string
+	for _, i := range enis {
+		e := n.Snapshot.ENIs[i]
+		for _, sn := range n.Snapshot.Subnets {
+			if sn.ID == e.SubnetID {
+				nss = append(nss, l.attach(e, sn.CIDR))
+			}
+		}
+	}
+	if err := netlab.EnableForwarding(context.Background(), l.router); err != nil {
+		t.Fatal(err)
+	}
+	return l, nss
 }

@@ -21,16 +21,10 @@ import (
 // the packet's headers; web's SYN also reaches group 2 (web's flow logs have tcp-flags).
 // app (eni-2) is not covered: its refused SYN to db is logged only because db is.
 func TestKernelLogsRejects(t *testing.T) {
-	l := newKernelLab(t)
 	n := withFlowLogs(threeTier())
-	n.Link = l.names.Link
-	web, db := n.Snapshot.ENIs[0], n.Snapshot.ENIs[2]
-	l.apply(dataplane.Render(n).Replace())
-	nsWeb := l.attach(web, n.Snapshot.Subnets[0].CIDR)
-	nsDB := l.attach(db, n.Snapshot.Subnets[1].CIDR)
-	if err := netlab.EnableForwarding(context.Background(), l.router); err != nil {
-		t.Fatal(err)
-	}
+	db := n.Snapshot.ENIs[2]
+	l, nss := forwardingLab(t, n, 0, 2)
+	nsWeb, nsDB := nss[0], nss[1]
 	r, err := l.k.OpenLog(l.router, dataplane.LogGroupRejected, dataplane.LogGroupFlags)
 	if err != nil {
 		t.Fatal(err)
@@ -90,16 +84,10 @@ func TestKernelLogsRejects(t *testing.T) {
 // it the router says so ("stk:over", once a second at most) instead of copying every packet:
 // the recorder turns that into SKIPDATA, never into silent loss.
 func TestKernelLogGuard(t *testing.T) {
-	l := newKernelLab(t)
 	n := withFlowLogs(threeTier())
-	n.Link = l.names.Link
-	web, db := n.Snapshot.ENIs[0], n.Snapshot.ENIs[2]
-	l.apply(dataplane.Render(n).Replace())
-	nsWeb := l.attach(web, n.Snapshot.Subnets[0].CIDR)
-	l.attach(db, n.Snapshot.Subnets[1].CIDR)
-	if err := netlab.EnableForwarding(context.Background(), l.router); err != nil {
-		t.Fatal(err)
-	}
+	db := n.Snapshot.ENIs[2]
+	l, nss := forwardingLab(t, n, 0, 2)
+	nsWeb := nss[0]
 	r, err := l.k.OpenLog(l.router, dataplane.LogGroupRejected)
 	if err != nil {
 		t.Fatal(err)

@@ -113,6 +113,17 @@ func TestLabFlowLogRecords(t *testing.T) {
 		}
 		return flags
 	}
+	// some is a match for waitFor: some record's key and tcp-flags satisfy ok.
+	some := func(ok func(k key, flags int) bool) func([]string) bool {
+		return func(ls []string) bool {
+			for k, v := range sum(ls) {
+				if ok(k, v) {
+					return true
+				}
+			}
+			return false
+		}
+	}
 
 	// No traffic yet: NODATA records, every traffic field "-". Once they are there the
 	// recorder has read the flow log and listens to the router's log groups, so the traffic
@@ -155,15 +166,9 @@ func TestLabFlowLogRecords(t *testing.T) {
 
 	// A SYN the server's group refuses: ingress REJECT on b, tcp-flags 2.
 	netlab.TCP(a.NS, netipPort(b.IP, 9090), 300*time.Millisecond)
-	waitFor("ingress REJECT with tcp-flags 2 for the refused SYN", func(ls []string) bool {
-		flags := sum(ls)
-		for k, v := range flags {
-			if k.eni == b.ENI && k.dir == "ingress" && k.dport == "9090" && k.action == "REJECT" && v == 2 {
-				return true
-			}
-		}
-		return false
-	})
+	waitFor("ingress REJECT with tcp-flags 2 for the refused SYN", some(func(k key, flags int) bool {
+		return k.eni == b.ENI && k.dir == "ingress" && k.dport == "9090" && k.action == "REJECT" && flags == 2
+	}))
 
 	// b's subnet gets a network ACL that lets everything in and nothing out: a's SYN is
 	// admitted, b's SYN-ACK is dropped on the way out — REJECT on b's egress, flags 18.
@@ -183,13 +188,7 @@ func TestLabFlowLogRecords(t *testing.T) {
 		AssociationId: aws.String(assoc), NetworkAclId: acl.NetworkAcl.NetworkAclId}))
 	e.enforced()
 	e.expectTCP(a, b, 8080, false)
-	waitFor("egress REJECT of the reply the ACL dropped", func(ls []string) bool {
-		flags := sum(ls)
-		for k, v := range flags {
-			if k.eni == b.ENI && k.dir == "egress" && k.sport == "8080" && k.action == "REJECT" && v == 18 {
-				return true
-			}
-		}
-		return false
-	})
+	waitFor("egress REJECT of the reply the ACL dropped", some(func(k key, flags int) bool {
+		return k.eni == b.ENI && k.dir == "egress" && k.sport == "8080" && k.action == "REJECT" && flags == 18
+	}))
 }
