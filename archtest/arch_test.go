@@ -63,7 +63,7 @@ var imports = map[string][]string{
 	"datadir":          {},
 	"cloudinit":        {},
 	"image":            {},
-	"host":             {"model", "netmap", "dataplane", "netlab", "imds", "cloudinit", "image"},
+	"host":             {"model", "netmap", "dataplane", "netlab", "imds", "cloudinit", "image", "flowlog"},
 	"host/nsfake":      {"netlab"},
 	"iampolicy":        {},
 	"iam":              {"store"},
@@ -75,6 +75,7 @@ var imports = map[string][]string{
 	"objstore/s3api":   {"model", "objstore"},
 	"logstore":         {"model", "objstore"},
 	"logstore/logsapi": {"model", "logstore"},
+	"flowlog":          {"model", "objstore", "logstore"},
 
 	// The event bus follows the trail; its JSON API speaks for it.
 	"events":           {"store", "trail"},

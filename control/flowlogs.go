@@ -20,9 +20,14 @@ type CreateFlowLogsInput struct {
 	Format        string
 	Interval      int
 	HasInterval   bool
-	Tags          model.Tags
-	ClientToken   string
-	DryRun        bool
+	// DestinationOptions (s3 only): FileFormat "plain-text" (Stockade writes no Parquet),
+	// Hive-compatible prefixes and hourly partitions in object keys.
+	FileFormat     string
+	HivePartitions bool
+	PerHour        bool
+	Tags           model.Tags
+	ClientToken    string
+	DryRun         bool
 }
 
 // FlowLogFailure is one resource CreateFlowLogs or DeleteFlowLogs could not act on.
@@ -167,6 +172,9 @@ func flowLogTemplate(t Tenant, in CreateFlowLogsInput) (model.FlowLog, error) {
 	} else if _, err := model.ParseFlowLogFormat(f.Format); err != nil {
 		return f, err
 	}
+	if err := destinationOptions(&f, in); err != nil {
+		return f, err
+	}
 	switch in.DestType {
 	case "", "cloud-watch-logs":
 		f.DestType = "cloud-watch-logs"
@@ -215,6 +223,26 @@ func flowLogTemplate(t Tenant, in CreateFlowLogsInput) (model.FlowLog, error) {
 		return f, model.InvalidParameter.Errorf("LogDestinationType %q is invalid: use cloud-watch-logs or s3.", in.DestType)
 	}
 	return f, nil
+}
+
+// destinationOptions checks and keeps DestinationOptions. They shape S3 object keys, so
+// they are refused for other destinations [UNCONFIRMED: EC2's code and wording for that].
+func destinationOptions(f *model.FlowLog, in CreateFlowLogsInput) error {
+	if in.FileFormat == "" && !in.HivePartitions && !in.PerHour {
+		return nil
+	}
+	if in.DestType != "s3" {
+		return model.InvalidParameterCombination.Errorf("DestinationOptions can only be used with the s3 destination type.")
+	}
+	switch in.FileFormat {
+	case "", "plain-text":
+	case "parquet":
+		return model.InvalidParameter.Errorf("The parquet file format is not supported by Stockade; use plain-text.")
+	default:
+		return model.InvalidParameter.Errorf("DestinationOptions.FileFormat %q is invalid: use plain-text or parquet.", in.FileFormat)
+	}
+	f.HivePartitions, f.PerHour = in.HivePartitions, in.PerHour
+	return nil
 }
 
 // flowLogTarget checks that the resource a flow log watches exists.

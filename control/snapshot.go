@@ -28,6 +28,7 @@ func (tn *tenant) snapshot() netmap.Snapshot {
 		RouteTables: sortedOf(tn, kindRouteTable, tn.routeTables, func(x *model.RouteTable) string { return x.ID }),
 		IGWs:        sortedOf(tn, kindIGW, tn.igws, func(x *model.InternetGateway) string { return x.ID }),
 		EgressIGWs:  sortedOf(tn, kindEIGW, tn.eigws, func(x *model.EgressOnlyIGW) string { return x.ID }),
+		FlowLogs:    sortedOf(tn, kindFlowLog, tn.flowLogs, func(x *model.FlowLog) string { return x.ID }),
 	}
 }
 

@@ -3,6 +3,7 @@ package dataplane_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -154,7 +155,9 @@ func BenchmarkUpdateMembership(b *testing.B) {
 // Mode "internet" is the first instance, which has a public address, to the internet host
 // through the internet gateway's translation (route realm, SNAT and its reverse) with the
 // same full-quota ruleset, the internet host admitted by the last rule and ACL entry too: its
-// ratio to "full" is the cost of the gateway's translation over a flow inside the VPC.
+// ratio to "full" is the cost of the gateway's translation over a flow inside the VPC. Mode
+// "flowlogs" is "full" with both interfaces covered by flow logs (flowlog.go): its ratio to
+// "full" is what recording costs per packet.
 func BenchmarkPacketCost(b *testing.B) {
 	l := newKernelLab(b)
 	if _, err := exec.LookPath("iperf3"); err != nil {
@@ -183,6 +186,28 @@ func BenchmarkPacketCost(b *testing.B) {
 	}
 	b.Cleanup(srv.Close)
 	rules := dataplane.Render(n).Replace()
+	// Mode "flowlogs" is the full ruleset with both interfaces covered by flow logs with
+	// ${tcp-flags}: accounting and timestamps are on in every mode (EnableForwarding), so
+	// what it adds is the log rules on the way (SYN, FIN and RST copied to NFLOG, rate-guarded)
+	// and a reader draining the groups, as the agent's recorder does.
+	fl := n
+	fl.FlowLogs = map[string]bool{n.Snapshot.ENIs[0].ID: true, n.Snapshot.ENIs[1].ID: true}
+	fl.FlowLogFlags = fl.FlowLogs
+	flRules := dataplane.Render(fl).Replace()
+	lr, err := l.k.OpenLog(l.router, dataplane.LogGroupRejected, dataplane.LogGroupFlags)
+	if err != nil {
+		b.Fatal(err)
+	}
+	drained := make(chan struct{})
+	go func() {
+		defer close(drained)
+		for {
+			if _, err := lr.Read(); err != nil && !errors.Is(err, dataplane.ErrLogOverrun) {
+				return
+			}
+		}
+	}()
+	b.Cleanup(func() { lr.Close(); <-drained })
 	inetRules, inetNS := internetBench(b, l, n)
 	iperfInet := exec.Command("nsenter", "--net="+netlab.Path(inetNS), "--", "iperf3", "-s", "-p", "5201")
 	if err := iperfInet.Start(); err != nil {
@@ -201,8 +226,8 @@ func BenchmarkPacketCost(b *testing.B) {
 		"\t\ttype filter hook forward priority filter; policy accept\n\t\tct state established,related accept\n\t\tct state new accept\n\t}\n}\n"
 	// The machine's speed drifts (shared cores): modes are interleaved round by round and
 	// each figure is the median over rounds, reported with its ratio to no filter.
-	modes := []string{"nofilter", "ctonly", "full", "internet"}
-	apply := map[string]string{"nofilter": "table inet stockade {}\ndelete table inet stockade\n", "ctonly": conntrackOnly, "full": rules, "internet": inetRules}
+	modes := []string{"nofilter", "ctonly", "full", "flowlogs", "internet"}
+	apply := map[string]string{"nofilter": "table inet stockade {}\ndelete table inet stockade\n", "ctonly": conntrackOnly, "full": rules, "flowlogs": flRules, "internet": inetRules}
 	samples := map[string][]float64{}
 	for b.Loop() {
 		for _, mode := range modes {
@@ -227,8 +252,8 @@ func BenchmarkPacketCost(b *testing.B) {
 			if mode != "nofilter" {
 				b.ReportMetric(m/base, metric+"-"+mode+"/nofilter")
 			}
-			if mode == "internet" {
-				b.ReportMetric(m/median(samples[metric+"-full"]), metric+"-internet/full")
+			if mode == "internet" || mode == "flowlogs" {
+				b.ReportMetric(m/median(samples[metric+"-full"]), metric+"-"+mode+"/full")
 			}
 		}
 	}

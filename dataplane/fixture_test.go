@@ -54,3 +54,11 @@ func withInternet(n dataplane.Network) dataplane.Network {
 		NAT:    []dataplane.NATGateway{{Public: netip.MustParseAddr("198.51.100.99"), Subnets: []netip.Prefix{netip.MustParsePrefix("10.0.2.0/24")}}}}
 	return n
 }
+
+// withFlowLogs covers web (eni-1, with ${tcp-flags}) and db (eni-3) by flow logs: their drops
+// are logged, and web's SYN, FIN and RST packets.
+func withFlowLogs(n dataplane.Network) dataplane.Network {
+	n.FlowLogs = map[string]bool{"eni-1": true, "eni-3": true}
+	n.FlowLogFlags = map[string]bool{"eni-1": true}
+	return n
+}

@@ -51,6 +51,13 @@ func (r *renderer) acl(acl *model.NACL, egress bool) {
 			join("meta l4proto", icmp, key, ". th sport @"+setName, "return", comment))
 	}
 	// Whatever no entry allows is denied, as by the catch-all entries 32767 and 32768.
+	if r.logged {
+		prefix := LogPrefixACLIn
+		if egress {
+			prefix = LogPrefixACLOut
+		}
+		chain.Lines = append(chain.Lines, logRejected("", prefix)...)
+	}
 	chain.Lines = append(chain.Lines, "drop")
 	r.rs.add(chain)
 }

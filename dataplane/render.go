@@ -61,6 +61,10 @@ type Network struct {
 	// interface routes), which may send from any address. Their packets' sources are not
 	// trusted, as on EC2: a group rule that admits an address admits it from them too.
 	Unchecked map[string]bool
+	// FlowLogs are the interfaces (by ID) that some flow log covers: the packets dropped on
+	// their way are logged (flowlog.go). FlowLogFlags are those whose flow logs have
+	// ${tcp-flags}: their SYN, FIN and RST packets are logged too.
+	FlowLogs, FlowLogFlags map[string]bool
 }
 
 // Operator is a router's operator attachment as its ruleset sees it: a link whose far end is
@@ -174,7 +178,8 @@ func (c *Renderer) Render(n Network) *Ruleset {
 		c.sets, c.nextSets = c.nextSets, nil
 	}()
 	r.index()
-	r.nacls() // before base: the forward chain looks up only the ACL pairs there are
+	r.logged, r.loggedFlags = r.flowLogSets() // before the chains that log
+	r.nacls()                                 // before base: the forward chain looks up only the ACL pairs there are
 	r.base()
 	for _, g := range r.groups {
 		r.group(g, false)
@@ -204,7 +209,10 @@ type renderer struct {
 	timeouts            map[string]bool
 	cache               *Renderer
 	pairs               map[bool]bool // by family (IPv4 true): some subnet pair has ACL checks
-	aclEpoch            uint32        // 24 bits naming the ACL checks in force
+	// logged: some interface's drops are logged for flow logs; loggedFlags: some
+	// interface's TCP flags are.
+	logged, loggedFlags bool
+	aclEpoch            uint32 // 24 bits naming the ACL checks in force
 }
 
 func (r *renderer) index() {
@@ -395,6 +403,15 @@ func (r *renderer) base() {
 		fmt.Sprintf("meta mark & 0x%x != 0x%x drop", markAdmitted, markAdmitted),
 		fmt.Sprintf("ct mark set meta mark & 0x%x", ctUntracked),
 		"accept")
+	if r.logged {
+		if r.loggedFlags {
+			// After the source check (addresses can be trusted), before anything accepts.
+			lines = append(lines[:len(first)+2:len(first)+2], append(logFlags(), lines[len(first)+2:]...)...)
+		}
+		lines = insertBefore(lines, "ct state != new drop", logRejected("ct state != new", LogPrefixLate))
+		lines = insertBefore(lines, fmt.Sprintf("meta mark & 0x%x != 0x%x drop", markAdmitted, markAdmitted),
+			logRejected(fmt.Sprintf("meta mark & 0x%x != 0x%x", markAdmitted, markAdmitted), LogPrefixGroups))
+	}
 	r.rs.add(&Object{Kind: Chain, Name: "established", Lines: []string{
 		// Tracked connections pass whatever the rules say now; untracked ones are judged again.
 		fmt.Sprintf("ct state established ct mark & 0x%x == 0x0 accept", ctUntracked),
@@ -405,15 +422,18 @@ func (r *renderer) base() {
 	r.rs.add(&Object{Kind: Chain, Name: "forward", Decl: []string{"type filter hook forward priority filter; policy drop"}, Lines: lines})
 	// Each side of a connection that it does not track: clear the side's admission bit and run
 	// its check again.
-	r.rs.add(&Object{Kind: Chain, Name: "untracked", Lines: []string{
+	untracked := []string{
 		fmt.Sprintf("meta mark set 0x%x", markAdmitted),
 		r.recheck("original", ctUntrackedSource, markEgress, "iifname vmap @out_dispatch"),
 		r.recheck("original", ctUntrackedDest, markIngress, "oifname vmap @in_dispatch"),
 		r.recheck("reply", ctUntrackedSource, markIngress, "oifname vmap @in_dispatch"),
 		r.recheck("reply", ctUntrackedDest, markEgress, "iifname vmap @out_dispatch"),
 		fmt.Sprintf("meta mark & 0x%x == 0x%x accept", markAdmitted, markAdmitted),
-		"drop",
-	}})
+	}
+	if r.logged {
+		untracked = append(untracked, logRejected("", LogPrefixRecheck)...)
+	}
+	r.rs.add(&Object{Kind: Chain, Name: "untracked", Lines: append(untracked, "drop")})
 }
 
 // recheck is a rule of the untracked chain: for a packet going one way of a connection that

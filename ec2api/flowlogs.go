@@ -21,11 +21,20 @@ func createFlowLogs(c *call) error {
 	if err != nil {
 		return err
 	}
+	hive, _, err := optBool(r, "DestinationOptions.HiveCompatiblePartitions")
+	if err != nil {
+		return err
+	}
+	hourly, _, err := optBool(r, "DestinationOptions.PerHourPartition")
+	if err != nil {
+		return err
+	}
 	token := str(r, "ClientToken")
 	out, res, err := c.svc().CreateFlowLogs(c.ctx, c.tenant, control.CreateFlowLogsInput{
 		ResourceIDs: resources, ResourceType: str(r, "ResourceType"), TrafficType: str(r, "TrafficType"),
 		DestType: str(r, "LogDestinationType"), Destination: str(r, "LogDestination"), LogGroupName: str(r, "LogGroupName"),
 		PermissionArn: str(r, "DeliverLogsPermissionArn"), Format: str(r, "LogFormat"), Interval: int(interval), HasInterval: hasInterval,
+		FileFormat: str(r, "DestinationOptions.FileFormat"), HivePartitions: hive, PerHour: hourly,
 		Tags: tags, ClientToken: token, DryRun: c.dryRun(),
 	})
 	if err != nil {
@@ -74,31 +83,51 @@ func deleteFlowLogs(c *call) error {
 	return nil
 }
 
-var flowLogFilters = filterer[*model.FlowLog]{
-	fields: fields[*model.FlowLog]{
-		"deliver-log-status":   func(*model.FlowLog) []string { return one("SUCCESS") },
-		"log-destination-type": one2(func(f *model.FlowLog) string { return f.DestType }),
-		"flow-log-id":          one2(func(f *model.FlowLog) string { return f.ID }),
-		"log-group-name":       one2(func(f *model.FlowLog) string { return f.LogGroupName }),
-		"resource-id":          one2(func(f *model.FlowLog) string { return f.ResourceID }),
-		"traffic-type":         one2(func(f *model.FlowLog) string { return f.TrafficType }),
+// flowLogRow is a flow log with its delivery status, which the writer keeps, not the store.
+type flowLogRow struct {
+	f                         *model.FlowLog
+	deliveryStatus, errorText string
+}
+
+func flowLogRowOf(c *call) func(f *model.FlowLog) flowLogRow {
+	return func(f *model.FlowLog) flowLogRow {
+		if c.s.cfg.FlowLogDelivery == nil {
+			return flowLogRow{f, "SUCCESS", ""}
+		}
+		st, msg := c.s.cfg.FlowLogDelivery(f.ID)
+		return flowLogRow{f, st, msg}
+	}
+}
+
+var flowLogFilters = filterer[flowLogRow]{
+	fields: fields[flowLogRow]{
+		"deliver-log-status":   one2(func(r flowLogRow) string { return r.deliveryStatus }),
+		"log-destination-type": one2(func(r flowLogRow) string { return r.f.DestType }),
+		"flow-log-id":          one2(func(r flowLogRow) string { return r.f.ID }),
+		"log-group-name":       one2(func(r flowLogRow) string { return r.f.LogGroupName }),
+		"resource-id":          one2(func(r flowLogRow) string { return r.f.ResourceID }),
+		"traffic-type":         one2(func(r flowLogRow) string { return r.f.TrafficType }),
 	},
-	tagsOf: func(f *model.FlowLog) model.Tags { return f.Tags },
+	tagsOf: func(r flowLogRow) model.Tags { return r.f.Tags },
 }
 
-var describeFlowLogs = describeSpec[*model.FlowLog]{
-	IDs:     []string{"FlowLogId"},
-	From:    func(_ *call, v control.View) source[*model.FlowLog] { return src(v.FlowLogs, v.FlowLog) },
+var describeFlowLogs = describeSpec[flowLogRow]{
+	IDs: []string{"FlowLogId"},
+	From: func(c *call, v control.View) source[flowLogRow] {
+		return rowsOf(v.FlowLogs, flowLogRowOf(c), v.FlowLog)
+	},
 	Filters: flowLogFilters,
-	Key:     func(f *model.FlowLog) string { return f.ID },
+	Key:     func(r flowLogRow) string { return r.f.ID },
 	Set:     "flowLogSet",
-	Item:    func(c *call, f *model.FlowLog) { writeFlowLog(&c.out, f) },
+	Item:    func(c *call, r flowLogRow) { writeFlowLog(&c.out, r) },
 }
 
-func writeFlowLog(x *xmlWriter, f *model.FlowLog) {
+func writeFlowLog(x *xmlWriter, r flowLogRow) {
+	f := r.f
 	x.time("creationTime", f.Created)
+	x.opt("deliverLogsErrorMessage", r.errorText)
 	x.opt("deliverLogsPermissionArn", f.PermissionArn)
-	x.str("deliverLogsStatus", "SUCCESS")
+	x.str("deliverLogsStatus", r.deliveryStatus)
 	x.str("flowLogId", f.ID)
 	x.str("flowLogStatus", "ACTIVE")
 	x.opt("logGroupName", f.LogGroupName)
@@ -106,6 +135,13 @@ func writeFlowLog(x *xmlWriter, f *model.FlowLog) {
 	x.str("trafficType", f.TrafficType)
 	x.str("logDestinationType", f.DestType)
 	x.str("logDestination", f.Destination)
+	if f.DestType == "s3" {
+		x.open("destinationOptions")
+		x.str("fileFormat", "plain-text")
+		x.bool("hiveCompatiblePartitions", f.HivePartitions)
+		x.bool("perHourPartition", f.PerHour)
+		x.close("destinationOptions")
+	}
 	x.str("logFormat", f.Format)
 	x.str("maxAggregationInterval", strconv.Itoa(f.Interval))
 	writeTags(x, f.Tags)

@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/model"
 )
 
@@ -84,5 +86,55 @@ func TestFlowLogs(t *testing.T) {
 	c.ok("DeleteNetworkInterface", "NetworkInterfaceId", eni)
 	if strings.Contains(c.ok("DescribeFlowLogs", "Filter.1.Name", "resource-id", "Filter.1.Value.1", eni), "<item>") {
 		t.Error("flow log of a deleted interface survived")
+	}
+}
+
+// TestFlowLogDestinationOptions: an s3 flow log keeps its Hive and hourly options and
+// describes them; they are refused for CloudWatch Logs, as is Parquet, which Stockade does
+// not write. DeliverLogsStatus and its message come from the record writer, and the
+// deliver-log-status filter sees the same value.
+func TestFlowLogDestinationOptions(t *testing.T) {
+	failed := map[string]bool{}
+	c := newTestAPIConfigs(t, control.DefaultConfig(), func(cfg *Config) {
+		cfg.FlowLogDelivery = func(id string) (string, string) {
+			if failed[id] {
+				return "FAILED", "Access error"
+			}
+			return "SUCCESS", ""
+		}
+	}).newAccount("alice")
+	vpc := field(c.ok("CreateVpc", "CidrBlock", "10.0.0.0/16"), "vpcId")
+	s3 := func(extra ...any) []string {
+		return kv(append([]any{"ResourceType", "VPC", "ResourceId.1", vpc, "TrafficType", "ALL", "LogDestinationType", "s3", "LogDestination", "arn:aws:s3:::flows/p"}, extra...)...)
+	}
+	perm := "arn:aws:iam::" + c.acct.ID + ":role/flow-logs"
+	for _, tt := range []struct {
+		name, code string
+		params     []string
+	}{
+		{"parquet", "InvalidParameter", s3("DestinationOptions.FileFormat", "parquet")},
+		{"unknown file format", "InvalidParameter", s3("DestinationOptions.FileFormat", "csv")},
+		{"options on cloudwatch", "InvalidParameterCombination", kv("ResourceType", "VPC", "ResourceId.1", vpc, "TrafficType", "ALL", "LogGroupName", "g",
+			"DeliverLogsPermissionArn", perm, "DestinationOptions.PerHourPartition", "true")},
+	} {
+		t.Run(tt.name, func(t *testing.T) { c.fails(tt.code, "CreateFlowLogs", tt.params...) })
+	}
+	if n := len(xmlFields(c.ok("DescribeFlowLogs"), "flowLogId")); n != 0 {
+		t.Fatalf("refused requests created %d flow logs", n)
+	}
+	hive := field(c.ok("CreateFlowLogs", s3("DestinationOptions.FileFormat", "plain-text", "DestinationOptions.HiveCompatiblePartitions", "true", "DestinationOptions.PerHourPartition", "true")...), "item")
+	plain := field(c.ok("CreateFlowLogs", "ResourceType", "VPC", "ResourceId.1", vpc, "TrafficType", "REJECT", "LogDestinationType", "s3", "LogDestination", "arn:aws:s3:::flows"), "item")
+	failed[plain] = true
+	for _, tt := range []struct {
+		id, hive, hourly, status, msg string
+	}{{hive, "true", "true", "SUCCESS", ""}, {plain, "false", "false", "FAILED", "Access error"}} {
+		d := c.ok("DescribeFlowLogs", "FlowLogId.1", tt.id)
+		got := []string{field(d, "fileFormat"), field(d, "hiveCompatiblePartitions"), field(d, "perHourPartition"), field(d, "deliverLogsStatus"), field(d, "deliverLogsErrorMessage")}
+		if diff := cmp.Diff([]string{"plain-text", tt.hive, tt.hourly, tt.status, tt.msg}, got); diff != "" {
+			t.Errorf("%s (-want +got)\n%s", tt.id, diff)
+		}
+	}
+	if got := xmlFields(c.ok("DescribeFlowLogs", "Filter.1.Name", "deliver-log-status", "Filter.1.Value.1", "FAILED"), "flowLogId"); !slices.Equal(got, []string{plain}) {
+		t.Errorf("deliver-log-status filter: %v", got)
 	}
 }

@@ -75,6 +75,9 @@ type Config struct {
 	Logs *logsapi.Handler
 	// Events serves the EventBridge API (events.go); nil: EventBridge is not served.
 	Events *eventsapi.API
+	// FlowLogDelivery reports a flow log's DeliverLogsStatus and DeliverLogsErrorMessage
+	// from the record writer; nil: every flow log reports SUCCESS.
+	FlowLogDelivery func(flowLogID string) (status, message string)
 }
 
 // DefaultConfig returns the defaults: a 1 MiB body limit, 64 MiB of bodies at once, each

@@ -226,9 +226,10 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 				}
 				sc.rfrom = routingFrom(n, in.VpcID, sc.rfrom[:0])
 				rt := c.routingOf(n, sc.idx, in.VpcID, names, sc.rfrom)
+				logged, flags := flowLogCoverage(n.Snapshot, in.VpcID)
 				d.Routers[in.VpcID] = Router{VPC: in.VpcID, Namespace: li.Router, Operator: names.OperatorOf(in.VpcID), Routing: rt,
 					Ruleset: c.render(dataplane.Network{VPC: vpcs[in.VpcID], Snapshot: n.Snapshot, Link: names.Link, Operator: operator(names),
-						Internet: rt.Internet, Unchecked: rt.Unchecked})}
+						Internet: rt.Internet, Unchecked: rt.Unchecked, FlowLogs: logged, FlowLogFlags: flags})}
 			}
 		}
 	}

@@ -12,18 +12,22 @@ import (
 // FlowLog is a flow-log definition: which traffic of a VPC, subnet or interface to record, in
 // which format, and where (spec §7). It is immutable once created.
 type FlowLog struct {
-	ID            string    `json:"id"`
-	ResourceID    string    `json:"resource"`
-	ResourceType  string    `json:"resourceType"` // VPC, Subnet or NetworkInterface
-	TrafficType   string    `json:"traffic"`      // ACCEPT, REJECT or ALL
-	DestType      string    `json:"destType"`     // cloud-watch-logs or s3
-	Destination   string    `json:"dest,omitempty"`
-	LogGroupName  string    `json:"logGroup,omitempty"`
-	PermissionArn string    `json:"permission,omitempty"`
-	Format        string    `json:"format"`
-	Interval      int       `json:"interval"`
-	Created       time.Time `json:"created"`
-	Tags          Tags      `json:"tags,omitempty"`
+	ID            string `json:"id"`
+	ResourceID    string `json:"resource"`
+	ResourceType  string `json:"resourceType"` // VPC, Subnet or NetworkInterface
+	TrafficType   string `json:"traffic"`      // ACCEPT, REJECT or ALL
+	DestType      string `json:"destType"`     // cloud-watch-logs or s3
+	Destination   string `json:"dest,omitempty"`
+	LogGroupName  string `json:"logGroup,omitempty"`
+	PermissionArn string `json:"permission,omitempty"`
+	Format        string `json:"format"`
+	Interval      int    `json:"interval"`
+	// DestinationOptions of an s3 destination: Hive-compatible prefixes
+	// (aws-account-id=…/…/year=…) and hourly partitions (…/HH/) in object keys.
+	HivePartitions bool      `json:"hive,omitempty"`
+	PerHour        bool      `json:"hourly,omitempty"`
+	Created        time.Time `json:"created"`
+	Tags           Tags      `json:"tags,omitempty"`
 }
 
 // DefaultFlowLogFormat is AWS's default record format, version 2.
@@ -37,6 +41,23 @@ var FlowLogFields = map[string]int{
 	"vpc-id": 3, "subnet-id": 3, "instance-id": 3, "tcp-flags": 3, "type": 3, "pkt-srcaddr": 3, "pkt-dstaddr": 3,
 	"region": 4, "az-id": 4, "sublocation-type": 4, "sublocation-id": 4,
 	"pkt-src-aws-service": 5, "pkt-dst-aws-service": 5, "flow-direction": 5, "traffic-path": 5,
+	// Version 7: the sender's ECS task metadata (added 2024). Version 6 is the transit
+	// gateway's format and has no field here.
+	"ecs-cluster-arn": 7, "ecs-cluster-name": 7, "ecs-container-instance-arn": 7, "ecs-container-instance-id": 7,
+	"ecs-container-id": 7, "ecs-second-container-id": 7, "ecs-service-name": 7, "ecs-task-definition-arn": 7,
+	"ecs-task-arn": 7, "ecs-task-id": 7,
+	// reject-reason (VPC Block Public Access) [UNCONFIRMED: version 8].
+	"reject-reason": 8,
+}
+
+// FlowLogVersion is the version a record of these fields reports: the highest version
+// among them, whether or not "version" itself is one of them (a v2+v3+v4 mix reports 4).
+func FlowLogVersion(fields []string) int {
+	v := 2
+	for _, f := range fields {
+		v = max(v, FlowLogFields[f])
+	}
+	return v
 }
 
 // ParseFlowLogFormat checks a custom format: "${field}" tokens separated by single spaces, at
@@ -79,8 +100,8 @@ func ParseFlowLogFormat(format string) ([]string, error) {
 // first). Accounts are separate directories, so two tenants naming the same bucket or log
 // group never share a file (security review 5.4).
 //
-// Nothing calls LocalPath in production yet: Stockade stores and describes flow-log
-// definitions but writes no records. It fixes where records will go, and the error is for an
+// Nothing calls LocalPath in production: records go to the account's own buckets and log
+// groups (package flowlog, through objstore and logstore), as on AWS. The error is for an
 // account or region that is not the shape EC2 gives them.
 func (f *FlowLog) LocalPath(dataDir, account, region string) (string, error) {
 	if !isDigits(account, 12) {

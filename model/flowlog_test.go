@@ -74,3 +74,24 @@ func hash8(s string) string {
 	sum := sha256.Sum256([]byte(s))
 	return hex.EncodeToString(sum[:8])
 }
+
+func TestFlowLogVersion(t *testing.T) {
+	for _, tt := range []struct {
+		format string
+		want   int
+	}{
+		{DefaultFlowLogFormat, 2},
+		{"${srcaddr} ${tcp-flags}", 3},
+		{"${version} ${vpc-id} ${az-id} ${srcaddr}", 4},
+		{"${flow-direction}", 5},
+		{"${ecs-task-id} ${srcaddr}", 7},
+	} {
+		fields, err := ParseFlowLogFormat(tt.format)
+		if err != nil {
+			t.Fatalf("%q: %v", tt.format, err)
+		}
+		if got := FlowLogVersion(fields); got != tt.want {
+			t.Errorf("%q: version %d, want %d", tt.format, got, tt.want)
+		}
+	}
+}

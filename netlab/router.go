@@ -41,7 +41,7 @@ func CreateRouter(ctx context.Context, ns string) (created bool, err error) {
 // EnableForwarding turns IPv4 and IPv6 forwarding on in a router namespace, with AWS's
 // default connection-tracking idle timeouts as the namespace's defaults (spec §2.6: 5 days for
 // established TCP, 30 s for UDP, 180 s for UDP streams), so that only interfaces with their own
-// settings need a timeout of their own. It is called once the ruleset is in, which is also
+// settings need a timeout of their own, and with accounting and timestamps on for flow logs. It is called once the ruleset is in, which is also
 // when the kernel has connection tracking (and these settings) for the namespace.
 func EnableForwarding(ctx context.Context, ns string) error {
 	if err := ctx.Err(); err != nil {
@@ -51,6 +51,11 @@ func EnableForwarding(ctx context.Context, ns string) error {
 		"netfilter.nf_conntrack_tcp_timeout_established": "432000",
 		"netfilter.nf_conntrack_udp_timeout":             "30",
 		"netfilter.nf_conntrack_udp_timeout_stream":      "180",
+		// Flow-log records (flowlogs-multihost.md A4.1): per-direction packet and byte
+		// counters and start timestamps on every entry, read and zeroed once a window. They
+		// must be on before the first connection: an entry made earlier never gets them.
+		"netfilter.nf_conntrack_acct":      "1",
+		"netfilter.nf_conntrack_timestamp": "1",
 	} {
 		if err := Sysctl(ns, key, v); err != nil {
 			return fmt.Errorf("connection-tracking defaults: %w", err)

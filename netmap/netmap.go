@@ -44,6 +44,9 @@ type Snapshot struct {
 	// Halted are the instances (by ID) that are stopping or stopped: they keep their
 	// interfaces and forward nothing, so a route to one is a blackhole until it starts.
 	Halted map[string]bool `json:",omitempty"`
+	// FlowLogs are the account's flow-log definitions in the region: the host records the
+	// traffic of the interfaces they cover.
+	FlowLogs []*model.FlowLog `json:",omitempty"`
 }
 
 // Network is one tenant's network and instances, as the host reconciler sees them.

@@ -18,6 +18,7 @@ import (
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/datadir"
 	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/flowlog"
 	"github.com/stockade/stockade/host"
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/imds"
@@ -33,6 +34,22 @@ type enforcement struct {
 	log  *slog.Logger
 	// names find the host link and masquerade table of the opt-in, removed with the lab.
 	names netlab.Names
+	// flowsDone is closed when the flow-log recorder has stopped (nil: none was started).
+	flowsDone chan struct{}
+}
+
+// startFlowLogs records the flow logs of the lab's interfaces into w until ctx ends; with
+// enforcement off there is no traffic to record.
+func (e *enforcement) startFlowLogs(ctx context.Context, w *flowlog.Writer, window time.Duration) {
+	if e == nil {
+		return
+	}
+	fl := &host.FlowLogs{Source: e.svc, NFT: dataplane.NFT{NSDir: netlab.Dir}, Names: e.names, Writer: w, Window: window, Log: e.log}
+	e.flowsDone = make(chan struct{})
+	go func() {
+		defer close(e.flowsDone)
+		fl.Run(ctx)
+	}()
 }
 
 // errLabNeeded is the start-up error of --enforce with --lab=false: on a single host the VPC
@@ -117,6 +134,9 @@ func (e *enforcement) stop() {
 		return
 	}
 	<-e.done
+	if e.flowsDone != nil {
+		<-e.flowsDone // its last delivery before the stores close
+	}
 	err := e.host.Close(context.Background(), e.keep)
 	if !e.keep {
 		// The link went with the internet namespace; the masquerade table is the host's.

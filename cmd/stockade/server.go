@@ -30,6 +30,7 @@ import (
 	"github.com/stockade/stockade/datadir"
 	"github.com/stockade/stockade/ec2api"
 	"github.com/stockade/stockade/events"
+	"github.com/stockade/stockade/flowlog"
 	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/logstore"
@@ -84,11 +85,15 @@ type serverConfig struct {
 	// EventsAllow are ranges webhooks may reach despite the guard (events.Guard).
 	Events      bool
 	EventsAllow []string
+	// FlowLogWindow is the flow-log aggregation window (60 s as on Nitro); a hidden flag
+	// shortens it so that tests see records in seconds.
+	FlowLogWindow time.Duration
 }
 
 func serverCmd() *cobra.Command {
 	cfg := serverConfig{Listen: "127.0.0.1:8787", DataDir: defaultDataDir(), Quotas: control.DefaultQuotas(), LogLevel: "info",
-		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true, TrailMaxBytes: 4 << 30, Events: true}
+		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true, TrailMaxBytes: 4 << 30, Events: true,
+		FlowLogWindow: flowlog.DefaultWindow}
 	var quotas []string
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -141,6 +146,8 @@ enforcement is off and the server says so.`,
 		"host-side IPv4 CIDR that instances reach through their internet or NAT gateway (repeatable; default none): a link from the lab's internet side to the host's namespace, the host's end at "+netlab.HostLinkHost.Addr().String()+" (e.g. --internet-allow "+netlab.HostLinkHost.Addr().String()+"/32 for a mirror bound there); may not overlap the public pool; 0.0.0.0/0 only with --internet-masquerade")
 	f.BoolVar(&cfg.InternetMasquerade, "internet-masquerade", false,
 		"CHANGES THE HOST: let instances reach the host's real network and beyond (e.g. to patch at first boot) — forwarding on the link and the default route's device, and a masquerade out of the default route in nftables table ip "+netlab.MasqueradeTable+" (removed on shutdown); implies --internet-allow 0.0.0.0/0")
+	f.DurationVar(&cfg.FlowLogWindow, "flow-log-window", cfg.FlowLogWindow, "flow-log aggregation window (1s to 1m; for tests)")
+	_ = f.MarkHidden("flow-log-window")
 	f.BoolVar(&cfg.Trail, "trail", cfg.Trail,
 		"record every API call in the change trail (CloudTrail records, kept 90 days in <data-dir>/"+datadir.TrailLog+"; aws cloudtrail lookup-events; exported as CloudTrail log files under <data-dir>/"+datadir.Trail+")")
 	f.Int64Var(&cfg.TrailMaxBytes, "trail-max-bytes", cfg.TrailMaxBytes,
@@ -175,6 +182,12 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	}
 	if err := checkEmulatorFlags(cfg); err != nil {
 		return err
+	}
+	if cfg.FlowLogWindow == 0 {
+		cfg.FlowLogWindow = flowlog.DefaultWindow
+	}
+	if cfg.FlowLogWindow < time.Second || cfg.FlowLogWindow > time.Minute {
+		return fmt.Errorf("--flow-log-window %s: want 1s to 1m", cfg.FlowLogWindow)
 	}
 	regions := sigv4.CommercialRegions()
 	if cfg.Regions != "" {
@@ -238,6 +251,13 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		return err
 	}
 	acfg.Logs = &logsapi.Handler{Store: logs}
+	// Flow-log records go to the same buckets and log groups the S3 and Logs APIs serve.
+	flows := &flowlog.Writer{Objects: objects, Logs: logs, Log: log}
+	acfg.FlowLogDelivery = func(id string) (string, string) {
+		d := flows.Status(id)
+		return d.Status, d.Message
+	}
+	enf.startFlowLogs(enforceCtx, flows, cfg.FlowLogWindow)
 	var api http.Handler
 	if cfg.Emulator {
 		log.Warn("EMULATOR MODE: signatures are NOT checked and ANY credentials are accepted. Never expose this server to anyone you do not trust.")
