@@ -61,6 +61,7 @@ func findings(t *testing.T, s netmap.Snapshot, cfg Config, prefix, resource stri
 	if err != nil {
 		t.Fatal(err)
 	}
+	fixLinesRunnable(t, r)
 	var out []Finding
 	for _, f := range r.Findings {
 		if strings.HasPrefix(f.Check, prefix) && (resource == "" || f.Resource == resource) {
@@ -295,7 +296,7 @@ func TestNACLDefaultAndUnused(t *testing.T) {
 	}
 	cfg.RequiredTags = []string{"owner", "env"}
 	tagged := findings(t, s, cfg, "NACL-008", "")
-	if len(tagged) != 2 || !strings.Contains(tagged[1].Fix[0], "Key=env") || strings.Contains(tagged[1].Fix[0], "Key=owner") {
+	if len(tagged) != 2 || tagged[1].Fix[0] != "aws ec2 create-tags --resources "+tagged[1].Resource+" --tags 'Key=env,Value=<env>'" {
 		t.Fatalf("NACL-008 with required keys: %v", tagged)
 	}
 }
