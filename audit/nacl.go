@@ -406,7 +406,7 @@ func naclDefaultSubnet(a *Audit) []Finding {
 				custom = append(custom, o.ID)
 			}
 		}
-		target := "<reviewed-acl-id>"
+		target := "'<reviewed-acl-id>'" // quoted: unquoted, the shell reads it as a redirection
 		if len(custom) == 1 {
 			target = custom[0]
 		}

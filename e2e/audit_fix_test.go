@@ -95,6 +95,9 @@ func (l *auditLive) runFix(f audit.Finding, fill map[string]string) {
 			l.t.Fatalf("%s %s: fix line is neither advice nor an AWS CLI command: %s", f.Check, f.Resource, line)
 		}
 		for _, p := range audit.Placeholders(line) {
+			if strings.Count(line[:strings.Index(line, p)], "'")%2 == 0 {
+				l.t.Errorf("%s %s: placeholder %s is not quoted for the shell: %s", f.Check, f.Resource, p, line)
+			}
 			v, ok := fill[p]
 			if !ok {
 				l.t.Fatalf("%s %s: no value for placeholder %s in %s", f.Check, f.Resource, p, line)
