@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -72,6 +73,26 @@ type Finding struct {
 	Fix []string `json:"fix,omitempty"`
 	// Suppressed is the reason of the suppression that matched it, when one did.
 	Suppressed string `json:"suppressed,omitempty"`
+}
+
+// A Fix line that starts with "#" is advice a person has to act on; every other line is a
+// command for a POSIX shell — an AWS CLI call, or a shell variable set from one ($SG) that
+// later lines of the same Fix use — to run as printed, in order, with the AWS CLI pointed at
+// the account (a profile, AWS_ENDPOINT_URL for a Stockade server). A command may hold
+// placeholders, written <what>, for what only the operator knows (a tag's value, why a rule
+// is there, which ACL a subnet moves to); each is inside single quotes, so that its
+// replacement may hold spaces. Placeholders lists them.
+var placeholder = regexp.MustCompile(`<[^<>']+>`)
+
+// Placeholders lists the placeholders of a Fix command, in order, each once.
+func Placeholders(cmd string) []string {
+	var out []string
+	for _, p := range placeholder.FindAllString(cmd, -1) {
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out
 }
 
 // Key identifies a finding across audits — the check, the resource and its rules — so that a

@@ -63,7 +63,7 @@ func (a *Audit) alerting(check, what string, events, watch []string, rule string
 		"detail": map[string]any{"eventSource": []string{"ec2.amazonaws.com"}, "eventName": watch}})
 	f.Fix = []string{
 		fmt.Sprintf("aws events put-rule --name %s --event-pattern '%s' --state ENABLED", rule, pattern),
-		fmt.Sprintf("aws events put-targets --rule %s --targets Id=1,Arn=<target-arn>", rule),
+		fmt.Sprintf("aws events put-targets --rule %s --targets 'Id=1,Arn=<target-arn>'", rule),
 	}
 	return []Finding{f}
 }

@@ -65,6 +65,7 @@ func TestMonitoringChecks(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		fixLinesRunnable(t, r)
 		return r
 	}
 	r := run(Input{})

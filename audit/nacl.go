@@ -406,7 +406,7 @@ func naclDefaultSubnet(a *Audit) []Finding {
 				custom = append(custom, o.ID)
 			}
 		}
-		target := "<reviewed-acl-id>"
+		target := "'<reviewed-acl-id>'" // quoted: unquoted, the shell reads it as a redirection
 		if len(custom) == 1 {
 			target = custom[0]
 		}
@@ -492,13 +492,14 @@ func naclTags(a *Audit) []Finding {
 		if len(keys) == 0 {
 			keys = []string{"owner"}
 		}
-		var tags []string
+		var absent []string
 		for _, k := range keys {
 			if _, ok := v.Tags[k]; !ok {
-				tags = append(tags, fmt.Sprintf("Key=%s,Value=<%s>", k, k))
+				absent = append(absent, k)
 			}
 		}
-		f.Fix = []string{fmt.Sprintf("aws ec2 create-tags --resources %s --tags %s", v.ID, strings.Join(tags, " "))}
+		// Quoted as SGH-007's: unquoted, the shell would read "<owner>" as a redirection.
+		f.Fix = []string{createTags(v.ID, absent)}
 		out = append(out, f)
 	}
 	return out

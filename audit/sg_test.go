@@ -104,6 +104,7 @@ func (w *world) audit(cfg Config) *Report {
 	if err != nil {
 		w.t.Fatal(err)
 	}
+	fixLinesRunnable(w.t, r)
 	return r
 }
 

@@ -312,19 +312,25 @@ func sgh007(a *Audit) []Finding {
 			continue
 		}
 		f := a.groupFinding("SGH-007", g)
-		var tags []string
-		for _, k := range missing {
-			tags = append(tags, fmt.Sprintf("'Key=%s,Value=<%s>'", k, k))
-		}
 		if len(a.Config.RequiredTags) == 0 {
 			f.Why = fmt.Sprintf("Group %s has no tags of its own (no owner, environment or application).", g.ID)
 		} else {
 			f.Why = fmt.Sprintf("Group %s lacks the required tags %s.", g.ID, strings.Join(missing, ", "))
 		}
-		f.Fix = []string{fmt.Sprintf("aws ec2 create-tags --resources %s --tags %s", g.ID, strings.Join(tags, " "))}
+		f.Fix = []string{createTags(g.ID, missing)}
 		out = append(out, f)
 	}
 	return out
+}
+
+// createTags is the command that gives a resource the tag keys, each with a placeholder value
+// in single quotes (the value the operator puts there may hold spaces).
+func createTags(id string, keys []string) string {
+	var tags []string
+	for _, k := range keys {
+		tags = append(tags, fmt.Sprintf("'Key=%s,Value=<%s>'", k, k))
+	}
+	return fmt.Sprintf("aws ec2 create-tags --resources %s --tags %s", id, strings.Join(tags, " "))
 }
 
 // sgh008: a name outside the configured convention. The default group's name is EC2's.

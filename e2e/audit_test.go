@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -19,8 +18,8 @@ import (
 // and audits again: those checks are clean.
 func TestAuditLiveAndExport(t *testing.T) {
 	needCLI(t)
-	s := startServer(t, "")
-	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
+	l := newAuditLive(t)
+	a := l.a
 	var vpc struct{ Vpc struct{ VpcId string } }
 	a.ok(&vpc, "ec2", "create-vpc", "--cidr-block", "10.0.0.0/16")
 	var sub struct{ Subnet struct{ SubnetId string } }
@@ -61,7 +60,7 @@ func TestAuditLiveAndExport(t *testing.T) {
 		}
 		return &r
 	}
-	live := auditJSON("--data-dir", s.dataDir)
+	live := &audit.Report{Findings: l.audit()}
 
 	dir := t.TempDir()
 	exportSnapshot(a, dir, "describe-flow-logs", "describe-launch-templates")
@@ -82,19 +81,13 @@ func TestAuditLiveAndExport(t *testing.T) {
 		if f.Check == "EXP-001" && (f.Resource != n.NetworkInterface.NetworkInterfaceId || !strings.Contains(f.Why, "tcp/22")) {
 			t.Errorf("EXP-001: %+v", f)
 		}
-		for _, c := range f.Fix {
-			args := strings.Fields(c)
-			if args[0] != "aws" || strings.ContainsAny(c, "'<") {
-				t.Fatalf("%s: not a command to run as is: %s", f.Check, c)
-			}
-			a.ok(nil, args[1:]...)
-		}
+		l.runFix(f, nil)
 	}
 	slices.Sort(seen)
 	if d := cmp.Diff(planted, seen); d != "" {
 		t.Fatalf("planted checks found (-want +got):\n%s\n%+v", d, live.Findings)
 	}
-	for _, f := range auditJSON("--data-dir", s.dataDir).Findings {
+	for _, f := range l.audit() {
 		if slices.Contains(planted, f.Check) {
 			t.Errorf("after the fixes: %s %s %s", f.Check, f.Resource, f.Why)
 		}

@@ -37,7 +37,10 @@ func auditCmd() *cobra.Command {
 		Use:   "audit [--snapshot DIR | --account A --region R | --all] [--config FILE] [--json | --sarif] [--fail-on SEVERITY]",
 		Short: "Check an account's security groups, network ACLs, exposure and monitoring against the audit catalogue",
 		Long: `Run every check of the audit catalogue (stockade audit --list-checks) and print each finding
-with its check, severity, resource and rules, why, and the AWS CLI commands that fix it.
+with its check, severity, resource and rules, why, and the AWS CLI commands that fix it:
+shell lines to run as printed and in order (AWS_ENDPOINT_URL points the AWS CLI at a Stockade
+server), "<…>" a value only you know, quoted; a line starting with "#" is advice. docs/audit.md
+has each check's exact semantics.
 
 Without --snapshot the audit is of an account of the server running with --data-dir (read
 through its admin socket): --account (name or ID; default the administrator's) in --region, or
