@@ -14,7 +14,7 @@ import (
 // world on a group the policy exempts by tag; a finding from before the policy was turned on
 // does not block an unrelated rule on its group, but a second admin rule to the world does.
 func TestAdmissionPolicyWithAWSCLI(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	dataDir := t.TempDir()
 	policy := filepath.Join(t.TempDir(), "admission.yaml")
 	if err := os.WriteFile(policy, []byte(`# Never open remote administration to the internet.

@@ -33,7 +33,7 @@ type auditLive struct {
 }
 
 func newAuditLive(t *testing.T) *auditLive {
-	needCLI(t)
+	cliTest(t)
 	if _, err := exec.LookPath("bash"); err != nil {
 		t.Skip("bash not installed: the fixes are shell lines")
 	}

@@ -59,9 +59,17 @@ func needCLI(t *testing.T) {
 	}
 }
 
+// cliTest starts a test that drives its own servers with the AWS CLI and touches nothing of
+// the kernel's (no --enforce, no lab): it runs in parallel with the others of its kind, since
+// each has its own port and data directory, and most of its time is the CLI's start-up.
+func cliTest(t *testing.T) {
+	needCLI(t)
+	t.Parallel()
+}
+
 // TestQuickStartWithAWSCLI runs the README's quick start with the real AWS CLI.
 func TestQuickStartWithAWSCLI(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 	var id struct{ Account string }
@@ -152,7 +160,7 @@ func TestQuickStartWithAWSCLI(t *testing.T) {
 
 // TestAccountsAreIsolated adds an account with `stockade account create` while the server runs.
 func TestAccountsAreIsolated(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	out, err := exec.Command(binary, "account", "create", "bob", "--data-dir", s.dataDir).CombinedOutput()
 	if err != nil {

@@ -14,7 +14,7 @@ import (
 // checks the JSON the CLI prints has the examples' fields and values (IDs aside), with the
 // attachment's DeleteOnTermination, filters, DryRun and EC2's errors.
 func TestENIActionsWithAWSCLI(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 	var vpc struct {

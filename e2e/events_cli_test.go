@@ -67,7 +67,7 @@ func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
 // those of port 443 or of a private range; a receiver that is down gets the event once it is
 // back; a receiver that hangs does not hold up the API.
 func TestEventsWebhookWithAWSCLI(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 	h := &hookReceiver{}

@@ -16,7 +16,7 @@ import (
 // user assumes it and changes a rule with the session's credentials; the trail shows the
 // refused attempt and the session's change, each with its userIdentity.
 func TestSeedsScenarioWithAWSCLI(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	creds := filepath.Join(s.dataDir, "credentials")
 	root := awsCLI{t, s, creds, "default"}

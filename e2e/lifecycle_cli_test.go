@@ -101,7 +101,7 @@ func matchRecording(t *testing.T, a awsCLI, recording string, args ...string) ma
 // TestInstanceLifecycleWithAWSCLI runs the AWS CLI's examples for stop-instances,
 // describe-instance-status and describe-instance-attribute, and the lifecycle around them.
 func TestInstanceLifecycleWithAWSCLI(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 	var run struct{ Instances []struct{ InstanceId string } }
@@ -143,7 +143,7 @@ func TestInstanceLifecycleWithAWSCLI(t *testing.T) {
 // example's data), a version from a source version, describe, delete versions, run an instance
 // from the template.
 func TestLaunchTemplatesWithAWSCLI(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 	var subnets struct{ Subnets []struct{ SubnetId string } }

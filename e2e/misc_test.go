@@ -38,7 +38,7 @@ func TestMiscEmulatorDefaultAccount(t *testing.T) {
 // rule using one), import-key-pair from a file with tags and describe-key-pairs with
 // --include-public-key and a tag filter, and describe-tags with its filters and pages.
 func TestMiscPrefixListsKeysTagsWithAWSCLI(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 

@@ -51,7 +51,7 @@ func TestPrefixListQuotaWithSDK(t *testing.T) {
 
 // TestNACLsAndFlowLogsWithCLI drives network ACLs and flow logs with the AWS CLI.
 func TestNACLsAndFlowLogsWithCLI(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 	var vpc struct{ Vpc struct{ VpcId string } }

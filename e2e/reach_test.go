@@ -59,7 +59,7 @@ type reachAnswer struct {
 // `stockade reach`, runs the fixes it prints with the AWS CLI and checks that they flip the
 // answer, then asks the same through the Network Insights API.
 func TestReachAgainstRunningServer(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 	var vpc struct{ Vpc struct{ VpcId string } }

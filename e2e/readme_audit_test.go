@@ -56,7 +56,7 @@ func readmeBlocks(t *testing.T, heading string) []string {
 // passes with the configuration's suppression. Only the server's address, the credentials
 // file and the binary's path are the test's own.
 func TestREADMEAuditing(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	for _, tool := range []string{"bash", "jq"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Skipf("%s not installed: the README's commands use it", tool)

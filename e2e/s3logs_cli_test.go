@@ -12,7 +12,7 @@ import (
 // TestS3WithAWSCLI: `aws s3 mb`, `cp` up and down, `ls` and `ls --recursive` against the
 // server's S3 API, and another account neither sees the bucket nor can take its name.
 func TestS3WithAWSCLI(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	alice := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 	bob := otherAccount(t, s, "bob")
@@ -75,7 +75,7 @@ func otherAccount(t *testing.T, s *server, name string) awsCLI {
 // `filter-log-events` with the space-delimited pattern people use on flow logs; another
 // account does not see the group.
 func TestLogsWithAWSCLI(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	alice := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 	bob := otherAccount(t, s, "bob")

@@ -17,7 +17,7 @@ import (
 // TestOfflineSnapshotFromAWSCLI writes a snapshot with the AWS CLI commands the snapshot
 // package documents (run against Stockade instead of AWS), loads it and asks the policy.
 func TestOfflineSnapshotFromAWSCLI(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 	var vpc struct{ Vpc struct{ VpcId string } }

@@ -11,7 +11,7 @@ import (
 // finds a group's creation and a rule's authorization by EventName and by ResourceName, with
 // the account's root as userIdentity and §1.3's requestParameters.
 func TestTrailWithAWSCLI(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "") // the trail is on by default
 	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 	var id struct{ Account string }

@@ -91,7 +91,7 @@ func jsonStr(v any, keys ...string) string {
 // of issue 13 against a real server, with the CLI, and compares each output with the one the
 // example recorded on real AWS (testdata/awscli).
 func TestAWSCLIExamplesVPC(t *testing.T) {
-	needCLI(t)
+	cliTest(t)
 	s := startServer(t, "")
 	a := awsCLI{t, s, filepath.Join(s.dataDir, "credentials"), "default"}
 
