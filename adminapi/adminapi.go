@@ -52,7 +52,14 @@ type State struct {
 	LaunchTemplates        []*model.LaunchTemplate        `json:"launchTemplates"`
 	LaunchTemplateVersions []*model.LaunchTemplateVersion `json:"launchTemplateVersions"`
 	FlowLogs               []*model.FlowLog               `json:"flowLogs"`
-	Regions                []string                       `json:"regions"`
+	// AlertPatterns are the event patterns of the account's enabled EventBridge rules in the
+	// region (MON-001/002); RuleChangeRecords the trail's records of security-group rule
+	// changes of the last day, oldest first, as CloudTrail writes them (MON-003 reads them
+	// with audit.RuleChanges: the admin API carries data, the client computes). Each is null
+	// when the server does not know it (--events=false, --trail=false).
+	AlertPatterns     []json.RawMessage `json:"alertPatterns"`
+	RuleChangeRecords []json.RawMessage `json:"ruleChangeRecords"`
+	Regions           []string          `json:"regions"`
 }
 
 // LabFunc lists the lab instances; nil when the server runs no lab.

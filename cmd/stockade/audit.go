@@ -51,8 +51,8 @@ passed):
 ` + files.String() + `  aws ec2 get-managed-prefix-list-entries --prefix-list-id PL > DIR/get-managed-prefix-list-entries-PL.json
 
 (the last once per customer-managed prefix list). Checks whose input is not known — the
-change trail, alert rules on a running server (not served by its admin socket yet), flow-log
-records always — are listed as skipped.
+change trail of an export, alert rules of a server run with --events=false or its trail with
+--trail=false, flow-log records always — are listed as skipped.
 
 --config FILE is YAML: authorizedTCP, authorizedUDP, adminPorts, knownCIDRs, requiredTags,
 nameRegex, maxRules, sprawlWarn, sprawlHigh, flapWindow, disabled, and suppressions (each with
@@ -179,8 +179,9 @@ func offlineInputs(cfg auditConfig) ([]audit.Input, error) {
 }
 
 // liveInputs reads the running server's state of one account and region, or with --all of
-// every account in every region it serves. The alert rules and the change trail are not read
-// (the admin socket does not serve them yet), so MON-001…003 are skipped.
+// every account in every region it serves, with the alert rules' patterns (MON-001/002) and
+// the day's rule changes from the trail (MON-003) when the server runs its bus and its trail;
+// an input the server does not have skips its checks.
 func liveInputs(cmd *cobra.Command, cfg auditConfig) ([]audit.Input, error) {
 	c := adminapi.Dial(cfg.DataDir)
 	ctx := cmd.Context()
@@ -212,8 +213,16 @@ func liveInputs(cmd *cobra.Command, cfg auditConfig) ([]audit.Input, error) {
 			if err != nil {
 				return nil, fmt.Errorf("account %s, region %s: %w", a.ID, region, err)
 			}
-			out = append(out, audit.Input{Account: a.ID, Region: region, Snapshot: st.Snapshot, Instances: nonNil(st.Instances),
-				LaunchTemplates: nonNil(st.LaunchTemplates), LaunchTemplateVersions: nonNil(st.LaunchTemplateVersions), FlowLogs: nonNil(st.FlowLogs)})
+			in := audit.Input{Account: a.ID, Region: region, Snapshot: st.Snapshot, Instances: nonNil(st.Instances),
+				LaunchTemplates: nonNil(st.LaunchTemplates), LaunchTemplateVersions: nonNil(st.LaunchTemplateVersions), FlowLogs: nonNil(st.FlowLogs),
+				AlertPatterns: st.AlertPatterns}
+			if st.RuleChangeRecords != nil { // null: the server runs without its trail
+				if in.Changes, err = audit.RuleChanges(st.RuleChangeRecords); err != nil {
+					return nil, fmt.Errorf("account %s, region %s: %w", a.ID, region, err)
+				}
+				in.Changes = nonNil(in.Changes)
+			}
+			out = append(out, in)
 		}
 	}
 	return out, nil

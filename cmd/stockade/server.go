@@ -205,6 +205,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	acfg.EmulatorDefaultAccount = cfg.EmulatorAccount
 	acfg.Booted = enf.booted()
 	var appended func([]*trail.Record)
+	var sources auditSources
 	if cfg.Events {
 		eb, err := startEvents(ctx, st, cfg, reg, log)
 		if err != nil {
@@ -212,6 +213,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		}
 		defer eb.close() // after the trail has stopped feeding it
 		acfg.Events, appended = eb.api, eb.bus.PublishRecords
+		sources.events = eb.svc
 	}
 	if cfg.Trail {
 		tr, err := startTrail(ctx, st, cfg.DataDir, cfg.TrailMaxBytes, appended, reg, log)
@@ -220,6 +222,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		}
 		defer tr.close() // after the API has stopped (serve returned), before the store closes
 		acfg.Recorder, acfg.Lookup = tr.recorder, tr.lookup
+		sources.trail = tr.log
 	}
 	objects, err := objstore.Open(filepath.Join(cfg.DataDir, datadir.S3), objstore.DefaultLimits())
 	if err != nil {
@@ -263,7 +266,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	// outer bound for a request that the handler never reads.
 	srv := &http.Server{Handler: withS3(mux, api), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
-	admin := &http.Server{Handler: adminapi.Handler(accounts, adminSnapshot(svc, regions), enf.labList(), log),
+	admin := &http.Server{Handler: adminapi.Handler(accounts, adminSnapshot(svc, regions, sources), enf.labList(), log),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 
 	endpoint := "http://" + ln.Addr().String()
@@ -391,8 +394,9 @@ func apiMux(svc *control.Service, api http.Handler, reg *prometheus.Registry, en
 }
 
 // adminSnapshot is the admin API's view of one account's network in one region, with the
-// instances, launch templates (their versions) and flow logs the auditor reads beside it.
-func adminSnapshot(svc *control.Service, regions []string) adminapi.SnapshotFunc {
+// instances, launch templates (their versions) and flow logs the auditor reads beside it,
+// and from sources the alert rules' patterns and the day's rule changes.
+func adminSnapshot(svc *control.Service, regions []string, sources auditSources) adminapi.SnapshotFunc {
 	return func(ctx context.Context, account, region string) (adminapi.State, error) {
 		st := adminapi.State{Regions: regions}
 		if !slices.Contains(regions, region) { // as at the API: no state for a region not served
@@ -409,6 +413,10 @@ func adminSnapshot(svc *control.Service, regions []string) adminapi.SnapshotFunc
 			st.FlowLogs = append([]*model.FlowLog{}, v.FlowLogs()...)
 			return nil
 		})
+		if err != nil {
+			return st, err
+		}
+		st.AlertPatterns, st.RuleChangeRecords, err = sources.read(account, region, time.Now())
 		return st, err
 	}
 }
