@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync"
 
 	"go4.org/netipx"
 
@@ -22,6 +23,10 @@ type Policy struct {
 	subnets map[string]*netipx.IPSet // subnet ID → its IPv4 and IPv6 blocks
 	vpcs    map[string]*netipx.IPSet // VPC ID → its IPv4 and IPv6 blocks
 	routing *routing
+	// cidrs caches the one-prefix sets of rules' CIDR peers (netip.Prefix → *netipx.IPSet):
+	// the auditor asks for them rule by rule, hundreds of thousands of times, and most rules
+	// share a handful of prefixes. The Policy stays safe for concurrent use.
+	cidrs sync.Map
 }
 
 // iface is one interface with its groups' rules compiled per direction.
@@ -185,9 +190,13 @@ func blocks(ps ...netip.Prefix) *netipx.IPSet {
 func (p *Policy) peerSet(r *model.Rule) *netipx.IPSet {
 	switch {
 	case r.Peer.CIDR.IsValid():
+		if s, ok := p.cidrs.Load(r.Peer.CIDR); ok {
+			return s.(*netipx.IPSet)
+		}
 		var b netipx.IPSetBuilder
 		b.AddPrefix(r.Peer.CIDR)
 		s, _ := b.IPSet()
+		p.cidrs.Store(r.Peer.CIDR, s)
 		return s
 	case r.Peer.PrefixListID != "":
 		return p.lists[r.Peer.PrefixListID]
