@@ -149,6 +149,10 @@ type Audit struct {
 
 	groups  map[string]*model.Group
 	members map[string][]*model.NetworkInterface // group ID → interfaces that carry it
+	// allGroups are every group of the input. In.Snapshot.Groups are the groups the checks
+	// judge: the same, except in an incremental audit's scoped run (incremental.go), where a
+	// check that looks beyond the group it judges reads allGroups, groups and members.
+	allGroups []*model.Group
 
 	// naclTaken are the ACL rule numbers ("acl-… egress n") the fixes of this audit create
 	// entries at, so that the fixes of different findings never collide.
@@ -209,7 +213,24 @@ func Run(in Input, cfg Config) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	a := &Audit{In: in, Config: cfg, Policy: p, groups: map[string]*model.Group{}, members: map[string][]*model.NetworkInterface{}}
+	a := newAudit(in, cfg, p)
+	results := map[string][]Finding{}
+	skipped := map[string]string{}
+	for _, c := range a.checks() {
+		if missing := a.missing(c.Needs); missing != "" {
+			skipped[c.ID] = missing
+			continue
+		}
+		results[c.ID] = c.Run(a)
+	}
+	return report(in, cfg, results, skipped), nil
+}
+
+// newAudit is an audit of in with cfg answering from p, which must be in.Snapshot compiled,
+// with the indexes the checks share.
+func newAudit(in Input, cfg Config, p *policy.Policy) *Audit {
+	a := &Audit{In: in, Config: cfg, Policy: p, groups: make(map[string]*model.Group, len(in.Snapshot.Groups)),
+		members: map[string][]*model.NetworkInterface{}, allGroups: in.Snapshot.Groups}
 	for _, g := range in.Snapshot.Groups {
 		a.groups[g.ID] = g
 	}
@@ -218,20 +239,29 @@ func Run(in Input, cfg Config) (*Report, error) {
 			a.members[g] = append(a.members[g], e)
 		}
 	}
-	r := &Report{Account: in.Account, Region: in.Region, Findings: []Finding{}}
+	return a
+}
+
+// checks are the catalogue's checks the configuration does not disable, in ID order.
+func (a *Audit) checks() []Check {
+	var out []Check
 	for _, c := range Catalogue() {
-		if slices.Contains(cfg.Disabled, c.ID) {
-			continue
+		if !slices.Contains(a.Config.Disabled, c.ID) {
+			out = append(out, c)
 		}
-		if missing := a.missing(c.Needs); missing != "" {
-			if r.Skipped == nil {
-				r.Skipped = map[string]string{}
-			}
-			r.Skipped[c.ID] = missing
-			continue
-		}
-		r.Checks++
-		for _, f := range c.Run(a) {
+	}
+	return out
+}
+
+// report assembles the results of the checks that ran (by check ID) and those skipped (with
+// why) into a report: suppressions applied at in.Now, findings in the report's order.
+func report(in Input, cfg Config, results map[string][]Finding, skipped map[string]string) *Report {
+	r := &Report{Account: in.Account, Region: in.Region, Checks: len(results), Findings: []Finding{}}
+	if len(skipped) > 0 {
+		r.Skipped = skipped
+	}
+	for _, fs := range results {
+		for _, f := range fs {
 			if s := cfg.suppression(&f, in.Now); s != nil {
 				f.Suppressed = s.Reason
 				r.Suppressed = append(r.Suppressed, f)
@@ -240,13 +270,15 @@ func Run(in Input, cfg Config) (*Report, error) {
 			r.Findings = append(r.Findings, f)
 		}
 	}
-	order := func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Check, b.Check),
-			cmp.Compare(a.Resource, b.Resource), slices.Compare(a.Rules, b.Rules))
-	}
-	slices.SortFunc(r.Findings, order)
-	slices.SortFunc(r.Suppressed, order)
-	return r, nil
+	slices.SortFunc(r.Findings, findingOrder)
+	slices.SortFunc(r.Suppressed, findingOrder)
+	return r
+}
+
+// findingOrder is the report's order: severity (worst first), check, resource, rules.
+func findingOrder(a, b Finding) int {
+	return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Check, b.Check),
+		cmp.Compare(a.Resource, b.Resource), slices.Compare(a.Rules, b.Rules))
 }
 
 // missing says which of the inputs a check needs are not known, "" when all are.

@@ -212,7 +212,7 @@ func (a *Audit) replaceGroup(g *model.Group, name string) []string {
 		groups[slices.Index(groups, g.ID)] = sg
 		fix = append(fix, modifyGroups(n.ID, groups))
 	}
-	for _, o := range a.In.Snapshot.Groups {
+	for _, o := range a.allGroups {
 		if o.ID == g.ID {
 			continue
 		}

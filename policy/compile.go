@@ -141,6 +141,14 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 		plByID[pl.ID] = pl
 	}
 	p.routing = compileRouting(s, plByID, p.vpcs)
+	if err := p.compileENIs(s.ENIs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// compileENIs compiles the interfaces' rules, routing and ACLs into p.enis.
+func (p *Policy) compileENIs(enis []*model.NetworkInterface) error {
 	inets := map[string]*inetIndex{}
 	nums := map[string]int32{}
 	num := func(id string) int32 {
@@ -151,7 +159,7 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 		}
 		return x
 	}
-	for _, n := range s.ENIs {
+	for _, n := range enis {
 		f := &iface{n: n, acl: p.nacls[n.SubnetID], subnet: num(n.SubnetID), vpc: num(n.VpcID)}
 		for _, gid := range n.Groups {
 			if g := p.groups[gid]; g != nil {
@@ -160,18 +168,45 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 		}
 		var err error
 		if f.inet, err = p.routing.inetFor(n, inets); err != nil {
-			return nil, fmt.Errorf("compile routing of %s: %w", n.ID, err)
+			return fmt.Errorf("compile routing of %s: %w", n.ID, err)
 		}
 		if f.in, err = p.compileDir(f.groups, false); err != nil {
-			return nil, err
+			return err
 		}
 		if f.out, err = p.compileDir(f.groups, true); err != nil {
-			return nil, err
+			return err
 		}
 		p.enis[n.ID] = f
 	}
 	p.byID = newENITable(p.enis)
-	return p, nil
+	return nil
+}
+
+// Regroup is the policy of p's snapshot with its groups replaced by groups and its interfaces
+// by enis — a subset of p's, carrying the same groups and addresses as in p's snapshot: only
+// they are compiled, so the cost is theirs, not the snapshot's. Everything else (VPCs,
+// subnets, ACLs, routing, prefix lists, the members of every group, which follow from the
+// interfaces of p's whole snapshot) is p's. It is what a continuous audit asks after a change
+// of groups only: the exposure of the interfaces that carry a changed group, and peer sets.
+func (p *Policy) Regroup(groups []*model.Group, enis []*model.NetworkInterface) (*Policy, error) {
+	q := &Policy{enis: map[string]*iface{}, groups: make(map[string]*model.Group, len(groups)), members: make(map[string]*netipx.IPSet, len(groups)),
+		lists: p.lists, nacls: p.nacls, subnets: p.subnets, vpcs: p.vpcs, routing: p.routing}
+	var none *netipx.IPSet
+	for _, g := range groups {
+		q.groups[g.ID] = g
+		m := p.members[g.ID]
+		if m == nil { // a new group: no interface of the (unchanged) interfaces carries it
+			if none == nil {
+				none, _ = (&netipx.IPSetBuilder{}).IPSet()
+			}
+			m = none
+		}
+		q.members[g.ID] = m
+	}
+	if err := q.compileENIs(enis); err != nil {
+		return nil, err
+	}
+	return q, nil
 }
 
 // blocks is the set of a VPC's or a subnet's address blocks; an unset block adds nothing.
