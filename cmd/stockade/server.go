@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stockade/stockade/adminapi"
+	"github.com/stockade/stockade/audit"
 	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/auth/sigv4"
 	"github.com/stockade/stockade/authz"
@@ -80,11 +82,15 @@ type serverConfig struct {
 	// EventsAllow are ranges webhooks may reach despite the guard (events.Guard).
 	Events      bool
 	EventsAllow []string
+	// Audit runs the continuous audit (monitor.go), configured by AuditConfig (a YAML file
+	// as `stockade audit --config` reads; "" for the defaults).
+	Audit       bool
+	AuditConfig string
 }
 
 func serverCmd() *cobra.Command {
 	cfg := serverConfig{Listen: "127.0.0.1:8787", DataDir: defaultDataDir(), Quotas: control.DefaultQuotas(), LogLevel: "info",
-		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true, TrailMaxBytes: 4 << 30, Events: true}
+		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true, TrailMaxBytes: 4 << 30, Events: true, Audit: true}
 	var quotas []string
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -144,6 +150,9 @@ enforcement is off and the server says so.`,
 	f.StringArrayVar(&cfg.EventsAllow, "events-allow-target", nil,
 		"CIDR that webhooks may reach although the guard refuses it (repeatable; default none): link-local addresses (cloud metadata) and this server's own listen address are refused otherwise")
 	f.DurationVar(&cfg.Resync, "resync", cfg.Resync, "how often the agent reads rulesets back and repairs hand edits")
+	f.BoolVar(&cfg.Audit, "audit", cfg.Audit,
+		"audit every account continuously: after every change, only what it can affect; each finding's open/closed history (stockade audit --history), the open findings as metrics, and \""+findingDetail+"\" and \""+flapDetail+"\" events on the bus")
+	f.StringVar(&cfg.AuditConfig, "audit-config", "", "YAML configuration of the continuous audit, as stockade audit --config reads (authorized ports, suppressions, flapWindow …)")
 	return cmd
 }
 
@@ -204,8 +213,18 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	acfg.Emulator, acfg.Log, acfg.Console, acfg.Regions = cfg.Emulator, log, enf.console(), regions
 	acfg.EmulatorDefaultAccount = cfg.EmulatorAccount
 	acfg.Booted = enf.booted()
+	auditCfg := audit.DefaultConfig()
+	if cfg.AuditConfig != "" {
+		if !cfg.Audit {
+			return errors.New("--audit-config configures the continuous audit: not with --audit=false")
+		}
+		if auditCfg, err = audit.LoadConfig(cfg.AuditConfig); err != nil {
+			return fmt.Errorf("--audit-config: %w", err)
+		}
+	}
 	var appended func([]*trail.Record)
 	var sources auditSources
+	var publish publisher
 	if cfg.Events {
 		eb, err := startEvents(ctx, st, cfg, reg, log)
 		if err != nil {
@@ -213,7 +232,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		}
 		defer eb.close() // after the trail has stopped feeding it
 		acfg.Events, appended = eb.api, eb.bus.PublishRecords
-		sources.events = eb.svc
+		sources.events, publish = eb.svc, eb.bus.Publish
 	}
 	if cfg.Trail {
 		tr, err := startTrail(ctx, st, cfg.DataDir, cfg.TrailMaxBytes, appended, reg, log)
@@ -251,6 +270,19 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	}
 
 	mux := apiMux(svc, api, reg, enf)
+	var history adminapi.HistoryFunc
+	if cfg.Audit {
+		mon, err := newAuditMonitor(ctx, svc, st, sources, publish, auditCfg, reg, log)
+		if err != nil {
+			return err
+		}
+		monCtx, stopMon := context.WithCancel(context.WithoutCancel(ctx))
+		var monDone sync.WaitGroup
+		monDone.Add(1)
+		go func() { defer monDone.Done(); mon.run(monCtx) }()
+		defer func() { stopMon(); monDone.Wait() }() // before the bus and the store close
+		history = mon.history
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -266,7 +298,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	// outer bound for a request that the handler never reads.
 	srv := &http.Server{Handler: withS3(mux, api), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
-	admin := &http.Server{Handler: adminapi.Handler(accounts, adminSnapshot(svc, regions, sources), enf.labList(), log),
+	admin := &http.Server{Handler: adminapi.WithHistory(adminapi.Handler(accounts, adminSnapshot(svc, regions, sources), enf.labList(), log), accounts, history),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 
 	endpoint := "http://" + ln.Addr().String()
@@ -290,7 +322,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bolt.Store, accounts *auth.Registry, svc *control.Service, credPath string, err error) {
 	// The trail's records are read by LookupEvents and Export, never watched: out of the
 	// watch history they are written once and leave the history to the changes it serves.
-	if st, err = bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{Unwatched: []string{trail.Prefix, events.Prefix}}); err != nil {
+	if st, err = bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{Unwatched: []string{trail.Prefix, events.Prefix, auditPrefix}}); err != nil {
 		return nil, nil, nil, "", err
 	}
 	defer func() {
