@@ -273,7 +273,9 @@ type findingEvent struct {
 	Closed         *time.Time `json:"closed,omitempty"`
 }
 
-// flapEvent is the detail of a "Stockade Exposure Flap" event (MON-003 as a live alert).
+// flapEvent is the detail of a "Stockade Exposure Flap" event (MON-003 as a live alert): one
+// per group and rules that flapped, however many exposure checks found them (Checks; Exposure
+// is the worst of those findings).
 type flapEvent struct {
 	Check          string         `json:"check"`
 	Title          string         `json:"title"`
@@ -281,6 +283,8 @@ type flapEvent struct {
 	Account        string         `json:"account"`
 	Region         string         `json:"region"`
 	Resource       string         `json:"resource"`
+	Rules          []string       `json:"rules"`
+	Checks         []string       `json:"checks"`
 	Exposure       audit.Finding  `json:"exposure"`
 	Opened         time.Time      `json:"opened"`
 	OpenedRevision int64          `json:"openedRevision"`
@@ -303,10 +307,22 @@ func (m *auditMonitor) announce(t netmap.Tenant, rev int64, opened, closed []aud
 		m.publish(t.Account, t.Region, auditSource, findingDetail,
 			findingEvent{Finding: e.Finding, State: findingClosed, Revision: rev, Opened: e.Opened, OpenedRevision: e.OpenedRevision, Closed: &e.Closed})
 	}
-	for _, e := range audit.Flaps(closed, m.cfg.FlapWindow) {
-		m.publish(t.Account, t.Region, auditSource, flapDetail, flapEvent{Check: "MON-003", Title: "Rapid open/close (flap) of internet exposure",
-			Severity: audit.High, Account: t.Account, Region: t.Region, Resource: e.Finding.Resource, Exposure: e.Finding,
-			Opened: e.Opened, OpenedRevision: e.OpenedRevision, Closed: e.Closed, ClosedRevision: e.ClosedRevision, Window: m.cfg.FlapWindow.String()})
+	var flaps []*flapEvent
+	byRules := map[string]*flapEvent{}
+	for _, e := range audit.Flaps(closed, m.cfg.FlapWindow) { // closed is in the report's order: worst first
+		k := e.Finding.Resource + " " + strings.Join(e.Finding.Rules, ",")
+		if f := byRules[k]; f != nil {
+			f.Checks = append(f.Checks, e.Finding.Check)
+			continue
+		}
+		f := &flapEvent{Check: "MON-003", Title: "Rapid open/close (flap) of internet exposure", Severity: audit.High, Account: t.Account,
+			Region: t.Region, Resource: e.Finding.Resource, Rules: e.Finding.Rules, Checks: []string{e.Finding.Check}, Exposure: e.Finding,
+			Opened: e.Opened, OpenedRevision: e.OpenedRevision, Closed: e.Closed, ClosedRevision: e.ClosedRevision, Window: m.cfg.FlapWindow.String()}
+		byRules[k] = f
+		flaps = append(flaps, f)
+	}
+	for _, f := range flaps {
+		m.publish(t.Account, t.Region, auditSource, flapDetail, *f)
 	}
 }
 

@@ -50,7 +50,7 @@ func (b *bus) take(dt, check string) []published {
 	defer b.mu.Unlock()
 	var out []published
 	for _, p := range b.got {
-		if p.detailType == dt && (p.detail["check"] == check || p.detail["exposure"] != nil && p.detail["exposure"].(map[string]any)["check"] == check) {
+		if p.detailType == dt && (p.detail["check"] == check || p.detail["checks"] != nil && slices.Contains(p.detail["checks"].([]any), any(check))) {
 			out = append(out, p)
 		}
 	}
