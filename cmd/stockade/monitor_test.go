@@ -17,6 +17,7 @@ import (
 	"github.com/stockade/stockade/audit"
 	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/events"
 	"github.com/stockade/stockade/store/bolt"
 )
 
@@ -236,4 +237,36 @@ func metric(t *testing.T, reg *prometheus.Registry, name string, values ...strin
 		}
 	}
 	return 0
+}
+
+// TestAuditEventPatterns: the README's rules on the continuous audit's events match what the
+// monitor publishes, as the bus matches them.
+func TestAuditEventPatterns(t *testing.T) {
+	f := audit.Finding{Check: "SGA-002", Severity: audit.High, Resource: "sg-1", Rules: []string{"sgr-1"}}
+	low := audit.Finding{Check: "SGH-007", Severity: audit.Low, Resource: "sg-1"}
+	envelope := func(dt string, detail any) string {
+		d, _ := json.Marshal(detail)
+		return fmt.Sprintf(`{"id":"1","account":"111122223333","source":%q,"time":"t","region":"eu-west-1","detail-type":%q,"detail":%s}`, auditSource, dt, d)
+	}
+	openHigh := envelope(findingDetail, findingEvent{Finding: f, State: findingOpen, Revision: 3})
+	closedHigh := envelope(findingDetail, findingEvent{Finding: f, State: findingClosed, Revision: 4})
+	openLow := envelope(findingDetail, findingEvent{Finding: low, State: findingOpen, Revision: 3})
+	flap := envelope(flapDetail, flapEvent{Check: "MON-003", Severity: audit.High, Resource: "sg-1", Checks: []string{"SGA-002"}, Exposure: f})
+	for _, tc := range []struct {
+		pattern, event string
+		want           bool
+	}{
+		{`{"source":["stockade.audit"],"detail":{"severity":["critical","high"]}}`, openHigh, true},
+		{`{"source":["stockade.audit"],"detail":{"severity":["critical","high"]}}`, closedHigh, true},
+		{`{"source":["stockade.audit"],"detail":{"severity":["critical","high"]}}`, flap, true},
+		{`{"source":["stockade.audit"],"detail":{"severity":["critical","high"]}}`, openLow, false},
+		{`{"source":["stockade.audit"],"detail-type":["Stockade Audit Finding"],"detail":{"state":["OPEN"],"check":[{"prefix":"SGA-00"}]}}`, openHigh, true},
+		{`{"source":["stockade.audit"],"detail-type":["Stockade Audit Finding"],"detail":{"state":["OPEN"],"check":[{"prefix":"SGA-00"}]}}`, closedHigh, false},
+		{`{"source":["stockade.audit"],"detail-type":["Stockade Audit Finding"],"detail":{"state":["OPEN"],"check":[{"prefix":"SGA-00"}]}}`, flap, false},
+	} {
+		got, err := events.TestPattern(tc.pattern, tc.event)
+		if err != nil || got != tc.want {
+			t.Errorf("%s on %s: %v %v, want %v", tc.pattern, tc.event, got, err, tc.want)
+		}
+	}
 }
