@@ -37,7 +37,7 @@ import (
 //   - SGH-003 (a group is used when another group's rules name it) re-runs over all groups:
 //     it is a scan of the rules, with no policy question;
 //   - the exposure checks (EXP-001/002) re-run for the interfaces that carry a changed group,
-//     from a policy compiled over those interfaces alone (an interface's exposure to the
+//     from a policy compiled for those interfaces alone (an interface's exposure to the
 //     internet depends on its own groups, subnet, routes and addresses, never on another
 //     interface), so that a rule change costs the policy of its group's members, not of the
 //     account;
@@ -259,10 +259,11 @@ func (x *Incremental) Update(in Input) (Delta, error) {
 	}
 	// The policy of the new groups over the same interfaces, compiled for none of them: the
 	// group checks ask it only about peers and addresses.
-	p, err := x.pol.Regroup(in.Snapshot.Groups, nil)
-	if err != nil {
-		return Delta{}, fmt.Errorf("audit: %w", err)
+	gone := make([]string, len(removed))
+	for i, g := range removed {
+		gone[i] = g.ID
 	}
+	p := x.pol.WithGroups(changed, gone)
 	// The audit's indexes, patched: the interfaces (and so the members) are the same.
 	oldA := x.a
 	olds := make(map[string]*model.Group, len(changed))
@@ -423,7 +424,7 @@ func (x *Incremental) rerun(c Check, a *Audit, stale func(*Finding) bool, keys m
 }
 
 // reexpose re-runs the exposure checks for the interfaces that carry a changed group, from a
-// policy compiled for those interfaces only (policy.Regroup: every group's members stay
+// policy compiled for those interfaces only (policy.ForInterfaces: every group's members stay
 // those of all the interfaces).
 func (x *Incremental) reexpose(a *Audit, changed, removed []*model.Group, d *Delta) error {
 	enis := map[string]bool{}
@@ -455,7 +456,20 @@ func (x *Incremental) reexpose(a *Audit, changed, removed []*model.Group, d *Del
 	}
 	sub := a.In.Snapshot
 	sub.ENIs = slices.DeleteFunc(slices.Clone(sub.ENIs), func(n *model.NetworkInterface) bool { return !compiled[n.ID] })
-	p, err := x.pol.Regroup(a.allGroups, sub.ENIs)
+	// The analyser looks up only the groups of the interfaces it explains paths to.
+	carried := map[string]bool{}
+	for _, n := range sub.ENIs {
+		for _, id := range n.Groups {
+			carried[id] = true
+		}
+	}
+	sub.Groups = nil
+	for id := range carried {
+		if g := a.groups[id]; g != nil {
+			sub.Groups = append(sub.Groups, g)
+		}
+	}
+	p, err := x.pol.ForInterfaces(sub.ENIs)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)
 	}

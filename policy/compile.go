@@ -2,6 +2,7 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"sync"
@@ -27,6 +28,9 @@ type Policy struct {
 	// the auditor asks for them rule by rule, hundreds of thousands of times, and most rules
 	// share a handful of prefixes. The Policy stays safe for concurrent use.
 	cidrs sync.Map
+	// globals caches which families of global addresses a prefix list's or a group's
+	// members' set holds (*netipx.IPSet → [2]bool), for InternetOpen.
+	globals sync.Map
 }
 
 // iface is one interface with its groups' rules compiled per direction.
@@ -182,27 +186,34 @@ func (p *Policy) compileENIs(enis []*model.NetworkInterface) error {
 	return nil
 }
 
-// Regroup is the policy of p's snapshot with its groups replaced by groups and its interfaces
-// by enis — a subset of p's, carrying the same groups and addresses as in p's snapshot: only
-// they are compiled, so the cost is theirs, not the snapshot's. Everything else (VPCs,
-// subnets, ACLs, routing, prefix lists, the members of every group, which follow from the
-// interfaces of p's whole snapshot) is p's. It is what a continuous audit asks after a change
-// of groups only: the exposure of the interfaces that carry a changed group, and peer sets.
-func (p *Policy) Regroup(groups []*model.Group, enis []*model.NetworkInterface) (*Policy, error) {
-	q := &Policy{enis: map[string]*iface{}, groups: make(map[string]*model.Group, len(groups)), members: make(map[string]*netipx.IPSet, len(groups)),
+// WithGroups is the policy of p's snapshot with the groups changed (new or edited) and
+// removed, and compiled for none of its interfaces: p's interfaces must be unchanged, so the
+// members of every group are p's (a new group has none). Everything else (VPCs, subnets,
+// ACLs, routing, prefix lists) is shared with p. It answers what does not depend on an
+// interface's compiled rules — peer sets, public addresses — and is what ForInterfaces
+// compiles interfaces from: a continuous audit's view after a change of groups only.
+func (p *Policy) WithGroups(changed []*model.Group, removed []string) *Policy {
+	q := &Policy{enis: map[string]*iface{}, groups: maps.Clone(p.groups), members: maps.Clone(p.members),
 		lists: p.lists, nacls: p.nacls, subnets: p.subnets, vpcs: p.vpcs, routing: p.routing}
-	var none *netipx.IPSet
-	for _, g := range groups {
-		q.groups[g.ID] = g
-		m := p.members[g.ID]
-		if m == nil { // a new group: no interface of the (unchanged) interfaces carries it
-			if none == nil {
-				none, _ = (&netipx.IPSetBuilder{}).IPSet()
-			}
-			m = none
-		}
-		q.members[g.ID] = m
+	for _, id := range removed {
+		delete(q.groups, id)
+		delete(q.members, id)
 	}
+	for _, g := range changed {
+		q.groups[g.ID] = g
+		if q.members[g.ID] == nil { // a new group: no interface of the (unchanged) interfaces carries it
+			q.members[g.ID], _ = (&netipx.IPSetBuilder{}).IPSet()
+		}
+	}
+	q.byID = newENITable(q.enis)
+	return q
+}
+
+// ForInterfaces is p compiled for enis — interfaces of p's snapshot, unchanged — and for no
+// other: the cost is theirs, not the snapshot's. Groups, members and everything else are p's.
+func (p *Policy) ForInterfaces(enis []*model.NetworkInterface) (*Policy, error) {
+	q := &Policy{enis: map[string]*iface{}, groups: p.groups, members: p.members,
+		lists: p.lists, nacls: p.nacls, subnets: p.subnets, vpcs: p.vpcs, routing: p.routing}
 	if err := q.compileENIs(enis); err != nil {
 		return nil, err
 	}
