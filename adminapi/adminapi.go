@@ -84,14 +84,8 @@ func Handler(accounts *auth.Registry, snapshot SnapshotFunc, lab LabFunc, log *s
 		writeJSON(w, http.StatusOK, lab())
 	})
 	mux.HandleFunc("GET /v1/snapshot", func(w http.ResponseWriter, r *http.Request) {
-		acct, err := findAccount(accounts, r.URL.Query().Get("account"))
-		if err != nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
-			return
-		}
-		region := r.URL.Query().Get("region")
-		if region == "" {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "region is required"})
+		acct, region, ok := accountRegion(w, r, accounts)
+		if !ok {
 			return
 		}
 		s, err := snapshot(r.Context(), acct.ID, region)
@@ -126,6 +120,22 @@ func Handler(accounts *auth.Registry, snapshot SnapshotFunc, lab LabFunc, log *s
 		writeJSON(w, http.StatusOK, a)
 	})
 	return mux
+}
+
+// accountRegion reads a request's account (by name or ID, findAccount) and region, or
+// answers the error and returns false.
+func accountRegion(w http.ResponseWriter, r *http.Request, accounts *auth.Registry) (auth.Account, string, bool) {
+	acct, err := findAccount(accounts, r.URL.Query().Get("account"))
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		return auth.Account{}, "", false
+	}
+	region := r.URL.Query().Get("region")
+	if region == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "region is required"})
+		return auth.Account{}, "", false
+	}
+	return acct, region, true
 }
 
 // findAccount resolves an account by name or ID; empty means the administrator's account.

@@ -27,14 +27,8 @@ func WithHistory(h http.Handler, accounts *auth.Registry, history HistoryFunc) h
 			writeJSON(w, http.StatusNotFound, map[string]string{"error": ErrNoAudit.Error()})
 			return
 		}
-		acct, err := findAccount(accounts, r.URL.Query().Get("account"))
-		if err != nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
-			return
-		}
-		region := r.URL.Query().Get("region")
-		if region == "" {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "region is required"})
+		acct, region, ok := accountRegion(w, r, accounts)
+		if !ok {
 			return
 		}
 		js, err := history(r.Context(), acct.ID, region)

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
@@ -81,7 +82,7 @@ func validGroups(ids []string, groups, v, vpcs int) []string {
 	for _, id := range ids {
 		var n int
 		fmt.Sscanf(id, "sg-%08x", &n)
-		if n < groups && n%vpcs == v && !contains(out, id) {
+		if n < groups && n%vpcs == v && !slices.Contains(out, id) {
 			out = append(out, id)
 		}
 	}
@@ -89,15 +90,6 @@ func validGroups(ids []string, groups, v, vpcs int) []string {
 		out = []string{fmt.Sprintf("sg-%08x", v)}
 	}
 	return out
-}
-
-func contains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // genRule is a random ingress rule of group g.

@@ -227,11 +227,8 @@ func liveInputs(cmd *cobra.Command, cfg auditConfig) ([]audit.Input, error) {
 			in := audit.Input{Account: a.ID, Region: region, Snapshot: st.Snapshot, Instances: nonNil(st.Instances),
 				LaunchTemplates: nonNil(st.LaunchTemplates), LaunchTemplateVersions: nonNil(st.LaunchTemplateVersions), FlowLogs: nonNil(st.FlowLogs),
 				AlertPatterns: st.AlertPatterns}
-			if st.RuleChangeRecords != nil { // null: the server runs without its trail
-				if in.Changes, err = audit.RuleChanges(st.RuleChangeRecords); err != nil {
-					return nil, fmt.Errorf("account %s, region %s: %w", a.ID, region, err)
-				}
-				in.Changes = nonNil(in.Changes)
+			if in.Changes, err = ruleChanges(st.RuleChangeRecords); err != nil { // null: the server runs without its trail
+				return nil, fmt.Errorf("account %s, region %s: %w", a.ID, region, err)
 			}
 			out = append(out, in)
 		}

@@ -5,7 +5,9 @@ import (
 	"time"
 
 	"github.com/stockade/stockade/audit"
+	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/events"
+	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/trail"
 )
 
@@ -37,4 +39,29 @@ func (s auditSources) read(account, region string, now time.Time) (patterns, cha
 		}
 	}
 	return patterns, changes, nil
+}
+
+// auditExtras are what the auditor reads of a tenant beside its network: the instances, the
+// launch templates with every version, and the flow logs; never nil (an auditor tells "none"
+// from "not known").
+func auditExtras(v control.View) ([]*model.Instance, []*model.LaunchTemplate, []*model.LaunchTemplateVersion, []*model.FlowLog) {
+	lts := append([]*model.LaunchTemplate{}, v.LaunchTemplates()...)
+	versions := []*model.LaunchTemplateVersion{}
+	for _, lt := range lts {
+		versions = append(versions, v.LaunchTemplateVersions(lt)...)
+	}
+	return append([]*model.Instance{}, v.Instances()...), lts, versions, append([]*model.FlowLog{}, v.FlowLogs()...)
+}
+
+// ruleChanges reads the trail's rule-change records (audit.RuleChanges): nil, not known, when
+// records is nil (a server without its trail), else never nil.
+func ruleChanges(records []json.RawMessage) ([]audit.RuleChange, error) {
+	if records == nil {
+		return nil, nil
+	}
+	cs, err := audit.RuleChanges(records)
+	if cs == nil && err == nil {
+		cs = []audit.RuleChange{}
+	}
+	return cs, err
 }

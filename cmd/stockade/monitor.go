@@ -15,7 +15,6 @@ import (
 
 	"github.com/stockade/stockade/audit"
 	"github.com/stockade/stockade/control"
-	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store"
 )
@@ -157,13 +156,7 @@ func (m *auditMonitor) pass(ctx context.Context) {
 func (m *auditMonitor) input(ctx context.Context, n netmap.Network, now time.Time) (audit.Input, error) {
 	in := audit.Input{Account: n.Tenant.Account, Region: n.Tenant.Region, Snapshot: n.Snapshot, Now: now}
 	err := m.svc.View(ctx, control.Tenant{Account: n.Tenant.Account, Region: n.Tenant.Region}, func(v control.View) error {
-		in.Instances = append([]*model.Instance{}, v.Instances()...)
-		in.LaunchTemplates = append([]*model.LaunchTemplate{}, v.LaunchTemplates()...)
-		in.LaunchTemplateVersions = []*model.LaunchTemplateVersion{}
-		for _, lt := range in.LaunchTemplates {
-			in.LaunchTemplateVersions = append(in.LaunchTemplateVersions, v.LaunchTemplateVersions(lt)...)
-		}
-		in.FlowLogs = append([]*model.FlowLog{}, v.FlowLogs()...)
+		in.Instances, in.LaunchTemplates, in.LaunchTemplateVersions, in.FlowLogs = auditExtras(v)
 		return nil
 	})
 	if err != nil {
@@ -174,15 +167,8 @@ func (m *auditMonitor) input(ctx context.Context, n netmap.Network, now time.Tim
 		return in, err
 	}
 	in.AlertPatterns = patterns
-	if records != nil {
-		if in.Changes, err = audit.RuleChanges(records); err != nil {
-			return in, err
-		}
-		if in.Changes == nil {
-			in.Changes = []audit.RuleChange{}
-		}
-	}
-	return in, nil
+	in.Changes, err = ruleChanges(records)
+	return in, err
 }
 
 // audit audits one network at revision rev and records, stores and publishes what changed.

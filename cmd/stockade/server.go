@@ -35,7 +35,6 @@ import (
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/logstore"
 	"github.com/stockade/stockade/logstore/logsapi"
-	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netlab"
 	"github.com/stockade/stockade/objstore"
 	"github.com/stockade/stockade/objstore/s3api"
@@ -436,13 +435,7 @@ func adminSnapshot(svc *control.Service, regions []string, sources auditSources)
 		}
 		err := svc.View(ctx, control.Tenant{Account: account, Region: region}, func(v control.View) error {
 			st.Snapshot = v.Snapshot()
-			st.Instances = append([]*model.Instance{}, v.Instances()...)
-			st.LaunchTemplates = append([]*model.LaunchTemplate{}, v.LaunchTemplates()...)
-			st.LaunchTemplateVersions = []*model.LaunchTemplateVersion{}
-			for _, lt := range st.LaunchTemplates {
-				st.LaunchTemplateVersions = append(st.LaunchTemplateVersions, v.LaunchTemplateVersions(lt)...)
-			}
-			st.FlowLogs = append([]*model.FlowLog{}, v.FlowLogs()...)
+			st.Instances, st.LaunchTemplates, st.LaunchTemplateVersions, st.FlowLogs = auditExtras(v)
 			return nil
 		})
 		if err != nil {
