@@ -153,6 +153,11 @@ type Audit struct {
 	// judge: the same, except in an incremental audit's scoped run (incremental.go), where a
 	// check that looks beyond the group it judges reads allGroups, groups and members.
 	allGroups []*model.Group
+	// setKeys remembers SGH-010's rule-set key of each group (nil: not remembered); vpcENIs
+	// counts the interfaces of each VPC (SGH-011; nil until counted). A continuous audit
+	// carries both from one audit to the next while they hold.
+	setKeys map[*model.Group]string
+	vpcENIs map[string]int
 
 	// naclTaken are the ACL rule numbers ("acl-… egress n") the fixes of this audit create
 	// entries at, so that the fixes of different findings never collide.

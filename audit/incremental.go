@@ -5,6 +5,7 @@ import (
 	"maps"
 	"reflect"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/stockade/stockade/model"
@@ -158,6 +159,7 @@ func (x *Incremental) full(in Input) (Delta, error) {
 		return Delta{}, fmt.Errorf("audit: %w", err)
 	}
 	a := newAudit(in, x.cfg, p)
+	a.setKeys = map[*model.Group]string{}
 	x.in, x.pol, x.a = in, p, a
 	prev := x.results
 	x.results, x.skipped = map[string]map[string][]Finding{}, map[string]string{}
@@ -270,9 +272,14 @@ func (x *Incremental) Update(in Input) (Delta, error) {
 	for _, g := range changed {
 		olds[g.ID] = oldA.groups[g.ID]
 	}
-	a := &Audit{In: in, Config: x.cfg, Policy: p, groups: oldA.groups, members: oldA.members, allGroups: in.Snapshot.Groups}
+	a := &Audit{In: in, Config: x.cfg, Policy: p, groups: oldA.groups, members: oldA.members, allGroups: in.Snapshot.Groups,
+		setKeys: oldA.setKeys, vpcENIs: oldA.vpcENIs}
 	for _, g := range removed {
 		delete(a.groups, g.ID)
+		delete(a.setKeys, g)
+	}
+	for _, g := range olds {
+		delete(a.setKeys, g)
 	}
 	for _, g := range changed {
 		a.groups[g.ID] = g
@@ -428,9 +435,11 @@ func (x *Incremental) rerun(c Check, a *Audit, stale func(*Finding) bool, keys m
 // those of all the interfaces).
 func (x *Incremental) reexpose(a *Audit, changed, removed []*model.Group, d *Delta) error {
 	enis := map[string]bool{}
+	compiled := map[string]*model.NetworkInterface{}
 	for _, g := range slices.Concat(changed, removed) { // the same members before and after
 		for _, n := range a.members[g.ID] {
 			enis[n.ID] = true
+			compiled[n.ID] = n
 		}
 	}
 	if len(enis) == 0 {
@@ -438,37 +447,31 @@ func (x *Incremental) reexpose(a *Audit, changed, removed []*model.Group, d *Del
 	}
 	// The analyser explains an exposure by a path from an address of the grant; an address of
 	// another interface (a member of a group the rules reference, in another VPC) is that
-	// interface, which the policy must then know too.
-	compiled := maps.Clone(enis)
-	for _, n := range a.In.Snapshot.ENIs {
-		if !enis[n.ID] {
-			continue
-		}
-		for _, gid := range n.Groups {
+	// interface, which the policy must then know too. Everything is reached through the
+	// members index: no scan of the account's interfaces.
+	for id := range enis {
+		for _, gid := range compiled[id].Groups {
 			if g := a.groups[gid]; g != nil {
 				for _, peer := range peerGroups(g) {
 					for _, n := range a.members[peer] {
-						compiled[n.ID] = true
+						compiled[n.ID] = n
 					}
 				}
 			}
 		}
 	}
 	sub := a.In.Snapshot
-	sub.ENIs = slices.DeleteFunc(slices.Clone(sub.ENIs), func(n *model.NetworkInterface) bool { return !compiled[n.ID] })
+	sub.ENIs = slices.SortedFunc(maps.Values(compiled), func(a, b *model.NetworkInterface) int { return strings.Compare(a.ID, b.ID) })
 	// The analyser looks up only the groups of the interfaces it explains paths to.
-	carried := map[string]bool{}
+	carried := map[string]*model.Group{}
 	for _, n := range sub.ENIs {
 		for _, id := range n.Groups {
-			carried[id] = true
+			if g := a.groups[id]; g != nil {
+				carried[id] = g
+			}
 		}
 	}
-	sub.Groups = nil
-	for id := range carried {
-		if g := a.groups[id]; g != nil {
-			sub.Groups = append(sub.Groups, g)
-		}
-	}
+	sub.Groups = slices.SortedFunc(maps.Values(carried), func(a, b *model.Group) int { return strings.Compare(a.ID, b.ID) })
 	p, err := x.pol.ForInterfaces(sub.ENIs)
 	if err != nil {
 		return fmt.Errorf("audit: %w", err)

@@ -392,6 +392,20 @@ const (
 
 // ruleSetKey is a group's rules as a comparable set: identities sorted, references to the
 // group itself written "self" so that two self-contained copies compare equal.
+// ruleSetKey is ruleSetKey(g), remembered for the audit and, in a continuous audit, for
+// the next ones while g is the same object (groups are copy on write).
+func (a *Audit) ruleSetKey(g *model.Group) string {
+	if a.setKeys == nil {
+		return ruleSetKey(g)
+	}
+	k, ok := a.setKeys[g]
+	if !ok {
+		k = ruleSetKey(g)
+		a.setKeys[g] = k
+	}
+	return k
+}
+
 func ruleSetKey(g *model.Group) string {
 	var ks []string
 	for _, egress := range []bool{false, true} {
@@ -430,7 +444,7 @@ func sgh010(a *Audit) []Finding {
 			if g.Default || len(g.Ingress)+len(g.Egress) == 0 {
 				continue
 			}
-			k := ruleSetKey(g)
+			k := a.ruleSetKey(g)
 			orig := first[k]
 			if orig == nil {
 				first[k] = g
@@ -475,9 +489,13 @@ func (a *Audit) referenced(id string) bool {
 
 // sgh011: one group on most of a VPC's interfaces, or across many subnets.
 func sgh011(a *Audit) []Finding {
-	count := map[string]int{}
-	for _, n := range a.In.Snapshot.ENIs {
-		count[n.VpcID]++
+	count := a.vpcENIs
+	if count == nil {
+		count = map[string]int{}
+		for _, n := range a.In.Snapshot.ENIs {
+			count[n.VpcID]++
+		}
+		a.vpcENIs = count
 	}
 	var out []Finding
 	for _, g := range a.In.Snapshot.Groups {
