@@ -91,9 +91,25 @@ func mutate(rnd *rand.Rand, s *netmap.Snapshot, in *Input, n *int) string {
 		e.PublicIP = netip.AddrFrom4([4]byte{198, 18, 200, byte(*n)})
 		s.ENIs[i] = &e
 		return "public address on " + e.ID
-	case x < 92:
+	case x < 90:
 		in.AlertPatterns = append(slices.Clone(in.AlertPatterns), json.RawMessage(`{"source":["aws.ec2"]}`))
 		return "alert rule"
+	case x < 93: // topology: a prefix list's entries union to the internet
+		pl := *s.PrefixLists[0]
+		pl.Entries = []model.PLEntry{{CIDR: netip.MustParsePrefix("0.0.0.0/1")}, {CIDR: netip.MustParsePrefix("128.0.0.0/1")}}
+		if rnd.IntN(2) == 0 {
+			pl.Entries = []model.PLEntry{{CIDR: netip.MustParsePrefix("198.51.100.0/24")}}
+		}
+		s.PrefixLists = []*model.PrefixList{&pl}
+		return "prefix list entries"
+	case x < 95: // topology: an ACL denies SSH ahead of its allow-all
+		s.NACLs = slices.Clone(s.NACLs)
+		i := rnd.IntN(len(s.NACLs))
+		acl := *s.NACLs[i]
+		acl.Entries = append([]model.NACLEntry{{RuleNumber: 50, Protocol: model.ProtoTCP, CIDR: netip.MustParsePrefix("0.0.0.0/0"),
+			HasPorts: true, FromPort: 22, ToPort: 22}}, acl.Entries...)
+		s.NACLs[i] = &acl
+		return "ACL denies SSH: " + acl.ID
 	default:
 		in.Now = in.Now.Add(time.Duration(rnd.IntN(90)) * time.Minute)
 		return "time passes"
@@ -102,7 +118,8 @@ func mutate(rnd *rand.Rand, s *netmap.Snapshot, in *Input, n *int) string {
 
 // TestIncrementalMatchesFull: after each change of random sequences — rules authorized and
 // revoked, groups created, deleted, renamed, untagged, interfaces regrouped or made public,
-// alert rules added, time passing — the incremental audit's report is the full audit's.
+// prefix lists and ACLs changed, alert rules added, time passing — the incremental audit's
+// report is the full audit's, and its delta is what opens and closes between the full ones.
 func TestIncrementalMatchesFull(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.Suppressions = []Suppression{{Check: "SGH-006", Reason: "test", Expires: time.Date(2026, 12, 1, 3, 0, 0, 0, time.UTC)}}

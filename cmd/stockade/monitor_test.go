@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -268,5 +270,27 @@ func TestAuditEventPatterns(t *testing.T) {
 		if err != nil || got != tc.want {
 			t.Errorf("%s on %s: %v %v, want %v", tc.pattern, tc.event, got, err, tc.want)
 		}
+	}
+}
+
+// TestServerAuditConfig: --audit-config is read over the defaults, a bad file is an error
+// naming the flag, and the flag without the continuous audit is refused.
+func TestServerAuditConfig(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("flapWindow: 10m\nadminPorts: [22, 2222]\n"), 0o600)
+	os.WriteFile(bad, []byte("flapWindw: 10m\n"), 0o600)
+	c, err := serverConfig{Audit: true, AuditConfig: good}.auditConfig()
+	if err != nil || c.FlapWindow != 10*time.Minute || !slices.Equal(c.AdminPorts, []uint16{22, 2222}) || c.MaxRules != 50 {
+		t.Errorf("good: %+v %v", c, err)
+	}
+	if _, err := (serverConfig{Audit: true, AuditConfig: bad}).auditConfig(); err == nil || !strings.Contains(err.Error(), "--audit-config") {
+		t.Errorf("bad: %v", err)
+	}
+	if _, err := (serverConfig{Audit: false, AuditConfig: good}).auditConfig(); err == nil || !strings.Contains(err.Error(), "--audit=false") {
+		t.Errorf("without the audit: %v", err)
+	}
+	if c, err := (serverConfig{Audit: true}).auditConfig(); err != nil || c.FlapWindow != time.Hour {
+		t.Errorf("defaults: %+v %v", c, err)
 	}
 }

@@ -178,6 +178,10 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	if err := checkEmulatorFlags(cfg); err != nil {
 		return err
 	}
+	auditCfg, err := cfg.auditConfig()
+	if err != nil {
+		return err
+	}
 	regions := sigv4.CommercialRegions()
 	if cfg.Regions != "" {
 		if regions, err = sigv4.ParseRegions(cfg.Regions); err != nil {
@@ -212,15 +216,6 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	acfg.Emulator, acfg.Log, acfg.Console, acfg.Regions = cfg.Emulator, log, enf.console(), regions
 	acfg.EmulatorDefaultAccount = cfg.EmulatorAccount
 	acfg.Booted = enf.booted()
-	auditCfg := audit.DefaultConfig()
-	if cfg.AuditConfig != "" {
-		if !cfg.Audit {
-			return errors.New("--audit-config configures the continuous audit: not with --audit=false")
-		}
-		if auditCfg, err = audit.LoadConfig(cfg.AuditConfig); err != nil {
-			return fmt.Errorf("--audit-config: %w", err)
-		}
-	}
 	var appended func([]*trail.Record)
 	var sources auditSources
 	var publish publisher
@@ -514,6 +509,22 @@ func (cfg serverConfig) hostLink() (netlab.HostLink, error) {
 		pool = p
 	}
 	return netlab.NewHostLink(netlab.Names{Prefix: cfg.LabPrefix}, cfg.InternetAllow, cfg.InternetMasquerade, pool)
+}
+
+// auditConfig is the continuous audit's configuration: --audit-config read over the
+// catalogue's defaults, checked before anything starts.
+func (cfg serverConfig) auditConfig() (audit.Config, error) {
+	if cfg.AuditConfig == "" {
+		return audit.DefaultConfig(), nil
+	}
+	if !cfg.Audit {
+		return audit.Config{}, errors.New("--audit-config configures the continuous audit: not with --audit=false")
+	}
+	c, err := audit.LoadConfig(cfg.AuditConfig)
+	if err != nil {
+		return audit.Config{}, fmt.Errorf("--audit-config: %w", err)
+	}
+	return c, nil
 }
 
 // checkEmulatorFlags validates --emulator-default-account before anything starts: 12 digits,
