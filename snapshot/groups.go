@@ -74,7 +74,12 @@ func (l *loader) groups(doc node, ids map[ruleKey]string) []*model.Group {
 	for _, g := range l.list(doc, "SecurityGroups", true) {
 		m := &model.Group{ID: l.str(g, "GroupId"), VpcID: l.str(g, "VpcId")}
 		m.Name, _ = l.optStr(g, "GroupName")
+		m.Description, _ = l.optStr(g, "Description")
 		m.OwnerID, _ = l.optStr(g, "OwnerId")
+		m.Tags = l.tags(g)
+		// Describe output has no default flag: a VPC's default group is the one named
+		// "default", a name CreateSecurityGroup refuses to anyone else.
+		m.Default = m.Name == model.DefaultGroupName
 		m.Ingress = l.rules(g, "IpPermissions", m.ID, false, ids)
 		m.Egress = l.rules(g, "IpPermissionsEgress", m.ID, true, ids)
 		out = append(out, m)
