@@ -202,3 +202,18 @@ func keyDiff2(d Delta) [2][]string {
 	slices.Sort(out[1])
 	return out
 }
+
+// TestEveryCheckClassified: every check of the catalogue has its dependency rule (a class or
+// what it reads): a new check must say what it depends on, or the continuous audit re-runs it
+// every time.
+func TestEveryCheckClassified(t *testing.T) {
+	for _, c := range Catalogue() {
+		_, other := otherReads[c.ID]
+		if !other && !classified(c.ID) {
+			t.Errorf("%s has no dependency rule in incremental.go", c.ID)
+		}
+	}
+	if !rerunOther("XYZ-001", 0) {
+		t.Error("a check without a rule is not re-run")
+	}
+}
