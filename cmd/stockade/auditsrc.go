@@ -27,18 +27,32 @@ type auditSources struct {
 // read returns the enabled rules' patterns and the rule-change records of the day before
 // now, each nil when its source is off.
 func (s auditSources) read(account, region string, now time.Time) (patterns, changes []json.RawMessage, err error) {
-	if s.events != nil {
-		patterns = s.events.EnabledPatterns(events.Scope{Account: account, Region: region})
+	changes, err = s.changes(account, region, now)
+	return s.patterns(account, region), changes, err
+}
+
+// patterns are the enabled rules' patterns (in memory: cheap), nil without the bus.
+func (s auditSources) patterns(account, region string) []json.RawMessage {
+	if s.events == nil {
+		return nil
 	}
-	if s.trail != nil {
-		if changes, err = s.trail.Events(account, region, audit.RuleChangeEvents, now.Add(-changesWindow), now); err != nil {
-			return nil, nil, err
-		}
-		if changes == nil {
-			changes = []json.RawMessage{}
-		}
+	return s.events.EnabledPatterns(events.Scope{Account: account, Region: region})
+}
+
+// changes are the trail's rule-change records of the day before now (read from the trail's
+// log on disk), nil without the trail.
+func (s auditSources) changes(account, region string, now time.Time) ([]json.RawMessage, error) {
+	if s.trail == nil {
+		return nil, nil
 	}
-	return patterns, changes, nil
+	changes, err := s.trail.Events(account, region, audit.RuleChangeEvents, now.Add(-changesWindow), now)
+	if err != nil {
+		return nil, err
+	}
+	if changes == nil {
+		changes = []json.RawMessage{}
+	}
+	return changes, nil
 }
 
 // auditExtras are what the auditor reads of a tenant beside its network: the instances, the

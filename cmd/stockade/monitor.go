@@ -57,6 +57,11 @@ type auditMonitor struct {
 	cfg     audit.Config
 	log     *slog.Logger
 
+	// changes are the rule changes last read from the trail, per tenant: read again at every
+	// timed pass, not at every revision (a day of records from disk for each write would be
+	// the audit's largest cost). Only the run goroutine uses them.
+	changes map[netmap.Tenant][]audit.RuleChange
+
 	mu       sync.Mutex
 	tenants  map[netmap.Tenant]*tenantAudit
 	findings *prometheus.GaugeVec
@@ -74,6 +79,7 @@ type tenantAudit struct {
 func newAuditMonitor(ctx context.Context, svc *control.Service, st store.Store, sources auditSources, publish publisher,
 	cfg audit.Config, reg prometheus.Registerer, log *slog.Logger) (*auditMonitor, error) {
 	m := &auditMonitor{svc: svc, st: st, sources: sources, publish: publish, cfg: cfg, log: log, tenants: map[netmap.Tenant]*tenantAudit{},
+		changes: map[netmap.Tenant][]audit.RuleChange{},
 		findings: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stockade_audit_findings",
 			Help: "Open findings of the continuous audit that no suppression hides, by check and severity, over every account and region."}, []string{"check", "severity"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stockade_audit_runs_total",
@@ -111,8 +117,9 @@ func (m *auditMonitor) run(ctx context.Context) {
 	revs := m.svc.Watch(ctx)
 	tick := time.NewTicker(auditInterval)
 	defer tick.Stop()
-	m.pass(ctx)
+	m.pass(ctx, true)
 	for {
+		timed := false
 		select {
 		case <-ctx.Done():
 			return
@@ -121,19 +128,21 @@ func (m *auditMonitor) run(ctx context.Context) {
 				return
 			}
 		case <-tick.C:
+			timed = true
 		}
-		m.pass(ctx)
+		m.pass(ctx, timed)
 	}
 }
 
-// pass audits every account and region at the service's current revision.
-func (m *auditMonitor) pass(ctx context.Context) {
+// pass audits every account and region at the service's current revision; a timed pass
+// also reads the trail's rule changes again.
+func (m *auditMonitor) pass(ctx context.Context, timed bool) {
 	rev, nets := m.svc.Networks()
 	for _, n := range nets {
 		if ctx.Err() != nil {
 			return
 		}
-		if err := m.audit(ctx, rev, n); err != nil {
+		if err := m.audit(ctx, rev, n, timed); err != nil {
 			m.log.Error("continuous audit", "account", n.Tenant.Account, "region", n.Tenant.Region, "error", err)
 		}
 	}
@@ -152,8 +161,9 @@ func (m *auditMonitor) pass(ctx context.Context) {
 
 // input is what the audit of one network reads: the snapshot Networks gave (its objects are
 // shared from one revision to the next, which is what makes the incremental audit cheap),
-// the instances, launch templates and flow logs, the alert rules and the day's rule changes.
-func (m *auditMonitor) input(ctx context.Context, n netmap.Network, now time.Time) (audit.Input, error) {
+// the instances, launch templates and flow logs, the alert rules and the day's rule changes
+// (read from the trail at a timed pass, or the first time; else as last read).
+func (m *auditMonitor) input(ctx context.Context, n netmap.Network, now time.Time, timed bool) (audit.Input, error) {
 	in := audit.Input{Account: n.Tenant.Account, Region: n.Tenant.Region, Snapshot: n.Snapshot, Now: now}
 	err := m.svc.View(ctx, control.Tenant{Account: n.Tenant.Account, Region: n.Tenant.Region}, func(v control.View) error {
 		in.Instances, in.LaunchTemplates, in.LaunchTemplateVersions, in.FlowLogs = auditExtras(v)
@@ -162,19 +172,26 @@ func (m *auditMonitor) input(ctx context.Context, n netmap.Network, now time.Tim
 	if err != nil {
 		return in, err
 	}
-	patterns, records, err := m.sources.read(in.Account, in.Region, now)
-	if err != nil {
-		return in, err
+	in.AlertPatterns = m.sources.patterns(in.Account, in.Region)
+	changes, read := m.changes[n.Tenant]
+	if timed || !read {
+		records, err := m.sources.changes(in.Account, in.Region, now)
+		if err != nil {
+			return in, err
+		}
+		if changes, err = ruleChanges(records); err != nil {
+			return in, err
+		}
+		m.changes[n.Tenant] = changes
 	}
-	in.AlertPatterns = patterns
-	in.Changes, err = ruleChanges(records)
-	return in, err
+	in.Changes = changes
+	return in, nil
 }
 
 // audit audits one network at revision rev and records, stores and publishes what changed.
-func (m *auditMonitor) audit(ctx context.Context, rev int64, n netmap.Network) error {
+func (m *auditMonitor) audit(ctx context.Context, rev int64, n netmap.Network, timed bool) error {
 	now := time.Now()
-	in, err := m.input(ctx, n, now)
+	in, err := m.input(ctx, n, now, timed)
 	if err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func TestAuditMonitor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m.pass(ctx)
+	m.pass(ctx, false)
 	if got := b.take(findingDetail, "SGA-002"); len(got) != 0 {
 		t.Fatalf("SGA-002 before the rule: %+v", got)
 	}
@@ -109,7 +109,7 @@ func TestAuditMonitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	opened := st.Revision()
-	m.pass(ctx)
+	m.pass(ctx, false)
 	got := b.take(findingDetail, "SGA-002")
 	if len(got) != 1 || got[0].detail["state"] != findingOpen || got[0].detail["resource"] != g.ID || got[0].detail["revision"] != float64(opened) ||
 		got[0].account != tn.Account {
@@ -126,11 +126,11 @@ func TestAuditMonitor(t *testing.T) {
 	if _, _, err := svc.Revoke(ctx, tn, control.RevokeInput{Group: control.GroupRef{ID: g.ID}, Permissions: []control.Permission{ssh}}); err != nil {
 		t.Fatal(err)
 	}
-	m.pass(ctx)
+	m.pass(ctx, false)
 	if got := b.take(findingDetail, "SGA-002"); len(got) != 1 || got[0].detail["state"] != findingClosed || got[0].detail["openedRevision"] != float64(opened) {
 		t.Fatalf("closed: %+v", got)
 	}
-	m.pass(ctx) // nothing changed: nothing published again
+	m.pass(ctx, false) // nothing changed: nothing published again
 	if got := b.take(findingDetail, "SGA-002"); len(got) != 0 {
 		t.Fatalf("published again: %+v", got)
 	}
@@ -139,11 +139,11 @@ func TestAuditMonitor(t *testing.T) {
 	if _, _, err := svc.Authorize(ctx, tn, control.AuthorizeInput{Group: control.GroupRef{ID: g.ID}, Permissions: []control.Permission{ssh}}); err != nil {
 		t.Fatal(err)
 	}
-	m.pass(ctx)
+	m.pass(ctx, false)
 	if _, _, err := svc.Revoke(ctx, tn, control.RevokeInput{Group: control.GroupRef{ID: g.ID}, Permissions: []control.Permission{ssh}}); err != nil {
 		t.Fatal(err)
 	}
-	m.pass(ctx)
+	m.pass(ctx, false)
 	if got := b.take(flapDetail, "SGA-002"); len(got) != 1 || got[0].detail["check"] != "MON-003" || got[0].detail["resource"] != g.ID {
 		t.Fatalf("flap: %+v", got)
 	}
@@ -156,7 +156,7 @@ func TestAuditMonitor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2.pass(ctx)
+	m2.pass(ctx, false)
 	b.mu.Lock()
 	if len(b.got) != 0 {
 		t.Errorf("after a restart, published %+v", b.got)
