@@ -52,7 +52,14 @@ type State struct {
 	LaunchTemplates        []*model.LaunchTemplate        `json:"launchTemplates"`
 	LaunchTemplateVersions []*model.LaunchTemplateVersion `json:"launchTemplateVersions"`
 	FlowLogs               []*model.FlowLog               `json:"flowLogs"`
-	Regions                []string                       `json:"regions"`
+	// AlertPatterns are the event patterns of the account's enabled EventBridge rules in the
+	// region (MON-001/002); RuleChangeRecords the trail's records of security-group rule
+	// changes of the last day, oldest first, as CloudTrail writes them (MON-003 reads them
+	// with audit.RuleChanges: the admin API carries data, the client computes). Each is null
+	// when the server does not know it (--events=false, --trail=false).
+	AlertPatterns     []json.RawMessage `json:"alertPatterns"`
+	RuleChangeRecords []json.RawMessage `json:"ruleChangeRecords"`
+	Regions           []string          `json:"regions"`
 }
 
 // LabFunc lists the lab instances; nil when the server runs no lab.
@@ -77,14 +84,8 @@ func Handler(accounts *auth.Registry, snapshot SnapshotFunc, lab LabFunc, log *s
 		writeJSON(w, http.StatusOK, lab())
 	})
 	mux.HandleFunc("GET /v1/snapshot", func(w http.ResponseWriter, r *http.Request) {
-		acct, err := findAccount(accounts, r.URL.Query().Get("account"))
-		if err != nil {
-			writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
-			return
-		}
-		region := r.URL.Query().Get("region")
-		if region == "" {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "region is required"})
+		acct, region, ok := accountRegion(w, r, accounts)
+		if !ok {
 			return
 		}
 		s, err := snapshot(r.Context(), acct.ID, region)
@@ -119,6 +120,22 @@ func Handler(accounts *auth.Registry, snapshot SnapshotFunc, lab LabFunc, log *s
 		writeJSON(w, http.StatusOK, a)
 	})
 	return mux
+}
+
+// accountRegion reads a request's account (by name or ID, findAccount) and region, or
+// answers the error and returns false.
+func accountRegion(w http.ResponseWriter, r *http.Request, accounts *auth.Registry) (auth.Account, string, bool) {
+	acct, err := findAccount(accounts, r.URL.Query().Get("account"))
+	if err != nil {
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": err.Error()})
+		return auth.Account{}, "", false
+	}
+	region := r.URL.Query().Get("region")
+	if region == "" {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": "region is required"})
+		return auth.Account{}, "", false
+	}
+	return acct, region, true
 }
 
 // findAccount resolves an account by name or ID; empty means the administrator's account.

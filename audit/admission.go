@@ -9,6 +9,7 @@ import (
 
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
+	"github.com/stockade/stockade/policy"
 )
 
 // AdmissionPolicy names the checks whose findings a write must never introduce (audit-checks
@@ -132,10 +133,11 @@ func (p *AdmissionPolicy) Admit(t netmap.Tenant, before, after netmap.Snapshot, 
 // findings are the forbidden checks' findings on the resources of changed, suppressions
 // applied.
 func (p *AdmissionPolicy) findings(t netmap.Tenant, s netmap.Snapshot, changed []string, now time.Time) ([]Finding, error) {
-	a, err := newAudit(Input{Account: t.Account, Region: t.Region, Snapshot: s, Now: now}, p.Config)
+	pol, err := policy.Compile(s)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("audit: %w", err)
 	}
+	a := newAudit(Input{Account: t.Account, Region: t.Region, Snapshot: s, Now: now}, p.Config, pol)
 	// The checks judge the groups that changed; the others are context (peers, groups on the
 	// same interfaces), which the compiled policy and the indexes already hold. Their findings
 	// would be dropped below anyway.

@@ -75,6 +75,13 @@ type Finding struct {
 	Suppressed string `json:"suppressed,omitempty"`
 }
 
+// Key identifies a finding across audits — the check, the resource and its rules — so that a
+// continuous audit can tell a finding that stays open from a new one, and a suppression can
+// name it.
+func (f *Finding) Key() string {
+	return f.Check + " " + f.Resource + " " + strings.Join(f.Rules, ",")
+}
+
 // A Fix line that starts with "#" is advice a person has to act on; every other line is a
 // command for a POSIX shell — an AWS CLI call, or a shell variable set from one ($SG) that
 // later lines of the same Fix use — to run as printed, in order, with the AWS CLI pointed at
@@ -93,13 +100,6 @@ func Placeholders(cmd string) []string {
 		}
 	}
 	return out
-}
-
-// Key identifies a finding across audits — the check, the resource and its rules — so that a
-// continuous audit can tell a finding that stays open from a new one, and a suppression can
-// name it.
-func (f *Finding) Key() string {
-	return f.Check + " " + f.Resource + " " + strings.Join(f.Rules, ",")
 }
 
 // Input is what an audit looks at: one account and region's network as the reachability
@@ -170,6 +170,15 @@ type Audit struct {
 
 	groups  map[string]*model.Group
 	members map[string][]*model.NetworkInterface // group ID → interfaces that carry it
+	// allGroups are every group of the input. In.Snapshot.Groups are the groups the checks
+	// judge: the same, except in an incremental audit's scoped run (incremental.go), where a
+	// check that looks beyond the group it judges reads allGroups, groups and members.
+	allGroups []*model.Group
+	// setKeys remembers SGH-010's rule-set key of each group (nil: not remembered); vpcENIs
+	// counts the interfaces of each VPC (SGH-011; nil until counted). A continuous audit
+	// carries both from one audit to the next while they hold.
+	setKeys map[*model.Group]string
+	vpcENIs map[string]int
 
 	// naclTaken are the ACL rule numbers ("acl-… egress n") the fixes of this audit create
 	// entries at, so that the fixes of different findings never collide.
@@ -223,44 +232,6 @@ func (r *Report) Worst() (Severity, bool) {
 // Run audits in with cfg: every check of the catalogue the configuration does not disable,
 // suppressions applied, findings ordered by severity (worst first), check and resource.
 func Run(in Input, cfg Config) (*Report, error) {
-	a, err := newAudit(in, cfg)
-	if err != nil {
-		return nil, err
-	}
-	in = a.In
-	r := &Report{Account: in.Account, Region: in.Region, Findings: []Finding{}}
-	for _, c := range Catalogue() {
-		if slices.Contains(cfg.Disabled, c.ID) {
-			continue
-		}
-		if missing := a.missing(c.Needs); missing != "" {
-			if r.Skipped == nil {
-				r.Skipped = map[string]string{}
-			}
-			r.Skipped[c.ID] = missing
-			continue
-		}
-		r.Checks++
-		for _, f := range c.Run(a) {
-			if s := cfg.suppression(&f, in.Now); s != nil {
-				f.Suppressed = s.Reason
-				r.Suppressed = append(r.Suppressed, f)
-				continue
-			}
-			r.Findings = append(r.Findings, f)
-		}
-	}
-	order := func(a, b Finding) int {
-		return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Check, b.Check),
-			cmp.Compare(a.Resource, b.Resource), slices.Compare(a.Rules, b.Rules))
-	}
-	slices.SortFunc(r.Findings, order)
-	slices.SortFunc(r.Suppressed, order)
-	return r, nil
-}
-
-// newAudit compiles in's network and builds the indexes the checks share.
-func newAudit(in Input, cfg Config) (*Audit, error) {
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}
@@ -268,7 +239,24 @@ func newAudit(in Input, cfg Config) (*Audit, error) {
 	if err != nil {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
-	a := &Audit{In: in, Config: cfg, Policy: p, groups: map[string]*model.Group{}, members: map[string][]*model.NetworkInterface{}}
+	a := newAudit(in, cfg, p)
+	results := map[string][]Finding{}
+	skipped := map[string]string{}
+	for _, c := range a.checks() {
+		if missing := a.missing(c.Needs); missing != "" {
+			skipped[c.ID] = missing
+			continue
+		}
+		results[c.ID] = c.Run(a)
+	}
+	return report(in, cfg, results, skipped), nil
+}
+
+// newAudit is an audit of in with cfg answering from p, which must be in.Snapshot compiled,
+// with the indexes the checks share.
+func newAudit(in Input, cfg Config, p *policy.Policy) *Audit {
+	a := &Audit{In: in, Config: cfg, Policy: p, groups: make(map[string]*model.Group, len(in.Snapshot.Groups)),
+		members: map[string][]*model.NetworkInterface{}, allGroups: in.Snapshot.Groups}
 	for _, g := range in.Snapshot.Groups {
 		a.groups[g.ID] = g
 	}
@@ -277,7 +265,46 @@ func newAudit(in Input, cfg Config) (*Audit, error) {
 			a.members[g] = append(a.members[g], e)
 		}
 	}
-	return a, nil
+	return a
+}
+
+// checks are the catalogue's checks the configuration does not disable, in ID order.
+func (a *Audit) checks() []Check {
+	var out []Check
+	for _, c := range Catalogue() {
+		if !slices.Contains(a.Config.Disabled, c.ID) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// report assembles the results of the checks that ran (by check ID) and those skipped (with
+// why) into a report: suppressions applied at in.Now, findings in the report's order.
+func report(in Input, cfg Config, results map[string][]Finding, skipped map[string]string) *Report {
+	r := &Report{Account: in.Account, Region: in.Region, Checks: len(results), Findings: []Finding{}}
+	if len(skipped) > 0 {
+		r.Skipped = skipped
+	}
+	for _, fs := range results {
+		for _, f := range fs {
+			if s := cfg.suppression(&f, in.Now); s != nil {
+				f.Suppressed = s.Reason
+				r.Suppressed = append(r.Suppressed, f)
+				continue
+			}
+			r.Findings = append(r.Findings, f)
+		}
+	}
+	slices.SortFunc(r.Findings, findingOrder)
+	slices.SortFunc(r.Suppressed, findingOrder)
+	return r
+}
+
+// findingOrder is the report's order: severity (worst first), check, resource, rules.
+func findingOrder(a, b Finding) int {
+	return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Check, b.Check),
+		cmp.Compare(a.Resource, b.Resource), slices.Compare(a.Rules, b.Rules))
 }
 
 // missing says which of the inputs a check needs are not known, "" when all are.

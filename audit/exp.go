@@ -57,11 +57,15 @@ func (a *Audit) exposure() *exposureState {
 		return a.exp
 	}
 	a.exp = &exposureState{exp: map[string]policy.Exposed{}}
-	an, err := reach.New(a.In.Snapshot)
-	if err != nil {
-		a.exp.err = err
-		return a.exp
+	if a.Policy == nil { // an Audit made by hand, not by Run
+		p, err := policy.Compile(a.In.Snapshot)
+		if err != nil {
+			a.exp.err = err
+			return a.exp
+		}
+		a.Policy = p
 	}
+	an := reach.WithPolicy(a.Policy, a.In.Snapshot) // the audit's policy: compiled once
 	a.exp.an = an
 	exp, err := an.Policy().Exposure()
 	if err != nil {

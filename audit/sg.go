@@ -61,6 +61,12 @@ func (a *Audit) public(n *model.NetworkInterface) bool {
 func (a *Audit) mayReachInternet(g *model.Group, egress bool) bool {
 	rs := g.Rules(egress)
 	for i := range rs {
+		if c := rs[i].Peer.CIDR; c.IsValid() { // the set of one prefix is the prefix: no set to build
+			if policy.Global(c) {
+				return true
+			}
+			continue
+		}
 		if s := a.Policy.PeerSet(&rs[i]); s != nil && slices.ContainsFunc(s.Prefixes(), policy.Global) {
 			return true
 		}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go4.org/netipx"
@@ -212,7 +213,7 @@ func (a *Audit) replaceGroup(g *model.Group, name string) []string {
 		groups[slices.Index(groups, g.ID)] = sg
 		fix = append(fix, modifyGroups(n.ID, groups))
 	}
-	for _, o := range a.In.Snapshot.Groups {
+	for _, o := range a.allGroups {
 		if o.ID == g.ID {
 			continue
 		}
@@ -397,6 +398,20 @@ const (
 
 // ruleSetKey is a group's rules as a comparable set: identities sorted, references to the
 // group itself written "self" so that two self-contained copies compare equal.
+// ruleSetKey is ruleSetKey(g), remembered for the audit and, in a continuous audit, for
+// the next ones while g is the same object (groups are copy on write).
+func (a *Audit) ruleSetKey(g *model.Group) string {
+	if a.setKeys == nil {
+		return ruleSetKey(g)
+	}
+	k, ok := a.setKeys[g]
+	if !ok {
+		k = ruleSetKey(g)
+		a.setKeys[g] = k
+	}
+	return k
+}
+
 func ruleSetKey(g *model.Group) string {
 	var ks []string
 	for _, egress := range []bool{false, true} {
@@ -405,7 +420,10 @@ func ruleSetKey(g *model.Group) string {
 			if r.Peer.GroupID == g.ID {
 				id.Peer = "self"
 			}
-			ks = append(ks, fmt.Sprint(id))
+			// The fields with a separator none of them holds: fmt.Sprint(id) costs an
+			// allocation per field, and every group's key is built at every audit.
+			ks = append(ks, strconv.FormatBool(id.Egress)+" "+id.Protocol+" "+strconv.Itoa(int(id.FromPort))+" "+
+				strconv.Itoa(int(id.ToPort))+" "+id.Peer)
 		}
 	}
 	slices.Sort(ks)
@@ -432,7 +450,7 @@ func sgh010(a *Audit) []Finding {
 			if g.Default || len(g.Ingress)+len(g.Egress) == 0 {
 				continue
 			}
-			k := ruleSetKey(g)
+			k := a.ruleSetKey(g)
 			orig := first[k]
 			if orig == nil {
 				first[k] = g
@@ -477,9 +495,13 @@ func (a *Audit) referenced(id string) bool {
 
 // sgh011: one group on most of a VPC's interfaces, or across many subnets.
 func sgh011(a *Audit) []Finding {
-	count := map[string]int{}
-	for _, n := range a.In.Snapshot.ENIs {
-		count[n.VpcID]++
+	count := a.vpcENIs
+	if count == nil {
+		count = map[string]int{}
+		for _, n := range a.In.Snapshot.ENIs {
+			count[n.VpcID]++
+		}
+		a.vpcENIs = count
 	}
 	var out []Finding
 	for _, g := range a.In.Snapshot.Groups {
@@ -574,7 +596,13 @@ func (a *Audit) covers(q, r *model.Rule) bool {
 	if !policy.OpeningOf(r).Within(policy.OpeningOf(q)) {
 		return false
 	}
-	if r.Peer.Key() == q.Peer.Key() {
+	if rc, qc := r.Peer.CIDR, q.Peer.CIDR; rc.IsValid() && qc.IsValid() {
+		// Two prefixes: containment is arithmetic, no set to build (SGH-012 asks this for
+		// every pair of rules of every group).
+		rc, qc = rc.Masked(), qc.Masked()
+		return rc.Addr().Is4() == qc.Addr().Is4() && qc.Bits() <= rc.Bits() && qc.Contains(rc.Addr())
+	}
+	if samePeer(r.Peer, q.Peer) {
 		return true
 	}
 	if r.Peer.GroupID != "" || q.Peer.GroupID != "" {
@@ -582,6 +610,14 @@ func (a *Audit) covers(q, r *model.Rule) bool {
 	}
 	rs, qs := a.Policy.PeerSet(r), a.Policy.PeerSet(q)
 	return rs != nil && qs != nil && len(rs.Prefixes()) > 0 && subset(rs, qs)
+}
+
+// samePeer is r.Key() == q.Key() for peers that are not both CIDRs, without building the keys.
+func samePeer(r, q model.Peer) bool {
+	if r.CIDR.IsValid() || q.CIDR.IsValid() {
+		return r.Key() == q.Key()
+	}
+	return cmpOr(r.PrefixListID, r.GroupID) == cmpOr(q.PrefixListID, q.GroupID)
 }
 
 // subset reports whether every address of s is in t.

@@ -2,8 +2,10 @@ package policy
 
 import (
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
+	"sync"
 
 	"go4.org/netipx"
 
@@ -22,6 +24,13 @@ type Policy struct {
 	subnets map[string]*netipx.IPSet // subnet ID → its IPv4 and IPv6 blocks
 	vpcs    map[string]*netipx.IPSet // VPC ID → its IPv4 and IPv6 blocks
 	routing *routing
+	// cidrs caches the one-prefix sets of rules' CIDR peers (netip.Prefix → *netipx.IPSet):
+	// the auditor asks for them rule by rule, hundreds of thousands of times, and most rules
+	// share a handful of prefixes. The Policy stays safe for concurrent use.
+	cidrs sync.Map
+	// globals caches which families of global addresses a prefix list's or a group's
+	// members' set holds (*netipx.IPSet → [2]bool), for InternetOpen.
+	globals sync.Map
 }
 
 // iface is one interface with its groups' rules compiled per direction.
@@ -136,6 +145,14 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 		plByID[pl.ID] = pl
 	}
 	p.routing = compileRouting(s, plByID, p.vpcs)
+	if err := p.compileENIs(s.ENIs); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
+
+// compileENIs compiles the interfaces' rules, routing and ACLs into p.enis.
+func (p *Policy) compileENIs(enis []*model.NetworkInterface) error {
 	inets := map[string]*inetIndex{}
 	nums := map[string]int32{}
 	num := func(id string) int32 {
@@ -146,7 +163,7 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 		}
 		return x
 	}
-	for _, n := range s.ENIs {
+	for _, n := range enis {
 		f := &iface{n: n, acl: p.nacls[n.SubnetID], subnet: num(n.SubnetID), vpc: num(n.VpcID)}
 		for _, gid := range n.Groups {
 			if g := p.groups[gid]; g != nil {
@@ -155,18 +172,52 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 		}
 		var err error
 		if f.inet, err = p.routing.inetFor(n, inets); err != nil {
-			return nil, fmt.Errorf("compile routing of %s: %w", n.ID, err)
+			return fmt.Errorf("compile routing of %s: %w", n.ID, err)
 		}
 		if f.in, err = p.compileDir(f.groups, false); err != nil {
-			return nil, err
+			return err
 		}
 		if f.out, err = p.compileDir(f.groups, true); err != nil {
-			return nil, err
+			return err
 		}
 		p.enis[n.ID] = f
 	}
 	p.byID = newENITable(p.enis)
-	return p, nil
+	return nil
+}
+
+// WithGroups is the policy of p's snapshot with the groups changed (new or edited) and
+// removed, and compiled for none of its interfaces: p's interfaces must be unchanged, so the
+// members of every group are p's (a new group has none). Everything else (VPCs, subnets,
+// ACLs, routing, prefix lists) is shared with p. It answers what does not depend on an
+// interface's compiled rules — peer sets, public addresses — and is what ForInterfaces
+// compiles interfaces from: a continuous audit's view after a change of groups only.
+func (p *Policy) WithGroups(changed []*model.Group, removed []string) *Policy {
+	q := &Policy{enis: map[string]*iface{}, groups: maps.Clone(p.groups), members: maps.Clone(p.members),
+		lists: p.lists, nacls: p.nacls, subnets: p.subnets, vpcs: p.vpcs, routing: p.routing}
+	for _, id := range removed {
+		delete(q.groups, id)
+		delete(q.members, id)
+	}
+	for _, g := range changed {
+		q.groups[g.ID] = g
+		if q.members[g.ID] == nil { // a new group: no interface of the (unchanged) interfaces carries it
+			q.members[g.ID], _ = (&netipx.IPSetBuilder{}).IPSet()
+		}
+	}
+	q.byID = newENITable(q.enis)
+	return q
+}
+
+// ForInterfaces is p compiled for enis — interfaces of p's snapshot, unchanged — and for no
+// other: the cost is theirs, not the snapshot's. Groups, members and everything else are p's.
+func (p *Policy) ForInterfaces(enis []*model.NetworkInterface) (*Policy, error) {
+	q := &Policy{enis: map[string]*iface{}, groups: p.groups, members: p.members,
+		lists: p.lists, nacls: p.nacls, subnets: p.subnets, vpcs: p.vpcs, routing: p.routing}
+	if err := q.compileENIs(enis); err != nil {
+		return nil, err
+	}
+	return q, nil
 }
 
 // blocks is the set of a VPC's or a subnet's address blocks; an unset block adds nothing.
@@ -185,9 +236,13 @@ func blocks(ps ...netip.Prefix) *netipx.IPSet {
 func (p *Policy) peerSet(r *model.Rule) *netipx.IPSet {
 	switch {
 	case r.Peer.CIDR.IsValid():
+		if s, ok := p.cidrs.Load(r.Peer.CIDR); ok {
+			return s.(*netipx.IPSet)
+		}
 		var b netipx.IPSetBuilder
 		b.AddPrefix(r.Peer.CIDR)
 		s, _ := b.IPSet()
+		p.cidrs.Store(r.Peer.CIDR, s)
 		return s
 	case r.Peer.PrefixListID != "":
 		return p.lists[r.Peer.PrefixListID]

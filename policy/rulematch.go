@@ -133,30 +133,86 @@ func Covers(set *netipx.IPSet) (v4, v6 bool) {
 // peer holds a globally routable address of it, so that revoking them leaves only private
 // space — and nil when the family's internet is not whole.
 func (p *Policy) InternetOpen(rules []model.Rule, open func(Opening) bool) (v4, v6 []string) {
-	var b netipx.IPSetBuilder
-	var cand []*model.Rule
+	type candidate struct {
+		r      *model.Rule
+		s      *netipx.IPSet // nil for a CIDR peer
+		g4, g6 bool          // the peer holds a global address of the family
+	}
+	var cand []candidate
+	any4, any6 := false, false
 	for i := range rules {
 		r := &rules[i]
 		if !open(OpeningOf(r)) {
 			continue
 		}
-		if s := p.peerSet(r); s != nil {
-			b.AddSet(s)
-			cand = append(cand, r)
+		var s *netipx.IPSet // a CIDR peer is answered from its prefix, without its set
+		if !r.Peer.CIDR.IsValid() {
+			if s = p.peerSet(r); s == nil {
+				continue
+			}
 		}
+		g4, g6 := p.global(r, s)
+		cand = append(cand, candidate{r, s, g4, g6})
+		any4, any6 = any4 || g4, any6 || g6
 	}
-	all, _ := b.IPSet()
-	in4, in6 := Covers(all)
-	for _, r := range cand {
-		s := p.peerSet(r)
-		if in4 && hasGlobal(s, false) {
-			v4 = append(v4, r.ID)
+	// Peers without a global address of a family cannot make its internet whole: most
+	// groups' rules are answered here, without building the union.
+	if !any4 && !any6 {
+		return nil, nil
+	}
+	// One peer that is a whole internet (0.0.0.0/0, a prefix list holding it) needs no union;
+	// only a family that no single peer covers but several may together does.
+	in4, in6 := false, false
+	for _, c := range cand {
+		c4, c6 := p.covers(c.r, c.s)
+		in4, in6 = in4 || c4, in6 || c6
+	}
+	if (!in4 && any4) || (!in6 && any6) {
+		var b netipx.IPSetBuilder
+		for _, c := range cand {
+			if c.s == nil {
+				b.AddPrefix(c.r.Peer.CIDR)
+			} else {
+				b.AddSet(c.s)
+			}
 		}
-		if in6 && hasGlobal(s, true) {
-			v6 = append(v6, r.ID)
+		all, _ := b.IPSet()
+		in4, in6 = Covers(all)
+	}
+	for _, c := range cand {
+		if in4 && c.g4 {
+			v4 = append(v4, c.r.ID)
+		}
+		if in6 && c.g6 {
+			v6 = append(v6, c.r.ID)
 		}
 	}
 	return v4, v6
+}
+
+// covers is Covers of a rule's peer set s, answered from the prefix for a CIDR peer (s may
+// then be nil).
+func (p *Policy) covers(r *model.Rule, s *netipx.IPSet) (v4, v6 bool) {
+	if c := r.Peer.CIDR; c.IsValid() {
+		return c.Bits() == 0 && c.Addr().Is4(), c.Bits() == 0 && c.Addr().Is6()
+	}
+	return Covers(s)
+}
+
+// global is hasGlobal of a rule's peer set s for each family, answered from the prefix for
+// a CIDR peer (s may then be nil) and cached per set for prefix lists and groups.
+func (p *Policy) global(r *model.Rule, s *netipx.IPSet) (v4, v6 bool) {
+	if c := r.Peer.CIDR; c.IsValid() {
+		g := !specialSet.ContainsPrefix(c.Masked())
+		return g && c.Addr().Is4(), g && !c.Addr().Is4()
+	}
+	if g, ok := p.globals.Load(s); ok {
+		f := g.([2]bool)
+		return f[0], f[1]
+	}
+	f := [2]bool{hasGlobal(s, false), hasGlobal(s, true)}
+	p.globals.Store(s, f)
+	return f[0], f[1]
 }
 
 // special is the address space that is not the internet's (RFC 6890 and the registries it

@@ -18,6 +18,9 @@ type Analyser struct {
 	groups  map[string]*model.Group
 	nacls   map[string]*model.NACL // subnet ID → its network ACL
 	igws    []*model.InternetGateway
+	// byAddr indexes the interfaces by address (owner): a path question from each of
+	// thousands of interfaces must not scan them all.
+	byAddr map[netip.Addr][]*model.NetworkInterface
 }
 
 // New compiles a snapshot into an analyser.
@@ -26,10 +29,19 @@ func New(s netmap.Snapshot) (*Analyser, error) {
 	if err != nil {
 		return nil, err
 	}
+	return WithPolicy(p, s), nil
+}
+
+// WithPolicy is an analyser of s answering from p, which must be s compiled: the auditor has
+// compiled it already, and compiling it again would double the cost of an audit.
+func WithPolicy(p *policy.Policy, s netmap.Snapshot) *Analyser {
 	a := &Analyser{p: p, enis: map[string]*model.NetworkInterface{}, primary: map[string]string{},
-		groups: map[string]*model.Group{}, nacls: map[string]*model.NACL{}}
+		groups: map[string]*model.Group{}, nacls: map[string]*model.NACL{}, byAddr: map[netip.Addr][]*model.NetworkInterface{}}
 	for _, n := range s.ENIs {
 		a.enis[n.ID] = n
+		for _, x := range n.Addrs() {
+			a.byAddr[x] = append(a.byAddr[x], n)
+		}
 		if n.Attachment != nil && n.Attachment.DeviceIndex == 0 {
 			a.primary[n.Attachment.InstanceID] = n.ID
 		}
@@ -43,7 +55,7 @@ func New(s netmap.Snapshot) (*Analyser, error) {
 			a.nacls[as.SubnetID] = acl
 		}
 	}
-	return a, nil
+	return a
 }
 
 // Policy is the compiled policy the analyser answers from.
@@ -121,14 +133,7 @@ func (a *Analyser) Interface(v string) (*model.NetworkInterface, error) {
 
 // owner is the interface that holds an address, nil for none.
 func (a *Analyser) owner(addr netip.Addr) (*model.NetworkInterface, error) {
-	var found []*model.NetworkInterface
-	for _, n := range a.enis {
-		for _, x := range n.Addrs() {
-			if x == addr {
-				found = append(found, n)
-			}
-		}
-	}
+	found := a.byAddr[addr]
 	switch len(found) {
 	case 0:
 		return nil, nil

@@ -74,12 +74,13 @@ func (l *loader) groups(doc node, ids map[ruleKey]string) []*model.Group {
 	for _, g := range l.list(doc, "SecurityGroups", true) {
 		m := &model.Group{ID: l.str(g, "GroupId"), VpcID: l.str(g, "VpcId")}
 		m.Name, _ = l.optStr(g, "GroupName")
+		m.Description, _ = l.optStr(g, "Description")
 		m.OwnerID, _ = l.optStr(g, "OwnerId")
 		m.Description, _ = l.optStr(g, "Description")
 		m.Tags = l.tags(g)
 		// DescribeSecurityGroups has no default flag: a VPC's default group is the one named
 		// "default", a name no other group may take.
-		m.Default = m.Name == "default" && m.VpcID != ""
+		m.Default = m.Name == model.DefaultGroupName && m.VpcID != ""
 		m.Ingress = l.rules(g, "IpPermissions", m.ID, false, ids)
 		m.Egress = l.rules(g, "IpPermissionsEgress", m.ID, true, ids)
 		out = append(out, m)

@@ -18,6 +18,7 @@ import (
 // eventBus is the running EventBridge-compatible bus: its API and the goroutine that
 // matches and delivers.
 type eventBus struct {
+	svc  *events.Service
 	bus  *events.Bus
 	api  *eventsapi.API
 	stop context.CancelFunc
@@ -61,7 +62,7 @@ func startEvents(ctx context.Context, st store.Store, cfg serverConfig, reg prom
 			Help: "Deliveries waiting for their webhook."}, stat(func(s events.Stats) int64 { return s.Pending })),
 	)
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	e := &eventBus{bus: bus, api: eventsapi.New(svc), stop: stop}
+	e := &eventBus{svc: svc, bus: bus, api: eventsapi.New(svc), stop: stop}
 	e.wg.Add(1)
 	go func() {
 		defer e.wg.Done()

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
+	"sync"
 	"syscall"
 	"time"
 
@@ -35,7 +36,6 @@ import (
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/logstore"
 	"github.com/stockade/stockade/logstore/logsapi"
-	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netlab"
 	"github.com/stockade/stockade/objstore"
 	"github.com/stockade/stockade/objstore/s3api"
@@ -88,12 +88,16 @@ type serverConfig struct {
 	// FlowLogWindow is the flow-log aggregation window (60 s as on Nitro); a hidden flag
 	// shortens it so that tests see records in seconds.
 	FlowLogWindow time.Duration
+	// Audit runs the continuous audit (monitor.go), configured by AuditConfig (a YAML file
+	// as `stockade audit --config` reads; "" for the defaults).
+	Audit       bool
+	AuditConfig string
 }
 
 func serverCmd() *cobra.Command {
 	cfg := serverConfig{Listen: "127.0.0.1:8787", DataDir: defaultDataDir(), Quotas: control.DefaultQuotas(), LogLevel: "info",
 		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true, TrailMaxBytes: 4 << 30, Events: true,
-		FlowLogWindow: flowlog.DefaultWindow}
+		FlowLogWindow: flowlog.DefaultWindow, Audit: true}
 	var quotas []string
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -157,6 +161,9 @@ enforcement is off and the server says so.`,
 	f.StringArrayVar(&cfg.EventsAllow, "events-allow-target", nil,
 		"CIDR that webhooks may reach although the guard refuses it (repeatable; default none): link-local addresses (cloud metadata) and this server's own listen address are refused otherwise")
 	f.DurationVar(&cfg.Resync, "resync", cfg.Resync, "how often the agent reads rulesets back and repairs hand edits")
+	f.BoolVar(&cfg.Audit, "audit", cfg.Audit,
+		"audit every account continuously: after every change, only what it can affect; each finding's open/closed history (stockade audit --history), the open findings as metrics, and \""+findingDetail+"\" and \""+flapDetail+"\" events on the bus")
+	f.StringVar(&cfg.AuditConfig, "audit-config", "", "YAML configuration of the continuous audit, as stockade audit --config reads (authorized ports, suppressions, flapWindow …)")
 	return cmd
 }
 
@@ -188,6 +195,10 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	}
 	if cfg.FlowLogWindow < time.Second || cfg.FlowLogWindow > time.Minute {
 		return fmt.Errorf("--flow-log-window %s: want 1s to 1m", cfg.FlowLogWindow)
+	}
+	auditCfg, err := cfg.auditConfig()
+	if err != nil {
+		return err
 	}
 	regions := sigv4.CommercialRegions()
 	if cfg.Regions != "" {
@@ -224,6 +235,8 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	acfg.EmulatorDefaultAccount = cfg.EmulatorAccount
 	acfg.Booted = enf.booted()
 	var appended func([]*trail.Record)
+	var sources auditSources
+	var publish publisher
 	if cfg.Events {
 		eb, err := startEvents(ctx, st, cfg, reg, log)
 		if err != nil {
@@ -231,6 +244,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		}
 		defer eb.close() // after the trail has stopped feeding it
 		acfg.Events, appended = eb.api, eb.bus.PublishRecords
+		sources.events, publish = eb.svc, eb.bus.Publish
 	}
 	if cfg.Trail {
 		tr, err := startTrail(ctx, st, cfg.DataDir, cfg.TrailMaxBytes, appended, reg, log)
@@ -239,6 +253,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		}
 		defer tr.close() // after the API has stopped (serve returned), before the store closes
 		acfg.Recorder, acfg.Lookup = tr.recorder, tr.lookup
+		sources.trail = tr.log
 	}
 	objects, err := objstore.Open(filepath.Join(cfg.DataDir, datadir.S3), objstore.DefaultLimits())
 	if err != nil {
@@ -274,6 +289,19 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	}
 
 	mux := apiMux(svc, api, reg, enf)
+	var history adminapi.HistoryFunc
+	if cfg.Audit {
+		mon, err := newAuditMonitor(ctx, svc, st, sources, publish, auditCfg, reg, log)
+		if err != nil {
+			return err
+		}
+		monCtx, stopMon := context.WithCancel(context.WithoutCancel(ctx))
+		var monDone sync.WaitGroup
+		monDone.Add(1)
+		go func() { defer monDone.Done(); mon.run(monCtx) }()
+		defer func() { stopMon(); monDone.Wait() }() // before the bus and the store close
+		history = mon.history
+	}
 
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
@@ -289,7 +317,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	// outer bound for a request that the handler never reads.
 	srv := &http.Server{Handler: withS3(mux, api), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
-	admin := &http.Server{Handler: adminapi.Handler(accounts, adminSnapshot(svc, regions), enf.labList(), log),
+	admin := &http.Server{Handler: adminapi.WithHistory(adminapi.Handler(accounts, adminSnapshot(svc, regions, sources), enf.labList(), log), accounts, history),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 
 	endpoint := "http://" + ln.Addr().String()
@@ -319,7 +347,7 @@ func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bol
 	}
 	// The trail's records are read by LookupEvents and Export, never watched: out of the
 	// watch history they are written once and leave the history to the changes it serves.
-	if st, err = bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{Unwatched: []string{trail.Prefix, events.Prefix}}); err != nil {
+	if st, err = bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{Unwatched: []string{trail.Prefix, events.Prefix, auditPrefix}}); err != nil {
 		return nil, nil, nil, "", err
 	}
 	defer func() {
@@ -427,8 +455,9 @@ func apiMux(svc *control.Service, api http.Handler, reg *prometheus.Registry, en
 }
 
 // adminSnapshot is the admin API's view of one account's network in one region, with the
-// instances, launch templates (their versions) and flow logs the auditor reads beside it.
-func adminSnapshot(svc *control.Service, regions []string) adminapi.SnapshotFunc {
+// instances, launch templates (their versions) and flow logs the auditor reads beside it,
+// and from sources the alert rules' patterns and the day's rule changes.
+func adminSnapshot(svc *control.Service, regions []string, sources auditSources) adminapi.SnapshotFunc {
 	return func(ctx context.Context, account, region string) (adminapi.State, error) {
 		st := adminapi.State{Regions: regions}
 		if !slices.Contains(regions, region) { // as at the API: no state for a region not served
@@ -436,15 +465,13 @@ func adminSnapshot(svc *control.Service, regions []string) adminapi.SnapshotFunc
 		}
 		err := svc.View(ctx, control.Tenant{Account: account, Region: region}, func(v control.View) error {
 			st.Snapshot = v.Snapshot()
-			st.Instances = append([]*model.Instance{}, v.Instances()...)
-			st.LaunchTemplates = append([]*model.LaunchTemplate{}, v.LaunchTemplates()...)
-			st.LaunchTemplateVersions = []*model.LaunchTemplateVersion{}
-			for _, lt := range st.LaunchTemplates {
-				st.LaunchTemplateVersions = append(st.LaunchTemplateVersions, v.LaunchTemplateVersions(lt)...)
-			}
-			st.FlowLogs = append([]*model.FlowLog{}, v.FlowLogs()...)
+			st.Instances, st.LaunchTemplates, st.LaunchTemplateVersions, st.FlowLogs = auditExtras(v)
 			return nil
 		})
+		if err != nil {
+			return st, err
+		}
+		st.AlertPatterns, st.RuleChangeRecords, err = sources.read(account, region, time.Now())
 		return st, err
 	}
 }
@@ -517,6 +544,22 @@ func (cfg serverConfig) hostLink() (netlab.HostLink, error) {
 		pool = p
 	}
 	return netlab.NewHostLink(netlab.Names{Prefix: cfg.LabPrefix}, cfg.InternetAllow, cfg.InternetMasquerade, pool)
+}
+
+// auditConfig is the continuous audit's configuration: --audit-config read over the
+// catalogue's defaults, checked before anything starts.
+func (cfg serverConfig) auditConfig() (audit.Config, error) {
+	if cfg.AuditConfig == "" {
+		return audit.DefaultConfig(), nil
+	}
+	if !cfg.Audit {
+		return audit.Config{}, errors.New("--audit-config configures the continuous audit: not with --audit=false")
+	}
+	c, err := audit.LoadConfig(cfg.AuditConfig)
+	if err != nil {
+		return audit.Config{}, fmt.Errorf("--audit-config: %w", err)
+	}
+	return c, nil
 }
 
 // checkEmulatorFlags validates --emulator-default-account before anything starts: 12 digits,

@@ -1,0 +1,143 @@
+package audit
+
+import (
+	"slices"
+	"time"
+)
+
+// Episode is one stretch of time a finding was open: opened at a store revision and time,
+// closed at another (zero while it is open). The finding is the last one seen: its severity
+// and explanation may have changed while it stayed open (its Key did not).
+type Episode struct {
+	Finding        Finding   `json:"finding"`
+	OpenedRevision int64     `json:"openedRevision"`
+	Opened         time.Time `json:"opened"`
+	ClosedRevision int64     `json:"closedRevision,omitempty"`
+	Closed         time.Time `json:"closed,omitzero"`
+}
+
+// History is the open/closed history of one account and region's findings: every open
+// episode, and the latest closed ones (at most a bound, the oldest forgotten first). The
+// continuous audit feeds it each audit's Delta.
+type History struct {
+	open   map[string]*Episode // by Finding.Key
+	closed []Episode           // oldest first
+	max    int
+}
+
+// DefaultHistory is how many closed episodes a History keeps per account and region.
+const DefaultHistory = 1000
+
+// NewHistory returns an empty history keeping at most max closed episodes.
+func NewHistory(max int) *History {
+	return &History{open: map[string]*Episode{}, max: max}
+}
+
+// Restore puts back episodes read from storage: open ones (Closed zero) and closed ones.
+func (h *History) Restore(eps []Episode) {
+	for _, e := range eps {
+		if e.Closed.IsZero() {
+			h.open[e.Finding.Key()] = &e
+		} else {
+			h.closed = append(h.closed, e)
+		}
+	}
+	slices.SortStableFunc(h.closed, func(a, b Episode) int { return a.Closed.Compare(b.Closed) })
+	h.trim()
+}
+
+// Apply records what an audit at revision rev and time at opened and closed, and returns the
+// episodes it opened, those it closed, and the closed ones it forgot to stay within its bound
+// (a caller that stores the history deletes those). A finding opened that is open already is refreshed, one
+// closed that is not open is ignored: both happen when the first audit after a restart
+// reconciles with the restored history (Reconcile).
+func (h *History) Apply(d Delta, rev int64, at time.Time) (opened, closed, forgotten []Episode) {
+	for _, f := range d.Closed {
+		k := f.Key()
+		e := h.open[k]
+		if e == nil {
+			continue
+		}
+		delete(h.open, k)
+		e.ClosedRevision, e.Closed = rev, at
+		h.closed = append(h.closed, *e)
+		closed = append(closed, *e)
+	}
+	for _, f := range d.Opened {
+		k := f.Key()
+		if e := h.open[k]; e != nil {
+			e.Finding = f
+			continue
+		}
+		e := &Episode{Finding: f, OpenedRevision: rev, Opened: at}
+		h.open[k] = e
+		opened = append(opened, *e)
+	}
+	return opened, closed, h.trim()
+}
+
+// Reconcile is the delta that brings the history to findings, an audit's whole set: what
+// is open that findings lack closes, what findings have that is not open opens. It is what a
+// restarted server applies first, so that a finding open across the restart keeps its
+// episode.
+func (h *History) Reconcile(findings []Finding) Delta {
+	var d Delta
+	now := make(map[string]bool, len(findings))
+	for _, f := range findings {
+		k := f.Key()
+		now[k] = true
+		if e := h.open[k]; e == nil {
+			d.Opened = append(d.Opened, f)
+		} else {
+			e.Finding = f
+		}
+	}
+	for k, e := range h.open {
+		if !now[k] {
+			d.Closed = append(d.Closed, e.Finding)
+		}
+	}
+	slices.SortFunc(d.Closed, findingOrder)
+	return d
+}
+
+// trim forgets the oldest closed episodes beyond the bound and returns them.
+func (h *History) trim() []Episode {
+	n := len(h.closed) - h.max
+	if n <= 0 {
+		return nil
+	}
+	gone := slices.Clone(h.closed[:n])
+	h.closed = slices.Delete(h.closed, 0, n)
+	return gone
+}
+
+// Episodes are the open episodes (by opening, oldest first) and the closed ones kept (by
+// closing, oldest first).
+func (h *History) Episodes() (open, closed []Episode) {
+	for _, e := range h.open {
+		open = append(open, *e)
+	}
+	slices.SortFunc(open, func(a, b Episode) int {
+		if c := a.Opened.Compare(b.Opened); c != 0 {
+			return c
+		}
+		return findingOrder(a.Finding, b.Finding)
+	})
+	return open, slices.Clone(h.closed)
+}
+
+// flapChecks are the checks whose findings are an internet exposure of a group (MON-003).
+var flapChecks = []string{"SGA-001", "SGA-002", "SGA-003", "SGA-004", "SGA-005", "SGA-006", "SGA-007"}
+
+// Flaps are the episodes of closed that are a flap (MON-003): an internet exposure of a
+// group (SGA-001…007) opened and closed again within window.
+func Flaps(closed []Episode, window time.Duration) []Episode {
+	var out []Episode
+	for _, e := range closed {
+		if slices.Contains(flapChecks, e.Finding.Check) && !e.Closed.IsZero() && e.Closed.Sub(e.Opened) <= window {
+			out = append(out, e)
+		}
+	}
+	return out
+}

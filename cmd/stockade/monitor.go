@@ -1,0 +1,350 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stockade/stockade/audit"
+	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/netmap"
+	"github.com/stockade/stockade/store"
+)
+
+// auditPrefix is where the continuous audit keeps its history in the store: one key per
+// open episode (auditPrefix + account/region/open/<hash of the finding's key>) and one per
+// closed episode kept (…/closed/<closing time>-<hash>). It is in bolt's Unwatched list: the
+// history is read back at start, never watched, and its writes wake no reconciler.
+const auditPrefix = "audit/"
+
+// auditInterval is how often every account is audited again even without a revision: alert
+// rules and the trail's rule changes are not revisions of the network, suppressions expire
+// and MON-003's window moves with the clock.
+const auditInterval = time.Minute
+
+// Event sources and detail-types of the continuous audit on the bus (README: "Findings on
+// the bus").
+const (
+	auditSource     = "stockade.audit"
+	findingDetail   = "Stockade Audit Finding"
+	flapDetail      = "Stockade Exposure Flap"
+	findingOpen     = "OPEN"
+	findingClosed   = "CLOSED"
+	auditKindFull   = "full"
+	auditKindIncrem = "incremental"
+)
+
+// publisher puts an event on the bus (events.Bus.Publish); nil when the server runs no bus.
+type publisher func(account, region, source, detailType string, detail any) bool
+
+// auditMonitor is the continuous audit (--audit): after every revision of the store, and
+// every auditInterval, it audits every account and region incrementally (audit.Incremental),
+// records what opened and closed (audit.History, kept in the store), publishes it on the bus,
+// publishes exposures that flapped, and exports the open findings' counts.
+type auditMonitor struct {
+	svc     *control.Service
+	st      store.Store
+	sources auditSources
+	publish publisher
+	cfg     audit.Config
+	log     *slog.Logger
+
+	// changes are the rule changes last read from the trail, per tenant: read again at every
+	// timed pass, not at every revision (a day of records from disk for each write would be
+	// the audit's largest cost). Only the run goroutine uses them.
+	changes map[netmap.Tenant][]audit.RuleChange
+
+	mu       sync.Mutex
+	tenants  map[netmap.Tenant]*tenantAudit
+	findings *prometheus.GaugeVec
+	runs     *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+// tenantAudit is one account and region's continuous audit and history.
+type tenantAudit struct {
+	x *audit.Incremental
+	h *audit.History
+}
+
+// newAuditMonitor reads the stored history and registers the metrics.
+func newAuditMonitor(ctx context.Context, svc *control.Service, st store.Store, sources auditSources, publish publisher,
+	cfg audit.Config, reg prometheus.Registerer, log *slog.Logger) (*auditMonitor, error) {
+	m := &auditMonitor{svc: svc, st: st, sources: sources, publish: publish, cfg: cfg, log: log, tenants: map[netmap.Tenant]*tenantAudit{},
+		changes: map[netmap.Tenant][]audit.RuleChange{},
+		findings: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stockade_audit_findings",
+			Help: "Open findings of the continuous audit that no suppression hides, by check and severity, over every account and region."}, []string{"check", "severity"}),
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stockade_audit_runs_total",
+			Help: "Audits the continuous audit ran, by kind: full (every check) or incremental (what a change of groups can affect)."}, []string{"kind"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: "stockade_audit_duration_seconds",
+			Help:    "Duration of the continuous audit's audits of one account and region, by kind.",
+			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"kind"}),
+	}
+	reg.MustRegister(m.findings, m.runs, m.duration)
+	kvs, _, err := st.List(ctx, auditPrefix)
+	if err != nil {
+		return nil, fmt.Errorf("audit history: %w", err)
+	}
+	stored := map[netmap.Tenant][]audit.Episode{}
+	for _, kv := range kvs {
+		parts := strings.SplitN(strings.TrimPrefix(kv.Key, auditPrefix), "/", 3)
+		var e audit.Episode
+		if len(parts) != 3 || json.Unmarshal(kv.Value, &e) != nil {
+			log.Warn("audit history: unreadable entry skipped", "key", kv.Key)
+			continue
+		}
+		t := netmap.Tenant{Account: parts[0], Region: parts[1]}
+		stored[t] = append(stored[t], e)
+	}
+	for t, eps := range stored {
+		h := audit.NewHistory(audit.DefaultHistory)
+		h.Restore(eps)
+		m.tenants[t] = &tenantAudit{h: h}
+	}
+	return m, nil
+}
+
+// run audits until ctx ends: at once, after every revision, and every auditInterval.
+func (m *auditMonitor) run(ctx context.Context) {
+	revs := m.svc.Watch(ctx)
+	tick := time.NewTicker(auditInterval)
+	defer tick.Stop()
+	m.pass(ctx, true)
+	for {
+		timed := false
+		select {
+		case <-ctx.Done():
+			return
+		case _, ok := <-revs:
+			if !ok {
+				return
+			}
+		case <-tick.C:
+			timed = true
+		}
+		m.pass(ctx, timed)
+	}
+}
+
+// pass audits every account and region at the service's current revision; a timed pass
+// also reads the trail's rule changes again.
+func (m *auditMonitor) pass(ctx context.Context, timed bool) {
+	rev, nets := m.svc.Networks()
+	for _, n := range nets {
+		if ctx.Err() != nil {
+			return
+		}
+		if err := m.audit(ctx, rev, n, timed); err != nil {
+			m.log.Error("continuous audit", "account", n.Tenant.Account, "region", n.Tenant.Region, "error", err)
+		}
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.findings.Reset()
+	for _, t := range m.tenants {
+		if t.x == nil {
+			continue
+		}
+		for k, c := range t.x.Counts() {
+			m.findings.WithLabelValues(k[0], k[1]).Add(float64(c))
+		}
+	}
+}
+
+// input is what the audit of one network reads: the snapshot Networks gave (its objects are
+// shared from one revision to the next, which is what makes the incremental audit cheap),
+// the instances, launch templates and flow logs, the alert rules and the day's rule changes
+// (read from the trail at a timed pass, or the first time; else as last read).
+func (m *auditMonitor) input(ctx context.Context, n netmap.Network, now time.Time, timed bool) (audit.Input, error) {
+	in := audit.Input{Account: n.Tenant.Account, Region: n.Tenant.Region, Snapshot: n.Snapshot, Now: now}
+	err := m.svc.View(ctx, control.Tenant{Account: n.Tenant.Account, Region: n.Tenant.Region}, func(v control.View) error {
+		in.Instances, in.LaunchTemplates, in.LaunchTemplateVersions, in.FlowLogs = auditExtras(v)
+		return nil
+	})
+	if err != nil {
+		return in, err
+	}
+	in.AlertPatterns = m.sources.patterns(in.Account, in.Region)
+	changes, read := m.changes[n.Tenant]
+	if timed || !read {
+		records, err := m.sources.changes(in.Account, in.Region, now)
+		if err != nil {
+			return in, err
+		}
+		if changes, err = ruleChanges(records); err != nil {
+			return in, err
+		}
+		m.changes[n.Tenant] = changes
+	}
+	in.Changes = changes
+	return in, nil
+}
+
+// audit audits one network at revision rev and records, stores and publishes what changed.
+func (m *auditMonitor) audit(ctx context.Context, rev int64, n netmap.Network, timed bool) error {
+	now := time.Now()
+	in, err := m.input(ctx, n, now, timed)
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	t := m.tenants[n.Tenant]
+	if t == nil {
+		t = &tenantAudit{h: audit.NewHistory(audit.DefaultHistory)}
+		m.tenants[n.Tenant] = t
+	}
+	start := time.Now()
+	var d audit.Delta
+	if t.x == nil {
+		if t.x, _, err = audit.NewIncremental(in, m.cfg); err != nil {
+			return err
+		}
+		r := t.x.Report()
+		d = t.h.Reconcile(append(r.Findings, r.Suppressed...)) // the history survives restarts
+		d.Full = true
+	} else if d, err = t.x.Update(in); err != nil {
+		return err
+	}
+	kind := auditKindIncrem
+	if d.Full {
+		kind = auditKindFull
+	}
+	m.runs.WithLabelValues(kind).Inc()
+	m.duration.WithLabelValues(kind).Observe(time.Since(start).Seconds())
+	opened, closed, forgotten := t.h.Apply(d, rev, now)
+	if err := m.store(ctx, n.Tenant, opened, closed, forgotten); err != nil {
+		m.log.Error("continuous audit: history not stored", "account", n.Tenant.Account, "region", n.Tenant.Region, "error", err)
+	}
+	m.announce(n.Tenant, rev, opened, closed)
+	return nil
+}
+
+// episodeKey is where an episode is stored.
+func episodeKey(t netmap.Tenant, e audit.Episode) string {
+	sum := sha256.Sum256([]byte(e.Finding.Key()))
+	h := hex.EncodeToString(sum[:12])
+	base := auditPrefix + t.Account + "/" + t.Region + "/"
+	if e.Closed.IsZero() {
+		return base + "open/" + h
+	}
+	return fmt.Sprintf("%sclosed/%020d-%s", base, e.Closed.UnixNano(), h)
+}
+
+// store writes what an audit changed in the history, in one transaction.
+func (m *auditMonitor) store(ctx context.Context, t netmap.Tenant, opened, closed, forgotten []audit.Episode) error {
+	var ops []store.Op
+	put := func(e audit.Episode) {
+		b, _ := json.Marshal(e) // an episode always encodes
+		ops = append(ops, store.Op{Key: episodeKey(t, e), Value: b})
+	}
+	for _, e := range opened {
+		put(e)
+	}
+	for _, e := range closed {
+		open := e
+		open.Closed, open.ClosedRevision = time.Time{}, 0
+		ops = append(ops, store.Op{Key: episodeKey(t, open), Delete: true})
+		put(e)
+	}
+	for _, e := range forgotten {
+		ops = append(ops, store.Op{Key: episodeKey(t, e), Delete: true})
+	}
+	if len(ops) == 0 {
+		return nil
+	}
+	_, err := m.st.Txn(ctx, nil, ops)
+	return err
+}
+
+// findingEvent is the detail of a "Stockade Audit Finding" event: the finding, whether it
+// opened or closed, and at which revision and time.
+type findingEvent struct {
+	audit.Finding
+	State          string     `json:"state"`
+	Revision       int64      `json:"revision"`
+	Opened         time.Time  `json:"opened"`
+	OpenedRevision int64      `json:"openedRevision"`
+	Closed         *time.Time `json:"closed,omitempty"`
+}
+
+// flapEvent is the detail of a "Stockade Exposure Flap" event (MON-003 as a live alert): one
+// per group and rules that flapped, however many exposure checks found them (Checks; Exposure
+// is the worst of those findings).
+type flapEvent struct {
+	Check          string         `json:"check"`
+	Title          string         `json:"title"`
+	Severity       audit.Severity `json:"severity"`
+	Account        string         `json:"account"`
+	Region         string         `json:"region"`
+	Resource       string         `json:"resource"`
+	Rules          []string       `json:"rules"`
+	Checks         []string       `json:"checks"`
+	Exposure       audit.Finding  `json:"exposure"`
+	Opened         time.Time      `json:"opened"`
+	OpenedRevision int64          `json:"openedRevision"`
+	Closed         time.Time      `json:"closed"`
+	ClosedRevision int64          `json:"closedRevision"`
+	Window         string         `json:"window"`
+}
+
+// announce publishes the findings opened and closed, and the exposures among the closed that
+// flapped (opened and closed within the configured window).
+func (m *auditMonitor) announce(t netmap.Tenant, rev int64, opened, closed []audit.Episode) {
+	if m.publish == nil {
+		return
+	}
+	for _, e := range opened {
+		m.publish(t.Account, t.Region, auditSource, findingDetail,
+			findingEvent{Finding: e.Finding, State: findingOpen, Revision: rev, Opened: e.Opened, OpenedRevision: e.OpenedRevision})
+	}
+	for _, e := range closed {
+		m.publish(t.Account, t.Region, auditSource, findingDetail,
+			findingEvent{Finding: e.Finding, State: findingClosed, Revision: rev, Opened: e.Opened, OpenedRevision: e.OpenedRevision, Closed: &e.Closed})
+	}
+	var flaps []*flapEvent
+	byRules := map[string]*flapEvent{}
+	for _, e := range audit.Flaps(closed, m.cfg.FlapWindow) { // closed is in the report's order: worst first
+		k := e.Finding.Resource + " " + strings.Join(e.Finding.Rules, ",")
+		if f := byRules[k]; f != nil {
+			f.Checks = append(f.Checks, e.Finding.Check)
+			continue
+		}
+		f := &flapEvent{Check: "MON-003", Title: "Rapid open/close (flap) of internet exposure", Severity: audit.High, Account: t.Account,
+			Region: t.Region, Resource: e.Finding.Resource, Rules: e.Finding.Rules, Checks: []string{e.Finding.Check}, Exposure: e.Finding,
+			Opened: e.Opened, OpenedRevision: e.OpenedRevision, Closed: e.Closed, ClosedRevision: e.ClosedRevision, Window: m.cfg.FlapWindow.String()}
+		byRules[k] = f
+		flaps = append(flaps, f)
+	}
+	for _, f := range flaps {
+		m.publish(t.Account, t.Region, auditSource, flapDetail, *f)
+	}
+}
+
+// auditHistory is what `stockade audit --history` reads.
+type auditHistory struct {
+	Account string          `json:"account"`
+	Region  string          `json:"region"`
+	Open    []audit.Episode `json:"open"`
+	Closed  []audit.Episode `json:"closed"`
+}
+
+// history answers the admin socket's GET /v1/audit/history.
+func (m *auditMonitor) history(_ context.Context, account, region string) (json.RawMessage, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := auditHistory{Account: account, Region: region, Open: []audit.Episode{}, Closed: []audit.Episode{}}
+	if t := m.tenants[netmap.Tenant{Account: account, Region: region}]; t != nil {
+		out.Open, out.Closed = t.h.Episodes()
+		out.Open, out.Closed = nonNil(out.Open), nonNil(out.Closed)
+	}
+	return json.Marshal(out)
+}

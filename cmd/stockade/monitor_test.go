@@ -1,0 +1,296 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/stockade/stockade/adminapi"
+	"github.com/stockade/stockade/audit"
+	"github.com/stockade/stockade/auth"
+	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/events"
+	"github.com/stockade/stockade/store/bolt"
+)
+
+// published is one event the monitor put on the bus.
+type published struct {
+	account, detailType string
+	detail              map[string]any
+}
+
+type bus struct {
+	mu  sync.Mutex
+	got []published
+}
+
+func (b *bus) publish(account, _, source, detailType string, detail any) bool {
+	if source != auditSource {
+		panic(source)
+	}
+	var m map[string]any
+	js, _ := json.Marshal(detail)
+	json.Unmarshal(js, &m)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.got = append(b.got, published{account, detailType, m})
+	return true
+}
+
+// take returns the events of detail-type dt about check, and forgets every event.
+func (b *bus) take(dt, check string) []published {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	var out []published
+	for _, p := range b.got {
+		if p.detailType == dt && (p.detail["check"] == check || p.detail["checks"] != nil && slices.Contains(p.detail["checks"].([]any), any(check))) {
+			out = append(out, p)
+		}
+	}
+	b.got = nil
+	return out
+}
+
+// TestAuditMonitor: SSH from 0.0.0.0/0 opens an SGA-002 episode at the authorize's revision,
+// published OPEN and counted in the metrics; revoking it closes the episode (CLOSED, and a
+// flap since it was open for less than the window); a restarted monitor reads the history
+// back and opens nothing again.
+func TestAuditMonitor(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st, err := bolt.Open(filepath.Join(dir, "stockade.db"), bolt.Options{Unwatched: []string{auditPrefix}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	svc, err := control.Open(ctx, st, control.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	accounts, err := auth.Open(ctx, st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin, err := accounts.Create(ctx, "admin", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := control.Tenant{Account: admin.ID, Region: "eu-west-1"}
+	vpc, _, err := svc.CreateVPC(ctx, tn, control.CreateVPCInput{CIDR: "10.0.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _, err := svc.CreateGroup(ctx, tn, control.CreateGroupInput{Name: "web", Description: "web", VpcID: vpc.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bus{}
+	reg := prometheus.NewRegistry()
+	m, err := newAuditMonitor(ctx, svc, st, auditSources{}, b.publish, audit.DefaultConfig(), reg, quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.pass(ctx, false)
+	if got := b.take(findingDetail, "SGA-002"); len(got) != 0 {
+		t.Fatalf("SGA-002 before the rule: %+v", got)
+	}
+	ssh := control.Permission{Protocol: "tcp", FromPort: 22, ToPort: 22, HasFrom: true, HasTo: true, IPv4: []control.CIDRPeer{{CIDR: "0.0.0.0/0"}}}
+	if _, _, err := svc.Authorize(ctx, tn, control.AuthorizeInput{Group: control.GroupRef{ID: g.ID}, Permissions: []control.Permission{ssh}}); err != nil {
+		t.Fatal(err)
+	}
+	opened := st.Revision()
+	m.pass(ctx, false)
+	got := b.take(findingDetail, "SGA-002")
+	if len(got) != 1 || got[0].detail["state"] != findingOpen || got[0].detail["resource"] != g.ID || got[0].detail["revision"] != float64(opened) ||
+		got[0].account != tn.Account {
+		t.Fatalf("opened: %+v", got)
+	}
+	sev := got[0].detail["severity"].(string)
+	if n := metric(t, reg, "stockade_audit_findings", "SGA-002", sev); n != 1 {
+		t.Errorf("stockade_audit_findings{SGA-002,%s} = %v, want 1", sev, n)
+	}
+	if n := metric(t, reg, "stockade_audit_runs_total", auditKindIncrem); n < 1 {
+		t.Errorf("incremental runs: %v", n)
+	}
+
+	if _, _, err := svc.Revoke(ctx, tn, control.RevokeInput{Group: control.GroupRef{ID: g.ID}, Permissions: []control.Permission{ssh}}); err != nil {
+		t.Fatal(err)
+	}
+	m.pass(ctx, false)
+	if got := b.take(findingDetail, "SGA-002"); len(got) != 1 || got[0].detail["state"] != findingClosed || got[0].detail["openedRevision"] != float64(opened) {
+		t.Fatalf("closed: %+v", got)
+	}
+	m.pass(ctx, false) // nothing changed: nothing published again
+	if got := b.take(findingDetail, "SGA-002"); len(got) != 0 {
+		t.Fatalf("published again: %+v", got)
+	}
+
+	// The flap: published with the closing event.
+	if _, _, err := svc.Authorize(ctx, tn, control.AuthorizeInput{Group: control.GroupRef{ID: g.ID}, Permissions: []control.Permission{ssh}}); err != nil {
+		t.Fatal(err)
+	}
+	m.pass(ctx, false)
+	if _, _, err := svc.Revoke(ctx, tn, control.RevokeInput{Group: control.GroupRef{ID: g.ID}, Permissions: []control.Permission{ssh}}); err != nil {
+		t.Fatal(err)
+	}
+	m.pass(ctx, false)
+	if got := b.take(flapDetail, "SGA-002"); len(got) != 1 || got[0].detail["check"] != "MON-003" || got[0].detail["resource"] != g.ID {
+		t.Fatalf("flap: %+v", got)
+	}
+
+	// A restart: the history comes back from the store; nothing opens or closes again.
+	var h auditHistory
+	js, _ := m.history(ctx, tn.Account, tn.Region)
+	json.Unmarshal(js, &h)
+	m2, err := newAuditMonitor(ctx, svc, st, auditSources{}, b.publish, audit.DefaultConfig(), prometheus.NewRegistry(), quiet())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2.pass(ctx, false)
+	b.mu.Lock()
+	if len(b.got) != 0 {
+		t.Errorf("after a restart, published %+v", b.got)
+	}
+	b.mu.Unlock()
+	var h2 auditHistory
+	js, _ = m2.history(ctx, tn.Account, tn.Region)
+	json.Unmarshal(js, &h2)
+	key := func(e audit.Episode) string { return e.Finding.Key() }
+	var ssh2 []audit.Episode
+	for _, e := range h2.Closed {
+		if e.Finding.Check == "SGA-002" {
+			ssh2 = append(ssh2, e)
+		}
+	}
+	if len(h.Open) == 0 || !slices.Equal(keys(h.Open, key), keys(h2.Open, key)) || len(h2.Closed) != len(h.Closed) ||
+		len(ssh2) != 2 || ssh2[0].OpenedRevision != opened || ssh2[0].ClosedRevision <= opened {
+		t.Errorf("history after a restart: %d open (was %d), SGA-002 closed %+v", len(h2.Open), len(h.Open), ssh2)
+	}
+
+	// stockade audit --history, through the admin socket.
+	ln, err := adminapi.Listen(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: adminapi.WithHistory(adminapi.Handler(accounts, nil, nil, nil), accounts, m2.history)}
+	go srv.Serve(ln)
+	defer srv.Close()
+	out, err := runAuditArgs(t, "--history", "--data-dir", dir, "--region", tn.Region)
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := func(state, check string) bool {
+		for _, l := range strings.Split(out, "\n") {
+			if strings.HasPrefix(l, state) && strings.Contains(l, check) && strings.Contains(l, g.ID) {
+				return true
+			}
+		}
+		return false
+	}
+	if !line("CLOSED", "SGA-002") || !line("OPEN", "SGH-007") || !strings.Contains(out, fmt.Sprintf("(%d)", opened)) {
+		t.Errorf("stockade audit --history:\n%s", out)
+	}
+	if js, err := runAuditArgs(t, "--history", "--json", "--data-dir", dir, "--region", tn.Region); err != nil || !json.Valid([]byte(js)) {
+		t.Errorf("--history --json: %v %s", err, js)
+	}
+	if _, err := runAuditArgs(t, "--history", "--snapshot", dir); err == nil {
+		t.Error("--history with --snapshot is accepted")
+	}
+}
+
+func keys[T any](xs []T, k func(T) string) []string {
+	var out []string
+	for _, x := range xs {
+		out = append(out, k(x))
+	}
+	return out
+}
+
+// metric is the value of the gauge or counter name whose label values are values, 0 when
+// there is none.
+func metric(t *testing.T, reg *prometheus.Registry, name string, values ...string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() != name {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			var got []string
+			for _, l := range m.GetLabel() {
+				got = append(got, l.GetValue())
+			}
+			if slices.Equal(got, values) {
+				return m.GetGauge().GetValue() + m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// TestAuditEventPatterns: the README's rules on the continuous audit's events match what the
+// monitor publishes, as the bus matches them.
+func TestAuditEventPatterns(t *testing.T) {
+	f := audit.Finding{Check: "SGA-002", Severity: audit.High, Resource: "sg-1", Rules: []string{"sgr-1"}}
+	low := audit.Finding{Check: "SGH-007", Severity: audit.Low, Resource: "sg-1"}
+	envelope := func(dt string, detail any) string {
+		d, _ := json.Marshal(detail)
+		return fmt.Sprintf(`{"id":"1","account":"111122223333","source":%q,"time":"t","region":"eu-west-1","detail-type":%q,"detail":%s}`, auditSource, dt, d)
+	}
+	openHigh := envelope(findingDetail, findingEvent{Finding: f, State: findingOpen, Revision: 3})
+	closedHigh := envelope(findingDetail, findingEvent{Finding: f, State: findingClosed, Revision: 4})
+	openLow := envelope(findingDetail, findingEvent{Finding: low, State: findingOpen, Revision: 3})
+	flap := envelope(flapDetail, flapEvent{Check: "MON-003", Severity: audit.High, Resource: "sg-1", Checks: []string{"SGA-002"}, Exposure: f})
+	for _, tc := range []struct {
+		pattern, event string
+		want           bool
+	}{
+		{`{"source":["stockade.audit"],"detail":{"severity":["critical","high"]}}`, openHigh, true},
+		{`{"source":["stockade.audit"],"detail":{"severity":["critical","high"]}}`, closedHigh, true},
+		{`{"source":["stockade.audit"],"detail":{"severity":["critical","high"]}}`, flap, true},
+		{`{"source":["stockade.audit"],"detail":{"severity":["critical","high"]}}`, openLow, false},
+		{`{"source":["stockade.audit"],"detail-type":["Stockade Audit Finding"],"detail":{"state":["OPEN"],"check":[{"prefix":"SGA-00"}]}}`, openHigh, true},
+		{`{"source":["stockade.audit"],"detail-type":["Stockade Audit Finding"],"detail":{"state":["OPEN"],"check":[{"prefix":"SGA-00"}]}}`, closedHigh, false},
+		{`{"source":["stockade.audit"],"detail-type":["Stockade Audit Finding"],"detail":{"state":["OPEN"],"check":[{"prefix":"SGA-00"}]}}`, flap, false},
+	} {
+		got, err := events.TestPattern(tc.pattern, tc.event)
+		if err != nil || got != tc.want {
+			t.Errorf("%s on %s: %v %v, want %v", tc.pattern, tc.event, got, err, tc.want)
+		}
+	}
+}
+
+// TestServerAuditConfig: --audit-config is read over the defaults, a bad file is an error
+// naming the flag, and the flag without the continuous audit is refused.
+func TestServerAuditConfig(t *testing.T) {
+	dir := t.TempDir()
+	good, bad := filepath.Join(dir, "good.yaml"), filepath.Join(dir, "bad.yaml")
+	os.WriteFile(good, []byte("flapWindow: 10m\nadminPorts: [22, 2222]\n"), 0o600)
+	os.WriteFile(bad, []byte("flapWindw: 10m\n"), 0o600)
+	c, err := serverConfig{Audit: true, AuditConfig: good}.auditConfig()
+	if err != nil || c.FlapWindow != 10*time.Minute || !slices.Equal(c.AdminPorts, []uint16{22, 2222}) || c.MaxRules != 50 {
+		t.Errorf("good: %+v %v", c, err)
+	}
+	if _, err := (serverConfig{Audit: true, AuditConfig: bad}).auditConfig(); err == nil || !strings.Contains(err.Error(), "--audit-config") {
+		t.Errorf("bad: %v", err)
+	}
+	if _, err := (serverConfig{Audit: false, AuditConfig: good}).auditConfig(); err == nil || !strings.Contains(err.Error(), "--audit=false") {
+		t.Errorf("without the audit: %v", err)
+	}
+	if c, err := (serverConfig{Audit: true}).auditConfig(); err != nil || c.FlapWindow != time.Hour {
+		t.Errorf("defaults: %+v %v", c, err)
+	}
+}

@@ -1,0 +1,52 @@
+package trail
+
+import (
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	gocmp "github.com/google/go-cmp/cmp"
+)
+
+// TestEvents: the records of the names asked for, inside the window, of the scope only,
+// oldest first across names, and across more than one page of the index.
+func TestEvents(t *testing.T) {
+	l := openLog(t, t.TempDir(), LogOptions{})
+	var recs []*Record
+	var want []string
+	for i := range maxEventsPage + 5 { // more than a page of one name
+		action := "AuthorizeSecurityGroupIngress"
+		if i%2 == 1 {
+			action = "RevokeSecurityGroupIngress"
+		}
+		at := callTime.Add(time.Duration(i) * time.Second)
+		recs = append(recs, rec(t, action, "sg-1", at, fmt.Sprintf("e-%05d", i)))
+		if i >= 2 {
+			want = append(want, fmt.Sprintf("e-%05d", i))
+		}
+	}
+	recs = append(recs, rec(t, "DescribeSecurityGroups", "sg-1", callTime.Add(3*time.Second), "e-describe"))
+	other := rec(t, "AuthorizeSecurityGroupIngress", "sg-1", callTime.Add(3*time.Second), "e-other-region")
+	other.AWSRegion = "us-east-1"
+	appendRecords(t, l, append(recs, other)...)
+
+	got, err := l.Events(acct, "eu-west-1", []string{"AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"},
+		callTime.Add(2*time.Second), callTime.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, js := range got {
+		var r struct {
+			EventID string `json:"eventID"`
+		}
+		if err := json.Unmarshal(js, &r); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.EventID)
+	}
+	if diff := gocmp.Diff(want, ids); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
