@@ -96,8 +96,8 @@ type Refused struct {
 	Bytes   uint64 `json:"bytes"`
 	First   int64  `json:"first"`
 	Last    int64  `json:"last"`
-	// At is where the changed policy stops it.
-	At policy.Stage `json:"at"`
+	// At is where the changed policy stops it (a policy.Stage's name).
+	At string `json:"at"`
 }
 
 // Impact is which opening ACCEPT flows of the period the current network admits and the
@@ -154,7 +154,7 @@ func (d *Data) Impact(p Period, c Change) ([]Refused, error) {
 			continue
 		}
 		seen[k] = &Refused{Src: netip.AddrPortFrom(f.Src, r.SrcPort).String(), Dst: netip.AddrPortFrom(f.Dst, r.DstPort).String(),
-			Proto: r.Proto, Records: 1, Packets: r.Packets, Bytes: r.Bytes, First: r.Start, Last: r.End, At: stage}
+			Proto: r.Proto, Records: 1, Packets: r.Packets, Bytes: r.Bytes, First: r.Start, Last: r.End, At: stage.String()}
 		order = append(order, k)
 	}
 	out := make([]Refused, 0, len(order))

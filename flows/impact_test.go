@@ -28,21 +28,21 @@ func TestImpact(t *testing.T) {
 		want []Refused
 	}{
 		{"revoke the office ssh rule", Change{Revoke: []string{"sgr-ssh-office"}},
-			[]Refused{{Src: "192.0.2.5:50000", Dst: "10.0.1.10:22", Proto: 6, Records: 1, Packets: 3, Bytes: 180, First: 100, Last: 110, At: policy.DestIngress}}},
+			[]Refused{{Src: "192.0.2.5:50000", Dst: "10.0.1.10:22", Proto: 6, Records: 1, Packets: 3, Bytes: 180, First: 100, Last: 110, At: policy.DestIngress.String()}}},
 		{"revoke the unused vpn rule", Change{Revoke: []string{"sgr-ssh-vpn"}}, []Refused{}},
 		{"revoke https: both windows of the flow", Change{Revoke: []string{"sgr-https"}},
-			[]Refused{{Src: "198.51.100.9:50001", Dst: "10.0.1.10:443", Proto: 6, Records: 2, Packets: 14, Bytes: 1400, First: 100, Last: 170, At: policy.DestIngress}}},
+			[]Refused{{Src: "198.51.100.9:50001", Dst: "10.0.1.10:443", Proto: 6, Records: 2, Packets: 14, Bytes: 1400, First: 100, Last: 170, At: policy.DestIngress.String()}}},
 		{"revoke db's ingress: one flow, although two interfaces logged it", Change{Revoke: []string{"sgr-db-web"}},
-			[]Refused{{Src: "10.0.1.10:40000", Dst: "10.0.2.20:5432", Proto: 6, Records: 2, Packets: 8, Bytes: 600, First: 100, Last: 110, At: policy.DestIngress}}},
+			[]Refused{{Src: "10.0.1.10:40000", Dst: "10.0.2.20:5432", Proto: 6, Records: 2, Packets: 8, Bytes: 600, First: 100, Last: 110, At: policy.DestIngress.String()}}},
 		{"revoke db's egress: replies are not its", Change{Revoke: []string{"sgr-db-out"}}, []Refused{}},
 		{"deny web's NACL ingress entry", Change{DenyNACL: []string{"acl-1/ingress/100"}},
 			[]Refused{
-				{Src: "198.51.100.9:50001", Dst: "10.0.1.10:443", Proto: 6, Records: 2, Packets: 14, Bytes: 1400, First: 100, Last: 170, At: policy.DestNACL},
-				{Src: "10.0.1.10:40000", Dst: "10.0.2.20:5432", Proto: 6, Records: 2, Packets: 8, Bytes: 600, First: 100, Last: 110, At: policy.DestNACL},
-				{Src: "192.0.2.5:50000", Dst: "10.0.1.10:22", Proto: 6, Records: 1, Packets: 3, Bytes: 180, First: 100, Last: 110, At: policy.DestNACL},
+				{Src: "198.51.100.9:50001", Dst: "10.0.1.10:443", Proto: 6, Records: 2, Packets: 14, Bytes: 1400, First: 100, Last: 170, At: policy.DestNACL.String()},
+				{Src: "10.0.1.10:40000", Dst: "10.0.2.20:5432", Proto: 6, Records: 2, Packets: 8, Bytes: 600, First: 100, Last: 110, At: policy.DestNACL.String()},
+				{Src: "192.0.2.5:50000", Dst: "10.0.1.10:22", Proto: 6, Records: 1, Packets: 3, Bytes: 180, First: 100, Last: 110, At: policy.DestNACL.String()},
 			}},
 		{"delete the egress entry", Change{DeleteNACL: []string{"acl-1/egress/100"}},
-			[]Refused{{Src: "10.0.1.10:40000", Dst: "10.0.2.20:5432", Proto: 6, Records: 2, Packets: 8, Bytes: 600, First: 100, Last: 110, At: policy.SourceNACL}}},
+			[]Refused{{Src: "10.0.1.10:40000", Dst: "10.0.2.20:5432", Proto: 6, Records: 2, Packets: 8, Bytes: 600, First: 100, Last: 110, At: policy.SourceNACL.String()}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -155,15 +155,17 @@ func parseUint[T uint8 | uint16 | uint64](v string, bits int) (T, error) {
 	return T(n), err
 }
 
-// fill completes what other fields imply: the packet addresses default to srcaddr and
-// dstaddr.
-func (r *Record) fill() {
+// Complete fills in what the other fields imply: the packet addresses are srcaddr and
+// dstaddr when the format has no pkt-srcaddr and pkt-dstaddr. Read calls it; a caller of
+// ParseLine calls it once the record is parsed.
+func Complete(r Record) Record {
 	if !r.PktSrc.IsValid() {
 		r.PktSrc = r.Src
 	}
 	if !r.PktDst.IsValid() {
 		r.PktDst = r.Dst
 	}
+	return r
 }
 
 // Read reads the records of one file of an S3 destination (after gunzip): a header line
@@ -191,8 +193,7 @@ func Read(rd io.Reader, add func(Record)) error {
 		if err != nil {
 			return fmt.Errorf("line %d: %w", n, err)
 		}
-		r.fill()
-		add(r)
+		add(Complete(r))
 	}
 	return sc.Err()
 }

@@ -114,7 +114,7 @@ func Rejected(recs []Record, admin []uint16, threshold uint64) []Attempts {
 		a.Packets += r.Packets
 		a.First, a.Last = min(a.First, r.Start), max(a.Last, r.End)
 	}
-	var out []Attempts
+	out := []Attempts{}
 	for _, a := range sums {
 		if a.Packets >= threshold {
 			out = append(out, *a)
