@@ -31,7 +31,7 @@ type Data struct {
 
 // Select keeps the records of the period and completes their directions (Direction).
 func (d *Data) Select(p Period) []Record {
-	var out []Record
+	out := make([]Record, 0, len(d.Records))
 	for _, r := range d.Records {
 		if p.Has(&r) {
 			if r.Dir == Unknown && d.Timeline != nil {
@@ -172,13 +172,33 @@ func (d *Data) Rules(p Period) []RuleUse {
 	}
 	uses := map[string]*acc{}
 	logged := map[string]bool{} // interfaces with records or a flow log of accepted traffic
+	// The covering set depends on the revision, the interface, the direction, the protocol,
+	// the remote address and the destination port only: records of one service from one
+	// client, window after window, ask the compiler once.
+	type question struct {
+		rev    *Revision
+		iface  string
+		dir    Direction
+		proto  uint8
+		remote netip.Addr
+		port   uint16
+	}
+	answers := map[question][]policy.RuleRef{}
 	for i := range recs {
 		r := &recs[i]
 		logged[r.Interface] = true
 		if !init[i] {
 			continue
 		}
-		refs := d.Admitting(r)
+		q := question{d.Timeline.At(time.Unix(r.Start, 0)), r.Interface, r.Dir, r.Proto, r.PktSrc, r.DstPort}
+		if r.Dir == Egress {
+			q.remote = r.PktDst
+		}
+		refs, ok := answers[q]
+		if !ok {
+			refs = d.Admitting(r)
+			answers[q] = refs
+		}
 		for _, ref := range refs {
 			u := uses[ref.RuleID]
 			if u == nil {
