@@ -79,7 +79,9 @@ func (t tuple) reverse() tuple {
 // Initiating marks, for each ACCEPT record of recs, whether it is the direction that opened
 // its connection (conntrack's original side), the only one whose admission is a rule's doing:
 // replies pass by statefulness and never count as a rule's use (§A5.2). In order:
-//   - TCP with tcp-flags: SYN without ACK opens, SYN-ACK answers (A2.6);
+//   - TCP with tcp-flags: SYN without ACK opens (A2.6); any other record — SYN-ACK, or a
+//     later window of a connection (FIN, RST, or nothing reported) — does not, so that a
+//     connection spanning windows is one flow;
 //   - a record whose reverse is not in recs opened its flow (a one-way stream, or a
 //     connection whose replies were not accepted);
 //   - of a record and its reverse, the one to the lower port opened it (the service port;
@@ -98,8 +100,8 @@ func Initiating(recs []Record) []bool {
 		if !r.OK() || r.Action != "ACCEPT" {
 			continue
 		}
-		if r.Proto == model.ProtoNumTCP && r.Flags >= 0 && r.Flags&2 != 0 {
-			out[i] = r.Flags&16 == 0
+		if r.Proto == model.ProtoNumTCP && r.Flags >= 0 {
+			out[i] = r.Flags&2 != 0 && r.Flags&16 == 0
 			continue
 		}
 		t := tupleOf(r)

@@ -201,3 +201,15 @@ func TestRulesUsePolicyInForce(t *testing.T) {
 }
 
 func mustPrefix(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+
+// TestConnectionAcrossWindowsIsOneFlow: with tcp-flags, only the window with the opening SYN
+// counts; the later windows of the same connection (FIN, or no reported flag) do not.
+func TestConnectionAcrossWindowsIsOneFlow(t *testing.T) {
+	d := data(t, records(t, custom,
+		"eni-db ingress 10.0.1.10 10.0.2.20 40000 5432 6 2 4 300 100 159 ACCEPT OK",
+		"eni-db ingress 10.0.1.10 10.0.2.20 40000 5432 6 0 40 3000 160 219 ACCEPT OK",
+		"eni-db ingress 10.0.1.10 10.0.2.20 40000 5432 6 1 2 100 220 230 ACCEPT OK"))
+	if u := byID(d.Rules(Period{}))["sgr-db-web"]; u.Flows != 1 {
+		t.Errorf("sgr-db-web: %d flows, want 1", u.Flows)
+	}
+}

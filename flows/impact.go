@@ -129,7 +129,10 @@ func (d *Data) Impact(p Period, c Change) ([]Refused, error) {
 		src, dst         netip.Addr
 		srcPort, dstPort uint16
 	}
+	// The opening records decide; every ACCEPT record of a refused flow's direction then adds
+	// its traffic: the later windows of the connection, and its copy on the other interface.
 	seen := map[key]*Refused{}
+	decided := map[key]bool{}
 	var order []key
 	for i := range recs {
 		r := &recs[i]
@@ -138,24 +141,31 @@ func (d *Data) Impact(p Period, c Change) ([]Refused, error) {
 		}
 		f := flowOf(r)
 		k := key{r.Proto, f.Src, f.Dst, r.SrcPort, r.DstPort}
-		if x := seen[k]; x != nil {
-			x.Records++
-			x.Packets += r.Packets
-			x.Bytes += r.Bytes
-			x.First, x.Last = min(x.First, r.Start), max(x.Last, r.End)
+		if decided[k] {
 			continue
 		}
+		decided[k] = true
 		src, dst := policy.Endpoint{ENI: owner[f.Src]}, policy.Endpoint{ENI: owner[f.Dst]}
 		if cur.Policy.Verdict(src, dst, f) != policy.Admitted {
 			continue
 		}
-		stage := after.Verdict(src, dst, f)
-		if stage == policy.Admitted {
+		if stage := after.Verdict(src, dst, f); stage != policy.Admitted {
+			seen[k] = &Refused{Src: netip.AddrPortFrom(f.Src, r.SrcPort).String(), Dst: netip.AddrPortFrom(f.Dst, r.DstPort).String(),
+				Proto: r.Proto, First: r.Start, Last: r.End, At: stage.String()}
+			order = append(order, k)
+		}
+	}
+	for i := range recs {
+		r := &recs[i]
+		if !r.OK() || r.Action != "ACCEPT" {
 			continue
 		}
-		seen[k] = &Refused{Src: netip.AddrPortFrom(f.Src, r.SrcPort).String(), Dst: netip.AddrPortFrom(f.Dst, r.DstPort).String(),
-			Proto: r.Proto, Records: 1, Packets: r.Packets, Bytes: r.Bytes, First: r.Start, Last: r.End, At: stage.String()}
-		order = append(order, k)
+		if x := seen[key{r.Proto, r.PktSrc, r.PktDst, r.SrcPort, r.DstPort}]; x != nil {
+			x.Records++
+			x.Packets += r.Packets
+			x.Bytes += r.Bytes
+			x.First, x.Last = min(x.First, r.Start), max(x.Last, r.End)
+		}
 	}
 	out := make([]Refused, 0, len(order))
 	for _, k := range order {

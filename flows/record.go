@@ -236,3 +236,44 @@ func ReadDir(dir string, add func(Record)) error {
 		return ReadObject(path, f, add)
 	})
 }
+
+// Dedupe drops the copies of a record that several flow logs of one interface each wrote
+// (a VPC's log and a subnet's, or an ALL log and a REJECT-only one), so that a packet is
+// counted once. Copies are the same flow, window, counts, action and status; the copy kept
+// takes what the others' formats add (direction, tcp-flags, account, packet addresses).
+func Dedupe(recs []Record) []Record {
+	type key struct {
+		iface            string
+		src, dst         netip.Addr
+		srcPort, dstPort uint16
+		proto            uint8
+		packets, bytes   uint64
+		start, end       int64
+		action, status   string
+	}
+	at := make(map[key]int, len(recs))
+	out := recs[:0:0]
+	for _, r := range recs {
+		k := key{r.Interface, r.Src, r.Dst, r.SrcPort, r.DstPort, r.Proto, r.Packets, r.Bytes, r.Start, r.End, r.Action, r.Status}
+		i, ok := at[k]
+		if !ok {
+			at[k] = len(out)
+			out = append(out, r)
+			continue
+		}
+		k0 := &out[i]
+		if k0.Dir == Unknown {
+			k0.Dir = r.Dir
+		}
+		if k0.Flags < 0 {
+			k0.Flags = r.Flags
+		}
+		if k0.Account == "" {
+			k0.Account = r.Account
+		}
+		if k0.PktSrc == k0.Src && r.PktSrc != r.Src {
+			k0.PktSrc, k0.PktDst = r.PktSrc, r.PktDst
+		}
+	}
+	return out
+}

@@ -89,3 +89,16 @@ func TestReadDir(t *testing.T) {
 		t.Errorf("read %d records, want 2", n)
 	}
 }
+
+// TestDedupe: the copies two flow logs of one interface wrote count once, and the copy kept
+// has what both formats say.
+func TestDedupe(t *testing.T) {
+	rich := records(t, custom, "eni-web ingress 203.0.113.9 10.0.1.10 60000 22 6 2 3 180 100 110 REJECT OK")
+	plain := records(t, v2,
+		"2 111122223333 eni-web 203.0.113.9 10.0.1.10 60000 22 6 3 180 100 110 REJECT OK",
+		"2 111122223333 eni-web 203.0.113.9 10.0.1.10 60001 22 6 3 180 100 110 REJECT OK")
+	got := Dedupe(append(plain, rich...))
+	if len(got) != 2 || got[0].Dir != Ingress || got[0].Flags != 2 || got[0].Account != "111122223333" || got[1].SrcPort != 60001 {
+		t.Errorf("deduped: %+v", got)
+	}
+}

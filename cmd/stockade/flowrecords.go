@@ -40,13 +40,13 @@ func readOfflineRecords(dir string) ([]flows.Record, error) {
 	if err := flows.ReadDir(dir, func(r flows.Record) { recs = append(recs, r) }); err != nil {
 		return nil, fmt.Errorf("flow-log records: %w", err)
 	}
-	return recs, nil
+	return flows.Dedupe(recs), nil
 }
 
 // liveRecords reads the records of every flow log of account in region from the server's
 // data directory: the objects its S3 destinations hold (each flow log's own files, by the
 // ID in their names) and the events of its CloudWatch Logs groups, parsed with the flow
-// log's format. The files are written atomically (objstore), so reading them beside the
+// log's format; the copies several flow logs of one interface wrote count once (Dedupe). The files are written atomically (objstore), so reading them beside the
 // running server is safe.
 func liveRecords(dataDir, account, region string, logs []*model.FlowLog) ([]flows.Record, error) {
 	var recs []flows.Record
@@ -83,7 +83,7 @@ func liveRecords(dataDir, account, region string, logs []*model.FlowLog) ([]flow
 			}
 		}
 	}
-	return recs, nil
+	return flows.Dedupe(recs), nil
 }
 
 // s3Records reads the objects of flow log id in bucket, page by page.
