@@ -186,6 +186,13 @@ func (d *Data) Rules(p Period) []RuleUse {
 		port   uint16
 	}
 	answers := map[question][]policy.RuleRef{}
+	// A flow is counted once however many windows opened it (a SYN retransmitted into the
+	// next window); its packets and bytes are all counted.
+	type counted struct {
+		rule string
+		flow tuple
+	}
+	once := map[counted]bool{}
 	for i := range recs {
 		r := &recs[i]
 		logged[r.Interface] = true
@@ -207,7 +214,10 @@ func (d *Data) Rules(p Period) []RuleUse {
 				u = &acc{}
 				uses[ref.RuleID] = u
 			}
-			u.Flows++
+			if c := (counted{ref.RuleID, tupleOf(r)}); !once[c] {
+				once[c] = true
+				u.Flows++
+			}
 			u.Packets += r.Packets
 			u.Bytes += r.Bytes
 			u.LastUsed = max(u.LastUsed, r.End)

@@ -213,3 +213,13 @@ func TestConnectionAcrossWindowsIsOneFlow(t *testing.T) {
 		t.Errorf("sgr-db-web: %d flows, want 1", u.Flows)
 	}
 }
+
+// TestRetransmittedSYNIsOneFlow: a SYN retransmitted into the next window is the same flow.
+func TestRetransmittedSYNIsOneFlow(t *testing.T) {
+	d := data(t, records(t, custom,
+		"eni-db egress 10.0.2.20 10.0.1.10 46136 8080 6 2 1 60 100 100 ACCEPT OK",
+		"eni-db egress 10.0.2.20 10.0.1.10 46136 8080 6 2 1 60 101 101 ACCEPT OK"))
+	if u := byID(d.Rules(Period{}))["sgr-db-out"]; u.Flows != 1 || u.Packets != 2 {
+		t.Errorf("sgr-db-out: %d flows, %d packets; want 1, 2", u.Flows, u.Packets)
+	}
+}
