@@ -29,6 +29,8 @@ type flowSource struct {
 type flowInput struct {
 	Account  string
 	Snapshot netmap.Snapshot
+	// Network tells that Snapshot was read (a running server, or --snapshot).
+	Network  bool
 	FlowLogs []*model.FlowLog // nil when not known (an export without describe-flow-logs.json)
 	Records  []flows.Record
 }
@@ -176,7 +178,7 @@ func (src flowSource) read(ctx context.Context, needSnapshot bool) (flowInput, e
 			if err != nil {
 				return flowInput{}, err
 			}
-			in := flowInput{Account: a.ID, Snapshot: st.Snapshot, FlowLogs: nonNil(st.FlowLogs)}
+			in := flowInput{Account: a.ID, Snapshot: st.Snapshot, Network: true, FlowLogs: nonNil(st.FlowLogs)}
 			in.Records, err = liveRecords(src.DataDir, a.ID, src.Region, st.FlowLogs)
 			return in, err
 		}

@@ -95,7 +95,7 @@ func (cfg *flowsConfig) load(cmd *cobra.Command, needSnapshot bool) (*flows.Data
 		return nil, p, err
 	}
 	d := &flows.Data{Records: in.Records, FlowLogs: in.FlowLogs}
-	if in.Snapshot.VPCs != nil || in.Snapshot.ENIs != nil {
+	if in.Network {
 		if d.Timeline, err = flows.Single(in.Snapshot); err != nil {
 			return nil, p, err
 		}
@@ -114,7 +114,7 @@ func loadExport(dir string, in *flowInput) error {
 	if err != nil {
 		return err
 	}
-	in.Snapshot, in.FlowLogs = snap, x.FlowLogs
+	in.Snapshot, in.FlowLogs, in.Network = snap, x.FlowLogs, true
 	return nil
 }
 
