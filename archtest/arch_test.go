@@ -70,12 +70,13 @@ var imports = map[string][]string{
 	"iam/iamapi":       {"iam"},
 	"trail":            {"store", "internal/atomicfile"},
 	"authz":            {"auth", "auth/sigv4", "iam", "iam/iamapi", "iampolicy", "store", "trail"},
-	"audit":            {"model", "netmap", "policy", "reach"},
+	"audit":            {"model", "netmap", "policy", "reach", "flows"},
 	"objstore":         {"model", "internal/atomicfile"},
 	"objstore/s3api":   {"model", "objstore"},
 	"logstore":         {"model", "objstore"},
 	"logstore/logsapi": {"model", "logstore"},
 	"flowlog":          {"model", "objstore", "logstore"},
+	"flows":            {"model", "netmap", "policy"},
 
 	// The event bus follows the trail; its JSON API speaks for it.
 	"events":           {"store", "trail"},
@@ -102,6 +103,10 @@ var forbidden = map[string]map[string]string{
 	"reach": {
 		"store":   "reachability runs on offline snapshots with no store",
 		"control": "reachability runs on offline snapshots; the service calls it, not the reverse",
+	},
+	"flows": {
+		"store":   "the analyses read exported records and snapshots too, with no store",
+		"control": "the analyses read exported records too; the server's data is handed to them",
 	},
 	"snapshot": {
 		"policy":  "loading an export is data only; the caller decides what to compute",

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stockade/stockade/flows"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/policy"
@@ -124,6 +125,9 @@ type Input struct {
 	// Changes are the rule changes of the trail, oldest first, for MON-003; nil when not
 	// known.
 	Changes []RuleChange
+	// FlowRecords are the flow-log records of the account's flow logs (MON-005), read from the
+	// server's destinations or an export; nil when not known.
+	FlowRecords []flows.Record
 	// Now is the audit's time (suppression expiry, MON-003's window); zero means time.Now.
 	Now time.Time
 }
@@ -324,7 +328,7 @@ func (a *Audit) missing(needs []string) string {
 		case "Instances":
 			known = a.In.Instances != nil
 		case "FlowRecords":
-			known = false // flow-log records are not an input yet (issue 16): MON-005 waits for them
+			known = a.In.FlowRecords != nil
 		default:
 			panic("audit: unknown input " + n)
 		}

@@ -37,6 +37,9 @@ type Config struct {
 	// FlapWindow is MON-003's: exposure opened and closed within it is a finding (default
 	// 60 minutes).
 	FlapWindow time.Duration `yaml:"flapWindow"`
+	// UnusedDays is MON-005's N: an allow rule with no accepted flow in the flow-log records
+	// of the last N days is a finding (default 90 [ours: the catalogue leaves N open]).
+	UnusedDays int `yaml:"unusedDays"`
 	// Disabled checks do not run.
 	Disabled []string `yaml:"disabled"`
 	// Suppressions hide findings, each with a reason and an expiry.
@@ -66,7 +69,7 @@ func (r *Regexp) UnmarshalYAML(n *yaml.Node) error {
 // DefaultConfig is the catalogue's defaults.
 func DefaultConfig() Config {
 	return Config{AdminPorts: []uint16{22, 3389}, AuthorizedTCP: []uint16{80, 443}, MaxRules: 50,
-		SprawlWarn: 50, SprawlHigh: 100, FlapWindow: time.Hour}
+		SprawlWarn: 50, SprawlHigh: 100, FlapWindow: time.Hour, UnusedDays: 90}
 }
 
 // LoadConfig reads a YAML configuration over the defaults. Unknown keys, a suppression
@@ -106,6 +109,9 @@ func knownCheck(id string) bool {
 // validate refuses disabled checks and suppressions the catalogue does not have, and
 // suppressions without a reason or an expiry.
 func (c *Config) validate() error {
+	if c.UnusedDays < 1 {
+		return fmt.Errorf("unusedDays: %d is not a number of days (at least 1)", c.UnusedDays)
+	}
 	for _, id := range c.Disabled {
 		if !knownCheck(id) {
 			return fmt.Errorf("disabled: no check %q", id)

@@ -12,8 +12,8 @@ import (
 
 // The monitoring checks (audit-checks §2.1 MON-*): whether changes are alerted on (MON-001/002,
 // the enabled alert rules' patterns), whether internet exposure flapped (MON-003, the change
-// trail), whether flow logs are on (MON-004), and whether allow rules are used (MON-005, which
-// needs flow-log records: not known yet, so it is reported as skipped).
+// trail), whether flow logs are on (MON-004), and whether allow rules are used (MON-005, from
+// flow-log records: monflows.go).
 
 func init() {
 	register(
@@ -21,9 +21,7 @@ func init() {
 		Check{ID: "MON-002", Title: "No alerting on network-ACL changes", Severity: Medium, Needs: []string{"AlertPatterns"}, Run: monNACL},
 		Check{ID: "MON-003", Title: "Rapid open/close (flap) of internet exposure", Severity: High, Needs: []string{"Changes"}, Run: monFlap},
 		Check{ID: "MON-004", Title: "Flow logs off", Severity: Medium, Needs: []string{"FlowLogs"}, Run: monFlowLogs},
-		// MON-005 joins flow-log ACCEPT records to the rules that admitted them (issue 16):
-		// until an Input carries them the check cannot run and Run never calls it.
-		Check{ID: "MON-005", Title: "Rule never used", Severity: Info, Needs: []string{"FlowRecords"}, Run: func(*Audit) []Finding { return nil }},
+		Check{ID: "MON-005", Title: "Rule never used", Severity: Info, Needs: []string{"FlowRecords"}, Run: monUnused},
 	)
 }
 

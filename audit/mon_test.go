@@ -55,7 +55,7 @@ func TestCovers(t *testing.T) {
 
 // TestMonitoringChecks: MON-001/002 name the events no rule covers and their fix rule covers
 // them; unknown alert rules, changes or flow logs skip the checks that need them, and MON-005
-// is always skipped (no flow-log records yet).
+// is skipped without flow-log records.
 func TestMonitoringChecks(t *testing.T) {
 	s := naclNet(t)
 	run := func(in Input) *Report {

@@ -20,6 +20,7 @@ import (
 // auditConfig is what `stockade audit` is told.
 type auditConfig struct {
 	Snapshot        string
+	Flows           string
 	DataDir         string
 	Account, Region string
 	All             bool
@@ -56,16 +57,19 @@ passed):
 
 ` + files.String() + `  aws ec2 get-managed-prefix-list-entries --prefix-list-id PL > DIR/get-managed-prefix-list-entries-PL.json
 
-(the last once per customer-managed prefix list). Checks whose input is not known — the
-change trail of an export, alert rules of a server run with --events=false or its trail with
---trail=false, flow-log records always — are listed as skipped.
+(the last once per customer-managed prefix list), and with --flows DIR the account's flow-log
+files as ` + "`aws s3 cp --recursive s3://BUCKET/AWSLogs/ DIR`" + ` leaves them, for MON-005 (rules
+that admitted no flow in unusedDays; a running server's records are read from its data
+directory). Checks whose input is not known — the change trail of an export, alert rules of
+a server run with --events=false or its trail with --trail=false, flow-log records of an
+export without --flows — are listed as skipped.
 
 --history prints what the running server's continuous audit (stockade server --audit) saw
 of the account in the region: every finding open now, since which revision and time, and the
 latest closed ones (--json for the JSON).
 
 --config FILE is YAML: authorizedTCP, authorizedUDP, adminPorts, knownCIDRs, requiredTags,
-nameRegex, maxRules, sprawlWarn, sprawlHigh, flapWindow, disabled, and suppressions (each with
+nameRegex, maxRules, sprawlWarn, sprawlHigh, flapWindow, unusedDays, disabled, and suppressions (each with
 check, optional resource, reason and expires).
 
 Output is text grouped by severity, --json (the report; a list of reports with --all) or
@@ -76,6 +80,7 @@ finding at or above that severity remains (suppressed ones do not count); 2 on a
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Snapshot, "snapshot", "", "directory of AWS CLI JSON files (instead of a running server)")
+	f.StringVar(&cfg.Flows, "flows", "", "with --snapshot: directory of the account's flow-log files (aws s3 cp --recursive s3://BUCKET/AWSLogs/ DIR), for MON-005")
 	dataDirFlag(cmd, &cfg.DataDir, "data directory of the running server")
 	f.StringVar(&cfg.Account, "account", "", "account name or ID on the running server (default: the administrator's)")
 	f.StringVar(&cfg.Region, "region", cfg.Region, "region (default: $AWS_REGION, else $AWS_DEFAULT_REGION, else us-east-1)")
@@ -103,6 +108,8 @@ func runAudit(cmd *cobra.Command, cfg auditConfig) error {
 		return errors.New("give --json or --sarif, not both")
 	case cfg.Snapshot != "" && (cfg.All || cmd.Flags().Changed("account")):
 		return errors.New("--snapshot is one account's export: --account and --all are for a running server")
+	case cfg.Flows != "" && cfg.Snapshot == "":
+		return errors.New("--flows is for an export, with --snapshot: a running server's flow-log records are read from its data directory")
 	case cfg.All && cmd.Flags().Changed("account"):
 		return errors.New("give --account or --all, not both")
 	}
@@ -183,6 +190,12 @@ func offlineInputs(cfg auditConfig) ([]audit.Input, error) {
 	}
 	in := audit.Input{Region: cfg.Region, Snapshot: snap, FlowLogs: x.FlowLogs, LaunchTemplates: x.LaunchTemplates,
 		LaunchTemplateVersions: x.LaunchTemplateVersions, AlertPatterns: x.AlertPatterns}
+	if cfg.Flows != "" {
+		if in.FlowRecords, err = readOfflineRecords(cfg.Flows); err != nil {
+			return nil, err
+		}
+		in.FlowRecords = nonNil(in.FlowRecords)
+	}
 	for _, v := range snap.VPCs {
 		if v.OwnerID != "" {
 			in.Account = v.OwnerID
@@ -227,9 +240,13 @@ func liveInputs(cmd *cobra.Command, cfg auditConfig) ([]audit.Input, error) {
 			if err != nil {
 				return nil, fmt.Errorf("account %s, region %s: %w", a.ID, region, err)
 			}
+			recs, err := liveRecords(cfg.DataDir, a.ID, region, st.FlowLogs)
+			if err != nil {
+				return nil, fmt.Errorf("account %s, region %s: %w", a.ID, region, err)
+			}
 			in := audit.Input{Account: a.ID, Region: region, Snapshot: st.Snapshot, Instances: nonNil(st.Instances),
 				LaunchTemplates: nonNil(st.LaunchTemplates), LaunchTemplateVersions: nonNil(st.LaunchTemplateVersions), FlowLogs: nonNil(st.FlowLogs),
-				AlertPatterns: st.AlertPatterns}
+				AlertPatterns: st.AlertPatterns, FlowRecords: nonNil(recs)}
 			if in.Changes, err = ruleChanges(st.RuleChangeRecords); err != nil { // null: the server runs without its trail
 				return nil, fmt.Errorf("account %s, region %s: %w", a.ID, region, err)
 			}

@@ -28,7 +28,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCmd(), accountCmd(), reachCmd(), labCmd(), imageCmd(), auditCmd())
+	root.AddCommand(serverCmd(), accountCmd(), reachCmd(), labCmd(), imageCmd(), auditCmd(), flowsCmd())
 	cmd, err := root.ExecuteC()
 	os.Exit(exitCode(cmd, err, os.Stderr))
 }
