@@ -144,8 +144,15 @@ func (b *Bus) Publish(account, region, source, detailType string, detail any) bo
 // PublishRecords puts trail records on the bus as "AWS API Call via CloudTrail" events
 // (§3.1): source aws.<service>, account the recipient, time the eventTime, resources empty,
 // detail the record. It is trail.RecorderOptions.Appended: it never blocks.
+//
+// A record of an account and region where no enabled rule could take it (none at all, or, for
+// a read, none enabled for reads — most accounts, most calls) is skipped here, before its
+// envelope is built and decoded: the bus costs the API nothing where nobody listens.
 func (b *Bus) PublishRecords(recs []*trail.Record) {
 	for _, r := range recs {
+		if !b.svc.listening(Scope{r.RecipientAccountID, r.AWSRegion}, r.ReadOnly) {
+			continue
+		}
 		service, _, _ := strings.Cut(r.EventSource, ".")
 		b.enqueue(published{scope: Scope{r.RecipientAccountID, r.AWSRegion}, readOnly: r.ReadOnly,
 			event: envelope(r.RecipientAccountID, r.AWSRegion, "aws."+service, CloudTrailDetailType, r.EventTime, r.JSON())})
@@ -358,6 +365,19 @@ type matched struct {
 	rule, target string
 	destination  string // API destination ARN
 	file         string // file target name
+}
+
+// listening reports whether an enabled rule of sc could match an event: any enabled one, or
+// for a read-only call one enabled with every management event.
+func (s *Service) listening(sc Scope, readOnly bool) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, r := range s.view(sc).rules {
+		if r.State != Disabled && (!readOnly || r.State == EnabledWithReads) {
+			return true
+		}
+	}
+	return false
 }
 
 // match returns the targets of the enabled rules of sc that ev matches.

@@ -397,3 +397,21 @@ func TestPendingPerAccount(t *testing.T) {
 		t.Errorf("pending %d, want 4", got)
 	}
 }
+
+// TestNoListenerNoWork: records of an account and region without an enabled rule, or reads
+// where no rule takes reads, are skipped before they reach the queue (a queue of one would
+// otherwise overflow and count drops).
+func TestNoListenerNoWork(t *testing.T) {
+	st, dir := openStore(t)
+	svc, _ := Open(context.Background(), st, Config{})
+	bus := NewBus(svc, st, BusConfig{Queue: 1, DataDir: dir})
+	var recs []*trail.Record
+	for i := range 5 {
+		recs = append(recs, &trail.Record{RecipientAccountID: tsc.Account, AWSRegion: tsc.Region, EventSource: "ec2.amazonaws.com",
+			EventName: "DescribeVpcs", ReadOnly: i%2 == 0, EventTime: "2025-03-04T10:15:30Z"})
+	}
+	bus.PublishRecords(recs)
+	if got := bus.Stats().Dropped; got != 0 {
+		t.Errorf("dropped %d records of an account nobody listens to: they reached the queue", got)
+	}
+}
