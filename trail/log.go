@@ -60,7 +60,8 @@ type LogOptions struct {
 type segment struct {
 	seq     uint32
 	f       *os.File
-	size    int64 // bytes durably written
+	size    int64 // bytes written
+	synced  int64 // bytes known durable (fsynced)
 	maxTime int64 // the newest record's eventTime
 }
 
@@ -160,6 +161,7 @@ func (l *Log) load(seq uint32, last bool) error {
 			return fmt.Errorf("trail log: cutting the torn end of %s: %w", path, err)
 		}
 	}
+	seg.synced = seg.size
 	l.segs = append(l.segs, seg)
 	l.bytes += seg.size
 	return nil
@@ -224,7 +226,42 @@ var errLogClosed = errors.New("trail log: closed")
 
 // append writes entries to the log and returns once they are durable and indexed. It fails
 // for an entry that cannot be stored (an eventID longer than a UUID) without writing any.
-func (l *Log) append(entries []*entry) error {
+func (l *Log) append(entries []*entry) error { return l.write(entries, true) }
+
+// appendUnsynced is append without the fsync: the entries are indexed and readable at once,
+// and durable after the next Sync. The Recorder syncs once a second, and always before it
+// lets go of the staged records the entries complete: a record of a change is never only in
+// the page cache with its staged form gone, and the disk sees one fsync a second for the
+// trail rather than one per batch, taken from the commits of the store beside it.
+func (l *Log) appendUnsynced(entries []*entry) error { return l.write(entries, false) }
+
+// Sync makes everything appended so far durable.
+func (l *Log) Sync() error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.mu.RLock()
+	closed, seg := l.closed, l.segs[len(l.segs)-1]
+	l.mu.RUnlock()
+	if closed {
+		return errLogClosed
+	}
+	return l.syncSegment(seg)
+}
+
+// syncSegment fsyncs seg if it holds unsynced bytes; the caller holds wmu.
+func (l *Log) syncSegment(seg *segment) error {
+	if seg.synced == seg.size {
+		return nil
+	}
+	size := seg.size
+	if err := seg.f.Sync(); err != nil {
+		return fmt.Errorf("trail log: %w", err)
+	}
+	seg.synced = size
+	return nil
+}
+
+func (l *Log) write(entries []*entry, sync bool) error {
 	if len(entries) == 0 {
 		return nil
 	}
@@ -242,6 +279,9 @@ func (l *Log) append(entries []*entry) error {
 		return errLogClosed
 	}
 	if seg.size >= l.opts.SegmentBytes {
+		if err := l.syncSegment(seg); err != nil { // a segment is whole on disk before the next starts
+			return err
+		}
 		l.mu.Lock()
 		err := l.roll()
 		seg = l.segs[len(l.segs)-1]
@@ -265,11 +305,11 @@ func (l *Log) append(entries []*entry) error {
 		poss[i] = position{seg: seg.seq, off: uint32(seg.size) + uint32(start), n: uint32(len(buf) - start)}
 	}
 	l.buf = buf
-	// Written at the durable end, not appended: after a failed write or fsync, the next
-	// append overwrites whatever part of this one reached the file (cut off here, if the
-	// disk lets us, so that nothing of it outlives a later, shorter append).
+	// Written at the end of what was written, not appended: after a failed write or fsync,
+	// the next append overwrites whatever part of this one reached the file (cut off here, if
+	// the disk lets us, so that nothing of it outlives a later, shorter append).
 	_, err := seg.f.WriteAt(buf, seg.size)
-	if err == nil {
+	if err == nil && sync {
 		err = seg.f.Sync()
 	}
 	if err != nil {
@@ -284,6 +324,9 @@ func (l *Log) append(entries []*entry) error {
 		l.index(seg, &h, pos)
 	}
 	seg.size += int64(len(buf))
+	if sync {
+		seg.synced = seg.size
+	}
 	l.bytes += int64(len(buf))
 	l.appends++
 	return nil

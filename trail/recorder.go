@@ -58,8 +58,9 @@ type Recorder struct {
 // still is not appended a second time: far longer than a client takes to read a reply.
 const sweptMemory = time.Hour
 
-// cleanEvery is how often the outbox keys of appended records are deleted: a transaction of
-// the store per second at most, whatever the rate of changes.
+// cleanEvery is how often the Log is synced and the outbox keys of appended records are
+// deleted: an fsync of the Log and a transaction of the store per second at most, whatever
+// the rate of calls.
 const cleanEvery = time.Second
 
 // sweepAge is how old a staged record must be before Sweep takes it as lost: far longer than
@@ -109,10 +110,14 @@ func (rc *Recorder) Failed() int64 { return rc.failed.Load() }
 func (rc *Recorder) Run(ctx context.Context) {
 	sweep := time.NewTicker(sweepAge / 2)
 	defer sweep.Stop()
+	tick := time.NewTicker(cleanEvery) // a quiet server's last appends get synced too
+	defer tick.Stop()
 	for {
 		select {
 		case r := <-rc.queue:
 			rc.write(context.WithoutCancel(ctx), r, rc.linger, ctx.Done())
+		case <-tick.C:
+			rc.clean(context.WithoutCancel(ctx), false)
 		case now := <-sweep.C:
 			if err := rc.Sweep(context.WithoutCancel(ctx), now.Add(-sweepAge)); err != nil {
 				rc.logger.Error("trail: outbox sweep", "err", err)
@@ -182,7 +187,7 @@ fill:
 		entries = append(entries, entryOf(r))
 		published = append(published, r)
 	}
-	if err := rc.log.append(entries); err != nil {
+	if err := rc.log.appendUnsynced(entries); err != nil {
 		rc.failed.Add(int64(len(entries)))
 		rc.logger.Error("trail: records lost", "records", len(entries), "err", err)
 		return // the staged forms of changes stay in the outbox for Sweep
@@ -198,14 +203,22 @@ fill:
 	rc.clean(ctx, false)
 }
 
-// clean deletes the outbox keys of records now in the Log: at most once a second unless all
-// is set, in one transaction. A failure keeps them for the next time; were the server to
-// stop first, Recover finds their records in the Log and only deletes the keys.
+// clean makes the Log's appends durable and then deletes the outbox keys of the records they
+// complete: at most once a second unless all is set, the keys in one transaction. A failure
+// keeps the keys for the next time; were the server to stop first, Recover finds their
+// records in the Log (or not, and moves the staged ones) and only deletes the keys.
 func (rc *Recorder) clean(ctx context.Context, all bool) {
-	if len(rc.done) == 0 || (!all && time.Since(rc.lastClean) < cleanEvery) {
+	if !all && time.Since(rc.lastClean) < cleanEvery {
 		return
 	}
 	rc.lastClean = time.Now()
+	if err := rc.log.Sync(); err != nil {
+		rc.logger.Error("trail: log sync", "err", err)
+		return
+	}
+	if len(rc.done) == 0 {
+		return
+	}
 	if _, err := rc.st.Txn(ctx, nil, rc.done); err != nil {
 		rc.logger.Error("trail: outbox cleanup", "keys", len(rc.done), "err", err)
 		return
