@@ -40,6 +40,8 @@ func main() {
 	scale := flag.Bool("scale", false, "run the 10,000 groups × 20 rules measurements on Stockade only")
 	skipMoto := flag.Bool("no-moto", false, "measure Stockade only")
 	trailCmp := flag.Bool("trail", false, "compare Stockade with the change trail on (--trail) and off (--trail=false), no moto")
+	flag.Func("server-arg", "an extra argument for every Stockade server started (repeatable), e.g. -server-arg=--audit=false",
+		func(v string) error { serverArgs = append(serverArgs, v); return nil })
 	flag.Parse()
 	if *scale {
 		runScale(*conc)
@@ -152,7 +154,11 @@ func buildStockade() string {
 
 var stockadeBin string
 
+// serverArgs are -server-arg's, given to every Stockade server.
+var serverArgs []string
+
 func startStockade(dataDir string, args ...string) *target {
+	args = append(args, serverArgs...)
 	if stockadeBin == "" {
 		stockadeBin = buildStockade()
 	}
