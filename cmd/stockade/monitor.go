@@ -114,18 +114,25 @@ func newAuditMonitor(ctx context.Context, svc *control.Service, st store.Store, 
 
 // auditGap is the least time between two audits that revisions start: under a stream of
 // writes the audit follows the newest revision at most five times a second instead of
-// taking a core to audit every one (the feed keeps only the newest), and a finding still
-// reaches the bus well within a second of its write.
-const auditGap = 200 * time.Millisecond
+// taking a core to audit every one (the feed keeps only the newest). auditShare bounds it
+// further by the cost of the last pass: the next revision-started pass waits four times as
+// long as the last one took, so that the audit takes at most a fifth of a core from the API
+// and the agent, which enforce the changes (a membership change at 1,000 interfaces re-audits
+// the account whole, a few hundred milliseconds).
+const (
+	auditGap   = 200 * time.Millisecond
+	auditShare = 4
+)
 
-// run audits until ctx ends: at once, after every revision (at most once per auditGap), and
-// every auditInterval.
+// run audits until ctx ends: at once, after every revision (at most once per auditGap, or
+// auditShare times the last pass's duration), and every auditInterval.
 func (m *auditMonitor) run(ctx context.Context) {
 	revs := m.svc.Watch(ctx)
 	tick := time.NewTicker(auditInterval)
 	defer tick.Stop()
+	start := time.Now()
 	m.pass(ctx, true)
-	last := time.Now()
+	last, took := time.Now(), time.Since(start)
 	for {
 		timed := false
 		select {
@@ -135,7 +142,7 @@ func (m *auditMonitor) run(ctx context.Context) {
 			if !ok {
 				return
 			}
-			if wait := auditGap - time.Since(last); wait > 0 {
+			if wait := max(auditGap, auditShare*took) - time.Since(last); wait > 0 {
 				select {
 				case <-ctx.Done():
 					return
@@ -145,8 +152,9 @@ func (m *auditMonitor) run(ctx context.Context) {
 		case <-tick.C:
 			timed = true
 		}
+		start := time.Now()
 		m.pass(ctx, timed)
-		last = time.Now()
+		last, took = time.Now(), time.Since(start)
 	}
 }
 
