@@ -160,11 +160,11 @@ func errorCode(s Service, f *Failure) string {
 // it the field is null [STOCKADE]: cutting JSON short would make the record unreadable, and
 // a consumer looking for a key finds it in neither.
 func marshalCapped(o object) json.RawMessage {
-	b, err := json.Marshal(o)
-	if err != nil {
+	b, ok := appendJSON(nil, o)
+	if !ok || len(b) > maxElements { // appendJSON's output is valid JSON by construction
 		return json.RawMessage("null")
 	}
-	return capped(b)
+	return json.RawMessage(b)
 }
 
 func capped(b []byte) json.RawMessage {
