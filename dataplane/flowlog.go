@@ -72,7 +72,7 @@ func logRejected(match, prefix string) []string {
 // logFlags is the rules that copy the SYN, FIN and RST packets of covered links to
 // LogGroupFlags, rate-guarded like the rejects.
 func logFlags() []string {
-	return guarded("tcp flags & (fin|syn|rst) != 0", "@fl_flags", fmt.Sprintf("log group %d snaplen 80", LogGroupFlags))
+	return guarded("tcp flags & (fin|syn|rst) != 0", "@fl_flags", fmt.Sprintf("log group %d queue-threshold 1 snaplen 80", LogGroupFlags))
 }
 
 // guarded is a log statement for packets from the links, then for packets to them from
