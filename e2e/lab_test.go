@@ -405,7 +405,9 @@ func TestLabEnforcement(t *testing.T) {
 		if out, err := exec.Command("nsenter", "--net="+netlab.Path(e.routerNS(vpc)), "--", "nft", "insert", "rule", "inet", "stockade", "forward", "accept").CombinedOutput(); err != nil {
 			t.Fatalf("%v: %s", err, out)
 		}
-		e.expectTCP(c, s, 8080, true) // the edit opened everything …
+		// The edit opens everything until the next resync (500 ms) repairs it: on a loaded
+		// machine the repair can come before a first connection gets through, so the edit's
+		// effect is not asserted, only that it is found, logged and undone.
 		deadline := time.Now().Add(5 * time.Second)
 		for netlab.TCP(c.NS, netipPort(s.IP, 8080), netlab.DropTimeout) == nil {
 			if time.Now().After(deadline) {
