@@ -274,7 +274,6 @@ var (
 // becomes nested lowerCamelCase keys and numbered members lists in style's form. Protocol
 // parameters are dropped and secrets replaced.
 func dottedParams(params url.Values, style listStyle) object {
-	root := &tree{}
 	names := make([]string, 0, len(params))
 	for k := range params {
 		if !protocolParams[k] && !strings.HasPrefix(k, "X-Amz-") {
@@ -282,15 +281,26 @@ func dottedParams(params url.Values, style listStyle) object {
 		}
 	}
 	sort.Strings(names)
+	// Every name adds at most one node per dot: one allocation for all of them.
+	nodes := 1 + len(names)
 	for _, k := range names {
-		t := root
-		parts := strings.Split(k, ".")
-		for _, p := range parts {
-			t = t.child(p)
+		nodes += strings.Count(k, ".")
+	}
+	b := treeBuilder{arena: make([]tree, 0, nodes)}
+	root := b.node()
+	for _, k := range names {
+		t, rest := root, k
+		var part string
+		for {
+			var more bool
+			part, rest, more = strings.Cut(rest, ".")
+			t = b.child(t, part)
+			if !more {
+				break
+			}
 		}
-		last := parts[len(parts)-1]
-		t.value, t.leaf = style.leaf(last, params.Get(k)), true
-		if secretParams[last] {
+		t.value, t.leaf = style.leaf(part, params.Get(k)), true
+		if secretParams[part] {
 			t.value = sensitiveDataRemoved
 		}
 	}
@@ -298,57 +308,116 @@ func dottedParams(params url.Values, style listStyle) object {
 	return o
 }
 
-// tree is genericParams' parse of dotted names.
+// tree is dottedParams' parse of dotted names: a node's children in the order first seen.
+// Most nodes have a handful of children, found by a scan from the newest (names arrive
+// sorted, so a name's parent is usually the last child added); a node with many (a long
+// numbered list) gets an index so that a request with thousands of members stays linear.
 type tree struct {
-	keys  []string
-	kids  map[string]*tree
+	kids  []kid
+	index map[string]*tree // nil until kids outgrows a scan
 	value any
 	leaf  bool
 }
 
-func (t *tree) child(name string) *tree {
-	if t.kids == nil {
-		t.kids = map[string]*tree{}
+type kid struct {
+	name string
+	t    *tree
+}
+
+// treeBuilder hands out a request's nodes from one slice.
+type treeBuilder struct{ arena []tree }
+
+func (b *treeBuilder) node() *tree {
+	if len(b.arena) == cap(b.arena) { // never with dottedParams' count; kept correct anyway
+		b.arena = make([]tree, 0, 16)
 	}
-	c, ok := t.kids[name]
-	if !ok {
-		c = &tree{}
-		t.kids[name] = c
-		t.keys = append(t.keys, name)
+	b.arena = append(b.arena, tree{})
+	return &b.arena[len(b.arena)-1]
+}
+
+const treeScan = 8
+
+func (b *treeBuilder) child(t *tree, name string) *tree {
+	if t.index != nil {
+		if c, ok := t.index[name]; ok {
+			return c
+		}
+	} else {
+		for i := len(t.kids) - 1; i >= 0; i-- {
+			if t.kids[i].name == name {
+				return t.kids[i].t
+			}
+		}
+	}
+	c := b.node()
+	t.kids = append(t.kids, kid{name, c})
+	switch {
+	case t.index != nil:
+		t.index[name] = c
+	case len(t.kids) > treeScan:
+		t.index = make(map[string]*tree, 2*len(t.kids))
+		for _, k := range t.kids {
+			t.index[k.name] = k.t
+		}
 	}
 	return c
 }
 
 func (t *tree) json(style listStyle) any {
-	if t.leaf && t.kids == nil {
+	if t.leaf && len(t.kids) == 0 {
 		return t.value
 	}
-	if style.member && len(t.keys) == 1 && t.keys[0] == "member" {
-		return t.kids["member"].json(style) // Name.member.N: the list is Name's value
+	if style.member && len(t.kids) == 1 && t.kids[0].name == "member" {
+		return t.kids[0].t.json(style) // Name.member.N: the list is Name's value
 	}
-	numbered := len(t.keys) > 0
-	for _, k := range t.keys {
-		if _, err := strconv.Atoi(k); err != nil {
-			numbered = false
+	if nums, ok := numbered(t.kids); ok {
+		order := make([]int, len(t.kids))
+		for i := range order {
+			order[i] = i
 		}
-	}
-	if numbered {
-		keys := append([]string(nil), t.keys...)
-		sort.Slice(keys, func(i, j int) bool { a, _ := strconv.Atoi(keys[i]); b, _ := strconv.Atoi(keys[j]); return a < b })
-		var list []any
-		for _, k := range keys {
-			list = append(list, t.kids[k].json(style))
+		sort.SliceStable(order, func(i, j int) bool { return nums[order[i]] < nums[order[j]] })
+		list := make([]any, 0, len(order))
+		for _, i := range order {
+			list = append(list, t.kids[i].t.json(style))
 		}
 		return style.list(list)
 	}
-	o := object{}
-	for _, k := range t.keys {
-		o.set(lowerFirst(k), t.kids[k].json(style))
+	o := make(object, 0, len(t.kids))
+	for _, k := range t.kids {
+		o.set(lowerFirst(k.name), k.t.json(style))
 	}
 	return o
 }
 
+// numbered returns the children's names as numbers when every one is a number (a Query
+// list's positions), and false otherwise.
+func numbered(kids []kid) ([]int, bool) {
+	if len(kids) == 0 {
+		return nil, false
+	}
+	nums := make([]int, len(kids))
+	for i, k := range kids {
+		n, err := strconv.Atoi(k.name)
+		if err != nil {
+			return nil, false
+		}
+		nums[i] = n
+	}
+	return nums, true
+}
+
+// lowerFirst lowers the first character: Query member names are PascalCase, record keys
+// lowerCamelCase. An empty name stays empty.
 func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	if c := s[0]; c < utf8.RuneSelf {
+		if 'A' <= c && c <= 'Z' {
+			return string(c+'a'-'A') + s[1:]
+		}
+		return s
+	}
 	r, n := utf8.DecodeRuneInString(s)
 	return string(unicode.ToLower(r)) + s[n:]
 }

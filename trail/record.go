@@ -52,7 +52,7 @@ type Record struct {
 // it; made once. A Record must not be changed after its first call.
 func (r *Record) JSON() []byte {
 	if r.json == nil {
-		r.json, _ = json.Marshal(r) // a Record's fields always encode
+		r.json = appendRecord(make([]byte, 0, 1024), r)
 	}
 	return r.json
 }

@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -307,6 +308,13 @@ func TestEventIDs(t *testing.T) {
 	b, _ := Build(c)
 	if a.EventID == b.EventID || a.EventID == a.RequestID || len(a.EventID) != 36 {
 		t.Errorf("event IDs %q, %q (request %q)", a.EventID, b.EventID, a.RequestID)
+	}
+	// A random (version 4, RFC 4122 variant) UUID in its canonical form.
+	uuid4 := regexp.MustCompile(`^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$`)
+	for range 100 {
+		if id := newUUID(); !uuid4.MatchString(id) {
+			t.Fatalf("newUUID() = %q, not a version 4 UUID", id)
+		}
 	}
 }
 
