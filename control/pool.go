@@ -142,6 +142,16 @@ func (p *publicPool) free(a netip.Addr) {
 	}
 }
 
+// replace takes fresh's addresses as the pool's own: a shared store's, read again after a
+// conflict (shared.go). A transaction of this server still in flight may lose its mark; its
+// commit is conditional on the address being free in the store, so that costs it a retry,
+// never a second owner.
+func (p *publicPool) replace(fresh *publicPool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.taken, p.held, p.hint = fresh.taken, fresh.held, fresh.hint
+}
+
 // holder returns who holds a.
 func (p *publicPool) holder(a netip.Addr) (poolRecord, bool) {
 	p.mu.Lock()
@@ -185,6 +195,7 @@ func (tx *tx) takePublic(holder string, want netip.Addr) (netip.Addr, error) {
 		return netip.Addr{}, model.AddressLimitExceeded.Errorf("The maximum number of public IPv4 addresses for this account (%d, in all regions) has been reached.", pool.perAccount)
 	}
 	tx.undo = append(tx.undo, func() { pool.free(a) })
+	tx.taken = append(tx.taken, poolKey(a))
 	tx.stageKey(poolKey(a), &poolRecord{Account: tx.tn.key.Account, Region: tx.tn.key.Region, Holder: holder})
 	return a, nil
 }

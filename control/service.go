@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"sync"
@@ -41,6 +42,9 @@ type Config struct {
 	// AWSIPRanges, when set, gives the AWS-managed prefix lists the ranges of the operator's
 	// copy of AWS's ip-ranges.json (awsprefixlists.go); nil means the embedded table's few.
 	AWSIPRanges *AWSIPRanges
+	// Shared says that other API servers write the same store (several servers on one etcd):
+	// writes commit on conditions and reads check that memory is current (shared.go).
+	Shared bool
 	// Admission, when set, is asked about every write that changes a security group, the
 	// groups of an interface, a prefix list or a network ACL, and may refuse it (admission.go).
 	Admission Admission
@@ -120,7 +124,7 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 			tn = s.newTenant(t)
 			s.tenants[t] = tn
 		}
-		if err := tn.load(kind, id, kv.Value); err != nil {
+		if err := tn.loadKV(kind, id, kv); err != nil {
 			return nil, fmt.Errorf("load state: record %q: %w", kv.Key, err)
 		}
 	}
@@ -151,6 +155,12 @@ func (s *Service) tenant(_ context.Context, t Tenant) (*tenant, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tn := s.tenants[t]
+	if tn == nil && s.cfg.Shared {
+		// Another server may have written it: the first request loads it (shared.go).
+		tn = s.newTenant(t)
+		tn.stale = true
+		s.tenants[t] = tn
+	}
 	if tn == nil {
 		tn = s.newTenant(t)
 		// Memory only: the staged ops are dropped (not rolled back) and the tenant stays
@@ -211,7 +221,33 @@ type IDInput struct {
 //
 // A Journal in ctx (WithJournal) adds the request's record to the transaction, after fn
 // succeeded and before Check, so that the change and its record commit together.
+//
+// On a shared store (Config.Shared) the commit is conditional and a write whose memory was
+// behind runs again on the tenant loaded anew (shared.go).
 func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *tx) error) (Result, error) {
+	if !s.cfg.Shared {
+		return s.writeOnce(ctx, t, dryRun, fn)
+	}
+	for attempt := 1; ; attempt++ {
+		res, err := s.writeOnce(ctx, t, dryRun, fn)
+		if !errors.Is(err, errStale) {
+			return res, err
+		}
+		if attempt == sharedAttempts {
+			return Result{}, unavailable(fmt.Errorf("%s/%s written by other servers during each of %d attempts", t.Account, t.Region, attempt))
+		}
+		// Back off a random while, up to twice as long each time: two servers that keep
+		// writing one tenant otherwise lose to each other in step.
+		select {
+		case <-time.After(time.Duration(rand.Int64N(int64(time.Millisecond) << attempt))):
+		case <-ctx.Done():
+			return Result{}, unavailable(ctx.Err())
+		}
+	}
+}
+
+// writeOnce is one attempt of write; on a shared store, errStale asks for another.
+func (s *Service) writeOnce(ctx context.Context, t Tenant, dryRun bool, fn func(tx *tx) error) (Result, error) {
 	tn, err := s.tenant(ctx, t)
 	if err != nil {
 		return Result{}, err
@@ -221,25 +257,42 @@ func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *
 		tn.mu.Unlock()
 		return Result{}, internalError(err)
 	}
+	if tn.stale {
+		if err := s.reload(ctx, tn); err != nil {
+			tn.mu.Unlock()
+			return Result{}, err
+		}
+	}
 	tx := s.begin(tn)
-	if err := fn(tx); err != nil {
+	// abandon ends a write that commits nothing. On a shared store its answer stands only if
+	// memory was current; otherwise the write runs again (shared.go).
+	abandon := func(answer error) error {
 		tx.rollback()
-		tn.mu.Unlock()
-		return Result{}, err
+		defer tn.mu.Unlock()
+		if s.cfg.Shared {
+			if ok, err := s.current(ctx, tn); err != nil {
+				return err
+			} else if !ok {
+				return errStale
+			}
+		}
+		return answer
+	}
+	if err := fn(tx); err != nil {
+		return Result{}, abandon(err)
 	}
 	// Before DryRun is answered: a dry run of a write the policy refuses reports the refusal.
 	if err := s.admit(tx); err != nil {
-		tx.rollback()
-		tn.mu.Unlock()
-		return Result{}, err
+		return Result{}, abandon(err)
 	}
 	if dryRun {
-		tx.rollback()
-		tn.mu.Unlock()
-		return Result{}, model.DryRunOperation.New()
+		return Result{}, abandon(model.DryRunOperation.New())
 	}
 	tx.purge() // retention.go: what has aged out goes in the same transaction
 	if len(tx.ops) == 0 {
+		if s.cfg.Shared {
+			return Result{Revision: s.st.Revision()}, abandon(nil)
+		}
 		seq := tn.staged
 		tn.mu.Unlock()
 		return Result{Revision: s.st.Revision()}, s.waitDurable(tn, seq)
@@ -258,13 +311,13 @@ func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *
 	if j := journalOf(ctx); j != nil {
 		ops = append(ops, j()...) // the request's record commits with its change (journal.go)
 	}
+	if s.cfg.Shared {
+		return s.commitShared(ctx, tx, ops)
+	}
 	if err := s.st.Check(ops); err != nil {
 		tx.rollback()
 		tn.mu.Unlock()
-		if errors.Is(err, store.ErrInvalid) {
-			return Result{}, model.InvalidParameterValue.Errorf("The request contains a value too large to store.").WithCause(err)
-		}
-		return Result{}, internalError(err)
+		return Result{}, refusedCommit(err)
 	}
 	// The client going away must not abandon a commit that memory already reflects.
 	p := s.st.Submit(context.WithoutCancel(ctx), nil, ops)
@@ -283,12 +336,26 @@ func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *
 	return Result{Revision: rev}, nil
 }
 
+// refusedCommit is the answer to a transaction the store's Check refused: the request's own
+// fault when the store cannot hold its content, the server's otherwise.
+func refusedCommit(err error) error {
+	if errors.Is(err, store.ErrInvalid) {
+		return model.InvalidParameterValue.Errorf("The request contains a value too large to store.").WithCause(err)
+	}
+	return internalError(err)
+}
+
 // read runs fn with the tenant's read lock held, then waits until every write fn could have
 // seen is durable.
 func (s *Service) read(ctx context.Context, t Tenant, fn func(tn *tenant) error) error {
 	tn, err := s.tenant(ctx, t)
 	if err != nil {
 		return err
+	}
+	if s.cfg.Shared {
+		if err := s.refresh(ctx, tn); err != nil {
+			return err
+		}
 	}
 	tn.mu.RLock()
 	err = fn(tn)

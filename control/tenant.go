@@ -45,17 +45,30 @@ type tenantMeta struct {
 
 // tenant is the in-memory state of one account in one region. Maps hold immutable objects.
 type tenant struct {
-	key         Tenant
-	now         func() time.Time // the service's clock
-	aws         *awsCatalogue    // the service's AWS-managed prefix lists
-	mu          sync.RWMutex
-	initialised bool
+	key Tenant
+	now func() time.Time // the service's clock
+	aws *awsCatalogue    // the service's AWS-managed prefix lists
+	mu  sync.RWMutex
 	// staged counts the writes submitted to the store (under mu); durable, under durableMu,
 	// is the highest of them known to be on disk.
 	staged      uint64
 	durableMu   sync.Mutex
 	durableCond *sync.Cond
 	durable     uint64
+	// stale marks, on a shared store, memory that may be behind the store: the next request
+	// loads the tenant again first (shared.go). Under mu.
+	stale bool
+
+	tenantState // under mu
+}
+
+// tenantState is what a tenant holds of the store: all of it is replaced at once when a
+// shared store's tenant is loaded again (shared.go).
+type tenantState struct {
+	initialised bool
+	// version is, on a shared store (Config.Shared), the revision of the tenant's last write
+	// as this service last read or made it (shared.go); 0 otherwise.
+	version int64
 	// purgeAt is when the next terminated instance expires (zero: none does); it holds only
 	// while purgeKnown (see purge).
 	purgeKnown bool
@@ -64,7 +77,7 @@ type tenant struct {
 	// host feed's sorted copies of the maps as of those versions (snapshot.go).
 	// idVersions counts the changes that add or remove an ID.
 	versions, idVersions map[string]uint64
-	sorted               sortedCache
+	sorted               *sortedCache
 
 	vpcs         map[string]*model.VPC
 	subnets      map[string]*model.Subnet
@@ -96,7 +109,8 @@ type tenant struct {
 }
 
 func newTenant(t Tenant, now func() time.Time, aws *awsCatalogue) *tenant {
-	tn := &tenant{key: t, now: now, aws: aws, versions: map[string]uint64{}, idVersions: map[string]uint64{}}
+	tn := &tenant{key: t, now: now, aws: aws}
+	tn.versions, tn.idVersions, tn.sorted = map[string]uint64{}, map[string]uint64{}, &sortedCache{}
 	for _, k := range kinds {
 		k.init(tn)
 	}
@@ -134,6 +148,9 @@ type tx struct {
 	// released are the public addresses this transaction returns to the pool, freed in
 	// memory once it is submitted (pool.go).
 	released []netip.Addr
+	// taken are the pool keys of the public addresses this transaction takes: on a shared
+	// store, it commits only if none of them exists yet (shared.go).
+	taken []string
 	// prior is, by record kind and ID, what each record the transaction changed was before
 	// it (admission.go); nil when the service has no admission hook, which is the only reader.
 	prior map[string]map[string]prior

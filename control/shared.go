@@ -1,0 +1,223 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/store"
+)
+
+// A shared store (Config.Shared) is one that other API servers write too: several servers on
+// one etcd serve the same accounts. Each server keeps its tenants in memory as it always does,
+// and three rules keep that memory honest against the others' writes:
+//
+//   - Every write of a tenant also writes the tenant's version key, and commits only if that
+//     key is still at the revision this server last saw (a store.Cond): a write decided on
+//     stale memory is refused by the store, not committed. The tenant is then loaded again
+//     and the request runs again, up to sharedAttempts times. Public addresses, the one
+//     server-wide state, are taken on the condition that their pool key does not exist.
+//   - A read first asks the store for the tenant's version key (on etcd, a linearizable
+//     read): when another server has written the tenant since, it is loaded again before the
+//     read. So a read sees every write acknowledged before it started, by any server.
+//   - A write that fails without committing (a refusal, DryRun, an idempotent replay) checks
+//     the same way that its answer came from current memory, and runs again when it did not.
+//
+// A write's commit waits for the store under the tenant's lock (the single-server pipeline
+// lets the next writer in during the fsync; here the next writer needs the revision this
+// commit gets). A commit whose outcome is unknown (the store timed out, quorum lost) is
+// rolled back in memory and the tenant marked stale, so that the next request reads what the
+// store really holds; the client gets ServiceUnavailable, as EC2 answers when it cannot
+// tell.
+//
+// Loading a tenant again reads all its records (store.List of its prefix): a conflict costs a
+// tenant's size. Following the store's watch to apply other servers' records one by one is
+// the cheaper design for tenants written by several servers at once; this one is exact and
+// keeps the single-server path unchanged.
+//
+// Not covered yet: the per-account count of public addresses (--quota public-ips-per-account)
+// is kept per server (the pool's addresses themselves are exact); the host feed (Networks)
+// shows the tenants as this server last loaded them, not other servers' latest writes (an
+// agent per host will read the store itself); and the packages beside control that keep
+// memory of their own (accounts, IAM) do not yet follow other servers' writes.
+
+// sharedAttempts bounds how often a write runs again after finding its memory stale; with
+// write's backoff, the attempts span up to about half a second.
+const sharedAttempts = 10
+
+// versionID is the ID of a tenant's version key under kindMeta.
+const versionID = "version"
+
+func tenantVersionKey(t Tenant) string { return storeKey(t, kindMeta, versionID) }
+
+func tenantPrefix(t Tenant) string { return resourcePrefix + t.Account + "/" + t.Region + "/" }
+
+// errStale ends one attempt of a write on a shared store whose memory was behind.
+var errStale = errors.New("control: tenant changed by another server")
+
+// versionRecord is the value of a tenant's version key: only its revision matters.
+type versionRecord struct {
+	At time.Time `json:"at"`
+}
+
+// storeVersion is the revision of the tenant's last write as the store has it now; 0 when the
+// tenant has never been written.
+func (s *Service) storeVersion(ctx context.Context, t Tenant) (int64, error) {
+	kv, ok, err := s.st.Get(ctx, tenantVersionKey(t))
+	if err != nil {
+		return 0, unavailable(err)
+	}
+	if !ok {
+		return 0, nil
+	}
+	return kv.ModRevision, nil
+}
+
+// unavailable is the answer to a store that cannot say (a shared store out of reach).
+func unavailable(err error) error { return model.ServiceUnavailable.New().WithCause(err) }
+
+// refresh makes tn current before a read on a shared store: loaded again when another server
+// wrote it since this one last looked.
+func (s *Service) refresh(ctx context.Context, tn *tenant) error {
+	want, err := s.storeVersion(ctx, tn.key)
+	if err != nil {
+		return err
+	}
+	tn.mu.RLock()
+	current := !tn.stale && tn.version == want
+	tn.mu.RUnlock()
+	if current {
+		return nil
+	}
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	if !tn.stale && tn.version >= want {
+		return nil // another request loaded it meanwhile
+	}
+	return s.reload(ctx, tn)
+}
+
+// current reports, for a write that ends without committing, whether tn's memory was the
+// store's; the caller holds tn.mu. A tenant found behind is marked stale.
+func (s *Service) current(ctx context.Context, tn *tenant) (bool, error) {
+	v, err := s.storeVersion(ctx, tn.key)
+	if err != nil {
+		return false, err
+	}
+	if v != tn.version {
+		tn.stale = true
+		return false, nil
+	}
+	return true, nil
+}
+
+// reload replaces tn's state with what the store holds; the caller holds tn.mu. A tenant the
+// store has no record of keeps (or gets) the default VPC in memory only, as a new one does.
+func (s *Service) reload(ctx context.Context, tn *tenant) error {
+	kvs, _, err := s.st.List(ctx, tenantPrefix(tn.key))
+	if err != nil {
+		return unavailable(err)
+	}
+	fresh := s.newTenant(tn.key)
+	for _, kv := range kvs {
+		_, kind, id, ok := parseKey(kv.Key)
+		if !ok {
+			return model.Internal(fmt.Errorf("load tenant: malformed key %q", kv.Key))
+		}
+		if err := fresh.loadKV(kind, id, kv); err != nil {
+			return model.Internal(fmt.Errorf("load tenant: record %q: %w", kv.Key, err))
+		}
+	}
+	switch {
+	case fresh.initialised:
+		s.mainRouteTables(fresh)
+		s.dhcpSets(fresh)
+	case !tn.initialised && len(tn.vpcs) > 0:
+		// Written by no server yet: keep the default VPC this one has shown, and its IDs.
+		tn.stale = false
+		return nil
+	default:
+		// Never written, and not yet shown: a default VPC in memory, as a new tenant gets.
+		if _, err := s.begin(fresh).createDefaultVPC(); err != nil {
+			return err
+		}
+	}
+	tn.tenantState = fresh.tenantState
+	tn.stale = false
+	return nil
+}
+
+// loadKV loads one of the tenant's store records; the version key sets the tenant's version.
+func (tn *tenant) loadKV(kind, id string, kv store.KV) error {
+	if kind == kindMeta && id == versionID {
+		tn.version = kv.ModRevision
+	}
+	return tn.load(kind, id, kv.Value)
+}
+
+// commitShared commits tx's ops on a shared store, on the condition that nobody wrote the
+// tenant or took its new public addresses since this server last saw them. The caller holds
+// tn.mu, which is released here. errStale means the write must run again on reloaded memory.
+func (s *Service) commitShared(ctx context.Context, tx *tx, ops []store.Op) (Result, error) {
+	tn := tx.tn
+	conds := make([]store.Cond, 0, 1+len(tx.taken))
+	conds = append(conds, store.Cond{Key: tenantVersionKey(tn.key), ModRevision: tn.version})
+	for _, k := range tx.taken {
+		conds = append(conds, store.Cond{Key: k}) // must not exist
+	}
+	v, _ := json.Marshal(versionRecord{At: tx.now}) // a time always encodes
+	ops = append(ops, store.Op{Key: tenantVersionKey(tn.key), Value: v})
+	if err := s.st.Check(ops); err != nil {
+		tx.rollback()
+		tn.mu.Unlock()
+		return Result{}, refusedCommit(err)
+	}
+	rev, err := s.st.Txn(context.WithoutCancel(ctx), conds, ops)
+	if err != nil {
+		tx.rollback()
+		// Conflict: another server was first. Any other failure: the outcome is unknown, and
+		// the store, not memory, says what happened.
+		tn.stale = true
+		tn.mu.Unlock()
+		if len(tx.taken) > 0 {
+			if perr := s.reloadPool(ctx); perr != nil {
+				return Result{}, perr
+			}
+		}
+		if errors.Is(err, store.ErrConflict) {
+			return Result{}, errStale
+		}
+		return Result{}, unavailable(err)
+	}
+	tn.version = rev
+	tn.staged++
+	seq := tn.staged
+	for _, a := range tx.released {
+		s.pool.free(a)
+	}
+	tn.mu.Unlock()
+	s.markDurable(tn, seq)
+	return Result{Revision: rev}, nil
+}
+
+// reloadPool reads the taken public addresses again from the store (after a conflict on one).
+func (s *Service) reloadPool(ctx context.Context) error {
+	kvs, _, err := s.st.List(ctx, poolKeyPrefix)
+	if err != nil {
+		return unavailable(err)
+	}
+	fresh, err := newPool(s.pool.prefix)
+	if err != nil {
+		return internalError(err)
+	}
+	for _, kv := range kvs {
+		if err := fresh.load(kv.Key, kv.Value); err != nil {
+			return internalError(fmt.Errorf("load public address pool: record %q: %w", kv.Key, err))
+		}
+	}
+	s.pool.replace(fresh)
+	return nil
+}

@@ -1,0 +1,224 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"sync"
+	"testing"
+
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/store"
+)
+
+// openShared opens n services on one store, each as an API server of a shared store.
+func openShared(t *testing.T, st store.Store, n int) []*Service {
+	t.Helper()
+	out := make([]*Service, n)
+	for i := range out {
+		cfg := DefaultConfig()
+		cfg.Shared = true
+		s, err := Open(context.Background(), st, cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[i] = s
+	}
+	return out
+}
+
+func groupIDs(t *testing.T, s *Service, tn Tenant) map[string]string {
+	t.Helper()
+	ids := map[string]string{}
+	err := s.View(context.Background(), tn, func(v View) error {
+		for _, g := range v.Groups() {
+			ids[g.Name] = g.ID
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// TestSharedReadsSeeOtherServersWrites: what one server acknowledged, the other shows and
+// builds on — a group created on A is described on B, a rule authorized on B (whose memory
+// was behind: the commit's condition fails, B loads the tenant and runs the request again)
+// is seen on A; the default VPC is the same on both once one of them wrote.
+func TestSharedReadsSeeOtherServersWrites(t *testing.T) {
+	ctx := context.Background()
+	ss := openShared(t, tempBolt(t), 2)
+	a, b := ss[0], ss[1]
+	if err := b.View(ctx, alice, func(View) error { return nil }); err != nil { // B sees the tenant first, unwritten
+		t.Fatal(err)
+	}
+	g, _, err := a.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := groupIDs(t, b, alice)["web"]; got != g.ID {
+		t.Fatalf("B shows web as %q, A created %s", got, g.ID)
+	}
+	if _, _, err := b.Authorize(ctx, alice, AuthorizeInput{Group: GroupRef{ID: g.ID}, Permissions: []Permission{ssh("10.0.0.0/8")}}); err != nil {
+		t.Fatal(err)
+	}
+	err = a.View(ctx, alice, func(v View) error {
+		gg, err := v.Group(g.ID)
+		if err != nil {
+			return err
+		}
+		if len(gg.Ingress) != 1 {
+			return fmt.Errorf("A shows %d ingress rules after B's authorize, want 1", len(gg.Ingress))
+		}
+		if va, vb := v.DefaultVPC(), defaultVPCOf(t, b); va == nil || va.ID != vb {
+			return fmt.Errorf("default VPC: A %v, B %s", va, vb)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A failed write answers from current memory too: B deletes the group, then A's
+	// authorize on it is InvalidGroup.NotFound, not a rule on a group that is gone.
+	if _, _, err := b.DeleteGroup(ctx, alice, DeleteGroupInput{Group: GroupRef{ID: g.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = a.Authorize(ctx, alice, AuthorizeInput{Group: GroupRef{ID: g.ID}, Permissions: []Permission{ssh("10.0.0.0/8")}})
+	if code(err) != "InvalidGroup.NotFound" {
+		t.Fatalf("authorize on a group deleted by B: %v, want InvalidGroup.NotFound", err)
+	}
+}
+
+func defaultVPCOf(t *testing.T, s *Service) string {
+	t.Helper()
+	var id string
+	if err := s.View(context.Background(), alice, func(v View) error { id = v.DefaultVPC().ID; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+// TestSharedConcurrentWritesSerialise: two servers creating groups in one tenant at once
+// lose nothing and break no invariant — every acknowledged group exists on both, and of two
+// creates of one name exactly one succeeds, the other gets InvalidGroup.Duplicate.
+func TestSharedConcurrentWritesSerialise(t *testing.T) {
+	ctx := context.Background()
+	ss := openShared(t, tempBolt(t), 2)
+	const n = 20
+	var mu sync.Mutex
+	created := map[string]string{} // name → ID, acknowledged
+	dups := 0
+	var wg sync.WaitGroup
+	for i, s := range ss {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range n {
+				for _, name := range []string{fmt.Sprintf("own-%d-%d", i, j), fmt.Sprintf("both-%d", j)} {
+					g, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: name, Description: "d"})
+					mu.Lock()
+					switch {
+					case err == nil:
+						if prev, ok := created[name]; ok {
+							t.Errorf("%s created twice: %s and %s", name, prev, g.ID)
+						}
+						created[name] = g.ID
+					case code(err) == "InvalidGroup.Duplicate":
+						dups++
+					default:
+						t.Errorf("create %s: %v", name, err)
+					}
+					mu.Unlock()
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if dups != n {
+		t.Errorf("%d duplicate refusals, want %d (one per shared name)", dups, n)
+	}
+	for i, s := range ss {
+		got := groupIDs(t, s, alice)
+		for name, id := range created {
+			if got[name] != id {
+				t.Errorf("server %d shows %s as %q, acknowledged as %s", i, name, got[name], id)
+			}
+		}
+		if len(got) != len(created)+1 { // and the default group
+			t.Errorf("server %d shows %d groups, want %d", i, len(got), len(created)+1)
+		}
+	}
+}
+
+// TestSharedPublicAddressesUnique: two servers allocating Elastic IPs for different accounts
+// at once never hand one address to two owners (the pool's keys are taken on condition).
+func TestSharedPublicAddressesUnique(t *testing.T) {
+	ctx := context.Background()
+	ss := openShared(t, tempBolt(t), 2)
+	bob := Tenant{Account: "444455556666", Region: "us-east-1"}
+	var mu sync.Mutex
+	owner := map[netip.Addr]string{}
+	var wg sync.WaitGroup
+	for i, tn := range []Tenant{alice, bob} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 4 {
+				a, _, err := ss[i].AllocateAddress(ctx, tn, AllocateAddressInput{})
+				if err != nil {
+					t.Errorf("allocate for %s: %v", tn.Account, err)
+					return
+				}
+				mu.Lock()
+				if prev, ok := owner[a.PublicIP]; ok {
+					t.Errorf("%s given to %s and %s", a.PublicIP, prev, tn.Account)
+				}
+				owner[a.PublicIP] = tn.Account
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+}
+
+// failingTxnStore fails every Txn with a store error (quorum lost) while failing is set.
+type failingTxnStore struct {
+	store.Store
+	mu      sync.Mutex
+	failing bool
+}
+
+func (f *failingTxnStore) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (int64, error) {
+	f.mu.Lock()
+	failing := f.failing
+	f.mu.Unlock()
+	if failing {
+		return 0, errors.New("injected: etcd: request timed out")
+	}
+	return f.Store.Txn(ctx, conds, ops)
+}
+
+// TestSharedStoreFailureIsUnavailable: a commit whose outcome the store cannot tell is
+// ServiceUnavailable, changes nothing in memory, and does not stop the server: once the
+// store answers again, writes work.
+func TestSharedStoreFailureIsUnavailable(t *testing.T) {
+	ctx := context.Background()
+	st := &failingTxnStore{Store: tempBolt(t)}
+	s := openShared(t, st, 1)[0]
+	st.failing = true
+	_, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "d"})
+	if code(err) != model.ServiceUnavailable.Name {
+		t.Fatalf("create with the store failing: %v, want ServiceUnavailable", err)
+	}
+	if _, ok := groupIDs(t, s, alice)["web"]; ok {
+		t.Fatal("a write the store did not confirm is shown")
+	}
+	st.mu.Lock()
+	st.failing = false
+	st.mu.Unlock()
+	if _, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "d"}); err != nil {
+		t.Fatalf("create after the store recovered: %v", err)
+	}
+}
