@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/big"
 	"os"
@@ -34,30 +35,95 @@ func (a Account) ARN() string {
 	return "arn:aws:iam::" + a.ID + ":user/" + a.Name
 }
 
-const keyPrefix = "accounts/"
+// Store keys: "accounts/<access key ID>" holds an account; "account-names/<name>" claims its
+// name, so that two servers on one store cannot give one name to two accounts.
+const (
+	keyPrefix  = "accounts/"
+	namePrefix = "account-names/"
+)
 
 // Registry holds every account in memory, backed by the store. Safe for concurrent use.
 type Registry struct {
 	st    store.Store
 	mu    sync.RWMutex
 	byKey map[string]Account
+	rev   int64 // the store revision byKey was read at (then followed to, see Follow)
 }
 
 // Open loads the accounts from st.
 func Open(ctx context.Context, st store.Store) (*Registry, error) {
-	kvs, _, err := st.List(ctx, keyPrefix)
-	if err != nil {
-		return nil, fmt.Errorf("load accounts: %w", err)
+	r := &Registry{st: st}
+	if err := r.Refresh(ctx); err != nil {
+		return nil, err
 	}
-	r := &Registry{st: st, byKey: map[string]Account{}}
+	return r, nil
+}
+
+// Refresh reads every account from the store again: on a store that other servers write,
+// the accounts they created since.
+func (r *Registry) Refresh(ctx context.Context) error {
+	kvs, rev, err := r.st.List(ctx, keyPrefix)
+	if err != nil {
+		return fmt.Errorf("load accounts: %w", err)
+	}
+	byKey := map[string]Account{}
 	for _, kv := range kvs {
 		var a Account
 		if err := json.Unmarshal(kv.Value, &a); err != nil {
-			return nil, fmt.Errorf("load accounts: record %q: %w", kv.Key, err)
+			return fmt.Errorf("load accounts: record %q: %w", kv.Key, err)
 		}
-		r.byKey[a.AccessKeyID] = a
+		byKey[a.AccessKeyID] = a
 	}
-	return r, nil
+	r.mu.Lock()
+	r.byKey, r.rev = byKey, rev
+	r.mu.Unlock()
+	return nil
+}
+
+// Follow keeps the registry current with the accounts other servers on the same store create,
+// from the store's watch, until ctx ends. A watch that lost its place (compacted history, a
+// consumer too slow) reads every account again and goes on from there.
+func (r *Registry) Follow(ctx context.Context) {
+	for ctx.Err() == nil {
+		r.mu.RLock()
+		from := r.rev + 1
+		r.mu.RUnlock()
+		w, err := r.st.Watch(ctx, from)
+		if err == nil {
+			for ev := range w.C {
+				r.apply(ev)
+			}
+			err = w.Err()
+		}
+		if ctx.Err() != nil || errors.Is(err, store.ErrClosed) {
+			return
+		}
+		if err := r.Refresh(ctx); err != nil {
+			select { // the store is out of reach: try again shortly
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+			}
+		}
+	}
+}
+
+// apply takes one committed transaction's account records.
+func (r *Registry) apply(ev store.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, op := range ev.Ops {
+		if !strings.HasPrefix(op.Key, keyPrefix) {
+			continue
+		}
+		akid := strings.TrimPrefix(op.Key, keyPrefix)
+		var a Account
+		if op.Delete {
+			delete(r.byKey, akid)
+		} else if json.Unmarshal(op.Value, &a) == nil && a.AccessKeyID == akid {
+			r.byKey[akid] = a
+		}
+	}
+	r.rev = max(r.rev, ev.Revision)
 }
 
 // Lookup returns the account owning an access key ID.
@@ -120,7 +186,7 @@ func (r *Registry) Create(ctx context.Context, name string, admin bool) (Account
 	ids := map[string]bool{}
 	for _, a := range r.byKey {
 		if a.Name == name {
-			return Account{}, fmt.Errorf("account name %q is already taken by account %s", name, a.ID)
+			return Account{}, fmt.Errorf("%w: %q belongs to account %s", ErrNameTaken, name, a.ID)
 		}
 		ids[a.ID] = true
 	}
@@ -134,13 +200,22 @@ func (r *Registry) Create(ctx context.Context, name string, admin bool) (Account
 	if err != nil {
 		return Account{}, err
 	}
-	// Must not exist yet: a second server on the same store cannot create a clashing key.
-	if _, err := r.st.Txn(ctx, []store.Cond{{Key: keyPrefix + a.AccessKeyID}}, []store.Op{{Key: keyPrefix + a.AccessKeyID, Value: b}}); err != nil {
+	// Neither the key nor the name may exist yet: a second server on the same store cannot
+	// create a clashing key, nor an account of the same name.
+	conds := []store.Cond{{Key: keyPrefix + a.AccessKeyID}, {Key: namePrefix + name}}
+	ops := []store.Op{{Key: keyPrefix + a.AccessKeyID, Value: b}, {Key: namePrefix + name, Value: []byte(a.ID)}}
+	if _, err := r.st.Txn(ctx, conds, ops); err != nil {
+		if errors.Is(err, store.ErrConflict) {
+			return Account{}, fmt.Errorf("%w: %q was claimed by another server first", ErrNameTaken, name)
+		}
 		return Account{}, fmt.Errorf("store account %s: %w", a.ID, err)
 	}
 	r.byKey[a.AccessKeyID] = a
 	return a, nil
 }
+
+// ErrNameTaken is Create's error for a name another account has.
+var ErrNameTaken = errors.New("account name taken")
 
 func randomString(alphabet string, n int) string {
 	out := make([]byte, n)

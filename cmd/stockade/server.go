@@ -517,10 +517,22 @@ func ensureAdmin(ctx context.Context, accounts *auth.Registry, path string, log 
 	a, ok := accounts.Admin()
 	if !ok {
 		var err error
-		if a, err = accounts.Create(ctx, "admin", true); err != nil {
+		a, err = accounts.Create(ctx, "admin", true)
+		switch {
+		case errors.Is(err, auth.ErrNameTaken):
+			// Another server on the same store made it first: every server writes the same
+			// credentials.
+			if err := accounts.Refresh(ctx); err != nil {
+				return err
+			}
+			if a, ok = accounts.Admin(); !ok {
+				return fmt.Errorf("create administrator account: the name admin belongs to an account that is not the administrator")
+			}
+		case err != nil:
 			return fmt.Errorf("create administrator account: %w", err)
+		default:
+			log.Info("created administrator account", "account", a.ID)
 		}
-		log.Info("created administrator account", "account", a.ID)
 	}
 	if _, err := os.Stat(path); err == nil {
 		return nil
