@@ -59,6 +59,9 @@ var (
 	InvalidAction           = &Code{"InvalidAction", http.StatusBadRequest, false}
 	MissingAction           = &Code{"MissingAction", http.StatusBadRequest, false}
 	ServiceFailure          = &Code{"ServiceFailure", http.StatusInternalServerError, true}
+	// ServiceUnavailable is AWS's common error for a temporary failure: a shared store that
+	// cannot say whether a write committed.
+	ServiceUnavailable = &Code{"ServiceUnavailable", http.StatusServiceUnavailable, true}
 
 	// Authentication failures of IAM and STS calls (AWS's common errors; statuses as STS
 	// answers the AWS CLI [UNCONFIRMED for IAM]).

@@ -38,6 +38,9 @@ type Config struct {
 	// Now is the clock; Rand the source of IDs and secrets (crypto/rand when nil).
 	Now  func() time.Time
 	Rand io.Reader
+	// Shared says that other API servers write the same store: writes commit on a condition
+	// and other servers' writes reach this one through the store's watch (shared.go; Follow).
+	Shared bool
 }
 
 // Quotas are IAM's default quotas (§4.3; https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_iam-quotas.html).
@@ -125,7 +128,10 @@ type Service struct {
 }
 
 type acct struct {
-	id       string
+	id string
+	// version is, on a shared store, the revision of the account's last IAM write as this
+	// server last read or made it (shared.go); 0 otherwise.
+	version  int64
 	users    map[string]*User // by key(name)
 	keys     map[string]*AccessKey
 	groups   map[string]*Group
@@ -149,6 +155,7 @@ const (
 	kindRole    = "role"
 	kindPolicy  = "policy"
 	kindSession = "session"
+	kindVersion = "version" // one key per account on a shared store (shared.go)
 )
 
 func storeKey(account, kind, id string) string {
@@ -181,7 +188,7 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("iam: load: %w", err)
 	}
 	for _, kv := range kvs {
-		if err := s.load(kv.Key, kv.Value); err != nil {
+		if err := s.loadKV(kv); err != nil {
 			return nil, fmt.Errorf("iam: load record %q: %w", kv.Key, err)
 		}
 	}
@@ -223,6 +230,8 @@ func (s *Service) load(k string, b []byte) error {
 	case kindSession:
 		s.owner[parts[2]] = a.id
 		return decode(b, a.sessions, parts[2])
+	case kindVersion:
+		return nil // its revision is the account's version (loadKV)
 	}
 	return fmt.Errorf("unknown kind %q", parts[1])
 }
@@ -274,17 +283,36 @@ type tx struct {
 // ops of ctx's store.Journal if it has one. If fn fails or the commit is refused, every change to
 // memory is undone.
 func (s *Service) write(ctx context.Context, account string, fn func(tx *tx) error) error {
+	if !s.cfg.Shared {
+		return s.writeOnce(ctx, account, fn)
+	}
+	for attempt := 1; ; attempt++ {
+		err := s.writeOnce(ctx, account, fn)
+		if !errors.Is(err, errStale) {
+			return err
+		}
+		if attempt == sharedAttempts {
+			return ConcurrentModification.Errorf("The account's IAM entities were changed by other servers during each of %d attempts. Submit your request again.", attempt)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return err
+		}
+	}
+}
+
+// writeOnce is one attempt of write; on a shared store, errStale asks for another.
+func (s *Service) writeOnce(ctx context.Context, account string, fn func(tx *tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	tx := &tx{s: s, a: s.account(account), now: s.cfg.Now().UTC().Truncate(time.Second), ops: map[string]any{}}
 	if err := fn(tx); err != nil {
 		tx.rollback()
-		return err
+		return s.settle(ctx, tx.a, err)
 	}
 	if len(tx.keys) == 0 {
-		return nil
+		return s.settle(ctx, tx.a, nil)
 	}
-	ops := make([]store.Op, 0, len(tx.keys))
+	ops := make([]store.Op, 0, len(tx.keys)+1)
 	for _, k := range tx.keys {
 		v := tx.ops[k]
 		if v == nil {
@@ -301,9 +329,20 @@ func (s *Service) write(ctx context.Context, account string, fn func(tx *tx) err
 	if j := store.JournalOf(ctx); j != nil {
 		ops = append(ops, j()...) // the call's record commits with its change (store.Journal)
 	}
-	if _, err := s.st.Txn(ctx, nil, ops); err != nil {
+	var conds []store.Cond
+	if s.cfg.Shared {
+		conds, ops = tx.a.versioned(ops, tx.now)
+	}
+	rev, err := s.st.Txn(ctx, conds, ops)
+	if err != nil {
 		tx.rollback()
+		if s.cfg.Shared {
+			return s.lost(ctx, tx.a, err)
+		}
 		return Internal(fmt.Errorf("commit: %w", err))
+	}
+	if s.cfg.Shared {
+		tx.a.version = rev
 	}
 	s.gen.Add(1)
 	return nil
