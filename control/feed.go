@@ -28,6 +28,13 @@ func (s *Service) Networks() (rev int64, nets []netmap.Network) {
 		tenants = append(tenants, tn)
 	}
 	s.mu.Unlock()
+	if s.cfg.Shared && !s.refreshStale(tenants) {
+		// The store is out of reach: keep what the host enforces now (see above).
+		if last := s.lastNetworks.Load(); last != nil {
+			return last.rev, last.nets
+		}
+		return 0, nil
+	}
 	seen := make([]uint64, len(tenants))
 	for i, tn := range tenants {
 		tn.mu.RLock()
@@ -83,6 +90,9 @@ func (s *Service) Watch(ctx context.Context) <-chan int64 {
 				if !changesState(ev.Ops) {
 					continue // a trail record, an account: no network changed (journal.go)
 				}
+				if s.cfg.Shared {
+					s.noteChanges(ctx, ev) // another server's write: Networks loads its tenants again
+				}
 				select { // keep only the newest revision if the consumer is busy
 				case <-out:
 				default:
@@ -93,6 +103,9 @@ func (s *Service) Watch(ctx context.Context) <-chan int64 {
 				return
 			}
 			// Lagging: watch again from now on, after saying where the store is.
+			if s.cfg.Shared {
+				s.noteAll(ctx) // which tenants the missed writes changed is unknown
+			}
 			select {
 			case <-out:
 			default:

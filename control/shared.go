@@ -38,11 +38,12 @@ import (
 // the cheaper design for tenants written by several servers at once; this one is exact and
 // keeps the single-server path unchanged.
 //
+// The host feed (Networks, Watch) follows other servers' writes through the store's watch:
+// Watch marks the tenants each transaction changed as stale, and Networks loads stale
+// tenants again before answering, so that an agent enforces what any server committed.
+//
 // Not covered yet: the per-account count of public addresses (--quota public-ips-per-account)
-// is kept per server (the pool's addresses themselves are exact); the host feed (Networks)
-// shows the tenants as this server last loaded them, not other servers' latest writes (an
-// agent per host will read the store itself); and the packages beside control that keep
-// memory of their own (accounts, IAM) do not yet follow other servers' writes.
+// is kept per server (the pool's addresses themselves are exact).
 
 // sharedAttempts bounds how often a write runs again after finding its memory stale; with
 // write's backoff, the attempts span up to about half a second.
@@ -220,4 +221,69 @@ func (s *Service) reloadPool(ctx context.Context) error {
 	}
 	s.pool.replace(fresh)
 	return nil
+}
+
+// noteChanges marks the tenants a committed transaction changed as stale, unless this
+// server's memory already holds that revision (its own writes); tenants it has never seen are
+// added, stale, so that Networks loads them.
+func (s *Service) noteChanges(ctx context.Context, ev store.Event) {
+	seen := map[Tenant]bool{}
+	for _, op := range ev.Ops {
+		if t, _, _, ok := parseKey(op.Key); ok {
+			seen[t] = true
+		}
+	}
+	for t := range seen {
+		tn, err := s.tenant(ctx, t)
+		if err != nil {
+			continue
+		}
+		tn.mu.Lock()
+		if tn.version < ev.Revision {
+			tn.stale = true
+		}
+		tn.mu.Unlock()
+	}
+}
+
+// noteAll marks every tenant the store holds as stale, after a watch lost its place.
+func (s *Service) noteAll(ctx context.Context) {
+	kvs, _, err := s.st.List(ctx, resourcePrefix)
+	seen := map[Tenant]bool{}
+	for _, kv := range kvs {
+		if t, _, _, ok := parseKey(kv.Key); ok {
+			seen[t] = true
+		}
+	}
+	s.mu.Lock()
+	for t := range s.tenants {
+		seen[t] = true
+	}
+	s.mu.Unlock()
+	for t := range seen {
+		if tn, terr := s.tenant(ctx, t); terr == nil {
+			tn.mu.Lock()
+			tn.stale = true
+			tn.mu.Unlock()
+		}
+	}
+	if err != nil {
+		s.cfg.Log.Warn("shared store: tenants not listed after a lost watch", "error", err)
+	}
+}
+
+// refreshStale loads the stale tenants among tenants again; false when the store could not be
+// read.
+func (s *Service) refreshStale(tenants []*tenant) bool {
+	ok := true
+	for _, tn := range tenants {
+		tn.mu.Lock()
+		if tn.stale {
+			if err := s.reload(context.Background(), tn); err != nil {
+				ok = false
+			}
+		}
+		tn.mu.Unlock()
+	}
+	return ok
 }

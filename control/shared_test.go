@@ -222,3 +222,36 @@ func TestSharedStoreFailureIsUnavailable(t *testing.T) {
 		t.Fatalf("create after the store recovered: %v", err)
 	}
 }
+
+// TestSharedFeedFollowsOtherServers: the host feed of a server (what an agent enforces)
+// follows another server's writes — once B's Watch reports the revision of A's authorize,
+// B's Networks has the rule, in a tenant B never served a request for.
+func TestSharedFeedFollowsOtherServers(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ss := openShared(t, tempBolt(t), 2)
+	a, b := ss[0], ss[1]
+	revs := b.Watch(ctx)
+	g, _, err := a.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, res, err := a.Authorize(ctx, alice, AuthorizeInput{Group: GroupRef{ID: g.ID}, Permissions: []Permission{ssh("10.0.0.0/8")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rev := range revs {
+		if rev >= res.Revision {
+			break
+		}
+	}
+	_, nets := b.Networks()
+	for _, n := range nets {
+		for _, gg := range n.Groups {
+			if gg.ID == g.ID && len(gg.Ingress) == 1 {
+				return
+			}
+		}
+	}
+	t.Fatalf("B's Networks after revision %d: no group %s with its rule (%d networks)", res.Revision, g.ID, len(nets))
+}
