@@ -126,7 +126,7 @@ func TestKernelConnDestroyed(t *testing.T) {
 
 // forwardingLab is a kernel lab whose router enforces n and forwards, with n's interfaces of
 // the given indexes attached in their subnets; it returns their namespaces in that order.
-func forwardingLab(t *testing.T, n dataplane.Network, enis ...int) (*kernelLab, []string) {
+func forwardingLab(t testing.TB, n dataplane.Network, enis ...int) (*kernelLab, []string) {
 	t.Helper()
 	l := newKernelLab(t)
 	n.Link = l.names.Link

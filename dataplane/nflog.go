@@ -26,24 +26,33 @@ const (
 	nfulnlCfgBind    = 1
 	nfulnlCopyPacket = 2
 
-	nfulaMark     = 2
-	nfulaInDev    = 4
-	nfulaOutDev   = 5
-	nfulaPayload  = 9
-	nfulaPrefix   = 10
-	logCopyLength = 128 // IPv4 or IPv6 and TCP headers; rules ask for at most this much
+	nfulaMark      = 2
+	nfulaTimestamp = 3 // struct nfulnl_msg_packet_timestamp: __aligned_be64 sec, usec
+	nfulaInDev     = 4
+	nfulaOutDev    = 5
+	nfulaPayload   = 9
+	nfulaPrefix    = 10
+	logCopyLength  = 128 // IPv4 or IPv6 and TCP headers; rules ask for at most this much
 )
 
 // LogPacket is one packet a log statement handed over: its group, the rule's prefix, the
 // packet mark, the links it came in on and was going out of (interface indexes in the router
-// namespace; 0 when not known), and its first bytes from the network header on.
+// namespace; 0 when not known), its first bytes from the network header on, and when it was
+// seen (Time, which puts it in its flow-log window).
 type LogPacket struct {
 	Group       uint16
 	Prefix      string
 	Mark        uint32
 	InIf, OutIf uint32
 	Payload     []byte
+	Time        time.Time
 }
+
+// maxLogAge bounds how far before its arrival a packet's own timestamp may be: the kernel
+// hands a group's queue over within a second (the timeout OpenLog sets), so a timestamp
+// older than the longest window (600 s) or later than the arrival is not the wall clock's
+// (a monotonic or delivery-time tstamp) and the arrival time is used instead.
+const maxLogAge = 600 * time.Second
 
 // ErrLogOverrun is returned by LogReader.Read when the kernel dropped log messages because
 // the reader fell behind (ENOBUFS): the caller records SKIPDATA and reads on.
@@ -111,12 +120,22 @@ func (r *LogReader) Read() ([]LogPacket, error) {
 		}
 		return nil, err
 	}
+	return decodeLog(msgs, time.Now()), nil
+}
+
+// decodeLog decodes the packet messages of msgs, received at arrival. A packet's Time is its
+// NFULA_TIMESTAMP when the kernel sent one (the packet's skb timestamp: when it was
+// received, not when the queue was flushed, so that a packet seen just before a window's end
+// counts in that window) and it is plausible (maxLogAge); arrival otherwise. The kernel sends
+// the attribute only for packets that carry a timestamp (net_enable_timestamp), and only at
+// the hooks up to forward.
+func decodeLog(msgs []netlink.Message, arrival time.Time) []LogPacket {
 	var out []LogPacket
 	for _, m := range msgs {
 		if m.Header.Type != netlink.HeaderType(nfnlSubsysULOG<<8|nfulnlMsgPacket) || len(m.Data) < 4 {
 			continue
 		}
-		p := LogPacket{Group: binary.BigEndian.Uint16(m.Data[2:4])}
+		p := LogPacket{Group: binary.BigEndian.Uint16(m.Data[2:4]), Time: arrival}
 		ad, err := netlink.NewAttributeDecoder(m.Data[4:])
 		if err != nil {
 			continue
@@ -126,6 +145,14 @@ func (r *LogReader) Read() ([]LogPacket, error) {
 			switch ad.Type() {
 			case nfulaMark:
 				p.Mark = ad.Uint32()
+			case nfulaTimestamp:
+				if b := ad.Bytes(); len(b) == 16 {
+					sec, usec := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+					if t := time.Unix(int64(sec), int64(usec)*1000); sec < 1<<62 && usec < 1e6 &&
+						!t.After(arrival) && arrival.Sub(t) <= maxLogAge {
+						p.Time = t
+					}
+				}
 			case nfulaInDev:
 				p.InIf = ad.Uint32()
 			case nfulaOutDev:
@@ -140,7 +167,7 @@ func (r *LogReader) Read() ([]LogPacket, error) {
 			out = append(out, p)
 		}
 	}
-	return out, nil
+	return out
 }
 
 func trimNUL(b []byte) string {

@@ -35,6 +35,7 @@ func TestKernelLogsRejects(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer srv.Close()
+	sent := time.Now()
 	if err := netlab.TCP(nsWeb, netip.AddrPortFrom(db.PrivateIP, 8080), 300*time.Millisecond); err == nil {
 		t.Fatal("db's group let web in on 8080")
 	}
@@ -77,6 +78,10 @@ func TestKernelLogsRejects(t *testing.T) {
 	if rejected.Prefix != dataplane.LogPrefixGroups || rejected.Mark&(dataplane.MarkEgressAdmitted|dataplane.MarkIngressAdmitted) != dataplane.MarkEgressAdmitted ||
 		rejected.OutIf != dbIndex || rejected.Payload[9] != 6 || rejected.Payload[20+13]&0x02 == 0 {
 		t.Errorf("rejected SYN: %+v (db's link is %d)", *rejected, dbIndex)
+	}
+	// Its time (the kernel's timestamp, or the arrival) is the wall clock's, after the send.
+	if rejected.Time.Before(sent.Truncate(time.Second)) || rejected.Time.After(time.Now()) {
+		t.Errorf("rejected SYN at %v: sent at %v", rejected.Time, sent)
 	}
 }
 

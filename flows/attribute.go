@@ -160,11 +160,16 @@ type RuleUse struct {
 	LastUsed int64  `json:"lastUsed,omitempty"` // Unix seconds: the end of its latest flow
 	// Shadowed: used, but every flow it admitted was admitted by another rule too.
 	Shadowed bool `json:"shadowed,omitempty"`
+	// Removed is when a rule that is gone now left its group (Unix seconds): such a rule is
+	// reported when it admitted flows of the period, under the policy then in force.
+	Removed int64 `json:"removed,omitempty"`
 }
 
 // Rules attributes each opening ACCEPT record of the period to the rules that admitted it
-// and reports every rule of the current revision: used, unused or unknown. Rules of older
-// revisions that are gone now are not reported.
+// and reports every rule of the current revision: used, unused or unknown. A rule of an
+// older revision that is gone now is reported when it admitted flows of the period (with
+// Removed): that it admitted nothing before it went is no finding, since nothing is left
+// to revoke.
 func (d *Data) Rules(p Period) []RuleUse {
 	recs := d.Select(p)
 	init := Initiating(recs)
@@ -239,15 +244,26 @@ func (d *Data) Rules(p Period) []RuleUse {
 		}
 	}
 	var out []RuleUse
+	report := func(groupID string, r model.Rule, removed int64) RuleUse {
+		u := RuleUse{GroupID: groupID, RuleID: r.ID, Egress: r.Egress, Rule: Describe(&r), Removed: removed}
+		if a := uses[r.ID]; a != nil {
+			u.Flows, u.Packets, u.Bytes, u.LastUsed = a.Flows, a.Packets, a.Bytes, a.LastUsed
+			u.Shadowed = !a.alone
+		}
+		return u
+	}
+	for _, g := range d.Timeline.gone() {
+		if uses[g.rule.ID] != nil {
+			u := report(g.groupID, g.rule, g.removed.Unix())
+			u.Status = "used"
+			out = append(out, u)
+		}
+	}
 	for _, g := range cur.Groups {
 		for _, egress := range []bool{false, true} {
 			for _, r := range g.Rules(egress) {
 				r.Egress = egress
-				u := RuleUse{GroupID: g.ID, RuleID: r.ID, Egress: egress, Rule: Describe(&r)}
-				if a := uses[r.ID]; a != nil {
-					u.Flows, u.Packets, u.Bytes, u.LastUsed = a.Flows, a.Packets, a.Bytes, a.LastUsed
-					u.Shadowed = !a.alone
-				}
+				u := report(g.ID, r, 0)
 				switch {
 				case u.Flows > 0:
 					u.Status = "used"

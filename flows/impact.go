@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
@@ -100,21 +101,39 @@ type Refused struct {
 	At string `json:"at"`
 }
 
-// Impact is which opening ACCEPT flows of the period the current network admits and the
-// changed one would not: each flow is asked of Verdict, between the interfaces that own
-// its addresses (or the outside), before and after the change, so that security groups,
-// NACLs and routing all count as they do for real traffic. A flow the current network
-// already refuses is not the change's doing and is left out. A connection seen on both its
-// interfaces is one flow.
+// Impact is which opening ACCEPT flows of the period the network in force when each
+// started admitted and would have refused with the change made to it: each flow is asked of
+// Verdict, between the interfaces that own its addresses (or the outside), before and after
+// the change, so that security groups, NACLs and routing all count as they do for real
+// traffic. A flow its revision already refused is not the change's doing and is left out. A
+// connection seen on both its interfaces is one flow. The change must name what the current
+// network holds (it is a proposal for today); a revision that lacks a rule it revokes is
+// changed in what it has.
 func (d *Data) Impact(p Period, c Change) ([]Refused, error) {
 	cur := d.Timeline.Current()
-	changed, err := c.apply(cur.Snapshot)
-	if err != nil {
+	if _, err := c.apply(cur.Snapshot); err != nil {
 		return nil, err
 	}
-	after, err := policy.Compile(changed)
-	if err != nil {
-		return nil, err
+	// after compiles a revision with the change made, once per revision.
+	compiled := map[*Revision]*policy.Policy{}
+	after := func(rev *Revision) (*policy.Policy, error) {
+		if pol, ok := compiled[rev]; ok {
+			return pol, nil
+		}
+		changed := rev.Snapshot
+		for _, id := range c.Revoke {
+			one := Change{Revoke: []string{id}}
+			if s, err := one.apply(changed); err == nil {
+				changed = s
+			}
+		}
+		changed, err := Change{DeleteNACL: c.DeleteNACL, DenyNACL: c.DenyNACL}.apply(changed)
+		if err != nil {
+			return nil, err
+		}
+		pol, err := policy.Compile(changed)
+		compiled[rev] = pol
+		return pol, err
 	}
 	owner := map[netip.Addr]string{}
 	for _, n := range cur.Snapshot.ENIs {
@@ -146,10 +165,15 @@ func (d *Data) Impact(p Period, c Change) ([]Refused, error) {
 		}
 		decided[k] = true
 		src, dst := policy.Endpoint{ENI: owner[f.Src]}, policy.Endpoint{ENI: owner[f.Dst]}
-		if cur.Policy.Verdict(src, dst, f) != policy.Admitted {
+		rev := d.Timeline.At(time.Unix(r.Start, 0))
+		if rev.Policy.Verdict(src, dst, f) != policy.Admitted {
 			continue
 		}
-		if stage := after.Verdict(src, dst, f); stage != policy.Admitted {
+		changed, err := after(rev)
+		if err != nil {
+			return nil, err
+		}
+		if stage := changed.Verdict(src, dst, f); stage != policy.Admitted {
 			seen[k] = &Refused{Src: netip.AddrPortFrom(f.Src, r.SrcPort).String(), Dst: netip.AddrPortFrom(f.Dst, r.DstPort).String(),
 				Proto: r.Proto, First: r.Start, Last: r.End, At: stage.String()}
 			order = append(order, k)

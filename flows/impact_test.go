@@ -2,9 +2,11 @@ package flows
 
 import (
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/policy"
 )
 
@@ -125,5 +127,59 @@ func TestRejected(t *testing.T) {
 	}
 	if got := Rejected(recs, []uint16{8080}, 1); len(got) != 4 || got[0].Port != "tcp/8080" || !got[0].Admin {
 		t.Errorf("configured admin ports: %+v", got)
+	}
+}
+
+// TestRewoundRulesAndImpact: a rule authorized at 1000, used, and revoked at 2000 is reported
+// used (and when it went) though the current network no longer has it; sgr-https was
+// tcp 8443 until a modify at 3000, so a flow to 8443 before then is its use, and revoking it
+// would have refused that flow, which today's network alone would call "already refused".
+func TestRewoundRulesAndImpact(t *testing.T) {
+	old := model.Rule{ID: "sgr-ssh-old", Protocol: "tcp", FromPort: 22, ToPort: 22, Peer: model.Peer{CIDR: mustPrefix("203.0.113.0/24")}}
+	https := fixture().Groups[0].Ingress[2]
+	was := https
+	was.FromPort, was.ToPort = 8443, 8443
+	tl, err := Rewind(fixture(), []RuleChange{
+		{Time: time.Unix(1000, 0), GroupID: "sg-web", Added: true, Rule: old},
+		{Time: time.Unix(2000, 0), GroupID: "sg-web", Added: false, Rule: old},
+		{Time: time.Unix(3000, 0), GroupID: "sg-web", Added: false, Rule: was},
+		{Time: time.Unix(3000, 0), GroupID: "sg-web", Added: true, Rule: https},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &Data{Timeline: tl, Records: records(t, custom,
+		"eni-web ingress 203.0.113.5 10.0.1.10 50000 22 6 2 3 180 1500 1510 ACCEPT OK",
+		"eni-web ingress 198.51.100.9 10.0.1.10 50001 8443 6 2 4 240 2500 2510 ACCEPT OK",
+		"eni-web ingress 198.51.100.9 10.0.1.10 50002 443 6 2 5 300 3500 3510 ACCEPT OK")}
+	uses := byID(d.Rules(Period{}))
+	want := map[string]RuleUse{
+		"sgr-ssh-old": {GroupID: "sg-web", RuleID: "sgr-ssh-old", Rule: "tcp 22 from 203.0.113.0/24", Status: "used",
+			Flows: 1, Packets: 3, Bytes: 180, LastUsed: 1510, Removed: 2000},
+		"sgr-https": {GroupID: "sg-web", RuleID: "sgr-https", Rule: "tcp 443 from 0.0.0.0/0", Status: "used",
+			Flows: 2, Packets: 9, Bytes: 540, LastUsed: 3510},
+	}
+	got := map[string]RuleUse{"sgr-ssh-old": uses["sgr-ssh-old"], "sgr-https": uses["sgr-https"]}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("rules (-want +got):\n%s", diff)
+	}
+	// A rule gone before the period's flows began is not reported: nothing is left to revoke.
+	if _, ok := byID(d.Rules(Period{Since: time.Unix(2500, 0)}))["sgr-ssh-old"]; ok {
+		t.Error("sgr-ssh-old reported for a period in which it admitted nothing")
+	}
+
+	ref, err := d.Impact(Period{}, Change{Revoke: []string{"sgr-https"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dsts []string
+	for _, r := range ref {
+		dsts = append(dsts, r.Dst)
+	}
+	if diff := cmp.Diff([]string{"10.0.1.10:443", "10.0.1.10:8443"}, dsts); diff != "" {
+		t.Errorf("impact of revoking sgr-https (-want +got):\n%s", diff)
+	}
+	if _, err := d.Impact(Period{}, Change{Revoke: []string{"sgr-ssh-old"}}); err == nil {
+		t.Error("impact of revoking a rule the network no longer has: no error")
 	}
 }

@@ -116,3 +116,44 @@ func undo(s netmap.Snapshot, c RuleChange) netmap.Snapshot {
 	}
 	return out
 }
+
+// goneRule is a rule of an older revision that the current one does not hold.
+type goneRule struct {
+	groupID string
+	rule    model.Rule
+	removed time.Time // when the first revision without it came into force
+}
+
+// gone lists the rules that older revisions hold and the current one does not, each as the
+// last revision holding it had it, oldest removal first.
+func (t *Timeline) gone() []goneRule {
+	now := map[string]bool{}
+	for _, g := range t.Current().Snapshot.Groups {
+		for _, r := range slices.Concat(g.Ingress, g.Egress) {
+			now[r.ID] = true
+		}
+	}
+	var out []goneRule
+	at := map[string]int{} // rule ID → its index in out
+	for i, rev := range t.revs[:len(t.revs)-1] {
+		for _, g := range rev.Snapshot.Groups {
+			for _, egress := range []bool{false, true} {
+				for _, r := range g.Rules(egress) {
+					if r.ID == "" || now[r.ID] {
+						continue
+					}
+					r.Egress = egress
+					gr := goneRule{groupID: g.ID, rule: r, removed: t.revs[i+1].From}
+					if j, ok := at[r.ID]; ok {
+						out[j] = gr
+					} else {
+						at[r.ID] = len(out)
+						out = append(out, gr)
+					}
+				}
+			}
+		}
+	}
+	slices.SortStableFunc(out, func(a, b goneRule) int { return a.removed.Compare(b.removed) })
+	return out
+}

@@ -335,9 +335,8 @@ func (r *FlowLogs) read(ctx context.Context, fr *flowReader) {
 		if rf == nil {
 			continue
 		}
-		now := time.Now().Unix()
 		for _, p := range pkts {
-			r.logged(fr, rf, p, now)
+			r.logged(fr, rf, p, p.Time.Unix()) // the packet's own time: its window (dataplane.decodeLog)
 		}
 	}
 }

@@ -223,6 +223,16 @@ var (
 	BadDigest    = def("BadDigest", 400, "The Content-MD5 you specified did not match what we received.")
 )
 
+// S3's multipart-upload codes (the same page). InvalidPartOrder's wording matches copies of
+// S3's replies; the other three wordings are [UNCONFIRMED]: the docs search found no AWS page
+// quoting them.
+var (
+	NoSuchUpload     = def("NoSuchUpload", 404, "The specified multipart upload does not exist. The upload ID might be invalid, or the multipart upload might have been aborted or completed.")
+	InvalidPart      = def("InvalidPart", 400, "One or more of the specified parts could not be found. The part might not have been uploaded, or the specified entity tag might not have matched the part's entity tag.")
+	InvalidPartOrder = def("InvalidPartOrder", 400, "The list of parts was not in ascending order. The parts list must be specified in order by part number.")
+	EntityTooSmall   = def("EntityTooSmall", 400, "Your proposed upload is smaller than the minimum allowed object size.")
+)
+
 // S3's authentication codes.
 var (
 	InvalidAccessKeyId           = def("InvalidAccessKeyId", 403, "The AWS Access Key Id you provided does not exist in our records.")

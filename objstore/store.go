@@ -22,16 +22,20 @@ import (
 
 // Limits bound what one account may keep; tenants are untrusted.
 type Limits struct {
-	MaxObjectBytes      int64 // per object; the AWS CLI uploads larger files in parts, which are not served
+	MaxObjectBytes      int64 // per object, however it was uploaded (in one PUT or in parts)
 	MaxAccountBytes     int64 // all objects of all of an account's buckets
 	MaxBuckets          int   // per account (S3's default quota is 10,000; Stockade keeps fewer)
 	MaxObjectsPerBucket int
+	// MaxUploads bounds an account's multipart uploads in progress (S3 has no such bound);
+	// their parts count against MaxAccountBytes, and each against MaxObjectBytes as a whole.
+	MaxUploads int
 }
 
 // DefaultLimits: 8 MiB per object (the AWS CLI's multipart threshold, so every single-part
-// upload of the CLI fits), 256 MiB and 100 buckets per account, 100,000 objects per bucket.
+// upload of the CLI fits), 256 MiB and 100 buckets per account, 100,000 objects per bucket,
+// 100 multipart uploads in progress per account.
 func DefaultLimits() Limits {
-	return Limits{MaxObjectBytes: 8 << 20, MaxAccountBytes: 256 << 20, MaxBuckets: 100, MaxObjectsPerBucket: 100_000}
+	return Limits{MaxObjectBytes: 8 << 20, MaxAccountBytes: 256 << 20, MaxBuckets: 100, MaxObjectsPerBucket: 100_000, MaxUploads: 100}
 }
 
 // Bucket is one bucket's record.
@@ -64,7 +68,8 @@ type Store struct {
 
 	mu      sync.Mutex // guards everything below and serializes writes
 	buckets map[string]*bucket
-	used    map[string]int64 // bytes per account
+	used    map[string]int64   // bytes per account, of objects and of uploads' parts
+	uploads map[string]*upload // multipart uploads in progress, by upload ID (multipart.go)
 }
 
 type bucket struct {
@@ -78,7 +83,7 @@ func Open(dir string, lim Limits) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("objstore: %w", err)
 	}
-	s := &Store{dir: dir, lim: lim, buckets: map[string]*bucket{}, used: map[string]int64{}}
+	s := &Store{dir: dir, lim: lim, buckets: map[string]*bucket{}, used: map[string]int64{}, uploads: map[string]*upload{}}
 	ents, err := os.ReadDir(dir)
 	if err != nil {
 		return nil, fmt.Errorf("objstore: %w", err)
@@ -127,6 +132,10 @@ func (s *Store) load(name string) (*bucket, error) {
 	for _, e := range ents {
 		if strings.HasPrefix(e.Name(), tmpPrefix) {
 			root.Remove(e.Name()) // an upload a crash interrupted
+			continue
+		}
+		if e.Name() == uploadsDir {
+			root.RemoveAll(uploadsDir) // multipart uploads live as long as the process (multipart.go)
 			continue
 		}
 		if _, ok := DecodeKey(e.Name()); ok && e.Type().IsRegular() {
@@ -245,6 +254,7 @@ func (s *Store) DeleteBucket(account, name string) error {
 	}
 	b.root.Close()
 	delete(s.buckets, name)
+	s.dropUploads(b) // their parts go with the directory
 	if err := os.RemoveAll(s.dir + "/" + name); err != nil {
 		return model.Internal(err)
 	}
@@ -280,7 +290,15 @@ func (s *Store) Put(account, bucketName, key, contentType string, data []byte) (
 	if err != nil {
 		return Object{}, err
 	}
-	name := EncodeKey(key)
+	return s.write(b, obj, data, 0)
+}
+
+// write stores data as obj in b, replacing any object of its key, with s.mu held: the
+// bucket's object count and the owner's bytes are checked first, counting freed bytes
+// (those of the upload whose parts become the object) as given back.
+func (s *Store) write(b *bucket, obj Object, data []byte, freed int64) (Object, error) {
+	account := b.Owner
+	name := EncodeKey(obj.Key)
 	var old int64 = -1
 	if fi, err := b.root.Stat(name); err == nil {
 		old = fi.Size()
@@ -288,7 +306,7 @@ func (s *Store) Put(account, bucketName, key, contentType string, data []byte) (
 	if old < 0 && b.objects >= s.lim.MaxObjectsPerBucket {
 		return Object{}, model.S3QuotaExceeded.Errorf("The bucket holds %d objects, the most Stockade keeps in one bucket.", s.lim.MaxObjectsPerBucket)
 	}
-	if s.used[account]-max(old, 0)+obj.Size > s.lim.MaxAccountBytes {
+	if s.used[account]-freed-max(old, 0)+obj.Size > s.lim.MaxAccountBytes {
 		return Object{}, model.S3QuotaExceeded.Errorf("The account's objects would exceed %d bytes, the most Stockade keeps for one account.", s.lim.MaxAccountBytes)
 	}
 	meta, _ := json.Marshal(obj)
@@ -304,7 +322,7 @@ func (s *Store) Put(account, bucketName, key, contentType string, data []byte) (
 	if old < 0 {
 		b.objects++
 	}
-	s.used[account] += obj.Size - max(old, 0)
+	s.used[account] += obj.Size - max(old, 0) - freed
 	obj.Modified = time.Now().UTC()
 	if fi, err := b.root.Stat(name); err == nil {
 		obj.Modified = fi.ModTime().UTC()

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
@@ -33,6 +34,11 @@ type flowInput struct {
 	Network  bool
 	FlowLogs []*model.FlowLog // nil when not known (an export without describe-flow-logs.json)
 	Records  []flows.Record
+	// Live tells a running server's input; Trail is then its last day of rule-change records
+	// (nil: it runs without its trail), and DataDir where its older ones are exported.
+	Live    bool
+	Trail   []json.RawMessage
+	DataDir string
 }
 
 // readOfflineRecords reads the records of an export: the files under dir, in the layout
@@ -178,7 +184,8 @@ func (src flowSource) read(ctx context.Context, needSnapshot bool) (flowInput, e
 			if err != nil {
 				return flowInput{}, err
 			}
-			in := flowInput{Account: a.ID, Snapshot: st.Snapshot, Network: true, FlowLogs: nonNil(st.FlowLogs)}
+			in := flowInput{Account: a.ID, Snapshot: st.Snapshot, Network: true, FlowLogs: nonNil(st.FlowLogs),
+				Live: true, Trail: st.RuleChangeRecords, DataDir: src.DataDir}
 			in.Records, err = liveRecords(src.DataDir, a.ID, src.Region, st.FlowLogs)
 			return in, err
 		}

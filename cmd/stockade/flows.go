@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -32,7 +34,8 @@ func flowsCmd() *cobra.Command {
   rejected   rejected inbound attempts by port, source and interface, admin ports first
   rules      for every security-group rule, the opening flows it admitted (through the
              policy compiler, under the policy in force when each flow started): used,
-             unused, or unknown when none of its interfaces has a flow log of accepted traffic
+             unused, or unknown when none of its interfaces has a flow log of accepted traffic;
+             a rule revoked since is listed when it admitted flows of the period
   impact     the flows of the period a proposed change would have refused:
              --revoke sgr-…, --delete-nacl-entry acl-…/ingress/100, --deny-nacl-entry …
 
@@ -42,6 +45,10 @@ log of --account in --region, from its S3 bucket or its CloudWatch Logs group. W
 leaves them (default or custom format: each file's header names its fields); rules and
 impact then need --snapshot DIR, the AWS CLI export ` + "`stockade reach`" + ` reads (with
 describe-flow-logs.json, rules also tells unused from unknown by the flow logs' coverage).
+On a running server, each record is explained by the rules in force when it started: the
+current network rewound over the security-group rule changes of the server's change trail
+(interfaces, attachments and network ACLs are taken as they are now). An export has one
+network, the snapshot's.
 
 --since and --until bound the period by each record's start: an RFC 3339 time, or a
 duration back from now (90m, 24h, 7d).`,
@@ -95,7 +102,25 @@ func (cfg *flowsConfig) load(cmd *cobra.Command, needSnapshot bool) (*flows.Data
 		return nil, p, err
 	}
 	d := &flows.Data{Records: in.Records, FlowLogs: in.FlowLogs}
-	if in.Network {
+	switch {
+	case in.Live && len(in.Records) > 0:
+		// The policy in force when each record started: the current network rewound over
+		// the trail's rule changes since the period's first record (flowstrail.go).
+		from := p.Since
+		if from.IsZero() { // the period opens with its first record
+			from = time.Unix(slices.MinFunc(in.Records, func(a, b flows.Record) int { return cmp.Compare(a.Start, b.Start) }).Start, 0)
+		}
+		changes, notes, err := trailChanges(in.DataDir, in.Account, cfg.src.Region, in.Trail, from)
+		if err != nil {
+			return nil, p, err
+		}
+		for _, n := range notes {
+			fmt.Fprintln(cmd.ErrOrStderr(), "stockade flows: note:", n)
+		}
+		if d.Timeline, err = flows.Rewind(in.Snapshot, changes); err != nil {
+			return nil, p, err
+		}
+	case in.Network:
 		if d.Timeline, err = flows.Single(in.Snapshot); err != nil {
 			return nil, p, err
 		}
@@ -215,7 +240,11 @@ func flowsRulesCmd(cfg *flowsConfig) *cobra.Command {
 					if u.LastUsed != 0 {
 						last = unix(u.LastUsed)
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", u.GroupID, u.RuleID, dir, u.Status, u.Flows, u.Packets, u.Bytes, last, u.Rule)
+					status := u.Status
+					if u.Removed != 0 {
+						status += " (removed " + unix(u.Removed) + ")"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\t%d\t%s\t%s\n", u.GroupID, u.RuleID, dir, status, u.Flows, u.Packets, u.Bytes, last, u.Rule)
 				}
 			})
 		},

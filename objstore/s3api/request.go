@@ -13,6 +13,8 @@ type Request struct {
 	Action string // the S3 API operation: "GetObject", "ListObjectsV2", …
 	Bucket string // "" for ListBuckets
 	Key    string // "" for a bucket's operations
+	// UploadID and PartNumber are a multipart upload's query parameters, as sent.
+	UploadID, PartNumber string
 }
 
 // ARN is the resource the call is authorized on: the object's, the bucket's, or "*" for
@@ -48,6 +50,8 @@ func IAMAction(action string) string {
 		return "s3:ListBucket"
 	case "HeadObject":
 		return "s3:GetObject"
+	case "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload":
+		return "s3:PutObject"
 	}
 	return "s3:" + action
 }
@@ -78,6 +82,8 @@ func Parse(r *http.Request) (Request, error) {
 		q.Action = "ListBuckets"
 	case q.Bucket == "":
 		return q, model.S3MethodNotAllowed.New()
+	case q.Key != "" && sub("uploads", "uploadId") && !sub("acl", "tagging", "retention", "legal-hold", "attributes", "torrent", "restore", "select"):
+		return parseMultipart(r, q)
 	case sub("acl", "policy", "versioning", "uploads", "uploadId", "tagging", "cors", "lifecycle",
 		"website", "logging", "notification", "replication", "encryption", "delete", "versions",
 		"location", "ownershipControls", "publicAccessBlock", "object-lock", "retention", "legal-hold",
@@ -135,4 +141,31 @@ func hostBucket(host string) string {
 		return host[:i]
 	}
 	return ""
+}
+
+// parseMultipart names a multipart upload's operation on an object (S3 API reference): POST
+// ?uploads creates the upload, PUT ?partNumber&uploadId uploads a part, POST ?uploadId
+// completes it, DELETE ?uploadId aborts it. Copying a part (UploadPartCopy) and listing the
+// parts (ListParts, which `aws s3 cp` does not call) are not served.
+func parseMultipart(r *http.Request, q Request) (Request, error) {
+	query := r.URL.Query()
+	switch {
+	case query.Has("uploads") && r.Method == http.MethodPost:
+		q.Action = "CreateMultipartUpload"
+	case query.Has("uploadId") && r.Method == http.MethodPut && query.Has("partNumber"):
+		if r.Header.Get("X-Amz-Copy-Source") != "" {
+			return q, model.S3NotImplemented.Errorf("UploadPartCopy is not implemented by Stockade.")
+		}
+		q.Action = "UploadPart"
+	case query.Has("uploadId") && r.Method == http.MethodPost:
+		q.Action = "CompleteMultipartUpload"
+	case query.Has("uploadId") && r.Method == http.MethodDelete:
+		q.Action = "AbortMultipartUpload"
+	case query.Has("uploadId") && r.Method == http.MethodGet:
+		return q, model.S3NotImplemented.Errorf("ListParts is not implemented by Stockade.")
+	default:
+		return q, model.S3MethodNotAllowed.New()
+	}
+	q.UploadID, q.PartNumber = query.Get("uploadId"), query.Get("partNumber")
+	return q, nil
 }

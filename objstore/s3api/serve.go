@@ -62,6 +62,17 @@ func (h *Handler) Serve(w http.ResponseWriter, r *http.Request, q Request, c Cal
 			w.WriteHeader(http.StatusNoContent)
 			return http.StatusNoContent, nil
 		}
+	case "CreateMultipartUpload":
+		e = createUpload(w, r, st, q, c)
+	case "UploadPart":
+		e = uploadPart(w, r, st, q, c, body)
+	case "CompleteMultipartUpload":
+		e = completeUpload(w, r, st, q, c, body)
+	case "AbortMultipartUpload":
+		if e = st.AbortUpload(c.Account, q.Bucket, q.Key, q.UploadID); e == nil {
+			w.WriteHeader(http.StatusNoContent)
+			return http.StatusNoContent, nil
+		}
 	default:
 		e = model.S3NotImplemented.Errorf("This S3 operation is not implemented by Stockade.")
 	}
@@ -176,12 +187,20 @@ func createBucket(w http.ResponseWriter, st *objstore.Store, q Request, c Caller
 	return nil
 }
 
-func putObject(w http.ResponseWriter, r *http.Request, st *objstore.Store, q Request, c Caller, body []byte) error {
+// checkMD5 checks a body against its Content-MD5 header, when it has one.
+func checkMD5(r *http.Request, body []byte) error {
 	if cm := r.Header.Get("Content-MD5"); cm != "" {
 		sum := md5.Sum(body)
 		if cm != base64.StdEncoding.EncodeToString(sum[:]) {
 			return model.BadDigest.New()
 		}
+	}
+	return nil
+}
+
+func putObject(w http.ResponseWriter, r *http.Request, st *objstore.Store, q Request, c Caller, body []byte) error {
+	if err := checkMD5(r, body); err != nil {
+		return err
 	}
 	obj, err := st.Put(c.Account, q.Bucket, q.Key, r.Header.Get("Content-Type"), body)
 	if err != nil {
@@ -273,3 +292,70 @@ func parseRange(h string, size int64) (start, end int64, ok, satisfiable bool) {
 
 // lastModified formats a time as S3's XML does.
 func lastModified(t time.Time) string { return t.UTC().Format(timeFormat) }
+
+func createUpload(w http.ResponseWriter, r *http.Request, st *objstore.Store, q Request, c Caller) error {
+	id, err := st.CreateUpload(c.Account, q.Bucket, q.Key, r.Header.Get("Content-Type"))
+	if err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	b.WriteString(xml.Header + `<InitiateMultipartUploadResult xmlns="` + xmlns + `">`)
+	elem(&b, "Bucket", q.Bucket)
+	elem(&b, "Key", q.Key)
+	elem(&b, "UploadId", id)
+	b.WriteString("</InitiateMultipartUploadResult>")
+	writeXML(w, &b)
+	return nil
+}
+
+func uploadPart(w http.ResponseWriter, r *http.Request, st *objstore.Store, q Request, c Caller, body []byte) error {
+	n, err := objstore.ParsePartNumber(q.PartNumber)
+	if err != nil {
+		return err
+	}
+	if err := checkMD5(r, body); err != nil {
+		return err
+	}
+	etag, err := st.PutPart(c.Account, q.Bucket, q.Key, q.UploadID, n, body)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("ETag", etag)
+	w.WriteHeader(http.StatusOK)
+	return nil
+}
+
+// completeUpload reads the body's list of parts (CompleteMultipartUpload: Part elements with
+// PartNumber and ETag) and makes the object.
+func completeUpload(w http.ResponseWriter, r *http.Request, st *objstore.Store, q Request, c Caller, body []byte) error {
+	var req struct {
+		Parts []struct {
+			PartNumber int
+			ETag       string
+		} `xml:"Part"`
+	}
+	if err := xml.Unmarshal(body, &req); err != nil {
+		return model.MalformedXML.New()
+	}
+	list := make([]objstore.CompletedPart, len(req.Parts))
+	for i, p := range req.Parts {
+		list[i] = objstore.CompletedPart{Number: p.PartNumber, ETag: p.ETag}
+	}
+	obj, err := st.CompleteUpload(c.Account, q.Bucket, q.Key, q.UploadID, list)
+	if err != nil {
+		return err
+	}
+	scheme := "http"
+	if r.TLS != nil {
+		scheme = "https"
+	}
+	var b bytes.Buffer
+	b.WriteString(xml.Header + `<CompleteMultipartUploadResult xmlns="` + xmlns + `">`)
+	elem(&b, "Location", scheme+"://"+r.Host+"/"+q.Bucket+"/"+q.Key)
+	elem(&b, "Bucket", q.Bucket)
+	elem(&b, "Key", q.Key)
+	elem(&b, "ETag", obj.ETag)
+	b.WriteString("</CompleteMultipartUploadResult>")
+	writeXML(w, &b)
+	return nil
+}
