@@ -7,6 +7,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
@@ -14,12 +15,14 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockade/stockade/datadir"
+	"github.com/stockade/stockade/store/etcd"
 	"github.com/stockade/stockade/store/etcd/etcdtest"
 )
 
 // TestServerOnEtcd: with --etcd-endpoints the state is in etcd, not in the data directory: a
 // server restarted on the same cluster with a new, empty data directory serves the group and
 // rule the first one acknowledged, under the same administrator, and neither made a store file.
+// While a server runs, it holds its prefix.
 func TestServerOnEtcd(t *testing.T) {
 	srv := etcdtest.Start(t)
 	args := []string{"--etcd-endpoints", strings.Join(srv.Endpoints, ","), "--etcd-prefix", "/e2e/"}
@@ -34,6 +37,14 @@ func TestServerOnEtcd(t *testing.T) {
 		IpRanges: []types.IpRange{{CidrIp: aws.String("10.0.0.0/8")}}}
 	if _, err := c.AuthorizeSecurityGroupIngress(cx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: g.GroupId, IpPermissions: []types.IpPermission{perm}}); err != nil {
 		t.Fatal(err)
+	}
+	// The running server holds its prefix: a second one would be refused, naming it.
+	other := etcd.Options{Endpoints: srv.Endpoints, Prefix: "/e2e/", Exclusive: true, LeaseTTL: time.Second, Timeout: time.Second}
+	if st, err := etcd.Open(cx, other); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", s.cmd.Process.Pid)) {
+		if st != nil {
+			st.Close()
+		}
+		t.Errorf("a second holder of the running server's prefix: %v", err)
 	}
 	s.stop(t, syscall.SIGTERM)
 

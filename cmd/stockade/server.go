@@ -418,6 +418,10 @@ func openStore(ctx context.Context, cfg serverConfig, log *slog.Logger) (store.S
 	if len(cfg.Etcd.Endpoints) > 0 {
 		opts := cfg.Etcd
 		opts.Unwatched = unwatched
+		// One server per prefix until the services follow each other's writes (store/etcd's
+		// package doc): the prefix is held as the data directory's lock holds bolt's file.
+		host, _ := os.Hostname()
+		opts.Exclusive, opts.Holder = true, fmt.Sprintf("%s pid %d, API on %s", host, os.Getpid(), cfg.Listen)
 		st, err := etcd.Open(ctx, opts)
 		if err != nil {
 			return nil, fmt.Errorf("--etcd-endpoints: %w", err)

@@ -48,14 +48,17 @@
 // This backend is the store; it does not yet let several API servers share one prefix. The
 // control service (and iam, auth, trail) load the state at start and then keep it in memory,
 // writing through without conditions: a second server would neither see the first one's
-// writes nor be stopped from overwriting them. What that needs, next: every service follows
+// writes nor be stopped from overwriting them. So the server opens the store Exclusive
+// (holder.go): a second server on the prefix is refused while the first holds it, and a
+// holder cut off past its lease has its writes fenced off. What sharing needs, next: every service follows
 // the store's watch and applies other servers' transactions to its memory (relisting on
 // ErrCompacted); writes carry Conds on the keys they read (the mod revisions memory has), so
 // that a write built on stale memory fails with ErrConflict and is retried after catching up;
 // reads wait until memory has applied the revision etcd was at when the read began; the
 // administrator account is created by a create-if-absent transaction; a coordinated compactor
-// keeps enough history for the watchers; and a timed-out write is resolved by reading its
-// keys back instead of stopping the service.
+// keeps enough history for the watchers; a timed-out write is resolved by reading its
+// keys back instead of stopping the service; and the servers stop opening the store
+// Exclusive.
 package etcd
 
 import (
@@ -82,6 +85,7 @@ import (
 const (
 	DefaultPrefix          = "/stockade/"
 	DefaultTimeout         = 10 * time.Second
+	DefaultLeaseTTL        = 10 * time.Second
 	DefaultMaxRequestBytes = 1572864 // etcd's --max-request-bytes default, 1.5 MiB
 	DefaultMaxTxnOps       = 128     // etcd's --max-txn-ops default
 	// requestHeader is what Check leaves of MaxRequestBytes for the raft request's own
@@ -119,6 +123,14 @@ type Options struct {
 	// revision), as bolt.Options.Unwatched: etcd keeps their history anyway, but the
 	// watchers need not decode what they never follow (the trail's records).
 	Unwatched []string
+	// Exclusive makes this store the prefix's only writer, as bolt's file lock does for a
+	// data directory (holder.go): Open fails while another holds the prefix, and writes
+	// fail once this store has lost it. Holder says who holds it, in the refusal of others.
+	Exclusive bool
+	Holder    string
+	// LeaseTTL is how long an exclusive holder that stopped renewing (crashed, cut off)
+	// keeps the prefix (DefaultLeaseTTL when 0).
+	LeaseTTL time.Duration
 }
 
 // Store is a store.Store on an etcd cluster.
@@ -130,6 +142,7 @@ type Store struct {
 	maxOps    int
 	unwatched []string
 	rev       atomic.Int64
+	hold      *holder // nil unless Options.Exclusive
 
 	queue   chan *pending
 	closeMu sync.RWMutex  // Submit enqueues under the read side; Close takes the write side
@@ -195,6 +208,12 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 	if _, err := s.current(ctx); err != nil {
 		cli.Close()
 		return nil, err
+	}
+	if opts.Exclusive {
+		if s.hold, err = s.acquire(ctx, opts.Holder, opts.LeaseTTL); err != nil {
+			cli.Close()
+			return nil, err
+		}
 	}
 	go s.committer()
 	return s, nil
@@ -278,8 +297,8 @@ func (s *Store) Submit(ctx context.Context, conds []store.Cond, ops []store.Op) 
 	if err := s.Check(ops); err != nil {
 		return fail(err)
 	}
-	if len(conds) > s.maxOps {
-		return fail(fmt.Errorf("%w: %d conditions exceed etcd's %d per transaction", store.ErrInvalid, len(conds), s.maxOps))
+	if n := len(conds) + btoi(s.hold != nil); n > s.maxOps {
+		return fail(fmt.Errorf("%w: %d comparisons exceed etcd's %d per transaction", store.ErrInvalid, n, s.maxOps))
 	}
 	s.closeMu.RLock()
 	defer s.closeMu.RUnlock()
@@ -394,15 +413,25 @@ func (s *Store) commit(p *pending) (int64, error) {
 			ops = append(ops, clientv3.OpPut(s.prefix+op.Key, string(op.Value)))
 		}
 	}
-	if allDeletes(p.ops) {
-		ops = append(ops, clientv3.OpPut(s.prefix, "")) // a revision of its own (package doc)
+	var orElse []clientv3.Op
+	if s.hold != nil {
+		cmps = append(cmps, s.fence())
+		orElse = append(orElse, clientv3.OpGet(s.prefix))
 	}
-	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Commit()
+	if allDeletes(p.ops) {
+		ops = append(ops, s.touch()) // a revision of its own (package doc)
+	}
+	resp, err := s.cli.Txn(ctx).If(cmps...).Then(ops...).Else(orElse...).Commit()
 	if err != nil {
 		return 0, s.wrap(err)
 	}
 	s.saw(resp.Header.Revision)
 	if !resp.Succeeded {
+		if s.hold != nil {
+			if err := s.fenced(resp); err != nil {
+				return 0, err
+			}
+		}
 		return 0, store.ErrConflict
 	}
 	return resp.Header.Revision, nil
@@ -547,5 +576,8 @@ func (s *Store) Close() error {
 	}
 	s.mu.Unlock()
 	<-s.stopped
+	if s.hold != nil {
+		s.release()
+	}
 	return s.cli.Close()
 }

@@ -300,3 +300,74 @@ func TestListPages(t *testing.T) {
 		t.Errorf("List over pages (-want +got):\n%s", diff)
 	}
 }
+
+// TestExclusive: an exclusive store holds its prefix: another is refused while it lives, takes
+// the prefix when it closes or its lease ends, and the old holder's writes are then fenced
+// off rather than applied.
+func TestExclusive(t *testing.T) {
+	srv := etcdtest.Start(t)
+	ctx := context.Background()
+	a := open(t, srv, Options{Prefix: "/x/", Exclusive: true, Holder: "server a", LeaseTTL: time.Second})
+	r1, err := a.Txn(ctx, nil, []store.Op{put("k", "a")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r2, err := a.Txn(ctx, nil, []store.Op{{Key: "missing", Delete: true}}); err != nil || r2 <= r1 {
+		t.Errorf("a holder's Txn of deletes only = %d after %d, %v", r2, r1, err)
+	}
+	// Short bounds: the refusal comes after the TTL and the timeout, as a dead holder's would.
+	second := Options{Endpoints: srv.Endpoints, Prefix: "/x/", Exclusive: true, Holder: "server b", LeaseTTL: time.Second, Timeout: time.Second}
+	if b, err := Open(ctx, second); err == nil || !strings.Contains(err.Error(), "held by another stockade server (server a)") {
+		if b != nil {
+			b.Close()
+		}
+		t.Fatalf("a second holder's Open = %v", err)
+	}
+
+	// a's lease ends as if it had been cut off past its TTL; b takes the prefix.
+	if _, err := a.cli.Revoke(ctx, a.hold.lease); err != nil {
+		t.Fatal(err)
+	}
+	b, err := Open(ctx, second)
+	if err != nil {
+		t.Fatalf("Open after the holder's lease ended: %v", err)
+	}
+	defer b.Close()
+	for _, c := range []struct {
+		name  string
+		conds []store.Cond
+	}{{"unconditional", nil}, {"with a failing condition", []store.Cond{{Key: "k"}}}} {
+		_, err := a.Txn(ctx, c.conds, []store.Op{put("k", "stale")})
+		if err == nil || errors.Is(err, store.ErrConflict) || !strings.Contains(err.Error(), "no longer holds") {
+			t.Errorf("the old holder's Txn %s: %v, want fenced off", c.name, err)
+		}
+	}
+	if _, err := b.Txn(ctx, []store.Cond{{Key: "k", ModRevision: r1}}, []store.Op{put("k", "b")}); err != nil {
+		t.Errorf("the new holder's Txn: %v", err)
+	}
+	if kv, _, _ := b.Get(ctx, "k"); string(kv.Value) != "b" {
+		t.Errorf("k = %q, want the new holder's", kv.Value)
+	}
+
+	// Close hands the prefix over at once: c would give up long before b's lease ran out.
+	b.Close()
+	c := open(t, srv, Options{Prefix: "/x/", Exclusive: true, Holder: "server c", LeaseTTL: time.Minute})
+	c.Close()
+	d, err := Open(ctx, second)
+	if err != nil {
+		t.Fatalf("Open after the holder closed: %v", err)
+	}
+	d.Close()
+}
+
+// TestExclusiveAfterShared: the key a store without a holder leaves (for a transaction of
+// deletes only) does not keep an exclusive store out.
+func TestExclusiveAfterShared(t *testing.T) {
+	srv := etcdtest.Start(t)
+	ctx := context.Background()
+	shared := open(t, srv, Options{Prefix: "/y/"})
+	if _, err := shared.Txn(ctx, nil, []store.Op{{Key: "missing", Delete: true}}); err != nil {
+		t.Fatal(err)
+	}
+	open(t, srv, Options{Prefix: "/y/", Exclusive: true, LeaseTTL: time.Second, Timeout: time.Second})
+}
