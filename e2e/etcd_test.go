@@ -47,6 +47,13 @@ func TestServerOnEtcd(t *testing.T) {
 		t.Errorf("a second holder of the running server's prefix: %v", err)
 	}
 	s.stop(t, syscall.SIGTERM)
+	// and hands it over when it stops: a holder waiting only 2 s gets it, long before the
+	// stopped server's 10 s lease could have run out.
+	if st, err := etcd.Open(cx, other); err != nil {
+		t.Errorf("the prefix after the server stopped: %v", err)
+	} else {
+		st.Close()
+	}
 
 	s2 := startServer(t, "", args...)
 	if s2.akid != s.akid {

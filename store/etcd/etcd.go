@@ -185,7 +185,8 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		// A request Check let through fits; the client's own default (2 MiB) would too, but
 		// a cluster configured for more must not be cut by the client.
 		MaxCallSendMsgSize: opts.MaxRequestBytes + requestHeader,
-		Context:            ctx,
+		// Not ctx: the client outlives Open, and Close still needs it to hand the prefix over
+		// after the server's context has ended.
 		// Errors reach the caller; the client's own retry warnings would be a second log
 		// format on the server's stderr.
 		Logger: zap.NewNop(),
