@@ -371,3 +371,52 @@ func TestExclusiveAfterShared(t *testing.T) {
 	}
 	open(t, srv, Options{Prefix: "/y/", Exclusive: true, LeaseTTL: time.Second, Timeout: time.Second})
 }
+
+// TestTLS: with the CA, certificate and key files (etcdctl's --cacert, --cert, --key) the
+// store works on a cluster that requires client certificates; without a certificate Open fails.
+func TestTLS(t *testing.T) {
+	srv := etcdtest.StartTLS(t)
+	ctx := context.Background()
+	s := open(t, srv, Options{CACertFile: srv.CACert, CertFile: srv.ClientCert, KeyFile: srv.ClientKey})
+	if _, err := s.Txn(ctx, nil, []store.Op{put("k", "v")}); err != nil {
+		t.Fatalf("Txn over TLS: %v", err)
+	}
+	if kv, ok, err := s.Get(ctx, "k"); err != nil || !ok || string(kv.Value) != "v" {
+		t.Errorf("Get over TLS = %+v %v %v", kv, ok, err)
+	}
+	if st, err := Open(ctx, Options{Endpoints: srv.Endpoints, CACertFile: srv.CACert, Timeout: time.Second}); err == nil {
+		st.Close()
+		t.Error("Open without a client certificate succeeded")
+	}
+	if _, err := Open(ctx, Options{Endpoints: srv.Endpoints, CACertFile: srv.CACert, CertFile: "/nonexistent.pem", KeyFile: srv.ClientKey}); err == nil || !strings.Contains(err.Error(), "TLS") {
+		t.Errorf("Open with a missing certificate file: %v", err)
+	}
+}
+
+// TestAuth: with a user name and password (etcdctl's --user) the store works on a cluster with
+// authentication; with a wrong password or none, Open fails.
+func TestAuth(t *testing.T) {
+	srv := etcdtest.Start(t)
+	ctx := context.Background()
+	admin := open(t, srv, Options{Prefix: "/"})
+	for _, step := range []func() error{
+		func() error { _, err := admin.cli.UserAdd(ctx, "root", "secret"); return err },
+		func() error { _, err := admin.cli.UserGrantRole(ctx, "root", "root"); return err },
+		func() error { _, err := admin.cli.AuthEnable(ctx); return err },
+	} {
+		if err := step(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s := open(t, srv, Options{Username: "root", Password: "secret"})
+	if _, err := s.Txn(ctx, nil, []store.Op{put("k", "v")}); err != nil {
+		t.Fatalf("Txn as root: %v", err)
+	}
+	for _, o := range []Options{{Username: "root", Password: "wrong"}, {}} {
+		o.Endpoints, o.Timeout = srv.Endpoints, time.Second
+		if st, err := Open(ctx, o); err == nil {
+			st.Close()
+			t.Errorf("Open as %q with password %q succeeded", o.Username, o.Password)
+		}
+	}
+}
