@@ -179,7 +179,7 @@ exports. One API server per --etcd-prefix for now.`,
 	f.StringVar(&cfg.Etcd.KeyFile, "etcd-key", "", "with --etcd-endpoints: client key file (TLS)")
 	f.StringVar(&cfg.Etcd.CACertFile, "etcd-cacert", "", "with --etcd-endpoints: CA bundle the cluster's certificates are checked against (TLS)")
 	f.StringVar(&cfg.Etcd.Username, "etcd-username", "", "with --etcd-endpoints: user name, for a cluster with authentication")
-	f.StringVar(&cfg.Etcd.Password, "etcd-password", "", "with --etcd-endpoints: password of --etcd-username")
+	f.StringVar(&cfg.Etcd.Password, "etcd-password", "", "with --etcd-endpoints: password of --etcd-username (or $"+etcdPasswordEnv+", which ps does not show)")
 	return cmd
 }
 
@@ -409,6 +409,10 @@ func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st stor
 	return st, accounts, svc, credPath, nil
 }
 
+// etcdPasswordEnv holds --etcd-password when the flag is not given: a command line is visible
+// to every user of the host.
+const etcdPasswordEnv = "STOCKADE_ETCD_PASSWORD"
+
 // openStore opens the etcd cluster of --etcd-endpoints, or else the embedded store in the
 // data directory.
 func openStore(ctx context.Context, cfg serverConfig, log *slog.Logger) (store.Store, error) {
@@ -418,6 +422,9 @@ func openStore(ctx context.Context, cfg serverConfig, log *slog.Logger) (store.S
 	if len(cfg.Etcd.Endpoints) > 0 {
 		opts := cfg.Etcd
 		opts.Unwatched = unwatched
+		if opts.Password == "" {
+			opts.Password = os.Getenv(etcdPasswordEnv)
+		}
 		// One server per prefix until the services follow each other's writes (store/etcd's
 		// package doc): the prefix is held as the data directory's lock holds bolt's file.
 		host, _ := os.Hostname()
