@@ -50,15 +50,24 @@
 // writing through without conditions: a second server would neither see the first one's
 // writes nor be stopped from overwriting them. So the server opens the store Exclusive
 // (holder.go): a second server on the prefix is refused while the first holds it, and a
-// holder cut off past its lease has its writes fenced off. What sharing needs, next: every service follows
-// the store's watch and applies other servers' transactions to its memory (relisting on
-// ErrCompacted); writes carry Conds on the keys they read (the mod revisions memory has), so
-// that a write built on stale memory fails with ErrConflict and is retried after catching up;
-// reads wait until memory has applied the revision etcd was at when the read began; the
-// administrator account is created by a create-if-absent transaction; a coordinated compactor
-// keeps enough history for the watchers; a timed-out write is resolved by reading its
-// keys back instead of stopping the service; and the servers stop opening the store
-// Exclusive.
+// holder cut off past its lease has its writes fenced off.
+//
+// What sharing needs, next: every service follows the store's watch and applies other
+// servers' transactions to its memory (relisting on ErrCompacted); writes carry Conds on the
+// keys they read (the mod revisions memory has), so that a write built on stale memory fails
+// with ErrConflict and is retried after catching up; reads wait until memory has applied the
+// revision etcd was at when the read began; ClientToken results are stored in the change's
+// transaction so that a retry on another server finds them; the administrator account is
+// created by a create-if-absent transaction; a coordinated compactor keeps enough history for
+// the watchers; a timed-out write is resolved by reading its keys back, and a lost quorum is
+// answered with EC2's ServiceUnavailable, instead of stopping the service; and the servers
+// stop opening the store Exclusive.
+//
+// # Throughput
+//
+// One committer sends the transactions one after the other, so a server writes at most one
+// transaction per etcd round trip (a quorum's fsync): enough for one API server's writes,
+// not for a bulk load. Reads do not queue.
 package etcd
 
 import (
