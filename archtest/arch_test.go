@@ -81,6 +81,11 @@ var imports = map[string][]string{
 	// The event bus follows the trail; its JSON API speaks for it.
 	"events":           {"store", "trail"},
 	"events/eventsapi": {"events"},
+
+	// The etcd backend, and its test-only embedded server (TestBinaryStaysLight keeps the
+	// server out of the binary).
+	"store/etcd":          {"store"},
+	"store/etcd/etcdtest": {},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.

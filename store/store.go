@@ -1,5 +1,6 @@
 // Package store is Stockade's durable state: a key-value store in which every write is one
-// transaction with a revision, strictly increasing from 1, and in which watchers can follow
+// transaction with a revision, strictly increasing (from 1 and consecutive on bolt; etcd's
+// cluster-wide revisions start at 2 and skip what other prefixes write), and in which watchers can follow
 // the transactions from any retained revision. The control service keeps its resources here;
 // the control service's feed of the host reconciler watches it for revisions. The embedded backend is store/bolt; every backend
 // must pass the conformance suite in store/storetest.
@@ -84,7 +85,8 @@ type Store interface {
 	// bounded read, List the whole one. A caller pages by passing the last key it got as the
 	// next after. The keys come from one consistent snapshot.
 	Scan(ctx context.Context, prefix, after string, limit int, reverse bool) ([]KV, error)
-	// Revision is the revision of the last committed transaction (0 when empty).
+	// Revision is the revision of the last committed transaction (0 when empty on bolt; on
+	// etcd, the newest cluster revision the store has seen).
 	Revision() int64
 	// Watch follows the transactions with Revision >= from (from == 0: from the next one on).
 	Watch(ctx context.Context, from int64) (*Watcher, error)

@@ -41,6 +41,7 @@ import (
 	"github.com/stockade/stockade/objstore/s3api"
 	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
+	"github.com/stockade/stockade/store/etcd"
 	"github.com/stockade/stockade/trail"
 )
 
@@ -92,6 +93,9 @@ type serverConfig struct {
 	// as `stockade audit --config` reads; "" for the defaults).
 	Audit       bool
 	AuditConfig string
+	// Etcd is the cluster the state lives in instead of <data-dir>/store.db
+	// (--etcd-endpoints and the options etcdctl names alike); none: the embedded store.
+	Etcd etcd.Options
 }
 
 func serverCmd() *cobra.Command {
@@ -112,7 +116,11 @@ unless --emulator-mode-accept-any-credentials is given.
 Run as root, the server also enforces the groups: its agent programs nftables in a router
 network namespace per VPC, and every running instance is a lab instance, a network namespace
 with its interface's address that its user data runs in (see stockade lab). Without root,
-enforcement is off and the server says so.`,
+enforcement is off and the server says so.
+
+With --etcd-endpoints the state lives in an etcd cluster instead of <data-dir>/stockade.db
+(README, "Store on etcd"); the data directory keeps the credentials, images and trail
+exports. One API server per --etcd-prefix for now.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, q := range quotas {
@@ -164,6 +172,14 @@ enforcement is off and the server says so.`,
 	f.BoolVar(&cfg.Audit, "audit", cfg.Audit,
 		"audit every account continuously: after every change, only what it can affect; each finding's open/closed history (stockade audit --history), the open findings as metrics, and \""+findingDetail+"\" and \""+flapDetail+"\" events on the bus")
 	f.StringVar(&cfg.AuditConfig, "audit-config", "", "YAML configuration of the continuous audit, as stockade audit --config reads (authorized ports, suppressions, flapWindow …)")
+	f.StringSliceVar(&cfg.Etcd.Endpoints, "etcd-endpoints", nil,
+		"comma-separated client URLs of an etcd cluster to keep the state in instead of <data-dir>/"+datadir.Store+" (README, Store on etcd); one API server per --etcd-prefix for now")
+	f.StringVar(&cfg.Etcd.Prefix, "etcd-prefix", etcd.DefaultPrefix, "with --etcd-endpoints: the prefix of every key, so that several installations share a cluster")
+	f.StringVar(&cfg.Etcd.CertFile, "etcd-cert", "", "with --etcd-endpoints: client certificate file (TLS)")
+	f.StringVar(&cfg.Etcd.KeyFile, "etcd-key", "", "with --etcd-endpoints: client key file (TLS)")
+	f.StringVar(&cfg.Etcd.CACertFile, "etcd-cacert", "", "with --etcd-endpoints: CA bundle the cluster's certificates are checked against (TLS)")
+	f.StringVar(&cfg.Etcd.Username, "etcd-username", "", "with --etcd-endpoints: user name, for a cluster with authentication")
+	f.StringVar(&cfg.Etcd.Password, "etcd-password", "", "with --etcd-endpoints: password of --etcd-username (or $"+etcdPasswordEnv+", which ps does not show)")
 	return cmd
 }
 
@@ -338,16 +354,14 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 
 // openState opens the store, the account registry (making the administrator and its
 // credentials file on first start) and the control service over them.
-func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bolt.Store, accounts *auth.Registry, svc *control.Service, credPath string, err error) {
+func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st store.Store, accounts *auth.Registry, svc *control.Service, credPath string, err error) {
 	var admission *audit.AdmissionPolicy
 	if cfg.AdmissionPolicy != "" {
 		if admission, err = audit.LoadAdmissionPolicy(cfg.AdmissionPolicy); err != nil {
 			return nil, nil, nil, "", fmt.Errorf("--admission-policy: %w", err)
 		}
 	}
-	// The trail's records are read by LookupEvents and Export, never watched: out of the
-	// watch history they are written once and leave the history to the changes it serves.
-	if st, err = bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{Unwatched: []string{trail.Prefix, events.Prefix, auditPrefix}}); err != nil {
+	if st, err = openStore(ctx, cfg, log); err != nil {
 		return nil, nil, nil, "", err
 	}
 	defer func() {
@@ -393,6 +407,40 @@ func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st *bol
 	// carrying it until the heap has doubled.
 	debug.FreeOSMemory()
 	return st, accounts, svc, credPath, nil
+}
+
+// etcdPasswordEnv holds --etcd-password when the flag is not given: a command line is visible
+// to every user of the host.
+const etcdPasswordEnv = "STOCKADE_ETCD_PASSWORD"
+
+// openStore opens the etcd cluster of --etcd-endpoints, or else the embedded store in the
+// data directory.
+func openStore(ctx context.Context, cfg serverConfig, log *slog.Logger) (store.Store, error) {
+	// The trail's records are read by LookupEvents and Export, never watched: out of the
+	// watch history they are written once and leave the history to the changes it serves.
+	unwatched := []string{trail.Prefix, events.Prefix, auditPrefix}
+	if len(cfg.Etcd.Endpoints) > 0 {
+		opts := cfg.Etcd
+		opts.Unwatched = unwatched
+		if opts.Password == "" {
+			opts.Password = os.Getenv(etcdPasswordEnv)
+		}
+		// One server per prefix until the services follow each other's writes (store/etcd's
+		// package doc): the prefix is held as the data directory's lock holds bolt's file.
+		host, _ := os.Hostname()
+		opts.Exclusive, opts.Holder = true, fmt.Sprintf("%s pid %d, API on %s", host, os.Getpid(), cfg.Listen)
+		st, err := etcd.Open(ctx, opts)
+		if err != nil {
+			return nil, fmt.Errorf("--etcd-endpoints: %w", err)
+		}
+		log.Info("store on etcd", "endpoints", opts.Endpoints, "prefix", opts.Prefix, "revision", st.Revision())
+		return st, nil
+	}
+	st, err := bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{Unwatched: unwatched})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 // openIAM opens the IAM and STS state over st with the policy evaluator plugged in, and the

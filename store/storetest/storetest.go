@@ -22,23 +22,35 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 
 	t.Run("TxnAndGet", func(t *testing.T) {
 		s := open(t)
-		if s.Revision() != 0 {
-			t.Fatalf("empty store at revision %d", s.Revision())
+		base := s.Revision()
+		rev1, err := s.Txn(ctx, nil, []store.Op{put("a", "1"), put("b", "2")})
+		if err != nil || rev1 <= base {
+			t.Fatalf("first Txn = %d, %v (store was at %d)", rev1, err, base)
 		}
-		rev, err := s.Txn(ctx, nil, []store.Op{put("a", "1"), put("b", "2")})
-		if err != nil || rev != 1 {
-			t.Fatalf("first Txn = %d, %v", rev, err)
-		}
-		rev, err = s.Txn(ctx, nil, []store.Op{put("a", "3"), {Key: "b", Delete: true}, {Key: "missing", Delete: true}})
-		if err != nil || rev != 2 || s.Revision() != 2 {
-			t.Fatalf("second Txn = %d, %v (store at %d)", rev, err, s.Revision())
+		rev, err := s.Txn(ctx, nil, []store.Op{put("a", "3"), {Key: "b", Delete: true}, {Key: "missing", Delete: true}})
+		if err != nil || rev <= rev1 || s.Revision() != rev {
+			t.Fatalf("second Txn = %d after %d, %v (store at %d)", rev, rev1, err, s.Revision())
 		}
 		kv, ok, err := s.Get(ctx, "a")
-		if err != nil || !ok || string(kv.Value) != "3" || kv.ModRevision != 2 {
+		if err != nil || !ok || string(kv.Value) != "3" || kv.ModRevision != rev {
 			t.Errorf("Get a = %+v %v %v", kv, ok, err)
 		}
 		if _, ok, _ := s.Get(ctx, "b"); ok {
 			t.Error("deleted key b still present")
+		}
+		// A transaction that changes nothing still gets a revision of its own.
+		if rev3, err := s.Txn(ctx, nil, []store.Op{{Key: "missing", Delete: true}}); err != nil || rev3 <= rev || s.Revision() != rev3 {
+			t.Errorf("Txn of a missing key's delete = %d after %d, %v (store at %d)", rev3, rev, err, s.Revision())
+		}
+		// Ops apply in order: a key named twice ends as its last op left it.
+		if _, err := s.Txn(ctx, nil, []store.Op{put("x", "1"), put("y", "1"), put("x", "2"), {Key: "y", Delete: true}}); err != nil {
+			t.Fatalf("Txn naming keys twice: %v", err)
+		}
+		if kv, ok, _ := s.Get(ctx, "x"); !ok || string(kv.Value) != "2" {
+			t.Errorf("x = %+v %v, want the second put", kv, ok)
+		}
+		if _, ok, _ := s.Get(ctx, "y"); ok {
+			t.Error("y put then deleted in one Txn is present")
 		}
 		if _, err := s.Txn(ctx, nil, nil); err == nil {
 			t.Error("empty Txn accepted")
@@ -47,32 +59,34 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 
 	t.Run("Conditions", func(t *testing.T) {
 		s := open(t)
-		if _, err := s.Txn(ctx, []store.Cond{{Key: "k"}}, []store.Op{put("k", "v1")}); err != nil {
+		rev1, err := s.Txn(ctx, []store.Cond{{Key: "k"}}, []store.Op{put("k", "v1")})
+		if err != nil {
 			t.Fatal(err)
 		}
-		_, err := s.Txn(ctx, []store.Cond{{Key: "k"}}, []store.Op{put("k", "v2"), put("other", "x")})
+		_, err = s.Txn(ctx, []store.Cond{{Key: "k"}}, []store.Op{put("k", "v2"), put("other", "x")})
 		if !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("create-if-absent on existing key: %v", err)
 		}
 		if _, ok, _ := s.Get(ctx, "other"); ok {
 			t.Error("a failed Txn wrote part of its ops")
 		}
-		if _, err := s.Txn(ctx, []store.Cond{{Key: "k", ModRevision: 1}}, []store.Op{put("k", "v3")}); err != nil {
+		rev2, err := s.Txn(ctx, []store.Cond{{Key: "k", ModRevision: rev1}}, []store.Op{put("k", "v3")})
+		if err != nil {
 			t.Errorf("CAS on the right revision: %v", err)
 		}
-		if _, err := s.Txn(ctx, []store.Cond{{Key: "k", ModRevision: 1}}, []store.Op{put("k", "v4")}); !errors.Is(err, store.ErrConflict) {
+		if _, err := s.Txn(ctx, []store.Cond{{Key: "k", ModRevision: rev1}}, []store.Op{put("k", "v4")}); !errors.Is(err, store.ErrConflict) {
 			t.Errorf("CAS on a stale revision: %v", err)
 		}
-		if s.Revision() != 2 {
+		if s.Revision() != rev2 {
 			t.Errorf("failed Txns moved the revision to %d", s.Revision())
 		}
 	})
 
 	t.Run("ListSnapshot", func(t *testing.T) {
 		s := open(t)
-		s.Txn(ctx, nil, []store.Op{put("r/a", "1"), put("r/c", "3"), put("r/b", "2"), put("s/x", "9"), put("r", "top")})
+		wrote, _ := s.Txn(ctx, nil, []store.Op{put("r/a", "1"), put("r/c", "3"), put("r/b", "2"), put("s/x", "9"), put("r", "top")})
 		kvs, rev, err := s.List(ctx, "r/")
-		if err != nil || rev != 1 {
+		if err != nil || rev != wrote {
 			t.Fatalf("List = %v, %d, %v", kvs, rev, err)
 		}
 		var keys []string
@@ -86,7 +100,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 
 	t.Run("Scan", func(t *testing.T) {
 		s := open(t)
-		s.Txn(ctx, nil, []store.Op{put("r/a", "1"), put("r/c", "3"), put("r/b", "2"), put("r/d", "4"),
+		wrote, _ := s.Txn(ctx, nil, []store.Op{put("r/a", "1"), put("r/c", "3"), put("r/b", "2"), put("r/d", "4"),
 			put("s/x", "9"), put("r", "top"), put("q/z", "0"), put("r/\xff", "ff"), put("r\xff", "after")})
 		cases := []struct {
 			name, prefix, after string
@@ -119,7 +133,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			var keys []string
 			for _, kv := range kvs {
 				keys = append(keys, kv.Key)
-				if kv.ModRevision != 1 {
+				if kv.ModRevision != wrote {
 					t.Errorf("%s: %s at revision %d", c.name, kv.Key, kv.ModRevision)
 				}
 			}
@@ -137,24 +151,25 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 
 	t.Run("WatchHistoryAndLive", func(t *testing.T) {
 		s := open(t)
+		var revs []int64
 		for i := 1; i <= 3; i++ {
-			s.Txn(ctx, nil, []store.Op{put(fmt.Sprint("k", i), "v")})
+			rev, _ := s.Txn(ctx, nil, []store.Op{put(fmt.Sprint("k", i), "v")})
+			revs = append(revs, rev)
 		}
 		wctx, cancel := context.WithCancel(ctx)
 		defer cancel()
-		w, err := s.Watch(wctx, 2)
+		w, err := s.Watch(wctx, revs[1])
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Txn(ctx, nil, []store.Op{{Key: "k1", Delete: true}})
-		want := []int64{2, 3, 4}
-		for _, r := range want {
+		del, _ := s.Txn(ctx, nil, []store.Op{{Key: "k1", Delete: true}})
+		for _, r := range []int64{revs[1], revs[2], del} {
 			ev := next(t, w)
 			if ev.Revision != r {
 				t.Fatalf("event revision %d, want %d", ev.Revision, r)
 			}
-			if r == 4 && (len(ev.Ops) != 1 || !ev.Ops[0].Delete || ev.Ops[0].Key != "k1") {
-				t.Errorf("event 4 ops = %+v", ev.Ops)
+			if r == del && (len(ev.Ops) != 1 || !ev.Ops[0].Delete || ev.Ops[0].Key != "k1") {
+				t.Errorf("event of the delete: ops = %+v", ev.Ops)
 			}
 		}
 		cancel()
@@ -172,8 +187,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Txn(ctx, nil, []store.Op{put("new", "v")})
-		if ev := next(t, w); ev.Revision != 2 || ev.Ops[0].Key != "new" {
+		rev, _ := s.Txn(ctx, nil, []store.Op{put("new", "v")})
+		if ev := next(t, w); ev.Revision != rev || len(ev.Ops) != 1 || ev.Ops[0].Key != "new" {
 			t.Errorf("first event from now = %+v", ev)
 		}
 	})
@@ -199,14 +214,16 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		wg.Wait()
 		close(revs)
 		seen := map[int64]bool{}
+		var newest int64
 		for r := range revs {
 			if seen[r] {
 				t.Fatalf("revision %d given twice", r)
 			}
 			seen[r] = true
+			newest = max(newest, r)
 		}
-		if len(seen) != 200 || s.Revision() != 200 {
-			t.Errorf("%d distinct revisions, store at %d; want 200", len(seen), s.Revision())
+		if len(seen) != 200 || s.Revision() != newest {
+			t.Errorf("%d distinct revisions, store at %d, newest %d; want 200 and the newest", len(seen), s.Revision(), newest)
 		}
 		kvs, _, _ := s.List(ctx, "g")
 		if len(kvs) != 200 {
@@ -254,8 +271,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 			}
 			ps = append(ps, s.Submit(ctx, nil, ops))
 		}
+		var newest int64
 		for i, p := range ps {
-			_, err := p.Wait()
+			rev, err := p.Wait()
+			newest = max(newest, rev)
 			if i%5 == 2 {
 				if !errors.Is(err, store.ErrInvalid) {
 					t.Errorf("invalid submission %d: %v", i, err)
@@ -267,8 +286,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		if _, ok, _ := s.Get(ctx, "ok"); ok {
 			t.Error("an invalid transaction wrote part of its ops")
 		}
-		if rev, err := s.Txn(ctx, nil, []store.Op{put("after", "1")}); err != nil || rev != 17 {
-			t.Errorf("Txn after the refusals = %d, %v; want revision 17", rev, err)
+		if rev, err := s.Txn(ctx, nil, []store.Op{put("after", "1")}); err != nil || rev <= newest || s.Revision() != rev {
+			t.Errorf("Txn after the refusals = %d, %v (store at %d); want a revision above %d", rev, err, s.Revision(), newest)
 		}
 	})
 
