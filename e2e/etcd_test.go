@@ -15,68 +15,94 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockade/stockade/datadir"
-	"github.com/stockade/stockade/store/etcd"
 	"github.com/stockade/stockade/store/etcd/etcdtest"
 )
 
-// TestServerOnEtcd: with --etcd-endpoints the state is in etcd, not in the data directory: a
-// server restarted on the same cluster with a new, empty data directory serves the group and
-// rule the first one acknowledged, under the same administrator, and neither made a store file.
-// While a server runs, it holds its prefix.
-func TestServerOnEtcd(t *testing.T) {
+// TestServersOnEtcd: with --etcd-endpoints the state is in etcd, not in the data directory,
+// and several servers serve it at once. Two servers on one etcd share the administrator; what
+// one acknowledges the other shows and builds on (a group, a rule, a name taken, a ClientToken
+// replayed); a third started later with an empty data directory serves all of it; and none of
+// them made a store file. When etcd is gone, a write is ServiceUnavailable (503) within 15 s.
+func TestServersOnEtcd(t *testing.T) {
 	srv := etcdtest.Start(t)
 	args := []string{"--etcd-endpoints", strings.Join(srv.Endpoints, ","), "--etcd-prefix", "/e2e/"}
-	s := startServer(t, "", args...)
-	c := ec2Client(s, s.akid, s.secret)
+	a := startServer(t, "", args...)
+	b := startServer(t, "", args...)
+	if b.akid != a.akid {
+		t.Fatalf("the second server's administrator key %s, want the first's %s", b.akid, a.akid)
+	}
+	ca, cb := ec2Client(a, a.akid, a.secret), ec2Client(b, b.akid, b.secret)
 	cx := ctx(t)
-	g, err := c.CreateSecurityGroup(cx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("on-etcd"), Description: aws.String("kept in etcd")})
+	g, err := ca.CreateSecurityGroup(cx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("on-etcd"), Description: aws.String("kept in etcd")})
 	if err != nil {
 		t.Fatal(err)
 	}
+	// B authorizes on the group A created, and refuses A's name.
 	perm := types.IpPermission{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22),
 		IpRanges: []types.IpRange{{CidrIp: aws.String("10.0.0.0/8")}}}
-	if _, err := c.AuthorizeSecurityGroupIngress(cx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: g.GroupId, IpPermissions: []types.IpPermission{perm}}); err != nil {
-		t.Fatal(err)
+	if _, err := cb.AuthorizeSecurityGroupIngress(cx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: g.GroupId, IpPermissions: []types.IpPermission{perm}}); err != nil {
+		t.Fatalf("B: authorize on A's group: %v", err)
 	}
-	// The running server holds its prefix: a second one would be refused, naming it.
-	other := etcd.Options{Endpoints: srv.Endpoints, Prefix: "/e2e/", Exclusive: true, LeaseTTL: time.Second, Timeout: time.Second}
-	if st, err := etcd.Open(cx, other); err == nil || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", s.cmd.Process.Pid)) {
-		if st != nil {
-			st.Close()
+	_, err = cb.CreateSecurityGroup(cx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("on-etcd"), Description: aws.String("again")})
+	wantCode(t, err, "InvalidGroup.Duplicate")
+	// A ClientToken used on A and again on B creates one template.
+	lt := func(c *ec2.Client) string {
+		out, err := c.CreateLaunchTemplate(cx, &ec2.CreateLaunchTemplateInput{LaunchTemplateName: aws.String("web"), ClientToken: aws.String("token-1"),
+			LaunchTemplateData: &types.RequestLaunchTemplateData{InstanceType: types.InstanceTypeT3Micro}})
+		if err != nil {
+			t.Fatalf("create launch template: %v", err)
 		}
-		t.Errorf("a second holder of the running server's prefix: %v", err)
+		return aws.ToString(out.LaunchTemplate.LaunchTemplateId)
 	}
-	s.stop(t, syscall.SIGTERM)
-	// and hands it over when it stops: a holder waiting only 2 s gets it, long before the
-	// stopped server's 10 s lease could have run out.
-	if st, err := etcd.Open(cx, other); err != nil {
-		t.Errorf("the prefix after the server stopped: %v", err)
-	} else {
-		st.Close()
+	if la, lb := lt(ca), lt(cb); la != lb {
+		t.Errorf("one ClientToken on two servers made two templates: %s and %s", la, lb)
 	}
+	checkRule := func(name string, c *ec2.Client) {
+		t.Helper()
+		out, err := c.DescribeSecurityGroups(cx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{*g.GroupId}})
+		if err != nil {
+			t.Fatalf("%s: describe: %v", name, err)
+		}
+		if len(out.SecurityGroups) != 1 {
+			t.Fatalf("%s: groups %+v", name, out.SecurityGroups)
+		}
+		got := out.SecurityGroups[0].IpPermissions
+		if len(got) != 1 || len(got[0].IpRanges) != 1 {
+			t.Fatalf("%s: rules %+v", name, got)
+		}
+		if diff := cmp.Diff([]string{"tcp", "22", "22", "10.0.0.0/8"},
+			[]string{aws.ToString(got[0].IpProtocol), fmt.Sprint(aws.ToInt32(got[0].FromPort)), fmt.Sprint(aws.ToInt32(got[0].ToPort)), aws.ToString(got[0].IpRanges[0].CidrIp)}); diff != "" {
+			t.Errorf("%s: the rule (-want +got):\n%s", name, diff)
+		}
+	}
+	checkRule("A", ca)
 
-	s2 := startServer(t, "", args...)
-	if s2.akid != s.akid {
-		t.Errorf("the second server's administrator key %s, want the first's %s", s2.akid, s.akid)
+	// A third server, started with an empty data directory after the others stopped.
+	a.stop(t, syscall.SIGTERM)
+	b.stop(t, syscall.SIGTERM)
+	c := startServer(t, "", args...)
+	if c.akid != a.akid {
+		t.Errorf("the third server's administrator key %s, want %s", c.akid, a.akid)
 	}
-	for _, dir := range []string{s.dataDir, s2.dataDir} {
+	for _, dir := range []string{a.dataDir, b.dataDir, c.dataDir} {
 		if _, err := os.Stat(filepath.Join(dir, datadir.Store)); !os.IsNotExist(err) {
 			t.Errorf("a server on etcd made %s: %v", datadir.Store, err)
 		}
 	}
-	out, err := ec2Client(s2, s2.akid, s2.secret).DescribeSecurityGroups(cx, &ec2.DescribeSecurityGroupsInput{GroupIds: []string{*g.GroupId}})
-	if err != nil {
-		t.Fatalf("the group after the restart: %v", err)
+	cc := ec2.NewFromConfig(sdkConfig(c.akid, c.secret), func(o *ec2.Options) {
+		o.BaseEndpoint = aws.String(c.endpoint)
+		o.RetryMaxAttempts = 1 // the 503 below, as the server answers it
+	})
+	checkRule("C", cc)
+
+	// etcd gone: a write fails, with 503 and within the store's deadline; never a hang.
+	srv.Stop()
+	start := time.Now()
+	_, err = cc.CreateSecurityGroup(cx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("no-quorum"), Description: aws.String("d")})
+	if code, status := apiError(t, err); code != "ServiceUnavailable" || status != 503 {
+		t.Errorf("a write without etcd: %s (%d), want ServiceUnavailable (503)", code, status)
 	}
-	if len(out.SecurityGroups) != 1 {
-		t.Fatalf("groups after the restart: %+v", out.SecurityGroups)
-	}
-	got := out.SecurityGroups[0].IpPermissions
-	if len(got) != 1 || len(got[0].IpRanges) != 1 {
-		t.Fatalf("rules after the restart: %+v", got)
-	}
-	if diff := cmp.Diff([]string{"tcp", "22", "22", "10.0.0.0/8"},
-		[]string{aws.ToString(got[0].IpProtocol), fmt.Sprint(aws.ToInt32(got[0].FromPort)), fmt.Sprint(aws.ToInt32(got[0].ToPort)), aws.ToString(got[0].IpRanges[0].CidrIp)}); diff != "" {
-		t.Errorf("the rule after the restart (-want +got):\n%s", diff)
+	if took := time.Since(start); took > 15*time.Second {
+		t.Errorf("a write without etcd took %v to fail, want under 15 s", took)
 	}
 }

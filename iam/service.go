@@ -121,6 +121,9 @@ type Service struct {
 	// gen counts committed writes (Generation).
 	gen atomic.Uint64
 
+	// loaded is the store revision Open read the entities at: Follow goes on from there.
+	loaded int64
+
 	mu       sync.RWMutex
 	accounts map[string]*acct
 	// owner maps every access key and session key ID to its account, for Lookup.
@@ -183,10 +186,11 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		cfg.Quotas.SessionsPerAccount = DefaultSessionsPerAccount
 	}
 	s := &Service{st: st, cfg: cfg, accounts: map[string]*acct{}, owner: map[string]string{}}
-	kvs, _, err := st.List(ctx, keyPrefix)
+	kvs, rev, err := st.List(ctx, keyPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("iam: load: %w", err)
 	}
+	s.loaded = rev
 	for _, kv := range kvs {
 		if err := s.loadKV(kv); err != nil {
 			return nil, fmt.Errorf("iam: load record %q: %w", kv.Key, err)

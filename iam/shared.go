@@ -144,11 +144,12 @@ func (s *Service) reloadAccount(ctx context.Context, id string) error {
 }
 
 // Follow keeps memory current with the IAM writes of other servers on a shared store, from
-// the store's watch starting at revision from, until ctx ends: each account a transaction
+// the store's watch from the revision Open read, until ctx ends: each account a transaction
 // changed, unless this server's memory already holds that revision, is loaded again. A watch
 // that lost its place (compacted history, a slow consumer) cannot say which accounts changed:
 // every account is loaded again.
-func (s *Service) Follow(ctx context.Context, from int64) {
+func (s *Service) Follow(ctx context.Context) {
+	from := s.loaded + 1
 	for ctx.Err() == nil {
 		w, err := s.st.Watch(ctx, from)
 		if err == nil {

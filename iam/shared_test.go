@@ -31,7 +31,7 @@ func openSharedPair(t *testing.T) (a, b *Service) {
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); b.Follow(ctx, st.Revision()+1) }()
+	go func() { defer wg.Done(); b.Follow(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
 	return a, b
 }

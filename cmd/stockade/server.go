@@ -237,6 +237,14 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		return err
 	}
 	defer st.Close()
+	// On a shared store, what other servers write reaches this one's memory through the
+	// store's watch; the followers stop before the store closes.
+	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
+	var followers sync.WaitGroup
+	defer func() { stopFollowing(); followers.Wait() }()
+	if cfg.shared() {
+		followers.Go(func() { accounts.Follow(followCtx) })
+	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -296,9 +304,12 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	} else {
 		// IAM and STS, and policies enforced on every call: the credentials file's keys are
 		// each account's root; IAM users and role sessions get what their policies allow.
-		az, front, err := openIAM(ctx, st, accounts, regions, acfg.Recorder, log)
+		az, front, iamSvc, err := openIAM(ctx, st, accounts, regions, acfg.Recorder, cfg.shared(), log)
 		if err != nil {
 			return err
+		}
+		if cfg.shared() {
+			followers.Go(func() { iamSvc.Follow(followCtx) })
 		}
 		acfg.Authorizer = az
 		api = withIAM(front, ec2api.New(acfg, svc, accounts, ec2api.NewMetrics(reg)))
@@ -377,7 +388,7 @@ func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st stor
 		return nil, nil, nil, "", err
 	}
 	ccfg := control.DefaultConfig()
-	ccfg.Quotas, ccfg.Log = cfg.Quotas, log
+	ccfg.Quotas, ccfg.Log, ccfg.Shared = cfg.Quotas, log, cfg.shared()
 	ccfg.Images, ccfg.AnyImage = image.Open(filepath.Join(cfg.DataDir, datadir.Images)), cfg.AnyImage
 	if cfg.PublicPool != "" {
 		if ccfg.PublicPool, err = netip.ParsePrefix(cfg.PublicPool); err != nil {
@@ -425,10 +436,8 @@ func openStore(ctx context.Context, cfg serverConfig, log *slog.Logger) (store.S
 		if opts.Password == "" {
 			opts.Password = os.Getenv(etcdPasswordEnv)
 		}
-		// One server per prefix until the services follow each other's writes (store/etcd's
-		// package doc): the prefix is held as the data directory's lock holds bolt's file.
-		host, _ := os.Hostname()
-		opts.Exclusive, opts.Holder = true, fmt.Sprintf("%s pid %d, API on %s", host, os.Getpid(), cfg.Listen)
+		// Several servers may serve one prefix: the control service, IAM and the accounts
+		// follow each other's writes (control/shared.go, iam/shared.go).
 		st, err := etcd.Open(ctx, opts)
 		if err != nil {
 			return nil, fmt.Errorf("--etcd-endpoints: %w", err)
@@ -444,22 +453,25 @@ func openStore(ctx context.Context, cfg serverConfig, log *slog.Logger) (store.S
 }
 
 // openIAM opens the IAM and STS state over st with the policy evaluator plugged in, and the
-// front that serves IAM and STS calls, recording them in the trail when rec is not nil.
-func openIAM(ctx context.Context, st store.Store, accounts *auth.Registry, regions []string, rec *trail.Recorder, log *slog.Logger) (*authz.Authorizer, *authz.Front, error) {
+// front that serves IAM and STS calls, recording them in the trail when rec is not nil. On a
+// shared store (several servers on one etcd) the caller runs the service's Follow.
+func openIAM(ctx context.Context, st store.Store, accounts *auth.Registry, regions []string, rec *trail.Recorder, shared bool, log *slog.Logger) (*authz.Authorizer, *authz.Front, *iam.Service, error) {
 	az, err := authz.New(ctx, st, accounts, nil)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	iamSvc, err := iam.Open(ctx, st, az.IAMConfig())
+	icfg := az.IAMConfig()
+	icfg.Shared = shared
+	iamSvc, err := iam.Open(ctx, st, icfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	az.Bind(iamSvc)
 	front, err := authz.NewFront(az, iamSvc, authz.FrontConfig{Regions: regions, Log: log, Recorder: rec})
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
-	return az, front, nil
+	return az, front, iamSvc, nil
 }
 
 // withIAM sends calls signed for IAM or STS to front and every other to api: the AWS CLI
@@ -591,6 +603,9 @@ func ensureAdmin(ctx context.Context, accounts *auth.Registry, path string, log 
 	log.Info("wrote administrator credentials", "path", path, "profile", "default")
 	return nil
 }
+
+// shared reports whether other API servers may write the same store: a store on etcd.
+func (cfg serverConfig) shared() bool { return len(cfg.Etcd.Endpoints) > 0 }
 
 // hostLink is the internet side's opt-in of the flags, checked: refused flags are a start-up
 // error whether or not the server enforces.

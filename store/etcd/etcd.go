@@ -40,28 +40,15 @@
 // (they go through the quorum) and fail the same way. Watches require a leader
 // (clientv3.WithRequireLeader), so that a watch on a member cut off from the cluster ends with
 // an error rather than going silent. A write that times out may still commit: its outcome is
-// unknown, and the control service treats it as a storage failure (it stops until restarted
-// and then reloads what is durable), as with a disk error on bolt.
+// unknown, and the services on a shared store answer ServiceUnavailable and read what etcd
+// holds again before their next answer.
 //
-// # One API server at a time
+// # Several API servers
 //
-// This backend is the store; it does not yet let several API servers share one prefix. The
-// control service (and iam, auth, trail) load the state at start and then keep it in memory,
-// writing through without conditions: a second server would neither see the first one's
-// writes nor be stopped from overwriting them. So the server opens the store Exclusive
-// (holder.go): a second server on the prefix is refused while the first holds it, and a
-// holder cut off past its lease has its writes fenced off.
-//
-// What sharing needs, next: every service follows the store's watch and applies other
-// servers' transactions to its memory (relisting on ErrCompacted); writes carry Conds on the
-// keys they read (the mod revisions memory has), so that a write built on stale memory fails
-// with ErrConflict and is retried after catching up; reads wait until memory has applied the
-// revision etcd was at when the read began; ClientToken results are stored in the change's
-// transaction so that a retry on another server finds them; the administrator account is
-// created by a create-if-absent transaction; a coordinated compactor keeps enough history for
-// the watchers; a timed-out write is resolved by reading its keys back, and a lost quorum is
-// answered with EC2's ServiceUnavailable, instead of stopping the service; and the servers
-// stop opening the store Exclusive.
+// Several servers share one prefix: the services that keep state in memory make their writes
+// conditional on a version key and read or follow what the others commit (control/shared.go,
+// iam/shared.go, auth's Follow; docs/etcd.md). Options.Exclusive (holder.go) makes a store
+// the prefix's only writer instead, for a tool that needs that; the server does not use it.
 //
 // # Throughput
 //
