@@ -228,6 +228,10 @@ func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *
 	if !s.cfg.Shared {
 		return s.writeOnce(ctx, t, dryRun, fn)
 	}
+	// The client going away does not abandon the write; the budget bounds it, waits for the
+	// tenant's lock included (shared.go).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedBudget)
+	defer cancel()
 	for attempt := 1; ; attempt++ {
 		res, err := s.writeOnce(ctx, t, dryRun, fn)
 		if !errors.Is(err, errStale) {
@@ -256,6 +260,10 @@ func (s *Service) writeOnce(ctx context.Context, t Tenant, dryRun bool, fn func(
 	if err := s.Err(); err != nil {
 		tn.mu.Unlock()
 		return Result{}, internalError(err)
+	}
+	if s.cfg.Shared && ctx.Err() != nil { // the budget went on waiting for the lock
+		tn.mu.Unlock()
+		return Result{}, unavailable(ctx.Err())
 	}
 	if tn.stale {
 		if err := s.reload(ctx, tn); err != nil {
@@ -353,7 +361,10 @@ func (s *Service) read(ctx context.Context, t Tenant, fn func(tn *tenant) error)
 		return err
 	}
 	if s.cfg.Shared {
-		if err := s.refresh(ctx, tn); err != nil {
+		rctx, cancel := context.WithTimeout(ctx, sharedBudget)
+		err := s.refresh(rctx, tn)
+		cancel()
+		if err != nil {
 			return err
 		}
 	}

@@ -45,6 +45,11 @@ import (
 // Not covered yet: the per-account count of public addresses (--quota public-ips-per-account)
 // is kept per server (the pool's addresses themselves are exact).
 
+// sharedBudget bounds one request on a shared store, its waits for the tenant's lock (held by
+// a commit waiting for etcd) and its retries included, so that a request fails within 15 s
+// when the store is out of reach (issue 17) rather than queueing behind others' deadlines.
+const sharedBudget = 12 * time.Second
+
 // sharedAttempts bounds how often a write runs again after finding its memory stale; with
 // write's backoff, the attempts span up to about half a second.
 const sharedAttempts = 10
@@ -176,7 +181,7 @@ func (s *Service) commitShared(ctx context.Context, tx *tx, ops []store.Op) (Res
 		tn.mu.Unlock()
 		return Result{}, refusedCommit(err)
 	}
-	rev, err := s.st.Txn(context.WithoutCancel(ctx), conds, ops)
+	rev, err := s.st.Txn(ctx, conds, ops) // ctx: write's budget, not the client's
 	if err != nil {
 		tx.rollback()
 		// Conflict: another server was first. Any other failure: the outcome is unknown, and

@@ -290,6 +290,9 @@ func (s *Service) write(ctx context.Context, account string, fn func(tx *tx) err
 	if !s.cfg.Shared {
 		return s.writeOnce(ctx, account, fn)
 	}
+	// A budget for the whole request, waits for the lock included (iam/shared.go).
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), sharedBudget)
+	defer cancel()
 	for attempt := 1; ; attempt++ {
 		err := s.writeOnce(ctx, account, fn)
 		if !errors.Is(err, errStale) {
@@ -308,6 +311,9 @@ func (s *Service) write(ctx context.Context, account string, fn func(tx *tx) err
 func (s *Service) writeOnce(ctx context.Context, account string, fn func(tx *tx) error) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if s.cfg.Shared && ctx.Err() != nil { // the budget went on waiting for the lock
+		return ServiceUnavailable.Errorf("The service is unavailable. Please try again shortly.").withCause(ctx.Err())
+	}
 	tx := &tx{s: s, a: s.account(account), now: s.cfg.Now().UTC().Truncate(time.Second), ops: map[string]any{}}
 	if err := fn(tx); err != nil {
 		tx.rollback()

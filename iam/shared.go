@@ -26,6 +26,10 @@ import (
 //     another server reaches them within the watch's delay — as IAM's own changes reach its
 //     regions eventually, not at once (AWS documents IAM as eventually consistent).
 
+// sharedBudget bounds one write on a shared store, its wait for the lock (held by a commit
+// waiting for etcd) and its retries included: it fails within 15 s when etcd is out of reach.
+const sharedBudget = 12 * time.Second
+
 // sharedAttempts bounds how often a write runs again after finding its account stale.
 const sharedAttempts = 10
 

@@ -1,6 +1,6 @@
-// Package etcdtest starts a one-member etcd server inside a test process
-// (go.etcd.io/etcd/server/v3/embed), on loopback ports it picks and with its data in the
-// test's temporary directory. It is for tests only: archtest keeps the etcd server out of the
+// Package etcdtest starts etcd inside a test process (go.etcd.io/etcd/server/v3/embed): one
+// member, or a cluster of several whose members a fault test stops and starts again, on
+// loopback ports it picks and with their data in the test's temporary directory. It is for tests only: archtest keeps the etcd server out of the
 // stockade binary, so only _test.go files may import this package.
 package etcdtest
 
@@ -175,4 +175,148 @@ func certificates(dir string) (ca, cert, key string, server transport.TLSInfo, e
 
 func writePEM(path, typ string, der []byte) error {
 	return os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600)
+}
+
+// Cluster is several embedded members of one etcd cluster, for fault tests.
+type Cluster struct {
+	// Endpoints are every member's client URL.
+	Endpoints []string
+	members   []*member
+}
+
+type member struct {
+	mu     sync.Mutex
+	cfg    *embed.Config
+	e      *embed.Etcd // nil while stopped
+	client string
+}
+
+// StartCluster starts an n-member cluster and stops it when the test ends. Elections are
+// relaxed (heartbeat 100 ms, election 1 s) for a shared machine.
+func StartCluster(t testing.TB, n int) *Cluster {
+	t.Helper()
+	var err error
+	for attempt := 0; attempt < 3; attempt++ { // a picked port can be taken before etcd binds it
+		var c *Cluster
+		if c, err = startCluster(t.TempDir(), n); err == nil {
+			t.Cleanup(c.stopAll)
+			return c
+		}
+	}
+	t.Fatalf("embedded etcd cluster: %v", err)
+	return nil
+}
+
+func startCluster(dir string, n int) (*Cluster, error) {
+	c := &Cluster{}
+	initial := ""
+	for i := range n {
+		client, err := freeURL()
+		if err != nil {
+			return nil, err
+		}
+		peer, err := freeURL()
+		if err != nil {
+			return nil, err
+		}
+		cfg := embed.NewConfig()
+		cfg.Name = fmt.Sprintf("m%d", i)
+		cfg.Dir = filepath.Join(dir, cfg.Name)
+		cfg.ListenClientUrls, cfg.AdvertiseClientUrls = []url.URL{*client}, []url.URL{*client}
+		cfg.ListenPeerUrls, cfg.AdvertisePeerUrls = []url.URL{*peer}, []url.URL{*peer}
+		cfg.ZapLoggerBuilder = embed.NewZapLoggerBuilder(zap.NewNop())
+		cfg.UnsafeNoFsync = true
+		cfg.TickMs, cfg.ElectionMs = 100, 1000
+		if initial != "" {
+			initial += ","
+		}
+		initial += cfg.Name + "=" + peer.String()
+		c.members = append(c.members, &member{cfg: cfg, client: client.String()})
+		c.Endpoints = append(c.Endpoints, client.String())
+	}
+	for _, m := range c.members {
+		m.cfg.InitialCluster = initial
+		m.cfg.InitialClusterToken = "stockade-test-cluster"
+	}
+	// Every member must be up before any is ready: readiness needs a quorum.
+	errs := make(chan error, n)
+	for _, m := range c.members {
+		go func() {
+			e, err := embed.StartEtcd(m.cfg)
+			if err == nil {
+				m.mu.Lock()
+				m.e = e
+				m.mu.Unlock()
+			}
+			errs <- err
+		}()
+	}
+	var first error
+	for range n {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		c.stopAll()
+		return nil, first
+	}
+	for _, m := range c.members {
+		if err := m.ready(); err != nil {
+			c.stopAll()
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (m *member) ready() error {
+	m.mu.Lock()
+	e := m.e
+	m.mu.Unlock()
+	select {
+	case <-e.Server.ReadyNotify():
+		return nil
+	case err := <-e.Err():
+		return err
+	case <-time.After(time.Minute): // a bound on a broken start, not a timing assertion
+		return fmt.Errorf("etcd member %s not ready after a minute", m.cfg.Name)
+	}
+}
+
+// Stop stops member i (as a crash would, from its peers' view); a stopped member is a no-op.
+func (c *Cluster) Stop(i int) {
+	m := c.members[i]
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.e != nil {
+		m.e.Close()
+		m.e = nil
+	}
+}
+
+// Restart starts a stopped member i again with its data; it rejoins the cluster. It waits
+// until the member serves, which needs a quorum with it.
+func (c *Cluster) Restart(i int) error {
+	m := c.members[i]
+	m.mu.Lock()
+	if m.e != nil {
+		m.mu.Unlock()
+		return nil
+	}
+	m.cfg.ClusterState = embed.ClusterStateFlagExisting
+	e, err := embed.StartEtcd(m.cfg)
+	if err != nil {
+		m.mu.Unlock()
+		return err
+	}
+	m.e = e
+	m.mu.Unlock()
+	return m.ready()
+}
+
+func (c *Cluster) stopAll() {
+	for i := range c.members {
+		c.Stop(i)
+	}
 }
