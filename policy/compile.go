@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 
 	"go4.org/netipx"
@@ -35,10 +36,12 @@ type Policy struct {
 
 // iface is one interface with its groups' rules compiled per direction.
 type iface struct {
-	n       *model.NetworkInterface
-	groups  []*model.Group
-	in, out dirIndex
-	acl     *naclIndex // its subnet's NACL, nil if the snapshot has none (then it allows)
+	n      *model.NetworkInterface
+	groups []*model.Group
+	// rules are its groups' rules compiled, shared with every interface of the Policy that
+	// has the same groups in the same order; rules.get compiles them on first use.
+	rules *ruleSet
+	acl   *naclIndex // its subnet's NACL, nil if the snapshot has none (then it allows)
 	// subnet and vpc number the interface's subnet and VPC IDs within the Policy, so that the
 	// fast path compares integers, not IDs.
 	subnet, vpc int32
@@ -163,22 +166,30 @@ func (p *Policy) compileENIs(enis []*model.NetworkInterface) error {
 		}
 		return x
 	}
+	// Interfaces with the same groups, in the same order, share their compiled rules: the
+	// indexes are read only, and the groups alone decide them. They are compiled when first
+	// asked for, not here: an audit asks for the rules of a few interfaces only (those the
+	// internet can reach, those a path question names), and most interfaces of a large
+	// account carry a set of groups of their own.
+	bySet := map[string]*ruleSet{}
+	var key strings.Builder
 	for _, n := range enis {
 		f := &iface{n: n, acl: p.nacls[n.SubnetID], subnet: num(n.SubnetID), vpc: num(n.VpcID)}
+		key.Reset()
 		for _, gid := range n.Groups {
 			if g := p.groups[gid]; g != nil {
 				f.groups = append(f.groups, g)
+				key.WriteString(gid)
+				key.WriteByte(' ')
 			}
 		}
 		var err error
 		if f.inet, err = p.routing.inetFor(n, inets); err != nil {
 			return fmt.Errorf("compile routing of %s: %w", n.ID, err)
 		}
-		if f.in, err = p.compileDir(f.groups, false); err != nil {
-			return err
-		}
-		if f.out, err = p.compileDir(f.groups, true); err != nil {
-			return err
+		if f.rules = bySet[key.String()]; f.rules == nil {
+			f.rules = &ruleSet{p: p, groups: f.groups}
+			bySet[key.String()] = f.rules
 		}
 		p.enis[n.ID] = f
 	}
@@ -218,6 +229,36 @@ func (p *Policy) ForInterfaces(enis []*model.NetworkInterface) (*Policy, error) 
 		return nil, err
 	}
 	return q, nil
+}
+
+// ruleSet is the rules of a list of groups compiled per direction, once, on first use; the
+// Policy stays safe for concurrent use.
+type ruleSet struct {
+	once    sync.Once
+	p       *Policy
+	groups  []*model.Group
+	in, out dirIndex
+	// err is the compiler's error, if it failed; in and out then admit nothing.
+	err error
+}
+
+// get is the compiled rules.
+func (r *ruleSet) get() *ruleSet {
+	r.once.Do(r.compile)
+	return r
+}
+
+func (r *ruleSet) compile() {
+	in, err := r.p.compileDir(r.groups, false)
+	if err == nil {
+		r.in, err = in, nil
+		r.out, err = r.p.compileDir(r.groups, true)
+	}
+	if err != nil { // fail closed: Verdict denies, Access and Exposure return the error
+		r.err = err
+		none := dirIndex{all: newFastSet(&netipx.IPSet{})}
+		r.in, r.out = none, none
+	}
 }
 
 // blocks is the set of a VPC's or a subnet's address blocks; an unset block adds nothing.
