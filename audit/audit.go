@@ -184,6 +184,9 @@ type Audit struct {
 	setKeys map[*model.Group]string
 	vpcENIs map[string]int
 
+	// reaches remembers mayReachInternet per group object and direction, for this audit.
+	reaches map[reachKey]bool
+
 	// naclTaken are the ACL rule numbers ("acl-… egress n") the fixes of this audit create
 	// entries at, so that the fixes of different findings never collide.
 	naclTaken map[string]bool

@@ -536,11 +536,16 @@ func sgh012(a *Audit) []Finding {
 	for _, g := range a.In.Snapshot.Groups {
 		for _, egress := range []bool{false, true} {
 			rs := g.Rules(egress)
+			// Each rule's opening is read once, not once per pair.
+			ops := make([]policy.Opening, len(rs))
+			for i := range rs {
+				ops[i] = policy.OpeningOf(&rs[i])
+			}
 			for i := range rs {
 				r := &rs[i]
 				by := ""
 				for j := range rs {
-					if i != j && a.covers(&rs[j], r) && !(j > i && a.covers(r, &rs[j])) {
+					if i != j && a.coversAs(&rs[j], ops[j], r, ops[i]) && !(j > i && a.coversAs(r, ops[i], &rs[j], ops[j])) {
 						by = "rule " + ruleText(&rs[j])
 						break
 					}
@@ -569,6 +574,7 @@ func (a *Audit) coveredElsewhere(g *model.Group, r *model.Rule) bool {
 	if len(members) == 0 {
 		return false
 	}
+	or := policy.OpeningOf(r)
 	for _, n := range members {
 		found := false
 		for _, hid := range n.Groups {
@@ -577,9 +583,13 @@ func (a *Audit) coveredElsewhere(g *model.Group, r *model.Rule) bool {
 				continue
 			}
 			qs := h.Rules(r.Egress)
-			found = slices.ContainsFunc(qs, func(q model.Rule) bool {
-				return a.covers(&q, r) && (h.ID < g.ID || !a.covers(r, &q))
-			})
+			for i := range qs {
+				q := &qs[i]
+				oq := policy.OpeningOf(q)
+				if found = a.coversAs(q, oq, r, or) && (h.ID < g.ID || !a.coversAs(r, or, q, oq)); found {
+					break
+				}
+			}
 			if found {
 				break
 			}
@@ -591,9 +601,10 @@ func (a *Audit) coveredElsewhere(g *model.Group, r *model.Rule) bool {
 	return true
 }
 
-// covers reports whether rule q allows everything rule r does.
-func (a *Audit) covers(q, r *model.Rule) bool {
-	if !policy.OpeningOf(r).Within(policy.OpeningOf(q)) {
+// coversAs reports whether rule q allows everything rule r does; oq and or are their
+// openings (policy.OpeningOf), which the caller reads once per rule.
+func (a *Audit) coversAs(q *model.Rule, oq policy.Opening, r *model.Rule, or policy.Opening) bool {
+	if !or.Within(oq) {
 		return false
 	}
 	if rc, qc := r.Peer.CIDR, q.Peer.CIDR; rc.IsValid() && qc.IsValid() {
@@ -614,8 +625,18 @@ func (a *Audit) covers(q, r *model.Rule) bool {
 
 // samePeer is r.Key() == q.Key() for peers that are not both CIDRs, without building the keys.
 func samePeer(r, q model.Peer) bool {
-	if r.CIDR.IsValid() || q.CIDR.IsValid() {
-		return r.Key() == q.Key()
+	switch rc, qc := r.CIDR.IsValid(), q.CIDR.IsValid(); {
+	case rc && qc:
+		return r.CIDR == q.CIDR // a prefix's text is unique to it
+	case rc || qc:
+		// A CIDR's text holds a "/", which no group or prefix list ID does: only compare the
+		// keys (building the CIDR's text) for an ID that might be one.
+		for _, id := range [...]string{r.PrefixListID, r.GroupID, q.PrefixListID, q.GroupID} {
+			if strings.Contains(id, "/") {
+				return r.Key() == q.Key()
+			}
+		}
+		return false
 	}
 	return cmpOr(r.PrefixListID, r.GroupID) == cmpOr(q.PrefixListID, q.GroupID)
 }
