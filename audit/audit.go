@@ -186,6 +186,8 @@ type Audit struct {
 
 	// reaches remembers mayReachInternet per group object and direction, for this audit.
 	reaches map[reachKey]bool
+	// opens remembers openPorts' answers of the matcher, for this audit.
+	opens map[openKey]openAnswer
 
 	// naclTaken are the ACL rule numbers ("acl-… egress n") the fixes of this audit create
 	// entries at, so that the fixes of different findings never collide.

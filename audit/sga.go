@@ -93,18 +93,55 @@ type portHit struct {
 
 // openPorts lists the ports of ps that g's ingress opens to the internet, over TCP and over
 // UDP.
+//
+// The matcher's answer depends on the port only through which rules open it, and most ports
+// of a group are opened by the same few rules (or none): it is asked once per such set of
+// rules and group, for every check of the audit that asks.
 func (a *Audit) openPorts(g *model.Group, ps []servicePort) []portHit {
 	var out []portHit
+	ops := make([]policy.Opening, len(g.Ingress))
+	for i := range g.Ingress {
+		ops[i] = policy.OpeningOf(&g.Ingress[i])
+	}
+	mask := make([]byte, (len(ops)+7)/8)
 	for _, sp := range ps {
 		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
-			v4, v6 := a.Policy.InternetOpen(g.Ingress, func(o policy.Opening) bool { return o.Port(proto, sp.port) })
-			if v4 != nil || v6 != nil {
+			clear(mask)
+			none := true
+			for i, o := range ops {
+				if o.Port(proto, sp.port) {
+					mask[i/8] |= 1 << (i % 8)
+					none = false
+				}
+			}
+			if none {
+				continue // no rule opens the port: nothing to unite
+			}
+			k := openKey{g, string(mask)}
+			ans, ok := a.opens[k]
+			if !ok {
+				ans.v4, ans.v6 = a.Policy.InternetOpen(g.Ingress, func(o policy.Opening) bool { return o.Port(proto, sp.port) })
+				if a.opens == nil {
+					a.opens = map[openKey]openAnswer{}
+				}
+				a.opens[k] = ans
+			}
+			if v4, v6 := ans.v4, ans.v6; v4 != nil || v6 != nil {
 				out = append(out, portHit{model.ProtocolName(proto), sp, v4, v6})
 			}
 		}
 	}
 	return out
 }
+
+// openKey is a group and the rules of its ingress that open a port (a bit per rule); an
+// openAnswer the matcher's answer for them (policy.InternetOpen).
+type openKey struct {
+	g     *model.Group
+	rules string
+}
+
+type openAnswer struct{ v4, v6 []string }
 
 // portsFinding reports the hits of one family (v4, v6 or both) as one finding on g.
 func (a *Audit) portsFinding(c string, g *model.Group, hits []portHit, v4, v6 bool, kind, advice string) []Finding {
