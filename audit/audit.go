@@ -186,6 +186,8 @@ type Audit struct {
 
 	// reaches remembers mayReachInternet per group object and direction, for this audit.
 	reaches map[reachKey]bool
+	// vpcs indexes the snapshot's VPCs (vpcIndex), for this audit.
+	vpcs map[string]*vpcEntry
 	// opens remembers openPorts' answers of the matcher, for this audit.
 	opens map[openKey]openAnswer
 

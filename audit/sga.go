@@ -494,18 +494,56 @@ func sga013(a *Audit) []Finding {
 
 // vpc is the snapshot's VPC with id, nil when it has none.
 func (a *Audit) vpc(id string) *model.VPC {
-	for _, v := range a.In.Snapshot.VPCs {
-		if v.ID == id {
-			return v
-		}
+	if v := a.vpcIndex()[id]; v != nil {
+		return v.v
 	}
 	return nil
+}
+
+// vpcBlocks are the blocks of the snapshot's VPC with id (VPC.AllBlocks), nil when it has none.
+func (a *Audit) vpcBlocks(id string) []model.CIDRBlock {
+	if v := a.vpcIndex()[id]; v != nil {
+		return v.blocks
+	}
+	return nil
+}
+
+// vpcEntry is a VPC of the snapshot with what the CIDR checks ask of it for every rule: its
+// blocks and its interfaces.
+type vpcEntry struct {
+	v      *model.VPC
+	blocks []model.CIDRBlock
+	enis   []*model.NetworkInterface
+}
+
+// vpcIndex is the snapshot's VPCs by ID, built on first use.
+func (a *Audit) vpcIndex() map[string]*vpcEntry {
+	if a.vpcs == nil {
+		a.vpcs = make(map[string]*vpcEntry, len(a.In.Snapshot.VPCs))
+		for _, v := range a.In.Snapshot.VPCs {
+			if a.vpcs[v.ID] == nil { // the first of an ID, as a scan would find
+				a.vpcs[v.ID] = &vpcEntry{v: v, blocks: v.AllBlocks()}
+			}
+		}
+		for _, n := range a.In.Snapshot.ENIs {
+			if e := a.vpcs[n.VpcID]; e != nil {
+				e.enis = append(e.enis, n)
+			}
+		}
+	}
+	return a.vpcs
 }
 
 // inRange lists the interfaces of VPC vpc with an address inside c.
 func (a *Audit) inRange(vpc string, c netip.Prefix) []*model.NetworkInterface {
 	var out []*model.NetworkInterface
-	for _, n := range a.In.Snapshot.ENIs {
+	var enis []*model.NetworkInterface
+	if e := a.vpcIndex()[vpc]; e != nil {
+		enis = e.enis
+	} else { // interfaces of a VPC the snapshot does not hold
+		enis = a.In.Snapshot.ENIs
+	}
+	for _, n := range enis {
 		if n.VpcID == vpc && slices.ContainsFunc(n.Addrs(), c.Contains) {
 			out = append(out, n)
 		}
@@ -520,7 +558,7 @@ func (a *Audit) wholeVPC(vpcID string, c netip.Prefix) bool {
 		return false // 0.0.0.0/0 holds the VPC too: internet sources are SGA-001…009's
 	}
 	if v := a.vpc(vpcID); v != nil {
-		for _, b := range v.AllBlocks() {
+		for _, b := range a.vpcBlocks(vpcID) {
 			if within(b.CIDR, c) {
 				return true
 			}
@@ -563,7 +601,7 @@ func sga014(a *Audit) []Finding {
 func sga015(a *Audit) []Finding {
 	return a.cidrRules("SGA-015", false, func(g *model.Group, r *model.Rule) (string, []string, bool) {
 		v := a.vpc(g.VpcID)
-		if v == nil || a.wholeVPC(g.VpcID, r.Peer.CIDR) || !slices.ContainsFunc(v.AllBlocks(), func(b model.CIDRBlock) bool { return within(r.Peer.CIDR, b.CIDR) }) {
+		if v == nil || a.wholeVPC(g.VpcID, r.Peer.CIDR) || !slices.ContainsFunc(a.vpcBlocks(g.VpcID), func(b model.CIDRBlock) bool { return within(r.Peer.CIDR, b.CIDR) }) {
 			return "", nil, false
 		}
 		refs := common(a.inRange(g.VpcID, r.Peer.CIDR))
