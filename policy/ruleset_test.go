@@ -1,13 +1,16 @@
 package policy
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netmap"
 )
 
 // grantsText renders grants for comparison: protocol, keys, exceptions and addresses.
@@ -110,5 +113,76 @@ func TestRulesCompiledOnFirstUse(t *testing.T) {
 	}
 	if p.enis[a.ID].rules != p.enis[b.ID].rules {
 		t.Fatal("interfaces with the same groups do not share their rules")
+	}
+}
+
+// TestWithGroupsAnswersAsCompiled: a chain of WithGroups — groups edited, added and removed,
+// long enough to fold the changes into a new root more than once — answers every group's
+// lookup, peer set and interface's verdict as Compile of the changed snapshot does.
+func TestWithGroupsAnswersAsCompiled(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	w := randomWorld(r)
+	for len(w.s.Groups) < 12 { // enough groups that a few changes stay below the fold
+		w.group(fmt.Sprintf("extra%d", len(w.s.Groups)), tcp(22, 22, cidr("0.0.0.0/0")))
+	}
+	p := mustCompile(t, w.s)
+	s := w.s
+	ids := func(s netmap.Snapshot) []string {
+		var out []string
+		for _, g := range s.Groups {
+			out = append(out, g.ID)
+		}
+		return append(out, "sg-gone", "sg-new0", "sg-new1")
+	}
+	for step := range 60 {
+		groups := slices.Clone(s.Groups)
+		var changed []*model.Group
+		var removed []string
+		switch i := r.IntN(len(groups)); r.IntN(4) {
+		case 0: // a new group, or back again
+			g := &model.Group{ID: fmt.Sprintf("sg-new%d", r.IntN(2)), VpcID: w.vpc.ID}
+			g.Ingress = []model.Rule{tcp(80, 80, cidr("10.0.0.0/8"))}
+			if j := slices.IndexFunc(groups, func(x *model.Group) bool { return x.ID == g.ID }); j >= 0 {
+				groups[j] = g
+			} else {
+				groups = append(groups, g)
+			}
+			changed = append(changed, g)
+		case 1: // an unused new group removed again
+			if j := slices.IndexFunc(groups, func(x *model.Group) bool { return strings.HasPrefix(x.ID, "sg-new") }); j >= 0 {
+				removed = append(removed, groups[j].ID)
+				groups = slices.Delete(groups, j, j+1)
+			}
+		default: // a rule added to or taken from a group
+			g := *groups[i]
+			if len(g.Ingress) > 0 && r.IntN(2) == 0 {
+				g.Ingress = g.Ingress[:len(g.Ingress)-1]
+			} else {
+				g.Ingress = append(slices.Clone(g.Ingress), tcp(int32(r.IntN(40)), 40, []model.Peer{cidr("0.0.0.0/0"), ref(groups[r.IntN(len(groups))])}[r.IntN(2)]))
+			}
+			groups[i] = &g
+			changed = append(changed, &g)
+		}
+		s.Groups = groups
+		p = p.WithGroups(changed, removed)
+		want := mustCompile(t, s)
+		for _, id := range ids(s) {
+			got, exp := p.groups.get(id), want.groups.get(id)
+			if got.g != exp.g || (got.members == nil) != (exp.members == nil) || got.members != nil && !got.members.Equal(exp.members) {
+				t.Fatalf("step %d: group %s: WithGroups has %v %v, Compile %v %v", step, id, got.g, got.members, exp.g, exp.members)
+			}
+		}
+		q, err := p.ForInterfaces(s.ENIs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w2 := *w
+		w2.s = s
+		for range 50 {
+			src, dst, fl := randomFlow(r, &w2)
+			if got, exp := q.Verdict(src, dst, fl), want.Verdict(src, dst, fl); got != exp {
+				t.Fatalf("step %d flow %+v %v→%v: WithGroups %v, Compile %v", step, fl, src, dst, got, exp)
+			}
+		}
 	}
 }
