@@ -93,45 +93,54 @@ type portHit struct {
 
 // openPorts lists the ports of ps that g's ingress opens to the internet, over TCP and over
 // UDP.
-//
-// The matcher's answer depends on the port only through which rules open it, and most ports
-// of a group are opened by the same few rules (or none): it is asked once per such set of
-// rules and group, for every check of the audit that asks.
 func (a *Audit) openPorts(g *model.Group, ps []servicePort) []portHit {
 	var out []portHit
-	ops := make([]policy.Opening, len(g.Ingress))
-	for i := range g.Ingress {
-		ops[i] = policy.OpeningOf(&g.Ingress[i])
-	}
-	mask := make([]byte, (len(ops)+7)/8)
+	ops := openings(g.Ingress)
 	for _, sp := range ps {
 		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
-			clear(mask)
-			none := true
-			for i, o := range ops {
-				if o.Port(proto, sp.port) {
-					mask[i/8] |= 1 << (i % 8)
-					none = false
-				}
-			}
-			if none {
-				continue // no rule opens the port: nothing to unite
-			}
-			k := openKey{g, string(mask)}
-			ans, ok := a.opens[k]
-			if !ok {
-				ans.v4, ans.v6 = a.Policy.InternetOpen(g.Ingress, func(o policy.Opening) bool { return o.Port(proto, sp.port) })
-				if a.opens == nil {
-					a.opens = map[openKey]openAnswer{}
-				}
-				a.opens[k] = ans
-			}
-			if v4, v6 := ans.v4, ans.v6; v4 != nil || v6 != nil {
+			if v4, v6 := a.internetOpenAt(g, ops, proto, sp.port); v4 != nil || v6 != nil {
 				out = append(out, portHit{model.ProtocolName(proto), sp, v4, v6})
 			}
 		}
 	}
 	return out
+}
+
+// openings are the rules' openings (policy.OpeningOf), read once.
+func openings(rs []model.Rule) []policy.Opening {
+	ops := make([]policy.Opening, len(rs))
+	for i := range rs {
+		ops[i] = policy.OpeningOf(&rs[i])
+	}
+	return ops
+}
+
+// internetOpenAt is the matcher's answer (policy.InternetOpen) for g's ingress at one port of
+// proto; ops are the openings of g's ingress rules. The answer depends on the port only
+// through which rules open it, and most ports of a group are opened by the same few rules
+// (or none): it is asked once per group and such set of rules, for every check of the audit.
+func (a *Audit) internetOpenAt(g *model.Group, ops []policy.Opening, proto int, port uint16) (v4, v6 []string) {
+	mask := make([]byte, (len(ops)+7)/8)
+	none := true
+	for i, o := range ops {
+		if o.Port(proto, port) {
+			mask[i/8] |= 1 << (i % 8)
+			none = false
+		}
+	}
+	if none {
+		return nil, nil // no rule opens the port: nothing to unite
+	}
+	k := openKey{g, string(mask)}
+	ans, ok := a.opens[k]
+	if !ok {
+		ans.v4, ans.v6 = a.Policy.InternetOpen(g.Ingress, func(o policy.Opening) bool { return o.Port(proto, port) })
+		if a.opens == nil {
+			a.opens = map[openKey]openAnswer{}
+		}
+		a.opens[k] = ans
+	}
+	return ans.v4, ans.v6
 }
 
 // openKey is a group and the rules of its ingress that open a port (a bit per rule); an
@@ -234,14 +243,15 @@ func sga007(a *Audit) []Finding {
 			continue
 		}
 		var ids, what []string
+		ops := openings(g.Ingress)
 		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
 			authorized := a.Config.AuthorizedTCP
 			if proto == model.ProtoNumUDP {
 				authorized = a.Config.AuthorizedUDP
 			}
 			cuts := []int{0, 65536}
-			for i := range g.Ingress {
-				if o := policy.OpeningOf(&g.Ingress[i]); o.Proto == proto {
+			for _, o := range ops {
+				if o.Proto == proto {
 					cuts = append(cuts, int(max(0, o.From)), int(o.To)+1)
 				}
 			}
@@ -249,7 +259,7 @@ func sga007(a *Audit) []Finding {
 			cuts = slices.Compact(cuts)
 			for i := 0; i+1 < len(cuts) && cuts[i] <= 65535; i++ {
 				lo, hi := cuts[i], min(cuts[i+1]-1, 65535)
-				v4, v6 := a.Policy.InternetOpen(g.Ingress, func(o policy.Opening) bool { return o.Port(proto, uint16(lo)) })
+				v4, v6 := a.internetOpenAt(g, ops, proto, uint16(lo))
 				if v4 == nil && v6 == nil {
 					continue
 				}
@@ -365,9 +375,11 @@ func (a *Audit) cidrRules(c string, egress bool, pred func(g *model.Group, r *mo
 func broadCheck(c string, egress bool) func(*Audit) []Finding {
 	return func(a *Audit) []Finding {
 		return a.cidrRules(c, egress, func(_ *model.Group, r *model.Rule) (string, []string, bool) {
+			if !policy.Broad(r.Peer.CIDR) { // most rules: no text to write
+				return "", nil, false
+			}
 			return fmt.Sprintf("%s is a broad public range (%s addresses).", r.Peer.CIDR, span(r.Peer.CIDR)),
-				[]string{"# narrow it to the exact partner or office ranges, or use a managed prefix list maintained by its owner"},
-				policy.Broad(r.Peer.CIDR)
+				[]string{"# narrow it to the exact partner or office ranges, or use a managed prefix list maintained by its owner"}, true
 		})
 	}
 }

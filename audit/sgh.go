@@ -537,10 +537,7 @@ func sgh012(a *Audit) []Finding {
 		for _, egress := range []bool{false, true} {
 			rs := g.Rules(egress)
 			// Each rule's opening is read once, not once per pair.
-			ops := make([]policy.Opening, len(rs))
-			for i := range rs {
-				ops[i] = policy.OpeningOf(&rs[i])
-			}
+			ops := openings(rs)
 			for i := range rs {
 				r := &rs[i]
 				by := ""
