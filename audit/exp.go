@@ -196,12 +196,13 @@ func (a *Audit) pathFinding(check string, e policy.Exposed, probes []probe, from
 }
 
 func (a *Audit) eni(id string) *model.NetworkInterface {
-	for _, n := range a.In.Snapshot.ENIs {
-		if n.ID == id {
-			return n
+	if a.enis == nil { // indexed on first use: the EXP checks ask it of every exposed interface
+		a.enis = make(map[string]*model.NetworkInterface, len(a.In.Snapshot.ENIs))
+		for _, n := range slices.Backward(a.In.Snapshot.ENIs) { // the first of an ID wins, as a scan finds it
+			a.enis[n.ID] = n
 		}
 	}
-	return nil
+	return a.enis[id]
 }
 
 // exposures runs pick over every exposed interface, in ID order.
