@@ -186,6 +186,8 @@ type Audit struct {
 
 	// reaches remembers mayReachInternet per group object and direction, for this audit.
 	reaches map[reachKey]bool
+	// ops remembers openingsOf per group object and direction, for this audit.
+	ops map[reachKey][]policy.Opening
 	// enis indexes the snapshot's interfaces by ID (eni), for this audit.
 	enis map[string]*model.NetworkInterface
 	// vpcs indexes the snapshot's VPCs (vpcIndex), for this audit.

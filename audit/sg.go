@@ -80,6 +80,7 @@ func (a *Audit) mayReachInternet(g *model.Group, egress bool) bool {
 	return v
 }
 
+// reachKey is one direction of a group object.
 type reachKey struct {
 	g      *model.Group
 	egress bool

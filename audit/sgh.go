@@ -537,7 +537,7 @@ func sgh012(a *Audit) []Finding {
 		for _, egress := range []bool{false, true} {
 			rs := g.Rules(egress)
 			// Each rule's opening is read once, not once per pair.
-			ops := openings(rs)
+			ops := a.openingsOf(g, egress)
 			for i := range rs {
 				r := &rs[i]
 				by := ""
@@ -579,10 +579,9 @@ func (a *Audit) coveredElsewhere(g *model.Group, r *model.Rule) bool {
 			if h == nil || h.ID == g.ID {
 				continue
 			}
-			qs := h.Rules(r.Egress)
+			qs, ops := h.Rules(r.Egress), a.openingsOf(h, r.Egress)
 			for i := range qs {
-				q := &qs[i]
-				oq := policy.OpeningOf(q)
+				q, oq := &qs[i], ops[i]
 				if found = a.coversAs(q, oq, r, or) && (h.ID < g.ID || !a.coversAs(r, or, q, oq)); found {
 					break
 				}
@@ -596,6 +595,21 @@ func (a *Audit) coveredElsewhere(g *model.Group, r *model.Rule) bool {
 		}
 	}
 	return true
+}
+
+// openingsOf are the openings of one direction of g's rules, read once per audit: SGH-012
+// compares every rule of a group with every rule of the groups it shares an interface with.
+func (a *Audit) openingsOf(g *model.Group, egress bool) []policy.Opening {
+	k := reachKey{g, egress}
+	ops, ok := a.ops[k]
+	if !ok {
+		if a.ops == nil {
+			a.ops = map[reachKey][]policy.Opening{}
+		}
+		ops = openings(g.Rules(egress))
+		a.ops[k] = ops
+	}
+	return ops
 }
 
 // coversAs reports whether rule q allows everything rule r does; oq and or are their
@@ -616,7 +630,11 @@ func (a *Audit) coversAs(q *model.Rule, oq policy.Opening, r *model.Rule, or pol
 	if r.Peer.GroupID != "" || q.Peer.GroupID != "" {
 		return false
 	}
-	rs, qs := a.Policy.PeerSet(r), a.Policy.PeerSet(q)
+	qs := a.Policy.PeerSet(q)
+	if rc := r.Peer.CIDR; rc.IsValid() { // the set of one prefix is that prefix: no set to walk
+		return qs != nil && qs.ContainsPrefix(rc.Masked())
+	}
+	rs := a.Policy.PeerSet(r)
 	return rs != nil && qs != nil && len(rs.Prefixes()) > 0 && subset(rs, qs)
 }
 
