@@ -192,8 +192,9 @@ type Audit struct {
 	enis map[string]*model.NetworkInterface
 	// vpcs indexes the snapshot's VPCs (vpcIndex), for this audit.
 	vpcs map[string]*vpcEntry
-	// opens remembers openPorts' answers of the matcher, for this audit.
-	opens map[openKey]openAnswer
+	// opens remembers internetOpenAt's answers of the matcher per group object and set of
+	// its ingress rules (a bit per rule), for this audit.
+	opens map[*model.Group]map[string]openAnswer
 
 	// naclTaken are the ACL rule numbers ("acl-… egress n") the fixes of this audit create
 	// entries at, so that the fixes of different findings never collide.

@@ -120,7 +120,13 @@ func openings(rs []model.Rule) []policy.Opening {
 // through which rules open it, and most ports of a group are opened by the same few rules
 // (or none): it is asked once per group and such set of rules, for every check of the audit.
 func (a *Audit) internetOpenAt(g *model.Group, ops []policy.Opening, proto int, port uint16) (v4, v6 []string) {
-	mask := make([]byte, (len(ops)+7)/8)
+	var buf [16]byte // the mask of up to 128 rules without an allocation
+	mask := buf[:0]
+	if n := (len(ops) + 7) / 8; n <= len(buf) {
+		mask = buf[:n]
+	} else {
+		mask = make([]byte, n)
+	}
 	none := true
 	for i, o := range ops {
 		if o.Port(proto, port) {
@@ -131,25 +137,24 @@ func (a *Audit) internetOpenAt(g *model.Group, ops []policy.Opening, proto int, 
 	if none {
 		return nil, nil // no rule opens the port: nothing to unite
 	}
-	k := openKey{g, string(mask)}
-	ans, ok := a.opens[k]
+	byMask := a.opens[g]
+	ans, ok := byMask[string(mask)]
 	if !ok {
 		ans.v4, ans.v6 = a.Policy.InternetOpen(g.Ingress, func(o policy.Opening) bool { return o.Port(proto, port) })
-		if a.opens == nil {
-			a.opens = map[openKey]openAnswer{}
+		if byMask == nil {
+			if a.opens == nil {
+				a.opens = map[*model.Group]map[string]openAnswer{}
+			}
+			byMask = map[string]openAnswer{}
+			a.opens[g] = byMask
 		}
-		a.opens[k] = ans
+		byMask[string(mask)] = ans
 	}
 	return ans.v4, ans.v6
 }
 
-// openKey is a group and the rules of its ingress that open a port (a bit per rule); an
-// openAnswer the matcher's answer for them (policy.InternetOpen).
-type openKey struct {
-	g     *model.Group
-	rules string
-}
-
+// openAnswer is the matcher's answer (policy.InternetOpen) for the rules of a group's
+// ingress that open a port.
 type openAnswer struct{ v4, v6 []string }
 
 // portsFinding reports the hits of one family (v4, v6 or both) as one finding on g.
