@@ -140,7 +140,7 @@ func (a *Audit) internetOpenAt(g *model.Group, ops []policy.Opening, proto int, 
 	byMask := a.opens[g]
 	ans, ok := byMask[string(mask)]
 	if !ok {
-		ans.v4, ans.v6 = a.Policy.InternetOpen(g.Ingress, func(o policy.Opening) bool { return o.Port(proto, port) })
+		ans.v4, ans.v6 = a.Policy.InternetOpenOf(g.Ingress, func(i int) bool { return mask[i/8]&(1<<(i%8)) != 0 })
 		if byMask == nil {
 			if a.opens == nil {
 				a.opens = map[*model.Group]map[string]openAnswer{}

@@ -146,6 +146,12 @@ func Covers(set *netipx.IPSet) (v4, v6 bool) {
 // peer holds a globally routable address of it, so that revoking them leaves only private
 // space — and nil when the family's internet is not whole.
 func (p *Policy) InternetOpen(rules []model.Rule, open func(Opening) bool) (v4, v6 []string) {
+	return p.InternetOpenOf(rules, func(i int) bool { return open(OpeningOf(&rules[i])) })
+}
+
+// InternetOpenOf is InternetOpen with the rules that open told by index (rules[i] opens when
+// open(i)), for a caller that has read the rules' openings already.
+func (p *Policy) InternetOpenOf(rules []model.Rule, open func(i int) bool) (v4, v6 []string) {
 	type candidate struct {
 		r      *model.Rule
 		s      *netipx.IPSet // nil for a CIDR peer
@@ -155,7 +161,7 @@ func (p *Policy) InternetOpen(rules []model.Rule, open func(Opening) bool) (v4, 
 	any4, any6 := false, false
 	for i := range rules {
 		r := &rules[i]
-		if !open(OpeningOf(r)) {
+		if !open(i) {
 			continue
 		}
 		var s *netipx.IPSet // a CIDR peer is answered from its prefix, without its set
