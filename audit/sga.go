@@ -95,7 +95,7 @@ type portHit struct {
 // UDP.
 func (a *Audit) openPorts(g *model.Group, ps []servicePort) []portHit {
 	var out []portHit
-	ops := openings(g.Ingress)
+	ops := a.openingsOf(g, false)
 	for _, sp := range ps {
 		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
 			if v4, v6 := a.internetOpenAt(g, ops, proto, sp.port); v4 != nil || v6 != nil {
@@ -248,7 +248,7 @@ func sga007(a *Audit) []Finding {
 			continue
 		}
 		var ids, what []string
-		ops := openings(g.Ingress)
+		ops := a.openingsOf(g, false)
 		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
 			authorized := a.Config.AuthorizedTCP
 			if proto == model.ProtoNumUDP {

@@ -417,8 +417,9 @@ func ruleSetKey(g *model.Group) string {
 	// Each rule's identity is one line, with a separator none of its fields holds, written
 	// into one buffer: a full audit builds every group's key, and a string per field and per
 	// line was most of SGH-010's cost. The lines are sorted, then joined with newlines.
-	var buf []byte
-	var lines [][2]int
+	n := len(g.Ingress) + len(g.Egress)
+	buf := make([]byte, 0, 40*n) // "false tcp 3306 3306 10.1.2.0/24" and a margin
+	lines := make([][2]int, 0, n)
 	for _, egress := range []bool{false, true} {
 		rs := g.Rules(egress)
 		for i := range rs {
@@ -444,14 +445,15 @@ func ruleSetKey(g *model.Group) string {
 		}
 	}
 	slices.SortFunc(lines, func(x, y [2]int) int { return bytes.Compare(buf[x[0]:x[1]], buf[y[0]:y[1]]) })
-	out := make([]byte, 0, len(buf)+len(lines))
+	var out strings.Builder
+	out.Grow(len(buf) + len(lines))
 	for i, l := range lines {
 		if i > 0 {
-			out = append(out, '\n')
+			out.WriteByte('\n')
 		}
-		out = append(out, buf[l[0]:l[1]]...)
+		out.Write(buf[l[0]:l[1]])
 	}
-	return string(out)
+	return out.String()
 }
 
 // sgh010: groups with identical rules (each later copy is a finding; the fix moves its members
