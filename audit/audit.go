@@ -197,6 +197,8 @@ type Audit struct {
 	// opens remembers internetOpenAt's answers of the matcher per group object and set of
 	// its ingress rules (a bit per rule), for this audit.
 	opens map[*model.Group]map[string]openAnswer
+	// segs remembers portSegments per group object and protocol, for this audit.
+	segs map[segKey]*portSegments
 
 	// naclTaken are the ACL rule numbers ("acl-… egress n") the fixes of this audit create
 	// entries at, so that the fixes of different findings never collide.
@@ -304,7 +306,7 @@ func (a *Audit) runLanes() (results map[string][]Finding, skipped map[string]str
 // members and the exposure) and with empty memories of its own.
 func (a *Audit) lane() *Audit {
 	l := *a
-	l.reaches, l.ops, l.opens, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil, nil, nil
+	l.reaches, l.ops, l.opens, l.segs, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil, nil, nil, nil
 	return &l
 }
 

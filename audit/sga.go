@@ -95,10 +95,9 @@ type portHit struct {
 // UDP.
 func (a *Audit) openPorts(g *model.Group, ps []servicePort) []portHit {
 	var out []portHit
-	ops := a.openingsOf(g, false)
 	for _, sp := range ps {
 		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
-			if v4, v6 := a.internetOpenAt(g, ops, proto, sp.port); v4 != nil || v6 != nil {
+			if v4, v6 := a.internetOpenAt(g, proto, sp.port); v4 != nil || v6 != nil {
 				out = append(out, portHit{model.ProtocolName(proto), sp, v4, v6})
 			}
 		}
@@ -116,29 +115,22 @@ func openings(rs []model.Rule) []policy.Opening {
 }
 
 // internetOpenAt is the matcher's answer (policy.InternetOpen) for g's ingress at one port of
-// proto; ops are the openings of g's ingress rules. The answer depends on the port only
-// through which rules open it, and most ports of a group are opened by the same few rules
-// (or none): it is asked once per group and such set of rules, for every check of the audit.
-func (a *Audit) internetOpenAt(g *model.Group, ops []policy.Opening, proto int, port uint16) (v4, v6 []string) {
-	var buf [16]byte // the mask of up to 128 rules without an allocation
-	mask := buf[:0]
-	if n := (len(ops) + 7) / 8; n <= len(buf) {
-		mask = buf[:n]
-	} else {
-		mask = make([]byte, n)
+// proto. The answer depends on the port only through which rules open it, and most ports of
+// a group are opened by the same few rules (or none): it is asked once per group and such set
+// of rules, for every check of the audit, and the set is found by the port's segment
+// (portSegments), not by asking every rule.
+func (a *Audit) internetOpenAt(g *model.Group, proto int, port uint16) (v4, v6 []string) {
+	segs := a.portSegments(g, proto)
+	i, found := slices.BinarySearch(segs.starts, int32(port))
+	if !found {
+		i-- // the segment starting below port (the first starts at 0)
 	}
-	none := true
-	for i, o := range ops {
-		if o.Port(proto, port) {
-			mask[i/8] |= 1 << (i % 8)
-			none = false
-		}
-	}
-	if none {
+	mask := segs.masks[i]
+	if mask == "" {
 		return nil, nil // no rule opens the port: nothing to unite
 	}
 	byMask := a.opens[g]
-	ans, ok := byMask[string(mask)]
+	ans, ok := byMask[mask]
 	if !ok {
 		ans.v4, ans.v6 = a.Policy.InternetOpenOf(g.Ingress, func(i int) bool { return mask[i/8]&(1<<(i%8)) != 0 })
 		if byMask == nil {
@@ -148,9 +140,63 @@ func (a *Audit) internetOpenAt(g *model.Group, ops []policy.Opening, proto int, 
 			byMask = map[string]openAnswer{}
 			a.opens[g] = byMask
 		}
-		byMask[string(mask)] = ans
+		byMask[mask] = ans
 	}
 	return ans.v4, ans.v6
+}
+
+// portSegments cuts the port space of one protocol (TCP or UDP) of g's ingress where the
+// rules that open a port change: a rule opens a range of ports, or all of them, so every port
+// of a segment is opened by the same rules. Remembered per group and protocol for the audit.
+type portSegments struct {
+	starts []int32  // the first port of each segment; starts[0] is 0
+	masks  []string // the rules that open its ports, a bit per rule; "" for none
+}
+
+type segKey struct {
+	g     *model.Group
+	proto int
+}
+
+func (a *Audit) portSegments(g *model.Group, proto int) *portSegments {
+	k := segKey{g, proto}
+	if s := a.segs[k]; s != nil {
+		return s
+	}
+	ops := a.openingsOf(g, false)
+	starts := []int32{0}
+	for _, o := range ops {
+		if o.Proto == proto && o.HasPorts() { // protocol -1 opens every port: no cut
+			if o.From > 0 && o.From <= 65535 {
+				starts = append(starts, o.From)
+			}
+			if o.To >= 0 && o.To < 65535 {
+				starts = append(starts, o.To+1)
+			}
+		}
+	}
+	slices.Sort(starts)
+	starts = slices.Compact(starts)
+	s := &portSegments{starts: starts, masks: make([]string, len(starts))}
+	mask := make([]byte, (len(ops)+7)/8)
+	for i, st := range starts {
+		clear(mask)
+		none := true
+		for j, o := range ops {
+			if o.Port(proto, uint16(st)) {
+				mask[j/8] |= 1 << (j % 8)
+				none = false
+			}
+		}
+		if !none {
+			s.masks[i] = string(mask)
+		}
+	}
+	if a.segs == nil {
+		a.segs = map[segKey]*portSegments{}
+	}
+	a.segs[k] = s
+	return s
 }
 
 // openAnswer is the matcher's answer (policy.InternetOpen) for the rules of a group's
@@ -264,7 +310,7 @@ func sga007(a *Audit) []Finding {
 			cuts = slices.Compact(cuts)
 			for i := 0; i+1 < len(cuts) && cuts[i] <= 65535; i++ {
 				lo, hi := cuts[i], min(cuts[i+1]-1, 65535)
-				v4, v6 := a.internetOpenAt(g, ops, proto, uint16(lo))
+				v4, v6 := a.internetOpenAt(g, proto, uint16(lo))
 				if v4 == nil && v6 == nil {
 					continue
 				}

@@ -279,6 +279,9 @@ func TestOpenPortsRemembersPerRuleSet(t *testing.T) {
 		{ID: "sgr-hi", Protocol: model.ProtoTCP, FromPort: 22, ToPort: 22, Peer: model.Peer{CIDR: netip.MustParsePrefix("128.0.0.0/1")}},
 		{ID: "sgr-all", Protocol: model.ProtoAll, FromPort: -1, ToPort: -1, Peer: model.Peer{CIDR: netip.MustParsePrefix("::/0")}},
 		{ID: "sgr-pl", Protocol: model.ProtoUDP, FromPort: 53, ToPort: 53, Peer: model.Peer{PrefixListID: "pl-00000001"}},
+		{ID: "sgr-top", Protocol: model.ProtoTCP, FromPort: 65000, ToPort: 65535, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}},
+		{ID: "sgr-zero", Protocol: model.ProtoUDP, FromPort: 0, ToPort: 0, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}},
+		{ID: "sgr-odd", Protocol: model.ProtoTCP, FromPort: 40, ToPort: 30, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}},
 	}
 	s.Groups = append(s.Groups, &union)
 	in := Input{Account: account, Region: "us-east-1", Snapshot: s}
@@ -288,7 +291,8 @@ func TestOpenPortsRemembersPerRuleSet(t *testing.T) {
 	}
 	a := newAudit(in, DefaultConfig(), p)
 	var ps []servicePort
-	for _, port := range []uint16{20, 21, 22, 23, 53, 80, 443, 1000, 1500, 2500, 3306, 5432, 6379, 8080, 9200} {
+	for _, port := range []uint16{0, 1, 19, 20, 21, 22, 23, 30, 31, 35, 40, 41, 53, 54, 80, 443, 999, 1000, 1500, 2000, 2001, 2500, 2999,
+		3000, 3306, 5432, 6379, 8080, 9200, 64999, 65000, 65534, 65535} {
 		ps = append(ps, servicePort{"svc", port})
 	}
 	for round := range 2 { // the second round answers from what the first remembered
