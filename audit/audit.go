@@ -186,25 +186,50 @@ type Audit struct {
 	setKeys map[*model.Group]string
 	vpcENIs map[string]int
 
-	// reaches remembers mayReachInternet per group object and direction, for this audit.
-	reaches map[reachKey]bool
-	// ops remembers openingsOf per group object and direction, for this audit.
-	ops map[reachKey][]policy.Opening
+	// memo is what the checks work out about a group object once per audit (groupMemo).
+	memo map[*model.Group]*groupMemo
 	// enis indexes the snapshot's interfaces by ID (eni), for this audit.
 	enis map[string]*model.NetworkInterface
 	// vpcs indexes the snapshot's VPCs (vpcIndex), for this audit.
 	vpcs map[string]*vpcEntry
-	// opens remembers internetOpenAt's answers of the matcher per group object and set of
-	// its ingress rules (a bit per rule), for this audit.
-	opens map[*model.Group]map[string]openAnswer
-	// segs remembers portSegments per group object and protocol, for this audit.
-	segs map[segKey]*portSegments
 
 	// naclTaken are the ACL rule numbers ("acl-… egress n") the fixes of this audit create
 	// entries at, so that the fixes of different findings never collide.
 	naclTaken map[string]bool
 	// exp is the reachability analyser and the exposure the EXP checks share (exposure).
 	exp *exposureState
+}
+
+// groupMemo is what the checks work out about one group object, remembered for the audit
+// (groups are not changed in place: a changed group is a new object). Indexes [0] and [1] are
+// ingress and egress, or TCP and UDP.
+type groupMemo struct {
+	reaches [2]int8             // mayReachInternet: 0 not known yet, 1 no, 2 yes
+	ops     [2][]policy.Opening // openingsOf
+	segs    [2]*portSegments    // portSegments
+	// opens are internetOpenAt's answers of the matcher per set of the group's ingress rules
+	// (a bit per rule).
+	opens map[string]openAnswer
+}
+
+// memoOf is g's memo, made on first use.
+func (a *Audit) memoOf(g *model.Group) *groupMemo {
+	m := a.memo[g]
+	if m == nil {
+		if a.memo == nil {
+			a.memo = map[*model.Group]*groupMemo{}
+		}
+		m = &groupMemo{}
+		a.memo[g] = m
+	}
+	return m
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Group returns the group with id, nil when there is none.
@@ -306,7 +331,7 @@ func (a *Audit) runLanes() (results map[string][]Finding, skipped map[string]str
 // members and the exposure) and with empty memories of its own.
 func (a *Audit) lane() *Audit {
 	l := *a
-	l.reaches, l.ops, l.opens, l.segs, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil, nil, nil, nil
+	l.memo, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil
 	return &l
 }
 

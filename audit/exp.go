@@ -124,13 +124,6 @@ func source(g policy.Grant, v6 bool) (netip.Addr, bool) {
 // internetRanges are the ranges of internetOf(false) and internetOf(true).
 var internetRanges = [2][]netipx.IPRange{internet4.Ranges(), internet6.Ranges()}
 
-func boolIndex(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // firstCommon is the lowest address in both x and y, sorted disjoint ranges (an IPSet's), found
 // by walking them together: the first address of their intersection, without building it.
 func firstCommon(x, y []netipx.IPRange) (netip.Addr, bool) {

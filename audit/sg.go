@@ -60,12 +60,9 @@ func (a *Audit) public(n *model.NetworkInterface) bool {
 // the exposure checks skip the group without asking the matcher port by port.
 // Several checks ask it of every group: the answer is remembered per group and direction.
 func (a *Audit) mayReachInternet(g *model.Group, egress bool) bool {
-	k := reachKey{g, egress}
-	if v, ok := a.reaches[k]; ok {
-		return v
-	}
-	if a.reaches == nil {
-		a.reaches = map[reachKey]bool{}
+	m := a.memoOf(g)
+	if r := m.reaches[boolIndex(egress)]; r != 0 {
+		return r == 2
 	}
 	v := false
 	rs := g.Rules(egress)
@@ -76,14 +73,8 @@ func (a *Audit) mayReachInternet(g *model.Group, egress bool) bool {
 			break
 		}
 	}
-	a.reaches[k] = v
+	m.reaches[boolIndex(egress)] = int8(1 + boolIndex(v))
 	return v
-}
-
-// reachKey is one direction of a group object.
-type reachKey struct {
-	g      *model.Group
-	egress bool
 }
 
 // rules yields every rule of one direction of every group, with its group.

@@ -129,18 +129,14 @@ func (a *Audit) internetOpenAt(g *model.Group, proto int, port uint16) (v4, v6 [
 	if mask == "" {
 		return nil, nil // no rule opens the port: nothing to unite
 	}
-	byMask := a.opens[g]
-	ans, ok := byMask[mask]
+	m := a.memoOf(g)
+	ans, ok := m.opens[mask]
 	if !ok {
 		ans.v4, ans.v6 = a.Policy.InternetOpenOf(g.Ingress, func(i int) bool { return mask[i/8]&(1<<(i%8)) != 0 })
-		if byMask == nil {
-			if a.opens == nil {
-				a.opens = map[*model.Group]map[string]openAnswer{}
-			}
-			byMask = map[string]openAnswer{}
-			a.opens[g] = byMask
+		if m.opens == nil {
+			m.opens = map[string]openAnswer{}
 		}
-		byMask[mask] = ans
+		m.opens[mask] = ans
 	}
 	return ans.v4, ans.v6
 }
@@ -153,14 +149,10 @@ type portSegments struct {
 	masks  []string // the rules that open its ports, a bit per rule; "" for none
 }
 
-type segKey struct {
-	g     *model.Group
-	proto int
-}
-
 func (a *Audit) portSegments(g *model.Group, proto int) *portSegments {
-	k := segKey{g, proto}
-	if s := a.segs[k]; s != nil {
+	m := a.memoOf(g)
+	k := boolIndex(proto == model.ProtoNumUDP)
+	if s := m.segs[k]; s != nil {
 		return s
 	}
 	ops := a.openingsOf(g, false)
@@ -192,10 +184,7 @@ func (a *Audit) portSegments(g *model.Group, proto int) *portSegments {
 			s.masks[i] = string(mask)
 		}
 	}
-	if a.segs == nil {
-		a.segs = map[segKey]*portSegments{}
-	}
-	a.segs[k] = s
+	m.segs[k] = s
 	return s
 }
 

@@ -311,7 +311,7 @@ func TestOpenPortsRemembersPerRuleSet(t *testing.T) {
 			}
 		}
 	}
-	if len(a.opens) == 0 {
+	if len(a.memo) == 0 {
 		t.Fatal("openPorts remembered nothing")
 	}
 }

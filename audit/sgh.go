@@ -626,14 +626,11 @@ func (a *Audit) coveredElsewhere(g *model.Group, r *model.Rule) bool {
 // openingsOf are the openings of one direction of g's rules, read once per audit: SGH-012
 // compares every rule of a group with every rule of the groups it shares an interface with.
 func (a *Audit) openingsOf(g *model.Group, egress bool) []policy.Opening {
-	k := reachKey{g, egress}
-	ops, ok := a.ops[k]
-	if !ok {
-		if a.ops == nil {
-			a.ops = map[reachKey][]policy.Opening{}
-		}
+	m := a.memoOf(g)
+	ops := m.ops[boolIndex(egress)]
+	if ops == nil {
 		ops = openings(g.Rules(egress))
-		a.ops[k] = ops
+		m.ops[boolIndex(egress)] = ops
 	}
 	return ops
 }
