@@ -263,17 +263,8 @@ func special(pr netip.Prefix) bool {
 	}
 	lo := u32(pr.Addr())
 	hi := lo | uint32(uint64(1)<<(32-pr.Bits())-1)
-	// The range starting at or below lo is the only one that can hold the prefix (the ranges
-	// are disjoint and sorted).
-	i, j := 0, len(special4)
-	for i < j {
-		m := int(uint(i+j) >> 1)
-		if special4[m].lo <= lo {
-			i = m + 1
-		} else {
-			j = m
-		}
-	}
+	// The range holding the prefix's first address is the only one that can hold it all.
+	i := above(special4, lo)
 	return i > 0 && hi <= special4[i-1].hi
 }
 

@@ -13,15 +13,6 @@ import (
 	"github.com/stockade/stockade/netmap"
 )
 
-// grantsText renders grants for comparison: protocol, keys, exceptions and addresses.
-func grantsText(gs []Grant) []string {
-	var out []string
-	for _, g := range gs {
-		out = append(out, g.String())
-	}
-	return out
-}
-
 // TestSharedRulesAnswerAsCompiledApart: interfaces with the same groups share one compiled
 // rule set; each must answer — Access both ways, Verdict on random flows — exactly as the
 // interface compiled on its own (ForInterfaces of it alone, which shares with nothing).
@@ -61,7 +52,7 @@ func TestSharedRulesAnswerAsCompiledApart(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				if diff := cmp.Diff(grantsText(want), grantsText(got)); diff != "" {
+				if diff := cmp.Diff(grantStrings(want), grantStrings(got)); diff != "" {
 					t.Fatalf("seed %d %s egress=%v: shared rules differ from rules compiled alone (-alone +shared):\n%s", seed, n.ID, egress, diff)
 				}
 			}
