@@ -4,9 +4,11 @@ import (
 	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/stockade/stockade/flows"
@@ -184,11 +186,50 @@ type Audit struct {
 	setKeys map[*model.Group]string
 	vpcENIs map[string]int
 
+	// memo is what the checks work out about a group object once per audit (groupMemo).
+	memo map[*model.Group]*groupMemo
+	// enis indexes the snapshot's interfaces by ID (eni), for this audit.
+	enis map[string]*model.NetworkInterface
+	// vpcs indexes the snapshot's VPCs (vpcIndex), for this audit.
+	vpcs map[string]*vpcEntry
+
 	// naclTaken are the ACL rule numbers ("acl-… egress n") the fixes of this audit create
 	// entries at, so that the fixes of different findings never collide.
 	naclTaken map[string]bool
 	// exp is the reachability analyser and the exposure the EXP checks share (exposure).
 	exp *exposureState
+}
+
+// groupMemo is what the checks work out about one group object, remembered for the audit
+// (groups are not changed in place: a changed group is a new object). Indexes [0] and [1] are
+// ingress and egress, or TCP and UDP.
+type groupMemo struct {
+	reaches [2]int8             // mayReachInternet: 0 not known yet, 1 no, 2 yes
+	ops     [2][]policy.Opening // openingsOf
+	segs    [2]*portSegments    // portSegments
+	// opens are internetOpenAt's answers of the matcher per set of the group's ingress rules
+	// (a bit per rule).
+	opens map[string]openAnswer
+}
+
+// memoOf is g's memo, made on first use.
+func (a *Audit) memoOf(g *model.Group) *groupMemo {
+	m := a.memo[g]
+	if m == nil {
+		if a.memo == nil {
+			a.memo = map[*model.Group]*groupMemo{}
+		}
+		m = &groupMemo{}
+		a.memo[g] = m
+	}
+	return m
+}
+
+func boolIndex(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 // Group returns the group with id, nil when there is none.
@@ -244,16 +285,63 @@ func Run(in Input, cfg Config) (*Report, error) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	a := newAudit(in, cfg, p)
-	results := map[string][]Finding{}
-	skipped := map[string]string{}
+	results, skipped := a.runLanes()
+	return report(in, cfg, results, skipped), nil
+}
+
+// runLanes runs the checks the configuration enables in two lanes side by side, each on a
+// copy of a with memories of its own (the caches of audit.go's Audit are not shared between
+// goroutines): the security-group checks (SGA-*, SGE-*) in one, the others in the other —
+// about half the work each. Every check judges only what it reads; the only state a check
+// leaves for a later one is the network ACL rule numbers its fixes take (naclTaken), and the
+// NACL-* checks all run in one lane, in ID order, as before. The exposure the EXP checks and
+// EXP-003's lowering share is computed first, and only read in the lanes.
+func (a *Audit) runLanes() (results map[string][]Finding, skipped map[string]string) {
+	var lanes [2][]Check
+	skipped = map[string]string{}
+	exposure := false
 	for _, c := range a.checks() {
 		if missing := a.missing(c.Needs); missing != "" {
 			skipped[c.ID] = missing
 			continue
 		}
+		lane := 1
+		if strings.HasPrefix(c.ID, "SGA-") || strings.HasPrefix(c.ID, "SGE-") {
+			lane = 0
+		}
+		lanes[lane] = append(lanes[lane], c)
+		exposure = exposure || strings.HasPrefix(c.ID, "EXP-") || strings.HasPrefix(c.ID, "SGA-")
+	}
+	if exposure {
+		a.exposure()
+	}
+	var out [2]map[string][]Finding
+	var wg sync.WaitGroup
+	for i, checks := range lanes {
+		l := a.lane()
+		wg.Go(func() { out[i] = l.runChecks(checks) })
+	}
+	wg.Wait()
+	results = out[0]
+	maps.Copy(results, out[1])
+	return results, skipped
+}
+
+// lane is a copy of a sharing what the checks only read (the input, the policy, the groups,
+// members and the exposure) and with empty memories of its own.
+func (a *Audit) lane() *Audit {
+	l := *a
+	l.memo, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil
+	return &l
+}
+
+// runChecks runs checks in order, by check ID.
+func (a *Audit) runChecks(checks []Check) map[string][]Finding {
+	results := make(map[string][]Finding, len(checks))
+	for _, c := range checks {
 		results[c.ID] = c.Run(a)
 	}
-	return report(in, cfg, results, skipped), nil
+	return results
 }
 
 // newAudit is an audit of in with cfg answering from p, which must be in.Snapshot compiled,
@@ -286,7 +374,11 @@ func (a *Audit) checks() []Check {
 // report assembles the results of the checks that ran (by check ID) and those skipped (with
 // why) into a report: suppressions applied at in.Now, findings in the report's order.
 func report(in Input, cfg Config, results map[string][]Finding, skipped map[string]string) *Report {
-	r := &Report{Account: in.Account, Region: in.Region, Checks: len(results), Findings: []Finding{}}
+	n := 0
+	for _, fs := range results {
+		n += len(fs)
+	}
+	r := &Report{Account: in.Account, Region: in.Region, Checks: len(results), Findings: make([]Finding, 0, n)}
 	if len(skipped) > 0 {
 		r.Skipped = skipped
 	}
@@ -300,15 +392,33 @@ func report(in Input, cfg Config, results map[string][]Finding, skipped map[stri
 			r.Findings = append(r.Findings, f)
 		}
 	}
-	slices.SortFunc(r.Findings, findingOrder)
-	slices.SortFunc(r.Suppressed, findingOrder)
+	sortFindings(r.Findings)
+	sortFindings(r.Suppressed)
 	return r
 }
 
 // findingOrder is the report's order: severity (worst first), check, resource, rules.
-func findingOrder(a, b Finding) int {
+func findingOrder(a, b Finding) int { return findingOrderOf(&a, &b) }
+
+func findingOrderOf(a, b *Finding) int {
 	return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Check, b.Check),
 		cmp.Compare(a.Resource, b.Resource), slices.Compare(a.Rules, b.Rules))
+}
+
+// sortFindings sorts fs in findingOrder: pointers are sorted, not the findings (a few hundred
+// bytes each, and a full audit of a large account has tens of thousands), by the same
+// algorithm and comparisons, so that the order is the one sorting them in place gives.
+func sortFindings(fs []Finding) {
+	ps := make([]*Finding, len(fs))
+	for i := range fs {
+		ps[i] = &fs[i]
+	}
+	slices.SortFunc(ps, findingOrderOf)
+	sorted := make([]Finding, len(fs))
+	for i, p := range ps {
+		sorted[i] = *p
+	}
+	copy(fs, sorted)
 }
 
 // missing says which of the inputs a check needs are not known, "" when all are.

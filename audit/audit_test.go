@@ -3,8 +3,12 @@ package audit
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/stockade/stockade/netmap"
+	"github.com/stockade/stockade/policy"
 )
 
 // TestPlaceholders: the <…> of a fix command, each once, and nothing that only looks like one
@@ -48,6 +52,43 @@ func fixLinesRunnable(t testing.TB, r *Report) {
 					t.Errorf("%s %s: placeholder %s outside quotes: %s", f.Check, f.Resource, p, line)
 				}
 			}
+		}
+	}
+}
+
+// TestLanesAnswerAsOneAfterAnother: Run's two lanes of checks give the findings — fixes, and
+// so the network ACL rule numbers they take, included — that running every check in ID order
+// on one audit gives, on a generated network and on one whose ACL fixes compete for numbers.
+func TestLanesAnswerAsOneAfterAnother(t *testing.T) {
+	nets := map[string]netmap.Snapshot{"generated": genNet(3, 5, 300, 20, 400),
+		"acl fixes": naclNet(t, "100 in allow -1 - 0.0.0.0/0", "101 in allow -1 - ::/0", "100 out allow -1 - 0.0.0.0/0"),
+		// NACL-001's denies and NACL-006's reply allow both want the numbers below 49.
+		"acl numbers": naclNet(t, "49 in deny 6 1024-65535 0.0.0.0/0", "50 in allow -1 - 0.0.0.0/0", "100 out allow 6 443-443 0.0.0.0/0")}
+	for name, s := range nets {
+		in := Input{Account: account, Region: "us-east-1", Snapshot: s, Now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+		got, err := Run(in, DefaultConfig())
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := policy.Compile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a := newAudit(in, DefaultConfig(), p)
+		results, skipped := map[string][]Finding{}, map[string]string{}
+		for _, c := range a.checks() {
+			if missing := a.missing(c.Needs); missing != "" {
+				skipped[c.ID] = missing
+				continue
+			}
+			results[c.ID] = c.Run(a)
+		}
+		want := report(in, DefaultConfig(), results, skipped)
+		if len(want.Findings) == 0 {
+			t.Fatalf("%s: no findings to compare", name)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Errorf("%s: lanes differ from one check after another (-sequential +lanes):\n%s", name, diff)
 		}
 	}
 }

@@ -108,18 +108,36 @@ func grantsFor(gs []policy.Grant, proto int) []policy.Grant {
 
 // source is an internet address of the grant's family to ask the path from.
 func source(g policy.Grant, v6 bool) (netip.Addr, bool) {
-	var b netipx.IPSetBuilder
-	b.AddSet(g.Addrs)
-	b.Intersect(internetOf(v6))
-	s, _ := b.IPSet()
-	if rs := s.Ranges(); len(rs) > 0 {
-		return rs[0].From(), true
+	if a, ok := firstCommon(g.Addrs.Ranges(), internetRanges[boolIndex(v6)]); ok {
+		return a, true
 	}
 	// Addresses outside "the internet" of audit-checks §1.5 (documentation ranges…) are
 	// still outside the VPC: ask from one of them rather than miss the exposure.
 	for _, r := range g.Addrs.Ranges() {
 		if r.From().Is6() == v6 {
 			return r.From(), true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// internetRanges are the ranges of internetOf(false) and internetOf(true).
+var internetRanges = [2][]netipx.IPRange{internet4.Ranges(), internet6.Ranges()}
+
+// firstCommon is the lowest address in both x and y, sorted disjoint ranges (an IPSet's), found
+// by walking them together: the first address of their intersection, without building it.
+func firstCommon(x, y []netipx.IPRange) (netip.Addr, bool) {
+	for len(x) > 0 && len(y) > 0 {
+		switch {
+		case x[0].To().Less(y[0].From()):
+			x = x[1:]
+		case y[0].To().Less(x[0].From()):
+			y = y[1:]
+		default: // they overlap: the later start is the first common address
+			if x[0].From().Less(y[0].From()) {
+				return y[0].From(), true
+			}
+			return x[0].From(), true
 		}
 	}
 	return netip.Addr{}, false
@@ -171,12 +189,13 @@ func (a *Audit) pathFinding(check string, e policy.Exposed, probes []probe, from
 }
 
 func (a *Audit) eni(id string) *model.NetworkInterface {
-	for _, n := range a.In.Snapshot.ENIs {
-		if n.ID == id {
-			return n
+	if a.enis == nil { // indexed on first use: the EXP checks ask it of every exposed interface
+		a.enis = make(map[string]*model.NetworkInterface, len(a.In.Snapshot.ENIs))
+		for _, n := range slices.Backward(a.In.Snapshot.ENIs) { // the first of an ID wins, as a scan finds it
+			a.enis[n.ID] = n
 		}
 	}
-	return nil
+	return a.enis[id]
 }
 
 // exposures runs pick over every exposed interface, in ID order.

@@ -1,12 +1,14 @@
 package audit
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"go4.org/netipx"
 
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
@@ -118,5 +120,42 @@ func TestOpenRuleReachable(t *testing.T) {
 	}
 	if Lower(Critical) != High || Lower(Info) != Info {
 		t.Fatal("Lower")
+	}
+}
+
+// TestFirstCommonIsTheIntersectionsFirst: the walk over two sets' ranges finds the first
+// address of their intersection, as building it does, on random sets of both families.
+func TestFirstCommonIsTheIntersectionsFirst(t *testing.T) {
+	r := rand.New(rand.NewPCG(3, 4))
+	randomSet := func() *netipx.IPSet {
+		var b netipx.IPSetBuilder
+		for range r.IntN(6) {
+			if r.IntN(4) == 0 {
+				b.AddPrefix(netip.PrefixFrom(netip.AddrFrom16([16]byte{0x20, byte(r.IntN(4)), 15: byte(r.IntN(256))}), 8+r.IntN(120)).Masked())
+				continue
+			}
+			b.AddPrefix(netip.PrefixFrom(netip.AddrFrom4([4]byte{byte(r.IntN(256)), byte(r.IntN(256)), 0, 0}), r.IntN(25)).Masked())
+		}
+		s, _ := b.IPSet()
+		return s
+	}
+	sets := []*netipx.IPSet{internet4, internet6}
+	for range 2000 {
+		sets = append(sets, randomSet())
+	}
+	for i := 2; i < len(sets); i++ {
+		x, y := sets[i], sets[r.IntN(len(sets))]
+		var b netipx.IPSetBuilder
+		b.AddSet(x)
+		b.Intersect(y)
+		both, _ := b.IPSet()
+		var want netip.Addr
+		if rs := both.Ranges(); len(rs) > 0 {
+			want = rs[0].From()
+		}
+		got, ok := firstCommon(x.Ranges(), y.Ranges())
+		if got != want || ok != want.IsValid() {
+			t.Fatalf("firstCommon(%v, %v) = %v, %v; the intersection starts at %v", x.Prefixes(), y.Prefixes(), got, ok, want)
+		}
 	}
 }

@@ -291,7 +291,7 @@ func (x *Incremental) Update(in Input) (Delta, error) {
 		olds[g.ID] = oldA.groups[g.ID]
 	}
 	a := &Audit{In: in, Config: x.cfg, Policy: p, groups: oldA.groups, members: oldA.members, allGroups: in.Snapshot.Groups,
-		setKeys: oldA.setKeys, vpcENIs: oldA.vpcENIs}
+		setKeys: oldA.setKeys, vpcENIs: oldA.vpcENIs, vpcs: oldA.vpcs}
 	for _, g := range removed {
 		delete(a.groups, g.ID)
 		delete(a.setKeys, g)
@@ -334,17 +334,24 @@ func (x *Incremental) Update(in Input) (Delta, error) {
 		touch(g)
 		x.reference(g, true)
 	}
-	scope := func(in map[string]bool, key func(*model.Group) string) []*model.Group {
-		var out []*model.Group
-		for _, g := range a.allGroups {
-			if in[key(g)] {
-				out = append(out, g)
-			}
+	// Both lists in the account's order, from one pass over its groups (10,000 in the
+	// benchmark: the pass is a good part of a change's cost). The changed VPC is almost always
+	// one, compared without a map.
+	var dirtyGroups, vpcGroups []*model.Group
+	oneVPC := ""
+	if len(vpcs) == 1 {
+		for id := range vpcs {
+			oneVPC = id
 		}
-		return out
 	}
-	dirtyGroups := scope(dirty, func(g *model.Group) string { return g.ID })
-	vpcGroups := scope(vpcs, func(g *model.Group) string { return g.VpcID })
+	for _, g := range a.allGroups {
+		if dirty[g.ID] {
+			dirtyGroups = append(dirtyGroups, g)
+		}
+		if oneVPC != "" && g.VpcID == oneVPC || oneVPC == "" && vpcs[g.VpcID] {
+			vpcGroups = append(vpcGroups, g)
+		}
+	}
 
 	var d Delta
 	for _, c := range a.checks() {

@@ -58,20 +58,23 @@ func (a *Audit) public(n *model.NetworkInterface) bool {
 // mayReachInternet reports whether any rule of one direction of g has a peer holding a
 // globally routable address: without one, no union of its rules can be the internet, and
 // the exposure checks skip the group without asking the matcher port by port.
+// Several checks ask it of every group: the answer is remembered per group and direction.
 func (a *Audit) mayReachInternet(g *model.Group, egress bool) bool {
+	m := a.memoOf(g)
+	if r := m.reaches[boolIndex(egress)]; r != 0 {
+		return r == 2
+	}
+	v := false
 	rs := g.Rules(egress)
 	for i := range rs {
-		if c := rs[i].Peer.CIDR; c.IsValid() { // the set of one prefix is the prefix: no set to build
-			if policy.Global(c) {
-				return true
-			}
-			continue
-		}
-		if s := a.Policy.PeerSet(&rs[i]); s != nil && slices.ContainsFunc(s.Prefixes(), policy.Global) {
-			return true
+		// A CIDR is answered from its prefix, a prefix list's or a group's set once per set.
+		if v4, v6 := a.Policy.PeerGlobal(&rs[i]); v4 || v6 {
+			v = true
+			break
 		}
 	}
-	return false
+	m.reaches[boolIndex(egress)] = int8(1 + boolIndex(v))
+	return v
 }
 
 // rules yields every rule of one direction of every group, with its group.

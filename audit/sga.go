@@ -97,14 +97,100 @@ func (a *Audit) openPorts(g *model.Group, ps []servicePort) []portHit {
 	var out []portHit
 	for _, sp := range ps {
 		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
-			v4, v6 := a.Policy.InternetOpen(g.Ingress, func(o policy.Opening) bool { return o.Port(proto, sp.port) })
-			if v4 != nil || v6 != nil {
+			if v4, v6 := a.internetOpenAt(g, proto, sp.port); v4 != nil || v6 != nil {
 				out = append(out, portHit{model.ProtocolName(proto), sp, v4, v6})
 			}
 		}
 	}
 	return out
 }
+
+// openings are the rules' openings (policy.OpeningOf), read once.
+func openings(rs []model.Rule) []policy.Opening {
+	ops := make([]policy.Opening, len(rs))
+	for i := range rs {
+		ops[i] = policy.OpeningOf(&rs[i])
+	}
+	return ops
+}
+
+// internetOpenAt is the matcher's answer (policy.InternetOpen) for g's ingress at one port of
+// proto. The answer depends on the port only through which rules open it, and most ports of
+// a group are opened by the same few rules (or none): it is asked once per group and such set
+// of rules, for every check of the audit, and the set is found by the port's segment
+// (portSegments), not by asking every rule.
+func (a *Audit) internetOpenAt(g *model.Group, proto int, port uint16) (v4, v6 []string) {
+	segs := a.portSegments(g, proto)
+	i, found := slices.BinarySearch(segs.starts, int32(port))
+	if !found {
+		i-- // the segment starting below port (the first starts at 0)
+	}
+	mask := segs.masks[i]
+	if mask == "" {
+		return nil, nil // no rule opens the port: nothing to unite
+	}
+	m := a.memoOf(g)
+	ans, ok := m.opens[mask]
+	if !ok {
+		ans.v4, ans.v6 = a.Policy.InternetOpenOf(g.Ingress, func(i int) bool { return mask[i/8]&(1<<(i%8)) != 0 })
+		if m.opens == nil {
+			m.opens = map[string]openAnswer{}
+		}
+		m.opens[mask] = ans
+	}
+	return ans.v4, ans.v6
+}
+
+// portSegments cuts the port space of one protocol (TCP or UDP) of g's ingress where the
+// rules that open a port change: a rule opens a range of ports, or all of them, so every port
+// of a segment is opened by the same rules. Remembered per group and protocol for the audit.
+type portSegments struct {
+	starts []int32  // the first port of each segment; starts[0] is 0
+	masks  []string // the rules that open its ports, a bit per rule; "" for none
+}
+
+func (a *Audit) portSegments(g *model.Group, proto int) *portSegments {
+	m := a.memoOf(g)
+	k := boolIndex(proto == model.ProtoNumUDP)
+	if s := m.segs[k]; s != nil {
+		return s
+	}
+	ops := a.openingsOf(g, false)
+	starts := []int32{0}
+	for _, o := range ops {
+		if o.Proto == proto && o.HasPorts() { // protocol -1 opens every port: no cut
+			if o.From > 0 && o.From <= 65535 {
+				starts = append(starts, o.From)
+			}
+			if o.To >= 0 && o.To < 65535 {
+				starts = append(starts, o.To+1)
+			}
+		}
+	}
+	slices.Sort(starts)
+	starts = slices.Compact(starts)
+	s := &portSegments{starts: starts, masks: make([]string, len(starts))}
+	mask := make([]byte, (len(ops)+7)/8)
+	for i, st := range starts {
+		clear(mask)
+		none := true
+		for j, o := range ops {
+			if o.Port(proto, uint16(st)) {
+				mask[j/8] |= 1 << (j % 8)
+				none = false
+			}
+		}
+		if !none {
+			s.masks[i] = string(mask)
+		}
+	}
+	m.segs[k] = s
+	return s
+}
+
+// openAnswer is the matcher's answer (policy.InternetOpen) for the rules of a group's
+// ingress that open a port.
+type openAnswer struct{ v4, v6 []string }
 
 // portsFinding reports the hits of one family (v4, v6 or both) as one finding on g.
 func (a *Audit) portsFinding(c string, g *model.Group, hits []portHit, v4, v6 bool, kind, advice string) []Finding {
@@ -197,14 +283,15 @@ func sga007(a *Audit) []Finding {
 			continue
 		}
 		var ids, what []string
+		ops := a.openingsOf(g, false)
 		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
 			authorized := a.Config.AuthorizedTCP
 			if proto == model.ProtoNumUDP {
 				authorized = a.Config.AuthorizedUDP
 			}
 			cuts := []int{0, 65536}
-			for i := range g.Ingress {
-				if o := policy.OpeningOf(&g.Ingress[i]); o.Proto == proto {
+			for _, o := range ops {
+				if o.Proto == proto {
 					cuts = append(cuts, int(max(0, o.From)), int(o.To)+1)
 				}
 			}
@@ -212,7 +299,7 @@ func sga007(a *Audit) []Finding {
 			cuts = slices.Compact(cuts)
 			for i := 0; i+1 < len(cuts) && cuts[i] <= 65535; i++ {
 				lo, hi := cuts[i], min(cuts[i+1]-1, 65535)
-				v4, v6 := a.Policy.InternetOpen(g.Ingress, func(o policy.Opening) bool { return o.Port(proto, uint16(lo)) })
+				v4, v6 := a.internetOpenAt(g, proto, uint16(lo))
 				if v4 == nil && v6 == nil {
 					continue
 				}
@@ -328,9 +415,11 @@ func (a *Audit) cidrRules(c string, egress bool, pred func(g *model.Group, r *mo
 func broadCheck(c string, egress bool) func(*Audit) []Finding {
 	return func(a *Audit) []Finding {
 		return a.cidrRules(c, egress, func(_ *model.Group, r *model.Rule) (string, []string, bool) {
+			if !policy.Broad(r.Peer.CIDR) { // most rules: no text to write
+				return "", nil, false
+			}
 			return fmt.Sprintf("%s is a broad public range (%s addresses).", r.Peer.CIDR, span(r.Peer.CIDR)),
-				[]string{"# narrow it to the exact partner or office ranges, or use a managed prefix list maintained by its owner"},
-				policy.Broad(r.Peer.CIDR)
+				[]string{"# narrow it to the exact partner or office ranges, or use a managed prefix list maintained by its owner"}, true
 		})
 	}
 }
@@ -457,18 +546,56 @@ func sga013(a *Audit) []Finding {
 
 // vpc is the snapshot's VPC with id, nil when it has none.
 func (a *Audit) vpc(id string) *model.VPC {
-	for _, v := range a.In.Snapshot.VPCs {
-		if v.ID == id {
-			return v
-		}
+	if v := a.vpcIndex()[id]; v != nil {
+		return v.v
 	}
 	return nil
+}
+
+// vpcBlocks are the blocks of the snapshot's VPC with id (VPC.AllBlocks), nil when it has none.
+func (a *Audit) vpcBlocks(id string) []model.CIDRBlock {
+	if v := a.vpcIndex()[id]; v != nil {
+		return v.blocks
+	}
+	return nil
+}
+
+// vpcEntry is a VPC of the snapshot with what the CIDR checks ask of it for every rule: its
+// blocks and its interfaces.
+type vpcEntry struct {
+	v      *model.VPC
+	blocks []model.CIDRBlock
+	enis   []*model.NetworkInterface
+}
+
+// vpcIndex is the snapshot's VPCs by ID, built on first use.
+func (a *Audit) vpcIndex() map[string]*vpcEntry {
+	if a.vpcs == nil {
+		a.vpcs = make(map[string]*vpcEntry, len(a.In.Snapshot.VPCs))
+		for _, v := range a.In.Snapshot.VPCs {
+			if a.vpcs[v.ID] == nil { // the first of an ID, as a scan would find
+				a.vpcs[v.ID] = &vpcEntry{v: v, blocks: v.AllBlocks()}
+			}
+		}
+		for _, n := range a.In.Snapshot.ENIs {
+			if e := a.vpcs[n.VpcID]; e != nil {
+				e.enis = append(e.enis, n)
+			}
+		}
+	}
+	return a.vpcs
 }
 
 // inRange lists the interfaces of VPC vpc with an address inside c.
 func (a *Audit) inRange(vpc string, c netip.Prefix) []*model.NetworkInterface {
 	var out []*model.NetworkInterface
-	for _, n := range a.In.Snapshot.ENIs {
+	var enis []*model.NetworkInterface
+	if e := a.vpcIndex()[vpc]; e != nil {
+		enis = e.enis
+	} else { // interfaces of a VPC the snapshot does not hold
+		enis = a.In.Snapshot.ENIs
+	}
+	for _, n := range enis {
 		if n.VpcID == vpc && slices.ContainsFunc(n.Addrs(), c.Contains) {
 			out = append(out, n)
 		}
@@ -483,7 +610,7 @@ func (a *Audit) wholeVPC(vpcID string, c netip.Prefix) bool {
 		return false // 0.0.0.0/0 holds the VPC too: internet sources are SGA-001…009's
 	}
 	if v := a.vpc(vpcID); v != nil {
-		for _, b := range v.AllBlocks() {
+		for _, b := range a.vpcBlocks(vpcID) {
 			if within(b.CIDR, c) {
 				return true
 			}
@@ -526,7 +653,7 @@ func sga014(a *Audit) []Finding {
 func sga015(a *Audit) []Finding {
 	return a.cidrRules("SGA-015", false, func(g *model.Group, r *model.Rule) (string, []string, bool) {
 		v := a.vpc(g.VpcID)
-		if v == nil || a.wholeVPC(g.VpcID, r.Peer.CIDR) || !slices.ContainsFunc(v.AllBlocks(), func(b model.CIDRBlock) bool { return within(r.Peer.CIDR, b.CIDR) }) {
+		if v == nil || a.wholeVPC(g.VpcID, r.Peer.CIDR) || !slices.ContainsFunc(a.vpcBlocks(g.VpcID), func(b model.CIDRBlock) bool { return within(r.Peer.CIDR, b.CIDR) }) {
 			return "", nil, false
 		}
 		refs := common(a.inRange(g.VpcID, r.Peer.CIDR))

@@ -9,6 +9,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/policy"
 )
 
 // checkCase is one positive or negative case of one check: build makes the world and returns
@@ -261,5 +262,56 @@ func TestAuthorizedPortsKept(t *testing.T) {
 	if diff := cmp.Diff([]string{"peer: 0.0.0.0/0, TCP, from port: 80, to port: 80, ALLOW",
 		"peer: 0.0.0.0/0, TCP, from port: 443, to port: 443, ALLOW"}, got); diff != "" {
 		t.Errorf("rules after the fix (-want +got):\n%s", diff)
+	}
+}
+
+// TestOpenPortsRemembersPerRuleSet: openPorts asks the matcher once per group and set of
+// rules opening a port, and remembers the answer for the audit; every port of every group
+// of a generated network — and of groups whose rules unite to the internet on some ports
+// only — must get the matcher's own answer for that port.
+func TestOpenPortsRemembersPerRuleSet(t *testing.T) {
+	s := genNet(7, 4, 200, 20, 300)
+	g := s.Groups[0]
+	union := *g
+	union.ID = "sg-union"
+	union.Ingress = []model.Rule{
+		{ID: "sgr-lo", Protocol: model.ProtoTCP, FromPort: 20, ToPort: 30, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/1")}},
+		{ID: "sgr-hi", Protocol: model.ProtoTCP, FromPort: 22, ToPort: 22, Peer: model.Peer{CIDR: netip.MustParsePrefix("128.0.0.0/1")}},
+		{ID: "sgr-all", Protocol: model.ProtoAll, FromPort: -1, ToPort: -1, Peer: model.Peer{CIDR: netip.MustParsePrefix("::/0")}},
+		{ID: "sgr-pl", Protocol: model.ProtoUDP, FromPort: 53, ToPort: 53, Peer: model.Peer{PrefixListID: "pl-00000001"}},
+		{ID: "sgr-top", Protocol: model.ProtoTCP, FromPort: 65000, ToPort: 65535, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}},
+		{ID: "sgr-zero", Protocol: model.ProtoUDP, FromPort: 0, ToPort: 0, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}},
+		{ID: "sgr-odd", Protocol: model.ProtoTCP, FromPort: 40, ToPort: 30, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}},
+	}
+	s.Groups = append(s.Groups, &union)
+	in := Input{Account: account, Region: "us-east-1", Snapshot: s}
+	p, err := policy.Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAudit(in, DefaultConfig(), p)
+	var ps []servicePort
+	for _, port := range []uint16{0, 1, 19, 20, 21, 22, 23, 30, 31, 35, 40, 41, 53, 54, 80, 443, 999, 1000, 1500, 2000, 2001, 2500, 2999,
+		3000, 3306, 5432, 6379, 8080, 9200, 64999, 65000, 65534, 65535} {
+		ps = append(ps, servicePort{"svc", port})
+	}
+	for round := range 2 { // the second round answers from what the first remembered
+		for _, g := range s.Groups {
+			var want []portHit
+			for _, sp := range ps {
+				for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
+					v4, v6 := p.InternetOpen(g.Ingress, func(o policy.Opening) bool { return o.Port(proto, sp.port) })
+					if v4 != nil || v6 != nil {
+						want = append(want, portHit{model.ProtocolName(proto), sp, v4, v6})
+					}
+				}
+			}
+			if diff := cmp.Diff(want, a.openPorts(g, ps), cmp.AllowUnexported(portHit{}, servicePort{})); diff != "" {
+				t.Fatalf("round %d, %s: openPorts differs from the matcher (-matcher +openPorts):\n%s", round, g.ID, diff)
+			}
+		}
+	}
+	if len(a.memo) == 0 {
+		t.Fatal("openPorts remembered nothing")
 	}
 }

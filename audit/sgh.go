@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"bytes"
 	"fmt"
 	"regexp"
 	"slices"
@@ -413,21 +414,46 @@ func (a *Audit) ruleSetKey(g *model.Group) string {
 }
 
 func ruleSetKey(g *model.Group) string {
-	var ks []string
+	// Each rule's identity is one line, with a separator none of its fields holds, written
+	// into one buffer: a full audit builds every group's key, and a string per field and per
+	// line was most of SGH-010's cost. The lines are sorted, then joined with newlines.
+	n := len(g.Ingress) + len(g.Egress)
+	buf := make([]byte, 0, 40*n) // "false tcp 3306 3306 10.1.2.0/24" and a margin
+	lines := make([][2]int, 0, n)
 	for _, egress := range []bool{false, true} {
-		for _, r := range g.Rules(egress) {
-			id := r.Identity()
-			if r.Peer.GroupID == g.ID {
-				id.Peer = "self"
+		rs := g.Rules(egress)
+		for i := range rs {
+			r := &rs[i]
+			start := len(buf)
+			buf = strconv.AppendBool(buf, r.Egress)
+			buf = append(buf, ' ')
+			buf = append(buf, r.Protocol...)
+			buf = append(buf, ' ')
+			buf = strconv.AppendInt(buf, int64(r.FromPort), 10)
+			buf = append(buf, ' ')
+			buf = strconv.AppendInt(buf, int64(r.ToPort), 10)
+			buf = append(buf, ' ')
+			switch {
+			case r.Peer.GroupID == g.ID:
+				buf = append(buf, "self"...)
+			case r.Peer.CIDR.IsValid():
+				buf = r.Peer.CIDR.AppendTo(buf)
+			default:
+				buf = append(buf, r.Peer.Key()...)
 			}
-			// The fields with a separator none of them holds: fmt.Sprint(id) costs an
-			// allocation per field, and every group's key is built at every audit.
-			ks = append(ks, strconv.FormatBool(id.Egress)+" "+id.Protocol+" "+strconv.Itoa(int(id.FromPort))+" "+
-				strconv.Itoa(int(id.ToPort))+" "+id.Peer)
+			lines = append(lines, [2]int{start, len(buf)})
 		}
 	}
-	slices.Sort(ks)
-	return strings.Join(ks, "\n")
+	slices.SortFunc(lines, func(x, y [2]int) int { return bytes.Compare(buf[x[0]:x[1]], buf[y[0]:y[1]]) })
+	var out strings.Builder
+	out.Grow(len(buf) + len(lines))
+	for i, l := range lines {
+		if i > 0 {
+			out.WriteByte('\n')
+		}
+		out.Write(buf[l[0]:l[1]])
+	}
+	return out.String()
 }
 
 // sgh010: groups with identical rules (each later copy is a finding; the fix moves its members
@@ -536,11 +562,13 @@ func sgh012(a *Audit) []Finding {
 	for _, g := range a.In.Snapshot.Groups {
 		for _, egress := range []bool{false, true} {
 			rs := g.Rules(egress)
+			// Each rule's opening is read once, not once per pair.
+			ops := a.openingsOf(g, egress)
 			for i := range rs {
 				r := &rs[i]
 				by := ""
 				for j := range rs {
-					if i != j && a.covers(&rs[j], r) && !(j > i && a.covers(r, &rs[j])) {
+					if i != j && a.coversAs(&rs[j], ops[j], r, ops[i]) && !(j > i && a.coversAs(r, ops[i], &rs[j], ops[j])) {
 						by = "rule " + ruleText(&rs[j])
 						break
 					}
@@ -569,6 +597,7 @@ func (a *Audit) coveredElsewhere(g *model.Group, r *model.Rule) bool {
 	if len(members) == 0 {
 		return false
 	}
+	or := policy.OpeningOf(r)
 	for _, n := range members {
 		found := false
 		for _, hid := range n.Groups {
@@ -576,10 +605,13 @@ func (a *Audit) coveredElsewhere(g *model.Group, r *model.Rule) bool {
 			if h == nil || h.ID == g.ID {
 				continue
 			}
-			qs := h.Rules(r.Egress)
-			found = slices.ContainsFunc(qs, func(q model.Rule) bool {
-				return a.covers(&q, r) && (h.ID < g.ID || !a.covers(r, &q))
-			})
+			qs, ops := h.Rules(r.Egress), a.openingsOf(h, r.Egress)
+			for i := range qs {
+				q, oq := &qs[i], ops[i]
+				if found = a.coversAs(q, oq, r, or) && (h.ID < g.ID || !a.coversAs(r, or, q, oq)); found {
+					break
+				}
+			}
 			if found {
 				break
 			}
@@ -591,9 +623,22 @@ func (a *Audit) coveredElsewhere(g *model.Group, r *model.Rule) bool {
 	return true
 }
 
-// covers reports whether rule q allows everything rule r does.
-func (a *Audit) covers(q, r *model.Rule) bool {
-	if !policy.OpeningOf(r).Within(policy.OpeningOf(q)) {
+// openingsOf are the openings of one direction of g's rules, read once per audit: SGH-012
+// compares every rule of a group with every rule of the groups it shares an interface with.
+func (a *Audit) openingsOf(g *model.Group, egress bool) []policy.Opening {
+	m := a.memoOf(g)
+	ops := m.ops[boolIndex(egress)]
+	if ops == nil {
+		ops = openings(g.Rules(egress))
+		m.ops[boolIndex(egress)] = ops
+	}
+	return ops
+}
+
+// coversAs reports whether rule q allows everything rule r does; oq and or are their
+// openings (policy.OpeningOf), which the caller reads once per rule.
+func (a *Audit) coversAs(q *model.Rule, oq policy.Opening, r *model.Rule, or policy.Opening) bool {
+	if !or.Within(oq) {
 		return false
 	}
 	if rc, qc := r.Peer.CIDR, q.Peer.CIDR; rc.IsValid() && qc.IsValid() {
@@ -608,14 +653,28 @@ func (a *Audit) covers(q, r *model.Rule) bool {
 	if r.Peer.GroupID != "" || q.Peer.GroupID != "" {
 		return false
 	}
-	rs, qs := a.Policy.PeerSet(r), a.Policy.PeerSet(q)
+	qs := a.Policy.PeerSet(q)
+	if rc := r.Peer.CIDR; rc.IsValid() { // the set of one prefix is that prefix: no set to walk
+		return qs != nil && qs.ContainsPrefix(rc.Masked())
+	}
+	rs := a.Policy.PeerSet(r)
 	return rs != nil && qs != nil && len(rs.Prefixes()) > 0 && subset(rs, qs)
 }
 
 // samePeer is r.Key() == q.Key() for peers that are not both CIDRs, without building the keys.
 func samePeer(r, q model.Peer) bool {
-	if r.CIDR.IsValid() || q.CIDR.IsValid() {
-		return r.Key() == q.Key()
+	switch rc, qc := r.CIDR.IsValid(), q.CIDR.IsValid(); {
+	case rc && qc:
+		return r.CIDR == q.CIDR // a prefix's text is unique to it
+	case rc || qc:
+		// A CIDR's text holds a "/", which no group or prefix list ID does: only compare the
+		// keys (building the CIDR's text) for an ID that might be one.
+		for _, id := range [...]string{r.PrefixListID, r.GroupID, q.PrefixListID, q.GroupID} {
+			if strings.Contains(id, "/") {
+				return r.Key() == q.Key()
+			}
+		}
+		return false
 	}
 	return cmpOr(r.PrefixListID, r.GroupID) == cmpOr(q.PrefixListID, q.GroupID)
 }

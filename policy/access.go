@@ -101,9 +101,13 @@ func (p *Policy) Access(eni string, egress bool, scope *netipx.IPSet) ([]Grant, 
 }
 
 func (p *Policy) access(f *iface, egress bool, scope *netipx.IPSet) ([]Grant, error) {
-	d := &f.in
+	rules := f.rules.get()
+	if rules.err != nil {
+		return nil, rules.err
+	}
+	d := &rules.in
 	if egress {
-		d = &f.out
+		d = &rules.out
 	}
 	var entries []model.NACLEntry
 	acl := p.nacls[f.n.SubnetID]

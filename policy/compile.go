@@ -5,6 +5,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 
 	"go4.org/netipx"
@@ -17,8 +18,7 @@ import (
 type Policy struct {
 	enis    map[string]*iface
 	byID    eniTable // enis again, for the fast path
-	groups  map[string]*model.Group
-	members map[string]*netipx.IPSet // group ID → private addresses of its member interfaces
+	groups  groupTable
 	lists   map[string]*netipx.IPSet // prefix-list ID → its current entries
 	nacls   map[string]*naclIndex    // subnet ID → the NACL it is associated with
 	subnets map[string]*netipx.IPSet // subnet ID → its IPv4 and IPv6 blocks
@@ -35,10 +35,12 @@ type Policy struct {
 
 // iface is one interface with its groups' rules compiled per direction.
 type iface struct {
-	n       *model.NetworkInterface
-	groups  []*model.Group
-	in, out dirIndex
-	acl     *naclIndex // its subnet's NACL, nil if the snapshot has none (then it allows)
+	n      *model.NetworkInterface
+	groups []*model.Group
+	// rules are its groups' rules compiled, shared with every interface of the Policy that
+	// has the same groups in the same order; rules.get compiles them on first use.
+	rules *ruleSet
+	acl   *naclIndex // its subnet's NACL, nil if the snapshot has none (then it allows)
 	// subnet and vpc number the interface's subnet and VPC IDs within the Policy, so that the
 	// fast path compares integers, not IDs.
 	subnet, vpc int32
@@ -84,7 +86,7 @@ func openFamilies(entries []model.NACLEntry) families {
 // Compile builds a Policy. Rules whose peer group or prefix list is not in the snapshot match
 // nothing (the API never lets that happen; offline snapshots might).
 func Compile(s netmap.Snapshot) (*Policy, error) {
-	p := &Policy{enis: map[string]*iface{}, groups: map[string]*model.Group{}, members: map[string]*netipx.IPSet{},
+	p := &Policy{enis: map[string]*iface{}, groups: groupTable{root: make(map[string]groupEntry, len(s.Groups))},
 		lists: map[string]*netipx.IPSet{}, nacls: map[string]*naclIndex{}, subnets: map[string]*netipx.IPSet{}, vpcs: map[string]*netipx.IPSet{}}
 	for _, v := range s.VPCs {
 		var ps []netip.Prefix
@@ -95,9 +97,6 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 	}
 	for _, sn := range s.Subnets {
 		p.subnets[sn.ID] = blocks(sn.CIDR, sn.IPv6CIDR)
-	}
-	for _, g := range s.Groups {
-		p.groups[g.ID] = g
 	}
 	memberB := map[string]*netipx.IPSetBuilder{}
 	for _, n := range s.ENIs {
@@ -112,16 +111,16 @@ func Compile(s netmap.Snapshot) (*Policy, error) {
 			}
 		}
 	}
-	for gid := range p.groups {
-		b := memberB[gid]
+	for _, g := range s.Groups {
+		b := memberB[g.ID]
 		if b == nil {
 			b = &netipx.IPSetBuilder{}
 		}
 		set, err := b.IPSet()
 		if err != nil {
-			return nil, fmt.Errorf("compile members of %s: %w", gid, err)
+			return nil, fmt.Errorf("compile members of %s: %w", g.ID, err)
 		}
-		p.members[gid] = set
+		p.groups.root[g.ID] = groupEntry{g, set}
 	}
 	for _, pl := range s.PrefixLists {
 		var b netipx.IPSetBuilder
@@ -163,22 +162,30 @@ func (p *Policy) compileENIs(enis []*model.NetworkInterface) error {
 		}
 		return x
 	}
+	// Interfaces with the same groups, in the same order, share their compiled rules: the
+	// indexes are read only, and the groups alone decide them. They are compiled when first
+	// asked for, not here: an audit asks for the rules of a few interfaces only (those the
+	// internet can reach, those a path question names), and most interfaces of a large
+	// account carry a set of groups of their own.
+	bySet := map[string]*ruleSet{}
+	var key strings.Builder
 	for _, n := range enis {
 		f := &iface{n: n, acl: p.nacls[n.SubnetID], subnet: num(n.SubnetID), vpc: num(n.VpcID)}
+		key.Reset()
 		for _, gid := range n.Groups {
-			if g := p.groups[gid]; g != nil {
+			if g := p.groups.get(gid).g; g != nil {
 				f.groups = append(f.groups, g)
+				key.WriteString(gid)
+				key.WriteByte(' ')
 			}
 		}
 		var err error
 		if f.inet, err = p.routing.inetFor(n, inets); err != nil {
 			return fmt.Errorf("compile routing of %s: %w", n.ID, err)
 		}
-		if f.in, err = p.compileDir(f.groups, false); err != nil {
-			return err
-		}
-		if f.out, err = p.compileDir(f.groups, true); err != nil {
-			return err
+		if f.rules = bySet[key.String()]; f.rules == nil {
+			f.rules = &ruleSet{p: p, groups: f.groups}
+			bySet[key.String()] = f.rules
 		}
 		p.enis[n.ID] = f
 	}
@@ -192,32 +199,106 @@ func (p *Policy) compileENIs(enis []*model.NetworkInterface) error {
 // ACLs, routing, prefix lists) is shared with p. It answers what does not depend on an
 // interface's compiled rules — peer sets, public addresses — and is what ForInterfaces
 // compiles interfaces from: a continuous audit's view after a change of groups only.
+//
+// The groups are shared with p too, copy on write: q records only what changed over the
+// table p was compiled with (groupTable), so that a change of one group costs about that
+// group, not a copy of the account's.
 func (p *Policy) WithGroups(changed []*model.Group, removed []string) *Policy {
-	q := &Policy{enis: map[string]*iface{}, groups: maps.Clone(p.groups), members: maps.Clone(p.members),
+	q := &Policy{enis: map[string]*iface{}, groups: p.groups.with(changed, removed),
 		lists: p.lists, nacls: p.nacls, subnets: p.subnets, vpcs: p.vpcs, routing: p.routing}
-	for _, id := range removed {
-		delete(q.groups, id)
-		delete(q.members, id)
-	}
-	for _, g := range changed {
-		q.groups[g.ID] = g
-		if q.members[g.ID] == nil { // a new group: no interface of the (unchanged) interfaces carries it
-			q.members[g.ID], _ = (&netipx.IPSetBuilder{}).IPSet()
-		}
-	}
 	q.byID = newENITable(q.enis)
 	return q
+}
+
+// groupTable is the groups by ID, each with the addresses of its member interfaces. Compile
+// fills root; a Policy derived by WithGroups shares root and holds in diff every change since
+// it (a nil group: removed), copying diff, not root. When diff grows to a quarter of root it
+// is folded into a new root, so that the copies stay small and a lookup is at most two.
+type groupTable struct {
+	root, diff map[string]groupEntry
+}
+
+type groupEntry struct {
+	g       *model.Group
+	members *netipx.IPSet // the private addresses of the interfaces that carry g
+}
+
+func (t *groupTable) get(id string) groupEntry {
+	if e, ok := t.diff[id]; ok {
+		return e
+	}
+	return t.root[id]
+}
+
+// with is t with groups changed (new or edited) and removed, over the same interfaces: an
+// edited group keeps its members, a new one has none.
+func (t *groupTable) with(changed []*model.Group, removed []string) groupTable {
+	u := groupTable{root: t.root, diff: make(map[string]groupEntry, len(t.diff)+len(changed)+len(removed))}
+	maps.Copy(u.diff, t.diff)
+	for _, id := range removed {
+		u.diff[id] = groupEntry{}
+	}
+	for _, g := range changed {
+		e := t.get(g.ID)
+		if e.g == nil { // a new group: no interface of the (unchanged) interfaces carries it
+			e.members = &netipx.IPSet{}
+		}
+		e.g = g
+		u.diff[g.ID] = e
+	}
+	if 4*len(u.diff) > len(u.root) {
+		root := maps.Clone(u.root)
+		for id, e := range u.diff {
+			if e.g == nil {
+				delete(root, id)
+			} else {
+				root[id] = e
+			}
+		}
+		u = groupTable{root: root}
+	}
+	return u
 }
 
 // ForInterfaces is p compiled for enis — interfaces of p's snapshot, unchanged — and for no
 // other: the cost is theirs, not the snapshot's. Groups, members and everything else are p's.
 func (p *Policy) ForInterfaces(enis []*model.NetworkInterface) (*Policy, error) {
-	q := &Policy{enis: map[string]*iface{}, groups: p.groups, members: p.members,
+	q := &Policy{enis: map[string]*iface{}, groups: p.groups,
 		lists: p.lists, nacls: p.nacls, subnets: p.subnets, vpcs: p.vpcs, routing: p.routing}
 	if err := q.compileENIs(enis); err != nil {
 		return nil, err
 	}
 	return q, nil
+}
+
+// ruleSet is the rules of a list of groups compiled per direction, once, on first use; the
+// Policy stays safe for concurrent use.
+type ruleSet struct {
+	once    sync.Once
+	p       *Policy
+	groups  []*model.Group
+	in, out dirIndex
+	// err is the compiler's error, if it failed; in and out then admit nothing.
+	err error
+}
+
+// get is the compiled rules.
+func (r *ruleSet) get() *ruleSet {
+	r.once.Do(r.compile)
+	return r
+}
+
+func (r *ruleSet) compile() {
+	in, err := r.p.compileDir(r.groups, false)
+	if err == nil {
+		r.in, err = in, nil
+		r.out, err = r.p.compileDir(r.groups, true)
+	}
+	if err != nil { // fail closed: Verdict denies, Access and Exposure return the error
+		r.err = err
+		none := dirIndex{all: newFastSet(&netipx.IPSet{})}
+		r.in, r.out = none, none
+	}
 }
 
 // blocks is the set of a VPC's or a subnet's address blocks; an unset block adds nothing.
@@ -247,7 +328,7 @@ func (p *Policy) peerSet(r *model.Rule) *netipx.IPSet {
 	case r.Peer.PrefixListID != "":
 		return p.lists[r.Peer.PrefixListID]
 	default:
-		return p.members[r.Peer.GroupID]
+		return p.groups.get(r.Peer.GroupID).members
 	}
 }
 

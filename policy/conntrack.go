@@ -109,9 +109,10 @@ func (c *Conntrack) Packet(src, dst Endpoint, f Flow) Stage {
 // pass applies one interface's security groups to a packet leaving (out) or entering it.
 func (c *Conntrack) pass(x *iface, f Flow, out bool) bool {
 	k := key(x.n.ID, f, out)
-	dir, remote := &x.in, f.Src
+	rules := x.rules.get()
+	dir, remote := &rules.in, f.Src
 	if out {
-		dir, remote = &x.out, f.Dst
+		dir, remote = &rules.out, f.Dst
 	}
 	if e := c.entries[k]; e != nil {
 		if e.untracked && !dir.allows(f, remote) {

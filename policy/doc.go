@@ -9,4 +9,9 @@
 // path (set lookups, no allocation); Explain walks the rules and says why. Both implement the
 // semantics of spec §2 and §5 and audit-checks §1; a deliberately naive oracle in the tests
 // checks them against each other on random policies and flows.
+//
+// An interface's rules are compiled when a question first needs them, once per list of
+// groups (interfaces with the same groups share them): an audit of a large account asks
+// about few of its interfaces, and Compile stays proportional to the snapshot, not to the
+// rules times the interfaces. Verdict does not allocate once an interface's rules are built.
 package policy

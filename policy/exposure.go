@@ -63,6 +63,12 @@ func (p *Policy) Exposure() ([]Exposed, error) {
 			defer wg.Done()
 			for i := range work {
 				f := p.enis[ids[i]]
+				if f.inet != nil && empty(f.inet.in.set) {
+					// Routing lets no internet address in (no public address, or no route
+					// back): every grant would be cut to nothing, so none is computed.
+					out[i] = Exposed{ENI: f.n.ID, VpcID: f.n.VpcID, PublicIP: p.routing.public[f.n.ID], Gateway: p.routing.igw[f.n.VpcID]}
+					continue
+				}
 				key := p.exposureKey(f)
 				mu.Lock()
 				r := cache[key]

@@ -123,7 +123,13 @@ func u32(a netip.Addr) uint32 { return probeOf(a).v4 }
 
 // contains4 reports whether x is in one of rs.
 func contains4(rs []v4Range, x uint32) bool {
-	// Find the first range starting above x; the one before it is the only candidate.
+	i := above(rs, x)
+	return i > 0 && x <= rs[i-1].hi
+}
+
+// above is the index of the first of rs (sorted, disjoint) that starts above x: the one
+// before it is the only range that can hold x.
+func above(rs []v4Range, x uint32) int {
 	lo, hi := 0, len(rs)
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
@@ -133,7 +139,7 @@ func contains4(rs []v4Range, x uint32) bool {
 			hi = m
 		}
 	}
-	return lo > 0 && x <= rs[lo-1].hi
+	return lo
 }
 
 // fastSet is a netipx.IPSet with its IPv4 ranges flattened for contains; IPv6 addresses are

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"math/rand/v2"
 	"net/netip"
 	"testing"
 
@@ -139,6 +140,31 @@ func TestGlobalAndBroad(t *testing.T) {
 		pr := netip.MustParsePrefix(c.cidr)
 		if Global(pr) != c.global || Broad(pr) != c.broad || Private(pr) != c.private {
 			t.Errorf("%s: global %v broad %v private %v, want %v %v %v", c.cidr, Global(pr), Broad(pr), Private(pr), c.global, c.broad, c.private)
+		}
+	}
+}
+
+// TestSpecialMatchesTheSet: the flattened IPv4 search answers as the special-purpose set does,
+// on the blocks' edges and on random prefixes of every length.
+func TestSpecialMatchesTheSet(t *testing.T) {
+	var ps []netip.Prefix
+	for _, r := range specialSet.Ranges() {
+		for _, a := range []netip.Addr{r.From(), r.To(), r.From().Prev(), r.To().Next()} {
+			if a.IsValid() {
+				for bits := 0; bits <= a.BitLen(); bits++ {
+					ps = append(ps, netip.PrefixFrom(a, bits).Masked())
+				}
+			}
+		}
+	}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 20000 {
+		a := netip.AddrFrom4([4]byte{byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256)), byte(r.IntN(256))})
+		ps = append(ps, netip.PrefixFrom(a, r.IntN(33)).Masked())
+	}
+	for _, p := range ps {
+		if got, want := special(p), specialSet.ContainsPrefix(p); got != want {
+			t.Fatalf("special(%v) = %v, the set says %v", p, got, want)
 		}
 	}
 }

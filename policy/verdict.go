@@ -58,7 +58,7 @@ func (p *Policy) Verdict(src, dst Endpoint, f Flow) Stage {
 	if d == nil && s.inet != nil && !s.inet.out.contains(dp) {
 		return NoRoute
 	}
-	if s != nil && !s.out.allowsProbe(f, dp) {
+	if s != nil && !s.rules.get().out.allowsProbe(f, dp) {
 		return SourceEgress
 	}
 	if crosses(s, d) && !naclAllows(s.acl, true, f, f.Dst) {
@@ -67,7 +67,7 @@ func (p *Policy) Verdict(src, dst Endpoint, f Flow) Stage {
 	if crosses(d, s) && !naclAllows(d.acl, false, f, f.Src) {
 		return DestNACL
 	}
-	if d != nil && !d.in.allowsProbe(f, sp) {
+	if d != nil && !d.rules.get().in.allowsProbe(f, sp) {
 		return DestIngress
 	}
 	return Admitted
