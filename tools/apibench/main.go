@@ -6,6 +6,7 @@
 //	go run ./tools/apibench             # Stockade vs moto (python3 -m moto.server)
 //	go run ./tools/apibench -scale      # the 10,000-group targets
 //	go run ./tools/apibench -trail      # Stockade with the change trail on vs off
+//	go run ./tools/apibench -etcd 3     # Stockade on a 3-member etcd vs embedded vs moto
 //
 // Results are printed as Markdown tables for BENCHMARKS.md.
 package main
@@ -40,6 +41,7 @@ func main() {
 	scale := flag.Bool("scale", false, "run the 10,000 groups × 20 rules measurements on Stockade only")
 	skipMoto := flag.Bool("no-moto", false, "measure Stockade only")
 	trailCmp := flag.Bool("trail", false, "compare Stockade with the change trail on (--trail) and off (--trail=false), no moto")
+	etcdMembers := flag.Int("etcd", 0, "compare Stockade on an etcd cluster of this many members (the etcd binary, apt-get install etcd-server) with Stockade on its embedded store and moto")
 	flag.Func("server-arg", "an extra argument for every Stockade server started (repeatable), e.g. -server-arg=--audit=false",
 		func(v string) error { serverArgs = append(serverArgs, v); return nil })
 	flag.Parse()
@@ -49,6 +51,10 @@ func main() {
 	}
 	if *trailCmp {
 		compareTrail(*groups, *conc, *dur)
+		return
+	}
+	if *etcdMembers > 0 {
+		compareEtcd(*etcdMembers, *groups, *conc, *dur, *skipMoto)
 		return
 	}
 	st := startStockade(tempDir())
