@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/stockade/stockade/model"
@@ -69,17 +70,71 @@ type versionRecord struct {
 	At time.Time `json:"at"`
 }
 
-// storeVersion is the revision of the tenant's last write as the store has it now; 0 when the
-// tenant has never been written.
-func (s *Service) storeVersion(ctx context.Context, t Tenant) (int64, error) {
-	kv, ok, err := s.st.Get(ctx, tenantVersionKey(t))
-	if err != nil {
-		return 0, unavailable(err)
+// storeVersion is the revision of the tenant's last write as the store has it now (a read
+// that began after this call did); 0 when the tenant has never been written.
+//
+// Concurrent callers share reads: one read of the version key is in flight per tenant at a
+// time, and the callers that arrive meanwhile wait for the next one, which is sent after they
+// arrived — so each gets an answer at least as new as its own start, as a read of its own
+// would be, and a burst of N readers costs the store two reads, not N.
+func (s *Service) storeVersion(ctx context.Context, tn *tenant) (int64, error) {
+	vr := &tn.versionReads
+	vr.mu.Lock()
+	if vr.next == nil {
+		vr.next = &versionFetch{done: make(chan struct{})}
 	}
-	if !ok {
-		return 0, nil
+	f := vr.next
+	if !vr.inflight {
+		vr.inflight = true
+		go s.fetchVersions(tn)
 	}
-	return kv.ModRevision, nil
+	vr.mu.Unlock()
+	select {
+	case <-f.done:
+		return f.version, f.err
+	case <-ctx.Done():
+		return 0, unavailable(ctx.Err())
+	}
+}
+
+// versionReads coalesces a tenant's reads of its version key (storeVersion).
+type versionReads struct {
+	mu       sync.Mutex
+	inflight bool          // fetchVersions runs
+	next     *versionFetch // the read that callers wait for and that has not been sent
+}
+
+type versionFetch struct {
+	done    chan struct{}
+	version int64
+	err     error
+}
+
+// fetchVersions sends the waiting read, then the one callers queued meanwhile, until none is
+// waiting.
+func (s *Service) fetchVersions(tn *tenant) {
+	vr := &tn.versionReads
+	for {
+		vr.mu.Lock()
+		f := vr.next
+		vr.next = nil
+		if f == nil {
+			vr.inflight = false
+			vr.mu.Unlock()
+			return
+		}
+		vr.mu.Unlock()
+		ctx, cancel := context.WithTimeout(context.Background(), sharedBudget)
+		kv, ok, err := s.st.Get(ctx, tenantVersionKey(tn.key))
+		cancel()
+		switch {
+		case err != nil:
+			f.err = unavailable(err)
+		case ok:
+			f.version = kv.ModRevision
+		}
+		close(f.done)
+	}
 }
 
 // unavailable is the answer to a store that cannot say (a shared store out of reach).
@@ -88,7 +143,7 @@ func unavailable(err error) error { return model.ServiceUnavailable.New().WithCa
 // refresh makes tn current before a read on a shared store: loaded again when another server
 // wrote it since this one last looked.
 func (s *Service) refresh(ctx context.Context, tn *tenant) error {
-	want, err := s.storeVersion(ctx, tn.key)
+	want, err := s.storeVersion(ctx, tn)
 	if err != nil {
 		return err
 	}
@@ -109,7 +164,7 @@ func (s *Service) refresh(ctx context.Context, tn *tenant) error {
 // current reports, for a write that ends without committing, whether tn's memory was the
 // store's; the caller holds tn.mu. A tenant found behind is marked stale.
 func (s *Service) current(ctx context.Context, tn *tenant) (bool, error) {
-	v, err := s.storeVersion(ctx, tn.key)
+	v, err := s.storeVersion(ctx, tn)
 	if err != nil {
 		return false, err
 	}

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/store"
@@ -254,4 +255,56 @@ func TestSharedFeedFollowsOtherServers(t *testing.T) {
 		}
 	}
 	t.Fatalf("B's Networks after revision %d: no group %s with its rule (%d networks)", res.Revision, g.ID, len(nets))
+}
+
+// slowGets counts the store's Gets and makes each take a while, as a read through etcd's
+// quorum does.
+type slowGets struct {
+	store.Store
+	mu   sync.Mutex
+	gets int
+}
+
+func (s *slowGets) Get(ctx context.Context, key string) (store.KV, bool, error) {
+	s.mu.Lock()
+	s.gets++
+	s.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	return s.Store.Get(ctx, key)
+}
+
+// TestSharedReadsShareVersionReads: fifty concurrent reads on B each see the group A created
+// before they began, and share a handful of version reads rather than one each.
+func TestSharedReadsShareVersionReads(t *testing.T) {
+	ctx := context.Background()
+	st := &slowGets{Store: tempBolt(t)}
+	ss := openShared(t, st, 2)
+	a, b := ss[0], ss[1]
+	if err := b.View(ctx, alice, func(View) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+	g, _, err := a.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "d"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.mu.Lock()
+	st.gets = 0
+	st.mu.Unlock()
+	var wg sync.WaitGroup
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			err := b.View(ctx, alice, func(v View) error { _, err := v.Group(g.ID); return err })
+			if err != nil {
+				t.Errorf("a read after A's create: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if st.gets >= 25 {
+		t.Errorf("50 concurrent reads made %d version reads; want them shared", st.gets)
+	}
 }

@@ -58,6 +58,9 @@ type tenant struct {
 	// stale marks, on a shared store, memory that may be behind the store: the next request
 	// loads the tenant again first (shared.go). Under mu.
 	stale bool
+	// versionReads shares the reads of the tenant's version key among concurrent requests
+	// on a shared store (shared.go).
+	versionReads versionReads
 
 	tenantState // under mu
 }
