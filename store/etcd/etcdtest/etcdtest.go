@@ -46,16 +46,25 @@ func StartTLS(t testing.TB) *Server { return startT(t, true) }
 
 func startT(t testing.TB, withTLS bool) *Server {
 	t.Helper()
+	s := retryStart(t, "embedded etcd", func(dir string) (*Server, error) { return start(dir, withTLS) })
+	t.Cleanup(s.Stop)
+	return s
+}
+
+// retryStart runs start up to three times, each in a new temporary directory: a port picked
+// free can be taken by another process before etcd binds it.
+func retryStart[T any](t testing.TB, what string, start func(dir string) (T, error)) T {
+	t.Helper()
 	var err error
-	for attempt := 0; attempt < 3; attempt++ { // a picked port can be taken before etcd binds it
-		var s *Server
-		if s, err = start(t.TempDir(), withTLS); err == nil {
-			t.Cleanup(s.Stop)
-			return s
+	for range 3 {
+		var v T
+		if v, err = start(t.TempDir()); err == nil {
+			return v
 		}
 	}
-	t.Fatalf("embedded etcd: %v", err)
-	return nil
+	t.Fatalf("%s: %v", what, err)
+	var zero T
+	return zero
 }
 
 func start(dir string, withTLS bool) (*Server, error) {
@@ -195,16 +204,9 @@ type member struct {
 // relaxed (heartbeat 100 ms, election 1 s) for a shared machine.
 func StartCluster(t testing.TB, n int) *Cluster {
 	t.Helper()
-	var err error
-	for attempt := 0; attempt < 3; attempt++ { // a picked port can be taken before etcd binds it
-		var c *Cluster
-		if c, err = startCluster(t.TempDir(), n); err == nil {
-			t.Cleanup(c.stopAll)
-			return c
-		}
-	}
-	t.Fatalf("embedded etcd cluster: %v", err)
-	return nil
+	c := retryStart(t, "embedded etcd cluster", func(dir string) (*Cluster, error) { return startCluster(dir, n) })
+	t.Cleanup(c.stopAll)
+	return c
 }
 
 func startCluster(dir string, n int) (*Cluster, error) {
