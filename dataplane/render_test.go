@@ -58,7 +58,8 @@ func rich() dataplane.Network {
 }
 
 func TestRenderGolden(t *testing.T) {
-	for name, n := range map[string]dataplane.Network{"three-tier": threeTier(), "rich": rich(), "internet": withInternet(rich()), "flowlogs": withFlowLogs(rich())} {
+	for name, n := range map[string]dataplane.Network{"three-tier": threeTier(), "rich": rich(), "internet": withInternet(rich()), "flowlogs": withFlowLogs(rich()),
+		"span": spanning(threeTier()), "span-rich": spanning(rich())} {
 		t.Run(name, func(t *testing.T) {
 			n.Link = link
 			got := dataplane.Render(n).Text()
