@@ -29,8 +29,10 @@ type Desired struct {
 	// start, as an EBS-backed instance's disk outlives a stop.
 	Stopped map[string]bool
 	// Underlay is the host's underlay filter (dataplane.Underlay): a segment for every VPC
-	// whose router here has peers. Empty on a single host.
-	Underlay []dataplane.Segment
+	// whose router here has peers. UnderlayNamespace is where it goes, the namespace of the
+	// host's underlay address: "" on a single host, which has no filter.
+	Underlay          []dataplane.Segment
+	UnderlayNamespace string
 }
 
 // Router is one VPC's router namespace, its operator attachment (console-ssh.md §B4: the
@@ -252,7 +254,10 @@ func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, 
 	for _, n := range nets {
 		count += len(n.Instances)
 	}
-	d := Desired{Rev: rev, Routers: map[string]Router{}, Stopped: map[string]bool{}}
+	d := Desired{Rev: rev, Routers: map[string]Router{}, Stopped: map[string]bool{}, UnderlayNamespace: place.Namespace}
+	if !place.On() {
+		d.UnderlayNamespace = ""
+	}
 	plans := make([]*plannedInstance, 0, count)
 	same := c != nil // every instance planned as last time
 	sc := &scratch{}
