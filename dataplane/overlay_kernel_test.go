@@ -140,31 +140,39 @@ func (l *spanLab) overlayPackets(host string) (tx, rx uint64) {
 }
 
 // spanNetwork is a VPC of two subnets (IPv4 and IPv6) for three instances on three hosts:
-// cli (eni-1, 10.0.1.10) may send only to TCP and UDP 8080 and admits nothing; srv (eni-2,
-// 10.0.2.20) admits TCP and UDP 8080-8081 from members of cli's group only and may send
-// nothing; open (eni-3, 10.0.1.30) admits TCP 9090 from anywhere and sends anything.
+// cli (eni-1, 10.0.1.10) may send only to TCP 8080-8081 and UDP 8080 and admits nothing;
+// srv (eni-2, 10.0.2.20) admits TCP and UDP 8080-8081 from members of cli's group only and
+// TCP 9093 from anywhere, and may send nothing; open (eni-3, 10.0.1.30) admits TCP 9090 from
+// anywhere and sends anything. subnet-1's ACL refuses TCP 9093 out, subnet-2's TCP 8081 in.
 func spanNetwork() dataplane.Network {
 	vpc := &model.VPC{ID: "vpc-span", CIDR: netip.MustParsePrefix("10.0.0.0/16"), IPv6CIDR: netip.MustParsePrefix("2001:db8:60::/56")}
 	s1 := &model.Subnet{ID: "subnet-1", VpcID: vpc.ID, CIDR: netip.MustParsePrefix("10.0.1.0/24"), IPv6CIDR: netip.MustParsePrefix("2001:db8:60:1::/64")}
 	s2 := &model.Subnet{ID: "subnet-2", VpcID: vpc.ID, CIDR: netip.MustParsePrefix("10.0.2.0/24"), IPv6CIDR: netip.MustParsePrefix("2001:db8:60:2::/64")}
 	all := []model.Rule{rule("-1", -1, -1, cidr("0.0.0.0/0")), rule("-1", -1, -1, cidr("::/0"))}
-	acl := &model.NACL{ID: "acl-1", VpcID: vpc.ID, Default: true, Assocs: []model.NACLAssoc{{ID: "aclassoc-1", SubnetID: "subnet-1"}, {ID: "aclassoc-2", SubnetID: "subnet-2"}}}
-	for _, egress := range []bool{false, true} {
-		for _, c := range []string{"0.0.0.0/0", "::/0"} {
-			acl.Entries = append(acl.Entries, model.NACLEntry{RuleNumber: 100, Egress: egress, Protocol: "-1", Allow: true, CIDR: netip.MustParsePrefix(c)},
-				model.NACLEntry{RuleNumber: 32767, Egress: egress, Protocol: "-1", CIDR: netip.MustParsePrefix(c)})
+	// subnet-1's ACL refuses TCP 9093 out, subnet-2's TCP 8081 in; the rest is allowed.
+	acl1 := &model.NACL{ID: "acl-1", VpcID: vpc.ID, Assocs: []model.NACLAssoc{{ID: "aclassoc-1", SubnetID: "subnet-1"}}}
+	acl2 := &model.NACL{ID: "acl-2", VpcID: vpc.ID, Assocs: []model.NACLAssoc{{ID: "aclassoc-2", SubnetID: "subnet-2"}}}
+	for _, acl := range []*model.NACL{acl1, acl2} {
+		for _, egress := range []bool{false, true} {
+			for _, c := range []string{"0.0.0.0/0", "::/0"} {
+				acl.Entries = append(acl.Entries, model.NACLEntry{RuleNumber: 100, Egress: egress, Protocol: "-1", Allow: true, CIDR: netip.MustParsePrefix(c)},
+					model.NACLEntry{RuleNumber: 32767, Egress: egress, Protocol: "-1", CIDR: netip.MustParsePrefix(c)})
+			}
 		}
 	}
-	cli := &model.Group{ID: "sg-cli", VpcID: vpc.ID, Egress: []model.Rule{rule("tcp", 8080, 8080, cidr("0.0.0.0/0")), rule("udp", 8080, 8080, cidr("0.0.0.0/0")),
+	acl1.Entries = append(acl1.Entries, model.NACLEntry{RuleNumber: 50, Egress: true, Protocol: "6", HasPorts: true, FromPort: 9093, ToPort: 9093, CIDR: netip.MustParsePrefix("0.0.0.0/0")})
+	acl2.Entries = append(acl2.Entries, model.NACLEntry{RuleNumber: 50, Protocol: "6", HasPorts: true, FromPort: 8081, ToPort: 8081, CIDR: netip.MustParsePrefix("0.0.0.0/0")})
+	cli := &model.Group{ID: "sg-cli", VpcID: vpc.ID, Egress: []model.Rule{rule("tcp", 8080, 8081, cidr("0.0.0.0/0")), rule("udp", 8080, 8080, cidr("0.0.0.0/0")),
 		rule("tcp", 8080, 8080, cidr("::/0"))}}
-	srv := &model.Group{ID: "sg-srv", VpcID: vpc.ID, Ingress: []model.Rule{rule("tcp", 8080, 8081, ref("sg-cli")), rule("udp", 8080, 8081, ref("sg-cli"))}}
+	srv := &model.Group{ID: "sg-srv", VpcID: vpc.ID, Ingress: []model.Rule{rule("tcp", 8080, 8081, ref("sg-cli")), rule("udp", 8080, 8081, ref("sg-cli")),
+		rule("tcp", 9093, 9093, cidr("0.0.0.0/0"))}}
 	open := &model.Group{ID: "sg-open", VpcID: vpc.ID, Ingress: []model.Rule{rule("tcp", 9090, 9090, cidr("0.0.0.0/0"))}, Egress: all}
 	eni := func(id, subnet, ip, ip6, group string) *model.NetworkInterface {
 		return &model.NetworkInterface{ID: id, SubnetID: subnet, VpcID: vpc.ID, Groups: []string{group}, MAC: "02:00:00:00:02:0" + id[len(id)-1:],
 			PrivateIP: netip.MustParseAddr(ip), IPv6: []netip.Addr{netip.MustParseAddr(ip6)}}
 	}
 	return dataplane.Network{VPC: vpc, Snapshot: netmap.Snapshot{
-		VPCs: []*model.VPC{vpc}, Subnets: []*model.Subnet{s1, s2}, NACLs: []*model.NACL{acl}, Groups: []*model.Group{cli, srv, open},
+		VPCs: []*model.VPC{vpc}, Subnets: []*model.Subnet{s1, s2}, NACLs: []*model.NACL{acl1, acl2}, Groups: []*model.Group{cli, srv, open},
 		ENIs: []*model.NetworkInterface{eni("eni-1", "subnet-1", "10.0.1.10", "2001:db8:60:1::10", "sg-cli"),
 			eni("eni-2", "subnet-2", "10.0.2.20", "2001:db8:60:2::20", "sg-srv"),
 			eni("eni-3", "subnet-1", "10.0.1.30", "2001:db8:60:1::30", "sg-open")}}}
@@ -173,7 +181,8 @@ func spanNetwork() dataplane.Network {
 // TestKernelAcrossHosts: three instances of one VPC on three hosts talk over VXLAN exactly as
 // their groups allow, each check made where AWS makes it: a refused egress never leaves the
 // source host, a refused ingress arrives at the destination host and goes no further, and
-// replies pass both routers (srv sends nothing of its own, cli admits nothing). The group
+// replies pass both routers (srv sends nothing of its own, cli admits nothing); likewise a
+// subnet's outbound ACL refuses at the source host, its inbound ACL at the destination. The group
 // reference admits a member on another host and not a non-member; the largest datagram the
 // MTU allows crosses with DF.
 func TestKernelAcrossHosts(t *testing.T) {
@@ -185,7 +194,7 @@ func TestKernelAcrossHosts(t *testing.T) {
 	l.place(open, n.Snapshot.Subnets[0], "h3")
 	rulesets := l.apply(n, true)
 	for _, e := range []*model.NetworkInterface{srv, open} {
-		for _, port := range []int{8080, 9090} {
+		for _, port := range []int{8080, 8081, 9090, 9093} {
 			s, err := netlab.Serve(l.ns[e.ID], port)
 			if err != nil {
 				t.Fatal(err)
@@ -227,6 +236,10 @@ func TestKernelAcrossHosts(t *testing.T) {
 			func(d time.Duration) error { return netlab.TCP(l.ns[cli.ID], at(open, 9090), d) }},
 		{"srv → open tcp/9090 (srv sends nothing of its own)", srv, false, "source", "h2", "h3",
 			func(d time.Duration) error { return netlab.TCP(l.ns[srv.ID], at(open, 9090), d) }},
+		{"cli → srv tcp/8081 (refused by subnet-2's inbound ACL)", cli, false, "destination", "h1", "h2",
+			func(d time.Duration) error { return netlab.TCP(l.ns[cli.ID], at(srv, 8081), d) }},
+		{"open → srv tcp/9093 (refused by subnet-1's outbound ACL)", open, false, "source", "h3", "h2",
+			func(d time.Duration) error { return netlab.TCP(l.ns[open.ID], at(srv, 9093), d) }},
 		{"open → cli tcp/8080 (cli admits nothing)", open, false, "destination", "h3", "h1",
 			func(d time.Duration) error { return netlab.TCP(l.ns[open.ID], at(cli, 8080), d) }},
 	}
