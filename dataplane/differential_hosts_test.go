@@ -3,11 +3,8 @@ package dataplane_test
 import (
 	"encoding/json"
 	"math/rand/v2"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
-	"time"
 
 	"github.com/stockade/stockade/netlab"
 	"github.com/stockade/stockade/policy"
@@ -22,16 +19,8 @@ import (
 // host's ruleset with the next random network's. STOCKADE_SEED=n replays one seed;
 // STOCKADE_ROUNDS sets the number of rounds (default 3).
 func TestKernelDifferentialAcrossHosts(t *testing.T) {
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("STOCKADE_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	rounds := 3
-	if n, err := strconv.Atoi(os.Getenv("STOCKADE_ROUNDS")); err == nil {
-		rounds = n
-	}
 	l := newSpanLab(t, 3, "vpc-1")
-	t.Logf("seed %d (STOCKADE_SEED=%d to replay)", seed, seed)
+	seed, rounds := seedAndRounds(t, 3)
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
 	g := newGen(rng)
 	base := g.network()

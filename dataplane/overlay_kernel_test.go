@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net"
 	"net/netip"
 	"syscall"
@@ -178,6 +179,17 @@ func spanNetwork() dataplane.Network {
 			eni("eni-3", "subnet-1", "10.0.1.30", "2001:db8:60:1::30", "sg-open")}}}
 }
 
+// spanned is spanNetwork on a three-host lab: cli on h1, srv on h2, open on h3.
+func spanned(t *testing.T) (*spanLab, dataplane.Network) {
+	l := newSpanLab(t, 3, "vpc-span")
+	n := spanNetwork()
+	for i, host := range []string{"h1", "h2", "h3"} {
+		e := n.Snapshot.ENIs[i]
+		l.place(e, map[string]*model.Subnet{"subnet-1": n.Snapshot.Subnets[0], "subnet-2": n.Snapshot.Subnets[1]}[e.SubnetID], host)
+	}
+	return l, n
+}
+
 // TestKernelAcrossHosts: three instances of one VPC on three hosts talk over VXLAN exactly as
 // their groups allow, each check made where AWS makes it: a refused egress never leaves the
 // source host, a refused ingress arrives at the destination host and goes no further, and
@@ -186,12 +198,8 @@ func spanNetwork() dataplane.Network {
 // reference admits a member on another host and not a non-member; the largest datagram the
 // MTU allows crosses with DF.
 func TestKernelAcrossHosts(t *testing.T) {
-	l := newSpanLab(t, 3, "vpc-span")
-	n := spanNetwork()
+	l, n := spanned(t)
 	cli, srv, open := n.Snapshot.ENIs[0], n.Snapshot.ENIs[1], n.Snapshot.ENIs[2]
-	l.place(cli, n.Snapshot.Subnets[0], "h1")
-	l.place(srv, n.Snapshot.Subnets[1], "h2")
-	l.place(open, n.Snapshot.Subnets[0], "h3")
 	rulesets := l.apply(n, true)
 	for _, e := range []*model.NetworkInterface{srv, open} {
 		for _, port := range []int{8080, 8081, 9090, 9093} {
@@ -202,65 +210,60 @@ func TestKernelAcrossHosts(t *testing.T) {
 			defer s.Close()
 		}
 	}
-	at := func(e *model.NetworkInterface, port int) netip.AddrPort {
-		return netip.AddrPortFrom(e.PrivateIP, uint16(port))
+	// probe sends one exchange: tcp, udp, tcp6 (over IPv6) or jumbo (the largest UDP
+	// datagram MTU 9001 carries, with DF).
+	probe := func(kind string, from, to *model.NetworkInterface, port int, d time.Duration) error {
+		ns, at := l.ns[from.ID], netip.AddrPortFrom(to.PrivateIP, uint16(port))
+		switch kind {
+		case "udp":
+			return netlab.UDP(ns, at, d)
+		case "tcp6":
+			return netlab.TCP(ns, netip.AddrPortFrom(to.IPv6[0], uint16(port)), d)
+		case "jumbo":
+			return netlab.UDPDontFragment(ns, at, netlab.InstanceMTU-28, d)
+		}
+		return netlab.TCP(ns, at, d)
 	}
-	at6 := func(e *model.NetworkInterface, port int) netip.AddrPort {
-		return netip.AddrPortFrom(e.IPv6[0], uint16(port))
-	}
-	type exchange struct {
+	cases := []struct {
 		what     string
-		from     *model.NetworkInterface
+		kind     string
+		from, to *model.NetworkInterface
+		port     int
 		pass     bool
 		where    string // for a refused exchange: "source" (nothing leaves its host) or "destination"
-		fromHost string
-		toHost   string
-		try      func(timeout time.Duration) error
-	}
-	cases := []exchange{
-		{"cli → srv tcp/8080 (a member of the referenced group, on another host)", cli, true, "", "h1", "h2",
-			func(d time.Duration) error { return netlab.TCP(l.ns[cli.ID], at(srv, 8080), d) }},
-		{"cli → srv udp/8080", cli, true, "", "h1", "h2",
-			func(d time.Duration) error { return netlab.UDP(l.ns[cli.ID], at(srv, 8080), d) }},
-		{"cli → srv tcp/8080 over IPv6", cli, true, "", "h1", "h2",
-			func(d time.Duration) error { return netlab.TCP(l.ns[cli.ID], at6(srv, 8080), d) }},
-		{"cli → srv, udp/8080, 8973 bytes with DF (MTU 9001)", cli, true, "", "h1", "h2",
-			func(d time.Duration) error {
-				return netlab.UDPDontFragment(l.ns[cli.ID], at(srv, 8080), netlab.InstanceMTU-28, d)
-			}},
-		{"open → srv tcp/8080 (not a member: refused by srv's ingress)", open, false, "destination", "h3", "h2",
-			func(d time.Duration) error { return netlab.TCP(l.ns[open.ID], at(srv, 8080), d) }},
-		{"open → srv udp/8080 (not a member)", open, false, "destination", "h3", "h2",
-			func(d time.Duration) error { return netlab.UDP(l.ns[open.ID], at(srv, 8080), d) }},
-		{"cli → open tcp/9090 (refused by cli's egress)", cli, false, "source", "h1", "h3",
-			func(d time.Duration) error { return netlab.TCP(l.ns[cli.ID], at(open, 9090), d) }},
-		{"srv → open tcp/9090 (srv sends nothing of its own)", srv, false, "source", "h2", "h3",
-			func(d time.Duration) error { return netlab.TCP(l.ns[srv.ID], at(open, 9090), d) }},
-		{"cli → srv tcp/8081 (refused by subnet-2's inbound ACL)", cli, false, "destination", "h1", "h2",
-			func(d time.Duration) error { return netlab.TCP(l.ns[cli.ID], at(srv, 8081), d) }},
-		{"open → srv tcp/9093 (refused by subnet-1's outbound ACL)", open, false, "source", "h3", "h2",
-			func(d time.Duration) error { return netlab.TCP(l.ns[open.ID], at(srv, 9093), d) }},
-		{"open → cli tcp/8080 (cli admits nothing)", open, false, "destination", "h3", "h1",
-			func(d time.Duration) error { return netlab.TCP(l.ns[open.ID], at(cli, 8080), d) }},
+	}{
+		{"cli → srv (a member of the referenced group, on another host)", "tcp", cli, srv, 8080, true, ""},
+		{"cli → srv", "udp", cli, srv, 8080, true, ""},
+		{"cli → srv over IPv6", "tcp6", cli, srv, 8080, true, ""},
+		{"cli → srv, 8973 bytes with DF (MTU 9001)", "jumbo", cli, srv, 8080, true, ""},
+		{"open → srv (not a member: refused by srv's ingress)", "tcp", open, srv, 8080, false, "destination"},
+		{"open → srv (not a member)", "udp", open, srv, 8080, false, "destination"},
+		{"cli → open (refused by cli's egress)", "tcp", cli, open, 9090, false, "source"},
+		{"srv → open (srv sends nothing of its own)", "tcp", srv, open, 9090, false, "source"},
+		{"cli → srv (refused by subnet-2's inbound ACL)", "tcp", cli, srv, 8081, false, "destination"},
+		{"open → srv (refused by subnet-1's outbound ACL)", "tcp", open, srv, 9093, false, "source"},
+		{"open → cli (cli admits nothing)", "tcp", open, cli, 8080, false, "destination"},
 	}
 	for _, c := range cases {
-		tx0, _ := l.overlayPackets(c.fromHost)
-		_, rx0 := l.overlayPackets(c.toHost)
-		err := c.try(netlab.Timeout(c.pass))
+		fromHost, toHost := l.on[c.from.ID], l.on[c.to.ID]
+		c.what += fmt.Sprintf(" %s/%d", c.kind, c.port)
+		tx0, _ := l.overlayPackets(fromHost)
+		_, rx0 := l.overlayPackets(toHost)
+		err := probe(c.kind, c.from, c.to, c.port, netlab.Timeout(c.pass))
 		if (err == nil) != c.pass {
 			t.Errorf("%s: err=%v, want pass=%v\nh1:\n%s", c.what, err, c.pass, rulesets["h1"].Text())
 			continue
 		}
-		tx1, _ := l.overlayPackets(c.fromHost)
-		_, rx1 := l.overlayPackets(c.toHost)
+		tx1, _ := l.overlayPackets(fromHost)
+		_, rx1 := l.overlayPackets(toHost)
 		switch c.where {
 		case "source":
 			if tx1 != tx0 {
-				t.Errorf("%s: refused, but %d packets left %s into the overlay", c.what, tx1-tx0, c.fromHost)
+				t.Errorf("%s: refused, but %d packets left %s into the overlay", c.what, tx1-tx0, fromHost)
 			}
 		case "destination":
 			if rx1 == rx0 {
-				t.Errorf("%s: refused, and nothing reached %s: the source host refused it, not the destination", c.what, c.toHost)
+				t.Errorf("%s: refused, and nothing reached %s: the source host refused it, not the destination", c.what, toHost)
 			}
 		}
 	}
@@ -272,12 +275,8 @@ func TestKernelAcrossHosts(t *testing.T) {
 // the underlay filter srv receives it — the check is what stops it — and with it, it does not.
 // A packet from h3 with an address h3 does hold still gets through.
 func TestKernelOverlayAntiSpoofing(t *testing.T) {
-	l := newSpanLab(t, 3, "vpc-span")
-	n := spanNetwork()
+	l, n := spanned(t)
 	cli, srv, open := n.Snapshot.ENIs[0], n.Snapshot.ENIs[1], n.Snapshot.ENIs[2]
-	l.place(cli, n.Snapshot.Subnets[0], "h1")
-	l.place(srv, n.Snapshot.Subnets[1], "h2")
-	l.place(open, n.Snapshot.Subnets[0], "h3")
 	// srv admits udp 8081 from cli's group: a plain listener that counts what arrives.
 	var pc net.PacketConn
 	if err := netlab.Do(l.ns[srv.ID], func() (err error) { pc, err = net.ListenPacket("udp", ":8081"); return err }); err != nil {

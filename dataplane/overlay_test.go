@@ -2,13 +2,9 @@ package dataplane_test
 
 import (
 	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockade/stockade/dataplane"
 )
@@ -82,17 +78,5 @@ func TestUnderlayGolden(t *testing.T) {
 			{Underlay: netip.MustParseAddr("192.0.2.2"), Addrs: []netip.Addr{netip.MustParseAddr("10.0.2.20"), netip.MustParseAddr("10.0.2.21")}},
 			{Underlay: netip.MustParseAddr("192.0.2.3"), Addrs: []netip.Addr{netip.MustParseAddr("10.0.1.30")}}}},
 	})
-	path := filepath.Join("testdata", "underlay.nft")
-	if *update {
-		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (go test ./dataplane -run Golden -update writes it)", err)
-	}
-	if diff := cmp.Diff(string(want), got); diff != "" {
-		t.Errorf("underlay filter changed (-golden +now):\n%s", diff)
-	}
+	golden(t, "underlay.nft", got)
 }

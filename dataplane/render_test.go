@@ -63,23 +63,29 @@ func TestRenderGolden(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			n.Link = link
 			got := dataplane.Render(n).Text()
-			path := filepath.Join("testdata", name+".nft")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test ./dataplane -run Golden -update writes it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("rendering changed (-golden +now); if intended, run go test ./dataplane -run Golden -update and review:\n%s", diff)
-			}
+			golden(t, name+".nft", got)
 			if again := dataplane.Render(n).Text(); again != got {
 				t.Errorf("rendering is not deterministic")
 			}
 		})
+	}
+}
+
+// golden compares got with testdata/name (which -update writes).
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./dataplane -run Golden -update writes it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s changed (-golden +now); if intended, run go test ./dataplane -run Golden -update and review:\n%s", name, diff)
 	}
 }
 
