@@ -1,6 +1,7 @@
 package dataplane_test
 
 import (
+	"context"
 	"encoding/json"
 	"math/rand/v2"
 	"sync"
@@ -16,7 +17,8 @@ import (
 // exactly when the policy engine admits its first packet and the reply. Each host's router
 // enforces only its own interfaces' rules, so the model's verdict holds only if egress at one
 // end and ingress at the other add up to what one router would do. Each round replaces every
-// host's ruleset with the next random network's. STOCKADE_SEED=n replays one seed;
+// host's ruleset with the next random network's by an in-place update, which must list
+// exactly like a replacement. STOCKADE_SEED=n replays one seed;
 // STOCKADE_ROUNDS sets the number of rounds (default 3).
 func TestKernelDifferentialAcrossHosts(t *testing.T) {
 	l := newSpanLab(t, 3, "vpc-1")
@@ -35,6 +37,10 @@ func TestKernelDifferentialAcrossHosts(t *testing.T) {
 			t.Cleanup(srv.Close)
 		}
 	}
+	scratch := l.tb.Hosts[0].Names.Router("vpc-scratch")
+	if _, err := netlab.CreateRouter(context.Background(), scratch); err != nil {
+		t.Fatal(err)
+	}
 	port := 30000
 	admitted, denied, across := 0, 0, 0
 	defer func() {
@@ -43,6 +49,12 @@ func TestKernelDifferentialAcrossHosts(t *testing.T) {
 	for round := 0; round < rounds; round++ {
 		n := g.vary(base)
 		rulesets := l.apply(n, true)
+		if round > 0 { // in-place updates from the second round: they must list like replacements
+			kl := &kernelLab{t: t, k: l.k}
+			for h, rs := range rulesets {
+				kl.sameAsReplaceIn(l.router(h), scratch, rs)
+			}
+		}
 		p, err := policy.Compile(n.Snapshot)
 		if err != nil {
 			t.Fatal(err)

@@ -32,6 +32,9 @@ type spanLab struct {
 	ns     map[string]string // interface → instance namespace
 	k      dataplane.NFT
 	routed map[string]bool // hosts whose router forwards
+	// last is each host's ruleset as last applied: the next is an in-place update of it,
+	// as the agent makes.
+	last map[string]*dataplane.Ruleset
 }
 
 func newSpanLab(t testing.TB, hosts int, vpc string) *spanLab {
@@ -51,7 +54,7 @@ func newSpanLab(t testing.TB, hosts int, vpc string) *spanLab {
 		}
 	})
 	return &spanLab{t: t, tb: tb, vpc: vpc, on: map[string]string{}, ns: map[string]string{}, k: dataplane.NFT{NSDir: netlab.Dir},
-		routed: map[string]bool{}}
+		routed: map[string]bool{}, last: map[string]*dataplane.Ruleset{}}
 }
 
 func (l *spanLab) router(host string) string { return l.tb.Host(host).Names.Router(l.vpc) }
@@ -95,9 +98,19 @@ func (l *spanLab) apply(n dataplane.Network, filter bool) map[string]*dataplane.
 		hn.Link, hn.Overlay = h.Names.Link, dataplane.Overlay{Link: h.Names.Overlay(l.vpc), Remote: remote}
 		rs := dataplane.Render(hn)
 		out[h.Name] = rs
-		if err := l.k.Apply(ctx, l.router(h.Name), rs.Replace()); err != nil {
-			l.t.Fatalf("%s: %v", h.Name, err)
+		tx, ok := "", false
+		if l.last[h.Name] != nil {
+			tx, ok = rs.Update(l.last[h.Name])
 		}
+		if !ok {
+			tx = rs.Replace()
+		}
+		if tx != "" {
+			if err := l.k.Apply(ctx, l.router(h.Name), tx); err != nil {
+				l.t.Fatalf("%s: %v", h.Name, err)
+			}
+		}
+		l.last[h.Name] = rs
 		if _, err := netlab.EnsureOverlay(ctx, l.router(h.Name), h.Overlay(l.vpc)); err != nil {
 			l.t.Fatal(err)
 		}
@@ -113,12 +126,12 @@ func (l *spanLab) apply(n dataplane.Network, filter bool) map[string]*dataplane.
 		if err := netlab.SetPeers(ctx, l.router(h.Name), h.Names.Overlay(l.vpc), peers); err != nil {
 			l.t.Fatal(err)
 		}
-		tx := dataplane.Underlay([]dataplane.Segment{seg})
+		under := dataplane.Underlay([]dataplane.Segment{seg})
 		if !filter {
-			tx = "table " + dataplane.UnderlayTable + "\ndelete table " + dataplane.UnderlayTable + "\n"
+			under = "table " + dataplane.UnderlayTable + "\ndelete table " + dataplane.UnderlayTable + "\n"
 		}
-		if err := l.k.Apply(ctx, h.Namespace, tx); err != nil {
-			l.t.Fatalf("underlay of %s: %v\n%s", h.Name, err, tx)
+		if err := l.k.Apply(ctx, h.Namespace, under); err != nil {
+			l.t.Fatalf("underlay of %s: %v\n%s", h.Name, err, under)
 		}
 		if !l.routed[h.Name] {
 			if err := netlab.EnableForwarding(ctx, l.router(h.Name)); err != nil {

@@ -1,10 +1,14 @@
 package dataplane_test
 
 import (
+	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockade/stockade/dataplane"
 )
@@ -79,4 +83,47 @@ func TestUnderlayGolden(t *testing.T) {
 			{Underlay: netip.MustParseAddr("192.0.2.3"), Addrs: []netip.Addr{netip.MustParseAddr("10.0.1.30")}}}},
 	})
 	golden(t, "underlay.nft", got)
+}
+
+// TestRendererCacheFollowsPlacement: a Renderer that renders a VPC again and again (as the
+// agent's does) renders exactly what a fresh one does while interfaces move between this host
+// and others, the overlay comes and goes, and memberships change: an interface's cached
+// rendering must not outlive its placement.
+func TestRendererCacheFollowsPlacement(t *testing.T) {
+	g := newGen(rand.New(rand.NewPCG(3, 4)))
+	base := g.network()
+	base.Link = link
+	n := g.vary(base)
+	var c dataplane.Renderer
+	var prevCached, prevFresh *dataplane.Ruleset
+	for i := range 40 {
+		switch {
+		case i%10 == 9:
+			n.Overlay = dataplane.Overlay{} // the VPC no longer spans hosts
+		case i%2 == 0:
+			remote := map[string]bool{}
+			for j, e := range n.Snapshot.ENIs {
+				remote[e.ID] = (i/2+j)%3 == 0
+			}
+			n.Overlay = dataplane.Overlay{Link: "stk-vx", Remote: remote}
+		default:
+			enis := slices.Clone(n.Snapshot.ENIs)
+			e := enis[i%len(enis)].Clone()
+			e.Groups = []string{fmt.Sprintf("sg-%d", i%5)}
+			enis[i%len(enis)] = e
+			n.Snapshot.ENIs = enis
+		}
+		cached, fresh := c.Render(n), dataplane.Render(n)
+		if got, want := cached.Text(), fresh.Text(); got != want {
+			t.Fatalf("change %d: cached rendering differs:\n%s", i, cmp.Diff(want, got))
+		}
+		if prevCached != nil {
+			got, gotOK := cached.Update(prevCached)
+			want, wantOK := fresh.Update(prevFresh)
+			if got != want || gotOK != wantOK {
+				t.Fatalf("change %d: update from the cache differs:\n%s", i, cmp.Diff(want, got))
+			}
+		}
+		prevCached, prevFresh = cached, fresh
+	}
 }
