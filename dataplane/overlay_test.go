@@ -8,8 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/google/go-cmp/cmp"
-
 	"github.com/stockade/stockade/dataplane"
 )
 
@@ -94,8 +92,7 @@ func TestRendererCacheFollowsPlacement(t *testing.T) {
 	base := g.network()
 	base.Link = link
 	n := g.vary(base)
-	var c dataplane.Renderer
-	var prevCached, prevFresh *dataplane.Ruleset
+	var k cacheCheck
 	for i := range 40 {
 		switch {
 		case i%10 == 9:
@@ -113,17 +110,6 @@ func TestRendererCacheFollowsPlacement(t *testing.T) {
 			enis[i%len(enis)] = e
 			n.Snapshot.ENIs = enis
 		}
-		cached, fresh := c.Render(n), dataplane.Render(n)
-		if got, want := cached.Text(), fresh.Text(); got != want {
-			t.Fatalf("change %d: cached rendering differs:\n%s", i, cmp.Diff(want, got))
-		}
-		if prevCached != nil {
-			got, gotOK := cached.Update(prevCached)
-			want, wantOK := fresh.Update(prevFresh)
-			if got != want || gotOK != wantOK {
-				t.Fatalf("change %d: update from the cache differs:\n%s", i, cmp.Diff(want, got))
-			}
-		}
-		prevCached, prevFresh = cached, fresh
+		k.step(t, i, n)
 	}
 }
