@@ -104,9 +104,10 @@ type SegmentPeer struct {
 }
 
 // Underlay renders the transaction that makes a host's underlay filter exactly segments:
-// the anti-spoofing check the Nitro card makes before decapsulating (as public talks describe it; [UNCONFIRMED] in detail). A VXLAN packet (UDP
-// port 4789) is accepted only from a host that is a peer of its VNI, and only when its inner
-// source is an address placed on that host; everything else to the port is dropped,
+// the anti-spoofing check the Nitro card makes before decapsulating (as public talks
+// describe it; [UNCONFIRMED] in detail). A VXLAN packet (UDP port 4789) is accepted only
+// from a host that is a peer of its VNI, and only when its inner source is an address
+// placed on that host; everything else to the port is dropped,
 // including inner frames that are neither IPv4 nor IPv6 (the entries are static: nothing
 // needs ARP or neighbour discovery over the overlay). The check runs in the host's input
 // hook, where the tunnel's socket is, before the kernel decapsulates.
