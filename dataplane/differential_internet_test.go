@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/netip"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -39,15 +37,7 @@ import (
 func TestKernelDifferentialInternet(t *testing.T) {
 	l := newKernelLab(t)
 	ctx := context.Background()
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("STOCKADE_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	rounds := 6
-	if n, err := strconv.Atoi(os.Getenv("STOCKADE_ROUNDS")); err == nil {
-		rounds = n
-	}
-	t.Logf("seed %d (STOCKADE_SEED=%d to replay)", seed, seed)
+	seed, rounds := seedAndRounds(t, 6)
 	rng := rand.New(rand.NewPCG(seed, seed^0x1e7))
 
 	inet := l.names.Internet()

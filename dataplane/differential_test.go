@@ -34,15 +34,7 @@ import (
 // STOCKADE_SEED=n replays one seed; STOCKADE_ROUNDS sets the number of rounds (default 6).
 func TestKernelDifferential(t *testing.T) {
 	l := newKernelLab(t)
-	seed := uint64(time.Now().UnixNano())
-	if s, err := strconv.ParseUint(os.Getenv("STOCKADE_SEED"), 10, 64); err == nil {
-		seed = s
-	}
-	rounds := 6
-	if n, err := strconv.Atoi(os.Getenv("STOCKADE_ROUNDS")); err == nil {
-		rounds = n
-	}
-	t.Logf("seed %d (STOCKADE_SEED=%d to replay)", seed, seed)
+	seed, rounds := seedAndRounds(t, 6)
 	rng := rand.New(rand.NewPCG(seed, seed^0x5eed))
 
 	g := newGen(rng)
@@ -192,6 +184,21 @@ func TestKernelDifferential(t *testing.T) {
 			return
 		}
 	}
+}
+
+// seedAndRounds are a differential test's random seed and number of rounds: STOCKADE_SEED
+// replays a seed (logged, so that a failure can be replayed), STOCKADE_ROUNDS overrides rounds.
+func seedAndRounds(t testing.TB, rounds int) (uint64, int) {
+	t.Helper()
+	seed := uint64(time.Now().UnixNano())
+	if s, err := strconv.ParseUint(os.Getenv("STOCKADE_SEED"), 10, 64); err == nil {
+		seed = s
+	}
+	if n, err := strconv.Atoi(os.Getenv("STOCKADE_ROUNDS")); err == nil {
+		rounds = n
+	}
+	t.Logf("seed %d (STOCKADE_SEED=%d to replay)", seed, seed)
+	return seed, rounds
 }
 
 // sameAsReplace checks that the table an in-place update produced lists exactly like the

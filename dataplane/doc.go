@@ -25,6 +25,12 @@
 // internet client's real address; private ones to public or NAT gateway addresses on the way
 // out. Which packets reach the link at all is for the route tables (netlab.SetRoutes).
 //
+// A VPC that spans hosts (overlay.go, docs/cross-host.md) adds a VXLAN link to each host's
+// router (Network.Overlay): every interface of the VPC is a member of its groups' sets, only
+// the local ones get chains, the source host applies egress and the outbound ACL, the
+// destination host the inbound ACL and ingress, and each host's underlay filter (Underlay)
+// drops VXLAN packets whose inner source the sending host does not hold.
+//
 // The ruleset is rendered as nft text for one atomic `nft -f` transaction — a whole-table
 // replacement, or an in-place update of what changed — and reads back with `nft list ruleset`.
 // The commonest updates (set elements, an interface chain's rules) are sent as the same one

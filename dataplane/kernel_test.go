@@ -102,7 +102,7 @@ func TestKernelThreeTier(t *testing.T) {
 // renderer writes (IPv6, ICMPv6, protocol sets, timeouts, ACL comments) must load.
 func TestKernelAcceptsRendering(t *testing.T) {
 	l := newKernelLab(t)
-	for _, n := range []dataplane.Network{threeTier(), rich(), withInternet(rich()), withFlowLogs(withInternet(rich()))} {
+	for _, n := range []dataplane.Network{threeTier(), rich(), withInternet(rich()), withFlowLogs(withInternet(rich())), spanning(withInternet(rich()))} {
 		n.Link = l.names.Link
 		l.apply(dataplane.Render(n).Replace())
 		if _, err := l.k.List(context.Background(), l.router); err != nil {

@@ -34,6 +34,9 @@ func (r *renderer) acl(acl *model.NACL, egress bool) {
 		}
 		summary = append(summary, fmt.Sprintf("%d %s", e.RuleNumber, verb))
 	}
+	if skip := r.overlaySkip(egress); skip != "" {
+		chain.Lines = append(chain.Lines, skip)
+	}
 	comment := fmt.Sprintf("comment %q", "entries "+strings.Join(summary, ", "))
 	if len(comment) > 120 {
 		comment = fmt.Sprintf("comment %q", fmt.Sprintf("entries %d to %d, first match wins", entries[0].RuleNumber, entries[len(entries)-1].RuleNumber))

@@ -65,6 +65,9 @@ type Network struct {
 	// their way are logged (flowlog.go). FlowLogFlags are those whose flow logs have
 	// ${tcp-flags}: their SYN, FIN and RST packets are logged too.
 	FlowLogs, FlowLogFlags map[string]bool
+	// Overlay is the router's VXLAN link when its VPC spans hosts (overlay.go); the zero
+	// value renders a single host's router.
+	Overlay Overlay
 }
 
 // Operator is a router's operator attachment as its ruleset sees it: a link whose far end is
@@ -185,8 +188,10 @@ func (c *Renderer) Render(n Network) *Ruleset {
 		r.group(g, false)
 		r.group(g, true)
 	}
-	for _, o := range r.out {
-		r.eni(o)
+	for i, o := range r.out {
+		if !r.remote(r.enis[i]) {
+			r.eni(o)
+		}
 	}
 	r.referenced()
 	return r.rs
@@ -311,12 +316,16 @@ func (r *renderer) base() {
 	n := len(r.out) + 2
 	src4, out, in := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
 	var src6 []string
-	for _, o := range r.out {
+	for i, o := range r.out {
+		if r.remote(r.enis[i]) {
+			continue // overlayBase
+		}
 		src4 = append(src4, o.src4...)
 		src6 = append(src6, o.src6...)
 		out = append(out, o.outDispatch)
 		in = append(in, o.inDispatch)
 	}
+	hairpin := r.overlayBase(&src4, &src6, &out, &in)
 	if v4, v6 := r.operator(false), r.operator(true); v4 || v6 {
 		link := r.n.Operator.Link
 		if v4 {
@@ -331,6 +340,9 @@ func (r *renderer) base() {
 		r.rs.add(operatorIn)
 	}
 	first := r.internetBase(&out, &in)
+	if hairpin != "" {
+		first = append(first, hairpin)
+	}
 	r.rs.add(r.cachedSet("src4", "ifname . ipv4_addr", false, false, src4))
 	r.rs.add(r.cachedSet("src6", "ifname . ipv6_addr", false, false, src6))
 	r.rs.add(r.cachedSet("out_dispatch", "ifname", false, true, out))

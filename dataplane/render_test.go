@@ -58,27 +58,34 @@ func rich() dataplane.Network {
 }
 
 func TestRenderGolden(t *testing.T) {
-	for name, n := range map[string]dataplane.Network{"three-tier": threeTier(), "rich": rich(), "internet": withInternet(rich()), "flowlogs": withFlowLogs(rich())} {
+	for name, n := range map[string]dataplane.Network{"three-tier": threeTier(), "rich": rich(), "internet": withInternet(rich()), "flowlogs": withFlowLogs(rich()),
+		"span": spanning(threeTier()), "span-rich": spanning(rich())} {
 		t.Run(name, func(t *testing.T) {
 			n.Link = link
 			got := dataplane.Render(n).Text()
-			path := filepath.Join("testdata", name+".nft")
-			if *update {
-				if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (go test ./dataplane -run Golden -update writes it)", err)
-			}
-			if diff := cmp.Diff(string(want), got); diff != "" {
-				t.Errorf("rendering changed (-golden +now); if intended, run go test ./dataplane -run Golden -update and review:\n%s", diff)
-			}
+			golden(t, name+".nft", got)
 			if again := dataplane.Render(n).Text(); again != got {
 				t.Errorf("rendering is not deterministic")
 			}
 		})
+	}
+}
+
+// golden compares got with testdata/name (which -update writes).
+func golden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (go test ./dataplane -run Golden -update writes it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("%s changed (-golden +now); if intended, run go test ./dataplane -run Golden -update and review:\n%s", name, diff)
 	}
 }
 
@@ -151,9 +158,8 @@ func TestRendererCacheMatchesFresh(t *testing.T) {
 	g := newGen(rand.New(rand.NewPCG(1, 2)))
 	base := g.network()
 	base.Link = link
-	var c dataplane.Renderer
+	var k cacheCheck
 	n := g.vary(base)
-	var prevCached, prevFresh *dataplane.Ruleset
 	for i := range 80 {
 		switch i % 4 {
 		case 0:
@@ -177,19 +183,31 @@ func TestRendererCacheMatchesFresh(t *testing.T) {
 			groups[k] = grp
 			n.Snapshot.Groups = groups
 		}
-		cached, fresh := c.Render(n), dataplane.Render(n)
-		if got, want := cached.Text(), fresh.Text(); got != want {
-			t.Fatalf("change %d: cached rendering differs:\n%s", i, cmp.Diff(want, got))
-		}
-		if prevCached != nil {
-			got, gotOK := cached.Update(prevCached)
-			want, wantOK := fresh.Update(prevFresh)
-			if got != want || gotOK != wantOK {
-				t.Fatalf("change %d: update from the cache differs:\n%s", i, cmp.Diff(want, got))
-			}
-		}
-		prevCached, prevFresh = cached, fresh
+		k.step(t, i, n)
 	}
+}
+
+// cacheCheck renders each step with a kept Renderer and afresh: both renderings, and both
+// updates from the step before, must be the same.
+type cacheCheck struct {
+	c                     dataplane.Renderer
+	prevCached, prevFresh *dataplane.Ruleset
+}
+
+func (k *cacheCheck) step(t *testing.T, i int, n dataplane.Network) {
+	t.Helper()
+	cached, fresh := k.c.Render(n), dataplane.Render(n)
+	if got, want := cached.Text(), fresh.Text(); got != want {
+		t.Fatalf("change %d: cached rendering differs:\n%s", i, cmp.Diff(want, got))
+	}
+	if k.prevCached != nil {
+		got, gotOK := cached.Update(k.prevCached)
+		want, wantOK := fresh.Update(k.prevFresh)
+		if got != want || gotOK != wantOK {
+			t.Fatalf("change %d: update from the cache differs:\n%s", i, cmp.Diff(want, got))
+		}
+	}
+	k.prevCached, k.prevFresh = cached, fresh
 }
 
 // TestRendererReusesUnchangedObjects: after a membership change, the objects the change did

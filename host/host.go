@@ -108,6 +108,11 @@ type Namespaces interface {
 	// SetRoutes makes a router's route tables exactly these; uplink is its internet link, ""
 	// for none.
 	SetRoutes(ctx context.Context, router, uplink string, tables []netlab.RouteTable, state *netlab.Routing) error
+	// EnsureOverlay gives a router its VXLAN device (made in the host's underlay namespace,
+	// then moved), or adopts the one it has when it is the same; created says which.
+	EnsureOverlay(ctx context.Context, router string, o netlab.Overlay) (created bool, err error)
+	// SetPeers makes a router's overlay entries (forwarding, neighbours, routes) exactly peers.
+	SetPeers(ctx context.Context, router, link string, peers []netlab.Peer) error
 }
 
 // Config configures a Host.
@@ -135,6 +140,10 @@ type Config struct {
 	Log    *slog.Logger
 	// Registerer receives the metrics; nil means none.
 	Registerer prometheus.Registerer
+	// Placement, when set, makes this host one of several (docs/cross-host.md): it says, for
+	// each snapshot, which host this is, the hosts' underlay addresses and where each
+	// interface is. Nil: a single host, every interface local.
+	Placement func(nets []netmap.Network) Placement
 }
 
 // Host keeps the host's routers and lab instances in step with the store.
@@ -162,6 +171,8 @@ type Host struct {
 	enforced Watermark                                // every router enforces this revision
 	done     Watermark                                // and every instance of this revision has (or has lost) its namespace
 	kick     chan struct{}
+	// underlayTx is the underlay filter last applied ("" for none yet).
+	underlayTx string
 }
 
 // router is one VPC's namespace and what the host last put into it.
@@ -182,6 +193,10 @@ type router struct {
 	// the next change is computed against it rather than read from a router of a thousand
 	// routes and links.
 	routing netlab.Routing
+	// overlay and peers are the VXLAN device and its entries as last set (nil, none: no
+	// device, or not set yet).
+	overlay *netlab.Overlay
+	peers   []netlab.Peer
 }
 
 // New returns a host reconciler; Run starts it.
@@ -257,7 +272,11 @@ func (h *Host) Reconcile(ctx context.Context) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	snapshot := time.Now()
-	d := Plan(rev, nets, h.cfg.Names, &h.cache)
+	var place Placement
+	if h.cfg.Placement != nil {
+		place = h.cfg.Placement(nets)
+	}
+	d := PlanPlaced(rev, nets, h.cfg.Names, &h.cache, place)
 	planned := time.Now()
 	err := h.apply(ctx, d)
 	// The stages of the path from a commit to the kernel (BENCHMARKS.md, "Enforcement").
@@ -307,6 +326,10 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 		_, rebooted := d.Instances[id]
 		moved[h.instances[id].VpcID] = true
 		errs = append(errs, h.remove(ctx, h.instances[id], !rebooted && !d.Stopped[id]))
+	}
+	// The underlay filter before any router accepts from the overlay.
+	if err := h.underlay(ctx, d); err != nil {
+		errs = append(errs, err)
 	}
 	ready := map[string]bool{}
 	for _, vpc := range sortedKeys(d.Routers) {

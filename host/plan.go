@@ -1,6 +1,7 @@
 package host
 
 import (
+	"maps"
 	"net/netip"
 	"slices"
 
@@ -27,6 +28,11 @@ type Desired struct {
 	// link), but their files — console output, the first-boot mark — stay for their next
 	// start, as an EBS-backed instance's disk outlives a stop.
 	Stopped map[string]bool
+	// Underlay is the host's underlay filter (dataplane.Underlay): a segment for every VPC
+	// whose router here has peers. UnderlayNamespace is where it goes, the namespace of the
+	// host's underlay address: "" on a single host, which has no filter.
+	Underlay          []dataplane.Segment
+	UnderlayNamespace string
 }
 
 // Router is one VPC's router namespace, its operator attachment (console-ssh.md §B4: the
@@ -38,6 +44,86 @@ type Router struct {
 	Ruleset   *dataplane.Ruleset
 	// Routing is the router's internet link, public addresses and route tables.
 	Routing Routing
+	// Overlay is the router's VXLAN device and Peers the other hosts holding running
+	// instances of its VPC, when the VPC spans hosts (docs/cross-host.md); nil and none on a
+	// single host.
+	Overlay *netlab.Overlay
+	Peers   []netlab.Peer
+}
+
+// Placement is where interfaces are when this host is one of several (docs/cross-host.md):
+// an input of the planner, filled in from the control plane's placement of instances. The
+// zero value is a single host: every interface is local and no VPC spans hosts.
+type Placement struct {
+	Self      string                // this host's name; "" for a single host
+	Namespace string                // the namespace of this host's underlay address
+	Underlay  map[string]netip.Addr // host name → underlay address, this host's too
+	// Of is where each interface is, by ID: its host's name. An interface with no entry is
+	// taken for a local one, as on a single host.
+	Of map[string]string
+}
+
+// On reports whether the host is one of several.
+func (p Placement) On() bool { return p.Self != "" }
+
+// remote reports whether an interface is placed on another host.
+func (p Placement) remote(eni string) bool {
+	h, ok := p.Of[eni]
+	return p.On() && ok && h != p.Self
+}
+
+// spans is what a VPC's router needs of the other hosts: the interfaces placed there (no
+// chains here, members all the same) and, per host with running instances, their addresses.
+type spans struct {
+	remote map[string]bool
+	addrs  map[string][]netip.Addr // host → addresses of running instances' interfaces
+}
+
+// spread finds, for each VPC of a network, its interfaces on other hosts.
+func (p Placement) spread(n netmap.Network, enis map[string]*model.NetworkInterface) map[string]*spans {
+	out := map[string]*spans{}
+	of := func(vpc string) *spans {
+		if out[vpc] == nil {
+			out[vpc] = &spans{remote: map[string]bool{}, addrs: map[string][]netip.Addr{}}
+		}
+		return out[vpc]
+	}
+	for _, e := range n.ENIs {
+		if p.remote(e.ID) {
+			of(e.VpcID).remote[e.ID] = true
+		}
+	}
+	for _, in := range n.Instances {
+		if in.State != model.StateRunning {
+			continue
+		}
+		for _, id := range in.InterfaceIDs {
+			if e := enis[id]; e != nil && p.remote(id) {
+				if _, known := p.Underlay[p.Of[id]]; known {
+					s := of(e.VpcID)
+					s.addrs[p.Of[id]] = append(s.addrs[p.Of[id]], e.Addrs()...)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// overlay is a VPC router's device and peers here, and the segment of the underlay filter;
+// nil when no other host holds a running instance of the VPC.
+func (p Placement) overlay(names netlab.Names, vpc string, s *spans) (*netlab.Overlay, []netlab.Peer, *dataplane.Segment) {
+	if s == nil || len(s.addrs) == 0 {
+		return nil, nil, nil
+	}
+	o := &netlab.Overlay{Host: p.Namespace, Link: names.Overlay(vpc), VNI: netlab.VNI(vpc), Local: p.Underlay[p.Self],
+		MAC: netlab.OverlayMAC(p.Self, vpc), MTU: netlab.InstanceMTU}
+	seg := &dataplane.Segment{VNI: o.VNI}
+	var peers []netlab.Peer
+	for _, h := range slices.Sorted(maps.Keys(s.addrs)) {
+		peers = append(peers, netlab.Peer{Underlay: p.Underlay[h], MAC: netlab.OverlayMAC(h, vpc), Addrs: s.addrs[h]})
+		seg.Peers = append(seg.Peers, dataplane.SegmentPeer{Underlay: p.Underlay[h], Addrs: s.addrs[h]})
+	}
+	return o, peers, seg
 }
 
 // Instance is one lab instance: what `stockade lab list` shows, the interfaces to wire (the
@@ -155,11 +241,23 @@ func (c *Cache) forget(vpc string) {
 // subnet exists, and a router, with its rendered ruleset, for every VPC that has one. A VPC
 // without a running instance has no router: on a single host, nothing would cross it.
 func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desired {
+	return PlanPlaced(rev, nets, names, c, Placement{})
+}
+
+// PlanPlaced is Plan on one host of several: only the instances whose primary interface is
+// placed on this host run here, and the router of a VPC with running instances on other
+// hosts gets its VXLAN device and peers, and a ruleset in which their interfaces are members
+// of their groups without chains of their own. Instances get InstanceMTU, which the overlay
+// carries. With the zero Placement it is Plan.
+func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, place Placement) Desired {
 	count := 0
 	for _, n := range nets {
 		count += len(n.Instances)
 	}
-	d := Desired{Rev: rev, Routers: map[string]Router{}, Stopped: map[string]bool{}}
+	d := Desired{Rev: rev, Routers: map[string]Router{}, Stopped: map[string]bool{}, UnderlayNamespace: place.Namespace}
+	if !place.On() {
+		d.UnderlayNamespace = ""
+	}
 	plans := make([]*plannedInstance, 0, count)
 	same := c != nil // every instance planned as last time
 	sc := &scratch{}
@@ -187,6 +285,11 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 			subnets[sn.ID] = sn
 		}
 		indexed := false // sc.idx.instances holds the network's instances
+		var spread map[string]*spans
+		mtu := 0
+		if place.On() {
+			spread, mtu = place.spread(n, enis), netlab.InstanceMTU
+		}
 		for _, in := range n.Instances {
 			if in.Stopped() {
 				d.Stopped[in.ID] = true
@@ -195,7 +298,7 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 				continue
 			}
 			e := enis[in.InterfaceIDs[0]]
-			if e == nil || subnets[e.SubnetID] == nil {
+			if e == nil || subnets[e.SubnetID] == nil || place.remote(e.ID) {
 				continue
 			}
 			// What the plan reads: the instance (and through it its tenant), its interfaces
@@ -210,7 +313,7 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 			}
 			p, ok := c.previous(in)
 			if !ok || !slices.Equal(p.from, sc.from) {
-				p, same = &plannedInstance{slices.Clone(sc.from), planInstance(n, in, enis, subnets, names)}, false
+				p, same = &plannedInstance{slices.Clone(sc.from), planInstance(n, in, enis, subnets, names, mtu)}, false
 			}
 			if c != nil {
 				c.nextInst[in] = p
@@ -227,9 +330,16 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 				sc.rfrom = routingFrom(n, in.VpcID, sc.rfrom[:0])
 				rt := c.routingOf(n, sc.idx, in.VpcID, names, sc.rfrom)
 				logged, flags := flowLogCoverage(n.Snapshot, in.VpcID)
+				ov, peers, seg := place.overlay(names, in.VpcID, spread[in.VpcID])
+				var dov dataplane.Overlay
+				if ov != nil {
+					dov = dataplane.Overlay{Link: ov.Link, Remote: spread[in.VpcID].remote}
+					d.Underlay = append(d.Underlay, *seg)
+				}
 				d.Routers[in.VpcID] = Router{VPC: in.VpcID, Namespace: li.Router, Operator: names.OperatorOf(in.VpcID), Routing: rt,
+					Overlay: ov, Peers: peers,
 					Ruleset: c.render(dataplane.Network{VPC: vpcs[in.VpcID], Snapshot: n.Snapshot, Link: names.Link, Operator: operator(names),
-						Internet: rt.Internet, Unchecked: rt.Unchecked, FlowLogs: logged, FlowLogFlags: flags})}
+						Internet: rt.Internet, Unchecked: rt.Unchecked, FlowLogs: logged, FlowLogFlags: flags, Overlay: dov})}
 			}
 		}
 	}
@@ -257,7 +367,7 @@ func (c *Cache) previous(in *model.Instance) (*plannedInstance, bool) {
 
 // planInstance is a running instance whose primary interface and its subnet exist, with
 // every attached interface whose subnet exists.
-func planInstance(n netmap.Network, in *model.Instance, enis map[string]*model.NetworkInterface, subnets map[string]*model.Subnet, names netlab.Names) Instance {
+func planInstance(n netmap.Network, in *model.Instance, enis map[string]*model.NetworkInterface, subnets map[string]*model.Subnet, names netlab.Names, mtu int) Instance {
 	e := enis[in.InterfaceIDs[0]]
 	ns := names.Instance(in.ID)
 	li := netmap.LabInstance{ID: in.ID, Account: n.Tenant.Account, Region: n.Tenant.Region, VpcID: in.VpcID, ENI: e.ID, ImageID: in.ImageID,
@@ -272,8 +382,9 @@ func planInstance(n netmap.Network, in *model.Instance, enis map[string]*model.N
 			ifaces = append(ifaces, iface(names, ns, x, subnets[x.SubnetID]))
 		}
 	}
-	for _, i := range ifaces {
+	for k, i := range ifaces {
 		li.Links = append(li.Links, i.Link)
+		ifaces[k].MTU = mtu
 	}
 	return Instance{LabInstance: li, Interfaces: ifaces, UserData: in.UserData, InstanceType: in.InstanceType, PublicKey: in.PublicKey,
 		Boots: in.Boots}

@@ -1,7 +1,9 @@
 package host_test
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -124,5 +126,82 @@ func TestPlanCacheMatchesFresh(t *testing.T) {
 		if again := host.Plan(int64(i), []netmap.Network{net}, names, &c); !again.SameInstances {
 			t.Errorf("step %d planned again: SameInstances false", i)
 		}
+	}
+}
+
+// TestPlanPlaced: on one host of several, only the instances placed on it run there; the
+// router of a VPC with running instances elsewhere gets its VXLAN device, one peer per other
+// host with those instances' addresses, an underlay segment, and a ruleset in which remote
+// interfaces have no chains; a VPC with no local instance has no router; and with no
+// placement the plan is the single host's, unchanged.
+func TestPlanPlaced(t *testing.T) {
+	p := netip.MustParsePrefix
+	a := netip.MustParseAddr
+	vpc1 := &model.VPC{ID: "vpc-1", CIDR: p("10.0.0.0/16")}
+	vpc2 := &model.VPC{ID: "vpc-2", CIDR: p("10.1.0.0/16")}
+	sn1 := &model.Subnet{ID: "subnet-1", VpcID: "vpc-1", CIDR: p("10.0.1.0/24")}
+	sn2 := &model.Subnet{ID: "subnet-2", VpcID: "vpc-2", CIDR: p("10.1.1.0/24")}
+	eni := func(id, vpc, subnet, ip string) *model.NetworkInterface {
+		return &model.NetworkInterface{ID: id, VpcID: vpc, SubnetID: subnet, PrivateIP: a(ip), MAC: "02:00:00:00:00:01",
+			Attachment: &model.Attachment{}}
+	}
+	e1, e2, e3, e4 := eni("eni-1", "vpc-1", "subnet-1", "10.0.1.4"), eni("eni-2", "vpc-1", "subnet-1", "10.0.1.5"),
+		eni("eni-3", "vpc-1", "subnet-1", "10.0.1.6"), eni("eni-4", "vpc-2", "subnet-2", "10.1.1.4")
+	e2.IPv6 = []netip.Addr{a("2001:db8::5")}
+	net := netmap.Network{Tenant: netmap.Tenant{Account: "111122223333", Region: "eu-west-1"},
+		Snapshot: netmap.Snapshot{VPCs: []*model.VPC{vpc1, vpc2}, Subnets: []*model.Subnet{sn1, sn2},
+			ENIs: []*model.NetworkInterface{e1, e2, e3, e4}},
+		Instances: []*model.Instance{
+			{ID: "i-1", VpcID: "vpc-1", State: model.StateRunning, InterfaceIDs: []string{"eni-1"}}, // here
+			{ID: "i-2", VpcID: "vpc-1", State: model.StateRunning, InterfaceIDs: []string{"eni-2"}}, // on h2
+			{ID: "i-3", VpcID: "vpc-1", State: model.StateStopped, InterfaceIDs: []string{"eni-3"}}, // on h3, stopped: no peer
+			{ID: "i-4", VpcID: "vpc-2", State: model.StateRunning, InterfaceIDs: []string{"eni-4"}}, // on h2: no router here
+		}}
+	names := netlab.Names{Prefix: "p"}
+	place := host.Placement{Self: "h1", Namespace: "p-host",
+		Underlay: map[string]netip.Addr{"h1": a("192.0.2.1"), "h2": a("192.0.2.2"), "h3": a("192.0.2.3")},
+		Of:       map[string]string{"eni-1": "h1", "eni-2": "h2", "eni-3": "h3", "eni-4": "h2"}}
+	got := host.PlanPlaced(7, []netmap.Network{net}, names, &host.Cache{}, place)
+
+	if _, ok := got.Instances["i-1"]; !ok || len(got.Instances) != 1 {
+		t.Errorf("instances here: %v, want i-1 only", slices.Sorted(maps.Keys(got.Instances)))
+	}
+	if mtu := got.Instances["i-1"].Interfaces[0].MTU; mtu != netlab.InstanceMTU {
+		t.Errorf("instance MTU %d, want %d", mtu, netlab.InstanceMTU)
+	}
+	if _, ok := got.Routers["vpc-2"]; ok || len(got.Routers) != 1 {
+		t.Errorf("routers: %v, want vpc-1 only", slices.Sorted(maps.Keys(got.Routers)))
+	}
+	r := got.Routers["vpc-1"]
+	opts := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
+	wantOverlay := &netlab.Overlay{Host: "p-host", Link: names.Overlay("vpc-1"), VNI: netlab.VNI("vpc-1"), Local: a("192.0.2.1"),
+		MAC: netlab.OverlayMAC("h1", "vpc-1"), MTU: netlab.InstanceMTU}
+	if diff := cmp.Diff(wantOverlay, r.Overlay, opts); diff != "" {
+		t.Errorf("overlay (-want +got):\n%s", diff)
+	}
+	wantPeers := []netlab.Peer{{Underlay: a("192.0.2.2"), MAC: netlab.OverlayMAC("h2", "vpc-1"), Addrs: []netip.Addr{a("10.0.1.5"), a("2001:db8::5")}}}
+	if diff := cmp.Diff(wantPeers, r.Peers, opts); diff != "" {
+		t.Errorf("peers (-want +got):\n%s", diff)
+	}
+	wantSeg := []dataplane.Segment{{VNI: netlab.VNI("vpc-1"), Peers: []dataplane.SegmentPeer{{Underlay: a("192.0.2.2"), Addrs: []netip.Addr{a("10.0.1.5"), a("2001:db8::5")}}}}}
+	if diff := cmp.Diff(wantSeg, got.Underlay, opts); diff != "" {
+		t.Errorf("underlay (-want +got):\n%s", diff)
+	}
+	for _, c := range []struct {
+		chain string
+		want  bool
+	}{{"eni_eni_1_in", true}, {"eni_eni_2_in", false}, {"eni_eni_3_in", false}, {"overlay_in", true}} {
+		if got := r.Ruleset.Object(c.chain) != nil; got != c.want {
+			t.Errorf("ruleset has %s: %v, want %v", c.chain, got, c.want)
+		}
+	}
+
+	// No placement: exactly the single host's plan.
+	single, placed := host.Plan(7, []netmap.Network{net}, names, nil), host.PlanPlaced(7, []netmap.Network{net}, names, nil, host.Placement{})
+	if diff := cmp.Diff(single, placed, opts, cmp.Transformer("text", func(r *dataplane.Ruleset) string { return r.Text() })); diff != "" {
+		t.Errorf("zero placement differs from Plan (-Plan +PlanPlaced):\n%s", diff)
+	}
+	if len(single.Instances) != 3 || single.Instances["i-1"].Interfaces[0].MTU != 0 {
+		t.Errorf("single host: %d instances, MTU %d; want 3 and the kernel's default", len(single.Instances), single.Instances["i-1"].Interfaces[0].MTU)
 	}
 }

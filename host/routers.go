@@ -58,6 +58,11 @@ func (h *Host) router(ctx context.Context, want Router) error {
 	if err := h.program(ctx, r, want.Ruleset); err != nil {
 		return err
 	}
+	// The overlay after the ruleset that knows its link (what it brings before is dropped:
+	// its sources are nobody's), before forwarding.
+	if err := h.overlay(ctx, r, want); err != nil {
+		return err
+	}
 	// Routes and public addresses after the ruleset: the ruleset knows the link and the
 	// translations before any packet is routed over it.
 	if err := h.routes(ctx, r, want.Routing.Tables, false); err != nil {
@@ -282,4 +287,59 @@ func (h *Host) reroute(ctx context.Context, vpcs map[string]bool) error {
 
 func hasInterfaceRoute(t netlab.RouteTable) bool {
 	return slices.ContainsFunc(t.Routes, func(r netlab.Route) bool { return r.Target == netlab.TargetInterface })
+}
+
+// overlay gives a router its VXLAN device and makes its entries those of want's peers, when
+// they changed. A VPC that no longer spans hosts keeps its device with no entries: nothing
+// leaves by it, and its ruleset no longer admits anything from it.
+func (h *Host) overlay(ctx context.Context, r *router, want Router) error {
+	if want.Overlay == nil {
+		if r.overlay == nil || len(r.peers) == 0 {
+			return nil
+		}
+		if err := h.cfg.Namespaces.SetPeers(ctx, r.ns, r.overlay.Link, nil); err != nil {
+			return err
+		}
+		r.peers = nil
+		return nil
+	}
+	if r.overlay == nil || *r.overlay != *want.Overlay {
+		r.overlay, r.peers = nil, nil
+		if _, err := h.cfg.Namespaces.EnsureOverlay(ctx, r.ns, *want.Overlay); err != nil {
+			return err
+		}
+		o := *want.Overlay
+		r.overlay = &o
+	}
+	if r.peers != nil && slices.EqualFunc(r.peers, want.Peers, equalPeer) {
+		return nil
+	}
+	r.peers = nil
+	if err := h.cfg.Namespaces.SetPeers(ctx, r.ns, want.Overlay.Link, want.Peers); err != nil {
+		return err
+	}
+	r.peers = slices.Clone(want.Peers)
+	return nil
+}
+
+func equalPeer(a, b netlab.Peer) bool {
+	return a.Underlay == b.Underlay && a.MAC == b.MAC && slices.Equal(a.Addrs, b.Addrs)
+}
+
+// underlay applies the host's underlay filter (dataplane.Underlay) when it changed: only on a
+// host that is one of several, where it refuses every VXLAN packet that its sender's host
+// does not hold the inner source of.
+func (h *Host) underlay(ctx context.Context, d Desired) error {
+	if d.UnderlayNamespace == "" {
+		return nil
+	}
+	tx := dataplane.Underlay(d.Underlay)
+	if tx == h.underlayTx {
+		return nil
+	}
+	if err := h.cfg.Kernel.Apply(ctx, d.UnderlayNamespace, tx); err != nil {
+		return fmt.Errorf("underlay filter: %w", err)
+	}
+	h.underlayTx = tx
+	return nil
 }

@@ -106,6 +106,16 @@ func (Host) SetPublic(ctx context.Context, up Uplink, public []netip.Prefix) err
 	return SetPublic(ctx, up, public)
 }
 
+// EnsureOverlay gives a router its VXLAN device, or adopts the one it has.
+func (Host) EnsureOverlay(ctx context.Context, router string, o Overlay) (bool, error) {
+	return EnsureOverlay(ctx, router, o)
+}
+
+// SetPeers makes a router's overlay entries exactly peers.
+func (Host) SetPeers(ctx context.Context, router, link string, peers []Peer) error {
+	return SetPeers(ctx, router, link, peers)
+}
+
 // SetRoutes makes a router's route tables exactly these.
 func (Host) SetRoutes(ctx context.Context, router, uplink string, tables []RouteTable, state *Routing) error {
 	return SetRoutes(ctx, router, uplink, tables, state)

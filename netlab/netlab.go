@@ -10,6 +10,10 @@
 // its loopback. Each VPC has its own namespace, hence its own routing table and conntrack
 // table, so VPCs with the same CIDR cannot see each other.
 //
+// When a VPC spans hosts, its router on each host also has a VXLAN device with static entries
+// towards the other hosts (overlay.go); several simulated hosts can share one machine
+// (testbed.go, docs/cross-host.md).
+//
 // Everything is done through netlink (vishvananda/netlink and netns), on an OS thread locked
 // for the time it spends in another namespace.
 package netlab

@@ -9,6 +9,8 @@ import (
 	"net/netip"
 	"os"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Probes send real packets from inside a namespace, for tests and benchmarks: a listener or
@@ -258,4 +260,48 @@ func Timeout(pass bool) time.Duration {
 		return PassTimeout
 	}
 	return DropTimeout
+}
+
+// UDPDontFragment sends one datagram of size bytes from ns to addr with the don't-fragment
+// bit (IPv4; IPv6 never fragments on the way) and waits for the whole echo: a path whose MTU
+// is smaller than the datagram drops it, or the sender refuses it (EMSGSIZE), rather than
+// fragmenting it.
+func UDPDontFragment(ns string, to netip.AddrPort, size int, timeout time.Duration) error {
+	u, err := DialUDP(ns, to, 0)
+	if err != nil {
+		return err
+	}
+	defer u.Close()
+	raw, err := u.c.(*net.UDPConn).SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		if to.Addr().Is4() {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_MTU_DISCOVER, unix.IP_PMTUDISC_DO)
+		} else {
+			serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IPV6, unix.IPV6_MTU_DISCOVER, unix.IPV6_PMTUDISC_DO)
+		}
+	})
+	if err = errors.Join(err, serr); err != nil {
+		return err
+	}
+	_ = u.c.SetDeadline(time.Now().Add(timeout))
+	msg := make([]byte, size)
+	for i := range msg {
+		msg[i] = byte(i)
+	}
+	if _, err := u.c.Write(msg); err != nil {
+		return err
+	}
+	buf := make([]byte, size+1)
+	n, err := u.c.Read(buf)
+	if err != nil {
+		return err
+	}
+	if n != size {
+		return fmt.Errorf("echo of %d bytes, sent %d", n, size)
+	}
+	return nil
 }

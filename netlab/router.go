@@ -103,6 +103,9 @@ type Interface struct {
 	// addresses send through itself (by source, in routing table 100+N), as a multi-homed
 	// instance must for the router's source check to let its replies through.
 	DeviceIndex int
+	// MTU is the MTU of both ends of the link; 0 leaves the kernel's default (1500). An
+	// interface of a VPC that spans hosts has InstanceMTU, which the overlay carries.
+	MTU int
 }
 
 // Device is the interface's name inside the instance: eth0, eth1...
@@ -159,7 +162,7 @@ func Attach(ctx context.Context, router string, i Interface) error {
 		_ = rh.LinkDel(old) // a half-made link from an earlier attempt
 	}
 	// The peer is made inside the instance's own namespace, so it can be eth0 (ethN) at once.
-	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: i.Link}, PeerName: i.Device(), PeerNamespace: netlink.NsFd(int(inst))}
+	veth := &netlink.Veth{LinkAttrs: netlink.LinkAttrs{Name: i.Link, MTU: i.MTU}, PeerName: i.Device(), PeerNamespace: netlink.NsFd(int(inst))}
 	if mac, err := net.ParseMAC(i.MAC); err == nil {
 		veth.PeerHardwareAddr = mac
 	}

@@ -39,6 +39,10 @@ type Fake struct {
 	uplinks map[string]netlab.Uplink
 	public  map[string][]netip.Prefix
 	routes  map[string][]netlab.RouteTable
+	// overlays are the routers' VXLAN devices, and peers their entries as SetPeers last set
+	// them (by router).
+	overlays map[string]netlab.Overlay
+	peers    map[string][]netlab.Peer
 }
 
 // namespace is what the fake keeps of one namespace.
@@ -327,6 +331,8 @@ func (f *Fake) Remove(ctx context.Context, ns string) error {
 		delete(f.public, up.Peer)
 	}
 	delete(f.routes, ns)
+	delete(f.overlays, ns) // the device moved into the router goes with it
+	delete(f.peers, ns)
 	if ns == f.inet {
 		f.inet, f.uplinks, f.public = "", nil, nil
 	}
@@ -500,4 +506,48 @@ func (f *Fake) Routes(router string) []netlab.RouteTable {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return slices.Clone(f.routes[router])
+}
+
+// EnsureOverlay implements host.Namespaces: the router must exist; the same device is adopted,
+// a different one replaced (losing its entries).
+func (f *Fake) EnsureOverlay(ctx context.Context, router string, o netlab.Overlay) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "overlay", router); err != nil {
+		return false, err
+	}
+	if r := f.nss[router]; r == nil || !r.router {
+		return false, fmt.Errorf("nsfake: no router namespace %s", router)
+	}
+	if have, ok := f.overlays[router]; ok && have == o {
+		return false, nil
+	}
+	if f.overlays == nil {
+		f.overlays, f.peers = map[string]netlab.Overlay{}, map[string][]netlab.Peer{}
+	}
+	f.overlays[router] = o
+	delete(f.peers, router)
+	return true, nil
+}
+
+// SetPeers implements host.Namespaces: the router must have the device.
+func (f *Fake) SetPeers(ctx context.Context, router, link string, peers []netlab.Peer) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "peers", router); err != nil {
+		return err
+	}
+	if o, ok := f.overlays[router]; !ok || o.Link != link {
+		return fmt.Errorf("nsfake: router %s has no overlay %s", router, link)
+	}
+	f.peers[router] = slices.Clone(peers)
+	return nil
+}
+
+// Overlay is a router's VXLAN device and its peers, as last set; ok is false without a device.
+func (f *Fake) Overlay(router string) (o netlab.Overlay, peers []netlab.Peer, ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o, ok = f.overlays[router]
+	return o, slices.Clone(f.peers[router]), ok
 }
