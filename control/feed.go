@@ -79,12 +79,31 @@ type networksAnswer struct {
 // or the store closes.
 func (s *Service) Watch(ctx context.Context) <-chan int64 {
 	out := make(chan int64, 1)
+	tell := func(rev int64) {
+		select { // keep only the newest revision if the consumer is busy
+		case <-out:
+		default:
+		}
+		out <- rev
+	}
 	go func() {
 		defer close(out)
+		resync := false // the watch missed transactions: say where the store is when back
 		for ctx.Err() == nil {
 			w, err := s.st.Watch(ctx, 0)
 			if err != nil {
+				if s.cfg.Shared && !errors.Is(err, store.ErrClosed) && s.waitStore(ctx) {
+					resync = true // etcd out of reach: keep what is enforced, watch again when back
+					continue
+				}
 				return
+			}
+			if resync {
+				if s.cfg.Shared {
+					s.noteAll(ctx) // which tenants the missed writes changed is unknown
+				}
+				tell(s.st.Revision())
+				resync = false
 			}
 			for ev := range w.C {
 				if !changesState(ev.Ops) {
@@ -93,24 +112,17 @@ func (s *Service) Watch(ctx context.Context) <-chan int64 {
 				if s.cfg.Shared {
 					s.noteChanges(ctx, ev) // another server's write: Networks loads its tenants again
 				}
-				select { // keep only the newest revision if the consumer is busy
-				case <-out:
-				default:
-				}
-				out <- ev.Revision
+				tell(ev.Revision)
 			}
-			if err := w.Err(); err != nil && !errors.Is(err, store.ErrLagging) {
+			switch err := w.Err(); {
+			case err == nil || errors.Is(err, store.ErrLagging):
+				// Lagging: watch again from now on, after saying where the store is.
+			case s.cfg.Shared && !errors.Is(err, store.ErrClosed) && s.waitStore(ctx):
+				// A shared store out of reach, or its leader lost: the same, once it is back.
+			default:
 				return
 			}
-			// Lagging: watch again from now on, after saying where the store is.
-			if s.cfg.Shared {
-				s.noteAll(ctx) // which tenants the missed writes changed is unknown
-			}
-			select {
-			case <-out:
-			default:
-			}
-			out <- s.st.Revision()
+			resync = true
 		}
 	}()
 	return out

@@ -347,3 +347,16 @@ func (s *Service) refreshStale(tenants []*tenant) bool {
 	}
 	return ok
 }
+
+// waitStore waits a while before the host feed watches a shared store again after it failed
+// (etcd out of reach, a watch ended by a lost leader); false when ctx ended meanwhile. What
+// the host enforces stays as it is: Networks answers with the last networks while the store
+// cannot be read.
+func (s *Service) waitStore(ctx context.Context) bool {
+	select {
+	case <-time.After(time.Second):
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
