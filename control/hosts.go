@@ -129,21 +129,17 @@ func compareHosts(a, b cluster.Host) int {
 	return 0
 }
 
-// HostFailure is one host ReleaseHosts could not release.
-type HostFailure struct {
-	ID  string
-	Err *model.Error
-}
-
 // ReleaseHosts releases each host that runs no instance (stopped ones count): it shows as
 // released from then on and its Stockade host is free for any account again. The others are
-// reported unsuccessful, each with its error; the call itself succeeds.
-func (s *Service) ReleaseHosts(ctx context.Context, t Tenant, ids []string, dryRun bool) ([]string, []HostFailure, Result, error) {
+// reported unsuccessful, each with its error (the shape CreateFlowLogs' failures have); the
+// call itself succeeds. On EC2 the item's code has the "Client." prefix (as recorded by
+// terraform-provider-aws: Client.InvalidHostID.NotFound), which the API adds.
+func (s *Service) ReleaseHosts(ctx context.Context, t Tenant, ids []string, dryRun bool) ([]string, []FlowLogFailure, Result, error) {
 	if len(ids) == 0 {
 		return nil, nil, Result{}, model.Missing("HostId")
 	}
 	var ok []string
-	var failed []HostFailure
+	var failed []FlowLogFailure
 	res, err := s.write(ctx, t, dryRun, func(tx *tx) error {
 		ok, failed = nil, nil
 		for _, id := range ids {
@@ -158,7 +154,7 @@ func (s *Service) ReleaseHosts(ctx context.Context, t Tenant, ids []string, dryR
 				err = model.InvalidHostOccupied.Errorf("The specified host %s has running instances and cannot be released.", id) // [UNCONFIRMED] wording
 			}
 			if err != nil {
-				failed = append(failed, HostFailure{ID: id, Err: model.Internal(err)})
+				failed = append(failed, flowLogFailure(id, model.Internal(err)))
 				continue
 			}
 			c := dh.Clone()

@@ -127,11 +127,11 @@ func TestPlacementInvariantsTwoServers(t *testing.T) {
 						mu.Unlock()
 					}
 				case hid != "":
-					var failed []HostFailure
+					var failed []FlowLogFailure
 					_, failed, _, err = s.ReleaseHosts(ctx, tn, []string{hid}, false)
 					for _, f := range failed {
-						if f.Err.Code != "InvalidHost.Occupied" && f.Err.Code != "InvalidHostID.NotFound" {
-							t.Errorf("ReleaseHosts: %v", f.Err)
+						if f.Code != "InvalidHost.Occupied" && f.Code != "InvalidHostID.NotFound" {
+							t.Errorf("ReleaseHosts: %+v", f)
 						}
 					}
 				}

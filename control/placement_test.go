@@ -441,7 +441,7 @@ func TestDedicatedHosts(t *testing.T) {
 	if _, err := e.launch(alice, RunInput{HostID: hid}); codeOf(err) != "InvalidHostID.NotFound" {
 		t.Errorf("alice on bob's host: %v", err)
 	}
-	release := func(ids ...string) ([]string, []HostFailure) {
+	release := func(ids ...string) ([]string, []FlowLogFailure) {
 		ok, failed, _, err := e.s.ReleaseHosts(e.ctx, eniTenant, ids, false)
 		if err != nil {
 			t.Fatal(err)
@@ -449,7 +449,7 @@ func TestDedicatedHosts(t *testing.T) {
 		return ok, failed
 	}
 	ok, failed := release(hid, "h-0123456789abcdef0")
-	if len(ok) != 0 || len(failed) != 2 || failed[0].Err.Code != "InvalidHost.Occupied" || failed[1].Err.Code != "InvalidHostID.NotFound" {
+	if len(ok) != 0 || len(failed) != 2 || failed[0].Code != "InvalidHost.Occupied" || failed[1].Code != "InvalidHostID.NotFound" {
 		t.Errorf("release of an occupied and an unknown host: %v %+v", ok, failed)
 	}
 	// Move the instance off the host to dedicated tenancy: it must be stopped first.
