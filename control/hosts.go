@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"slices"
 
@@ -93,7 +94,7 @@ func (s *Service) AllocateHosts(ctx context.Context, t Tenant, in AllocateHostsI
 			// [UNCONFIRMED] wording.
 			return model.InsufficientHostCapacity.Errorf("There is not enough capacity to allocate %d Dedicated Hosts in %s: %d are free.", in.Quantity, in.Zone, len(free))
 		}
-		slices.SortFunc(free, func(a, b cluster.Host) int { return compareHosts(a, b) })
+		slices.SortFunc(free, compareHosts)
 		ids = nil
 		for _, h := range free[:in.Quantity] {
 			dh := &model.DedicatedHost{ID: model.NewID(model.PrefixHost), OwnerID: t.Account, AZ: in.Zone, Node: h.Name,
@@ -118,15 +119,7 @@ func (s *Service) AllocateHosts(ctx context.Context, t Tenant, in AllocateHostsI
 
 // compareHosts orders free hosts for allocation: the largest first, then by name.
 func compareHosts(a, b cluster.Host) int {
-	switch {
-	case a.VCPUs != b.VCPUs:
-		return b.VCPUs - a.VCPUs
-	case a.Name < b.Name:
-		return -1
-	case a.Name > b.Name:
-		return 1
-	}
-	return 0
+	return cmp.Or(cmp.Compare(b.VCPUs, a.VCPUs), cmp.Compare(a.Name, b.Name))
 }
 
 // ReleaseHosts releases each host that runs no instance (stopped ones count): it shows as
@@ -240,7 +233,7 @@ func (s *Service) ModifyInstancePlacement(ctx context.Context, t Tenant, in Modi
 		}
 		affinity := in.Affinity
 		if affinity == "" && tenancy == model.TenancyHost {
-			affinity = cmpOr(inst.Affinity, model.AffinityDefault)
+			affinity = cmp.Or(inst.Affinity, model.AffinityDefault)
 		}
 		if err := validAffinity(in.Affinity, tenancy); err != nil {
 			return err
@@ -266,13 +259,6 @@ func (s *Service) ModifyInstancePlacement(ctx context.Context, t Tenant, in Modi
 		set(tx, tx.tn.instances, kindInstance, c.ID, c)
 		return nil
 	})
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // DedicatedHosts returns the account's Dedicated Hosts, released ones included, by ID.

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
 
@@ -274,7 +275,7 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 	tenancy, affinity := in.Tenancy, ""
 	switch {
 	case in.HostID != "" || tenancy == model.TenancyHost:
-		tenancy, affinity = model.TenancyHost, cmpOr(in.Affinity, model.AffinityDefault)
+		tenancy, affinity = model.TenancyHost, cmp.Or(in.Affinity, model.AffinityDefault)
 	case tenancy == "" || vpc.Tenancy == model.TenancyDedicated:
 		tenancy = vpc.Tenancy
 	}
@@ -596,6 +597,16 @@ func (s *Service) ModifyInstance(ctx context.Context, t Tenant, in ModifyInstanc
 				}
 				if err := checkTypeLimits(c, attached); err != nil {
 					return err
+				}
+				// Its host holds the old size: the new one is placed anew (placement.go).
+				if inst.Node != "" {
+					if err := tx.unplace(inst); err != nil {
+						return err
+					}
+					c.Node = ""
+					if err := tx.place(c); err != nil {
+						return err
+					}
 				}
 			} else {
 				c.UserData = in.UserData

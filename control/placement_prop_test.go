@@ -14,8 +14,8 @@ import (
 )
 
 // TestPlacementInvariantsTwoServers is the property test of spec B9.2: two API servers
-// (Config.Shared) on one store launch, stop, start, terminate, move and allocate at random
-// for three accounts at once, on hosts small enough that they are full most of the time.
+// (Config.Shared) on one store launch, stop, start, terminate, move, retype and allocate at random
+// and change instance types for three accounts at once, on hosts small enough that they are full most of the time.
 // Afterwards every occupancy record must equal what the committed instances add up to, and
 // invariants 1–3 and 5 must hold (checkPlacement). A placement decided on the other server's
 // stale occupancy must have been refused by its condition and placed again; one that slipped
@@ -108,8 +108,11 @@ func TestPlacementInvariantsTwoServers(t *testing.T) {
 					_, _, err = s.StopInstances(ctx, tn, LifecycleInput{IDs: []string{inst}})
 				case op < 6 && inst != "":
 					_, _, err = s.StartInstances(ctx, tn, LifecycleInput{IDs: []string{inst}})
-				case op < 8 && inst != "":
+				case op < 7 && inst != "":
 					_, _, err = s.TerminateInstances(ctx, tn, TerminateInstancesInput{IDs: []string{inst}})
+				case op < 8 && inst != "":
+					typ := []string{"t3.micro", "m5.large"}[r.IntN(2)]
+					_, err = s.ModifyInstance(ctx, tn, ModifyInstanceInput{ID: inst, InstanceType: &typ})
 				case op < 9 && inst != "":
 					mv := ModifyPlacementInput{InstanceID: inst, Tenancy: model.TenancyDedicated}
 					if hid != "" && r.IntN(2) == 0 {

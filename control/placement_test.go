@@ -325,6 +325,16 @@ func TestPlacementCapacity(t *testing.T) {
 	if occ, _, _ := cluster.Occupancies(e.ctx, e.st); !cmp.Equal(occ, occBefore) {
 		t.Errorf("a stop changed occupancy: %v -> %v", occBefore, occ)
 	}
+	// A stopped instance's new type is placed anew: too large for any host, refused with
+	// nothing changed; a size that fits moves its share.
+	big, small := "m5.4xlarge", "t3.small"
+	runErrorCases(t, e.eniEnv, []errCase[ModifyInstanceInput]{
+		{"type too large for any host", ModifyInstanceInput{ID: first[0].ID, InstanceType: &big}, "InsufficientInstanceCapacity", "m5.4xlarge"},
+	}, noOutput(e.s.ModifyInstance))
+	if _, err := e.s.ModifyInstance(e.ctx, eniTenant, ModifyInstanceInput{ID: first[0].ID, InstanceType: &small}); err != nil {
+		t.Fatal(err)
+	}
+	checkPlacement(t, e.st)
 	e.terminate(first[0].ID)
 	again := e.mustLaunch(eniTenant, RunInput{})
 	if got := e.nodeOf(eniTenant, again[0].ID); got != "a1" {
