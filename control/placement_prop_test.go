@@ -14,8 +14,8 @@ import (
 )
 
 // TestPlacementInvariantsTwoServers is the property test of spec B9.2: two API servers
-// (Config.Shared) on one store launch, stop, start, terminate, move, retype and allocate at random
-// and change instance types for three accounts at once, on hosts small enough that they are full most of the time.
+// (Config.Shared) on one store launch, stop, start, terminate, move, retype and allocate at
+// random for three accounts at once, on hosts small enough that they are full most of the time.
 // Afterwards every occupancy record must equal what the committed instances add up to, and
 // invariants 1–3 and 5 must hold (checkPlacement). A placement decided on the other server's
 // stale occupancy must have been refused by its condition and placed again; one that slipped
