@@ -17,6 +17,8 @@ import (
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/store/bolt"
+	"github.com/stockade/stockade/store/etcd"
+	"github.com/stockade/stockade/store/etcd/etcdtest"
 )
 
 // TestHostsCommand: hosts registered through the admin socket are listed by `stockade hosts`
@@ -119,5 +121,36 @@ func TestHostsCommand(t *testing.T) {
 	}
 	if hs, _ := admin.Hosts(ctx); len(hs) != 1 {
 		t.Errorf("after deregistering node-b: %v", hs)
+	}
+}
+
+// TestHostsCommandOnEtcd: with --etcd-endpoints the command reads the hosts an agent wrote
+// into etcd (cluster.Register under the prefix), with no server running; a host whose lease
+// lapsed is listed down.
+func TestHostsCommandOnEtcd(t *testing.T) {
+	srv := etcdtest.Start(t)
+	ctx := context.Background()
+	st, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/lab/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := cluster.Register(ctx, st, cluster.Host{Name: "agent-1", Zone: "us-east-1b", VCPUs: 4, MemoryMiB: 8192}, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	if err := cluster.Register(ctx, st, cluster.Host{Name: "agent-2", Zone: "us-east-1b", VCPUs: 4, MemoryMiB: 8192, Lease: time.Second},
+		time.Now().Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := runCommand(t, hostsCmd(), "--data-dir", t.TempDir(), "--etcd-endpoints", strings.Join(srv.Endpoints, ","), "--etcd-prefix", "/lab/", "--json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []cluster.Status
+	if err := json.Unmarshal([]byte(out), &got); err != nil {
+		t.Fatalf("%v: %s", err, out)
+	}
+	if len(got) != 2 || got[0].Name != "agent-1" || got[0].State != cluster.Up || got[1].State != cluster.Down {
+		t.Errorf("hosts on etcd: %+v", got)
 	}
 }
