@@ -139,10 +139,7 @@ func (s *Service) ReleaseHosts(ctx context.Context, t Tenant, ids []string, dryR
 			if slices.Contains(ok, id) {
 				continue
 			}
-			dh, err := tx.tn.dedicatedHost(id)
-			if err == nil && dh.State != model.HostAvailable {
-				err = model.InvalidHostIDNotFound.New(id) // [UNCONFIRMED] the answer for a released host
-			}
+			dh, err := tx.tn.availableHost(id)
 			if err == nil && tx.tn.onHost(id) > 0 {
 				err = model.InvalidHostOccupied.Errorf("The specified host %s has running instances and cannot be released.", id) // [UNCONFIRMED] wording
 			}
@@ -186,6 +183,17 @@ func (tn *tenant) onHost(id string) int {
 // dedicatedHost returns a Dedicated Host with EC2's errors.
 func (tn *tenant) dedicatedHost(id string) (*model.DedicatedHost, error) {
 	return find(tn.dhosts, id, model.PrefixHost, model.InvalidHostIDMalformed, model.InvalidHostIDNotFound)
+}
+
+// availableHost is dedicatedHost for a request that uses the host: a released host "can no
+// longer be specified in another request" (API reference, ReleaseHosts), though DescribeHosts
+// still shows it.
+func (tn *tenant) availableHost(id string) (*model.DedicatedHost, error) {
+	dh, err := tn.dedicatedHost(id)
+	if err == nil && dh.State != model.HostAvailable {
+		return nil, model.InvalidHostIDNotFound.New(id)
+	}
+	return dh, err
 }
 
 // ModifyPlacementInput are ModifyInstancePlacement's parameters.

@@ -227,7 +227,7 @@ func (tx *tx) place(inst *model.Instance) error {
 	r := placeRequest{account: tx.tn.key.Account, zone: inst.AZ, tenancy: inst.Tenancy, itype: itype}
 	if inst.Tenancy == model.TenancyHost {
 		if inst.HostID != "" {
-			dh, err := tx.tn.dedicatedHost(inst.HostID)
+			dh, err := tx.tn.availableHost(inst.HostID)
 			if err != nil {
 				return err
 			}

@@ -490,8 +490,11 @@ func TestDedicatedHosts(t *testing.T) {
 	if !cmp.Equal(ok, []string{hid}) || len(failed) != 0 {
 		t.Errorf("release of an empty host: %v %+v", ok, failed)
 	}
-	if ok, failed := release(hid); len(ok) != 0 || len(failed) != 1 {
+	if ok, failed := release(hid); len(ok) != 0 || len(failed) != 1 || failed[0].Code != "InvalidHostID.NotFound" {
 		t.Errorf("second release: %v %+v", ok, failed)
+	}
+	if _, err := e.launch(eniTenant, RunInput{HostID: hid}); codeOf(err) != "InvalidHostID.NotFound" {
+		t.Errorf("launch on a released host: %v", err)
 	}
 	// Released, h2 is anyone's again: alice's next instance goes there.
 	if got := e.nodeOf(alice, e.mustLaunch(alice, RunInput{})[0].ID); got != "h2" {

@@ -5,13 +5,13 @@ package model
 // "Insufficient…Capacity" codes for a region or zone without room are in its server error
 // list, hence 500 ([UNCONFIRMED] that EC2 sends them with status 500 rather than 503; SDKs
 // retry both); the host ones are client errors. Messages are Stockade's where marked so in
-// control/placement.go and control/hosts.go.
+// control/placement.go and control/hosts.go. (HostLimitExceeded, EC2's answer to an account
+// over its Dedicated Host quota, is not defined: Stockade has no such quota.)
 var (
 	InsufficientInstanceCapacity = def("InsufficientInstanceCapacity", 500, "")
 	InsufficientHostCapacity     = def("InsufficientHostCapacity", 500, "")
 	InsufficientCapacityOnHost   = def("InsufficientCapacityOnHost", 400, "")
 	IncompatibleHostRequirements = def("IncompatibleHostRequirements", 400, "")
-	HostLimitExceeded            = def("HostLimitExceeded", 400, "")
 	// Both spellings appear in EC2's list; DescribeHosts answers InvalidHostID.NotFound
 	// ([UNCONFIRMED] which one each action uses).
 	InvalidHostIDNotFound  = def("InvalidHostID.NotFound", 400, "The specified host ID '%s' does not exist")
