@@ -31,6 +31,26 @@ func (s *Service) DeregisterHost(ctx context.Context, name string) error {
 	return cluster.Deregister(ctx, s.st, name)
 }
 
+// DownHosts names the registered hosts that are down now (their lease lapsed); nil when none
+// is. DescribeInstanceStatus reads it: an instance on a down host is impaired.
+func (s *Service) DownHosts(ctx context.Context) (map[string]bool, error) {
+	hosts, err := cluster.List(ctx, s.st)
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	now := s.cfg.Now()
+	var down map[string]bool
+	for _, h := range hosts {
+		if h.State(now) == cluster.Down {
+			if down == nil {
+				down = map[string]bool{}
+			}
+			down[h.Name] = true
+		}
+	}
+	return down, nil
+}
+
 // HostStatuses lists the registered hosts with their state now and what is placed on them.
 func (s *Service) HostStatuses(ctx context.Context) ([]cluster.Status, error) {
 	return cluster.Statuses(ctx, s.st, s.cfg.Now())

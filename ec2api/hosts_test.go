@@ -3,6 +3,8 @@ package ec2api
 import (
 	"context"
 	"path/filepath"
+	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -103,5 +105,45 @@ func TestHostsGolden(t *testing.T) {
 	}
 	if got := field(c.ok("DescribeHosts", kv("HostId.1", hid)...), "state"); got != "released" {
 		t.Errorf("state after release: %q", got)
+	}
+}
+
+// TestInstanceStatusOnDownHost: an instance whose host's lease lapsed fails the system and
+// instance checks (impaired, reachability failed) while its volumes' check passes, and is
+// found by the impaired filter; a heartbeat makes it ok again.
+func TestInstanceStatusOnDownHost(t *testing.T) {
+	var mu sync.Mutex
+	now := goldenClock
+	cfg := control.DefaultConfig()
+	cfg.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+	api := newTestAPIWith(t, cfg)
+	ctx := context.Background()
+	if err := api.svc.RegisterHost(ctx, cluster.Host{Name: "node-1", Zone: "us-east-1a", VCPUs: 4, MemoryMiB: 8192, Lease: time.Minute}); err != nil {
+		t.Fatal(err)
+	}
+	c := api.newAccount("alice")
+	vpc := field(c.ok("CreateVpc", kv("CidrBlock", "10.0.0.0/16")...), "vpcId")
+	sn := field(c.ok("CreateSubnet", kv("VpcId", vpc, "CidrBlock", "10.0.1.0/24", "AvailabilityZone", "us-east-1a")...), "subnetId")
+	inst := field(c.ok("RunInstances", kv("ImageId", image.DefaultID, "InstanceType", "t3.micro", "MinCount", 1, "MaxCount", 1, "SubnetId", sn)...), "instanceId")
+	statuses := func() []string {
+		return xmlFields(c.ok("DescribeInstanceStatus", kv("InstanceId.1", inst)...), "status")
+	}
+	// Each check: its status, then its reachability detail's.
+	if got, want := statuses(), []string{"ok", "passed", "ok", "passed", "ok", "passed"}; !slices.Equal(got, want) {
+		t.Errorf("host up: %v, want %v", got, want)
+	}
+	advance(2 * time.Minute)
+	if got, want := statuses(), []string{"impaired", "failed", "impaired", "failed", "ok", "passed"}; !slices.Equal(got, want) {
+		t.Errorf("host down: %v, want %v", got, want)
+	}
+	if got := xmlFields(c.ok("DescribeInstanceStatus", kv("Filter.1.Name", "instance-status.status", "Filter.1.Value.1", "impaired")...), "instanceId"); !slices.Equal(got, []string{inst}) {
+		t.Errorf("impaired filter: %v", got)
+	}
+	if err := api.svc.HostHeartbeat(ctx, "node-1"); err != nil {
+		t.Fatal(err)
+	}
+	if got := statuses(); got[0] != "ok" {
+		t.Errorf("after a heartbeat: %v", got)
 	}
 }
