@@ -54,10 +54,10 @@ var imports = map[string][]string{
 	"policy":           {"model", "netmap"},
 	"reach":            {"model", "netmap", "policy"},
 	"snapshot":         {"model", "netmap"},
-	"control":          {"model", "netmap", "store", "keypair", "reach", "imds", "image"},
+	"control":          {"model", "netmap", "store", "keypair", "reach", "imds", "image", "cluster"},
 	"imds":             {"model"},
 	"ec2api":           {"model", "control", "auth", "auth/sigv4", "ec2api/query", "image", "authz", "iam", "iampolicy", "store", "trail", "objstore/s3api", "logstore", "logstore/logsapi", "events/eventsapi"},
-	"adminapi":         {"auth", "model", "netmap"},
+	"adminapi":         {"auth", "model", "netmap", "cluster"},
 	"dataplane":        {"model", "netmap", "internal/nsthread"},
 	"netlab":           {"internal/nsthread"},
 	"datadir":          {},
@@ -86,6 +86,9 @@ var imports = map[string][]string{
 	// server out of the binary).
 	"store/etcd":          {"store"},
 	"store/etcd/etcdtest": {},
+
+	// The host registry: agents, `stockade hosts` and placement read and write it.
+	"cluster": {"store"},
 }
 
 // forbidden lists dependencies, direct or not, that a package must never have, and why.

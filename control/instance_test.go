@@ -83,7 +83,7 @@ func TestRunInstancesErrors(t *testing.T) {
 			"Invalid value 'foo.bar' for InstanceType."},
 		{"instance type not in the table", base(func(in *RunInput) { in.InstanceType = "u-6tb1.metal" }), "InvalidParameterValue",
 			"Invalid value 'u-6tb1.metal' for InstanceType."},
-		{"tenancy host", base(func(in *RunInput) { in.Tenancy = "host" }), "InvalidParameterValue", "Dedicated Host"},
+		{"tenancy host without a Dedicated Host", base(func(in *RunInput) { in.Tenancy = "host" }), "IncompatibleHostRequirements", "Dedicated Hosts"},
 		{"tenancy unknown", base(func(in *RunInput) { in.Tenancy = "shared" }), "InvalidParameterValue", "shared"},
 		{"unknown key pair", base(func(in *RunInput) { in.KeyName = "missing" }), "InvalidKeyPair.NotFound", "The key pair 'missing' does not exist"},
 		{"unknown subnet", base(func(in *RunInput) { in.SubnetID = "subnet-0123456789abcdef0" }), "InvalidSubnetID.NotFound", "subnet-0123456789abcdef0"},

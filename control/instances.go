@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"context"
 	"net/netip"
 
@@ -34,6 +35,8 @@ type RunInput struct {
 	Interfaces            []RunInterface
 	KeyName               string
 	Zone, Tenancy         string
+	// HostID and Affinity are Placement.HostId and Placement.Affinity (Dedicated Hosts).
+	HostID, Affinity      string
 	PrivateIP             string
 	IPv6                  []string // the primary interface's IPv6 addresses, by address
 	IPv6Count             int      // or by number
@@ -105,12 +108,24 @@ func (s *Service) RunInstances(ctx context.Context, t Tenant, in RunInput) (*Res
 			return nil, Result{}, err
 		}
 	}
-	switch in.Tenancy {
-	case "", "default", "dedicated":
-	case "host":
-		return nil, Result{}, model.InvalidValue("Tenancy 'host' needs a Dedicated Host, which Stockade does not provide; use default or dedicated")
-	default:
-		return nil, Result{}, model.InvalidValue("Value (%s) for parameter tenancy is invalid. Valid values: default, dedicated, host", in.Tenancy)
+	if err := validTenancy(in.Tenancy); err != nil {
+		return nil, Result{}, err
+	}
+	if in.HostID != "" {
+		if !model.ValidID(model.PrefixHost, in.HostID) {
+			return nil, Result{}, model.InvalidHostIDMalformed.New(in.HostID)
+		}
+		if in.Tenancy != "" && in.Tenancy != model.TenancyHost {
+			// [UNCONFIRMED] wording: a host ID means host tenancy.
+			return nil, Result{}, model.InvalidParameterCombination.Errorf("A host ID can only be specified with host tenancy.")
+		}
+	}
+	requested := in.Tenancy
+	if in.HostID != "" {
+		requested = model.TenancyHost
+	}
+	if err := validAffinity(in.Affinity, requested); err != nil {
+		return nil, Result{}, err
 	}
 	var resv *Reservation
 	res, err := s.write(ctx, t, in.DryRun, func(tx *tx) error {
@@ -256,8 +271,12 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 		return nil, model.InvalidParameterCombination.Errorf("Subnet %s is an IPv6-only subnet: a public IPv4 address cannot be associated with an interface in it.", sn.ID)
 	}
 	vpc := tn.vpcs[sn.VpcID]
-	tenancy := in.Tenancy
-	if tenancy == "" || vpc.Tenancy == "dedicated" {
+	// A dedicated VPC makes every launch dedicated unless it asks for a Dedicated Host.
+	tenancy, affinity := in.Tenancy, ""
+	switch {
+	case in.HostID != "" || tenancy == model.TenancyHost:
+		tenancy, affinity = model.TenancyHost, cmp.Or(in.Affinity, model.AffinityDefault)
+	case tenancy == "" || vpc.Tenancy == model.TenancyDedicated:
 		tenancy = vpc.Tenancy
 	}
 	resv := &Reservation{ID: model.NewID(model.PrefixReservation), OwnerID: tn.key.Account, ENIs: map[string]*model.NetworkInterface{}}
@@ -268,10 +287,14 @@ func (s *Service) launch(tx *tx, in RunInput) (*Reservation, error) {
 			LaunchTime: tx.now, AZ: sn.AZ, Tenancy: tenancy, SubnetID: sn.ID, VpcID: sn.VpcID, LaunchIndex: i,
 			ClientToken: in.ClientToken, UserData: in.UserData, NoTermination: isTrue(in.DisableAPITermination), NoStop: isTrue(in.DisableAPIStop),
 			ShutdownBehavior: shutdownBehavior(in.ShutdownBehavior), Tags: in.InstanceTags.Clone(),
-			PublicKey: publicKey, MetadataOptions: in.MetadataOptions.WithDefaults(),
+			PublicKey: publicKey, MetadataOptions: in.MetadataOptions.WithDefaults(), HostID: in.HostID, Affinity: affinity,
 		}
 		sp := tx.savepoint()
-		staged, err := s.attachAll(tx, inst, sn, groups, primary, existing, extra, in.ENITags, public)
+		err := tx.place(inst) // first: a launch that does not fit takes no addresses
+		var staged []*model.NetworkInterface
+		if err == nil {
+			staged, err = s.attachAll(tx, inst, sn, groups, primary, existing, extra, in.ENITags, public)
+		}
 		if err == nil {
 			err = checkTypeLimits(inst, staged)
 		}
@@ -460,6 +483,9 @@ func (s *Service) TerminateInstances(ctx context.Context, t Tenant, in Terminate
 				continue
 			}
 			out = append(out, StateChange{id, inst.State, model.StateShuttingDown})
+			if err := tx.unplace(inst); err != nil { // its host's capacity is free again
+				return err
+			}
 			c := inst.Clone()
 			c.State, c.TerminatedAt, c.TerminationMsg = model.StateTerminated, tx.now, transitionReason(tx.now)
 			for _, eid := range inst.InterfaceIDs {
@@ -571,6 +597,16 @@ func (s *Service) ModifyInstance(ctx context.Context, t Tenant, in ModifyInstanc
 				}
 				if err := checkTypeLimits(c, attached); err != nil {
 					return err
+				}
+				// Its host holds the old size: the new one is placed anew (placement.go).
+				if inst.Node != "" {
+					if err := tx.unplace(inst); err != nil {
+						return err
+					}
+					c.Node = ""
+					if err := tx.place(c); err != nil {
+						return err
+					}
 				}
 			} else {
 				c.UserData = in.UserData

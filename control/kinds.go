@@ -227,6 +227,11 @@ var kinds = []kind{
 		}},
 	resource[model.LaunchTemplateVersion]{kind: kindLTVersion,
 		m: func(tn *tenant) *map[string]*model.LaunchTemplateVersion { return &tn.ltVersions }},
+	resource[model.DedicatedHost]{kind: kindHost, prefix: model.PrefixHost, tagType: "dedicated-host",
+		m:        func(tn *tenant) *map[string]*model.DedicatedHost { return &tn.dhosts },
+		get:      (*tenant).dedicatedHost,
+		tags:     func(v *model.DedicatedHost) model.Tags { return v.Tags },
+		withTags: func(v *model.DedicatedHost, t model.Tags) *model.DedicatedHost { c := v.Clone(); c.Tags = t; return c }},
 }
 
 // groups is the security-group kind; rules, tagged inside their group, refer to it.

@@ -75,8 +75,9 @@ type Service struct {
 
 	lastNetworks atomic.Pointer[networksAnswer] // see Networks
 
-	pool *publicPool   // server-wide: public addresses are unique across accounts
-	aws  *awsCatalogue // the AWS-managed prefix lists, the same for every account
+	pool  *publicPool   // server-wide: public addresses are unique across accounts
+	place placer        // server-wide: what is placed on each host (placement.go)
+	aws   *awsCatalogue // the AWS-managed prefix lists, the same for every account
 }
 
 // Open loads every tenant's state from st. The store must already hold only data written by
@@ -109,6 +110,9 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		if err := pool.load(kv.Key, kv.Value); err != nil {
 			return nil, fmt.Errorf("load public address pool: record %q: %w", kv.Key, err)
 		}
+	}
+	if err := s.loadPlacer(ctx); err != nil {
+		return nil, fmt.Errorf("load host occupancy: %w", err)
 	}
 	kvs, _, err := st.List(ctx, resourcePrefix)
 	if err != nil {
@@ -302,6 +306,7 @@ func (s *Service) writeOnce(ctx context.Context, t Tenant, dryRun bool, fn func(
 			return Result{Revision: s.st.Revision()}, abandon(nil)
 		}
 		seq := tn.staged
+		tx.releasePlacement()
 		tn.mu.Unlock()
 		return Result{Revision: s.st.Revision()}, s.waitDurable(tn, seq)
 	}
@@ -329,6 +334,7 @@ func (s *Service) writeOnce(ctx context.Context, t Tenant, dryRun bool, fn func(
 	}
 	// The client going away must not abandon a commit that memory already reflects.
 	p := s.st.Submit(context.WithoutCancel(ctx), nil, ops)
+	tx.releasePlacement() // submitted: later placements commit after it
 	tn.staged++
 	seq := tn.staged
 	for _, a := range tx.released {

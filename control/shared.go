@@ -224,11 +224,12 @@ func (tn *tenant) loadKV(kind, id string, kv store.KV) error {
 // tn.mu, which is released here. errStale means the write must run again on reloaded memory.
 func (s *Service) commitShared(ctx context.Context, tx *tx, ops []store.Op) (Result, error) {
 	tn := tx.tn
-	conds := make([]store.Cond, 0, 1+len(tx.taken))
+	conds := make([]store.Cond, 0, 1+len(tx.taken)+len(tx.conds))
 	conds = append(conds, store.Cond{Key: tenantVersionKey(tn.key), ModRevision: tn.version})
 	for _, k := range tx.taken {
 		conds = append(conds, store.Cond{Key: k}) // must not exist
 	}
+	conds = append(conds, tx.conds...)              // hosts' occupancy records unchanged (placement.go)
 	v, _ := json.Marshal(versionRecord{At: tx.now}) // a time always encodes
 	ops = append(ops, store.Op{Key: tenantVersionKey(tn.key), Value: v})
 	if err := s.st.Check(ops); err != nil {
@@ -253,6 +254,7 @@ func (s *Service) commitShared(ctx context.Context, tx *tx, ops []store.Op) (Res
 		}
 		return Result{}, unavailable(err)
 	}
+	tx.releasePlacement()
 	tn.version = rev
 	tn.staged++
 	seq := tn.staged

@@ -34,7 +34,8 @@ const (
 	kindDhcp        = "dopt"
 	kindReservation = "scr"
 	kindLT          = "lt"
-	kindLTVersion   = "ltv" // by "<template ID>:<version>"
+	kindLTVersion   = "ltv"  // by "<template ID>:<version>"
+	kindHost        = "host" // Dedicated Hosts
 )
 
 // tenantMeta marks a tenant as initialised (materialised by its first write), so that a
@@ -103,6 +104,7 @@ type tenantState struct {
 	reservations map[string]*model.SubnetCIDRReservation // subnet CIDR reservations
 	lts          map[string]*model.LaunchTemplate
 	ltVersions   map[string]*model.LaunchTemplateVersion // by "<template ID>:<version>"
+	dhosts       map[string]*model.DedicatedHost
 	// members indexes the interfaces by group ID (admission.go); nil, and not kept, when
 	// the service has no admission hook.
 	members map[string]map[string]bool
@@ -157,6 +159,10 @@ type tx struct {
 	// prior is, by record kind and ID, what each record the transaction changed was before
 	// it (admission.go); nil when the service has no admission hook, which is the only reader.
 	prior map[string]map[string]prior
+	// pl is set while the transaction holds the placement lock (placement.go); conds are
+	// the conditions its occupancy records add on a shared store.
+	pl    *txPlacement
+	conds []store.Cond
 }
 
 func (s *Service) begin(tn *tenant) *tx {
@@ -216,6 +222,7 @@ func (tx *tx) rollback() {
 		tx.undo[i]()
 	}
 	tx.undo = nil
+	tx.releasePlacement() // memory is restored: the next placement may read it
 }
 
 // encode turns the staged records into store operations.

@@ -21,6 +21,7 @@ func runInstances(c *call) error {
 		ImageID: str(r, "ImageId"), InstanceType: str(r, "InstanceType"),
 		SubnetID: str(r, "SubnetId"), KeyName: str(r, "KeyName"),
 		Zone: str(r, "Placement.AvailabilityZone"), Tenancy: str(r, "Placement.Tenancy"),
+		HostID: str(r, "Placement.HostId"), Affinity: str(r, "Placement.Affinity"),
 		PrivateIP: str(r, "PrivateIpAddress"), ClientToken: str(r, "ClientToken"),
 		InstanceTags: specs["instance"], ENITags: specs["network-interface"], DryRun: c.dryRun(),
 	}
@@ -211,6 +212,10 @@ func (c *call) writeInstance(in *model.Instance, enis []*model.NetworkInterface,
 	x.str("availabilityZone", in.AZ)
 	x.empty("groupName")
 	x.str("tenancy", in.Tenancy)
+	if in.Tenancy == model.TenancyHost { // as on AWS: a host is shown only for host tenancy
+		x.opt("hostId", in.HostID)
+		x.opt("affinity", in.Affinity)
+	}
 	x.close("placement")
 	x.open("monitoring")
 	x.str("state", "disabled")
@@ -335,6 +340,8 @@ var instanceFilters = filterer[instanceRow]{
 		"key-name":          one2(func(r instanceRow) string { return r.KeyName }),
 		"tenancy":           one2(func(r instanceRow) string { return r.Tenancy }),
 		"placement-tenancy": one2(func(r instanceRow) string { return r.Tenancy }),
+		"host-id":           one2(func(r instanceRow) string { return r.HostID }),
+		"affinity":          one2(func(r instanceRow) string { return r.Affinity }),
 		"image-id":          one2(func(r instanceRow) string { return r.ImageID }),
 		"instance-type":     one2(func(r instanceRow) string { return r.InstanceType }),
 		"availability-zone": one2(func(r instanceRow) string { return r.AZ }),

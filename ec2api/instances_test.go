@@ -37,7 +37,7 @@ func TestInstances(t *testing.T) {
 		{"names with subnet", "InvalidParameterCombination", run("MaxCount", 1, "SubnetId", sn, "SecurityGroup.1", "web")},
 		{"group from another VPC", "InvalidParameter", run("MaxCount", 1, "SubnetId", dsn, "SecurityGroupId.1", web)},
 		{"bad user data", "InvalidParameterValue", run("MaxCount", 1, "SubnetId", sn, "UserData", "!!!")},
-		{"host tenancy", "InvalidParameterValue", run("MaxCount", 1, "SubnetId", sn, "Placement.Tenancy", "host")},
+		{"host tenancy without a Dedicated Host", "IncompatibleHostRequirements", run("MaxCount", 1, "SubnetId", sn, "Placement.Tenancy", "host")},
 		{"malformed image", "InvalidAMIID.Malformed", kv("ImageId", "linux", "MinCount", 1, "MaxCount", 1)},
 		{"missing count", "MissingParameter", kv("ImageId", image.DefaultID, "MinCount", 1)},
 	}

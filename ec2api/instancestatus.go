@@ -4,7 +4,10 @@ package ec2api
 // and an instance check (the guest is reachable); Stockade's answer comes from the lab: an
 // instance whose sandbox runs passes both ("ok"), one still booting is "initializing", and one
 // that is not running has no checks ("not-applicable"). With the lab off an instance is only
-// its record, and a running record passes at once.
+// its record, and a running record passes at once. An instance placed on a host that is down
+// (its agent's lease lapsed: docs/placement.md) fails the system and instance checks
+// ("impaired"), as EC2 reports an instance whose host failed (spec flowlogs-multihost.md B10,
+// a design choice); its volumes' check is unaffected.
 
 import (
 	"github.com/stockade/stockade/control"
@@ -12,7 +15,7 @@ import (
 	"github.com/stockade/stockade/model"
 )
 
-// instanceStatusRow is an instance with its check result: "ok", "initializing" or
+// instanceStatusRow is an instance with its check result: "ok", "initializing", "impaired" or
 // "not-applicable".
 type instanceStatusRow struct {
 	*model.Instance
@@ -26,15 +29,27 @@ func (r instanceStatusRow) detail() string {
 		return "passed"
 	case "initializing":
 		return "initializing"
+	case "impaired":
+		return "failed"
 	}
 	return ""
 }
 
-// checkStatus is the status of an instance's checks.
-func (c *call) checkStatus(in *model.Instance) string {
+// ebs is the row's attached-volume check: a host that is down impairs the other two only.
+func (r instanceStatusRow) ebs() instanceStatusRow {
+	if r.status == "impaired" {
+		r.status = "ok"
+	}
+	return r
+}
+
+// checkStatus is the status of an instance's checks; down names the hosts that are down.
+func (c *call) checkStatus(in *model.Instance, down map[string]bool) string {
 	switch {
 	case in.State != model.StateRunning:
 		return "not-applicable"
+	case down[in.Node]:
+		return "impaired"
 	case c.s.cfg.Booted == nil || c.s.cfg.Booted(in.ID):
 		return "ok"
 	}
@@ -47,11 +62,11 @@ var instanceStatusFilters = filterer[instanceStatusRow]{fields: fields[instanceS
 	"instance-state-code":          one2(func(r instanceStatusRow) string { return itoa(r.State.Code) }),
 	"instance-status.status":       one2(func(r instanceStatusRow) string { return r.status }),
 	"system-status.status":         one2(func(r instanceStatusRow) string { return r.status }),
-	"attached-ebs-status.status":   one2(func(r instanceStatusRow) string { return r.status }),
+	"attached-ebs-status.status":   one2(func(r instanceStatusRow) string { return r.ebs().status }),
 	"instance-status.reachability": one2(func(r instanceStatusRow) string { return r.detail() }),
 	"system-status.reachability":   one2(func(r instanceStatusRow) string { return r.detail() }),
 	"attached-ebs-status.reachability": one2(func(r instanceStatusRow) string {
-		return r.detail()
+		return r.ebs().detail()
 	}),
 	// No instance has scheduled events, and none is managed by a service: these filters are
 	// valid and match nothing but "false" for operator.managed.
@@ -83,7 +98,11 @@ var describeInstanceStatus = describeSpec[instanceStatusRow]{
 		return func(x instanceStatusRow) bool { return all || x.State == model.StateRunning }, nil
 	},
 	From: func(c *call, v control.View) source[instanceStatusRow] {
-		row := func(in *model.Instance) instanceStatusRow { return instanceStatusRow{in, c.checkStatus(in)} }
+		down, err := c.svc().DownHosts(c.ctx)
+		if err != nil {
+			return source[instanceStatusRow]{err: err}
+		}
+		row := func(in *model.Instance) instanceStatusRow { return instanceStatusRow{in, c.checkStatus(in, down)} }
 		return rowsOf(v.Instances, row, instanceByID(v))
 	},
 	Filters: instanceStatusFilters,
@@ -102,6 +121,10 @@ var describeInstanceStatus = describeSpec[instanceStatusRow]{
 		x.str("name", r.State.Name)
 		x.close("instanceState")
 		for _, check := range []string{"systemStatus", "instanceStatus", "attachedEbsStatus"} {
+			r := r
+			if check == "attachedEbsStatus" {
+				r = r.ebs()
+			}
 			x.open(check)
 			x.str("status", r.status)
 			if d := r.detail(); d != "" {

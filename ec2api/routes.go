@@ -104,6 +104,12 @@ var routes = map[string]handler{
 	"DisassociateRouteTable":       disassociateRouteTable,
 	"ReplaceRouteTableAssociation": replaceRouteTableAssociation,
 
+	// Dedicated Hosts and instance placement (hosts.go)
+	"AllocateHosts":           allocateHosts,
+	"DescribeHosts":           describeHosts.serve,
+	"ReleaseHosts":            releaseHosts,
+	"ModifyInstancePlacement": modifyInstancePlacement,
+
 	// Internet gateways and egress-only internet gateways (igw.go)
 	"CreateInternetGateway":              createInternetGateway,
 	"AttachInternetGateway":              attachInternetGateway,

@@ -231,9 +231,15 @@ func TestReadOnlyActionsHonourDryRun(t *testing.T) {
 	if len(actions) < 20 {
 		t.Fatalf("only %d read-only actions in the route table: %v", len(actions), actions)
 	}
+	// DescribeHosts has no DryRun parameter in EC2's model (botocore): it is refused there as
+	// unknown, as EC2 does.
+	noDryRun := map[string]bool{"DescribeHosts": true}
 	for _, a := range actions {
 		t.Run(a, func(t *testing.T) {
 			c.ok(a, need[a]...)
+			if noDryRun[a] {
+				return
+			}
 			r := c.call(a, append(slices.Clone(need[a]), "DryRun", "true")...)
 			if r.Status != http.StatusPreconditionFailed || r.Code != "DryRunOperation" || field(r.Body, "Message") != "Request would have succeeded, but DryRun flag is set." {
 				t.Errorf("DryRun: %d %s %q, want 412 DryRunOperation", r.Status, r.Code, field(r.Body, "Message"))

@@ -16,7 +16,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 func TestRecordsArePinned(t *testing.T) {
 	for name, v := range map[string]any{
 		"vpc": VPC{}, "subnet": Subnet{}, "group": Group{}, "network-interface": NetworkInterface{},
-		"instance": Instance{}, "key-pair": KeyPair{}, "prefix-list": PrefixList{}, "nacl": NACL{},
+		"instance": Instance{}, "key-pair": KeyPair{}, "dedicated-host": DedicatedHost{}, "prefix-list": PrefixList{}, "nacl": NACL{},
 		"flow-log": FlowLog{}, "insights-path": InsightsPath{}, "insights-analysis": InsightsAnalysis{},
 		"address": Address{}, "nat-gateway": NATGateway{},
 		"launch-template": LaunchTemplate{}, "launch-template-version": LaunchTemplateVersion{},

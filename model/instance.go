@@ -70,6 +70,14 @@ type Instance struct {
 	PublicKey string `json:"pub,omitempty"`
 	// MetadataOptions are the metadata service's options; read them through WithDefaults.
 	MetadataOptions MetadataOptions `json:"imds,omitzero"`
+	// Node is the Stockade host the instance is placed on (cluster.Host's name); "" when no
+	// host is registered and the local machine runs everything. Internal: EC2 shows a host
+	// only for host tenancy, as HostID.
+	Node string `json:"node,omitempty"`
+	// HostID is the Dedicated Host of a host-tenancy instance; Affinity is its
+	// Placement.Affinity ("default" or "host"), "" for other tenancies.
+	HostID   string `json:"hostId,omitempty"`
+	Affinity string `json:"affinity,omitempty"`
 }
 
 // Clone returns a deep copy that may be modified freely.

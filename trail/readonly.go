@@ -19,7 +19,7 @@ var readOnly = map[string]bool{
 	"DescribeNatGateways": true, "DescribeNetworkInsightsPaths": true, "DescribeNetworkInsightsAnalyses": true,
 	"DescribeRouteTables": true, "DescribeInternetGateways": true, "DescribeEgressOnlyInternetGateways": true,
 	"DescribePrefixLists": true, "DescribeVpcAttribute": true, "DescribeDhcpOptions": true,
-	"GetSubnetCidrReservations": true,
+	"GetSubnetCidrReservations": true, "DescribeHosts": true,
 	// IAM
 	"GetUser": true, "ListUsers": true, "GetGroup": true, "ListGroups": true, "ListGroupsForUser": true,
 	"GetRole": true, "ListRoles": true, "GetPolicy": true, "GetPolicyVersion": true, "ListPolicies": true,

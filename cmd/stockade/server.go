@@ -172,15 +172,22 @@ exports. One API server per --etcd-prefix for now.`,
 	f.BoolVar(&cfg.Audit, "audit", cfg.Audit,
 		"audit every account continuously: after every change, only what it can affect; each finding's open/closed history (stockade audit --history), the open findings as metrics, and \""+findingDetail+"\" and \""+flapDetail+"\" events on the bus")
 	f.StringVar(&cfg.AuditConfig, "audit-config", "", "YAML configuration of the continuous audit, as stockade audit --config reads (authorized ports, suppressions, flapWindow …)")
-	f.StringSliceVar(&cfg.Etcd.Endpoints, "etcd-endpoints", nil,
+	etcdFlags(cmd, &cfg.Etcd,
 		"comma-separated client URLs of an etcd cluster to keep the state in instead of <data-dir>/"+datadir.Store+" (README, Store on etcd); one API server per --etcd-prefix for now")
-	f.StringVar(&cfg.Etcd.Prefix, "etcd-prefix", etcd.DefaultPrefix, "with --etcd-endpoints: the prefix of every key, so that several installations share a cluster")
-	f.StringVar(&cfg.Etcd.CertFile, "etcd-cert", "", "with --etcd-endpoints: client certificate file (TLS)")
-	f.StringVar(&cfg.Etcd.KeyFile, "etcd-key", "", "with --etcd-endpoints: client key file (TLS)")
-	f.StringVar(&cfg.Etcd.CACertFile, "etcd-cacert", "", "with --etcd-endpoints: CA bundle the cluster's certificates are checked against (TLS)")
-	f.StringVar(&cfg.Etcd.Username, "etcd-username", "", "with --etcd-endpoints: user name, for a cluster with authentication")
-	f.StringVar(&cfg.Etcd.Password, "etcd-password", "", "with --etcd-endpoints: password of --etcd-username (or $"+etcdPasswordEnv+", which ps does not show)")
 	return cmd
+}
+
+// etcdFlags adds the options of an etcd client (etcdctl's names) to f: the server's, and
+// those of a command that reads the store directly (stockade hosts).
+func etcdFlags(cmd *cobra.Command, o *etcd.Options, endpointsUsage string) {
+	f := cmd.Flags()
+	f.StringSliceVar(&o.Endpoints, "etcd-endpoints", nil, endpointsUsage)
+	f.StringVar(&o.Prefix, "etcd-prefix", etcd.DefaultPrefix, "with --etcd-endpoints: the prefix of every key, so that several installations share a cluster")
+	f.StringVar(&o.CertFile, "etcd-cert", "", "with --etcd-endpoints: client certificate file (TLS)")
+	f.StringVar(&o.KeyFile, "etcd-key", "", "with --etcd-endpoints: client key file (TLS)")
+	f.StringVar(&o.CACertFile, "etcd-cacert", "", "with --etcd-endpoints: CA bundle the cluster's certificates are checked against (TLS)")
+	f.StringVar(&o.Username, "etcd-username", "", "with --etcd-endpoints: user name, for a cluster with authentication")
+	f.StringVar(&o.Password, "etcd-password", "", "with --etcd-endpoints: password of --etcd-username (or $"+etcdPasswordEnv+", which ps does not show)")
 }
 
 func newLogger(cfg serverConfig) (*slog.Logger, error) {
@@ -344,7 +351,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	// outer bound for a request that the handler never reads.
 	srv := &http.Server{Handler: withS3(mux, api), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		IdleTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
-	admin := &http.Server{Handler: adminapi.WithHistory(adminapi.Handler(accounts, adminSnapshot(svc, regions, sources), enf.labList(), log), accounts, history),
+	admin := &http.Server{Handler: adminapi.WithHosts(adminapi.WithHistory(adminapi.Handler(accounts, adminSnapshot(svc, regions, sources), enf.labList(), log), accounts, history), svc, log),
 		ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, MaxHeaderBytes: 64 << 10}
 
 	endpoint := "http://" + ln.Addr().String()

@@ -50,6 +50,7 @@ AssociateVpcCidrBlock DisassociateVpcCidrBlock DescribeVpcAttribute ModifyVpcAtt
 CreateDhcpOptions AssociateDhcpOptions DescribeDhcpOptions DeleteDhcpOptions
 AssociateSubnetCidrBlock DisassociateSubnetCidrBlock CreateDefaultSubnet
 CreateSubnetCidrReservation DeleteSubnetCidrReservation GetSubnetCidrReservations
+AllocateHosts DescribeHosts ReleaseHosts ModifyInstancePlacement
 `)
 
 type member struct {
