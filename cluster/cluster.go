@@ -40,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
@@ -75,9 +76,13 @@ type Host struct {
 	VCPUs     int    `json:"vcpus"`
 	MemoryMiB int64  `json:"memoryMiB"`
 	// Labels are the operator's (rack, hardware, …); placement does not read them yet.
-	Labels    map[string]string `json:"labels,omitempty"`
-	Heartbeat time.Time         `json:"heartbeat"`
-	Lease     time.Duration     `json:"lease"`
+	Labels map[string]string `json:"labels,omitempty"`
+	// Underlay is the host's address on the network between hosts, where the other hosts'
+	// agents send the VXLAN traffic of the VPCs it holds (docs/cross-host.md); empty for a
+	// host that shares no VPC with another.
+	Underlay  string        `json:"underlay,omitempty"`
+	Heartbeat time.Time     `json:"heartbeat"`
+	Lease     time.Duration `json:"lease"`
 }
 
 // State is Up while the last heartbeat is younger than the lease at now, Down after.
@@ -162,8 +167,15 @@ func (h Host) Validate() error {
 		return fmt.Errorf("%w: host %s: capacity must be at least 1 vCPU and 1 MiB", ErrInvalid, h.Name)
 	case h.Lease <= 0:
 		return fmt.Errorf("%w: host %s: the lease must be positive", ErrInvalid, h.Name)
+	case h.Underlay != "" && !validUnderlay(h.Underlay):
+		return fmt.Errorf("%w: host %s: underlay address %q: want a unicast IP address", ErrInvalid, h.Name, h.Underlay)
 	}
 	return nil
+}
+
+func validUnderlay(s string) bool {
+	a, err := netip.ParseAddr(s)
+	return err == nil && a.Zone() == "" && !a.IsUnspecified() && !a.IsMulticast()
 }
 
 // HostKey and OccupancyKey are the store keys of a host's records.

@@ -85,6 +85,8 @@ func TestRegistryRefusals(t *testing.T) {
 		{"bad name", func() error { h := good; h.Name = "H_1"; return Register(ctx, st, h, t0) }, ErrInvalid},
 		{"no zone", func() error { h := good; h.Name = "h2"; h.Zone = ""; return Register(ctx, st, h, t0) }, ErrInvalid},
 		{"no capacity", func() error { h := good; h.Name = "h2"; h.VCPUs = 0; return Register(ctx, st, h, t0) }, ErrInvalid},
+		{"bad underlay", func() error { h := good; h.Name = "h2"; h.Underlay = "192.0.2.300"; return Register(ctx, st, h, t0) }, ErrInvalid},
+		{"multicast underlay", func() error { h := good; h.Name = "h2"; h.Underlay = "239.1.1.1"; return Register(ctx, st, h, t0) }, ErrInvalid},
 		{"zone change with instances", func() error { return Register(ctx, st, moved, t0) }, ErrOccupied},
 		{"heartbeat of unknown host", func() error { return Heartbeat(ctx, st, "h9", t0) }, ErrUnknownHost},
 		{"deregister unknown", func() error { return Deregister(ctx, st, "h9") }, ErrUnknownHost},

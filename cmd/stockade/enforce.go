@@ -23,6 +23,7 @@ import (
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/imds"
 	"github.com/stockade/stockade/netlab"
+	"github.com/stockade/stockade/netmap"
 )
 
 // enforcement is the host reconciler running inside the server (the single-host default).
@@ -61,7 +62,10 @@ var errLabNeeded = errors.New("--enforce needs --lab: on a single host the VPC r
 // not turned off. Without root it says that enforcement is off and returns nil. A host that
 // cannot run the data plane (no nft, no nf_tables) is a start-up error naming what is missing,
 // and so is --lab=false with enforcement on.
-func startEnforcement(ctx context.Context, cfg serverConfig, svc *control.Service, reg prometheus.Registerer, log *slog.Logger) (*enforcement, error) {
+//
+// place, when not nil, makes this host one of several (an agent's): it says where each
+// interface is (host.Config.Placement).
+func startEnforcement(ctx context.Context, cfg serverConfig, svc *control.Service, reg prometheus.Registerer, log *slog.Logger, place func([]netmap.Network) host.Placement) (*enforcement, error) {
 	if !cfg.Enforce {
 		log.Warn("enforcement is off (--enforce=false): security groups are stored and analysed but filter no packets")
 		return nil, nil
@@ -108,7 +112,8 @@ func startEnforcement(ctx context.Context, cfg serverConfig, svc *control.Servic
 	}
 	h, err = host.New(svc, host.Config{Kernel: k, Namespaces: netlab.Host{HostLink: hl}, Names: names,
 		Dir: filepath.Join(cfg.DataDir, "lab"), Sandbox: &sandbox, Metadata: metadata,
-		Images: image.Open(filepath.Join(cfg.DataDir, datadir.Images)), Resync: cfg.Resync, Log: log, Registerer: reg})
+		Images: image.Open(filepath.Join(cfg.DataDir, datadir.Images)), Resync: cfg.Resync, Log: log, Registerer: reg,
+		Placement: place})
 	if err != nil {
 		return nil, err
 	}

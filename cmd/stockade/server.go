@@ -258,8 +258,11 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	acfg := ec2api.DefaultConfig()
 	enforceCtx, stopEnforce := context.WithCancel(context.Background())
 	defer stopEnforce()
-	enf, err := startEnforcement(enforceCtx, cfg, svc, reg, log)
-	if err != nil {
+	var enf *enforcement
+	if cfg.shared() {
+		// Several hosts: each host's agent enforces for the instances placed on it.
+		log.Info("the store is shared: enforcement and lab instances are the hosts' agents' (stockade agent), not this server's")
+	} else if enf, err = startEnforcement(enforceCtx, cfg, svc, reg, log, nil); err != nil {
 		return err
 	}
 	acfg.Emulator, acfg.Log, acfg.Console, acfg.Regions = cfg.Emulator, log, enf.console(), regions
