@@ -79,7 +79,7 @@ back.`,
 	f.DurationVar(&cfg.Heartbeat, "heartbeat", cluster.DefaultHeartbeat, "how often the host's lease is renewed")
 	f.DurationVar(&cfg.Host.Lease, "lease", cluster.DefaultLease, "how long after its last heartbeat the host counts as down")
 	f.StringVar(&cfg.LabPrefix, "lab-prefix", cfg.LabPrefix, "prefix of the namespaces and links this host's lab creates")
-	f.BoolVar(&cfg.KeepLab, "keep-lab", false, "leave the lab's namespaces and rulesets in place when the agent stops")
+	f.BoolVar(&cfg.KeepLab, "keep-lab", true, "leave the lab's namespaces, rulesets and instances in place when the agent stops, so that a restart changes nothing in the kernel (--keep-lab=false removes them)")
 	f.DurationVar(&cfg.Resync, "resync", cfg.Resync, "how often the kernel's state is checked against the store even without changes")
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "log JSON lines instead of text")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")

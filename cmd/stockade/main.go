@@ -28,7 +28,7 @@ func main() {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(serverCmd(), accountCmd(), reachCmd(), labCmd(), imageCmd(), auditCmd(), flowsCmd(), hostsCmd(), agentCmd())
+	root.AddCommand(serverCmd(), accountCmd(), reachCmd(), labCmd(), imageCmd(), auditCmd(), flowsCmd(), hostsCmd(), agentCmd(), testbedCmd())
 	cmd, err := root.ExecuteC()
 	os.Exit(exitCode(cmd, err, os.Stderr))
 }
