@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"go4.org/netipx"
 
 	"github.com/stockade/stockade/flows"
 	"github.com/stockade/stockade/model"
@@ -188,6 +191,8 @@ type Audit struct {
 
 	// memo is what the checks work out about a group object once per audit (groupMemo).
 	memo map[*model.Group]*groupMemo
+	// setPrefixes are the prefixes of the peer sets SGH-012 compares (prefixesOf).
+	setPrefixes map[*netipx.IPSet][]netip.Prefix
 	// enis indexes the snapshot's interfaces by ID (eni), for this audit.
 	enis map[string]*model.NetworkInterface
 	// vpcs indexes the snapshot's VPCs (vpcIndex), for this audit.
@@ -206,6 +211,7 @@ type Audit struct {
 type groupMemo struct {
 	reaches [2]int8             // mayReachInternet: 0 not known yet, 1 no, 2 yes
 	ops     [2][]policy.Opening // openingsOf
+	cover   [2]*coverIndex      // coverIndexOf
 	segs    [2]*portSegments    // portSegments
 	// opens are internetOpenAt's answers of the matcher per set of the group's ingress rules
 	// (a bit per rule).
@@ -331,7 +337,7 @@ func (a *Audit) runLanes() (results map[string][]Finding, skipped map[string]str
 // members and the exposure) and with empty memories of its own.
 func (a *Audit) lane() *Audit {
 	l := *a
-	l.memo, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil
+	l.memo, l.setPrefixes, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil, nil
 	return &l
 }
 

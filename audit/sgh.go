@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"fmt"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -562,19 +563,24 @@ func sgh012(a *Audit) []Finding {
 	for _, g := range a.In.Snapshot.Groups {
 		for _, egress := range []bool{false, true} {
 			rs := g.Rules(egress)
-			// Each rule's opening is read once, not once per pair.
-			ops := a.openingsOf(g, egress)
+			// Each rule's opening is read once, and a rule is compared only with the rules
+			// whose opening may hold its own (coverIndex), in rule order.
+			x := a.coverIndexOf(g, egress)
+			var others [][]*model.Group // per interface that carries g, its other groups
 			for i := range rs {
 				r := &rs[i]
 				by := ""
-				for j := range rs {
-					if i != j && a.coversAs(&rs[j], ops[j], r, ops[i]) && !(j > i && a.coversAs(r, ops[i], &rs[j], ops[j])) {
-						by = "rule " + ruleText(&rs[j])
-						break
+				if j := x.first(x.ops[i], func(j int) bool {
+					return i != j && a.coversAs(&rs[j], x.ops[j], r, x.ops[i]) && !(j > i && a.coversAs(r, x.ops[i], &rs[j], x.ops[j]))
+				}); j >= 0 {
+					by = "rule " + ruleText(&rs[j])
+				} else {
+					if others == nil {
+						others = a.othersOn(g)
 					}
-				}
-				if by == "" && a.coveredElsewhere(g, r) {
-					by = "rules of other groups on every interface that carries " + g.ID
+					if a.coveredElsewhere(g, others, r, x.ops[i]) {
+						by = "rules of other groups on every interface that carries " + g.ID
+					}
 				}
 				if by == "" {
 					continue
@@ -589,30 +595,38 @@ func sgh012(a *Audit) []Finding {
 	return out
 }
 
+// othersOn lists, for each interface that carries g, the other groups it carries that the
+// audit holds; an empty list (not nil) when no interface carries g.
+func (a *Audit) othersOn(g *model.Group) [][]*model.Group {
+	members := a.Members(g.ID)
+	out := make([][]*model.Group, len(members))
+	for k, n := range members {
+		out[k] = []*model.Group{}
+		for _, hid := range n.Groups {
+			if h := a.Group(hid); h != nil && h.ID != g.ID {
+				out[k] = append(out[k], h)
+			}
+		}
+	}
+	return out
+}
+
 // coveredElsewhere reports whether, on every interface that carries g (there is at least
 // one), another of its groups has a rule covering r — an equal one only when that group's
-// ID is lower, so that one of two equal rules stays.
-func (a *Audit) coveredElsewhere(g *model.Group, r *model.Rule) bool {
-	members := a.Members(g.ID)
-	if len(members) == 0 {
+// ID is lower, so that one of two equal rules stays. others are othersOn(g); or is r's
+// opening.
+func (a *Audit) coveredElsewhere(g *model.Group, others [][]*model.Group, r *model.Rule, or policy.Opening) bool {
+	if len(others) == 0 {
 		return false
 	}
-	or := policy.OpeningOf(r)
-	for _, n := range members {
+	for _, hs := range others {
 		found := false
-		for _, hid := range n.Groups {
-			h := a.Group(hid)
-			if h == nil || h.ID == g.ID {
-				continue
-			}
-			qs, ops := h.Rules(r.Egress), a.openingsOf(h, r.Egress)
-			for i := range qs {
-				q, oq := &qs[i], ops[i]
-				if found = a.coversAs(q, oq, r, or) && (h.ID < g.ID || !a.coversAs(r, or, q, oq)); found {
-					break
-				}
-			}
-			if found {
+		for _, h := range hs {
+			qs, x := h.Rules(r.Egress), a.coverIndexOf(h, r.Egress)
+			if found = x.first(or, func(i int) bool {
+				q, oq := &qs[i], x.ops[i]
+				return a.coversAs(q, oq, r, or) && (h.ID < g.ID || !a.coversAs(r, or, q, oq))
+			}) >= 0; found {
 				break
 			}
 		}
@@ -653,12 +667,37 @@ func (a *Audit) coversAs(q *model.Rule, oq policy.Opening, r *model.Rule, or pol
 	if r.Peer.GroupID != "" || q.Peer.GroupID != "" {
 		return false
 	}
-	qs := a.Policy.PeerSet(q)
-	if rc := r.Peer.CIDR; rc.IsValid() { // the set of one prefix is that prefix: no set to walk
-		return qs != nil && qs.ContainsPrefix(rc.Masked())
+	// What is left are prefix lists on one side or both: their sets' prefixes are read once
+	// per audit (prefixesOf), and a CIDR is compared as a prefix, never as a set.
+	if qc := q.Peer.CIDR; qc.IsValid() {
+		rs := a.prefixesOf(a.Policy.PeerSet(r))
+		return len(rs) > 0 && !slices.ContainsFunc(rs, func(p netip.Prefix) bool { return !within(p, qc.Masked()) })
 	}
-	rs := a.Policy.PeerSet(r)
-	return rs != nil && qs != nil && len(rs.Prefixes()) > 0 && subset(rs, qs)
+	qs := a.Policy.PeerSet(q)
+	if qs == nil {
+		return false
+	}
+	if rc := r.Peer.CIDR; rc.IsValid() { // the set of one prefix is that prefix: no set to walk
+		return qs.ContainsPrefix(rc.Masked())
+	}
+	rs := a.prefixesOf(a.Policy.PeerSet(r))
+	return len(rs) > 0 && !slices.ContainsFunc(rs, func(p netip.Prefix) bool { return !qs.ContainsPrefix(p) })
+}
+
+// prefixesOf is s.Prefixes(), read once per audit (nil for a nil set).
+func (a *Audit) prefixesOf(s *netipx.IPSet) []netip.Prefix {
+	if s == nil {
+		return nil
+	}
+	ps, ok := a.setPrefixes[s]
+	if !ok {
+		ps = s.Prefixes()
+		if a.setPrefixes == nil {
+			a.setPrefixes = map[*netipx.IPSet][]netip.Prefix{}
+		}
+		a.setPrefixes[s] = ps
+	}
+	return ps
 }
 
 // samePeer is r.Key() == q.Key() for peers that are not both CIDRs, without building the keys.
@@ -669,24 +708,16 @@ func samePeer(r, q model.Peer) bool {
 	case rc || qc:
 		// A CIDR's text holds a "/", which no group or prefix list ID does: only compare the
 		// keys (building the CIDR's text) for an ID that might be one.
-		for _, id := range [...]string{r.PrefixListID, r.GroupID, q.PrefixListID, q.GroupID} {
-			if strings.Contains(id, "/") {
-				return r.Key() == q.Key()
-			}
+		id := q.Key()
+		if qc {
+			id = r.Key()
+		}
+		if strings.IndexByte(id, '/') >= 0 {
+			return r.Key() == q.Key()
 		}
 		return false
 	}
 	return cmpOr(r.PrefixListID, r.GroupID) == cmpOr(q.PrefixListID, q.GroupID)
-}
-
-// subset reports whether every address of s is in t.
-func subset(s, t *netipx.IPSet) bool {
-	for _, p := range s.Prefixes() {
-		if !t.ContainsPrefix(p) {
-			return false
-		}
-	}
-	return true
 }
 
 // sgh013: a rule naming a group that no longer exists (EC2's DescribeStaleSecurityGroups).
