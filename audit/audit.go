@@ -191,6 +191,8 @@ type Audit struct {
 
 	// memo is what the checks work out about a group object once per audit (groupMemo).
 	memo map[*model.Group]*groupMemo
+	// titles are the catalogue's checks by ID (finding).
+	titles map[string]*Check
 	// setPrefixes are the prefixes of the peer sets SGH-012 compares (prefixesOf).
 	setPrefixes map[*netipx.IPSet][]netip.Prefix
 	// enis indexes the snapshot's interfaces by ID (eni), for this audit.
@@ -247,10 +249,14 @@ func (a *Audit) Members(id string) []*model.NetworkInterface { return a.members[
 // finding starts a finding of check c on a resource, with the audit's account and region.
 func (a *Audit) finding(c string, typ, resource string) Finding {
 	f := Finding{Check: c, Account: a.In.Account, Region: a.In.Region, ResourceType: typ, Resource: resource}
-	for _, ch := range catalogue {
-		if ch.ID == c {
-			f.Title, f.Severity = ch.Title, ch.Severity
+	if a.titles == nil { // the catalogue by ID, for this audit (a full audit starts tens of thousands of findings)
+		a.titles = make(map[string]*Check, len(catalogue))
+		for i := range catalogue {
+			a.titles[catalogue[i].ID] = &catalogue[i]
 		}
+	}
+	if ch := a.titles[c]; ch != nil {
+		f.Title, f.Severity = ch.Title, ch.Severity
 	}
 	return f
 }
@@ -337,7 +343,7 @@ func (a *Audit) runLanes() (results map[string][]Finding, skipped map[string]str
 // members and the exposure) and with empty memories of its own.
 func (a *Audit) lane() *Audit {
 	l := *a
-	l.memo, l.setPrefixes, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil, nil
+	l.memo, l.titles, l.setPrefixes, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil, nil, nil
 	return &l
 }
 

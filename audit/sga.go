@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stockade/stockade/model"
@@ -58,7 +59,7 @@ func internet(v4, v6 []string) string {
 // what, through which rules; its Fix revokes them, then gives the catalogue's advice.
 func (a *Audit) exposureFinding(c string, g *model.Group, what string, ids []string, advice string) Finding {
 	f := a.groupFinding(c, g, ids...)
-	f.Why = fmt.Sprintf("Group %s lets %s in through %s.", g.ID, what, rulesText(g, false, ids))
+	f.Why = "Group " + g.ID + " lets " + what + " in through " + rulesText(g, false, ids) + "."
 	f.Fix = []string{revoke(g.ID, false, ids...), "# " + advice}
 	return a.exposed(f, g)
 }
@@ -208,12 +209,12 @@ func (a *Audit) portsFinding(c string, g *model.Group, hits []portHit, v4, v6 bo
 			continue
 		}
 		ids = union(ids, hit...)
-		what = append(what, fmt.Sprintf("%s %d (%s)", h.proto, h.sp.port, h.sp.service))
+		what = append(what, h.proto+" "+strconv.Itoa(int(h.sp.port))+" ("+h.sp.service+")")
 	}
 	if ids == nil {
 		return nil
 	}
-	return []Finding{a.exposureFinding(c, g, fmt.Sprintf("the %s %s from %s", kind, strings.Join(what, ", "), internet(fam4, fam6)), ids, advice)}
+	return []Finding{a.exposureFinding(c, g, "the "+kind+" "+strings.Join(what, ", ")+" from "+internet(fam4, fam6), ids, advice)}
 }
 
 // adminCheck is SGA-002 (v6 false: 0.0.0.0/0) and SGA-003 (::/0): the configured admin ports
@@ -308,7 +309,7 @@ func sga007(a *Audit) []Finding {
 					continue
 				}
 				ids = union(union(ids, v4...), v6...)
-				what = append(what, fmt.Sprintf("%s %s from %s", model.ProtocolName(proto), strings.Join(gaps, ","), internet(v4, v6)))
+				what = append(what, model.ProtocolName(proto)+" "+strings.Join(gaps, ",")+" from "+internet(v4, v6))
 			}
 		}
 		var others []int
@@ -328,7 +329,7 @@ func sga007(a *Audit) []Finding {
 			continue
 		}
 		f := a.groupFinding("SGA-007", g, ids...)
-		f.Why = fmt.Sprintf("Group %s lets the internet in outside the authorized ports: %s, through %s.", g.ID, strings.Join(what, "; "), rulesText(g, false, ids))
+		f.Why = "Group " + g.ID + " lets the internet in outside the authorized ports: " + strings.Join(what, "; ") + ", through " + rulesText(g, false, ids) + "."
 		f.Fix = append([]string{revoke(g.ID, false, ids...)}, a.reauthorize(g, ids)...)
 		f.Fix = append(f.Fix, "# or add the port to the organisation's authorized list with a justification, or restrict the source")
 		out = append(out, a.exposed(f, g))
@@ -403,7 +404,7 @@ func (a *Audit) cidrRules(c string, egress bool, pred func(g *model.Group, r *mo
 			continue
 		}
 		f := a.groupFinding(c, g, r.ID)
-		f.Why = fmt.Sprintf("Group %s: rule %s: %s", g.ID, ruleText(r), why)
+		f.Why = "Group " + g.ID + ": rule " + ruleText(r) + ": " + why
 		f.Fix = append([]string{revoke(g.ID, egress, r.ID)}, fix...)
 		out = append(out, f)
 	}
@@ -515,7 +516,7 @@ func sga012(a *Audit) []Finding {
 		}
 		f := a.groupFinding("SGA-012", g, r.ID)
 		n := o.To - o.From + 1
-		f.Why = fmt.Sprintf("Group %s: rule %s opens a range of %d ports.", g.ID, ruleText(r), n)
+		f.Why = "Group " + g.ID + ": rule " + ruleText(r) + " opens a range of " + strconv.Itoa(int(n)) + " ports."
 		if n > 1024 {
 			f.Severity = Medium
 		}
@@ -537,7 +538,7 @@ func sga013(a *Audit) []Finding {
 			who = "the group itself"
 		}
 		f := a.groupFinding("SGA-013", g, r.ID)
-		f.Why = fmt.Sprintf("Group %s: rule %s opens every port to %s.", g.ID, ruleText(r), who)
+		f.Why = "Group " + g.ID + ": rule " + ruleText(r) + " opens every port to " + who + "."
 		f.Fix = []string{revoke(g.ID, false, r.ID), "# then authorize the cluster's actual ports from " + r.Peer.GroupID}
 		out = append(out, f)
 	}

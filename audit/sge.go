@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"fmt"
-
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/policy"
 )
@@ -35,7 +33,7 @@ func sge001(a *Audit) []Finding {
 			continue
 		}
 		f := a.groupFinding("SGE-001", g, ids...)
-		f.Why = fmt.Sprintf("Group %s lets every port out to %s through %s.", g.ID, internet(v4, v6), rulesText(g, true, ids))
+		f.Why = "Group " + g.ID + " lets every port out to " + internet(v4, v6) + " through " + rulesText(g, true, ids) + "."
 		f.Fix = []string{revoke(g.ID, true, ids...),
 			"# then authorize only the destinations the workload needs: package mirrors, APIs through endpoints or prefix lists, internal groups"}
 		out = append(out, f)

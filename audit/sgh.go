@@ -586,7 +586,7 @@ func sgh012(a *Audit) []Finding {
 					continue
 				}
 				f := a.groupFinding("SGH-012", g, r.ID)
-				f.Why = fmt.Sprintf("Group %s: rule %s is redundant: %s already allow all of it.", g.ID, ruleText(r), by)
+				f.Why = "Group " + g.ID + ": rule " + ruleText(r) + " is redundant: " + by + " already allow all of it."
 				f.Fix = []string{revoke(g.ID, egress, r.ID)}
 				out = append(out, f)
 			}
