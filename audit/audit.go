@@ -390,23 +390,44 @@ func report(in Input, cfg Config, results map[string][]Finding, skipped map[stri
 	for _, fs := range results {
 		n += len(fs)
 	}
-	r := &Report{Account: in.Account, Region: in.Region, Checks: len(results), Findings: make([]Finding, 0, n)}
+	r := &Report{Account: in.Account, Region: in.Region, Checks: len(results)}
 	if len(skipped) > 0 {
 		r.Skipped = skipped
 	}
+	// The findings are sorted as pointers into the checks' results and copied once, in order,
+	// into the report: the checks' results are not changed (a continuous audit keeps them).
+	shown := make([]*Finding, 0, n)
+	var suppressed []*Finding
 	for _, fs := range results {
-		for _, f := range fs {
-			if s := cfg.suppression(&f, in.Now); s != nil {
-				f.Suppressed = s.Reason
-				r.Suppressed = append(r.Suppressed, f)
+		for i := range fs {
+			f := &fs[i]
+			if s := cfg.suppression(f, in.Now); s != nil {
+				c := *f
+				c.Suppressed = s.Reason
+				suppressed = append(suppressed, &c)
 				continue
 			}
-			r.Findings = append(r.Findings, f)
+			shown = append(shown, f)
 		}
 	}
-	sortFindings(r.Findings)
-	sortFindings(r.Suppressed)
+	r.Findings = sortedFindings(shown)
+	if suppressed != nil {
+		r.Suppressed = sortedFindings(suppressed)
+	}
 	return r
+}
+
+// sortedFindings are the findings ps point to, in findingOrder. Pointers are sorted, not the
+// findings (a few hundred bytes each, and a full audit of a large account has tens of
+// thousands), by the same algorithm and comparisons as sorting the findings in place, so that
+// the order is the one that gives.
+func sortedFindings(ps []*Finding) []Finding {
+	slices.SortFunc(ps, findingOrderOf)
+	out := make([]Finding, len(ps))
+	for i, p := range ps {
+		out[i] = *p
+	}
+	return out
 }
 
 // findingOrder is the report's order: severity (worst first), check, resource, rules.
@@ -415,22 +436,6 @@ func findingOrder(a, b Finding) int { return findingOrderOf(&a, &b) }
 func findingOrderOf(a, b *Finding) int {
 	return cmp.Or(cmp.Compare(b.Severity, a.Severity), cmp.Compare(a.Check, b.Check),
 		cmp.Compare(a.Resource, b.Resource), slices.Compare(a.Rules, b.Rules))
-}
-
-// sortFindings sorts fs in findingOrder: pointers are sorted, not the findings (a few hundred
-// bytes each, and a full audit of a large account has tens of thousands), by the same
-// algorithm and comparisons, so that the order is the one sorting them in place gives.
-func sortFindings(fs []Finding) {
-	ps := make([]*Finding, len(fs))
-	for i := range fs {
-		ps[i] = &fs[i]
-	}
-	slices.SortFunc(ps, findingOrderOf)
-	sorted := make([]Finding, len(fs))
-	for i, p := range ps {
-		sorted[i] = *p
-	}
-	copy(fs, sorted)
 }
 
 // missing says which of the inputs a check needs are not known, "" when all are.
