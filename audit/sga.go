@@ -117,37 +117,56 @@ func openings(rs []model.Rule) []policy.Opening {
 
 // internetOpenAt is the matcher's answer (policy.InternetOpen) for g's ingress at one port of
 // proto. The answer depends on the port only through which rules open it, and most ports of
-// a group are opened by the same few rules (or none): it is asked once per group and such set
-// of rules, for every check of the audit, and the set is found by the port's segment
-// (portSegments), not by asking every rule.
+// a group are opened by the same few rules (or none): it is worked out once per segment of
+// ports opened by the same rules (portSegments), for every check of the audit, and asked of
+// the matcher once per group and such set of rules. A set without a rule whose peer holds a
+// global address is answered without asking: no union of it is the internet.
 func (a *Audit) internetOpenAt(g *model.Group, proto int, port uint16) (v4, v6 []string) {
 	segs := a.portSegments(g, proto)
 	i, found := slices.BinarySearch(segs.starts, int32(port))
 	if !found {
 		i-- // the segment starting below port (the first starts at 0)
 	}
-	mask := segs.masks[i]
-	if mask == "" {
-		return nil, nil // no rule opens the port: nothing to unite
+	if segs.known[i] {
+		return segs.answers[i].v4, segs.answers[i].v6
 	}
-	m := a.memoOf(g)
-	ans, ok := m.opens[mask]
-	if !ok {
-		ans.v4, ans.v6 = a.Policy.InternetOpenOf(g.Ingress, func(i int) bool { return mask[i/8]&(1<<(i%8)) != 0 })
-		if m.opens == nil {
-			m.opens = map[string]openAnswer{}
+	var ans openAnswer
+	if mask := segs.masks[i]; mask != "" && segs.mayBeInternet(mask) {
+		m := a.memoOf(g)
+		var ok bool
+		if ans, ok = m.opens[mask]; !ok {
+			ans.v4, ans.v6 = a.Policy.InternetOpenOf(g.Ingress, func(i int) bool { return mask[i/8]&(1<<(i%8)) != 0 })
+			if m.opens == nil {
+				m.opens = map[string]openAnswer{}
+			}
+			m.opens[mask] = ans
 		}
-		m.opens[mask] = ans
 	}
+	segs.answers[i], segs.known[i] = ans, true
 	return ans.v4, ans.v6
 }
 
 // portSegments cuts the port space of one protocol (TCP or UDP) of g's ingress where the
 // rules that open a port change: a rule opens a range of ports, or all of them, so every port
-// of a segment is opened by the same rules. Remembered per group and protocol for the audit.
+// of a segment is opened by the same rules. Remembered per group and protocol for the audit,
+// with the matcher's answer for each segment once asked (internetOpenAt).
 type portSegments struct {
 	starts []int32  // the first port of each segment; starts[0] is 0
 	masks  []string // the rules that open its ports, a bit per rule; "" for none
+	// global has the bits of the rules whose peer holds a globally routable address.
+	global  []byte
+	answers []openAnswer
+	known   []bool
+}
+
+// mayBeInternet reports whether a rule of mask has a peer with a global address.
+func (s *portSegments) mayBeInternet(mask string) bool {
+	for i := range s.global {
+		if mask[i]&s.global[i] != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Audit) portSegments(g *model.Group, proto int) *portSegments {
@@ -170,7 +189,13 @@ func (a *Audit) portSegments(g *model.Group, proto int) *portSegments {
 	}
 	slices.Sort(starts)
 	starts = slices.Compact(starts)
-	s := &portSegments{starts: starts, masks: make([]string, len(starts))}
+	s := &portSegments{starts: starts, masks: make([]string, len(starts)), global: make([]byte, (len(ops)+7)/8),
+		answers: make([]openAnswer, len(starts)), known: make([]bool, len(starts))}
+	for j := range g.Ingress {
+		if v4, v6 := a.Policy.PeerGlobal(&g.Ingress[j]); v4 || v6 {
+			s.global[j/8] |= 1 << (j % 8)
+		}
+	}
 	mask := make([]byte, (len(ops)+7)/8)
 	for i, st := range starts {
 		clear(mask)

@@ -284,6 +284,20 @@ func TestOpenPortsRemembersPerRuleSet(t *testing.T) {
 		{ID: "sgr-odd", Protocol: model.ProtoTCP, FromPort: 40, ToPort: 30, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}},
 	}
 	s.Groups = append(s.Groups, &union)
+	// Prefix lists whose entries are the internet, alone or with a CIDR: a set of rules is
+	// skipped as "no global address" only when none of its peers, of any kind, holds one.
+	s.PrefixLists = append(s.PrefixLists,
+		&model.PrefixList{ID: "pl-world", OwnerID: account, MaxEntries: 5, Entries: []model.PLEntry{{CIDR: netip.MustParsePrefix("0.0.0.0/0")}}},
+		&model.PrefixList{ID: "pl-upper", OwnerID: account, MaxEntries: 5, Entries: []model.PLEntry{{CIDR: netip.MustParsePrefix("128.0.0.0/1")}}})
+	lists := *g
+	lists.ID = "sg-lists"
+	lists.Ingress = []model.Rule{
+		{ID: "sgr-world", Protocol: model.ProtoTCP, FromPort: 443, ToPort: 443, Peer: model.Peer{PrefixListID: "pl-world"}},
+		{ID: "sgr-upper", Protocol: model.ProtoTCP, FromPort: 8000, ToPort: 9000, Peer: model.Peer{PrefixListID: "pl-upper"}},
+		{ID: "sgr-lower", Protocol: model.ProtoTCP, FromPort: 8443, ToPort: 8443, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/1")}},
+		{ID: "sgr-internal", Protocol: model.ProtoUDP, FromPort: 0, ToPort: 65535, Peer: model.Peer{CIDR: netip.MustParsePrefix("10.0.0.0/8")}},
+	}
+	s.Groups = append(s.Groups, &lists)
 	in := Input{Account: account, Region: "us-east-1", Snapshot: s}
 	p, err := policy.Compile(s)
 	if err != nil {
@@ -292,7 +306,7 @@ func TestOpenPortsRemembersPerRuleSet(t *testing.T) {
 	a := newAudit(in, DefaultConfig(), p)
 	var ps []servicePort
 	for _, port := range []uint16{0, 1, 19, 20, 21, 22, 23, 30, 31, 35, 40, 41, 53, 54, 80, 443, 999, 1000, 1500, 2000, 2001, 2500, 2999,
-		3000, 3306, 5432, 6379, 8080, 9200, 64999, 65000, 65534, 65535} {
+		3000, 3306, 5432, 6379, 8000, 8080, 8443, 8444, 9000, 9001, 9200, 64999, 65000, 65534, 65535} {
 		ps = append(ps, servicePort{"svc", port})
 	}
 	for round := range 2 { // the second round answers from what the first remembered
