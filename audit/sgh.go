@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"fmt"
+	"hash/maphash"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -415,33 +416,17 @@ func (a *Audit) ruleSetKey(g *model.Group) string {
 }
 
 func ruleSetKey(g *model.Group) string {
-	// Each rule's identity is one line, with a separator none of its fields holds, written
-	// into one buffer: a full audit builds every group's key, and a string per field and per
-	// line was most of SGH-010's cost. The lines are sorted, then joined with newlines.
+	// Each rule's identity is one line (ruleSetLine), written into one buffer: a full audit
+	// builds every group's key, and a string per field and per line was most of SGH-010's
+	// cost. The lines are sorted, then joined with newlines.
 	n := len(g.Ingress) + len(g.Egress)
 	buf := make([]byte, 0, 40*n) // "false tcp 3306 3306 10.1.2.0/24" and a margin
 	lines := make([][2]int, 0, n)
 	for _, egress := range []bool{false, true} {
 		rs := g.Rules(egress)
 		for i := range rs {
-			r := &rs[i]
 			start := len(buf)
-			buf = strconv.AppendBool(buf, r.Egress)
-			buf = append(buf, ' ')
-			buf = append(buf, r.Protocol...)
-			buf = append(buf, ' ')
-			buf = strconv.AppendInt(buf, int64(r.FromPort), 10)
-			buf = append(buf, ' ')
-			buf = strconv.AppendInt(buf, int64(r.ToPort), 10)
-			buf = append(buf, ' ')
-			switch {
-			case r.Peer.GroupID == g.ID:
-				buf = append(buf, "self"...)
-			case r.Peer.CIDR.IsValid():
-				buf = r.Peer.CIDR.AppendTo(buf)
-			default:
-				buf = append(buf, r.Peer.Key()...)
-			}
+			buf = ruleSetLine(buf, g, &rs[i])
 			lines = append(lines, [2]int{start, len(buf)})
 		}
 	}
@@ -457,15 +442,67 @@ func ruleSetKey(g *model.Group) string {
 	return out.String()
 }
 
+// ruleSetLine appends rule r of g as a line of g's ruleSetKey: its identity, with a
+// separator none of its fields holds, a reference to g itself written "self".
+func ruleSetLine(buf []byte, g *model.Group, r *model.Rule) []byte {
+	buf = strconv.AppendBool(buf, r.Egress)
+	buf = append(buf, ' ')
+	buf = append(buf, r.Protocol...)
+	buf = append(buf, ' ')
+	buf = strconv.AppendInt(buf, int64(r.FromPort), 10)
+	buf = append(buf, ' ')
+	buf = strconv.AppendInt(buf, int64(r.ToPort), 10)
+	buf = append(buf, ' ')
+	switch {
+	case r.Peer.GroupID == g.ID:
+		buf = append(buf, "self"...)
+	case r.Peer.CIDR.IsValid():
+		buf = r.Peer.CIDR.AppendTo(buf)
+	default:
+		buf = append(buf, r.Peer.Key()...)
+	}
+	return buf
+}
+
+// lineSeed seeds ruleSetHash.
+var lineSeed = maphash.MakeSeed()
+
+// ruleSetHash is a hash of g's ruleSetKey that does not build it: the sum of its lines'
+// hashes, which does not depend on their order. Equal keys have equal hashes, so a group
+// whose hash no other group of its VPC has cannot have the same rules as one (SGH-010 builds
+// the keys of the others only).
+func ruleSetHash(g *model.Group) uint64 {
+	var line [96]byte
+	sum := uint64(len(g.Ingress) + len(g.Egress))
+	for _, egress := range []bool{false, true} {
+		rs := g.Rules(egress)
+		for i := range rs {
+			sum += maphash.Bytes(lineSeed, ruleSetLine(line[:0], g, &rs[i]))
+		}
+	}
+	return sum
+}
+
 // sgh010: groups with identical rules (each later copy is a finding; the fix moves its members
 // to the first and deletes it), and VPCs where most groups serve one interface each.
 func sgh010(a *Audit) []Finding {
 	vpcs, groups := a.byVPC()
 	var out []Finding
 	for _, v := range vpcs {
+		// Most groups have rules no other group of the VPC has: the hash of their rule set
+		// (ruleSetHash) says so, and only the groups whose hash is shared get their key built.
+		hashes := make([]uint64, len(groups[v]))
+		seen := make(map[uint64]int, len(groups[v]))
+		for i, g := range groups[v] {
+			if g.Default || len(g.Ingress)+len(g.Egress) == 0 {
+				continue
+			}
+			hashes[i] = ruleSetHash(g)
+			seen[hashes[i]]++
+		}
 		first := map[string]*model.Group{}
 		single, attached := 0, 0
-		for _, g := range groups[v] {
+		for i, g := range groups[v] {
 			switch len(a.Members(g.ID)) {
 			case 0:
 			case 1:
@@ -474,7 +511,7 @@ func sgh010(a *Audit) []Finding {
 			default:
 				attached++
 			}
-			if g.Default || len(g.Ingress)+len(g.Egress) == 0 {
+			if g.Default || len(g.Ingress)+len(g.Egress) == 0 || seen[hashes[i]] < 2 {
 				continue
 			}
 			k := a.ruleSetKey(g)
@@ -566,7 +603,7 @@ func sgh012(a *Audit) []Finding {
 			// Each rule's opening is read once, and a rule is compared only with the rules
 			// whose opening may hold its own (coverIndex), in rule order.
 			x := a.coverIndexOf(g, egress)
-			var others [][]*model.Group // per interface that carries g, its other groups
+			var others [][]neighbour // per interface that carries g, its other groups
 			for i := range rs {
 				r := &rs[i]
 				by := ""
@@ -576,7 +613,7 @@ func sgh012(a *Audit) []Finding {
 					by = "rule " + ruleText(&rs[j])
 				} else {
 					if others == nil {
-						others = a.othersOn(g)
+						others = a.othersOn(g, egress)
 					}
 					if a.coveredElsewhere(g, others, r, x.ops[i]) {
 						by = "rules of other groups on every interface that carries " + g.ID
@@ -595,16 +632,24 @@ func sgh012(a *Audit) []Finding {
 	return out
 }
 
+// neighbour is another group on an interface that carries the group SGH-012 judges, with
+// the coverIndex of the direction judged.
+type neighbour struct {
+	h *model.Group
+	x *coverIndex
+}
+
 // othersOn lists, for each interface that carries g, the other groups it carries that the
-// audit holds; an empty list (not nil) when no interface carries g.
-func (a *Audit) othersOn(g *model.Group) [][]*model.Group {
+// audit holds, with their rules of one direction; an empty list (not nil) when no interface
+// carries g.
+func (a *Audit) othersOn(g *model.Group, egress bool) [][]neighbour {
 	members := a.Members(g.ID)
-	out := make([][]*model.Group, len(members))
+	out := make([][]neighbour, len(members))
 	for k, n := range members {
-		out[k] = []*model.Group{}
+		out[k] = make([]neighbour, 0, len(n.Groups)-1)
 		for _, hid := range n.Groups {
 			if h := a.Group(hid); h != nil && h.ID != g.ID {
-				out[k] = append(out[k], h)
+				out[k] = append(out[k], neighbour{h, a.coverIndexOf(h, egress)})
 			}
 		}
 	}
@@ -613,19 +658,19 @@ func (a *Audit) othersOn(g *model.Group) [][]*model.Group {
 
 // coveredElsewhere reports whether, on every interface that carries g (there is at least
 // one), another of its groups has a rule covering r — an equal one only when that group's
-// ID is lower, so that one of two equal rules stays. others are othersOn(g); or is r's
-// opening.
-func (a *Audit) coveredElsewhere(g *model.Group, others [][]*model.Group, r *model.Rule, or policy.Opening) bool {
+// ID is lower, so that one of two equal rules stays. others are othersOn(g, r.Egress); or is
+// r's opening.
+func (a *Audit) coveredElsewhere(g *model.Group, others [][]neighbour, r *model.Rule, or policy.Opening) bool {
 	if len(others) == 0 {
 		return false
 	}
 	for _, hs := range others {
 		found := false
-		for _, h := range hs {
-			qs, x := h.Rules(r.Egress), a.coverIndexOf(h, r.Egress)
+		for _, n := range hs {
+			qs, x := n.h.Rules(r.Egress), n.x
 			if found = x.first(or, func(i int) bool {
 				q, oq := &qs[i], x.ops[i]
-				return a.coversAs(q, oq, r, or) && (h.ID < g.ID || !a.coversAs(r, or, q, oq))
+				return a.coversAs(q, oq, r, or) && (n.h.ID < g.ID || !a.coversAs(r, or, q, oq))
 			}) >= 0; found {
 				break
 			}
