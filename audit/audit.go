@@ -211,7 +211,7 @@ type Audit struct {
 // (groups are not changed in place: a changed group is a new object). Indexes [0] and [1] are
 // ingress and egress, or TCP and UDP.
 type groupMemo struct {
-	reaches [2]int8             // mayReachInternet: 0 not known yet, 1 no, 2 yes
+	globals [2][]byte           // globalRules
 	ops     [2][]policy.Opening // openingsOf
 	cover   [2]*coverIndex      // coverIndexOf
 	segs    [2]*portSegments    // portSegments

@@ -59,23 +59,33 @@ func (a *Audit) public(n *model.NetworkInterface) bool {
 // mayReachInternet reports whether any rule of one direction of g has a peer holding a
 // globally routable address: without one, no union of its rules can be the internet, and
 // the exposure checks skip the group without asking the matcher port by port.
-// Several checks ask it of every group: the answer is remembered per group and direction.
+// Several checks ask it of every group: it is read from globalRules, worked out once.
 func (a *Audit) mayReachInternet(g *model.Group, egress bool) bool {
-	m := a.memoOf(g)
-	if r := m.reaches[boolIndex(egress)]; r != 0 {
-		return r == 2
+	for _, b := range a.globalRules(g, egress) {
+		if b != 0 {
+			return true
+		}
 	}
-	v := false
+	return false
+}
+
+// globalRules has a bit (rule i: byte i/8, bit i%8) for each rule of one direction of g whose
+// peer holds a globally routable address (policy.PeerGlobal), worked out once per audit.
+func (a *Audit) globalRules(g *model.Group, egress bool) []byte {
+	m := a.memoOf(g)
+	if bits := m.globals[boolIndex(egress)]; bits != nil {
+		return bits
+	}
 	rs := g.Rules(egress)
+	bits := make([]byte, (len(rs)+7)/8)
 	for i := range rs {
 		// A CIDR is answered from its prefix, a prefix list's or a group's set once per set.
 		if v4, v6 := a.Policy.PeerGlobal(&rs[i]); v4 || v6 {
-			v = true
-			break
+			bits[i/8] |= 1 << (i % 8)
 		}
 	}
-	m.reaches[boolIndex(egress)] = int8(1 + boolIndex(v))
-	return v
+	m.globals[boolIndex(egress)] = bits
+	return bits
 }
 
 // rules yields every rule of one direction of every group, with its group.

@@ -153,7 +153,8 @@ func (a *Audit) internetOpenAt(g *model.Group, proto int, port uint16) (v4, v6 [
 type portSegments struct {
 	starts []int32  // the first port of each segment; starts[0] is 0
 	masks  []string // the rules that open its ports, a bit per rule; "" for none
-	// global has the bits of the rules whose peer holds a globally routable address.
+	// global has the bits of the rules whose peer holds a globally routable address
+	// (globalRules).
 	global  []byte
 	answers []openAnswer
 	known   []bool
@@ -189,13 +190,8 @@ func (a *Audit) portSegments(g *model.Group, proto int) *portSegments {
 	}
 	slices.Sort(starts)
 	starts = slices.Compact(starts)
-	s := &portSegments{starts: starts, masks: make([]string, len(starts)), global: make([]byte, (len(ops)+7)/8),
+	s := &portSegments{starts: starts, masks: make([]string, len(starts)), global: a.globalRules(g, false),
 		answers: make([]openAnswer, len(starts)), known: make([]bool, len(starts))}
-	for j := range g.Ingress {
-		if v4, v6 := a.Policy.PeerGlobal(&g.Ingress[j]); v4 || v6 {
-			s.global[j/8] |= 1 << (j % 8)
-		}
-	}
 	mask := make([]byte, (len(ops)+7)/8)
 	for i, st := range starts {
 		clear(mask)
