@@ -217,7 +217,7 @@ type groupMemo struct {
 	segs    [2]*portSegments    // portSegments
 	// opens are internetOpenAt's answers of the matcher per set of the group's ingress rules
 	// (a bit per rule).
-	opens map[string]openAnswer
+	opens map[string]*openAnswer
 }
 
 // memoOf is g's memo, made on first use.

@@ -127,22 +127,22 @@ func (a *Audit) internetOpenAt(g *model.Group, proto int, port uint16) (v4, v6 [
 	if !found {
 		i-- // the segment starting below port (the first starts at 0)
 	}
-	if segs.known[i] {
-		return segs.answers[i].v4, segs.answers[i].v6
+	if ans := segs.answers[i]; ans != nil {
+		return ans.v4, ans.v6
 	}
-	var ans openAnswer
-	if mask := segs.masks[i]; mask != "" && segs.mayBeInternet(mask) {
+	ans := &noAnswer
+	if mask := segs.mask(i); segs.mayBeInternet(mask) {
 		m := a.memoOf(g)
-		var ok bool
-		if ans, ok = m.opens[mask]; !ok {
+		if ans = m.opens[string(mask)]; ans == nil {
+			ans = &openAnswer{}
 			ans.v4, ans.v6 = a.Policy.InternetOpenOf(g.Ingress, func(i int) bool { return mask[i/8]&(1<<(i%8)) != 0 })
 			if m.opens == nil {
-				m.opens = map[string]openAnswer{}
+				m.opens = map[string]*openAnswer{}
 			}
-			m.opens[mask] = ans
+			m.opens[string(mask)] = ans
 		}
 	}
-	segs.answers[i], segs.known[i] = ans, true
+	segs.answers[i] = ans
 	return ans.v4, ans.v6
 }
 
@@ -151,17 +151,25 @@ func (a *Audit) internetOpenAt(g *model.Group, proto int, port uint16) (v4, v6 [
 // of a segment is opened by the same rules. Remembered per group and protocol for the audit,
 // with the matcher's answer for each segment once asked (internetOpenAt).
 type portSegments struct {
-	starts []int32  // the first port of each segment; starts[0] is 0
-	masks  []string // the rules that open its ports, a bit per rule; "" for none
+	starts []int32 // the first port of each segment; starts[0] is 0
+	// masks are the rules that open the ports of each segment, a bit per rule (rule j: byte
+	// j/8, bit j%8), stride bytes per segment.
+	masks  []byte
+	stride int
 	// global has the bits of the rules whose peer holds a globally routable address
 	// (globalRules).
 	global  []byte
-	answers []openAnswer
-	known   []bool
+	answers []*openAnswer // nil: not asked yet
 }
 
+// noAnswer is the answer of a segment no rule with a global peer opens.
+var noAnswer openAnswer
+
+// mask is the mask of segment i.
+func (s *portSegments) mask(i int) []byte { return s.masks[i*s.stride : (i+1)*s.stride] }
+
 // mayBeInternet reports whether a rule of mask has a peer with a global address.
-func (s *portSegments) mayBeInternet(mask string) bool {
+func (s *portSegments) mayBeInternet(mask []byte) bool {
 	for i := range s.global {
 		if mask[i]&s.global[i] != 0 {
 			return true
@@ -177,7 +185,7 @@ func (a *Audit) portSegments(g *model.Group, proto int) *portSegments {
 		return s
 	}
 	ops := a.openingsOf(g, false)
-	starts := []int32{0}
+	starts := make([]int32, 1, 1+2*len(ops))
 	for _, o := range ops {
 		if o.Proto == proto && o.HasPorts() { // protocol -1 opens every port: no cut
 			if o.From > 0 && o.From <= 65535 {
@@ -190,20 +198,15 @@ func (a *Audit) portSegments(g *model.Group, proto int) *portSegments {
 	}
 	slices.Sort(starts)
 	starts = slices.Compact(starts)
-	s := &portSegments{starts: starts, masks: make([]string, len(starts)), global: a.globalRules(g, false),
-		answers: make([]openAnswer, len(starts)), known: make([]bool, len(starts))}
-	mask := make([]byte, (len(ops)+7)/8)
+	stride := (len(ops) + 7) / 8
+	s := &portSegments{starts: starts, masks: make([]byte, len(starts)*stride), stride: stride,
+		global: a.globalRules(g, false), answers: make([]*openAnswer, len(starts))}
 	for i, st := range starts {
-		clear(mask)
-		none := true
+		mask := s.mask(i)
 		for j, o := range ops {
 			if o.Port(proto, uint16(st)) {
 				mask[j/8] |= 1 << (j % 8)
-				none = false
 			}
-		}
-		if !none {
-			s.masks[i] = string(mask)
 		}
 	}
 	m.segs[k] = s
@@ -529,10 +532,22 @@ func sga011(a *Audit) []Finding {
 // sga012: a TCP or UDP range that is neither one port nor every port; more than 1024 ports
 // raise it to Medium (ours).
 func sga012(a *Audit) []Finding {
-	var out []Finding
+	isRange := func(o policy.Opening) bool { return o.HasPorts() && o.From != o.To && !o.AllPorts() }
+	// A tenth of the rules of a large account can be ranges: the findings are counted first,
+	// so that they are not copied as the list grows.
+	n := 0
+	for _, r := range a.rules(false) {
+		if isRange(policy.OpeningOf(r)) {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Finding, 0, n)
 	for g, r := range a.rules(false) {
 		o := policy.OpeningOf(r)
-		if !o.HasPorts() || o.From == o.To || o.AllPorts() {
+		if !isRange(o) {
 			continue
 		}
 		f := a.groupFinding("SGA-012", g, r.ID)
@@ -549,7 +564,16 @@ func sga012(a *Audit) []Finding {
 
 // sga013: every port open to the group itself or to another group.
 func sga013(a *Audit) []Finding {
-	var out []Finding
+	n := 0 // counted first, as in SGA-012
+	for _, r := range a.rules(false) {
+		if r.Peer.GroupID != "" && policy.OpeningOf(r).AllPorts() {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil
+	}
+	out := make([]Finding, 0, n)
 	for g, r := range a.rules(false) {
 		if r.Peer.GroupID == "" || !policy.OpeningOf(r).AllPorts() {
 			continue

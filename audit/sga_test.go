@@ -298,6 +298,18 @@ func TestOpenPortsRemembersPerRuleSet(t *testing.T) {
 		{ID: "sgr-internal", Protocol: model.ProtoUDP, FromPort: 0, ToPort: 65535, Peer: model.Peer{CIDR: netip.MustParsePrefix("10.0.0.0/8")}},
 	}
 	s.Groups = append(s.Groups, &lists)
+	// More than eight rules: sets of rules that differ only past the first byte of their mask.
+	wide := *g
+	wide.ID = "sg-wide"
+	wide.Ingress = nil
+	for i := range 8 {
+		wide.Ingress = append(wide.Ingress, model.Rule{ID: fmt.Sprintf("sgr-in%d", i), Protocol: model.ProtoTCP, FromPort: 9999, ToPort: 9999,
+			Peer: model.Peer{CIDR: netip.MustParsePrefix("10.0.0.0/8")}})
+	}
+	wide.Ingress = append(wide.Ingress,
+		model.Rule{ID: "sgr-ssh4", Protocol: model.ProtoTCP, FromPort: 22, ToPort: 22, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}},
+		model.Rule{ID: "sgr-web6", Protocol: model.ProtoTCP, FromPort: 80, ToPort: 80, Peer: model.Peer{CIDR: netip.MustParsePrefix("::/0")}})
+	s.Groups = append(s.Groups, &wide)
 	in := Input{Account: account, Region: "us-east-1", Snapshot: s}
 	p, err := policy.Compile(s)
 	if err != nil {
