@@ -268,25 +268,44 @@ func (a *Audit) sensitive(proto int) []uint16 {
 // neither authorized nor sensitive (EXP-001 reports those): one probe stands for the stretch,
 // which the same rules admit.
 func expUnauthorized(a *Audit) []Finding {
-	return a.exposures("EXP-002", func(g policy.Grant, proto int) []uint16 {
-		skip := slices.Concat(a.sensitive(proto), a.Config.AuthorizedTCP)
+	// The ports to skip, per protocol, sorted: a stretch runs from a port past one of them
+	// (or the grant's start) to the port before the next (or the grant's end).
+	skips := map[int][]int{}
+	for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
+		authorized := a.Config.AuthorizedTCP
 		if proto == model.ProtoNumUDP {
-			skip = slices.Concat(a.sensitive(proto), a.Config.AuthorizedUDP)
+			authorized = a.Config.AuthorizedUDP
 		}
-		var out []uint16
-		inStretch := false
-		for p := g.From; p <= g.To; p++ {
-			if p == 0 || slices.Contains(skip, uint16(p)) {
-				inStretch = false
-				continue
-			}
-			if !inStretch {
+		skip := []int{0} // port 0 is no port
+		for _, p := range slices.Concat(a.sensitive(proto), authorized) {
+			skip = append(skip, int(p))
+		}
+		slices.Sort(skip)
+		skips[proto] = slices.Compact(skip)
+	}
+	return a.exposures("EXP-002", func(g policy.Grant, proto int) []uint16 { return stretches(g.From, g.To, skips[proto]) })
+}
+
+// stretches lists the first port of each stretch of from..to that holds none of the ports
+// skip (sorted): the stretches are found between the skipped ports, not port by port.
+func stretches(from, to int, skip []int) []uint16 {
+	var out []uint16
+	p := from // the first port of the stretch being looked at
+	for _, s := range skip {
+		if s > to {
+			break
+		}
+		if s >= p {
+			if s > p {
 				out = append(out, uint16(p))
-				inStretch = true
 			}
+			p = s + 1
 		}
-		return out
-	})
+	}
+	if p <= to {
+		out = append(out, uint16(p))
+	}
+	return out
 }
 
 // OpenRuleReachable is EXP-003 for the SG checks: whether some internet address gets through

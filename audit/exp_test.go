@@ -159,3 +159,35 @@ func TestFirstCommonIsTheIntersectionsFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestStretches: EXP-002's probes are the first port of each stretch of a grant's range
+// without a skipped port, as walking the range port by port finds them.
+func TestStretches(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(9, 9))
+	for range 2000 {
+		var skip []int
+		for range rnd.IntN(8) {
+			skip = append(skip, rnd.IntN(40))
+		}
+		skip = append(skip, 0)
+		slices.Sort(skip)
+		skip = slices.Compact(skip)
+		from := rnd.IntN(40)
+		to := from - 1 + rnd.IntN(40)
+		var want []uint16
+		in := false
+		for p := from; p <= to; p++ {
+			if slices.Contains(skip, p) {
+				in = false
+				continue
+			}
+			if !in {
+				want = append(want, uint16(p))
+				in = true
+			}
+		}
+		if got := stretches(from, to, skip); !slices.Equal(got, want) {
+			t.Fatalf("stretches(%d, %d, %v) = %v, want %v", from, to, skip, got, want)
+		}
+	}
+}
