@@ -193,8 +193,10 @@ type Audit struct {
 	memo map[*model.Group]*groupMemo
 	// titles are the catalogue's checks by ID (finding).
 	titles map[string]*Check
-	// setPrefixes are the prefixes of the peer sets SGH-012 compares (prefixesOf).
+	// setPrefixes are the prefixes of the peer sets SGH-012 compares (prefixesOf), setRanges
+	// the ranges of the exposures' grants (rangesOf).
 	setPrefixes map[*netipx.IPSet][]netip.Prefix
+	setRanges   map[*netipx.IPSet][]netipx.IPRange
 	// enis indexes the snapshot's interfaces by ID (eni), for this audit.
 	enis map[string]*model.NetworkInterface
 	// vpcs indexes the snapshot's VPCs (vpcIndex), for this audit.
@@ -343,7 +345,7 @@ func (a *Audit) runLanes() (results map[string][]Finding, skipped map[string]str
 // members and the exposure) and with empty memories of its own.
 func (a *Audit) lane() *Audit {
 	l := *a
-	l.memo, l.titles, l.setPrefixes, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil, nil, nil
+	l.memo, l.titles, l.setPrefixes, l.setRanges, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil, nil, nil, nil
 	return &l
 }
 

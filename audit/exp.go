@@ -107,18 +107,35 @@ func grantsFor(gs []policy.Grant, proto int) []policy.Grant {
 }
 
 // source is an internet address of the grant's family to ask the path from.
-func source(g policy.Grant, v6 bool) (netip.Addr, bool) {
-	if a, ok := firstCommon(g.Addrs.Ranges(), internetRanges[boolIndex(v6)]); ok {
+func source(g policy.Grant, v6 bool) (netip.Addr, bool) { return sourceIn(g.Addrs.Ranges(), v6) }
+
+// sourceIn is source of a grant whose addresses are the ranges rr (its IPSet's).
+func sourceIn(rr []netipx.IPRange, v6 bool) (netip.Addr, bool) {
+	if a, ok := firstCommon(rr, internetRanges[boolIndex(v6)]); ok {
 		return a, true
 	}
 	// Addresses outside "the internet" of audit-checks §1.5 (documentation ranges…) are
 	// still outside the VPC: ask from one of them rather than miss the exposure.
-	for _, r := range g.Addrs.Ranges() {
+	for _, r := range rr {
 		if r.From().Is6() == v6 {
 			return r.From(), true
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// rangesOf is s.Ranges(), read once per audit: the EXP checks ask the source of the same
+// grants for both families and protocols.
+func (a *Audit) rangesOf(s *netipx.IPSet) []netipx.IPRange {
+	rr, ok := a.setRanges[s]
+	if !ok {
+		rr = s.Ranges()
+		if a.setRanges == nil {
+			a.setRanges = map[*netipx.IPSet][]netipx.IPRange{}
+		}
+		a.setRanges[s] = rr
+	}
+	return rr
 }
 
 // internetRanges are the ranges of internetOf(false) and internetOf(true).
@@ -184,7 +201,7 @@ func (a *Audit) pathFinding(check string, e policy.Exposed, probes []probe, from
 	if n := a.eni(e.ENI); n != nil && n.Attachment != nil && n.Attachment.InstanceID != "" {
 		who += " (" + n.Attachment.InstanceID + ")"
 	}
-	f.Why = fmt.Sprintf("the internet reaches %s on %s:\n%s", who, strings.Join(open, ", "), strings.TrimRight(why.String(), "\n"))
+	f.Why = "the internet reaches " + who + " on " + strings.Join(open, ", ") + ":\n" + string(bytes.TrimRight(why.Bytes(), "\n"))
 	return &f
 }
 
@@ -219,7 +236,7 @@ func (a *Audit) exposures(check string, pick func(policy.Grant, int) []uint16) [
 		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
 			for _, g := range grantsFor(e.Grants, proto) {
 				for _, v6 := range []bool{false, true} {
-					src, ok := source(g, v6)
+					src, ok := sourceIn(a.rangesOf(g.Addrs), v6)
 					if !ok {
 						continue
 					}

@@ -191,3 +191,31 @@ func TestStretches(t *testing.T) {
 		}
 	}
 }
+
+// TestRangesOfRemembersPerSet: the exposures read a grant's ranges once per audit and set,
+// and each set gets its own.
+func TestRangesOfRemembersPerSet(t *testing.T) {
+	var sets []*netipx.IPSet
+	for _, ps := range [][]string{{"0.0.0.0/0"}, {"0.0.0.0/1", "::/0"}, {"198.51.100.0/24", "203.0.113.7/32"}} {
+		var b netipx.IPSetBuilder
+		for _, p := range ps {
+			b.AddPrefix(netip.MustParsePrefix(p))
+		}
+		s, err := b.IPSet()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sets = append(sets, s)
+	}
+	a := &Audit{}
+	for round := range 2 {
+		for i, s := range sets {
+			if d := cmp.Diff(s.Ranges(), a.rangesOf(s), cmp.Comparer(func(x, y netipx.IPRange) bool { return x == y })); d != "" {
+				t.Fatalf("round %d, set %d (-Ranges +rangesOf):\n%s", round, i, d)
+			}
+		}
+	}
+	if len(a.setRanges) != len(sets) {
+		t.Fatalf("%d sets remembered, want %d", len(a.setRanges), len(sets))
+	}
+}

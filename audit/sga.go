@@ -298,6 +298,7 @@ var exemptTypes = []string{"load_balancer", "network_load_balancer", "gateway_lo
 // group, so that 80-8080 is not passed for starting at 80 (Steampipe's EC2.18 query, §3.1).
 func sga007(a *Audit) []Finding {
 	var out []Finding
+	var cuts []int // one buffer for every group
 	for _, g := range a.In.Snapshot.Groups {
 		if !a.mayReachInternet(g, false) {
 			continue
@@ -314,7 +315,7 @@ func sga007(a *Audit) []Finding {
 			if proto == model.ProtoNumUDP {
 				authorized = a.Config.AuthorizedUDP
 			}
-			cuts := []int{0, 65536}
+			cuts = append(cuts[:0], 0, 65536)
 			for _, o := range ops {
 				if o.Proto == proto {
 					cuts = append(cuts, int(max(0, o.From)), int(o.To)+1)

@@ -596,7 +596,14 @@ func sgh011(a *Audit) []Finding {
 // Of two equal rules only one is redundant — the later in a group, the one of the group with
 // the higher ID across groups — so that revoking every finding's rule keeps the access.
 func sgh012(a *Audit) []Finding {
-	var out []Finding
+	// The redundant rules are found first, then their findings made: a large account has
+	// thousands, and a list of findings grown one at a time is copied at every doubling.
+	type redundant struct {
+		g      *model.Group
+		egress bool
+		i, by  int // by: the rule of the group that covers rule i; -1 for other groups'
+	}
+	var found []redundant
 	for _, g := range a.In.Snapshot.Groups {
 		for _, egress := range []bool{false, true} {
 			rs := g.Rules(egress)
@@ -606,28 +613,36 @@ func sgh012(a *Audit) []Finding {
 			var others [][]neighbour // per interface that carries g, its other groups
 			for i := range rs {
 				r := &rs[i]
-				by := ""
 				if j := x.first(x.ops[i], func(j int) bool {
 					return i != j && a.coversAs(&rs[j], x.ops[j], r, x.ops[i]) && !(j > i && a.coversAs(r, x.ops[i], &rs[j], x.ops[j]))
 				}); j >= 0 {
-					by = "rule " + ruleText(&rs[j])
-				} else {
-					if others == nil {
-						others = a.othersOn(g, egress)
-					}
-					if a.coveredElsewhere(g, others, r, x.ops[i]) {
-						by = "rules of other groups on every interface that carries " + g.ID
-					}
-				}
-				if by == "" {
+					found = append(found, redundant{g, egress, i, j})
 					continue
 				}
-				f := a.groupFinding("SGH-012", g, r.ID)
-				f.Why = "Group " + g.ID + ": rule " + ruleText(r) + " is redundant: " + by + " already allow all of it."
-				f.Fix = []string{revoke(g.ID, egress, r.ID)}
-				out = append(out, f)
+				if others == nil {
+					others = a.othersOn(g, egress)
+				}
+				if a.coveredElsewhere(g, others, r, x.ops[i]) {
+					found = append(found, redundant{g, egress, i, -1})
+				}
 			}
 		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	out := make([]Finding, len(found))
+	for k, d := range found {
+		g, rs := d.g, d.g.Rules(d.egress)
+		r := &rs[d.i]
+		by := "rules of other groups on every interface that carries " + g.ID
+		if d.by >= 0 {
+			by = "rule " + ruleText(&rs[d.by])
+		}
+		f := a.groupFinding("SGH-012", g, r.ID)
+		f.Why = "Group " + g.ID + ": rule " + ruleText(r) + " is redundant: " + by + " already allow all of it."
+		f.Fix = []string{revoke(g.ID, d.egress, r.ID)}
+		out[k] = f
 	}
 	return out
 }
