@@ -308,12 +308,14 @@ func Run(in Input, cfg Config) (*Report, error) {
 // goroutines): the security-group checks (SGA-*, SGE-*) in one, the others in the other —
 // about half the work each. Every check judges only what it reads; the only state a check
 // leaves for a later one is the network ACL rule numbers its fixes take (naclTaken), and the
-// NACL-* checks all run in one lane, in ID order, as before. The exposure the EXP checks and
-// EXP-003's lowering share is computed first, and only read in the lanes.
+// NACL-* checks all run in one lane, in ID order, as before. The exposure (policy.Exposure,
+// itself spread over the cores) is computed at the start of the lane of the EXP checks, the
+// only ones that read it, while the security-group checks run in the other: it was the
+// longest step before the lanes.
 func (a *Audit) runLanes() (results map[string][]Finding, skipped map[string]string) {
 	var lanes [2][]Check
 	skipped = map[string]string{}
-	exposure := false
+	var exposure [2]bool
 	for _, c := range a.checks() {
 		if missing := a.missing(c.Needs); missing != "" {
 			skipped[c.ID] = missing
@@ -324,16 +326,18 @@ func (a *Audit) runLanes() (results map[string][]Finding, skipped map[string]str
 			lane = 0
 		}
 		lanes[lane] = append(lanes[lane], c)
-		exposure = exposure || strings.HasPrefix(c.ID, "EXP-") || strings.HasPrefix(c.ID, "SGA-")
-	}
-	if exposure {
-		a.exposure()
+		exposure[lane] = exposure[lane] || strings.HasPrefix(c.ID, "EXP-")
 	}
 	var out [2]map[string][]Finding
 	var wg sync.WaitGroup
 	for i, checks := range lanes {
 		l := a.lane()
-		wg.Go(func() { out[i] = l.runChecks(checks) })
+		wg.Go(func() {
+			if exposure[i] {
+				l.exposure()
+			}
+			out[i] = l.runChecks(checks)
+		})
 	}
 	wg.Wait()
 	results = out[0]
