@@ -197,6 +197,8 @@ type Audit struct {
 	// the ranges of the exposures' grants (rangesOf).
 	setPrefixes map[*netipx.IPSet][]netip.Prefix
 	setRanges   map[*netipx.IPSet][]netipx.IPRange
+	// cidrs are the CIDR rules of each direction (cidrList).
+	cidrs [2]cidrCache
 	// enis indexes the snapshot's interfaces by ID (eni), for this audit.
 	enis map[string]*model.NetworkInterface
 	// vpcs indexes the snapshot's VPCs (vpcIndex), for this audit.
@@ -350,6 +352,7 @@ func (a *Audit) runLanes() (results map[string][]Finding, skipped map[string]str
 func (a *Audit) lane() *Audit {
 	l := *a
 	l.memo, l.titles, l.setPrefixes, l.setRanges, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil, nil, nil, nil
+	l.cidrs = [2]cidrCache{}
 	return &l
 }
 

@@ -417,14 +417,13 @@ func outside(lo, hi int, authorized []uint16) []string {
 }
 
 // cidrRules runs pred over the CIDR rules of one direction of every group; each rule pred
-// accepts is a finding of check c, with the Why and Fix pred gives.
-func (a *Audit) cidrRules(c string, egress bool, pred func(g *model.Group, r *model.Rule) (why string, fix []string, ok bool)) []Finding {
+// accepts is a finding of check c, with the Why and Fix pred gives. pred gets the rule's CIDR
+// from the list (cidrList), and reads the rule itself only for what it reports.
+func (a *Audit) cidrRules(c string, egress bool, pred func(g *model.Group, r *model.Rule, cidr netip.Prefix) (why string, fix []string, ok bool)) []Finding {
 	var out []Finding
-	for g, r := range a.rules(egress) {
-		if !r.Peer.CIDR.IsValid() {
-			continue
-		}
-		why, fix, ok := pred(g, r)
+	for _, x := range a.cidrList(egress) {
+		g, r := x.g, x.r
+		why, fix, ok := pred(g, r, x.cidr)
 		if !ok {
 			continue
 		}
@@ -436,12 +435,44 @@ func (a *Audit) cidrRules(c string, egress bool, pred func(g *model.Group, r *mo
 	return out
 }
 
+// cidrRule is a rule with a CIDR peer, its group and its CIDR.
+type cidrRule struct {
+	g    *model.Group
+	r    *model.Rule
+	cidr netip.Prefix
+}
+
+// cidrList lists the CIDR rules of one direction of the groups the checks judge, in order:
+// six checks look at every one of them, and at no other rule. The list is kept for the
+// groups it was made of (a scoped run of a continuous audit judges others).
+func (a *Audit) cidrList(egress bool) []cidrRule {
+	gs, c := a.In.Snapshot.Groups, &a.cidrs[boolIndex(egress)]
+	if c.made && len(c.of) == len(gs) && (len(gs) == 0 || &c.of[0] == &gs[0]) {
+		return c.list
+	}
+	var list []cidrRule
+	for g, r := range a.rules(egress) {
+		if r.Peer.CIDR.IsValid() {
+			list = append(list, cidrRule{g, r, r.Peer.CIDR})
+		}
+	}
+	*c = cidrCache{of: gs, list: list, made: true}
+	return list
+}
+
+// cidrCache is a cidrList and the groups it was made of.
+type cidrCache struct {
+	of   []*model.Group
+	list []cidrRule
+	made bool
+}
+
 // broadCheck is SGA-008 (ingress) and SGE-002 (egress): a globally routable CIDR that is
 // broad (policy.Broad: IPv4 /1-/23, IPv6 shorter than /48).
 func broadCheck(c string, egress bool) func(*Audit) []Finding {
 	return func(a *Audit) []Finding {
-		return a.cidrRules(c, egress, func(_ *model.Group, r *model.Rule) (string, []string, bool) {
-			if !policy.Broad(r.Peer.CIDR) { // most rules: no text to write
+		return a.cidrRules(c, egress, func(_ *model.Group, r *model.Rule, cidr netip.Prefix) (string, []string, bool) {
+			if !policy.Broad(cidr) { // most rules: no text to write
 				return "", nil, false
 			}
 			return fmt.Sprintf("%s is a broad public range (%s addresses).", r.Peer.CIDR, span(r.Peer.CIDR)),
@@ -463,8 +494,7 @@ func span(p netip.Prefix) string {
 // sga009: a specific public address or small public range that is not one of the
 // organisation's known CIDRs ("a developer's home IP").
 func sga009(a *Audit) []Finding {
-	return a.cidrRules("SGA-009", false, func(_ *model.Group, r *model.Rule) (string, []string, bool) {
-		c := r.Peer.CIDR
+	return a.cidrRules("SGA-009", false, func(_ *model.Group, _ *model.Rule, c netip.Prefix) (string, []string, bool) {
 		if !policy.Global(c) || c.Bits() == 0 || policy.Broad(c) || a.known(c) {
 			return "", nil, false
 		}
@@ -486,9 +516,9 @@ func within(c, k netip.Prefix) bool {
 // sga010: a source inside a public cloud provider's published ranges, where anyone can rent
 // an address.
 func sga010(a *Audit) []Finding {
-	return a.cidrRules("SGA-010", false, func(_ *model.Group, r *model.Rule) (string, []string, bool) {
+	return a.cidrRules("SGA-010", false, func(_ *model.Group, r *model.Rule, cidr netip.Prefix) (string, []string, bool) {
 		for _, cr := range cloudRanges {
-			if within(r.Peer.CIDR, cr.prefix) {
+			if within(cidr, cr.prefix) {
 				return fmt.Sprintf("%s lies inside %s's published range %s, where anyone can rent an address.", r.Peer.CIDR, cr.provider, cr.prefix),
 					[]string{"# trust a specific endpoint (an Elastic IP or a prefix list) or authenticate at a higher layer instead"}, true
 			}
@@ -675,8 +705,8 @@ func (a *Audit) wholeVPC(vpcID string, c netip.Prefix) bool {
 // sga014: a source as large as the VPC. The fix computes the groups to reference from the
 // interfaces the range actually holds: the one group they all carry, or else each one's first.
 func sga014(a *Audit) []Finding {
-	return a.cidrRules("SGA-014", false, func(g *model.Group, r *model.Rule) (string, []string, bool) {
-		if !a.wholeVPC(g.VpcID, r.Peer.CIDR) {
+	return a.cidrRules("SGA-014", false, func(g *model.Group, r *model.Rule, cidr netip.Prefix) (string, []string, bool) {
+		if !a.wholeVPC(g.VpcID, cidr) {
 			return "", nil, false
 		}
 		enis := a.inRange(g.VpcID, r.Peer.CIDR)
@@ -698,9 +728,9 @@ func sga014(a *Audit) []Finding {
 // sga015: a CIDR inside the VPC whose interfaces all carry one group: that group's ID says the
 // same and follows instances as they come and go.
 func sga015(a *Audit) []Finding {
-	return a.cidrRules("SGA-015", false, func(g *model.Group, r *model.Rule) (string, []string, bool) {
+	return a.cidrRules("SGA-015", false, func(g *model.Group, r *model.Rule, cidr netip.Prefix) (string, []string, bool) {
 		v := a.vpc(g.VpcID)
-		if v == nil || a.wholeVPC(g.VpcID, r.Peer.CIDR) || !slices.ContainsFunc(a.vpcBlocks(g.VpcID), func(b model.CIDRBlock) bool { return within(r.Peer.CIDR, b.CIDR) }) {
+		if v == nil || a.wholeVPC(g.VpcID, cidr) || !slices.ContainsFunc(a.vpcBlocks(g.VpcID), func(b model.CIDRBlock) bool { return within(cidr, b.CIDR) }) {
 			return "", nil, false
 		}
 		refs := common(a.inRange(g.VpcID, r.Peer.CIDR))

@@ -341,3 +341,44 @@ func TestOpenPortsRemembersPerRuleSet(t *testing.T) {
 		t.Fatal("openPorts remembered nothing")
 	}
 }
+
+// TestCIDRListFollowsTheGroups: the CIDR rules six checks walk are listed once per audit, for
+// the groups the checks judge — and listed again for a scoped run judging other groups (a
+// continuous audit's copy of the audit): fewer of them from the same start, as many from
+// another start.
+func TestCIDRListFollowsTheGroups(t *testing.T) {
+	s := genNet(5, 3, 40, 20, 30)
+	p, err := policy.Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAudit(Input{Account: account, Snapshot: s}, DefaultConfig(), p)
+	want := func(groups []*model.Group, egress bool) []string {
+		var out []string
+		for _, g := range groups {
+			for _, r := range g.Rules(egress) {
+				if r.Peer.CIDR.IsValid() {
+					out = append(out, g.ID+" "+r.ID+" "+r.Peer.CIDR.String())
+				}
+			}
+		}
+		return out
+	}
+	got := func(a *Audit, egress bool) []string {
+		var out []string
+		for _, x := range a.cidrList(egress) {
+			out = append(out, x.g.ID+" "+x.r.ID+" "+x.cidr.String())
+		}
+		return out
+	}
+	for _, groups := range [][]*model.Group{s.Groups, s.Groups, s.Groups[3:7], s.Groups[5:9], s.Groups[:5], s.Groups[:5], s.Groups} {
+		scoped := *a
+		scoped.In.Snapshot.Groups = groups
+		for _, egress := range []bool{false, true} {
+			if d := cmp.Diff(want(groups, egress), got(&scoped, egress)); d != "" {
+				t.Fatalf("%d groups from %s, egress %v (-want +cidrList):\n%s", len(groups), groups[0].ID, egress, d)
+			}
+		}
+		*a = scoped // what it remembered goes on to the next run
+	}
+}
