@@ -450,7 +450,13 @@ func (a *Audit) cidrList(egress bool) []cidrRule {
 	if c.made && len(c.of) == len(gs) && (len(gs) == 0 || &c.of[0] == &gs[0]) {
 		return c.list
 	}
-	var list []cidrRule
+	n := 0 // counted first: a list grown by append would be copied many times over
+	for _, r := range a.rules(egress) {
+		if r.Peer.CIDR.IsValid() {
+			n++
+		}
+	}
+	list := make([]cidrRule, 0, n)
 	for g, r := range a.rules(egress) {
 		if r.Peer.CIDR.IsValid() {
 			list = append(list, cidrRule{g, r, r.Peer.CIDR})
