@@ -160,12 +160,14 @@ func firstCommon(x, y []netipx.IPRange) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// exposed puts probes to the analyser for one interface and builds the finding of check from
-// the paths that are open: Why is each probe's path as reach prints it, Fix their fixes.
-func (a *Audit) pathFinding(check string, e policy.Exposed, probes []probe, from map[probe]netip.Addr) *Finding {
+// pathFinding puts probes to the analyser for one interface and builds the finding of check
+// from the paths that are open: Why is each probe's path as reach prints it, Fix their
+// fixes. why is a buffer for the paths' text, reused from one interface to the next (an
+// interface open on every port has some fifty paths).
+func (a *Audit) pathFinding(check string, e policy.Exposed, probes []probe, from map[probe]netip.Addr, why *bytes.Buffer) *Finding {
 	st := a.exposure()
 	var open []string
-	var why bytes.Buffer
+	why.Reset()
 	f := a.finding(check, "AWS::EC2::NetworkInterface", e.ENI)
 	f.VpcID = e.VpcID
 	for _, p := range probes {
@@ -175,7 +177,7 @@ func (a *Audit) pathFinding(check string, e policy.Exposed, probes []probe, from
 		}
 		open = append(open, p.String())
 		ans.Fix, ans.FixNote = st.an.ExposureFix(ans)
-		ans.WriteText(&why)
+		ans.WriteText(why)
 		for _, r := range ans.Forward.IngressRules {
 			if r.RuleID != "" && !slices.Contains(f.Rules, r.RuleID) {
 				f.Rules = append(f.Rules, r.RuleID)
@@ -229,6 +231,7 @@ func (a *Audit) exposures(check string, pick func(policy.Grant, int) []uint16) [
 	}
 	slices.Sort(ids)
 	var out []Finding
+	var why bytes.Buffer
 	for _, id := range ids {
 		e := st.exp[id]
 		var probes []probe
@@ -250,7 +253,7 @@ func (a *Audit) exposures(check string, pick func(policy.Grant, int) []uint16) [
 				}
 			}
 		}
-		if f := a.pathFinding(check, e, probes, from); f != nil {
+		if f := a.pathFinding(check, e, probes, from, &why); f != nil {
 			out = append(out, *f)
 		}
 	}
