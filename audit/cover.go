@@ -21,6 +21,8 @@ type coverIndex struct {
 	// (narrowKey), then index; wide are the indices of the others, in order.
 	narrow []narrowRule
 	wide   []int32
+	// all is set for a few rules (smallRules): every rule is a candidate.
+	all bool
 }
 
 type narrowRule struct {
@@ -56,8 +58,16 @@ func compareOpenings(x, y policy.Opening) int {
 	return cmp.Or(cmp.Compare(x.Proto, y.Proto), cmp.Compare(x.From, y.From), cmp.Compare(x.To, y.To))
 }
 
+// smallRules is the number of rules up to which a coverIndex compares every rule: sorting
+// them would cost more than it saves (a group's egress is mostly AWS's one rule).
+const smallRules = 4
+
 func newCoverIndex(rs []model.Rule) *coverIndex {
 	x := &coverIndex{ops: openings(rs)}
+	if len(rs) <= smallRules {
+		x.all = true
+		return x
+	}
 	nn := 0
 	for _, o := range x.ops {
 		if isNarrow(o) {
@@ -93,7 +103,7 @@ func newCoverIndex(rs []model.Rule) *coverIndex {
 // range written backwards (40-30) is within any rule that holds both its ends the other way
 // round, narrow ones included: for it, all is true and every rule is a candidate.
 func (x *coverIndex) candidates(o policy.Opening) (same []narrowRule, wide []int32, all bool) {
-	if o.HasPorts() && o.From > o.To {
+	if x.all || o.HasPorts() && o.From > o.To {
 		return nil, nil, true
 	}
 	// Of the narrow rules only those of o's own narrowKey hold it (isNarrow): one run of the
