@@ -92,3 +92,17 @@ func TestLanesAnswerAsOneAfterAnother(t *testing.T) {
 		}
 	}
 }
+
+// TestNACLChecksShareALane: the NACL-* checks take ACL rule numbers in turn for their fixes,
+// so they must run in one lane, in ID order.
+func TestNACLChecksShareALane(t *testing.T) {
+	lanes := map[int]bool{}
+	for _, c := range Catalogue() {
+		if strings.HasPrefix(c.ID, "NACL-") {
+			lanes[laneOf(c.ID)] = true
+		}
+	}
+	if len(lanes) != 1 {
+		t.Fatalf("the NACL-* checks run in lanes %v", lanes)
+	}
+}
