@@ -566,27 +566,40 @@ func sga011(a *Audit) []Finding {
 	return out
 }
 
+// ingressRule is an ingress rule of a group, with its opening.
+type ingressRule struct {
+	g *model.Group
+	r *model.Rule
+	o policy.Opening
+}
+
+// ingressWhere lists the ingress rules of the groups judged for which keep holds, in order,
+// reading each group's openings once per audit (openingsOf, which the port checks share).
+func (a *Audit) ingressWhere(keep func(r *model.Rule, o policy.Opening) bool) []ingressRule {
+	var out []ingressRule
+	for _, g := range a.In.Snapshot.Groups {
+		ops := a.openingsOf(g, false)
+		for i := range g.Ingress {
+			if keep(&g.Ingress[i], ops[i]) {
+				out = append(out, ingressRule{g, &g.Ingress[i], ops[i]})
+			}
+		}
+	}
+	return out
+}
+
 // sga012: a TCP or UDP range that is neither one port nor every port; more than 1024 ports
 // raise it to Medium (ours).
 func sga012(a *Audit) []Finding {
-	isRange := func(o policy.Opening) bool { return o.HasPorts() && o.From != o.To && !o.AllPorts() }
-	// A tenth of the rules of a large account can be ranges: the findings are counted first,
-	// so that they are not copied as the list grows.
-	n := 0
-	for _, r := range a.rules(false) {
-		if isRange(policy.OpeningOf(r)) {
-			n++
-		}
-	}
-	if n == 0 {
+	// A tenth of the rules of a large account can be ranges: they are listed first, so that
+	// the findings are made in a list of the right size, not copied as it grows.
+	rs := a.ingressWhere(func(_ *model.Rule, o policy.Opening) bool { return o.HasPorts() && o.From != o.To && !o.AllPorts() })
+	if len(rs) == 0 {
 		return nil
 	}
-	out := make([]Finding, 0, n)
-	for g, r := range a.rules(false) {
-		o := policy.OpeningOf(r)
-		if !isRange(o) {
-			continue
-		}
+	out := make([]Finding, len(rs))
+	for k, x := range rs {
+		g, r, o := x.g, x.r, x.o
 		f := a.groupFinding("SGA-012", g, r.ID)
 		n := o.To - o.From + 1
 		f.Why = "Group " + g.ID + ": rule " + ruleText(r) + " opens a range of " + strconv.Itoa(int(n)) + " ports."
@@ -594,27 +607,20 @@ func sga012(a *Audit) []Finding {
 			f.Severity = Medium
 		}
 		f.Fix = []string{revoke(g.ID, false, r.ID), "# then authorize the explicit ports the service uses, from " + peerText(r.Peer)}
-		out = append(out, f)
+		out[k] = f
 	}
 	return out
 }
 
 // sga013: every port open to the group itself or to another group.
 func sga013(a *Audit) []Finding {
-	n := 0 // counted first, as in SGA-012
-	for _, r := range a.rules(false) {
-		if r.Peer.GroupID != "" && policy.OpeningOf(r).AllPorts() {
-			n++
-		}
-	}
-	if n == 0 {
+	rs := a.ingressWhere(func(r *model.Rule, o policy.Opening) bool { return r.Peer.GroupID != "" && o.AllPorts() }) // as in SGA-012
+	if len(rs) == 0 {
 		return nil
 	}
-	out := make([]Finding, 0, n)
-	for g, r := range a.rules(false) {
-		if r.Peer.GroupID == "" || !policy.OpeningOf(r).AllPorts() {
-			continue
-		}
+	out := make([]Finding, len(rs))
+	for k, x := range rs {
+		g, r := x.g, x.r
 		who := "group " + r.Peer.GroupID
 		if r.Peer.GroupID == g.ID {
 			who = "the group itself"
@@ -622,7 +628,7 @@ func sga013(a *Audit) []Finding {
 		f := a.groupFinding("SGA-013", g, r.ID)
 		f.Why = "Group " + g.ID + ": rule " + ruleText(r) + " opens every port to " + who + "."
 		f.Fix = []string{revoke(g.ID, false, r.ID), "# then authorize the cluster's actual ports from " + r.Peer.GroupID}
-		out = append(out, f)
+		out[k] = f
 	}
 	return out
 }
