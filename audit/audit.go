@@ -244,6 +244,20 @@ func boolIndex(b bool) int {
 	return 0
 }
 
+// remembered is (*m)[k], made by mk and kept in *m (itself made on first use) when *m has
+// none: the audit's memories of what it reads once per set (prefixesOf, rangesOf).
+func remembered[K comparable, V any](m *map[K]V, k K, mk func() V) V {
+	v, ok := (*m)[k]
+	if !ok {
+		v = mk()
+		if *m == nil {
+			*m = map[K]V{}
+		}
+		(*m)[k] = v
+	}
+	return v
+}
+
 // Group returns the group with id, nil when there is none.
 func (a *Audit) Group(id string) *model.Group { return a.groups[id] }
 

@@ -127,15 +127,7 @@ func sourceIn(rr []netipx.IPRange, v6 bool) (netip.Addr, bool) {
 // rangesOf is s.Ranges(), read once per audit: the EXP checks ask the source of the same
 // grants for both families and protocols.
 func (a *Audit) rangesOf(s *netipx.IPSet) []netipx.IPRange {
-	rr, ok := a.setRanges[s]
-	if !ok {
-		rr = s.Ranges()
-		if a.setRanges == nil {
-			a.setRanges = map[*netipx.IPSet][]netipx.IPRange{}
-		}
-		a.setRanges[s] = rr
-	}
-	return rr
+	return remembered(&a.setRanges, s, s.Ranges)
 }
 
 // internetRanges are the ranges of internetOf(false) and internetOf(true).

@@ -749,15 +749,7 @@ func (a *Audit) prefixesOf(s *netipx.IPSet) []netip.Prefix {
 	if s == nil {
 		return nil
 	}
-	ps, ok := a.setPrefixes[s]
-	if !ok {
-		ps = s.Prefixes()
-		if a.setPrefixes == nil {
-			a.setPrefixes = map[*netipx.IPSet][]netip.Prefix{}
-		}
-		a.setPrefixes[s] = ps
-	}
-	return ps
+	return remembered(&a.setPrefixes, s, s.Prefixes)
 }
 
 // samePeer is r.Key() == q.Key() for peers that are not both CIDRs, without building the keys.
