@@ -96,9 +96,10 @@ type portHit struct {
 // UDP.
 func (a *Audit) openPorts(g *model.Group, ps []servicePort) []portHit {
 	var out []portHit
+	segs := [...]*portSegments{a.portSegments(g, model.ProtoNumTCP), a.portSegments(g, model.ProtoNumUDP)}
 	for _, sp := range ps {
-		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
-			if v4, v6 := a.internetOpenAt(g, proto, sp.port); v4 != nil || v6 != nil {
+		for k, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
+			if v4, v6 := a.internetOpenAt(g, segs[k], sp.port); v4 != nil || v6 != nil {
 				out = append(out, portHit{model.ProtocolName(proto), sp, v4, v6})
 			}
 		}
@@ -116,13 +117,13 @@ func openings(rs []model.Rule) []policy.Opening {
 }
 
 // internetOpenAt is the matcher's answer (policy.InternetOpen) for g's ingress at one port of
-// proto. The answer depends on the port only through which rules open it, and most ports of
-// a group are opened by the same few rules (or none): it is worked out once per segment of
-// ports opened by the same rules (portSegments), for every check of the audit, and asked of
-// the matcher once per group and such set of rules. A set without a rule whose peer holds a
+// the protocol whose segments (portSegments) are segs — found by the caller once per group,
+// not once per port. The answer depends on the port only through which rules open it, and
+// most ports of a group are opened by the same few rules (or none): it is worked out once per
+// segment of ports opened by the same rules, for every check of the audit, and asked of the
+// matcher once per group and such set of rules. A set without a rule whose peer holds a
 // global address is answered without asking: no union of it is the internet.
-func (a *Audit) internetOpenAt(g *model.Group, proto int, port uint16) (v4, v6 []string) {
-	segs := a.portSegments(g, proto)
+func (a *Audit) internetOpenAt(g *model.Group, segs *portSegments, port uint16) (v4, v6 []string) {
 	i, found := slices.BinarySearch(segs.starts, int32(port))
 	if !found {
 		i-- // the segment starting below port (the first starts at 0)
@@ -132,7 +133,7 @@ func (a *Audit) internetOpenAt(g *model.Group, proto int, port uint16) (v4, v6 [
 	}
 	ans := &noAnswer
 	if mask := segs.mask(i); segs.mayBeInternet(mask) {
-		m := a.memoOf(g)
+		m := segs.memo
 		if ans = m.opens[string(mask)]; ans == nil {
 			ans = &openAnswer{}
 			ans.v4, ans.v6 = a.Policy.InternetOpenOf(g.Ingress, func(i int) bool { return mask[i/8]&(1<<(i%8)) != 0 })
@@ -160,6 +161,7 @@ type portSegments struct {
 	// (globalRules).
 	global  []byte
 	answers []*openAnswer // nil: not asked yet
+	memo    *groupMemo    // the group's, which keeps the answers per set of rules
 }
 
 // noAnswer is the answer of a segment no rule with a global peer opens.
@@ -200,7 +202,7 @@ func (a *Audit) portSegments(g *model.Group, proto int) *portSegments {
 	starts = slices.Compact(starts)
 	stride := (len(ops) + 7) / 8
 	s := &portSegments{starts: starts, masks: make([]byte, len(starts)*stride), stride: stride,
-		global: a.globalRules(g, false), answers: make([]*openAnswer, len(starts))}
+		global: a.globalRules(g, false), answers: make([]*openAnswer, len(starts)), memo: m}
 	for i, st := range starts {
 		mask := s.mask(i)
 		for j, o := range ops {
@@ -323,9 +325,10 @@ func sga007(a *Audit) []Finding {
 			}
 			slices.Sort(cuts)
 			cuts = slices.Compact(cuts)
+			segs := a.portSegments(g, proto)
 			for i := 0; i+1 < len(cuts) && cuts[i] <= 65535; i++ {
 				lo, hi := cuts[i], min(cuts[i+1]-1, 65535)
-				v4, v6 := a.internetOpenAt(g, proto, uint16(lo))
+				v4, v6 := a.internetOpenAt(g, segs, uint16(lo))
 				if v4 == nil && v6 == nil {
 					continue
 				}
