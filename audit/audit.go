@@ -5,11 +5,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"maps"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
+
+	"go4.org/netipx"
 
 	"github.com/stockade/stockade/flows"
 	"github.com/stockade/stockade/model"
@@ -188,6 +191,14 @@ type Audit struct {
 
 	// memo is what the checks work out about a group object once per audit (groupMemo).
 	memo map[*model.Group]*groupMemo
+	// titles are the catalogue's checks by ID (finding).
+	titles map[string]*Check
+	// setPrefixes are the prefixes of the peer sets SGH-012 compares (prefixesOf), setRanges
+	// the ranges of the exposures' grants (rangesOf).
+	setPrefixes map[*netipx.IPSet][]netip.Prefix
+	setRanges   map[*netipx.IPSet][]netipx.IPRange
+	// cidrs are the CIDR rules of each direction (cidrList).
+	cidrs [2]cidrCache
 	// enis indexes the snapshot's interfaces by ID (eni), for this audit.
 	enis map[string]*model.NetworkInterface
 	// vpcs indexes the snapshot's VPCs (vpcIndex), for this audit.
@@ -204,12 +215,13 @@ type Audit struct {
 // (groups are not changed in place: a changed group is a new object). Indexes [0] and [1] are
 // ingress and egress, or TCP and UDP.
 type groupMemo struct {
-	reaches [2]int8             // mayReachInternet: 0 not known yet, 1 no, 2 yes
+	globals [2][]byte           // globalRules
 	ops     [2][]policy.Opening // openingsOf
+	cover   [2]*coverIndex      // coverIndexOf
 	segs    [2]*portSegments    // portSegments
 	// opens are internetOpenAt's answers of the matcher per set of the group's ingress rules
 	// (a bit per rule).
-	opens map[string]openAnswer
+	opens map[string]*openAnswer
 }
 
 // memoOf is g's memo, made on first use.
@@ -232,6 +244,20 @@ func boolIndex(b bool) int {
 	return 0
 }
 
+// remembered is (*m)[k], made by mk and kept in *m (itself made on first use) when *m has
+// none: the audit's memories of what it reads once per set (prefixesOf, rangesOf).
+func remembered[K comparable, V any](m *map[K]V, k K, mk func() V) V {
+	v, ok := (*m)[k]
+	if !ok {
+		v = mk()
+		if *m == nil {
+			*m = map[K]V{}
+		}
+		(*m)[k] = v
+	}
+	return v
+}
+
 // Group returns the group with id, nil when there is none.
 func (a *Audit) Group(id string) *model.Group { return a.groups[id] }
 
@@ -241,10 +267,14 @@ func (a *Audit) Members(id string) []*model.NetworkInterface { return a.members[
 // finding starts a finding of check c on a resource, with the audit's account and region.
 func (a *Audit) finding(c string, typ, resource string) Finding {
 	f := Finding{Check: c, Account: a.In.Account, Region: a.In.Region, ResourceType: typ, Resource: resource}
-	for _, ch := range catalogue {
-		if ch.ID == c {
-			f.Title, f.Severity = ch.Title, ch.Severity
+	if a.titles == nil { // the catalogue by ID, for this audit (a full audit starts tens of thousands of findings)
+		a.titles = make(map[string]*Check, len(catalogue))
+		for i := range catalogue {
+			a.titles[catalogue[i].ID] = &catalogue[i]
 		}
+	}
+	if ch := a.titles[c]; ch != nil {
+		f.Title, f.Severity = ch.Title, ch.Severity
 	}
 	return f
 }
@@ -291,35 +321,35 @@ func Run(in Input, cfg Config) (*Report, error) {
 
 // runLanes runs the checks the configuration enables in two lanes side by side, each on a
 // copy of a with memories of its own (the caches of audit.go's Audit are not shared between
-// goroutines): the security-group checks (SGA-*, SGE-*) in one, the others in the other —
-// about half the work each. Every check judges only what it reads; the only state a check
-// leaves for a later one is the network ACL rule numbers its fixes take (naclTaken), and the
-// NACL-* checks all run in one lane, in ID order, as before. The exposure the EXP checks and
-// EXP-003's lowering share is computed first, and only read in the lanes.
+// goroutines), split by laneOf. Every check judges only what it reads; the only state a
+// check leaves for a later one is the network ACL rule numbers its fixes take (naclTaken),
+// and the NACL-* checks all run in one lane, in ID order, as before. The exposure
+// (policy.Exposure, itself spread over the cores) is computed at the start of the lane of the
+// EXP checks, the only ones that read it, while the other lane runs: it was the longest step
+// before the lanes.
 func (a *Audit) runLanes() (results map[string][]Finding, skipped map[string]string) {
 	var lanes [2][]Check
 	skipped = map[string]string{}
-	exposure := false
+	var exposure [2]bool
 	for _, c := range a.checks() {
 		if missing := a.missing(c.Needs); missing != "" {
 			skipped[c.ID] = missing
 			continue
 		}
-		lane := 1
-		if strings.HasPrefix(c.ID, "SGA-") || strings.HasPrefix(c.ID, "SGE-") {
-			lane = 0
-		}
+		lane := laneOf(c.ID)
 		lanes[lane] = append(lanes[lane], c)
-		exposure = exposure || strings.HasPrefix(c.ID, "EXP-") || strings.HasPrefix(c.ID, "SGA-")
-	}
-	if exposure {
-		a.exposure()
+		exposure[lane] = exposure[lane] || strings.HasPrefix(c.ID, "EXP-")
 	}
 	var out [2]map[string][]Finding
 	var wg sync.WaitGroup
 	for i, checks := range lanes {
 		l := a.lane()
-		wg.Go(func() { out[i] = l.runChecks(checks) })
+		wg.Go(func() {
+			if exposure[i] {
+				l.exposure()
+			}
+			out[i] = l.runChecks(checks)
+		})
 	}
 	wg.Wait()
 	results = out[0]
@@ -327,11 +357,22 @@ func (a *Audit) runLanes() (results map[string][]Finding, skipped map[string]str
 	return results, skipped
 }
 
+// laneOf is the lane of check id: the SGA-*, SGE-* and SGH-* checks but SGH-012 in one; SGH-012
+// (redundant rules), the exposure and the EXP-*, NACL-* and MON-* checks in the other. On the
+// benchmark's network that is about half the time each (BENCHMARKS.md).
+func laneOf(id string) int {
+	if id != "SGH-012" && (strings.HasPrefix(id, "SGA-") || strings.HasPrefix(id, "SGE-") || strings.HasPrefix(id, "SGH-")) {
+		return 0
+	}
+	return 1
+}
+
 // lane is a copy of a sharing what the checks only read (the input, the policy, the groups,
 // members and the exposure) and with empty memories of its own.
 func (a *Audit) lane() *Audit {
 	l := *a
-	l.memo, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil
+	l.memo, l.titles, l.setPrefixes, l.setRanges, l.vpcs, l.enis, l.naclTaken = nil, nil, nil, nil, nil, nil, nil
+	l.cidrs = [2]cidrCache{}
 	return &l
 }
 
@@ -378,22 +419,30 @@ func report(in Input, cfg Config, results map[string][]Finding, skipped map[stri
 	for _, fs := range results {
 		n += len(fs)
 	}
-	r := &Report{Account: in.Account, Region: in.Region, Checks: len(results), Findings: make([]Finding, 0, n)}
+	r := &Report{Account: in.Account, Region: in.Region, Checks: len(results)}
 	if len(skipped) > 0 {
 		r.Skipped = skipped
 	}
+	// The findings are sorted as pointers into the checks' results and copied once, in order,
+	// into the report: the checks' results are not changed (a continuous audit keeps them).
+	shown := make([]*Finding, 0, n)
+	var suppressed []*Finding
 	for _, fs := range results {
-		for _, f := range fs {
-			if s := cfg.suppression(&f, in.Now); s != nil {
-				f.Suppressed = s.Reason
-				r.Suppressed = append(r.Suppressed, f)
+		for i := range fs {
+			f := &fs[i]
+			if s := cfg.suppression(f, in.Now); s != nil {
+				c := *f
+				c.Suppressed = s.Reason
+				suppressed = append(suppressed, &c)
 				continue
 			}
-			r.Findings = append(r.Findings, f)
+			shown = append(shown, f)
 		}
 	}
-	sortFindings(r.Findings)
-	sortFindings(r.Suppressed)
+	r.Findings = sortedFindings(shown)
+	if suppressed != nil {
+		r.Suppressed = sortedFindings(suppressed)
+	}
 	return r
 }
 
@@ -405,21 +454,39 @@ func findingOrderOf(a, b *Finding) int {
 		cmp.Compare(a.Resource, b.Resource), slices.Compare(a.Rules, b.Rules))
 }
 
-// sortFindings sorts fs in findingOrder: pointers are sorted, not the findings (a few hundred
-// bytes each, and a full audit of a large account has tens of thousands), by the same
-// algorithm and comparisons, so that the order is the one sorting them in place gives.
-func sortFindings(fs []Finding) {
-	ps := make([]*Finding, len(fs))
-	for i := range fs {
-		ps[i] = &fs[i]
+// sortedFindings are the findings ps point to, in findingOrder. Pointers are sorted, not the
+// findings (a few hundred bytes each, and a full audit of a large account has tens of
+// thousands); a long list in two halves side by side, merged as the findings are copied. The
+// findings of a report differ in check, resource or rules (Key), so the order is the same
+// whichever way they are sorted.
+func sortedFindings(ps []*Finding) []Finding {
+	out := make([]Finding, len(ps))
+	if len(ps) < parallelSort {
+		slices.SortFunc(ps, findingOrderOf)
+		for i, p := range ps {
+			out[i] = *p
+		}
+		return out
 	}
-	slices.SortFunc(ps, findingOrderOf)
-	sorted := make([]Finding, len(fs))
-	for i, p := range ps {
-		sorted[i] = *p
+	h := len(ps) / 2
+	var wg sync.WaitGroup
+	wg.Go(func() { slices.SortFunc(ps[:h], findingOrderOf) })
+	slices.SortFunc(ps[h:], findingOrderOf)
+	wg.Wait()
+	i, j := 0, h
+	for k := range out {
+		if j == len(ps) || i < h && findingOrderOf(ps[i], ps[j]) <= 0 {
+			out[k], i = *ps[i], i+1
+		} else {
+			out[k], j = *ps[j], j+1
+		}
 	}
-	copy(fs, sorted)
+	return out
 }
+
+// parallelSort is the number of findings from which sortedFindings sorts two halves side by
+// side.
+const parallelSort = 4096
 
 // missing says which of the inputs a check needs are not known, "" when all are.
 func (a *Audit) missing(needs []string) string {

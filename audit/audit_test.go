@@ -1,11 +1,15 @@
 package audit
 
 import (
+	"fmt"
+	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/policy"
@@ -89,6 +93,42 @@ func TestLanesAnswerAsOneAfterAnother(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s: lanes differ from one check after another (-sequential +lanes):\n%s", name, diff)
+		}
+	}
+}
+
+// TestNACLChecksShareALane: the NACL-* checks take ACL rule numbers in turn for their fixes,
+// so they must run in one lane, in ID order.
+func TestNACLChecksShareALane(t *testing.T) {
+	lanes := map[int]bool{}
+	for _, c := range Catalogue() {
+		if strings.HasPrefix(c.ID, "NACL-") {
+			lanes[laneOf(c.ID)] = true
+		}
+	}
+	if len(lanes) != 1 {
+		t.Fatalf("the NACL-* checks run in lanes %v", lanes)
+	}
+}
+
+// TestSortedFindingsInOrder: the report's findings, sorted in two halves side by side and
+// merged when there are many, come out in findingOrder, every one once.
+func TestSortedFindingsInOrder(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(4, 4))
+	for _, n := range []int{0, 1, 7, parallelSort - 1, parallelSort, 3*parallelSort + 1} {
+		fs := make([]Finding, n)
+		for i := range fs {
+			fs[i] = Finding{Severity: Severity(rnd.IntN(5)), Check: fmt.Sprintf("SGA-%03d", rnd.IntN(15)),
+				Resource: fmt.Sprintf("sg-%d", rnd.IntN(50)), Rules: []string{fmt.Sprintf("sgr-%d", i)}}
+		}
+		want := slices.Clone(fs)
+		slices.SortFunc(want, findingOrder)
+		ps := make([]*Finding, n)
+		for i := range fs {
+			ps[i] = &fs[i]
+		}
+		if d := cmp.Diff(want, sortedFindings(ps), cmpopts.EquateEmpty()); d != "" {
+			t.Fatalf("%d findings (-sorted +sortedFindings):\n%s", n, d)
 		}
 	}
 }

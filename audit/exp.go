@@ -107,18 +107,27 @@ func grantsFor(gs []policy.Grant, proto int) []policy.Grant {
 }
 
 // source is an internet address of the grant's family to ask the path from.
-func source(g policy.Grant, v6 bool) (netip.Addr, bool) {
-	if a, ok := firstCommon(g.Addrs.Ranges(), internetRanges[boolIndex(v6)]); ok {
+func source(g policy.Grant, v6 bool) (netip.Addr, bool) { return sourceIn(g.Addrs.Ranges(), v6) }
+
+// sourceIn is source of a grant whose addresses are the ranges rr (its IPSet's).
+func sourceIn(rr []netipx.IPRange, v6 bool) (netip.Addr, bool) {
+	if a, ok := firstCommon(rr, internetRanges[boolIndex(v6)]); ok {
 		return a, true
 	}
 	// Addresses outside "the internet" of audit-checks §1.5 (documentation ranges…) are
 	// still outside the VPC: ask from one of them rather than miss the exposure.
-	for _, r := range g.Addrs.Ranges() {
+	for _, r := range rr {
 		if r.From().Is6() == v6 {
 			return r.From(), true
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// rangesOf is s.Ranges(), read once per audit: the EXP checks ask the source of the same
+// grants for both families and protocols.
+func (a *Audit) rangesOf(s *netipx.IPSet) []netipx.IPRange {
+	return remembered(&a.setRanges, s, s.Ranges)
 }
 
 // internetRanges are the ranges of internetOf(false) and internetOf(true).
@@ -143,12 +152,14 @@ func firstCommon(x, y []netipx.IPRange) (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// exposed puts probes to the analyser for one interface and builds the finding of check from
-// the paths that are open: Why is each probe's path as reach prints it, Fix their fixes.
-func (a *Audit) pathFinding(check string, e policy.Exposed, probes []probe, from map[probe]netip.Addr) *Finding {
+// pathFinding puts probes to the analyser for one interface and builds the finding of check
+// from the paths that are open: Why is each probe's path as reach prints it, Fix their
+// fixes. why is a buffer for the paths' text, reused from one interface to the next (an
+// interface open on every port has some fifty paths).
+func (a *Audit) pathFinding(check string, e policy.Exposed, probes []probe, from map[probe]netip.Addr, why *bytes.Buffer) *Finding {
 	st := a.exposure()
 	var open []string
-	var why bytes.Buffer
+	why.Reset()
 	f := a.finding(check, "AWS::EC2::NetworkInterface", e.ENI)
 	f.VpcID = e.VpcID
 	for _, p := range probes {
@@ -158,7 +169,7 @@ func (a *Audit) pathFinding(check string, e policy.Exposed, probes []probe, from
 		}
 		open = append(open, p.String())
 		ans.Fix, ans.FixNote = st.an.ExposureFix(ans)
-		ans.WriteText(&why)
+		ans.WriteText(why)
 		for _, r := range ans.Forward.IngressRules {
 			if r.RuleID != "" && !slices.Contains(f.Rules, r.RuleID) {
 				f.Rules = append(f.Rules, r.RuleID)
@@ -184,7 +195,7 @@ func (a *Audit) pathFinding(check string, e policy.Exposed, probes []probe, from
 	if n := a.eni(e.ENI); n != nil && n.Attachment != nil && n.Attachment.InstanceID != "" {
 		who += " (" + n.Attachment.InstanceID + ")"
 	}
-	f.Why = fmt.Sprintf("the internet reaches %s on %s:\n%s", who, strings.Join(open, ", "), strings.TrimRight(why.String(), "\n"))
+	f.Why = "the internet reaches " + who + " on " + strings.Join(open, ", ") + ":\n" + string(bytes.TrimRight(why.Bytes(), "\n"))
 	return &f
 }
 
@@ -212,6 +223,7 @@ func (a *Audit) exposures(check string, pick func(policy.Grant, int) []uint16) [
 	}
 	slices.Sort(ids)
 	var out []Finding
+	var why bytes.Buffer
 	for _, id := range ids {
 		e := st.exp[id]
 		var probes []probe
@@ -219,7 +231,7 @@ func (a *Audit) exposures(check string, pick func(policy.Grant, int) []uint16) [
 		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
 			for _, g := range grantsFor(e.Grants, proto) {
 				for _, v6 := range []bool{false, true} {
-					src, ok := source(g, v6)
+					src, ok := sourceIn(a.rangesOf(g.Addrs), v6)
 					if !ok {
 						continue
 					}
@@ -233,7 +245,7 @@ func (a *Audit) exposures(check string, pick func(policy.Grant, int) []uint16) [
 				}
 			}
 		}
-		if f := a.pathFinding(check, e, probes, from); f != nil {
+		if f := a.pathFinding(check, e, probes, from, &why); f != nil {
 			out = append(out, *f)
 		}
 	}
@@ -268,25 +280,44 @@ func (a *Audit) sensitive(proto int) []uint16 {
 // neither authorized nor sensitive (EXP-001 reports those): one probe stands for the stretch,
 // which the same rules admit.
 func expUnauthorized(a *Audit) []Finding {
-	return a.exposures("EXP-002", func(g policy.Grant, proto int) []uint16 {
-		skip := slices.Concat(a.sensitive(proto), a.Config.AuthorizedTCP)
+	// The ports to skip, per protocol, sorted: a stretch runs from a port past one of them
+	// (or the grant's start) to the port before the next (or the grant's end).
+	skips := map[int][]int{}
+	for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
+		authorized := a.Config.AuthorizedTCP
 		if proto == model.ProtoNumUDP {
-			skip = slices.Concat(a.sensitive(proto), a.Config.AuthorizedUDP)
+			authorized = a.Config.AuthorizedUDP
 		}
-		var out []uint16
-		inStretch := false
-		for p := g.From; p <= g.To; p++ {
-			if p == 0 || slices.Contains(skip, uint16(p)) {
-				inStretch = false
-				continue
-			}
-			if !inStretch {
+		skip := []int{0} // port 0 is no port
+		for _, p := range slices.Concat(a.sensitive(proto), authorized) {
+			skip = append(skip, int(p))
+		}
+		slices.Sort(skip)
+		skips[proto] = slices.Compact(skip)
+	}
+	return a.exposures("EXP-002", func(g policy.Grant, proto int) []uint16 { return stretches(g.From, g.To, skips[proto]) })
+}
+
+// stretches lists the first port of each stretch of from..to that holds none of the ports
+// skip (sorted): the stretches are found between the skipped ports, not port by port.
+func stretches(from, to int, skip []int) []uint16 {
+	var out []uint16
+	p := from // the first port of the stretch being looked at
+	for _, s := range skip {
+		if s > to {
+			break
+		}
+		if s >= p {
+			if s > p {
 				out = append(out, uint16(p))
-				inStretch = true
 			}
+			p = s + 1
 		}
-		return out
-	})
+	}
+	if p <= to {
+		out = append(out, uint16(p))
+	}
+	return out
 }
 
 // OpenRuleReachable is EXP-003 for the SG checks: whether some internet address gets through

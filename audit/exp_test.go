@@ -159,3 +159,63 @@ func TestFirstCommonIsTheIntersectionsFirst(t *testing.T) {
 		}
 	}
 }
+
+// TestStretches: EXP-002's probes are the first port of each stretch of a grant's range
+// without a skipped port, as walking the range port by port finds them.
+func TestStretches(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(9, 9))
+	for range 2000 {
+		var skip []int
+		for range rnd.IntN(8) {
+			skip = append(skip, rnd.IntN(40))
+		}
+		skip = append(skip, 0)
+		slices.Sort(skip)
+		skip = slices.Compact(skip)
+		from := rnd.IntN(40)
+		to := from - 1 + rnd.IntN(40)
+		var want []uint16
+		in := false
+		for p := from; p <= to; p++ {
+			if slices.Contains(skip, p) {
+				in = false
+				continue
+			}
+			if !in {
+				want = append(want, uint16(p))
+				in = true
+			}
+		}
+		if got := stretches(from, to, skip); !slices.Equal(got, want) {
+			t.Fatalf("stretches(%d, %d, %v) = %v, want %v", from, to, skip, got, want)
+		}
+	}
+}
+
+// TestRangesOfRemembersPerSet: the exposures read a grant's ranges once per audit and set,
+// and each set gets its own.
+func TestRangesOfRemembersPerSet(t *testing.T) {
+	var sets []*netipx.IPSet
+	for _, ps := range [][]string{{"0.0.0.0/0"}, {"0.0.0.0/1", "::/0"}, {"198.51.100.0/24", "203.0.113.7/32"}} {
+		var b netipx.IPSetBuilder
+		for _, p := range ps {
+			b.AddPrefix(netip.MustParsePrefix(p))
+		}
+		s, err := b.IPSet()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sets = append(sets, s)
+	}
+	a := &Audit{}
+	for round := range 2 {
+		for i, s := range sets {
+			if d := cmp.Diff(s.Ranges(), a.rangesOf(s), cmp.Comparer(func(x, y netipx.IPRange) bool { return x == y })); d != "" {
+				t.Fatalf("round %d, set %d (-Ranges +rangesOf):\n%s", round, i, d)
+			}
+		}
+	}
+	if len(a.setRanges) != len(sets) {
+		t.Fatalf("%d sets remembered, want %d", len(a.setRanges), len(sets))
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"iter"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stockade/stockade/model"
@@ -58,23 +59,33 @@ func (a *Audit) public(n *model.NetworkInterface) bool {
 // mayReachInternet reports whether any rule of one direction of g has a peer holding a
 // globally routable address: without one, no union of its rules can be the internet, and
 // the exposure checks skip the group without asking the matcher port by port.
-// Several checks ask it of every group: the answer is remembered per group and direction.
+// Several checks ask it of every group: it is read from globalRules, worked out once.
 func (a *Audit) mayReachInternet(g *model.Group, egress bool) bool {
-	m := a.memoOf(g)
-	if r := m.reaches[boolIndex(egress)]; r != 0 {
-		return r == 2
+	for _, b := range a.globalRules(g, egress) {
+		if b != 0 {
+			return true
+		}
 	}
-	v := false
+	return false
+}
+
+// globalRules has a bit (rule i: byte i/8, bit i%8) for each rule of one direction of g whose
+// peer holds a globally routable address (policy.PeerGlobal), worked out once per audit.
+func (a *Audit) globalRules(g *model.Group, egress bool) []byte {
+	m := a.memoOf(g)
+	if bits := m.globals[boolIndex(egress)]; bits != nil {
+		return bits
+	}
 	rs := g.Rules(egress)
+	bits := make([]byte, (len(rs)+7)/8)
 	for i := range rs {
 		// A CIDR is answered from its prefix, a prefix list's or a group's set once per set.
 		if v4, v6 := a.Policy.PeerGlobal(&rs[i]); v4 || v6 {
-			v = true
-			break
+			bits[i/8] |= 1 << (i % 8)
 		}
 	}
-	m.reaches[boolIndex(egress)] = int8(1 + boolIndex(v))
-	return v
+	m.globals[boolIndex(egress)] = bits
+	return bits
 }
 
 // rules yields every rule of one direction of every group, with its group.
@@ -91,50 +102,81 @@ func (a *Audit) rules(egress bool) iter.Seq2[*model.Group, *model.Rule] {
 	}
 }
 
-// ruleText names a rule for a Why: "sgr-1 (tcp 0-1024 from 0.0.0.0/0)".
+// ruleText names a rule for a Why: "sgr-1 (tcp 0-1024 from 0.0.0.0/0)". A full audit names
+// tens of thousands of rules: the text is appended to one buffer (appendRuleText), not
+// formatted piece by piece.
 func ruleText(r *model.Rule) string {
-	return fmt.Sprintf("%s (%s %s %s)", r.ID, openingText(r), map[bool]string{false: "from", true: "to"}[r.Egress], peerText(r.Peer))
+	return string(appendRuleText(make([]byte, 0, 64), r))
+}
+
+func appendRuleText(b []byte, r *model.Rule) []byte {
+	b = append(b, r.ID...)
+	b = append(b, " ("...)
+	b = appendOpeningText(b, r)
+	if r.Egress {
+		b = append(b, " to "...)
+	} else {
+		b = append(b, " from "...)
+	}
+	b = appendPeerText(b, r.Peer)
+	return append(b, ')')
 }
 
 // openingText is a rule's protocol and ports as a person reads them.
-func openingText(r *model.Rule) string {
+func openingText(r *model.Rule) string { return string(appendOpeningText(nil, r)) }
+
+func appendOpeningText(b []byte, r *model.Rule) []byte {
 	o := policy.OpeningOf(r)
 	switch {
 	case o.Proto == -1:
-		return "all traffic"
+		return append(b, "all traffic"...)
 	case o.HasPorts() && o.AllPorts():
-		return r.Protocol + " all ports"
+		return append(append(b, r.Protocol...), " all ports"...)
 	case o.HasPorts() && o.From == o.To:
-		return fmt.Sprintf("%s %d", r.Protocol, o.From)
+		b = append(append(b, r.Protocol...), ' ')
+		return strconv.AppendInt(b, int64(o.From), 10)
 	case o.HasPorts():
-		return fmt.Sprintf("%s %d-%d", r.Protocol, o.From, o.To)
+		b = append(append(b, r.Protocol...), ' ')
+		b = append(strconv.AppendInt(b, int64(o.From), 10), '-')
+		return strconv.AppendInt(b, int64(o.To), 10)
 	case o.ICMP() && o.From == -1:
-		return r.Protocol + " all types"
+		return append(append(b, r.Protocol...), " all types"...)
 	case o.ICMP():
-		return fmt.Sprintf("%s type %d code %d", r.Protocol, o.From, o.To)
+		b = append(append(b, r.Protocol...), " type "...)
+		b = append(strconv.AppendInt(b, int64(o.From), 10), " code "...)
+		return strconv.AppendInt(b, int64(o.To), 10)
 	}
-	return "protocol " + r.Protocol
+	return append(append(b, "protocol "...), r.Protocol...)
 }
 
-func peerText(p model.Peer) string {
+func peerText(p model.Peer) string { return string(appendPeerText(nil, p)) }
+
+func appendPeerText(b []byte, p model.Peer) []byte {
 	switch {
 	case p.PrefixListID != "":
-		return "prefix list " + p.PrefixListID
+		return append(append(b, "prefix list "...), p.PrefixListID...)
 	case p.GroupID != "":
-		return "group " + p.GroupID
+		return append(append(b, "group "...), p.GroupID...)
+	case p.CIDR.IsValid():
+		return p.CIDR.AppendTo(b)
 	}
-	return p.CIDR.String()
+	return append(b, "invalid Prefix"...) // what netip.Prefix's String says of the zero prefix
 }
 
-// rulesText names several rules of g.
+// rulesText names several rules of g, separated by ", ".
 func rulesText(g *model.Group, egress bool, ids []string) string {
-	var out []string
+	b := make([]byte, 0, 64*len(ids))
+	n := 0
 	for _, id := range ids {
 		if i := g.FindRule(egress, id); i >= 0 {
-			out = append(out, ruleText(&g.Rules(egress)[i]))
+			if n > 0 {
+				b = append(b, ", "...)
+			}
+			b = appendRuleText(b, &g.Rules(egress)[i])
+			n++
 		}
 	}
-	return strings.Join(out, ", ")
+	return string(b)
 }
 
 func direction(egress bool) string {
@@ -146,8 +188,7 @@ func direction(egress bool) string {
 
 // revoke is the command that removes rules of one direction of a group by their IDs.
 func revoke(groupID string, egress bool, ids ...string) string {
-	return fmt.Sprintf("aws ec2 revoke-security-group-%s --group-id %s --security-group-rule-ids %s",
-		direction(egress), groupID, strings.Join(ids, " "))
+	return "aws ec2 revoke-security-group-" + direction(egress) + " --group-id " + groupID + " --security-group-rule-ids " + strings.Join(ids, " ")
 }
 
 // authorize is the command that adds rule r to a group, in the CLI's shorthand for

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/stockade/stockade/model"
@@ -58,7 +59,7 @@ func internet(v4, v6 []string) string {
 // what, through which rules; its Fix revokes them, then gives the catalogue's advice.
 func (a *Audit) exposureFinding(c string, g *model.Group, what string, ids []string, advice string) Finding {
 	f := a.groupFinding(c, g, ids...)
-	f.Why = fmt.Sprintf("Group %s lets %s in through %s.", g.ID, what, rulesText(g, false, ids))
+	f.Why = "Group " + g.ID + " lets " + what + " in through " + rulesText(g, false, ids) + "."
 	f.Fix = []string{revoke(g.ID, false, ids...), "# " + advice}
 	return a.exposed(f, g)
 }
@@ -95,9 +96,10 @@ type portHit struct {
 // UDP.
 func (a *Audit) openPorts(g *model.Group, ps []servicePort) []portHit {
 	var out []portHit
+	segs := [...]*portSegments{a.portSegments(g, model.ProtoNumTCP), a.portSegments(g, model.ProtoNumUDP)}
 	for _, sp := range ps {
-		for _, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
-			if v4, v6 := a.internetOpenAt(g, proto, sp.port); v4 != nil || v6 != nil {
+		for k, proto := range []int{model.ProtoNumTCP, model.ProtoNumUDP} {
+			if v4, v6 := a.internetOpenAt(g, segs[k], sp.port); v4 != nil || v6 != nil {
 				out = append(out, portHit{model.ProtocolName(proto), sp, v4, v6})
 			}
 		}
@@ -115,38 +117,67 @@ func openings(rs []model.Rule) []policy.Opening {
 }
 
 // internetOpenAt is the matcher's answer (policy.InternetOpen) for g's ingress at one port of
-// proto. The answer depends on the port only through which rules open it, and most ports of
-// a group are opened by the same few rules (or none): it is asked once per group and such set
-// of rules, for every check of the audit, and the set is found by the port's segment
-// (portSegments), not by asking every rule.
-func (a *Audit) internetOpenAt(g *model.Group, proto int, port uint16) (v4, v6 []string) {
-	segs := a.portSegments(g, proto)
+// the protocol whose segments (portSegments) are segs — found by the caller once per group,
+// not once per port. The answer depends on the port only through which rules open it, and
+// most ports of a group are opened by the same few rules (or none): it is worked out once per
+// segment of ports opened by the same rules, for every check of the audit, and asked of the
+// matcher once per group and such set of rules. A set without a rule whose peer holds a
+// global address is answered without asking: no union of it is the internet.
+func (a *Audit) internetOpenAt(g *model.Group, segs *portSegments, port uint16) (v4, v6 []string) {
 	i, found := slices.BinarySearch(segs.starts, int32(port))
 	if !found {
 		i-- // the segment starting below port (the first starts at 0)
 	}
-	mask := segs.masks[i]
-	if mask == "" {
-		return nil, nil // no rule opens the port: nothing to unite
+	if ans := segs.answers[i]; ans != nil {
+		return ans.v4, ans.v6
 	}
-	m := a.memoOf(g)
-	ans, ok := m.opens[mask]
-	if !ok {
-		ans.v4, ans.v6 = a.Policy.InternetOpenOf(g.Ingress, func(i int) bool { return mask[i/8]&(1<<(i%8)) != 0 })
-		if m.opens == nil {
-			m.opens = map[string]openAnswer{}
+	ans := &noAnswer
+	if mask := segs.mask(i); segs.mayBeInternet(mask) {
+		m := segs.memo
+		if ans = m.opens[string(mask)]; ans == nil {
+			ans = &openAnswer{}
+			ans.v4, ans.v6 = a.Policy.InternetOpenOf(g.Ingress, func(i int) bool { return mask[i/8]&(1<<(i%8)) != 0 })
+			if m.opens == nil {
+				m.opens = map[string]*openAnswer{}
+			}
+			m.opens[string(mask)] = ans
 		}
-		m.opens[mask] = ans
 	}
+	segs.answers[i] = ans
 	return ans.v4, ans.v6
 }
 
 // portSegments cuts the port space of one protocol (TCP or UDP) of g's ingress where the
 // rules that open a port change: a rule opens a range of ports, or all of them, so every port
-// of a segment is opened by the same rules. Remembered per group and protocol for the audit.
+// of a segment is opened by the same rules. Remembered per group and protocol for the audit,
+// with the matcher's answer for each segment once asked (internetOpenAt).
 type portSegments struct {
-	starts []int32  // the first port of each segment; starts[0] is 0
-	masks  []string // the rules that open its ports, a bit per rule; "" for none
+	starts []int32 // the first port of each segment; starts[0] is 0
+	// masks are the rules that open the ports of each segment, a bit per rule (rule j: byte
+	// j/8, bit j%8), stride bytes per segment.
+	masks  []byte
+	stride int
+	// global has the bits of the rules whose peer holds a globally routable address
+	// (globalRules).
+	global  []byte
+	answers []*openAnswer // nil: not asked yet
+	memo    *groupMemo    // the group's, which keeps the answers per set of rules
+}
+
+// noAnswer is the answer of a segment no rule with a global peer opens.
+var noAnswer openAnswer
+
+// mask is the mask of segment i.
+func (s *portSegments) mask(i int) []byte { return s.masks[i*s.stride : (i+1)*s.stride] }
+
+// mayBeInternet reports whether a rule of mask has a peer with a global address.
+func (s *portSegments) mayBeInternet(mask []byte) bool {
+	for i := range s.global {
+		if mask[i]&s.global[i] != 0 {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Audit) portSegments(g *model.Group, proto int) *portSegments {
@@ -156,7 +187,7 @@ func (a *Audit) portSegments(g *model.Group, proto int) *portSegments {
 		return s
 	}
 	ops := a.openingsOf(g, false)
-	starts := []int32{0}
+	starts := make([]int32, 1, 1+2*len(ops))
 	for _, o := range ops {
 		if o.Proto == proto && o.HasPorts() { // protocol -1 opens every port: no cut
 			if o.From > 0 && o.From <= 65535 {
@@ -169,19 +200,15 @@ func (a *Audit) portSegments(g *model.Group, proto int) *portSegments {
 	}
 	slices.Sort(starts)
 	starts = slices.Compact(starts)
-	s := &portSegments{starts: starts, masks: make([]string, len(starts))}
-	mask := make([]byte, (len(ops)+7)/8)
+	stride := (len(ops) + 7) / 8
+	s := &portSegments{starts: starts, masks: make([]byte, len(starts)*stride), stride: stride,
+		global: a.globalRules(g, false), answers: make([]*openAnswer, len(starts)), memo: m}
 	for i, st := range starts {
-		clear(mask)
-		none := true
+		mask := s.mask(i)
 		for j, o := range ops {
 			if o.Port(proto, uint16(st)) {
 				mask[j/8] |= 1 << (j % 8)
-				none = false
 			}
-		}
-		if !none {
-			s.masks[i] = string(mask)
 		}
 	}
 	m.segs[k] = s
@@ -208,12 +235,12 @@ func (a *Audit) portsFinding(c string, g *model.Group, hits []portHit, v4, v6 bo
 			continue
 		}
 		ids = union(ids, hit...)
-		what = append(what, fmt.Sprintf("%s %d (%s)", h.proto, h.sp.port, h.sp.service))
+		what = append(what, h.proto+" "+strconv.Itoa(int(h.sp.port))+" ("+h.sp.service+")")
 	}
 	if ids == nil {
 		return nil
 	}
-	return []Finding{a.exposureFinding(c, g, fmt.Sprintf("the %s %s from %s", kind, strings.Join(what, ", "), internet(fam4, fam6)), ids, advice)}
+	return []Finding{a.exposureFinding(c, g, "the "+kind+" "+strings.Join(what, ", ")+" from "+internet(fam4, fam6), ids, advice)}
 }
 
 // adminCheck is SGA-002 (v6 false: 0.0.0.0/0) and SGA-003 (::/0): the configured admin ports
@@ -273,6 +300,7 @@ var exemptTypes = []string{"load_balancer", "network_load_balancer", "gateway_lo
 // group, so that 80-8080 is not passed for starting at 80 (Steampipe's EC2.18 query, §3.1).
 func sga007(a *Audit) []Finding {
 	var out []Finding
+	var cuts []int // one buffer for every group
 	for _, g := range a.In.Snapshot.Groups {
 		if !a.mayReachInternet(g, false) {
 			continue
@@ -289,7 +317,7 @@ func sga007(a *Audit) []Finding {
 			if proto == model.ProtoNumUDP {
 				authorized = a.Config.AuthorizedUDP
 			}
-			cuts := []int{0, 65536}
+			cuts = append(cuts[:0], 0, 65536)
 			for _, o := range ops {
 				if o.Proto == proto {
 					cuts = append(cuts, int(max(0, o.From)), int(o.To)+1)
@@ -297,9 +325,10 @@ func sga007(a *Audit) []Finding {
 			}
 			slices.Sort(cuts)
 			cuts = slices.Compact(cuts)
+			segs := a.portSegments(g, proto)
 			for i := 0; i+1 < len(cuts) && cuts[i] <= 65535; i++ {
 				lo, hi := cuts[i], min(cuts[i+1]-1, 65535)
-				v4, v6 := a.internetOpenAt(g, proto, uint16(lo))
+				v4, v6 := a.internetOpenAt(g, segs, uint16(lo))
 				if v4 == nil && v6 == nil {
 					continue
 				}
@@ -308,7 +337,7 @@ func sga007(a *Audit) []Finding {
 					continue
 				}
 				ids = union(union(ids, v4...), v6...)
-				what = append(what, fmt.Sprintf("%s %s from %s", model.ProtocolName(proto), strings.Join(gaps, ","), internet(v4, v6)))
+				what = append(what, model.ProtocolName(proto)+" "+strings.Join(gaps, ",")+" from "+internet(v4, v6))
 			}
 		}
 		var others []int
@@ -328,7 +357,7 @@ func sga007(a *Audit) []Finding {
 			continue
 		}
 		f := a.groupFinding("SGA-007", g, ids...)
-		f.Why = fmt.Sprintf("Group %s lets the internet in outside the authorized ports: %s, through %s.", g.ID, strings.Join(what, "; "), rulesText(g, false, ids))
+		f.Why = "Group " + g.ID + " lets the internet in outside the authorized ports: " + strings.Join(what, "; ") + ", through " + rulesText(g, false, ids) + "."
 		f.Fix = append([]string{revoke(g.ID, false, ids...)}, a.reauthorize(g, ids)...)
 		f.Fix = append(f.Fix, "# or add the port to the organisation's authorized list with a justification, or restrict the source")
 		out = append(out, a.exposed(f, g))
@@ -391,31 +420,68 @@ func outside(lo, hi int, authorized []uint16) []string {
 }
 
 // cidrRules runs pred over the CIDR rules of one direction of every group; each rule pred
-// accepts is a finding of check c, with the Why and Fix pred gives.
-func (a *Audit) cidrRules(c string, egress bool, pred func(g *model.Group, r *model.Rule) (why string, fix []string, ok bool)) []Finding {
+// accepts is a finding of check c, with the Why and Fix pred gives. pred gets the rule's CIDR
+// from the list (cidrList), and reads the rule itself only for what it reports.
+func (a *Audit) cidrRules(c string, egress bool, pred func(g *model.Group, r *model.Rule, cidr netip.Prefix) (why string, fix []string, ok bool)) []Finding {
 	var out []Finding
-	for g, r := range a.rules(egress) {
-		if !r.Peer.CIDR.IsValid() {
-			continue
-		}
-		why, fix, ok := pred(g, r)
+	for _, x := range a.cidrList(egress) {
+		g, r := x.g, x.r
+		why, fix, ok := pred(g, r, x.cidr)
 		if !ok {
 			continue
 		}
 		f := a.groupFinding(c, g, r.ID)
-		f.Why = fmt.Sprintf("Group %s: rule %s: %s", g.ID, ruleText(r), why)
+		f.Why = "Group " + g.ID + ": rule " + ruleText(r) + ": " + why
 		f.Fix = append([]string{revoke(g.ID, egress, r.ID)}, fix...)
 		out = append(out, f)
 	}
 	return out
 }
 
+// cidrRule is a rule with a CIDR peer, its group and its CIDR.
+type cidrRule struct {
+	g    *model.Group
+	r    *model.Rule
+	cidr netip.Prefix
+}
+
+// cidrList lists the CIDR rules of one direction of the groups the checks judge, in order:
+// six checks look at every one of them, and at no other rule. The list is kept for the
+// groups it was made of (a scoped run of a continuous audit judges others).
+func (a *Audit) cidrList(egress bool) []cidrRule {
+	gs, c := a.In.Snapshot.Groups, &a.cidrs[boolIndex(egress)]
+	if c.made && len(c.of) == len(gs) && (len(gs) == 0 || &c.of[0] == &gs[0]) {
+		return c.list
+	}
+	n := 0 // counted first: a list grown by append would be copied many times over
+	for _, r := range a.rules(egress) {
+		if r.Peer.CIDR.IsValid() {
+			n++
+		}
+	}
+	list := make([]cidrRule, 0, n)
+	for g, r := range a.rules(egress) {
+		if r.Peer.CIDR.IsValid() {
+			list = append(list, cidrRule{g, r, r.Peer.CIDR})
+		}
+	}
+	*c = cidrCache{of: gs, list: list, made: true}
+	return list
+}
+
+// cidrCache is a cidrList and the groups it was made of.
+type cidrCache struct {
+	of   []*model.Group
+	list []cidrRule
+	made bool
+}
+
 // broadCheck is SGA-008 (ingress) and SGE-002 (egress): a globally routable CIDR that is
 // broad (policy.Broad: IPv4 /1-/23, IPv6 shorter than /48).
 func broadCheck(c string, egress bool) func(*Audit) []Finding {
 	return func(a *Audit) []Finding {
-		return a.cidrRules(c, egress, func(_ *model.Group, r *model.Rule) (string, []string, bool) {
-			if !policy.Broad(r.Peer.CIDR) { // most rules: no text to write
+		return a.cidrRules(c, egress, func(_ *model.Group, r *model.Rule, cidr netip.Prefix) (string, []string, bool) {
+			if !policy.Broad(cidr) { // most rules: no text to write
 				return "", nil, false
 			}
 			return fmt.Sprintf("%s is a broad public range (%s addresses).", r.Peer.CIDR, span(r.Peer.CIDR)),
@@ -437,8 +503,7 @@ func span(p netip.Prefix) string {
 // sga009: a specific public address or small public range that is not one of the
 // organisation's known CIDRs ("a developer's home IP").
 func sga009(a *Audit) []Finding {
-	return a.cidrRules("SGA-009", false, func(_ *model.Group, r *model.Rule) (string, []string, bool) {
-		c := r.Peer.CIDR
+	return a.cidrRules("SGA-009", false, func(_ *model.Group, _ *model.Rule, c netip.Prefix) (string, []string, bool) {
 		if !policy.Global(c) || c.Bits() == 0 || policy.Broad(c) || a.known(c) {
 			return "", nil, false
 		}
@@ -460,9 +525,9 @@ func within(c, k netip.Prefix) bool {
 // sga010: a source inside a public cloud provider's published ranges, where anyone can rent
 // an address.
 func sga010(a *Audit) []Finding {
-	return a.cidrRules("SGA-010", false, func(_ *model.Group, r *model.Rule) (string, []string, bool) {
+	return a.cidrRules("SGA-010", false, func(_ *model.Group, r *model.Rule, cidr netip.Prefix) (string, []string, bool) {
 		for _, cr := range cloudRanges {
-			if within(r.Peer.CIDR, cr.prefix) {
+			if within(cidr, cr.prefix) {
 				return fmt.Sprintf("%s lies inside %s's published range %s, where anyone can rent an address.", r.Peer.CIDR, cr.provider, cr.prefix),
 					[]string{"# trust a specific endpoint (an Elastic IP or a prefix list) or authenticate at a higher layer instead"}, true
 			}
@@ -504,42 +569,69 @@ func sga011(a *Audit) []Finding {
 	return out
 }
 
+// ingressRule is an ingress rule of a group, with its opening.
+type ingressRule struct {
+	g *model.Group
+	r *model.Rule
+	o policy.Opening
+}
+
+// ingressWhere lists the ingress rules of the groups judged for which keep holds, in order,
+// reading each group's openings once per audit (openingsOf, which the port checks share).
+func (a *Audit) ingressWhere(keep func(r *model.Rule, o policy.Opening) bool) []ingressRule {
+	var out []ingressRule
+	for _, g := range a.In.Snapshot.Groups {
+		ops := a.openingsOf(g, false)
+		for i := range g.Ingress {
+			if keep(&g.Ingress[i], ops[i]) {
+				out = append(out, ingressRule{g, &g.Ingress[i], ops[i]})
+			}
+		}
+	}
+	return out
+}
+
 // sga012: a TCP or UDP range that is neither one port nor every port; more than 1024 ports
 // raise it to Medium (ours).
 func sga012(a *Audit) []Finding {
-	var out []Finding
-	for g, r := range a.rules(false) {
-		o := policy.OpeningOf(r)
-		if !o.HasPorts() || o.From == o.To || o.AllPorts() {
-			continue
-		}
+	// A tenth of the rules of a large account can be ranges: they are listed first, so that
+	// the findings are made in a list of the right size, not copied as it grows.
+	rs := a.ingressWhere(func(_ *model.Rule, o policy.Opening) bool { return o.HasPorts() && o.From != o.To && !o.AllPorts() })
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]Finding, len(rs))
+	for k, x := range rs {
+		g, r, o := x.g, x.r, x.o
 		f := a.groupFinding("SGA-012", g, r.ID)
 		n := o.To - o.From + 1
-		f.Why = fmt.Sprintf("Group %s: rule %s opens a range of %d ports.", g.ID, ruleText(r), n)
+		f.Why = "Group " + g.ID + ": rule " + ruleText(r) + " opens a range of " + strconv.Itoa(int(n)) + " ports."
 		if n > 1024 {
 			f.Severity = Medium
 		}
 		f.Fix = []string{revoke(g.ID, false, r.ID), "# then authorize the explicit ports the service uses, from " + peerText(r.Peer)}
-		out = append(out, f)
+		out[k] = f
 	}
 	return out
 }
 
 // sga013: every port open to the group itself or to another group.
 func sga013(a *Audit) []Finding {
-	var out []Finding
-	for g, r := range a.rules(false) {
-		if r.Peer.GroupID == "" || !policy.OpeningOf(r).AllPorts() {
-			continue
-		}
+	rs := a.ingressWhere(func(r *model.Rule, o policy.Opening) bool { return r.Peer.GroupID != "" && o.AllPorts() }) // as in SGA-012
+	if len(rs) == 0 {
+		return nil
+	}
+	out := make([]Finding, len(rs))
+	for k, x := range rs {
+		g, r := x.g, x.r
 		who := "group " + r.Peer.GroupID
 		if r.Peer.GroupID == g.ID {
 			who = "the group itself"
 		}
 		f := a.groupFinding("SGA-013", g, r.ID)
-		f.Why = fmt.Sprintf("Group %s: rule %s opens every port to %s.", g.ID, ruleText(r), who)
+		f.Why = "Group " + g.ID + ": rule " + ruleText(r) + " opens every port to " + who + "."
 		f.Fix = []string{revoke(g.ID, false, r.ID), "# then authorize the cluster's actual ports from " + r.Peer.GroupID}
-		out = append(out, f)
+		out[k] = f
 	}
 	return out
 }
@@ -628,8 +720,8 @@ func (a *Audit) wholeVPC(vpcID string, c netip.Prefix) bool {
 // sga014: a source as large as the VPC. The fix computes the groups to reference from the
 // interfaces the range actually holds: the one group they all carry, or else each one's first.
 func sga014(a *Audit) []Finding {
-	return a.cidrRules("SGA-014", false, func(g *model.Group, r *model.Rule) (string, []string, bool) {
-		if !a.wholeVPC(g.VpcID, r.Peer.CIDR) {
+	return a.cidrRules("SGA-014", false, func(g *model.Group, r *model.Rule, cidr netip.Prefix) (string, []string, bool) {
+		if !a.wholeVPC(g.VpcID, cidr) {
 			return "", nil, false
 		}
 		enis := a.inRange(g.VpcID, r.Peer.CIDR)
@@ -651,9 +743,9 @@ func sga014(a *Audit) []Finding {
 // sga015: a CIDR inside the VPC whose interfaces all carry one group: that group's ID says the
 // same and follows instances as they come and go.
 func sga015(a *Audit) []Finding {
-	return a.cidrRules("SGA-015", false, func(g *model.Group, r *model.Rule) (string, []string, bool) {
+	return a.cidrRules("SGA-015", false, func(g *model.Group, r *model.Rule, cidr netip.Prefix) (string, []string, bool) {
 		v := a.vpc(g.VpcID)
-		if v == nil || a.wholeVPC(g.VpcID, r.Peer.CIDR) || !slices.ContainsFunc(a.vpcBlocks(g.VpcID), func(b model.CIDRBlock) bool { return within(r.Peer.CIDR, b.CIDR) }) {
+		if v == nil || a.wholeVPC(g.VpcID, cidr) || !slices.ContainsFunc(a.vpcBlocks(g.VpcID), func(b model.CIDRBlock) bool { return within(cidr, b.CIDR) }) {
 			return "", nil, false
 		}
 		refs := common(a.inRange(g.VpcID, r.Peer.CIDR))

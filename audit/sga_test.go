@@ -284,6 +284,32 @@ func TestOpenPortsRemembersPerRuleSet(t *testing.T) {
 		{ID: "sgr-odd", Protocol: model.ProtoTCP, FromPort: 40, ToPort: 30, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}},
 	}
 	s.Groups = append(s.Groups, &union)
+	// Prefix lists whose entries are the internet, alone or with a CIDR: a set of rules is
+	// skipped as "no global address" only when none of its peers, of any kind, holds one.
+	s.PrefixLists = append(s.PrefixLists,
+		&model.PrefixList{ID: "pl-world", OwnerID: account, MaxEntries: 5, Entries: []model.PLEntry{{CIDR: netip.MustParsePrefix("0.0.0.0/0")}}},
+		&model.PrefixList{ID: "pl-upper", OwnerID: account, MaxEntries: 5, Entries: []model.PLEntry{{CIDR: netip.MustParsePrefix("128.0.0.0/1")}}})
+	lists := *g
+	lists.ID = "sg-lists"
+	lists.Ingress = []model.Rule{
+		{ID: "sgr-world", Protocol: model.ProtoTCP, FromPort: 443, ToPort: 443, Peer: model.Peer{PrefixListID: "pl-world"}},
+		{ID: "sgr-upper", Protocol: model.ProtoTCP, FromPort: 8000, ToPort: 9000, Peer: model.Peer{PrefixListID: "pl-upper"}},
+		{ID: "sgr-lower", Protocol: model.ProtoTCP, FromPort: 8443, ToPort: 8443, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/1")}},
+		{ID: "sgr-internal", Protocol: model.ProtoUDP, FromPort: 0, ToPort: 65535, Peer: model.Peer{CIDR: netip.MustParsePrefix("10.0.0.0/8")}},
+	}
+	s.Groups = append(s.Groups, &lists)
+	// More than eight rules: sets of rules that differ only past the first byte of their mask.
+	wide := *g
+	wide.ID = "sg-wide"
+	wide.Ingress = nil
+	for i := range 8 {
+		wide.Ingress = append(wide.Ingress, model.Rule{ID: fmt.Sprintf("sgr-in%d", i), Protocol: model.ProtoTCP, FromPort: 9999, ToPort: 9999,
+			Peer: model.Peer{CIDR: netip.MustParsePrefix("10.0.0.0/8")}})
+	}
+	wide.Ingress = append(wide.Ingress,
+		model.Rule{ID: "sgr-ssh4", Protocol: model.ProtoTCP, FromPort: 22, ToPort: 22, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}},
+		model.Rule{ID: "sgr-web6", Protocol: model.ProtoTCP, FromPort: 80, ToPort: 80, Peer: model.Peer{CIDR: netip.MustParsePrefix("::/0")}})
+	s.Groups = append(s.Groups, &wide)
 	in := Input{Account: account, Region: "us-east-1", Snapshot: s}
 	p, err := policy.Compile(s)
 	if err != nil {
@@ -292,7 +318,7 @@ func TestOpenPortsRemembersPerRuleSet(t *testing.T) {
 	a := newAudit(in, DefaultConfig(), p)
 	var ps []servicePort
 	for _, port := range []uint16{0, 1, 19, 20, 21, 22, 23, 30, 31, 35, 40, 41, 53, 54, 80, 443, 999, 1000, 1500, 2000, 2001, 2500, 2999,
-		3000, 3306, 5432, 6379, 8080, 9200, 64999, 65000, 65534, 65535} {
+		3000, 3306, 5432, 6379, 8000, 8080, 8443, 8444, 9000, 9001, 9200, 64999, 65000, 65534, 65535} {
 		ps = append(ps, servicePort{"svc", port})
 	}
 	for round := range 2 { // the second round answers from what the first remembered
@@ -313,5 +339,46 @@ func TestOpenPortsRemembersPerRuleSet(t *testing.T) {
 	}
 	if len(a.memo) == 0 {
 		t.Fatal("openPorts remembered nothing")
+	}
+}
+
+// TestCIDRListFollowsTheGroups: the CIDR rules six checks walk are listed once per audit, for
+// the groups the checks judge — and listed again for a scoped run judging other groups (a
+// continuous audit's copy of the audit): fewer of them from the same start, as many from
+// another start.
+func TestCIDRListFollowsTheGroups(t *testing.T) {
+	s := genNet(5, 3, 40, 20, 30)
+	p, err := policy.Compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAudit(Input{Account: account, Snapshot: s}, DefaultConfig(), p)
+	want := func(groups []*model.Group, egress bool) []string {
+		var out []string
+		for _, g := range groups {
+			for _, r := range g.Rules(egress) {
+				if r.Peer.CIDR.IsValid() {
+					out = append(out, g.ID+" "+r.ID+" "+r.Peer.CIDR.String())
+				}
+			}
+		}
+		return out
+	}
+	got := func(a *Audit, egress bool) []string {
+		var out []string
+		for _, x := range a.cidrList(egress) {
+			out = append(out, x.g.ID+" "+x.r.ID+" "+x.cidr.String())
+		}
+		return out
+	}
+	for _, groups := range [][]*model.Group{s.Groups, s.Groups, s.Groups[3:7], s.Groups[5:9], s.Groups[:5], s.Groups[:5], s.Groups} {
+		scoped := *a
+		scoped.In.Snapshot.Groups = groups
+		for _, egress := range []bool{false, true} {
+			if d := cmp.Diff(want(groups, egress), got(&scoped, egress)); d != "" {
+				t.Fatalf("%d groups from %s, egress %v (-want +cidrList):\n%s", len(groups), groups[0].ID, egress, d)
+			}
+		}
+		*a = scoped // what it remembered goes on to the next run
 	}
 }

@@ -1,8 +1,6 @@
 package audit
 
 import (
-	"fmt"
-
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/policy"
 )
@@ -20,7 +18,7 @@ func init() {
 // per group. AWS gives every new group this rule, so the check will find most groups; it is
 // meant to be suppressed per tier where the workload needs it (Config.Suppressions).
 func sge001(a *Audit) []Finding {
-	var out []Finding
+	out := make([]Finding, 0, len(a.In.Snapshot.Groups)) // most groups keep AWS's rule
 	for _, g := range a.In.Snapshot.Groups {
 		if !a.mayReachInternet(g, true) {
 			continue
@@ -35,10 +33,13 @@ func sge001(a *Audit) []Finding {
 			continue
 		}
 		f := a.groupFinding("SGE-001", g, ids...)
-		f.Why = fmt.Sprintf("Group %s lets every port out to %s through %s.", g.ID, internet(v4, v6), rulesText(g, true, ids))
+		f.Why = "Group " + g.ID + " lets every port out to " + internet(v4, v6) + " through " + rulesText(g, true, ids) + "."
 		f.Fix = []string{revoke(g.ID, true, ids...),
 			"# then authorize only the destinations the workload needs: package mirrors, APIs through endpoints or prefix lists, internal groups"}
 		out = append(out, f)
+	}
+	if len(out) == 0 {
+		return nil
 	}
 	return out
 }

@@ -3,6 +3,8 @@ package audit
 import (
 	"bytes"
 	"fmt"
+	"hash/maphash"
+	"net/netip"
 	"regexp"
 	"slices"
 	"strconv"
@@ -414,33 +416,17 @@ func (a *Audit) ruleSetKey(g *model.Group) string {
 }
 
 func ruleSetKey(g *model.Group) string {
-	// Each rule's identity is one line, with a separator none of its fields holds, written
-	// into one buffer: a full audit builds every group's key, and a string per field and per
-	// line was most of SGH-010's cost. The lines are sorted, then joined with newlines.
+	// Each rule's identity is one line (ruleSetLine), written into one buffer: a full audit
+	// builds every group's key, and a string per field and per line was most of SGH-010's
+	// cost. The lines are sorted, then joined with newlines.
 	n := len(g.Ingress) + len(g.Egress)
 	buf := make([]byte, 0, 40*n) // "false tcp 3306 3306 10.1.2.0/24" and a margin
 	lines := make([][2]int, 0, n)
 	for _, egress := range []bool{false, true} {
 		rs := g.Rules(egress)
 		for i := range rs {
-			r := &rs[i]
 			start := len(buf)
-			buf = strconv.AppendBool(buf, r.Egress)
-			buf = append(buf, ' ')
-			buf = append(buf, r.Protocol...)
-			buf = append(buf, ' ')
-			buf = strconv.AppendInt(buf, int64(r.FromPort), 10)
-			buf = append(buf, ' ')
-			buf = strconv.AppendInt(buf, int64(r.ToPort), 10)
-			buf = append(buf, ' ')
-			switch {
-			case r.Peer.GroupID == g.ID:
-				buf = append(buf, "self"...)
-			case r.Peer.CIDR.IsValid():
-				buf = r.Peer.CIDR.AppendTo(buf)
-			default:
-				buf = append(buf, r.Peer.Key()...)
-			}
+			buf = ruleSetLine(buf, g, &rs[i])
 			lines = append(lines, [2]int{start, len(buf)})
 		}
 	}
@@ -456,15 +442,67 @@ func ruleSetKey(g *model.Group) string {
 	return out.String()
 }
 
+// ruleSetLine appends rule r of g as a line of g's ruleSetKey: its identity, with a
+// separator none of its fields holds, a reference to g itself written "self".
+func ruleSetLine(buf []byte, g *model.Group, r *model.Rule) []byte {
+	buf = strconv.AppendBool(buf, r.Egress)
+	buf = append(buf, ' ')
+	buf = append(buf, r.Protocol...)
+	buf = append(buf, ' ')
+	buf = strconv.AppendInt(buf, int64(r.FromPort), 10)
+	buf = append(buf, ' ')
+	buf = strconv.AppendInt(buf, int64(r.ToPort), 10)
+	buf = append(buf, ' ')
+	switch {
+	case r.Peer.GroupID == g.ID:
+		buf = append(buf, "self"...)
+	case r.Peer.CIDR.IsValid():
+		buf = r.Peer.CIDR.AppendTo(buf)
+	default:
+		buf = append(buf, r.Peer.Key()...)
+	}
+	return buf
+}
+
+// lineSeed seeds ruleSetHash.
+var lineSeed = maphash.MakeSeed()
+
+// ruleSetHash is a hash of g's ruleSetKey that does not build it: the sum of its lines'
+// hashes, which does not depend on their order. Equal keys have equal hashes, so a group
+// whose hash no other group of its VPC has cannot have the same rules as one (SGH-010 builds
+// the keys of the others only).
+func ruleSetHash(g *model.Group) uint64 {
+	var line [96]byte
+	sum := uint64(len(g.Ingress) + len(g.Egress))
+	for _, egress := range []bool{false, true} {
+		rs := g.Rules(egress)
+		for i := range rs {
+			sum += maphash.Bytes(lineSeed, ruleSetLine(line[:0], g, &rs[i]))
+		}
+	}
+	return sum
+}
+
 // sgh010: groups with identical rules (each later copy is a finding; the fix moves its members
 // to the first and deletes it), and VPCs where most groups serve one interface each.
 func sgh010(a *Audit) []Finding {
 	vpcs, groups := a.byVPC()
 	var out []Finding
 	for _, v := range vpcs {
+		// Most groups have rules no other group of the VPC has: the hash of their rule set
+		// (ruleSetHash) says so, and only the groups whose hash is shared get their key built.
+		hashes := make([]uint64, len(groups[v]))
+		seen := make(map[uint64]int, len(groups[v]))
+		for i, g := range groups[v] {
+			if g.Default || len(g.Ingress)+len(g.Egress) == 0 {
+				continue
+			}
+			hashes[i] = ruleSetHash(g)
+			seen[hashes[i]]++
+		}
 		first := map[string]*model.Group{}
 		single, attached := 0, 0
-		for _, g := range groups[v] {
+		for i, g := range groups[v] {
 			switch len(a.Members(g.ID)) {
 			case 0:
 			case 1:
@@ -473,7 +511,7 @@ func sgh010(a *Audit) []Finding {
 			default:
 				attached++
 			}
-			if g.Default || len(g.Ingress)+len(g.Egress) == 0 {
+			if g.Default || len(g.Ingress)+len(g.Egress) == 0 || seen[hashes[i]] < 2 {
 				continue
 			}
 			k := a.ruleSetKey(g)
@@ -558,31 +596,75 @@ func sgh011(a *Audit) []Finding {
 // Of two equal rules only one is redundant — the later in a group, the one of the group with
 // the higher ID across groups — so that revoking every finding's rule keeps the access.
 func sgh012(a *Audit) []Finding {
-	var out []Finding
+	// The redundant rules are found first, then their findings made: a large account has
+	// thousands, and a list of findings grown one at a time is copied at every doubling.
+	type redundant struct {
+		g      *model.Group
+		egress bool
+		i, by  int // by: the rule of the group that covers rule i; -1 for other groups'
+	}
+	var found []redundant
 	for _, g := range a.In.Snapshot.Groups {
 		for _, egress := range []bool{false, true} {
 			rs := g.Rules(egress)
-			// Each rule's opening is read once, not once per pair.
-			ops := a.openingsOf(g, egress)
+			// Each rule's opening is read once, and a rule is compared only with the rules
+			// whose opening may hold its own (coverIndex), in rule order.
+			x := a.coverIndexOf(g, egress)
+			var others [][]neighbour // per interface that carries g, its other groups
 			for i := range rs {
 				r := &rs[i]
-				by := ""
-				for j := range rs {
-					if i != j && a.coversAs(&rs[j], ops[j], r, ops[i]) && !(j > i && a.coversAs(r, ops[i], &rs[j], ops[j])) {
-						by = "rule " + ruleText(&rs[j])
-						break
-					}
-				}
-				if by == "" && a.coveredElsewhere(g, r) {
-					by = "rules of other groups on every interface that carries " + g.ID
-				}
-				if by == "" {
+				if j := x.first(x.ops[i], func(j int) bool {
+					return i != j && a.coversAs(&rs[j], x.ops[j], r, x.ops[i]) && !(j > i && a.coversAs(r, x.ops[i], &rs[j], x.ops[j]))
+				}); j >= 0 {
+					found = append(found, redundant{g, egress, i, j})
 					continue
 				}
-				f := a.groupFinding("SGH-012", g, r.ID)
-				f.Why = fmt.Sprintf("Group %s: rule %s is redundant: %s already allow all of it.", g.ID, ruleText(r), by)
-				f.Fix = []string{revoke(g.ID, egress, r.ID)}
-				out = append(out, f)
+				if others == nil {
+					others = a.othersOn(g, egress)
+				}
+				if a.coveredElsewhere(g, others, r, x.ops[i]) {
+					found = append(found, redundant{g, egress, i, -1})
+				}
+			}
+		}
+	}
+	if len(found) == 0 {
+		return nil
+	}
+	out := make([]Finding, len(found))
+	for k, d := range found {
+		g, rs := d.g, d.g.Rules(d.egress)
+		r := &rs[d.i]
+		by := "rules of other groups on every interface that carries " + g.ID
+		if d.by >= 0 {
+			by = "rule " + ruleText(&rs[d.by])
+		}
+		f := a.groupFinding("SGH-012", g, r.ID)
+		f.Why = "Group " + g.ID + ": rule " + ruleText(r) + " is redundant: " + by + " already allow all of it."
+		f.Fix = []string{revoke(g.ID, d.egress, r.ID)}
+		out[k] = f
+	}
+	return out
+}
+
+// neighbour is another group on an interface that carries the group SGH-012 judges, with
+// the coverIndex of the direction judged.
+type neighbour struct {
+	h *model.Group
+	x *coverIndex
+}
+
+// othersOn lists, for each interface that carries g, the other groups it carries that the
+// audit holds, with their rules of one direction; an empty list (not nil) when no interface
+// carries g.
+func (a *Audit) othersOn(g *model.Group, egress bool) [][]neighbour {
+	members := a.Members(g.ID)
+	out := make([][]neighbour, len(members))
+	for k, n := range members {
+		out[k] = make([]neighbour, 0, len(n.Groups)-1)
+		for _, hid := range n.Groups {
+			if h := a.Group(hid); h != nil && h.ID != g.ID {
+				out[k] = append(out[k], neighbour{h, a.coverIndexOf(h, egress)})
 			}
 		}
 	}
@@ -591,28 +673,20 @@ func sgh012(a *Audit) []Finding {
 
 // coveredElsewhere reports whether, on every interface that carries g (there is at least
 // one), another of its groups has a rule covering r — an equal one only when that group's
-// ID is lower, so that one of two equal rules stays.
-func (a *Audit) coveredElsewhere(g *model.Group, r *model.Rule) bool {
-	members := a.Members(g.ID)
-	if len(members) == 0 {
+// ID is lower, so that one of two equal rules stays. others are othersOn(g, r.Egress); or is
+// r's opening.
+func (a *Audit) coveredElsewhere(g *model.Group, others [][]neighbour, r *model.Rule, or policy.Opening) bool {
+	if len(others) == 0 {
 		return false
 	}
-	or := policy.OpeningOf(r)
-	for _, n := range members {
+	for _, hs := range others {
 		found := false
-		for _, hid := range n.Groups {
-			h := a.Group(hid)
-			if h == nil || h.ID == g.ID {
-				continue
-			}
-			qs, ops := h.Rules(r.Egress), a.openingsOf(h, r.Egress)
-			for i := range qs {
-				q, oq := &qs[i], ops[i]
-				if found = a.coversAs(q, oq, r, or) && (h.ID < g.ID || !a.coversAs(r, or, q, oq)); found {
-					break
-				}
-			}
-			if found {
+		for _, n := range hs {
+			qs, x := n.h.Rules(r.Egress), n.x
+			if found = x.first(or, func(i int) bool {
+				q, oq := &qs[i], x.ops[i]
+				return a.coversAs(q, oq, r, or) && (n.h.ID < g.ID || !a.coversAs(r, or, q, oq))
+			}) >= 0; found {
 				break
 			}
 		}
@@ -653,12 +727,29 @@ func (a *Audit) coversAs(q *model.Rule, oq policy.Opening, r *model.Rule, or pol
 	if r.Peer.GroupID != "" || q.Peer.GroupID != "" {
 		return false
 	}
-	qs := a.Policy.PeerSet(q)
-	if rc := r.Peer.CIDR; rc.IsValid() { // the set of one prefix is that prefix: no set to walk
-		return qs != nil && qs.ContainsPrefix(rc.Masked())
+	// What is left are prefix lists on one side or both: their sets' prefixes are read once
+	// per audit (prefixesOf), and a CIDR is compared as a prefix, never as a set.
+	if qc := q.Peer.CIDR; qc.IsValid() {
+		rs := a.prefixesOf(a.Policy.PeerSet(r))
+		return len(rs) > 0 && !slices.ContainsFunc(rs, func(p netip.Prefix) bool { return !within(p, qc.Masked()) })
 	}
-	rs := a.Policy.PeerSet(r)
-	return rs != nil && qs != nil && len(rs.Prefixes()) > 0 && subset(rs, qs)
+	qs := a.Policy.PeerSet(q)
+	if qs == nil {
+		return false
+	}
+	if rc := r.Peer.CIDR; rc.IsValid() { // the set of one prefix is that prefix: no set to walk
+		return qs.ContainsPrefix(rc.Masked())
+	}
+	rs := a.prefixesOf(a.Policy.PeerSet(r))
+	return len(rs) > 0 && !slices.ContainsFunc(rs, func(p netip.Prefix) bool { return !qs.ContainsPrefix(p) })
+}
+
+// prefixesOf is s.Prefixes(), read once per audit (nil for a nil set).
+func (a *Audit) prefixesOf(s *netipx.IPSet) []netip.Prefix {
+	if s == nil {
+		return nil
+	}
+	return remembered(&a.setPrefixes, s, s.Prefixes)
 }
 
 // samePeer is r.Key() == q.Key() for peers that are not both CIDRs, without building the keys.
@@ -669,24 +760,16 @@ func samePeer(r, q model.Peer) bool {
 	case rc || qc:
 		// A CIDR's text holds a "/", which no group or prefix list ID does: only compare the
 		// keys (building the CIDR's text) for an ID that might be one.
-		for _, id := range [...]string{r.PrefixListID, r.GroupID, q.PrefixListID, q.GroupID} {
-			if strings.Contains(id, "/") {
-				return r.Key() == q.Key()
-			}
+		id := q.Key()
+		if qc {
+			id = r.Key()
+		}
+		if strings.IndexByte(id, '/') >= 0 {
+			return r.Key() == q.Key()
 		}
 		return false
 	}
 	return cmpOr(r.PrefixListID, r.GroupID) == cmpOr(q.PrefixListID, q.GroupID)
-}
-
-// subset reports whether every address of s is in t.
-func subset(s, t *netipx.IPSet) bool {
-	for _, p := range s.Prefixes() {
-		if !t.ContainsPrefix(p) {
-			return false
-		}
-	}
-	return true
 }
 
 // sgh013: a rule naming a group that no longer exists (EC2's DescribeStaleSecurityGroups).

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net/netip"
 	"regexp"
 	"slices"
@@ -134,6 +135,10 @@ func TestSGHChecks(t *testing.T) {
 			w.eni(0, "10.0.1.6", b)
 			w.eni(0, "10.0.1.7", a, b)
 			return b.ID
+		}, nil, true},
+		{"SGH-010", "a copy with its rules in another order", func(w *world) string {
+			w.group("a", tcp(443, cidr("10.0.0.0/16")), tcp(22, cidr("10.0.9.0/24")), all(ref("self")))
+			return w.group("b", all(ref("self")), tcp(22, cidr("10.0.9.0/24")), tcp(443, cidr("10.0.0.0/16"))).ID
 		}, nil, true},
 		{"SGH-010", "one group per instance", func(w *world) string {
 			for i := range 6 {
@@ -284,5 +289,43 @@ func TestRuleSetKeyIsTheSortedIdentities(t *testing.T) {
 		if diff := cmp.Diff(strings.Join(ks, "\n"), ruleSetKey(g)); diff != "" {
 			t.Fatalf("%s (-fields +ruleSetKey):\n%s", g.ID, diff)
 		}
+	}
+}
+
+// TestRuleSetHashFollowsTheKey: SGH-010 builds the rule-set key only of groups whose
+// ruleSetHash another group shares, so groups with equal keys — their rules in any order,
+// self references included — must have equal hashes, and different keys (in practice)
+// different ones.
+func TestRuleSetHashFollowsTheKey(t *testing.T) {
+	s := genNet(12, 3, 90, 20, 10)
+	rnd := rand.New(rand.NewPCG(12, 12))
+	groups := slices.Clone(s.Groups)
+	for _, g := range s.Groups[:30] {
+		c := *g
+		c.ID = g.ID + "-copy"
+		c.Ingress = slices.Clone(g.Ingress)
+		rnd.Shuffle(len(c.Ingress), func(i, j int) { c.Ingress[i], c.Ingress[j] = c.Ingress[j], c.Ingress[i] })
+		for i := range c.Ingress {
+			if c.Ingress[i].Peer.GroupID == g.ID {
+				c.Ingress[i].Peer.GroupID = c.ID // its own reference: "self" in both
+			}
+		}
+		groups = append(groups, &c)
+	}
+	byKey := map[string]uint64{}
+	hashes := map[uint64]string{}
+	for _, g := range groups {
+		k, h := ruleSetKey(g), ruleSetHash(g)
+		if prev, ok := byKey[k]; ok && prev != h {
+			t.Fatalf("%s: the same rules as a group before it, another hash", g.ID)
+		}
+		byKey[k] = h
+		if prev, ok := hashes[h]; ok && prev != k {
+			t.Fatalf("%s: the hash of another rule set", g.ID)
+		}
+		hashes[h] = k
+	}
+	if len(byKey) < 90 {
+		t.Fatalf("%d rule sets among 90 generated groups and their copies", len(byKey))
 	}
 }
