@@ -69,11 +69,19 @@ func logRejected(match, prefix string) []string {
 	return guarded(match, "@fl_links", stmt)
 }
 
-// logFlags is the rules that copy the SYN, FIN and RST packets of covered links to
-// LogGroupFlags, rate-guarded like the rejects.
+// flagsChain is the chain of the rules that copy the SYN, FIN and RST packets of covered links
+// to LogGroupFlags, rate-guarded like the rejects. The forward chain jumps to it with one
+// rule (logFlagsJump), so that every other packet — UDP, and TCP without those flags, which is
+// nearly all of an established connection — costs one test, not one per rule here.
+const flagsChain = "flow_flags"
+
 func logFlags() []string {
-	return guarded("tcp flags & (fin|syn|rst) != 0", "@fl_flags", fmt.Sprintf("log group %d queue-threshold 1 snaplen 80", LogGroupFlags))
+	return guarded("", "@fl_flags", fmt.Sprintf("log group %d queue-threshold 1 snaplen 80", LogGroupFlags))
 }
+
+// logFlagsJump is the forward chain's rule that sends the packets with those flags to
+// flagsChain; the chain's end returns them to the forward chain.
+func logFlagsJump() string { return "tcp flags & (fin|syn|rst) != 0 jump " + flagsChain }
 
 // guarded is a log statement for packets from the links, then for packets to them from
 // others, each at most LogRate a second; past it, one LogPrefixOver message a second says

@@ -418,7 +418,8 @@ func (r *renderer) base() {
 	if r.logged {
 		if r.loggedFlags {
 			// After the source check (addresses can be trusted), before anything accepts.
-			lines = append(lines[:len(first)+2:len(first)+2], append(logFlags(), lines[len(first)+2:]...)...)
+			lines = append(lines[:len(first)+2:len(first)+2], append([]string{logFlagsJump()}, lines[len(first)+2:]...)...)
+			r.rs.add(&Object{Kind: Chain, Name: flagsChain, Lines: logFlags()})
 		}
 		lines = insertBefore(lines, "ct state != new drop", logRejected("ct state != new", LogPrefixLate))
 		lines = insertBefore(lines, fmt.Sprintf("meta mark & 0x%x != 0x%x drop", markAdmitted, markAdmitted),
