@@ -39,7 +39,7 @@ func TestOpenStoreOnEtcd(t *testing.T) {
 	}
 	log := slog.New(slog.DiscardHandler)
 	cfg := serverConfig{DataDir: t.TempDir(), Listen: "127.0.0.1:0",
-		Etcd: etcd.Options{Endpoints: srv.Endpoints, Username: "root", Timeout: time.Second}}
+		Etcd: etcd.Options{Endpoints: srv.Endpoints, Username: "root", Timeout: 10 * time.Second}} // etcd checks passwords with bcrypt: slow under -race on a loaded machine
 
 	t.Setenv(etcdPasswordEnv, "secret")
 	st, err := openStore(ctx, cfg, log)

@@ -169,7 +169,7 @@ func TestWatchCompacted(t *testing.T) {
 // within the store's timeout rather than hang, and nothing is reported written.
 func TestEtcdStopped(t *testing.T) {
 	srv := etcdtest.Start(t)
-	s := open(t, srv, Options{Timeout: time.Second})
+	s := open(t, srv, Options{Timeout: 3 * time.Second})
 	ctx := context.Background()
 	if _, err := s.Txn(ctx, nil, []store.Op{put("a", "1")}); err != nil {
 		t.Fatal(err)
@@ -205,7 +205,7 @@ func TestEtcdStopped(t *testing.T) {
 				t.Errorf("call %d with etcd stopped: %v, want a storage error", i, err)
 			}
 		}
-	case <-time.After(time.Minute): // a hang detector, far above the 1 s timeout: not a timing assertion
+	case <-time.After(time.Minute): // a hang detector, far above the 3 s timeout: not a timing assertion
 		t.Fatal("calls on a stopped etcd hang")
 	}
 	s.Close()
@@ -369,7 +369,7 @@ func TestExclusiveAfterShared(t *testing.T) {
 	if _, err := shared.Txn(ctx, nil, []store.Op{{Key: "missing", Delete: true}}); err != nil {
 		t.Fatal(err)
 	}
-	open(t, srv, Options{Prefix: "/y/", Exclusive: true, LeaseTTL: time.Second, Timeout: time.Second})
+	open(t, srv, Options{Prefix: "/y/", Exclusive: true, LeaseTTL: time.Second, Timeout: 5 * time.Second})
 }
 
 // TestTLS: with the CA, certificate and key files (etcdctl's --cacert, --cert, --key) the
