@@ -7,6 +7,7 @@
 //	go run ./tools/apibench -scale      # the 10,000-group targets
 //	go run ./tools/apibench -trail      # Stockade with the change trail on vs off
 //	go run ./tools/apibench -etcd 3     # Stockade on a 3-member etcd vs embedded vs moto
+//	go run ./tools/apibench -calibrate  # describe by ID vs a server returning a canned reply
 //
 // Results are printed as Markdown tables for BENCHMARKS.md.
 package main
@@ -41,11 +42,22 @@ func main() {
 	scale := flag.Bool("scale", false, "run the 10,000 groups × 20 rules measurements on Stockade only")
 	skipMoto := flag.Bool("no-moto", false, "measure Stockade only")
 	trailCmp := flag.Bool("trail", false, "compare Stockade with the change trail on (--trail) and off (--trail=false), no moto")
-	rounds := flag.Int("rounds", 1, "with -trail: rounds of both servers, alternating which goes first; medians are reported")
+	rounds := flag.Int("rounds", 1, "with -trail or -calibrate: rounds of both servers, alternating which goes first; medians are reported")
 	etcdMembers := flag.Int("etcd", 0, "compare Stockade on an etcd cluster of this many members (the etcd binary, apt-get install etcd-server) with Stockade on its embedded store and moto")
+	cal := flag.Bool("calibrate", false, "compare Stockade's describe by ID with a server that returns the same reply canned (the client's and machine's limit), no moto")
+	canned := flag.String("serve-canned", "", "serve this file as every reply, on -listen (what -calibrate starts)")
+	listen := flag.String("listen", "", "with -serve-canned: the address to listen on")
 	flag.Func("server-arg", "an extra argument for every Stockade server started (repeatable), e.g. -server-arg=--audit=false",
 		func(v string) error { serverArgs = append(serverArgs, v); return nil })
 	flag.Parse()
+	if *canned != "" {
+		serveCanned(*canned, *listen)
+		return
+	}
+	if *cal {
+		calibrate(*groups, *conc, *dur, *rounds)
+		return
+	}
 	if *scale {
 		runScale(*conc)
 		return
