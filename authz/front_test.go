@@ -53,7 +53,7 @@ func newWorld(t testing.TB) *world {
 	t.Helper()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "s.db")
-	st, err := bolt.Open(path, bolt.Options{})
+	st, err := bolt.Open(path, bolt.Options{Staged: []string{trail.OutboxPrefix}})
 	if err != nil {
 		t.Fatal(err)
 	}

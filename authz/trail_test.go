@@ -244,7 +244,7 @@ func TestIAMWriteCommitsWithItsRecord(t *testing.T) {
 	}
 	w.st.Close()
 
-	st, err := bolt.Open(w.path, bolt.Options{})
+	st, err := bolt.Open(w.path, bolt.Options{Staged: []string{trail.OutboxPrefix}})
 	if err != nil {
 		t.Fatal(err)
 	}

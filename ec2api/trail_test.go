@@ -62,7 +62,7 @@ func newTrailAPI(t *testing.T) *trailAPI {
 	t.Helper()
 	ctx := context.Background()
 	ta := &trailAPI{path: filepath.Join(t.TempDir(), "stockade.db")}
-	st, err := bolt.Open(ta.path, bolt.Options{})
+	st, err := bolt.Open(ta.path, bolt.Options{Staged: []string{trail.OutboxPrefix}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestTrailCrashBeforeCompletion(t *testing.T) {
 	ta.inflight.Lock() // the handler has finished: its completion is queued, never written
 	ta.st.Close()
 
-	st, err := bolt.Open(ta.path, bolt.Options{})
+	st, err := bolt.Open(ta.path, bolt.Options{Staged: []string{trail.OutboxPrefix}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -465,7 +465,7 @@ func TestCompletes(t *testing.T) {
 			t.Errorf("%s: %d records, want the completed one", name, len(got))
 		}
 	}
-	if kvs, _, _ := st.List(ctx, outboxPrefix); len(kvs) != 0 {
+	if kvs, _, _ := st.List(ctx, OutboxPrefix); len(kvs) != 0 {
 		t.Errorf("outbox keys left after the completion: %d", len(kvs))
 	}
 
@@ -482,7 +482,7 @@ func TestCompletes(t *testing.T) {
 	if strings.Contains(string(got[0].JSON), "sg-0123456789abcdef0") {
 		t.Error("the swept record is the staged one: the late completion must not replace it")
 	}
-	if kvs, _, _ := st.List(ctx, outboxPrefix); len(kvs) != 0 {
+	if kvs, _, _ := st.List(ctx, OutboxPrefix); len(kvs) != 0 {
 		t.Errorf("outbox keys left after the sweep: %d", len(kvs))
 	}
 }

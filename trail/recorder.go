@@ -237,10 +237,10 @@ func (rc *Recorder) Sweep(ctx context.Context, before time.Time) error {
 			delete(rc.swept, id)
 		}
 	}
-	limit := outboxPrefix + timeKey(before.Add(time.Second))
+	limit := OutboxPrefix + timeKey(before.Add(time.Second))
 	after := ""
 	for {
-		kvs, err := rc.st.Scan(ctx, outboxPrefix, after, 1000, false)
+		kvs, err := rc.st.Scan(ctx, OutboxPrefix, after, 1000, false)
 		if err != nil {
 			return fmt.Errorf("trail: outbox: %w", err)
 		}

@@ -24,7 +24,9 @@ import (
 // order.
 const Prefix = "trail/"
 
-const outboxPrefix = Prefix + "o/"
+// OutboxPrefix is the outbox's keys: short-lived, one per change, deleted once the record is
+// in the Log (a backend may keep them apart: bolt.Options.Staged).
+const OutboxPrefix = Prefix + "o/"
 
 // Attribute is a LookupEvents AttributeKey (§2.2).
 type Attribute string
@@ -55,7 +57,7 @@ func parseTimeKey(s string) int64 {
 	return n
 }
 
-func outboxKey(r *Record) string { return outboxPrefix + timeKey(r.Time) + "/" + r.EventID }
+func outboxKey(r *Record) string { return OutboxPrefix + timeKey(r.Time) + "/" + r.EventID }
 
 // Ops are the store writes that stage r in the outbox. The control plane adds them to the
 // transaction of the change r records, so that the change and its record commit together or

@@ -455,7 +455,10 @@ func openStore(ctx context.Context, cfg serverConfig, log *slog.Logger) (store.S
 		log.Info("store on etcd", "endpoints", opts.Endpoints, "prefix", opts.Prefix, "revision", st.Revision())
 		return st, nil
 	}
-	st, err := bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{Unwatched: unwatched})
+	// The trail's outbox is staged: each change's record is kept beside the change's history
+	// entry until the record is in the trail's log, which saves every change the pages of a
+	// second path through the key B-tree (store/bolt/staged.go).
+	st, err := bolt.Open(filepath.Join(cfg.DataDir, datadir.Store), bolt.Options{Unwatched: unwatched, Staged: []string{trail.OutboxPrefix}})
 	if err != nil {
 		return nil, err
 	}

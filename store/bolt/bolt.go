@@ -45,6 +45,11 @@ type Options struct {
 	// would otherwise be written twice, such as the change trail's records (one transaction
 	// per batch of calls, each several kilobytes).
 	Unwatched []string
+	// Staged are key prefixes of short-lived keys, written with a change and deleted soon
+	// after (the trail's outbox): kept beside their transaction's history entry rather than
+	// in the key B-tree, which saves a commit the pages of a second path through that tree
+	// (staged.go). They are unwatched as well. Keys of one prefix are all staged or none.
+	Staged []string
 }
 
 // Store is a store.Store on one bbolt file.
@@ -53,7 +58,14 @@ type Store struct {
 	path      string
 	limit     int64
 	unwatched []string
+	staged    []string
 	rev       atomic.Int64
+
+	// stagedMu is held by the committer across a commit and its change of stagedAt, and by
+	// every read of staged keys across its snapshot (staged.go).
+	stagedMu  sync.Mutex
+	stagedAt  map[string]int64 // staged key → the revision whose history entry holds it
+	compacted int64            // history entries up to this revision are deleted; the committer's
 
 	queue   chan *pending
 	closeMu sync.RWMutex
@@ -96,7 +108,8 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
-	s := &Store{db: db, path: path, limit: int64(opts.HistoryLimit), unwatched: slices.Clone(opts.Unwatched), notify: make(chan struct{}), done: make(chan struct{}),
+	s := &Store{db: db, path: path, limit: int64(opts.HistoryLimit), unwatched: slices.Clone(opts.Unwatched), staged: slices.Clone(opts.Staged),
+		stagedAt: map[string]int64{}, notify: make(chan struct{}), done: make(chan struct{}),
 		queue: make(chan *pending, maxGroup), stopped: make(chan struct{})}
 	if err := s.init(existed); err != nil {
 		db.Close()
@@ -108,7 +121,7 @@ func Open(path string, opts Options) (*Store, error) {
 
 func (s *Store) init(existed bool) error {
 	if existed {
-		return s.db.View(func(tx *bbolt.Tx) error {
+		err := s.db.View(func(tx *bbolt.Tx) error {
 			meta := tx.Bucket(bucketMeta)
 			if meta == nil || string(meta.Get(keyFormat)) != format || tx.Bucket(bucketKV) == nil || tx.Bucket(bucketHistory) == nil {
 				return fmt.Errorf("store %s is a bbolt file but not a Stockade data file (format %q missing); refusing to use it", s.path, format)
@@ -118,6 +131,9 @@ func (s *Store) init(existed bool) error {
 			}
 			return nil
 		})
+		if err != nil {
+			return err
+		}
 	}
 	return s.db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bucketKV, bucketHistory, bucketMeta} {
@@ -125,6 +141,10 @@ func (s *Store) init(existed bool) error {
 				return err
 			}
 		}
+		if err := s.migrateStaged(tx); err != nil {
+			return err
+		}
+		s.loadStaged(tx)
 		return tx.Bucket(bucketMeta).Put(keyFormat, []byte(format))
 	})
 }
@@ -184,6 +204,8 @@ func (s *Store) Check(ops []store.Op) error {
 			return fmt.Errorf("%w: empty key", store.ErrInvalid)
 		case len(op.Key) > bbolt.MaxKeySize:
 			return fmt.Errorf("%w: key of %d bytes exceeds %d", store.ErrInvalid, len(op.Key), bbolt.MaxKeySize)
+		case len(op.Key) > bbolt.MaxKeySize-stagedOverhead && s.isStaged(op.Key):
+			return fmt.Errorf("%w: staged key of %d bytes exceeds %d", store.ErrInvalid, len(op.Key), bbolt.MaxKeySize-stagedOverhead)
 		case !op.Delete && len(op.Value) > bbolt.MaxValueSize-binary.MaxVarintLen64:
 			return fmt.Errorf("%w: value of %d bytes for key %.64q exceeds %d", store.ErrInvalid, len(op.Value), op.Key, bbolt.MaxValueSize-binary.MaxVarintLen64)
 		}
@@ -253,9 +275,13 @@ func (s *Store) drainClosed() {
 // passed Check in Submit, so an error from bbolt here is a storage failure, and it fails the
 // whole group: nothing of it was written.
 func (s *Store) commit(group []*pending) {
-	var last int64
+	var last, compacted int64
+	s.stagedMu.Lock()
+	defer s.stagedMu.Unlock()
+	st := &stagedTxn{at: s.stagedAt}
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		kv, meta, h := tx.Bucket(bucketKV), tx.Bucket(bucketMeta), tx.Bucket(bucketHistory)
+		st.changes = nil
 		rev := int64(0)
 		if v := meta.Get(keyRevision); len(v) == 8 {
 			rev = int64(binary.BigEndian.Uint64(v))
@@ -264,7 +290,13 @@ func (s *Store) commit(group []*pending) {
 			p.rev, p.err = 0, nil
 			ok := true
 			for _, c := range p.conds {
-				if modRevision(kv.Get([]byte(c.Key))) != c.ModRevision {
+				have := int64(0)
+				if s.isStaged(c.Key) {
+					have = st.get(c.Key)
+				} else {
+					have = modRevision(kv.Get([]byte(c.Key)))
+				}
+				if have != c.ModRevision {
 					ok = false
 					break
 				}
@@ -276,9 +308,12 @@ func (s *Store) commit(group []*pending) {
 			rev++
 			for _, op := range p.ops {
 				var err error
-				if op.Delete {
+				switch {
+				case s.isStaged(op.Key):
+					err = st.apply(h, rev, op)
+				case op.Delete:
 					err = kv.Delete([]byte(op.Key))
-				} else {
+				default:
 					err = kv.Put([]byte(op.Key), encodeValue(rev, op.Value))
 				}
 				if err != nil {
@@ -290,7 +325,8 @@ func (s *Store) commit(group []*pending) {
 			}
 			p.rev = rev
 		}
-		if err := compact(h, rev-s.limit); err != nil {
+		var err error
+		if compacted, err = compactTo(h, s.compacted, rev-s.limit); err != nil {
 			return err
 		}
 		last = rev
@@ -301,6 +337,8 @@ func (s *Store) commit(group []*pending) {
 			p.rev, p.err = 0, fmt.Errorf("store %s: commit: %w", s.path, err)
 		}
 	} else {
+		st.commit()
+		s.compacted = compacted
 		s.rev.Store(last)
 		s.mu.Lock()
 		close(s.notify)
@@ -312,29 +350,16 @@ func (s *Store) commit(group []*pending) {
 	}
 }
 
-// compact deletes history entries at or below cutoff; a few per transaction keep it cheap.
-func compact(h *bbolt.Bucket, cutoff int64) error {
-	if cutoff <= 0 {
-		return nil
-	}
-	c := h.Cursor()
-	k, _ := c.First()
-	for n := 0; k != nil && n < 16; n++ {
-		if int64(binary.BigEndian.Uint64(k)) > cutoff {
-			return nil
-		}
-		if err := c.Delete(); err != nil {
-			return err
-		}
-		k, _ = c.Next()
-	}
-	return nil
-}
-
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, key string) (store.KV, bool, error) {
 	var out store.KV
 	var ok bool
+	if s.isStaged(key) {
+		s.stagedMu.Lock()
+		defer s.stagedMu.Unlock()
+		err := s.view(func(tx *bbolt.Tx) error { out, ok = s.stagedGet(tx, key); return nil })
+		return out, ok, err
+	}
 	err := s.view(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bucketKV).Get([]byte(key)); v != nil {
 			out, ok = decodeKV(key, v), true
@@ -348,6 +373,11 @@ func (s *Store) Get(ctx context.Context, key string) (store.KV, bool, error) {
 func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, error) {
 	var out []store.KV
 	var rev int64
+	staged := s.touchesStaged(prefix)
+	if staged {
+		s.stagedMu.Lock()
+		defer s.stagedMu.Unlock()
+	}
 	err := s.view(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(keyRevision); len(v) == 8 {
 			rev = int64(binary.BigEndian.Uint64(v))
@@ -356,6 +386,9 @@ func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, err
 		p := []byte(prefix)
 		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
 			out = append(out, decodeKV(string(k), v))
+		}
+		if staged {
+			out = mergeKVs(out, s.stagedRange(tx, prefix, "", 0, false), 0, false)
 		}
 		return nil
 	})
@@ -369,6 +402,11 @@ func (s *Store) Scan(ctx context.Context, prefix, after string, limit int, rever
 		return nil, fmt.Errorf("%w: scan limit %d", store.ErrInvalid, limit)
 	}
 	var out []store.KV
+	staged := s.touchesStaged(prefix)
+	if staged {
+		s.stagedMu.Lock()
+		defer s.stagedMu.Unlock()
+	}
 	err := s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketKV).Cursor()
 		p := []byte(prefix)
@@ -386,6 +424,9 @@ func (s *Store) Scan(ctx context.Context, prefix, after string, limit int, rever
 		}
 		for ; k != nil && bytes.HasPrefix(k, p) && len(out) < limit; k, v = step(c, reverse) {
 			out = append(out, decodeKV(string(k), v))
+		}
+		if staged {
+			out = mergeKVs(out, s.stagedRange(tx, prefix, after, limit, reverse), limit, reverse)
 		}
 		return nil
 	})
@@ -485,9 +526,9 @@ func decodeKV(key string, stored []byte) store.KV {
 	return store.KV{Key: key, Value: bytes.Clone(stored[n:]), ModRevision: int64(r)}
 }
 
-// watched is ops less those under an Unwatched prefix.
+// watched is ops less those under an Unwatched or Staged prefix.
 func (s *Store) watched(ops []store.Op) []store.Op {
-	if len(s.unwatched) == 0 {
+	if len(s.unwatched) == 0 && len(s.staged) == 0 {
 		return ops
 	}
 	out := make([]store.Op, 0, len(ops))
@@ -497,6 +538,9 @@ next:
 			if strings.HasPrefix(op.Key, p) {
 				continue next
 			}
+		}
+		if s.isStaged(op.Key) {
+			continue
 		}
 		out = append(out, op)
 	}

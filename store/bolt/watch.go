@@ -79,7 +79,7 @@ func (s *Store) Watch(ctx context.Context, from int64) (*store.Watcher, error) {
 func (s *Store) oldest() (int64, error) {
 	var rev int64
 	err := s.view(func(tx *bbolt.Tx) error {
-		if k, _ := tx.Bucket(bucketHistory).Cursor().First(); k != nil {
+		if k, _ := firstEntry(tx.Bucket(bucketHistory).Cursor(), nil); k != nil {
 			rev = int64(binary.BigEndian.Uint64(k))
 		}
 		return nil
@@ -93,7 +93,10 @@ func (s *Store) history(from int64, max int) ([]store.Event, error) {
 	var out []store.Event
 	err := s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketHistory).Cursor()
-		for k, v := c.Seek(revKey(from)); k != nil && len(out) < max; k, v = c.Next() {
+		for k, v := firstEntry(c, revKey(from)); k != nil && len(out) < max; k, v = c.Next() {
+			if isStagedEntry(k) {
+				continue
+			}
 			rev := int64(binary.BigEndian.Uint64(k))
 			if len(out) == 0 && rev != from {
 				return store.ErrCompacted
