@@ -22,7 +22,7 @@ import (
 
 func openStore(t testing.TB, path string) store.Store {
 	t.Helper()
-	s, err := bolt.Open(path, bolt.Options{})
+	s, err := bolt.Open(path, bolt.Options{Staged: []string{OutboxPrefix}}) // as the server opens it
 	if err != nil {
 		t.Fatal(err)
 	}

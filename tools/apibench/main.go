@@ -278,6 +278,33 @@ type phase struct {
 	lat      []time.Duration
 	errors   int
 	firstErr string
+	written  int64 // bytes the server process wrote to storage during the phase (/proc/PID/io), -1 unknown
+}
+
+// perOp is the bytes written per successful call, in KB.
+func (p phase) perOp() float64 {
+	if len(p.lat) == 0 || p.written < 0 {
+		return 0
+	}
+	return float64(p.written) / float64(len(p.lat)) / 1024
+}
+
+// writeBytes is the storage bytes process pid has caused to be written (write_bytes of
+// /proc/PID/io), -1 when unknown.
+func writeBytes(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return -1
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "write_bytes: "); ok {
+			var n int64
+			if _, err := fmt.Sscan(v, &n); err == nil {
+				return n
+			}
+		}
+	}
+	return -1
 }
 
 func (p phase) rate() float64 {
@@ -339,6 +366,18 @@ func runWorkload(t *target, n, conc int, d time.Duration) []phase {
 	ids := make([]string, n)
 	prefix := fmt.Sprintf("bench-%d", time.Now().UnixNano())
 	var out []phase
+	// Each phase with the bytes the server wrote meanwhile; the writes of one phase that the
+	// kernel flushes later fall on the next, so the figures are approximate.
+	run := func(name string, conc, n int, d time.Duration, op func(i int) error) phase {
+		before := writeBytes(t.cmd.Process.Pid)
+		p := run(name, conc, n, d, op)
+		if after := writeBytes(t.cmd.Process.Pid); before >= 0 && after >= 0 {
+			p.written = after - before
+		} else {
+			p.written = -1
+		}
+		return p
+	}
 	out = append(out, run("CreateSecurityGroup", conc, n, 0, func(i int) error {
 		body, err := t.call(url.Values{"Action": {"CreateSecurityGroup"}, "GroupName": {fmt.Sprintf("%s-%05d", prefix, i)}, "GroupDescription": {"bench"}})
 		ids[i] = between(body, "<groupId>", "</groupId>")
@@ -388,12 +427,13 @@ func compareTrail(groups, conc int, d time.Duration, rounds int) {
 		}
 	}
 	fmt.Printf("\n%d groups, %d concurrent clients, describe phases %s each, %d rounds (medians; each round's on / off in brackets)\n\n", groups, conc, d, rounds)
-	fmt.Println("| phase | trail on ops/s | trail off ops/s | on / off | rounds' on / off | on p50 / p99 | off p50 / p99 |")
-	fmt.Println("|---|---:|---:|---:|---|---:|---:|")
+	fmt.Println("| phase | trail on ops/s | trail off ops/s | on / off | rounds' on / off | on p50 / p99 | off p50 / p99 | KB written per call on / off |")
+	fmt.Println("|---|---:|---:|---:|---|---:|---:|---:|")
 	for i, p := range ons[0] {
-		var on, off, ratios []float64
+		var on, off, ratios, kbOn, kbOff []float64
 		for r := range rounds {
 			on, off = append(on, ons[r][i].rate()), append(off, offs[r][i].rate())
+			kbOn, kbOff = append(kbOn, ons[r][i].perOp()), append(kbOff, offs[r][i].perOp())
 			ratios = append(ratios, 100*ons[r][i].rate()/offs[r][i].rate())
 		}
 		each := make([]string, len(ratios))
@@ -401,8 +441,8 @@ func compareTrail(groups, conc int, d time.Duration, rounds int) {
 			each[k] = fmt.Sprintf("%.0f%%", x)
 		}
 		q := offs[0][i]
-		fmt.Printf("| %s | %.0f | %.0f | %.0f%% | %s | %s / %s | %s / %s |\n", p.name, median(on), median(off), median(ratios),
-			strings.Join(each, ", "), ms(p.pct(50)), ms(p.pct(99)), ms(q.pct(50)), ms(q.pct(99)))
+		fmt.Printf("| %s | %.0f | %.0f | %.0f%% | %s | %s / %s | %s / %s | %.1f / %.1f |\n", p.name, median(on), median(off), median(ratios),
+			strings.Join(each, ", "), ms(p.pct(50)), ms(p.pct(99)), ms(q.pct(50)), ms(q.pct(99)), median(kbOn), median(kbOff))
 	}
 	for _, r := range append(ons, offs...) {
 		for _, p := range r {
