@@ -2,8 +2,6 @@ package host_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -30,21 +28,8 @@ import (
 // back. Refused: the internet to i-6 (sg-priv admits nothing); i-8 to the internet once sg-priv
 // allows no egress; i-7 once the private route table's route to nat-1 is gone.
 func TestKernelInternetAcrossHosts(t *testing.T) {
-	if why := netlab.Unavailable(); why != "" {
-		t.Skip("kernel tier: " + why)
-	}
-	b := make([]byte, 1)
-	_, _ = rand.Read(b)
 	ctx := context.Background()
-	tb, err := netlab.NewTestbed(ctx, "z"+hex.EncodeToString(b), 3)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		if err := tb.Close(context.Background()); err != nil {
-			t.Error(err)
-		}
-	})
+	tb := testbed(t, "z", 3)
 	all := []model.Rule{{Protocol: "-1", FromPort: -1, ToPort: -1, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}}}
 	src := newSource()
 	src.commit(func(n *netmap.Network) {
@@ -165,23 +150,20 @@ func TestKernelInternetAcrossHosts(t *testing.T) {
 	outbound("i-7", netip.MustParseAddr("198.18.0.99"))
 	outbound("i-8", netip.MustParseAddr("198.18.0.99"))
 
+	privEgress := func(rules []model.Rule) {
+		src.commit(func(n *netmap.Network) {
+			g := *n.Groups[1]
+			g.Egress = rules
+			n.Groups = []*model.Group{n.Groups[0], &g}
+		})
+		reconcile()
+	}
 	// sg-priv allows no egress: i-8 (and i-7) no longer get out; i-4 still does.
-	src.commit(func(n *netmap.Network) {
-		g := *n.Groups[1]
-		g.Egress = nil
-		n.Groups = []*model.Group{n.Groups[0], &g}
-	})
-	reconcile()
+	privEgress(nil)
 	outbound("i-8", netip.Addr{})
 	outbound("i-4", netip.MustParseAddr("198.18.0.4"))
-
 	// Egress back: through the NAT gateway again.
-	src.commit(func(n *netmap.Network) {
-		g := *n.Groups[1]
-		g.Egress = all
-		n.Groups = []*model.Group{n.Groups[0], &g}
-	})
-	reconcile()
+	privEgress(all)
 	outbound("i-8", netip.MustParseAddr("198.18.0.99"))
 
 	// The NAT route gone: the private subnet has no way out.
