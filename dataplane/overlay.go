@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"go4.org/netipx"
+
 	"github.com/stockade/stockade/model"
 )
 
@@ -33,6 +35,13 @@ type Overlay struct {
 	// Remote are the interfaces (by ID) placed on other hosts: members of their groups and
 	// sources the overlay may send from, with no chains here.
 	Remote map[string]bool
+	// Replies says that the overlay also brings replies from outside the VPC: a NAT gateway
+	// of the VPC is on another host, and the internet's replies to this host's instances
+	// come back through that host's router. Only replies (connection tracking saw the
+	// request leave by the overlay) from addresses outside the VPC are admitted: anything
+	// from inside must still be a remote interface's address. Needs the internet link
+	// (a NAT gateway's routes are blackholes without an attached internet gateway).
+	Replies bool
 }
 
 // The overlay link's chains stand for the checks made on the other host.
@@ -72,6 +81,21 @@ func (r *renderer) overlayBase(src4, src6, out, in *[]string) string {
 	return fmt.Sprintf("iifname %q oifname %q drop", link, link)
 }
 
+// overlayReplies are the forward chain's rules for an overlay that brings the internet's
+// replies through a NAT gateway on another host (Overlay.Replies), before the source check
+// (which then leaves the overlay's IPv4 to them): from inside the VPC only remote
+// interfaces' addresses, from outside only replies. Nil without them.
+func (r *renderer) overlayReplies() []string {
+	link := r.n.Overlay.Link
+	if link == "" || !r.n.Overlay.Replies || !r.internet() {
+		return nil
+	}
+	return []string{
+		fmt.Sprintf("iifname %q ip saddr @internet_inside4 iifname . ip saddr != @src4 drop", link),
+		fmt.Sprintf("iifname %q ip saddr != @internet_inside4 ct direction != reply drop", link),
+	}
+}
+
 // overlaySkip is the first rule of an ACL chain of a direction: the side of the overlay that
 // is not this host's to check returns at once ("" without an overlay).
 func (r *renderer) overlaySkip(egress bool) string {
@@ -94,6 +118,9 @@ const UnderlayTable = "inet stockade_underlay"
 type Segment struct {
 	VNI   uint32
 	Peers []SegmentPeer
+	// Inside are the VPC's IPv4 blocks: the inner sources a peer with Outside set may still
+	// send only from its own interfaces' addresses.
+	Inside []netip.Prefix
 }
 
 // SegmentPeer is another host of a segment: its underlay address and the addresses of the
@@ -101,6 +128,10 @@ type Segment struct {
 type SegmentPeer struct {
 	Underlay netip.Addr
 	Addrs    []netip.Addr
+	// Outside says the peer holds a NAT gateway of the segment's VPC: it also sends the
+	// internet's replies, whose inner IPv4 sources are outside the VPC (Segment.Inside). The
+	// router behind the filter admits those as replies only (Overlay.Replies).
+	Outside bool
 }
 
 // Underlay renders the transaction that makes a host's underlay filter exactly segments:
@@ -145,6 +176,17 @@ func Underlay(segments []Segment) string {
 			}
 			if len(v6) > 0 {
 				fmt.Fprintf(&b, "\t\t@th,224,16 0x86dd @th,304,128 { %s } accept\n", strings.Join(v6, ", "))
+			}
+			if p.Outside {
+				// A NAT gateway's host: any IPv4 source outside the VPC (the internet's
+				// replies), none inside that is not its own.
+				for _, blk := range s.Inside {
+					if blk.Addr().Is4() {
+						r := netipx.RangeOfPrefix(blk.Masked())
+						fmt.Fprintf(&b, "\t\t@th,224,16 0x0800 @th,336,32 0x%x-0x%x drop\n", r.From().AsSlice(), r.To().AsSlice())
+					}
+				}
+				b.WriteString("\t\t@th,224,16 0x0800 accept\n")
 			}
 			b.WriteString("\t\tdrop\n\t}\n")
 		}

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/google/go-cmp/cmp"
+
 	"github.com/stockade/stockade/dataplane"
 )
 
@@ -111,5 +113,78 @@ func TestRendererCacheFollowsPlacement(t *testing.T) {
 			n.Snapshot.ENIs = enis
 		}
 		k.step(t, i, n)
+	}
+}
+
+// TestOverlayReplies: a router whose VPC's NAT gateway is on another host admits from the
+// overlay, in IPv4, the VPC's addresses of remote interfaces only and outside addresses only
+// as replies; the general source check leaves the overlay's IPv4 to those two rules. Without
+// Replies (or without the internet link) nothing of it is rendered.
+func TestOverlayReplies(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		replies  bool
+		internet bool
+		want     []string
+	}{
+		{"replies", true, true, []string{
+			`iifname "stk-vx" ip saddr @internet_inside4 iifname . ip saddr != @src4 drop`,
+			`iifname "stk-vx" ip saddr != @internet_inside4 ct direction != reply drop`,
+			`iifname != { "stk-ig", "stk-vx" } iifname . ip saddr != @src4 drop`,
+			`iifname != "stk-ig" iifname . ip6 saddr != @src6 drop`,
+		}},
+		{"no replies", false, true, []string{
+			`iifname != "stk-ig" iifname . ip saddr != @src4 drop`,
+			`iifname != "stk-ig" iifname . ip6 saddr != @src6 drop`,
+		}},
+		{"no internet", true, false, []string{
+			"iifname . ip saddr != @src4 drop",
+			"iifname . ip6 saddr != @src6 drop",
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := spanning(threeTier())
+			if c.internet {
+				n = withInternet(n)
+			}
+			n.Link = link
+			n.Overlay.Replies = c.replies
+			var got []string
+			for _, l := range dataplane.Render(n).Object("forward").Lines {
+				if strings.Contains(l, "@src") || strings.Contains(l, `"stk-vx" ip saddr`) {
+					got = append(got, l)
+				}
+			}
+			if diff := cmp.Diff(c.want, got); diff != "" {
+				t.Errorf("source checks (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// TestUnderlayOutside: a peer that holds a NAT gateway (Outside) may also send IPv4 from
+// outside the VPC's blocks, and from inside them still only its own addresses.
+func TestUnderlayOutside(t *testing.T) {
+	got := dataplane.Underlay([]dataplane.Segment{{VNI: 7, Inside: []netip.Prefix{netip.MustParsePrefix("10.0.0.0/16")},
+		Peers: []dataplane.SegmentPeer{
+			{Underlay: netip.MustParseAddr("192.0.2.1"), Addrs: []netip.Addr{netip.MustParseAddr("10.0.1.99")}, Outside: true},
+			{Underlay: netip.MustParseAddr("192.0.2.3"), Addrs: []netip.Addr{netip.MustParseAddr("10.0.2.8")}}}}})
+	want := []string{
+		"\t\t@th,224,16 0x0800 @th,336,32 { 0x0a000163 } accept",
+		"\t\t@th,224,16 0x0800 @th,336,32 0x0a000000-0x0a00ffff drop",
+		"\t\t@th,224,16 0x0800 accept",
+		"\t\tdrop",
+	}
+	start := strings.Index(got, "chain vni_7_0 {")
+	end := strings.Index(got, "chain vni_7_1 {")
+	if start < 0 || end < 0 {
+		t.Fatalf("no peer chains:\n%s", got)
+	}
+	lines := strings.Split(strings.TrimSpace(got[start:end]), "\n")
+	if diff := cmp.Diff(want, lines[1:len(lines)-1]); diff != "" {
+		t.Errorf("NAT host's chain (-want +got):\n%s", diff)
+	}
+	if strings.Count(got, "@th,224,16 0x0800 accept") != 1 {
+		t.Errorf("a peer without Outside accepts any IPv4 source:\n%s", got)
 	}
 }

@@ -354,6 +354,12 @@ func (r *renderer) base() {
 		// The internet link sends from any address outside the VPC (checked above).
 		lines[len(first)] = fmt.Sprintf("iifname != %q iifname . ip saddr != @src4 drop", r.n.Internet.Link)
 		lines[len(first)+1] = fmt.Sprintf("iifname != %q iifname . ip6 saddr != @src6 drop", r.n.Internet.Link)
+		if replies := r.overlayReplies(); replies != nil {
+			// The overlay's IPv4 is checked by its own rules, before this one.
+			lines[len(first)] = fmt.Sprintf("iifname != { %q, %q } iifname . ip saddr != @src4 drop", r.n.Internet.Link, r.n.Overlay.Link)
+			lines = append(lines[:len(first):len(first)], append(replies, lines[len(first):]...)...)
+			first = lines[:len(first)+len(replies)]
+		}
 	}
 	var unchecked []string
 	for _, e := range r.enis {

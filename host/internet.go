@@ -145,7 +145,14 @@ func routingFrom(n netmap.Network, vpc string, from []any) []any {
 
 // planRouting computes a VPC's routing. Route table numbers come from tables (nil: the
 // helper's hash, for callers without a host).
-func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Names, tables *Tables) Routing {
+//
+// On one host of several (place), the router translates and publishes only what is on its
+// own host, as the Nitro card does the 1:1 NAT on the instance's host: the public addresses
+// of interfaces placed here, and the NAT gateways that run here. A route to a NAT gateway on
+// another host goes over the overlay to that host's router (next hop: the gateway's private
+// address, which the overlay's entries give that router's MAC), which translates it as it
+// translates its own instances' traffic.
+func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Names, tables *Tables, place Placement) Routing {
 	var rt Routing
 	var igw bool
 	for _, g := range n.IGWs {
@@ -271,7 +278,9 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 				// attached it goes nowhere.
 				if g := nat[tg.NatGatewayID]; g != nil && !gone[g.ID] && igw {
 					route.Target, via = netlab.TargetNAT, g
-					natSubnets[g.ID] = append(natSubnets[g.ID], bySubnet[t.ID]...)
+					if !place.remoteNAT(g) {
+						natSubnets[g.ID] = append(natSubnets[g.ID], bySubnet[t.ID]...)
+					}
 				}
 			case tg.NetworkInterfaceID != "":
 				e := idx.enis[tg.NetworkInterfaceID]
@@ -289,7 +298,11 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 					continue
 				}
 				if via != nil && d.Addr().Is4() {
-					kt.Routes = append(kt.Routes, natLeg(d.Masked(), t, natTableOf(mine, assoc, main, via), vpc, n.IGWs, lists)...)
+					leg := natLeg(d.Masked(), t, natTableOf(mine, assoc, main, via), vpc, n.IGWs, lists)
+					if place.remoteNAT(via) {
+						leg = overNAT(leg, names.Overlay(vpc), via.PrivateIP)
+					}
+					kt.Routes = append(kt.Routes, leg...)
 					continue
 				}
 				rd := route
@@ -319,13 +332,28 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 		return rt
 	}
 	up := names.UplinkOf(vpc)
+	if place.Internet != "" {
+		up.Internet = place.Internet
+	}
 	rt.Uplink = &up
 	rt.Internet.Link = up.Link
-	if v := idx.vpcs[vpc]; v != nil {
+	if v := idx.vpcs[vpc]; v != nil && !place.On() {
 		// The VPC's IPv6 blocks: the replies of connections through an egress-only gateway
 		// come back by them, and with an internet gateway the internet reaches them.
 		for _, b := range v.IPv6Blocks() {
 			rt.Public = append(rt.Public, b.CIDR.Masked())
+		}
+	}
+	if place.On() {
+		// On several hosts the block is spread over them: each host's router takes only its
+		// own interfaces' IPv6 addresses (a shared internet has one route per prefix).
+		for _, e := range n.ENIs {
+			if e.VpcID != vpc || place.remote(e.ID) {
+				continue
+			}
+			for _, a := range e.IPv6 {
+				rt.Public = append(rt.Public, netip.PrefixFrom(a, 128))
+			}
 		}
 	}
 	if !igw {
@@ -334,12 +362,12 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 	rt.Internet.Open6 = open6
 	public := map[netip.Addr]netip.Addr{}
 	for _, e := range n.ENIs {
-		if e.VpcID == vpc && e.PublicIP.Is4() && e.PrivateIP.Is4() {
+		if e.VpcID == vpc && e.PublicIP.Is4() && e.PrivateIP.Is4() && !place.remote(e.ID) {
 			public[e.PublicIP] = e.PrivateIP
 		}
 	}
 	for _, a := range n.Addresses {
-		if !a.Associated() || natENI[a.ENIID] || !a.PublicIP.Is4() || !a.PrivateIP.Is4() {
+		if !a.Associated() || natENI[a.ENIID] || !a.PublicIP.Is4() || !a.PrivateIP.Is4() || place.remote(a.ENIID) {
 			continue
 		}
 		if e := idx.enis[a.ENIID]; e != nil && e.VpcID == vpc {
@@ -351,6 +379,9 @@ func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Na
 	}
 	for _, id := range slices.Sorted(maps.Keys(nat)) {
 		g := nat[id]
+		if place.remoteNAT(g) {
+			continue // its host translates and publishes it
+		}
 		rt.Internet.NAT = append(rt.Internet.NAT, dataplane.NATGateway{Public: g.PublicIP, Subnets: natSubnets[id]})
 		rt.Public = append(rt.Public, netip.PrefixFrom(g.PublicIP, 32))
 	}

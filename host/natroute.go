@@ -117,3 +117,20 @@ func natTableOf(tables []*model.RouteTable, assoc map[string]string, main *model
 	}
 	return nil
 }
+
+// overNAT sends the routes of a NAT gateway's leg (natLeg) to the gateway on another host:
+// over the overlay link to the gateway's private address, which the overlay's entries give
+// the gateway's host's router MAC. Without that address they are blackholes.
+func overNAT(leg []netlab.Route, overlay string, gw netip.Addr) []netlab.Route {
+	out := slices.Clone(leg)
+	for i, r := range out {
+		if r.Target != netlab.TargetNAT {
+			continue
+		}
+		out[i].Target = netlab.TargetBlackhole
+		if gw.Is4() {
+			out[i].Target, out[i].Link, out[i].Via = netlab.TargetInterface, overlay, gw
+		}
+	}
+	return out
+}

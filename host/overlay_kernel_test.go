@@ -15,19 +15,17 @@ import (
 	"github.com/stockade/stockade/netmap"
 )
 
-// TestKernelHostsSpanVPC: three host reconcilers, one per simulated host of a testbed, follow
-// one store in which a VPC's instances are placed on all three. Each host runs only its own
-// instance; the instances reach each other across hosts exactly as their groups say (sg-1
-// admits TCP 8080 from its members: i-4 and i-5 are members, i-6 is not), through the
-// devices, entries and filters the reconcilers programmed.
-func TestKernelHostsSpanVPC(t *testing.T) {
+// testbed makes a testbed of n hosts for a kernel test, its prefix the letter and a random
+// byte (tests may run at once), and removes it when the test ends, failed or not. It skips
+// the test, with the reason, where the kernel tier cannot run.
+func testbed(t *testing.T, letter string, n int) *netlab.Testbed {
+	t.Helper()
 	if why := netlab.Unavailable(); why != "" {
 		t.Skip("kernel tier: " + why)
 	}
 	b := make([]byte, 1)
 	_, _ = rand.Read(b)
-	ctx := context.Background()
-	tb, err := netlab.NewTestbed(ctx, "y"+hex.EncodeToString(b), 3)
+	tb, err := netlab.NewTestbed(context.Background(), letter+hex.EncodeToString(b), n)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,6 +34,17 @@ func TestKernelHostsSpanVPC(t *testing.T) {
 			t.Error(err)
 		}
 	})
+	return tb
+}
+
+// TestKernelHostsSpanVPC: three host reconcilers, one per simulated host of a testbed, follow
+// one store in which a VPC's instances are placed on all three. Each host runs only its own
+// instance; the instances reach each other across hosts exactly as their groups say (sg-1
+// admits TCP 8080 from its members: i-4 and i-5 are members, i-6 is not), through the
+// devices, entries and filters the reconcilers programmed.
+func TestKernelHostsSpanVPC(t *testing.T) {
+	ctx := context.Background()
+	tb := testbed(t, "y", 3)
 	src := newSource()
 	src.commit(func(n *netmap.Network) {
 		g := *n.Groups[0]

@@ -4,6 +4,7 @@ import (
 	"maps"
 	"net/netip"
 	"slices"
+	"strings"
 
 	"github.com/stockade/stockade/dataplane"
 	"github.com/stockade/stockade/model"
@@ -59,8 +60,12 @@ type Placement struct {
 	Namespace string                // the namespace of this host's underlay address
 	Underlay  map[string]netip.Addr // host name → underlay address, this host's too
 	// Of is where each interface is, by ID: its host's name. An interface with no entry is
-	// taken for a local one, as on a single host.
+	// taken for a local one, as on a single host (but see natHost).
 	Of map[string]string
+	// Internet is the internet namespace this host's routers link to; "" for the host's own
+	// (Names.Internet). The testbed's hosts share one, so that one server "on the internet"
+	// is reachable from every host (docs/cross-host.md).
+	Internet string
 }
 
 // On reports whether the host is one of several.
@@ -72,11 +77,64 @@ func (p Placement) remote(eni string) bool {
 	return p.On() && ok && h != p.Self
 }
 
+// natHost is the host a NAT gateway runs on ("" on a single host): where its interface is
+// placed, as AWS's NAT gateway is one thing in one subnet. A gateway whose interface has no
+// placement runs on the first host by name, so that every host agrees without asking (the
+// control plane does not place NAT gateways' interfaces yet: docs/cross-host.md).
+func (p Placement) natHost(g *model.NATGateway) string {
+	if !p.On() {
+		return ""
+	}
+	if h, ok := p.Of[g.ENIID]; ok && g.ENIID != "" {
+		return h
+	}
+	if len(p.Underlay) == 0 {
+		return p.Self
+	}
+	return slices.Min(slices.Collect(maps.Keys(p.Underlay)))
+}
+
+// remoteNAT reports whether a NAT gateway runs on another host.
+func (p Placement) remoteNAT(g *model.NATGateway) bool { return p.On() && p.natHost(g) != p.Self }
+
+// natActive reports whether a NAT gateway translates anything: available, public, with an
+// IPv4 address, and its VPC with an attached internet gateway (its traffic leaves by it).
+func natActive(n netmap.Network, g *model.NATGateway) bool {
+	return g.State == model.NATAvailable && g.ConnectivityType == model.NATPublic && g.PublicIP.Is4() &&
+		slices.ContainsFunc(n.IGWs, func(i *model.InternetGateway) bool { return i.VpcID == g.VpcID })
+}
+
+// fingerprint is what a VPC's routing takes from the placement (routingFrom's objects are
+// the rest): this host, its internet namespace, which of the VPC's interfaces are elsewhere,
+// and where its NAT gateways run. Empty on a single host.
+func (p Placement) fingerprint(n netmap.Network, vpc string) string {
+	if !p.On() {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(p.Self + "|" + p.Internet + "|")
+	for _, e := range n.ENIs {
+		if e.VpcID == vpc && p.remote(e.ID) {
+			b.WriteString(e.ID + ",")
+		}
+	}
+	for _, g := range n.NATGateways {
+		if g.VpcID == vpc {
+			b.WriteString("|" + g.ID + "@" + p.natHost(g))
+		}
+	}
+	return b.String()
+}
+
 // spans is what a VPC's router needs of the other hosts: the interfaces placed there (no
 // chains here, members all the same) and, per host with running instances, their addresses.
 type spans struct {
 	remote map[string]bool
 	addrs  map[string][]netip.Addr // host → addresses of running instances' interfaces
+	// nat are the other hosts that run an active NAT gateway of the VPC: their addresses
+	// include the gateway's private address (the next hop of routes to it), and they send
+	// the internet's replies (dataplane.Overlay.Replies).
+	nat map[string]bool
 }
 
 // spread finds, for each VPC of a network, its interfaces on other hosts.
@@ -84,7 +142,7 @@ func (p Placement) spread(n netmap.Network, enis map[string]*model.NetworkInterf
 	out := map[string]*spans{}
 	of := func(vpc string) *spans {
 		if out[vpc] == nil {
-			out[vpc] = &spans{remote: map[string]bool{}, addrs: map[string][]netip.Addr{}}
+			out[vpc] = &spans{remote: map[string]bool{}, addrs: map[string][]netip.Addr{}, nat: map[string]bool{}}
 		}
 		return out[vpc]
 	}
@@ -106,22 +164,35 @@ func (p Placement) spread(n netmap.Network, enis map[string]*model.NetworkInterf
 			}
 		}
 	}
+	for _, g := range n.NATGateways {
+		h := p.natHost(g)
+		if _, known := p.Underlay[h]; !known || !p.remoteNAT(g) || !natActive(n, g) || !g.PrivateIP.Is4() {
+			continue
+		}
+		s := of(g.VpcID)
+		s.addrs[h] = append(s.addrs[h], g.PrivateIP)
+		s.nat[h] = true
+	}
 	return out
 }
 
 // overlay is a VPC router's device and peers here, and the segment of the underlay filter;
-// nil when no other host holds a running instance of the VPC.
-func (p Placement) overlay(names netlab.Names, vpc string, s *spans) (*netlab.Overlay, []netlab.Peer, *dataplane.Segment) {
+// nil when no other host holds a running instance (or an active NAT gateway) of the VPC.
+// inside are the VPC's IPv4 blocks.
+func (p Placement) overlay(names netlab.Names, vpc string, inside []netip.Prefix, s *spans) (*netlab.Overlay, []netlab.Peer, *dataplane.Segment) {
 	if s == nil || len(s.addrs) == 0 {
 		return nil, nil, nil
 	}
 	o := &netlab.Overlay{Host: p.Namespace, Link: names.Overlay(vpc), VNI: netlab.VNI(vpc), Local: p.Underlay[p.Self],
 		MAC: netlab.OverlayMAC(p.Self, vpc), MTU: netlab.InstanceMTU}
-	seg := &dataplane.Segment{VNI: o.VNI}
+	seg := &dataplane.Segment{VNI: o.VNI, Inside: inside}
 	var peers []netlab.Peer
 	for _, h := range slices.Sorted(maps.Keys(s.addrs)) {
 		peers = append(peers, netlab.Peer{Underlay: p.Underlay[h], MAC: netlab.OverlayMAC(h, vpc), Addrs: s.addrs[h]})
-		seg.Peers = append(seg.Peers, dataplane.SegmentPeer{Underlay: p.Underlay[h], Addrs: s.addrs[h]})
+		seg.Peers = append(seg.Peers, dataplane.SegmentPeer{Underlay: p.Underlay[h], Addrs: s.addrs[h], Outside: s.nat[h]})
+	}
+	if len(s.nat) == 0 {
+		seg.Inside = nil
 	}
 	return o, peers, seg
 }
@@ -191,9 +262,9 @@ type plannedRouting struct {
 }
 
 // routingOf returns a VPC's routing, planned again only when an object it is made from changed.
-func (c *Cache) routingOf(n netmap.Network, idx routingIndex, vpc string, names netlab.Names, from []any) Routing {
+func (c *Cache) routingOf(n netmap.Network, idx routingIndex, vpc string, names netlab.Names, from []any, place Placement) Routing {
 	if c == nil {
-		return planRouting(n, idx, vpc, names, nil)
+		return planRouting(n, idx, vpc, names, nil, place)
 	}
 	if p := c.routing[vpc]; p != nil && slices.Equal(p.from, from) {
 		return p.rt
@@ -201,7 +272,7 @@ func (c *Cache) routingOf(n netmap.Network, idx routingIndex, vpc string, names 
 	if c.routing == nil {
 		c.routing = map[string]*plannedRouting{}
 	}
-	rt := planRouting(n, idx, vpc, names, &c.tables)
+	rt := planRouting(n, idx, vpc, names, &c.tables, place)
 	c.routing[vpc] = &plannedRouting{slices.Clone(from), rt}
 	return rt
 }
@@ -290,6 +361,40 @@ func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, 
 		if place.On() {
 			spread, mtu = place.spread(n, enis), netlab.InstanceMTU
 		}
+		// addRouter plans a VPC's router, once.
+		addRouter := func(vpc string) {
+			if _, ok := d.Routers[vpc]; ok {
+				return
+			}
+			if !indexed {
+				for _, x := range n.Instances {
+					sc.idx.instances[x.ID] = x
+				}
+				indexed = true
+			}
+			sc.rfrom = routingFrom(n, vpc, sc.rfrom[:0])
+			if f := place.fingerprint(n, vpc); f != "" {
+				sc.rfrom = append(sc.rfrom, f)
+			}
+			rt := c.routingOf(n, sc.idx, vpc, names, sc.rfrom, place)
+			logged, flags := flowLogCoverage(n.Snapshot, vpc)
+			var inside []netip.Prefix
+			for _, b := range vpcs[vpc].Blocks() {
+				if b.CIDR.Addr().Is4() {
+					inside = append(inside, b.CIDR.Masked())
+				}
+			}
+			ov, peers, seg := place.overlay(names, vpc, inside, spread[vpc])
+			var dov dataplane.Overlay
+			if ov != nil {
+				dov = dataplane.Overlay{Link: ov.Link, Remote: spread[vpc].remote, Replies: len(spread[vpc].nat) > 0}
+				d.Underlay = append(d.Underlay, *seg)
+			}
+			d.Routers[vpc] = Router{VPC: vpc, Namespace: names.Router(vpc), Operator: names.OperatorOf(vpc), Routing: rt,
+				Overlay: ov, Peers: peers,
+				Ruleset: c.render(dataplane.Network{VPC: vpcs[vpc], Snapshot: n.Snapshot, Link: names.Link, Operator: operator(names),
+					Internet: rt.Internet, Unchecked: rt.Unchecked, FlowLogs: logged, FlowLogFlags: flags, Overlay: dov})}
+		}
 		for _, in := range n.Instances {
 			if in.Stopped() {
 				d.Stopped[in.ID] = true
@@ -319,27 +424,15 @@ func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, 
 				c.nextInst[in] = p
 			}
 			plans = append(plans, p)
-			li := p.in
-			if _, ok := d.Routers[in.VpcID]; !ok {
-				if !indexed {
-					for _, x := range n.Instances {
-						sc.idx.instances[x.ID] = x
-					}
-					indexed = true
-				}
-				sc.rfrom = routingFrom(n, in.VpcID, sc.rfrom[:0])
-				rt := c.routingOf(n, sc.idx, in.VpcID, names, sc.rfrom)
-				logged, flags := flowLogCoverage(n.Snapshot, in.VpcID)
-				ov, peers, seg := place.overlay(names, in.VpcID, spread[in.VpcID])
-				var dov dataplane.Overlay
-				if ov != nil {
-					dov = dataplane.Overlay{Link: ov.Link, Remote: spread[in.VpcID].remote}
-					d.Underlay = append(d.Underlay, *seg)
-				}
-				d.Routers[in.VpcID] = Router{VPC: in.VpcID, Namespace: li.Router, Operator: names.OperatorOf(in.VpcID), Routing: rt,
-					Overlay: ov, Peers: peers,
-					Ruleset: c.render(dataplane.Network{VPC: vpcs[in.VpcID], Snapshot: n.Snapshot, Link: names.Link, Operator: operator(names),
-						Internet: rt.Internet, Unchecked: rt.Unchecked, FlowLogs: logged, FlowLogFlags: flags, Overlay: dov})}
+			addRouter(in.VpcID)
+		}
+		// A NAT gateway that runs here needs its VPC's router even without an instance here,
+		// while instances elsewhere may send through it (AWS's model: the gateway is one
+		// thing in one place, and the other hosts route to it over the overlay).
+		for _, g := range n.NATGateways {
+			if place.On() && !place.remoteNAT(g) && natActive(n, g) && vpcs[g.VpcID] != nil && spread[g.VpcID] != nil &&
+				len(spread[g.VpcID].addrs) > 0 {
+				addRouter(g.VpcID)
 			}
 		}
 	}

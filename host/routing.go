@@ -26,5 +26,5 @@ func PlanRouting(n netmap.Network, vpc string, names netlab.Names) Routing {
 	for _, x := range n.Instances {
 		idx.instances[x.ID] = x
 	}
-	return planRouting(n, idx, vpc, names, nil)
+	return planRouting(n, idx, vpc, names, nil, Placement{})
 }

@@ -305,3 +305,49 @@ func UDPDontFragment(ns string, to netip.AddrPort, size int, timeout time.Durati
 	}
 	return nil
 }
+
+// WhoServer answers every TCP connection with the address it came from: how a test sees the
+// source address a translation gave a connection.
+type WhoServer struct{ ln net.Listener }
+
+// ServeWho starts a WhoServer in namespace ns at addr.
+func ServeWho(ns string, addr netip.AddrPort) (*WhoServer, error) {
+	var ln net.Listener
+	if err := Do(ns, func() error {
+		var err error
+		ln, err = net.Listen("tcp", addr.String())
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			_, _ = io.WriteString(c, c.RemoteAddr().(*net.TCPAddr).AddrPort().Addr().Unmap().String())
+			c.Close()
+		}
+	}()
+	return &WhoServer{ln}, nil
+}
+
+// Close stops the server.
+func (w *WhoServer) Close() { w.ln.Close() }
+
+// SeenAs connects from ns to a WhoServer at to and returns the address it saw, or an error
+// if no connection is made (or no answer comes) within timeout.
+func SeenAs(ns string, to netip.AddrPort, timeout time.Duration) (netip.Addr, error) {
+	c, err := DialFrom(ns, "tcp", to.String(), timeout)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(timeout))
+	b, err := io.ReadAll(c)
+	if err != nil {
+		return netip.Addr{}, err
+	}
+	return netip.ParseAddr(string(b))
+}

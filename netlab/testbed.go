@@ -145,6 +145,12 @@ func (tb *Testbed) Host(name string) SimHost {
 	panic("netlab: testbed has no host " + name)
 }
 
+// Internet is the testbed's one internet namespace, which every host's routers link to
+// (host.Placement.Internet): one server "on the internet" is reachable from every host, and
+// each public address is routed to the router of the host that holds it. It is made by the
+// first router that links to it, and Close removes it with the rest.
+func (tb *Testbed) Internet() string { return Names{Prefix: tb.Prefix}.Internet() }
+
 // Underlays maps each host's name to its underlay address: what a planner needs of them.
 func (tb *Testbed) Underlays() map[string]netip.Addr {
 	out := map[string]netip.Addr{}
