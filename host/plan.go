@@ -111,11 +111,12 @@ func (p Placement) spread(n netmap.Network, enis map[string]*model.NetworkInterf
 
 // overlay is a VPC router's device and peers here, and the segment of the underlay filter;
 // nil when no other host holds a running instance of the VPC.
-func (p Placement) overlay(names netlab.Names, vpc string, s *spans) (*netlab.Overlay, []netlab.Peer, *dataplane.Segment) {
+func (p Placement) overlay(names netlab.Names, v *model.VPC, s *spans) (*netlab.Overlay, []netlab.Peer, *dataplane.Segment) {
 	if s == nil || len(s.addrs) == 0 {
 		return nil, nil, nil
 	}
-	o := &netlab.Overlay{Host: p.Namespace, Link: names.Overlay(vpc), VNI: netlab.VNI(vpc), Local: p.Underlay[p.Self],
+	vpc := v.ID
+	o := &netlab.Overlay{Host: p.Namespace, Link: names.Overlay(vpc), VNI: VNI(v), Local: p.Underlay[p.Self],
 		MAC: netlab.OverlayMAC(p.Self, vpc), MTU: netlab.InstanceMTU}
 	seg := &dataplane.Segment{VNI: o.VNI}
 	var peers []netlab.Peer
@@ -124,6 +125,15 @@ func (p Placement) overlay(names netlab.Names, vpc string, s *spans) (*netlab.Ov
 		seg.Peers = append(seg.Peers, dataplane.SegmentPeer{Underlay: p.Underlay[h], Addrs: s.addrs[h]})
 	}
 	return o, peers, seg
+}
+
+// VNI is the number of a VPC's segment: the one the store allocated with it, or for a VPC
+// stored before VNIs were, the one every host derives from its ID (control/vni.go).
+func VNI(v *model.VPC) uint32 {
+	if v.VNI != 0 {
+		return v.VNI
+	}
+	return netlab.VNI(v.ID)
 }
 
 // Instance is one lab instance: what `stockade lab list` shows, the interfaces to wire (the
@@ -330,7 +340,7 @@ func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, 
 				sc.rfrom = routingFrom(n, in.VpcID, sc.rfrom[:0])
 				rt := c.routingOf(n, sc.idx, in.VpcID, names, sc.rfrom)
 				logged, flags := flowLogCoverage(n.Snapshot, in.VpcID)
-				ov, peers, seg := place.overlay(names, in.VpcID, spread[in.VpcID])
+				ov, peers, seg := place.overlay(names, vpcs[in.VpcID], spread[in.VpcID])
 				var dov dataplane.Overlay
 				if ov != nil {
 					dov = dataplane.Overlay{Link: ov.Link, Remote: spread[in.VpcID].remote}
