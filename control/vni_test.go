@@ -47,11 +47,10 @@ func storedVNI(t *testing.T, st store.Store) uint32 {
 // none; a deleted VPC's number is not handed out again; the numbers survive a restart, and
 // the counter goes on from where it was.
 func TestVNIAllocated(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
+	bob := Tenant{Account: "444455556666", Region: "eu-west-1"}
+	ctx, path := context.Background(), filepath.Join(t.TempDir(), "s.db")
 	st := openBolt(t, path)
 	s := openService(t, st)
-	bob := Tenant{Account: "444455556666", Region: "eu-west-1"}
 
 	dflt := mustView(t, s, func(v View) *model.VPC { return v.DefaultVPC() })
 	if dflt.VNI != 0 || storedVNI(t, st) != 0 {
@@ -85,15 +84,7 @@ func TestVNIAllocated(t *testing.T) {
 	}
 
 	// A deleted VPC's number stays used; CreateDefaultVpc takes the next.
-	for _, sn := range mustView(t, s, func(v View) []*model.Subnet { return v.Subnets() }) {
-		if _, err := s.DeleteSubnet(ctx, alice, IDInput{ID: sn.ID}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dropDefaultIGW(t, s, alice)
-	if _, err := s.DeleteVPC(ctx, alice, IDInput{ID: dflt.ID}); err != nil {
-		t.Fatal(err)
-	}
+	deleteDefaultVPC(t, s, alice)
 	d2, _, err := s.CreateDefaultVPC(ctx, alice, false)
 	if err != nil {
 		t.Fatal(err)
