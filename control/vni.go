@@ -98,6 +98,8 @@ func (tx *tx) takeVNI() (uint32, error) {
 		tx.vniHeld = true
 	}
 	if c.last >= MaxVNI {
+		// EC2's code and first sentence (as clients report it); what follows is Stockade's,
+		// since no EC2 quota is an installation's.
 		return 0, model.VpcLimitExceeded.Errorf("The maximum number of VPCs has been reached: all %d VXLAN network identifiers of this installation have been handed out.", MaxVNI)
 	}
 	c.last++
