@@ -77,6 +77,7 @@ type Service struct {
 
 	pool  *publicPool   // server-wide: public addresses are unique across accounts
 	place placer        // server-wide: what is placed on each host (placement.go)
+	vni   vniCounter    // server-wide: the VPCs' VXLAN network identifiers (vni.go)
 	aws   *awsCatalogue // the AWS-managed prefix lists, the same for every account
 }
 
@@ -113,6 +114,9 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 	}
 	if err := s.loadPlacer(ctx); err != nil {
 		return nil, fmt.Errorf("load host occupancy: %w", err)
+	}
+	if err := s.loadVNI(ctx); err != nil {
+		return nil, fmt.Errorf("load the VNI counter: %w", err)
 	}
 	kvs, _, err := st.List(ctx, resourcePrefix)
 	if err != nil {
@@ -179,16 +183,21 @@ func (s *Service) tenant(_ context.Context, t Tenant) (*tenant, error) {
 
 // materialise makes an uninitialised tenant durable in the transaction of its first write:
 // everything in its memory that the write did not stage itself (the default VPC, or what is
-// left of it) is staged, with the marker that says the tenant exists. If the write is rolled
-// back (its commit refused), the tenant is uninitialised again and its memory unchanged.
-func (tx *tx) materialise() {
+// left of it) is staged, with the marker that says the tenant exists. Its VPCs get their
+// VNIs now, when they are first stored (vni.go). If the write is rolled back (its commit
+// refused), the tenant is uninitialised again and its memory unchanged.
+func (tx *tx) materialise() error {
 	tn := tx.tn
+	if err := tx.numberVPCs(); err != nil {
+		return err
+	}
 	for _, k := range kinds {
 		k.stageAll(tx)
 	}
 	tx.put(kindMeta, "init", &tenantMeta{Created: tx.now})
 	tn.initialised = true
 	tx.undo = append(tx.undo, func() { tn.initialised = false })
+	return nil
 }
 
 // Result is what a successful write reports besides its own output: the store revision that
@@ -307,11 +316,14 @@ func (s *Service) writeOnce(ctx context.Context, t Tenant, dryRun bool, fn func(
 		}
 		seq := tn.staged
 		tx.releasePlacement()
+		tx.releaseVNI()
 		tn.mu.Unlock()
 		return Result{Revision: s.st.Revision()}, s.waitDurable(tn, seq)
 	}
 	if !tn.initialised {
-		tx.materialise()
+		if err := tx.materialise(); err != nil {
+			return Result{}, abandon(err)
+		}
 	}
 	tx.saveLazy() // routetables.go: what only memory holds goes with the first write
 
@@ -335,6 +347,7 @@ func (s *Service) writeOnce(ctx context.Context, t Tenant, dryRun bool, fn func(
 	// The client going away must not abandon a commit that memory already reflects.
 	p := s.st.Submit(context.WithoutCancel(ctx), nil, ops)
 	tx.releasePlacement() // submitted: later placements commit after it
+	tx.releaseVNI()       // and later VNIs
 	tn.staged++
 	seq := tn.staged
 	for _, a := range tx.released {

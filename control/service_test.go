@@ -101,17 +101,7 @@ func TestStateSurvivesReopen(t *testing.T) {
 	if res.Revision <= 0 || res.Revision != s.Revision() {
 		t.Errorf("revision %d, store at %d", res.Revision, s.Revision())
 	}
-	var dflt *model.VPC
-	s.View(ctx, alice, func(v View) error { dflt = v.DefaultVPC(); return nil })
-	for _, sn := range mustView(t, s, func(v View) []*model.Subnet { return v.Subnets() }) {
-		if _, err := s.DeleteSubnet(ctx, alice, IDInput{ID: sn.ID}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	dropDefaultIGW(t, s, alice)
-	if _, err := s.DeleteVPC(ctx, alice, IDInput{ID: dflt.ID}); err != nil {
-		t.Fatal(err)
-	}
+	deleteDefaultVPC(t, s, alice)
 	st.Close()
 
 	s2 := openService(t, openBolt(t, path))

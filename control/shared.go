@@ -229,7 +229,7 @@ func (s *Service) commitShared(ctx context.Context, tx *tx, ops []store.Op) (Res
 	for _, k := range tx.taken {
 		conds = append(conds, store.Cond{Key: k}) // must not exist
 	}
-	conds = append(conds, tx.conds...)              // hosts' occupancy records unchanged (placement.go)
+	conds = append(conds, tx.conds...)              // hosts' occupancy records and the VNI counter unchanged (placement.go, vni.go)
 	v, _ := json.Marshal(versionRecord{At: tx.now}) // a time always encodes
 	ops = append(ops, store.Op{Key: tenantVersionKey(tn.key), Value: v})
 	if err := s.st.Check(ops); err != nil {
@@ -255,6 +255,7 @@ func (s *Service) commitShared(ctx context.Context, tx *tx, ops []store.Op) (Res
 		return Result{}, unavailable(err)
 	}
 	tx.releasePlacement()
+	tx.releaseVNI()
 	tn.version = rev
 	tn.staged++
 	seq := tn.staged

@@ -163,6 +163,8 @@ type tx struct {
 	// the conditions its occupancy records add on a shared store.
 	pl    *txPlacement
 	conds []store.Cond
+	// vniHeld is set while the transaction holds the VNI counter's lock (vni.go).
+	vniHeld bool
 }
 
 func (s *Service) begin(tn *tenant) *tx {
@@ -223,6 +225,7 @@ func (tx *tx) rollback() {
 	}
 	tx.undo = nil
 	tx.releasePlacement() // memory is restored: the next placement may read it
+	tx.releaseVNI()
 }
 
 // encode turns the staged records into store operations.

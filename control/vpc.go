@@ -72,7 +72,18 @@ func (s *Service) CreateVPC(ctx context.Context, t Tenant, in CreateVPCInput) (*
 		if len(tx.tn.vpcs) >= s.cfg.Quotas.VPCs {
 			return model.VpcLimitExceeded.New()
 		}
+		// A new tenant's default VPC is stored with this write: numbered first, before a
+		// dry run answers, so that the answer counts the number it needs too.
+		if !tx.tn.initialised {
+			if err := tx.numberVPCs(); err != nil {
+				return err
+			}
+		}
 		vpc = tx.newVPC(cidr, in.Tenancy, false, in.Tags)
+		var err error
+		if vpc.VNI, err = tx.takeVNI(); err != nil {
+			return err
+		}
 		if in.IPv6 {
 			vpc.IPv6CIDR = tx.allocIPv6()
 			vpc.IPv6CIDRAssocID = model.NewID(model.PrefixVPCCidrAssoc)
@@ -177,7 +188,12 @@ func (s *Service) CreateDefaultVPC(ctx context.Context, t Tenant, dryRun bool) (
 			return model.VpcLimitExceeded.New()
 		}
 		var err error
-		vpc, err = tx.createDefaultVPC()
+		if vpc, err = tx.createDefaultVPC(); err != nil {
+			return err
+		}
+		// Stored now, unlike a new tenant's default VPC (vni.go). vpc is this transaction's
+		// own: no reader has seen it, so it may still be changed in place.
+		vpc.VNI, err = tx.takeVNI()
 		return err
 	})
 	return vpc, res, err

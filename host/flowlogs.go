@@ -49,6 +49,12 @@ func flowLogCoverage(s netmap.Snapshot, vpc string) (covered, flags map[string]b
 // tracking counters (accepted traffic), adds what the routers' NFLOG groups reported meanwhile
 // (rejected packets, TCP flags), closes the window into records and hands them to the writer,
 // right after the window ends.
+//
+// On one host of several (Placement set) only the interfaces placed on this host are its
+// own (§B7, item 5): a VPC's router here also sees the flows of remote interfaces that talk
+// to local ones, but their records are written once, by the host they are placed on, from
+// what its router sees. An address of a remote interface is then, for the records here, an
+// address of the VPC like any other peer's.
 type FlowLogs struct {
 	Source Source
 	NFT    dataplane.NFT
@@ -57,6 +63,9 @@ type FlowLogs struct {
 	// Window is the aggregation window: flowlog.DefaultWindow, shorter in tests.
 	Window time.Duration
 	Log    *slog.Logger
+	// Placement, when set, says where interfaces are, as host.Config.Placement does for the
+	// reconciler (the same function); nil: a single host, every interface here.
+	Placement func(nets []netmap.Network) Placement
 
 	agg     *flowlog.Aggregator
 	mu      sync.Mutex
@@ -78,9 +87,14 @@ type routerFlows struct {
 	byLink map[string]*flowlog.Interface
 }
 
-// buildView gathers the flow logs and the covered interfaces of running lab instances.
+// buildView gathers the flow logs and the covered interfaces of running lab instances placed
+// on this host.
 func (r *FlowLogs) buildView(nets []netmap.Network) *flowView {
 	v := &flowView{routers: map[string]*routerFlows{}}
+	var place Placement
+	if r.Placement != nil {
+		place = r.Placement(nets)
+	}
 	for _, n := range nets {
 		if len(n.FlowLogs) == 0 {
 			continue
@@ -102,7 +116,7 @@ func (r *FlowLogs) buildView(nets []netmap.Network) *flowView {
 		}
 		for _, e := range n.ENIs {
 			sn, vpc := subnets[e.SubnetID], vpcs[e.VpcID]
-			if e.Attachment == nil || !running[e.Attachment.InstanceID] || sn == nil || vpc == nil || !covered(n.FlowLogs, e) {
+			if e.Attachment == nil || !running[e.Attachment.InstanceID] || sn == nil || vpc == nil || !covered(n.FlowLogs, e) || place.remote(e.ID) {
 				continue
 			}
 			ifc := flowInterface(n.Tenant, e, sn, vpc)

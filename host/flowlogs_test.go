@@ -1,7 +1,10 @@
 package host
 
 import (
+	"fmt"
+	"maps"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -95,5 +98,63 @@ func TestFlowLogLogged(t *testing.T) {
 				t.Errorf("(-want +got)\n%s", diff)
 			}
 		})
+	}
+}
+
+// TestFlowLogViewPlaced: on two hosts, each recorder reports on the covered interfaces placed
+// on its own host and on no other, so that each interface's records are written once; the
+// two views together are the single host's. An interface placed nowhere (its instance was
+// placed before any host registered, and runs nowhere) is no host's.
+func TestFlowLogViewPlaced(t *testing.T) {
+	p, a := netip.MustParsePrefix, netip.MustParseAddr
+	vpc := &model.VPC{ID: "vpc-1", CIDR: p("10.0.0.0/16"), VNI: 9}
+	sn := &model.Subnet{ID: "subnet-1", VpcID: "vpc-1", CIDR: p("10.0.1.0/24"), AZID: "use1-az1"}
+	var enis []*model.NetworkInterface
+	var instances []*model.Instance
+	for i := 1; i <= 4; i++ {
+		id, in := fmt.Sprintf("eni-%d", i), fmt.Sprintf("i-%d", i)
+		enis = append(enis, &model.NetworkInterface{ID: id, VpcID: "vpc-1", SubnetID: "subnet-1", OwnerID: "111122223333",
+			PrivateIP: a(fmt.Sprintf("10.0.1.%d", 10+i)), Attachment: &model.Attachment{InstanceID: in}})
+		instances = append(instances, &model.Instance{ID: in, VpcID: "vpc-1", State: model.StateRunning, InterfaceIDs: []string{id}})
+	}
+	n := netmap.Network{Tenant: netmap.Tenant{Account: "111122223333", Region: "us-east-1"},
+		Snapshot: netmap.Snapshot{VPCs: []*model.VPC{vpc}, Subnets: []*model.Subnet{sn}, ENIs: enis,
+			FlowLogs: []*model.FlowLog{{ID: "fl-1", ResourceID: "vpc-1", Format: model.DefaultFlowLogFormat}}},
+		Instances: instances}
+	under := map[string]netip.Addr{"h1": a("192.0.2.1"), "h2": a("192.0.2.2")}
+	of := map[string]string{"eni-1": "h1", "eni-2": "h2", "eni-3": "h2", "eni-4": ""}
+	view := func(self string) (ids []string, addrs []netip.Addr) {
+		r := &FlowLogs{Names: netlab.Names{Prefix: "stk"}}
+		if self != "" {
+			r.Placement = func([]netmap.Network) Placement {
+				return Placement{Self: self, Namespace: "u-" + self, Underlay: under, Of: of}
+			}
+		}
+		v := r.buildView([]netmap.Network{n})
+		for _, ifc := range v.ifaces {
+			ids = append(ids, ifc.ID)
+		}
+		if rf := v.routers["stk-vpc-1"]; rf != nil {
+			addrs = slices.SortedFunc(maps.Keys(rf.byAddr), netip.Addr.Compare)
+		}
+		return ids, addrs
+	}
+	cmpAddr := cmp.Comparer(func(x, y netip.Addr) bool { return x == y })
+	for _, tt := range []struct {
+		self      string
+		wantIDs   []string
+		wantAddrs []netip.Addr
+	}{
+		{"h1", []string{"eni-1"}, []netip.Addr{a("10.0.1.11")}},
+		{"h2", []string{"eni-2", "eni-3"}, []netip.Addr{a("10.0.1.12"), a("10.0.1.13")}},
+		{"", []string{"eni-1", "eni-2", "eni-3", "eni-4"}, []netip.Addr{a("10.0.1.11"), a("10.0.1.12"), a("10.0.1.13"), a("10.0.1.14")}},
+	} {
+		ids, addrs := view(tt.self)
+		if diff := cmp.Diff(tt.wantIDs, ids); diff != "" {
+			t.Errorf("host %q: interfaces (-want +got)\n%s", tt.self, diff)
+		}
+		if diff := cmp.Diff(tt.wantAddrs, addrs, cmpAddr); diff != "" {
+			t.Errorf("host %q: the router's addresses (-want +got)\n%s", tt.self, diff)
+		}
 	}
 }

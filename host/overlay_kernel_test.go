@@ -41,8 +41,10 @@ func testbed(t *testing.T, letter string, n int) *netlab.Testbed {
 // one store in which a VPC's instances are placed on all three. Each host runs only its own
 // instance; the instances reach each other across hosts exactly as their groups say (sg-1
 // admits TCP 8080 from its members: i-4 and i-5 are members, i-6 is not), through the
-// devices, entries and filters the reconcilers programmed.
+// devices, entries and filters the reconcilers programmed. The VPC's VNI is the one stored
+// with it, on every host's device.
 func TestKernelHostsSpanVPC(t *testing.T) {
+	const storedVNI = 4242 // not netlab.VNI("vpc-1")
 	ctx := context.Background()
 	tb := testbed(t, "y", 3)
 	src := newSource()
@@ -51,6 +53,9 @@ func TestKernelHostsSpanVPC(t *testing.T) {
 		g.Ingress = []model.Rule{{Protocol: "tcp", FromPort: 8080, ToPort: 8080, Peer: model.Peer{GroupID: "sg-1"}}}
 		g.Egress = []model.Rule{{Protocol: "-1", FromPort: -1, ToPort: -1, Peer: model.Peer{CIDR: netip.MustParsePrefix("0.0.0.0/0")}}}
 		n.Groups = []*model.Group{&g, {ID: "sg-2", VpcID: "vpc-1", Egress: g.Egress}}
+		v := n.VPCs[0].Clone()
+		v.VNI = storedVNI
+		n.VPCs[0] = v
 	})
 	for i := 4; i <= 6; i++ { // 10.0.1.4-6: .1 is the subnet's gateway
 		src.launch(i, "")
@@ -80,6 +85,15 @@ func TestKernelHostsSpanVPC(t *testing.T) {
 		}
 		if got := h.Instances(); len(got) != 1 {
 			t.Fatalf("%s runs %d instances, want 1", sh.Name, len(got))
+		}
+	}
+	for _, sh := range tb.Hosts {
+		vx, err := netlab.ReadOverlay(sh.Names.Router("vpc-1"), sh.Names.Overlay("vpc-1"))
+		if err != nil {
+			t.Fatalf("%s: %v", sh.Name, err)
+		}
+		if uint32(vx.VxlanId) != storedVNI {
+			t.Errorf("%s: device VNI %d, want the stored %d", sh.Name, vx.VxlanId, storedVNI)
 		}
 	}
 	inst := func(host, id string) string { return tb.Host(host).Names.Instance(id) }

@@ -22,7 +22,8 @@ import (
 // instance placed on h2 runs nowhere here, but its address is a peer of the VPC's router
 // (device, entries) and of the underlay filter, which goes to the host's underlay namespace;
 // more instances on h2 change the peers, a reconcile with nothing new applies nothing, and
-// once no instance is left on h2 the router has no peer.
+// once no instance is left on h2 the router has no peer. The VPC's record has no VNI (stored
+// before VNIs were): every host derives the same one from its ID.
 func TestSpanningHosts(t *testing.T) {
 	src := newSource()
 	k, ns := &dataplane.Fake{}, &nsfake.Fake{}

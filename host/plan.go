@@ -179,11 +179,12 @@ func (p Placement) spread(n netmap.Network, enis map[string]*model.NetworkInterf
 // overlay is a VPC router's device and peers here, and the segment of the underlay filter;
 // nil when no other host holds a running instance (or an active NAT gateway) of the VPC.
 // inside are the VPC's IPv4 blocks.
-func (p Placement) overlay(names netlab.Names, vpc string, inside []netip.Prefix, s *spans) (*netlab.Overlay, []netlab.Peer, *dataplane.Segment) {
+func (p Placement) overlay(names netlab.Names, v *model.VPC, inside []netip.Prefix, s *spans) (*netlab.Overlay, []netlab.Peer, *dataplane.Segment) {
 	if s == nil || len(s.addrs) == 0 {
 		return nil, nil, nil
 	}
-	o := &netlab.Overlay{Host: p.Namespace, Link: names.Overlay(vpc), VNI: netlab.VNI(vpc), Local: p.Underlay[p.Self],
+	vpc := v.ID
+	o := &netlab.Overlay{Host: p.Namespace, Link: names.Overlay(vpc), VNI: VNI(v), Local: p.Underlay[p.Self],
 		MAC: netlab.OverlayMAC(p.Self, vpc), MTU: netlab.InstanceMTU}
 	seg := &dataplane.Segment{VNI: o.VNI, Inside: inside}
 	var peers []netlab.Peer
@@ -195,6 +196,15 @@ func (p Placement) overlay(names netlab.Names, vpc string, inside []netip.Prefix
 		seg.Inside = nil
 	}
 	return o, peers, seg
+}
+
+// VNI is the number of a VPC's segment: the one the store allocated with it, or for a VPC
+// stored before VNIs were, the one every host derives from its ID (control/vni.go).
+func VNI(v *model.VPC) uint32 {
+	if v.VNI != 0 {
+		return v.VNI
+	}
+	return netlab.VNI(v.ID)
 }
 
 // Instance is one lab instance: what `stockade lab list` shows, the interfaces to wire (the
@@ -384,7 +394,7 @@ func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, 
 					inside = append(inside, b.CIDR.Masked())
 				}
 			}
-			ov, peers, seg := place.overlay(names, vpc, inside, spread[vpc])
+			ov, peers, seg := place.overlay(names, vpcs[vpc], inside, spread[vpc])
 			var dov dataplane.Overlay
 			if ov != nil {
 				dov = dataplane.Overlay{Link: ov.Link, Remote: spread[vpc].remote, Replies: len(spread[vpc].nat) > 0}

@@ -20,8 +20,8 @@ import (
 func TestPlan(t *testing.T) {
 	p := netip.MustParsePrefix
 	a := netip.MustParseAddr
-	vpc1 := &model.VPC{ID: "vpc-1", CIDR: p("10.0.0.0/16")}
-	vpc2 := &model.VPC{ID: "vpc-2", CIDR: p("10.1.0.0/16")}
+	vpc1 := &model.VPC{ID: "vpc-1", CIDR: p("10.0.0.0/16"), VNI: 77}
+	vpc2 := &model.VPC{ID: "vpc-2", CIDR: p("10.1.0.0/16"), VNI: 78}
 	sn1 := &model.Subnet{ID: "subnet-1", VpcID: "vpc-1", CIDR: p("10.0.1.0/24")}
 	sn2 := &model.Subnet{ID: "subnet-2", VpcID: "vpc-1", CIDR: p("10.0.2.0/24")}
 	eni := func(id, subnet, ip string, dev int) *model.NetworkInterface {
@@ -132,13 +132,14 @@ func TestPlanCacheMatchesFresh(t *testing.T) {
 // TestPlanPlaced: on one host of several, only the instances placed on it run there; the
 // router of a VPC with running instances elsewhere gets its VXLAN device, one peer per other
 // host with those instances' addresses, an underlay segment, and a ruleset in which remote
-// interfaces have no chains; a VPC with no local instance has no router; and with no
-// placement the plan is the single host's, unchanged.
+// interfaces have no chains; a VPC with no local instance has no router; the device and
+// the segment carry the VNI stored with the VPC; and with no placement the plan is the
+// single host's, unchanged. (TestSpanningHosts covers a VPC stored without a VNI.)
 func TestPlanPlaced(t *testing.T) {
 	p := netip.MustParsePrefix
 	a := netip.MustParseAddr
-	vpc1 := &model.VPC{ID: "vpc-1", CIDR: p("10.0.0.0/16")}
-	vpc2 := &model.VPC{ID: "vpc-2", CIDR: p("10.1.0.0/16")}
+	vpc1 := &model.VPC{ID: "vpc-1", CIDR: p("10.0.0.0/16"), VNI: 77}
+	vpc2 := &model.VPC{ID: "vpc-2", CIDR: p("10.1.0.0/16"), VNI: 78}
 	sn1 := &model.Subnet{ID: "subnet-1", VpcID: "vpc-1", CIDR: p("10.0.1.0/24")}
 	sn2 := &model.Subnet{ID: "subnet-2", VpcID: "vpc-2", CIDR: p("10.1.1.0/24")}
 	eni := func(id, vpc, subnet, ip string) *model.NetworkInterface {
@@ -174,7 +175,7 @@ func TestPlanPlaced(t *testing.T) {
 	}
 	r := got.Routers["vpc-1"]
 	opts := cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{})
-	wantOverlay := &netlab.Overlay{Host: "p-host", Link: names.Overlay("vpc-1"), VNI: netlab.VNI("vpc-1"), Local: a("192.0.2.1"),
+	wantOverlay := &netlab.Overlay{Host: "p-host", Link: names.Overlay("vpc-1"), VNI: 77, Local: a("192.0.2.1"),
 		MAC: netlab.OverlayMAC("h1", "vpc-1"), MTU: netlab.InstanceMTU}
 	if diff := cmp.Diff(wantOverlay, r.Overlay, opts); diff != "" {
 		t.Errorf("overlay (-want +got):\n%s", diff)
@@ -183,7 +184,7 @@ func TestPlanPlaced(t *testing.T) {
 	if diff := cmp.Diff(wantPeers, r.Peers, opts); diff != "" {
 		t.Errorf("peers (-want +got):\n%s", diff)
 	}
-	wantSeg := []dataplane.Segment{{VNI: netlab.VNI("vpc-1"), Peers: []dataplane.SegmentPeer{{Underlay: a("192.0.2.2"), Addrs: []netip.Addr{a("10.0.1.5"), a("2001:db8::5")}}}}}
+	wantSeg := []dataplane.Segment{{VNI: 77, Peers: []dataplane.SegmentPeer{{Underlay: a("192.0.2.2"), Addrs: []netip.Addr{a("10.0.1.5"), a("2001:db8::5")}}}}}
 	if diff := cmp.Diff(wantSeg, got.Underlay, opts); diff != "" {
 		t.Errorf("underlay (-want +got):\n%s", diff)
 	}

@@ -32,6 +32,10 @@ type VPC struct {
 	DNSSupportOff  bool `json:"dnsOff,omitempty"`
 	DNSHostnames   bool `json:"dnsHostnames,omitempty"`
 	NAUsageMetrics bool `json:"nauMetrics,omitempty"`
+	// VNI is the VXLAN network identifier of the VPC's segment between hosts (24 bits, never
+	// 0), allocated when the VPC is first stored (control/vni.go). EC2 shows no such field.
+	// 0: a VPC stored before VNIs were, whose hosts derive its number (netlab.VNI).
+	VNI uint32 `json:"vni,omitempty"`
 }
 
 // CIDRBlock is one IPv4 block of a VPC with the ID of its association.

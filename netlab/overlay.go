@@ -46,11 +46,11 @@ const (
 	UnderlayMTU = InstanceMTU + OverlayOverhead
 )
 
-// VNI is a VPC's VXLAN network identifier, derived from its ID: 24 bits of an FNV-1a hash,
-// never 0. Two VPCs of one installation share a VNI with a probability of about n²/2²⁵ (with
-// 100 VPCs, 3 in 10,000): a derived number is a stand-in until the VNI is allocated uniquely
-// and stored with the VPC (a counter key in the store, taken in the transaction that creates
-// the VPC, as flowlogs-multihost.md §B8.2 asks).
+// VNI is a VXLAN network identifier derived from a VPC's ID: 24 bits of an FNV-1a hash,
+// never 0. The store allocates each new VPC's VNI uniquely (control/vni.go, model.VPC.VNI);
+// this derived number is what hosts use for a VPC stored before that (host.VNI), and what
+// the testbed's tests name segments with. Two derived numbers collide with a probability of
+// about n²/2²⁵ (with 100 VPCs, 3 in 10,000).
 func VNI(vpc string) uint32 {
 	h := uint32(2166136261)
 	for i := 0; i < len(vpc); i++ {

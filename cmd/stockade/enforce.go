@@ -37,6 +37,9 @@ type enforcement struct {
 	names netlab.Names
 	// flowsDone is closed when the flow-log recorder has stopped (nil: none was started).
 	flowsDone chan struct{}
+	// place is where interfaces are on one host of several (nil: a single host); the
+	// flow-log recorder keeps to this host's, as the reconciler does.
+	place func([]netmap.Network) host.Placement
 }
 
 // startFlowLogs records the flow logs of the lab's interfaces into w until ctx ends; with
@@ -45,7 +48,8 @@ func (e *enforcement) startFlowLogs(ctx context.Context, w *flowlog.Writer, wind
 	if e == nil {
 		return
 	}
-	fl := &host.FlowLogs{Source: e.svc, NFT: dataplane.NFT{NSDir: netlab.Dir}, Names: e.names, Writer: w, Window: window, Log: e.log}
+	fl := &host.FlowLogs{Source: e.svc, NFT: dataplane.NFT{NSDir: netlab.Dir}, Names: e.names, Writer: w, Window: window, Log: e.log,
+		Placement: e.place}
 	e.flowsDone = make(chan struct{})
 	go func() {
 		defer close(e.flowsDone)
@@ -117,7 +121,7 @@ func startEnforcement(ctx context.Context, cfg serverConfig, svc *control.Servic
 	if err != nil {
 		return nil, err
 	}
-	e := &enforcement{svc: svc, host: h, done: make(chan struct{}), keep: cfg.KeepLab, log: log, names: names}
+	e := &enforcement{svc: svc, host: h, done: make(chan struct{}), keep: cfg.KeepLab, log: log, names: names, place: place}
 	go func() {
 		defer close(e.done)
 		if err := h.Run(ctx); err != nil {
