@@ -83,6 +83,26 @@ func TestFeedCacheMatchesFresh(t *testing.T) {
 	_, nets := s.Networks()
 	nets[0].ENIs[0] = nil // a consumer scribbling on its copy does not reach the cache
 	check("after a consumer changed its copy")
+	// Replacements are looked up from the kind's log of them: a few since the copy, and more
+	// than the log holds (every object looked up again).
+	def := mustViewOf(t, s, alice, func(v View) string { return v.DefaultVPC().DefaultGroupID })
+	modify := func(n int) {
+		for i := range n {
+			groups := []string{g.ID}
+			if i%2 == 1 {
+				groups = []string{def}
+			}
+			if _, err := s.ModifyENI(ctx, alice, ModifyENIInput{ID: enis[1+i%4].ID, Groups: groups}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	modify(3)
+	check("three replacements")
+	modify(maxReplaced + 7)
+	check("more replacements than the log holds")
+	modify(1)
+	check("one more")
 }
 
 // BenchmarkNetworksMembershipChange is the host feed's cost per revision at 1,000 interfaces

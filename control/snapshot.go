@@ -1,6 +1,7 @@
 package control
 
 import (
+	"cmp"
 	"slices"
 	"sync"
 
@@ -81,8 +82,16 @@ func sortedOf[T any](tn *tenant, kind string, m map[string]*T, id func(*T) strin
 	var items []*T
 	if ok && c.idVersion == idVersion {
 		items = slices.Clone(c.items.([]*T))
-		for i, x := range items {
-			items[i] = m[id(x)]
+		if ids, ok := tn.replacedSince(kind, c.version); ok {
+			for _, x := range ids {
+				if i, found := slices.BinarySearchFunc(items, x, func(it *T, x string) int { return cmp.Compare(id(it), x) }); found {
+					items[i] = m[x]
+				}
+			}
+		} else {
+			for i, x := range items {
+				items[i] = m[id(x)]
+			}
 		}
 	} else {
 		items = sorted(m, id)
@@ -94,4 +103,58 @@ func sortedOf[T any](tn *tenant, kind string, m map[string]*T, id func(*T) strin
 	tn.sorted.byKind[kind] = sortedCopy{version, idVersion, items}
 	tn.sorted.mu.Unlock()
 	return slices.Clone(items)
+}
+
+// replacedLog is a kind's recent replacements in place: the version each made (versions[kind]
+// after it) and the ID, oldest first, at most maxReplaced of them. The host feed asks for a
+// snapshot after every revision, and a write replaces an object or two: looking up the
+// replaced ones in the sorted copy costs a few binary searches where looking up every object
+// again cost a map lookup per object (≈ 15 % of the server's CPU while authorizing rules on
+// 6,000 groups, measured with perf).
+type replacedLog struct {
+	entries []replacement
+	dropped uint64 // the newest version whose entry was dropped for room
+}
+
+type replacement struct {
+	version uint64
+	id      string
+}
+
+// maxReplaced bounds a kind's log; a sorted copy older than what the log holds is brought up
+// to date by looking every object up again.
+const maxReplaced = 1024
+
+// noteReplaced logs that kind's object id was replaced in place; the caller holds tn.mu and
+// has counted the change in versions.
+func (tn *tenant) noteReplaced(kind, id string) {
+	l := tn.replaced[kind]
+	if l == nil {
+		l = &replacedLog{}
+		tn.replaced[kind] = l
+	}
+	if len(l.entries) == maxReplaced {
+		l.dropped = l.entries[maxReplaced/2-1].version
+		l.entries = append(l.entries[:0], l.entries[maxReplaced/2:]...)
+	}
+	l.entries = append(l.entries, replacement{tn.versions[kind], id})
+}
+
+// replacedSince is the IDs replaced in place after kind's version since, and whether the log
+// still holds all of them. It is complete only together with an unchanged idVersion: the
+// other changes (additions, removals) are not logged.
+func (tn *tenant) replacedSince(kind string, since uint64) ([]string, bool) {
+	l := tn.replaced[kind]
+	if l == nil {
+		return nil, tn.versions[kind] == since
+	}
+	if l.dropped > since {
+		return nil, false
+	}
+	i, _ := slices.BinarySearchFunc(l.entries, since+1, func(r replacement, v uint64) int { return cmp.Compare(r.version, v) })
+	ids := make([]string, 0, len(l.entries)-i)
+	for _, r := range l.entries[i:] {
+		ids = append(ids, r.id)
+	}
+	return ids, true
 }

@@ -82,6 +82,9 @@ type tenantState struct {
 	// idVersions counts the changes that add or remove an ID.
 	versions, idVersions map[string]uint64
 	sorted               *sortedCache
+	// replaced logs, per kind, the IDs whose object was replaced in place (snapshot.go): a
+	// sorted copy made before is brought up to date by looking up those alone.
+	replaced map[string]*replacedLog
 
 	vpcs         map[string]*model.VPC
 	subnets      map[string]*model.Subnet
@@ -115,7 +118,7 @@ type tenantState struct {
 
 func newTenant(t Tenant, now func() time.Time, aws *awsCatalogue) *tenant {
 	tn := &tenant{key: t, now: now, aws: aws}
-	tn.versions, tn.idVersions, tn.sorted = map[string]uint64{}, map[string]uint64{}, &sortedCache{}
+	tn.versions, tn.idVersions, tn.sorted, tn.replaced = map[string]uint64{}, map[string]uint64{}, &sortedCache{}, map[string]*replacedLog{}
 	for _, k := range kinds {
 		k.init(tn)
 	}
@@ -202,6 +205,8 @@ func set[T any](tx *tx, m map[string]*T, kind, id string, v *T) {
 	tx.tn.versions[kind]++
 	if !had || v == nil {
 		tx.tn.idVersions[kind]++
+	} else {
+		tx.tn.noteReplaced(kind, id)
 	}
 	tx.undo = append(tx.undo, func() {
 		if had {
