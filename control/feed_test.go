@@ -83,8 +83,8 @@ func TestFeedCacheMatchesFresh(t *testing.T) {
 	_, nets := s.Networks()
 	nets[0].ENIs[0] = nil // a consumer scribbling on its copy does not reach the cache
 	check("after a consumer changed its copy")
-	// Replacements are looked up from the kind's log of them: a few since the copy, and more
-	// than the log holds (every object looked up again).
+	// The changes since the copy are applied from the kind's log of them: a few, and more
+	// than the log holds (sorted afresh).
 	def := mustViewOf(t, s, alice, func(v View) string { return v.DefaultVPC().DefaultGroupID })
 	modify := func(n int) {
 		for i := range n {
@@ -99,10 +99,16 @@ func TestFeedCacheMatchesFresh(t *testing.T) {
 	}
 	modify(3)
 	check("three replacements")
-	modify(maxReplaced + 7)
+	modify(maxChanges + 7)
 	check("more replacements than the log holds")
 	modify(1)
 	check("one more")
+	for i := range 3 { // additions go in their place, whatever their IDs
+		if _, _, err := s.CreateGroup(ctx, alice, CreateGroupInput{VpcID: g.VpcID, Name: fmt.Sprint("new", i), Description: "d"}); err != nil {
+			t.Fatal(err)
+		}
+		check("a new group")
+	}
 }
 
 // BenchmarkNetworksMembershipChange is the host feed's cost per revision at 1,000 interfaces

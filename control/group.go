@@ -61,10 +61,8 @@ func (s *Service) CreateGroup(ctx context.Context, t Tenant, in CreateGroupInput
 		if len(tx.tn.groups) >= s.cfg.Quotas.SecurityGroups {
 			return model.SecurityGroupLimitExceeded.New()
 		}
-		for _, o := range tx.tn.groups {
-			if o.VpcID == vpc.ID && strings.EqualFold(o.Name, name) {
-				return model.InvalidGroupDuplicate.New(name, vpc.ID)
-			}
+		if tx.tn.groupNamed(vpc.ID, name) != nil {
+			return model.InvalidGroupDuplicate.New(name, vpc.ID)
 		}
 		id := in.ID
 		if id == "" {
@@ -166,11 +164,8 @@ func (tn *tenant) groupByName(name string) (*model.Group, error) {
 	if vpc == nil {
 		return nil, model.VPCIdNotSpecified.Errorf("No default VPC for this user")
 	}
-	name = strings.TrimRight(name, " ")
-	for _, g := range tn.groups {
-		if g.VpcID == vpc.ID && strings.EqualFold(g.Name, name) {
-			return g, nil
-		}
+	if g := tn.groupNamed(vpc.ID, strings.TrimRight(name, " ")); g != nil {
+		return g, nil
 	}
 	return nil, model.InvalidGroupNotFound.Errorf("The security group '%s' does not exist in default VPC '%s'", name, vpc.ID)
 }

@@ -79,12 +79,11 @@ type tenantState struct {
 	purgeAt    time.Time
 	// versions counts the changes to each kind's map (under mu, in set); sorted keeps the
 	// host feed's sorted copies of the maps as of those versions (snapshot.go).
-	// idVersions counts the changes that add or remove an ID.
-	versions, idVersions map[string]uint64
-	sorted               *sortedCache
-	// replaced logs, per kind, the IDs whose object was replaced in place (snapshot.go): a
-	// sorted copy made before is brought up to date by looking up those alone.
-	replaced map[string]*replacedLog
+	versions map[string]uint64
+	sorted   *sortedCache
+	// changed logs, per kind, the IDs whose object was added, replaced or removed
+	// (snapshot.go): a sorted copy made before is brought up to date with those alone.
+	changed map[string]*changeLog
 
 	vpcs         map[string]*model.VPC
 	subnets      map[string]*model.Subnet
@@ -108,6 +107,8 @@ type tenantState struct {
 	lts          map[string]*model.LaunchTemplate
 	ltVersions   map[string]*model.LaunchTemplateVersion // by "<template ID>:<version>"
 	dhosts       map[string]*model.DedicatedHost
+	// groupNames indexes the groups by VPC and name without case (groupnames.go).
+	groupNames map[string]string
 	// members indexes the interfaces by group ID (admission.go); nil, and not kept, when
 	// the service has no admission hook.
 	members map[string]map[string]bool
@@ -118,7 +119,8 @@ type tenantState struct {
 
 func newTenant(t Tenant, now func() time.Time, aws *awsCatalogue) *tenant {
 	tn := &tenant{key: t, now: now, aws: aws}
-	tn.versions, tn.idVersions, tn.sorted, tn.replaced = map[string]uint64{}, map[string]uint64{}, &sortedCache{}, map[string]*replacedLog{}
+	tn.versions, tn.sorted, tn.changed = map[string]uint64{}, &sortedCache{}, map[string]*changeLog{}
+	tn.groupNames = map[string]string{}
 	for _, k := range kinds {
 		k.init(tn)
 	}
@@ -138,8 +140,11 @@ func (tn *tenant) load(kind, id string, b []byte) error {
 	if err := k.load(tn, id, b); err != nil {
 		return err
 	}
-	if kind == kindENI {
+	switch kind {
+	case kindENI:
 		tn.indexMembers(nil, tn.enis[id])
+	case kindGroup:
+		tn.indexGroupName(nil, tn.groups[id])
 	}
 	return nil
 }
@@ -200,14 +205,13 @@ func set[T any](tx *tx, m map[string]*T, kind, id string, v *T) {
 	if kind == kindENI && tx.tn.members != nil {
 		tx.reindexMembers(any(old).(*model.NetworkInterface), any(v).(*model.NetworkInterface))
 	}
-	// Before the change: a copy sorted before it is stale from now on, and unless an object
-	// only replaces one with its ID, the IDs are not the same either (see sortedOf).
-	tx.tn.versions[kind]++
-	if !had || v == nil {
-		tx.tn.idVersions[kind]++
-	} else {
-		tx.tn.noteReplaced(kind, id)
+	if kind == kindGroup {
+		tx.reindexGroupName(any(old).(*model.Group), any(v).(*model.Group))
 	}
+	// Before the change: a copy sorted before it is stale from now on, and is brought up to
+	// date with the IDs logged since (see sortedOf).
+	tx.tn.versions[kind]++
+	tx.tn.noteChanged(kind, id)
 	tx.undo = append(tx.undo, func() {
 		if had {
 			m[id] = old
