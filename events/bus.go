@@ -131,7 +131,13 @@ func NewBus(svc *Service, st store.Store, cfg BusConfig) *Bus {
 // encodes as a JSON object. The envelope is EventBridge's (§3.1) with a new id and the
 // current time. It never blocks: false means the queue was full and the event was dropped
 // (counted in Stats.Dropped).
+//
+// Like PublishRecords, it skips an event that no enabled rule of its account and region could
+// take, before encoding it (the continuous audit publishes a finding per change it finds).
 func (b *Bus) Publish(account, region, source, detailType string, detail any) bool {
+	if !b.svc.listening(Scope{account, region}, false) {
+		return true // delivered to every rule that listens: none
+	}
 	d, err := json.Marshal(detail)
 	if err != nil {
 		b.log.Error("events: detail does not encode", "source", source, "err", err)

@@ -325,11 +325,21 @@ func TestGuard(t *testing.T) {
 	}
 }
 
-// TestPublishNeverBlocks: with nothing consuming, a full queue drops and counts.
+// TestPublishNeverBlocks: with nothing consuming, a full queue drops and counts. An event of
+// an account and region without an enabled rule is not queued at all.
 func TestPublishNeverBlocks(t *testing.T) {
 	st, dir := openStore(t)
 	svc, _ := Open(context.Background(), st, Config{})
 	bus := NewBus(svc, st, BusConfig{Queue: 2, DataDir: dir})
+	for range 5 {
+		bus.Publish(tsc.Account, tsc.Region, "s", "d", map[string]int{})
+	}
+	if got := bus.Stats().Dropped; got != 0 {
+		t.Errorf("without a rule: dropped %d, want 0 (nothing queued)", got)
+	}
+	if _, err := svc.PutRule(context.Background(), tsc, RuleInput{Name: "r", Pattern: `{"source":["s"]}`}); err != nil {
+		t.Fatal(err)
+	}
 	for range 5 {
 		bus.Publish(tsc.Account, tsc.Region, "s", "d", map[string]int{})
 	}
