@@ -203,6 +203,8 @@ type Audit struct {
 	enis map[string]*model.NetworkInterface
 	// vpcs indexes the snapshot's VPCs (vpcIndex), for this audit.
 	vpcs map[string]*vpcEntry
+	// referencedIDs are the groups another group's rules name (referenced), for this audit.
+	referencedIDs map[string]bool
 
 	// naclTaken are the ACL rule numbers ("acl-… egress n") the fixes of this audit create
 	// entries at, so that the fixes of different findings never collide.

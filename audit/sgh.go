@@ -546,15 +546,21 @@ func sgh010(a *Audit) []Finding {
 }
 
 // referenced reports whether another group's rules name group id.
+// The set of such groups is made once per audit, with one pass over the rules: SGH-010 asks
+// about every group whose rules another has, which on a VPC of new groups (all with the
+// default egress rule alone) is most of them, and a pass each made the check quadratic.
 func (a *Audit) referenced(id string) bool {
-	for _, egress := range []bool{false, true} {
-		for g, r := range a.rules(egress) {
-			if r.Peer.GroupID == id && g.ID != id {
-				return true
+	if a.referencedIDs == nil {
+		a.referencedIDs = map[string]bool{}
+		for _, egress := range []bool{false, true} {
+			for g, r := range a.rules(egress) {
+				if r.Peer.GroupID != "" && r.Peer.GroupID != g.ID {
+					a.referencedIDs[r.Peer.GroupID] = true
+				}
 			}
 		}
 	}
-	return false
+	return a.referencedIDs[id]
 }
 
 // sgh011: one group on most of a VPC's interfaces, or across many subnets.
