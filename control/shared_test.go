@@ -257,6 +257,45 @@ func TestSharedFeedFollowsOtherServers(t *testing.T) {
 	t.Fatalf("B's Networks after revision %d: no group %s with its rule (%d networks)", res.Revision, g.ID, len(nets))
 }
 
+// TestSharedFeedCatchesUpWritesBeforeWatch: writes another server commits after B opened but
+// before B's Watch began are in B's Networks too. An agent opens its service, registers its
+// host and only then starts watching; an instance placed on the host in between must not be
+// lost (it was: the feed watched from "now" and B never loaded the tenant). A later write to
+// another tenant is the point by which B's feed has caught up.
+func TestSharedFeedCatchesUpWritesBeforeWatch(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ss := openShared(t, tempBolt(t), 2)
+	a, b := ss[0], ss[1]
+	g, _, err := a.CreateGroup(ctx, alice, CreateGroupInput{Name: "web", Description: "web"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := a.Authorize(ctx, alice, AuthorizeInput{Group: GroupRef{ID: g.ID}, Permissions: []Permission{ssh("10.0.0.0/8")}}); err != nil {
+		t.Fatal(err)
+	}
+	revs := b.Watch(ctx)
+	later := Tenant{Account: "444455556666", Region: alice.Region}
+	_, res, err := a.CreateGroup(ctx, later, CreateGroupInput{Name: "later", Description: "later"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rev := range revs {
+		if rev >= res.Revision {
+			break
+		}
+	}
+	_, nets := b.Networks()
+	for _, n := range nets {
+		for _, gg := range n.Groups {
+			if gg.ID == g.ID && len(gg.Ingress) == 1 {
+				return
+			}
+		}
+	}
+	t.Fatalf("B's Networks after its watch began: no group %s with its rule, written before (%d networks)", g.ID, len(nets))
+}
+
 // slowGets counts the store's Gets and makes each take a while, as a read through etcd's
 // quorum does.
 type slowGets struct {
