@@ -274,7 +274,9 @@ func TestAdoptAndSweep(t *testing.T) {
 	if err := e.reconcile(); err != nil {
 		t.Fatal(err)
 	}
-	e.dump("instance other-i-1 ", "instance t-i-1 ", "instance t-scratch ", "router t-vpc-1 forwarding=on links=")
+	// The adopted i-1 had no link on its router (the fake made none): it is wired now, as an
+	// interface attached while the server was down is (TestAttachedWhileDown).
+	e.dump("instance other-i-1 ", "instance t-i-1 eth0 10.0.1.1/24", "instance t-scratch ", "router t-vpc-1 forwarding=on links="+link("eni-1")+">t-i-1")
 	if txs := e.k.Transactions("t-vpc-1"); len(txs) != 1 || !strings.HasPrefix(txs[0], "flush ruleset\n") {
 		t.Errorf("adopted router not replaced whole: %q", txs)
 	}

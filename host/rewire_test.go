@@ -1,12 +1,16 @@
 package host_test
 
 import (
+	"context"
 	"errors"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/host"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
 )
@@ -124,4 +128,33 @@ func TestHotAttachDetach(t *testing.T) {
 	}
 	e.dump("instance t-i-1 eth0 10.0.1.1/24,eth2 10.0.1.5/24+10.0.1.51",
 		both)
+}
+
+// TestAttachedWhileDown: an interface attached while no reconciler ran (a host's agent killed,
+// its lab kept) is wired by the next start, which adopts the instance: rewire compares with
+// what the process itself wired and would never see it. Interfaces already wired are left as
+// they are.
+func TestAttachedWhileDown(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	e.src.launch(1, "")
+	if err := e.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.h.Close(context.Background(), true); err != nil { // --keep-lab
+		t.Fatal(err)
+	}
+	e.src.plug(5, 1)
+	again, err := host.New(e.src, host.Config{Kernel: &dataplane.Fake{}, Namespaces: e.ns, Names: names, Dir: e.dir,
+		Log: slog.New(slog.NewTextHandler(e.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := again.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.dump("instance t-i-1 eth0 10.0.1.1/24,eth1 10.0.1.5/24",
+		"router t-vpc-1 forwarding=on links="+strings.Join(slices.Sorted(slices.Values([]string{link("eni-1") + ">t-i-1", link("eni-5") + ">t-i-1"})), ","))
+	if err := again.Close(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
 }
