@@ -1,0 +1,287 @@
+package e2e
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/ec2"
+
+	"github.com/stockade/stockade/cluster"
+	"github.com/stockade/stockade/netlab"
+)
+
+// TestAgentKilled (spec B10, tests 3 and 5 in part): three hosts with an agent each; web
+// admits tcp/8080 from web, and instance A (web) runs on one host, B (web) and C (other) on
+// the two others. A's agent is killed with SIGKILL, so it cleans nothing up and says nothing:
+//
+//   - A keeps its rules: B reaches A and A reaches B across hosts as before, C is still
+//     refused at A.
+//   - A's host goes down once its lease (3 s) runs out.
+//   - A new interface on that host while its agent is dead stays closed. "A new interface on
+//     that host" is what an EC2 user makes with CreateNetworkInterface and
+//     AttachNetworkInterface to instance A: the API accepts it (EC2 attaches to a running
+//     instance whatever its host's health), and nothing on the dead host changes — no eth1 in
+//     A, and B, a member of the interface's group, cannot reach its address.
+//   - Restarted with the same --host and data directory, the agent catches up: eth1 appears
+//     in A, B reaches the new address, C still does not, and the host is up again. While it
+//     restarts, C (whom nothing admits) is probed throughout and never gets through.
+func TestAgentKilled(t *testing.T) {
+	b := newAgentBed(t)
+	cx := ctx(t)
+	web, other := b.group("web"), b.group("other")
+	b.allowFrom(web, 8080, web)
+	ids, addrs := make([]string, 3), make([]netip.Addr, 3)
+	ids[0], addrs[0] = b.run(web)
+	ids[1], addrs[1] = b.run(web)
+	ids[2], addrs[2] = b.run(other)
+	ns, hosts := b.spread(ids)
+	for i := range ids {
+		b.serve(ns[i], 8080)
+	}
+	waitFor(t, 30*time.Second, "web to web across hosts", func() bool {
+		return netlab.TCP(ns[1], netip.AddrPortFrom(addrs[0], 8080), netlab.Timeout(true)) == nil
+	})
+	const a, bb, c = 0, 1, 2
+	steady := func() {
+		t.Helper()
+		b.probe(ns[bb], addrs[a], 8080, true)
+		b.probe(ns[a], addrs[bb], 8080, true)
+		b.probe(ns[c], addrs[a], 8080, false)
+	}
+	steady()
+
+	dead := hosts[a]
+	agent := b.agents[dead]
+	if err := agent.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	agent.Wait()
+	steady()
+	b.waitState(dead, cluster.Down, 30*time.Second)
+	steady()
+
+	// The new interface: in web, attached to A on the dead host.
+	sn, err := b.c.DescribeInstances(cx, &ec2.DescribeInstancesInput{InstanceIds: []string{ids[a]}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eni, err := b.c.CreateNetworkInterface(cx, &ec2.CreateNetworkInterfaceInput{
+		SubnetId: sn.Reservations[0].Instances[0].SubnetId, Groups: []string{web}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eniAddr := netip.MustParseAddr(aws.ToString(eni.NetworkInterface.PrivateIpAddress))
+	if _, err := b.c.AttachNetworkInterface(cx, &ec2.AttachNetworkInterfaceInput{NetworkInterfaceId: eni.NetworkInterface.NetworkInterfaceId,
+		InstanceId: aws.String(ids[a]), DeviceIndex: aws.Int32(1)}); err != nil {
+		t.Fatal(err)
+	}
+	// The live hosts take the new address into web's member set (their routers send it on to
+	// the dead host); once B's host has, the dead one has had the change as long.
+	waitFor(t, 30*time.Second, "the new address a member of web on B's host", func() bool {
+		return b.hasMember(hosts[bb], web, eniAddr)
+	})
+	if b.hasMember(dead, web, eniAddr) {
+		t.Errorf("the dead host %s took the new address into web's set", dead)
+	}
+	if hasDevice(t, ns[a], "eth1") {
+		t.Errorf("eth1 in %s while the agent of %s is dead", ns[a], dead)
+	}
+	b.probe(ns[bb], eniAddr, 8080, false)
+	steady()
+
+	b.startAgent(dead)
+	waitFor(t, 60*time.Second, "the restarted agent to enforce the new interface", func() bool {
+		// Nothing that the groups refuse passes at any moment of the restart.
+		if netlab.TCP(ns[c], netip.AddrPortFrom(addrs[a], 8080), netlab.Timeout(false)) == nil {
+			t.Fatalf("%s reached %s during the restart of %s's agent", ids[c], ids[a], dead)
+		}
+		return netlab.TCP(ns[bb], netip.AddrPortFrom(eniAddr, 8080), netlab.Timeout(true)) == nil
+	})
+	if !hasDevice(t, ns[a], "eth1") {
+		t.Errorf("no eth1 in %s after the restart", ns[a])
+	}
+	b.probe(ns[c], eniAddr, 8080, false)
+	steady()
+	b.waitState(dead, cluster.Up, 30*time.Second)
+}
+
+// TestAgentPartitioned (spec B10, test 3): as TestAgentKilled's setup, but A's agent keeps
+// running and is cut off from etcd (its forwarder closes every connection and refuses new
+// ones). While cut:
+//
+//   - it keeps enforcing what it has: B ↔ A pass, C → A is refused;
+//   - changes made through the API are not applied on A's host, which fails closed for an
+//     added member: C joins web, and the live hosts admit C at B at once, but A's host does
+//     not (C → A stays refused). A member removed meanwhile stays admitted there (B leaves
+//     web: B → A still passes) — the documented asymmetry of staleness;
+//   - A's host shows down once its lease runs out.
+//
+// Healed, the agent catches up: C reaches A, B no longer does, and the host is up again. The
+// time from the heal until C reaches A is logged (BenchmarkAgentResync measures it).
+func TestAgentPartitioned(t *testing.T) {
+	b := newAgentBed(t)
+	web, other := b.group("web"), b.group("other")
+	b.allowFrom(web, 8080, web)
+	ids, addrs := make([]string, 3), make([]netip.Addr, 3)
+	ids[0], addrs[0] = b.run(web)
+	ids[1], addrs[1] = b.run(web)
+	ids[2], addrs[2] = b.run(other)
+	ns, hosts := b.spread(ids)
+	for i := range ids {
+		b.serve(ns[i], 8080)
+	}
+	waitFor(t, 30*time.Second, "web to web across hosts", func() bool {
+		return netlab.TCP(ns[1], netip.AddrPortFrom(addrs[0], 8080), netlab.Timeout(true)) == nil
+	})
+	const a, bb, c = 0, 1, 2
+	b.probe(ns[bb], addrs[a], 8080, true)
+	b.probe(ns[c], addrs[a], 8080, false)
+
+	cut := hosts[a]
+	b.proxies[cut].cut()
+	b.probe(ns[bb], addrs[a], 8080, true)
+	b.probe(ns[a], addrs[bb], 8080, true)
+	b.probe(ns[c], addrs[a], 8080, false)
+
+	b.setGroups(ids[c], web)
+	waitFor(t, 30*time.Second, "C admitted at B by B's live host", func() bool {
+		return netlab.TCP(ns[c], netip.AddrPortFrom(addrs[bb], 8080), netlab.Timeout(true)) == nil
+	})
+	b.setGroups(ids[bb], other)
+	waitFor(t, 30*time.Second, "B no longer admitted at C by C's live host", func() bool {
+		return netlab.TCP(ns[bb], netip.AddrPortFrom(addrs[c], 8080), netlab.Timeout(false)) != nil
+	})
+	b.waitState(cut, cluster.Down, 30*time.Second)
+	if !b.agentRunning(cut) {
+		t.Fatalf("the agent of %s exited while cut off", cut)
+	}
+	b.probe(ns[c], addrs[a], 8080, false) // fails closed for the member added elsewhere
+	b.probe(ns[bb], addrs[a], 8080, true) // and open for the one removed elsewhere
+	b.probe(ns[a], addrs[c], 8080, true)  // A's own egress is unchanged, C's host admits web
+
+	b.proxies[cut].heal()
+	healed := time.Now()
+	waitFor(t, 60*time.Second, "the healed agent to admit C at A", func() bool {
+		return netlab.TCP(ns[c], netip.AddrPortFrom(addrs[a], 8080), netlab.Timeout(true)) == nil
+	})
+	t.Logf("host %s enforced the change made during the cut %v after the heal", cut, time.Since(healed).Round(time.Millisecond))
+	b.probe(ns[bb], addrs[a], 8080, false)
+	b.waitState(cut, cluster.Up, 30*time.Second)
+}
+
+// agentRunning reports whether a host's agent process is still alive.
+func (b *agentBed) agentRunning(name string) bool {
+	cmd := b.agents[name]
+	return cmd.ProcessState == nil && cmd.Process.Signal(syscall.Signal(0)) == nil
+}
+
+// etcdProxy forwards TCP from a loopback port of its own to etcd, so that a test can cut one
+// client off: cut closes every connection and refuses new ones (accepted and closed at once,
+// as a host whose route to etcd is gone sees resets), heal accepts again. etcd's client sees
+// exactly what a partition shows it: broken streams and failing reconnects.
+type etcdProxy struct {
+	ln     net.Listener
+	target string
+
+	mu     sync.Mutex
+	isCut  bool
+	conns  map[net.Conn]bool
+	closed bool
+}
+
+func newEtcdProxy(t testing.TB, target string) *etcdProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &etcdProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
+	var wg sync.WaitGroup
+	wg.Go(func() { p.accept(&wg) })
+	t.Cleanup(func() {
+		p.mu.Lock()
+		p.closed = true
+		p.mu.Unlock()
+		ln.Close()
+		p.cut()
+		wg.Wait()
+	})
+	return p
+}
+
+func (p *etcdProxy) endpoint() string { return "http://" + p.ln.Addr().String() }
+
+func (p *etcdProxy) accept(wg *sync.WaitGroup) {
+	for {
+		in, err := p.ln.Accept()
+		if err != nil {
+			return
+		}
+		p.mu.Lock()
+		refuse := p.isCut || p.closed
+		p.mu.Unlock()
+		if refuse {
+			in.Close()
+			continue
+		}
+		out, err := net.Dial("tcp", p.target)
+		if err != nil {
+			in.Close()
+			continue
+		}
+		if !p.track(in, out) {
+			continue
+		}
+		pipe := func(dst, src net.Conn) {
+			io.Copy(dst, src)
+			p.drop(in, out)
+		}
+		wg.Go(func() { pipe(out, in) })
+		wg.Go(func() { pipe(in, out) })
+	}
+}
+
+// track records a connection pair; false (and both closed) when the proxy was cut meanwhile.
+func (p *etcdProxy) track(in, out net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.isCut || p.closed {
+		in.Close()
+		out.Close()
+		return false
+	}
+	p.conns[in], p.conns[out] = true, true
+	return true
+}
+
+func (p *etcdProxy) drop(conns ...net.Conn) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+// cut closes every connection and refuses new ones until heal.
+func (p *etcdProxy) cut() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.isCut = true
+	for c := range p.conns {
+		c.Close()
+		delete(p.conns, c)
+	}
+}
+
+func (p *etcdProxy) heal() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.isCut = false
+}
