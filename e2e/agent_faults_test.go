@@ -1,10 +1,7 @@
 package e2e
 
 import (
-	"io"
-	"net"
 	"net/netip"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -144,7 +141,7 @@ func TestAgentPartitioned(t *testing.T) {
 	b.probe(ns[c], addrs[a], 8080, false)
 
 	cut := hosts[a]
-	b.proxies[cut].cut()
+	b.proxies[cut].Cut()
 	b.probe(ns[bb], addrs[a], 8080, true)
 	b.probe(ns[a], addrs[bb], 8080, true)
 	b.probe(ns[c], addrs[a], 8080, false)
@@ -165,7 +162,7 @@ func TestAgentPartitioned(t *testing.T) {
 	b.probe(ns[bb], addrs[a], 8080, true) // and open for the one removed elsewhere
 	b.probe(ns[a], addrs[c], 8080, true)  // A's own egress is unchanged, C's host admits web
 
-	b.proxies[cut].heal()
+	b.proxies[cut].Heal()
 	healed := time.Now()
 	waitFor(t, 60*time.Second, "the healed agent to admit C at A", func() bool {
 		return netlab.TCP(ns[c], netip.AddrPortFrom(addrs[a], 8080), netlab.Timeout(true)) == nil
@@ -179,109 +176,4 @@ func TestAgentPartitioned(t *testing.T) {
 func (b *agentBed) agentRunning(name string) bool {
 	cmd := b.agents[name]
 	return cmd.ProcessState == nil && cmd.Process.Signal(syscall.Signal(0)) == nil
-}
-
-// etcdProxy forwards TCP from a loopback port of its own to etcd, so that a test can cut one
-// client off: cut closes every connection and refuses new ones (accepted and closed at once,
-// as a host whose route to etcd is gone sees resets), heal accepts again. etcd's client sees
-// exactly what a partition shows it: broken streams and failing reconnects.
-type etcdProxy struct {
-	ln     net.Listener
-	target string
-
-	mu     sync.Mutex
-	isCut  bool
-	conns  map[net.Conn]bool
-	closed bool
-}
-
-func newEtcdProxy(t testing.TB, target string) *etcdProxy {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &etcdProxy{ln: ln, target: target, conns: map[net.Conn]bool{}}
-	var wg sync.WaitGroup
-	wg.Go(func() { p.accept(&wg) })
-	t.Cleanup(func() {
-		p.mu.Lock()
-		p.closed = true
-		p.mu.Unlock()
-		ln.Close()
-		p.cut()
-		wg.Wait()
-	})
-	return p
-}
-
-func (p *etcdProxy) endpoint() string { return "http://" + p.ln.Addr().String() }
-
-func (p *etcdProxy) accept(wg *sync.WaitGroup) {
-	for {
-		in, err := p.ln.Accept()
-		if err != nil {
-			return
-		}
-		p.mu.Lock()
-		refuse := p.isCut || p.closed
-		p.mu.Unlock()
-		if refuse {
-			in.Close()
-			continue
-		}
-		out, err := net.Dial("tcp", p.target)
-		if err != nil {
-			in.Close()
-			continue
-		}
-		if !p.track(in, out) {
-			continue
-		}
-		pipe := func(dst, src net.Conn) {
-			io.Copy(dst, src)
-			p.drop(in, out)
-		}
-		wg.Go(func() { pipe(out, in) })
-		wg.Go(func() { pipe(in, out) })
-	}
-}
-
-// track records a connection pair; false (and both closed) when the proxy was cut meanwhile.
-func (p *etcdProxy) track(in, out net.Conn) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.isCut || p.closed {
-		in.Close()
-		out.Close()
-		return false
-	}
-	p.conns[in], p.conns[out] = true, true
-	return true
-}
-
-func (p *etcdProxy) drop(conns ...net.Conn) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-// cut closes every connection and refuses new ones until heal.
-func (p *etcdProxy) cut() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.isCut = true
-	for c := range p.conns {
-		c.Close()
-		delete(p.conns, c)
-	}
-}
-
-func (p *etcdProxy) heal() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.isCut = false
 }

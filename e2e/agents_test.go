@@ -82,7 +82,7 @@ func TestAgentsAcrossHosts(t *testing.T) {
 
 // agentBed is a testbed of three simulated hosts (netlab.NewTestbed), an embedded etcd, an
 // API server on it and one `stockade agent` per host. Each agent reaches etcd only through a
-// loopback forwarder of its own (etcdProxy), so that a test can cut one host off from etcd
+// loopback forwarder of its own (etcdtest.Proxy), so that a test can cut one host off from etcd
 // while the API server and the other agents keep it; a healthy forwarder only copies bytes.
 type agentBed struct {
 	t         testing.TB
@@ -92,7 +92,7 @@ type agentBed struct {
 	c         *ec2.Client
 	st        *etcd.Store // the test's own view of the store
 	agents    map[string]*exec.Cmd
-	proxies   map[string]*etcdProxy
+	proxies   map[string]*etcdtest.Proxy
 	dirs      map[string]string // each agent's data directory, kept across restarts
 	vpc       string            // the default VPC, where run launches
 }
@@ -117,10 +117,10 @@ func newAgentBed(t testing.TB) *agentBed {
 	})
 	etcdSrv := etcdtest.Start(t)
 	b := &agentBed{t: t, tb: tb, endpoints: strings.Join(etcdSrv.Endpoints, ","), agents: map[string]*exec.Cmd{},
-		proxies: map[string]*etcdProxy{}, dirs: map[string]string{}}
+		proxies: map[string]*etcdtest.Proxy{}, dirs: map[string]string{}}
 	b.s = startServer(t, "", "--etcd-endpoints", b.endpoints)
 	for _, h := range tb.Hosts {
-		b.proxies[h.Name] = newEtcdProxy(t, strings.TrimPrefix(etcdSrv.Endpoints[0], "http://"))
+		b.proxies[h.Name] = etcdtest.NewProxy(t, strings.TrimPrefix(etcdSrv.Endpoints[0], "http://"))
 		b.dirs[h.Name] = filepath.Join(t.TempDir(), "agent")
 		b.startAgent(h.Name)
 	}
@@ -148,7 +148,7 @@ func (b *agentBed) startAgent(name string) *exec.Cmd {
 	t.Helper()
 	h := b.tb.Host(name)
 	var stderr syncbuf.Buffer
-	cmd := exec.Command(binary, "agent", "--etcd-endpoints", b.proxies[name].endpoint(), "--host", h.Name, "--zone", "us-east-1a",
+	cmd := exec.Command(binary, "agent", "--etcd-endpoints", b.proxies[name].Endpoint(), "--host", h.Name, "--zone", "us-east-1a",
 		"--vcpus", "2", "--memory", "2048", "--underlay", h.Underlay.String(), "--underlay-netns", h.Namespace,
 		"--lab-prefix", h.Names.Prefix, "--keep-lab", "--heartbeat", "1s", "--lease", "3s", "--resync", "2s",
 		"--data-dir", b.dirs[name])

@@ -252,14 +252,14 @@ func BenchmarkAgentResync(b *testing.B) {
 	var lat []time.Duration
 	for b.Loop() {
 		b.StopTimer()
-		bed.proxies[cut].cut()
+		bed.proxies[cut].Cut()
 		bed.setENIGroups(eni, web)
 		bed.waitState(cut, cluster.Down, 30*time.Second)
 		if bed.hasMember(cut, web, joinerAddr) {
 			b.Fatalf("%s took a change made while it was cut off", cut)
 		}
 		b.StartTimer()
-		bed.proxies[cut].heal()
+		bed.proxies[cut].Heal()
 		healed := time.Now()
 		for !bed.hasMember(cut, web, joinerAddr) {
 			if time.Since(healed) > 60*time.Second {
