@@ -2,12 +2,15 @@ package e2e
 
 import (
 	"net/netip"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
 
 	"github.com/stockade/stockade/cluster"
 	"github.com/stockade/stockade/netlab"
@@ -120,8 +123,21 @@ func TestAgentKilled(t *testing.T) {
 //   - A's host shows down once its lease runs out.
 //
 // Healed, the agent catches up: C reaches A, B no longer does, and the host is up again. The
-// time from the heal until C reaches A is logged (BenchmarkAgentResync measures it).
+// time from the heal until C reaches A is logged (BenchmarkAgentResync measures it). In
+// "compacted", etcd's history is compacted past the agent's revision during the cut, as an
+// operator's --auto-compaction does: the resumed watch ends with ErrCompacted, and the agent
+// relists rather than missing the changes.
 func TestAgentPartitioned(t *testing.T) {
+	for _, compact := range []bool{false, true} {
+		name := "resumed"
+		if compact {
+			name = "compacted"
+		}
+		t.Run(name, func(t *testing.T) { testAgentPartitioned(t, compact) })
+	}
+}
+
+func testAgentPartitioned(t *testing.T, compact bool) {
 	b := newAgentBed(t)
 	web, other := b.group("web"), b.group("other")
 	b.allowFrom(web, 8080, web)
@@ -161,6 +177,9 @@ func TestAgentPartitioned(t *testing.T) {
 	b.probe(ns[c], addrs[a], 8080, false) // fails closed for the member added elsewhere
 	b.probe(ns[bb], addrs[a], 8080, true) // and open for the one removed elsewhere
 	b.probe(ns[a], addrs[c], 8080, true)  // A's own egress is unchanged, C's host admits web
+	if compact {
+		b.compact()
+	}
 
 	b.proxies[cut].Heal()
 	healed := time.Now()
@@ -176,4 +195,22 @@ func TestAgentPartitioned(t *testing.T) {
 func (b *agentBed) agentRunning(name string) bool {
 	cmd := b.agents[name]
 	return cmd.ProcessState == nil && cmd.Process.Signal(syscall.Signal(0)) == nil
+}
+
+// compact compacts etcd's history up to its current revision (and waits for the compaction to
+// be applied), so that a watch that resumes from an older revision is told it was compacted.
+func (b *agentBed) compact() {
+	b.t.Helper()
+	cli, err := clientv3.New(clientv3.Config{Endpoints: strings.Split(b.endpoints, ","), DialTimeout: 10 * time.Second, Logger: zap.NewNop()})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer cli.Close()
+	resp, err := cli.Get(ctx(b.t), "compact-probe")
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if _, err := cli.Compact(ctx(b.t), resp.Header.Revision, clientv3.WithCompactPhysical()); err != nil {
+		b.t.Fatal(err)
+	}
 }
