@@ -34,19 +34,7 @@ import (
 func TestAgentKilled(t *testing.T) {
 	b := newAgentBed(t)
 	cx := ctx(t)
-	web, other := b.group("web"), b.group("other")
-	b.allowFrom(web, 8080, web)
-	ids, addrs := make([]string, 3), make([]netip.Addr, 3)
-	ids[0], addrs[0] = b.run(web)
-	ids[1], addrs[1] = b.run(web)
-	ids[2], addrs[2] = b.run(other)
-	ns, hosts := b.spread(ids)
-	for i := range ids {
-		b.serve(ns[i], 8080)
-	}
-	waitFor(t, 30*time.Second, "web to web across hosts", func() bool {
-		return netlab.TCP(ns[1], netip.AddrPortFrom(addrs[0], 8080), netlab.Timeout(true)) == nil
-	})
+	web, _, ids, addrs, ns, hosts := b.trio()
 	const a, bb, c = 0, 1, 2
 	steady := func() {
 		t.Helper()
@@ -139,19 +127,7 @@ func TestAgentPartitioned(t *testing.T) {
 
 func testAgentPartitioned(t *testing.T, compact bool) {
 	b := newAgentBed(t)
-	web, other := b.group("web"), b.group("other")
-	b.allowFrom(web, 8080, web)
-	ids, addrs := make([]string, 3), make([]netip.Addr, 3)
-	ids[0], addrs[0] = b.run(web)
-	ids[1], addrs[1] = b.run(web)
-	ids[2], addrs[2] = b.run(other)
-	ns, hosts := b.spread(ids)
-	for i := range ids {
-		b.serve(ns[i], 8080)
-	}
-	waitFor(t, 30*time.Second, "web to web across hosts", func() bool {
-		return netlab.TCP(ns[1], netip.AddrPortFrom(addrs[0], 8080), netlab.Timeout(true)) == nil
-	})
+	web, other, ids, addrs, ns, hosts := b.trio()
 	const a, bb, c = 0, 1, 2
 	b.probe(ns[bb], addrs[a], 8080, true)
 	b.probe(ns[c], addrs[a], 8080, false)

@@ -37,23 +37,11 @@ import (
 // the host down in `stockade hosts`, and its instance keeps the rules it had.
 func TestAgentsAcrossHosts(t *testing.T) {
 	b := newAgentBed(t)
-	web, other := b.group("web"), b.group("other")
-	b.allowFrom(web, 8080, web)
-	ids, addrs := make([]string, 3), make([]netip.Addr, 3)
-	ids[0], addrs[0] = b.run(web)
-	ids[1], addrs[1] = b.run(web)
-	ids[2], addrs[2] = b.run(other)
-	ns, _ := b.spread(ids)
-	for i := range ids {
-		b.serve(ns[i], 8080)
-	}
+	web, _, ids, addrs, ns, _ := b.trio()
 	probe := func(from, to int, pass bool) {
 		t.Helper()
 		b.probe(ns[from], addrs[to], 8080, pass)
 	}
-	waitFor(t, 30*time.Second, "web to web across hosts", func() bool {
-		return netlab.TCP(ns[0], netip.AddrPortFrom(addrs[1], 8080), netlab.Timeout(true)) == nil
-	})
 	probe(1, 0, true)  // web members, each on its own host
 	probe(2, 0, false) // other is no member of web
 	probe(0, 2, false) // other admits nothing
@@ -138,6 +126,28 @@ func newAgentBed(t testing.TB) *agentBed {
 	}
 	b.vpc = aws.ToString(vpc.Vpcs[0].VpcId)
 	return b
+}
+
+// trio is the three instances of the agent tests, one per host and each listening on tcp/8080:
+// web admits tcp/8080 from web; instances 0 and 1 are in web, 2 in other (which admits
+// nothing). It returns once 1 reaches 0 across hosts, with the instances' IDs, addresses,
+// namespaces and hosts in that order.
+func (b *agentBed) trio() (web, other string, ids []string, addrs []netip.Addr, ns, hosts []string) {
+	b.t.Helper()
+	web, other = b.group("web"), b.group("other")
+	b.allowFrom(web, 8080, web)
+	ids, addrs = make([]string, 3), make([]netip.Addr, 3)
+	for i, g := range []string{web, web, other} {
+		ids[i], addrs[i] = b.run(g)
+	}
+	ns, hosts = b.spread(ids)
+	for i := range ids {
+		b.serve(ns[i], 8080)
+	}
+	waitFor(b.t, 30*time.Second, "web to web across hosts", func() bool {
+		return netlab.TCP(ns[1], netip.AddrPortFrom(addrs[0], 8080), netlab.Timeout(true)) == nil
+	})
+	return web, other, ids, addrs, ns, hosts
 }
 
 // startAgent runs `stockade agent` for one simulated host, through the host's etcd forwarder

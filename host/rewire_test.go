@@ -3,14 +3,11 @@ package host_test
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/stockade/stockade/dataplane"
-	"github.com/stockade/stockade/host"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
 )
@@ -144,14 +141,7 @@ func TestAttachedWhileDown(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.src.plug(5, 1)
-	again, err := host.New(e.src, host.Config{Kernel: &dataplane.Fake{}, Namespaces: e.ns, Names: names, Dir: e.dir,
-		Log: slog.New(slog.NewTextHandler(e.logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := again.Reconcile(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	again := e.restart()
 	e.dump("instance t-i-1 eth0 10.0.1.1/24,eth1 10.0.1.5/24",
 		"router t-vpc-1 forwarding=on links="+strings.Join(slices.Sorted(slices.Values([]string{link("eni-1") + ">t-i-1", link("eni-5") + ">t-i-1"})), ","))
 	if err := again.Close(context.Background(), true); err != nil {
