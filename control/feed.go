@@ -88,7 +88,14 @@ func (s *Service) Watch(ctx context.Context) <-chan int64 {
 	}
 	go func() {
 		defer close(out)
-		resync := false // the watch missed transactions: say where the store is when back
+		// resync: the watch missed transactions; say where the store is once it is back. On a
+		// shared store the first watch has missed some too: the other servers' writes between
+		// this service's Open (or its last load of a tenant) and now, which a watch from now
+		// never reports — an agent registers its host before it watches, and an instance
+		// placed there meanwhile would never run. So it starts as after a lost watch: every
+		// tenant the store holds is loaded again (noteAll, after the watch is established, so
+		// that a write is in the list or in the watch).
+		resync := s.cfg.Shared
 		for ctx.Err() == nil {
 			w, err := s.st.Watch(ctx, 0)
 			if err != nil {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -16,6 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/ec2"
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
+	"github.com/google/nftables"
+	"github.com/vishvananda/netns"
 
 	"github.com/stockade/stockade/cluster"
 	"github.com/stockade/stockade/image"
@@ -33,12 +36,63 @@ import (
 // hosts' routers; an agent cut off from etcd (stopped, so its host's lease runs out) leaves
 // the host down in `stockade hosts`, and its instance keeps the rules it had.
 func TestAgentsAcrossHosts(t *testing.T) {
+	b := newAgentBed(t)
+	web, _, ids, addrs, ns, _ := b.trio()
+	probe := func(from, to int, pass bool) {
+		t.Helper()
+		b.probe(ns[from], addrs[to], 8080, pass)
+	}
+	probe(1, 0, true)  // web members, each on its own host
+	probe(2, 0, false) // other is no member of web
+	probe(0, 2, false) // other admits nothing
+
+	// The third instance joins web: the other hosts' member sets follow.
+	b.setGroups(ids[2], web)
+	waitFor(t, 30*time.Second, "the new member admitted on another host", func() bool {
+		return netlab.TCP(ns[2], netip.AddrPortFrom(addrs[0], 8080), netlab.Timeout(true)) == nil
+	})
+
+	// An agent stops (SIGTERM; --keep-lab leaves its lab): its host goes down once its lease
+	// runs out, and its instance still reaches, and is reached, as before.
+	stopped := b.hostOf(ns[0])
+	a := b.agents[stopped]
+	a.Process.Signal(syscall.SIGTERM)
+	a.Wait()
+	b.waitState(stopped, cluster.Down, 30*time.Second)
+	out, err := exec.Command(binary, "hosts", "--etcd-endpoints", b.endpoints).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), stopped) || !strings.Contains(string(out), "down") {
+		t.Errorf("stockade hosts: %v\n%s", err, out)
+	}
+	probe(1, 0, true)
+	probe(0, 1, true)
+	probe(0, 2, true)
+}
+
+// agentBed is a testbed of three simulated hosts (netlab.NewTestbed), an embedded etcd, an
+// API server on it and one `stockade agent` per host. Each agent reaches etcd only through a
+// loopback forwarder of its own (etcdtest.Proxy), so that a test can cut one host off from etcd
+// while the API server and the other agents keep it; a healthy forwarder only copies bytes.
+type agentBed struct {
+	t         testing.TB
+	tb        *netlab.Testbed
+	endpoints string // etcd's own client URLs (the API server's, `stockade hosts`')
+	s         *server
+	c         *ec2.Client
+	st        *etcd.Store // the test's own view of the store
+	agents    map[string]*exec.Cmd
+	proxies   map[string]*etcdtest.Proxy
+	dirs      map[string]string // each agent's data directory, kept across restarts
+	vpc       string            // the default VPC, where run launches
+}
+
+func newAgentBed(t testing.TB) *agentBed {
+	t.Helper()
 	if why := netlab.Unavailable(); why != "" {
 		t.Skip("kernel tier: " + why)
 	}
-	b := make([]byte, 1)
-	_, _ = rand.Read(b)
-	prefix := "g" + hex.EncodeToString(b) // the testbed's namespaces and every lab prefix start with it
+	rb := make([]byte, 1)
+	_, _ = rand.Read(rb)
+	prefix := "g" + hex.EncodeToString(rb) // the testbed's namespaces and every lab prefix start with it
 	cx := ctx(t)
 	tb, err := netlab.NewTestbed(cx, prefix, 3)
 	if err != nil {
@@ -50,160 +104,69 @@ func TestAgentsAcrossHosts(t *testing.T) {
 		}
 	})
 	etcdSrv := etcdtest.Start(t)
-	endpoints := strings.Join(etcdSrv.Endpoints, ",")
-	s := startServer(t, "", "--etcd-endpoints", endpoints)
-	agents := map[string]*exec.Cmd{}
+	b := &agentBed{t: t, tb: tb, endpoints: strings.Join(etcdSrv.Endpoints, ","), agents: map[string]*exec.Cmd{},
+		proxies: map[string]*etcdtest.Proxy{}, dirs: map[string]string{}}
+	b.s = startServer(t, "", "--etcd-endpoints", b.endpoints)
 	for _, h := range tb.Hosts {
-		agents[h.Name] = startAgent(t, endpoints, h)
+		b.proxies[h.Name] = etcdtest.NewProxy(t, strings.TrimPrefix(etcdSrv.Endpoints[0], "http://"))
+		b.dirs[h.Name] = filepath.Join(t.TempDir(), "agent")
+		b.startAgent(h.Name)
 	}
-	st, err := etcd.Open(cx, etcd.Options{Endpoints: etcdSrv.Endpoints})
-	if err != nil {
+	if b.st, err = etcd.Open(cx, etcd.Options{Endpoints: etcdSrv.Endpoints}); err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
-	waitFor(t, 60*time.Second, "three hosts up", func() bool {
-		hs, err := cluster.Statuses(cx, st, time.Now())
-		up := 0
-		for _, h := range hs {
-			if h.State == cluster.Up {
-				up++
-			}
-		}
-		return err == nil && up == 3
-	})
-
-	c := ec2Client(s, s.akid, s.secret)
-	vpc, err := c.DescribeVpcs(cx, &ec2.DescribeVpcsInput{Filters: []types.Filter{{Name: aws.String("is-default"), Values: []string{"true"}}}})
+	t.Cleanup(func() { b.st.Close() })
+	for _, h := range tb.Hosts {
+		b.waitState(h.Name, cluster.Up, 60*time.Second)
+	}
+	b.c = ec2Client(b.s, b.s.akid, b.s.secret)
+	vpc, err := b.c.DescribeVpcs(cx, &ec2.DescribeVpcsInput{Filters: []types.Filter{{Name: aws.String("is-default"), Values: []string{"true"}}}})
 	if err != nil || len(vpc.Vpcs) != 1 {
 		t.Fatalf("default VPC: %v %v", vpc, err)
 	}
-	group := func(name string) string {
-		g, err := c.CreateSecurityGroup(cx, &ec2.CreateSecurityGroupInput{GroupName: aws.String(name), Description: aws.String(name)})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return aws.ToString(g.GroupId)
-	}
-	web, other := group("web"), group("other")
-	if _, err := c.AuthorizeSecurityGroupIngress(cx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(web),
-		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(8080), ToPort: aws.Int32(8080),
-			UserIdGroupPairs: []types.UserIdGroupPair{{GroupId: aws.String(web)}}}}}); err != nil {
-		t.Fatal(err)
-	}
-	run := func(g string) (id string, addr netip.Addr) {
-		out, err := c.RunInstances(cx, &ec2.RunInstancesInput{ImageId: aws.String(image.DefaultID), InstanceType: types.InstanceTypeT3Micro,
-			MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SecurityGroupIds: []string{g}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		in := out.Instances[0]
-		return aws.ToString(in.InstanceId), netip.MustParseAddr(aws.ToString(in.PrivateIpAddress))
-	}
-	ids, addrs := make([]string, 3), make([]netip.Addr, 3)
-	ids[0], addrs[0] = run(web)
-	ids[1], addrs[1] = run(web)
-	ids[2], addrs[2] = run(other)
-
-	// Each instance runs on one host, and each host runs one: find where by the namespaces.
-	ns := make([]string, 3)
-	waitFor(t, 90*time.Second, "each instance running on one host", func() bool {
-		seen := map[string]bool{}
-		for i, id := range ids {
-			ns[i] = ""
-			for _, h := range tb.Hosts {
-				if n := h.Names.Instance(id); nsExists(n) {
-					if ns[i] != "" {
-						t.Fatalf("%s runs on two hosts", id)
-					}
-					ns[i] = n
-					seen[h.Name] = true
-				}
-			}
-			if ns[i] == "" {
-				return false
-			}
-		}
-		if len(seen) != 3 {
-			t.Fatalf("three instances on %d hosts, want one each", len(seen))
-		}
-		return true
-	})
-	for i := range ids {
-		srv, err := netlab.Serve(ns[i], 8080)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer srv.Close()
-	}
-	probe := func(from, to int, pass bool) {
-		t.Helper()
-		err := netlab.TCP(ns[from], netip.AddrPortFrom(addrs[to], 8080), netlab.Timeout(pass))
-		if (err == nil) != pass {
-			t.Errorf("%s → %s tcp/8080: err=%v, want pass=%v", ids[from], ids[to], err, pass)
-		}
-	}
-	waitFor(t, 30*time.Second, "web to web across hosts", func() bool {
-		return netlab.TCP(ns[0], netip.AddrPortFrom(addrs[1], 8080), netlab.Timeout(true)) == nil
-	})
-	probe(1, 0, true)  // web members, each on its own host
-	probe(2, 0, false) // other is no member of web
-	probe(0, 2, false) // other admits nothing
-
-	// The third instance joins web: the other hosts' member sets follow.
-	eni, err := c.DescribeInstances(cx, &ec2.DescribeInstancesInput{InstanceIds: []string{ids[2]}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eniID := eni.Reservations[0].Instances[0].NetworkInterfaces[0].NetworkInterfaceId
-	if _, err := c.ModifyNetworkInterfaceAttribute(cx, &ec2.ModifyNetworkInterfaceAttributeInput{NetworkInterfaceId: eniID, Groups: []string{web}}); err != nil {
-		t.Fatal(err)
-	}
-	waitFor(t, 30*time.Second, "the new member admitted on another host", func() bool {
-		return netlab.TCP(ns[2], netip.AddrPortFrom(addrs[0], 8080), netlab.Timeout(true)) == nil
-	})
-
-	// An agent stops (SIGTERM; --keep-lab leaves its lab): its host goes down once its lease
-	// runs out, and its instance still reaches, and is reached, as before.
-	stopped := ""
-	for _, h := range tb.Hosts {
-		if strings.HasPrefix(ns[0], h.Names.Prefix+"-") {
-			stopped = h.Name
-		}
-	}
-	a := agents[stopped]
-	a.Process.Signal(syscall.SIGTERM)
-	a.Wait()
-	waitFor(t, 30*time.Second, "host "+stopped+" down", func() bool {
-		hs, err := cluster.Statuses(cx, st, time.Now())
-		for _, h := range hs {
-			if h.Name == stopped {
-				return err == nil && h.State == cluster.Down
-			}
-		}
-		return false
-	})
-	out, err := exec.Command(binary, "hosts", "--etcd-endpoints", endpoints).CombinedOutput()
-	if err != nil || !strings.Contains(string(out), stopped) || !strings.Contains(string(out), "down") {
-		t.Errorf("stockade hosts: %v\n%s", err, out)
-	}
-	probe(1, 0, true)
-	probe(0, 1, true)
-	probe(0, 2, true)
+	b.vpc = aws.ToString(vpc.Vpcs[0].VpcId)
+	return b
 }
 
-// startAgent runs `stockade agent` for one simulated host, its lab kept when it stops (the
-// test's testbed removes every namespace of its prefix), and stops it when the test ends.
-func startAgent(t *testing.T, endpoints string, h netlab.SimHost) *exec.Cmd {
+// trio is the three instances of the agent tests, one per host and each listening on tcp/8080:
+// web admits tcp/8080 from web; instances 0 and 1 are in web, 2 in other (which admits
+// nothing). It returns once 1 reaches 0 across hosts, with the instances' IDs, addresses,
+// namespaces and hosts in that order.
+func (b *agentBed) trio() (web, other string, ids []string, addrs []netip.Addr, ns, hosts []string) {
+	b.t.Helper()
+	web, other = b.group("web"), b.group("other")
+	b.allowFrom(web, 8080, web)
+	ids, addrs = make([]string, 3), make([]netip.Addr, 3)
+	for i, g := range []string{web, web, other} {
+		ids[i], addrs[i] = b.run(g)
+	}
+	ns, hosts = b.spread(ids)
+	for i := range ids {
+		b.serve(ns[i], 8080)
+	}
+	waitFor(b.t, 30*time.Second, "web to web across hosts", func() bool {
+		return netlab.TCP(ns[1], netip.AddrPortFrom(addrs[0], 8080), netlab.Timeout(true)) == nil
+	})
+	return web, other, ids, addrs, ns, hosts
+}
+
+// startAgent runs `stockade agent` for one simulated host, through the host's etcd forwarder
+// and with its lab kept when it stops (the testbed removes every namespace of its prefix), and
+// stops it when the test ends unless the test has.
+func (b *agentBed) startAgent(name string) *exec.Cmd {
+	t := b.t
 	t.Helper()
+	h := b.tb.Host(name)
 	var stderr syncbuf.Buffer
-	cmd := exec.Command(binary, "agent", "--etcd-endpoints", endpoints, "--host", h.Name, "--zone", "us-east-1a",
+	cmd := exec.Command(binary, "agent", "--etcd-endpoints", b.proxies[name].Endpoint(), "--host", h.Name, "--zone", "us-east-1a",
 		"--vcpus", "2", "--memory", "2048", "--underlay", h.Underlay.String(), "--underlay-netns", h.Namespace,
 		"--lab-prefix", h.Names.Prefix, "--keep-lab", "--heartbeat", "1s", "--lease", "3s", "--resync", "2s",
-		"--data-dir", filepath.Join(t.TempDir(), "agent"))
+		"--data-dir", b.dirs[name])
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	b.agents[name] = cmd
 	t.Cleanup(func() {
 		if cmd.ProcessState == nil {
 			cmd.Process.Signal(syscall.SIGTERM)
@@ -223,7 +186,183 @@ func startAgent(t *testing.T, endpoints string, h netlab.SimHost) *exec.Cmd {
 	return cmd
 }
 
+// state is a host's state as `stockade hosts` would list it now ("" when not registered).
+func (b *agentBed) state(name string) string {
+	hs, err := cluster.Statuses(ctx(b.t), b.st, time.Now())
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	for _, h := range hs {
+		if h.Name == name {
+			return h.State
+		}
+	}
+	return ""
+}
+
+func (b *agentBed) waitState(name, state string, limit time.Duration) {
+	b.t.Helper()
+	waitFor(b.t, limit, "host "+name+" "+state, func() bool { return b.state(name) == state })
+}
+
+func (b *agentBed) group(name string) string {
+	b.t.Helper()
+	g, err := b.c.CreateSecurityGroup(ctx(b.t), &ec2.CreateSecurityGroupInput{GroupName: aws.String(name), Description: aws.String(name)})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return aws.ToString(g.GroupId)
+}
+
+// allowFrom lets the members of from reach group's members on a TCP port.
+func (b *agentBed) allowFrom(group string, port int32, from string) {
+	b.t.Helper()
+	if _, err := b.c.AuthorizeSecurityGroupIngress(ctx(b.t), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(group),
+		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(port), ToPort: aws.Int32(port),
+			UserIdGroupPairs: []types.UserIdGroupPair{{GroupId: aws.String(from)}}}}}); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// run launches one t3.micro in the default VPC with group: a host of the bed (2 vCPUs) holds
+// one, so that placement spreads three of them over the three hosts.
+func (b *agentBed) run(group string) (id string, addr netip.Addr) {
+	b.t.Helper()
+	out, err := b.c.RunInstances(ctx(b.t), &ec2.RunInstancesInput{ImageId: aws.String(image.DefaultID), InstanceType: types.InstanceTypeT3Micro,
+		MinCount: aws.Int32(1), MaxCount: aws.Int32(1), SecurityGroupIds: []string{group}})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	in := out.Instances[0]
+	return aws.ToString(in.InstanceId), netip.MustParseAddr(aws.ToString(in.PrivateIpAddress))
+}
+
+// primaryENI is an instance's primary network interface.
+func (b *agentBed) primaryENI(id string) string {
+	b.t.Helper()
+	out, err := b.c.DescribeInstances(ctx(b.t), &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return aws.ToString(out.Reservations[0].Instances[0].NetworkInterfaces[0].NetworkInterfaceId)
+}
+
+// setGroups replaces the groups of an instance's primary interface.
+func (b *agentBed) setGroups(id string, groups ...string) {
+	b.t.Helper()
+	b.setENIGroups(b.primaryENI(id), groups...)
+}
+
+// setENIGroups replaces the groups of a network interface.
+func (b *agentBed) setENIGroups(eni string, groups ...string) {
+	b.t.Helper()
+	if _, err := b.c.ModifyNetworkInterfaceAttribute(ctx(b.t), &ec2.ModifyNetworkInterfaceAttributeInput{
+		NetworkInterfaceId: aws.String(eni), Groups: groups}); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// spread waits until each instance runs on one host and each host runs one of them, and
+// returns their namespaces and hosts, in the order of ids.
+func (b *agentBed) spread(ids []string) (ns, hosts []string) {
+	t := b.t
+	t.Helper()
+	ns, hosts = make([]string, len(ids)), make([]string, len(ids))
+	waitFor(t, 90*time.Second, "each instance running on one host", func() bool {
+		seen := map[string]bool{}
+		for i, id := range ids {
+			ns[i] = ""
+			for _, h := range b.tb.Hosts {
+				if n := h.Names.Instance(id); nsExists(n) {
+					if ns[i] != "" {
+						t.Fatalf("%s runs on two hosts", id)
+					}
+					ns[i], hosts[i] = n, h.Name
+					seen[h.Name] = true
+				}
+			}
+			if ns[i] == "" {
+				return false
+			}
+		}
+		if len(seen) != len(ids) {
+			t.Fatalf("%d instances on %d hosts, want one each", len(ids), len(seen))
+		}
+		return true
+	})
+	return ns, hosts
+}
+
+// hostOf is the host whose lab holds a namespace.
+func (b *agentBed) hostOf(ns string) string {
+	for _, h := range b.tb.Hosts {
+		if strings.HasPrefix(ns, h.Names.Prefix+"-") {
+			return h.Name
+		}
+	}
+	b.t.Fatalf("namespace %s is on no host", ns)
+	return ""
+}
+
+// serve listens on a TCP port in a namespace until the test ends.
+func (b *agentBed) serve(ns string, port int) {
+	b.t.Helper()
+	srv, err := netlab.Serve(ns, port)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	b.t.Cleanup(func() { srv.Close() })
+}
+
+// probe connects from a namespace to addr:port and expects it to pass or not.
+func (b *agentBed) probe(from string, addr netip.Addr, port uint16, pass bool) {
+	b.t.Helper()
+	err := netlab.TCP(from, netip.AddrPortFrom(addr, port), netlab.Timeout(pass))
+	if (err == nil) != pass {
+		b.t.Errorf("%s → %s tcp/%d: err=%v, want pass=%v", from, addr, port, err, pass)
+	}
+}
+
 func nsExists(name string) bool {
 	_, err := os.Stat(filepath.Join(netlab.Dir, name))
 	return err == nil
+}
+
+// members returns the addresses in a group's IPv4 member set in a host's router of the default
+// VPC, read from the kernel over netlink: what that host enforces for the rules that reference
+// the group (dataplane's set "members4_<group>" in table inet stockade). It is nil when the
+// host has no such router or set, and empty (not nil) when the set has no members.
+func (b *agentBed) members(host, group string) []netip.Addr {
+	b.t.Helper()
+	h, err := netns.GetFromPath(netlab.Path(b.tb.Host(host).Names.Router(b.vpc)))
+	if err != nil {
+		return nil
+	}
+	defer h.Close()
+	conn, err := nftables.New(nftables.WithNetNSFd(int(h)))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer conn.CloseLasting()
+	set, err := conn.GetSetByName(&nftables.Table{Name: "stockade", Family: nftables.TableFamilyINet},
+		"members4_"+strings.ReplaceAll(group, "-", "_"))
+	if err != nil {
+		return nil
+	}
+	elems, err := conn.GetSetElements(set)
+	if err != nil {
+		return nil
+	}
+	out := []netip.Addr{}
+	for _, e := range elems {
+		if a, ok := netip.AddrFromSlice(e.Key); ok && !e.IntervalEnd {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
+// hasMember reports whether a host enforces addr as a member of group (members).
+func (b *agentBed) hasMember(host, group string, addr netip.Addr) bool {
+	return slices.Contains(b.members(host, group), addr)
 }

@@ -135,6 +135,21 @@ func newEnv(t *testing.T, k dataplane.Kernel, ns *nsfake.Fake) *env {
 	return e
 }
 
+// restart is the next start of the host's server: a new Host on the same source, namespaces
+// and directory (and a kernel of its own), reconciled once.
+func (e *env) restart() *host.Host {
+	e.t.Helper()
+	h, err := host.New(e.src, host.Config{Kernel: &dataplane.Fake{}, Namespaces: e.ns, Names: names, Dir: e.dir,
+		Log: slog.New(slog.NewTextHandler(e.logs, nil))})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if err := h.Reconcile(context.Background()); err != nil {
+		e.t.Fatal(err)
+	}
+	return h
+}
+
 // run starts the reconciler until the test ends.
 func (e *env) run() {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -274,7 +289,9 @@ func TestAdoptAndSweep(t *testing.T) {
 	if err := e.reconcile(); err != nil {
 		t.Fatal(err)
 	}
-	e.dump("instance other-i-1 ", "instance t-i-1 ", "instance t-scratch ", "router t-vpc-1 forwarding=on links=")
+	// The adopted i-1 had no link on its router (the fake made none): it is wired now, as an
+	// interface attached while the server was down is (TestAttachedWhileDown).
+	e.dump("instance other-i-1 ", "instance t-i-1 eth0 10.0.1.1/24", "instance t-scratch ", "router t-vpc-1 forwarding=on links="+link("eni-1")+">t-i-1")
 	if txs := e.k.Transactions("t-vpc-1"); len(txs) != 1 || !strings.HasPrefix(txs[0], "flush ruleset\n") {
 		t.Errorf("adopted router not replaced whole: %q", txs)
 	}
@@ -506,14 +523,7 @@ func TestUserDataOnceAcrossRestarts(t *testing.T) {
 		t.Fatal(err)
 	}
 	// The next start: a new host on the same directory and the same (still running) instance.
-	again, err := host.New(e.src, host.Config{Kernel: &dataplane.Fake{}, Namespaces: e.ns, Names: names, Dir: e.dir,
-		Log: slog.New(slog.NewTextHandler(e.logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := again.Reconcile(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	again := e.restart()
 	if got := e.ns.Dump(); len(got) != 2 {
 		t.Fatalf("after the restart the instance was not rebuilt: %v", got)
 	}
@@ -527,14 +537,7 @@ func TestUserDataOnceAcrossRestarts(t *testing.T) {
 		t.Errorf("user data ran %d times across a restart, want once", bytes.Count(b, []byte("boot")))
 	}
 	e.src.terminate(1)
-	third, err := host.New(e.src, host.Config{Kernel: &dataplane.Fake{}, Namespaces: e.ns, Names: names, Dir: e.dir,
-		Log: slog.New(slog.NewTextHandler(e.logs, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := third.Reconcile(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	e.restart()
 	if left, _ := os.ReadDir(e.dir); len(left) != 0 {
 		t.Errorf("files of an instance terminated while the server was down: %v", left)
 	}

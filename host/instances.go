@@ -37,10 +37,34 @@ func (h *Host) add(ctx context.Context, in Instance) (isNew bool, err error) {
 			}
 		}
 		h.cfg.Log.Info("lab instance up", "instance", in.ID, "address", in.Address, "interfaces", len(in.Interfaces), "namespace", in.Namespace)
+	} else if err := h.wireMissing(ctx, in); err != nil {
+		return false, err
 	}
 	h.instances[in.ID] = in
 	h.changed = true
 	return !exists, nil
+}
+
+// wireMissing attaches the interfaces of an adopted instance that its router has no link
+// for: those attached while no reconciler ran (an agent killed or stopped with its lab kept),
+// which rewire never sees, since it compares with what this process wired. An interface
+// attached here meets its router's rules at once: add runs after the router enforces d.
+func (h *Host) wireMissing(ctx context.Context, in Instance) error {
+	for _, i := range in.Interfaces {
+		wired, err := h.cfg.Namespaces.Wired(ctx, in.Router, i)
+		if err != nil {
+			return fmt.Errorf("%s: %w", i.Device(), err)
+		}
+		if wired {
+			continue
+		}
+		if err := h.cfg.Namespaces.Attach(ctx, in.Router, i); err != nil {
+			_ = h.cfg.Namespaces.Unplug(ctx, in.Router, i) // a half-made link would pass for a wired one
+			return fmt.Errorf("attach %s: %w", i.Device(), err)
+		}
+		h.cfg.Log.Info("interface attached", "instance", in.ID, "device", i.Device(), "link", i.Link, "address", i.Addr, "adopted", true)
+	}
+	return nil
 }
 
 // remove takes an instance down: its namespace, processes and links, and — when the instance

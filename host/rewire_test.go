@@ -1,6 +1,7 @@
 package host_test
 
 import (
+	"context"
 	"errors"
 	"net/netip"
 	"slices"
@@ -124,4 +125,26 @@ func TestHotAttachDetach(t *testing.T) {
 	}
 	e.dump("instance t-i-1 eth0 10.0.1.1/24,eth2 10.0.1.5/24+10.0.1.51",
 		both)
+}
+
+// TestAttachedWhileDown: an interface attached while no reconciler ran (a host's agent killed,
+// its lab kept) is wired by the next start, which adopts the instance: rewire compares with
+// what the process itself wired and would never see it. Interfaces already wired are left as
+// they are.
+func TestAttachedWhileDown(t *testing.T) {
+	e := newEnv(t, nil, nil)
+	e.src.launch(1, "")
+	if err := e.reconcile(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.h.Close(context.Background(), true); err != nil { // --keep-lab
+		t.Fatal(err)
+	}
+	e.src.plug(5, 1)
+	again := e.restart()
+	e.dump("instance t-i-1 eth0 10.0.1.1/24,eth1 10.0.1.5/24",
+		"router t-vpc-1 forwarding=on links="+strings.Join(slices.Sorted(slices.Values([]string{link("eni-1") + ">t-i-1", link("eni-5") + ">t-i-1"})), ","))
+	if err := again.Close(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
 }

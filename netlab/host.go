@@ -40,6 +40,11 @@ func (Host) Unplug(ctx context.Context, router string, i Interface) error {
 	return Unplug(ctx, router, i)
 }
 
+// Wired reports whether an interface's link is on its router.
+func (Host) Wired(ctx context.Context, router string, i Interface) (bool, error) {
+	return Wired(ctx, router, i)
+}
+
 // Readdress changes the addresses of one interface of a running instance.
 func (Host) Readdress(ctx context.Context, router string, was, i Interface) error {
 	return Readdress(ctx, router, was, i)

@@ -147,3 +147,29 @@ func (i Interface) sourceRule(a netip.Addr) *netlink.Rule {
 	}
 	return rule
 }
+
+// Wired reports whether an interface's link is on its router: what a reconciler that adopted
+// an instance (a restart with the lab kept) checks, since interfaces attached while it was
+// not running have none yet.
+func Wired(ctx context.Context, router string, i Interface) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	if !Exists(router) {
+		return false, nil
+	}
+	rh, err := handle(router)
+	if err != nil {
+		return false, err
+	}
+	defer rh.Close()
+	_, err = rh.LinkByName(i.Link)
+	var nf netlink.LinkNotFoundError
+	switch {
+	case errors.As(err, &nf):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
+}

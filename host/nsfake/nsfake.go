@@ -239,6 +239,17 @@ func (f *Fake) Unplug(ctx context.Context, router string, i netlab.Interface) er
 	return nil
 }
 
+// Wired implements host.Namespaces: the router has i's link, to i's namespace.
+func (f *Fake) Wired(ctx context.Context, router string, i netlab.Interface) (bool, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.check(ctx, "wired", i.Namespace); err != nil {
+		return false, err
+	}
+	r := f.nss[router]
+	return r != nil && r.links[i.Link] == i.Namespace, nil
+}
+
 // Readdress implements host.Namespaces: the device shows i's addresses.
 func (f *Fake) Readdress(ctx context.Context, router string, was, i netlab.Interface) error {
 	f.mu.Lock()

@@ -71,11 +71,16 @@ import (
 	"go.etcd.io/etcd/client/pkg/v3/transport"
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.uber.org/zap"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/backoff"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
 	"github.com/stockade/stockade/store"
 )
+
+// reconnectMax is the longest the client waits between attempts to reconnect to an endpoint.
+const reconnectMax = time.Second
 
 // Defaults of Options, which are etcd's own defaults where they are etcd's limits.
 const (
@@ -186,6 +191,15 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		// Errors reach the caller; the client's own retry warnings would be a second log
 		// format on the server's stderr.
 		Logger: zap.NewNop(),
+		// gRPC's reconnection backoff grows to 120 s by default: an agent cut off from etcd
+		// for a few minutes would stay blind that long after the partition healed, keeping
+		// rules it should have changed (fail closed for new members, open for removed ones).
+		// Capped, the client tries again every reconnectMax at worst: one TCP connect per
+		// endpoint, nothing to the cluster's load. BenchmarkAgentResync measures the effect.
+		DialOptions: []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
+			Backoff:           backoff.Config{BaseDelay: 100 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: reconnectMax},
+			MinConnectTimeout: opts.Timeout,
+		})},
 	}
 	if opts.CertFile != "" || opts.KeyFile != "" || opts.CACertFile != "" {
 		tlsInfo := transport.TLSInfo{CertFile: opts.CertFile, KeyFile: opts.KeyFile, TrustedCAFile: opts.CACertFile}

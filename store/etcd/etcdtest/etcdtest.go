@@ -1,6 +1,8 @@
 // Package etcdtest starts etcd inside a test process (go.etcd.io/etcd/server/v3/embed): one
 // member, or a cluster of several whose members a fault test stops and starts again, on
-// loopback ports it picks and with their data in the test's temporary directory. It is for tests only: archtest keeps the etcd server out of the
+// loopback ports it picks and with their data in the test's temporary directory; and a
+// loopback forwarder (Proxy) through which a test cuts one client off etcd and heals the
+// partition. It is for tests only: archtest keeps the etcd server out of the
 // stockade binary, so only _test.go files may import this package.
 package etcdtest
 
