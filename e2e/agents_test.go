@@ -33,11 +33,11 @@ import (
 // three instances of one VPC, each too large for two on a host, are placed one per host, and
 // each agent runs only its own. Across hosts, through VXLAN, the instances reach each other
 // exactly as their groups say; a membership change made through the API reaches the other
-// hosts' routers; an agent cut off from etcd (stopped, so its host's lease runs out) leaves
+// hosts' routers; the internet gateway works from every host; an agent cut off from etcd (stopped, so its host's lease runs out) leaves
 // the host down in `stockade hosts`, and its instance keeps the rules it had.
 func TestAgentsAcrossHosts(t *testing.T) {
 	b := newAgentBed(t)
-	web, _, ids, addrs, ns, _ := b.trio()
+	web, other, ids, addrs, ns, _ := b.trio()
 	probe := func(from, to int, pass bool) {
 		t.Helper()
 		b.probe(ns[from], addrs[to], 8080, pass)
@@ -51,6 +51,38 @@ func TestAgentsAcrossHosts(t *testing.T) {
 	waitFor(t, 30*time.Second, "the new member admitted on another host", func() bool {
 		return netlab.TCP(ns[2], netip.AddrPortFrom(addrs[0], 8080), netlab.Timeout(true)) == nil
 	})
+
+	// The default VPC's internet gateway works from every host: the agents link their routers
+	// to the testbed's one internet namespace (--internet-netns); each instance reaches the
+	// internet as its own public address, translated on its own host, and the internet reaches
+	// an instance's public address only as its groups allow.
+	who := netip.AddrPortFrom(netlab.InternetHost, 9000)
+	ws, err := netlab.ServeWho(b.tb.Internet(), who)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ws.Close()
+	public := make([]netip.Addr, 3)
+	for i, id := range ids {
+		out, err := b.c.DescribeInstances(ctx(t), &ec2.DescribeInstancesInput{InstanceIds: []string{id}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if public[i], err = netip.ParseAddr(aws.ToString(out.Reservations[0].Instances[0].PublicIpAddress)); err != nil {
+			t.Fatalf("%s has no public address: %v", id, err)
+		}
+		waitFor(t, 30*time.Second, id+" seen on the internet as "+public[i].String(), func() bool {
+			got, err := netlab.SeenAs(ns[i], who, netlab.Timeout(true))
+			return err == nil && got == public[i]
+		})
+	}
+	b.allowCIDR(other, 8080, "0.0.0.0/0")
+	b.setGroups(ids[2], web, other) // the third instance joined web above; other opens it to the internet
+	waitFor(t, 30*time.Second, "the internet to "+ids[2]+"'s public address", func() bool {
+		return netlab.TCP(b.tb.Internet(), netip.AddrPortFrom(public[2], 8080), netlab.Timeout(true)) == nil
+	})
+	b.probe(b.tb.Internet(), public[0], 8080, false) // web admits its members only
+	b.probe(b.tb.Internet(), public[1], 8080, false)
 
 	// An agent stops (SIGTERM; --keep-lab leaves its lab): its host goes down once its lease
 	// runs out, and its instance still reaches, and is reached, as before.
@@ -159,7 +191,7 @@ func (b *agentBed) startAgent(name string) *exec.Cmd {
 	h := b.tb.Host(name)
 	var stderr syncbuf.Buffer
 	cmd := exec.Command(binary, "agent", "--etcd-endpoints", b.proxies[name].Endpoint(), "--host", h.Name, "--zone", "us-east-1a",
-		"--vcpus", "2", "--memory", "2048", "--underlay", h.Underlay.String(), "--underlay-netns", h.Namespace,
+		"--vcpus", "2", "--memory", "2048", "--underlay", h.Underlay.String(), "--underlay-netns", h.Namespace, "--internet-netns", b.tb.Internet(),
 		"--lab-prefix", h.Names.Prefix, "--keep-lab", "--heartbeat", "1s", "--lease", "3s", "--resync", "2s",
 		"--data-dir", b.dirs[name])
 	cmd.Stderr = &stderr
@@ -220,6 +252,16 @@ func (b *agentBed) allowFrom(group string, port int32, from string) {
 	if _, err := b.c.AuthorizeSecurityGroupIngress(ctx(b.t), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(group),
 		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(port), ToPort: aws.Int32(port),
 			UserIdGroupPairs: []types.UserIdGroupPair{{GroupId: aws.String(from)}}}}}); err != nil {
+		b.t.Fatal(err)
+	}
+}
+
+// allowCIDR lets a CIDR reach a group's port.
+func (b *agentBed) allowCIDR(group string, port int32, cidr string) {
+	b.t.Helper()
+	if _, err := b.c.AuthorizeSecurityGroupIngress(ctx(b.t), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(group),
+		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(port), ToPort: aws.Int32(port),
+			IpRanges: []types.IpRange{{CidrIp: aws.String(cidr)}}}}}); err != nil {
 		b.t.Fatal(err)
 	}
 }

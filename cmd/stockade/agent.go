@@ -32,6 +32,7 @@ type agentConfig struct {
 	serverConfig // the etcd client, data directory, lab prefix, resync, logging
 	Host         cluster.Host
 	UnderlayNS   string // the network namespace holding the underlay address; "" for the agent's own
+	InternetNS   string // the internet namespace the host's routers link to; "" for the host's own
 	Heartbeat    time.Duration
 }
 
@@ -76,6 +77,7 @@ back.`,
 	f.StringArrayVar(&labels, "label", nil, "a KEY=VALUE label of the host (repeatable)")
 	f.StringVar(&cfg.Host.Underlay, "underlay", "", "this host's address on the network between hosts: VXLAN to and from the other hosts (required)")
 	f.StringVar(&cfg.UnderlayNS, "underlay-netns", "", "the network namespace that holds --underlay (default: the agent's own; a simulated host of docs/cross-host.md's testbed otherwise)")
+	f.StringVar(&cfg.InternetNS, "internet-netns", "", "the lab's internet namespace that this host's VPC routers link to for internet gateways and NAT (default: the host's own; the testbed's shared one, as `stockade testbed up` prints it, so that every host reaches one internet)")
 	f.DurationVar(&cfg.Heartbeat, "heartbeat", cluster.DefaultHeartbeat, "how often the host's lease is renewed")
 	f.DurationVar(&cfg.Host.Lease, "lease", cluster.DefaultLease, "how long after its last heartbeat the host counts as down")
 	f.StringVar(&cfg.LabPrefix, "lab-prefix", cfg.LabPrefix, "prefix of the namespaces and links this host's lab creates")
@@ -132,7 +134,7 @@ func runAgent(ctx context.Context, cfg agentConfig) error {
 	defer wg.Wait()
 	wg.Go(func() { heartbeat(ctx, st, cfg.Host, cfg.Heartbeat, log) })
 
-	places := &placements{st: st, self: cfg.Host.Name, ns: cfg.UnderlayNS, log: log}
+	places := &placements{st: st, self: cfg.Host.Name, ns: cfg.UnderlayNS, internet: cfg.InternetNS, log: log}
 	enforceCtx, stopEnforce := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopEnforce()
 	enf, err := startEnforcement(enforceCtx, cfg.serverConfig, svc, prometheus.NewRegistry(), log, places.of)
@@ -176,6 +178,7 @@ func heartbeat(ctx context.Context, st store.Store, h cluster.Host, every time.D
 type placements struct {
 	st       store.Store
 	self, ns string
+	internet string // Placement.Internet
 	log      *slog.Logger
 
 	mu       sync.Mutex
@@ -211,5 +214,5 @@ func (p *placements) of(nets []netmap.Network) host.Placement {
 			}
 		}
 	}
-	return host.Placement{Self: p.self, Namespace: p.ns, Underlay: p.underlay, Of: of}
+	return host.Placement{Self: p.self, Namespace: p.ns, Internet: p.internet, Underlay: p.underlay, Of: of}
 }

@@ -37,8 +37,8 @@ the hosts' routers and instances included.`,
 				return err
 			}
 			for _, h := range tb.Hosts {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: --host %s --underlay %s --underlay-netns %s --lab-prefix %s\n",
-					h.Name, h.Name, h.Underlay, h.Namespace, h.Names.Prefix)
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: --host %s --underlay %s --underlay-netns %s --lab-prefix %s --internet-netns %s\n",
+					h.Name, h.Name, h.Underlay, h.Namespace, h.Names.Prefix, tb.Internet())
 			}
 			return nil
 		},
