@@ -163,6 +163,11 @@ type tx struct {
 	// the conditions its occupancy records add on a shared store.
 	pl    *txPlacement
 	conds []store.Cond
+	// count is, on a shared store, the account's count of public addresses that the
+	// transaction changes (shared.go); countRefused says that the account's quota refused an
+	// address, an answer that stands only if this server's count was current.
+	count        *accountCount
+	countRefused bool
 }
 
 func (s *Service) begin(tn *tenant) *tx {
