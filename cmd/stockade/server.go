@@ -82,6 +82,9 @@ type serverConfig struct {
 	// TrailMaxBytes bounds the trail's log on disk.
 	Trail         bool
 	TrailMaxBytes int64
+	// TrailReplicaReadBytes is, on a shared store, the budget of reads' records that this
+	// server publishes for the others, in compressed bytes a second (trail.ReplicaOptions).
+	TrailReplicaReadBytes int
 	// Events serves the EventBridge-compatible API and delivers its events (events.go);
 	// EventsAllow are ranges webhooks may reach despite the guard (events.Guard).
 	Events      bool
@@ -100,7 +103,7 @@ type serverConfig struct {
 
 func serverCmd() *cobra.Command {
 	cfg := serverConfig{Listen: "127.0.0.1:8787", DataDir: defaultDataDir(), Quotas: control.DefaultQuotas(), LogLevel: "info",
-		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true, TrailMaxBytes: 4 << 30, Events: true,
+		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true, TrailMaxBytes: 4 << 30, TrailReplicaReadBytes: 64 << 10, Events: true,
 		FlowLogWindow: flowlog.DefaultWindow, Audit: true}
 	var quotas []string
 	cmd := &cobra.Command{
@@ -164,6 +167,8 @@ exports. One API server per --etcd-prefix for now.`,
 		"record every API call in the change trail (CloudTrail records, kept 90 days in <data-dir>/"+datadir.TrailLog+"; aws cloudtrail lookup-events; exported as CloudTrail log files under <data-dir>/"+datadir.Trail+")")
 	f.Int64Var(&cfg.TrailMaxBytes, "trail-max-bytes", cfg.TrailMaxBytes,
 		"bound on the change trail's log on disk, in bytes (about 1.3 KB a call): past it the oldest records are deleted before their 90 days")
+	f.IntVar(&cfg.TrailReplicaReadBytes, "trail-replica-read-bytes", cfg.TrailReplicaReadBytes,
+		"with --etcd-endpoints: compressed bytes a second of reads' trail records published for the other servers (-1: none; changes' records are always published); past it, reads are in this server's trail only")
 	f.BoolVar(&cfg.Events, "events", cfg.Events,
 		"serve the EventBridge-compatible API (aws events put-rule …) over the change trail, delivering matched events to webhooks (API destinations), retried for 24 h, then to <data-dir>/events-dead-letter.jsonl")
 	f.StringArrayVar(&cfg.EventsAllow, "events-allow-target", nil,
@@ -281,7 +286,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		sources.events, publish = eb.svc, eb.bus.Publish
 	}
 	if cfg.Trail {
-		tr, err := startTrail(ctx, st, cfg.DataDir, cfg.TrailMaxBytes, appended, reg, log)
+		tr, err := startTrail(ctx, st, cfg, appended, reg, log)
 		if err != nil {
 			return err
 		}
