@@ -123,7 +123,7 @@ enforcement is off and the server says so.
 
 With --etcd-endpoints the state lives in an etcd cluster instead of <data-dir>/stockade.db
 (README, "Store on etcd"); the data directory keeps the credentials, images and trail
-exports. One API server per --etcd-prefix for now.`,
+exports. Several API servers may serve one --etcd-prefix (docs/etcd.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, q := range quotas {
@@ -178,7 +178,7 @@ exports. One API server per --etcd-prefix for now.`,
 		"audit every account continuously: after every change, only what it can affect; each finding's open/closed history (stockade audit --history), the open findings as metrics, and \""+findingDetail+"\" and \""+flapDetail+"\" events on the bus")
 	f.StringVar(&cfg.AuditConfig, "audit-config", "", "YAML configuration of the continuous audit, as stockade audit --config reads (authorized ports, suppressions, flapWindow …)")
 	etcdFlags(cmd, &cfg.Etcd,
-		"comma-separated client URLs of an etcd cluster to keep the state in instead of <data-dir>/"+datadir.Store+" (README, Store on etcd); one API server per --etcd-prefix for now")
+		"comma-separated client URLs of an etcd cluster to keep the state in instead of <data-dir>/"+datadir.Store+" (README, Store on etcd); several servers may share one --etcd-prefix")
 	return cmd
 }
 
