@@ -165,3 +165,41 @@ func TestTrailAcrossServersOnEtcd(t *testing.T) {
 		t.Errorf("A's trail of B's group (-want +got):\n%s", diff)
 	}
 }
+
+// TestEventRulesAcrossServersOnEtcd: an EventBridge rule and its target made on B after A
+// started reach A (events/shared.go): a call served by A delivers its event to the rule's
+// file target in A's data directory.
+func TestEventRulesAcrossServersOnEtcd(t *testing.T) {
+	needCLI(t)
+	srv := etcdtest.Start(t)
+	args := []string{"--etcd-endpoints", strings.Join(srv.Endpoints, ","), "--etcd-prefix", "/e2e-events/"}
+	a := startServer(t, "", args...)
+	b := startServer(t, "", args...)
+	cli := awsCLI{t, b, filepath.Join(b.dataDir, "credentials"), "default"}
+	var id struct{ Account string }
+	cli.ok(&id, "sts", "get-caller-identity")
+	cli.ok(nil, "events", "put-rule", "--name", "auth", "--event-pattern", `{"source":["aws.ec2"],"detail":{"eventName":["AuthorizeSecurityGroupIngress"]}}`)
+	cli.ok(nil, "events", "put-targets", "--rule", "auth", "--targets", "Id=file,Arn=arn:stockade:events:us-east-1:"+id.Account+":file/auth")
+	ca := ec2Client(a, a.akid, a.secret)
+	cx := ctx(t)
+	g, err := ca.CreateSecurityGroup(cx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("watched"), Description: aws.String("d")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	perm := types.IpPermission{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(22), ToPort: aws.Int32(22),
+		IpRanges: []types.IpRange{{CidrIp: aws.String("10.0.0.0/8")}}}
+	// The rule reaches A a moment after B answered (A follows etcd's watch).
+	onA := awsCLI{t, a, filepath.Join(a.dataDir, "credentials"), "default"}
+	waitFor(t, 30*time.Second, "B's rule and target on A", func() bool {
+		out, _, err := onA.run("events", "list-targets-by-rule", "--rule", "auth")
+		return err == nil && strings.Contains(out, "file/auth")
+	})
+	if _, err := ca.AuthorizeSecurityGroupIngress(cx, &ec2.AuthorizeSecurityGroupIngressInput{GroupId: g.GroupId, IpPermissions: []types.IpPermission{perm}}); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(a.dataDir, "events", id.Account, "us-east-1", "auth.jsonl")
+	waitFor(t, 30*time.Second, "A delivering to B's rule", func() bool {
+		b, err := os.ReadFile(file)
+		return err == nil && strings.Contains(string(b), *g.GroupId)
+	})
+}

@@ -282,6 +282,9 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 			return err
 		}
 		defer eb.close() // after the trail has stopped feeding it
+		if cfg.shared() { // rules made on other servers match here too (events/shared.go)
+			followers.Go(func() { eb.svc.Follow(followCtx) })
+		}
 		acfg.Events, appended = eb.api, eb.bus.PublishRecords
 		sources.events, publish = eb.svc, eb.bus.Publish
 	}
