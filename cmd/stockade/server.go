@@ -282,7 +282,8 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 			return err
 		}
 		defer eb.close() // after the trail has stopped feeding it
-		if cfg.shared() { // rules made on other servers match here too (events/shared.go)
+		if cfg.shared() {
+			// Rules made on other servers match here too (events/shared.go).
 			followers.Go(func() { eb.svc.Follow(followCtx) })
 		}
 		acfg.Events, appended = eb.api, eb.bus.PublishRecords
