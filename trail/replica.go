@@ -80,6 +80,7 @@ type Replica struct {
 	readBytes int
 	logger    *slog.Logger
 	queue     chan []*entry
+	zw        *flate.Writer // send's, reused
 	seq       uint64
 	tokens    float64 // the read budget left, in bytes (may be negative: a debt)
 	refilled  time.Time
@@ -115,7 +116,7 @@ func NewReplica(log *Log, st store.Store, opts ReplicaOptions) (*Replica, error)
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Replica{log: log, st: st, server: id, ttl: opts.TTL, readBytes: max(opts.ReadBytes, 0), logger: opts.Logger,
-		queue: make(chan []*entry, 64), tokens: float64(max(opts.ReadBytes, 0)), refilled: time.Now()}, nil
+		queue: make(chan []*entry, 64), zw: newChunkWriter(), tokens: float64(max(opts.ReadBytes, 0)), refilled: time.Now()}, nil
 }
 
 // Published, Skipped, Lost and Applied count records: published by this server, not
@@ -173,7 +174,7 @@ func (r *Replica) Run(ctx context.Context) {
 	}
 }
 
-// send publishes one batch: its changes' records, and its reads' within the budget, as as
+// send publishes one batch: its changes' records, and its reads' within the budget, in as
 // many chunks as their size needs, each a transaction of one put.
 func (r *Replica) send(ctx context.Context, batch []*entry) {
 	now := time.Now()
@@ -195,73 +196,70 @@ func (r *Replica) send(ctx context.Context, batch []*entry) {
 	cs := chunks(all, replicaChunk)
 	kept := 0
 	for _, c := range cs {
-		kept += len(c.entries)
+		kept += len(c.encoded)
 	}
 	r.lost.Add(int64(len(all) - kept)) // a record too large alone
 	for _, c := range cs {
-		value, err := encodeChunk(c.entries)
+		value, err := encodeChunk(r.zw, c)
 		if err != nil {
-			r.lost.Add(int64(len(c.entries)))
+			r.lost.Add(int64(len(c.encoded)))
 			r.logger.Error("trail replica: encode", "err", err)
 			continue
 		}
-		r.tokens -= float64(len(value)) * float64(c.reads) / float64(len(c.entries))
+		r.tokens -= float64(len(value)) * float64(c.reads) / float64(len(c.encoded))
 		r.seq++
 		key := fmt.Sprintf("%s%s/%s/%016x", ReplicaPrefix, timeKey(now), r.server, r.seq)
 		tctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, err = r.st.Txn(tctx, nil, []store.Op{{Key: key, Value: value}})
 		cancel()
 		if err != nil {
-			r.lost.Add(int64(len(c.entries)))
-			r.logger.Warn("trail replica: publish", "records", len(c.entries), "err", err)
+			r.lost.Add(int64(len(c.encoded)))
+			r.logger.Warn("trail replica: publish", "records", len(c.encoded), "err", err)
 			continue
 		}
-		r.published.Add(int64(len(c.entries)))
+		r.published.Add(int64(len(c.encoded)))
 	}
 }
 
 type chunk struct {
-	entries []*entry
+	encoded [][]byte // the entries, encoded once
 	reads   int
 }
 
-// chunks splits entries into runs of at most limit (replicaChunk) encoded bytes; an entry
-// larger on its own is left out.
+// chunks encodes entries and splits them into runs of at most limit (replicaChunk) encoded
+// bytes; an entry larger on its own is left out.
 func chunks(entries []*entry, limit int) []chunk {
 	var out []chunk
 	var cur chunk
 	size := 0
 	for _, e := range entries {
-		n := len(e.encode(nil))
-		if n > limit {
+		b := e.encode(nil)
+		if len(b) > limit {
 			continue
 		}
-		if size+n > limit && len(cur.entries) > 0 {
+		if size+len(b) > limit && len(cur.encoded) > 0 {
 			out = append(out, cur)
 			cur, size = chunk{}, 0
 		}
-		cur.entries = append(cur.entries, e)
+		cur.encoded = append(cur.encoded, b)
 		if e.ReadOnly {
 			cur.reads++
 		}
-		size += n
+		size += len(b)
 	}
-	if len(cur.entries) > 0 {
+	if len(cur.encoded) > 0 {
 		out = append(out, cur)
 	}
 	return out
 }
 
-func encodeChunk(entries []*entry) ([]byte, error) {
+// encodeChunk is a chunk's stored form. zw is reused from chunk to chunk (a DEFLATE writer
+// is some hundreds of KB of state: one per chunk would be garbage at the rate of batches).
+func encodeChunk(zw *flate.Writer, c chunk) ([]byte, error) {
 	var buf bytes.Buffer
 	buf.WriteByte(chunkFormat)
-	zw, err := flate.NewWriter(&buf, flate.BestSpeed)
-	if err != nil {
-		return nil, err
-	}
-	var b []byte
-	for _, e := range entries {
-		b = e.encode(b[:0])
+	zw.Reset(&buf)
+	for _, b := range c.encoded {
 		var n [binary.MaxVarintLen64]byte
 		if _, err := zw.Write(n[:binary.PutUvarint(n[:], uint64(len(b)))]); err != nil {
 			return nil, err
@@ -274,6 +272,11 @@ func encodeChunk(entries []*entry) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+func newChunkWriter() *flate.Writer {
+	zw, _ := flate.NewWriter(io.Discard, flate.BestSpeed) // a valid level: no error
+	return zw
 }
 
 // maxChunkRecord bounds one record read from a chunk, against a damaged length.

@@ -198,11 +198,12 @@ func TestReplicaChunks(t *testing.T) {
 	huge.JSON = bytes.Repeat([]byte("y"), 1200)
 	const limit = 1200
 	cs := chunks(append(es, huge), limit)
+	zw := newChunkWriter()
 	var sizes []int
 	var got []*entry
 	for _, c := range cs {
-		sizes = append(sizes, len(c.entries))
-		v, err := encodeChunk(c.entries)
+		sizes = append(sizes, len(c.encoded))
+		v, err := encodeChunk(zw, c)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -221,7 +222,7 @@ func TestReplicaChunks(t *testing.T) {
 	if diff := cmp.Diff(es, got); diff != "" {
 		t.Errorf("decoded (-want +got):\n%s", diff)
 	}
-	v, _ := encodeChunk(es[:1])
+	v, _ := encodeChunk(zw, chunks(es[:1], limit)[0])
 	for _, bad := range [][]byte{nil, {9}, v[:len(v)/2]} {
 		if _, err := decodeChunk(bad); err == nil {
 			t.Errorf("damaged chunk %q decoded", bad)
