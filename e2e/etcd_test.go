@@ -107,15 +107,20 @@ func TestServersOnEtcd(t *testing.T) {
 	}
 }
 
+// twoServersOnEtcd starts an etcd and two servers on one prefix of it.
+func twoServersOnEtcd(t *testing.T) (a, b *server) {
+	t.Helper()
+	srv := etcdtest.Start(t)
+	args := []string{"--etcd-endpoints", strings.Join(srv.Endpoints, ","), "--etcd-prefix", "/e2e/"}
+	return startServer(t, "", args...), startServer(t, "", args...)
+}
+
 // TestTrailAcrossServersOnEtcd: the change trail answers for every server on one etcd — a
 // group created and groups described on A are found by `aws cloudtrail lookup-events` on B,
 // each once, and the other way round (trail/replica.go).
 func TestTrailAcrossServersOnEtcd(t *testing.T) {
 	needCLI(t)
-	srv := etcdtest.Start(t)
-	args := []string{"--etcd-endpoints", strings.Join(srv.Endpoints, ","), "--etcd-prefix", "/e2e-trail/"}
-	a := startServer(t, "", args...)
-	b := startServer(t, "", args...)
+	a, b := twoServersOnEtcd(t)
 	cx := ctx(t)
 	ca, cb := ec2Client(a, a.akid, a.secret), ec2Client(b, b.akid, b.secret)
 	ga, err := ca.CreateSecurityGroup(cx, &ec2.CreateSecurityGroupInput{GroupName: aws.String("made-on-a"), Description: aws.String("d")})
@@ -171,10 +176,7 @@ func TestTrailAcrossServersOnEtcd(t *testing.T) {
 // file target in A's data directory.
 func TestEventRulesAcrossServersOnEtcd(t *testing.T) {
 	needCLI(t)
-	srv := etcdtest.Start(t)
-	args := []string{"--etcd-endpoints", strings.Join(srv.Endpoints, ","), "--etcd-prefix", "/e2e-events/"}
-	a := startServer(t, "", args...)
-	b := startServer(t, "", args...)
+	a, b := twoServersOnEtcd(t)
 	cli := awsCLI{t, b, filepath.Join(b.dataDir, "credentials"), "default"}
 	var id struct{ Account string }
 	cli.ok(&id, "sts", "get-caller-identity")

@@ -2,9 +2,7 @@ package events
 
 import (
 	"context"
-	"errors"
 	"strings"
-	"time"
 
 	"github.com/stockade/stockade/store"
 )
@@ -102,30 +100,10 @@ func (s *Service) reloadScope(ctx context.Context, sc Scope) error {
 // consumer, the store out of reach) cannot say which scopes changed: every scope is loaded
 // again.
 func (s *Service) Follow(ctx context.Context) {
-	from := s.loaded + 1
-	for ctx.Err() == nil {
-		w, err := s.st.Watch(ctx, from)
-		if err == nil {
-			for ev := range w.C {
-				s.applyEvent(ctx, ev)
-				from = ev.Revision + 1
-			}
-			err = w.Err()
-		}
-		if ctx.Err() != nil || errors.Is(err, store.ErrClosed) {
-			return
-		}
-		from = s.st.Revision() + 1
-		if rerr := s.reloadAll(ctx); rerr != nil {
-			err = rerr
-		}
-		if err != nil && !errors.Is(err, store.ErrCompacted) && !errors.Is(err, store.ErrLagging) {
-			select { // the store is out of reach: try again shortly
-			case <-time.After(time.Second):
-			case <-ctx.Done():
-			}
-		}
-	}
+	store.Follow(ctx, s.st, s.loaded+1, func(ev store.Event) { s.applyEvent(ctx, ev) }, func(ctx context.Context) (int64, error) {
+		from := s.st.Revision() + 1
+		return from, s.reloadAll(ctx)
+	})
 }
 
 // applyEvent loads again the scopes a committed transaction changed, unless memory already
