@@ -7,6 +7,7 @@ import (
 	"sync"
 
 	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/store"
 )
 
 // The public address pool hands out the public IPv4 addresses of every account: Elastic IPs,
@@ -38,6 +39,16 @@ var DefaultPublicPool = netip.MustParsePrefix("198.18.0.0/15")
 
 const poolKeyPrefix = "pool/"
 
+// poolAccountPrefix keys, on a shared store, each account's count of public addresses:
+// "pool/account/<account>". Under the pool's prefix so that one List reads the addresses
+// and the counts at one revision.
+const poolAccountPrefix = poolKeyPrefix + "account/"
+
+// poolAccount is the value of an account's count key: the addresses it holds, all regions.
+type poolAccount struct {
+	Addresses int `json:"addresses"`
+}
+
 // poolRecord is the store value of one taken address: which tenant holds it and through what
 // (an allocation ID for an Elastic IP, an interface ID for a launch-time public address).
 type poolRecord struct {
@@ -59,7 +70,20 @@ type publicPool struct {
 	// perAccount of them, so that no tenant can empty the pool that every account draws from.
 	held       map[string]int
 	perAccount int
+	// counted is, on a shared store, the mod revision of each account's count key when held
+	// was last exact for it (0: the key does not exist); unknownCount when a reload replaced
+	// the pool under a transaction in flight. See countAccount.
+	counted map[string]int64
+	// stored is, per account, how many of the pool's records it held at the revision the
+	// pool was read (and after this server's own commits since): the value its count key gets
+	// next, plus or minus the committing transaction's addresses.
+	stored map[string]int
+	// gen counts replace calls, so that a commit can tell its marks may have been dropped.
+	gen uint64
 }
+
+// unknownCount is a revision no key has: a commit conditional on it always fails.
+const unknownCount = -1
 
 // newPool makes an empty pool over prefix, which must be IPv4 and at least a /29. The
 // network address, the first host address and the broadcast address are never handed out:
@@ -71,7 +95,7 @@ func newPool(prefix netip.Prefix) (*publicPool, error) {
 	}
 	last := broadcast(prefix).Prev()
 	first := prefix.Addr().Next().Next()
-	return &publicPool{prefix: prefix, first: first, last: last, taken: map[netip.Addr]poolRecord{}, hint: first, held: map[string]int{}}, nil
+	return &publicPool{prefix: prefix, first: first, last: last, taken: map[netip.Addr]poolRecord{}, hint: first, held: map[string]int{}, counted: map[string]int64{}, stored: map[string]int{}}, nil
 }
 
 func broadcast(p netip.Prefix) netip.Addr {
@@ -149,7 +173,8 @@ func (p *publicPool) free(a netip.Addr) {
 func (p *publicPool) replace(fresh *publicPool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	p.taken, p.held, p.hint = fresh.taken, fresh.held, fresh.hint
+	p.taken, p.held, p.hint, p.counted, p.stored = fresh.taken, fresh.held, fresh.hint, fresh.counted, fresh.stored
+	p.gen++
 }
 
 // holder returns who holds a.
@@ -160,18 +185,24 @@ func (p *publicPool) holder(a netip.Addr) (poolRecord, bool) {
 	return r, ok
 }
 
-// load marks a stored address taken. An address outside the pool (the range was changed
-// since) stays held by its owner until released; the pool just never hands it out again.
-func (p *publicPool) load(key string, b []byte) error {
-	a, err := netip.ParseAddr(strings.TrimPrefix(key, poolKeyPrefix))
-	if err != nil || !a.Is4() {
-		return fmt.Errorf("malformed pool key %q", key)
+// load marks a stored address taken, or notes the revision of an account's count key. An
+// address outside the pool (the range was changed since) stays held by its owner until
+// released; the pool just never hands it out again.
+func (p *publicPool) load(kv store.KV) error {
+	if acct, ok := strings.CutPrefix(kv.Key, poolAccountPrefix); ok {
+		p.counted[acct] = kv.ModRevision // the count itself is the addresses' own
+		return nil
 	}
-	r, err := decode[poolRecord](b)
+	a, err := netip.ParseAddr(strings.TrimPrefix(kv.Key, poolKeyPrefix))
+	if err != nil || !a.Is4() {
+		return fmt.Errorf("malformed pool key %q", kv.Key)
+	}
+	r, err := decode[poolRecord](kv.Value)
 	if err != nil {
 		return err
 	}
 	p.mark(a, *r)
+	p.stored[r.Account]++
 	return nil
 }
 
@@ -190,12 +221,14 @@ func (tx *tx) takePublic(holder string, want netip.Addr) (netip.Addr, error) {
 		// the wording is Stockade's.
 		return netip.Addr{}, model.InsufficientAddressCapacity.Errorf("There are no free public IPv4 addresses in the pool %s.", pool.prefix)
 	case accountFull:
+		tx.countRefused = true // on a shared store, a refusal stands only on a current count
 		// Stockade's own limit (--quota public-ips-per-account): AWS's pool has no bottom a
 		// tenant could reach; a lab's is one range shared by every account.
 		return netip.Addr{}, model.AddressLimitExceeded.Errorf("The maximum number of public IPv4 addresses for this account (%d, in all regions) has been reached.", pool.perAccount)
 	}
 	tx.undo = append(tx.undo, func() { pool.free(a) })
 	tx.taken = append(tx.taken, poolKey(a))
+	tx.countAccount(+1)
 	tx.stageKey(poolKey(a), &poolRecord{Account: tx.tn.key.Account, Region: tx.tn.key.Region, Holder: holder})
 	return a, nil
 }
@@ -208,4 +241,5 @@ func (tx *tx) releasePublic(a netip.Addr) {
 	}
 	tx.stageKey(poolKey(a), nil)
 	tx.released = append(tx.released, a)
+	tx.countAccount(-1)
 }

@@ -108,7 +108,7 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("load public address pool: %w", err)
 	}
 	for _, kv := range pkvs {
-		if err := pool.load(kv.Key, kv.Value); err != nil {
+		if err := pool.load(kv); err != nil {
 			return nil, fmt.Errorf("load public address pool: record %q: %w", kv.Key, err)
 		}
 	}
@@ -295,6 +295,13 @@ func (s *Service) writeOnce(ctx context.Context, t Tenant, dryRun bool, fn func(
 				return err
 			} else if !ok {
 				return errStale
+			}
+			if tx.countRefused {
+				if ok, err := s.countCurrent(ctx, t.Account); err != nil {
+					return err
+				} else if !ok {
+					return errStale
+				}
 			}
 		}
 		return answer

@@ -43,8 +43,15 @@ import (
 // Watch marks the tenants each transaction changed as stale, and Networks loads stale
 // tenants again before answering, so that an agent enforces what any server committed.
 //
-// Not covered yet: the per-account count of public addresses (--quota public-ips-per-account)
-// is kept per server (the pool's addresses themselves are exact).
+// The per-account quota of public addresses (--quota public-ips-per-account) spans an
+// account's regions, which are tenants of their own, and so has a key of its own: every
+// transaction that takes or releases an account's addresses also puts the account's count
+// key (pool/account/<account>, the count as its value) on the condition that the key is at
+// the revision this server's count was exact at. Two servers (or two regions) counting the
+// same account therefore commit one after the other, the second on a count reloaded from the
+// store, and no account gets past its quota. A refusal by the quota stands only if the
+// count key is still at that revision; otherwise the pool is read again and the write runs
+// again, so that an address released on another server is not refused here.
 
 // sharedBudget bounds one request on a shared store, its waits for the tenant's lock (held by
 // a commit waiting for etcd) and its retries included, so that a request fails within 15 s
@@ -232,6 +239,11 @@ func (s *Service) commitShared(ctx context.Context, tx *tx, ops []store.Op) (Res
 	conds = append(conds, tx.conds...)              // hosts' occupancy records and the VNI counter unchanged (placement.go, vni.go)
 	v, _ := json.Marshal(versionRecord{At: tx.now}) // a time always encodes
 	ops = append(ops, store.Op{Key: tenantVersionKey(tn.key), Value: v})
+	if c := tx.count; c != nil {
+		conds = append(conds, store.Cond{Key: c.key, ModRevision: c.revision})
+		cv, _ := json.Marshal(poolAccount{Addresses: c.stored + c.delta}) // an int always encodes
+		ops = append(ops, store.Op{Key: c.key, Value: cv})
+	}
 	if err := s.st.Check(ops); err != nil {
 		tx.rollback()
 		tn.mu.Unlock()
@@ -244,7 +256,7 @@ func (s *Service) commitShared(ctx context.Context, tx *tx, ops []store.Op) (Res
 		// the store, not memory, says what happened.
 		tn.stale = true
 		tn.mu.Unlock()
-		if len(tx.taken) > 0 {
+		if tx.count != nil {
 			if perr := s.reloadPool(ctx); perr != nil {
 				return Result{}, perr
 			}
@@ -256,6 +268,7 @@ func (s *Service) commitShared(ctx context.Context, tx *tx, ops []store.Op) (Res
 	}
 	tx.releasePlacement()
 	tx.releaseVNI()
+	s.pool.committed(tx.count, rev)
 	tn.version = rev
 	tn.staged++
 	seq := tn.staged
@@ -265,6 +278,71 @@ func (s *Service) commitShared(ctx context.Context, tx *tx, ops []store.Op) (Res
 	tn.mu.Unlock()
 	s.markDurable(tn, seq)
 	return Result{Revision: rev}, nil
+}
+
+// accountCount is what a transaction on a shared store changes of its account's count of
+// public addresses.
+type accountCount struct {
+	account  string
+	key      string
+	revision int64  // the count key's revision this transaction's count is exact at
+	stored   int    // the count at that revision
+	gen      uint64 // the pool's generation then (publicPool.replace)
+	delta    int    // addresses taken less addresses released
+}
+
+// countAccount notes, on a shared store, that the transaction takes (+1) or releases (-1) one
+// of its account's public addresses: its commit carries the account's count key.
+func (tx *tx) countAccount(delta int) {
+	if !tx.s.cfg.Shared {
+		return
+	}
+	if tx.count == nil {
+		p, acct := tx.s.pool, tx.tn.key.Account
+		p.mu.Lock()
+		// No key yet: revision 0, and the commit requires the key to be absent.
+		tx.count = &accountCount{account: acct, key: poolAccountPrefix + acct, revision: p.counted[acct], stored: p.stored[acct], gen: p.gen}
+		p.mu.Unlock()
+	}
+	tx.count.delta += delta
+}
+
+// committed records that c committed at rev: this server's count of the account is exact at
+// rev, unless the pool was read again meanwhile (its marks of c's addresses may be lost),
+// in which case the next commit for the account fails its condition and reads the pool.
+func (p *publicPool) committed(c *accountCount, rev int64) {
+	if c == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.gen != c.gen {
+		p.counted[c.account] = unknownCount
+		return
+	}
+	p.counted[c.account] = rev
+	p.stored[c.account] = c.stored + c.delta
+}
+
+// countCurrent reports, after the account's quota refused an address on a shared store,
+// whether this server's count was the store's; when it was not, the pool is read again and
+// the write must run again.
+func (s *Service) countCurrent(ctx context.Context, account string) (bool, error) {
+	kv, ok, err := s.st.Get(ctx, poolAccountPrefix+account)
+	if err != nil {
+		return false, unavailable(err)
+	}
+	var rev int64
+	if ok {
+		rev = kv.ModRevision
+	}
+	s.pool.mu.Lock()
+	mine := s.pool.counted[account]
+	s.pool.mu.Unlock()
+	if mine == rev {
+		return true, nil
+	}
+	return false, s.reloadPool(ctx)
 }
 
 // reloadPool reads the taken public addresses again from the store (after a conflict on one).
@@ -278,7 +356,7 @@ func (s *Service) reloadPool(ctx context.Context) error {
 		return internalError(err)
 	}
 	for _, kv := range kvs {
-		if err := fresh.load(kv.Key, kv.Value); err != nil {
+		if err := fresh.load(kv); err != nil {
 			return internalError(fmt.Errorf("load public address pool: record %q: %w", kv.Key, err))
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,12 +16,15 @@ import (
 )
 
 // openShared opens n services on one store, each as an API server of a shared store.
-func openShared(t *testing.T, st store.Store, n int) []*Service {
+func openShared(t *testing.T, st store.Store, n int, configure ...func(*Config)) []*Service {
 	t.Helper()
 	out := make([]*Service, n)
 	for i := range out {
 		cfg := DefaultConfig()
 		cfg.Shared = true
+		for _, f := range configure {
+			f(&cfg)
+		}
 		s, err := Open(context.Background(), st, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -183,6 +187,110 @@ func TestSharedPublicAddressesUnique(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestSharedPublicAddressQuota: the per-account quota of public addresses holds across
+// servers and regions. B, whose memory has none of the account's addresses, is refused
+// AddressLimitExceeded (and changes nothing) once A allocated the quota in another region
+// at addresses B would not have collided with; an address released on A is allocated on B,
+// whose count was behind; and allocations racing from both servers in two regions never put
+// the account past its quota, the count key agreeing with the addresses the store holds.
+func TestSharedPublicAddressQuota(t *testing.T) {
+	ctx := context.Background()
+	st := tempBolt(t)
+	ss := openShared(t, st, 2, func(c *Config) { c.Quotas.PublicIPsPerAccount = 3 })
+	a, b := ss[0], ss[1]
+	west := Tenant{Account: alice.Account, Region: "us-west-2"}
+	var held []*model.Address
+	for _, ip := range []string{"198.18.1.1", "198.18.1.2", "198.18.1.3"} {
+		addr, _, err := a.AllocateAddress(ctx, alice, AllocateAddressInput{Address: ip})
+		if err != nil {
+			t.Fatal(err)
+		}
+		held = append(held, addr)
+	}
+	_, _, err := b.AllocateAddress(ctx, west, AllocateAddressInput{})
+	eniCheckErr(t, err, "AddressLimitExceeded", "for this account (3, in all regions)")
+	if n := storedAddresses(t, st, alice.Account); n != 3 {
+		t.Fatalf("after the refusal the store holds %d of the account's addresses, want 3", n)
+	}
+	if _, err := a.ReleaseAddress(ctx, alice, ReleaseAddressInput{AddressRef: AddressRef{AllocationID: held[0].AllocationID}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := b.AllocateAddress(ctx, west, AllocateAddressInput{}); err != nil {
+		t.Fatalf("allocation on B after a release on A: %v", err)
+	}
+	_, _, err = a.AllocateAddress(ctx, alice, AllocateAddressInput{})
+	eniCheckErr(t, err, "AddressLimitExceeded", "")
+
+	// Release two, then race: four writers on two servers in two regions.
+	for _, addr := range held[1:] {
+		if _, err := a.ReleaseAddress(ctx, alice, ReleaseAddressInput{AddressRef: AddressRef{AllocationID: addr.AllocationID}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	won := 0
+	var wg sync.WaitGroup
+	for _, s := range ss {
+		for _, tn := range []Tenant{alice, west} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for range 3 {
+					_, _, err := s.AllocateAddress(ctx, tn, AllocateAddressInput{})
+					var me *model.Error
+					switch {
+					case err == nil:
+						mu.Lock()
+						won++
+						mu.Unlock()
+					case errors.As(err, &me) && me.Code == model.AddressLimitExceeded.Name:
+					default:
+						t.Errorf("allocate on %s: %v", tn.Region, err)
+					}
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	if won != 2 {
+		t.Errorf("%d allocations succeeded with 2 addresses left of the quota", won)
+	}
+	if n := storedAddresses(t, st, alice.Account); n != 3 {
+		t.Errorf("the store holds %d of the account's addresses, quota 3", n)
+	}
+	kv, ok, err := st.Get(ctx, poolAccountPrefix+alice.Account)
+	if err != nil || !ok {
+		t.Fatalf("count key: %v %v", ok, err)
+	}
+	c, err := decode[poolAccount](kv.Value)
+	if err != nil || c.Addresses != 3 {
+		t.Errorf("count key says %+v (%v), want 3 addresses", c, err)
+	}
+}
+
+// storedAddresses counts the pool records the store holds for account.
+func storedAddresses(t *testing.T, st store.Store, account string) int {
+	t.Helper()
+	kvs, _, err := st.List(context.Background(), poolKeyPrefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, kv := range kvs {
+		if strings.HasPrefix(kv.Key, poolAccountPrefix) {
+			continue
+		}
+		r, err := decode[poolRecord](kv.Value)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r.Account == account {
+			n++
+		}
+	}
+	return n
 }
 
 // failingTxnStore fails every Txn with a store error (quorum lost) while failing is set.

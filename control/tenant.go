@@ -173,6 +173,11 @@ type tx struct {
 	conds []store.Cond
 	// vniHeld is set while the transaction holds the VNI counter's lock (vni.go).
 	vniHeld bool
+	// count is, on a shared store, the account's count of public addresses that the
+	// transaction changes (shared.go); countRefused says that the account's quota refused an
+	// address, an answer that stands only if this server's count was current.
+	count        *accountCount
+	countRefused bool
 }
 
 func (s *Service) begin(tn *tenant) *tx {

@@ -12,6 +12,10 @@ const (
 	CodeLimitExceeded         = "LimitExceededException"
 	CodeValidation            = "ValidationException"
 	CodeInternal              = "InternalException"
+	// CodeConcurrentModification: a write on a shared store decided on memory another
+	// server had changed (shared.go); EventBridge's code and text, status 400 as every code
+	// but InternalException [status UNCONFIRMED].
+	CodeConcurrentModification = "ConcurrentModificationException"
 )
 
 // Error is a refusal in EventBridge's words: Code for __type, Message for message.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"maps"
 	"slices"
@@ -28,6 +29,9 @@ type Config struct {
 	Quotas Quotas
 	Guard  *Guard
 	Now    func() time.Time
+	// Shared says that other API servers write the same store (several servers on one
+	// etcd): writes are conditional and Follow keeps memory current (shared.go).
+	Shared bool
 }
 
 // Service holds every account's rules, connections and API destinations, in memory for
@@ -41,6 +45,12 @@ type Service struct {
 
 	mu    sync.RWMutex
 	buses map[Scope]*busState
+
+	// On a shared store (shared.go): each scope's version key's revision as memory holds it
+	// (-1: unknown), and the revision Open loaded at, where Follow starts.
+	shared   bool
+	versions map[Scope]int64
+	loaded   int64
 }
 
 // busState is one account's default bus in one region.
@@ -58,7 +68,15 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	s := &Service{st: st, quotas: cfg.Quotas, guard: cfg.Guard, now: cfg.Now, buses: map[Scope]*busState{}}
+	s := &Service{st: st, quotas: cfg.Quotas, guard: cfg.Guard, now: cfg.Now, buses: map[Scope]*busState{},
+		shared: cfg.Shared, versions: map[Scope]int64{}}
+	if cfg.Shared {
+		rev, err := s.loadVersions(ctx)
+		if err != nil {
+			return nil, fmt.Errorf("events: load: %w", err)
+		}
+		s.loaded = rev
+	}
 	kvs, _, err := st.List(ctx, resourcePrefix)
 	if err != nil {
 		return nil, fmt.Errorf("events: load: %w", err)
@@ -68,32 +86,36 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 		if len(parts) != 4 {
 			continue
 		}
-		b := s.bus(Scope{parts[0], parts[1]})
-		var err error
-		switch parts[2] {
-		case "rule":
-			var r Rule
-			if err = json.Unmarshal(kv.Value, &r); err == nil {
-				if r.compiled, err = Compile(r.Pattern); err == nil {
-					b.rules[r.Name] = &r
-				}
-			}
-		case "conn":
-			var c Connection
-			if err = json.Unmarshal(kv.Value, &c); err == nil {
-				b.conns[c.Name] = &c
-			}
-		case "dest":
-			var d Destination
-			if err = json.Unmarshal(kv.Value, &d); err == nil {
-				b.dests[d.Name] = &d
-			}
-		}
-		if err != nil {
+		if err := s.bus(Scope{parts[0], parts[1]}).load(parts[2], kv.Value); err != nil {
 			return nil, fmt.Errorf("events: load %s: %w", kv.Key, err)
 		}
 	}
 	return s, nil
+}
+
+// load takes one stored resource of kind ("rule", "conn", "dest"; others are skipped).
+func (b *busState) load(kind string, v []byte) error {
+	var err error
+	switch kind {
+	case "rule":
+		var r Rule
+		if err = json.Unmarshal(v, &r); err == nil {
+			if r.compiled, err = Compile(r.Pattern); err == nil {
+				b.rules[r.Name] = &r
+			}
+		}
+	case "conn":
+		var c Connection
+		if err = json.Unmarshal(v, &c); err == nil {
+			b.conns[c.Name] = &c
+		}
+	case "dest":
+		var d Destination
+		if err = json.Unmarshal(v, &d); err == nil {
+			b.dests[d.Name] = &d
+		}
+	}
+	return err
 }
 
 // bus returns the state of sc, creating it; the caller holds mu for writing (or is Open).
@@ -129,9 +151,31 @@ func (s *Service) save(ctx context.Context, k string, v any) error {
 		}
 		op.Value = b
 	}
-	if _, err := s.st.Txn(ctx, nil, []store.Op{op}); err != nil {
+	if !s.shared {
+		if _, err := s.st.Txn(ctx, nil, []store.Op{op}); err != nil {
+			return errorf(CodeInternal, "The bus could not store the change.")
+		}
+		return nil
+	}
+	sc, ok := scopeOf(k)
+	if !ok {
 		return errorf(CodeInternal, "The bus could not store the change.")
 	}
+	rev, err := s.st.Txn(ctx, []store.Cond{{Key: versionKey(sc), ModRevision: s.versions[sc]}},
+		[]store.Op{op, {Key: versionKey(sc), Value: []byte("{}")}})
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		// Decided on stale memory: nothing was written. The scope is read again for the
+		// client's retry (shared.go).
+		s.reloadScope(ctx, sc)
+		return errConcurrent()
+	case err != nil:
+		// The outcome may be unknown (etcd out of reach): the scope is read again before its
+		// next write.
+		s.versions[sc] = -1
+		return errorf(CodeInternal, "The bus could not store the change.")
+	}
+	s.versions[sc] = rev
 	return nil
 }
 

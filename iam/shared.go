@@ -153,35 +153,19 @@ func (s *Service) reloadAccount(ctx context.Context, id string) error {
 // that lost its place (compacted history, a slow consumer) cannot say which accounts changed:
 // every account is loaded again.
 func (s *Service) Follow(ctx context.Context) {
-	from := s.loaded + 1
-	for ctx.Err() == nil {
-		w, err := s.st.Watch(ctx, from)
-		if err == nil {
-			for ev := range w.C {
-				s.applyEvent(ctx, ev)
-				from = ev.Revision + 1
-			}
-			err = w.Err()
-		}
-		if ctx.Err() != nil || errors.Is(err, store.ErrClosed) {
-			return
-		}
+	store.Follow(ctx, s.st, s.loaded+1, func(ev store.Event) { s.applyEvent(ctx, ev) }, func(ctx context.Context) (int64, error) {
 		// Compacted history or a slow consumer: start from now, with every account read again.
-		from = s.st.Revision() + 1
+		from := s.st.Revision() + 1
 		s.mu.Lock()
+		defer s.mu.Unlock()
+		var err error
 		for id := range s.accounts {
 			if rerr := s.reloadAccount(ctx, id); rerr != nil {
 				err = rerr
 			}
 		}
-		s.mu.Unlock()
-		if err != nil && !errors.Is(err, store.ErrCompacted) && !errors.Is(err, store.ErrLagging) {
-			select { // the store is out of reach: try again shortly
-			case <-time.After(time.Second):
-			case <-ctx.Done():
-			}
-		}
-	}
+		return from, err
+	})
 }
 
 // applyEvent loads again the accounts a committed transaction changed, unless this server's

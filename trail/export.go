@@ -73,7 +73,8 @@ func uniqueName() string {
 	return string(b[:])
 }
 
-// exportCursorKey holds the Log Cursor up to which records are exported.
+// exportCursorKey holds the Log Cursor up to which records are exported; on a shared store,
+// each server's Log has its own, under the Log's ID (Log.exportCursor).
 const exportCursorKey = Prefix + "meta/export-cursor"
 
 // MaxRecordsPerFile is §2.6's flush size: at most 1,000 records per delivery.
@@ -86,7 +87,11 @@ const MaxRecordsPerFile = 1000
 // those records again, in new files (the unique names never overwrite).
 func Export(ctx context.Context, st store.Store, log *Log, root *os.Root, now time.Time) (files []string, more bool, err error) {
 	var from Cursor
-	kv, ok, err := st.Get(ctx, exportCursorKey)
+	cursorKey, err := log.exportCursor()
+	if err != nil {
+		return nil, false, fmt.Errorf("trail: export: %w", err)
+	}
+	kv, ok, err := st.Get(ctx, cursorKey)
 	if err != nil {
 		return nil, false, fmt.Errorf("trail: export: %w", err)
 	}
@@ -119,7 +124,7 @@ func Export(ctx context.Context, st store.Store, log *Log, root *os.Root, now ti
 		}
 		files = append(files, name)
 	}
-	if _, err := st.Txn(ctx, nil, []store.Op{{Key: exportCursorKey, Value: []byte(next.String())}}); err != nil {
+	if _, err := st.Txn(ctx, nil, []store.Op{{Key: cursorKey, Value: []byte(next.String())}}); err != nil {
 		return files, false, fmt.Errorf("trail: export: %w", err)
 	}
 	return files, len(entries) == MaxRecordsPerFile, nil

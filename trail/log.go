@@ -2,7 +2,9 @@ package trail
 
 import (
 	"bufio"
+	"crypto/rand"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -15,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stockade/stockade/internal/atomicfile"
 )
 
 // Log is where the trail's records live: an append-only log of segment files in a directory
@@ -55,6 +59,10 @@ type LogOptions struct {
 	// deleted before their 90 days, so that no amount of calls can fill the disk.
 	MaxBytes int64
 	Logger   *slog.Logger
+	// Shared says that the store beside the Log is shared by several API servers, each with a
+	// Log of its own (replica.go): the export's cursor, a place in this Log, is then kept
+	// under the Log's ID.
+	Shared bool
 }
 
 type segment struct {
@@ -504,6 +512,50 @@ func (l *Log) Prune(now time.Time) (deleted int, err error) {
 	l.segs = slices.Delete(l.segs, 0, drop)
 	l.bytes = bytes
 	return deleted, nil
+}
+
+// idFile names the Log, in its directory: see ID.
+const idFile = "id"
+
+// ID is the Log's name among the Logs of the servers that share a store: 16 hex digits,
+// chosen when first asked for and kept in the Log's directory, so that a restarted server is
+// the same publisher (replica.go) and continues its own export.
+func (l *Log) ID() (string, error) {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	path := filepath.Join(l.dir, idFile)
+	if b, err := os.ReadFile(path); err == nil {
+		if id := strings.TrimSpace(string(b)); len(id) == 16 {
+			return id, nil
+		}
+		return "", fmt.Errorf("trail log: malformed %s", path)
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return "", fmt.Errorf("trail log: %w", err)
+	}
+	var b [8]byte
+	rand.Read(b[:])
+	id := hex.EncodeToString(b[:])
+	root, err := os.OpenRoot(l.dir)
+	if err != nil {
+		return "", fmt.Errorf("trail log: %w", err)
+	}
+	defer root.Close()
+	if err := atomicfile.Write(root, idFile, idFile+".tmp", []byte(id+"\n"), 0o600); err != nil {
+		return "", fmt.Errorf("trail log: %w", err)
+	}
+	return id, nil
+}
+
+// exportCursor is the store key of the export's cursor in this Log (export.go).
+func (l *Log) exportCursor() (string, error) {
+	if !l.opts.Shared {
+		return exportCursorKey, nil
+	}
+	id, err := l.ID()
+	if err != nil {
+		return "", err
+	}
+	return exportCursorKey + "/" + id, nil
 }
 
 // Size is the log's size in bytes.

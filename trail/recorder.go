@@ -25,6 +25,9 @@ type RecorderOptions struct {
 	// in the Recorder's goroutine: the feed of whatever follows the trail (the event bus). It
 	// must not block; Record.JSON is each record as the Log keeps it.
 	Appended func([]*Record)
+	// Replica, on a store shared by several API servers, publishes every batch appended to
+	// the Log for the other servers (replica.go).
+	Replica *Replica
 }
 
 // Recorder appends records to the Log in batches, off the request path: a read's answer
@@ -45,6 +48,7 @@ type Recorder struct {
 	linger   time.Duration
 	logger   *slog.Logger
 	appended func([]*Record)
+	replica  *Replica
 	dropped  atomic.Int64
 	failed   atomic.Int64
 
@@ -83,7 +87,7 @@ func NewRecorder(log *Log, st store.Store, opts RecorderOptions) *Recorder {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Recorder{log: log, st: st, queue: make(chan *Record, opts.Queue), batch: opts.Batch, linger: opts.Linger,
-		logger: opts.Logger, appended: opts.Appended, swept: map[string]time.Time{}}
+		logger: opts.Logger, appended: opts.Appended, replica: opts.Replica, swept: map[string]time.Time{}}
 }
 
 // Record queues r without blocking; false means the queue was full and r was dropped.
@@ -199,6 +203,9 @@ fill:
 	}
 	if rc.appended != nil {
 		rc.appended(published)
+	}
+	if rc.replica != nil {
+		rc.replica.publish(entries)
 	}
 	rc.clean(ctx, false)
 }

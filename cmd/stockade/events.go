@@ -29,6 +29,7 @@ type eventBus struct {
 // server's own listen address and link-local addresses unless --events-allow-target admits
 // them. Its metrics count what it drops, delivers, retries and dead-letters. Stop it after
 // the API and the trail have stopped; pending deliveries wait in the store for the next start.
+// On a shared store the caller runs the service's Follow.
 func startEvents(ctx context.Context, st store.Store, cfg serverConfig, reg prometheus.Registerer, log *slog.Logger) (*eventBus, error) {
 	guard := &events.Guard{}
 	for _, a := range cfg.EventsAllow {
@@ -41,7 +42,7 @@ func startEvents(ctx context.Context, st store.Store, cfg serverConfig, reg prom
 	if ta, err := net.ResolveTCPAddr("tcp", cfg.Listen); err == nil {
 		guard.Self = append(guard.Self, ta.AddrPort())
 	}
-	svc, err := events.Open(ctx, st, events.Config{Guard: guard})
+	svc, err := events.Open(ctx, st, events.Config{Guard: guard, Shared: cfg.shared()})
 	if err != nil {
 		return nil, err
 	}

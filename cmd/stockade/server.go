@@ -82,6 +82,9 @@ type serverConfig struct {
 	// TrailMaxBytes bounds the trail's log on disk.
 	Trail         bool
 	TrailMaxBytes int64
+	// TrailReplicaReadBytes is, on a shared store, the budget of reads' records that this
+	// server publishes for the others, in compressed bytes a second (trail.ReplicaOptions).
+	TrailReplicaReadBytes int
 	// Events serves the EventBridge-compatible API and delivers its events (events.go);
 	// EventsAllow are ranges webhooks may reach despite the guard (events.Guard).
 	Events      bool
@@ -100,7 +103,7 @@ type serverConfig struct {
 
 func serverCmd() *cobra.Command {
 	cfg := serverConfig{Listen: "127.0.0.1:8787", DataDir: defaultDataDir(), Quotas: control.DefaultQuotas(), LogLevel: "info",
-		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true, TrailMaxBytes: 4 << 30, Events: true,
+		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 10 * time.Second, Trail: true, TrailMaxBytes: 4 << 30, TrailReplicaReadBytes: 64 << 10, Events: true,
 		FlowLogWindow: flowlog.DefaultWindow, Audit: true}
 	var quotas []string
 	cmd := &cobra.Command{
@@ -120,7 +123,7 @@ enforcement is off and the server says so.
 
 With --etcd-endpoints the state lives in an etcd cluster instead of <data-dir>/stockade.db
 (README, "Store on etcd"); the data directory keeps the credentials, images and trail
-exports. One API server per --etcd-prefix for now.`,
+exports. Several API servers may serve one --etcd-prefix (docs/etcd.md).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			for _, q := range quotas {
@@ -164,6 +167,8 @@ exports. One API server per --etcd-prefix for now.`,
 		"record every API call in the change trail (CloudTrail records, kept 90 days in <data-dir>/"+datadir.TrailLog+"; aws cloudtrail lookup-events; exported as CloudTrail log files under <data-dir>/"+datadir.Trail+")")
 	f.Int64Var(&cfg.TrailMaxBytes, "trail-max-bytes", cfg.TrailMaxBytes,
 		"bound on the change trail's log on disk, in bytes (about 1.3 KB a call): past it the oldest records are deleted before their 90 days")
+	f.IntVar(&cfg.TrailReplicaReadBytes, "trail-replica-read-bytes", cfg.TrailReplicaReadBytes,
+		"with --etcd-endpoints: compressed bytes a second of reads' trail records published for the other servers (-1: none; changes' records are always published); past it, reads are in this server's trail only")
 	f.BoolVar(&cfg.Events, "events", cfg.Events,
 		"serve the EventBridge-compatible API (aws events put-rule …) over the change trail, delivering matched events to webhooks (API destinations), retried for 24 h, then to <data-dir>/events-dead-letter.jsonl")
 	f.StringArrayVar(&cfg.EventsAllow, "events-allow-target", nil,
@@ -173,7 +178,7 @@ exports. One API server per --etcd-prefix for now.`,
 		"audit every account continuously: after every change, only what it can affect; each finding's open/closed history (stockade audit --history), the open findings as metrics, and \""+findingDetail+"\" and \""+flapDetail+"\" events on the bus")
 	f.StringVar(&cfg.AuditConfig, "audit-config", "", "YAML configuration of the continuous audit, as stockade audit --config reads (authorized ports, suppressions, flapWindow …)")
 	etcdFlags(cmd, &cfg.Etcd,
-		"comma-separated client URLs of an etcd cluster to keep the state in instead of <data-dir>/"+datadir.Store+" (README, Store on etcd); one API server per --etcd-prefix for now")
+		"comma-separated client URLs of an etcd cluster to keep the state in instead of <data-dir>/"+datadir.Store+" (README, Store on etcd); several servers may share one --etcd-prefix")
 	return cmd
 }
 
@@ -277,11 +282,15 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 			return err
 		}
 		defer eb.close() // after the trail has stopped feeding it
+		if cfg.shared() {
+			// Rules made on other servers match here too (events/shared.go).
+			followers.Go(func() { eb.svc.Follow(followCtx) })
+		}
 		acfg.Events, appended = eb.api, eb.bus.PublishRecords
 		sources.events, publish = eb.svc, eb.bus.Publish
 	}
 	if cfg.Trail {
-		tr, err := startTrail(ctx, st, cfg.DataDir, cfg.TrailMaxBytes, appended, reg, log)
+		tr, err := startTrail(ctx, st, cfg, appended, reg, log)
 		if err != nil {
 			return err
 		}

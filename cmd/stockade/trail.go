@@ -32,20 +32,37 @@ type changeTrail struct {
 	lookup   *trail.Lookup
 	stop     context.CancelFunc
 	wg       sync.WaitGroup
+	// replica, on a shared store, publishes this server's records and follows the others'
+	// (trail/replica.go); it stops after the Recorder, whose last batches it publishes.
+	stopReplica context.CancelFunc
+	replicaDone chan struct{}
 }
 
-// startTrail opens the trail's log in <dataDir>/trail-log (at most maxBytes), moves into it
-// what the store's outbox still holds from before a crash, and starts the Recorder's writer
-// and the prune and export timer, exporting under <dataDir>/trail; appended (nil: none) is
-// given every batch of records once durable (the event bus). Its metrics count the
+// startTrail opens the trail's log in <data-dir>/trail-log (at most --trail-max-bytes), moves
+// into it what the store's outbox still holds from before a crash, and starts the Recorder's
+// writer and the prune and export timer, exporting under <data-dir>/trail; appended (nil:
+// none) is given every batch of records once durable (the event bus). Its metrics count the
 // records lost to a full queue or a failed append, and the log's size. Stop it after the API
 // has stopped, so that every accepted record is written.
-func startTrail(ctx context.Context, st store.Store, dataDir string, maxBytes int64, appended func([]*trail.Record), reg prometheus.Registerer, log *slog.Logger) (*changeTrail, error) {
-	tlog, err := trail.OpenLog(filepath.Join(dataDir, datadir.TrailLog), trail.LogOptions{MaxBytes: maxBytes, Logger: log})
+//
+// On a shared store (several servers on one etcd), the records of every server's calls reach
+// this server's log too (trail.Replica), so that LookupEvents and the export answer for all
+// of them; the event bus is given this server's own only, so that a rule fires once.
+func startTrail(ctx context.Context, st store.Store, cfg serverConfig, appended func([]*trail.Record), reg prometheus.Registerer, log *slog.Logger) (*changeTrail, error) {
+	dataDir := cfg.DataDir
+	tlog, err := trail.OpenLog(filepath.Join(dataDir, datadir.TrailLog), trail.LogOptions{MaxBytes: cfg.TrailMaxBytes, Logger: log, Shared: cfg.shared()})
 	if err != nil {
 		return nil, err
 	}
-	rec := trail.NewRecorder(tlog, st, trail.RecorderOptions{Logger: log, Appended: appended})
+	var replica *trail.Replica
+	if cfg.shared() {
+		if replica, err = trail.NewReplica(tlog, st, trail.ReplicaOptions{Logger: log, ReadBytes: cfg.TrailReplicaReadBytes}); err != nil {
+			tlog.Close()
+			return nil, err
+		}
+		registerReplica(reg, replica)
+	}
+	rec := trail.NewRecorder(tlog, st, trail.RecorderOptions{Logger: log, Appended: appended, Replica: replica})
 	if err := rec.Recover(ctx); err != nil {
 		tlog.Close()
 		return nil, err
@@ -81,6 +98,12 @@ func startTrail(ctx context.Context, st store.Store, dataDir string, maxBytes in
 	)
 	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
 	t := &changeTrail{log: tlog, recorder: rec, lookup: lookup, stop: stop}
+	if replica != nil {
+		var replicaCtx context.Context
+		replicaCtx, t.stopReplica = context.WithCancel(context.WithoutCancel(ctx))
+		t.replicaDone = make(chan struct{})
+		go func() { defer close(t.replicaDone); replica.Run(replicaCtx) }()
+	}
 	t.wg.Add(2)
 	go func() { defer t.wg.Done(); rec.Run(runCtx) }()
 	go func() {
@@ -124,5 +147,24 @@ func maintainTrail(ctx context.Context, st store.Store, tlog *trail.Log, root *o
 func (t *changeTrail) close() {
 	t.stop()
 	t.wg.Wait()
+	if t.stopReplica != nil {
+		t.stopReplica()
+		<-t.replicaDone
+	}
 	t.log.Close()
+}
+
+// registerReplica adds the trail replica's counters to reg.
+func registerReplica(reg prometheus.Registerer, r *trail.Replica) {
+	for _, c := range []struct {
+		name, help string
+		f          func() int64
+	}{
+		{"stockade_trail_replica_published_total", "Trail records this server published for the other servers on the shared store.", r.Published},
+		{"stockade_trail_replica_skipped_total", "Trail records of reads not published: over the replication budget, or a full queue.", r.Skipped},
+		{"stockade_trail_replica_lost_total", "Trail records whose publication failed (etcd out of reach): only in this server's log.", r.Lost},
+		{"stockade_trail_replica_applied_total", "Other servers' trail records appended to this server's log.", r.Applied},
+	} {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: c.name, Help: c.help}, func() float64 { return float64(c.f()) }))
+	}
 }

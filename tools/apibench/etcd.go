@@ -28,6 +28,13 @@ func compareEtcd(members, groups, conc int, d time.Duration, skipMoto bool) {
 	se := startStockade(tempDir(), "--etcd-endpoints", strings.Join(cluster.endpoints, ","))
 	runs = append(runs, run{fmt.Sprintf("etcd ×%d", members), runWorkload(se, groups, conc, d)})
 	se.stop()
+	// The same without publishing reads' trail records to the other servers (they are
+	// published within a budget by default, trail/replica.go): what the trail's replication
+	// costs the describe phases.
+	sn := startStockade(tempDir(), "--etcd-endpoints", strings.Join(cluster.endpoints, ","), "--etcd-prefix", "/apibench-noreplica/",
+		"--trail-replica-read-bytes=-1")
+	runs = append(runs, run{fmt.Sprintf("etcd ×%d, reads not replicated", members), runWorkload(sn, groups, conc, d)})
+	sn.stop()
 	if !skipMoto {
 		m := startMoto()
 		runs = append(runs, run{"moto", runWorkload(m, groups, conc, d)})
@@ -52,7 +59,7 @@ func compareEtcd(members, groups, conc int, d time.Duration, skipMoto bool) {
 			line += fmt.Sprintf(" %.0f | %s / %s |", q.rate(), ms(q.pct(50)), ms(q.pct(99)))
 		}
 		if !skipMoto {
-			m := runs[2].phases[i].rate()
+			m := runs[len(runs)-1].phases[i].rate()
 			line += fmt.Sprintf(" %.0f× | %.0f× |", runs[1].phases[i].rate()/m, p.rate()/m)
 		}
 		fmt.Println(line)
