@@ -249,19 +249,22 @@ func (b *agentBed) group(name string) string {
 // allowFrom lets the members of from reach group's members on a TCP port.
 func (b *agentBed) allowFrom(group string, port int32, from string) {
 	b.t.Helper()
-	if _, err := b.c.AuthorizeSecurityGroupIngress(ctx(b.t), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(group),
-		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(port), ToPort: aws.Int32(port),
-			UserIdGroupPairs: []types.UserIdGroupPair{{GroupId: aws.String(from)}}}}}); err != nil {
-		b.t.Fatal(err)
-	}
+	b.allow(group, types.IpPermission{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(port), ToPort: aws.Int32(port),
+		UserIdGroupPairs: []types.UserIdGroupPair{{GroupId: aws.String(from)}}})
 }
 
 // allowCIDR lets a CIDR reach a group's port.
 func (b *agentBed) allowCIDR(group string, port int32, cidr string) {
 	b.t.Helper()
+	b.allow(group, types.IpPermission{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(port), ToPort: aws.Int32(port),
+		IpRanges: []types.IpRange{{CidrIp: aws.String(cidr)}}})
+}
+
+// allow authorizes one ingress permission on a group.
+func (b *agentBed) allow(group string, p types.IpPermission) {
+	b.t.Helper()
 	if _, err := b.c.AuthorizeSecurityGroupIngress(ctx(b.t), &ec2.AuthorizeSecurityGroupIngressInput{GroupId: aws.String(group),
-		IpPermissions: []types.IpPermission{{IpProtocol: aws.String("tcp"), FromPort: aws.Int32(port), ToPort: aws.Int32(port),
-			IpRanges: []types.IpRange{{CidrIp: aws.String(cidr)}}}}}); err != nil {
+		IpPermissions: []types.IpPermission{p}}); err != nil {
 		b.t.Fatal(err)
 	}
 }
