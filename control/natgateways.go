@@ -87,6 +87,9 @@ func (s *Service) CreateNATGateway(ctx context.Context, t Tenant, in CreateNATGa
 		if err := s.provisionNAT(tx, gw, sn, addr, in.PrivateIP); err != nil {
 			return err
 		}
+		if err := tx.placeNAT(gw, sn.AZ); err != nil {
+			return err
+		}
 		set(tx, tx.tn.natGateways, kindNATGateway, gw.ID, gw)
 		if gw.Gone() {
 			tx.schedulePurge()

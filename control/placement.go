@@ -275,6 +275,31 @@ func (tx *tx) place(inst *model.Instance) error {
 	return nil
 }
 
+// placeNAT puts a NAT gateway on a host when any is registered: one that a default-tenancy
+// instance of the gateway's account could go on in its subnet's zone, spread as instances are
+// (choose). On AWS a NAT gateway is one thing in one zone; here its translation runs in the
+// VPC router of the host it is placed on, and the VPC's other hosts reach it over the VXLAN
+// segment (docs/cross-host.md). It takes none of the host's capacity, so no occupancy record
+// changes. With no up host in the zone it stays unplaced (Node ""), and every host agrees to
+// run it on the first host by name (host.Placement.natHost), as before gateways were placed.
+func (tx *tx) placeNAT(gw *model.NATGateway, zone string) error {
+	pl, err := tx.placement()
+	if err != nil {
+		return err
+	}
+	if len(pl.hosts) == 0 {
+		if !pl.staged {
+			tx.releasePlacement()
+		}
+		return nil
+	}
+	r := placeRequest{account: tx.tn.key.Account, zone: zone, tenancy: model.TenancyDefault, itype: model.InstanceType{Name: "NAT gateway"}}
+	if node, err := choose(pl.hosts, tx.s.place.occ, r, func(h cluster.Host) string { return h.State(tx.now) }); err == nil {
+		gw.Node = node
+	}
+	return nil
+}
+
 // unplace frees inst's share of its host (termination, or a move by ModifyInstancePlacement).
 func (tx *tx) unplace(inst *model.Instance) error {
 	if inst.Node == "" {

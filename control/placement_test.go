@@ -511,3 +511,30 @@ func codeOf(err error) string {
 	}
 	return ""
 }
+
+// TestPlacementNATGateway: a NAT gateway is placed on an up host of its subnet's zone (spread
+// as instances are) and takes none of its capacity; with no up host in the zone, or no host at
+// all, it stays unplaced.
+func TestPlacementNATGateway(t *testing.T) {
+	e := newPlaceEnv(t, host("a1", "us-east-1a", 2), host("a2", "us-east-1a", 8), host("b1", "us-east-1b", 8))
+	occBefore, _, _ := cluster.Occupancies(e.ctx, e.st)
+	nat := func(sn string) *model.NATGateway {
+		t.Helper()
+		return eniOK[*model.NATGateway](t)(e.s.CreateNATGateway(e.ctx, eniTenant, CreateNATGatewayInput{SubnetID: sn, ConnectivityType: "private"}))
+	}
+	if g := nat(e.sn.ID); g.Node != "a2" {
+		t.Errorf("NAT gateway in us-east-1a on %q, want a2 (most free)", g.Node)
+	}
+	if occ, _, _ := cluster.Occupancies(e.ctx, e.st); !cmp.Equal(occ, occBefore) {
+		t.Errorf("a NAT gateway changed occupancy: %v -> %v", occBefore, occ)
+	}
+	snC := eniOK[*model.Subnet](t)(e.s.CreateSubnet(e.ctx, eniTenant, CreateSubnetInput{VpcID: e.vpc.ID, CIDR: "10.0.9.0/24", Zone: "us-east-1c"}))
+	if g := nat(snC.ID); g.Node != "" {
+		t.Errorf("NAT gateway in a zone without hosts on %q, want unplaced", g.Node)
+	}
+	none := newPlaceEnv(t)
+	g := eniOK[*model.NATGateway](t)(none.s.CreateNATGateway(none.ctx, eniTenant, CreateNATGatewayInput{SubnetID: none.sn.ID, ConnectivityType: "private"}))
+	if g.Node != "" {
+		t.Errorf("NAT gateway without hosts on %q", g.Node)
+	}
+}

@@ -63,6 +63,9 @@ type NATGateway struct {
 	AssociationID    string     `json:"assoc,omitempty"`
 	PublicIP         netip.Addr `json:"public,omitzero"`
 	Tags             Tags       `json:"tags,omitempty"`
+	// Node is the Stockade host the gateway runs on (cluster.Host's name, chosen when it was
+	// created); "" when no host was registered then (control/placement.go).
+	Node string `json:"node,omitempty"`
 }
 
 // Clone returns a copy that may be modified freely.

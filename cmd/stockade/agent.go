@@ -213,6 +213,13 @@ func (p *placements) of(nets []netmap.Network) host.Placement {
 				of[id] = in.Node
 			}
 		}
+		// A NAT gateway runs on the host it was placed on; an unplaced one on the first host
+		// by name, as every host works out alike (host.Placement.natHost).
+		for _, g := range n.NATGateways {
+			if g.Node != "" && g.ENIID != "" {
+				of[g.ENIID] = g.Node
+			}
+		}
 	}
 	return host.Placement{Self: p.self, Namespace: p.ns, Internet: p.internet, Underlay: p.underlay, Of: of}
 }
