@@ -278,7 +278,40 @@ type phase struct {
 	lat      []time.Duration
 	errors   int
 	firstErr string
-	written  int64 // bytes the server process wrote to storage during the phase (/proc/PID/io), -1 unknown
+	written  int64         // bytes the server process wrote to storage during the phase (/proc/PID/io), -1 unknown
+	cpu      time.Duration // CPU time (user and system) the server process used during the phase, -1 unknown
+}
+
+// cpuPerOp is the server's CPU time per successful call, in µs.
+func (p phase) cpuPerOp() float64 {
+	if len(p.lat) == 0 || p.cpu < 0 {
+		return 0
+	}
+	return float64(p.cpu.Microseconds()) / float64(len(p.lat))
+}
+
+// cpuTime is the CPU time process pid has used, user and system (/proc/PID/stat, in clock
+// ticks of 10 ms), -1 when unknown.
+func cpuTime(pid int) time.Duration {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return -1
+	}
+	// The fields after the command's closing parenthesis: state is the 3rd field of the line,
+	// utime and stime the 14th and 15th.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return -1
+	}
+	var ut, st int64
+	if _, err := fmt.Sscan(f[11], &ut); err != nil {
+		return -1
+	}
+	if _, err := fmt.Sscan(f[12], &st); err != nil {
+		return -1
+	}
+	return time.Duration(ut+st) * 10 * time.Millisecond
 }
 
 // perOp is the bytes written per successful call, in KB.
@@ -369,12 +402,17 @@ func runWorkload(t *target, n, conc int, d time.Duration) []phase {
 	// Each phase with the bytes the server wrote meanwhile; the writes of one phase that the
 	// kernel flushes later fall on the next, so the figures are approximate.
 	run := func(name string, conc, n int, d time.Duration, op func(i int) error) phase {
-		before := writeBytes(t.cmd.Process.Pid)
+		before, cpu := writeBytes(t.cmd.Process.Pid), cpuTime(t.cmd.Process.Pid)
 		p := run(name, conc, n, d, op)
 		if after := writeBytes(t.cmd.Process.Pid); before >= 0 && after >= 0 {
 			p.written = after - before
 		} else {
 			p.written = -1
+		}
+		if after := cpuTime(t.cmd.Process.Pid); cpu >= 0 && after >= 0 {
+			p.cpu = after - cpu
+		} else {
+			p.cpu = -1
 		}
 		return p
 	}
@@ -427,13 +465,14 @@ func compareTrail(groups, conc int, d time.Duration, rounds int) {
 		}
 	}
 	fmt.Printf("\n%d groups, %d concurrent clients, describe phases %s each, %d rounds (medians; each round's on / off in brackets)\n\n", groups, conc, d, rounds)
-	fmt.Println("| phase | trail on ops/s | trail off ops/s | on / off | rounds' on / off | on p50 / p99 | off p50 / p99 | KB written per call on / off |")
-	fmt.Println("|---|---:|---:|---:|---|---:|---:|---:|")
+	fmt.Println("| phase | trail on ops/s | trail off ops/s | on / off | rounds' on / off | on p50 / p99 | off p50 / p99 | KB written per call on / off | server CPU µs per call on / off |")
+	fmt.Println("|---|---:|---:|---:|---|---:|---:|---:|---:|")
 	for i, p := range ons[0] {
-		var on, off, ratios, kbOn, kbOff []float64
+		var on, off, ratios, kbOn, kbOff, cpuOn, cpuOff []float64
 		for r := range rounds {
 			on, off = append(on, ons[r][i].rate()), append(off, offs[r][i].rate())
 			kbOn, kbOff = append(kbOn, ons[r][i].perOp()), append(kbOff, offs[r][i].perOp())
+			cpuOn, cpuOff = append(cpuOn, ons[r][i].cpuPerOp()), append(cpuOff, offs[r][i].cpuPerOp())
 			ratios = append(ratios, 100*ons[r][i].rate()/offs[r][i].rate())
 		}
 		each := make([]string, len(ratios))
@@ -441,8 +480,8 @@ func compareTrail(groups, conc int, d time.Duration, rounds int) {
 			each[k] = fmt.Sprintf("%.0f%%", x)
 		}
 		q := offs[0][i]
-		fmt.Printf("| %s | %.0f | %.0f | %.0f%% | %s | %s / %s | %s / %s | %.1f / %.1f |\n", p.name, median(on), median(off), median(ratios),
-			strings.Join(each, ", "), ms(p.pct(50)), ms(p.pct(99)), ms(q.pct(50)), ms(q.pct(99)), median(kbOn), median(kbOff))
+		fmt.Printf("| %s | %.0f | %.0f | %.0f%% | %s | %s / %s | %s / %s | %.1f / %.1f | %.0f / %.0f |\n", p.name, median(on), median(off), median(ratios),
+			strings.Join(each, ", "), ms(p.pct(50)), ms(p.pct(99)), ms(q.pct(50)), ms(q.pct(99)), median(kbOn), median(kbOff), median(cpuOn), median(cpuOff))
 	}
 	for _, r := range append(ons, offs...) {
 		for _, p := range r {
