@@ -33,8 +33,9 @@ import (
 // three instances of one VPC, each too large for two on a host, are placed one per host, and
 // each agent runs only its own. Across hosts, through VXLAN, the instances reach each other
 // exactly as their groups say; a membership change made through the API reaches the other
-// hosts' routers; the internet gateway works from every host; an agent cut off from etcd (stopped, so its host's lease runs out) leaves
-// the host down in `stockade hosts`, and its instance keeps the rules it had.
+// hosts' routers; the internet gateway works from every host; an agent cut off from etcd
+// (stopped, so its host's lease runs out) leaves the host down in `stockade hosts`, and its
+// instance keeps the rules it had.
 func TestAgentsAcrossHosts(t *testing.T) {
 	b := newAgentBed(t)
 	web, other, ids, addrs, ns, _ := b.trio()
@@ -349,14 +350,21 @@ func (b *agentBed) hostOf(ns string) string {
 	return ""
 }
 
-// serve listens on a TCP port in a namespace until the test ends.
+// serve listens on a TCP port in a namespace until the test ends. The namespace may still be
+// in the making when its name appears (an agent makes the file, then mounts the namespace on
+// it; entering it in between fails with EINVAL), so a failure is tried again for a while.
 func (b *agentBed) serve(ns string, port int) {
 	b.t.Helper()
-	srv, err := netlab.Serve(ns, port)
-	if err != nil {
-		b.t.Fatal(err)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		srv, err := netlab.Serve(ns, port)
+		if err == nil {
+			b.t.Cleanup(func() { srv.Close() })
+			return
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("no server in %s within 30 s: %v", ns, err)
+		}
 	}
-	b.t.Cleanup(func() { srv.Close() })
 }
 
 // probe connects from a namespace to addr:port and expects it to pass or not.
