@@ -84,14 +84,11 @@ var redactedElements = map[string]string{"secretAccessKey": "", "keyMaterial": s
 // *Set elements as {}. IAM and STS responses lose their XxxResult wrapper and
 // ResponseMetadata, keeping requestId from it [UNCONFIRMED shapes outside EC2].
 func responseElements(body []byte) (object, error) {
-	dec := xml.NewDecoder(bytes.NewReader(body))
-	root, err := nextStart(dec)
+	v, err := scanResponse(body)
 	if err != nil {
-		return nil, fmt.Errorf("response: %w", err)
-	}
-	v, err := xmlElement(dec, root.Name.Local)
-	if err != nil {
-		return nil, fmt.Errorf("response %s: %w", root.Name.Local, err)
+		if v, err = decodeResponse(body); err != nil {
+			return nil, err
+		}
 	}
 	o, ok := v.(object)
 	if !ok {
@@ -120,6 +117,20 @@ func responseElements(body []byte) (object, error) {
 		out = object{}
 	}
 	return out, nil
+}
+
+// decodeResponse is the root element's tree with encoding/xml (scanResponse's fallback).
+func decodeResponse(body []byte) (any, error) {
+	dec := xml.NewDecoder(bytes.NewReader(body))
+	root, err := nextStart(dec)
+	if err != nil {
+		return nil, fmt.Errorf("response: %w", err)
+	}
+	v, err := xmlElement(dec, root.Name.Local)
+	if err != nil {
+		return nil, fmt.Errorf("response %s: %w", root.Name.Local, err)
+	}
+	return v, nil
 }
 
 func nextStart(dec *xml.Decoder) (xml.StartElement, error) {
