@@ -106,7 +106,7 @@ func Build(c Call) (*Record, error) {
 		r.ErrorCode, r.ErrorMessage = errorCode(c.Service, c.Err), truncate(c.Err.Message, maxMessage)
 	}
 
-	var req, resp object
+	var req object
 	switch {
 	case c.JSONParams != nil:
 		r.RequestParameters = capped(c.JSONParams)
@@ -122,6 +122,27 @@ func Build(c Call) (*Record, error) {
 	if c.Service == STS && c.Action == "AssumeRole" && r.Resources == nil {
 		r.Resources = assumedRole(c.Params) // failed calls too: the role asked for [UNCONFIRMED]
 	}
+	r.req = req
+	err := r.addResponse(c)
+	return r, err
+}
+
+// WithResponse is Build(c) for a call whose record r was built before its response existed
+// (a change's staged record, Pending): the request's half is r's, only the response's is
+// built. A change's record is built twice otherwise, and the request's half is most of the
+// work. c must be the call r was built from, with its response and without an error; r is not
+// changed.
+func (r *Record) WithResponse(c Call) (*Record, error) {
+	out := *r
+	out.json, out.outbox = nil, ""
+	err := out.addResponse(c)
+	return &out, err
+}
+
+// addResponse sets r's responseElements and LookupEvents resources from c's response (none
+// for a failure, a read, or a JSON-protocol call).
+func (r *Record) addResponse(c Call) error {
+	var resp object
 	var err error
 	if c.Err == nil && (!r.ReadOnly || readOnlyWithResponse[c.Action]) && c.JSONParams == nil && len(c.Response) > 0 {
 		if resp, err = responseElements(c.Response); err == nil {
@@ -136,8 +157,8 @@ func Build(c Call) (*Record, error) {
 			}
 		}
 	}
-	r.Lookup = lookupResources(c.Service, c.Lookup, req, resp)
-	return r, err
+	r.Lookup = lookupResources(c.Service, c.Lookup, r.req, resp)
+	return err
 }
 
 // readOnlyWithResponse are read-only actions whose record still carries responseElements:

@@ -57,7 +57,13 @@ func (p *Pending) Finish(response []byte, failure *Failure) (*Record, error) {
 		c.Time = time.Now()
 	}
 	c.Response, c.Err = response, failure
-	rec, err := Build(c)
+	var rec *Record
+	var err error
+	if staged != nil && failure == nil {
+		rec, err = staged.WithResponse(c) // the request's half as staged: built once
+	} else {
+		rec, err = Build(c)
+	}
 	rec.Completes(staged)
 	return rec, err
 }

@@ -46,6 +46,8 @@ type Record struct {
 	// Recorder deletes it once this record is in the Log. "" for every other record.
 	outbox string
 	json   []byte // the record's JSON, once JSON has made it
+	// req is the request's parameters as Build read them, kept for WithResponse.
+	req object
 }
 
 // JSON is the record's JSON encoding, as the Log keeps it and LookupEvents and exports give

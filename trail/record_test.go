@@ -347,3 +347,40 @@ func TestLimits(t *testing.T) {
 		t.Error("record is not valid JSON")
 	}
 }
+
+// TestWithResponseIsBuild: a change's record completed from its staged form (the request's
+// half built once, before the response) is byte for byte the record Build makes of the whole
+// call, LookupEvents resources and all, for every golden call that succeeded.
+func TestWithResponseIsBuild(t *testing.T) {
+	n := 0
+	for name, c := range goldenCalls {
+		if c.Err != nil {
+			continue
+		}
+		want, werr := Build(c)
+		before := c
+		before.Response = nil
+		staged, err := Build(before)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stagedJSON := string(staged.JSON())
+		got, gerr := staged.WithResponse(c)
+		if (werr == nil) != (gerr == nil) {
+			t.Errorf("%s: errors %v and %v", name, werr, gerr)
+		}
+		if string(got.JSON()) != string(want.JSON()) {
+			t.Errorf("%s: from the staged record\n%s\nfrom Build\n%s", name, got.JSON(), want.JSON())
+		}
+		if diff := cmp.Diff(want.Lookup, got.Lookup); diff != "" {
+			t.Errorf("%s: lookup resources (-Build +staged):\n%s", name, diff)
+		}
+		if string(staged.JSON()) != stagedJSON {
+			t.Errorf("%s: WithResponse changed the staged record", name)
+		}
+		n++
+	}
+	if n < 10 {
+		t.Errorf("only %d golden calls succeeded", n)
+	}
+}
