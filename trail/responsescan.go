@@ -29,8 +29,9 @@ func scanResponse(body []byte) (any, error) {
 		if end < 0 {
 			return nil, errScanGiveUp
 		}
-		if p := s.b[s.i : s.i+end]; bytes.Contains(p, []byte("encoding")) && !bytes.Contains(bytes.ToLower(p), []byte(`"utf-8"`)) {
-			return nil, errScanGiveUp // another encoding: encoding/xml's call
+		p := s.b[s.i : s.i+end]
+		if !bytes.Contains(p, []byte(`version="1.0"`)) || bytes.Contains(p, []byte("encoding")) && !bytes.Contains(bytes.ToLower(p), []byte(`"utf-8"`)) {
+			return nil, errScanGiveUp // another version or encoding: encoding/xml's call
 		}
 		s.i += end + 2
 	}

@@ -56,7 +56,7 @@ func TestScanResponseMatchesDecoder(t *testing.T) {
 			b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
 		case 1:
 			if !plain {
-				b.WriteString(`<?xml version="1.0" encoding="ISO-8859-1"?>`)
+				b.WriteString([]string{`<?xml version="1.0" encoding="ISO-8859-1"?>`, `<?xml version="1.1"?>`}[rng.IntN(2)])
 			}
 		}
 		root := []string{"AuthorizeSecurityGroupIngressResponse", "CreateUserResponse", "DescribeSecurityGroupsResponse"}[rng.IntN(3)]
