@@ -281,6 +281,7 @@ func (s *Store) commit(group []*pending) {
 	st := &stagedTxn{at: s.stagedAt}
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		kv, meta, h := tx.Bucket(bucketKV), tx.Bucket(bucketMeta), tx.Bucket(bucketHistory)
+		h.FillPercent = 1 // revisions only ever append: full pages, half the splits (TestHistoryPagesFull)
 		st.changes = nil
 		rev := int64(0)
 		if v := meta.Get(keyRevision); len(v) == 8 {

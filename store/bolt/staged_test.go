@@ -192,3 +192,29 @@ func TestStagedMigrates(t *testing.T) {
 		return nil
 	})
 }
+
+// TestHistoryPagesFull: the history bucket only ever appends, so its leaves are filled whole
+// before a new one starts (FillPercent 1), not split in halves that stay half empty, which
+// doubled the splits (and the pages a commit writes) and the file's history pages.
+func TestHistoryPagesFull(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 2000 {
+		if _, err := s.Txn(ctx, nil, []store.Op{{Key: fmt.Sprintf("k/%d", i%50), Value: []byte(strings.Repeat("v", 300))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.db.View(func(tx *bbolt.Tx) error {
+		st := tx.Bucket(bucketHistory).Stats()
+		if use := float64(st.LeafInuse) / float64(st.LeafAlloc); use < 0.8 {
+			t.Errorf("history leaves %.0f%% used (%d of %d bytes in %d pages), want at least 80%%", 100*use, st.LeafInuse, st.LeafAlloc, st.LeafPageN)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
