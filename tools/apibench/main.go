@@ -43,10 +43,12 @@ func main() {
 	skipMoto := flag.Bool("no-moto", false, "measure Stockade only")
 	trailCmp := flag.Bool("trail", false, "compare Stockade with the change trail on (--trail) and off (--trail=false), no moto")
 	rounds := flag.Int("rounds", 1, "with -trail or -calibrate: rounds of both servers, alternating which goes first; medians are reported")
+	block := flag.Int("block", 250, "with -trail: calls per block; the two servers take turns block by block")
 	etcdMembers := flag.Int("etcd", 0, "compare Stockade on an etcd cluster of this many members (the etcd binary, apt-get install etcd-server) with Stockade on its embedded store and moto")
 	cal := flag.Bool("calibrate", false, "compare Stockade's describe by ID with a server that returns the same reply canned (the client's and machine's limit), no moto")
 	canned := flag.String("serve-canned", "", "serve this file as every reply, on -listen (what -calibrate starts)")
 	listen := flag.String("listen", "", "with -serve-canned: the address to listen on")
+	flag.StringVar(&perfDir, "perf", "", "record each phase of each Stockade server with perf record -g into this directory (one file per server and phase)")
 	flag.Func("server-arg", "an extra argument for every Stockade server started (repeatable), e.g. -server-arg=--audit=false",
 		func(v string) error { serverArgs = append(serverArgs, v); return nil })
 	flag.Parse()
@@ -63,7 +65,7 @@ func main() {
 		return
 	}
 	if *trailCmp {
-		compareTrail(*groups, *conc, *dur, *rounds)
+		compareTrail(*groups, *conc, *dur, *rounds, *block)
 		return
 	}
 	if *etcdMembers > 0 {
@@ -390,105 +392,95 @@ func run(name string, conc, n int, d time.Duration, op func(i int) error) phase 
 	}
 	wg.Wait()
 	p.elapsed = time.Since(start)
-	log.Printf("%-10s %-24s %8.0f ops/s  p99 %s  errors %d", "", name, p.rate(), ms(p.pct(99)), p.errors)
+	if !quiet {
+		log.Printf("%-10s %-24s %8.0f ops/s  p99 %s  errors %d", "", name, p.rate(), ms(p.pct(99)), p.errors)
+	}
 	return p
 }
 
 func runWorkload(t *target, n, conc int, d time.Duration) []phase {
 	log.Printf("workload against %s", t.name)
-	ids := make([]string, n)
-	prefix := fmt.Sprintf("bench-%d", time.Now().UnixNano())
+	w := newWorkload(t, n)
 	var out []phase
-	// Each phase with the bytes the server wrote meanwhile; the writes of one phase that the
-	// kernel flushes later fall on the next, so the figures are approximate.
-	run := func(name string, conc, n int, d time.Duration, op func(i int) error) phase {
-		before, cpu := writeBytes(t.cmd.Process.Pid), cpuTime(t.cmd.Process.Pid)
-		p := run(name, conc, n, d, op)
-		if after := writeBytes(t.cmd.Process.Pid); before >= 0 && after >= 0 {
-			p.written = after - before
-		} else {
-			p.written = -1
+	for _, s := range w.steps() {
+		count := n
+		if !s.write {
+			count = -1
 		}
-		if after := cpuTime(t.cmd.Process.Pid); cpu >= 0 && after >= 0 {
-			p.cpu = after - cpu
-		} else {
-			p.cpu = -1
-		}
-		return p
+		out = append(out, measure(t, s.name, conc, count, d, s.op))
 	}
-	out = append(out, run("CreateSecurityGroup", conc, n, 0, func(i int) error {
-		body, err := t.call(url.Values{"Action": {"CreateSecurityGroup"}, "GroupName": {fmt.Sprintf("%s-%05d", prefix, i)}, "GroupDescription": {"bench"}})
-		ids[i] = between(body, "<groupId>", "</groupId>")
-		return err
-	}))
-	out = append(out, run("AuthorizeSecurityGroupIngress", conc, n, 0, func(i int) error {
-		_, err := t.call(url.Values{"Action": {"AuthorizeSecurityGroupIngress"}, "GroupId": {ids[i]},
-			"IpPermissions.1.IpProtocol": {"tcp"}, "IpPermissions.1.FromPort": {fmt.Sprint(1000 + i%50000)}, "IpPermissions.1.ToPort": {fmt.Sprint(1000 + i%50000)},
-			"IpPermissions.1.IpRanges.1.CidrIp": {"10.0.0.0/8"}})
-		return err
-	}))
-	out = append(out, run("DescribeSecurityGroups by ID", conc, -1, d, func(int) error {
-		_, err := t.call(url.Values{"Action": {"DescribeSecurityGroups"}, "GroupId.1": {ids[rand.IntN(n)]}})
-		return err
-	}))
-	out = append(out, run("DescribeSecurityGroups filtered", conc, -1, d, func(int) error {
-		_, err := t.call(url.Values{"Action": {"DescribeSecurityGroups"}, "Filter.1.Name": {"group-name"},
-			"Filter.1.Value.1": {fmt.Sprintf("%s-%05d", prefix, rand.IntN(n))}})
-		return err
-	}))
-	out = append(out, run("DeleteSecurityGroup", conc, n, 0, func(i int) error {
-		_, err := t.call(url.Values{"Action": {"DeleteSecurityGroup"}, "GroupId": {ids[i]}})
-		return err
-	}))
 	return out
 }
 
-// compareTrail runs the workload on two fresh servers, the change trail on and off, one after
-// the other, and prints each phase's rate with the trail as a fraction of without (the
-// issue's target for writes: within 10%).
-func compareTrail(groups, conc int, d time.Duration, rounds int) {
-	// Rounds alternate which server goes first (on, off; off, on; …): the disk still writing
-	// back the first server's files slows the second, and the write phases, bound by fsync,
-	// move by ±20% from run to run. The table gives each phase's median over the rounds.
-	var ons, offs [][]phase
-	for r := range rounds {
-		for k := range 2 {
-			trail := (r+k)%2 == 0
-			st := startStockade(tempDir(), fmt.Sprintf("--trail=%v", trail))
-			res := runWorkload(st, groups, conc, d)
-			st.stop()
-			if trail {
-				ons = append(ons, res)
-			} else {
-				offs = append(offs, res)
-			}
-		}
+// measure runs one phase against t with the bytes the server wrote and the CPU it used
+// meanwhile; the writes of one phase that the kernel flushes later fall on the next, so the
+// bytes are approximate.
+func measure(t *target, name string, conc, n int, d time.Duration, op func(i int) error) phase {
+	before, cpu := writeBytes(t.cmd.Process.Pid), cpuTime(t.cmd.Process.Pid)
+	stopProfile := profilePhase(t, name)
+	p := run(name, conc, n, d, op)
+	stopProfile()
+	if after := writeBytes(t.cmd.Process.Pid); before >= 0 && after >= 0 {
+		p.written = after - before
+	} else {
+		p.written = -1
 	}
-	fmt.Printf("\n%d groups, %d concurrent clients, describe phases %s each, %d rounds (medians; each round's on / off in brackets)\n\n", groups, conc, d, rounds)
-	fmt.Println("| phase | trail on ops/s | trail off ops/s | on / off | rounds' on / off | on p50 / p99 | off p50 / p99 | KB written per call on / off | server CPU µs per call on / off |")
-	fmt.Println("|---|---:|---:|---:|---|---:|---:|---:|---:|")
-	for i, p := range ons[0] {
-		var on, off, ratios, kbOn, kbOff, cpuOn, cpuOff []float64
-		for r := range rounds {
-			on, off = append(on, ons[r][i].rate()), append(off, offs[r][i].rate())
-			kbOn, kbOff = append(kbOn, ons[r][i].perOp()), append(kbOff, offs[r][i].perOp())
-			cpuOn, cpuOff = append(cpuOn, ons[r][i].cpuPerOp()), append(cpuOff, offs[r][i].cpuPerOp())
-			ratios = append(ratios, 100*ons[r][i].rate()/offs[r][i].rate())
-		}
-		each := make([]string, len(ratios))
-		for k, x := range ratios {
-			each[k] = fmt.Sprintf("%.0f%%", x)
-		}
-		q := offs[0][i]
-		fmt.Printf("| %s | %.0f | %.0f | %.0f%% | %s | %s / %s | %s / %s | %.1f / %.1f | %.0f / %.0f |\n", p.name, median(on), median(off), median(ratios),
-			strings.Join(each, ", "), ms(p.pct(50)), ms(p.pct(99)), ms(q.pct(50)), ms(q.pct(99)), median(kbOn), median(kbOff), median(cpuOn), median(cpuOff))
+	if after := cpuTime(t.cmd.Process.Pid); cpu >= 0 && after >= 0 {
+		p.cpu = after - cpu
+	} else {
+		p.cpu = -1
 	}
-	for _, r := range append(ons, offs...) {
-		for _, p := range r {
-			if p.errors > 0 {
-				fmt.Printf("\n%s: %d errors (first: %s)\n", p.name, p.errors, p.firstErr)
-			}
-		}
+	return p
+}
+
+// workload is the comparison's calls against one server: n groups created, a rule authorized
+// on each, described by ID and by a filter, deleted.
+type workload struct {
+	t      *target
+	n      int
+	ids    []string
+	prefix string
+}
+
+func newWorkload(t *target, n int) *workload {
+	return &workload{t: t, n: n, ids: make([]string, n), prefix: fmt.Sprintf("bench-%d", time.Now().UnixNano())}
+}
+
+// step is one phase of the workload: a write phase calls op once for each group, in order; a
+// read phase calls it for a while.
+type step struct {
+	name  string
+	write bool
+	op    func(i int) error
+}
+
+func (w *workload) steps() []step {
+	t := w.t
+	return []step{
+		{"CreateSecurityGroup", true, func(i int) error {
+			body, err := t.call(url.Values{"Action": {"CreateSecurityGroup"}, "GroupName": {fmt.Sprintf("%s-%05d", w.prefix, i)}, "GroupDescription": {"bench"}})
+			w.ids[i] = between(body, "<groupId>", "</groupId>")
+			return err
+		}},
+		{"AuthorizeSecurityGroupIngress", true, func(i int) error {
+			_, err := t.call(url.Values{"Action": {"AuthorizeSecurityGroupIngress"}, "GroupId": {w.ids[i]},
+				"IpPermissions.1.IpProtocol": {"tcp"}, "IpPermissions.1.FromPort": {fmt.Sprint(1000 + i%50000)}, "IpPermissions.1.ToPort": {fmt.Sprint(1000 + i%50000)},
+				"IpPermissions.1.IpRanges.1.CidrIp": {"10.0.0.0/8"}})
+			return err
+		}},
+		{"DescribeSecurityGroups by ID", false, func(int) error {
+			_, err := t.call(url.Values{"Action": {"DescribeSecurityGroups"}, "GroupId.1": {w.ids[rand.IntN(w.n)]}})
+			return err
+		}},
+		{"DescribeSecurityGroups filtered", false, func(int) error {
+			_, err := t.call(url.Values{"Action": {"DescribeSecurityGroups"}, "Filter.1.Name": {"group-name"},
+				"Filter.1.Value.1": {fmt.Sprintf("%s-%05d", w.prefix, rand.IntN(w.n))}})
+			return err
+		}},
+		{"DeleteSecurityGroup", true, func(i int) error {
+			_, err := t.call(url.Values{"Action": {"DeleteSecurityGroup"}, "GroupId": {w.ids[i]}})
+			return err
+		}},
 	}
 }
 
