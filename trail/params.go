@@ -395,6 +395,11 @@ func numbered(kids []kid) ([]int, bool) {
 	if len(kids) == 0 {
 		return nil, false
 	}
+	for _, k := range kids { // most nodes are named: tell them before Atoi builds an error
+		if k.name == "" || k.name[0] < '0' || k.name[0] > '9' {
+			return nil, false
+		}
+	}
 	nums := make([]int, len(kids))
 	for i, k := range kids {
 		n, err := strconv.Atoi(k.name)
