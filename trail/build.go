@@ -136,6 +136,19 @@ func (r *Record) WithResponse(c Call) (*Record, error) {
 	out := *r
 	out.json, out.outbox = nil, ""
 	err := out.addResponse(c)
+	if r.json != nil && (r.ResponseElements == nil || string(r.ResponseElements) == "null") {
+		// Only responseElements differs in the JSON (Lookup is kept beside it): r's JSON
+		// with its null replaced, byte-equal to appendRecord's (TestWithResponseIsBuild).
+		const null = len("null")
+		resp := out.ResponseElements
+		if resp == nil || !canonicalJSON(resp) {
+			resp = appendRaw(nil, resp)
+		}
+		js := make([]byte, 0, len(r.json)-null+len(resp))
+		js = append(js, r.json[:r.respAt]...)
+		js = append(js, resp...)
+		out.json, out.respAt = append(js, r.json[r.respAt+null:]...), r.respAt
+	}
 	return &out, err
 }
 

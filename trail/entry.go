@@ -35,6 +35,16 @@ func entryOf(r *Record) *entry {
 // entryVersion is the first byte of an encoded entry: a later layout gets another.
 const entryVersion = 1
 
+// size is about the length of e's binary form: an encode into a buffer of that capacity
+// does not grow it.
+func (e *entry) size() int {
+	n := 32 + len(e.Account) + len(e.Region) + len(e.EventID) + len(e.EventName) + len(e.Username) + len(e.EventSource) + len(e.AccessKeyID) + len(e.JSON)
+	for _, r := range e.Lookup {
+		n += 2*binary.MaxVarintLen64 + len(r.ResourceType) + len(r.ResourceName)
+	}
+	return n
+}
+
 // encode appends e's binary form to b: the version, the time as a varint, then every string
 // as uvarint length and bytes, the resources as a count and pairs, and the JSON last.
 func (e *entry) encode(b []byte) []byte {

@@ -46,6 +46,9 @@ type Record struct {
 	// Recorder deletes it once this record is in the Log. "" for every other record.
 	outbox string
 	json   []byte // the record's JSON, once JSON has made it
+	// respAt is where responseElements' value starts in json: WithResponse writes the
+	// complete record's JSON as this one's with the value replaced, not all over again.
+	respAt int
 	// req is the request's parameters as Build read them, kept for WithResponse.
 	req object
 }
@@ -54,9 +57,15 @@ type Record struct {
 // it; made once. A Record must not be changed after its first call.
 func (r *Record) JSON() []byte {
 	if r.json == nil {
-		r.json = appendRecord(make([]byte, 0, 1024), r)
+		r.json, r.respAt = appendRecord(make([]byte, 0, r.sizeHint()), r)
 	}
 	return r.json
+}
+
+// sizeHint is about the length of r's JSON: its fixed part, what varies most, and a margin,
+// so that appendRecord's buffer is not grown and copied on the way.
+func (r *Record) sizeHint() int {
+	return 1024 + len(r.RequestParameters) + len(r.ResponseElements) + len(r.UserAgent) + len(r.ErrorMessage)
 }
 
 // UserIdentity is the record's userIdentity (§1.2) for the three principals Stockade has.

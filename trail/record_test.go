@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -350,37 +351,50 @@ func TestLimits(t *testing.T) {
 
 // TestWithResponseIsBuild: a change's record completed from its staged form (the request's
 // half built once, before the response) is byte for byte the record Build makes of the whole
-// call, LookupEvents resources and all, for every golden call that succeeded.
+// call, LookupEvents resources and all, for every golden call that succeeded: both when the
+// staged record's JSON was made first (as its commit makes it), whose JSON the complete one
+// reuses, and when it was not.
 func TestWithResponseIsBuild(t *testing.T) {
 	n := 0
-	for name, c := range goldenCalls {
-		if c.Err != nil {
-			continue
+	for key, c := range goldenCalls {
+		for _, early := range []bool{true, false} {
+			if c.Err != nil {
+				continue
+			}
+			name := fmt.Sprintf("%s (staged JSON made first: %v)", key, early)
+			n += withResponseIsBuild(t, name, c, early)
 		}
-		want, werr := Build(c)
-		before := c
-		before.Response = nil
-		staged, err := Build(before)
-		if err != nil {
-			t.Fatal(err)
-		}
-		stagedJSON := string(staged.JSON())
-		got, gerr := staged.WithResponse(c)
-		if (werr == nil) != (gerr == nil) {
-			t.Errorf("%s: errors %v and %v", name, werr, gerr)
-		}
-		if string(got.JSON()) != string(want.JSON()) {
-			t.Errorf("%s: from the staged record\n%s\nfrom Build\n%s", name, got.JSON(), want.JSON())
-		}
-		if diff := cmp.Diff(want.Lookup, got.Lookup); diff != "" {
-			t.Errorf("%s: lookup resources (-Build +staged):\n%s", name, diff)
-		}
-		if string(staged.JSON()) != stagedJSON {
-			t.Errorf("%s: WithResponse changed the staged record", name)
-		}
-		n++
 	}
-	if n < 10 {
+	if n < 20 {
 		t.Errorf("only %d golden calls succeeded", n)
 	}
+}
+
+func withResponseIsBuild(t *testing.T, name string, c Call, early bool) int {
+	t.Helper()
+	want, werr := Build(c)
+	before := c
+	before.Response = nil
+	staged, err := Build(before)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stagedJSON string
+	if early {
+		stagedJSON = string(staged.JSON())
+	}
+	got, gerr := staged.WithResponse(c)
+	if (werr == nil) != (gerr == nil) {
+		t.Errorf("%s: errors %v and %v", name, werr, gerr)
+	}
+	if string(got.JSON()) != string(want.JSON()) {
+		t.Errorf("%s: from the staged record\n%s\nfrom Build\n%s", name, got.JSON(), want.JSON())
+	}
+	if diff := cmp.Diff(want.Lookup, got.Lookup); diff != "" {
+		t.Errorf("%s: lookup resources (-Build +staged):\n%s", name, diff)
+	}
+	if early && string(staged.JSON()) != stagedJSON {
+		t.Errorf("%s: WithResponse changed the staged record", name)
+	}
+	return 1
 }

@@ -11,7 +11,7 @@ import (
 // json.RawMessage. Every call writes one record on the request path or in the Recorder;
 // reflection and the re-compaction of the already compact parameters were the larger part of
 // its cost. TestAppendRecordMatchesEncodingJSON holds the two encodings equal.
-func appendRecord(b []byte, r *Record) []byte {
+func appendRecord(b []byte, r *Record) ([]byte, int) {
 	b = append(b, `{"eventVersion":`...)
 	b = appendJSONString(b, r.EventVersion)
 	b = append(b, `,"userIdentity":`...)
@@ -27,6 +27,7 @@ func appendRecord(b []byte, r *Record) []byte {
 	b = append(b, `,"requestParameters":`...)
 	b = appendRaw(b, r.RequestParameters)
 	b = append(b, `,"responseElements":`...)
+	respAt := len(b)
 	b = appendRaw(b, r.ResponseElements)
 	b = appendField(b, "requestID", r.RequestID)
 	b = appendField(b, "eventID", r.EventID)
@@ -58,7 +59,7 @@ func appendRecord(b []byte, r *Record) []byte {
 		b = appendField(b, "clientProvidedHostHeader", t.ClientProvidedHostHeader)
 		b = append(b, '}')
 	}
-	return append(b, '}')
+	return append(b, '}'), respAt
 }
 
 func appendUserIdentity(b []byte, u *UserIdentity) []byte {

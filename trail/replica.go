@@ -233,7 +233,7 @@ func chunks(entries []*entry, limit int) []chunk {
 	var cur chunk
 	size := 0
 	for _, e := range entries {
-		b := e.encode(nil)
+		b := e.encode(make([]byte, 0, e.size()))
 		if len(b) > limit {
 			continue
 		}

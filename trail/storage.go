@@ -63,7 +63,8 @@ func outboxKey(r *Record) string { return OutboxPrefix + timeKey(r.Time) + "/" +
 // transaction of the change r records, so that the change and its record commit together or
 // not at all (§1.5 [STOCKADE]).
 func (r *Record) Ops() []store.Op {
-	return []store.Op{{Key: outboxKey(r), Value: entryOf(r).encode(nil)}}
+	e := entryOf(r)
+	return []store.Op{{Key: outboxKey(r), Value: e.encode(make([]byte, 0, e.size()))}}
 }
 
 // Completes marks r as the complete form of staged, a record of the same call (same eventTime
