@@ -77,6 +77,8 @@ var imports = map[string][]string{
 	"logstore/logsapi": {"model", "logstore"},
 	"flowlog":          {"model", "objstore", "logstore"},
 	"flows":            {"model", "netmap", "policy"},
+	// An agent's records reach the API server's Writer over HTTP, signed as the operator.
+	"flowlog/relay": {"flowlog", "model", "auth/sigv4"},
 
 	// The event bus follows the trail; its JSON API speaks for it.
 	"events":           {"store", "trail"},

@@ -260,3 +260,35 @@ func WriteCredentials(path, profile string, a Account) error {
 	}
 	return os.Rename(tmp.Name(), path)
 }
+
+// ReadCredentials reads one profile's key from a shared-credentials file, as
+// WriteCredentials writes it (and the AWS CLI reads it): the operator's key for a process
+// that calls a server on its behalf (stockade agent --credentials).
+func ReadCredentials(path, profile string) (accessKeyID, secret string, err error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", "", err
+	}
+	in := false
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if strings.HasPrefix(line, "[") && strings.HasSuffix(line, "]") {
+			in = strings.TrimSpace(line[1:len(line)-1]) == profile
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !in || !ok {
+			continue
+		}
+		switch strings.TrimSpace(k) {
+		case "aws_access_key_id":
+			accessKeyID = strings.TrimSpace(v)
+		case "aws_secret_access_key":
+			secret = strings.TrimSpace(v)
+		}
+	}
+	if accessKeyID == "" || secret == "" {
+		return "", "", fmt.Errorf("%s: no aws_access_key_id and aws_secret_access_key in profile [%s]", path, profile)
+	}
+	return accessKeyID, secret, nil
+}

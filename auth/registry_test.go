@@ -111,3 +111,33 @@ func TestCredentialsFileIsPrivate(t *testing.T) {
 		t.Errorf("credentials file:\n%s", b)
 	}
 }
+
+// TestReadCredentials reads back what WriteCredentials wrote, from its profile only.
+func TestReadCredentials(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "credentials")
+	a := Account{ID: "123456789012", Name: "admin", AccessKeyID: "AKIAEXAMPLE", SecretAccessKey: "s3cr=t"}
+	if err := WriteCredentials(path, "default", a); err != nil {
+		t.Fatal(err)
+	}
+	other := CredentialsFile("alice", Account{ID: "210987654321", Name: "alice", AccessKeyID: "AKIAALICE", SecretAccessKey: "alice"})
+	f, err := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.WriteString(other)
+	f.Close()
+	for _, tt := range []struct{ profile, key, secret string }{
+		{"default", "AKIAEXAMPLE", "s3cr=t"},
+		{"alice", "AKIAALICE", "alice"},
+		{"bob", "", ""},
+	} {
+		key, secret, err := ReadCredentials(path, tt.profile)
+		if key != tt.key || secret != tt.secret || (err != nil) != (tt.key == "") {
+			t.Errorf("[%s]: %q %q %v, want %q %q", tt.profile, key, secret, err, tt.key, tt.secret)
+		}
+	}
+	if _, _, err := ReadCredentials(filepath.Join(dir, "none"), "default"); err == nil {
+		t.Error("a missing file read")
+	}
+}

@@ -1,9 +1,15 @@
 package e2e
 
 import (
+	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
+	"encoding/xml"
+	"io"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -20,6 +26,7 @@ import (
 	"github.com/google/nftables"
 	"github.com/vishvananda/netns"
 
+	"github.com/stockade/stockade/auth/sigv4"
 	"github.com/stockade/stockade/cluster"
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/internal/syncbuf"
@@ -35,9 +42,19 @@ import (
 // exactly as their groups say; a membership change made through the API reaches the other
 // hosts' routers; the internet gateway works from every host; an agent cut off from etcd
 // (stopped, so its host's lease runs out) leaves the host down in `stockade hosts`, and its
-// instance keeps the rules it had.
+// instance keeps the rules it had. A flow log of the VPC gets the records of the instances
+// on the agents' hosts: each agent sends its host's to the API server (--api-endpoint), whose
+// S3 bucket holds the connection's ACCEPT records of both ends, each written by its own host.
 func TestAgentsAcrossHosts(t *testing.T) {
 	b := newAgentBed(t)
+	const bucket = "agent-flows"
+	if code, out := b.s3(http.MethodPut, "/"+bucket, nil); code != http.StatusOK {
+		t.Fatalf("create bucket: %d %s", code, out)
+	}
+	if _, err := b.c.CreateFlowLogs(ctx(t), &ec2.CreateFlowLogsInput{ResourceIds: []string{b.vpc}, ResourceType: types.FlowLogsResourceTypeVpc,
+		TrafficType: types.TrafficTypeAll, LogDestinationType: types.LogDestinationTypeS3, LogDestination: aws.String("arn:aws:s3:::" + bucket)}); err != nil {
+		t.Fatal(err)
+	}
 	web, other, ids, addrs, ns, _ := b.trio()
 	probe := func(from, to int, pass bool) {
 		t.Helper()
@@ -46,6 +63,21 @@ func TestAgentsAcrossHosts(t *testing.T) {
 	probe(1, 0, true)  // web members, each on its own host
 	probe(2, 0, false) // other is no member of web
 	probe(0, 2, false) // other admits nothing
+
+	// Instance 1's connections to instance 0: its egress records come from its host, 0's
+	// ingress records from the other (default format: … srcaddr dstaddr srcport dstport
+	// protocol packets bytes start end action log-status).
+	enis := []string{b.primaryENI(ids[0]), b.primaryENI(ids[1])}
+	waitFor(t, 60*time.Second, "ACCEPT records of 1 → 0:8080 from both hosts in s3://"+bucket, func() bool {
+		seen := map[string]bool{}
+		for _, l := range b.flowRecords(bucket) {
+			f := strings.Fields(l)
+			if len(f) == 14 && f[3] == addrs[1].String() && f[4] == addrs[0].String() && f[6] == "8080" && f[12] == "ACCEPT" && f[13] == "OK" {
+				seen[f[2]] = true
+			}
+		}
+		return seen[enis[0]] && seen[enis[1]]
+	})
 
 	// The third instance joins web: the other hosts' member sets follow.
 	b.setGroups(ids[2], web)
@@ -194,6 +226,7 @@ func (b *agentBed) startAgent(name string) *exec.Cmd {
 	cmd := exec.Command(binary, "agent", "--etcd-endpoints", b.proxies[name].Endpoint(), "--host", h.Name, "--zone", "us-east-1a",
 		"--vcpus", "2", "--memory", "2048", "--underlay", h.Underlay.String(), "--underlay-netns", h.Namespace, "--internet-netns", b.tb.Internet(),
 		"--lab-prefix", h.Names.Prefix, "--keep-lab", "--heartbeat", "1s", "--lease", "3s", "--resync", "2s",
+		"--api-endpoint", b.s.endpoint, "--credentials", filepath.Join(b.s.dataDir, "credentials"), "--flow-log-window", "2s",
 		"--data-dir", b.dirs[name])
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -374,6 +407,60 @@ func (b *agentBed) probe(from string, addr netip.Addr, port uint16, pass bool) {
 	if (err == nil) != pass {
 		b.t.Errorf("%s → %s tcp/%d: err=%v, want pass=%v", from, addr, port, err, pass)
 	}
+}
+
+// s3 calls the API server's S3 API as the administrator (path style), returning the status
+// and the body.
+func (b *agentBed) s3(method, path string, body []byte) (int, []byte) {
+	b.t.Helper()
+	req, err := http.NewRequestWithContext(ctx(b.t), method, b.s.endpoint+path, bytes.NewReader(body))
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	sum := sha256.Sum256(body)
+	req.Header.Set("X-Amz-Content-Sha256", hex.EncodeToString(sum[:]))
+	sigv4.Sign(req, body, b.s.akid, b.s.secret, "us-east-1", "s3", time.Now())
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, out
+}
+
+// flowRecords reads every flow-log object of a bucket through the S3 API (ListObjectsV2,
+// GetObject) and returns their records, headers left out.
+func (b *agentBed) flowRecords(bucket string) []string {
+	b.t.Helper()
+	code, out := b.s3(http.MethodGet, "/"+bucket+"?list-type=2", nil)
+	if code != http.StatusOK {
+		b.t.Fatalf("list s3://%s: %d %s", bucket, code, out)
+	}
+	var list struct {
+		Contents []struct{ Key string }
+	}
+	if err := xml.Unmarshal(out, &list); err != nil {
+		b.t.Fatal(err)
+	}
+	var lines []string
+	for _, o := range list.Contents {
+		code, obj := b.s3(http.MethodGet, "/"+bucket+"/"+o.Key, nil)
+		if code != http.StatusOK {
+			b.t.Fatalf("get %s: %d", o.Key, code)
+		}
+		zr, err := gzip.NewReader(bytes.NewReader(obj))
+		if err != nil {
+			b.t.Fatalf("%s: %v", o.Key, err)
+		}
+		text, err := io.ReadAll(zr)
+		if err != nil {
+			b.t.Fatalf("%s: %v", o.Key, err)
+		}
+		ls := strings.Split(strings.TrimSuffix(string(text), "\n"), "\n")
+		lines = append(lines, ls[1:]...)
+	}
+	return lines
 }
 
 func nsExists(name string) bool {

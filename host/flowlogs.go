@@ -59,7 +59,9 @@ type FlowLogs struct {
 	Source Source
 	NFT    dataplane.NFT
 	Names  netlab.Names
-	Writer *flowlog.Writer
+	// Writer takes each window's records: the API server's flowlog.Writer for its own lab,
+	// an agent's relay client (flowlog/relay) that sends them to that Writer.
+	Writer RecordSink
 	// Window is the aggregation window: flowlog.DefaultWindow, shorter in tests.
 	Window time.Duration
 	Log    *slog.Logger
@@ -72,6 +74,15 @@ type FlowLogs struct {
 	view    *flowView
 	readers map[string]*flowReader // by router namespace
 }
+
+// RecordSink is what the recorder needs of a writer: a window's records and the flow logs
+// that may select them, handed over once, as the window closes. Deliver must not block
+// for long: it runs on the recorder's loop, between two windows.
+type RecordSink interface {
+	Deliver(ctx context.Context, logs []flowlog.Log, recs []flowlog.Record, start time.Time)
+}
+
+var _ RecordSink = (*flowlog.Writer)(nil)
 
 // flowView is what the recorder knows of the flow logs at one revision.
 type flowView struct {

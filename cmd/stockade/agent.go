@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -17,9 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
+	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/cluster"
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/datadir"
+	"github.com/stockade/stockade/flowlog"
+	flowrelay "github.com/stockade/stockade/flowlog/relay"
 	"github.com/stockade/stockade/host"
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/netmap"
@@ -34,11 +39,16 @@ type agentConfig struct {
 	UnderlayNS   string // the network namespace holding the underlay address; "" for the agent's own
 	InternetNS   string // the internet namespace the host's routers link to; "" for the host's own
 	Heartbeat    time.Duration
+	// APIEndpoint and Credentials are where this host's flow-log records go: an API server,
+	// called with the administrator account's key (its credentials file); no endpoint, no
+	// records.
+	APIEndpoint string
+	Credentials string
 }
 
 func agentCmd() *cobra.Command {
 	cfg := agentConfig{serverConfig: serverConfig{DataDir: defaultDataDir(), Quotas: control.DefaultQuotas(), LogLevel: "info",
-		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 30 * time.Second}}
+		Enforce: true, Lab: true, LabPrefix: "stk", Resync: 30 * time.Second, FlowLogWindow: flowlog.DefaultWindow}}
 	var labels []string
 	cmd := &cobra.Command{
 		Use:   "agent --etcd-endpoints URLS --host NAME --zone AZ --underlay ADDR",
@@ -50,6 +60,12 @@ stops), runs the instances the API servers placed on it as lab sandboxes, and pr
 VPC routers for them: the groups and network ACLs of the whole VPC, with the members of every
 host in the address sets, and VXLAN (UDP 4789) to the other hosts holding the VPC
 (docs/cross-host.md). Enforcement needs root, nftables and the sandbox as the server's does.
+
+With --api-endpoint and --credentials (the administrator's credentials file, which every API
+server writes into its data directory) the agent records the flow logs of the interfaces on
+its host and sends each window's records to that API server, which writes them into its S3
+buckets and CloudWatch Logs groups as it does for its own; a server that is away is retried a
+few times, with a bounded queue, and never holds up enforcement.
 
 When etcd is out of reach the agent keeps enforcing what it has and starts nothing new (an
 instance placed on it meanwhile is not seen, so stays closed), and catches up when etcd is
@@ -85,6 +101,10 @@ back.`,
 	f.DurationVar(&cfg.Resync, "resync", cfg.Resync, "how often the kernel's state is checked against the store even without changes")
 	f.BoolVar(&cfg.LogJSON, "log-json", false, "log JSON lines instead of text")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	f.StringVar(&cfg.APIEndpoint, "api-endpoint", "", "an API server (http://HOST:PORT) to send this host's flow-log records to, with --credentials; none: no records")
+	f.StringVar(&cfg.Credentials, "credentials", "", "the administrator's credentials file (<the API server's data dir>/"+datadir.Credentials+", profile default): the key the records are sent with")
+	f.DurationVar(&cfg.FlowLogWindow, "flow-log-window", cfg.FlowLogWindow, "flow-log aggregation window (1s to 1m; for tests)")
+	_ = f.MarkHidden("flow-log-window")
 	dataDirFlag(cmd, &cfg.DataDir, "the agent's data directory (its instances' disks, images)")
 	etcdFlags(cmd, &cfg.Etcd, "comma-separated client URLs of the etcd cluster the API servers use (required)")
 	return cmd
@@ -104,6 +124,12 @@ func runAgent(ctx context.Context, cfg agentConfig) error {
 		return errors.New("--underlay is required: the other hosts send this host's VXLAN traffic there")
 	case cfg.Heartbeat <= 0 || cfg.Heartbeat >= cfg.Host.Lease:
 		return fmt.Errorf("--heartbeat %v must be positive and shorter than --lease %v", cfg.Heartbeat, cfg.Host.Lease)
+	case cfg.FlowLogWindow < time.Second || cfg.FlowLogWindow > time.Minute:
+		return fmt.Errorf("--flow-log-window %s: want 1s to 1m", cfg.FlowLogWindow)
+	}
+	records, err := cfg.flowRelay(log)
+	if err != nil {
+		return err
 	}
 	if err := cfg.Host.Validate(); err != nil {
 		return err
@@ -144,12 +170,48 @@ func runAgent(ctx context.Context, cfg agentConfig) error {
 	if enf == nil {
 		return errors.New("an agent enforces or is nothing: run it as root on a host with nftables")
 	}
+	relayCtx, stopRelay := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopRelay()
+	var relayDone sync.WaitGroup
+	if records != nil {
+		relayDone.Go(func() { records.Run(relayCtx) })
+		enf.startFlowLogs(enforceCtx, records, cfg.FlowLogWindow)
+	} else {
+		log.Warn("flow-log records of this host's instances are not recorded: no --api-endpoint to send them to")
+	}
 	<-ctx.Done()
 	log.Info("agent stopping")
 	stopEnforce()
 	enf.stop()
+	stopRelay() // after the recorder's last window: the relay hands over what it has queued
+	relayDone.Wait()
 	return nil
 }
+
+// flowRelay is the sender of this host's flow-log records to --api-endpoint, nil without one.
+func (cfg agentConfig) flowRelay(log *slog.Logger) (*flowrelay.Client, error) {
+	if cfg.APIEndpoint == "" {
+		if cfg.Credentials != "" {
+			return nil, errors.New("--credentials is the key flow-log records are sent to --api-endpoint with: give both")
+		}
+		return nil, nil
+	}
+	u, err := url.Parse(cfg.APIEndpoint)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("--api-endpoint %q: want http://HOST:PORT", cfg.APIEndpoint)
+	}
+	if cfg.Credentials == "" {
+		return nil, errors.New("--api-endpoint needs --credentials: the administrator's credentials file (<the API server's data dir>/" + datadir.Credentials + ")")
+	}
+	key, secret, err := auth.ReadCredentials(cfg.Credentials, "default")
+	if err != nil {
+		return nil, fmt.Errorf("--credentials: %w", err)
+	}
+	return &flowrelay.Client{Endpoint: cfg.APIEndpoint, AccessKeyID: key, Secret: secret, Host: cfg.Host.Name, Log: log,
+		HTTP: &http.Client{Timeout: time.Minute}}, nil
+}
+
+var _ host.RecordSink = (*flowrelay.Client)(nil)
 
 // heartbeat renews the host's lease every interval until ctx ends; a host whose record is gone
 // (deregistered, or a store that lost it) is registered again. A failed renewal is logged and

@@ -5,11 +5,13 @@ import (
 	"log/slog"
 	"net/netip"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/cluster"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
@@ -51,5 +53,37 @@ func TestAgentPlacements(t *testing.T) {
 	}
 	if u := got.Underlay; u["h1"] != netip.MustParseAddr("192.0.2.1") || u["h2"] != netip.MustParseAddr("192.0.2.2") {
 		t.Errorf("underlay addresses %v", u)
+	}
+}
+
+// TestAgentFlowRelay: --api-endpoint and --credentials go together and make the relay with
+// the credentials file's key; neither makes none.
+func TestAgentFlowRelay(t *testing.T) {
+	creds := filepath.Join(t.TempDir(), "credentials")
+	if err := auth.WriteCredentials(creds, "default", auth.Account{ID: "123456789012", Name: "admin", AccessKeyID: "AKIAADMIN", SecretAccessKey: "sec"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		endpoint, creds string
+		relay           bool
+		err             string
+	}{
+		{"", "", false, ""},
+		{"http://127.0.0.1:8787", creds, true, ""},
+		{"http://127.0.0.1:8787", "", false, "needs --credentials"},
+		{"", creds, false, "give both"},
+		{"127.0.0.1:8787", creds, false, "want http://HOST:PORT"},
+		{"http://127.0.0.1:8787", creds + ".missing", false, "--credentials"},
+	} {
+		cfg := agentConfig{APIEndpoint: tt.endpoint, Credentials: tt.creds}
+		cfg.Host.Name = "h1"
+		c, err := cfg.flowRelay(slog.New(slog.DiscardHandler))
+		if (c != nil) != tt.relay || (err == nil) != (tt.err == "") || (err != nil && !strings.Contains(err.Error(), tt.err)) {
+			t.Errorf("%q %q: relay %v, err %v; want relay %v, err %q", tt.endpoint, tt.creds, c != nil, err, tt.relay, tt.err)
+			continue
+		}
+		if c != nil && (c.AccessKeyID != "AKIAADMIN" || c.Secret != "sec" || c.Endpoint != tt.endpoint || c.Host != "h1") {
+			t.Errorf("relay %+v", c)
+		}
 	}
 }

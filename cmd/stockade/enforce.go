@@ -18,7 +18,6 @@ import (
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/datadir"
 	"github.com/stockade/stockade/dataplane"
-	"github.com/stockade/stockade/flowlog"
 	"github.com/stockade/stockade/host"
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/imds"
@@ -42,9 +41,10 @@ type enforcement struct {
 	place func([]netmap.Network) host.Placement
 }
 
-// startFlowLogs records the flow logs of the lab's interfaces into w until ctx ends; with
-// enforcement off there is no traffic to record.
-func (e *enforcement) startFlowLogs(ctx context.Context, w *flowlog.Writer, window time.Duration) {
+// startFlowLogs records the flow logs of the lab's interfaces into w until ctx ends: the
+// server's own flowlog.Writer, or an agent's relay to the API server's. With enforcement off
+// there is no traffic to record.
+func (e *enforcement) startFlowLogs(ctx context.Context, w host.RecordSink, window time.Duration) {
 	if e == nil {
 		return
 	}

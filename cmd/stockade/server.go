@@ -32,6 +32,7 @@ import (
 	"github.com/stockade/stockade/ec2api"
 	"github.com/stockade/stockade/events"
 	"github.com/stockade/stockade/flowlog"
+	flowrelay "github.com/stockade/stockade/flowlog/relay"
 	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/logstore"
@@ -335,6 +336,10 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	}
 
 	mux := apiMux(svc, api, reg, enf)
+	// The agents' flow-log records (stockade agent --api-endpoint): rendered and stored by
+	// this server's Writer, as its own lab's are, so that they land in its buckets and log
+	// groups and its DescribeFlowLogs reports their delivery.
+	mux.Handle(flowrelay.Path, &flowrelay.Handler{Sink: flows, Operator: operatorKey(accounts), Log: log})
 	var history adminapi.HistoryFunc
 	if cfg.Audit {
 		mon, err := newAuditMonitor(ctx, svc, st, sources, publish, auditCfg, reg, log)
@@ -624,6 +629,15 @@ func ensureAdmin(ctx context.Context, accounts *auth.Registry, path string, log 
 	}
 	log.Info("wrote administrator credentials", "path", path, "profile", "default")
 	return nil
+}
+
+// operatorKey is the administrator account's key, the only one that may deliver an agent's
+// flow-log records (flowrelay.Handler.Operator).
+func operatorKey(accounts *auth.Registry) func() (string, string, bool) {
+	return func() (string, string, bool) {
+		a, ok := accounts.Admin()
+		return a.AccessKeyID, a.SecretAccessKey, ok
+	}
 }
 
 // shared reports whether other API servers may write the same store: a store on etcd.

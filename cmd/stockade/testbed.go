@@ -3,9 +3,11 @@ package main
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/spf13/cobra"
 
+	"github.com/stockade/stockade/datadir"
 	"github.com/stockade/stockade/netlab"
 )
 
@@ -24,6 +26,8 @@ is the testbed's prefix, "h" and its number. "down" removes every namespace of t
 the hosts' routers and instances included.`,
 	}
 	hosts := 3
+	// The API server the agents send their hosts' flow-log records to, with the operator's key.
+	api, creds := "http://127.0.0.1:8787", filepath.Join(defaultDataDir(), datadir.Credentials)
 	up := &cobra.Command{
 		Use:   "up",
 		Short: "Make the fabric and the hosts, and print each host's agent flags",
@@ -37,13 +41,15 @@ the hosts' routers and instances included.`,
 				return err
 			}
 			for _, h := range tb.Hosts {
-				fmt.Fprintf(cmd.OutOrStdout(), "%s: --host %s --underlay %s --underlay-netns %s --lab-prefix %s --internet-netns %s\n",
-					h.Name, h.Name, h.Underlay, h.Namespace, h.Names.Prefix, tb.Internet())
+				fmt.Fprintf(cmd.OutOrStdout(), "%s: --host %s --underlay %s --underlay-netns %s --lab-prefix %s --internet-netns %s --api-endpoint %s --credentials %s\n",
+					h.Name, h.Name, h.Underlay, h.Namespace, h.Names.Prefix, tb.Internet(), api, creds)
 			}
 			return nil
 		},
 	}
 	up.Flags().IntVar(&hosts, "hosts", hosts, "how many hosts (1 to 9)")
+	up.Flags().StringVar(&api, "api-endpoint", api, "the API server the printed agent flags send flow-log records to")
+	up.Flags().StringVar(&creds, "credentials", creds, "that server's credentials file (<its data dir>/"+datadir.Credentials+"), printed for the agents")
 	down := &cobra.Command{
 		Use:   "down",
 		Short: "Remove every namespace of the testbed",

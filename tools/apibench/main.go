@@ -13,7 +13,6 @@
 package main
 
 import (
-	"bufio"
 	"flag"
 	"fmt"
 	"io"
@@ -32,6 +31,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/auth/sigv4"
 )
 
@@ -211,25 +211,11 @@ func waitHealthy(t *target) {
 	log.Fatal("stockade not healthy")
 }
 
+// credentials is the default profile's key of the server's credentials file.
 func credentials(path string) (string, string) {
-	f, err := os.Open(path)
+	akid, secret, err := auth.ReadCredentials(path, "default")
 	if err != nil {
 		log.Fatal(err)
-	}
-	defer f.Close()
-	var akid, secret string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		k, v, ok := strings.Cut(sc.Text(), "=")
-		if !ok {
-			continue
-		}
-		switch strings.TrimSpace(k) {
-		case "aws_access_key_id":
-			akid = strings.TrimSpace(v)
-		case "aws_secret_access_key":
-			secret = strings.TrimSpace(v)
-		}
 	}
 	return akid, secret
 }
