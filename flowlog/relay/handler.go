@@ -54,6 +54,16 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		reply(w, http.StatusMethodNotAllowed, map[string]string{"error": "flow-log delivery takes POST"})
 		return
 	}
+	// The key is looked at before a body of up to MaxBody is read: a request that does not
+	// even name the operator's key costs the server nothing more (the signature is checked
+	// below, once the body it covers is there).
+	if cred, err := sigv4.Identify(r); err != nil {
+		reply(w, http.StatusForbidden, map[string]string{"error": "flow-log delivery: " + err.Error() + " (" + errOperatorOnly.Error() + ")"})
+		return
+	} else if akid, _, ok := h.Operator(); !ok || cred.AccessKeyID != akid {
+		reply(w, http.StatusForbidden, map[string]string{"error": errOperatorOnly.Error()})
+		return
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	if err != nil {
 		reply(w, http.StatusBadRequest, map[string]string{"error": "reading the body: " + err.Error()})

@@ -415,3 +415,24 @@ func TestClientBound(t *testing.T) {
 		t.Errorf("%d bytes left counted", c.bytes)
 	}
 }
+
+// TestHandlerReadsNoForeignBody: a request that names another key than the operator's is
+// refused before its body, up to MaxBody, is read.
+func TestHandlerReadsNoForeignBody(t *testing.T) {
+	for _, key := range []string{tenantKey, ""} {
+		r := request(t, []byte("{}"), false, key, tenantSecr, Service)
+		body := &readCounter{}
+		r.Body = body
+		rec := httptest.NewRecorder()
+		(&Handler{Sink: &counting{}, Operator: operator}).ServeHTTP(rec, r)
+		if rec.Code != http.StatusForbidden || body.n > 0 {
+			t.Errorf("key %q: %d %s, %d bytes of the body read; want 403 and none", key, rec.Code, rec.Body, body.n)
+		}
+	}
+}
+
+// readCounter is an endless body that counts what was read of it.
+type readCounter struct{ n int }
+
+func (c *readCounter) Read(p []byte) (int, error) { c.n += len(p); return len(p), nil }
+func (c *readCounter) Close() error               { return nil }
