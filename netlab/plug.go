@@ -109,7 +109,12 @@ func Readdress(ctx context.Context, router string, was, i Interface) error {
 		if err := ih.AddrDel(eth, &netlink.Addr{IPNet: ipNet(netip.PrefixFrom(a, bits))}); err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) {
 			return fmt.Errorf("remove address %s: %w", a, err)
 		}
-		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(netip.PrefixFrom(a, a.BitLen()))}
+		// The scope must be the one route gave it: the kernel deletes only a route of the
+		// scope asked for, and said ESRCH for the universe scope that a zero Route asks.
+		r := &netlink.Route{LinkIndex: link.Attrs().Index, Dst: ipNet(netip.PrefixFrom(a, a.BitLen())), Scope: netlink.SCOPE_LINK}
+		if a.Is6() {
+			r.Scope = netlink.SCOPE_UNIVERSE
+		}
 		if err := rh.RouteDel(r); err != nil && !errors.Is(err, syscall.ESRCH) {
 			return fmt.Errorf("remove route to %s: %w", a, err)
 		}
