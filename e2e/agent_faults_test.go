@@ -28,8 +28,15 @@ import (
 //     AttachNetworkInterface to instance A: the API accepts it (EC2 attaches to a running
 //     instance whatever its host's health), and nothing on the dead host changes — no eth1 in
 //     A, and B, a member of the interface's group, cannot reach its address.
-//   - Restarted with the same --host and data directory, the agent catches up: eth1 appears
-//     in A, B reaches the new address, C still does not, and the host is up again. While it
+//   - What changed to A's interfaces while its agent is dead is undone only by A's host, and is
+//     probed from there, from the operator's attachment of A's router (web admits it): before
+//     the kill A has a secondary address on its primary interface and an interface X (web) at
+//     eth1; while dead, the secondary is unassigned and X detached (the new interface takes
+//     its device index, an instance type of two interfaces), and both still pass there.
+//   - Restarted with the same --host and data directory, the agent catches up: the new
+//     interface is A's eth1, B reaches its address, C still does not, and the host is up
+//     again; X's address and the unassigned one no longer pass, while A's primary does (the
+//     adopted instance is rewired from what its namespace holds, host.Host.adopt). While it
 //     restarts, C (whom nothing admits) is probed throughout and never gets through.
 func TestAgentKilled(t *testing.T) {
 	b := newAgentBed(t)
@@ -45,6 +52,22 @@ func TestAgentKilled(t *testing.T) {
 	steady()
 
 	dead := hosts[a]
+	// The operator ("My IP") reaches web's members on 8080 through their own host's router only.
+	b.allowCIDR(web, 8080, netlab.OperatorAddr.String()+"/32")
+	op := b.tb.Host(dead).Names.Operator(b.vpc)
+	primary := b.primaryENI(ids[a])
+	assigned, err := b.c.AssignPrivateIpAddresses(cx, &ec2.AssignPrivateIpAddressesInput{NetworkInterfaceId: aws.String(primary),
+		SecondaryPrivateIpAddressCount: aws.Int32(1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secondary := netip.MustParseAddr(aws.ToString(assigned.AssignedPrivateIpAddresses[0].PrivateIpAddress))
+	x, xAddr, xAttachment := b.attachNew(ids[a], web, 1)
+	waitFor(t, 30*time.Second, "the operator of A's host to reach A's secondary address and X", func() bool {
+		return netlab.TCP(op, netip.AddrPortFrom(secondary, 8080), netlab.Timeout(true)) == nil &&
+			netlab.TCP(op, netip.AddrPortFrom(xAddr, 8080), netlab.Timeout(true)) == nil
+	})
+
 	agent := b.agents[dead]
 	if err := agent.Process.Kill(); err != nil {
 		t.Fatal(err)
@@ -54,19 +77,15 @@ func TestAgentKilled(t *testing.T) {
 	b.waitState(dead, cluster.Down, 30*time.Second)
 	steady()
 
-	// The new interface: in web, attached to A on the dead host.
-	sn, err := b.c.DescribeInstances(cx, &ec2.DescribeInstancesInput{InstanceIds: []string{ids[a]}})
-	if err != nil {
-		t.Fatal(err)
+	// While the agent is dead: X is detached, the new interface (in web) attached to A at X's
+	// device index, and then the secondary address unassigned (before, the new interface
+	// would be given the address it freed).
+	if _, err := b.c.DetachNetworkInterface(cx, &ec2.DetachNetworkInterfaceInput{AttachmentId: aws.String(xAttachment)}); err != nil {
+		t.Fatalf("detach %s: %v", x, err)
 	}
-	eni, err := b.c.CreateNetworkInterface(cx, &ec2.CreateNetworkInterfaceInput{
-		SubnetId: sn.Reservations[0].Instances[0].SubnetId, Groups: []string{web}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eniAddr := netip.MustParseAddr(aws.ToString(eni.NetworkInterface.PrivateIpAddress))
-	if _, err := b.c.AttachNetworkInterface(cx, &ec2.AttachNetworkInterfaceInput{NetworkInterfaceId: eni.NetworkInterface.NetworkInterfaceId,
-		InstanceId: aws.String(ids[a]), DeviceIndex: aws.Int32(1)}); err != nil {
+	_, eniAddr, _ := b.attachNew(ids[a], web, 1)
+	if _, err := b.c.UnassignPrivateIpAddresses(cx, &ec2.UnassignPrivateIpAddressesInput{NetworkInterfaceId: aws.String(primary),
+		PrivateIpAddresses: []string{secondary.String()}}); err != nil {
 		t.Fatal(err)
 	}
 	// The live hosts take the new address into web's member set (their routers send it on to
@@ -77,10 +96,10 @@ func TestAgentKilled(t *testing.T) {
 	if b.hasMember(dead, web, eniAddr) {
 		t.Errorf("the dead host %s took the new address into web's set", dead)
 	}
-	if hasDevice(t, ns[a], "eth1") {
-		t.Errorf("eth1 in %s while the agent of %s is dead", ns[a], dead)
-	}
 	b.probe(ns[bb], eniAddr, 8080, false)
+	// Nothing changed on the dead host: what went still passes there.
+	b.probe(op, secondary, 8080, true)
+	b.probe(op, xAddr, 8080, true)
 	steady()
 
 	b.startAgent(dead)
@@ -94,9 +113,41 @@ func TestAgentKilled(t *testing.T) {
 	if !hasDevice(t, ns[a], "eth1") {
 		t.Errorf("no eth1 in %s after the restart", ns[a])
 	}
+	// The same rewiring unplugged X and readdresses A's primary interface right after it
+	// attached the new one: once the unassigned address is refused, all of it is done.
+	waitFor(t, 30*time.Second, "the unassigned address refused on A's host", func() bool {
+		return netlab.TCP(op, netip.AddrPortFrom(secondary, 8080), netlab.Timeout(false)) != nil
+	})
+	b.probe(op, xAddr, 8080, false)
+	b.probe(op, secondary, 8080, false)
+	b.probe(op, addrs[a], 8080, true)
+	b.probe(op, eniAddr, 8080, true)
 	b.probe(ns[c], eniAddr, 8080, false)
 	steady()
 	b.waitState(dead, cluster.Up, 30*time.Second)
+}
+
+// attachNew creates an interface in group in an instance's subnet and attaches it to the
+// instance at device, returning its ID, address and attachment.
+func (b *agentBed) attachNew(instance, group string, device int32) (eni string, addr netip.Addr, attachment string) {
+	b.t.Helper()
+	cx := ctx(b.t)
+	sn, err := b.c.DescribeInstances(cx, &ec2.DescribeInstancesInput{InstanceIds: []string{instance}})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	made, err := b.c.CreateNetworkInterface(cx, &ec2.CreateNetworkInterfaceInput{
+		SubnetId: sn.Reservations[0].Instances[0].SubnetId, Groups: []string{group}})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	eni = aws.ToString(made.NetworkInterface.NetworkInterfaceId)
+	at, err := b.c.AttachNetworkInterface(cx, &ec2.AttachNetworkInterfaceInput{NetworkInterfaceId: aws.String(eni),
+		InstanceId: aws.String(instance), DeviceIndex: aws.Int32(device)})
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return eni, netip.MustParseAddr(aws.ToString(made.NetworkInterface.PrivateIpAddress)), aws.ToString(at.AttachmentId)
 }
 
 // TestAgentPartitioned (spec B10, test 3): as TestAgentKilled's setup, but A's agent keeps

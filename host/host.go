@@ -77,9 +77,10 @@ type Namespaces interface {
 	// Unplug removes one interface of a running instance (its link on the router and its
 	// ethN), leaving the instance's other interfaces as they are.
 	Unplug(ctx context.Context, router string, i netlab.Interface) error
-	// Wired reports whether an interface's link is on the router (the instance adopted after
-	// a restart may lack interfaces attached meanwhile).
-	Wired(ctx context.Context, router string, i netlab.Interface) (bool, error)
+	// Wiring reads back the interfaces of instance namespace ns wired to the router, as the
+	// kernel holds them: an instance adopted after a restart is brought from them to the
+	// store's (interfaces attached, detached or readdressed meanwhile).
+	Wiring(ctx context.Context, router, ns string) ([]netlab.Interface, error)
 	// Readdress changes the addresses of one interface of a running instance from was's to i's.
 	Readdress(ctx context.Context, router string, was, i netlab.Interface) error
 	// Detach removes an instance namespace, its processes and its links on the router.

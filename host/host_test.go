@@ -139,7 +139,13 @@ func newEnv(t *testing.T, k dataplane.Kernel, ns *nsfake.Fake) *env {
 // and directory (and a kernel of its own), reconciled once.
 func (e *env) restart() *host.Host {
 	e.t.Helper()
-	h, err := host.New(e.src, host.Config{Kernel: &dataplane.Fake{}, Namespaces: e.ns, Names: names, Dir: e.dir,
+	return e.restartOn(&dataplane.Fake{})
+}
+
+// restartOn is restart with the kernel k, for a test that reads the rulesets it applies.
+func (e *env) restartOn(k dataplane.Kernel) *host.Host {
+	e.t.Helper()
+	h, err := host.New(e.src, host.Config{Kernel: k, Namespaces: e.ns, Names: names, Dir: e.dir,
 		Log: slog.New(slog.NewTextHandler(e.logs, nil))})
 	if err != nil {
 		e.t.Fatal(err)

@@ -37,7 +37,7 @@ func (h *Host) add(ctx context.Context, in Instance) (isNew bool, err error) {
 			}
 		}
 		h.cfg.Log.Info("lab instance up", "instance", in.ID, "address", in.Address, "interfaces", len(in.Interfaces), "namespace", in.Namespace)
-	} else if err := h.wireMissing(ctx, in); err != nil {
+	} else if err := h.adopt(ctx, in); err != nil {
 		return false, err
 	}
 	h.instances[in.ID] = in
@@ -45,26 +45,29 @@ func (h *Host) add(ctx context.Context, in Instance) (isNew bool, err error) {
 	return !exists, nil
 }
 
-// wireMissing attaches the interfaces of an adopted instance that its router has no link
-// for: those attached while no reconciler ran (an agent killed or stopped with its lab kept),
-// which rewire never sees, since it compares with what this process wired. An interface
-// attached here meets its router's rules at once: add runs after the router enforces d.
-func (h *Host) wireMissing(ctx context.Context, in Instance) error {
-	for _, i := range in.Interfaces {
-		wired, err := h.cfg.Namespaces.Wired(ctx, in.Router, i)
-		if err != nil {
-			return fmt.Errorf("%s: %w", i.Device(), err)
-		}
-		if wired {
-			continue
-		}
-		if err := h.cfg.Namespaces.Attach(ctx, in.Router, i); err != nil {
-			_ = h.cfg.Namespaces.Unplug(ctx, in.Router, i) // a half-made link would pass for a wired one
-			return fmt.Errorf("attach %s: %w", i.Device(), err)
-		}
-		h.cfg.Log.Info("interface attached", "instance", in.ID, "device", i.Device(), "link", i.Link, "address", i.Addr, "adopted", true)
+// adopt brings an instance whose namespace an earlier run left (an agent killed or stopped, a
+// server restarted with its lab kept) to in's interfaces. rewire compares with what this
+// process wired and would never see what changed while no reconciler ran, so what the kernel
+// holds (Namespaces.Wiring) stands in for it: an interface attached meanwhile is attached, one
+// detached is unplugged (its link leaves the router, its ethN the instance), and addresses
+// unassigned leave the device with the router's route to each — the same steps a live change
+// takes. The router's ruleset, the other half of what admits an address, was replaced whole
+// from the store's state before this runs (the first transaction of a process is a
+// replacement), so an address no longer the interface's already fails its source check, and
+// an interface attached here meets its groups at once.
+func (h *Host) adopt(ctx context.Context, in Instance) error {
+	have, err := h.cfg.Namespaces.Wiring(ctx, in.Router, in.Namespace)
+	if err != nil {
+		return fmt.Errorf("read its interfaces: %w", err)
 	}
-	return nil
+	was := in
+	was.Interfaces = have
+	if sameInterfaces(have, in.Interfaces) {
+		return nil
+	}
+	h.cfg.Log.Info("adopted instance differs from the store: rewiring", "instance", in.ID, "kernel", len(have), "store", len(in.Interfaces))
+	_, err = h.rewire(ctx, was, in)
+	return err
 }
 
 // remove takes an instance down: its namespace, processes and links, and — when the instance

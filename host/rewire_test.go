@@ -3,11 +3,15 @@ package host_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/stockade/stockade/dataplane"
+	"github.com/stockade/stockade/host"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
 )
@@ -127,24 +131,102 @@ func TestHotAttachDetach(t *testing.T) {
 		both)
 }
 
-// TestAttachedWhileDown: an interface attached while no reconciler ran (a host's agent killed,
-// its lab kept) is wired by the next start, which adopts the instance: rewire compares with
-// what the process itself wired and would never see it. Interfaces already wired are left as
-// they are.
-func TestAttachedWhileDown(t *testing.T) {
+// TestChangedWhileDown: what changed to a running instance's interfaces while no reconciler
+// ran (a host's agent killed, a server stopped with --keep-lab) is found by the next start,
+// which adopts the instance: rewire compares with what the process itself wired and would never
+// see it, so the adoption compares the kernel's wiring with the store's. Before the stop, i-1
+// has eth0 (eni-1) and eth1 (eni-5 with 10.0.1.50 and 10.0.1.51); after the restart it has what
+// the store says, with nothing else of it touched, and the router's ruleset admits from its
+// links only the addresses that are still theirs. (A detached interface keeps its entries in
+// the ruleset, as every interface of the VPC has them, attached or not: they name its link,
+// and it is the link that must go.)
+func TestChangedWhileDown(t *testing.T) {
+	links := func(enis ...string) string {
+		var ls []string
+		for _, e := range enis {
+			ls = append(ls, link(e)+">t-i-1")
+		}
+		slices.Sort(ls)
+		return "router t-vpc-1 forwarding=on links=" + strings.Join(ls, ",")
+	}
+	for _, c := range []struct {
+		name   string
+		change func(s *source)
+		want   []string
+		gone   string // an address of eni-5 the restarted router's ruleset must not admit
+	}{
+		{"unchanged", func(s *source) {},
+			[]string{"instance t-i-1 eth0 10.0.1.1/24,eth1 10.0.1.5/24+10.0.1.50+10.0.1.51", links("eni-1", "eni-5")}, ""},
+		{"attached", func(s *source) { s.plug(6, 2) },
+			[]string{"instance t-i-1 eth0 10.0.1.1/24,eth1 10.0.1.5/24+10.0.1.50+10.0.1.51,eth2 10.0.1.6/24", links("eni-1", "eni-5", "eni-6")}, ""},
+		{"detached", func(s *source) { s.unplug(5) },
+			[]string{"instance t-i-1 eth0 10.0.1.1/24", links("eni-1")}, ""},
+		{"secondary unassigned", func(s *source) { s.readdress(5, "10.0.1.51") },
+			[]string{"instance t-i-1 eth0 10.0.1.1/24,eth1 10.0.1.5/24+10.0.1.51", links("eni-1", "eni-5")}, "10.0.1.50"},
+		{"readdressed", func(s *source) { s.readdress(5, "10.0.1.60") },
+			[]string{"instance t-i-1 eth0 10.0.1.1/24,eth1 10.0.1.5/24+10.0.1.60", links("eni-1", "eni-5")}, "10.0.1.50"},
+		{"another interface at its device", func(s *source) { s.unplug(5); s.plug(6, 1) },
+			[]string{"instance t-i-1 eth0 10.0.1.1/24,eth1 10.0.1.6/24", links("eni-1", "eni-6")}, ""},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, nil, nil)
+			e.src.launch(1, "")
+			e.src.plug(5, 1)
+			e.src.readdress(5, "10.0.1.50", "10.0.1.51")
+			if err := e.reconcile(); err != nil {
+				t.Fatal(err)
+			}
+			if err := e.h.Close(context.Background(), true); err != nil { // --keep-lab
+				t.Fatal(err)
+			}
+			c.change(e.src)
+			k := &dataplane.Fake{}
+			again := e.restartOn(k)
+			e.dump(c.want...)
+			txs := k.Transactions("t-vpc-1")
+			if len(txs) != 1 {
+				t.Fatalf("%d transactions in the router, want its replacement only", len(txs))
+			}
+			if e := fmt.Sprintf("%q . %s", link("eni-5"), c.gone); c.gone != "" && (strings.Contains(txs[0], e+",") || strings.Contains(txs[0], e+" }")) {
+				t.Errorf("the restarted router's ruleset still holds %s:\n%s", c.gone, txs[0])
+			}
+			if err := again.Close(context.Background(), true); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+// TestAdoptFails: an adopted instance whose wiring cannot be read (or changed) is not taken
+// for wired: the start reports it and the next reconcile tries again.
+func TestAdoptFails(t *testing.T) {
 	e := newEnv(t, nil, nil)
 	e.src.launch(1, "")
+	e.src.plug(5, 1)
 	if err := e.reconcile(); err != nil {
 		t.Fatal(err)
 	}
-	if err := e.h.Close(context.Background(), true); err != nil { // --keep-lab
+	if err := e.h.Close(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
-	e.src.plug(5, 1)
-	again := e.restart()
-	e.dump("instance t-i-1 eth0 10.0.1.1/24,eth1 10.0.1.5/24",
-		"router t-vpc-1 forwarding=on links="+strings.Join(slices.Sorted(slices.Values([]string{link("eni-1") + ">t-i-1", link("eni-5") + ">t-i-1"})), ","))
-	if err := again.Close(context.Background(), true); err != nil {
+	e.src.unplug(5)
+	e.ns.Fail("wiring", "t-i-1", errors.New("netlink busy"))
+	h, err := host.New(e.src, host.Config{Kernel: &dataplane.Fake{}, Namespaces: e.ns, Names: names, Dir: e.dir, Log: slog.New(slog.NewTextHandler(e.logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := h.Reconcile(context.Background()); err == nil || !strings.Contains(err.Error(), "netlink busy") {
+		t.Fatalf("Reconcile = %v, want the failure to read the wiring", err)
+	}
+	if got := h.Instances(); len(got) != 0 {
+		t.Errorf("an instance whose wiring is unknown is listed: %+v", got)
+	}
+	e.ns.Fail("wiring", "t-i-1", nil)
+	if err := h.Reconcile(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	e.dump("instance t-i-1 eth0 10.0.1.1/24", "router t-vpc-1 forwarding=on links="+link("eni-1")+">t-i-1")
+	if err := h.Close(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
 }

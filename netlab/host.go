@@ -40,9 +40,9 @@ func (Host) Unplug(ctx context.Context, router string, i Interface) error {
 	return Unplug(ctx, router, i)
 }
 
-// Wired reports whether an interface's link is on its router.
-func (Host) Wired(ctx context.Context, router string, i Interface) (bool, error) {
-	return Wired(ctx, router, i)
+// Wiring reads back how an instance's interfaces are wired.
+func (Host) Wiring(ctx context.Context, router, ns string) ([]Interface, error) {
+	return Wiring(ctx, router, ns)
 }
 
 // Readdress changes the addresses of one interface of a running instance.

@@ -49,15 +49,15 @@ type Fake struct {
 type namespace struct {
 	router     bool
 	forwarding bool
-	links      map[string]string // a router's links → the instance namespace at their other end
-	devices    []string          // an instance's devices and addresses: "eth0 10.0.1.4/24"
+	links      map[string]string  // a router's links → the instance namespace at their other end
+	devices    []netlab.Interface // an instance's interfaces, as Attach and Readdress left them
 }
 
 // ErrFake is the error a failure set with Fail returns unless it names its own.
 var ErrFake = errors.New("nsfake: refused")
 
 // Fail makes every call of op ("ensure", "forwarding", "attach", "detach", "remove", "exists",
-// "list", "operator", "unplug", "readdress") on the namespace name fail with err until Fail is called again with a nil err. For
+// "list", "operator", "unplug", "readdress", "wiring") on the namespace name fail with err until Fail is called again with a nil err. For
 // attach, name is the instance namespace.
 func (f *Fake) Fail(op, name string, err error) {
 	f.mu.Lock()
@@ -209,7 +209,7 @@ func (f *Fake) Attach(ctx context.Context, router string, i netlab.Interface) er
 		f.nss[i.Namespace] = n
 	}
 	r.links[i.Link] = i.Namespace
-	n.devices = append(n.devices, device(i))
+	n.devices = append(n.devices, clone(i))
 	return nil
 }
 
@@ -234,20 +234,37 @@ func (f *Fake) Unplug(ctx context.Context, router string, i netlab.Interface) er
 		delete(r.links, i.Link)
 	}
 	if n := f.nss[i.Namespace]; n != nil {
-		n.devices = slices.DeleteFunc(n.devices, func(d string) bool { return strings.HasPrefix(d, i.Device()+" ") })
+		n.devices = slices.DeleteFunc(n.devices, func(d netlab.Interface) bool { return d.DeviceIndex == i.DeviceIndex })
 	}
 	return nil
 }
 
-// Wired implements host.Namespaces: the router has i's link, to i's namespace.
-func (f *Fake) Wired(ctx context.Context, router string, i netlab.Interface) (bool, error) {
+// Wiring implements host.Namespaces: the interfaces of ns whose link on the router leads to
+// it, by device index, as Attach and Readdress left them.
+func (f *Fake) Wiring(ctx context.Context, router, ns string) ([]netlab.Interface, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.check(ctx, "wired", i.Namespace); err != nil {
-		return false, err
+	if err := f.check(ctx, "wiring", ns); err != nil {
+		return nil, err
 	}
-	r := f.nss[router]
-	return r != nil && r.links[i.Link] == i.Namespace, nil
+	r, n := f.nss[router], f.nss[ns]
+	if r == nil || n == nil {
+		return nil, nil
+	}
+	var out []netlab.Interface
+	for _, i := range n.devices {
+		if r.links[i.Link] == ns {
+			out = append(out, clone(i))
+		}
+	}
+	slices.SortFunc(out, func(a, b netlab.Interface) int { return a.DeviceIndex - b.DeviceIndex })
+	return out, nil
+}
+
+// clone is i with address lists of its own: what the fake holds never shares them with a caller.
+func clone(i netlab.Interface) netlab.Interface {
+	i.Secondary, i.IPv6 = slices.Clone(i.Secondary), slices.Clone(i.IPv6)
+	return i
 }
 
 // Readdress implements host.Namespaces: the device shows i's addresses.
@@ -261,11 +278,11 @@ func (f *Fake) Readdress(ctx context.Context, router string, was, i netlab.Inter
 	if r := f.nss[router]; r == nil || r.links[i.Link] != i.Namespace || n == nil {
 		return fmt.Errorf("nsfake: %s is not wired to %s", i.Link, i.Namespace)
 	}
-	k := slices.Index(n.devices, device(was))
+	k := slices.IndexFunc(n.devices, func(d netlab.Interface) bool { return d.Link == was.Link && d.DeviceIndex == was.DeviceIndex })
 	if k < 0 {
-		return fmt.Errorf("nsfake: %s has no device %q", i.Namespace, device(was))
+		return fmt.Errorf("nsfake: %s has no device %s on %s", i.Namespace, was.Device(), was.Link)
 	}
-	n.devices[k] = device(i)
+	n.devices[k] = clone(i)
 	return nil
 }
 
@@ -406,7 +423,11 @@ func (f *Fake) Dump() []string {
 			out = append(out, fmt.Sprintf("router %s forwarding=%s links=%s", name, fw, strings.Join(links, ",")))
 			continue
 		}
-		out = append(out, fmt.Sprintf("instance %s %s", name, strings.Join(n.devices, ",")))
+		var devs []string
+		for _, i := range n.devices {
+			devs = append(devs, device(i))
+		}
+		out = append(out, fmt.Sprintf("instance %s %s", name, strings.Join(devs, ",")))
 	}
 	slices.Sort(out)
 	return out
