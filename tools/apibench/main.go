@@ -403,7 +403,10 @@ func runWorkload(t *target, n, conc int, d time.Duration) []phase {
 // bytes are approximate.
 func measure(t *target, name string, conc, n int, d time.Duration, op func(i int) error) phase {
 	before, cpu := writeBytes(t.cmd.Process.Pid), cpuTime(t.cmd.Process.Pid)
-	stopProfile := profilePhase(t, name)
+	stopProfile := func() {}
+	if !quiet { // the trail comparison profiles a whole phase's blocks at once
+		stopProfile = profilePhase(t, name)
+	}
 	p := run(name, conc, n, d, op)
 	stopProfile()
 	if after := writeBytes(t.cmd.Process.Pid); before >= 0 && after >= 0 {

@@ -46,6 +46,7 @@ func compareTrail(groups, conc int, d time.Duration, rounds, block int) {
 			if !steps[0][si].write {
 				blocks = max(1, int(d/readBlock))
 			}
+			stop := [2]func(){profilePhase(on, "trail-on-"+res.name), profilePhase(off, "trail-off-"+res.name)}
 			for b := range blocks {
 				order := []int{0, 1}
 				if (b+r)%2 == 1 {
@@ -68,6 +69,8 @@ func compareTrail(groups, conc int, d time.Duration, rounds, block int) {
 					res.sum[k] = res.sum[k].add(got[k])
 				}
 			}
+			stop[0]()
+			stop[1]()
 		}
 		on.stop()
 		off.stop()
