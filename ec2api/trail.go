@@ -59,6 +59,9 @@ func (s *Server) startRecording(c *call, r *http.Request, service trail.Service,
 		SourceIP: trail.SourceIP(r), UserAgent: r.Header.Get("User-Agent"), Region: c.tenant.Region,
 		RequestID: c.requestID, TLS: trail.TLSOf(r),
 	})
+	if !trail.IsReadOnly(action) {
+		c.rec.Prepare() // before the write's lock, not under it
+	}
 	c.ctx = control.WithJournal(c.ctx, c.rec.Journal)
 }
 

@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -15,8 +16,9 @@ import (
 // the reply is rendered (IAM and STS through package iam's Journal):
 //
 //   - Journal is what the call's write stages in its own store transaction: the record as
-//     known before the reply (no responseElements). eventTime and eventID are fixed by the
-//     first write; later writes of the same call stage the same keys.
+//     known before the reply (no responseElements). eventTime and eventID are fixed by
+//     Prepare, which a front calls for a call that may write, before the write's lock, or
+//     else by the first write; later writes of the same call stage the same keys.
 //   - Finish builds the complete record once the reply exists. When a write staged one, the
 //     complete record Completes it: the Recorder appends it to the Log and deletes the staged
 //     one from the outbox. Otherwise it is a new record (a read, a failure, a denial).
@@ -25,25 +27,42 @@ import (
 // outbox, which the next start moves to the Log: never the change without a record (§1.5's
 // "durable outbox").
 type Pending struct {
-	mu     sync.Mutex
-	call   Call
-	staged *Record
+	mu        sync.Mutex
+	call      Call
+	staged    *Record
+	ops       []store.Op // staged's store ops
+	journaled bool       // a write took ops into its transaction
 }
 
 // NewPending opens the record of c; c.Time and c.EventID are set by the first Journal or by
 // Finish.
 func NewPending(c Call) *Pending { return &Pending{call: c} }
 
-// Journal returns the staged record's store ops (a store.Journal).
-func (p *Pending) Journal() []store.Op {
+// Prepare builds the staged record and its store ops now, for a call that is about to write:
+// a service calls its Journal under its write lock, which serialises the writes of a tenant,
+// and Journal then only hands over what Prepare made. Without Prepare, Journal builds them.
+func (p *Pending) Prepare() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.prepare()
+}
+
+func (p *Pending) prepare() {
 	if p.staged == nil {
 		p.call.Time = time.Now()
 		p.staged, _ = Build(p.call) // no response yet: Build cannot fail
 		p.call.EventID = p.staged.EventID
+		p.ops = p.staged.Ops()
 	}
-	return p.staged.Ops()
+}
+
+// Journal returns the staged record's store ops (a store.Journal).
+func (p *Pending) Journal() []store.Op {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.prepare()
+	p.journaled = true
+	return slices.Clone(p.ops) // the caller's to append to
 }
 
 // Finish is the call's complete record: response is the body of a success, failure the error
@@ -51,7 +70,7 @@ func (p *Pending) Journal() []store.Op {
 // responseElements null.
 func (p *Pending) Finish(response []byte, failure *Failure) (*Record, error) {
 	p.mu.Lock()
-	c, staged := p.call, p.staged
+	c, staged, journaled := p.call, p.staged, p.journaled
 	p.mu.Unlock()
 	if staged == nil {
 		c.Time = time.Now()
@@ -64,7 +83,9 @@ func (p *Pending) Finish(response []byte, failure *Failure) (*Record, error) {
 	} else {
 		rec, err = Build(c)
 	}
-	rec.Completes(staged)
+	if journaled { // a record only prepared was never in the outbox
+		rec.Completes(staged)
+	}
 	return rec, err
 }
 

@@ -398,3 +398,47 @@ func withResponseIsBuild(t *testing.T, name string, c Call, early bool) int {
 	}
 	return 1
 }
+
+// TestPendingPrepare: a call's staged record made by Prepare, before its write's lock, is
+// the one its writes stage (the same key and bytes, whatever the number of writes), and the
+// complete record completes it; a call prepared but never journaled (its write refused or
+// changing nothing) completes nothing — no outbox key of it was ever committed — yet keeps
+// the prepared eventTime and eventID.
+func TestPendingPrepare(t *testing.T) {
+	c := goldenCalls["authorize-ip-permissions"]
+	c.Time, c.EventID = time.Time{}, ""
+	resp := c.Response
+	c.Response = nil
+
+	p := NewPending(c)
+	p.Prepare()
+	first, second := p.Journal(), p.Journal()
+	if diff := cmp.Diff(first, second); diff != "" || len(first) != 1 {
+		t.Fatalf("two writes staged different records (-first +second):\n%s", diff)
+	}
+	first[0].Key = "changed by the caller" // the caller's copy
+	if again := p.Journal(); again[0].Key != second[0].Key {
+		t.Error("a caller's change to the ops reached the next write's")
+	}
+	rec, err := p.Finish(resp, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.outbox != second[0].Key {
+		t.Errorf("complete record completes %q, want the staged %q", rec.outbox, second[0].Key)
+	}
+
+	q := NewPending(c)
+	q.Prepare()
+	staged := q.staged
+	rec, err = q.Finish(nil, &Failure{Code: "InvalidGroup.NotFound", Message: "no such group"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec.outbox != "" {
+		t.Errorf("a call never journaled completes %q", rec.outbox)
+	}
+	if rec.EventID != staged.EventID || !rec.Time.Equal(staged.Time) {
+		t.Errorf("record %s at %s, prepared as %s at %s", rec.EventID, rec.Time, staged.EventID, staged.Time)
+	}
+}
