@@ -194,7 +194,7 @@ func errorCode(s Service, f *Failure) string {
 // it the field is null [STOCKADE]: cutting JSON short would make the record unreadable, and
 // a consumer looking for a key finds it in neither.
 func marshalCapped(o object) json.RawMessage {
-	b, ok := appendJSON(nil, o)
+	b, ok := appendJSON(make([]byte, 0, 512), o) // most requests' and replies' fit: no regrowth
 	if !ok || len(b) > maxElements { // appendJSON's output is valid JSON by construction
 		return json.RawMessage("null")
 	}
