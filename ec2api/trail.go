@@ -2,7 +2,6 @@ package ec2api
 
 import (
 	"encoding/json"
-	"log/slog"
 	"math/bits"
 	"net/http"
 	"net/url"
@@ -66,17 +65,16 @@ func (s *Server) startRecording(c *call, r *http.Request, service trail.Service,
 }
 
 // finish records the call's outcome: the response body of a success, or its failure. A
-// staged record is completed (same eventTime and eventID); any other is new.
+// staged record is completed (same eventTime and eventID); any other is new. The Recorder
+// builds the record (Recorder.Complete), after the reply has gone: response is not changed
+// once written.
 func (s *Server) finish(c *call, response []byte, failure *trail.Failure) {
 	if c.rec == nil {
 		return
 	}
-	rec, err := c.rec.Finish(response, failure)
-	if err != nil { // the record is still whole, with responseElements null
-		s.cfg.Log.LogAttrs(c.ctx, slog.LevelError, "trail: response not recorded",
-			slog.String("request_id", c.requestID), slog.Any("error", err))
+	if !s.cfg.Recorder.Complete(c.rec, response, failure) {
+		s.warnDropped()
 	}
-	s.RecordCall(rec)
 }
 
 // RecordCall hands a finished record to the Recorder; the authorization layer calls it for a
@@ -90,9 +88,14 @@ func (s *Server) RecordCall(rec *trail.Record) {
 		return
 	}
 	if !s.cfg.Recorder.Record(rec) {
-		if n := s.cfg.Recorder.Dropped(); bits.OnesCount64(uint64(n)) == 1 {
-			s.cfg.Log.Warn("trail: queue full, records of calls dropped", "dropped_total", n)
-		}
+		s.warnDropped()
+	}
+}
+
+// warnDropped logs the trail queue's drops, at the first and every power of two after.
+func (s *Server) warnDropped() {
+	if n := s.cfg.Recorder.Dropped(); bits.OnesCount64(uint64(n)) == 1 {
+		s.cfg.Log.Warn("trail: queue full, records of calls dropped", "dropped_total", n)
 	}
 }
 

@@ -195,7 +195,7 @@ func errorCode(s Service, f *Failure) string {
 // a consumer looking for a key finds it in neither.
 func marshalCapped(o object) json.RawMessage {
 	b, ok := appendJSON(make([]byte, 0, 512), o) // most requests' and replies' fit: no regrowth
-	if !ok || len(b) > maxElements { // appendJSON's output is valid JSON by construction
+	if !ok || len(b) > maxElements {             // appendJSON's output is valid JSON by construction
 		return json.RawMessage("null")
 	}
 	return json.RawMessage(b)

@@ -582,3 +582,53 @@ func TestFindMatchesReference(t *testing.T) {
 		}
 	}
 }
+
+// TestRecorderComplete: a call's record completed by the Recorder (Complete, after the reply
+// has gone) is the complete record — responseElements from the reply, the staged record's
+// eventTime and eventID — and its staged form leaves the outbox; a completion of a failure
+// carries the error.
+func TestRecorderComplete(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := openStore(t, filepath.Join(dir, "s.db"))
+	l := openLog(t, filepath.Join(dir, "log"), LogOptions{})
+	rc := NewRecorder(l, st, RecorderOptions{})
+
+	c := goldenCalls["authorize-ip-permissions"]
+	c.Time, c.EventID = time.Time{}, ""
+	reply := c.Response
+	c.Response = nil
+	p := NewPending(c)
+	p.Prepare()
+	if _, err := st.Txn(ctx, nil, append([]store.Op{{Key: "sg/sg-1", Value: []byte("group")}}, p.Journal()...)); err != nil {
+		t.Fatal(err)
+	}
+	want, err := p.Finish(reply, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	failed := NewPending(c)
+	if !rc.Complete(p, reply, nil) || !rc.Complete(failed, nil, &Failure{Code: "InvalidGroup.NotFound", Message: "gone"}) {
+		t.Fatal("queue full")
+	}
+	rc.Flush(ctx)
+
+	now := everything
+	now.to = time.Now().Add(time.Hour) // the calls were made now, not at callTime
+	got := findAll(t, l, now)
+	if len(got) != 2 {
+		t.Fatalf("%d records in the log, want 2", len(got))
+	}
+	byID := map[string]string{got[0].EventID: string(got[0].JSON), got[1].EventID: string(got[1].JSON)}
+	if byID[want.EventID] != string(want.JSON()) {
+		t.Errorf("completed record\n%s\nwant\n%s", byID[want.EventID], want.JSON())
+	}
+	for id, js := range byID {
+		if id != want.EventID && !strings.Contains(js, `"errorCode":"Client.InvalidGroup.NotFound"`) {
+			t.Errorf("the failure's record has no error: %s", js)
+		}
+	}
+	if kvs, _, _ := st.List(ctx, Prefix); len(kvs) != 0 {
+		t.Errorf("%d trail keys left in the store after the completion", len(kvs))
+	}
+}

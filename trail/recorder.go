@@ -30,9 +30,10 @@ type RecorderOptions struct {
 	Replica *Replica
 }
 
-// Recorder appends records to the Log in batches, off the request path: a read's answer
-// never waits for its record, and a change's answer waits only for the outbox key committed
-// with it (storage.go). Once a completed record is in the Log, the Recorder deletes its
+// Recorder builds and appends records to the Log in batches, off the request path: a read's
+// answer never waits for its record, and a change's answer waits only for the outbox key
+// committed with it (storage.go); a call's complete record is built here (Complete), after
+// its reply has gone. Once a completed record is in the Log, the Recorder deletes its
 // outbox key, in batches of their own.
 //
 // The queue is bounded. When it is full, Record drops the record it was given, counts it
@@ -43,7 +44,7 @@ type RecorderOptions struct {
 type Recorder struct {
 	log      *Log
 	st       store.Store
-	queue    chan *Record
+	queue    chan queued
 	batch    int
 	linger   time.Duration
 	logger   *slog.Logger
@@ -86,19 +87,52 @@ func NewRecorder(log *Log, st store.Store, opts RecorderOptions) *Recorder {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Recorder{log: log, st: st, queue: make(chan *Record, opts.Queue), batch: opts.Batch, linger: opts.Linger,
+	return &Recorder{log: log, st: st, queue: make(chan queued, opts.Queue), batch: opts.Batch, linger: opts.Linger,
 		logger: opts.Logger, appended: opts.Appended, replica: opts.Replica, swept: map[string]time.Time{}}
 }
 
+// queued is what waits for the Recorder: a record, or a call's Pending record with what
+// completes it.
+type queued struct {
+	rec      *Record
+	pending  *Pending
+	response []byte
+	failure  *Failure
+}
+
 // Record queues r without blocking; false means the queue was full and r was dropped.
-func (rc *Recorder) Record(r *Record) bool {
+func (rc *Recorder) Record(r *Record) bool { return rc.enqueue(queued{rec: r}) }
+
+// Complete queues the completion of p's record without blocking: response is the body of a
+// success (the caller must not change it afterwards), failure the error the client got. The
+// Recorder's goroutine builds the complete record (Pending.Finish), so that the call's reply,
+// which goes once its handler returns, does not wait for it. False means the queue was full
+// and the record was dropped (a change's staged form stays in the outbox for Sweep).
+func (rc *Recorder) Complete(p *Pending, response []byte, failure *Failure) bool {
+	return rc.enqueue(queued{pending: p, response: response, failure: failure})
+}
+
+func (rc *Recorder) enqueue(q queued) bool {
 	select {
-	case rc.queue <- r:
+	case rc.queue <- q:
 		return true
 	default:
 		rc.dropped.Add(1)
 		return false
 	}
+}
+
+// record is q's record, built now if it is a completion. A reply that does not parse still
+// gives a whole record, with responseElements null.
+func (rc *Recorder) record(q queued) *Record {
+	if q.pending == nil {
+		return q.rec
+	}
+	r, err := q.pending.Finish(q.response, q.failure)
+	if err != nil {
+		rc.logger.Error("trail: response not recorded", "request_id", r.RequestID, "event", r.EventName, "err", err)
+	}
+	return r
 }
 
 // Dropped is how many records a full queue refused.
@@ -118,8 +152,8 @@ func (rc *Recorder) Run(ctx context.Context) {
 	defer tick.Stop()
 	for {
 		select {
-		case r := <-rc.queue:
-			rc.write(context.WithoutCancel(ctx), r, rc.linger, ctx.Done())
+		case q := <-rc.queue:
+			rc.write(context.WithoutCancel(ctx), q, rc.linger, ctx.Done())
 		case <-tick.C:
 			rc.clean(context.WithoutCancel(ctx), false)
 		case now := <-sweep.C:
@@ -138,8 +172,8 @@ func (rc *Recorder) Run(ctx context.Context) {
 func (rc *Recorder) Flush(ctx context.Context) {
 	for {
 		select {
-		case r := <-rc.queue:
-			rc.write(ctx, r, 0, nil)
+		case q := <-rc.queue:
+			rc.write(ctx, q, 0, nil)
 		default:
 			rc.clean(ctx, true)
 			return
@@ -150,8 +184,8 @@ func (rc *Recorder) Flush(ctx context.Context) {
 // write appends first and whatever else is queued, up to the batch size, in one append,
 // waiting up to linger for the batch to fill (or until stop closes: Run is ending). ctx is the
 // outbox deletion's, which a shutdown does not cancel.
-func (rc *Recorder) write(ctx context.Context, first *Record, linger time.Duration, stop <-chan struct{}) {
-	recs := []*Record{first}
+func (rc *Recorder) write(ctx context.Context, first queued, linger time.Duration, stop <-chan struct{}) {
+	recs := []*Record{rc.record(first)}
 	var deadline <-chan time.Time
 	if linger > 0 {
 		t := time.NewTimer(linger)
@@ -161,8 +195,8 @@ func (rc *Recorder) write(ctx context.Context, first *Record, linger time.Durati
 fill:
 	for len(recs) < rc.batch {
 		select {
-		case r := <-rc.queue:
-			recs = append(recs, r)
+		case q := <-rc.queue:
+			recs = append(recs, rc.record(q))
 			continue
 		default:
 		}
@@ -170,8 +204,8 @@ fill:
 			break
 		}
 		select {
-		case r := <-rc.queue:
-			recs = append(recs, r)
+		case q := <-rc.queue:
+			recs = append(recs, rc.record(q))
 		case <-deadline:
 			break fill
 		case <-stop:
