@@ -138,21 +138,7 @@ func BenchmarkLookupEvents(b *testing.B) {
 // Recorder's batches, fsyncs included. ns/op is bound by the disk (the loop outruns it);
 // cpu-ns/op, the process's CPU time per record, is what the trail takes from the API.
 func BenchmarkRecordCall(b *testing.B) {
-	dir := b.TempDir()
-	st, err := bolt.Open(filepath.Join(dir, "s.db"), bolt.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	log, err := OpenLog(filepath.Join(dir, "log"), LogOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer log.Close()
-	rc := NewRecorder(log, st, RecorderOptions{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { rc.Run(ctx); close(done) }()
+	rc, stop := runningRecorder(b)
 	c := Call{Service: EC2, Action: "DescribeSecurityGroups", Identity: alice, SourceIP: "10.0.0.1",
 		UserAgent: "aws-cli/2.15.0", Region: "eu-west-1", RequestID: newUUID(), Params: q("GroupId.1", "sg-0123456789abcdef0")}
 	b.ReportAllocs()
@@ -164,9 +150,32 @@ func BenchmarkRecordCall(b *testing.B) {
 			time.Sleep(100 * time.Microsecond)
 		}
 	}
-	cancel()
-	<-done
+	stop()
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}
+
+// runningRecorder is a Recorder on a store and a log of their own, running until stop, which
+// returns once it has written everything queued.
+func runningRecorder(b *testing.B) (rc *Recorder, stop func()) {
+	dir := b.TempDir()
+	st, err := bolt.Open(filepath.Join(dir, "s.db"), bolt.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	log, err := OpenLog(filepath.Join(dir, "log"), LogOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rc = NewRecorder(log, st, RecorderOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { rc.Run(ctx); close(done) }()
+	return rc, func() {
+		cancel()
+		<-done
+		log.Close()
+		st.Close()
+	}
 }
 
 // cpuTime is the CPU time the process has used, user and system, in nanoseconds.
@@ -181,21 +190,7 @@ func cpuTime() int64 {
 // commit carries), the complete record once the reply exists, its append to the log.
 // cpu-ns/op is the process's CPU time per call, the Recorder's included.
 func BenchmarkRecordChange(b *testing.B) {
-	dir := b.TempDir()
-	st, err := bolt.Open(filepath.Join(dir, "s.db"), bolt.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	log, err := OpenLog(filepath.Join(dir, "log"), LogOptions{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer log.Close()
-	rc := NewRecorder(log, st, RecorderOptions{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { rc.Run(ctx); close(done) }()
+	rc, stop := runningRecorder(b)
 	reply := []byte(`<?xml version="1.0" encoding="UTF-8"?>
 <AuthorizeSecurityGroupIngressResponse xmlns="http://ec2.amazonaws.com/doc/2016-11-15/"><requestId>59dbff89-35bd-4eac-99ed-be587EXAMPLE</requestId><return>true</return><securityGroupRuleSet><item><groupOwnerId>123456789012</groupOwnerId><groupId>sg-0123456789abcdef0</groupId><securityGroupRuleId>sgr-0123456789abcdef0</securityGroupRuleId><isEgress>false</isEgress><ipProtocol>tcp</ipProtocol><fromPort>22</fromPort><toPort>22</toPort><cidrIpv4>10.0.0.0/8</cidrIpv4></item></securityGroupRuleSet></AuthorizeSecurityGroupIngressResponse>`)
 	params := q("GroupId", "sg-0123456789abcdef0", "IpPermissions.1.IpProtocol", "tcp", "IpPermissions.1.FromPort", "22",
@@ -216,7 +211,6 @@ func BenchmarkRecordChange(b *testing.B) {
 			time.Sleep(100 * time.Microsecond)
 		}
 	}
-	cancel()
-	<-done
+	stop()
 	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
 }
