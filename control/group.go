@@ -127,31 +127,6 @@ func (s *Service) DeleteGroup(ctx context.Context, t Tenant, in DeleteGroupInput
 	return id, res, err
 }
 
-// groupInUse reports whether an interface carries the group or another group's rule refers to
-// it (a group's references to itself do not count, spec §2.5).
-func (tn *tenant) groupInUse(id string) bool {
-	for _, n := range tn.enis {
-		for _, gid := range n.Groups {
-			if gid == id {
-				return true
-			}
-		}
-	}
-	for _, o := range tn.groups {
-		if o.ID == id {
-			continue
-		}
-		for _, rs := range [][]model.Rule{o.Ingress, o.Egress} {
-			for i := range rs {
-				if rs[i].Peer.GroupID == id {
-					return true
-				}
-			}
-		}
-	}
-	return false
-}
-
 // group returns a group by ID with EC2's malformed and not-found errors.
 func (tn *tenant) group(id string) (*model.Group, error) {
 	return find(tn.groups, id, model.PrefixGroup, model.InvalidGroupIdMalformed, model.InvalidGroupNotFound)

@@ -109,6 +109,9 @@ type tenantState struct {
 	dhosts       map[string]*model.DedicatedHost
 	// groupNames indexes the groups by VPC and name without case (groupnames.go).
 	groupNames map[string]string
+	// groupUsers counts, per group ID, the interfaces that carry it and the rules of other
+	// groups that name it (groupusers.go).
+	groupUsers map[string]int
 	// members indexes the interfaces by group ID (admission.go); nil, and not kept, when
 	// the service has no admission hook.
 	members map[string]map[string]bool
@@ -120,7 +123,7 @@ type tenantState struct {
 func newTenant(t Tenant, now func() time.Time, aws *awsCatalogue) *tenant {
 	tn := &tenant{key: t, now: now, aws: aws}
 	tn.versions, tn.sorted, tn.changed = map[string]uint64{}, &sortedCache{}, map[string]*changeLog{}
-	tn.groupNames = map[string]string{}
+	tn.groupNames, tn.groupUsers = map[string]string{}, map[string]int{}
 	for _, k := range kinds {
 		k.init(tn)
 	}
@@ -143,8 +146,10 @@ func (tn *tenant) load(kind, id string, b []byte) error {
 	switch kind {
 	case kindENI:
 		tn.indexMembers(nil, tn.enis[id])
+		tn.indexGroupUsers(nil, nil, nil, tn.enis[id])
 	case kindGroup:
 		tn.indexGroupName(nil, tn.groups[id])
+		tn.indexGroupUsers(nil, tn.groups[id], nil, nil)
 	}
 	return nil
 }
@@ -207,11 +212,17 @@ func set[T any](tx *tx, m map[string]*T, kind, id string, v *T) {
 	if tx.prior != nil {
 		tx.keepPrior(kind, id, old, had)
 	}
-	if kind == kindENI && tx.tn.members != nil {
-		tx.reindexMembers(any(old).(*model.NetworkInterface), any(v).(*model.NetworkInterface))
+	if kind == kindENI {
+		o, n := any(old).(*model.NetworkInterface), any(v).(*model.NetworkInterface)
+		if tx.tn.members != nil {
+			tx.reindexMembers(o, n)
+		}
+		tx.reindexGroupUsers(nil, nil, o, n)
 	}
 	if kind == kindGroup {
-		tx.reindexGroupName(any(old).(*model.Group), any(v).(*model.Group))
+		o, n := any(old).(*model.Group), any(v).(*model.Group)
+		tx.reindexGroupName(o, n)
+		tx.reindexGroupUsers(o, n, nil, nil)
 	}
 	// Before the change: a copy sorted before it is stale from now on, and is brought up to
 	// date with the IDs logged since (see sortedOf).
