@@ -632,3 +632,40 @@ func TestRecorderComplete(t *testing.T) {
 		t.Errorf("%d trail keys left in the store after the completion", len(kvs))
 	}
 }
+
+// TestRecorderCompleteBounded: what a queued completion keeps of its call until the Recorder
+// builds the record is bounded: a read's reply, which its record does not use, is not kept;
+// a call whose parameters and reply are over maxDeferred has its record built at once, capped
+// as every record is, and queued as a record; a small change keeps its reply for the Recorder.
+func TestRecorderCompleteBounded(t *testing.T) {
+	dir := t.TempDir()
+	rc := NewRecorder(openLog(t, filepath.Join(dir, "log"), LogOptions{}), openStore(t, filepath.Join(dir, "s.db")), RecorderOptions{})
+	big := []byte("<x>" + strings.Repeat("y", maxDeferred) + "</x>")
+	read := goldenCalls["describe"]
+	change := goldenCalls["authorize-ip-permissions"]
+	small := change.Response
+	read.Response, change.Response = nil, nil
+
+	for _, tt := range []struct {
+		name     string
+		call     Call
+		response []byte
+		deferred bool // queued as a completion, not as a record
+		keeps    int  // bytes of reply the completion keeps
+	}{
+		{"a read with a large reply", read, big, true, 0},
+		{"a change with a small reply", change, small, true, len(small)},
+		{"a change with a reply over the bound", change, big, false, 0},
+	} {
+		if !rc.Complete(NewPending(tt.call), tt.response, nil) {
+			t.Fatalf("%s: queue full", tt.name)
+		}
+		q := <-rc.queue
+		if (q.pending != nil) != tt.deferred || len(q.response) != tt.keeps {
+			t.Errorf("%s: queued completion %v with %d bytes of reply, want %v with %d", tt.name, q.pending != nil, len(q.response), tt.deferred, tt.keeps)
+		}
+		if !tt.deferred && (q.rec == nil || len(q.rec.JSON()) > maxElements+4096) {
+			t.Errorf("%s: not queued as a capped record", tt.name)
+		}
+	}
+}

@@ -89,6 +89,25 @@ func (p *Pending) Finish(response []byte, failure *Failure) (*Record, error) {
 	return rec, err
 }
 
+// usesResponse reports whether the complete record takes anything from a reply: a success's
+// record of a change (or of AssumeRole), in the Query protocol (addResponse).
+func (p *Pending) usesResponse(failure *Failure) bool {
+	c := &p.call // Action and JSONParams never change after NewPending
+	return failure == nil && (!IsReadOnly(c.Action) || readOnlyWithResponse[c.Action]) && c.JSONParams == nil
+}
+
+// size is about the bytes of the call's parameters as a queued completion holds them.
+func (p *Pending) size() int {
+	n := len(p.call.JSONParams)
+	for k, vs := range p.call.Params {
+		n += len(k)
+		for _, v := range vs {
+			n += len(v)
+		}
+	}
+	return n
+}
+
 // SourceIP is the client's address as the connection shows it (§1.1: X-Forwarded-For is
 // honoured only from trusted proxies, and none are configured).
 func SourceIP(r *http.Request) string {

@@ -108,9 +108,24 @@ func (rc *Recorder) Record(r *Record) bool { return rc.enqueue(queued{rec: r}) }
 // Recorder's goroutine builds the complete record (Pending.Finish), so that the call's reply,
 // which goes once its handler returns, does not wait for it. False means the queue was full
 // and the record was dropped (a change's staged form stays in the outbox for Sweep).
+//
+// A queued completion holds its call's parameters and reply until then, and a tenant chooses
+// their size: a reply the record does not use (a read's) is not kept, and a call whose
+// parameters and reply together are over maxDeferred has its record built here, in the
+// caller's goroutine, as before — a record is capped (maxElements) — so that the bounded queue
+// also holds bounded bytes.
 func (rc *Recorder) Complete(p *Pending, response []byte, failure *Failure) bool {
+	if !p.usesResponse(failure) {
+		response = nil
+	}
+	if len(response)+p.size() > maxDeferred {
+		return rc.Record(rc.record(queued{pending: p, response: response, failure: failure}))
+	}
 	return rc.enqueue(queued{pending: p, response: response, failure: failure})
 }
+
+// maxDeferred is the most of a call's parameters and reply that a queued completion keeps.
+const maxDeferred = 64 << 10
 
 func (rc *Recorder) enqueue(q queued) bool {
 	select {
