@@ -22,6 +22,8 @@ type entry struct {
 	AccessKeyID string
 	Lookup      []Resource
 	JSON        []byte
+
+	pos position // where the log keeps it (set by Log.find): its append order
 }
 
 // entryOf is r as it is kept.

@@ -50,3 +50,30 @@ func TestEvents(t *testing.T) {
 		t.Errorf("events (-want +got):\n%s", diff)
 	}
 }
+
+// TestEventsSameSecond: records of the same second come in the order the log appended them —
+// an authorize and the revoke that undid it within the second, whatever their random
+// eventIDs — so that MON-003 sees the exposure open and then close.
+func TestEventsSameSecond(t *testing.T) {
+	l := openLog(t, t.TempDir(), LogOptions{})
+	at := callTime.Add(10 * time.Second)
+	appendRecords(t, l, rec(t, "AuthorizeSecurityGroupIngress", "sg-1", at, "e-zzz-authorize"))
+	appendRecords(t, l, rec(t, "RevokeSecurityGroupIngress", "sg-1", at.Add(300*time.Millisecond), "e-aaa-revoke"))
+	got, err := l.Events(acct, "eu-west-1", []string{"AuthorizeSecurityGroupIngress", "RevokeSecurityGroupIngress"}, callTime, callTime.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, js := range got {
+		var r struct {
+			EventID string `json:"eventID"`
+		}
+		if err := json.Unmarshal(js, &r); err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.EventID)
+	}
+	if diff := gocmp.Diff([]string{"e-zzz-authorize", "e-aaa-revoke"}, ids); diff != "" {
+		t.Errorf("events of one second (-want +got):\n%s", diff)
+	}
+}

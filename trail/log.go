@@ -392,6 +392,7 @@ func (l *Log) find(q query) (entries []*entry, more bool, err error) {
 			return nil, false, err
 		}
 		if ok {
+			e.pos = s.pos
 			entries = append(entries, e)
 		}
 	}

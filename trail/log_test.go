@@ -15,6 +15,7 @@ import (
 	"time"
 
 	gocmp "github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
@@ -91,7 +92,7 @@ func TestEntryRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if diff := gocmp.Diff(e, got); diff != "" {
+	if diff := gocmp.Diff(e, got, cmpopts.IgnoreUnexported(entry{})); diff != "" {
 		t.Errorf("round trip (-want +got):\n%s", diff)
 	}
 	b := e.encode(nil)
@@ -514,7 +515,7 @@ func TestMigrateLegacy(t *testing.T) {
 	if len(got) != 1 {
 		t.Fatalf("after migration: %v", ids(got))
 	}
-	if diff := gocmp.Diff(entryOf(r), got[0]); diff != "" {
+	if diff := gocmp.Diff(entryOf(r), got[0], cmpopts.IgnoreUnexported(entry{})); diff != "" {
 		t.Errorf("migrated record (-want +got):\n%s", diff)
 	}
 	if kvs, _, _ := st.List(ctx, Prefix); len(kvs) != 0 {

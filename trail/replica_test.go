@@ -219,7 +219,7 @@ func TestReplicaChunks(t *testing.T) {
 	if diff := cmp.Diff([]int{2, 2, 1}, sizes); diff != "" {
 		t.Errorf("chunk sizes (-want +got):\n%s", diff)
 	}
-	if diff := cmp.Diff(es, got); diff != "" {
+	if diff := cmp.Diff(es, got, cmp.AllowUnexported(entry{}, position{})); diff != "" {
 		t.Errorf("decoded (-want +got):\n%s", diff)
 	}
 	v, _ := encodeChunk(zw, chunks(es[:1], limit)[0])
