@@ -157,7 +157,7 @@ func (r *Record) WithResponse(c Call) (*Record, error) {
 func (r *Record) addResponse(c Call) error {
 	var resp object
 	var err error
-	if c.Err == nil && (!r.ReadOnly || readOnlyWithResponse[c.Action]) && c.JSONParams == nil && len(c.Response) > 0 {
+	if takesResponse(&c) && len(c.Response) > 0 {
 		if resp, err = responseElements(c.Response); err == nil {
 			if _, wrapped := wrappedShapes[c.Action]; wrapped {
 				resp = object{{c.Action + "Response", resp}}
@@ -172,6 +172,12 @@ func (r *Record) addResponse(c Call) error {
 	}
 	r.Lookup = lookupResources(c.Service, c.Lookup, r.req, resp)
 	return err
+}
+
+// takesResponse reports whether c's record takes anything from its reply: a success's, of a
+// change (or of AssumeRole), in the Query protocol.
+func takesResponse(c *Call) bool {
+	return c.Err == nil && (!IsReadOnly(c.Action) || readOnlyWithResponse[c.Action]) && c.JSONParams == nil
 }
 
 // readOnlyWithResponse are read-only actions whose record still carries responseElements:

@@ -36,8 +36,17 @@ func TestEvents(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	ids := recordIDs(t, got)
+	if diff := gocmp.Diff(want, ids); diff != "" {
+		t.Errorf("events (-want +got):\n%s", diff)
+	}
+}
+
+// recordIDs are the records' eventIDs, in order.
+func recordIDs(t *testing.T, records []json.RawMessage) []string {
+	t.Helper()
 	var ids []string
-	for _, js := range got {
+	for _, js := range records {
 		var r struct {
 			EventID string `json:"eventID"`
 		}
@@ -46,9 +55,7 @@ func TestEvents(t *testing.T) {
 		}
 		ids = append(ids, r.EventID)
 	}
-	if diff := gocmp.Diff(want, ids); diff != "" {
-		t.Errorf("events (-want +got):\n%s", diff)
-	}
+	return ids
 }
 
 // TestEventsSameSecond: records of the same second come in the order the log appended them —
@@ -63,16 +70,7 @@ func TestEventsSameSecond(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
-	for _, js := range got {
-		var r struct {
-			EventID string `json:"eventID"`
-		}
-		if err := json.Unmarshal(js, &r); err != nil {
-			t.Fatal(err)
-		}
-		ids = append(ids, r.EventID)
-	}
+	ids := recordIDs(t, got)
 	if diff := gocmp.Diff([]string{"e-zzz-authorize", "e-aaa-revoke"}, ids); diff != "" {
 		t.Errorf("events of one second (-want +got):\n%s", diff)
 	}

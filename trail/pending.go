@@ -34,8 +34,8 @@ type Pending struct {
 	journaled bool       // a write took ops into its transaction
 }
 
-// NewPending opens the record of c; c.Time and c.EventID are set by the first Journal or by
-// Finish.
+// NewPending opens the record of c; c.Time and c.EventID are set by Prepare, the first
+// Journal or Finish.
 func NewPending(c Call) *Pending { return &Pending{call: c} }
 
 // Prepare builds the staged record and its store ops now, for a call that is about to write:
@@ -89,11 +89,11 @@ func (p *Pending) Finish(response []byte, failure *Failure) (*Record, error) {
 	return rec, err
 }
 
-// usesResponse reports whether the complete record takes anything from a reply: a success's
-// record of a change (or of AssumeRole), in the Query protocol (addResponse).
+// usesResponse reports whether the complete record, of a call that ended in failure (nil
+// for a success), takes anything from its reply.
 func (p *Pending) usesResponse(failure *Failure) bool {
-	c := &p.call // Action and JSONParams never change after NewPending
-	return failure == nil && (!IsReadOnly(c.Action) || readOnlyWithResponse[c.Action]) && c.JSONParams == nil
+	c := Call{Action: p.call.Action, JSONParams: p.call.JSONParams, Err: failure} // fixed since NewPending
+	return takesResponse(&c)
 }
 
 // size is about the bytes of the call's parameters as a queued completion holds them.
