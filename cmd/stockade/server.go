@@ -584,9 +584,11 @@ func serve(ctx context.Context, log *slog.Logger, ls ...listener) error {
 		go func() { done <- stopped{l.name, l.srv.Serve(l.ln)} }()
 	}
 	var failed error
+	running := len(ls)
 	select {
 	case <-ctx.Done():
 	case s := <-done: // Serve returns only on failure until Shutdown is called
+		running--
 		failed = fmt.Errorf("%s listener failed: %w", s.name, s.err)
 		log.Error("server failed", "listener", s.name, "error", s.err)
 	}
@@ -594,6 +596,12 @@ func serve(ctx context.Context, log *slog.Logger, ls ...listener) error {
 	defer cancel()
 	for _, l := range ls {
 		l.srv.Shutdown(shutdownCtx)
+	}
+	// Wait for every Serve to return: one whose goroutine had not yet started when Shutdown
+	// ran closes its listener only then, and a caller that returns before it would leave the
+	// port accepting.
+	for ; running > 0; running-- {
+		<-done
 	}
 	return failed
 }
