@@ -106,23 +106,27 @@ func Build(c Call) (*Record, error) {
 		r.ErrorCode, r.ErrorMessage = errorCode(c.Service, c.Err), truncate(c.Err.Message, maxMessage)
 	}
 
-	var req object
+	found := func(res Resource) { r.reqFound = append(r.reqFound, res) }
 	switch {
 	case c.JSONParams != nil:
 		r.RequestParameters = capped(c.JSONParams)
 	case len(c.Params) > 0 && (c.Service == IAM || c.Service == STS):
 		// A call without parameters (GetCallerIdentity) records null, not {} [OBSERVED].
-		if req = memberParams(c.Params); len(req) > 0 {
+		if req := memberParams(c.Params); len(req) > 0 {
 			r.RequestParameters = marshalCapped(req)
+			resourcesIn(c.Service, req, found)
 		}
 	case len(c.Params) > 0:
-		req = requestParameters(c.Action, c.Params)
-		r.RequestParameters = marshalCapped(req)
+		var shaped bool
+		if r.RequestParameters, shaped = shapedParams(c.Action, c.Params, found); !shaped {
+			req := genericParams(c.Params)
+			r.RequestParameters = marshalCapped(req)
+			resourcesIn(c.Service, req, found)
+		}
 	}
 	if c.Service == STS && c.Action == "AssumeRole" && r.Resources == nil {
 		r.Resources = assumedRole(c.Params) // failed calls too: the role asked for [UNCONFIRMED]
 	}
-	r.req = req
 	err := r.addResponse(c)
 	return r, err
 }
@@ -140,9 +144,9 @@ func (r *Record) WithResponse(c Call) (*Record, error) {
 		// Only responseElements differs in the JSON (Lookup is kept beside it): r's JSON
 		// with its null replaced, byte-equal to appendRecord's (TestWithResponseIsBuild).
 		const null = len("null")
-		resp := out.ResponseElements
-		if resp == nil || !canonicalJSON(resp) {
-			resp = appendRaw(nil, resp)
+		resp := out.ResponseElements // built by addResponse: in appendRaw's form already
+		if resp == nil {
+			resp = json.RawMessage("null")
 		}
 		js := make([]byte, 0, len(r.json)-null+len(resp))
 		js = append(js, r.json[:r.respAt]...)
@@ -170,7 +174,11 @@ func (r *Record) addResponse(c Call) error {
 			}
 		}
 	}
-	r.Lookup = lookupResources(c.Service, c.Lookup, r.req, resp)
+	var respFound []Resource
+	if resp != nil {
+		resourcesIn(c.Service, resp, func(res Resource) { respFound = append(respFound, res) })
+	}
+	r.Lookup = lookupResources(c.Lookup, r.reqFound, respFound)
 	return err
 }
 

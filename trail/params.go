@@ -107,71 +107,228 @@ var secretParams = map[string]bool{"Password": true, "NewPassword": true, "OldPa
 
 const sensitiveDataRemoved = "<sensitiveDataRemoved>"
 
-// requestParameters converts an action's Query parameters into the record's
-// requestParameters: the §1.3 shape for the actions that have one, genericParams otherwise.
-func requestParameters(action string, params url.Values) object {
-	if shape, ok := requestShapes[action]; ok {
-		return convert(params, "", shape)
+// shapedParams writes the requestParameters of an action with a §1.3 shape (requestShapes,
+// wrappedShapes) as JSON, and reports the resources named in them to found, in the order
+// written. ok is false for an action without a shape (genericParams converts it). js is
+// "null" when the JSON would be over maxElements or a number member holds what strconv
+// reads as a number but JSON does not ("1_0", "Inf"), as marshalCapped has it.
+//
+// These are the actions every security-group change records, so the JSON is written straight
+// from the parameters: no tree of objects, no string per member name.
+func shapedParams(action string, params url.Values, found func(Resource)) (js json.RawMessage, ok bool) {
+	shape, ok := requestShapes[action]
+	wrapped := false
+	if !ok {
+		if shape, wrapped = wrappedShapes[action]; !wrapped {
+			return nil, false
+		}
 	}
-	if shape, ok := wrappedShapes[action]; ok {
-		return object{{action + "Request", convert(params, "", shape)}}
+	w := shapeWriter{v: params, names: make([]string, 0, len(params)), name: make([]byte, 0, 64),
+		b: make([]byte, 0, 512), found: found}
+	for k := range params {
+		w.names = append(w.names, k)
 	}
-	return genericParams(params)
+	slices.Sort(w.names)
+	if wrapped {
+		w.b = appendJSONString(append(w.b, '{'), action+"Request")
+		w.b = append(w.b, ':')
+	}
+	w.object(0, len(w.names), shape, 0)
+	if wrapped {
+		w.b = append(w.b, '}')
+	}
+	if w.bad || len(w.b) > maxElements {
+		return json.RawMessage("null"), true
+	}
+	return w.b, true
 }
 
-// convert builds the members of shape found under prefix.
-func convert(params url.Values, prefix string, shape []field) object {
-	o := object{}
+// shapeWriter writes a call's parameters in the form of a shape. The names are sorted, so
+// that the members under a prefix (a list, a structure, one list item) are one run of them,
+// found by a binary search: a tenant's request with thousands of members costs n log n, not
+// a scan of every name for every field of the shape.
+type shapeWriter struct {
+	v     url.Values
+	names []string // v's names, sorted
+	name  []byte   // the prefix of the members being written; then scratch for a member's name
+	b     []byte   // the JSON
+	found func(Resource)
+	bad   bool  // a num member that JSON cannot hold (marshalCapped's null)
+	at    []int // the positions of the lists being written, innermost last (positions)
+}
+
+// value is the member name[:plen] + q.
+func (w *shapeWriter) value(plen int, q string) (string, bool) {
+	w.name = append(w.name[:plen], q...)
+	v, ok := w.v[string(w.name)]
+	if !ok || len(v) == 0 {
+		return "", false
+	}
+	return v[0], true
+}
+
+// run narrows [lo, hi), a run of names, to those under name[:plen] + q + ".", and leaves that
+// prefix in name.
+func (w *shapeWriter) run(lo, hi, plen int, q string) (int, int) {
+	w.name = append(append(w.name[:plen], q...), '.')
+	return w.span(lo, hi)
+}
+
+// span narrows [lo, hi) to the names under the prefix in name.
+func (w *shapeWriter) span(lo, hi int) (int, int) {
+	start := lo + sort.Search(hi-lo, func(i int) bool { return w.names[lo+i] >= string(w.name) })
+	end := start
+	for end < hi && len(w.names[end]) >= len(w.name) && w.names[end][:len(w.name)] == string(w.name) {
+		end++
+	}
+	return start, end
+}
+
+// object writes the members of shape found under name[:plen], whose names are the run
+// [lo, hi), as a JSON object. tag > 0 is a tagged list's item (rule 6): "tag" with its
+// position goes after the item's scalars, before its first object.
+func (w *shapeWriter) object(lo, hi int, shape []field, tag int) {
+	plen := len(w.name)
+	w.b = append(w.b, '{')
+	n := 0
+	key := func(k string, object bool) {
+		if object && tag > 0 {
+			w.b = appendJSONString(w.sep(n), "tag")
+			w.b = strconv.AppendInt(append(w.b, ':'), int64(tag), 10)
+			n, tag = n+1, 0
+		}
+		w.b = append(appendJSONString(w.sep(n), k), ':')
+		n++
+	}
 	for _, f := range shape {
-		name := prefix + f.q
 		switch f.k {
 		case str, num, boolean:
-			if v, ok := first(params, name); ok {
-				o.set(f.j, scalar(f.k, v))
+			if v, ok := w.value(plen, f.q); ok {
+				key(f.j, false)
+				w.scalar(f.j, f.k, v)
 			}
 		case nested:
-			if has(params, name+".") {
-				o.set(f.j, convert(params, name+".", f.sub))
+			if l, h := w.run(lo, hi, plen, f.q); l < h {
+				key(f.j, true)
+				w.object(l, h, f.sub, 0)
 			}
 		case list, array, tagged:
-			var elems []any
-			for _, n := range indexes(params, name+".") {
-				elems = append(elems, element(params, name+"."+strconv.Itoa(n), f, n))
+			var at []int
+			depth := len(w.at)
+			l, h := w.run(lo, hi, plen, f.q)
+			if l < h {
+				at = w.positions(l, h)
 			}
 			switch {
-			case f.k == array && elems != nil:
-				o.set(f.j, elems)
-			case f.k == tagged && len(elems) == 1:
-				o.set(f.j, elems[0])
-			case f.k == tagged && len(elems) > 1:
-				o.set(f.j, elems)
-			case f.k == list && (elems != nil || f.keep):
-				o.set(f.j, items(elems))
+			case len(at) == 0 && f.k == list && f.keep:
+				key(f.j, true)
+				w.b = append(w.b, "{}"...)
+			case len(at) == 0:
+			case f.k == list:
+				key(f.j, true)
+				w.b = append(w.b, `{"items":`...)
+				w.elements(l, h, f, at)
+				w.b = append(w.b, '}')
+			case f.k == tagged && len(at) == 1:
+				key(f.j, true)
+				w.element(l, h, f, at[0])
+			default: // an array, or a tagged list of several
+				key(f.j, false)
+				w.elements(l, h, f, at)
 			}
+			w.at = w.at[:depth]
 		}
+		w.name = w.name[:plen]
 	}
-	return o
+	if tag > 0 {
+		w.b = appendJSONString(w.sep(n), "tag")
+		w.b = strconv.AppendInt(append(w.b, ':'), int64(tag), 10)
+	}
+	w.b = append(w.b, '}')
 }
 
-// element is one list member at name; a list of scalars has one sub field without q.
-func element(params url.Values, name string, f field, n int) any {
-	if len(f.sub) == 1 && f.sub[0].q == "" {
-		v, _ := first(params, name)
-		return object{{f.sub[0].j, scalar(f.sub[0].k, v)}}
+// sep is w.b with a comma when n members precede.
+func (w *shapeWriter) sep(n int) []byte {
+	if n > 0 {
+		return append(w.b, ',')
 	}
-	e := convert(params, name+".", f.sub)
-	if f.k == tagged {
-		// "tag" follows the item's scalars [OBSERVED order: SecurityGroupRuleId, tag, SecurityGroupRule].
-		i := 0
-		for i < len(e) {
-			if _, isObj := e[i].val.(object); isObj {
-				break
-			}
-			i++
+	return w.b
+}
+
+// positions are the list positions N (1-based, gaps allowed; "01" is read as 1) of the
+// names in [lo, hi), which are under the list's prefix name: ascending, each once. They are
+// at the end of w.at, which the caller truncates to its length before the call once done.
+func (w *shapeWriter) positions(lo, hi int) []int {
+	plen, start := len(w.name), len(w.at)
+	for _, name := range w.names[lo:hi] {
+		head, _, _ := strings.Cut(name[plen:], ".")
+		if n, err := strconv.Atoi(head); err == nil && n > 0 {
+			w.at = append(w.at, n)
 		}
-		e = append(e[:i], append(object{{"tag", json.Number(strconv.Itoa(n))}}, e[i:]...)...)
 	}
-	return e
+	at := w.at[start:]
+	slices.Sort(at)
+	at = slices.Compact(at)
+	w.at = w.at[:start+len(at)]
+	return at
+}
+
+// elements writes list f's members at positions at, whose names are in [lo, hi), as a JSON
+// array.
+func (w *shapeWriter) elements(lo, hi int, f field, at []int) {
+	w.b = append(w.b, '[')
+	for i, n := range at {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.element(lo, hi, f, n)
+	}
+	w.b = append(w.b, ']')
+}
+
+// element writes list f's member at position n; name holds the list's prefix ("List.") and
+// [lo, hi) its names. A list of scalars has one sub field without q: its member is
+// {"j": value}.
+func (w *shapeWriter) element(lo, hi int, f field, n int) {
+	plen := len(w.name)
+	w.name = strconv.AppendInt(w.name, int64(n), 10)
+	if len(f.sub) == 1 && f.sub[0].q == "" {
+		v, _ := w.value(len(w.name), "")
+		w.b = append(appendJSONString(append(w.b, '{'), f.sub[0].j), ':')
+		w.scalar(f.sub[0].j, f.sub[0].k, v)
+		w.b = append(w.b, '}')
+	} else {
+		w.name = append(w.name, '.')
+		l, h := w.span(lo, hi)
+		tag := 0
+		if f.k == tagged {
+			tag = n
+		}
+		w.object(l, h, f.sub, tag)
+	}
+	w.name = w.name[:plen]
+}
+
+// scalar writes the value of member key, of kind k (a number or boolean that does not read
+// as one stays a string, rule 3), and reports it when key names a resource.
+func (w *shapeWriter) scalar(key string, k kind, v string) {
+	switch k {
+	case num:
+		if _, err := strconv.ParseFloat(v, 64); err == nil {
+			w.bad = w.bad || !validNumber(v)
+			w.b = append(w.b, v...)
+			return
+		}
+	case boolean:
+		if b, err := strconv.ParseBool(v); err == nil {
+			w.b = strconv.AppendBool(w.b, b)
+			return
+		}
+	}
+	w.b = appendJSONString(w.b, v)
+	if typ, ok := resourceKeys[key]; ok && w.found != nil {
+		w.found(Resource{ResourceType: typ, ResourceName: v})
+	}
 }
 
 func scalar(k kind, v string) any {
@@ -186,45 +343,6 @@ func scalar(k kind, v string) any {
 		}
 	}
 	return v
-}
-
-func first(params url.Values, name string) (string, bool) {
-	v, ok := params[name]
-	if !ok || len(v) == 0 {
-		return "", false
-	}
-	return v[0], true
-}
-
-func has(params url.Values, prefix string) bool {
-	for k := range params {
-		if strings.HasPrefix(k, prefix) {
-			return true
-		}
-	}
-	return false
-}
-
-// indexes returns the list positions N present under prefix (prefix + "N" or prefix + "N.…"),
-// ascending: Query lists are 1-based and may have gaps.
-func indexes(params url.Values, prefix string) []int {
-	seen := map[int]bool{}
-	for k := range params {
-		rest, ok := strings.CutPrefix(k, prefix)
-		if !ok {
-			continue
-		}
-		head, _, _ := strings.Cut(rest, ".")
-		if n, err := strconv.Atoi(head); err == nil && n > 0 {
-			seen[n] = true
-		}
-	}
-	out := make([]int, 0, len(seen))
-	for n := range seen {
-		out = append(out, n)
-	}
-	sort.Ints(out)
-	return out
 }
 
 // genericParams converts the parameters of an EC2 action without a §1.3 shape [STOCKADE]:

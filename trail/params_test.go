@@ -1,6 +1,7 @@
 package trail
 
 import (
+	"encoding/json"
 	"math/rand/v2"
 	"net/url"
 	"sort"
@@ -120,4 +121,206 @@ func refDotted(params url.Values, style listStyle) object {
 	}
 	o, _ := js(root).(object)
 	return o
+}
+
+// TestShapedParamsMatchesReference: the shaped actions' requestParameters, written as JSON
+// from the parameters, are for random Query parameters of every shaped action (lists with
+// gaps, positions written "01" or "0", numbers JSON cannot hold, members outside the shape,
+// structures) the JSON and the resources of the conversion they replaced: a tree of objects
+// (refConvert below, which scanned every name for every field of the shape), encoded.
+func TestShapedParamsMatchesReference(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	var words []string
+	var collect func([]field)
+	collect = func(fs []field) {
+		for _, f := range fs {
+			if f.q != "" {
+				words = append(words, f.q)
+			}
+			collect(f.sub)
+		}
+	}
+	var actions []string
+	for a, shape := range requestShapes {
+		actions = append(actions, a)
+		collect(shape)
+	}
+	for a, shape := range wrappedShapes {
+		actions = append(actions, a)
+		collect(shape)
+	}
+	sort.Strings(actions)
+	words = append(words, "Junk", "1-", "01", "0", "x")
+	values := []string{"22", "-1", "tcp", "sg-1", "", "1_0", "Inf", "0x10", "1e3", "true", "<&>", "é"}
+	part := func() string {
+		if rng.IntN(3) == 0 {
+			return strconv.Itoa(1 + rng.IntN(11))
+		}
+		return words[rng.IntN(len(words))]
+	}
+	for i := range 5000 {
+		action := actions[rng.IntN(len(actions))]
+		params := url.Values{}
+		shape, wrapped := wrappedShapes[action]
+		if !wrapped {
+			shape = requestShapes[action]
+		}
+		for range rng.IntN(25) {
+			var parts []string
+			if rng.IntN(4) == 0 { // anything
+				for range 1 + rng.IntN(5) {
+					parts = append(parts, part())
+				}
+			} else { // a member of the shape, mostly
+				parts = shapeName(rng, shape, part)
+			}
+			params.Add(strings.Join(parts, "."), values[rng.IntN(len(values))])
+		}
+		want := refConvert(params, "", shape)
+		if wrapped {
+			want = object{{action + "Request", refConvert(params, "", shape)}}
+		}
+		var wantFound, gotFound []Resource
+		resourcesIn(EC2, want, func(r Resource) { wantFound = append(wantFound, r) })
+		got, ok := shapedParams(action, params, func(r Resource) { gotFound = append(gotFound, r) })
+		if !ok {
+			t.Fatalf("%s has a shape, shapedParams says not", action)
+		}
+		if w := marshalCapped(want); string(got) != string(w) {
+			t.Fatalf("case %d %s %v:\nreference %s\ngot       %s", i, action, params, w, got)
+		}
+		if diff := cmp.Diff(wantFound, gotFound); diff != "" {
+			t.Fatalf("case %d %s %v: resources (-reference +got)\n%s", i, action, params, diff)
+		}
+	}
+}
+
+// shapeName is a random member name of shape: its fields, list positions (sometimes odd ones),
+// and now and then a part from anywhere.
+func shapeName(rng *rand.Rand, shape []field, part func() string) []string {
+	var parts []string
+	for len(shape) > 0 {
+		f := shape[rng.IntN(len(shape))]
+		if f.q != "" {
+			parts = append(parts, f.q)
+		}
+		if f.k == list || f.k == array || f.k == tagged {
+			parts = append(parts, []string{"1", "2", "3", "10", "01", "0"}[rng.IntN(6)])
+		}
+		if rng.IntN(10) == 0 {
+			parts = append(parts, part())
+		}
+		if len(f.sub) == 0 || rng.IntN(8) == 0 {
+			break
+		}
+		shape = f.sub
+	}
+	return parts
+}
+
+// refConvert is requestParameters' shaped conversion as first written: it scans every
+// name for every field of the shape. refConvert builds the members of shape found under prefix.
+func refConvert(params url.Values, prefix string, shape []field) object {
+	o := object{}
+	for _, f := range shape {
+		name := prefix + f.q
+		switch f.k {
+		case str, num, boolean:
+			if v, ok := refFirst(params, name); ok {
+				o.set(f.j, scalar(f.k, v))
+			}
+		case nested:
+			if refHas(params, name+".") {
+				o.set(f.j, refConvert(params, name+".", f.sub))
+			}
+		case list, array, tagged:
+			var elems []any
+			for _, n := range refIndexes(params, name+".") {
+				elems = append(elems, refElement(params, name+"."+strconv.Itoa(n), f, n))
+			}
+			switch {
+			case f.k == array && elems != nil:
+				o.set(f.j, elems)
+			case f.k == tagged && len(elems) == 1:
+				o.set(f.j, elems[0])
+			case f.k == tagged && len(elems) > 1:
+				o.set(f.j, elems)
+			case f.k == list && (elems != nil || f.keep):
+				o.set(f.j, items(elems))
+			}
+		}
+	}
+	return o
+}
+
+// element is one list member at name; a list of scalars has one sub field without q.
+func refElement(params url.Values, name string, f field, n int) any {
+	if len(f.sub) == 1 && f.sub[0].q == "" {
+		v, _ := refFirst(params, name)
+		return object{{f.sub[0].j, scalar(f.sub[0].k, v)}}
+	}
+	e := refConvert(params, name+".", f.sub)
+	if f.k == tagged {
+		// "tag" follows the item's scalars [OBSERVED order: SecurityGroupRuleId, tag, SecurityGroupRule].
+		i := 0
+		for i < len(e) {
+			if _, isObj := e[i].val.(object); isObj {
+				break
+			}
+			i++
+		}
+		e = append(e[:i], append(object{{"tag", json.Number(strconv.Itoa(n))}}, e[i:]...)...)
+	}
+	return e
+}
+
+func refFirst(params url.Values, name string) (string, bool) {
+	v, ok := params[name]
+	if !ok || len(v) == 0 {
+		return "", false
+	}
+	return v[0], true
+}
+
+func refHas(params url.Values, prefix string) bool {
+	for k := range params {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// indexes returns the list positions N present under prefix (prefix + "N" or prefix + "N.…"),
+// ascending: Query lists are 1-based and may have gaps.
+func refIndexes(params url.Values, prefix string) []int {
+	seen := map[int]bool{}
+	for k := range params {
+		rest, ok := strings.CutPrefix(k, prefix)
+		if !ok {
+			continue
+		}
+		head, _, _ := strings.Cut(rest, ".")
+		if n, err := strconv.Atoi(head); err == nil && n > 0 {
+			seen[n] = true
+		}
+	}
+	out := make([]int, 0, len(seen))
+	for n := range seen {
+		out = append(out, n)
+	}
+	sort.Ints(out)
+	return out
+}
+
+// BenchmarkShapedParams is an authorize's requestParameters, as every such call's record
+// writes them.
+func BenchmarkShapedParams(b *testing.B) {
+	params := q("Action", "AuthorizeSecurityGroupIngress", "Version", "2016-11-15", "GroupId", "sg-0123456789abcdef0",
+		"IpPermissions.1.IpProtocol", "tcp", "IpPermissions.1.FromPort", "22", "IpPermissions.1.ToPort", "22",
+		"IpPermissions.1.IpRanges.1.CidrIp", "10.0.0.0/8", "IpPermissions.1.IpRanges.1.Description", "ssh")
+	b.ReportAllocs()
+	for b.Loop() {
+		shapedParams("AuthorizeSecurityGroupIngress", params, func(Resource) {})
+	}
 }

@@ -49,8 +49,9 @@ type Record struct {
 	// respAt is where responseElements' value starts in json: WithResponse writes the
 	// complete record's JSON as this one's with the value replaced, not all over again.
 	respAt int
-	// req is the request's parameters as Build read them, kept for WithResponse.
-	req object
+	// reqFound are the resources the request's parameters name, in order, kept for
+	// WithResponse: LookupEvents' resources are those and the response's.
+	reqFound []Resource
 }
 
 // JSON is the record's JSON encoding, as the Log keeps it and LookupEvents and exports give

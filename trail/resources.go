@@ -2,6 +2,7 @@ package trail
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 )
 
@@ -39,23 +40,13 @@ func assumedRole(params url.Values) []ARNResource {
 	return []ARNResource{{ARN: arn, AccountID: account, Type: "AWS::IAM::Role"}}
 }
 
-// lookupResources is explicit followed by the resources named anywhere in req and resp, each
-// once, in the order found; keys are resourceKeys for EC2, memberResourceKeys for IAM and STS.
-func lookupResources(s Service, explicit []Resource, req, resp object) []Resource {
+// resourcesIn reports the resources named anywhere in v, a requestParameters or
+// responseElements tree, to found, in document order: the string values of resourceKeys for
+// EC2, of memberResourceKeys and memberARNKeys for IAM and STS.
+func resourcesIn(s Service, v any, found func(Resource)) {
 	keys, arnKeys := resourceKeys, map[string]string(nil)
 	if s == IAM || s == STS {
 		keys, arnKeys = memberResourceKeys, memberARNKeys
-	}
-	var out []Resource
-	seen := map[Resource]bool{}
-	add := func(r Resource) {
-		if r.ResourceName != "" && !seen[r] {
-			seen[r] = true
-			out = append(out, r)
-		}
-	}
-	for _, r := range explicit {
-		add(r)
 	}
 	var walk func(v any)
 	walk = func(v any) {
@@ -64,12 +55,12 @@ func lookupResources(s Service, explicit []Resource, req, resp object) []Resourc
 			for _, m := range v {
 				if typ, ok := keys[m.key]; ok {
 					if name, ok := m.val.(string); ok {
-						add(Resource{ResourceType: typ, ResourceName: name})
+						found(Resource{ResourceType: typ, ResourceName: name})
 					}
 				}
 				if typ, ok := arnKeys[m.key]; ok {
 					if arn, ok := m.val.(string); ok {
-						add(Resource{ResourceType: typ, ResourceName: arn[strings.LastIndexByte(arn, '/')+1:]})
+						found(Resource{ResourceType: typ, ResourceName: arn[strings.LastIndexByte(arn, '/')+1:]})
 					}
 				}
 				walk(m.val)
@@ -80,7 +71,41 @@ func lookupResources(s Service, explicit []Resource, req, resp object) []Resourc
 			}
 		}
 	}
-	walk(req)
-	walk(resp)
+	walk(v)
+}
+
+// lookupResources is explicit followed by the resources of found (those of the request, then
+// of the response), each once, in that order; a resource without a name is none.
+func lookupResources(explicit []Resource, found ...[]Resource) []Resource {
+	var out []Resource
+	var seen map[Resource]bool // beyond a scan's length: a request may name thousands
+	add := func(r Resource) {
+		if r.ResourceName == "" {
+			return
+		}
+		if seen == nil && len(out) >= 16 {
+			seen = make(map[Resource]bool, 2*len(out))
+			for _, o := range out {
+				seen[o] = true
+			}
+		}
+		if seen != nil {
+			if seen[r] {
+				return
+			}
+			seen[r] = true
+		} else if slices.Contains(out, r) {
+			return
+		}
+		out = append(out, r)
+	}
+	for _, r := range explicit {
+		add(r)
+	}
+	for _, list := range found {
+		for _, r := range list {
+			add(r)
+		}
+	}
 	return out
 }
