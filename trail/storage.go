@@ -3,6 +3,7 @@ package trail
 import (
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/stockade/stockade/store"
@@ -50,14 +51,38 @@ var attributes = map[Attribute]bool{EventIDAttr: true, EventNameAttr: true, Read
 // cannot be looked up and get no index key.
 const maxAttributeValue = 2000
 
-func timeKey(t time.Time) string { return fmt.Sprintf("%012d", t.Unix()) }
+func timeKey(t time.Time) string { return string(appendTimeKey(nil, t)) }
+
+// appendTimeKey appends t's Unix seconds in twelve digits, zero-padded, as
+// fmt.Sprintf("%012d") writes them: every change's outbox key has one.
+func appendTimeKey(b []byte, t time.Time) []byte {
+	n := t.Unix()
+	if n < 0 {
+		return fmt.Appendf(b, "%012d", n)
+	}
+	var digits [20]byte
+	d := strconv.AppendInt(digits[:0], n, 10)
+	for range 12 - len(d) {
+		b = append(b, '0')
+	}
+	return append(b, d...)
+}
 
 func parseTimeKey(s string) int64 {
 	n, _ := strconv.ParseInt(s, 10, 64)
 	return n
 }
 
-func outboxKey(r *Record) string { return OutboxPrefix + timeKey(r.Time) + "/" + r.EventID }
+func outboxKey(r *Record) string {
+	var b strings.Builder
+	b.Grow(len(OutboxPrefix) + 13 + len(r.EventID))
+	b.WriteString(OutboxPrefix)
+	var t [20]byte
+	b.Write(appendTimeKey(t[:0], r.Time))
+	b.WriteByte('/')
+	b.WriteString(r.EventID)
+	return b.String()
+}
 
 // Ops are the store writes that stage r in the outbox. The control plane adds them to the
 // transaction of the change r records, so that the change and its record commit together or
