@@ -28,10 +28,16 @@ type entry struct {
 
 // entryOf is r as it is kept.
 func entryOf(r *Record) *entry {
-	js := r.JSON()
+	e := headerOf(r)
+	e.JSON = r.JSON()
+	return e
+}
+
+// headerOf is r's entry without its JSON.
+func headerOf(r *Record) *entry {
 	return &entry{Time: r.Time.Unix(), Account: r.RecipientAccountID, Region: r.AWSRegion, EventID: r.EventID,
 		EventName: r.EventName, ReadOnly: r.ReadOnly, Username: r.Username, EventSource: r.EventSource,
-		AccessKeyID: r.UserIdentity.AccessKeyID, Lookup: r.Lookup, JSON: js}
+		AccessKeyID: r.UserIdentity.AccessKeyID, Lookup: r.Lookup}
 }
 
 // entryVersion is the first byte of an encoded entry: a later layout gets another.

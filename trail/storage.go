@@ -88,8 +88,17 @@ func outboxKey(r *Record) string {
 // transaction of the change r records, so that the change and its record commit together or
 // not at all (§1.5 [STOCKADE]).
 func (r *Record) Ops() []store.Op {
-	e := entryOf(r)
-	return []store.Op{{Key: outboxKey(r), Value: e.encode(make([]byte, 0, e.size()))}}
+	// The entry's JSON comes last (encode): the record's JSON is written in place there, and
+	// kept as r's, one buffer and no copy on every change's path.
+	e := headerOf(r)
+	b := e.encode(make([]byte, 0, e.size()+r.sizeHint()))
+	if r.json != nil {
+		return []store.Op{{Key: outboxKey(r), Value: append(b, r.json...)}}
+	}
+	start := len(b)
+	b, respAt := appendRecord(b, r)
+	r.json, r.respAt = b[start:len(b):len(b)], respAt-start
+	return []store.Op{{Key: outboxKey(r), Value: b}}
 }
 
 // Completes marks r as the complete form of staged, a record of the same call (same eventTime

@@ -20,3 +20,30 @@ func TestTimeKey(t *testing.T) {
 		}
 	}
 }
+
+// TestOpsIsEntry: a staged record's store value is its entry as the Log keeps it, whether
+// its JSON was made before or is written in place by Ops, and the record keeps that JSON.
+func TestOpsIsEntry(t *testing.T) {
+	for _, before := range []bool{false, true} {
+		c := Call{Service: EC2, Action: "AuthorizeSecurityGroupIngress", Identity: alice, SourceIP: "10.0.0.1",
+			Region: "eu-west-1", RequestID: "r1", Time: time.Unix(1733112000, 0),
+			Params: q("GroupId", "sg-1", "IpPermissions.1.IpProtocol", "tcp", "IpPermissions.1.IpRanges.1.CidrIp", "10.0.0.0/8")}
+		r, err := Build(c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fresh, _ := Build(c)
+		fresh.EventID = r.EventID
+		if before {
+			r.JSON()
+		}
+		ops := r.Ops()
+		want := entryOf(fresh).encode(nil)
+		if len(ops) != 1 || string(ops[0].Value) != string(want) {
+			t.Fatalf("JSON made before: %v\nops   %q\nentry %q", before, ops[0].Value, want)
+		}
+		if string(r.JSON()) != string(fresh.JSON()) || r.respAt != fresh.respAt {
+			t.Errorf("JSON made before: %v: the record's JSON is %q (respAt %d), want %q (%d)", before, r.JSON(), r.respAt, fresh.JSON(), fresh.respAt)
+		}
+	}
+}
