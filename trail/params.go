@@ -124,7 +124,7 @@ func shapedParams(action string, params url.Values, found func(Resource)) (js js
 		}
 	}
 	w := shapeWriter{v: params, names: make([]string, 0, len(params)), name: make([]byte, 0, 64),
-		b: make([]byte, 0, 512), found: found}
+		b: make([]byte, 0, 512), found: found, at: make([]int, 0, 16)}
 	for k := range params {
 		w.names = append(w.names, k)
 	}
