@@ -112,16 +112,13 @@ func Build(c Call) (*Record, error) {
 		r.RequestParameters = capped(c.JSONParams)
 	case len(c.Params) > 0 && (c.Service == IAM || c.Service == STS):
 		// A call without parameters (GetCallerIdentity) records null, not {} [OBSERVED].
-		if req := memberParams(c.Params); len(req) > 0 {
-			r.RequestParameters = marshalCapped(req)
-			resourcesIn(c.Service, req, found)
+		if js, members := dottedJSON(c.Params, memberLists, c.Service, found); members > 0 {
+			r.RequestParameters = js
 		}
 	case len(c.Params) > 0:
 		var shaped bool
 		if r.RequestParameters, shaped = shapedParams(c.Action, c.Params, found); !shaped {
-			req := genericParams(c.Params)
-			r.RequestParameters = marshalCapped(req)
-			resourcesIn(c.Service, req, found)
+			r.RequestParameters, _ = dottedJSON(c.Params, ec2Lists, c.Service, found)
 		}
 	}
 	if c.Service == STS && c.Action == "AssumeRole" && r.Resources == nil {

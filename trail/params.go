@@ -309,26 +309,31 @@ func (w *shapeWriter) element(lo, hi int, f field, n int) {
 	w.name = w.name[:plen]
 }
 
-// scalar writes the value of member key, of kind k (a number or boolean that does not read
-// as one stays a string, rule 3), and reports it when key names a resource.
+// scalar writes the value of member key, of kind k, and reports it when key names a resource.
 func (w *shapeWriter) scalar(key string, k kind, v string) {
+	var isString, bad bool
+	w.b, isString, bad = appendScalar(w.b, k, v)
+	w.bad = w.bad || bad
+	if typ, ok := resourceKeys[key]; ok && isString && w.found != nil {
+		w.found(Resource{ResourceType: typ, ResourceName: v})
+	}
+}
+
+// appendScalar appends v, of kind k, as appendJSON(scalar(k, v)) writes it: a number or
+// boolean that does not read as one stays a string (rule 3). bad is a number strconv reads
+// and JSON cannot hold ("1_0", "Inf"), which makes appendJSON fail.
+func appendScalar(b []byte, k kind, v string) (out []byte, isString, bad bool) {
 	switch k {
 	case num:
 		if _, err := strconv.ParseFloat(v, 64); err == nil {
-			w.bad = w.bad || !validNumber(v)
-			w.b = append(w.b, v...)
-			return
+			return append(b, v...), false, !validNumber(v)
 		}
 	case boolean:
-		if b, err := strconv.ParseBool(v); err == nil {
-			w.b = strconv.AppendBool(w.b, b)
-			return
+		if x, err := strconv.ParseBool(v); err == nil {
+			return strconv.AppendBool(b, x), false, false
 		}
 	}
-	w.b = appendJSONString(w.b, v)
-	if typ, ok := resourceKeys[key]; ok && w.found != nil {
-		w.found(Resource{ResourceType: typ, ResourceName: v})
-	}
+	return appendJSONString(b, v), true, false
 }
 
 func scalar(k kind, v string) any {
@@ -370,28 +375,41 @@ var (
 
 // listStyle is how dottedParams writes a list and types a leaf.
 type listStyle struct {
-	list   func([]any) any
-	member bool // Name.member.N is the list (IAM, STS); otherwise Name.N (EC2)
-	leaf   func(name, value string) any
+	member bool // Name.member.N is the list, a plain array (IAM, STS); otherwise Name.N, as {"items": […]} (EC2)
+	kind   func(name string) kind
 }
 
 var (
-	ec2Lists    = listStyle{list: func(l []any) any { return items(l) }, leaf: func(_, v string) any { return v }}
-	memberLists = listStyle{list: func(l []any) any { return l }, member: true, leaf: func(name, v string) any {
+	ec2Lists    = listStyle{kind: func(string) kind { return str }}
+	memberLists = listStyle{member: true, kind: func(name string) kind {
 		switch {
 		case memberNumbers[name]:
-			return scalar(num, v)
+			return num
 		case memberBools[name]:
-			return scalar(boolean, v)
+			return boolean
 		}
-		return v
+		return str
 	}}
 )
 
+func (s listStyle) list(l []any) any {
+	if s.member {
+		return l
+	}
+	return items(l)
+}
+
 // dottedParams is the conversion of parameters without a fixed shape: each dotted name
 // becomes nested lowerCamelCase keys and numbered members lists in style's form. Protocol
-// parameters are dropped and secrets replaced.
+// parameters are dropped and secrets replaced. Build writes it with dottedJSON; this tree
+// form is the reference the tests hold dottedJSON to.
 func dottedParams(params url.Values, style listStyle) object {
+	o, _ := parseDotted(params).json(style).(object)
+	return o
+}
+
+// parseDotted is the tree of the parameters' dotted names.
+func parseDotted(params url.Values) *tree {
 	names := make([]string, 0, len(params))
 	for k := range params {
 		if !protocolParams[k] && !strings.HasPrefix(k, "X-Amz-") {
@@ -417,13 +435,121 @@ func dottedParams(params url.Values, style listStyle) object {
 				break
 			}
 		}
-		t.value, t.leaf = style.leaf(part, params.Get(k)), true
+		t.part, t.value, t.leaf = part, params.Get(k), true
 		if secretParams[part] {
-			t.value = sensitiveDataRemoved
+			t.value = sensitiveDataRemoved // a secret's name is typed as a string
 		}
 	}
-	o, _ := root.json(style).(object)
-	return o
+	return root
+}
+
+// dottedJSON is marshalCapped(dottedParams(params, style)) written from the parse, without
+// the object tree, with the resources it names reported to found in resourcesIn's order (for
+// service s). members is how many members the object has: IAM and STS record a call without
+// any as null.
+func dottedJSON(params url.Values, style listStyle, s Service, found func(Resource)) (js json.RawMessage, members int) {
+	root := parseDotted(params)
+	w := dottedWriter{style: style, b: make([]byte, 0, 256), found: found}
+	w.keys, w.arnKeys = resourceKeys, map[string]string(nil)
+	if s == IAM || s == STS {
+		w.keys, w.arnKeys = memberResourceKeys, memberARNKeys
+	}
+	for style.member && len(root.kids) == 1 && root.kids[0].name == "member" {
+		root = root.kids[0].t // Name.member.N at the top: its value is the top level's
+	}
+	if root.leaf && len(root.kids) == 0 || style.member && isNumbered(root.kids) {
+		return json.RawMessage("null"), 0 // the top level is no object (dottedParams' nil)
+	}
+	w.value(root, "")
+	members = len(root.kids)
+	if isNumbered(root.kids) {
+		members = 1 // {"items": […]}
+	}
+	if w.bad || len(w.b) > maxElements {
+		return json.RawMessage("null"), members
+	}
+	return w.b, members
+}
+
+// dottedWriter writes a tree as tree.json's value encoded.
+type dottedWriter struct {
+	style         listStyle
+	keys, arnKeys map[string]string // resourcesIn's, for the service
+	b             []byte
+	key           []byte // scratch: a member's record key, for the resource tables
+	found         func(Resource)
+	bad           bool // a number JSON cannot hold (marshalCapped's null)
+}
+
+// value writes t, the value of the member named name ("" for a list's element).
+func (w *dottedWriter) value(t *tree, name string) {
+	if t.leaf && len(t.kids) == 0 {
+		var isString, bad bool
+		w.b, isString, bad = appendScalar(w.b, w.style.kind(t.part), t.value)
+		w.bad = w.bad || bad
+		if isString && name != "" {
+			w.resource(name, t.value)
+		}
+		return
+	}
+	if w.style.member && len(t.kids) == 1 && t.kids[0].name == "member" {
+		w.value(t.kids[0].t, name) // Name.member.N: the list is Name's value
+		return
+	}
+	if order, ok := numberedOrder(t.kids); ok {
+		if !w.style.member {
+			w.b = append(w.b, `{"items":`...)
+		}
+		w.b = append(w.b, '[')
+		for i, k := range order {
+			if i > 0 {
+				w.b = append(w.b, ',')
+			}
+			w.value(t.kids[k].t, "")
+		}
+		w.b = append(w.b, ']')
+		if !w.style.member {
+			w.b = append(w.b, '}')
+		}
+		return
+	}
+	w.b = append(w.b, '{')
+	for i, k := range t.kids {
+		if i > 0 {
+			w.b = append(w.b, ',')
+		}
+		w.b = append(appendKey(w.b, k.name), ':')
+		w.value(k.t, k.name)
+	}
+	w.b = append(w.b, '}')
+}
+
+// appendKey appends lowerFirst(name) as a JSON string, without making it.
+func appendKey(b []byte, name string) []byte {
+	if name == "" || name[0] >= utf8.RuneSelf {
+		return appendJSONString(b, lowerFirst(name))
+	}
+	at := len(b) + 1 // after the quote: an ASCII letter is never escaped
+	b = appendJSONString(b, name)
+	if c := b[at]; 'A' <= c && c <= 'Z' {
+		b[at] = c + 'a' - 'A'
+	}
+	return b
+}
+
+// resource reports the string value v of the member named name when its key names a resource.
+func (w *dottedWriter) resource(name, v string) {
+	if name[0] >= utf8.RuneSelf {
+		w.key = append(w.key[:0], lowerFirst(name)...)
+	} else if w.key = append(w.key[:0], name...); 'A' <= w.key[0] && w.key[0] <= 'Z' {
+		w.key[0] += 'a' - 'A'
+	}
+	if typ, ok := w.keys[string(w.key)]; ok {
+		w.found(Resource{ResourceType: typ, ResourceName: v})
+	}
+	if typ, ok := w.arnKeys[string(w.key)]; ok {
+		w.found(Resource{ResourceType: typ, ResourceName: v[strings.LastIndexByte(v, '/')+1:]})
+	}
 }
 
 // tree is dottedParams' parse of dotted names: a node's children in the order first seen.
@@ -433,7 +559,8 @@ func dottedParams(params url.Values, style listStyle) object {
 type tree struct {
 	kids  []kid
 	index map[string]*tree // nil until kids outgrows a scan
-	value any
+	part  string           // a leaf's name: its type is style.kind(part)
+	value string           // a leaf's value, as sent or a secret's replacement
 	leaf  bool
 }
 
@@ -483,17 +610,12 @@ func (b *treeBuilder) child(t *tree, name string) *tree {
 
 func (t *tree) json(style listStyle) any {
 	if t.leaf && len(t.kids) == 0 {
-		return t.value
+		return scalar(style.kind(t.part), t.value)
 	}
 	if style.member && len(t.kids) == 1 && t.kids[0].name == "member" {
 		return t.kids[0].t.json(style) // Name.member.N: the list is Name's value
 	}
-	if nums, ok := numbered(t.kids); ok {
-		order := make([]int, len(t.kids))
-		for i := range order {
-			order[i] = i
-		}
-		sort.SliceStable(order, func(i, j int) bool { return nums[order[i]] < nums[order[j]] })
+	if order, ok := numberedOrder(t.kids); ok {
 		list := make([]any, 0, len(order))
 		for _, i := range order {
 			list = append(list, t.kids[i].t.json(style))
@@ -505,6 +627,27 @@ func (t *tree) json(style listStyle) any {
 		o.set(lowerFirst(k.name), k.t.json(style))
 	}
 	return o
+}
+
+// isNumbered reports whether every child's name is a number: the node is a Query list.
+func isNumbered(kids []kid) bool {
+	_, ok := numbered(kids)
+	return ok
+}
+
+// numberedOrder is the order of the children of a Query list by their positions (stable:
+// "01" and "1" keep theirs), and false when the node is not a list.
+func numberedOrder(kids []kid) ([]int, bool) {
+	nums, ok := numbered(kids)
+	if !ok {
+		return nil, false
+	}
+	order := make([]int, len(kids))
+	for i := range order {
+		order[i] = i
+	}
+	sort.SliceStable(order, func(i, j int) bool { return nums[order[i]] < nums[order[j]] })
+	return order, true
 }
 
 // numbered returns the children's names as numbers when every one is a number (a Query

@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/url"
+	"reflect"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,13 +16,15 @@ import (
 
 // TestDottedParamsMatchesReference: the conversion of parameters without a shape gives, for
 // random Query parameters (nested structures, numbered lists with gaps and many members,
-// IAM's member lists, names that are both a leaf and a parent, secrets, protocol parameters),
-// the same object as the plain tree of maps it replaced (refDotted below), in EC2's and in
-// IAM's list style.
+// IAM's member lists, names that are both a leaf and a parent, secrets, protocol parameters,
+// numbers JSON cannot hold), the same object as the plain tree of maps it replaced
+// (refDotted below), in EC2's and in IAM's list style; and dottedJSON, which Build uses,
+// writes that object's JSON and finds its resources without building it.
 func TestDottedParamsMatchesReference(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	words := []string{"GroupId", "Filter", "Name", "Value", "member", "Tag", "Key", "Password", "DurationSeconds",
-		"SetAsDefault", "Action", "X-Amz-Date", "a", "Élan", ""}
+		"SetAsDefault", "Action", "X-Amz-Date", "a", "Élan", "", "VpcId", "UserName", "RoleArn", "01"}
+	values := []string{"22", "-1", "1_0", "Inf", "true", "1", "sg-1", "", "arn:aws:iam::111122223333:role/ops/r", "<&>", "é"}
 	part := func() string {
 		if rng.IntN(3) == 0 {
 			return strconv.Itoa(1 + rng.IntN(12))
@@ -34,17 +38,33 @@ func TestDottedParamsMatchesReference(t *testing.T) {
 			for range 1 + rng.IntN(4) {
 				parts = append(parts, part())
 			}
-			params.Add(strings.Join(parts, "."), strconv.Itoa(rng.IntN(100)))
+			params.Add(strings.Join(parts, "."), values[rng.IntN(len(values))])
 		}
 		if rng.IntN(10) == 0 { // a long list: past the scan, into the index
 			for n := range 40 {
 				params.Set("GroupId."+strconv.Itoa(n+1), "sg-"+strconv.Itoa(n))
 			}
 		}
-		for _, style := range []listStyle{ec2Lists, memberLists} {
-			got, want := dottedParams(params, style), refDotted(params, style)
-			if diff := cmp.Diff(want, got, cmp.AllowUnexported(member{})); diff != "" {
-				t.Fatalf("case %d %v: (-reference +got)\n%s", i, params, diff)
+		for _, c := range []struct {
+			style listStyle
+			s     Service
+		}{{ec2Lists, EC2}, {memberLists, IAM}} {
+			got, want := dottedParams(params, c.style), refDotted(params, c.style)
+			if !reflect.DeepEqual(got, want) { // cmp.Diff for the message only: it is slow
+				t.Fatalf("case %d %v: (-reference +got)\n%s", i, params, cmp.Diff(want, got, cmp.AllowUnexported(member{})))
+			}
+			// Written straight as JSON: the tree's encoding, members and resources.
+			var wantFound, gotFound []Resource
+			resourcesIn(c.s, want, func(r Resource) { wantFound = append(wantFound, r) })
+			js, members := dottedJSON(params, c.style, c.s, func(r Resource) { gotFound = append(gotFound, r) })
+			if members != len(want) {
+				t.Fatalf("case %d %v: %d members, want %d", i, params, members, len(want))
+			}
+			if w := marshalCapped(want); (len(want) > 0 || !c.style.member) && string(js) != string(w) {
+				t.Fatalf("case %d %v:\nreference %s\ngot       %s", i, params, w, js)
+			}
+			if !slices.Equal(wantFound, gotFound) {
+				t.Fatalf("case %d %v: resources %v, want %v", i, params, gotFound, wantFound)
 			}
 		}
 	}
@@ -114,7 +134,7 @@ func refDotted(params url.Values, style listStyle) object {
 			n = child(n, p)
 		}
 		last := parts[len(parts)-1]
-		n.value, n.leaf = style.leaf(last, params.Get(k)), true
+		n.value, n.leaf = scalar(style.kind(last), params.Get(k)), true
 		if secretParams[last] {
 			n.value = sensitiveDataRemoved
 		}
