@@ -13,64 +13,12 @@ import (
 // redacted and typed elements, and damaged documents — the scanner either gives up or builds
 // exactly the tree encoding/xml builds, and it does not give up on plain documents.
 func TestScanResponseMatchesDecoder(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	names := []string{"item", "member", "groupId", "return", "fromPort", "toPort", "ipPermissions", "groupSet", "tagSet",
-		"secretAccessKey", "keyMaterial", "CreateUserResult", "ResponseMetadata", "RequestId", "isEgress", "Foo.Bar", "a_b-c", "requestId"}
-	texts := []string{"web", "22", "true", "false", "-1", "3.5", " ", "\n  ", "a b", "é", "&amp;", "&lt;x&gt;", "&quot;&apos;",
-		"&#65;", "&#x41;", "&#x1F600;", "2024-08-01T11:45:21Z", ">"}
-	odd := []string{"&#0;", "&bogus;", "&#X41;", "]]>", "\xff", "\x01", "\r\n", "<!-- c -->", "<![CDATA[x]]>", "&#xD800;", "&", "<a:b>x</a:b>"}
-	var gen func(b *strings.Builder, depth int, plain bool)
-	gen = func(b *strings.Builder, depth int, plain bool) {
-		for range rng.IntN(4) {
-			name := names[rng.IntN(len(names))]
-			switch {
-			case rng.IntN(6) == 0:
-				fmt.Fprintf(b, "<%s/>", name)
-				continue
-			case rng.IntN(8) == 0:
-				fmt.Fprintf(b, "<%s x=\"1\" y='a/b'>", name)
-			default:
-				fmt.Fprintf(b, "<%s>", name)
-			}
-			if depth < 4 && rng.IntN(2) == 0 {
-				gen(b, depth+1, plain)
-			} else {
-				b.WriteString(texts[rng.IntN(len(texts))])
-				if !plain && rng.IntN(5) == 0 {
-					b.WriteString(odd[rng.IntN(len(odd))])
-				}
-			}
-			fmt.Fprintf(b, "</%s>", name)
-			if rng.IntN(3) == 0 {
-				b.WriteString("\n  ")
-			}
-		}
-	}
+	g := newDocGen(rand.New(rand.NewPCG(1, 2)), nil)
 	fast := 0
 	const n = 20000
 	for i := range n {
 		plain := i%2 == 0
-		var b strings.Builder
-		switch rng.IntN(4) {
-		case 0:
-			b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
-		case 1:
-			if !plain {
-				b.WriteString([]string{`<?xml version="1.0" encoding="ISO-8859-1"?>`, `<?xml version="1.1"?>`}[rng.IntN(2)])
-			}
-		}
-		root := []string{"AuthorizeSecurityGroupIngressResponse", "CreateUserResponse", "DescribeSecurityGroupsResponse"}[rng.IntN(3)]
-		fmt.Fprintf(&b, `<%s xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">`, root)
-		gen(&b, 0, plain)
-		fmt.Fprintf(&b, "</%s>", root)
-		doc := b.String()
-		if !plain && rng.IntN(3) == 0 { // damaged: cut short, or an end tag renamed
-			if rng.IntN(2) == 0 {
-				doc = doc[:rng.IntN(len(doc))]
-			} else {
-				doc = strings.Replace(doc, "</", "</x", 1)
-			}
-		}
+		doc := g.doc(plain)
 		got, err := scanResponse([]byte(doc))
 		if err != nil {
 			if plain {
@@ -92,6 +40,102 @@ func TestScanResponseMatchesDecoder(t *testing.T) {
 	if fast < n/2 {
 		t.Errorf("the scanner read %d of %d documents, want at least the plain half", fast, n)
 	}
+}
+
+// docGen makes random response documents: the fronts' plain XML (plain) or everything around
+// it: other prologs, attributes, odd text, comments, CDATA, damaged documents.
+type docGen struct {
+	rng               *rand.Rand
+	names, texts, odd []string
+	// lists adds lists of item, Item or member children (none mixed) to the documents.
+	lists bool
+}
+
+// newDocGen is a generator with the scanner test's element names and texts, and more.
+func newDocGen(rng *rand.Rand, more []string, moreTexts ...string) *docGen {
+	return &docGen{rng: rng,
+		names: append([]string{"item", "member", "groupId", "return", "fromPort", "toPort", "ipPermissions", "groupSet", "tagSet",
+			"secretAccessKey", "keyMaterial", "CreateUserResult", "ResponseMetadata", "RequestId", "isEgress", "Foo.Bar", "a_b-c", "requestId"}, more...),
+		texts: append([]string{"web", "22", "true", "false", "-1", "3.5", " ", "\n  ", "a b", "é", "&amp;", "&lt;x&gt;", "&quot;&apos;",
+			"&#65;", "&#x41;", "&#x1F600;", "2024-08-01T11:45:21Z", ">"}, moreTexts...),
+		odd: []string{"&#0;", "&bogus;", "&#X41;", "]]>", "\xff", "\x01", "\r\n", "<!-- c -->", "<![CDATA[x]]>", "&#xD800;", "&", "<a:b>x</a:b>"},
+	}
+}
+
+func (g *docGen) elements(b *strings.Builder, depth int, plain bool) {
+	rng := g.rng
+	for range rng.IntN(4) {
+		if g.lists && depth < 4 && rng.IntN(5) == 0 {
+			g.list(b, depth, plain)
+			continue
+		}
+		name := g.names[rng.IntN(len(g.names))]
+		switch {
+		case rng.IntN(6) == 0:
+			fmt.Fprintf(b, "<%s/>", name)
+			continue
+		case rng.IntN(8) == 0:
+			fmt.Fprintf(b, "<%s x=\"1\" y='a/b'>", name)
+		default:
+			fmt.Fprintf(b, "<%s>", name)
+		}
+		if depth < 4 && rng.IntN(2) == 0 {
+			g.elements(b, depth+1, plain)
+		} else {
+			b.WriteString(g.texts[rng.IntN(len(g.texts))])
+			if !plain && rng.IntN(5) == 0 {
+				b.WriteString(g.odd[rng.IntN(len(g.odd))])
+			}
+		}
+		fmt.Fprintf(b, "</%s>", name)
+		if rng.IntN(3) == 0 {
+			b.WriteString("\n  ")
+		}
+	}
+}
+
+// list writes a *Set element of one to three item, Item or member children.
+func (g *docGen) list(b *strings.Builder, depth int, plain bool) {
+	rng := g.rng
+	name := g.names[rng.IntN(len(g.names))] + "Set"
+	elem := []string{"item", "Item", "member"}[rng.IntN(3)]
+	fmt.Fprintf(b, "<%s>", name)
+	for range 1 + rng.IntN(3) {
+		fmt.Fprintf(b, "<%s>", elem)
+		if rng.IntN(3) > 0 {
+			g.elements(b, depth+2, plain)
+		} else {
+			b.WriteString(g.texts[rng.IntN(len(g.texts))])
+		}
+		fmt.Fprintf(b, "</%s>\n", elem)
+	}
+	fmt.Fprintf(b, "</%s>", name)
+}
+
+func (g *docGen) doc(plain bool) string {
+	rng := g.rng
+	var b strings.Builder
+	switch rng.IntN(4) {
+	case 0:
+		b.WriteString(`<?xml version="1.0" encoding="UTF-8"?>` + "\n")
+	case 1:
+		if !plain {
+			b.WriteString([]string{`<?xml version="1.0" encoding="ISO-8859-1"?>`, `<?xml version="1.1"?>`}[rng.IntN(2)])
+		}
+	}
+	root := []string{"AuthorizeSecurityGroupIngressResponse", "CreateUserResponse", "DescribeSecurityGroupsResponse"}[rng.IntN(3)]
+	fmt.Fprintf(&b, `<%s xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">`, root)
+	g.elements(&b, 0, plain)
+	fmt.Fprintf(&b, "</%s>", root)
+	doc := b.String()
+	if !plain && rng.IntN(3) == 0 { // damaged: cut short, or an end tag renamed
+		if rng.IntN(2) == 0 {
+			doc = doc[:rng.IntN(len(doc))]
+		} else {
+			doc = strings.Replace(doc, "</", "</x", 1)
+		}
+	}
+	return doc
 }
 
 // BenchmarkResponseElements is parsing a change's reply back into responseElements, as every
@@ -127,4 +171,19 @@ func BenchmarkResponseElements(b *testing.B) {
 			}
 		})
 	}
+	// The fast path to the JSON, resources included, into a reused buffer as a record
+	// builder's would be.
+	b.Run("json", func(b *testing.B) {
+		b.ReportAllocs()
+		out := make([]byte, 0, 1024)
+		var found []Resource
+		add := func(r Resource) { found = append(found, r) }
+		for b.Loop() {
+			var ok bool
+			found = found[:0]
+			if out, ok = ec2ResponseJSON(out[:0], body, "AuthorizeSecurityGroupIngress", add); !ok {
+				b.Fatal("the fast path gave up")
+			}
+		}
+	})
 }
