@@ -154,28 +154,36 @@ func (r *Record) WithResponse(c Call) (*Record, error) {
 }
 
 // addResponse sets r's responseElements and LookupEvents resources from c's response (none
-// for a failure, a read, or a JSON-protocol call).
+// for a failure, a read, or a JSON-protocol call). An EC2 reply is written as JSON as it is
+// read (ec2ResponseJSON); the tree path takes what that does not convert, and IAM's and STS's.
 func (r *Record) addResponse(c Call) error {
-	var resp object
+	var found []Resource
 	var err error
 	if takesResponse(&c) && len(c.Response) > 0 {
-		if resp, err = responseElements(c.Response); err == nil {
-			if _, wrapped := wrappedShapes[c.Action]; wrapped {
-				resp = object{{c.Action + "Response", resp}}
-			}
-			if c.Service == IAM || c.Service == STS {
-				resp = memberResponse(resp)
-			}
-			if resp != nil {
-				r.ResponseElements = marshalCapped(resp)
+		add := func(res Resource) { found = append(found, res) }
+		js, fast := []byte(nil), false
+		if c.Service == EC2 {
+			js, fast = ec2ResponseJSON(nil, c.Response, c.Action, add)
+		}
+		if fast {
+			r.ResponseElements = js
+		} else {
+			var resp object
+			if resp, err = responseElements(c.Response); err == nil {
+				if _, wrapped := wrappedShapes[c.Action]; wrapped {
+					resp = object{{c.Action + "Response", resp}}
+				}
+				if c.Service == IAM || c.Service == STS {
+					resp = memberResponse(resp)
+				}
+				if resp != nil {
+					r.ResponseElements = marshalCapped(resp)
+					resourcesIn(c.Service, resp, add)
+				}
 			}
 		}
 	}
-	var respFound []Resource
-	if resp != nil {
-		resourcesIn(c.Service, resp, func(res Resource) { respFound = append(respFound, res) })
-	}
-	r.Lookup = lookupResources(c.Lookup, r.reqFound, respFound)
+	r.Lookup = lookupResources(c.Lookup, r.reqFound, found)
 	return err
 }
 

@@ -17,7 +17,7 @@ import (
 // the resource names (per 16) are the only allocations on the replies Stockade's EC2 front
 // writes: BenchmarkResponseElements/json, TestEC2ResponseJSONAllocs.
 //
-// The resources are read back from the JSON written (resourcesIn): lookupResources looks
+// The resources are read back from the JSON written (resourcesInJSON): lookupResources looks
 // for members of the tree with a resource key and a string value, and those are exactly
 // the JSON's members "key":"…", in the same order; redacted elements are gone from both.
 //
@@ -43,7 +43,7 @@ func ec2ResponseJSON(dst []byte, body []byte, action string, found func(Resource
 		return dst, false
 	}
 	if found != nil {
-		resourcesIn(c.out[start:], found)
+		resourcesInJSON(c.out[start:], found)
 	}
 	if len(c.out)-start > maxElements {
 		c.out = append(c.out[:start], "null"...) // as marshalCapped; the resources still count
@@ -390,10 +390,10 @@ func (c *jsonConv) endTag(raw []byte) bool {
 	return true
 }
 
-// resourcesIn calls found for each member of js, JSON that ec2ResponseJSON wrote, whose key
+// resourcesInJSON calls found for each member of js, JSON that ec2ResponseJSON wrote, whose key
 // is in resourceKeys and whose value is a non-empty string, in order; the names of up to
 // len(batch) resources share one string.
-func resourcesIn(js []byte, found func(Resource)) {
+func resourcesInJSON(js []byte, found func(Resource)) {
 	type span struct {
 		typ      string
 		from, to int // the value's JSON string, quotes excluded

@@ -21,7 +21,9 @@ func treeResponseJSON(body []byte, action string) (string, []Resource, error) {
 	if _, wrapped := wrappedShapes[action]; wrapped {
 		resp = object{{action + "Response", resp}}
 	}
-	return string(marshalCapped(resp)), lookupResources(EC2, nil, nil, resp), nil
+	var found []Resource
+	resourcesIn(EC2, resp, func(r Resource) { found = append(found, r) })
+	return string(marshalCapped(resp)), lookupResources(nil, found), nil
 }
 
 // fastResponseJSON runs ec2ResponseJSON after a prefix that must stay, and gives its JSON and
@@ -45,7 +47,7 @@ func fastResponseJSON(t *testing.T, body []byte, action string) (string, []Resou
 		}
 		return "", nil, false
 	}
-	return string(out[len(prefix):]), lookupResources(EC2, found, nil, nil), true
+	return string(out[len(prefix):]), lookupResources(found), true
 }
 
 // checkResponseJSON fails t unless the fast path gives up on body or agrees with the tree
