@@ -45,10 +45,8 @@ func WriteLogFile(root *os.Root, account, region string, t time.Time, records []
 	}
 	name := LogFileName(account, region, t, uniqueName())
 	var body bytes.Buffer
-	zw := gzip.NewWriter(&body)
-	if err := json.NewEncoder(zw).Encode(struct {
-		Records []json.RawMessage `json:"Records"`
-	}{records}); err != nil {
+	zw, _ := gzip.NewWriterLevel(&body, exportLevel) // a valid level: no error
+	if _, err := zw.Write(recordsDocument(records)); err != nil {
 		return "", fmt.Errorf("trail: export: %w", err)
 	}
 	if err := zw.Close(); err != nil {
@@ -61,6 +59,39 @@ func WriteLogFile(root *os.Root, account, region string, t time.Time, records []
 		return "", fmt.Errorf("trail: export: %w", err)
 	}
 	return name, nil
+}
+
+// exportLevel is the log files' compression. Every record of the trail is compressed once,
+// and at the default level that was more CPU than building the record; BestSpeed takes about
+// a third of it, for files about 40 % larger (a delivery of a thousand authorize records:
+// 42 KB against 30 KB, of 1.27 MB). BenchmarkWriteLogFile.
+const exportLevel = gzip.BestSpeed
+
+// recordsDocument is {"Records":[…]} and a newline, as json.Encoder writes it with records as
+// json.RawMessage. The records go in as they are: the Log's records are appendRecord's output
+// or, from older layouts and other servers, encoding/json's, both already in the form
+// encoding/json gives a RawMessage (compact, HTML-escaped), and the Log's checksums keep them
+// whole. encoding/json compacted every one of them again: half the export's CPU.
+func recordsDocument(records []json.RawMessage) []byte {
+	n := len(`{"Records":[]}`) + 1
+	for _, r := range records {
+		n += len(r) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"Records":`...)
+	if records == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '[')
+		for i, r := range records {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, r...)
+		}
+		b = append(b, ']')
+	}
+	return append(b, "}\n"...)
 }
 
 func uniqueName() string {

@@ -1,6 +1,7 @@
 package trail
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -143,4 +144,49 @@ func TestExport(t *testing.T) {
 	if total != MaxRecordsPerFile+5 {
 		t.Errorf("after reopen %d records delivered, want %d (the new ones)", total, MaxRecordsPerFile+5)
 	}
+}
+
+// TestRecordsDocument: a log file's document is what json.Encoder writes for
+// {"Records": records} with the records as json.RawMessage, for the records the Log holds
+// (every golden call's), for one, and for none.
+func TestRecordsDocument(t *testing.T) {
+	var all []json.RawMessage
+	for _, c := range goldenCalls {
+		r, _ := Build(c)
+		all = append(all, r.JSON())
+	}
+	for _, records := range [][]json.RawMessage{all, all[:1], {}, nil} {
+		var want bytes.Buffer
+		if err := json.NewEncoder(&want).Encode(struct {
+			Records []json.RawMessage `json:"Records"`
+		}{records}); err != nil {
+			t.Fatal(err)
+		}
+		if got := recordsDocument(records); string(got) != want.String() {
+			t.Errorf("%d records:\ngot  %.300s\nwant %.300s", len(records), got, want.String())
+		}
+	}
+}
+
+// BenchmarkWriteLogFile is the export of a thousand authorize records (one delivery's worst):
+// every record the trail keeps is compressed into a log file once.
+func BenchmarkWriteLogFile(b *testing.B) {
+	c := goldenCalls["authorize-ip-permissions"]
+	records := make([]json.RawMessage, MaxRecordsPerFile)
+	for i := range records {
+		c.EventID = ""
+		r, _ := Build(c)
+		records[i] = r.JSON()
+	}
+	root, err := os.OpenRoot(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer root.Close()
+	for b.Loop() {
+		if _, err := WriteLogFile(root, acct, "eu-west-1", time.Now(), records); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(records)), "ns/record")
 }
