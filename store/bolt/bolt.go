@@ -49,7 +49,14 @@ type Options struct {
 	// after (the trail's outbox): kept beside their transaction's history entry rather than
 	// in the key B-tree, which saves a commit the pages of a second path through that tree
 	// (staged.go). They are unwatched as well. Keys of one prefix are all staged or none.
+	// Their deletion is lazy: a deleted staged key may be back after the store is reopened,
+	// until history compaction has passed its revision (staged.go); the trail's outbox
+	// tolerates that, its recovery checks every key against the trail's log.
 	Staged []string
+	// MaxDeadStaged bounds the bytes of deleted staged keys still in the history, waiting
+	// for compaction (default 64 MiB): beyond it the history is compacted sooner than
+	// HistoryLimit, so that the store file does not grow with the size of what is staged.
+	MaxDeadStaged int64
 }
 
 // Store is a store.Store on one bbolt file.
@@ -66,6 +73,8 @@ type Store struct {
 	stagedMu  sync.Mutex
 	stagedAt  map[string]int64 // staged key → the revision whose history entry holds it
 	compacted int64            // history entries up to this revision are deleted; the committer's
+	dead      deadStaged       // deleted staged keys still in the history; the committer's
+	maxDead   int64
 
 	queue   chan *pending
 	closeMu sync.RWMutex
@@ -88,6 +97,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.OpenTimeout <= 0 {
 		opts.OpenTimeout = time.Second
 	}
+	if opts.MaxDeadStaged <= 0 {
+		opts.MaxDeadStaged = 64 << 20
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
@@ -109,7 +121,7 @@ func Open(path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
 	s := &Store{db: db, path: path, limit: int64(opts.HistoryLimit), unwatched: slices.Clone(opts.Unwatched), staged: slices.Clone(opts.Staged),
-		stagedAt: map[string]int64{}, notify: make(chan struct{}), done: make(chan struct{}),
+		stagedAt: map[string]int64{}, maxDead: opts.MaxDeadStaged, notify: make(chan struct{}), done: make(chan struct{}),
 		queue: make(chan *pending, maxGroup), stopped: make(chan struct{})}
 	if err := s.init(existed); err != nil {
 		db.Close()
@@ -278,7 +290,7 @@ func (s *Store) commit(group []*pending) {
 	var last, compacted int64
 	s.stagedMu.Lock()
 	defer s.stagedMu.Unlock()
-	st := &stagedTxn{at: s.stagedAt}
+	st := &stagedTxn{at: s.stagedAt, compacted: s.compacted}
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		kv, meta, h := tx.Bucket(bucketKV), tx.Bucket(bucketMeta), tx.Bucket(bucketHistory)
 		h.FillPercent = 1 // revisions only ever append: full pages, half the splits (TestHistoryPagesFull)
@@ -326,8 +338,12 @@ func (s *Store) commit(group []*pending) {
 			}
 			p.rev = rev
 		}
+		cutoff := rev - s.limit
+		if s.dead.bytes > s.maxDead {
+			cutoff = max(cutoff, s.dead.oldest()) // deleted staged keys weigh too much: compact sooner
+		}
 		var err error
-		if compacted, err = compactTo(h, s.compacted, rev-s.limit); err != nil {
+		if compacted, err = compactTo(h, s.compacted, min(cutoff, rev), st.get); err != nil {
 			return err
 		}
 		last = rev
@@ -339,7 +355,9 @@ func (s *Store) commit(group []*pending) {
 		}
 	} else {
 		st.commit()
+		s.dead.add(st.dead)
 		s.compacted = compacted
+		s.dead.dropTo(compacted)
 		s.rev.Store(last)
 		s.mu.Lock()
 		close(s.notify)

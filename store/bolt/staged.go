@@ -18,9 +18,19 @@ package bolt
 // Which revision's entry holds a staged key is in memory (stagedAt), rebuilt from the history
 // bucket when the store opens. The committer changes the map only together with the commit
 // that made the change, under stagedMu, and every read of a staged key holds stagedMu across
-// its bbolt snapshot, so the map and the snapshot always agree. History compaction removes
-// transactions' own entries only: a staged key stays until it is deleted, however far the
-// history has moved on.
+// its bbolt snapshot, so the map and the snapshot always agree. A staged key that is not
+// deleted stays however far the history has moved on.
+//
+// Deleting a staged key removes it from the map only: its entry stays in the history until
+// compaction passes its revision and removes it with its transaction's entry, from leaves it
+// rewrites anyway. Deleting it at once rewrote the leaves holding it — for the trail's
+// outbox, each second's records deleted a second later, about 0.6 pages per record, the
+// largest part of what the trail added to a write's bytes. Until compaction, a deleted key is
+// back if the store is reopened (the map is rebuilt from the entries): staged keys are for
+// outboxes whose recovery checks each key it finds. The entries' bytes are counted, and
+// beyond Options.MaxDeadStaged the history is compacted sooner, so that a tenant's large
+// records cannot grow the file for HistoryLimit transactions. A key deleted after compaction
+// passed its revision (staged long ago, and kept) is removed at once.
 
 import (
 	"bytes"
@@ -108,8 +118,10 @@ func (s *Store) migrateStaged(tx *bbolt.Tx) error {
 // stagedTxn is one commit's view of the staged keys: the map as committed, with the changes
 // of this commit on top (0: deleted), applied to the map only once the commit succeeded.
 type stagedTxn struct {
-	at      map[string]int64
-	changes map[string]int64
+	at        map[string]int64
+	changes   map[string]int64
+	compacted int64      // the history's compaction before this commit
+	dead      []deadItem // entries this commit deleted lazily
 }
 
 func (st *stagedTxn) get(key string) int64 {
@@ -125,7 +137,10 @@ func (st *stagedTxn) apply(h *bbolt.Bucket, rev int64, op store.Op) error {
 		st.changes = map[string]int64{}
 	}
 	if old := st.get(op.Key); old != 0 {
-		if err := h.Delete(stagedKey(old, op.Key)); err != nil {
+		k := stagedKey(old, op.Key)
+		if op.Delete && old > st.compacted { // left for compaction, which rewrites its leaf anyway
+			st.dead = append(st.dead, deadItem{rev: old, bytes: int64(len(k) + len(h.Get(k)))})
+		} else if err := h.Delete(k); err != nil {
 			return err
 		}
 	}
@@ -216,17 +231,74 @@ func mergeKVs(a, b []store.KV, limit int, reverse bool) []store.KV {
 	return out
 }
 
-// compactTo deletes transactions' history entries up to cutoff, at most 16 per commit so that
-// each stays cheap, by key (staged entries in between are not touched). from is the newest
-// revision already compacted; it returns the new one.
-func compactTo(h *bbolt.Bucket, from, cutoff int64) (int64, error) {
-	for n := 0; from < cutoff && n < 16; n++ {
-		from++
-		if err := h.Delete(revKey(from)); err != nil {
-			return from - 1, err
+// compactTo deletes the history entries of the revisions after from up to cutoff, at most 16
+// revisions per commit so that each stays cheap: the transactions' own entries and the staged
+// entries no longer live (deleted or rewritten since: live(key) is not their revision). It
+// returns the newest revision compacted.
+func compactTo(h *bbolt.Bucket, from, cutoff int64, live func(key string) int64) (int64, error) {
+	to := min(from+16, cutoff)
+	if to <= from {
+		return from, nil
+	}
+	var del [][]byte
+	c := h.Cursor()
+	for k, _ := c.Seek(revKey(from + 1)); k != nil; k, _ = c.Next() {
+		rev := int64(binary.BigEndian.Uint64(k[:8]))
+		if rev > to {
+			break
+		}
+		if !isStagedEntry(k) || live(string(k[stagedOverhead:])) != rev {
+			del = append(del, bytes.Clone(k)) // not while the cursor walks the page
 		}
 	}
-	return from, nil
+	for _, k := range del {
+		if err := h.Delete(k); err != nil {
+			return from, err
+		}
+	}
+	return to, nil
+}
+
+// deadStaged are the deleted staged keys whose entries are still in the history, in the order
+// they were deleted (about their revisions' order: the trail deletes its records in order),
+// from items[head] on.
+type deadStaged struct {
+	items []deadItem
+	head  int
+	bytes int64
+}
+
+type deadItem struct {
+	rev   int64
+	bytes int64
+}
+
+func (d *deadStaged) add(items []deadItem) {
+	for _, it := range items {
+		d.items = append(d.items, it)
+		d.bytes += it.bytes
+	}
+}
+
+// oldest is the revision of the first deleted entry waiting.
+func (d *deadStaged) oldest() int64 {
+	if d.head == len(d.items) {
+		return 0
+	}
+	return d.items[d.head].rev
+}
+
+// dropTo forgets the entries compaction has removed, from the front: one deleted out of order
+// is forgotten when those before it are (its bytes are counted until then, a bound only).
+func (d *deadStaged) dropTo(compacted int64) {
+	for d.head < len(d.items) && d.items[d.head].rev <= compacted {
+		d.bytes -= d.items[d.head].bytes
+		d.head++
+	}
+	if d.head > 1024 && d.head > len(d.items)/2 { // the front's room, given back now and then
+		d.items = append(d.items[:0], d.items[d.head:]...)
+		d.head = 0
+	}
 }
 
 // firstEntry is the first transaction entry at or after from in the history cursor, skipping

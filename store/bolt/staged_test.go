@@ -172,6 +172,20 @@ func TestStagedMigrates(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Close()
+	// Deleted lazily: compaction removes the entry, here once the history is past it.
+	s, err = Open(path, Options{Staged: []string{"o/"}, HistoryLimit: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Txn(ctx, nil, []store.Op{{Key: "o/1", Delete: true}}); err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if _, err := s.Txn(ctx, nil, []store.Op{{Key: "p", Value: []byte("x")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
 	s, err = Open(path, Options{Staged: []string{"o/"}})
 	if err != nil {
 		t.Fatal(err)
@@ -216,5 +230,123 @@ func TestHistoryPagesFull(t *testing.T) {
 		return nil
 	}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestStagedDeleteLazy: a deleted staged key is gone for every reader at once, while its entry
+// stays in the history until compaction passes its revision; reopened before that, the store
+// has it back (the outbox's recovery deletes it again); compaction removes it for good, keeps
+// the staged keys still live, and comes sooner when deleted entries weigh more than
+// MaxDeadStaged.
+func TestStagedDeleteLazy(t *testing.T) {
+	ctx := context.Background()
+	put := func(k, v string) store.Op { return store.Op{Key: k, Value: []byte(v)} }
+	del := func(k string) store.Op { return store.Op{Key: k, Delete: true} }
+	entries := func(s *Store) (staged []string) {
+		s.db.View(func(tx *bbolt.Tx) error {
+			return tx.Bucket(bucketHistory).ForEach(func(k, _ []byte) error {
+				if isStagedEntry(k) {
+					staged = append(staged, string(k[stagedOverhead:]))
+				}
+				return nil
+			})
+		})
+		return staged
+	}
+	keys := func(s *Store) (got []string) {
+		kvs, _, err := s.List(ctx, "o/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range kvs {
+			got = append(got, kv.Key)
+		}
+		return got
+	}
+	path := filepath.Join(t.TempDir(), "s.db")
+	opts := Options{Staged: []string{"o/"}, HistoryLimit: 10}
+	s, err := Open(path, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := s.Txn(ctx, nil, []store.Op{put("o/1", "r1"), put("o/2", "r2"), put("r", "x")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Txn(ctx, nil, []store.Op{del("o/1")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok, _ := s.Get(ctx, "o/1"); ok {
+		t.Error("a deleted staged key is still read")
+	}
+	if diff := cmp.Diff([]string{"o/2"}, keys(s)); diff != "" {
+		t.Errorf("listed after the delete (-want +got):\n%s", diff)
+	}
+	if _, err := s.Txn(ctx, []store.Cond{{Key: "o/1"}}, []store.Op{put("o/1", "again")}); err != nil {
+		t.Errorf("create-if-absent on a deleted staged key: %v", err)
+	}
+	if _, err := s.Txn(ctx, nil, []store.Op{del("o/1")}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"o/1", "o/2", "o/1"}, entries(s)); diff != "" {
+		t.Errorf("history's staged entries before compaction (-want +got):\n%s", diff)
+	}
+	s.Close()
+
+	// Reopened before compaction: the newest entry of o/1 is back.
+	if s, err = Open(path, opts); err != nil {
+		t.Fatal(err)
+	}
+	if kv, ok, _ := s.Get(ctx, "o/1"); !ok || string(kv.Value) != "again" {
+		t.Errorf("o/1 after reopening before compaction: %+v %v, want it back", kv, ok)
+	}
+	if _, err := s.Txn(ctx, nil, []store.Op{del("o/1")}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 12 { // past the history limit
+		if _, err := s.Txn(ctx, nil, []store.Op{put("r", fmt.Sprint(i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if diff := cmp.Diff([]string{"o/2"}, entries(s)); diff != "" {
+		t.Errorf("history's staged entries after compaction (-want +got):\n%s", diff)
+	}
+	s.Close()
+	if s, err = Open(path, opts); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"o/2"}, keys(s)); diff != "" {
+		t.Errorf("listed after compaction and reopening (-want +got):\n%s", diff)
+	}
+	if _, err := s.Watch(ctx, first); !errors.Is(err, store.ErrCompacted) {
+		t.Errorf("watch from a compacted revision: %v", err)
+	}
+	s.Close()
+
+	// Deleted entries over MaxDeadStaged: compacted sooner than HistoryLimit.
+	path = filepath.Join(t.TempDir(), "s.db")
+	if s, err = Open(path, Options{Staged: []string{"o/"}, HistoryLimit: 1000, MaxDeadStaged: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	big := strings.Repeat("x", 600)
+	start, err := s.Txn(ctx, nil, []store.Op{put("o/a", big), put("o/b", big), put("o/live", big)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Txn(ctx, nil, []store.Op{del("o/a"), del("o/b")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Txn(ctx, nil, []store.Op{put("r", "y")}); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"o/live"}, entries(s)); diff != "" {
+		t.Errorf("history's staged entries past MaxDeadStaged (-want +got):\n%s", diff)
+	}
+	if _, err := s.Watch(ctx, start); !errors.Is(err, store.ErrCompacted) {
+		t.Errorf("watch from before the deleted entries, compacted sooner: %v", err)
+	}
+	if s.dead.bytes != 0 {
+		t.Errorf("%d bytes of deleted entries still counted", s.dead.bytes)
 	}
 }
