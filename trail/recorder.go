@@ -196,34 +196,27 @@ func (rc *Recorder) Flush(ctx context.Context) {
 	}
 }
 
-// write appends first and whatever else is queued, up to the batch size, in one append,
-// waiting up to linger for the batch to fill (or until stop closes: Run is ending). ctx is the
-// outbox deletion's, which a shutdown does not cancel.
+// write appends first and whatever else is queued, up to the batch size, in one append: it
+// first waits linger for the batch to fill (unless a batch is queued already, or stop closes:
+// Run is ending), then takes what is queued. It sleeps through the linger rather than taking
+// each record as it comes: a wake-up per record was a goroutine switch, and often an idle
+// thread's wake-up, per call. ctx is the outbox deletion's, which a shutdown does not cancel.
 func (rc *Recorder) write(ctx context.Context, first queued, linger time.Duration, stop <-chan struct{}) {
-	recs := []*Record{rc.record(first)}
-	var deadline <-chan time.Time
-	if linger > 0 {
+	if linger > 0 && len(rc.queue) < rc.batch-1 {
 		t := time.NewTimer(linger)
-		defer t.Stop()
-		deadline = t.C
+		select {
+		case <-t.C:
+		case <-stop:
+		}
+		t.Stop()
 	}
+	recs := []*Record{rc.record(first)}
 fill:
 	for len(recs) < rc.batch {
 		select {
 		case q := <-rc.queue:
 			recs = append(recs, rc.record(q))
-			continue
 		default:
-		}
-		if deadline == nil {
-			break
-		}
-		select {
-		case q := <-rc.queue:
-			recs = append(recs, rc.record(q))
-		case <-deadline:
-			break fill
-		case <-stop:
 			break fill
 		}
 	}
