@@ -281,11 +281,11 @@ func (rc *Recorder) clean(ctx context.Context, all bool) {
 // for everything, the Recorder not yet running.
 //
 // The store deletes outbox keys lazily (store/bolt's staged keys): after a restart, keys
-// deleted within its history (100,000 transactions, at most 64 MiB of records) can be back,
+// deleted within its history (100,000 transactions, at most 128 MiB of records) can be back,
 // and Recover finds their records in the Log and deletes them again. The Log keeps far more
 // (4 GiB by default); only a record it has pruned since — more than 90 days old on a server
 // that wrote less than the history in that time, or under a --trail-max-bytes too small to
-// hold the last 64 MiB of changes' records — would be moved to the Log a second time.
+// hold the last 128 MiB of changes' records — would be moved to the Log a second time.
 func (rc *Recorder) Sweep(ctx context.Context, before time.Time) error {
 	rc.Flush(ctx) // completions still queued go first: they are the better record
 	for id, at := range rc.swept {

@@ -54,8 +54,10 @@ type Options struct {
 	// tolerates that, its recovery checks every key against the trail's log.
 	Staged []string
 	// MaxDeadStaged bounds the bytes of deleted staged keys still in the history, waiting
-	// for compaction (default 64 MiB): beyond it the history is compacted sooner than
-	// HistoryLimit, so that the store file does not grow with the size of what is staged.
+	// for compaction (default 128 MiB): beyond it the history is compacted sooner than
+	// HistoryLimit, so that the store file does not grow with the size of what is staged (a
+	// tenant's records can be 100 KB each). The default lets the history decide for the
+	// trail's usual records: 100,000 of about 1.3 KB.
 	MaxDeadStaged int64
 }
 
@@ -98,7 +100,7 @@ func Open(path string, opts Options) (*Store, error) {
 		opts.OpenTimeout = time.Second
 	}
 	if opts.MaxDeadStaged <= 0 {
-		opts.MaxDeadStaged = 64 << 20
+		opts.MaxDeadStaged = 128 << 20
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
