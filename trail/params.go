@@ -65,7 +65,7 @@ var permissionChange = []field{
 }
 
 // requestShapes are the actions whose requestParameters §1.3 fixes. Every other action takes
-// the generic conversion (genericParams).
+// the generic conversion (dottedJSON with ec2Lists).
 var requestShapes = map[string][]field{
 	"AuthorizeSecurityGroupIngress": slices.Concat(permissionChange, []field{tagSpecs}),
 	"AuthorizeSecurityGroupEgress":  slices.Concat(permissionChange, []field{tagSpecs}),
@@ -109,7 +109,7 @@ const sensitiveDataRemoved = "<sensitiveDataRemoved>"
 
 // shapedParams writes the requestParameters of an action with a §1.3 shape (requestShapes,
 // wrappedShapes) as JSON, and reports the resources named in them to found, in the order
-// written. ok is false for an action without a shape (genericParams converts it). js is
+// written. ok is false for an action without a shape (dottedJSON converts it). js is
 // "null" when the JSON would be over maxElements or a number member holds what strconv
 // reads as a number but JSON does not ("1_0", "Inf"), as marshalCapped has it.
 //
@@ -336,36 +336,6 @@ func appendScalar(b []byte, k kind, v string) (out []byte, isString, bad bool) {
 	return appendJSONString(b, v), true, false
 }
 
-func scalar(k kind, v string) any {
-	switch k {
-	case num:
-		if _, err := strconv.ParseFloat(v, 64); err == nil {
-			return json.Number(v)
-		}
-	case boolean:
-		if b, err := strconv.ParseBool(v); err == nil {
-			return b
-		}
-	}
-	return v
-}
-
-// genericParams converts the parameters of an EC2 action without a §1.3 shape [STOCKADE]:
-// each dotted name becomes nested lowerCamelCase keys, numbered members become
-// {"items": […]}, values stay strings (without a shape there is no type to give them).
-func genericParams(params url.Values) object {
-	return dottedParams(params, ec2Lists)
-}
-
-// memberParams converts the parameters of an IAM or STS call [OBSERVED in AWS's record
-// examples for CreateUser, CreateRole and AssumeRole]: keys lowerCamelCase, a Name.member.N
-// list a plain JSON array (these services log their model's shapes, not EC2's item sets),
-// the numbers of memberNumbers JSON numbers, policy documents the raw JSON string as sent.
-// Types of members outside those tables are [UNCONFIRMED]: they stay strings.
-func memberParams(params url.Values) object {
-	return dottedParams(params, memberLists)
-}
-
 // memberNumbers and memberBools are the IAM and STS request members whose model type is a
 // number or a boolean (botocore's iam and sts service-2.json).
 var (
@@ -373,14 +343,23 @@ var (
 	memberBools   = map[string]bool{"SetAsDefault": true}
 )
 
-// listStyle is how dottedParams writes a list and types a leaf.
+// listStyle is how dottedJSON writes a list and types a leaf.
 type listStyle struct {
 	member bool // Name.member.N is the list, a plain array (IAM, STS); otherwise Name.N, as {"items": […]} (EC2)
 	kind   func(name string) kind
 }
 
 var (
-	ec2Lists    = listStyle{kind: func(string) kind { return str }}
+	// ec2Lists converts the parameters of an EC2 action without a §1.3 shape [STOCKADE]: each
+	// dotted name becomes nested lowerCamelCase keys, numbered members become
+	// {"items": […]}, values stay strings (without a shape there is no type to give them).
+	ec2Lists = listStyle{kind: func(string) kind { return str }}
+	// memberLists converts the parameters of an IAM or STS call [OBSERVED in AWS's record
+	// examples for CreateUser, CreateRole and AssumeRole]: keys lowerCamelCase, a
+	// Name.member.N list a plain JSON array (these services log their model's shapes, not
+	// EC2's item sets), the numbers of memberNumbers JSON numbers, policy documents the raw
+	// JSON string as sent. Types of members outside those tables are [UNCONFIRMED]: they
+	// stay strings.
 	memberLists = listStyle{member: true, kind: func(name string) kind {
 		switch {
 		case memberNumbers[name]:
@@ -391,22 +370,6 @@ var (
 		return str
 	}}
 )
-
-func (s listStyle) list(l []any) any {
-	if s.member {
-		return l
-	}
-	return items(l)
-}
-
-// dottedParams is the conversion of parameters without a fixed shape: each dotted name
-// becomes nested lowerCamelCase keys and numbered members lists in style's form. Protocol
-// parameters are dropped and secrets replaced. Build writes it with dottedJSON; this tree
-// form is the reference the tests hold dottedJSON to.
-func dottedParams(params url.Values, style listStyle) object {
-	o, _ := parseDotted(params).json(style).(object)
-	return o
-}
 
 // parseDotted is the tree of the parameters' dotted names.
 func parseDotted(params url.Values) *tree {
@@ -552,7 +515,7 @@ func (w *dottedWriter) resource(name, v string) {
 	}
 }
 
-// tree is dottedParams' parse of dotted names: a node's children in the order first seen.
+// tree is parseDotted's parse of dotted names: a node's children in the order first seen.
 // Most nodes have a handful of children, found by a scan from the newest (names arrive
 // sorted, so a name's parent is usually the last child added); a node with many (a long
 // numbered list) gets an index so that a request with thousands of members stays linear.
@@ -573,7 +536,7 @@ type kid struct {
 type treeBuilder struct{ arena []tree }
 
 func (b *treeBuilder) node() *tree {
-	if len(b.arena) == cap(b.arena) { // never with dottedParams' count; kept correct anyway
+	if len(b.arena) == cap(b.arena) { // never with parseDotted's count; kept correct anyway
 		b.arena = make([]tree, 0, 16)
 	}
 	b.arena = append(b.arena, tree{})
@@ -606,27 +569,6 @@ func (b *treeBuilder) child(t *tree, name string) *tree {
 		}
 	}
 	return c
-}
-
-func (t *tree) json(style listStyle) any {
-	if t.leaf && len(t.kids) == 0 {
-		return scalar(style.kind(t.part), t.value)
-	}
-	if style.member && len(t.kids) == 1 && t.kids[0].name == "member" {
-		return t.kids[0].t.json(style) // Name.member.N: the list is Name's value
-	}
-	if order, ok := numberedOrder(t.kids); ok {
-		list := make([]any, 0, len(order))
-		for _, i := range order {
-			list = append(list, t.kids[i].t.json(style))
-		}
-		return style.list(list)
-	}
-	o := make(object, 0, len(t.kids))
-	for _, k := range t.kids {
-		o.set(lowerFirst(k.name), k.t.json(style))
-	}
-	return o
 }
 
 // isNumbered reports whether every child's name is a number: the node is a Query list.

@@ -344,3 +344,61 @@ func BenchmarkShapedParams(b *testing.B) {
 		shapedParams("AuthorizeSecurityGroupIngress", params, func(Resource) {})
 	}
 }
+
+// The tree form of the conversions, which Build writes as JSON without building it
+// (shapedParams, dottedJSON): the reference the tests hold those to.
+
+// scalar is v as a value of kind k: a number or boolean that does not read as one stays a
+// string (rule 3).
+func scalar(k kind, v string) any {
+	switch k {
+	case num:
+		if _, err := strconv.ParseFloat(v, 64); err == nil {
+			return json.Number(v)
+		}
+	case boolean:
+		if b, err := strconv.ParseBool(v); err == nil {
+			return b
+		}
+	}
+	return v
+}
+
+// list is a Query list's value in style s.
+func (s listStyle) list(l []any) any {
+	if s.member {
+		return l
+	}
+	return items(l)
+}
+
+// dottedParams is the conversion of parameters without a fixed shape: each dotted name
+// becomes nested lowerCamelCase keys and numbered members lists in style's form. Protocol
+// parameters are dropped and secrets replaced. Build writes it with dottedJSON; this tree
+// form is the reference the tests hold dottedJSON to.
+func dottedParams(params url.Values, style listStyle) object {
+	o, _ := parseDotted(params).json(style).(object)
+	return o
+}
+
+// json is t's value in style.
+func (t *tree) json(style listStyle) any {
+	if t.leaf && len(t.kids) == 0 {
+		return scalar(style.kind(t.part), t.value)
+	}
+	if style.member && len(t.kids) == 1 && t.kids[0].name == "member" {
+		return t.kids[0].t.json(style) // Name.member.N: the list is Name's value
+	}
+	if order, ok := numberedOrder(t.kids); ok {
+		list := make([]any, 0, len(order))
+		for _, i := range order {
+			list = append(list, t.kids[i].t.json(style))
+		}
+		return style.list(list)
+	}
+	o := make(object, 0, len(t.kids))
+	for _, k := range t.kids {
+		o.set(lowerFirst(k.name), k.t.json(style))
+	}
+	return o
+}
