@@ -12,30 +12,30 @@ var quiet bool
 // readBlock is how long one server reads before the other takes its turn.
 const readBlock = 250 * time.Millisecond
 
-// compareTrail measures what the change trail costs the API: two fresh servers, the trail on
-// (--trail) and off (--trail=false), both running, take turns block by block through the same
-// workload — a block of calls on one, the same block on the other, the order alternating — and
-// each phase's rate is the calls of all its blocks over their time.
+// takeTurns runs the workload on two servers that take turns block by block — a block of
+// calls on one, the same block on the other, the order alternating — for rounds rounds, each
+// on a fresh pair from start, and prints each phase's rate on both (the calls of all its
+// blocks over their time), their ratio and the quartiles of the blocks' own ratios. label
+// names the two in the table's header.
 //
-// Taking turns is what makes the comparison hold on a shared machine. Run one after the
-// other, the two servers met different disks and neighbours: the write phases, bound by
-// fsync, moved by ±20 % from run to run, more than the 10 % the target allows. Block by
-// block, both meet the same conditions within a second of each other, and the spread of the
-// blocks' ratios (reported as quartiles) says how far the figure can be trusted.
-func compareTrail(groups, conc int, d time.Duration, rounds, block int) {
+// Taking turns is what makes a comparison hold on a shared machine. Run one after the other,
+// two servers meet different disks and neighbours: the trail comparison's write phases, bound
+// by fsync, moved by ±20 % from run to run, and a run against moto once found Stockade at a
+// third of its rate of the run before. Block by block, both meet the same conditions within
+// a second of each other, and the spread of the blocks' ratios says how far a figure can be
+// trusted.
+func takeTurns(label [2]string, start func() [2]*target, groups, conc int, d time.Duration, rounds, block int) {
 	quiet = true
 	defer func() { quiet = false }()
 	type result struct {
 		name   string
-		sum    [2]phase // on, off: all blocks of all rounds
+		sum    [2]phase // all blocks of all rounds, per server
 		ratios []float64
 	}
 	var results []*result
 	for r := range rounds {
-		on := startStockade(tempDir(), "--trail=true")
-		off := startStockade(tempDir(), "--trail=false")
-		targets := [2]*target{on, off}
-		loads := [2]*workload{newWorkload(on, groups), newWorkload(off, groups)}
+		targets := start()
+		loads := [2]*workload{newWorkload(targets[0], groups), newWorkload(targets[1], groups)}
 		steps := [2][]step{loads[0].steps(), loads[1].steps()}
 		for si := range steps[0] {
 			if r == 0 {
@@ -46,7 +46,7 @@ func compareTrail(groups, conc int, d time.Duration, rounds, block int) {
 			if !steps[0][si].write {
 				blocks = max(1, int(d/readBlock))
 			}
-			stop := [2]func(){profilePhase(on, "trail-on-"+res.name), profilePhase(off, "trail-off-"+res.name)}
+			stop := [2]func(){profilePhase(targets[0], label[0]+"-"+res.name), profilePhase(targets[1], label[1]+"-"+res.name)}
 			for b := range blocks {
 				order := []int{0, 1}
 				if (b+r)%2 == 1 {
@@ -72,25 +72,42 @@ func compareTrail(groups, conc int, d time.Duration, rounds, block int) {
 			stop[0]()
 			stop[1]()
 		}
-		on.stop()
-		off.stop()
+		targets[0].stop()
+		targets[1].stop()
 	}
 	fmt.Printf("\n%d groups, %d concurrent clients, %d rounds; the servers take turns every %d calls (writes) or %s (reads)\n\n",
 		groups, conc, rounds, block, readBlock)
-	fmt.Println("| phase | trail on ops/s | trail off ops/s | on / off | blocks' on / off: quartiles (blocks) | on p50 / p99 | off p50 / p99 | KB written per call on / off | server CPU µs per call on / off |")
+	a, b := label[0], label[1]
+	fmt.Printf("| phase | %s ops/s | %s ops/s | %s / %s | blocks' %s / %s: quartiles (blocks) | %s p50 / p99 | %s p50 / p99 | KB written per call %s / %s | server CPU µs per call %s / %s |\n",
+		a, b, a, b, a, b, a, b, a, b, a, b)
 	fmt.Println("|---|---:|---:|---:|---|---:|---:|---:|---:|")
 	for _, res := range results {
-		on, off := res.sum[0], res.sum[1]
+		x, y := res.sum[0], res.sum[1]
 		q := quartiles(res.ratios)
 		fmt.Printf("| %s | %.0f | %.0f | %.0f%% | %.0f%% / %.0f%% / %.0f%% (%d) | %s / %s | %s / %s | %.1f / %.1f | %.0f / %.0f |\n",
-			res.name, on.rate(), off.rate(), 100*on.rate()/off.rate(), q[0], q[1], q[2], len(res.ratios),
-			ms(on.pct(50)), ms(on.pct(99)), ms(off.pct(50)), ms(off.pct(99)), on.perOp(), off.perOp(), on.cpuPerOp(), off.cpuPerOp())
+			res.name, x.rate(), y.rate(), 100*x.rate()/y.rate(), q[0], q[1], q[2], len(res.ratios),
+			ms(x.pct(50)), ms(x.pct(99)), ms(y.pct(50)), ms(y.pct(99)), x.perOp(), y.perOp(), x.cpuPerOp(), y.cpuPerOp())
 		for _, p := range res.sum {
 			if p.errors > 0 {
 				fmt.Printf("\n%s: %d errors (first: %s)\n", p.name, p.errors, p.firstErr)
 			}
 		}
 	}
+}
+
+// compareTrail measures what the change trail costs the API: two fresh servers, the trail on
+// (--trail) and off (--trail=false), taking turns.
+func compareTrail(groups, conc int, d time.Duration, rounds, block int) {
+	takeTurns([2]string{"trail on", "trail off"}, func() [2]*target {
+		return [2]*target{startStockade(tempDir(), "--trail=true"), startStockade(tempDir(), "--trail=false")}
+	}, groups, conc, d, rounds, block)
+}
+
+// compareMoto measures Stockade against moto's server, taking turns.
+func compareMoto(groups, conc int, d time.Duration, rounds, block int) {
+	takeTurns([2]string{"stockade", "moto"}, func() [2]*target {
+		return [2]*target{startStockade(tempDir()), startMoto()}
+	}, groups, conc, d, rounds, block)
 }
 
 // add is p and q as one phase: their calls, their time, what the server wrote and spent.
