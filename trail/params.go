@@ -191,11 +191,14 @@ func (w *shapeWriter) object(lo, hi int, shape []field, tag int) {
 	plen := len(w.name)
 	w.b = append(w.b, '{')
 	n := 0
+	writeTag := func() {
+		w.b = appendJSONString(w.sep(n), "tag")
+		w.b = strconv.AppendInt(append(w.b, ':'), int64(tag), 10)
+		n, tag = n+1, 0
+	}
 	key := func(k string, object bool) {
 		if object && tag > 0 {
-			w.b = appendJSONString(w.sep(n), "tag")
-			w.b = strconv.AppendInt(append(w.b, ':'), int64(tag), 10)
-			n, tag = n+1, 0
+			writeTag()
 		}
 		w.b = append(appendJSONString(w.sep(n), k), ':')
 		n++
@@ -240,9 +243,8 @@ func (w *shapeWriter) object(lo, hi int, shape []field, tag int) {
 		}
 		w.name = w.name[:plen]
 	}
-	if tag > 0 {
-		w.b = appendJSONString(w.sep(n), "tag")
-		w.b = strconv.AppendInt(append(w.b, ':'), int64(tag), 10)
+	if tag > 0 { // no object member: "tag" comes last
+		writeTag()
 	}
 	w.b = append(w.b, '}')
 }
@@ -371,7 +373,12 @@ var (
 	}}
 )
 
-// parseDotted is the tree of the parameters' dotted names.
+// maxDottedDepth bounds the levels a parameter's name makes: EC2's, IAM's and STS's go five or
+// six deep. A tenant's name of 500,000 dots (a 1 MiB body) made a tree as deep, and writing it
+// took 64 MB of stack per request (TestDottedParamsDepth).
+const maxDottedDepth = 16
+
+// parseDotted is the tree of the parameters' dotted names, at most maxDottedDepth levels.
 func parseDotted(params url.Values) *tree {
 	names := make([]string, 0, len(params))
 	for k := range params {
@@ -383,16 +390,20 @@ func parseDotted(params url.Values) *tree {
 	// Every name adds at most one node per dot: one allocation for all of them.
 	nodes := 1 + len(names)
 	for _, k := range names {
-		nodes += strings.Count(k, ".")
+		nodes += min(strings.Count(k, "."), maxDottedDepth-1)
 	}
 	b := treeBuilder{arena: make([]tree, 0, nodes)}
 	root := b.node()
 	for _, k := range names {
 		t, rest := root, k
 		var part string
-		for {
-			var more bool
-			part, rest, more = strings.Cut(rest, ".")
+		for depth := 1; ; depth++ {
+			more := false
+			if depth < maxDottedDepth {
+				part, rest, more = strings.Cut(rest, ".")
+			} else {
+				part = rest // the rest of a name this deep is one key, dots and all
+			}
 			t = b.child(t, part)
 			if !more {
 				break
@@ -420,12 +431,13 @@ func dottedJSON(params url.Values, style listStyle, s Service, found func(Resour
 	for style.member && len(root.kids) == 1 && root.kids[0].name == "member" {
 		root = root.kids[0].t // Name.member.N at the top: its value is the top level's
 	}
-	if root.leaf && len(root.kids) == 0 || style.member && isNumbered(root.kids) {
+	list := isNumbered(root.kids)
+	if root.leaf && len(root.kids) == 0 || style.member && list {
 		return json.RawMessage("null"), 0 // the top level is no object (dottedParams' nil)
 	}
 	w.value(root, "")
 	members = len(root.kids)
-	if isNumbered(root.kids) {
+	if list {
 		members = 1 // {"items": […]}
 	}
 	if w.bad || len(w.b) > maxElements {

@@ -70,6 +70,34 @@ func TestDottedParamsMatchesReference(t *testing.T) {
 	}
 }
 
+// TestDottedParamsDepth: a parameter's name makes at most maxDottedDepth levels, the rest of
+// it one key; so a tenant's name of hundreds of thousands of dots costs a record what a short
+// one does, not a tree and a recursion as deep.
+func TestDottedParamsDepth(t *testing.T) {
+	deep := strings.Repeat("a.", 400000) + "b"
+	if js, _ := dottedJSON(url.Values{deep: {"x"}}, ec2Lists, EC2, func(Resource) {}); string(js) != "null" {
+		t.Fatalf("a name of 800 KB gave %.80s…, want null (over the record's cap)", js)
+	}
+	got, _ := dottedJSON(url.Values{strings.Repeat("a.", 20) + "b": {"x"}}, ec2Lists, EC2, func(Resource) {})
+	short := strings.Repeat(`{"a":`, maxDottedDepth-1) + `{"` + strings.Repeat("a.", 20-maxDottedDepth+1) + `b":"x"}` + strings.Repeat("}", maxDottedDepth-1)
+	if string(got) != short {
+		t.Errorf("a name of 21 parts:\ngot  %s\nwant %s", got, short)
+	}
+	var depth, most int
+	for _, c := range got {
+		switch c {
+		case '{':
+			depth++
+			most = max(most, depth)
+		case '}':
+			depth--
+		}
+	}
+	if most != maxDottedDepth {
+		t.Errorf("%d levels of objects, want %d", most, maxDottedDepth)
+	}
+}
+
 // refDotted is dottedParams as first written: a tree of maps, keys in the order first seen.
 func refDotted(params url.Values, style listStyle) object {
 	type node struct {
@@ -129,7 +157,7 @@ func refDotted(params url.Values, style listStyle) object {
 	sort.Strings(names)
 	for _, k := range names {
 		n := root
-		parts := strings.Split(k, ".")
+		parts := strings.SplitN(k, ".", maxDottedDepth)
 		for _, p := range parts {
 			n = child(n, p)
 		}
