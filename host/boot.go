@@ -382,7 +382,9 @@ func (h *Host) startSandbox(in Instance, console io.WriteCloser, argv []string, 
 		defer info.Close()
 		pid, err := readChildPID(info)
 		if err == nil {
-			err = waitForRoot(pid, bootPath, 10*time.Second)
+			// Generous: on a host starting hundreds of sandboxes a root takes many seconds, and
+			// the sandbox ending is noticed at once.
+			err = waitForRoot(pid, bootPath, 2*time.Minute)
 		}
 		if err == nil {
 			err = h.dir.WriteFile(pidName(in.ID), []byte(procIdentity(pid)), 0o600)

@@ -84,10 +84,15 @@ func readChildPID(r io.Reader) (int, error) {
 }
 
 // waitForRoot waits until the process pid sees path in its root filesystem: a sandbox's
-// first process is reported before bwrap has finished building its root.
+// first process is reported before bwrap has finished building its root. It looks again after
+// 5 ms, then twice as long each time up to rootPollMax: a thousand sandboxes starting at once,
+// each looking every 5 ms, were 200,000 reads of /proc a second, which took the cores from
+// the bwraps building the roots, so that most roots took longer than the limit and their
+// sandboxes' PIDs were never published (lab exec could not reach those instances).
 func waitForRoot(pid int, path string, limit time.Duration) error {
 	p := "/proc/" + strconv.Itoa(pid) + "/root" + path
-	for deadline := time.Now().Add(limit); ; time.Sleep(5 * time.Millisecond) {
+	wait := 5 * time.Millisecond
+	for deadline := time.Now().Add(limit); ; wait = min(2*wait, rootPollMax) {
 		if _, err := os.Stat(p); err == nil {
 			return nil
 		} else if procStart(pid) == "" {
@@ -96,5 +101,10 @@ func waitForRoot(pid int, path string, limit time.Duration) error {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the sandbox (PID %d) has no %s after %v", pid, path, limit)
 		}
+		time.Sleep(wait)
 	}
 }
+
+// rootPollMax is the longest waitForRoot waits between two looks: what a root that is late
+// can be published later than it is ready.
+const rootPollMax = 250 * time.Millisecond
