@@ -25,7 +25,7 @@ import (
 //
 //	go test -run '^$' -bench ReconcileChange -benchtime 200x ./host
 func BenchmarkReconcileChange(b *testing.B) {
-	for _, change := range []string{"authorize", "route", "address"} {
+	for _, change := range []string{"authorize", "route", "address", "membership"} {
 		for _, n := range []int{10, 100, 1000} {
 			b.Run(fmt.Sprintf("%s/instances=%d", change, n), func(b *testing.B) {
 				src := newSource()
@@ -92,5 +92,15 @@ var benchChanges = map[string]func(net *netmap.Network, i int){
 			a.AssociationID, a.ENIID, a.PrivateIP = "eipassoc-1", net.ENIs[0].ID, net.ENIs[0].PrivateIP
 		}
 		net.Addresses = []*model.Address{&a}
+	},
+	// The first interface leaves its group and joins it again: the group's member set and the
+	// interface's chains change, and with the interface its instance's plan.
+	"membership": func(net *netmap.Network, i int) {
+		e := *net.ENIs[0]
+		e.Groups = []string{"sg-1"}
+		if i%2 == 0 {
+			e.Groups = nil
+		}
+		net.ENIs[0] = &e
 	},
 }

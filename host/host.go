@@ -355,12 +355,12 @@ func (h *Host) apply(ctx context.Context, d Desired) error {
 		if !ready[in.VpcID] {
 			continue // its router does not enforce d yet (the error says why)
 		}
-		isNew, err := h.add(ctx, in)
+		isNew, err := h.add(ctx, *in)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("instance %s: %w", id, err))
 			continue
 		}
-		fresh = append(fresh, booting{in, !isNew})
+		fresh = append(fresh, booting{*in, !isNew})
 		moved[in.VpcID] = true
 	}
 	// Instances that stay but whose interfaces changed (attached, detached, readdressed) are

@@ -62,13 +62,13 @@ func TestPlan(t *testing.T) {
 		nets []netmap.Network
 		want host.Desired
 	}{
-		{"nothing", nil, host.Desired{Rev: 7, Routers: map[string]host.Router{}, Instances: map[string]host.Instance{}, Stopped: map[string]bool{}}},
+		{"nothing", nil, host.Desired{Rev: 7, Routers: map[string]host.Router{}, Instances: map[string]*host.Instance{}, Stopped: map[string]bool{}}},
 		{"one running instance wanted, router of its VPC only", []netmap.Network{net}, host.Desired{Rev: 7,
 			Routers: map[string]host.Router{"vpc-1": {VPC: "vpc-1", Namespace: "p-vpc-1",
 				Operator: netlab.Operator{Namespace: "p-op-vpc-1", Link: "p-op"},
 				Ruleset: dataplane.Render(dataplane.Network{VPC: vpc1, Snapshot: net.Snapshot, Link: names.Link,
 					Operator: dataplane.Operator{Link: "p-op", Addr: a("100.64.0.2"), Addr6: a("fd64:ec2::2")}})}},
-			Instances: map[string]host.Instance{"i-1": i1}, Stopped: map[string]bool{"i-3": true}}}, // i-3 keeps its files
+			Instances: map[string]*host.Instance{"i-1": &i1}, Stopped: map[string]bool{"i-3": true}}}, // i-3 keeps its files
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got := host.Plan(7, tc.nets, names, &host.Cache{})

@@ -24,7 +24,7 @@ func (h *Host) rewireAll(ctx context.Context, d Desired, ready, moved map[string
 		if !ok || !ready[in.VpcID] || sameInterfaces(was.Interfaces, in.Interfaces) {
 			continue
 		}
-		linked, err := h.rewire(ctx, was, in)
+		linked, err := h.rewire(ctx, was, *in)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("instance %s: %w", id, err))
 		}
