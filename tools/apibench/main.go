@@ -44,7 +44,7 @@ func main() {
 	trailCmp := flag.Bool("trail", false, "compare Stockade with the change trail on (--trail) and off (--trail=false), no moto")
 	rounds := flag.Int("rounds", 1, "with -trail, -turns or -calibrate: rounds of both servers, alternating which goes first")
 	block := flag.Int("block", 250, "with -trail or -turns: calls per block; the two servers take turns block by block")
-	turns := flag.Bool("turns", false, "compare Stockade with moto taking turns block by block (as -trail does), not one after the other")
+	turns := flag.Bool("turns", false, "compare Stockade with moto taking turns block by block (as -trail does), not one after the other; with -etcd, Stockade on etcd with reads' trail records replicated and not")
 	etcdMembers := flag.Int("etcd", 0, "compare Stockade on an etcd cluster of this many members (the etcd binary, apt-get install etcd-server) with Stockade on its embedded store and moto")
 	cal := flag.Bool("calibrate", false, "compare Stockade's describe by ID with a server that returns the same reply canned (the client's and machine's limit), no moto")
 	canned := flag.String("serve-canned", "", "serve this file as every reply, on -listen (what -calibrate starts)")
@@ -69,8 +69,12 @@ func main() {
 		compareTrail(*groups, *conc, *dur, *rounds, *block)
 		return
 	}
-	if *turns && !*skipMoto {
+	if *turns && !*skipMoto && *etcdMembers == 0 {
 		compareMoto(*groups, *conc, *dur, *rounds, *block)
+		return
+	}
+	if *etcdMembers > 0 && *turns {
+		compareReplica(*etcdMembers, *groups, *conc, *dur, *rounds, *block)
 		return
 	}
 	if *etcdMembers > 0 {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -107,6 +108,25 @@ func compareTrail(groups, conc int, d time.Duration, rounds, block int) {
 func compareMoto(groups, conc int, d time.Duration, rounds, block int) {
 	takeTurns([2]string{"stockade", "moto"}, func() [2]*target {
 		return [2]*target{startStockade(tempDir()), startMoto()}
+	}, groups, conc, d, rounds, block)
+}
+
+// compareReplica measures what publishing reads' trail records to the other servers costs
+// Stockade on an etcd cluster of members (trail/replica.go): two servers on the one cluster,
+// each under a prefix of its own, one with the default replica budget and one with reads not
+// published (--trail-replica-read-bytes=-1), taking turns. A round's pair gets fresh prefixes.
+func compareReplica(members, groups, conc int, d time.Duration, rounds, block int) {
+	cluster := startEtcd(members)
+	defer cluster.stop()
+	endpoints := strings.Join(cluster.endpoints, ",")
+	round := 0
+	takeTurns([2]string{"reads replicated", "reads not replicated"}, func() [2]*target {
+		round++
+		return [2]*target{
+			startStockade(tempDir(), "--etcd-endpoints", endpoints, "--etcd-prefix", fmt.Sprintf("/apibench-%d-replica/", round)),
+			startStockade(tempDir(), "--etcd-endpoints", endpoints, "--etcd-prefix", fmt.Sprintf("/apibench-%d-noreplica/", round),
+				"--trail-replica-read-bytes=-1"),
+		}
 	}, groups, conc, d, rounds, block)
 }
 
