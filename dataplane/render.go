@@ -149,6 +149,47 @@ type Renderer struct {
 	enis, nextENIs map[*model.NetworkInterface]*eniOut
 	sets, nextSets map[string]cachedSet // by object name
 	size           int                  // objects in the last rendering
+
+	// scratch is what a rendering builds and drops, kept for the next one (emptied, not made
+	// again): at 1,000 interfaces, making it anew was half of what a membership change
+	// allocated. Nothing in it outlives the call that filled it: cachedSet copies the
+	// elements it keeps.
+	scratch scratch
+}
+
+// scratch is the Renderer's reusable working space: last call's cache maps (the call after
+// next fills them again), the per-group member addresses and the lists base() gathers.
+type scratch struct {
+	groups             map[groupKey]groupOut
+	enis               map[*model.NetworkInterface]*eniOut
+	sets               map[string]cachedSet
+	members4, members6 map[string][]string
+	ifaces             []*model.NetworkInterface
+	out                []*eniOut
+	src4, src6         []string
+	outDispatch        []string
+	inDispatch         []string
+}
+
+// emptied returns m with nothing in it, or a new map of the given size when there is none.
+func emptied[K comparable, V any](m map[K]V, size int) map[K]V {
+	if m == nil {
+		return make(map[K]V, size)
+	}
+	clear(m)
+	return m
+}
+
+// truncated empties every list in m for reuse, keeping their arrays, unless m holds more
+// keys than twice those in use (groups come and go): then it starts afresh.
+func truncated(m map[string][]string, inUse int) map[string][]string {
+	if m == nil || len(m) > 2*inUse+16 {
+		return map[string][]string{}
+	}
+	for k, v := range m {
+		m[k] = v[:0]
+	}
+	return m
 }
 
 // cachedSet is a set or map as last rendered, with the elements it was made from in the
@@ -160,7 +201,10 @@ type cachedSet struct {
 
 // Render is the package-level Render, reusing what it can from earlier calls.
 func (c *Renderer) Render(n Network) *Ruleset {
-	r := renderer{rs: &Ruleset{objects: make(map[string]*Object, c.size)}, n: n, members4: map[string][]string{}, members6: map[string][]string{}, open: map[*model.Group]uint8{}, lists: map[string]*model.PrefixList{}, cache: c}
+	sc := &c.scratch
+	sc.members4 = truncated(sc.members4, len(n.Snapshot.Groups))
+	sc.members6 = truncated(sc.members6, len(n.Snapshot.Groups))
+	r := renderer{rs: &Ruleset{objects: make(map[string]*Object, c.size)}, n: n, members4: sc.members4, members6: sc.members6, open: map[*model.Group]uint8{}, lists: map[string]*model.PrefixList{}, cache: c}
 	var ids []string
 	for _, pl := range n.Snapshot.PrefixLists {
 		ids = append(ids, pl.ID)
@@ -171,14 +215,15 @@ func (c *Renderer) Render(n Network) *Ruleset {
 		// invalidates every rendering.
 		c.groups, c.lists = map[groupKey]groupOut{}, lists
 	}
-	c.next = map[groupKey]groupOut{}
-	c.nextENIs = make(map[*model.NetworkInterface]*eniOut, len(c.enis))
-	c.nextSets = make(map[string]cachedSet, len(c.sets))
+	c.next = emptied(sc.groups, len(c.groups))
+	c.nextENIs = emptied(sc.enis, len(c.enis))
+	c.nextSets = emptied(sc.sets, len(c.sets))
 	defer func() {
 		c.size = r.rs.Len()
-		c.groups, c.next = c.next, nil
-		c.enis, c.nextENIs = c.nextENIs, nil
-		c.sets, c.nextSets = c.nextSets, nil
+		sc.groups, c.groups, c.next = c.groups, c.next, nil
+		sc.enis, c.enis, c.nextENIs = c.enis, c.nextENIs, nil
+		sc.sets, c.sets, c.nextSets = c.sets, c.nextSets, nil
+		sc.ifaces, sc.out = clear0(r.enis), clear0(r.out)
 	}()
 	r.index()
 	r.logged, r.loggedFlags = r.flowLogSets() // before the chains that log
@@ -235,7 +280,7 @@ func (r *renderer) index() {
 			r.subnets = append(r.subnets, sn)
 		}
 	}
-	r.enis = make([]*model.NetworkInterface, 0, len(r.n.Snapshot.ENIs))
+	r.enis = slices.Grow(r.cache.scratch.ifaces[:0], len(r.n.Snapshot.ENIs))
 	for _, e := range r.n.Snapshot.ENIs {
 		if e.VpcID == vpc {
 			r.enis = append(r.enis, e)
@@ -252,7 +297,7 @@ func (r *renderer) index() {
 	slices.SortFunc(r.subnets, func(a, b *model.Subnet) int { return strings.Compare(a.ID, b.ID) })
 	// Member addresses are gathered in interface order, as text: the order that decides
 	// whether a member set is the same as last time.
-	r.out = make([]*eniOut, len(r.enis))
+	r.out = slices.Grow(r.cache.scratch.out[:0], len(r.enis))[:len(r.enis)]
 	for i, e := range r.enis {
 		r.out[i] = r.eniOut(e)
 		for _, g := range e.Groups {
@@ -264,6 +309,8 @@ func (r *renderer) index() {
 
 // cachedSet returns a set (or, with isMap, a verdict map) of the given elements: the object
 // rendered last time when the elements are the same, in the same order; otherwise a new one.
+// It keeps copies of elems, never elems itself: the callers' lists are the Renderer's
+// scratch, filled again by the next rendering.
 func (r *renderer) cachedSet(name, typ string, interval, isMap bool, elems []string) *Object {
 	if prev, ok := r.cache.sets[name]; ok && slices.Equal(prev.in, elems) &&
 		(prev.obj.Kind == Map) == isMap && slices.Equal(prev.obj.Decl, setDecl(typ, isMap, interval)) {
@@ -273,12 +320,18 @@ func (r *renderer) cachedSet(name, typ string, interval, isMap bool, elems []str
 	in := slices.Clone(elems)
 	var o *Object
 	if isMap {
-		o = vmap(name, typ, interval, elems)
+		o = vmap(name, typ, interval, slices.Clone(elems))
 	} else {
-		o = set(name, typ, interval, elems)
+		o = set(name, typ, interval, slices.Clone(elems))
 	}
 	r.cache.nextSets[name] = cachedSet{in, o}
 	return o
+}
+
+// clear0 empties a list of pointers for reuse, so that it holds on to nothing.
+func clear0[T any](l []*T) []*T {
+	clear(l)
+	return l[:0]
 }
 
 // name turns an EC2 ID into an nft identifier: sg-0abc → sg_0abc.
@@ -314,8 +367,10 @@ func (r *renderer) base() {
 	// Sized for the interfaces and the two links besides them: at 1,000 interfaces, growing
 	// these lists by appending was a fifth of what a rendering allocated.
 	n := len(r.out) + 2
-	src4, out, in := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
-	var src6 []string
+	sc := &r.cache.scratch
+	src4, out, in := slices.Grow(sc.src4[:0], n), slices.Grow(sc.outDispatch[:0], n), slices.Grow(sc.inDispatch[:0], n)
+	src6 := sc.src6[:0]
+	defer func() { sc.src4, sc.src6, sc.outDispatch, sc.inDispatch = src4, src6, out, in }()
 	for i, o := range r.out {
 		if r.remote(r.enis[i]) {
 			continue // overlayBase
