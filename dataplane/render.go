@@ -151,8 +151,8 @@ type Renderer struct {
 	size           int                  // objects in the last rendering
 
 	// scratch is what a rendering builds and drops, kept for the next one (emptied, not made
-	// again): at 1,000 interfaces, making it anew was half of what a membership change
-	// allocated. Nothing in it outlives the call that filled it: cachedSet copies the
+	// again): at 1,000 interfaces, making it anew was a third of what the agent allocated
+	// for a membership change. Nothing in it outlives the call that filled it: cachedSet copies the
 	// elements it keeps.
 	scratch scratch
 }

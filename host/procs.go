@@ -105,6 +105,6 @@ func waitForRoot(pid int, path string, limit time.Duration) error {
 	}
 }
 
-// rootPollMax is the longest waitForRoot waits between two looks: what a root that is late
-// can be published later than it is ready.
+// rootPollMax is the longest waitForRoot waits between two looks: a root that is slow to
+// appear is published at most this long after it is ready.
 const rootPollMax = 250 * time.Millisecond
