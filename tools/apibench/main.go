@@ -8,6 +8,8 @@
 //	go run ./tools/apibench -trail      # Stockade with the change trail on vs off
 //	go run ./tools/apibench -etcd 3     # Stockade on a 3-member etcd vs embedded vs moto
 //	go run ./tools/apibench -calibrate  # describe by ID vs a server returning a canned reply
+//	go run ./tools/apibench -variant-env GOGC=200   # Stockade with a setting vs without
+//	go run ./tools/apibench -variant-bin ../other/stockade   # another build vs this checkout's
 //
 // Results are printed as Markdown tables for BENCHMARKS.md.
 package main
@@ -50,6 +52,11 @@ func main() {
 	canned := flag.String("serve-canned", "", "serve this file as every reply, on -listen (what -calibrate starts)")
 	listen := flag.String("listen", "", "with -serve-canned: the address to listen on")
 	flag.StringVar(&perfDir, "perf", "", "record each phase of each Stockade server with perf record -g into this directory (one file per server and phase)")
+	flag.Func("variant-arg", "compare Stockade with this extra argument (repeatable) against Stockade without it, taking turns",
+		func(v string) error { variantArgs = append(variantArgs, v); return nil })
+	flag.Func("variant-env", "compare Stockade with this NAME=VALUE in its environment (repeatable) against Stockade without it, taking turns",
+		func(v string) error { variantEnv = append(variantEnv, v); return nil })
+	flag.StringVar(&variantBin, "variant-bin", "", "compare this Stockade binary (built from another checkout) against this checkout's, taking turns")
 	flag.Func("server-arg", "an extra argument for every Stockade server started (repeatable), e.g. -server-arg=--audit=false",
 		func(v string) error { serverArgs = append(serverArgs, v); return nil })
 	flag.Parse()
@@ -67,6 +74,10 @@ func main() {
 	}
 	if *trailCmp {
 		compareTrail(*groups, *conc, *dur, *rounds, *block)
+		return
+	}
+	if len(variantArgs)+len(variantEnv) > 0 || variantBin != "" {
+		compareVariant(*groups, *conc, *dur, *rounds, *block)
 		return
 	}
 	if *turns && !*skipMoto && *etcdMembers == 0 {
@@ -193,13 +204,26 @@ var stockadeBin string
 var serverArgs []string
 
 func startStockade(dataDir string, args ...string) *target {
-	args = append(args, serverArgs...)
+	return startStockadeEnv(dataDir, nil, args...)
+}
+
+// startStockadeEnv starts a Stockade server with env added to this program's environment.
+func startStockadeEnv(dataDir string, env []string, args ...string) *target {
 	if stockadeBin == "" {
 		stockadeBin = buildStockade()
 	}
+	return startStockadeBin(stockadeBin, dataDir, env, args...)
+}
+
+// startStockadeBin starts the Stockade server binary bin.
+func startStockadeBin(bin, dataDir string, env []string, args ...string) *target {
+	args = append(args, serverArgs...)
 	addr := freeAddr()
-	cmd := exec.Command(stockadeBin, append([]string{"server", "--listen", addr, "--data-dir", dataDir, "--log-level", "warn",
+	cmd := exec.Command(bin, append([]string{"server", "--listen", addr, "--data-dir", dataDir, "--log-level", "warn",
 		"--quota", "security-groups=20000", "--quota", "rules-per-group=50", "--quota", "groups-per-interface=5"}, args...)...)
+	if len(env) > 0 {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	t := newTarget("stockade", addr, cmd)
 	waitHealthy(t)
 	t.akid, t.secret = credentials(filepath.Join(dataDir, "credentials"))

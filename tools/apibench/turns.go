@@ -104,6 +104,27 @@ func compareTrail(groups, conc int, d time.Duration, rounds, block int) {
 	}, groups, conc, d, rounds, block)
 }
 
+// variantArgs and variantEnv are what -variant-arg and -variant-env add to the variant server,
+// variantBin (-variant-bin) the binary it runs instead of this checkout's.
+var (
+	variantArgs, variantEnv []string
+	variantBin              string
+)
+
+// compareVariant measures the variant server (another binary, arguments or environment)
+// against this checkout's Stockade as it is, taking turns: the way to see what a change or a
+// setting does on a shared machine, where one run after another cannot.
+func compareVariant(groups, conc int, d time.Duration, rounds, block int) {
+	takeTurns([2]string{"variant", "baseline"}, func() [2]*target {
+		base := startStockade(tempDir())
+		bin := variantBin
+		if bin == "" {
+			bin = stockadeBin
+		}
+		return [2]*target{startStockadeBin(bin, tempDir(), variantEnv, variantArgs...), base}
+	}, groups, conc, d, rounds, block)
+}
+
 // compareMoto measures Stockade against moto's server, taking turns.
 func compareMoto(groups, conc int, d time.Duration, rounds, block int) {
 	takeTurns([2]string{"stockade", "moto"}, func() [2]*target {
