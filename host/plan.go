@@ -3,6 +3,7 @@ package host
 import (
 	"maps"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 
@@ -430,7 +431,15 @@ func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, 
 			}
 			p, ok := c.previous(in)
 			if !ok || !slices.Equal(p.from, sc.from) {
-				p, same = &plannedInstance{slices.Clone(sc.from), planInstance(n, in, enis, subnets, names, mtu)}, false
+				planned := planInstance(n, in, enis, subnets, names, mtu)
+				if ok && reflect.DeepEqual(p.in, planned) {
+					// An interface changed in what the instance's plan does not read — its
+					// groups, in a membership change: the plan stands and the instances stay
+					// the same, so that the apply skips its walks over every instance.
+					p.from = append(p.from[:0], sc.from...)
+				} else {
+					p, same = &plannedInstance{slices.Clone(sc.from), planned}, false
+				}
 			}
 			if c != nil {
 				c.nextInst[in] = p
