@@ -199,6 +199,10 @@ type Audit struct {
 	setRanges   map[*netipx.IPSet][]netipx.IPRange
 	// cidrs are the CIDR rules of each direction (cidrList).
 	cidrs [2]cidrCache
+	// judge, when not nil, are the only interfaces the exposure checks judge (an incremental
+	// audit's scoped run): the snapshot's others are there for the analyser to explain paths
+	// from.
+	judge map[string]bool
 	// enis indexes the snapshot's interfaces by ID (eni), for this audit.
 	enis map[string]*model.NetworkInterface
 	// vpcs indexes the snapshot's VPCs (vpcIndex), for this audit.

@@ -3,6 +3,7 @@ package audit
 import (
 	"bytes"
 	"fmt"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -67,7 +68,13 @@ func (a *Audit) exposure() *exposureState {
 	}
 	an := reach.WithPolicy(a.Policy, a.In.Snapshot) // the audit's policy: compiled once
 	a.exp.an = an
-	exp, err := an.Policy().Exposure()
+	var exp []policy.Exposed
+	var err error
+	if a.judge != nil {
+		exp, err = an.Policy().ExposureOf(slices.Sorted(maps.Keys(a.judge)))
+	} else {
+		exp, err = an.Policy().Exposure()
+	}
 	if err != nil {
 		a.exp.err = err
 		return a.exp

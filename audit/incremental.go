@@ -24,6 +24,9 @@ import (
 //     and stopped instances ("the topology") are what the compiled policy is made of: when
 //     any of them changes, everything is audited again, the policy compiled again. They
 //     change when instances start and stop and networks are built, far less often than rules.
+//     The exception is interfaces that change only their groups (regroup.go), as often as
+//     rules: the policy is compiled again, but only the exposures of the interfaces the
+//     change can reach are judged again.
 //   - When only groups change (rules authorized, revoked or edited, groups created, deleted,
 //     renamed or tagged — an API user's day), the topology's policy still answers every
 //     question the group checks ask of it (peer sets of prefix lists and of groups' members,
@@ -244,7 +247,13 @@ func (x *Incremental) Update(in Input) (Delta, error) {
 		in.Now = time.Now()
 	}
 	old := x.in
-	if !sameTopology(&old.Snapshot, &in.Snapshot) || !sameKnown(old, in) || !reflect.DeepEqual(old.Instances, in.Instances) {
+	if !sameKnown(old, in) || !reflect.DeepEqual(old.Instances, in.Instances) {
+		return x.full(in)
+	}
+	if !sameTopology(&old.Snapshot, &in.Snapshot) {
+		if was, now, ok := regrouped(&old.Snapshot, &in.Snapshot); ok {
+			return x.regroup(in, was, now) // regroup.go
+		}
 		return x.full(in)
 	}
 	changed, removed := diffGroups(old.Snapshot.Groups, in.Snapshot.Groups)
@@ -459,17 +468,26 @@ func (x *Incremental) rerun(c Check, a *Audit, stale func(*Finding) bool, keys m
 // policy compiled for those interfaces only (policy.ForInterfaces: every group's members stay
 // those of all the interfaces).
 func (x *Incremental) reexpose(a *Audit, changed, removed []*model.Group, d *Delta) error {
-	enis := map[string]bool{}
-	compiled := map[string]*model.NetworkInterface{}
+	judged := map[string]*model.NetworkInterface{}
 	for _, g := range slices.Concat(changed, removed) { // the same members before and after
 		for _, n := range a.members[g.ID] {
-			enis[n.ID] = true
-			compiled[n.ID] = n
+			judged[n.ID] = n
 		}
 	}
-	if len(enis) == 0 {
+	return x.exposeAgain(a, judged, d)
+}
+
+// exposeAgain re-runs the exposure checks for the interfaces judged (by ID), from a policy
+// compiled for them (and the interfaces their paths may start from) only.
+func (x *Incremental) exposeAgain(a *Audit, judged map[string]*model.NetworkInterface, d *Delta) error {
+	if len(judged) == 0 {
 		return nil
 	}
+	enis := make(map[string]bool, len(judged))
+	for id := range judged {
+		enis[id] = true
+	}
+	compiled := maps.Clone(judged)
 	// The analyser explains an exposure by a path from an address of the grant; an address of
 	// another interface (a member of a group the rules reference, in another VPC) is that
 	// interface, which the policy must then know too. Everything is reached through the
@@ -502,6 +520,7 @@ func (x *Incremental) reexpose(a *Audit, changed, removed []*model.Group, d *Del
 		return fmt.Errorf("audit: %w", err)
 	}
 	scoped := newAudit(Input{Account: a.In.Account, Region: a.In.Region, Snapshot: sub, Instances: a.In.Instances, Now: a.In.Now}, x.cfg, p)
+	scoped.judge = enis
 	stale := maps.Clone(enis)
 	stale[""] = true // the analyser's failure, reported without a resource
 	for _, id := range exposureChecks {

@@ -46,6 +46,24 @@ func (p *Policy) Exposure() ([]Exposed, error) {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
+	return p.exposure(ids)
+}
+
+// ExposureOf is Exposure for the interfaces ids only, in their order: those of them the
+// policy compiled (the others are left out). A continuous audit judges again the interfaces
+// a change can reach, from a policy that also compiled the interfaces their paths may start
+// from.
+func (p *Policy) ExposureOf(ids []string) ([]Exposed, error) {
+	known := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if _, ok := p.enis[id]; ok {
+			known = append(known, id)
+		}
+	}
+	return p.exposure(known)
+}
+
+func (p *Policy) exposure(ids []string) ([]Exposed, error) {
 	out := make([]Exposed, len(ids))
 	type result struct {
 		once   sync.Once

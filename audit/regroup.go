@@ -1,0 +1,144 @@
+package audit
+
+import (
+	"fmt"
+	"reflect"
+	"slices"
+
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netmap"
+	"github.com/stockade/stockade/policy"
+)
+
+// regrouped reports whether b's topology is a's but for interfaces that changed their groups
+// and nothing else (ModifyNetworkInterfaceAttribute, a membership change), and lists them:
+// was[i] as in a, now[i] as in b. The interfaces must be the same ones in the same order,
+// which a server's snapshots are (sorted by ID, copy on write).
+func regrouped(a, b *netmap.Snapshot) (was, now []*model.NetworkInterface, ok bool) {
+	if len(a.ENIs) != len(b.ENIs) {
+		return nil, nil, false
+	}
+	for i, e := range b.ENIs {
+		prev := a.ENIs[i]
+		if prev == e {
+			continue
+		}
+		regrouped := *prev
+		regrouped.Groups = e.Groups
+		if !reflect.DeepEqual(&regrouped, e) {
+			return nil, nil, false
+		}
+		was, now = append(was, prev), append(now, e)
+	}
+	rest := *b
+	rest.ENIs = a.ENIs
+	return was, now, len(now) > 0 && sameTopology(a, &rest)
+}
+
+// regroup is Update after interfaces changed their groups and nothing else of the topology
+// (regrouped): was and now are those interfaces before and after. A change of members is, to
+// the checks that judge groups, a change of the groups that gained or lost them — their
+// member sets, the peer sets of the groups whose rules name them, the groups that meet on
+// the interfaces — so the group and VPC checks re-run as Update's dependency rules say for
+// every group on those interfaces (before and after) and every group whose rules reference
+// one that gained or lost a member. The policy is compiled again, whole: its member sets
+// changed, and a compilation is a small part of an audit. The exposure checks, most of a full
+// audit's cost, judge again only the interfaces the change can reach: those that changed,
+// and the members of the groups whose rules reference a group that gained or lost a member
+// (their grants' addresses changed). An interface's exposure depends on nothing else of
+// another interface (see Incremental). The other checks re-run whole.
+func (x *Incremental) regroup(in Input, was, now []*model.NetworkInterface) (Delta, error) {
+	if changed, removed := diffGroups(x.in.Snapshot.Groups, in.Snapshot.Groups); len(changed)+len(removed) > 0 {
+		return x.full(in) // rules and members at once: rare enough to audit whole
+	}
+	p, err := policy.Compile(in.Snapshot)
+	if err != nil {
+		return Delta{}, fmt.Errorf("audit: %w", err)
+	}
+	a := newAudit(in, x.cfg, p)
+	a.setKeys = map[*model.Group]string{}
+	x.in, x.pol, x.a = in, p, a
+
+	moved := map[string]bool{} // groups that gained or lost a member
+	for i := range now {
+		for _, id := range was[i].Groups {
+			if !slices.Contains(now[i].Groups, id) {
+				moved[id] = true
+			}
+		}
+		for _, id := range now[i].Groups {
+			if !slices.Contains(was[i].Groups, id) {
+				moved[id] = true
+			}
+		}
+	}
+	dirty, vpcs := map[string]bool{}, map[string]bool{}
+	touch := func(id string) {
+		dirty[id] = true
+		g := a.groups[id]
+		if g == nil {
+			return // an interface may name a group that is gone
+		}
+		vpcs[g.VpcID] = true
+		for _, peer := range peerGroups(g) {
+			dirty[peer] = true
+		}
+		for r := range x.referencedBy[id] {
+			dirty[r] = true
+		}
+		// The groups it meets on its members' interfaces; on the interfaces that changed, it
+		// met their groups of before too, which are touched themselves.
+		for _, n := range a.members[id] {
+			for _, gid := range n.Groups {
+				dirty[gid] = true
+			}
+		}
+	}
+	judged := map[string]*model.NetworkInterface{}
+	for i, n := range now {
+		judged[n.ID] = n
+		for _, id := range slices.Concat(was[i].Groups, n.Groups) {
+			touch(id)
+		}
+	}
+	// A group whose rules reference one that gained or lost a member is, to the group checks,
+	// as if its rules had changed; to its members' exposures, a grant's addresses changed.
+	for id := range moved {
+		for r := range x.referencedBy[id] {
+			touch(r)
+			for _, n := range a.members[r] {
+				judged[n.ID] = n
+			}
+		}
+	}
+	var dirtyGroups, vpcGroups []*model.Group
+	for _, g := range a.allGroups {
+		if dirty[g.ID] {
+			dirtyGroups = append(dirtyGroups, g)
+		}
+		if vpcs[g.VpcID] {
+			vpcGroups = append(vpcGroups, g)
+		}
+	}
+	var d Delta
+	for _, c := range a.checks() {
+		if _, skip := x.skipped[c.ID]; skip {
+			continue // what it needs is still not known (sameKnown)
+		}
+		switch {
+		case slices.Contains(groupChecks, c.ID):
+			x.rerun(c, a, nil, dirty, dirtyGroups, &d)
+		case slices.Contains(vpcChecks, c.ID):
+			x.rerun(c, a, func(f *Finding) bool { return vpcs[f.VpcID] || vpcs[f.Resource] }, nil, vpcGroups, &d)
+		case slices.Contains(exposureChecks, c.ID):
+			// Below, for all of them at once.
+		default:
+			x.swap(c.ID, func(*Finding) bool { return true }, c.Run(a), &d)
+		}
+	}
+	if err := x.exposeAgain(a, judged, &d); err != nil {
+		return Delta{}, err
+	}
+	x.delta(&d)
+	return d, nil
+}
