@@ -97,6 +97,7 @@ func (x *Incremental) regroup(in Input, was, now []*model.NetworkInterface) (Del
 	judged := map[string]*model.NetworkInterface{}
 	for i, n := range now {
 		judged[n.ID] = n
+		vpcs[n.VpcID] = true // its groups may all be gone
 		for _, id := range slices.Concat(was[i].Groups, n.Groups) {
 			touch(id)
 		}
