@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"testing"
@@ -52,28 +53,33 @@ func BenchmarkIncrementalRuleChange(b *testing.B) {
 
 // BenchmarkIncrementalMembershipChange: the continuous audit of the same network after an
 // interface joins a group and then leaves it, in turn (ModifyNetworkInterfaceAttribute; a
-// full audit before regroup.go).
+// full audit before regroup.go): at issue 15's size, and at the latency lab's (1,000
+// interfaces in one VPC, 52 groups of 10 rules; e2e's BenchmarkMembershipLatency).
 func BenchmarkIncrementalMembershipChange(b *testing.B) {
-	s := genNet(1, 100, 10000, 20, 10000)
-	in := Input{Account: account, Region: "us-east-1", Snapshot: s}
-	x, _, err := NewIncremental(in, DefaultConfig())
-	if err != nil {
-		b.Fatal(err)
-	}
-	plain := s.ENIs[0]
-	joined := *plain
-	i := slices.IndexFunc(s.Groups, func(g *model.Group) bool { return g.VpcID == plain.VpcID && !slices.Contains(plain.Groups, g.ID) })
-	joined.Groups = append(slices.Clone(plain.Groups), s.Groups[i].ID)
-	variants := []*model.NetworkInterface{&joined, plain}
-	b.ReportAllocs()
-	n := 0
-	for b.Loop() {
-		enis := slices.Clone(s.ENIs)
-		enis[0] = variants[n%2]
-		n++
-		in.Snapshot.ENIs = enis
-		if _, err := x.Update(in); err != nil {
-			b.Fatal(err)
-		}
+	for _, size := range []struct{ vpcs, groups, rules, enis int }{{100, 10000, 20, 10000}, {1, 52, 10, 1000}} {
+		b.Run(fmt.Sprintf("interfaces=%d", size.enis), func(b *testing.B) {
+			s := genNet(1, size.vpcs, size.groups, size.rules, size.enis)
+			in := Input{Account: account, Region: "us-east-1", Snapshot: s}
+			x, _, err := NewIncremental(in, DefaultConfig())
+			if err != nil {
+				b.Fatal(err)
+			}
+			plain := s.ENIs[0]
+			joined := *plain
+			i := slices.IndexFunc(s.Groups, func(g *model.Group) bool { return g.VpcID == plain.VpcID && !slices.Contains(plain.Groups, g.ID) })
+			joined.Groups = append(slices.Clone(plain.Groups), s.Groups[i].ID)
+			variants := []*model.NetworkInterface{&joined, plain}
+			b.ReportAllocs()
+			n := 0
+			for b.Loop() {
+				enis := slices.Clone(s.ENIs)
+				enis[0] = variants[n%2]
+				n++
+				in.Snapshot.ENIs = enis
+				if _, err := x.Update(in); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
