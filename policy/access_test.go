@@ -182,6 +182,22 @@ func TestAccessReadable(t *testing.T) {
 			}
 		}
 	}
+	// ExposureOf answers the same for the interfaces asked, in their order, and leaves out
+	// those the policy does not know.
+	some, err := p.ExposureOf([]string{dn.ID, "eni-00000000", exp[0].ENI})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want0 Exposed
+	for _, e := range exp {
+		if e.ENI == dn.ID {
+			want0 = e
+		}
+	}
+	if len(some) != 2 || some[0].ENI != dn.ID || some[1].ENI != exp[0].ENI ||
+		!slices.Equal(grantStrings(some[0].Grants), grantStrings(want0.Grants)) || !slices.Equal(grantStrings(some[1].Grants), grantStrings(exp[0].Grants)) {
+		t.Errorf("ExposureOf: %+v, want the db's and %s's of %+v", some, exp[0].ENI, exp)
+	}
 }
 
 func grantStrings(gs []Grant) []string {
