@@ -175,13 +175,10 @@ func (x *Incremental) full(in Input) (Delta, error) {
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}
-	p, err := policy.Compile(in.Snapshot)
+	a, err := x.recompile(in)
 	if err != nil {
-		return Delta{}, fmt.Errorf("audit: %w", err)
+		return Delta{}, err
 	}
-	a := newAudit(in, x.cfg, p)
-	a.setKeys = map[*model.Group]string{}
-	x.in, x.pol, x.a = in, p, a
 	prev := x.results
 	x.results, x.skipped = map[string]map[string][]Finding{}, map[string]string{}
 	var d Delta
@@ -209,6 +206,18 @@ func (x *Incremental) full(in Input) (Delta, error) {
 	x.delta(&d)
 	d.Full = true
 	return d, nil
+}
+
+// recompile makes in the audit's input, with its policy compiled and its indexes built anew.
+func (x *Incremental) recompile(in Input) (*Audit, error) {
+	p, err := policy.Compile(in.Snapshot)
+	if err != nil {
+		return nil, fmt.Errorf("audit: %w", err)
+	}
+	a := newAudit(in, x.cfg, p)
+	a.setKeys = map[*model.Group]string{}
+	x.in, x.pol, x.a = in, p, a
+	return a, nil
 }
 
 // reference adds (or removes) g's references to the index.
@@ -343,6 +352,21 @@ func (x *Incremental) Update(in Input) (Delta, error) {
 		touch(g)
 		x.reference(g, true)
 	}
+	var d Delta
+	x.rerunScoped(a, dirty, vpcs, func(id string) bool { return rerunOther(id, reads) }, &d)
+	if len(changed)+len(removed) > 0 {
+		if err := x.reexpose(a, changed, removed, &d); err != nil {
+			return Delta{}, err
+		}
+	}
+	x.delta(&d)
+	return d, nil
+}
+
+// rerunScoped re-runs, after a change, the group checks for the dirty groups, the VPC
+// checks for the groups of vpcs, and the other checks that other names (the exposure checks
+// are the caller's), adding what they open and close to d.
+func (x *Incremental) rerunScoped(a *Audit, dirty, vpcs map[string]bool, other func(id string) bool, d *Delta) {
 	// Both lists in the account's order, from one pass over its groups (10,000 in the
 	// benchmark: the pass is a good part of a change's cost). The changed VPC is almost always
 	// one, compared without a map.
@@ -361,8 +385,6 @@ func (x *Incremental) Update(in Input) (Delta, error) {
 			vpcGroups = append(vpcGroups, g)
 		}
 	}
-
-	var d Delta
 	for _, c := range a.checks() {
 		if _, skip := x.skipped[c.ID]; skip {
 			continue // what it needs is still not known (sameKnown)
@@ -370,25 +392,18 @@ func (x *Incremental) Update(in Input) (Delta, error) {
 		switch {
 		case slices.Contains(groupChecks, c.ID):
 			if len(dirty) > 0 {
-				x.rerun(c, a, nil, dirty, dirtyGroups, &d)
+				x.rerun(c, a, nil, dirty, dirtyGroups, d)
 			}
 		case slices.Contains(vpcChecks, c.ID):
 			if len(vpcs) > 0 {
-				x.rerun(c, a, func(f *Finding) bool { return vpcs[f.VpcID] || vpcs[f.Resource] }, nil, vpcGroups, &d)
+				x.rerun(c, a, func(f *Finding) bool { return vpcs[f.VpcID] || vpcs[f.Resource] }, nil, vpcGroups, d)
 			}
 		case slices.Contains(exposureChecks, c.ID):
-			// Below, for all of them at once.
-		case rerunOther(c.ID, reads):
-			x.swap(c.ID, func(*Finding) bool { return true }, c.Run(a), &d)
+			// The caller's.
+		case other(c.ID):
+			x.swap(c.ID, func(*Finding) bool { return true }, c.Run(a), d)
 		}
 	}
-	if len(changed)+len(removed) > 0 {
-		if err := x.reexpose(a, changed, removed, &d); err != nil {
-			return Delta{}, err
-		}
-	}
-	x.delta(&d)
-	return d, nil
 }
 
 // Report is the last audit's report: the findings of every check, suppressions applied at

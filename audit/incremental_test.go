@@ -126,8 +126,7 @@ func TestIncrementalMatchesFull(t *testing.T) {
 	for seed := range uint64(6) {
 		rnd := rand.New(rand.NewPCG(seed, 7))
 		s := genNet(seed, 3, 24, 4, 30)
-		in := Input{Account: account, Region: "us-east-1", Snapshot: s, AlertPatterns: []json.RawMessage{},
-			Changes: []RuleChange{}, LaunchTemplates: []*model.LaunchTemplate{}, Now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+		in := knownInput(s)
 		x, delta, err := NewIncremental(in, cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -149,19 +148,32 @@ func TestIncrementalMatchesFull(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			want, err := Run(in, cfg)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if d := cmp.Diff(want, x.Report()); d != "" {
-				t.Fatalf("seed %d, step %d, after %q:\n(-full +incremental):\n%s", seed, step, log, d)
-			}
-			if d := cmp.Diff(keyDiff(prev, want), keyDiff2(delta)); d != "" {
-				t.Fatalf("seed %d, step %d, after %q: delta (-full +incremental):\n%s", seed, step, log, d)
-			}
-			prev = want
+			prev = matchesFull(t, x, in, cfg, prev, delta, fmt.Sprintf("seed %d, step %d, after %q", seed, step, log))
 		}
 	}
+}
+
+// knownInput is an input of s with everything the checks may need known (none of it there).
+func knownInput(s netmap.Snapshot) Input {
+	return Input{Account: account, Region: "us-east-1", Snapshot: s, AlertPatterns: []json.RawMessage{},
+		Changes: []RuleChange{}, LaunchTemplates: []*model.LaunchTemplate{}, Now: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+// matchesFull fails the test unless x's report is the full audit's of in and delta is what
+// opens and closes from prev (the full report before) to it, which it returns.
+func matchesFull(t *testing.T, x *Incremental, in Input, cfg Config, prev *Report, delta Delta, when string) *Report {
+	t.Helper()
+	want, err := Run(in, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(want, x.Report()); d != "" {
+		t.Fatalf("%s:\n(-full +incremental):\n%s", when, d)
+	}
+	if d := cmp.Diff(keyDiff(prev, want), keyDiff2(delta)); d != "" {
+		t.Fatalf("%s: delta (-full +incremental):\n%s", when, d)
+	}
+	return want
 }
 
 // keyDiff is what opens and closes from one full report to the next, by key.

@@ -1,13 +1,11 @@
 package audit
 
 import (
-	"fmt"
 	"reflect"
 	"slices"
 
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
-	"github.com/stockade/stockade/policy"
 )
 
 // regrouped reports whether b's topology is a's but for interfaces that changed their groups
@@ -51,13 +49,10 @@ func (x *Incremental) regroup(in Input, was, now []*model.NetworkInterface) (Del
 	if changed, removed := diffGroups(x.in.Snapshot.Groups, in.Snapshot.Groups); len(changed)+len(removed) > 0 {
 		return x.full(in) // rules and members at once: rare enough to audit whole
 	}
-	p, err := policy.Compile(in.Snapshot)
+	a, err := x.recompile(in)
 	if err != nil {
-		return Delta{}, fmt.Errorf("audit: %w", err)
+		return Delta{}, err
 	}
-	a := newAudit(in, x.cfg, p)
-	a.setKeys = map[*model.Group]string{}
-	x.in, x.pol, x.a = in, p, a
 
 	moved := map[string]bool{} // groups that gained or lost a member
 	for i := range now {
@@ -112,31 +107,8 @@ func (x *Incremental) regroup(in Input, was, now []*model.NetworkInterface) (Del
 			}
 		}
 	}
-	var dirtyGroups, vpcGroups []*model.Group
-	for _, g := range a.allGroups {
-		if dirty[g.ID] {
-			dirtyGroups = append(dirtyGroups, g)
-		}
-		if vpcs[g.VpcID] {
-			vpcGroups = append(vpcGroups, g)
-		}
-	}
 	var d Delta
-	for _, c := range a.checks() {
-		if _, skip := x.skipped[c.ID]; skip {
-			continue // what it needs is still not known (sameKnown)
-		}
-		switch {
-		case slices.Contains(groupChecks, c.ID):
-			x.rerun(c, a, nil, dirty, dirtyGroups, &d)
-		case slices.Contains(vpcChecks, c.ID):
-			x.rerun(c, a, func(f *Finding) bool { return vpcs[f.VpcID] || vpcs[f.Resource] }, nil, vpcGroups, &d)
-		case slices.Contains(exposureChecks, c.ID):
-			// Below, for all of them at once.
-		default:
-			x.swap(c.ID, func(*Finding) bool { return true }, c.Run(a), &d)
-		}
-	}
+	x.rerunScoped(a, dirty, vpcs, func(string) bool { return true }, &d)
 	if err := x.exposeAgain(a, judged, &d); err != nil {
 		return Delta{}, err
 	}
