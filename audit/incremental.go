@@ -325,21 +325,7 @@ func (x *Incremental) Update(in Input) (Delta, error) {
 	// The groups whose group-check findings may change, and their VPCs.
 	dirty := map[string]bool{}
 	vpcs := map[string]bool{}
-	touch := func(g *model.Group) {
-		dirty[g.ID] = true
-		vpcs[g.VpcID] = true
-		for _, id := range peerGroups(g) {
-			dirty[id] = true
-		}
-		for id := range x.referencedBy[g.ID] {
-			dirty[id] = true
-		}
-		for _, n := range a.members[g.ID] { // the same interfaces before and after: same topology
-			for _, id := range n.Groups {
-				dirty[id] = true
-			}
-		}
-	}
+	touch := func(g *model.Group) { x.touch(a, g, dirty, vpcs) }
 	for _, g := range removed {
 		touch(g)
 		x.reference(g, false)
@@ -361,6 +347,26 @@ func (x *Incremental) Update(in Input) (Delta, error) {
 	}
 	x.delta(&d)
 	return d, nil
+}
+
+// touch marks dirty the groups whose group-check findings a change of g may change — g, the
+// groups its rules reference, those whose rules reference it, those it meets on its
+// members' interfaces (a's: the same interfaces before and after, or the caller touches
+// the groups an interface had before itself) — and g's VPC in vpcs.
+func (x *Incremental) touch(a *Audit, g *model.Group, dirty, vpcs map[string]bool) {
+	dirty[g.ID] = true
+	vpcs[g.VpcID] = true
+	for _, id := range peerGroups(g) {
+		dirty[id] = true
+	}
+	for id := range x.referencedBy[g.ID] {
+		dirty[id] = true
+	}
+	for _, n := range a.members[g.ID] {
+		for _, id := range n.Groups {
+			dirty[id] = true
+		}
+	}
 }
 
 // rerunScoped re-runs, after a change, the group checks for the dirty groups, the VPC

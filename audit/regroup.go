@@ -68,25 +68,12 @@ func (x *Incremental) regroup(in Input, was, now []*model.NetworkInterface) (Del
 		}
 	}
 	dirty, vpcs := map[string]bool{}, map[string]bool{}
+	// The groups on the changed interfaces before are touched themselves: a's members are
+	// those of after.
 	touch := func(id string) {
 		dirty[id] = true
-		g := a.groups[id]
-		if g == nil {
-			return // an interface may name a group that is gone
-		}
-		vpcs[g.VpcID] = true
-		for _, peer := range peerGroups(g) {
-			dirty[peer] = true
-		}
-		for r := range x.referencedBy[id] {
-			dirty[r] = true
-		}
-		// The groups it meets on its members' interfaces; on the interfaces that changed, it
-		// met their groups of before too, which are touched themselves.
-		for _, n := range a.members[id] {
-			for _, gid := range n.Groups {
-				dirty[gid] = true
-			}
+		if g := a.groups[id]; g != nil { // an interface may name a group that is gone
+			x.touch(a, g, dirty, vpcs)
 		}
 	}
 	judged := map[string]*model.NetworkInterface{}
