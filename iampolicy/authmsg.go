@@ -136,9 +136,17 @@ func EncodeMessage(key []byte, account string, m AuthorizationMessage, now time.
 	if err != nil {
 		return "", err
 	}
+	// The blob's first character is the nonce's first six bits. One draw in 64 would make it
+	// '-', which the AWS CLI (`--encoded-message BLOB`) and other argument parsers take for
+	// an option: such a nonce is drawn again.
 	nonce := make([]byte, aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
+	for {
+		if _, err := rand.Read(nonce); err != nil {
+			return "", err
+		}
+		if nonce[0]>>2 != 62 { // '-' in the URL alphabet
+			break
+		}
 	}
 	return base64.RawURLEncoding.EncodeToString(aead.Seal(nonce, nonce, plain, []byte(account))), nil
 }

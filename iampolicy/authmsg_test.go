@@ -52,3 +52,22 @@ func TestAuthorizationMessageRoundTrip(t *testing.T) {
 		t.Errorf("EC2 message %q", got)
 	}
 }
+
+// TestAuthorizationMessageNotAnOption: no encoded message starts with '-', which the AWS CLI
+// would take for an option (`--encoded-message BLOB` failed once in 64 messages).
+func TestAuthorizationMessageNotAnOption(t *testing.T) {
+	key := make([]byte, 32)
+	now := time.Date(2025, 3, 4, 10, 15, 30, 0, time.UTC)
+	for range 2000 {
+		blob, err := EncodeMessage(key, acct, AuthorizationMessage{}, now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.HasPrefix(blob, "-") {
+			t.Fatalf("message %q starts with '-'", blob)
+		}
+		if _, err := DecodeMessage(key, acct, blob, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
