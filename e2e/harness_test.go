@@ -32,7 +32,9 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "build stockade: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	stopCLI := warmAWSCLI(dir)
 	code := m.Run()
+	stopCLI()
 	os.RemoveAll(dir)
 	os.Exit(code)
 }
