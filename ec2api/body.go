@@ -31,6 +31,18 @@ func newBodyBudget(limit int64) *bodyBudget {
 	return &bodyBudget{limit: limit, freed: make(chan struct{})}
 }
 
+// tryAcquire reserves n bytes if they are free now.
+func (b *bodyBudget) tryAcquire(n int64) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.used+n > b.limit {
+		return false
+	}
+	b.used += n
+	b.peak = max(b.peak, b.used)
+	return true
+}
+
 // acquire reserves n ≤ limit bytes, waiting until they are free or ctx ends.
 func (b *bodyBudget) acquire(ctx context.Context, n int64) error {
 	b.mu.Lock()
@@ -94,10 +106,13 @@ func (s *Server) readBodyUpTo(w http.ResponseWriter, r *http.Request, limit int6
 		reserve = limit
 	}
 	deadline := time.Now().Add(s.cfg.BodyTimeout)
-	ctx, cancel := context.WithDeadline(r.Context(), deadline)
-	defer cancel()
-	if err := s.bodies.acquire(ctx, reserve); err != nil {
-		return nil, release, model.RequestLimitExceeded.Errorf("Request limit exceeded: too many request bodies are being received at once; retry later.")
+	if !s.bodies.tryAcquire(reserve) { // the usual case needs no timer
+		ctx, cancel := context.WithDeadline(r.Context(), deadline)
+		err := s.bodies.acquire(ctx, reserve)
+		cancel()
+		if err != nil {
+			return nil, release, model.RequestLimitExceeded.Errorf("Request limit exceeded: too many request bodies are being received at once; retry later.")
+		}
 	}
 	release = func() { s.bodies.release(reserve) }
 	// The read deadline replaces the server's ReadTimeout for this body; a handler behind

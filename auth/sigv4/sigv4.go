@@ -271,7 +271,7 @@ func parseAuthorization(h string) (signed, error) {
 		return s, malformed("Unsupported Authorization scheme; use " + algorithm)
 	}
 	var cred string
-	for _, part := range strings.Split(rest, ",") {
+	for part := range strings.SplitSeq(rest, ",") {
 		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
 		if !ok {
 			return s, malformed("Authorization header is garbled: '" + clip(strings.TrimSpace(part)) + "' is not key=value")
@@ -298,8 +298,17 @@ func parseAuthorization(h string) (signed, error) {
 }
 
 func parseCredential(c string) (Credential, error) {
-	p := strings.Split(c, "/")
-	if len(p) != 5 || p[0] == "" || len(p[1]) != 8 || p[2] == "" || p[3] == "" || p[4] != "aws4_request" {
+	var p [5]string // split by hand: a request's Credential is parsed on every call
+	n := 0
+	for part := range strings.SplitSeq(c, "/") {
+		if n == len(p) {
+			n++
+			break
+		}
+		p[n] = part
+		n++
+	}
+	if n != 5 || p[0] == "" || len(p[1]) != 8 || p[2] == "" || p[3] == "" || p[4] != "aws4_request" {
 		return Credential{}, malformed("Credential must be <access key>/<yyyymmdd>/<region>/<service>/aws4_request")
 	}
 	return Credential{AccessKeyID: p[0], Date: p[1], Region: p[2], Service: p[3]}, nil
@@ -344,7 +353,7 @@ func canonicalRequest(r *http.Request, s signed, payloadHash string) string {
 	b.WriteByte('\n')
 	b.WriteString(canonicalQuery(r.URL.RawQuery, s.presigned))
 	b.WriteByte('\n')
-	for _, name := range strings.Split(s.signedHeaders, ";") {
+	for name := range strings.SplitSeq(s.signedHeaders, ";") {
 		b.WriteString(name)
 		b.WriteByte(':')
 		b.WriteString(headerValue(r, name))
@@ -470,7 +479,15 @@ func escape(s string, keepSlash bool) string {
 
 func stringToSign(s signed, canonical string) string {
 	sum := sha256.Sum256([]byte(canonical))
-	return algorithm + "\n" + s.amzDate + "\n" + s.cred.Date + "/" + s.cred.Region + "/" + s.cred.Service + "/aws4_request\n" + hex.EncodeToString(sum[:])
+	var b strings.Builder
+	b.Grow(len(algorithm) + len(s.amzDate) + len(s.cred.Date) + len(s.cred.Region) + len(s.cred.Service) + 20 + hex.EncodedLen(len(sum)))
+	for _, part := range [...]string{algorithm, "\n", s.amzDate, "\n", s.cred.Date, "/", s.cred.Region, "/", s.cred.Service, "/aws4_request\n"} {
+		b.WriteString(part)
+	}
+	var h [2 * sha256.Size]byte
+	hex.Encode(h[:], sum[:])
+	b.Write(h[:])
+	return b.String()
 }
 
 func hmacSHA256(key []byte, data string) []byte {
@@ -489,7 +506,7 @@ func signingKey(secret string, c Credential) []byte {
 func signature(key []byte, sts string) string { return hex.EncodeToString(hmacSHA256(key, sts)) }
 
 func hasHeader(list, name string) bool {
-	for _, h := range strings.Split(list, ";") {
+	for h := range strings.SplitSeq(list, ";") {
 		if h == name {
 			return true
 		}
