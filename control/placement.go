@@ -314,7 +314,13 @@ func (tx *tx) unplace(inst *model.Instance) error {
 	o.VCPUs = max(o.VCPUs-itype.VCPUs, 0)
 	o.MemoryMiB = max(o.MemoryMiB-itype.MemoryMiB, 0)
 	o.Instances = max(o.Instances-1, 0)
-	if o.Accounts[inst.OwnerID]--; o.Accounts[inst.OwnerID] <= 0 {
+	// On a shared store the tenant's memory may be behind the occupancy just read: the record
+	// may no longer count this instance, or any (Accounts nil). The floors keep such a stale
+	// view from panicking or going negative; the commit's condition then refuses it and the
+	// write runs again on what the store holds (shared.go).
+	if n := o.Accounts[inst.OwnerID]; n > 1 {
+		o.Accounts[inst.OwnerID] = n - 1
+	} else {
 		delete(o.Accounts, inst.OwnerID)
 	}
 	if inst.Tenancy == model.TenancyDedicated {

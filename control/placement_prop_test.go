@@ -197,3 +197,31 @@ func (s slowTxn) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (i
 	time.Sleep(time.Millisecond)
 	return s.Store.Txn(ctx, conds, ops)
 }
+
+// TestUnplaceOnStaleOccupancy frees an instance's share of a host whose occupancy, as just
+// read from a shared store, no longer counts it: the other server moved or terminated it. The
+// transaction is refused at its commit and runs again; until then unplace must not panic (it
+// did, on the nil map of a host record with no accounts, in the two-server workload above).
+func TestUnplaceOnStaleOccupancy(t *testing.T) {
+	st := placementHosts(t)
+	s := openService(t, st)
+	tn, err := s.tenant(context.Background(), Tenant{Account: "111111111111", Region: "us-east-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn.mu.Lock()
+	defer tn.mu.Unlock()
+	tx := s.begin(tn)
+	defer tx.rollback()
+	if _, err := tx.placement(); err != nil {
+		t.Fatal(err)
+	}
+	s.place.occ["p1"] = cluster.Occupancy{} // counts nothing: no Accounts map
+	inst := &model.Instance{ID: "i-0123456789abcdef0", OwnerID: "111111111111", Node: "p1", InstanceType: "t3.micro"}
+	if err := tx.unplace(inst); err != nil {
+		t.Fatal(err)
+	}
+	if o := s.place.occ["p1"]; o.VCPUs != 0 || o.Instances != 0 || o.Accounts["111111111111"] != 0 {
+		t.Errorf("occupancy after unplace: %+v", o)
+	}
+}
