@@ -14,6 +14,10 @@ import (
 	"time"
 )
 
+// warmPython and warmScript are the interpreter and the script of the warm AWS CLI, when it
+// runs.
+var warmPython, warmScript string
+
 // warmAWSCLI puts a warm AWS CLI (testdata/awscli_warm.py) first on the PATH of the tests and
 // of every process they start, when the installed CLI is a Python program this can load: each
 // call then costs about a tenth of a cold one's CPU. It returns a function that stops the
@@ -24,7 +28,7 @@ func warmAWSCLI(dir string) (stop func()) {
 	if os.Getenv("STOCKADE_E2E_AWSCLI") == "cold" {
 		return stop
 	}
-	python, err := awsCLIPython()
+	python, aws, err := awsCLIPython()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: the AWS CLI runs cold: %v\n", err)
 		return stop
@@ -69,7 +73,7 @@ func warmAWSCLI(dir string) (stop func()) {
 		return func() {}
 	}
 	bin := filepath.Join(dir, "awscli-warm")
-	wrapper := fmt.Sprintf("#!/bin/sh\nexec %q -I -S %q call %q \"$@\"\n", python, script, sock)
+	wrapper := warmWrapper(python, script, sock, aws)
 	if err := os.MkdirAll(bin, 0o755); err == nil {
 		err = os.WriteFile(filepath.Join(bin, "aws"), []byte(wrapper), 0o755)
 	}
@@ -79,17 +83,28 @@ func warmAWSCLI(dir string) (stop func()) {
 		return func() {}
 	}
 	os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
+	warmPython, warmScript = python, script
 	return stop
 }
 
-// awsCLIPython finds the Python interpreter of the installed AWS CLI: the one its script's
+// warmWrapper is the `aws` the tests run: the warm CLI's client (Python without its site
+// packages starts in milliseconds), with sock its server and aws the installed CLI to run
+// when no server answers.
+func warmWrapper(python, script, sock, aws string) string {
+	return fmt.Sprintf("#!/bin/sh\nexec %q -I -S %q call %q %q \"$@\"\n", python, script, sock, aws)
+}
+
+// awsCLIPython finds the installed AWS CLI and its Python interpreter: the one its script's
 // first line names, after pyenv's shim (a shell script) has been followed to the script it runs.
-func awsCLIPython() (string, error) {
+func awsCLIPython() (python, aws string, err error) {
 	path, err := exec.LookPath("aws")
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
-	python, err := shebangPython(path)
+	if path, err = filepath.Abs(path); err != nil {
+		return "", "", err
+	}
+	python, err = shebangPython(path)
 	if err != nil && filepath.Base(filepath.Dir(path)) == "shims" {
 		var real []byte
 		if real, err = exec.Command("pyenv", "which", "aws").Output(); err == nil {
@@ -97,13 +112,13 @@ func awsCLIPython() (string, error) {
 		}
 	}
 	if err != nil {
-		return "", err
+		return "", "", err
 	}
 	// The CLI must be importable, and socket.send_fds (Python 3.9) there.
 	if out, err := exec.Command(python, "-c", "import awscli.clidriver, socket; socket.send_fds").CombinedOutput(); err != nil {
-		return "", fmt.Errorf("%s cannot run the AWS CLI in-process: %v %s", python, err, bytes.TrimSpace(out))
+		return "", "", fmt.Errorf("%s cannot run the AWS CLI in-process: %v %s", python, err, bytes.TrimSpace(out))
 	}
-	return python, nil
+	return python, path, nil
 }
 
 // shebangPython returns the interpreter a script's "#!" line names when it is a Python.
@@ -200,6 +215,15 @@ func TestWarmCLIMatchesCold(t *testing.T) {
 				t.Fatalf("warm: %d\n%s\n%s\ncold: %d\n%s\n%s", wc, wo, we, cc, co, ce)
 			}
 		})
+	}
+	// With no server on its socket, the warm CLI's client runs the installed CLI.
+	gone := filepath.Join(dir, "aws-gone")
+	wrapper := warmWrapper(warmPython, warmScript, filepath.Join(dir, "no.sock"), coldAWS)
+	if err := os.WriteFile(gone, []byte(wrapper), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if out, errOut, code := run(gone, "", "ec2", "describe-vpcs", "--vpc-ids", id); code != 0 || !strings.Contains(out, id) {
+		t.Fatalf("no server: %d\n%s\n%s", code, out, errOut)
 	}
 }
 

@@ -8,18 +8,19 @@ was most of the suite's time. This program pays it once.
   awscli_warm.py serve SOCKET   imports the AWS CLI, parses the models it will need, listens on
                                 the Unix socket SOCKET and prints "ready"; then, for each
                                 connection, forks a child that runs one command.
-  awscli_warm.py call SOCKET ARGS...
+  awscli_warm.py call SOCKET AWS ARGS...
                                 is `aws ARGS...`: it hands the server its standard input, output
                                 and error (the descriptors themselves, over the socket), its
                                 working directory and its environment, and exits with the
-                                command's status.
+                                command's status. When no server answers on SOCKET, it runs
+                                AWS (the installed CLI) instead.
 
 The child runs the CLI's own entry point (awscli.clidriver.main) with sys.argv, the
 environment and the working directory of the call, writing to the caller's descriptors. So
 each call is the real CLI parsing, signing, sending and printing as a fresh `aws` would; what
 the calls share is only what the parent loaded before forking: modules, and botocore's parsed
 models (one cache for every botocore Loader, which is safe because every call reads the same
-installed models). Calls run concurrently, one process each.
+installed models: no test sets AWS_DATA_PATH). Calls run concurrently, one process each.
 """
 
 import gc
@@ -140,9 +141,12 @@ def run(conn, main):
             os._exit(0)
 
 
-def call(path, args):
+def call(path, cold, args):
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    conn.connect(path)
+    try:
+        conn.connect(path)
+    except OSError:  # the server is gone: the call is still made, cold
+        os.execv(cold, [cold] + args)
     body = json.dumps({"args": args, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
     socket.send_fds(conn, [HEADER.pack(len(body))], [0, 1, 2])
     conn.sendall(body)
@@ -161,7 +165,7 @@ def call(path, args):
 if __name__ == "__main__":
     if len(sys.argv) >= 3 and sys.argv[1] == "serve":
         serve(sys.argv[2])
-    elif len(sys.argv) >= 3 and sys.argv[1] == "call":
-        sys.exit(call(sys.argv[2], sys.argv[3:]))
+    elif len(sys.argv) >= 4 and sys.argv[1] == "call":
+        sys.exit(call(sys.argv[2], sys.argv[3], sys.argv[4:]))
     else:
-        sys.exit("usage: awscli_warm.py serve SOCKET | call SOCKET ARGS...")
+        sys.exit("usage: awscli_warm.py serve SOCKET | call SOCKET AWS ARGS...")
