@@ -439,7 +439,8 @@ func (c *call) startResponse() {
 // only read it: net/http writes header values and never changes them in place.
 var xmlContentType = []string{"text/xml;charset=UTF-8"}
 
-// writeResponse closes the envelope startResponse opened and sends it.
+// writeResponse closes the envelope startResponse opened, sends it, and returns the body
+// written.
 func (s *Server) writeResponse(w http.ResponseWriter, c *call) []byte {
 	c.out.b = append(c.out.b, "</"...)
 	c.out.b = append(c.out.b, c.req.Action...)

@@ -479,9 +479,14 @@ func escape(s string, keepSlash bool) string {
 
 func stringToSign(s signed, canonical string) string {
 	sum := sha256.Sum256([]byte(canonical))
+	parts := [...]string{algorithm, "\n", s.amzDate, "\n", s.cred.Date, "/", s.cred.Region, "/", s.cred.Service, "/aws4_request\n"}
+	n := hex.EncodedLen(len(sum))
+	for _, part := range parts {
+		n += len(part)
+	}
 	var b strings.Builder
-	b.Grow(len(algorithm) + len(s.amzDate) + len(s.cred.Date) + len(s.cred.Region) + len(s.cred.Service) + 20 + hex.EncodedLen(len(sum)))
-	for _, part := range [...]string{algorithm, "\n", s.amzDate, "\n", s.cred.Date, "/", s.cred.Region, "/", s.cred.Service, "/aws4_request\n"} {
+	b.Grow(n)
+	for _, part := range parts {
 		b.WriteString(part)
 	}
 	var h [2 * sha256.Size]byte
