@@ -67,6 +67,13 @@ def serve(path):
         except Exception:  # a service this CLI lacks is parsed on first use instead
             pass
 
+    # A child forked from a process with other threads may find a lock held by one of them,
+    # forever: Debian's aws-cli v2 starts threads of its own (its calls hung here). Such a
+    # CLI is not served warm; the tests run it cold.
+    threads = len(os.listdir("/proc/self/task"))
+    if threads != 1:
+        sys.exit("awscli_warm: the CLI left %d threads running; forking it is not safe" % threads)
+
     # What was loaded stays put: the children's collector leaves it alone, so they neither spend
     # time on it nor copy its pages.
     gc.collect()
