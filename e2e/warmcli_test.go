@@ -18,24 +18,32 @@ import (
 var warmPython, warmScript string
 
 // warmAWSCLI puts a warm AWS CLI (testdata/awscli_warm.py) first on the PATH of the tests and
-// of every process they start, when the installed CLI is a Python program this can load: each
-// call then costs about a tenth of a cold one's CPU. It returns a function that stops the
+// of every process they start, when the installed CLI is a Python program this can load: a
+// call then takes about a fifth of a cold one's time. It returns a function that stops the
 // server, and leaves the installed CLI in place (saying why) when it cannot start one, or
 // when STOCKADE_E2E_AWSCLI=cold asks for the installed CLI itself.
 func warmAWSCLI(dir string) (stop func()) {
-	stop = func() {}
 	if os.Getenv("STOCKADE_E2E_AWSCLI") == "cold" {
-		return stop
+		return func() {}
 	}
-	python, aws, err := awsCLIPython()
+	stop, err := startWarmAWSCLI(dir)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: the AWS CLI runs cold: %v\n", err)
-		return stop
+		return func() {}
+	}
+	return stop
+}
+
+// startWarmAWSCLI starts the warm CLI's server and puts its client on the PATH; on an error
+// nothing is left running.
+func startWarmAWSCLI(dir string) (stop func(), err error) {
+	python, aws, err := awsCLIPython()
+	if err != nil {
+		return nil, err
 	}
 	script, err := filepath.Abs("testdata/awscli_warm.py")
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: the AWS CLI runs cold: %v\n", err)
-		return stop
+		return nil, err
 	}
 	sock := filepath.Join(dir, "awscli.sock")
 	cmd := exec.Command(python, script, "serve", sock)
@@ -48,8 +56,11 @@ func warmAWSCLI(dir string) (stop func()) {
 		err = cmd.Start()
 	}
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "e2e: the AWS CLI runs cold: %v\n", err)
-		return stop
+		return nil, err
+	}
+	stop = func() {
+		cmd.Process.Kill()
+		cmd.Wait()
 	}
 	ready := make(chan error, 1)
 	go func() {
@@ -64,28 +75,20 @@ func warmAWSCLI(dir string) (stop func()) {
 	case <-time.After(60 * time.Second):
 		err = fmt.Errorf("not ready after 60 s")
 	}
-	stop = func() {
-		cmd.Process.Kill()
-		cmd.Wait()
-	}
-	if err != nil {
-		stop()
-		fmt.Fprintf(os.Stderr, "e2e: the AWS CLI runs cold: the warm server: %v\n", err)
-		return func() {}
-	}
 	bin := filepath.Join(dir, "awscli-warm")
-	wrapper := warmWrapper(python, script, sock, aws)
-	if err := os.MkdirAll(bin, 0o755); err == nil {
-		err = os.WriteFile(filepath.Join(bin, "aws"), []byte(wrapper), 0o755)
+	if err == nil {
+		err = os.MkdirAll(bin, 0o755)
+	}
+	if err == nil {
+		err = os.WriteFile(filepath.Join(bin, "aws"), []byte(warmWrapper(python, script, sock, aws)), 0o755)
 	}
 	if err != nil {
 		stop()
-		fmt.Fprintf(os.Stderr, "e2e: the AWS CLI runs cold: %v\n", err)
-		return func() {}
+		return nil, fmt.Errorf("the warm server: %w", err)
 	}
 	os.Setenv("PATH", bin+string(os.PathListSeparator)+os.Getenv("PATH"))
 	warmPython, warmScript = python, script
-	return stop
+	return stop, nil
 }
 
 // warmWrapper is the `aws` the tests run: the warm CLI's client (Python without its site
