@@ -15,10 +15,12 @@
 //  3. packets of tracked connections are accepted (AWS's stateful return traffic, and flows
 //     that outlive the rule that admitted them); packets of untracked ones are judged again;
 //  4. a new connection must pass the source interface's egress and the destination interface's
-//     ingress: each dispatches by link name through a verdict map to the interface's chain,
-//     which jumps to the chain of each of its groups; a group chain is a few set lookups (one
-//     concatenated interval set of address . protocol . port for its CIDR rules, named member
-//     sets for group references, named sets for prefix lists), never a rule per CIDR or member.
+//     ingress: each dispatches by link name through a verdict map to the interfaces' shared
+//     chain of the direction, which jumps to the chain of each of the interface's groups
+//     through one verdict map per group slot (iface.go), so that an interface's groups are
+//     data, not rules; a group chain is a few set lookups (one concatenated interval set of
+//     address . protocol . port for its CIDR rules, named member sets for group references,
+//     named sets for prefix lists), never a rule per CIDR or member.
 //
 // The internet link adds address translation (internet.go): public addresses are translated
 // to private ones on the way in, before the forward hook, so that the checks above judge the
@@ -27,16 +29,17 @@
 //
 // A VPC that spans hosts (overlay.go, docs/cross-host.md) adds a VXLAN link to each host's
 // router (Network.Overlay): every interface of the VPC is a member of its groups' sets, only
-// the local ones get chains, the source host applies egress and the outbound ACL, the
+// the local ones are checked (have dispatch and slot entries), the source host applies egress and the outbound ACL, the
 // destination host the inbound ACL and ingress, and each host's underlay filter (Underlay)
 // drops VXLAN packets whose inner source the sending host does not hold.
 //
 // The ruleset is rendered as nft text for one atomic `nft -f` transaction — a whole-table
 // replacement, or an in-place update of what changed — and reads back with `nft list ruleset`.
-// The commonest updates (set elements, an interface chain's rules) are sent as the same one
-// netlink batch by NFT itself, built with github.com/google/nftables, without starting nft
-// (netlink.go); everything else goes through nft.
+// The commonest updates (set and map elements) are sent as the same one netlink batch by NFT
+// itself, built with github.com/google/nftables, without starting nft (netlink.go);
+// everything else goes through nft.
 // Names say what each object is: sg_<id>_in is a group's ingress chain and sg_<id>_in4 its
 // IPv4 CIDR set, members4_sg_<id> a group's member addresses, acl_<id>_in4 what a network ACL
-// lets in, eni_<id>_out an interface's egress. The golden files in testdata show it whole.
+// lets in, out_slot0 the first group of each interface's egress, eni_<id>_out the egress of an
+// interface with connection timeouts of its own. The golden files in testdata show it whole.
 package dataplane

@@ -15,14 +15,15 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The common in-place updates, a membership change, a CIDR rule added or revoked or an Elastic
-// IP associated, are a few set or map elements and the refill of an interface's chains. Starting nft for them costs more than
+// The common in-place updates, a membership change, an instance launched or terminated, a CIDR
+// rule added or revoked or an Elastic IP associated, are a few set or map elements (iface.go
+// keeps interfaces as data for this). Starting nft for them costs more than
 // everything else on the path from the API to the kernel: a process with a dozen libraries
 // (4 ms and more on a busy machine), and nft then lists every chain of the table before it
 // sends anything (some 190 KB at 1,000 interfaces). NFT sends such a transaction itself, as
 // the one netlink batch nft would send, built with github.com/google/nftables: element
 // additions and deletions in the sets and maps whose types the renderer fixes by name, and chain
-// refills whose rules are of the few forms an interface chain has. Anything else goes through
+// refills whose rules are of the few forms an interface's own chain has. Anything else goes through
 // nft, whole; so does a transaction with one line this file does not know. The kernel
 // differential test applies its in-place updates this way and compares the listing with a
 // replacement made by nft.
@@ -85,9 +86,10 @@ func compileNetlink(tx string) ([]nlOp, bool) {
 }
 
 // setOf describes a set the renderer names, as the kernel holds it (render.go, group.go,
-// internet.go): what each name holds is fixed by its form. Of the internet's, only those an
-// address association changes are here: the internet gateway's sources and translations. (The dispatch maps change only when an interface
-// comes or goes, with its chains: such a transaction goes through nft anyway.) A concatenated
+// iface.go, internet.go): what each name holds is fixed by its form. Of the internet's, only
+// those an address association changes are here: the internet gateway's sources and
+// translations. Of the verdict maps, those whose elements jump to an interface's checks or
+// its groups' chains (the dispatch and slot maps), not the ACLs' pair maps. A concatenated
 // type pads each field to four bytes, as in a register; the keys encodeElements builds have
 // the type's length, which it checks. nft marks only a concatenated interval set as a
 // concatenation (NFT_SET_CONCAT, which selects the kernel's range-matching set type), not
@@ -103,6 +105,10 @@ func setOf(name string) (*nftables.Set, bool) {
 		s.KeyType = nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIPAddr)
 	case name == "src6":
 		s.KeyType = nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeIP6Addr)
+	case name == "out_untracked" || name == "in_untracked":
+		s.KeyType = nftables.MustConcatSetType(nftables.TypeIFName, nftables.TypeNFProto, nftables.TypeInetProto)
+	case name == "out_dispatch" || name == "in_dispatch" || isSlotMap(name):
+		s.KeyType, s.DataType, s.IsMap = nftables.TypeIFName, nftables.TypeVerdict, true
 	case name == "internet_pub4":
 		s.KeyType = nftables.TypeIPAddr
 	case name == "internet_dnat4" || name == "internet_snat4":
@@ -144,6 +150,26 @@ func encodeElements(name string, elems []string) (*nftables.Set, []nftables.SetE
 				return nil, nil, false
 			}
 			el.Key = a.AsSlice()
+		case set.DataType == nftables.TypeVerdict: // "link" : jump chain
+			link, verdict, ok := strings.Cut(e, " : ")
+			ifname, ok2 := ifname(link)
+			chain, ok3 := strings.CutPrefix(verdict, "jump ")
+			if !ok || !ok2 || !ok3 || chain == "" || strings.ContainsAny(chain, " \"") {
+				return nil, nil, false
+			}
+			el.Key, el.VerdictData = ifname, &expr.Verdict{Kind: expr.VerdictJump, Chain: chain}
+		case name == "out_untracked" || name == "in_untracked": // "link" . family . protocol
+			f := strings.Split(e, " . ")
+			if len(f) != 3 {
+				return nil, nil, false
+			}
+			ifname, ok := ifname(f[0])
+			family, ok2 := map[string]byte{"ipv4": unix.NFPROTO_IPV4, "ipv6": unix.NFPROTO_IPV6}[f[1]]
+			proto, ok3 := map[string]byte{"tcp": unix.IPPROTO_TCP, "udp": unix.IPPROTO_UDP}[f[2]]
+			if !ok || !ok2 || !ok3 {
+				return nil, nil, false
+			}
+			el.Key = append(ifname, family, 0, 0, 0, proto, 0, 0, 0)
 		case set.IsMap: // an internet gateway's translation, "address : address"
 			k, v, ok := strings.Cut(e, " : ")
 			from, err := netip.ParseAddr(k)
@@ -173,6 +199,13 @@ func encodeElements(name string, elems []string) (*nftables.Set, []nftables.SetE
 		out = append(out, el)
 	}
 	return set, out, true
+}
+
+// isSlotMap tells a map of the interfaces' group slots: out_slot0, in_slot3 and so on.
+func isSlotMap(name string) bool {
+	dir, n, ok := strings.Cut(name, "_slot")
+	_, err := strconv.ParseUint(n, 10, 8)
+	return ok && (dir == "out" || dir == "in") && err == nil
 }
 
 // isGroupSet tells a group's CIDR set: sg_<id>_in4, sg_<id>_out6 and so on.
@@ -236,9 +269,10 @@ func ifname(quoted string) ([]byte, bool) {
 	return b, true
 }
 
-// encodeRule encodes a rule of the forms an interface chain has (group.go, renderENI): a
-// sequence of matches and at most one statement and verdict, as nft would compile them. All
-// of it works in register 1; the mark and the conntrack state are host-order 32-bit values.
+// encodeRule encodes a rule of the forms the chains of an interface with timeouts of its own
+// have (iface.go, renderENI): matches of a new connection's protocol, then its timeout or a
+// jump, as nft would compile them. All of it works in register 1; the conntrack state is a
+// host-order 32-bit value.
 func encodeRule(rule string) ([]expr.Any, bool) {
 	t := strings.Fields(rule)
 	var exprs []expr.Any
@@ -255,30 +289,6 @@ func encodeRule(rule string) ([]expr.Any, bool) {
 	}
 	for len(t) > 0 {
 		switch {
-		case has("meta", "mark", "set", "meta", "mark", "|", ""):
-			x, ok := hexU32(t[6])
-			if !ok {
-				return nil, false
-			}
-			exprs = append(exprs, metaLoad(expr.MetaKeyMARK), bitwise(^x, x),
-				&expr.Meta{Key: expr.MetaKeyMARK, SourceRegister: true, Register: 1})
-			t = t[7:]
-		case has("meta", "mark", "&", "", "==", ""):
-			mask, ok1 := hexU32(t[3])
-			want, ok2 := hexU32(t[5])
-			if !ok1 || !ok2 {
-				return nil, false
-			}
-			exprs = append(exprs, metaLoad(expr.MetaKeyMARK), bitwise(mask, 0), cmp(expr.CmpOpEq, native32(want)))
-			t = t[6:]
-		case has("meta", "nfproto", ""):
-			p := map[string]byte{"ipv4": unix.NFPROTO_IPV4, "ipv6": unix.NFPROTO_IPV6}
-			v, ok := p[t[2]]
-			if !ok {
-				return nil, false
-			}
-			exprs = append(exprs, metaLoad(expr.MetaKeyNFPROTO), cmp(expr.CmpOpEq, []byte{v}))
-			t = t[3:]
 		case has("meta", "l4proto", ""):
 			p := map[string]byte{"tcp": unix.IPPROTO_TCP, "udp": unix.IPPROTO_UDP}
 			v, ok := p[t[2]]
@@ -301,22 +311,11 @@ func encodeRule(rule string) ([]expr.Any, bool) {
 		case len(t) == 2 && t[0] == "jump":
 			exprs = append(exprs, &expr.Verdict{Kind: expr.VerdictJump, Chain: t[1]})
 			t = nil
-		case len(t) == 1 && t[0] == "return":
-			exprs = append(exprs, &expr.Verdict{Kind: expr.VerdictReturn})
-			t = nil
 		default:
 			return nil, false
 		}
 	}
 	return exprs, len(exprs) > 0
-}
-
-func hexU32(s string) (uint32, bool) {
-	if !strings.HasPrefix(s, "0x") {
-		return 0, false
-	}
-	v, err := strconv.ParseUint(s[2:], 16, 32)
-	return uint32(v), err == nil
 }
 
 func native32(v uint32) []byte { return binaryutil.NativeEndian.PutUint32(v) }

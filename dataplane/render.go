@@ -15,7 +15,7 @@ import (
 
 // Packet marks (meta mark) set while a packet is judged by the groups: a group chain that
 // admits it sets the bit of its direction and returns; a rule open to the whole address space
-// also sets the direction's "open" bit; an interface chain then sets the direction's
+// also sets the direction's "open" bit; the interfaces' shared chain then sets the direction's
 // "untracked" bit when the interface does not track such a flow (spec §2.6: an open rule, and
 // the opposite direction admitting every port of the protocol from or to everywhere).
 const (
@@ -169,6 +169,8 @@ type scratch struct {
 	src4, src6         []string
 	outDispatch        []string
 	inDispatch         []string
+	local              []*eniOut // the router's own interfaces' renderings
+	elems              []string  // a set's elements, before cachedSet copies them
 }
 
 // emptied returns m with nothing in it, or a new map of the given size when there is none.
@@ -233,11 +235,15 @@ func (c *Renderer) Render(n Network) *Ruleset {
 		r.group(g, false)
 		r.group(g, true)
 	}
+	local := r.cache.scratch.local[:0]
 	for i, o := range r.out {
 		if !r.remote(r.enis[i]) {
 			r.eni(o)
+			local = append(local, o)
 		}
 	}
+	r.ifaces(local)
+	r.cache.scratch.local = clear0(local)
 	r.referenced()
 	return r.rs
 }

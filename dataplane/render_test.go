@@ -109,15 +109,18 @@ func TestUpdateTouchesOnlyWhatChanged(t *testing.T) {
 	if !ok {
 		t.Fatal("no in-place update")
 	}
+	// Its slots gain the group too: elements, never a rule (a rule with a jump has the
+	// kernel validate the whole table).
 	for _, want := range []string{
 		"add element inet stockade members4_sg_web { 10.0.1.20 }",
-		"flush chain inet stockade eni_eni_2_in",
+		`add element inet stockade out_slot1 { "stk-2" : jump sg_web_out }`,
+		`add element inet stockade in_slot1 { "stk-2" : jump sg_web_in }`,
 	} {
 		if !strings.Contains(tx, want) {
 			t.Errorf("update lacks %q:\n%s", want, tx)
 		}
 	}
-	for _, never := range []string{"delete table", "flush chain inet stockade forward", "flush set"} {
+	for _, never := range []string{"delete table", "add rule", "flush chain", "flush set"} {
 		if strings.Contains(tx, never) {
 			t.Errorf("update has %q:\n%s", never, tx)
 		}
@@ -134,8 +137,8 @@ func TestUpdateTouchesOnlyWhatChanged(t *testing.T) {
 		t.Errorf("want element deletions only:\n%s", tx)
 	}
 
-	// Deleting a group (its interface moved to another): the interface's chain is refilled
-	// before the group's chains are deleted, and those before its sets.
+	// Deleting a group (its interface moved to another): the interface's slot leaves the
+	// group's chains before they are deleted, and those go before its sets.
 	x := threeTier()
 	x.Link = link
 	moved := x.Snapshot.ENIs[2].Clone()
@@ -143,9 +146,10 @@ func TestUpdateTouchesOnlyWhatChanged(t *testing.T) {
 	x.Snapshot.ENIs[2] = moved
 	x.Snapshot.Groups = x.Snapshot.Groups[:2]
 	tx, _ = dataplane.Render(x).Update(before)
-	refill, delChain, delSet := strings.Index(tx, "flush chain inet stockade eni_eni_3_in"), strings.Index(tx, "delete chain inet stockade sg_db_in"), strings.Index(tx, "delete set inet stockade sg_db_in4")
-	if refill < 0 || delChain < refill || delSet < delChain {
-		t.Errorf("want refill, then chain deletion, then set deletion:\n%s", tx)
+	leave := strings.Index(tx, `delete element inet stockade in_slot0 { "stk-3" : jump sg_db_in }`)
+	delChain, delSet := strings.Index(tx, "delete chain inet stockade sg_db_in"), strings.Index(tx, "delete set inet stockade sg_db_in4")
+	if leave < 0 || delChain < leave || delSet < delChain {
+		t.Errorf("want the slot's element deleted, then the chain, then its set:\n%s", tx)
 	}
 }
 
@@ -222,12 +226,12 @@ func TestRendererReusesUnchangedObjects(t *testing.T) {
 	app.Groups = append(app.Groups, "sg-web")
 	n.Snapshot.ENIs = []*model.NetworkInterface{n.Snapshot.ENIs[0], app, n.Snapshot.ENIs[2]}
 	after := c.Render(n)
-	for _, same := range []string{"eni_eni_1_in", "eni_eni_3_out", "src4", "out_dispatch", "in_dispatch", "members4_sg_app", "sg_db_in", "sg_db_in4"} {
+	for _, same := range []string{"out_slot0", "in_slot0", "out_untracked", "src4", "out_dispatch", "in_dispatch", "members4_sg_app", "sg_db_in", "sg_db_in4"} {
 		if after.Object(same) == nil || after.Object(same) != before.Object(same) {
 			t.Errorf("%s: rendered again, want the previous object", same)
 		}
 	}
-	for _, changed := range []string{"eni_eni_2_in", "eni_eni_2_out", "members4_sg_web"} {
+	for _, changed := range []string{"out_slot1", "in_slot1", "members4_sg_web"} {
 		if after.Object(changed) == before.Object(changed) {
 			t.Errorf("%s: reused, but the change touched it", changed)
 		}

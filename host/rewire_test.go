@@ -86,8 +86,8 @@ func TestHotAttachDetach(t *testing.T) {
 	}
 	e.dump("instance t-i-1 eth0 10.0.1.1/24,eth1 10.0.1.5/24",
 		both)
-	if txs := e.k.Transactions("t-vpc-1"); !strings.Contains(txs[len(txs)-1], "eni_eni_5") {
-		t.Errorf("the ruleset has no chains for the new interface:\n%s", txs[len(txs)-1])
+	if txs := e.k.Transactions("t-vpc-1"); !strings.Contains(txs[len(txs)-1], "out_dispatch { \""+link("eni-5")+"\" : jump ifaces_out }") {
+		t.Errorf("the ruleset does not check the new interface:\n%s", txs[len(txs)-1])
 	}
 	if got := e.h.Instances(); len(got) != 1 || len(got[0].Links) != 2 || got[0].Links[1] != link("eni-5") {
 		t.Errorf("Instances() = %+v", got)
