@@ -44,6 +44,9 @@ const (
 
 // flowLogSets renders the sets of covered links; it reports whether there are any of each.
 func (r *renderer) flowLogSets() (logged, flags bool) {
+	if len(r.n.FlowLogs) == 0 {
+		return false, false // without reading every interface
+	}
 	var links, flagLinks []string
 	for _, e := range r.enis {
 		if r.n.FlowLogs[e.ID] {

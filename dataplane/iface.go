@@ -3,6 +3,7 @@ package dataplane
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 
 	"github.com/stockade/stockade/model"
 )
@@ -67,10 +68,10 @@ type eniOut struct {
 	addrs4, addrs6   []string
 }
 
-// eniOut returns an interface's rendering: the one from the last call when the interface is
-// the same object and its groups still exist and open the same (a rule change of a group
-// changes the group's own chain and sets, not its interfaces' entries), a new one otherwise.
-func (r *renderer) eniOut(e *model.NetworkInterface) *eniOut {
+// eniOut returns an interface's rendering: last, its rendering in the last call if it is the
+// same object, when its groups still exist and open the same (a rule change of a group
+// changes the group's own chain and sets, not its interfaces' entries); a new one otherwise.
+func (r *renderer) eniOut(e *model.NetworkInterface, last *eniOut) *eniOut {
 	var groups []*model.Group
 	var open uint8
 	for _, id := range e.Groups {
@@ -79,16 +80,14 @@ func (r *renderer) eniOut(e *model.NetworkInterface) *eniOut {
 			open |= r.openMask(g)
 		}
 	}
-	if o := r.cache.enis[e]; o != nil && o.open == open && sameIDs(o.groups, groups) {
-		r.cache.nextENIs[e] = o
-		return o
+	if last != nil && last.open == open && sameIDs(last.groups, groups) {
+		return last
 	}
 	o := r.renderENI(e, groups)
 	o.open = open
 	for _, g := range groups {
 		o.groups = append(o.groups, g.ID)
 	}
-	r.cache.nextENIs[e] = o
 	return o
 }
 
@@ -203,13 +202,28 @@ func (r *renderer) renderENI(e *model.NetworkInterface, groups []*model.Group) *
 }
 
 // ifaces renders the shared interface chains and the slot maps and untracked sets they look
-// up, from the renderings of the router's own interfaces.
+// up, from the renderings of the router's own interfaces, read once.
 func (r *renderer) ifaces(local []*eniOut) {
 	slots := minSlots
 	for _, o := range local {
 		slots = max(slots, len(o.groups))
 	}
 	sc := &r.cache.scratch
+	for d := range 2 {
+		sc.slots[d] = slices.Grow(sc.slots[d][:0], slots)[:slots]
+		for i := range sc.slots[d] {
+			sc.slots[d][i] = sc.slots[d][i][:0]
+		}
+		sc.untracked[d] = sc.untracked[d][:0]
+	}
+	for _, o := range local {
+		for d := range 2 {
+			for i, e := range o.slots[d] {
+				sc.slots[d][i] = append(sc.slots[d][i], e)
+			}
+			sc.untracked[d] = append(sc.untracked[d], o.untracked[d]...)
+		}
+	}
 	for _, egress := range []bool{true, false} {
 		d := 0
 		if egress {
@@ -221,15 +235,8 @@ func (r *renderer) ifaces(local []*eniOut) {
 		}
 		link, key := linkExpr(egress), linkExpr(egress)+" . meta nfproto . meta l4proto"
 		c := &Object{Kind: Chain, Name: ifaceChain(egress)}
-		for slot := range slots {
-			elems := sc.elems[:0]
-			for _, o := range local {
-				if slot < len(o.slots[d]) {
-					elems = append(elems, o.slots[d][slot])
-				}
-			}
+		for slot, elems := range sc.slots[d] {
 			r.rs.add(r.cachedSet(slotMap(egress, slot), "ifname", false, true, elems))
-			sc.elems = elems
 			c.Lines = append(c.Lines, link+" vmap @"+slotMap(egress, slot))
 			if slot < slots-1 {
 				c.Lines = append(c.Lines, fmt.Sprintf("meta mark & 0x%x == 0x%x %s != @%s return", admitted, admitted, key, untrackedSet(egress)))
@@ -237,12 +244,7 @@ func (r *renderer) ifaces(local []*eniOut) {
 		}
 		c.Lines = append(c.Lines, fmt.Sprintf("meta mark & 0x%x == 0x%x %s @%s meta mark set meta mark | 0x%x",
 			openMark, openMark, key, untrackedSet(egress), untracked))
-		elems := sc.elems[:0]
-		for _, o := range local {
-			elems = append(elems, o.untracked[d]...)
-		}
-		r.rs.add(r.cachedSet(untrackedSet(egress), "ifname . nf_proto . inet_proto", false, false, elems))
-		sc.elems = elems
+		r.rs.add(r.cachedSet(untrackedSet(egress), "ifname . nf_proto . inet_proto", false, false, sc.untracked[d]))
 		r.rs.add(c)
 	}
 }

@@ -146,7 +146,9 @@ type Renderer struct {
 	next   map[groupKey]groupOut // what this call used: the cache for the next one
 	lists  string                // the prefix lists the cached renderings saw
 
-	enis, nextENIs map[*model.NetworkInterface]*eniOut
+	// last is what the last call rendered the interfaces from and to: where this call starts.
+	last lastCall
+
 	sets, nextSets map[string]cachedSet // by object name
 	size           int                  // objects in the last rendering
 
@@ -157,20 +159,37 @@ type Renderer struct {
 	scratch scratch
 }
 
-// scratch is the Renderer's reusable working space: last call's cache maps (the call after
-// next fills them again), the per-group member addresses and the lists base() gathers.
-type scratch struct {
-	groups             map[groupKey]groupOut
-	enis               map[*model.NetworkInterface]*eniOut
-	sets               map[string]cachedSet
-	members4, members6 map[string][]string
-	ifaces             []*model.NetworkInterface
+// lastCall is the last rendering's interfaces: the VPC's, sorted by ID, with their renderings
+// in the same order; the VPC's groups, sorted by ID; and the addresses of each group's
+// interfaces (rendered member sets take their elements from these). The model is copy on
+// write, so an interface that is the same object as last time, under groups that exist and
+// open as they did (groupsStable), has the same rendering: index finds it by walking this
+// list and the new one together, comparing pointers, without reading the interfaces (at
+// 1,000 interfaces, reading each one, and looking each up in a map, was most of a rendering).
+// The member lists change by what the interfaces that differ take away and bring.
+type lastCall struct {
+	enis               []*model.NetworkInterface
 	out                []*eniOut
-	src4, src6         []string
-	outDispatch        []string
-	inDispatch         []string
-	local              []*eniOut // the router's own interfaces' renderings
-	elems              []string  // a set's elements, before cachedSet copies them
+	groups             []*model.Group
+	members4, members6 map[string][]string
+}
+
+// scratch is the Renderer's reusable working space: last call's cache maps (the call after
+// next fills them again), the lists of the call before last (filled again by this one) and
+// the lists base() gathers.
+type scratch struct {
+	groups      map[groupKey]groupOut
+	sets        map[string]cachedSet
+	ifaces      []*model.NetworkInterface
+	out         []*eniOut
+	src4, src6  []string
+	outDispatch []string
+	inDispatch  []string
+	local       []*eniOut // the router's own interfaces' renderings
+	// slots and untracked are the elements of the slot maps and the untracked sets, by
+	// direction (egress [1]) and slot, before cachedSet copies them.
+	slots     [2][][]string
+	untracked [2][]string
 }
 
 // emptied returns m with nothing in it, or a new map of the given size when there is none.
@@ -204,9 +223,7 @@ type cachedSet struct {
 // Render is the package-level Render, reusing what it can from earlier calls.
 func (c *Renderer) Render(n Network) *Ruleset {
 	sc := &c.scratch
-	sc.members4 = truncated(sc.members4, len(n.Snapshot.Groups))
-	sc.members6 = truncated(sc.members6, len(n.Snapshot.Groups))
-	r := renderer{rs: &Ruleset{objects: make(map[string]*Object, c.size)}, n: n, members4: sc.members4, members6: sc.members6, open: map[*model.Group]uint8{}, lists: map[string]*model.PrefixList{}, cache: c}
+	r := renderer{rs: &Ruleset{objects: make(map[string]*Object, c.size)}, n: n, open: map[*model.Group]uint8{}, lists: map[string]*model.PrefixList{}, cache: c}
 	var ids []string
 	for _, pl := range n.Snapshot.PrefixLists {
 		ids = append(ids, pl.ID)
@@ -218,14 +235,13 @@ func (c *Renderer) Render(n Network) *Ruleset {
 		c.groups, c.lists = map[groupKey]groupOut{}, lists
 	}
 	c.next = emptied(sc.groups, len(c.groups))
-	c.nextENIs = emptied(sc.enis, len(c.enis))
 	c.nextSets = emptied(sc.sets, len(c.sets))
 	defer func() {
 		c.size = r.rs.Len()
 		sc.groups, c.groups, c.next = c.groups, c.next, nil
-		sc.enis, c.enis, c.nextENIs = c.enis, c.nextENIs, nil
 		sc.sets, c.sets, c.nextSets = c.sets, c.nextSets, nil
-		sc.ifaces, sc.out = clear0(r.enis), clear0(r.out)
+		sc.ifaces, sc.out = clear0(c.last.enis), clear0(c.last.out)
+		c.last.enis, c.last.out, c.last.groups = r.enis, r.out, r.groups
 	}()
 	r.index()
 	r.logged, r.loggedFlags = r.flowLogSets() // before the chains that log
@@ -301,16 +317,95 @@ func (r *renderer) index() {
 	}
 	slices.SortFunc(r.groups, func(a, b *model.Group) int { return strings.Compare(a.ID, b.ID) })
 	slices.SortFunc(r.subnets, func(a, b *model.Subnet) int { return strings.Compare(a.ID, b.ID) })
-	// Member addresses are gathered in interface order, as text: the order that decides
-	// whether a member set is the same as last time.
 	r.out = slices.Grow(r.cache.scratch.out[:0], len(r.enis))[:len(r.enis)]
+	last := &r.cache.last
+	stable := r.groupsStable(last.groups)
+	// gone and came are the renderings that the member lists lose and gain: those of
+	// interfaces that left or changed, and those of interfaces that came or changed.
+	var gone, came []*eniOut
+	j := 0
 	for i, e := range r.enis {
-		r.out[i] = r.eniOut(e)
-		for _, g := range e.Groups {
-			r.members4[g] = append(r.members4[g], r.out[i].addrs4...)
-			r.members6[g] = append(r.members6[g], r.out[i].addrs6...)
+		// Both lists are sorted by ID: an interface of the last call that sorts before this
+		// one is gone. Only interfaces that are not the same objects are read.
+		for j < len(last.enis) && last.enis[j] != e && last.enis[j].ID < e.ID {
+			gone = append(gone, last.out[j])
+			j++
+		}
+		var before, same *eniOut // its rendering last time; the same if it is the same object
+		if j < len(last.enis) && (last.enis[j] == e || last.enis[j].ID == e.ID) {
+			before = last.out[j]
+			if last.enis[j] == e {
+				same = before
+			}
+			j++
+		}
+		o := same
+		if o == nil || !stable {
+			o = r.eniOut(e, same)
+		}
+		if o != before {
+			if before != nil {
+				gone = append(gone, before)
+			}
+			came = append(came, o)
+		}
+		r.out[i] = o
+	}
+	for ; j < len(last.enis); j++ {
+		gone = append(gone, last.out[j])
+	}
+	r.members(stable, gone, came)
+}
+
+// members brings the addresses of each group's interfaces up to date: from the last call's
+// lists, by what the interfaces that changed take away and bring, when the groups are as they
+// were and few interfaces changed; gathered afresh from every interface otherwise. The order
+// of a list is of no consequence (a set's elements are sorted), but it is deterministic.
+func (r *renderer) members(stable bool, gone, came []*eniOut) {
+	last := &r.cache.last
+	if last.members4 == nil || !stable || len(gone)+len(came) > len(r.out)/4+8 {
+		last.members4 = truncated(last.members4, len(r.groups))
+		last.members6 = truncated(last.members6, len(r.groups))
+		gone, came = nil, r.out
+	}
+	r.members4, r.members6 = last.members4, last.members6
+	for _, o := range gone {
+		for _, g := range o.groups {
+			r.members4[g] = removeEach(r.members4[g], o.addrs4)
+			r.members6[g] = removeEach(r.members6[g], o.addrs6)
 		}
 	}
+	for _, o := range came {
+		for _, g := range o.groups {
+			r.members4[g] = append(r.members4[g], o.addrs4...)
+			r.members6[g] = append(r.members6[g], o.addrs6...)
+		}
+	}
+}
+
+// removeEach removes one occurrence of each of drop from list, in place.
+func removeEach(list, drop []string) []string {
+	for _, d := range drop {
+		if i := slices.Index(list, d); i >= 0 {
+			list = slices.Delete(list, i, i+1)
+		}
+	}
+	return list
+}
+
+// groupsStable reports whether the interfaces' renderings of the last call still hold for
+// the interfaces that are the same objects: the VPC has the same groups, and each opens what
+// it opened (openMask), which is all an interface's rendering reads of them.
+func (r *renderer) groupsStable(last []*model.Group) bool {
+	if len(last) != len(r.groups) {
+		return false
+	}
+	for i, g := range r.groups {
+		if p := last[i]; p != g && (p.ID != g.ID || r.openMask(p) != r.openMask(g)) {
+			return false
+		}
+	}
+	return true
 }
 
 // cachedSet returns a set (or, with isMap, a verdict map) of the given elements: the object

@@ -157,22 +157,50 @@ func TestUpdateTouchesOnlyWhatChanged(t *testing.T) {
 // across changes produces exactly what a fresh rendering does, and the in-place update from
 // its previous rendering (which passes over objects it reused) is the update between two fresh
 // renderings. The changes: everything new, an interface's groups, and a group's rules under
-// interfaces that stay the same objects (their chains depend on the rules: spec §2.6).
+// interfaces that stay the same objects (their entries depend on the rules: spec §2.6),
+// interfaces coming and going, and an interface's addresses.
 func TestRendererCacheMatchesFresh(t *testing.T) {
 	g := newGen(rand.New(rand.NewPCG(1, 2)))
 	base := g.network()
 	base.Link = link
 	var k cacheCheck
 	n := g.vary(base)
-	for i := range 80 {
-		switch i % 4 {
+	for i := range 120 {
+		switch i % 6 {
 		case 0:
 			n = g.vary(base) // new groups
 		case 1, 2:
 			e := n.Snapshot.ENIs[i%len(n.Snapshot.ENIs)].Clone() // membership change only
 			e.Groups = []string{fmt.Sprintf("sg-%d", i%5)}
+			if i%4 == 1 {
+				e.Groups = append(e.Groups, fmt.Sprintf("sg-%d", (i+1)%5), fmt.Sprintf("sg-%d", (i+3)%5))
+			}
 			enis := slices.Clone(n.Snapshot.ENIs)
 			enis[i%len(enis)] = e
+			n.Snapshot.ENIs = enis
+		case 4:
+			// An interface comes (its address the next free one) and, every other time, one
+			// goes: the interfaces around them stay the same objects.
+			enis := slices.Clone(n.Snapshot.ENIs)
+			e := enis[i%len(enis)].Clone()
+			e.ID = fmt.Sprintf("%s-%d", e.ID, i)
+			a := e.PrivateIP.As4()
+			a[3] = byte(200 + i%50)
+			e.PrivateIP, e.SecondaryIPs = netip.AddrFrom4(a), nil
+			enis = append(enis, e)
+			if i%12 == 4 && len(enis) > 2 {
+				enis = slices.Delete(enis, 1, 2)
+			}
+			slices.SortFunc(enis, func(a, b *model.NetworkInterface) int { return strings.Compare(a.ID, b.ID) })
+			n.Snapshot.ENIs = enis
+		case 5:
+			// An interface gains a secondary address.
+			enis := slices.Clone(n.Snapshot.ENIs)
+			e := enis[(i/6)%len(enis)].Clone()
+			a := e.PrivateIP.As4()
+			a[3] = byte(100 + i%50)
+			e.SecondaryIPs = append(e.SecondaryIPs, netip.AddrFrom4(a))
+			enis[(i/6)%len(enis)] = e
 			n.Snapshot.ENIs = enis
 		case 3:
 			groups := slices.Clone(n.Snapshot.Groups) // one group's rules only
