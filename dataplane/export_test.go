@@ -28,3 +28,8 @@ func SweepAlways() func() {
 	sweepEvery = 0
 	return func() { sweepEvery = old }
 }
+
+// PatchLines is patchLines with the last rendering given as its lines.
+func PatchLines(prevIn, prevLines, elems []string) ([]string, bool) {
+	return patchLines(prevIn, &Object{Lines: prevLines}, elems)
+}

@@ -219,6 +219,46 @@ func TestRendererCacheMatchesFresh(t *testing.T) {
 	}
 }
 
+// TestPatchLines: a set's lines patched from its last rendering are what sorting the new
+// input gives, for random inputs and changes of a few elements in one place; inputs with an
+// element twice, and larger changes, are left to sorting.
+func TestPatchLines(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	word := func() string { return fmt.Sprintf("e%03d", rng.IntN(400)) }
+	sorted := func(in []string) []string { out := slices.Clone(in); slices.Sort(out); return slices.Compact(out) }
+	patched := 0
+	for i := range 2000 {
+		var prev []string
+		for range rng.IntN(40) {
+			prev = append(prev, word())
+		}
+		at := rng.IntN(len(prev) + 1)
+		cut := min(len(prev)-at, rng.IntN(4))
+		var put []string
+		for range rng.IntN(4) {
+			put = append(put, word())
+		}
+		elems := slices.Concat(prev[:at], put, prev[at+cut:])
+		lines, ok := dataplane.PatchLines(prev, sorted(prev), elems)
+		if !ok {
+			continue
+		}
+		patched++
+		if want := sorted(elems); !slices.Equal(lines, want) {
+			t.Fatalf("case %d: %v → %v: patched %v, want %v", i, prev, elems, lines, want)
+		}
+	}
+	if patched < 500 {
+		t.Errorf("only %d of 2000 changes patched", patched)
+	}
+	if _, ok := dataplane.PatchLines([]string{"a", "a", "b"}, []string{"a", "b"}, []string{"a", "b"}); ok {
+		t.Error("patched an input that held an element twice")
+	}
+	if _, ok := dataplane.PatchLines([]string{"a", "b"}, []string{"a", "b"}, []string{"a", "b", "b"}); ok {
+		t.Error("patched to an input that holds an element twice")
+	}
+}
+
 // cacheCheck renders each step with a kept Renderer and afresh: both renderings, and both
 // updates from the step before, must be the same.
 type cacheCheck struct {
