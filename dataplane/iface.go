@@ -40,6 +40,14 @@ func slotMap(egress bool, slot int) string {
 
 func untrackedSet(egress bool) string { return dirSuffix(egress)[1:] + "_untracked" }
 
+// dirIndex is where a direction's entries are in eniOut's pairs: egress 1, ingress 0.
+func dirIndex(egress bool) int {
+	if egress {
+		return 1
+	}
+	return 0
+}
+
 // linkExpr is the link a direction's checks are looked up by: the interface a packet leaves
 // for its egress, the one it is sent to for its ingress.
 func linkExpr(egress bool) string {
@@ -155,10 +163,7 @@ func (r *renderer) renderENI(e *model.NetworkInterface, groups []*model.Group) *
 		}
 	}
 	for _, egress := range []bool{true, false} {
-		d := 0
-		if egress {
-			d = 1
-		}
+		d := dirIndex(egress)
 		for _, g := range groups {
 			out.slots[d] = append(out.slots[d], quoted+" : jump "+name(g.ID)+dirSuffix(egress))
 		}
@@ -173,8 +178,8 @@ func (r *renderer) renderENI(e *model.NetworkInterface, groups []*model.Group) *
 	// AWS's default timeouts are the router namespace's own (netlab sets them): only an
 	// interface with its own settings gives its connections a timeout object. The kernel keeps
 	// one entry per connection where AWS keeps one per interface, so a connection takes the
-	// timeouts of whichever of its interfaces has its own, the destination's if both do (its
-	// ingress chain runs last).
+	// timeouts of whichever of its interfaces has its own, the destination's if both do (the
+	// ingress check runs last).
 	ct := e.ConnTrack
 	if ct == (model.ConnTrack{}) || ct == model.DefaultConnTrack {
 		out.outDispatch = quoted + " : jump " + ifaceChain(true)
@@ -225,10 +230,7 @@ func (r *renderer) ifaces(local []*eniOut) {
 		}
 	}
 	for _, egress := range []bool{true, false} {
-		d := 0
-		if egress {
-			d = 1
-		}
+		d := dirIndex(egress)
 		admitted, openMark, untracked := markIngress, markOpenIngress, markUntrackedIngress
 		if egress {
 			admitted, openMark, untracked = markEgress, markOpenEgress, markUntrackedEgress

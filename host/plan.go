@@ -331,7 +331,7 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 // PlanPlaced is Plan on one host of several: only the instances whose primary interface is
 // placed on this host run here, and the router of a VPC with running instances on other
 // hosts gets its VXLAN device and peers, and a ruleset in which their interfaces are members
-// of their groups without chains of their own. Instances get InstanceMTU, which the overlay
+// of their groups but are not checked there. Instances get InstanceMTU, which the overlay
 // carries. With the zero Placement it is Plan.
 func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, place Placement) Desired {
 	count := 0
