@@ -251,13 +251,6 @@ func (r *renderer) ifaces(local []*eniOut) {
 	}
 }
 
-func nfprotoWord(v4 bool) string {
-	if v4 {
-		return "ipv4"
-	}
-	return "ipv6"
-}
-
 // allOpen reports whether one direction of the groups admits every port of a protocol from or
 // to the whole address space of a family: the condition under which a flow admitted by an
 // open rule in the other direction is not tracked (spec §2.6).

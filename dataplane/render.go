@@ -359,8 +359,9 @@ func (r *renderer) index() {
 
 // members brings the addresses of each group's interfaces up to date: from the last call's
 // lists, by what the interfaces that changed take away and bring, when the groups are as they
-// were and few interfaces changed; gathered afresh from every interface otherwise. The order
-// of a list is of no consequence (a set's elements are sorted), but it is deterministic.
+// were and few interfaces changed; gathered afresh from every interface otherwise. An
+// interface counts in the groups its rendering names: those of its groups the VPC has. The
+// order of a list is of no consequence (a set's elements are sorted), but it is deterministic.
 func (r *renderer) members(stable bool, gone, came []*eniOut) {
 	last := &r.cache.last
 	if last.members4 == nil || !stable || len(gone)+len(came) > len(r.out)/4+8 {
@@ -807,11 +808,14 @@ func dirSuffix(egress bool) string {
 	return "_in"
 }
 
-func nfproto(v4 bool) string {
+func nfproto(v4 bool) string { return "meta nfproto " + nfprotoWord(v4) }
+
+// nfprotoWord is a family as nft names it (the nf_proto type).
+func nfprotoWord(v4 bool) string {
 	if v4 {
-		return "meta nfproto ipv4"
+		return "ipv4"
 	}
-	return "meta nfproto ipv6"
+	return "ipv6"
 }
 
 // addrExpr is the remote address of a packet: its destination going out, its source coming in.
