@@ -7,7 +7,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"time"
 
 	"github.com/stockade/stockade/internal/atomicfile"
+	"github.com/stockade/stockade/internal/frame"
 )
 
 // Log is where the trail's records live: an append-only log of segment files in a directory
@@ -74,11 +74,9 @@ type segment struct {
 }
 
 const (
-	frameHeader = 8
+	frameHeader = frame.Header
 	maxFrame    = 4 << 20 // far above any record (§1.1 caps responseElements at 100 KB)
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 func segmentName(seq uint32) string { return fmt.Sprintf("%016x.log", seq) }
 
@@ -136,30 +134,21 @@ func (l *Log) load(seq uint32, last bool) error {
 	}
 	seg := &segment{seq: seq, f: f}
 	r := bufio.NewReaderSize(f, 1<<20)
-	var hdr [frameHeader]byte
 	var payload []byte
 	for {
-		if _, err := io.ReadFull(r, hdr[:]); err != nil {
-			if err != io.EOF {
-				l.damaged(seg, last, "short frame header")
-			}
+		payload, err = frame.Read(r, payload, maxFrame)
+		if err == io.EOF {
 			break
 		}
-		n, sum := binary.LittleEndian.Uint32(hdr[:4]), binary.LittleEndian.Uint32(hdr[4:])
-		if n > maxFrame {
-			l.damaged(seg, last, "frame length out of range")
+		var h header
+		if err == nil {
+			h, err = decodeHeader(payload)
+		}
+		if err != nil {
+			l.damaged(seg, last, err.Error())
 			break
 		}
-		payload = slices.Grow(payload[:0], int(n))[:n]
-		if _, err := io.ReadFull(r, payload); err != nil {
-			l.damaged(seg, last, "short frame")
-			break
-		}
-		h, err := decodeHeader(payload)
-		if crc32.Checksum(payload, castagnoli) != sum || err != nil {
-			l.damaged(seg, last, "frame checksum or content")
-			break
-		}
+		n := uint32(len(payload))
 		l.index(seg, &h, position{seg: seq, off: uint32(seg.size), n: frameHeader + n})
 		seg.size += int64(frameHeader + n)
 	}
@@ -219,12 +208,7 @@ func (l *Log) roll() error {
 }
 
 func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("trail log: %w", err)
-	}
-	defer d.Close()
-	if err := d.Sync(); err != nil {
+	if err := frame.SyncDir(dir); err != nil {
 		return fmt.Errorf("trail log: %w", err)
 	}
 	return nil
@@ -301,15 +285,12 @@ func (l *Log) write(entries []*entry, sync bool) error {
 	buf := l.buf[:0]
 	poss := make([]position, len(entries))
 	for i, e := range entries {
-		start := len(buf)
-		buf = append(buf, make([]byte, frameHeader)...)
+		var start int
+		buf, start = frame.Start(buf)
 		buf = e.encode(buf)
-		n := len(buf) - start - frameHeader
-		if n > maxFrame {
-			return fmt.Errorf("trail log: record %s of %d bytes exceeds %d", e.EventID, n, maxFrame)
+		if err := frame.Seal(buf, start, maxFrame); err != nil {
+			return fmt.Errorf("trail log: record %s: %w", e.EventID, err)
 		}
-		binary.LittleEndian.PutUint32(buf[start:], uint32(n))
-		binary.LittleEndian.PutUint32(buf[start+4:], crc32.Checksum(buf[start+frameHeader:], castagnoli))
 		poss[i] = position{seg: seg.seq, off: uint32(seg.size) + uint32(start), n: uint32(len(buf) - start)}
 	}
 	l.buf = buf
@@ -360,8 +341,8 @@ func (l *Log) read(pos position) (e *entry, ok bool, err error) {
 	if _, err := seg.f.ReadAt(b, int64(pos.off)); err != nil {
 		return nil, false, fmt.Errorf("trail log: %w", err)
 	}
-	payload := b[frameHeader:]
-	if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(b[4:]) {
+	payload, err := frame.Check(b)
+	if err != nil {
 		return nil, false, fmt.Errorf("trail log: %s at %d: %w", segmentName(pos.seg), pos.off, errEntry)
 	}
 	e, err = decodeEntry(payload)
