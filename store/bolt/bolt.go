@@ -1,6 +1,8 @@
-// Package bolt is the embedded store backend on bbolt: one file, every transaction fsynced
-// before Txn returns, concurrent transactions sharing an fsync (group commit), and a bounded
-// history of transactions from which watchers read.
+// Package bolt is the embedded store backend on bbolt: a write-ahead log that every
+// transaction is fsynced to before Txn returns, concurrent transactions sharing an fsync
+// (group commit); a bbolt file that takes the log's transactions many commits at a time, with
+// the ones it does not hold yet kept in memory for readers; and a bounded history of
+// transactions from which watchers read.
 package bolt
 
 import (
@@ -59,6 +61,10 @@ type Options struct {
 	// tenant's records can be 100 KB each). The default lets the history decide for the
 	// trail's usual records: 100,000 of about 1.3 KB.
 	MaxDeadStaged int64
+	// FlushInterval is how long committed transactions may wait in the log before they are
+	// applied to the bbolt file (default 50 ms; flush.go). They are durable either way; a
+	// longer interval writes fewer pages and holds more in memory.
+	FlushInterval time.Duration
 }
 
 // Store is a store.Store on one bbolt file.
@@ -82,6 +88,16 @@ type Store struct {
 	closeMu sync.RWMutex
 	stopped chan struct{} // closed when the committer has exited
 
+	log *wal     // the committer's
+	ov  *overlay // what the log holds and the file does not yet
+	// flushErr is the last flush's failure, nil once one succeeds; under ov.mu.
+	flushErr       error
+	flushInterval  time.Duration
+	flushKick      chan struct{}
+	flushReq       chan chan error
+	flushStop      chan struct{}
+	flusherStopped chan struct{}
+
 	mu     sync.Mutex
 	notify chan struct{} // closed and replaced on every commit
 	closed bool
@@ -101,6 +117,9 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	if opts.MaxDeadStaged <= 0 {
 		opts.MaxDeadStaged = 128 << 20
+	}
+	if opts.FlushInterval <= 0 {
+		opts.FlushInterval = 50 * time.Millisecond
 	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
@@ -124,13 +143,48 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s := &Store{db: db, path: path, limit: int64(opts.HistoryLimit), unwatched: slices.Clone(opts.Unwatched), staged: slices.Clone(opts.Staged),
 		stagedAt: map[string]int64{}, maxDead: opts.MaxDeadStaged, notify: make(chan struct{}), done: make(chan struct{}),
-		queue: make(chan *pending, maxGroup), stopped: make(chan struct{})}
+		queue: make(chan *pending, maxGroup), stopped: make(chan struct{}),
+		flushInterval: opts.FlushInterval, flushKick: make(chan struct{}, 1), flushReq: make(chan chan error),
+		flushStop: make(chan struct{}), flusherStopped: make(chan struct{})}
 	if err := s.init(existed); err != nil {
 		db.Close()
 		return nil, err
 	}
+	if err := s.recover(path + ".wal"); err != nil {
+		db.Close()
+		return nil, err
+	}
 	go s.committer()
+	go s.flusher()
 	return s, nil
+}
+
+// recover opens the write-ahead log in dir and applies to the bbolt file what it holds and
+// the file does not (a crash came before a flush), then starts the log over.
+func (s *Store) recover(dir string) error {
+	log, txs, err := openWAL(dir, s.rev.Load())
+	if err != nil {
+		return err
+	}
+	s.log = log
+	s.ov = newOverlay(s.rev.Load())
+	if len(txs) > 0 {
+		batch := make([]*ovTxn, len(txs))
+		for i, t := range txs {
+			batch[i] = newOvTxn(t.rev, t.ops, encodeOps(s.watched(t.ops)))
+		}
+		if err := s.apply(batch); err != nil {
+			log.close()
+			return err
+		}
+		s.rev.Store(batch[len(batch)-1].rev)
+		s.ov = newOverlay(s.rev.Load())
+	}
+	if err := log.restart(s.rev.Load()); err != nil {
+		log.close()
+		return err
+	}
+	return nil
 }
 
 func (s *Store) init(existed bool) error {
@@ -175,8 +229,8 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 }
 
 // Submit implements store.Store. Transactions are queued to one committer goroutine that
-// commits everything waiting in a single bbolt transaction: one fsync for the lot, no delay
-// for a lone writer, and commits in submission order.
+// commits everything waiting as one append to the log: one fsync for the lot, no delay for a
+// lone writer, and commits in submission order.
 func (s *Store) Submit(ctx context.Context, conds []store.Cond, ops []store.Op) store.Pending {
 	p := &pending{conds: conds, ops: ops, done: make(chan struct{})}
 	fail := func(err error) store.Pending { p.err = err; close(p.done); return p }
@@ -284,95 +338,161 @@ func (s *Store) drainClosed() {
 	}
 }
 
-// commit applies a group in order inside one bbolt transaction. A transaction whose
+// commit checks each transaction of a group in order against the store (the overlay, then the
+// bbolt file) and the group's earlier transactions, appends those whose conditions hold to the
+// log, and once the log is durable makes them visible in the overlay. A transaction whose
 // conditions fail is skipped (ErrConflict) without affecting the others. Every transaction
-// passed Check in Submit, so an error from bbolt here is a storage failure, and it fails the
-// whole group: nothing of it was written.
+// passed Check in Submit, so an error from the log is a storage failure, and it fails the
+// whole group: nothing of it was acknowledged or is visible.
 func (s *Store) commit(group []*pending) {
-	var last, compacted int64
-	s.stagedMu.Lock()
-	defer s.stagedMu.Unlock()
-	st := &stagedTxn{at: s.stagedAt, compacted: s.compacted}
-	err := s.db.Update(func(tx *bbolt.Tx) error {
-		kv, meta, h := tx.Bucket(bucketKV), tx.Bucket(bucketMeta), tx.Bucket(bucketHistory)
-		h.FillPercent = 1 // revisions only ever append: full pages, half the splits (TestHistoryPagesFull)
-		st.changes = nil
-		rev := int64(0)
-		if v := meta.Get(keyRevision); len(v) == 8 {
-			rev = int64(binary.BigEndian.Uint64(v))
-		}
+	defer func() {
 		for _, p := range group {
-			p.rev, p.err = 0, nil
-			ok := true
-			for _, c := range p.conds {
-				have := int64(0)
-				if s.isStaged(c.Key) {
-					have = st.get(c.Key)
-				} else {
-					have = modRevision(kv.Get([]byte(c.Key)))
-				}
-				if have != c.ModRevision {
-					ok = false
-					break
-				}
-			}
-			if !ok {
-				p.err = store.ErrConflict
-				continue
-			}
-			rev++
-			for _, op := range p.ops {
-				var err error
-				switch {
-				case s.isStaged(op.Key):
-					err = st.apply(h, rev, op)
-				case op.Delete:
-					err = kv.Delete([]byte(op.Key))
-				default:
-					err = kv.Put([]byte(op.Key), encodeValue(rev, op.Value))
-				}
-				if err != nil {
-					return err
-				}
-			}
-			if err := h.Put(revKey(rev), p.hist); err != nil {
-				return err
-			}
-			p.rev = rev
+			close(p.done)
 		}
-		cutoff := rev - s.limit
-		if s.dead.bytes > s.maxDead {
-			cutoff = max(cutoff, s.dead.oldest()) // deleted staged keys weigh too much: compact sooner
+	}()
+	fail := func(err error) {
+		for _, p := range group {
+			if p.err == nil {
+				p.rev, p.err = 0, fmt.Errorf("store %s: commit: %w", s.path, err)
+			}
 		}
-		var err error
-		if compacted, err = compactTo(h, s.compacted, min(cutoff, rev), st.get); err != nil {
-			return err
-		}
-		last = rev
-		return meta.Put(keyRevision, revKey(rev))
-	})
+	}
+	if err := s.waitRoom(); err != nil {
+		fail(err)
+		return
+	}
+	txs, err := s.check(group)
 	if err != nil {
-		for _, p := range group {
-			p.rev, p.err = 0, fmt.Errorf("store %s: commit: %w", s.path, err)
+		fail(err)
+		return
+	}
+	if len(txs) == 0 {
+		return
+	}
+	s.ov.mu.RLock()
+	flushed := s.ov.flushed
+	s.ov.mu.RUnlock()
+	if err := s.log.append(txs, flushed); err != nil {
+		fail(err)
+		return
+	}
+	s.ov.mu.Lock()
+	for _, t := range txs {
+		s.ov.add(t)
+	}
+	s.ov.mu.Unlock()
+	s.rev.Store(txs[len(txs)-1].rev)
+	s.mu.Lock()
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.mu.Unlock()
+	s.kickFlusher()
+}
+
+// waitRoom waits while the overlay holds more than maxOverlayBytes, and fails when the flush
+// that would make room is failing.
+func (s *Store) waitRoom() error {
+	s.ov.mu.Lock()
+	defer s.ov.mu.Unlock()
+	for s.ov.bytes > maxOverlayBytes {
+		if s.flushErr != nil {
+			return s.flushErr
 		}
-	} else {
-		st.commit()
-		s.dead.add(st.dead)
-		s.compacted = compacted
-		s.dead.dropTo(compacted)
-		s.rev.Store(last)
-		s.mu.Lock()
-		close(s.notify)
-		s.notify = make(chan struct{})
-		s.mu.Unlock()
+		s.kickFlusher()
+		s.ov.room.Wait()
 	}
+	return nil
+}
+
+// check decides the group's transactions: each whose conditions hold gets the next revision
+// and is returned, ready for the log; the others get ErrConflict.
+//
+// It holds the overlay's read lock throughout, so that no flush drops a key from the overlay
+// meanwhile: a key the overlay does not have is then at its newest in the bbolt file, which
+// only the committer's own transactions (in the overlay) change.
+func (s *Store) check(group []*pending) ([]*ovTxn, error) {
+	s.ov.mu.RLock()
+	defer s.ov.mu.RUnlock()
+	var file *bbolt.Tx // opened at the first key the overlay does not have
+	defer func() {
+		if file != nil {
+			file.Rollback()
+		}
+	}()
+	var written map[string]int64 // by the group's earlier transactions: key → revision, 0 deleted
+	current := func(key string) (int64, error) {
+		if r, ok := written[key]; ok {
+			return r, nil
+		}
+		if e, ok := s.ov.keys[key]; ok {
+			if e.deleted {
+				return 0, nil
+			}
+			return e.rev, nil
+		}
+		if s.isStaged(key) {
+			s.stagedMu.Lock()
+			defer s.stagedMu.Unlock()
+			return s.stagedAt[key], nil
+		}
+		if file == nil {
+			var err error
+			if file, err = s.db.Begin(false); err != nil {
+				return 0, err
+			}
+		}
+		return modRevision(file.Bucket(bucketKV).Get([]byte(key))), nil
+	}
+	rev := s.rev.Load()
+	var txs []*ovTxn
 	for _, p := range group {
-		close(p.done)
+		p.rev, p.err = 0, nil
+		ok := true
+		for _, c := range p.conds {
+			have, err := current(c.Key)
+			if err != nil {
+				return nil, err
+			}
+			if have != c.ModRevision {
+				ok = false
+				break
+			}
+		}
+		if !ok {
+			p.err = store.ErrConflict
+			continue
+		}
+		rev++
+		p.rev = rev
+		if len(group) > 1 {
+			if written == nil {
+				written = map[string]int64{}
+			}
+			for _, op := range p.ops {
+				written[op.Key] = rev
+				if op.Delete {
+					written[op.Key] = 0
+				}
+			}
+		}
+		txs = append(txs, newOvTxn(rev, p.ops, p.hist))
 	}
+	return txs, nil
 }
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, key string) (store.KV, bool, error) {
+	if s.isClosed() {
+		return store.KV{}, false, store.ErrClosed
+	}
+	if e, ok := s.ov.get(key); ok {
+		if e.deleted {
+			return store.KV{}, false, nil
+		}
+		return store.KV{Key: key, Value: bytes.Clone(e.value), ModRevision: e.rev}, true, nil
+	}
+	// Not in the overlay: the file has the key at its newest, or a flush since has (which
+	// only makes the answer newer).
 	var out store.KV
 	var ok bool
 	if s.isStaged(key) {
@@ -392,6 +512,21 @@ func (s *Store) Get(ctx context.Context, key string) (store.KV, bool, error) {
 
 // List implements store.Store.
 func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, error) {
+	for {
+		v := s.ov.view(prefix, "", false)
+		out, rev, err := s.listFile(prefix)
+		if err != nil || !v.covers(rev) {
+			if err != nil {
+				return nil, 0, err
+			}
+			continue // a flush came in between (overlay.go)
+		}
+		return v.merge(out, 0, false), v.last, nil
+	}
+}
+
+// listFile is List of the bbolt file alone, with the file's revision.
+func (s *Store) listFile(prefix string) ([]store.KV, int64, error) {
 	var out []store.KV
 	var rev int64
 	staged := s.touchesStaged(prefix)
@@ -417,18 +552,36 @@ func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, err
 }
 
 // Scan implements store.Store with a bbolt cursor: it reads only what it returns (plus one
-// seek), whatever the size of the prefix, which is what makes it the index read of the trail.
+// seek, and as many keys more as the overlay may hide), whatever the size of the prefix.
 func (s *Store) Scan(ctx context.Context, prefix, after string, limit int, reverse bool) ([]store.KV, error) {
 	if limit <= 0 {
 		return nil, fmt.Errorf("%w: scan limit %d", store.ErrInvalid, limit)
 	}
+	for {
+		v := s.ov.view(prefix, after, reverse)
+		out, rev, err := s.scanFile(prefix, after, limit+v.deletes(), reverse)
+		if err != nil {
+			return nil, err
+		}
+		if v.covers(rev) {
+			return v.merge(out, limit, reverse), nil
+		}
+	}
+}
+
+// scanFile is Scan of the bbolt file alone, with the file's revision.
+func (s *Store) scanFile(prefix, after string, limit int, reverse bool) ([]store.KV, int64, error) {
 	var out []store.KV
+	var rev int64
 	staged := s.touchesStaged(prefix)
 	if staged {
 		s.stagedMu.Lock()
 		defer s.stagedMu.Unlock()
 	}
 	err := s.view(func(tx *bbolt.Tx) error {
+		if v := tx.Bucket(bucketMeta).Get(keyRevision); len(v) == 8 {
+			rev = int64(binary.BigEndian.Uint64(v))
+		}
 		c := tx.Bucket(bucketKV).Cursor()
 		p := []byte(prefix)
 		var k, v []byte
@@ -451,7 +604,7 @@ func (s *Store) Scan(ctx context.Context, prefix, after string, limit int, rever
 		}
 		return nil
 	})
-	return out, err
+	return out, rev, err
 }
 
 // seekBefore positions c on the last key below bound that can carry prefix: below after when
@@ -517,7 +670,12 @@ func (s *Store) Close() error {
 	close(s.done)
 	s.mu.Unlock()
 	<-s.stopped // the committer finishes its group: nothing queued is left hanging
-	return s.db.Close()
+	close(s.flushStop)
+	<-s.flusherStopped // with a last flush: the log is left with nothing the file lacks
+	s.ov.mu.Lock()
+	err := s.flushErr
+	s.ov.mu.Unlock()
+	return errors.Join(err, s.log.close(), s.db.Close())
 }
 
 // Encoding. A stored value is uvarint(modRevision) ‖ value; a history entry is a sequence of
@@ -568,8 +726,26 @@ next:
 	return out
 }
 
-func encodeOps(ops []store.Op) []byte {
-	var b []byte
+func encodeOps(ops []store.Op) []byte { return appendOps(make([]byte, 0, opsLen(ops)), ops) }
+
+// opsLen is the length of ops encoded.
+func opsLen(ops []store.Op) int {
+	n := 0
+	for _, op := range ops {
+		n += 1 + uvarintLen(len(op.Key)) + len(op.Key) + uvarintLen(len(op.Value)) + len(op.Value)
+	}
+	return n
+}
+
+func uvarintLen(n int) int {
+	l := 1
+	for ; n >= 0x80; n >>= 7 {
+		l++
+	}
+	return l
+}
+
+func appendOps(b []byte, ops []store.Op) []byte {
 	for _, op := range ops {
 		flag := byte(0)
 		if op.Delete {

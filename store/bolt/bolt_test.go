@@ -12,20 +12,28 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/storetest"
 )
 
+// TestConformance runs the suite with the default flush interval, with one so long that
+// every read finds its keys in the overlay, and with one so short that flushes run among the
+// reads.
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store {
-		s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	})
+	for _, interval := range []time.Duration{0, time.Hour, time.Microsecond} {
+		t.Run(fmt.Sprint("flush=", interval), func(t *testing.T) {
+			storetest.Run(t, func(t *testing.T) store.Store {
+				s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{FlushInterval: interval})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { s.Close() })
+				return s
+			})
+		})
+	}
 }
 
 // TestOversizedRefusedAlone: bbolt refuses a key over MaxKeySize inside its transaction,
@@ -61,6 +69,17 @@ func TestOversizedRefusedAlone(t *testing.T) {
 	}
 }
 
+// flush makes s apply what its overlay holds to the bbolt file now, as its flusher does after
+// FlushInterval: for the tests that look at the file.
+func flush(t testing.TB, s *Store) {
+	t.Helper()
+	reply := make(chan error)
+	s.flushReq <- reply
+	if err := <-reply; err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestCompaction(t *testing.T) {
 	ctx := context.Background()
 	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{HistoryLimit: 5})
@@ -71,6 +90,7 @@ func TestCompaction(t *testing.T) {
 	for i := 0; i < 20; i++ {
 		s.Txn(ctx, nil, []store.Op{{Key: "k", Value: []byte{byte(i)}}})
 	}
+	flush(t, s)
 	if _, err := s.Watch(ctx, 3); !errors.Is(err, store.ErrCompacted) {
 		t.Errorf("Watch from a compacted revision: %v", err)
 	}

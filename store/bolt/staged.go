@@ -231,12 +231,12 @@ func mergeKVs(a, b []store.KV, limit int, reverse bool) []store.KV {
 	return out
 }
 
-// compactTo deletes the history entries of the revisions after from up to cutoff, at most 16
-// revisions per commit so that each stays cheap: the transactions' own entries and the staged
-// entries no longer live (deleted or rewritten since: live(key) is not their revision). It
-// returns the newest revision compacted.
-func compactTo(h *bbolt.Bucket, from, cutoff int64, live func(key string) int64) (int64, error) {
-	to := min(from+16, cutoff)
+// compactTo deletes the history entries of the revisions after from up to cutoff, at most
+// most revisions per flush so that each stays cheap: the transactions' own entries and the
+// staged entries no longer live (deleted or rewritten since: live(key) is not their revision).
+// It returns the newest revision compacted.
+func compactTo(h *bbolt.Bucket, from, cutoff, most int64, live func(key string) int64) (int64, error) {
+	to := min(from+most, cutoff)
 	if to <= from {
 		return from, nil
 	}

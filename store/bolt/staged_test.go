@@ -67,6 +67,7 @@ func TestStaged(t *testing.T) {
 	if _, err := s.Txn(ctx, nil, []store.Op{{Key: "o/2", Delete: true}}); err != nil {
 		t.Fatal(err)
 	}
+	flush(t, s)
 	if _, err := s.Watch(ctx, first); !errors.Is(err, store.ErrCompacted) {
 		t.Errorf("watch from a compacted revision: %v", err)
 	}
@@ -127,12 +128,14 @@ func TestStagedWritesFewerPages(t *testing.T) {
 		if _, err := s.Txn(ctx, nil, ops); err != nil {
 			t.Fatal(err)
 		}
+		flush(t, s)
 		before := s.db.Stats()
 		const n = 500
 		for i := range n {
 			if _, err := s.Txn(ctx, nil, []store.Op{ops[(i*7919)%len(ops)], {Key: fmt.Sprintf("trail/o/%012d", i), Value: []byte(strings.Repeat("j", 500))}}); err != nil {
 				t.Fatal(err)
 			}
+			flush(t, s) // a bbolt commit per transaction, as the flusher makes of one that waits alone
 		}
 		after := s.db.Stats()
 		d := after.Sub(&before)
@@ -222,6 +225,7 @@ func TestHistoryPagesFull(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	flush(t, s)
 	if err := s.db.View(func(tx *bbolt.Tx) error {
 		st := tx.Bucket(bucketHistory).Stats()
 		if use := float64(st.LeafInuse) / float64(st.LeafAlloc); use < 0.8 {
@@ -243,6 +247,7 @@ func TestStagedDeleteLazy(t *testing.T) {
 	put := func(k, v string) store.Op { return store.Op{Key: k, Value: []byte(v)} }
 	del := func(k string) store.Op { return store.Op{Key: k, Delete: true} }
 	entries := func(s *Store) (staged []string) {
+		flush(t, s)
 		s.db.View(func(tx *bbolt.Tx) error {
 			return tx.Bucket(bucketHistory).ForEach(func(k, _ []byte) error {
 				if isStagedEntry(k) {

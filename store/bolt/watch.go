@@ -84,12 +84,40 @@ func (s *Store) oldest() (int64, error) {
 		}
 		return nil
 	})
+	if err == nil && rev == 0 {
+		s.ov.mu.RLock()
+		if len(s.ov.txs) > 0 {
+			rev = s.ov.txs[0].rev
+		}
+		s.ov.mu.RUnlock()
+	}
 	return rev, err
 }
 
-// history reads up to max transactions from revision from on. A gap at the start means the
-// revision was compacted away while the watcher lagged.
+// history reads up to max transactions from revision from on: from the overlay when the bbolt
+// file does not have them yet (a watcher that keeps up reads only there), else from the file's
+// history and then the overlay. A gap at the start means the revision was compacted away while
+// the watcher lagged.
 func (s *Store) history(from int64, max int) ([]store.Event, error) {
+	if out, err := s.ov.events(from, max); out != nil || err != nil {
+		return out, err
+	}
+	out, err := s.historyFile(from, max)
+	if err != nil || len(out) == max {
+		return out, err
+	}
+	next := from
+	if len(out) > 0 {
+		next = out[len(out)-1].Revision + 1
+	}
+	// What the overlay has from next on. If a flush moved next into the file meanwhile, the
+	// overlay no longer has it and the watcher's next call reads it from the file.
+	more, err := s.ov.events(next, max-len(out))
+	return append(out, more...), err
+}
+
+// historyFile is history from the bbolt file alone.
+func (s *Store) historyFile(from int64, max int) ([]store.Event, error) {
 	var out []store.Event
 	err := s.view(func(tx *bbolt.Tx) error {
 		c := tx.Bucket(bucketHistory).Cursor()

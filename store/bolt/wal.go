@@ -1,0 +1,239 @@
+package bolt
+
+// The write-ahead log. A commit appends its group of transactions to the log as one frame and
+// fsyncs the log once; the bbolt file takes the transactions later, many commits at a time
+// (flush.go), and until then readers find them in memory (overlay.go). This is etcd's shape:
+// its raft log is fsynced per request, its bbolt backend committed every 100 ms.
+//
+// Why: a bbolt commit rewrites every B-tree page it touches, copy-on-write, and fsyncs twice
+// (the pages, then the meta page). A group of three or four API calls wrote 16–18 pages, and
+// the committer, busy back to back at about 2 ms a commit, was what bounded durable writes
+// (BENCHMARKS.md, "Why authorize stays at 10×"). An append of the same transactions is a few
+// kilobytes and one fsync; the pages are written once per flush for hundreds of transactions.
+//
+// The log is a directory of segment files, each named by the first revision it holds (hex),
+// each a sequence of frames (internal/frame). A frame is one commit: uvarint(count), then per
+// transaction uvarint(revision) ‖ uvarint(len) ‖ its ops (encodeOps). A new segment starts
+// once the current one is past walSegmentBytes; segments whose every revision the bbolt file
+// holds are deleted then. On Open, the transactions after the bbolt file's revision are
+// applied to it, and the log starts over.
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/stockade/stockade/internal/frame"
+	"github.com/stockade/stockade/store"
+)
+
+// walSegmentBytes is the size past which the log starts a new segment file.
+const walSegmentBytes = 16 << 20
+
+// wal is the log; only the committer appends to it (Open and Close own it alone).
+type wal struct {
+	dir  string
+	f    *os.File // the newest segment, appended to
+	size int64    // bytes written to f
+	segs []int64  // the first revision of each segment on disk, oldest first; the last is f's
+	buf  []byte
+}
+
+func walSegmentName(first int64) string { return fmt.Sprintf("%016x.wal", first) }
+
+// walTxn is one committed transaction as the log holds it.
+type walTxn struct {
+	rev int64
+	ops []store.Op
+}
+
+// openWAL opens the log in dir and returns the transactions it holds after revision after,
+// in order. A damaged frame at the end of the newest segment is a torn append, never
+// acknowledged (an append returns after its fsync), and is cut off; damage anywhere else, or a
+// gap in the revisions, is an error: transactions that were acknowledged would be lost.
+func openWAL(dir string, after int64) (*wal, []walTxn, error) {
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, nil, fmt.Errorf("store log: %w", err)
+	}
+	names, err := filepath.Glob(filepath.Join(dir, "*.wal"))
+	if err != nil {
+		return nil, nil, fmt.Errorf("store log: %w", err)
+	}
+	w := &wal{dir: dir}
+	for _, name := range names {
+		first, err := strconv.ParseInt(strings.TrimSuffix(filepath.Base(name), ".wal"), 16, 64)
+		if err != nil {
+			return nil, nil, fmt.Errorf("store log: unexpected file %s", name)
+		}
+		w.segs = append(w.segs, first)
+	}
+	slices.Sort(w.segs)
+	var txs []walTxn
+	next := after + 1
+	for i, first := range w.segs {
+		path := filepath.Join(dir, walSegmentName(first))
+		data, err := os.ReadFile(path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("store log: %w", err)
+		}
+		r := bytes.NewReader(data)
+		for {
+			off := len(data) - r.Len()
+			payload, err := frame.Read(r, nil, len(data))
+			if err == io.EOF {
+				break
+			}
+			var got []walTxn
+			if err == nil {
+				got, err = decodeCommit(payload)
+			}
+			if err != nil {
+				if i < len(w.segs)-1 {
+					return nil, nil, fmt.Errorf("store log %s is damaged at offset %d (%v): the transactions after it cannot be recovered; refusing to start without them", path, off, err)
+				}
+				if err := os.Truncate(path, int64(off)); err != nil {
+					return nil, nil, fmt.Errorf("store log: cutting the torn end of %s: %w", path, err)
+				}
+				break
+			}
+			for _, t := range got {
+				switch {
+				case t.rev < next:
+					continue // in the bbolt file already
+				case t.rev > next:
+					return nil, nil, fmt.Errorf("store log %s holds revision %d where %d was expected: it does not follow the store file", path, t.rev, next)
+				}
+				txs = append(txs, t)
+				next++
+			}
+		}
+	}
+	return w, txs, nil
+}
+
+// restart deletes every segment (the bbolt file holds all they had, durably) and starts an
+// empty one for the revisions after rev.
+func (w *wal) restart(rev int64) error {
+	if w.f != nil {
+		w.f.Close()
+		w.f = nil
+	}
+	for _, first := range w.segs {
+		if err := os.Remove(filepath.Join(w.dir, walSegmentName(first))); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("store log: %w", err)
+		}
+	}
+	w.segs = nil
+	return w.roll(rev + 1)
+}
+
+// roll starts the segment whose first revision is first.
+func (w *wal) roll(first int64) error {
+	f, err := os.OpenFile(filepath.Join(w.dir, walSegmentName(first)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return fmt.Errorf("store log: %w", err)
+	}
+	if err := frame.SyncDir(w.dir); err != nil {
+		f.Close()
+		return fmt.Errorf("store log: %w", err)
+	}
+	if w.f != nil {
+		w.f.Close()
+	}
+	w.f, w.size = f, 0
+	w.segs = append(w.segs, first)
+	return nil
+}
+
+// prune deletes the segments older than the newest whose every revision is at most flushed.
+func (w *wal) prune(flushed int64) {
+	for len(w.segs) > 1 && w.segs[1]-1 <= flushed {
+		os.Remove(filepath.Join(w.dir, walSegmentName(w.segs[0]))) // a failure only leaves it to the next Open, which skips it
+		w.segs = w.segs[1:]
+	}
+}
+
+// append writes one commit's transactions and returns once they are durable. flushed is the
+// bbolt file's revision, for pruning when a new segment starts.
+func (w *wal) append(txs []*ovTxn, flushed int64) error {
+	if w.size >= walSegmentBytes {
+		if err := w.roll(txs[0].rev); err != nil {
+			return err
+		}
+		w.prune(flushed)
+	}
+	buf, start := frame.Start(w.buf[:0])
+	buf = binary.AppendUvarint(buf, uint64(len(txs)))
+	for _, t := range txs {
+		buf = binary.AppendUvarint(buf, uint64(t.rev))
+		buf = binary.AppendUvarint(buf, uint64(opsLen(t.ops)))
+		buf = appendOps(buf, t.ops)
+	}
+	if err := frame.Seal(buf, start, math.MaxInt32); err != nil {
+		return fmt.Errorf("store log: %w", err)
+	}
+	if cap(buf) <= 1<<20 {
+		w.buf = buf // kept for the next commit, unless a large one grew it
+	}
+	// Written at the end of what was written, not appended: after a failed write or fsync the
+	// next commit overwrites whatever part of this one reached the file.
+	_, err := w.f.WriteAt(buf, w.size)
+	if err == nil {
+		err = unix.Fdatasync(int(w.f.Fd()))
+	}
+	if err != nil {
+		w.f.Truncate(w.size)
+		return fmt.Errorf("store log: %w", err)
+	}
+	w.size += int64(len(buf))
+	return nil
+}
+
+func (w *wal) close() error {
+	if w.f == nil {
+		return nil
+	}
+	return w.f.Close()
+}
+
+// decodeCommit decodes one frame's transactions.
+func decodeCommit(b []byte) ([]walTxn, error) {
+	bad := errors.New("store log: corrupt commit")
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return nil, bad
+	}
+	b = b[k:]
+	out := make([]walTxn, 0, n)
+	for range n {
+		rev, k := binary.Uvarint(b)
+		if k <= 0 {
+			return nil, bad
+		}
+		b = b[k:]
+		l, k := binary.Uvarint(b)
+		if k <= 0 || l > uint64(len(b)-k) {
+			return nil, bad
+		}
+		ops, err := decodeOps(b[k : k+int(l)])
+		if err != nil {
+			return nil, err
+		}
+		b = b[k+int(l):]
+		out = append(out, walTxn{rev: int64(rev), ops: ops})
+	}
+	if len(b) != 0 {
+		return nil, bad
+	}
+	return out, nil
+}
