@@ -143,6 +143,21 @@ func routingFrom(n netmap.Network, vpc string, from []any) []any {
 	return from
 }
 
+// sameForRouting reports whether two objects of routingFrom's lists give the same routing:
+// the same object, or an interface changed only in what planRouting does not read (its groups,
+// in a membership change, which would otherwise plan every route table and public address of
+// the VPC again). What it compares is what planRouting reads of an interface.
+func sameForRouting(a, b any) bool {
+	if a == b {
+		return true
+	}
+	x, ok := a.(*model.NetworkInterface)
+	y, ok2 := b.(*model.NetworkInterface)
+	return ok && ok2 && x.ID == y.ID && x.VpcID == y.VpcID && x.SourceDestCheck == y.SourceDestCheck &&
+		x.RequesterManaged == y.RequesterManaged && x.PrivateIP == y.PrivateIP && x.PublicIP == y.PublicIP &&
+		slices.Equal(x.IPv6, y.IPv6)
+}
+
 // planRouting computes a VPC's routing. Route table numbers come from tables (nil: the
 // helper's hash, for callers without a host).
 //

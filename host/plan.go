@@ -247,6 +247,11 @@ type Cache struct {
 	// from the cores while the next change waits.
 	scratch scratch
 	spare   map[*model.Instance]*plannedInstance
+	// walk is what the last full walk of every network saw, from which a change to
+	// interfaces alone is planned without another (replan.go); nil when it cannot be.
+	// replans counts the plans made so, for the tests.
+	walk    *walk
+	replans int
 }
 
 // scratch is one network's objects by ID and the lists of objects plans are made from.
@@ -279,7 +284,10 @@ func (c *Cache) routingOf(n netmap.Network, idx routingIndex, vpc string, names 
 	if c == nil {
 		return planRouting(n, idx, vpc, names, nil, place)
 	}
-	if p := c.routing[vpc]; p != nil && slices.Equal(p.from, from) {
+	if p := c.routing[vpc]; p != nil && slices.EqualFunc(p.from, from, sameForRouting) {
+		if !slices.Equal(p.from, from) {
+			p.from = append(p.from[:0], from...) // the same again next time, by pointer
+		}
 		return p.rt
 	}
 	if c.routing == nil {
@@ -334,6 +342,9 @@ func Plan(rev int64, nets []netmap.Network, names netlab.Names, c *Cache) Desire
 // of their groups but are not checked there. Instances get InstanceMTU, which the overlay
 // carries. With the zero Placement it is Plan.
 func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, place Placement) Desired {
+	if d, ok := c.replan(rev, nets, names, place); ok {
+		return d
+	}
 	count := 0
 	for _, n := range nets {
 		count += len(n.Instances)
@@ -356,7 +367,7 @@ func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, 
 			c.instances, c.spare, c.nextInst = c.nextInst, c.instances, nil
 		}()
 	}
-	for _, n := range nets {
+	for i, n := range nets {
 		sc.reset()
 		vpcs, enis, subnets := sc.idx.vpcs, sc.idx.enis, sc.idx.subnets
 		for _, v := range n.VPCs {
@@ -369,6 +380,7 @@ func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, 
 			subnets[sn.ID] = sn
 		}
 		indexed := false // sc.idx.instances holds the network's instances
+		var routers []string
 		var spread map[string]*spans
 		mtu := 0
 		if place.On() {
@@ -385,28 +397,8 @@ func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, 
 				}
 				indexed = true
 			}
-			sc.rfrom = routingFrom(n, vpc, sc.rfrom[:0])
-			if f := place.fingerprint(n, vpc); f != "" {
-				sc.rfrom = append(sc.rfrom, f)
-			}
-			rt := c.routingOf(n, sc.idx, vpc, names, sc.rfrom, place)
-			logged, flags := flowLogCoverage(n.Snapshot, vpc)
-			var inside []netip.Prefix
-			for _, b := range vpcs[vpc].Blocks() {
-				if b.CIDR.Addr().Is4() {
-					inside = append(inside, b.CIDR.Masked())
-				}
-			}
-			ov, peers, seg := place.overlay(names, vpcs[vpc], inside, spread[vpc])
-			var dov dataplane.Overlay
-			if ov != nil {
-				dov = dataplane.Overlay{Link: ov.Link, Remote: spread[vpc].remote, Replies: len(spread[vpc].nat) > 0}
-				d.Underlay = append(d.Underlay, *seg)
-			}
-			d.Routers[vpc] = Router{VPC: vpc, Namespace: names.Router(vpc), Operator: names.OperatorOf(vpc), Routing: rt,
-				Overlay: ov, Peers: peers,
-				Ruleset: c.render(dataplane.Network{VPC: vpcs[vpc], Snapshot: n.Snapshot, Link: names.Link, Operator: operator(names),
-					Internet: rt.Internet, Unchecked: rt.Unchecked, FlowLogs: logged, FlowLogFlags: flags, Overlay: dov})}
+			routers = append(routers, vpc)
+			c.planRouter(&d, n, sc.idx, vpc, names, place, spread, &sc.rfrom)
 		}
 		for _, in := range n.Instances {
 			if in.Stopped() {
@@ -419,16 +411,7 @@ func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, 
 			if e == nil || subnets[e.SubnetID] == nil || place.remote(e.ID) {
 				continue
 			}
-			// What the plan reads: the instance (and through it its tenant), its interfaces
-			// and their subnets.
-			sc.from = sc.from[:0]
-			for _, id := range in.InterfaceIDs {
-				x := enis[id]
-				sc.from = append(sc.from, x)
-				if x != nil {
-					sc.from = append(sc.from, subnets[x.SubnetID])
-				}
-			}
+			sc.from = planFrom(in, sc.idx, sc.from[:0])
 			p, ok := c.previous(in)
 			if !ok || !slices.Equal(p.from, sc.from) {
 				planned := planInstance(n, in, enis, subnets, names, mtu)
@@ -456,7 +439,9 @@ func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, 
 				addRouter(g.VpcID)
 			}
 		}
+		c.walked(i, n, sc, routers, indexed, place)
 	}
+	c.walkedAll(len(nets), d.Stopped, place)
 	if same && c.planned != nil && len(plans) == len(c.planned) {
 		d.Instances, d.SameInstances = c.planned, true
 		return d
@@ -469,6 +454,47 @@ func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, 
 		c.planned = d.Instances
 	}
 	return d
+}
+
+// planRouter plans the router of vpc in n into d: its routing (again only when what it is
+// made from changed) and its ruleset (rendered from what changed).
+func (c *Cache) planRouter(d *Desired, n netmap.Network, idx routingIndex, vpc string, names netlab.Names, place Placement, spread map[string]*spans, rfrom *[]any) {
+	*rfrom = routingFrom(n, vpc, (*rfrom)[:0])
+	if f := place.fingerprint(n, vpc); f != "" {
+		*rfrom = append(*rfrom, f)
+	}
+	rt := c.routingOf(n, idx, vpc, names, *rfrom, place)
+	logged, flags := flowLogCoverage(n.Snapshot, vpc)
+	v := idx.vpcs[vpc]
+	var inside []netip.Prefix
+	for _, b := range v.Blocks() {
+		if b.CIDR.Addr().Is4() {
+			inside = append(inside, b.CIDR.Masked())
+		}
+	}
+	ov, peers, seg := place.overlay(names, v, inside, spread[vpc])
+	var dov dataplane.Overlay
+	if ov != nil {
+		dov = dataplane.Overlay{Link: ov.Link, Remote: spread[vpc].remote, Replies: len(spread[vpc].nat) > 0}
+		d.Underlay = append(d.Underlay, *seg)
+	}
+	d.Routers[vpc] = Router{VPC: vpc, Namespace: names.Router(vpc), Operator: names.OperatorOf(vpc), Routing: rt,
+		Overlay: ov, Peers: peers,
+		Ruleset: c.render(dataplane.Network{VPC: v, Snapshot: n.Snapshot, Link: names.Link, Operator: operator(names),
+			Internet: rt.Internet, Unchecked: rt.Unchecked, FlowLogs: logged, FlowLogFlags: flags, Overlay: dov})}
+}
+
+// planFrom lists what an instance's plan reads: the instance (and through it its tenant),
+// its interfaces and their subnets.
+func planFrom(in *model.Instance, idx routingIndex, from []any) []any {
+	for _, id := range in.InterfaceIDs {
+		x := idx.enis[id]
+		from = append(from, x)
+		if x != nil {
+			from = append(from, idx.subnets[x.SubnetID])
+		}
+	}
+	return from
 }
 
 func (c *Cache) previous(in *model.Instance) (*plannedInstance, bool) {

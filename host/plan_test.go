@@ -1,7 +1,9 @@
 package host_test
 
 import (
+	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net/netip"
 	"slices"
 	"strings"
@@ -219,4 +221,120 @@ func TestPlanPlaced(t *testing.T) {
 	if len(single.Instances) != 3 || single.Instances["i-1"].Interfaces[0].MTU != 0 {
 		t.Errorf("single host: %d instances, MTU %d; want 3 and the kernel's default", len(single.Instances), single.Instances["i-1"].Interfaces[0].MTU)
 	}
+}
+
+// TestPlanFromLastWalkMatchesFresh: a long run of random changes — the ones planned from the
+// last walk (groups joined, addresses added, public addresses, the source/destination check,
+// nothing at all) among ones that need another walk (an instance stopped or started, a subnet
+// added) — plans every step as a plan without a cache does: the instances, and every router's
+// routing and ruleset.
+func TestPlanFromLastWalkMatchesFresh(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	p := netip.MustParsePrefix
+	net := netmap.Network{Tenant: netmap.Tenant{Account: "111122223333", Region: "eu-west-1"}}
+	net.VPCs = []*model.VPC{{ID: "vpc-1", CIDR: p("10.0.0.0/16")}}
+	net.Subnets = []*model.Subnet{{ID: "subnet-1", VpcID: "vpc-1", CIDR: p("10.0.1.0/24")}}
+	net.Groups = []*model.Group{{ID: "sg-1", VpcID: "vpc-1"}, {ID: "sg-2", VpcID: "vpc-1",
+		Ingress: []model.Rule{{Protocol: "tcp", FromPort: 22, ToPort: 22, Peer: model.Peer{GroupID: "sg-1"}}}}}
+	net.IGWs = []*model.InternetGateway{{ID: "igw-1", VpcID: "vpc-1"}}
+	net.RouteTables = []*model.RouteTable{{ID: "rtb-main", VpcID: "vpc-1", Assocs: []model.RouteTableAssoc{{ID: "rtbassoc-m", Main: true}},
+		Routes: []model.Route{{Dest: p("10.0.0.0/16"), Target: model.RouteTarget{Local: true}}, {Dest: p("0.0.0.0/0"), Target: model.RouteTarget{GatewayID: "igw-1"}}}}}
+	for i := range 30 {
+		id := fmt.Sprintf("%02d", i)
+		ids := []string{"eni-" + id}
+		net.ENIs = append(net.ENIs, &model.NetworkInterface{ID: "eni-" + id, VpcID: "vpc-1", SubnetID: "subnet-1", Groups: []string{"sg-1"},
+			SourceDestCheck: true, PrivateIP: netip.AddrFrom4([4]byte{10, 0, 1, byte(10 + i)}), Attachment: &model.Attachment{InstanceID: "i-" + id}})
+		if i%3 == 0 {
+			ids = append(ids, "eni-x"+id)
+			net.ENIs = append(net.ENIs, &model.NetworkInterface{ID: "eni-x" + id, VpcID: "vpc-1", SubnetID: "subnet-1", Groups: []string{"sg-2"},
+				SourceDestCheck: true, PrivateIP: netip.AddrFrom4([4]byte{10, 0, 1, byte(100 + i)}), Attachment: &model.Attachment{InstanceID: "i-" + id, DeviceIndex: 1}})
+		}
+		net.Instances = append(net.Instances, &model.Instance{ID: "i-" + id, VpcID: "vpc-1", State: model.StateRunning, InterfaceIDs: ids})
+	}
+	slices.SortFunc(net.ENIs, func(a, b *model.NetworkInterface) int { return strings.Compare(a.ID, b.ID) })
+	eni := func(n *netmap.Network, change func(e *model.NetworkInterface)) {
+		n.ENIs = slices.Clone(n.ENIs)
+		k := rng.IntN(len(n.ENIs))
+		e := n.ENIs[k].Clone()
+		change(e)
+		n.ENIs[k] = e
+	}
+	changes := []func(n *netmap.Network){
+		func(n *netmap.Network) {}, // nothing (a rule elsewhere)
+		func(n *netmap.Network) {
+			eni(n, func(e *model.NetworkInterface) { e.Groups = []string{[]string{"sg-1", "sg-2"}[rng.IntN(2)]} })
+		},
+		func(n *netmap.Network) {
+			eni(n, func(e *model.NetworkInterface) {
+				e.SecondaryIPs = append(slices.Clone(e.SecondaryIPs), netip.AddrFrom4([4]byte{10, 0, 1, byte(200 + rng.IntN(50))}))
+			})
+		},
+		func(n *netmap.Network) {
+			eni(n, func(e *model.NetworkInterface) {
+				e.PublicIP = netip.AddrFrom4([4]byte{198, 18, 0, byte(rng.IntN(250))})
+			})
+		},
+		func(n *netmap.Network) {
+			eni(n, func(e *model.NetworkInterface) { e.SourceDestCheck = !e.SourceDestCheck })
+		},
+		func(n *netmap.Network) { // an instance stops or starts: another walk
+			n.Instances = slices.Clone(n.Instances)
+			k := rng.IntN(len(n.Instances))
+			in := *n.Instances[k]
+			in.State = map[model.InstanceState]model.InstanceState{model.StateRunning: model.StateStopped, model.StateStopped: model.StateRunning}[in.State]
+			n.Instances[k] = &in
+		},
+		func(n *netmap.Network) { // a subnet comes: another walk
+			n.Subnets = append(slices.Clone(n.Subnets), &model.Subnet{ID: fmt.Sprint("subnet-z", len(n.Subnets)), VpcID: "vpc-1",
+				CIDR: netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(100 + len(n.Subnets)), 0}), 24)})
+		},
+	}
+	names := netlab.Names{Prefix: "p"}
+	var c host.Cache
+	// Route table numbers are the cache's to give (a fresh plan takes a hash).
+	opts := cmp.Options{cmpopts.EquateComparable(netip.Addr{}, netip.Prefix{}), cmpopts.IgnoreFields(host.Router{}, "Ruleset"),
+		cmpopts.IgnoreFields(netlab.RouteTable{}, "Table")}
+	for step := range 300 {
+		weights := []int{1, 4, 2, 1, 1, 1, 0}
+		if step%50 == 49 {
+			weights[6] = 1
+		}
+		k := pick(rng, weights)
+		changes[k](&net)
+		got := host.Plan(int64(step), []netmap.Network{net}, names, &c)
+		want := host.Plan(int64(step), []netmap.Network{net}, names, nil)
+		if diff := cmp.Diff(want.Instances, got.Instances, opts); diff != "" {
+			t.Fatalf("step %d (change %d): instances differ (-fresh +cached):\n%s", step, k, diff)
+		}
+		if diff := cmp.Diff(want.Routers, got.Routers, opts); diff != "" {
+			t.Fatalf("step %d (change %d): routers differ (-fresh +cached):\n%s", step, k, diff)
+		}
+		for vpc, r := range want.Routers {
+			if r.Ruleset.Text() != got.Routers[vpc].Ruleset.Text() {
+				t.Fatalf("step %d (change %d): %s's ruleset differs", step, k, vpc)
+			}
+		}
+		if diff := cmp.Diff(want.Stopped, got.Stopped); diff != "" {
+			t.Fatalf("step %d (change %d): stopped differ (-fresh +cached):\n%s", step, k, diff)
+		}
+	}
+	if n := host.Replans(&c); n < 150 {
+		t.Errorf("%d of 300 plans from the last walk, want most", n)
+	}
+}
+
+// pick returns an index drawn with the weights given.
+func pick(rng *rand.Rand, weights []int) int {
+	sum := 0
+	for _, w := range weights {
+		sum += w
+	}
+	r := rng.IntN(sum)
+	for i, w := range weights {
+		if r < w {
+			return i
+		}
+		r -= w
+	}
+	return len(weights) - 1
 }
