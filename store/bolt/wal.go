@@ -14,9 +14,10 @@ package bolt
 // The log is a directory of segment files, each named by the first revision it holds (hex),
 // each a sequence of frames (internal/frame). A frame is one commit: uvarint(count), then per
 // transaction uvarint(revision) ‖ uvarint(len) ‖ its ops (encodeOps). A new segment starts
-// once the current one is past walSegmentBytes; segments whose every revision the bbolt file
-// holds are deleted then. On Open, the transactions after the bbolt file's revision are
-// applied to it, and the log starts over.
+// once the current one is past walSegmentBytes, into a file written ahead with zeros
+// (walnext.go); segments whose every revision the bbolt file holds are deleted then. On Open,
+// the transactions after the bbolt file's revision are applied to it, and the log starts
+// over.
 
 import (
 	"bytes"
@@ -37,8 +38,11 @@ import (
 	"github.com/stockade/stockade/store"
 )
 
-// walSegmentBytes is the size past which the log starts a new segment file.
-const walSegmentBytes = 16 << 20
+// walSegmentBytes is the size past which the log starts a new segment file, and the size of
+// a segment written ahead (walnext.go): small enough that a store which writes a few
+// megabytes pays little for writing one ahead, large enough that a roll (a rename and a
+// directory fsync) comes once in about two thousand transactions of an API call each.
+const walSegmentBytes = 4 << 20
 
 // wal is the log; only the committer appends to it (Open and Close own it alone).
 type wal struct {
@@ -47,6 +51,7 @@ type wal struct {
 	size int64    // bytes written to f
 	segs []int64  // the first revision of each segment on disk, oldest first; the last is f's
 	buf  []byte
+	next *nextSegment // the next segment, being written ahead (walnext.go); nil if none
 }
 
 func walSegmentName(first int64) string { return fmt.Sprintf("%016x.wal", first) }
@@ -67,6 +72,10 @@ func openWAL(dir string, after int64) (*wal, []walTxn, error) {
 	}
 	names, err := filepath.Glob(filepath.Join(dir, "*.wal"))
 	if err != nil {
+		return nil, nil, fmt.Errorf("store log: %w", err)
+	}
+	// A next segment a crash left half written (walnext.go): never a segment yet.
+	if err := os.Remove(filepath.Join(dir, walNextName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, nil, fmt.Errorf("store log: %w", err)
 	}
 	w := &wal{dir: dir}
@@ -92,6 +101,14 @@ func openWAL(dir string, after int64) (*wal, []walTxn, error) {
 			payload, err := frame.Read(r, nil, len(data))
 			if err == io.EOF {
 				break
+			}
+			if err == nil && len(payload) == 0 {
+				// The zeros a segment was written ahead with (walnext.go): its appends end here.
+				if i < len(w.segs)-1 {
+					err = errors.New("store log: an older segment ends before it was full")
+				} else {
+					break
+				}
 			}
 			var got []walTxn
 			if err == nil {
@@ -128,6 +145,9 @@ func (w *wal) restart(rev int64) error {
 		w.f.Close()
 		w.f = nil
 	}
+	if err := w.dropNext(); err != nil {
+		return err
+	}
 	for _, first := range w.segs {
 		if err := os.Remove(filepath.Join(w.dir, walSegmentName(first))); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return fmt.Errorf("store log: %w", err)
@@ -137,11 +157,15 @@ func (w *wal) restart(rev int64) error {
 	return w.roll(rev + 1)
 }
 
-// roll starts the segment whose first revision is first.
+// roll starts the segment whose first revision is first: the one written ahead, if there is
+// one (walnext.go), else an empty file.
 func (w *wal) roll(first int64) error {
-	f, err := os.OpenFile(filepath.Join(w.dir, walSegmentName(first)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
-	if err != nil {
-		return fmt.Errorf("store log: %w", err)
+	f := w.takeNext(walSegmentName(first))
+	if f == nil {
+		var err error
+		if f, err = os.OpenFile(filepath.Join(w.dir, walSegmentName(first)), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600); err != nil {
+			return fmt.Errorf("store log: %w", err)
+		}
 	}
 	if err := frame.SyncDir(w.dir); err != nil {
 		f.Close()
@@ -196,14 +220,16 @@ func (w *wal) append(txs []*ovTxn, flushed int64) error {
 		return fmt.Errorf("store log: %w", err)
 	}
 	w.size += int64(len(buf))
+	w.prepare()
 	return nil
 }
 
 func (w *wal) close() error {
+	err := w.dropNext()
 	if w.f == nil {
-		return nil
+		return err
 	}
-	return w.f.Close()
+	return errors.Join(err, w.f.Close())
 }
 
 // decodeCommit decodes one frame's transactions.
