@@ -30,8 +30,7 @@ const prepareAfter = walSegmentBytes / 4
 // nextSegment is a segment being prepared in the background.
 type nextSegment struct {
 	done chan struct{}
-	f    *os.File // set before done closes; nil when err is set
-	err  error
+	f    *os.File // set before done closes; nil when the preparation failed
 }
 
 // prepare starts writing the next segment, once the current one is far enough along and
@@ -44,7 +43,9 @@ func (w *wal) prepare() {
 	w.next = n
 	go func() {
 		defer close(n.done)
-		n.f, n.err = zeroFilled(filepath.Join(w.dir, walNextName), walSegmentBytes)
+		// A failure (a full disk, say) only costs the next segment its zeros: the roll then
+		// starts it empty, and a commit that cannot be written fails there as it would have.
+		n.f, _ = zeroFilled(filepath.Join(w.dir, walNextName), walSegmentBytes)
 	}()
 }
 
@@ -72,38 +73,39 @@ func zeroFilled(path string, size int) (*os.File, error) {
 	return f, nil
 }
 
-// takeNext waits for the segment being prepared and renames it to name; nil when none was
-// being prepared or its preparation failed (a full disk, say): the caller then starts an
-// empty segment, as a log without this would.
-func (w *wal) takeNext(name string) *os.File {
+// waitNext waits for the segment being prepared, if any, and returns it; nil when none was
+// being prepared or its preparation failed (a full disk, say).
+func (w *wal) waitNext() *os.File {
 	n := w.next
 	if n == nil {
 		return nil
 	}
 	w.next = nil
 	<-n.done
-	if n.err != nil {
+	return n.f
+}
+
+// takeNext renames the segment being prepared to name and returns it; nil when there is none:
+// the caller then starts an empty segment, as a log without this would.
+func (w *wal) takeNext(name string) *os.File {
+	f := w.waitNext()
+	if f == nil {
 		return nil
 	}
 	if err := os.Rename(filepath.Join(w.dir, walNextName), filepath.Join(w.dir, name)); err != nil {
-		n.f.Close()
+		f.Close()
 		return nil
 	}
-	return n.f
+	return f
 }
 
 // dropNext abandons the segment being prepared, if any (Close, and a restart).
 func (w *wal) dropNext() error {
-	n := w.next
-	if n == nil {
+	f := w.waitNext()
+	if f == nil {
 		return nil
 	}
-	w.next = nil
-	<-n.done
-	if n.err != nil {
-		return nil
-	}
-	n.f.Close()
+	f.Close()
 	if err := os.Remove(filepath.Join(w.dir, walNextName)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("store log: %w", err)
 	}
