@@ -152,6 +152,8 @@ type Renderer struct {
 	sets, nextSets map[string]cachedSet // by object name
 	size           int                  // objects in the last rendering
 
+	outside [2]outsideOf // the internet's prefixes, IPv4's and IPv6's (internet.go)
+
 	// scratch is what a rendering builds and drops, kept for the next one (emptied, not made
 	// again): at 1,000 interfaces, making it anew was a third of what the agent allocated
 	// for a membership change. Nothing in it outlives the call that filled it: cachedSet copies the

@@ -406,3 +406,29 @@ func TestIPv6OnlyInterface(t *testing.T) {
 		t.Errorf("%s appears %d times, want in the source set and sg-app's members:\n%s", six, got, txt)
 	}
 }
+
+// TestRendererOutsideFollowsTheVPC: the internet's prefixes, which a Renderer keeps between
+// calls, follow what they are the complement of: a subnet added, a secondary block, the
+// operator's address. An ACL that denies something to the internet renders a pair for each
+// of them.
+func TestRendererOutsideFollowsTheVPC(t *testing.T) {
+	n := withInternet(threeTier())
+	n.Link = link
+	acl := *n.Snapshot.NACLs[0]
+	acl.Entries = append([]model.NACLEntry{{RuleNumber: 50, Protocol: "6", HasPorts: true, FromPort: 22, ToPort: 22, CIDR: netip.MustParsePrefix("0.0.0.0/0")}}, acl.Entries...)
+	n.Snapshot.NACLs = []*model.NACL{&acl}
+	var k cacheCheck
+	k.step(t, 0, n)
+	n.Snapshot.Subnets = append(slices.Clone(n.Snapshot.Subnets), &model.Subnet{ID: "subnet-3", VpcID: "vpc-1", CIDR: netip.MustParsePrefix("10.1.0.0/24")})
+	k.step(t, 1, n)
+	vpc := n.VPC.Clone()
+	vpc.Secondary = append(vpc.Secondary, model.CIDRBlock{CIDR: netip.MustParsePrefix("100.64.0.0/16")})
+	n.VPC, n.Snapshot.VPCs = vpc, []*model.VPC{vpc}
+	k.step(t, 2, n)
+	n.Operator.Addr = netip.MustParseAddr("192.0.2.1")
+	k.step(t, 3, n)
+	e := n.Snapshot.ENIs[0].Clone() // and a membership change, which keeps them
+	e.Groups = []string{"sg-app"}
+	n.Snapshot.ENIs = append([]*model.NetworkInterface{e}, n.Snapshot.ENIs[1:]...)
+	k.step(t, 4, n)
+}
