@@ -2,6 +2,7 @@ package bolt
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -150,7 +151,9 @@ func TestRefusesForeignOrDamagedFiles(t *testing.T) {
 }
 
 // TestKillNineLosesNothingAcknowledged runs writers in a child process, kills it with SIGKILL
-// mid-burst and checks that every revision the child saw acknowledged is in the file.
+// mid-burst and checks that every revision the child saw acknowledged is in the file. The
+// writes are large enough (40 KB) that the burst crosses the log's segments, so that the kill
+// may come while a segment is written ahead or rolled.
 func TestKillNineLosesNothingAcknowledged(t *testing.T) {
 	if os.Getenv("STOCKADE_BOLT_CHILD") != "" {
 		childWriter(os.Getenv("STOCKADE_BOLT_CHILD"))
@@ -205,13 +208,14 @@ func childWriter(path string) {
 	}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	value := bytes.Repeat([]byte("v"), 40<<10)
 	for g := 0; g < 4; g++ {
 		wg.Add(1)
 		go func(g int) {
 			defer wg.Done()
 			for i := 0; ; i++ {
 				k := fmt.Sprintf("g%d-%d", g, i)
-				rev, err := s.Txn(context.Background(), nil, []store.Op{{Key: k, Value: []byte("v")}})
+				rev, err := s.Txn(context.Background(), nil, []store.Op{{Key: k, Value: value}})
 				if err != nil {
 					os.Exit(3)
 				}
