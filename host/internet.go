@@ -167,6 +167,10 @@ func sameForRouting(a, b any) bool {
 // another host goes over the overlay to that host's router (next hop: the gateway's private
 // address, which the overlay's entries give that router's MAC), which translates it as it
 // translates its own instances' traffic.
+//
+// Of an interface it reads only what sameForRouting compares: the plan from the last walk
+// (replan.go) keeps a VPC's routing across a change to interfaces that leaves those fields
+// alone, so a field read here and not compared there would leave routing stale.
 func planRouting(n netmap.Network, idx routingIndex, vpc string, names netlab.Names, tables *Tables, place Placement) Routing {
 	var rt Routing
 	var igw bool

@@ -386,7 +386,10 @@ func PlanPlaced(rev int64, nets []netmap.Network, names netlab.Names, c *Cache, 
 		if place.On() {
 			spread, mtu = place.spread(n, enis), netlab.InstanceMTU
 		}
-		// addRouter plans a VPC's router, once.
+		// addRouter plans a VPC's router, once. On one host, only the instances decide which
+		// routers there are: the plan from the last walk (replan.go) keeps this walk's list
+		// while the instances, VPCs, subnets and interface IDs stay the same, so anything
+		// else that adds a router on one host must make replan refuse.
 		addRouter := func(vpc string) {
 			if _, ok := d.Routers[vpc]; ok {
 				return
