@@ -25,7 +25,7 @@ type overlay struct {
 	txs     []*ovTxn // after flushed, in revision order
 	flushed int64    // the bbolt file holds every transaction up to this revision
 	last    int64    // the newest transaction committed; flushed when txs is empty
-	bytes   int64    // the keys' and values' bytes of txs
+	bytes   int64    // what txs hold: keys, values, history entries and ovTxnOverhead each
 }
 
 // ovEntry is the newest write of a key.
@@ -50,8 +50,13 @@ func newOverlay(rev int64) *overlay {
 	return o
 }
 
+// ovTxnOverhead is about what a transaction costs the overlay beyond its keys, values and
+// history entry (the ovTxn, its ops, a map entry per key), so that many small transactions
+// count towards maxOverlayBytes too.
+const ovTxnOverhead = 256
+
 func newOvTxn(rev int64, ops []store.Op, hist []byte) *ovTxn {
-	t := &ovTxn{rev: rev, ops: make([]store.Op, len(ops)), hist: hist}
+	t := &ovTxn{rev: rev, ops: make([]store.Op, len(ops)), hist: hist, size: int64(ovTxnOverhead + len(hist))}
 	for i, op := range ops {
 		t.ops[i] = store.Op{Key: op.Key, Value: bytes.Clone(op.Value), Delete: op.Delete}
 		t.size += int64(len(op.Key) + len(op.Value))

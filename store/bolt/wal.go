@@ -70,6 +70,11 @@ func openWAL(dir string, after int64) (*wal, []walTxn, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("store log: %w", err)
 	}
+	// The directory's own entry, durable before a commit is acknowledged in it (on a first
+	// start it was just made).
+	if err := frame.SyncDir(filepath.Dir(dir)); err != nil {
+		return nil, nil, fmt.Errorf("store log: %w", err)
+	}
 	names, err := filepath.Glob(filepath.Join(dir, "*.wal"))
 	if err != nil {
 		return nil, nil, fmt.Errorf("store log: %w", err)
@@ -103,12 +108,9 @@ func openWAL(dir string, after int64) (*wal, []walTxn, error) {
 				break
 			}
 			if err == nil && len(payload) == 0 {
-				// The zeros a segment was written ahead with (walnext.go): its appends end here.
-				if i < len(w.segs)-1 {
-					err = errors.New("store log: an older segment ends before it was full")
-				} else {
-					break
-				}
+				// The zeros a segment was written ahead with (walnext.go): its appends end
+				// here, unless a commit follows (below).
+				err = errAppendsEnd
 			}
 			var got []walTxn
 			if err == nil {
@@ -117,6 +119,11 @@ func openWAL(dir string, after int64) (*wal, []walTxn, error) {
 			if err != nil {
 				if i < len(w.segs)-1 {
 					return nil, nil, fmt.Errorf("store log %s is damaged at offset %d (%v): the transactions after it cannot be recovered; refusing to start without them", path, off, err)
+				}
+				// A torn append is the last thing a segment holds: a whole commit after the
+				// damage means the damage is to acknowledged transactions, not a tear.
+				if at := commitAfter(data, off+1); at >= 0 {
+					return nil, nil, fmt.Errorf("store log %s is damaged at offset %d (%v), and a whole commit follows at offset %d: the transactions in between cannot be recovered; refusing to start without them", path, off, err, at)
 				}
 				if err := os.Truncate(path, int64(off)); err != nil {
 					return nil, nil, fmt.Errorf("store log: cutting the torn end of %s: %w", path, err)
@@ -230,6 +237,26 @@ func (w *wal) close() error {
 		return err
 	}
 	return errors.Join(err, w.f.Close())
+}
+
+// errAppendsEnd is the zero header that ends a segment's appends.
+var errAppendsEnd = errors.New("store log: the end of the appends")
+
+// commitAfter returns the offset of the first whole commit frame (its length and checksum
+// right, its payload a commit) that starts at from or later in data, or -1.
+func commitAfter(data []byte, from int) int {
+	for j := from; j+frame.Header < len(data); j++ {
+		n := int(binary.LittleEndian.Uint32(data[j:]))
+		if n == 0 || n > len(data)-j-frame.Header {
+			continue
+		}
+		if payload, err := frame.Check(data[j : j+frame.Header+n]); err == nil {
+			if _, err := decodeCommit(payload); err == nil {
+				return j
+			}
+		}
+	}
+	return -1
 }
 
 // decodeCommit decodes one frame's transactions.

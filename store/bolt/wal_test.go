@@ -281,3 +281,74 @@ func copyFile(t *testing.T, from, to string) {
 		t.Fatal(err)
 	}
 }
+
+// TestCheckLetsAFlushGrowTheFile: a commit's conditions on a key in the bbolt file and then on
+// a staged key, while a flush that grows the file holds the staged keys' lock. bbolt's growth
+// waits for every read transaction to end, so check must not hold one while it waits for
+// that lock (found by a review: the two waited for each other for good).
+func TestCheckLetsAFlushGrowTheFile(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{Staged: []string{"s/"}, FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := make([]byte, 8000)
+	for i := range 1500 { // 12 MB in the overlay: the flush below grows the file
+		if _, err := s.Txn(ctx, nil, []store.Op{{Key: fmt.Sprintf("k/%05d", i), Value: val}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var once sync.Once
+	testHookCheckStaged = func() {
+		once.Do(func() {
+			go func() { reply := make(chan error); s.flushReq <- reply; <-reply }()
+			time.Sleep(300 * time.Millisecond) // the flusher takes the lock and grows the file
+		})
+	}
+	defer func() { testHookCheckStaged = nil }()
+	done := make(chan error, 1)
+	go func() {
+		_, err := s.Txn(ctx, []store.Cond{{Key: "a", ModRevision: 0}, {Key: "s/x", ModRevision: 0}}, []store.Op{{Key: "a", Value: []byte("v")}})
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Close()
+	case <-time.After(10 * time.Second):
+		t.Fatal("the commit and the flush wait for each other") // the store is stuck: not closed
+	}
+}
+
+// TestDamageInTheNewestSegmentIsNotATear: a flipped byte in the middle of the newest segment,
+// with whole commits after it, refuses to open; only damage at the end is a torn append to
+// cut (found by a review: it was cut, and the acknowledged commits after it with it).
+func TestDamageInTheNewestSegmentIsNotATear(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	s, err := Open(path, Options{FlushInterval: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	for i := range 50 {
+		if _, err := s.Txn(ctx, nil, []store.Op{{Key: fmt.Sprint("k", i), Value: []byte("v")}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	crashed := filepath.Join(t.TempDir(), "s.db")
+	copyFile(t, path, crashed)
+	os.Mkdir(crashed+".wal", 0o700)
+	segs, _ := filepath.Glob(filepath.Join(path+".wal", "*.wal"))
+	b, _ := os.ReadFile(segs[0])
+	b[20] ^= 0xff // in the first commit of the only segment
+	os.WriteFile(filepath.Join(crashed+".wal", filepath.Base(segs[0])), b, 0o600)
+	if r, err := Open(crashed, Options{}); err == nil || !strings.Contains(err.Error(), "damaged") {
+		if r != nil {
+			r.Close()
+		}
+		t.Errorf("Open over damage followed by whole commits: %v", err)
+	}
+}

@@ -75,8 +75,16 @@ func (s *Store) Watch(ctx context.Context, from int64) (*store.Watcher, error) {
 	return store.NewWatcher(ch, func() error { mu.Lock(); defer mu.Unlock(); return werr }), nil
 }
 
-// oldest is the first revision still in the history, 0 when it is empty.
+// oldest is the first revision still in the history, 0 when it is empty. The overlay is read
+// before the file: a flush between the two reads then moves transactions into the file, where
+// the second read finds them. The other way round, a flush between would hide them from both.
 func (s *Store) oldest() (int64, error) {
+	var unflushed int64
+	s.ov.mu.RLock()
+	if len(s.ov.txs) > 0 {
+		unflushed = s.ov.txs[0].rev
+	}
+	s.ov.mu.RUnlock()
 	var rev int64
 	err := s.view(func(tx *bbolt.Tx) error {
 		if k, _ := firstEntry(tx.Bucket(bucketHistory).Cursor(), nil); k != nil {
@@ -85,11 +93,7 @@ func (s *Store) oldest() (int64, error) {
 		return nil
 	})
 	if err == nil && rev == 0 {
-		s.ov.mu.RLock()
-		if len(s.ov.txs) > 0 {
-			rev = s.ov.txs[0].rev
-		}
-		s.ov.mu.RUnlock()
+		rev = unflushed
 	}
 	return rev, err
 }
