@@ -70,7 +70,9 @@ func TestPlanFromLastWalkMatchesFreshWithRoutes(t *testing.T) {
 		changes := []func(n *netmap.Network){
 			func(n *netmap.Network) {},
 			func(n *netmap.Network) {
-				eni(n, rnd(n), func(e *model.NetworkInterface) { e.Groups = []string{e.Groups[0][:4] + []string{"1", "2"}[rng.IntN(2)] + n.Tenant.Account} })
+				eni(n, rnd(n), func(e *model.NetworkInterface) {
+					e.Groups = []string{e.Groups[0][:4] + []string{"1", "2"}[rng.IntN(2)] + n.Tenant.Account}
+				})
 			},
 			func(n *netmap.Network) {
 				eni(n, rnd(n), func(e *model.NetworkInterface) {
@@ -78,11 +80,17 @@ func TestPlanFromLastWalkMatchesFreshWithRoutes(t *testing.T) {
 				})
 			},
 			func(n *netmap.Network) {
-				eni(n, rnd(n), func(e *model.NetworkInterface) { e.PublicIP = netip.AddrFrom4([4]byte{198, 18, 0, byte(rng.IntN(250))}) })
+				eni(n, rnd(n), func(e *model.NetworkInterface) {
+					e.PublicIP = netip.AddrFrom4([4]byte{198, 18, 0, byte(rng.IntN(250))})
+				})
 			},
-			func(n *netmap.Network) { eni(n, rnd(n), func(e *model.NetworkInterface) { e.SourceDestCheck = !e.SourceDestCheck }) },
+			func(n *netmap.Network) {
+				eni(n, rnd(n), func(e *model.NetworkInterface) { e.SourceDestCheck = !e.SourceDestCheck })
+			},
 			func(n *netmap.Network) { // two ENIs at once
-				eni(n, rnd(n), func(e *model.NetworkInterface) { e.SecondaryIPs = append(e.SecondaryIPs, netip.AddrFrom4([4]byte{10, 9, 9, byte(rng.IntN(250))})) })
+				eni(n, rnd(n), func(e *model.NetworkInterface) {
+					e.SecondaryIPs = append(e.SecondaryIPs, netip.AddrFrom4([4]byte{10, 9, 9, byte(rng.IntN(250))}))
+				})
 				eni(n, rnd(n), func(e *model.NetworkInterface) { e.MAC = fmt.Sprint(rng.IntN(1000)) })
 			},
 			func(n *netmap.Network) { // EIP association flip
