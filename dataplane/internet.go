@@ -153,10 +153,11 @@ func (r *renderer) inside6() *netipx.IPSet {
 // IPv6's complement of about 120 prefixes was a quarter of what the agent allocated for a
 // membership change at 1,000 interfaces.
 func (r *renderer) outside(v6 bool) []netip.Prefix {
-	in, all, fam := r.inside(), netip.MustParsePrefix("0.0.0.0/0"), 0
+	inside, all, fam := r.inside, netip.MustParsePrefix("0.0.0.0/0"), 0
 	if v6 {
-		in, all, fam = r.inside6(), netip.MustParsePrefix("::/0"), 1
+		inside, all, fam = r.inside6, netip.MustParsePrefix("::/0"), 1
 	}
+	in := inside()
 	c := &r.cache.outside[fam]
 	if c.inside != nil && c.inside.Equal(in) {
 		return c.prefixes
