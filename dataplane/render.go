@@ -157,8 +157,8 @@ type Renderer struct {
 
 	// scratch is what a rendering builds and drops, kept for the next one (emptied, not made
 	// again): at 1,000 interfaces, making it anew was a third of what the agent allocated
-	// for a membership change. Nothing in it outlives the call that filled it: cachedSet copies the
-	// elements it keeps.
+	// for a membership change. Nothing a rendering returns points into it: cachedSet copies
+	// the elements it keeps, into a spare list no cached set still uses when there is one.
 	scratch scratch
 }
 
