@@ -24,8 +24,8 @@ import (
 const (
 	// flushTxns is how many transactions waiting start a flush before FlushInterval.
 	flushTxns = 2048
-	// maxOverlayBytes bounds the keys and values waiting in the overlay: a commit that finds
-	// more waits for the flusher.
+	// maxOverlayBytes bounds what waits in the overlay (keys, values, history entries and a
+	// per-transaction overhead): a commit that finds more waits for the flusher.
 	maxOverlayBytes = 64 << 20
 )
 
@@ -49,10 +49,11 @@ func (s *Store) flusher() {
 			continue
 		case <-retry:
 		case <-s.flushKick:
-			// Let more commits gather, up to the interval or flushTxns.
+			// Let more commits gather, up to the interval, flushTxns or a full overlay (whose
+			// commits wait for this flush: waitRoom kicks).
 			timer := time.NewTimer(s.flushInterval)
 		gather:
-			for s.waiting() < flushTxns {
+			for !s.flushDue() {
 				select {
 				case <-timer.C:
 					break gather
@@ -74,11 +75,12 @@ func (s *Store) flusher() {
 	}
 }
 
-// waiting is how many committed transactions the bbolt file does not hold yet.
-func (s *Store) waiting() int {
+// flushDue reports whether a flush should not wait for the interval: flushTxns transactions
+// wait, or the overlay holds more than maxOverlayBytes.
+func (s *Store) flushDue() bool {
 	s.ov.mu.RLock()
 	defer s.ov.mu.RUnlock()
-	return len(s.ov.txs)
+	return len(s.ov.txs) >= flushTxns || s.ov.bytes > maxOverlayBytes
 }
 
 // flushNow applies every transaction in the overlay to the bbolt file, then drops them from
