@@ -203,7 +203,15 @@ func (w *wal) append(txs []*ovTxn, flushed int64) error {
 		}
 		w.prune(flushed)
 	}
-	buf, start := frame.Start(w.buf[:0])
+	// The frame's size is known before it is written: a buffer of that size at once, rather
+	// than one grown by doubling, which for a large commit (an audit's history, thousands of
+	// entries) copied the frame several times and touched new memory each time.
+	size := frame.Header + uvarintLen(len(txs))
+	for _, t := range txs {
+		n := opsLen(t.ops)
+		size += uvarintLen(int(t.rev)) + uvarintLen(n) + n
+	}
+	buf, start := frame.Start(slices.Grow(w.buf[:0], size))
 	buf = binary.AppendUvarint(buf, uint64(len(txs)))
 	for _, t := range txs {
 		buf = binary.AppendUvarint(buf, uint64(t.rev))
