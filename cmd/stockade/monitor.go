@@ -263,24 +263,38 @@ func episodeKey(t netmap.Tenant, e audit.Episode) string {
 	return fmt.Sprintf("%sclosed/%020d-%s", base, e.Closed.UnixNano(), h)
 }
 
-// store writes what an audit changed in the history, in one transaction.
+// store writes what an audit changed in the history, in one transaction. An episode that
+// closed and was forgotten in the same audit (more closed at once than the history keeps) is
+// neither written nor deleted: a put and a delete of the same key in one transaction leave
+// the store as if neither were there, and such audits close thousands (a burst of deleted
+// groups).
 func (m *auditMonitor) store(ctx context.Context, t netmap.Tenant, opened, closed, forgotten []audit.Episode) error {
 	var ops []store.Op
-	put := func(e audit.Episode) {
+	put := func(key string, e audit.Episode) {
 		b, _ := json.Marshal(e) // an episode always encodes
-		ops = append(ops, store.Op{Key: episodeKey(t, e), Value: b})
+		ops = append(ops, store.Op{Key: key, Value: b})
 	}
 	for _, e := range opened {
-		put(e)
+		put(episodeKey(t, e), e)
+	}
+	gone := make(map[string]bool, len(forgotten))
+	for _, e := range forgotten {
+		gone[episodeKey(t, e)] = true
 	}
 	for _, e := range closed {
 		open := e
 		open.Closed, open.ClosedRevision = time.Time{}, 0
 		ops = append(ops, store.Op{Key: episodeKey(t, open), Delete: true})
-		put(e)
+		if k := episodeKey(t, e); gone[k] {
+			delete(gone, k)
+		} else {
+			put(k, e)
+		}
 	}
 	for _, e := range forgotten {
-		ops = append(ops, store.Op{Key: episodeKey(t, e), Delete: true})
+		if k := episodeKey(t, e); gone[k] {
+			ops = append(ops, store.Op{Key: k, Delete: true})
+		}
 	}
 	if len(ops) == 0 {
 		return nil

@@ -20,6 +20,8 @@ import (
 	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/events"
+	"github.com/stockade/stockade/netmap"
+	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
 )
 
@@ -292,5 +294,105 @@ func TestServerAuditConfig(t *testing.T) {
 	}
 	if c, err := (serverConfig{Audit: true}).auditConfig(); err != nil || c.FlapWindow != time.Hour {
 		t.Errorf("defaults: %+v %v", c, err)
+	}
+}
+
+// recordingStore passes transactions on to a store and keeps their operations.
+type recordingStore struct {
+	store.Store
+	txns [][]store.Op
+}
+
+func (r *recordingStore) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (int64, error) {
+	r.txns = append(r.txns, ops)
+	return r.Store.Txn(ctx, conds, ops)
+}
+
+// TestAuditHistoryStoreSkipsTheForgotten: when one audit closes more episodes than the
+// history keeps, those it forgets at once are neither written nor deleted, and the store
+// ends up holding what the history holds; episodes forgotten later, which were written, are
+// deleted.
+func TestAuditHistoryStoreSkipsTheForgotten(t *testing.T) {
+	ctx := context.Background()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	rec := &recordingStore{Store: st}
+	m := &auditMonitor{st: rec}
+	tn := netmap.Tenant{Account: "111122223333", Region: "us-east-1"}
+	h := audit.NewHistory(2)
+	findings := func(from, to int) []audit.Finding {
+		var out []audit.Finding
+		for i := from; i < to; i++ {
+			out = append(out, audit.Finding{Check: "SGH-003", Resource: fmt.Sprintf("sg-%017d", i), Why: "unused"})
+		}
+		return out
+	}
+	step := func(d audit.Delta, rev int64) (forgotten int) {
+		t.Helper()
+		opened, closed, gone := h.Apply(d, rev, time.Unix(rev, 0))
+		if err := m.store(ctx, tn, opened, closed, gone); err != nil {
+			t.Fatal(err)
+		}
+		return len(gone)
+	}
+	// kept is what the store holds under the tenant's history, by open and closed.
+	kept := func() (open, closed int) {
+		t.Helper()
+		kvs, _, err := st.List(ctx, auditPrefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range kvs {
+			if strings.Contains(kv.Key, "/open/") {
+				open++
+			} else {
+				closed++
+			}
+		}
+		return open, closed
+	}
+
+	step(audit.Delta{Opened: findings(0, 5)}, 1)
+	if n := step(audit.Delta{Closed: findings(0, 5)}, 2); n != 3 {
+		t.Fatalf("forgotten at once: %d, want 3", n)
+	}
+	last := rec.txns[len(rec.txns)-1]
+	put, deleted := map[string]bool{}, map[string]bool{}
+	for _, op := range last {
+		if op.Delete {
+			deleted[op.Key] = true
+		} else {
+			put[op.Key] = true
+		}
+	}
+	for k := range put {
+		if deleted[k] {
+			t.Errorf("%s put and deleted in one transaction", k)
+		}
+	}
+	if len(put) != 2 || len(deleted) != 5 {
+		t.Errorf("closing five with room for two: %d puts and %d deletes, want 2 and 5 (the open ones)", len(put), len(deleted))
+	}
+	if open, closed := kept(); open != 0 || closed != 2 {
+		t.Fatalf("stored %d open and %d closed, want 0 and 2", open, closed)
+	}
+
+	// Two more close: the two stored are forgotten and deleted.
+	step(audit.Delta{Opened: findings(5, 7)}, 3)
+	if n := step(audit.Delta{Closed: findings(5, 7)}, 4); n != 2 {
+		t.Fatalf("forgotten: %d, want 2", n)
+	}
+	if open, closed := kept(); open != 0 || closed != 2 {
+		t.Fatalf("stored %d open and %d closed, want 0 and 2", open, closed)
+	}
+	kvs, _, _ := st.List(ctx, auditPrefix)
+	for _, kv := range kvs {
+		var e audit.Episode
+		if err := json.Unmarshal(kv.Value, &e); err != nil || (e.Finding.Resource != fmt.Sprintf("sg-%017d", 5) && e.Finding.Resource != fmt.Sprintf("sg-%017d", 6)) {
+			t.Errorf("stored %s: %+v (%v), want the episodes of sg-…5 and sg-…6", kv.Key, e.Finding, err)
+		}
 	}
 }
