@@ -133,7 +133,7 @@ func readOnlyList(pl *model.PrefixList) error {
 // so that describes, the policy engine and the data plane see both (they are enforced like
 // any list). own is a copy the caller may extend.
 func (c *awsCatalogue) withOwn(region string, own []*model.PrefixList) []*model.PrefixList {
-	out := append(own, c.regionLists(region)...)
+	out := slices.Concat(own, c.regionLists(region)) // own is shared (sortedOf): never sorted in place
 	slices.SortFunc(out, func(a, b *model.PrefixList) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }

@@ -80,9 +80,18 @@ func TestFeedCacheMatchesFresh(t *testing.T) {
 		t.Fatal(err)
 	}
 	check("dry run")
+	// The slices are shared and read-only, but an append copies: two consumers appending to
+	// the same kind (here after a deletion, which left room behind the cached slice) do not
+	// write into one array.
 	_, nets := s.Networks()
-	nets[0].ENIs[0] = nil // a consumer scribbling on its copy does not reach the cache
-	check("after a consumer changed its copy")
+	_, again := s.Networks()
+	mine, theirs := &model.NetworkInterface{ID: "eni-mine"}, &model.NetworkInterface{ID: "eni-theirs"}
+	a := append(nets[0].ENIs, mine)
+	b := append(again[0].ENIs, theirs)
+	if a[len(a)-1] != mine || b[len(b)-1] != theirs {
+		t.Errorf("appends to the feed's slices share an array: %s, %s", a[len(a)-1].ID, b[len(b)-1].ID)
+	}
+	check("after consumers appended to their slices")
 	// The changes since the copy are applied from the kind's log of them: a few, and more
 	// than the log holds (sorted afresh).
 	def := mustViewOf(t, s, alice, func(v View) string { return v.DefaultVPC().DefaultGroupID })

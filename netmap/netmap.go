@@ -20,6 +20,8 @@ type Tenant struct {
 
 // Snapshot is one account's resources in one region at one revision: what a policy is
 // compiled from and what a VPC router's ruleset is rendered from. Slices are sorted by ID.
+// A snapshot from the control plane shares its slices and objects with the snapshots before
+// and after it: both are read-only, and a change is made on a copy (as flows.undo does).
 type Snapshot struct {
 	VPCs        []*model.VPC
 	Subnets     []*model.Subnet
