@@ -539,19 +539,29 @@ func (s *Store) List(ctx context.Context, prefix string) ([]store.KV, int64, err
 	}
 }
 
-// listFile is List of the bbolt file alone, with the file's revision.
-func (s *Store) listFile(prefix string) ([]store.KV, int64, error) {
-	var out []store.KV
-	var rev int64
+// viewFile runs read in a read transaction of the bbolt file and returns the file's
+// revision. staged is whether prefix reaches staged keys (stagedRange), whose lock it holds
+// meanwhile.
+func (s *Store) viewFile(prefix string, read func(tx *bbolt.Tx, staged bool)) (rev int64, err error) {
 	staged := s.touchesStaged(prefix)
 	if staged {
 		s.stagedMu.Lock()
 		defer s.stagedMu.Unlock()
 	}
-	err := s.view(func(tx *bbolt.Tx) error {
+	err = s.view(func(tx *bbolt.Tx) error {
 		if v := tx.Bucket(bucketMeta).Get(keyRevision); len(v) == 8 {
 			rev = int64(binary.BigEndian.Uint64(v))
 		}
+		read(tx, staged)
+		return nil
+	})
+	return rev, err
+}
+
+// listFile is List of the bbolt file alone, with the file's revision.
+func (s *Store) listFile(prefix string) ([]store.KV, int64, error) {
+	var out []store.KV
+	rev, err := s.viewFile(prefix, func(tx *bbolt.Tx, staged bool) {
 		c := tx.Bucket(bucketKV).Cursor()
 		p := []byte(prefix)
 		for k, v := c.Seek(p); k != nil && bytes.HasPrefix(k, p); k, v = c.Next() {
@@ -560,7 +570,6 @@ func (s *Store) listFile(prefix string) ([]store.KV, int64, error) {
 		if staged {
 			out = mergeKVs(out, s.stagedRange(tx, prefix, "", 0, false), 0, false)
 		}
-		return nil
 	})
 	return out, rev, err
 }
@@ -586,16 +595,7 @@ func (s *Store) Scan(ctx context.Context, prefix, after string, limit int, rever
 // scanFile is Scan of the bbolt file alone, with the file's revision.
 func (s *Store) scanFile(prefix, after string, limit int, reverse bool) ([]store.KV, int64, error) {
 	var out []store.KV
-	var rev int64
-	staged := s.touchesStaged(prefix)
-	if staged {
-		s.stagedMu.Lock()
-		defer s.stagedMu.Unlock()
-	}
-	err := s.view(func(tx *bbolt.Tx) error {
-		if v := tx.Bucket(bucketMeta).Get(keyRevision); len(v) == 8 {
-			rev = int64(binary.BigEndian.Uint64(v))
-		}
+	rev, err := s.viewFile(prefix, func(tx *bbolt.Tx, staged bool) {
 		c := tx.Bucket(bucketKV).Cursor()
 		p := []byte(prefix)
 		var k, v []byte
@@ -616,7 +616,6 @@ func (s *Store) scanFile(prefix, after string, limit int, reverse bool) ([]store
 		if staged {
 			out = mergeKVs(out, s.stagedRange(tx, prefix, after, limit, reverse), limit, reverse)
 		}
-		return nil
 	})
 	return out, rev, err
 }
