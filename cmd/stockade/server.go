@@ -132,6 +132,7 @@ exports. Several API servers may serve one --etcd-prefix (docs/etcd.md).`,
 					return err
 				}
 			}
+			widenProcs()
 			return runServer(cmd.Context(), cfg)
 		},
 	}

@@ -1,0 +1,25 @@
+package main
+
+import (
+	"os"
+	"runtime"
+)
+
+// widenProcs gives the server twice as many Ps (GOMAXPROCS) as the runtime's default (the
+// CPUs, or the container's CPU limit), unless GOMAXPROCS is set in the environment.
+//
+// Go preempts a goroutine that keeps a P busy only after 10 ms. With a P per CPU, one
+// goroutine computing for long — the continuous audit compiles the account's policy again
+// after a membership change, tens of milliseconds at 1,000 interfaces — holds one of a
+// 2-CPU host's two Ps, and the chain that enforces a change (the committer, the watchers,
+// the agent's reconcile, each woken in turn) queues for the other: an execution trace of
+// the membership benchmark showed them runnable 3–16 ms before they ran. With more Ps than
+// CPUs they are runnable on a P of their own, and the kernel, which runs a thread that
+// mostly sleeps before one that computes, decides which runs (BENCHMARKS.md, thirteenth
+// session).
+func widenProcs() {
+	if os.Getenv("GOMAXPROCS") != "" {
+		return
+	}
+	runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
+}
