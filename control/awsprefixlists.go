@@ -131,9 +131,10 @@ func readOnlyList(pl *model.PrefixList) error {
 
 // withOwn merges the region's AWS-managed lists into own, a tenant's lists sorted by ID,
 // so that describes, the policy engine and the data plane see both (they are enforced like
-// any list). own is a copy the caller may extend.
+// any list). own is shared with other readers (sortedOf) and left as it is: the merge is a
+// new slice.
 func (c *awsCatalogue) withOwn(region string, own []*model.PrefixList) []*model.PrefixList {
-	out := slices.Concat(own, c.regionLists(region)) // own is shared (sortedOf): never sorted in place
+	out := slices.Concat(own, c.regionLists(region))
 	slices.SortFunc(out, func(a, b *model.PrefixList) int { return cmp.Compare(a.ID, b.ID) })
 	return out
 }
