@@ -16,9 +16,9 @@ import (
 // the membership benchmark showed them runnable 3–16 ms before they ran. With more Ps than
 // CPUs they are runnable on a P of their own, and the kernel, which runs a thread that
 // mostly sleeps before one that computes, decides which runs. Writes gain from it too (their
-// commit wakes the same chain); short reads lose a little to the idle Ps' spinning (describe
-// by ID, about 5 % in apibench's calibration). BENCHMARKS.md, thirteenth session, has the
-// figures.
+// commit wakes the same chain); short reads may lose a little to the idle Ps' spinning
+// (apibench's calibration: 74–76 % of the canned reply against 75–80 % with a P per CPU).
+// BENCHMARKS.md, thirteenth session, has the figures.
 func widenProcs() {
 	if os.Getenv("GOMAXPROCS") != "" {
 		return
