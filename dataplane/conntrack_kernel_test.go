@@ -45,8 +45,11 @@ func TestKernelConnsCountAndZero(t *testing.T) {
 		t.Fatalf("no entry for web → app:8080 in %+v", conns)
 		return nil
 	}
-	// The connection's last packets (the FIN's ACK) may still be on their way when the client
-	// returns: dump and zero until a dump finds nothing new, adding up what each found.
+	// The client returns once it has closed; the server's FIN and the client's last ACK follow
+	// when the server's goroutine runs, which on a busy machine can be much later. Only once
+	// the router has seen both (the entry is in TIME_WAIT) is the connection's count final.
+	waitTCPState(t, l.router, web.PrivateIP, 8080, tcpTimeWait)
+	// Dump and zero until a dump finds nothing new, adding up what each found.
 	first := find(true)
 	total := *first
 	for deadline := time.Now().Add(5 * time.Second); ; {
@@ -72,6 +75,41 @@ func TestKernelConnsCountAndZero(t *testing.T) {
 	if again := find(false); again.OrigPackets != 0 || again.ReplyPackets != 0 || again.OrigBytes != 0 {
 		t.Errorf("after zeroing, with nothing sent: %+v, want no packets", *again)
 	}
+}
+
+// tcpTimeWait is conntrack's TCP_CONNTRACK_TIME_WAIT: both FINs and the last ACK were seen.
+const tcpTimeWait = 7
+
+// waitTCPState waits until the router's entry for a TCP connection from src to port reaches
+// state, failing the test after five seconds.
+func waitTCPState(t *testing.T, router string, src netip.Addr, port uint16, state uint8) {
+	t.Helper()
+	h, err := netns.GetFromPath(netlab.Path(router))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	c, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	var last uint8
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		flows, err := c.Dump(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range flows {
+			if f.TupleOrig.Proto.Protocol == 6 && f.TupleOrig.IP.SourceAddress == src &&
+				f.TupleOrig.Proto.DestinationPort == port && f.ProtoInfo.TCP != nil {
+				if last = f.ProtoInfo.TCP.State; last == state {
+					return
+				}
+			}
+		}
+	}
+	t.Fatalf("the entry from %v to port %d stayed in TCP state %d, want %d", src, port, last, state)
 }
 
 // TestKernelConnDestroyed: a UDP exchange whose entry goes before the next dump (here: the
