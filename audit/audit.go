@@ -325,9 +325,9 @@ func Run(in Input, cfg Config) (*Report, error) {
 	return report(in, cfg, results, skipped), nil
 }
 
-// runLanes runs the checks the configuration enables in two lanes side by side, each on a
-// copy of a with memories of its own (the caches of audit.go's Audit are not shared between
-// goroutines), split by laneOf. Every check judges only what it reads; the only state a
+// runLanes runs the checks the configuration enables in two lanes side by side (one after the
+// other on Config.Workers 1), each on a copy of a with memories of its own (the caches of
+// audit.go's Audit are not shared between goroutines), split by laneOf. Every check judges only what it reads; the only state a
 // check leaves for a later one is the network ACL rule numbers its fixes take (naclTaken),
 // and the NACL-* checks all run in one lane, in ID order, as before. The exposure
 // (policy.Exposure, itself spread over the cores) is computed at the start of the lane of the
@@ -350,12 +350,17 @@ func (a *Audit) runLanes() (results map[string][]Finding, skipped map[string]str
 	var wg sync.WaitGroup
 	for i, checks := range lanes {
 		l := a.lane()
-		wg.Go(func() {
+		run := func() {
 			if exposure[i] {
 				l.exposure()
 			}
 			out[i] = l.runChecks(checks)
-		})
+		}
+		if a.Config.Workers == 1 {
+			run()
+		} else {
+			wg.Go(run)
+		}
 	}
 	wg.Wait()
 	results = out[0]
@@ -445,9 +450,9 @@ func report(in Input, cfg Config, results map[string][]Finding, skipped map[stri
 			shown = append(shown, f)
 		}
 	}
-	r.Findings = sortedFindings(shown)
+	r.Findings = sortedFindings(shown, cfg.Workers != 1)
 	if suppressed != nil {
-		r.Suppressed = sortedFindings(suppressed)
+		r.Suppressed = sortedFindings(suppressed, cfg.Workers != 1)
 	}
 	return r
 }
@@ -464,10 +469,10 @@ func findingOrderOf(a, b *Finding) int {
 // findings (a few hundred bytes each, and a full audit of a large account has tens of
 // thousands); a long list in two halves side by side, merged as the findings are copied. The
 // findings of a report differ in check, resource or rules (Key), so the order is the same
-// whichever way they are sorted.
-func sortedFindings(ps []*Finding) []Finding {
+// whichever way they are sorted. Without parallel, it sorts on the caller's goroutine only.
+func sortedFindings(ps []*Finding, parallel bool) []Finding {
 	out := make([]Finding, len(ps))
-	if len(ps) < parallelSort {
+	if len(ps) < parallelSort || !parallel {
 		slices.SortFunc(ps, findingOrderOf)
 		for i, p := range ps {
 			out[i] = *p

@@ -62,7 +62,8 @@ func fixLinesRunnable(t testing.TB, r *Report) {
 
 // TestLanesAnswerAsOneAfterAnother: Run's two lanes of checks give the findings — fixes, and
 // so the network ACL rule numbers they take, included — that running every check in ID order
-// on one audit gives, on a generated network and on one whose ACL fixes compete for numbers.
+// on one audit gives, on a generated network and on one whose ACL fixes compete for numbers;
+// so does Run on one worker (Config.Workers 1, the continuous audit's).
 func TestLanesAnswerAsOneAfterAnother(t *testing.T) {
 	nets := map[string]netmap.Snapshot{"generated": genNet(3, 5, 300, 20, 400),
 		"acl fixes": naclNet(t, "100 in allow -1 - 0.0.0.0/0", "101 in allow -1 - ::/0", "100 out allow -1 - 0.0.0.0/0"),
@@ -93,6 +94,15 @@ func TestLanesAnswerAsOneAfterAnother(t *testing.T) {
 		}
 		if diff := cmp.Diff(want, got); diff != "" {
 			t.Errorf("%s: lanes differ from one check after another (-sequential +lanes):\n%s", name, diff)
+		}
+		one := DefaultConfig()
+		one.Workers = 1
+		serial, err := Run(in, one)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if diff := cmp.Diff(want, serial); diff != "" {
+			t.Errorf("%s: one worker differs from one check after another (-sequential +one worker):\n%s", name, diff)
 		}
 	}
 }
@@ -127,8 +137,10 @@ func TestSortedFindingsInOrder(t *testing.T) {
 		for i := range fs {
 			ps[i] = &fs[i]
 		}
-		if d := cmp.Diff(want, sortedFindings(ps), cmpopts.EquateEmpty()); d != "" {
-			t.Fatalf("%d findings (-sorted +sortedFindings):\n%s", n, d)
+		for _, parallel := range []bool{true, false} {
+			if d := cmp.Diff(want, sortedFindings(ps, parallel), cmpopts.EquateEmpty()); d != "" {
+				t.Fatalf("%d findings, parallel %v (-sorted +sortedFindings):\n%s", n, parallel, d)
+			}
 		}
 	}
 }

@@ -44,6 +44,11 @@ type Config struct {
 	Disabled []string `yaml:"disabled"`
 	// Suppressions hide findings, each with a reason and an expiry.
 	Suppressions []Suppression `yaml:"suppressions"`
+	// Workers bounds the goroutines an audit computes on at once (0: one per P, the fastest
+	// answer). It is the caller's to set, not the file's: the server's continuous audit runs
+	// on one, so that it never holds every P while the API and the agent have a change to
+	// enforce.
+	Workers int `yaml:"-"`
 }
 
 // Suppression hides the findings of Check (on Resource, when set) until Expires, for Reason.

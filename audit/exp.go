@@ -71,9 +71,9 @@ func (a *Audit) exposure() *exposureState {
 	var exp []policy.Exposed
 	var err error
 	if a.judge != nil {
-		exp, err = an.Policy().ExposureOf(slices.Sorted(maps.Keys(a.judge)))
+		exp, err = an.Policy().ExposureOf(slices.Sorted(maps.Keys(a.judge)), a.Config.Workers)
 	} else {
-		exp, err = an.Policy().Exposure()
+		exp, err = an.Policy().ExposureOn(a.Config.Workers)
 	}
 	if err != nil {
 		a.exp.err = err

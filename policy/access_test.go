@@ -184,7 +184,7 @@ func TestAccessReadable(t *testing.T) {
 	}
 	// ExposureOf answers the same for the interfaces asked, in their order, and leaves out
 	// those the policy does not know.
-	some, err := p.ExposureOf([]string{dn.ID, "eni-00000000", exp[0].ENI})
+	some, err := p.ExposureOf([]string{dn.ID, "eni-00000000", exp[0].ENI}, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -197,6 +197,19 @@ func TestAccessReadable(t *testing.T) {
 	if len(some) != 2 || some[0].ENI != dn.ID || some[1].ENI != exp[0].ENI ||
 		!slices.Equal(grantStrings(some[0].Grants), grantStrings(want0.Grants)) || !slices.Equal(grantStrings(some[1].Grants), grantStrings(exp[0].Grants)) {
 		t.Errorf("ExposureOf: %+v, want the db's and %s's of %+v", some, exp[0].ENI, exp)
+	}
+	// On one worker (the continuous audit's), the same.
+	one, err := p.ExposureOn(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(one) != len(exp) {
+		t.Fatalf("ExposureOn(1): %d interfaces, Exposure %d", len(one), len(exp))
+	}
+	for i := range one {
+		if one[i].ENI != exp[i].ENI || !slices.Equal(grantStrings(one[i].Grants), grantStrings(exp[i].Grants)) {
+			t.Errorf("ExposureOn(1)[%d] = %+v, Exposure's %+v", i, one[i], exp[i])
+		}
 	}
 }
 

@@ -41,29 +41,40 @@ var everything = func() *netipx.IPSet {
 // the work is spread over the CPUs. The result is ordered by interface ID; interfaces nothing
 // reaches have no grants.
 func (p *Policy) Exposure() ([]Exposed, error) {
+	return p.exposure(p.ids(), 0)
+}
+
+// ExposureOn is Exposure computed on at most workers goroutines (0: one per P), for a caller
+// that must leave the other CPUs to more urgent work.
+func (p *Policy) ExposureOn(workers int) ([]Exposed, error) {
+	return p.exposure(p.ids(), workers)
+}
+
+// ids are the IDs of the interfaces p compiled, sorted.
+func (p *Policy) ids() []string {
 	ids := make([]string, 0, len(p.enis))
 	for id := range p.enis {
 		ids = append(ids, id)
 	}
 	slices.Sort(ids)
-	return p.exposure(ids)
+	return ids
 }
 
 // ExposureOf is Exposure for the interfaces ids only, in their order: those of them the
 // policy compiled (the others are left out). A continuous audit judges again the interfaces
 // a change can reach, from a policy that also compiled the interfaces their paths may start
-// from.
-func (p *Policy) ExposureOf(ids []string) ([]Exposed, error) {
+// from. It computes on at most workers goroutines (0: one per P).
+func (p *Policy) ExposureOf(ids []string, workers int) ([]Exposed, error) {
 	known := make([]string, 0, len(ids))
 	for _, id := range ids {
 		if _, ok := p.enis[id]; ok {
 			known = append(known, id)
 		}
 	}
-	return p.exposure(known)
+	return p.exposure(known, workers)
 }
 
-func (p *Policy) exposure(ids []string) ([]Exposed, error) {
+func (p *Policy) exposure(ids []string, workers int) ([]Exposed, error) {
 	out := make([]Exposed, len(ids))
 	type result struct {
 		once   sync.Once
@@ -75,7 +86,10 @@ func (p *Policy) exposure(ids []string) ([]Exposed, error) {
 	work := make(chan int)
 	var wg sync.WaitGroup
 	var firstErr error
-	for range runtime.GOMAXPROCS(0) {
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -78,6 +78,7 @@ type tenantAudit struct {
 // newAuditMonitor reads the stored history and registers the metrics.
 func newAuditMonitor(ctx context.Context, svc *control.Service, st store.Store, sources auditSources, publish publisher,
 	cfg audit.Config, reg prometheus.Registerer, log *slog.Logger) (*auditMonitor, error) {
+	cfg.Workers = 1 // see run
 	m := &auditMonitor{svc: svc, st: st, sources: sources, publish: publish, cfg: cfg, log: log, tenants: map[netmap.Tenant]*tenantAudit{},
 		changes: map[netmap.Tenant][]audit.RuleChange{},
 		findings: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stockade_audit_findings",
@@ -125,8 +126,14 @@ const (
 )
 
 // run audits until ctx ends: at once, after every revision (at most once per auditGap, or
-// auditShare times the last pass's duration), and every auditInterval.
+// auditShare times the last pass's duration), and every auditInterval. The audit is the
+// server's background work: it computes on one goroutine (Config.Workers 1), on a thread the
+// kernel runs after the others (backgroundThread), so that the chain that enforces a change
+// — the committer, the watchers, the agent — never waits for a P or a CPU behind it.
 func (m *auditMonitor) run(ctx context.Context) {
+	if _, err := backgroundThread(); err != nil {
+		m.log.Warn("continuous audit: not run at a lower priority", "error", err)
+	}
 	revs := m.svc.Watch(ctx)
 	tick := time.NewTicker(auditInterval)
 	defer tick.Stop()

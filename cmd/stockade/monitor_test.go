@@ -102,6 +102,9 @@ func TestAuditMonitor(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if m.cfg.Workers != 1 {
+		t.Errorf("the continuous audit computes on %d workers, want 1 (background work)", m.cfg.Workers)
+	}
 	m.pass(ctx, false)
 	if got := b.take(findingDetail, "SGA-002"); len(got) != 0 {
 		t.Fatalf("SGA-002 before the rule: %+v", got)

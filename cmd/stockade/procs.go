@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"runtime"
+	"syscall"
 )
 
 // widenProcs gives the server twice as many Ps (GOMAXPROCS) as the runtime's default (the
@@ -24,4 +25,31 @@ func widenProcs() {
 		return
 	}
 	runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
+}
+
+// backgroundNice is the nice value of the continuous audit's thread (the server's other
+// threads keep the process's, 0 by default): the kernel gives a thread of nice 10 about a
+// tenth of the CPU a thread of nice 0 competing with it gets, and a woken thread of nice 0
+// preempts it at once.
+const backgroundNice = 10
+
+// backgroundThread makes the calling goroutine background work: it keeps the goroutine on
+// its thread for the rest of the goroutine's life, and has the kernel run that thread after
+// the others (nice backgroundNice, or the process's own if that is lower still). The thread
+// ends with the goroutine, its priority with it, and no other goroutine ever runs on it.
+// Go has no priorities of its own: with more Ps than CPUs (widenProcs), which goroutine runs
+// is the kernel's choice, and this is how the server tells it the audit can wait while a
+// change is enforced. It returns the thread's nice value.
+func backgroundThread() (int, error) {
+	runtime.LockOSThread() // never unlocked, on purpose
+	tid := syscall.Gettid()
+	prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid)
+	if err != nil {
+		return 0, err
+	}
+	nice := 20 - prio // the system call's value, not glibc's
+	if nice >= backgroundNice {
+		return nice, nil
+	}
+	return backgroundNice, syscall.Setpriority(syscall.PRIO_PROCESS, tid, backgroundNice)
 }
