@@ -58,6 +58,16 @@ func labPrefix(t testing.TB) string {
 		for _, ns := range nss {
 			_ = netlab.Remove(context.Background(), ns)
 		}
+		// nor an instance's cgroups: a server killed before it removed its instances (the
+		// harness waits 5 s; a thousand take longer) leaves them, and the next start that
+		// would remove them has another prefix. Left, they pile up to the kernel's limit of
+		// 65,535 memory cgroups, and then no instance on the machine boots.
+		if cg, err := host.DetectCgroups("/sys/fs/cgroup"); err == nil {
+			groups, _ := cg.List(p + "-")
+			for _, g := range groups {
+				_ = cg.Remove(g)
+			}
+		}
 		// nor an instance's root filesystem (a server with --keep-lab leaves them mounted)
 		roots, _ := filepath.Glob(filepath.Join(host.RootsDir, p+"-*"))
 		for _, r := range roots {
