@@ -61,6 +61,9 @@ type auditMonitor struct {
 	// timed pass, not at every revision (a day of records from disk for each write would be
 	// the audit's largest cost). Only the run goroutine uses them.
 	changes map[netmap.Tenant][]audit.RuleChange
+	// bg is the thread the audits compute on (startBackground), set by run; nil: the
+	// caller's. Only the run goroutine uses it.
+	bg *background
 
 	mu       sync.Mutex
 	tenants  map[netmap.Tenant]*tenantAudit
@@ -126,14 +129,18 @@ const (
 )
 
 // run audits until ctx ends: at once, after every revision (at most once per auditGap, or
-// auditShare times the last pass's duration), and every auditInterval. The audit is the
-// server's background work: it computes on one goroutine (Config.Workers 1), on a thread the
-// kernel runs after the others (backgroundThread), so that the chain that enforces a change
-// — the committer, the watchers, the agent — never waits for a P or a CPU behind it.
+// auditShare times the last pass's duration), and every auditInterval. The audits compute on
+// one goroutine (Config.Workers 1) on the background thread, which the kernel runs after the
+// server's others, so that the chain that enforces a change — the committer, the watchers,
+// the agent — never waits for a P or a CPU behind them. What takes locks (reading the
+// input, storing the history) stays on this goroutine.
 func (m *auditMonitor) run(ctx context.Context) {
-	if _, err := backgroundThread(); err != nil {
+	bg, _, err := startBackground()
+	if err != nil {
 		m.log.Warn("continuous audit: not run at a lower priority", "error", err)
 	}
+	defer bg.stop()
+	m.bg = bg
 	revs := m.svc.Watch(ctx)
 	tick := time.NewTicker(auditInterval)
 	defer tick.Stop()
@@ -235,14 +242,21 @@ func (m *auditMonitor) audit(ctx context.Context, rev int64, n netmap.Network, t
 	}
 	start := time.Now()
 	var d audit.Delta
-	if t.x == nil {
-		if t.x, _, err = audit.NewIncremental(in, m.cfg); err != nil {
-			return err
+	m.bg.do(func() {
+		if t.x != nil {
+			d, err = t.x.Update(in)
+			return
 		}
+		var x *audit.Incremental
+		if x, _, err = audit.NewIncremental(in, m.cfg); err != nil {
+			return
+		}
+		t.x = x
 		r := t.x.Report()
 		d = t.h.Reconcile(append(r.Findings, r.Suppressed...)) // the history survives restarts
 		d.Full = true
-	} else if d, err = t.x.Update(in); err != nil {
+	})
+	if err != nil {
 		return err
 	}
 	kind := auditKindIncrem

@@ -27,21 +27,53 @@ func widenProcs() {
 	runtime.GOMAXPROCS(2 * runtime.GOMAXPROCS(0))
 }
 
-// backgroundNice is the nice value of the continuous audit's thread (the server's other
-// threads keep the process's, 0 by default): the kernel gives a thread of nice 10 about a
-// tenth of the CPU a thread of nice 0 competing with it gets, and a woken thread of nice 0
+// backgroundNice is the nice value of the background thread (the server's other threads
+// keep the process's, 0 by default): the kernel gives a thread of nice 10 about a tenth of
+// the CPU that a thread of nice 0 competing with it gets, and a woken thread of nice 0
 // preempts it at once.
 const backgroundNice = 10
 
-// backgroundThread makes the calling goroutine background work: it keeps the goroutine on
-// its thread for the rest of the goroutine's life, and has the kernel run that thread after
-// the others (nice backgroundNice, or the process's own if that is lower still). The thread
-// ends with the goroutine, its priority with it, and no other goroutine ever runs on it.
-// Go has no priorities of its own: with more Ps than CPUs (widenProcs), which goroutine runs
-// is the kernel's choice, and this is how the server tells it the audit can wait while a
-// change is enforced. It returns the thread's nice value.
-func backgroundThread() (int, error) {
-	runtime.LockOSThread() // never unlocked, on purpose
+// background is a goroutine that runs the work it is given on a thread of its own which the
+// kernel runs after the server's others: the continuous audit's computation, which can take
+// a core for tens of milliseconds while the API and the agent have a change to enforce. Go
+// has no priorities of its own; with more Ps than CPUs (widenProcs) which goroutine runs is
+// the kernel's choice, and a thread's nice value is how the server tells it.
+//
+// Only computation belongs there, not work that holds a lock others wait for (a tenant's
+// lock, a store transaction): descheduled with it, a thread of nice 10 would hold up the
+// threads the nice value was meant to favour. A thread's nice value cannot be lowered back
+// without privilege, so the thread keeps it and does nothing else: the goroutine stays on
+// it (runtime.LockOSThread, never undone), and when the goroutine ends the runtime ends the
+// thread.
+type background struct {
+	work chan func()
+}
+
+// startBackground starts the background goroutine and returns the nice value its thread
+// runs at: backgroundNice, or the process's if that is higher still. The goroutine runs
+// whatever error setting the value gave (at the process's priority), and ends with stop.
+func startBackground() (*background, int, error) {
+	b := &background{work: make(chan func())}
+	type started struct {
+		nice int
+		err  error
+	}
+	ready := make(chan started)
+	go func() {
+		runtime.LockOSThread() // never undone: the thread ends with the goroutine
+		nice, err := lowerPriority()
+		ready <- started{nice, err}
+		for fn := range b.work {
+			fn()
+		}
+	}()
+	s := <-ready
+	return b, s.nice, s.err
+}
+
+// lowerPriority sets the calling thread's nice value to backgroundNice unless it is higher
+// already, and returns it.
+func lowerPriority() (int, error) {
 	tid := syscall.Gettid()
 	prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid)
 	if err != nil {
@@ -53,3 +85,21 @@ func backgroundThread() (int, error) {
 	}
 	return backgroundNice, syscall.Setpriority(syscall.PRIO_PROCESS, tid, backgroundNice)
 }
+
+// do runs fn on the background thread and returns when it has. A nil background runs fn
+// on the caller's goroutine.
+func (b *background) do(fn func()) {
+	if b == nil {
+		fn()
+		return
+	}
+	done := make(chan struct{})
+	b.work <- func() {
+		defer close(done)
+		fn()
+	}
+	<-done
+}
+
+// stop ends the background goroutine, and with it its thread. do must not be called after.
+func (b *background) stop() { close(b.work) }

@@ -23,40 +23,50 @@ func TestWidenProcs(t *testing.T) {
 	}
 }
 
-// TestBackgroundThread: the goroutine that calls backgroundThread runs on a thread of nice
-// 10 (or the process's, if higher) for the rest of its life; the process's other threads
-// keep their priority.
-func TestBackgroundThread(t *testing.T) {
+// TestBackground: work given to the background runs on one thread, of nice 10 (or the
+// process's, if higher), every time; the caller's thread keeps its priority; a nil
+// background runs the work on the caller's goroutine.
+func TestBackground(t *testing.T) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	base, err := threadNice(syscall.Gettid())
+	own := syscall.Gettid()
+	base, err := threadNice(own)
 	if err != nil {
 		t.Fatal(err)
 	}
 	want := max(base, backgroundNice)
-	type result struct {
-		nice, seen int
-		err        error
+	b, nice, err := startBackground()
+	if err != nil {
+		t.Fatal(err)
 	}
-	done := make(chan result)
-	go func() {
-		nice, err := backgroundThread()
-		r := result{nice: nice, err: err}
-		if err == nil {
-			runtime.Gosched() // still the same thread after a yield
-			r.seen, r.err = threadNice(syscall.Gettid())
+	defer b.stop()
+	if nice != want {
+		t.Errorf("startBackground: nice %d, want %d", nice, want)
+	}
+	var tids []int
+	for range 3 {
+		var seen int
+		var err error
+		b.do(func() {
+			runtime.Gosched()
+			tid := syscall.Gettid()
+			tids = append(tids, tid)
+			seen, err = threadNice(tid)
+		})
+		if err != nil || seen != want {
+			t.Errorf("background work: nice %d (%v), want %d", seen, err, want)
 		}
-		done <- r
-	}()
-	r := <-done
-	if r.err != nil {
-		t.Fatal(r.err)
 	}
-	if r.nice != want || r.seen != want {
-		t.Errorf("background thread: nice %d, the kernel says %d, want %d", r.nice, r.seen, want)
+	if tids[0] == own || tids[1] != tids[0] || tids[2] != tids[0] {
+		t.Errorf("background work ran on threads %v (the caller's is %d), want one thread of its own", tids, own)
 	}
-	if own, err := threadNice(syscall.Gettid()); err != nil || own != base {
-		t.Errorf("another thread: nice %d (%v), want %d as before", own, err, base)
+	if now, err := threadNice(own); err != nil || now != base {
+		t.Errorf("the caller's thread: nice %d (%v), want %d as before", now, err, base)
+	}
+	var inline int
+	(*background)(nil).do(func() { inline = syscall.Gettid() })
+	if inline != own {
+		t.Errorf("a nil background ran the work on thread %d, want the caller's %d", inline, own)
 	}
 }
 
