@@ -28,6 +28,7 @@ import (
 
 	"github.com/stockade/stockade/auth/sigv4"
 	"github.com/stockade/stockade/cluster"
+	"github.com/stockade/stockade/host"
 	"github.com/stockade/stockade/image"
 	"github.com/stockade/stockade/internal/syncbuf"
 	"github.com/stockade/stockade/netlab"
@@ -166,6 +167,13 @@ func newAgentBed(t testing.TB) *agentBed {
 	t.Cleanup(func() {
 		if err := tb.Close(context.Background()); err != nil {
 			t.Error(err)
+		}
+		// The agents keep their labs (--keep-lab): their instances' processes and cgroups
+		// go here, as `stockade testbed down` removes them.
+		if cg, err := host.DetectCgroups("/sys/fs/cgroup"); err == nil {
+			if err := cg.RemoveAll(prefix); err != nil {
+				t.Error(err)
+			}
 		}
 	})
 	etcdSrv := etcdtest.Start(t)

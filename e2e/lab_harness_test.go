@@ -63,10 +63,7 @@ func labPrefix(t testing.TB) string {
 		// would remove them has another prefix. Left, they pile up to the kernel's limit of
 		// 65,535 memory cgroups, and then no instance on the machine boots.
 		if cg, err := host.DetectCgroups("/sys/fs/cgroup"); err == nil {
-			groups, _ := cg.List(p + "-")
-			for _, g := range groups {
-				_ = cg.Remove(g)
-			}
+			_ = cg.RemoveAll(p + "-")
 		}
 		// nor an instance's root filesystem (a server with --keep-lab leaves them mounted)
 		roots, _ := filepath.Glob(filepath.Join(host.RootsDir, p+"-*"))

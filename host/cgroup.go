@@ -224,6 +224,21 @@ func (c *Cgroups) List(prefix string) ([]string, error) {
 	return out, nil
 }
 
+// RemoveAll removes the groups of every instance whose namespace name starts with prefix, as
+// Remove does: what a lab left when its server or agent stopped without removing its
+// instances (killed, or --keep-lab) and nothing will adopt it.
+func (c *Cgroups) RemoveAll(prefix string) error {
+	groups, err := c.List(prefix)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, g := range groups {
+		errs = append(errs, c.Remove(g))
+	}
+	return errors.Join(errs...)
+}
+
 // validGroup refuses a name that is not one path element below the stockade group.
 func validGroup(ns string) error {
 	if ns == "" || ns == "." || ns == ".." || strings.ContainsAny(ns, "/\x00") {

@@ -180,6 +180,27 @@ func TestCgroupsList(t *testing.T) {
 	}
 }
 
+// TestCgroupsRemoveAll: the groups of the prefix go from every hierarchy; the others stay.
+func TestCgroupsRemoveAll(t *testing.T) {
+	root := t.TempDir()
+	for _, d := range []string{"memory/stockade/lab-i-1", "pids/stockade/lab-i-1", "pids/stockade/lab-i-2", "cpu/stockade/other-i-3"} {
+		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c := &Cgroups{Root: root}
+	if err := c.RemoveAll("lab-"); err != nil {
+		t.Fatal(err)
+	}
+	left, err := c.List("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{"other-i-3"}, left); diff != "" {
+		t.Errorf("left (-want +got):\n%s", diff)
+	}
+}
+
 // TestCgroupsPlace: the process joins every group of the instance, which has its limits; a
 // group it cannot join is an error and leaves no group behind.
 func TestCgroupsPlace(t *testing.T) {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -8,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/stockade/stockade/datadir"
+	"github.com/stockade/stockade/host"
 	"github.com/stockade/stockade/netlab"
 )
 
@@ -23,7 +25,8 @@ func testbedCmd() *cobra.Command {
 bridge, and per host a namespace holding its underlay address (192.0.2.N/24), where the
 host's agent runs its VXLAN tunnels (stockade agent --underlay-netns). Each host's lab prefix
 is the testbed's prefix, "h" and its number. "down" removes every namespace of the prefix,
-the hosts' routers and instances included.`,
+the hosts' routers and instances included, and the instances' processes and cgroups (agents
+keep their labs when they stop).`,
 	}
 	hosts := 3
 	// The API server the agents send their hosts' flow-log records to, with the operator's key.
@@ -55,7 +58,11 @@ the hosts' routers and instances included.`,
 		Short: "Remove every namespace of the testbed",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return (&netlab.Testbed{Prefix: prefix}).Close(cmd.Context())
+			var err error
+			if cg, cerr := host.DetectCgroups("/sys/fs/cgroup"); cerr == nil { // none: no limits, nothing to remove
+				err = cg.RemoveAll(prefix)
+			}
+			return errors.Join(err, (&netlab.Testbed{Prefix: prefix}).Close(cmd.Context()))
 		},
 	}
 	cmd.PersistentFlags().StringVar(&prefix, "prefix", prefix, "the testbed's prefix (1 to 3 characters): every namespace it makes starts with it")
