@@ -83,3 +83,34 @@ func BenchmarkIncrementalMembershipChange(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkIncrementalAuthorizeBurst: the continuous audit under apibench's authorize phase
+// (tools/apibench): 1,000 groups of one VPC, created alike, and each Update finds the next 50
+// of them with one more rule (tcp from 10.0.0.0/8, no description) — a pass of the audit
+// after 50 authorizes.
+func BenchmarkIncrementalAuthorizeBurst(b *testing.B) {
+	const groups, perPass = 1000, 50
+	s := genNet(1, 1, groups, 0, 0)
+	in := Input{Account: account, Region: "us-east-1", Snapshot: s}
+	x, _, err := NewIncremental(in, DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	next := 0
+	for b.Loop() {
+		gs := slices.Clone(in.Snapshot.Groups)
+		for range perPass {
+			i := next % groups
+			g := *gs[i]
+			g.Ingress = append(slices.Clone(g.Ingress), model.Rule{ID: fmt.Sprintf("sgr-b%07x", next), Protocol: model.ProtoTCP,
+				FromPort: int32(1000 + next%50000), ToPort: int32(1000 + next%50000), Peer: model.Peer{CIDR: netip.MustParsePrefix("10.0.0.0/8")}})
+			gs[i] = &g
+			next++
+		}
+		in.Snapshot.Groups = gs
+		if _, err := x.Update(in); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -84,16 +84,7 @@ const tcpTimeWait = 7
 // state, failing the test after five seconds.
 func waitTCPState(t *testing.T, router string, src netip.Addr, port uint16, state uint8) {
 	t.Helper()
-	h, err := netns.GetFromPath(netlab.Path(router))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	c, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
+	c := routerConntrack(t, router)
 	var last uint8
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		flows, err := c.Dump(nil)
@@ -110,6 +101,23 @@ func waitTCPState(t *testing.T, router string, src netip.Addr, port uint16, stat
 		}
 	}
 	t.Fatalf("the entry from %v to port %d stayed in TCP state %d, want %d", src, port, last, state)
+}
+
+// routerConntrack is a ctnetlink connection in the router's namespace, closed when the test
+// ends.
+func routerConntrack(t *testing.T, router string) *conntrack.Conn {
+	t.Helper()
+	h, err := netns.GetFromPath(netlab.Path(router))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	c, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
 }
 
 // TestKernelConnDestroyed: a UDP exchange whose entry goes before the next dump (here: the
@@ -133,17 +141,7 @@ func TestKernelConnDestroyed(t *testing.T) {
 	if err := netlab.UDP(nsWeb, netip.AddrPortFrom(db.PrivateIP, 53), netlab.PassTimeout); err != nil {
 		t.Fatal(err)
 	}
-	h, err := netns.GetFromPath(netlab.Path(l.router))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer h.Close()
-	c, err := conntrack.Dial(&netlink.Config{NetNS: int(h)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Flush(); err != nil {
+	if err := routerConntrack(t, l.router).Flush(); err != nil {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
