@@ -326,10 +326,11 @@ func Run(in Input, cfg Config) (*Report, error) {
 }
 
 // runLanes runs the checks the configuration enables in two lanes side by side (one after the
-// other on Config.Workers 1), each on a copy of a with memories of its own (the caches of
-// audit.go's Audit are not shared between goroutines), split by laneOf. Every check judges only what it reads; the only state a
-// check leaves for a later one is the network ACL rule numbers its fixes take (naclTaken),
-// and the NACL-* checks all run in one lane, in ID order, as before. The exposure
+// other, on the caller's goroutine, with Config.Workers 1), each on a copy of a with memories
+// of its own (the caches of audit.go's Audit are not shared between goroutines), split by
+// laneOf. Every check judges only what it reads; the only state a check leaves for a later
+// one is the network ACL rule numbers its fixes take (naclTaken), and the NACL-* checks all
+// run in one lane, in ID order, as before. The exposure
 // (policy.Exposure, itself spread over the cores) is computed at the start of the lane of the
 // EXP checks, the only ones that read it, while the other lane runs: it was the longest step
 // before the lanes.

@@ -44,8 +44,9 @@ func (p *Policy) Exposure() ([]Exposed, error) {
 	return p.exposure(p.ids(), 0)
 }
 
-// ExposureOn is Exposure computed on at most workers goroutines (0: one per P), for a caller
-// that must leave the other CPUs to more urgent work.
+// ExposureOn is Exposure computed on at most workers goroutines (0: one per P; 1: the
+// caller's own, on its thread), for a caller that must leave the other CPUs to more urgent
+// work.
 func (p *Policy) ExposureOn(workers int) ([]Exposed, error) {
 	return p.exposure(p.ids(), workers)
 }
@@ -63,7 +64,7 @@ func (p *Policy) ids() []string {
 // ExposureOf is Exposure for the interfaces ids only, in their order: those of them the
 // policy compiled (the others are left out). A continuous audit judges again the interfaces
 // a change can reach, from a policy that also compiled the interfaces their paths may start
-// from. It computes on at most workers goroutines (0: one per P).
+// from. It computes on at most workers goroutines, as ExposureOn.
 func (p *Policy) ExposureOf(ids []string, workers int) ([]Exposed, error) {
 	known := make([]string, 0, len(ids))
 	for _, id := range ids {
@@ -83,47 +84,54 @@ func (p *Policy) exposure(ids []string, workers int) ([]Exposed, error) {
 	}
 	var mu sync.Mutex
 	cache := map[string]*result{}
-	work := make(chan int)
-	var wg sync.WaitGroup
 	var firstErr error
+	judge := func(i int) {
+		f := p.enis[ids[i]]
+		if f.inet != nil && empty(f.inet.in.set) {
+			// Routing lets no internet address in (no public address, or no route back):
+			// every grant would be cut to nothing, so none is computed.
+			out[i] = Exposed{ENI: f.n.ID, VpcID: f.n.VpcID, PublicIP: p.routing.public[f.n.ID], Gateway: p.routing.igw[f.n.VpcID]}
+			return
+		}
+		key := p.exposureKey(f)
+		mu.Lock()
+		r := cache[key]
+		if r == nil {
+			r = &result{}
+			cache[key] = r
+		}
+		mu.Unlock()
+		r.once.Do(func() {
+			scope := p.outside(f.n.VpcID)
+			if f.inet != nil {
+				scope = f.inet.in.set
+			}
+			r.grants, r.err = p.access(f, false, scope)
+		})
+		if r.err != nil {
+			mu.Lock()
+			firstErr = r.err
+			mu.Unlock()
+		}
+		out[i] = Exposed{ENI: f.n.ID, VpcID: f.n.VpcID, PublicIP: p.routing.public[f.n.ID], Gateway: p.routing.igw[f.n.VpcID], Grants: r.grants}
+	}
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
+	if workers == 1 { // on the caller's goroutine (and thread: the server's audit runs on one of lower priority)
+		for i := range ids {
+			judge(i)
+		}
+		return out, firstErr
+	}
+	work := make(chan int)
+	var wg sync.WaitGroup
 	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
+		wg.Go(func() {
 			for i := range work {
-				f := p.enis[ids[i]]
-				if f.inet != nil && empty(f.inet.in.set) {
-					// Routing lets no internet address in (no public address, or no route
-					// back): every grant would be cut to nothing, so none is computed.
-					out[i] = Exposed{ENI: f.n.ID, VpcID: f.n.VpcID, PublicIP: p.routing.public[f.n.ID], Gateway: p.routing.igw[f.n.VpcID]}
-					continue
-				}
-				key := p.exposureKey(f)
-				mu.Lock()
-				r := cache[key]
-				if r == nil {
-					r = &result{}
-					cache[key] = r
-				}
-				mu.Unlock()
-				r.once.Do(func() {
-					scope := p.outside(f.n.VpcID)
-					if f.inet != nil {
-						scope = f.inet.in.set
-					}
-					r.grants, r.err = p.access(f, false, scope)
-				})
-				if r.err != nil {
-					mu.Lock()
-					firstErr = r.err
-					mu.Unlock()
-				}
-				out[i] = Exposed{ENI: f.n.ID, VpcID: f.n.VpcID, PublicIP: p.routing.public[f.n.ID], Gateway: p.routing.igw[f.n.VpcID], Grants: r.grants}
+				judge(i)
 			}
-		}()
+		})
 	}
 	for i := range ids {
 		work <- i
