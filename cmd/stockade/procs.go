@@ -50,8 +50,9 @@ type background struct {
 }
 
 // startBackground starts the background goroutine and returns the nice value its thread
-// runs at: backgroundNice, or the process's if that is higher still. The goroutine runs
-// whatever error setting the value gave (at the process's priority), and ends with stop.
+// runs at: backgroundNice, or the process's if that is higher still. If setting the value
+// fails, the error is returned and the goroutine runs the work all the same, at the
+// process's priority. It ends with stop.
 func startBackground() (*background, int, error) {
 	b := &background{work: make(chan func())}
 	type started struct {
