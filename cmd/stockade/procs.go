@@ -76,15 +76,21 @@ func startBackground() (*background, int, error) {
 // already, and returns it.
 func lowerPriority() (int, error) {
 	tid := syscall.Gettid()
-	prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid)
+	nice, err := threadNice(tid)
 	if err != nil {
 		return 0, err
 	}
-	nice := 20 - prio // the system call's value, not glibc's
 	if nice >= backgroundNice {
 		return nice, nil
 	}
 	return backgroundNice, syscall.Setpriority(syscall.PRIO_PROCESS, tid, backgroundNice)
+}
+
+// threadNice is a thread's nice value: the system call answers 20 minus it (glibc's
+// getpriority converts; syscall's does not).
+func threadNice(tid int) (int, error) {
+	prio, err := syscall.Getpriority(syscall.PRIO_PROCESS, tid)
+	return 20 - prio, err
 }
 
 // do runs fn on the background thread and returns when it has. A nil background runs fn

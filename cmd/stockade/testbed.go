@@ -55,7 +55,7 @@ keep their labs when they stop).`,
 	up.Flags().StringVar(&creds, "credentials", creds, "that server's credentials file (<its data dir>/"+datadir.Credentials+"), printed for the agents")
 	down := &cobra.Command{
 		Use:   "down",
-		Short: "Remove every namespace of the testbed",
+		Short: "Remove every namespace of the testbed, and its instances' processes and cgroups",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
