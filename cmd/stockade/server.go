@@ -35,6 +35,7 @@ import (
 	flowrelay "github.com/stockade/stockade/flowlog/relay"
 	"github.com/stockade/stockade/iam"
 	"github.com/stockade/stockade/image"
+	"github.com/stockade/stockade/internal/gcfloor"
 	"github.com/stockade/stockade/logstore"
 	"github.com/stockade/stockade/logstore/logsapi"
 	"github.com/stockade/stockade/netlab"
@@ -133,6 +134,7 @@ exports. Several API servers may serve one --etcd-prefix (docs/etcd.md).`,
 				}
 			}
 			widenProcs()
+			defer gcfloor.Start(heapFloor)()
 			return runServer(cmd.Context(), cfg)
 		},
 	}
