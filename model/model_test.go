@@ -2,7 +2,9 @@ package model
 
 import (
 	"net/netip"
+	"strings"
 	"testing"
+	"unsafe"
 )
 
 func TestNormalizeProtocol(t *testing.T) {
@@ -20,6 +22,20 @@ func TestNormalizeProtocol(t *testing.T) {
 		if _, err := NormalizeProtocol(bad); err == nil {
 			t.Errorf("NormalizeProtocol(%q) succeeded", bad)
 		}
+	}
+}
+
+// TestNormalizeProtocolKeepsNoPartOfTheRequest: a named protocol comes back as the package's
+// constant, not as the part of the request it was read from, which a stored rule would keep
+// alive with the whole request body.
+func TestNormalizeProtocolKeepsNoPartOfTheRequest(t *testing.T) {
+	body := strings.Repeat("x", 4096) + "tcp" // as a request body parsed into values
+	got, err := NormalizeProtocol(body[4096:])
+	if err != nil || got != ProtoTCP {
+		t.Fatalf("NormalizeProtocol = %q, %v", got, err)
+	}
+	if unsafe.StringData(got) != unsafe.StringData(ProtoTCP) {
+		t.Errorf("NormalizeProtocol returned its argument's bytes, not the constant ProtoTCP")
 	}
 }
 

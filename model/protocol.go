@@ -27,11 +27,16 @@ const (
 // NormalizeProtocol turns a request's IpProtocol into its stored form: names are lower-cased,
 // the numbers of the named protocols become their names (a rule authorized as "6" is the same
 // rule as "tcp"), "-1" stays, and other numbers 0–255 stay as decimal strings.
+//
+// A name comes back as this package's constant, never as s or a part of it: s is usually a
+// slice of the request's body, and a rule that kept it would keep the whole body in memory
+// (about 3 KB for an authorize of 20 rules, 30 MB over 10,000 groups).
 func NormalizeProtocol(s string) (string, error) {
 	l := strings.ToLower(strings.TrimSpace(s))
-	switch l {
-	case ProtoTCP, ProtoUDP, ProtoICMP, ProtoICMPv6, ProtoAll:
-		return l, nil
+	for _, p := range [...]string{ProtoTCP, ProtoUDP, ProtoICMP, ProtoICMPv6, ProtoAll} {
+		if l == p {
+			return p, nil
+		}
 	}
 	n, err := strconv.Atoi(l)
 	if err != nil || n < 0 || n > 255 {
