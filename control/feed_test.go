@@ -39,10 +39,22 @@ func fresh(s *Service) netmap.Network {
 	tn := s.tenants[alice]
 	tn.mu.RLock()
 	defer tn.mu.RUnlock()
-	v := View{tn}
-	return netmap.Network{Tenant: alice, Snapshot: netmap.Snapshot{VPCs: v.VPCs(), Subnets: v.Subnets(), ENIs: v.ENIs(),
-		Groups: v.Groups(), PrefixLists: v.PrefixLists(), NACLs: v.NACLs()},
+	return netmap.Network{Tenant: alice, Snapshot: netmap.Snapshot{
+		VPCs:        sorted(tn.vpcs, func(x *model.VPC) string { return x.ID }),
+		Subnets:     sorted(tn.subnets, func(x *model.Subnet) string { return x.ID }),
+		ENIs:        sorted(tn.enis, func(x *model.NetworkInterface) string { return x.ID }),
+		Groups:      sorted(tn.groups, func(x *model.Group) string { return x.ID }),
+		PrefixLists: tn.aws.withOwn(tn.key.Region, sorted(tn.prefixLists, func(x *model.PrefixList) string { return x.ID })),
+		NACLs:       sorted(tn.nacls, func(x *model.NACL) string { return x.ID })},
 		Instances: sorted(tn.instances, func(x *model.Instance) string { return x.ID })}
+}
+
+// viewed is the tenant's network as View lists it (the kinds it lists from the cache).
+func viewed(t *testing.T, s *Service) netmap.Network {
+	return mustViewOf(t, s, alice, func(v View) netmap.Network {
+		return netmap.Network{Tenant: alice, Snapshot: netmap.Snapshot{VPCs: v.VPCs(), Subnets: v.Subnets(), ENIs: v.ENIs(),
+			Groups: v.Groups(), PrefixLists: v.PrefixLists(), NACLs: v.NACLs()}, Instances: v.Instances()}
+	})
 }
 
 // TestFeedCacheMatchesFresh: after every kind of change — a new object, a replaced one (a
@@ -60,6 +72,10 @@ func TestFeedCacheMatchesFresh(t *testing.T) {
 		}
 		if want, got := fresh(s), nets[0]; !sameNetwork(want, got) {
 			t.Errorf("%s: the feed differs from a fresh sort:\n fresh %+v\n feed  %+v", step, want, got)
+		}
+		// The Describe calls list from the same cache (no instance here has expired).
+		if want, got := fresh(s), viewed(t, s); !sameNetwork(want, got) {
+			t.Errorf("%s: View's listings differ from a fresh sort:\n fresh %+v\n view  %+v", step, want, got)
 		}
 	}
 	check("start")
@@ -117,6 +133,33 @@ func TestFeedCacheMatchesFresh(t *testing.T) {
 			t.Fatal(err)
 		}
 		check("a new group")
+	}
+}
+
+// TestRollbackDropsSortedCopies: a copy sorted while a transaction ran lists what the
+// transaction had put in memory; once the transaction is rolled back, no listing serves it.
+func TestRollbackDropsSortedCopies(t *testing.T) {
+	s := newTestService(t)
+	g, _ := feedWorld(t, s, 1)
+	tn := s.tenants[alice]
+	tn.mu.Lock()
+	tx := s.begin(tn)
+	gone := &model.Group{ID: "sg-0rolledback00000", VpcID: g.VpcID, Name: "gone"}
+	set(tx, tn.groups, kindGroup, gone.ID, gone)
+	during := View{tn}.Groups()
+	tx.rollback()
+	tn.mu.Unlock()
+	if !slices.Contains(during, gone) {
+		t.Fatalf("the group the transaction added is not listed during it")
+	}
+	if got := mustViewOf(t, s, alice, func(v View) []*model.Group { return v.Groups() }); slices.Contains(got, gone) {
+		t.Errorf("a rolled-back group is still listed")
+	}
+	if _, nets := s.Networks(); slices.Contains(nets[0].Groups, gone) {
+		t.Errorf("a rolled-back group is still in the feed")
+	}
+	if want, got := fresh(s), viewed(t, s); !sameNetwork(want, got) {
+		t.Errorf("after the rollback, View's listings differ from a fresh sort:\n fresh %+v\n view  %+v", want, got)
 	}
 }
 

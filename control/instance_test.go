@@ -488,6 +488,10 @@ func TestTerminateInstances(t *testing.T) {
 		if ids := idsOf(v.Instances()); !slices.Equal(ids, []string{b}) {
 			t.Errorf("Instances() = %v, want only %s", ids, b)
 		}
+		// Leaving the expired out wrote nothing into the listing that other readers share.
+		if ids := idsOf(v.Instances()); !slices.Equal(ids, []string{b}) {
+			t.Errorf("Instances() the second time = %v, want only %s", ids, b)
+		}
 	})
 	_, _, err := e.s.TerminateInstances(e.ctx, eniTenant, TerminateInstancesInput{IDs: []string{a}})
 	eniCheckErr(t, err, "InvalidInstanceID.NotFound", a)

@@ -234,6 +234,10 @@ func set[T any](tx *tx, m map[string]*T, kind, id string, v *T) {
 		} else {
 			delete(m, id)
 		}
+		// Undoing is a change too: a copy sorted while the transaction ran (a view of the
+		// state it was building) must not outlive it.
+		tx.tn.versions[kind]++
+		tx.tn.noteChanged(kind, id)
 	})
 	if v == nil {
 		delete(m, id)
