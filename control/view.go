@@ -69,6 +69,19 @@ func (v View) Group(id string) (*model.Group, error) { return v.tn.group(id) }
 // GroupByName resolves a group name in the default VPC, where names may identify groups.
 func (v View) GroupByName(name string) (*model.Group, error) { return v.tn.groupByName(name) }
 
+// GroupsNamed returns the groups of every VPC whose name equals name without case (a VPC has
+// at most one), sorted by ID: from the name index, at the cost of one lookup per VPC.
+func (v View) GroupsNamed(name string) []*model.Group {
+	var out []*model.Group
+	for id := range v.tn.vpcs {
+		if g := v.tn.groupNamed(id, name); g != nil {
+			out = append(out, g)
+		}
+	}
+	slices.SortFunc(out, func(a, b *model.Group) int { return cmp.Compare(a.ID, b.ID) })
+	return out
+}
+
 // ENIs returns every network interface, sorted by ID.
 func (v View) ENIs() []*model.NetworkInterface {
 	return sortedOf(v.tn, kindENI, v.tn.enis, func(x *model.NetworkInterface) string { return x.ID })

@@ -44,10 +44,16 @@ type describeSpec[T any] struct {
 // source is where one view holds a family's objects: all lists them in Key order, get[i]
 // looks one up by the i-th ID parameter, returning EC2's NotFound error for an unknown one. A
 // source with err set fails the request (a parent named by a parameter does not exist, say).
+//
+// narrow, when set, finds from an index, in Key order, every object that can pass the
+// request's filters — more is allowed, the filters still decide — or says it cannot (ok
+// false), and all is listed. It spares a request that filters on one name or ID a look at
+// every object of the tenant.
 type source[T any] struct {
-	all iter.Seq[T]
-	get []func(id string) (T, error)
-	err error
+	all    iter.Seq[T]
+	get    []func(id string) (T, error)
+	err    error
+	narrow func(filters []query.Filter) (found []T, ok bool)
 }
 
 // src is the source of a family whose objects need nothing more from the view.
@@ -129,6 +135,11 @@ func describe[T any](c *call, p describeSpec[T]) error {
 				return err
 			}
 			objects = slices.Values(found)
+		} else if s.narrow != nil {
+			filters, _ := r.Filters() // compile has checked them
+			if found, ok := s.narrow(filters); ok {
+				objects = slices.Values(found)
+			}
 		}
 		for x := range objects {
 			if keep(x) && p.Filters.match(fs, x) {

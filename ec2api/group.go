@@ -1,6 +1,9 @@
 package ec2api
 
 import (
+	"slices"
+	"strings"
+
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/ec2api/query"
 	"github.com/stockade/stockade/model"
@@ -127,12 +130,44 @@ var describeSecurityGroups = describeSpec[groupRow]{
 		if needsNames(c.req) {
 			names = groupNameMap(v)
 		}
-		return rowsOf(v.Groups, func(g *model.Group) groupRow { return groupRow{g, names} }, v.Group, v.GroupByName)
+		row := func(g *model.Group) groupRow { return groupRow{g, names} }
+		s := rowsOf(v.Groups, row, v.Group, v.GroupByName)
+		s.narrow = func(filters []query.Filter) ([]groupRow, bool) {
+			found, ok := groupsFiltered(v, filters)
+			rows := make([]groupRow, len(found))
+			for i, g := range found {
+				rows[i] = row(g)
+			}
+			return rows, ok
+		}
+		return s
 	},
 	Filters: groupFilters,
 	Key:     func(g groupRow) string { return g.ID },
 	Set:     "securityGroupInfo",
 	Item:    func(c *call, g groupRow) { c.writeGroup(g.Group) },
+}
+
+// groupsFiltered finds, sorted by ID, the groups a group-id or group-name filter without
+// wildcards can match: looked up by ID, or in the name index (whose match ignores case, a
+// superset of the filter's exact one). ok is false when no filter is of that kind.
+func groupsFiltered(v control.View, filters []query.Filter) (found []*model.Group, ok bool) {
+	for _, f := range filters {
+		wildcard := func(val string) bool { return !literal(val) }
+		if (f.Name != "group-id" && f.Name != "group-name") || len(f.Values) == 0 || slices.ContainsFunc(f.Values, wildcard) {
+			continue
+		}
+		for _, val := range f.Values {
+			if f.Name == "group-name" {
+				found = append(found, v.GroupsNamed(val)...)
+			} else if g, err := v.Group(val); err == nil {
+				found = append(found, g)
+			}
+		}
+		slices.SortFunc(found, func(a, b *model.Group) int { return strings.Compare(a.ID, b.ID) })
+		return slices.Compact(found), true
+	}
+	return nil, false
 }
 
 func needsNames(r *query.Request) bool {

@@ -1,11 +1,17 @@
 package ec2api
 
 import (
+	"context"
 	"encoding/xml"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/ec2api/query"
+	"github.com/stockade/stockade/model"
 )
 
 // vpcWithGroup creates a VPC and a custom group in it, returning their IDs.
@@ -192,4 +198,100 @@ func TestDescribeFiltersAndPagination(t *testing.T) {
 	}
 	c.fails("InvalidParameterValue", "DescribeSecurityGroups", "MaxResults", "4")
 	c.fails("InvalidPaginationToken", "DescribeSecurityGroups", "MaxResults", "5", "NextToken", "garbage!")
+}
+
+// TestDescribeGroupsByNameOrIDFilter: a group-name or group-id filter without wildcards is
+// answered from the name index or by ID instead of a look at every group, with the same
+// answers as the filter gives every group: exact and case-sensitive, across VPCs, combined
+// with other filters, paged.
+func TestDescribeGroupsByNameOrIDFilter(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	vpcA, webA := vpcWithGroup(t, c, "web")
+	vpcB, webB := vpcWithGroup(t, c, "Web")
+	var many []string
+	for i := range 7 {
+		many = append(many, field(c.ok("CreateSecurityGroup", "VpcId", vpcA, "GroupName", fmt.Sprint("g", i), "GroupDescription", "d"), "groupId"))
+	}
+	ids := func(params ...string) []string {
+		return slices.Compact(sorted(xmlFields(c.ok("DescribeSecurityGroups", params...), "groupId")))
+	}
+	defaults := ids("Filter.1.Name", "group-name", "Filter.1.Value.1", "*default*")
+	if len(defaults) != 3 {
+		t.Fatalf("%d default groups, want 3 (the default VPC's and two more)", len(defaults))
+	}
+	for _, tt := range []struct {
+		name   string
+		params []string
+		want   []string
+	}{
+		{"name", kv("Filter.1.Name", "group-name", "Filter.1.Value.1", "web"), []string{webA}},
+		{"the other case is another name", kv("Filter.1.Name", "group-name", "Filter.1.Value.1", "Web"), []string{webB}},
+		{"both", kv("Filter.1.Name", "group-name", "Filter.1.Value.1", "Web", "Filter.1.Value.2", "web"), sorted([]string{webA, webB})},
+		{"a case no group has", kv("Filter.1.Name", "group-name", "Filter.1.Value.1", "WEB"), nil},
+		{"wildcard", kv("Filter.1.Name", "group-name", "Filter.1.Value.1", "w*"), []string{webA}},
+		{"a name in every VPC", kv("Filter.1.Name", "group-name", "Filter.1.Value.1", "default"), defaults},
+		{"and a VPC", kv("Filter.1.Name", "group-name", "Filter.1.Value.1", "Web", "Filter.2.Name", "vpc-id", "Filter.2.Value.1", vpcA), nil},
+		{"and its VPC", kv("Filter.1.Name", "vpc-id", "Filter.1.Value.1", vpcB, "Filter.2.Name", "group-name", "Filter.2.Value.1", "Web"), []string{webB}},
+		{"ID", kv("Filter.1.Name", "group-id", "Filter.1.Value.1", many[3]), []string{many[3]}},
+		{"an unknown ID is no error", kv("Filter.1.Name", "group-id", "Filter.1.Value.1", "sg-0123456789abcdef0"), nil},
+		{"ID and a name it does not have", kv("Filter.1.Name", "group-id", "Filter.1.Value.1", many[3], "Filter.2.Name", "group-name", "Filter.2.Value.1", "web"), nil},
+	} {
+		if got := ids(tt.params...); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+	}
+	// The literal filters are answered from the index: the candidates are the groups named,
+	// not every group.
+	tenant := control.Tenant{Account: c.acct.ID, Region: c.region}
+	err := c.api.svc.View(context.Background(), tenant, func(v control.View) error {
+		for _, tt := range []struct {
+			filters []query.Filter
+			want    int // candidates; -1: the filters cannot narrow
+		}{
+			{[]query.Filter{{Name: "group-name", Values: []string{"web"}}}, 2}, // webA and, without case, webB
+			{[]query.Filter{{Name: "vpc-id", Values: []string{vpcA}}, {Name: "group-id", Values: []string{many[0], many[1]}}}, 2},
+			{[]query.Filter{{Name: "group-name", Values: []string{"web", "w*"}}}, -1},
+			{[]query.Filter{{Name: "vpc-id", Values: []string{vpcA}}}, -1},
+		} {
+			found, ok := groupsFiltered(v, tt.filters)
+			got := len(found)
+			if !ok {
+				got = -1
+			}
+			if got != tt.want {
+				t.Errorf("%v: %d candidates (-1: not narrowed), want %d", tt.filters, got, tt.want)
+			}
+			if !slices.IsSortedFunc(found, func(a, b *model.Group) int { return strings.Compare(a.ID, b.ID) }) {
+				t.Errorf("%v: candidates not in ID order", tt.filters)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// Seven IDs in pages of five.
+	var paged []string
+	token := ""
+	for pages := 0; ; pages++ {
+		params := kv("MaxResults", 5)
+		for i, id := range many {
+			params = append(params, "Filter.1.Name", "group-id", fmt.Sprintf("Filter.1.Value.%d", i+1), id)
+		}
+		if token != "" {
+			params = append(params, "NextToken", token)
+		}
+		body := c.ok("DescribeSecurityGroups", params...)
+		paged = append(paged, xmlFields(body, "securityGroupArn")...)
+		if token = field(body, "nextToken"); token == "" {
+			break
+		}
+		if pages > 3 {
+			t.Fatal("pagination does not end")
+		}
+	}
+	if len(paged) != 7 || len(slices.Compact(sorted(paged))) != 7 {
+		t.Errorf("paged %v, want the 7 groups once each", paged)
+	}
 }
