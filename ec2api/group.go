@@ -152,8 +152,8 @@ var describeSecurityGroups = describeSpec[groupRow]{
 // wildcards can match: looked up by ID, or in the name index (whose match ignores case, a
 // superset of the filter's exact one). ok is false when no filter is of that kind.
 func groupsFiltered(v control.View, filters []query.Filter) (found []*model.Group, ok bool) {
+	wildcard := func(val string) bool { return !literal(val) }
 	for _, f := range filters {
-		wildcard := func(val string) bool { return !literal(val) }
 		if (f.Name != "group-id" && f.Name != "group-name") || len(f.Values) == 0 || slices.ContainsFunc(f.Values, wildcard) {
 			continue
 		}
