@@ -64,6 +64,8 @@ type auditMonitor struct {
 	// bg is the thread the audits compute on (startBackground), set by run; nil: the
 	// caller's. Only the run goroutine uses it.
 	bg *background
+	// restored is closed once the stored history has been read back (restore).
+	restored chan struct{}
 
 	mu       sync.Mutex
 	tenants  map[netmap.Tenant]*tenantAudit
@@ -78,12 +80,15 @@ type tenantAudit struct {
 	h *audit.History
 }
 
-// newAuditMonitor reads the stored history and registers the metrics.
+// newAuditMonitor registers the metrics. The stored history is read by run (restore), not
+// here: at 10,000 groups it is tens of thousands of episodes, a second of JSON that the
+// server's start need not wait for.
 func newAuditMonitor(ctx context.Context, svc *control.Service, st store.Store, sources auditSources, publish publisher,
 	cfg audit.Config, reg prometheus.Registerer, log *slog.Logger) (*auditMonitor, error) {
 	cfg.Workers = 1 // see run
 	m := &auditMonitor{svc: svc, st: st, sources: sources, publish: publish, cfg: cfg, log: log, tenants: map[netmap.Tenant]*tenantAudit{},
-		changes: map[netmap.Tenant][]audit.RuleChange{},
+		changes:  map[netmap.Tenant][]audit.RuleChange{},
+		restored: make(chan struct{}),
 		findings: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "stockade_audit_findings",
 			Help: "Open findings of the continuous audit that no suppression hides, by check and severity, over every account and region."}, []string{"check", "severity"}),
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "stockade_audit_runs_total",
@@ -93,27 +98,37 @@ func newAuditMonitor(ctx context.Context, svc *control.Service, st store.Store, 
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"kind"}),
 	}
 	reg.MustRegister(m.findings, m.runs, m.duration)
-	kvs, _, err := st.List(ctx, auditPrefix)
+	return m, nil
+}
+
+// restore reads the stored history back, before the first audit (which reconciles with it,
+// so that a finding open across a restart keeps its episode), and then lets the history
+// endpoint answer.
+func (m *auditMonitor) restore(ctx context.Context) error {
+	kvs, _, err := m.st.List(ctx, auditPrefix)
 	if err != nil {
-		return nil, fmt.Errorf("audit history: %w", err)
+		return fmt.Errorf("audit history: %w", err)
 	}
 	stored := map[netmap.Tenant][]audit.Episode{}
 	for _, kv := range kvs {
 		parts := strings.SplitN(strings.TrimPrefix(kv.Key, auditPrefix), "/", 3)
 		var e audit.Episode
 		if len(parts) != 3 || json.Unmarshal(kv.Value, &e) != nil {
-			log.Warn("audit history: unreadable entry skipped", "key", kv.Key)
+			m.log.Warn("audit history: unreadable entry skipped", "key", kv.Key)
 			continue
 		}
 		t := netmap.Tenant{Account: parts[0], Region: parts[1]}
 		stored[t] = append(stored[t], e)
 	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	for t, eps := range stored {
 		h := audit.NewHistory(audit.DefaultHistory)
 		h.Restore(eps)
 		m.tenants[t] = &tenantAudit{h: h}
 	}
-	return m, nil
+	close(m.restored)
+	return nil
 }
 
 // auditGap is the least time between two audits that revisions start: under a stream of
@@ -141,6 +156,20 @@ func (m *auditMonitor) run(ctx context.Context) {
 	}
 	defer bg.stop()
 	m.bg = bg
+	for {
+		err := m.restore(ctx)
+		if err == nil {
+			break
+		}
+		// Auditing without it would open every finding anew: wait for the store instead
+		// (an etcd cluster without quorum, say).
+		m.log.Error("continuous audit: waiting for its stored history", "error", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
 	revs := m.svc.Watch(ctx)
 	tick := time.NewTicker(auditInterval)
 	defer tick.Stop()
@@ -397,7 +426,12 @@ type auditHistory struct {
 }
 
 // history answers the admin socket's GET /v1/audit/history.
-func (m *auditMonitor) history(_ context.Context, account, region string) (json.RawMessage, error) {
+func (m *auditMonitor) history(ctx context.Context, account, region string) (json.RawMessage, error) {
+	select {
+	case <-m.restored:
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	out := auditHistory{Account: account, Region: region, Open: []audit.Episode{}, Closed: []audit.Episode{}}

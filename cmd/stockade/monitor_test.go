@@ -105,6 +105,9 @@ func TestAuditMonitor(t *testing.T) {
 	if m.cfg.Workers != 1 {
 		t.Errorf("the continuous audit computes on %d workers, want 1 (background work)", m.cfg.Workers)
 	}
+	if err := m.restore(ctx); err != nil { // what run does first
+		t.Fatal(err)
+	}
 	m.pass(ctx, false)
 	if got := b.take(findingDetail, "SGA-002"); len(got) != 0 {
 		t.Fatalf("SGA-002 before the rule: %+v", got)
@@ -159,6 +162,14 @@ func TestAuditMonitor(t *testing.T) {
 	json.Unmarshal(js, &h)
 	m2, err := newAuditMonitor(ctx, svc, st, auditSources{}, b.publish, audit.DefaultConfig(), prometheus.NewRegistry(), quiet())
 	if err != nil {
+		t.Fatal(err)
+	}
+	waiting, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	if _, err := m2.history(waiting, tn.Account, tn.Region); err == nil {
+		t.Error("the history answered before it was read back")
+	}
+	cancel()
+	if err := m2.restore(ctx); err != nil {
 		t.Fatal(err)
 	}
 	m2.pass(ctx, false)
