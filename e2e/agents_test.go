@@ -168,12 +168,15 @@ func newAgentBed(t testing.TB) *agentBed {
 		if err := tb.Close(context.Background()); err != nil {
 			t.Error(err)
 		}
-		// The agents keep their labs (--keep-lab): their instances' processes and cgroups
-		// go here, as `stockade testbed down` removes them.
+		// The agents keep their labs (--keep-lab): their instances' processes, cgroups and
+		// root filesystems go here, as `stockade testbed down` removes them.
 		if cg, err := host.DetectCgroups("/sys/fs/cgroup"); err == nil {
 			if err := cg.RemoveAll(prefix); err != nil {
 				t.Error(err)
 			}
+		}
+		if err := host.RemoveRoots(prefix); err != nil {
+			t.Error(err)
 		}
 	})
 	etcdSrv := etcdtest.Start(t)

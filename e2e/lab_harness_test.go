@@ -9,8 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
-	"os"
-	"path/filepath"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -21,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/aws/smithy-go/middleware"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
-	"golang.org/x/sys/unix"
 
 	"github.com/stockade/stockade/host"
 	"github.com/stockade/stockade/netlab"
@@ -66,13 +63,7 @@ func labPrefix(t testing.TB) string {
 			_ = cg.RemoveAll(p + "-")
 		}
 		// nor an instance's root filesystem (a server with --keep-lab leaves them mounted)
-		roots, _ := filepath.Glob(filepath.Join(host.RootsDir, p+"-*"))
-		for _, r := range roots {
-			for _, m := range []string{filepath.Join(r, "root"), filepath.Join(r, "disk"), r} {
-				_ = unix.Unmount(m, unix.MNT_DETACH)
-				_ = os.Remove(m)
-			}
-		}
+		_ = host.RemoveRoots(p + "-")
 	})
 	return p
 }

@@ -189,6 +189,13 @@ func unmountRoots(prefix string, wanted map[string]bool, keep func(ns string) er
 	return errors.Join(errs...)
 }
 
+// RemoveRoots unmounts and removes the root filesystems of every instance whose namespace
+// starts with prefix, without saving their layers: what `stockade testbed down` and the
+// tests' cleanup do for labs kept mounted (--keep-lab), which no server removes.
+func RemoveRoots(prefix string) error {
+	return unmountRoots(prefix, nil, func(string) error { return nil })
+}
+
 // isMount reports whether path is a mount point (its device differs from its parent's).
 func isMount(path string) bool {
 	var st, parent unix.Stat_t

@@ -55,14 +55,14 @@ keep their labs when they stop).`,
 	up.Flags().StringVar(&creds, "credentials", creds, "that server's credentials file (<its data dir>/"+datadir.Credentials+"), printed for the agents")
 	down := &cobra.Command{
 		Use:   "down",
-		Short: "Remove every namespace of the testbed, and its instances' processes and cgroups",
+		Short: "Remove every namespace of the testbed, and its instances' processes, cgroups and root filesystems",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var err error
 			if cg, cerr := host.DetectCgroups("/sys/fs/cgroup"); cerr == nil { // none: no limits, nothing to remove
 				err = cg.RemoveAll(prefix)
 			}
-			return errors.Join(err, (&netlab.Testbed{Prefix: prefix}).Close(cmd.Context()))
+			return errors.Join(err, (&netlab.Testbed{Prefix: prefix}).Close(cmd.Context()), host.RemoveRoots(prefix))
 		},
 	}
 	cmd.PersistentFlags().StringVar(&prefix, "prefix", prefix, "the testbed's prefix (1 to 3 characters): every namespace it makes starts with it")
