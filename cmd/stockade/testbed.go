@@ -25,8 +25,8 @@ func testbedCmd() *cobra.Command {
 bridge, and per host a namespace holding its underlay address (192.0.2.N/24), where the
 host's agent runs its VXLAN tunnels (stockade agent --underlay-netns). Each host's lab prefix
 is the testbed's prefix, "h" and its number. "down" removes every namespace of the prefix,
-the hosts' routers and instances included, and the instances' processes and cgroups (agents
-keep their labs when they stop).`,
+the hosts' routers and instances included, and the instances' processes, cgroups and root
+filesystems (agents keep their labs when they stop).`,
 	}
 	hosts := 3
 	// The API server the agents send their hosts' flow-log records to, with the operator's key.
