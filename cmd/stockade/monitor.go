@@ -83,8 +83,8 @@ type tenantAudit struct {
 // newAuditMonitor registers the metrics. The stored history is read by run (restore), not
 // here: at 10,000 groups it is tens of thousands of episodes, a second of JSON that the
 // server's start need not wait for.
-func newAuditMonitor(ctx context.Context, svc *control.Service, st store.Store, sources auditSources, publish publisher,
-	cfg audit.Config, reg prometheus.Registerer, log *slog.Logger) (*auditMonitor, error) {
+func newAuditMonitor(svc *control.Service, st store.Store, sources auditSources, publish publisher,
+	cfg audit.Config, reg prometheus.Registerer, log *slog.Logger) *auditMonitor {
 	cfg.Workers = 1 // see run
 	m := &auditMonitor{svc: svc, st: st, sources: sources, publish: publish, cfg: cfg, log: log, tenants: map[netmap.Tenant]*tenantAudit{},
 		changes:  map[netmap.Tenant][]audit.RuleChange{},
@@ -98,7 +98,7 @@ func newAuditMonitor(ctx context.Context, svc *control.Service, st store.Store, 
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10}}, []string{"kind"}),
 	}
 	reg.MustRegister(m.findings, m.runs, m.duration)
-	return m, nil
+	return m
 }
 
 // restore reads the stored history back, before the first audit (which reconciles with it,
@@ -276,11 +276,9 @@ func (m *auditMonitor) audit(ctx context.Context, rev int64, n netmap.Network, t
 			d, err = t.x.Update(in)
 			return
 		}
-		var x *audit.Incremental
-		if x, _, err = audit.NewIncremental(in, m.cfg); err != nil {
+		if t.x, _, err = audit.NewIncremental(in, m.cfg); err != nil {
 			return
 		}
-		t.x = x
 		r := t.x.Report()
 		d = t.h.Reconcile(append(r.Findings, r.Suppressed...)) // the history survives restarts
 		d.Full = true

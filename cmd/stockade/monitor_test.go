@@ -98,10 +98,7 @@ func TestAuditMonitor(t *testing.T) {
 	}
 	b := &bus{}
 	reg := prometheus.NewRegistry()
-	m, err := newAuditMonitor(ctx, svc, st, auditSources{}, b.publish, audit.DefaultConfig(), reg, quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := newAuditMonitor(svc, st, auditSources{}, b.publish, audit.DefaultConfig(), reg, quiet())
 	if m.cfg.Workers != 1 {
 		t.Errorf("the continuous audit computes on %d workers, want 1 (background work)", m.cfg.Workers)
 	}
@@ -160,10 +157,7 @@ func TestAuditMonitor(t *testing.T) {
 	var h auditHistory
 	js, _ := m.history(ctx, tn.Account, tn.Region)
 	json.Unmarshal(js, &h)
-	m2, err := newAuditMonitor(ctx, svc, st, auditSources{}, b.publish, audit.DefaultConfig(), prometheus.NewRegistry(), quiet())
-	if err != nil {
-		t.Fatal(err)
-	}
+	m2 := newAuditMonitor(svc, st, auditSources{}, b.publish, audit.DefaultConfig(), prometheus.NewRegistry(), quiet())
 	waiting, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
 	if _, err := m2.history(waiting, tn.Account, tn.Region); err == nil {
 		t.Error("the history answered before it was read back")

@@ -345,10 +345,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	mux.Handle(flowrelay.Path, &flowrelay.Handler{Sink: flows, Operator: operatorKey(accounts), Log: log})
 	var history adminapi.HistoryFunc
 	if cfg.Audit {
-		mon, err := newAuditMonitor(ctx, svc, st, sources, publish, auditCfg, reg, log)
-		if err != nil {
-			return err
-		}
+		mon := newAuditMonitor(svc, st, sources, publish, auditCfg, reg, log)
 		monCtx, stopMon := context.WithCancel(context.WithoutCancel(ctx))
 		var monDone sync.WaitGroup
 		monDone.Add(1)
