@@ -70,7 +70,7 @@ func (a *Audit) alerting(check, what string, events, watch []string, rule string
 // internet of a family (0.0.0.0/0 or ::/0, canonical whatever the spelling) on something other
 // than the authorized ports.
 func (a *Audit) exposing(r *model.Rule) bool {
-	if r.Egress || !r.Peer.CIDR.IsValid() || r.Peer.CIDR.Bits() != 0 {
+	if !fromEverywhere(r) {
 		return false
 	}
 	proto := model.ProtocolNumber(r.Protocol)
@@ -89,6 +89,12 @@ func (a *Audit) exposing(r *model.Rule) bool {
 		}
 	}
 	return false
+}
+
+// fromEverywhere reports whether r is an ingress rule from a whole family's addresses: the
+// part of exposing that needs no configuration (what FlapChanges keeps).
+func fromEverywhere(r *model.Rule) bool {
+	return !r.Egress && r.Peer.CIDR.IsValid() && r.Peer.CIDR.Bits() == 0
 }
 
 // ruleKey is a rule's canonical (protocol, ports, peer) tuple: a removal that names no rule ID

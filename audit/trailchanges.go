@@ -25,8 +25,28 @@ var RuleChangeEvents = []string{"AuthorizeSecurityGroupIngress", "AuthorizeSecur
 // skipped. Records from a real AWS account read the same way, so an export of the trail could
 // feed MON-003 too.
 func RuleChanges(records []json.RawMessage) ([]RuleChange, error) {
+	return readRuleChanges(records, nil)
+}
+
+// FlapChanges reads records as RuleChanges does and returns only the changes MON-003 can
+// judge: those of ingress rules from a whole family's addresses (fromEverywhere), exactly
+// the ones of RuleChanges' answer that pass that test. MON-005 reads every change; an auditor
+// without flow-log records, which skips MON-005, reads these: a day of 10,000 groups given
+// 20 rules each is 200,000 changes and 54 MB as RuleChanges returns them, few of which open
+// anything to the internet.
+func FlapChanges(records []json.RawMessage) ([]RuleChange, error) {
+	return readRuleChanges(records, fromEverywhere)
+}
+
+// readRuleChanges is RuleChanges keeping only the changes whose rule passes keep (nil: all).
+// A rule that is not kept is not remembered either, beside its direction (which a
+// ModifySecurityGroupRules keeps): its removal by ID carries no rule, as the removal of a
+// rule added before the records begin does, and is not kept.
+func readRuleChanges(records []json.RawMessage, keep func(*model.Rule) bool) ([]RuleChange, error) {
 	var out []RuleChange
-	byID := map[string]RuleChange{} // rule ID → the change that last added it
+	byID := map[string]RuleChange{} // rule ID → the kept change that last added it
+	egressOf := map[string]bool{}   // rule ID → the direction of a rule added and not kept
+	kept := func(c *RuleChange) bool { return keep == nil || keep(&c.Rule) }
 	for i, raw := range records {
 		var rec trailRecord
 		if err := json.Unmarshal(raw, &rec); err != nil {
@@ -39,6 +59,12 @@ func RuleChanges(records []json.RawMessage) ([]RuleChange, error) {
 		base := RuleChange{Time: at, EventID: rec.EventID}
 		add := func(c RuleChange) {
 			c.Added = true
+			if !kept(&c) {
+				delete(byID, c.RuleID)
+				egressOf[c.RuleID] = c.Rule.Egress
+				return
+			}
+			delete(egressOf, c.RuleID)
 			byID[c.RuleID] = c
 			out = append(out, c)
 		}
@@ -49,7 +75,10 @@ func RuleChanges(records []json.RawMessage) ([]RuleChange, error) {
 				c.Rule = prev.Rule
 				delete(byID, id)
 			}
-			out = append(out, c)
+			delete(egressOf, id)
+			if kept(&c) {
+				out = append(out, c)
+			}
 		}
 		switch rec.EventName {
 		case "AuthorizeSecurityGroupIngress", "AuthorizeSecurityGroupEgress":
@@ -76,17 +105,19 @@ func RuleChanges(records []json.RawMessage) ([]RuleChange, error) {
 				for _, r := range perm.rules(egress) {
 					c := base
 					c.GroupID, c.Rule = p.GroupID, r
-					out = append(out, c)
+					if kept(&c) {
+						out = append(out, c)
+					}
 				}
 			}
 		case "ModifySecurityGroupRules":
 			m := rec.RequestParameters.Modify
 			for _, u := range m.Rules {
-				old := byID[u.ID] // the direction is the old rule's: a modify cannot change it
+				wasEgress := byID[u.ID].Rule.Egress || egressOf[u.ID] // a modify cannot change the direction
 				remove(m.GroupID, u.ID)
 				c := base
 				c.GroupID, c.RuleID = m.GroupID, u.ID
-				c.Rule = u.Rule.rule(old.Rule.Egress)
+				c.Rule = u.Rule.rule(wasEgress)
 				c.Rule.ID = u.ID
 				add(c)
 			}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/netip"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -13,8 +14,8 @@ import (
 )
 
 // goldenRecord reads one of the trail's golden records (§1.3 shapes, as the server writes
-// them) with its event ID and time replaced.
-func goldenRecord(t *testing.T, name, id string, at time.Time) json.RawMessage {
+// them) with its event ID and time replaced, and the edits applied to it.
+func goldenRecord(t *testing.T, name, id string, at time.Time, edits ...func(map[string]any)) json.RawMessage {
 	t.Helper()
 	b, err := os.ReadFile("../trail/testdata/records/" + name)
 	if err != nil {
@@ -27,6 +28,9 @@ func goldenRecord(t *testing.T, name, id string, at time.Time) json.RawMessage {
 		t.Fatal(err)
 	}
 	doc.Record["eventID"], doc.Record["eventTime"] = id, at.UTC().Format(time.RFC3339)
+	for _, edit := range edits {
+		edit(doc.Record)
+	}
 	out, _ := json.Marshal(doc.Record)
 	return out
 }
@@ -80,6 +84,59 @@ func TestRuleChanges(t *testing.T) {
 		t.Errorf("MON-003 over the changes = %+v, want one finding on %s", fs, sg)
 	}
 	if _, err := RuleChanges([]json.RawMessage{json.RawMessage(`{`)}); err == nil {
+		t.Error("an unreadable record is not an error")
+	}
+}
+
+// TestFlapChanges: FlapChanges is RuleChanges' answer without the changes MON-003 cannot
+// judge (not an ingress rule from everywhere), also when a rule it did not keep is modified
+// (the modified rule keeps its egress direction) or revoked by ID.
+func TestFlapChanges(t *testing.T) {
+	t0 := time.Date(2025, 3, 4, 10, 0, 0, 0, time.UTC)
+	at := func(m int) time.Time { return t0.Add(time.Duration(m) * time.Minute) }
+	const out = "sgr-0eeeeeeeeeeeeeee1"
+	egress := func(rec map[string]any) { // the authorize's rule, made an egress one with its own ID
+		item := rec["responseElements"].(map[string]any)["securityGroupRuleSet"].(map[string]any)["items"].([]any)[0].(map[string]any)
+		item["isEgress"], item["securityGroupRuleId"] = true, out
+		rec["eventName"] = "AuthorizeSecurityGroupEgress"
+	}
+	modifyOut := func(rec map[string]any) { // the modify (to 0.0.0.0/0), of that egress rule
+		rec["requestParameters"].(map[string]any)["ModifySecurityGroupRulesRequest"].(map[string]any)["SecurityGroupRule"].(map[string]any)["SecurityGroupRuleId"] = out
+	}
+	revokeOut := func(rec map[string]any) {
+		rec["requestParameters"].(map[string]any)["securityGroupRuleIdSet"] = map[string]any{"items": []any{map[string]any{"securityGroupRuleId": out}}}
+	}
+	recs := []json.RawMessage{
+		goldenRecord(t, "authorize-ip-permissions.json", "e-1", at(0)),
+		goldenRecord(t, "revoke-permissions.json", "e-2", at(1)),
+		goldenRecord(t, "authorize-ip-permissions.json", "e-3", at(2)),
+		goldenRecord(t, "modify-rules-one.json", "e-4", at(3)),
+		goldenRecord(t, "revoke-rule-ids.json", "e-5", at(4)),
+		goldenRecord(t, "authorize-ip-permissions.json", "e-6", at(5), egress),
+		goldenRecord(t, "modify-rules-one.json", "e-7", at(6), modifyOut),
+		goldenRecord(t, "revoke-rule-ids.json", "e-8", at(7), revokeOut),
+	}
+	all, err := RuleChanges(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(all, func(c RuleChange) bool {
+		return c.RuleID == out && c.Added && c.Rule.Egress && c.Rule.Peer.CIDR.Bits() == 0
+	}) {
+		t.Fatalf("the egress rule modified to 0.0.0.0/0 is not among the changes: %+v", all)
+	}
+	want := slices.DeleteFunc(slices.Clone(all), func(c RuleChange) bool { return !fromEverywhere(&c.Rule) })
+	if len(want) == 0 || len(want) == len(all) {
+		t.Fatalf("%d of %d changes are from everywhere: the records test nothing", len(want), len(all))
+	}
+	got, err := FlapChanges(recs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got, cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })); diff != "" {
+		t.Errorf("FlapChanges (-want +got):\n%s", diff)
+	}
+	if _, err := FlapChanges([]json.RawMessage{json.RawMessage(`{`)}); err == nil {
 		t.Error("an unreadable record is not an error")
 	}
 }

@@ -247,7 +247,7 @@ func liveInputs(cmd *cobra.Command, cfg auditConfig) ([]audit.Input, error) {
 			in := audit.Input{Account: a.ID, Region: region, Snapshot: st.Snapshot, Instances: nonNil(st.Instances),
 				LaunchTemplates: nonNil(st.LaunchTemplates), LaunchTemplateVersions: nonNil(st.LaunchTemplateVersions), FlowLogs: nonNil(st.FlowLogs),
 				AlertPatterns: st.AlertPatterns, FlowRecords: nonNil(recs)}
-			if in.Changes, err = ruleChanges(st.RuleChangeRecords); err != nil { // null: the server runs without its trail
+			if in.Changes, err = ruleChanges(st.RuleChangeRecords, audit.RuleChanges); err != nil { // null: the server runs without its trail
 				return nil, fmt.Errorf("account %s, region %s: %w", a.ID, region, err)
 			}
 			out = append(out, in)

@@ -67,13 +67,14 @@ func auditExtras(v control.View) ([]*model.Instance, []*model.LaunchTemplate, []
 	return append([]*model.Instance{}, v.Instances()...), lts, versions, append([]*model.FlowLog{}, v.FlowLogs()...)
 }
 
-// ruleChanges reads the trail's rule-change records (audit.RuleChanges): nil, not known, when
-// records is nil (a server without its trail), else never nil.
-func ruleChanges(records []json.RawMessage) ([]audit.RuleChange, error) {
+// ruleChanges reads the trail's rule-change records with read (audit.RuleChanges or
+// audit.FlapChanges): nil, not known, when records is nil (a server without its trail), else
+// never nil.
+func ruleChanges(records []json.RawMessage, read func([]json.RawMessage) ([]audit.RuleChange, error)) ([]audit.RuleChange, error) {
 	if records == nil {
 		return nil, nil
 	}
-	cs, err := audit.RuleChanges(records)
+	cs, err := read(records)
 	if cs == nil && err == nil {
 		cs = []audit.RuleChange{}
 	}

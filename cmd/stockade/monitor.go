@@ -57,9 +57,10 @@ type auditMonitor struct {
 	cfg     audit.Config
 	log     *slog.Logger
 
-	// changes are the rule changes last read from the trail, per tenant: read again at every
-	// timed pass, not at every revision (a day of records from disk for each write would be
-	// the audit's largest cost). Only the run goroutine uses them.
+	// changes are the rule changes last read from the trail that MON-003 can judge
+	// (audit.FlapChanges), per tenant: read again at every timed pass, not at every revision
+	// (a day of records from disk for each write would be the audit's largest cost). Only the
+	// run goroutine uses them.
 	changes map[netmap.Tenant][]audit.RuleChange
 	// bg is the thread the audits compute on (startBackground), set by run; nil: the
 	// caller's. Only the run goroutine uses it.
@@ -246,7 +247,9 @@ func (m *auditMonitor) input(ctx context.Context, n netmap.Network, now time.Tim
 		if err != nil {
 			return in, err
 		}
-		if changes, err = ruleChanges(records); err != nil {
+		// The continuous audit has no flow-log records (MON-005 is skipped): MON-003 is the
+		// only check that reads the changes, and only those it can judge are kept.
+		if changes, err = ruleChanges(records, audit.FlapChanges); err != nil {
 			return in, err
 		}
 		m.changes[n.Tenant] = changes
