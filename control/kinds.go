@@ -17,7 +17,10 @@ type kind interface {
 	idPrefix() string     // the ID prefix that routes a tag request to it; "" for none
 	resourceType() string // EC2's resource type ("route-table"); "" if untaggable
 	init(tn *tenant)
-	load(tn *tenant, id string, b []byte) error
+	// decode reads a stored record (any goroutine: it touches no tenant); put adds what it
+	// returned to the tenant's map.
+	decode(b []byte) (any, error)
+	put(tn *tenant, id string, v any)
 	// taggable returns a resource's tags and a function that stages a copy of it with new tags.
 	taggable(tx *tx, id string) (model.Tags, func(model.Tags), error)
 	// tagsOf returns a resource's tags, read-only, with the kind's not-found error.
@@ -53,17 +56,18 @@ func (r resource[T]) tagsOf(tn *tenant, id string) (model.Tags, error) {
 	return r.tags(v), nil
 }
 
-func (r resource[T]) load(tn *tenant, id string, b []byte) error {
+func (r resource[T]) decode(b []byte) (any, error) {
 	v, err := decode[T](b)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if r.loaded != nil {
 		r.loaded(v)
 	}
-	(*r.m(tn))[id] = v
-	return nil
+	return v, nil
 }
+
+func (r resource[T]) put(tn *tenant, id string, v any) { (*r.m(tn))[id] = v.(*T) }
 
 func (r resource[T]) taggable(tx *tx, id string) (model.Tags, func(model.Tags), error) {
 	v, err := r.get(tx.tn, id)
@@ -250,9 +254,10 @@ func (rules) idPrefix() string     { return model.PrefixRule }
 func (rules) resourceType() string { return "security-group-rule" }
 func (rules) init(*tenant)         {}
 func (rules) stageAll(*tx)         {}
-func (rules) load(*tenant, string, []byte) error {
-	return fmt.Errorf("rules are stored in their group")
+func (rules) decode([]byte) (any, error) {
+	return nil, fmt.Errorf("rules are stored in their group")
 }
+func (rules) put(*tenant, string, any) {}
 
 func (rules) taggable(tx *tx, id string) (model.Tags, func(model.Tags), error) {
 	tn := tx.tn

@@ -122,19 +122,18 @@ func Open(ctx context.Context, st store.Store, cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("load state: %w", err)
 	}
-	for _, kv := range kvs {
-		t, kind, id, ok := parseKey(kv.Key)
-		if !ok {
-			return nil, fmt.Errorf("load state: malformed key %q", kv.Key)
-		}
-		tn := s.tenants[t]
+	recs, err := decodeRecords(kvs)
+	if err != nil {
+		return nil, fmt.Errorf("load state: %w", err)
+	}
+	for i, r := range recs {
+		tn := s.tenants[r.tenant]
 		if tn == nil {
-			tn = s.newTenant(t)
-			s.tenants[t] = tn
+			tn = s.newTenant(r.tenant)
+			s.tenants[r.tenant] = tn
 		}
-		if err := tn.loadKV(kind, id, kv); err != nil {
-			return nil, fmt.Errorf("load state: record %q: %w", kv.Key, err)
-		}
+		tn.noteVersion(r.kind, r.id, kvs[i])
+		tn.put(r.kind, r.id, r.v)
 	}
 	for _, tn := range s.tenants {
 		s.mainRouteTables(tn) // VPCs from before route tables get theirs, in memory

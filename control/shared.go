@@ -220,10 +220,15 @@ func (s *Service) reload(ctx context.Context, tn *tenant) error {
 
 // loadKV loads one of the tenant's store records; the version key sets the tenant's version.
 func (tn *tenant) loadKV(kind, id string, kv store.KV) error {
+	tn.noteVersion(kind, id, kv)
+	return tn.load(kind, id, kv.Value)
+}
+
+// noteVersion keeps the revision of the tenant's version record when kv is it.
+func (tn *tenant) noteVersion(kind, id string, kv store.KV) {
 	if kind == kindMeta && id == versionID {
 		tn.version = kv.ModRevision
 	}
-	return tn.load(kind, id, kv.Value)
 }
 
 // commitShared commits tx's ops on a shared store, on the condition that nobody wrote the

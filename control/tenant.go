@@ -132,17 +132,34 @@ func newTenant(t Tenant, now func() time.Time, aws *awsCatalogue) *tenant {
 }
 
 func (tn *tenant) load(kind, id string, b []byte) error {
+	v, err := decodeRecord(kind, b)
+	if err != nil {
+		return err
+	}
+	tn.put(kind, id, v)
+	return nil
+}
+
+// decodeRecord reads a stored record of kind: nil for the tenant's meta records, which carry
+// nothing the tenant keeps. It touches no tenant: Open decodes on every CPU.
+func decodeRecord(kind string, b []byte) (any, error) {
 	if kind == kindMeta {
-		tn.initialised = true
-		return nil
+		return nil, nil
 	}
 	k, ok := kindByStore[kind]
 	if !ok {
-		return fmt.Errorf("unknown record kind %q", kind)
+		return nil, fmt.Errorf("unknown record kind %q", kind)
 	}
-	if err := k.load(tn, id, b); err != nil {
-		return err
+	return k.decode(b)
+}
+
+// put adds a record decodeRecord read to the tenant, with its indexes.
+func (tn *tenant) put(kind, id string, v any) {
+	if kind == kindMeta {
+		tn.initialised = true
+		return
 	}
+	kindByStore[kind].put(tn, id, v)
 	switch kind {
 	case kindENI:
 		tn.indexMembers(nil, tn.enis[id])
@@ -151,7 +168,6 @@ func (tn *tenant) load(kind, id string, b []byte) error {
 		tn.indexGroupName(nil, tn.groups[id])
 		tn.indexGroupUsers(nil, tn.groups[id], nil, nil)
 	}
-	return nil
 }
 
 // tx stages one write: it changes the tenant's maps directly (the caller holds the write lock),

@@ -248,35 +248,36 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	if err := datadir.Prepare(cfg.DataDir); err != nil {
 		return err
 	}
-	st, accounts, svc, credPath, err := openState(ctx, cfg, log)
+	ccfg, err := controlConfig(cfg, log)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+	// The tenants' records and the trail (its recovery and its index) are the start's two
+	// long reads, a second and more than half a second at 10,000 groups; they depend on
+	// nothing but the store, so the state loads while the bus and the trail start.
+	var (
+		accounts *auth.Registry
+		svc      *control.Service
+		credPath string
+		stateErr error
+		loading  sync.WaitGroup
+	)
+	loading.Go(func() { accounts, svc, credPath, stateErr = openState(ctx, st, cfg, ccfg, log) })
+	defer loading.Wait() // an early return waits for it before the store closes
 	// On a shared store, what other servers write reaches this one's memory through the
 	// store's watch; the followers stop before the store closes.
 	followCtx, stopFollowing := context.WithCancel(context.WithoutCancel(ctx))
 	var followers sync.WaitGroup
 	defer func() { stopFollowing(); followers.Wait() }()
-	if cfg.shared() {
-		followers.Go(func() { accounts.Follow(followCtx) })
-	}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	acfg := ec2api.DefaultConfig()
-	enforceCtx, stopEnforce := context.WithCancel(context.Background())
-	defer stopEnforce()
-	var enf *enforcement
-	if cfg.shared() {
-		// Several hosts: each host's agent enforces for the instances placed on it.
-		log.Info("the store is shared: enforcement and lab instances are the hosts' agents' (stockade agent), not this server's")
-	} else if enf, err = startEnforcement(enforceCtx, cfg, svc, reg, log, nil); err != nil {
-		return err
-	}
-	acfg.Emulator, acfg.Log, acfg.Console, acfg.Regions = cfg.Emulator, log, enf.console(), regions
-	acfg.EmulatorDefaultAccount = cfg.EmulatorAccount
-	acfg.Booted = enf.booted()
 	var appended func([]*trail.Record)
 	var sources auditSources
 	var publish publisher
@@ -302,6 +303,24 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		acfg.Recorder, acfg.Lookup = tr.recorder, tr.lookup
 		sources.trail = tr.log
 	}
+	if loading.Wait(); stateErr != nil {
+		return stateErr
+	}
+	if cfg.shared() {
+		followers.Go(func() { accounts.Follow(followCtx) })
+	}
+	enforceCtx, stopEnforce := context.WithCancel(context.Background())
+	defer stopEnforce()
+	var enf *enforcement
+	if cfg.shared() {
+		// Several hosts: each host's agent enforces for the instances placed on it.
+		log.Info("the store is shared: enforcement and lab instances are the hosts' agents' (stockade agent), not this server's")
+	} else if enf, err = startEnforcement(enforceCtx, cfg, svc, reg, log, nil); err != nil {
+		return err
+	}
+	acfg.Emulator, acfg.Log, acfg.Console, acfg.Regions = cfg.Emulator, log, enf.console(), regions
+	acfg.EmulatorDefaultAccount = cfg.EmulatorAccount
+	acfg.Booted = enf.booted()
 	objects, err := objstore.Open(filepath.Join(cfg.DataDir, datadir.S3), objstore.DefaultLimits())
 	if err != nil {
 		return err
@@ -387,61 +406,58 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	return nil
 }
 
-// openState opens the store, the account registry (making the administrator and its
-// credentials file on first start) and the control service over them.
-func openState(ctx context.Context, cfg serverConfig, log *slog.Logger) (st store.Store, accounts *auth.Registry, svc *control.Service, credPath string, err error) {
-	var admission *audit.AdmissionPolicy
-	if cfg.AdmissionPolicy != "" {
-		if admission, err = audit.LoadAdmissionPolicy(cfg.AdmissionPolicy); err != nil {
-			return nil, nil, nil, "", fmt.Errorf("--admission-policy: %w", err)
-		}
-	}
-	if st, err = openStore(ctx, cfg, log); err != nil {
-		return nil, nil, nil, "", err
-	}
-	defer func() {
-		if err != nil {
-			st.Close()
-		}
-	}()
-	if accounts, err = auth.Open(ctx, st); err != nil {
-		return nil, nil, nil, "", err
-	}
-	credPath = filepath.Join(cfg.DataDir, datadir.Credentials)
-	if err = ensureAdmin(ctx, accounts, credPath, log); err != nil {
-		return nil, nil, nil, "", err
-	}
+// controlConfig is the control service's configuration from the flags, read before anything
+// opens: a bad --admission-policy, --public-pool or --aws-ip-ranges changes nothing.
+func controlConfig(cfg serverConfig, log *slog.Logger) (control.Config, error) {
 	ccfg := control.DefaultConfig()
 	ccfg.Quotas, ccfg.Log, ccfg.Shared = cfg.Quotas, log, cfg.shared()
 	ccfg.Images, ccfg.AnyImage = image.Open(filepath.Join(cfg.DataDir, datadir.Images)), cfg.AnyImage
+	var err error
 	if cfg.PublicPool != "" {
 		if ccfg.PublicPool, err = netip.ParsePrefix(cfg.PublicPool); err != nil {
-			return nil, nil, nil, "", fmt.Errorf("--public-pool: %w", err)
+			return ccfg, fmt.Errorf("--public-pool: %w", err)
 		}
 	}
 	if cfg.AWSIPRanges != "" {
 		f, err := os.Open(cfg.AWSIPRanges)
 		if err != nil {
-			return nil, nil, nil, "", fmt.Errorf("--aws-ip-ranges: %w", err)
+			return ccfg, fmt.Errorf("--aws-ip-ranges: %w", err)
 		}
 		ccfg.AWSIPRanges, err = control.ParseAWSIPRanges(f)
 		f.Close()
 		if err != nil {
-			return nil, nil, nil, "", fmt.Errorf("--aws-ip-ranges %s: %w", cfg.AWSIPRanges, err)
+			return ccfg, fmt.Errorf("--aws-ip-ranges %s: %w", cfg.AWSIPRanges, err)
 		}
 		log.Info("AWS-managed prefix lists from ip-ranges.json", "file", cfg.AWSIPRanges, "syncToken", ccfg.AWSIPRanges.SyncToken, "created", ccfg.AWSIPRanges.CreateDate)
 	}
-	if admission != nil {
+	if cfg.AdmissionPolicy != "" {
+		admission, err := audit.LoadAdmissionPolicy(cfg.AdmissionPolicy)
+		if err != nil {
+			return ccfg, fmt.Errorf("--admission-policy: %w", err)
+		}
 		ccfg.Admission = admission.Hook(ccfg.Now)
 		log.Info("admission policy", "file", cfg.AdmissionPolicy, "forbid", admission.Forbid, "exemptions", len(admission.Exemptions))
 	}
+	return ccfg, nil
+}
+
+// openState opens the account registry (making the administrator and its credentials file
+// on first start) and the control service over the store.
+func openState(ctx context.Context, st store.Store, cfg serverConfig, ccfg control.Config, log *slog.Logger) (accounts *auth.Registry, svc *control.Service, credPath string, err error) {
+	if accounts, err = auth.Open(ctx, st); err != nil {
+		return nil, nil, "", err
+	}
+	credPath = filepath.Join(cfg.DataDir, datadir.Credentials)
+	if err = ensureAdmin(ctx, accounts, credPath, log); err != nil {
+		return nil, nil, "", err
+	}
 	if svc, err = control.Open(ctx, st, ccfg); err != nil {
-		return nil, nil, nil, "", err
+		return nil, nil, "", err
 	}
 	// Loading decodes every record once; hand that garbage back to the OS now rather than
 	// carrying it until the heap has doubled.
 	debug.FreeOSMemory()
-	return st, accounts, svc, credPath, nil
+	return accounts, svc, credPath, nil
 }
 
 // etcdPasswordEnv holds --etcd-password when the flag is not given: a command line is visible

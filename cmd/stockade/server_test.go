@@ -7,8 +7,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/stockade/stockade/control"
+	"github.com/stockade/stockade/datadir"
 )
 
 // failingListener accepts nothing: once the test closes fail, its Accept fails the way a
@@ -68,5 +73,32 @@ func TestServeStopsCleanly(t *testing.T) {
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatalf("serve = %v after its context ended", err)
+	}
+}
+
+// TestControlFlagsRefusedBeforeTheStore: a bad --public-pool, --aws-ip-ranges or
+// --admission-policy stops the server before it opens the store or makes the administrator.
+func TestControlFlagsRefusedBeforeTheStore(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		set  func(*serverConfig)
+		want string
+	}{
+		{"public pool", func(c *serverConfig) { c.PublicPool = "not-a-cidr" }, "--public-pool"},
+		{"AWS ranges", func(c *serverConfig) { c.AWSIPRanges = "/nonexistent/ip-ranges.json" }, "--aws-ip-ranges"},
+		{"admission policy", func(c *serverConfig) { c.AdmissionPolicy = "/nonexistent/policy.json" }, "--admission-policy"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := serverConfig{LabPrefix: "stk", LogLevel: "info", Quotas: control.DefaultQuotas(), DataDir: filepath.Join(t.TempDir(), "data")}
+			tc.set(&cfg)
+			if err := runServer(context.Background(), cfg); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("runServer = %v, want %q", err, tc.want)
+			}
+			for _, f := range []string{datadir.Store, datadir.Credentials} {
+				if _, err := os.Stat(filepath.Join(cfg.DataDir, f)); !os.IsNotExist(err) {
+					t.Errorf("%s was made before the flag was refused: %v", f, err)
+				}
+			}
+		})
 	}
 }
