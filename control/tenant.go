@@ -112,6 +112,8 @@ type tenantState struct {
 	// groupUsers counts, per group ID, the interfaces that carry it and the rules of other
 	// groups that name it (groupusers.go).
 	groupUsers map[string]int
+	// groupPeers indexes the groups by the CIDRs their rules name (grouppeers.go).
+	groupPeers map[peerKey]map[string]int32
 	// members indexes the interfaces by group ID (admission.go); nil, and not kept, when
 	// the service has no admission hook.
 	members map[string]map[string]bool
@@ -123,7 +125,7 @@ type tenantState struct {
 func newTenant(t Tenant, now func() time.Time, aws *awsCatalogue) *tenant {
 	tn := &tenant{key: t, now: now, aws: aws}
 	tn.versions, tn.sorted, tn.changed = map[string]uint64{}, &sortedCache{}, map[string]*changeLog{}
-	tn.groupNames, tn.groupUsers = map[string]string{}, map[string]int{}
+	tn.groupNames, tn.groupUsers, tn.groupPeers = map[string]string{}, map[string]int{}, map[peerKey]map[string]int32{}
 	for _, k := range kinds {
 		k.init(tn)
 	}
@@ -167,6 +169,7 @@ func (tn *tenant) put(kind, id string, v any) {
 	case kindGroup:
 		tn.indexGroupName(nil, tn.groups[id])
 		tn.indexGroupUsers(nil, tn.groups[id], nil, nil)
+		tn.indexGroupPeers(nil, tn.groups[id])
 	}
 }
 
@@ -239,6 +242,7 @@ func set[T any](tx *tx, m map[string]*T, kind, id string, v *T) {
 		o, n := any(old).(*model.Group), any(v).(*model.Group)
 		tx.reindexGroupName(o, n)
 		tx.reindexGroupUsers(o, n, nil, nil)
+		tx.reindexGroupPeers(o, n)
 	}
 	// Before the change: a copy sorted before it is stale from now on, and is brought up to
 	// date with the IDs logged since (see sortedOf).

@@ -1,6 +1,7 @@
 package ec2api
 
 import (
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -148,21 +149,42 @@ var describeSecurityGroups = describeSpec[groupRow]{
 	Item:    func(c *call, g groupRow) { c.writeGroup(g.Group) },
 }
 
-// groupsFiltered finds, sorted by ID, the groups a group-id or group-name filter without
-// wildcards can match: looked up by ID, or in the name index (whose match ignores case, a
-// superset of the filter's exact one). ok is false when no filter is of that kind.
+// groupsFiltered finds, sorted by ID, the groups a filter without wildcards can match: a
+// group-id or group-name filter's looked up by ID, or in the name index (whose match ignores
+// case, a superset of the filter's exact one); a rule CIDR filter's (ip-permission.cidr,
+// ipv6-cidr and their egress forms) in the index of rule peers, when every value parses as
+// a CIDR. ok is false when no filter is of those kinds.
 func groupsFiltered(v control.View, filters []query.Filter) (found []*model.Group, ok bool) {
 	wildcard := func(val string) bool { return !literal(val) }
+next:
 	for _, f := range filters {
-		if (f.Name != "group-id" && f.Name != "group-name") || len(f.Values) == 0 || slices.ContainsFunc(f.Values, wildcard) {
-			continue
+		if len(f.Values) == 0 || slices.ContainsFunc(f.Values, wildcard) {
+			continue next
 		}
-		for _, val := range f.Values {
-			if f.Name == "group-name" {
-				found = append(found, v.GroupsNamed(val)...)
-			} else if g, err := v.Group(val); err == nil {
-				found = append(found, g)
+		switch f.Name {
+		case "group-id", "group-name":
+			for _, val := range f.Values {
+				if f.Name == "group-name" {
+					found = append(found, v.GroupsNamed(val)...)
+				} else if g, err := v.Group(val); err == nil {
+					found = append(found, g)
+				}
 			}
+		case "ip-permission.cidr", "ip-permission.ipv6-cidr", "egress.ip-permission.cidr", "egress.ip-permission.ipv6-cidr":
+			cidrs := make([]netip.Prefix, len(f.Values))
+			for i, val := range f.Values {
+				p, err := netip.ParsePrefix(val)
+				if err != nil {
+					continue next // matched as text (prefixMatcher): not from the index
+				}
+				cidrs[i] = p
+			}
+			egress := strings.HasPrefix(f.Name, "egress.")
+			for _, p := range cidrs {
+				found = append(found, v.GroupsWithPeer(egress, p)...)
+			}
+		default:
+			continue next
 		}
 		slices.SortFunc(found, func(a, b *model.Group) int { return strings.Compare(a.ID, b.ID) })
 		return slices.Compact(found), true

@@ -295,3 +295,85 @@ func TestDescribeGroupsByNameOrIDFilter(t *testing.T) {
 		t.Errorf("paged %v, want the 7 groups once each", paged)
 	}
 }
+
+// TestDescribeGroupsByRuleCIDRFilter: the rule CIDR filters with literal CIDRs, answered from
+// the index of rule peers, give what the same filters read from every rule give (the value
+// with a trailing wildcard, which the index cannot answer): the direction and the family
+// count, a CIDR is the prefix as the rule holds it, and a value that is no CIDR matches none.
+func TestDescribeGroupsByRuleCIDRFilter(t *testing.T) {
+	c := newTestAPI(t).newAccount("alice")
+	vpc, web := vpcWithGroup(t, c, "web")
+	gs := []string{web}
+	for i := range 3 {
+		gs = append(gs, field(c.ok("CreateSecurityGroup", "VpcId", vpc, "GroupName", fmt.Sprint("g", i), "GroupDescription", "d"), "groupId"))
+	}
+	rule := func(action, group, ranges, cidr string) {
+		c.ok(action, "GroupId", group, "IpPermissions.1.IpProtocol", "tcp", "IpPermissions.1.FromPort", "443", "IpPermissions.1.ToPort", "443",
+			"IpPermissions.1."+ranges+".1."+map[string]string{"IpRanges": "CidrIp", "Ipv6Ranges": "CidrIpv6"}[ranges], cidr)
+	}
+	rule("AuthorizeSecurityGroupIngress", gs[0], "IpRanges", "10.0.0.0/8")
+	rule("AuthorizeSecurityGroupIngress", gs[1], "IpRanges", "10.0.0.0/8")
+	rule("AuthorizeSecurityGroupEgress", gs[2], "IpRanges", "192.168.0.0/16")
+	rule("AuthorizeSecurityGroupIngress", gs[3], "Ipv6Ranges", "2001:db8::/32")
+	ids := func(params ...string) []string {
+		return sorted(xmlFields(c.ok("DescribeSecurityGroups", params...), "groupId"))
+	}
+	for _, tt := range []struct {
+		name, filter string
+		values       []string
+		want         []string
+	}{
+		{"ingress", "ip-permission.cidr", []string{"10.0.0.0/8"}, sorted(gs[:2])},
+		{"ingress only", "ip-permission.cidr", []string{"10.0.0.0/8", "192.168.0.0/16"}, sorted(gs[:2])},
+		{"egress", "egress.ip-permission.cidr", []string{"192.168.0.0/16"}, gs[2:3]},
+		{"IPv6", "ip-permission.ipv6-cidr", []string{"2001:db8::/32"}, gs[3:4]},
+		{"an IPv6 CIDR is no cidr", "ip-permission.cidr", []string{"2001:db8::/32"}, nil},
+		{"the prefix as held", "ip-permission.cidr", []string{"10.0.0.1/8"}, nil},
+		{"not a CIDR", "ip-permission.cidr", []string{"10.0.0.0"}, nil},
+	} {
+		params := []string{"Filter.1.Name", tt.filter}
+		scanned := []string{"Filter.1.Name", tt.filter}
+		for i, v := range tt.values {
+			params = append(params, fmt.Sprintf("Filter.1.Value.%d", i+1), v)
+			scanned = append(scanned, fmt.Sprintf("Filter.1.Value.%d", i+1), v+"*")
+		}
+		if got := ids(params...); !slices.Equal(got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, got, tt.want)
+		}
+		if tt.name != "the prefix as held" && tt.name != "not a CIDR" { // "10.0.0.1/8*" is another question
+			if got := ids(scanned...); !slices.Equal(got, tt.want) {
+				t.Errorf("%s, read from every rule: got %v, want %v", tt.name, got, tt.want)
+			}
+		}
+	}
+	// Every group of the VPC has the default egress rule to 0.0.0.0/0 (and the default VPC's
+	// default group too): from the index as from the rules.
+	all := ids("Filter.1.Name", "egress.ip-permission.cidr", "Filter.1.Value.1", "0.0.0.0/0")
+	if scan := ids("Filter.1.Name", "egress.ip-permission.cidr", "Filter.1.Value.1", "0.0.0.0/?"); len(all) < len(gs)+1 || !slices.Equal(all, scan) {
+		t.Errorf("egress to 0.0.0.0/0: %v, read from every rule %v", all, scan)
+	}
+
+	// The candidates are the groups with that peer, not every group.
+	tenant := control.Tenant{Account: c.acct.ID, Region: c.region}
+	err := c.api.svc.View(context.Background(), tenant, func(v control.View) error {
+		for _, tt := range []struct {
+			filters []query.Filter
+			want    int // -1: not narrowed
+		}{
+			{[]query.Filter{{Name: "ip-permission.cidr", Values: []string{"10.0.0.0/8"}}}, 2},
+			{[]query.Filter{{Name: "egress.ip-permission.ipv6-cidr", Values: []string{"2001:db8::/32"}}}, 0},
+			{[]query.Filter{{Name: "ip-permission.cidr", Values: []string{"10.0.0.0"}}}, -1},
+			{[]query.Filter{{Name: "ip-permission.cidr", Values: []string{"10.*"}}}, -1},
+			{[]query.Filter{{Name: "ip-permission.cidr", Values: []string{"10.0.0.0"}}, {Name: "group-id", Values: []string{gs[1]}}}, 1},
+		} {
+			found, ok := groupsFiltered(v, tt.filters)
+			if got := len(found); !ok && tt.want != -1 || ok && got != tt.want {
+				t.Errorf("%v: %d candidates (narrowed %v), want %d", tt.filters, got, ok, tt.want)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
