@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/sha256"
 	"slices"
 	"time"
 )
@@ -20,8 +21,8 @@ type Episode struct {
 // episode, and the latest closed ones (at most a bound, the oldest forgotten first). The
 // continuous audit feeds it each audit's Delta.
 type History struct {
-	open   map[string]*Episode // by Finding.Key
-	closed []Episode           // oldest first
+	open   map[[sha256.Size]byte]*Episode // by Finding.KeyDigest
+	closed []Episode                      // oldest first
 	max    int
 }
 
@@ -30,14 +31,14 @@ const DefaultHistory = 1000
 
 // NewHistory returns an empty history keeping at most max closed episodes.
 func NewHistory(max int) *History {
-	return &History{open: map[string]*Episode{}, max: max}
+	return &History{open: map[[sha256.Size]byte]*Episode{}, max: max}
 }
 
 // Restore puts back episodes read from storage: open ones (Closed zero) and closed ones.
 func (h *History) Restore(eps []Episode) {
 	for _, e := range eps {
 		if e.Closed.IsZero() {
-			h.open[e.Finding.Key()] = &e
+			h.open[e.Finding.KeyDigest()] = &e
 		} else {
 			h.closed = append(h.closed, e)
 		}
@@ -53,7 +54,7 @@ func (h *History) Restore(eps []Episode) {
 // reconciles with the restored history (Reconcile).
 func (h *History) Apply(d Delta, rev int64, at time.Time) (opened, closed, forgotten []Episode) {
 	for _, f := range d.Closed {
-		k := f.Key()
+		k := f.KeyDigest()
 		e := h.open[k]
 		if e == nil {
 			continue
@@ -64,7 +65,7 @@ func (h *History) Apply(d Delta, rev int64, at time.Time) (opened, closed, forgo
 		closed = append(closed, *e)
 	}
 	for _, f := range d.Opened {
-		k := f.Key()
+		k := f.KeyDigest()
 		if e := h.open[k]; e != nil {
 			e.Finding = f
 			continue
@@ -82,9 +83,9 @@ func (h *History) Apply(d Delta, rev int64, at time.Time) (opened, closed, forgo
 // episode.
 func (h *History) Reconcile(findings []Finding) Delta {
 	var d Delta
-	now := make(map[string]bool, len(findings))
+	now := make(map[[sha256.Size]byte]bool, len(findings))
 	for _, f := range findings {
-		k := f.Key()
+		k := f.KeyDigest()
 		now[k] = true
 		if e := h.open[k]; e == nil {
 			d.Opened = append(d.Opened, f)

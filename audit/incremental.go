@@ -1,6 +1,7 @@
 package audit
 
 import (
+	"crypto/sha256"
 	"fmt"
 	"maps"
 	"reflect"
@@ -118,6 +119,7 @@ func NewIncremental(in Input, cfg Config) (*Incremental, Delta, error) {
 	if err != nil {
 		return nil, Delta{}, err
 	}
+	x.a.forget()
 	return x, d, nil
 }
 
@@ -215,7 +217,7 @@ func (x *Incremental) recompile(in Input) (*Audit, error) {
 		return nil, fmt.Errorf("audit: %w", err)
 	}
 	a := newAudit(in, x.cfg, p)
-	a.setKeys = map[*model.Group]string{}
+	a.setKeys = map[*model.Group][sha256.Size]byte{}
 	x.in, x.pol, x.a = in, p, a
 	return a, nil
 }
@@ -252,6 +254,12 @@ func peerGroups(g *model.Group) []string {
 // Update audits in, re-running only what changed since the last audit can affect, and
 // returns what it opened and closed. Report is then the report Run would give.
 func (x *Incremental) Update(in Input) (Delta, error) {
+	d, err := x.update(in)
+	x.a.forget()
+	return d, err
+}
+
+func (x *Incremental) update(in Input) (Delta, error) {
 	if in.Now.IsZero() {
 		in.Now = time.Now()
 	}

@@ -173,7 +173,24 @@ func matchesFull(t *testing.T, x *Incremental, in Input, cfg Config, prev *Repor
 	if d := cmp.Diff(keyDiff(prev, want), keyDiff2(delta)); d != "" {
 		t.Fatalf("%s: delta (-full +incremental):\n%s", when, d)
 	}
+	if kept := memories(x.a); len(kept) > 0 {
+		t.Fatalf("%s: the audit kept its memories %v until the next one (forget)", when, kept)
+	}
 	return want
+}
+
+// memories names what a holds that forget drops.
+func memories(a *Audit) []string {
+	var out []string
+	for name, kept := range map[string]bool{"memo": a.memo != nil, "setPrefixes": a.setPrefixes != nil, "setRanges": a.setRanges != nil,
+		"enis": a.enis != nil, "naclTaken": a.naclTaken != nil, "referencedIDs": a.referencedIDs != nil, "exp": a.exp != nil,
+		"cidrs": a.cidrs[0].made || a.cidrs[1].made} {
+		if kept {
+			out = append(out, name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // keyDiff is what opens and closes from one full report to the next, by key.

@@ -2,6 +2,7 @@ package audit
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"fmt"
 	"hash/maphash"
 	"net/netip"
@@ -399,22 +400,24 @@ const (
 	everythingMin       = 4   // interfaces in the VPC before either means anything
 )
 
-// ruleSetKey is a group's rules as a comparable set: identities sorted, references to the
-// group itself written "self" so that two self-contained copies compare equal.
-// ruleSetKey is ruleSetKey(g), remembered for the audit and, in a continuous audit, for
-// the next ones while g is the same object (groups are copy on write).
-func (a *Audit) ruleSetKey(g *model.Group) string {
+// ruleSetKey is the SHA-256 of ruleSetKey(g) (equal for equal rule sets, and only for
+// them), remembered for the audit and, in a continuous audit, for the next ones while g is
+// the same object (groups are copy on write). The digest, not the key, is remembered: at 20
+// rules a key is some 700 bytes, for every group SGH-010 compares.
+func (a *Audit) ruleSetKey(g *model.Group) [sha256.Size]byte {
 	if a.setKeys == nil {
-		return ruleSetKey(g)
+		return sha256.Sum256([]byte(ruleSetKey(g)))
 	}
 	k, ok := a.setKeys[g]
 	if !ok {
-		k = ruleSetKey(g)
+		k = sha256.Sum256([]byte(ruleSetKey(g)))
 		a.setKeys[g] = k
 	}
 	return k
 }
 
+// ruleSetKey is a group's rules as a comparable set: identities sorted, references to the
+// group itself written "self" so that two self-contained copies compare equal.
 func ruleSetKey(g *model.Group) string {
 	// Each rule's identity is one line (ruleSetLine), written into one buffer: a full audit
 	// builds every group's key, and a string per field and per line was most of SGH-010's
@@ -500,7 +503,7 @@ func sgh010(a *Audit) []Finding {
 			hashes[i] = ruleSetHash(g)
 			seen[hashes[i]]++
 		}
-		first := map[string]*model.Group{}
+		first := map[[sha256.Size]byte]*model.Group{}
 		single, attached := 0, 0
 		for i, g := range groups[v] {
 			switch len(a.Members(g.ID)) {

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -305,7 +304,7 @@ func (m *auditMonitor) audit(ctx context.Context, rev int64, n netmap.Network, t
 
 // episodeKey is where an episode is stored.
 func episodeKey(t netmap.Tenant, e audit.Episode) string {
-	sum := sha256.Sum256([]byte(e.Finding.Key()))
+	sum := e.Finding.KeyDigest()
 	h := hex.EncodeToString(sum[:12])
 	base := auditPrefix + t.Account + "/" + t.Region + "/"
 	if e.Closed.IsZero() {

@@ -404,3 +404,19 @@ func TestAuditHistoryStoreSkipsTheForgotten(t *testing.T) {
 		}
 	}
 }
+
+// TestEpisodeKeysStayPut: where an episode is stored is what servers before wrote — the
+// first 12 bytes of the SHA-256 of the finding's key, in hex — so that a restarted server of
+// a later version finds the history it left.
+func TestEpisodeKeysStayPut(t *testing.T) {
+	tn := netmap.Tenant{Account: "111122223333", Region: "eu-west-1"}
+	f := audit.Finding{Check: "SGH-006", Resource: "sg-1", Rules: []string{"sgr-1", "sgr-2"}}
+	const h = "3b29fe042629646a5f943f55" // sha256("SGH-006 sg-1 sgr-1,sgr-2")[:12]
+	if got := episodeKey(tn, audit.Episode{Finding: f}); got != "audit/111122223333/eu-west-1/open/"+h {
+		t.Errorf("open episode at %q", got)
+	}
+	closed := time.Unix(1700000000, 5)
+	if got := episodeKey(tn, audit.Episode{Finding: f, Closed: closed}); got != "audit/111122223333/eu-west-1/closed/01700000000000000005-"+h {
+		t.Errorf("closed episode at %q", got)
+	}
+}
