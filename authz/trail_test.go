@@ -261,7 +261,7 @@ func TestIAMWriteCommitsWithItsRecord(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer tlog.Close()
-	if err := trail.NewRecorder(tlog, st, trail.RecorderOptions{}).Recover(ctx); err != nil { // as the server starts
+	if err := trail.NewRecorder(tlog, st, trail.RecorderOptions{}).Recover(ctx, time.Now().Add(time.Second)); err != nil { // as the server starts
 		t.Fatal(err)
 	}
 	l, err := trail.NewLookup(ctx, st, tlog, trail.LookupOptions{Rate: -1})

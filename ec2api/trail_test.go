@@ -10,6 +10,7 @@ import (
 	"slices"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
@@ -48,7 +49,7 @@ func openTrail(t *testing.T, st store.Store, dir string) (*trail.Recorder, *trai
 	}
 	t.Cleanup(func() { log.Close() })
 	rec := trail.NewRecorder(log, st, trail.RecorderOptions{})
-	if err := rec.Recover(ctx); err != nil {
+	if err := rec.Recover(ctx, time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	lookup, err := trail.NewLookup(ctx, st, log, trail.LookupOptions{Rate: -1})

@@ -315,7 +315,7 @@ func TestRecordCommitsWithItsChange(t *testing.T) {
 
 	st = openStore(t, filepath.Join(dir, "s.db"))
 	l := openLog(t, filepath.Join(dir, "log"), LogOptions{})
-	if err := NewRecorder(l, st, RecorderOptions{}).Recover(ctx); err != nil {
+	if err := NewRecorder(l, st, RecorderOptions{}).Recover(ctx, time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	got := findAll(t, l, everything)
@@ -324,6 +324,35 @@ func TestRecordCommitsWithItsChange(t *testing.T) {
 	}
 	if kvs, _, _ := st.List(ctx, Prefix); len(kvs) != 0 {
 		t.Errorf("%d trail keys left in the store after recovery", len(kvs))
+	}
+}
+
+// TestRecoverTakesTheLastRunsOnly: a server recovers, while its API serves, the records
+// staged before the second it started; one staged from that second on is a call of its own,
+// whose completion is still to come, and stays in the outbox.
+func TestRecoverTakesTheLastRunsOnly(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	st := openStore(t, filepath.Join(dir, "s.db"))
+	started := callTime.Add(time.Hour)
+	for _, r := range []*Record{
+		rec(t, "DeleteSecurityGroup", "sg-1", started.Add(-time.Second), "e-last-run"),
+		rec(t, "DeleteSecurityGroup", "sg-2", started, "e-this-run"),
+	} {
+		if _, err := st.Txn(ctx, nil, r.Ops()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l := openLog(t, filepath.Join(dir, "log"), LogOptions{})
+	if err := NewRecorder(l, st, RecorderOptions{}).Recover(ctx, started.Add(500*time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if got := ids(findAll(t, l, everything)); !slices.Equal(got, []string{"e-last-run"}) {
+		t.Errorf("recovered %v, want the last run's record only", got)
+	}
+	kvs, _, _ := st.List(ctx, OutboxPrefix)
+	if len(kvs) != 1 || !strings.HasSuffix(kvs[0].Key, "/e-this-run") {
+		t.Errorf("outbox after recovery: %v", kvs)
 	}
 }
 
@@ -506,7 +535,7 @@ func TestMigrateLegacy(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := openLog(t, filepath.Join(dir, "log"), LogOptions{})
-	if err := NewRecorder(l, st, RecorderOptions{}).Recover(ctx); err != nil {
+	if err := NewRecorder(l, st, RecorderOptions{}).Recover(ctx, time.Now().Add(time.Second)); err != nil {
 		t.Fatal(err)
 	}
 	q := everything

@@ -333,12 +333,17 @@ func (rc *Recorder) Sweep(ctx context.Context, before time.Time) error {
 	}
 }
 
-// Recover is called once at start-up, before Run and before the API serves: it moves the
+// Recover is called once, by a server that started at started, before Run: it moves the
 // records of an older layout of the store into the Log (legacy.go) and then every staged
-// record of the outbox whose complete form did not reach the Log before the server stopped.
-func (rc *Recorder) Recover(ctx context.Context) error {
+// record of the outbox whose complete form did not reach the Log before the server stopped —
+// those of calls before started's second. The API may serve meanwhile: a call it answers
+// stages its record from started's second on, and its completion reaches the Log through
+// Run (sweeping it here could take the staged form for the record, and drop the complete
+// one as a repeat). A record of the last second before started that is left behind is
+// Run's to sweep, a minute later.
+func (rc *Recorder) Recover(ctx context.Context, started time.Time) error {
 	if err := migrateLegacy(ctx, rc.st, rc.log, rc.logger); err != nil {
 		return err
 	}
-	return rc.Sweep(ctx, time.Now().Add(time.Hour))
+	return rc.Sweep(ctx, started.Add(-time.Second))
 }

@@ -38,9 +38,9 @@ type changeTrail struct {
 	replicaDone chan struct{}
 }
 
-// startTrail opens the trail's log in <data-dir>/trail-log (at most --trail-max-bytes), moves
-// into it what the store's outbox still holds from before a crash, and starts the Recorder's
-// writer and the prune and export timer, exporting under <data-dir>/trail; appended (nil:
+// startTrail opens the trail's log in <data-dir>/trail-log (at most --trail-max-bytes) and
+// starts the Recorder's writer (which first moves into the log what the store's outbox still
+// holds from before a crash) and the prune and export timer, exporting under <data-dir>/trail; appended (nil:
 // none) is given every batch of records once durable (the event bus). Its metrics count the
 // records lost to a full queue or a failed append, and the log's size. Stop it after the API
 // has stopped, so that every accepted record is written.
@@ -49,6 +49,7 @@ type changeTrail struct {
 // this server's log too (trail.Replica), so that LookupEvents and the export answer for all
 // of them; the event bus is given this server's own only, so that a rule fires once.
 func startTrail(ctx context.Context, st store.Store, cfg serverConfig, appended func([]*trail.Record), reg prometheus.Registerer, log *slog.Logger) (*changeTrail, error) {
+	started := time.Now() // before the API serves: what was staged before is the last run's
 	dataDir := cfg.DataDir
 	tlog, err := trail.OpenLog(filepath.Join(dataDir, datadir.TrailLog), trail.LogOptions{MaxBytes: cfg.TrailMaxBytes, Logger: log, Shared: cfg.shared()})
 	if err != nil {
@@ -63,10 +64,6 @@ func startTrail(ctx context.Context, st store.Store, cfg serverConfig, appended 
 		registerReplica(reg, replica)
 	}
 	rec := trail.NewRecorder(tlog, st, trail.RecorderOptions{Logger: log, Appended: appended, Replica: replica})
-	if err := rec.Recover(ctx); err != nil {
-		tlog.Close()
-		return nil, err
-	}
 	lookup, err := trail.NewLookup(ctx, st, tlog, trail.LookupOptions{})
 	if err != nil {
 		tlog.Close()
@@ -105,7 +102,18 @@ func startTrail(ctx context.Context, st store.Store, cfg serverConfig, appended 
 		go func() { defer close(t.replicaDone); replica.Run(replicaCtx) }()
 	}
 	t.wg.Add(2)
-	go func() { defer t.wg.Done(); rec.Run(runCtx) }()
+	go func() {
+		defer t.wg.Done()
+		// The outbox is recovered on the Recorder's goroutine, while the API serves: a
+		// restarted store has the outbox keys it deleted since its history was last compacted
+		// back (store/bolt's staged keys), tens of thousands at 10,000 groups, half a second
+		// to find in the Log that the start need not wait for. What it cannot move stays in
+		// the outbox for Run's sweep.
+		if err := rec.Recover(runCtx, started); err != nil {
+			log.Error("trail: recovering the outbox; what is there is swept again within a minute", "error", err)
+		}
+		rec.Run(runCtx)
+	}()
 	go func() {
 		defer t.wg.Done()
 		defer root.Close()
