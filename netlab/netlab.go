@@ -34,6 +34,7 @@ import (
 	"github.com/stockade/stockade/internal/nsthread"
 	"github.com/vishvananda/netlink"
 	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
 )
 
 // Dir is where named network namespaces are mounted (as by `ip netns add`).
@@ -112,8 +113,8 @@ func create(ns string) error {
 	if Exists(ns) {
 		return nil
 	}
-	if err := os.MkdirAll(Dir, 0o755); err != nil {
-		return err
+	if err := prepareDir(); err != nil {
+		return fmt.Errorf("create namespace %s: %w", ns, err)
 	}
 	return nsthread.Isolated(func() error {
 		h, err := netns.NewNamed(ns) // moves this thread into the new namespace
@@ -122,6 +123,27 @@ func create(ns string) error {
 		}
 		return h.Close()
 	})
+}
+
+// prepareDir makes Dir a shared mount point of its own, as `ip netns add` does the first time
+// it runs on a host. Made later, over namespaces mounted here already — a lab started before
+// anyone ran `ip netns add` since the host booted — that bind mount hides their mounts, and
+// they can no longer be deleted by their path (EBUSY): the namespaces leak.
+func prepareDir() error {
+	if err := os.MkdirAll(Dir, 0o755); err != nil {
+		return err
+	}
+	err := unix.Mount("", Dir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	if errors.Is(err, unix.EINVAL) { // not a mount point yet
+		if err := unix.Mount(Dir, Dir, "none", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+			return fmt.Errorf("bind %s: %w", Dir, err)
+		}
+		err = unix.Mount("", Dir, "none", unix.MS_SHARED|unix.MS_REC, "")
+	}
+	if err != nil {
+		return fmt.Errorf("make %s shared: %w", Dir, err)
+	}
+	return nil
 }
 
 // handle is a netlink handle whose requests act inside the named namespace.
