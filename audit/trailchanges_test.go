@@ -35,6 +35,20 @@ func goldenRecord(t *testing.T, name, id string, at time.Time, edits ...func(map
 	return out
 }
 
+// ruleChangeRecords are the records TestRuleChanges reads, at minutes 0 to 4 of at: an
+// authorize (e-1), a revoke by permissions (e-2), the authorize again (e-3), a modify of its
+// rule to 0.0.0.0/0 on 443 (e-4) and a revoke by rule IDs (e-5).
+func ruleChangeRecords(t *testing.T, at func(int) time.Time) []json.RawMessage {
+	t.Helper()
+	return []json.RawMessage{
+		goldenRecord(t, "authorize-ip-permissions.json", "e-1", at(0)),
+		goldenRecord(t, "revoke-permissions.json", "e-2", at(1)),
+		goldenRecord(t, "authorize-ip-permissions.json", "e-3", at(2)),
+		goldenRecord(t, "modify-rules-one.json", "e-4", at(3)),
+		goldenRecord(t, "revoke-rule-ids.json", "e-5", at(4)),
+	}
+}
+
 // TestRuleChanges: an authorize adds its response's rules with their IDs; a revoke by
 // permissions removes the tuple; a revoke by rule IDs removes the rule the earlier authorize
 // added (and one it never saw, without a rule); a modify replaces a rule under its ID; a
@@ -45,14 +59,7 @@ func TestRuleChanges(t *testing.T) {
 	failed := map[string]any{"eventName": "AuthorizeSecurityGroupIngress", "eventTime": at(5).Format(time.RFC3339), "eventID": "e-fail",
 		"errorCode": "InvalidPermission.Duplicate", "responseElements": nil}
 	failedJSON, _ := json.Marshal(failed)
-	recs := []json.RawMessage{
-		goldenRecord(t, "authorize-ip-permissions.json", "e-1", at(0)),
-		goldenRecord(t, "revoke-permissions.json", "e-2", at(1)),
-		goldenRecord(t, "authorize-ip-permissions.json", "e-3", at(2)),
-		goldenRecord(t, "modify-rules-one.json", "e-4", at(3)),
-		goldenRecord(t, "revoke-rule-ids.json", "e-5", at(4)),
-		failedJSON,
-	}
+	recs := append(ruleChangeRecords(t, at), failedJSON)
 	got, err := RuleChanges(recs)
 	if err != nil {
 		t.Fatal(err)
@@ -106,16 +113,11 @@ func TestFlapChanges(t *testing.T) {
 	revokeOut := func(rec map[string]any) {
 		rec["requestParameters"].(map[string]any)["securityGroupRuleIdSet"] = map[string]any{"items": []any{map[string]any{"securityGroupRuleId": out}}}
 	}
-	recs := []json.RawMessage{
-		goldenRecord(t, "authorize-ip-permissions.json", "e-1", at(0)),
-		goldenRecord(t, "revoke-permissions.json", "e-2", at(1)),
-		goldenRecord(t, "authorize-ip-permissions.json", "e-3", at(2)),
-		goldenRecord(t, "modify-rules-one.json", "e-4", at(3)),
-		goldenRecord(t, "revoke-rule-ids.json", "e-5", at(4)),
+	recs := append(ruleChangeRecords(t, at),
 		goldenRecord(t, "authorize-ip-permissions.json", "e-6", at(5), egress),
 		goldenRecord(t, "modify-rules-one.json", "e-7", at(6), modifyOut),
 		goldenRecord(t, "revoke-rule-ids.json", "e-8", at(7), revokeOut),
-	}
+	)
 	all, err := RuleChanges(recs)
 	if err != nil {
 		t.Fatal(err)
