@@ -40,10 +40,10 @@ type changeTrail struct {
 
 // startTrail opens the trail's log in <data-dir>/trail-log (at most --trail-max-bytes) and
 // starts the Recorder's writer (which first moves into the log what the store's outbox still
-// holds from before a crash) and the prune and export timer, exporting under <data-dir>/trail; appended (nil:
-// none) is given every batch of records once durable (the event bus). Its metrics count the
-// records lost to a full queue or a failed append, and the log's size. Stop it after the API
-// has stopped, so that every accepted record is written.
+// holds from before a crash) and the prune and export timer, exporting under
+// <data-dir>/trail; appended (nil: none) is given every batch of records once durable (the
+// event bus). Its metrics count the records lost to a full queue or a failed append, and the
+// log's size. Stop it after the API has stopped, so that every accepted record is written.
 //
 // On a shared store (several servers on one etcd), the records of every server's calls reach
 // this server's log too (trail.Replica), so that LookupEvents and the export answer for all
@@ -108,9 +108,9 @@ func startTrail(ctx context.Context, st store.Store, cfg serverConfig, appended 
 		// restarted store has the outbox keys it deleted since its history was last compacted
 		// back (store/bolt's staged keys), tens of thousands at 10,000 groups, half a second
 		// to find in the Log that the start need not wait for. What it cannot move stays in
-		// the outbox for Run's sweep.
-		if err := rec.Recover(runCtx, started); err != nil {
-			log.Error("trail: recovering the outbox; what is there is swept again within a minute", "error", err)
+		// the outbox for Run's sweep, a minute later.
+		if err := rec.Recover(runCtx, started); err != nil && runCtx.Err() == nil {
+			log.Error("trail: recovering the outbox (the Recorder sweeps what is left there again a minute later)", "error", err)
 		}
 		rec.Run(runCtx)
 	}()
