@@ -40,6 +40,7 @@ type Log struct {
 	opts LogOptions
 
 	wmu     sync.Mutex // serializes appends
+	idMu    sync.Mutex // serializes ID's first choice, without waiting for a deferred read
 	buf     []byte
 	appends int // appends written (under wmu): what the batching tests count
 
@@ -48,6 +49,10 @@ type Log struct {
 	scopes map[string]map[string]*scopeIndex // account → region → index
 	bytes  int64                             // the size of every segment
 	closed bool
+	broken error // why a deferred read of the segments failed (LogOptions.After): every call fails
+
+	abort     chan struct{} // closed by Close: a deferred read still waiting for After gives up
+	abortOnce sync.Once
 }
 
 // LogOptions tunes a Log; the zero value gives the defaults.
@@ -63,6 +68,14 @@ type LogOptions struct {
 	// Log of its own (replica.go): the export's cursor, a place in this Log, is then kept
 	// under the Log's ID.
 	Shared bool
+	// After, when not nil, defers reading the segments and building the index: OpenLog
+	// returns once the segment files are open, and a goroutine of the Log's reads them when
+	// After is closed. Every call on the Log waits until then. A server's start gives the
+	// moment its state has loaded, so that the two long reads of a start do not share the
+	// CPUs: the API serves while the trail is read (BENCHMARKS.md, "seventeenth session").
+	// The one failure left for that read, cutting off a torn append, is logged and makes
+	// every later call fail.
+	After <-chan struct{}
 }
 
 type segment struct {
@@ -109,32 +122,71 @@ func OpenLog(dir string, opts LogOptions) (*Log, error) {
 		seqs = append(seqs, uint32(seq))
 	}
 	slices.Sort(seqs)
-	for i, seq := range seqs {
-		if err := l.load(seq, i == len(seqs)-1); err != nil {
+	for _, seq := range seqs {
+		f, err := os.OpenFile(filepath.Join(dir, segmentName(seq)), os.O_RDWR, 0o600)
+		if err != nil {
 			l.Close()
-			return nil, err
+			return nil, fmt.Errorf("trail log: %w", err)
 		}
+		l.segs = append(l.segs, &segment{seq: seq, f: f})
 	}
 	if len(l.segs) == 0 {
 		if err := l.roll(); err != nil {
 			return nil, err
 		}
+		return l, nil
 	}
+	if opts.After == nil {
+		if err := l.load(); err != nil {
+			l.Close()
+			return nil, err
+		}
+		return l, nil
+	}
+	// The locks are held from here until the segments are read: every call waits for them.
+	l.abort = make(chan struct{})
+	l.wmu.Lock()
+	l.mu.Lock()
+	go func() {
+		defer l.wmu.Unlock()
+		defer l.mu.Unlock()
+		select {
+		case <-opts.After:
+		case <-l.abort:
+			return
+		}
+		if err := l.load(); err != nil {
+			l.broken = err
+			opts.Logger.Error("trail log: cannot be read; lookups and the export fail, and the records of changes wait in the store's outbox", "error", err)
+		}
+	}()
 	return l, nil
 }
 
-// load opens segment seq and indexes its records. In the newest segment (last), a damaged
-// frame and what follows it is a torn append and is cut off; in an older one it is damage,
-// reported in the log, and the records after it are left unread.
-func (l *Log) load(seq uint32, last bool) error {
-	path := filepath.Join(l.dir, segmentName(seq))
-	f, err := os.OpenFile(path, os.O_RDWR, 0o600)
-	if err != nil {
-		return fmt.Errorf("trail log: %w", err)
+// load reads the open segments and indexes their records; the caller holds wmu and mu, or
+// owns l alone.
+func (l *Log) load() error {
+	for i, seg := range l.segs {
+		if err := l.loadSegment(seg, i == len(l.segs)-1); err != nil {
+			return err
+		}
 	}
-	seg := &segment{seq: seq, f: f}
+	return nil
+}
+
+// truncateFile cuts a segment file (a variable: the tests make it fail).
+var truncateFile = (*os.File).Truncate
+
+// loadSegment indexes the records of seg, an open segment not read yet. In the newest
+// segment (last), a damaged frame and what follows it is a torn append and is cut off; in an
+// older one it is damage, reported in the log, and the records after it are left unread.
+func (l *Log) loadSegment(seg *segment, last bool) error {
+	f, seq := seg.f, seg.seq
 	r := bufio.NewReaderSize(f, 1<<20)
-	var payload []byte
+	var (
+		payload []byte
+		err     error
+	)
 	for {
 		payload, err = frame.Read(r, payload, maxFrame)
 		if err == io.EOF {
@@ -153,13 +205,11 @@ func (l *Log) load(seq uint32, last bool) error {
 		seg.size += int64(frameHeader + n)
 	}
 	if last {
-		if err := f.Truncate(seg.size); err != nil {
-			f.Close()
-			return fmt.Errorf("trail log: cutting the torn end of %s: %w", path, err)
+		if err := truncateFile(f, seg.size); err != nil {
+			return fmt.Errorf("trail log: cutting the torn end of %s: %w", filepath.Join(l.dir, segmentName(seq)), err)
 		}
 	}
 	seg.synced = seg.size
-	l.segs = append(l.segs, seg)
 	l.bytes += seg.size
 	return nil
 }
@@ -216,6 +266,15 @@ func syncDir(dir string) error {
 
 var errLogClosed = errors.New("trail log: closed")
 
+// usable is the error of a call on a closed Log or one whose deferred read failed; the
+// caller holds mu.
+func (l *Log) usable() error {
+	if l.closed {
+		return errLogClosed
+	}
+	return l.broken
+}
+
 // append writes entries to the log and returns once they are durable and indexed. It fails
 // for an entry that cannot be stored (an eventID longer than a UUID) without writing any.
 func (l *Log) append(entries []*entry) error { return l.write(entries, true) }
@@ -232,10 +291,10 @@ func (l *Log) Sync() error {
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	l.mu.RLock()
-	closed, seg := l.closed, l.segs[len(l.segs)-1]
+	err, seg := l.usable(), l.segs[len(l.segs)-1]
 	l.mu.RUnlock()
-	if closed {
-		return errLogClosed
+	if err != nil {
+		return err
 	}
 	return l.syncSegment(seg)
 }
@@ -265,10 +324,10 @@ func (l *Log) write(entries []*entry, sync bool) error {
 		}
 	}
 	l.mu.RLock()
-	closed, seg := l.closed, l.segs[len(l.segs)-1]
+	err, seg := l.usable(), l.segs[len(l.segs)-1]
 	l.mu.RUnlock()
-	if closed {
-		return errLogClosed
+	if err != nil {
+		return err
 	}
 	if seg.size >= l.opts.SegmentBytes {
 		if err := l.syncSegment(seg); err != nil { // a segment is whole on disk before the next starts
@@ -297,7 +356,7 @@ func (l *Log) write(entries []*entry, sync bool) error {
 	// Written at the end of what was written, not appended: after a failed write or fsync,
 	// the next append overwrites whatever part of this one reached the file (cut off here, if
 	// the disk lets us, so that nothing of it outlives a later, shorter append).
-	_, err := seg.f.WriteAt(buf, seg.size)
+	_, err = seg.f.WriteAt(buf, seg.size)
 	if err == nil && sync {
 		err = seg.f.Sync()
 	}
@@ -357,8 +416,8 @@ func (l *Log) read(pos position) (e *entry, ok bool, err error) {
 func (l *Log) find(q query) (entries []*entry, more bool, err error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if l.closed {
-		return nil, false, errLogClosed
+	if err := l.usable(); err != nil {
+		return nil, false, err
 	}
 	x := l.scopes[q.account][q.region]
 	if x == nil {
@@ -410,8 +469,8 @@ func ParseCursor(s string) (Cursor, error) {
 func (l *Log) since(c Cursor, limit int) ([]*entry, Cursor, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if l.closed {
-		return nil, c, errLogClosed
+	if err := l.usable(); err != nil {
+		return nil, c, err
 	}
 	var out []*entry
 	for _, seg := range l.segs {
@@ -449,8 +508,8 @@ func (l *Log) Prune(now time.Time) (deleted int, err error) {
 	defer l.wmu.Unlock()
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.closed {
-		return 0, errLogClosed
+	if err := l.usable(); err != nil {
+		return 0, err
 	}
 	cutoff := now.Add(-Retention).Unix()
 	if last := l.segs[len(l.segs)-1]; last.size > 0 && last.maxTime < cutoff {
@@ -503,8 +562,8 @@ const idFile = "id"
 // chosen when first asked for and kept in the Log's directory, so that a restarted server is
 // the same publisher (replica.go) and continues its own export.
 func (l *Log) ID() (string, error) {
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
+	l.idMu.Lock()
+	defer l.idMu.Unlock()
 	path := filepath.Join(l.dir, idFile)
 	if b, err := os.ReadFile(path); err == nil {
 		if id := strings.TrimSpace(string(b)); len(id) == 16 {
@@ -547,8 +606,14 @@ func (l *Log) Size() int64 {
 	return l.bytes
 }
 
-// Close closes the segment files; appends and lookups fail afterwards.
+// Close closes the segment files; appends and lookups fail afterwards. A deferred read of
+// the segments that has not started will not.
 func (l *Log) Close() error {
+	l.abortOnce.Do(func() {
+		if l.abort != nil {
+			close(l.abort)
+		}
+	})
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	l.mu.Lock()

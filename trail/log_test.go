@@ -242,6 +242,125 @@ func TestLogReopen(t *testing.T) {
 	}
 }
 
+// TestLogReadAfter: with After, OpenLog returns before reading the segments, and every call
+// waits for the read, which starts when After is closed; it then sees what the reopened log
+// holds, the torn append cut off, and what is appended lands after it.
+func TestLogReadAfter(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, LogOptions{SegmentBytes: 4096})
+	var want []string
+	for i := range 20 { // several segments
+		appendRecords(t, l, rec(t, "DeleteSecurityGroup", "sg-1", callTime.Add(time.Duration(i)*time.Second), fmt.Sprintf("e-%02d", i)))
+		want = append([]string{fmt.Sprintf("e-%02d", i)}, want...)
+	}
+	l.Close()
+	tearLastSegment(t, dir)
+
+	after := make(chan struct{})
+	l = openLog(t, dir, LogOptions{SegmentBytes: 4096, After: after})
+	if l.bytes != 0 || len(l.scopes) != 0 {
+		t.Fatal("the segments were read before After was closed")
+	}
+	named := make(chan error, 1)
+	go func() { _, err := l.ID(); named <- err }() // a replica's publisher name does not wait
+	select {
+	case err := <-named:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ID waited for the read")
+	}
+	found, appended := make(chan []*entry, 1), make(chan error, 1)
+	go func() {
+		got, _, _ := find(l, everything)
+		found <- got
+	}()
+	go func() {
+		appended <- l.append([]*entry{entryOf(rec(t, "DeleteSecurityGroup", "sg-1", callTime.Add(time.Minute), "e-20"))})
+	}()
+	select {
+	case <-found:
+		t.Fatal("a lookup answered before the segments were read")
+	case <-appended:
+		t.Fatal("an append went through before the segments were read")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(after)
+	got := <-found
+	if err := <-appended; err != nil {
+		t.Fatal(err)
+	}
+	// The lookup may have run before or after the append: the append is never before the old
+	// records, and is there once it returned.
+	if len(got) == 21 {
+		got = got[1:]
+	}
+	if diff := gocmp.Diff(want, ids(got)); diff != "" {
+		t.Errorf("lookup waiting for the read (-want +got):\n%s", diff)
+	}
+	if got := ids(findAll(t, l, everything)); len(got) != 21 || got[0] != "e-20" {
+		t.Errorf("after the append: %v", got)
+	}
+	l.Close()
+	l = openLog(t, dir, LogOptions{SegmentBytes: 4096})
+	if got := ids(findAll(t, l, everything)); len(got) != 21 || got[0] != "e-20" {
+		t.Errorf("reopened after the append: %v", got)
+	}
+}
+
+// TestLogReadAfterFails: a deferred read that cannot cut off a torn append leaves a Log every
+// call of which fails with why; one closed before After was closed is closed, and never read.
+func TestLogReadAfterFails(t *testing.T) {
+	dir := t.TempDir()
+	l := openLog(t, dir, LogOptions{})
+	appendRecords(t, l, rec(t, "DeleteSecurityGroup", "sg-1", callTime, "e-1"))
+	l.Close()
+	tearLastSegment(t, dir)
+	defer func(f func(*os.File, int64) error) { truncateFile = f }(truncateFile)
+	truncateFile = func(*os.File, int64) error { return errors.New("read-only file system") }
+
+	after := make(chan struct{})
+	l = openLog(t, dir, LogOptions{After: after})
+	close(after)
+	if _, _, err := find(l, everything); err == nil || !strings.Contains(err.Error(), "read-only file system") {
+		t.Errorf("lookup: %v, want the failed cut", err)
+	}
+	if err := l.append([]*entry{entryOf(rec(t, "DeleteSecurityGroup", "sg-1", callTime, "e-2"))}); err == nil || !strings.Contains(err.Error(), "read-only file system") {
+		t.Errorf("append: %v, want the failed cut", err)
+	}
+	if _, err := l.Prune(callTime); err == nil {
+		t.Error("prune of a log that was not read")
+	}
+	if err := l.Sync(); err == nil {
+		t.Error("sync of a log that was not read")
+	}
+
+	l = openLog(t, dir, LogOptions{After: make(chan struct{})}) // never closed
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := find(l, everything); !errors.Is(err, errLogClosed) {
+		t.Errorf("lookup after Close: %v", err)
+	}
+	if l.bytes != 0 {
+		t.Error("a closed log was read")
+	}
+}
+
+// tearLastSegment appends a frame header and a few bytes of its payload to the newest
+// segment in dir: an append a crash cut short.
+func tearLastSegment(t *testing.T, dir string) {
+	t.Helper()
+	segs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	f, err := os.OpenFile(segs[len(segs)-1], os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte{200, 1, 0, 0, 1, 2, 3, 4, 5})
+	f.Close()
+}
+
 // TestLogPrune: segments past the 90 days go whole, with their index entries; the segment
 // being appended to goes too once it is entirely past retention; and past MaxBytes the oldest
 // go early.

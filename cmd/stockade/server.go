@@ -257,17 +257,22 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		return err
 	}
 	defer st.Close()
-	// The tenants' records and the trail (its recovery and its index) are the start's two
-	// long reads, a second and more than half a second at 10,000 groups; they depend on
-	// nothing but the store, so the state loads while the bus and the trail start.
+	// The tenants' records and the trail's log are the start's two long reads (at 10,000
+	// groups, half a second of the CPUs each). The state loads while the bus and the trail
+	// start, and the API waits for it; the trail's log is read once the state has loaded,
+	// while the API serves (its calls wait for it), so that the two do not share the CPUs.
 	var (
 		accounts *auth.Registry
 		svc      *control.Service
 		credPath string
 		stateErr error
 		loading  sync.WaitGroup
+		loaded   = make(chan struct{})
 	)
-	loading.Go(func() { accounts, svc, credPath, stateErr = openState(ctx, st, cfg, ccfg, log) })
+	loading.Go(func() {
+		defer close(loaded)
+		accounts, svc, credPath, stateErr = openState(ctx, st, cfg, ccfg, log)
+	})
 	defer loading.Wait() // an early return waits for it before the store closes
 	// On a shared store, what other servers write reaches this one's memory through the
 	// store's watch; the followers stop before the store closes.
@@ -295,7 +300,7 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 		sources.events, publish = eb.svc, eb.bus.Publish
 	}
 	if cfg.Trail {
-		tr, err := startTrail(ctx, st, cfg, appended, reg, log)
+		tr, err := startTrail(ctx, st, cfg, appended, loaded, reg, log)
 		if err != nil {
 			return err
 		}

@@ -42,16 +42,18 @@ type changeTrail struct {
 // starts the Recorder's writer (which first moves into the log what the store's outbox still
 // holds from before a crash) and the prune and export timer, exporting under
 // <data-dir>/trail; appended (nil: none) is given every batch of records once durable (the
-// event bus). Its metrics count the records lost to a full queue or a failed append, and the
-// log's size. Stop it after the API has stopped, so that every accepted record is written.
+// event bus). The log's segments are read once after is closed (trail.LogOptions.After);
+// until then the trail's calls wait. Its metrics count the records lost to a full queue or a
+// failed append, and the log's size. Stop it after the API has stopped, so that every
+// accepted record is written.
 //
 // On a shared store (several servers on one etcd), the records of every server's calls reach
 // this server's log too (trail.Replica), so that LookupEvents and the export answer for all
 // of them; the event bus is given this server's own only, so that a rule fires once.
-func startTrail(ctx context.Context, st store.Store, cfg serverConfig, appended func([]*trail.Record), reg prometheus.Registerer, log *slog.Logger) (*changeTrail, error) {
+func startTrail(ctx context.Context, st store.Store, cfg serverConfig, appended func([]*trail.Record), after <-chan struct{}, reg prometheus.Registerer, log *slog.Logger) (*changeTrail, error) {
 	started := time.Now() // before the API serves: what was staged before is the last run's
 	dataDir := cfg.DataDir
-	tlog, err := trail.OpenLog(filepath.Join(dataDir, datadir.TrailLog), trail.LogOptions{MaxBytes: cfg.TrailMaxBytes, Logger: log, Shared: cfg.shared()})
+	tlog, err := trail.OpenLog(filepath.Join(dataDir, datadir.TrailLog), trail.LogOptions{MaxBytes: cfg.TrailMaxBytes, Logger: log, Shared: cfg.shared(), After: after})
 	if err != nil {
 		return nil, err
 	}

@@ -283,6 +283,26 @@ func (t *target) call(params url.Values) (string, error) {
 	return string(b), nil
 }
 
+// lookupEvents makes a CloudTrail LookupEvents call for one record (the JSON protocol).
+func (t *target) lookupEvents() error {
+	body := `{"MaxResults":1}`
+	req, _ := http.NewRequest(http.MethodPost, t.endpoint+"/", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-amz-json-1.1")
+	req.Header.Set("X-Amz-Target", "CloudTrail_20131101.LookupEvents")
+	req.Host = req.URL.Host
+	sigv4.Sign(req, []byte(body), t.akid, t.secret, "us-east-1", "cloudtrail", time.Now())
+	resp, err := t.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || !strings.Contains(string(b), `"EventId"`) {
+		return fmt.Errorf("LookupEvents: HTTP %d: %.200s", resp.StatusCode, b)
+	}
+	return nil
+}
+
 func between(s, open, close string) string {
 	_, rest, ok := strings.Cut(s, open)
 	if !ok {
