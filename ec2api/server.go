@@ -174,6 +174,7 @@ type call struct {
 	principal *iam.Principal
 	requestID string
 	out       xmlWriter
+	reply     *[]byte // out's buffer, from replyBuffers
 	// rev is the store revision a write produced, reported in the X-Stockade-Revision header
 	// so that a client can wait for enforcement of its change.
 	rev int64
@@ -298,6 +299,19 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.finish(c, s.writeResponse(w, c), nil)
+	c.recycle()
+}
+
+// recycle gives the reply's buffer back for another call's, once the reply is sent and the
+// trail has what it takes from it, unless the trail's record keeps the reply itself (a
+// change's responseElements are built on the Recorder's goroutine).
+func (c *call) recycle() {
+	if c.reply == nil || (c.rec != nil && c.rec.KeepsReply()) || cap(c.out.b) > maxPooledReply {
+		return
+	}
+	*c.reply = c.out.b[:0]
+	replyBuffers.Put(c.reply)
+	c.reply, c.out.b = nil, nil
 }
 
 // readOnly reports whether an action only reads (Describe*, Get*). Such an action honours
@@ -428,8 +442,8 @@ func regionOr(r, def string) string {
 // grown from empty and then copied into the envelope (they were a fifth of a describe's
 // allocated bytes). A failure discards it.
 func (c *call) startResponse() {
-	c.out.b = make([]byte, 0, 2048)
-	c.out.b = append(c.out.b, `<?xml version="1.0" encoding="UTF-8"?>`+"\n<"...)
+	c.reply = replyBuffers.Get().(*[]byte)
+	c.out.b = append((*c.reply)[:0], `<?xml version="1.0" encoding="UTF-8"?>`+"\n<"...)
 	c.out.b = append(c.out.b, c.req.Action...)
 	c.out.b = append(c.out.b, `Response xmlns="http://ec2.amazonaws.com/doc/2016-11-15/">`...)
 	c.out.str("requestId", c.requestID)

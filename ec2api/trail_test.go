@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -235,6 +237,39 @@ func TestTrailRecordsEveryCall(t *testing.T) {
 	west := &client{api: c.api, acct: c.acct, region: "eu-west-1"}
 	if _, evs, raw := west.lookup(`{"LookupAttributes":[{"AttributeKey":"EventSource","AttributeValue":"ec2.amazonaws.com"}]}`); len(evs) != 0 {
 		t.Errorf("another region sees %d EC2 events: %s", len(evs), raw)
+	}
+}
+
+// TestReplyBuffersOutliveTheirRecords: replies are written into recycled buffers, but not a
+// reply the trail's record still holds: a write's reply waits in the Recorder's queue while
+// reads reuse buffers, and its record's responseElements are still the write's. The reads'
+// replies are whole and their own (a recycled buffer starts empty).
+func TestReplyBuffersOutliveTheirRecords(t *testing.T) {
+	ta := newTrailAPI(t)
+	c := ta.newAccount("alice")
+	sg := field(c.ok("CreateSecurityGroup", "GroupName", "web", "GroupDescription", "web tier"), "groupId")
+	ta.settle()
+	reply := c.ok("AuthorizeSecurityGroupIngress", "GroupId", sg,
+		"IpPermissions.1.IpProtocol", "tcp", "IpPermissions.1.FromPort", "22", "IpPermissions.1.ToPort", "22",
+		"IpPermissions.1.IpRanges.1.CidrIp", "10.0.0.0/8")
+	rule := field(reply, "securityGroupRuleId")
+	for i := range 50 { // the authorize's completion is queued, unflushed, meanwhile
+		name := fmt.Sprintf("g%02d", i)
+		c.ok("CreateSecurityGroup", "GroupName", name, "GroupDescription", strings.Repeat("x", 1+5*i))
+		got := c.ok("DescribeSecurityGroups", "Filter.1.Name", "group-name", "Filter.1.Value.1", name)
+		if !strings.HasPrefix(got, "<?xml") || strings.Count(got, "<groupName>") != 1 || field(got, "groupName") != name ||
+			field(got, "groupDescription") != strings.Repeat("x", 1+5*i) {
+			t.Fatalf("describe of %s: %.300s", name, got)
+		}
+	}
+	ta.settle()
+	_, events, _ := c.lookup(`{"LookupAttributes":[{"AttributeKey":"EventName","AttributeValue":"AuthorizeSecurityGroupIngress"}]}`)
+	if len(events) != 1 {
+		t.Fatalf("%d authorize records", len(events))
+	}
+	resp, _ := events[0].record["responseElements"].(map[string]any)
+	if b, _ := json.Marshal(resp); !strings.Contains(string(b), rule) || !strings.Contains(string(b), sg) {
+		t.Errorf("the authorize's responseElements are not its reply's: %s", b)
 	}
 }
 

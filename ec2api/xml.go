@@ -1,7 +1,9 @@
 package ec2api
 
 import (
+	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 	"unicode/utf8"
 )
@@ -9,6 +11,16 @@ import (
 // xmlWriter builds a response body. It writes straight into a byte slice — no reflection —
 // because every response passes through it.
 type xmlWriter struct{ b []byte }
+
+// replyBuffers recycles the buffers replies are written into. A filtered describe that
+// matches 40 groups of 20 rules is 350 KB of XML, and growing its buffer by appending
+// allocated twice that a call: at 10,000 groups the collections that paced were the slowest
+// of those calls (BENCHMARKS.md, "seventeenth session"). A buffer goes back only when nothing
+// holds it any more (call.recycle) and only up to maxPooledReply, so that one listing of
+// every group does not stay allocated.
+var replyBuffers = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+const maxPooledReply = 1 << 20
 
 func (w *xmlWriter) open(name string) {
 	w.b = append(w.b, '<')
@@ -45,6 +57,14 @@ func (w *xmlWriter) opt(name, v string) {
 func (w *xmlWriter) int(name string, v int64) {
 	w.open(name)
 	w.b = strconv.AppendInt(w.b, v, 10)
+	w.close(name)
+}
+
+// prefix writes a CIDR, whose text needs no escaping, without a string of its own: a
+// describe writes one for every rule.
+func (w *xmlWriter) prefix(name string, p netip.Prefix) {
+	w.open(name)
+	w.b = p.AppendTo(w.b)
 	w.close(name)
 }
 

@@ -89,6 +89,10 @@ func (p *Pending) Finish(response []byte, failure *Failure) (*Record, error) {
 	return rec, err
 }
 
+// KeepsReply reports whether Complete may keep the reply of a success after it returns: the
+// caller may reuse the reply's buffer when it does not.
+func (p *Pending) KeepsReply() bool { return p.usesResponse(nil) }
+
 // usesResponse reports whether the complete record, of a call that ended in failure (nil
 // for a success), takes anything from its reply.
 func (p *Pending) usesResponse(failure *Failure) bool {
