@@ -1,6 +1,8 @@
 package ec2api
 
 import (
+	"slices"
+
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/ec2api/query"
 	"github.com/stockade/stockade/model"
@@ -100,22 +102,18 @@ func writePermissions(x *xmlWriter, name string, g *model.Group, rules []model.R
 		x.empty(name)
 		return
 	}
-	type key struct {
-		proto    string
-		from, to int32
-	}
-	var order []key
-	groups := map[key][]*model.Rule{}
+	// The keys in order of first appearance, by a scan rather than a map: a group has at most
+	// a few dozen rules, and a describe of many groups writes this for each one.
+	var first [16]permKey
+	order := first[:0]
 	for i := range rules {
-		k := key{rules[i].Protocol, rules[i].FromPort, rules[i].ToPort}
-		if _, ok := groups[k]; !ok {
+		if k := keyOf(&rules[i]); !slices.Contains(order, k) {
 			order = append(order, k)
 		}
-		groups[k] = append(groups[k], &rules[i])
 	}
 	x.open(name)
 	for _, k := range order {
-		rs := groups[k]
+		rs := peersOf{rules, k}
 		x.open("item")
 		x.str("ipProtocol", k.proto)
 		if model.HasPorts(k.proto) {
@@ -131,11 +129,11 @@ func writePermissions(x *xmlWriter, name string, g *model.Group, rules []model.R
 			x.opt("description", r.Description)
 		})
 		writePeers(x, "ipRanges", rs, func(r *model.Rule) bool { return r.Peer.CIDR.IsValid() && !r.Peer.IsIPv6() }, func(r *model.Rule) {
-			x.str("cidrIp", r.Peer.CIDR.String())
+			x.prefix("cidrIp", r.Peer.CIDR)
 			x.opt("description", r.Description)
 		})
 		writePeers(x, "ipv6Ranges", rs, func(r *model.Rule) bool { return r.Peer.IsIPv6() }, func(r *model.Rule) {
-			x.str("cidrIpv6", r.Peer.CIDR.String())
+			x.prefix("cidrIpv6", r.Peer.CIDR)
 			x.opt("description", r.Description)
 		})
 		writePeers(x, "prefixListIds", rs, func(r *model.Rule) bool { return r.Peer.PrefixListID != "" }, func(r *model.Rule) {
@@ -147,10 +145,25 @@ func writePermissions(x *xmlWriter, name string, g *model.Group, rules []model.R
 	x.close(name)
 }
 
-func writePeers(x *xmlWriter, name string, rs []*model.Rule, want func(*model.Rule) bool, write func(*model.Rule)) {
+// permKey is what makes rules one IpPermission.
+type permKey struct {
+	proto    string
+	from, to int32
+}
+
+func keyOf(r *model.Rule) permKey { return permKey{r.Protocol, r.FromPort, r.ToPort} }
+
+// peersOf is the rules of one IpPermission: those of rules with key k.
+type peersOf struct {
+	rules []model.Rule
+	k     permKey
+}
+
+func writePeers(x *xmlWriter, name string, rs peersOf, want func(*model.Rule) bool, write func(*model.Rule)) {
 	n := 0
-	for _, r := range rs {
-		if !want(r) {
+	for i := range rs.rules {
+		r := &rs.rules[i]
+		if keyOf(r) != rs.k || !want(r) {
 			continue
 		}
 		if n == 0 {
@@ -197,9 +210,9 @@ func (c *call) writeRule(g *model.Group, r *model.Rule, emptyTags bool) {
 func writeRulePeer(x *xmlWriter, g *model.Group, r *model.Rule, bareGroup bool) {
 	switch {
 	case r.Peer.IsIPv6():
-		x.str("cidrIpv6", r.Peer.CIDR.String())
+		x.prefix("cidrIpv6", r.Peer.CIDR)
 	case r.Peer.CIDR.IsValid():
-		x.str("cidrIpv4", r.Peer.CIDR.String())
+		x.prefix("cidrIpv4", r.Peer.CIDR)
 	case r.Peer.PrefixListID != "":
 		x.str("prefixListId", r.Peer.PrefixListID)
 	case bareGroup:
