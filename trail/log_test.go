@@ -218,17 +218,10 @@ func TestLogReopen(t *testing.T) {
 		want = append([]string{fmt.Sprintf("e-%02d", i)}, want...)
 	}
 	l.Close()
-	segs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
-	if len(segs) < 3 {
+	if segs, _ := filepath.Glob(filepath.Join(dir, "*.log")); len(segs) < 3 {
 		t.Fatalf("%d segments, want several", len(segs))
 	}
-	last := segs[len(segs)-1]
-	f, err := os.OpenFile(last, os.O_WRONLY|os.O_APPEND, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.Write([]byte{200, 1, 0, 0, 1, 2, 3, 4, 5}) // a frame header and a few bytes of its payload
-	f.Close()
+	tearLastSegment(t, dir)
 
 	l = openLog(t, dir, LogOptions{SegmentBytes: 4096})
 	if diff := gocmp.Diff(want, ids(findAll(t, l, everything))); diff != "" {
