@@ -207,23 +207,8 @@ func TestAttributeValuesCannotCollide(t *testing.T) {
 // TestLogReopen: records survive a reopen in their order; a torn append at the end (a crash
 // during the write) is cut off, and appends go on after the last whole record.
 func TestLogReopen(t *testing.T) {
-	dir := t.TempDir()
-	l, err := OpenLog(dir, LogOptions{SegmentBytes: 4096})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var want []string
-	for i := range 20 { // several segments
-		appendRecords(t, l, rec(t, "DeleteSecurityGroup", "sg-1", callTime.Add(time.Duration(i)*time.Second), fmt.Sprintf("e-%02d", i)))
-		want = append([]string{fmt.Sprintf("e-%02d", i)}, want...)
-	}
-	l.Close()
-	if segs, _ := filepath.Glob(filepath.Join(dir, "*.log")); len(segs) < 3 {
-		t.Fatalf("%d segments, want several", len(segs))
-	}
-	tearLastSegment(t, dir)
-
-	l = openLog(t, dir, LogOptions{SegmentBytes: 4096})
+	dir, want := tornLog(t)
+	l := openLog(t, dir, LogOptions{SegmentBytes: 4096})
 	if diff := gocmp.Diff(want, ids(findAll(t, l, everything))); diff != "" {
 		t.Errorf("after reopen (-want +got):\n%s", diff)
 	}
@@ -239,18 +224,9 @@ func TestLogReopen(t *testing.T) {
 // waits for the read, which starts when After is closed; it then sees what the reopened log
 // holds, the torn append cut off, and what is appended lands after it.
 func TestLogReadAfter(t *testing.T) {
-	dir := t.TempDir()
-	l := openLog(t, dir, LogOptions{SegmentBytes: 4096})
-	var want []string
-	for i := range 20 { // several segments
-		appendRecords(t, l, rec(t, "DeleteSecurityGroup", "sg-1", callTime.Add(time.Duration(i)*time.Second), fmt.Sprintf("e-%02d", i)))
-		want = append([]string{fmt.Sprintf("e-%02d", i)}, want...)
-	}
-	l.Close()
-	tearLastSegment(t, dir)
-
+	dir, want := tornLog(t)
 	after := make(chan struct{})
-	l = openLog(t, dir, LogOptions{SegmentBytes: 4096, After: after})
+	l := openLog(t, dir, LogOptions{SegmentBytes: 4096, After: after})
 	if l.bytes != 0 || len(l.scopes) != 0 {
 		t.Fatal("the segments were read before After was closed")
 	}
@@ -339,6 +315,27 @@ func TestLogReadAfterFails(t *testing.T) {
 	if l.bytes != 0 {
 		t.Error("a closed log was read")
 	}
+}
+
+// tornLog writes 20 records in several segments of 4 KiB into a new directory, then tears
+// the last segment's end (tearLastSegment); want is the records' IDs, newest first.
+func tornLog(t *testing.T) (dir string, want []string) {
+	t.Helper()
+	dir = t.TempDir()
+	l, err := OpenLog(dir, LogOptions{SegmentBytes: 4096})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 20 {
+		appendRecords(t, l, rec(t, "DeleteSecurityGroup", "sg-1", callTime.Add(time.Duration(i)*time.Second), fmt.Sprintf("e-%02d", i)))
+		want = append([]string{fmt.Sprintf("e-%02d", i)}, want...)
+	}
+	l.Close()
+	if segs, _ := filepath.Glob(filepath.Join(dir, "*.log")); len(segs) < 3 {
+		t.Fatalf("%d segments, want several", len(segs))
+	}
+	tearLastSegment(t, dir)
+	return dir, want
 }
 
 // tearLastSegment appends a frame header and a few bytes of its payload to the newest
