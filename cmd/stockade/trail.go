@@ -42,8 +42,8 @@ type changeTrail struct {
 // starts the Recorder's writer (which first moves into the log what the store's outbox still
 // holds from before a crash) and the prune and export timer, exporting under
 // <data-dir>/trail; appended (nil: none) is given every batch of records once durable (the
-// event bus). The log's segments are read once after is closed (trail.LogOptions.After);
-// until then the trail's calls wait. Its metrics count the records lost to a full queue or a
+// event bus). The log is read when after is closed (trail.LogOptions.After); the trail's
+// calls wait for that. Its metrics count the records lost to a full queue or a
 // failed append, and the log's size. Stop it after the API has stopped, so that every
 // accepted record is written.
 //
