@@ -21,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/ec2/types"
 	"github.com/vishvananda/netlink"
 
+	"github.com/stockade/stockade/internal/hostlock"
 	"github.com/stockade/stockade/netlab"
 )
 
@@ -70,12 +71,18 @@ func expectHost(t *testing.T, from instance, to netip.AddrPort, want netip.Addr)
 	}
 }
 
-// TestLabInternetAllow: with --internet-allow 169.254.254.1/32 a server bound to the host
-// end only is reached from a public instance (seen as its public address) and from a private
-// one behind a NAT gateway (seen as the NAT gateway's); a server of the host on loopback is
-// not, nor one on the host's other addresses; after a crash and a restart without the flag
-// the link is gone and nothing of the host is reached.
+// TestLabInternetAllow: with --internet-allow naming the host end of the link
+// (netlab.HostLinkHost), a server bound to that address only is reached from a public
+// instance (seen as its public address) and from a private one behind a NAT gateway (seen as
+// the NAT gateway's); a server of the host on loopback is not, nor one on the host's other
+// addresses; after a crash and a restart without the flag the link is gone and nothing of
+// the host is reached.
 func TestLabInternetAllow(t *testing.T) {
+	release, err := hostlock.Hold(hostlock.HostLink) // netlab's tests make a host link too
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release) // last: after the server and its link are gone
 	hostEnd := netlab.HostLinkHost.Addr()
 	e := newLabEnv(t, "--internet-allow", hostEnd.String()+"/32")
 	names := netlab.Names{Prefix: e.prefix}

@@ -13,6 +13,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/vishvananda/netlink"
+
+	"github.com/stockade/stockade/internal/hostlock"
 )
 
 func TestHostLinkNames(t *testing.T) {
@@ -127,6 +129,11 @@ func TestKernelHostLink(t *testing.T) {
 	if why := Unavailable(); why != "" {
 		t.Skip("kernel tier: " + why)
 	}
+	release, err := hostlock.Hold(hostlock.HostLink)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(release) // last: after the link is gone
 	b := make([]byte, 2)
 	_, _ = rand.Read(b)
 	names := Names{Prefix: "h" + hex.EncodeToString(b)}
