@@ -9,11 +9,10 @@ import (
 	"runtime"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/stockade/stockade/internal/golden"
 	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/store"
 )
@@ -85,7 +84,7 @@ func TestDecodeIsEncodingJSON(t *testing.T) {
 		}
 		typ := reflect.TypeOf(empty).Elem()
 		full := reflect.New(typ)
-		fill(t, full.Elem(), typ.String())
+		golden.Fill(full.Elem(), new(int))
 		if full.Elem().IsZero() {
 			t.Fatalf("%s: nothing filled", typ)
 		}
@@ -147,69 +146,8 @@ func BenchmarkDecodeGroup(b *testing.B) {
 	})
 }
 
-// cmpStored compares decoded records: addresses by value, unexported fields (caches a record
-// builds for itself) left out.
+// cmpStored compares decoded records, addresses by value.
 var cmpStored = []cmp.Option{
 	cmp.Comparer(func(a, b netip.Prefix) bool { return a == b }),
 	cmp.Comparer(func(a, b netip.Addr) bool { return a == b }),
-	cmp.Exporter(func(reflect.Type) bool { return false }),
-	cmpopts.IgnoreUnexported(),
-}
-
-// fill sets every exported field of v to something other than its zero value, recursing
-// into structs, slices, maps and pointers; path names the field in a failure.
-func fill(t *testing.T, v reflect.Value, path string) {
-	switch v.Interface().(type) {
-	case netip.Prefix:
-		v.Set(reflect.ValueOf(netip.MustParsePrefix("10.1.0.0/16")))
-		return
-	case netip.Addr:
-		v.Set(reflect.ValueOf(netip.MustParseAddr("10.1.2.3")))
-		return
-	case time.Time:
-		v.Set(reflect.ValueOf(time.Date(2026, 12, 3, 18, 4, 5, 6e6, time.UTC)))
-		return
-	}
-	switch v.Kind() {
-	case reflect.String:
-		v.SetString("s-" + path[strings.LastIndexByte(path, '.')+1:])
-	case reflect.Bool:
-		v.SetBool(true)
-	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-		v.SetInt(-7)
-	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		v.SetUint(7)
-	case reflect.Float32, reflect.Float64:
-		v.SetFloat(1.5)
-	case reflect.Pointer:
-		v.Set(reflect.New(v.Type().Elem()))
-		fill(t, v.Elem(), path)
-	case reflect.Slice:
-		s := reflect.MakeSlice(v.Type(), 2, 2)
-		for i := range 2 {
-			fill(t, s.Index(i), fmt.Sprintf("%s[%d]", path, i))
-		}
-		v.Set(s)
-	case reflect.Array:
-		for i := range v.Len() {
-			fill(t, v.Index(i), fmt.Sprintf("%s[%d]", path, i))
-		}
-	case reflect.Map:
-		m := reflect.MakeMap(v.Type())
-		k, e := reflect.New(v.Type().Key()).Elem(), reflect.New(v.Type().Elem()).Elem()
-		fill(t, k, path+".key")
-		fill(t, e, path+".value")
-		m.SetMapIndex(k, e)
-		v.Set(m)
-	case reflect.Struct:
-		for i := range v.NumField() {
-			if f := v.Type().Field(i); f.IsExported() && f.Tag.Get("json") != "-" {
-				fill(t, v.Field(i), path+"."+f.Name)
-			}
-		}
-	case reflect.Interface:
-		// Left nil: no stored record holds an interface it could decode into.
-	default:
-		t.Fatalf("%s: cannot fill a %s", path, v.Type())
-	}
 }
