@@ -70,15 +70,7 @@ func (b *bus) take(dt, check string) []published {
 // system; 64 MiB of garbage, collected but kept by the runtime, is there to go.
 func TestTimedPassReturnsMemory(t *testing.T) {
 	ctx := context.Background()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "stockade.db"), bolt.Options{Unwatched: []string{auditPrefix}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	svc, err := control.Open(ctx, st, control.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, svc := monitoredState(t)
 	m := newAuditMonitor(svc, st, auditSources{}, (&bus{}).publish, audit.DefaultConfig(), prometheus.NewRegistry(), quiet())
 	if err := m.restore(ctx); err != nil {
 		t.Fatal(err)
@@ -100,6 +92,22 @@ func TestTimedPassReturnsMemory(t *testing.T) {
 	}
 }
 
+// monitoredState opens a store as the server does for the continuous audit (its history
+// unwatched) and the control service over it, closed when the test ends.
+func monitoredState(t *testing.T) (store.Store, *control.Service) {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "stockade.db"), bolt.Options{Unwatched: []string{auditPrefix}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc, err := control.Open(context.Background(), st, control.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, svc
+}
+
 // heapFree is the heap memory that is free and not yet returned to the system.
 func heapFree() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
@@ -113,16 +121,7 @@ func heapFree() uint64 {
 // back and opens nothing again.
 func TestAuditMonitor(t *testing.T) {
 	ctx := context.Background()
-	dir := t.TempDir()
-	st, err := bolt.Open(filepath.Join(dir, "stockade.db"), bolt.Options{Unwatched: []string{auditPrefix}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	svc, err := control.Open(ctx, st, control.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, svc := monitoredState(t)
 	accounts, err := auth.Open(ctx, st)
 	if err != nil {
 		t.Fatal(err)
@@ -232,6 +231,7 @@ func TestAuditMonitor(t *testing.T) {
 	}
 
 	// stockade audit --history, through the admin socket.
+	dir := t.TempDir()
 	ln, err := adminapi.Listen(dir)
 	if err != nil {
 		t.Fatal(err)
