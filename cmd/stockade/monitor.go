@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"runtime/debug"
 	"strings"
 	"sync"
 	"time"
@@ -220,8 +219,9 @@ func (m *auditMonitor) pass(ctx context.Context, timed bool) {
 		// at 10,000 groups its working set is as large as all the rest the server holds, and
 		// the collector then lets the heap grow to twice both. Collecting and returning it
 		// now, once a minute, takes an idle server there from about 560 MB of anonymous
-		// memory to about 195 (BENCHMARKS.md, "seventeenth session").
-		debug.FreeOSMemory()
+		// memory to about 195 (BENCHMARKS.md, "seventeenth session"). The first pass comes
+		// after restore has read the stored history (60 MB of the store's file there).
+		releaseMemory(m.st, m.log)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()

@@ -23,6 +23,7 @@ import (
 	"github.com/stockade/stockade/auth"
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/events"
+	"github.com/stockade/stockade/internal/procmem"
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
@@ -67,10 +68,12 @@ func (b *bus) take(dt, check string) []published {
 }
 
 // TestTimedPassReturnsMemory: after a timed pass the heap's free memory has gone back to the
-// system; 64 MiB of garbage, collected but kept by the runtime, is there to go.
+// system; 64 MiB of garbage, collected but kept by the runtime, is there to go. So have the
+// store file's pages that the open and restore read through its memory map.
 func TestTimedPassReturnsMemory(t *testing.T) {
 	ctx := context.Background()
-	st, svc := monitoredState(t)
+	storeFile := filepath.Join(t.TempDir(), "stockade.db")
+	st, svc := monitoredState(t, storeFile)
 	m := newAuditMonitor(svc, st, auditSources{}, (&bus{}).publish, audit.DefaultConfig(), prometheus.NewRegistry(), quiet())
 	if err := m.restore(ctx); err != nil {
 		t.Fatal(err)
@@ -86,17 +89,24 @@ func TestTimedPassReturnsMemory(t *testing.T) {
 	if free := heapFree(); free < 32<<20 {
 		t.Skipf("the runtime kept only %d bytes free after a collection: nothing to check", free)
 	}
+	mapped, err := procmem.MappedKB(storeFile)
+	if err != nil || mapped == 0 {
+		t.Fatalf("the store file has %d KB resident before the pass (%v): the test reads the wrong file", mapped, err)
+	}
 	m.pass(ctx, true)
 	if free := heapFree(); free > 16<<20 {
 		t.Errorf("%d bytes free and not returned after a timed pass", free)
 	}
+	if mapped, err := procmem.MappedKB(storeFile); err != nil || mapped != 0 {
+		t.Errorf("%d KB of the store file resident after a timed pass (%v), want 0", mapped, err)
+	}
 }
 
-// monitoredState opens a store as the server does for the continuous audit (its history
-// unwatched) and the control service over it, closed when the test ends.
-func monitoredState(t *testing.T) (store.Store, *control.Service) {
+// monitoredState opens a store at path as the server does for the continuous audit (its
+// history unwatched) and the control service over it, closed when the test ends.
+func monitoredState(t *testing.T, path string) (store.Store, *control.Service) {
 	t.Helper()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "stockade.db"), bolt.Options{Unwatched: []string{auditPrefix}})
+	st, err := bolt.Open(path, bolt.Options{Unwatched: []string{auditPrefix}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -121,7 +131,7 @@ func heapFree() uint64 {
 // back and opens nothing again.
 func TestAuditMonitor(t *testing.T) {
 	ctx := context.Background()
-	st, svc := monitoredState(t)
+	st, svc := monitoredState(t, filepath.Join(t.TempDir(), "stockade.db"))
 	accounts, err := auth.Open(ctx, st)
 	if err != nil {
 		t.Fatal(err)
