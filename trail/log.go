@@ -235,7 +235,10 @@ func (l *Log) index(seg *segment, h *header, pos position) {
 		x = newScopeIndex()
 		regions[string(h.fields[hRegion])] = x
 	}
-	x.add(h, pos)
+	if !x.add(h, pos) {
+		l.opts.Logger.Error("trail log: the index of the account and region is full (maxRefs); the record is kept and exported but lookups miss it",
+			"account", string(h.fields[hAccount]), "region", string(h.fields[hRegion]))
+	}
 	seg.maxTime = max(seg.maxTime, h.time)
 }
 
