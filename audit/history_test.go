@@ -36,7 +36,7 @@ func TestHistory(t *testing.T) {
 
 	// A restart: the stored episodes come back; the first audit still has the tag finding
 	// and a new one; the tag finding keeps its episode.
-	open, closedEps := h.Episodes()
+	open, closedEps := h.Episodes([]Finding{tags})
 	h2 := NewHistory(2)
 	h2.Restore(append(open, closedEps...))
 	rdp := Finding{Check: "SGA-002", Severity: High, Resource: "sg-2", Rules: []string{"sgr-2"}}
@@ -45,7 +45,7 @@ func TestHistory(t *testing.T) {
 		t.Fatalf("reconcile (-want +got):\n%s", d2)
 	}
 	h2.Apply(d, 7, t0.Add(time.Hour))
-	open, _ = h2.Episodes()
+	open, _ = h2.Episodes([]Finding{tags, rdp})
 	if len(open) != 2 || open[0].Finding.Check != "SGH-007" || open[0].OpenedRevision != 5 {
 		t.Fatalf("open after the restart: %+v", open)
 	}
@@ -54,7 +54,46 @@ func TestHistory(t *testing.T) {
 	if len(forgotten) != 1 || forgotten[0].Finding.Key() != ssh.Key() {
 		t.Fatalf("forgotten %+v", forgotten)
 	}
-	if _, c := h2.Episodes(); len(c) != 2 {
+	if _, c := h2.Episodes(nil); len(c) != 2 {
 		t.Fatalf("kept %d closed episodes, want 2", len(c))
+	}
+}
+
+// TestHistoryOpenFindings: an open episode lists the audit's finding of its key, as it is
+// now; a restored one its stored finding until an audit has seen it, and one that the audit
+// no longer has closes with that stored finding.
+func TestHistoryOpenFindings(t *testing.T) {
+	t0 := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	ssh := Finding{Check: "SGA-002", Severity: High, Resource: "sg-1", Rules: []string{"sgr-1"}, Why: "ssh from anywhere"}
+	tags := Finding{Check: "SGH-007", Severity: Low, Resource: "sg-1", Why: "no tags"}
+	h := NewHistory(10)
+	h.Apply(Delta{Opened: []Finding{ssh, tags}}, 5, t0)
+	now := tags
+	now.Why = "no tags at all" // the same key, explained anew by a later audit
+	open, _ := h.Episodes([]Finding{ssh, now})
+	if len(open) != 2 || open[1].Finding.Why != "no tags at all" || open[0].Finding.Why != "ssh from anywhere" {
+		t.Fatalf("open episodes: %+v", open)
+	}
+
+	h2 := NewHistory(10)
+	h2.Restore(open)
+	if got, _ := h2.Episodes(nil); len(got) != 2 || got[1].Finding.Why != "no tags at all" || got[0].OpenedRevision != 5 {
+		t.Fatalf("restored, before an audit: %+v", got)
+	}
+	d := h2.Reconcile([]Finding{tags})
+	if diff := cmp.Diff(Delta{Closed: []Finding{ssh}}, d); diff != "" {
+		t.Fatalf("reconcile (-want +got):\n%s", diff)
+	}
+	_, closed, _ := h2.Apply(d, 6, t0.Add(time.Hour))
+	want := []Episode{{Finding: ssh, OpenedRevision: 5, Opened: t0, ClosedRevision: 6, Closed: t0.Add(time.Hour)}}
+	if diff := cmp.Diff(want, closed); diff != "" {
+		t.Fatalf("closed (-want +got):\n%s", diff)
+	}
+	got, _ := h2.Episodes([]Finding{tags})
+	if len(got) != 1 || got[0].Finding.Why != "no tags" || got[0].OpenedRevision != 5 {
+		t.Fatalf("open after the audit: %+v", got)
+	}
+	if got, _ := h2.Episodes(nil); len(got) != 0 {
+		t.Fatalf("the audit's finding listed after it has gone from current: %+v", got)
 	}
 }

@@ -446,7 +446,12 @@ func (m *auditMonitor) history(ctx context.Context, account, region string) (jso
 	defer m.mu.Unlock()
 	out := auditHistory{Account: account, Region: region, Open: []audit.Episode{}, Closed: []audit.Episode{}}
 	if t := m.tenants[netmap.Tenant{Account: account, Region: region}]; t != nil {
-		out.Open, out.Closed = t.h.Episodes()
+		var current []audit.Finding // the open episodes' findings are the audit's (audit.History)
+		if t.x != nil {
+			r := t.x.Report()
+			current = append(r.Findings, r.Suppressed...)
+		}
+		out.Open, out.Closed = t.h.Episodes(current)
 		out.Open, out.Closed = nonNil(out.Open), nonNil(out.Closed)
 	}
 	return json.Marshal(out)
