@@ -183,7 +183,7 @@ func (d *Data) Rules(p Period) []RuleUse {
 	// the remote address and the destination port only: records of one service from one
 	// client, window after window, ask the compiler once.
 	type question struct {
-		rev    *Revision
+		rev    time.Time // the revision's From: a rewound timeline builds a revision anew once it has left its cache
 		iface  string
 		dir    Direction
 		proto  uint8
@@ -204,7 +204,7 @@ func (d *Data) Rules(p Period) []RuleUse {
 		if !init[i] {
 			continue
 		}
-		q := question{d.Timeline.At(time.Unix(r.Start, 0)), r.Interface, r.Dir, r.Proto, r.PktSrc, r.DstPort}
+		q := question{d.Timeline.At(time.Unix(r.Start, 0)).From, r.Interface, r.Dir, r.Proto, r.PktSrc, r.DstPort}
 		if r.Dir == Egress {
 			q.remote = r.PktDst
 		}

@@ -4,7 +4,12 @@ import (
 	"bytes"
 	"compress/gzip"
 	"fmt"
+	"net/netip"
 	"testing"
+	"time"
+
+	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/netmap"
 )
 
 // million renders 1,000,000 records about the fixture in the custom format, as one file:
@@ -90,3 +95,75 @@ func BenchmarkAnalyses1M(b *testing.B) {
 		}
 	})
 }
+
+// rewindAccount is an account of n groups of 20 ingress rules each (tcp 1000-1019, each from
+// a /29 of its own), today, and the day that built it: n AuthorizeSecurityGroupIngress calls
+// of 20 rules, one group each, at n distinct times. The first of every hundred groups is
+// carried by an interface.
+func rewindAccount(n int) (netmap.Snapshot, []RuleChange, time.Time) {
+	day := time.Unix(1_700_000_000, 0)
+	s := netmap.Snapshot{
+		VPCs:    []*model.VPC{{ID: "vpc-1", CIDR: netip.MustParsePrefix("10.0.0.0/16")}},
+		Subnets: []*model.Subnet{{ID: "subnet-1", VpcID: "vpc-1", CIDR: netip.MustParsePrefix("10.0.0.0/16")}},
+	}
+	var changes []RuleChange
+	for g := range n {
+		grp := &model.Group{ID: fmt.Sprintf("sg-%05d", g), VpcID: "vpc-1"}
+		at := day.Add(time.Duration(g) * 24 * time.Hour / time.Duration(n))
+		for r := range 20 {
+			rule := model.Rule{ID: fmt.Sprintf("sgr-%05d-%02d", g, r), Protocol: "tcp", FromPort: int32(1000 + r), ToPort: int32(1000 + r),
+				Peer: model.Peer{CIDR: netip.PrefixFrom(netip.AddrFrom4([4]byte{100, byte(g >> 8), byte(g), byte(8 * r)}), 29)}}
+			grp.Ingress = append(grp.Ingress, rule)
+			changes = append(changes, RuleChange{Time: at, GroupID: grp.ID, Added: true, Rule: rule})
+		}
+		s.Groups = append(s.Groups, grp)
+		if g%100 == 0 {
+			s.ENIs = append(s.ENIs, &model.NetworkInterface{ID: fmt.Sprintf("eni-%05d", g), SubnetID: "subnet-1", VpcID: "vpc-1",
+				Groups: []string{grp.ID}, PrivateIP: netip.AddrFrom4([4]byte{10, 0, byte((g/100 + 1) >> 8), byte(g/100 + 1)})})
+		}
+	}
+	return s, changes, day
+}
+
+// benchmarkRewind rewinds an account of n groups over its day and attributes no records,
+// then 100 records spread over the day: the first interface's group and the one of the
+// record's time, each to tcp 1005 from its rule's peer, the moment the group was authorized.
+func benchmarkRewind(b *testing.B, n int) {
+	cur, changes, day := rewindAccount(n)
+	lines := []string{custom}
+	for i := range 100 {
+		g := i * n / 100 / 100 * 100 // a group with an interface, authorized at or before the record
+		at := day.Add(time.Duration(i) * 24 * time.Hour / 100).Unix()
+		lines = append(lines, fmt.Sprintf("eni-%05d ingress 100.%d.%d.41 10.0.%d.%d 50000 1005 6 2 3 180 %d %d ACCEPT OK",
+			g, byte(g>>8), byte(g), byte((g/100+1)>>8), byte(g/100+1), at, at+10))
+	}
+	recs := records(b, lines...)
+	for _, tc := range []struct {
+		name string
+		recs []Record
+		used int
+	}{{"records=0", nil, 0}, {"records=100", recs, min(100, n/100)}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				tl, err := Rewind(cur, changes)
+				if err != nil {
+					b.Fatal(err)
+				}
+				uses := (&Data{Records: tc.recs, Timeline: tl}).Rules(Period{})
+				used := 0
+				for _, u := range uses {
+					if u.Status == "used" {
+						used++
+					}
+				}
+				if len(uses) != 20*n || used != tc.used {
+					b.Fatalf("%d rules, %d used; want %d, %d", len(uses), used, 20*n, tc.used)
+				}
+			}
+		})
+	}
+}
+
+// BenchmarkRewind10k: an account of 10,000 groups of 20 rules, rewound over the 200,000 rule
+// changes of the day that authorized them (10,000 calls), for MON-005 and `stockade flows`.
+func BenchmarkRewind10k(b *testing.B) { benchmarkRewind(b, 10_000) }

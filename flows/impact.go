@@ -114,10 +114,11 @@ func (d *Data) Impact(p Period, c Change) ([]Refused, error) {
 	if _, err := c.apply(cur.Snapshot); err != nil {
 		return nil, err
 	}
-	// after compiles a revision with the change made, once per revision.
-	compiled := map[*Revision]*policy.Policy{}
+	// after compiles a revision with the change made, once per revision (by its From: a
+	// rewound timeline builds a revision anew once it has left its cache).
+	compiled := map[time.Time]*policy.Policy{}
 	after := func(rev *Revision) (*policy.Policy, error) {
-		if pol, ok := compiled[rev]; ok {
+		if pol, ok := compiled[rev.From]; ok {
 			return pol, nil
 		}
 		changed := rev.Snapshot
@@ -132,7 +133,7 @@ func (d *Data) Impact(p Period, c Change) ([]Refused, error) {
 			return nil, err
 		}
 		pol, err := policy.Compile(changed)
-		compiled[rev] = pol
+		compiled[rev.From] = pol
 		return pol, err
 	}
 	owner := map[netip.Addr]string{}
