@@ -329,3 +329,30 @@ func TestRuleSetHashFollowsTheKey(t *testing.T) {
 		t.Fatalf("%d rule sets among 90 generated groups and their copies", len(byKey))
 	}
 }
+
+// TestSGH006Finding: the rules without a description are the finding's rules, counted by
+// direction in why, and each direction's fix names its rules with the placeholder.
+func TestSGH006Finding(t *testing.T) {
+	w := newWorld(t)
+	g := w.group("web", tcp(443, cidr("0.0.0.0/0")), tcp(80, cidr("0.0.0.0/0")), tcp(22, cidr("10.0.0.0/8")))
+	g.Ingress[0].Description, g.Ingress[2].Description = "", " "
+	e := w.add(g, out("tcp", 5432, 5432, cidr("10.0.2.0/24")))
+	e.Description = ""
+	fs := of(w.audit(DefaultConfig()), "SGH-006", g.ID)
+	if len(fs) != 1 {
+		t.Fatalf("SGH-006 findings on %s: %+v", g.ID, fs)
+	}
+	want := Finding{Rules: []string{g.Ingress[0].ID, g.Ingress[2].ID, e.ID},
+		Why: fmt.Sprintf("Group %s: 2 ingress rules have no description; 1 egress rule has no description.", g.ID),
+		Fix: []string{
+			fmt.Sprintf("aws ec2 update-security-group-rule-descriptions-ingress --group-id %s --security-group-rule-descriptions "+
+				"'SecurityGroupRuleId=%s,Description=<why: ticket and owner>' 'SecurityGroupRuleId=%s,Description=<why: ticket and owner>'",
+				g.ID, g.Ingress[0].ID, g.Ingress[2].ID),
+			fmt.Sprintf("aws ec2 update-security-group-rule-descriptions-egress --group-id %s --security-group-rule-descriptions "+
+				"'SecurityGroupRuleId=%s,Description=<why: ticket and owner>'", g.ID, e.ID),
+		}}
+	got := Finding{Rules: fs[0].Rules, Why: fs[0].Why, Fix: fs[0].Fix}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("SGH-006 (-want +got):\n%s", diff)
+	}
+}
