@@ -14,6 +14,9 @@
 // The Go runtime has no floor of its own. GOMEMLIMIT is a ceiling and stays one: a limit set
 // in the environment still holds whatever GOGC this package sets. GOGC set in the environment
 // is the operator's choice, and Start leaves it alone.
+//
+// The opposite is wanted while a program builds what it keeps (Dense, dense.go): there the
+// package lowers GOGC for a while, and the tuner leaves it so until the phase ends.
 package gcfloor
 
 import (
@@ -35,13 +38,18 @@ const maxPercent = 100_000
 // than the runtime's tiny allocations, which share a block and may never be freed alone.
 type sentinel struct{ _ [64]byte }
 
+// mu guards every tuner and the Dense phases: both set GOGC.
+var mu sync.Mutex
+
 type tuner struct {
 	floor   uint64
-	mu      sync.Mutex
 	stopped bool
-	percent int
+	percent int // the GOGC the tuner wants; set unless a Dense phase runs
 	sample  []metrics.Sample
 }
+
+// active is the running tuner, if any: what a Dense phase puts back when it ends.
+var active *tuner
 
 // Start keeps the heap goal at floor bytes or more, from the next collection on, and returns
 // the function that stops it (and puts GOGC back to Go's default). It does nothing when GOGC
@@ -52,6 +60,9 @@ func Start(floor uint64) (stop func()) {
 	}
 	t := &tuner{floor: floor, percent: defaultPercent,
 		sample: []metrics.Sample{{Name: "/gc/heap/live:bytes"}}}
+	mu.Lock()
+	active = t
+	mu.Unlock()
 	t.arm()
 	return t.stop
 }
@@ -63,27 +74,32 @@ func (t *tuner) arm() {
 
 // retune sets GOGC for the live heap the last collection found, and arms the next sentinel.
 func (t *tuner) retune() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
 	if t.stopped {
 		return
 	}
 	metrics.Read(t.sample)
 	if p := percentFor(t.sample[0].Value.Uint64(), t.floor); changed(t.percent, p) {
-		debug.SetGCPercent(p) // stops the world briefly: only when the value moves
+		if dense == 0 { // else the phase's end sets it
+			debug.SetGCPercent(p) // stops the world briefly: only when the value moves
+		}
 		t.percent = p
 	}
 	t.arm()
 }
 
 func (t *tuner) stop() {
-	t.mu.Lock()
-	defer t.mu.Unlock()
+	mu.Lock()
+	defer mu.Unlock()
 	if t.stopped {
 		return
 	}
 	t.stopped = true
-	if t.percent != defaultPercent {
+	if active == t {
+		active = nil
+	}
+	if t.percent != defaultPercent && dense == 0 {
 		debug.SetGCPercent(defaultPercent)
 	}
 }
