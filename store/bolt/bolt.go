@@ -65,6 +65,9 @@ type Options struct {
 	// applied to the bbolt file (default 50 ms; flush.go). They are durable either way; a
 	// longer interval writes fewer pages and holds more in memory.
 	FlushInterval time.Duration
+	// ReleaseInterval is how often the file's pages mapped in since are dropped from the
+	// process's memory (default 1 minute; negative: never; release.go).
+	ReleaseInterval time.Duration
 }
 
 // Store is a store.Store on one bbolt file.
@@ -93,6 +96,7 @@ type Store struct {
 	// flushErr is the last flush's failure, nil once one succeeds; under ov.mu.
 	flushErr       error
 	flushInterval  time.Duration
+	releaseEvery   time.Duration // the flusher's (release.go)
 	flushKick      chan struct{}
 	flushReq       chan chan error
 	flushStop      chan struct{}
@@ -121,6 +125,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.FlushInterval <= 0 {
 		opts.FlushInterval = 50 * time.Millisecond
 	}
+	if opts.ReleaseInterval == 0 {
+		opts.ReleaseInterval = time.Minute
+	}
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, fmt.Errorf("store %s: %w", path, err)
 	}
@@ -144,7 +151,7 @@ func Open(path string, opts Options) (*Store, error) {
 	s := &Store{db: db, path: path, limit: int64(opts.HistoryLimit), unwatched: slices.Clone(opts.Unwatched), staged: slices.Clone(opts.Staged),
 		stagedAt: map[string]int64{}, maxDead: opts.MaxDeadStaged, notify: make(chan struct{}), done: make(chan struct{}),
 		queue: make(chan *pending, maxGroup), stopped: make(chan struct{}),
-		flushInterval: opts.FlushInterval, flushKick: make(chan struct{}, 1), flushReq: make(chan chan error),
+		flushInterval: opts.FlushInterval, releaseEvery: opts.ReleaseInterval, flushKick: make(chan struct{}, 1), flushReq: make(chan chan error),
 		flushStop: make(chan struct{}), flusherStopped: make(chan struct{})}
 	if err := s.init(existed); err != nil {
 		db.Close()

@@ -39,6 +39,12 @@ func (s *Store) kickFlusher() {
 func (s *Store) flusher() {
 	defer close(s.flusherStopped)
 	retry := (<-chan time.Time)(nil)
+	var release <-chan time.Time // nil: never
+	if s.releaseEvery > 0 {
+		t := time.NewTicker(s.releaseEvery)
+		defer t.Stop()
+		release = t.C
+	}
 	for {
 		select {
 		case <-s.flushStop:
@@ -46,6 +52,13 @@ func (s *Store) flusher() {
 			return
 		case reply := <-s.flushReq:
 			reply <- s.flushNow()
+			continue
+		case <-release:
+			// What was read since the last time (a restart's recovery, a watcher catching up
+			// through the history, the writes' paths through the B-tree) leaves the memory.
+			// It fails only if the file is closed, which Close does after stopping this loop,
+			// or if madvise refuses, which leaves the pages where they were.
+			s.ReleaseMapped()
 			continue
 		case <-retry:
 		case <-s.flushKick:

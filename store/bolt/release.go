@@ -14,7 +14,8 @@ import (
 // every page; the state's first load then reads every record. At 10,000 groups × 20 rules
 // that left 290 MB of the file resident in the server, counted in its RSS though the server
 // never reads most of it again: the state is served from memory, and a write reads only its
-// path through the B-tree. The server calls this once its state has loaded.
+// path through the B-tree. The server calls this once its state has loaded, and the store
+// every Options.ReleaseInterval (the flusher), for what was read since.
 //
 // Dropping is safe because nothing in the map is the process's own: bbolt writes the file
 // with pwrite, never through the map, so every page of it is a clean copy of the page cache.

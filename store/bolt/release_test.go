@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stockade/stockade/internal/procmem"
 	"github.com/stockade/stockade/store"
@@ -21,22 +22,19 @@ func mappedKB(t *testing.T, path string) int {
 	return kb
 }
 
-// TestReleaseMapped: after a reopen and a read of every record, most of the file is resident
-// in the map; ReleaseMapped takes it out, and every record reads back the same afterwards, as
-// do writes made after it.
-func TestReleaseMapped(t *testing.T) {
+// fillAndReopen writes n values of 2,000 bytes and opens the store again with opts: the
+// test's pages are then in the file, not in the log's overlay.
+func fillAndReopen(t *testing.T, path string, n int, opts Options) *Store {
+	t.Helper()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "s.db")
 	s, err := Open(path, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	value := func(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 2000) }
-	const n = 4000 // 8 MB of values
 	for i := 0; i < n; i += 100 {
 		var ops []store.Op
 		for j := i; j < i+100; j++ {
-			ops = append(ops, store.Op{Key: fmt.Sprintf("k/%05d", j), Value: value(j)})
+			ops = append(ops, store.Op{Key: fmt.Sprintf("k/%05d", j), Value: releaseValue(j)})
 		}
 		if _, err := s.Txn(ctx, nil, ops); err != nil {
 			t.Fatal(err)
@@ -45,10 +43,39 @@ func TestReleaseMapped(t *testing.T) {
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if s, err = Open(path, Options{}); err != nil {
+	if s, err = Open(path, opts); err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
+func releaseValue(i int) []byte { return bytes.Repeat([]byte{byte(i)}, 2000) }
+
+// TestReleaseMappedPeriodically: the store drops what was read every ReleaseInterval.
+func TestReleaseMappedPeriodically(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "s.db")
+	s := fillAndReopen(t, path, 4000, Options{ReleaseInterval: 20 * time.Millisecond})
+	if _, _, err := s.List(context.Background(), "k/"); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for mappedKB(t, path) > 1<<10 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d KB of the file still resident 5 s after a read, with a release every 20 ms", mappedKB(t, path))
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestReleaseMapped: after a reopen and a read of every record, most of the file is resident
+// in the map; ReleaseMapped takes it out, and every record reads back the same afterwards, as
+// do writes made after it.
+func TestReleaseMapped(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "s.db")
+	const n = 4000 // 8 MB of values
+	s := fillAndReopen(t, path, n, Options{ReleaseInterval: -1})
 	readAll := func() {
 		t.Helper()
 		kvs, _, err := s.List(ctx, "k/")
@@ -59,7 +86,7 @@ func TestReleaseMapped(t *testing.T) {
 			t.Fatalf("%d records, want %d", len(kvs), n)
 		}
 		for i, kv := range kvs {
-			if !bytes.Equal(kv.Value, value(i)) {
+			if !bytes.Equal(kv.Value, releaseValue(i)) {
 				t.Fatalf("record %s changed", kv.Key)
 			}
 		}
