@@ -274,32 +274,39 @@ func sgh006(a *Audit) []Finding {
 			why = append(why, fmt.Sprintf("its description %q says nothing about it", g.Description))
 			f.Fix = append(f.Fix, "# EC2 cannot change a group's description: recreate the group (as SGH-004's fix does) with one that says what it is for")
 		}
+		// The rules are named by Rules and by the fix, not a third time in Why, and both are
+		// made at their exact size: the continuous audit keeps every finding, and at 10,000
+		// groups of 20 undescribed rules each list was megabytes of the server's heap.
+		undescribed := func(r *model.Rule) bool { return strings.TrimSpace(r.Description) == "" }
+		n := 0
 		for _, egress := range []bool{false, true} {
-			// The rules are named by Rules and by the fix, not a third time in Why: at 10,000
-			// groups of 20 undescribed rules, each name was half a megabyte of the server's
-			// heap, where the continuous audit keeps every finding.
-			var fix strings.Builder
-			missing := 0
-			for _, r := range g.Rules(egress) {
-				if strings.TrimSpace(r.Description) != "" {
-					continue
+			rs := g.Rules(egress)
+			for i := range rs {
+				if undescribed(&rs[i]) {
+					n++
 				}
-				if missing == 0 {
-					fmt.Fprintf(&fix, "aws ec2 update-security-group-rule-descriptions-%s --group-id %s --security-group-rule-descriptions", direction(egress), g.ID)
-				}
-				missing++
-				f.Rules = append(f.Rules, r.ID)
-				fmt.Fprintf(&fix, " 'SecurityGroupRuleId=%s,Description=<why: ticket and owner>'", r.ID)
 			}
-			switch missing {
+		}
+		if n > 0 {
+			f.Rules = make([]string, 0, n)
+		}
+		for _, egress := range []bool{false, true} {
+			first := len(f.Rules)
+			rs := g.Rules(egress)
+			for i := range rs {
+				if undescribed(&rs[i]) {
+					f.Rules = append(f.Rules, rs[i].ID)
+				}
+			}
+			switch missing := f.Rules[first:]; len(missing) {
 			case 0:
 				continue
 			case 1:
 				why = append(why, fmt.Sprintf("1 %s rule has no description", direction(egress)))
 			default:
-				why = append(why, fmt.Sprintf("%d %s rules have no description", missing, direction(egress)))
+				why = append(why, fmt.Sprintf("%d %s rules have no description", len(missing), direction(egress)))
 			}
-			f.Fix = append(f.Fix, fix.String())
+			f.Fix = append(f.Fix, describeRules(egress, g.ID, f.Rules[first:]))
 		}
 		if why == nil {
 			continue
@@ -308,6 +315,26 @@ func sgh006(a *Audit) []Finding {
 		out = append(out, f)
 	}
 	return out
+}
+
+// describeRules is the command that describes rules of group, the ones of one direction,
+// each with the placeholder for its description.
+func describeRules(egress bool, group string, rules []string) string {
+	const before, after = " 'SecurityGroupRuleId=", ",Description=<why: ticket and owner>'"
+	head := "aws ec2 update-security-group-rule-descriptions-" + direction(egress) + " --group-id " + group + " --security-group-rule-descriptions"
+	n := len(head) + len(rules)*(len(before)+len(after))
+	for _, id := range rules {
+		n += len(id)
+	}
+	var b strings.Builder
+	b.Grow(n)
+	b.WriteString(head)
+	for _, id := range rules {
+		b.WriteString(before)
+		b.WriteString(id)
+		b.WriteString(after)
+	}
+	return b.String()
 }
 
 // sgh007: a group lacks a required tag key; with none configured, it lacks any tag that is
