@@ -153,8 +153,10 @@ func TestEtcdFaults(t *testing.T) {
 	}
 	stop()
 	wg.Wait()
-	// What the cluster holds: every acknowledged create, each once.
-	out, err := servers[0].DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{
+	// What the cluster holds: every acknowledged create, each once. Read with connection
+	// errors retried (sdkConfig): Go's HTTP client sometimes closes a connection under a
+	// response it is reading (aws-sdk-go-v2#2737), and a CI run failed here on one.
+	out, err := ec2Client(a, a.akid, a.secret).DescribeSecurityGroups(context.Background(), &ec2.DescribeSecurityGroupsInput{
 		Filters: []types.Filter{{Name: aws.String("group-name"), Values: []string{"lin-*"}}}})
 	if err != nil {
 		t.Fatalf("final describe: %v", err)

@@ -60,6 +60,13 @@ func main() {
 	flag.Func("server-arg", "an extra argument for every Stockade server started (repeatable), e.g. -server-arg=--audit=false",
 		func(v string) error { serverArgs = append(serverArgs, v); return nil })
 	flag.Parse()
+	// The Stockade binary a run builds (41 MB) goes with it; a run that ends in log.Fatal
+	// leaves it in its temporary directory.
+	defer func() {
+		if stockadeBin != "" {
+			os.RemoveAll(filepath.Dir(stockadeBin))
+		}
+	}()
 	if *canned != "" {
 		serveCanned(*canned, *listen)
 		return
