@@ -73,3 +73,23 @@ func TestDenseLeavesTheEnvironmentsGOGC(t *testing.T) {
 		t.Error("the phase did not run")
 	}
 }
+
+// TestDenseAfterTheTunerStopped: a tuner stopped during a phase leaves Go's default behind
+// it, not the GOGC it had set before the phase.
+func TestDenseAfterTheTunerStopped(t *testing.T) {
+	t.Setenv("GOGC", "")
+	defer debug.SetGCPercent(defaultPercent)
+	const floor = 64 << 20
+	if live := gcMetric("/gc/heap/live:bytes"); live > floor/4 {
+		t.Skipf("the test binary's live heap is %d bytes already", live)
+	}
+	stop := Start(floor)
+	if !collectUntil(func() bool { return gcMetric("/gc/gogc:percent") > 200 }) {
+		stop()
+		t.Fatalf("GOGC %d with the tuner running, want it raised", gcMetric("/gc/gogc:percent"))
+	}
+	Dense(stop)
+	if p := gcMetric("/gc/gogc:percent"); p != defaultPercent {
+		t.Errorf("GOGC %d after a phase in which the tuner stopped, want %d", p, defaultPercent)
+	}
+}

@@ -99,7 +99,10 @@ func (t *tuner) stop() {
 	if active == t {
 		active = nil
 	}
-	if t.percent != defaultPercent && dense == 0 {
+	switch {
+	case dense > 0:
+		saved = defaultPercent // what the phase's end puts back, with no tuner
+	case t.percent != defaultPercent:
 		debug.SetGCPercent(defaultPercent)
 	}
 }
