@@ -27,15 +27,7 @@ func TestDense(t *testing.T) {
 		t.Errorf("GOGC %d after the phase, want %d as before it", p, defaultPercent)
 	}
 
-	const floor = 64 << 20
-	if live := gcMetric("/gc/heap/live:bytes"); live > floor/4 {
-		t.Skipf("the test binary's live heap is %d bytes already", live)
-	}
-	stop := Start(floor)
-	defer stop()
-	if !collectUntil(func() bool { return gogc() > 200 }) {
-		t.Fatalf("GOGC %d with the tuner running, want it raised", gogc())
-	}
+	startRaised(t)
 	var big [][]byte
 	Dense(func() {
 		// The phase makes the live heap grow past half the floor: after the collections the
@@ -77,17 +69,7 @@ func TestDenseLeavesTheEnvironmentsGOGC(t *testing.T) {
 // TestDenseAfterTheTunerStopped: a tuner stopped during a phase leaves Go's default behind
 // it, not the GOGC it had set before the phase.
 func TestDenseAfterTheTunerStopped(t *testing.T) {
-	t.Setenv("GOGC", "")
-	defer debug.SetGCPercent(defaultPercent)
-	const floor = 64 << 20
-	if live := gcMetric("/gc/heap/live:bytes"); live > floor/4 {
-		t.Skipf("the test binary's live heap is %d bytes already", live)
-	}
-	stop := Start(floor)
-	if !collectUntil(func() bool { return gcMetric("/gc/gogc:percent") > 200 }) {
-		stop()
-		t.Fatalf("GOGC %d with the tuner running, want it raised", gcMetric("/gc/gogc:percent"))
-	}
+	stop := startRaised(t)
 	Dense(stop)
 	if p := gcMetric("/gc/gogc:percent"); p != defaultPercent {
 		t.Errorf("GOGC %d after a phase in which the tuner stopped, want %d", p, defaultPercent)

@@ -27,24 +27,35 @@ func collectUntil(ok func() bool) bool {
 	return ok()
 }
 
+// testFloor is the tests' floor: far above the test binary's live heap, and under twice
+// the 48 MiB they keep to pass half of it.
+const testFloor = 64 << 20
+
+// startRaised starts a tuner over the test binary's small live heap and waits until it has
+// raised GOGC; the test ends with the tuner stopped and Go's default.
+func startRaised(t *testing.T) (stop func()) {
+	t.Helper()
+	t.Setenv("GOGC", "")
+	t.Cleanup(func() { debug.SetGCPercent(defaultPercent) })
+	if live := gcMetric("/gc/heap/live:bytes"); live > testFloor/4 {
+		t.Skipf("the test binary's live heap is %d bytes already", live)
+	}
+	stop = Start(testFloor)
+	t.Cleanup(stop)
+	if !collectUntil(func() bool { return gcMetric("/gc/gogc:percent") > 200 }) {
+		t.Fatalf("GOGC %d with a live heap of %d bytes and a floor of %d, want it raised",
+			gcMetric("/gc/gogc:percent"), gcMetric("/gc/heap/live:bytes"), testFloor)
+	}
+	return stop
+}
+
 // TestFloorFollowsTheLiveHeap: with a live heap far under the floor, the goal is raised to
 // the floor; once the live heap grows past half the floor, GOGC is Go's default again; stop
 // leaves the default.
 func TestFloorFollowsTheLiveHeap(t *testing.T) {
-	t.Setenv("GOGC", "")
-	defer debug.SetGCPercent(defaultPercent)
-	const floor = 64 << 20
-	if live := gcMetric("/gc/heap/live:bytes"); live > floor/4 {
-		t.Skipf("the test binary's live heap is %d bytes already", live)
-	}
-	stop := Start(floor)
-	defer stop()
-	if !collectUntil(func() bool { return gcMetric("/gc/gogc:percent") > 200 }) {
-		t.Fatalf("GOGC %d with a live heap of %d bytes and a floor of %d, want it raised",
-			gcMetric("/gc/gogc:percent"), gcMetric("/gc/heap/live:bytes"), floor)
-	}
-	if goal := gcMetric("/gc/heap/goal:bytes"); goal < floor*9/10 {
-		t.Errorf("heap goal %d bytes, want about the floor, %d", goal, floor)
+	stop := startRaised(t)
+	if goal := gcMetric("/gc/heap/goal:bytes"); goal < testFloor*9/10 {
+		t.Errorf("heap goal %d bytes, want about the floor, %d", goal, testFloor)
 	}
 
 	big := make([][]byte, 48) // 48 MiB live, more than half the floor
@@ -53,7 +64,7 @@ func TestFloorFollowsTheLiveHeap(t *testing.T) {
 	}
 	if !collectUntil(func() bool { return gcMetric("/gc/gogc:percent") == defaultPercent }) {
 		t.Errorf("GOGC %d with a live heap of %d bytes and a floor of %d, want the default",
-			gcMetric("/gc/gogc:percent"), gcMetric("/gc/heap/live:bytes"), floor)
+			gcMetric("/gc/gogc:percent"), gcMetric("/gc/heap/live:bytes"), testFloor)
 	}
 	runtime.KeepAlive(big)
 	big = nil
