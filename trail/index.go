@@ -216,7 +216,10 @@ func (x *scopeIndex) dropBefore(seg uint32) {
 // new list added to x.lists, or false when no slot of r's stays.
 func (x *scopeIndex) renumbered(r valueRef, lists [][]uint32, drop uint32) (valueRef, bool) {
 	if !r.isList() {
-		return slotRef(r.slot() - drop), r.slot() >= drop
+		if r.slot() < drop {
+			return 0, false
+		}
+		return slotRef(r.slot() - drop), true
 	}
 	switch left := renumber(lists[r.listIndex()], drop); len(left) {
 	case 0:
