@@ -251,7 +251,8 @@ func (b *Bus) Run(ctx context.Context) error {
 }
 
 // route matches a batch of events, appends to file targets, and persists one delivery per
-// API-destination target in one transaction before scheduling them.
+// API-destination target (in as few transactions as the store takes, store.Batch) before
+// scheduling them.
 func (b *Bus) route(ctx context.Context, batch []published) {
 	var ds []*delivery
 	now := time.Now().UTC()
@@ -280,7 +281,7 @@ func (b *Bus) route(ctx context.Context, batch []published) {
 	for i, d := range ds {
 		ops[i] = d.op()
 	}
-	if _, err := b.st.Txn(ctx, nil, ops); err != nil {
+	if err := store.Batch(ctx, b.st, store.Singly(ops)); err != nil {
 		// Not durable, but still delivered while the server runs.
 		b.log.Error("events: deliveries not persisted", "deliveries", len(ds), "err", err)
 	}

@@ -205,7 +205,8 @@ func (s *Service) purgeExpired(tx *tx) {
 }
 
 // dropExpiredAtOpen deletes every account's droppable sessions, from the store and from
-// memory, in one transaction; nothing is dropped from memory unless the store agreed.
+// memory, in as few transactions as the store takes (store.Batch: on etcd, 128 operations
+// each); nothing is dropped from memory unless the store took every deletion.
 func (s *Service) dropExpiredAtOpen(ctx context.Context) error {
 	now := s.cfg.Now()
 	var ops []store.Op
@@ -226,7 +227,7 @@ func (s *Service) dropExpiredAtOpen(ctx context.Context) error {
 	if len(ops) == 0 {
 		return nil
 	}
-	if _, err := s.st.Txn(ctx, nil, ops); err != nil {
+	if err := store.Batch(ctx, s.st, store.Singly(ops)); err != nil {
 		return err
 	}
 	for _, g := range drop {

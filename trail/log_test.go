@@ -19,6 +19,8 @@ import (
 
 	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
+	"github.com/stockade/stockade/store/etcd"
+	"github.com/stockade/stockade/store/etcd/etcdtest"
 )
 
 func openStore(t testing.TB, path string) store.Store {
@@ -463,6 +465,60 @@ func TestRecoverTakesTheLastRunsOnly(t *testing.T) {
 	if len(kvs) != 1 || !strings.HasSuffix(kvs[0].Key, "/e-this-run") {
 		t.Errorf("outbox after recovery: %v", kvs)
 	}
+}
+
+// TestOutboxOnEtcd: on etcd, whose transactions hold 128 operations, the Recorder moves 300
+// staged records into its log and deletes their outbox keys at a start (Recover), and deletes
+// those of 300 calls it completes (the cleanup after its appends); in one transaction etcd
+// refused those deletes every time.
+func TestOutboxOnEtcd(t *testing.T) {
+	ctx := context.Background()
+	srv := etcdtest.Start(t)
+	st, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/outbox/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	l := openLog(t, filepath.Join(t.TempDir(), "log"), LogOptions{})
+	rc := NewRecorder(l, st, RecorderOptions{})
+	check := func(when string, records int) {
+		t.Helper()
+		q := everything
+		q.to, q.limit = time.Now().Add(time.Hour), 1000
+		kvs, _, err := st.List(ctx, OutboxPrefix)
+		if got := len(findAll(t, l, q)); got != records || len(kvs) != 0 || err != nil || rc.Failed() != 0 {
+			t.Errorf("%s: %d records in the log, %d outbox keys left (%v), %d failed; want %d, none, none", when, got, len(kvs), err, rc.Failed(), records)
+		}
+	}
+
+	started := callTime.Add(time.Hour)
+	for i := range 300 { // the last run's calls, never completed
+		r := rec(t, "DeleteSecurityGroup", "sg-1", started.Add(-time.Second), fmt.Sprintf("e-%03d", i))
+		if _, err := st.Txn(ctx, nil, r.Ops()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := rc.Recover(ctx, started); err != nil {
+		t.Fatal(err)
+	}
+	check("after Recover", 300)
+
+	c := goldenCalls["authorize-ip-permissions"]
+	c.Time, c.EventID = time.Time{}, ""
+	reply := c.Response
+	c.Response = nil
+	for range 300 { // this run's: staged with their change, then completed
+		p := NewPending(c)
+		p.Prepare()
+		if _, err := st.Txn(ctx, nil, p.Journal()); err != nil {
+			t.Fatal(err)
+		}
+		if !rc.Complete(p, reply, nil) {
+			t.Fatal("queue full")
+		}
+	}
+	rc.Flush(ctx)
+	check("after the completions", 600)
 }
 
 // TestRecorderBoundedQueue: a full queue drops and counts instead of blocking; Flush appends

@@ -253,8 +253,9 @@ fill:
 }
 
 // clean makes the Log's appends durable and then deletes the outbox keys of the records they
-// complete: at most once a second unless all is set, the keys in one transaction. A failure
-// keeps the keys for the next time; were the server to stop first, Recover finds their
+// complete: at most once a second unless all is set, the keys in as few transactions as the
+// store takes (store.Batch; on etcd a second of a busy server's writes is more than one
+// holds). A failure keeps the keys for the next time (deleting one again changes nothing); were the server to stop first, Recover finds their
 // records in the Log (or not, and moves the staged ones) and only deletes the keys.
 func (rc *Recorder) clean(ctx context.Context, all bool) {
 	if !all && time.Since(rc.lastClean) < cleanEvery {
@@ -268,7 +269,7 @@ func (rc *Recorder) clean(ctx context.Context, all bool) {
 	if len(rc.done) == 0 {
 		return
 	}
-	if _, err := rc.st.Txn(ctx, nil, rc.done); err != nil {
+	if err := store.Batch(ctx, rc.st, store.Singly(rc.done)); err != nil {
 		rc.logger.Error("trail: outbox cleanup", "keys", len(rc.done), "err", err)
 		return
 	}
@@ -324,7 +325,7 @@ func (rc *Recorder) Sweep(ctx context.Context, before time.Time) error {
 		if err := rc.log.append(moved); err != nil {
 			return err
 		}
-		if _, err := rc.st.Txn(ctx, nil, del); err != nil {
+		if err := store.Batch(ctx, rc.st, store.Singly(del)); err != nil {
 			return fmt.Errorf("trail: outbox: %w", err)
 		}
 		if len(kvs) < 1000 || len(del) < len(kvs) {
