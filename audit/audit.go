@@ -82,15 +82,19 @@ type Finding struct {
 	Suppressed string `json:"suppressed,omitempty"`
 }
 
-// Key identifies a finding across audits — the check, the resource and its rules — so that a
-// continuous audit can tell a finding that stays open from a new one, and a suppression can
-// name it.
+// Key identifies a finding across audits — the check, the resource and its rules, or only the
+// check and resource for a check whose findings are about the resource as a whole
+// (Check.Whole) — so that a continuous audit can tell a finding that stays open from a new
+// one, and a suppression can name it.
 func (f *Finding) Key() string {
+	if whole[f.Check] {
+		return f.Check + " " + f.Resource
+	}
 	return f.Check + " " + f.Resource + " " + strings.Join(f.Rules, ",")
 }
 
 // KeyDigest is Key's SHA-256: what an index of findings by key holds instead of the key,
-// which names every rule of the finding (SGH-006's names each rule without a description).
+// which may name many rules (an exposure through several).
 func (f *Finding) KeyDigest() [sha256.Size]byte { return sha256.Sum256([]byte(f.Key())) }
 
 // A Fix line that starts with "#" is advice a person has to act on; every other line is a
@@ -160,13 +164,32 @@ type Check struct {
 	Severity Severity // the catalogue's; a check may raise or lower it per finding
 	// Needs names the Input fields the check cannot run without ("FlowLogs", …).
 	Needs []string
+	// Whole says that the check finds at most one thing per resource, about the resource as
+	// a whole, and that a finding's Rules are what it found there at the time: the default
+	// group's rules (SGH-001), the rules without a description (SGH-006). A rule added or
+	// removed then changes the finding, not which finding it is, so its Key leaves the rules
+	// out. Otherwise every authorize of a rule without a description closed the group's
+	// SGH-006 episode and opened another: two events on the bus, and a closed episode that
+	// pushed an older one out of the bounded history (History).
+	Whole bool
 	Run   func(*Audit) []Finding
 }
 
-// catalogue is every check, registered by the files of the families.
-var catalogue []Check
+// catalogue is every check, registered by the files of the families; whole are the IDs of
+// those that are Whole. Both are written only by the files' init functions.
+var (
+	catalogue []Check
+	whole     = map[string]bool{}
+)
 
-func register(cs ...Check) { catalogue = append(catalogue, cs...) }
+func register(cs ...Check) {
+	catalogue = append(catalogue, cs...)
+	for _, c := range cs {
+		if c.Whole {
+			whole[c.ID] = true
+		}
+	}
+}
 
 // Catalogue lists the checks, in ID order.
 func Catalogue() []Check {

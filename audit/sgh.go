@@ -23,12 +23,12 @@ import (
 
 func init() {
 	register(
-		Check{ID: "SGH-001", Title: "Default security group has rules", Severity: High, Run: sgh001},
+		Check{ID: "SGH-001", Title: "Default security group has rules", Severity: High, Whole: true, Run: sgh001},
 		Check{ID: "SGH-002", Title: "Default security group has members", Severity: Medium, Run: sgh002},
 		Check{ID: "SGH-003", Title: "Unused security group", Severity: Low, Needs: []string{"LaunchTemplates"}, Run: sgh003},
 		Check{ID: "SGH-004", Title: "Wizard-created security group", Severity: Low, Run: sgh004},
 		Check{ID: "SGH-005", Title: "Too many rules", Severity: Low, Run: sgh005},
-		Check{ID: "SGH-006", Title: "Missing descriptions", Severity: Low, Run: sgh006},
+		Check{ID: "SGH-006", Title: "Missing descriptions", Severity: Low, Whole: true, Run: sgh006},
 		Check{ID: "SGH-007", Title: "Required tags missing", Severity: Low, Run: sgh007},
 		Check{ID: "SGH-008", Title: "Naming convention", Severity: Low, Run: sgh008},
 		Check{ID: "SGH-009", Title: "Security-group sprawl per VPC", Severity: Low, Run: sgh009},

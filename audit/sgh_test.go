@@ -356,3 +356,52 @@ func TestSGH006Finding(t *testing.T) {
 		t.Errorf("SGH-006 (-want +got):\n%s", diff)
 	}
 }
+
+// TestWholeFindingsStayOpen: SGH-001 and SGH-006 are about their group as a whole. A rule
+// added without a description changes the findings' rules, not which findings they are: an
+// incremental audit neither opens nor closes one, and its report has the new rules. A check
+// whose findings are its rules' (SGA-002) opens a finding for the new rule.
+func TestWholeFindingsStayOpen(t *testing.T) {
+	w := newWorld(t)
+	def := w.group("default", tcp(443, cidr("10.0.0.0/8")))
+	def.Default = true
+	g := w.group("web", tcp(80, cidr("10.0.0.0/8")))
+	g.Ingress[0].Description = ""
+	x, _, err := NewIncremental(w.input(), DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ check, group string }{{"SGH-001", def.ID}, {"SGH-006", g.ID}} {
+		if fs := of(x.Report(), c.check, c.group); len(fs) != 1 {
+			t.Fatalf("%s on %s before: %+v", c.check, c.group, fs)
+		}
+	}
+
+	for _, id := range []string{def.ID, g.ID} {
+		r := w.add(w.mutable(id), tcp(22, cidr("0.0.0.0/0")))
+		r.Description = ""
+	}
+	d, err := x.Update(w.input())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range slices.Concat(d.Opened, d.Closed) {
+		// (The default group's first undescribed rule opens its SGH-006, rightly.)
+		if f.Check == "SGH-001" || (f.Check == "SGH-006" && f.Resource == g.ID) {
+			t.Errorf("the new rule opened or closed %s on %s", f.Check, f.Resource)
+		}
+	}
+	if !slices.ContainsFunc(d.Opened, func(f Finding) bool { return f.Check == "SGA-002" && f.Resource == g.ID }) {
+		t.Errorf("SSH from the internet on %s opened no SGA-002: %+v", g.ID, d.Opened)
+	}
+	for _, c := range []struct {
+		check string
+		group *model.Group
+		rules int
+	}{{"SGH-001", w.findGroup(def.ID), 2}, {"SGH-006", w.findGroup(g.ID), 2}} {
+		fs := of(x.Report(), c.check, c.group.ID)
+		if len(fs) != 1 || len(fs[0].Rules) != c.rules || !slices.Contains(fs[0].Rules, c.group.Ingress[1].ID) {
+			t.Errorf("%s on %s after: %+v, want one finding naming %d rules, the new one among them", c.check, c.group.ID, fs, c.rules)
+		}
+	}
+}

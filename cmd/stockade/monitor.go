@@ -111,6 +111,7 @@ func (m *auditMonitor) restore(ctx context.Context) error {
 		return fmt.Errorf("audit history: %w", err)
 	}
 	stored := map[netmap.Tenant][]audit.Episode{}
+	var moves [][]store.Op
 	for _, kv := range kvs {
 		parts := strings.SplitN(strings.TrimPrefix(kv.Key, auditPrefix), "/", 3)
 		var e audit.Episode
@@ -119,7 +120,16 @@ func (m *auditMonitor) restore(ctx context.Context) error {
 			continue
 		}
 		t := netmap.Tenant{Account: parts[0], Region: parts[1]}
+		if k := episodeKey(t, e); k != kv.Key {
+			// Written by a server whose finding keys were others (SGH-001's and SGH-006's
+			// named their rules): moved to where this one deletes it from when it closes or
+			// is forgotten, or it would stay in the store and come back at every start.
+			moves = append(moves, []store.Op{{Key: kv.Key, Delete: true}, {Key: k, Value: kv.Value}})
+		}
 		stored[t] = append(stored[t], e)
+	}
+	if err := store.Batch(ctx, m.st, moves); err != nil {
+		return fmt.Errorf("audit history: moving %d episodes: %w", len(moves), err)
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -326,19 +336,21 @@ func episodeKey(t netmap.Tenant, e audit.Episode) string {
 	return fmt.Sprintf("%sclosed/%020d-%s", base, e.Closed.UnixNano(), h)
 }
 
-// store writes what an audit changed in the history, in one transaction. An episode that
-// closed and was forgotten in the same audit (more closed at once than the history keeps) is
-// neither written nor deleted: a put and a delete of the same key in one transaction leave
-// the store as if neither were there, and such audits close thousands (a burst of deleted
-// groups).
+// store writes what an audit changed in the history: each episode's ops (a closed one's
+// deletion of its open key and its put) in one transaction, as few transactions as the store
+// takes (store.Batch: one on bolt; on etcd a first audit opens thousands, and a transaction
+// holds 128 operations). An episode that closed and was forgotten in the same audit (more
+// closed at once than the history keeps) is neither written nor deleted: a put and a delete
+// of the same key in one transaction leave the store as if neither were there, and such
+// audits close thousands (a burst of deleted groups).
 func (m *auditMonitor) store(ctx context.Context, t netmap.Tenant, opened, closed, forgotten []audit.Episode) error {
-	var ops []store.Op
-	put := func(key string, e audit.Episode) {
+	var units [][]store.Op
+	put := func(key string, e audit.Episode) store.Op {
 		b, _ := json.Marshal(e) // an episode always encodes
-		ops = append(ops, store.Op{Key: key, Value: b})
+		return store.Op{Key: key, Value: b}
 	}
 	for _, e := range opened {
-		put(episodeKey(t, e), e)
+		units = append(units, []store.Op{put(episodeKey(t, e), e)})
 	}
 	gone := make(map[string]bool, len(forgotten))
 	for _, e := range forgotten {
@@ -347,23 +359,20 @@ func (m *auditMonitor) store(ctx context.Context, t netmap.Tenant, opened, close
 	for _, e := range closed {
 		open := e
 		open.Closed, open.ClosedRevision = time.Time{}, 0
-		ops = append(ops, store.Op{Key: episodeKey(t, open), Delete: true})
+		u := []store.Op{{Key: episodeKey(t, open), Delete: true}}
 		if k := episodeKey(t, e); gone[k] {
 			delete(gone, k)
 		} else {
-			put(k, e)
+			u = append(u, put(k, e))
 		}
+		units = append(units, u)
 	}
 	for _, e := range forgotten {
 		if k := episodeKey(t, e); gone[k] {
-			ops = append(ops, store.Op{Key: k, Delete: true})
+			units = append(units, []store.Op{{Key: k, Delete: true}})
 		}
 	}
-	if len(ops) == 0 {
-		return nil
-	}
-	_, err := m.st.Txn(ctx, nil, ops)
-	return err
+	return store.Batch(ctx, m.st, units)
 }
 
 // findingEvent is the detail of a "Stockade Audit Finding" event: the finding, whether it

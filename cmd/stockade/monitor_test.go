@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -27,6 +29,8 @@ import (
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
+	"github.com/stockade/stockade/store/etcd"
+	"github.com/stockade/stockade/store/etcd/etcdtest"
 )
 
 // published is one event the monitor put on the bus.
@@ -461,16 +465,158 @@ func TestAuditHistoryStoreSkipsTheForgotten(t *testing.T) {
 
 // TestEpisodeKeysStayPut: where an episode is stored is what servers before wrote — the
 // first 12 bytes of the SHA-256 of the finding's key, in hex — so that a restarted server of
-// a later version finds the history it left.
+// a later version finds the history it left. (Where a finding's key itself changed, restore
+// moves its episodes: TestAuditHistoryMoved.)
 func TestEpisodeKeysStayPut(t *testing.T) {
 	tn := netmap.Tenant{Account: "111122223333", Region: "eu-west-1"}
-	f := audit.Finding{Check: "SGH-006", Resource: "sg-1", Rules: []string{"sgr-1", "sgr-2"}}
-	const h = "3b29fe042629646a5f943f55" // sha256("SGH-006 sg-1 sgr-1,sgr-2")[:12]
+	f := audit.Finding{Check: "SGA-002", Resource: "sg-1", Rules: []string{"sgr-1", "sgr-2"}}
+	const h = "6dde9a2616b516ab14c4cf3a" // sha256("SGA-002 sg-1 sgr-1,sgr-2")[:12]
 	if got := episodeKey(tn, audit.Episode{Finding: f}); got != "audit/111122223333/eu-west-1/open/"+h {
 		t.Errorf("open episode at %q", got)
 	}
 	closed := time.Unix(1700000000, 5)
 	if got := episodeKey(tn, audit.Episode{Finding: f, Closed: closed}); got != "audit/111122223333/eu-west-1/closed/01700000000000000005-"+h {
 		t.Errorf("closed episode at %q", got)
+	}
+}
+
+// TestAuditHistoryMoved: an open SGH-006 episode stored by a server before this one, under
+// the hash of its old key (which named the finding's rules), is moved at restore to where
+// this one keeps it. It stays open across the restart, and when it closes nothing of it is
+// left among the stored open episodes (without the move the old key stayed, and came back
+// open at every start).
+func TestAuditHistoryMoved(t *testing.T) {
+	ctx := context.Background()
+	st, svc := monitoredState(t, filepath.Join(t.TempDir(), "stockade.db"))
+	tn := control.Tenant{Account: "111122223333", Region: "eu-west-1"}
+	vpc, _, err := svc.CreateVPC(ctx, tn, control.CreateVPCInput{CIDR: "10.0.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _, err := svc.CreateGroup(ctx, tn, control.CreateGroupInput{Name: "web", Description: "web", VpcID: vpc.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bus{}
+	monitor := func() *auditMonitor {
+		m := newAuditMonitor(svc, st, auditSources{}, b.publish, audit.DefaultConfig(), prometheus.NewRegistry(), quiet())
+		if err := m.restore(ctx); err != nil {
+			t.Fatal(err)
+		}
+		m.pass(ctx, false)
+		return m
+	}
+	// events are g's SGH-006 events in state.
+	events := func(state string) (n int) {
+		for _, p := range b.take(findingDetail, "SGH-006") {
+			if p.detail["resource"] == g.ID && p.detail["state"] == state {
+				n++
+			}
+		}
+		return n
+	}
+	// stored are the keys of g's stored open SGH-006 episodes.
+	stored := func() (keys []string) {
+		t.Helper()
+		kvs, _, err := st.List(ctx, auditPrefix+tn.Account+"/"+tn.Region+"/open/")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, kv := range kvs {
+			var e audit.Episode
+			if json.Unmarshal(kv.Value, &e) == nil && e.Finding.Check == "SGH-006" && e.Finding.Resource == g.ID {
+				keys = append(keys, kv.Key)
+			}
+		}
+		return keys
+	}
+
+	monitor() // AWS's egress rule has no description
+	if n := events(findingOpen); n != 1 {
+		t.Fatalf("%d SGH-006 opened on %s, want 1", n, g.ID)
+	}
+	now := stored()
+	if len(now) != 1 {
+		t.Fatalf("stored open SGH-006 episodes of %s: %v", g.ID, now)
+	}
+	kv, _, _ := st.Get(ctx, now[0])
+	var e audit.Episode
+	json.Unmarshal(kv.Value, &e)
+	sum := sha256.Sum256([]byte(e.Finding.Check + " " + e.Finding.Resource + " " + strings.Join(e.Finding.Rules, ",")))
+	old := auditPrefix + tn.Account + "/" + tn.Region + "/open/" + hex.EncodeToString(sum[:12])
+	if _, err := st.Txn(ctx, nil, []store.Op{{Key: now[0], Delete: true}, {Key: old, Value: kv.Value}}); err != nil {
+		t.Fatal(err)
+	}
+
+	monitor() // a restart
+	if got := stored(); !slices.Equal(got, now) {
+		t.Errorf("after the restore, stored at %v, want %v (moved from %s)", got, now, old)
+	}
+	if n := events(findingOpen) + events(findingClosed); n != 0 {
+		t.Errorf("the restart published %d SGH-006 events about %s", n, g.ID)
+	}
+
+	m := monitor()
+	egress := control.Permission{Protocol: "-1", IPv4: []control.CIDRPeer{{CIDR: "0.0.0.0/0"}}}
+	if _, _, err := svc.Revoke(ctx, tn, control.RevokeInput{Group: control.GroupRef{ID: g.ID}, Egress: true, Permissions: []control.Permission{egress}}); err != nil {
+		t.Fatal(err)
+	}
+	m.pass(ctx, false)
+	if n := events(findingClosed); n != 1 {
+		t.Errorf("%d SGH-006 closed on %s once its one undescribed rule went, want 1", n, g.ID)
+	}
+	if got := stored(); len(got) != 0 {
+		t.Errorf("closed, and still stored open at %v", got)
+	}
+}
+
+// TestAuditHistoryOnEtcd: on etcd, whose transactions hold 128 operations, the continuous
+// audit's first pass stores the hundreds of episodes it opens, and a restarted monitor finds
+// them all and publishes nothing again.
+func TestAuditHistoryOnEtcd(t *testing.T) {
+	ctx := context.Background()
+	srv := etcdtest.Start(t)
+	st, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/monitor/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc, err := control.Open(ctx, st, control.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := control.Tenant{Account: "111122223333", Region: "eu-west-1"}
+	vpc, _, err := svc.CreateVPC(ctx, tn, control.CreateVPCInput{CIDR: "10.0.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 60 { // each unused, untagged, its egress rule undescribed: three findings
+		if _, _, err := svc.CreateGroup(ctx, tn, control.CreateGroupInput{Name: fmt.Sprintf("g%d", i), Description: "app", VpcID: vpc.ID}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	b := &bus{}
+	m := newAuditMonitor(svc, st, auditSources{}, b.publish, audit.DefaultConfig(), prometheus.NewRegistry(), quiet())
+	if err := m.restore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m.pass(ctx, false)
+	b.mu.Lock()
+	opened := len(b.got)
+	b.got = nil
+	b.mu.Unlock()
+	kvs, _, err := st.List(ctx, auditPrefix)
+	if err != nil || opened < etcd.DefaultMaxTxnOps || len(kvs) != opened {
+		t.Fatalf("the first pass opened %d findings and stored %d episodes (%v); want more than %d, all stored", opened, len(kvs), err, etcd.DefaultMaxTxnOps)
+	}
+	m2 := newAuditMonitor(svc, st, auditSources{}, b.publish, audit.DefaultConfig(), prometheus.NewRegistry(), quiet())
+	if err := m2.restore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	m2.pass(ctx, false)
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if len(b.got) != 0 {
+		t.Errorf("after a restart, %d findings published again", len(b.got))
 	}
 }
