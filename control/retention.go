@@ -11,11 +11,20 @@ import (
 // A terminated instance stays visible for model.TerminatedVisibleFor, as on EC2, and is then
 // gone for every read (tenant.instance, View.Instances). Its record is deleted from memory and
 // the store in the transaction of the tenant's next write after that (Service.write calls
-// purge), so the bound holds in every committed state and depends only on the service's clock
-// (Config.Now), never on a timer. Client tokens are pruned the same way, when a token is
-// remembered (idempotency.go).
+// purge), at most maxPurge records a write, so that what is kept is bounded by what the
+// tenant writes, and the bound depends only on the service's clock (Config.Now), never on a
+// timer. Client tokens are pruned the same way, when a token is remembered (idempotency.go).
 
-// purge stages the deletion of every terminated instance past its hour of visibility.
+// maxPurge bounds the deletions one write's transaction carries, so that the write and its
+// purge fit a transaction of etcd (128 operations by default, docs/etcd.md): after 200
+// terminated instances had passed their hour together, every write of the tenant carried 200
+// deletions, and etcd refused each of them. The rest go with the tenant's next writes. A
+// write too large to carry even these runs again without them (Service.writeOnce).
+const maxPurge = 32
+
+// purge stages the deletion of the terminated instances past their hour of visibility, and
+// of the NAT gateways past theirs, up to maxPurge (tx.purged counts them); with more, the
+// tenant's next write sweeps again.
 //
 // A sweep visits every instance, so the tenant remembers when the next one expires
 // (purgeAt) and sweeps only once that time has passed; a termination resets it (instances
@@ -28,13 +37,19 @@ func (tx *tx) purge() {
 	knownBefore, atBefore := tn.purgeKnown, tn.purgeAt
 	tx.undo = append(tx.undo, func() { tn.purgeKnown, tn.purgeAt = knownBefore, atBefore })
 	tn.purgeKnown, tn.purgeAt = true, time.Time{}
+	more := false // past their time, left for the next write
 	for id, in := range tn.instances {
 		if in.TerminatedAt.IsZero() {
 			continue
 		}
 		until := in.TerminatedAt.Add(model.TerminatedVisibleFor)
 		if tx.now.After(until) {
+			if tx.purged == maxPurge {
+				more = true
+				continue
+			}
 			set[model.Instance](tx, tn.instances, kindInstance, id, nil)
+			tx.purged++
 			continue
 		}
 		if tn.purgeAt.IsZero() || until.Before(tn.purgeAt) {
@@ -48,12 +63,20 @@ func (tx *tx) purge() {
 			continue
 		}
 		if tx.now.After(until) {
+			if tx.purged == maxPurge {
+				more = true
+				continue
+			}
 			set[model.NATGateway](tx, tn.natGateways, kindNATGateway, id, nil)
+			tx.purged++
 			continue
 		}
 		if tn.purgeAt.IsZero() || until.Before(tn.purgeAt) {
 			tn.purgeAt = until
 		}
+	}
+	if more {
+		tn.purgeKnown = false
 	}
 }
 

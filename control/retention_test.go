@@ -1,6 +1,7 @@
 package control
 
 import (
+	"context"
 	"slices"
 	"testing"
 	"time"
@@ -8,6 +9,8 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/stockade/stockade/model"
+	"github.com/stockade/stockade/store/etcd"
+	"github.com/stockade/stockade/store/etcd/etcdtest"
 )
 
 // storedIDs lists the IDs of the tenant's records of one kind in the store.
@@ -106,5 +109,50 @@ func TestTerminatedInstancesArePurged(t *testing.T) {
 	tag()
 	if diff := cmp.Diff([]string{c}, e.storedIDs(kindInstance)); diff != "" {
 		t.Errorf("stored instances with one running (-want +got):\n%s", diff)
+	}
+}
+
+// TestPurgeFitsEtcd: on etcd, whose transactions hold a bounded number of operations (48
+// here, 128 by default), 40 terminated instances past their hour are purged maxPurge at a
+// time by the tenant's next writes, never making a write too large; a write too large to
+// carry the purge beside its own records commits without it. Before, every write of the
+// tenant carried all 40 deletions and etcd refused each.
+func TestPurgeFitsEtcd(t *testing.T) {
+	srv := etcdtest.Start(t)
+	ctx := context.Background()
+	st, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/purge/", MaxTxnOps: 48})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	e := &eniEnv{t: t, ctx: ctx, st: st, clock: &eniClock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	e.cfg = DefaultConfig()
+	e.cfg.Now, e.cfg.Shared = e.clock.Now, true
+	if e.s, err = Open(ctx, st, e.cfg); err != nil {
+		t.Fatal(err)
+	}
+	e.vpc = eniOK[*model.VPC](t)(e.s.CreateVPC(ctx, eniTenant, CreateVPCInput{CIDR: "10.0.0.0/16"}))
+	e.sn = eniOK[*model.Subnet](t)(e.s.CreateSubnet(ctx, eniTenant, CreateSubnetInput{VpcID: e.vpc.ID, CIDR: "10.0.0.0/20", Zone: "us-east-1a"}))
+	for range 8 {
+		var ids []string
+		for _, in := range e.run(RunInput{MinCount: 5, MaxCount: 5, SubnetID: e.sn.ID}).Instances {
+			ids = append(ids, in.ID)
+		}
+		e.terminate(ids...)
+	}
+	e.clock.Advance(model.TerminatedVisibleFor + time.Minute)
+
+	// Ten instances and their interfaces, with 32 deletions, are more than 48 operations.
+	e.run(RunInput{MinCount: 10, MaxCount: 10, SubnetID: e.sn.ID})
+	if n := len(e.storedIDs(kindInstance)); n != 50 {
+		t.Errorf("%d instances stored after a launch too large to carry the purge, want the 40 terminated and 10 new", n)
+	}
+	for _, want := range []int{50 - 32, 10} { // maxPurge at a time
+		if _, err := e.s.CreateTags(ctx, eniTenant, CreateTagsInput{IDs: []string{e.vpc.ID}, Tags: model.Tags{"k": "v"}}); err != nil {
+			t.Fatalf("a write with terminated instances to purge: %v", err)
+		}
+		if n := len(e.storedIDs(kindInstance)); n != want {
+			t.Errorf("%d instances stored after a tag, want %d", n, want)
+		}
 	}
 }

@@ -263,8 +263,31 @@ func (s *Service) write(ctx context.Context, t Tenant, dryRun bool, fn func(tx *
 	}
 }
 
-// writeOnce is one attempt of write; on a shared store, errStale asks for another.
+// writeOnce is one attempt of write; on a shared store, errStale asks for another. A write
+// that the store refuses as too large with what it purged (retention.go) runs again without
+// purging: the purge waits for a smaller write, and only a write too large on its own fails.
 func (s *Service) writeOnce(ctx context.Context, t Tenant, dryRun bool, fn func(tx *tx) error) (Result, error) {
+	res, err := s.attempt(ctx, t, dryRun, fn, true)
+	if errors.Is(err, errPurgeTooLarge) {
+		return s.attempt(ctx, t, dryRun, fn, false)
+	}
+	return res, err
+}
+
+// errPurgeTooLarge is attempt's answer when the store refused a transaction that purged
+// records as too large (store.ErrInvalid).
+var errPurgeTooLarge = errors.New("the write with what it purged is more than a transaction holds")
+
+// refused is the answer to a transaction the store's Check refused.
+func (tx *tx) refused(err error) error {
+	if tx.purged > 0 && errors.Is(err, store.ErrInvalid) {
+		return errPurgeTooLarge
+	}
+	return refusedCommit(err)
+}
+
+// attempt is writeOnce's attempt, purging what the tenant has to purge when purge is set.
+func (s *Service) attempt(ctx context.Context, t Tenant, dryRun bool, fn func(tx *tx) error, purge bool) (Result, error) {
 	tn, err := s.tenant(ctx, t)
 	if err != nil {
 		return Result{}, err
@@ -316,7 +339,9 @@ func (s *Service) writeOnce(ctx context.Context, t Tenant, dryRun bool, fn func(
 	if dryRun {
 		return Result{}, abandon(model.DryRunOperation.New())
 	}
-	tx.purge() // retention.go: what has aged out goes in the same transaction
+	if purge {
+		tx.purge() // retention.go: what has aged out goes in the same transaction
+	}
 	if len(tx.ops) == 0 {
 		if s.cfg.Shared {
 			return Result{Revision: s.st.Revision()}, abandon(nil)
@@ -349,7 +374,7 @@ func (s *Service) writeOnce(ctx context.Context, t Tenant, dryRun bool, fn func(
 	if err := s.st.Check(ops); err != nil {
 		tx.rollback()
 		tn.mu.Unlock()
-		return Result{}, refusedCommit(err)
+		return Result{}, tx.refused(err)
 	}
 	// The client going away must not abandon a commit that memory already reflects.
 	p := s.st.Submit(context.WithoutCancel(ctx), nil, ops)

@@ -252,7 +252,7 @@ func (s *Service) commitShared(ctx context.Context, tx *tx, ops []store.Op) (Res
 	if err := s.st.Check(ops); err != nil {
 		tx.rollback()
 		tn.mu.Unlock()
-		return Result{}, refusedCommit(err)
+		return Result{}, tx.refused(err)
 	}
 	rev, err := s.st.Txn(ctx, conds, ops) // ctx: write's budget, not the client's
 	if err != nil {

@@ -202,6 +202,8 @@ type tx struct {
 	// address, an answer that stands only if this server's count was current.
 	count        *accountCount
 	countRefused bool
+	// purged is how many records the transaction purged (retention.go).
+	purged int
 }
 
 func (s *Service) begin(tn *tenant) *tx {

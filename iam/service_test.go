@@ -11,6 +11,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
 )
 
@@ -43,6 +44,8 @@ type env struct {
 	s    *Service
 	now  time.Time
 	cfg  Config
+	// newStore, when set, opens the store instead of a bolt file at path.
+	newStore func() store.Store
 }
 
 func newEnv(t *testing.T) *env {
@@ -55,9 +58,15 @@ func newEnv(t *testing.T) *env {
 
 func (e *env) open() {
 	e.t.Helper()
-	st, err := bolt.Open(e.path, bolt.Options{})
-	if err != nil {
-		e.t.Fatal(err)
+	var st store.Store
+	if e.newStore != nil {
+		st = e.newStore()
+	} else {
+		b, err := bolt.Open(e.path, bolt.Options{})
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		st = b
 	}
 	e.t.Cleanup(func() { st.Close() })
 	s, err := Open(context.Background(), st, e.cfg)

@@ -6,6 +6,10 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/stockade/stockade/store"
+	"github.com/stockade/stockade/store/etcd"
+	"github.com/stockade/stockade/store/etcd/etcdtest"
 )
 
 // sessionRecords lists the session keys the store holds for accountA.
@@ -89,5 +93,35 @@ func TestSessionQuota(t *testing.T) {
 	third := must[AssumedRole](t)(e.s.AssumeRole(ctx, alice, in)).Credentials
 	if ids := e.sessionRecords(); len(ids) != 2 || !slices.Contains(ids, third.AccessKeyID) || slices.Contains(ids, first.AccessKeyID) {
 		t.Errorf("session records %v: want the second and %s", ids, third.AccessKeyID)
+	}
+}
+
+// TestSessionPurgeFitsEtcd: on etcd, whose transactions hold a bounded number of operations
+// (40 here, 128 by default), AssumeRole deletes maxPurge of 40 sessions past their grace
+// period at a time, never making its transaction too large. Before, each AssumeRole carried
+// all 40 deletions and etcd refused it.
+func TestSessionPurgeFitsEtcd(t *testing.T) {
+	srv := etcdtest.Start(t)
+	e, alice, _ := stsEnv(t)
+	e.newStore = func() store.Store {
+		st, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/sessions/", MaxTxnOps: 40})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
+	// stsEnv's users and role, on etcd (a reopen does not write, and the fixtures are few).
+	e.reopen()
+	must[Role](t)(e.s.CreateRole(ctx, accountA, CreateRoleInput{Name: "sg-admin", TrustPolicy: trustDoc, MaxSessionDuration: 7200}))
+	var last Credentials
+	for range 40 {
+		last = must[AssumedRole](t)(e.s.AssumeRole(ctx, alice, AssumeRoleInput{RoleARN: roleARN, SessionName: "batch"})).Credentials
+	}
+	e.now = last.Expiration.Add(ExpiredSessionGrace)
+	for _, want := range []int{40 - 32 + 1, 2} { // maxPurge at a time, and the new session
+		must[AssumedRole](t)(e.s.AssumeRole(ctx, alice, AssumeRoleInput{RoleARN: roleARN, SessionName: "later", DurationSeconds: 7200}))
+		if n := len(e.sessionRecords()); n != want {
+			t.Errorf("%d session records, want %d", n, want)
+		}
 	}
 }

@@ -194,12 +194,24 @@ func (ss *Session) droppable(now time.Time) bool {
 	return !now.Before(ss.Expiration.Add(ExpiredSessionGrace))
 }
 
-// purgeExpired deletes the account's droppable sessions in tx, so that they do not pile up.
+// maxPurge bounds the sessions one AssumeRole deletes: its transaction carries the deletions,
+// and etcd's holds 128 operations by default (docs/etcd.md). With every droppable session
+// in it, an account whose 200 sessions expired together had each AssumeRole refused. The
+// rest go with the next calls.
+const maxPurge = 32
+
+// purgeExpired deletes up to maxPurge of the account's droppable sessions in tx, so that they
+// do not pile up.
 func (s *Service) purgeExpired(tx *tx) {
+	n := 0
 	for _, id := range slices.Sorted(maps.Keys(tx.a.sessions)) {
+		if n == maxPurge {
+			return
+		}
 		if tx.a.sessions[id].droppable(tx.now) {
 			set(tx, tx.a.sessions, kindSession, id, nil)
 			tx.own(id, true)
+			n++
 		}
 	}
 }
