@@ -68,8 +68,9 @@ const tokenTTL = 24 * time.Hour
 var maxTokens = 10000 // a variable so that tests can lower it
 
 // remember stores what a call with a client token created. In the same transaction it
-// deletes the tenant's expired tokens and, if the tenant is at maxTokens, the oldest ones:
-// the bound holds in every committed state.
+// deletes the tenant's expired tokens (with its other purges, at most maxPurge: retention.go)
+// and, if the tenant is at maxTokens, the oldest ones: the bound holds in every committed
+// state. An expired token left for a later write answers no replay.
 func (tx *tx) remember(action, token, fp string, ids ...string) {
 	if token == "" {
 		return
@@ -82,7 +83,10 @@ func (tx *tx) remember(action, token, fp string, ids ...string) {
 	var live []aged
 	for k, tok := range tn.tokens {
 		if now.Sub(tok.Created) >= tokenTTL {
-			set[clientToken](tx, tn.tokens, kindToken, k, nil)
+			if tx.purging && tx.purged < maxPurge {
+				set[clientToken](tx, tn.tokens, kindToken, k, nil)
+				tx.purged++
+			}
 		} else {
 			live = append(live, aged{k, tok.Created})
 		}

@@ -18,8 +18,10 @@ import (
 // maxPurge bounds the deletions one write's transaction carries, so that the write and its
 // purge fit a transaction of etcd (128 operations by default, docs/etcd.md): after 200
 // terminated instances had passed their hour together, every write of the tenant carried 200
-// deletions, and etcd refused each of them. The rest go with the tenant's next writes. A
-// write too large to carry even these runs again without them (Service.writeOnce).
+// deletions, and etcd refused each of them; so did every call with a client token (the SDKs
+// send one with each RunInstances) a day after hundreds of them. The rest go with the
+// tenant's next writes. A write too large to carry even these runs again without them
+// (Service.writeOnce, tx.purging).
 const maxPurge = 32
 
 // purge stages the deletion of the terminated instances past their hour of visibility, and
@@ -31,6 +33,9 @@ const maxPurge = 32
 // terminated now may be the next to expire).
 func (tx *tx) purge() {
 	tn := tx.tn
+	if !tx.purging {
+		return
+	}
 	if tn.purgeKnown && (tn.purgeAt.IsZero() || !tx.now.After(tn.purgeAt)) {
 		return
 	}

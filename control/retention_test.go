@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"testing"
 	"time"
@@ -112,15 +113,12 @@ func TestTerminatedInstancesArePurged(t *testing.T) {
 	}
 }
 
-// TestPurgeFitsEtcd: on etcd, whose transactions hold a bounded number of operations (48
-// here, 128 by default), 40 terminated instances past their hour are purged maxPurge at a
-// time by the tenant's next writes, never making a write too large; a write too large to
-// carry the purge beside its own records commits without it. Before, every write of the
-// tenant carried all 40 deletions and etcd refused each.
-func TestPurgeFitsEtcd(t *testing.T) {
+// etcdENIEnv is newENITestService's environment on etcd, whose transactions hold at most
+// maxOps operations, with a shared store's configuration (several servers may serve it).
+func etcdENIEnv(t *testing.T, maxOps int) *eniEnv {
 	srv := etcdtest.Start(t)
 	ctx := context.Background()
-	st, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/purge/", MaxTxnOps: 48})
+	st, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/purge/", MaxTxnOps: maxOps})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,6 +131,16 @@ func TestPurgeFitsEtcd(t *testing.T) {
 	}
 	e.vpc = eniOK[*model.VPC](t)(e.s.CreateVPC(ctx, eniTenant, CreateVPCInput{CIDR: "10.0.0.0/16"}))
 	e.sn = eniOK[*model.Subnet](t)(e.s.CreateSubnet(ctx, eniTenant, CreateSubnetInput{VpcID: e.vpc.ID, CIDR: "10.0.0.0/20", Zone: "us-east-1a"}))
+	return e
+}
+
+// TestPurgeFitsEtcd: on etcd, whose transactions hold a bounded number of operations (48
+// here, 128 by default), 40 terminated instances past their hour are purged maxPurge at a
+// time by the tenant's next writes, never making a write too large; a write too large to
+// carry the purge beside its own records commits without it. Before, every write of the
+// tenant carried all 40 deletions and etcd refused each.
+func TestPurgeFitsEtcd(t *testing.T) {
+	e := etcdENIEnv(t, 48)
 	for range 8 {
 		var ids []string
 		for _, in := range e.run(RunInput{MinCount: 5, MaxCount: 5, SubnetID: e.sn.ID}).Instances {
@@ -148,11 +156,34 @@ func TestPurgeFitsEtcd(t *testing.T) {
 		t.Errorf("%d instances stored after a launch too large to carry the purge, want the 40 terminated and 10 new", n)
 	}
 	for _, want := range []int{50 - 32, 10} { // maxPurge at a time
-		if _, err := e.s.CreateTags(ctx, eniTenant, CreateTagsInput{IDs: []string{e.vpc.ID}, Tags: model.Tags{"k": "v"}}); err != nil {
+		if _, err := e.s.CreateTags(e.ctx, eniTenant, CreateTagsInput{IDs: []string{e.vpc.ID}, Tags: model.Tags{"k": "v"}}); err != nil {
 			t.Fatalf("a write with terminated instances to purge: %v", err)
 		}
 		if n := len(e.storedIDs(kindInstance)); n != want {
 			t.Errorf("%d instances stored after a tag, want %d", n, want)
+		}
+	}
+}
+
+// TestClientTokensPurgeFitsEtcd: the same for client tokens a day old (the SDKs send one with
+// every RunInstances): a call with a token deletes maxPurge of 40 expired ones at a time.
+// Before, each such call carried all 40 and etcd refused it.
+func TestClientTokensPurgeFitsEtcd(t *testing.T) {
+	e := etcdENIEnv(t, 40)
+	create := func(token string) {
+		t.Helper()
+		if _, _, err := e.s.CreateENI(e.ctx, eniTenant, CreateENIInput{SubnetID: e.sn.ID, ClientToken: token}); err != nil {
+			t.Fatalf("CreateNetworkInterface with token %s: %v", token, err)
+		}
+	}
+	for i := range 40 {
+		create(fmt.Sprintf("yesterday-%02d", i))
+	}
+	e.clock.Advance(tokenTTL)
+	for i, want := range []int{40 - 32 + 1, 2} { // maxPurge at a time, and the new token
+		create(fmt.Sprintf("today-%d", i))
+		if n := len(e.storedIDs(kindToken)); n != want {
+			t.Errorf("%d client tokens stored, want %d", n, want)
 		}
 	}
 }

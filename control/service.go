@@ -308,6 +308,7 @@ func (s *Service) attempt(ctx context.Context, t Tenant, dryRun bool, fn func(tx
 		}
 	}
 	tx := s.begin(tn)
+	tx.purging = purge
 	// abandon ends a write that commits nothing. On a shared store its answer stands only if
 	// memory was current; otherwise the write runs again (shared.go).
 	abandon := func(answer error) error {
@@ -339,9 +340,7 @@ func (s *Service) attempt(ctx context.Context, t Tenant, dryRun bool, fn func(tx
 	if dryRun {
 		return Result{}, abandon(model.DryRunOperation.New())
 	}
-	if purge {
-		tx.purge() // retention.go: what has aged out goes in the same transaction
-	}
+	tx.purge() // retention.go: what has aged out goes in the same transaction
 	if len(tx.ops) == 0 {
 		if s.cfg.Shared {
 			return Result{Revision: s.st.Revision()}, abandon(nil)

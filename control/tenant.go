@@ -202,8 +202,11 @@ type tx struct {
 	// address, an answer that stands only if this server's count was current.
 	count        *accountCount
 	countRefused bool
-	// purged is how many records the transaction purged (retention.go).
-	purged int
+	// purging says that the transaction deletes what has aged out (terminated instances, NAT
+	// gateways, client tokens), at most maxPurge records, and purged counts them
+	// (retention.go).
+	purging bool
+	purged  int
 }
 
 func (s *Service) begin(tn *tenant) *tx {
