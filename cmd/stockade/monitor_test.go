@@ -26,6 +26,7 @@ import (
 	"github.com/stockade/stockade/control"
 	"github.com/stockade/stockade/events"
 	"github.com/stockade/stockade/internal/procmem"
+	"github.com/stockade/stockade/model"
 	"github.com/stockade/stockade/netmap"
 	"github.com/stockade/stockade/store"
 	"github.com/stockade/stockade/store/bolt"
@@ -122,6 +123,21 @@ func monitoredState(t *testing.T, path string) (store.Store, *control.Service) {
 	return st, svc
 }
 
+// webGroup creates a VPC in tn and a group "web" in it, with AWS's egress rule.
+func webGroup(t *testing.T, svc *control.Service, tn control.Tenant) *model.Group {
+	t.Helper()
+	ctx := context.Background()
+	vpc, _, err := svc.CreateVPC(ctx, tn, control.CreateVPCInput{CIDR: "10.0.0.0/16"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, _, err := svc.CreateGroup(ctx, tn, control.CreateGroupInput{Name: "web", Description: "web", VpcID: vpc.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
 // heapFree is the heap memory that is free and not yet returned to the system.
 func heapFree() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
@@ -145,14 +161,7 @@ func TestAuditMonitor(t *testing.T) {
 		t.Fatal(err)
 	}
 	tn := control.Tenant{Account: admin.ID, Region: "eu-west-1"}
-	vpc, _, err := svc.CreateVPC(ctx, tn, control.CreateVPCInput{CIDR: "10.0.0.0/16"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, _, err := svc.CreateGroup(ctx, tn, control.CreateGroupInput{Name: "web", Description: "web", VpcID: vpc.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := webGroup(t, svc, tn)
 	b := &bus{}
 	reg := prometheus.NewRegistry()
 	m := newAuditMonitor(svc, st, auditSources{}, b.publish, audit.DefaultConfig(), reg, quiet())
@@ -489,14 +498,7 @@ func TestAuditHistoryMoved(t *testing.T) {
 	ctx := context.Background()
 	st, svc := monitoredState(t, filepath.Join(t.TempDir(), "stockade.db"))
 	tn := control.Tenant{Account: "111122223333", Region: "eu-west-1"}
-	vpc, _, err := svc.CreateVPC(ctx, tn, control.CreateVPCInput{CIDR: "10.0.0.0/16"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	g, _, err := svc.CreateGroup(ctx, tn, control.CreateGroupInput{Name: "web", Description: "web", VpcID: vpc.ID})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := webGroup(t, svc, tn)
 	b := &bus{}
 	monitor := func() *auditMonitor {
 		m := newAuditMonitor(svc, st, auditSources{}, b.publish, audit.DefaultConfig(), prometheus.NewRegistry(), quiet())
