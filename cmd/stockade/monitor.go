@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -24,6 +25,15 @@ import (
 // closed episode kept (…/closed/<closing time>-<hash>). It is in bolt's Unwatched list: the
 // history is read back at start, never watched, and its writes wake no reconciler.
 const auditPrefix = "audit/"
+
+// auditLeaseKey is the lease of the server that audits, on a store several servers share
+// (auditMonitor.lease); under auditPrefix, so that no watcher sees its renewals. restore
+// skips it.
+const auditLeaseKey = auditPrefix + "lease"
+
+// auditLeaseTTL is the lease's: renewed every third of it, so that another server takes the
+// audit over within about this long after its auditor died.
+const auditLeaseTTL = 15 * time.Second
 
 // auditInterval is how often every account is audited again even without a revision: alert
 // rules and the trail's rule changes are not revisions of the network, suppressions expire
@@ -66,7 +76,15 @@ type auditMonitor struct {
 	// caller's. Only the run goroutine uses it.
 	bg *background
 	// restored is closed once the stored history has been read back (restore).
-	restored chan struct{}
+	restored     chan struct{}
+	restoredOnce sync.Once
+	// lease, on a store that several servers share, is this server's claim to be the one
+	// that audits: each would otherwise publish every finding on its own bus, and write the
+	// same history. The one holding it audits, and the others serve the history from the
+	// store; when it stops renewing, another takes over from the stored history. nil: this
+	// server audits (its own store). leading says whether it holds the lease.
+	lease   *store.Lease
+	leading atomic.Bool
 
 	mu       sync.Mutex
 	tenants  map[netmap.Tenant]*tenantAudit
@@ -113,6 +131,9 @@ func (m *auditMonitor) restore(ctx context.Context) error {
 	stored := map[netmap.Tenant][]audit.Episode{}
 	var moves [][]store.Op
 	for _, kv := range kvs {
+		if kv.Key == auditLeaseKey {
+			continue
+		}
 		parts := strings.SplitN(strings.TrimPrefix(kv.Key, auditPrefix), "/", 3)
 		var e audit.Episode
 		if len(parts) != 3 || json.Unmarshal(kv.Value, &e) != nil {
@@ -133,13 +154,48 @@ func (m *auditMonitor) restore(ctx context.Context) error {
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	m.tenants = map[netmap.Tenant]*tenantAudit{}
+	m.changes = map[netmap.Tenant][]audit.RuleChange{}
 	for t, eps := range stored {
 		h := audit.NewHistory(audit.DefaultHistory)
 		h.Restore(eps)
 		m.tenants[t] = &tenantAudit{h: h}
 	}
-	close(m.restored)
+	m.restoredOnce.Do(func() { close(m.restored) })
 	return nil
+}
+
+// lead renews the lease, or takes it, and reports whether this server audits. Taking it, it
+// reads the history back from the store (the last auditor's) and starts over from it; losing
+// it (another server has it, or the store did not answer), it forgets what it audited, which
+// the next auditor reads from the store.
+func (m *auditMonitor) lead(ctx context.Context) bool {
+	if m.lease == nil {
+		m.leading.Store(true)
+		return true
+	}
+	held, err := m.lease.Hold(ctx)
+	if err != nil {
+		m.log.Warn("continuous audit: lease not renewed; another server may audit", "error", err)
+	}
+	switch was := m.leading.Load(); {
+	case held && !was:
+		if err := m.restore(ctx); err != nil {
+			m.log.Error("continuous audit: taking over, the stored history", "error", err)
+			return false
+		}
+		m.log.Info("continuous audit: this server audits (it holds the lease)")
+	case !held && was:
+		m.mu.Lock()
+		m.tenants = map[netmap.Tenant]*tenantAudit{}
+		m.findings.Reset()
+		m.mu.Unlock()
+		if err == nil {
+			m.log.Info("continuous audit: another server audits")
+		}
+	}
+	m.leading.Store(held)
+	return held
 }
 
 // auditGap is the least time between two audits that revisions start: under a stream of
@@ -184,16 +240,43 @@ func (m *auditMonitor) run(ctx context.Context) {
 	revs := m.svc.Watch(ctx)
 	tick := time.NewTicker(auditInterval)
 	defer tick.Stop()
-	start := time.Now()
-	// The first pass builds every audit whole: most of what the audit keeps, made among much
-	// garbage (internal/gcfloor/dense.go).
-	gcfloor.Dense(func() { m.pass(ctx, true) })
-	last, took := time.Now(), time.Since(start)
+	var renew <-chan time.Time // nil: no lease to renew
+	if m.lease != nil {
+		t := time.NewTicker(m.lease.TTL() / 3)
+		defer t.Stop()
+		renew = t.C
+		defer m.lease.Release(context.WithoutCancel(ctx)) // the next auditor need not wait for it to expire
+	}
+	var last time.Time
+	var took time.Duration
 	for {
+		if !m.leading.Load() {
+			if !m.lead(ctx) {
+				select { // another server audits: ask again at the next renewal
+				case <-ctx.Done():
+					return
+				case <-renew:
+				case _, ok := <-revs:
+					if !ok {
+						return
+					}
+				}
+				continue
+			}
+			start := time.Now()
+			// The first pass builds every audit whole: most of what the audit keeps, made
+			// among much garbage (internal/gcfloor/dense.go).
+			gcfloor.Dense(func() { m.pass(ctx, true) })
+			last, took = time.Now(), time.Since(start)
+			continue
+		}
 		timed := false
 		select {
 		case <-ctx.Done():
 			return
+		case <-renew:
+			m.lead(ctx)
+			continue
 		case _, ok := <-revs:
 			if !ok {
 				return
@@ -439,6 +522,24 @@ func (m *auditMonitor) announce(t netmap.Tenant, rev int64, opened, closed []aud
 	}
 }
 
+// storedHistory is one account and region's history as the store holds it.
+func (m *auditMonitor) storedHistory(ctx context.Context, account, region string) (*audit.History, error) {
+	kvs, _, err := m.st.List(ctx, auditPrefix+account+"/"+region+"/")
+	if err != nil {
+		return nil, fmt.Errorf("audit history: %w", err)
+	}
+	eps := make([]audit.Episode, 0, len(kvs))
+	for _, kv := range kvs {
+		var e audit.Episode
+		if json.Unmarshal(kv.Value, &e) == nil {
+			eps = append(eps, e)
+		}
+	}
+	h := audit.NewHistory(audit.DefaultHistory)
+	h.Restore(eps)
+	return h, nil
+}
+
 // auditHistory is what `stockade audit --history` reads.
 type auditHistory struct {
 	Account string          `json:"account"`
@@ -454,9 +555,18 @@ func (m *auditMonitor) history(ctx context.Context, account, region string) (jso
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+	out := auditHistory{Account: account, Region: region, Open: []audit.Episode{}, Closed: []audit.Episode{}}
+	if m.lease != nil && !m.leading.Load() { // another server audits: the history is what it stored
+		h, err := m.storedHistory(ctx, account, region)
+		if err != nil {
+			return nil, err
+		}
+		out.Open, out.Closed = h.Episodes(nil)
+		out.Open, out.Closed = nonNil(out.Open), nonNil(out.Closed)
+		return json.Marshal(out)
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	out := auditHistory{Account: account, Region: region, Open: []audit.Episode{}, Closed: []audit.Episode{}}
 	if t := m.tenants[netmap.Tenant{Account: account, Region: region}]; t != nil {
 		var current []audit.Finding // the open episodes' findings are the audit's (audit.History)
 		if t.x != nil {

@@ -622,3 +622,164 @@ func TestAuditHistoryOnEtcd(t *testing.T) {
 		t.Errorf("after a restart, %d findings published again", len(b.got))
 	}
 }
+
+// TestAuditLeaseOnEtcd: two servers' monitors on one etcd. The one holding the lease audits
+// and publishes; the other publishes nothing and serves the history from the store. When the
+// auditor stops renewing, the other takes over from the stored history: an exposure the
+// first opened stays open (nothing published again) and closes with its opening revision.
+func TestAuditLeaseOnEtcd(t *testing.T) {
+	ctx := context.Background()
+	srv := etcdtest.Start(t)
+	st, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/lease/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc, err := control.Open(ctx, st, control.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := control.Tenant{Account: "111122223333", Region: "eu-west-1"}
+	g := webGroup(t, svc, tn)
+	const ttl = 500 * time.Millisecond
+	monitor := func(who string) (*auditMonitor, *bus) {
+		b := &bus{}
+		m := newAuditMonitor(svc, st, auditSources{}, b.publish, audit.DefaultConfig(), prometheus.NewRegistry(), quiet())
+		m.lease = store.NewLease(st, auditLeaseKey, who, ttl)
+		if err := m.restore(ctx); err != nil {
+			t.Fatal(err)
+		}
+		return m, b
+	}
+	one, bus1 := monitor("one")
+	two, bus2 := monitor("two")
+	if !one.lead(ctx) || two.lead(ctx) {
+		t.Fatalf("leading: one %v, two %v; want one only", one.leading.Load(), two.leading.Load())
+	}
+	one.pass(ctx, true)
+	ssh := control.Permission{Protocol: "tcp", FromPort: 22, ToPort: 22, HasFrom: true, HasTo: true, IPv4: []control.CIDRPeer{{CIDR: "0.0.0.0/0"}}}
+	if _, _, err := svc.Authorize(ctx, tn, control.AuthorizeInput{Group: control.GroupRef{ID: g.ID}, Permissions: []control.Permission{ssh}}); err != nil {
+		t.Fatal(err)
+	}
+	opened := st.Revision()
+	one.pass(ctx, false)
+	if got := bus1.take(findingDetail, "SGA-002"); len(got) != 1 || got[0].detail["state"] != findingOpen {
+		t.Fatalf("the auditor published %+v, want SGA-002 opened", got)
+	}
+	episodes := func(m *auditMonitor, check string) (open, closed []audit.Episode) {
+		t.Helper()
+		js, err := m.history(ctx, tn.Account, tn.Region)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var h auditHistory
+		json.Unmarshal(js, &h)
+		of := func(eps []audit.Episode) (out []audit.Episode) {
+			for _, e := range eps {
+				if e.Finding.Check == check && e.Finding.Resource == g.ID {
+					out = append(out, e)
+				}
+			}
+			return out
+		}
+		return of(h.Open), of(h.Closed)
+	}
+	if open, _ := episodes(two, "SGA-002"); len(open) != 1 || open[0].OpenedRevision != opened {
+		t.Errorf("the other server's history: SGA-002 open %+v, want the auditor's episode", open)
+	}
+
+	time.Sleep(ttl + 100*time.Millisecond) // one stops renewing
+	if !two.lead(ctx) || one.lead(ctx) {
+		t.Fatalf("after one's lease ran out, leading: one %v, two %v; want two only", one.leading.Load(), two.leading.Load())
+	}
+	two.pass(ctx, true)
+	bus2.mu.Lock()
+	if len(bus2.got) != 0 {
+		t.Errorf("taking over, two published %d events, want none (the findings were open already)", len(bus2.got))
+	}
+	bus2.mu.Unlock()
+	if _, _, err := svc.Revoke(ctx, tn, control.RevokeInput{Group: control.GroupRef{ID: g.ID}, Permissions: []control.Permission{ssh}}); err != nil {
+		t.Fatal(err)
+	}
+	two.pass(ctx, false)
+	if got := bus2.take(findingDetail, "SGA-002"); len(got) != 1 || got[0].detail["state"] != findingClosed || got[0].detail["openedRevision"] != float64(opened) {
+		t.Errorf("the new auditor published %+v, want SGA-002 closed, opened at %d", got, opened)
+	}
+	if _, closed := episodes(one, "SGA-002"); len(closed) != 1 || closed[0].OpenedRevision != opened {
+		t.Errorf("the former auditor's history: SGA-002 closed %+v, want the episode two closed", closed)
+	}
+	if got := bus1.take(findingDetail, "SGA-002"); len(got) != 0 {
+		t.Errorf("the former auditor published %+v", got)
+	}
+}
+
+// TestAuditLeaseRun: the same with the monitors running as the servers run them. One audits
+// and publishes the exposure; when it stops (its server shuts down, releasing the lease),
+// the other takes over and publishes the exposure's closing.
+func TestAuditLeaseRun(t *testing.T) {
+	ctx := context.Background()
+	srv := etcdtest.Start(t)
+	st, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/leaserun/"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc, err := control.Open(ctx, st, control.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	tn := control.Tenant{Account: "111122223333", Region: "eu-west-1"}
+	g := webGroup(t, svc, tn)
+	type server struct {
+		b    *bus
+		stop func()
+	}
+	start := func(who string) server {
+		b := &bus{}
+		m := newAuditMonitor(svc, st, auditSources{}, b.publish, audit.DefaultConfig(), prometheus.NewRegistry(), quiet())
+		m.lease = store.NewLease(st, auditLeaseKey, who, 600*time.Millisecond)
+		rctx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() { m.run(rctx); close(done) }()
+		return server{b, func() { cancel(); <-done }}
+	}
+	servers := []server{start("one"), start("two")}
+	defer func() {
+		for _, s := range servers {
+			s.stop()
+		}
+	}()
+	// await waits for one server's bus to have the exposure in state, and says which.
+	await := func(state string) int {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			for i, s := range servers {
+				for _, p := range s.b.take(findingDetail, "SGA-002") {
+					if p.detail["state"] == state && p.detail["resource"] == g.ID {
+						return i
+					}
+				}
+			}
+		}
+		t.Fatalf("no server published SGA-002 %s", state)
+		return -1
+	}
+	ssh := control.Permission{Protocol: "tcp", FromPort: 22, ToPort: 22, HasFrom: true, HasTo: true, IPv4: []control.CIDRPeer{{CIDR: "0.0.0.0/0"}}}
+	if _, _, err := svc.Authorize(ctx, tn, control.AuthorizeInput{Group: control.GroupRef{ID: g.ID}, Permissions: []control.Permission{ssh}}); err != nil {
+		t.Fatal(err)
+	}
+	auditor := await(findingOpen)
+	other := 1 - auditor
+	time.Sleep(300 * time.Millisecond) // passes after the exposure: the other publishes nothing
+	if got := servers[other].b.take(findingDetail, "SGA-002"); len(got) != 0 {
+		t.Errorf("the server that does not audit published %+v", got)
+	}
+	servers[auditor].stop()
+	servers[auditor].stop = func() {}
+	if _, _, err := svc.Revoke(ctx, tn, control.RevokeInput{Group: control.GroupRef{ID: g.ID}, Permissions: []control.Permission{ssh}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := await(findingClosed); got != other {
+		t.Errorf("server %d published the closing, want %d", got, other)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -370,6 +371,11 @@ func runServer(ctx context.Context, cfg serverConfig) error {
 	var history adminapi.HistoryFunc
 	if cfg.Audit {
 		mon := newAuditMonitor(svc, st, sources, publish, auditCfg, reg, log)
+		if cfg.shared() {
+			// One server audits at a time; the others serve the history it stores.
+			host, _ := os.Hostname()
+			mon.lease = store.NewLease(st, auditLeaseKey, fmt.Sprintf("%s/%d/%s", host, os.Getpid(), rand.Text()[:8]), auditLeaseTTL)
+		}
 		monCtx, stopMon := context.WithCancel(context.WithoutCancel(ctx))
 		var monDone sync.WaitGroup
 		monDone.Add(1)
