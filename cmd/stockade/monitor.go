@@ -252,14 +252,10 @@ func (m *auditMonitor) run(ctx context.Context) {
 	for {
 		if !m.leading.Load() {
 			if !m.lead(ctx) {
-				select { // another server audits: ask again at the next renewal
+				select { // another server audits: ask again at the next renewal (revs keeps only the newest meanwhile)
 				case <-ctx.Done():
 					return
 				case <-renew:
-				case _, ok := <-revs:
-					if !ok {
-						return
-					}
 				}
 				continue
 			}
