@@ -114,8 +114,9 @@ func (s *Service) ListRoles(_ context.Context, account, pathPrefix string, p Pag
 	return roles, next, err
 }
 
-// DeleteRole deletes a role without policies; its sessions die with it (Lookup checks the
-// role's ID, and the session records are deleted here).
+// DeleteRole deletes a role without policies; its sessions die with it: Lookup checks the
+// role's ID, and up to maxPurge of their records are deleted here (a transaction of etcd holds
+// 128 operations), the others once past their expiry and grace (purgeExpired).
 func (s *Service) DeleteRole(ctx context.Context, account, name string) error {
 	return s.write(ctx, account, func(tx *tx) error {
 		r, ok := tx.a.roles[key(name)]
@@ -129,10 +130,12 @@ func (s *Service) DeleteRole(ctx context.Context, account, name string) error {
 			return DeleteConflict.Errorf("Cannot delete entity, must detach all policies first.")
 		}
 		set(tx, tx.a.roles, kindRole, key(name), nil)
+		n := 0
 		for _, id := range slices.Sorted(maps.Keys(tx.a.sessions)) {
-			if tx.a.sessions[id].RoleID == r.ID {
+			if n < maxPurge && tx.a.sessions[id].RoleID == r.ID {
 				set(tx, tx.a.sessions, kindSession, id, nil)
 				tx.own(id, true)
+				n++
 			}
 		}
 		return nil

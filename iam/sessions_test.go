@@ -96,11 +96,9 @@ func TestSessionQuota(t *testing.T) {
 	}
 }
 
-// TestSessionPurgeFitsEtcd: on etcd, whose transactions hold a bounded number of operations
-// (40 here, 128 by default), AssumeRole deletes maxPurge of 40 sessions past their grace
-// period at a time, never making its transaction too large. Before, each AssumeRole carried
-// all 40 deletions and etcd refused it.
-func TestSessionPurgeFitsEtcd(t *testing.T) {
+// etcdSTSEnv is stsEnv's environment on etcd, whose transactions hold at most 40 operations
+// here (128 by default), with its role.
+func etcdSTSEnv(t *testing.T) (*env, Principal) {
 	srv := etcdtest.Start(t)
 	e, alice, _ := stsEnv(t)
 	e.newStore = func() store.Store {
@@ -110,9 +108,16 @@ func TestSessionPurgeFitsEtcd(t *testing.T) {
 		}
 		return st
 	}
-	// stsEnv's users and role, on etcd (a reopen does not write, and the fixtures are few).
-	e.reopen()
+	e.reopen() // stsEnv's fixtures were on bolt: the role again, on etcd
 	must[Role](t)(e.s.CreateRole(ctx, accountA, CreateRoleInput{Name: "sg-admin", TrustPolicy: trustDoc, MaxSessionDuration: 7200}))
+	return e, alice
+}
+
+// TestSessionPurgeFitsEtcd: on etcd, AssumeRole deletes maxPurge of 40 sessions past their
+// grace period at a time, never making its transaction too large. Before, each AssumeRole
+// carried all 40 deletions and etcd refused it.
+func TestSessionPurgeFitsEtcd(t *testing.T) {
+	e, alice := etcdSTSEnv(t)
 	var last Credentials
 	for range 40 {
 		last = must[AssumedRole](t)(e.s.AssumeRole(ctx, alice, AssumeRoleInput{RoleARN: roleARN, SessionName: "batch"})).Credentials
@@ -122,6 +127,28 @@ func TestSessionPurgeFitsEtcd(t *testing.T) {
 		must[AssumedRole](t)(e.s.AssumeRole(ctx, alice, AssumeRoleInput{RoleARN: roleARN, SessionName: "later", DurationSeconds: 7200}))
 		if n := len(e.sessionRecords()); n != want {
 			t.Errorf("%d session records, want %d", n, want)
+		}
+	}
+}
+
+// TestDeleteRoleFitsEtcd: deleting a role with 40 live sessions on etcd deletes maxPurge of
+// their records and succeeds; every session is dead at once, those whose records are left
+// too. Before, the deletion carried all 40 and etcd refused it.
+func TestDeleteRoleFitsEtcd(t *testing.T) {
+	e, alice := etcdSTSEnv(t)
+	var creds []Credentials
+	for range 40 {
+		creds = append(creds, must[AssumedRole](t)(e.s.AssumeRole(ctx, alice, AssumeRoleInput{RoleARN: roleARN, SessionName: "batch"})).Credentials)
+	}
+	if err := e.s.DeleteRole(ctx, accountA, "sg-admin"); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.sessionRecords()); n != 40-32 {
+		t.Errorf("%d session records after the role's deletion, want %d", n, 40-32)
+	}
+	for _, c := range creds {
+		if _, _, err := e.s.Lookup(c.AccessKeyID, c.SessionToken); err == nil {
+			t.Fatalf("a session of the deleted role %s still works", c.AccessKeyID)
 		}
 	}
 }
