@@ -162,7 +162,7 @@ func (s *Service) CreateLaunchTemplateVersion(ctx context.Context, t Tenant, in 
 		fp := fingerprint("CreateLaunchTemplateVersion", in)
 		if ids, done, err := tx.replay("CreateLaunchTemplateVersion", in.ClientToken, fp); err != nil || done {
 			if err == nil {
-				if v = tx.tn.ltVersions[ids[0]]; v == nil {
+				if v = tx.tn.ltVersions[ids[0]]; v == nil || tx.tn.lts[v.TemplateID] == nil {
 					err = model.InvalidLaunchTemplateVersionNotFound.Errorf("The launch template version %s no longer exists.", ids[0])
 				}
 			}
@@ -287,10 +287,16 @@ type DeleteLaunchTemplateInput struct {
 }
 
 // DeleteLaunchTemplate deletes a template and every version of it; it returns the template
-// as it was.
+// as it was. The write deletes at most maxPurge of the versions, so that it fits a
+// transaction of etcd (128 operations), and leaves the others, which no read finds without
+// their template, to the tenant's next writes (retention.go, purgeStrays).
 func (s *Service) DeleteLaunchTemplate(ctx context.Context, t Tenant, in DeleteLaunchTemplateInput) (*model.LaunchTemplate, Result, error) {
 	return onTemplate(s, ctx, t, in.TemplateRef, in.DryRun, func(tx *tx, lt *model.LaunchTemplate) (*model.LaunchTemplate, error) {
-		for _, v := range tx.tn.versionsOf(lt) {
+		for i, v := range tx.tn.versionsOf(lt) {
+			if i == maxPurge {
+				tx.leaveStrays()
+				break
+			}
 			set[model.LaunchTemplateVersion](tx, tx.tn.ltVersions, kindLTVersion, versionKey(lt.ID, v.Number), nil)
 		}
 		set[model.LaunchTemplate](tx, tx.tn.lts, kindLT, lt.ID, nil)

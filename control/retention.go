@@ -36,6 +36,7 @@ func (tx *tx) purge() {
 	if !tx.purging {
 		return
 	}
+	tx.purgeStrays()
 	if tn.purgeKnown && (tn.purgeAt.IsZero() || !tx.now.After(tn.purgeAt)) {
 		return
 	}
@@ -83,6 +84,37 @@ func (tx *tx) purge() {
 	if more {
 		tn.purgeKnown = false
 	}
+}
+
+// purgeStrays stages the deletion of launch-template versions whose template is gone, within
+// purge's budget: DeleteLaunchTemplate takes at most maxPurge of a template's versions with
+// it (a template may have 10,000). No read finds them: every read of a version goes through
+// its template.
+func (tx *tx) purgeStrays() {
+	tn := tx.tn
+	if tn.noStrays {
+		return
+	}
+	for k, v := range tn.ltVersions {
+		if tn.lts[v.TemplateID] != nil {
+			continue
+		}
+		if tx.purged == maxPurge {
+			return // the next write goes on
+		}
+		set[model.LaunchTemplateVersion](tx, tn.ltVersions, kindLTVersion, k, nil)
+		tx.purged++
+	}
+	tx.undo = append(tx.undo, func() { tn.noStrays = false })
+	tn.noStrays = true
+}
+
+// leaveStrays says that a deleted template's versions are left for purgeStrays.
+func (tx *tx) leaveStrays() {
+	tn := tx.tn
+	before := tn.noStrays
+	tx.undo = append(tx.undo, func() { tn.noStrays = before })
+	tn.noStrays = false
 }
 
 // schedulePurge makes the tenant's next write sweep again (an instance was terminated).
