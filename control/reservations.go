@@ -82,9 +82,14 @@ func (s *Service) DeleteSubnetCIDRReservation(ctx context.Context, t Tenant, in 
 	return r, res, err
 }
 
-// reservation returns a reservation by ID or EC2's not-found error.
+// reservation returns a reservation by ID or EC2's not-found error; one whose subnet is gone
+// (left for purge: dropReservations) is not found.
 func (tn *tenant) reservation(id string) (*model.SubnetCIDRReservation, error) {
-	return find(tn.reservations, id, "", nil, model.InvalidSubnetCidrReservationIDNotFound)
+	r, err := find(tn.reservations, id, "", nil, model.InvalidSubnetCidrReservationIDNotFound)
+	if err == nil && tn.subnets[r.SubnetID] == nil {
+		return nil, model.InvalidSubnetCidrReservationIDNotFound.New(id)
+	}
+	return r, err
 }
 
 // reserved reports whether a is in one of the subnet's reservations, which automatic
@@ -98,12 +103,21 @@ func (tn *tenant) reserved(subnetID string, a netip.Addr) bool {
 	return false
 }
 
-// dropReservations deletes a subnet's reservations with it.
+// dropReservations deletes a subnet's reservations with it: at most maxPurge, so that the
+// deletion fits a transaction of etcd (128 operations); the tenant's next writes delete the
+// others, which no read finds without their subnet (retention.go, purgeStrays).
 func (tx *tx) dropReservations(subnetID string) {
+	n := 0
 	for _, r := range sorted(tx.tn.reservations, func(x *model.SubnetCIDRReservation) string { return x.ID }) {
-		if r.SubnetID == subnetID {
-			set[model.SubnetCIDRReservation](tx, tx.tn.reservations, kindReservation, r.ID, nil)
+		if r.SubnetID != subnetID {
+			continue
 		}
+		if n == maxPurge {
+			tx.leaveStrays()
+			return
+		}
+		set[model.SubnetCIDRReservation](tx, tx.tn.reservations, kindReservation, r.ID, nil)
+		n++
 	}
 }
 

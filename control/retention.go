@@ -86,10 +86,11 @@ func (tx *tx) purge() {
 	}
 }
 
-// purgeStrays stages the deletion of launch-template versions whose template is gone, within
-// purge's budget: DeleteLaunchTemplate takes at most maxPurge of a template's versions with
-// it (a template may have 10,000). No read finds them: every read of a version goes through
-// its template.
+// purgeStrays stages the deletion of launch-template versions whose template is gone and of
+// subnet CIDR reservations whose subnet is, within purge's budget: DeleteLaunchTemplate and
+// DeleteSubnet take at most maxPurge of them along (a template may have 10,000 versions). No
+// read finds them: every read of a version goes through its template, and of a reservation
+// through its subnet.
 func (tx *tx) purgeStrays() {
 	tn := tx.tn
 	if tn.noStrays {
@@ -105,11 +106,22 @@ func (tx *tx) purgeStrays() {
 		set[model.LaunchTemplateVersion](tx, tn.ltVersions, kindLTVersion, k, nil)
 		tx.purged++
 	}
+	for id, r := range tn.reservations {
+		if tn.subnets[r.SubnetID] != nil {
+			continue
+		}
+		if tx.purged == maxPurge {
+			return
+		}
+		set[model.SubnetCIDRReservation](tx, tn.reservations, kindReservation, id, nil)
+		tx.purged++
+	}
 	tx.undo = append(tx.undo, func() { tn.noStrays = false })
 	tn.noStrays = true
 }
 
-// leaveStrays says that a deleted template's versions are left for purgeStrays.
+// leaveStrays says that what a deletion left of its resource's dependents (a template's
+// versions, a subnet's reservations) is for purgeStrays.
 func (tx *tx) leaveStrays() {
 	tn := tx.tn
 	before := tn.noStrays

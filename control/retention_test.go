@@ -212,3 +212,30 @@ func TestLaunchTemplateDeletionFitsEtcd(t *testing.T) {
 		t.Errorf("%d versions stored after the next write, want none", n)
 	}
 }
+
+// TestSubnetDeletionFitsEtcd: the same for a subnet of 40 CIDR reservations: its deletion
+// takes maxPurge of them along and succeeds, no read finds the others, and the next write
+// deletes them.
+func TestSubnetDeletionFitsEtcd(t *testing.T) {
+	e := etcdENIEnv(t, 40)
+	for i := range 40 {
+		eniOK[*model.SubnetCIDRReservation](t)(e.s.CreateSubnetCIDRReservation(e.ctx, eniTenant,
+			CreateReservationInput{SubnetID: e.sn.ID, CIDR: fmt.Sprintf("10.0.1.%d/32", i), Type: "explicit"}))
+	}
+	if _, err := e.s.DeleteSubnet(e.ctx, eniTenant, IDInput{ID: e.sn.ID}); err != nil {
+		t.Fatal(err)
+	}
+	left := e.storedIDs(kindReservation)
+	if len(left) != 40-32 {
+		t.Fatalf("%d reservations stored after the deletion, want %d", len(left), 40-32)
+	}
+	if _, _, err := e.s.DeleteSubnetCIDRReservation(e.ctx, eniTenant, IDInput{ID: left[0]}); eniCode(err) != "InvalidSubnetCidrReservationID.NotFound" {
+		t.Errorf("deleting a reservation left of the deleted subnet: %v, want InvalidSubnetCidrReservationID.NotFound", err)
+	}
+	if _, err := e.s.CreateTags(e.ctx, eniTenant, CreateTagsInput{IDs: []string{e.vpc.ID}, Tags: model.Tags{"k": "v"}}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(e.storedIDs(kindReservation)); n != 0 {
+		t.Errorf("%d reservations stored after the next write, want none", n)
+	}
+}

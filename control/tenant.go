@@ -77,9 +77,9 @@ type tenantState struct {
 	// while purgeKnown (see purge).
 	purgeKnown bool
 	purgeAt    time.Time
-	// noStrays says that every launch-template version's template exists: a template's
-	// deletion takes at most maxPurge of its versions with it and leaves the rest to purge
-	// (retention.go). False at a load, so that the first write looks.
+	// noStrays says that every launch-template version's template exists, and every subnet
+	// CIDR reservation's subnet: a deletion takes at most maxPurge of them with it and leaves
+	// the rest to purge (retention.go). False at a load, so that the first write looks.
 	noStrays bool
 	// versions counts the changes to each kind's map (under mu, in set); sorted keeps the
 	// host feed's sorted copies of the maps as of those versions (snapshot.go).
