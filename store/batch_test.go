@@ -14,6 +14,24 @@ import (
 	"github.com/stockade/stockade/store/etcd/etcdtest"
 )
 
+// bothStores opens a store on an etcd of its own and one on a bolt file, closed when the test
+// ends.
+func bothStores(t *testing.T) (onEtcd, onBolt store.Store) {
+	t.Helper()
+	srv := etcdtest.Start(t)
+	e, err := etcd.Open(context.Background(), etcd.Options{Endpoints: srv.Endpoints})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { e.Close() })
+	b, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	return e, b
+}
+
 func put(k string) store.Op { return store.Op{Key: k, Value: []byte("v")} }
 
 // TestBatch: on etcd, 300 deletes and puts in units of one and of two commit in transactions
@@ -22,17 +40,7 @@ func put(k string) store.Op { return store.Op{Key: k, Value: []byte("v")} }
 // ErrInvalid after the units before it.
 func TestBatch(t *testing.T) {
 	ctx := context.Background()
-	srv := etcdtest.Start(t)
-	onEtcd, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/batch/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { onEtcd.Close() })
-	onBolt, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { onBolt.Close() })
+	onEtcd, onBolt := bothStores(t)
 
 	for _, tc := range []struct {
 		name    string

@@ -3,15 +3,11 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stockade/stockade/store"
-	"github.com/stockade/stockade/store/bolt"
-	"github.com/stockade/stockade/store/etcd"
-	"github.com/stockade/stockade/store/etcd/etcdtest"
 )
 
 // TestLease: one holder at a time, on etcd and bolt. A held lease is refused to another
@@ -20,17 +16,7 @@ import (
 // lease, one gets it.
 func TestLease(t *testing.T) {
 	ctx := context.Background()
-	srv := etcdtest.Start(t)
-	onEtcd, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/lease/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { onEtcd.Close() })
-	onBolt, err := bolt.Open(filepath.Join(t.TempDir(), "s.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { onBolt.Close() })
+	onEtcd, onBolt := bothStores(t)
 
 	for name, st := range map[string]store.Store{"etcd": onEtcd, "bolt": onBolt} {
 		t.Run(name, func(t *testing.T) {

@@ -138,6 +138,22 @@ func webGroup(t *testing.T, svc *control.Service, tn control.Tenant) *model.Grou
 	return g
 }
 
+// etcdState is monitoredState on an etcd of its own.
+func etcdState(t *testing.T) (store.Store, *control.Service) {
+	t.Helper()
+	srv := etcdtest.Start(t)
+	st, err := etcd.Open(context.Background(), etcd.Options{Endpoints: srv.Endpoints})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	svc, err := control.Open(context.Background(), st, control.DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return st, svc
+}
+
 // heapFree is the heap memory that is free and not yet returned to the system.
 func heapFree() uint64 {
 	s := []metrics.Sample{{Name: "/memory/classes/heap/free:bytes"}}
@@ -577,16 +593,7 @@ func TestAuditHistoryMoved(t *testing.T) {
 // them all and publishes nothing again.
 func TestAuditHistoryOnEtcd(t *testing.T) {
 	ctx := context.Background()
-	srv := etcdtest.Start(t)
-	st, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/monitor/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	svc, err := control.Open(ctx, st, control.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, svc := etcdState(t)
 	tn := control.Tenant{Account: "111122223333", Region: "eu-west-1"}
 	vpc, _, err := svc.CreateVPC(ctx, tn, control.CreateVPCInput{CIDR: "10.0.0.0/16"})
 	if err != nil {
@@ -629,16 +636,7 @@ func TestAuditHistoryOnEtcd(t *testing.T) {
 // first opened stays open (nothing published again) and closes with its opening revision.
 func TestAuditLeaseOnEtcd(t *testing.T) {
 	ctx := context.Background()
-	srv := etcdtest.Start(t)
-	st, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/lease/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	svc, err := control.Open(ctx, st, control.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, svc := etcdState(t)
 	tn := control.Tenant{Account: "111122223333", Region: "eu-west-1"}
 	g := webGroup(t, svc, tn)
 	const ttl = 500 * time.Millisecond
@@ -718,16 +716,7 @@ func TestAuditLeaseOnEtcd(t *testing.T) {
 // the other takes over and publishes the exposure's closing.
 func TestAuditLeaseRun(t *testing.T) {
 	ctx := context.Background()
-	srv := etcdtest.Start(t)
-	st, err := etcd.Open(ctx, etcd.Options{Endpoints: srv.Endpoints, Prefix: "/leaserun/"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	svc, err := control.Open(ctx, st, control.DefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, svc := etcdState(t)
 	tn := control.Tenant{Account: "111122223333", Region: "eu-west-1"}
 	g := webGroup(t, svc, tn)
 	type server struct {
