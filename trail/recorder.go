@@ -255,8 +255,9 @@ fill:
 // clean makes the Log's appends durable and then deletes the outbox keys of the records they
 // complete: at most once a second unless all is set, the keys in as few transactions as the
 // store takes (store.Batch; on etcd a second of a busy server's writes is more than one
-// holds). A failure keeps the keys for the next time (deleting one again changes nothing); were the server to stop first, Recover finds their
-// records in the Log (or not, and moves the staged ones) and only deletes the keys.
+// holds). A failure keeps the keys for the next time (deleting one again changes nothing);
+// were the server to stop first, Recover finds their records in the Log (or not, and moves
+// the staged ones) and only deletes the keys.
 func (rc *Recorder) clean(ctx context.Context, all bool) {
 	if !all && time.Since(rc.lastClean) < cleanEvery {
 		return
