@@ -190,20 +190,26 @@ func TestClientTokensPurgeFitsEtcd(t *testing.T) {
 
 // TestLaunchTemplateDeletionFitsEtcd: deleting a template of 40 versions on etcd (40
 // operations a transaction here) takes maxPurge of them with it and succeeds; the others no
-// read finds, and the tenant's next write deletes them. Before, the deletion carried all 40
-// and etcd refused it: the template could not be deleted.
+// read finds (nor a retry of the call that made one, by its client token), and the tenant's
+// next write deletes them. Before, the deletion carried all 40 and etcd refused it: the
+// template could not be deleted.
 func TestLaunchTemplateDeletionFitsEtcd(t *testing.T) {
 	e := etcdENIEnv(t, 40)
 	lt := e.createLT(CreateLaunchTemplateInput{Name: "web", Data: model.LaunchTemplateData{InstanceType: "t3.small"}})
-	for range 39 {
+	for range 38 {
 		e.ltVersion(CreateLaunchTemplateVersionInput{TemplateRef: TemplateRef{ID: lt.ID}})
 	}
+	last := CreateLaunchTemplateVersionInput{TemplateRef: TemplateRef{ID: lt.ID}, ClientToken: "the-40th"}
+	e.ltVersion(last)
 	eniOK[*model.LaunchTemplate](t)(e.s.DeleteLaunchTemplate(e.ctx, eniTenant, DeleteLaunchTemplateInput{TemplateRef: TemplateRef{ID: lt.ID}}))
 	if n := len(e.storedIDs(kindLTVersion)); n != 40-32 {
 		t.Errorf("%d versions stored after the deletion, want %d", n, 40-32)
 	}
 	if got := e.ltState(); len(got) != 0 {
 		t.Errorf("after the deletion, a read finds %v", got)
+	}
+	if _, _, err := e.s.CreateLaunchTemplateVersion(e.ctx, eniTenant, last); eniCode(err) != "InvalidLaunchTemplateId.VersionNotFound" {
+		t.Errorf("a retry of the 40th version's creation after the deletion: %v, want InvalidLaunchTemplateId.VersionNotFound", err)
 	}
 	if _, err := e.s.CreateTags(e.ctx, eniTenant, CreateTagsInput{IDs: []string{e.vpc.ID}, Tags: model.Tags{"k": "v"}}); err != nil {
 		t.Fatal(err)
