@@ -2,12 +2,9 @@ package control
 
 import (
 	"cmp"
-	"context"
-	"errors"
 	"slices"
 
 	"github.com/stockade/stockade/netmap"
-	"github.com/stockade/stockade/store"
 )
 
 // Networks returns every tenant's network. Every write the store had committed when it was
@@ -70,67 +67,4 @@ func (s *Service) Networks() (rev int64, nets []netmap.Network) {
 type networksAnswer struct {
 	rev  int64
 	nets []netmap.Network
-}
-
-// Watch reports, on the returned channel, the store revision after each committed write of the
-// service's state from now on, until ctx ends; transactions of other packages (the trail's
-// records, accounts) are not reported. A consumer that falls behind is told of the newest revision, never
-// of an older one after it: that is all a reconciler needs. The channel closes when ctx ends
-// or the store closes.
-func (s *Service) Watch(ctx context.Context) <-chan int64 {
-	out := make(chan int64, 1)
-	tell := func(rev int64) {
-		select { // keep only the newest revision if the consumer is busy
-		case <-out:
-		default:
-		}
-		out <- rev
-	}
-	go func() {
-		defer close(out)
-		// resync: the watch missed transactions; say where the store is once it is back. On a
-		// shared store the first watch has missed some too: the other servers' writes between
-		// this service's Open (or its last load of a tenant) and now, which a watch from now
-		// never reports — an agent registers its host before it watches, and an instance
-		// placed there meanwhile would never run. So it starts as after a lost watch: every
-		// tenant the store holds is loaded again (noteAll, after the watch is established, so
-		// that a write is in the list or in the watch).
-		resync := s.cfg.Shared
-		for ctx.Err() == nil {
-			w, err := s.st.Watch(ctx, 0)
-			if err != nil {
-				if s.cfg.Shared && !errors.Is(err, store.ErrClosed) && s.waitStore(ctx) {
-					resync = true // etcd out of reach: keep what is enforced, watch again when back
-					continue
-				}
-				return
-			}
-			if resync {
-				if s.cfg.Shared {
-					s.noteAll(ctx) // which tenants the missed writes changed is unknown
-				}
-				tell(s.st.Revision())
-				resync = false
-			}
-			for ev := range w.C {
-				if !changesState(ev.Ops) {
-					continue // a trail record, an account: no network changed (journal.go)
-				}
-				if s.cfg.Shared {
-					s.noteChanges(ctx, ev) // another server's write: Networks loads its tenants again
-				}
-				tell(ev.Revision)
-			}
-			switch err := w.Err(); {
-			case err == nil || errors.Is(err, store.ErrLagging):
-				// Lagging: watch again from now on, after saying where the store is.
-			case s.cfg.Shared && !errors.Is(err, store.ErrClosed) && s.waitStore(ctx):
-				// A shared store out of reach, or its leader lost: the same, once it is back.
-			default:
-				return
-			}
-			resync = true
-		}
-	}()
-	return out
 }

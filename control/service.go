@@ -76,6 +76,9 @@ type Service struct {
 
 	lastNetworks atomic.Pointer[networksAnswer] // see Networks
 
+	watchMu sync.Mutex
+	watch   *watchHub // the store watch Watch's consumers share, while one runs (watch.go)
+
 	pool  *publicPool   // server-wide: public addresses are unique across accounts
 	place placer        // server-wide: what is placed on each host (placement.go)
 	vni   vniCounter    // server-wide: the VPCs' VXLAN network identifiers (vni.go)
