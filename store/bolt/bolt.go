@@ -351,12 +351,33 @@ func (s *Store) drainClosed() {
 // conditions fail is skipped (ErrConflict) without affecting the others. Every transaction
 // passed Check in Submit, so an error from the log is a storage failure, and it fails the
 // whole group: nothing of it was acknowledged or is visible.
+//
+// The group's callers are released before the watchers are woken and the flusher kicked:
+// every goroutine made runnable here waits for a P in the order it was woken, and a caller
+// is a client's reply while a watcher's work can wait.
 func (s *Store) commit(group []*pending) {
-	defer func() {
-		for _, p := range group {
-			close(p.done)
-		}
-	}()
+	committed, flush := s.write(group)
+	for _, p := range group {
+		close(p.done)
+	}
+	if !committed {
+		return
+	}
+	s.mu.Lock()
+	close(s.notify)
+	s.notify = make(chan struct{})
+	s.mu.Unlock()
+	if flush {
+		s.kickFlusher()
+	}
+}
+
+// write is commit's work until the group is durable and visible: committed reports whether
+// any of it was, and flush whether the flusher needs a kick — the overlay held nothing before
+// (the flusher is waiting for one), or enough for a flush now. A flusher gathering commits
+// for its interval needs no kick for each; one that is applying a batch looks again when it
+// is done (flushNow).
+func (s *Store) write(group []*pending) (committed, flush bool) {
 	fail := func(err error) {
 		for _, p := range group {
 			if p.err == nil {
@@ -366,34 +387,31 @@ func (s *Store) commit(group []*pending) {
 	}
 	if err := s.waitRoom(); err != nil {
 		fail(err)
-		return
+		return false, false
 	}
 	txs, err := s.check(group)
 	if err != nil {
 		fail(err)
-		return
+		return false, false
 	}
 	if len(txs) == 0 {
-		return
+		return false, false
 	}
 	s.ov.mu.RLock()
 	flushed := s.ov.flushed
 	s.ov.mu.RUnlock()
 	if err := s.log.append(txs, flushed); err != nil {
 		fail(err)
-		return
+		return false, false
 	}
 	s.ov.mu.Lock()
 	for _, t := range txs {
 		s.ov.add(t)
 	}
+	flush = len(s.ov.txs) == len(txs) || s.flushDueLocked()
 	s.ov.mu.Unlock()
 	s.rev.Store(txs[len(txs)-1].rev)
-	s.mu.Lock()
-	close(s.notify)
-	s.notify = make(chan struct{})
-	s.mu.Unlock()
-	s.kickFlusher()
+	return true, flush
 }
 
 // waitRoom waits while the overlay holds more than maxOverlayBytes, and fails when the flush

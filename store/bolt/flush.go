@@ -88,16 +88,26 @@ func (s *Store) flusher() {
 	}
 }
 
+// testHookApply, when set (tests), runs at the start of every flush's apply.
+var testHookApply func()
+
 // flushDue reports whether a flush should not wait for the interval: flushTxns transactions
 // wait, or the overlay holds more than maxOverlayBytes.
 func (s *Store) flushDue() bool {
 	s.ov.mu.RLock()
 	defer s.ov.mu.RUnlock()
+	return s.flushDueLocked()
+}
+
+// flushDueLocked is flushDue for a caller holding s.ov.mu.
+func (s *Store) flushDueLocked() bool {
 	return len(s.ov.txs) >= flushTxns || s.ov.bytes > maxOverlayBytes
 }
 
 // flushNow applies every transaction in the overlay to the bbolt file, then drops them from
-// the overlay. Only the flusher calls it (Open before the flusher starts).
+// the overlay. Only the flusher calls it (Open before the flusher starts). Commits made
+// meanwhile did not kick the flusher (commit kicks an idle one only): when there are some,
+// it kicks itself, to gather and flush them in their turn.
 func (s *Store) flushNow() error {
 	s.ov.mu.RLock()
 	batch := slices.Clone(s.ov.txs)
@@ -112,7 +122,11 @@ func (s *Store) flushNow() error {
 	}
 	s.flushErr = err
 	s.ov.room.Broadcast()
+	more := err == nil && len(s.ov.txs) > 0 // after a failure the flusher tries again anyway
 	s.ov.mu.Unlock()
+	if more {
+		s.kickFlusher()
+	}
 	return err
 }
 
@@ -121,6 +135,9 @@ func (s *Store) flushNow() error {
 // file's revision. Their conditions held when they were committed, and nothing has changed
 // their keys since but the batch itself.
 func (s *Store) apply(batch []*ovTxn) error {
+	if testHookApply != nil {
+		testHookApply()
+	}
 	var compacted int64
 	s.stagedMu.Lock()
 	defer s.stagedMu.Unlock()

@@ -395,3 +395,46 @@ func TestOverlayStaysBounded(t *testing.T) {
 		t.Errorf("the overlay never held more than %d bytes: the test wrote too little to reach the bound", most)
 	}
 }
+
+// TestFlushTakesCommitsMadeDuringIt: a commit while a flush applies its batch does not kick
+// the flusher (only a commit to an empty overlay does); the flusher looks again when the
+// batch is applied, and that commit reaches the file without any commit after it.
+func TestFlushTakesCommitsMadeDuringIt(t *testing.T) {
+	ctx := context.Background()
+	s, err := Open(filepath.Join(t.TempDir(), "s.db"), Options{FlushInterval: 10 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	applying, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	testHookApply = func() {
+		once.Do(func() {
+			close(applying)
+			<-release
+		})
+	}
+	defer func() { testHookApply = nil }()
+	if _, err := s.Txn(ctx, nil, []store.Op{{Key: "a", Value: []byte("1")}}); err != nil {
+		t.Fatal(err)
+	}
+	<-applying
+	rev, err := s.Txn(ctx, nil, []store.Op{{Key: "b", Value: []byte("2")}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		s.ov.mu.RLock()
+		flushed, waiting := s.ov.flushed, len(s.ov.txs)
+		s.ov.mu.RUnlock()
+		if flushed >= rev && waiting == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after the flush: the file is at revision %d, the commit made during it at %d (%d waiting)", flushed, rev, waiting)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
