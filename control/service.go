@@ -448,26 +448,62 @@ func (s *Service) fail(err error) {
 	defer s.mu.Unlock()
 	for _, tn := range s.tenants {
 		tn.durableMu.Lock()
-		tn.durableCond.Broadcast()
+		for _, w := range tn.durableWaits {
+			close(w.done) // to see Err
+		}
+		tn.durableWaits = nil
 		tn.durableMu.Unlock()
 	}
 }
 
-func (s *Service) markDurable(tn *tenant, seq uint64) {
-	tn.durableMu.Lock()
-	if seq > tn.durable {
-		tn.durable = seq // commits complete in submission order, so all before seq are durable too
-	}
-	tn.durableCond.Broadcast()
-	tn.durableMu.Unlock()
+// durableWait is a read waiting until the tenant's writes up to seq are on disk.
+type durableWait struct {
+	seq  uint64
+	done chan struct{}
 }
 
-func (s *Service) waitDurable(tn *tenant, seq uint64) error {
+// markDurable notes that the tenant's writes up to seq are on disk, and releases the reads
+// that waited for them. A commit of several writes marks each of them, in any order, and a
+// read that waits for a later write than these sleeps on: a condition variable woke every
+// waiting read each time — under a stream of writes, the host feed's readers a few times a
+// commit, for nothing.
+func (s *Service) markDurable(tn *tenant, seq uint64) {
 	tn.durableMu.Lock()
 	defer tn.durableMu.Unlock()
-	for tn.durable < seq && s.Err() == nil {
-		tn.durableCond.Wait()
+	if seq <= tn.durable {
+		return
 	}
+	tn.durable = seq // commits complete in submission order, so all before seq are durable too
+	waits := tn.durableWaits[:0]
+	for _, w := range tn.durableWaits {
+		if w.seq <= seq {
+			close(w.done)
+		} else {
+			waits = append(waits, w)
+		}
+	}
+	clear(tn.durableWaits[len(waits):]) // no channel kept past its release
+	tn.durableWaits = waits
+}
+
+// waitDurable waits until the tenant's writes up to seq are on disk, or the service has
+// stopped (Err; fail releases every waiting read, and a read that comes after sees Err here,
+// under the same lock, before it waits).
+func (s *Service) waitDurable(tn *tenant, seq uint64) error {
+	tn.durableMu.Lock()
+	if tn.durable >= seq || s.Err() != nil {
+		tn.durableMu.Unlock()
+		return s.errInternal()
+	}
+	w := durableWait{seq: seq, done: make(chan struct{})}
+	tn.durableWaits = append(tn.durableWaits, w)
+	tn.durableMu.Unlock()
+	<-w.done
+	return s.errInternal()
+}
+
+// errInternal is Err as a client sees it: nil, or an internal error that hides the failure.
+func (s *Service) errInternal() error {
 	if err := s.Err(); err != nil {
 		return internalError(err)
 	}

@@ -51,11 +51,12 @@ type tenant struct {
 	aws *awsCatalogue    // the service's AWS-managed prefix lists
 	mu  sync.RWMutex
 	// staged counts the writes submitted to the store (under mu); durable, under durableMu,
-	// is the highest of them known to be on disk.
-	staged      uint64
-	durableMu   sync.Mutex
-	durableCond *sync.Cond
-	durable     uint64
+	// is the highest of them known to be on disk, and durableWaits the reads waiting for a
+	// higher one (Service.waitDurable).
+	staged       uint64
+	durableMu    sync.Mutex
+	durable      uint64
+	durableWaits []durableWait
 	// stale marks, on a shared store, memory that may be behind the store: the next request
 	// loads the tenant again first (shared.go). Under mu.
 	stale bool
@@ -133,7 +134,6 @@ func newTenant(t Tenant, now func() time.Time, aws *awsCatalogue) *tenant {
 	for _, k := range kinds {
 		k.init(tn)
 	}
-	tn.durableCond = sync.NewCond(&tn.durableMu)
 	return tn
 }
 
