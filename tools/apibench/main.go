@@ -51,6 +51,7 @@ func main() {
 	cal := flag.Bool("calibrate", false, "compare Stockade's describe by ID with a server that returns the same reply canned (the client's and machine's limit), no moto")
 	canned := flag.String("serve-canned", "", "serve this file as every reply, on -listen (what -calibrate starts)")
 	listen := flag.String("listen", "", "with -serve-canned: the address to listen on")
+	flag.IntVar(&warmGroups, "warm", 0, "with -turns, -trail or a variant: before each round's phases, create, authorize and delete this many other groups on each server, unmeasured (a fresh server's first seconds of load pay for its heap's growth: BENCHMARKS.md, twentieth session)")
 	flag.StringVar(&perfDir, "perf", "", "record each phase of each Stockade server with perf record -g into this directory (one file per server and phase)")
 	flag.Func("variant-arg", "compare Stockade with this extra argument (repeatable) against Stockade without it, taking turns",
 		func(v string) error { variantArgs = append(variantArgs, v); return nil })
